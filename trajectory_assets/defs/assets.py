@@ -1,0 +1,100 @@
+"""Tier B assets: one Dagster (multi-)asset per operator, thin glue over `run_operator`."""
+
+import os
+from collections.abc import Iterator
+
+import dagster as dg
+from pydantic import Field
+
+from trajectory_assets.defs.metadata import table_metadata
+from trajectory_assets.defs.partitions import DAILY
+from trajectory_assets.defs.resources import LakeResource, RayResource
+from trajectory_assets.engine.job import run_operator
+from trajectory_assets.engine.operator import Operator
+from trajectory_assets.engine.plan import DEFAULT_BATCH_BYTES
+from trajectory_assets.lake.catalog import RAW_TABLE, Catalog
+from trajectory_assets.operators import OPERATORS
+
+GROUP = "tier_b"
+POOL = "trajectory_assets"
+
+DESCRIPTIONS = {
+    "sessions": "One row per session: counts, tokens, latency percentiles, status, eval outcome.",
+    "turns": "One row per (session, turn): counts, tokens, first-call model and TTFT, tools.",
+    "errors": "One row per error event, with the event before it and whether it was terminal.",
+    "rejected_events": "One row per raw row that failed validation, with every reason.",
+    "turn_features": "One row per turn: cache hit ratio, throughput, repeats, think time, totals.",
+    "eval_runs": "One row per (benchmark, model, run_id): attempts, pass rate, pass@1, cost.",
+    "decision_steps": "One row per (session, decision step): items kept, eliminated, scored.",
+}
+
+
+class ComputeConfig(dg.Config):
+    """Per-run knobs of a Tier B materialization."""
+
+    batch_bytes: int = Field(
+        default=int(os.environ.get("TRAJECTORY_ASSETS_BATCH_BYTES", DEFAULT_BATCH_BYTES)),
+        description="Target raw bytes per batch of whole sessions.",
+    )
+    on_bad_file: str = Field(
+        default=os.environ.get("TRAJECTORY_ASSETS_ON_BAD_FILE", "fail"),
+        description="`fail`: an unreadable raw file fails the run, naming it. "
+        "`skip`: it is left out and reported in the metadata.",
+    )
+    keep_versions: int = Field(default=3, description="Previous versions kept per partition.")
+
+
+def build_asset(op: Operator) -> dg.AssetsDefinition:
+    """The asset(s) of one operator; several outputs → one multi-asset, committed together."""
+    specs = [
+        dg.AssetSpec(
+            key=table,
+            deps=list(op.inputs),
+            description=DESCRIPTIONS[table],
+            code_version=op.version,
+            group_name=GROUP,
+            kinds={"parquet", "ray"},
+        )
+        for table in op.outputs
+    ]
+
+    @dg.multi_asset(
+        name=op.name,
+        specs=specs,
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=False,
+        pool=POOL,
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        config: ComputeConfig,
+        lake: LakeResource,
+        ray: RayResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        if config.on_bad_file not in ("fail", "skip"):
+            raise dg.Failure(f"on_bad_file must be 'fail' or 'skip', not {config.on_bad_file!r}")
+        the_lake = lake.lake()
+        result = run_operator(
+            op,
+            the_lake,
+            context.partition_keys,
+            ray.get_runtime(),
+            run_id=context.run_id,
+            batch_bytes=config.batch_bytes,
+            on_bad_file=config.on_bad_file,  # type: ignore[arg-type]
+            keep_versions=config.keep_versions,
+            progress=context.log.info,
+        )
+        catalog = Catalog(the_lake)
+        for table in op.outputs:
+            yield dg.MaterializeResult(
+                asset_key=table, metadata=table_metadata(result, table, catalog)
+            )
+
+    return _asset
+
+
+TIER_B_ASSETS = [build_asset(op) for op in OPERATORS]
+TIER_B_KEYS = [dg.AssetKey(t) for op in OPERATORS for t in op.outputs]
+RAW_KEY = dg.AssetKey(RAW_TABLE)

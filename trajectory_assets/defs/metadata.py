@@ -1,0 +1,67 @@
+"""Materialization metadata: what a user checks in the UI after a run."""
+
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from trajectory_assets.engine.job import JobResult
+from trajectory_assets.lake.catalog import Catalog
+
+PREVIEW_ROWS = 5
+
+
+def column_schema(schema: pa.Schema) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
+
+
+def preview(table: pa.Table) -> str:
+    """A small markdown table of the first rows, cells cut short."""
+    rows = table.slice(0, PREVIEW_ROWS).to_pylist()
+    if not rows:
+        return "_no rows_"
+    columns = table.column_names
+
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r[c]) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def table_metadata(result: JobResult, table: str, catalog: Catalog) -> dict[str, Any]:
+    """One table's metadata; per-day keys too, since a range run records it on every day."""
+    spec = catalog.get(table)
+    rows = result.rows(table)
+    days = sorted(result.days)
+    meta: dict[str, Any] = {
+        "dagster/column_schema": column_schema(spec.schema),
+        "path": dg.MetadataValue.path(catalog.lake.display(table)),
+        "bytes": sum(int(d.manifests[table]["bytes"]) for d in result.days.values()),
+        "days": ", ".join(days),
+        "runtime": result.runtime,
+        "batches": sum(d.batches for d in result.days.values()),
+        "batches_reused": sum(d.reused_batches for d in result.days.values()),
+        "input_rows": result.input_rows,
+        "input_rows_per_s": round(result.input_rows / result.seconds, 1) if result.seconds else 0,
+        "seconds": round(result.seconds, 3),
+    }
+    skipped = [s for d in result.days.values() for s in d.skipped_files]
+    if skipped:
+        meta["skipped_files"] = dg.MetadataValue.md(
+            "\n".join(f"- `{path}`: {reason}" for path, reason in skipped)
+        )
+    if len(days) == 1:
+        meta["dagster/row_count"] = rows
+    else:  # one run records this metadata on every day of its range: give each day its own key
+        meta["rows_in_run"] = rows
+        for day in days:
+            meta[f"rows/{day}"] = result.days[day].rows(table)
+    last_day = days[-1] if days else None
+    if last_day is not None:
+        meta["version"] = result.days[last_day].manifests[table]["version"]
+        meta["preview"] = dg.MetadataValue.md(preview(catalog.read(table, dt=last_day)))
+    return meta

@@ -1,0 +1,25 @@
+"""Environment variables that configure the code location, so dagster.yaml stays generic."""
+
+import os
+
+import dagster as dg
+
+LAKE = "TRAJECTORY_ASSETS_LAKE"
+RUNTIME = "TRAJECTORY_ASSETS_RUNTIME"
+RAY_ADDRESS = "TRAJECTORY_ASSETS_RAY_ADDRESS"
+RAY_NUM_CPUS = "TRAJECTORY_ASSETS_RAY_NUM_CPUS"
+S3_ENDPOINT_URL = "TRAJECTORY_ASSETS_S3_ENDPOINT_URL"
+START_DATE = "TRAJECTORY_ASSETS_START_DATE"
+
+DEFAULT_LAKE = "lake"
+DEFAULT_START_DATE = "2025-01-01"
+
+
+def env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
+    """An EnvVar when the variable is set (the UI then shows where a value came from), else the
+    default, so an unset optional setting never fails a run."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def env_int_or(name: str, default: int | None) -> int | dg.EnvVar | None:
+    return dg.EnvVar.int(name) if os.environ.get(name) else default

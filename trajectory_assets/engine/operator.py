@@ -1,0 +1,108 @@
+"""Operator: a versioned, pure transformation of a Batch into one or more named Arrow tables.
+
+The engine, not the operator, normalises what comes back to the declared schemas, so every
+runtime writes byte-identical tables and a wrong output is caught where it is produced.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trajectory_assets.engine.batch import Batch
+from trajectory_assets.schema import TIER_B
+
+
+class OutputError(ValueError):
+    """An operator returned outputs that do not match what it declared."""
+
+
+@dataclass(frozen=True)
+class OpContext:
+    """What an operator may know about the batch it runs on (never paths or runtimes)."""
+
+    day: str
+    batch_id: str
+
+
+class Operator:
+    """Subclass, declare the class attributes, implement `transform` (and `merge` for two-phase).
+
+    - `inputs`: `raw_events` and/or Tier B tables; the first is the one batches are planned on.
+    - `requires="session"`: a batch holds whole sessions (planned from the raw layout).
+    - Two-phase operators set `partial_schema`: `transform` returns partial aggregates, and
+      `merge` turns all partials of a day into the outputs.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    outputs: ClassVar[tuple[str, ...]]
+    inputs: ClassVar[tuple[str, ...]] = ("raw_events",)
+    requires: ClassVar[Literal["session"] | None] = "session"
+    partial_schema: ClassVar[pa.Schema | None] = None
+
+    def transform(self, ctx: OpContext, batch: Batch) -> pa.Table | dict[str, pa.Table]:
+        raise NotImplementedError
+
+    def merge(self, ctx: OpContext, batch: Batch) -> pa.Table | dict[str, pa.Table]:
+        raise NotImplementedError(f"{self.name} is not a two-phase operator")
+
+    @property
+    def two_phase(self) -> bool:
+        return self.partial_schema is not None
+
+
+PARTIALS = "_partials"
+
+
+def normalise(
+    op: Operator, result: pa.Table | Mapping[str, pa.Table], *, partial: bool = False
+) -> dict[str, pa.Table]:
+    """Check names, cast to the declared schema, order columns and sort rows by the table's keys."""
+    expected = (PARTIALS,) if partial else op.outputs
+    if isinstance(result, pa.Table):
+        if len(expected) != 1:
+            raise OutputError(
+                f"operator {op.name} declares outputs {list(expected)} but returned one table; "
+                "return a dict keyed by output name"
+            )
+        result = {expected[0]: result}
+    if not isinstance(result, Mapping):
+        raise OutputError(f"operator {op.name} returned {type(result).__name__}, not Arrow")
+    if set(result) != set(expected):
+        raise OutputError(
+            f"operator {op.name} returned outputs {sorted(result)}, declared {sorted(expected)}"
+        )
+    normalised = {}
+    for name in expected:
+        if partial:
+            assert op.partial_schema is not None
+            schema, keys = op.partial_schema, tuple(op.partial_schema.names)
+        else:
+            schema, keys = TIER_B[name].schema, TIER_B[name].keys
+        normalised[name] = _conform(op.name, name, result[name], schema, keys)
+    return normalised
+
+
+def _conform(
+    op_name: str, output: str, table: pa.Table, schema: pa.Schema, keys: tuple[str, ...]
+) -> pa.Table:
+    if not isinstance(table, pa.Table):
+        raise OutputError(f"operator {op_name} output {output!r} is {type(table).__name__}")
+    missing = [c for c in schema.names if c not in table.column_names]
+    if missing:
+        raise OutputError(f"operator {op_name} output {output!r} lacks columns {missing}")
+    try:
+        table = table.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise OutputError(f"operator {op_name} output {output!r} does not fit its schema: {exc}")
+    sort_keys = [(k, "ascending", "at_end") for k in keys if _sortable(schema.field(k).type)]
+    if table.num_rows and sort_keys:
+        table = table.take(pc.sort_indices(table, sort_keys=sort_keys))
+    return table.combine_chunks()
+
+
+def _sortable(arrow_type: pa.DataType) -> bool:
+    return not (pa.types.is_list(arrow_type) or pa.types.is_struct(arrow_type))

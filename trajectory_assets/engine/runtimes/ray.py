@@ -1,0 +1,112 @@
+"""Ray Data runtime: every batch task is a Ray task that reads, computes and writes to staging.
+
+Only receipts (a few hundred bytes each) travel back to the driver; the data never does.
+This is the only module of the engine that imports Ray, and only when a runtime is started.
+"""
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from trajectory_assets.engine.execute import run_task
+from trajectory_assets.engine.plan import BatchTask
+from trajectory_assets.lake.commit import BatchReceipt
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = ["ConnectionError", "TimeoutError", "ReadTimeout", "SlowDown", "503"]
+
+
+def _require_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - ray is a core dependency
+        raise ImportError(
+            "the Ray runtime needs Ray Data: pip install 'ray[data]==2.60.0' "
+            "(or use the inline runtime)"
+        ) from exc
+    return ray
+
+
+class RayRuntime:
+    """Runs batch tasks on Ray Data.
+
+    address=None starts a private local Ray (`address="local"`, never a leftover cluster);
+    `auto` or `ray://host:port` connects to an existing cluster and never starts one.
+    Ray is started lazily, once, and only what this runtime started is shut down by `stop`.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        object_store_memory: int | None = None,
+        max_task_retries: int = 3,
+        max_map_retries: int = 2,
+    ) -> None:
+        self.address = address
+        self.num_cpus = num_cpus
+        self.object_store_memory = object_store_memory
+        self.max_task_retries = max_task_retries
+        self.max_map_retries = max_map_retries
+        self._started = False
+
+    def start(self) -> None:
+        ray = _require_ray()
+        if ray.is_initialized():
+            return
+        kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
+        if self.address:
+            kwargs["address"] = self.address
+        else:
+            kwargs["address"] = "local"
+            kwargs["include_dashboard"] = False
+            if self.num_cpus:
+                kwargs["num_cpus"] = self.num_cpus
+            if self.object_store_memory:
+                kwargs["object_store_memory"] = self.object_store_memory
+        log.info("starting Ray (%s)", kwargs.get("address"))
+        ray.init(**kwargs)
+        self._started = True
+
+    def stop(self) -> None:
+        if self._started:
+            _require_ray().shutdown()
+            self._started = False
+
+    def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
+        if not tasks:
+            return []
+        self.start()
+        ray = _require_ray()
+        ctx = ray.data.DataContext.get_current()
+        ctx.retried_map_errors = TRANSIENT_ERRORS
+        ctx.max_map_retries = self.max_map_retries
+        ctx.enable_progress_bars = False
+        parallelism = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        items = [{"index": i} for i in range(len(tasks))]
+        dataset = ray.data.from_items(items, override_num_blocks=len(tasks)).map_batches(
+            _run_batch_tasks,
+            fn_kwargs={"tasks": list(tasks)},
+            batch_size=1,
+            batch_format="pyarrow",
+            compute=ray.data.TaskPoolStrategy(size=min(parallelism, len(tasks))),
+            num_cpus=1,
+            max_retries=self.max_task_retries,
+        )
+        rows = dataset.take_all()
+        receipts = {r.batch_id + "@" + r.day: r for r in map(_receipt, rows)}
+        return [receipts[t.batch_id + "@" + t.day] for t in tasks]
+
+
+def _run_batch_tasks(batch: pa.Table, tasks: list[BatchTask]) -> pa.Table:
+    receipts = [run_task(tasks[i]).to_json() for i in batch.column("index").to_pylist()]
+    return pa.table({"receipt": pa.array(receipts, pa.string())})
+
+
+def _receipt(row: dict[str, Any]) -> BatchReceipt:
+    return BatchReceipt.from_json(row["receipt"])

@@ -1,0 +1,252 @@
+"""Tier A: listing the raw lake with partition pruning, grouping session folders into batches,
+and reading files into the one shape operators expect.
+
+The raw layout already co-locates every session under one folder, so batches of whole sessions
+are formed from the listing alone: no shuffle is needed.
+"""
+
+import hashlib
+import posixpath
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from trajectory_assets.lake.catalog import RAW_TABLE, parse_hive
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.schema import EVENTS, RAW_EVENTS
+
+OnBadFile = Literal["fail", "skip"]
+
+
+class BadRawFileError(RuntimeError):
+    """A raw file that cannot be read or conformed to the raw schema."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"raw file {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One raw Parquet file. `path` is relative to the lake root, so it is portable."""
+
+    path: str
+    size: int
+    mtime: float
+    dt: str
+    app_id: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class SessionGroup:
+    """A deterministic batch of whole sessions of one day."""
+
+    batch_id: str
+    day: str
+    files: tuple[RawFile, ...]
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def sessions(self) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted({(f.app_id, f.session_id) for f in self.files}))
+
+
+def list_days(lake: Lake, dt_from: str | None = None, dt_to: str | None = None) -> list[str]:
+    fs = lake.fs
+    root = lake.path(RAW_TABLE)
+    if not fs.exists(root):
+        return []
+    days = []
+    for entry in fs.ls(root, detail=False):
+        base = posixpath.basename(entry.rstrip("/"))
+        if base.startswith("dt="):
+            day = base[3:]
+            if (dt_from is None or day >= dt_from) and (dt_to is None or day <= dt_to):
+                days.append(day)
+    return sorted(days)
+
+
+def list_raw_files(
+    lake: Lake,
+    *,
+    dt: str | None = None,
+    dt_from: str | None = None,
+    dt_to: str | None = None,
+    app_id: str | None = None,
+    session_id: str | None = None,
+) -> list[RawFile]:
+    """Raw Parquet files of the matching partitions; only matching folders are listed."""
+    fs = lake.fs
+    days = [dt] if dt else list_days(lake, dt_from, dt_to)
+    files: list[RawFile] = []
+    for day in days:
+        base = lake.path(RAW_TABLE, f"dt={day}")
+        if app_id is not None:
+            base = posixpath.join(base, f"app_id={app_id}")
+            if session_id is not None:
+                base = posixpath.join(base, f"session_id={session_id}")
+        if not fs.exists(base):
+            continue
+        for path, info in sorted(fs.find(base, detail=True).items()):
+            relative = posixpath.relpath(path, lake.root)
+            if not _is_data_file(relative):
+                continue
+            keys = parse_hive(relative)
+            if "app_id" not in keys or "session_id" not in keys:
+                continue
+            if session_id is not None and keys["session_id"] != session_id:
+                continue
+            files.append(
+                RawFile(
+                    path=relative,
+                    size=int(info.get("size") or 0),
+                    mtime=_mtime(info),
+                    dt=day,
+                    app_id=keys["app_id"],
+                    session_id=keys["session_id"],
+                )
+            )
+    return files
+
+
+def _is_data_file(relative: str) -> bool:
+    name = posixpath.basename(relative)
+    hidden = any(part.startswith(("_", ".")) for part in relative.split("/"))
+    return not hidden and name.endswith(".parquet")
+
+
+def _mtime(info: dict[str, object]) -> float:
+    value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    return float(value)  # type: ignore[arg-type]
+
+
+def group_sessions(files: Sequence[RawFile], batch_bytes: int) -> list[SessionGroup]:
+    """Batches of whole sessions, about `batch_bytes` each, never spanning two days.
+
+    Sessions are taken in (day, app, session) order, so the same listing always yields the same
+    batches and batch ids, which is what lets a resumed run reuse finished batches.
+    """
+    by_session: dict[tuple[str, str, str], list[RawFile]] = {}
+    for f in files:
+        by_session.setdefault((f.dt, f.app_id, f.session_id), []).append(f)
+    groups: list[SessionGroup] = []
+    current: list[RawFile] = []
+    current_day: str | None = None
+    size = 0
+    index = 0
+
+    def flush() -> None:
+        nonlocal current, size, index
+        if current and current_day is not None:
+            groups.append(SessionGroup(f"{current_day}-{index:05d}", current_day, tuple(current)))
+            index += 1
+        current, size = [], 0
+
+    for (day, _app, _sid), session_files in sorted(by_session.items()):
+        if day != current_day:
+            flush()
+            current_day, index = day, 0
+        current.extend(sorted(session_files, key=lambda f: f.path))
+        size += sum(f.size for f in session_files)
+        if size >= batch_bytes:
+            flush()
+    flush()
+    return groups
+
+
+def fingerprint(files: Iterable[RawFile]) -> str:
+    """Identifies a set of input files by name, size and modification time."""
+    digest = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.path):
+        digest.update(f"{f.path}\0{f.size}\0{f.mtime:.6f}\n".encode())
+    return digest.hexdigest()
+
+
+def read_events(
+    lake: Lake,
+    files: Sequence[RawFile],
+    *,
+    on_bad_file: OnBadFile = "fail",
+    threads: int = 8,
+) -> tuple[pa.Table, list[tuple[str, str]]]:
+    """Read raw files in parallel into the EVENTS shape; returns (events, skipped files).
+
+    Each file is conformed on its own: missing optional columns become null, unknown columns are
+    dropped, and a column whose type cannot be cast fails the file with its path and column.
+    """
+    arrow_fs = lake.arrow_fs
+
+    def read_one(f: RawFile) -> pa.Table | BadRawFileError:
+        try:
+            table = pq.read_table(lake.path(f.path), filesystem=arrow_fs)
+            return conform(table, f)
+        except BadRawFileError as exc:
+            return exc
+        except Exception as exc:  # any unreadable file: truncated, not Parquet, permissions
+            return BadRawFileError(f.path, f"cannot be read as Parquet ({exc})")
+
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(files)))) as pool:
+        results = list(pool.map(read_one, files))
+    tables: list[pa.Table] = []
+    skipped: list[tuple[str, str]] = []
+    for result in results:
+        if isinstance(result, BadRawFileError):
+            if on_bad_file == "fail":
+                raise result
+            skipped.append((result.path, result.reason))
+        else:
+            tables.append(result)
+    if not tables:
+        return EVENTS.empty_table(), skipped
+    return pa.concat_tables(tables), skipped
+
+
+def conform(table: pa.Table, f: RawFile) -> pa.Table:
+    """One raw file in the EVENTS shape, with the folder's keys where the file lacks them."""
+    n = table.num_rows
+    columns: list[pa.Array] = []
+    for field in EVENTS:
+        name = field.name
+        if name == "dt":
+            columns.append(pa.array([f.dt] * n, pa.string()))
+        elif name == "source_file":
+            columns.append(pa.array([f.path] * n, pa.string()))
+        elif name == "source_row":
+            columns.append(pa.array(range(n), pa.int64()))
+        elif name in table.column_names:
+            column = table.column(name)
+            try:
+                columns.append(column.cast(field.type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise BadRawFileError(
+                    f.path, f"column {name!r} has type {column.type}, expected {field.type} ({exc})"
+                ) from None
+        elif name in ("app_id", "session_id"):
+            columns.append(pa.array([getattr(f, name)] * n, pa.string()))
+        else:
+            columns.append(pa.nulls(n, field.type))
+    return pa.Table.from_arrays(columns, schema=EVENTS)
+
+
+def filter_sessions(table: pa.Table, sessions: Sequence[tuple[str, str]]) -> pa.Table:
+    """Rows of a session-keyed table that belong to the given (app_id, session_id) pairs."""
+    if not sessions:
+        return table.slice(0, 0)
+    keys = pa.array([f"{a}\x1f{s}" for a, s in sessions])
+    joined = pc.binary_join_element_wise(table["app_id"], table["session_id"], "\x1f")
+    return table.filter(pc.is_in(joined, value_set=keys))
+
+
+RAW_COLUMNS = tuple(RAW_EVENTS.names)

@@ -1,0 +1,55 @@
+"""Validation, de-duplication and event order of raw events, shared by every raw-based operator.
+
+Rules (SPEC.md "Validation"): a row with a null or empty key, a negative metric, or a
+`decision`/`eval_result` payload that is not a JSON object is rejected with every reason that
+applies. Among valid rows, duplicate `event_id`s inside a session are one event: the first in
+event order is kept. Event order is `(ts, seq, event_id)`, null `seq` last.
+"""
+
+from trajectory_assets.schema import NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
+
+EVENT_ORDER = "ts, seq ASC NULLS LAST, event_id"
+SESSION = "app_id, session_id"
+
+_checks = [
+    f"CASE WHEN {c} IS NULL OR trim(CAST({c} AS VARCHAR)) = '' THEN 'null or empty {c}' END"
+    for c in RAW_REQUIRED
+] + [f"CASE WHEN {c} < 0 THEN 'negative {c}' END" for c in NON_NEGATIVE] + [
+    "CASE WHEN event_type IN ('decision', 'eval_result') AND payload IS NULL "
+    "THEN 'missing payload for ' || event_type "
+    "WHEN event_type IN ('decision', 'eval_result') AND NOT coalesce(json_valid(payload), false) "
+    "THEN 'invalid JSON payload for ' || event_type "
+    "WHEN event_type IN ('decision', 'eval_result') AND json_type(payload) <> 'OBJECT' "
+    "THEN 'payload of ' || event_type || ' is not a JSON object' END"
+]
+
+CHECKED = f"""
+SELECT *, concat_ws('; ', {", ".join(_checks)}) AS reject_reason FROM events
+"""
+
+_raw_row = ", ".join(f"'{c}': {c}" for c in RAW_EVENTS.names)
+
+REJECTED = f"""
+SELECT dt,
+       coalesce(nullif(app_id, ''), regexp_extract(source_file, 'app_id=([^/]+)', 1)) AS app_id,
+       source_file, source_row, event_id, reject_reason AS reason,
+       to_json({{{_raw_row}}}) AS "row"
+FROM ({CHECKED}) WHERE reject_reason <> ''
+"""
+
+CLEAN = f"""
+SELECT * EXCLUDE (reject_reason, dup_rank),
+       row_number() OVER (PARTITION BY {SESSION} ORDER BY {EVENT_ORDER}) AS rn
+FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY {SESSION}, event_id ORDER BY {EVENT_ORDER}, source_file, source_row
+    ) AS dup_rank
+    FROM ({CHECKED}) WHERE reject_reason = ''
+) WHERE dup_rank = 1
+"""
+"""Valid, de-duplicated events with `rn`, the 1-based position in the session's event order."""
+
+
+def payload(key: str, column: str = "payload") -> str:
+    """A payload key as text; null when absent or when the payload is not valid JSON."""
+    return f"CASE WHEN json_valid({column}) THEN json_extract_string({column}, '$.{key}') END"

@@ -1,0 +1,49 @@
+"""turn_features: per-turn ratios, running totals and think time, from `turns` plus raw order.
+
+Most features derive from the committed `turns` rows; only `repeated_tool_calls` needs the raw
+event order inside a turn, which `turns` does not keep.
+"""
+
+import pyarrow as pa
+
+from trajectory_assets.engine.batch import Batch
+from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.operators.events import CLEAN, SESSION
+
+TURN_FEATURES = f"""
+WITH tool_calls AS (
+    SELECT app_id, session_id, turn_index, tool_name,
+        lag(tool_name) OVER (PARTITION BY {SESSION}, turn_index ORDER BY rn) AS previous_tool
+    FROM ({CLEAN}) WHERE event_type = 'tool_call' AND turn_index IS NOT NULL
+),
+repeats AS (
+    SELECT app_id, session_id, turn_index, count(*) FILTER (WHERE tool_name = previous_tool) AS n
+    FROM tool_calls GROUP BY ALL
+)
+SELECT t.dt, t.app_id, t.session_id, t.turn_index,
+    t.cache_tokens / nullif(t.input_tokens, 0) AS cache_hit_ratio,
+    t.output_tokens / nullif(t.latency_ms_total / 1000.0, 0) AS output_tokens_per_s,
+    t.n_tool_calls / nullif(t.n_llm_calls, 0) AS tool_calls_per_llm_call,
+    coalesce(r.n, 0) AS repeated_tool_calls,
+    (epoch_us(t.started_at) - epoch_us(lag(t.ended_at) OVER turn_order)) / 1000.0 AS think_time_ms,
+    sum(t.input_tokens) OVER (turn_order ROWS UNBOUNDED PRECEDING) AS cum_input_tokens,
+    sum(t.output_tokens) OVER (turn_order ROWS UNBOUNDED PRECEDING) AS cum_output_tokens,
+    t.turn_index = max(t.turn_index) OVER (PARTITION BY t.app_id, t.session_id) AS is_last_turn,
+    t.n_errors > 0 AS had_error
+FROM turns t
+LEFT JOIN repeats r USING (app_id, session_id, turn_index)
+WINDOW turn_order AS (PARTITION BY t.app_id, t.session_id ORDER BY t.turn_index)
+"""
+
+
+class TurnFeatures(Operator):
+    """One row per turn of `turns`; batches are whole sessions so windows see every turn."""
+
+    name = "turn_features"
+    version = "1"
+    outputs = ("turn_features",)
+    inputs = ("raw_events", "turns")
+    requires = "session"
+
+    def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
+        return batch.sql(TURN_FEATURES)
