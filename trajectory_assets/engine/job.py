@@ -48,6 +48,7 @@ class DayResult:
     input_rows: int
     input_files: int
     skipped_files: tuple[tuple[str, str], ...]
+    workers: tuple[str, ...]  # host:pid of every process that ran a batch of this day
 
     def rows(self, table: str) -> int:
         return int(self.manifests[table]["rows"])
@@ -167,4 +168,5 @@ def _commit_day(
         input_rows=sum(r.input_rows for r in map_receipts),
         input_files=d.input_files,
         skipped_files=skipped,
+        workers=tuple(sorted({r.worker for r in receipts.values()})),
     )

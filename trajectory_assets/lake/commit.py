@@ -23,6 +23,7 @@ import io
 import json
 import os
 import posixpath
+import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -59,6 +60,7 @@ class BatchReceipt:
     files: tuple[StagedFile, ...]
     input_rows: int
     skipped_files: tuple[tuple[str, str], ...] = ()
+    worker: str = ""  # host:pid that ran the batch, so where work ran can be verified
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -72,6 +74,7 @@ class BatchReceipt:
             files=tuple(StagedFile(**f) for f in data["files"]),
             input_rows=data["input_rows"],
             skipped_files=tuple(tuple(s) for s in data.get("skipped_files", ())),  # type: ignore[misc]
+            worker=data.get("worker", ""),
         )
 
 
@@ -157,7 +160,12 @@ def stage_batch(
             write_file_atomic(attempt.lake, posixpath.join(attempt.table_dir(table_name), relative), data)
             staged.append(StagedFile(table_name, relative, part.num_rows, len(data)))
     receipt = BatchReceipt(
-        batch_id, attempt.day, tuple(staged), input_rows, tuple(map(tuple, skipped_files))  # type: ignore[arg-type]
+        batch_id,
+        attempt.day,
+        tuple(staged),
+        input_rows,
+        tuple(map(tuple, skipped_files)),  # type: ignore[arg-type]
+        worker=f"{socket.gethostname()}:{os.getpid()}",
     )
     receipt_path = posixpath.join(attempt.path, RECEIPTS, f"{batch_id}.json")
     write_file_atomic(attempt.lake, receipt_path, receipt.to_json().encode())

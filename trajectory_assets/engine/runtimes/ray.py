@@ -5,6 +5,7 @@ This is the only module of the engine that imports Ray, and only when a runtime 
 """
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,15 +90,19 @@ class RayRuntime:
         ctx.enable_progress_bars = False
         parallelism = max(1, int(ray.cluster_resources().get("CPU", 1)))
         items = [{"index": i} for i in range(len(tasks))]
-        dataset = ray.data.from_items(items, override_num_blocks=len(tasks)).map_batches(
-            _run_batch_tasks,
-            fn_kwargs={"tasks": list(tasks)},
-            batch_size=1,
-            batch_format="pyarrow",
-            compute=ray.data.TaskPoolStrategy(size=min(parallelism, len(tasks))),
-            num_cpus=1,
-            max_retries=self.max_task_retries,
-        )
+        with warnings.catch_warnings():
+            # A bounded `max_retries` (Ray Data's default is -1: retry a dying worker forever)
+            # has no named parameter in Ray 2.60 yet; the generic remote args still apply it.
+            warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+            dataset = ray.data.from_items(items, override_num_blocks=len(tasks)).map_batches(
+                _run_batch_tasks,
+                fn_kwargs={"tasks": list(tasks)},
+                batch_size=1,
+                batch_format="pyarrow",
+                compute=ray.data.TaskPoolStrategy(size=min(parallelism, len(tasks))),
+                num_cpus=1,
+                max_retries=self.max_task_retries,
+            )
         rows = dataset.take_all()
         receipts = {r.batch_id + "@" + r.day: r for r in map(_receipt, rows)}
         return [receipts[t.batch_id + "@" + t.day] for t in tasks]

@@ -1,0 +1,47 @@
+# Two commands on a fresh machine with Python 3.11 and make: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export RAY_USAGE_STATS_ENABLED := 0
+
+.PHONY: demo test lint typecheck format ui bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/trajectory-assets demo --lake demo/lake --days 3
+
+test: $(STAMP)
+	$(BIN)/ruff check trajectory_assets tests
+	$(BIN)/ruff format --check trajectory_assets tests
+	$(BIN)/mypy trajectory_assets
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check trajectory_assets tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy trajectory_assets
+
+format: $(STAMP)
+	$(BIN)/ruff format trajectory_assets tests
+	$(BIN)/ruff check --fix trajectory_assets tests
+
+ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	TRAJECTORY_ASSETS_LAKE=$(CURDIR)/demo/lake $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf demo .dagster_home .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,40 @@
+"""Shared fixtures: one local Ray for the whole session, and small generated lakes."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.lakes import make_lake
+from trajectory_assets.lake.fs import Lake
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """The one real local Ray of the test session (2 CPUs), shut down at the end."""
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def raw_lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only generated raw lake; copy it before materializing into it."""
+    root = tmp_path_factory.mktemp("raw_lake")
+    make_lake(root)
+    return root
+
+
+@pytest.fixture()
+def lake(raw_lake_root: Path, tmp_path: Path) -> Lake:
+    """A private copy of the generated raw lake, for tests that write Tier B tables."""
+    import shutil
+
+    target = tmp_path / "lake"
+    shutil.copytree(raw_lake_root, target)
+    return Lake(str(target))
