@@ -198,7 +198,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
     days = [(today - dt.timedelta(days=args.days - i)).isoformat() for i in range(args.days)]
     fs = lake.fs
     if fs.exists(lake.path("raw_events")) and not args.regenerate:
-        _say(f"reusing the sample lake at {lake.display('raw_events')} (--regenerate for a new one)")
+        _say(
+            f"reusing the sample lake at {lake.display('raw_events')} (--regenerate for a new one)"
+        )
         from trajectory_assets.lake.raw import list_days
 
         present = list_days(lake)
@@ -211,9 +213,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
             fs.rm(lake.root, recursive=True)
         cmd_generate(
             argparse.Namespace(
-                lake=args.lake, start=days[0], days=args.days, apps=DEFAULT_APPS,
-                sessions_per_day=args.sessions_per_day, seed=7, invalid_rate=0.002,
-                duplicate_rate=0.003, files_per_session=1,
+                lake=args.lake,
+                start=days[0],
+                days=args.days,
+                apps=DEFAULT_APPS,
+                sessions_per_day=args.sessions_per_day,
+                seed=7,
+                invalid_rate=0.002,
+                duplicate_rate=0.003,
+                files_per_session=1,
             )
         )
     tables = _operators_for(None)
@@ -221,7 +229,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _say("")
     _say(f"lake:   {lake.display()}")
     _say(f"tables: {lake.display('<table>')}/dt=YYYY-MM-DD/... (Parquet, hive-partitioned)")
-    _say(f"query:  trajectory-assets query --lake {args.lake} \"SELECT * FROM sessions LIMIT 5\"")
+    _say(f'query:  trajectory-assets query --lake {args.lake} "SELECT * FROM sessions LIMIT 5"')
     _say("UI:     make ui   (then open http://127.0.0.1:3000 and look at the assets)")
 
 

@@ -64,8 +64,12 @@ NON_NEGATIVE = (
 )
 
 EVENTS = pa.schema(
-    [pa.field("dt", pa.string()), *[f.with_nullable(True) for f in RAW_EVENTS]]
-    + [pa.field("source_file", pa.string()), pa.field("source_row", pa.int64())]
+    [
+        pa.field("dt", pa.string()),
+        *[f.with_nullable(True) for f in RAW_EVENTS],
+        pa.field("source_file", pa.string()),
+        pa.field("source_row", pa.int64()),
+    ]
 )
 """Raw events as the operators see them: every file conformed to RAW_EVENTS (nullable, since
 validation happens in the operators), plus the `dt` folder and where each row came from."""
@@ -254,7 +258,9 @@ TIER_B: dict[str, TableSchema] = {
         TableSchema(
             "eval_runs", EVAL_RUNS, ("benchmark", "model"), ("benchmark", "model", "run_id")
         ),
-        TableSchema("decision_steps", DECISION_STEPS, ("app_id",), ("app_id", "session_id", "step")),
+        TableSchema(
+            "decision_steps", DECISION_STEPS, ("app_id",), ("app_id", "session_id", "step")
+        ),
         TableSchema(
             "rejected_events",
             REJECTED_EVENTS,

@@ -110,3 +110,16 @@ def run_eval_runs(sessions: pa.Table, n_batches: int = 1) -> pa.Table:
 
 def _every(n: int, step: int, offset: int) -> pa.Array:
     return pa.array([i % step == offset for i in range(n)])
+
+
+def assert_row(actual: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
+    """Exact equality of two rows, except floats, which compare with pytest.approx."""
+    import pytest
+
+    assert sorted(actual) == sorted(expected)
+    for key, want in expected.items():
+        got = actual[key]
+        if isinstance(want, float):
+            assert got == pytest.approx(want), f"{key}: {got!r} != {want!r}"
+        else:
+            assert got == want and type(got) is type(want), f"{key}: {got!r} != {want!r}"

@@ -20,7 +20,7 @@ class LakeResource(dg.ConfigurableResource):
     root: str = Field(default="lake", description="Lake root: a local path or s3://bucket/prefix.")
     s3_endpoint_url: str | None = Field(
         default=None,
-        description="Endpoint of an S3-compatible store (MinIO, Ceph, a test server); None for AWS.",
+        description="Endpoint of an S3-compatible store (MinIO, Ceph, a test server); unset: AWS.",
     )
     s3_region: str | None = Field(default=None, description="S3 region, when it matters.")
     storage_options_json: str | None = Field(

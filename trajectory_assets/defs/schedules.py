@@ -1,4 +1,4 @@
-"""The daily job and its schedule: yesterday's partition of every Tier B asset, after midnight UTC."""
+"""The daily job and its schedule: yesterday's partition of every Tier B asset, after 00:30 UTC."""
 
 import dagster as dg
 

@@ -20,8 +20,8 @@ from trajectory_assets.engine.plan import (
     output_specs,
     plan,
 )
-from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.engine.runtimes.base import Runtime
+from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.commit import (
     DEFAULT_KEEP_VERSIONS,
     BatchReceipt,
@@ -88,8 +88,8 @@ def run_operator(
             intent = read_intent(attempt)
             assert intent is not None
             specs = output_specs(op, Catalog(lake))
-            receipts = _final(finished_batches(attempt), op)
-            commit(attempt, specs, receipts, intent, keep_versions=keep_versions)
+            final = _final(finished_batches(attempt), op)
+            commit(attempt, specs, final, intent, keep_versions=keep_versions)
 
     the_plan = plan(op, lake, days, batch_bytes=batch_bytes, on_bad_file=on_bad_file)
     pending = the_plan.pending
@@ -115,7 +115,9 @@ def run_operator(
 
     result = JobResult(op.name, runtime.name)
     for d in the_plan.days:
-        result.days[d.day] = _commit_day(op, the_plan.specs, d, receipts[d.day], run_id, keep_versions)
+        result.days[d.day] = _commit_day(
+            op, the_plan.specs, d, receipts[d.day], run_id, keep_versions
+        )
         progress(
             f"{op.name} dt={d.day}: committed "
             + ", ".join(f"{t} {result.days[d.day].rows(t):,} rows" for t in op.outputs)
@@ -126,9 +128,7 @@ def run_operator(
 
 def _partial_files(d: DayPlan, receipts: Any) -> list[str]:
     table_dir = d.attempt.table_dir(PARTIALS)
-    return sorted(
-        f"{table_dir}/{f.path}" for r in receipts for f in r.files if f.table == PARTIALS
-    )
+    return sorted(f"{table_dir}/{f.path}" for r in receipts for f in r.files if f.table == PARTIALS)
 
 
 def _final(receipts: dict[str, BatchReceipt], op: Operator) -> list[BatchReceipt]:

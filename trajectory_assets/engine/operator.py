@@ -97,7 +97,9 @@ def _conform(
     try:
         table = table.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise OutputError(f"operator {op_name} output {output!r} does not fit its schema: {exc}")
+        raise OutputError(
+            f"operator {op_name} output {output!r} does not fit its schema: {exc}"
+        ) from None
     sort_keys = [(k, "ascending", "at_end") for k in keys if _sortable(schema.field(k).type)]
     if table.num_rows and sort_keys:
         table = table.take(pc.sort_indices(table, sort_keys=sort_keys))

@@ -14,7 +14,13 @@ from trajectory_assets.engine.operator import PARTIALS, Operator
 from trajectory_assets.lake.catalog import RAW_TABLE, Catalog, TableSpec
 from trajectory_assets.lake.commit import Attempt, attempt_key, finished_batches
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw import OnBadFile, RawFile, fingerprint, group_sessions, list_raw_files
+from trajectory_assets.lake.raw import (
+    OnBadFile,
+    RawFile,
+    fingerprint,
+    group_sessions,
+    list_raw_files,
+)
 from trajectory_assets.schema import SCHEMA_VERSION
 
 DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
@@ -112,7 +118,14 @@ def plan(
                 )
                 tasks.append(
                     BatchTask(
-                        lake, op, attempt, g.batch_id, "map", g.files, upstream, g.sessions,
+                        lake,
+                        op,
+                        attempt,
+                        g.batch_id,
+                        "map",
+                        g.files,
+                        upstream,
+                        g.sessions,
                         on_bad_file,
                     )
                 )
@@ -120,8 +133,13 @@ def plan(
             for index, chunk in enumerate(_chunks(files, max(1, len(files) // 64 + 1))):
                 tasks.append(
                     BatchTask(
-                        lake, op, attempt, f"{day}-{index:05d}", "map",
-                        upstream=((primary, tuple(chunk)),), on_bad_file=on_bad_file,
+                        lake,
+                        op,
+                        attempt,
+                        f"{day}-{index:05d}",
+                        "map",
+                        upstream=((primary, tuple(chunk)),),
+                        on_bad_file=on_bad_file,
                     )
                 )
         done = tuple(sorted(finished_batches(attempt)))
@@ -174,7 +192,8 @@ def explain(p: Plan, runtime: str) -> str:
             f"  dt={d.day}: {d.input_files} input files, {d.input_bytes:,} bytes, "
             f"{len(d.tasks)} batches ({len(d.done)} already finished), attempt {d.attempt.key}"
         )
-        lines.append(f"    staging: {d.attempt.lake.display(posixpath.relpath(d.attempt.path, d.attempt.lake.root))}")
+        staging = posixpath.relpath(d.attempt.path, d.attempt.lake.root)
+        lines.append(f"    staging: {d.attempt.lake.display(staging)}")
         if op.two_phase:
             lines.append("    then one merge task over the day's partial aggregates")
     lines.append(

@@ -34,7 +34,7 @@ class TableSpec:
 
 
 def partition_value(value: Any) -> str:
-    """A partition folder value: URI-encoded (as pyarrow and Spark decode it), nulls by Hive's rule."""
+    """Folder value, URI-encoded as pyarrow and Spark read it; nulls by Hive's rule."""
     if value is None or value == "":
         return NULL_PARTITION
     return quote(str(value), safe="")

@@ -157,7 +157,9 @@ def stage_batch(
         for folder, part in split_partitions(table, spec.partition_by):
             relative = posixpath.join(folder, f"{batch_id}.parquet")
             data = parquet_bytes(part)
-            write_file_atomic(attempt.lake, posixpath.join(attempt.table_dir(table_name), relative), data)
+            write_file_atomic(
+                attempt.lake, posixpath.join(attempt.table_dir(table_name), relative), data
+            )
             staged.append(StagedFile(table_name, relative, part.num_rows, len(data)))
     receipt = BatchReceipt(
         batch_id,
@@ -191,7 +193,9 @@ def new_version_id(attempt: Attempt) -> str:
     return f"v{stamp}-{attempt.key[:8]}"
 
 
-def write_intent(attempt: Attempt, tables: Sequence[str], metadata: Mapping[str, Any]) -> dict[str, Any]:
+def write_intent(
+    attempt: Attempt, tables: Sequence[str], metadata: Mapping[str, Any]
+) -> dict[str, Any]:
     """Record that every batch is done and which tables this attempt will swap in."""
     intent = {"tables": list(tables), "version": new_version_id(attempt), **metadata}
     path = posixpath.join(attempt.path, COMMIT_INTENT)
@@ -271,7 +275,9 @@ def _swap_in(attempt: Attempt, table: str, manifest: dict[str, Any], keep: int) 
     if current == manifest["version"]:
         return  # swapped in by an earlier, interrupted call
     fs.makedirs(staged, exist_ok=True)  # a table with no rows still gets a (empty) partition
-    write_file_atomic(lake, posixpath.join(staged, MANIFEST), json.dumps(manifest, indent=2).encode())
+    write_file_atomic(
+        lake, posixpath.join(staged, MANIFEST), json.dumps(manifest, indent=2).encode()
+    )
     old_home = lake.path(VERSIONS, table, f"dt={attempt.day}", current or "unversioned")
     if lake.is_local:
         _swap_local(staged, target, old_home)
@@ -365,7 +371,9 @@ def _remove_abandoned_attempts(attempt: Attempt) -> None:
     if not fs.exists(folder):
         return
     for entry in fs.ls(folder, detail=False):
-        other = Attempt(attempt.lake, attempt.group, attempt.day, posixpath.basename(entry.rstrip("/")))
+        other = Attempt(
+            attempt.lake, attempt.group, attempt.day, posixpath.basename(entry.rstrip("/"))
+        )
         if other.key != attempt.key and read_intent(other) is None:
             fs.rm(entry, recursive=True)
 

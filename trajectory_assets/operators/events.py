@@ -11,17 +11,22 @@ from trajectory_assets.schema import NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
 EVENT_ORDER = "ts, seq ASC NULLS LAST, event_id"
 SESSION = "app_id, session_id"
 
-_checks = [
-    f"CASE WHEN {c} IS NULL OR trim(CAST({c} AS VARCHAR)) = '' THEN 'null or empty {c}' END"
-    for c in RAW_REQUIRED
-] + [f"CASE WHEN {c} < 0 THEN 'negative {c}' END" for c in NON_NEGATIVE] + [
-    "CASE WHEN event_type IN ('decision', 'eval_result') AND payload IS NULL "
-    "THEN 'missing payload for ' || event_type "
-    "WHEN event_type IN ('decision', 'eval_result') AND NOT coalesce(json_valid(payload), false) "
-    "THEN 'invalid JSON payload for ' || event_type "
-    "WHEN event_type IN ('decision', 'eval_result') AND json_type(payload) <> 'OBJECT' "
-    "THEN 'payload of ' || event_type || ' is not a JSON object' END"
-]
+_JSON_EVENT = "event_type IN ('decision', 'eval_result')"
+
+_checks = (
+    [
+        f"CASE WHEN {c} IS NULL OR trim(CAST({c} AS VARCHAR)) = '' THEN 'null or empty {c}' END"
+        for c in RAW_REQUIRED
+    ]
+    + [f"CASE WHEN {c} < 0 THEN 'negative {c}' END" for c in NON_NEGATIVE]
+    + [
+        f"CASE WHEN {_JSON_EVENT} AND payload IS NULL THEN 'missing payload for ' || event_type "
+        f"WHEN {_JSON_EVENT} AND NOT coalesce(json_valid(payload), false) "
+        "THEN 'invalid JSON payload for ' || event_type "
+        f"WHEN {_JSON_EVENT} AND json_type(payload) <> 'OBJECT' "
+        "THEN 'payload of ' || event_type || ' is not a JSON object' END"
+    ]
+)
 
 CHECKED = f"""
 SELECT *, concat_ws('; ', {", ".join(_checks)}) AS reject_reason FROM events

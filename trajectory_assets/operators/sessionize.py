@@ -16,9 +16,7 @@ DURATION = "(epoch_us(max(ts)) - epoch_us(min(ts))) / 1000.0"
 
 
 def _distinct_sorted(column: str, condition: str = "true") -> str:
-    return (
-        f"coalesce(list_sort(list_distinct(list({column}) FILTER (WHERE {condition}))), [])"
-    )
+    return f"coalesce(list_sort(list_distinct(list({column}) FILTER (WHERE {condition}))), [])"
 
 
 def _last_of(event_type: str) -> str:

@@ -1,0 +1,112 @@
+"""Raw listing, pruning, batching and reading of real Parquet files."""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.lakes import DAY1, DAY2
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import (
+    BadRawFileError,
+    group_sessions,
+    list_days,
+    list_raw_files,
+    read_events,
+)
+from trajectory_assets.schema import EVENTS, RAW_EVENTS
+
+
+def test_pruning_by_day_range_app_and_session(lake: Lake) -> None:
+    assert list_days(lake) == [DAY1, DAY2]
+    assert list_days(lake, dt_from=DAY2) == [DAY2]
+    everything = list_raw_files(lake)
+    day1 = list_raw_files(lake, dt=DAY1)
+    assert {f.dt for f in day1} == {DAY1}
+    assert len(day1) < len(everything)
+    app = day1[0].app_id
+    one_app = list_raw_files(lake, dt=DAY1, app_id=app)
+    assert {f.app_id for f in one_app} == {app}
+    sid = one_app[0].session_id
+    one_session = list_raw_files(lake, dt=DAY1, app_id=app, session_id=sid)
+    assert {f.session_id for f in one_session} == {sid}
+    assert len(one_session) >= 1
+
+
+def test_groups_hold_whole_sessions_and_are_deterministic(lake: Lake) -> None:
+    files = list_raw_files(lake)
+    groups = group_sessions(files, batch_bytes=20_000)
+    assert len(groups) > 4
+    assert groups == group_sessions(list(reversed(files)), batch_bytes=20_000)
+    seen: dict[tuple[str, str], str] = {}
+    for g in groups:
+        assert {f.dt for f in g.files} == {g.day}
+        for f in g.files:
+            owner = seen.setdefault((f.app_id, f.session_id), g.batch_id)
+            assert owner == g.batch_id, "a session was split across batches"
+    assert sum(len(g.files) for g in groups) == len(files)
+
+
+def test_read_conforms_schema_and_records_provenance(lake: Lake) -> None:
+    files = list_raw_files(lake, dt=DAY1)[:5]
+    events, skipped = read_events(lake, files)
+    assert skipped == []
+    assert events.schema == EVENTS
+    assert set(events["source_file"].to_pylist()) == {f.path for f in files}
+    assert set(events["dt"].to_pylist()) == {DAY1}
+
+
+def _write(lake: Lake, relative: str, table: pa.Table) -> None:
+    path = lake.path(relative)
+    lake.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    pq.write_table(table, path)
+
+
+def test_missing_optional_and_extra_columns_are_tolerated(tmp_path: object) -> None:
+    lake = Lake(str(tmp_path))
+    table = pa.table(
+        {
+            "event_id": ["e1"],
+            "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+            "event_type": ["llm_call"],
+            "surprise": [1],
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/x.parquet", table)
+    events, _ = read_events(lake, list_raw_files(lake))
+    row = events.to_pylist()[0]
+    assert (row["app_id"], row["session_id"], row["latency_ms"]) == ("a", "s", None)
+    assert "surprise" not in events.column_names
+
+
+def test_unreadable_file_fails_with_its_path_or_is_skipped(tmp_path: object) -> None:
+    lake = Lake(str(tmp_path))
+    good = RAW_EVENTS.empty_table()
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/good.parquet", good)
+    bad = lake.path(f"raw_events/dt={DAY1}/app_id=a/session_id=t/bad.parquet")
+    lake.fs.makedirs(bad.rsplit("/", 1)[0], exist_ok=True)
+    with open(bad, "wb") as handle:
+        handle.write(b"PAR1 this is not parquet")
+    files = list_raw_files(lake)
+    with pytest.raises(BadRawFileError, match=r"session_id=t/bad\.parquet: cannot be read"):
+        read_events(lake, files)
+    _, skipped = read_events(lake, files, on_bad_file="skip")
+    assert [path for path, _ in skipped] == [
+        f"raw_events/dt={DAY1}/app_id=a/session_id=t/bad.parquet"
+    ]
+
+
+def test_column_of_wrong_type_names_file_and_column(tmp_path: object) -> None:
+    lake = Lake(str(tmp_path))
+    table = pa.table(
+        {
+            "event_id": ["e1"],
+            "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+            "event_type": ["llm_call"],
+            "latency_ms": ["fast"],
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/typed.parquet", table)
+    with pytest.raises(
+        BadRawFileError, match=r"typed\.parquet: column 'latency_ms' has type string"
+    ):
+        read_events(lake, list_raw_files(lake))
