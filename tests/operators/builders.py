@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import PARTIALS, OpContext, Operator, normalise
@@ -101,15 +100,11 @@ def run_eval_runs(sessions: pa.Table, n_batches: int = 1) -> pa.Table:
     sessions = sessions.cast(SESSIONS)
     partials = []
     for b in range(n_batches):
-        part = sessions.take(pc.indices_nonzero(_every(sessions.num_rows, n_batches, b)))
+        part = sessions.take(pa.array(range(b, sessions.num_rows, n_batches), pa.int64()))
         ctx = OpContext(DAY, f"b{b}")
         partials.append(normalise(op, op.transform(ctx, Batch({"sessions": part})), partial=True))
     merged = pa.concat_tables([p[PARTIALS] for p in partials])
     return normalise(op, op.merge(CTX, Batch({PARTIALS: merged})))["eval_runs"]
-
-
-def _every(n: int, step: int, offset: int) -> pa.Array:
-    return pa.array([i % step == offset for i in range(n)])
 
 
 def assert_row(actual: Mapping[str, Any], expected: Mapping[str, Any]) -> None:

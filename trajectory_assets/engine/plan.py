@@ -23,7 +23,7 @@ from trajectory_assets.lake.raw import (
 )
 from trajectory_assets.schema import SCHEMA_VERSION
 
-DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
+DEFAULT_BATCH_BYTES = 2 * 1024 * 1024
 MERGE_BATCH = "merge"
 
 
