@@ -203,3 +203,31 @@ def test_dagster_cli_materializes_a_partition(tmp_path: Path, home: Path) -> Non
     catalog = Catalog(Lake(str(lake)))
     assert catalog.manifest("sessions", DAY1)["rows"] == 20  # type: ignore[index]
     assert catalog.days("decision_steps") == [DAY1]
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_demo_command_materializes_every_table_for_every_day(tmp_path: Path, home: Path) -> None:
+    lake = tmp_path / "demo_lake"
+    done = run(
+        [
+            *CLI,
+            "demo",
+            "--lake",
+            str(lake),
+            "--days",
+            "3",
+            "--sessions-per-day",
+            "30",
+            "--num-cpus",
+            "2",
+        ],
+        home,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "make ui" in done.stdout
+    catalog = Catalog(Lake(str(lake)))
+    days = catalog.days("sessions")
+    assert len(days) == 3
+    for table in TIER_B:
+        assert catalog.days(table) == days

@@ -63,6 +63,9 @@ NON_NEGATIVE = (
     "cache_tokens",
 )
 
+FLOAT_METRICS = ("ttft_ms", "latency_ms", "tool_latency_ms")
+"""NaN in these is rejected too: a NaN would turn every percentile and ratio it touches into NaN."""
+
 EVENTS = pa.schema(
     [
         pa.field("dt", pa.string()),

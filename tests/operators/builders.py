@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import PARTIALS, OpContext, Operator, normalise
@@ -109,8 +110,6 @@ def run_eval_runs(sessions: pa.Table, n_batches: int = 1) -> pa.Table:
 
 def assert_row(actual: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
     """Exact equality of two rows, except floats, which compare with pytest.approx."""
-    import pytest
-
     assert sorted(actual) == sorted(expected)
     for key, want in expected.items():
         got = actual[key]

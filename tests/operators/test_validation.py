@@ -9,6 +9,7 @@ import pytest
 from tests.operators.builders import (
     APP,
     DAY,
+    at,
     event,
     events_table,
     llm,
@@ -20,7 +21,13 @@ from tests.operators.builders import (
     tool,
 )
 from trajectory_assets.operators import Sessionize
-from trajectory_assets.schema import NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED, REJECTED_EVENTS
+from trajectory_assets.schema import (
+    FLOAT_METRICS,
+    NON_NEGATIVE,
+    RAW_EVENTS,
+    RAW_REQUIRED,
+    REJECTED_EVENTS,
+)
 
 
 def rejected(events: list[dict]) -> pa.Table:
@@ -59,6 +66,13 @@ def test_zero_metric_is_valid(column):
     out = sessionize([llm(0, **{column: 0})])
     assert out["rejected_events"].num_rows == 0
     assert one(out["sessions"])["n_events"] == 1
+
+
+@pytest.mark.parametrize("column", FLOAT_METRICS)
+def test_nan_metric_is_rejected_so_no_percentile_turns_nan(column):
+    out = sessionize([llm(0, **{column: float("nan")}), llm(1, latency_ms=100.0)])
+    assert [r["reason"] for r in rows(out["rejected_events"])] == [f"NaN {column}"]
+    assert one(out["sessions"])["latency_ms_p50"] == 100.0
 
 
 def test_negative_metric_on_any_event_type_is_rejected():
@@ -167,7 +181,10 @@ def test_rejected_events_sorted_by_app_file_and_row():
         llm(0, app_id="a", session_id="s1", latency_ms=-1.0),
         llm(0, app_id="a", session_id="s1", ttft_ms=-1.0),
     ]
-    got = [(r["app_id"], r["source_file"].split("/")[3], r["source_row"]) for r in rows(rejected(events))]
+    got = [
+        (r["app_id"], r["source_file"].split("/")[3], r["source_row"])
+        for r in rows(rejected(events))
+    ]
     assert got == [
         ("a", "session_id=s1", 2),
         ("a", "session_id=s1", 3),
@@ -196,7 +213,7 @@ def test_rejected_rows_are_not_counted_in_sessions_turns_or_errors():
     assert s["input_tokens"] == 100
     assert s["models"] == ["good"]
     assert s["latency_ms_p95"] == pytest.approx(10.0)
-    assert s["ended_at"] == s["started_at"].replace(microsecond=10000)
+    assert s["ended_at"] == at(10)
     assert s["status"] == "unknown"
     assert s["eval_benchmark"] is None
     assert one(out["turns"])["turn_index"] == 0

@@ -3,12 +3,10 @@
 import dagster as dg
 
 from trajectory_assets.defs.assets import TIER_B_KEYS
-from trajectory_assets.defs.partitions import DAILY
 
 tier_b_daily = dg.define_asset_job(
     "tier_b_daily",
     selection=dg.AssetSelection.assets(*TIER_B_KEYS),
-    partitions_def=DAILY,
     executor_def=dg.in_process_executor,
     description="Every Tier B table for one day (or a range, as one run).",
 )

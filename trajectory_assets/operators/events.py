@@ -1,12 +1,12 @@
 """Validation, de-duplication and event order of raw events, shared by every raw-based operator.
 
-Rules (SPEC.md "Validation"): a row with a null or empty key, a negative metric, or a
+Rules (SPEC.md "Validation"): a row with a null or empty key, a negative or NaN metric, or a
 `decision`/`eval_result` payload that is not a JSON object is rejected with every reason that
 applies. Among valid rows, duplicate `event_id`s inside a session are one event: the first in
 event order is kept. Event order is `(ts, seq, event_id)`, null `seq` last.
 """
 
-from trajectory_assets.schema import NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
+from trajectory_assets.schema import FLOAT_METRICS, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
 
 EVENT_ORDER = "ts, seq ASC NULLS LAST, event_id"
 SESSION = "app_id, session_id"
@@ -19,6 +19,7 @@ _checks = (
         for c in RAW_REQUIRED
     ]
     + [f"CASE WHEN {c} < 0 THEN 'negative {c}' END" for c in NON_NEGATIVE]
+    + [f"CASE WHEN isnan({c}) THEN 'NaN {c}' END" for c in FLOAT_METRICS]
     + [
         f"CASE WHEN {_JSON_EVENT} AND payload IS NULL THEN 'missing payload for ' || event_type "
         f"WHEN {_JSON_EVENT} AND NOT coalesce(json_valid(payload), false) "
