@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
+from trajectory_assets.defs.checks import CheckContext, Thresholds, checks_for, evaluate
 from trajectory_assets.defs.metadata import table_metadata
 from trajectory_assets.defs.partitions import DAILY
 from trajectory_assets.defs.resources import LakeResource, RayResource
@@ -42,6 +43,12 @@ class ComputeConfig(dg.Config):
         "`skip`: it is left out and reported in the metadata.",
     )
     keep_versions: int = Field(default=3, description="Previous versions kept per partition.")
+    max_rejected_share: float = Field(
+        default=0.05, description="The rejected_share check fails above this share of raw rows."
+    )
+    max_elimination_ratio: float = Field(
+        default=0.95, description="The elimination_ratio check warns about steps above this."
+    )
 
 
 def build_asset(op: Operator) -> dg.AssetsDefinition:
@@ -58,9 +65,12 @@ def build_asset(op: Operator) -> dg.AssetsDefinition:
         for table in op.outputs
     ]
 
+    checks = checks_for(op)
+
     @dg.multi_asset(
         name=op.name,
         specs=specs,
+        check_specs=[c.spec for c in checks],
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=False,
@@ -80,16 +90,21 @@ def build_asset(op: Operator) -> dg.AssetsDefinition:
             the_lake,
             context.partition_keys,
             ray.get_runtime(),
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             batch_bytes=config.batch_bytes,
             on_bad_file=config.on_bad_file,  # type: ignore[arg-type]
             keep_versions=config.keep_versions,
             progress=context.log.info,
         )
         catalog = Catalog(the_lake)
+        limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
+        checking = CheckContext(catalog, limits)
+        days = list(context.partition_keys)
         for table in op.outputs:
             yield dg.MaterializeResult(
-                asset_key=table, metadata=table_metadata(result, table, catalog)
+                asset_key=table,
+                metadata=table_metadata(result, table, catalog),
+                check_results=[evaluate(c, checking, days) for c in checks if c.table == table],
             )
 
     return _asset

@@ -5,7 +5,10 @@ on its own, since a day is the unit Dagster tracks.
 """
 
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +35,7 @@ from trajectory_assets.lake.commit import (
     write_intent,
 )
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.lease import held
 from trajectory_assets.lake.raw import OnBadFile
 
 log = logging.getLogger(__name__)
@@ -80,6 +84,26 @@ def run_operator(
     on_bad_file: OnBadFile = "fail",
     keep_versions: int = DEFAULT_KEEP_VERSIONS,
     progress: Callable[[str], None] = log.info,
+) -> JobResult:
+    """Materialize `days` of an operator's outputs; raises LeaseHeldError if another writer is
+    at work on one of those days."""
+    owner = run_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    with held(lake, op.name, list(days), owner):
+        return _run(
+            op, lake, days, runtime, run_id, batch_bytes, on_bad_file, keep_versions, progress
+        )
+
+
+def _run(
+    op: Operator,
+    lake: Lake,
+    days: Sequence[str],
+    runtime: Runtime,
+    run_id: str,
+    batch_bytes: int,
+    on_bad_file: OnBadFile,
+    keep_versions: int,
+    progress: Callable[[str], None],
 ) -> JobResult:
     started = time.perf_counter()
     for day in days:  # finish commits that an earlier, interrupted run had already decided on

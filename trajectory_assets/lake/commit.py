@@ -219,8 +219,8 @@ def pending_attempts(lake: Lake, group: str, day: str) -> list[Attempt]:
     if not fs.exists(folder):
         return []
     found = []
-    for entry in sorted(fs.ls(folder, detail=False)):
-        attempt = Attempt(lake, group, day, posixpath.basename(entry.rstrip("/")))
+    for key in _attempt_keys(lake, folder):
+        attempt = Attempt(lake, group, day, key)
         if read_intent(attempt) is not None:
             found.append(attempt)
     return found
@@ -370,12 +370,16 @@ def _remove_abandoned_attempts(attempt: Attempt) -> None:
     folder = posixpath.dirname(attempt.path)
     if not fs.exists(folder):
         return
-    for entry in fs.ls(folder, detail=False):
-        other = Attempt(
-            attempt.lake, attempt.group, attempt.day, posixpath.basename(entry.rstrip("/"))
-        )
+    for key in _attempt_keys(attempt.lake, folder):
+        other = Attempt(attempt.lake, attempt.group, attempt.day, key)
         if other.key != attempt.key and read_intent(other) is None:
-            fs.rm(entry, recursive=True)
+            fs.rm(other.path, recursive=True)
+
+
+def _attempt_keys(lake: Lake, day_folder: str) -> list[str]:
+    """Attempt folders of a day; `_`-prefixed entries (the writer lease) are not attempts."""
+    names = (posixpath.basename(p.rstrip("/")) for p in lake.fs.ls(day_folder, detail=False))
+    return sorted(n for n in names if not n.startswith("_"))
 
 
 def versions(lake: Lake, table: str, day: str) -> list[str]:

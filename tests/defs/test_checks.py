@@ -1,0 +1,93 @@
+"""Asset checks run with every materialization and fail when the tables stop adding up."""
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tests.lakes import DAY1
+from tests.operators.builders import event, events_table
+from trajectory_assets.defs.assets import TIER_B_ASSETS
+from trajectory_assets.defs.raw import raw_events
+from trajectory_assets.defs.resources import LakeResource, RayResource
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operators.checks import duplicate_keys, recount
+from trajectory_assets.schema import REJECTED_EVENTS
+
+SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events")
+
+
+def _materialize(lake: Lake, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [raw_events, *TIER_B_ASSETS],
+        selection=SELECTION,
+        partition_key=DAY1,
+        resources={"lake": LakeResource(root=lake.uri), "ray": RayResource(runtime="inline")},
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config=run_config or {},
+    )
+
+
+def _evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": e
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+def test_every_check_passes_on_a_clean_materialization(lake: Lake) -> None:
+    result = _materialize(lake)
+    assert result.success
+    evaluations = _evaluations(result)
+    assert {
+        "sessions:unique_keys",
+        "sessions:n_events_match_raw",
+        "turns:tokens_match_sessions",
+        "rejected_events:rejected_share",
+        "decision_steps:elimination_ratio",
+        "eval_runs:unique_keys",
+        "turn_features:unique_keys",
+        "errors:unique_keys",
+    } <= set(evaluations)
+    failing = {k: e.metadata for k, e in evaluations.items() if not e.passed}
+    assert not failing
+
+
+def test_rejected_share_over_the_limit_fails_its_check(lake: Lake) -> None:
+    config = {"ops": {"sessionize": {"config": {"max_rejected_share": 0.0}}}}
+    evaluations = _evaluations(_materialize(lake, config))
+    check = evaluations["rejected_events:rejected_share"]
+    assert not check.passed
+    assert check.metadata["failed_days"].value == DAY1
+    assert "raw rows rejected" in check.metadata[DAY1].value
+
+
+def test_recount_sets_aside_rejected_rows_and_duplicates() -> None:
+    rows = [
+        event("llm_call", 0, event_id="a", turn_index=0, input_tokens=5),
+        event("llm_call", 1, event_id="a", turn_index=0, input_tokens=5),  # duplicate id
+        event("llm_call", 2, event_id="b", input_tokens=7),  # no turn
+        event("llm_call", 3, event_id="c", latency_ms=-1.0),  # rejected below
+    ]
+    events = events_table(rows)
+    bad = events.filter(pc.equal(events["event_id"], "c"))
+    rejected = pa.table(
+        {
+            "dt": bad["dt"],
+            "app_id": bad["app_id"],
+            "source_file": bad["source_file"],
+            "source_row": bad["source_row"],
+            "event_id": bad["event_id"],
+            "reason": ["negative latency_ms"],
+            "row": ["{}"],
+        },
+        schema=REJECTED_EVENTS,
+    )
+    counted = recount(events, rejected)
+    assert (counted.raw_rows, counted.rejected_rows, counted.valid_events) == (4, 1, 2)
+    assert counted.unturned_tokens == (7, 0, 0)
+
+
+def test_duplicate_keys_counts_repeats() -> None:
+    table = pa.table({"a": [1, 1, 2, 1], "b": ["x", "x", "x", "y"]})
+    assert duplicate_keys(table, ["a", "b"]) == 1
+    assert duplicate_keys(table.slice(0, 0), ["a"]) == 0
