@@ -231,3 +231,54 @@ def test_demo_command_materializes_every_table_for_every_day(tmp_path: Path, hom
     assert len(days) == 3
     for table in TIER_B:
         assert catalog.days(table) == days
+
+
+@pytest.mark.slow
+def test_rollback_restores_the_previous_version_of_every_sibling(
+    tmp_path: Path, home: Path
+) -> None:
+    lake = tmp_path / "lake"
+    assert (
+        run(
+            [
+                *CLI,
+                "generate",
+                "--lake",
+                str(lake),
+                "--start",
+                DAY1,
+                "--days",
+                "1",
+                "--sessions-per-day",
+                "10",
+            ],
+            home,
+        ).returncode
+        == 0
+    )
+    materialize = [
+        *CLI,
+        "materialize",
+        "--lake",
+        str(lake),
+        "--partition",
+        DAY1,
+        "--runtime",
+        "inline",
+        "--assets",
+        "sessions",
+    ]
+    assert run(materialize, home).returncode == 0
+    catalog = Catalog(Lake(str(lake)))
+    first = {t: catalog.manifest(t, DAY1)["version"] for t in ("sessions", "turns")}  # type: ignore[index]
+    assert run(materialize, home).returncode == 0
+
+    rolled = run([*CLI, "rollback", "turns", "--lake", str(lake), "--partition", DAY1], home)
+    assert rolled.returncode == 0, rolled.stderr
+    for table in ("sessions", "turns", "errors", "rejected_events"):
+        assert f"{table} dt={DAY1}: restored version" in rolled.stdout
+    assert {t: catalog.manifest(t, DAY1)["version"] for t in first} == first  # type: ignore[index]
+
+    nothing = run([*CLI, "rollback", "eval_runs", "--lake", str(lake), "--partition", DAY1], home)
+    assert nothing.returncode == 1
+    assert "no previous version" in nothing.stderr

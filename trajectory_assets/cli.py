@@ -248,20 +248,25 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
-    from trajectory_assets.lake.commit import rollback
+    from trajectory_assets.lake.commit import rollback, versions
+    from trajectory_assets.lake.lease import LeaseHeldError, held
 
     lake = Lake(args.lake)
     op = next((o for o in OPERATORS if args.table in o.outputs), None)
     if op is None:
         raise CliError(f"unknown table {args.table!r}; Tier B tables are: {', '.join(TIER_B)}")
-    for table in op.outputs:  # siblings of a multi-asset were committed together
-        try:
-            restored = rollback(lake, table, args.partition)
-        except FileNotFoundError as exc:
-            raise CliError(str(exc)) from None
+    missing = [t for t in op.outputs if not versions(lake, t, args.partition)]
+    if missing:  # siblings were committed together: roll back all of them or none
+        raise CliError(f"{', '.join(missing)} dt={args.partition} has no previous version")
+    try:
+        with held(lake, op.name, [args.partition], f"rollback-{os.getpid()}"):
+            restored = {t: rollback(lake, t, args.partition) for t in op.outputs}
+    except LeaseHeldError as exc:
+        raise CliError(str(exc)) from None
+    for table in op.outputs:
         manifest = Catalog(lake).manifest(table, args.partition) or {}
         _say(
-            f"{table} dt={args.partition}: restored version {restored} "
+            f"{table} dt={args.partition}: restored version {restored[table]} "
             f"({manifest.get('rows', 0):,} rows, committed {manifest.get('committed_at', '?')})"
         )
 

@@ -257,7 +257,9 @@ TIER_B: dict[str, TableSchema] = {
         TableSchema(
             "turn_features", TURN_FEATURES, ("app_id",), ("app_id", "session_id", "turn_index")
         ),
-        TableSchema("errors", ERRORS, ("app_id", "error_type"), ("app_id", "event_id")),
+        TableSchema(
+            "errors", ERRORS, ("app_id", "error_type"), ("app_id", "session_id", "event_id")
+        ),
         TableSchema(
             "eval_runs", EVAL_RUNS, ("benchmark", "model"), ("benchmark", "model", "run_id")
         ),

@@ -32,6 +32,10 @@ def preview(table: pa.Table) -> str:
     return "\n".join(lines)
 
 
+def catalog_tables(result: JobResult) -> set[str]:
+    return {t for d in result.days.values() for t in d.manifests}
+
+
 def table_metadata(result: JobResult, table: str, catalog: Catalog) -> dict[str, Any]:
     """One table's metadata; per-day keys too, since a range run records it on every day."""
     spec = catalog.get(table)
@@ -49,6 +53,8 @@ def table_metadata(result: JobResult, table: str, catalog: Catalog) -> dict[str,
         "input_rows_per_s": round(result.input_rows / result.seconds, 1) if result.seconds else 0,
         "seconds": round(result.seconds, 3),
     }
+    if "rejected_events" in catalog_tables(result):
+        meta["rejected_rows"] = result.rows("rejected_events")
     skipped = [s for d in result.days.values() for s in d.skipped_files]
     if skipped:
         meta["skipped_files"] = dg.MetadataValue.md(

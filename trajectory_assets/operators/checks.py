@@ -37,9 +37,9 @@ WITH valid AS (
 ),
 firsts AS (
     SELECT app_id, session_id, event_id,
-        arg_min(turn_index, (ts, coalesce(seq, 9223372036854775807), source_file, source_row))
+        arg_min_null(turn_index, (ts, coalesce(seq, 9223372036854775807), source_file, source_row))
             AS turn_index,
-        arg_min(struct_pack(i := input_tokens, o := output_tokens, c := cache_tokens),
+        arg_min_null(struct_pack(i := input_tokens, o := output_tokens, c := cache_tokens),
                 (ts, coalesce(seq, 9223372036854775807), source_file, source_row)) AS tokens
     FROM valid GROUP BY app_id, session_id, event_id
 )

@@ -1,0 +1,73 @@
+"""Run `sessionize` for one day in this process and SIGKILL it at a chosen point.
+
+Usage: python -m tests.engine.killable_run LAKE DAY POINT, POINT one of
+  none     run to the end, print a JSON summary
+  batches  after the third batch has been staged
+  staged   after every batch is staged, before the commit intent is written
+  intent   after the commit intent is written, before any table is swapped in
+  swap     after the first table (sessions) is swapped in, before its siblings
+The fault is injected from outside the package, by wrapping the functions at those points.
+"""
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import trajectory_assets.engine.execute as execute
+import trajectory_assets.engine.job as job
+import trajectory_assets.lake.commit as commit
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operators import Sessionize
+
+BATCH_BYTES = 16 * 1024
+
+
+def die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def after_calls(fn: Callable[..., Any], n: int) -> Callable[..., Any]:
+    calls = 0
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        result = fn(*args, **kwargs)
+        calls += 1
+        if calls == n:
+            die()
+        return result
+
+    return wrapped
+
+
+def before(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        die()
+        return fn(*args, **kwargs)
+
+    return wrapped
+
+
+def main() -> None:
+    lake_uri, day, point = sys.argv[1:4]
+    if point == "batches":
+        execute.stage_batch = after_calls(execute.stage_batch, 3)  # type: ignore[assignment]
+    elif point == "staged":
+        job.write_intent = before(job.write_intent)  # type: ignore[assignment]
+    elif point == "intent":
+        job.write_intent = after_calls(job.write_intent, 1)  # type: ignore[assignment]
+    elif point == "swap":
+        commit._swap_in = after_calls(commit._swap_in, 1)  # type: ignore[assignment]
+    result = job.run_operator(
+        Sessionize(), Lake(lake_uri), [day], InlineRuntime(), batch_bytes=BATCH_BYTES
+    )
+    summary = result.days[day]
+    print(json.dumps({"batches": summary.batches, "reused": summary.reused_batches}))
+
+
+if __name__ == "__main__":
+    main()

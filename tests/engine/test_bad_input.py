@@ -1,0 +1,151 @@
+"""Bad raw input through a whole materialization: rejected with a reason, or a clear error
+naming the file; nothing is lost and raw files are never modified."""
+
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.lakes import DAY1
+from tests.operators.builders import event
+from trajectory_assets.defs.assets import TIER_B_ASSETS
+from trajectory_assets.defs.raw import raw_events
+from trajectory_assets.defs.resources import LakeResource, RayResource
+from trajectory_assets.engine.job import run_operator
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import BadRawFileError
+from trajectory_assets.operators import OPERATORS, Sessionize
+from trajectory_assets.schema import RAW_EVENTS, TIER_B
+
+PRODUCER_SCHEMA = pa.schema([f.with_nullable(True) for f in RAW_EVENTS])
+"""What a careless producer writes: the raw columns with nulls allowed anywhere."""
+
+
+def write_raw(lake: Lake, session: str, rows: list[dict], name: str = "part-0") -> Path:
+    folder = Path(lake.root, "raw_events", f"dt={DAY1}", "app_id=app1", f"session_id={session}")
+    folder.mkdir(parents=True, exist_ok=True)
+    clean = [{c: r.get(c) for c in RAW_EVENTS.names} | {"session_id": session} for r in rows]
+    path = folder / f"{name}.parquet"
+    pq.write_table(pa.Table.from_pylist(clean, schema=PRODUCER_SCHEMA), path)
+    return path
+
+
+def raw_digest(lake: Lake) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(lake.root, "raw_events").rglob("*")):
+        if path.is_file():
+            digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def materialize_all(lake: Lake, **kwargs: object) -> None:
+    for op in OPERATORS:
+        run_operator(op, lake, [DAY1], InlineRuntime(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_every_kind_of_bad_row_is_rejected_with_its_reason(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    write_raw(
+        lake,
+        "s1",
+        [
+            event("session_start", 0, event_id="ok-1"),
+            event("llm_call", 1, event_id=""),
+            event("llm_call", 2, event_id="neg-lat", latency_ms=-5.0),
+            event("llm_call", 3, event_id="neg-tok", output_tokens=-1),
+            event("decision", 4, event_id="bad-json", payload='{"step": "x"'),
+            event("eval_result", 5, event_id="bad-eval", payload="not json"),
+            event("llm_call", 6, event_id=None),
+            event("session_end", 7, event_id="ok-2", payload='{"status": "success"}'),
+        ],
+    )
+    before = raw_digest(lake)
+    materialize_all(lake)
+    catalog = Catalog(lake)
+    rejected = {r["event_id"]: r["reason"] for r in catalog.read("rejected_events").to_pylist()}
+    assert rejected == {
+        "": "null or empty event_id",
+        "neg-lat": "negative latency_ms",
+        "neg-tok": "negative output_tokens",
+        "bad-json": "invalid JSON payload for decision",
+        "bad-eval": "invalid JSON payload for eval_result",
+        None: "null or empty event_id",
+    }
+    sessions = catalog.read("sessions").to_pylist()
+    assert [(s["session_id"], s["n_events"], s["status"]) for s in sessions] == [
+        ("s1", 2, "success")
+    ]
+    assert raw_digest(lake) == before, "the pipeline modified raw data"
+
+
+def test_duplicate_event_ids_across_files_count_once(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    rows = [event("llm_call", i, event_id=f"e{i}", input_tokens=10) for i in range(3)]
+    write_raw(lake, "s1", rows, "part-0")
+    write_raw(lake, "s1", rows[1:], "part-retry-0")  # a producer's retried flush
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
+    session = Catalog(lake).read("sessions").to_pylist()[0]
+    assert (session["n_events"], session["n_llm_calls"], session["input_tokens"]) == (3, 3, 30)
+
+
+def test_wrong_column_type_fails_naming_file_and_column(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    write_raw(lake, "s1", [event("llm_call", 0, event_id="a")])
+    bad = Path(lake.root, "raw_events", f"dt={DAY1}", "app_id=app1", "session_id=s2")
+    bad.mkdir(parents=True)
+    pq.write_table(
+        pa.table({"event_id": ["b"], "ts": ["yesterday"], "event_type": ["llm_call"]}),
+        bad / "typed.parquet",
+    )
+    with pytest.raises(BadRawFileError, match=r"session_id=s2/typed\.parquet: column 'ts'"):
+        run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
+
+
+def test_truncated_file_fails_or_is_skipped_and_reported(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    write_raw(lake, "s1", [event("llm_call", 0, event_id="a")])
+    good = write_raw(lake, "s2", [event("llm_call", 0, event_id="b")])
+    data = good.read_bytes()
+    good.write_bytes(data[: len(data) // 2])  # a flush cut short
+    with pytest.raises(BadRawFileError, match=r"session_id=s2/part-0\.parquet: cannot be read"):
+        run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
+    result = run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), on_bad_file="skip")
+    assert [p for p, _ in result.days[DAY1].skipped_files] == [
+        f"raw_events/dt={DAY1}/app_id=app1/session_id=s2/part-0.parquet"
+    ]
+    assert Catalog(lake).read("sessions")["session_id"].to_pylist() == ["s1"]
+    manifest = Catalog(lake).manifest("sessions", DAY1)
+    assert manifest is not None and manifest["skipped_files"][0][0].endswith("s2/part-0.parquet")
+
+
+def test_an_empty_day_commits_empty_partitions(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    Path(lake.root, "raw_events", f"dt={DAY1}").mkdir(parents=True)
+    materialize_all(lake)
+    catalog = Catalog(lake)
+    for table in TIER_B:
+        manifest = catalog.manifest(table, DAY1)
+        assert manifest is not None and manifest["rows"] == 0, table
+        assert catalog.read(table, dt=DAY1).num_rows == 0
+
+
+def test_rejected_rows_are_counted_in_materialization_metadata(lake: Lake) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [raw_events, *TIER_B_ASSETS],
+        selection=dg.AssetSelection.assets(*Sessionize.outputs),
+        partition_key=DAY1,
+        resources={"lake": LakeResource(root=lake.uri), "ray": RayResource(runtime="inline")},
+        instance=instance,
+    )
+    assert result.success
+    record = instance.get_latest_materialization_event(dg.AssetKey("sessions"))
+    meta = record.asset_materialization.metadata  # type: ignore[union-attr]
+    rejected = Catalog(lake).read("rejected_events", dt=DAY1).num_rows
+    assert rejected > 0
+    assert meta["rejected_rows"].value == rejected

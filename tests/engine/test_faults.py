@@ -1,0 +1,144 @@
+"""Kill anything at any moment: readers only ever see complete versions, re-runs resume and end
+with the tables of a clean run, and Ray retries a batch whose worker was killed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from tests.lakes import DAY1
+from trajectory_assets.engine.job import run_operator
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operators import Sessionize
+
+BATCH_BYTES = 16 * 1024  # as in killable_run: many batches
+
+
+def _run(lake: Lake, point: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.engine.killable_run", lake.root, DAY1, point],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).parents[2],
+    )
+
+
+class Reader(threading.Thread):
+    """Polls the live day folders of every sessionize table, as a plain Parquet reader would."""
+
+    def __init__(self, lake: Lake, expected: dict[str, pa.Table]) -> None:
+        super().__init__(daemon=True)
+        self.lake, self.expected = lake, expected
+        self.stop = threading.Event()
+        self.reads = 0
+        self.raced = 0  # files moved away mid-read: the reader retries, as any reader would
+        self.violations: list[str] = []
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for table, expected in self.expected.items():
+                folder = self.lake.path(table, f"dt={DAY1}")
+                try:
+                    seen = ds.dataset(folder, format="parquet").to_table()
+                except (FileNotFoundError, OSError) as exc:
+                    if os.path.exists(folder):
+                        self.raced += 1
+                    else:
+                        self.violations.append(f"{table}: partition missing ({exc})")
+                    continue
+                self.reads += 1
+                if seen.num_rows != expected.num_rows:
+                    self.violations.append(
+                        f"{table}: {seen.num_rows} rows, a complete version has {expected.num_rows}"
+                    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["batches", "staged", "intent", "swap"])
+def test_sigkill_at_any_point_then_rerun(lake: Lake, point: str) -> None:
+    op = Sessionize()
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=BATCH_BYTES)  # a previous version
+    catalog = Catalog(lake)
+    clean = {t: catalog.read(t, dt=DAY1) for t in op.outputs}
+
+    reader = Reader(lake, clean)
+    reader.start()
+    killed = _run(lake, point)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    resumed = _run(lake, "none")
+    time.sleep(0.2)
+    reader.stop.set()
+    reader.join()
+
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads(resumed.stdout.strip().splitlines()[-1])
+    if point in ("batches", "staged"):
+        assert summary["reused"] >= 3, summary  # the killed run's batches were kept
+    assert not reader.violations, reader.violations[:5]
+    assert reader.reads > 0
+    for table in op.outputs:
+        assert catalog.read(table, dt=DAY1).equals(clean[table]), table
+        versions = {catalog.manifest(t, DAY1)["version"] for t in op.outputs}  # type: ignore[index]
+        assert len(versions) == 1
+    assert not [p for p in Path(lake.root, "_staging").rglob("*.parquet")]
+
+
+@pytest.mark.ray
+def test_ray_worker_killed_mid_batch_is_retried(
+    lake: Lake, tmp_path: Path, ray_session: None
+) -> None:
+    from trajectory_assets.engine.runtimes.ray import RayRuntime
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+
+    class SlowSessionize(Sessionize):
+        """Sessionize that announces its worker pid and dawdles, so it can be killed mid-batch."""
+
+        def transform(self, ctx, batch):  # type: ignore[no-untyped-def]
+            (markers / f"{ctx.batch_id}-{os.getpid()}").write_text("")
+            time.sleep(1.5)
+            return super().transform(ctx, batch)
+
+    outcome: dict[str, object] = {}
+
+    def materialize() -> None:
+        try:
+            outcome["result"] = run_operator(
+                SlowSessionize(), lake, [DAY1], RayRuntime(), batch_bytes=64 * 1024
+            )
+        except Exception as exc:  # surfaced by the assertion below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=materialize)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not list(markers.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victim = next(markers.iterdir())
+    os.kill(int(victim.name.rsplit("-", 1)[1]), signal.SIGKILL)
+    thread.join(timeout=300)
+
+    assert "error" not in outcome, outcome.get("error")
+    batch_id = victim.name.rsplit("-", 1)[0]
+    attempts = [m for m in markers.iterdir() if m.name.startswith(batch_id + "-")]
+    assert len(attempts) >= 2, "the killed batch was not retried"
+
+    expected = Lake(str(tmp_path / "clean"))
+    import shutil
+
+    shutil.copytree(Path(lake.root) / "raw_events", Path(expected.root) / "raw_events")
+    run_operator(Sessionize(), expected, [DAY1], InlineRuntime(), batch_bytes=64 * 1024)
+    for table in Sessionize.outputs:
+        assert Catalog(lake).read(table, dt=DAY1).equals(Catalog(expected).read(table, dt=DAY1))

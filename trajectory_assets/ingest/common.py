@@ -1,0 +1,190 @@
+"""What every way into the raw lake shares: the row shape, stable ids, time and JSON helpers.
+
+A row is a plain dict keyed by the RAW_EVENTS column names (every column present, missing values
+None). `ts` is a timezone-aware `datetime` in UTC. Importers build rows with `event(...)`, so a
+typo in a column name fails loudly instead of silently dropping a field.
+"""
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from trajectory_assets.schema import NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
+
+Row = dict[str, Any]
+
+COLUMNS: tuple[str, ...] = tuple(RAW_EVENTS.names)
+_COLUMN_SET = frozenset(COLUMNS)
+JSON_PAYLOAD_TYPES = frozenset({"decision", "eval_result"})
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+"""Base of synthesized timestamps for formats that record no time at all (see each importer)."""
+
+
+class UnparseableFileError(ValueError):
+    """A source file an importer cannot read; the message is the reason shown to the user."""
+
+
+def event(event_type: str, *, event_id: str, session_id: str, ts: dt.datetime, **cols: Any) -> Row:
+    """One raw event row with every RAW_EVENTS column; unknown column names raise."""
+    unknown = set(cols) - _COLUMN_SET
+    if unknown:
+        raise KeyError(f"not RAW_EVENTS columns: {sorted(unknown)}")
+    row: Row = dict.fromkeys(COLUMNS)
+    row.update(cols)
+    row["event_type"] = event_type
+    row["event_id"] = event_id
+    row["session_id"] = session_id
+    row["ts"] = ts
+    return row
+
+
+def stable_id(fmt: str, *parts: object) -> str:
+    """The same source event always gets the same id: a hash of its identity in the source format.
+
+    `parts` must be identities the source itself carries (span ids, sample id and epoch, event
+    positions), never the path of the file, so a copied or renamed file imports to the same ids.
+    """
+    text = "\x1f".join(str(p) for p in (fmt, *parts))
+    return f"{fmt}-{hashlib.sha1(text.encode()).hexdigest()[:32]}"
+
+
+def content_id(data: bytes) -> str:
+    """A short content hash, for sources whose records carry no id of their own."""
+    return hashlib.sha1(data).hexdigest()[:12]
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON for payloads; values JSON cannot represent are written as text."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def parse_ts(value: Any) -> dt.datetime:
+    """A timestamp in UTC from ISO-8601 text (naive text is taken as UTC) or epoch seconds.
+
+    Integers above 1e17 are taken as epoch nanoseconds and above 1e14 as microseconds, which
+    covers every exporter we read (OTel SDKs write ns, JavaScript writes ms as floats).
+    """
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    if isinstance(value, bool):
+        raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"not a timestamp: {value!r}")
+        if abs(value) >= 1e17:
+            return EPOCH + dt.timedelta(microseconds=int(value) // 1000)
+        if abs(value) >= 1e14:
+            return EPOCH + dt.timedelta(microseconds=int(value))
+        return EPOCH + dt.timedelta(microseconds=round(value * 1_000_000))
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        parsed = dt.datetime.fromisoformat(text)
+        return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+    raise ValueError(f"not a timestamp: {value!r}")
+
+
+def synthetic_ts(index: int, base: dt.datetime = EPOCH) -> dt.datetime:
+    """Deterministic time for formats without timestamps: one second per event after `base`."""
+    return base + dt.timedelta(seconds=index)
+
+
+def to_int(value: Any) -> int | None:
+    """Token counts arrive as ints, floats or strings ("269" in OTel attributes)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if math.isfinite(number) else None
+
+
+def to_float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def non_negative(value: float | None) -> float | None:
+    """A duration computed from two clocks can come out negative; that is no duration at all."""
+    return None if value is None or value < 0 else value
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """A file's bytes; `.gz` files are decompressed, so fixtures and archives can stay small."""
+    data = Path(path).read_bytes()
+    if str(path).endswith(".gz"):
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise UnparseableFileError(f"not a valid gzip file: {exc}") from None
+    return data
+
+
+def load_json(path: str | Path) -> Any:
+    """One JSON document, or UnparseableFileError with the position of the first bad character."""
+    data = read_bytes(path)
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise UnparseableFileError(f"not UTF-8 text: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UnparseableFileError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+
+
+def base_name(path: str | Path) -> str:
+    """The file name without `.gz` and without its format suffix."""
+    name = Path(path).name
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def validate_row(row: Row) -> list[str]:
+    """Why a row would be rejected by the pipeline (SPEC.md "Validation"); empty when it is fine.
+
+    Importers check their rows with this before writing, so a file either imports cleanly or is
+    reported, instead of landing rows that `rejected_events` would later set aside.
+    """
+    reasons: list[str] = []
+    for name in RAW_REQUIRED:
+        value = row.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            reasons.append(f"null or empty {name}")
+    ts = row.get("ts")
+    if ts is not None and not isinstance(ts, dt.datetime):
+        reasons.append("ts is not a datetime")
+    for name in NON_NEGATIVE:
+        value = row.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            reasons.append(f"{name} is not a number")
+        elif isinstance(value, float) and math.isnan(value):
+            reasons.append(f"NaN {name}")
+        elif value < 0:
+            reasons.append(f"negative {name}")
+    if row.get("event_type") in JSON_PAYLOAD_TYPES:
+        payload = row.get("payload")
+        try:
+            parsed = json.loads(payload) if isinstance(payload, str) else None
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            reasons.append(f"payload of {row.get('event_type')} is not a JSON object")
+    elif row.get("payload") is not None and not isinstance(row.get("payload"), str):
+        reasons.append("payload is not a string")
+    return reasons
