@@ -6,6 +6,7 @@ process is gone) the next writer takes it over. Dagster's pool limit is the firs
 defence; the lease also covers writers outside one Dagster instance (two CLIs, two deployments).
 """
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -126,7 +127,12 @@ def acquire(lake: Lake, group: str, day: str, owner: str, ttl_s: float = DEFAULT
 def release(lease: Lease) -> None:
     holder = _read(lease.lake, lease.path)
     if holder is not None and holder.get("owner") == lease.owner:
-        lease.lake.fs.rm(lease.path)
+        fs = lease.lake.fs
+        fs.rm(lease.path)
+        folder = posixpath.dirname(lease.path)
+        if not fs.ls(folder, detail=False):  # nothing staged: leave no empty day folder behind
+            with contextlib.suppress(OSError):  # someone started staging in it meanwhile
+                fs.rmdir(folder)
 
 
 @contextmanager
