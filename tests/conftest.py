@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.lakes import make_lake
+from tests.servers import S3Server, s3_server
 from trajectory_assets.lake.fs import Lake
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -20,6 +21,13 @@ def ray_session() -> Iterator[None]:
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One S3-compatible server on loopback for the session."""
+    with s3_server(tmp_path_factory.mktemp("s3")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

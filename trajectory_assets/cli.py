@@ -1,4 +1,4 @@
-"""`trajectory-assets …`: generate, materialize, demo, explain, rollback, tables, query.
+"""`trajectory-assets …`: generate, ingest, materialize, demo, explain, rollback, tables, query.
 
 `materialize` goes through Dagster and records the run in the DAGSTER_HOME instance, exactly as
 a click in the UI would; the other commands work on the lake directly.
@@ -362,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sql")
     p.add_argument("--lake", required=True)
     p.set_defaults(func=cmd_query)
+
+    from trajectory_assets.ingest.cli import add_parser as add_ingest_parser
+
+    add_ingest_parser(sub)
     return parser
 
 

@@ -132,17 +132,28 @@ def read_bytes(path: str | Path) -> bytes:
     return data
 
 
-def load_json(path: str | Path) -> Any:
-    """One JSON document, or UnparseableFileError with the position of the first bad character."""
-    data = read_bytes(path)
+def json_error(exc: json.JSONDecodeError, text: str) -> UnparseableFileError:
+    """Where the JSON breaks, and the likely cause when it is a common one."""
+    reason = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+    if any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in text.splitlines()):
+        reason += " (the file holds git merge-conflict markers)"
+    return UnparseableFileError(reason)
+
+
+def read_text(path: str | Path) -> str:
     try:
-        return json.loads(data)
+        return read_bytes(path).decode()
     except UnicodeDecodeError as exc:
         raise UnparseableFileError(f"not UTF-8 text: {exc}") from None
+
+
+def load_json(path: str | Path) -> Any:
+    """One JSON document, or UnparseableFileError with the position of the first bad character."""
+    text = read_text(path)
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UnparseableFileError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
+        raise json_error(exc, text) from None
 
 
 def base_name(path: str | Path) -> str:

@@ -33,12 +33,16 @@ class Lake:
 
     @property
     def fs(self) -> fsspec.AbstractFileSystem:
+        options = dict(self.storage_options)
         if self.protocol == "s3":
             try:
                 import s3fs  # noqa: F401
             except ImportError as exc:  # pragma: no cover - s3fs is a core dependency
                 raise ImportError("an s3:// lake needs s3fs: pip install s3fs") from exc
-        return fsspec.filesystem(self.protocol, **self.storage_options)
+            # Ray workers write staging files the driver then lists: a cached listing would
+            # hide them, so listings are always fresh.
+            options.setdefault("use_listings_cache", False)
+        return fsspec.filesystem(self.protocol, **options)
 
     @property
     def arrow_fs(self) -> pafs.FileSystem:

@@ -127,12 +127,10 @@ def acquire(lake: Lake, group: str, day: str, owner: str, ttl_s: float = DEFAULT
 def release(lease: Lease) -> None:
     holder = _read(lease.lake, lease.path)
     if holder is not None and holder.get("owner") == lease.owner:
-        fs = lease.lake.fs
-        fs.rm(lease.path)
-        folder = posixpath.dirname(lease.path)
-        if not fs.ls(folder, detail=False):  # nothing staged: leave no empty day folder behind
-            with contextlib.suppress(OSError):  # someone started staging in it meanwhile
-                fs.rmdir(folder)
+        lease.lake.fs.rm(lease.path)
+        if lease.lake.is_local:  # leave no empty day folder behind (object stores have none)
+            with contextlib.suppress(OSError):  # not empty: something is staged there
+                os.rmdir(posixpath.dirname(lease.path))
 
 
 @contextmanager

@@ -1,0 +1,84 @@
+"""The `jsonl` importer: SPEC.md events one per line, validated before anything is written."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.ingest.lakes import raw_events
+from trajectory_assets.ingest.run import ingest_files
+
+
+def _write(path: Path, lines: list[Any]) -> Path:
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+    return path
+
+
+def _event(event_id: str, event_type: str = "llm_call", **cols: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "session_id": "s1",
+        "ts": "2026-01-02T03:04:05Z",
+        "event_type": event_type,
+        **cols,
+    }
+
+
+def test_valid_lines_import_with_payload_objects_and_the_default_app(tmp_path: Path) -> None:
+    source = _write(
+        tmp_path / "events.jsonl",
+        [
+            _event("e1", input_tokens=3, latency_ms=12),
+            _event(
+                "e2",
+                "eval_result",
+                payload={
+                    "benchmark": "b",
+                    "task_id": "t",
+                    "run_id": None,
+                    "passed": True,
+                    "score": 1.0,
+                },
+            ),
+            _event(
+                "e3",
+                "tool_call",
+                app_id="other",
+                ts=1767323045.5,
+                artifacts=[{"kind": "stdout", "uri": "s3://x"}],
+            ),
+        ],
+    )
+    report = ingest_files(str(tmp_path / "lake"), "jsonl", [source], app_id="mine")
+    assert not report.failed and report.events_written == 3
+    rows = {r["event_id"]: r for r in raw_events(tmp_path / "lake").to_pylist()}
+    assert rows["e1"]["app_id"] == "mine" and rows["e1"]["latency_ms"] == 12.0
+    assert json.loads(rows["e2"]["payload"])["passed"] is True
+    assert rows["e3"]["app_id"] == "other"
+    assert rows["e3"]["artifacts"] == [{"kind": "stdout", "uri": "s3://x"}]
+    assert rows["e1"]["dt"] == "2026-01-02"
+
+
+def test_an_invalid_line_fails_the_whole_file_with_line_numbers(tmp_path: Path) -> None:
+    source = _write(
+        tmp_path / "bad.jsonl",
+        [
+            _event("e1"),
+            "{not json",
+            _event("", output_tokens=-1),
+            _event("e4", "decision", payload="not json"),
+            _event("e5", colour="red"),
+        ],
+    )
+    good = _write(tmp_path / "good.jsonl", [_event("g1")])
+    report = ingest_files(str(tmp_path / "lake"), "jsonl", [source, good])
+    (failed,) = report.failed
+    assert failed.path == str(source)
+    for part in (
+        "4 invalid line(s)",
+        "line 2: invalid JSON",
+        "line 3: null or empty event_id; negative output_tokens",
+        "line 4: payload of decision is not a JSON object",
+        "line 5: unknown keys ['colour']",
+    ):
+        assert part in failed.reason
+    assert raw_events(tmp_path / "lake")["event_id"].to_pylist() == ["g1"]

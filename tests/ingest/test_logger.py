@@ -1,0 +1,271 @@
+"""The live event logger: exactly-once delivery, surviving storage failures, capture levels.
+
+Timing is never asserted here (the per-call cost is measured by benchmarks/logger_bench.py);
+waits are bounded polls so a slow machine only makes the tests slower, not flaky.
+"""
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pytest
+
+import trajectory_assets.ingest.logger as logger_module
+from tests.ingest.lakes import materialize, raw_events, raw_files
+from trajectory_assets.ingest import EventLogger
+
+FAST = {"flush_interval_s": 0.05, "retry_initial_s": 0.02, "retry_max_s": 0.1}
+
+NewLogger = Callable[..., EventLogger]
+
+
+@pytest.fixture()
+def new_logger() -> Iterator[NewLogger]:
+    """EventLogger, closed at teardown even when a test fails half-way: a logger left running
+    would keep retrying in the background and disturb the next test."""
+    made: list[EventLogger] = []
+
+    def make(*args: Any, **kwargs: Any) -> EventLogger:
+        made.append(EventLogger(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for logger in made:
+        logger.close(timeout=1.0)
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_events_from_many_threads_arrive_exactly_once(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    logger = new_logger(str(tmp_path), "app", flush_events=500, **FAST)
+    threads, per_thread, sessions_per_thread = 6, 1500, 5
+    ids: list[list[str | None]] = [[] for _ in range(threads)]
+
+    def work(t: int) -> None:
+        handles = [logger.session(f"t{t}-s{k}") for k in range(sessions_per_thread)]
+        for i in range(per_thread):
+            s = handles[i % sessions_per_thread]
+            ids[t].append(s.llm_call("m", input_tokens=1, output_tokens=2, latency_ms=3.0))
+            if i % 7 == 0:
+                s.tool_call("search", latency_ms=1.0)
+        for s in handles:
+            s.end()
+
+    workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    logger.close()
+
+    stats = logger.stats()
+    raw = raw_events(tmp_path)
+    assert raw.num_rows == stats["logged"] == stats["written_events"]
+    assert len(set(raw["event_id"].to_pylist())) == raw.num_rows
+    logged = {i for per in ids for i in per}
+    assert None not in logged and logged <= set(raw["event_id"].to_pylist())
+    assert pc.sum(raw["input_tokens"]).as_py() == threads * per_thread
+    assert stats["dropped"] == stats["write_failures"] == stats["lost"] == 0
+
+    sessions = materialize(tmp_path)["sessions"]
+    assert sessions.num_rows == threads * sessions_per_thread
+    assert set(sessions["status"].to_pylist()) == {"success"}
+
+
+def test_storage_down_during_flushes_loses_nothing_once_it_is_back(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    """A file where the raw_events folder should be: every write fails until it is removed."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    blocker = lake / "raw_events"
+    blocker.write_text("not a folder")
+    logger = new_logger(str(lake), "app", **FAST)
+    with logger.session("s1") as s:
+        for i in range(200):
+            s.llm_call("m", input_tokens=i)
+    assert _wait(lambda: logger.stats()["write_failures"] >= 3)
+    stats = logger.stats()
+    assert stats["pending"] == 202 and stats["written_events"] == 0
+    assert "s1" in stats["last_error"]
+
+    blocker.unlink()
+    assert logger.flush(timeout=20)
+    logger.close()
+    raw = raw_events(lake)
+    assert raw.num_rows == 202 == len(set(raw["event_id"].to_pylist()))
+    assert logger.stats()["lost"] == 0 and logger.stats()["retried_writes"] >= 1
+
+
+def test_a_write_that_fails_after_landing_is_retried_without_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_logger: NewLogger
+) -> None:
+    """The worst case for a retry: the file was written but the caller saw an error (a timeout
+    on the PUT's response). The retry targets the same file name and adds nothing."""
+    real_write = logger_module.write_session
+    failures = {"left": 3}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        result = real_write(*args, **kwargs)
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise OSError("connection reset after upload")
+        return result
+
+    monkeypatch.setattr(logger_module, "write_session", flaky)
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    s = logger.session("s1")
+    for _ in range(50):
+        s.tool_call("bash", latency_ms=2.0)
+    s.end()
+    logger.close()
+    raw = raw_events(tmp_path)
+    assert raw.num_rows == 52 == len(set(raw["event_id"].to_pylist()))
+    assert len(raw_files(tmp_path)) == 1
+    stats = logger.stats()
+    assert stats["write_failures"] == 3 and stats["existing_files"] == 1
+
+
+def test_the_caller_never_sees_an_exception(tmp_path: Path, new_logger: NewLogger) -> None:
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    s = logger.session("s1")
+    assert s.llm_call("m", input_tokens="many") is not None  # type: ignore[arg-type]
+    assert s.llm_call("m", input_tokens=5, payload={"obj": object()}) is not None
+    assert logger.log("s1", "llm_call", ts="not a time") is None  # type: ignore[arg-type]
+    assert logger.log("s1", "llm_call", input_tokenz=5) is None  # a typo is counted, not raised
+    s.end()
+    logger.close()
+    assert logger.log("s1", "llm_call") is None  # after close: dropped, not raised
+    stats = logger.stats()
+    assert stats["invalid"] == 3 and stats["dropped"] == 1
+    raw = raw_events(tmp_path)
+    assert raw.num_rows == 3  # start, the good llm_call, end
+    assert pc.sum(raw["input_tokens"]).as_py() == 5
+
+
+def test_flushes_by_size_and_by_time_without_close(tmp_path: Path, new_logger: NewLogger) -> None:
+    by_size = new_logger(str(tmp_path / "a"), "app", flush_events=100, flush_interval_s=3600)
+    s = by_size.session("s")
+    for _ in range(250):
+        s.agent_message("x")
+    assert _wait(lambda: by_size.stats()["written_events"] >= 200)
+    by_size.close()
+
+    by_time = new_logger(str(tmp_path / "b"), "app", flush_interval_s=0.1)
+    by_time.session("s").user_message("hi")
+    assert _wait(lambda: by_time.stats()["written_events"] == 2)
+    by_time.close()
+
+
+def test_process_exit_flushes_what_is_buffered(tmp_path: Path) -> None:
+    script = (
+        "from trajectory_assets.ingest import EventLogger\n"
+        f"logger = EventLogger({str(tmp_path)!r}, 'app', flush_interval_s=3600)\n"
+        "s = logger.session('s1')\n"
+        "for i in range(1000):\n"
+        "    s.llm_call('m', input_tokens=1)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    raw = raw_events(tmp_path)
+    assert raw.num_rows == 1001
+
+
+def test_a_session_keeps_its_first_day_across_flushes_and_midnight(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    late = dt.datetime(2026, 5, 1, 23, 59, 59, tzinfo=dt.UTC)
+    logger.log("s1", "session_start", ts=late)
+    assert logger.flush()
+    logger.log("s1", "llm_call", ts=late + dt.timedelta(seconds=2), input_tokens=1)
+    logger.log(
+        "s1", "session_end", ts=late + dt.timedelta(seconds=3), payload={"status": "success"}
+    )
+    logger.close()
+    raw = raw_events(tmp_path)
+    assert raw.num_rows == 3 and set(raw["dt"].to_pylist()) == {"2026-05-01"}
+    assert len(raw_files(tmp_path)) == 2
+
+
+def test_sampled_keeps_errors_first_last_and_a_share_of_the_rest(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    logger = new_logger(str(tmp_path), "app", capture="sampled", sample_rate=0.1, **FAST)
+    ended = logger.session("ended")
+    for i in range(2000):
+        ended.llm_call("m", input_tokens=i)
+        if i % 500 == 0:
+            ended.tool_call("bash", error_type="exit_code")
+    ended.eval_result("bench", "t1", passed=True, score=1.0)
+    ended.end()
+    open_session = logger.session("open")
+    for i in range(50):
+        open_session.llm_call("m", input_tokens=1000 + i)
+    logger.close()
+
+    raw = raw_events(tmp_path)
+    rows = raw.filter(pc.equal(raw["session_id"], "ended")).sort_by("seq").to_pylist()
+    kinds = [r["event_type"] for r in rows]
+    assert kinds[0] == "session_start" and kinds[-1] == "session_end"
+    assert sum(1 for r in rows if r["error_type"]) == 4
+    assert kinds.count("eval_result") == 1
+    assert 100 < kinds.count("llm_call") < 300  # ~10% of 2000, chosen by id hash
+    opened = raw.filter(pc.equal(raw["session_id"], "open")).sort_by("seq").to_pylist()
+    assert opened[-1]["input_tokens"] == 1049, "the last event of an unfinished session is kept"
+    stats = logger.stats()
+    assert stats["sampled_out"] == stats["logged"] - raw.num_rows
+
+
+def test_metrics_only_drops_payloads_and_artifacts_but_not_metrics(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    logger = new_logger(str(tmp_path), "app", capture="metrics_only", **FAST)
+    with logger.session("s1") as s:
+        s.user_message("my card number is 4111")
+        s.llm_call(
+            "m", input_tokens=7, output_tokens=3, latency_ms=9.5, payload={"prompt": "secret"}
+        )
+        s.tool_call("bash", latency_ms=1.0, artifacts=[{"kind": "stdout", "uri": "s3://b/o"}])
+        s.eval_result("bench", "t1", passed=False, score=0.0, model="m")
+    logger.close()
+    rows = {r["event_type"]: r for r in raw_events(tmp_path).to_pylist()}
+    assert rows["user_message"]["payload"] is None
+    assert rows["llm_call"]["payload"] is None and rows["llm_call"]["input_tokens"] == 7
+    assert rows["llm_call"]["latency_ms"] == 9.5
+    assert rows["tool_call"]["artifacts"] is None and rows["tool_call"]["tool_latency_ms"] == 1.0
+    assert json.loads(rows["eval_result"]["payload"]) == {
+        "benchmark": "bench",
+        "task_id": "t1",
+        "run_id": None,
+        "passed": False,
+        "score": 0.0,
+    }
+    assert json.loads(rows["session_end"]["payload"]) == {"status": "success"}
+
+
+def test_a_session_context_records_a_failure(tmp_path: Path, new_logger: NewLogger) -> None:
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    with pytest.raises(RuntimeError), logger.session("s1") as s:
+        s.llm_call("m")
+        raise RuntimeError("tool exploded")
+    logger.close()
+    rows = raw_events(tmp_path).sort_by("seq").to_pylist()
+    assert [r["event_type"] for r in rows] == ["session_start", "llm_call", "error", "session_end"]
+    assert rows[2]["error_type"] == "RuntimeError"
+    assert json.loads(rows[3]["payload"]) == {"status": "failure"}

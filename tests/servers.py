@@ -1,0 +1,66 @@
+"""Real servers the tests start on loopback, from the project's own dependencies."""
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ACCESS_KEY = "trajectory-test"
+SECRET_KEY = "trajectory-test-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint_url: str
+
+    def storage_options(self) -> dict[str, Any]:
+        return {
+            "key": ACCESS_KEY,
+            "secret": SECRET_KEY,
+            "client_kwargs": {"endpoint_url": self.endpoint_url},
+        }
+
+    def make_bucket(self, name: str) -> None:
+        import s3fs
+
+        fs = s3fs.S3FileSystem(**self.storage_options(), skip_instance_cache=True)
+        fs.mkdir(name)
+
+
+@contextmanager
+def s3_server(log_dir: Path) -> Iterator[S3Server]:
+    """moto's S3-compatible server (the one s3fs tests against), in its own process."""
+    port = free_port()
+    moto = Path(sys.executable).parent / "moto_server"
+    log = open(log_dir / "moto_server.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for_port(port)
+        yield S3Server(f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()

@@ -1,0 +1,29 @@
+"""Importers: one module per source format, each `parse(path) -> Iterable[row]` of raw events.
+
+Rows are dicts keyed by the RAW_EVENTS columns (see `trajectory_assets.ingest.common`); a file
+that cannot be read raises `UnparseableFileError` with the reason. Every module's docstring says
+how its format maps onto SPEC.md events and what it does where the format is silent.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from trajectory_assets.ingest.common import Row
+from trajectory_assets.ingest.importers import inspect, jsonl, openhands, otel, swe_agent, tau_bench
+
+
+@dataclass(frozen=True)
+class Importer:
+    name: str
+    parse: Callable[[str | Path], Iterable[Row]]
+    suffixes: tuple[str, ...]
+    """File endings picked when a folder is given (`.gz` versions of these too)."""
+
+
+IMPORTERS: dict[str, Importer] = {
+    m.FORMAT: Importer(m.FORMAT, m.parse, m.SUFFIXES)
+    for m in (otel, inspect, openhands, swe_agent, tau_bench, jsonl)
+}
+
+__all__ = ["IMPORTERS", "Importer"]

@@ -1,0 +1,448 @@
+"""Inspect AI eval logs (`.eval` ZIP or `.json`) → raw events; one session per sample and epoch.
+
+Reading
+- `.eval`: a ZIP with `header.json` (or, for a log still being written, `_journal/start.json`)
+  and `samples/<id>_epoch_<n>.json`. Entries compressed with zstd (ZIP method 93, written by
+  recent Inspect versions and unreadable by Python's zipfile before 3.14) are decompressed with
+  pyarrow's zstd codec. `.json`: the same log as one document with `samples[]` inline.
+- Sample events are `sample.events` (2025 on) or `sample.transcript.events` (2024 logs); spans
+  are `span_begin`/`span_end` (2025 on) or `step` begin/end events (2024).
+
+Mapping
+- session id: `<run_id>:<task_id>:<sample id>:<epoch>`; both encodings of one log give the same
+  sessions and event ids (ids hash run, task, sample, epoch and the event's position).
+- `model` event → `llm_call`: model, `output.usage` input/output tokens, `input_tokens_cache_read`
+  as cache_tokens, latency `output.time` (else `working_time`, else completed - timestamp). A
+  model event with an `error` is an llm_call with error_type (the exception class when the text
+  looks like `Name(...)`, else `model_error`). Calls made inside a scorer span (model-graded
+  scorers) are llm_calls with agent_id `scorer` and no turn: their tokens are part of the
+  sample's usage but they are not a step of the agent.
+- `tool` event → `tool_call`: `function`, latency `working_time` (else completed - timestamp),
+  `error.type` as error_type. `error` event → `error`. `input` event → `user_message`.
+- turns: each agent model call opens the next turn (0-based); tool calls and errors belong to
+  the turn of the model call before them.
+- sample `error` → an `error` event (`sample_error`) and session status `failure`; each entry of
+  `error_retries` → an `error` event (`sample_retry`). Otherwise status `success` (the run
+  completed; whether it was correct is the eval_result).
+- scores → one `eval_result` per sample: the first scorer (in the log's scorer order).
+  score = Inspect's value_to_float (C=1, P=0.5, I=N=0, yes/true=1, no/false=0, numbers as is);
+  passed = score ≥ 1. benchmark = task name, task_id = sample id, run_id = the log's run_id,
+  model = the eval's model. Samples without scores get no eval_result.
+- A sample without events (hand-made or trimmed logs) falls back to what the sample states:
+  one llm_call per model of `model_usage` with its totals, and one tool_call per `tool`
+  message (its `error.type` as error_type), at synthesized times 1 ms apart from the eval's
+  `stats.started_at` (else `eval.created`).
+"""
+
+import contextlib
+import datetime as dt
+import io
+import json
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from trajectory_assets.ingest.common import (
+    EPOCH,
+    Row,
+    UnparseableFileError,
+    dumps,
+    event,
+    load_json,
+    non_negative,
+    parse_ts,
+    read_bytes,
+    stable_id,
+    to_float,
+    to_int,
+)
+
+FORMAT = "inspect"
+SUFFIXES = (".eval", ".json")
+
+_ZSTD = 93
+_SCORER_SPANS = frozenset({"scorer", "scorers"})
+_ERROR_CLASS = re.compile(r"^\s*([A-Za-z_][\w.]*)\(")
+
+
+# ------------------------------------------------------------------------------------- reading
+def _zip_member(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo) -> bytes:
+    if info.compress_type != _ZSTD:
+        return archive.read(info)
+    import pyarrow as pa
+
+    offset = info.header_offset
+    (signature,) = struct.unpack("<I", data[offset : offset + 4])
+    if signature != 0x04034B50:
+        raise UnparseableFileError(f"{info.filename}: bad local header in the ZIP")
+    name_len, extra_len = struct.unpack("<HH", data[offset + 26 : offset + 30])
+    start = offset + 30 + name_len + extra_len
+    compressed = data[start : start + info.compress_size]
+    try:
+        out = pa.Codec("zstd").decompress(compressed, decompressed_size=info.file_size)
+    except Exception as exc:
+        raise UnparseableFileError(f"{info.filename}: zstd entry cannot be read: {exc}") from None
+    raw = out.to_pybytes()
+    if zlib.crc32(raw) != info.CRC:
+        raise UnparseableFileError(f"{info.filename}: CRC mismatch in the ZIP")
+    return raw
+
+
+def _json_member(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo) -> Any:
+    try:
+        return json.loads(_zip_member(archive, data, info))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UnparseableFileError(f"{info.filename}: invalid JSON: {exc}") from None
+
+
+def _sample_key(name: str) -> tuple[int, str, int]:
+    stem = name.rsplit("/", 1)[-1].removesuffix(".json")
+    sample, _, epoch = stem.rpartition("_epoch_")
+    return (0 if sample.isdigit() else 1, sample.zfill(12), int(epoch) if epoch.isdigit() else 0)
+
+
+def _load(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(header, samples) of a log in either encoding."""
+    data = read_bytes(path)
+    if data[:2] == b"PK":
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        except zipfile.BadZipFile as exc:
+            raise UnparseableFileError(f"not a readable .eval ZIP: {exc}") from None
+        with archive:
+            members = {i.filename: i for i in archive.infolist()}
+            head = members.get("header.json") or members.get("_journal/start.json")
+            if head is None:
+                raise UnparseableFileError("no header.json or _journal/start.json in the .eval")
+            header = _json_member(archive, data, head)
+            names = sorted(
+                (n for n in members if n.startswith("samples/") and n.endswith(".json")),
+                key=_sample_key,
+            )
+            samples = [_json_member(archive, data, members[n]) for n in names]
+    else:
+        header = load_json(path)
+        if not isinstance(header, dict):
+            raise UnparseableFileError("not an Inspect log: the document is not an object")
+        samples = header.get("samples") or []
+    if not isinstance(header, dict) or not isinstance(header.get("eval"), dict):
+        raise UnparseableFileError("not an Inspect log: no 'eval' header")
+    for key in ("run_id", "task_id"):
+        if not header["eval"].get(key):
+            raise UnparseableFileError(f"not an Inspect log: eval.{key} is missing")
+    if not isinstance(samples, list) or not all(isinstance(s, dict) for s in samples):
+        raise UnparseableFileError("samples are not a list of objects")
+    return header, samples
+
+
+# ------------------------------------------------------------------------------------- scoring
+def value_to_float(value: Any) -> float | None:
+    """Inspect's own conversion of a score value to a number (None when it has none)."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        letters = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
+        if text in letters:
+            return letters[text]
+        if text.lower() in ("yes", "true"):
+            return 1.0
+        if text.lower() in ("no", "false"):
+            return 0.0
+        return to_float(text)
+    return None
+
+
+def _first_score(
+    header: dict[str, Any], scores: dict[str, Any]
+) -> tuple[str, dict[str, Any]] | None:
+    order = [s.get("name") for s in header["eval"].get("scorers") or [] if isinstance(s, dict)]
+    for name in [*order, *scores]:
+        if name in scores and isinstance(scores[name], dict):
+            return name, scores[name]
+    return None
+
+
+# ------------------------------------------------------------------------------------- mapping
+def _ms(seconds: Any) -> float | None:
+    value = to_float(seconds)
+    return non_negative(value * 1000) if value is not None else None
+
+
+def _between_ms(start: dt.datetime, end: Any) -> float | None:
+    if not end:
+        return None
+    try:
+        return non_negative((parse_ts(end) - start).total_seconds() * 1000)
+    except ValueError:
+        return None
+
+
+def _error_class(text: str) -> str | None:
+    match = _ERROR_CLASS.match(text)
+    return match.group(1) if match else None
+
+
+def _fallback_ts(header: dict[str, Any]) -> dt.datetime:
+    for value in (
+        (header.get("stats") or {}).get("started_at"),
+        header["eval"].get("created"),
+    ):
+        if value:
+            try:
+                return parse_ts(value)
+            except ValueError:
+                continue
+    return EPOCH
+
+
+def parse(path: str | Path) -> Iterator[Row]:
+    header, samples = _load(path)
+    for sample in samples:
+        yield from _sample_events(header, sample)
+
+
+def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[Row]:
+    spec = header["eval"]
+    run_id, task_id = str(spec["run_id"]), str(spec["task_id"])
+    sample_id, epoch = sample.get("id"), sample.get("epoch", 1)
+    if sample_id is None:
+        raise UnparseableFileError("a sample has no id")
+    session_id = f"{run_id}:{task_id}:{sample_id}:{epoch}"
+    model = spec.get("model")
+    task = spec.get("task")
+
+    def eid(*parts: object) -> str:
+        return stable_id(FORMAT, run_id, task_id, sample_id, epoch, *parts)
+
+    events = sample.get("events")
+    if events is None and isinstance(sample.get("transcript"), dict):
+        events = sample["transcript"].get("events")
+    events = [e for e in events or [] if isinstance(e, dict)]
+
+    base = _fallback_ts(header)
+    stamps: list[dt.datetime] = []
+    for e in events:
+        try:
+            stamps.append(parse_ts(e["timestamp"]))
+        except (KeyError, ValueError, TypeError):
+            stamps.append(stamps[-1] if stamps else base)
+    start_ts = stamps[0] if stamps else base
+    if sample.get("started_at"):
+        with contextlib.suppress(ValueError, TypeError):
+            start_ts = min(start_ts, parse_ts(sample["started_at"]))
+
+    rows: list[Row] = []
+    seq = 0
+
+    def add(event_type: str, key: tuple[object, ...], ts: dt.datetime, **cols: Any) -> None:
+        nonlocal seq
+        rows.append(
+            event(event_type, event_id=eid(*key), session_id=session_id, ts=ts, seq=seq, **cols)
+        )
+        seq += 1
+
+    add(
+        "session_start",
+        ("session_start",),
+        start_ts,
+        payload=dumps({"task": task, "sample_id": sample_id, "epoch": epoch, "model": model}),
+    )
+    turn = -1
+    stack: list[tuple[str, str, str]] = []  # (id, type, name) of open spans / steps
+    for index, (e, ts) in enumerate(zip(events, stamps, strict=True)):
+        kind = e.get("event")
+        if kind == "span_begin":
+            stack.append((str(e.get("id")), str(e.get("type") or ""), str(e.get("name") or "")))
+            continue
+        if kind == "span_end":
+            span_id = str(e.get("id"))
+            while stack:
+                if stack.pop()[0] == span_id:
+                    break
+            continue
+        if kind == "step":
+            step = (str(e.get("name")), str(e.get("type") or ""), str(e.get("name") or ""))
+            if e.get("action") == "begin":
+                stack.append(step)
+            elif stack:
+                for position in range(len(stack) - 1, -1, -1):
+                    if stack[position][0] == step[0]:
+                        del stack[position:]
+                        break
+            continue
+        scoring = any(t in _SCORER_SPANS for _, t, _ in stack)
+        agent = next((n for _, t, n in reversed(stack) if t in ("agent", "solver")), None)
+        if kind == "model":
+            output = e.get("output") or {}
+            usage = output.get("usage") or {}
+            error = e.get("error")
+            latency = _ms(output.get("time")) or _ms(e.get("working_time"))
+            if latency is None:
+                latency = _between_ms(ts, e.get("completed"))
+            if not scoring:
+                turn += 1
+            payload: dict[str, Any] = {"role": "scorer" if scoring else "agent"}
+            if output.get("model"):
+                payload["response_model"] = output["model"]
+            if error:
+                payload["message"] = str(error)[:2000]
+            add(
+                "llm_call",
+                ("event", index),
+                ts,
+                turn_index=None if scoring else turn,
+                agent_id="scorer" if scoring else agent,
+                model=e.get("model") or model,
+                latency_ms=latency,
+                input_tokens=to_int(usage.get("input_tokens")),
+                output_tokens=to_int(usage.get("output_tokens")),
+                cache_tokens=to_int(usage.get("input_tokens_cache_read")),
+                error_type=(_error_class(str(error)) or "model_error") if error else None,
+                payload=dumps(payload),
+            )
+        elif kind == "tool":
+            error = e.get("error") if isinstance(e.get("error"), dict) else None
+            latency = _ms(e.get("working_time"))
+            if latency is None:
+                latency = _between_ms(ts, e.get("completed"))
+            tool_payload: dict[str, Any] = {"arguments": e.get("arguments")}
+            if error:
+                tool_payload["message"] = error.get("message")
+            add(
+                "tool_call",
+                ("event", index),
+                ts,
+                turn_index=None if scoring else max(turn, 0),
+                agent_id="scorer" if scoring else agent,
+                tool_name=e.get("function"),
+                request_id=e.get("id"),
+                tool_latency_ms=latency,
+                error_type=str(error.get("type") or "tool_error") if error else None,
+                payload=dumps(tool_payload),
+            )
+        elif kind == "error":
+            detail = e.get("error") or {}
+            message = detail.get("message") if isinstance(detail, dict) else str(detail)
+            add(
+                "error",
+                ("event", index),
+                ts,
+                turn_index=turn if turn >= 0 else None,
+                error_type="sample_error",
+                payload=dumps({"message": message}),
+            )
+        elif kind == "input":
+            add("user_message", ("event", index), ts, turn_index=max(turn + 1, 0))
+
+    if not events:
+        rows.extend(_fallback_events(sample, session_id, eid, start_ts, seq))
+        seq = len(rows)
+
+    end_ts = max([start_ts, *stamps, *(r["ts"] for r in rows)])
+    if sample.get("completed_at"):
+        with contextlib.suppress(ValueError, TypeError):
+            end_ts = max(end_ts, parse_ts(sample["completed_at"]))
+    if stamps and events and events[-1].get("completed"):
+        with contextlib.suppress(ValueError):
+            end_ts = max(end_ts, parse_ts(events[-1]["completed"]))
+
+    for number, retry in enumerate(sample.get("error_retries") or []):
+        message = retry.get("message") if isinstance(retry, dict) else str(retry)
+        add(
+            "error",
+            ("error_retry", number),
+            end_ts,
+            error_type="sample_retry",
+            payload=dumps({"message": message}),
+        )
+    sample_error = sample.get("error")
+    if sample_error:
+        message = sample_error.get("message") if isinstance(sample_error, dict) else sample_error
+        add(
+            "error",
+            ("sample_error",),
+            end_ts,
+            error_type="sample_error",
+            payload=dumps({"message": message}),
+        )
+    scored = _first_score(header, sample.get("scores") or {})
+    if scored is not None:
+        scorer, score = scored
+        value = value_to_float(score.get("value"))
+        add(
+            "eval_result",
+            ("eval_result",),
+            end_ts,
+            model=model,
+            payload=dumps(
+                {
+                    "benchmark": task,
+                    "task_id": str(sample_id),
+                    "run_id": run_id,
+                    "passed": value is not None and value >= 1.0,
+                    "score": value,
+                    "scorer": scorer,
+                    "value": score.get("value"),
+                    "epoch": epoch,
+                }
+            ),
+        )
+    end_payload: dict[str, Any] = {"status": "failure" if sample_error else "success"}
+    if sample.get("limit"):
+        end_payload["limit"] = sample["limit"]
+    add("session_end", ("session_end",), end_ts, payload=dumps(end_payload))
+    yield from rows
+
+
+def _fallback_events(
+    sample: dict[str, Any], session_id: str, eid: Any, start: dt.datetime, seq: int
+) -> Iterator[Row]:
+    """A sample without events: what its usage totals and tool messages state."""
+    position = 0
+
+    def ts() -> dt.datetime:
+        return start + dt.timedelta(milliseconds=position + 1)
+
+    for name, usage in (sample.get("model_usage") or {}).items():
+        if not isinstance(usage, dict):
+            continue
+        yield event(
+            "llm_call",
+            event_id=eid("model_usage", name),
+            session_id=session_id,
+            ts=ts(),
+            seq=seq + position,
+            turn_index=0,
+            model=name,
+            input_tokens=to_int(usage.get("input_tokens")),
+            output_tokens=to_int(usage.get("output_tokens")),
+            cache_tokens=to_int(usage.get("input_tokens_cache_read")),
+            payload=dumps({"derived_from": "model_usage"}),
+        )
+        position += 1
+    for index, message in enumerate(sample.get("messages") or []):
+        if not isinstance(message, dict) or message.get("role") != "tool":
+            continue
+        error = message.get("error") if isinstance(message.get("error"), dict) else None
+        yield event(
+            "tool_call",
+            event_id=eid("message", index),
+            session_id=session_id,
+            ts=ts(),
+            seq=seq + position,
+            turn_index=0,
+            tool_name=message.get("function"),
+            request_id=message.get("tool_call_id"),
+            error_type=str(error.get("type") or "tool_error") if error else None,
+            payload=dumps({"derived_from": "messages", "message": error.get("message")})
+            if error
+            else dumps({"derived_from": "messages"}),
+        )
+        position += 1

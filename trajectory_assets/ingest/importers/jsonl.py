@@ -1,0 +1,123 @@
+"""JSON Lines of SPEC.md raw events, one event object per line, validated.
+
+Each line is an object with RAW_EVENTS column names. `ts` is ISO-8601 text (naive text is UTC)
+or epoch seconds; `payload` may be a JSON object (it is serialized) or a string; `artifacts` a
+list of `{kind, uri}`. `app_id` may be left out (the import's app id fills it). Unknown keys are
+an error, so a misspelt column is not silently dropped.
+
+A file imports whole or not at all: any invalid line fails the file, and the reason names the
+first invalid lines and why (SPEC.md validation: required fields, non-negative metrics, JSON
+object payloads for decision and eval_result). Event ids are the file's own `event_id`s.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from trajectory_assets.ingest.common import (
+    COLUMNS,
+    Row,
+    UnparseableFileError,
+    dumps,
+    parse_ts,
+    read_bytes,
+    validate_row,
+)
+from trajectory_assets.schema import FLOAT_METRICS, NON_NEGATIVE
+
+FORMAT = "jsonl"
+SUFFIXES = (".jsonl", ".ndjson")
+MAX_REPORTED = 5
+
+_INTS = (*(c for c in NON_NEGATIVE if c not in FLOAT_METRICS), "seq", "turn_index")
+_STRINGS = (
+    "event_id",
+    "app_id",
+    "session_id",
+    "event_type",
+    "agent_id",
+    "request_id",
+    "model",
+    "tool_name",
+    "error_type",
+    "error_code",
+)
+
+
+def _coerce(obj: dict[str, Any]) -> tuple[Row, list[str]]:
+    problems: list[str] = []
+    unknown = sorted(set(obj) - set(COLUMNS))
+    if unknown:
+        problems.append(f"unknown keys {unknown}")
+    row: Row = dict.fromkeys(COLUMNS)
+    for name in COLUMNS:
+        if name in obj:
+            row[name] = obj[name]
+    try:
+        row["ts"] = parse_ts(obj["ts"]) if obj.get("ts") not in (None, "") else None
+    except (ValueError, TypeError):
+        problems.append(f"ts is not a timestamp: {obj.get('ts')!r:.40}")
+        row["ts"] = None
+    for name in _INTS:
+        value = row[name]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            if isinstance(value, float) and value.is_integer():
+                row[name] = int(value)
+            else:
+                problems.append(f"{name} is not an integer")
+    for name in FLOAT_METRICS:
+        value = row[name]
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                problems.append(f"{name} is not a number")
+            else:
+                row[name] = float(value)
+    for name in _STRINGS:
+        value = row[name]
+        if value is not None and not isinstance(value, str):
+            problems.append(f"{name} is not a string")
+    if isinstance(row["payload"], dict | list):
+        row["payload"] = dumps(row["payload"])
+    artifacts = row["artifacts"]
+    if artifacts is not None and not (
+        isinstance(artifacts, list)
+        and all(isinstance(a, dict) and set(a) <= {"kind", "uri"} for a in artifacts)
+    ):
+        problems.append("artifacts is not a list of {kind, uri}")
+    return row, problems
+
+
+def parse(path: str | Path) -> Iterator[Row]:
+    data = read_bytes(path)
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        raise UnparseableFileError(f"not UTF-8 text: {exc}") from None
+    rows: list[Row] = []
+    bad: list[str] = []
+    n_bad = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems = [f"invalid JSON ({exc.msg})"]
+        else:
+            if not isinstance(obj, dict):
+                problems = ["not a JSON object"]
+            else:
+                row, problems = _coerce(obj)
+                if not problems:  # a missing app_id is filled in by the import
+                    problems = validate_row(row if row["app_id"] else {**row, "app_id": "-"})
+                if not problems:
+                    rows.append(row)
+        if problems:
+            n_bad += 1
+            if len(bad) < MAX_REPORTED:
+                bad.append(f"line {number}: {'; '.join(problems)}")
+    if n_bad:
+        more = f" (and {n_bad - len(bad)} more)" if n_bad > len(bad) else ""
+        raise UnparseableFileError(f"{n_bad} invalid line(s): " + " | ".join(bad) + more)
+    yield from rows

@@ -1,0 +1,418 @@
+"""OpenHands trajectories → raw events.
+
+Shapes read
+- evaluation output (`output.jsonl`, one instance per line, or a JSON list of them): a record
+  with `history[]` and `metrics` (`instance_id`, `metadata`, `error`, `test_result`);
+- resolver output (older schema, `issue`/`success`): events without ids, sources or timestamps;
+- a bare event list (`[{id, timestamp, source, action|observation, ...}]`), as saved from a
+  session.
+
+Mapping
+- session: one per record, `<instance_id>:<run key>` where the run key hashes the record's
+  run metadata (output dir, start time, model), so two runs of one instance stay two sessions;
+  resolver records use `<owner>/<repo>#<number>:<hash of the record>`; a bare event list is
+  `traj-<hash of the file>`.
+- LLM calls, from the most precise source the record has:
+  1. `metrics.response_latencies` / `metrics.token_usages`, joined on `response_id` (their lengths
+     differ when a response produced no action): tokens (prompt → input, completion → output,
+     cache_read → cache) and latency per response;
+  2. else the distinct `tool_call_metadata.model_response` ids on the actions, with that
+     response's `usage`;
+  3. else one call per entry of `metrics.costs` (resolver output), cost in the payload.
+  Calls are placed in their recorded order, each just before the first action it produced (same
+  ts, lower seq); a call that produced no action (an invalid tool call) is placed at the error
+  observation that follows it, or at the end.
+- actions: user `message` → user_message, agent `message` → agent_message; every other agent
+  action (run, edit, read, think, browse, finish, …) → tool_call, named by the tool call's
+  `function_name`, else by the action. System, recall and state-change events are skipped.
+- observations answer their action (`cause`, or in the old schema the action just before):
+  tool latency = observation ts - action ts; an `error` observation makes the tool_call an
+  error (`tool_error`), a `run` observation with a non-zero exit code too (`exit_code`, the code
+  as error_code). An error observation with no action becomes an `error` event.
+- record `error` → an `error` event (the exception class before the colon, else `agent_error`)
+  and session status `failure`; otherwise `success`.
+- eval_result only where the record states an outcome: resolver `success` (benchmark
+  `openhands-resolver`, task = the issue), or `test_result.report.resolved` (benchmark from
+  `metadata.dataset`). A bare patch (`test_result.git_patch`) is no result.
+- turns: each LLM call opens the next turn; a user message belongs to the turn it prompts.
+- time: event timestamps are naive and taken as UTC; resolver events have none and get
+  synthesized times, one second apart from 1970-01-01T00:00:00Z in history order.
+"""
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from trajectory_assets.ingest.common import (
+    Row,
+    UnparseableFileError,
+    content_id,
+    dumps,
+    event,
+    json_error,
+    non_negative,
+    parse_ts,
+    read_bytes,
+    stable_id,
+    synthetic_ts,
+    to_float,
+    to_int,
+)
+
+FORMAT = "openhands"
+SUFFIXES = (".json", ".jsonl")
+
+_SKIPPED_ACTIONS = frozenset({"system", "recall", "change_agent_state", "null", ""})
+_SKIPPED_OBSERVATIONS = frozenset({"recall", "agent_state_changed", "null", ""})
+_ERROR_PREFIX = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:")
+
+
+def _records(path: str | Path) -> tuple[list[dict[str, Any]], bytes]:
+    data = read_bytes(path)
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        raise UnparseableFileError(f"not UTF-8 text: {exc}") from None
+    try:
+        doc: Any = json.loads(text)
+    except json.JSONDecodeError as whole:  # JSON Lines, or broken
+        doc = []
+        for line in text.splitlines():
+            if line.strip():
+                try:
+                    doc.append(json.loads(line))
+                except json.JSONDecodeError:
+                    raise json_error(whole, text) from None
+    if isinstance(doc, dict) and isinstance(doc.get("history"), list):
+        return [doc], data
+    if isinstance(doc, list) and doc and all(isinstance(d, dict) for d in doc):
+        if all(isinstance(d.get("history"), list) for d in doc):
+            return doc, data
+        if all("action" in d or "observation" in d for d in doc):
+            return [{"history": doc, "_bare": True}], data
+    raise UnparseableFileError(
+        "not an OpenHands trajectory: expected records with 'history' or a list of events"
+    )
+
+
+def parse(path: str | Path) -> Iterator[Row]:
+    records, data = _records(path)
+    for record in records:
+        yield from _record_events(record, data)
+
+
+def _session_id(record: dict[str, Any], data: bytes) -> str:
+    if record.get("_bare"):
+        return f"traj-{content_id(data)}"
+    metadata = record.get("metadata") or {}
+    if record.get("instance_id") is not None:
+        run = [
+            metadata.get("eval_output_dir"),
+            metadata.get("start_time"),
+            (metadata.get("llm_config") or {}).get("model"),
+        ]
+        return f"{record['instance_id']}:{content_id(dumps(run).encode())[:8]}"
+    issue = record.get("issue")
+    whole = content_id(json.dumps(record, sort_keys=True, default=str).encode())[:8]
+    if isinstance(issue, dict) and issue.get("number") is not None:
+        return f"{issue.get('owner')}/{issue.get('repo')}#{issue['number']}:{whole}"
+    return f"record-{whole}"
+
+
+def _usage_tokens(usage: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
+    details = usage.get("prompt_tokens_details") or {}
+    cache = usage.get("cache_read_input_tokens")
+    if cache is None and isinstance(details, dict):
+        cache = details.get("cached_tokens")
+    return to_int(usage.get("prompt_tokens")), to_int(usage.get("completion_tokens")), to_int(cache)
+
+
+class _Call:
+    __slots__ = ("cache", "cost", "input", "key", "latency_ms", "model", "output")
+
+    def __init__(self, key: str, model: Any = None) -> None:
+        self.key = key
+        self.model: str | None = None if model is None else str(model)
+        self.input: int | None = None
+        self.output: int | None = None
+        self.cache: int | None = None
+        self.latency_ms: float | None = None
+        self.cost: float | None = None
+
+
+def _calls(record: dict[str, Any], history: list[dict[str, Any]]) -> tuple[list[_Call], str]:
+    """The record's LLM calls in order, and which source they came from."""
+    metrics = record.get("metrics") if isinstance(record.get("metrics"), dict) else {}
+    assert isinstance(metrics, dict)
+    latencies = [x for x in metrics.get("response_latencies") or [] if isinstance(x, dict)]
+    usages = [x for x in metrics.get("token_usages") or [] if isinstance(x, dict)]
+    if latencies or usages:
+        calls: dict[str, _Call] = {}
+
+        def call_of(item: dict[str, Any], kind: str, index: int) -> _Call:
+            # entries without a response id cannot be joined: each is a call of its own
+            rid = str(item.get("response_id") or f"{kind}#{index}")
+            return calls.setdefault(rid, _Call(rid, item.get("model")))
+
+        for index, item in enumerate(latencies):
+            seconds = to_float(item.get("latency"))
+            call_of(item, "latency", index).latency_ms = (
+                None if seconds is None else non_negative(seconds * 1000)
+            )
+        for index, item in enumerate(usages):
+            call = call_of(item, "usage", index)
+            call.input = to_int(item.get("prompt_tokens"))
+            call.output = to_int(item.get("completion_tokens"))
+            call.cache = to_int(item.get("cache_read_tokens"))
+        return list(calls.values()), "metrics"
+    responses: dict[str, _Call] = {}
+    for e in history:
+        meta = e.get("tool_call_metadata")
+        if "action" not in e or not isinstance(meta, dict):
+            continue
+        response = meta.get("model_response") or {}
+        response_id = response.get("id")
+        if response_id is None or str(response_id) in responses:
+            continue
+        call = _Call(str(response_id), response.get("model"))
+        call.input, call.output, call.cache = _usage_tokens(response.get("usage") or {})
+        responses[str(response_id)] = call
+    if responses:
+        return list(responses.values()), "model_response"
+    costs = metrics.get("costs") or []
+    out = []
+    for index, cost in enumerate(costs):
+        call = _Call(f"cost#{index}")
+        call.cost = to_float(cost.get("cost") if isinstance(cost, dict) else cost)
+        out.append(call)
+    return out, "costs"
+
+
+def _response_id(e: dict[str, Any]) -> str | None:
+    meta = e.get("tool_call_metadata")
+    if isinstance(meta, dict):
+        rid = (meta.get("model_response") or {}).get("id")
+        return None if rid is None else str(rid)
+    return None
+
+
+def _exit_code(e: dict[str, Any]) -> int | None:
+    extras = e.get("extras") if isinstance(e.get("extras"), dict) else {}
+    assert isinstance(extras, dict)
+    meta = extras.get("metadata") if isinstance(extras.get("metadata"), dict) else {}
+    assert isinstance(meta, dict)
+    for value in (meta.get("exit_code"), extras.get("exit_code"), e.get("exit_code")):
+        code = to_int(value)
+        if code is not None:
+            return code
+    return None
+
+
+def _record_events(record: dict[str, Any], data: bytes) -> Iterator[Row]:
+    history = [e for e in record["history"] if isinstance(e, dict)]
+    session_id = _session_id(record, data)
+    metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    assert isinstance(metadata, dict)
+    agent_id = metadata.get("agent_class")
+    default_model = (metadata.get("llm_config") or {}).get("model")
+
+    def eid(*parts: object) -> str:
+        return stable_id(FORMAT, session_id, *parts)
+
+    stamps: list[dt.datetime] = []
+    synthetic = not any(e.get("timestamp") for e in history)
+    for index, e in enumerate(history):
+        if synthetic:
+            stamps.append(synthetic_ts(index + 1))
+            continue
+        try:
+            stamps.append(parse_ts(e["timestamp"]))
+        except (KeyError, ValueError, TypeError):
+            stamps.append(stamps[-1] if stamps else synthetic_ts(index + 1))
+
+    calls, source = _calls(record, history)
+    position = {c.key: i for i, c in enumerate(calls)}
+    acted = {rid for e in history if "action" in e and (rid := _response_id(e)) is not None}
+    emitted = 0  # calls[:emitted] are placed; calls are placed in their recorded order
+
+    rows: list[Row] = []
+    tools: dict[int, Row] = {}  # position in history -> its tool_call row
+    by_event_id: dict[Any, int] = {}
+    last_tool: int | None = None
+    turn = -1
+    seq = 0
+    start = stamps[0] if stamps else synthetic_ts(0)
+
+    def add(event_type: str, key: tuple[object, ...], ts: dt.datetime, **cols: Any) -> Row:
+        nonlocal seq
+        row = event(event_type, event_id=eid(*key), session_id=session_id, ts=ts, seq=seq, **cols)
+        rows.append(row)
+        seq += 1
+        return row
+
+    def emit_calls(upto: int, ts: dt.datetime) -> None:
+        """Place calls[emitted:upto] at `ts`, each opening the next turn."""
+        nonlocal emitted
+        while emitted < upto:
+            emit_call(calls[emitted], ts)
+            emitted += 1
+
+    def emit_call(call: _Call, ts: dt.datetime) -> None:
+        nonlocal turn
+        turn += 1
+        payload: dict[str, Any] = {"response_id": call.key, "source": source}
+        if call.cost is not None:
+            payload["cost_usd"] = call.cost
+        add(
+            "llm_call",
+            ("llm_call", call.key),
+            ts,
+            turn_index=turn,
+            agent_id=agent_id,
+            model=call.model or default_model,
+            request_id=None if source == "costs" else call.key,
+            latency_ms=call.latency_ms,
+            input_tokens=call.input,
+            output_tokens=call.output,
+            cache_tokens=call.cache,
+            payload=dumps(payload),
+        )
+
+    add("session_start", ("session_start",), start, agent_id=agent_id)
+    seen_agent_action = False
+    for index, (e, ts) in enumerate(zip(history, stamps, strict=True)):
+        key = ("event", e.get("id", f"#{index}"))
+        if "action" in e:
+            action = str(e.get("action") or "")
+            source_of = e.get("source")
+            if source_of is None:
+                source_of = "agent" if seen_agent_action or action != "message" else "user"
+            if action in _SKIPPED_ACTIONS or source_of == "environment":
+                continue
+            if source_of == "user":
+                add("user_message", key, ts, turn_index=turn + 1)
+                continue
+            seen_agent_action = True
+            rid = _response_id(e)
+            if rid is not None and rid in position:
+                emit_calls(position[rid] + 1, ts)
+            elif source == "costs":
+                emit_calls(emitted + 1, ts)
+            current = max(turn, 0)
+            if action == "message":
+                add("agent_message", key, ts, turn_index=current, agent_id=agent_id)
+                continue
+            meta = (
+                e.get("tool_call_metadata") if isinstance(e.get("tool_call_metadata"), dict) else {}
+            )
+            assert isinstance(meta, dict)
+            row = add(
+                "tool_call",
+                key,
+                ts,
+                turn_index=current,
+                agent_id=agent_id,
+                tool_name=meta.get("function_name") or action,
+                request_id=meta.get("tool_call_id"),
+                payload=dumps({"action": action}),
+            )
+            tools[index] = row
+            if e.get("id") is not None:
+                by_event_id[e["id"]] = index
+            last_tool = index
+        elif "observation" in e:
+            observation = str(e.get("observation") or "")
+            if observation in _SKIPPED_OBSERVATIONS:
+                continue
+            cause = e.get("cause")
+            target = by_event_id.get(cause) if cause is not None else None
+            if target is None and cause is None and not e.get("source"):
+                target = last_tool  # old schema: the observation follows its action
+            row_or_none = tools.get(target) if target is not None else None
+            code = _exit_code(e) if observation == "run" else None
+            failed = observation == "error" or (code is not None and code != 0)
+            if row_or_none is None:
+                if observation == "error":
+                    # a response whose tool call was invalid produced no action, only this error
+                    if emitted < len(calls) and calls[emitted].key not in acted:
+                        emit_calls(emitted + 1, ts)
+                    add(
+                        "error",
+                        key,
+                        ts,
+                        turn_index=max(turn, 0),
+                        error_type="tool_error",
+                        payload=dumps(
+                            {"message": str(e.get("content") or e.get("message"))[:2000]}
+                        ),
+                    )
+                continue
+            row = row_or_none
+            if not synthetic:
+                row["tool_latency_ms"] = non_negative((ts - row["ts"]).total_seconds() * 1000)
+            if failed:
+                row["error_type"] = "tool_error" if observation == "error" else "exit_code"
+                row["error_code"] = None if code is None else str(code)
+                message = str(e.get("content") or e.get("message") or "")[:2000]
+                row["payload"] = dumps({**json.loads(row["payload"]), "message": message})
+            if target is not None and target == last_tool:
+                last_tool = None
+
+    end = max([start, *stamps]) if stamps else start
+    emit_calls(len(calls), end)
+
+    error = record.get("error")
+    if error not in (None, "", "None"):
+        text = str(error)
+        match = _ERROR_PREFIX.match(text)
+        add(
+            "error",
+            ("record_error",),
+            end,
+            agent_id=agent_id,
+            error_type=match.group(1) if match else "agent_error",
+            payload=dumps({"message": text[:2000]}),
+        )
+    result = _eval(record, session_id)
+    if result is not None:
+        add("eval_result", ("eval_result",), end, model=default_model, payload=dumps(result))
+    status = "failure" if error not in (None, "", "None") else "success"
+    add("session_end", ("session_end",), end, agent_id=agent_id, payload=dumps({"status": status}))
+    yield from rows
+
+
+def _eval(record: dict[str, Any], session_id: str) -> dict[str, Any] | None:
+    success = record.get("success")
+    if isinstance(success, str) and success in ("True", "False"):
+        success = success == "True"
+    issue = record.get("issue")
+    if isinstance(success, bool):
+        task = (
+            f"{issue.get('owner')}/{issue.get('repo')}#{issue.get('number')}"
+            if isinstance(issue, dict)
+            else session_id
+        )
+        return {
+            "benchmark": "openhands-resolver",
+            "task_id": task,
+            "run_id": None,
+            "passed": success,
+            "score": 1.0 if success else 0.0,
+        }
+    test_result = record.get("test_result") if isinstance(record.get("test_result"), dict) else {}
+    assert isinstance(test_result, dict)
+    report = test_result.get("report") if isinstance(test_result.get("report"), dict) else None
+    if report is not None and isinstance(report.get("resolved"), bool):
+        metadata = record.get("metadata") or {}
+        resolved = report["resolved"]
+        return {
+            "benchmark": metadata.get("dataset") or "openhands",
+            "task_id": str(record.get("instance_id")),
+            "run_id": metadata.get("start_time"),
+            "passed": resolved,
+            "score": 1.0 if resolved else 0.0,
+        }
+    return None

@@ -1,0 +1,165 @@
+"""Rows to Tier A files: one Parquet file per session and write, append-only and idempotent.
+
+Layout (SPEC.md): `<lake>/raw_events/dt=YYYY-MM-DD/app_id=<app>/session_id=<sid>/<file>.parquet`,
+`dt` the UTC date of the session's first event.
+
+Idempotency comes from the file name: it is a hash of the event ids inside, so writing the same
+events again (a retried flush, a re-imported file) targets the same name, and a name that already
+exists is not written again. Importers also drop events whose ids are already in the session's
+folder (`drop_existing`), so re-importing a file that grew adds only its new events. A session
+already in the lake is written under the `dt` it already has, so a session that arrives in two
+files, the second starting earlier, still lives in one daily partition.
+"""
+
+import datetime as dt
+import hashlib
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from trajectory_assets.ingest.common import Row
+from trajectory_assets.lake.catalog import RAW_TABLE, partition_value
+from trajectory_assets.lake.commit import parquet_bytes, write_file_atomic
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.schema import RAW_EVENTS
+
+FILE_PREFIX = "ev-"
+
+
+@dataclass(frozen=True)
+class SessionWrite:
+    """What writing one session's events did: the file (None when nothing new) and row counts."""
+
+    path: str | None
+    written: int
+    skipped: int
+
+
+@dataclass
+class WriteSummary:
+    files: list[str] = field(default_factory=list)
+    events_written: int = 0
+    events_skipped: int = 0
+    sessions: set[tuple[str, str]] = field(default_factory=set)
+    days: set[str] = field(default_factory=set)
+
+
+def rows_to_table(rows: Sequence[Row]) -> pa.Table:
+    """Rows in the RAW_EVENTS shape; raises pa.ArrowInvalid/TypeError on a value of a wrong type."""
+    return pa.Table.from_pylist(list(rows), schema=RAW_EVENTS)
+
+
+def day_of(ts: dt.datetime) -> str:
+    return ts.astimezone(dt.UTC).date().isoformat()
+
+
+def file_name(event_ids: Iterable[str]) -> str:
+    """Same set of events, same name: the key to retried and repeated writes adding nothing."""
+    digest = hashlib.sha1("\n".join(sorted(event_ids)).encode()).hexdigest()[:24]
+    return f"{FILE_PREFIX}{digest}.parquet"
+
+
+def session_dir(lake: Lake, day: str, app_id: str, session_id: str) -> str:
+    return lake.path(
+        RAW_TABLE,
+        f"dt={day}",
+        f"app_id={partition_value(app_id)}",
+        f"session_id={partition_value(session_id)}",
+    )
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    order = [("ts", "ascending"), ("seq", "ascending"), ("event_id", "ascending")]
+    return table.sort_by(order) if table.num_rows > 1 else table
+
+
+def existing_ids(lake: Lake, folder: str) -> set[str]:
+    """Event ids already in a session folder (empty when the folder does not exist)."""
+    fs = lake.fs
+    if not fs.exists(folder):
+        return set()
+    ids: set[str] = set()
+    for path in fs.ls(folder, detail=False):
+        if path.endswith(".parquet") and not posixpath.basename(path).startswith((".", "_")):
+            column = pq.read_table(path, columns=["event_id"], filesystem=lake.arrow_fs)
+            ids.update(v for v in column["event_id"].to_pylist() if v is not None)
+    return ids
+
+
+def write_session(
+    lake: Lake,
+    day: str,
+    app_id: str,
+    session_id: str,
+    table: pa.Table,
+    *,
+    drop_existing: bool = False,
+) -> SessionWrite:
+    """Write one session's events as one file, unless those events are already there."""
+    folder = session_dir(lake, day, app_id, session_id)
+    total = table.num_rows
+    if drop_existing:
+        present = existing_ids(lake, folder)
+        if present:
+            table = table.filter(pc.invert(pc.is_in(table["event_id"], pa.array(list(present)))))
+    if table.num_rows == 0:
+        return SessionWrite(None, 0, total)
+    path = posixpath.join(folder, file_name(table["event_id"].to_pylist()))
+    if lake.fs.exists(path):
+        return SessionWrite(None, 0, total)
+    write_file_atomic(lake, path, parquet_bytes(_sorted(table)))
+    return SessionWrite(path, table.num_rows, total - table.num_rows)
+
+
+def known_session_days(lake: Lake, app_id: str, session_ids: Iterable[str]) -> dict[str, str]:
+    """The `dt` of each given session that is already in the lake: one listing per day."""
+    wanted = {f"session_id={partition_value(s)}": s for s in session_ids}
+    fs = lake.fs
+    root = lake.path(RAW_TABLE)
+    if not wanted or not fs.exists(root):
+        return {}
+    found: dict[str, str] = {}
+    app_folder = f"app_id={partition_value(app_id)}"
+    for entry in sorted(fs.ls(root, detail=False)):
+        day_folder = posixpath.basename(entry.rstrip("/"))
+        if not day_folder.startswith("dt="):
+            continue
+        folder = posixpath.join(root, day_folder, app_folder)
+        if not fs.exists(folder):
+            continue
+        for child in fs.ls(folder, detail=False):
+            name = posixpath.basename(child.rstrip("/"))
+            if name in wanted:
+                found.setdefault(wanted[name], day_folder[3:])
+    return found
+
+
+def write_rows(lake: Lake, rows: Sequence[Row], *, drop_existing: bool = True) -> WriteSummary:
+    """Group rows by (app, session) and write each session once, under its first event's day."""
+    summary = WriteSummary()
+    by_session: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        by_session.setdefault((row["app_id"], row["session_id"]), []).append(row)
+    by_app: dict[str, list[str]] = {}
+    for app_id, session_id in by_session:
+        by_app.setdefault(app_id, []).append(session_id)
+    known: dict[tuple[str, str], str] = {}
+    for app_id, sessions in by_app.items():
+        for session_id, day in known_session_days(lake, app_id, sessions).items():
+            known[(app_id, session_id)] = day
+    for (app_id, session_id), session_rows in sorted(by_session.items()):
+        day = known.get((app_id, session_id)) or day_of(min(r["ts"] for r in session_rows))
+        result = write_session(
+            lake, day, app_id, session_id, rows_to_table(session_rows), drop_existing=drop_existing
+        )
+        summary.sessions.add((app_id, session_id))
+        summary.days.add(day)
+        summary.events_written += result.written
+        summary.events_skipped += result.skipped
+        if result.path:
+            summary.files.append(result.path)
+    return summary
