@@ -53,6 +53,7 @@ class DayResult:
     input_files: int
     skipped_files: tuple[tuple[str, str], ...]
     workers: tuple[str, ...]  # host:pid of every process that ran a batch of this day
+    nodes: tuple[str, ...]  # Ray node ids that ran this run's batches (empty inline)
 
     def rows(self, table: str) -> int:
         return int(self.manifests[table]["rows"])
@@ -193,4 +194,5 @@ def _commit_day(
         input_files=d.input_files,
         skipped_files=skipped,
         workers=tuple(sorted({r.worker for r in receipts.values()})),
+        nodes=tuple(sorted({r.node for r in receipts.values() if r.node})),
     )

@@ -61,6 +61,7 @@ class BatchReceipt:
     input_rows: int
     skipped_files: tuple[tuple[str, str], ...] = ()
     worker: str = ""  # host:pid that ran the batch, so where work ran can be verified
+    node: str = ""  # the Ray node id, when a Ray task ran it
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -75,6 +76,7 @@ class BatchReceipt:
             input_rows=data["input_rows"],
             skipped_files=tuple(tuple(s) for s in data.get("skipped_files", ())),  # type: ignore[misc]
             worker=data.get("worker", ""),
+            node=data.get("node", ""),
         )
 
 

@@ -7,6 +7,7 @@ This is the only module of the engine that imports Ray, and only when a runtime 
 import logging
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -109,7 +110,10 @@ class RayRuntime:
 
 
 def _run_batch_tasks(batch: pa.Table, tasks: list[BatchTask]) -> pa.Table:
-    receipts = [run_task(tasks[i]).to_json() for i in batch.column("index").to_pylist()]
+    node = _require_ray().get_runtime_context().get_node_id()
+    receipts = [
+        replace(run_task(tasks[i]), node=node).to_json() for i in batch.column("index").to_pylist()
+    ]
     return pa.table({"receipt": pa.array(receipts, pa.string())})
 
 

@@ -1,0 +1,40 @@
+"""A driver that runs `sessionize` on an existing Ray cluster and reports where batches ran.
+
+Usage: python -m tests.engine.cluster_driver LAKE DAY ADDRESS  → one JSON line on stdout.
+Run as its own process because a process joins one Ray cluster at a time.
+"""
+
+import json
+import sys
+
+from trajectory_assets.engine.job import run_operator
+from trajectory_assets.engine.runtimes.ray import RayRuntime
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operators import Sessionize
+
+
+def main() -> None:
+    lake_uri, day, address = sys.argv[1:4]
+    runtime = RayRuntime(address=address)
+    result = run_operator(Sessionize(), Lake(lake_uri), [day], runtime, batch_bytes=64 * 1024)
+    import ray
+
+    nodes = [
+        {"id": n["NodeID"], "cpus": n["Resources"].get("CPU", 0), "alive": n["Alive"]}
+        for n in ray.nodes()
+    ]
+    runtime.stop()  # disconnects; the cluster keeps running
+    print(
+        json.dumps(
+            {
+                "batch_nodes": list(result.days[day].nodes),
+                "batches": result.days[day].batches,
+                "sessions": result.rows("sessions"),
+                "nodes": nodes,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
