@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The production topology on one machine, from real processes on loopback:
+#   PostgreSQL (Dagster storage), an S3-compatible server (the lake), a Ray head + one worker,
+#   the Dagster code location (gRPC), dagster-webserver and dagster-daemon.
+# Usage: deploy/local-stack.sh up|down|status     (settings below, all overridable)
+# Logs and pids go under $STACK_DIR; `down` stops exactly what `up` started.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-$ROOT/.venv/bin}
+STACK_DIR=${STACK_DIR:-$ROOT/.stack}
+PG_PORT=${PG_PORT:-55432}
+S3_PORT=${S3_PORT:-59000}
+RAY_PORT=${RAY_PORT:-56379}
+GRPC_PORT=${GRPC_PORT:-54000}
+WEB_PORT=${WEB_PORT:-53000}
+BUCKET=${BUCKET:-trajectory-lake}
+# PostgreSQL refuses to run as root and needs a folder its own user can reach.
+PG_DATA=${PG_DATA:-/tmp/trajectory-assets-pg-$PG_PORT}
+LOGS=$STACK_DIR/logs
+PIDS=$STACK_DIR/pids
+
+say() { printf '[local-stack] %s\n' "$*"; }
+
+wait_port() { # port name [seconds]
+  local deadline=$((SECONDS + ${3:-120}))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    if ((SECONDS > deadline)); then say "$2 did not listen on 127.0.0.1:$1; see $LOGS"; exit 1; fi
+    sleep 0.5
+  done
+}
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+ensure_packages() {
+  local missing=()
+  [ -n "$(pg_bin)" ] || missing+=(postgresql)
+  command -v chromium >/dev/null || missing+=(chromium)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} from the distribution's packages"
+    if [ "$(id -u)" != 0 ]; then say "need root to install ${missing[*]}"; exit 1; fi
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+start() { # name command... : started in its own process group, pid recorded
+  local name=$1; shift
+  setsid "$@" >"$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! >"$PIDS/$name"
+}
+
+write_env() {
+  cat >"$STACK_DIR/env" <<ENV
+export DAGSTER_HOME=$STACK_DIR/dagster_home
+export DAGSTER_PG_HOST=127.0.0.1 DAGSTER_PG_PORT=$PG_PORT DAGSTER_PG_USERNAME=postgres
+export DAGSTER_PG_PASSWORD=dagster DAGSTER_PG_DB=dagster
+export AWS_ACCESS_KEY_ID=stack AWS_SECRET_ACCESS_KEY=stack-secret AWS_DEFAULT_REGION=us-east-1
+export TRAJECTORY_ASSETS_LAKE=s3://$BUCKET/lake
+export TRAJECTORY_ASSETS_S3_ENDPOINT_URL=http://127.0.0.1:$S3_PORT
+export TRAJECTORY_ASSETS_RAY_ADDRESS=127.0.0.1:$RAY_PORT
+export TRAJECTORY_ASSETS_RUNTIME=ray
+export RAY_AUTH_MODE=disabled RAY_USAGE_STATS_ENABLED=0
+export STACK_WEB_URL=http://127.0.0.1:$WEB_PORT STACK_RAY_ADDRESS=127.0.0.1:$RAY_PORT
+ENV
+}
+
+up() {
+  mkdir -p "$LOGS" "$PIDS" "$STACK_DIR/dagster_home"
+  ensure_packages
+  write_env
+  # shellcheck disable=SC1091
+  source "$STACK_DIR/env"
+  cp "$ROOT/deploy/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+
+  local pg; pg=$(pg_bin)
+  if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+    mkdir -p "$PG_DATA" && chown postgres: "$PG_DATA" && chmod 700 "$PG_DATA"
+    runuser -u postgres -- "$pg/initdb" -D "$PG_DATA" -U postgres -A trust >"$LOGS/initdb.log"
+  fi
+  local try
+  for try in 1 2 3; do # a just-stopped server can hold the port for a moment
+    runuser -u postgres -- "$pg/pg_ctl" -D "$PG_DATA" -w -l "$PG_DATA/server.log" \
+      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_DATA" start >"$LOGS/postgres.log" && break
+    if ((try == 3)); then say "PostgreSQL did not start; see $PG_DATA/server.log"; exit 1; fi
+    sleep 3
+  done
+  echo "$PG_DATA" >"$PIDS/postgres.data"
+  runuser -u postgres -- "$pg/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tc \
+    "SELECT 1 FROM pg_database WHERE datname = 'dagster'" | grep -q 1 ||
+    runuser -u postgres -- "$pg/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres dagster
+
+  start s3 "$BIN/moto_server" -H 127.0.0.1 -p "$S3_PORT"
+  wait_port "$S3_PORT" "S3 server"
+  "$BIN/python" -c "import s3fs; s3fs.S3FileSystem(client_kwargs={'endpoint_url': '$TRAJECTORY_ASSETS_S3_ENDPOINT_URL'}).mkdir('$BUCKET')" 2>/dev/null || true
+
+  start ray-head "$BIN/ray" start --block --head --node-ip-address=127.0.0.1 --port="$RAY_PORT" \
+    --num-cpus=0 --include-dashboard=false --disable-usage-stats
+  wait_port "$RAY_PORT" "Ray head"
+  start ray-worker "$BIN/ray" start --block --address="127.0.0.1:$RAY_PORT" \
+    --node-ip-address=127.0.0.1 --num-cpus="${RAY_WORKER_CPUS:-2}" --disable-usage-stats
+
+  start code-location "$BIN/dagster" code-server start -h 127.0.0.1 -p "$GRPC_PORT" \
+    -m trajectory_assets.definitions -a defs --location-name trajectory_assets
+  wait_port "$GRPC_PORT" "code location"
+  cat >"$STACK_DIR/workspace.yaml" <<WS
+load_from:
+  - grpc_server: {host: 127.0.0.1, port: $GRPC_PORT, location_name: trajectory_assets}
+WS
+  start webserver "$BIN/dagster-webserver" -w "$STACK_DIR/workspace.yaml" -h 127.0.0.1 -p "$WEB_PORT"
+  start daemon "$BIN/dagster-daemon" run -w "$STACK_DIR/workspace.yaml"
+  wait_port "$WEB_PORT" "dagster-webserver"
+  say "up: UI $STACK_WEB_URL, lake $TRAJECTORY_ASSETS_LAKE, Ray $STACK_RAY_ADDRESS, settings in $STACK_DIR/env"
+}
+
+down() {
+  for name in daemon webserver code-location ray-worker ray-head s3; do
+    local file="$PIDS/$name"
+    [ -f "$file" ] || continue
+    kill -TERM -- "-$(cat "$file")" 2>/dev/null || true
+  done
+  for name in daemon webserver code-location ray-worker ray-head s3; do
+    local file="$PIDS/$name"
+    [ -f "$file" ] || continue
+    for _ in $(seq 60); do kill -0 "$(cat "$file")" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$(cat "$file")" 2>/dev/null || true
+    rm -f "$file"
+  done
+  if [ -f "$PIDS/postgres.data" ]; then
+    runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$(cat "$PIDS/postgres.data")" -m fast -w stop \
+      >/dev/null 2>&1 || true
+    rm -f "$PIDS/postgres.data"
+  fi
+  say "down"
+}
+
+status() {
+  for name in s3 ray-head ray-worker code-location webserver daemon; do
+    local file="$PIDS/$name" state=stopped
+    [ -f "$file" ] && kill -0 "$(cat "$file")" 2>/dev/null && state="running (pid $(cat "$file"))"
+    printf '%-14s %s\n' "$name" "$state"
+  done
+  if [ -f "$PIDS/postgres.data" ] &&
+    runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$(cat "$PIDS/postgres.data")" status >/dev/null 2>&1; then
+    printf '%-14s %s\n' postgres running
+  else
+    printf '%-14s %s\n' postgres stopped
+  fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
