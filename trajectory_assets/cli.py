@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV, Lake, lake_from_env
 from trajectory_assets.operators import OPERATORS
 from trajectory_assets.schema import TIER_B
 
@@ -57,7 +57,7 @@ def _operators_for(names: Sequence[str] | None) -> list[str]:
 def cmd_generate(args: argparse.Namespace) -> None:
     from trajectory_assets.synth import SynthConfig, generate_lake
 
-    lake = Lake(args.lake)
+    lake = lake_from_env(args.lake)
     start = args.start or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=args.days))
     config = SynthConfig(
         start=dt.date.fromisoformat(str(start)),
@@ -115,7 +115,7 @@ def materialize(
     os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
     instance = dg.DagsterInstance.get()
     resources = {
-        "lake": LakeResource(root=lake_uri),
+        "lake": LakeResource(root=lake_uri, s3_endpoint_url=os.environ.get(S3_ENDPOINT_URL_ENV)),
         "ray": RayResource(runtime=runtime, address=ray_address, num_cpus=num_cpus),  # type: ignore[arg-type]
     }
     partition: dict[str, object] = {}
@@ -149,7 +149,7 @@ def materialize(
     if not result.success:
         raise CliError(f"run {result.run_id} failed: {_failure_message(result)}")
     _say(f"run {result.run_id} succeeded in {time.perf_counter() - started:.1f} s")
-    _print_tables(Lake(lake_uri), tables, days)
+    _print_tables(lake_from_env(lake_uri), tables, days)
 
 
 def _failure_message(result: object) -> str:
@@ -193,7 +193,7 @@ def cmd_materialize(args: argparse.Namespace) -> None:
 
 # -------------------------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace) -> None:
-    lake = Lake(args.lake)
+    lake = lake_from_env(args.lake)
     today = dt.datetime.now(dt.UTC).date()
     days = [(today - dt.timedelta(days=args.days - i)).isoformat() for i in range(args.days)]
     fs = lake.fs
@@ -244,14 +244,14 @@ def cmd_explain(args: argparse.Namespace) -> None:
     if op is None:
         raise CliError(f"unknown asset {args.asset!r}; Tier B assets are: {', '.join(TIER_B)}")
     days = [args.partition] if args.partition else _days(args.date_from, args.date_to)
-    _say(explain(plan(op, Lake(args.lake), days), args.runtime))
+    _say(explain(plan(op, lake_from_env(args.lake), days), args.runtime))
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
     from trajectory_assets.lake.commit import rollback, versions
     from trajectory_assets.lake.lease import LeaseHeldError, held
 
-    lake = Lake(args.lake)
+    lake = lake_from_env(args.lake)
     op = next((o for o in OPERATORS if args.table in o.outputs), None)
     if op is None:
         raise CliError(f"unknown table {args.table!r}; Tier B tables are: {', '.join(TIER_B)}")
@@ -273,7 +273,7 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 
 # ---------------------------------------------------------------------------- tables / query
 def cmd_tables(args: argparse.Namespace) -> None:
-    catalog = Catalog(Lake(args.lake))
+    catalog = Catalog(lake_from_env(args.lake))
     for table in catalog.list():
         if table == "raw_events":
             continue
@@ -286,7 +286,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
 def cmd_query(args: argparse.Namespace) -> None:
     import duckdb
 
-    catalog = Catalog(Lake(args.lake))
+    catalog = Catalog(lake_from_env(args.lake))
     con = duckdb.connect()
     for table in TIER_B:
         files = catalog.files(table)

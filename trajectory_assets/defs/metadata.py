@@ -53,6 +53,9 @@ def table_metadata(result: JobResult, table: str, catalog: Catalog) -> dict[str,
         "input_rows_per_s": round(result.input_rows / result.seconds, 1) if result.seconds else 0,
         "seconds": round(result.seconds, 3),
     }
+    nodes = sorted({n for d in result.days.values() for n in d.nodes})
+    if nodes:
+        meta["ray_nodes"] = ", ".join(nodes)
     if "rejected_events" in catalog_tables(result):
         meta["rejected_rows"] = result.rows("rejected_events")
     skipped = [s for d in result.days.values() for s in d.skipped_files]

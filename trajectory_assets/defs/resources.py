@@ -7,7 +7,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from trajectory_assets.engine.runtimes.base import Runtime
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import Lake, s3_options
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -30,13 +30,8 @@ class LakeResource(dg.ConfigurableResource):
     def lake(self) -> Lake:
         options: dict[str, Any] = json.loads(self.storage_options_json or "{}")
         if self.root.startswith("s3://"):
-            client_kwargs = dict(options.pop("client_kwargs", {}))
-            if self.s3_endpoint_url:
-                client_kwargs["endpoint_url"] = self.s3_endpoint_url
-            if self.s3_region:
-                client_kwargs["region_name"] = self.s3_region
-            if client_kwargs:
-                options["client_kwargs"] = client_kwargs
+            endpoint = s3_options(self.s3_endpoint_url, self.s3_region).get("client_kwargs", {})
+            options["client_kwargs"] = {**options.get("client_kwargs", {}), **endpoint}
         return Lake(self.root, options)
 
 

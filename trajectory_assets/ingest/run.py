@@ -14,7 +14,7 @@ from pathlib import Path
 from trajectory_assets.ingest.common import UnparseableFileError, validate_row
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.writer import write_rows
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import Lake, lake_from_env
 
 MAX_REASONS = 3
 
@@ -99,7 +99,7 @@ def ingest_files(
     if fmt not in IMPORTERS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(IMPORTERS))}")
     importer = IMPORTERS[fmt]
-    lake = Lake(lake) if isinstance(lake, str) else lake
+    lake = lake_from_env(lake) if isinstance(lake, str) else lake
     app = app_id or fmt
     report = IngestReport(fmt, app)
     for path in expand_paths(paths, importer.suffixes):

@@ -1,5 +1,6 @@
 """A lake root URI becomes an fsspec filesystem and a root path: local disk or `s3://` (s3fs)."""
 
+import os
 import posixpath
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,3 +60,23 @@ class Lake:
         if self.is_local:
             return self.path(*parts)
         return f"{self.protocol}://{self.path(*parts)}"
+
+
+S3_ENDPOINT_URL_ENV = "TRAJECTORY_ASSETS_S3_ENDPOINT_URL"
+
+
+def s3_options(endpoint_url: str | None, region: str | None = None) -> dict[str, Any]:
+    """fsspec options for an S3-compatible endpoint; credentials stay with the AWS variables."""
+    client_kwargs: dict[str, Any] = {}
+    if endpoint_url:
+        client_kwargs["endpoint_url"] = endpoint_url
+    if region:
+        client_kwargs["region_name"] = region
+    return {"client_kwargs": client_kwargs} if client_kwargs else {}
+
+
+def lake_from_env(uri: str) -> Lake:
+    """A lake for the command line: an s3:// URI takes its endpoint from the environment."""
+    if uri.startswith("s3://"):
+        return Lake(uri, s3_options(os.environ.get(S3_ENDPOINT_URL_ENV)))
+    return Lake(uri)

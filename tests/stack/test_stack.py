@@ -1,0 +1,306 @@
+"""Against the production topology on loopback (deploy/local-stack.sh): PostgreSQL storage,
+an S3 lake, a Ray head and worker, the code location, dagster-webserver and dagster-daemon.
+
+The tests act as users do: a backfill launched through the webserver's GraphQL API (what the
+UI's Materialize button sends), the daily schedule ticked by the daemon, and the UI in Chromium.
+"""
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from tests.servers import free_port
+from trajectory_assets.engine.job import run_operator
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake, s3_options
+from trajectory_assets.operators import OPERATORS
+from trajectory_assets.schema import TIER_B
+
+pytestmark = [pytest.mark.stack, pytest.mark.slow]
+
+ROOT = Path(__file__).parents[2]
+DAYS = ["2026-11-10", "2026-11-11", "2026-11-12"]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+@dataclass(frozen=True)
+class Stack:
+    env: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return self.env["STACK_WEB_URL"]
+
+    @property
+    def lake(self) -> Lake:
+        options = s3_options(self.env["TRAJECTORY_ASSETS_S3_ENDPOINT_URL"])
+        options |= {
+            "key": self.env["AWS_ACCESS_KEY_ID"],
+            "secret": self.env["AWS_SECRET_ACCESS_KEY"],
+        }
+        return Lake(self.env["TRAJECTORY_ASSETS_LAKE"], options)
+
+    def graphql(self, query: str, **variables: Any) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/graphql", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            data: dict[str, Any] = json.load(response)
+        assert "errors" not in data, data["errors"]
+        return data["data"]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "trajectory_assets.cli", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.env},
+            timeout=300,
+        )
+
+    def instance(self) -> dg.DagsterInstance:
+        return dg.DagsterInstance.from_config(self.env["DAGSTER_HOME"])
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        for pair in line.removeprefix("export ").split():
+            key, _, value = pair.partition("=")
+            env[key] = value
+    return env
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    stack_dir = tmp_path_factory.mktemp("stack")
+    ports = {
+        name: str(free_port())
+        for name in ("PG_PORT", "S3_PORT", "RAY_PORT", "GRPC_PORT", "WEB_PORT")
+    }
+    env = {
+        **os.environ,
+        **ports,
+        "STACK_DIR": str(stack_dir),
+        "BIN": str(Path(sys.executable).parent),
+        "TRAJECTORY_ASSETS_SCHEDULE_CRON": "* * * * *",
+    }
+    script = str(ROOT / "deploy" / "local-stack.sh")
+    up = subprocess.run([script, "up"], env=env, capture_output=True, text=True, timeout=900)
+    try:
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        stack_env = _read_env(stack_dir / "env")
+        saved = {k: os.environ.get(k) for k in stack_env}
+        os.environ.update(
+            {k: v for k, v in stack_env.items() if k.startswith(("DAGSTER_", "AWS_"))}
+        )
+        yield Stack(stack_env)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            elif key.startswith(("DAGSTER_", "AWS_")):
+                os.environ[key] = value
+    finally:
+        down = subprocess.run(
+            [script, "down"], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert down.returncode == 0, down.stderr
+        status = subprocess.run([script, "status"], env=env, capture_output=True, text=True)
+        assert "running" not in status.stdout, status.stdout
+
+
+def _materialized_days(instance: dg.DagsterInstance, table: str) -> set[str]:
+    return set(instance.get_materialized_partitions(dg.AssetKey(table)))
+
+
+def test_backfill_launched_through_graphql_runs_on_the_cluster(
+    stack: Stack, tmp_path: Path
+) -> None:
+    generated = stack.cli(
+        "generate",
+        "--lake",
+        stack.env["TRAJECTORY_ASSETS_LAKE"],
+        "--start",
+        DAYS[0],
+        "--days",
+        str(len(DAYS)),
+        "--sessions-per-day",
+        "60",
+    )
+    assert generated.returncode == 0, generated.stderr
+    launched = stack.graphql(
+        """mutation($params: LaunchBackfillParams!) {
+             launchPartitionBackfill(backfillParams: $params) {
+               __typename ... on LaunchBackfillSuccess { backfillId }
+               ... on PythonError { message } } }""",
+        params={
+            "partitionNames": DAYS,
+            "fromFailure": False,
+            "assetSelection": [{"path": [t]} for t in TIER_B],
+        },
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    status = ""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = stack.graphql(
+            """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+                 ... on PartitionBackfill { status } } }""",
+            id=launched["backfillId"],
+        )["partitionBackfillOrError"]["status"]
+        if status not in ("REQUESTED",):
+            break
+        time.sleep(3)
+    assert status == "COMPLETED_SUCCESS", status
+
+    # the tables on S3 equal the tables computed locally from the same raw data
+    local = Lake(str(tmp_path / "local"))
+    stack.lake.fs.get(stack.lake.path("raw_events"), local.path("raw_events"), recursive=True)
+    for op in OPERATORS:
+        run_operator(op, local, DAYS, InlineRuntime())
+    for table in TIER_B:
+        for day in DAYS:
+            remote = Catalog(stack.lake).read(table, dt=day)
+            assert remote.equals(Catalog(local).read(table, dt=day)), (table, day)
+
+    # the runs are in PostgreSQL, and the batches ran on the Ray worker node, not the head
+    import psycopg2
+
+    with (
+        psycopg2.connect(
+            host="127.0.0.1",
+            port=int(stack.env["DAGSTER_PG_PORT"]),
+            user="postgres",
+            dbname="dagster",
+        ) as conn,
+        conn.cursor() as cursor,
+    ):
+        cursor.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'")
+        assert cursor.fetchone()[0] >= 1
+    with stack.instance() as instance:
+        for table in TIER_B:
+            assert _materialized_days(instance, table) >= set(DAYS), table
+        event = instance.get_latest_materialization_event(dg.AssetKey("sessions"))
+        batch_nodes = set(event.asset_materialization.metadata["ray_nodes"].value.split(", "))  # type: ignore[union-attr]
+    nodes = _cluster_nodes(stack)
+    workers = {node for node, cpus in nodes if cpus > 0}
+    assert len(nodes) == 2 and len(workers) == 1
+    assert batch_nodes == workers
+
+
+LIST_NODES = """
+import json, sys, ray
+ray.init(address=sys.argv[1])
+print(json.dumps([[n["NodeID"], n["Resources"].get("CPU", 0)] for n in ray.nodes() if n["Alive"]]))
+"""
+
+
+def _cluster_nodes(stack: Stack) -> list[tuple[str, float]]:
+    """The alive nodes of the stack's Ray cluster, from Ray's own state (in a process of its own:
+    this one may already belong to the tests' local Ray)."""
+    listed = subprocess.run(
+        [sys.executable, "-c", LIST_NODES, stack.env["STACK_RAY_ADDRESS"]],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **stack.env},
+        timeout=120,
+        check=True,
+    )
+    return [(n[0], n[1]) for n in json.loads(listed.stdout.strip().splitlines()[-1])]
+
+
+def test_the_daemon_ticks_the_daily_schedule(stack: Stack) -> None:
+    yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+    generated = stack.cli(
+        "generate",
+        "--lake",
+        stack.env["TRAJECTORY_ASSETS_LAKE"],
+        "--start",
+        yesterday,
+        "--days",
+        "1",
+        "--sessions-per-day",
+        "20",
+        "--seed",
+        "3",
+    )
+    assert generated.returncode == 0, generated.stderr
+    started = stack.graphql(
+        """mutation($s: ScheduleSelector!) { startSchedule(scheduleSelector: $s) {
+             __typename ... on ScheduleStateResult { scheduleState { status } }
+             ... on PythonError { message } } }""",
+        s={
+            "repositoryLocationName": "trajectory_assets",
+            "repositoryName": "__repository__",
+            "scheduleName": "tier_b_daily_schedule",
+        },
+    )["startSchedule"]
+    assert started["__typename"] == "ScheduleStateResult", started
+    deadline = time.monotonic() + 300
+    with stack.instance() as instance:
+        while time.monotonic() < deadline:
+            if all(yesterday in _materialized_days(instance, t) for t in TIER_B):
+                break
+            time.sleep(5)
+        missing = [t for t in TIER_B if yesterday not in _materialized_days(instance, t)]
+    assert not missing, f"the schedule did not materialize {yesterday} of {missing}"
+    assert Catalog(stack.lake).manifest("sessions", yesterday)["rows"] == 20  # type: ignore[index]
+
+
+def _dismiss_welcome(page: Any) -> None:
+    """A first visit shows a newsletter dialog over the page."""
+    skip = page.get_by_role("button", name="Skip")
+    if skip.count():
+        skip.first.click()
+
+
+def test_the_ui_shows_the_assets_and_the_materialized_partitions(stack: Stack) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"{stack.url}/asset-groups", wait_until="networkidle")
+        _dismiss_welcome(page)
+        page.get_by_text("tier_b", exact=True).last.dblclick()  # expand the group in the graph
+        page.get_by_text("turn_features", exact=True).first.wait_for(timeout=60_000)
+        for table in TIER_B:
+            assert page.get_by_text(table, exact=True).count() > 0, table
+        page.screenshot(path=str(ARTIFACTS / "asset-graph.png"))
+
+        page.goto(f"{stack.url}/assets/sessions?view=partitions", wait_until="networkidle")
+        _dismiss_welcome(page)
+        page.get_by_text("Materialized (", exact=False).first.wait_for(timeout=60_000)
+        body = page.inner_text("body")
+        materialized = int(body.split("Materialized (", 1)[1].split(")", 1)[0])
+        assert materialized >= len(DAYS), body[:2000]
+        for day in DAYS:
+            assert day in body, day
+        page.screenshot(path=str(ARTIFACTS / "sessions-partitions.png"))
+        browser.close()
