@@ -8,6 +8,7 @@ from trajectory_assets.defs.assets import TIER_B_ASSETS
 from trajectory_assets.defs.raw import raw_events
 from trajectory_assets.defs.resources import LakeResource, RayResource
 from trajectory_assets.defs.schedules import tier_b_daily, tier_b_daily_schedule
+from trajectory_assets.defs.sensors import raw_events_changed
 from trajectory_assets.defs.settings import (
     DEFAULT_LAKE,
     LAKE,
@@ -38,6 +39,7 @@ defs = dg.Definitions(
     assets=[raw_events, *TIER_B_ASSETS],
     jobs=[tier_b_daily],
     schedules=[tier_b_daily_schedule],
+    sensors=[raw_events_changed],
     resources=resources(),
     executor=dg.in_process_executor,
 )

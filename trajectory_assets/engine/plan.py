@@ -90,21 +90,14 @@ def plan(
     day_plans = []
     for day in days:
         primary = op.inputs[0]
-        upstream_versions = {
-            name: (catalog.manifest(name, day) or {}).get("version", "missing")
-            for name in op.inputs
-            if name != RAW_TABLE
-        }
+        raw = list_raw_files(lake, dt=day) if RAW_TABLE in op.inputs else []
+        input_fp = input_fingerprint(op, catalog, day, raw)
         if primary == RAW_TABLE:
-            raw = list_raw_files(lake, dt=day)
             groups = group_sessions(raw, batch_bytes)
-            input_fp = fingerprint(raw) + repr(sorted(upstream_versions.items()))
             size, n_files = sum(f.size for f in raw), len(raw)
         else:
             files = catalog.files(primary, dt=day)
-            input_fp = repr(sorted(upstream_versions.items()))
             size, n_files = 0, len(files)
-        input_fp = hashlib.sha256(input_fp.encode()).hexdigest()
         attempt = Attempt(lake, group, day, attempt_key(group, day, op.version, input_fp))
         secondary = [n for n in op.inputs[1:] if n != RAW_TABLE]
         upstream_files = {name: tuple(catalog.files(name, dt=day)) for name in secondary}
@@ -145,6 +138,31 @@ def plan(
         done = tuple(sorted(finished_batches(attempt)))
         day_plans.append(DayPlan(day, attempt, tuple(tasks), done, n_files, size, input_fp))
     return Plan(op, group, tuple(day_plans), output_specs(op, catalog))
+
+
+class MissingUpstreamError(RuntimeError):
+    """An operator's Tier B input has no committed partition for the day."""
+
+
+def input_fingerprint(op: Operator, catalog: Catalog, day: str, raw: Sequence[RawFile]) -> str:
+    """What a day's outputs were computed from: the raw files and the upstream versions.
+
+    Recorded in every manifest, so a changed input (late raw data, a new upstream version) is
+    visible by comparing it with the current one.
+    """
+    versions = []
+    for name in op.inputs:
+        if name == RAW_TABLE:
+            continue
+        manifest = catalog.manifest(name, day)
+        if manifest is None:
+            raise MissingUpstreamError(
+                f"{op.name} dt={day} reads {name} dt={day}, which has not been materialized; "
+                f"materialize {name} for that day first"
+            )
+        versions.append((name, manifest["version"]))
+    text = (fingerprint(raw) if RAW_TABLE in op.inputs else "") + repr(versions)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def output_specs(op: Operator, catalog: Catalog) -> dict[str, TableSpec]:

@@ -1,0 +1,36 @@
+"""Late raw data marks a materialized day for re-materialization; unchanged days are left alone."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+from tests.lakes import DAY1, DAY2
+from trajectory_assets.defs.resources import LakeResource
+from trajectory_assets.defs.sensors import raw_events_changed
+from trajectory_assets.engine.job import run_operator
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operators import Sessionize
+
+
+def evaluate(lake: Lake) -> list[dg.RunRequest]:
+    context = dg.build_sensor_context(resources={"lake": LakeResource(root=lake.uri)})
+    result = raw_events_changed(context)
+    assert isinstance(result, dg.SensorResult)
+    return list(result.run_requests or [])
+
+
+def test_only_days_with_new_raw_files_are_requested(lake: Lake) -> None:
+    run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime())
+    assert evaluate(lake) == []
+
+    day1 = Path(lake.root, "raw_events", f"dt={DAY1}")
+    session = next(p for p in day1.rglob("session_id=*") if p.is_dir())
+    late = next(session.glob("*.parquet"))
+    shutil.copy(late, session / "late-arrival.parquet")
+
+    requests = evaluate(lake)
+    assert [r.partition_key for r in requests] == [DAY1]
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
+    assert evaluate(lake) == []
