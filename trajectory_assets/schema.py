@@ -240,33 +240,30 @@ DECISION_STEPS = pa.schema(
 
 
 @dataclass(frozen=True)
-class TableSchema:
-    """A Tier B table's contract: its columns, its folder keys below `dt`, and its sort key."""
+class TableSpec:
+    """A table's contract: its columns, its folder keys below `dt`, its key (rows are unique on
+    it and sorted by it), and the version of this contract recorded in every manifest."""
 
     name: str
     schema: pa.Schema
     partition_by: tuple[str, ...]
     keys: tuple[str, ...]
+    schema_version: int = SCHEMA_VERSION
+    format: str = "parquet"
 
 
-TIER_B: dict[str, TableSchema] = {
+TIER_B: dict[str, TableSpec] = {
     t.name: t
     for t in (
-        TableSchema("sessions", SESSIONS, ("app_id",), ("app_id", "session_id")),
-        TableSchema("turns", TURNS, ("app_id",), ("app_id", "session_id", "turn_index")),
-        TableSchema(
+        TableSpec("sessions", SESSIONS, ("app_id",), ("app_id", "session_id")),
+        TableSpec("turns", TURNS, ("app_id",), ("app_id", "session_id", "turn_index")),
+        TableSpec(
             "turn_features", TURN_FEATURES, ("app_id",), ("app_id", "session_id", "turn_index")
         ),
-        TableSchema(
-            "errors", ERRORS, ("app_id", "error_type"), ("app_id", "session_id", "event_id")
-        ),
-        TableSchema(
-            "eval_runs", EVAL_RUNS, ("benchmark", "model"), ("benchmark", "model", "run_id")
-        ),
-        TableSchema(
-            "decision_steps", DECISION_STEPS, ("app_id",), ("app_id", "session_id", "step")
-        ),
-        TableSchema(
+        TableSpec("errors", ERRORS, ("app_id", "error_type"), ("app_id", "session_id", "event_id")),
+        TableSpec("eval_runs", EVAL_RUNS, ("benchmark", "model"), ("benchmark", "model", "run_id")),
+        TableSpec("decision_steps", DECISION_STEPS, ("app_id",), ("app_id", "session_id", "step")),
+        TableSpec(
             "rejected_events",
             REJECTED_EVENTS,
             ("app_id",),

@@ -6,7 +6,6 @@ even on object stores where a commit is not a single rename.
 
 import json
 import posixpath
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -14,23 +13,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.schema import RAW_EVENTS, SCHEMA_VERSION, TIER_B
+from trajectory_assets.schema import RAW_EVENTS, TIER_B, TableSpec
 
 RAW_TABLE = "raw_events"
 MANIFEST = "_manifest.json"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """One logical table: its folder, schema and the partition keys below the daily `dt`."""
-
-    name: str
-    schema: pa.Schema
-    partition_by: tuple[str, ...]
-    keys: tuple[str, ...]
-    schema_version: int = SCHEMA_VERSION
-    format: str = "parquet"
 
 
 def partition_value(value: Any) -> str:
@@ -64,8 +51,8 @@ class Catalog:
         self._tables: dict[str, TableSpec] = {
             RAW_TABLE: TableSpec(RAW_TABLE, RAW_EVENTS, ("app_id", "session_id"), ("event_id",))
         }
-        for table in TIER_B.values():
-            self.register(TableSpec(table.name, table.schema, table.partition_by, table.keys))
+        for spec in TIER_B.values():
+            self.register(spec)
 
     def register(self, spec: TableSpec) -> None:
         self._tables[spec.name] = spec
@@ -87,17 +74,11 @@ class Catalog:
     def days(self, name: str) -> list[str]:
         """Days with a committed partition (raw: days with a folder)."""
         fs = self.lake.fs
-        root = self.table_path(name)
-        if not fs.exists(root):
-            return []
-        days = []
-        for entry in fs.ls(root, detail=False):
-            base = posixpath.basename(entry.rstrip("/"))
-            if base.startswith("dt="):
-                day = base[3:]
-                if name == RAW_TABLE or fs.exists(posixpath.join(entry, MANIFEST)):
-                    days.append(day)
-        return sorted(days)
+        return [
+            day
+            for day, folder in day_folders(self.lake, self.table_path(name))
+            if name == RAW_TABLE or fs.exists(posixpath.join(folder, MANIFEST))
+        ]
 
     def manifest(self, name: str, day: str) -> dict[str, Any] | None:
         path = posixpath.join(self.partition_path(name, day), MANIFEST)
@@ -145,6 +126,19 @@ class Catalog:
     # Last in the class body: a method named `list` would shadow the builtin in later annotations.
     def list(self) -> list[str]:
         return sorted(self._tables)
+
+
+def day_folders(lake: Lake, table_root: str) -> list[tuple[str, str]]:
+    """(day, folder) of every `dt=` folder of a table, in day order."""
+    fs = lake.fs
+    if not fs.exists(table_root):
+        return []
+    found = []
+    for entry in fs.ls(table_root, detail=False):
+        base = posixpath.basename(entry.rstrip("/"))
+        if base.startswith("dt="):
+            found.append((base[3:], entry))
+    return sorted(found)
 
 
 def _in_range(day: str, dt_from: str | None, dt_to: str | None) -> bool:

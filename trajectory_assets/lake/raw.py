@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trajectory_assets.lake.catalog import RAW_TABLE, parse_hive
+from trajectory_assets.lake.catalog import RAW_TABLE, day_folders, parse_hive
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.schema import EVENTS, RAW_EVENTS
+from trajectory_assets.schema import EVENTS
 
 OnBadFile = Literal["fail", "skip"]
 
@@ -62,18 +62,11 @@ class SessionGroup:
 
 
 def list_days(lake: Lake, dt_from: str | None = None, dt_to: str | None = None) -> list[str]:
-    fs = lake.fs
-    root = lake.path(RAW_TABLE)
-    if not fs.exists(root):
-        return []
-    days = []
-    for entry in fs.ls(root, detail=False):
-        base = posixpath.basename(entry.rstrip("/"))
-        if base.startswith("dt="):
-            day = base[3:]
-            if (dt_from is None or day >= dt_from) and (dt_to is None or day <= dt_to):
-                days.append(day)
-    return sorted(days)
+    return [
+        day
+        for day, _ in day_folders(lake, lake.path(RAW_TABLE))
+        if (dt_from is None or day >= dt_from) and (dt_to is None or day <= dt_to)
+    ]
 
 
 def list_raw_files(
@@ -248,5 +241,3 @@ def filter_sessions(table: pa.Table, sessions: Sequence[tuple[str, str]]) -> pa.
     joined = pc.binary_join_element_wise(table["app_id"], table["session_id"], "\x1f")
     return table.filter(pc.is_in(joined, value_set=keys))
 
-
-RAW_COLUMNS = tuple(RAW_EVENTS.names)

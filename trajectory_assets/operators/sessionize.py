@@ -15,6 +15,18 @@ TOOL = "event_type = 'tool_call'"
 DURATION = "(epoch_us(max(ts)) - epoch_us(min(ts))) / 1000.0"
 
 
+SPAN_AND_COUNTS = f"""
+    min(ts) AS started_at, max(ts) AS ended_at, {DURATION} AS duration_ms,
+    count(*) AS n_events,
+    count(*) FILTER (WHERE {LLM}) AS n_llm_calls,
+    count(*) FILTER (WHERE {TOOL}) AS n_tool_calls,
+    count(*) FILTER (WHERE error_type IS NOT NULL) AS n_errors,
+    coalesce(sum(input_tokens), 0) AS input_tokens,
+    coalesce(sum(output_tokens), 0) AS output_tokens,
+    coalesce(sum(cache_tokens), 0) AS cache_tokens"""
+"""Aggregates sessions and turns share, so the two tables count events the same way."""
+
+
 def _distinct_sorted(column: str, condition: str = "true") -> str:
     return f"coalesce(list_sort(list_distinct(list({column}) FILTER (WHERE {condition}))), [])"
 
@@ -32,15 +44,8 @@ WITH agg AS (
     SELECT dt, app_id, session_id,
         {_distinct_sorted("agent_id")} AS agent_ids,
         {_distinct_sorted("model", LLM)} AS models,
-        min(ts) AS started_at, max(ts) AS ended_at, {DURATION} AS duration_ms,
-        count(*) AS n_events,
+        {SPAN_AND_COUNTS},
         count(DISTINCT turn_index) AS n_turns,
-        count(*) FILTER (WHERE {LLM}) AS n_llm_calls,
-        count(*) FILTER (WHERE {TOOL}) AS n_tool_calls,
-        count(*) FILTER (WHERE error_type IS NOT NULL) AS n_errors,
-        coalesce(sum(input_tokens), 0) AS input_tokens,
-        coalesce(sum(output_tokens), 0) AS output_tokens,
-        coalesce(sum(cache_tokens), 0) AS cache_tokens,
         quantile_cont(ttft_ms, 0.5) FILTER (WHERE {LLM}) AS ttft_ms_p50,
         quantile_cont(latency_ms, 0.5) FILTER (WHERE {LLM}) AS latency_ms_p50,
         quantile_cont(latency_ms, 0.95) FILTER (WHERE {LLM}) AS latency_ms_p95,
@@ -68,14 +73,7 @@ TURNS = f"""
 SELECT dt, app_id, session_id, turn_index,
     first(agent_id ORDER BY rn) FILTER (WHERE agent_id IS NOT NULL) AS agent_id,
     first(model ORDER BY rn) FILTER (WHERE {LLM}) AS model,
-    min(ts) AS started_at, max(ts) AS ended_at, {DURATION} AS duration_ms,
-    count(*) AS n_events,
-    count(*) FILTER (WHERE {LLM}) AS n_llm_calls,
-    count(*) FILTER (WHERE {TOOL}) AS n_tool_calls,
-    count(*) FILTER (WHERE error_type IS NOT NULL) AS n_errors,
-    coalesce(sum(input_tokens), 0) AS input_tokens,
-    coalesce(sum(output_tokens), 0) AS output_tokens,
-    coalesce(sum(cache_tokens), 0) AS cache_tokens,
+    {SPAN_AND_COUNTS},
     first(ttft_ms ORDER BY rn) FILTER (WHERE {LLM}) AS ttft_ms,
     coalesce(sum(latency_ms) FILTER (WHERE {LLM}), 0.0) AS latency_ms_total,
     coalesce(sum(tool_latency_ms), 0.0) AS tool_latency_ms_total,
