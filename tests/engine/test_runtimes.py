@@ -66,3 +66,14 @@ def test_batch_files_are_the_checkpoint(lake: Lake) -> None:
         != first.days[DAY1].manifests["sessions"]["version"]
     )
     assert isinstance(catalog.read("sessions"), pa.Table)
+
+
+@pytest.mark.ray
+def test_ray_data_resource_limits_are_settings(lake: Lake, ray_session: None) -> None:
+    import ray
+
+    runtime = RayRuntime(data_cpus=1, data_object_store_bytes=256 * 1024 * 1024)
+    result = run_operator(OPERATORS[0], lake, [DAY1], runtime, batch_bytes=SMALL_BATCHES)
+    limits = ray.data.DataContext.get_current().execution_options.resource_limits
+    assert (limits.cpu, limits.object_store_memory) == (1, 256 * 1024 * 1024)
+    assert result.rows("sessions") == 120

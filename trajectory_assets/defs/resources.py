@@ -56,6 +56,12 @@ class RayResource(dg.ConfigurableResource):
     max_task_retries: int = Field(
         default=3, description="Ray retries of a batch task whose worker died."
     )
+    data_cpus: float | None = Field(
+        default=None, description="Most CPUs the batches may use at once (a cluster share)."
+    )
+    data_object_store_bytes: int | None = Field(
+        default=None, description="Most object store bytes the batches may use at once."
+    )
 
     _runtime: Runtime | None = PrivateAttr(default=None)
 
@@ -73,6 +79,8 @@ class RayResource(dg.ConfigurableResource):
                     num_cpus=self.num_cpus,
                     object_store_memory=self.object_store_memory,
                     max_task_retries=self.max_task_retries,
+                    data_cpus=self.data_cpus,
+                    data_object_store_bytes=self.data_object_store_bytes,
                 )
         return self._runtime
 

@@ -49,12 +49,16 @@ class RayRuntime:
         object_store_memory: int | None = None,
         max_task_retries: int = 3,
         max_map_retries: int = 2,
+        data_cpus: float | None = None,
+        data_object_store_bytes: int | None = None,
     ) -> None:
         self.address = address
         self.num_cpus = num_cpus
         self.object_store_memory = object_store_memory
         self.max_task_retries = max_task_retries
         self.max_map_retries = max_map_retries
+        self.data_cpus = data_cpus
+        self.data_object_store_bytes = data_object_store_bytes
         self._started = False
 
     def start(self) -> None:
@@ -89,7 +93,12 @@ class RayRuntime:
         ctx.retried_map_errors = TRANSIENT_ERRORS
         ctx.max_map_retries = self.max_map_retries
         ctx.enable_progress_bars = False
-        parallelism = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        if self.data_cpus is not None or self.data_object_store_bytes is not None:
+            # a share of a cluster that other work also uses
+            ctx.execution_options.resource_limits = ray.data.ExecutionResources(
+                cpu=self.data_cpus, object_store_memory=self.data_object_store_bytes
+            )
+        parallelism = max(1, int(self.data_cpus or ray.cluster_resources().get("CPU", 1)))
         items = [{"index": i} for i in range(len(tasks))]
         with warnings.catch_warnings():
             # A bounded `max_retries` (Ray Data's default is -1: retry a dying worker forever)
