@@ -77,3 +77,6 @@ def test_ray_data_resource_limits_are_settings(lake: Lake, ray_session: None) ->
     limits = ray.data.DataContext.get_current().execution_options.resource_limits
     assert (limits.cpu, limits.object_store_memory) == (1, 256 * 1024 * 1024)
     assert result.rows("sessions") == 120
+    run_operator(OPERATORS[0], lake, [DAY2], RayRuntime(), batch_bytes=SMALL_BATCHES)  # no limits
+    limits = ray.data.DataContext.get_current().execution_options.resource_limits
+    assert limits.cpu is None or limits.cpu == float("inf")

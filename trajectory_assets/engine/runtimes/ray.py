@@ -93,11 +93,10 @@ class RayRuntime:
         ctx.retried_map_errors = TRANSIENT_ERRORS
         ctx.max_map_retries = self.max_map_retries
         ctx.enable_progress_bars = False
-        if self.data_cpus is not None or self.data_object_store_bytes is not None:
-            # a share of a cluster that other work also uses
-            ctx.execution_options.resource_limits = ray.data.ExecutionResources(
-                cpu=self.data_cpus, object_store_memory=self.data_object_store_bytes
-            )
+        # None means no limit; set every time, since the context outlives this runtime
+        ctx.execution_options.resource_limits = ray.data.ExecutionResources.for_limits(
+            cpu=self.data_cpus, object_store_memory=self.data_object_store_bytes
+        )
         parallelism = max(1, int(self.data_cpus or ray.cluster_resources().get("CPU", 1)))
         items = [{"index": i} for i in range(len(tasks))]
         with warnings.catch_warnings():
