@@ -110,3 +110,41 @@ def test_column_of_wrong_type_names_file_and_column(tmp_path: object) -> None:
         BadRawFileError, match=r"typed\.parquet: column 'latency_ms' has type string"
     ):
         read_events(lake, list_raw_files(lake))
+
+
+def test_fast_local_scan_equals_the_file_by_file_read(lake: Lake, monkeypatch: object) -> None:
+    import pyarrow.compute as pc
+
+    from trajectory_assets.lake import raw
+
+    files = list_raw_files(lake, dt=DAY1)
+    fast, _ = read_events(lake, files)
+    assert raw._scan_local(lake, files, 4) is not None, "the fast path was not taken"
+    monkeypatch.setattr(raw, "_scan_local", lambda *args: None)  # type: ignore[attr-defined]
+    careful, _ = read_events(lake, files)
+    order = [("source_file", "ascending"), ("source_row", "ascending")]
+    assert fast.take(pc.sort_indices(fast, order)).equals(
+        careful.take(pc.sort_indices(careful, order))
+    )
+
+
+def test_a_deviant_file_sends_the_scan_down_the_careful_path(tmp_path: object) -> None:
+    from trajectory_assets.lake import raw
+
+    lake = Lake(str(tmp_path))
+    good = pa.table(
+        {
+            "event_id": ["e1"],
+            "app_id": ["a"],
+            "session_id": ["s"],
+            "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+            "event_type": ["llm_call"],
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/good.parquet", good)
+    assert raw._scan_local(lake, list_raw_files(lake), 2) is not None
+    odd = good.append_column("latency_ms", pa.array(["fast"]))  # text where a number belongs
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=t/odd.parquet", odd)
+    assert raw._scan_local(lake, list_raw_files(lake), 2) is None
+    with pytest.raises(BadRawFileError, match=r"session_id=t/odd\.parquet: column 'latency_ms'"):
+        read_events(lake, list_raw_files(lake))

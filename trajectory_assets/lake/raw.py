@@ -5,6 +5,7 @@ The raw layout already co-locates every session under one folder, so batches of 
 are formed from the listing alone: no shuffle is needed.
 """
 
+import functools
 import hashlib
 import posixpath
 from collections.abc import Iterable, Sequence
@@ -18,7 +19,7 @@ import pyarrow.parquet as pq
 
 from trajectory_assets.lake.catalog import RAW_TABLE, day_folders, parse_hive
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.schema import EVENTS
+from trajectory_assets.schema import EVENTS, RAW_EVENTS
 
 OnBadFile = Literal["fail", "skip"]
 
@@ -178,7 +179,14 @@ def read_events(
 
     Each file is conformed on its own: missing optional columns become null, unknown columns are
     dropped, and a column whose type cannot be cast fails the file with its path and column.
+    On local disk the common case (every file readable, every column of its canonical type) is
+    read by one multi-threaded DuckDB scan instead, which gives the same table much faster; any
+    deviation falls back to the file-by-file path, which knows which file is at fault.
     """
+    if lake.is_local and files:
+        fast = _scan_local(lake, files, threads)
+        if fast is not None:
+            return fast, []
     arrow_fs = lake.arrow_fs
 
     def read_one(f: RawFile) -> pa.Table | BadRawFileError:
@@ -204,6 +212,57 @@ def read_events(
     if not tables:
         return EVENTS.empty_table(), skipped
     return pa.concat_tables(tables), skipped
+
+
+@functools.cache
+def _canonical_types() -> dict[str, str]:
+    """The DuckDB type of every raw column as a producer writing RAW_EVENTS has it."""
+    import duckdb
+
+    relation = duckdb.connect().from_arrow(RAW_EVENTS.empty_table())
+    return {c: str(t) for c, t in zip(relation.columns, relation.types, strict=True)}
+
+
+def _scan_local(lake: Lake, files: Sequence[RawFile], threads: int) -> pa.Table | None:
+    """One DuckDB scan of many small local files, or None when any file needs the careful path."""
+    import duckdb
+
+    days = {f.dt for f in files}
+    con = duckdb.connect(config={"threads": max(1, threads)})
+    try:
+        relation = con.read_parquet(
+            [lake.path(f.path) for f in files],
+            union_by_name=True,
+            filename=True,
+            file_row_number=True,
+            hive_partitioning=False,
+        )
+        present = dict(zip(relation.columns, map(str, relation.types), strict=True))
+        canonical = _canonical_types()
+        if len(days) != 1 or any(present[c] != t for c, t in canonical.items() if c in present):
+            return None
+        prefix = len(lake.root) + 2  # SQL substrings are 1-based; drop "<root>/"
+        select = []
+        for field in EVENTS:
+            name = field.name
+            if name == "dt":
+                select.append(f"'{next(iter(days))}' AS dt")
+            elif name == "source_file":
+                select.append(f"substr(filename, {prefix}) AS source_file")
+            elif name == "source_row":
+                select.append("file_row_number AS source_row")
+            elif name in present:
+                select.append(f'"{name}"')
+            elif name in ("app_id", "session_id"):
+                return None  # keys only in the folder names: the careful path fills them
+            else:
+                select.append(f'NULL::{canonical[name]} AS "{name}"')
+        table = relation.select(", ".join(select)).to_arrow_table()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return table.cast(EVENTS).combine_chunks()
 
 
 def conform(table: pa.Table, f: RawFile) -> pa.Table:
@@ -240,4 +299,3 @@ def filter_sessions(table: pa.Table, sessions: Sequence[tuple[str, str]]) -> pa.
     keys = pa.array([f"{a}\x1f{s}" for a, s in sessions])
     joined = pc.binary_join_element_wise(table["app_id"], table["session_id"], "\x1f")
     return table.filter(pc.is_in(joined, value_set=keys))
-
