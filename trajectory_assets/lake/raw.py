@@ -7,11 +7,12 @@ are formed from the listing alone: no shuffle is needed.
 
 import functools
 import hashlib
+import os
 import posixpath
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -91,7 +92,7 @@ def list_raw_files(
                 base = posixpath.join(base, f"session_id={session_id}")
         if not fs.exists(base):
             continue
-        for path, info in sorted(fs.find(base, detail=True).items()):
+        for path, info in _find(lake, base):
             relative = posixpath.relpath(path, lake.root)
             if not _is_data_file(relative):
                 continue
@@ -111,6 +112,24 @@ def list_raw_files(
                 )
             )
     return files
+
+
+def _find(lake: Lake, base: str) -> list[tuple[str, dict[str, Any]]]:
+    """(path, info) of every file below `base`, sorted. Local lakes use os.scandir, which is
+    many times faster than fsspec's generic walk on tens of thousands of session folders."""
+    if not lake.is_local:
+        return sorted(lake.fs.find(base, detail=True).items())
+    found: list[tuple[str, dict[str, Any]]] = []
+    stack = [base]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file():
+                    stat = entry.stat()
+                    found.append((entry.path, {"size": stat.st_size, "mtime": stat.st_mtime}))
+    return sorted(found)
 
 
 def _is_data_file(relative: str) -> bool:
