@@ -3,9 +3,10 @@
 import pytest
 
 from tests.lakes import DAY1
+from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.plan import MissingUpstreamError, explain, plan
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.operators import EvalRuns, Sessionize, TurnFeatures
+from trajectory_assets.operators import DecisionSteps, EvalRuns, Sessionize, TurnFeatures
 
 
 def test_explain_shows_files_batches_operator_and_runtime(lake: Lake) -> None:
@@ -22,3 +23,28 @@ def test_a_missing_upstream_day_is_a_clear_error(lake: Lake) -> None:
         plan(TurnFeatures(), lake, [DAY1])
     with pytest.raises(MissingUpstreamError, match="materialize sessions for that day first"):
         plan(EvalRuns(), lake, [DAY1])
+
+
+@pytest.mark.parametrize("op", [TurnFeatures(), DecisionSteps()], ids=lambda op: op.name)
+def test_reading_only_the_declared_raw_columns_changes_nothing(lake: Lake, op: Operator) -> None:
+    """An operator that declares `raw_columns` gets only those; its output must be the same as
+    with every column, or it is reading a column it did not declare."""
+    from trajectory_assets.engine.batch import Batch
+    from trajectory_assets.engine.job import run_operator
+    from trajectory_assets.engine.operator import OpContext, normalise
+    from trajectory_assets.engine.runtimes.inline import InlineRuntime
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.raw import list_raw_files, read_events
+
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
+    files = list_raw_files(lake, dt=DAY1)
+    full, _ = read_events(lake, files)
+    narrow, _ = read_events(lake, files, columns=op.raw_columns)
+    assert narrow.num_columns < full.num_columns
+    turns = Catalog(lake).read("turns", dt=DAY1)
+    ctx = OpContext(DAY1, "b")
+    outputs = [
+        normalise(op, op.transform(ctx, Batch({"events": events, "turns": turns})))
+        for events in (full, narrow)
+    ]
+    assert outputs[0] == outputs[1]

@@ -22,7 +22,9 @@ def run_task(task: BatchTask) -> BatchReceipt:
     skipped: list[tuple[str, str]] = []
     input_rows = 0
     if task.raw_files:
-        events, skipped = read_events(task.lake, task.raw_files, on_bad_file=task.on_bad_file)
+        events, skipped = read_events(
+            task.lake, task.raw_files, on_bad_file=task.on_bad_file, columns=op.raw_columns
+        )
         tables["events"] = events
         input_rows = events.num_rows
     for name, paths in task.upstream:

@@ -42,6 +42,7 @@ class Operator:
     inputs: ClassVar[tuple[str, ...]] = ("raw_events",)
     requires: ClassVar[Literal["session"] | None] = "session"
     partial_schema: ClassVar[pa.Schema | None] = None
+    raw_columns: ClassVar[tuple[str, ...] | None] = None  # None: every raw column
 
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table | dict[str, pa.Table]:
         raise NotImplementedError

@@ -193,8 +193,12 @@ def read_events(
     *,
     on_bad_file: OnBadFile = "fail",
     threads: int = 8,
+    columns: Sequence[str] | None = None,
 ) -> tuple[pa.Table, list[tuple[str, str]]]:
     """Read raw files in parallel into the EVENTS shape; returns (events, skipped files).
+
+    `columns` keeps only those raw columns (plus dt and the provenance columns), so an operator
+    that needs a few columns does not pay for decoding the rest, and cannot use them by mistake.
 
     Each file is conformed on its own: missing optional columns become null, unknown columns are
     dropped, and a column whose type cannot be cast fails the file with its path and column.
@@ -202,8 +206,9 @@ def read_events(
     read by one multi-threaded DuckDB scan instead, which gives the same table much faster; any
     deviation falls back to the file-by-file path, which knows which file is at fault.
     """
+    schema = events_schema(columns)
     if lake.is_local and files:
-        fast = _scan_local(lake, files, threads)
+        fast = _scan_local(lake, files, threads, schema)
         if fast is not None:
             return fast, []
     arrow_fs = lake.arrow_fs
@@ -229,8 +234,19 @@ def read_events(
         else:
             tables.append(result)
     if not tables:
-        return EVENTS.empty_table(), skipped
-    return pa.concat_tables(tables), skipped
+        return schema.empty_table(), skipped
+    return pa.concat_tables(tables).select(schema.names), skipped
+
+
+def events_schema(columns: Sequence[str] | None = None) -> pa.Schema:
+    """EVENTS, or the part of it holding `columns` and the columns every reader gets."""
+    if columns is None:
+        return EVENTS
+    keep = {*columns, "dt", "source_file", "source_row"}
+    unknown = keep - set(EVENTS.names)
+    if unknown:
+        raise ValueError(f"unknown raw columns {sorted(unknown)}")
+    return pa.schema([f for f in EVENTS if f.name in keep])
 
 
 @functools.cache
@@ -242,7 +258,9 @@ def _canonical_types() -> dict[str, str]:
     return {c: str(t) for c, t in zip(relation.columns, relation.types, strict=True)}
 
 
-def _scan_local(lake: Lake, files: Sequence[RawFile], threads: int) -> pa.Table | None:
+def _scan_local(
+    lake: Lake, files: Sequence[RawFile], threads: int, schema: pa.Schema = EVENTS
+) -> pa.Table | None:
     """One DuckDB scan of many small local files, or None when any file needs the careful path."""
     import duckdb
 
@@ -262,7 +280,7 @@ def _scan_local(lake: Lake, files: Sequence[RawFile], threads: int) -> pa.Table 
             return None
         prefix = len(lake.root) + 2  # SQL substrings are 1-based; drop "<root>/"
         select = []
-        for field in EVENTS:
+        for field in schema:
             name = field.name
             if name == "dt":
                 select.append(f"'{next(iter(days))}' AS dt")
@@ -281,7 +299,7 @@ def _scan_local(lake: Lake, files: Sequence[RawFile], threads: int) -> pa.Table 
         return None
     finally:
         con.close()
-    return table.cast(EVENTS).combine_chunks()
+    return table.cast(schema).combine_chunks()
 
 
 def conform(table: pa.Table, f: RawFile) -> pa.Table:

@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
-from trajectory_assets.operators.events import CLEAN, payload
+from trajectory_assets.operators.events import CLEAN, VALIDATION_COLUMNS, payload
 
 DECISION_STEPS = f"""
 WITH decisions AS (
@@ -35,6 +35,7 @@ class DecisionSteps(Operator):
     outputs = ("decision_steps",)
     inputs = ("raw_events",)
     requires = "session"
+    raw_columns = VALIDATION_COLUMNS
 
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
         return batch.sql(DECISION_STEPS)

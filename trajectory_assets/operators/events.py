@@ -8,6 +8,10 @@ event order is kept. Event order is `(ts, seq, event_id)`, null `seq` last.
 
 from trajectory_assets.schema import FLOAT_METRICS, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
 
+VALIDATION_COLUMNS = (*RAW_REQUIRED, *NON_NEGATIVE, "seq", "payload")
+"""The raw columns validation, de-duplication and event order read: the least any raw-based
+operator can read."""
+
 EVENT_ORDER = "ts, seq ASC NULLS LAST, event_id"
 SESSION = "app_id, session_id"
 

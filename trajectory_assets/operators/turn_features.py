@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
-from trajectory_assets.operators.events import CLEAN, SESSION
+from trajectory_assets.operators.events import CLEAN, SESSION, VALIDATION_COLUMNS
 
 TURN_FEATURES = f"""
 WITH tool_calls AS (
@@ -44,6 +44,7 @@ class TurnFeatures(Operator):
     outputs = ("turn_features",)
     inputs = ("raw_events", "turns")
     requires = "session"
+    raw_columns = (*VALIDATION_COLUMNS, "turn_index", "tool_name")
 
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
         return batch.sql(TURN_FEATURES)
