@@ -43,5 +43,8 @@ format: $(STAMP)
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	TRAJECTORY_ASSETS_LAKE=$(CURDIR)/demo/lake $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
 clean:
 	rm -rf demo .dagster_home .pytest_cache .ruff_cache .mypy_cache

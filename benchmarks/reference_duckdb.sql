@@ -63,7 +63,7 @@ COPY (
                  'tool_latency_ms': tool_latency_ms, 'input_tokens': input_tokens,
                  'output_tokens': output_tokens, 'cache_tokens': cache_tokens,
                  'error_type': error_type, 'error_code': error_code, 'payload': payload,
-                 'artifacts': artifacts}) AS "row"
+                 'artifacts': artifacts})::VARCHAR AS "row"
     FROM checked WHERE reject_reason <> ''
 ) TO 'reference/rejected_events'
   (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
