@@ -5,6 +5,7 @@ This is the only module of the engine that imports Ray, and only when a runtime 
 """
 
 import logging
+import pickle
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
@@ -98,14 +99,15 @@ class RayRuntime:
             cpu=self.data_cpus, object_store_memory=self.data_object_store_bytes
         )
         parallelism = max(1, int(self.data_cpus or ray.cluster_resources().get("CPU", 1)))
-        items = [{"index": i} for i in range(len(tasks))]
+        # Each block carries its own pickled task, so a task never deserializes the file lists
+        # of every other batch (which grows with the square of the lake's size).
+        items = [{"task": ray.cloudpickle.dumps(task)} for task in tasks]
         with warnings.catch_warnings():
             # A bounded `max_retries` (Ray Data's default is -1: retry a dying worker forever)
             # has no named parameter in Ray 2.60 yet; the generic remote args still apply it.
             warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
             dataset = ray.data.from_items(items, override_num_blocks=len(tasks)).map_batches(
                 _run_batch_tasks,
-                fn_kwargs={"tasks": list(tasks)},
                 batch_size=1,
                 batch_format="pyarrow",
                 compute=ray.data.TaskPoolStrategy(size=min(parallelism, len(tasks))),
@@ -117,10 +119,11 @@ class RayRuntime:
         return [receipts[t.batch_id + "@" + t.day] for t in tasks]
 
 
-def _run_batch_tasks(batch: pa.Table, tasks: list[BatchTask]) -> pa.Table:
+def _run_batch_tasks(batch: pa.Table) -> pa.Table:
     node = _require_ray().get_runtime_context().get_node_id()
     receipts = [
-        replace(run_task(tasks[i]), node=node).to_json() for i in batch.column("index").to_pylist()
+        replace(run_task(pickle.loads(blob)), node=node).to_json()
+        for blob in batch.column("task").to_pylist()
     ]
     return pa.table({"receipt": pa.array(receipts, pa.string())})
 
