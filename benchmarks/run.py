@@ -207,9 +207,18 @@ def split_sql(text: str) -> tuple[str, str, str]:
     return head, load.split("\n", 1)[1], tail
 
 
-def child_measure(runtime: str, work: str, result_path: str) -> None:
-    import resource
+def own_peak_rss() -> int:
+    """This process's peak RSS since its exec: VmHWM of its own address space. Not
+    `getrusage().ru_maxrss`, which Linux carries over exec from the forked copy of the parent, so
+    a child of a big parent would report at least the parent's peak."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
+
+def child_measure(runtime: str, work: str, result_path: str) -> None:
     phases: dict[str, float] = {}
     rows: dict[str, int] = {}
     extra: dict[str, Any] = {}
@@ -291,7 +300,7 @@ def child_measure(runtime: str, work: str, result_path: str) -> None:
         rows["raw_events"] = n
     else:
         raise SystemExit(f"unknown runtime {runtime!r}")
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    own = own_peak_rss()
     Path(result_path).write_text(
         json.dumps(
             {
@@ -521,8 +530,6 @@ def verify(runtime: str, size: str) -> dict[str, Any]:
 
 
 def child_dagster(mode: str, work: str, runtime: str, result_path: str) -> None:
-    import resource
-
     import dagster as dg
 
     from trajectory_assets.defs.assets import TIER_B_ASSETS
@@ -564,7 +571,7 @@ def child_dagster(mode: str, work: str, runtime: str, result_path: str) -> None:
             materializations += materialize(partition_key=day)
             runs.append(time.perf_counter() - t)
     wall = time.perf_counter() - started
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    own = own_peak_rss()
     Path(result_path).write_text(
         json.dumps(
             {
