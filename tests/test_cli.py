@@ -11,7 +11,7 @@ import pytest
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.schema import TIER_B
+from trajectory_assets.schema import TABLES
 
 CLI = [sys.executable, "-m", "trajectory_assets.cli"]
 
@@ -70,7 +70,7 @@ def test_generate_then_materialize_a_range_is_recorded_in_the_instance(
     assert "succeeded" in done.stdout
     assert "sessions" in done.stdout and "40" in done.stdout
     catalog = Catalog(Lake(str(lake)))
-    for table in TIER_B:
+    for table in TABLES:
         assert catalog.days(table) == [DAY1, DAY2]
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert len(instance.get_runs()) == 1
@@ -229,7 +229,7 @@ def test_demo_command_materializes_every_table_for_every_day(tmp_path: Path, hom
     catalog = Catalog(Lake(str(lake)))
     days = catalog.days("sessions")
     assert len(days) == 3
-    for table in TIER_B:
+    for table in TABLES:
         assert catalog.days(table) == days
 
 

@@ -23,10 +23,10 @@ def test_definitions_load_without_ray() -> None:
 
 def test_definitions_have_every_tier_b_asset_and_the_schedule() -> None:
     from trajectory_assets.definitions import defs
-    from trajectory_assets.schema import TIER_B
+    from trajectory_assets.schema import TABLES
 
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {*TIER_B, "raw_events"}
+    assert keys == {*TABLES, "raw_events"}
     assert defs.resolve_schedule_def("tier_b_daily_schedule").cron_schedule == "30 0 * * *"
     job = defs.resolve_job_def("tier_b_daily")
     assert job.partitions_def is not None

@@ -271,3 +271,16 @@ TIER_B: dict[str, TableSpec] = {
         ),
     )
 }
+
+RAW_COMPACTED = TableSpec(
+    "raw_compacted",
+    EVENTS,
+    ("app_id",),
+    ("app_id", "session_id", "ts", "source_file", "source_row"),
+)
+"""Raw events unchanged (invalid rows included), a few files per day and app instead of one or
+more per session, each file holding whole sessions sorted by session and time. The session
+operators read it instead of the raw files when it is fresh; Tier A itself is never modified."""
+
+TABLES: dict[str, TableSpec] = {**TIER_B, RAW_COMPACTED.name: RAW_COMPACTED}
+"""Every table the pipeline writes: the Tier B tables of SPEC.md and the compacted raw events."""

@@ -13,7 +13,7 @@ from trajectory_assets.defs.raw import raw_events
 from trajectory_assets.defs.resources import LakeResource, RayResource
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.schema import TIER_B
+from trajectory_assets.schema import TABLES
 
 ALL_ASSETS = [raw_events, *TIER_B_ASSETS]
 TIER_B_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events")
@@ -41,9 +41,9 @@ def test_one_partition_writes_that_day_only(lake: Lake) -> None:
         instance=instance,
     )
     assert result.success
-    assert materialized(result) == {t: {DAY1} for t in TIER_B}
+    assert materialized(result) == {t: {DAY1} for t in TABLES}
     catalog = Catalog(lake)
-    for table in TIER_B:
+    for table in TABLES:
         assert catalog.days(table) == [DAY1]
     sessions = catalog.read("sessions")
     assert sessions.num_rows == 120
@@ -51,7 +51,7 @@ def test_one_partition_writes_that_day_only(lake: Lake) -> None:
     assert record is not None
     meta = record.asset_materialization.metadata  # type: ignore[union-attr]
     assert meta["dagster/row_count"].value == 120
-    assert [c.name for c in meta["dagster/column_schema"].value.columns] == TIER_B[
+    assert [c.name for c in meta["dagster/column_schema"].value.columns] == TABLES[
         "sessions"
     ].schema.names
     assert meta["path"].value.endswith("/sessions")
@@ -71,7 +71,7 @@ def test_range_is_one_run_with_a_materialization_per_day(lake: Lake) -> None:
         },
     )
     assert result.success
-    assert materialized(result) == {t: {DAY1, DAY2} for t in TIER_B}
+    assert materialized(result) == {t: {DAY1, DAY2} for t in TABLES}
     runs = instance.get_runs()
     assert len(runs) == 1
     record = instance.get_latest_materialization_event(dg.AssetKey("turns"))
@@ -91,7 +91,7 @@ def test_tables_are_readable_by_duckdb_and_polars_with_spec_columns(lake: Lake) 
     )
     assert result.success
     root = Path(lake.root)
-    for table, spec in TIER_B.items():
+    for table, spec in TABLES.items():
         depth = "/".join(["*"] * (len(spec.partition_by) + 1))
         pattern = str(root / table / depth / "*.parquet")
         expected = Catalog(lake).manifest(table, DAY2)["rows"]  # type: ignore[index]

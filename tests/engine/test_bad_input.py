@@ -20,7 +20,7 @@ from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import BadRawFileError
 from trajectory_assets.operators import OPERATORS, Sessionize
-from trajectory_assets.schema import RAW_EVENTS, TIER_B
+from trajectory_assets.schema import RAW_EVENTS, TABLES
 
 PRODUCER_SCHEMA = pa.schema([f.with_nullable(True) for f in RAW_EVENTS])
 """What a careless producer writes: the raw columns with nulls allowed anywhere."""
@@ -128,7 +128,7 @@ def test_an_empty_day_commits_empty_partitions(tmp_path: Path) -> None:
     Path(lake.root, "raw_events", f"dt={DAY1}").mkdir(parents=True)
     materialize_all(lake)
     catalog = Catalog(lake)
-    for table in TIER_B:
+    for table in TABLES:
         manifest = catalog.manifest(table, DAY1)
         assert manifest is not None and manifest["rows"] == 0, table
         assert catalog.read(table, dt=DAY1).num_rows == 0

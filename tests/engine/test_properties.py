@@ -20,7 +20,7 @@ from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import list_raw_files, read_events
 from trajectory_assets.operators import OPERATORS, Sessionize, TurnFeatures
 from trajectory_assets.operators.checks import duplicate_keys, recount, token_totals
-from trajectory_assets.schema import EVENT_TYPES, RAW_EVENTS, TIER_B
+from trajectory_assets.schema import EVENT_TYPES, RAW_EVENTS, TABLES
 
 T0 = dt.datetime.fromisoformat(f"{DAY1}T08:00:00+00:00")
 PAYLOADS = {
@@ -102,7 +102,7 @@ def materialize(lake: Lake, runtime: object, ops: tuple = OPERATORS) -> dict[str
 
 def assert_invariants(lake: Lake, tables: dict[str, pa.Table]) -> None:
     for table in tables:
-        spec = TIER_B[table]
+        spec = TABLES[table]
         assert duplicate_keys(tables[table], spec.keys) == 0, table
     events, _ = read_events(lake, list_raw_files(lake, dt=DAY1))
     counted = recount(events, tables["rejected_events"])
@@ -132,5 +132,5 @@ def test_ray_agrees_with_inline_on_random_streams(
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         inline = materialize(write_lake(Path(a), sessions), InlineRuntime())
         ray = materialize(write_lake(Path(b), sessions), RayRuntime())
-        for table in TIER_B:
+        for table in TABLES:
             assert ray[table].equals(inline[table]), table

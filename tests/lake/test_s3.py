@@ -19,7 +19,7 @@ from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.commit import rollback, versions
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import OPERATORS, Sessionize
-from trajectory_assets.schema import TIER_B
+from trajectory_assets.schema import TABLES
 
 pytestmark = pytest.mark.s3
 
@@ -40,7 +40,7 @@ def test_tables_on_s3_equal_tables_on_local_disk(
     for lake in (local, remote):
         for op in OPERATORS:
             run_operator(op, lake, [DAY2], InlineRuntime())
-    for table in TIER_B:
+    for table in TABLES:
         for day in (DAY2,):
             expected = Catalog(local).read(table, dt=day)
             assert Catalog(remote).read(table, dt=day).equals(expected), (table, day)

@@ -27,7 +27,7 @@ from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, s3_options
 from trajectory_assets.operators import OPERATORS
-from trajectory_assets.schema import TIER_B
+from trajectory_assets.schema import TABLES
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -150,7 +150,7 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
         params={
             "partitionNames": DAYS,
             "fromFailure": False,
-            "assetSelection": [{"path": [t]} for t in TIER_B],
+            "assetSelection": [{"path": [t]} for t in TABLES],
         },
     )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
@@ -172,7 +172,7 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
     stack.lake.fs.get(stack.lake.path("raw_events"), local.path("raw_events"), recursive=True)
     for op in OPERATORS:
         run_operator(op, local, DAYS, InlineRuntime())
-    for table in TIER_B:
+    for table in TABLES:
         for day in DAYS:
             remote = Catalog(stack.lake).read(table, dt=day)
             assert remote.equals(Catalog(local).read(table, dt=day)), (table, day)
@@ -192,7 +192,7 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
         cursor.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'")
         assert cursor.fetchone()[0] >= 1
     with stack.instance() as instance:
-        for table in TIER_B:
+        for table in TABLES:
             assert _materialized_days(instance, table) >= set(DAYS), table
         event = instance.get_latest_materialization_event(dg.AssetKey("sessions"))
         batch_nodes = set(event.asset_materialization.metadata["ray_nodes"].value.split(", "))  # type: ignore[union-attr]
@@ -253,10 +253,10 @@ def test_the_daemon_ticks_the_daily_schedule(stack: Stack) -> None:
     deadline = time.monotonic() + 300
     with stack.instance() as instance:
         while time.monotonic() < deadline:
-            if all(yesterday in _materialized_days(instance, t) for t in TIER_B):
+            if all(yesterday in _materialized_days(instance, t) for t in TABLES):
                 break
             time.sleep(5)
-        missing = [t for t in TIER_B if yesterday not in _materialized_days(instance, t)]
+        missing = [t for t in TABLES if yesterday not in _materialized_days(instance, t)]
     assert not missing, f"the schedule did not materialize {yesterday} of {missing}"
     assert Catalog(stack.lake).manifest("sessions", yesterday)["rows"] == 20  # type: ignore[index]
 
@@ -290,7 +290,7 @@ def test_the_ui_shows_the_assets_and_the_materialized_partitions(stack: Stack) -
         _dismiss_welcome(page)
         page.get_by_text("tier_b", exact=True).last.dblclick()  # expand the group in the graph
         page.get_by_text("turn_features", exact=True).first.wait_for(timeout=60_000)
-        for table in TIER_B:
+        for table in TABLES:
             assert page.get_by_text(table, exact=True).count() > 0, table
         page.screenshot(path=str(ARTIFACTS / "asset-graph.png"))
 

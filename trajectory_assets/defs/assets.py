@@ -12,8 +12,8 @@ from trajectory_assets.defs.partitions import DAILY
 from trajectory_assets.defs.resources import LakeResource, RayResource
 from trajectory_assets.engine.job import run_operator
 from trajectory_assets.engine.operator import Operator
-from trajectory_assets.engine.plan import DEFAULT_BATCH_BYTES
-from trajectory_assets.lake.catalog import RAW_TABLE, Catalog
+from trajectory_assets.engine.plan import DEFAULT_BATCH_BYTES, reads_compacted
+from trajectory_assets.lake.catalog import COMPACTED_TABLE, RAW_TABLE, Catalog
 from trajectory_assets.operators import OPERATORS
 
 GROUP = "tier_b"
@@ -27,6 +27,8 @@ DESCRIPTIONS = {
     "turn_features": "One row per turn: cache hit ratio, throughput, repeats, think time, totals.",
     "eval_runs": "One row per (benchmark, model, run_id): attempts, pass rate, pass@1, cost.",
     "decision_steps": "One row per (session, decision step): items kept, eliminated, scored.",
+    "raw_compacted": "Every raw row, a few files per day and app, whole sessions sorted by time; "
+    "the session assets read it instead of the raw files while it is fresh.",
 }
 
 
@@ -56,7 +58,7 @@ def build_asset(op: Operator) -> dg.AssetsDefinition:
     specs = [
         dg.AssetSpec(
             key=table,
-            deps=list(op.inputs),
+            deps=[*op.inputs, *([COMPACTED_TABLE] if reads_compacted(op) else [])],
             description=DESCRIPTIONS[table],
             code_version=op.version,
             group_name=GROUP,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from trajectory_assets.engine.operator import Operator
-from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.catalog import COMPACTED_TABLE, Catalog
 from trajectory_assets.lake.raw import list_raw_files, read_events
 from trajectory_assets.operators.checks import (
     RawRecount,
@@ -18,7 +18,7 @@ from trajectory_assets.operators.checks import (
     recount,
     token_totals,
 )
-from trajectory_assets.schema import TIER_B
+from trajectory_assets.schema import TABLES
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,20 @@ class CheckContext:
 def _unique_keys(table: str) -> Callable[[CheckContext, str], DayCheck]:
     def check(ctx: CheckContext, day: str) -> DayCheck:
         rows = ctx.catalog.read(table, dt=day)
-        dupes = duplicate_keys(rows, TIER_B[table].keys)
+        dupes = duplicate_keys(rows, TABLES[table].keys)
         return DayCheck(dupes == 0, f"{dupes} duplicate keys in {rows.num_rows} rows")
 
     return check
+
+
+def _compacted_rows(ctx: CheckContext, day: str) -> DayCheck:
+    manifest = ctx.catalog.manifest(COMPACTED_TABLE, day) or {}
+    skipped = {path for path, _ in manifest.get("skipped_files", [])}
+    lake = ctx.catalog.lake
+    files = [f for f in list_raw_files(lake, dt=day) if f.path not in skipped]
+    raw_rows = read_events(lake, files, columns=("event_id",))[0].num_rows
+    rows = int(manifest.get("rows", 0))
+    return DayCheck(rows == raw_rows, f"{rows} compacted rows, {raw_rows} raw rows")
 
 
 def _events_reconcile(ctx: CheckContext, day: str) -> DayCheck:
@@ -119,10 +129,16 @@ class Check:
 
 def checks_for(op: Operator) -> list[Check]:
     found = [
-        Check("unique_keys", t, f"Each {', '.join(TIER_B[t].keys)} appears once.", _unique_keys(t))
+        Check("unique_keys", t, f"Each {', '.join(TABLES[t].keys)} appears once.", _unique_keys(t))
         for t in op.outputs
     ]
     extra = [
+        Check(
+            "rows_match_raw",
+            COMPACTED_TABLE,
+            "Every raw row of the day is in raw_compacted, once.",
+            _compacted_rows,
+        ),
         Check(
             "n_events_match_raw",
             "sessions",

@@ -12,7 +12,7 @@ from trajectory_assets.engine.operator import PARTIALS, OpContext, normalise
 from trajectory_assets.engine.plan import BatchTask, output_specs
 from trajectory_assets.lake.catalog import RAW_TABLE, Catalog
 from trajectory_assets.lake.commit import BatchReceipt, stage_batch
-from trajectory_assets.lake.raw import filter_sessions, read_events
+from trajectory_assets.lake.raw import filter_sessions, read_compacted, read_events
 
 
 def run_task(task: BatchTask) -> BatchReceipt:
@@ -21,19 +21,21 @@ def run_task(task: BatchTask) -> BatchReceipt:
     tables: dict[str, pa.Table] = {}
     skipped: list[tuple[str, str]] = []
     input_rows = 0
-    if task.raw_files:
-        events, skipped = read_events(
+    if task.compacted:
+        tables["events"] = read_compacted(task.lake, task.compacted, op.raw_columns)
+    elif task.raw_files:
+        tables["events"], skipped = read_events(
             task.lake, task.raw_files, on_bad_file=task.on_bad_file, columns=op.raw_columns
         )
-        tables["events"] = events
-        input_rows = events.num_rows
+    if "events" in tables:
+        input_rows = tables["events"].num_rows
     for name, paths in task.upstream:
         schema = op.partial_schema if name == PARTIALS else catalog.get(name).schema
         table = _read_files(task, paths, schema)
         if task.sessions and name != PARTIALS:
             table = filter_sessions(table, task.sessions)
         tables[name] = table
-        if not task.raw_files:
+        if "events" not in tables:
             input_rows += table.num_rows
     if RAW_TABLE in op.inputs and "events" not in tables:
         tables["events"] = read_events(task.lake, ())[0]

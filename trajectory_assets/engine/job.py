@@ -52,6 +52,7 @@ class DayResult:
     input_rows: int
     input_files: int
     skipped_files: tuple[tuple[str, str], ...]
+    source: str  # what the batches read: raw_events, or raw_compacted and its version
     workers: tuple[str, ...]  # host:pid of every process that ran a batch of this day
     nodes: tuple[str, ...]  # Ray node ids that ran this run's batches (empty inline)
 
@@ -180,6 +181,7 @@ def _commit_day(
             "operator": op.name,
             "operator_version": op.version,
             "input_fingerprint": d.input_fingerprint,
+            "source": d.source,
             "run_id": run_id,
             "skipped_files": [list(s) for s in skipped],
         },
@@ -193,6 +195,7 @@ def _commit_day(
         input_rows=sum(r.input_rows for r in map_receipts),
         input_files=d.input_files,
         skipped_files=skipped,
+        source=d.source,
         workers=tuple(sorted({r.worker for r in receipts.values()})),
         nodes=tuple(sorted({r.node for r in receipts.values() if r.node})),
     )

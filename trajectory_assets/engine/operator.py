@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trajectory_assets.engine.batch import Batch
-from trajectory_assets.schema import TIER_B
+from trajectory_assets.schema import TABLES
 
 
 class OutputError(ValueError):
@@ -43,6 +43,7 @@ class Operator:
     requires: ClassVar[Literal["session"] | None] = "session"
     partial_schema: ClassVar[pa.Schema | None] = None
     raw_columns: ClassVar[tuple[str, ...] | None] = None  # None: every raw column
+    batch_scale: ClassVar[int] = 1  # batches of `batch_scale` x the configured batch bytes
 
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table | dict[str, pa.Table]:
         raise NotImplementedError
@@ -82,7 +83,7 @@ def normalise(
             assert op.partial_schema is not None
             schema, keys = op.partial_schema, tuple(op.partial_schema.names)
         else:
-            schema, keys = TIER_B[name].schema, TIER_B[name].keys
+            schema, keys = TABLES[name].schema, TABLES[name].keys
         normalised[name] = _conform(op.name, name, result[name], schema, keys)
     return normalised
 

@@ -8,19 +8,27 @@ import hashlib
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from trajectory_assets.engine.operator import PARTIALS, Operator
-from trajectory_assets.lake.catalog import RAW_TABLE, Catalog, TableSpec
+from trajectory_assets.lake.catalog import (
+    COMPACTED_TABLE,
+    RAW_TABLE,
+    Catalog,
+    TableSpec,
+    parse_hive,
+)
 from trajectory_assets.lake.commit import Attempt, attempt_key, finished_batches
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import (
     OnBadFile,
     RawFile,
+    SessionRange,
     fingerprint,
     group_sessions,
     list_raw_files,
 )
+from trajectory_assets.operators.compact import Compact
 from trajectory_assets.schema import SCHEMA_VERSION
 
 DEFAULT_BATCH_BYTES = 2 * 1024 * 1024
@@ -37,8 +45,9 @@ class BatchTask:
     batch_id: str
     phase: Literal["map", "merge"]
     raw_files: tuple[RawFile, ...] = ()
+    compacted: tuple[str, ...] = ()  # raw_compacted files read instead of raw_files (absolute)
     upstream: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (input table, absolute file paths)
-    sessions: tuple[tuple[str, str], ...] = ()  # filter applied to upstream session tables
+    sessions: tuple[SessionRange, ...] = ()  # the batch's sessions, to filter upstream tables
     on_bad_file: OnBadFile = "fail"
 
     @property
@@ -55,6 +64,7 @@ class DayPlan:
     input_files: int
     input_bytes: int
     input_fingerprint: str
+    source: str  # what the batches read: raw_events, or raw_compacted and its version
 
 
 @dataclass(frozen=True)
@@ -87,57 +97,167 @@ def plan(
     once the partials they read exist (see `merge_tasks`)."""
     catalog = Catalog(lake)
     group = group or op.name
-    day_plans = []
-    for day in days:
-        primary = op.inputs[0]
-        raw = list_raw_files(lake, dt=day) if RAW_TABLE in op.inputs else []
-        input_fp = input_fingerprint(op, catalog, day, raw)
-        if primary == RAW_TABLE:
-            groups = group_sessions(raw, batch_bytes)
-            size, n_files = sum(f.size for f in raw), len(raw)
-        else:
-            files = catalog.files(primary, dt=day)
-            size, n_files = 0, len(files)
-        attempt = Attempt(lake, group, day, attempt_key(group, day, op.version, input_fp))
-        secondary = [n for n in op.inputs[1:] if n != RAW_TABLE]
-        upstream_files = {name: tuple(catalog.files(name, dt=day)) for name in secondary}
-        tasks: list[BatchTask] = []
-        if primary == RAW_TABLE:
-            for g in groups:
-                apps = {a for a, _ in g.sessions}
-                upstream = tuple(
-                    (name, tuple(f for f in paths if _app_of(f) in apps))
-                    for name, paths in upstream_files.items()
-                )
-                tasks.append(
-                    BatchTask(
-                        lake,
-                        op,
-                        attempt,
-                        g.batch_id,
-                        "map",
-                        g.files,
-                        upstream,
-                        g.sessions,
-                        on_bad_file,
-                    )
-                )
-        else:
-            for index, chunk in enumerate(_chunks(files, max(1, len(files) // 64 + 1))):
-                tasks.append(
-                    BatchTask(
-                        lake,
-                        op,
-                        attempt,
-                        f"{day}-{index:05d}",
-                        "map",
-                        upstream=((primary, tuple(chunk)),),
-                        on_bad_file=on_bad_file,
-                    )
-                )
-        done = tuple(sorted(finished_batches(attempt)))
-        day_plans.append(DayPlan(day, attempt, tuple(tasks), done, n_files, size, input_fp))
+    day_plans = [
+        _plan_day(op, catalog, day, group, batch_bytes * op.batch_scale, on_bad_file)
+        for day in days
+    ]
     return Plan(op, group, tuple(day_plans), output_specs(op, catalog))
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """What one map batch reads from its primary input."""
+
+    batch_id: str
+    raw_files: tuple[RawFile, ...] = ()
+    files: tuple[str, ...] = ()  # raw_compacted or Tier B files
+    sessions: tuple[SessionRange, ...] = ()
+
+
+def _plan_day(
+    op: Operator,
+    catalog: Catalog,
+    day: str,
+    group: str,
+    batch_bytes: int,
+    on_bad_file: OnBadFile,
+) -> DayPlan:
+    lake = catalog.lake
+    primary = op.inputs[0]
+    raw = list_raw_files(lake, dt=day) if RAW_TABLE in op.inputs else []
+    input_fp = input_fingerprint(op, catalog, day, raw)
+    compacted = fresh_compacted(catalog, day, raw) if reads_compacted(op) else None
+    if compacted is not None:
+        source = f"{COMPACTED_TABLE} {compacted['version']}"
+        entries = catalog.file_entries(COMPACTED_TABLE, day)
+        units = _compacted_units(day, entries, batch_bytes)
+        size, n_files = sum(int(e["bytes"]) for _, e in entries), len(entries)
+    elif primary == RAW_TABLE:
+        source = RAW_TABLE
+        units = [
+            _Unit(g.batch_id, raw_files=g.files, sessions=g.ranges)
+            for g in group_sessions(raw, batch_bytes)
+        ]
+        size, n_files = sum(f.size for f in raw), len(raw)
+    else:
+        source = primary
+        files = catalog.files(primary, dt=day)
+        units = [
+            _Unit(f"{day}-{index:05d}", files=tuple(chunk))
+            for index, chunk in enumerate(_chunks(files, max(1, len(files) // 64 + 1)))
+        ]
+        size, n_files = 0, len(files)
+    # The source is part of the attempt: batches of raw files and of compacted files differ,
+    # and a resumed attempt must never mix the two.
+    key = attempt_key(group, day, op.version, f"{input_fp}\0{source}")
+    attempt = Attempt(lake, group, day, key)
+    secondary = [n for n in op.inputs[1:] if n != RAW_TABLE]
+    upstream_entries = {name: _by_app(catalog.file_entries(name, day)) for name in secondary}
+    tasks = tuple(
+        BatchTask(
+            lake,
+            op,
+            attempt,
+            unit.batch_id,
+            "map",
+            raw_files=unit.raw_files,
+            compacted=unit.files if compacted is not None else (),
+            upstream=(
+                ((primary, unit.files),)
+                if primary != RAW_TABLE
+                else tuple(
+                    (name, _overlapping(by_app, unit.sessions))
+                    for name, by_app in upstream_entries.items()
+                )
+            ),
+            sessions=unit.sessions,
+            on_bad_file=on_bad_file,
+        )
+        for unit in units
+    )
+    done = tuple(sorted(finished_batches(attempt)))
+    return DayPlan(day, attempt, tasks, done, n_files, size, input_fp, source)
+
+
+def reads_compacted(op: Operator) -> bool:
+    """Operators planned on raw sessions read raw_compacted instead when it is fresh."""
+    return op.inputs[0] == RAW_TABLE and COMPACTED_TABLE not in op.outputs
+
+
+COMPACT = Compact()
+
+
+def fresh_compacted(catalog: Catalog, day: str, raw: Sequence[RawFile]) -> dict[str, Any] | None:
+    """raw_compacted's manifest for the day when it was computed from exactly the raw files
+    listed now, by the current compaction: None when missing, stale, or of an older version."""
+    manifest = catalog.manifest(COMPACTED_TABLE, day)
+    if manifest is None or manifest.get("operator_version") != COMPACT.version:
+        return None
+    if manifest.get("skipped_files"):
+        return None  # some raw files were left out of it: only the raw files have everything
+    if manifest.get("input_fingerprint") != input_fingerprint(COMPACT, catalog, day, raw):
+        return None
+    return manifest
+
+
+def _compacted_units(
+    day: str, entries: Sequence[tuple[str, dict[str, Any]]], batch_bytes: int
+) -> list[_Unit]:
+    """Batches of whole compacted files (each holds whole sessions of one app), in file order,
+    of about `batch_bytes` each."""
+    units: list[_Unit] = []
+    current: list[tuple[str, dict[str, Any]]] = []
+
+    def flush() -> None:
+        if current:
+            units.append(
+                _Unit(
+                    f"{day}-c{len(units):05d}",
+                    files=tuple(path for path, _ in current),
+                    sessions=tuple(r for _, e in current if (r := _entry_range(e)) is not None),
+                )
+            )
+            current.clear()
+
+    for path, entry in sorted(entries):
+        current.append((path, entry))
+        if sum(int(e["bytes"]) for _, e in current) >= batch_bytes:
+            flush()
+    flush()
+    return units
+
+
+def _entry_range(entry: dict[str, Any]) -> SessionRange | None:
+    app = parse_hive(entry["path"]).get("app_id")
+    sessions = entry.get("sessions")
+    if app is None or not sessions:
+        return None
+    return app, sessions[0], sessions[1]
+
+
+_AppFiles = dict[str | None, list[tuple[str, tuple[str, str] | None]]]
+
+
+def _by_app(entries: Sequence[tuple[str, dict[str, Any]]]) -> _AppFiles:
+    """Upstream files by app, with their session ranges when the manifest has them."""
+    found: _AppFiles = {}
+    for path, entry in entries:
+        sessions = entry.get("sessions")
+        span = (sessions[0], sessions[1]) if sessions else None
+        found.setdefault(parse_hive(entry["path"]).get("app_id"), []).append((path, span))
+    return found
+
+
+def _overlapping(by_app: _AppFiles, sessions: Sequence[SessionRange]) -> tuple[str, ...]:
+    """The upstream files that may hold rows of these sessions: same app, overlapping range
+    (a file without a recorded range may hold any session of its app)."""
+    picked = {
+        path
+        for app, first, last in sessions
+        for path, span in by_app.get(app, [])
+        if span is None or (span[0] <= last and first <= span[1])
+    }
+    return tuple(sorted(picked))
 
 
 class MissingUpstreamError(RuntimeError):
@@ -184,13 +304,6 @@ def merge_task(day_plan: DayPlan, op: Operator, partial_files: Sequence[str]) ->
     )
 
 
-def _app_of(path: str) -> str | None:
-    for segment in path.split("/"):
-        if segment.startswith("app_id="):
-            return segment[len("app_id=") :]
-    return None
-
-
 def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
@@ -210,6 +323,7 @@ def explain(p: Plan, runtime: str) -> str:
             f"  dt={d.day}: {d.input_files} input files, {d.input_bytes:,} bytes, "
             f"{len(d.tasks)} batches ({len(d.done)} already finished), attempt {d.attempt.key}"
         )
+        lines.append(f"    reads: {d.source}")
         staging = posixpath.relpath(d.attempt.path, d.attempt.lake.root)
         lines.append(f"    staging: {d.attempt.lake.display(staging)}")
         if op.two_phase:

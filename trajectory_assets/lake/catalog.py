@@ -13,9 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.schema import RAW_EVENTS, TIER_B, TableSpec
+from trajectory_assets.schema import RAW_EVENTS, TABLES, TableSpec
 
 RAW_TABLE = "raw_events"
+COMPACTED_TABLE = "raw_compacted"
 MANIFEST = "_manifest.json"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 
@@ -51,7 +52,7 @@ class Catalog:
         self._tables: dict[str, TableSpec] = {
             RAW_TABLE: TableSpec(RAW_TABLE, RAW_EVENTS, ("app_id", "session_id"), ("event_id",))
         }
-        for spec in TIER_B.values():
+        for spec in TABLES.values():
             self.register(spec)
 
     def register(self, spec: TableSpec) -> None:
@@ -102,17 +103,20 @@ class Catalog:
         if name == RAW_TABLE:
             raise ValueError("raw_events is listed with lake.raw.list_raw_files, not Catalog.files")
         days = [dt] if dt else [d for d in self.days(name) if _in_range(d, dt_from, dt_to)]
-        files: list[str] = []
-        for day in days:
-            manifest = self.manifest(name, day)
-            if manifest is None:
-                continue
-            base = self.partition_path(name, day)
-            for entry in manifest["files"]:
-                if app_id is not None and parse_hive(entry["path"]).get("app_id") != app_id:
-                    continue
-                files.append(posixpath.join(base, entry["path"]))
-        return files
+        return [
+            path
+            for day in days
+            for path, entry in self.file_entries(name, day)
+            if app_id is None or parse_hive(entry["path"]).get("app_id") == app_id
+        ]
+
+    def file_entries(self, name: str, day: str) -> list[tuple[str, dict[str, Any]]]:
+        """(absolute path, manifest entry: path, rows, bytes, sessions) of a day's current files."""
+        manifest = self.manifest(name, day)
+        if manifest is None:
+            return []
+        base = self.partition_path(name, day)
+        return [(posixpath.join(base, e["path"]), e) for e in manifest["files"]]
 
     def read(self, name: str, **filters: str | None) -> pa.Table:
         """The current rows of a table as one Arrow table with the table's schema."""

@@ -49,6 +49,15 @@ class StagedFile:
     path: str  # relative to the table's staged folder, e.g. "app_id=a/00003.parquet"
     rows: int
     bytes: int
+    # First and last session_id of a file of one app, for tables keyed by session: lets a reader
+    # pick the files of a range of sessions from the manifest without opening any file.
+    sessions: tuple[str, str] | None = None
+
+    def manifest_entry(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"path": self.path, "rows": self.rows, "bytes": self.bytes}
+        if self.sessions is not None:
+            entry["sessions"] = list(self.sessions)
+        return entry
 
 
 @dataclass(frozen=True)
@@ -72,12 +81,17 @@ class BatchReceipt:
         return BatchReceipt(
             batch_id=data["batch_id"],
             day=data["day"],
-            files=tuple(StagedFile(**f) for f in data["files"]),
+            files=tuple(_staged_file(f) for f in data["files"]),
             input_rows=data["input_rows"],
             skipped_files=tuple(tuple(s) for s in data.get("skipped_files", ())),  # type: ignore[misc]
             worker=data.get("worker", ""),
             node=data.get("node", ""),
         )
+
+
+def _staged_file(data: dict[str, Any]) -> StagedFile:
+    sessions = data.pop("sessions", None)
+    return StagedFile(**data, sessions=tuple(sessions) if sessions else None)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,16 @@ def split_partitions(table: pa.Table, partition_by: Sequence[str]) -> list[tuple
     return sorted(parts, key=lambda p: p[0])
 
 
+def session_range(table: pa.Table) -> tuple[str, str] | None:
+    """(first, last) session_id of a table, nulls aside; None without sessions."""
+    if "session_id" not in table.column_names:
+        return None
+    bounds = pc.min_max(table["session_id"]).as_py()
+    if bounds["min"] is None:
+        return None
+    return str(bounds["min"]), str(bounds["max"])
+
+
 def stage_batch(
     attempt: Attempt,
     batch_id: str,
@@ -162,7 +186,8 @@ def stage_batch(
             write_file_atomic(
                 attempt.lake, posixpath.join(attempt.table_dir(table_name), relative), data
             )
-            staged.append(StagedFile(table_name, relative, part.num_rows, len(data)))
+            sessions = session_range(part) if "app_id" in spec.partition_by else None
+            staged.append(StagedFile(table_name, relative, part.num_rows, len(data), sessions))
     receipt = BatchReceipt(
         batch_id,
         attempt.day,
@@ -254,7 +279,7 @@ def commit(
             "committed_at": _dt.datetime.now(_dt.UTC).isoformat(),
             "rows": sum(f.rows for f in files),
             "bytes": sum(f.bytes for f in files),
-            "files": [{"path": f.path, "rows": f.rows, "bytes": f.bytes} for f in files],
+            "files": [f.manifest_entry() for f in files],
             **{k: v for k, v in intent.items() if k not in ("tables", "version")},
         }
         _swap_in(attempt, table_name, manifest, keep_versions)

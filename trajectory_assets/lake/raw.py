@@ -23,6 +23,8 @@ from trajectory_assets.lake.fs import Lake
 from trajectory_assets.schema import EVENTS, RAW_EVENTS
 
 OnBadFile = Literal["fail", "skip"]
+SessionRange = tuple[str, str, str]
+"""(app_id, first session_id, last session_id): a run of consecutive sessions of one app."""
 
 
 class BadRawFileError(RuntimeError):
@@ -59,8 +61,14 @@ class SessionGroup:
         return sum(f.size for f in self.files)
 
     @property
-    def sessions(self) -> tuple[tuple[str, str], ...]:
-        return tuple(sorted({(f.app_id, f.session_id) for f in self.files}))
+    def ranges(self) -> tuple[SessionRange, ...]:
+        """The batch's sessions as one range per app: batches take sessions in sorted order,
+        so a batch's sessions of an app are consecutive."""
+        bounds: dict[str, tuple[str, str]] = {}
+        for f in self.files:
+            first, last = bounds.get(f.app_id, (f.session_id, f.session_id))
+            bounds[f.app_id] = (min(first, f.session_id), max(last, f.session_id))
+        return tuple((app, first, last) for app, (first, last) in sorted(bounds.items()))
 
 
 def list_days(lake: Lake, dt_from: str | None = None, dt_to: str | None = None) -> list[str]:
@@ -329,10 +337,28 @@ def conform(table: pa.Table, f: RawFile) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=EVENTS)
 
 
-def filter_sessions(table: pa.Table, sessions: Sequence[tuple[str, str]]) -> pa.Table:
-    """Rows of a session-keyed table that belong to the given (app_id, session_id) pairs."""
-    if not sessions:
-        return table.slice(0, 0)
-    keys = pa.array([f"{a}\x1f{s}" for a, s in sessions])
-    joined = pc.binary_join_element_wise(table["app_id"], table["session_id"], "\x1f")
-    return table.filter(pc.is_in(joined, value_set=keys))
+def filter_sessions(table: pa.Table, sessions: Sequence[SessionRange]) -> pa.Table:
+    """Rows of a session-keyed table that belong to the given ranges of sessions."""
+    mask = pa.repeat(pa.scalar(False), table.num_rows)
+    for app, first, last in sessions:
+        in_range = pc.and_(
+            pc.equal(table["app_id"], app),
+            pc.and_(
+                pc.greater_equal(table["session_id"], first),
+                pc.less_equal(table["session_id"], last),
+            ),
+        )
+        mask = pc.or_(mask, pc.fill_null(in_range, False))
+    return table.filter(mask)
+
+
+def read_compacted(
+    lake: Lake, paths: Sequence[str], columns: Sequence[str] | None = None
+) -> pa.Table:
+    """raw_compacted files in the EVENTS shape, like `read_events` of the raw files they hold."""
+    schema = events_schema(columns)
+    if not paths:
+        return schema.empty_table()
+    arrow_fs = lake.arrow_fs
+    tables = [pq.read_table(p, columns=schema.names, filesystem=arrow_fs) for p in paths]
+    return pa.concat_tables(tables).cast(schema)

@@ -1,11 +1,12 @@
 """Pure operators, one per derivation; they know nothing of Dagster, Ray or paths."""
 
+from trajectory_assets.operators.compact import Compact
 from trajectory_assets.operators.decision_steps import DecisionSteps
 from trajectory_assets.operators.eval_runs import EvalRuns
 from trajectory_assets.operators.sessionize import Sessionize
 from trajectory_assets.operators.turn_features import TurnFeatures
 
-OPERATORS = (Sessionize(), TurnFeatures(), EvalRuns(), DecisionSteps())
+OPERATORS = (Compact(), Sessionize(), TurnFeatures(), EvalRuns(), DecisionSteps())
 """In dependency order: each operator's Tier B inputs are outputs of an earlier one."""
 
-__all__ = ["OPERATORS", "DecisionSteps", "EvalRuns", "Sessionize", "TurnFeatures"]
+__all__ = ["OPERATORS", "Compact", "DecisionSteps", "EvalRuns", "Sessionize", "TurnFeatures"]
