@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV, Lake, lake_from_env
 from trajectory_assets.operators import OPERATORS
-from trajectory_assets.schema import TIER_B
+from trajectory_assets.schema import TABLES
 
 
 class CliError(Exception):
@@ -47,8 +47,8 @@ def _operators_for(names: Sequence[str] | None) -> list[str]:
     for name in names:
         owner = next((op for op in OPERATORS if name in op.outputs or name == op.name), None)
         if owner is None:
-            known = ", ".join(sorted(TIER_B))
-            raise CliError(f"unknown asset {name!r}; Tier B assets are: {known}")
+            known = ", ".join(sorted(TABLES))
+            raise CliError(f"unknown asset {name!r}; assets are: {known}")
         tables += [t for t in owner.outputs if t not in tables]
     return tables
 
@@ -242,7 +242,7 @@ def cmd_explain(args: argparse.Namespace) -> None:
 
     op = next((o for o in OPERATORS if args.asset in o.outputs or args.asset == o.name), None)
     if op is None:
-        raise CliError(f"unknown asset {args.asset!r}; Tier B assets are: {', '.join(TIER_B)}")
+        raise CliError(f"unknown asset {args.asset!r}; assets are: {', '.join(TABLES)}")
     days = [args.partition] if args.partition else _days(args.date_from, args.date_to)
     _say(explain(plan(op, lake_from_env(args.lake), days), args.runtime))
 
@@ -254,7 +254,7 @@ def cmd_rollback(args: argparse.Namespace) -> None:
     lake = lake_from_env(args.lake)
     op = next((o for o in OPERATORS if args.table in o.outputs), None)
     if op is None:
-        raise CliError(f"unknown table {args.table!r}; Tier B tables are: {', '.join(TIER_B)}")
+        raise CliError(f"unknown table {args.table!r}; tables are: {', '.join(TABLES)}")
     missing = [t for t in op.outputs if not versions(lake, t, args.partition)]
     if missing:  # siblings were committed together: roll back all of them or none
         raise CliError(f"{', '.join(missing)} dt={args.partition} has no previous version")
@@ -288,7 +288,7 @@ def cmd_query(args: argparse.Namespace) -> None:
 
     catalog = Catalog(lake_from_env(args.lake))
     con = duckdb.connect()
-    for table in TIER_B:
+    for table in TABLES:
         files = catalog.files(table)
         if files:
             listing = ", ".join(f"'{f}'" for f in files)

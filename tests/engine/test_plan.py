@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.lakes import DAY1
+from tests.lakes import DAY1, DAY2
 from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.plan import MissingUpstreamError, explain, plan
 from trajectory_assets.lake.fs import Lake
@@ -48,3 +48,20 @@ def test_reading_only_the_declared_raw_columns_changes_nothing(lake: Lake, op: O
         for events in (full, narrow)
     ]
     assert outputs[0] == outputs[1]
+
+
+def test_a_long_range_is_planned_in_windows_of_raw_files(lake: Lake) -> None:
+    """The driver holds one window's file list at a time, not the whole range's."""
+    from trajectory_assets.engine.plan import plan_windows
+    from trajectory_assets.lake.raw import list_raw_files
+    from trajectory_assets.operators import Compact
+
+    days = [DAY1, DAY2]
+    per_day = [len(list_raw_files(lake, dt=d)) for d in days]
+    assert [len(p.days) for p in plan_windows(Compact(), lake, days)] == [2]
+    windows = list(plan_windows(Compact(), lake, days, window_raw_files=min(per_day)))
+    assert [[d.day for d in w.days] for w in windows] == [[DAY1], [DAY2]]
+    held = [sum(len(t.raw_files) for d in w.days for t in d.tasks) for w in windows]
+    assert held == per_day
+    assert [d.day for d in plan(Compact(), lake, days).days] == days
+    assert plan(Compact(), lake, []).days == ()

@@ -1,7 +1,8 @@
 """One materialization of an operator over a set of days: plan, run, merge, commit.
 
-All days of the range share one runtime job (one Ray dataset), and each day is then committed
-on its own, since a day is the unit Dagster tracks.
+The days of a range share one runtime job (one Ray dataset) per window of days, and each day is
+then committed on its own, since a day is the unit Dagster tracks. Windows bound what the
+driver holds at once (see `plan_windows`): a range of any length runs in the same memory.
 """
 
 import logging
@@ -19,9 +20,10 @@ from trajectory_assets.engine.plan import (
     MERGE_BATCH,
     BatchTask,
     DayPlan,
+    Plan,
     merge_task,
     output_specs,
-    plan,
+    plan_windows,
 )
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.lake.catalog import Catalog
@@ -117,11 +119,26 @@ def _run(
             final = _final(finished_batches(attempt), op)
             commit(attempt, specs, final, intent, keep_versions=keep_versions)
 
-    the_plan = plan(op, lake, days, batch_bytes=batch_bytes, on_bad_file=on_bad_file)
+    result = JobResult(op.name, runtime.name)
+    for window in plan_windows(op, lake, days, batch_bytes=batch_bytes, on_bad_file=on_bad_file):
+        result.days.update(_run_window(op, window, runtime, run_id, keep_versions, progress))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _run_window(
+    op: Operator,
+    the_plan: Plan,
+    runtime: Runtime,
+    run_id: str,
+    keep_versions: int,
+    progress: Callable[[str], None],
+) -> dict[str, DayResult]:
     pending = the_plan.pending
     progress(
-        f"{op.name}: {len(days)} day(s), {sum(len(d.tasks) for d in the_plan.days)} batches "
-        f"({len(pending)} to run) on {runtime.name}"
+        f"{op.name}: {len(the_plan.days)} day(s), "
+        f"{sum(len(d.tasks) for d in the_plan.days)} batches ({len(pending)} to run) "
+        f"on {runtime.name}"
     )
     new = runtime.run(pending)
     receipts: dict[str, dict[str, BatchReceipt]] = {d.day: {} for d in the_plan.days}
@@ -139,17 +156,15 @@ def _run(
         for r in runtime.run(merges):
             receipts[r.day][r.batch_id] = r
 
-    result = JobResult(op.name, runtime.name)
+    results = {}
     for d in the_plan.days:
-        result.days[d.day] = _commit_day(
-            op, the_plan.specs, d, receipts[d.day], run_id, keep_versions
-        )
+        day = _commit_day(op, the_plan.specs, d, receipts[d.day], run_id, keep_versions)
+        results[d.day] = day
         progress(
             f"{op.name} dt={d.day}: committed "
-            + ", ".join(f"{t} {result.days[d.day].rows(t):,} rows" for t in op.outputs)
+            + ", ".join(f"{t} {day.rows(t):,} rows" for t in op.outputs)
         )
-    result.seconds = time.perf_counter() - started
-    return result
+    return results
 
 
 def _partial_files(d: DayPlan, receipts: Any) -> list[str]:

@@ -6,7 +6,7 @@ A plan is pure data (picklable), so the same plan runs in-process or as Ray task
 
 import hashlib
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -89,19 +89,49 @@ def plan(
     lake: Lake,
     days: Sequence[str],
     *,
-    group: str | None = None,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     on_bad_file: OnBadFile = "fail",
 ) -> Plan:
-    """Plan the map batches of every day. Merge tasks of two-phase operators are added later,
-    once the partials they read exist (see `merge_tasks`)."""
+    """The map batches of every day in one plan (what `explain` shows). Merge tasks of two-phase
+    operators are added later, once the partials they read exist (see `merge_task`)."""
+    (whole,) = plan_windows(
+        op, lake, days, batch_bytes=batch_bytes, on_bad_file=on_bad_file, window_raw_files=0
+    )
+    return whole
+
+
+WINDOW_RAW_FILES = 50_000
+
+
+def plan_windows(
+    op: Operator,
+    lake: Lake,
+    days: Sequence[str],
+    *,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    on_bad_file: OnBadFile = "fail",
+    window_raw_files: int = WINDOW_RAW_FILES,
+) -> Iterator[Plan]:
+    """Plans of consecutive days, each closed once its batches hold `window_raw_files` raw files
+    (0: one plan for every day).
+
+    A plan names every raw file it reads, so planning a long range at once would grow the driver
+    with the lake; a window is planned only when the one before it has run. Days read from
+    raw_compacted hold a few files each, so a whole range usually fits in one window.
+    """
     catalog = Catalog(lake)
-    group = group or op.name
-    day_plans = [
-        _plan_day(op, catalog, day, group, batch_bytes * op.batch_scale, on_bad_file)
-        for day in days
-    ]
-    return Plan(op, group, tuple(day_plans), output_specs(op, catalog))
+    specs = output_specs(op, catalog)
+    window: list[DayPlan] = []
+    held = 0
+    for day in days:
+        day_plan = _plan_day(op, catalog, day, batch_bytes * op.batch_scale, on_bad_file)
+        window.append(day_plan)
+        held += sum(len(t.raw_files) for t in day_plan.tasks)
+        if window_raw_files and held >= window_raw_files:
+            yield Plan(op, op.name, tuple(window), specs)
+            window, held = [], 0
+    if window or not days:
+        yield Plan(op, op.name, tuple(window), specs)
 
 
 @dataclass(frozen=True)
@@ -118,7 +148,6 @@ def _plan_day(
     op: Operator,
     catalog: Catalog,
     day: str,
-    group: str,
     batch_bytes: int,
     on_bad_file: OnBadFile,
 ) -> DayPlan:
@@ -149,8 +178,8 @@ def _plan_day(
         size, n_files = 0, len(files)
     # The source is part of the attempt: batches of raw files and of compacted files differ,
     # and a resumed attempt must never mix the two.
-    key = attempt_key(group, day, op.version, f"{input_fp}\0{source}")
-    attempt = Attempt(lake, group, day, key)
+    key = attempt_key(op.name, day, op.version, f"{input_fp}\0{source}")
+    attempt = Attempt(lake, op.name, day, key)
     secondary = [n for n in op.inputs[1:] if n != RAW_TABLE]
     upstream_entries = {name: _by_app(catalog.file_entries(name, day)) for name in secondary}
     tasks = tuple(
