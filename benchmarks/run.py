@@ -772,12 +772,11 @@ def draw(results: dict[str, Any], path: Path) -> None:
         for runtime, entry in by_runtime.items():
             speed.setdefault(runtime, []).append((entry["events"], entry["events_per_s"]))
             memory.setdefault(runtime, []).append((entry["events"], entry["driver_peak_rss_mb"]))
-    reps = results["config"]["reps"]
     write_chart(
         str(path),
         [
             (
-                f"EVENTS/S BY RUNTIME (MEDIAN OF {reps})",
+                "EVENTS/S BY RUNTIME (MEDIAN OF THE REPETITIONS)",
                 "RAW EVENTS PER SECOND, LOG SCALE",
                 speed,
                 True,
@@ -830,6 +829,7 @@ def bench(args: argparse.Namespace) -> None:
     runtimes = [r for r in RUNTIMES if r in args.runtimes.split(",")]
     if any(r in OURS for r in runtimes) and "duckdb" not in runtimes:
         raise SystemExit("ray/inline are compared with the peer: keep duckdb in BENCH_RUNTIMES")
+    reps = per_size_reps(args.reps, sizes)
     machine = args.machine or socket.gethostname()
     stamp = dt.date.today().isoformat()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -842,7 +842,7 @@ def bench(args: argparse.Namespace) -> None:
         "host": machine_info(),
         "config": {
             "sizes": sizes,
-            "reps": args.reps,
+            "reps": reps,
             "runtimes": runtimes,
             "days": args.days,
             "batch_bytes": "engine default (2 MiB)",
@@ -853,12 +853,12 @@ def bench(args: argparse.Namespace) -> None:
         "runs": [],
         "verification": {},
     }
-    log(f"sizes {sizes}, {args.reps} rep(s), runtimes {runtimes}; results -> {out_json}")
+    log(f"sizes {sizes}, rep(s) {reps}, runtimes {runtimes}; results -> {out_json}")
     started = time.perf_counter()
     for size in sizes:
         lake = ensure_lake(size, lake_config(parse_size(size), args.days))
         results["lakes"][size] = lake
-        for rep in range(args.reps):
+        for rep in range(reps[size]):
             for runtime in runtimes:
                 results["runs"].append(measure(runtime, size, rep, lake))
                 if rep == 0 and runtime in OURS:
@@ -868,7 +868,7 @@ def bench(args: argparse.Namespace) -> None:
     dagster = None
     if args.dagster:
         dagster = dagster_bench(
-            args.dagster_reps or args.reps,
+            args.dagster_reps or max(reps.values(), default=1),
             args.dagster_days,
             args.dagster_sessions,
             args.dagster_runtime,
@@ -883,8 +883,18 @@ def bench(args: argparse.Namespace) -> None:
     log(f"wrote {out_json} and {out_png}")
 
 
+def per_size_reps(text: str, sizes: Sequence[str]) -> dict[str, int]:
+    """BENCH_REPS: one count for every size ("3"), or one per size of BENCH_SIZES ("3,3,1")."""
+    counts = [int(c) for c in text.split(",") if c.strip()]
+    if len(counts) == 1:
+        counts *= len(sizes)
+    if len(counts) != len(sizes) or min(counts, default=1) < 1:
+        raise SystemExit(f"BENCH_REPS={text!r}: give one count, or one per size of {sizes}")
+    return dict(zip(sizes, counts, strict=True))
+
+
 def report(results: dict[str, Any]) -> None:
-    print(f"\nmedian of {results['config']['reps']} rep(s); ratio = wall / DuckDB peer wall")
+    print(f"\nrepetitions {results['config']['reps']}; ratio = wall / DuckDB peer wall")
     header = (
         f"{'size':>6} {'runtime':>8} {'wall s':>9} {'events/s':>10} {'ratio':>6} "
         f"{'driver MB':>10} {'tree RSS MB':>12} {'tree PSS MB':>12}"
@@ -961,7 +971,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--sizes", default=env("BENCH_SIZES"), help="e.g. 0.1M,1M,10M; none: Dagster only"
     )
-    parser.add_argument("--reps", type=int, default=int(env("BENCH_REPS")))
+    parser.add_argument(
+        "--reps", default=env("BENCH_REPS"), help="e.g. 3, or one per size: 3,3,3,1,1"
+    )
     parser.add_argument("--runtimes", default=env("BENCH_RUNTIMES"))
     parser.add_argument("--days", type=int, default=int(env("BENCH_DAYS")))
     parser.add_argument("--dagster", type=int, default=int(env("BENCH_DAGSTER")))

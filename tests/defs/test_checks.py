@@ -47,6 +47,8 @@ def test_every_check_passes_on_a_clean_materialization(lake: Lake) -> None:
         "eval_runs:unique_keys",
         "turn_features:unique_keys",
         "errors:unique_keys",
+        "raw_compacted:unique_keys",
+        "raw_compacted:rows_match_raw",
     } <= set(evaluations)
     failing = {k: e.metadata for k, e in evaluations.items() if not e.passed}
     assert not failing
@@ -91,3 +93,23 @@ def test_duplicate_keys_counts_repeats() -> None:
     table = pa.table({"a": [1, 1, 2, 1], "b": ["x", "x", "x", "y"]})
     assert duplicate_keys(table, ["a", "b"]) == 1
     assert duplicate_keys(table.slice(0, 0), ["a"]) == 0
+
+
+def test_compacted_rows_check_fails_when_raw_rows_arrive_after_compaction(lake: Lake) -> None:
+    import shutil
+    from pathlib import Path
+
+    from trajectory_assets.defs.checks import CheckContext, Thresholds, checks_for, evaluate
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.operators import Compact
+
+    assert _materialize(lake).success
+    (check,) = [c for c in checks_for(Compact()) if c.name == "rows_match_raw"]
+    context = CheckContext(Catalog(lake), Thresholds(0.05, 0.95))
+    assert evaluate(check, context, [DAY1]).passed
+
+    session = next(Path(lake.root, "raw_events", f"dt={DAY1}").rglob("session_id=*"))
+    shutil.copy(next(session.glob("*.parquet")), session / "late-arrival.parquet")
+    result = evaluate(check, context, [DAY1])
+    assert not result.passed
+    assert "compacted rows" in result.metadata[DAY1].value
