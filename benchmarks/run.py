@@ -587,6 +587,8 @@ def child_dagster(mode: str, work: str, runtime: str, result_path: str) -> None:
 
 
 def dagster_bench(reps: int, days: int, sessions: int, runtime: str) -> dict[str, Any]:
+    from trajectory_assets.schema import TABLES
+
     name = f"dagster-{days}d-{sessions}s"
     config = lake_config(round(days * sessions * EVENTS_PER_SESSION), days)
     config["sessions_per_day"] = sessions
@@ -608,7 +610,7 @@ def dagster_bench(reps: int, days: int, sessions: int, runtime: str) -> dict[str
                     "TRAJECTORY_ASSETS_START_DATE": LAKE_START.isoformat(),
                 },
             )
-            expected = 7 * lake["config"]["days"]
+            expected = len(TABLES) * lake["config"]["days"]
             if result["materializations"] != expected:
                 raise SystemExit(
                     f"dagster {mode}: {result['materializations']} materializations, "

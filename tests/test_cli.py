@@ -72,6 +72,9 @@ def test_generate_then_materialize_a_range_is_recorded_in_the_instance(
     catalog = Catalog(Lake(str(lake)))
     for table in TABLES:
         assert catalog.days(table) == [DAY1, DAY2]
+    queried = run([*CLI, "query", "--lake", str(lake), "SELECT count(*) FROM sessions"], home)
+    assert queried.returncode == 0, queried.stderr
+    assert "80" in queried.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert len(instance.get_runs()) == 1
         for day in (DAY1, DAY2):

@@ -286,13 +286,21 @@ def cmd_tables(args: argparse.Namespace) -> None:
 def cmd_query(args: argparse.Namespace) -> None:
     import duckdb
 
-    catalog = Catalog(lake_from_env(args.lake))
+    lake = lake_from_env(args.lake)
+    catalog = Catalog(lake)
     con = duckdb.connect()
+    if not lake.is_local:  # DuckDB reads through the lake's own fsspec filesystem (s3fs)
+        con.register_filesystem(lake.fs)
     for table in TABLES:
         files = catalog.files(table)
         if files:
-            listing = ", ".join(f"'{f}'" for f in files)
-            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listing}])")
+            if not lake.is_local:
+                files = [f"{lake.protocol}://{f}" for f in files]
+            con.execute(f"SET VARIABLE {table}_files = ?", [files])
+            con.execute(
+                f"CREATE VIEW {table} AS SELECT * FROM "
+                f"read_parquet(getvariable('{table}_files'), hive_partitioning = false)"
+            )
     result = con.sql(args.sql)
     if result is None:
         return

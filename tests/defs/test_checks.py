@@ -113,3 +113,21 @@ def test_compacted_rows_check_fails_when_raw_rows_arrive_after_compaction(lake: 
     result = evaluate(check, context, [DAY1])
     assert not result.passed
     assert "compacted rows" in result.metadata[DAY1].value
+
+
+def test_recount_reads_only_its_columns_and_counts_the_same(lake: Lake) -> None:
+    from trajectory_assets.engine.job import run_operator
+    from trajectory_assets.engine.runtimes.inline import InlineRuntime
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.raw import list_raw_files, read_events
+    from trajectory_assets.operators import Sessionize
+    from trajectory_assets.operators.checks import RECOUNT_COLUMNS
+
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
+    rejected = Catalog(lake).read("rejected_events", dt=DAY1)
+    assert rejected.num_rows > 0
+    files = list_raw_files(lake, dt=DAY1)
+    full, _ = read_events(lake, files)
+    narrow, _ = read_events(lake, files, columns=RECOUNT_COLUMNS)
+    assert narrow.num_columns < full.num_columns
+    assert recount(narrow, rejected) == recount(full, rejected)

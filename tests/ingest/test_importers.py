@@ -19,6 +19,7 @@ import pytest
 from tests.ingest import real
 from tests.ingest.lakes import materialize, raw_events, raw_files
 from trajectory_assets.cli import main
+from trajectory_assets.defs.partitions import DAILY
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.run import IngestReport, ingest_files
 
@@ -245,3 +246,35 @@ def test_cli_reports_failures_with_status_1_and_imports_the_rest(
     )
     assert code == 0
     assert "0 new event(s)" in capsys.readouterr().out
+
+
+def test_synthetic_date_places_untimed_sessions_on_a_materializable_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = tmp_path / "lake"
+    plain = tmp_path / "plain"
+    tau = [str(p) for p in real.TAU_BENCH]
+    assert main(["ingest", "--format", "tau-bench", *tau, "--lake", str(plain)]) == 0
+    assert "import with --synthetic-date" in capsys.readouterr().out
+
+    command = ["ingest", "--format", "tau-bench", *tau, "--lake", str(lake)]
+    assert main([*command, "--synthetic-date", "2026-11-18"]) == 0
+    out = capsys.readouterr().out
+    assert "days 2026-11-18 .. 2026-11-18" in out and "--synthetic-date" not in out
+    moved, before = raw_events(lake), raw_events(plain)
+    assert set(moved["dt"].to_pylist()) == {"2026-11-18"}
+    shift = dt.datetime(2026, 11, 18, tzinfo=dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    key = [("event_id", "ascending")]
+    assert moved.sort_by(key)["ts"].to_pylist() == [
+        t + shift for t in before.sort_by(key)["ts"].to_pylist()
+    ]
+    assert moved.sort_by(key)["event_id"].equals(before.sort_by(key)["event_id"])
+    assert main([*command, "--synthetic-date", "2026-11-18"]) == 0
+    assert "0 new event(s)" in capsys.readouterr().out
+    expected = real.expect_tau_bench(real.TAU_BENCH)
+    assert materialize(lake)["sessions"].num_rows == len(expected.sessions)
+    assert "2026-11-18" in DAILY.get_partition_keys()  # so the UI and schedules can reach it
+
+    with pytest.raises(SystemExit):
+        main([*command, "--synthetic-date", "18/11/2026"])
+    assert "not a date (YYYY-MM-DD)" in capsys.readouterr().err

@@ -95,3 +95,30 @@ def test_ray_tasks_write_staging_on_s3(
     result = run_operator(Sessionize(), lake, [DAY1], RayRuntime(), batch_bytes=64 * 1024)
     assert result.days[DAY1].batches > 1
     assert Catalog(lake).read("sessions", dt=DAY1).num_rows == 120
+
+
+def test_query_command_reads_an_s3_lake(raw_lake_root: Path, s3: S3Server) -> None:
+    import os
+    import subprocess
+    import sys
+
+    lake = upload(raw_lake_root, s3)
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TRAJECTORY_ASSETS_S3_ENDPOINT_URL": s3.endpoint_url,
+    }
+    sql = "SELECT count(*) AS n, count(DISTINCT dt) AS days FROM sessions"
+    cli = [sys.executable, "-m", "trajectory_assets.cli"]
+    done = subprocess.run(
+        [*cli, "query", "--lake", f"s3://{lake.root}", sql],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "120" in done.stdout and "│" in done.stdout

@@ -12,6 +12,7 @@ from trajectory_assets.engine.operator import Operator
 from trajectory_assets.lake.catalog import COMPACTED_TABLE, Catalog
 from trajectory_assets.lake.raw import list_raw_files, read_events
 from trajectory_assets.operators.checks import (
+    RECOUNT_COLUMNS,
     RawRecount,
     duplicate_keys,
     ratios_above,
@@ -47,7 +48,7 @@ class CheckContext:
             skipped = {path for path, _ in manifest.get("skipped_files", [])}
             lake = self.catalog.lake
             files = [f for f in list_raw_files(lake, dt=day) if f.path not in skipped]
-            events, _ = read_events(lake, files)
+            events, _ = read_events(lake, files, columns=RECOUNT_COLUMNS)
             self.recounts[day] = recount(events, self.catalog.read("rejected_events", dt=day))
         return self.recounts[day]
 

@@ -1,6 +1,7 @@
 """`trajectory-assets ingest --format FORMAT PATH... --lake URI [--app-id APP]`."""
 
 import argparse
+import datetime as dt
 import sys
 
 from trajectory_assets.ingest.importers import IMPORTERS
@@ -20,7 +21,22 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     p.add_argument("--lake", required=True, help="lake root: a path or s3://bucket/prefix")
     p.add_argument("--app-id", help="app id of the imported sessions (default: the format)")
+    p.add_argument(
+        "--synthetic-date",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="formats without timestamps (tau-bench, SWE-agent, OpenHands resolver output) get "
+        "one second per event from this day instead of 1970-01-01, which is outside the daily "
+        "partitions; importing again must use the same day to add nothing",
+    )
     p.set_defaults(func=cmd_ingest)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _cli_error() -> type[Exception]:
@@ -52,7 +68,14 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         else:
             print(f"FAILED  {result.path}: {result.reason}", flush=True)
 
-    report = ingest_files(args.lake, args.format, args.paths, args.app_id, progress=show)
+    report = ingest_files(
+        args.lake,
+        args.format,
+        args.paths,
+        args.app_id,
+        synthetic_day=args.synthetic_date,
+        progress=show,
+    )
     if not report.files:
         raise CliError(f"no {args.format} files found in {', '.join(args.paths)}")
     days = report.days
@@ -63,5 +86,12 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         f"{report.events_skipped:,} already present{span}",
         flush=True,
     )
+    if "1970-01-01" in days:
+        print(
+            "note: events without timestamps in the source were placed on 1970-01-01, outside "
+            "the daily partitions; import with --synthetic-date YYYY-MM-DD to place them on a "
+            "day you materialize",
+            flush=True,
+        )
     if report.failed:
         raise CliError(f"{len(report.failed)} file(s) could not be imported (see above)")

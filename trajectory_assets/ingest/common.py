@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,24 @@ def parse_ts(value: Any) -> dt.datetime:
 def synthetic_ts(index: int, base: dt.datetime = EPOCH) -> dt.datetime:
     """Deterministic time for formats without timestamps: one second per event after `base`."""
     return base + dt.timedelta(seconds=index)
+
+
+SYNTHETIC_UNTIL = EPOCH + dt.timedelta(days=365)
+"""Times before this are synthesized (no agent ran in 1970): what `place_synthetic_times` moves."""
+
+
+def place_synthetic_times(rows: Iterable[dict[str, Any]], day: dt.date) -> int:
+    """Move synthesized times (counted from 1970-01-01) to the same clock time from `day`, so
+    sessions without real timestamps land in a daily partition that can be materialized.
+    Returns how many events moved."""
+    shift = dt.datetime.combine(day, dt.time(), dt.UTC) - EPOCH
+    moved = 0
+    for row in rows:
+        ts = row.get("ts")
+        if isinstance(ts, dt.datetime) and ts < SYNTHETIC_UNTIL:
+            row["ts"] = ts + shift
+            moved += 1
+    return moved
 
 
 def to_int(value: Any) -> int | None:

@@ -6,12 +6,17 @@ is idempotent (see `writer`), so importing the same file again adds nothing, and
 import that stopped half-way completes it.
 """
 
+import datetime as dt
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trajectory_assets.ingest.common import UnparseableFileError, validate_row
+from trajectory_assets.ingest.common import (
+    UnparseableFileError,
+    place_synthetic_times,
+    validate_row,
+)
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.writer import write_rows
 from trajectory_assets.lake.fs import Lake, lake_from_env
@@ -90,11 +95,13 @@ def ingest_files(
     paths: Sequence[str | Path],
     app_id: str | None = None,
     *,
+    synthetic_day: dt.date | None = None,
     progress: Callable[[FileResult], None] | None = None,
 ) -> IngestReport:
     """Import `paths` (files or folders) of format `fmt` into `lake` under `app_id`.
 
     `app_id` defaults to the format's name; for `jsonl` it only fills rows that have none.
+    Formats without timestamps get times counted from 1970-01-01, or from `synthetic_day`.
     """
     if fmt not in IMPORTERS:
         raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(IMPORTERS))}")
@@ -103,14 +110,14 @@ def ingest_files(
     app = app_id or fmt
     report = IngestReport(fmt, app)
     for path in expand_paths(paths, importer.suffixes):
-        result = _one(lake, fmt, path, app)
+        result = _one(lake, fmt, path, app, synthetic_day)
         report.files.append(result)
         if progress is not None:
             progress(result)
     return report
 
 
-def _one(lake: Lake, fmt: str, path: str, app_id: str) -> FileResult:
+def _one(lake: Lake, fmt: str, path: str, app_id: str, synthetic_day: dt.date | None) -> FileResult:
     try:
         rows = list(IMPORTERS[fmt].parse(path))
     except UnparseableFileError as exc:
@@ -119,6 +126,8 @@ def _one(lake: Lake, fmt: str, path: str, app_id: str) -> FileResult:
         return FileResult(path, False, f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # a source shape the importer did not expect: report, go on
         return FileResult(path, False, f"cannot parse: {type(exc).__name__}: {exc}")
+    if synthetic_day is not None:
+        place_synthetic_times(rows, synthetic_day)
     problems: list[str] = []
     for row in rows:
         if fmt != "jsonl" or not row.get("app_id"):  # a jsonl row's own app_id is kept

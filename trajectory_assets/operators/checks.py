@@ -55,6 +55,20 @@ FROM firsts
 by (ts, seq, file, row) — written independently of operators/events.py on purpose."""
 
 
+RECOUNT_COLUMNS = (
+    "app_id",
+    "session_id",
+    "event_id",
+    "ts",
+    "seq",
+    "turn_index",
+    "input_tokens",
+    "output_tokens",
+    "cache_tokens",
+)
+"""The raw columns RECOUNT reads (besides the provenance every read carries)."""
+
+
 def recount(events: pa.Table, rejected: pa.Table) -> RawRecount:
     batch = Batch({"events": events, "rejected": rejected})
     try:
