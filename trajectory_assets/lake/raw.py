@@ -91,6 +91,8 @@ def list_raw_files(
     """Raw Parquet files of the matching partitions; only matching folders are listed."""
     fs = lake.fs
     days = [dt] if dt else list_days(lake, dt_from, dt_to)
+    root = lake.root
+    prefix = root.rstrip("/") + "/"  # listed paths start with it: slicing beats relpath per file
     files: list[RawFile] = []
     for day in days:
         base = lake.path(RAW_TABLE, f"dt={day}")
@@ -101,7 +103,9 @@ def list_raw_files(
         if not fs.exists(base):
             continue
         for path, info in _find(lake, base):
-            relative = posixpath.relpath(path, lake.root)
+            relative = (
+                path[len(prefix) :] if path.startswith(prefix) else posixpath.relpath(path, root)
+            )
             if not _is_data_file(relative):
                 continue
             keys = parse_hive(relative)
