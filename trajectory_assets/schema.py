@@ -118,6 +118,11 @@ SESSIONS = pa.schema(
         pa.field("eval_model", pa.string()),
         pa.field("eval_passed", pa.bool_()),
         pa.field("eval_score", pa.float64()),
+        pa.field("cost_usd", pa.float64()),
+        pa.field("n_llm_calls_unpriced", pa.int64()),
+        pa.field("max_identical_tool_run", pa.int64()),
+        pa.field("max_ping_pong", pa.int64()),
+        pa.field("loop_detected", pa.bool_()),
     ]
 )
 
@@ -143,6 +148,8 @@ TURNS = pa.schema(
         pa.field("latency_ms_total", pa.float64()),
         pa.field("tool_latency_ms_total", pa.float64()),
         pa.field("tools", STRINGS),
+        pa.field("cost_usd", pa.float64()),
+        pa.field("n_llm_calls_unpriced", pa.int64()),
     ]
 )
 
@@ -161,6 +168,9 @@ TURN_FEATURES = pa.schema(
         pa.field("cum_output_tokens", pa.int64()),
         pa.field("is_last_turn", pa.bool_()),
         pa.field("had_error", pa.bool_()),
+        pa.field("max_identical_tool_run", pa.int64()),
+        pa.field("max_ping_pong", pa.int64()),
+        pa.field("loop_detected", pa.bool_()),
     ]
 )
 
@@ -200,6 +210,9 @@ EVAL_RUNS = pa.schema(
         pa.field("output_tokens", pa.int64()),
         pa.field("session_duration_ms_p50", pa.float64()),
         pa.field("error_session_rate", pa.float64()),
+        pa.field("cost_usd", pa.float64()),
+        pa.field("cost_per_passed_task", pa.float64()),
+        pa.field("n_llm_calls_unpriced", pa.int64()),
     ]
 )
 
@@ -218,6 +231,8 @@ EVAL_PARTIALS = pa.schema(
         pa.field("output_tokens", pa.int64()),
         pa.field("n_error_sessions", pa.int64()),
         pa.field("durations_ms", pa.list_(pa.float64())),
+        pa.field("cost_usd", pa.float64()),
+        pa.field("n_llm_calls_unpriced", pa.int64()),
     ]
 )
 """Phase one of `eval_runs`: one row per (run group, task) and batch; merged once per group."""
@@ -237,6 +252,109 @@ DECISION_STEPS = pa.schema(
         pa.field("last_ts", TS),
     ]
 )
+
+LLM_CALLS = pa.schema(
+    [
+        pa.field("dt", pa.string()),
+        pa.field("app_id", pa.string()),
+        pa.field("session_id", pa.string()),
+        pa.field("turn_index", pa.int32()),
+        pa.field("event_id", pa.string()),
+        pa.field("ts", TS),
+        pa.field("agent_id", pa.string()),
+        pa.field("request_id", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("ttft_ms", pa.float64()),
+        pa.field("latency_ms", pa.float64()),
+        pa.field("input_tokens", pa.int64()),
+        pa.field("output_tokens", pa.int64()),
+        pa.field("cache_tokens", pa.int64()),
+        pa.field("error_type", pa.string()),
+        pa.field("error_code", pa.string()),
+        pa.field("cost_usd", pa.float64()),
+    ]
+)
+
+TOOL_CALLS = pa.schema(
+    [
+        pa.field("dt", pa.string()),
+        pa.field("app_id", pa.string()),
+        pa.field("session_id", pa.string()),
+        pa.field("turn_index", pa.int32()),
+        pa.field("event_id", pa.string()),
+        pa.field("ts", TS),
+        pa.field("agent_id", pa.string()),
+        pa.field("tool_name", pa.string()),
+        pa.field("tool_latency_ms", pa.float64()),
+        pa.field("error_type", pa.string()),
+        pa.field("error_code", pa.string()),
+        pa.field("arguments_hash", pa.string()),
+        pa.field("is_terminal", pa.bool_()),
+    ]
+)
+
+TOOL_STATS = pa.schema(
+    [
+        pa.field("dt", pa.string()),
+        pa.field("app_id", pa.string()),
+        pa.field("tool_name", pa.string()),
+        pa.field("n_calls", pa.int64()),
+        pa.field("n_errors", pa.int64()),
+        pa.field("failure_rate", pa.float64()),
+        pa.field("latency_ms_p50", pa.float64()),
+        pa.field("latency_ms_p95", pa.float64()),
+        pa.field("n_sessions", pa.int64()),
+        pa.field("terminal_error_share", pa.float64()),
+        pa.field("top_error_type", pa.string()),
+    ]
+)
+
+TOOL_STATS_PARTIALS = pa.schema(
+    [
+        pa.field("dt", pa.string()),
+        pa.field("app_id", pa.string()),
+        pa.field("tool_name", pa.string()),
+        pa.field("session_id", pa.string()),
+        pa.field("n_calls", pa.int64()),
+        pa.field("n_errors", pa.int64()),
+        pa.field("n_terminal_errors", pa.int64()),
+        pa.field("latencies_ms", pa.list_(pa.float64())),
+        pa.field("error_types", STRINGS),
+    ]
+)
+"""Phase one of `tool_stats`: one row per (app, tool, session) and batch, with the raw latencies
+and error types (percentiles and modes do not merge from partial ones); merged once per day."""
+
+MODEL_COMPARISONS = pa.schema(
+    [
+        pa.field("dt", pa.string()),
+        pa.field("benchmark", pa.string()),
+        pa.field("model_a", pa.string()),
+        pa.field("model_b", pa.string()),
+        pa.field("n_tasks", pa.int64()),
+        pa.field("pass_at_1_a", pa.float64()),
+        pa.field("pass_at_1_b", pa.float64()),
+        pa.field("diff", pa.float64()),
+        pa.field("diff_se", pa.float64()),
+        pa.field("diff_ci_low", pa.float64()),
+        pa.field("diff_ci_high", pa.float64()),
+        pa.field("mean_cost_diff", pa.float64()),
+    ]
+)
+
+MODEL_COMPARISON_PARTIALS = pa.schema(
+    [
+        pa.field("dt", pa.string()),
+        pa.field("benchmark", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("task_id", pa.string()),
+        pa.field("n_attempts", pa.int64()),
+        pa.field("n_passed", pa.int64()),
+        pa.field("cost_sum", pa.float64()),
+        pa.field("n_priced", pa.int64()),
+    ]
+)
+"""Phase one of `model_comparisons`: one row per (day, benchmark, model, task) and batch."""
 
 
 @dataclass(frozen=True)
@@ -269,18 +387,29 @@ TIER_B: dict[str, TableSpec] = {
             ("app_id",),
             ("app_id", "source_file", "source_row"),
         ),
+        TableSpec("llm_calls", LLM_CALLS, ("app_id",), ("app_id", "session_id", "event_id")),
+        TableSpec("tool_calls", TOOL_CALLS, ("app_id",), ("app_id", "session_id", "event_id")),
+        TableSpec("tool_stats", TOOL_STATS, ("app_id",), ("app_id", "tool_name")),
+        TableSpec(
+            "model_comparisons",
+            MODEL_COMPARISONS,
+            ("benchmark",),
+            ("benchmark", "model_a", "model_b"),
+        ),
     )
 }
 
 RAW_COMPACTED = TableSpec(
     "raw_compacted",
     EVENTS,
-    ("app_id",),
+    (),
     ("app_id", "session_id", "ts", "source_file", "source_row"),
 )
 """Raw events unchanged (invalid rows included), a few files per day and app instead of one or
-more per session, each file holding whole sessions sorted by session and time. The session
-operators read it instead of the raw files when it is fresh; Tier A itself is never modified."""
+more per session, each file holding whole sessions of one app sorted by session and time. The
+session operators read it instead of the raw files when it is fresh; Tier A itself is never
+modified. Partitioned by day only: `app_id` stays a column exactly as the producer wrote it
+(a partition value could not keep an empty app id apart from a null one)."""
 
 TABLES: dict[str, TableSpec] = {**TIER_B, RAW_COMPACTED.name: RAW_COMPACTED}
 """Every table the pipeline writes: the Tier B tables of SPEC.md and the compacted raw events."""

@@ -41,6 +41,8 @@ def attempt(
     output_tokens: int = 0,
     n_errors: int = 0,
     app_id: str = "app1",
+    cost_usd: float | None = None,
+    n_unpriced: int = 0,
 ) -> dict:
     """One `sessions` row; eval columns as Sessionize writes them."""
     row = dict.fromkeys(SESSIONS.names)
@@ -63,6 +65,8 @@ def attempt(
         cache_tokens=0,
         tool_latency_ms_total=0.0,
         status="unknown",
+        cost_usd=cost_usd,
+        n_llm_calls_unpriced=n_unpriced,
     )
     if benchmark is not None:
         row.update(
@@ -86,12 +90,32 @@ def runs_by_key(table: pa.Table) -> dict[tuple, dict]:
 
 RUN = [
     # task t1: 1 of 2 passed; t2: 0 of 1; t3: 3 of 3 -> pass_rate 4/6, pass@1 (1/2 + 0 + 1)/3
-    attempt("t1", True, 1.0, duration_ms=100.0, input_tokens=10, output_tokens=1),
-    attempt("t1", False, 0.0, duration_ms=200.0, input_tokens=20, output_tokens=2, n_errors=2),
-    attempt("t2", False, None, duration_ms=300.0, input_tokens=30, output_tokens=3, n_errors=1),
-    attempt("t3", True, 0.5, duration_ms=400.0, input_tokens=40, output_tokens=4),
-    attempt("t3", True, None, duration_ms=500.0, input_tokens=50, output_tokens=5),
-    attempt("t3", True, 0.75, duration_ms=10000.0, input_tokens=60, output_tokens=6),
+    # cost: 0.5 + 0.25 + (unpriced) + 1.0 + 0.0 + 0.25 = 2.0 over 2 passed tasks
+    attempt("t1", True, 1.0, duration_ms=100.0, input_tokens=10, output_tokens=1, cost_usd=0.5),
+    attempt(
+        "t1",
+        False,
+        0.0,
+        duration_ms=200.0,
+        input_tokens=20,
+        output_tokens=2,
+        n_errors=2,
+        cost_usd=0.25,
+        n_unpriced=1,
+    ),
+    attempt(
+        "t2",
+        False,
+        None,
+        duration_ms=300.0,
+        input_tokens=30,
+        output_tokens=3,
+        n_errors=1,
+        n_unpriced=2,
+    ),
+    attempt("t3", True, 0.5, duration_ms=400.0, input_tokens=40, output_tokens=4, cost_usd=1.0),
+    attempt("t3", True, None, duration_ms=500.0, input_tokens=50, output_tokens=5, cost_usd=0.0),
+    attempt("t3", True, 0.75, duration_ms=10000.0, input_tokens=60, output_tokens=6, cost_usd=0.25),
 ]
 
 RUN_EXPECTED = {
@@ -109,6 +133,9 @@ RUN_EXPECTED = {
     "output_tokens": 21,
     "session_duration_ms_p50": 350.0,
     "error_session_rate": 2 / 6,
+    "cost_usd": 2.0,
+    "cost_per_passed_task": 1.0,
+    "n_llm_calls_unpriced": 3,
 }
 
 
@@ -126,7 +153,8 @@ def test_merging_partials_of_many_batches_equals_one_batch(n_batches):
 
 
 def test_sessions_without_benchmark_are_not_attempts():
-    got = run_eval_runs(sessions([*RUN, attempt(benchmark=None, n_errors=3, duration_ms=1.0)]))
+    other = attempt(benchmark=None, n_errors=3, duration_ms=1.0, cost_usd=9.0, n_unpriced=4)
+    got = run_eval_runs(sessions([*RUN, other]))
     assert_row(one(got), RUN_EXPECTED)
 
 
@@ -202,8 +230,27 @@ def test_single_attempt():
             "output_tokens": 0,
             "session_duration_ms_p50": 42.0,
             "error_session_rate": 1.0,
+            "cost_usd": None,
+            "cost_per_passed_task": None,
+            "n_llm_calls_unpriced": 0,
         },
     )
+
+
+@pytest.mark.parametrize("n_batches", [1, 3])
+def test_cost_is_null_only_when_no_attempt_is_priced(n_batches):
+    unpriced = [attempt("t1", True, n_unpriced=1), attempt("t2", True, n_unpriced=2)]
+    r = one(run_eval_runs(sessions(unpriced), n_batches))
+    assert (r["cost_usd"], r["cost_per_passed_task"], r["n_llm_calls_unpriced"]) == (None, None, 3)
+    # one priced attempt: its cost counts, the other is reported as unpriced calls
+    mixed = [attempt("t1", True, cost_usd=0.75), attempt("t2", False, n_unpriced=2)]
+    r = one(run_eval_runs(sessions(mixed), n_batches))
+    assert (r["cost_usd"], r["cost_per_passed_task"], r["n_llm_calls_unpriced"]) == (0.75, 0.75, 2)
+
+
+def test_cost_per_passed_task_is_null_when_no_task_passed():
+    r = one(run_eval_runs(sessions([attempt("t1", False, cost_usd=0.5)])))
+    assert (r["cost_usd"], r["n_tasks_passed"], r["cost_per_passed_task"]) == (0.5, 0, None)
 
 
 def test_null_task_id_is_an_attempt_but_not_a_task():
@@ -231,6 +278,8 @@ def test_many_attempts_match_numpy_whatever_the_batching(n_batches):
                 output_tokens=rng.randrange(100),
                 n_errors=rng.choice([0, 0, 1, 4]),
                 app_id=f"app{i % 3}",
+                cost_usd=rng.choice([None, rng.randrange(1000) / 64]),
+                n_unpriced=rng.choice([0, 0, 3]),
             )
         )
     got = runs_by_key(run_eval_runs(sessions(table_rows), n_batches))
@@ -240,6 +289,8 @@ def test_many_attempts_match_numpy_whatever_the_batching(n_batches):
         tasks = sorted({r["eval_task_id"] for r in mine})
         per_task = [[r["eval_passed"] for r in mine if r["eval_task_id"] == t] for t in tasks]
         scores = [r["eval_score"] for r in mine if r["eval_score"] is not None]
+        costs = [r["cost_usd"] for r in mine if r["cost_usd"] is not None]
+        passed_tasks = sum(any(p) for p in per_task)
         assert_row(
             got[("swe", model, "r1")],
             {
@@ -259,6 +310,9 @@ def test_many_attempts_match_numpy_whatever_the_batching(n_batches):
                     np.percentile([r["duration_ms"] for r in mine], 50)
                 ),
                 "error_session_rate": sum(r["n_errors"] > 0 for r in mine) / len(mine),
+                "cost_usd": sum(costs),
+                "cost_per_passed_task": sum(costs) / passed_tasks,
+                "n_llm_calls_unpriced": sum(r["n_llm_calls_unpriced"] for r in mine),
             },
         )
 

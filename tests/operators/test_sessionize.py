@@ -43,7 +43,14 @@ def _end(ms: float, **payload: object) -> dict:
 
 def test_outputs_have_their_schemas_and_keys():
     out = sessionize([event("session_start", 0), llm(5, turn_index=0)])
-    assert set(out) == {"sessions", "turns", "errors", "rejected_events"}
+    assert set(out) == {
+        "sessions",
+        "turns",
+        "errors",
+        "rejected_events",
+        "llm_calls",
+        "tool_calls",
+    }
     assert out["sessions"].schema == SESSIONS
     assert out["turns"].schema == TURNS
     assert out["errors"].schema == ERRORS
@@ -107,6 +114,11 @@ def test_session_row_exact_values():
             "tool_latency_ms_total": 50.0,
             "status": "success",
             **dict.fromkeys(EVAL_COLUMNS),
+            "cost_usd": None,  # neither m-a nor m-b has a price
+            "n_llm_calls_unpriced": 2,
+            "max_identical_tool_run": 1,
+            "max_ping_pong": 0,
+            "loop_detected": False,
         },
     )
 
@@ -360,6 +372,8 @@ def test_turn_row_exact_values():
             "latency_ms_total": 70.0,
             "tool_latency_ms_total": 7.0,
             "tools": ["awk", "zsh"],
+            "cost_usd": None,  # m1, m2, m3 have no price
+            "n_llm_calls_unpriced": 3,
         },
     )
 

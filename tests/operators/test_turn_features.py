@@ -86,6 +86,9 @@ def test_exact_values_for_a_two_turn_session():
             "cum_output_tokens": 100,
             "is_last_turn": False,
             "had_error": False,
+            "max_identical_tool_run": 2,  # bash, bash (no arguments: equal)
+            "max_ping_pong": 0,
+            "loop_detected": False,
         },
     )
     assert_row(
@@ -104,6 +107,9 @@ def test_exact_values_for_a_two_turn_session():
             "cum_output_tokens": 150,
             "is_last_turn": True,
             "had_error": True,
+            "max_identical_tool_run": 0,
+            "max_ping_pong": 0,
+            "loop_detected": False,
         },
     )
 

@@ -1,14 +1,25 @@
-"""sessions, turns, errors and rejected_events from one read of a batch of whole sessions.
+"""sessions, turns, errors, rejected_events, llm_calls and tool_calls from one read of a batch
+of whole sessions.
 
-The four tables share the same validated, de-duplicated event stream, so they are produced by
-one operator (one Dagster multi-asset) and can never disagree about which events counted.
+The six tables share the same validated, de-duplicated event stream, so they are produced by
+one operator (one Dagster multi-asset) and can never disagree about which events counted. The
+cost of each llm_call is computed once, here (`priced` below): `llm_calls.cost_usd` is that cost,
+and `turns.cost_usd` and `sessions.cost_usd` are sums of exactly those rows.
+
+Prices come from the batch table `prices` (schema `pricing.PRICES`), which the engine builds with
+`pricing.prices_for_events(events, overrides)`. A batch without one is priced from the pinned
+genai-prices database alone (`pricing.price_table` of the batch's models, no overrides).
 """
+
+from typing import ClassVar
 
 import pyarrow as pa
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
 from trajectory_assets.operators.events import CLEAN, REJECTED, SESSION, payload
+from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql
+from trajectory_assets.operators.pricing import PRICING_VERSION, price_table, priced_calls_sql
 
 LLM = "event_type = 'llm_call'"
 TOOL = "event_type = 'tool_call'"
@@ -39,7 +50,43 @@ def _last_of(event_type: str) -> str:
     """
 
 
-SESSIONS = f"""
+CALL_COLUMNS = """dt, app_id, session_id, turn_index, event_id, ts, agent_id, rn"""
+
+LLM_CALLS = f"""
+SELECT {CALL_COLUMNS}, request_id, model, ttft_ms, latency_ms, input_tokens, output_tokens,
+    cache_tokens, error_type, error_code
+FROM clean WHERE {LLM}
+"""
+
+TOOL_CALLS = f"""
+SELECT {CALL_COLUMNS}, tool_name, tool_latency_ms, error_type, error_code,
+    {ARGUMENTS_HASH} AS arguments_hash,
+    error_type IS NOT NULL AND last_call_rn <= rn AS is_terminal
+FROM (
+    SELECT *, max(rn) FILTER (WHERE event_type IN ('llm_call', 'tool_call'))
+        OVER (PARTITION BY {SESSION}) AS last_call_rn
+    FROM clean
+) WHERE {TOOL}
+"""
+"""`is_terminal` as in `errors`: an erroring call after which no llm_call or tool_call comes."""
+
+
+def _cost_of(keys: str) -> str:
+    """Cost and unpriced calls per group of `keys`, from the priced llm_calls."""
+    return f"""
+        SELECT {keys}, sum(cost_usd) AS cost_usd,
+            count(*) FILTER (WHERE cost_usd IS NULL) AS n_llm_calls_unpriced
+        FROM priced GROUP BY {keys}
+    """
+
+
+COST = """CASE WHEN n_llm_calls = 0 THEN 0.0 ELSE cost.cost_usd END AS cost_usd,
+    coalesce(cost.n_llm_calls_unpriced, 0) AS n_llm_calls_unpriced"""
+"""0 without llm_calls, null when there are some and none is priced."""
+
+
+def sessions_sql(loops: LoopThresholds) -> str:
+    return f"""
 WITH agg AS (
     SELECT dt, app_id, session_id,
         {_distinct_sorted("agent_id")} AS agent_ids,
@@ -53,8 +100,13 @@ WITH agg AS (
     FROM clean GROUP BY dt, app_id, session_id
 ),
 last_end AS ({_last_of("session_end")}),
-last_eval AS ({_last_of("eval_result")})
-SELECT agg.*,
+last_eval AS ({_last_of("eval_result")}),
+cost AS ({_cost_of(SESSION)}),
+loops AS ({loop_runs_sql("tool_calls_ordered", SESSION)})
+SELECT agg.*, {COST},
+    coalesce(loops.max_identical_tool_run, 0) AS max_identical_tool_run,
+    coalesce(loops.max_ping_pong, 0) AS max_ping_pong,
+    {loops.detected("loops.max_identical_tool_run", "loops.max_ping_pong")} AS loop_detected,
     coalesce({payload("status", "last_end.payload")}, 'unknown') AS status,
     {payload("benchmark", "last_eval.payload")} AS eval_benchmark,
     {payload("task_id", "last_eval.payload")} AS eval_task_id,
@@ -67,9 +119,13 @@ SELECT agg.*,
 FROM agg
 LEFT JOIN last_end USING (app_id, session_id)
 LEFT JOIN last_eval USING (app_id, session_id)
+LEFT JOIN cost USING (app_id, session_id)
+LEFT JOIN loops USING (app_id, session_id)
 """
 
+
 TURNS = f"""
+WITH agg AS (
 SELECT dt, app_id, session_id, turn_index,
     first(agent_id ORDER BY rn) FILTER (WHERE agent_id IS NOT NULL) AS agent_id,
     first(model ORDER BY rn) FILTER (WHERE {LLM}) AS model,
@@ -80,6 +136,10 @@ SELECT dt, app_id, session_id, turn_index,
     {_distinct_sorted("tool_name", TOOL)} AS tools
 FROM clean WHERE turn_index IS NOT NULL
 GROUP BY dt, app_id, session_id, turn_index
+),
+cost AS ({_cost_of(SESSION + ", turn_index")} HAVING turn_index IS NOT NULL)
+SELECT agg.*, {COST}
+FROM agg LEFT JOIN cost USING (app_id, session_id, turn_index)
 """
 
 ERRORS = f"""
@@ -100,19 +160,46 @@ own last call, so it is terminal when nothing follows it."""
 
 class Sessionize(Operator):
     """One read of raw events → sessions (per session), turns (per session and turn),
-    errors (per error event) and rejected_events (per invalid raw row)."""
+    errors (per error event), rejected_events (per invalid raw row), llm_calls and tool_calls
+    (per valid, de-duplicated call).
+
+    Parameters (run config; their values are in `params`, which the engine must fold into the
+    checkpoint key alongside `version`): the loop thresholds of `sessions.loop_detected`.
+    """
 
     name = "sessionize"
-    version = "1"
-    outputs = ("sessions", "turns", "errors", "rejected_events")
+    version = f"2+{PRICING_VERSION}"
+    outputs = ("sessions", "turns", "errors", "rejected_events", "llm_calls", "tool_calls")
     inputs = ("raw_events",)
     requires = "session"
+    priced: ClassVar[bool] = True
+    """The batch may carry `prices` (pricing.PRICES); see the module docstring."""
+
+    def __init__(self, identical_run_threshold: int = 3, ping_pong_threshold: int = 4) -> None:
+        self.loops = LoopThresholds(identical_run_threshold, ping_pong_threshold)
+
+    @property
+    def params(self) -> dict[str, int]:
+        return {
+            "identical_run_threshold": self.loops.identical_run,
+            "ping_pong_threshold": self.loops.ping_pong,
+        }
 
     def transform(self, ctx: OpContext, batch: Batch) -> dict[str, pa.Table]:
-        batch.duckdb().execute(f"CREATE OR REPLACE TEMP TABLE clean AS {CLEAN}")
+        con = batch.duckdb()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE clean AS {CLEAN}")
+        if "prices" not in batch.names:
+            models = con.sql(f"SELECT DISTINCT model FROM clean WHERE {LLM}").fetchall()
+            con.register("prices", price_table(m for (m,) in models))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE priced AS {priced_calls_sql(f'({LLM_CALLS})', 'prices')}"
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE tool_calls_ordered AS {TOOL_CALLS}")
         return {
-            "sessions": batch.sql(SESSIONS),
+            "sessions": batch.sql(sessions_sql(self.loops)),
             "turns": batch.sql(TURNS),
             "errors": batch.sql(ERRORS),
             "rejected_events": batch.sql(REJECTED),
+            "llm_calls": batch.sql("SELECT * EXCLUDE (rn) FROM priced"),
+            "tool_calls": batch.sql("SELECT * EXCLUDE (rn) FROM tool_calls_ordered"),
         }

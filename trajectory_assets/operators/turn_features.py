@@ -1,7 +1,9 @@
-"""turn_features: per-turn ratios, running totals and think time, from `turns` plus raw order.
+"""turn_features: per-turn ratios, running totals, think time and loops, from `turns` plus raw
+order.
 
-Most features derive from the committed `turns` rows; only `repeated_tool_calls` needs the raw
-event order inside a turn, which `turns` does not keep.
+Most features derive from the committed `turns` rows; `repeated_tool_calls` and the loop columns
+(`max_identical_tool_run`, `max_ping_pong`, `loop_detected`; rule in `operators/loops.py`) need
+the raw event order inside a turn and the tool calls' arguments, which `turns` does not keep.
 """
 
 import pyarrow as pa
@@ -9,13 +11,17 @@ import pyarrow as pa
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
 from trajectory_assets.operators.events import CLEAN, SESSION, VALIDATION_COLUMNS
+from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql
 
-TURN_FEATURES = f"""
+
+def turn_features_sql(loops: LoopThresholds) -> str:
+    return f"""
 WITH tool_calls AS (
-    SELECT app_id, session_id, turn_index, tool_name,
+    SELECT app_id, session_id, turn_index, rn, tool_name, {ARGUMENTS_HASH} AS arguments_hash,
         lag(tool_name) OVER (PARTITION BY {SESSION}, turn_index ORDER BY rn) AS previous_tool
     FROM ({CLEAN}) WHERE event_type = 'tool_call' AND turn_index IS NOT NULL
 ),
+loops AS ({loop_runs_sql("tool_calls", SESSION + ", turn_index")}),
 repeats AS (
     SELECT app_id, session_id, turn_index, count(*) FILTER (WHERE tool_name = previous_tool) AS n
     FROM tool_calls GROUP BY ALL
@@ -29,22 +35,40 @@ SELECT t.dt, t.app_id, t.session_id, t.turn_index,
     sum(t.input_tokens) OVER (turn_order ROWS UNBOUNDED PRECEDING) AS cum_input_tokens,
     sum(t.output_tokens) OVER (turn_order ROWS UNBOUNDED PRECEDING) AS cum_output_tokens,
     t.turn_index = max(t.turn_index) OVER (PARTITION BY t.app_id, t.session_id) AS is_last_turn,
-    t.n_errors > 0 AS had_error
+    t.n_errors > 0 AS had_error,
+    coalesce(l.max_identical_tool_run, 0) AS max_identical_tool_run,
+    coalesce(l.max_ping_pong, 0) AS max_ping_pong,
+    {loops.detected("l.max_identical_tool_run", "l.max_ping_pong")} AS loop_detected
 FROM turns t
 LEFT JOIN repeats r USING (app_id, session_id, turn_index)
+LEFT JOIN loops l USING (app_id, session_id, turn_index)
 WINDOW turn_order AS (PARTITION BY t.app_id, t.session_id ORDER BY t.turn_index)
 """
 
 
 class TurnFeatures(Operator):
-    """One row per turn of `turns`; batches are whole sessions so windows see every turn."""
+    """One row per turn of `turns`; batches are whole sessions so windows see every turn.
+
+    Parameters (run config; their values are in `params`, which the engine must fold into the
+    checkpoint key alongside `version`): the loop thresholds of `loop_detected`.
+    """
 
     name = "turn_features"
-    version = "1"
+    version = "2"
     outputs = ("turn_features",)
     inputs = ("raw_events", "turns")
     requires = "session"
     raw_columns = (*VALIDATION_COLUMNS, "turn_index", "tool_name")
 
+    def __init__(self, identical_run_threshold: int = 3, ping_pong_threshold: int = 4) -> None:
+        self.loops = LoopThresholds(identical_run_threshold, ping_pong_threshold)
+
+    @property
+    def params(self) -> dict[str, int]:
+        return {
+            "identical_run_threshold": self.loops.identical_run,
+            "ping_pong_threshold": self.loops.ping_pong,
+        }
+
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
-        return batch.sql(TURN_FEATURES)
+        return batch.sql(turn_features_sql(self.loops))

@@ -1,0 +1,126 @@
+"""model_comparisons: model A against model B on the same tasks of a benchmark, with error bars.
+
+From the eval attempts in `sessions` (a session with a non-null `eval_benchmark` and
+`eval_task_id`; run ids pooled). For each benchmark and pair of models (model_a < model_b), the
+shared tasks T are the task ids both models attempted. For t in T, p_a(t) and p_b(t) are each
+model's share of passed attempts (a null `eval_passed` did not pass), and d(t) = p_a(t) - p_b(t):
+
+    n_tasks               = |T|
+    pass_at_1_a, _b       = mean over T of p_a, p_b
+    diff                  = mean over T of d
+    diff_se               = sd(d) / sqrt(|T|), sd with |T| - 1 degrees of freedom (null if |T| < 2)
+    diff_ci_low, _high    = diff -/+ t(0.975, |T| - 1) * diff_se  (Student t quantile, scipy)
+    mean_cost_diff        = mean over T of (mean priced attempt cost of a - that of b); null when
+                            either model has no priced attempt on some task of T
+
+This is the paired t-interval on per-task differences: tasks are the clusters, attempts of one
+task are averaged first, so tasks with many attempts do not weigh more and the task-to-task
+difficulty both models share cancels out of d (the "clustered by task" standard error).
+
+Two phases: each batch emits per (day, benchmark, model, task) attempt and pass counts and cost
+sums; one merge per day pools them. `window_days` (run config, default 1) pools the partials of
+the `window_days` days ending on the partition day (a rolling window); the engine must then
+give the merge the partials of those earlier days' sessions too. The rows' `dt` is the
+partition day.
+"""
+
+import datetime as dt
+from typing import Any
+
+import pyarrow as pa
+
+from trajectory_assets.engine.batch import Batch
+from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.schema import MODEL_COMPARISON_PARTIALS, MODEL_COMPARISONS
+
+PARTIALS_SQL = """
+SELECT dt, eval_benchmark AS benchmark, coalesce(eval_model, 'unknown') AS model,
+    eval_task_id AS task_id,
+    count(*) AS n_attempts,
+    count(*) FILTER (WHERE eval_passed) AS n_passed,
+    sum(cost_usd) AS cost_sum,
+    count(cost_usd) AS n_priced
+FROM sessions WHERE eval_benchmark IS NOT NULL AND eval_task_id IS NOT NULL
+GROUP BY ALL
+"""
+
+
+def pairs_sql(first_day: str, last_day: str) -> str:
+    """Per (benchmark, model_a, model_b): the shared tasks' aggregates and the list of d(t)."""
+    return f"""
+    WITH tasks AS (
+        SELECT benchmark, model, task_id,
+            sum(n_passed) / sum(n_attempts) AS p,
+            sum(cost_sum) / nullif(sum(n_priced), 0) AS cost
+        FROM _partials WHERE dt BETWEEN '{first_day}' AND '{last_day}'
+        GROUP BY benchmark, model, task_id
+    ),
+    shared AS (
+        SELECT a.benchmark, a.model AS model_a, b.model AS model_b, a.task_id,
+            a.p AS p_a, b.p AS p_b, a.p - b.p AS d, a.cost - b.cost AS cost_diff
+        FROM tasks a JOIN tasks b
+          ON a.benchmark = b.benchmark AND a.task_id = b.task_id AND a.model < b.model
+    )
+    SELECT benchmark, model_a, model_b,
+        count(*) AS n_tasks,
+        avg(p_a) AS pass_at_1_a, avg(p_b) AS pass_at_1_b,
+        list(d ORDER BY task_id) AS d,
+        CASE WHEN count(*) FILTER (WHERE cost_diff IS NULL) = 0 THEN avg(cost_diff) END
+            AS mean_cost_diff
+    FROM shared GROUP BY benchmark, model_a, model_b
+    """
+
+
+def paired_difference(d: list[float]) -> tuple[float, float | None, float | None, float | None]:
+    """(mean, standard error, 95% low, 95% high) of paired differences, SPEC.md's estimator."""
+    import numpy as np
+    from scipy import stats
+
+    values = np.asarray(d, dtype=np.float64)
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, None, None, None
+    se = float(stats.sem(values, ddof=1))
+    half = float(stats.t.ppf(0.975, values.size - 1)) * se
+    return mean, se, mean - half, mean + half
+
+
+class ModelComparisons(Operator):
+    """One row per (benchmark, model_a, model_b) sharing at least one task on the day(s)."""
+
+    name = "model_comparisons"
+    version = "1"
+    outputs = ("model_comparisons",)
+    inputs = ("sessions",)
+    requires = None
+    partial_schema = MODEL_COMPARISON_PARTIALS
+
+    def __init__(self, window_days: int = 1) -> None:
+        if window_days < 1:
+            raise ValueError(f"window_days must be >= 1, got {window_days}")
+        self.window_days = window_days
+
+    @property
+    def params(self) -> dict[str, int]:
+        return {"window_days": self.window_days}
+
+    def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
+        return batch.sql(PARTIALS_SQL)
+
+    def merge(self, ctx: OpContext, batch: Batch) -> pa.Table:
+        last = dt.date.fromisoformat(ctx.day)
+        first = last - dt.timedelta(days=self.window_days - 1)
+        rows: list[dict[str, Any]] = []
+        for r in batch.sql(pairs_sql(first.isoformat(), last.isoformat())).to_pylist():
+            diff, se, low, high = paired_difference(r.pop("d"))
+            rows.append(
+                {
+                    **r,
+                    "dt": ctx.day,
+                    "diff": diff,
+                    "diff_se": se,
+                    "diff_ci_low": low,
+                    "diff_ci_high": high,
+                }
+            )
+        return pa.Table.from_pylist(rows, schema=MODEL_COMPARISONS)
