@@ -135,6 +135,37 @@ def to_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def input_with_cache(
+    input_tokens: int | None,
+    cache_read: int | None,
+    cache_write: int | None = None,
+    *,
+    output_tokens: int | None = None,
+    total_tokens: int | None = None,
+) -> tuple[int | None, bool]:
+    """SPEC.md's `input_tokens` (every input token, cached ones included), and whether the source
+    counted cache reads and writes apart from its input count.
+
+    Sources disagree: OpenAI-style usage (OpenAI, LiteLLM, the OTel GenAI conventions) includes
+    cached tokens in the input count, Anthropic-style usage (Anthropic's API, Inspect's Anthropic
+    provider) does not. The numbers tell which: a stated total equal to input + output + reads +
+    writes, or more cache reads than input tokens, can only be the second; the counts are then
+    added up. Anything else is taken as already inclusive.
+    """
+    if input_tokens is None:
+        return None, False
+    reads, writes = cache_read or 0, cache_write or 0
+    if reads + writes == 0:
+        return input_tokens, False
+    exclusive = reads > input_tokens
+    if total_tokens is not None and output_tokens is not None:
+        if total_tokens == input_tokens + output_tokens + reads + writes:
+            exclusive = True
+        elif total_tokens == input_tokens + output_tokens:
+            exclusive = False
+    return (input_tokens + reads + writes, True) if exclusive else (input_tokens, False)
+
+
 def non_negative(value: float | None) -> float | None:
     """A duration computed from two clocks can come out negative; that is no duration at all."""
     return None if value is None or value < 0 else value

@@ -1,12 +1,9 @@
 """Inspect AI eval logs (`.eval` ZIP or `.json`) → raw events; one session per sample and epoch.
 
-Reading
-- `.eval`: a ZIP with `header.json` (or, for a log still being written, `_journal/start.json`)
-  and `samples/<id>_epoch_<n>.json`. Entries compressed with zstd (ZIP method 93, written by
-  recent Inspect versions and unreadable by Python's zipfile before 3.14) are decompressed with
-  pyarrow's zstd codec. `.json`: the same log as one document with `samples[]` inline.
-- Sample events are `sample.events` (2025 on) or `sample.transcript.events` (2024 logs); spans
-  are `span_begin`/`span_end` (2025 on) or `step` begin/end events (2024).
+Reading (`inspect_log`): `.eval` is a ZIP with `header.json` and `samples/<id>_epoch_<n>.json`,
+`.json` the same log as one document. Sample events are `sample.events` (2025 on) or
+`sample.transcript.events` (2024 logs); spans are `span_begin`/`span_end` (2025 on) or `step`
+begin/end events (2024).
 
 Mapping
 - session id: `<run_id>:<task_id>:<sample id>:<epoch>`; both encodings of one log give the same
@@ -17,6 +14,16 @@ Mapping
   looks like `Name(...)`, else `model_error`). Calls made inside a scorer span (model-graded
   scorers) are llm_calls with agent_id `scorer` and no turn: their tokens are part of the
   sample's usage but they are not a step of the agent.
+- tokens: SPEC.md counts cached tokens in `input_tokens`. Inspect keeps each provider's own
+  convention: OpenAI's input includes cache reads (total = input + output), Anthropic's does not
+  (total = input + cache writes + cache reads + output). The stated total tells them apart and
+  Anthropic-style counts are added up (`common.input_with_cache`); cache writes go in the payload.
+- retries: Inspect writes every attempt of a generate call as a `model` event. Attempts share a
+  `call_id` (recent Inspect; the last `attempt` is the call) or, in older logs, the failed
+  attempts come after the event of the call that retried them and inside its time span (it
+  started first). A call counts once: its failed attempts are `error` events (error type as
+  above, the model, payload `retry_of` = the call's event position), in the turn of the call,
+  and they open no turn. Failed model events that nothing retried stay failed llm_calls.
 - `tool` event → `tool_call`: `function`, latency `working_time` (else completed - timestamp),
   `error.type` as error_type. `error` event → `error`. `input` event → `user_message`.
 - turns: each agent model call opens the next turn (0-based); tool calls and errors belong to
@@ -36,12 +43,7 @@ Mapping
 
 import contextlib
 import datetime as dt
-import io
-import json
 import re
-import struct
-import zipfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,121 +54,24 @@ from trajectory_assets.ingest.common import (
     UnparseableFileError,
     dumps,
     event,
-    load_json,
     non_negative,
     parse_ts,
-    read_bytes,
     stable_id,
     to_float,
-    to_int,
+)
+from trajectory_assets.ingest.importers.inspect_log import (
+    first_score,
+    load,
+    retried_attempts,
+    usage_tokens,
+    value_to_float,
 )
 
 FORMAT = "inspect"
 SUFFIXES = (".eval", ".json")
 
-_ZSTD = 93
 _SCORER_SPANS = frozenset({"scorer", "scorers"})
 _ERROR_CLASS = re.compile(r"^\s*([A-Za-z_][\w.]*)\(")
-
-
-# ------------------------------------------------------------------------------------- reading
-def _zip_member(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo) -> bytes:
-    if info.compress_type != _ZSTD:
-        return archive.read(info)
-    import pyarrow as pa
-
-    offset = info.header_offset
-    (signature,) = struct.unpack("<I", data[offset : offset + 4])
-    if signature != 0x04034B50:
-        raise UnparseableFileError(f"{info.filename}: bad local header in the ZIP")
-    name_len, extra_len = struct.unpack("<HH", data[offset + 26 : offset + 30])
-    start = offset + 30 + name_len + extra_len
-    compressed = data[start : start + info.compress_size]
-    try:
-        out = pa.Codec("zstd").decompress(compressed, decompressed_size=info.file_size)
-    except Exception as exc:
-        raise UnparseableFileError(f"{info.filename}: zstd entry cannot be read: {exc}") from None
-    raw = out.to_pybytes()
-    if zlib.crc32(raw) != info.CRC:
-        raise UnparseableFileError(f"{info.filename}: CRC mismatch in the ZIP")
-    return raw
-
-
-def _json_member(archive: zipfile.ZipFile, data: bytes, info: zipfile.ZipInfo) -> Any:
-    try:
-        return json.loads(_zip_member(archive, data, info))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UnparseableFileError(f"{info.filename}: invalid JSON: {exc}") from None
-
-
-def _sample_key(name: str) -> tuple[int, str, int]:
-    stem = name.rsplit("/", 1)[-1].removesuffix(".json")
-    sample, _, epoch = stem.rpartition("_epoch_")
-    return (0 if sample.isdigit() else 1, sample.zfill(12), int(epoch) if epoch.isdigit() else 0)
-
-
-def _load(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(header, samples) of a log in either encoding."""
-    data = read_bytes(path)
-    if data[:2] == b"PK":
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(data))
-        except zipfile.BadZipFile as exc:
-            raise UnparseableFileError(f"not a readable .eval ZIP: {exc}") from None
-        with archive:
-            members = {i.filename: i for i in archive.infolist()}
-            head = members.get("header.json") or members.get("_journal/start.json")
-            if head is None:
-                raise UnparseableFileError("no header.json or _journal/start.json in the .eval")
-            header = _json_member(archive, data, head)
-            names = sorted(
-                (n for n in members if n.startswith("samples/") and n.endswith(".json")),
-                key=_sample_key,
-            )
-            samples = [_json_member(archive, data, members[n]) for n in names]
-    else:
-        header = load_json(path)
-        if not isinstance(header, dict):
-            raise UnparseableFileError("not an Inspect log: the document is not an object")
-        samples = header.get("samples") or []
-    if not isinstance(header, dict) or not isinstance(header.get("eval"), dict):
-        raise UnparseableFileError("not an Inspect log: no 'eval' header")
-    for key in ("run_id", "task_id"):
-        if not header["eval"].get(key):
-            raise UnparseableFileError(f"not an Inspect log: eval.{key} is missing")
-    if not isinstance(samples, list) or not all(isinstance(s, dict) for s in samples):
-        raise UnparseableFileError("samples are not a list of objects")
-    return header, samples
-
-
-# ------------------------------------------------------------------------------------- scoring
-def value_to_float(value: Any) -> float | None:
-    """Inspect's own conversion of a score value to a number (None when it has none)."""
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        letters = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0}
-        if text in letters:
-            return letters[text]
-        if text.lower() in ("yes", "true"):
-            return 1.0
-        if text.lower() in ("no", "false"):
-            return 0.0
-        return to_float(text)
-    return None
-
-
-def _first_score(
-    header: dict[str, Any], scores: dict[str, Any]
-) -> tuple[str, dict[str, Any]] | None:
-    order = [s.get("name") for s in header["eval"].get("scorers") or [] if isinstance(s, dict)]
-    for name in [*order, *scores]:
-        if name in scores and isinstance(scores[name], dict):
-            return name, scores[name]
-    return None
 
 
 # ------------------------------------------------------------------------------------- mapping
@@ -203,7 +108,7 @@ def _fallback_ts(header: dict[str, Any]) -> dt.datetime:
 
 
 def parse(path: str | Path) -> Iterator[Row]:
-    header, samples = _load(path)
+    header, samples = load(path)
     for sample in samples:
         yield from _sample_events(header, sample)
 
@@ -255,6 +160,7 @@ def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[R
         payload=dumps({"task": task, "sample_id": sample_id, "epoch": epoch, "model": model}),
     )
     turn = -1
+    retried = retried_attempts(events)
     stack: list[tuple[str, str, str]] = []  # (id, type, name) of open spans / steps
     for index, (e, ts) in enumerate(zip(events, stamps, strict=True)):
         kind = e.get("event")
@@ -279,20 +185,37 @@ def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[R
             continue
         scoring = any(t in _SCORER_SPANS for _, t, _ in stack)
         agent = next((n for _, t, n in reversed(stack) if t in ("agent", "solver")), None)
-        if kind == "model":
+        if kind == "model" and index in retried:
+            text = str(e.get("error"))
+            add(
+                "error",
+                ("event", index),
+                ts,
+                turn_index=None if scoring else turn + 1,
+                agent_id="scorer" if scoring else agent,
+                model=e.get("model") or model,
+                error_type=_error_class(text) or "model_error",
+                payload=dumps({"message": text[:2000], "retry_of": retried[index]}),
+            )
+        elif kind == "model":
             output = e.get("output") or {}
-            usage = output.get("usage") or {}
+            input_tokens, output_tokens, cache_tokens, notes = usage_tokens(
+                output.get("usage") or {}
+            )
             error = e.get("error")
             latency = _ms(output.get("time")) or _ms(e.get("working_time"))
             if latency is None:
                 latency = _between_ms(ts, e.get("completed"))
             if not scoring:
                 turn += 1
-            payload: dict[str, Any] = {"role": "scorer" if scoring else "agent"}
+            payload: dict[str, Any] = {"role": "scorer" if scoring else "agent", **notes}
             if output.get("model"):
                 payload["response_model"] = output["model"]
             if error:
                 payload["message"] = str(error)[:2000]
+            retries = sum(1 for final in retried.values() if final == index)
+            if retries:
+                payload["retries"] = retries
             add(
                 "llm_call",
                 ("event", index),
@@ -301,9 +224,9 @@ def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[R
                 agent_id="scorer" if scoring else agent,
                 model=e.get("model") or model,
                 latency_ms=latency,
-                input_tokens=to_int(usage.get("input_tokens")),
-                output_tokens=to_int(usage.get("output_tokens")),
-                cache_tokens=to_int(usage.get("input_tokens_cache_read")),
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cache_tokens=cache_tokens,
                 error_type=(_error_class(str(error)) or "model_error") if error else None,
                 payload=dumps(payload),
             )
@@ -372,7 +295,7 @@ def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[R
             error_type="sample_error",
             payload=dumps({"message": message}),
         )
-    scored = _first_score(header, sample.get("scores") or {})
+    scored = first_score(header, sample.get("scores") or {})
     if scored is not None:
         scorer, score = scored
         value = value_to_float(score.get("value"))
@@ -413,6 +336,7 @@ def _fallback_events(
     for name, usage in (sample.get("model_usage") or {}).items():
         if not isinstance(usage, dict):
             continue
+        input_tokens, output_tokens, cache_tokens, notes = usage_tokens(usage)
         yield event(
             "llm_call",
             event_id=eid("model_usage", name),
@@ -421,10 +345,10 @@ def _fallback_events(
             seq=seq + position,
             turn_index=0,
             model=name,
-            input_tokens=to_int(usage.get("input_tokens")),
-            output_tokens=to_int(usage.get("output_tokens")),
-            cache_tokens=to_int(usage.get("input_tokens_cache_read")),
-            payload=dumps({"derived_from": "model_usage"}),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_tokens=cache_tokens,
+            payload=dumps({"derived_from": "model_usage", **notes}),
         )
         position += 1
     for index, message in enumerate(sample.get("messages") or []):

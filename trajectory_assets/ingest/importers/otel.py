@@ -3,7 +3,8 @@
 Accepted shapes: `{"spans": [...]}` (the SDK's `ReadableSpan.to_json()` list, as any-agent and
 most "export to file" helpers write it), a bare list of such spans, an OTLP/JSON document
 (`{"resourceSpans": [{"scopeSpans": [{"spans": [...]}]}]}`, attributes as key/value lists), and
-JSON Lines holding any of these per line.
+JSON Lines holding any of these per line. The live receiver (`trajectory_assets.ingest.otlp`)
+maps the spans it receives with `trace_events` below, so both ways give the same events.
 
 Mapping
 - session: `gen_ai.conversation.id` (or OpenInference `session.id`) when a span of the trace
@@ -17,12 +18,23 @@ Mapping
   completion_tokens`, OpenInference `llm.token_count.prompt|completion`); cache from
   `gen_ai.usage.cache_read.input_tokens`, its legacy alias `gen_ai.usage.cache_read_input_tokens`,
   `gen_ai.usage.input_tokens.cached` or OpenInference `llm.token_count.prompt_details.cache_read`.
-  model: response model, else request model, else `llm.model_name`.
+  The GenAI conventions count cached tokens in the input, as SPEC.md does; a span whose numbers
+  show they were counted apart (Anthropic style: more cache reads than input, or a total equal to
+  input + output + cache reads + writes) gets them added up (`common.input_with_cache`). Cache
+  writes go in the payload. model: response model, else request model, else `llm.model_name`.
 - `tool_call`: operation `execute_tool` (or span kind TOOL); `gen_ai.tool.name` / `tool.name`,
   tool latency = span duration, `gen_ai.tool.call.id` as request_id.
+- one call, one event: instrumentations stack spans for one call (smolagents through LiteLLM
+  under OpenInference records each model call as an LLM span inside an LLM span inside an LLM
+  span, all with the same tokens; the agent span above states the true total). A call span with a
+  call span of the same kind below it (not across an agent span) is a wrapper, not a call: only
+  the innermost span of the chain, closest to the wire, becomes the event, and it takes what it
+  lacks (model, tokens, TTFT, ids) from the wrappers directly above it that wrap no other call.
+  The wrappers' ids are in the payload (`wrapper_spans`).
 - errors: a span with status error, an `error.type` attribute or an `exception` span event is an
   error: an llm/tool span carries `error_type` itself (`error.type`, else the exception type, else
-  `span_error`); any other span in error becomes an `error` event.
+  `span_error`); any other span in error becomes an `error` event, except a wrapper whose wrapped
+  call already carries the error (the same exception, recorded again on the way up).
 - turns: each llm_call opens the next turn (0-based); tool calls belong to the turn of the LLM call
   before them. agent_id: `gen_ai.agent.name` of the span or its nearest ancestor.
 - Structural spans (agent, chain, workflow) give no event of their own. Event ids hash (trace id,
@@ -41,165 +53,38 @@ from trajectory_assets.ingest.common import (
     UnparseableFileError,
     dumps,
     event,
+    input_with_cache,
     json_error,
     non_negative,
-    parse_ts,
     read_text,
     stable_id,
     to_int,
+)
+from trajectory_assets.ingest.importers.otel_spans import (
+    CACHE_TOKENS,
+    CACHE_WRITE_TOKENS,
+    CONVERSATION,
+    INPUT_TOKENS,
+    MODEL,
+    OUTPUT_TOKENS,
+    TOOL_NAME,
+    TOTAL_TOKENS,
+    TTFT_S,
+    Kind,
+    Span,
+    failure,
+    first,
+    kind,
+    raw_spans,
 )
 
 FORMAT = "otel"
 SUFFIXES = (".json", ".jsonl")
 
-LLM_OPERATIONS = frozenset(
-    {"chat", "text_completion", "generate_content", "call_llm", "invoke_model", "completion"}
-)
-TOOL_OPERATIONS = frozenset({"execute_tool"})
-
-INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
-OUTPUT_TOKENS = (
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.completion_tokens",
-    "llm.token_count.completion",
-)
-CACHE_TOKENS = (
-    "gen_ai.usage.cache_read.input_tokens",
-    "gen_ai.usage.cache_read_input_tokens",
-    "gen_ai.usage.input_tokens.cached",
-    "llm.token_count.prompt_details.cache_read",
-)
-MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
-TOOL_NAME = ("gen_ai.tool.name", "tool.name")
-CONVERSATION = ("gen_ai.conversation.id", "session.id")
-TTFT_S = ("gen_ai.server.time_to_first_token", "gen_ai.response.time_to_first_token")
-
-_OTLP_STATUS = {0: "unset", 1: "ok", 2: "error"}
+_CALLS: tuple[Kind, ...] = ("llm_call", "tool_call")
 
 
-class _Span:
-    """A span in one normalized shape, whichever JSON flavour it came in."""
-
-    __slots__ = (
-        "attrs",
-        "end_ns",
-        "events",
-        "name",
-        "parent_id",
-        "span_id",
-        "start_ns",
-        "status",
-        "status_message",
-        "trace_id",
-    )
-
-    def __init__(self, raw: dict[str, Any]) -> None:
-        context = raw.get("context") or {}
-        name = str(raw.get("name") or "")
-        trace_id = _hex_id(raw.get("traceId", context.get("trace_id")), 32)
-        span_id = _hex_id(raw.get("spanId", context.get("span_id")), 16)
-        start_ns = _nanos(raw.get("startTimeUnixNano", raw.get("start_time")))
-        if not trace_id or not span_id:
-            raise UnparseableFileError(f"span {name!r} has no trace id or span id")
-        if start_ns is None:
-            raise UnparseableFileError(f"span {name!r} has no start time")
-        self.name = name
-        self.trace_id: str = trace_id
-        self.span_id: str = span_id
-        self.start_ns: int = start_ns
-        self.end_ns: int | None = _nanos(raw.get("endTimeUnixNano", raw.get("end_time")))
-        parent = raw.get("parent") or {}
-        parent_id = raw.get("parentSpanId", raw.get("parent_id", parent.get("span_id")))
-        self.parent_id = _hex_id(parent_id, 16) if parent_id not in (None, "", 0) else None
-        self.attrs = _attributes(raw.get("attributes"))
-        status = raw.get("status") or {}
-        code = status.get("status_code", status.get("code"))
-        if isinstance(code, int):
-            code = _OTLP_STATUS.get(code, "unset")
-        self.status = str(code or "unset").lower().removeprefix("status_code_")
-        self.status_message = status.get("description") or status.get("message")
-        self.events = raw.get("events") or []
-
-
-def _hex_id(value: Any, width: int) -> str | None:
-    """Trace and span ids as lower-case hex: SDK JSON writes them as (128-bit) ints, OTLP as hex."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise UnparseableFileError(f"not a span or trace id: {value!r}")
-    if isinstance(value, int):
-        return format(value, f"0{width}x")
-    text = str(value).strip().lower()
-    return text.removeprefix("0x")
-
-
-def _nanos(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
-        delta = parse_ts(value) - EPOCH
-        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-    return int(value)
-
-
-def _any_value(value: Any) -> Any:
-    """OTLP AnyValue ({"stringValue": ...}) to a plain value."""
-    if not isinstance(value, dict):
-        return value
-    for key in ("stringValue", "boolValue", "doubleValue"):
-        if key in value:
-            return value[key]
-    if "intValue" in value:
-        return int(value["intValue"])
-    if "arrayValue" in value:
-        return [_any_value(v) for v in value["arrayValue"].get("values", [])]
-    if "kvlistValue" in value:
-        return _attributes(value["kvlistValue"].get("values", []))
-    return None
-
-
-def _attributes(raw: Any) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if isinstance(raw, dict):
-        return raw
-    if isinstance(raw, list):
-        return {item["key"]: _any_value(item.get("value")) for item in raw if "key" in item}
-    raise UnparseableFileError(f"span attributes are neither an object nor a list: {raw!r:.80}")
-
-
-def _first(attrs: dict[str, Any], names: tuple[str, ...]) -> Any:
-    for name in names:
-        value = attrs.get(name)
-        if value is not None and value != "":
-            return value
-    return None
-
-
-def _raw_spans(doc: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(doc, list):
-        for item in doc:
-            if isinstance(item, dict) and ("spans" in item or "resourceSpans" in item):
-                yield from _raw_spans(item)
-            elif isinstance(item, dict):
-                yield item
-            else:
-                raise UnparseableFileError("a list entry is not a span object")
-    elif isinstance(doc, dict) and "resourceSpans" in doc:
-        for resource in doc["resourceSpans"] or []:
-            for scope in (
-                resource.get("scopeSpans") or resource.get("instrumentationLibrarySpans") or []
-            ):
-                yield from scope.get("spans") or []
-    elif isinstance(doc, dict) and isinstance(doc.get("spans"), list):
-        yield from doc["spans"]
-    elif isinstance(doc, dict) and ("context" in doc or "traceId" in doc):
-        yield doc
-    else:
-        raise UnparseableFileError("no spans: expected {'spans': [...]}, a span list or OTLP JSON")
-
-
-def _load(path: str | Path) -> list[_Span]:
+def load_spans(path: str | Path) -> list[Span]:
     text = read_text(path)
     try:
         docs = [json.loads(text)]
@@ -211,75 +96,122 @@ def _load(path: str | Path) -> list[_Span]:
             raise json_error(whole, text) from None
         if len(docs) < 2:
             raise json_error(whole, text) from None
-    return [_Span(raw) for doc in docs for raw in _raw_spans(doc)]
+    return [Span(raw) for doc in docs for raw in raw_spans(doc)]
 
 
-def _kind(span: _Span) -> str:
-    op = str(span.attrs.get("gen_ai.operation.name") or "").lower()
-    oi = str(span.attrs.get("openinference.span.kind") or "").upper()
-    if op in LLM_OPERATIONS or (not op and oi == "LLM"):
-        return "llm_call"
-    if op in TOOL_OPERATIONS or (not op and oi == "TOOL"):
-        return "tool_call"
-    return "other"
+def parse(path: str | Path) -> Iterator[Row]:
+    spans = load_spans(path)
+    if not spans:
+        raise UnparseableFileError("the file holds no spans")
+    for trace_id, trace in by_trace(spans).items():
+        yield from trace_events(trace_id, trace)
 
 
-def _error(span: _Span) -> tuple[str, str | None] | None:
-    """(error_type, message) when the span records a failure."""
-    exception = next(
-        (e for e in span.events if isinstance(e, dict) and e.get("name") == "exception"), None
-    )
-    exc_attrs = _attributes(exception.get("attributes")) if exception else {}
-    error_type = span.attrs.get("error.type") or exc_attrs.get("exception.type")
-    if span.status != "error" and not error_type:
-        return None
-    message = span.status_message or exc_attrs.get("exception.message")
-    return str(error_type or "span_error"), (str(message) if message is not None else None)
+def by_trace(spans: list[Span]) -> dict[str, list[Span]]:
+    out: dict[str, list[Span]] = {}
+    for span in spans:
+        out.setdefault(span.trace_id, []).append(span)
+    return out
 
 
 def _ts(ns: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=ns // 1000)
 
 
-def _ms(span: _Span) -> float | None:
+def _ms(span: Span) -> float | None:
     if span.end_ns is None or span.start_ns is None:
         return None
     return non_negative((span.end_ns - span.start_ns) / 1e6)
 
 
-def parse(path: str | Path) -> Iterator[Row]:
-    spans = _load(path)
-    if not spans:
-        raise UnparseableFileError("the file holds no spans")
-    by_trace: dict[str, list[_Span]] = {}
-    for span in spans:
-        by_trace.setdefault(span.trace_id, []).append(span)
-    for trace_id, trace in by_trace.items():
-        yield from _trace_events(trace_id, trace)
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
-def _trace_events(trace_id: str, trace: list[_Span]) -> Iterator[Row]:
+class _Tree:
+    """Who is below whom in one trace: the kinds, and the innermost calls under each span."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        self.by_id = {s.span_id: s for s in spans}
+        self.kinds: dict[str, Kind] = {s.span_id: kind(s) for s in spans}
+        self.parent: dict[str, str] = {
+            s.span_id: s.parent_id
+            for s in spans
+            if s.parent_id in self.by_id and s.parent_id != s.span_id
+        }
+        # the innermost calls of each kind below each span, not looking into agent spans
+        self.leaves: dict[str, dict[Kind, list[str]]] = {
+            s.span_id: {k: [] for k in _CALLS} for s in spans
+        }
+        for span_id in self._children_first():
+            own = self.kinds[span_id]
+            parent = self.parent.get(span_id)
+            if parent is None or own == "agent":
+                continue
+            for k in _CALLS:
+                below = self.leaves[span_id][k]
+                if own == k and not below:
+                    self.leaves[parent][k].append(span_id)
+                else:
+                    self.leaves[parent][k].extend(below)
+
+    def _children_first(self) -> list[str]:
+        depth: dict[str, int] = {}
+        for start in self.by_id:
+            path: list[str] = []
+            current: str | None = start
+            while current is not None and current not in depth and current not in path:
+                path.append(current)
+                current = self.parent.get(current)
+            base = depth.get(current, -1) if current is not None else -1
+            if current is not None and current in path:  # a cycle: cut it here
+                base = -1
+            for offset, span_id in enumerate(reversed(path)):
+                depth[span_id] = base + 1 + offset
+        return sorted(depth, key=lambda s: -depth[s])
+
+    def is_wrapper(self, span: Span) -> bool:
+        own = self.kinds[span.span_id]
+        return own in _CALLS and bool(self.leaves[span.span_id][own])
+
+    def wrappers_of(self, span: Span) -> list[Span]:
+        """The wrapper spans directly above a call that wrap nothing else, nearest first."""
+        own = self.kinds[span.span_id]
+        out: list[Span] = []
+        current = self.parent.get(span.span_id)
+        seen = {span.span_id}
+        while current is not None and current not in seen and self.kinds[current] != "agent":
+            seen.add(current)
+            if self.kinds[current] == own:
+                if len(self.leaves[current][own]) != 1:
+                    break
+                out.append(self.by_id[current])
+            current = self.parent.get(current)
+        return out
+
+    def agent_of(self, span: Span) -> str | None:
+        seen: set[str] = set()
+        current: str | None = span.span_id
+        while current is not None and current not in seen:
+            name = self.by_id[current].attrs.get("gen_ai.agent.name")
+            if name:
+                return str(name)
+            seen.add(current)
+            current = self.parent.get(current)
+        return None
+
+
+def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
+    """The events of one trace's spans (app_id left unset: the caller's)."""
     # one span may be exported twice (a retried export): keep the first copy
-    unique: dict[str, _Span] = {}
+    unique: dict[str, Span] = {}
     for span in trace:
         unique.setdefault(span.span_id, span)
     spans = sorted(unique.values(), key=lambda s: (s.start_ns, s.end_ns or 0, s.span_id))
-    by_id = {s.span_id: s for s in spans}
-    conversation = next((c for s in spans if (c := _first(s.attrs, CONVERSATION))), None)
+    tree = _Tree(spans)
+    conversation = next((c for s in spans if (c := first(s.attrs, CONVERSATION))), None)
     session_id = str(conversation) if conversation is not None else trace_id
-    roots = [s for s in spans if s.parent_id is None or s.parent_id not in by_id]
-    root = next((s for s in roots if s.parent_id is None), None)
-
-    def agent_of(span: _Span) -> str | None:
-        seen: set[str] = set()
-        current: _Span | None = span
-        while current is not None and current.span_id not in seen:
-            name = current.attrs.get("gen_ai.agent.name")
-            if name:
-                return str(name)
-            seen.add(current.span_id)
-            current = by_id.get(current.parent_id) if current.parent_id else None
-        return None
+    root = next((s for s in spans if s.parent_id is None), None)
 
     start_ns = root.start_ns if root else min(s.start_ns for s in spans)
     end_ns = (root.end_ns if root and root.end_ns else None) or max(
@@ -295,74 +227,47 @@ def _trace_events(trace_id: str, trace: list[_Span]) -> Iterator[Row]:
         session_id=session_id,
         ts=_ts(start_ns),
         seq=seq,
-        agent_id=agent_of(root) if root else None,
+        agent_id=tree.agent_of(root) if root else None,
         payload=dumps(start_payload),
     )
     turn = -1
     for span in spans:
-        kind = _kind(span)
-        failure = _error(span)
-        if kind == "other" and failure is None:
+        span_kind = tree.kinds[span.span_id]
+        failed = failure(span)
+        wrapper = tree.is_wrapper(span)
+        if wrapper and failed is not None:
+            wrapped = tree.leaves[span.span_id][span_kind]
+            if any(failure(tree.by_id[s]) is not None for s in wrapped):
+                continue  # the wrapped call carries this error already
+        role: str
+        if span_kind in _CALLS and not wrapper:
+            role = span_kind
+        elif failed is not None:
+            role = "error"
+        else:
             continue
         seq += 1
+        if role == "llm_call":
+            turn += 1
         common: dict[str, Any] = {
+            "event_id": stable_id(FORMAT, trace_id, span.span_id, role),
+            "session_id": session_id,
             "seq": seq,
-            "agent_id": agent_of(span),
-            "error_type": failure[0] if failure else None,
+            "agent_id": tree.agent_of(span),
+            "error_type": failed[0] if failed else None,
         }
         payload: dict[str, Any] = {"span_id": span.span_id, "span_name": span.name}
-        if failure and failure[1]:
-            payload["message"] = failure[1]
-        if kind == "llm_call":
-            turn += 1
-            ttft_s = _first(span.attrs, TTFT_S)
-            cost = [
-                span.attrs.get("gen_ai.usage.input_cost"),
-                span.attrs.get("gen_ai.usage.output_cost"),
-            ]
-            if any(c is not None for c in cost):
-                payload["cost_usd"] = sum(float(c) for c in cost if c is not None)
-            yield event(
-                "llm_call",
-                event_id=stable_id(FORMAT, trace_id, span.span_id, "llm_call"),
-                session_id=session_id,
-                ts=_ts(span.start_ns),
-                turn_index=turn,
-                model=_str(_first(span.attrs, MODEL)),
-                request_id=_str(
-                    span.attrs.get("gen_ai.response.id") or span.attrs.get("gen_ai.request.id")
-                ),
-                latency_ms=_ms(span),
-                ttft_ms=non_negative(float(ttft_s) * 1000) if ttft_s is not None else None,
-                input_tokens=to_int(_first(span.attrs, INPUT_TOKENS)),
-                output_tokens=to_int(_first(span.attrs, OUTPUT_TOKENS)),
-                cache_tokens=to_int(_first(span.attrs, CACHE_TOKENS)),
-                payload=dumps(payload),
-                **common,
-            )
-        elif kind == "tool_call":
-            args = span.attrs.get("gen_ai.tool.args") or span.attrs.get(
-                "gen_ai.tool.call.arguments"
-            )
-            if args is not None:
-                payload["arguments"] = args
-            yield event(
-                "tool_call",
-                event_id=stable_id(FORMAT, trace_id, span.span_id, "tool_call"),
-                session_id=session_id,
-                ts=_ts(span.start_ns),
-                turn_index=max(turn, 0),
-                tool_name=_str(_first(span.attrs, TOOL_NAME)) or span.name,
-                request_id=_str(span.attrs.get("gen_ai.tool.call.id")),
-                tool_latency_ms=_ms(span),
-                payload=dumps(payload),
-                **common,
-            )
+        if failed and failed[1]:
+            payload["message"] = failed[1]
+        if role == "llm_call":
+            chain = [span, *tree.wrappers_of(span)]
+            yield _llm_call(span, chain, turn, payload, common)
+        elif role == "tool_call":
+            chain = [span, *tree.wrappers_of(span)]
+            yield _tool_call(span, chain, max(turn, 0), payload, common)
         else:
             yield event(
                 "error",
-                event_id=stable_id(FORMAT, trace_id, span.span_id, "error"),
-                session_id=session_id,
                 ts=_ts(span.end_ns or span.start_ns),
                 turn_index=turn if turn >= 0 else None,
                 payload=dumps(payload),
@@ -377,10 +282,71 @@ def _trace_events(trace_id: str, trace: list[_Span]) -> Iterator[Row]:
         session_id=session_id,
         ts=_ts(end_ns),
         seq=seq + 1,
-        agent_id=agent_of(root) if root else None,
+        agent_id=tree.agent_of(root) if root else None,
         payload=dumps(end_payload),
     )
 
 
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _pick(chain: list[Span], names: tuple[str, ...]) -> Any:
+    """The call's own value, else the nearest wrapper's."""
+    for span in chain:
+        value = first(span.attrs, names)
+        if value is not None:
+            return value
+    return None
+
+
+def _llm_call(
+    span: Span, chain: list[Span], turn: int, payload: dict[str, Any], common: dict[str, Any]
+) -> Row:
+    if len(chain) > 1:
+        payload["wrapper_spans"] = [s.span_id for s in chain[1:]]
+    cost = [_pick(chain, ("gen_ai.usage.input_cost",)), _pick(chain, ("gen_ai.usage.output_cost",))]
+    if any(c is not None for c in cost):
+        payload["cost_usd"] = sum(float(c) for c in cost if c is not None)
+    output = to_int(_pick(chain, OUTPUT_TOKENS))
+    reads = to_int(_pick(chain, CACHE_TOKENS))
+    writes = to_int(_pick(chain, CACHE_WRITE_TOKENS))
+    if writes is not None:
+        payload["cache_write_tokens"] = writes
+    stated = to_int(_pick(chain, INPUT_TOKENS))
+    input_tokens, added = input_with_cache(
+        stated, reads, writes, output_tokens=output, total_tokens=to_int(_pick(chain, TOTAL_TOKENS))
+    )
+    if added:
+        payload["input_tokens_stated"] = stated
+    ttft_s = _pick(chain, TTFT_S)
+    return event(
+        "llm_call",
+        ts=_ts(span.start_ns),
+        turn_index=turn,
+        model=_str(_pick(chain, MODEL)),
+        request_id=_str(_pick(chain, ("gen_ai.response.id", "gen_ai.request.id"))),
+        latency_ms=_ms(span),
+        ttft_ms=non_negative(float(ttft_s) * 1000) if ttft_s is not None else None,
+        input_tokens=input_tokens,
+        output_tokens=output,
+        cache_tokens=reads,
+        payload=dumps(payload),
+        **common,
+    )
+
+
+def _tool_call(
+    span: Span, chain: list[Span], turn: int, payload: dict[str, Any], common: dict[str, Any]
+) -> Row:
+    if len(chain) > 1:
+        payload["wrapper_spans"] = [s.span_id for s in chain[1:]]
+    args = _pick(chain, ("gen_ai.tool.args", "gen_ai.tool.call.arguments"))
+    if args is not None:
+        payload["arguments"] = args
+    return event(
+        "tool_call",
+        ts=_ts(span.start_ns),
+        turn_index=turn,
+        tool_name=_str(_pick(chain, TOOL_NAME)) or span.name,
+        request_id=_str(_pick(chain, ("gen_ai.tool.call.id",))),
+        tool_latency_ms=_ms(span),
+        payload=dumps(payload),
+        **common,
+    )

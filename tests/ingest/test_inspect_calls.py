@@ -1,0 +1,89 @@
+"""Inspect model calls count once: retried attempts, and Anthropic-style token counts.
+
+The retry fixtures are Inspect's own (`retry-2-then-success.eval`, a mock model failing twice
+then answering), in the two shapes Inspect has written: `postfix` (attempts share a `call_id`)
+and `legacy` (no call id; the call's event comes after its failed attempts but started first).
+"""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.ingest import real
+from trajectory_assets.ingest.importers import IMPORTERS
+
+RETRIES = [p for p in real.INSPECT_EDGE if p.name == "retry-2-then-success.eval"]
+LOG = real.FIXTURES / "inspect_ai/logs/tests/log/test_eval_log/log_formats.json"
+
+
+def test_both_retry_shapes_are_in_the_fixtures() -> None:
+    assert sorted(p.parent.name for p in RETRIES) == ["legacy", "postfix"]
+
+
+@pytest.mark.parametrize("path", RETRIES, ids=lambda p: p.parent.name)
+def test_a_retried_call_is_one_llm_call_and_its_failed_attempts_are_errors(path: Path) -> None:
+    _header, (sample,) = real.inspect_log(path)
+    models = [e for e in sample["events"] if e["event"] == "model"]
+    failed = [e for e in models if e.get("error")]
+    assert (len(models), len(failed)) == (3, 2)  # what the log states
+
+    rows = list(IMPORTERS["inspect"].parse(path))
+    calls = [r for r in rows if r["event_type"] == "llm_call"]
+    errors = [r for r in rows if r["event_type"] == "error"]
+    assert len(calls) == 1 and calls[0]["error_type"] is None
+    assert [(r["error_type"], r["model"]) for r in errors] == [
+        ("_Transient", e["model"]) for e in failed
+    ]
+    assert {r["turn_index"] for r in rows if r["turn_index"] is not None} == {0}
+    assert json.loads(calls[0]["payload"])["retries"] == 2
+    retry_of = {json.loads(r["payload"])["retry_of"] for r in errors}
+    assert len(retry_of) == 1  # both point at the call's event
+
+
+def test_failed_model_events_nothing_retried_stay_failed_calls(tmp_path: Path) -> None:
+    """Without a later successful attempt, each failed model event is a failed call."""
+    _header, (sample,) = real.inspect_log(next(p for p in RETRIES if p.parent.name == "legacy"))
+    log = json.loads(LOG.read_text())
+    target = log["samples"][0]
+    failed = [e for e in sample["events"] if e["event"] == "model" and e.get("error")]
+    events = target["transcript"]["events"]  # a 2024 log: events under `transcript`
+    events[:0] = failed
+    path = tmp_path / "failed.json"
+    path.write_text(json.dumps(log))
+    rows = list(IMPORTERS["inspect"].parse(path))
+    calls = [(r["event_type"], r["error_type"]) for r in rows if r["event_type"] == "llm_call"]
+    assert calls[:2] == [("llm_call", "_Transient"), ("llm_call", "_Transient")]
+
+
+def test_anthropic_usage_is_added_up_openai_usage_is_kept(tmp_path: Path) -> None:
+    """Inspect's Anthropic provider states input without cache reads and writes, and a total
+    with them; its OpenAI provider counts cache reads inside the input."""
+    log = json.loads(LOG.read_text())
+    sample = log["samples"][0]
+    events = sample["transcript"]["events"]
+    (model,) = [e for e in events if e["event"] == "model"]
+    second = copy.deepcopy(model)
+    model["output"]["usage"] = {
+        "input_tokens": 12,
+        "output_tokens": 300,
+        "total_tokens": 12 + 300 + 5000 + 800,
+        "input_tokens_cache_read": 5000,
+        "input_tokens_cache_write": 800,
+    }
+    second["output"]["usage"] = {
+        "input_tokens": 4000,
+        "output_tokens": 300,
+        "total_tokens": 4300,
+        "input_tokens_cache_read": 1024,
+    }
+    events.append(second)
+    path = tmp_path / "usage.json"
+    path.write_text(json.dumps(log))
+    rows = list(IMPORTERS["inspect"].parse(path))
+    calls = [r for r in rows if r["event_type"] == "llm_call"]
+    assert [(r["input_tokens"], r["cache_tokens"]) for r in calls] == [(5812, 5000), (4000, 1024)]
+    notes = json.loads(calls[0]["payload"])
+    assert (notes["cache_write_tokens"], notes["input_tokens_stated"]) == (800, 12)
+    assert real.expect_inspect([path]).input_tokens == 5812 + 4000

@@ -1,0 +1,203 @@
+"""OpenTelemetry spans in one normalized shape, from whichever encoding they arrive in.
+
+Shared by the file importer (`otel`) and the live OTLP receiver (`trajectory_assets.ingest.otlp`),
+so a span maps to the same events whether it was read from a file or received over the wire.
+
+Encodings read: the SDK's `ReadableSpan.to_json()` (ids as `0x…` hex or 128-bit ints, `context`,
+`parent`, attributes as an object, ISO or integer times), and OTLP/JSON (`traceId`/`spanId` as hex,
+attributes as `[{key, value: AnyValue}]`, times in ns as strings, status codes as ints). Protobuf
+requests are converted to the OTLP/JSON shape by the receiver before they get here.
+"""
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from trajectory_assets.ingest.common import EPOCH, UnparseableFileError, parse_ts
+
+LLM_OPERATIONS = frozenset(
+    {"chat", "text_completion", "generate_content", "call_llm", "invoke_model", "completion"}
+)
+TOOL_OPERATIONS = frozenset({"execute_tool"})
+AGENT_OPERATIONS = frozenset({"invoke_agent", "create_agent"})
+
+INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+OUTPUT_TOKENS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+TOTAL_TOKENS = ("gen_ai.usage.total_tokens", "llm.token_count.total")
+CACHE_TOKENS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "gen_ai.usage.input_tokens.cached",
+    "llm.token_count.prompt_details.cache_read",
+)
+CACHE_WRITE_TOKENS = (
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+    "gen_ai.usage.input_tokens.cache_write",
+    "llm.token_count.prompt_details.cache_write",
+)
+MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
+TOOL_NAME = ("gen_ai.tool.name", "tool.name")
+CONVERSATION = ("gen_ai.conversation.id", "session.id")
+TTFT_S = ("gen_ai.server.time_to_first_token", "gen_ai.response.time_to_first_token")
+
+Kind = Literal["llm_call", "tool_call", "agent", "other"]
+
+_OTLP_STATUS = {0: "unset", 1: "ok", 2: "error"}
+
+
+class Span:
+    """A span in one normalized shape, whichever JSON flavour it came in."""
+
+    __slots__ = (
+        "attrs",
+        "end_ns",
+        "events",
+        "name",
+        "parent_id",
+        "span_id",
+        "start_ns",
+        "status",
+        "status_message",
+        "trace_id",
+    )
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        context = raw.get("context") or {}
+        name = str(raw.get("name") or "")
+        trace_id = hex_id(raw.get("traceId", context.get("trace_id")), 32)
+        span_id = hex_id(raw.get("spanId", context.get("span_id")), 16)
+        start_ns = nanos(raw.get("startTimeUnixNano", raw.get("start_time")))
+        if not trace_id or not span_id:
+            raise UnparseableFileError(f"span {name!r} has no trace id or span id")
+        if start_ns is None:
+            raise UnparseableFileError(f"span {name!r} has no start time")
+        self.name = name
+        self.trace_id: str = trace_id
+        self.span_id: str = span_id
+        self.start_ns: int = start_ns
+        self.end_ns: int | None = nanos(raw.get("endTimeUnixNano", raw.get("end_time")))
+        parent = raw.get("parent") or {}
+        parent_id = raw.get("parentSpanId", raw.get("parent_id", parent.get("span_id")))
+        self.parent_id = hex_id(parent_id, 16) if parent_id not in (None, "", 0) else None
+        self.attrs = attributes(raw.get("attributes"))
+        status = raw.get("status") or {}
+        code = status.get("status_code", status.get("code"))
+        if isinstance(code, int):
+            code = _OTLP_STATUS.get(code, "unset")
+        self.status = str(code or "unset").lower().removeprefix("status_code_")
+        self.status_message = status.get("description") or status.get("message")
+        self.events = raw.get("events") or []
+
+
+def hex_id(value: Any, width: int) -> str | None:
+    """Trace and span ids as lower-case hex: SDK JSON writes them as (128-bit) ints, OTLP as hex."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise UnparseableFileError(f"not a span or trace id: {value!r}")
+    if isinstance(value, int):
+        return format(value, f"0{width}x")
+    text = str(value).strip().lower()
+    return text.removeprefix("0x")
+
+
+def nanos(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+        delta = parse_ts(value) - EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    return int(value)
+
+
+def any_value(value: Any) -> Any:
+    """OTLP AnyValue ({"stringValue": ...}) to a plain value."""
+    if not isinstance(value, dict):
+        return value
+    for key in ("stringValue", "boolValue", "doubleValue", "bytesValue"):
+        if key in value:
+            return value[key]
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "arrayValue" in value:
+        return [any_value(v) for v in (value["arrayValue"] or {}).get("values", [])]
+    if "kvlistValue" in value:
+        return attributes((value["kvlistValue"] or {}).get("values", []))
+    return None
+
+
+def attributes(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, list):
+        return {
+            item["key"]: any_value(item.get("value"))
+            for item in raw
+            if isinstance(item, dict) and "key" in item
+        }
+    raise UnparseableFileError(f"span attributes are neither an object nor a list: {raw!r:.80}")
+
+
+def first(attrs: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The value of the first of `names` the span carries (current names before legacy ones)."""
+    for name in names:
+        value = attrs.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def raw_spans(doc: Any) -> Iterator[dict[str, Any]]:
+    """The span objects of one JSON document in any accepted shape."""
+    if isinstance(doc, list):
+        for item in doc:
+            if isinstance(item, dict) and ("spans" in item or "resourceSpans" in item):
+                yield from raw_spans(item)
+            elif isinstance(item, dict):
+                yield item
+            else:
+                raise UnparseableFileError("a list entry is not a span object")
+    elif isinstance(doc, dict) and "resourceSpans" in doc:
+        for resource in doc["resourceSpans"] or []:
+            for scope in (
+                resource.get("scopeSpans") or resource.get("instrumentationLibrarySpans") or []
+            ):
+                yield from scope.get("spans") or []
+    elif isinstance(doc, dict) and isinstance(doc.get("spans"), list):
+        yield from doc["spans"]
+    elif isinstance(doc, dict) and ("context" in doc or "traceId" in doc):
+        yield doc
+    else:
+        raise UnparseableFileError("no spans: expected {'spans': [...]}, a span list or OTLP JSON")
+
+
+def kind(span: Span) -> Kind:
+    """What a span stands for: a model call, a tool call, an agent run, or structure."""
+    op = str(span.attrs.get("gen_ai.operation.name") or "").lower()
+    oi = str(span.attrs.get("openinference.span.kind") or "").upper()
+    if op in LLM_OPERATIONS or (not op and oi == "LLM"):
+        return "llm_call"
+    if op in TOOL_OPERATIONS or (not op and oi == "TOOL"):
+        return "tool_call"
+    if op in AGENT_OPERATIONS or (not op and oi == "AGENT"):
+        return "agent"
+    return "other"
+
+
+def failure(span: Span) -> tuple[str, str | None] | None:
+    """(error_type, message) when the span records a failure."""
+    exception = next(
+        (e for e in span.events if isinstance(e, dict) and e.get("name") == "exception"), None
+    )
+    exc_attrs = attributes(exception.get("attributes")) if exception else {}
+    error_type = span.attrs.get("error.type") or exc_attrs.get("exception.type")
+    if span.status != "error" and not error_type:
+        return None
+    message = span.status_message or exc_attrs.get("exception.message")
+    return str(error_type or "span_error"), (str(message) if message is not None else None)
