@@ -20,6 +20,7 @@ T0 = dt.datetime(2026, 11, 20, 12, 0, 0, tzinfo=dt.UTC)
 CTX = OpContext(DAY, "b0")
 
 _ids = itertools.count()
+_sids = itertools.count()
 
 
 def at(ms: float) -> dt.datetime:
@@ -71,6 +72,65 @@ def events_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(out, schema=EVENTS)
 
 
+def attempt(
+    task_id: str | None = "t1",
+    passed: bool | None = True,
+    score: float | None = None,
+    *,
+    benchmark: str | None = "swe",
+    model: str = "m1",
+    run_id: str = "r1",
+    duration_ms: float = 1000.0,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    n_errors: int = 0,
+    app_id: str = "app1",
+    day: str = DAY,
+    cost_usd: float | None = None,
+    n_unpriced: int = 0,
+) -> dict:
+    """One `sessions` row of an eval attempt (none when `benchmark` is None); eval columns as
+    Sessionize writes them."""
+    row = dict.fromkeys(SESSIONS.names)
+    row.update(
+        dt=day,
+        app_id=app_id,
+        session_id=f"s{next(_sids):05d}",
+        agent_ids=[],
+        models=[],
+        started_at=at(0),
+        ended_at=at(duration_ms),
+        duration_ms=duration_ms,
+        n_events=1,
+        n_turns=0,
+        n_llm_calls=0,
+        n_tool_calls=0,
+        n_errors=n_errors,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_tokens=0,
+        tool_latency_ms_total=0.0,
+        status="unknown",
+        cost_usd=cost_usd,
+        n_llm_calls_unpriced=n_unpriced,
+    )
+    if benchmark is not None:
+        row.update(
+            eval_benchmark=benchmark,
+            eval_task_id=task_id,
+            eval_run_id=run_id,
+            eval_model=model,
+            eval_passed=passed,
+            eval_score=score,
+        )
+    return row
+
+
+def sessions(rows_: list[dict]) -> pa.Table:
+    """`sessions` rows as a table of the SESSIONS schema."""
+    return pa.Table.from_pylist(rows_, schema=SESSIONS)
+
+
 def run(op: Operator, **tables: pa.Table) -> dict[str, pa.Table]:
     """One batch through `op.transform`, normalised as the engine does."""
     return normalise(op, op.transform(CTX, Batch(tables)))
@@ -94,18 +154,24 @@ def sessions_of(rows_: Iterable[Mapping[str, Any]]) -> pa.Table:
     return sessionize(rows_)["sessions"]
 
 
-def run_eval_runs(sessions: pa.Table, n_batches: int = 1) -> pa.Table:
-    """`eval_runs` in two phases: sessions dealt round-robin into `n_batches` batches, each
-    transformed to normalised partials, all partials concatenated and merged once."""
-    op = EvalRuns()
-    sessions = sessions.cast(SESSIONS)
+def run_two_phase(
+    op: Operator, input_name: str, table: pa.Table, n_batches: int = 1, day: str = DAY
+) -> pa.Table:
+    """A two-phase operator as the engine runs it: the rows of its input dealt round-robin into
+    `n_batches` batches, each transformed to normalised partials, all partials merged once."""
     partials = []
     for b in range(n_batches):
-        part = sessions.take(pa.array(range(b, sessions.num_rows, n_batches), pa.int64()))
-        ctx = OpContext(DAY, f"b{b}")
-        partials.append(normalise(op, op.transform(ctx, Batch({"sessions": part})), partial=True))
+        part = table.take(pa.array(range(b, table.num_rows, n_batches), pa.int64()))
+        ctx = OpContext(day, f"b{b}")
+        partials.append(normalise(op, op.transform(ctx, Batch({input_name: part})), partial=True))
     merged = pa.concat_tables([p[PARTIALS] for p in partials])
-    return normalise(op, op.merge(CTX, Batch({PARTIALS: merged})))["eval_runs"]
+    (output,) = op.outputs
+    return normalise(op, op.merge(OpContext(day, "merge"), Batch({PARTIALS: merged})))[output]
+
+
+def run_eval_runs(sessions: pa.Table, n_batches: int = 1) -> pa.Table:
+    """`eval_runs` in two phases over `n_batches` batches of sessions (see `run_two_phase`)."""
+    return run_two_phase(EvalRuns(), "sessions", sessions.cast(SESSIONS), n_batches)
 
 
 def assert_row(actual: Mapping[str, Any], expected: Mapping[str, Any]) -> None:

@@ -1,6 +1,5 @@
 """EvalRuns: two-phase pass rates per (benchmark, model, run_id) from hand-built sessions."""
 
-import itertools
 import json
 import random
 
@@ -12,76 +11,19 @@ from tests.operators.builders import (
     CTX,
     DAY,
     assert_row,
-    at,
+    attempt,
     event,
     llm,
     one,
     rows,
     run_eval_runs,
+    sessions,
     sessions_of,
 )
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import PARTIALS, normalise
 from trajectory_assets.operators import EvalRuns
-from trajectory_assets.schema import EVAL_PARTIALS, EVAL_RUNS, SESSIONS
-
-_sids = itertools.count()
-
-
-def attempt(
-    task_id: str | None = "t1",
-    passed: bool | None = True,
-    score: float | None = None,
-    *,
-    benchmark: str | None = "swe",
-    model: str = "m1",
-    run_id: str = "r1",
-    duration_ms: float = 1000.0,
-    input_tokens: int = 0,
-    output_tokens: int = 0,
-    n_errors: int = 0,
-    app_id: str = "app1",
-    cost_usd: float | None = None,
-    n_unpriced: int = 0,
-) -> dict:
-    """One `sessions` row; eval columns as Sessionize writes them."""
-    row = dict.fromkeys(SESSIONS.names)
-    row.update(
-        dt=DAY,
-        app_id=app_id,
-        session_id=f"s{next(_sids):05d}",
-        agent_ids=[],
-        models=[],
-        started_at=at(0),
-        ended_at=at(duration_ms),
-        duration_ms=duration_ms,
-        n_events=1,
-        n_turns=0,
-        n_llm_calls=0,
-        n_tool_calls=0,
-        n_errors=n_errors,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cache_tokens=0,
-        tool_latency_ms_total=0.0,
-        status="unknown",
-        cost_usd=cost_usd,
-        n_llm_calls_unpriced=n_unpriced,
-    )
-    if benchmark is not None:
-        row.update(
-            eval_benchmark=benchmark,
-            eval_task_id=task_id,
-            eval_run_id=run_id,
-            eval_model=model,
-            eval_passed=passed,
-            eval_score=score,
-        )
-    return row
-
-
-def sessions(rows_: list[dict]) -> pa.Table:
-    return pa.Table.from_pylist(rows_, schema=SESSIONS)
+from trajectory_assets.schema import EVAL_PARTIALS, EVAL_RUNS
 
 
 def runs_by_key(table: pa.Table) -> dict[tuple, dict]:

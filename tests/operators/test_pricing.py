@@ -1,0 +1,414 @@
+"""Costs of llm_calls: the price table against genai-prices, overrides, and the cost columns of
+llm_calls, turns and sessions from hand-built events."""
+
+import datetime as dt
+import importlib.metadata
+import itertools
+
+import pyarrow as pa
+import pytest
+
+from tests.operators.builders import (
+    T0,
+    event,
+    events_table,
+    llm,
+    one,
+    rows,
+    run,
+    sessionize,
+    tool,
+)
+from trajectory_assets.engine.batch import Batch
+from trajectory_assets.operators import Sessionize
+from trajectory_assets.operators.pricing import (
+    GENAI_PRICES_VERSION,
+    PRICES,
+    PRICING_VERSION,
+    PriceOverride,
+    _find,
+    cost_of_call,
+    overrides_digest,
+    parse_overrides,
+    price_table,
+    priced_calls_sql,
+    priced_version,
+    prices_for_events,
+    pricing_metadata,
+)
+
+genai_prices = pytest.importorskip("genai_prices")
+
+
+def rates(model: str, ts: dt.datetime = T0) -> tuple[float, float | None, float]:
+    """(input, cache read, output) USD per million tokens, straight from genai-prices."""
+    found = _find(model)
+    assert found is not None
+    price = found[1].get_prices(ts)
+    cache = price.cache_read_mtok
+    return (
+        float(price.input_mtok),
+        None if cache is None else float(cache),
+        float(price.output_mtok),
+    )
+
+
+def test_pinned_version_is_the_installed_one():
+    assert importlib.metadata.version("genai-prices") == GENAI_PRICES_VERSION
+    assert GENAI_PRICES_VERSION in PRICING_VERSION
+    assert PRICING_VERSION in Sessionize.version
+
+
+# --- llm_calls.cost_usd from hand-built events -----------------------------------------------
+
+
+def test_cached_tokens_are_priced_at_the_cached_rate():
+    input_rate, cache_rate, output_rate = rates("gpt-4o")
+    assert (input_rate, cache_rate, output_rate) == (2.5, 1.25, 10.0)  # genai-prices 0.2.3
+    call = llm(0, turn_index=0, model="gpt-4o", input_tokens=10_000, cache_tokens=4_000)
+    call["output_tokens"] = 500
+    out = sessionize([call])
+    # by hand: 6,000 uncached input tokens, 4,000 cached, 500 output
+    expected = (6_000 * 2.5 + 4_000 * 1.25 + 500 * 10.0) / 1_000_000
+    assert expected == pytest.approx(0.025)
+    assert one(out["llm_calls"])["cost_usd"] == pytest.approx(expected, rel=1e-12)
+    assert one(out["turns"])["cost_usd"] == pytest.approx(expected, rel=1e-12)
+    s = one(out["sessions"])
+    assert s["cost_usd"] == pytest.approx(expected, rel=1e-12)
+    assert s["n_llm_calls_unpriced"] == 0
+    # and genai-prices itself agrees
+    usage = genai_prices.Usage(input_tokens=10_000, cache_read_tokens=4_000, output_tokens=500)
+    reference = genai_prices.calc_price(usage, "gpt-4o", genai_request_timestamp=T0)
+    assert float(reference.total_price) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_model_without_a_cached_rate_prices_cached_tokens_as_input():
+    input_rate, cache_rate, output_rate = rates("gpt-4")
+    assert (input_rate, cache_rate, output_rate) == (30.0, None, 60.0)
+    call = llm(0, model="gpt-4", input_tokens=1_000, cache_tokens=600, output_tokens=10)
+    expected = (1_000 * 30.0 + 10 * 60.0) / 1_000_000
+    assert one(sessionize([call])["llm_calls"])["cost_usd"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_unknown_model_has_a_null_cost_and_is_counted_unpriced():
+    out = sessionize(
+        [
+            llm(0, turn_index=0, model="my-private-model", input_tokens=100, output_tokens=5),
+            llm(1, turn_index=1, model=None, input_tokens=100),
+            llm(2, turn_index=1, model="gpt-4o", input_tokens=1_000_000, output_tokens=0),
+        ]
+    )
+    calls = {r["model"]: r["cost_usd"] for r in rows(out["llm_calls"])}
+    assert calls == {"my-private-model": None, None: None, "gpt-4o": pytest.approx(2.5)}
+    s = one(out["sessions"])
+    assert s["cost_usd"] == pytest.approx(2.5)  # the priced call; the others are counted
+    assert s["n_llm_calls_unpriced"] == 2
+    turns = {t["turn_index"]: t for t in rows(out["turns"])}
+    assert (turns[0]["cost_usd"], turns[0]["n_llm_calls_unpriced"]) == (None, 1)
+    assert turns[1]["cost_usd"] == pytest.approx(2.5)
+    assert turns[1]["n_llm_calls_unpriced"] == 1
+
+
+def test_only_unknown_models_give_a_null_session_cost_never_zero():
+    s = one(sessionize([llm(0, model="nobody-knows", input_tokens=10)])["sessions"])
+    assert (s["cost_usd"], s["n_llm_calls_unpriced"]) == (None, 1)
+
+
+def test_zero_token_call_of_a_priced_model_costs_zero():
+    out = sessionize(
+        [
+            llm(0, turn_index=0, model="gpt-4o", input_tokens=0, output_tokens=0, cache_tokens=0),
+            llm(1, turn_index=0, model="claude-sonnet-4"),  # tokens null: 0
+        ]
+    )
+    assert [r["cost_usd"] for r in rows(out["llm_calls"])] == [0.0, 0.0]
+    s = one(out["sessions"])
+    assert (s["cost_usd"], s["n_llm_calls_unpriced"]) == (0.0, 0)
+    assert one(out["turns"])["cost_usd"] == 0.0
+
+
+def test_session_and_turn_without_llm_calls_cost_zero():
+    out = sessionize([event("session_start", 0), tool(1, turn_index=0, tool_name="ls")])
+    s = one(out["sessions"])
+    assert (s["cost_usd"], s["n_llm_calls_unpriced"]) == (0.0, 0)
+    t = one(out["turns"])
+    assert (t["cost_usd"], t["n_llm_calls_unpriced"]) == (0.0, 0)
+    assert out["llm_calls"].num_rows == 0
+
+
+def test_session_cost_is_the_sum_of_its_calls_and_calls_outside_turns_count():
+    events = [
+        llm(0, turn_index=None, model="gpt-4o", input_tokens=400_000),  # 1.0
+        llm(1, turn_index=0, model="claude-sonnet-4", output_tokens=100_000),  # 1.5
+        llm(2, turn_index=0, model="gpt-4o", input_tokens=100_000, cache_tokens=100_000),  # 0.125
+    ]
+    out = sessionize(events)
+    assert one(out["sessions"])["cost_usd"] == pytest.approx(2.625)
+    assert one(out["turns"])["cost_usd"] == pytest.approx(1.625)
+
+
+def test_cache_tokens_above_input_are_all_priced_as_cached():
+    # SPEC.md says cache_tokens <= input_tokens; a producer that breaks it is priced on
+    # cache_tokens at the cached rate and no uncached input (genai-prices would refuse it).
+    call = llm(0, model="gpt-4o", input_tokens=100, cache_tokens=1_000)
+    assert one(sessionize([call])["llm_calls"])["cost_usd"] == pytest.approx(1_000 * 1.25 / 1e6)
+
+
+def test_provider_prefixed_model_names_are_priced_like_the_bare_name():
+    out = sessionize(
+        [
+            llm(0, model="openai/gpt-4o", input_tokens=1_000_000),
+            llm(1, model="anthropic:claude-sonnet-4", input_tokens=1_000_000),
+            llm(2, model="nowhere/gpt-4o", input_tokens=1_000_000),
+        ]
+    )
+    got = {r["model"]: r["cost_usd"] for r in rows(out["llm_calls"])}
+    assert got == {
+        "openai/gpt-4o": pytest.approx(2.5),
+        "anthropic:claude-sonnet-4": pytest.approx(3.0),
+        "nowhere/gpt-4o": None,
+    }
+
+
+def test_duplicates_and_invalid_rows_are_not_priced_twice():
+    first = llm(0, model="gpt-4o", input_tokens=1_000_000)
+    bad = llm(1, model="gpt-4o", input_tokens=-5)
+    out = sessionize([first, dict(first), bad])
+    assert out["llm_calls"].num_rows == 1
+    assert one(out["sessions"])["cost_usd"] == pytest.approx(2.5)
+
+
+# --- the price table against genai-prices' own calculation -----------------------------------
+
+
+def _price_with_sql(calls: list[dict], prices: pa.Table) -> list[float | None]:
+    table = pa.Table.from_pylist(
+        [{"app_id": "a", "session_id": "s", "event_id": f"e{i}", **c} for i, c in enumerate(calls)],
+        schema=pa.schema(
+            [
+                ("app_id", pa.string()),
+                ("session_id", pa.string()),
+                ("event_id", pa.string()),
+                ("model", pa.string()),
+                ("ts", pa.timestamp("us", tz="UTC")),
+                ("input_tokens", pa.int64()),
+                ("cache_tokens", pa.int64()),
+                ("output_tokens", pa.int64()),
+            ]
+        ),
+    )
+    batch = Batch({"calls": table, "prices": prices})
+    try:
+        got = batch.sql(f"SELECT event_id, cost_usd FROM ({priced_calls_sql('calls')})")
+    finally:
+        batch.close()
+    by_id = dict(zip(got["event_id"].to_pylist(), got["cost_usd"].to_pylist(), strict=True))
+    return [by_id[f"e{i}"] for i in range(len(calls))]
+
+
+UTC = dt.UTC
+TIMES = [
+    dt.datetime(2024, 6, 1, 12, 0, tzinfo=UTC),
+    dt.datetime(2026, 3, 12, 23, 59, 59, tzinfo=UTC),
+    dt.datetime(2026, 3, 13, 0, 0, tzinfo=UTC),
+    dt.datetime(2026, 11, 20, 0, 29, 59, 999999, tzinfo=UTC),
+    dt.datetime(2026, 11, 20, 0, 30, tzinfo=UTC),  # DeepSeek off-peak boundaries
+    dt.datetime(2026, 11, 20, 16, 30, tzinfo=UTC),
+    dt.datetime(2026, 11, 20, 3, 0, tzinfo=UTC),
+    dt.datetime(2027, 1, 1, 8, 0, tzinfo=UTC),
+]
+TOKENS = [
+    (0, 0, 0),
+    (1_000, 0, 50),
+    (10_000, 4_000, 500),
+    (200_000, 1_000, 10),
+    (250_000, 100_000, 7),
+]
+MODELS = [
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-4",
+    "o3",
+    "claude-sonnet-4",
+    "claude-sonnet-4-5",  # tiered above 200k input tokens
+    "claude-sonnet-4-6",  # tiered until 2026-03-13, flat after
+    "claude-3-5-sonnet-20241022",
+    "gemini-2.5-pro",  # tiered
+    "deepseek-chat",  # time-of-day prices
+    "deepseek-v4-flash",  # two time-of-day windows
+    "perplexity/sonar",  # a price per request
+    "mistral-large-latest",
+    "command-r",
+]
+
+
+def test_price_table_matches_genai_prices_calc_price_for_every_case():
+    prices = price_table(MODELS)
+    assert prices.schema == PRICES
+    calls, expected = [], []
+    for model, ts, (i, c, o) in itertools.product(MODELS, TIMES, TOKENS):
+        found = _find(model)
+        assert found is not None, model
+        provider, info = found
+        usage = genai_prices.Usage(input_tokens=i, cache_read_tokens=c, output_tokens=o)
+        reference = info.calc_price(usage, provider, genai_request_timestamp=ts)
+        calls.append(
+            {"model": model, "ts": ts, "input_tokens": i, "cache_tokens": c, "output_tokens": o}
+        )
+        expected.append(float(reference.total_price))
+    got = _price_with_sql(calls, prices)
+    for call, g, e in zip(calls, got, expected, strict=True):
+        assert g == pytest.approx(e, rel=1e-12, abs=1e-15), call
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "claude-sonnet-4", "gemini-2.5-pro", "o3"])
+def test_bare_names_match_calc_price_with_the_provider_inferred(model):
+    usage = genai_prices.Usage(input_tokens=300_000, cache_read_tokens=20_000, output_tokens=900)
+    ts = dt.datetime(2026, 11, 20, 12, tzinfo=UTC)
+    reference = float(genai_prices.calc_price(usage, model, genai_request_timestamp=ts).total_price)
+    call = {"model": model, "ts": ts, "input_tokens": 300_000, "cache_tokens": 20_000}
+    got = _price_with_sql([{**call, "output_tokens": 900}], price_table([model]))
+    assert got == [pytest.approx(reference, rel=1e-12)]
+
+
+def test_tiers_and_time_of_day_pick_the_right_rates():
+    # gemini-2.5-pro: every token at the higher rate once the input exceeds 200k tokens
+    base = _price_with_sql(
+        [{"model": "gemini-2.5-pro", "ts": T0, "input_tokens": 200_000}], price_table(MODELS)
+    )
+    above = _price_with_sql(
+        [{"model": "gemini-2.5-pro", "ts": T0, "input_tokens": 200_001}], price_table(MODELS)
+    )
+    assert base == [pytest.approx(200_000 * 1.25 / 1e6)]
+    assert above == [pytest.approx(200_001 * 2.5 / 1e6)]
+    # deepseek-chat: standard 00:30-16:30 UTC, half price off-peak
+    peak = dt.datetime(2026, 11, 20, 12, tzinfo=UTC)
+    night = dt.datetime(2026, 11, 20, 20, tzinfo=UTC)
+    calls = [
+        {"model": "deepseek-chat", "ts": ts, "input_tokens": 1_000_000} for ts in (peak, night)
+    ]
+    assert _price_with_sql(calls, price_table(["deepseek-chat"])) == [
+        pytest.approx(0.27),
+        pytest.approx(0.135),
+    ]
+
+
+def test_price_table_is_deterministic_and_skips_unknown_models():
+    a = price_table(["gpt-4o", None, "zzz-unknown", "claude-sonnet-4", "gpt-4o"])
+    b = price_table(["claude-sonnet-4", "gpt-4o"])
+    assert a.equals(b)
+    assert sorted(set(a["model"].to_pylist())) == ["claude-sonnet-4", "gpt-4o"]
+    assert set(a["source"].to_pylist()) == {f"genai-prices {GENAI_PRICES_VERSION}"}
+    assert price_table([]).num_rows == 0
+
+
+def test_prices_for_events_takes_the_models_of_llm_calls():
+    table = events_table(
+        [
+            llm(0, model="gpt-4o"),
+            tool(1, model="claude-sonnet-4"),  # not an llm_call
+            llm(2, model=None),
+        ]
+    )
+    assert prices_for_events(table)["model"].to_pylist() == ["gpt-4o"]
+
+
+# --- overrides -------------------------------------------------------------------------------
+
+OVERRIDES_YAML = """
+# USD per million tokens
+models:
+  my-finetune:
+    input_per_mtok: 1.0
+    output_per_mtok: 4.0
+    cache_read_per_mtok: 0.5
+  gpt-4o:
+    - valid_from: 2026-11-20
+      input_per_mtok: 2.0
+      output_per_mtok: 8.0
+"""
+
+
+def test_parse_overrides():
+    got = parse_overrides(OVERRIDES_YAML)
+    assert got == (
+        PriceOverride("gpt-4o", 2.0, 8.0, None, dt.date(2026, 11, 20)),
+        PriceOverride("my-finetune", 1.0, 4.0, 0.5, None),
+    )
+    assert parse_overrides("") == ()
+    assert parse_overrides("models: {}") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("models: [1]", "'models' must map"),
+        ("prices: {}", "one key, 'models'"),
+        ("models: {m: {input_per_mtok: 1}}", "output_per_mtok is required"),
+        ("models: {m: {input_per_mtok: -1, output_per_mtok: 1}}", "must be a number >= 0"),
+        ("models: {m: {input_per_mtok: 1, output_per_mtok: 1, cached: 2}}", "unknown keys"),
+        ("models: {m: {input_per_mtok: 1, output_per_mtok: 1, valid_from: soon}}", "a date"),
+        (
+            "models: {m: [{input_per_mtok: 1, output_per_mtok: 1},"
+            " {input_per_mtok: 2, output_per_mtok: 2}]}",
+            "two periods",
+        ),
+        ("models: {m: {input_per_mtok: 1, output_per_mtok: 1", "not valid YAML"),
+    ],
+)
+def test_bad_overrides_are_refused_with_the_entry_named(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_overrides(text)
+
+
+def test_overrides_win_from_their_valid_from_and_price_unknown_models():
+    overrides = parse_overrides(OVERRIDES_YAML)
+    before = dt.datetime(2026, 11, 19, 23, 59, tzinfo=UTC)
+    calls = [
+        {"model": "gpt-4o", "ts": before, "input_tokens": 1_000_000},  # database: 2.5
+        {"model": "gpt-4o", "ts": T0, "input_tokens": 1_000_000},  # override: 2.0
+        # override without cached rate: cached tokens priced as input
+        {"model": "gpt-4o", "ts": T0, "input_tokens": 1_000_000, "cache_tokens": 500_000},
+        {"model": "my-finetune", "ts": before, "input_tokens": 1_000_000, "cache_tokens": 250_000},
+    ]
+    table = price_table(["gpt-4o", "my-finetune"], overrides)
+    assert _price_with_sql(calls, table) == [
+        pytest.approx(2.5),
+        pytest.approx(2.0),
+        pytest.approx(2.0),
+        pytest.approx(0.75 + 0.125),
+    ]
+    assert "override" in table["source"].to_pylist()
+
+
+def test_sessionize_uses_the_price_table_of_its_batch():
+    overrides = parse_overrides(OVERRIDES_YAML)
+    events = events_table([llm(0, model="my-finetune", input_tokens=1_000_000)])
+    without = one(run(Sessionize(), events=events)["llm_calls"])
+    assert without["cost_usd"] is None
+    with_prices = run(Sessionize(), events=events, prices=prices_for_events(events, overrides))
+    assert one(with_prices["llm_calls"])["cost_usd"] == pytest.approx(1.0)
+    assert one(with_prices["sessions"])["n_llm_calls_unpriced"] == 0
+
+
+def test_overrides_digest_version_and_metadata():
+    overrides = parse_overrides(OVERRIDES_YAML)
+    assert overrides_digest(()) == "none"
+    digest = overrides_digest(overrides)
+    assert digest == overrides_digest(tuple(reversed(overrides)))  # order does not matter
+    assert digest != overrides_digest(overrides[:1])
+    assert priced_version("2", ()) == "2"
+    assert priced_version("2", overrides) == f"2+prices-{digest}"
+    assert pricing_metadata(overrides) == {
+        "price_source": "genai-prices",
+        "genai_prices_version": GENAI_PRICES_VERSION,
+        "price_overrides": "2",
+        "price_overrides_digest": digest,
+    }
+
+
+def test_cost_of_call_is_the_documented_formula():
+    row = {"input_per_mtok": 2.5, "cache_read_per_mtok": 1.25, "output_per_mtok": 10.0}
+    assert cost_of_call(row, 10_000, 4_000, 500) == pytest.approx(0.025)
+    assert cost_of_call({**row, "cache_read_per_mtok": None}, 10_000, 4_000, 0) == 0.025
+    assert cost_of_call({**row, "request_usd": 0.012}, 0, 0, 0) == 0.012
