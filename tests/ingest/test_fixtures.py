@@ -5,7 +5,15 @@ import hashlib
 
 from tests.ingest.real import FIXTURES
 
-SOURCES = ("any_agent_otel", "inspect_ai", "openhands", "swe_agent", "tau_bench")
+SOURCES = (
+    "any_agent_otel",
+    "inspect_ai",
+    "openhands",
+    "swe_agent",
+    "tau_bench",
+    "claude_code",
+    "codex_cli",
+)
 
 
 def test_every_fixture_file_matches_its_manifest_line() -> None:

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trajectory_assets.ingest.common import Row
-from trajectory_assets.ingest.importers import inspect, jsonl, openhands, otel, swe_agent, tau_bench
+from trajectory_assets.ingest.importers import (
+    claude_code,
+    codex,
+    inspect,
+    jsonl,
+    openhands,
+    otel,
+    swe_agent,
+    tau_bench,
+)
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,7 @@ class Importer:
 
 IMPORTERS: dict[str, Importer] = {
     m.FORMAT: Importer(m.FORMAT, m.parse, m.SUFFIXES)
-    for m in (otel, inspect, openhands, swe_agent, tau_bench, jsonl)
+    for m in (otel, inspect, openhands, swe_agent, tau_bench, jsonl, claude_code, codex)
 }
 
 __all__ = ["IMPORTERS", "Importer"]

@@ -1,0 +1,426 @@
+"""Coding-agent transcripts: Claude Code sessions and Codex CLI rollouts.
+
+The public examples (`tests/fixtures/real/claude_code`, `codex_cli`) are format fixtures that two
+parsers of these files wrote by hand; they have no split responses, sub-agents, cache tokens,
+API errors, tool calls in Codex or token counts. The two transcripts built below add those, in
+the shapes the formats document (Claude Code's `~/.claude/projects/*/<session>.jsonl`, Codex's
+`rollout-*.jsonl` of `codex-rs/protocol`). Every expectation is counted from the source lines by
+`tests.ingest.real`, independently of the importers.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from tests.ingest import real
+from tests.ingest.lakes import materialize, raw_events, raw_files
+from trajectory_assets.ingest.importers import IMPORTERS
+from trajectory_assets.ingest.run import ingest_files
+
+
+def _line(**fields: Any) -> str:
+    return json.dumps(fields)
+
+
+def _entry(kind: str, uuid: str, parent: str | None, ts: str, message: Any, **extra: Any) -> str:
+    fields = {
+        "type": kind,
+        "uuid": uuid,
+        "parentUuid": parent,
+        "timestamp": f"2026-02-03T10:{ts}Z",
+        "sessionId": "0a7c3d9e-hand-made",
+        "cwd": "/work/repo",
+        "version": "2.0.14",
+        "isSidechain": False,
+        "message": message,
+    }
+    return _line(**{**fields, **extra})
+
+
+USAGE_A = {
+    "input_tokens": 12,
+    "cache_creation_input_tokens": 2000,
+    "cache_read_input_tokens": 15000,
+    "output_tokens": 350,
+}
+
+
+def claude_transcript() -> str:
+    """A main conversation with a response split over three lines, a failing tool, a sub-agent
+    (its own file in recent versions; here inline with `agentId`), a retried API error and a
+    synthetic API-error message, one line written twice and a last line cut short."""
+
+    def assistant(msg_id: str, request: str, blocks: list[Any], usage: dict[str, int]) -> Any:
+        return {
+            "id": msg_id,
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-sonnet-4-5-20250929",
+            "content": blocks,
+            "stop_reason": None,
+            "usage": usage,
+        }
+
+    bash = {"type": "tool_use", "id": "toolu_01", "name": "Bash", "input": {"command": "pytest"}}
+    task = {"type": "tool_use", "id": "toolu_02", "name": "Task", "input": {"prompt": "find x"}}
+    read = {"type": "tool_use", "id": "toolu_03", "name": "Read", "input": {"file_path": "a.py"}}
+    usage_b = {"input_tokens": 8, "cache_read_input_tokens": 17400, "output_tokens": 90}
+    side = {"isSidechain": True, "agentId": "a1b2c3"}
+    split = [
+        ("u2", "u1", "00:04", {"type": "thinking", "thinking": "run the tests", "signature": "s"}),
+        ("u3", "u2", "00:05", {"type": "text", "text": "Running the tests."}),
+        ("u4", "u3", "00:06", bash),
+    ]
+    lines = [
+        _entry("user", "u1", None, "00:00", {"role": "user", "content": "fix the failing test"}),
+        *[
+            _entry(
+                "assistant", u, p, t, assistant("msg_A", "req_A", [b], USAGE_A), requestId="req_A"
+            )
+            for u, p, t, b in split
+        ],
+        _entry(  # written twice: counts once
+            "assistant",
+            "u4",
+            "u3",
+            "00:06",
+            assistant("msg_A", "req_A", [bash], USAGE_A),
+            requestId="req_A",
+        ),
+        _entry(
+            "user",
+            "u5",
+            "u4",
+            "00:09",
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_01",
+                        "is_error": True,
+                        "content": "Exit code 1\nFAILED test_x",
+                    }
+                ],
+            },
+        ),
+        _entry(
+            "assistant",
+            "u6",
+            "u5",
+            "00:12",
+            assistant("msg_B", "req_B", [task], usage_b),
+            requestId="req_B",
+        ),
+        _entry("user", "s1", "u6", "00:13", {"role": "user", "content": "find x"}, **side),
+        _entry(
+            "assistant",
+            "s2",
+            "s1",
+            "00:15",
+            assistant("msg_C", "req_C", [read], {"input_tokens": 900, "output_tokens": 40}),
+            requestId="req_C",
+            **side,
+        ),
+        _entry(
+            "user",
+            "s3",
+            "s2",
+            "00:16",
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "toolu_03", "content": "x = 1"}],
+            },
+            **side,
+        ),
+        _entry(
+            "assistant",
+            "s4",
+            "s3",
+            "00:18",
+            assistant(
+                "msg_D",
+                "req_D",
+                [{"type": "text", "text": "x is in a.py"}],
+                {"input_tokens": 960, "output_tokens": 12},
+            ),
+            requestId="req_D",
+            **side,
+        ),
+        _entry(
+            "user",
+            "u7",
+            "u6",
+            "00:19",
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_02", "content": "x is in a.py"}
+                ],
+            },
+        ),
+        _line(
+            type="system",
+            subtype="api_error",
+            level="error",
+            uuid="u8",
+            parentUuid="u7",
+            timestamp="2026-02-03T10:00:25Z",
+            sessionId="0a7c3d9e-hand-made",
+            content="API Error: 529 Overloaded; retrying in 2s",
+            retryAttempt=1,
+        ),
+        _entry(
+            "assistant",
+            "u9",
+            "u7",
+            "00:40",
+            {
+                "id": "synthetic-1",
+                "model": "<synthetic>",
+                "role": "assistant",
+                "content": [{"type": "text", "text": "API Error: 429 rate limited"}],
+            },
+            isApiErrorMessage=True,
+            error="rate_limit",
+            apiErrorStatus=429,
+        ),
+        _line(type="file-history-snapshot", messageId="u9", snapshot={}),
+        '{"type": "assistant", "uuid": "u10", "timestamp": "2026-02-03T10:00:4',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def codex_rollout() -> str:
+    """Three model responses with their token counts (one count repeated), two shell calls (one
+    exiting 1), the context Codex injects as user messages, and an error at the end."""
+
+    def line(ts: str, kind: str, **payload: Any) -> str:
+        return _line(timestamp=f"2026-02-03T11:{ts}.000Z", type=kind, payload=payload)
+
+    def count(ts: str, total: tuple[int, int, int, int], last: tuple[int, int, int, int]) -> str:
+        names = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+        info = {
+            "total_token_usage": {**dict(zip(names, total, strict=True)), "total_tokens": 0},
+            "last_token_usage": {**dict(zip(names, last, strict=True)), "total_tokens": 0},
+            "model_context_window": 272000,
+        }
+        return line(ts, "event_msg", type="token_count", info=info, rate_limits=None)
+
+    text = [{"type": "input_text", "text": "make the build pass"}]
+    env = [{"type": "input_text", "text": "<environment_context>cwd /w</environment_context>"}]
+    shell_1 = json.dumps({"command": ["bash", "-lc", "make"]})
+    shell_2 = json.dumps({"command": ["bash", "-lc", "make test"]})
+    ok = json.dumps({"output": "built", "metadata": {"exit_code": 0, "duration_seconds": 0.4}})
+    return (
+        "\n".join(
+            [
+                line(
+                    "00:00",
+                    "session_meta",
+                    id="0199a1b2-hand-made",
+                    cwd="/w",
+                    cli_version="0.46.0",
+                    originator="codex_cli_rs",
+                    model_provider="openai",
+                ),
+                line("00:00", "response_item", type="message", role="user", content=env),
+                line("00:01", "turn_context", cwd="/w", model="gpt-5-codex", effort="medium"),
+                line("00:01", "response_item", type="message", role="user", content=text),
+                line("00:03", "response_item", type="reasoning", summary=[], encrypted_content="x"),
+                line(
+                    "00:04",
+                    "response_item",
+                    type="function_call",
+                    name="shell",
+                    arguments=shell_1,
+                    call_id="call_1",
+                ),
+                count("00:04", (4000, 3000, 50, 20), (4000, 3000, 50, 20)),
+                line(
+                    "00:05",
+                    "response_item",
+                    type="function_call_output",
+                    call_id="call_1",
+                    output=ok,
+                ),
+                line(
+                    "00:07",
+                    "response_item",
+                    type="function_call",
+                    name="shell",
+                    arguments=shell_2,
+                    call_id="call_2",
+                ),
+                count("00:07", (8200, 6500, 110, 40), (4200, 3500, 60, 20)),
+                count("00:07", (8200, 6500, 110, 40), (4200, 3500, 60, 20)),
+                line(
+                    "00:09",
+                    "event_msg",
+                    type="exec_command_end",
+                    call_id="call_2",
+                    exit_code=1,
+                    duration={"secs": 1, "nanos": 500000000},
+                    stdout="",
+                    stderr="1 failed",
+                ),
+                line(
+                    "00:09",
+                    "response_item",
+                    type="function_call_output",
+                    call_id="call_2",
+                    output="Exit code: 1\nWall time: 1.5 seconds\nOutput:\n1 failed",
+                ),
+                line(
+                    "00:12",
+                    "response_item",
+                    type="message",
+                    role="assistant",
+                    content=[{"type": "output_text", "text": "One test fails; see above."}],
+                ),
+                count("00:12", (12500, 10000, 190, 60), (4300, 3500, 80, 20)),
+                line("00:13", "event_msg", type="error", message="stream disconnected"),
+            ]
+        )
+        + "\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
+    folder = tmp_path_factory.mktemp("transcripts")
+    claude = folder / "0a7c3d9e-hand-made.jsonl"
+    claude.write_text(claude_transcript())
+    codex = folder / "rollout-2026-02-03T11-00-00-0199a1b2-hand-made.jsonl"
+    codex.write_text(codex_rollout())
+    return {"claude-code": [*real.CLAUDE_CODE, claude], "codex": [*real.CODEX, codex]}
+
+
+EXPECT = {"claude-code": real.expect_claude_code, "codex": real.expect_codex}
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory, sources: dict[str, list[Path]]) -> Path:
+    root = tmp_path_factory.mktemp("lake")
+    for fmt, paths in sources.items():
+        report = ingest_files(str(root), fmt, paths)
+        assert [(f.path, f.reason) for f in report.failed] == []
+    return root
+
+
+def _app(table: pa.Table, app: str) -> pa.Table:
+    return table.filter(pc.equal(table["app_id"], app))
+
+
+def _sum(table: pa.Table, column: str) -> int:
+    return int(pc.sum(table[column]).as_py() or 0)
+
+
+@pytest.mark.parametrize("fmt", EXPECT)
+def test_raw_events_equal_what_the_transcripts_state(
+    lake: Path, sources: dict[str, list[Path]], fmt: str
+) -> None:
+    expected = EXPECT[fmt](sources[fmt])
+    raw = _app(raw_events(lake), fmt)
+    kinds = raw["event_type"].to_pylist()
+    assert len(set(raw["event_id"].to_pylist())) == raw.num_rows
+    assert set(raw["session_id"].to_pylist()) == expected.sessions
+    assert kinds.count("llm_call") == expected.llm_calls
+    assert kinds.count("tool_call") == expected.tool_calls
+    assert raw.filter(pc.is_valid(raw["error_type"])).num_rows == expected.errors
+    assert _sum(raw, "input_tokens") == expected.input_tokens
+    assert _sum(raw, "output_tokens") == expected.output_tokens
+    assert _sum(raw, "cache_tokens") == expected.cache_tokens
+
+
+@pytest.mark.parametrize("fmt", EXPECT)
+def test_sessions_materialize_with_the_same_numbers(
+    lake: Path, sources: dict[str, list[Path]], fmt: str
+) -> None:
+    expected = EXPECT[fmt](sources[fmt])
+    sessions = _app(materialize(lake)["sessions"], fmt)
+    assert sessions.num_rows == len(expected.sessions)
+    assert _sum(sessions, "n_llm_calls") == expected.llm_calls
+    assert _sum(sessions, "n_tool_calls") == expected.tool_calls
+    assert _sum(sessions, "n_errors") == expected.errors
+    assert _sum(sessions, "input_tokens") == expected.input_tokens
+    assert _sum(sessions, "cache_tokens") == expected.cache_tokens
+
+
+def test_reimporting_adds_nothing(lake: Path, sources: dict[str, list[Path]]) -> None:
+    before = {p: p.stat().st_mtime_ns for p in raw_files(lake)}
+    for fmt, paths in sources.items():
+        again = ingest_files(str(lake), fmt, paths)
+        assert again.events_written == 0 and not again.failed
+    assert {p: p.stat().st_mtime_ns for p in raw_files(lake)} == before
+
+
+def test_the_hand_made_numbers(sources: dict[str, list[Path]]) -> None:
+    """The counts the two built transcripts were written to have."""
+    claude = real.expect_claude_code(sources["claude-code"][-1:])
+    assert (claude.llm_calls, claude.tool_calls, claude.errors) == (4, 3, 3)
+    assert claude.input_tokens == 12 + 2000 + 15000 + 8 + 17400 + 900 + 960
+    codex = real.expect_codex(sources["codex"][-1:])
+    assert (codex.llm_calls, codex.tool_calls, codex.errors) == (3, 2, 2)
+    assert (codex.input_tokens, codex.cache_tokens, codex.output_tokens) == (12500, 10000, 190)
+
+
+def test_claude_code_split_response_sub_agent_and_latencies(sources: dict[str, list[Path]]) -> None:
+    rows = list(IMPORTERS["claude-code"].parse(sources["claude-code"][-1]))
+    calls = [r for r in rows if r["event_type"] == "llm_call"]
+    first = calls[0]
+    assert (first["input_tokens"], first["cache_tokens"], first["output_tokens"]) == (
+        17012,
+        15000,
+        350,
+    )
+    payload = json.loads(first["payload"])
+    assert (payload["lines"], payload["cache_write_tokens"]) == (3, 2000)
+    assert first["latency_ms"] == 6000.0  # from the prompt (00:00) to the last line (00:06)
+    assert [r["agent_id"] for r in calls] == ["main", "main", "a1b2c3", "a1b2c3"]
+    assert [r["turn_index"] for r in calls] == [0, 1, 2, 3]
+    tools = {r["tool_name"]: r for r in rows if r["event_type"] == "tool_call"}
+    assert (tools["Bash"]["error_type"], tools["Bash"]["tool_latency_ms"]) == ("tool_error", 3000.0)
+    assert tools["Task"]["tool_latency_ms"] == 7000.0 and tools["Task"]["error_type"] is None
+    errors = [(r["event_type"], r["error_type"], r["error_code"]) for r in rows if r["error_type"]]
+    assert errors == [
+        ("tool_call", "tool_error", None),
+        ("error", "api_error", None),
+        ("error", "rate_limit", "429"),
+    ]
+    (end,) = [r for r in rows if r["event_type"] == "session_end"]
+    assert json.loads(end["payload"]) == {"status": "failure"}
+
+
+def test_codex_calls_tokens_and_tools(sources: dict[str, list[Path]]) -> None:
+    rows = list(IMPORTERS["codex"].parse(sources["codex"][-1]))
+    calls = [r for r in rows if r["event_type"] == "llm_call"]
+    assert [(r["input_tokens"], r["cache_tokens"], r["output_tokens"]) for r in calls] == [
+        (4000, 3000, 50),
+        (4200, 3500, 60),
+        (4300, 3500, 80),
+    ]
+    assert {r["model"] for r in calls} == {"gpt-5-codex"}
+    assert [r["latency_ms"] for r in calls] == [3000.0, 2000.0, 3000.0]
+    tools = [r for r in rows if r["event_type"] == "tool_call"]
+    assert [(r["request_id"], r["error_type"], r["error_code"]) for r in tools] == [
+        ("call_1", None, None),
+        ("call_2", "exit_code", "1"),
+    ]
+    assert [r["tool_latency_ms"] for r in tools] == [1000.0, 1500.0]
+    users = [json.loads(r["payload"])["text"] for r in rows if r["event_type"] == "user_message"]
+    assert users == ["make the build pass"]
+    assert [r["seq"] for r in rows] == list(range(len(rows)))
+
+
+def test_files_that_are_not_transcripts_are_reported(tmp_path: Path) -> None:
+    other = tmp_path / "events.jsonl"
+    other.write_text('{"event_id": "e1", "session_id": "s", "ts": 1, "event_type": "x"}\n')
+    report = ingest_files(str(tmp_path / "lake"), "claude-code", [other, *real.CODEX])
+    assert [f.reason.split(":")[0] for f in report.failed] == ["not a Claude Code transcript"] * 2
+    report = ingest_files(str(tmp_path / "lake"), "codex", [other, *real.CLAUDE_CODE[:1]])
+    assert {f.reason.split(":")[0] for f in report.failed} == {"not a Codex rollout"}

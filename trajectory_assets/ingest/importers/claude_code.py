@@ -1,0 +1,406 @@
+"""Claude Code session transcripts (JSON Lines) → raw events; one session per `sessionId`.
+
+Claude Code writes one JSON object a line to `~/.claude/projects/<project>/<sessionId>.jsonl`:
+`user`, `assistant`, `system` and `summary` entries (and bookkeeping types, skipped), each with
+`sessionId`, `uuid`, `parentUuid`, `timestamp`, `isSidechain` (a sub-agent's message; recent
+versions write sub-agents to their own files, with `agentId`), and `message` (the API message).
+
+Reading: lines that are not JSON objects of a transcript type, or have no `sessionId`, no
+parseable `timestamp` or no `message` object, are skipped (a live session's last line may be
+cut short, and the format has more entry types than it needs to read). An entry seen twice (the
+same `uuid`) counts once, the first usable copy. A file with no usable entry is not a transcript.
+
+Mapping
+- `assistant` entries → `llm_call`, one per API response: a response streamed as several lines
+  (one content block each, same `message.id` and `requestId`, the usage repeated on each) is one
+  call, with the largest count of each usage field over its lines. model = `message.model`.
+  Anthropic's usage counts cache reads and writes apart from `input_tokens`; SPEC.md's
+  `input_tokens` includes them, so input = input + cache reads + cache writes, cache_tokens =
+  cache reads, and the writes and the stated input go in the payload. Time: the call starts at
+  the entry it answers (`parentUuid`, else the session's previous non-assistant entry) and
+  lasts until its last line was written; that is latency_ms (the transcript has no TTFT).
+- `tool_use` blocks → `tool_call` (name, `id` as request_id, `input` as payload `arguments`),
+  at the time of the line that holds them. The `tool_result` block with the same `tool_use_id`
+  gives tool latency (its entry's time minus the call's) and, with `is_error`, the error
+  (`tool_error`, the result text as payload message). An error result with no call in the
+  session is an `error` event.
+- an assistant entry with `isApiErrorMessage` (Claude Code writes the failure of a request as
+  a synthetic message, model `<synthetic>`) → `error` event: error_type = its `error` (else
+  `api_error`), error_code = `apiErrorStatus`; a `system` entry with `level` error (a request
+  that will be retried, `subtype` api_error) → `error` event too. Other `<synthetic>` messages
+  are no call and give no event.
+- user entries with text (not only tool results, not `isMeta`) → `user_message`; assistant text
+  → one `agent_message` per response.
+- agent_id: `main` for the main conversation; a sub-agent's messages (`isSidechain`) have their
+  own: `agentId` when the entry has one, else `sidechain-<uuid of the sub-agent's first entry>`.
+- turns: each llm_call opens the next turn (0-based); other events belong to the turn of the
+  call before them, user messages to the turn they prompt.
+- `session_start` / `session_end` at the first and last entry. A transcript says nothing about
+  success, so the end has a status only when the session's last assistant entry is an API
+  error (`failure`); otherwise the sessions table shows `unknown`.
+- event ids hash the session id and the source's own ids (message and request ids, tool_use ids,
+  entry uuids), so a transcript imported again, or copied, adds nothing.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trajectory_assets.ingest.common import (
+    Row,
+    UnparseableFileError,
+    dumps,
+    event,
+    non_negative,
+    parse_ts,
+    read_text,
+    stable_id,
+    to_int,
+)
+
+FORMAT = "claude-code"
+SUFFIXES = (".jsonl",)
+
+ENTRY_TYPES = frozenset({"user", "assistant", "system", "summary"})
+_USAGE = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+
+@dataclass
+class Entry:
+    """One usable transcript line."""
+
+    line: int
+    raw: dict[str, Any]
+    ts: dt.datetime
+
+    @property
+    def type(self) -> str:
+        return str(self.raw.get("type"))
+
+    @property
+    def uuid(self) -> str:
+        return str(self.raw.get("uuid") or f"line-{self.line}")
+
+    @property
+    def message(self) -> dict[str, Any]:
+        message = self.raw.get("message")
+        return message if isinstance(message, dict) else {}
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        content = self.message.get("content")
+        return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+@dataclass
+class Response:
+    """The lines of one API response."""
+
+    key: str
+    entries: list[Entry] = field(default_factory=list)
+
+    def usage(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for entry in self.entries:
+            usage = entry.message.get("usage")
+            if not isinstance(usage, dict):
+                continue
+            for name in _USAGE:
+                value = to_int(usage.get(name))
+                if value is not None:
+                    out[name] = max(out.get(name, 0), value)
+        return out
+
+
+def read_entries(path: str | Path) -> list[Entry]:
+    """The usable entries of a transcript, first copy of each uuid, in file order."""
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(raw, dict) or raw.get("type") not in ENTRY_TYPES:
+            continue
+        if not raw.get("sessionId") or not isinstance(raw.get("message"), dict | None):
+            continue
+        try:
+            ts = parse_ts(raw["timestamp"])
+        except (KeyError, ValueError, TypeError):
+            continue
+        if raw.get("type") in ("user", "assistant") and not isinstance(raw.get("message"), dict):
+            continue
+        entry = Entry(number, raw, ts)
+        if entry.uuid in seen:
+            continue
+        seen.add(entry.uuid)
+        entries.append(entry)
+    return entries
+
+
+def parse(path: str | Path) -> Iterator[Row]:
+    entries = read_entries(path)
+    if not entries:
+        raise UnparseableFileError(
+            "not a Claude Code transcript: no user or assistant entry with a sessionId, "
+            "a timestamp and a message"
+        )
+    sessions: dict[str, list[Entry]] = {}
+    for entry in entries:
+        sessions.setdefault(str(entry.raw["sessionId"]), []).append(entry)
+    for session_id, session in sessions.items():
+        session.sort(key=lambda e: (e.ts, e.line))
+        yield from _Session(session_id, session).rows()
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            str(b.get("text") or b.get("content") or "") if isinstance(b, dict) else str(b)
+            for b in content
+        ]
+        return "\n".join(p for p in parts if p)
+    return "" if content is None else str(content)
+
+
+class _Session:
+    def __init__(self, session_id: str, entries: list[Entry]) -> None:
+        self.id = session_id
+        self.entries = entries
+        self.by_uuid = {e.uuid: e for e in entries}
+        self.position = {e.uuid: i for i, e in enumerate(entries)}
+        self.agents: dict[str, str] = {}
+        self.rows_: list[Row] = []
+        self.seq = 0
+        self.turn = -1
+
+    def eid(self, *parts: object) -> str:
+        return stable_id(FORMAT, self.id, *parts)
+
+    def add(self, event_type: str, key: tuple[object, ...], ts: dt.datetime, **cols: Any) -> Row:
+        row = event(event_type, event_id=self.eid(*key), session_id=self.id, ts=ts, **cols)
+        row["seq"] = self.seq
+        self.seq += 1
+        self.rows_.append(row)
+        return row
+
+    def agent_of(self, entry: Entry) -> str:
+        if not entry.raw.get("isSidechain"):
+            return "main"
+        if entry.raw.get("agentId"):
+            return str(entry.raw["agentId"])
+        known = self.agents.get(entry.uuid)
+        if known is not None:
+            return known
+        chain, first = [entry.uuid], entry
+        while True:
+            parent = self.by_uuid.get(str(first.raw.get("parentUuid")))
+            if parent is None or not parent.raw.get("isSidechain") or parent.uuid in chain:
+                agent = f"sidechain-{first.uuid}"
+                break
+            if parent.uuid in self.agents:
+                agent = self.agents[parent.uuid]
+                break
+            chain.append(parent.uuid)
+            first = parent
+        self.agents.update(dict.fromkeys(chain, agent))
+        return agent
+
+    def started(self, first: Entry) -> dt.datetime | None:
+        """When the request behind a response went out: the entry it answers."""
+        parent = self.by_uuid.get(str(first.raw.get("parentUuid")))
+        if parent is not None and parent.type != "assistant":
+            return parent.ts
+        position = self.position[first.uuid]
+        agent = self.agent_of(first)
+        for before in reversed(self.entries[:position]):
+            if before.type == "user" and self.agent_of(before) == agent:
+                return before.ts
+        return None
+
+    def rows(self) -> Iterator[Row]:
+        first, last = self.entries[0], self.entries[-1]
+        self.add(
+            "session_start",
+            ("session_start",),
+            first.ts,
+            agent_id="main",
+            payload=dumps(
+                {
+                    "source": FORMAT,
+                    "cwd": first.raw.get("cwd"),
+                    "version": first.raw.get("version"),
+                    "git_branch": first.raw.get("gitBranch"),
+                }
+            ),
+        )
+        responses: dict[str, Response] = {}
+        for entry in self.entries:
+            if entry.type == "assistant" and not self._synthetic(entry):
+                message = entry.message
+                key = f"{message.get('id') or entry.uuid}/{entry.raw.get('requestId') or ''}"
+                responses.setdefault(key, Response(key)).entries.append(entry)
+        tools: dict[str, Row] = {}
+        done: set[str] = set()
+        failed_last = False
+        for entry in self.entries:
+            agent = self.agent_of(entry)
+            if entry.type == "assistant" and self._synthetic(entry):
+                if entry.raw.get("isApiErrorMessage"):
+                    self._api_error(entry, agent)
+                failed_last = bool(entry.raw.get("isApiErrorMessage"))
+            elif entry.type == "assistant":
+                failed_last = False
+                message = entry.message
+                key = f"{message.get('id') or entry.uuid}/{entry.raw.get('requestId') or ''}"
+                if key not in done:
+                    done.add(key)
+                    self._llm_call(responses[key], agent)
+                for block in entry.blocks:
+                    if block.get("type") == "tool_use" and block.get("id") not in tools:
+                        tools[str(block.get("id"))] = self._tool_call(entry, block, agent)
+            elif entry.type == "user":
+                self._user(entry, agent, tools)
+            elif entry.type == "system" and str(entry.raw.get("level")) == "error":
+                self.add(
+                    "error",
+                    ("entry", entry.uuid),
+                    entry.ts,
+                    turn_index=max(self.turn, 0),
+                    agent_id=agent,
+                    error_type=str(entry.raw.get("subtype") or "system_error"),
+                    payload=dumps({"message": _text(entry.raw.get("content"))[:2000] or None}),
+                )
+        end: dict[str, Any] = {"status": "failure"} if failed_last else {}
+        self.add("session_end", ("session_end",), last.ts, agent_id="main", payload=dumps(end))
+        yield from self.rows_
+
+    @staticmethod
+    def _synthetic(entry: Entry) -> bool:
+        return bool(entry.raw.get("isApiErrorMessage")) or entry.message.get("model") == (
+            "<synthetic>"
+        )
+
+    def _api_error(self, entry: Entry, agent: str) -> None:
+        error = entry.raw.get("error")
+        self.add(
+            "error",
+            ("entry", entry.uuid),
+            entry.ts,
+            turn_index=max(self.turn, 0),
+            agent_id=agent,
+            error_type=str(error) if isinstance(error, str) and error else "api_error",
+            error_code=_code(entry.raw.get("apiErrorStatus")),
+            payload=dumps({"message": _text(entry.message.get("content"))[:2000] or None}),
+        )
+
+    def _llm_call(self, response: Response, agent: str) -> None:
+        first, last = response.entries[0], response.entries[-1]
+        usage = response.usage()
+        reads = usage.get("cache_read_input_tokens")
+        writes = usage.get("cache_creation_input_tokens")
+        stated = usage.get("input_tokens")
+        total = None if stated is None else stated + (reads or 0) + (writes or 0)
+        payload: dict[str, Any] = {"response": response.key, "lines": len(response.entries)}
+        if writes is not None:
+            payload["cache_write_tokens"] = writes
+        if stated is not None:
+            payload["input_tokens_stated"] = stated
+        stop = last.message.get("stop_reason")
+        if stop:
+            payload["stop_reason"] = stop
+        start = self.started(first)
+        self.turn += 1
+        self.add(
+            "llm_call",
+            ("llm_call", response.key),
+            start or first.ts,
+            turn_index=self.turn,
+            agent_id=agent,
+            model=first.message.get("model"),
+            request_id=first.raw.get("requestId") or first.message.get("id"),
+            latency_ms=None if start is None else non_negative(_ms(last.ts - start)),
+            input_tokens=total,
+            output_tokens=usage.get("output_tokens"),
+            cache_tokens=reads,
+            payload=dumps(payload),
+        )
+        text = _text([b for b in _blocks(response) if b.get("type") == "text"])
+        if text:
+            self.add(
+                "agent_message",
+                ("agent_message", response.key),
+                last.ts,
+                turn_index=self.turn,
+                agent_id=agent,
+                payload=dumps({"text": text[:2000]}),
+            )
+
+    def _tool_call(self, entry: Entry, block: dict[str, Any], agent: str) -> Row:
+        return self.add(
+            "tool_call",
+            ("tool_call", block.get("id")),
+            entry.ts,
+            turn_index=max(self.turn, 0),
+            agent_id=agent,
+            tool_name=block.get("name"),
+            request_id=block.get("id"),
+            payload=dumps({"arguments": block.get("input")}),
+        )
+
+    def _user(self, entry: Entry, agent: str, tools: dict[str, Row]) -> None:
+        results = [b for b in entry.blocks if b.get("type") == "tool_result"]
+        for block in results:
+            call = tools.get(str(block.get("tool_use_id")))
+            failed = block.get("is_error") is True
+            message = _text(block.get("content"))[:2000]
+            if call is not None:
+                call["tool_latency_ms"] = non_negative(_ms(entry.ts - call["ts"]))
+                if failed:
+                    call["error_type"] = "tool_error"
+                    call["payload"] = dumps({**json.loads(call["payload"]), "message": message})
+            elif failed:
+                self.add(
+                    "error",
+                    ("tool_result", block.get("tool_use_id"), entry.uuid),
+                    entry.ts,
+                    turn_index=max(self.turn, 0),
+                    agent_id=agent,
+                    error_type="tool_error",
+                    payload=dumps({"message": message, "tool_use_id": block.get("tool_use_id")}),
+                )
+        content = entry.message.get("content")
+        text = (
+            content
+            if isinstance(content, str)
+            else _text([b for b in entry.blocks if b.get("type") == "text"])
+        )
+        if text and not entry.raw.get("isMeta"):
+            self.add(
+                "user_message",
+                ("user_message", entry.uuid),
+                entry.ts,
+                turn_index=self.turn + 1,
+                agent_id=agent,
+                payload=dumps({"text": text[:2000]}),
+            )
+
+
+def _blocks(response: Response) -> list[dict[str, Any]]:
+    return [b for e in response.entries for b in e.blocks]
+
+
+def _ms(delta: dt.timedelta) -> float:
+    return delta.total_seconds() * 1000
+
+
+def _code(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
