@@ -141,6 +141,19 @@ def test_mean_cost_diff_is_null_when_a_side_has_no_priced_attempt_on_a_shared_ta
     assert (r["n_tasks"], r["diff"]) == (2, 0.5)
 
 
+def test_partly_priced_attempts_are_left_out_of_cost_means():
+    table = [
+        attempt("t1", True, model="a", cost_usd=1.0),
+        attempt("t1", True, model="a", cost_usd=0.25, n_unpriced=2),  # a lower bound: left out
+        attempt("t1", True, model="b", cost_usd=0.5),
+    ]
+    (r,) = rows(compare(table))
+    assert r["mean_cost_diff"] == 0.5
+    only_partial = [table[1], table[2]]
+    (r,) = rows(compare(only_partial))
+    assert r["mean_cost_diff"] is None
+
+
 def test_identical_models_give_zero_difference_and_zero_error():
     table = [attempt(f"t{i}", i % 2 == 0, model=m) for i in range(4) for m in ("a", "b")]
     (r,) = rows(compare(table))
@@ -196,6 +209,7 @@ def test_random_attempts_match_a_numpy_reference(seed):
             rng.random() < 0.5,
             model=rng.choice(["a", "b", "c"]),
             cost_usd=rng.choice([None, rng.randrange(100) / 8]),
+            n_unpriced=rng.choice([0, 0, 1]),
         )
         for _ in range(60)
     ]
@@ -207,7 +221,11 @@ def test_random_attempts_match_a_numpy_reference(seed):
             out = {}
             for t in {x["eval_task_id"] for x in table if x["eval_model"] == model}:
                 mine = [x for x in table if x["eval_model"] == model and x["eval_task_id"] == t]
-                costs = [x["cost_usd"] for x in mine if x["cost_usd"] is not None]
+                costs = [
+                    x["cost_usd"]
+                    for x in mine
+                    if x["cost_usd"] is not None and x["n_llm_calls_unpriced"] == 0
+                ]
                 p = sum(bool(x["eval_passed"]) for x in mine) / len(mine)
                 out[t] = (p, float(np.mean(costs)) if costs else None)
             return out

@@ -11,7 +11,9 @@ model's share of passed attempts (a null `eval_passed` did not pass), and d(t) =
     diff_se               = sd(d) / sqrt(|T|), sd with |T| - 1 degrees of freedom (null if |T| < 2)
     diff_ci_low, _high    = diff -/+ t(0.975, |T| - 1) * diff_se  (Student t quantile, scipy)
     mean_cost_diff        = mean over T of (mean priced attempt cost of a - that of b); null when
-                            either model has no priced attempt on some task of T
+                            either model has no priced attempt on some task of T. An attempt
+                            is priced when every llm_call of its session is (sessions.cost_usd
+                            not null and n_llm_calls_unpriced = 0)
 
 This is the paired t-interval on per-task differences: tasks are the clusters, attempts of one
 task are averaged first, so tasks with many attempts do not weigh more and the task-to-task
@@ -33,13 +35,17 @@ from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
 from trajectory_assets.schema import MODEL_COMPARISON_PARTIALS, MODEL_COMPARISONS
 
-PARTIALS_SQL = """
+FULLY_PRICED = "cost_usd IS NOT NULL AND coalesce(n_llm_calls_unpriced, 0) = 0"
+"""A priced attempt: every llm_call of its session has a price (a session with some unpriced
+calls has a cost that leaves them out, a lower bound, which would bias the difference)."""
+
+PARTIALS_SQL = f"""
 SELECT dt, eval_benchmark AS benchmark, coalesce(eval_model, 'unknown') AS model,
     eval_task_id AS task_id,
     count(*) AS n_attempts,
     count(*) FILTER (WHERE eval_passed) AS n_passed,
-    sum(cost_usd) AS cost_sum,
-    count(cost_usd) AS n_priced
+    coalesce(sum(cost_usd) FILTER (WHERE {FULLY_PRICED}), 0.0) AS cost_sum,
+    count(*) FILTER (WHERE {FULLY_PRICED}) AS n_priced
 FROM sessions WHERE eval_benchmark IS NOT NULL AND eval_task_id IS NOT NULL
 GROUP BY ALL
 """

@@ -1,0 +1,94 @@
+"""The daily report from hand-built tables: contents, escaping, empty days, a valid PNG."""
+
+import io
+
+import pyarrow as pa
+import pytest
+
+from tests.operators.builders import (
+    DAY,
+    attempt,
+    event,
+    llm,
+    run_two_phase,
+    sessionize,
+    sessions,
+    tool,
+)
+from trajectory_assets.operators import EvalRuns, ModelComparisons, ToolStats
+from trajectory_assets.report import render_daily_report
+from trajectory_assets.schema import SESSIONS
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    from PIL import Image
+
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(io.BytesIO(png)) as image:
+        image.verify()
+    with Image.open(io.BytesIO(png)) as image:
+        return image.size
+
+
+def test_an_empty_day_renders():
+    report = render_daily_report(DAY, {})
+    assert _png_size(report.png) == (1300, 900)
+    assert "No sessions this day." in report.html
+    assert "No loop detected this day." in report.html
+    assert report.summary == {
+        "sessions": 0,
+        "cost_usd": None,
+        "llm_calls": 0,
+        "llm_calls_unpriced": 0,
+        "loops_detected": 0,
+        "failing_tools": 0,
+        "eval_runs": 0,
+    }
+
+
+def _day() -> dict[str, pa.Table]:
+    events = [
+        llm(0, session_id="a", model="gpt-4o", input_tokens=400_000, latency_ms=100.0),
+        llm(1, session_id="a", model="<b>odd</b>", latency_ms=300.0),
+        *[tool(2 + i, session_id="a", tool_name="$grep$", error_type="E") for i in range(3)],
+        event("session_start", 0, app_id="<script>alert(1)</script>", session_id="x"),
+    ]
+    out = sessionize(events)
+    out["tool_stats"] = run_two_phase(ToolStats(), "tool_calls", out["tool_calls"])
+    evals = sessions(
+        [
+            attempt("t1", True, model="m1"),
+            attempt("t1", False, model="m2"),
+            attempt("t2", True, model="m1"),
+            attempt("t2", True, model="m2"),
+        ]
+    ).cast(SESSIONS)
+    out["eval_runs"] = run_two_phase(EvalRuns(), "sessions", evals)
+    out["model_comparisons"] = run_two_phase(ModelComparisons(), "sessions", evals)
+    return out
+
+
+def test_report_contents_and_escaping():
+    report = render_daily_report(DAY, _day())
+    page = report.html
+    assert _png_size(report.png) == (1300, 900)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;odd&lt;/b&gt;" in page
+    assert "$grep$" in page  # text in HTML; escaped for matplotlib's mathtext in the chart
+    assert "$1.0000" in page  # 400k gpt-4o input tokens
+    assert report.summary["sessions"] == 2
+    assert report.summary["cost_usd"] == pytest.approx(1.0)
+    assert report.summary["llm_calls_unpriced"] == 1
+    assert report.summary["loops_detected"] == 1  # three identical $grep$ calls
+    assert report.summary["failing_tools"] == 1
+    assert report.summary["eval_runs"] == 2
+    assert "m1" in page and "+0.500" in page  # m1 - m2 on t1, t2: d = (1, 0)
+
+
+def test_wilson_interval_of_a_run():
+    from scipy import stats
+
+    report = render_daily_report(DAY, _day())
+    ci = stats.binomtest(1, 2).proportion_ci(method="wilson")
+    assert f"{ci.low:.1%}" in report.html and f"{ci.high:.1%}" in report.html
