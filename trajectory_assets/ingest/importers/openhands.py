@@ -15,7 +15,9 @@ Mapping
 - LLM calls, from the most precise source the record has:
   1. `metrics.response_latencies` / `metrics.token_usages`, joined on `response_id` (their lengths
      differ when a response produced no action): tokens (prompt → input, completion → output,
-     cache_read → cache) and latency per response;
+     cache_read → cache) and latency per response. LiteLLM's `prompt_tokens` includes cached
+     tokens, as SPEC.md's input does; a count with more cache reads than prompt tokens can only
+     have left them out (Anthropic's convention) and gets reads and writes added;
   2. else the distinct `tool_call_metadata.model_response` ids on the actions, with that
      response's `usage`;
   3. else one call per entry of `metrics.costs` (resolver output), cost in the payload.
@@ -58,9 +60,9 @@ from trajectory_assets.ingest.common import (
     read_bytes,
     stable_id,
     synthetic_ts,
-    to_float,
     to_int,
 )
+from trajectory_assets.ingest.importers.openhands_calls import Call, calls_of, response_id
 
 FORMAT = "openhands"
 SUFFIXES = (".json", ".jsonl")
@@ -122,83 +124,6 @@ def _session_id(record: dict[str, Any], data: bytes) -> str:
     return f"record-{whole}"
 
 
-def _usage_tokens(usage: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
-    details = usage.get("prompt_tokens_details") or {}
-    cache = usage.get("cache_read_input_tokens")
-    if cache is None and isinstance(details, dict):
-        cache = details.get("cached_tokens")
-    return to_int(usage.get("prompt_tokens")), to_int(usage.get("completion_tokens")), to_int(cache)
-
-
-class _Call:
-    __slots__ = ("cache", "cost", "input", "key", "latency_ms", "model", "output")
-
-    def __init__(self, key: str, model: Any = None) -> None:
-        self.key = key
-        self.model: str | None = None if model is None else str(model)
-        self.input: int | None = None
-        self.output: int | None = None
-        self.cache: int | None = None
-        self.latency_ms: float | None = None
-        self.cost: float | None = None
-
-
-def _calls(record: dict[str, Any], history: list[dict[str, Any]]) -> tuple[list[_Call], str]:
-    """The record's LLM calls in order, and which source they came from."""
-    metrics = record.get("metrics") if isinstance(record.get("metrics"), dict) else {}
-    assert isinstance(metrics, dict)
-    latencies = [x for x in metrics.get("response_latencies") or [] if isinstance(x, dict)]
-    usages = [x for x in metrics.get("token_usages") or [] if isinstance(x, dict)]
-    if latencies or usages:
-        calls: dict[str, _Call] = {}
-
-        def call_of(item: dict[str, Any], kind: str, index: int) -> _Call:
-            # entries without a response id cannot be joined: each is a call of its own
-            rid = str(item.get("response_id") or f"{kind}#{index}")
-            return calls.setdefault(rid, _Call(rid, item.get("model")))
-
-        for index, item in enumerate(latencies):
-            seconds = to_float(item.get("latency"))
-            call_of(item, "latency", index).latency_ms = (
-                None if seconds is None else non_negative(seconds * 1000)
-            )
-        for index, item in enumerate(usages):
-            call = call_of(item, "usage", index)
-            call.input = to_int(item.get("prompt_tokens"))
-            call.output = to_int(item.get("completion_tokens"))
-            call.cache = to_int(item.get("cache_read_tokens"))
-        return list(calls.values()), "metrics"
-    responses: dict[str, _Call] = {}
-    for e in history:
-        meta = e.get("tool_call_metadata")
-        if "action" not in e or not isinstance(meta, dict):
-            continue
-        response = meta.get("model_response") or {}
-        response_id = response.get("id")
-        if response_id is None or str(response_id) in responses:
-            continue
-        call = _Call(str(response_id), response.get("model"))
-        call.input, call.output, call.cache = _usage_tokens(response.get("usage") or {})
-        responses[str(response_id)] = call
-    if responses:
-        return list(responses.values()), "model_response"
-    costs = metrics.get("costs") or []
-    out = []
-    for index, cost in enumerate(costs):
-        call = _Call(f"cost#{index}")
-        call.cost = to_float(cost.get("cost") if isinstance(cost, dict) else cost)
-        out.append(call)
-    return out, "costs"
-
-
-def _response_id(e: dict[str, Any]) -> str | None:
-    meta = e.get("tool_call_metadata")
-    if isinstance(meta, dict):
-        rid = (meta.get("model_response") or {}).get("id")
-        return None if rid is None else str(rid)
-    return None
-
-
 def _exit_code(e: dict[str, Any]) -> int | None:
     extras = e.get("extras") if isinstance(e.get("extras"), dict) else {}
     assert isinstance(extras, dict)
@@ -233,9 +158,9 @@ def _record_events(record: dict[str, Any], data: bytes) -> Iterator[Row]:
         except (KeyError, ValueError, TypeError):
             stamps.append(stamps[-1] if stamps else synthetic_ts(index + 1))
 
-    calls, source = _calls(record, history)
+    calls, source = calls_of(record, history)
     position = {c.key: i for i, c in enumerate(calls)}
-    acted = {rid for e in history if "action" in e and (rid := _response_id(e)) is not None}
+    acted = {rid for e in history if "action" in e and (rid := response_id(e)) is not None}
     emitted = 0  # calls[:emitted] are placed; calls are placed in their recorded order
 
     rows: list[Row] = []
@@ -260,7 +185,7 @@ def _record_events(record: dict[str, Any], data: bytes) -> Iterator[Row]:
             emit_call(calls[emitted], ts)
             emitted += 1
 
-    def emit_call(call: _Call, ts: dt.datetime) -> None:
+    def emit_call(call: Call, ts: dt.datetime) -> None:
         nonlocal turn
         turn += 1
         payload: dict[str, Any] = {"response_id": call.key, "source": source}
@@ -296,7 +221,7 @@ def _record_events(record: dict[str, Any], data: bytes) -> Iterator[Row]:
                 add("user_message", key, ts, turn_index=turn + 1)
                 continue
             seen_agent_action = True
-            rid = _response_id(e)
+            rid = response_id(e)
             if rid is not None and rid in position:
                 emit_calls(position[rid] + 1, ts)
             elif source == "costs":
