@@ -20,15 +20,19 @@ GROUP = "tier_b"
 POOL = "trajectory_assets"
 
 DESCRIPTIONS = {
-    "sessions": "One row per session: counts, tokens, latency percentiles, status, eval outcome.",
+    "sessions": "One row per session: counts, tokens, latency, cost, loops, status, eval outcome.",
     "turns": "One row per (session, turn): counts, tokens, first-call model and TTFT, tools.",
     "errors": "One row per error event, with the event before it and whether it was terminal.",
     "rejected_events": "One row per raw row that failed validation, with every reason.",
-    "turn_features": "One row per turn: cache hit ratio, throughput, repeats, think time, totals.",
+    "turn_features": "One row per turn: cache hit ratio, throughput, repeats, loops, think time.",
     "eval_runs": "One row per (benchmark, model, run_id): attempts, pass rate, pass@1, cost.",
     "decision_steps": "One row per (session, decision step): items kept, eliminated, scored.",
     "raw_compacted": "Every raw row, a few files per day and app, whole sessions sorted by time; "
     "the session assets read it instead of the raw files while it is fresh.",
+    "llm_calls": "One row per valid, de-duplicated llm_call: keys, latency, tokens, cost_usd.",
+    "tool_calls": "One row per valid tool_call: latency, error, arguments_hash, is_terminal.",
+    "tool_stats": "One row per (app, tool) of the day: calls, failure rate, latency p50/p95.",
+    "model_comparisons": "One row per (benchmark, model pair): paired pass@1 difference, SE, CI.",
 }
 
 
