@@ -1,54 +1,79 @@
-"""Import files of one format into the raw lake, file by file, reporting each file's outcome.
+"""Import files into the raw lake, file by file, reporting each file's outcome.
+
+`paths` may name files and folders (searched recursively). With a format, a folder gives its
+files with that format's endings; with `auto`, every file of a folder is looked at and its
+format decided from its content (`detect`): a file that is no log of a known format is
+`skipped` with the reason (an eval-set's `logs.json`, a README), a log that cannot be read is
+`failed` with the reason, the rest are `imported`.
 
 A file is parsed whole and its rows checked against SPEC.md's validation before anything of it is
 written, so a file either lands or is reported with its reason; the other files go on. Writing
 is idempotent (see `writer`), so importing the same file again adds nothing, and re-running an
 import that stopped half-way completes it.
+
+Progress: `planned(paths)` is called once with every file that will be looked at, then
+`progress(result)` after each; a command line drives a progress bar with them (`console`).
 """
 
 import datetime as dt
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from trajectory_assets.ingest.common import (
     UnparseableFileError,
     place_synthetic_times,
     validate_row,
 )
+from trajectory_assets.ingest.detect import sniff
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.writer import write_rows
 from trajectory_assets.lake.fs import Lake, lake_from_env
 
+AUTO = "auto"
 MAX_REASONS = 3
+Status = Literal["imported", "skipped", "failed"]
 
 
 @dataclass(frozen=True)
 class FileResult:
     path: str
-    ok: bool
-    reason: str = ""
+    status: Status
+    reason: str = ""  # why it was skipped or failed
+    format: str | None = None
+    app_id: str | None = None
     events: int = 0  # events the file maps to
     sessions: int = 0
     written: int = 0  # events newly written (0 on a repeated import)
     skipped: int = 0  # events already in the lake
     files: tuple[str, ...] = ()  # Parquet files written
+    size: int = 0  # bytes of the source file
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "imported"
 
 
 @dataclass
 class IngestReport:
     format: str
-    app_id: str
+    app_id: str | None  # None with `auto` and no app id: each file's format is its app
     files: list[FileResult] = field(default_factory=list)
 
     @property
     def ok(self) -> list[FileResult]:
-        return [f for f in self.files if f.ok]
+        return [f for f in self.files if f.status == "imported"]
 
     @property
     def failed(self) -> list[FileResult]:
-        return [f for f in self.files if not f.ok]
+        return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def not_logs(self) -> list[FileResult]:
+        """Files skipped because they are no log of a known format."""
+        return [f for f in self.files if f.status == "skipped"]
 
     @property
     def events_written(self) -> int:
@@ -63,6 +88,10 @@ class IngestReport:
         return sum(f.sessions for f in self.files)
 
     @property
+    def apps(self) -> list[str]:
+        return sorted({f.app_id for f in self.ok if f.app_id})
+
+    @property
     def days(self) -> list[str]:
         found: set[str] = set()
         for f in self.files:
@@ -70,22 +99,31 @@ class IngestReport:
                 found.update(p[3:] for p in path.split("/") if p.startswith("dt="))
         return sorted(found)
 
+    def materialize_command(self, lake: str) -> str | None:
+        """The command that materializes the days this import wrote (1970-01-01, where untimed
+        formats land without --synthetic-date, is outside the daily partitions: left out)."""
+        days = [d for d in self.days if d != "1970-01-01"]
+        if not days:
+            return None
+        span = f"--partition {days[0]}" if len(days) == 1 else f"--from {days[0]} --to {days[-1]}"
+        return f"trajectory-assets materialize --lake {lake} {span}"
 
-def expand_paths(paths: Sequence[str | Path], suffixes: Sequence[str]) -> list[str]:
-    """Files as given, and the files of the given folders (recursively) with a known ending."""
-    endings = tuple(suffixes) + tuple(f"{s}.gz" for s in suffixes)
+
+def expand_paths(paths: Sequence[str | Path], suffixes: Sequence[str] | None) -> list[str]:
+    """Files as given, and the files of the given folders (recursively, hidden folders left
+    out); with `suffixes`, only folder files with those endings (or their `.gz`)."""
+    endings = None if suffixes is None else (*suffixes, *(f"{s}.gz" for s in suffixes))
     out: list[str] = []
     for path in paths:
         text = str(path)
-        if os.path.isdir(text):
-            for folder, _dirs, names in sorted(os.walk(text)):
-                out.extend(
-                    os.path.join(folder, n)
-                    for n in sorted(names)
-                    if n.endswith(endings) and not n.startswith(".")
-                )
-        else:
+        if not os.path.isdir(text):
             out.append(text)
+            continue
+        for folder, dirs, names in os.walk(text):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                if endings is None or (name.endswith(endings) and not name.startswith(".")):
+                    out.append(os.path.join(folder, name))
     return out
 
 
@@ -97,35 +135,65 @@ def ingest_files(
     *,
     synthetic_day: dt.date | None = None,
     progress: Callable[[FileResult], None] | None = None,
+    planned: Callable[[list[str]], None] | None = None,
 ) -> IngestReport:
-    """Import `paths` (files or folders) of format `fmt` into `lake` under `app_id`.
+    """Import `paths` (files or folders) of format `fmt`, or of each file's own with `auto`.
 
-    `app_id` defaults to the format's name; for `jsonl` it only fills rows that have none.
-    Formats without timestamps get times counted from 1970-01-01, or from `synthetic_day`.
+    `app_id` defaults to the format's name (each file's, with `auto`); for `jsonl` it only fills
+    rows that have none. Formats without timestamps get times counted from 1970-01-01, or from
+    `synthetic_day`.
     """
-    if fmt not in IMPORTERS:
-        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(IMPORTERS))}")
-    importer = IMPORTERS[fmt]
+    if fmt != AUTO and fmt not in IMPORTERS:
+        known = ", ".join([AUTO, *sorted(IMPORTERS)])
+        raise ValueError(f"unknown format {fmt!r}; known: {known}")
     lake = lake_from_env(lake) if isinstance(lake, str) else lake
-    app = app_id or fmt
-    report = IngestReport(fmt, app)
-    for path in expand_paths(paths, importer.suffixes):
-        result = _one(lake, fmt, path, app, synthetic_day)
+    report = IngestReport(fmt, app_id or (None if fmt == AUTO else fmt))
+    files = expand_paths(paths, None if fmt == AUTO else IMPORTERS[fmt].suffixes)
+    if planned is not None:
+        planned(files)
+    for path in files:
+        result = _file(lake, fmt, path, app_id, synthetic_day)
         report.files.append(result)
         if progress is not None:
             progress(result)
     return report
 
 
-def _one(lake: Lake, fmt: str, path: str, app_id: str, synthetic_day: dt.date | None) -> FileResult:
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _file(
+    lake: Lake, fmt: str, path: str, app_id: str | None, synthetic_day: dt.date | None
+) -> FileResult:
+    size = _size(path)
+    if not os.path.isfile(path):
+        reason = "no such file" if not os.path.exists(path) else "not a regular file"
+        return FileResult(path, "failed", reason, size=size)
+    if fmt == AUTO:
+        found = sniff(path)
+        if found.format is None:
+            status: Status = "failed" if found.broken else "skipped"
+            return FileResult(path, status, found.reason, size=size)
+        fmt = found.format
+    result = _import(lake, fmt, path, app_id or fmt, synthetic_day)
+    return replace(result, format=fmt, app_id=app_id or fmt, size=size)
+
+
+def _import(
+    lake: Lake, fmt: str, path: str, app_id: str, synthetic_day: dt.date | None
+) -> FileResult:
     try:
         rows = list(IMPORTERS[fmt].parse(path))
     except UnparseableFileError as exc:
-        return FileResult(path, False, str(exc))
+        return FileResult(path, "failed", str(exc))
     except OSError as exc:
-        return FileResult(path, False, f"cannot read: {exc.strerror or exc}")
+        return FileResult(path, "failed", f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # a source shape the importer did not expect: report, go on
-        return FileResult(path, False, f"cannot parse: {type(exc).__name__}: {exc}")
+        return FileResult(path, "failed", f"cannot parse: {type(exc).__name__}: {exc}")
     if synthetic_day is not None:
         place_synthetic_times(rows, synthetic_day)
     problems: list[str] = []
@@ -137,16 +205,15 @@ def _one(lake: Lake, fmt: str, path: str, app_id: str, synthetic_day: dt.date | 
             problems.append(f"event {row.get('event_id')}: {'; '.join(reasons)}")
     if problems:
         more = f" (and {len(problems) - MAX_REASONS} more)" if len(problems) > MAX_REASONS else ""
-        return FileResult(
-            path, False, "invalid events: " + " | ".join(problems[:MAX_REASONS]) + more
-        )
+        reason = "invalid events: " + " | ".join(problems[:MAX_REASONS]) + more
+        return FileResult(path, "failed", reason)
     try:
         summary = write_rows(lake, rows)
     except Exception as exc:
-        return FileResult(path, False, f"write failed: {type(exc).__name__}: {exc}")
+        return FileResult(path, "failed", f"write failed: {type(exc).__name__}: {exc}")
     return FileResult(
         path,
-        True,
+        "imported",
         events=len(rows),
         sessions=len(summary.sessions),
         written=summary.events_written,
