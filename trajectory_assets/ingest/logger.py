@@ -20,6 +20,9 @@ Guarantees
   reported through `logging`. Nothing is lost while storage is down unless the logger holds more
   than `max_buffered_events` events (new events are then dropped and counted) or `close()` runs
   out of time (the unwritten events are counted as `lost` and logged as an error).
+- With `drop_existing=True`, events whose ids are already in their session's folder are not
+  written again (a read of that folder per write): for producers that may send the same event
+  again across restarts, like the OTLP receiver, which also passes its own stable `event_id`s.
 - All events of a session go under the `dt` of the first event this logger saw for it, also
   when a session spans midnight. (Sessions continued by another process or logger are not known
   to this one; it starts from the day of the first event it sees.)
@@ -264,6 +267,7 @@ class EventLogger:
         retry_max_s: float = 30.0,
         close_timeout_s: float = 10.0,
         write_threads: int = 4,
+        drop_existing: bool = False,
     ) -> None:
         if capture not in CAPTURE_LEVELS:
             raise ValueError(f"capture must be one of {CAPTURE_LEVELS}, not {capture!r}")
@@ -282,6 +286,7 @@ class EventLogger:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.close_timeout_s = close_timeout_s
+        self.drop_existing = drop_existing
         self.logger_id = uuid.uuid4().hex[:16]
 
         self._counter = itertools.count()
@@ -345,24 +350,30 @@ class EventLogger:
         error_code: str | None = None,
         payload: Any = None,
         artifacts: Iterable[Mapping[str, str]] | None = None,
+        event_id: str | None = None,
+        seq: int | None = None,
         **unknown: Any,
     ) -> str | None:
         """Record one event; returns its id, or None when it was dropped. Never raises: an event
         that cannot be recorded (an unknown field, a value of the wrong type) is counted as
-        `invalid` in `stats()` and reported through logging."""
+        `invalid` in `stats()` and reported through logging.
+
+        `event_id` and `seq` default to this logger's own; a producer whose events have stable
+        identities (the OTLP receiver: trace, span and role) passes them, so an event sent
+        twice is one event."""
         if unknown:
             self._invalid(f"unknown event field(s) {sorted(unknown)}")
             return None
         try:
             n = next(self._counter)
-            event_id = f"{self.logger_id}-{n}"
+            event_id = f"{self.logger_id}-{n}" if event_id is None else event_id
             if payload is not None and not isinstance(payload, str):
                 payload = _dumps(payload)
             row = (
                 event_id,
                 session_id,
                 time.time_ns() // 1000 if ts is None else _ts_us(ts),
-                n,
+                n if seq is None else seq,
                 event_type,
                 turn_index,
                 agent_id,
@@ -551,7 +562,14 @@ class EventLogger:
 
     def _write(self, batch: _Batch) -> bool:
         try:
-            result = write_session(self.lake, batch.day, self.app_id, batch.session_id, batch.table)
+            result = write_session(
+                self.lake,
+                batch.day,
+                self.app_id,
+                batch.session_id,
+                batch.table,
+                drop_existing=self.drop_existing,
+            )
         except Exception as exc:
             with self._lock:
                 self._stats["write_failures"] += 1

@@ -1,0 +1,294 @@
+"""The OTLP/HTTP receiver, end to end: the real OpenTelemetry SDK and its OTLP/HTTP exporter send
+GenAI spans over loopback to `serve`, which is stopped with SIGTERM; then the raw lake holds the
+events the file importer makes of the very same spans, and the Tier B assets materialize."""
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from tests.ingest.lakes import materialize, raw_events
+from trajectory_assets.ingest.importers import IMPORTERS
+from trajectory_assets.ingest.otlp import OtlpReceiver, serve
+
+FAST = {"settle_s": 0.2, "idle_s": 1.0}
+SERVER = f"""
+import sys
+from trajectory_assets.ingest.otlp import serve
+serve(sys.argv[1], port=0, ready=lambda url: print(url, flush=True), receiver_options={FAST!r})
+"""
+
+
+def _send_agent_runs(endpoint: str, spans_file: Path) -> None:
+    """Two agent runs traced with the SDK, exported over OTLP/HTTP (protobuf) and, for the
+    comparison, to a file in the SDK's own JSON through an in-memory exporter."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import Status, StatusCode
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "support-bot"}))
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("tests.ingest.test_otlp")
+    for run in range(2):
+        agent = {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": "support",
+            "gen_ai.conversation.id": f"conversation-{run}",
+        }
+        with tracer.start_as_current_span("invoke_agent support", attributes=agent):
+            for step in range(3):
+                with tracer.start_as_current_span(
+                    "chat gpt-4o",
+                    attributes={
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.request.model": "gpt-4o",
+                        "gen_ai.response.model": "gpt-4o-2024-08-06",
+                        "gen_ai.usage.input_tokens": 1000 + 100 * step,
+                        "gen_ai.usage.output_tokens": 50 + step,
+                        "gen_ai.usage.cache_read.input_tokens": 512,
+                    },
+                ):
+                    pass
+                tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
+                with tracer.start_as_current_span("execute_tool search", attributes=tool) as span:
+                    if run == 1 and step == 2:
+                        span.set_status(Status(StatusCode.ERROR, "search timed out"))
+                        span.set_attribute("error.type", "TimeoutError")
+    provider.force_flush()
+    provider.shutdown()
+    spans = [json.loads(s.to_json()) for s in memory.get_finished_spans()]
+    spans_file.write_text(json.dumps({"spans": spans}))
+
+
+@pytest.fixture(scope="module")
+def received(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(lake, file of the same spans): the receiver runs as its own process, stopped with
+    SIGTERM after the exporter has flushed."""
+    root = tmp_path_factory.mktemp("otlp")
+    lake, spans_file = root / "lake", root / "spans.json"
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(lake)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), server.stderr.read() if server.stderr else ""
+        _send_agent_runs(f"{url}/v1/traces", spans_file)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, server.stderr.read() if server.stderr else ""
+    finally:
+        if server.poll() is None:
+            server.kill()
+    return lake, spans_file
+
+
+def test_the_lake_holds_exactly_the_file_importers_events(received: tuple[Path, Path]) -> None:
+    lake, spans_file = received
+    raw = raw_events(lake)
+    assert set(raw["app_id"].to_pylist()) == {"support-bot"}  # the resource's service.name
+    expected = list(IMPORTERS["otel"].parse(spans_file))
+    kinds = raw["event_type"].to_pylist()
+    assert (kinds.count("llm_call"), kinds.count("tool_call")) == (6, 6)
+    assert raw.num_rows == len(expected) == len(set(raw["event_id"].to_pylist()))
+    got = {r["event_id"]: r for r in raw.drop_columns(["dt"]).to_pylist()}
+    for row in expected:
+        mine = got[row["event_id"]]
+        # the SDK's to_json writes times through a float: within a microsecond of the wire's ns
+        assert abs((mine.pop("ts") - row.pop("ts")).total_seconds()) <= 1e-6
+        for name in ("latency_ms", "tool_latency_ms"):
+            if row[name] is not None:
+                assert abs(mine.pop(name) - row.pop(name)) <= 0.002
+        assert mine == {**row, "app_id": "support-bot"}
+
+
+def test_the_tier_b_assets_materialize(received: tuple[Path, Path]) -> None:
+    lake, _spans_file = received
+    tables = materialize(lake)
+    sessions = tables["sessions"].sort_by("session_id").to_pylist()
+    assert [s["session_id"] for s in sessions] == ["conversation-0", "conversation-1"]
+    assert [(s["n_llm_calls"], s["n_tool_calls"], s["n_errors"]) for s in sessions] == [
+        (3, 3, 0),
+        (3, 3, 1),
+    ]
+    assert [s["input_tokens"] for s in sessions] == [3300, 3300]
+    assert {s["status"] for s in sessions} == {"success"}
+    errors = tables["errors"]
+    assert errors["error_type"].to_pylist() == ["TimeoutError"]
+    assert pc.sum(tables["turns"]["n_llm_calls"]).as_py() == 6
+
+
+# ------------------------------------------------------------------------------ HTTP rules
+@dataclass
+class Running:
+    """A receiver in a thread of this process, stopped through its `stop` event."""
+
+    url: str
+    lake: Path
+    thread: threading.Thread
+    event: threading.Event
+
+    def stop(self) -> None:
+        self.event.set()
+        self.thread.join(60)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture()
+def endpoint(tmp_path: Path) -> Iterator[Running]:
+    lake = tmp_path / "lake"
+    stop, ready = threading.Event(), threading.Event()
+    urls: list[str] = []
+
+    def on_ready(url: str) -> None:
+        urls.append(url)
+        ready.set()
+
+    thread = threading.Thread(
+        target=serve,
+        args=(str(lake),),
+        kwargs={"port": 0, "ready": on_ready, "stop": stop, "receiver_options": FAST},
+    )
+    thread.start()
+    assert ready.wait(30)
+    running = Running(urls[0], lake, thread, stop)
+    yield running
+    running.stop()
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Any:
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers
+
+
+PB = {"Content-Type": "application/x-protobuf"}
+JS = {"Content-Type": "application/json"}
+TRACE = "5b8efff798038103d269b633813fc60c"
+
+
+def _otlp_json(spans: list[dict[str, Any]]) -> bytes:
+    service = {"key": "service.name", "value": {"stringValue": "json-app"}}
+    resource = {"resource": {"attributes": [service]}, "scopeSpans": [{"spans": spans}]}
+    return json.dumps({"resourceSpans": [resource]}).encode()
+
+
+def _json_span(span_id: str, parent: str, op: str, **attrs: Any) -> dict[str, Any]:
+    values = [{"key": "gen_ai.operation.name", "value": {"stringValue": op}}]
+    values += [{"key": k, "value": {"intValue": str(v)}} for k, v in attrs.items()]
+    return {
+        "traceId": TRACE,
+        "spanId": span_id,
+        "parentSpanId": parent,
+        "name": op,
+        "kind": 1,
+        "startTimeUnixNano": "1767225600000000000",
+        "endTimeUnixNano": "1767225601000000000",
+        "attributes": values,
+        "status": {"code": 1},
+    }
+
+
+def test_http_statuses(endpoint: Running) -> None:
+    url = endpoint.url
+    traces = f"{url}/v1/traces"
+    assert _post(traces, b"", {}, method="GET")[0] == 405
+    assert _post(f"{url}/v1/logs", b"{}", JS)[0] == 404
+    assert _post(traces, b"hello", {"Content-Type": "text/plain"})[0] == 415
+    assert _post(traces, b"{}", {**JS, "Content-Encoding": "br"})[0] == 415
+
+    status, body, headers = _post(traces, b"\xff\x00garbage", PB)
+    assert status == 400 and headers["Content-Type"] == "application/x-protobuf"
+    assert body[:2] == b"\x08\x03"  # google.rpc.Status, code INVALID_ARGUMENT
+    status, body, _headers = _post(traces, b"{not json", JS)
+    assert status == 400 and json.loads(body)["code"] == 3
+    assert _post(traces, b'{"resourceSpans": 7}', JS)[0] == 400
+
+    status, body, _headers = _post(traces, ExportTraceServiceRequest().SerializeToString(), PB)
+    assert status == 200 and not ExportTraceServiceResponse.FromString(body).HasField(
+        "partial_success"
+    )
+
+
+def test_otlp_json_and_partial_success(endpoint: Running) -> None:
+    url = endpoint.url
+    spans = [
+        _json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent"),
+        _json_span(
+            "b2b2b2b2b2b2b2b2",
+            "a1a1a1a1a1a1a1a1",
+            "chat",
+            **{
+                "gen_ai.usage.input_tokens": 700,
+                "gen_ai.usage.output_tokens": 20,
+            },
+        ),
+        {**_json_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat"), "traceId": ""},
+    ]
+    status, body, _headers = _post(
+        f"{url}/v1/traces",
+        gzip.compress(_otlp_json(spans)),
+        {
+            **JS,
+            "Content-Encoding": "gzip",
+        },
+    )
+    assert status == 200
+    partial = json.loads(body)["partialSuccess"]
+    assert partial["rejectedSpans"] == "1" and "trace id" in partial["errorMessage"]
+    again = _post(f"{url}/v1/traces", _otlp_json(spans[:2]), JS)  # an exporter's retry
+    assert again[0] == 200 and json.loads(again[1]) == {}
+    endpoint.stop()  # a clean shutdown writes what was acknowledged
+    raw = raw_events(endpoint.lake)
+    assert set(raw["app_id"].to_pylist()) == {"json-app"}
+    calls = raw.filter(pc.equal(raw["event_type"], "llm_call")).to_pylist()
+    assert [(c["input_tokens"], c["output_tokens"]) for c in calls] == [(700, 20)]
+
+
+def test_late_spans_and_resent_batches_add_only_new_events(tmp_path: Path) -> None:
+    lake = str(tmp_path / "lake")
+    root = _json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")
+    call = _json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat")
+    late = _json_span("d4d4d4d4d4d4d4d4", "a1a1a1a1a1a1a1a1", "execute_tool")
+    receiver = OtlpReceiver(lake, app_id="a", settle_s=60, idle_s=60)
+    receiver.add(None, [call, root])
+    assert receiver.map_ready(everything=True) == 1
+    receiver.add(None, [late])  # after its trace was mapped
+    receiver.add(None, [call])  # and a batch sent again
+    receiver.map_ready(everything=True)
+    receiver.close()
+    kinds = raw_events(tmp_path / "lake")["event_type"].to_pylist()
+    assert sorted(kinds) == ["llm_call", "session_end", "session_start", "tool_call"]
+
+    restarted = OtlpReceiver(lake, app_id="a", settle_s=60, idle_s=60)
+    restarted.add(None, [root, call, late])  # the same spans, after a restart
+    restarted.close()
+    assert raw_events(tmp_path / "lake").num_rows == len(kinds)
