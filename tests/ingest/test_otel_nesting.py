@@ -159,6 +159,8 @@ def test_a_wrapper_chain_counts_once_and_tokens_equal_the_agent_span(tmp_path: P
     assert [r["tool_name"] for r in tools] == ["web_search", "visit_webpage", "final_answer"]
     assert tools[0]["tool_latency_ms"] == 980.0  # the inner tool span
     assert not [r for r in rows if r["error_type"]]
+    start = json.loads(rows[0]["payload"])
+    assert start["agent_tokens"] == {"input": prompt, "output": completion}
 
 
 def test_the_chain_materializes_to_the_agent_span_totals(tmp_path: Path) -> None:

@@ -37,8 +37,10 @@ Mapping
   call already carries the error (the same exception, recorded again on the way up).
 - turns: each llm_call opens the next turn (0-based); tool calls belong to the turn of the LLM call
   before them. agent_id: `gen_ai.agent.name` of the span or its nearest ancestor.
-- Structural spans (agent, chain, workflow) give no event of their own. Event ids hash (trace id,
-  span id, role), so the same span always maps to the same event, whatever file it is read from.
+- Structural spans (agent, chain, workflow) give no event of their own; token totals that the
+  first agent span states go in the session_start payload (`agent_tokens`), to check the calls
+  against. Event ids hash (trace id, span id, role), so the same span always maps to the same
+  event, whatever file it is read from.
 """
 
 import datetime as dt
@@ -220,6 +222,9 @@ def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
     start_payload: dict[str, Any] = {"trace_id": trace_id, "source": FORMAT}
     if root is not None:
         start_payload["root_span"] = root.name
+    stated = _stated_totals(spans, tree)
+    if stated:
+        start_payload["agent_tokens"] = stated
     seq = 0
     yield event(
         "session_start",
@@ -285,6 +290,19 @@ def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
         agent_id=tree.agent_of(root) if root else None,
         payload=dumps(end_payload),
     )
+
+
+def _stated_totals(spans: list[Span], tree: _Tree) -> dict[str, int]:
+    """What the outermost agent span states about the run's tokens (smolagents does), so the
+    mapped calls can be checked against it: `input`/`output`, as stated."""
+    agent = next((s for s in spans if tree.kinds[s.span_id] == "agent"), None)
+    if agent is None:
+        return {}
+    stated = {
+        "input": to_int(first(agent.attrs, INPUT_TOKENS)),
+        "output": to_int(first(agent.attrs, OUTPUT_TOKENS)),
+    }
+    return {k: v for k, v in stated.items() if v is not None}
 
 
 def _pick(chain: list[Span], names: tuple[str, ...]) -> Any:
