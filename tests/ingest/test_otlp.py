@@ -285,6 +285,7 @@ def test_late_spans_and_resent_batches_add_only_new_events(tmp_path: Path) -> No
     receiver.add(None, [call])  # and a batch sent again
     receiver.map_ready(everything=True)
     receiver.close()
+    assert receiver.days == {"2026-01-01"}
     kinds = raw_events(tmp_path / "lake")["event_type"].to_pylist()
     assert sorted(kinds) == ["llm_call", "session_end", "session_start", "tool_call"]
 

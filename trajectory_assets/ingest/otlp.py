@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_APP = "otel"
+MAX_KNOWN_SESSIONS = 200_000
 _LOGGED_COLUMNS = (
     "ts",
     "turn_index",
@@ -107,6 +108,8 @@ class OtlpReceiver:
         self._pending_spans = 0
         self._loggers: dict[str, EventLogger] = {}
         self.stats = {"requests": 0, "spans": 0, "rejected_spans": 0, "traces": 0, "events": 0}
+        self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
+        self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ta-otlp-traces", daemon=True)
         self._thread.start()
@@ -189,9 +192,20 @@ class OtlpReceiver:
             if row["event_id"] in trace.logged:
                 continue
             trace.logged.add(row["event_id"])
+            self._note_day(app, row)
             fields = {name: row[name] for name in _LOGGED_COLUMNS}
             logger.log(row["session_id"], row["event_type"], **fields)
             self.stats["events"] += 1
+
+    def _note_day(self, app: str, row: dict[str, Any]) -> None:
+        """A session lands under the day of the first event its logger sees (see `logger`)."""
+        key = (app, row["session_id"])
+        if key in self._sessions:
+            return
+        self._sessions[key] = None
+        if len(self._sessions) > MAX_KNOWN_SESSIONS:
+            self._sessions.popitem(last=False)
+        self.days.add(row["ts"].date().isoformat())
 
     def _logger(self, app: str) -> EventLogger:
         logger = self._loggers.get(app)
