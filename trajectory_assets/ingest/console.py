@@ -22,10 +22,13 @@ class ProgressBar:
         with ProgressBar(console) as bar:
             report = ingest_files(lake, "auto", paths, planned=bar.planned, progress=bar.progress)
 
-    Failed files are printed above the bar as they happen, so a long import shows them early.
+    Failed files are printed above the bar as they happen, so a long import shows them early
+    (also with `enabled=False`, which only hides the bar: for logs and pipes).
     """
 
-    def __init__(self, console: "Console | None" = None, *, transient: bool = True) -> None:
+    def __init__(
+        self, console: "Console | None" = None, *, transient: bool = True, enabled: bool = True
+    ) -> None:
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -43,6 +46,7 @@ class ProgressBar:
             TextColumn("{task.fields[current]}", style="dim"),
             console=console,
             transient=transient,
+            disable=not enabled,
         )
         self._task: Any = None
         self._done = 0

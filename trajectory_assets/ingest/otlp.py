@@ -28,6 +28,7 @@ or encoding, 503 (retryable) while more than `max_pending_spans` wait, 404 for o
 import contextlib
 import logging
 import signal
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -291,9 +292,22 @@ def serve(
     way out every waiting trace is mapped and the loggers are flushed, so a clean shutdown loses
     nothing that was acknowledged.
     """
+    receiver = OtlpReceiver(lake, app_id=app_id, **(receiver_options or {}))
+    run(receiver, host=host, port=port, ready=ready, stop=stop)
+
+
+def run(
+    receiver: OtlpReceiver,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 4318,
+    ready: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """`serve` with a receiver of the caller's (who reads its stats and days afterwards);
+    closes it on the way out."""
     import uvicorn
 
-    receiver = OtlpReceiver(lake, app_id=app_id, **(receiver_options or {}))
     try:
         config = uvicorn.Config(
             create_app(receiver),
@@ -304,8 +318,7 @@ def serve(
             timeout_graceful_shutdown=10,
         )
         server = _server(config)
-        sock = config.bind_socket()
-        sock.listen(config.backlog)  # connections queue from here on, before the loop runs
+        sock = _listen(host, port, config.backlog)
         bound_host, bound_port = sock.getsockname()[:2]
         url = f"http://{'[' + bound_host + ']' if ':' in bound_host else bound_host}:{bound_port}"
         with _stop_when(stop, server):
@@ -314,6 +327,22 @@ def serve(
             server.run(sockets=[sock])
     finally:
         receiver.close()
+
+
+def _listen(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening socket: connections queue from here on, before the server's loop runs, and a
+    port in use is an OSError for the caller (uvicorn's own binding exits the process)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def _server(config: Any) -> Any:

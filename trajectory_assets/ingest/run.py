@@ -17,6 +17,7 @@ Progress: `planned(paths)` is called once with every file that will be looked at
 
 import datetime as dt
 import os
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -100,13 +101,19 @@ class IngestReport:
         return sorted(found)
 
     def materialize_command(self, lake: str) -> str | None:
-        """The command that materializes the days this import wrote (1970-01-01, where untimed
-        formats land without --synthetic-date, is outside the daily partitions: left out)."""
-        days = [d for d in self.days if d != "1970-01-01"]
-        if not days:
-            return None
-        span = f"--partition {days[0]}" if len(days) == 1 else f"--from {days[0]} --to {days[-1]}"
-        return f"trajectory-assets materialize --lake {lake} {span}"
+        """The command that materializes the days this import wrote."""
+        return materialize_command(lake, self.days)
+
+
+def materialize_command(lake: str, days: Sequence[str]) -> str | None:
+    """`trajectory-assets materialize` over `days` (1970-01-01, where untimed formats land
+    without --synthetic-date, is outside the daily partitions: left out); None without days."""
+    wanted = sorted(d for d in days if d != "1970-01-01")
+    if not wanted:
+        return None
+    first, last = wanted[0], wanted[-1]
+    span = f"--partition {first}" if first == last else f"--from {first} --to {last}"
+    return f"trajectory-assets materialize --lake {shlex.quote(lake)} {span}"
 
 
 def expand_paths(paths: Sequence[str | Path], suffixes: Sequence[str] | None) -> list[str]:
