@@ -14,6 +14,7 @@ from trajectory_assets.ingest.run import FileResult, IngestReport
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
 
 class ProgressBar:
@@ -72,7 +73,10 @@ class ProgressBar:
     def progress(self, result: FileResult) -> None:
         self._done += 1
         if result.status == "failed":
-            self._progress.console.print(f"[red]FAILED[/]  {result.path}: {result.reason}")
+            from rich.text import Text
+
+            line = Text.assemble(("FAILED", "red"), f"  {result.path}: {result.reason}")
+            self._progress.console.print(line, soft_wrap=True)
         if self._task is not None:
             self._progress.update(
                 self._task,
@@ -108,11 +112,13 @@ def summary_table(report: IngestReport) -> "Table":
     return table
 
 
-def _row(name: str, files: list[FileResult]) -> list[str]:
+def _row(name: str, files: list[FileResult]) -> list["Text | str"]:
+    from rich.text import Text
+
     apps = sorted({f.app_id for f in files if f.app_id})
     return [
         name,
-        ", ".join(apps),
+        Text(", ".join(apps)),  # app ids are the user's: no markup
         f"{sum(f.status == 'imported' for f in files):,}",
         f"{sum(f.status == 'skipped' for f in files):,}",
         f"{sum(f.status == 'failed' for f in files):,}",
@@ -125,6 +131,7 @@ def _row(name: str, files: list[FileResult]) -> list[str]:
 def problems_table(report: IngestReport) -> "Table | None":
     """The files that were skipped or failed, with the reason; None when there are none."""
     from rich.table import Table
+    from rich.text import Text
 
     rows = [f for f in report.files if f.status != "imported"]
     if not rows:
@@ -134,6 +141,6 @@ def problems_table(report: IngestReport) -> "Table | None":
     table.add_column("", justify="left")
     table.add_column("reason", overflow="fold")
     for f in rows:
-        status = "[red]failed[/]" if f.status == "failed" else "skipped"
-        table.add_row(f.path, status, f.reason)
+        status = Text("failed", "red") if f.status == "failed" else Text("skipped")
+        table.add_row(Text(f.path), status, Text(f.reason))
     return table
