@@ -2,8 +2,6 @@
 the reason, broken logs reported, and the same events as importing each format by name."""
 
 import io
-import json
-import shutil
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -11,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from tests.ingest import real
+from tests.ingest.folders import LOGS, mixed_folder
 from tests.ingest.lakes import raw_events
 from trajectory_assets.ingest.console import ProgressBar, problems_table, summary_table
 from trajectory_assets.ingest.detect import detect_format, sniff
@@ -25,12 +24,6 @@ BY_FOLDER = {
     "tau_bench": "tau-bench",
     "claude_code": "claude-code",
     "codex_cli": "codex",
-}
-LOGS = {
-    "inspect": [p for p in real.INSPECT if p.suffix == ".eval"][:2] + real.INSPECT_EDGE[-1:],
-    "otel": real.OTEL[:2],
-    "claude-code": real.CLAUDE_CODE,
-    "codex": real.CODEX,
 }
 
 
@@ -55,35 +48,9 @@ def test_licences_manifests_and_broken_logs_are_not_logs() -> None:
     assert (found.format, found.broken) == ("otel", True)
 
 
-def _mixed_folder(root: Path) -> tuple[Path, list[Path], list[Path], list[Path]]:
-    """A folder as people have them: logs of four formats in nested folders, an Inspect
-    eval-set's sidecar files, a README, hidden tool folders, and a broken log."""
-    logs: list[Path] = []
-    for fmt, paths in LOGS.items():
-        for path in paths:
-            target = root / fmt.replace("-", "_") / "nested" / path.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, target)
-            logs.append(target)
-    eval_set = root / "inspect"
-    header, _samples = real.inspect_log(LOGS["inspect"][0])
-    sidecars = [eval_set / "logs.json", eval_set / "eval-set.json", eval_set / ".eval-set-id"]
-    sidecars[0].write_text(json.dumps({LOGS["inspect"][0].name: header}))
-    sidecars[1].write_text(json.dumps({"eval_set_id": "es-1", "tasks": [{"name": "t"}]}))
-    sidecars[2].write_text("es-1\n")
-    (root / "README.md").write_text("# runs of 2026-02\n")
-    sidecars.append(root / "README.md")
-    hidden = root / ".git" / "objects"
-    hidden.mkdir(parents=True)
-    (hidden / "pack.json").write_text("{}")
-    broken = root / "otel" / "merge-conflict.json"
-    shutil.copy(real.OTEL_BROKEN[0], broken)
-    return root, logs, sidecars, [broken]
-
-
 @pytest.fixture()
 def mixed(tmp_path: Path) -> tuple[Path, list[Path], list[Path], list[Path]]:
-    return _mixed_folder(tmp_path / "runs")
+    return mixed_folder(tmp_path / "runs")
 
 
 def test_a_mixed_folder_imports_its_logs_and_reports_the_rest(
