@@ -424,3 +424,33 @@ def test_files_that_are_not_transcripts_are_reported(tmp_path: Path) -> None:
     assert [f.reason.split(":")[0] for f in report.failed] == ["not a Claude Code transcript"] * 2
     report = ingest_files(str(tmp_path / "lake"), "codex", [other, *real.CLAUDE_CODE[:1]])
     assert {f.reason.split(":")[0] for f in report.failed} == {"not a Codex rollout"}
+
+
+def test_a_sub_agent_file_adds_to_its_parent_session(tmp_path: Path) -> None:
+    """Recent Claude Code writes a sub-agent to `agent-<id>.jsonl` with the parent's sessionId:
+    its calls join the parent's session, which keeps one start and one end."""
+    lines = claude_transcript().splitlines()
+    side = [line for line in lines if '"isSidechain": true' in line]
+    main_file, agent_file = tmp_path / "0a7c3d9e-hand-made.jsonl", tmp_path / "agent-a1b2c3.jsonl"
+    main_file.write_text("\n".join(x for x in lines if x not in side) + "\n")
+    agent_file.write_text("\n".join(side) + "\n")
+    rows = list(IMPORTERS["claude-code"].parse(agent_file))
+    assert {r["event_type"] for r in rows} == {
+        "user_message",
+        "llm_call",
+        "tool_call",
+        "agent_message",
+    }
+    assert {r["agent_id"] for r in rows} == {"a1b2c3"}
+
+    report = ingest_files(str(tmp_path / "lake"), "claude-code", [agent_file, main_file])
+    assert not report.failed
+    raw = raw_events(tmp_path / "lake")
+    kinds = raw["event_type"].to_pylist()
+    assert (kinds.count("session_start"), kinds.count("session_end")) == (1, 1)
+    expected = real.expect_claude_code([main_file, agent_file])
+    assert (kinds.count("llm_call"), kinds.count("tool_call")) == (
+        expected.llm_calls,
+        expected.tool_calls,
+    )
+    assert set(raw["session_id"].to_pylist()) == expected.sessions

@@ -37,7 +37,9 @@ Mapping
   call before them, user messages to the turn they prompt.
 - `session_start` / `session_end` at the first and last entry. A transcript says nothing about
   success, so the end has a status only when the session's last assistant entry is an API
-  error (`failure`); otherwise the sessions table shows `unknown`.
+  error (`failure`); otherwise the sessions table shows `unknown`. A file holding only a
+  sub-agent's entries (recent versions write `agent-<id>.jsonl` with the parent's sessionId)
+  adds its events to the parent's session and gives no start or end of its own.
 - event ids hash the session id and the source's own ids (message and request ids, tool_use ids,
   entry uuids), so a transcript imported again, or copied, adds nothing.
 """
@@ -228,20 +230,11 @@ class _Session:
 
     def rows(self) -> Iterator[Row]:
         first, last = self.entries[0], self.entries[-1]
-        self.add(
-            "session_start",
-            ("session_start",),
-            first.ts,
-            agent_id="main",
-            payload=dumps(
-                {
-                    "source": FORMAT,
-                    "cwd": first.raw.get("cwd"),
-                    "version": first.raw.get("version"),
-                    "git_branch": first.raw.get("gitBranch"),
-                }
-            ),
-        )
+        # a sub-agent's own file (agent-*.jsonl, the parent's sessionId) adds its events to the
+        # parent's session: the parent's transcript gives the start and the end
+        whole = not all(e.raw.get("isSidechain") for e in self.entries)
+        if whole:
+            self._start(first)
         responses: dict[str, Response] = {}
         for entry in self.entries:
             if entry.type == "assistant" and not self._synthetic(entry):
@@ -279,9 +272,26 @@ class _Session:
                     error_type=str(entry.raw.get("subtype") or "system_error"),
                     payload=dumps({"message": _text(entry.raw.get("content"))[:2000] or None}),
                 )
-        end: dict[str, Any] = {"status": "failure"} if failed_last else {}
-        self.add("session_end", ("session_end",), last.ts, agent_id="main", payload=dumps(end))
+        if whole:
+            end: dict[str, Any] = {"status": "failure"} if failed_last else {}
+            self.add("session_end", ("session_end",), last.ts, agent_id="main", payload=dumps(end))
         yield from self.rows_
+
+    def _start(self, first: Entry) -> None:
+        self.add(
+            "session_start",
+            ("session_start",),
+            first.ts,
+            agent_id="main",
+            payload=dumps(
+                {
+                    "source": FORMAT,
+                    "cwd": first.raw.get("cwd"),
+                    "version": first.raw.get("version"),
+                    "git_branch": first.raw.get("gitBranch"),
+                }
+            ),
+        )
 
     @staticmethod
     def _synthetic(entry: Entry) -> bool:
