@@ -17,10 +17,11 @@ Mapping
 - tokens: `event_msg` `token_count` reports `info.total_token_usage` (running totals) and
   `last_token_usage` after each response. A count whose totals did not move repeats the last
   one and is dropped; otherwise the increase of the totals (else `last_token_usage`) is the
-  usage of the earliest response not yet counted, up to that point. OpenAI's `input_tokens`
-  already includes `cached_input_tokens`, SPEC.md's convention; reasoning tokens are part of
-  `output_tokens` and are also in the payload. A count with no response left to attach to is a
-  call of its own (items the rollout did not keep), so session token sums equal the totals.
+  usage of the response that just completed (the latest one without a count). OpenAI's
+  `input_tokens` already includes `cached_input_tokens`, SPEC.md's convention; reasoning tokens
+  are part of `output_tokens` and are also in the payload. A count with no response left to
+  attach to is a call of its own (items the rollout did not keep), so session token sums equal
+  the totals.
 - `function_call` / `custom_tool_call` / `local_shell_call` → `tool_call` (name, `call_id` as
   request_id, arguments), completed by the output with the same `call_id`: tool latency =
   `exec_command_end` duration when there is one, else output time minus call time. A non-zero
@@ -213,7 +214,9 @@ class _Rollout:
                     totals = {k: to_int(total.get(k)) or 0 for k in _TOKENS}
                 if usage is None:
                     continue
-                target = next((g for g in groups if g.tokens is None), None)
+                # the response just completed: the latest one without a count (a request is
+                # only sent once the previous response completed, so no newer one exists)
+                target = next((g for g in reversed(groups) if g.tokens is None), None)
                 if target is None:  # usage of a response whose items the rollout lacks
                     target = Group(prompt=prompt, model=model)
                     groups.append(target)
