@@ -454,3 +454,13 @@ def test_a_sub_agent_file_adds_to_its_parent_session(tmp_path: Path) -> None:
         expected.tool_calls,
     )
     assert set(raw["session_id"].to_pylist()) == expected.sessions
+
+
+def test_a_codex_response_without_its_token_count_shifts_nothing(tmp_path: Path) -> None:
+    """Drop the first response's count: the later counts still go to their own responses."""
+    lines = codex_rollout().splitlines()
+    first_count = next(i for i, x in enumerate(lines) if '"token_count"' in x)
+    path = tmp_path / "rollout.jsonl"
+    path.write_text("\n".join(lines[:first_count] + lines[first_count + 1 :]) + "\n")
+    calls = [r for r in IMPORTERS["codex"].parse(path) if r["event_type"] == "llm_call"]
+    assert [r["input_tokens"] for r in calls] == [None, 8200, 4300]  # running totals from 0
