@@ -1,6 +1,5 @@
-"""The command line and the `dagster` CLI, as users script them, in real subprocesses."""
+"""`materialize` (and the `dagster` CLI on the same definitions), as users script them."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,24 +7,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from tests.cli.helpers import CLI, generate, run
 from tests.lakes import DAY1, DAY2
+from trajectory_assets.cli.common import tables_for
+from trajectory_assets.cli.materialize import summary_lines
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.schema import TABLES
-
-CLI = [sys.executable, "-m", "trajectory_assets.cli"]
-
-
-def run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "DAGSTER_HOME": str(home), **env}
-    return subprocess.run(args, capture_output=True, text=True, env=environment, timeout=300)
-
-
-@pytest.fixture()
-def home(tmp_path: Path) -> Path:
-    path = tmp_path / "dagster_home"
-    path.mkdir()
-    return path
 
 
 @pytest.mark.slow
@@ -194,7 +182,7 @@ def test_dagster_cli_materializes_a_partition(tmp_path: Path, home: Path) -> Non
             "-m",
             "trajectory_assets.definitions",
             "--select",
-            "sessions,turns,errors,rejected_events,decision_steps",
+            ",".join(tables_for(["sessions", "decision_steps"])),  # with every sibling
             "--partition",
             DAY1,
         ],
@@ -208,80 +196,84 @@ def test_dagster_cli_materializes_a_partition(tmp_path: Path, home: Path) -> Non
     assert catalog.days("decision_steps") == [DAY1]
 
 
+def test_day_options_that_do_not_name_days_are_refused(tmp_path: Path, home: Path) -> None:
+    base = [*CLI, "materialize", "--lake", str(tmp_path)]
+    both = run([*base, "--partition", DAY1, "--from", DAY1, "--to", DAY2], home)
+    assert both.returncode == 1
+    assert "not both" in both.stderr
+    half = run([*base, "--from", DAY1], home)
+    assert half.returncode == 1
+    assert "give --partition DAY, or --from DAY and --to DAY" in half.stderr
+    backwards = run([*base, "--from", DAY2, "--to", DAY1], home)
+    assert backwards.returncode == 1
+    assert f"--to {DAY1} is before --from {DAY2}" in backwards.stderr
+    not_a_day = run([*base, "--partition", "2026-02-30"], home)
+    assert not_a_day.returncode == 2
+    assert "not a date (YYYY-MM-DD): '2026-02-30'" in not_a_day.stderr
+    for failed in (both, half, backwards, not_a_day):
+        assert "Traceback" not in failed.stderr
+
+
+def test_a_missing_lake_is_named(tmp_path: Path, home: Path) -> None:
+    missing = tmp_path / "no_such_lake"
+    done = run([*CLI, "materialize", "--lake", str(missing), "--partition", DAY1], home)
+    assert done.returncode == 1
+    assert f"error: no lake at {missing}" in done.stderr
+
+
+def _assert_quiet_success(done: subprocess.CompletedProcess[str]) -> None:
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "succeeded" in done.stdout
+    noisy = [
+        line
+        for line in (done.stdout + done.stderr).splitlines()
+        if "Warning" in line or "WARNING" in line
+    ]
+    assert noisy == []
+
+
 @pytest.mark.slow
-@pytest.mark.ray
-def test_demo_command_materializes_every_table_for_every_day(tmp_path: Path, home: Path) -> None:
-    lake = tmp_path / "demo_lake"
+def test_a_normal_run_prints_no_warnings(tmp_path: Path, home: Path) -> None:
+    lake = tmp_path / "lake"
+    generate(lake, home)
+    command = ["materialize", "--lake", str(lake), "--partition", DAY1, "--runtime", "inline"]
+    _assert_quiet_success(run([*CLI, *command], home))
+    # and -v shows what was hidden: here Dagster's note that DAGSTER_HOME has no dagster.yaml
+    loud = run([*CLI, "-v", *command], home)
+    assert loud.returncode == 0, loud.stderr[-3000:]
+    assert "No dagster instance configuration file" in loud.stderr
+
+
+@pytest.mark.slow
+def test_a_normal_run_on_ray_prints_no_warnings_nor_ray_logs(tmp_path: Path, home: Path) -> None:
+    lake = tmp_path / "lake"
+    generate(lake, home)
     done = run(
-        [
-            *CLI,
-            "demo",
-            "--lake",
-            str(lake),
-            "--days",
-            "3",
-            "--sessions-per-day",
-            "30",
-            "--num-cpus",
-            "2",
-        ],
+        [*CLI, "materialize", "--lake", str(lake), "--partition", DAY1, "--num-cpus", "1"],
         home,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "make ui" in done.stdout
-    catalog = Catalog(Lake(str(lake)))
-    days = catalog.days("sessions")
-    assert len(days) == 3
-    for table in TABLES:
-        assert catalog.days(table) == days
+    _assert_quiet_success(done)
+    assert "Started a local Ray instance" not in done.stderr
+    assert "streaming_executor" not in done.stderr  # Ray Data's log of each dataset
 
 
-@pytest.mark.slow
-def test_rollback_restores_the_previous_version_of_every_sibling(
-    tmp_path: Path, home: Path
-) -> None:
-    lake = tmp_path / "lake"
-    assert (
-        run(
-            [
-                *CLI,
-                "generate",
-                "--lake",
-                str(lake),
-                "--start",
-                DAY1,
-                "--days",
-                "1",
-                "--sessions-per-day",
-                "10",
-            ],
-            home,
-        ).returncode
-        == 0
-    )
-    materialize = [
-        *CLI,
-        "materialize",
-        "--lake",
-        str(lake),
-        "--partition",
-        DAY1,
-        "--runtime",
-        "inline",
-        "--assets",
-        "sessions",
-    ]
-    assert run(materialize, home).returncode == 0
-    catalog = Catalog(Lake(str(lake)))
-    first = {t: catalog.manifest(t, DAY1)["version"] for t in ("sessions", "turns")}  # type: ignore[index]
-    assert run(materialize, home).returncode == 0
+def test_the_summary_has_a_column_per_day_while_it_fits() -> None:
+    counts: dict[str, list[int | None]] = {"sessions": [20, None], "turns": [63, 59]}
+    lines = summary_lines([DAY1, DAY2], counts, width=80)
+    assert lines[0].split() == ["table", DAY1, DAY2]
+    assert lines[1].split() == ["sessions", "20", "-"]
+    assert lines[2].split() == ["turns", "63", "59"]
 
-    rolled = run([*CLI, "rollback", "turns", "--lake", str(lake), "--partition", DAY1], home)
-    assert rolled.returncode == 0, rolled.stderr
-    for table in ("sessions", "turns", "errors", "rejected_events"):
-        assert f"{table} dt={DAY1}: restored version" in rolled.stdout
-    assert {t: catalog.manifest(t, DAY1)["version"] for t in first} == first  # type: ignore[index]
 
-    nothing = run([*CLI, "rollback", "eval_runs", "--lake", str(lake), "--partition", DAY1], home)
-    assert nothing.returncode == 1
-    assert "no previous version" in nothing.stderr
+def test_a_long_range_is_summarized_one_screen_wide() -> None:
+    days = [f"2026-10-{d:02}" for d in range(1, 31)]
+    counts: dict[str, list[int | None]] = {
+        "sessions": [*[1000] * 29, None],
+        "rejected_events": [3] * 30,
+    }
+    lines = summary_lines(days, counts, width=80)
+    assert lines[0] == "30 days, 2026-10-01 .. 2026-10-30"
+    assert lines[1].split() == ["table", "days", "rows"]
+    assert lines[2].split() == ["sessions", "29", "29,000"]
+    assert lines[3].split() == ["rejected_events", "30", "90"]
+    assert max(len(line) for line in lines) <= 80

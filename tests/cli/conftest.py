@@ -1,0 +1,46 @@
+"""The command line as users script it: real subprocesses, a private DAGSTER_HOME each.
+
+Commands that only read a lake share one small lake, generated and materialized once through
+the command line itself (inline runtime), and copied by the tests that change it.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import CLI, generate, run
+from tests.lakes import DAY1, DAY2
+
+
+@pytest.fixture()
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "dagster_home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(scope="session")
+def materialized_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two days of 20 sessions, every table materialized; read-only for the tests."""
+    root = tmp_path_factory.mktemp("cli_lake")
+    home = root / "dagster_home"
+    home.mkdir()
+    lake = root / "lake"
+    generate(lake, home, days=2, sessions_per_day=20)
+    done = run(
+        [
+            *CLI,
+            "materialize",
+            "--lake",
+            str(lake),
+            "--from",
+            DAY1,
+            "--to",
+            DAY2,
+            "--runtime",
+            "inline",
+        ],
+        home,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return lake

@@ -1,0 +1,32 @@
+"""`ingest` on the command line (the importers have their own tests under tests/ingest)."""
+
+from pathlib import Path
+
+import pytest
+
+from trajectory_assets.cli import main
+
+
+def test_an_unknown_format_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["ingest", "--format", "nope", str(tmp_path), "--lake", str(tmp_path / "lake")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "'nope' is not one of" in err and "otel" in err and "tau-bench" in err
+
+
+def test_paths_are_required(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["ingest", "--format", "otel", "--lake", str(tmp_path / "lake")])
+    assert "Missing argument 'PATH...'" in capsys.readouterr().err
+
+
+def test_a_folder_without_files_of_the_format_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["ingest", "--format", "otel", str(empty), "--lake", str(tmp_path / "lake")]) == 1
+    assert f"error: no otel files found in {empty}" in capsys.readouterr().err

@@ -1,0 +1,103 @@
+"""The group itself: help, exit statuses, the `python -m` entry, and quiet by default."""
+
+import logging
+import os
+import subprocess
+import sys
+import tomllib
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import CLI
+from trajectory_assets.cli import main
+from trajectory_assets.cli.quiet import QUIET_ENV, quiet
+
+COMMANDS = ["demo", "explain", "generate", "ingest", "materialize", "query", "rollback", "tables"]
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "-v, --verbose" in out
+    for command in COMMANDS:
+        assert f"  {command} " in out
+    for command in COMMANDS:
+        assert main([command, "-h"]) == 0
+        assert capsys.readouterr().out.startswith(f"Usage: trajectory-assets {command}")
+
+
+def test_bad_usage_exits_2_with_click_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["no-such-command"])
+    assert exit_.value.code == 2
+    assert "No such command 'no-such-command'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["generate", "--lake", "x", "--days", "0"])
+    assert "0 is not in the range x>=1" in capsys.readouterr().err
+
+
+def test_python_dash_m_and_the_script_entry_point(tmp_path: Path) -> None:
+    done = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Usage: trajectory-assets" in done.stdout
+    failed = subprocess.run(
+        [*CLI, "tables", "--lake", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert failed.returncode == 1
+    assert failed.stderr == f"error: no lake at {tmp_path / 'none'}\n"
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["trajectory-assets"] == "trajectory_assets.cli.main:main"
+
+
+def test_generate_refuses_an_app_named_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["generate", "--lake", str(tmp_path / "lake"), "--apps", "a,b,a"]) == 1
+    assert "--apps needs distinct app ids" in capsys.readouterr().err
+    assert not (tmp_path / "lake").exists()
+
+
+def test_quiet_hides_library_warnings_and_logs_and_restores_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in QUIET_ENV:
+        monkeypatch.delenv(name, raising=False)
+    dagster = logging.getLogger("dagster")
+    monkeypatch.setattr(dagster, "level", logging.NOTSET)
+    with quiet(verbose=False):
+        assert os.environ["RAY_DATA_LOG_LEVEL"] == "ERROR"
+        assert not dagster.isEnabledFor(logging.WARNING)
+        assert not logging.getLogger("ray.data").isEnabledFor(logging.WARNING)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.warn("a beta API", UserWarning, stacklevel=1)
+        assert seen == []
+    assert not set(QUIET_ENV) & set(os.environ)
+    assert dagster.level == logging.NOTSET
+    with quiet(verbose=True):
+        assert "RAY_DATA_LOG_LEVEL" not in os.environ
+        assert dagster.isEnabledFor(logging.WARNING)
+
+
+def test_an_explicit_ray_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAY_DATA_LOG_LEVEL", "DEBUG")
+    with quiet(verbose=False):
+        assert os.environ["RAY_DATA_LOG_LEVEL"] == "DEBUG"
+    assert os.environ["RAY_DATA_LOG_LEVEL"] == "DEBUG"
+
+
+def test_no_import_circle() -> None:
+    """The ingest command is a module of the package: nothing reaches into `__main__`."""
+    source = (Path(__file__).parents[2] / "trajectory_assets/cli/ingest.py").read_text()
+    assert "__main__" not in source
+    assert not (Path(__file__).parents[2] / "trajectory_assets/ingest/cli.py").exists()
+    done = subprocess.run(
+        [sys.executable, "-c", "import trajectory_assets.cli.ingest"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr

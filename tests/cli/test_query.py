@@ -1,0 +1,113 @@
+"""`query`: every row and column as a table, csv, json or parquet; errors in one line."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.cli.helpers import CLI
+from tests.lakes import DAY1, DAY2
+from trajectory_assets.cli import main
+from trajectory_assets.schema import TABLES
+
+WIDE = "SELECT * FROM sessions ORDER BY session_id"
+
+
+def query(lake: Path, sql: str, *options: str) -> int:
+    return main(["query", "--lake", str(lake), sql, *options])
+
+
+def test_the_table_shows_every_row_and_column(
+    materialized_lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert query(materialized_lake, WIDE) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "40 rows"
+    assert len(out) == 4 + 40 + 1 + 1  # rule, names, types, rule; rows; rule; count
+    names = [cell.strip() for cell in out[1].strip("│").split("│")]
+    assert names[:3] == ["dt", "app_id", "session_id"] and "eval_score" in names
+    assert len(names) == len(TABLES["sessions"].schema)
+    assert all(line.startswith("│") for line in out[4:44])
+    assert len({len(line) for line in out[:-1]}) == 1  # every line of the box as wide
+
+
+def test_values_are_cut_in_the_table_but_whole_in_csv(
+    materialized_lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = "SELECT repeat('x', 200) AS long, NULL AS nothing, 'a\nb' AS two_lines, 1.5 AS n"
+    assert query(materialized_lake, sql) == 0
+    table = capsys.readouterr().out
+    assert "x" * 59 + "…" in table and "x" * 61 not in table
+    assert "NULL" in table and "a\\nb" in table
+    assert query(materialized_lake, sql, "--format", "csv") == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows == [["long", "nothing", "two_lines", "n"], ["x" * 200, "", "a\nb", "1.5"]]
+
+
+def test_csv_and_json_carry_every_row(
+    materialized_lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = "SELECT session_id, dt, models, n_turns FROM sessions ORDER BY session_id"
+    assert query(materialized_lake, sql, "--format", "csv") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 40
+    assert {r["dt"] for r in rows} == {DAY1, DAY2}
+    assert query(materialized_lake, sql, "--format", "json") == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["session_id"] for r in records] == [r["session_id"] for r in rows]
+    assert isinstance(records[0]["models"], list) and isinstance(records[0]["n_turns"], int)
+
+
+def test_output_files(
+    materialized_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = "SELECT session_id, n_events FROM sessions"
+    for fmt in ("table", "csv", "json", "parquet"):
+        target = tmp_path / f"result.{fmt}"
+        assert query(materialized_lake, sql, "--format", fmt, "--output", str(target)) == 0
+        assert target.stat().st_size > 0
+    assert capsys.readouterr().out == ""
+    assert pq.read_table(tmp_path / "result.parquet").num_rows == 40
+    assert len((tmp_path / "result.json").read_text().splitlines()) == 40
+    assert query(materialized_lake, sql, "--format", "parquet") == 1
+    assert "give --output FILE" in capsys.readouterr().err
+
+
+def test_a_sql_error_is_one_message_without_traceback(
+    materialized_lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert query(materialized_lake, "SELECT * FROM no_such_table") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Catalog Error: Table with name no_such_table does not exist")
+    assert "Traceback" not in err
+    assert query(materialized_lake, "SELECT 'a'::INT", "--format", "csv") == 1  # fails at run
+    assert capsys.readouterr().err.startswith("error: Conversion Error")
+
+
+def test_a_missing_lake_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "no_such_lake"
+    assert query(missing, "SELECT 1") == 1
+    assert capsys.readouterr().err == f"error: no lake at {missing}\n"
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path, fmt: str) -> None:
+    """`query … | head`: the rest of the output has nowhere to go, and that is no error."""
+    sql = "SELECT range AS n, repeat('x', 50) AS pad FROM range(1000000)"
+    process = subprocess.Popen(
+        [*CLI, "query", "--lake", str(tmp_path), sql, "--format", fmt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline()
+    process.stdout.close()  # as head does after its lines
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1
+    assert err == ""

@@ -1,0 +1,71 @@
+"""`rollback`: the previous version of a day, for every table committed with it."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import CLI, run
+from tests.lakes import DAY1
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
+
+
+@pytest.mark.slow
+def test_rollback_restores_the_previous_version_of_every_sibling(
+    tmp_path: Path, home: Path
+) -> None:
+    lake = tmp_path / "lake"
+    assert (
+        run(
+            [
+                *CLI,
+                "generate",
+                "--lake",
+                str(lake),
+                "--start",
+                DAY1,
+                "--days",
+                "1",
+                "--sessions-per-day",
+                "10",
+            ],
+            home,
+        ).returncode
+        == 0
+    )
+    materialize = [
+        *CLI,
+        "materialize",
+        "--lake",
+        str(lake),
+        "--partition",
+        DAY1,
+        "--runtime",
+        "inline",
+        "--assets",
+        "sessions",
+    ]
+    assert run(materialize, home).returncode == 0
+    catalog = Catalog(Lake(str(lake)))
+    first = {t: catalog.manifest(t, DAY1)["version"] for t in ("sessions", "turns")}  # type: ignore[index]
+    assert run(materialize, home).returncode == 0
+
+    rolled = run([*CLI, "rollback", "turns", "--lake", str(lake), "--partition", DAY1], home)
+    assert rolled.returncode == 0, rolled.stderr
+    for table in ("sessions", "turns", "errors", "rejected_events"):
+        assert f"{table} dt={DAY1}: restored version" in rolled.stdout
+    assert {t: catalog.manifest(t, DAY1)["version"] for t in first} == first  # type: ignore[index]
+
+    nothing = run([*CLI, "rollback", "eval_runs", "--lake", str(lake), "--partition", DAY1], home)
+    assert nothing.returncode == 1
+    assert "no previous version" in nothing.stderr
+
+
+def test_unknown_table_and_missing_lake_are_clear_errors(tmp_path: Path, home: Path) -> None:
+    unknown = run([*CLI, "rollback", "nope", "--lake", str(tmp_path), "--partition", DAY1], home)
+    assert unknown.returncode == 1
+    assert "unknown table 'nope'" in unknown.stderr
+    missing = tmp_path / "no_such_lake"
+    nothing = run([*CLI, "rollback", "turns", "--lake", str(missing), "--partition", DAY1], home)
+    assert nothing.returncode == 1
+    assert f"error: no lake at {missing}" in nothing.stderr

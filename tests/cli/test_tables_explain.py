@@ -1,0 +1,52 @@
+"""`tables` and `explain`: what a lake holds, and what a run would do, without running it."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.lakes import DAY1, DAY2
+from trajectory_assets.cli import main
+
+
+def test_tables_lists_days_and_rows(
+    materialized_lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tables", "--lake", str(materialized_lake)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "raw_events" not in lines
+    assert lines["sessions"].split() == ["sessions", "2", "day(s)", "40", "rows", DAY1, "..", DAY2]
+
+
+def test_explain_defaults_to_the_days_with_raw_data(
+    materialized_lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["explain", "sessions", "--lake", str(materialized_lake)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("operator sessionize")
+    assert f"dt={DAY1}:" in out and f"dt={DAY2}:" in out
+    assert main(["explain", "turns", "--lake", str(materialized_lake), "--partition", DAY2]) == 0
+    out = capsys.readouterr().out
+    assert f"dt={DAY2}:" in out and f"dt={DAY1}:" not in out
+
+
+def test_explain_argument_errors_are_one_line(
+    materialized_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake, none = str(materialized_lake), str(tmp_path / "none")
+    explain = ["explain", "sessions", "--lake"]
+    failures = {
+        "unknown asset 'nope'": ["explain", "nope", "--lake", lake],
+        f"--to {DAY1} is before --from {DAY2}": [*explain, lake, "--from", DAY2, "--to", DAY1],
+        "give --partition DAY, or --from DAY and --to DAY": [*explain, lake, "--to", DAY1],
+        f"no lake at {none}": [*explain, none],
+        "no raw data in": [*explain, str(tmp_path)],
+    }
+    for message, argv in failures.items():
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err, (argv, err)
+
+
+def test_tables_refuses_a_missing_lake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tables", "--lake", str(tmp_path / "none")]) == 1
+    assert capsys.readouterr().err == f"error: no lake at {tmp_path / 'none'}\n"

@@ -1,0 +1,131 @@
+"""What the commands share: the error they raise, the day and lake options, asset names.
+
+Library imports stay inside functions where they are heavy or still moving (Dagster, Ray,
+DuckDB, the ingest library), so `--help` and the quick commands start fast and a command only
+breaks when what it calls does.
+"""
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from trajectory_assets.engine.operator import Operator
+    from trajectory_assets.lake.fs import Lake
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RUNTIMES = ("ray", "inline")
+DEFAULT_APPS = "support-bot,code-agent,research-agent"
+
+
+class CliError(click.ClickException):
+    """An expected failure: `error: <message>` on stderr, exit status 1, no traceback."""
+
+    exit_code = 1
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=file is None, file=file)
+
+
+class Day(click.ParamType):
+    """A day as YYYY-MM-DD, kept as that text: partition keys and lake folders are text."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return dt.date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            self.fail(f"not a date (YYYY-MM-DD): {value!r}", param, ctx)
+
+
+DAY = Day()
+
+
+def say(text: str = "") -> None:
+    """One line on stdout, flushed, so it interleaves with Dagster's log lines on stderr."""
+    click.echo(text)
+
+
+def lake_option(f: F) -> F:
+    return click.option("--lake", required=True, help="lake root: a path or s3://bucket/prefix")(f)
+
+
+def runtime_option(f: F) -> F:
+    return click.option(
+        "--runtime",
+        type=click.Choice(RUNTIMES),
+        default="ray",
+        show_default=True,
+        help="ray: Ray Data tasks; inline: in this process, no Ray",
+    )(f)
+
+
+def days_options(f: F) -> F:
+    """--partition DAY, or --from DAY --to DAY (inclusive); `resolve_days` checks the mix."""
+    f = click.option("--to", "date_to", type=DAY, help="last day of a range (inclusive)")(f)
+    f = click.option("--from", "date_from", type=DAY, help="first day of a range")(f)
+    return click.option("--partition", type=DAY, help="one day")(f)
+
+
+def resolve_days(partition: str | None, date_from: str | None, date_to: str | None) -> list[str]:
+    """The days the options name, or [] when none was given (the command picks a default)."""
+    if partition and (date_from or date_to):
+        raise CliError("give --partition DAY, or --from DAY and --to DAY, not both")
+    if partition:
+        return [partition]
+    if bool(date_from) != bool(date_to):
+        raise CliError("give --partition DAY, or --from DAY and --to DAY")
+    if date_from and date_to:
+        return day_range(date_from, date_to)
+    return []
+
+
+def day_range(start: str, end: str) -> list[str]:
+    first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    if last < first:
+        raise CliError(f"--to {end} is before --from {start}")
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def split_list(text: str | None) -> list[str]:
+    """A comma-separated option as its non-empty items."""
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+def operator_named(name: str) -> "Operator":
+    """The operator that writes table `name` (or is called `name`)."""
+    from trajectory_assets.operators import OPERATORS
+    from trajectory_assets.schema import TABLES
+
+    op = next((o for o in OPERATORS if name in o.outputs or name == o.name), None)
+    if op is None:
+        raise CliError(f"unknown asset {name!r}; assets are: {', '.join(sorted(TABLES))}")
+    return op
+
+
+def tables_for(names: Sequence[str]) -> list[str]:
+    """Expand table names to every output of their operators (a multi-asset commits together);
+    no names means every table."""
+    from trajectory_assets.operators import OPERATORS
+
+    if not names:
+        return [t for op in OPERATORS for t in op.outputs]
+    tables: list[str] = []
+    for name in names:
+        tables += [t for t in operator_named(name).outputs if t not in tables]
+    return tables
+
+
+def open_lake(uri: str, *, must_exist: bool) -> "Lake":
+    """The lake at `uri`; commands that only read it refuse a root that is not there, rather
+    than answer as if it were an empty lake (a typo in --lake would look like no data)."""
+    from trajectory_assets.lake.fs import lake_from_env
+
+    lake = lake_from_env(uri)
+    if must_exist and not lake.fs.exists(lake.root):
+        raise CliError(f"no lake at {lake.display()}")
+    return lake

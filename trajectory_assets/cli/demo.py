@@ -1,0 +1,72 @@
+"""`trajectory-assets demo`: a sample lake and every Tier B table for its days, in one command."""
+
+import datetime as dt
+
+import click
+
+from trajectory_assets.cli.common import (
+    DEFAULT_APPS,
+    CliError,
+    runtime_option,
+    say,
+    split_list,
+    tables_for,
+)
+from trajectory_assets.cli.generate import write_sample
+from trajectory_assets.cli.materialize import run_days
+
+
+@click.command(short_help="sample lake + every Tier B asset for several days")
+@click.option("--lake", default="demo/lake", show_default=True, help="lake root")
+@click.option("--days", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--sessions-per-day", type=click.IntRange(min=1), default=1000, show_default=True)
+@runtime_option
+@click.option("--num-cpus", type=click.IntRange(min=1), help="CPUs of the embedded local Ray")
+@click.option("--regenerate", is_flag=True, help="write a new sample lake")
+def demo(
+    lake: str,
+    days: int,
+    sessions_per_day: int,
+    runtime: str,
+    num_cpus: int | None,
+    regenerate: bool,
+) -> None:
+    """Sample lake + every Tier B asset for several days (the days before today)."""
+    from trajectory_assets.lake.fs import lake_from_env
+    from trajectory_assets.synth import SynthConfig
+
+    sample = lake_from_env(lake)
+    today = dt.datetime.now(dt.UTC).date()
+    wanted = [(today - dt.timedelta(days=days - i)).isoformat() for i in range(days)]
+    fs = sample.fs
+    if fs.exists(sample.path("raw_events")) and not regenerate:
+        raw = sample.display("raw_events")
+        say(f"reusing the sample lake at {raw} (--regenerate for a new one)")
+        from trajectory_assets.lake.raw import list_days
+
+        present = list_days(sample)
+        if not set(wanted) <= set(present):
+            raise CliError(
+                f"the sample lake has days {present}, the demo needs {wanted}: "
+                "run with --regenerate"
+            )
+    else:
+        if fs.exists(sample.root):
+            fs.rm(sample.root, recursive=True)
+        config = SynthConfig(
+            start=dt.date.fromisoformat(wanted[0]),
+            days=days,
+            apps=tuple(split_list(DEFAULT_APPS)),
+            sessions_per_day=sessions_per_day,
+            seed=7,
+            invalid_rate=0.002,
+            duplicate_rate=0.003,
+            files_per_session=1,
+        )
+        write_sample(sample, config)
+    run_days(lake, wanted, runtime=runtime, tables=tables_for([]), num_cpus=num_cpus)
+    say()
+    say(f"lake:   {sample.display()}")
+    say(f"tables: {sample.display('<table>')}/dt=YYYY-MM-DD/... (Parquet, hive-partitioned)")
+    say(f'query:  trajectory-assets query --lake {lake} "SELECT * FROM sessions LIMIT 5"')
+    say("UI:     make ui   (then open http://127.0.0.1:3000 and look at the assets)")

@@ -1,0 +1,48 @@
+"""`trajectory-assets explain ASSET`: the plan of an asset for some days, without running it."""
+
+import click
+
+from trajectory_assets.cli.common import (
+    CliError,
+    days_options,
+    lake_option,
+    open_lake,
+    operator_named,
+    resolve_days,
+    runtime_option,
+    say,
+)
+
+
+@click.command(short_help="show the plan of an asset, without running it")
+@click.argument("asset")
+@lake_option
+@days_options
+@runtime_option
+def explain(
+    asset: str,
+    lake: str,
+    partition: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    runtime: str,
+) -> None:
+    """Show the plan of an asset, without running it: what is read, batched and written.
+
+    Without --partition or --from/--to, every day of the lake that has raw data.
+    """
+    from trajectory_assets.engine.plan import explain as explain_plan
+    from trajectory_assets.engine.plan import plan
+    from trajectory_assets.lake.raw import list_days
+
+    op = operator_named(asset)
+    where = open_lake(lake, must_exist=True)
+    days = resolve_days(partition, date_from, date_to)
+    if not days:
+        days = list_days(where)
+        if not days:
+            raise CliError(
+                f"no raw data in {where.display('raw_events')}: "
+                "give --partition DAY, or --from DAY and --to DAY"
+            )
+    say(explain_plan(plan(op, where, days), runtime))

@@ -1,0 +1,83 @@
+"""`trajectory-assets …`: generate, ingest, materialize, demo, explain, rollback, tables, query.
+
+`materialize` goes through Dagster and records the run in the DAGSTER_HOME instance, exactly as
+a click in the UI would; the other commands work on the lake directly.
+"""
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from trajectory_assets.cli.demo import demo
+from trajectory_assets.cli.explain import explain
+from trajectory_assets.cli.generate import generate
+from trajectory_assets.cli.ingest import ingest
+from trajectory_assets.cli.materialize import materialize
+from trajectory_assets.cli.query import query
+from trajectory_assets.cli.quiet import quiet
+from trajectory_assets.cli.rollback import rollback
+from trajectory_assets.cli.tables import tables
+
+PROG = "trajectory-assets"
+
+
+class Group(click.Group):
+    """The command group, ending quietly when a reader of stdout goes away (`query … | head`)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _stdout_to_devnull()
+            ctx.exit(1)
+
+
+def _stdout_to_devnull() -> None:
+    """What Python's documentation recommends on SIGPIPE: point stdout at devnull, so the flush
+    at exit has somewhere to go instead of raising BrokenPipeError a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="show the warnings and log lines of Dagster and Ray (hidden by default)",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Tier B analysis tables from raw LLM-agent events."""
+    ctx.with_resource(quiet(verbose))
+
+
+for command in (generate, ingest, materialize, demo, explain, rollback, tables, query):
+    cli.add_command(command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit status: 0, or 1 after `error: …` on stderr.
+
+    Bad arguments print click's usage message and raise SystemExit(2), as argparse did, so
+    callers (and the ingest tests) see the same behaviour as before the move to click.
+    """
+    try:
+        code = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
+        sys.stdout.flush()
+    except click.UsageError as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 1
+    return code if isinstance(code, int) else 0

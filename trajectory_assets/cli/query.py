@@ -1,0 +1,210 @@
+"""`trajectory-assets query SQL`: DuckDB SQL over the current Tier B tables of a lake.
+
+Every table (and `raw_compacted`) is a view over exactly the files of its current manifests,
+which is the safe way to read on S3, where a glob can see two versions during a commit.
+
+Every format streams its rows, so `query … | head` stops the query's output early. The table
+is for people (values cut to MAX_CELL characters); csv, json (one object per line) and parquet
+keep every value whole, for programs.
+"""
+
+import csv
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import click
+from rich.cells import cell_len, set_cell_size
+
+from trajectory_assets.cli.common import CliError, lake_option, open_lake
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from trajectory_assets.lake.fs import Lake
+
+FORMATS = ("table", "csv", "json", "parquet")
+RESULT = "_trajectory_assets_result"  # the name the result has in the queries that format it
+BATCH_ROWS = 2048
+MAX_CELL = 60  # characters of a value in the table format; csv and json keep every character
+
+
+@click.command(short_help="run DuckDB SQL over the current Tier B tables")
+@click.argument("sql")
+@lake_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table: every row, for reading; csv: with a header; json: one object per line; "
+    "parquet: needs --output",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write the result to FILE instead of stdout",
+)
+def query(sql: str, lake: str, fmt: str, output: Path | None) -> None:
+    """Run DuckDB SQL over the current Tier B tables."""
+    import duckdb
+
+    if fmt == "parquet" and output is None:
+        raise CliError("--format parquet writes a file: give --output FILE")
+    con = connect(open_lake(lake, must_exist=True))
+    try:
+        result = con.sql(sql)
+        if result is None:  # a statement without a result, e.g. SET
+            return
+        if fmt == "parquet":
+            assert output is not None
+            result.write_parquet(str(output))
+            return
+        with _opened(output) as out:
+            if fmt == "table":
+                write_table(result, out)
+            elif fmt == "csv":
+                write_csv(result, out)
+            else:
+                write_json(result, out)
+    except duckdb.Error as exc:
+        raise CliError(str(exc).strip()) from None
+
+
+def connect(lake: "Lake") -> "duckdb.DuckDBPyConnection":
+    """An in-memory DuckDB with one view per table that has current files."""
+    import duckdb
+
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.schema import TABLES
+
+    catalog = Catalog(lake)
+    con = duckdb.connect()
+    if not lake.is_local:  # DuckDB reads through the lake's own fsspec filesystem (s3fs)
+        con.register_filesystem(lake.fs)
+    for table in TABLES:
+        files = catalog.files(table)
+        if files:
+            if not lake.is_local:
+                files = [f"{lake.protocol}://{f}" for f in files]
+            con.execute(f"SET VARIABLE {table}_files = ?", [files])
+            con.execute(
+                f"CREATE VIEW {table} AS SELECT * FROM "
+                f"read_parquet(getvariable('{table}_files'), hive_partitioning = false)"
+            )
+    return con
+
+
+@contextmanager
+def _opened(output: Path | None) -> Iterator[IO[str]]:
+    if output is None:
+        yield sys.stdout
+        return
+    with output.open("w", newline="", encoding="utf-8") as handle:
+        yield handle
+
+
+def _as_text(result: "duckdb.DuckDBPyRelation") -> Iterator[tuple[str | None, ...]]:
+    """Every row with each value as DuckDB writes it as text (lists as [a, b], timestamps with
+    their zone), so csv and the table agree with DuckDB's own output."""
+    text = result.query(RESULT, f"SELECT COLUMNS(*)::VARCHAR FROM {RESULT}")
+    assert text is not None
+    return text.iter_rows(BATCH_ROWS)
+
+
+def write_csv(result: "duckdb.DuckDBPyRelation", out: IO[str]) -> None:
+    """A header, then a row per line; NULL is an empty field, as DuckDB writes it."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(result.columns)
+    for row in _as_text(result):
+        writer.writerow(row)
+
+
+def write_json(result: "duckdb.DuckDBPyRelation", out: IO[str]) -> None:
+    """One JSON object per row and line (JSON Lines), converted by DuckDB's `to_json`, so
+    nested lists and structs stay JSON rather than text."""
+    rows = result.query(RESULT, f"SELECT to_json({RESULT})::VARCHAR FROM {RESULT}")
+    assert rows is not None
+    for (line,) in rows.iter_rows(BATCH_ROWS):
+        out.write(f"{line}\n")
+
+
+def write_table(result: "duckdb.DuckDBPyRelation", out: IO[str]) -> None:
+    """Every row and column in a box like DuckDB's, each value cut to MAX_CELL characters.
+
+    Written a line at a time, so a large result neither waits for nor holds a rendering of
+    every row (rich's Table took minutes and gigabytes at 300k rows), and `| head` stops it
+    early. The column widths come first, from one aggregate over the held result: UTF-8 bytes,
+    which are the terminal cells of ASCII and never fewer than the cells of other text. The box
+    is as wide as its columns: squeezed into the terminal, nothing in it could be read.
+    """
+    held = result.materialize()  # widths and rows from one run of the query
+    widths = held.query(
+        RESULT,
+        f"SELECT max(least(coalesce(strlen(COLUMNS(*)::VARCHAR), 4), {MAX_CELL})) FROM {RESULT}",
+    )
+    assert widths is not None
+    longest = widths.fetchall()[0]
+    names = [_printable(n) for n in result.columns]
+    kinds = [str(t).lower().strip('"') for t in result.types]
+    right = [_is_number(k) for k in kinds]
+    width = [
+        max(cell_len(n), cell_len(k), w or 0) for n, k, w in zip(names, kinds, longest, strict=True)
+    ]
+
+    def line(cells: Sequence[str], align: Sequence[bool]) -> str:
+        fitted = (_fit(c, w, r) for c, w, r in zip(cells, width, align, strict=True))
+        return "│ " + " │ ".join(fitted) + " │\n"
+
+    def rule(left: str, middle: str, end: str) -> str:
+        return left + middle.join("─" * (w + 2) for w in width) + end + "\n"
+
+    out.write(rule("┌", "┬", "┐"))
+    out.write(line(names, right))
+    out.write(line(kinds, right))
+    out.write(rule("├", "┼", "┤"))
+    count = 0
+    for row in _as_text(held):
+        out.write(line(["NULL" if v is None else _printable(v) for v in row], right))
+        count += 1
+    out.write(rule("└", "┴", "┘"))
+    out.write(f"{count:,} row{'' if count == 1 else 's'}\n")
+
+
+def _printable(text: str) -> str:
+    """One line of text: a line break inside a value would break the box."""
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
+def _fit(text: str, width: int, right: bool) -> str:
+    """`text` padded to `width` terminal cells, or cut to them with an ellipsis."""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    padding = " " * (width - cell_len(text))
+    return padding + text if right else text + padding
+
+
+def _is_number(kind: str) -> bool:
+    base = kind.split("(")[0].upper()
+    return base in NUMBER_TYPES
+
+
+NUMBER_TYPES = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+}
