@@ -14,7 +14,17 @@ from tests.cli.helpers import CLI
 from trajectory_assets.cli import main
 from trajectory_assets.cli.quiet import QUIET_ENV, quiet
 
-COMMANDS = ["demo", "explain", "generate", "ingest", "materialize", "query", "rollback", "tables"]
+COMMANDS = [
+    "demo",
+    "explain",
+    "generate",
+    "ingest",
+    "materialize",
+    "query",
+    "rollback",
+    "serve",
+    "tables",
+]
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

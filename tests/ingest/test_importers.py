@@ -7,7 +7,6 @@ source → raw_events → sessions is checked against independent counts of the 
 
 import datetime as dt
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,6 @@ import pytest
 
 from tests.ingest import real
 from tests.ingest.lakes import materialize, raw_events, raw_files
-from trajectory_assets.cli import main
-from trajectory_assets.defs.partitions import DAILY
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.run import IngestReport, ingest_files
 
@@ -223,56 +220,3 @@ def test_broken_inspect_logs_are_reported_and_the_others_import(tmp_path: Path) 
     assert "not an Inspect log" in failed[str(not_a_log)]
     assert len(report.ok) == len(good)
     assert report.sessions == len(real.expect_inspect(good).sessions)
-
-
-def test_cli_reports_failures_with_status_1_and_imports_the_rest(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    lake = tmp_path / "lake"
-    folder = tmp_path / "traces"
-    shutil.copytree(real.FIXTURES / "any_agent_otel", folder)
-    code = main(["ingest", "--format", "otel", str(folder), "--lake", str(lake), "--app-id", "a"])
-    out = capsys.readouterr()
-    assert code == 1
-    assert "FAILED" in out.out and "malformed_merge_conflict" in out.out
-    assert f"imported {len(real.OTEL)} of {len(real.OTEL) + 1} file(s) as app a" in out.out
-    assert "could not be imported" in out.err
-    assert set(raw_events(lake)["app_id"].to_pylist()) == {"a"}
-
-    code = main(
-        ["ingest", "--format", "otel", *map(str, real.OTEL), "--lake", str(lake), "--app-id", "a"]
-    )
-    assert code == 0
-    assert "0 new event(s)" in capsys.readouterr().out
-
-
-def test_synthetic_date_places_untimed_sessions_on_a_materializable_day(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    lake = tmp_path / "lake"
-    plain = tmp_path / "plain"
-    tau = [str(p) for p in real.TAU_BENCH]
-    assert main(["ingest", "--format", "tau-bench", *tau, "--lake", str(plain)]) == 0
-    assert "import with --synthetic-date" in capsys.readouterr().out
-
-    command = ["ingest", "--format", "tau-bench", *tau, "--lake", str(lake)]
-    assert main([*command, "--synthetic-date", "2026-11-18"]) == 0
-    out = capsys.readouterr().out
-    assert "days 2026-11-18 .. 2026-11-18" in out and "--synthetic-date" not in out
-    moved, before = raw_events(lake), raw_events(plain)
-    assert set(moved["dt"].to_pylist()) == {"2026-11-18"}
-    shift = dt.datetime(2026, 11, 18, tzinfo=dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    key = [("event_id", "ascending")]
-    assert moved.sort_by(key)["ts"].to_pylist() == [
-        t + shift for t in before.sort_by(key)["ts"].to_pylist()
-    ]
-    assert moved.sort_by(key)["event_id"].equals(before.sort_by(key)["event_id"])
-    assert main([*command, "--synthetic-date", "2026-11-18"]) == 0
-    assert "0 new event(s)" in capsys.readouterr().out
-    expected = real.expect_tau_bench(real.TAU_BENCH)
-    assert materialize(lake)["sessions"].num_rows == len(expected.sessions)
-    assert "2026-11-18" in DAILY.get_partition_keys()  # so the UI and schedules can reach it
-
-    with pytest.raises(SystemExit):
-        main([*command, "--synthetic-date", "18/11/2026"])
-    assert "not a date (YYYY-MM-DD)" in capsys.readouterr().err

@@ -1,25 +1,28 @@
-"""`trajectory-assets ingest --format FORMAT PATH... --lake URI [--app-id APP]`."""
+"""`trajectory-assets ingest PATH... --lake URI [--format auto|FORMAT] [--app-id APP]`."""
 
 import datetime as dt
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from trajectory_assets.cli.common import DAY, CliError, lake_option, say
+from trajectory_assets.cli.common import DAY, CliError, say
 
 if TYPE_CHECKING:
-    from trajectory_assets.ingest.run import FileResult
+    from trajectory_assets.ingest.run import IngestReport
+
+AUTO = "auto"
 
 
 def _formats() -> list[str]:
     from trajectory_assets.ingest.importers import IMPORTERS
 
-    return sorted(IMPORTERS)
+    return [AUTO, *sorted(IMPORTERS)]
 
 
 class ImportFormat(click.ParamType):
-    """One of the importers' names, looked up when the option is used: importing the ingest
-    library for every command (or for `--help`) would only slow them down."""
+    """`auto` or one of the importers' names, looked up when the option is used: importing the
+    ingest library for every command (or for `--help`) would only slow them down."""
 
     name = "format"
 
@@ -34,16 +37,26 @@ class ImportFormat(click.ParamType):
 
 
 @click.command(
-    short_help="import trajectory files of a known format into the raw lake",
-    help="Import trajectory files of a known format into the raw lake.\n\n"
-    "Map files of one format onto SPEC.md raw events and write them under raw_events/. "
-    "Folders are searched for files of the format. A file that cannot be parsed is "
-    "reported and the others still import; importing a file again adds nothing.",
+    short_help="import trajectory files and folders into the raw lake",
+    help="Import trajectory files and folders into the raw lake.\n\n"
+    "Map each file onto SPEC.md raw events and write them under raw_events/. Folders are "
+    "searched recursively. With --format auto (the default) each file's format is read from "
+    "its content, and files that are no log of a known format (an eval-set's logs.json, a "
+    "README) are listed as skipped; with a format, folders give their files of that format. "
+    "A file that cannot be parsed is reported and the others still import; importing a file "
+    "again adds nothing. The last line is the command that materializes the imported days.",
 )
-@click.option("--format", "fmt", type=ImportFormat(), required=True, help="the files' format")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@lake_option
-@click.option("--app-id", help="app id of the imported sessions (default: the format)")
+@click.option("--lake", required=True, help="lake root: a path or s3://bucket/prefix")
+@click.option(
+    "--format",
+    "fmt",
+    type=ImportFormat(),
+    default=AUTO,
+    show_default=True,
+    help="the files' format, or auto to read it from each file",
+)
+@click.option("--app-id", help="app id of the imported sessions (default: each file's format)")
 @click.option(
     "--synthetic-date",
     type=DAY,
@@ -51,25 +64,63 @@ class ImportFormat(click.ParamType):
     "one second per event from this day instead of 1970-01-01, which is outside the daily "
     "partitions; importing again must use the same day to add nothing",
 )
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="a progress bar on stderr (default: when stderr is a terminal)",
+)
 def ingest(
-    fmt: str, paths: tuple[str, ...], lake: str, app_id: str | None, synthetic_date: str | None
+    paths: tuple[str, ...],
+    lake: str,
+    fmt: str,
+    app_id: str | None,
+    synthetic_date: str | None,
+    progress: bool | None,
 ) -> None:
+    from rich.console import Console
+
+    from trajectory_assets.ingest.console import ProgressBar
     from trajectory_assets.ingest.run import ingest_files
 
-    report = ingest_files(
-        lake,
-        fmt,
-        list(paths),
-        app_id,
-        synthetic_day=dt.date.fromisoformat(synthetic_date) if synthetic_date else None,
-        progress=_show,
-    )
+    day = dt.date.fromisoformat(synthetic_date) if synthetic_date else None
+    errors = Console(stderr=True)
+    show_bar = errors.is_terminal if progress is None else progress
+    with ProgressBar(errors, transient=True, enabled=show_bar) as bar:
+        report = ingest_files(
+            lake,
+            fmt,
+            list(paths),
+            app_id,
+            synthetic_day=day,
+            planned=bar.planned,
+            progress=bar.progress,
+        )
     if not report.files:
-        raise CliError(f"no {fmt} files found in {', '.join(paths)}")
+        what = "files" if fmt == AUTO else f"{fmt} files"
+        raise CliError(f"no {what} found in {', '.join(paths)}")
+    _summary(report, lake)
+    if report.failed:
+        raise CliError(f"{len(report.failed)} file(s) could not be imported (see above)")
+    if not report.ok:
+        raise CliError(f"no log of a known format in {', '.join(paths)} (see above)")
+
+
+def _summary(report: "IngestReport", lake: str) -> None:
+    """The tables, a line of totals, and the command to materialize what was imported."""
+    from rich.console import Console
+
+    from trajectory_assets.ingest.console import problems_table, summary_table
+
+    out = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
+    out.print(summary_table(report))
+    problems = problems_table(report)
+    if problems is not None:
+        out.print(problems)
     days = report.days
     span = f"; days {days[0]} .. {days[-1]}" if days else ""
+    apps = ", ".join(report.apps) or report.app_id or "-"
     say(
-        f"imported {len(report.ok)} of {len(report.files)} file(s) as app {report.app_id}: "
+        f"imported {len(report.ok)} of {len(report.files)} file(s) as app {apps}: "
         f"{report.sessions:,} session(s), {report.events_written:,} new event(s), "
         f"{report.events_skipped:,} already present{span}"
     )
@@ -79,17 +130,6 @@ def ingest(
             "the daily partitions; import with --synthetic-date YYYY-MM-DD to place them on a "
             "day you materialize"
         )
-    if report.failed:
-        raise CliError(f"{len(report.failed)} file(s) could not be imported (see above)")
-
-
-def _show(result: "FileResult") -> None:
-    """A line per file as it is done: a large import takes a while."""
-    if result.ok:
-        note = f", {result.skipped:,} already present" if result.skipped else ""
-        say(
-            f"ok      {result.path}: {result.sessions:,} session(s), "
-            f"{result.written:,} new event(s){note}"
-        )
-    else:
-        say(f"FAILED  {result.path}: {result.reason}")
+    command = report.materialize_command(lake)
+    if command:
+        say(f"materialize with: {command}")

@@ -1,4 +1,5 @@
-"""`trajectory-assets …`: generate, ingest, materialize, demo, explain, rollback, tables, query.
+"""`trajectory-assets …`: generate, ingest, serve, materialize, demo, explain, rollback, tables,
+query.
 
 `materialize` goes through Dagster and records the run in the DAGSTER_HOME instance, exactly as
 a click in the UI would; the other commands work on the lake directly.
@@ -19,6 +20,7 @@ from trajectory_assets.cli.materialize import materialize
 from trajectory_assets.cli.query import query
 from trajectory_assets.cli.quiet import quiet
 from trajectory_assets.cli.rollback import rollback
+from trajectory_assets.cli.serve import serve
 from trajectory_assets.cli.tables import tables
 
 PROG = "trajectory-assets"
@@ -55,7 +57,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.with_resource(quiet(verbose))
 
 
-for command in (generate, ingest, materialize, demo, explain, rollback, tables, query):
+for command in (generate, ingest, serve, materialize, demo, explain, rollback, tables, query):
     cli.add_command(command)
 
 

@@ -1,0 +1,131 @@
+"""`trajectory-assets ingest`: folders and `--format auto`, the tables, the exit status, and the
+materialize command it ends with (the options' usage errors are in test_ingest.py)."""
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from tests.ingest import real
+from tests.ingest.folders import LOGS, mixed_folder
+from tests.ingest.lakes import materialize, raw_events
+from trajectory_assets.cli import main
+from trajectory_assets.defs.partitions import DAILY
+
+EXPECT = {
+    "inspect": real.expect_inspect,
+    "otel": real.expect_otel,
+    "claude-code": real.expect_claude_code,
+    "codex": real.expect_codex,
+}
+
+
+def test_auto_imports_a_mixed_folder_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, logs, sidecars, broken = mixed_folder(tmp_path / "runs")
+    lake = tmp_path / "lake"
+    assert main(["ingest", str(root), "--lake", str(lake), "--no-progress"]) == 1
+    out = capsys.readouterr()
+    assert f"FAILED  {broken[0]}" in out.err
+    assert "1 file(s) could not be imported" in out.err
+    assert "ingest summary" in out.out and "not imported" in out.out
+    for path in sidecars:
+        assert path.name in out.out
+    assert f"imported {len(logs)} of {len(logs) + len(sidecars) + 1} file(s)" in out.out
+
+    raw = raw_events(lake)
+    for fmt, paths in LOGS.items():
+        expected = EXPECT[fmt](paths)
+        mine = raw.filter(pc.equal(raw["app_id"], fmt))
+        kinds = mine["event_type"].to_pylist()
+        assert len(set(mine["session_id"].to_pylist())) == len(expected.sessions), fmt
+        assert kinds.count("llm_call") == expected.llm_calls, fmt
+        assert kinds.count("tool_call") == expected.tool_calls, fmt
+        assert mine.filter(pc.is_valid(mine["error_type"])).num_rows == expected.errors, fmt
+        assert int(pc.sum(mine["input_tokens"]).as_py() or 0) == expected.input_tokens, fmt
+
+    days = sorted(set(raw["dt"].to_pylist()))
+    last = out.out.strip().splitlines()[-1]
+    assert last == (
+        f"materialize with: trajectory-assets materialize --lake {lake} "
+        f"--from {days[0]} --to {days[-1]}"
+    )
+
+    assert main(["ingest", *map(str, logs), "--lake", str(lake)]) == 0
+    assert "0 new event(s)" in capsys.readouterr().out
+
+
+def test_a_folder_without_logs_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README.md").write_text("nothing here\n")
+    assert main(["ingest", str(tmp_path / "notes"), "--lake", str(tmp_path / "lake")]) == 1
+    out = capsys.readouterr()
+    assert "README.md" in out.out and "not JSON" in out.out
+    assert "no log of a known format" in out.err
+    assert main(["ingest", str(tmp_path / "empty-or-missing"), "--lake", str(tmp_path)]) == 1
+    assert "no such file" in capsys.readouterr().out
+
+
+def test_auto_is_a_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["ingest", str(tmp_path), "--lake", str(tmp_path), "--format", "nope"])
+    assert exit_.value.code == 2
+    assert "'nope' is not one of auto, claude-code, codex" in capsys.readouterr().err
+
+
+def test_a_named_format_reports_failures_with_status_1_and_imports_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = tmp_path / "lake"
+    folder = tmp_path / "traces"
+    shutil.copytree(real.FIXTURES / "any_agent_otel", folder)
+    command = ["ingest", "--format", "otel", "--lake", str(lake), "--app-id", "a"]
+    assert main([*command, str(folder)]) == 1
+    out = capsys.readouterr()
+    assert "FAILED" in out.err and "malformed_merge_conflict" in out.err
+    assert f"imported {len(real.OTEL)} of {len(real.OTEL) + 1} file(s) as app a" in out.out
+    assert "could not be imported" in out.err
+    assert set(raw_events(lake)["app_id"].to_pylist()) == {"a"}
+
+    assert main([*command, *map(str, real.OTEL)]) == 0
+    assert "0 new event(s)" in capsys.readouterr().out
+
+
+def test_synthetic_date_places_untimed_sessions_on_a_materializable_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = tmp_path / "lake"
+    plain = tmp_path / "plain"
+    tau = [str(p) for p in real.TAU_BENCH]
+    assert main(["ingest", "--format", "tau-bench", *tau, "--lake", str(plain)]) == 0
+    out = capsys.readouterr().out
+    assert "import with --synthetic-date" in out
+    assert "materialize with" not in out  # 1970-01-01 is no daily partition
+
+    command = ["ingest", "--format", "tau-bench", *tau, "--lake", str(lake)]
+    assert main([*command, "--synthetic-date", "2026-11-18"]) == 0
+    out = capsys.readouterr().out
+    assert "days 2026-11-18 .. 2026-11-18" in out and "--synthetic-date" not in out
+    assert out.strip().splitlines()[-1].endswith(f"--lake {lake} --partition 2026-11-18")
+    moved, before = raw_events(lake), raw_events(plain)
+    assert set(moved["dt"].to_pylist()) == {"2026-11-18"}
+    shift = dt.datetime(2026, 11, 18, tzinfo=dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    key = [("event_id", "ascending")]
+    assert moved.sort_by(key)["ts"].to_pylist() == [
+        t + shift for t in before.sort_by(key)["ts"].to_pylist()
+    ]
+    assert moved.sort_by(key)["event_id"].equals(before.sort_by(key)["event_id"])
+    assert main([*command, "--synthetic-date", "2026-11-18"]) == 0
+    assert "0 new event(s)" in capsys.readouterr().out
+    expected = real.expect_tau_bench(real.TAU_BENCH)
+    assert materialize(lake)["sessions"].num_rows == len(expected.sessions)
+    assert "2026-11-18" in DAILY.get_partition_keys()  # so the UI and schedules can reach it
+
+    with pytest.raises(SystemExit):
+        main([*command, "--synthetic-date", "18/11/2026"])
+    assert "not a date (YYYY-MM-DD)" in capsys.readouterr().err

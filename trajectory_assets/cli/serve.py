@@ -1,0 +1,49 @@
+"""`trajectory-assets serve --lake URI [--host H] [--port P] [--app-id APP]`: an OTLP receiver."""
+
+import click
+
+from trajectory_assets.cli.common import CliError, say
+
+
+@click.command(
+    short_help="receive OpenTelemetry traces over OTLP/HTTP into the raw lake",
+    help="Receive OpenTelemetry traces over OTLP/HTTP into the raw lake.\n\n"
+    "Listens for POST /v1/traces (protobuf or JSON) and writes the spans as SPEC.md raw "
+    "events, mapped like `ingest --format otel` does, until Ctrl+C or SIGTERM; a clean stop "
+    "writes everything received. Point an instrumented program at it with "
+    "OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT, then materialize the days it received.",
+)
+@click.option("--lake", required=True, help="lake root: a path or s3://bucket/prefix")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=4318,
+    show_default=True,
+    help="port to listen on (4318 is OTLP/HTTP's; 0 picks a free one)",
+)
+@click.option("--app-id", help="app id of the received sessions (default: each service.name)")
+def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
+    from trajectory_assets.ingest.otlp import OtlpReceiver, run
+    from trajectory_assets.ingest.run import materialize_command
+
+    def ready(url: str) -> None:
+        say(f"receiving OTLP/HTTP traces on {url}/v1/traces into {lake}")
+        say(f"  export OTEL_EXPORTER_OTLP_ENDPOINT={url}   # Ctrl+C to stop")
+
+    receiver = OtlpReceiver(lake, app_id=app_id)
+    try:
+        run(receiver, host=host, port=port, ready=ready)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    stats = receiver.stats
+    say(
+        f"stopped: {stats['spans']:,} span(s) in {stats['traces']:,} trace(s) received, "
+        f"{stats['events']:,} event(s) written, {stats['rejected_spans']:,} span(s) rejected"
+    )
+    lost = sum(s["lost"] + s["dropped"] for s in receiver.logger_stats().values())
+    if lost:
+        raise CliError(f"{lost:,} event(s) could not be written (see the log above)")
+    command = materialize_command(lake, sorted(receiver.days))
+    if command:
+        say(f"materialize with: {command}")
