@@ -44,7 +44,7 @@ class ProgressBar:
             DownloadColumn(),
             TextColumn("{task.fields[done]}/{task.fields[total_files]} files"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[current]}", style="dim"),
+            TextColumn("{task.fields[current]}", style="dim"),  # the file just done
             console=console,
             transient=transient,
             disable=not enabled,
@@ -82,7 +82,7 @@ class ProgressBar:
                 self._task,
                 advance=result.size,
                 done=self._done,
-                current=os.path.basename(result.path)[-40:],
+                current=os.path.basename(result.path)[-28:],
             )
 
 
@@ -98,9 +98,10 @@ def summary_table(report: IngestReport) -> "Table":
     from rich.table import Table
 
     table = Table(title="ingest summary", title_justify="left")
-    for name in ("format", "app", "imported", "skipped", "failed", "sessions", "new events"):
-        table.add_column(name, justify="left" if name in ("format", "app") else "right")
-    table.add_column("already present", justify="right")
+    table.add_column("format", overflow="fold")
+    table.add_column("app", overflow="fold")
+    for name in ("imported", "skipped", "failed", "sessions", "new events", "already present"):
+        table.add_column(name, justify="right", no_wrap=True)
     groups: dict[str, list[FileResult]] = {}
     for f in report.files:
         groups.setdefault(f.format or "(not a log)", []).append(f)
