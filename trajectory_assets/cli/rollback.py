@@ -17,10 +17,6 @@ from trajectory_assets.cli.common import DAY, CliError, lake_option, open_lake, 
 @click.option("--partition", type=DAY, required=True, help="the day to roll back")
 def rollback(table: str, lake: str, partition: str) -> None:
     """Restore a partition's previous version (and its siblings')."""
-    from trajectory_assets.lake.catalog import Catalog
-    from trajectory_assets.lake.commit import rollback as restore
-    from trajectory_assets.lake.commit import versions
-    from trajectory_assets.lake.lease import LeaseHeldError, held
     from trajectory_assets.operators import OPERATORS
     from trajectory_assets.schema import TABLES
 
@@ -28,6 +24,12 @@ def rollback(table: str, lake: str, partition: str) -> None:
     if op is None:
         raise CliError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
     where = open_lake(lake, must_exist=True)
+
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.commit import rollback as restore
+    from trajectory_assets.lake.commit import versions
+    from trajectory_assets.lake.lease import LeaseHeldError, held
+
     missing = [t for t in op.outputs if not versions(where, t, partition)]
     if missing:  # siblings were committed together: roll back all of them or none
         raise CliError(f"{', '.join(missing)} dt={partition} has no previous version")
