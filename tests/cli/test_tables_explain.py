@@ -14,7 +14,17 @@ def test_tables_lists_days_and_rows(
     assert main(["tables", "--lake", str(materialized_lake)]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "raw_events" not in lines
-    assert lines["sessions"].split() == ["sessions", "2", "day(s)", "40", "rows", DAY1, "..", DAY2]
+    assert lines["sessions"].split() == [
+        "sessions",
+        "2",
+        "day(s)",
+        "40",
+        "rows",
+        "v2",
+        DAY1,
+        "..",
+        DAY2,
+    ]
 
 
 def test_explain_defaults_to_the_days_with_raw_data(

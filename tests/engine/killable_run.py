@@ -4,9 +4,11 @@ Usage: python -m tests.engine.killable_run LAKE DAY POINT, POINT one of
   none     run to the end, print a JSON summary
   batches  after the third batch has been staged
   staged   after every batch is staged, before the commit intent is written
-  intent   after the commit intent is written, before any table is swapped in
-  swap     after the first table (sessions) is swapped in, before its siblings
+  intent   after the commit intent is written, before any table is committed
+  commit   after the first table (sessions) is committed, before its siblings
 The fault is injected from outside the package, by wrapping the functions at those points.
+It runs `sessionize` under another version than the library's, so that it recomputes a day the
+library's version already committed (same rows, another attempt).
 """
 
 import json
@@ -18,12 +20,16 @@ from typing import Any
 
 import trajectory_assets.engine.execute as execute
 import trajectory_assets.engine.job as job
-import trajectory_assets.lake.commit as commit
+import trajectory_assets.lake.delta as delta
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Sessionize
 
 BATCH_BYTES = 16 * 1024
+
+
+class Rerun(Sessionize):
+    version = Sessionize.version + "-rerun"
 
 
 def die() -> None:
@@ -60,10 +66,10 @@ def main() -> None:
         job.write_intent = before(job.write_intent)  # type: ignore[assignment]
     elif point == "intent":
         job.write_intent = after_calls(job.write_intent, 1)  # type: ignore[assignment]
-    elif point == "swap":
-        commit._swap_in = after_calls(commit._swap_in, 1)  # type: ignore[assignment]
+    elif point == "commit":
+        delta.commit_day = after_calls(delta.commit_day, 1)  # type: ignore[assignment]
     result = job.run_operator(
-        Sessionize(), Lake(lake_uri), [day], InlineRuntime(), batch_bytes=BATCH_BYTES
+        Rerun(), Lake(lake_uri), [day], InlineRuntime(), batch_bytes=BATCH_BYTES
     )
     summary = result.days[day]
     print(json.dumps({"batches": summary.batches, "reused": summary.reused_batches}))

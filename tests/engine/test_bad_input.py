@@ -2,6 +2,7 @@
 naming the file; nothing is lost and raw files are never modified."""
 
 import hashlib
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +17,7 @@ from trajectory_assets.defs.raw import raw_events
 from trajectory_assets.defs.resources import LakeResource, RayResource
 from trajectory_assets.engine.job import run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import BadRawFileError
@@ -119,8 +121,8 @@ def test_truncated_file_fails_or_is_skipped_and_reported(tmp_path: Path) -> None
         f"raw_events/dt={DAY1}/app_id=app1/session_id=s2/part-0.parquet"
     ]
     assert Catalog(lake).read("sessions")["session_id"].to_pylist() == ["s1"]
-    manifest = Catalog(lake).manifest("sessions", DAY1)
-    assert manifest is not None and manifest["skipped_files"][0][0].endswith("s2/part-0.parquet")
+    commit = next(delta.commits(lake, "sessions"))
+    assert json.loads(commit.metadata["skipped_files"])[0][0].endswith("s2/part-0.parquet")
 
 
 def test_an_empty_day_commits_empty_partitions(tmp_path: Path) -> None:
@@ -129,8 +131,8 @@ def test_an_empty_day_commits_empty_partitions(tmp_path: Path) -> None:
     materialize_all(lake)
     catalog = Catalog(lake)
     for table in TABLES:
-        manifest = catalog.manifest(table, DAY1)
-        assert manifest is not None and manifest["rows"] == 0, table
+        state = catalog.state(table, DAY1)
+        assert state is not None and state.rows == 0, table
         assert catalog.read(table, dt=DAY1).num_rows == 0
 
 

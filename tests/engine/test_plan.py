@@ -11,7 +11,7 @@ from trajectory_assets.operators import DecisionSteps, EvalRuns, Sessionize, Tur
 
 def test_explain_shows_files_batches_operator_and_runtime(lake: Lake) -> None:
     text = explain(plan(Sessionize(), lake, [DAY1], batch_bytes=32 * 1024), "ray")
-    assert "operator sessionize v1" in text
+    assert f"operator sessionize v{Sessionize.version}" in text
     assert "outputs: sessions, turns, errors, rejected_events" in text
     assert "runtime: ray" in text
     assert f"dt={DAY1}: " in text and " input files, " in text

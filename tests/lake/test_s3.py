@@ -1,5 +1,6 @@
-"""The lake on S3 (a real S3-compatible server on loopback): raw reads, staging, commit,
-versions and rollback all work, and give the tables computed on local disk."""
+"""The lake on S3 (a real S3-compatible server on loopback): raw reads, batch files, Delta
+commits with conditional PUTs, idempotent reruns, restore, concurrent writers and the query
+command all work, and give the tables computed on local disk."""
 
 import shutil
 import uuid
@@ -8,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from tests.lake.writers import WriterRacingRuntime, commit_at_once
 from tests.lakes import DAY1, DAY2
 from tests.servers import ACCESS_KEY, SECRET_KEY, S3Server
 from trajectory_assets.defs.assets import TIER_B_ASSETS
@@ -15,8 +17,8 @@ from trajectory_assets.defs.raw import raw_events
 from trajectory_assets.defs.resources import LakeResource, RayResource
 from trajectory_assets.engine.job import run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.commit import rollback, versions
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import OPERATORS, Sessionize
 from trajectory_assets.schema import TABLES
@@ -46,24 +48,45 @@ def test_tables_on_s3_equal_tables_on_local_disk(
             assert Catalog(remote).read(table, dt=day).equals(expected), (table, day)
 
 
-def test_rerun_and_rollback_on_s3(raw_lake_root: Path, s3: S3Server) -> None:
+def test_rerun_restore_and_a_second_writer_on_s3(raw_lake_root: Path, s3: S3Server) -> None:
     lake = upload(raw_lake_root, s3)
     op = Sessionize()
     run_operator(op, lake, [DAY1], InlineRuntime())
     catalog = Catalog(lake)
-    first = catalog.manifest("sessions", DAY1)["version"]  # type: ignore[index]
     rows = catalog.read("sessions", dt=DAY1)
+    files = set(lake.fs.find(lake.path("sessions")))
+    assert run_operator(op, lake, [DAY1], InlineRuntime()).days[DAY1].up_to_date
+    assert set(lake.fs.find(lake.path("sessions"))) == files  # no new version, no new file
+
+    session = next(
+        p for p in lake.fs.ls(lake.path("raw_events", f"dt={DAY1}", "app_id=support-bot"))
+    )
+    lake.fs.rm(session, recursive=True)
     run_operator(op, lake, [DAY1], InlineRuntime())
-    second = catalog.manifest("sessions", DAY1)["version"]  # type: ignore[index]
-    assert second != first
+    catalog.refresh()
+    assert catalog.read("sessions", dt=DAY1).num_rows == rows.num_rows - 1
+    restored = delta.restore_day(lake, catalog.get("sessions"), DAY1, {})
+    assert restored.as_of == 1
+    catalog.refresh()
     assert catalog.read("sessions", dt=DAY1).equals(rows)
-    live = [p for p in lake.fs.find(lake.path("sessions", f"dt={DAY1}")) if p.endswith(".parquet")]
-    assert len(live) == len(catalog.files("sessions", dt=DAY1)), "superseded files left behind"
-    assert versions(lake, "sessions", DAY1) == [first]
-    assert rollback(lake, "sessions", DAY1) == first
-    assert catalog.manifest("sessions", DAY1)["version"] == first  # type: ignore[index]
-    assert catalog.read("sessions", dt=DAY1).equals(rows)
-    assert not lake.fs.exists(lake.path("_staging", op.name, f"dt={DAY1}", "_lease.json"))
+
+    with pytest.raises(delta.ConcurrentWriterError, match=r"\(run the-other"):
+        run_operator(op, lake, [DAY2], WriterRacingRuntime(lake, DAY2), batch_bytes=64 * 1024)
+    assert Catalog(lake).read("sessions", dt=DAY2).num_rows == 120
+
+
+def test_simultaneous_writers_on_s3_use_conditional_puts(s3: S3Server) -> None:
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    s3.make_bucket(bucket)
+    lake = Lake(f"s3://{bucket}/prod", s3.storage_options())
+    assert lake.delta_options()["conditional_put"] == "etag"
+    outcomes = commit_at_once(lake, ["2026-11-01", "2026-11-02", DAY1, DAY1, DAY1])
+    assert sorted(o for o in outcomes[:2] if isinstance(o, int)) != []
+    assert sum(isinstance(o, int) for o in outcomes[2:]) == 1, outcomes
+    assert sum(isinstance(o, delta.ConcurrentWriterError) for o in outcomes[2:]) == 2, outcomes
+    catalog = Catalog(lake)
+    assert catalog.days("sessions") == ["2026-11-01", "2026-11-02", DAY1]
+    assert len(catalog.files("sessions", DAY1)) == 1
 
 
 def test_dagster_materializes_into_an_s3_lake_configured_by_settings(
@@ -82,11 +105,11 @@ def test_dagster_materializes_into_an_s3_lake_configured_by_settings(
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
-    assert Catalog(resource.lake()).manifest("sessions", DAY1)["rows"] == 120  # type: ignore[index]
+    assert Catalog(resource.lake()).state("sessions", DAY1).rows == 120  # type: ignore[union-attr]
 
 
 @pytest.mark.ray
-def test_ray_tasks_write_staging_on_s3(
+def test_ray_tasks_write_batch_files_on_s3(
     raw_lake_root: Path, s3: S3Server, ray_session: None
 ) -> None:
     from trajectory_assets.engine.runtimes.ray import RayRuntime

@@ -258,7 +258,7 @@ def test_the_daemon_ticks_the_daily_schedule(stack: Stack) -> None:
             time.sleep(5)
         missing = [t for t in TABLES if yesterday not in _materialized_days(instance, t)]
     assert not missing, f"the schedule did not materialize {yesterday} of {missing}"
-    assert Catalog(stack.lake).manifest("sessions", yesterday)["rows"] == 20  # type: ignore[index]
+    assert Catalog(stack.lake).state("sessions", yesterday).rows == 20  # type: ignore[union-attr]
 
 
 def _dismiss_welcome(page: Any) -> None:

@@ -8,8 +8,12 @@ import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from trajectory_assets.lake.delta import PartitionState
 
 from trajectory_assets.cli.common import (
     CliError,
@@ -141,10 +145,7 @@ def run_days(
     from trajectory_assets.lake.catalog import Catalog
 
     catalog = Catalog(lake)
-    counts = {
-        table: [(catalog.manifest(table, day) or {}).get("rows") for day in days]
-        for table in tables
-    }
+    counts = {table: [_rows(catalog.state(table, day)) for day in days] for table in tables}
     for line in summary_lines(days, counts, shutil.get_terminal_size().columns):
         say(line)
 
@@ -181,3 +182,7 @@ def summary_lines(
     for table, rows in present.items():
         lines.append(f"{table:<{name}}  {len(rows):>5}  {totals[table]:>{total}}")
     return lines
+
+
+def _rows(state: "PartitionState | None") -> int | None:
+    return state.rows if state is not None else None

@@ -1,7 +1,8 @@
 """`trajectory-assets query SQL`: DuckDB SQL over the current Tier B tables of a lake.
 
-Every table (and `raw_compacted`) is a view over exactly the files of its current manifests,
-which is the safe way to read on S3, where a glob can see two versions during a commit.
+Every table (and `raw_compacted`) is a view over one version of its Delta table: the current
+one, or the one current at `--as-of VERSION|TIMESTAMP` (time travel). Delta, not a file glob,
+decides which files make up a version, so a query never sees two versions at once.
 
 Every format streams its rows, so `query … | head` stops the query's output early. The table
 is for people (values cut to MAX_CELL characters); csv, json (one object per line) and parquet
@@ -9,6 +10,7 @@ keep every value whole, for programs.
 """
 
 import csv
+import datetime as dt
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -49,13 +51,18 @@ MAX_CELL = 60  # characters of a value in the table format; csv and json keep ev
     type=click.Path(dir_okay=False, path_type=Path),
     help="write the result to FILE instead of stdout",
 )
-def query(sql: str, lake: str, fmt: str, output: Path | None) -> None:
-    """Run DuckDB SQL over the current Tier B tables."""
+@click.option(
+    "--as-of",
+    "as_of",
+    help="read every table as of a Delta version (a number) or a time (ISO 8601, UTC if no zone)",
+)
+def query(sql: str, lake: str, fmt: str, output: Path | None, as_of: str | None) -> None:
+    """Run DuckDB SQL over the current Tier B tables (or as of a version or time)."""
     import duckdb
 
     if fmt == "parquet" and output is None:
         raise CliError("--format parquet writes a file: give --output FILE")
-    con = connect(open_lake(lake, must_exist=True))
+    con = connect(open_lake(lake, must_exist=True), as_of=_as_of(as_of))
     try:
         result = con.sql(sql)
         if result is None:  # a statement without a result, e.g. SET
@@ -75,27 +82,38 @@ def query(sql: str, lake: str, fmt: str, output: Path | None) -> None:
         raise CliError(str(exc).strip()) from None
 
 
-def connect(lake: "Lake") -> "duckdb.DuckDBPyConnection":
-    """An in-memory DuckDB with one view per table that has current files."""
+def _as_of(text: str | None) -> "int | dt.datetime | None":
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--as-of takes a table version or an ISO time, not {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def connect(lake: "Lake", as_of: "int | dt.datetime | None" = None) -> "duckdb.DuckDBPyConnection":
+    """An in-memory DuckDB with each Delta table of the lake registered under its name: the
+    pyarrow dataset of one version, so DuckDB pushes filters and projections down to it."""
     import duckdb
 
-    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake import delta
     from trajectory_assets.schema import TABLES
 
-    catalog = Catalog(lake)
     con = duckdb.connect()
-    if not lake.is_local:  # DuckDB reads through the lake's own fsspec filesystem (s3fs)
-        con.register_filesystem(lake.fs)
-    for table in TABLES:
-        files = catalog.files(table)
-        if files:
-            if not lake.is_local:
-                files = [f"{lake.protocol}://{f}" for f in files]
-            con.execute(f"SET VARIABLE {table}_files = ?", [files])
-            con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM "
-                f"read_parquet(getvariable('{table}_files'), hive_partitioning = false)"
-            )
+    for name in TABLES:
+        try:
+            table = delta.open_table(lake, name, as_of if isinstance(as_of, int) else None)
+            if table is not None and isinstance(as_of, dt.datetime):
+                table.load_as_version(as_of)
+        except Exception:  # a version or time this table does not have: leave it out
+            if as_of is None:
+                raise
+            continue
+        if table is not None:
+            con.register(name, table.to_pyarrow_dataset())
     return con
 
 

@@ -1,10 +1,9 @@
-"""`trajectory-assets rollback TABLE`: make a day's previous version current again.
+"""`trajectory-assets rollback TABLE`: make a day's previous state current again.
 
-Tables written by one operator were committed together, so they are rolled back together, or
-not at all when one of them has no previous version.
+Tables written by one operator were committed together, so they are restored together (each
+with one Delta commit that touches no other day), or not at all when one of them has no
+previous state.
 """
-
-import os
 
 import click
 
@@ -15,7 +14,13 @@ from trajectory_assets.cli.common import DAY, CliError, lake_option, open_lake, 
 @click.argument("table")
 @lake_option
 @click.option("--partition", type=DAY, required=True, help="the day to roll back")
-def rollback(table: str, lake: str, partition: str) -> None:
+@click.option(
+    "--as-of",
+    "as_of",
+    type=int,
+    help="restore the day as it was at this table version (default: before its last change)",
+)
+def rollback(table: str, lake: str, partition: str, as_of: int | None) -> None:
     """Restore a partition's previous version (and its siblings')."""
     from trajectory_assets.operators import OPERATORS
     from trajectory_assets.schema import TABLES
@@ -25,23 +30,24 @@ def rollback(table: str, lake: str, partition: str) -> None:
         raise CliError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
     where = open_lake(lake, must_exist=True)
 
+    from trajectory_assets.lake import delta
     from trajectory_assets.lake.catalog import Catalog
-    from trajectory_assets.lake.commit import rollback as restore
-    from trajectory_assets.lake.commit import versions
-    from trajectory_assets.lake.lease import LeaseHeldError, held
 
-    missing = [t for t in op.outputs if not versions(where, t, partition)]
-    if missing:  # siblings were committed together: roll back all of them or none
-        raise CliError(f"{', '.join(missing)} dt={partition} has no previous version")
-    try:
-        with held(where, op.name, [partition], f"rollback-{os.getpid()}"):
-            restored = {t: restore(where, t, partition) for t in op.outputs}
-    except LeaseHeldError as exc:
-        raise CliError(str(exc)) from None
     catalog = Catalog(where)
-    for name in op.outputs:
-        manifest = catalog.manifest(name, partition) or {}
+    try:
+        for name in op.outputs:  # check every sibling before changing any
+            delta.previous_state(where, catalog.get(name), partition, as_of=as_of)
+        restored = [
+            delta.restore_day(
+                where, catalog.get(name), partition, {"action": "rollback"}, as_of=as_of
+            )
+            for name in op.outputs
+        ]
+    except (delta.NoPreviousVersionError, delta.ConcurrentWriterError) as exc:
+        raise CliError(str(exc)) from None
+    for r in restored:
+        now = f"now version {r.version}" if r.version is not None else "already current"
         say(
-            f"{name} dt={partition}: restored version {restored[name]} "
-            f"({manifest.get('rows', 0):,} rows, committed {manifest.get('committed_at', '?')})"
+            f"{r.table} dt={partition}: restored the day as of table version {r.as_of} "
+            f"({now}, {r.rows:,} rows)"
         )

@@ -1,4 +1,4 @@
-"""`trajectory-assets tables`: each Tier B table with its days and rows."""
+"""`trajectory-assets tables`: each Tier B table with its days, rows and table version."""
 
 import click
 
@@ -8,14 +8,17 @@ from trajectory_assets.cli.common import lake_option, open_lake, say
 @click.command(short_help="list Tier B tables with their days and rows")
 @lake_option
 def tables(lake: str) -> None:
-    """List Tier B tables with their days and rows."""
+    """List Tier B tables with their days, rows and current Delta version."""
     from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.layout import RAW_TABLE
 
     catalog = Catalog(open_lake(lake, must_exist=True))
     for table in catalog.list():
-        if table == "raw_events":
+        if table == RAW_TABLE:
             continue
-        days = catalog.days(table)
-        rows = sum((catalog.manifest(table, d) or {}).get("rows", 0) for d in days)
+        snapshot = catalog.snapshot(table)
+        days = snapshot.days()
+        rows = sum(f.rows for f in snapshot.files)
         span = f"{days[0]} .. {days[-1]}" if days else "not materialized"
-        say(f"{table:<16} {len(days):>4} day(s)  {rows:>12,} rows  {span}")
+        version = f"v{snapshot.version}" if snapshot.version >= 0 else ""
+        say(f"{table:<18} {len(days):>4} day(s)  {rows:>12,} rows  {version:>6}  {span}")

@@ -10,10 +10,13 @@ from trajectory_assets.defs.checks import CheckContext, Thresholds, checks_for, 
 from trajectory_assets.defs.metadata import table_metadata
 from trajectory_assets.defs.partitions import DAILY
 from trajectory_assets.defs.resources import LakeResource, RayResource
+from trajectory_assets.defs.settings import DEFAULT_RETENTION_HOURS, RETENTION_HOURS
 from trajectory_assets.engine.job import run_operator
 from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.plan import DEFAULT_BATCH_BYTES, reads_compacted
-from trajectory_assets.lake.catalog import COMPACTED_TABLE, RAW_TABLE, Catalog
+from trajectory_assets.lake import delta
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.operators import OPERATORS
 
 GROUP = "tier_b"
@@ -48,7 +51,11 @@ class ComputeConfig(dg.Config):
         description="`fail`: an unreadable raw file fails the run, naming it. "
         "`skip`: it is left out and reported in the metadata.",
     )
-    keep_versions: int = Field(default=3, description="Previous versions kept per partition.")
+    retention_hours: float = Field(
+        default=float(os.environ.get(RETENTION_HOURS, DEFAULT_RETENTION_HOURS)),
+        description="After the run, table versions older than this are vacuumed: rollback and "
+        "time travel reach back this far.",
+    )
     max_rejected_share: float = Field(
         default=0.05, description="The rejected_share check fails above this share of raw rows."
     )
@@ -66,7 +73,7 @@ def build_asset(op: Operator) -> dg.AssetsDefinition:
             description=DESCRIPTIONS[table],
             code_version=op.version,
             group_name=GROUP,
-            kinds={"parquet", "ray"},
+            kinds={"delta", "ray"},
         )
         for table in op.outputs
     ]
@@ -99,12 +106,14 @@ def build_asset(op: Operator) -> dg.AssetsDefinition:
             run_id=context.run.run_id,
             batch_bytes=config.batch_bytes,
             on_bad_file=config.on_bad_file,  # type: ignore[arg-type]
-            keep_versions=config.keep_versions,
             progress=context.log.info,
         )
+        for table in op.outputs:
+            delta.vacuum(the_lake, table, config.retention_hours)
         catalog = Catalog(the_lake)
         limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
-        checking = CheckContext(catalog, limits)
+        skipped = {d: {p for p, _ in r.skipped_files} for d, r in result.days.items()}
+        checking = CheckContext(catalog, limits, skipped)
         days = list(context.partition_keys)
         for table in op.outputs:
             yield dg.MaterializeResult(

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from trajectory_assets.engine.operator import Operator
-from trajectory_assets.lake.catalog import COMPACTED_TABLE, Catalog
-from trajectory_assets.lake.raw import list_raw_files, read_events
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.layout import COMPACTED_TABLE
+from trajectory_assets.lake.raw import RawFile, list_raw_files, read_events
 from trajectory_assets.operators.checks import (
     RECOUNT_COLUMNS,
     RawRecount,
@@ -40,15 +41,17 @@ class CheckContext:
 
     catalog: Catalog
     limits: Thresholds
+    skipped: dict[str, set[str]] = field(default_factory=dict)  # per day: files the run skipped
     recounts: dict[str, RawRecount] = field(default_factory=dict)
+
+    def raw_files(self, day: str) -> list[RawFile]:
+        """The day's raw files, less those the run skipped as unreadable."""
+        skipped = self.skipped.get(day, set())
+        return [f for f in list_raw_files(self.catalog.lake, dt=day) if f.path not in skipped]
 
     def recount(self, day: str) -> RawRecount:
         if day not in self.recounts:
-            manifest = self.catalog.manifest("sessions", day) or {}
-            skipped = {path for path, _ in manifest.get("skipped_files", [])}
-            lake = self.catalog.lake
-            files = [f for f in list_raw_files(lake, dt=day) if f.path not in skipped]
-            events, _ = read_events(lake, files, columns=RECOUNT_COLUMNS)
+            events, _ = read_events(self.catalog.lake, self.raw_files(day), columns=RECOUNT_COLUMNS)
             self.recounts[day] = recount(events, self.catalog.read("rejected_events", dt=day))
         return self.recounts[day]
 
@@ -63,12 +66,9 @@ def _unique_keys(table: str) -> Callable[[CheckContext, str], DayCheck]:
 
 
 def _compacted_rows(ctx: CheckContext, day: str) -> DayCheck:
-    manifest = ctx.catalog.manifest(COMPACTED_TABLE, day) or {}
-    skipped = {path for path, _ in manifest.get("skipped_files", [])}
-    lake = ctx.catalog.lake
-    files = [f for f in list_raw_files(lake, dt=day) if f.path not in skipped]
-    raw_rows = read_events(lake, files, columns=("event_id",))[0].num_rows
-    rows = int(manifest.get("rows", 0))
+    state = ctx.catalog.state(COMPACTED_TABLE, day)
+    raw_rows = read_events(ctx.catalog.lake, ctx.raw_files(day), columns=("event_id",))[0].num_rows
+    rows = state.rows if state is not None else 0
     return DayCheck(rows == raw_rows, f"{rows} compacted rows, {raw_rows} raw rows")
 
 

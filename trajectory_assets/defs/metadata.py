@@ -32,10 +32,6 @@ def preview(table: pa.Table) -> str:
     return "\n".join(lines)
 
 
-def catalog_tables(result: JobResult) -> set[str]:
-    return {t for d in result.days.values() for t in d.manifests}
-
-
 def table_metadata(result: JobResult, table: str, catalog: Catalog) -> dict[str, Any]:
     """One table's metadata; per-day keys too, since a range run records it on every day."""
     spec = catalog.get(table)
@@ -44,12 +40,13 @@ def table_metadata(result: JobResult, table: str, catalog: Catalog) -> dict[str,
     meta: dict[str, Any] = {
         "dagster/column_schema": column_schema(spec.schema),
         "path": dg.MetadataValue.path(catalog.lake.display(table)),
-        "bytes": sum(int(d.manifests[table]["bytes"]) for d in result.days.values()),
+        "bytes": sum(d.tables[table].bytes for d in result.days.values()),
         "days": ", ".join(days),
         "runtime": result.runtime,
         "read_from": ", ".join(sorted({d.source for d in result.days.values()})),
         "batches": sum(d.batches for d in result.days.values()),
         "batches_reused": sum(d.reused_batches for d in result.days.values()),
+        "days_up_to_date": sum(1 for d in result.days.values() if d.up_to_date),
         "input_rows": result.input_rows,
         "input_rows_per_s": round(result.input_rows / result.seconds, 1) if result.seconds else 0,
         "seconds": round(result.seconds, 3),
@@ -57,7 +54,7 @@ def table_metadata(result: JobResult, table: str, catalog: Catalog) -> dict[str,
     nodes = sorted({n for d in result.days.values() for n in d.nodes})
     if nodes:
         meta["ray_nodes"] = ", ".join(nodes)
-    if "rejected_events" in catalog_tables(result):
+    if "rejected_events" in {t for d in result.days.values() for t in d.tables}:
         meta["rejected_rows"] = result.rows("rejected_events")
     skipped = [s for d in result.days.values() for s in d.skipped_files]
     if skipped:
@@ -70,8 +67,9 @@ def table_metadata(result: JobResult, table: str, catalog: Catalog) -> dict[str,
         meta["rows_in_run"] = rows
         for day in days:
             meta[f"rows/{day}"] = result.days[day].rows(table)
-    last_day = days[-1] if days else None
-    if last_day is not None:
-        meta["version"] = result.days[last_day].manifests[table]["version"]
-        meta["preview"] = dg.MetadataValue.md(preview(catalog.read(table, dt=last_day)))
+    meta["table_version"] = catalog.snapshot(table).version
+    committed = [d.tables[table].version for d in result.days.values()]
+    meta["versions_committed"] = ", ".join(str(v) for v in committed if v is not None) or "none"
+    if days:
+        meta["preview"] = dg.MetadataValue.md(preview(catalog.read(table, dt=days[-1])))
     return meta

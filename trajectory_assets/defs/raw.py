@@ -1,13 +1,12 @@
 """raw_events: the Tier A source asset. Its observations give each day a data version, so raw
 data that arrives late marks that day's Tier B partitions stale in the UI."""
 
-import hashlib
-
 import dagster as dg
 
 from trajectory_assets.defs.partitions import DAILY
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.lake.raw import list_days, list_raw_files
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import fingerprint, list_days, list_raw_files
 
 
 @dg.observable_source_asset(
@@ -24,9 +23,11 @@ def raw_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Data
         if day not in valid:
             context.log.warning(f"raw_events dt={day} is outside the daily partitions; ignored")
             continue
-        files = list_raw_files(the_lake, dt=day)
-        digest = hashlib.sha256()
-        for f in files:
-            digest.update(f"{f.path}\0{f.size}\0{f.mtime}\n".encode())
-        versions[day] = dg.DataVersion(f"{len(files)}-{digest.hexdigest()[:16]}")
+        versions[day] = dg.DataVersion(raw_version(the_lake, day))
     return dg.DataVersionsByPartition(versions)
+
+
+def raw_version(lake: Lake, day: str) -> str:
+    """A day's raw data version: its file count and a fingerprint of names, sizes and times."""
+    files = list_raw_files(lake, dt=day)
+    return f"{len(files)}-{fingerprint(files)[:16]}"

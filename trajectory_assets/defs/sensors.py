@@ -1,18 +1,19 @@
 """Late raw data: a sensor that re-materializes days whose raw files changed since their
 Tier B tables were computed.
 
-Every committed partition records the fingerprint of the raw files it was computed from;
-the sensor recomputes it from a fresh listing and requests a run for each day that differs.
+Every committed day carries the attempt key of the inputs it was computed from; the sensor
+recomputes the key from a fresh listing and requests a run for each day that differs.
 """
 
 import dagster as dg
 
 from trajectory_assets.defs.partitions import DAILY
+from trajectory_assets.defs.raw import raw_version
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.schedules import tier_b_daily
-from trajectory_assets.engine.plan import input_fingerprint
+from trajectory_assets.engine.plan import is_current
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.raw import list_days, list_raw_files
+from trajectory_assets.lake.raw import list_days
 from trajectory_assets.operators import Sessionize
 
 SESSIONIZE = Sessionize()
@@ -30,11 +31,11 @@ def raw_events_changed(context: dg.SensorEvaluationContext, lake: LakeResource) 
     valid = set(DAILY.get_partition_keys())
     requests = []
     for day in list_days(the_lake):
-        manifest = catalog.manifest("sessions", day)
-        if day not in valid or manifest is None:
+        state = catalog.state("sessions", day)
+        if day not in valid or state is None:
             continue  # never materialized: the schedule or a backfill owns it
-        current = input_fingerprint(SESSIONIZE, catalog, day, list_raw_files(the_lake, dt=day))
-        if current != manifest.get("input_fingerprint"):
-            context.log.info(f"raw_events dt={day} changed since version {manifest['version']}")
-            requests.append(dg.RunRequest(run_key=f"{day}:{current[:16]}", partition_key=day))
+        if not is_current(SESSIONIZE, catalog, day):
+            context.log.info(f"raw_events dt={day} changed since it was materialized")
+            run_key = f"{day}:{raw_version(the_lake, day)}"
+            requests.append(dg.RunRequest(run_key=run_key, partition_key=day))
     return dg.SensorResult(run_requests=requests)

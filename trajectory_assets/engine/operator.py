@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trajectory_assets.engine.batch import Batch
+from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.schema import TABLES
 
 
@@ -54,9 +55,6 @@ class Operator:
     @property
     def two_phase(self) -> bool:
         return self.partial_schema is not None
-
-
-PARTIALS = "_partials"
 
 
 def normalise(

@@ -5,21 +5,15 @@ A plan is pure data (picklable), so the same plan runs in-process or as Ray task
 """
 
 import hashlib
-import posixpath
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from trajectory_assets.engine.operator import PARTIALS, Operator
-from trajectory_assets.lake.catalog import (
-    COMPACTED_TABLE,
-    RAW_TABLE,
-    Catalog,
-    TableSpec,
-    parse_hive,
-)
-from trajectory_assets.lake.commit import Attempt, attempt_key, finished_batches
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.delta import DataFile, PartitionState
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import (
     OnBadFile,
     RawFile,
@@ -28,11 +22,12 @@ from trajectory_assets.lake.raw import (
     group_sessions,
     list_raw_files,
 )
+from trajectory_assets.lake.staging import Attempt, attempt_key, finished_batches
 from trajectory_assets.operators.compact import Compact
-from trajectory_assets.schema import SCHEMA_VERSION
+from trajectory_assets.schema import SCHEMA_VERSION, TableSpec
 
 DEFAULT_BATCH_BYTES = 2 * 1024 * 1024
-MERGE_BATCH = "merge"
+WINDOW_RAW_FILES = 50_000
 
 
 @dataclass(frozen=True)
@@ -45,8 +40,9 @@ class BatchTask:
     batch_id: str
     phase: Literal["map", "merge"]
     raw_files: tuple[RawFile, ...] = ()
-    compacted: tuple[str, ...] = ()  # raw_compacted files read instead of raw_files (absolute)
-    upstream: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (input table, absolute file paths)
+    compacted: tuple[DataFile, ...] = ()  # raw_compacted files read instead of raw_files
+    upstream: tuple[tuple[str, tuple[DataFile, ...]], ...] = ()  # (input table, its files)
+    partials: tuple[str, ...] = ()  # a merge's partial aggregates (absolute paths)
     sessions: tuple[SessionRange, ...] = ()  # the batch's sessions, to filter upstream tables
     on_bad_file: OnBadFile = "fail"
 
@@ -64,7 +60,13 @@ class DayPlan:
     input_files: int
     input_bytes: int
     input_fingerprint: str
-    source: str  # what the batches read: raw_events, or raw_compacted and its version
+    source: str  # what the batches read: raw_events, or raw_compacted and its attempt
+    up_to_date: bool = False  # every output's current state is this attempt's: nothing to do
+
+    @property
+    def merge_id(self) -> str:
+        """The batch id of a two-phase operator's merge over exactly these map batches."""
+        return _batch_id("merge", [t.batch_id for t in self.tasks])
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Plan:
     group: str
     days: tuple[DayPlan, ...]
     specs: dict[str, TableSpec] = field(default_factory=dict)
+    table_versions: dict[str, int] = field(default_factory=dict)  # when planned (-1: no table)
 
     @property
     def pending(self) -> list[BatchTask]:
@@ -100,9 +103,6 @@ def plan(
     return whole
 
 
-WINDOW_RAW_FILES = 50_000
-
-
 def plan_windows(
     op: Operator,
     lake: Lake,
@@ -121,6 +121,7 @@ def plan_windows(
     """
     catalog = Catalog(lake)
     specs = output_specs(op, catalog)
+    versions = {t: catalog.snapshot(t).version for t in op.outputs}
     window: list[DayPlan] = []
     held = 0
     for day in days:
@@ -128,10 +129,10 @@ def plan_windows(
         window.append(day_plan)
         held += sum(len(t.raw_files) for t in day_plan.tasks)
         if window_raw_files and held >= window_raw_files:
-            yield Plan(op, op.name, tuple(window), specs)
+            yield Plan(op, op.name, tuple(window), specs, versions)
             window, held = [], 0
     if window or not days:
-        yield Plan(op, op.name, tuple(window), specs)
+        yield Plan(op, op.name, tuple(window), specs, versions)
 
 
 @dataclass(frozen=True)
@@ -140,48 +141,47 @@ class _Unit:
 
     batch_id: str
     raw_files: tuple[RawFile, ...] = ()
-    files: tuple[str, ...] = ()  # raw_compacted or Tier B files
+    files: tuple[DataFile, ...] = ()  # raw_compacted or Tier B files
     sessions: tuple[SessionRange, ...] = ()
 
 
 def _plan_day(
-    op: Operator,
-    catalog: Catalog,
-    day: str,
-    batch_bytes: int,
-    on_bad_file: OnBadFile,
+    op: Operator, catalog: Catalog, day: str, batch_bytes: int, on_bad_file: OnBadFile
 ) -> DayPlan:
     lake = catalog.lake
     primary = op.inputs[0]
     raw = list_raw_files(lake, dt=day) if RAW_TABLE in op.inputs else []
     input_fp = input_fingerprint(op, catalog, day, raw)
-    compacted = fresh_compacted(catalog, day, raw) if reads_compacted(op) else None
+    compacted = fresh_compacted(catalog, day, raw, on_bad_file) if reads_compacted(op) else None
     if compacted is not None:
-        source = f"{COMPACTED_TABLE} {compacted['version']}"
-        entries = catalog.file_entries(COMPACTED_TABLE, day)
-        units = _compacted_units(day, entries, batch_bytes)
-        size, n_files = sum(int(e["bytes"]) for _, e in entries), len(entries)
+        source = f"{COMPACTED_TABLE} {compacted.attempt}"
+        units = _compacted_units(day, compacted.files, batch_bytes)
+        size, n_files = compacted.bytes, len(compacted.files)
     elif primary == RAW_TABLE:
         source = RAW_TABLE
         units = [
-            _Unit(g.batch_id, raw_files=g.files, sessions=g.ranges)
+            _Unit(
+                _batch_id(g.batch_id, [f.path for f in g.files]),
+                raw_files=g.files,
+                sessions=g.ranges,
+            )
             for g in group_sessions(raw, batch_bytes)
         ]
         size, n_files = sum(f.size for f in raw), len(raw)
     else:
         source = primary
-        files = catalog.files(primary, dt=day)
+        files = catalog.files(primary, day)
         units = [
-            _Unit(f"{day}-{index:05d}", files=tuple(chunk))
+            _Unit(_batch_id(f"{day}-{index:05d}", [f.path for f in chunk]), files=tuple(chunk))
             for index, chunk in enumerate(_chunks(files, max(1, len(files) // 64 + 1)))
         ]
-        size, n_files = 0, len(files)
-    # The source is part of the attempt: batches of raw files and of compacted files differ,
-    # and a resumed attempt must never mix the two.
-    key = attempt_key(op.name, day, op.version, f"{input_fp}\0{source}")
+        size, n_files = sum(f.size for f in files), len(files)
+    key = day_attempt_key(op, day, input_fp, on_bad_file)
     attempt = Attempt(lake, op.name, day, key)
+    if all(_committed_by(catalog.state(t, day), key) for t in op.outputs):
+        return DayPlan(day, attempt, (), (), n_files, size, input_fp, source, up_to_date=True)
     secondary = [n for n in op.inputs[1:] if n != RAW_TABLE]
-    upstream_entries = {name: _by_app(catalog.file_entries(name, day)) for name in secondary}
+    upstream_files = {name: catalog.files(name, day) for name in secondary}
     tasks = tuple(
         BatchTask(
             lake,
@@ -195,8 +195,8 @@ def _plan_day(
                 ((primary, unit.files),)
                 if primary != RAW_TABLE
                 else tuple(
-                    (name, _overlapping(by_app, unit.sessions))
-                    for name, by_app in upstream_entries.items()
+                    (name, _overlapping(files, unit.sessions))
+                    for name, files in upstream_files.items()
                 )
             ),
             sessions=unit.sessions,
@@ -204,8 +204,36 @@ def _plan_day(
         )
         for unit in units
     )
-    done = tuple(sorted(finished_batches(attempt)))
-    return DayPlan(day, attempt, tasks, done, n_files, size, input_fp, source)
+    day_plan = DayPlan(day, attempt, tasks, (), n_files, size, input_fp, source)
+    planned = {t.batch_id for t in tasks} | {day_plan.merge_id}
+    done = tuple(sorted(b for b in finished_batches(attempt) if b in planned))
+    return replace(day_plan, done=done)
+
+
+def day_attempt_key(op: Operator, day: str, input_fp: str, on_bad_file: OnBadFile) -> str:
+    """The attempt key of an operator's day: what its outputs depend on. The bad-file rule is
+    part of it (a day computed while skipping unreadable files is not the day computed from all
+    of them); where the batches read from (raw or raw_compacted) is not, since both give the
+    same tables, and batch ids name their member files, so batchings never mix."""
+    return attempt_key(op.name, day, op.version, f"{input_fp}\0{on_bad_file}")
+
+
+def is_current(op: Operator, catalog: Catalog, day: str, on_bad_file: OnBadFile = "fail") -> bool:
+    """Whether every output's day was committed from the inputs the day has now."""
+    raw = list_raw_files(catalog.lake, dt=day) if RAW_TABLE in op.inputs else []
+    key = day_attempt_key(op, day, input_fingerprint(op, catalog, day, raw), on_bad_file)
+    return all(_committed_by(catalog.state(t, day), key) for t in op.outputs)
+
+
+def _committed_by(state: PartitionState | None, key: str) -> bool:
+    return state is not None and state.attempt == key
+
+
+def _batch_id(name: str, members: Sequence[str]) -> str:
+    """A batch id that names its members too, so a receipt is only ever reused by a batch of
+    exactly the same files (a rerun with another batch size forms other batches)."""
+    digest = hashlib.sha256("\0".join(members).encode()).hexdigest()[:8]
+    return f"{name}-{digest}"
 
 
 def reads_compacted(op: Operator) -> bool:
@@ -216,77 +244,66 @@ def reads_compacted(op: Operator) -> bool:
 COMPACT = Compact()
 
 
-def fresh_compacted(catalog: Catalog, day: str, raw: Sequence[RawFile]) -> dict[str, Any] | None:
-    """raw_compacted's manifest for the day when it was computed from exactly the raw files
-    listed now, by the current compaction: None when missing, stale, or of an older version."""
-    manifest = catalog.manifest(COMPACTED_TABLE, day)
-    if manifest is None or manifest.get("operator_version") != COMPACT.version:
+def fresh_compacted(
+    catalog: Catalog, day: str, raw: Sequence[RawFile], on_bad_file: OnBadFile = "fail"
+) -> PartitionState | None:
+    """raw_compacted's day when the current compaction computed it from exactly the raw files
+    listed now, with the same bad-file rule; None when missing, stale or of an older version."""
+    state = catalog.state(COMPACTED_TABLE, day)
+    if state is None:
         return None
-    if manifest.get("skipped_files"):
-        return None  # some raw files were left out of it: only the raw files have everything
-    if manifest.get("input_fingerprint") != input_fingerprint(COMPACT, catalog, day, raw):
-        return None
-    return manifest
+    expected = day_attempt_key(
+        COMPACT, day, input_fingerprint(COMPACT, catalog, day, raw), on_bad_file
+    )
+    return state if state.attempt == expected else None
 
 
-def _compacted_units(
-    day: str, entries: Sequence[tuple[str, dict[str, Any]]], batch_bytes: int
-) -> list[_Unit]:
+def _compacted_units(day: str, files: Sequence[DataFile], batch_bytes: int) -> list[_Unit]:
     """Batches of whole compacted files (each holds whole sessions of one app), in file order,
     of about `batch_bytes` each."""
     units: list[_Unit] = []
-    current: list[tuple[str, dict[str, Any]]] = []
+    current: list[DataFile] = []
 
     def flush() -> None:
         if current:
+            name = f"{day}-c{len(units):05d}"
             units.append(
                 _Unit(
-                    f"{day}-c{len(units):05d}",
-                    files=tuple(path for path, _ in current),
-                    sessions=tuple(r for _, e in current if (r := _entry_range(e)) is not None),
+                    _batch_id(name, [f.path for f in current]),
+                    files=tuple(current),
+                    sessions=tuple(f.sessions for f in current if f.sessions is not None),
                 )
             )
             current.clear()
 
-    for path, entry in sorted(entries):
-        current.append((path, entry))
-        if sum(int(e["bytes"]) for _, e in current) >= batch_bytes:
+    for f in sorted(files, key=lambda f: (f.sessions or ("", "", ""), f.path)):
+        if f.rows == 0:
+            continue  # the empty file of a day without rows
+        current.append(f)
+        if sum(c.size for c in current) >= batch_bytes:
             flush()
     flush()
     return units
 
 
-def _entry_range(entry: dict[str, Any]) -> SessionRange | None:
-    app = parse_hive(entry["path"]).get("app_id")
-    sessions = entry.get("sessions")
-    if app is None or not sessions:
-        return None
-    return app, sessions[0], sessions[1]
-
-
-_AppFiles = dict[str | None, list[tuple[str, tuple[str, str] | None]]]
-
-
-def _by_app(entries: Sequence[tuple[str, dict[str, Any]]]) -> _AppFiles:
-    """Upstream files by app, with their session ranges when the manifest has them."""
-    found: _AppFiles = {}
-    for path, entry in entries:
-        sessions = entry.get("sessions")
-        span = (sessions[0], sessions[1]) if sessions else None
-        found.setdefault(parse_hive(entry["path"]).get("app_id"), []).append((path, span))
-    return found
-
-
-def _overlapping(by_app: _AppFiles, sessions: Sequence[SessionRange]) -> tuple[str, ...]:
+def _overlapping(
+    files: Sequence[DataFile], sessions: Sequence[SessionRange]
+) -> tuple[DataFile, ...]:
     """The upstream files that may hold rows of these sessions: same app, overlapping range
-    (a file without a recorded range may hold any session of its app)."""
-    picked = {
-        path
-        for app, first, last in sessions
-        for path, span in by_app.get(app, [])
-        if span is None or (span[0] <= last and first <= span[1])
-    }
-    return tuple(sorted(picked))
+    (a file without a known range may hold any session)."""
+    picked = [
+        f
+        for f in files
+        if f.rows > 0
+        and (
+            f.sessions is None
+            or any(
+                f.sessions[0] == app and f.sessions[1] <= last and first <= f.sessions[2]
+                for app, first, last in sessions
+            )
+        )
+    ]
+    return tuple(picked)
 
 
 class MissingUpstreamError(RuntimeError):
@@ -294,23 +311,23 @@ class MissingUpstreamError(RuntimeError):
 
 
 def input_fingerprint(op: Operator, catalog: Catalog, day: str, raw: Sequence[RawFile]) -> str:
-    """What a day's outputs were computed from: the raw files and the upstream versions.
+    """What a day's outputs are computed from: the raw files and the upstream days' states.
 
-    Recorded in every manifest, so a changed input (late raw data, a new upstream version) is
-    visible by comparing it with the current one.
+    Part of the attempt key, which the committed files carry, so a changed input (late raw
+    data, a new upstream state) shows as a day whose files carry another key.
     """
-    versions = []
+    states = []
     for name in op.inputs:
         if name == RAW_TABLE:
             continue
-        manifest = catalog.manifest(name, day)
-        if manifest is None:
+        state = catalog.state(name, day)
+        if state is None:
             raise MissingUpstreamError(
                 f"{op.name} dt={day} reads {name} dt={day}, which has not been materialized; "
                 f"materialize {name} for that day first"
             )
-        versions.append((name, manifest["version"]))
-    text = (fingerprint(raw) if RAW_TABLE in op.inputs else "") + repr(versions)
+        states.append((name, state.attempt or sorted(f.path for f in state.files)))
+    text = (fingerprint(raw) if RAW_TABLE in op.inputs else "") + repr(states)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -327,13 +344,13 @@ def merge_task(day_plan: DayPlan, op: Operator, partial_files: Sequence[str]) ->
         day_plan.attempt.lake,
         op,
         day_plan.attempt,
-        MERGE_BATCH,
+        day_plan.merge_id,
         "merge",
-        upstream=((PARTIALS, tuple(partial_files)),),
+        partials=tuple(partial_files),
     )
 
 
-def _chunks(items: Sequence[str], size: int) -> list[list[str]]:
+def _chunks(items: Sequence[DataFile], size: int) -> list[list[DataFile]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
@@ -351,14 +368,17 @@ def explain(p: Plan, runtime: str) -> str:
         lines.append(
             f"  dt={d.day}: {d.input_files} input files, {d.input_bytes:,} bytes, "
             f"{len(d.tasks)} batches ({len(d.done)} already finished), attempt {d.attempt.key}"
+            + (" (up to date: nothing to do)" if d.up_to_date else "")
         )
         lines.append(f"    reads: {d.source}")
-        staging = posixpath.relpath(d.attempt.path, d.attempt.lake.root)
-        lines.append(f"    staging: {d.attempt.lake.display(staging)}")
         if op.two_phase:
             lines.append("    then one merge task over the day's partial aggregates")
+    lake = p.days[0].attempt.lake if p.days else None
+    if lake is not None:
+        lines.append("  writes: " + ", ".join(lake.display(t) for t in op.outputs) + " (Delta)")
     lines.append(
-        "  data movement: each batch task reads its own files and writes its outputs to staging; "
-        "only small receipts return to the driver; commit swaps each day into place."
+        "  data movement: each batch task reads its own files and writes its outputs' data "
+        "files; only small receipts return to the driver, which commits each table's day as "
+        "one Delta transaction."
     )
     return "\n".join(lines)

@@ -22,9 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trajectory_assets.ingest.common import Row
-from trajectory_assets.lake.catalog import RAW_TABLE, partition_value
-from trajectory_assets.lake.commit import parquet_bytes, write_file_atomic
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
+from trajectory_assets.lake.layout import RAW_TABLE, partition_value
 from trajectory_assets.schema import RAW_EVENTS
 
 FILE_PREFIX = "ev-"

@@ -1,12 +1,18 @@
-"""A lake root URI becomes an fsspec filesystem and a root path: local disk or `s3://` (s3fs)."""
+"""A lake root URI becomes an fsspec filesystem, a root path, and the storage options delta-rs
+takes for the same place: local disk or `s3://` (s3fs for files, delta-rs' own S3 client for
+Delta tables, both configured from the same settings)."""
 
+import io
 import os
 import posixpath
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
+import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,36 @@ class Lake:
     def path(self, *parts: str) -> str:
         return posixpath.join(self.root, *parts)
 
+    def delta_options(self) -> dict[str, str]:
+        """delta-rs storage options equivalent to the fsspec options of this lake.
+
+        Credentials and region not given here come from the standard AWS variables, which
+        delta-rs reads itself. A custom endpoint (MinIO, Ceph, a test server) commits with
+        conditional PUTs on ETags, as delta-rs recommends for S3-compatible stores.
+        """
+        if self.protocol != "s3":
+            return {}
+        options: dict[str, str] = {}
+        for ours, theirs in (
+            ("key", "AWS_ACCESS_KEY_ID"),
+            ("secret", "AWS_SECRET_ACCESS_KEY"),
+            ("token", "AWS_SESSION_TOKEN"),
+        ):
+            if self.storage_options.get(ours):
+                options[theirs] = str(self.storage_options[ours])
+        client = self.storage_options.get("client_kwargs", {})
+        endpoint = client.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            options["AWS_ENDPOINT_URL"] = endpoint
+            options["conditional_put"] = "etag"
+            if endpoint.startswith("http://"):
+                options["AWS_ALLOW_HTTP"] = "true"
+        region = client.get("region_name") or os.environ.get("AWS_REGION")
+        options["AWS_REGION"] = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        return options
+
     def display(self, *parts: str) -> str:
-        """A path as the user would type it, scheme included."""
+        """A path as the user would type it, scheme included (and as delta-rs takes it)."""
         if self.is_local:
             return self.path(*parts)
         return f"{self.protocol}://{self.path(*parts)}"
@@ -80,3 +114,24 @@ def lake_from_env(uri: str) -> Lake:
     if uri.startswith("s3://"):
         return Lake(uri, s3_options(os.environ.get(S3_ENDPOINT_URL_ENV)))
     return Lake(uri)
+
+
+def write_file_atomic(lake: Lake, path: str, data: bytes) -> None:
+    """Readers see the whole file or nothing: a temp name and a rename locally, one PUT on S3."""
+    fs = lake.fs
+    fs.makedirs(posixpath.dirname(path), exist_ok=True)
+    if lake.is_local:
+        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    else:
+        fs.pipe_file(path, data)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()

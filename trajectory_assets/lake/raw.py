@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trajectory_assets.lake.catalog import RAW_TABLE, day_folders, parse_hive
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.layout import RAW_TABLE, parse_hive
 from trajectory_assets.schema import EVENTS, RAW_EVENTS
 
 OnBadFile = Literal["fail", "skip"]
@@ -69,6 +69,19 @@ class SessionGroup:
             first, last = bounds.get(f.app_id, (f.session_id, f.session_id))
             bounds[f.app_id] = (min(first, f.session_id), max(last, f.session_id))
         return tuple((app, first, last) for app, (first, last) in sorted(bounds.items()))
+
+
+def day_folders(lake: Lake, table_root: str) -> list[tuple[str, str]]:
+    """(day, folder) of every `dt=` folder of a table, in day order."""
+    fs = lake.fs
+    if not fs.exists(table_root):
+        return []
+    found = []
+    for entry in fs.ls(table_root, detail=False):
+        base = posixpath.basename(entry.rstrip("/"))
+        if base.startswith("dt="):
+            found.append((base[3:], entry))
+    return sorted(found)
 
 
 def list_days(lake: Lake, dt_from: str | None = None, dt_to: str | None = None) -> list[str]:
@@ -158,7 +171,7 @@ def _mtime(info: dict[str, object]) -> float:
 
 
 def group_sessions(files: Sequence[RawFile], batch_bytes: int) -> list[SessionGroup]:
-    """Batches of whole sessions, about `batch_bytes` each, never spanning two days.
+    """Batches of whole sessions, about `batch_bytes` each, never spanning two days or apps.
 
     Sessions are taken in (day, app, session) order, so the same listing always yields the same
     batches and batch ids, which is what lets a resumed run reuse finished batches.
@@ -169,6 +182,7 @@ def group_sessions(files: Sequence[RawFile], batch_bytes: int) -> list[SessionGr
     groups: list[SessionGroup] = []
     current: list[RawFile] = []
     current_day: str | None = None
+    current_app: str | None = None
     size = 0
     index = 0
 
@@ -179,10 +193,13 @@ def group_sessions(files: Sequence[RawFile], batch_bytes: int) -> list[SessionGr
             index += 1
         current, size = [], 0
 
-    for (day, _app, _sid), session_files in sorted(by_session.items()):
+    for (day, app, _sid), session_files in sorted(by_session.items()):
         if day != current_day:
             flush()
             current_day, index = day, 0
+        if app != current_app:
+            flush()
+            current_app = app
         current.extend(sorted(session_files, key=lambda f: f.path))
         size += sum(f.size for f in session_files)
         if size >= batch_bytes:
@@ -354,15 +371,3 @@ def filter_sessions(table: pa.Table, sessions: Sequence[SessionRange]) -> pa.Tab
         )
         mask = pc.or_(mask, pc.fill_null(in_range, False))
     return table.filter(mask)
-
-
-def read_compacted(
-    lake: Lake, paths: Sequence[str], columns: Sequence[str] | None = None
-) -> pa.Table:
-    """raw_compacted files in the EVENTS shape, like `read_events` of the raw files they hold."""
-    schema = events_schema(columns)
-    if not paths:
-        return schema.empty_table()
-    arrow_fs = lake.arrow_fs
-    tables = [pq.read_table(p, columns=schema.names, filesystem=arrow_fs) for p in paths]
-    return pa.concat_tables(tables).cast(schema)

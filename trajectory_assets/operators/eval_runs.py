@@ -14,34 +14,35 @@ import pyarrow as pa
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.operators.events import exact_sum
 from trajectory_assets.schema import EVAL_PARTIALS
 
-PARTIALS_SQL = """
+PARTIALS_SQL = f"""
 SELECT dt, eval_benchmark AS benchmark, eval_model AS model, eval_run_id AS run_id,
     eval_task_id AS task_id,
     count(*) AS n_attempts,
     count(*) FILTER (WHERE eval_passed) AS n_passed,
-    coalesce(sum(eval_score), 0.0) AS score_sum,
+    coalesce({exact_sum("eval_score")}, 0.0) AS score_sum,
     count(eval_score) AS score_count,
     coalesce(sum(input_tokens), 0) AS input_tokens,
     coalesce(sum(output_tokens), 0) AS output_tokens,
     count(*) FILTER (WHERE n_errors > 0) AS n_error_sessions,
     coalesce(list(duration_ms) FILTER (WHERE duration_ms IS NOT NULL), []) AS durations_ms,
-    sum(cost_usd) AS cost_usd,
+    {exact_sum("cost_usd")} AS cost_usd,
     coalesce(sum(n_llm_calls_unpriced), 0) AS n_llm_calls_unpriced
 FROM sessions WHERE eval_benchmark IS NOT NULL
 GROUP BY dt, benchmark, model, run_id, task_id
 """
 
-MERGE_SQL = """
+MERGE_SQL = f"""
 WITH tasks AS (
     SELECT dt, benchmark, model, run_id, task_id,
         sum(n_attempts) AS n_attempts, sum(n_passed) AS n_passed,
-        sum(score_sum) AS score_sum, sum(score_count) AS score_count,
+        {exact_sum("score_sum")} AS score_sum, sum(score_count) AS score_count,
         sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
         sum(n_error_sessions) AS n_error_sessions,
         flatten(list(durations_ms)) AS durations_ms,
-        sum(cost_usd) AS cost_usd, sum(n_llm_calls_unpriced) AS n_llm_calls_unpriced
+        {exact_sum("cost_usd")} AS cost_usd, sum(n_llm_calls_unpriced) AS n_llm_calls_unpriced
     FROM _partials GROUP BY ALL
 ),
 durations AS (
@@ -55,12 +56,12 @@ SELECT t.dt, t.benchmark, t.model, t.run_id,
     count(DISTINCT task_id) FILTER (WHERE n_passed > 0) AS n_tasks_passed,
     sum(n_passed) / nullif(sum(n_attempts), 0) AS pass_rate,
     avg(n_passed / n_attempts) FILTER (WHERE task_id IS NOT NULL) AS pass_at_1,
-    sum(score_sum) / nullif(sum(score_count), 0) AS mean_score,
+    {exact_sum("score_sum")} / nullif(sum(score_count), 0) AS mean_score,
     sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     any_value(d.p50) AS session_duration_ms_p50,
     sum(n_error_sessions) / nullif(sum(n_attempts), 0) AS error_session_rate,
-    sum(t.cost_usd) AS cost_usd,
-    sum(t.cost_usd) / nullif(count(DISTINCT task_id) FILTER (WHERE n_passed > 0), 0)
+    {exact_sum("t.cost_usd")} AS cost_usd,
+    {exact_sum("t.cost_usd")} / nullif(count(DISTINCT task_id) FILTER (WHERE n_passed > 0), 0)
         AS cost_per_passed_task,
     sum(n_llm_calls_unpriced) AS n_llm_calls_unpriced
 FROM tasks t LEFT JOIN durations d USING (dt, benchmark, model, run_id)

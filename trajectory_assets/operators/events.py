@@ -63,3 +63,9 @@ FROM (
 def payload(key: str, column: str = "payload") -> str:
     """A payload key as text; null when absent or when the payload is not valid JSON."""
     return f"CASE WHEN json_valid({column}) THEN json_extract_string({column}, '$.{key}') END"
+
+
+def exact_sum(expression: str) -> str:
+    """A float sum that does not depend on the order of its terms: summed as a decimal, so a day
+    split into other batches (or read from raw_compacted) sums to the very same double."""
+    return f"CAST(sum(CAST({expression} AS DECIMAL(38, 18))) AS DOUBLE)"

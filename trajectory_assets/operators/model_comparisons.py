@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.operators.events import exact_sum
 from trajectory_assets.schema import MODEL_COMPARISON_PARTIALS, MODEL_COMPARISONS
 
 FULLY_PRICED = "cost_usd IS NOT NULL AND coalesce(n_llm_calls_unpriced, 0) = 0"
@@ -44,7 +45,7 @@ SELECT dt, eval_benchmark AS benchmark, coalesce(eval_model, 'unknown') AS model
     eval_task_id AS task_id,
     count(*) AS n_attempts,
     count(*) FILTER (WHERE eval_passed) AS n_passed,
-    coalesce(sum(cost_usd) FILTER (WHERE {FULLY_PRICED}), 0.0) AS cost_sum,
+    coalesce({exact_sum(f"CASE WHEN {FULLY_PRICED} THEN cost_usd END")}, 0.0) AS cost_sum,
     count(*) FILTER (WHERE {FULLY_PRICED}) AS n_priced
 FROM sessions WHERE eval_benchmark IS NOT NULL AND eval_task_id IS NOT NULL
 GROUP BY ALL
@@ -57,7 +58,7 @@ def pairs_sql(first_day: str, last_day: str) -> str:
     WITH tasks AS (
         SELECT benchmark, model, task_id,
             sum(n_passed) / sum(n_attempts) AS p,
-            sum(cost_sum) / nullif(sum(n_priced), 0) AS cost
+            {exact_sum("cost_sum")} / nullif(sum(n_priced), 0) AS cost
         FROM _partials WHERE dt BETWEEN '{first_day}' AND '{last_day}'
         GROUP BY benchmark, model, task_id
     ),
@@ -71,7 +72,8 @@ def pairs_sql(first_day: str, last_day: str) -> str:
         count(*) AS n_tasks,
         avg(p_a) AS pass_at_1_a, avg(p_b) AS pass_at_1_b,
         list(d ORDER BY task_id) AS d,
-        CASE WHEN count(*) FILTER (WHERE cost_diff IS NULL) = 0 THEN avg(cost_diff) END
+        CASE WHEN count(*) FILTER (WHERE cost_diff IS NULL) = 0
+            THEN {exact_sum("cost_diff")} / count(*) END
             AS mean_cost_diff
     FROM shared GROUP BY benchmark, model_a, model_b
     """

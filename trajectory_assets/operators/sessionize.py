@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
-from trajectory_assets.operators.events import CLEAN, REJECTED, SESSION, payload
+from trajectory_assets.operators.events import CLEAN, REJECTED, SESSION, exact_sum, payload
 from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql
 from trajectory_assets.operators.pricing import PRICING_VERSION, price_table, priced_calls_sql
 
@@ -74,7 +74,7 @@ FROM (
 def _cost_of(keys: str) -> str:
     """Cost and unpriced calls per group of `keys`, from the priced llm_calls."""
     return f"""
-        SELECT {keys}, sum(cost_usd) AS cost_usd,
+        SELECT {keys}, {exact_sum("cost_usd")} AS cost_usd,
             count(*) FILTER (WHERE cost_usd IS NULL) AS n_llm_calls_unpriced
         FROM priced GROUP BY {keys}
     """

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from trajectory_assets.engine.plan import BatchTask
-from trajectory_assets.lake.commit import BatchReceipt
+from trajectory_assets.lake.staging import BatchReceipt
 
 
 class Runtime(Protocol):

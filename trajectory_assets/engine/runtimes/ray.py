@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from trajectory_assets.engine.execute import run_task
 from trajectory_assets.engine.plan import BatchTask
-from trajectory_assets.lake.commit import BatchReceipt
+from trajectory_assets.lake.staging import BatchReceipt
 
 log = logging.getLogger(__name__)
 

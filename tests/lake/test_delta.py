@@ -1,0 +1,218 @@
+"""Tier B tables as Delta tables on real files: one transaction per table and day, idempotent
+reruns, resume, roll-forward of an interrupted multi-asset, restore of one day, time travel,
+retention, every engine reading the same rows, and a second writer refused."""
+
+import shutil
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tests.lake.writers import WriterRacingRuntime, commit_at_once
+from tests.lakes import DAY1, DAY2
+from trajectory_assets.engine.job import run_operator
+from trajectory_assets.engine.plan import plan
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.lake import delta
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.layout import STAGING
+from trajectory_assets.lake.staging import pending_attempts, write_intent
+from trajectory_assets.operators import Sessionize
+
+SMALL = 32 * 1024
+
+
+def data_files(lake: Lake, table: str) -> set[str]:
+    return {str(p) for p in Path(lake.root, table).rglob("*.parquet")}
+
+
+def drop_a_session(lake: Lake, day: str) -> None:
+    """Raw data changes: one session of the day disappears (a producer's late correction)."""
+    folder = next(Path(lake.root, "raw_events", f"dt={day}").glob("app_id=*/session_id=*"))
+    shutil.rmtree(folder)
+
+
+def test_each_table_is_a_delta_table_with_one_commit_per_day(lake: Lake) -> None:
+    from deltalake import DeltaTable
+
+    result = run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
+    for table in Sessionize.outputs:
+        history = DeltaTable(lake.path(table)).history()
+        *writes, create = history  # newest first: the empty table, then one commit per day
+        assert create["operation"] == "CREATE TABLE" and len(writes) == 2, table
+        assert {h["dt"] for h in writes} == {DAY1, DAY2}
+        assert all(h["operator"] == "sessionize" and h["attempt"] for h in writes)
+        assert [result.days[d].tables[table].version for d in (DAY1, DAY2)] == [1, 2]
+    assert DeltaTable(lake.path("sessions")).metadata().partition_columns == ["dt", "app_id"]
+
+
+def test_rerun_of_the_same_inputs_adds_no_version_and_no_files(lake: Lake) -> None:
+    op = Sessionize()
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    catalog = Catalog(lake)
+    first = catalog.read("sessions", dt=DAY1)
+    files = {t: data_files(lake, t) for t in op.outputs}
+    versions = {t: catalog.snapshot(t).version for t in op.outputs}
+
+    again = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    assert again.days[DAY1].up_to_date
+    assert again.days[DAY1].rows("sessions") == first.num_rows
+    catalog.refresh()
+    assert catalog.read("sessions", dt=DAY1).equals(first)
+    assert {t: catalog.snapshot(t).version for t in op.outputs} == versions
+    assert {t: data_files(lake, t) for t in op.outputs} == files
+    assert not Path(lake.root, STAGING, op.name, f"dt={DAY1}").exists()
+
+
+def test_changed_raw_data_commits_a_new_version_and_rollback_restores_the_day(lake: Lake) -> None:
+    op = Sessionize()
+    run_operator(op, lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
+    catalog = Catalog(lake)
+    before = {d: catalog.read("sessions", dt=d) for d in (DAY1, DAY2)}
+    with pytest.raises(delta.NoPreviousVersionError, match=f"sessions dt={DAY1} has no previous"):
+        delta.restore_day(lake, catalog.get("sessions"), DAY1, {})
+
+    drop_a_session(lake, DAY1)
+    result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    assert result.days[DAY1].rows("sessions") == before[DAY1].num_rows - 1
+    assert result.days[DAY1].tables["sessions"].version == 3
+
+    restored = delta.restore_day(lake, catalog.get("sessions"), DAY1, {"run_id": "test"})
+    assert (restored.as_of, restored.version, restored.rows) == (2, 4, before[DAY1].num_rows)
+    catalog.refresh()
+    assert catalog.read("sessions", dt=DAY1).equals(before[DAY1])
+    assert catalog.read("sessions", dt=DAY2).equals(before[DAY2])  # other days untouched
+    again = delta.restore_day(lake, catalog.get("sessions"), DAY1, {})  # undoes the restore
+    assert again.rows == before[DAY1].num_rows - 1
+
+
+def test_time_travel_returns_the_rows_of_an_earlier_version(lake: Lake) -> None:
+    op = Sessionize()
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    catalog = Catalog(lake)
+    first = catalog.read("sessions", dt=DAY1)
+    committed_at = delta.open_table(lake, "sessions").history(1)[0]["timestamp"]  # type: ignore[union-attr]
+    time.sleep(0.05)
+    drop_a_session(lake, DAY1)
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    catalog.refresh()
+    assert catalog.read("sessions", dt=DAY1).num_rows == first.num_rows - 1
+    assert catalog.read("sessions", dt=DAY1, version=1).equals(first)
+    import datetime as dt
+
+    moment = dt.datetime.fromtimestamp(committed_at / 1000 + 0.01, dt.UTC)
+    assert catalog.read("sessions", dt=DAY1, as_of=moment).equals(first)
+
+
+def test_polars_duckdb_and_pyarrow_read_the_same_rows_as_the_catalog(lake: Lake) -> None:
+    import duckdb
+    import polars as pl
+    from deltalake import DeltaTable
+
+    run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
+    expected = (
+        Catalog(lake)
+        .read("turns")
+        .sort_by([("session_id", "ascending"), ("turn_index", "ascending")])
+    )
+    order = "ORDER BY session_id, turn_index"
+    con = duckdb.connect()
+    con.register("turns", DeltaTable(lake.path("turns")).to_pyarrow_dataset())
+    from_duckdb = con.sql(f"SELECT {', '.join(expected.column_names)} FROM turns {order}")
+    from_polars = pl.scan_delta(lake.path("turns")).sort(["session_id", "turn_index"]).collect()
+    for rows in (from_duckdb.to_arrow_table(), from_polars.to_arrow()):
+        assert rows.select(expected.column_names).cast(expected.schema).equals(expected)
+
+
+def test_resumed_run_reuses_finished_batches_and_matches_a_clean_run(
+    lake: Lake, tmp_path: Path
+) -> None:
+    op = Sessionize()
+    clean = Lake(str(tmp_path / "clean"))
+    shutil.copytree(Path(lake.root, "raw_events"), Path(clean.root, "raw_events"))
+    run_operator(op, clean, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+
+    tasks = plan(op, lake, [DAY1], batch_bytes=SMALL).pending
+    assert len(tasks) > 3
+    InlineRuntime().run(tasks[:2])  # an earlier run that died after two batches
+    result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    assert result.days[DAY1].reused_batches == 2
+    for table in op.outputs:
+        assert Catalog(lake).read(table, dt=DAY1).equals(Catalog(clean).read(table, dt=DAY1))
+
+
+def test_interrupted_commit_is_rolled_forward_by_the_next_run(lake: Lake) -> None:
+    """A run that died after deciding to commit (intent written) and committing only
+    `sessions` is completed by the next run: every sibling ends on that attempt's files."""
+    op = Sessionize()
+    the_plan = plan(op, lake, [DAY1], batch_bytes=SMALL)
+    receipts = InlineRuntime().run(the_plan.pending)
+    attempt = the_plan.days[0].attempt
+    write_intent(attempt, op.outputs, [r.batch_id for r in receipts], {"run_id": "dead"})
+    files = [f for r in receipts for f in r.tables("sessions")]
+    catalog = Catalog(lake)
+    delta.commit_day(lake, catalog.get("sessions"), DAY1, files, {}, since_version=None)
+    assert Catalog(lake).state("turns", DAY1) is None  # the run died here
+    assert pending_attempts(lake, op.name, DAY1) == [attempt]
+
+    result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    catalog = Catalog(lake)
+    for table in op.outputs:
+        assert catalog.state(table, DAY1).attempt == attempt.key, table  # type: ignore[union-attr]
+    assert result.days[DAY1].up_to_date  # the completed attempt is the current one
+    assert pending_attempts(lake, op.name, DAY1) == []
+
+
+def test_a_second_writer_of_the_same_day_is_refused(lake: Lake) -> None:
+    op = Sessionize()
+    with pytest.raises(delta.ConcurrentWriterError, match=r"sessions dt=.* [(]run the-other"):
+        run_operator(op, lake, [DAY1], WriterRacingRuntime(lake, DAY1), batch_bytes=SMALL)
+    assert pending_attempts(lake, op.name, DAY1) == []  # nothing left to roll forward
+    catalog = Catalog(lake)
+    assert {delta.commits(lake, t).__next__().metadata["run_id"] for t in op.outputs} == {
+        "the-other"
+    }
+    assert catalog.read("sessions", dt=DAY1).num_rows == 120
+
+
+def test_writers_of_different_days_both_commit(lake: Lake) -> None:
+    op = Sessionize()
+    run_operator(op, lake, [DAY1], WriterRacingRuntime(lake, DAY2), batch_bytes=SMALL)
+    catalog = Catalog(lake)
+    assert catalog.days("sessions") == [DAY1, DAY2]
+    assert catalog.read("sessions").num_rows == 240
+
+
+def test_vacuum_ends_time_travel_before_the_horizon(lake: Lake) -> None:
+    op = Sessionize()
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    old = data_files(lake, "sessions")
+    drop_a_session(lake, DAY1)
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    assert delta.vacuum(lake, "sessions", retention_hours=24) == []  # too young to go
+    deleted = delta.vacuum(lake, "sessions", retention_hours=0)
+    assert len(deleted) == len(old)
+    assert not (old & data_files(lake, "sessions"))
+    with pytest.raises(delta.NoPreviousVersionError, match="was vacuumed"):
+        delta.restore_day(lake, Catalog(lake).get("sessions"), DAY1, {})
+    assert isinstance(Catalog(lake).read("sessions"), pa.Table)
+
+
+def test_simultaneous_commits_of_different_days_all_land(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    days = [f"2026-11-{d:02d}" for d in range(1, 7)]
+    outcomes = commit_at_once(lake, days)
+    assert all(isinstance(o, int) for o in outcomes), outcomes
+    assert len(set(outcomes)) == 6  # six commits, each at its own version
+    assert Catalog(lake).days("sessions") == days
+
+
+def test_simultaneous_commits_of_one_day_leave_one_writer(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    outcomes = commit_at_once(lake, [DAY1] * 4)
+    assert sum(isinstance(o, int) for o in outcomes) == 1, outcomes
+    refused = [o for o in outcomes if isinstance(o, delta.ConcurrentWriterError)]
+    assert len(refused) == 3, outcomes
+    assert len(Catalog(lake).files("sessions", DAY1)) == 1

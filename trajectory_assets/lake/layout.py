@@ -1,0 +1,46 @@
+"""Names and folders of the lake: which tables exist where, and how partition values become
+folder names.
+
+    <lake>/raw_events/dt=YYYY-MM-DD/app_id=<app>/session_id=<sid>/*.parquet   Tier A, plain Parquet
+    <lake>/<table>/_delta_log/ + dt=YYYY-MM-DD/<partition folders>/*.parquet  Tier B, Delta tables
+    <lake>/_staging/<operator>/dt=YYYY-MM-DD/<attempt>/                       batch receipts
+
+Folder values are URI-encoded as Hive, Spark and delta-rs write them, nulls by Hive's rule.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, unquote
+
+RAW_TABLE = "raw_events"
+COMPACTED_TABLE = "raw_compacted"
+STAGING = "_staging"
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+
+def partition_value(value: Any) -> str:
+    """A partition value as a folder name."""
+    if value is None or value == "":
+        return NULL_PARTITION
+    return quote(str(value), safe="")
+
+
+def decode_partition_value(text: str) -> str | None:
+    return None if text == NULL_PARTITION else unquote(text)
+
+
+def parse_hive(path: str) -> dict[str, str]:
+    """The `key=value` folders of a path, decoded (null folders left out)."""
+    parts: dict[str, str] = {}
+    for segment in path.split("/"):
+        if "=" in segment:
+            key, _, value = segment.partition("=")
+            decoded = decode_partition_value(value)
+            if decoded is not None:
+                parts[key] = decoded
+    return parts
+
+
+def partition_folder(values: Mapping[str, str | None], columns: Sequence[str]) -> str:
+    """`a=1/b=2` for the given partition columns, in their order."""
+    return "/".join(f"{c}={partition_value(values.get(c))}" for c in columns)

@@ -1,0 +1,288 @@
+"""Attempts and batch receipts: what lets a materialization resume after a crash.
+
+An attempt is one try at a day of an operator's outputs, keyed by everything its result depends
+on. Each batch writes its data files straight into the tables' folders (outside any version
+until the driver commits them) and then a receipt naming them:
+
+    <lake>/_staging/<operator>/dt=<day>/<attempt>/_batches/<batch>.json   a finished batch
+    <lake>/_staging/<operator>/dt=<day>/<attempt>/_partials/...           two-phase partials
+    <lake>/_staging/<operator>/dt=<day>/<attempt>/_commit.json            every batch finished
+
+A receipt is written after its files, so it proves the batch finished; a resumed attempt skips
+those batches. `_commit.json` is written once every batch is finished, before the first table
+is committed: from then on the attempt only rolls forward, so a multi-asset interrupted between
+two of its tables' commits is completed by the next run before anything else.
+"""
+
+import hashlib
+import json
+import os
+import posixpath
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trajectory_assets.lake.delta import DataFile, data_schema, partition_columns
+from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
+from trajectory_assets.lake.layout import STAGING, partition_folder
+from trajectory_assets.lake.stats import file_stats
+from trajectory_assets.schema import TableSpec
+
+RECEIPTS = "_batches"
+PARTIALS = "_partials"
+COMMIT_INTENT = "_commit.json"
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file a batch wrote for one of its outputs (for partials: relative to the attempt)."""
+
+    table: str
+    file: DataFile
+
+
+@dataclass(frozen=True)
+class BatchReceipt:
+    """What a finished batch wrote: small enough to return from a Ray task to the driver."""
+
+    batch_id: str
+    day: str
+    files: tuple[StagedFile, ...]
+    input_rows: int
+    skipped_files: tuple[tuple[str, str], ...] = ()
+    worker: str = ""  # host:pid that ran the batch, so where work ran can be verified
+    node: str = ""  # the Ray node id, when a Ray task ran it
+
+    def tables(self, table: str) -> list[DataFile]:
+        return [s.file for s in self.files if s.table == table]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "batch_id": self.batch_id,
+                "day": self.day,
+                "files": [{"table": s.table, **s.file.to_dict()} for s in self.files],
+                "input_rows": self.input_rows,
+                "skipped_files": [list(s) for s in self.skipped_files],
+                "worker": self.worker,
+                "node": self.node,
+            }
+        )
+
+    @staticmethod
+    def from_json(text: str) -> "BatchReceipt":
+        data = json.loads(text)
+        return BatchReceipt(
+            batch_id=data["batch_id"],
+            day=data["day"],
+            files=tuple(StagedFile(f["table"], DataFile.from_dict(f)) for f in data["files"]),
+            input_rows=int(data["input_rows"]),
+            skipped_files=tuple((str(p), str(r)) for p, r in data["skipped_files"]),
+            worker=data.get("worker", ""),
+            node=data.get("node", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at materializing a day of an operator's outputs, keyed by its inputs."""
+
+    lake: Lake
+    group: str
+    day: str
+    key: str
+
+    @property
+    def path(self) -> str:
+        return self.lake.path(STAGING, self.group, f"dt={self.day}", self.key)
+
+    @property
+    def partials_dir(self) -> str:
+        return posixpath.join(self.path, PARTIALS)
+
+
+def attempt_key(group: str, day: str, version: str, inputs: str) -> str:
+    """Same operator, version, day and inputs → same key → finished batches are reused, and a
+    day whose current files carry this key is already up to date."""
+    text = f"{group}\0{day}\0{version}\0{inputs}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def split_partitions(
+    table: pa.Table, columns: Sequence[str]
+) -> list[tuple[dict[str, Any], pa.Table]]:
+    """(partition values, rows) per distinct value of the partition columns, in sorted order."""
+    if table.num_rows == 0:
+        return []
+    if not columns:
+        return [({}, table)]
+    keys = table.select(list(columns)).group_by(list(columns)).aggregate([])
+    parts = []
+    for row in keys.to_pylist():
+        mask = None
+        for column in columns:
+            value = row[column]
+            cond = pc.is_null(table[column]) if value is None else pc.equal(table[column], value)
+            mask = cond if mask is None else pc.and_(mask, cond)
+        parts.append((row, table.filter(mask)))
+    return sorted(parts, key=lambda p: partition_folder(p[0], columns))
+
+
+def session_range(table: pa.Table) -> tuple[str, str, str] | None:
+    """(app_id, first, last session_id) of rows of one app; None without sessions or when the
+    rows span several apps."""
+    if "session_id" not in table.column_names or "app_id" not in table.column_names:
+        return None
+    apps = pc.unique(table["app_id"])
+    bounds = pc.min_max(table["session_id"]).as_py()
+    if len(apps) != 1 or apps[0].as_py() is None or bounds["min"] is None:
+        return None
+    return str(apps[0].as_py()), str(bounds["min"]), str(bounds["max"])
+
+
+def write_data_file(
+    lake: Lake, spec: TableSpec, values: Mapping[str, Any], rows: pa.Table, name: str
+) -> DataFile:
+    """One data file of a table's partition, partition columns left to the log."""
+    columns = partition_columns(spec)
+    relative = posixpath.join(partition_folder(values, columns), name)
+    body = rows.select(data_schema(spec).names)
+    data = parquet_bytes(body)
+    write_file_atomic(lake, lake.path(spec.name, relative), data)
+    partition = tuple((c, None if values.get(c) in (None, "") else str(values[c])) for c in columns)
+    return DataFile(
+        relative, len(data), rows.num_rows, partition, file_stats(body), session_range(rows)
+    )
+
+
+def file_name(attempt: Attempt, batch_id: str) -> str:
+    return f"part-{attempt.key}-{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
+
+
+def stage_batch(
+    attempt: Attempt,
+    batch_id: str,
+    outputs: Mapping[str, pa.Table],
+    specs: Mapping[str, TableSpec],
+    *,
+    input_rows: int,
+    skipped_files: Sequence[tuple[str, str]] = (),
+) -> BatchReceipt:
+    """Write one batch's outputs, then its receipt (last, so it marks success)."""
+    lake = attempt.lake
+    staged: list[StagedFile] = []
+    for table_name, table in outputs.items():
+        if table_name == PARTIALS:
+            path = posixpath.join(attempt.partials_dir, f"{batch_id}.parquet")
+            data = parquet_bytes(table)
+            write_file_atomic(lake, path, data)
+            staged.append(StagedFile(PARTIALS, DataFile(path, len(data), table.num_rows, ())))
+            continue
+        spec = specs[table_name]
+        for values, part in split_partitions(table, partition_columns(spec)):
+            written = write_data_file(lake, spec, values, part, file_name(attempt, batch_id))
+            staged.append(StagedFile(table_name, written))
+    receipt = BatchReceipt(
+        batch_id,
+        attempt.day,
+        tuple(staged),
+        input_rows,
+        tuple((str(p), str(r)) for p, r in skipped_files),
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+    )
+    receipt_path = posixpath.join(attempt.path, RECEIPTS, f"{batch_id}.json")
+    write_file_atomic(lake, receipt_path, receipt.to_json().encode())
+    return receipt
+
+
+def empty_file(attempt: Attempt, spec: TableSpec) -> DataFile:
+    """The file that stands for a day without rows: it carries the attempt's key like any other,
+    so the day's state names the attempt that produced it."""
+    name = f"part-{attempt.key}-empty.parquet"  # the same every time: a roll-forward reuses it
+    return write_data_file(attempt.lake, spec, {"dt": attempt.day}, spec.schema.empty_table(), name)
+
+
+def finished_batches(attempt: Attempt) -> dict[str, BatchReceipt]:
+    """Receipts of the batches an earlier run of this attempt already finished."""
+    fs = attempt.lake.fs
+    folder = posixpath.join(attempt.path, RECEIPTS)
+    if not fs.exists(folder):
+        return {}
+    receipts = {}
+    for path in fs.find(folder):
+        if path.endswith(".json"):
+            receipt = BatchReceipt.from_json(fs.cat_file(path).decode())
+            receipts[receipt.batch_id] = receipt
+    return receipts
+
+
+class Intent(TypedDict):
+    """Written when every batch of an attempt is finished: the tables it commits, in order,
+    the batches whose files they are made of, and the metadata every commit carries."""
+
+    tables: list[str]
+    batches: list[str]
+    metadata: dict[str, str]
+
+
+def write_intent(
+    attempt: Attempt,
+    tables: Sequence[str],
+    batches: Sequence[str],
+    metadata: Mapping[str, str],
+) -> Intent:
+    intent = Intent(tables=list(tables), batches=list(batches), metadata=dict(metadata))
+    path = posixpath.join(attempt.path, COMMIT_INTENT)
+    write_file_atomic(attempt.lake, path, json.dumps(intent, indent=2).encode())
+    return intent
+
+
+def read_intent(attempt: Attempt) -> Intent | None:
+    path = posixpath.join(attempt.path, COMMIT_INTENT)
+    fs = attempt.lake.fs
+    if not fs.exists(path):
+        return None
+    data = json.loads(fs.cat_file(path).decode())
+    return Intent(
+        tables=list(data["tables"]), batches=list(data["batches"]), metadata=dict(data["metadata"])
+    )
+
+
+def withdraw_intent(attempt: Attempt) -> None:
+    """The attempt will not commit after all (another writer won): nothing to roll forward."""
+    path = posixpath.join(attempt.path, COMMIT_INTENT)
+    if attempt.lake.fs.exists(path):
+        attempt.lake.fs.rm(path)
+
+
+def pending_attempts(lake: Lake, group: str, day: str) -> list[Attempt]:
+    """Attempts of a day that had decided to commit but were interrupted: to be rolled forward."""
+    found = []
+    for key in _attempt_keys(lake, lake.path(STAGING, group, f"dt={day}")):
+        attempt = Attempt(lake, group, day, key)
+        if read_intent(attempt) is not None:
+            found.append(attempt)
+    return found
+
+
+def finish(attempt: Attempt) -> None:
+    """The attempt is committed: its receipts, partials and intent are no longer needed."""
+    fs = attempt.lake.fs
+    if fs.exists(attempt.path):
+        fs.rm(attempt.path, recursive=True)
+    day_folder = posixpath.dirname(attempt.path)
+    if fs.exists(day_folder) and not fs.ls(day_folder):
+        fs.rm(day_folder, recursive=True)
+
+
+def _attempt_keys(lake: Lake, day_folder: str) -> list[str]:
+    fs = lake.fs
+    if not fs.exists(day_folder):
+        return []
+    names = (posixpath.basename(p.rstrip("/")) for p in fs.ls(day_folder, detail=False))
+    return sorted(n for n in names if not n.startswith("_"))
