@@ -1,24 +1,25 @@
--- The peer: every Tier B table of SPEC.md in plain DuckDB SQL, straight from the raw Parquet.
+-- The peer: every Tier B table of SPEC.md (both sets) in plain DuckDB SQL, straight from the raw
+-- Parquet: the script a user could write instead of running the pipeline.
 --
--- Semantics are those of trajectory_assets/operators/*.py (validation -> rejected_events;
--- duplicate event ids inside a session keep the first by (ts, seq NULLS LAST, event_id,
--- source_file, source_row); event order (ts, seq NULLS LAST, event_id); ...), written out
--- independently so `benchmarks/run.py` can check row counts and checksums against our tables.
+-- Semantics are SPEC.md's, as trajectory_assets/operators/*.py implement them (validation ->
+-- rejected_events; duplicate event ids inside a session keep the first by (ts, seq NULLS LAST,
+-- event_id, source_file, source_row); event order (ts, seq NULLS LAST, event_id); costs from a
+-- price table; loops; the paired model comparison), written out independently, so that
+-- `benchmarks/verify.py` can compare every row of our tables with these.
 --
--- Run it from the lake root (source_file is the path relative to it, as in our tables) with the
--- variable `raw_files` set to the list of raw files, e.g. in the duckdb CLI:
---   cd <lake> && duckdb -c "SET VARIABLE raw_files = (SELECT list(file ORDER BY file)
---       FROM glob('raw_events/dt=*/app_id=*/session_id=*/*.parquet')); .read reference_duckdb.sql"
--- Outputs: hive-partitioned Parquet under ./reference/<table>/ (partition columns kept inside
--- the files too, as in our tables).
+-- Run it from the lake root (source_file is the path relative to it, as in our tables) with
+-- three variables set (benchmarks/peer.py does, and runs the `@@load` statement per day and app):
+--   raw_files    the raw files to read: a glob or a list, e.g. 'raw_events/dt=*/*/*/*.parquet'
+--   prices_file  a Parquet price table (schema trajectory_assets.operators.pricing.PRICES) with
+--                the lake's models, written before the run by pricing.price_table
+--   t975_file    a Parquet table (df BIGINT, t975 DOUBLE): Student's t 0.975 quantiles
+-- Outputs: hive-partitioned Parquet under ./peer/<table>/, partition columns kept in the files.
 --
 -- Why hive_partitioning = false: with it, DuckDB replaces the files' own app_id/session_id
 -- columns by the folder values, so a row with an empty app_id would no longer be rejected;
--- the operators use the file's values (the folder only fills a column a file lacks).
 -- `dt` is taken from the path instead.
 
--- 1. One read of the raw files, every row checked (the reasons of operators/events.py), into
---    `checked`, whose columns are the engine's EVENTS shape (raw columns cast to the raw schema).
+-- 1. One read of the raw files, every row checked, into `checked`.
 CREATE OR REPLACE TEMP TABLE checked (
     dt VARCHAR, event_id VARCHAR, app_id VARCHAR, session_id VARCHAR, ts TIMESTAMPTZ, seq BIGINT,
     event_type VARCHAR, turn_index INTEGER, agent_id VARCHAR, request_id VARCHAR, model VARCHAR,
@@ -28,10 +29,8 @@ CREATE OR REPLACE TEMP TABLE checked (
     source_file VARCHAR, source_row BIGINT, reject_reason VARCHAR
 );
 
--- @@load: benchmarks/run.py runs this one statement once per day, with `raw_files` set to that
--- day's files (DuckDB keeps ~70 KB of reader state per file until the statement ends, which
--- would be ~35 GB for the 500k files of a 10M-event lake in one statement); run as a plain
--- script it runs once, over every file in `raw_files`.
+-- @@load: once per day and app, with `raw_files` naming those files (DuckDB keeps ~70 KB of
+-- reader state per file until a statement ends: ~35 GB for the 500k files of 10M events at once).
 INSERT INTO checked BY NAME
 SELECT *, concat_ws('; ',
         CASE WHEN event_id IS NULL OR trim(CAST(event_id AS VARCHAR)) = '' THEN 'null or empty event_id' END,
@@ -80,11 +79,11 @@ COPY (
                  'error_type': error_type, 'error_code': error_code, 'payload': payload,
                  'artifacts': artifacts})::VARCHAR AS "row"
     FROM checked WHERE reject_reason <> ''
-) TO 'reference/rejected_events'
+) TO 'peer/rejected_events'
   (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
 
 -- 3. Valid events, duplicate ids dropped, with rn = position in the session's event order.
---    A session is (dt, app_id, session_id): the operators never see two days in one batch.
+--    A session is (dt, app_id, session_id): all its events are under one day.
 CREATE OR REPLACE TEMP TABLE clean AS
 SELECT * EXCLUDE (reject_reason, dup_rank),
     row_number() OVER (PARTITION BY dt, app_id, session_id
@@ -98,7 +97,119 @@ FROM (
 
 DROP TABLE checked;
 
--- 4. sessions
+-- 4. llm_calls, priced: the price row of the call's model in force at its ts (the highest
+--    priority whose start date and time of day hold, then the highest input-token tier below
+--    the call's input tokens); cost = (uncached input x input rate + cached x cache-read rate +
+--    output x output rate) / 1e6 + a per-request price. No cache-read rate: cached input is
+--    priced as input. No price row: null, never 0.
+CREATE OR REPLACE TEMP TABLE prices AS SELECT * FROM read_parquet(getvariable('prices_file'));
+
+CREATE OR REPLACE TEMP TABLE llm_calls AS
+WITH calls AS (
+    SELECT dt, app_id, session_id, turn_index, event_id, ts, agent_id, request_id, model,
+        ttft_ms, latency_ms, input_tokens, output_tokens, cache_tokens, error_type, error_code,
+        ((epoch_us(ts) % 86400000000) + 86400000000) % 86400000000 AS us_of_day
+    FROM clean WHERE event_type = 'llm_call'
+),
+rate AS (
+    SELECT c.dt, c.app_id, c.session_id, c.event_id, p.input_per_mtok, p.cache_read_per_mtok,
+        p.output_per_mtok, p.request_usd
+    FROM calls c JOIN prices p
+      ON p.model = c.model
+     AND (p.valid_from IS NULL OR c.ts >= p.valid_from)
+     AND (p.tod_start_us IS NULL
+          OR (p.tod_start_us <= p.tod_end_us AND c.us_of_day >= p.tod_start_us AND c.us_of_day < p.tod_end_us)
+          OR (p.tod_start_us > p.tod_end_us AND (c.us_of_day >= p.tod_start_us OR c.us_of_day < p.tod_end_us)))
+     AND coalesce(c.input_tokens, 0) > p.above_input_tokens
+    QUALIFY row_number() OVER (PARTITION BY c.dt, c.app_id, c.session_id, c.event_id
+                               ORDER BY p.priority DESC, p.above_input_tokens DESC) = 1
+)
+SELECT c.* EXCLUDE (us_of_day),
+    CASE WHEN r.event_id IS NOT NULL THEN
+        (CASE WHEN r.cache_read_per_mtok IS NULL
+              THEN coalesce(c.input_tokens, 0) * coalesce(r.input_per_mtok, 0.0)
+              ELSE greatest(coalesce(c.input_tokens, 0) - coalesce(c.cache_tokens, 0), 0)
+                       * coalesce(r.input_per_mtok, 0.0)
+                   + coalesce(c.cache_tokens, 0) * r.cache_read_per_mtok END
+         + coalesce(c.output_tokens, 0) * coalesce(r.output_per_mtok, 0.0)) / 1000000.0
+        + coalesce(r.request_usd, 0.0)
+    END AS cost_usd
+FROM calls c LEFT JOIN rate r USING (dt, app_id, session_id, event_id);
+
+COPY llm_calls TO 'peer/llm_calls'
+  (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
+
+-- 5. tool_calls: arguments_hash = md5 of the payload's `arguments` JSON value (null when the
+--    payload is not a JSON object or has no non-null `arguments`); an erroring call is terminal
+--    when no llm_call or tool_call follows it in the session.
+CREATE OR REPLACE TEMP TABLE tool_calls AS
+SELECT dt, app_id, session_id, turn_index, event_id, ts, agent_id, tool_name, tool_latency_ms,
+    error_type, error_code,
+    CASE WHEN json_valid(payload) AND json_type(payload) = 'OBJECT'
+              AND json_type(payload, '$.arguments') <> 'NULL'
+         THEN md5(CAST(json_extract(payload, '$.arguments') AS VARCHAR)) END AS arguments_hash,
+    error_type IS NOT NULL AND rn = last_call_rn AS is_terminal,
+    rn
+FROM (
+    SELECT *, max(rn) FILTER (WHERE event_type IN ('llm_call', 'tool_call'))
+        OVER (PARTITION BY dt, app_id, session_id) AS last_call_rn
+    FROM clean
+) WHERE event_type = 'tool_call';
+
+COPY (SELECT * EXCLUDE (rn) FROM tool_calls) TO 'peer/tool_calls'
+  (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
+
+-- 6. Loops over the tool calls in event order, per session and per turn: the longest run of
+--    equal (tool_name, arguments_hash) calls (nulls equal), and the longest A, B, A, B, ...
+--    alternation of two different calls (0 below 4 calls). A session's row has turn_index -1
+--    (not null, so that it joins).
+CREATE OR REPLACE TEMP TABLE loops AS
+WITH seq AS (
+    SELECT 'session' AS scope, dt, app_id, session_id, -1 AS turn_index, rn,
+        tool_name, arguments_hash
+    FROM tool_calls
+    UNION ALL
+    SELECT 'turn', dt, app_id, session_id, turn_index, rn, tool_name, arguments_hash
+    FROM tool_calls WHERE turn_index IS NOT NULL
+),
+compared AS (
+    SELECT scope, dt, app_id, session_id, turn_index, rn,
+        coalesce(tool_name IS NOT DISTINCT FROM lag(tool_name) OVER w
+                 AND arguments_hash IS NOT DISTINCT FROM lag(arguments_hash) OVER w
+                 AND lag(rn) OVER w IS NOT NULL, false) AS same_as_last,
+        coalesce(tool_name IS NOT DISTINCT FROM lag(tool_name, 2) OVER w
+                 AND arguments_hash IS NOT DISTINCT FROM lag(arguments_hash, 2) OVER w
+                 AND lag(rn, 2) OVER w IS NOT NULL, false) AS same_as_before_last
+    FROM seq
+    WINDOW w AS (PARTITION BY scope, dt, app_id, session_id, turn_index ORDER BY rn)
+),
+runs AS (
+    SELECT *, same_as_before_last AND NOT same_as_last AS alternates,
+        sum(CASE WHEN same_as_last THEN 0 ELSE 1 END) OVER w AS identical_run,
+        sum(CASE WHEN same_as_before_last AND NOT same_as_last THEN 0 ELSE 1 END) OVER w
+            AS alternating_run
+    FROM compared
+    WINDOW w AS (PARTITION BY scope, dt, app_id, session_id, turn_index ORDER BY rn
+                 ROWS UNBOUNDED PRECEDING)
+),
+identical AS (
+    SELECT scope, dt, app_id, session_id, turn_index, max(n) AS max_identical_tool_run
+    FROM (SELECT scope, dt, app_id, session_id, turn_index, count(*) AS n
+          FROM runs GROUP BY scope, dt, app_id, session_id, turn_index, identical_run)
+    GROUP BY ALL
+),
+alternating AS (
+    SELECT scope, dt, app_id, session_id, turn_index, max(n) AS longest
+    FROM (SELECT scope, dt, app_id, session_id, turn_index,
+              count(*) FILTER (WHERE alternates) + 2 AS n
+          FROM runs GROUP BY scope, dt, app_id, session_id, turn_index, alternating_run)
+    GROUP BY ALL
+)
+SELECT scope, dt, app_id, session_id, turn_index, i.max_identical_tool_run,
+    CASE WHEN a.longest >= 4 THEN a.longest ELSE 0 END AS max_ping_pong
+FROM identical i JOIN alternating a USING (scope, dt, app_id, session_id, turn_index);
+
+-- 7. sessions
 CREATE OR REPLACE TEMP TABLE sessions AS
 WITH agg AS (
     SELECT dt, app_id, session_id,
@@ -128,6 +239,11 @@ last_end AS (
 last_eval AS (
     SELECT dt, app_id, session_id, payload, model FROM clean WHERE event_type = 'eval_result'
     QUALIFY row_number() OVER (PARTITION BY dt, app_id, session_id ORDER BY rn DESC) = 1
+),
+cost AS (
+    SELECT dt, app_id, session_id, sum(cost_usd) AS cost_usd,
+        count(*) FILTER (WHERE cost_usd IS NULL) AS n_unpriced
+    FROM llm_calls GROUP BY ALL
 )
 SELECT a.dt, a.app_id, a.session_id, a.agent_ids, a.models, a.started_at, a.ended_at,
     a.duration_ms::DOUBLE AS duration_ms, a.n_events::BIGINT AS n_events,
@@ -150,41 +266,60 @@ SELECT a.dt, a.app_id, a.session_id, a.agent_ids, a.models, a.started_at, a.ende
     TRY_CAST(CASE WHEN json_valid(v.payload) THEN json_extract_string(v.payload, '$.passed') END
              AS BOOLEAN) AS eval_passed,
     TRY_CAST(CASE WHEN json_valid(v.payload) THEN json_extract_string(v.payload, '$.score') END
-             AS DOUBLE) AS eval_score
+             AS DOUBLE) AS eval_score,
+    CASE WHEN a.n_llm_calls = 0 THEN 0.0 ELSE c.cost_usd END::DOUBLE AS cost_usd,
+    coalesce(c.n_unpriced, 0)::BIGINT AS n_llm_calls_unpriced,
+    coalesce(l.max_identical_tool_run, 0)::BIGINT AS max_identical_tool_run,
+    coalesce(l.max_ping_pong, 0)::BIGINT AS max_ping_pong,
+    coalesce(l.max_identical_tool_run, 0) >= 3 OR coalesce(l.max_ping_pong, 0) >= 4
+        AS loop_detected
 FROM agg a
 LEFT JOIN last_end e USING (dt, app_id, session_id)
-LEFT JOIN last_eval v USING (dt, app_id, session_id);
+LEFT JOIN last_eval v USING (dt, app_id, session_id)
+LEFT JOIN cost c USING (dt, app_id, session_id)
+LEFT JOIN (SELECT * FROM loops WHERE scope = 'session') l USING (dt, app_id, session_id);
 
-COPY sessions TO 'reference/sessions'
+COPY sessions TO 'peer/sessions'
   (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
 
--- 5. turns
+-- 8. turns
 CREATE OR REPLACE TEMP TABLE turns AS
-SELECT dt, app_id, session_id, turn_index::INTEGER AS turn_index,
-    first(agent_id ORDER BY rn) FILTER (WHERE agent_id IS NOT NULL) AS agent_id,
-    first(model ORDER BY rn) FILTER (WHERE event_type = 'llm_call') AS model,
-    min(ts) AS started_at, max(ts) AS ended_at,
-    ((epoch_us(max(ts)) - epoch_us(min(ts))) / 1000.0)::DOUBLE AS duration_ms,
-    count(*)::BIGINT AS n_events,
-    (count(*) FILTER (WHERE event_type = 'llm_call'))::BIGINT AS n_llm_calls,
-    (count(*) FILTER (WHERE event_type = 'tool_call'))::BIGINT AS n_tool_calls,
-    (count(*) FILTER (WHERE error_type IS NOT NULL))::BIGINT AS n_errors,
-    coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
-    coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
-    coalesce(sum(cache_tokens), 0)::BIGINT AS cache_tokens,
-    (first(ttft_ms ORDER BY rn) FILTER (WHERE event_type = 'llm_call'))::DOUBLE AS ttft_ms,
-    coalesce(sum(latency_ms) FILTER (WHERE event_type = 'llm_call'), 0.0)::DOUBLE
-        AS latency_ms_total,
-    coalesce(sum(tool_latency_ms), 0.0)::DOUBLE AS tool_latency_ms_total,
-    coalesce(list_sort(list_distinct(list(tool_name) FILTER (WHERE event_type = 'tool_call'))),
-             []) AS tools
-FROM clean WHERE turn_index IS NOT NULL
-GROUP BY dt, app_id, session_id, turn_index;
+WITH agg AS (
+    SELECT dt, app_id, session_id, turn_index::INTEGER AS turn_index,
+        first(agent_id ORDER BY rn) FILTER (WHERE agent_id IS NOT NULL) AS agent_id,
+        first(model ORDER BY rn) FILTER (WHERE event_type = 'llm_call') AS model,
+        min(ts) AS started_at, max(ts) AS ended_at,
+        ((epoch_us(max(ts)) - epoch_us(min(ts))) / 1000.0)::DOUBLE AS duration_ms,
+        count(*)::BIGINT AS n_events,
+        (count(*) FILTER (WHERE event_type = 'llm_call'))::BIGINT AS n_llm_calls,
+        (count(*) FILTER (WHERE event_type = 'tool_call'))::BIGINT AS n_tool_calls,
+        (count(*) FILTER (WHERE error_type IS NOT NULL))::BIGINT AS n_errors,
+        coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
+        coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
+        coalesce(sum(cache_tokens), 0)::BIGINT AS cache_tokens,
+        (first(ttft_ms ORDER BY rn) FILTER (WHERE event_type = 'llm_call'))::DOUBLE AS ttft_ms,
+        coalesce(sum(latency_ms) FILTER (WHERE event_type = 'llm_call'), 0.0)::DOUBLE
+            AS latency_ms_total,
+        coalesce(sum(tool_latency_ms), 0.0)::DOUBLE AS tool_latency_ms_total,
+        coalesce(list_sort(list_distinct(list(tool_name) FILTER (WHERE event_type = 'tool_call'))),
+                 []) AS tools
+    FROM clean WHERE turn_index IS NOT NULL
+    GROUP BY dt, app_id, session_id, turn_index
+),
+cost AS (
+    SELECT dt, app_id, session_id, turn_index, sum(cost_usd) AS cost_usd,
+        count(*) FILTER (WHERE cost_usd IS NULL) AS n_unpriced
+    FROM llm_calls WHERE turn_index IS NOT NULL GROUP BY ALL
+)
+SELECT a.*,
+    CASE WHEN a.n_llm_calls = 0 THEN 0.0 ELSE c.cost_usd END::DOUBLE AS cost_usd,
+    coalesce(c.n_unpriced, 0)::BIGINT AS n_llm_calls_unpriced
+FROM agg a LEFT JOIN cost c USING (dt, app_id, session_id, turn_index);
 
-COPY turns TO 'reference/turns'
+COPY turns TO 'peer/turns'
   (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
 
--- 6. errors
+-- 9. errors
 COPY (
     SELECT dt, app_id, error_type, session_id, turn_index::INTEGER AS turn_index, event_id, ts,
         error_code, event_type, tool_name, model, message, prev_event_type,
@@ -199,22 +334,21 @@ COPY (
                 OVER (PARTITION BY dt, app_id, session_id) AS last_call_rn
         FROM clean
     ) WHERE error_type IS NOT NULL
-) TO 'reference/errors'
+) TO 'peer/errors'
   (FORMAT parquet, PARTITION_BY (dt, app_id, error_type), WRITE_PARTITION_COLUMNS true,
    OVERWRITE true);
 
--- 7. turn_features (from turns, plus the raw order of tool calls inside a turn)
+-- 10. turn_features (from turns, plus the order of tool calls inside a turn)
 COPY (
-    WITH tool_calls AS (
-        SELECT dt, app_id, session_id, turn_index, tool_name,
-            lag(tool_name) OVER (PARTITION BY dt, app_id, session_id, turn_index ORDER BY rn)
-                AS previous_tool
-        FROM clean WHERE event_type = 'tool_call' AND turn_index IS NOT NULL
-    ),
-    repeats AS (
+    WITH repeats AS (
         SELECT dt, app_id, session_id, turn_index,
             count(*) FILTER (WHERE tool_name = previous_tool) AS n
-        FROM tool_calls GROUP BY ALL
+        FROM (
+            SELECT dt, app_id, session_id, turn_index, tool_name,
+                lag(tool_name) OVER (PARTITION BY dt, app_id, session_id, turn_index ORDER BY rn)
+                    AS previous_tool
+            FROM tool_calls WHERE turn_index IS NOT NULL
+        ) GROUP BY ALL
     )
     SELECT t.dt, t.app_id, t.session_id, t.turn_index,
         (t.cache_tokens / nullif(t.input_tokens, 0))::DOUBLE AS cache_hit_ratio,
@@ -229,14 +363,20 @@ COPY (
             AS cum_output_tokens,
         t.turn_index = max(t.turn_index) OVER (PARTITION BY t.dt, t.app_id, t.session_id)
             AS is_last_turn,
-        t.n_errors > 0 AS had_error
+        t.n_errors > 0 AS had_error,
+        coalesce(l.max_identical_tool_run, 0)::BIGINT AS max_identical_tool_run,
+        coalesce(l.max_ping_pong, 0)::BIGINT AS max_ping_pong,
+        coalesce(l.max_identical_tool_run, 0) >= 3 OR coalesce(l.max_ping_pong, 0) >= 4
+            AS loop_detected
     FROM turns t
     LEFT JOIN repeats r USING (dt, app_id, session_id, turn_index)
+    LEFT JOIN (SELECT * FROM loops WHERE scope = 'turn') l
+        USING (dt, app_id, session_id, turn_index)
     WINDOW turn_order AS (PARTITION BY t.dt, t.app_id, t.session_id ORDER BY t.turn_index)
-) TO 'reference/turn_features'
+) TO 'peer/turn_features'
   (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
 
--- 8. decision_steps
+-- 11. decision_steps
 COPY (
     WITH decisions AS (
         SELECT dt, app_id, session_id, ts,
@@ -257,15 +397,15 @@ COPY (
             AS elimination_ratio,
         min(ts) AS first_ts, max(ts) AS last_ts
     FROM decisions GROUP BY dt, app_id, session_id, step
-) TO 'reference/decision_steps'
+) TO 'peer/decision_steps'
   (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
 
--- 9. eval_runs (from sessions: an attempt is a session with an eval_benchmark)
+-- 12. eval_runs (from sessions: an attempt is a session with an eval_benchmark)
 COPY (
     WITH attempts AS (
         SELECT dt, eval_benchmark AS benchmark, eval_model AS model, eval_run_id AS run_id,
             eval_task_id AS task_id, eval_passed, eval_score, input_tokens, output_tokens,
-            n_errors, duration_ms
+            n_errors, duration_ms, cost_usd, n_llm_calls_unpriced
         FROM sessions WHERE eval_benchmark IS NOT NULL
     ),
     per_task AS (
@@ -283,7 +423,8 @@ COPY (
             sum(eval_score) / nullif(count(eval_score), 0) AS mean_score,
             sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
             quantile_cont(duration_ms, 0.5) AS session_duration_ms_p50,
-            count(*) FILTER (WHERE n_errors > 0) / nullif(count(*), 0) AS error_session_rate
+            count(*) FILTER (WHERE n_errors > 0) / nullif(count(*), 0) AS error_session_rate,
+            sum(cost_usd) AS cost_usd, sum(n_llm_calls_unpriced) AS n_llm_calls_unpriced
         FROM attempts GROUP BY ALL
     ),
     pass_at_1 AS (
@@ -296,8 +437,77 @@ COPY (
         p.pass_at_1::DOUBLE AS pass_at_1, r.mean_score::DOUBLE AS mean_score,
         r.input_tokens::BIGINT AS input_tokens, r.output_tokens::BIGINT AS output_tokens,
         r.session_duration_ms_p50::DOUBLE AS session_duration_ms_p50,
-        r.error_session_rate::DOUBLE AS error_session_rate
+        r.error_session_rate::DOUBLE AS error_session_rate,
+        r.cost_usd::DOUBLE AS cost_usd,
+        (r.cost_usd / nullif(r.n_tasks_passed, 0))::DOUBLE AS cost_per_passed_task,
+        r.n_llm_calls_unpriced::BIGINT AS n_llm_calls_unpriced
     FROM per_run r LEFT JOIN pass_at_1 p USING (dt, benchmark, model, run_id)
-) TO 'reference/eval_runs'
+) TO 'peer/eval_runs'
   (FORMAT parquet, PARTITION_BY (dt, benchmark, model), WRITE_PARTITION_COLUMNS true,
    OVERWRITE true);
+
+-- 13. tool_stats: per app and tool of the day (null tool_name -> 'unknown')
+COPY (
+    WITH calls AS (
+        SELECT dt, app_id, coalesce(tool_name, 'unknown') AS tool_name, session_id,
+            tool_latency_ms, error_type, is_terminal
+        FROM tool_calls
+    ),
+    top_error AS (
+        SELECT dt, app_id, tool_name, error_type
+        FROM (SELECT dt, app_id, tool_name, error_type, count(*) AS n
+              FROM calls WHERE error_type IS NOT NULL GROUP BY ALL)
+        QUALIFY row_number() OVER (PARTITION BY dt, app_id, tool_name
+                                   ORDER BY n DESC, error_type) = 1
+    )
+    SELECT c.dt, c.app_id, c.tool_name,
+        count(*)::BIGINT AS n_calls,
+        count(c.error_type)::BIGINT AS n_errors,
+        (count(c.error_type) / count(*))::DOUBLE AS failure_rate,
+        quantile_cont(c.tool_latency_ms, 0.5)::DOUBLE AS latency_ms_p50,
+        quantile_cont(c.tool_latency_ms, 0.95)::DOUBLE AS latency_ms_p95,
+        count(DISTINCT c.session_id)::BIGINT AS n_sessions,
+        (count(*) FILTER (WHERE c.error_type IS NOT NULL AND c.is_terminal)
+            / nullif(count(c.error_type), 0))::DOUBLE AS terminal_error_share,
+        any_value(e.error_type) AS top_error_type
+    FROM calls c LEFT JOIN top_error e USING (dt, app_id, tool_name)
+    GROUP BY c.dt, c.app_id, c.tool_name
+) TO 'peer/tool_stats'
+  (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
+
+-- 14. model_comparisons: per benchmark and pair of models (a < b) on the day's shared tasks,
+--     the paired difference of per-task pass shares, its task-clustered standard error and a
+--     95% t interval; attempts' costs count only when all their calls are priced.
+COPY (
+    WITH per_task AS (
+        SELECT dt, eval_benchmark AS benchmark, coalesce(eval_model, 'unknown') AS model,
+            eval_task_id AS task_id,
+            count(*) FILTER (WHERE eval_passed) / count(*) AS p,
+            avg(cost_usd) FILTER (WHERE cost_usd IS NOT NULL AND n_llm_calls_unpriced = 0)
+                AS cost
+        FROM sessions WHERE eval_benchmark IS NOT NULL AND eval_task_id IS NOT NULL
+        GROUP BY ALL
+    ),
+    paired AS (
+        SELECT a.dt, a.benchmark, a.model AS model_a, b.model AS model_b,
+            a.p AS p_a, b.p AS p_b, a.p - b.p AS d, a.cost - b.cost AS cost_diff
+        FROM per_task a JOIN per_task b
+          ON a.dt = b.dt AND a.benchmark = b.benchmark AND a.task_id = b.task_id
+         AND a.model < b.model
+    ),
+    pairs AS (
+        SELECT dt, benchmark, model_a, model_b, count(*) AS n_tasks,
+            avg(p_a) AS pass_at_1_a, avg(p_b) AS pass_at_1_b, avg(d) AS diff,
+            stddev_samp(d) / sqrt(count(*)) AS diff_se,
+            CASE WHEN count(cost_diff) = count(*) THEN avg(cost_diff) END AS mean_cost_diff
+        FROM paired GROUP BY ALL
+    )
+    SELECT p.dt, p.benchmark, p.model_a, p.model_b, p.n_tasks::BIGINT AS n_tasks,
+        p.pass_at_1_a::DOUBLE AS pass_at_1_a, p.pass_at_1_b::DOUBLE AS pass_at_1_b,
+        p.diff::DOUBLE AS diff, p.diff_se::DOUBLE AS diff_se,
+        (p.diff - t.t975 * p.diff_se)::DOUBLE AS diff_ci_low,
+        (p.diff + t.t975 * p.diff_se)::DOUBLE AS diff_ci_high,
+        p.mean_cost_diff::DOUBLE AS mean_cost_diff
+    FROM pairs p LEFT JOIN read_parquet(getvariable('t975_file')) t ON t.df = p.n_tasks - 1
+) TO 'peer/model_comparisons'
+  (FORMAT parquet, PARTITION_BY (dt, benchmark), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
