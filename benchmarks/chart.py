@@ -64,36 +64,30 @@ def draw(summary: Sequence[SummaryRow], path: Path) -> None:
 
 
 def draw_phases(axes: Axes, summary: Sequence[SummaryRow]) -> None:
-    """Stacked bars of the median phases of ray and inline per layout at the largest size."""
+    """Each phase of ray and inline per layout at the largest size, side by side (phases may
+    nest, e.g. Ray's start inside the first batches, so they are not stacked)."""
     ours = [r for r in summary if r["runner"] in OURS]
     if not ours:
         axes.set_axis_off()
         return
     size = max((r["size"] for r in ours), key=parse_size)
     rows = sorted((r for r in ours if r["size"] == size), key=lambda r: (r["layout"], r["runner"]))
-    names = _phase_order(rows)
-    left = [0.0] * len(rows)
-    labels = [f"{r['runner']} ({r['layout']})" for r in rows]
-    cmap = _palette(len(names))
-    for i, name in enumerate(names):
-        widths = [r["phases"].get(name, 0.0) for r in rows]
-        axes.barh(labels, widths, left=left, label=name, color=cmap[i])
-        left = [a + b for a, b in zip(left, widths, strict=True)]
-    others = [max(0.0, r["wall_s"] - lft) for r, lft in zip(rows, left, strict=True)]
-    axes.barh(labels, others, left=left, label="between steps", color="lightgray")
-    axes.set(title=f"Where the user path's time goes at {size} (median seconds)", xlabel="seconds")
-    axes.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))
-
-
-def _phase_order(rows: Sequence[SummaryRow]) -> list[str]:
-    """Start, then the steps in their order, then the end; `phase/*` totals are inside steps,
-    so they are not stacked (the JSON and the console table have them)."""
-    steps = list(dict.fromkeys(n for r in rows for n in r["phases"] if n.startswith("step/")))
-    return ["start_and_load", *steps, "run_end_to_exit"]
-
-
-def _palette(n: int) -> list[object]:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab20"]
-    return [cmap(i % 20) for i in range(n)]
+    names = list(dict.fromkeys(n for r in rows for n in r["phases"]))
+    height = 0.8 / len(rows)
+    for i, row in enumerate(rows):
+        y = [k + i * height for k in range(len(names))]
+        widths = [row["phases"].get(n, 0.0) for n in names]
+        axes.barh(
+            y,
+            widths,
+            height=height,
+            color=COLORS.get(row["runner"]),
+            hatch="//" if row["layout"] == "split" else None,
+            edgecolor="white",
+            label=f"{row['runner']} ({row['layout']})",
+        )
+    axes.set_yticks([k + 0.4 - height / 2 for k in range(len(names))], names, fontsize=8)
+    axes.invert_yaxis()
+    axes.set(title=f"Phases of the user path at {size} (median seconds)", xlabel="seconds")
+    axes.grid(True, axis="x", alpha=0.3)
+    axes.legend(fontsize=8)

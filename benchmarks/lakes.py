@@ -17,12 +17,14 @@ run's tables, compaction or checkpoints.
 import datetime as dt
 import json
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypedDict
 
-from benchmarks.settings import LAKES, WORK, log, parse_size
+from benchmarks.settings import LAKES, ROOT, WORK, log, parse_size
 
 EVENTS_PER_SESSION = 21.07
 """Measured average of the generator (seed 7, default apps), to size lakes by events."""
@@ -80,19 +82,38 @@ def lake_config(size: str, layout: str, days: int) -> dict[str, object]:
 
 
 def ensure_lake(size: str, layout: str, days: int) -> LakeInfo:
-    """The cached raw lake `.lakes/<layout>-<size>`, generated first if missing or different."""
+    """The cached raw lake `.lakes/<layout>-<size>`, generated first if missing or different.
+
+    Generated in a child process (`python -m benchmarks.lakes SIZE LAYOUT DAYS`): the generator
+    holds a day's rows in Python objects, gigabytes for a day of the 10M lake, which the
+    harness would otherwise keep while it measures."""
+    cached = cached_lake(size, layout, days)
+    if cached is not None:
+        return cached
+    command = [sys.executable, "-m", "benchmarks.lakes", size, layout, str(days)]
+    subprocess.run(command, cwd=ROOT, check=True)
+    generated = cached_lake(size, layout, days)
+    if generated is None:
+        raise SystemExit(f"generating lake {layout}-{size} left no lake.json")
+    return generated
+
+
+def cached_lake(size: str, layout: str, days: int) -> LakeInfo | None:
+    marker = LAKES / f"{layout}-{size}" / "lake.json"
+    if not marker.exists():
+        return None
+    info: LakeInfo = json.loads(marker.read_text())
+    return info if info["config"] == lake_config(size, layout, days) else None
+
+
+def generate(size: str, layout: str, days: int) -> LakeInfo:
+    """Writes `.lakes/<layout>-<size>` (into a `.partial` folder renamed when complete)."""
     from trajectory_assets.lake.fs import Lake
     from trajectory_assets.synth import SynthConfig, generate_lake
 
     name = f"{layout}-{size}"
     config = lake_config(size, layout, days)
     folder = LAKES / name
-    marker = folder / "lake.json"
-    if marker.exists():
-        info: LakeInfo = json.loads(marker.read_text())
-        if info["config"] == config:
-            return info
-        log(f"lake {name}: cached with other settings, generating it again")
     partial = LAKES / f"{name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     shutil.rmtree(folder, ignore_errors=True)
@@ -161,3 +182,7 @@ def fresh_folder(name: str) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
+
+
+if __name__ == "__main__":
+    generate(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -11,9 +11,10 @@ recorded anyway, in the fresh `DAGSTER_HOME` it ran with.
   `phase/batches`, `phase/commit`, `phase/checks`, `phase/ray_start`, ... whatever the engine
   records), per asset, and the text entries `runtime` and `read_from`.
 
-A range run records the same metadata on every day's materialization, and a multi-asset's
-outputs may all carry their step's phases. So a phase whose value is the same on every day is
-counted once, otherwise the days add up; likewise across the assets of one step.
+A range run records the same metadata on every day's materialization, and the outputs of one
+operator (or every asset of a run) may all carry the same phases. So identical sets of phases
+count once, and different sets (other operators, per-day figures) add up: per asset over its
+materializations, then per step over its assets.
 """
 
 from pathlib import Path
@@ -62,7 +63,7 @@ def read_run(home: Path, started_at: float, exited_at: float) -> RunPhases:
     run_start = run_end = None
     step_start: dict[str, float] = {}
     windows: dict[str, list[float]] = {}
-    values: dict[tuple[str, str], list[float]] = {}  # (asset, phase) -> one value per day
+    recorded: dict[str, list[dict[str, float]]] = {}  # asset -> its phases, once per day
     step_of: dict[str, str] = {}
     runtime: dict[str, str] = {}
     read_from: dict[str, str] = {}
@@ -86,14 +87,16 @@ def read_run(home: Path, started_at: float, exited_at: float) -> RunPhases:
             m = event.event_specific_data.materialization  # type: ignore[union-attr]
             asset = m.asset_key.to_user_string()
             step_of[asset] = event.step_key or "?"
+            phases: dict[str, float] = {}
             for key, value in m.metadata.items():
                 raw = value.value
                 if key.startswith(PHASE_PREFIX) and isinstance(raw, int | float):
-                    values.setdefault((asset, key[len(PHASE_PREFIX) :]), []).append(float(raw))
+                    phases[key[len(PHASE_PREFIX) :]] = float(raw)
                 elif key == "runtime":
                     runtime[asset] = str(raw)
                 elif key == "read_from":
                     read_from[asset] = str(raw)
+            recorded.setdefault(asset, []).append(phases)
         elif kind == T.ASSET_CHECK_EVALUATION:
             evaluations += 1
             data = event.event_specific_data
@@ -103,16 +106,11 @@ def read_run(home: Path, started_at: float, exited_at: float) -> RunPhases:
     if run_start is None or run_end is None:
         raise RuntimeError(f"{home}: run {run.run_id} has no start or end event")
 
-    by_asset: dict[str, dict[str, float]] = {}
-    for (asset, phase), seen in values.items():
-        by_asset.setdefault(asset, {})[phase] = _once_or_sum(seen)
-    by_step: dict[str, dict[str, float]] = {}
-    for step in sorted(set(step_of.values())):
-        assets = [a for a, s in step_of.items() if s == step and a in by_asset]
-        names = sorted({p for a in assets for p in by_asset[a]})
-        by_step[step] = {
-            p: _once_or_sum([by_asset[a][p] for a in assets if p in by_asset[a]]) for p in names
-        }
+    by_asset = {asset: distinct_sum(seen) for asset, seen in recorded.items()}
+    by_step = {
+        step: distinct_sum([by_asset[a] for a, s in step_of.items() if s == step])
+        for step in sorted(set(step_of.values()))
+    }
     totals: dict[str, float] = {}
     for phases in by_step.values():
         for name, seconds in phases.items():
@@ -146,6 +144,12 @@ def flat_phases(phases: RunPhases) -> dict[str, float]:
     return flat
 
 
-def _once_or_sum(seen: list[float]) -> float:
-    """One measurement repeated on every day (or output): itself; different ones: their sum."""
-    return seen[0] if len(set(seen)) == 1 else sum(seen)
+def distinct_sum(measurements: list[dict[str, float]]) -> dict[str, float]:
+    """The phases of several materializations: identical sets of phases are one measurement
+    repeated (on every day of a range, on every output of one operator or one run), so each
+    distinct set counts once, and distinct sets add up."""
+    total: dict[str, float] = {}
+    for phases in {tuple(sorted(p.items())) for p in measurements if p}:
+        for name, seconds in phases:
+            total[name] = total.get(name, 0.0) + seconds
+    return dict(sorted(total.items()))
