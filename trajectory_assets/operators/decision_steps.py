@@ -8,8 +8,43 @@ import pyarrow as pa
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
 from trajectory_assets.operators.events import CLEAN, VALIDATION_COLUMNS, payload
+from trajectory_assets.schema import TS, TableSpec, column
 
-DECISION_STEPS = f"""
+DECISION_STEPS = pa.schema(
+    [
+        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
+        column("app_id", pa.string(), "The application, as in the raw events."),
+        column("session_id", pa.string(), "The session, as in the raw events."),
+        column(
+            "step",
+            pa.string(),
+            "Payload `step` of the session's `decision` events (null when absent).",
+        ),
+        column("n_items", pa.int64(), "Distinct non-null payload `item_id`s in the step."),
+        column("kept", pa.int64(), "The step's decisions with outcome `kept`."),
+        column("eliminated", pa.int64(), "The step's decisions with outcome `eliminated`."),
+        column("scored", pa.int64(), "The step's decisions with outcome `scored`."),
+        column(
+            "elimination_ratio",
+            pa.float64(),
+            "`eliminated / (kept + eliminated + scored)` (null when that is 0).",
+        ),
+        column("first_ts", TS, "`ts` of the step's first decision."),
+        column("last_ts", TS, "`ts` of the step's last decision."),
+    ]
+)
+
+
+DECISION_STEPS_TABLE = TableSpec(
+    "decision_steps",
+    DECISION_STEPS,
+    partition_by=("app_id",),
+    keys=("app_id", "session_id", "step"),
+    description="One row per (session, decision step): items kept, eliminated, scored.",
+)
+
+
+STEPS_SQL = f"""
 WITH decisions AS (
     SELECT dt, app_id, session_id, ts,
         {payload("step")} AS step, {payload("item_id")} AS item_id,
@@ -32,10 +67,10 @@ FROM decisions GROUP BY dt, app_id, session_id, step
 class DecisionSteps(Operator):
     name = "decision_steps"
     version = "1"
-    outputs = ("decision_steps",)
+    outputs = (DECISION_STEPS_TABLE,)
     inputs = ("raw_events",)
     requires = "session"
     raw_columns = VALIDATION_COLUMNS
 
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
-        return batch.sql(DECISION_STEPS)
+        return batch.sql(STEPS_SQL)

@@ -15,7 +15,103 @@ import pyarrow as pa
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
 from trajectory_assets.operators.events import exact_sum
-from trajectory_assets.schema import EVAL_PARTIALS
+from trajectory_assets.schema import TableSpec, column
+
+EVAL_RUNS = pa.schema(
+    [
+        column("dt", pa.string(), "The day of the attempts' sessions (YYYY-MM-DD)."),
+        column("benchmark", pa.string(), "The attempts' `eval_benchmark`."),
+        column(
+            "model",
+            pa.string(),
+            "The attempts' `eval_model` (`unknown` when the eval_result had none).",
+        ),
+        column(
+            "run_id",
+            pa.string(),
+            "The attempts' `eval_run_id` (`default` when the eval_result had none).",
+        ),
+        column(
+            "n_attempts",
+            pa.int64(),
+            "Attempts: sessions with this benchmark, model and run (null task ids included).",
+        ),
+        column("n_tasks", pa.int64(), "Distinct non-null `eval_task_id`s of the attempts."),
+        column("n_tasks_passed", pa.int64(), "Tasks with at least one passed attempt."),
+        column("pass_rate", pa.float64(), "Attempts with `eval_passed` true / `n_attempts`."),
+        column(
+            "pass_at_1",
+            pa.float64(),
+            "Mean over tasks of c/n, c passed of the task's n attempts (null task ids "
+            "excluded; null when no task).",
+        ),
+        column(
+            "mean_score",
+            pa.float64(),
+            "Mean `eval_score` of the attempts (null when none has one).",
+        ),
+        column("input_tokens", pa.int64(), "Sum of the attempts' sessions' `input_tokens`."),
+        column("output_tokens", pa.int64(), "Sum of the attempts' sessions' `output_tokens`."),
+        column(
+            "session_duration_ms_p50",
+            pa.float64(),
+            "Median `duration_ms` of the attempts' sessions, ms.",
+        ),
+        column(
+            "error_session_rate",
+            pa.float64(),
+            "Attempts whose session has at least one error / `n_attempts`.",
+        ),
+        column(
+            "cost_usd",
+            pa.float64(),
+            "Sum of the attempts' `sessions.cost_usd`, USD (null when every attempt's "
+            "`cost_usd` is null).",
+        ),
+        column(
+            "cost_per_passed_task",
+            pa.float64(),
+            "`cost_usd / n_tasks_passed`, USD (null when no task passed).",
+        ),
+        column(
+            "n_llm_calls_unpriced",
+            pa.int64(),
+            "Sum of the attempts' `sessions.n_llm_calls_unpriced` (non-zero: "
+            "`cost_usd` is a lower bound).",
+        ),
+    ]
+)
+
+EVAL_PARTIALS = pa.schema(
+    [
+        pa.field("dt", pa.string()),
+        pa.field("benchmark", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("task_id", pa.string()),
+        pa.field("n_attempts", pa.int64()),
+        pa.field("n_passed", pa.int64()),
+        pa.field("score_sum", pa.float64()),
+        pa.field("score_count", pa.int64()),
+        pa.field("input_tokens", pa.int64()),
+        pa.field("output_tokens", pa.int64()),
+        pa.field("n_error_sessions", pa.int64()),
+        pa.field("durations_ms", pa.list_(pa.float64())),
+        pa.field("cost_usd", pa.float64()),
+        pa.field("n_llm_calls_unpriced", pa.int64()),
+    ]
+)
+"""Phase one of `eval_runs`: one row per (run group, task) and batch; merged once per group."""
+
+
+EVAL_RUNS_TABLE = TableSpec(
+    "eval_runs",
+    EVAL_RUNS,
+    partition_by=("benchmark", "model"),
+    keys=("benchmark", "model", "run_id"),
+    description="One row per (benchmark, model, run_id): attempts, pass rate, pass@1, cost.",
+)
+
 
 PARTIALS_SQL = f"""
 SELECT dt, eval_benchmark AS benchmark, eval_model AS model, eval_run_id AS run_id,
@@ -74,7 +170,7 @@ class EvalRuns(Operator):
 
     name = "eval_runs"
     version = "2"
-    outputs = ("eval_runs",)
+    outputs = (EVAL_RUNS_TABLE,)
     inputs = ("sessions",)
     requires = None
     partial_schema = EVAL_PARTIALS

@@ -34,7 +34,85 @@ import pyarrow as pa
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
 from trajectory_assets.operators.events import exact_sum
-from trajectory_assets.schema import MODEL_COMPARISON_PARTIALS, MODEL_COMPARISONS
+from trajectory_assets.schema import TableSpec, column
+
+MODEL_COMPARISONS = pa.schema(
+    [
+        column(
+            "dt",
+            pa.string(),
+            "The day D; the row pools the attempts of the `window_days` days "
+            "ending on D (default 1).",
+        ),
+        column("benchmark", pa.string(), "The attempts' `eval_benchmark`."),
+        column("model_a", pa.string(), "The first `eval_model` of the pair (`model_a < model_b`)."),
+        column("model_b", pa.string(), "The second `eval_model` of the pair."),
+        column(
+            "n_tasks",
+            pa.int64(),
+            "|T|: the shared tasks, task ids with at least one attempt by each "
+            "model (run ids pooled).",
+        ),
+        column(
+            "pass_at_1_a",
+            pa.float64(),
+            "Mean over T of p_a(t), model_a's share of passed attempts on t.",
+        ),
+        column(
+            "pass_at_1_b",
+            pa.float64(),
+            "Mean over T of p_b(t), model_b's share of passed attempts on t.",
+        ),
+        column("diff", pa.float64(), "Mean over T of d(t) = p_a(t) - p_b(t)."),
+        column(
+            "diff_se",
+            pa.float64(),
+            "Sample standard deviation of d / sqrt(|T|), the paired, task-clustered standard "
+            "error (null when |T| < 2).",
+        ),
+        column(
+            "diff_ci_low",
+            pa.float64(),
+            "`diff - t(0.975, |T| - 1) * diff_se`: the 95% interval's low end (null when |T| < 2).",
+        ),
+        column(
+            "diff_ci_high",
+            pa.float64(),
+            "`diff + t(0.975, |T| - 1) * diff_se`: the 95% interval's high end "
+            "(null when |T| < 2).",
+        ),
+        column(
+            "mean_cost_diff",
+            pa.float64(),
+            "Mean over T of (mean cost of model_a's priced attempts on t - that of model_b's), "
+            "USD; null when either has none on a task of T.",
+        ),
+    ]
+)
+
+MODEL_COMPARISON_PARTIALS = pa.schema(
+    [
+        pa.field("dt", pa.string()),
+        pa.field("benchmark", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("task_id", pa.string()),
+        pa.field("n_attempts", pa.int64()),
+        pa.field("n_passed", pa.int64()),
+        pa.field("cost_sum", pa.float64()),
+        pa.field("n_priced", pa.int64()),
+    ]
+)
+"""Phase one of `model_comparisons`: one row per (day, benchmark, model, task) and batch."""
+
+
+MODEL_COMPARISONS_TABLE = TableSpec(
+    "model_comparisons",
+    MODEL_COMPARISONS,
+    partition_by=("benchmark",),
+    keys=("benchmark", "model_a", "model_b"),
+    description="One row per (benchmark, model pair): paired pass@1 difference, SE, CI.",
+)
+
 
 FULLY_PRICED = "cost_usd IS NOT NULL AND coalesce(n_llm_calls_unpriced, 0) = 0"
 """A priced attempt: every llm_call of its session has a price (a session with some unpriced
@@ -98,7 +176,7 @@ class ModelComparisons(Operator):
 
     name = "model_comparisons"
     version = "1"
-    outputs = ("model_comparisons",)
+    outputs = (MODEL_COMPARISONS_TABLE,)
     inputs = ("sessions",)
     requires = None
     partial_schema = MODEL_COMPARISON_PARTIALS

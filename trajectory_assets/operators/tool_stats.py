@@ -11,7 +11,67 @@ import pyarrow as pa
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
-from trajectory_assets.schema import TOOL_STATS_PARTIALS
+from trajectory_assets.schema import STRINGS, TableSpec, column
+
+TOOL_STATS = pa.schema(
+    [
+        column("dt", pa.string(), "The day of the calls' sessions (YYYY-MM-DD)."),
+        column("app_id", pa.string(), "The application, as in the raw events."),
+        column("tool_name", pa.string(), "The tool (`unknown` for calls with a null `tool_name`)."),
+        column("n_calls", pa.int64(), "The tool's calls in the app that day."),
+        column("n_errors", pa.int64(), "The tool's calls with a non-null `error_type`."),
+        column("failure_rate", pa.float64(), "`n_errors / n_calls`."),
+        column(
+            "latency_ms_p50",
+            pa.float64(),
+            "Median `tool_latency_ms` of the tool's calls, ms (null when none has one).",
+        ),
+        column(
+            "latency_ms_p95",
+            pa.float64(),
+            "95th percentile of `tool_latency_ms` of the tool's calls, ms "
+            "(null when none has one).",
+        ),
+        column("n_sessions", pa.int64(), "Distinct sessions that called the tool."),
+        column(
+            "terminal_error_share",
+            pa.float64(),
+            "Erroring calls with `is_terminal` / `n_errors` (null when `n_errors` is 0).",
+        ),
+        column(
+            "top_error_type",
+            pa.string(),
+            "Most frequent `error_type` of the tool's calls; ties go to the smallest "
+            "name; null when none.",
+        ),
+    ]
+)
+
+TOOL_STATS_PARTIALS = pa.schema(
+    [
+        pa.field("dt", pa.string()),
+        pa.field("app_id", pa.string()),
+        pa.field("tool_name", pa.string()),
+        pa.field("session_id", pa.string()),
+        pa.field("n_calls", pa.int64()),
+        pa.field("n_errors", pa.int64()),
+        pa.field("n_terminal_errors", pa.int64()),
+        pa.field("latencies_ms", pa.list_(pa.float64())),
+        pa.field("error_types", STRINGS),
+    ]
+)
+"""Phase one of `tool_stats`: one row per (app, tool, session) and batch, with the raw latencies
+and error types (percentiles and modes do not merge from partial ones); merged once per day."""
+
+
+TOOL_STATS_TABLE = TableSpec(
+    "tool_stats",
+    TOOL_STATS,
+    partition_by=("app_id",),
+    keys=("app_id", "tool_name"),
+    description="One row per (app, tool) of the day: calls, failure rate, latency p50/p95.",
+)
+
 
 PARTIALS_SQL = """
 SELECT dt, app_id, coalesce(tool_name, 'unknown') AS tool_name, session_id,
@@ -66,7 +126,7 @@ class ToolStats(Operator):
 
     name = "tool_stats"
     version = "1"
-    outputs = ("tool_stats",)
+    outputs = (TOOL_STATS_TABLE,)
     inputs = ("tool_calls",)
     requires = None
     partial_schema = TOOL_STATS_PARTIALS

@@ -12,6 +12,86 @@ from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
 from trajectory_assets.operators.events import CLEAN, SESSION, VALIDATION_COLUMNS
 from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql
+from trajectory_assets.schema import TableSpec, column
+
+TURN_FEATURES = pa.schema(
+    [
+        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
+        column("app_id", pa.string(), "The application, as in the raw events."),
+        column("session_id", pa.string(), "The session, as in the raw events."),
+        column("turn_index", pa.int32(), "The 0-based turn, as in `turns`."),
+        column(
+            "cache_hit_ratio",
+            pa.float64(),
+            "`cache_tokens / input_tokens` of the turn (null when `input_tokens` is 0).",
+        ),
+        column(
+            "output_tokens_per_s",
+            pa.float64(),
+            "`output_tokens / (latency_ms_total / 1000)`, tokens per second (null when "
+            "`latency_ms_total` is 0).",
+        ),
+        column(
+            "tool_calls_per_llm_call",
+            pa.float64(),
+            "`n_tool_calls / n_llm_calls` of the turn (null when `n_llm_calls` is 0).",
+        ),
+        column(
+            "repeated_tool_calls",
+            pa.int64(),
+            "The turn's tool_calls whose `tool_name` equals the previous tool_call's in the turn "
+            "(arguments ignored; a null name never repeats).",
+        ),
+        column(
+            "think_time_ms",
+            pa.float64(),
+            "This turn's `started_at` minus the previous turn's `ended_at` (turns by "
+            "`turn_index`), ms; null for the first turn.",
+        ),
+        column(
+            "cum_input_tokens",
+            pa.int64(),
+            "Running sum of `input_tokens` over the session's turns in `turn_index` order, up to "
+            "and including this one.",
+        ),
+        column(
+            "cum_output_tokens",
+            pa.int64(),
+            "Running sum of `output_tokens` over the session's turns in `turn_index` order, up to "
+            "and including this one.",
+        ),
+        column("is_last_turn", pa.bool_(), "The turn has the session's highest `turn_index`."),
+        column("had_error", pa.bool_(), "`n_errors > 0`."),
+        column(
+            "max_identical_tool_run",
+            pa.int64(),
+            "Longest run of consecutive tool calls with the same `tool_name` and `arguments_hash` "
+            "(two nulls equal), over the turn's tool calls, in event order; 0 without tool calls.",
+        ),
+        column(
+            "max_ping_pong",
+            pa.int64(),
+            "Longest run of consecutive tool calls alternating A, B, A, B, ... between "
+            "two different (`tool_name`, `arguments_hash`) pairs, over the turn's tool "
+            "calls; 0 below 4 calls.",
+        ),
+        column(
+            "loop_detected",
+            pa.bool_(),
+            "`max_identical_tool_run >= identical_run_threshold` (default 3) or `max_ping_pong >= "
+            "ping_pong_threshold` (default 4), both run config.",
+        ),
+    ]
+)
+
+
+TURN_FEATURES_TABLE = TableSpec(
+    "turn_features",
+    TURN_FEATURES,
+    partition_by=("app_id",),
+    keys=("app_id", "session_id", "turn_index"),
+    description="One row per turn: cache hit ratio, throughput, repeats, loops, think time.",
+)
 
 
 def turn_features_sql(loops: LoopThresholds) -> str:
@@ -55,7 +135,7 @@ class TurnFeatures(Operator):
 
     name = "turn_features"
     version = "2"
-    outputs = ("turn_features",)
+    outputs = (TURN_FEATURES_TABLE,)
     inputs = ("raw_events", "turns")
     requires = "session"
     raw_columns = (*VALIDATION_COLUMNS, "turn_index", "tool_name")

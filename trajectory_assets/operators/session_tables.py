@@ -1,0 +1,407 @@
+"""The six tables `sessionize` writes from one read of a batch of whole sessions: their
+columns, keys and partitions (SPEC.md)."""
+
+import pyarrow as pa
+
+from trajectory_assets.schema import ARTIFACTS, STRINGS, TS, TableSpec, column
+
+REJECTED_EVENTS = pa.schema(
+    [
+        column(
+            "dt",
+            pa.string(),
+            "The `dt=` folder of the raw file the row was read from (YYYY-MM-DD).",
+        ),
+        column(
+            "app_id",
+            pa.string(),
+            "The row's `app_id`, or the `app_id=` folder of its file when that is null or empty.",
+        ),
+        column(
+            "source_file",
+            pa.string(),
+            "The raw file the row was read from, relative to the lake root.",
+        ),
+        column("source_row", pa.int64(), "The row's 0-based position in `source_file`."),
+        column("event_id", pa.string(), "The row's `event_id` as written (may be null or empty)."),
+        column(
+            "reason",
+            pa.string(),
+            "Every validation rule the row breaks (e.g. `negative latency_ms`), separated by `; `.",
+        ),
+        column("row", pa.string(), "The whole raw row (every Tier A column) as a JSON object."),
+    ]
+)
+
+SESSIONS = pa.schema(
+    [
+        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
+        column("app_id", pa.string(), "The application, as in the raw events."),
+        column("session_id", pa.string(), "The session, as in the raw events."),
+        column(
+            "agent_ids",
+            STRINGS,
+            "Distinct non-null `agent_id`s of the session's events, sorted; empty when none.",
+        ),
+        column(
+            "models",
+            STRINGS,
+            "Distinct non-null `model`s of the session's llm_calls, sorted; empty when none.",
+        ),
+        column("started_at", TS, "`ts` of the session's first event (min ts)."),
+        column("ended_at", TS, "`ts` of the session's last event (max ts)."),
+        column("duration_ms", pa.float64(), "`ended_at - started_at`, ms."),
+        column("n_events", pa.int64(), "The session's valid, de-duplicated events."),
+        column("n_turns", pa.int64(), "Distinct non-null `turn_index` values of the session."),
+        column("n_llm_calls", pa.int64(), "The session's `llm_call` events."),
+        column("n_tool_calls", pa.int64(), "The session's `tool_call` events."),
+        column(
+            "n_errors",
+            pa.int64(),
+            "The session's events with a non-null `error_type` (any event type).",
+        ),
+        column(
+            "input_tokens",
+            pa.int64(),
+            "Sum of `input_tokens` over the session's events (cached included).",
+        ),
+        column("output_tokens", pa.int64(), "Sum of `output_tokens` over the session's events."),
+        column("cache_tokens", pa.int64(), "Sum of `cache_tokens` over the session's events."),
+        column(
+            "ttft_ms_p50",
+            pa.float64(),
+            "Median `ttft_ms` of the session's llm_calls, ms (null when none has one).",
+        ),
+        column(
+            "latency_ms_p50",
+            pa.float64(),
+            "Median `latency_ms` of the session's llm_calls, ms (null when none has one).",
+        ),
+        column(
+            "latency_ms_p95",
+            pa.float64(),
+            "95th percentile of `latency_ms` of the session's llm_calls, ms "
+            "(null when none has one).",
+        ),
+        column(
+            "tool_latency_ms_total",
+            pa.float64(),
+            "Sum of `tool_latency_ms` over the session's events, ms (0 when none).",
+        ),
+        column(
+            "status",
+            pa.string(),
+            "Payload `status` of the session's last `session_end`; `unknown` when there is none "
+            "or it has no status.",
+        ),
+        column(
+            "eval_benchmark",
+            pa.string(),
+            "Payload `benchmark` of the session's last `eval_result` (null when there is none or "
+            "it has no benchmark); a non-null one makes the session an eval attempt.",
+        ),
+        column(
+            "eval_task_id",
+            pa.string(),
+            "Payload `task_id` of the session's last `eval_result`; null when it has none.",
+        ),
+        column(
+            "eval_run_id",
+            pa.string(),
+            "Payload `run_id` of the session's last `eval_result`, `default` when absent; null "
+            "when the session has no `eval_result`.",
+        ),
+        column(
+            "eval_model",
+            pa.string(),
+            "`model` of the session's last `eval_result`, `unknown` when null; null when the "
+            "session has no `eval_result`.",
+        ),
+        column(
+            "eval_passed",
+            pa.bool_(),
+            "Payload `passed` of the session's last `eval_result`, cast to boolean; null when "
+            "absent or not castable.",
+        ),
+        column(
+            "eval_score",
+            pa.float64(),
+            "Payload `score` of the session's last `eval_result`, cast to float; null when "
+            "absent or not castable.",
+        ),
+        column(
+            "cost_usd",
+            pa.float64(),
+            "Sum of the `cost_usd` of every llm_call of the session (those outside any "
+            "turn included), USD (0 when there is no llm_call; null when there are some "
+            "and none is priced).",
+        ),
+        column(
+            "n_llm_calls_unpriced",
+            pa.int64(),
+            "The session's llm_calls with a null `cost_usd` (non-zero: "
+            "`cost_usd` is a lower bound).",
+        ),
+        column(
+            "max_identical_tool_run",
+            pa.int64(),
+            "Longest run of consecutive tool calls with the same `tool_name` and `arguments_hash` "
+            "(two nulls equal), over all the session's tool calls, across turns, those outside "
+            "any turn included, in event order; 0 without tool calls.",
+        ),
+        column(
+            "max_ping_pong",
+            pa.int64(),
+            "Longest run of consecutive tool calls alternating A, B, A, B, ... between two "
+            "different (`tool_name`, `arguments_hash`) pairs, over all the session's tool calls, "
+            "across turns, those outside any turn included; 0 below 4 calls.",
+        ),
+        column(
+            "loop_detected",
+            pa.bool_(),
+            "`max_identical_tool_run >= identical_run_threshold` (default 3) or `max_ping_pong >= "
+            "ping_pong_threshold` (default 4), both run config.",
+        ),
+    ]
+)
+
+TURNS = pa.schema(
+    [
+        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
+        column("app_id", pa.string(), "The application, as in the raw events."),
+        column("session_id", pa.string(), "The session, as in the raw events."),
+        column(
+            "turn_index",
+            pa.int32(),
+            "The 0-based turn (never null: events without a turn are in no row).",
+        ),
+        column(
+            "agent_id",
+            pa.string(),
+            "First non-null `agent_id` of the turn's events, in event order.",
+        ),
+        column(
+            "model",
+            pa.string(),
+            "`model` of the turn's first llm_call (null when the turn has none or "
+            "that call has no model).",
+        ),
+        column("started_at", TS, "`ts` of the turn's first event."),
+        column("ended_at", TS, "`ts` of the turn's last event."),
+        column("duration_ms", pa.float64(), "`ended_at - started_at`, ms."),
+        column("n_events", pa.int64(), "The turn's valid, de-duplicated events."),
+        column("n_llm_calls", pa.int64(), "The turn's `llm_call` events."),
+        column("n_tool_calls", pa.int64(), "The turn's `tool_call` events."),
+        column("n_errors", pa.int64(), "The turn's events with a non-null `error_type`."),
+        column(
+            "input_tokens",
+            pa.int64(),
+            "Sum of `input_tokens` over the turn's events (cached included).",
+        ),
+        column("output_tokens", pa.int64(), "Sum of `output_tokens` over the turn's events."),
+        column("cache_tokens", pa.int64(), "Sum of `cache_tokens` over the turn's events."),
+        column(
+            "ttft_ms",
+            pa.float64(),
+            "`ttft_ms` of the turn's first llm_call, ms (null when the turn has none or "
+            "that call has no TTFT).",
+        ),
+        column(
+            "latency_ms_total",
+            pa.float64(),
+            "Sum of `latency_ms` over the turn's llm_calls, ms (0 when none).",
+        ),
+        column(
+            "tool_latency_ms_total",
+            pa.float64(),
+            "Sum of `tool_latency_ms` over the turn's events, ms (0 when none).",
+        ),
+        column(
+            "tools",
+            STRINGS,
+            "Distinct non-null `tool_name`s of the turn's tool_calls, sorted; empty when none.",
+        ),
+        column(
+            "cost_usd",
+            pa.float64(),
+            "Sum of the `cost_usd` of the turn's llm_calls, USD (0 when there is no llm_call; "
+            "null when there are some and none is priced).",
+        ),
+        column("n_llm_calls_unpriced", pa.int64(), "The turn's llm_calls with a null `cost_usd`."),
+    ]
+)
+
+ERRORS = pa.schema(
+    [
+        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
+        column("app_id", pa.string(), "The application, as in the raw events."),
+        column(
+            "error_type",
+            pa.string(),
+            "The event's `error_type` (never null: that is what makes it an error).",
+        ),
+        column("session_id", pa.string(), "The session, as in the raw events."),
+        column(
+            "turn_index",
+            pa.int32(),
+            "The event's 0-based turn; null for session-level events.",
+        ),
+        column(
+            "event_id",
+            pa.string(),
+            "The event's id (unique in its session after de-duplication).",
+        ),
+        column("ts", TS, "When the event happened."),
+        column("error_code", pa.string(), "The event's `error_code`."),
+        column(
+            "event_type",
+            pa.string(),
+            "Type of the erroring event (`error`, `llm_call`, `tool_call`, ...).",
+        ),
+        column("tool_name", pa.string(), "The event's `tool_name`."),
+        column("model", pa.string(), "The event's `model`."),
+        column(
+            "message",
+            pa.string(),
+            "Payload `message`; null when absent or the payload is not JSON.",
+        ),
+        column(
+            "prev_event_type",
+            pa.string(),
+            "`event_type` of the event before it in the session; null for the "
+            "session's first event.",
+        ),
+        column(
+            "is_terminal",
+            pa.bool_(),
+            "No `llm_call` or `tool_call` comes after it in the session (an erroring call counts "
+            "as itself, not as one that follows).",
+        ),
+        column("artifacts", ARTIFACTS, "The event's `artifacts` (`kind`, `uri`)."),
+    ]
+)
+
+LLM_CALLS = pa.schema(
+    [
+        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
+        column("app_id", pa.string(), "The application, as in the raw events."),
+        column("session_id", pa.string(), "The session, as in the raw events."),
+        column(
+            "turn_index",
+            pa.int32(),
+            "The event's 0-based turn; null for session-level events.",
+        ),
+        column(
+            "event_id",
+            pa.string(),
+            "The event's id (unique in its session after de-duplication).",
+        ),
+        column("ts", TS, "When the event happened."),
+        column("agent_id", pa.string(), "The event's `agent_id`."),
+        column("request_id", pa.string(), "The event's `request_id`."),
+        column("model", pa.string(), "The model called."),
+        column("ttft_ms", pa.float64(), "Time to first token, ms."),
+        column("latency_ms", pa.float64(), "Latency of the call, ms."),
+        column("input_tokens", pa.int64(), "Input tokens of the call, cached ones included."),
+        column("output_tokens", pa.int64(), "Output tokens of the call."),
+        column("cache_tokens", pa.int64(), "Input tokens served from cache."),
+        column("error_type", pa.string(), "The call's `error_type`; null when it succeeded."),
+        column("error_code", pa.string(), "The call's `error_code`."),
+        column(
+            "cost_usd",
+            pa.float64(),
+            "Price of the call in USD from the pinned genai-prices database or the lake's "
+            "`prices.yaml` (which wins), at `ts`; null when the model has no price (never 0).",
+        ),
+    ]
+)
+
+TOOL_CALLS = pa.schema(
+    [
+        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
+        column("app_id", pa.string(), "The application, as in the raw events."),
+        column("session_id", pa.string(), "The session, as in the raw events."),
+        column(
+            "turn_index",
+            pa.int32(),
+            "The event's 0-based turn; null for session-level events.",
+        ),
+        column(
+            "event_id",
+            pa.string(),
+            "The event's id (unique in its session after de-duplication).",
+        ),
+        column("ts", TS, "When the event happened."),
+        column("agent_id", pa.string(), "The event's `agent_id`."),
+        column("tool_name", pa.string(), "The tool called."),
+        column("tool_latency_ms", pa.float64(), "Time the tool took, ms."),
+        column("error_type", pa.string(), "The call's `error_type`; null when it succeeded."),
+        column("error_code", pa.string(), "The call's `error_code`."),
+        column(
+            "arguments_hash",
+            pa.string(),
+            "md5 (32 hex digits) of the payload's `arguments` as compact JSON; null when the "
+            "payload is not a JSON object or `arguments` is absent or null.",
+        ),
+        column(
+            "is_terminal",
+            pa.bool_(),
+            "An erroring call after which no `llm_call` or `tool_call` comes in the session (as "
+            "in `errors`); false for every other call.",
+        ),
+    ]
+)
+
+
+SESSIONS_TABLE = TableSpec(
+    "sessions",
+    SESSIONS,
+    partition_by=("app_id",),
+    keys=("app_id", "session_id"),
+    description="One row per session: counts, tokens, latency, cost, loops, status, eval outcome.",
+)
+
+
+TURNS_TABLE = TableSpec(
+    "turns",
+    TURNS,
+    partition_by=("app_id",),
+    keys=("app_id", "session_id", "turn_index"),
+    description="One row per (session, turn): counts, tokens, first-call model and TTFT, tools.",
+)
+
+
+ERRORS_TABLE = TableSpec(
+    "errors",
+    ERRORS,
+    partition_by=("app_id", "error_type"),
+    keys=("app_id", "session_id", "event_id"),
+    description="One row per error event, with the event before it and whether it was terminal.",
+)
+
+
+REJECTED_EVENTS_TABLE = TableSpec(
+    "rejected_events",
+    REJECTED_EVENTS,
+    partition_by=("app_id",),
+    keys=("app_id", "source_file", "source_row"),
+    description="One row per raw row that failed validation, with every reason.",
+)
+
+
+LLM_CALLS_TABLE = TableSpec(
+    "llm_calls",
+    LLM_CALLS,
+    partition_by=("app_id",),
+    keys=("app_id", "session_id", "event_id"),
+    description="One row per valid, de-duplicated llm_call: keys, latency, tokens, cost_usd.",
+)
+
+
+TOOL_CALLS_TABLE = TableSpec(
+    "tool_calls",
+    TOOL_CALLS,
+    partition_by=("app_id",),
+    keys=("app_id", "session_id", "event_id"),
+    description="One row per valid, de-duplicated tool_call: latency, error, arguments hash.",
+)
