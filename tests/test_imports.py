@@ -23,7 +23,7 @@ def test_definitions_load_without_ray() -> None:
 
 def test_definitions_have_every_tier_b_asset_and_the_schedule() -> None:
     from trajectory_assets.definitions import defs
-    from trajectory_assets.schema import TABLES
+    from trajectory_assets.operators import TABLES
 
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == {*TABLES, "raw_events"}

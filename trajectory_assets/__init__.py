@@ -1,6 +1,63 @@
 """trajectory-assets: Tier B analysis tables from a lake of raw LLM-agent events.
 
-Importing the package is cheap: Ray, Dagster and DuckDB load only where they are used.
+The public API, for your own tables (see examples/ and the README):
+
+    import trajectory_assets as ta
+
+    class SlowTurns(ta.Operator):          # a pure function of a batch of rows
+        name, version, inputs = "slow_turns", "1", ("turns",)
+        outputs = (ta.TableSpec("slow_turns", SCHEMA, ("app_id",), KEYS, "what a row is"),)
+        def transform(self, ctx: ta.OpContext, batch: ta.Batch): ...
+
+    defs = ta.build_definitions([SlowTurns()], upstream=ta.BUILTIN_OPERATORS)   # a code location
+    ctx = ta.connect("demo/lake")                                        # a notebook
+
+Importing the package is cheap: Arrow, Ray, Dagster and DuckDB load only where they are used.
 """
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "BUILTIN_OPERATORS",
+    "Batch",
+    "DefinitionError",
+    "OpContext",
+    "Operator",
+    "TableSpec",
+    "build_definitions",
+    "column",
+    "connect",
+]
+
+if TYPE_CHECKING:
+    from trajectory_assets.defs.definitions import build_definitions
+    from trajectory_assets.engine.batch import Batch
+    from trajectory_assets.engine.operator import OpContext, Operator
+    from trajectory_assets.engine.registry import DefinitionError
+    from trajectory_assets.notebook import connect
+    from trajectory_assets.operators import OPERATORS as BUILTIN_OPERATORS
+    from trajectory_assets.schema import TableSpec, column
+
+_WHERE = {
+    "BUILTIN_OPERATORS": ("trajectory_assets.operators", "OPERATORS"),
+    "Batch": ("trajectory_assets.engine.batch", "Batch"),
+    "DefinitionError": ("trajectory_assets.engine.registry", "DefinitionError"),
+    "OpContext": ("trajectory_assets.engine.operator", "OpContext"),
+    "Operator": ("trajectory_assets.engine.operator", "Operator"),
+    "TableSpec": ("trajectory_assets.schema", "TableSpec"),
+    "column": ("trajectory_assets.schema", "column"),
+    "connect": ("trajectory_assets.notebook", "connect"),
+    "build_definitions": ("trajectory_assets.defs.definitions", "build_definitions"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, imported on first use (PEP 562)."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'trajectory_assets' has no attribute {name!r}")
+    import importlib
+
+    module, attribute = _WHERE[name]
+    return getattr(importlib.import_module(module), attribute)

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.helpers import CLI, run
-from trajectory_assets.lake.catalog import Catalog
+from tests.runs import lake_catalog
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.schema import TABLES
+from trajectory_assets.operators import TABLES
 
 
 @pytest.mark.slow
@@ -31,7 +31,7 @@ def test_demo_command_materializes_every_table_for_every_day(tmp_path: Path, hom
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "make ui" in done.stdout
-    catalog = Catalog(Lake(str(lake)))
+    catalog = lake_catalog(Lake(str(lake)))
     days = catalog.days("sessions")
     assert len(days) == 3
     for table in TABLES:

@@ -9,11 +9,10 @@ import pytest
 
 from tests.cli.helpers import CLI, generate, run
 from tests.lakes import DAY1, DAY2
-from trajectory_assets.cli.common import tables_for
+from tests.runs import lake_catalog
 from trajectory_assets.cli.materialize import summary_lines
-from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.schema import TABLES
+from trajectory_assets.operators import TABLES
 
 
 @pytest.mark.slow
@@ -57,7 +56,7 @@ def test_generate_then_materialize_a_range_is_recorded_in_the_instance(
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout
     assert "sessions" in done.stdout and "40" in done.stdout
-    catalog = Catalog(Lake(str(lake)))
+    catalog = lake_catalog(Lake(str(lake)))
     for table in TABLES:
         assert catalog.days(table) == [DAY1, DAY2]
     queried = run([*CLI, "query", "--lake", str(lake), "SELECT count(*) FROM sessions"], home)
@@ -182,7 +181,7 @@ def test_dagster_cli_materializes_a_partition(tmp_path: Path, home: Path) -> Non
             "-m",
             "trajectory_assets.definitions",
             "--select",
-            ",".join(tables_for(["sessions", "decision_steps"])),  # with every sibling
+            "sessions,decision_steps",
             "--partition",
             DAY1,
         ],
@@ -191,9 +190,11 @@ def test_dagster_cli_materializes_a_partition(tmp_path: Path, home: Path) -> Non
         TRAJECTORY_ASSETS_RUNTIME="inline",
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    catalog = Catalog(Lake(str(lake)))
+    catalog = lake_catalog(Lake(str(lake)))
     assert catalog.state("sessions", DAY1).rows == 20  # type: ignore[union-attr]
     assert catalog.days("decision_steps") == [DAY1]
+    assert catalog.days("turns") == [DAY1]  # siblings are always committed together
+    assert catalog.days("eval_runs") == []  # not selected, not computed
 
 
 def test_day_options_that_do_not_name_days_are_refused(tmp_path: Path, home: Path) -> None:

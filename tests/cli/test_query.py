@@ -13,7 +13,7 @@ import pytest
 from tests.cli.helpers import CLI
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.cli import main
-from trajectory_assets.schema import TABLES
+from trajectory_assets.operators import TABLES
 
 WIDE = "SELECT * FROM sessions ORDER BY session_id"
 

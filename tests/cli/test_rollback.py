@@ -7,7 +7,7 @@ import pytest
 
 from tests.cli.helpers import CLI, run
 from tests.lakes import DAY1
-from trajectory_assets.lake.catalog import Catalog
+from tests.runs import lake_catalog
 from trajectory_assets.lake.fs import Lake
 
 
@@ -66,7 +66,7 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
 
 def attempts(lake: Path) -> dict[str, str | None]:
     """The attempt behind each sessionize table's day: what a restore brings back."""
-    catalog = Catalog(Lake(str(lake)))
+    catalog = lake_catalog(Lake(str(lake)))
     return {t: catalog.state(t, DAY1).attempt for t in ("sessions", "turns")}  # type: ignore[union-attr]
 
 

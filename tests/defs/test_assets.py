@@ -1,25 +1,23 @@
 """Real Dagster materializations: one partition, and a two-day range as one run."""
 
-
 import dagster as dg
 import duckdb
 import polars as pl
 import pytest
 
 from tests.lakes import DAY1, DAY2
-from trajectory_assets.defs.assets import TIER_B_ASSETS
-from trajectory_assets.defs.raw import raw_events
-from trajectory_assets.defs.resources import LakeResource, RayResource
-from trajectory_assets.lake.catalog import Catalog
+from tests.runs import lake_catalog
+from trajectory_assets.definitions import defs
+from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.schema import TABLES
+from trajectory_assets.operators import TABLES
 
-ALL_ASSETS = [raw_events, *TIER_B_ASSETS]
+ALL_ASSETS = list(defs.assets)
 TIER_B_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events")
 
 
 def resources(lake: Lake, runtime: str = "inline") -> dict[str, object]:
-    return {"lake": LakeResource(root=lake.uri), "ray": RayResource(runtime=runtime)}  # type: ignore[arg-type]
+    return {"lake": LakeResource(root=lake.uri), "compute": ComputeResource(runtime=runtime)}  # type: ignore[arg-type]
 
 
 def materialized(result: dg.ExecuteInProcessResult) -> dict[str, set[str]]:
@@ -41,7 +39,7 @@ def test_one_partition_writes_that_day_only(lake: Lake) -> None:
     )
     assert result.success
     assert materialized(result) == {t: {DAY1} for t in TABLES}
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     for table in TABLES:
         assert catalog.days(table) == [DAY1]
     sessions = catalog.read("sessions")
@@ -75,7 +73,7 @@ def test_range_is_one_run_with_a_materialization_per_day(lake: Lake) -> None:
     assert len(runs) == 1
     record = instance.get_latest_materialization_event(dg.AssetKey("turns"))
     meta = record.asset_materialization.metadata  # type: ignore[union-attr]
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     for day in (DAY1, DAY2):
         assert meta[f"rows/{day}"].value == catalog.state("turns", day).rows  # type: ignore[union-attr]
 
@@ -92,7 +90,7 @@ def test_tables_are_readable_by_duckdb_and_polars_with_spec_columns(lake: Lake) 
     from deltalake import DeltaTable
 
     for table, spec in TABLES.items():
-        expected = Catalog(lake).state(table, DAY2).rows  # type: ignore[union-attr]
+        expected = lake_catalog(lake).state(table, DAY2).rows  # type: ignore[union-attr]
         con = duckdb.connect()
         con.register("t", DeltaTable(lake.path(table)).to_pyarrow_dataset())
         rel = con.sql("SELECT * FROM t")
@@ -113,4 +111,4 @@ def test_materialize_on_ray(lake: Lake, ray_session: None) -> None:
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
-    assert Catalog(lake).read("sessions").num_rows == 120
+    assert lake_catalog(lake).read("sessions").num_rows == 120

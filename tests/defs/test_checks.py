@@ -6,22 +6,25 @@ import pyarrow.compute as pc
 
 from tests.lakes import DAY1
 from tests.operators.builders import event, events_table
-from trajectory_assets.defs.assets import TIER_B_ASSETS
-from trajectory_assets.defs.raw import raw_events
-from trajectory_assets.defs.resources import LakeResource, RayResource
+from trajectory_assets.definitions import defs
+from trajectory_assets.defs.checks import duplicate_keys
+from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.operators.checks import duplicate_keys, recount
-from trajectory_assets.schema import REJECTED_EVENTS
+from trajectory_assets.operators.audit import recount
+from trajectory_assets.operators.session_tables import REJECTED_EVENTS
 
 SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events")
 
 
 def _materialize(lake: Lake, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [raw_events, *TIER_B_ASSETS],
+        list(defs.assets),
         selection=SELECTION,
         partition_key=DAY1,
-        resources={"lake": LakeResource(root=lake.uri), "ray": RayResource(runtime="inline")},
+        resources={
+            "lake": LakeResource(root=lake.uri),
+            "compute": ComputeResource(runtime="inline"),
+        },
         instance=dg.DagsterInstance.ephemeral(),
         run_config=run_config or {},
     )
@@ -55,7 +58,7 @@ def test_every_check_passes_on_a_clean_materialization(lake: Lake) -> None:
 
 
 def test_rejected_share_over_the_limit_fails_its_check(lake: Lake) -> None:
-    config = {"ops": {"sessionize": {"config": {"max_rejected_share": 0.0}}}}
+    config = {"ops": {"tier_b": {"config": {"max_rejected_share": 0.0}}}}
     evaluations = _evaluations(_materialize(lake, config))
     check = evaluations["rejected_events:rejected_share"]
     assert not check.passed
@@ -85,8 +88,9 @@ def test_recount_sets_aside_rejected_rows_and_duplicates() -> None:
         schema=REJECTED_EVENTS,
     )
     counted = recount(events, rejected)
-    assert (counted.raw_rows, counted.rejected_rows, counted.valid_events) == (4, 1, 2)
-    assert counted.unturned_tokens == (7, 0, 0)
+    assert (counted["raw_rows"], counted["rejected_rows"], counted["valid_events"]) == (4, 1, 2)
+    unturned = ("unturned_input_tokens", "unturned_output_tokens", "unturned_cache_tokens")
+    assert tuple(counted[k] for k in unturned) == (7, 0, 0)
 
 
 def test_duplicate_keys_counts_repeats() -> None:
@@ -95,39 +99,23 @@ def test_duplicate_keys_counts_repeats() -> None:
     assert duplicate_keys(table.slice(0, 0), ["a"]) == 0
 
 
-def test_compacted_rows_check_fails_when_raw_rows_arrive_after_compaction(lake: Lake) -> None:
-    import shutil
-    from pathlib import Path
-
+def test_compacted_rows_check_fails_when_the_committed_day_lost_rows(lake: Lake) -> None:
+    """The check compares the rows the compaction read (its audit, kept with the commit) with
+    the committed day: a day missing a file fails, with no raw file read again."""
+    from tests.runs import lake_catalog
     from trajectory_assets.defs.checks import CheckContext, Thresholds, checks_for, evaluate
-    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake import delta
     from trajectory_assets.operators import Compact
 
     assert _materialize(lake).success
-    (check,) = [c for c in checks_for(Compact()) if c.name == "rows_match_raw"]
-    context = CheckContext(Catalog(lake), Thresholds(0.05, 0.95))
-    assert evaluate(check, context, [DAY1]).passed
+    (check,) = [c for c in checks_for([Compact()]) if c.name == "rows_match_raw"]
+    catalog = lake_catalog(lake)
+    assert evaluate(check, CheckContext(catalog, Thresholds(0.05, 0.95)), [DAY1]).passed
 
-    session = next(Path(lake.root, "raw_events", f"dt={DAY1}").rglob("session_id=*"))
-    shutil.copy(next(session.glob("*.parquet")), session / "late-arrival.parquet")
-    result = evaluate(check, context, [DAY1])
+    kept = [f for f in catalog.files("raw_compacted", DAY1) if f.rows > 0][1:]
+    spec = catalog.get("raw_compacted")
+    metadata = {"audit": next(delta.commits(lake, "raw_compacted")).metadata["audit"]}
+    delta.commit_day(lake, spec, DAY1, kept, metadata, since_version=None)
+    result = evaluate(check, CheckContext(lake_catalog(lake), Thresholds(0.05, 0.95)), [DAY1])
     assert not result.passed
     assert "compacted rows" in result.metadata[DAY1].value
-
-
-def test_recount_reads_only_its_columns_and_counts_the_same(lake: Lake) -> None:
-    from trajectory_assets.engine.job import run_operator
-    from trajectory_assets.engine.runtimes.inline import InlineRuntime
-    from trajectory_assets.lake.catalog import Catalog
-    from trajectory_assets.lake.raw import list_raw_files, read_events
-    from trajectory_assets.operators import Sessionize
-    from trajectory_assets.operators.checks import RECOUNT_COLUMNS
-
-    run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
-    rejected = Catalog(lake).read("rejected_events", dt=DAY1)
-    assert rejected.num_rows > 0
-    files = list_raw_files(lake, dt=DAY1)
-    full, _ = read_events(lake, files)
-    narrow, _ = read_events(lake, files, columns=RECOUNT_COLUMNS)
-    assert narrow.num_columns < full.num_columns
-    assert recount(narrow, rejected) == recount(full, rejected)

@@ -6,9 +6,9 @@ from pathlib import Path
 import dagster as dg
 
 from tests.lakes import DAY1, DAY2
+from tests.runs import run_operator
+from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.defs.sensors import raw_events_changed
-from trajectory_assets.engine.job import run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Sessionize
@@ -16,7 +16,8 @@ from trajectory_assets.operators import Sessionize
 
 def evaluate(lake: Lake) -> list[dg.RunRequest]:
     context = dg.build_sensor_context(resources={"lake": LakeResource(root=lake.uri)})
-    result = raw_events_changed(context)
+    sensor = defs.resolve_sensor_def("tier_b_daily_raw_changed")
+    result = sensor(context)
     assert isinstance(result, dg.SensorResult)
     return list(result.run_requests or [])
 

@@ -7,7 +7,7 @@ Run as its own process because a process joins one Ray cluster at a time.
 import json
 import sys
 
-from trajectory_assets.engine.job import run_operator
+from tests.runs import run_operator
 from trajectory_assets.engine.runtimes.ray import RayRuntime
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Sessionize

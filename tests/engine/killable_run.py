@@ -19,9 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 import trajectory_assets.engine.execute as execute
-import trajectory_assets.engine.job as job
+import trajectory_assets.engine.materialize as job
 import trajectory_assets.lake.delta as delta
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Sessionize
 
@@ -69,7 +70,7 @@ def main() -> None:
     elif point == "commit":
         delta.commit_day = after_calls(delta.commit_day, 1)  # type: ignore[assignment]
     result = job.run_operator(
-        Rerun(), Lake(lake_uri), [day], InlineRuntime(), batch_bytes=BATCH_BYTES
+        Rerun(), Lake(lake_uri), [day], InlineRuntime(1), settings=RunSettings(BATCH_BYTES)
     )
     summary = result.days[day]
     print(json.dumps({"batches": summary.batches, "reused": summary.reused_batches}))

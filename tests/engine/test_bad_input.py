@@ -12,17 +12,15 @@ import pytest
 
 from tests.lakes import DAY1
 from tests.operators.builders import event
-from trajectory_assets.defs.assets import TIER_B_ASSETS
-from trajectory_assets.defs.raw import raw_events
-from trajectory_assets.defs.resources import LakeResource, RayResource
-from trajectory_assets.engine.job import run_operator
+from tests.runs import lake_catalog, run_operator
+from trajectory_assets.definitions import defs
+from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake import delta
-from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import BadRawFileError
-from trajectory_assets.operators import OPERATORS, Sessionize
-from trajectory_assets.schema import RAW_EVENTS, TABLES
+from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
+from trajectory_assets.schema import RAW_EVENTS
 
 PRODUCER_SCHEMA = pa.schema([f.with_nullable(True) for f in RAW_EVENTS])
 """What a careless producer writes: the raw columns with nulls allowed anywhere."""
@@ -68,7 +66,7 @@ def test_every_kind_of_bad_row_is_rejected_with_its_reason(tmp_path: Path) -> No
     )
     before = raw_digest(lake)
     materialize_all(lake)
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     rejected = {r["event_id"]: r["reason"] for r in catalog.read("rejected_events").to_pylist()}
     assert rejected == {
         "": "null or empty event_id",
@@ -91,7 +89,7 @@ def test_duplicate_event_ids_across_files_count_once(tmp_path: Path) -> None:
     write_raw(lake, "s1", rows, "part-0")
     write_raw(lake, "s1", rows[1:], "part-retry-0")  # a producer's retried flush
     run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
-    session = Catalog(lake).read("sessions").to_pylist()[0]
+    session = lake_catalog(lake).read("sessions").to_pylist()[0]
     assert (session["n_events"], session["n_llm_calls"], session["input_tokens"]) == (3, 3, 30)
 
 
@@ -120,7 +118,7 @@ def test_truncated_file_fails_or_is_skipped_and_reported(tmp_path: Path) -> None
     assert [p for p, _ in result.days[DAY1].skipped_files] == [
         f"raw_events/dt={DAY1}/app_id=app1/session_id=s2/part-0.parquet"
     ]
-    assert Catalog(lake).read("sessions")["session_id"].to_pylist() == ["s1"]
+    assert lake_catalog(lake).read("sessions")["session_id"].to_pylist() == ["s1"]
     commit = next(delta.commits(lake, "sessions"))
     assert json.loads(commit.metadata["skipped_files"])[0][0].endswith("s2/part-0.parquet")
 
@@ -129,7 +127,7 @@ def test_an_empty_day_commits_empty_partitions(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path))
     Path(lake.root, "raw_events", f"dt={DAY1}").mkdir(parents=True)
     materialize_all(lake)
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     for table in TABLES:
         state = catalog.state(table, DAY1)
         assert state is not None and state.rows == 0, table
@@ -139,15 +137,18 @@ def test_an_empty_day_commits_empty_partitions(tmp_path: Path) -> None:
 def test_rejected_rows_are_counted_in_materialization_metadata(lake: Lake) -> None:
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [raw_events, *TIER_B_ASSETS],
-        selection=dg.AssetSelection.assets(*Sessionize.outputs),
+        list(defs.assets),
+        selection=dg.AssetSelection.assets(*Sessionize.output_names),
         partition_key=DAY1,
-        resources={"lake": LakeResource(root=lake.uri), "ray": RayResource(runtime="inline")},
+        resources={
+            "lake": LakeResource(root=lake.uri),
+            "compute": ComputeResource(runtime="inline"),
+        },
         instance=instance,
     )
     assert result.success
     record = instance.get_latest_materialization_event(dg.AssetKey("sessions"))
     meta = record.asset_materialization.metadata  # type: ignore[union-attr]
-    rejected = Catalog(lake).read("rejected_events", dt=DAY1).num_rows
+    rejected = lake_catalog(lake).read("rejected_events", dt=DAY1).num_rows
     assert rejected > 0
     assert meta["rejected_rows"].value == rejected

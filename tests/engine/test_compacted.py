@@ -8,19 +8,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.lakes import DAY1, DAY2
-from trajectory_assets.engine.job import run_operator
-from trajectory_assets.engine.plan import explain, plan
+from tests.runs import lake_catalog, plan, run_all, run_operator
+from trajectory_assets.engine.explain import explain
+from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake import delta
-from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import list_raw_files, read_events
-from trajectory_assets.operators import OPERATORS, Compact, Sessionize, TurnFeatures
-from trajectory_assets.schema import TIER_B
+from trajectory_assets.operators import OPERATORS, TIER_B, Compact, Sessionize, TurnFeatures
 
 SMALL_BATCHES = 16 * 1024  # several compacted files per app and day, many batches each
 DAYS = [DAY1, DAY2]
+REGISTRY = Registry.build([Sessionize()], OPERATORS)
 
 
 def materialize(lake: Lake, *, compact: bool) -> None:
@@ -34,29 +34,35 @@ def committed(lake: Lake, table: str, day: str) -> dict[str, str]:
     return next(c for c in delta.commits(lake, table) if day in c.days).metadata
 
 
-def test_every_table_is_the_same_read_from_raw_or_from_raw_compacted(
+def test_every_table_is_the_same_read_from_raw_or_compacted_or_in_one_shared_run(
     raw_lake_root: Path, tmp_path: Path
 ) -> None:
+    """Each operator on its own, reading the raw files; each on its own, reading raw_compacted;
+    and all of them in one run sharing every batch: the same tables, row for row."""
     from_raw = Lake(str(shutil.copytree(raw_lake_root, tmp_path / "raw")))
     from_compacted = Lake(str(shutil.copytree(raw_lake_root, tmp_path / "compacted")))
+    shared = Lake(str(shutil.copytree(raw_lake_root, tmp_path / "shared")))
     materialize(from_raw, compact=False)
     materialize(from_compacted, compact=True)
+    run_all(shared, DAYS, batch_bytes=SMALL_BATCHES)
 
     for day in DAYS:
         assert committed(from_raw, "sessions", day)["source"] == RAW_TABLE
         source = committed(from_compacted, "turn_features", day)["source"]
         assert source.startswith(f"{COMPACTED_TABLE} ")
+        assert committed(shared, "turn_features", day)["source"] == RAW_TABLE
         for table in TIER_B:
-            expected = Catalog(from_raw).read(table, dt=day)
-            actual = Catalog(from_compacted).read(table, dt=day)
+            expected = lake_catalog(from_raw).read(table, dt=day)
             assert expected.num_rows > 0 or table == "decision_steps"
-            assert actual.equals(expected), f"{table} dt={day} differs when read from compacted"
+            for other in (from_compacted, shared):
+                actual = lake_catalog(other).read(table, dt=day)
+                assert actual.equals(expected), f"{table} dt={day} differs in {other.root}"
 
 
 def test_compacted_holds_every_raw_row_once_in_few_sorted_files(lake: Lake) -> None:
     raw_before = {p: p.stat().st_mtime_ns for p in Path(lake.root, RAW_TABLE).rglob("*")}
     run_operator(Compact(), lake, [DAY1], InlineRuntime())
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     compacted = catalog.read(COMPACTED_TABLE, dt=DAY1)
     raw, _ = read_events(lake, list_raw_files(lake, dt=DAY1))
     key = ["source_file", "source_row"]
@@ -79,19 +85,19 @@ def test_compacted_holds_every_raw_row_once_in_few_sorted_files(lake: Lake) -> N
 
 def test_new_raw_files_make_compacted_stale_until_it_is_recomputed(lake: Lake) -> None:
     run_operator(Compact(), lake, [DAY1], InlineRuntime())
-    assert "reads: raw_compacted " in explain(plan(Sessionize(), lake, [DAY1]), "inline")
+    assert "reads: raw_compacted " in explain(REGISTRY, [Sessionize()], lake, [DAY1], "inline")
 
     session = next(p for p in Path(lake.root, RAW_TABLE, f"dt={DAY1}").rglob("session_id=*"))
     shutil.copy(next(session.glob("*.parquet")), session / "late-arrival.parquet")
-    stale = plan(Sessionize(), lake, [DAY1])
-    assert stale.days[0].source == RAW_TABLE
-    assert "reads: raw_events" in explain(stale, "inline")
+    (stale,) = plan(Sessionize(), lake, [DAY1])
+    assert stale.source == RAW_TABLE
+    assert "reads: raw_events" in explain(REGISTRY, [Sessionize()], lake, [DAY1], "inline")
 
     run_operator(Compact(), lake, [DAY1], InlineRuntime())
-    fresh = plan(Sessionize(), lake, [DAY1])
-    assert fresh.days[0].source.startswith(COMPACTED_TABLE)
+    (fresh,) = plan(Sessionize(), lake, [DAY1])
+    assert fresh.source.startswith(COMPACTED_TABLE)
     # the same inputs either way, so the same attempt: where batches read from is not an input
-    assert fresh.days[0].attempt.key == stale.days[0].attempt.key
+    assert fresh.keys.keys == stale.keys.keys
 
 
 @pytest.mark.parametrize("compact", [False, True], ids=["raw", "compacted"])
@@ -101,11 +107,12 @@ def test_each_turn_features_batch_reads_only_the_turns_files_of_its_sessions(
     if compact:
         run_operator(Compact(), lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
-    turns_files = Catalog(lake).files("turns", DAY1)
-    the_plan = plan(TurnFeatures(), lake, [DAY1], batch_bytes=SMALL_BATCHES)
-    tasks = the_plan.days[0].tasks
+    turns_files = lake_catalog(lake).files("turns", DAY1)
+    (day,) = plan(TurnFeatures(), lake, [DAY1], batch_bytes=SMALL_BATCHES)
+    tasks = day.tasks
     assert len(tasks) > 4 and len(turns_files) > 4
     for task in tasks:
-        ((name, files),) = task.upstream
-        assert name == "turns"
+        (step,) = task.steps
+        ((spec, files),) = step.upstream
+        assert spec.name == "turns"
         assert 1 <= len(files) <= 3, (task.batch_id, len(files), len(turns_files))

@@ -14,14 +14,12 @@ import pyarrow as pa
 import pytest
 
 from tests.lakes import DAY1
-from trajectory_assets.engine.job import run_operator
+from tests.runs import lake_catalog, run_operator
+from trajectory_assets.defs.checks import duplicate_keys
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake import delta
-from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.operators import Sessionize
-from trajectory_assets.operators.checks import duplicate_keys
-from trajectory_assets.schema import TABLES
+from trajectory_assets.operators import TABLES, Sessionize
 
 BATCH_BYTES = 16 * 1024  # as in killable_run: many batches
 
@@ -51,7 +49,7 @@ class Reader(threading.Thread):
         while not self.stop.is_set():
             for table, expected in self.expected.items():
                 try:
-                    seen = Catalog(self.lake).read(table, dt=DAY1)
+                    seen = lake_catalog(self.lake).read(table, dt=DAY1)
                 except Exception as exc:
                     self.violations.append(f"{table}: unreadable ({exc})")
                     continue
@@ -68,8 +66,8 @@ class Reader(threading.Thread):
 def test_sigkill_at_any_point_then_rerun(lake: Lake, point: str) -> None:
     op = Sessionize()
     run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=BATCH_BYTES)  # a previous version
-    catalog = Catalog(lake)
-    clean = {t: catalog.read(t, dt=DAY1) for t in op.outputs}
+    catalog = lake_catalog(lake)
+    clean = {t: catalog.read(t, dt=DAY1) for t in op.output_names}
 
     reader = Reader(lake, clean)
     reader.start()
@@ -86,17 +84,17 @@ def test_sigkill_at_any_point_then_rerun(lake: Lake, point: str) -> None:
         assert summary["reused"] >= 3, summary  # the killed run's batches were kept
     assert not reader.violations, reader.violations[:5]
     assert reader.reads > 0
-    catalog = Catalog(lake)
-    for table in op.outputs:
+    catalog = lake_catalog(lake)
+    for table in op.output_names:
         assert catalog.read(table, dt=DAY1).equals(clean[table]), table
         assert not orphans(lake, table), table
-    assert len({catalog.state(t, DAY1).attempt for t in op.outputs}) == 1  # type: ignore[union-attr]
+    assert len({catalog.state(t, DAY1).attempt for t in op.output_names}) == 1  # type: ignore[union-attr]
     assert not Path(lake.root, "_staging", op.name, f"dt={DAY1}").exists()
 
 
 def orphans(lake: Lake, table: str) -> set[str]:
     """Data files in the table's folder that no version of the table ever referenced."""
-    latest = Catalog(lake).snapshot(table).version
+    latest = lake_catalog(lake).snapshot(table).version
     referenced = {f.path for v in range(latest + 1) for f in delta.snapshot(lake, table, v).files}
     on_disk = {
         str(p.relative_to(Path(lake.root, table)))
@@ -151,5 +149,9 @@ def test_ray_worker_killed_mid_batch_is_retried(
 
     shutil.copytree(Path(lake.root) / "raw_events", Path(expected.root) / "raw_events")
     run_operator(Sessionize(), expected, [DAY1], InlineRuntime(), batch_bytes=64 * 1024)
-    for table in Sessionize.outputs:
-        assert Catalog(lake).read(table, dt=DAY1).equals(Catalog(expected).read(table, dt=DAY1))
+    for table in Sessionize.output_names:
+        assert (
+            lake_catalog(lake)
+            .read(table, dt=DAY1)
+            .equals(lake_catalog(expected).read(table, dt=DAY1))
+        )

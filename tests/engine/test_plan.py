@@ -1,21 +1,62 @@
-"""Planning: batches, explain output, and a clear error when an upstream day is missing."""
+"""Planning: shared batches, explain output, windows, and clear errors for a missing upstream."""
 
 import pytest
 
 from tests.lakes import DAY1, DAY2
+from tests.runs import lake_catalog, plan, run_all, run_operator
+from trajectory_assets.engine.explain import explain
+from trajectory_assets.engine.lineage import MissingUpstreamError
 from trajectory_assets.engine.operator import Operator
-from trajectory_assets.engine.plan import MissingUpstreamError, explain, plan
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.operators import DecisionSteps, EvalRuns, Sessionize, TurnFeatures
+from trajectory_assets.operators import (
+    OPERATORS,
+    Compact,
+    DecisionSteps,
+    EvalRuns,
+    Sessionize,
+    ToolStats,
+    TurnFeatures,
+)
 
 
-def test_explain_shows_files_batches_operator_and_runtime(lake: Lake) -> None:
-    text = explain(plan(Sessionize(), lake, [DAY1], batch_bytes=32 * 1024), "ray")
+def test_explain_shows_files_batches_operators_and_runtime(lake: Lake) -> None:
+    registry = Registry.build([Sessionize()], OPERATORS)
+    text = explain(registry, [Sessionize()], lake, [DAY1], "ray")
     assert f"operator sessionize v{Sessionize.version}" in text
-    assert "outputs: sessions, turns, errors, rejected_events" in text
+    assert "outputs: sessions, turns, errors, rejected_events, llm_calls, tool_calls" in text
     assert "runtime: ray" in text
     assert f"dt={DAY1}: " in text and " input files, " in text
     assert "batches (0 already finished)" in text
+    auto = explain(registry, [Sessionize()], lake, [DAY1], "auto")
+    assert "runtime: auto: inline (" in auto  # a small lake stays in-process
+
+
+def test_every_operator_shares_the_batches_of_one_read(lake: Lake) -> None:
+    """One batch task per batch of sessions runs every session operator, and the first phase
+    of the aggregates over their outputs; nothing waits for a second round."""
+    registry = Registry.build(OPERATORS)
+    catalog = lake_catalog(lake)
+    from trajectory_assets.engine.plan import plan_days
+    from trajectory_assets.engine.settings import RunSettings
+
+    ((day, waiting),) = plan_days(registry, OPERATORS, catalog, [DAY1], RunSettings())
+    assert waiting == []
+    assert [op.name for op in day.run] == [op.name for op in OPERATORS]
+    (task, *_) = day.tasks
+    assert [s.operator.name for s in task.steps] == [op.name for op in OPERATORS]
+    assert all(s.upstream == () for s in task.steps)  # every input comes from the same batch
+    assert len(day.tasks) == len({t.batch_id for t in day.tasks})
+
+
+def test_an_aggregate_over_committed_rows_runs_on_their_files(lake: Lake) -> None:
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), batch_bytes=32 * 1024)
+    (day,) = plan(ToolStats(), lake, [DAY1])
+    assert [op.name for op in day.run] == ["tool_stats"]
+    assert all(t.primary and not t.raw_files for t in day.tasks)
+    (((spec, _),),) = {t.primary for t in day.tasks[:1]}
+    assert spec.name == "tool_calls"
 
 
 def test_a_missing_upstream_day_is_a_clear_error(lake: Lake) -> None:
@@ -25,15 +66,18 @@ def test_a_missing_upstream_day_is_a_clear_error(lake: Lake) -> None:
         plan(EvalRuns(), lake, [DAY1])
 
 
+def test_a_day_computed_from_the_same_inputs_is_up_to_date(lake: Lake) -> None:
+    run_all(lake, [DAY1], operators=[Compact(), Sessionize()])
+    (day,) = plan(Sessionize(), lake, [DAY1])
+    assert [op.name for op in day.current] == ["sessionize"] and day.tasks == ()
+
+
 @pytest.mark.parametrize("op", [TurnFeatures(), DecisionSteps()], ids=lambda op: op.name)
 def test_reading_only_the_declared_raw_columns_changes_nothing(lake: Lake, op: Operator) -> None:
     """An operator that declares `raw_columns` gets only those; its output must be the same as
     with every column, or it is reading a column it did not declare."""
     from trajectory_assets.engine.batch import Batch
-    from trajectory_assets.engine.job import run_operator
     from trajectory_assets.engine.operator import OpContext, normalise
-    from trajectory_assets.engine.runtimes.inline import InlineRuntime
-    from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_raw_files, read_events
 
     run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
@@ -41,7 +85,7 @@ def test_reading_only_the_declared_raw_columns_changes_nothing(lake: Lake, op: O
     full, _ = read_events(lake, files)
     narrow, _ = read_events(lake, files, columns=op.raw_columns)
     assert narrow.num_columns < full.num_columns
-    turns = Catalog(lake).read("turns", dt=DAY1)
+    turns = lake_catalog(lake).read("turns", dt=DAY1)
     ctx = OpContext(DAY1, "b")
     outputs = [
         normalise(op, op.transform(ctx, Batch({"events": events, "turns": turns})))
@@ -50,18 +94,18 @@ def test_reading_only_the_declared_raw_columns_changes_nothing(lake: Lake, op: O
     assert outputs[0] == outputs[1]
 
 
-def test_a_long_range_is_planned_in_windows_of_raw_files(lake: Lake) -> None:
+def test_a_long_range_runs_in_windows_of_raw_files(lake: Lake) -> None:
     """The driver holds one window's file list at a time, not the whole range's."""
-    from trajectory_assets.engine.plan import plan_windows
+    from trajectory_assets.engine.materialize import _windows
+    from trajectory_assets.engine.settings import RunSettings
     from trajectory_assets.lake.raw import list_raw_files
-    from trajectory_assets.operators import Compact
 
     days = [DAY1, DAY2]
     per_day = [len(list_raw_files(lake, dt=d)) for d in days]
-    assert [len(p.days) for p in plan_windows(Compact(), lake, days)] == [2]
-    windows = list(plan_windows(Compact(), lake, days, window_raw_files=min(per_day)))
-    assert [[d.day for d in w.days] for w in windows] == [[DAY1], [DAY2]]
-    held = [sum(len(t.raw_files) for d in w.days for t in d.tasks) for w in windows]
-    assert held == per_day
-    assert [d.day for d in plan(Compact(), lake, days).days] == days
-    assert plan(Compact(), lake, []).days == ()
+    result = run_all(lake, [], operators=[Compact()])
+    whole = list(_windows(lake, days, True, RunSettings(), result))
+    assert [list(w) for w in whole] == [days]
+    small = RunSettings(window_raw_files=min(per_day))
+    windows = list(_windows(lake, days, True, small, result))
+    assert [list(w) for w in windows] == [[DAY1], [DAY2]]
+    assert [len(files) for w in windows for files in w.values()] == per_day

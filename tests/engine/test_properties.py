@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.lakes import DAY1
-from trajectory_assets.engine.job import run_operator
+from tests.runs import lake_catalog, run_operator
+from trajectory_assets.defs.checks import TOKENS, UNTURNED, duplicate_keys, totals
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import list_raw_files, read_events
-from trajectory_assets.operators import OPERATORS, Sessionize, TurnFeatures
-from trajectory_assets.operators.checks import duplicate_keys, recount, token_totals
-from trajectory_assets.schema import EVENT_TYPES, RAW_EVENTS, TABLES
+from trajectory_assets.operators import OPERATORS, TABLES, Sessionize, TurnFeatures
+from trajectory_assets.operators.audit import recount
+from trajectory_assets.schema import EVENT_TYPES, RAW_EVENTS
 
 T0 = dt.datetime.fromisoformat(f"{DAY1}T08:00:00+00:00")
 PAYLOADS = {
@@ -97,7 +97,7 @@ def write_lake(root: Path, sessions: list[list[dict[str, object]]]) -> Lake:
 def materialize(lake: Lake, runtime: object, ops: tuple = OPERATORS) -> dict[str, pa.Table]:
     for op in ops:
         run_operator(op, lake, [DAY1], runtime, batch_bytes=1)  # type: ignore[arg-type]
-    return {t: Catalog(lake).read(t, dt=DAY1) for op in ops for t in op.outputs}
+    return {t: lake_catalog(lake).read(t, dt=DAY1) for op in ops for t in op.output_names}
 
 
 def assert_invariants(lake: Lake, tables: dict[str, pa.Table]) -> None:
@@ -106,10 +106,10 @@ def assert_invariants(lake: Lake, tables: dict[str, pa.Table]) -> None:
         assert duplicate_keys(tables[table], spec.keys) == 0, table
     events, _ = read_events(lake, list_raw_files(lake, dt=DAY1))
     counted = recount(events, tables["rejected_events"])
-    assert sum(tables["sessions"]["n_events"].to_pylist()) == counted.valid_events
-    turns = token_totals(tables["turns"])
-    expected = tuple(t + u for t, u in zip(turns, counted.unturned_tokens, strict=True))
-    assert token_totals(tables["sessions"]) == expected
+    assert sum(tables["sessions"]["n_events"].to_pylist()) == counted["valid_events"]
+    turns = totals(tables["turns"], TOKENS)
+    expected = tuple(t + counted[u] for t, u in zip(turns, UNTURNED, strict=True))
+    assert totals(tables["sessions"], TOKENS) == expected
     assert tables["turn_features"].num_rows == tables["turns"].num_rows
 
 

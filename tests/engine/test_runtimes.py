@@ -8,23 +8,20 @@ import pyarrow as pa
 import pytest
 
 from tests.lakes import DAY1, DAY2
-from trajectory_assets.engine.job import JobResult, run_operator
+from tests.runs import lake_catalog, run_all, run_operator
+from trajectory_assets.engine.materialize import RunResult
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.runtimes.ray import RayRuntime
-from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.operators import OPERATORS, Sessionize
-from trajectory_assets.schema import TABLES
+from trajectory_assets.operators import TABLES, Sessionize
 
 SMALL_BATCHES = 16 * 1024  # many batches per day, so merges and ordering are exercised
 SESSIONIZE = Sessionize()
 
 
-def materialize_all(lake: Lake, runtime: object) -> list[JobResult]:
-    return [
-        run_operator(op, lake, [DAY1, DAY2], runtime, batch_bytes=SMALL_BATCHES)  # type: ignore[arg-type]
-        for op in OPERATORS
-    ]
+def materialize_all(lake: Lake, runtime: object) -> RunResult:
+    """Every table in one run, as a materialization of every asset runs them."""
+    return run_all(lake, [DAY1, DAY2], runtime, batch_bytes=SMALL_BATCHES)  # type: ignore[arg-type]
 
 
 @pytest.mark.ray
@@ -36,15 +33,15 @@ def test_inline_and_ray_write_identical_tables(
     materialize_all(inline_lake, InlineRuntime())
     ray_results = materialize_all(ray_lake, RayRuntime())
 
-    assert ray_results[1].days[DAY1].batches > 2
+    assert ray_results.operators["sessionize"].days[DAY1].batches > 2
     for table in TABLES:
         for day in (DAY1, DAY2):
-            expected = Catalog(inline_lake).read(table, dt=day)
-            actual = Catalog(ray_lake).read(table, dt=day)
+            expected = lake_catalog(inline_lake).read(table, dt=day)
+            actual = lake_catalog(ray_lake).read(table, dt=day)
             assert actual.schema == TABLES[table].schema
             assert actual.equals(expected), f"{table} dt={day} differs between runtimes"
-    assert Catalog(ray_lake).read("sessions").num_rows == 240
-    assert Catalog(ray_lake).read("eval_runs").num_rows > 0
+    assert lake_catalog(ray_lake).read("sessions").num_rows == 240
+    assert lake_catalog(ray_lake).read("eval_runs").num_rows > 0
 
 
 @pytest.mark.ray
@@ -60,7 +57,7 @@ def test_a_second_run_over_the_same_inputs_computes_nothing(lake: Lake) -> None:
     version, and report the same rows."""
     first = run_operator(SESSIONIZE, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     second = run_operator(SESSIONIZE, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     assert first.rows("sessions") == second.rows("sessions") == catalog.read("sessions").num_rows
     assert first.days[DAY1].tables["sessions"].version == 1
     assert second.days[DAY1].up_to_date and second.days[DAY1].batches == 0

@@ -5,12 +5,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trajectory_assets.engine.job import run_operator
-from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.lake.catalog import Catalog
+from tests.runs import lake_catalog, run_all
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import list_days
-from trajectory_assets.operators import OPERATORS
 from trajectory_assets.schema import RAW_EVENTS
 
 
@@ -35,7 +32,6 @@ def materialize(root: Path) -> dict[str, pa.Table]:
     """Every Tier B operator, in order, over every day of the raw lake (inline runtime)."""
     lake = Lake(str(root))
     days = list_days(lake)
-    for op in OPERATORS:
-        run_operator(op, lake, days, InlineRuntime(), progress=lambda _line: None)
-    catalog = Catalog(lake)
+    run_all(lake, days)
+    catalog = lake_catalog(lake)
     return {name: catalog.read(name) for name in ("sessions", "turns", "errors", "eval_runs")}

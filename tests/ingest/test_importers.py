@@ -17,6 +17,7 @@ import pytest
 
 from tests.ingest import real
 from tests.ingest.lakes import materialize, raw_events, raw_files
+from tests.runs import lake_catalog
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.run import IngestReport, ingest_files
 
@@ -119,10 +120,9 @@ def test_tier_b_sessions_materialize_from_the_import(imported: Imported, fmt: st
 
 
 def test_nothing_imported_is_rejected_by_the_pipeline(imported: Imported) -> None:
-    from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.fs import Lake
 
-    assert Catalog(Lake(str(imported.root))).read("rejected_events").num_rows == 0
+    assert lake_catalog(Lake(str(imported.root))).read("rejected_events").num_rows == 0
 
 
 def test_each_session_lives_under_the_day_of_its_first_event(imported: Imported) -> None:

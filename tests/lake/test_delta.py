@@ -11,11 +11,9 @@ import pytest
 
 from tests.lake.writers import WriterRacingRuntime, commit_at_once
 from tests.lakes import DAY1, DAY2
-from trajectory_assets.engine.job import run_operator
-from trajectory_assets.engine.plan import plan
+from tests.runs import lake_catalog, plan, run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake import delta
-from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import STAGING
 from trajectory_assets.lake.staging import pending_attempts, write_intent
@@ -38,7 +36,7 @@ def test_each_table_is_a_delta_table_with_one_commit_per_day(lake: Lake) -> None
     from deltalake import DeltaTable
 
     result = run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
-    for table in Sessionize.outputs:
+    for table in Sessionize.output_names:
         history = DeltaTable(lake.path(table)).history()
         *writes, create = history  # newest first: the empty table, then one commit per day
         assert create["operation"] == "CREATE TABLE" and len(writes) == 2, table
@@ -51,25 +49,25 @@ def test_each_table_is_a_delta_table_with_one_commit_per_day(lake: Lake) -> None
 def test_rerun_of_the_same_inputs_adds_no_version_and_no_files(lake: Lake) -> None:
     op = Sessionize()
     run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     first = catalog.read("sessions", dt=DAY1)
-    files = {t: data_files(lake, t) for t in op.outputs}
-    versions = {t: catalog.snapshot(t).version for t in op.outputs}
+    files = {t: data_files(lake, t) for t in op.output_names}
+    versions = {t: catalog.snapshot(t).version for t in op.output_names}
 
     again = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
     assert again.days[DAY1].up_to_date
     assert again.days[DAY1].rows("sessions") == first.num_rows
     catalog.refresh()
     assert catalog.read("sessions", dt=DAY1).equals(first)
-    assert {t: catalog.snapshot(t).version for t in op.outputs} == versions
-    assert {t: data_files(lake, t) for t in op.outputs} == files
+    assert {t: catalog.snapshot(t).version for t in op.output_names} == versions
+    assert {t: data_files(lake, t) for t in op.output_names} == files
     assert not Path(lake.root, STAGING, op.name, f"dt={DAY1}").exists()
 
 
 def test_changed_raw_data_commits_a_new_version_and_rollback_restores_the_day(lake: Lake) -> None:
     op = Sessionize()
     run_operator(op, lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     before = {d: catalog.read("sessions", dt=d) for d in (DAY1, DAY2)}
     with pytest.raises(delta.NoPreviousVersionError, match=f"sessions dt={DAY1} has no previous"):
         delta.restore_day(lake, catalog.get("sessions"), DAY1, {})
@@ -91,7 +89,7 @@ def test_changed_raw_data_commits_a_new_version_and_rollback_restores_the_day(la
 def test_time_travel_returns_the_rows_of_an_earlier_version(lake: Lake) -> None:
     op = Sessionize()
     run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     first = catalog.read("sessions", dt=DAY1)
     committed_at = delta.open_table(lake, "sessions").history(1)[0]["timestamp"]  # type: ignore[union-attr]
     time.sleep(0.05)
@@ -113,7 +111,7 @@ def test_polars_duckdb_and_pyarrow_read_the_same_rows_as_the_catalog(lake: Lake)
 
     run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
     expected = (
-        Catalog(lake)
+        lake_catalog(lake)
         .read("turns")
         .sort_by([("session_id", "ascending"), ("turn_index", "ascending")])
     )
@@ -134,32 +132,35 @@ def test_resumed_run_reuses_finished_batches_and_matches_a_clean_run(
     shutil.copytree(Path(lake.root, "raw_events"), Path(clean.root, "raw_events"))
     run_operator(op, clean, [DAY1], InlineRuntime(), batch_bytes=SMALL)
 
-    tasks = plan(op, lake, [DAY1], batch_bytes=SMALL).pending
+    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL)
+    tasks = day.tasks
     assert len(tasks) > 3
     InlineRuntime().run(tasks[:2])  # an earlier run that died after two batches
     result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
     assert result.days[DAY1].reused_batches == 2
-    for table in op.outputs:
-        assert Catalog(lake).read(table, dt=DAY1).equals(Catalog(clean).read(table, dt=DAY1))
+    for table in op.output_names:
+        assert (
+            lake_catalog(lake).read(table, dt=DAY1).equals(lake_catalog(clean).read(table, dt=DAY1))
+        )
 
 
 def test_interrupted_commit_is_rolled_forward_by_the_next_run(lake: Lake) -> None:
     """A run that died after deciding to commit (intent written) and committing only
     `sessions` is completed by the next run: every sibling ends on that attempt's files."""
     op = Sessionize()
-    the_plan = plan(op, lake, [DAY1], batch_bytes=SMALL)
-    receipts = InlineRuntime().run(the_plan.pending)
-    attempt = the_plan.days[0].attempt
-    write_intent(attempt, op.outputs, [r.batch_id for r in receipts], {"run_id": "dead"})
+    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL)
+    receipts = InlineRuntime().run(day.tasks)
+    attempt = day.attempt(op)
+    write_intent(attempt, op.output_names, [r.batch_id for r in receipts], {"run_id": "dead"})
     files = [f for r in receipts for f in r.tables("sessions")]
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     delta.commit_day(lake, catalog.get("sessions"), DAY1, files, {}, since_version=None)
-    assert Catalog(lake).state("turns", DAY1) is None  # the run died here
+    assert lake_catalog(lake).state("turns", DAY1) is None  # the run died here
     assert pending_attempts(lake, op.name, DAY1) == [attempt]
 
     result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
-    catalog = Catalog(lake)
-    for table in op.outputs:
+    catalog = lake_catalog(lake)
+    for table in op.output_names:
         assert catalog.state(table, DAY1).attempt == attempt.key, table  # type: ignore[union-attr]
     assert result.days[DAY1].up_to_date  # the completed attempt is the current one
     assert pending_attempts(lake, op.name, DAY1) == []
@@ -170,8 +171,8 @@ def test_a_second_writer_of_the_same_day_is_refused(lake: Lake) -> None:
     with pytest.raises(delta.ConcurrentWriterError, match=r"sessions dt=.* [(]run the-other"):
         run_operator(op, lake, [DAY1], WriterRacingRuntime(lake, DAY1), batch_bytes=SMALL)
     assert pending_attempts(lake, op.name, DAY1) == []  # nothing left to roll forward
-    catalog = Catalog(lake)
-    assert {delta.commits(lake, t).__next__().metadata["run_id"] for t in op.outputs} == {
+    catalog = lake_catalog(lake)
+    assert {delta.commits(lake, t).__next__().metadata["run_id"] for t in op.output_names} == {
         "the-other"
     }
     assert catalog.read("sessions", dt=DAY1).num_rows == 120
@@ -180,7 +181,7 @@ def test_a_second_writer_of_the_same_day_is_refused(lake: Lake) -> None:
 def test_writers_of_different_days_both_commit(lake: Lake) -> None:
     op = Sessionize()
     run_operator(op, lake, [DAY1], WriterRacingRuntime(lake, DAY2), batch_bytes=SMALL)
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     assert catalog.days("sessions") == [DAY1, DAY2]
     assert catalog.read("sessions").num_rows == 240
 
@@ -196,8 +197,8 @@ def test_vacuum_ends_time_travel_before_the_horizon(lake: Lake) -> None:
     assert len(deleted) == len(old)
     assert not (old & data_files(lake, "sessions"))
     with pytest.raises(delta.NoPreviousVersionError, match="was vacuumed"):
-        delta.restore_day(lake, Catalog(lake).get("sessions"), DAY1, {})
-    assert isinstance(Catalog(lake).read("sessions"), pa.Table)
+        delta.restore_day(lake, lake_catalog(lake).get("sessions"), DAY1, {})
+    assert isinstance(lake_catalog(lake).read("sessions"), pa.Table)
 
 
 def test_simultaneous_commits_of_different_days_all_land(tmp_path: Path) -> None:
@@ -206,7 +207,7 @@ def test_simultaneous_commits_of_different_days_all_land(tmp_path: Path) -> None
     outcomes = commit_at_once(lake, days)
     assert all(isinstance(o, int) for o in outcomes), outcomes
     assert len(set(outcomes)) == 6  # six commits, each at its own version
-    assert Catalog(lake).days("sessions") == days
+    assert lake_catalog(lake).days("sessions") == days
 
 
 def test_simultaneous_commits_of_one_day_leave_one_writer(tmp_path: Path) -> None:
@@ -215,4 +216,4 @@ def test_simultaneous_commits_of_one_day_leave_one_writer(tmp_path: Path) -> Non
     assert sum(isinstance(o, int) for o in outcomes) == 1, outcomes
     refused = [o for o in outcomes if isinstance(o, delta.ConcurrentWriterError)]
     assert len(refused) == 3, outcomes
-    assert len(Catalog(lake).files("sessions", DAY1)) == 1
+    assert len(lake_catalog(lake).files("sessions", DAY1)) == 1

@@ -11,17 +11,14 @@ import pytest
 
 from tests.lake.writers import WriterRacingRuntime, commit_at_once
 from tests.lakes import DAY1, DAY2
+from tests.runs import lake_catalog, run_operator
 from tests.servers import ACCESS_KEY, SECRET_KEY, S3Server
-from trajectory_assets.defs.assets import TIER_B_ASSETS
-from trajectory_assets.defs.raw import raw_events
-from trajectory_assets.defs.resources import LakeResource, RayResource
-from trajectory_assets.engine.job import run_operator
+from trajectory_assets.definitions import defs
+from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake import delta
-from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.operators import OPERATORS, Sessionize
-from trajectory_assets.schema import TABLES
+from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
 
 pytestmark = pytest.mark.s3
 
@@ -44,15 +41,15 @@ def test_tables_on_s3_equal_tables_on_local_disk(
             run_operator(op, lake, [DAY2], InlineRuntime())
     for table in TABLES:
         for day in (DAY2,):
-            expected = Catalog(local).read(table, dt=day)
-            assert Catalog(remote).read(table, dt=day).equals(expected), (table, day)
+            expected = lake_catalog(local).read(table, dt=day)
+            assert lake_catalog(remote).read(table, dt=day).equals(expected), (table, day)
 
 
 def test_rerun_restore_and_a_second_writer_on_s3(raw_lake_root: Path, s3: S3Server) -> None:
     lake = upload(raw_lake_root, s3)
     op = Sessionize()
     run_operator(op, lake, [DAY1], InlineRuntime())
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     rows = catalog.read("sessions", dt=DAY1)
     files = set(lake.fs.find(lake.path("sessions")))
     assert run_operator(op, lake, [DAY1], InlineRuntime()).days[DAY1].up_to_date
@@ -72,7 +69,7 @@ def test_rerun_restore_and_a_second_writer_on_s3(raw_lake_root: Path, s3: S3Serv
 
     with pytest.raises(delta.ConcurrentWriterError, match=r"\(run the-other"):
         run_operator(op, lake, [DAY2], WriterRacingRuntime(lake, DAY2), batch_bytes=64 * 1024)
-    assert Catalog(lake).read("sessions", dt=DAY2).num_rows == 120
+    assert lake_catalog(lake).read("sessions", dt=DAY2).num_rows == 120
 
 
 def test_simultaneous_writers_on_s3_use_conditional_puts(s3: S3Server) -> None:
@@ -84,7 +81,7 @@ def test_simultaneous_writers_on_s3_use_conditional_puts(s3: S3Server) -> None:
     assert sorted(o for o in outcomes[:2] if isinstance(o, int)) != []
     assert sum(isinstance(o, int) for o in outcomes[2:]) == 1, outcomes
     assert sum(isinstance(o, delta.ConcurrentWriterError) for o in outcomes[2:]) == 2, outcomes
-    catalog = Catalog(lake)
+    catalog = lake_catalog(lake)
     assert catalog.days("sessions") == ["2026-11-01", "2026-11-02", DAY1]
     assert len(catalog.files("sessions", DAY1)) == 1
 
@@ -98,14 +95,14 @@ def test_dagster_materializes_into_an_s3_lake_configured_by_settings(
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     resource = LakeResource(root=f"s3://{lake.root}", s3_endpoint_url=s3.endpoint_url)
     result = dg.materialize(
-        [raw_events, *TIER_B_ASSETS],
-        selection=dg.AssetSelection.assets(*Sessionize.outputs),
+        list(defs.assets),
+        selection=dg.AssetSelection.assets(*Sessionize.output_names),
         partition_key=DAY1,
-        resources={"lake": resource, "ray": RayResource(runtime="inline")},
+        resources={"lake": resource, "compute": ComputeResource(runtime="inline")},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
-    assert Catalog(resource.lake()).state("sessions", DAY1).rows == 120  # type: ignore[union-attr]
+    assert lake_catalog(resource.lake()).state("sessions", DAY1).rows == 120  # type: ignore[union-attr]
 
 
 @pytest.mark.ray
@@ -117,7 +114,7 @@ def test_ray_tasks_write_batch_files_on_s3(
     lake = upload(raw_lake_root, s3)
     result = run_operator(Sessionize(), lake, [DAY1], RayRuntime(), batch_bytes=64 * 1024)
     assert result.days[DAY1].batches > 1
-    assert Catalog(lake).read("sessions", dt=DAY1).num_rows == 120
+    assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows == 120
 
 
 def test_query_command_reads_an_s3_lake(raw_lake_root: Path, s3: S3Server) -> None:

@@ -3,14 +3,15 @@
 import threading
 from collections.abc import Sequence
 
-from trajectory_assets.engine.job import run_operator
-from trajectory_assets.engine.plan import BatchTask
+from tests.runs import lake_catalog
+from trajectory_assets.engine.materialize import run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.engine.settings import RunSettings
+from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.lake import delta
-from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import Attempt, BatchReceipt, empty_file
-from trajectory_assets.operators import Sessionize
+from trajectory_assets.operators import OPERATORS, Sessionize
 
 
 class WriterRacingRuntime(InlineRuntime):
@@ -18,18 +19,28 @@ class WriterRacingRuntime(InlineRuntime):
     second materialization of the same table and day launched at the same time would."""
 
     def __init__(self, other: Lake, day: str) -> None:
+        super().__init__()
         self.other, self.day = other, day
 
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
         receipts = super().run(tasks)
-        run_operator(Sessionize(), self.other, [self.day], InlineRuntime(), run_id="the-other")
+        upstream = [op for op in OPERATORS if op.name != "sessionize"]
+        the_other = RunSettings(run_id="the-other")
+        run_operator(
+            Sessionize(),
+            self.other,
+            [self.day],
+            InlineRuntime(),
+            upstream=upstream,
+            settings=the_other,
+        )
         return receipts
 
 
 def commit_at_once(lake: Lake, days: Sequence[str]) -> list[int | Exception | None]:
     """One writer per entry of `days` (repeats allowed) commits that day of `sessions`, all at
     the same moment, each with its own file: what each got back (a version, or its error)."""
-    spec = Catalog(lake).get("sessions")
+    spec = lake_catalog(lake).get("sessions")
     files = [empty_file(Attempt(lake, "t", d, f"{i:016x}"), spec) for i, d in enumerate(days)]
     start = threading.Barrier(len(days))
     outcomes: list[int | Exception | None] = [None] * len(days)

@@ -11,7 +11,8 @@ import pytest
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import PARTIALS, OpContext, Operator, normalise
 from trajectory_assets.operators import EvalRuns, Sessionize
-from trajectory_assets.schema import EVENTS, SESSIONS
+from trajectory_assets.operators.session_tables import SESSIONS
+from trajectory_assets.schema import EVENTS
 
 DAY = "2026-11-20"
 APP = "app1"
@@ -165,7 +166,7 @@ def run_two_phase(
         ctx = OpContext(day, f"b{b}")
         partials.append(normalise(op, op.transform(ctx, Batch({input_name: part})), partial=True))
     merged = pa.concat_tables([p[PARTIALS] for p in partials])
-    (output,) = op.outputs
+    (output,) = op.output_names
     return normalise(op, op.merge(OpContext(day, "merge"), Batch({PARTIALS: merged})))[output]
 
 

@@ -17,7 +17,7 @@ from tests.operators.builders import (
     run,
 )
 from trajectory_assets.operators import DecisionSteps
-from trajectory_assets.schema import DECISION_STEPS
+from trajectory_assets.operators.decision_steps import DECISION_STEPS
 
 
 def decision(ms: float, step: str | None, item: str | None, outcome: str | None, **kw) -> dict:

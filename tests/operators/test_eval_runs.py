@@ -23,7 +23,7 @@ from tests.operators.builders import (
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import PARTIALS, normalise
 from trajectory_assets.operators import EvalRuns
-from trajectory_assets.schema import EVAL_PARTIALS, EVAL_RUNS
+from trajectory_assets.operators.eval_runs import EVAL_PARTIALS, EVAL_RUNS
 
 
 def runs_by_key(table: pa.Table) -> dict[tuple, dict]:

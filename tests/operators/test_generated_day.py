@@ -14,6 +14,7 @@ from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, normalise
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import (
+    TIER_B,
     EvalRuns,
     ModelComparisons,
     Sessionize,
@@ -22,7 +23,7 @@ from trajectory_assets.operators import (
 )
 from trajectory_assets.operators.pricing import prices_for_events
 from trajectory_assets.report import render_daily_report
-from trajectory_assets.schema import EVENTS, RAW_EVENTS, TIER_B
+from trajectory_assets.schema import EVENTS, RAW_EVENTS
 from trajectory_assets.synth import SynthConfig, generate_lake
 
 DAY = "2026-11-18"
@@ -61,7 +62,7 @@ def _sessionize(events: pa.Table, n_batches: int) -> dict[str, pa.Table]:
     )
     owner = {key: i % n_batches for i, key in enumerate(keys)}
     op = Sessionize()
-    outputs: dict[str, list[pa.Table]] = {name: [] for name in op.outputs}
+    outputs: dict[str, list[pa.Table]] = {name: [] for name in op.output_names}
     for b in range(n_batches):
         mask = [
             owner[(a, s)] == b

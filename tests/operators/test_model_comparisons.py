@@ -19,8 +19,8 @@ from tests.operators.builders import (
     sessions_of,
 )
 from trajectory_assets.operators import ModelComparisons
-from trajectory_assets.operators.model_comparisons import paired_difference
-from trajectory_assets.schema import MODEL_COMPARISONS, SESSIONS
+from trajectory_assets.operators.model_comparisons import MODEL_COMPARISONS, paired_difference
+from trajectory_assets.operators.session_tables import SESSIONS
 
 T_975_2 = 4.302652729911275
 """Student t quantile t(0.975, 2 degrees of freedom), from printed tables."""

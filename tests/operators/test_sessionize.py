@@ -18,7 +18,7 @@ from tests.operators.builders import (
     sessions_of,
     tool,
 )
-from trajectory_assets.schema import ERRORS, SESSIONS, TURNS
+from trajectory_assets.operators.session_tables import ERRORS, SESSIONS, TURNS
 
 EVAL_COLUMNS = (
     "eval_benchmark",

@@ -17,7 +17,7 @@ from tests.operators.builders import (
     tool,
 )
 from trajectory_assets.operators import ToolStats
-from trajectory_assets.schema import TOOL_STATS, TOOL_STATS_PARTIALS
+from trajectory_assets.operators.tool_stats import TOOL_STATS, TOOL_STATS_PARTIALS
 
 
 def tool_stats(events: list[dict], n_batches: int = 1) -> pa.Table:

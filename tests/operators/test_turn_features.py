@@ -16,7 +16,7 @@ from tests.operators.builders import (
     tool,
 )
 from trajectory_assets.operators import Sessionize, TurnFeatures
-from trajectory_assets.schema import TURN_FEATURES
+from trajectory_assets.operators.turn_features import TURN_FEATURES
 
 
 def features(events: list[dict]) -> pa.Table:

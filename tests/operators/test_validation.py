@@ -21,13 +21,8 @@ from tests.operators.builders import (
     tool,
 )
 from trajectory_assets.operators import Sessionize
-from trajectory_assets.schema import (
-    FLOAT_METRICS,
-    NON_NEGATIVE,
-    RAW_EVENTS,
-    RAW_REQUIRED,
-    REJECTED_EVENTS,
-)
+from trajectory_assets.operators.session_tables import REJECTED_EVENTS
+from trajectory_assets.schema import FLOAT_METRICS, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
 
 
 def rejected(events: list[dict]) -> pa.Table:

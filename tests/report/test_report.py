@@ -16,8 +16,8 @@ from tests.operators.builders import (
     tool,
 )
 from trajectory_assets.operators import EvalRuns, ModelComparisons, ToolStats
+from trajectory_assets.operators.session_tables import SESSIONS
 from trajectory_assets.report import render_daily_report
-from trajectory_assets.schema import SESSIONS
 
 
 def _png_size(png: bytes) -> tuple[int, int]:

@@ -21,13 +21,11 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from tests.runs import lake_catalog, run_operator
 from tests.servers import free_port
-from trajectory_assets.engine.job import run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, s3_options
-from trajectory_assets.operators import OPERATORS
-from trajectory_assets.schema import TABLES
+from trajectory_assets.operators import OPERATORS, TABLES
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -174,8 +172,8 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
         run_operator(op, local, DAYS, InlineRuntime())
     for table in TABLES:
         for day in DAYS:
-            remote = Catalog(stack.lake).read(table, dt=day)
-            assert remote.equals(Catalog(local).read(table, dt=day)), (table, day)
+            remote = lake_catalog(stack.lake).read(table, dt=day)
+            assert remote.equals(lake_catalog(local).read(table, dt=day)), (table, day)
 
     # the runs are in PostgreSQL, and the batches ran on the Ray worker node, not the head
     import psycopg2
@@ -258,7 +256,7 @@ def test_the_daemon_ticks_the_daily_schedule(stack: Stack) -> None:
             time.sleep(5)
         missing = [t for t in TABLES if yesterday not in _materialized_days(instance, t)]
     assert not missing, f"the schedule did not materialize {yesterday} of {missing}"
-    assert Catalog(stack.lake).state("sessions", yesterday).rows == 20  # type: ignore[union-attr]
+    assert lake_catalog(stack.lake).state("sessions", yesterday).rows == 20  # type: ignore[union-attr]
 
 
 def _dismiss_welcome(page: Any) -> None:

@@ -13,11 +13,13 @@ import click
 
 if TYPE_CHECKING:
     from trajectory_assets.engine.operator import Operator
+    from trajectory_assets.engine.registry import Registry
     from trajectory_assets.lake.fs import Lake
+    from trajectory_assets.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-RUNTIMES = ("ray", "inline")
+RUNTIMES = ("auto", "ray", "inline")
 DEFAULT_APPS = "support-bot,code-agent,research-agent"
 
 
@@ -58,9 +60,10 @@ def runtime_option(f: F) -> F:
     return click.option(
         "--runtime",
         type=click.Choice(RUNTIMES),
-        default="ray",
+        default="auto",
         show_default=True,
-        help="ray: Ray Data tasks; inline: in this process, no Ray",
+        help="auto: in this process for small runs, Ray for large ones; ray: Ray Data tasks; "
+        "inline: in this process, on every core, no Ray",
     )(f)
 
 
@@ -96,27 +99,44 @@ def split_list(text: str | None) -> list[str]:
     return [item.strip() for item in (text or "").split(",") if item.strip()]
 
 
-def operator_named(name: str) -> "Operator":
+def defs_option(f: F) -> F:
+    return click.option(
+        "--defs",
+        "defs",
+        multiple=True,
+        metavar="MODULE",
+        help="a module of your own operators (its `operators` list); repeat for several; "
+        "also TRAJECTORY_ASSETS_DEFS",
+    )(f)
+
+
+def project(defs: Sequence[str] = ()) -> "Project":
+    """The built-in operators and those of `defs` modules; a bad module is a clear error."""
+    from trajectory_assets.engine.registry import DefinitionError
+    from trajectory_assets.project import load
+
+    try:
+        return load(defs)
+    except DefinitionError as exc:
+        raise CliError(str(exc)) from None
+
+
+def operator_named(registry: "Registry", name: str) -> "Operator":
     """The operator that writes table `name` (or is called `name`)."""
-    from trajectory_assets.operators import OPERATORS
-    from trajectory_assets.schema import TABLES
-
-    op = next((o for o in OPERATORS if name in o.outputs or name == o.name), None)
-    if op is None:
-        raise CliError(f"unknown asset {name!r}; assets are: {', '.join(sorted(TABLES))}")
-    return op
+    try:
+        return registry.operator(name)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0])) from None
 
 
-def tables_for(names: Sequence[str]) -> list[str]:
+def tables_for(registry: "Registry", names: Sequence[str]) -> list[str]:
     """Expand table names to every output of their operators (a multi-asset commits together);
     no names means every table."""
-    from trajectory_assets.operators import OPERATORS
-
     if not names:
-        return [t for op in OPERATORS for t in op.outputs]
+        return [t for op in registry.operators for t in op.output_names]
     tables: list[str] = []
     for name in names:
-        tables += [t for t in operator_named(name).outputs if t not in tables]
+        tables += [t for t in operator_named(registry, name).output_names if t not in tables]
     return tables
 
 

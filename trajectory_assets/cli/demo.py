@@ -7,6 +7,7 @@ import click
 from trajectory_assets.cli.common import (
     DEFAULT_APPS,
     CliError,
+    project,
     runtime_option,
     say,
     split_list,
@@ -64,9 +65,11 @@ def demo(
             files_per_session=1,
         )
         write_sample(sample, config)
-    run_days(lake, wanted, runtime=runtime, tables=tables_for([]), num_cpus=num_cpus)
+    the_project = project()
+    tables = tables_for(the_project.registry, [])
+    run_days(lake, wanted, the_project, runtime=runtime, tables=tables, num_cpus=num_cpus)
     say()
     say(f"lake:   {sample.display()}")
-    say(f"tables: {sample.display('<table>')}/dt=YYYY-MM-DD/... (Parquet, hive-partitioned)")
+    say(f"tables: {sample.display('<table>')} (Delta Lake tables, partitioned by dt)")
     say(f'query:  trajectory-assets query --lake {lake} "SELECT * FROM sessions LIMIT 5"')
     say("UI:     make ui   (then open http://127.0.0.1:3000 and look at the assets)")

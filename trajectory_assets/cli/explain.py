@@ -5,9 +5,11 @@ import click
 from trajectory_assets.cli.common import (
     CliError,
     days_options,
+    defs_option,
     lake_option,
     open_lake,
     operator_named,
+    project,
     resolve_days,
     runtime_option,
     say,
@@ -17,11 +19,13 @@ from trajectory_assets.cli.common import (
 @click.command(short_help="show the plan of an asset, without running it")
 @click.argument("asset")
 @lake_option
+@defs_option
 @days_options
 @runtime_option
 def explain(
     asset: str,
     lake: str,
+    defs: tuple[str, ...],
     partition: str | None,
     date_from: str | None,
     date_to: str | None,
@@ -31,11 +35,12 @@ def explain(
 
     Without --partition or --from/--to, every day of the lake that has raw data.
     """
-    from trajectory_assets.engine.plan import explain as explain_plan
-    from trajectory_assets.engine.plan import plan
+    from trajectory_assets.engine.explain import explain as explain_plan
+    from trajectory_assets.engine.lineage import MissingUpstreamError
     from trajectory_assets.lake.raw import list_days
 
-    op = operator_named(asset)
+    registry = project(defs).registry
+    op = operator_named(registry, asset)
     where = open_lake(lake, must_exist=True)
     days = resolve_days(partition, date_from, date_to)
     if not days:
@@ -45,4 +50,7 @@ def explain(
                 f"no raw data in {where.display('raw_events')}: "
                 "give --partition DAY, or --from DAY and --to DAY"
             )
-    say(explain_plan(plan(op, where, days), runtime))
+    try:
+        say(explain_plan(registry, [op], where, days, runtime))
+    except MissingUpstreamError as exc:
+        raise CliError(str(exc)) from None

@@ -14,6 +14,7 @@ import click
 
 from trajectory_assets.cli.demo import demo
 from trajectory_assets.cli.explain import explain
+from trajectory_assets.cli.forget import forget
 from trajectory_assets.cli.generate import generate
 from trajectory_assets.cli.ingest import ingest
 from trajectory_assets.cli.materialize import materialize
@@ -22,6 +23,7 @@ from trajectory_assets.cli.quiet import quiet
 from trajectory_assets.cli.rollback import rollback
 from trajectory_assets.cli.serve import serve
 from trajectory_assets.cli.tables import tables
+from trajectory_assets.cli.vacuum import vacuum
 
 PROG = "trajectory-assets"
 
@@ -57,7 +59,19 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.with_resource(quiet(verbose))
 
 
-for command in (generate, ingest, serve, materialize, demo, explain, rollback, tables, query):
+for command in (
+    generate,
+    ingest,
+    serve,
+    materialize,
+    demo,
+    explain,
+    rollback,
+    vacuum,
+    forget,
+    tables,
+    query,
+):
     cli.add_command(command)
 
 

@@ -14,12 +14,15 @@ import click
 
 if TYPE_CHECKING:
     from trajectory_assets.lake.delta import PartitionState
+    from trajectory_assets.project import Project
 
 from trajectory_assets.cli.common import (
     CliError,
     days_options,
+    defs_option,
     lake_option,
     open_lake,
+    project,
     resolve_days,
     runtime_option,
     say,
@@ -32,6 +35,7 @@ DAY_WIDTH = 10  # a column of the per-day summary: a day, or a row count up to 9
 
 @click.command(short_help="materialize Tier B assets through Dagster")
 @lake_option
+@defs_option
 @days_options
 @runtime_option
 @click.option("--assets", help="comma-separated Tier B tables (default: all)")
@@ -46,6 +50,7 @@ DAY_WIDTH = 10  # a column of the per-day summary: a day, or a row count up to 9
 )
 def materialize(
     lake: str,
+    defs: tuple[str, ...],
     partition: str | None,
     date_from: str | None,
     date_to: str | None,
@@ -59,11 +64,13 @@ def materialize(
     days = resolve_days(partition, date_from, date_to)
     if not days:
         raise CliError("give --partition DAY, or --from DAY and --to DAY")
+    the_project = project(defs)
     run_days(
         lake,
         days,
+        the_project,
         runtime=runtime,
-        tables=tables_for(split_list(assets)),
+        tables=tables_for(the_project.registry, split_list(assets)),
         ray_address=ray_address,
         num_cpus=num_cpus,
         on_bad_file=on_bad_file,
@@ -73,6 +80,7 @@ def materialize(
 def run_days(
     lake_uri: str,
     days: list[str],
+    the_project: "Project",
     *,
     runtime: str,
     tables: list[str],
@@ -83,10 +91,8 @@ def run_days(
     """Materialize Tier B tables for consecutive days as one Dagster run in the local instance."""
     import dagster as dg
 
-    from trajectory_assets.defs.assets import TIER_B_ASSETS
     from trajectory_assets.defs.partitions import DAILY
-    from trajectory_assets.defs.raw import raw_events
-    from trajectory_assets.defs.resources import LakeResource, RayResource
+    from trajectory_assets.defs.resources import ComputeResource, LakeResource
     from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
 
     if not os.environ.get("DAGSTER_HOME"):
@@ -107,7 +113,7 @@ def run_days(
     instance = dg.DagsterInstance.get()
     resources = {
         "lake": LakeResource(root=lake_uri, s3_endpoint_url=os.environ.get(S3_ENDPOINT_URL_ENV)),
-        "ray": RayResource(runtime=runtime, address=ray_address, num_cpus=num_cpus),  # type: ignore[arg-type]
+        "compute": ComputeResource(runtime=runtime, address=ray_address, num_cpus=num_cpus),  # type: ignore[arg-type]
     }
     partition: dict[str, object] = {}
     if len(days) == 1:
@@ -117,12 +123,16 @@ def run_days(
             "dagster/asset_partition_range_start": days[0],
             "dagster/asset_partition_range_end": days[-1],
         }
-    from trajectory_assets.operators import OPERATORS
-
-    ops = {op.name for op in OPERATORS if set(op.outputs) & set(tables)}
+    assets = the_project.assets()
+    wanted = {dg.AssetKey(t) for t in tables}
+    nodes = {
+        a.node_def.name
+        for a in assets
+        if isinstance(a, dg.AssetsDefinition) and a.is_executable and set(a.keys) & wanted
+    }
     run_config = {
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
-        "ops": {name: {"config": {"on_bad_file": on_bad_file}} for name in ops},
+        "ops": {name: {"config": {"on_bad_file": on_bad_file}} for name in nodes},
     }
     say(
         f"materializing {', '.join(tables)} for {days[0]}"
@@ -131,7 +141,7 @@ def run_days(
     )
     started = time.perf_counter()
     result = dg.materialize(
-        [raw_events, *TIER_B_ASSETS],
+        assets,
         selection=dg.AssetSelection.assets(*tables),
         instance=instance,
         resources=resources,
@@ -144,7 +154,7 @@ def run_days(
     say(f"run {result.run_id} succeeded in {time.perf_counter() - started:.1f} s")
     from trajectory_assets.lake.catalog import Catalog
 
-    catalog = Catalog(lake)
+    catalog = Catalog(lake, the_project.registry.tables)
     counts = {table: [_rows(catalog.state(table, day)) for day in days] for table in tables}
     for line in summary_lines(days, counts, shutil.get_terminal_size().columns):
         say(line)

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING
 import click
 from rich.cells import cell_len, set_cell_size
 
-from trajectory_assets.cli.common import CliError, lake_option, open_lake
+from trajectory_assets.cli.common import CliError, defs_option, lake_option, open_lake, project
 
 if TYPE_CHECKING:
     import duckdb
@@ -36,6 +36,7 @@ MAX_CELL = 60  # characters of a value in the table format; csv and json keep ev
 @click.command(short_help="run DuckDB SQL over the current Tier B tables")
 @click.argument("sql")
 @lake_option
+@defs_option
 @click.option(
     "--format",
     "fmt",
@@ -56,13 +57,16 @@ MAX_CELL = 60  # characters of a value in the table format; csv and json keep ev
     "as_of",
     help="read every table as of a Delta version (a number) or a time (ISO 8601, UTC if no zone)",
 )
-def query(sql: str, lake: str, fmt: str, output: Path | None, as_of: str | None) -> None:
+def query(
+    sql: str, lake: str, defs: tuple[str, ...], fmt: str, output: Path | None, as_of: str | None
+) -> None:
     """Run DuckDB SQL over the current Tier B tables (or as of a version or time)."""
     import duckdb
 
     if fmt == "parquet" and output is None:
         raise CliError("--format parquet writes a file: give --output FILE")
-    con = connect(open_lake(lake, must_exist=True), as_of=_as_of(as_of))
+    tables = list(project(defs).registry.tables)
+    con = connect(open_lake(lake, must_exist=True), tables, as_of=_as_of(as_of))
     try:
         result = con.sql(sql)
         if result is None:  # a statement without a result, e.g. SET
@@ -94,16 +98,17 @@ def _as_of(text: str | None) -> "int | dt.datetime | None":
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def connect(lake: "Lake", as_of: "int | dt.datetime | None" = None) -> "duckdb.DuckDBPyConnection":
+def connect(
+    lake: "Lake", tables: Sequence[str], as_of: "int | dt.datetime | None" = None
+) -> "duckdb.DuckDBPyConnection":
     """An in-memory DuckDB with each Delta table of the lake registered under its name: the
     pyarrow dataset of one version, so DuckDB pushes filters and projections down to it."""
     import duckdb
 
     from trajectory_assets.lake import delta
-    from trajectory_assets.schema import TABLES
 
     con = duckdb.connect()
-    for name in TABLES:
+    for name in tables:
         try:
             table = delta.open_table(lake, name, as_of if isinstance(as_of, int) else None)
             if table is not None and isinstance(as_of, dt.datetime):

@@ -7,12 +7,22 @@ previous state.
 
 import click
 
-from trajectory_assets.cli.common import DAY, CliError, lake_option, open_lake, say
+from trajectory_assets.cli.common import (
+    DAY,
+    CliError,
+    defs_option,
+    lake_option,
+    open_lake,
+    operator_named,
+    project,
+    say,
+)
 
 
 @click.command(short_help="restore a partition's previous version")
 @click.argument("table")
 @lake_option
+@defs_option
 @click.option("--partition", type=DAY, required=True, help="the day to roll back")
 @click.option(
     "--as-of",
@@ -20,28 +30,28 @@ from trajectory_assets.cli.common import DAY, CliError, lake_option, open_lake, 
     type=int,
     help="restore the day as it was at this table version (default: before its last change)",
 )
-def rollback(table: str, lake: str, partition: str, as_of: int | None) -> None:
+def rollback(
+    table: str, lake: str, defs: tuple[str, ...], partition: str, as_of: int | None
+) -> None:
     """Restore a partition's previous version (and its siblings')."""
-    from trajectory_assets.operators import OPERATORS
-    from trajectory_assets.schema import TABLES
-
-    op = next((o for o in OPERATORS if table in o.outputs), None)
-    if op is None:
-        raise CliError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
+    registry = project(defs).registry
+    if table not in registry.tables:
+        raise CliError(f"unknown table {table!r}; tables are: {', '.join(registry.tables)}")
+    op = operator_named(registry, table)
     where = open_lake(lake, must_exist=True)
 
     from trajectory_assets.lake import delta
     from trajectory_assets.lake.catalog import Catalog
 
-    catalog = Catalog(where)
+    catalog = Catalog(where, registry.tables)
     try:
-        for name in op.outputs:  # check every sibling before changing any
+        for name in op.output_names:  # check every sibling before changing any
             delta.previous_state(where, catalog.get(name), partition, as_of=as_of)
         restored = [
             delta.restore_day(
                 where, catalog.get(name), partition, {"action": "rollback"}, as_of=as_of
             )
-            for name in op.outputs
+            for name in op.output_names
         ]
     except (delta.NoPreviousVersionError, delta.ConcurrentWriterError) as exc:
         raise CliError(str(exc)) from None

@@ -2,17 +2,18 @@
 
 import click
 
-from trajectory_assets.cli.common import lake_option, open_lake, say
+from trajectory_assets.cli.common import defs_option, lake_option, open_lake, project, say
 
 
 @click.command(short_help="list Tier B tables with their days and rows")
 @lake_option
-def tables(lake: str) -> None:
+@defs_option
+def tables(lake: str, defs: tuple[str, ...]) -> None:
     """List Tier B tables with their days, rows and current Delta version."""
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.layout import RAW_TABLE
 
-    catalog = Catalog(open_lake(lake, must_exist=True))
+    catalog = Catalog(open_lake(lake, must_exist=True), project(defs).registry.tables)
     for table in catalog.list():
         if table == RAW_TABLE:
             continue

@@ -1,130 +1,136 @@
-"""Tier B assets: one Dagster (multi-)asset per operator, thin glue over `run_operator`."""
+"""The operators of a code location as one subsettable multi-asset: every table its own asset,
+with its lineage, materializable alone; one step and one read of the raw data for however many
+of them a run selects.
 
-import os
+Thin glue: the engine plans, runs and commits; this module turns the selection and run config
+into operators and settings, and the result into metadata and check results.
+"""
+
+import time
 from collections.abc import Iterator
 
 import dagster as dg
-from pydantic import Field
 
-from trajectory_assets.defs.checks import CheckContext, Thresholds, checks_for, evaluate
+from trajectory_assets.defs.checks import Check, CheckContext, Thresholds, checks_for, evaluate
+from trajectory_assets.defs.config import ComputeConfig, config_class, operator_params
 from trajectory_assets.defs.metadata import table_metadata
 from trajectory_assets.defs.partitions import DAILY
-from trajectory_assets.defs.resources import LakeResource, RayResource
-from trajectory_assets.defs.settings import DEFAULT_RETENTION_HOURS, RETENTION_HOURS
-from trajectory_assets.engine.job import run_operator
+from trajectory_assets.defs.resources import ComputeResource, LakeResource
+from trajectory_assets.engine.materialize import RunResult, run_operators
 from trajectory_assets.engine.operator import Operator
-from trajectory_assets.engine.plan import DEFAULT_BATCH_BYTES, reads_compacted
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
-from trajectory_assets.operators import OPERATORS
 
-GROUP = "tier_b"
 POOL = "trajectory_assets"
 
-DESCRIPTIONS = {
-    "sessions": "One row per session: counts, tokens, latency, cost, loops, status, eval outcome.",
-    "turns": "One row per (session, turn): counts, tokens, first-call model and TTFT, tools.",
-    "errors": "One row per error event, with the event before it and whether it was terminal.",
-    "rejected_events": "One row per raw row that failed validation, with every reason.",
-    "turn_features": "One row per turn: cache hit ratio, throughput, repeats, loops, think time.",
-    "eval_runs": "One row per (benchmark, model, run_id): attempts, pass rate, pass@1, cost.",
-    "decision_steps": "One row per (session, decision step): items kept, eliminated, scored.",
-    "raw_compacted": "Every raw row, a few files per day and app, whole sessions sorted by time; "
-    "the session assets read it instead of the raw files while it is fresh.",
-    "llm_calls": "One row per valid, de-duplicated llm_call: keys, latency, tokens, cost_usd.",
-    "tool_calls": "One row per valid tool_call: latency, error, arguments_hash, is_terminal.",
-    "tool_stats": "One row per (app, tool) of the day: calls, failure rate, latency p50/p95.",
-    "model_comparisons": "One row per (benchmark, model pair): paired pass@1 difference, SE, CI.",
-}
+
+def deps_of(registry: Registry, op: Operator) -> list[str]:
+    """An operator's inputs, and raw_compacted for session operators that may read it."""
+    deps = list(op.inputs)
+    compaction = registry.producer(COMPACTED_TABLE)
+    if op.inputs[0] == RAW_TABLE and compaction is not None and compaction.name != op.name:
+        deps.append(COMPACTED_TABLE)
+    return deps
 
 
-class ComputeConfig(dg.Config):
-    """Per-run knobs of a Tier B materialization."""
-
-    batch_bytes: int = Field(
-        default=int(os.environ.get("TRAJECTORY_ASSETS_BATCH_BYTES", DEFAULT_BATCH_BYTES)),
-        description="Target raw bytes per batch of whole sessions.",
-    )
-    on_bad_file: str = Field(
-        default=os.environ.get("TRAJECTORY_ASSETS_ON_BAD_FILE", "fail"),
-        description="`fail`: an unreadable raw file fails the run, naming it. "
-        "`skip`: it is left out and reported in the metadata.",
-    )
-    retention_hours: float = Field(
-        default=float(os.environ.get(RETENTION_HOURS, DEFAULT_RETENTION_HOURS)),
-        description="After the run, table versions older than this are vacuumed: rollback and "
-        "time travel reach back this far.",
-    )
-    max_rejected_share: float = Field(
-        default=0.05, description="The rejected_share check fails above this share of raw rows."
-    )
-    max_elimination_ratio: float = Field(
-        default=0.95, description="The elimination_ratio check warns about steps above this."
-    )
-
-
-def build_asset(op: Operator) -> dg.AssetsDefinition:
-    """The asset(s) of one operator; several outputs → one multi-asset, committed together."""
+def build_assets(registry: Registry, *, name: str, group: str) -> dg.AssetsDefinition:
+    """One multi-asset for every table of the registry's operators."""
+    ops = registry.operators
     specs = [
         dg.AssetSpec(
-            key=table,
-            deps=[*op.inputs, *([COMPACTED_TABLE] if reads_compacted(op) else [])],
-            description=DESCRIPTIONS[table],
+            key=table.name,
+            deps=deps_of(registry, op),
+            description=table.description,
             code_version=op.version,
-            group_name=GROUP,
+            group_name=group,
             kinds={"delta", "ray"},
+            metadata={
+                "operator": op.name,
+                "partitioned_by": ", ".join(["dt", *table.partition_by]),
+            },
         )
+        for op in ops
         for table in op.outputs
     ]
-
-    checks = checks_for(op)
+    checks = checks_for(ops)
+    Config = config_class(ops, name)
 
     @dg.multi_asset(
-        name=op.name,
+        name=name,
         specs=specs,
         check_specs=[c.spec for c in checks],
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        can_subset=False,
+        can_subset=True,
         pool=POOL,
     )
-    def _asset(
+    def _tables(
         context: dg.AssetExecutionContext,
-        config: ComputeConfig,
+        config: Config,  # type: ignore[valid-type]
         lake: LakeResource,
-        ray: RayResource,
+        compute: ComputeResource,
     ) -> Iterator[dg.MaterializeResult]:
-        if config.on_bad_file not in ("fail", "skip"):
-            raise dg.Failure(f"on_bad_file must be 'fail' or 'skip', not {config.on_bad_file!r}")
+        run_config: ComputeConfig = config
+        selected = {key.to_user_string() for key in context.selected_asset_keys}
+        chosen = [op for op in ops if set(op.output_names) & selected]
+        chosen = [op.configure(**operator_params(run_config, op)) for op in chosen]
+        extra = sorted({t for op in chosen for t in op.output_names} - selected)
+        if extra:
+            context.log.warning(
+                f"{', '.join(extra)} are committed too: an operator's tables are always "
+                "committed together, so they never disagree"
+            )
         the_lake = lake.lake()
-        result = run_operator(
-            op,
+        result = run_operators(
+            chosen,
             the_lake,
             context.partition_keys,
-            ray.get_runtime(),
-            run_id=context.run.run_id,
-            batch_bytes=config.batch_bytes,
-            on_bad_file=config.on_bad_file,  # type: ignore[arg-type]
+            compute.get_runtime(),
+            registry=registry.configured(chosen),
+            settings=RunSettings(
+                batch_bytes=run_config.batch_bytes,
+                on_bad_file=run_config.on_bad_file,
+                run_id=context.run.run_id,
+            ),
             progress=context.log.info,
         )
-        for table in op.outputs:
-            delta.vacuum(the_lake, table, config.retention_hours)
-        catalog = Catalog(the_lake)
-        limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
-        skipped = {d: {p for p, _ in r.skipped_files} for d, r in result.days.items()}
-        checking = CheckContext(catalog, limits, skipped)
-        days = list(context.partition_keys)
-        for table in op.outputs:
+        for op in chosen:
+            for table in op.output_names:
+                delta.vacuum(the_lake, table, run_config.retention_hours)
+        yield from _results(context, the_lake, registry, chosen, result, run_config, checks)
+
+    return _tables
+
+
+def _results(
+    context: dg.AssetExecutionContext,
+    lake: Lake,
+    registry: Registry,
+    chosen: list[Operator],
+    result: RunResult,
+    config: ComputeConfig,
+    checks: list[Check],
+) -> Iterator[dg.MaterializeResult]:
+    """Checks first (their time is part of the metadata), then one result per selected table."""
+    started = time.perf_counter()
+    catalog = Catalog(lake, registry.tables)
+    limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
+    checking = CheckContext(catalog, limits, result)
+    days = list(context.partition_keys)
+    selected_checks = context.selected_asset_check_keys
+    outcomes = {c.key: evaluate(c, checking, days) for c in checks if c.key in selected_checks}
+    result.add_phase("checks", time.perf_counter() - started)
+    selected = {key.to_user_string() for key in context.selected_asset_keys}
+    for op in chosen:
+        for table in op.output_names:
+            if table not in selected:
+                continue
             yield dg.MaterializeResult(
                 asset_key=table,
-                metadata=table_metadata(result, table, catalog),
-                check_results=[evaluate(c, checking, days) for c in checks if c.table == table],
+                metadata=table_metadata(result, result.of(op), table, catalog),
+                check_results=[o for k, o in outcomes.items() if k.asset_key == dg.AssetKey(table)],
             )
-
-    return _asset
-
-
-TIER_B_ASSETS = [build_asset(op) for op in OPERATORS]
-TIER_B_KEYS = [dg.AssetKey(t) for op in OPERATORS for t in op.outputs]
-RAW_KEY = dg.AssetKey(RAW_TABLE)

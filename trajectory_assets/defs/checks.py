@@ -1,26 +1,24 @@
 """Asset checks, evaluated on the committed tables right after each materialization.
 
-Each check covers every day of the run; a failing day is named in the check's metadata.
+They never read the raw data again: what the raw rows imply comes from the operators' audits,
+counted per batch from the very events the run read and kept with each commit. The tables
+side is read from the committed Delta tables, only the columns a check needs. Each check covers
+every day of the run; a failing day is named in the check's metadata.
 """
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from trajectory_assets.engine.materialize import RunResult
 from trajectory_assets.engine.operator import Operator
+from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.layout import COMPACTED_TABLE
-from trajectory_assets.lake.raw import RawFile, list_raw_files, read_events
-from trajectory_assets.operators.checks import (
-    RECOUNT_COLUMNS,
-    RawRecount,
-    duplicate_keys,
-    ratios_above,
-    recount,
-    token_totals,
-)
-from trajectory_assets.schema import TABLES
+from trajectory_assets.schema import TableSpec
 
 
 @dataclass(frozen=True)
@@ -37,56 +35,85 @@ class DayCheck:
 
 @dataclass
 class CheckContext:
-    """What the checks of one materialization share, including one raw recount per day."""
+    """What the checks of one materialization share: the catalog, thresholds, and each
+    operator's audit per day (from this run, or from the commit that made the day current)."""
 
     catalog: Catalog
     limits: Thresholds
-    skipped: dict[str, set[str]] = field(default_factory=dict)  # per day: files the run skipped
-    recounts: dict[str, RawRecount] = field(default_factory=dict)
+    result: RunResult | None = None
+    audits: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
 
-    def raw_files(self, day: str) -> list[RawFile]:
-        """The day's raw files, less those the run skipped as unreadable."""
-        skipped = self.skipped.get(day, set())
-        return [f for f in list_raw_files(self.catalog.lake, dt=day) if f.path not in skipped]
+    def audit(self, op: str, table: str, day: str) -> dict[str, int]:
+        if (op, day) not in self.audits:
+            found = None
+            if self.result is not None and op in self.result.operators:
+                ran = self.result.operators[op].days.get(day)
+                found = ran.audit if ran is not None and not ran.up_to_date else None
+            if found is None:
+                found = committed_audit(self.catalog, table, day)
+            self.audits[(op, day)] = found
+        return self.audits[(op, day)]
 
-    def recount(self, day: str) -> RawRecount:
-        if day not in self.recounts:
-            events, _ = read_events(self.catalog.lake, self.raw_files(day), columns=RECOUNT_COLUMNS)
-            self.recounts[day] = recount(events, self.catalog.read("rejected_events", dt=day))
-        return self.recounts[day]
+    def column(self, table: str, day: str, names: Sequence[str]) -> pa.Table:
+        return self.catalog.read(table, dt=day, columns=list(names))
 
 
-def _unique_keys(table: str) -> Callable[[CheckContext, str], DayCheck]:
+def committed_audit(catalog: Catalog, table: str, day: str) -> dict[str, int]:
+    """The audit kept with the commit that last changed a table's day."""
+    for commit in delta.commits(catalog.lake, table):
+        if day in commit.days and "audit" in commit.metadata:
+            return {k: int(v) for k, v in json.loads(commit.metadata["audit"]).items()}
+    return {}
+
+
+def duplicate_keys(table: pa.Table, keys: Sequence[str]) -> int:
+    """How many rows repeat a key that an earlier row already had."""
+    if table.num_rows == 0:
+        return 0
+    distinct = table.select(list(keys)).group_by(list(keys)).aggregate([]).num_rows
+    return table.num_rows - distinct
+
+
+def totals(table: pa.Table, columns: Sequence[str]) -> tuple[int, ...]:
+    return tuple(int(pc.sum(table[c]).as_py() or 0) if table.num_rows else 0 for c in columns)
+
+
+TOKENS = ("input_tokens", "output_tokens", "cache_tokens")
+UNTURNED = ("unturned_input_tokens", "unturned_output_tokens", "unturned_cache_tokens")
+
+
+def _unique_keys(spec: TableSpec) -> Callable[[CheckContext, str], DayCheck]:
     def check(ctx: CheckContext, day: str) -> DayCheck:
-        rows = ctx.catalog.read(table, dt=day)
-        dupes = duplicate_keys(rows, TABLES[table].keys)
+        rows = ctx.column(spec.name, day, spec.keys)
+        dupes = duplicate_keys(rows, spec.keys)
         return DayCheck(dupes == 0, f"{dupes} duplicate keys in {rows.num_rows} rows")
 
     return check
 
 
 def _compacted_rows(ctx: CheckContext, day: str) -> DayCheck:
-    state = ctx.catalog.state(COMPACTED_TABLE, day)
-    raw_rows = read_events(ctx.catalog.lake, ctx.raw_files(day), columns=("event_id",))[0].num_rows
+    state = ctx.catalog.state("raw_compacted", day)
     rows = state.rows if state is not None else 0
-    return DayCheck(rows == raw_rows, f"{rows} compacted rows, {raw_rows} raw rows")
+    raw_rows = ctx.audit("compact", "raw_compacted", day).get("raw_rows")
+    return DayCheck(rows == raw_rows, f"{rows} compacted rows, {raw_rows} raw rows read")
 
 
 def _events_reconcile(ctx: CheckContext, day: str) -> DayCheck:
-    counted = ctx.recount(day)
-    n_events = sum(ctx.catalog.read("sessions", dt=day)["n_events"].to_pylist())
+    counted = ctx.audit("sessionize", "sessions", day)
+    (n_events,) = totals(ctx.column("sessions", day, ["n_events"]), ["n_events"])
+    valid = counted.get("valid_events")
     return DayCheck(
-        n_events == counted.valid_events,
-        f"sum(n_events)={n_events}, valid raw events={counted.valid_events} "
-        f"(raw rows {counted.raw_rows}, rejected {counted.rejected_rows})",
+        n_events == valid,
+        f"sum(n_events)={n_events}, valid raw events={valid} "
+        f"(raw rows {counted.get('raw_rows')}, rejected {counted.get('rejected_rows')})",
     )
 
 
 def _tokens_agree(ctx: CheckContext, day: str) -> DayCheck:
-    sessions = token_totals(ctx.catalog.read("sessions", dt=day))
-    turns = token_totals(ctx.catalog.read("turns", dt=day))
-    unturned = ctx.recount(day).unturned_tokens
-    expected = tuple(t + u for t, u in zip(turns, unturned, strict=True))
+    sessions = totals(ctx.column("sessions", day, TOKENS), TOKENS)
+    turns = totals(ctx.column("turns", day, TOKENS), TOKENS)
+    counted = ctx.audit("sessionize", "sessions", day)
+    expected = tuple(t + counted.get(u, 0) for t, u in zip(turns, UNTURNED, strict=True))
     return DayCheck(
         sessions == expected,
         f"sessions (in, out, cache)={sessions}; turns + events without a turn={expected}",
@@ -95,24 +122,35 @@ def _tokens_agree(ctx: CheckContext, day: str) -> DayCheck:
 
 def _rejected_share(ctx: CheckContext, day: str) -> DayCheck:
     limits = ctx.limits
-    counted = ctx.recount(day)
-    share = counted.rejected_rows / counted.raw_rows if counted.raw_rows else 0.0
+    counted = ctx.audit("sessionize", "rejected_events", day)
+    raw, rejected = counted.get("raw_rows", 0), counted.get("rejected_rows", 0)
+    share = rejected / raw if raw else 0.0
     return DayCheck(
         share <= limits.max_rejected_share,
-        f"{counted.rejected_rows} of {counted.raw_rows} raw rows rejected ({share:.2%}, "
+        f"{rejected} of {raw} raw rows rejected ({share:.2%}, "
         f"limit {limits.max_rejected_share:.2%})",
     )
 
 
 def _elimination_ratio(ctx: CheckContext, day: str) -> DayCheck:
     limits = ctx.limits
-    steps = ctx.catalog.read("decision_steps", dt=day)
-    above = ratios_above(steps, "elimination_ratio", limits.max_elimination_ratio)
+    steps = ctx.column("decision_steps", day, ["elimination_ratio"])
+    ratios = [v for v in steps["elimination_ratio"].to_pylist() if v is not None]
+    above = sum(1 for v in ratios if v > limits.max_elimination_ratio)
     return DayCheck(
         above == 0,
         f"{above} of {steps.num_rows} steps eliminate more than "
         f"{limits.max_elimination_ratio:.0%} of their items",
     )
+
+
+def _cost_agrees(ctx: CheckContext, day: str) -> DayCheck:
+    calls = ctx.column("llm_calls", day, ["cost_usd"])["cost_usd"]
+    sessions = ctx.column("sessions", day, ["cost_usd"])["cost_usd"]
+    priced = float(pc.sum(calls).as_py() or 0.0)
+    summed = float(pc.sum(sessions).as_py() or 0.0)
+    close = abs(priced - summed) <= 1e-9 * max(1.0, abs(priced))
+    return DayCheck(close, f"sum(llm_calls.cost_usd)={priced:.6f}, sessions={summed:.6f}")
 
 
 @dataclass(frozen=True)
@@ -127,58 +165,79 @@ class Check:
     def spec(self) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(self.name, asset=self.table, description=self.description)
 
+    @property
+    def key(self) -> dg.AssetCheckKey:
+        return dg.AssetCheckKey(dg.AssetKey(self.table), self.name)
 
-def checks_for(op: Operator) -> list[Check]:
+
+BUILT_IN = (
+    Check(
+        "rows_match_raw",
+        "raw_compacted",
+        "Every raw row the run read is in raw_compacted, once.",
+        _compacted_rows,
+    ),
+    Check(
+        "n_events_match_raw",
+        "sessions",
+        "sum(n_events) equals the raw events left after validation and de-duplication.",
+        _events_reconcile,
+    ),
+    Check(
+        "tokens_match_sessions",
+        "turns",
+        "Token totals of turns plus events outside any turn equal those of sessions.",
+        _tokens_agree,
+    ),
+    Check(
+        "rejected_share",
+        "rejected_events",
+        "The share of raw rows rejected stays under the configured limit.",
+        _rejected_share,
+    ),
+    Check(
+        "elimination_ratio",
+        "decision_steps",
+        "No decision step eliminates more than the configured share of its items.",
+        _elimination_ratio,
+        dg.AssetCheckSeverity.WARN,
+    ),
+    Check(
+        "cost_matches_calls",
+        "sessions",
+        "The sessions' cost_usd adds up to the cost of their priced llm_calls.",
+        _cost_agrees,
+    ),
+)
+"""Checks of the built-in tables, declared wherever the operator writing their table is."""
+
+
+def checks_for(operators: Sequence[Operator]) -> list[Check]:
+    """Unique keys on every table, plus the built-in checks of the tables these write (all of
+    whose inputs these operators write too)."""
+    tables = {t.name: t for op in operators for t in op.outputs}
     found = [
-        Check("unique_keys", t, f"Each {', '.join(TABLES[t].keys)} appears once.", _unique_keys(t))
-        for t in op.outputs
+        Check("unique_keys", name, f"Each {', '.join(t.keys)} appears once.", _unique_keys(t))
+        for name, t in tables.items()
     ]
-    extra = [
-        Check(
-            "rows_match_raw",
-            COMPACTED_TABLE,
-            "Every raw row of the day is in raw_compacted, once.",
-            _compacted_rows,
-        ),
-        Check(
-            "n_events_match_raw",
-            "sessions",
-            "sum(n_events) equals the raw events left after validation and de-duplication.",
-            _events_reconcile,
-        ),
-        Check(
-            "tokens_match_sessions",
-            "turns",
-            "Token totals of turns plus events outside any turn equal those of sessions.",
-            _tokens_agree,
-        ),
-        Check(
-            "rejected_share",
-            "rejected_events",
-            "The share of raw rows rejected stays under the configured limit.",
-            _rejected_share,
-        ),
-        Check(
-            "elimination_ratio",
-            "decision_steps",
-            "No decision step eliminates more than the configured share of its items.",
-            _elimination_ratio,
-            dg.AssetCheckSeverity.WARN,
-        ),
+    needs = {"cost_matches_calls": {"llm_calls"}, "tokens_match_sessions": {"sessions"}}
+    return found + [
+        c for c in BUILT_IN if c.table in tables and needs.get(c.name, set()) <= set(tables)
     ]
-    return found + [c for c in extra if c.table in op.outputs]
 
 
-def evaluate(check: Check, ctx: CheckContext, days: list[str]) -> dg.AssetCheckResult:
-    results = {day: check.evaluate(ctx, day) for day in days}
+def evaluate(check: Check, ctx: CheckContext, days: Sequence[str]) -> dg.AssetCheckResult:
+    results: Mapping[str, DayCheck] = {day: check.evaluate(ctx, day) for day in days}
     failed = [day for day, r in results.items() if not r.passed]
+    shown = failed[:20] or list(results)[:5]
     return dg.AssetCheckResult(
         asset_key=check.table,
         check_name=check.name,
         passed=not failed,
         severity=check.severity,
         metadata={
-            "failed_days": ", ".join(failed) or "none",
-            **{f"{day}": r.detail for day, r in results.items()},
+            "days": len(results),
+            "failed_days": ", ".join(failed[:50]) + (" ..." if len(failed) > 50 else "") or "none",
+            **{day: results[day].detail for day in shown},
         },
     )

@@ -5,14 +5,22 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from trajectory_assets.engine.job import JobResult
+from trajectory_assets.engine.materialize import OperatorResult, RunResult
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.schema import TableSpec
 
 PREVIEW_ROWS = 5
 
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in schema])
+def column_schema(spec: TableSpec) -> dg.TableSchema:
+    """Every column with its type and meaning, as the Dagster UI shows them."""
+    meanings = spec.columns
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(f.name, str(f.type), description=meanings.get(f.name))
+            for f in spec.schema
+        ]
+    )
 
 
 def preview(table: pa.Table) -> str:
@@ -32,17 +40,19 @@ def preview(table: pa.Table) -> str:
     return "\n".join(lines)
 
 
-def table_metadata(result: JobResult, table: str, catalog: Catalog) -> dict[str, Any]:
+def table_metadata(
+    run: RunResult, result: OperatorResult, table: str, catalog: Catalog
+) -> dict[str, Any]:
     """One table's metadata; per-day keys too, since a range run records it on every day."""
     spec = catalog.get(table)
     rows = result.rows(table)
     days = sorted(result.days)
     meta: dict[str, Any] = {
-        "dagster/column_schema": column_schema(spec.schema),
+        "dagster/column_schema": column_schema(spec),
         "path": dg.MetadataValue.path(catalog.lake.display(table)),
         "bytes": sum(d.tables[table].bytes for d in result.days.values()),
         "days": ", ".join(days),
-        "runtime": result.runtime,
+        "runtime": run.runtime,
         "read_from": ", ".join(sorted({d.source for d in result.days.values()})),
         "batches": sum(d.batches for d in result.days.values()),
         "batches_reused": sum(d.reused_batches for d in result.days.values()),
@@ -50,6 +60,7 @@ def table_metadata(result: JobResult, table: str, catalog: Catalog) -> dict[str,
         "input_rows": result.input_rows,
         "input_rows_per_s": round(result.input_rows / result.seconds, 1) if result.seconds else 0,
         "seconds": round(result.seconds, 3),
+        **{f"phase/{name}": round(seconds, 3) for name, seconds in sorted(run.phases.items())},
     }
     nodes = sorted({n for d in result.days.values() for n in d.nodes})
     if nodes:

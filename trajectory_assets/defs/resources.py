@@ -1,4 +1,4 @@
-"""Dagster resources: where the lake is, and which runtime computes the batches."""
+"""Dagster resources: where the lake is, and where the batches run."""
 
 import json
 from typing import Any, Literal
@@ -6,7 +6,9 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, AutoRuntime
 from trajectory_assets.engine.runtimes.base import Runtime
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake.fs import Lake, s3_options
 
 
@@ -35,16 +37,23 @@ class LakeResource(dg.ConfigurableResource):
         return Lake(self.root, options)
 
 
-class RayResource(dg.ConfigurableResource):
-    """The compute runtime. Ray starts lazily, on the first batch, and only once per process.
+class ComputeResource(dg.ConfigurableResource):
+    """Where batches run: `auto` (the default) keeps small runs in the Dagster process and starts
+    Ray for large ones; `ray` always uses Ray Data; `inline` never starts Ray.
 
-    No `address`: a private local Ray sized to the machine (or `num_cpus`), shut down after the
-    run. `address="auto"` or `ray://host:port`: an existing cluster, never started or stopped
-    here. `runtime="inline"`: no Ray at all, batches run in the Dagster process.
+    Ray starts lazily, on the first batch, once per process. No `address`: a private local Ray
+    sized to the machine (or `num_cpus`), shut down after the run. `address="auto"` or
+    `ray://host:port`: an existing cluster, never started or stopped here.
     """
 
-    runtime: Literal["ray", "inline"] = Field(
-        default="ray", description="`ray` (Ray Data tasks) or `inline` (in-process, no Ray)."
+    runtime: Literal["auto", "ray", "inline"] = Field(
+        default="auto",
+        description="`auto`: in-process below `auto_threshold_bytes` of raw input, else Ray; "
+        "`ray`: Ray Data tasks; `inline`: in the Dagster process, on every core, no Ray.",
+    )
+    auto_threshold_bytes: int = Field(
+        default=DEFAULT_THRESHOLD_BYTES,
+        description="With `auto`: raw input bytes below which a run stays in-process.",
     )
     address: str | None = Field(
         default=None, description="Existing Ray cluster: `auto` or `ray://host:port`."
@@ -68,23 +77,25 @@ class RayResource(dg.ConfigurableResource):
     def get_runtime(self) -> Runtime:
         if self._runtime is None:
             if self.runtime == "inline":
-                from trajectory_assets.engine.runtimes.inline import InlineRuntime
-
                 self._runtime = InlineRuntime()
+            elif self.runtime == "ray":
+                self._runtime = self._ray()
             else:
-                from trajectory_assets.engine.runtimes.ray import RayRuntime
-
-                self._runtime = RayRuntime(
-                    address=self.address,
-                    num_cpus=self.num_cpus,
-                    object_store_memory=self.object_store_memory,
-                    max_task_retries=self.max_task_retries,
-                    data_cpus=self.data_cpus,
-                    data_object_store_bytes=self.data_object_store_bytes,
-                )
+                self._runtime = AutoRuntime(self._ray, self.auto_threshold_bytes)
         return self._runtime
 
+    def _ray(self) -> Runtime:
+        from trajectory_assets.engine.runtimes.ray import RayRuntime
+
+        return RayRuntime(
+            address=self.address,
+            num_cpus=self.num_cpus,
+            object_store_memory=self.object_store_memory,
+            max_task_retries=self.max_task_retries,
+            data_cpus=self.data_cpus,
+            data_object_store_bytes=self.data_object_store_bytes,
+        )
+
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        stop = getattr(self._runtime, "stop", None)
-        if stop is not None:
-            stop()
+        if self._runtime is not None:
+            self._runtime.stop()

@@ -1,4 +1,5 @@
-"""Environment variables that configure the code location, so dagster.yaml stays generic."""
+"""Every environment variable the code location reads, in one place, so dagster.yaml and
+workspace.yaml stay generic."""
 
 import os
 
@@ -14,6 +15,8 @@ S3_ENDPOINT_URL = S3_ENDPOINT_URL_ENV
 START_DATE = "TRAJECTORY_ASSETS_START_DATE"
 SCHEDULE_CRON = "TRAJECTORY_ASSETS_SCHEDULE_CRON"
 RETENTION_HOURS = "TRAJECTORY_ASSETS_RETENTION_HOURS"
+BATCH_BYTES = "TRAJECTORY_ASSETS_BATCH_BYTES"
+ON_BAD_FILE = "TRAJECTORY_ASSETS_ON_BAD_FILE"
 
 DEFAULT_LAKE = "lake"
 DEFAULT_START_DATE = "2025-01-01"
@@ -28,3 +31,8 @@ def env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
 
 def env_int_or(name: str, default: int | None) -> int | dg.EnvVar | None:
     return dg.EnvVar.int(name) if os.environ.get(name) else default
+
+
+def retention_hours() -> float:
+    """How far back rollback and time travel reach: the vacuum horizon."""
+    return float(os.environ.get(RETENTION_HOURS, DEFAULT_RETENTION_HOURS))

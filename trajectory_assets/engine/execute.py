@@ -1,72 +1,139 @@
-"""Running one batch task: read its inputs, apply the operator, write its outputs' data files.
+"""Running one batch task: read its inputs once, apply each step's operator, write the outputs.
 
 This is the whole body of a Ray task, and of an in-process loop iteration: both runtimes call
 the same function, which is why they cannot drift apart.
 """
 
+from collections.abc import Iterator
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import PARTIALS, OpContext, normalise
-from trajectory_assets.engine.plan import BatchTask, output_specs
-from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.engine.operator import PARTIALS, OpContext, Operator, normalise
+from trajectory_assets.engine.tasks import BatchTask, Step
 from trajectory_assets.lake.delta import read_files
-from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
+from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import events_schema, filter_sessions, read_events
 from trajectory_assets.lake.staging import BatchReceipt, stage_batch
+from trajectory_assets.schema import TableSpec
 
 
-def run_task(task: BatchTask) -> BatchReceipt:
-    op = task.operator
-    catalog = Catalog(task.lake)
-    tables: dict[str, pa.Table] = {}
-    skipped: list[tuple[str, str]] = []
-    input_rows = 0
-    if task.compacted:
-        columns = events_schema(op.raw_columns).names
-        compacted = read_files(task.lake, catalog.get(COMPACTED_TABLE), task.compacted, columns)
-        tables["events"] = compacted
-    elif task.raw_files:
-        tables["events"], skipped = read_events(
-            task.lake, task.raw_files, on_bad_file=task.on_bad_file, columns=op.raw_columns
+def run_task(task: BatchTask) -> list[BatchReceipt]:
+    """Receipts of the steps this run finished (steps done earlier are computed only when a
+    later step of the batch reads their outputs, and not written again)."""
+    receipts = []
+    for step, outputs, audit, input_rows, skipped in _steps(task):
+        if step.done:
+            continue
+        op = step.operator
+        specs: dict[str, TableSpec] = {t.name: t for t in op.outputs}
+        receipts.append(
+            stage_batch(
+                step.attempt,
+                task.batch_id,
+                outputs,
+                specs,
+                input_rows=input_rows,
+                skipped_files=skipped if RAW_TABLE in op.inputs else (),
+                audit=audit,
+            )
         )
-    if "events" in tables:
-        input_rows = tables["events"].num_rows
-    for name, files in task.upstream:
-        table = read_files(task.lake, catalog.get(name), files)
-        if task.sessions:
-            table = filter_sessions(table, task.sessions)
-        tables[name] = table
-        if "events" not in tables:
-            input_rows += table.num_rows
-    if task.partials:
+    return receipts
+
+
+def compute_task(task: BatchTask) -> dict[str, pa.Table]:
+    """Every step's outputs (or partials) of the batch, kept in memory, nothing written: what
+    exploring an operator in a notebook needs."""
+    found: dict[str, pa.Table] = {}
+    for _, outputs, _, _, _ in _steps(task):
+        found.update(outputs)
+    return found
+
+
+Computed = tuple[Step, dict[str, pa.Table], dict[str, int], int, list[tuple[str, str]]]
+
+
+def _steps(task: BatchTask) -> Iterator[Computed]:
+    """Each step's (outputs, audit, input rows, skipped files), the batch's inputs read once."""
+    events, skipped = _read_raw(task)
+    produced: dict[str, pa.Table] = {}
+    needed_later = _needed_later(task.steps)
+    for i, step in enumerate(task.steps):
+        if step.done and not (set(step.operator.output_names) & needed_later[i]):
+            continue
+        op = step.operator
+        tables, input_rows = _inputs(task, step, events, produced)
+        ctx = OpContext(day=task.day, batch_id=task.batch_id)
+        batch = Batch(tables, task.batch_id)
+        try:
+            if task.phase == "merge":
+                outputs = normalise(op, op.merge(ctx, batch))
+            else:
+                outputs = normalise(op, op.transform(ctx, batch), partial=op.two_phase)
+            audit = op.audit(ctx, batch, outputs)
+        finally:
+            batch.close()
+        if not op.two_phase or task.phase == "merge":
+            produced.update(outputs)
+        yield step, outputs, audit, input_rows, skipped
+
+
+def _needed_later(steps: tuple[Step, ...]) -> list[set[str]]:
+    """For each step, the tables later steps read."""
+    later: list[set[str]] = []
+    wanted: set[str] = set()
+    for step in reversed(steps):
+        later.append(set(wanted))
+        wanted.update(step.operator.inputs)
+    return list(reversed(later))
+
+
+def _read_raw(task: BatchTask) -> tuple[pa.Table | None, list[tuple[str, str]]]:
+    """The batch's raw events, read once for every step: from raw_compacted or the raw files."""
+    if task.compacted:
+        ((spec, files),) = task.compacted
+        return read_files(task.lake, spec, files, events_schema(task.raw_columns).names), []
+    if task.raw_files or any(RAW_TABLE in s.operator.inputs for s in task.steps):
+        return read_events(
+            task.lake, task.raw_files, on_bad_file=task.on_bad_file, columns=task.raw_columns
+        )
+    return None, []
+
+
+def _inputs(
+    task: BatchTask, step: Step, events: pa.Table | None, produced: dict[str, pa.Table]
+) -> tuple[dict[str, pa.Table], int]:
+    """A step's batch tables, and the rows of its primary input."""
+    op = step.operator
+    tables: dict[str, pa.Table] = {}
+    if task.phase == "merge":
         assert op.partial_schema is not None
         tables[PARTIALS] = _read_partials(task, op.partial_schema)
-    if RAW_TABLE in op.inputs and "events" not in tables:
-        tables["events"] = read_events(task.lake, (), columns=op.raw_columns)[0]
-    ctx = OpContext(day=task.day, batch_id=task.batch_id)
-    batch = Batch(tables, task.batch_id)
-    try:
-        if task.phase == "merge":
-            outputs = normalise(op, op.merge(ctx, batch))
-        else:
-            result = op.transform(ctx, batch)
-            outputs = normalise(op, result, partial=op.two_phase)
-    finally:
-        batch.close()
-    return stage_batch(
-        task.attempt,
-        task.batch_id,
-        outputs,
-        output_specs(op, catalog),
-        input_rows=input_rows,
-        skipped_files=skipped,
-    )
+        return tables, tables[PARTIALS].num_rows
+    if RAW_TABLE in op.inputs:
+        assert events is not None
+        tables["events"] = _project(events, op)
+    for spec, files in task.primary:
+        tables[spec.name] = read_files(task.lake, spec, files)
+    for spec, files in step.upstream:
+        table = read_files(task.lake, spec, files)
+        tables[spec.name] = filter_sessions(table, task.sessions) if task.sessions else table
+    for name in op.inputs:
+        if name in produced and name not in tables:
+            tables[name] = produced[name]
+    primary = "events" if op.inputs[0] == RAW_TABLE else op.inputs[0]
+    return tables, tables[primary].num_rows
+
+
+def _project(events: pa.Table, op: Operator) -> pa.Table:
+    """Only the raw columns the operator declared, so it cannot use another by mistake."""
+    if op.raw_columns is None:
+        return events
+    return events.select(events_schema(op.raw_columns).names)
 
 
 def _read_partials(task: BatchTask, schema: pa.Schema) -> pa.Table:
     arrow_fs = task.lake.arrow_fs
-    return pa.concat_tables(
-        [pq.read_table(p, filesystem=arrow_fs).cast(schema) for p in task.partials]
-    )
+    tables = [pq.read_table(p, filesystem=arrow_fs).cast(schema) for p in task.partials]
+    return pa.concat_tables(tables) if tables else schema.empty_table()

@@ -1,19 +1,25 @@
-"""Operator: a versioned, pure transformation of a Batch into one or more named Arrow tables.
+"""Operator: a versioned, pure transformation of a Batch into one or more declared tables.
+
+This is the public way to add a table: subclass `Operator`, declare its output `TableSpec`s and
+its inputs, implement `transform` (and `merge` for a two-phase aggregate), and hand it to
+`trajectory_assets.definitions`. The built-in tables are written exactly this way.
 
 The engine, not the operator, normalises what comes back to the declared schemas, so every
 runtime writes byte-identical tables and a wrong output is caught where it is produced.
 """
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.lake.staging import PARTIALS
-from trajectory_assets.schema import TABLES
+from trajectory_assets.schema import TableSpec
 
 
 class OutputError(ValueError):
@@ -31,20 +37,35 @@ class OpContext:
 class Operator:
     """Subclass, declare the class attributes, implement `transform` (and `merge` for two-phase).
 
-    - `inputs`: `raw_events` and/or Tier B tables; the first is the one batches are planned on.
-    - `requires="session"`: a batch holds whole sessions (planned from the raw layout).
-    - Two-phase operators set `partial_schema`: `transform` returns partial aggregates, and
-      `merge` turns all partials of a day into the outputs.
+    - `name`: unique among operators; `version`: change it whenever the outputs would change
+      (it is the Dagster code version, and part of every checkpoint key).
+    - `outputs`: the `TableSpec`s it writes, all committed together for a day.
+    - `inputs`: `raw_events` and/or tables; the first is the one batches are planned on. With
+      `raw_events` first, `requires="session"` gives batches of whole sessions, and any other
+      input table arrives filtered to the batch's sessions.
+    - Two-phase operators set `partial_schema`: `transform` returns partial aggregates per
+      batch, and `merge` turns all partials of a day into the outputs.
+    - `raw_columns`: the raw columns it reads (None: all); the rest are never decoded.
+    - Parameters (thresholds a user may set in run config) are constructor arguments with
+      defaults, reported by `params`; they are part of the checkpoint key like `version`.
+    - `lake_files`: small files of the lake root the operator depends on (the engine reads
+      them once per run and passes them to `with_lake_files`, so `transform` stays pure).
     """
 
     name: ClassVar[str]
     version: ClassVar[str]
-    outputs: ClassVar[tuple[str, ...]]
+    outputs: ClassVar[tuple[TableSpec, ...]]
+    output_names: ClassVar[tuple[str, ...]]
     inputs: ClassVar[tuple[str, ...]] = ("raw_events",)
     requires: ClassVar[Literal["session"] | None] = "session"
     partial_schema: ClassVar[pa.Schema | None] = None
     raw_columns: ClassVar[tuple[str, ...] | None] = None  # None: every raw column
-    batch_scale: ClassVar[int] = 1  # batches of `batch_scale` x the configured batch bytes
+    lake_files: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "outputs" in cls.__dict__:
+            cls.output_names = tuple(t.name for t in cls.outputs)
 
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table | dict[str, pa.Table]:
         raise NotImplementedError
@@ -52,16 +73,57 @@ class Operator:
     def merge(self, ctx: OpContext, batch: Batch) -> pa.Table | dict[str, pa.Table]:
         raise NotImplementedError(f"{self.name} is not a two-phase operator")
 
+    def audit(
+        self, ctx: OpContext, batch: Batch, outputs: Mapping[str, pa.Table]
+    ) -> dict[str, int]:
+        """Counts of this batch that the operator's asset checks compare with the committed
+        tables (summed per day, kept with the commit): taken from the batch the operator just
+        read, so a check never reads the raw data again. None by default."""
+        return {}
+
     @property
     def two_phase(self) -> bool:
         return self.partial_schema is not None
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The parameters this instance was built with (constructor arguments); none here."""
+        return {}
+
+    def configure(self, **params: Any) -> "Operator":
+        """A copy with some parameters changed (what run config does)."""
+        if not params:
+            return self
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            raise TypeError(f"operator {self.name} has no parameter(s) {unknown}")
+        return type(self)(**{**self.params, **params})
+
+    def with_lake_files(self, files: Mapping[str, str | None]) -> "Operator":
+        """A copy that knows the contents of its `lake_files` (None: the file is absent)."""
+        return self
+
+    @property
+    def fingerprint(self) -> str:
+        """Everything besides the inputs that decides the outputs: the version, the parameters
+        and whatever `with_lake_files` took in. Part of every attempt key."""
+        params = json.dumps(self.params, sort_keys=True, default=str)
+        text = f"{self.version}\0{params}\0{self.lake_files_digest}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def lake_files_digest(self) -> str:
+        return ""
+
+    def spec(self, table: str) -> TableSpec:
+        return next(t for t in self.outputs if t.name == table)
 
 
 def normalise(
     op: Operator, result: pa.Table | Mapping[str, pa.Table], *, partial: bool = False
 ) -> dict[str, pa.Table]:
     """Check names, cast to the declared schema, order columns and sort rows by the table's keys."""
-    expected = (PARTIALS,) if partial else op.outputs
+    expected = (PARTIALS,) if partial else op.output_names
     if isinstance(result, pa.Table):
         if len(expected) != 1:
             raise OutputError(
@@ -81,7 +143,8 @@ def normalise(
             assert op.partial_schema is not None
             schema, keys = op.partial_schema, tuple(op.partial_schema.names)
         else:
-            schema, keys = TABLES[name].schema, TABLES[name].keys
+            spec = op.spec(name)
+            schema, keys = spec.schema, spec.keys
         normalised[name] = _conform(op.name, name, result[name], schema, keys)
     return normalised
 

@@ -1,279 +1,177 @@
-"""Planning: which files each batch reads, for each day of a materialization, before any compute.
+"""Planning: which operators a day needs, how they share batches, and which files each reads.
 
-A plan is pure data (picklable), so the same plan runs in-process or as Ray tasks, and
-`explain` can show it without running anything.
+One read per batch serves every operator it can: the session operators (raw events first) share
+batches of whole sessions read once, and an operator whose main input one of them writes rides
+along on the same batch, reading that input from memory. An operator whose main input is
+committed runs on chunks of that table's files; one whose input is computed later in the run
+waits for a later round, after that input is committed.
 """
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
-from trajectory_assets.engine.operator import PARTIALS, Operator
+from trajectory_assets.engine.lineage import DayKeys, day_keys, fresh_compacted, is_current
+from trajectory_assets.engine.operator import Operator
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.settings import RunSettings
+from trajectory_assets.engine.tasks import BatchTask, Inputs, Step
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta import DataFile, PartitionState
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
-from trajectory_assets.lake.raw import (
-    OnBadFile,
-    RawFile,
-    SessionRange,
-    fingerprint,
-    group_sessions,
-    list_raw_files,
-)
-from trajectory_assets.lake.staging import Attempt, attempt_key, finished_batches
-from trajectory_assets.operators.compact import Compact
-from trajectory_assets.schema import SCHEMA_VERSION, TableSpec
+from trajectory_assets.lake.raw import RawFile, SessionRange, group_sessions, list_raw_files
+from trajectory_assets.lake.staging import Attempt, finished_batches
 
-DEFAULT_BATCH_BYTES = 2 * 1024 * 1024
-WINDOW_RAW_FILES = 50_000
-
-
-@dataclass(frozen=True)
-class BatchTask:
-    """Everything one batch needs, runnable anywhere the lake is reachable."""
-
-    lake: Lake
-    operator: Operator
-    attempt: Attempt
-    batch_id: str
-    phase: Literal["map", "merge"]
-    raw_files: tuple[RawFile, ...] = ()
-    compacted: tuple[DataFile, ...] = ()  # raw_compacted files read instead of raw_files
-    upstream: tuple[tuple[str, tuple[DataFile, ...]], ...] = ()  # (input table, its files)
-    partials: tuple[str, ...] = ()  # a merge's partial aggregates (absolute paths)
-    sessions: tuple[SessionRange, ...] = ()  # the batch's sessions, to filter upstream tables
-    on_bad_file: OnBadFile = "fail"
-
-    @property
-    def day(self) -> str:
-        return self.attempt.day
+TABLE_CHUNKS = 64
+"""A table-planned operator's files are dealt into at most this many batches per day."""
 
 
 @dataclass(frozen=True)
 class DayPlan:
+    lake: Lake
     day: str
-    attempt: Attempt
+    keys: DayKeys
+    run: tuple[Operator, ...]  # computed this round, in dependency order
+    current: tuple[Operator, ...]  # operators whose day is already computed from these inputs
     tasks: tuple[BatchTask, ...]
-    done: tuple[str, ...]  # batch ids finished by an earlier run of the same attempt
+    source: str  # where session batches read from: raw_events, or raw_compacted <attempt>
     input_files: int
     input_bytes: int
-    input_fingerprint: str
-    source: str  # what the batches read: raw_events, or raw_compacted and its attempt
-    up_to_date: bool = False  # every output's current state is this attempt's: nothing to do
 
-    @property
-    def merge_id(self) -> str:
-        """The batch id of a two-phase operator's merge over exactly these map batches."""
-        return _batch_id("merge", [t.batch_id for t in self.tasks])
+    def attempt(self, op: Operator) -> Attempt:
+        return Attempt(self.lake, op.name, self.day, self.keys.keys[op.name])
+
+    def map_ids(self, op: Operator) -> list[str]:
+        return [t.batch_id for t in self.tasks if any(s.operator.name == op.name for s in t.steps)]
+
+    def merge_id(self, op: Operator) -> str:
+        """The batch id of a two-phase operator's merge over exactly its map batches."""
+        return batch_id("merge", self.map_ids(op))
 
 
 @dataclass(frozen=True)
 class Plan:
-    operator: Operator
-    group: str
+    """A round of a window of days: the operators computed in it, and every day's tasks."""
+
+    operators: tuple[Operator, ...]
     days: tuple[DayPlan, ...]
-    specs: dict[str, TableSpec] = field(default_factory=dict)
     table_versions: dict[str, int] = field(default_factory=dict)  # when planned (-1: no table)
 
     @property
     def pending(self) -> list[BatchTask]:
-        return [t for d in self.days for t in d.tasks if t.batch_id not in d.done]
+        return [t for d in self.days for t in d.tasks if t.pending]
 
 
-def partials_spec(op: Operator) -> TableSpec:
-    assert op.partial_schema is not None
-    return TableSpec(PARTIALS, op.partial_schema, (), (), SCHEMA_VERSION)
-
-
-def plan(
-    op: Operator,
-    lake: Lake,
-    days: Sequence[str],
+def plan_day(
+    registry: Registry,
+    operators: Sequence[Operator],
+    catalog: Catalog,
+    day: str,
+    raw: Sequence[RawFile],
+    settings: RunSettings,
     *,
-    batch_bytes: int = DEFAULT_BATCH_BYTES,
-    on_bad_file: OnBadFile = "fail",
-) -> Plan:
-    """The map batches of every day in one plan (what `explain` shows). Merge tasks of two-phase
-    operators are added later, once the partials they read exist (see `merge_task`)."""
-    (whole,) = plan_windows(
-        op, lake, days, batch_bytes=batch_bytes, on_bad_file=on_bad_file, window_raw_files=0
-    )
-    return whole
-
-
-def plan_windows(
-    op: Operator,
-    lake: Lake,
-    days: Sequence[str],
-    *,
-    batch_bytes: int = DEFAULT_BATCH_BYTES,
-    on_bad_file: OnBadFile = "fail",
-    window_raw_files: int = WINDOW_RAW_FILES,
-) -> Iterator[Plan]:
-    """Plans of consecutive days, each closed once its batches hold `window_raw_files` raw files
-    (0: one plan for every day).
-
-    A plan names every raw file it reads, so planning a long range at once would grow the driver
-    with the lake; a window is planned only when the one before it has run. Days read from
-    raw_compacted hold a few files each, so a whole range usually fits in one window.
-    """
-    catalog = Catalog(lake)
-    specs = output_specs(op, catalog)
-    versions = {t: catalog.snapshot(t).version for t in op.outputs}
-    window: list[DayPlan] = []
-    held = 0
-    for day in days:
-        day_plan = _plan_day(op, catalog, day, batch_bytes * op.batch_scale, on_bad_file)
-        window.append(day_plan)
-        held += sum(len(t.raw_files) for t in day_plan.tasks)
-        if window_raw_files and held >= window_raw_files:
-            yield Plan(op, op.name, tuple(window), specs, versions)
-            window, held = [], 0
-    if window or not days:
-        yield Plan(op, op.name, tuple(window), specs, versions)
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """What one map batch reads from its primary input."""
-
-    batch_id: str
-    raw_files: tuple[RawFile, ...] = ()
-    files: tuple[DataFile, ...] = ()  # raw_compacted or Tier B files
-    sessions: tuple[SessionRange, ...] = ()
-
-
-def _plan_day(
-    op: Operator, catalog: Catalog, day: str, batch_bytes: int, on_bad_file: OnBadFile
-) -> DayPlan:
+    force: bool = False,
+) -> tuple[DayPlan, list[Operator]]:
+    """The day's plan for this round, and the operators that must wait for a later one
+    (`force`: compute even what is up to date, e.g. to look at it without writing)."""
+    keys = day_keys(operators, catalog, day, raw, settings.on_bad_file)
+    current = [
+        op for op in operators if not force and is_current(op, catalog, day, keys.keys[op.name])
+    ]
+    todo = [op for op in operators if op not in current]
+    written_later = {t for op in todo for t in op.output_names}
+    in_batch: set[str] = set()
+    session: list[Operator] = []
+    tabled: list[Operator] = []
+    waiting: list[Operator] = []
+    for op in todo:
+        primary, others = op.inputs[0], op.inputs[1:]
+        ready = all(i == RAW_TABLE or i in in_batch or i not in written_later for i in others)
+        if ready and (primary == RAW_TABLE or primary in in_batch):
+            session.append(op)
+            if not op.two_phase:
+                in_batch.update(op.output_names)
+        elif ready and primary not in written_later:
+            tabled.append(op)
+        else:
+            waiting.append(op)
     lake = catalog.lake
-    primary = op.inputs[0]
-    raw = list_raw_files(lake, dt=day) if RAW_TABLE in op.inputs else []
-    input_fp = input_fingerprint(op, catalog, day, raw)
-    compacted = fresh_compacted(catalog, day, raw, on_bad_file) if reads_compacted(op) else None
-    if compacted is not None:
-        source = f"{COMPACTED_TABLE} {compacted.attempt}"
-        units = _compacted_units(day, compacted.files, batch_bytes)
-        size, n_files = compacted.bytes, len(compacted.files)
-    elif primary == RAW_TABLE:
-        source = RAW_TABLE
-        units = [
-            _Unit(
-                _batch_id(g.batch_id, [f.path for f in g.files]),
-                raw_files=g.files,
-                sessions=g.ranges,
-            )
-            for g in group_sessions(raw, batch_bytes)
-        ]
-        size, n_files = sum(f.size for f in raw), len(raw)
-    else:
-        source = primary
-        files = catalog.files(primary, day)
-        units = [
-            _Unit(_batch_id(f"{day}-{index:05d}", [f.path for f in chunk]), files=tuple(chunk))
-            for index, chunk in enumerate(_chunks(files, max(1, len(files) // 64 + 1)))
-        ]
-        size, n_files = sum(f.size for f in files), len(files)
-    key = day_attempt_key(op, day, input_fp, on_bad_file)
-    attempt = Attempt(lake, op.name, day, key)
-    if all(_committed_by(catalog.state(t, day), key) for t in op.outputs):
-        return DayPlan(day, attempt, (), (), n_files, size, input_fp, source, up_to_date=True)
-    secondary = [n for n in op.inputs[1:] if n != RAW_TABLE]
-    upstream_files = {name: catalog.files(name, day) for name in secondary}
-    tasks = tuple(
-        BatchTask(
-            lake,
-            op,
-            attempt,
-            unit.batch_id,
-            "map",
-            raw_files=unit.raw_files,
-            compacted=unit.files if compacted is not None else (),
-            upstream=(
-                ((primary, unit.files),)
-                if primary != RAW_TABLE
-                else tuple(
-                    (name, _overlapping(files, unit.sessions))
-                    for name, files in upstream_files.items()
+    compacted = None
+    if session and registry.producer(COMPACTED_TABLE) not in session:
+        compacted = fresh_compacted(registry, catalog, day, raw, settings.on_bad_file)
+    tasks: list[BatchTask] = []
+    source, n_files, size = RAW_TABLE, len(raw), sum(f.size for f in raw)
+    if session:
+        groups = _session_groups(raw, compacted, day, settings.batch_bytes)
+        if compacted is not None:
+            source = f"{COMPACTED_TABLE} {compacted.attempt}"
+            n_files, size = len(compacted.files), compacted.bytes
+        columns = _raw_columns(session)
+        for name, raw_files, files, sessions in groups:
+            steps = tuple(_step(op, keys, catalog, day, in_batch, sessions) for op in session)
+            tasks.append(
+                BatchTask(
+                    lake,
+                    day,
+                    name,
+                    steps,
+                    raw_files=raw_files,
+                    compacted=((catalog.get(COMPACTED_TABLE), files),) if files else (),
+                    sessions=sessions,
+                    raw_columns=columns,
+                    on_bad_file=settings.on_bad_file,
                 )
-            ),
-            sessions=unit.sessions,
-            on_bad_file=on_bad_file,
-        )
-        for unit in units
+            )
+    for op in tabled:
+        tasks += _table_tasks(op, keys, catalog, day)
+    the_run = tuple(op for op in operators if op in session or op in tabled)
+    finished = {
+        op.name: set(finished_batches(Attempt(lake, op.name, day, keys.keys[op.name])))
+        for op in the_run
+    }
+    tasks = [_with_done(t, finished) for t in tasks]
+    day_plan = DayPlan(
+        lake,
+        day,
+        keys,
+        the_run,
+        tuple(current),
+        tuple(tasks),
+        source,
+        n_files,
+        size,
     )
-    day_plan = DayPlan(day, attempt, tasks, (), n_files, size, input_fp, source)
-    planned = {t.batch_id for t in tasks} | {day_plan.merge_id}
-    done = tuple(sorted(b for b in finished_batches(attempt) if b in planned))
-    return replace(day_plan, done=done)
+    return day_plan, waiting
 
 
-def day_attempt_key(op: Operator, day: str, input_fp: str, on_bad_file: OnBadFile) -> str:
-    """The attempt key of an operator's day: what its outputs depend on. The bad-file rule is
-    part of it (a day computed while skipping unreadable files is not the day computed from all
-    of them); where the batches read from (raw or raw_compacted) is not, since both give the
-    same tables, and batch ids name their member files, so batchings never mix."""
-    return attempt_key(op.name, day, op.version, f"{input_fp}\0{on_bad_file}")
+def _session_groups(
+    raw: Sequence[RawFile], compacted: PartitionState | None, day: str, batch_bytes: int
+) -> list[tuple[str, tuple[RawFile, ...], tuple[DataFile, ...], tuple[SessionRange, ...]]]:
+    """(batch id, raw files, compacted files, sessions) of each batch of whole sessions."""
+    if compacted is not None:
+        return [
+            (batch_id(f"{day}-c{i:05d}", [f.path for f in files]), (), files, ranges)
+            for i, (files, ranges) in enumerate(_compacted_units(compacted.files, batch_bytes))
+        ]
+    return [
+        (batch_id(g.batch_id, [f.path for f in g.files]), g.files, (), g.ranges)
+        for g in group_sessions(raw, batch_bytes)
+    ]
 
 
-def is_current(op: Operator, catalog: Catalog, day: str, on_bad_file: OnBadFile = "fail") -> bool:
-    """Whether every output's day was committed from the inputs the day has now."""
-    raw = list_raw_files(catalog.lake, dt=day) if RAW_TABLE in op.inputs else []
-    key = day_attempt_key(op, day, input_fingerprint(op, catalog, day, raw), on_bad_file)
-    return all(_committed_by(catalog.state(t, day), key) for t in op.outputs)
-
-
-def _committed_by(state: PartitionState | None, key: str) -> bool:
-    return state is not None and state.attempt == key
-
-
-def _batch_id(name: str, members: Sequence[str]) -> str:
-    """A batch id that names its members too, so a receipt is only ever reused by a batch of
-    exactly the same files (a rerun with another batch size forms other batches)."""
-    digest = hashlib.sha256("\0".join(members).encode()).hexdigest()[:8]
-    return f"{name}-{digest}"
-
-
-def reads_compacted(op: Operator) -> bool:
-    """Operators planned on raw sessions read raw_compacted instead when it is fresh."""
-    return op.inputs[0] == RAW_TABLE and COMPACTED_TABLE not in op.outputs
-
-
-COMPACT = Compact()
-
-
-def fresh_compacted(
-    catalog: Catalog, day: str, raw: Sequence[RawFile], on_bad_file: OnBadFile = "fail"
-) -> PartitionState | None:
-    """raw_compacted's day when the current compaction computed it from exactly the raw files
-    listed now, with the same bad-file rule; None when missing, stale or of an older version."""
-    state = catalog.state(COMPACTED_TABLE, day)
-    if state is None:
-        return None
-    expected = day_attempt_key(
-        COMPACT, day, input_fingerprint(COMPACT, catalog, day, raw), on_bad_file
-    )
-    return state if state.attempt == expected else None
-
-
-def _compacted_units(day: str, files: Sequence[DataFile], batch_bytes: int) -> list[_Unit]:
-    """Batches of whole compacted files (each holds whole sessions of one app), in file order,
-    of about `batch_bytes` each."""
-    units: list[_Unit] = []
+def _compacted_units(
+    files: Sequence[DataFile], batch_bytes: int
+) -> list[tuple[tuple[DataFile, ...], tuple[SessionRange, ...]]]:
+    """Batches of whole compacted files (each holds whole sessions of one app), in session
+    order, of about `batch_bytes` each."""
+    units: list[tuple[tuple[DataFile, ...], tuple[SessionRange, ...]]] = []
     current: list[DataFile] = []
 
     def flush() -> None:
         if current:
-            name = f"{day}-c{len(units):05d}"
-            units.append(
-                _Unit(
-                    _batch_id(name, [f.path for f in current]),
-                    files=tuple(current),
-                    sessions=tuple(f.sessions for f in current if f.sessions is not None),
-                )
-            )
+            ranges = tuple(f.sessions for f in current if f.sessions is not None)
+            units.append((tuple(current), ranges))
             current.clear()
 
     for f in sorted(files, key=lambda f: (f.sessions or ("", "", ""), f.path)):
@@ -286,12 +184,74 @@ def _compacted_units(day: str, files: Sequence[DataFile], batch_bytes: int) -> l
     return units
 
 
-def _overlapping(
+def _raw_columns(operators: Sequence[Operator]) -> tuple[str, ...] | None:
+    """The raw columns a shared batch reads: every one any of its operators reads."""
+    wanted: set[str] = set()
+    for op in operators:
+        if RAW_TABLE not in op.inputs:
+            continue
+        if op.raw_columns is None:
+            return None
+        wanted.update(op.raw_columns)
+    return tuple(sorted(wanted))
+
+
+def _step(
+    op: Operator,
+    keys: DayKeys,
+    catalog: Catalog,
+    day: str,
+    in_batch: set[str],
+    sessions: Sequence[SessionRange],
+) -> Step:
+    """A step of a shared batch: inputs from memory where an earlier step writes them, else
+    the committed files that may hold the batch's sessions."""
+    upstream = tuple(
+        (catalog.get(name), overlapping(catalog.files(name, day), sessions))
+        for name in op.inputs
+        if name != RAW_TABLE and name not in in_batch
+    )
+    return Step(op, Attempt(catalog.lake, op.name, day, keys.keys[op.name]), upstream)
+
+
+def _table_tasks(op: Operator, keys: DayKeys, catalog: Catalog, day: str) -> list[BatchTask]:
+    """Chunks of the committed primary input's files; other inputs are read whole."""
+    primary = op.inputs[0]
+    files = [f for f in catalog.files(primary, day) if f.rows > 0]
+    others: Inputs = tuple(
+        (catalog.get(name), tuple(catalog.files(name, day)))
+        for name in op.inputs[1:]
+        if name != RAW_TABLE
+    )
+    step = Step(op, Attempt(catalog.lake, op.name, day, keys.keys[op.name]), others)
+    size = max(1, len(files) // TABLE_CHUNKS + 1)
+    chunks = [files[i : i + size] for i in range(0, len(files), size)] or [[]]
+    return [
+        BatchTask(
+            catalog.lake,
+            day,
+            batch_id(f"{day}-{op.name}-{i:05d}", [f.path for f in chunk]),
+            (step,),
+            primary=((catalog.get(primary), tuple(chunk)),),
+        )
+        for i, chunk in enumerate(chunks)
+    ]
+
+
+def _with_done(task: BatchTask, finished: dict[str, set[str]]) -> BatchTask:
+    """The task with each step marked done when an earlier run of its attempt finished it."""
+    steps = tuple(replace(s, done=task.batch_id in finished[s.operator.name]) for s in task.steps)
+    return replace(task, steps=steps)
+
+
+def overlapping(
     files: Sequence[DataFile], sessions: Sequence[SessionRange]
 ) -> tuple[DataFile, ...]:
-    """The upstream files that may hold rows of these sessions: same app, overlapping range
-    (a file without a known range may hold any session)."""
-    picked = [
+    """The files that may hold rows of these sessions: same app, overlapping range (a file
+    without a known range may hold any session)."""
+    if not sessions:
+        return tuple(f for f in files if f.rows > 0)
+    return tuple(
         f
         for f in files
         if f.rows > 0
@@ -302,83 +262,33 @@ def _overlapping(
                 for app, first, last in sessions
             )
         )
-    ]
-    return tuple(picked)
-
-
-class MissingUpstreamError(RuntimeError):
-    """An operator's Tier B input has no committed partition for the day."""
-
-
-def input_fingerprint(op: Operator, catalog: Catalog, day: str, raw: Sequence[RawFile]) -> str:
-    """What a day's outputs are computed from: the raw files and the upstream days' states.
-
-    Part of the attempt key, which the committed files carry, so a changed input (late raw
-    data, a new upstream state) shows as a day whose files carry another key.
-    """
-    states = []
-    for name in op.inputs:
-        if name == RAW_TABLE:
-            continue
-        state = catalog.state(name, day)
-        if state is None:
-            raise MissingUpstreamError(
-                f"{op.name} dt={day} reads {name} dt={day}, which has not been materialized; "
-                f"materialize {name} for that day first"
-            )
-        states.append((name, state.attempt or sorted(f.path for f in state.files)))
-    text = (fingerprint(raw) if RAW_TABLE in op.inputs else "") + repr(states)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def output_specs(op: Operator, catalog: Catalog) -> dict[str, TableSpec]:
-    """The TableSpecs an operator's batches write: its outputs, and its partials if two-phase."""
-    specs = {name: catalog.get(name) for name in op.outputs}
-    if op.two_phase:
-        specs[PARTIALS] = partials_spec(op)
-    return specs
-
-
-def merge_task(day_plan: DayPlan, op: Operator, partial_files: Sequence[str]) -> BatchTask:
-    return BatchTask(
-        day_plan.attempt.lake,
-        op,
-        day_plan.attempt,
-        day_plan.merge_id,
-        "merge",
-        partials=tuple(partial_files),
     )
 
 
-def _chunks(items: Sequence[DataFile], size: int) -> list[list[DataFile]]:
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+def batch_id(name: str, members: Sequence[str]) -> str:
+    """A batch id that names its members too, so a receipt is only ever reused by a batch of
+    exactly the same inputs (a rerun with another batch size forms other batches)."""
+    digest = hashlib.sha256("\0".join(members).encode()).hexdigest()[:8]
+    return f"{name}-{digest}"
 
 
-def explain(p: Plan, runtime: str) -> str:
-    """A human-readable plan: what is read, how it is batched, what is written, and where."""
-    op = p.operator
-    lines = [
-        f"operator {op.name} v{op.version} ({'two-phase' if op.two_phase else 'one-phase'}, "
-        f"batches of {'whole sessions' if op.requires == 'session' else 'files'})",
-        f"  inputs:  {', '.join(op.inputs)}",
-        f"  outputs: {', '.join(op.outputs)}",
-        f"  runtime: {runtime}",
-    ]
-    for d in p.days:
-        lines.append(
-            f"  dt={d.day}: {d.input_files} input files, {d.input_bytes:,} bytes, "
-            f"{len(d.tasks)} batches ({len(d.done)} already finished), attempt {d.attempt.key}"
-            + (" (up to date: nothing to do)" if d.up_to_date else "")
+def plan_days(
+    registry: Registry,
+    operators: Sequence[Operator],
+    catalog: Catalog,
+    days: Sequence[str],
+    settings: RunSettings,
+) -> list[tuple[DayPlan, list[Operator]]]:
+    """The first round of each day, listing its raw files (what `explain` shows)."""
+    reads_raw = any(RAW_TABLE in op.inputs for op in operators)
+    return [
+        plan_day(
+            registry,
+            registry.ordered(operators),
+            catalog,
+            day,
+            list_raw_files(catalog.lake, dt=day) if reads_raw else [],
+            settings,
         )
-        lines.append(f"    reads: {d.source}")
-        if op.two_phase:
-            lines.append("    then one merge task over the day's partial aggregates")
-    lake = p.days[0].attempt.lake if p.days else None
-    if lake is not None:
-        lines.append("  writes: " + ", ".join(lake.display(t) for t in op.outputs) + " (Delta)")
-    lines.append(
-        "  data movement: each batch task reads its own files and writes its outputs' data "
-        "files; only small receipts return to the driver, which commits each table's day as "
-        "one Delta transaction."
-    )
-    return "\n".join(lines)
+        for day in days
+    ]

@@ -5,6 +5,7 @@ day on every store. A Catalog caches each table's snapshot for its own lifetime 
 step, one check), so make a new one, or call `refresh`, to see later commits.
 """
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,23 +16,19 @@ from trajectory_assets.lake import delta
 from trajectory_assets.lake.delta import DataFile, PartitionState, Snapshot
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
-from trajectory_assets.schema import RAW_EVENTS, TABLES, TableSpec
+from trajectory_assets.schema import RAW_EVENTS, TableSpec
+
+RAW_SPEC = TableSpec(RAW_TABLE, RAW_EVENTS, ("app_id", "session_id"), ("event_id",))
 
 
 class Catalog:
-    """Maps logical table names to TableSpecs and answers questions about committed partitions."""
+    """Maps table names to their TableSpecs (the registry's, given) and answers questions about
+    their committed days."""
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(self, lake: Lake, tables: Mapping[str, TableSpec]) -> None:
         self.lake = lake
-        self._tables: dict[str, TableSpec] = {
-            RAW_TABLE: TableSpec(RAW_TABLE, RAW_EVENTS, ("app_id", "session_id"), ("event_id",))
-        }
-        for spec in TABLES.values():
-            self.register(spec)
+        self._tables: dict[str, TableSpec] = {RAW_TABLE: RAW_SPEC, **tables}
         self._snapshots: dict[str, Snapshot] = {}
-
-    def register(self, spec: TableSpec) -> None:
-        self._tables[spec.name] = spec
 
     def get(self, name: str) -> TableSpec:
         try:

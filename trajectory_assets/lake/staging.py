@@ -50,11 +50,13 @@ class StagedFile:
 class BatchReceipt:
     """What a finished batch wrote: small enough to return from a Ray task to the driver."""
 
+    operator: str
     batch_id: str
     day: str
     files: tuple[StagedFile, ...]
     input_rows: int
     skipped_files: tuple[tuple[str, str], ...] = ()
+    audit: tuple[tuple[str, int], ...] = ()  # the operator's own counts for its checks
     worker: str = ""  # host:pid that ran the batch, so where work ran can be verified
     node: str = ""  # the Ray node id, when a Ray task ran it
 
@@ -64,11 +66,13 @@ class BatchReceipt:
     def to_json(self) -> str:
         return json.dumps(
             {
+                "operator": self.operator,
                 "batch_id": self.batch_id,
                 "day": self.day,
                 "files": [{"table": s.table, **s.file.to_dict()} for s in self.files],
                 "input_rows": self.input_rows,
                 "skipped_files": [list(s) for s in self.skipped_files],
+                "audit": dict(self.audit),
                 "worker": self.worker,
                 "node": self.node,
             }
@@ -78,11 +82,13 @@ class BatchReceipt:
     def from_json(text: str) -> "BatchReceipt":
         data = json.loads(text)
         return BatchReceipt(
+            operator=data["operator"],
             batch_id=data["batch_id"],
             day=data["day"],
             files=tuple(StagedFile(f["table"], DataFile.from_dict(f)) for f in data["files"]),
             input_rows=int(data["input_rows"]),
             skipped_files=tuple((str(p), str(r)) for p, r in data["skipped_files"]),
+            audit=tuple((str(k), int(v)) for k, v in data.get("audit", {}).items()),
             worker=data.get("worker", ""),
             node=data.get("node", ""),
         )
@@ -172,6 +178,7 @@ def stage_batch(
     *,
     input_rows: int,
     skipped_files: Sequence[tuple[str, str]] = (),
+    audit: Mapping[str, int] | None = None,
 ) -> BatchReceipt:
     """Write one batch's outputs, then its receipt (last, so it marks success)."""
     lake = attempt.lake
@@ -188,11 +195,13 @@ def stage_batch(
             written = write_data_file(lake, spec, values, part, file_name(attempt, batch_id))
             staged.append(StagedFile(table_name, written))
     receipt = BatchReceipt(
+        attempt.group,
         batch_id,
         attempt.day,
         tuple(staged),
         input_rows,
         tuple((str(p), str(r)) for p, r in skipped_files),
+        tuple(sorted((audit or {}).items())),
         worker=f"{socket.gethostname()}:{os.getpid()}",
     )
     receipt_path = posixpath.join(attempt.path, RECEIPTS, f"{batch_id}.json")

@@ -7,19 +7,39 @@ thousands of small files is what reading a day costs; compacting once lets every
 operator after it read a few large files.
 """
 
+from collections.abc import Mapping
+
 import pyarrow as pa
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.schema import EVENTS, TableSpec
+
+RAW_COMPACTED_TABLE = TableSpec(
+    "raw_compacted",
+    EVENTS,
+    partition_by=(),
+    keys=("app_id", "session_id", "ts", "source_file", "source_row"),
+    description="Every raw row, invalid ones included, a few files per day and app, whole "
+    "sessions sorted by time; the session assets read it instead of the raw files while fresh.",
+)
+"""Partitioned by day only: `app_id` stays a column exactly as the producer wrote it (a
+partition value could not keep an empty app id apart from a null one). Each file holds whole
+sessions of one app, which its statistics state, so readers pick a range of sessions by file."""
 
 
 class Compact(Operator):
     name = "compact"
     version = "1"
-    outputs = ("raw_compacted",)
+    outputs = (RAW_COMPACTED_TABLE,)
     inputs = ("raw_events",)
     requires = "session"
-    batch_scale = 8  # fewer, larger output files are the point of compaction
 
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
         return batch.arrow()
+
+    def audit(
+        self, ctx: OpContext, batch: Batch, outputs: Mapping[str, pa.Table]
+    ) -> dict[str, int]:
+        """The raw rows read, which the committed day must hold exactly."""
+        return {"raw_rows": batch.arrow().num_rows}

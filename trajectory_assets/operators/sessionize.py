@@ -6,20 +6,38 @@ one operator (one Dagster multi-asset) and can never disagree about which events
 cost of each llm_call is computed once, here (`priced` below): `llm_calls.cost_usd` is that cost,
 and `turns.cost_usd` and `sessions.cost_usd` are sums of exactly those rows.
 
-Prices come from the batch table `prices` (schema `pricing.PRICES`), which the engine builds with
-`pricing.prices_for_events(events, overrides)`. A batch without one is priced from the pinned
-genai-prices database alone (`pricing.price_table` of the batch's models, no overrides).
+Prices: the pinned genai-prices database, overridden by the lake's `prices.yaml` when it has one
+(the engine reads the file once per run and hands it over through `with_lake_files`, so the
+transform stays pure). A batch may also carry its own `prices` table (schema `pricing.PRICES`),
+which tests use to pin exact rates.
 """
 
-from typing import ClassVar
+from collections.abc import Mapping
 
 import pyarrow as pa
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.operators.audit import recount
 from trajectory_assets.operators.events import CLEAN, REJECTED, SESSION, exact_sum, payload
 from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql
-from trajectory_assets.operators.pricing import PRICING_VERSION, price_table, priced_calls_sql
+from trajectory_assets.operators.pricing import (
+    OVERRIDES_FILE,
+    PRICING_VERSION,
+    PriceOverride,
+    overrides_digest,
+    parse_overrides,
+    price_table,
+    priced_calls_sql,
+)
+from trajectory_assets.operators.session_tables import (
+    ERRORS_TABLE,
+    LLM_CALLS_TABLE,
+    REJECTED_EVENTS_TABLE,
+    SESSIONS_TABLE,
+    TOOL_CALLS_TABLE,
+    TURNS_TABLE,
+)
 
 LLM = "event_type = 'llm_call'"
 TOOL = "event_type = 'tool_call'"
@@ -169,14 +187,21 @@ class Sessionize(Operator):
 
     name = "sessionize"
     version = f"2+{PRICING_VERSION}"
-    outputs = ("sessions", "turns", "errors", "rejected_events", "llm_calls", "tool_calls")
+    outputs = (
+        SESSIONS_TABLE,
+        TURNS_TABLE,
+        ERRORS_TABLE,
+        REJECTED_EVENTS_TABLE,
+        LLM_CALLS_TABLE,
+        TOOL_CALLS_TABLE,
+    )
     inputs = ("raw_events",)
     requires = "session"
-    priced: ClassVar[bool] = True
-    """The batch may carry `prices` (pricing.PRICES); see the module docstring."""
+    lake_files = (OVERRIDES_FILE,)
 
     def __init__(self, identical_run_threshold: int = 3, ping_pong_threshold: int = 4) -> None:
         self.loops = LoopThresholds(identical_run_threshold, ping_pong_threshold)
+        self.overrides: tuple[PriceOverride, ...] = ()
 
     @property
     def params(self) -> dict[str, int]:
@@ -185,12 +210,29 @@ class Sessionize(Operator):
             "ping_pong_threshold": self.loops.ping_pong,
         }
 
+    def with_lake_files(self, files: Mapping[str, str | None]) -> "Sessionize":
+        """A copy that prices calls with the lake's overrides (`prices.yaml`) over the database."""
+        text = files.get(OVERRIDES_FILE)
+        copy = type(self)(**self.params)
+        copy.overrides = parse_overrides(text) if text else ()
+        return copy
+
+    @property
+    def lake_files_digest(self) -> str:
+        return overrides_digest(self.overrides)
+
+    def audit(
+        self, ctx: OpContext, batch: Batch, outputs: Mapping[str, pa.Table]
+    ) -> dict[str, int]:
+        """The independent recount of the batch's raw events (operators/audit.py)."""
+        return recount(batch.arrow(), outputs["rejected_events"])
+
     def transform(self, ctx: OpContext, batch: Batch) -> dict[str, pa.Table]:
         con = batch.duckdb()
         con.execute(f"CREATE OR REPLACE TEMP TABLE clean AS {CLEAN}")
         if "prices" not in batch.names:
             models = con.sql(f"SELECT DISTINCT model FROM clean WHERE {LLM}").fetchall()
-            con.register("prices", price_table(m for (m,) in models))
+            con.register("prices", price_table((m for (m,) in models), self.overrides))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE priced AS {priced_calls_sql(f'({LLM_CALLS})', 'prices')}"
         )

@@ -3,13 +3,26 @@
 from collections.abc import Sequence
 from typing import Protocol
 
-from trajectory_assets.engine.plan import BatchTask
+import pyarrow as pa
+
+from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.lake.staging import BatchReceipt
 
 
 class Runtime(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """What runs the batches, as the metadata and `explain` report it."""
+        ...
 
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
-        """Run every task (in any order); receipts in the order of `tasks`."""
+        """Run every task (in any order); the receipts of every step they finished."""
+        ...
+
+    def compute(self, tasks: Sequence[BatchTask]) -> list[dict[str, pa.Table]]:
+        """Every task's outputs in memory, nothing written (for exploring an operator)."""
+        ...
+
+    def stop(self) -> None:
+        """Release what the runtime started (nothing, for most)."""
         ...

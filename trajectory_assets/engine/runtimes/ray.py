@@ -6,16 +6,23 @@ This is the only module of the engine that imports Ray, and only when a runtime 
 
 import logging
 import pickle
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ray.data
 
 import pyarrow as pa
 
-from trajectory_assets.engine.execute import run_task
-from trajectory_assets.engine.plan import BatchTask
+from trajectory_assets.engine.execute import compute_task, run_task
+from trajectory_assets.engine.tasks import BatchTask
+from trajectory_assets.lake import delta
+from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import BatchReceipt
+from trajectory_assets.schema import TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,7 @@ class RayRuntime:
         self.data_cpus = data_cpus
         self.data_object_store_bytes = data_object_store_bytes
         self._started = False
+        self.start_seconds = 0.0  # how long starting (or joining) Ray took in this process
 
     def start(self) -> None:
         ray = _require_ray()
@@ -77,7 +85,9 @@ class RayRuntime:
             if self.object_store_memory:
                 kwargs["object_store_memory"] = self.object_store_memory
         log.info("starting Ray (%s)", kwargs.get("address"))
+        started = time.perf_counter()
         ray.init(**kwargs)
+        self.start_seconds = time.perf_counter() - started
         self._started = True
 
     def stop(self) -> None:
@@ -114,19 +124,72 @@ class RayRuntime:
                 num_cpus=1,
                 max_retries=self.max_task_retries,
             )
-        rows = dataset.take_all()
-        receipts = {r.batch_id + "@" + r.day: r for r in map(_receipt, rows)}
-        return [receipts[t.batch_id + "@" + t.day] for t in tasks]
+        return [_receipt(row) for row in dataset.take_all()]
+
+    def compute(self, tasks: Sequence[BatchTask]) -> list[dict[str, pa.Table]]:
+        """Outputs come back through Ray's object store: for exploring, not for large runs."""
+        if not tasks:
+            return []
+        self.start()
+        ray = _require_ray()
+        remote = ray.remote(num_cpus=1, max_retries=self.max_task_retries)(_compute)
+        found: list[dict[str, pa.Table]] = ray.get(
+            [remote.remote(ray.cloudpickle.dumps(task)) for task in tasks]
+        )
+        return found
+
+
+def _compute(blob: bytes) -> dict[str, pa.Table]:
+    return compute_task(pickle.loads(blob))
 
 
 def _run_batch_tasks(batch: pa.Table) -> pa.Table:
     node = _require_ray().get_runtime_context().get_node_id()
     receipts = [
-        replace(run_task(pickle.loads(blob)), node=node).to_json()
+        replace(receipt, node=node).to_json()
         for blob in batch.column("task").to_pylist()
+        for receipt in run_task(pickle.loads(blob))
     ]
     return pa.table({"receipt": pa.array(receipts, pa.string())})
 
 
 def _receipt(row: dict[str, Any]) -> BatchReceipt:
     return BatchReceipt.from_json(row["receipt"])
+
+
+def dataset_of(
+    lake: Lake, spec: TableSpec, where: Any, columns: list[str] | None
+) -> "ray.data.Dataset":
+    """A table's rows as a Ray Dataset: only the files of the partitions `where` selects, read
+    by Ray tasks, with the partition columns (kept in the Delta log) filled in."""
+    RayRuntime().start()
+    ray = _require_ray()
+    files = delta.snapshot(lake, spec.name).files
+    values = pa.Table.from_pylist(
+        [{**dict(f.partition), "__path": lake.path(spec.name, f.path)} for f in files],
+        schema=pa.schema(
+            [
+                *(pa.field(c, pa.string()) for c in delta.partition_columns(spec)),
+                pa.field("__path", pa.string()),
+            ]
+        ),
+    )
+    if where is not None:
+        values = values.filter(where)
+    by_path = {row.pop("__path"): row for row in values.to_pylist()}
+    if not by_path:
+        return ray.data.from_arrow(spec.schema.empty_table())
+    names = columns or spec.schema.names
+    schema = pa.schema([spec.schema.field(c) for c in names])
+    inside = [c for c in names if c not in delta.partition_columns(spec)]
+
+    def fill(batch: pa.Table) -> pa.Table:
+        paths = batch.column("path").to_pylist()
+        for column in names:
+            if column not in inside:
+                batch = batch.append_column(column, pa.array([by_path[p][column] for p in paths]))
+        return batch.select(names).cast(schema)
+
+    return ray.data.read_parquet(
+        sorted(by_path), columns=inside, include_paths=True, filesystem=lake.arrow_fs
+    ).map_batches(fill, batch_format="pyarrow")

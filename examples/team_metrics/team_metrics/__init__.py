@@ -1,0 +1,1 @@
+"""A team's own tables, written only against trajectory_assets' public API."""

@@ -1,0 +1,122 @@
+"""`forget`: sessions leave the raw data, every table and every kept version, and the lake
+proves it; the check that proves it finds what is left when something is."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import CLI, run
+from tests.lakes import DAY1, DAY2
+from tests.runs import lake_catalog
+from trajectory_assets.lake import erase
+from trajectory_assets.lake.fs import Lake
+
+
+def sessions_of(lake: Lake, app: str) -> dict[str, list[str]]:
+    rows = lake_catalog(lake).read("sessions", app_id=app)
+    days: dict[str, list[str]] = {}
+    for day, sid in zip(rows["dt"].to_pylist(), rows["session_id"].to_pylist(), strict=True):
+        days.setdefault(day, []).append(sid)
+    return days
+
+
+@pytest.mark.slow
+def test_forget_sessions_then_everything_before_a_day(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    lake = Lake(str(root))
+    app = "support-bot"
+    before = sessions_of(lake, app)
+    victim = before[DAY2][0]
+    total = lake_catalog(lake).read("sessions").num_rows
+    old_files = {str(p) for p in Path(root, "sessions").rglob("*.parquet")}
+
+    done = run(
+        [
+            *CLI,
+            "forget",
+            "--lake",
+            str(root),
+            "--app-id",
+            app,
+            "--session-id",
+            victim,
+            "--runtime",
+            "inline",
+            "--yes",
+        ],
+        home,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "nothing in the lake holds them" in done.stdout
+    after = sessions_of(lake, app)
+    assert victim not in after[DAY2] and after[DAY1] == before[DAY1]
+    assert lake_catalog(lake).read("sessions").num_rows == total - 1
+    assert not list(
+        Path(root, "raw_events", f"dt={DAY2}", f"app_id={app}").glob(f"session_id={victim}")
+    )
+    assert not erase.leftovers(lake, lake_catalog(lake), erase.Request(app, (victim,)))
+    assert not [p for p in old_files if Path(p).exists() and DAY2 in p]  # no kept version of DAY2
+    (record,) = [json.loads(p.read_text()) for p in Path(root, "_forgotten").glob("*.json")]
+    assert record["session_ids"] == [victim] and record["verified"] is True
+    assert record["days"] == [DAY2] and "support-bot" not in json.dumps(record["leftovers"])
+
+    done = run(
+        [
+            *CLI,
+            "forget",
+            "--lake",
+            str(root),
+            "--app-id",
+            app,
+            "--before",
+            DAY2,
+            "--yes",
+            "--runtime",
+            "inline",
+        ],
+        home,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert DAY1 not in sessions_of(lake, app) and sessions_of(lake, app)[DAY2] == after[DAY2]
+    assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows > 0  # the other apps stay
+
+
+def test_the_check_finds_what_a_forget_left(materialized_lake: Path, tmp_path: Path) -> None:
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    lake = Lake(str(root))
+    app = "support-bot"
+    victim = sessions_of(lake, app)[DAY1][0]
+    request = erase.Request(app, (victim,))
+    found = erase.leftovers(lake, lake_catalog(lake), request)
+    assert any(line.startswith("raw file ") for line in found)
+    assert any(line.startswith(f"sessions: row of session {victim}") for line in found)
+    stray = next(Path(root, "turns").rglob("*.parquet"))
+    shutil.copy(stray, stray.with_name("part-0000000000000000-stray.parquet"))
+    assert any(
+        "is in no current version" in line
+        for line in erase.leftovers(lake, lake_catalog(lake), request)
+    )
+
+
+def test_forget_needs_sessions_or_a_day(materialized_lake: Path, home: Path) -> None:
+    both = run([*CLI, "forget", "--lake", str(materialized_lake), "--app-id", "a", "--yes"], home)
+    assert both.returncode == 1 and "give --session-id" in both.stderr
+    none = run(
+        [
+            *CLI,
+            "forget",
+            "--lake",
+            str(materialized_lake),
+            "--app-id",
+            "nope",
+            "--session-id",
+            "x",
+            "--yes",
+        ],
+        home,
+    )
+    assert none.returncode == 1 and "nothing to forget" in none.stderr

@@ -1,0 +1,103 @@
+"""Bad definitions fail when a code location loads, naming the operator and the problem."""
+
+import pyarrow as pa
+import pytest
+
+import trajectory_assets as ta
+from trajectory_assets.engine.registry import DefinitionError, Registry
+from trajectory_assets.operators import OPERATORS, Sessionize
+
+GOOD = pa.schema([("dt", pa.string()), ("app_id", pa.string()), ("session_id", pa.string())])
+
+
+def operator(name: str, outputs: tuple[ta.TableSpec, ...], inputs: tuple[str, ...]) -> ta.Operator:
+    class Made(ta.Operator):
+        pass
+
+    Made.name, Made.version, Made.inputs, Made.requires = name, "1", inputs, None
+    Made.outputs = outputs
+    Made.output_names = tuple(t.name for t in outputs)
+    return Made()
+
+
+def table(
+    name: str, schema: pa.Schema = GOOD, keys: tuple[str, ...] = ("app_id", "session_id")
+) -> ta.TableSpec:
+    return ta.TableSpec(name, schema, ("app_id",), keys, "test")
+
+
+def test_the_built_in_operators_make_a_registry_in_dependency_order() -> None:
+    registry = Registry.build(reversed(OPERATORS))
+    names = [op.name for op in registry.operators]
+    for op in registry.operators:  # every producer comes before its consumers
+        for table in op.inputs:
+            producer = registry.producer(table)
+            assert producer is None or names.index(producer.name) < names.index(op.name)
+    assert set(registry.tables) == {t for op in OPERATORS for t in op.output_names}
+
+
+def test_an_output_that_collides_with_another_table() -> None:
+    mine = operator("mine", (table("sessions"),), ("turns",))
+    with pytest.raises(
+        DefinitionError,
+        match="operator 'mine': output 'sessions' is already written by 'sessionize'",
+    ):
+        Registry.build([mine], OPERATORS)
+
+
+def test_a_schema_without_a_key_or_partition_column() -> None:
+    bad = ta.TableSpec("bad", GOOD, ("model",), ("app_id", "turn_index"), "test")
+    mine = operator("mine", (bad,), ("turns",))
+    with pytest.raises(
+        DefinitionError,
+        match=r"operator 'mine': output 'bad': keys or partition columns \['model', 'turn_index'\]",
+    ):
+        Registry.build([mine], OPERATORS)
+    no_day = table("no_day", pa.schema([("app_id", pa.string()), ("session_id", pa.string())]))
+    with pytest.raises(DefinitionError, match="has no `dt` column"):
+        Registry.build([operator("mine", (no_day,), ("turns",))], OPERATORS)
+
+
+def test_an_input_that_no_operator_writes() -> None:
+    mine = operator("mine", (table("mine"),), ("tickets",))
+    with pytest.raises(
+        DefinitionError, match="operator 'mine': input 'tickets' is not raw_events nor a table"
+    ):
+        Registry.build([mine], OPERATORS)
+
+
+def test_a_cycle() -> None:
+    a = operator("a", (table("ta"),), ("tb",))
+    b = operator("b", (table("tb"),), ("ta",))
+    with pytest.raises(DefinitionError, match=r"operators a -> b -> a: their inputs form a cycle"):
+        Registry.build([a, b])
+
+
+def test_session_batches_need_raw_events_first_and_a_partial_schema_needs_a_merge() -> None:
+    mine = operator("mine", (table("mine"),), ("turns",))
+    type(mine).requires = "session"
+    type(mine).partial_schema = GOOD
+    with pytest.raises(DefinitionError) as caught:
+        Registry.build([mine], OPERATORS)
+    assert "whole sessions need `raw_events` first" in str(caught.value)
+    assert "has a `partial_schema` but no `merge`" in str(caught.value)
+
+
+def test_a_definitions_module_that_fails_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trajectory_assets.project import load
+
+    with pytest.raises(
+        DefinitionError, match="cannot import the definitions module 'no_such_module'"
+    ):
+        load(["no_such_module"])
+    monkeypatch.setenv("TRAJECTORY_ASSETS_DEFS", "trajectory_assets.schema")
+    with pytest.raises(DefinitionError, match="has no `operators` list"):
+        load()
+
+
+def test_reconfigured_operators_replace_their_defaults() -> None:
+    registry = Registry.build(OPERATORS)
+    strict = Sessionize().configure(identical_run_threshold=2)
+    assert registry.configured([strict]).operator("sessions").params["identical_run_threshold"] == 2
+    with pytest.raises(TypeError, match="sessionize has no parameter"):
+        Sessionize().configure(nope=1)

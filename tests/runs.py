@@ -1,0 +1,75 @@
+"""Materializing in tests: the engine's run over a test lake, with the built-in operators as
+the tables an operator may read, and the settings tests vary as keywords."""
+
+from collections.abc import Sequence
+
+from trajectory_assets.engine.materialize import OperatorResult, RunResult, run_operators
+from trajectory_assets.engine.materialize import run_operator as run_one
+from trajectory_assets.engine.operator import Operator
+from trajectory_assets.engine.plan import DayPlan, plan_days
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.runtimes.base import Runtime
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.engine.settings import RunSettings
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import OnBadFile
+from trajectory_assets.operators import OPERATORS, TABLES
+
+
+def settings(batch_bytes: int | None = None, on_bad_file: OnBadFile = "fail") -> RunSettings:
+    if batch_bytes is None:
+        return RunSettings(on_bad_file=on_bad_file)
+    return RunSettings(batch_bytes=batch_bytes, on_bad_file=on_bad_file)
+
+
+def run_operator(
+    op: Operator,
+    lake: Lake,
+    days: Sequence[str],
+    runtime: Runtime | None = None,
+    *,
+    batch_bytes: int | None = None,
+    on_bad_file: OnBadFile = "fail",
+) -> OperatorResult:
+    upstream = [o for o in OPERATORS if o.name != op.name]
+    return run_one(
+        op,
+        lake,
+        days,
+        runtime or InlineRuntime(),
+        upstream=upstream,
+        settings=settings(batch_bytes, on_bad_file),
+    )
+
+
+def run_all(
+    lake: Lake,
+    days: Sequence[str],
+    runtime: Runtime | None = None,
+    *,
+    operators: Sequence[Operator] = OPERATORS,
+    batch_bytes: int | None = None,
+    on_bad_file: OnBadFile = "fail",
+) -> RunResult:
+    """Every given operator in one run: shared batches, as a Dagster materialization runs them."""
+    return run_operators(
+        operators,
+        lake,
+        days,
+        runtime or InlineRuntime(),
+        registry=Registry.build(operators, [o for o in OPERATORS if o not in operators]),
+        settings=settings(batch_bytes, on_bad_file),
+    )
+
+
+def plan(
+    op: Operator, lake: Lake, days: Sequence[str], *, batch_bytes: int | None = None
+) -> list[DayPlan]:
+    registry = Registry.build([op], [o for o in OPERATORS if o.name != op.name])
+    catalog = Catalog(lake, registry.tables)
+    return [d for d, _ in plan_days(registry, [op], catalog, days, settings(batch_bytes))]
+
+
+def lake_catalog(lake: Lake) -> Catalog:
+    return Catalog(lake, TABLES)

@@ -1,0 +1,66 @@
+"""The notebook API: reads that open only the files of the days and apps asked for, `apply`
+that computes without writing, `write` that commits as a Dagster run does."""
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import trajectory_assets as ta
+from tests.lakes import DAY1, DAY2
+from tests.runs import lake_catalog, run_all
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operators import DecisionSteps, Sessionize, ToolStats
+
+
+@pytest.fixture()
+def built(lake: Lake) -> Lake:
+    run_all(lake, [DAY1, DAY2], operators=[Sessionize()])
+    return lake
+
+
+def test_read_opens_only_the_files_of_the_days_and_apps_asked_for(built: Lake) -> None:
+    ctx = ta.connect(built.root, runtime="inline")
+    whole = lake_catalog(built).read("sessions", dt=DAY1)
+    for day2_file in Path(built.root, "sessions", f"dt={DAY2}").rglob("*.parquet"):
+        day2_file.unlink()  # a read of DAY1 that opened a DAY2 file would now fail
+    assert ctx.read("sessions", dt=DAY1).equals(whole)
+    with pytest.raises(OSError):
+        ctx.read("sessions")  # ... as a read of everything does
+    app = "support-bot"
+    one_app = ctx.read(
+        "sessions", dt=DAY1, app_id=app, columns=["app_id", "session_id", "cost_usd"]
+    )
+    assert set(one_app["app_id"].to_pylist()) == {app}
+    assert one_app.num_rows == sum(1 for a in whole["app_id"].to_pylist() if a == app)
+    assert one_app.column_names == ["app_id", "session_id", "cost_usd"]
+    frame = ctx.read_polars("turns", dt_from=DAY1, dt_to=DAY1)
+    assert frame.height == lake_catalog(built).read("turns", dt=DAY1).num_rows
+
+
+def test_apply_computes_without_writing_and_write_commits_the_same(
+    built: Lake, tmp_path: Path
+) -> None:
+    ctx = ta.connect(built.root, runtime="inline")
+    seen = ctx.apply(ToolStats(), [DAY1, DAY2])
+    assert not Path(built.root, "tool_stats").exists()
+    assert seen["tool_stats"].num_rows > 0
+    result = ctx.write(ToolStats(), [DAY1, DAY2])
+    assert result.operators["tool_stats"].rows("tool_stats") == seen["tool_stats"].num_rows
+    committed = ctx.read("tool_stats")
+    assert committed.equals(
+        seen["tool_stats"].sort_by([(k, "ascending") for k in ("dt", "app_id", "tool_name")])
+    )
+    raw_based = ctx.apply(DecisionSteps(), [DAY1])["decision_steps"]
+    assert isinstance(raw_based, pa.Table) and not Path(built.root, "decision_steps").exists()
+
+
+@pytest.mark.ray
+def test_read_ray_gives_the_same_rows(built: Lake, ray_session: None) -> None:
+    ctx = ta.connect(built.root, runtime="ray")
+    rows = ctx.read_ray("sessions", dt=DAY1, app_id="code-agent").to_arrow_refs()
+    import ray
+
+    table = pa.concat_tables(ray.get(rows)).sort_by([("session_id", "ascending")])
+    expected = ctx.read("sessions", dt=DAY1, app_id="code-agent")
+    assert table.select(expected.column_names).cast(expected.schema).equals(expected)

@@ -1,0 +1,106 @@
+"""`trajectory-assets forget`: delete sessions from the lake, everywhere, and prove it.
+
+The only command that deletes raw data. In order: record the request in `<lake>/_forgotten/`;
+delete the sessions' raw files; rebuild every table for the affected days through Dagster (a
+recorded run like any other); purge what older versions, failed runs and logs kept; search the
+whole lake for anything left. The record ends with what was found: nothing, or the exit status
+is 1 and each leftover is named.
+"""
+
+import datetime as dt
+
+import click
+
+from trajectory_assets.cli.common import (
+    CliError,
+    defs_option,
+    lake_option,
+    open_lake,
+    project,
+    runtime_option,
+    say,
+)
+
+
+@click.command(short_help="delete sessions from raw data and every table, verifiably")
+@lake_option
+@defs_option
+@click.option("--app-id", required=True, help="the app whose sessions are forgotten")
+@click.option("--session-id", "session_ids", multiple=True, help="a session to forget (repeat)")
+@click.option("--before", help="forget every session of the app that started before this day")
+@runtime_option
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def forget(
+    lake: str,
+    defs: tuple[str, ...],
+    app_id: str,
+    session_ids: tuple[str, ...],
+    before: str | None,
+    runtime: str,
+    yes: bool,
+) -> None:
+    """Delete sessions' raw files, rebuild the tables of their days, purge older versions and
+    logs, and verify that nothing in the lake still holds them."""
+    from trajectory_assets.cli.materialize import run_days
+    from trajectory_assets.lake import erase
+    from trajectory_assets.lake.catalog import Catalog
+
+    if bool(session_ids) == (before is not None):
+        raise CliError("give --session-id SESSION (one or more), or --before DAY")
+    if before is not None:
+        try:
+            before = dt.date.fromisoformat(before).isoformat()
+        except ValueError:
+            raise CliError(f"--before takes a day (YYYY-MM-DD), not {before!r}") from None
+    where = open_lake(lake, must_exist=True)
+    the_project = project(defs)
+    tables = the_project.registry.tables
+    request = erase.Request(app_id, tuple(session_ids), before)
+    files = erase.raw_files(where, request)
+    days = sorted({f.dt for f in files})
+    what = (
+        f"{len({f.session_id for f in files})} session(s) of {app_id} in {len(files)} raw file(s)"
+    )
+    if not files:
+        raise CliError(f"nothing to forget: no raw files of those sessions of {app_id}")
+    if not yes and not click.confirm(f"forget {what} on {len(days)} day(s)?"):
+        raise CliError("nothing was deleted")
+
+    path, record = erase.start(where, request)
+    erase.delete_raw(where, files)
+    record.raw_files_deleted, record.days = len(files), days
+    erase.save(where, path, record)
+    say(f"deleted {what}")
+
+    catalog = Catalog(where, tables)
+    built = [d for d in days if any(catalog.state(t, d) for t in tables)]
+    for stretch in _stretches(built):
+        run_days(lake, stretch, the_project, runtime=runtime, tables=list(tables))
+    record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
+    record.leftovers = erase.leftovers(where, Catalog(where, tables), request)
+    record.verified = not record.leftovers
+    record.finished_at = dt.datetime.now(dt.UTC).isoformat()
+    erase.save(where, path, record)
+    if record.leftovers:
+        for line in record.leftovers:
+            say(f"  still present: {line}")
+        raise CliError(f"the sessions are not fully forgotten (see above; record {path})")
+    say(
+        f"forgotten: rebuilt {len(built)} day(s), purged the history of "
+        f"{len(record.tables_purged)} table(s); nothing in the lake holds them (record {path})"
+    )
+
+
+def _stretches(days: list[str]) -> list[list[str]]:
+    """Consecutive days together, so each stretch is one Dagster run."""
+    stretches: list[list[str]] = []
+    for day in days:
+        previous = stretches[-1][-1] if stretches else None
+        follows = previous is not None and (
+            dt.date.fromisoformat(day) - dt.date.fromisoformat(previous)
+        ) == dt.timedelta(days=1)
+        if follows:
+            stretches[-1].append(day)
+        else:
+            stretches.append([day])
+    return stretches

@@ -1,0 +1,47 @@
+"""`trajectory-assets vacuum`: delete table files older versions no longer need."""
+
+import click
+
+from trajectory_assets.cli.common import CliError, defs_option, lake_option, open_lake, project, say
+
+
+@click.command(short_help="delete files of table versions older than a horizon")
+@lake_option
+@defs_option
+@click.option(
+    "--retention-hours",
+    type=click.FloatRange(min=0),
+    help="keep what versions younger than this need (default: the "
+    "TRAJECTORY_ASSETS_RETENTION_HOURS setting, 168)",
+)
+@click.option("--table", "names", multiple=True, help="only these tables (repeat; default: all)")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="also delete files no version ever committed (left by killed runs); do not use while "
+    "a materialization runs with a horizon shorter than it",
+)
+def vacuum(
+    lake: str,
+    defs: tuple[str, ...],
+    retention_hours: float | None,
+    names: tuple[str, ...],
+    full: bool,
+) -> None:
+    """Delete the files of table versions older than the horizon: time travel and rollback then
+    reach back only that far."""
+    from trajectory_assets.defs.settings import retention_hours as default_hours
+    from trajectory_assets.lake import delta
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.layout import RAW_TABLE
+
+    where = open_lake(lake, must_exist=True)
+    catalog = Catalog(where, project(defs).registry.tables)
+    tables = [t for t in catalog.list() if t != RAW_TABLE]
+    unknown = [n for n in names if n not in tables]
+    if unknown:
+        raise CliError(f"unknown table(s) {', '.join(unknown)}; tables are: {', '.join(tables)}")
+    hours = default_hours() if retention_hours is None else retention_hours
+    for name in names or tables:
+        deleted = delta.vacuum(where, name, hours, full=full)
+        say(f"{name}: deleted {len(deleted)} file(s) older than {hours:g} h")

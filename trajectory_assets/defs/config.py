@@ -1,0 +1,68 @@
+"""The run config of a materialization: the engine's settings, the checks' thresholds, and every
+operator's parameters, each with its default and meaning, as the launchpad shows them."""
+
+import os
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import dagster as dg
+from pydantic import Field, create_model
+
+from trajectory_assets.defs.settings import BATCH_BYTES, ON_BAD_FILE, retention_hours
+from trajectory_assets.engine.operator import Operator
+from trajectory_assets.engine.settings import DEFAULT_BATCH_BYTES
+
+
+class ComputeConfig(dg.Config):
+    """Per-run knobs of a materialization; operators' parameters are added per code location."""
+
+    batch_bytes: int = Field(
+        default=int(os.environ.get(BATCH_BYTES, DEFAULT_BATCH_BYTES)),
+        description="Target raw bytes per batch of whole sessions.",
+    )
+    on_bad_file: Literal["fail", "skip"] = Field(
+        default="skip" if os.environ.get(ON_BAD_FILE) == "skip" else "fail",
+        description="`fail`: an unreadable raw file fails the run, naming every bad file. "
+        "`skip`: they are left out and listed in the metadata.",
+    )
+    retention_hours: float = Field(
+        default=retention_hours(),
+        description="After the run, table versions older than this are vacuumed: rollback and "
+        "time travel reach back this far.",
+    )
+    max_rejected_share: float = Field(
+        default=0.05, description="The rejected_share check fails above this share of raw rows."
+    )
+    max_elimination_ratio: float = Field(
+        default=0.95, description="The elimination_ratio check warns about steps above this."
+    )
+
+
+def config_class(operators: Sequence[Operator], name: str) -> type[ComputeConfig]:
+    """ComputeConfig plus one section per operator that has parameters, named after it."""
+    sections: dict[str, Any] = {}
+    for op in operators:
+        if not op.params:
+            continue
+        fields: dict[str, Any] = {
+            key: (type(value), Field(default=value, description=f"{op.name} parameter {key}"))
+            for key, value in op.params.items()
+        }
+        section = create_model(f"{_camel(op.name)}Params", __base__=dg.Config, **fields)
+        sections[op.name] = (
+            section,
+            Field(default_factory=section, description=f"parameters of the {op.name} operator"),
+        )
+    made: type[ComputeConfig] = create_model(
+        f"{_camel(name)}Config", __base__=ComputeConfig, **sections
+    )
+    return made
+
+
+def operator_params(config: ComputeConfig, op: Operator) -> dict[str, Any]:
+    section = getattr(config, op.name, None)
+    return dict(section.model_dump()) if section is not None else {}
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))

@@ -1,0 +1,80 @@
+"""Operators in, Dagster definitions out: the one public way to make assets.
+
+The built-in tables go through `build_definitions` too (see trajectory_assets/definitions.py);
+a team's own operators get the same assets, checks, partitions, backfill policy, code versions,
+metadata, resources, job, schedule and sensor in their own code location.
+"""
+
+import os
+from collections.abc import Sequence
+
+import dagster as dg
+
+from trajectory_assets.defs.assets import build_assets
+from trajectory_assets.defs.raw import raw_events
+from trajectory_assets.defs.resources import ComputeResource, LakeResource
+from trajectory_assets.defs.schedules import daily_job, daily_schedule
+from trajectory_assets.defs.sensors import raw_changed_sensor
+from trajectory_assets.defs.settings import (
+    DEFAULT_LAKE,
+    LAKE,
+    RAY_ADDRESS,
+    RAY_NUM_CPUS,
+    RUNTIME,
+    S3_ENDPOINT_URL,
+    env_int_or,
+    env_or,
+)
+from trajectory_assets.engine.operator import Operator
+from trajectory_assets.engine.registry import Registry
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    """The lake and compute resources as the environment configures them (see the README)."""
+    return {
+        "lake": LakeResource(
+            root=env_or(LAKE, DEFAULT_LAKE),  # type: ignore[arg-type]
+            s3_endpoint_url=env_or(S3_ENDPOINT_URL, None),  # type: ignore[arg-type]
+        ),
+        "compute": ComputeResource(
+            runtime=os.environ.get(RUNTIME, "auto"),  # type: ignore[arg-type]
+            address=env_or(RAY_ADDRESS, None),  # type: ignore[arg-type]
+            num_cpus=env_int_or(RAY_NUM_CPUS, None),  # type: ignore[arg-type]
+        ),
+    }
+
+
+def build_definitions(
+    operators: Sequence[Operator],
+    *,
+    upstream: Sequence[Operator] = (),
+    name: str = "tables",
+    group: str | None = None,
+    raw_source: bool = False,
+    resources: dict[str, dg.ConfigurableResource] | None = None,
+) -> dg.Definitions:
+    """Dagster definitions for `operators`: one subsettable multi-asset (every table its own
+    asset, daily partitions, single-run backfills, checks), a daily job and its schedule, and a
+    sensor for late raw data when any of them reads raw events.
+
+    `upstream`: operators of another code location whose tables these read (their assets stay
+    there; lineage crosses locations by asset key). `raw_source`: also define the `raw_events`
+    source asset (once per workspace: the built-in location does).
+    """
+    registry = Registry.build(operators, upstream)
+    tables = build_assets(registry, name=name, group=group or name)
+    keys = [dg.AssetKey(t) for op in registry.operators for t in op.output_names]
+    job = daily_job(name, keys)
+    sensors = (
+        [raw_changed_sensor(registry, job)]
+        if any(op.inputs[0] == "raw_events" for op in registry.operators)
+        else []
+    )
+    return dg.Definitions(
+        assets=[*([raw_events] if raw_source else []), tables],
+        jobs=[job],
+        schedules=[daily_schedule(job)],
+        sensors=sensors,
+        resources=resources or default_resources(),
+        executor=dg.in_process_executor,
+    )

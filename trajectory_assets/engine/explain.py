@@ -1,0 +1,82 @@
+"""`explain`: a plan in words, without running anything."""
+
+from collections.abc import Sequence
+
+from trajectory_assets.engine.materialize import read_lake_files
+from trajectory_assets.engine.operator import Operator
+from trajectory_assets.engine.plan import DayPlan, plan_days
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, input_bytes
+from trajectory_assets.engine.settings import RunSettings
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
+
+DEFAULTS = RunSettings()
+
+
+def explain(
+    registry: Registry,
+    operators: Sequence[Operator],
+    lake: Lake,
+    days: Sequence[str],
+    runtime: str,
+    settings: RunSettings = DEFAULTS,
+) -> str:
+    """What a materialization of `operators` over `days` would read, batch, run and write."""
+    files = read_lake_files(lake, operators)
+    ops = [op.with_lake_files(files) for op in registry.ordered(operators)]
+    registry = registry.configured(ops)
+    catalog = Catalog(lake, registry.tables)
+    lines = []
+    for op in ops:
+        kind = "two-phase" if op.two_phase else "one-phase"
+        lines.append(f"operator {op.name} v{op.version} ({kind}, fingerprint {op.fingerprint})")
+        lines.append(f"  inputs:  {', '.join(op.inputs)}")
+        lines.append(f"  outputs: {', '.join(op.output_names)}")
+    plans: list[DayPlan] = []
+    for day_plan, waiting in plan_days(registry, ops, catalog, days, settings):
+        plans.append(day_plan)
+        lines += _day_lines(day_plan, waiting)
+    lines.append(f"runtime: {_runtime(runtime, plans)}")
+    lines.append(
+        "data movement: each batch task reads its inputs once for every operator that shares "
+        "them and writes their data files; only small receipts return to the driver, which "
+        "merges two-phase aggregates and commits each table's day as one Delta transaction."
+    )
+    return "\n".join(lines)
+
+
+def _day_lines(d: DayPlan, waiting: Sequence[Operator]) -> list[str]:
+    finished = sum(1 for t in d.tasks if not t.pending)
+    lines = [
+        f"dt={d.day}: {d.input_files} input files, {d.input_bytes:,} bytes, "
+        f"{len(d.tasks)} batches ({finished} already finished)"
+    ]
+    for op in d.current:
+        lines.append(f"  {op.name}: up to date (attempt {d.keys.keys[op.name]}): nothing to do")
+    shared = [op.name for op in d.run if any(op.name in _names(t) for t in d.tasks if t.sessions)]
+    if shared:
+        lines.append(f"  reads: {d.source}, once per batch for {', '.join(shared)}")
+    for op in d.run:
+        merge = ", then one merge of the day's partials" if op.two_phase else ""
+        lines.append(
+            f"  {op.name}: attempt {d.keys.keys[op.name]}, {len(d.map_ids(op))} batches{merge}"
+        )
+    for op in waiting:
+        lines.append(f"  {op.name}: waits for its inputs to be committed, then runs")
+    return lines
+
+
+def _names(task: object) -> set[str]:
+    return {s.operator.name for s in task.steps}  # type: ignore[attr-defined]
+
+
+def _runtime(runtime: str, plans: Sequence[DayPlan]) -> str:
+    if runtime != "auto":
+        return runtime
+    size = input_bytes([t for d in plans for t in d.tasks if t.pending])
+    chosen = "inline" if size < DEFAULT_THRESHOLD_BYTES else "ray"
+    return (
+        f"auto: {chosen} ({size:,} bytes of input to read; in-process below "
+        f"{DEFAULT_THRESHOLD_BYTES:,})"
+    )

@@ -1,0 +1,124 @@
+"""Lineage by attempt keys: what a day of an operator's outputs is computed from, and whether the
+committed day still is.
+
+An attempt key digests the operator (version, parameters, lake files), the day, the bad-file
+rule and the inputs: the raw files' names, sizes and times, and each input table's day as
+identified by the attempt that committed it. Committed files carry their attempt's key, so
+"is this day current?" is a comparison of keys, and a whole chain of operators can be keyed
+before any of them runs (an input computed in the same run is identified by its own key).
+"""
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from trajectory_assets.engine.operator import Operator
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.delta import PartitionState
+from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
+from trajectory_assets.lake.raw import OnBadFile, RawFile, fingerprint
+from trajectory_assets.lake.staging import attempt_key
+
+
+class MissingUpstreamError(RuntimeError):
+    """An operator's table input has no committed day, and no operator of the run computes it."""
+
+
+@dataclass(frozen=True)
+class DayKeys:
+    """The attempt key and input fingerprint of each operator of a run, for one day."""
+
+    day: str
+    keys: dict[str, str]  # operator name -> attempt key
+    inputs: dict[str, str]  # operator name -> input fingerprint
+
+
+def day_keys(
+    operators: Sequence[Operator],
+    catalog: Catalog,
+    day: str,
+    raw: Sequence[RawFile],
+    on_bad_file: OnBadFile,
+) -> DayKeys:
+    """Keys of `operators` (in dependency order) for a day: inputs written by an earlier one of
+    them are identified by its key, the others by their committed state."""
+    produced: dict[str, str] = {}
+    keys: dict[str, str] = {}
+    inputs: dict[str, str] = {}
+    raw_print = fingerprint(raw)
+    for op in operators:
+        identities = []
+        for name in op.inputs:
+            if name == RAW_TABLE:
+                continue
+            if name in produced:
+                identities.append((name, produced[name]))
+                continue
+            state = catalog.state(name, day)
+            if state is None:
+                raise MissingUpstreamError(
+                    f"{op.name} dt={day} reads {name} dt={day}, which has not been "
+                    f"materialized; materialize {name} for that day first"
+                )
+            identities.append((name, identity(state)))
+        text = (raw_print if RAW_TABLE in op.inputs else "") + repr(identities)
+        inputs[op.name] = hashlib.sha256(text.encode()).hexdigest()
+        keys[op.name] = attempt_key(
+            op.name, day, op.fingerprint, f"{inputs[op.name]}\0{on_bad_file}"
+        )
+        produced.update(dict.fromkeys(op.output_names, keys[op.name]))
+    return DayKeys(day, keys, inputs)
+
+
+def identity(state: PartitionState) -> str:
+    """A committed day as an input: the attempt that wrote it (or its files, for a day written
+    by someone else)."""
+    return (
+        state.attempt
+        or hashlib.sha256(repr(sorted(f.path for f in state.files)).encode()).hexdigest()
+    )
+
+
+def is_current(op: Operator, catalog: Catalog, day: str, key: str) -> bool:
+    """Every output's day was committed by this attempt."""
+    return all(_by(catalog.state(t, day), key) for t in op.output_names)
+
+
+def _by(state: PartitionState | None, key: str) -> bool:
+    return state is not None and state.attempt == key
+
+
+def fresh_compacted(
+    registry: Registry,
+    catalog: Catalog,
+    day: str,
+    raw: Sequence[RawFile],
+    on_bad_file: OnBadFile,
+) -> PartitionState | None:
+    """raw_compacted's day when its operator computed it from exactly the raw files listed now,
+    with the same bad-file rule; None when missing, stale, of another version, or when no
+    operator of this location writes raw_compacted."""
+    compaction = registry.producer(COMPACTED_TABLE)
+    state = catalog.state(COMPACTED_TABLE, day) if compaction is not None else None
+    if compaction is None or state is None:
+        return None
+    expected = day_keys([compaction], catalog, day, raw, on_bad_file).keys[compaction.name]
+    return state if state.attempt == expected else None
+
+
+def stale_days(
+    op: Operator,
+    catalog: Catalog,
+    days: Sequence[str],
+    raw_by_day: Mapping[str, Sequence[RawFile]],
+    on_bad_file: OnBadFile = "fail",
+) -> list[str]:
+    """Days of `op` committed from inputs other than the ones they have now."""
+    stale = []
+    for day in days:
+        raw = raw_by_day.get(day, ())
+        key = day_keys([op], catalog, day, raw, on_bad_file).keys[op.name]
+        if not is_current(op, catalog, day, key):
+            stale.append(day)
+    return stale

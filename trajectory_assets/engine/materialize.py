@@ -1,0 +1,393 @@
+"""One materialization: operators over a set of days, planned, run, merged and committed.
+
+The days of a range run in windows (see `RunSettings.window_raw_files`); each window is one
+runtime job per round, in which every batch is read once for all the operators that share it.
+Each day of each operator is then committed on its own, since a day is the unit Dagster tracks:
+one Delta transaction per table, the operator's tables in their declared order.
+"""
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from trajectory_assets.engine.execute import run_task
+from trajectory_assets.engine.operator import PARTIALS, Operator
+from trajectory_assets.engine.plan import DayPlan, plan_day
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.runtimes.base import Runtime
+from trajectory_assets.engine.settings import RunSettings
+from trajectory_assets.engine.tasks import BatchTask, Step
+from trajectory_assets.lake import delta
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.layout import RAW_TABLE
+from trajectory_assets.lake.raw import RawFile, list_raw_files
+from trajectory_assets.lake.staging import (
+    Attempt,
+    BatchReceipt,
+    Intent,
+    empty_file,
+    finish,
+    finished_batches,
+    pending_attempts,
+    read_intent,
+    withdraw_intent,
+    write_intent,
+)
+from trajectory_assets.schema import TableSpec
+
+log = logging.getLogger(__name__)
+DEFAULTS = RunSettings()
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TableDay:
+    """One table's day after the run."""
+
+    rows: int
+    bytes: int
+    files: int
+    version: int | None  # the table version this run committed; None when already current
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """What a day of one operator's materialization produced, for metadata and checks."""
+
+    day: str
+    tables: dict[str, TableDay]
+    batches: int
+    reused_batches: int
+    input_rows: int
+    input_files: int
+    skipped_files: tuple[tuple[str, str], ...]
+    source: str  # what its batches read: raw_events, raw_compacted <attempt>, or a table
+    workers: tuple[str, ...]  # host:pid of every process that ran one of its batches
+    nodes: tuple[str, ...]  # Ray node ids that ran them (empty inline)
+    audit: dict[str, int] = field(default_factory=dict)  # the operator's counts for its checks
+    up_to_date: bool = False  # already computed from these inputs: nothing ran
+
+    def rows(self, table: str) -> int:
+        return self.tables[table].rows
+
+
+@dataclass
+class OperatorResult:
+    """One operator's days."""
+
+    operator: str
+    runtime: str
+    days: dict[str, DayResult] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def rows(self, table: str) -> int:
+        return sum(d.rows(table) for d in self.days.values())
+
+    @property
+    def input_rows(self) -> int:
+        return sum(d.input_rows for d in self.days.values())
+
+
+@dataclass
+class RunResult:
+    runtime: str
+    operators: dict[str, OperatorResult] = field(default_factory=dict)
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
+
+    def of(self, op: Operator) -> OperatorResult:
+        return self.operators[op.name]
+
+    def add_phase(self, name: str, seconds: float) -> None:
+        self.phases[name] = self.phases.get(name, 0.0) + seconds
+
+
+def run_operators(
+    operators: Sequence[Operator],
+    lake: Lake,
+    days: Sequence[str],
+    runtime: Runtime,
+    *,
+    registry: Registry | None = None,
+    settings: RunSettings = DEFAULTS,
+    lake_files: Mapping[str, str | None] | None = None,
+    progress: Progress = log.info,
+) -> RunResult:
+    """Materialize `days` of the operators' tables. Raises delta.ConcurrentWriterError when
+    another writer commits one of those days while this run computes it."""
+    started = time.perf_counter()
+    registry = registry or Registry.build(operators)
+    files = lake_files if lake_files is not None else read_lake_files(lake, operators)
+    ops = registry.ordered(operators)
+    ops = [op.with_lake_files(files) for op in ops]
+    registry = registry.configured(ops)
+    result = RunResult(runtime.name, {op.name: OperatorResult(op.name, runtime.name) for op in ops})
+    for op in ops:
+        _roll_forward(op, lake, days, progress)
+    reads_raw = any(RAW_TABLE in op.inputs for op in ops)
+    for window in _windows(lake, days, reads_raw, settings, result):
+        _run_window(registry, ops, lake, window, runtime, settings, progress, result)
+    result.add_phase("ray_start", getattr(runtime, "start_seconds", 0.0))
+    result.seconds = time.perf_counter() - started
+    for op_result in result.operators.values():
+        op_result.seconds = result.seconds
+    return result
+
+
+def read_lake_files(lake: Lake, operators: Sequence[Operator]) -> dict[str, str | None]:
+    """The small lake files operators depend on (e.g. price overrides), read once per run."""
+    fs = lake.fs
+    found: dict[str, str | None] = {}
+    for name in {n for op in operators for n in op.lake_files}:
+        path = lake.path(name)
+        found[name] = fs.cat_file(path).decode() if fs.exists(path) else None
+    return found
+
+
+def _roll_forward(op: Operator, lake: Lake, days: Sequence[str], progress: Progress) -> None:
+    """Finish commits an earlier, interrupted run had decided on, before anything else."""
+    specs = {t.name: t for t in op.outputs}
+    for day in days:
+        for attempt in pending_attempts(lake, op.name, day):
+            intent = read_intent(attempt)
+            assert intent is not None
+            progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
+            finished = finished_batches(attempt)
+            receipts = [finished[b] for b in intent["batches"]]
+            _commit_tables(attempt, specs, receipts, intent, since={})
+            finish(attempt)
+
+
+def _windows(
+    lake: Lake, days: Sequence[str], reads_raw: bool, settings: RunSettings, result: RunResult
+) -> Iterator[dict[str, list[RawFile]]]:
+    """Consecutive days with their raw files (listed once per run), about
+    `window_raw_files` raw files a window."""
+    window: dict[str, list[RawFile]] = {}
+    held = 0
+    for day in days:
+        started = time.perf_counter()
+        window[day] = list_raw_files(lake, dt=day) if reads_raw else []
+        result.add_phase("list", time.perf_counter() - started)
+        held += len(window[day])
+        if settings.window_raw_files and held >= settings.window_raw_files:
+            yield window
+            window, held = {}, 0
+    if window:
+        yield window
+
+
+def _run_window(
+    registry: Registry,
+    ops: Sequence[Operator],
+    lake: Lake,
+    window: Mapping[str, Sequence[RawFile]],
+    runtime: Runtime,
+    settings: RunSettings,
+    progress: Progress,
+    result: RunResult,
+) -> None:
+    """Rounds until every operator of every day is computed: an operator whose input another
+    operator of the run computes in a later phase (after a merge) waits for the next round."""
+    waiting = {day: list(ops) for day in window}
+    while any(waiting.values()):
+        started = time.perf_counter()
+        catalog = Catalog(lake, registry.tables)
+        plans: list[DayPlan] = []
+        for day, day_ops in waiting.items():
+            if day_ops:
+                day_plan, waiting[day] = plan_day(
+                    registry, day_ops, catalog, day, window[day], settings
+                )
+                plans.append(day_plan)
+        versions = {t: catalog.snapshot(t).version for op in ops for t in op.output_names}
+        result.add_phase("plan", time.perf_counter() - started)
+        if not any(d.run or d.current for d in plans):
+            stuck = sorted({op.name for day_ops in waiting.values() for op in day_ops})
+            raise RuntimeError(f"operators {stuck} wait for inputs no operator of the run writes")
+        _run_round(plans, runtime, settings, versions, progress, result)
+
+
+def _run_round(
+    plans: Sequence[DayPlan],
+    runtime: Runtime,
+    settings: RunSettings,
+    versions: Mapping[str, int],
+    progress: Progress,
+    result: RunResult,
+) -> None:
+    tasks = [t for d in plans for t in d.tasks if t.pending]
+    progress(
+        f"{len(plans)} day(s): {sum(len(d.tasks) for d in plans)} batches ({len(tasks)} to run) "
+        f"for {', '.join(sorted({op.name for d in plans for op in d.run})) or 'nothing'} "
+        f"on {runtime.name}"
+    )
+    started = time.perf_counter()
+    receipts = runtime.run(tasks)
+    result.add_phase("batches", time.perf_counter() - started)
+    for d in plans:
+        started = time.perf_counter()
+        by_op = _receipts(d, receipts)
+        for op in d.run:
+            if op.two_phase and d.merge_id(op) not in by_op[op.name]:
+                merge = _merge_task(d, op, by_op[op.name].values())
+                for r in run_task(merge):
+                    by_op[op.name][r.batch_id] = r
+        result.add_phase("merge", time.perf_counter() - started)
+        started = time.perf_counter()
+        for op in d.run:
+            day = _commit_day(op, d, by_op[op.name], settings.run_id, versions)
+            result.operators[op.name].days[d.day] = day
+            progress(
+                f"{op.name} dt={d.day}: committed "
+                + ", ".join(f"{t} {day.rows(t):,} rows" for t in op.output_names)
+            )
+        for op in d.current:
+            result.operators[op.name].days[d.day] = _unchanged_day(op, d)
+        result.add_phase("commit", time.perf_counter() - started)
+
+
+def _receipts(d: DayPlan, new: Sequence[BatchReceipt]) -> dict[str, dict[str, BatchReceipt]]:
+    """Each operator's receipts of the day's planned batches: finished earlier, or just now (an
+    attempt may also hold receipts of another batching, which never count)."""
+    by_op: dict[str, dict[str, BatchReceipt]] = {}
+    for op in d.run:
+        planned = {*d.map_ids(op), d.merge_id(op)}
+        finished = finished_batches(d.attempt(op))
+        by_op[op.name] = {b: r for b, r in finished.items() if b in planned}
+    for r in new:
+        if r.day == d.day and r.operator in by_op:
+            by_op[r.operator][r.batch_id] = r
+    return by_op
+
+
+def _merge_task(d: DayPlan, op: Operator, receipts: Iterable[BatchReceipt]) -> BatchTask:
+    """One task over the day's partial aggregates: run in the driver, since partials are small
+    by design and a second runtime job would cost more than the merge."""
+    partials = sorted(f.path for r in receipts for f in r.tables(PARTIALS))
+    step = Step(op, d.attempt(op))
+    return BatchTask(d.lake, d.day, d.merge_id(op), (step,), "merge", partials=tuple(partials))
+
+
+def _commit_day(
+    op: Operator,
+    d: DayPlan,
+    receipts: Mapping[str, BatchReceipt],
+    run_id: str,
+    versions: Mapping[str, int],
+) -> DayResult:
+    merge_id = d.merge_id(op)
+    map_receipts = [r for b, r in receipts.items() if b != merge_id]
+    final = [receipts[merge_id]] if op.two_phase else map_receipts
+    skipped = tuple(sorted({s for r in map_receipts for s in r.skipped_files}))
+    audit: dict[str, int] = {}
+    for r in map_receipts:
+        for key, value in r.audit:
+            audit[key] = audit.get(key, 0) + value
+    source = d.source if RAW_TABLE in op.inputs else op.inputs[0]
+    metadata = {
+        "operator": op.name,
+        "operator_version": op.version,
+        "operator_fingerprint": op.fingerprint,
+        "attempt": d.keys.keys[op.name],
+        "input_fingerprint": d.keys.inputs[op.name],
+        "source": source,
+        "run_id": run_id,
+        "skipped_files": json.dumps([list(s) for s in skipped]),
+        "audit": json.dumps(audit, sort_keys=True),
+    }
+    attempt = d.attempt(op)
+    intent = write_intent(attempt, op.output_names, [r.batch_id for r in final], metadata)
+    specs = {t.name: t for t in op.outputs}
+    try:
+        tables = _commit_tables(attempt, specs, final, intent, since=versions)
+    except delta.ConcurrentWriterError:
+        withdraw_intent(attempt)  # never roll forward a result another writer superseded
+        raise
+    finish(attempt)
+    return DayResult(
+        day=d.day,
+        tables=tables,
+        batches=len(d.map_ids(op)),
+        reused_batches=sum(
+            1 for t in d.tasks for s in t.steps if s.operator.name == op.name and s.done
+        ),
+        input_rows=sum(r.input_rows for r in map_receipts),
+        input_files=d.input_files,
+        skipped_files=skipped,
+        source=source,
+        workers=tuple(sorted({r.worker for r in receipts.values()})),
+        nodes=tuple(sorted({r.node for r in receipts.values() if r.node})),
+        audit=audit,
+    )
+
+
+def _commit_tables(
+    attempt: Attempt,
+    specs: Mapping[str, TableSpec],
+    receipts: Sequence[BatchReceipt],
+    intent: Intent,
+    *,
+    since: Mapping[str, int],
+) -> dict[str, TableDay]:
+    """Commit each table of the intent, in its order, one Delta transaction per table. Safe to
+    call again after an interruption: tables already committed are left as they are."""
+    done = {}
+    for table in intent["tables"]:
+        spec = specs[table]
+        files = [f for r in receipts for f in r.tables(table)] or [empty_file(attempt, spec)]
+        version = delta.commit_day(
+            attempt.lake,
+            spec,
+            attempt.day,
+            files,
+            intent["metadata"],
+            since_version=since.get(table),
+        )
+        done[table] = TableDay(
+            sum(f.rows for f in files), sum(f.size for f in files), len(files), version
+        )
+    return done
+
+
+def _unchanged_day(op: Operator, d: DayPlan) -> DayResult:
+    catalog = Catalog(d.lake, {t.name: t for t in op.outputs})
+    tables = {}
+    for table in op.output_names:
+        state = catalog.state(table, d.day)
+        assert state is not None
+        tables[table] = TableDay(state.rows, state.bytes, len(state.files), None)
+    return DayResult(
+        day=d.day,
+        tables=tables,
+        batches=0,
+        reused_batches=0,
+        input_rows=0,
+        input_files=d.input_files,
+        skipped_files=(),
+        source=d.source if RAW_TABLE in op.inputs else op.inputs[0],
+        workers=(),
+        nodes=(),
+        up_to_date=True,
+    )
+
+
+def run_operator(
+    op: Operator,
+    lake: Lake,
+    days: Sequence[str],
+    runtime: Runtime,
+    *,
+    upstream: Sequence[Operator] = (),
+    settings: RunSettings = DEFAULTS,
+    progress: Progress = log.info,
+) -> OperatorResult:
+    """One operator's days; `upstream` are the operators whose tables it reads."""
+    registry = Registry.build([op], upstream)
+    result = run_operators(
+        [op], lake, days, runtime, registry=registry, settings=settings, progress=progress
+    )
+    return result.of(op)

@@ -1,0 +1,172 @@
+"""The registry: every operator of a code location, the tables they declare, and their order.
+
+Filled from the operators' declarations only, and checked when it is built (that is, when a
+code location loads), so a bad definition fails with a message naming the operator and the
+problem instead of surfacing in the middle of a run.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from trajectory_assets.engine.operator import Operator
+from trajectory_assets.lake.layout import RAW_TABLE
+from trajectory_assets.schema import TableSpec
+
+
+class DefinitionError(ValueError):
+    """Operators that cannot be turned into tables: the message names each one and its problem."""
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Operators in dependency order. `operators` are the ones this code location materializes;
+    `upstream` are operators of another code location whose tables they may read."""
+
+    operators: tuple[Operator, ...]
+    upstream: tuple[Operator, ...] = ()
+
+    @staticmethod
+    def build(operators: Iterable[Operator], upstream: Iterable[Operator] = ()) -> "Registry":
+        ours, theirs = list(operators), list(upstream)
+        names = {op.name for op in ours}
+        theirs = [op for op in theirs if op.name not in names]  # ours win, e.g. reconfigured
+        problems = _problems(ours, theirs)
+        if problems:
+            raise DefinitionError("bad operator definitions:\n" + "\n".join(problems))
+        return Registry(tuple(_ordered(ours, theirs)), tuple(theirs))
+
+    @property
+    def everyone(self) -> tuple[Operator, ...]:
+        return (*self.upstream, *self.operators)
+
+    @property
+    def tables(self) -> dict[str, TableSpec]:
+        """Every table this location can read: its own and its upstream's."""
+        return {t.name: t for op in self.everyone for t in op.outputs}
+
+    def producer(self, table: str) -> Operator | None:
+        return next((op for op in self.everyone if table in op.output_names), None)
+
+    def operator(self, name: str) -> Operator:
+        """An operator of this location by its name or by the name of one of its tables."""
+        found = next(
+            (op for op in self.operators if name == op.name or name in op.output_names), None
+        )
+        if found is None:
+            known = ", ".join(sorted({t for op in self.operators for t in op.output_names}))
+            raise KeyError(f"unknown asset {name!r}; assets are: {known}")
+        return found
+
+    def ordered(self, selected: Iterable[Operator]) -> list[Operator]:
+        """The selected operators in dependency order."""
+        names = {op.name for op in selected}
+        return [op for op in self.operators if op.name in names]
+
+    def configured(self, operators: Sequence[Operator]) -> "Registry":
+        """The same registry with some operators replaced by reconfigured copies of themselves."""
+        by_name = {op.name: op for op in operators}
+        return Registry(tuple(by_name.get(op.name, op) for op in self.operators), self.upstream)
+
+
+def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]:
+    problems: list[str] = []
+    seen_ops: set[str] = set()
+    writers: dict[str, str] = {t: op.name for op in theirs for t in op.output_names}
+    for op in ours:
+        where = f"operator {getattr(op, 'name', type(op).__name__)!r}"
+        for attribute in ("name", "version", "outputs"):
+            if not getattr(op, attribute, None):
+                problems.append(f"- {where}: it declares no `{attribute}`")
+        if problems:
+            continue
+        if op.name in seen_ops:
+            problems.append(f"- {where}: another operator has the same name")
+        seen_ops.add(op.name)
+        for spec in op.outputs:
+            if spec.name == RAW_TABLE:
+                problems.append(f"- {where}: output {spec.name!r} is the raw events' name")
+            elif spec.name in writers:
+                other = writers[spec.name]
+                problems.append(f"- {where}: output {spec.name!r} is already written by {other!r}")
+            writers.setdefault(spec.name, op.name)
+            problems += [f"- {where}: output {spec.name!r}: {p}" for p in table_problems(spec)]
+        if op.requires == "session" and op.inputs[:1] != (RAW_TABLE,):
+            problems.append(f"- {where}: batches of whole sessions need `raw_events` first")
+        if op.partial_schema is not None and type(op).merge is Operator.merge:
+            problems.append(f"- {where}: it has a `partial_schema` but no `merge`")
+    for op in ours:
+        for name in op.inputs:
+            if name != RAW_TABLE and name not in writers:
+                problems.append(
+                    f"- operator {op.name!r}: input {name!r} is not raw_events nor a table any "
+                    f"operator writes (known tables: {', '.join(sorted(writers))})"
+                )
+    if not problems:
+        cycle = _cycle(ours)
+        if cycle:
+            problems.append(f"- operators {' -> '.join(cycle)}: their inputs form a cycle")
+    return problems
+
+
+def table_problems(spec: TableSpec) -> list[str]:
+    """What is wrong with a table declaration (nothing: an empty list)."""
+    names = set(spec.schema.names)
+    problems = []
+    if not spec.name.isidentifier():
+        problems.append("its name must be an identifier (it is a SQL view name too)")
+    if "dt" not in names:
+        problems.append("its schema has no `dt` column (the day, partitioned by first)")
+    missing = [c for c in (*spec.partition_by, *spec.keys) if c not in names]
+    if missing:
+        problems.append(f"keys or partition columns {missing} are not in its schema")
+    partitions = [spec.schema.field(c) for c in spec.partition_by if c in names]
+    nested = [f.name for f in partitions if pa.types.is_nested(f.type)]
+    if nested:
+        problems.append(f"partition columns {nested} are not scalar")
+    if not spec.keys:
+        problems.append("it declares no keys")
+    return problems
+
+
+def _cycle(operators: Sequence[Operator]) -> list[str]:
+    """Operator names around a cycle of inputs, or [] when there is none."""
+    producer = {t: op.name for op in operators for t in op.output_names}
+    edges = {op.name: {producer[i] for i in op.inputs if i in producer} for op in operators}
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(name: str) -> list[str]:
+        state[name] = 1
+        path.append(name)
+        for nxt in sorted(edges[name]):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[name] = 2
+        return []
+
+    for op in operators:
+        if op.name not in state and (found := visit(op.name)):
+            return found
+    return []
+
+
+def _ordered(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[Operator]:
+    """Producers before consumers, otherwise in the order given."""
+    producer = {t: op.name for op in ours for t in op.output_names}
+    done: set[str] = set()
+    ordered: list[Operator] = []
+    pending = list(ours)
+    while pending:
+        for op in pending:
+            needs = {producer[i] for i in op.inputs if i in producer} - {op.name}
+            if needs <= done:
+                ordered.append(op)
+                done.add(op.name)
+                pending.remove(op)
+                break
+    return ordered

@@ -1,0 +1,53 @@
+"""The lake's own settings, kept in the lake (`<lake>/trajectory_assets.json`), so that whoever
+points a tool at the lake gets them without setting anything: the first day of its daily
+partitions, the definitions modules of its own tables, and its identity.
+
+`generate` and `ingest` move `start_date` back to the earliest day they wrote; nothing moves it
+forward, so a partition Dagster knows never disappears.
+"""
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+
+from trajectory_assets.lake.fs import Lake, write_file_atomic
+
+CONFIG = "trajectory_assets.json"
+DEFAULT_START_DATE = "2025-01-01"
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    start_date: str = DEFAULT_START_DATE
+    defs: tuple[str, ...] = ()
+    lake_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def read_config(lake: Lake) -> LakeConfig | None:
+    """The lake's config, or None when it has none (a lake written by hand, or a new one)."""
+    path = lake.path(CONFIG)
+    fs = lake.fs
+    if not fs.exists(path):
+        return None
+    data = json.loads(fs.cat_file(path).decode())
+    return LakeConfig(
+        start_date=str(data.get("start_date", DEFAULT_START_DATE)),
+        defs=tuple(data.get("defs", ())),
+        lake_id=str(data.get("lake_id") or uuid.uuid4().hex),
+    )
+
+
+def write_config(lake: Lake, config: LakeConfig) -> None:
+    document = {**asdict(config), "defs": list(config.defs)}
+    write_file_atomic(lake, lake.path(CONFIG), json.dumps(document, indent=2).encode())
+
+
+def cover_days(lake: Lake, days: list[str]) -> LakeConfig:
+    """The config with the partitions starting no later than the earliest of `days`, saved."""
+    current = read_config(lake)
+    config = current or LakeConfig(start_date=min(days) if days else DEFAULT_START_DATE)
+    if days and min(days) < config.start_date:
+        config = replace(config, start_date=min(days))
+    if config != current:
+        write_config(lake, config)
+    return config

@@ -1,0 +1,138 @@
+"""The notebook API: the same tables and operators as Dagster, from Python.
+
+    ctx = trajectory_assets.connect("demo/lake", runtime="inline")
+    ctx.read("sessions", dt="2026-11-20", app_id="support-bot", columns=["session_id", "cost_usd"])
+    ctx.read_polars("turns", dt_from="2026-11-18", dt_to="2026-11-20")
+    ctx.apply(MyOperator(), ["2026-11-20"])      # its outputs, computed, nothing written
+    ctx.write(MyOperator(), ["2026-11-20"])      # committed exactly as a Dagster run commits
+
+Reads prune partitions: only the files of the matching days (and apps) are opened.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import pyarrow as pa
+
+from trajectory_assets.engine.operator import Operator
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.lake.catalog import Catalog, partition_filter
+from trajectory_assets.lake.fs import Lake, lake_from_env
+from trajectory_assets.project import load
+
+if TYPE_CHECKING:
+    import polars as pl
+    import ray.data
+
+    from trajectory_assets.engine.materialize import RunResult
+    from trajectory_assets.engine.runtimes.base import Runtime
+
+RuntimeName = Literal["auto", "ray", "inline"]
+
+
+@dataclass
+class Context:
+    lake: Lake
+    registry: Registry
+    runtime_name: RuntimeName = "auto"
+
+    @property
+    def catalog(self) -> Catalog:
+        return Catalog(self.lake, self.registry.tables)
+
+    def tables(self) -> list[str]:
+        return sorted(self.registry.tables)
+
+    def read(
+        self,
+        table: str,
+        *,
+        dt: str | None = None,
+        dt_from: str | None = None,
+        dt_to: str | None = None,
+        app_id: str | None = None,
+        columns: list[str] | None = None,
+        version: int | None = None,
+    ) -> pa.Table:
+        """The table's rows (at its current version, or `version`) as Arrow, pruned by day and
+        app, in key order."""
+        return self.catalog.read(
+            table,
+            dt=dt,
+            dt_from=dt_from,
+            dt_to=dt_to,
+            app_id=app_id,
+            columns=columns,
+            version=version,
+        )
+
+    def read_polars(self, table: str, **filters: Any) -> "pl.DataFrame":
+        import polars as pl
+
+        frame = pl.from_arrow(self.read(table, **filters))
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def read_ray(
+        self,
+        table: str,
+        *,
+        dt: str | None = None,
+        dt_from: str | None = None,
+        dt_to: str | None = None,
+        app_id: str | None = None,
+        columns: list[str] | None = None,
+    ) -> "ray.data.Dataset":
+        """The same rows as a Ray Dataset, read by Ray tasks from the matching files only."""
+        from trajectory_assets.engine.runtimes.ray import dataset_of
+
+        spec = self.catalog.get(table)
+        where = partition_filter(spec, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id)
+        return dataset_of(self.lake, spec, where, columns)
+
+    def apply(self, op: Operator, days: Sequence[str]) -> dict[str, pa.Table]:
+        """The operator's outputs for `days`, computed on this runtime, nothing written."""
+        from trajectory_assets.engine.explore import apply
+
+        runtime = self._runtime()
+        try:
+            return apply(self._with(op), op, self.lake, days, runtime)
+        finally:
+            runtime.stop()
+
+    def write(self, op: Operator, days: Sequence[str]) -> "RunResult":
+        """Materialize the operator's tables for `days`: the same plan and Delta commits as a
+        Dagster run (which this does not record in any Dagster instance)."""
+        from trajectory_assets.engine.materialize import run_operators
+
+        runtime = self._runtime()
+        try:
+            return run_operators([op], self.lake, days, runtime, registry=self._with(op))
+        finally:
+            runtime.stop()
+
+    def _with(self, op: Operator) -> Registry:
+        others = [o for o in self.registry.everyone if o.name != op.name]
+        return Registry.build([op], others)
+
+    def _runtime(self) -> "Runtime":
+        from trajectory_assets.engine.runtimes.auto import AutoRuntime
+        from trajectory_assets.engine.runtimes.inline import InlineRuntime
+
+        def ray() -> "Runtime":
+            from trajectory_assets.engine.runtimes.ray import RayRuntime
+
+            return RayRuntime()
+
+        if self.runtime_name == "inline":
+            return InlineRuntime()
+        if self.runtime_name == "ray":
+            return ray()
+        return AutoRuntime(ray)
+
+
+def connect(lake: str, runtime: RuntimeName = "auto", defs: Sequence[str] = ()) -> Context:
+    """A lake (a path or s3://bucket/prefix), with the built-in tables and those of `defs`
+    modules (each exposing `operators`)."""
+    return Context(lake_from_env(lake), load(defs).registry, runtime)
