@@ -1,8 +1,8 @@
 """A project: the built-in operators plus the operators of a team's own modules.
 
 A module extends the project by exposing `operators`, a list of `trajectory_assets.Operator`
-(and usually `defs = trajectory_assets.build_definitions(operators, upstream=BUILTIN)` for its code
-location). The command line and the notebook API find such modules in `--defs`, in the
+(and usually `defs = trajectory_assets.build_definitions(operators, upstream=BUILTIN)` for its
+code location). The command line and the notebook API find such modules in `--defs`, in the
 `TRAJECTORY_ASSETS_DEFS` variable (comma-separated) and in the lake's own config, so a user
 never edits this package to list, query or materialize their tables.
 """
@@ -25,42 +25,47 @@ DEFS_ENV = "TRAJECTORY_ASSETS_DEFS"
 
 @dataclass(frozen=True)
 class Project:
-    modules: tuple[str, ...]
-    extensions: tuple[Operator, ...]
+    modules: tuple[tuple[str, tuple[Operator, ...]], ...]  # (module, its operators)
+
+    @property
+    def extensions(self) -> list[Operator]:
+        return [op for _, ops in self.modules for op in ops]
 
     @property
     def registry(self) -> Registry:
         """Every operator: the built-in ones and the extensions."""
         return Registry.build([*OPERATORS, *self.extensions])
 
-    def assets(self) -> "list[dg.AssetsDefinition | dg.SourceAsset]":
-        """The assets of the built-in code location and of each extension, as they load there."""
-        from trajectory_assets.definitions import defs
+    def assets(
+        self, resources: "dict[str, dg.ConfigurableResource]"
+    ) -> "list[dg.AssetsDefinition | dg.SourceAsset]":
+        """Every asset of the built-in code location and of each module's, built for the lake
+        the resources name (its own partitions), as each location defines them."""
+        from trajectory_assets.defs.definitions import build_definitions
 
-        found = list(defs.assets or [])
-        for module in self.modules:
-            loaded = importlib.import_module(module)
-            extension = getattr(loaded, "defs", None)
-            found += list(getattr(extension, "assets", None) or [])
-        return found  # type: ignore[return-value]
+        made = [build_definitions(OPERATORS, name="tier_b", raw_source=True, resources=resources)]
+        for module, ops in self.modules:
+            name = module.split(".")[0]
+            made.append(build_definitions(ops, upstream=OPERATORS, name=name, resources=resources))
+        return [a for defs in made for a in (defs.assets or [])]  # type: ignore[misc]
 
 
-def load(modules: Sequence[str] = ()) -> Project:
-    """The project with these modules (and those named by TRAJECTORY_ASSETS_DEFS)."""
-    names = [*modules, *(m.strip() for m in os.environ.get(DEFS_ENV, "").split(",") if m.strip())]
-    names = list(dict.fromkeys(names))
-    extensions: list[Operator] = []
+def load(modules: Sequence[str] = (), lake_defs: Sequence[str] = ()) -> Project:
+    """The project with these modules, those of TRAJECTORY_ASSETS_DEFS and the lake's own."""
+    from_env = [m.strip() for m in os.environ.get(DEFS_ENV, "").split(",") if m.strip()]
+    names = list(dict.fromkeys([*modules, *from_env, *lake_defs]))
+    found: list[tuple[str, tuple[Operator, ...]]] = []
     for name in names:
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
             raise DefinitionError(f"cannot import the definitions module {name!r}: {exc}") from exc
-        found = getattr(module, "operators", None)
-        if not found or not all(isinstance(op, Operator) for op in found):
+        ops = getattr(module, "operators", None)
+        if not ops or not all(isinstance(op, Operator) for op in ops):
             raise DefinitionError(
                 f"module {name!r} has no `operators` list of trajectory_assets.Operator"
             )
-        extensions += list(found)
-    project = Project(tuple(names), tuple(extensions))
+        found.append((name, tuple(ops)))
+    project = Project(tuple(found))
     project.registry  # noqa: B018 - checks the definitions now, with a clear message
     return project

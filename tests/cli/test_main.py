@@ -17,13 +17,16 @@ from trajectory_assets.cli.quiet import QUIET_ENV, quiet
 COMMANDS = [
     "demo",
     "explain",
+    "forget",
     "generate",
     "ingest",
     "materialize",
     "query",
     "rollback",
     "serve",
+    "sync",
     "tables",
+    "vacuum",
 ]
 
 

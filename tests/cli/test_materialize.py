@@ -144,11 +144,16 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     )
     assert no_home.returncode == 1
     assert "DAGSTER_HOME is not set" in no_home.stderr
+    no_raw = run([*CLI, "materialize", "--lake", str(tmp_path), "--partition", "2001-01-01"], home)
+    assert no_raw.returncode == 1
+    assert "no raw data for 2001-01-01" in no_raw.stderr and "--missing" in no_raw.stderr
+    (tmp_path / "raw_events" / "dt=2001-01-01").mkdir(parents=True)  # an empty day, but ...
+    (tmp_path / "trajectory_assets.json").write_text('{"start_date": "2025-01-01"}')
     too_early = run(
         [*CLI, "materialize", "--lake", str(tmp_path), "--partition", "2001-01-01"], home
     )
     assert too_early.returncode == 1
-    assert "not daily partitions" in too_early.stderr
+    assert "before the lake's first partition, 2025-01-01" in too_early.stderr
 
 
 @pytest.mark.slow

@@ -6,12 +6,10 @@ from pathlib import Path
 import dagster as dg
 
 from tests.lakes import DAY1, DAY2
-from tests.runs import run_operator
+from tests.runs import run_all
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.operators import Sessionize
 
 
 def evaluate(lake: Lake) -> list[dg.RunRequest]:
@@ -22,8 +20,9 @@ def evaluate(lake: Lake) -> list[dg.RunRequest]:
     return list(result.run_requests or [])
 
 
-def test_only_days_with_new_raw_files_are_requested(lake: Lake) -> None:
-    run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime())
+def test_days_whose_raw_data_arrived_or_changed_are_requested(lake: Lake) -> None:
+    assert [r.partition_key for r in evaluate(lake)] == [DAY1, DAY2]  # arrived, never built
+    run_all(lake, [DAY1, DAY2])
     assert evaluate(lake) == []
 
     day1 = Path(lake.root, "raw_events", f"dt={DAY1}")
@@ -33,5 +32,5 @@ def test_only_days_with_new_raw_files_are_requested(lake: Lake) -> None:
 
     requests = evaluate(lake)
     assert [r.partition_key for r in requests] == [DAY1]
-    run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
+    run_all(lake, [DAY1])
     assert evaluate(lake) == []

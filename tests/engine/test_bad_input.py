@@ -18,7 +18,7 @@ from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw import BadRawFileError
+from trajectory_assets.lake.raw import BadRawFilesError
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
 from trajectory_assets.schema import RAW_EVENTS
 
@@ -102,7 +102,7 @@ def test_wrong_column_type_fails_naming_file_and_column(tmp_path: Path) -> None:
         pa.table({"event_id": ["b"], "ts": ["yesterday"], "event_type": ["llm_call"]}),
         bad / "typed.parquet",
     )
-    with pytest.raises(BadRawFileError, match=r"session_id=s2/typed\.parquet: column 'ts'"):
+    with pytest.raises(BadRawFilesError, match=r"session_id=s2/typed\.parquet: column 'ts'"):
         run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
 
 
@@ -112,7 +112,7 @@ def test_truncated_file_fails_or_is_skipped_and_reported(tmp_path: Path) -> None
     good = write_raw(lake, "s2", [event("llm_call", 0, event_id="b")])
     data = good.read_bytes()
     good.write_bytes(data[: len(data) // 2])  # a flush cut short
-    with pytest.raises(BadRawFileError, match=r"session_id=s2/part-0\.parquet: cannot be read"):
+    with pytest.raises(BadRawFilesError, match=r"session_id=s2/part-0\.parquet: cannot be read"):
         run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
     result = run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), on_bad_file="skip")
     assert [p for p, _ in result.days[DAY1].skipped_files] == [

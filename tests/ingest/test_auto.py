@@ -137,10 +137,8 @@ def test_the_progress_bar_and_the_summary_tables_render(
 
 def test_the_materialize_command_covers_the_imported_days(tmp_path: Path) -> None:
     report = ingest_files(str(tmp_path / "lake"), "auto", [*real.CODEX, *real.CLAUDE_CODE])
-    days = report.days
-    assert report.materialize_command("L") == (
-        f"trajectory-assets materialize --lake L --from {days[0]} --to {days[-1]}"
-    )
+    assert len(report.days) > 1  # scattered days: the days with raw data still to materialize
+    assert report.materialize_command("L") == "trajectory-assets materialize --lake L --missing"
     one = ingest_files(str(tmp_path / "lake2"), "codex", real.CODEX)
     assert one.materialize_command("L") == (
         f"trajectory-assets materialize --lake L --partition {one.days[0]}"

@@ -7,7 +7,7 @@ import pytest
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import (
-    BadRawFileError,
+    BadRawFilesError,
     group_sessions,
     list_days,
     list_raw_files,
@@ -87,7 +87,7 @@ def test_unreadable_file_fails_with_its_path_or_is_skipped(tmp_path: object) -> 
     with open(bad, "wb") as handle:
         handle.write(b"PAR1 this is not parquet")
     files = list_raw_files(lake)
-    with pytest.raises(BadRawFileError, match=r"session_id=t/bad\.parquet: cannot be read"):
+    with pytest.raises(BadRawFilesError, match=r"session_id=t/bad\.parquet: cannot be read"):
         read_events(lake, files)
     _, skipped = read_events(lake, files, on_bad_file="skip")
     assert [path for path, _ in skipped] == [
@@ -107,7 +107,7 @@ def test_column_of_wrong_type_names_file_and_column(tmp_path: object) -> None:
     )
     _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/typed.parquet", table)
     with pytest.raises(
-        BadRawFileError, match=r"typed\.parquet: column 'latency_ms' has type string"
+        BadRawFilesError, match=r"typed\.parquet: column 'latency_ms' has type string"
     ):
         read_events(lake, list_raw_files(lake))
 
@@ -146,5 +146,5 @@ def test_a_deviant_file_sends_the_scan_down_the_careful_path(tmp_path: object) -
     odd = good.append_column("latency_ms", pa.array(["fast"]))  # text where a number belongs
     _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=t/odd.parquet", odd)
     assert raw._scan_local(lake, list_raw_files(lake), 2) is None
-    with pytest.raises(BadRawFileError, match=r"session_id=t/odd\.parquet: column 'latency_ms'"):
+    with pytest.raises(BadRawFilesError, match=r"session_id=t/odd\.parquet: column 'latency_ms'"):
         read_events(lake, list_raw_files(lake))

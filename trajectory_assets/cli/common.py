@@ -110,13 +110,16 @@ def defs_option(f: F) -> F:
     )(f)
 
 
-def project(defs: Sequence[str] = ()) -> "Project":
-    """The built-in operators and those of `defs` modules; a bad module is a clear error."""
+def project(defs: Sequence[str] = (), lake: "Lake | None" = None) -> "Project":
+    """The built-in operators and those of `defs` modules (and of the lake's config); a bad
+    module is a clear error."""
     from trajectory_assets.engine.registry import DefinitionError
+    from trajectory_assets.lake.config import read_config
     from trajectory_assets.project import load
 
+    config = read_config(lake) if lake is not None and lake.fs.exists(lake.root) else None
     try:
-        return load(defs)
+        return load(defs, config.defs if config is not None else ())
     except DefinitionError as exc:
         raise CliError(str(exc)) from None
 

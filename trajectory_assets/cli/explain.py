@@ -39,9 +39,9 @@ def explain(
     from trajectory_assets.engine.lineage import MissingUpstreamError
     from trajectory_assets.lake.raw import list_days
 
-    registry = project(defs).registry
-    op = operator_named(registry, asset)
     where = open_lake(lake, must_exist=True)
+    registry = project(defs, where).registry
+    op = operator_named(registry, asset)
     days = resolve_days(partition, date_from, date_to)
     if not days:
         days = list_days(where)

@@ -53,7 +53,7 @@ def forget(
         except ValueError:
             raise CliError(f"--before takes a day (YYYY-MM-DD), not {before!r}") from None
     where = open_lake(lake, must_exist=True)
-    the_project = project(defs)
+    the_project = project(defs, where)
     tables = the_project.registry.tables
     request = erase.Request(app_id, tuple(session_ids), before)
     files = erase.raw_files(where, request)
@@ -74,8 +74,8 @@ def forget(
 
     catalog = Catalog(where, tables)
     built = [d for d in days if any(catalog.state(t, d) for t in tables)]
-    for stretch in _stretches(built):
-        run_days(lake, stretch, the_project, runtime=runtime, tables=list(tables))
+    if built:
+        run_days(lake, built, the_project, runtime=runtime, tables=list(tables))
     record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
     record.leftovers = erase.leftovers(where, Catalog(where, tables), request)
     record.verified = not record.leftovers
@@ -89,18 +89,3 @@ def forget(
         f"forgotten: rebuilt {len(built)} day(s), purged the history of "
         f"{len(record.tables_purged)} table(s); nothing in the lake holds them (record {path})"
     )
-
-
-def _stretches(days: list[str]) -> list[list[str]]:
-    """Consecutive days together, so each stretch is one Dagster run."""
-    stretches: list[list[str]] = []
-    for day in days:
-        previous = stretches[-1][-1] if stretches else None
-        follows = previous is not None and (
-            dt.date.fromisoformat(day) - dt.date.fromisoformat(previous)
-        ) == dt.timedelta(days=1)
-        if follows:
-            stretches[-1].append(day)
-        else:
-            stretches.append([day])
-    return stretches

@@ -64,11 +64,13 @@ def generate(
 
 def write_sample(lake: "Lake", config: "SynthConfig") -> None:
     """Generate the sample lake, a line per day as it goes (a large one takes minutes)."""
+    from trajectory_assets.lake.config import cover_days
     from trajectory_assets.synth import generate_lake
 
     say(f"generating {config.days} day(s) of raw events into {lake.display('raw_events')}")
     started = time.perf_counter()
     summary = generate_lake(lake, config, progress=lambda line: say(f"  {line}"))
+    cover_days(lake, list(summary.days))
     say(
         f"wrote {summary.sessions:,} sessions, {summary.events:,} events "
         f"({summary.invalid_rows:,} invalid, {summary.duplicate_rows:,} duplicates) in "

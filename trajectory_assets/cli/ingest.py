@@ -130,6 +130,18 @@ def _summary(report: "IngestReport", lake: str) -> None:
             "the daily partitions; import with --synthetic-date YYYY-MM-DD to place them on a "
             "day you materialize"
         )
+    _cover(lake, days)
     command = report.materialize_command(lake)
     if command:
         say(f"materialize with: {command}")
+
+
+def _cover(lake: str, days: list[str]) -> None:
+    """Move the lake's first partition back to the earliest day imported, if earlier."""
+    from trajectory_assets.ingest.run import UNTIMED_DAY
+    from trajectory_assets.lake.config import cover_days
+    from trajectory_assets.lake.fs import lake_from_env
+
+    timed = [d for d in days if d != UNTIMED_DAY]
+    if timed:
+        cover_days(lake_from_env(lake), timed)

@@ -22,6 +22,7 @@ from trajectory_assets.cli.query import query
 from trajectory_assets.cli.quiet import quiet
 from trajectory_assets.cli.rollback import rollback
 from trajectory_assets.cli.serve import serve
+from trajectory_assets.cli.sync import sync
 from trajectory_assets.cli.tables import tables
 from trajectory_assets.cli.vacuum import vacuum
 
@@ -69,6 +70,7 @@ for command in (
     rollback,
     vacuum,
     forget,
+    sync,
     tables,
     query,
 ):

@@ -1,7 +1,9 @@
-"""`trajectory-assets materialize`: Tier B tables for some days, as one run in the Dagster instance.
+"""`trajectory-assets materialize`: tables for some days, as runs in the Dagster instance.
 
-The run goes through `dg.materialize` with the DAGSTER_HOME instance, so it is recorded like a
-run launched from the UI: same assets, resources, checks and lineage.
+The runs go through `dg.materialize` with the DAGSTER_HOME instance, so they are recorded like a
+run launched from the UI: same assets, resources, checks and lineage. Consecutive days are one
+run; `--missing` picks the days with raw data whose tables are missing or stale, however
+scattered, one run per stretch of consecutive days.
 """
 
 import os
@@ -11,10 +13,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import click
-
-if TYPE_CHECKING:
-    from trajectory_assets.lake.delta import PartitionState
-    from trajectory_assets.project import Project
 
 from trajectory_assets.cli.common import (
     CliError,
@@ -30,15 +28,26 @@ from trajectory_assets.cli.common import (
     tables_for,
 )
 
+if TYPE_CHECKING:
+    from trajectory_assets.lake.delta import PartitionState
+    from trajectory_assets.lake.fs import Lake
+    from trajectory_assets.project import Project
+
 DAY_WIDTH = 10  # a column of the per-day summary: a day, or a row count up to 9,999,999
+LAKE_TAG = "trajectory_assets/lake"
 
 
 @click.command(short_help="materialize Tier B assets through Dagster")
 @lake_option
 @defs_option
 @days_options
+@click.option(
+    "--missing",
+    is_flag=True,
+    help="every day with raw data whose tables are missing or stale (instead of days)",
+)
 @runtime_option
-@click.option("--assets", help="comma-separated Tier B tables (default: all)")
+@click.option("--assets", help="comma-separated tables (default: all)")
 @click.option("--ray-address", help="existing Ray cluster: auto or ray://host:port")
 @click.option("--num-cpus", type=click.IntRange(min=1), help="CPUs of the embedded local Ray")
 @click.option(
@@ -48,33 +57,64 @@ DAY_WIDTH = 10  # a column of the per-day summary: a day, or a row count up to 9
     show_default=True,
     help="an unreadable raw file fails the run, or is skipped and reported",
 )
+@click.option(
+    "--allow-other-lake",
+    is_flag=True,
+    help="run even though the Dagster instance records another lake",
+)
 def materialize(
     lake: str,
     defs: tuple[str, ...],
     partition: str | None,
     date_from: str | None,
     date_to: str | None,
+    missing: bool,
     runtime: str,
     assets: str | None,
     ray_address: str | None,
     num_cpus: int | None,
     on_bad_file: str,
+    allow_other_lake: bool,
 ) -> None:
-    """Materialize Tier B assets through Dagster, recorded in the DAGSTER_HOME instance."""
+    """Materialize tables through Dagster, recorded in the DAGSTER_HOME instance."""
     days = resolve_days(partition, date_from, date_to)
-    if not days:
-        raise CliError("give --partition DAY, or --from DAY and --to DAY")
-    the_project = project(defs)
+    if missing and days:
+        raise CliError("give days (--partition, --from/--to) or --missing, not both")
+    where = open_lake(lake, must_exist=True)
+    the_project = project(defs, where)
+    tables = tables_for(the_project.registry, split_list(assets))
+    if missing:
+        days = missing_days(where, the_project, tables)
+        if not days:
+            say(f"nothing to do: every day with raw data in {where.display()} is up to date")
+            return
+    elif not days:
+        raise CliError("give --partition DAY, or --from DAY and --to DAY, or --missing")
     run_days(
         lake,
         days,
         the_project,
         runtime=runtime,
-        tables=tables_for(the_project.registry, split_list(assets)),
+        tables=tables,
         ray_address=ray_address,
         num_cpus=num_cpus,
         on_bad_file=on_bad_file,
+        allow_other_lake=allow_other_lake,
     )
+
+
+def missing_days(lake: "Lake", the_project: "Project", tables: Sequence[str]) -> list[str]:
+    """Days with raw data where an operator of `tables` has no day, or a stale one."""
+    from trajectory_assets.engine.lineage import needs_run
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.raw import list_days, list_raw_files
+
+    registry = the_project.registry
+    ops = registry.ordered({registry.operator(t) for t in tables})
+    catalog = Catalog(lake, registry.tables)
+    return [
+        day for day in list_days(lake) if needs_run(ops, catalog, day, list_raw_files(lake, dt=day))
+    ]
 
 
 def run_days(
@@ -87,77 +127,112 @@ def run_days(
     ray_address: str | None = None,
     num_cpus: int | None = None,
     on_bad_file: str = "fail",
+    allow_other_lake: bool = False,
 ) -> None:
-    """Materialize Tier B tables for consecutive days as one Dagster run in the local instance."""
+    """Materialize tables for the days, one Dagster run per stretch of consecutive days, in the
+    DAGSTER_HOME instance."""
     import dagster as dg
 
-    from trajectory_assets.defs.partitions import DAILY
+    from trajectory_assets.defs.instance import OtherLakeError, bind
+    from trajectory_assets.defs.partitions import start_date_of
     from trajectory_assets.defs.resources import ComputeResource, LakeResource
     from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
+    from trajectory_assets.lake.raw import list_days
 
     if not os.environ.get("DAGSTER_HOME"):
         raise CliError(
             "DAGSTER_HOME is not set: runs are recorded in a Dagster instance; "
             "export DAGSTER_HOME=/some/folder (the Makefile uses .dagster_home)"
         )
-    valid = set(DAILY.get_partition_keys())
-    outside = [d for d in days if d not in valid]
-    if outside:
-        raise CliError(
-            f"day(s) {', '.join(outside)} are not daily partitions (they start at "
-            f"{DAILY.start.date().isoformat()} and end yesterday, UTC); "
-            "set TRAJECTORY_ASSETS_START_DATE for older data"
-        )
     lake = open_lake(lake_uri, must_exist=True)
+    with_raw = set(list_days(lake))
+    without = [d for d in days if d not in with_raw]
+    if without:
+        raise CliError(
+            f"no raw data for {_some(without)} in {lake.display('raw_events')}: "
+            "ingest it first, or use --missing to materialize the days that have raw data "
+            "(a day folder without files is an empty day, and materializes)"
+        )
+    start = start_date_of(lake)
+    early = [d for d in days if d < start]
+    if early:
+        raise CliError(
+            f"{_some(early)} is before the lake's first partition, {start} (the lake's "
+            "trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE, sets it)"
+        )
     os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
     instance = dg.DagsterInstance.get()
-    resources = {
+    try:
+        bind(instance, lake.display(), allow_other_lake=allow_other_lake)
+    except OtherLakeError as exc:
+        raise CliError(str(exc)) from None
+    resources: dict[str, dg.ConfigurableResource] = {
         "lake": LakeResource(root=lake_uri, s3_endpoint_url=os.environ.get(S3_ENDPOINT_URL_ENV)),
         "compute": ComputeResource(runtime=runtime, address=ray_address, num_cpus=num_cpus),  # type: ignore[arg-type]
     }
-    partition: dict[str, object] = {}
-    if len(days) == 1:
-        partition["partition_key"] = days[0]
-    else:
-        partition["tags"] = {
-            "dagster/asset_partition_range_start": days[0],
-            "dagster/asset_partition_range_end": days[-1],
-        }
-    assets = the_project.assets()
+    assets = the_project.assets(resources)
     wanted = {dg.AssetKey(t) for t in tables}
     nodes = {
         a.node_def.name
         for a in assets
         if isinstance(a, dg.AssetsDefinition) and a.is_executable and set(a.keys) & wanted
     }
+    node_config = {"on_bad_file": on_bad_file, "allow_other_lake": allow_other_lake}
     run_config = {
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
-        "ops": {name: {"config": {"on_bad_file": on_bad_file}} for name in nodes},
+        "ops": {name: {"config": node_config} for name in nodes},
     }
-    say(
-        f"materializing {', '.join(tables)} for {days[0]}"
-        + (f" .. {days[-1]}" if len(days) > 1 else "")
-        + f" on the {runtime} runtime, lake {lake_uri}"
-    )
-    started = time.perf_counter()
-    result = dg.materialize(
-        assets,
-        selection=dg.AssetSelection.assets(*tables),
-        instance=instance,
-        resources=resources,
-        run_config=run_config,
-        raise_on_error=False,
-        **partition,  # type: ignore[arg-type]
-    )
-    if not result.success:
-        raise CliError(f"run {result.run_id} failed: {_failure_message(result)}")
-    say(f"run {result.run_id} succeeded in {time.perf_counter() - started:.1f} s")
+    for stretch in stretches(sorted(days)):
+        say(
+            f"materializing {len(tables)} table(s) for {stretch[0]}"
+            + (f" .. {stretch[-1]}" if len(stretch) > 1 else "")
+            + f" on the {runtime} runtime, lake {lake.display()}"
+        )
+        started = time.perf_counter()
+        tags = {LAKE_TAG: lake.display()}
+        if len(stretch) > 1:
+            tags["dagster/asset_partition_range_start"] = stretch[0]
+            tags["dagster/asset_partition_range_end"] = stretch[-1]
+        result = dg.materialize(
+            assets,
+            selection=dg.AssetSelection.assets(*tables),
+            instance=instance,
+            resources=resources,
+            run_config=run_config,
+            raise_on_error=False,
+            tags=tags,
+            partition_key=stretch[0] if len(stretch) == 1 else None,
+        )
+        if not result.success:
+            raise CliError(f"run {result.run_id} failed: {_failure_message(result)}")
+        say(f"run {result.run_id} succeeded in {time.perf_counter() - started:.1f} s")
     from trajectory_assets.lake.catalog import Catalog
 
     catalog = Catalog(lake, the_project.registry.tables)
-    counts = {table: [_rows(catalog.state(table, day)) for day in days] for table in tables}
-    for line in summary_lines(days, counts, shutil.get_terminal_size().columns):
+    shown = sorted(days)
+    counts = {table: [_rows(catalog.state(table, day)) for day in shown] for table in tables}
+    for line in summary_lines(shown, counts, shutil.get_terminal_size().columns):
         say(line)
+
+
+def stretches(days: Sequence[str]) -> list[list[str]]:
+    """Consecutive days together (sorted days in), so each stretch is one Dagster run."""
+    import datetime as dt
+
+    found: list[list[str]] = []
+    for day in days:
+        if found and dt.date.fromisoformat(day) - dt.date.fromisoformat(
+            found[-1][-1]
+        ) == dt.timedelta(days=1):
+            found[-1].append(day)
+        else:
+            found.append([day])
+    return found
+
+
+def _some(days: Sequence[str]) -> str:
+    shown = ", ".join(days[:5])
+    return shown + (f" and {len(days) - 5} more day(s)" if len(days) > 5 else "")
 
 
 def _failure_message(result: object) -> str:

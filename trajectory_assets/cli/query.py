@@ -65,8 +65,9 @@ def query(
 
     if fmt == "parquet" and output is None:
         raise CliError("--format parquet writes a file: give --output FILE")
-    tables = list(project(defs).registry.tables)
-    con = connect(open_lake(lake, must_exist=True), tables, as_of=_as_of(as_of))
+    where = open_lake(lake, must_exist=True)
+    tables = list(project(defs, where).registry.tables)
+    con = connect(where, tables, as_of=_as_of(as_of))
     try:
         result = con.sql(sql)
         if result is None:  # a statement without a result, e.g. SET

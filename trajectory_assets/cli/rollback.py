@@ -34,11 +34,11 @@ def rollback(
     table: str, lake: str, defs: tuple[str, ...], partition: str, as_of: int | None
 ) -> None:
     """Restore a partition's previous version (and its siblings')."""
-    registry = project(defs).registry
+    where = open_lake(lake, must_exist=True)
+    registry = project(defs, where).registry
     if table not in registry.tables:
         raise CliError(f"unknown table {table!r}; tables are: {', '.join(registry.tables)}")
     op = operator_named(registry, table)
-    where = open_lake(lake, must_exist=True)
 
     from trajectory_assets.lake import delta
     from trajectory_assets.lake.catalog import Catalog

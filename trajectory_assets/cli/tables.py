@@ -13,7 +13,8 @@ def tables(lake: str, defs: tuple[str, ...]) -> None:
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.layout import RAW_TABLE
 
-    catalog = Catalog(open_lake(lake, must_exist=True), project(defs).registry.tables)
+    where = open_lake(lake, must_exist=True)
+    catalog = Catalog(where, project(defs, where).registry.tables)
     for table in catalog.list():
         if table == RAW_TABLE:
             continue

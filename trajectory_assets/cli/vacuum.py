@@ -36,7 +36,7 @@ def vacuum(
     from trajectory_assets.lake.layout import RAW_TABLE
 
     where = open_lake(lake, must_exist=True)
-    catalog = Catalog(where, project(defs).registry.tables)
+    catalog = Catalog(where, project(defs, where).registry.tables)
     tables = [t for t in catalog.list() if t != RAW_TABLE]
     unknown = [n for n in names if n not in tables]
     if unknown:

@@ -13,17 +13,20 @@ import dagster as dg
 
 from trajectory_assets.defs.checks import Check, CheckContext, Thresholds, checks_for, evaluate
 from trajectory_assets.defs.config import ComputeConfig, config_class, operator_params
+from trajectory_assets.defs.instance import LAKE_TAG, OtherLakeError, bind
 from trajectory_assets.defs.metadata import table_metadata
-from trajectory_assets.defs.partitions import DAILY
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
+from trajectory_assets.engine.lineage import MissingUpstreamError
 from trajectory_assets.engine.materialize import RunResult, run_operators
 from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.delta import ConcurrentWriterError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
+from trajectory_assets.lake.raw import BadRawFilesError
 
 POOL = "trajectory_assets"
 
@@ -37,7 +40,9 @@ def deps_of(registry: Registry, op: Operator) -> list[str]:
     return deps
 
 
-def build_assets(registry: Registry, *, name: str, group: str) -> dg.AssetsDefinition:
+def build_assets(
+    registry: Registry, *, name: str, group: str, partitions: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
     """One multi-asset for every table of the registry's operators."""
     ops = registry.operators
     specs = [
@@ -63,7 +68,7 @@ def build_assets(registry: Registry, *, name: str, group: str) -> dg.AssetsDefin
         name=name,
         specs=specs,
         check_specs=[c.spec for c in checks],
-        partitions_def=DAILY,
+        partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=True,
         pool=POOL,
@@ -85,25 +90,44 @@ def build_assets(registry: Registry, *, name: str, group: str) -> dg.AssetsDefin
                 "committed together, so they never disagree"
             )
         the_lake = lake.lake()
-        result = run_operators(
-            chosen,
-            the_lake,
-            context.partition_keys,
-            compute.get_runtime(),
-            registry=registry.configured(chosen),
-            settings=RunSettings(
-                batch_bytes=run_config.batch_bytes,
-                on_bad_file=run_config.on_bad_file,
-                run_id=context.run.run_id,
-            ),
-            progress=context.log.info,
-        )
+        try:
+            bind(context.instance, the_lake.display(), allow_other_lake=run_config.allow_other_lake)
+        except OtherLakeError as exc:
+            raise dg.Failure(description=str(exc)) from None
+        context.instance.add_run_tags(context.run.run_id, {LAKE_TAG: the_lake.display()})
+        try:
+            result = _run(context, registry, chosen, the_lake, compute, run_config)
+        except (BadRawFilesError, ConcurrentWriterError, MissingUpstreamError) as exc:
+            raise dg.Failure(description=str(exc)) from None  # an expected error: no traceback
         for op in chosen:
             for table in op.output_names:
                 delta.vacuum(the_lake, table, run_config.retention_hours)
         yield from _results(context, the_lake, registry, chosen, result, run_config, checks)
 
     return _tables
+
+
+def _run(
+    context: dg.AssetExecutionContext,
+    registry: Registry,
+    chosen: list[Operator],
+    the_lake: Lake,
+    compute: ComputeResource,
+    run_config: ComputeConfig,
+) -> RunResult:
+    return run_operators(
+        chosen,
+        the_lake,
+        context.partition_keys,
+        compute.get_runtime(),
+        registry=registry.configured(chosen),
+        settings=RunSettings(
+            batch_bytes=run_config.batch_bytes,
+            on_bad_file=run_config.on_bad_file,
+            run_id=context.run.run_id,
+        ),
+        progress=context.log.info,
+    )
 
 
 def _results(

@@ -36,6 +36,11 @@ class ComputeConfig(dg.Config):
     max_elimination_ratio: float = Field(
         default=0.95, description="The elimination_ratio check warns about steps above this."
     )
+    allow_other_lake: bool = Field(
+        default=False,
+        description="Run even though this Dagster instance records another lake (its UI would "
+        "then mix the two lakes' partitions).",
+    )
 
 
 def config_class(operators: Sequence[Operator], name: str) -> type[ComputeConfig]:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 import dagster as dg
 
 from trajectory_assets.defs.assets import build_assets
-from trajectory_assets.defs.raw import raw_events
+from trajectory_assets.defs.partitions import daily, start_date_of
+from trajectory_assets.defs.raw import raw_events_asset
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.defs.schedules import daily_job, daily_schedule
 from trajectory_assets.defs.sensors import raw_changed_sensor
@@ -52,6 +53,7 @@ def build_definitions(
     group: str | None = None,
     raw_source: bool = False,
     resources: dict[str, dg.ConfigurableResource] | None = None,
+    start_date: str | None = None,
 ) -> dg.Definitions:
     """Dagster definitions for `operators`: one subsettable multi-asset (every table its own
     asset, daily partitions, single-run backfills, checks), a daily job and its schedule, and a
@@ -59,22 +61,24 @@ def build_definitions(
 
     `upstream`: operators of another code location whose tables these read (their assets stay
     there; lineage crosses locations by asset key). `raw_source`: also define the `raw_events`
-    source asset (once per workspace: the built-in location does).
+    source asset (once per workspace: the built-in location does). `start_date`: the first
+    daily partition (default: the lake's own, see defs/partitions.py).
     """
     registry = Registry.build(operators, upstream)
-    tables = build_assets(registry, name=name, group=group or name)
+    resources = resources or default_resources()
+    lake = resources["lake"]
+    assert isinstance(lake, LakeResource)
+    partitions = daily(start_date or start_date_of(lake.lake()))
+    tables = build_assets(registry, name=name, group=group or name, partitions=partitions)
     keys = [dg.AssetKey(t) for op in registry.operators for t in op.output_names]
     job = daily_job(name, keys)
-    sensors = (
-        [raw_changed_sensor(registry, job)]
-        if any(op.inputs[0] == "raw_events" for op in registry.operators)
-        else []
-    )
+    reads_raw = any(op.inputs[0] == "raw_events" for op in registry.operators)
+    sensors = [raw_changed_sensor(registry, job, partitions)] if reads_raw else []
     return dg.Definitions(
-        assets=[*([raw_events] if raw_source else []), tables],
+        assets=[*([raw_events_asset(partitions)] if raw_source else []), tables],
         jobs=[job],
         schedules=[daily_schedule(job)],
         sensors=sensors,
-        resources=resources or default_resources(),
+        resources=resources,
         executor=dg.in_process_executor,
     )

@@ -50,6 +50,7 @@ def table_metadata(
     meta: dict[str, Any] = {
         "dagster/column_schema": column_schema(spec),
         "path": dg.MetadataValue.path(catalog.lake.display(table)),
+        "lake": catalog.lake.display(),
         "bytes": sum(d.tables[table].bytes for d in result.days.values()),
         "days": ", ".join(days),
         "runtime": run.runtime,

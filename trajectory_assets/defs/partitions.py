@@ -1,11 +1,40 @@
-"""The one daily (UTC) partitioning shared by raw_events and every Tier B asset."""
+"""The one daily (UTC) partitioning of a lake, shared by raw_events and every table.
 
+It starts at the lake's own first day, read from the lake when definitions load: the setting
+TRAJECTORY_ASSETS_START_DATE if set, else the lake's config (which `generate` and `ingest` move
+back to the earliest day they write), else the earliest day with raw data. A lake whose history
+grows further back needs the code location reloaded to show the new days.
+"""
+
+import logging
 import os
 
 import dagster as dg
 
-from trajectory_assets.defs.settings import DEFAULT_START_DATE, START_DATE
+from trajectory_assets.defs.settings import START_DATE
+from trajectory_assets.lake.config import DEFAULT_START_DATE, read_config
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import list_days
 
-DAILY = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get(START_DATE, DEFAULT_START_DATE), timezone="UTC"
-)
+log = logging.getLogger(__name__)
+
+
+def daily(start_date: str) -> dg.DailyPartitionsDefinition:
+    return dg.DailyPartitionsDefinition(start_date=start_date, timezone="UTC")
+
+
+def start_date_of(lake: Lake) -> str:
+    """Where a lake's partitions start (see the module docstring)."""
+    if os.environ.get(START_DATE):
+        return os.environ[START_DATE]
+    try:
+        config = read_config(lake)
+        if config is not None:
+            return config.start_date
+        days = list_days(lake)
+    except OSError as exc:  # an unreachable lake must not stop the code location from loading
+        log.warning(
+            "cannot read the lake at %s (%s); partitions start at the default", lake.uri, exc
+        )
+        return DEFAULT_START_DATE
+    return days[0] if days else DEFAULT_START_DATE

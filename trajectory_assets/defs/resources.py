@@ -30,11 +30,19 @@ class LakeResource(dg.ConfigurableResource):
     )
 
     def lake(self) -> Lake:
-        options: dict[str, Any] = json.loads(self.storage_options_json or "{}")
-        if self.root.startswith("s3://"):
-            endpoint = s3_options(self.s3_endpoint_url, self.s3_region).get("client_kwargs", {})
+        root, endpoint_url = _value(self.root), _value(self.s3_endpoint_url)
+        options: dict[str, Any] = json.loads(_value(self.storage_options_json) or "{}")
+        if root is not None and root.startswith("s3://"):
+            endpoint = s3_options(endpoint_url, _value(self.s3_region)).get("client_kwargs", {})
             options["client_kwargs"] = {**options.get("client_kwargs", {}), **endpoint}
-        return Lake(self.root, options)
+        return Lake(root or "lake", options)
+
+
+def _value(setting: str | None) -> str | None:
+    """A setting's value, also before Dagster resolves an EnvVar (when definitions load)."""
+    if isinstance(setting, dg.EnvVar):
+        return setting.get_value()
+    return setting
 
 
 class ComputeResource(dg.ConfigurableResource):

@@ -1,9 +1,9 @@
-"""Late raw data: a sensor that re-materializes days whose raw files changed since their tables
-were computed.
+"""New and late raw data: a sensor that materializes days whose raw files arrived, or changed
+since their tables were computed.
 
 Every committed day carries the attempt key of the inputs it was computed from; the sensor
 recomputes the keys of the code location's raw-reading operators from a fresh listing and
-requests a run for each day that differs.
+requests a run for each day that is missing or differs.
 """
 
 import dagster as dg
@@ -11,10 +11,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # the type define_asset_job returns; not exported
 )
 
-from trajectory_assets.defs.partitions import DAILY
 from trajectory_assets.defs.raw import raw_version
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.engine.lineage import stale_days
+from trajectory_assets.engine.lineage import needs_run
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.layout import RAW_TABLE
@@ -22,7 +21,7 @@ from trajectory_assets.lake.raw import list_days, list_raw_files
 
 
 def raw_changed_sensor(
-    registry: Registry, job: UnresolvedAssetJobDefinition
+    registry: Registry, job: UnresolvedAssetJobDefinition, partitions: dg.PartitionsDefinition
 ) -> dg.SensorDefinition:
     readers = [op for op in registry.operators if op.inputs[0] == RAW_TABLE]
 
@@ -31,20 +30,20 @@ def raw_changed_sensor(
         name=f"{job.name}_raw_changed",
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description="Re-materializes days whose raw_events changed after they were materialized.",
+        description="Materializes days whose raw_events arrived, or changed after they were "
+        "materialized (one run per day; the same days `materialize --missing` picks).",
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
         the_lake = lake.lake()
         catalog = Catalog(the_lake, registry.tables)
-        valid = set(DAILY.get_partition_keys())
+        valid = set(partitions.get_partition_keys())
         requests = []
         for day in list_days(the_lake):
-            built = [op for op in readers if catalog.state(op.output_names[0], day) is not None]
-            if day not in valid or not built:
-                continue  # never materialized: the schedule or a backfill owns it
-            raw = {day: list_raw_files(the_lake, dt=day)}
-            if any(stale_days(op, catalog, [day], raw) for op in built):
-                context.log.info(f"raw_events dt={day} changed since it was materialized")
+            if day not in valid:
+                continue
+            raw = list_raw_files(the_lake, dt=day)
+            if needs_run(readers, catalog, day, raw):
+                context.log.info(f"raw_events dt={day} arrived or changed since materialized")
                 run_key = f"{day}:{raw_version(the_lake, day)}"
                 requests.append(dg.RunRequest(run_key=run_key, partition_key=day))
         return dg.SensorResult(run_requests=requests)

@@ -4,7 +4,7 @@ This is the whole body of a Ray task, and of an in-process loop iteration: both 
 the same function, which is why they cannot drift apart.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -14,7 +14,12 @@ from trajectory_assets.engine.operator import PARTIALS, OpContext, Operator, nor
 from trajectory_assets.engine.tasks import BatchTask, Step
 from trajectory_assets.lake.delta import read_files
 from trajectory_assets.lake.layout import RAW_TABLE
-from trajectory_assets.lake.raw import events_schema, filter_sessions, read_events
+from trajectory_assets.lake.raw import (
+    BadRawFilesError,
+    events_schema,
+    filter_sessions,
+    read_events,
+)
 from trajectory_assets.lake.staging import BatchReceipt, stage_batch
 from trajectory_assets.schema import TableSpec
 
@@ -40,6 +45,14 @@ def run_task(task: BatchTask) -> list[BatchReceipt]:
             )
         )
     return receipts
+
+
+def collect(outcomes: Sequence[list[BatchReceipt] | BadRawFilesError]) -> list[BatchReceipt]:
+    """Every task's receipts, or one error naming the unreadable raw files of every task."""
+    bad = [b for o in outcomes if isinstance(o, BadRawFilesError) for b in o.bad]
+    if bad:
+        raise BadRawFilesError(bad)
+    return [r for o in outcomes if not isinstance(o, BadRawFilesError) for r in o]
 
 
 def compute_task(task: BatchTask) -> dict[str, pa.Table]:

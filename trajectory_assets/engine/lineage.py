@@ -9,7 +9,7 @@ before any of them runs (an input computed in the same run is identified by its 
 """
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trajectory_assets.engine.operator import Operator
@@ -107,18 +107,14 @@ def fresh_compacted(
     return state if state.attempt == expected else None
 
 
-def stale_days(
-    op: Operator,
+def needs_run(
+    operators: Sequence[Operator],
     catalog: Catalog,
-    days: Sequence[str],
-    raw_by_day: Mapping[str, Sequence[RawFile]],
+    day: str,
+    raw: Sequence[RawFile],
     on_bad_file: OnBadFile = "fail",
-) -> list[str]:
-    """Days of `op` committed from inputs other than the ones they have now."""
-    stale = []
-    for day in days:
-        raw = raw_by_day.get(day, ())
-        key = day_keys([op], catalog, day, raw, on_bad_file).keys[op.name]
-        if not is_current(op, catalog, day, key):
-            stale.append(day)
-    return stale
+) -> bool:
+    """Whether any of the operators (in dependency order) has a day that is missing, or was
+    committed from inputs other than the ones it has now."""
+    keys = day_keys(operators, catalog, day, raw, on_bad_file).keys
+    return not all(is_current(op, catalog, day, keys[op.name]) for op in operators)

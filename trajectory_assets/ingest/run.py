@@ -106,14 +106,25 @@ class IngestReport:
 
 
 def materialize_command(lake: str, days: Sequence[str]) -> str | None:
-    """`trajectory-assets materialize` over `days` (1970-01-01, where untimed formats land
-    without --synthetic-date, is outside the daily partitions: left out); None without days."""
-    wanted = sorted(d for d in days if d != "1970-01-01")
+    """`trajectory-assets materialize` over `days`: the day, the range when they are
+    consecutive, else every day with raw data still to materialize (`--missing`). 1970-01-01,
+    where untimed formats land without --synthetic-date, is left out; None without days."""
+    wanted = sorted(d for d in days if d != UNTIMED_DAY)
     if not wanted:
         return None
     first, last = wanted[0], wanted[-1]
-    span = f"--partition {first}" if first == last else f"--from {first} --to {last}"
-    return f"trajectory-assets materialize --lake {shlex.quote(lake)} {span}"
+    span = (dt.date.fromisoformat(last) - dt.date.fromisoformat(first)).days + 1
+    if first == last:
+        choice = f"--partition {first}"
+    elif span == len(wanted):
+        choice = f"--from {first} --to {last}"
+    else:
+        choice = "--missing"
+    return f"trajectory-assets materialize --lake {shlex.quote(lake)} {choice}"
+
+
+UNTIMED_DAY = "1970-01-01"
+"""Where formats without timestamps land unless imported with a synthetic date."""
 
 
 def expand_paths(paths: Sequence[str | Path], suffixes: Sequence[str] | None) -> list[str]:

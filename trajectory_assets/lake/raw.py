@@ -36,6 +36,25 @@ class BadRawFileError(RuntimeError):
         self.reason = reason
 
 
+class BadRawFilesError(RuntimeError):
+    """Raw files that cannot be read, every one named with its reason, and what to do."""
+
+    def __init__(self, bad: Sequence[tuple[str, str]]) -> None:
+        self.bad = sorted(set(bad))
+        lines = [f"- {path}: {reason}" for path, reason in self.bad[:50]]
+        more = [f"- and {len(self.bad) - 50} more"] if len(self.bad) > 50 else []
+        super().__init__(
+            f"{len(self.bad)} raw file(s) cannot be read, so nothing was committed:\n"
+            + "\n".join([*lines, *more])
+            + "\nTo leave unreadable files out and list them in the run's metadata instead, "
+            "set on_bad_file to skip: run config `on_bad_file: skip`, `--on-bad-file skip`, or "
+            "TRAJECTORY_ASSETS_ON_BAD_FILE=skip."
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[list[tuple[str, str]]]]:
+        return (BadRawFilesError, (self.bad,))
+
+
 @dataclass(frozen=True)
 class RawFile:
     """One raw Parquet file. `path` is relative to the lake root, so it is portable."""
@@ -257,11 +276,11 @@ def read_events(
     skipped: list[tuple[str, str]] = []
     for result in results:
         if isinstance(result, BadRawFileError):
-            if on_bad_file == "fail":
-                raise result
             skipped.append((result.path, result.reason))
         else:
             tables.append(result)
+    if skipped and on_bad_file == "fail":
+        raise BadRawFilesError(skipped)
     if not tables:
         return schema.empty_table(), skipped
     return pa.concat_tables(tables).select(schema.names), skipped

@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 
-from trajectory_assets.engine.execute import compute_task, run_task
+from trajectory_assets.engine.execute import collect, compute_task, run_task
 from trajectory_assets.engine.tasks import BatchTask
+from trajectory_assets.lake.raw import BadRawFilesError
 from trajectory_assets.lake.staging import BatchReceipt
 
 
@@ -22,10 +23,11 @@ class InlineRuntime:
         self.workers = workers or os.cpu_count() or 1
 
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
-        if self.workers == 1 or len(tasks) <= 1:
-            return [r for task in tasks for r in run_task(task)]
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(tasks))) as pool:
-            return [r for receipts in pool.map(run_task, tasks) for r in receipts]
+        """Every task runs, even after one finds unreadable raw files, so that the error names
+        every bad file of the run, not only the first batch's."""
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(tasks)))) as pool:
+            outcomes = list(pool.map(_outcome, tasks))
+        return collect(outcomes)
 
     def compute(self, tasks: Sequence[BatchTask]) -> list[dict[str, pa.Table]]:
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(tasks)))) as pool:
@@ -33,3 +35,10 @@ class InlineRuntime:
 
     def stop(self) -> None:
         pass
+
+
+def _outcome(task: BatchTask) -> list[BatchReceipt] | BadRawFilesError:
+    try:
+        return run_task(task)
+    except BadRawFilesError as exc:
+        return exc

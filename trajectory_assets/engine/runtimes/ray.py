@@ -4,6 +4,7 @@ Only receipts (a few hundred bytes each) travel back to the driver; the data nev
 This is the only module of the engine that imports Ray, and only when a runtime is started.
 """
 
+import json
 import logging
 import pickle
 import time
@@ -17,10 +18,11 @@ if TYPE_CHECKING:
 
 import pyarrow as pa
 
-from trajectory_assets.engine.execute import compute_task, run_task
+from trajectory_assets.engine.execute import collect, compute_task, run_task
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import BadRawFilesError
 from trajectory_assets.lake.staging import BatchReceipt
 from trajectory_assets.schema import TableSpec
 
@@ -124,7 +126,14 @@ class RayRuntime:
                 num_cpus=1,
                 max_retries=self.max_task_retries,
             )
-        return [_receipt(row) for row in dataset.take_all()]
+        outcomes: list[list[BatchReceipt] | BadRawFilesError] = []
+        for row in dataset.take_all():
+            data = json.loads(row["receipt"])
+            if BAD_FILES in data:
+                outcomes.append(BadRawFilesError([tuple(b) for b in data[BAD_FILES]]))
+            else:
+                outcomes.append([BatchReceipt.from_json(row["receipt"])])
+        return collect(outcomes)
 
     def compute(self, tasks: Sequence[BatchTask]) -> list[dict[str, pa.Table]]:
         """Outputs come back through Ray's object store: for exploring, not for large runs."""
@@ -144,17 +153,19 @@ def _compute(blob: bytes) -> dict[str, pa.Table]:
 
 
 def _run_batch_tasks(batch: pa.Table) -> pa.Table:
+    """A task's receipts as rows; unreadable raw files as a row of their own, so the job runs
+    every batch and the driver can name every bad file of the run."""
     node = _require_ray().get_runtime_context().get_node_id()
-    receipts = [
-        replace(receipt, node=node).to_json()
-        for blob in batch.column("task").to_pylist()
-        for receipt in run_task(pickle.loads(blob))
-    ]
-    return pa.table({"receipt": pa.array(receipts, pa.string())})
+    rows: list[str] = []
+    for blob in batch.column("task").to_pylist():
+        try:
+            rows += [replace(r, node=node).to_json() for r in run_task(pickle.loads(blob))]
+        except BadRawFilesError as exc:
+            rows.append(json.dumps({BAD_FILES: exc.bad}))
+    return pa.table({"receipt": pa.array(rows, pa.string())})
 
 
-def _receipt(row: dict[str, Any]) -> BatchReceipt:
-    return BatchReceipt.from_json(row["receipt"])
+BAD_FILES = "bad_raw_files"
 
 
 def dataset_of(

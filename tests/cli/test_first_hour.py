@@ -1,0 +1,122 @@
+"""A new user's first hour: an instance shows one lake's truth, a new instance can be brought up
+to date from the lake, scattered history materializes with one command, and an unreadable raw
+file is an error that names every bad file and the setting that skips them."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import CLI, generate, run
+from tests.lakes import DAY1, DAY2
+from tests.runs import lake_catalog
+from tests.servers import free_port, wait_for_port
+from trajectory_assets.lake.fs import Lake
+
+DAY3 = "2026-11-20"
+
+
+def materialize(lake: Path, home: Path, *days_or_flags: str) -> subprocess.CompletedProcess[str]:
+    args = [*CLI, "materialize", "--lake", str(lake), "--runtime", "inline", *days_or_flags]
+    return run(args, home)
+
+
+def test_an_instance_refuses_a_run_against_another_lake(tmp_path: Path, home: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for lake in (first, second):
+        generate(lake, home, days=1, sessions_per_day=5)
+    assert materialize(first, home, "--partition", DAY1).returncode == 0
+    refused = materialize(second, home, "--partition", DAY1)
+    assert refused.returncode == 1
+    assert f"records the lake {first}, and this run writes {second}" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not (second / "sessions").exists()
+    allowed = materialize(second, home, "--partition", DAY1, "--allow-other-lake")
+    assert allowed.returncode == 0, allowed.stderr[-2000:]
+
+
+def test_missing_materializes_scattered_days_then_nothing(tmp_path: Path, home: Path) -> None:
+    lake = tmp_path / "lake"
+    generate(lake, home, days=3, sessions_per_day=5)
+    shutil.rmtree(lake / "raw_events" / f"dt={DAY2}")  # history with a gap
+    done = materialize(lake, home, "--missing")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("succeeded") == 2  # one run per stretch of consecutive days
+    catalog = lake_catalog(Lake(str(lake)))
+    assert catalog.days("sessions") == [DAY1, DAY3]
+    again = materialize(lake, home, "--missing")
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    (lake / "raw_events" / f"dt={DAY3}" / "app_id=late" / "session_id=x").mkdir(parents=True)
+    shutil.copy(
+        next((lake / "raw_events" / f"dt={DAY1}").rglob("*.parquet")),
+        lake / "raw_events" / f"dt={DAY3}" / "app_id=late" / "session_id=x" / "late.parquet",
+    )
+    late = materialize(lake, home, "--missing")
+    assert late.returncode == 0 and late.stdout.count("succeeded") == 1
+    assert f"{DAY3}" in late.stdout and f"for {DAY1}" not in late.stdout
+
+
+def test_every_bad_file_is_named_with_the_setting_that_skips_them(
+    tmp_path: Path, home: Path
+) -> None:
+    lake = tmp_path / "lake"
+    generate(lake, home, days=1, sessions_per_day=20)
+    files = sorted((lake / "raw_events" / f"dt={DAY1}").rglob("*.parquet"))
+    broken = [files[0], files[-1]]  # in different batches of different apps
+    for path in broken:
+        path.write_bytes(path.read_bytes()[:100])
+    failed = materialize(lake, home, "--partition", DAY1)
+    assert failed.returncode == 1
+    for path in broken:
+        assert path.name in failed.stderr and str(path.parent.name) in failed.stderr
+    assert "2 raw file(s) cannot be read" in failed.stderr
+    assert "--on-bad-file skip" in failed.stderr and "Traceback" not in failed.stderr
+    assert "\x1b[" not in failed.stderr  # no terminal colour codes
+    skipped = materialize(lake, home, "--partition", DAY1, "--on-bad-file", "skip")
+    assert skipped.returncode == 0, skipped.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_sync_shows_a_lake_in_a_new_instance_and_the_ui_sees_it(tmp_path: Path, home: Path) -> None:
+    lake = tmp_path / "lake"
+    generate(lake, home, days=2, sessions_per_day=5)
+    assert materialize(lake, home, "--from", DAY1, "--to", DAY2).returncode == 0
+    fresh = tmp_path / "fresh_home"  # a new (or lost) instance knows nothing of the lake
+    fresh.mkdir()
+    synced = run([*CLI, "sync", "--lake", str(lake)], fresh)
+    assert synced.returncode == 0, synced.stderr[-2000:]
+    assert "raw_events: 2 day(s) observed" in synced.stdout
+    assert "sessions               2 day(s) recorded now" in synced.stdout
+    again = run([*CLI, "sync", "--lake", str(lake)], fresh)
+    assert "sessions               0 day(s) recorded now,     2 already known" in again.stdout
+
+    port = free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(fresh), "TRAJECTORY_ASSETS_LAKE": str(lake)}
+    webserver = str(Path(sys.executable).parent / "dagster-webserver")
+    server = subprocess.Popen(
+        [webserver, "-m", "trajectory_assets.definitions", "-h", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, timeout=120)
+        query = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
+            ... on AssetNode { partitionStats { numMaterialized numPartitions } } } }"""
+        stats = {}
+        for table in ("sessions", "turns", "raw_compacted"):
+            body = json.dumps({"query": query, "variables": {"key": {"path": [table]}}}).encode()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/graphql", body, {"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=60) as response:
+                stats[table] = json.load(response)["data"]["assetNodeOrError"]["partitionStats"]
+        assert all(s["numMaterialized"] == 2 for s in stats.values()), stats
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

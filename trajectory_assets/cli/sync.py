@@ -1,0 +1,51 @@
+"""`trajectory-assets sync`: make the Dagster instance show what the lake holds."""
+
+import os
+
+import click
+
+from trajectory_assets.cli.common import (
+    CliError,
+    defs_option,
+    lake_option,
+    open_lake,
+    project,
+    say,
+)
+
+
+@click.command(short_help="record in the Dagster instance what the lake holds")
+@lake_option
+@defs_option
+@click.option(
+    "--allow-other-lake", is_flag=True, help="sync even though the instance records another lake"
+)
+def sync(lake: str, defs: tuple[str, ...], allow_other_lake: bool) -> None:
+    """Bring the DAGSTER_HOME instance up to date with the lake: its raw days as observations,
+    every table day it has no (or an older) record of as a materialization. Nothing is
+    computed; for a new or lost instance, or a lake filled elsewhere."""
+    import dagster as dg
+
+    from trajectory_assets.defs.instance import OtherLakeError, bind
+    from trajectory_assets.defs.partitions import daily, start_date_of
+    from trajectory_assets.defs.sync import sync as sync_instance
+
+    if not os.environ.get("DAGSTER_HOME"):
+        raise CliError("DAGSTER_HOME is not set: which Dagster instance should show the lake?")
+    where = open_lake(lake, must_exist=True)
+    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    instance = dg.DagsterInstance.get()
+    try:
+        bind(instance, where.display(), allow_other_lake=allow_other_lake)
+    except OtherLakeError as exc:
+        raise CliError(str(exc)) from None
+    partitions = daily(start_date_of(where))
+    report = sync_instance(instance, where, project(defs, where).registry, partitions)
+    say(f"raw_events: {report.raw_days} day(s) observed")
+    for table in sorted(report.recorded):
+        say(
+            f"{table:<18} {report.recorded[table]:>5} day(s) recorded now, "
+            f"{report.current[table]:>5} already known"
+        )
+    if report.outside:
+        say(f"{report.outside} table day(s) before the first partition were left out")

@@ -1,0 +1,104 @@
+"""Bringing a Dagster instance up to date with its lake: a new (or lost) instance would show a
+full lake as never materialized, while the lake itself knows every day it holds.
+
+The raw days are reported as observations with their data versions; every table day that the
+instance has no record of, or only one older than the Delta commit that made it current, as a
+runless materialization carrying the day's rows, table version and attempt. Nothing is computed
+and the lake is not changed.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from trajectory_assets.defs.raw import raw_versions
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.lake import delta
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
+
+DATA_VERSION_TAG = "dagster/data_version"
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    raw_days: int
+    recorded: dict[str, int]  # table -> days reported now
+    current: dict[str, int]  # table -> days the instance already knew
+    outside: int  # table days outside the partitions (before the first), left out
+
+
+def sync(
+    instance: dg.DagsterInstance,
+    lake: Lake,
+    registry: Registry,
+    partitions: dg.DailyPartitionsDefinition,
+) -> SyncReport:
+    versions = raw_versions(lake, partitions)
+    for day, version in versions.items():
+        instance.report_runless_asset_event(
+            dg.AssetObservation(
+                asset_key="raw_events", partition=day, tags={DATA_VERSION_TAG: version.value}
+            )
+        )
+    valid = set(partitions.get_partition_keys())
+    catalog = Catalog(lake, registry.tables)
+    recorded: dict[str, int] = {}
+    current: dict[str, int] = {}
+    outside = 0
+    for table in registry.tables:
+        snapshot = catalog.snapshot(table)
+        if snapshot.version < 0:
+            continue
+        known = _latest(instance, table)
+        changed = _last_changes(lake, table)
+        recorded[table] = current[table] = 0
+        for day in snapshot.days():
+            if day not in valid:
+                outside += 1
+                continue
+            if day in known and known[day] >= changed.get(day, 0.0):
+                current[table] += 1
+                continue
+            state = snapshot.state(day)
+            assert state is not None
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key=table,
+                    partition=day,
+                    metadata={
+                        "dagster/row_count": state.rows,
+                        "table_version": snapshot.version,
+                        "attempt": state.attempt or "",
+                        "lake": lake.display(),
+                        "recorded_by": "sync, from the lake's Delta log",
+                    },
+                )
+            )
+            recorded[table] += 1
+    return SyncReport(len(versions), recorded, current, outside)
+
+
+def _latest(instance: dg.DagsterInstance, table: str) -> dict[str, float]:
+    """When the instance last recorded each day of a table."""
+    found: dict[str, float] = {}
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(dg.AssetKey(table), limit=1000, cursor=cursor)
+        for record in page.records:
+            if record.partition_key is not None:
+                found[record.partition_key] = max(
+                    found.get(record.partition_key, 0.0), record.timestamp
+                )
+        if not page.has_more:
+            return found
+        cursor = page.cursor
+
+
+def _last_changes(lake: Lake, table: str) -> dict[str, float]:
+    """When each day of a table last changed, from the table's log (as far as it reaches)."""
+    found: dict[str, float] = {}
+    for commit in delta.commits(lake, table):
+        for day in commit.days:
+            found.setdefault(day, commit.timestamp.timestamp())
+    return found
