@@ -6,4 +6,4 @@ It is made the way a team makes its own: the built-in operators through `build_d
 from trajectory_assets.defs.definitions import build_definitions
 from trajectory_assets.operators import OPERATORS
 
-defs = build_definitions(OPERATORS, name="tier_b", raw_source=True)
+defs = build_definitions(OPERATORS, name="tier_b", raw_source=True, report=True)

@@ -43,7 +43,11 @@ class Project:
         the resources name (its own partitions), as each location defines them."""
         from trajectory_assets.defs.definitions import build_definitions
 
-        made = [build_definitions(OPERATORS, name="tier_b", raw_source=True, resources=resources)]
+        made = [
+            build_definitions(
+                OPERATORS, name="tier_b", raw_source=True, report=True, resources=resources
+            )
+        ]
         for module, ops in self.modules:
             name = module.split(".")[0]
             made.append(build_definitions(ops, upstream=OPERATORS, name=name, resources=resources))

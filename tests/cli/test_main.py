@@ -22,6 +22,7 @@ COMMANDS = [
     "ingest",
     "materialize",
     "query",
+    "report",
     "rollback",
     "serve",
     "sync",

@@ -75,7 +75,8 @@ def forget(
     catalog = Catalog(where, tables)
     built = [d for d in days if any(catalog.state(t, d) for t in tables)]
     if built:
-        run_days(lake, built, the_project, runtime=runtime, tables=list(tables))
+        rebuilt = [*tables, "daily_report"]  # the report names sessions too
+        run_days(lake, built, the_project, runtime=runtime, tables=rebuilt)
     record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
     record.leftovers = erase.leftovers(where, Catalog(where, tables), request)
     record.verified = not record.leftovers

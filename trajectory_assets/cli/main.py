@@ -20,6 +20,7 @@ from trajectory_assets.cli.ingest import ingest
 from trajectory_assets.cli.materialize import materialize
 from trajectory_assets.cli.query import query
 from trajectory_assets.cli.quiet import quiet
+from trajectory_assets.cli.report import report
 from trajectory_assets.cli.rollback import rollback
 from trajectory_assets.cli.serve import serve
 from trajectory_assets.cli.sync import sync
@@ -68,6 +69,7 @@ for command in (
     demo,
     explain,
     rollback,
+    report,
     vacuum,
     forget,
     sync,

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from trajectory_assets.project import Project
 
 DAY_WIDTH = 10  # a column of the per-day summary: a day, or a row count up to 9,999,999
+REPORT = "daily_report"  # an asset of its own, not a table (defs/report.py)
 LAKE_TAG = "trajectory_assets/lake"
 
 
@@ -82,7 +83,11 @@ def materialize(
         raise CliError("give days (--partition, --from/--to) or --missing, not both")
     where = open_lake(lake, must_exist=True)
     the_project = project(defs, where)
-    tables = tables_for(the_project.registry, split_list(assets))
+    names = split_list(assets)
+    asked = [n for n in names if n != REPORT]
+    tables = tables_for(the_project.registry, asked) if asked or not names else []
+    if not names or REPORT in names:  # the daily report of the days, after their tables
+        tables.append(REPORT)
     if missing:
         days = missing_days(where, the_project, tables)
         if not days:
@@ -110,7 +115,7 @@ def missing_days(lake: "Lake", the_project: "Project", tables: Sequence[str]) ->
     from trajectory_assets.lake.raw import list_days, list_raw_files
 
     registry = the_project.registry
-    ops = registry.ordered({registry.operator(t) for t in tables})
+    ops = registry.ordered({registry.operator(t) for t in tables if t != REPORT})
     catalog = Catalog(lake, registry.tables)
     return [
         day for day in list_days(lake) if needs_run(ops, catalog, day, list_raw_files(lake, dt=day))
@@ -210,7 +215,11 @@ def run_days(
 
     catalog = Catalog(lake, the_project.registry.tables)
     shown = sorted(days)
-    counts = {table: [_rows(catalog.state(table, day)) for day in shown] for table in tables}
+    counts = {
+        table: [_rows(catalog.state(table, day)) for day in shown]
+        for table in tables
+        if table != REPORT
+    }
     for line in summary_lines(shown, counts, shutil.get_terminal_size().columns):
         say(line)
 

@@ -13,6 +13,7 @@ import dagster as dg
 from trajectory_assets.defs.assets import build_assets
 from trajectory_assets.defs.partitions import daily, start_date_of
 from trajectory_assets.defs.raw import raw_events_asset
+from trajectory_assets.defs.report import REPORT, report_asset
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.defs.schedules import daily_job, daily_schedule
 from trajectory_assets.defs.sensors import raw_changed_sensor
@@ -52,6 +53,7 @@ def build_definitions(
     name: str = "tables",
     group: str | None = None,
     raw_source: bool = False,
+    report: bool = False,
     resources: dict[str, dg.ConfigurableResource] | None = None,
     start_date: str | None = None,
 ) -> dg.Definitions:
@@ -61,8 +63,9 @@ def build_definitions(
 
     `upstream`: operators of another code location whose tables these read (their assets stay
     there; lineage crosses locations by asset key). `raw_source`: also define the `raw_events`
-    source asset (once per workspace: the built-in location does). `start_date`: the first
-    daily partition (default: the lake's own, see defs/partitions.py).
+    source asset (once per workspace: the built-in location does). `report`: also define the
+    daily_report asset (it reads built-in tables). `start_date`: the first daily partition
+    (default: the lake's own, see defs/partitions.py).
     """
     registry = Registry.build(operators, upstream)
     resources = resources or default_resources()
@@ -71,11 +74,16 @@ def build_definitions(
     partitions = daily(start_date or start_date_of(lake.lake()))
     tables = build_assets(registry, name=name, group=group or name, partitions=partitions)
     keys = [dg.AssetKey(t) for op in registry.operators for t in op.output_names]
-    job = daily_job(name, keys)
+    job = daily_job(name, [*keys, *([dg.AssetKey(REPORT)] if report else [])])
     reads_raw = any(op.inputs[0] == "raw_events" for op in registry.operators)
     sensors = [raw_changed_sensor(registry, job, partitions)] if reads_raw else []
+    assets: list[dg.AssetsDefinition | dg.SourceAsset] = [tables]
+    if raw_source:
+        assets.insert(0, raw_events_asset(partitions))
+    if report:
+        assets.append(report_asset(registry, partitions))
     return dg.Definitions(
-        assets=[*([raw_events_asset(partitions)] if raw_source else []), tables],
+        assets=assets,
         jobs=[job],
         schedules=[daily_schedule(job)],
         sensors=sensors,

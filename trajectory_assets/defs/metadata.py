@@ -62,6 +62,7 @@ def table_metadata(
         "input_rows_per_s": round(result.input_rows / result.seconds, 1) if result.seconds else 0,
         "seconds": round(result.seconds, 3),
         **{f"phase/{name}": round(seconds, 3) for name, seconds in sorted(run.phases.items())},
+        **result.described,
     }
     nodes = sorted({n for d in result.days.values() for n in d.nodes})
     if nodes:

@@ -82,6 +82,7 @@ class OperatorResult:
     runtime: str
     days: dict[str, DayResult] = field(default_factory=dict)
     seconds: float = 0.0
+    described: dict[str, str] = field(default_factory=dict)  # Operator.describe() of the run
 
     def rows(self, table: str) -> int:
         return sum(d.rows(table) for d in self.days.values())
@@ -124,7 +125,10 @@ def run_operators(
     ops = registry.ordered(operators)
     ops = [op.with_lake_files(files) for op in ops]
     registry = registry.configured(ops)
-    result = RunResult(runtime.name, {op.name: OperatorResult(op.name, runtime.name) for op in ops})
+    result = RunResult(
+        runtime.name,
+        {op.name: OperatorResult(op.name, runtime.name, described=op.describe()) for op in ops},
+    )
     for op in ops:
         _roll_forward(op, lake, days, progress)
     reads_raw = any(RAW_TABLE in op.inputs for op in ops)
@@ -132,8 +136,9 @@ def run_operators(
         _run_window(registry, ops, lake, window, runtime, settings, progress, result)
     result.add_phase("ray_start", getattr(runtime, "start_seconds", 0.0))
     result.seconds = time.perf_counter() - started
+    result.runtime = runtime.name  # `auto` names its choice once it has made it
     for op_result in result.operators.values():
-        op_result.seconds = result.seconds
+        op_result.seconds, op_result.runtime = result.seconds, result.runtime
     return result
 
 

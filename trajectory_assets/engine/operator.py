@@ -115,6 +115,11 @@ class Operator:
     def lake_files_digest(self) -> str:
         return ""
 
+    def describe(self) -> dict[str, str]:
+        """What a materialization records about how this operator computed (e.g. the source
+        and version of a price database); nothing by default."""
+        return {}
+
     def spec(self, table: str) -> TableSpec:
         return next(t for t in self.outputs if t.name == table)
 

@@ -20,6 +20,7 @@ from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, STAGING
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
+from trajectory_assets.lake.reports import REPORTS
 
 FORGOTTEN = "_forgotten"
 KEEP_LOG = "interval 30 days"  # Delta's default log retention, restored after a purge
@@ -149,8 +150,13 @@ def leftovers(lake: Lake, catalog: Catalog, request: Request) -> list[str]:
 
 
 def _mentions(lake: Lake, text: str) -> list[str]:
-    """Table logs and batch receipts whose text contains `text` (file stats carry session ids)."""
+    """Table logs, batch receipts and report pages whose text contains `text` (file stats carry
+    session ids, and a report lists sessions)."""
     fs = lake.fs
     needle = text.encode()
-    paths = fs.glob(lake.path("*", delta.LOG, "*")) + fs.glob(lake.path(STAGING, "**", "*.json"))
+    paths = [
+        *fs.glob(lake.path("*", delta.LOG, "*")),
+        *fs.glob(lake.path(STAGING, "**", "*.json")),
+        *fs.glob(lake.path(REPORTS, "**", "*.html")),
+    ]
     return [p for p in paths if fs.isfile(p) and needle in fs.cat_file(p)]

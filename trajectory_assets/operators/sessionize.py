@@ -29,6 +29,7 @@ from trajectory_assets.operators.pricing import (
     parse_overrides,
     price_table,
     priced_calls_sql,
+    pricing_metadata,
 )
 from trajectory_assets.operators.session_tables import (
     ERRORS_TABLE,
@@ -220,6 +221,10 @@ class Sessionize(Operator):
     @property
     def lake_files_digest(self) -> str:
         return overrides_digest(self.overrides)
+
+    def describe(self) -> dict[str, str]:
+        """The price source, its version and the overrides used, for every materialization."""
+        return pricing_metadata(self.overrides)
 
     def audit(
         self, ctx: OpContext, batch: Batch, outputs: Mapping[str, pa.Table]

@@ -1,0 +1,53 @@
+"""daily_report: rendered per day into the lake through Dagster, linked and embedded in the
+materialization; the command line says where it is."""
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+
+from tests.cli.helpers import CLI, run
+from tests.lakes import DAY1, DAY2
+from trajectory_assets.definitions import defs
+from trajectory_assets.defs.resources import ComputeResource, LakeResource
+from trajectory_assets.lake.fs import Lake
+
+
+def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
+    lake: Lake, tmp_path: Path
+) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        list(defs.assets),
+        selection=dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events"),
+        resources={"lake": LakeResource(root=lake.uri), "compute": ComputeResource(runtime="auto")},
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": DAY1,
+            "dagster/asset_partition_range_end": DAY2,
+        },
+    )
+    assert result.success
+    for day in (DAY1, DAY2):
+        png = Path(lake.root, "reports", f"dt={day}", "report.png").read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        page = Path(lake.root, "reports", f"dt={day}", "report.html").read_text()
+        assert day in page and "data:image/png;base64," in page
+    record = instance.get_latest_materialization_event(dg.AssetKey("daily_report"))
+    meta = record.asset_materialization.metadata  # type: ignore[union-attr]
+    assert meta["page"].value.endswith(f"reports/dt={DAY2}/report.html")
+    assert "data:image/png;base64," in meta["chart"].value and DAY1 in meta["pages"].value
+    sessions = instance.get_latest_materialization_event(dg.AssetKey("sessions"))
+    described = sessions.asset_materialization.metadata  # type: ignore[union-attr]
+    assert described["price_source"].value == "genai-prices"
+    assert described["runtime"].value == "auto: inline"  # a small lake stays in-process
+    assert described["lake"].value == lake.root
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shown = run([*CLI, "report", "--lake", lake.root, "--partition", DAY1], home)
+    assert shown.returncode == 0, shown.stderr
+    assert f"page:  {lake.root}/reports/dt={DAY1}/report.html" in shown.stdout
+    shutil.rmtree(Path(lake.root, "reports", f"dt={DAY1}"))
+    missing = run([*CLI, "report", "--lake", lake.root, "--partition", DAY1], home)
+    assert missing.returncode == 1 and "--assets daily_report" in missing.stderr

@@ -1,0 +1,63 @@
+"""daily_report: one HTML page and one PNG chart per day, rendered from that day's tables into
+the lake, and shown in the UI (the materialization links to the page and embeds the chart)."""
+
+import base64
+
+import dagster as dg
+
+from trajectory_assets.defs.resources import LakeResource
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.reports import write_report
+from trajectory_assets.report import REPORT_TABLES
+
+REPORT = "daily_report"
+
+
+def report_asset(
+    registry: Registry, partitions: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=REPORT,
+        deps=list(REPORT_TABLES),
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="reports",
+        kinds={"html", "matplotlib"},
+        description="One page per day: sessions and cost by app, latency by model, failing "
+        "tools, eval pass rates with intervals, paired model comparisons, loops detected.",
+    )
+    def daily_report(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+        from trajectory_assets.report import render_daily_report
+
+        the_lake = lake.lake()
+        catalog = Catalog(the_lake, registry.tables)
+        pages: dict[str, str] = {}
+        png = b""
+        summary: dict[str, object] = {}
+        for day in context.partition_keys:
+            report = render_daily_report(day, {t: catalog.read(t, dt=day) for t in REPORT_TABLES})
+            written = write_report(the_lake, day, report.html, report.png)
+            pages[day] = _url(the_lake, the_lake.path(written.html))
+            png, summary = report.png, report.summary
+            context.log.info(f"daily_report dt={day}: {pages[day]}")
+        last = max(pages)
+        metadata: dict[str, object] = {
+            "page": dg.MetadataValue.url(pages[last]),
+            "chart": dg.MetadataValue.md(
+                f"![daily report {last}](data:image/png;base64,{base64.b64encode(png).decode()})"
+            ),
+            **{k: v for k, v in summary.items() if isinstance(v, int | float | str)},
+        }
+        if len(pages) > 1:  # one run records this on every day: list each day's page
+            metadata["pages"] = dg.MetadataValue.md(
+                "\n".join(f"- {d}: {u}" for d, u in sorted(pages.items()))
+            )
+        return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
+
+    return daily_report
+
+
+def _url(lake: Lake, path: str) -> str:
+    return f"file://{path}" if lake.is_local else f"{lake.protocol}://{path}"
