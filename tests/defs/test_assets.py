@@ -13,7 +13,7 @@ from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES
 
 ALL_ASSETS = list(defs.assets)
-TIER_B_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events")
+TIER_B_SELECTION = dg.AssetSelection.assets(*TABLES)
 
 
 def resources(lake: Lake, runtime: str = "inline") -> dict[str, object]:
