@@ -26,7 +26,7 @@ def test_definitions_have_every_tier_b_asset_and_the_schedule() -> None:
     from trajectory_assets.operators import TABLES
 
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {*TABLES, "raw_events"}
+    assert keys == {*TABLES, "raw_events", "daily_report"}
     assert defs.resolve_schedule_def("tier_b_daily_schedule").cron_schedule == "30 0 * * *"
     job = defs.resolve_job_def("tier_b_daily")
     assert job.partitions_def is not None

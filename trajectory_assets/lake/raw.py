@@ -12,7 +12,7 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +21,9 @@ import pyarrow.parquet as pq
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE, parse_hive
 from trajectory_assets.schema import EVENTS, RAW_EVENTS
+
+if TYPE_CHECKING:
+    import duckdb
 
 OnBadFile = Literal["fail", "skip"]
 SessionRange = tuple[str, str, str]
@@ -309,44 +312,75 @@ def _canonical_types() -> dict[str, str]:
 def _scan_local(
     lake: Lake, files: Sequence[RawFile], threads: int, schema: pa.Schema = EVENTS
 ) -> pa.Table | None:
-    """One DuckDB scan of many small local files, or None when any file needs the careful path."""
+    """One DuckDB scan of many small local files, or None when any file needs the careful path.
+
+    First one statement that takes every file to have every raw column (by name; extra columns
+    are not read), and checks the types it read: that is one pass over each file. Files that
+    lack an optional column are read again with `union_by_name`, which reads every footer before
+    scanning; anything else (a missing key, a type that is not the raw schema's) is left to the
+    careful path, which names the file at fault.
+    """
     import duckdb
 
     days = {f.dt for f in files}
+    if len(days) != 1:
+        return None
     con = duckdb.connect(config={"threads": max(1, threads)})
+    paths = [lake.path(f.path) for f in files]
     try:
-        relation = con.read_parquet(
-            [lake.path(f.path) for f in files],
-            union_by_name=True,
-            filename=True,
-            file_row_number=True,
-            hive_partitioning=False,
-        )
-        present = dict(zip(relation.columns, map(str, relation.types), strict=True))
-        canonical = _canonical_types()
-        if len(days) != 1 or any(present[c] != t for c, t in canonical.items() if c in present):
-            return None
-        prefix = len(lake.root) + 2  # SQL substrings are 1-based; drop "<root>/"
-        select = []
-        for field in schema:
-            name = field.name
-            if name == "dt":
-                select.append(f"'{next(iter(days))}' AS dt")
-            elif name == "source_file":
-                select.append(f"substr(filename, {prefix}) AS source_file")
-            elif name == "source_row":
-                select.append("file_row_number AS source_row")
-            elif name in present:
-                select.append(f'"{name}"')
-            elif name in ("app_id", "session_id"):
-                return None  # keys only in the folder names: the careful path fills them
-            else:
-                select.append(f'NULL::{canonical[name]} AS "{name}"')
-        table = relation.select(", ".join(select)).to_arrow_table()
-    except duckdb.Error:
+        try:
+            return _scan(con, lake, paths, next(iter(days)), schema, union=False)
+        except (duckdb.Error, _Incomplete):
+            return _scan(con, lake, paths, next(iter(days)), schema, union=True)
+    except (duckdb.Error, _NotCanonical):
         return None
     finally:
         con.close()
+
+
+class _NotCanonical(Exception):
+    """A raw column read with a type other than the raw schema's."""
+
+
+class _Incomplete(Exception):
+    """A file without every raw column (the first one: it gives the scan its columns)."""
+
+
+def _scan(
+    con: "duckdb.DuckDBPyConnection",
+    lake: Lake,
+    paths: list[str],
+    day: str,
+    schema: pa.Schema,
+    *,
+    union: bool,
+) -> pa.Table:
+    canonical = _canonical_types()
+    relation = con.read_parquet(
+        paths, union_by_name=union, filename=True, file_row_number=True, hive_partitioning=False
+    )
+    present = dict(zip(relation.columns, map(str, relation.types), strict=True))
+    if not union and set(canonical) - set(present):
+        raise _Incomplete  # this scan would take the first file's columns for every file's
+    if any(present[c] != t for c, t in canonical.items() if c in present):
+        raise _NotCanonical
+    prefix = len(lake.root) + 2  # SQL substrings are 1-based; drop "<root>/"
+    select = []
+    for field in schema:
+        name = field.name
+        if name == "dt":
+            select.append(f"'{day}' AS dt")
+        elif name == "source_file":
+            select.append(f"substr(filename, {prefix}) AS source_file")
+        elif name == "source_row":
+            select.append("file_row_number AS source_row")
+        elif name in present:
+            select.append(f'"{name}"')
+        elif name in ("app_id", "session_id"):
+            raise _NotCanonical  # keys only in the folder names: the careful path fills them
+        else:
+            select.append(f'NULL::{canonical[name]} AS "{name}"')
+    table = relation.select(", ".join(select)).to_arrow_table()
     return table.cast(schema).combine_chunks()
 
 
