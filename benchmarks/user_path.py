@@ -63,7 +63,7 @@ def prepare(runtime: str, lake: LakeInfo) -> tuple[Path, Path, list[str]]:
     """A fresh work lake and Dagster home for `runtime`, and the command to run there."""
     work = fresh_work(runtime, lake)
     home = fresh_folder(f"{runtime}-dagster-home")
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "deploy" / "dagster-local.yaml", home / "dagster.yaml")
     return work, home, materialize_command(work, lake["days"], runtime)
 
 
