@@ -47,9 +47,9 @@ def lake_models() -> list[str]:
 
     Read from the generator's catalogue rather than from the lake: a scan of the `model` column
     of a 10M-event lake opens every raw file, which is what the benchmark measures."""
-    from trajectory_assets.synth import _MODELS
+    from trajectory_assets.synth.profiles import MODELS
 
-    return sorted(_MODELS)
+    return sorted(MODELS)
 
 
 def prepare_inputs(lake: LakeInfo) -> PeerInputs:
