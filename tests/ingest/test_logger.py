@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 
-import trajectory_assets.ingest.logger as logger_module
+import trajectory_assets.ingest.logger.flusher as flusher_module
 from tests.ingest.lakes import materialize, raw_events, raw_files
 from trajectory_assets.ingest import EventLogger
 
@@ -118,7 +118,7 @@ def test_a_write_that_fails_after_landing_is_retried_without_duplicates(
 ) -> None:
     """The worst case for a retry: the file was written but the caller saw an error (a timeout
     on the PUT's response). The retry targets the same file name and adds nothing."""
-    real_write = logger_module.write_session
+    real_write = flusher_module.write_session
     failures = {"left": 3}
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -128,7 +128,7 @@ def test_a_write_that_fails_after_landing_is_retried_without_duplicates(
             raise OSError("connection reset after upload")
         return result
 
-    monkeypatch.setattr(logger_module, "write_session", flaky)
+    monkeypatch.setattr(flusher_module, "write_session", flaky)
     logger = new_logger(str(tmp_path), "app", **FAST)
     s = logger.session("s1")
     for _ in range(50):

@@ -1,0 +1,81 @@
+"""What the callers' threads hand to the flush thread: one `LoggedEvent` per `log()` call, in a
+`Buffer` both sides share under one lock.
+
+The caller's side only appends and counts, so `log()` stays a list append; converting to Arrow,
+sampling and writing are the flush thread's (see `flusher`).
+"""
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+
+def dumps(value: Any) -> str:
+    """Payload JSON: compact, and values JSON has no type for (datetimes, ...) as text."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+@dataclass(slots=True)
+class LoggedEvent:
+    """One logged event in RAW_EVENTS columns, `app_id` aside (one per logger, added when the
+    table is built). `ts` is in microseconds since the epoch; `payload` is JSON text already."""
+
+    event_id: str
+    session_id: str
+    ts: int
+    seq: int
+    event_type: str
+    turn_index: int | None
+    agent_id: str | None
+    request_id: str | None
+    model: str | None
+    tool_name: str | None
+    ttft_ms: float | None
+    latency_ms: float | None
+    tool_latency_ms: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_tokens: int | None
+    error_type: str | None
+    error_code: str | None
+    payload: str | None
+    artifacts: list[dict[str, str]] | None
+
+
+class Buffer:
+    """The state both sides touch, always under `lock`: the events logged since the last flush,
+    the counters `stats()` reports, and how many events the flush thread still holds."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.events: list[LoggedEvent] = []
+        self.bytes = 0
+        self.held = 0  # events the flush thread holds (retries, sampled tails)
+        self.unwritten = 0  # of which flushed but not yet written (failed, awaiting retry)
+        self.closed = False
+        self.stats: dict[str, Any] = {
+            "logged": 0,
+            "dropped": 0,
+            "invalid": 0,
+            "sampled_out": 0,
+            "written_events": 0,
+            "written_files": 0,
+            "existing_files": 0,
+            "flushes": 0,
+            "write_failures": 0,
+            "retried_writes": 0,
+            "lost": 0,
+            "last_error": None,
+        }
+
+    def take(self) -> list[LoggedEvent]:
+        """Everything logged since the last call; the buffer starts again empty."""
+        with self.lock:
+            events, self.events = self.events, []
+            self.bytes = 0
+        return events
+
+    def count(self, key: str, value: int = 1) -> None:
+        with self.lock:
+            self.stats[key] += value

@@ -1,0 +1,269 @@
+"""The flush thread: takes the buffer, applies the capture policy, writes one file per session,
+and retries failed writes with exponential backoff.
+
+Everything here runs on the one daemon thread (writes fan out to a small pool), so its own
+state (pending batches, each session's day) needs no lock; what callers see goes through the
+shared `Buffer`. The thread must survive anything: a failing cycle is reported and the next
+one runs.
+"""
+
+import datetime as dt
+import itertools
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
+from trajectory_assets.ingest.logger.capture import CapturePolicy
+from trajectory_assets.ingest.writer import write_session
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.schema import RAW_EVENTS
+
+log = logging.getLogger("trajectory_assets.ingest.logger")
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MAX_KNOWN_SESSIONS = 200_000
+
+
+@dataclass
+class Batch:
+    """One session's events of one flush: written as one file, retried as a unit."""
+
+    day: str
+    session_id: str
+    table: pa.Table
+    attempts: int = 0
+    next_try: float = 0.0
+
+
+def to_table(events: list[LoggedEvent], app_id: str) -> pa.Table:
+    """The events in the RAW_EVENTS shape; raises on a value Arrow cannot store in its column."""
+    arrays = []
+    for field in RAW_EVENTS:
+        name = field.name  # once per column: a pyarrow property, slow in the inner loop
+        if name == "app_id":
+            arrays.append(pa.array([app_id] * len(events), pa.string()))
+        else:
+            arrays.append(pa.array([getattr(e, name) for e in events], field.type))
+    return pa.Table.from_arrays(arrays, schema=RAW_EVENTS)
+
+
+class Flusher:
+    """Owns the flush thread. `EventLogger` starts it, asks it to `flush()` and `stop()`s it."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        app_id: str,
+        buffer: Buffer,
+        policy: CapturePolicy,
+        *,
+        flush_interval_s: float,
+        retry_initial_s: float,
+        retry_max_s: float,
+        write_threads: int,
+        drop_existing: bool,
+    ) -> None:
+        self.lake = lake
+        self.app_id = app_id
+        self.buffer = buffer
+        self.policy = policy
+        self.flush_interval_s = flush_interval_s
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self.drop_existing = drop_existing
+
+        self.wake = threading.Event()
+        self._cycle = threading.Condition()
+        self._cycles = 0
+        self._force = False  # flush(): retry failed writes now
+        self._stopping = False
+        self._close_deadline = float("inf")
+        self._pending: list[Batch] = []
+        self._days: dict[str, str] = {}
+        self._pool = ThreadPoolExecutor(max(1, write_threads), thread_name_prefix="ta-write")
+        self._last_warning = 0.0
+        self._thread = threading.Thread(target=self._run, name="ta-event-logger", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def flush(self, timeout: float | None) -> bool:
+        """Waits for a whole cycle that started after this call, retrying failed writes at once,
+        until nothing is left unwritten (True) or `timeout` passes (False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        buffer = self.buffer
+        while True:
+            with self._cycle:
+                target = self._cycles + 2  # a whole cycle that started after this point
+            self._force = True
+            self.wake.set()
+            with self._cycle:
+                while self._cycles < target and self._thread.is_alive():
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
+                    self._cycle.wait(0.05)
+                    self.wake.set()
+            with buffer.lock:
+                if not buffer.events and buffer.unwritten == 0:
+                    return True
+            if not self._thread.is_alive():
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(min(self.retry_initial_s, 0.5))
+
+    def stop(self, timeout: float) -> None:
+        """A last cycle that writes everything, retrying failed writes for `timeout` seconds."""
+        self._close_deadline = time.monotonic() + timeout
+        self._stopping = True
+        self.wake.set()
+        self._thread.join(max(0.0, self._close_deadline - time.monotonic()) + 1.0)
+        self._pool.shutdown(wait=False)
+
+    # ------------------------------------------------------------------- the thread
+    def _run(self) -> None:
+        while True:
+            wait = self.flush_interval_s
+            if self._pending:
+                soonest = min(b.next_try for b in self._pending) - time.monotonic()
+                wait = max(0.0, min(wait, soonest))
+            self.wake.wait(wait)
+            self.wake.clear()
+            stopping = self._stopping
+            try:
+                self._cycle_once(final=stopping)
+            except Exception as exc:  # the thread must survive anything
+                self._note_error(f"flush cycle failed: {type(exc).__name__}: {exc}")
+            with self._cycle:
+                self._cycles += 1
+                self._cycle.notify_all()
+            if stopping:
+                if not self._pending or time.monotonic() >= self._close_deadline:
+                    break
+                time.sleep(min(0.05, self.retry_initial_s))
+        lost = sum(b.table.num_rows for b in self._pending)
+        if lost:
+            self.buffer.count("lost", lost)
+            log.error(
+                "event logger %s: %d event(s) could not be written before close: %s",
+                self.app_id,
+                lost,
+                self.buffer.stats["last_error"],
+            )
+        self._pending.clear()
+        with self.buffer.lock:
+            self.buffer.held = self.buffer.unwritten = 0
+
+    def _cycle_once(self, final: bool) -> None:
+        events = self.buffer.take()
+        if events or (final and self.policy.tracking):
+            self._pending.extend(self._batches(events, final))
+            self.buffer.count("flushes")
+        force, self._force = self._force, False
+        now = time.monotonic()
+        due = [b for b in self._pending if final or force or b.next_try <= now]
+        if due:
+            results = self._write_all(due)
+            failed = [b for b, ok in zip(due, results, strict=True) if not ok]
+            done = {id(b) for b, ok in zip(due, results, strict=True) if ok}
+            self._pending = [b for b in self._pending if id(b) not in done]
+            now = time.monotonic()
+            for b in failed:
+                b.attempts += 1
+                backoff = min(self.retry_max_s, self.retry_initial_s * 2 ** (b.attempts - 1))
+                b.next_try = now + backoff
+        unwritten = sum(b.table.num_rows for b in self._pending)
+        held = self.policy.held
+        with self.buffer.lock:
+            self.buffer.unwritten = unwritten
+            self.buffer.held = unwritten + held
+
+    def _write_all(self, batches: list[Batch]) -> list[bool]:
+        if len(batches) > 1:
+            try:
+                return list(self._pool.map(self._write, batches))
+            except RuntimeError:  # at interpreter exit the pool takes no new work
+                pass
+        return [self._write(b) for b in batches]
+
+    def _write(self, batch: Batch) -> bool:
+        stats = self.buffer.stats
+        try:
+            result = write_session(
+                self.lake,
+                batch.day,
+                self.app_id,
+                batch.session_id,
+                batch.table,
+                drop_existing=self.drop_existing,
+            )
+        except Exception as exc:
+            with self.buffer.lock:
+                stats["write_failures"] += 1
+                if batch.attempts:
+                    stats["retried_writes"] += 1
+            self._note_error(f"write of session {batch.session_id} failed: {exc}")
+            return False
+        with self.buffer.lock:
+            if batch.attempts:
+                stats["retried_writes"] += 1
+            if result.path is None:
+                stats["existing_files"] += 1
+            else:
+                stats["written_files"] += 1
+            stats["written_events"] += batch.table.num_rows
+        return True
+
+    def _note_error(self, message: str) -> None:
+        with self.buffer.lock:
+            self.buffer.stats["last_error"] = message
+        now = time.monotonic()
+        if now - self._last_warning >= 30.0:
+            self._last_warning = now
+            log.warning("event logger %s: %s (will retry)", self.app_id, message)
+
+    # ------------------------------------------------------------------ shaping a flush
+    def _batches(self, events: list[LoggedEvent], final: bool) -> list[Batch]:
+        events, sampled_out = self.policy.apply(events, final)
+        if sampled_out:
+            self.buffer.count("sampled_out", sampled_out)
+        by_session: dict[str, list[LoggedEvent]] = {}
+        for event in events:
+            by_session.setdefault(event.session_id, []).append(event)
+        batches = []
+        for session_id, session_events in by_session.items():
+            day = self._days.get(session_id)
+            if day is None:
+                first = min(e.ts for e in session_events)
+                day = (_EPOCH + dt.timedelta(microseconds=first)).date().isoformat()
+                self._remember_day(session_id, day)
+            table = self._table(session_events)
+            if table is not None and table.num_rows:
+                batches.append(Batch(day, str(session_id), table))
+            if any(e.event_type == "session_end" for e in session_events):
+                self._days.pop(session_id, None)
+        return batches
+
+    def _remember_day(self, session_id: str, day: str) -> None:
+        if len(self._days) >= _MAX_KNOWN_SESSIONS:  # forget the oldest sessions first
+            for key in list(itertools.islice(self._days, len(self._days) // 10 or 1)):
+                del self._days[key]
+        self._days[session_id] = day
+
+    def _table(self, events: list[LoggedEvent]) -> pa.Table | None:
+        try:
+            return to_table(events, self.app_id)
+        except Exception:
+            good = []
+            for event in events:  # find the events that cannot be stored; keep the rest
+                try:
+                    to_table([event], self.app_id)
+                    good.append(event)
+                except Exception:
+                    self.buffer.count("invalid")
+            return to_table(good, self.app_id) if good else None
