@@ -1,0 +1,104 @@
+"""The report's chart: one PNG, four panels (cost by app, latency by model, failing tools, eval
+pass rates with their intervals), drawn with matplotlib's object API.
+
+Matplotlib (Agg, no pyplot state) is imported only when a chart is drawn, so importing the
+package and the Dagster definitions stays cheap.
+"""
+
+import io
+from typing import Any
+
+from trajectory_assets.report.data import TOP_TOOLS, ReportData
+
+
+def _label(text: Any) -> str:
+    """Text for matplotlib, where `$` would start mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def render_chart(day: str, data: ReportData) -> bytes:
+    """The PNG of the day: 1300 x 900 pixels, a "no data" panel where a section is empty."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(13, 9), dpi=100, layout="constrained")
+    fig.suptitle(f"trajectory-assets daily report, {day}", fontsize=14)
+    cost_ax, latency_ax, tools_ax, eval_ax = fig.subplots(2, 2).flat
+
+    apps = data.by_app
+    cost_ax.set_title("Sessions and cost by app")
+    if apps:
+        names = [_label(a["app_id"]) for a in apps]
+        costs = [a["cost_usd"] or 0.0 for a in apps]
+        bars = cost_ax.bar(names, costs, color="#4c72b0")
+        for bar, a in zip(bars, apps, strict=True):
+            cost_ax.annotate(
+                f"{a['sessions']} sessions",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+        cost_ax.set_ylabel("cost (USD)")
+        cost_ax.tick_params(axis="x", labelrotation=20)
+    else:
+        _empty(cost_ax)
+
+    models = [m for m in data.by_model if m["latency_p50"] is not None][:12]
+    latency_ax.set_title("LLM latency by model (ms)")
+    if models:
+        positions = list(range(len(models)))
+        p50 = [m["latency_p50"] for m in models]
+        p95 = [m["latency_p95"] for m in models]
+        latency_ax.barh([p + 0.2 for p in positions], p50, height=0.4, label="p50")
+        latency_ax.barh([p - 0.2 for p in positions], p95, height=0.4, label="p95")
+        latency_ax.set_yticks(positions, [_label(m["model"]) for m in models])
+        latency_ax.invert_yaxis()
+        latency_ax.legend(loc="lower right")
+    else:
+        _empty(latency_ax)
+
+    tools_ax.set_title(f"Top failing tools (errors; top {TOP_TOOLS})")
+    if data.tools:
+        labels = [_label(f"{t['app_id']} / {t['tool_name']}") for t in data.tools]
+        tools_ax.barh(labels, [t["n_errors"] for t in data.tools], color="#c44e52")
+        for i, t in enumerate(data.tools):
+            tools_ax.annotate(
+                f" {t['failure_rate']:.0%} of {t['n_calls']}",
+                (t["n_errors"], i),
+                va="center",
+                fontsize=8,
+            )
+        tools_ax.invert_yaxis()
+        tools_ax.margins(x=0.25)
+        tools_ax.set_xlabel("failed calls")
+    else:
+        _empty(tools_ax)
+
+    evals = [e for e in data.evals if e["ci_low"] is not None][:16]
+    eval_ax.set_title("Eval pass rate with 95% Wilson interval")
+    if evals:
+        ys = list(range(len(evals)))
+        rates = [e["pass_rate"] for e in evals]
+        errors = [
+            [r - e["ci_low"] for r, e in zip(rates, evals, strict=True)],
+            [e["ci_high"] - r for r, e in zip(rates, evals, strict=True)],
+        ]
+        eval_ax.errorbar(rates, ys, xerr=errors, fmt="o", capsize=3, color="#55a868")
+        eval_ax.set_yticks(
+            ys, [_label(f"{e['benchmark']} / {e['model']} / {e['run_id']}") for e in evals]
+        )
+        eval_ax.set_xlim(0, 1)
+        eval_ax.invert_yaxis()
+        eval_ax.set_xlabel("pass rate (attempts)")
+    else:
+        _empty(eval_ax)
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _empty(ax: Any) -> None:
+    ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="gray")
+    ax.set_xticks([])
+    ax.set_yticks([])

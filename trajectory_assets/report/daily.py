@@ -1,0 +1,40 @@
+"""`render_daily_report`: the day's tables in, the page, the chart and the headline numbers out.
+
+A pure function: writing the files into the lake, and the Dagster asset and command line
+around it, are the caller's.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from trajectory_assets.report.chart import render_chart
+from trajectory_assets.report.data import gather_data
+from trajectory_assets.report.page import render_page
+
+
+@dataclass(frozen=True)
+class DailyReport:
+    day: str
+    html: str
+    png: bytes
+    summary: dict[str, Any] = field(default_factory=dict)
+    """Headline numbers (sessions, cost_usd, llm_calls_unpriced, loops_detected, ...)."""
+
+
+def render_daily_report(day: str, tables: Mapping[str, pa.Table]) -> DailyReport:
+    """The report of `day` from its tables (see the package docstring)."""
+    data = gather_data(tables)
+    png = render_chart(day, data)
+    summary = {
+        "sessions": int(data.totals["sessions"]),
+        "cost_usd": data.totals["cost_usd"],
+        "llm_calls": int(data.totals["llm_calls"]),
+        "llm_calls_unpriced": int(data.totals["llm_calls_unpriced"]),
+        "loops_detected": int(data.totals["loops_detected"]),
+        "failing_tools": sum(1 for t in data.tools if t["n_errors"]),
+        "eval_runs": len(data.evals),
+    }
+    return DailyReport(day, render_page(day, data, png), png, summary)

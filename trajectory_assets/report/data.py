@@ -1,0 +1,130 @@
+"""The numbers of the daily report: SQL over the day's Tier B tables, read into `ReportData`.
+
+Each query is one section of the page (and of the chart); a table the caller did not pass
+counts as empty, so a day with no evals still gets a report.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from trajectory_assets.engine.batch import Batch
+from trajectory_assets.operators import TIER_B
+
+REPORT_TABLES = ("sessions", "llm_calls", "tool_stats", "eval_runs", "model_comparisons")
+TOP_TOOLS = 10
+TOP_LOOPS = 10
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """One list of rows per section; `totals` is the headline row."""
+
+    by_app: list[dict[str, Any]]
+    by_model: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    evals: list[dict[str, Any]]
+    comparisons: list[dict[str, Any]]
+    loops: list[dict[str, Any]]
+    totals: dict[str, Any]
+
+
+def gather_data(tables: Mapping[str, pa.Table]) -> ReportData:
+    """Runs every section's query over the given tables (see the module docstring)."""
+    batch = Batch({name: _table(name, tables) for name in REPORT_TABLES})
+    try:
+        return ReportData(
+            by_app=batch.sql(BY_APP).to_pylist(),
+            by_model=batch.sql(BY_MODEL).to_pylist(),
+            tools=batch.sql(TOOLS).to_pylist(),
+            evals=_with_intervals(batch.sql(EVALS).to_pylist()),
+            comparisons=batch.sql(COMPARISONS).to_pylist(),
+            loops=batch.sql(LOOPS).to_pylist(),
+            totals=batch.sql(TOTALS).to_pylist()[0],
+        )
+    finally:
+        batch.close()
+
+
+def _table(name: str, tables: Mapping[str, pa.Table]) -> pa.Table:
+    schema = TIER_B[name].schema
+    table = tables.get(name)
+    if table is None:
+        return schema.empty_table()
+    return table.select(schema.names).cast(schema)
+
+
+TOTALS = """
+SELECT (SELECT count(*) FROM sessions) AS sessions,
+    (SELECT sum(cost_usd) FROM sessions) AS cost_usd,
+    (SELECT count(*) FROM llm_calls) AS llm_calls,
+    (SELECT coalesce(sum(n_llm_calls_unpriced), 0) FROM sessions) AS llm_calls_unpriced,
+    (SELECT count(*) FILTER (WHERE loop_detected) FROM sessions) AS loops_detected
+"""
+
+BY_APP = """
+SELECT app_id, count(*) AS sessions, sum(cost_usd) AS cost_usd,
+    sum(cost_usd) / nullif(count(cost_usd), 0) AS cost_per_session,
+    coalesce(sum(n_llm_calls_unpriced), 0) AS llm_calls_unpriced,
+    coalesce(sum(input_tokens), 0) AS input_tokens,
+    coalesce(sum(output_tokens), 0) AS output_tokens,
+    count(*) FILTER (WHERE n_errors > 0) AS error_sessions,
+    count(*) FILTER (WHERE loop_detected) AS loop_sessions
+FROM sessions GROUP BY app_id ORDER BY app_id
+"""
+
+BY_MODEL = """
+SELECT coalesce(model, 'unknown') AS model, count(*) AS calls,
+    quantile_cont(latency_ms, 0.5) AS latency_p50,
+    quantile_cont(latency_ms, 0.95) AS latency_p95,
+    quantile_cont(latency_ms, 0.99) AS latency_p99,
+    quantile_cont(ttft_ms, 0.5) AS ttft_p50,
+    sum(cost_usd) AS cost_usd,
+    count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced
+FROM llm_calls GROUP BY ALL ORDER BY calls DESC, model
+"""
+
+TOOLS = f"""
+SELECT app_id, tool_name, n_calls, n_errors, failure_rate, latency_ms_p50, latency_ms_p95,
+    n_sessions, terminal_error_share, top_error_type
+FROM tool_stats WHERE n_errors > 0
+ORDER BY n_errors DESC, failure_rate DESC, app_id, tool_name
+LIMIT {TOP_TOOLS}
+"""
+
+EVALS = """
+SELECT benchmark, model, run_id, n_attempts, n_tasks, pass_rate, pass_at_1,
+    round(pass_rate * n_attempts)::BIGINT AS n_passed, cost_usd, cost_per_passed_task
+FROM eval_runs ORDER BY benchmark, model, run_id
+"""
+
+COMPARISONS = """
+SELECT benchmark, model_a, model_b, n_tasks, pass_at_1_a, pass_at_1_b, diff, diff_se,
+    diff_ci_low, diff_ci_high, mean_cost_diff
+FROM model_comparisons ORDER BY benchmark, model_a, model_b
+"""
+
+LOOPS = f"""
+SELECT app_id, session_id, max_identical_tool_run, max_ping_pong, n_tool_calls, status
+FROM sessions WHERE loop_detected
+ORDER BY greatest(max_identical_tool_run, max_ping_pong) DESC, app_id, session_id
+LIMIT {TOP_LOOPS}
+"""
+
+
+def _with_intervals(evals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """95% Wilson score interval of each run's pass rate (scipy's binomtest)."""
+    if not evals:
+        return evals
+    from scipy import stats
+
+    for e in evals:
+        n, k = int(e["n_attempts"]), int(e["n_passed"])
+        if n > 0:
+            ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+            e["ci_low"], e["ci_high"] = float(ci.low), float(ci.high)
+        else:
+            e["ci_low"] = e["ci_high"] = None
+    return evals

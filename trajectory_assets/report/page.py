@@ -1,0 +1,173 @@
+"""The report's HTML page: headline numbers, the chart embedded as a data URI, and one table a
+section, so the page is self-contained and opens from the lake, an object store or an e-mail.
+"""
+
+import base64
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from trajectory_assets.report.data import TOP_LOOPS, TOP_TOOLS, ReportData
+
+
+def _fmt(value: Any, kind: str = "") -> str:
+    if value is None:
+        return "—"
+    if kind == "usd":
+        return f"${value:,.4f}"
+    if kind == "pct":
+        return f"{value:.1%}"
+    if kind == "ms":
+        return f"{value:,.1f}"
+    if kind == "diff":
+        return f"{value:+.3f}"
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return html.escape(str(value))
+
+
+def _html_table(
+    columns: Sequence[tuple[str, str, str]], rows: Sequence[Mapping[str, Any]], empty: str
+) -> str:
+    """columns: (header, key, format kind)."""
+    if not rows:
+        return f'<p class="empty">{html.escape(empty)}</p>'
+    head = "".join(f"<th>{html.escape(h)}</th>" for h, _, _ in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_fmt(r.get(k), kind)}</td>" for _, k, kind in columns) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
+table { border-collapse: collapse; font-size: 0.9em; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.empty { color: #888; } .kpi { display: inline-block; margin-right: 2.5em; }
+.kpi b { display: block; font-size: 1.4em; } img { max-width: 100%; }
+"""
+
+
+def render_page(day: str, data: ReportData, png: bytes) -> str:
+    t = data.totals
+    kpis = [
+        ("sessions", _fmt(int(t["sessions"]))),
+        ("cost", _fmt(t["cost_usd"], "usd")),
+        ("llm calls", _fmt(int(t["llm_calls"]))),
+        ("unpriced llm calls", _fmt(int(t["llm_calls_unpriced"]))),
+        ("sessions with a loop", _fmt(int(t["loops_detected"]))),
+    ]
+    image = base64.b64encode(png).decode("ascii")
+    sections = [
+        f"<h1>Daily report — {html.escape(day)}</h1>",
+        "".join(f'<span class="kpi"><b>{v}</b>{html.escape(k)}</span>' for k, v in kpis),
+        f'<p><img alt="main chart of {html.escape(day)}" src="data:image/png;base64,{image}"></p>',
+        "<h2>Sessions and cost by app</h2>",
+        _html_table(
+            [
+                ("app", "app_id", ""),
+                ("sessions", "sessions", ""),
+                ("cost", "cost_usd", "usd"),
+                ("cost / priced session", "cost_per_session", "usd"),
+                ("unpriced llm calls", "llm_calls_unpriced", ""),
+                ("input tokens", "input_tokens", ""),
+                ("output tokens", "output_tokens", ""),
+                ("sessions with errors", "error_sessions", ""),
+                ("sessions with a loop", "loop_sessions", ""),
+            ],
+            data.by_app,
+            "No sessions this day.",
+        ),
+        "<h2>Latency percentiles by model (ms)</h2>",
+        _html_table(
+            [
+                ("model", "model", ""),
+                ("calls", "calls", ""),
+                ("p50", "latency_p50", "ms"),
+                ("p95", "latency_p95", "ms"),
+                ("p99", "latency_p99", "ms"),
+                ("TTFT p50", "ttft_p50", "ms"),
+                ("cost", "cost_usd", "usd"),
+                ("unpriced calls", "unpriced", ""),
+            ],
+            data.by_model,
+            "No llm calls this day.",
+        ),
+        f"<h2>Top failing tools (top {TOP_TOOLS} by failed calls)</h2>",
+        _html_table(
+            [
+                ("app", "app_id", ""),
+                ("tool", "tool_name", ""),
+                ("calls", "n_calls", ""),
+                ("errors", "n_errors", ""),
+                ("failure rate", "failure_rate", "pct"),
+                ("p50 ms", "latency_ms_p50", "ms"),
+                ("p95 ms", "latency_ms_p95", "ms"),
+                ("sessions", "n_sessions", ""),
+                ("terminal share", "terminal_error_share", "pct"),
+                ("top error", "top_error_type", ""),
+            ],
+            data.tools,
+            "No tool failed this day.",
+        ),
+        "<h2>Eval pass rates (95% Wilson interval)</h2>",
+        _html_table(
+            [
+                ("benchmark", "benchmark", ""),
+                ("model", "model", ""),
+                ("run", "run_id", ""),
+                ("attempts", "n_attempts", ""),
+                ("tasks", "n_tasks", ""),
+                ("pass rate", "pass_rate", "pct"),
+                ("95% low", "ci_low", "pct"),
+                ("95% high", "ci_high", "pct"),
+                ("pass@1", "pass_at_1", "pct"),
+                ("cost", "cost_usd", "usd"),
+                ("cost / passed task", "cost_per_passed_task", "usd"),
+            ],
+            data.evals,
+            "No eval attempts this day.",
+        ),
+        "<h2>Model A vs model B on shared tasks (paired, task-clustered 95% interval)</h2>",
+        _html_table(
+            [
+                ("benchmark", "benchmark", ""),
+                ("model A", "model_a", ""),
+                ("model B", "model_b", ""),
+                ("shared tasks", "n_tasks", ""),
+                ("pass@1 A", "pass_at_1_a", "pct"),
+                ("pass@1 B", "pass_at_1_b", "pct"),
+                ("A - B", "diff", "diff"),
+                ("SE", "diff_se", ""),
+                ("95% low", "diff_ci_low", "diff"),
+                ("95% high", "diff_ci_high", "diff"),
+                ("cost A - B / task", "mean_cost_diff", "usd"),
+            ],
+            data.comparisons,
+            "No two models shared a task this day.",
+        ),
+        f"<h2>Loops detected (top {TOP_LOOPS} sessions)</h2>",
+        _html_table(
+            [
+                ("app", "app_id", ""),
+                ("session", "session_id", ""),
+                ("longest identical run", "max_identical_tool_run", ""),
+                ("longest ping-pong", "max_ping_pong", ""),
+                ("tool calls", "n_tool_calls", ""),
+                ("status", "status", ""),
+            ],
+            data.loops,
+            "No loop detected this day.",
+        ),
+    ]
+    body = "\n".join(sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>Daily report {html.escape(day)}</title><style>{_STYLE}</style></head>"
+        f"<body>\n{body}\n</body></html>\n"
+    )
