@@ -64,6 +64,13 @@ def config_class(operators: Sequence[Operator], name: str) -> type[ComputeConfig
     return made
 
 
+def launchpad_config(operators: Sequence[Operator], name: str) -> dict[str, Any]:
+    """The job's run config with every default spelled out, so the launchpad opens showing what a
+    user may change instead of an empty editor behind "Add config"."""
+    defaults = config_class(operators, name)().model_dump()
+    return {"ops": {name: {"config": defaults}}}
+
+
 def operator_params(config: ComputeConfig, op: Operator) -> dict[str, Any]:
     section = getattr(config, op.name, None)
     return dict(section.model_dump()) if section is not None else {}

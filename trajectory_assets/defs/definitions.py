@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from trajectory_assets.defs.assets import build_assets
+from trajectory_assets.defs.config import launchpad_config
 from trajectory_assets.defs.partitions import daily, start_date_of
 from trajectory_assets.defs.raw import raw_events_asset
 from trajectory_assets.defs.report import REPORT, report_asset
@@ -74,7 +75,11 @@ def build_definitions(
     partitions = daily(start_date or start_date_of(lake.lake()))
     tables = build_assets(registry, name=name, group=group or name, partitions=partitions)
     keys = [dg.AssetKey(t) for op in registry.operators for t in op.output_names]
-    job = daily_job(name, [*keys, *([dg.AssetKey(REPORT)] if report else [])])
+    job = daily_job(
+        name,
+        [*keys, *([dg.AssetKey(REPORT)] if report else [])],
+        launchpad_config(registry.operators, name),
+    )
     reads_raw = any(op.inputs[0] == "raw_events" for op in registry.operators)
     sensors = [raw_changed_sensor(registry, job, partitions)] if reads_raw else []
     assets: list[dg.AssetsDefinition | dg.SourceAsset] = [tables]

@@ -3,6 +3,7 @@
 import datetime as dt
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -12,10 +13,13 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from trajectory_assets.defs.settings import SCHEDULE_CRON
 
 
-def daily_job(name: str, keys: Sequence[dg.AssetKey]) -> UnresolvedAssetJobDefinition:
+def daily_job(
+    name: str, keys: Sequence[dg.AssetKey], config: dict[str, Any]
+) -> UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         f"{name}_daily",
         selection=dg.AssetSelection.assets(*keys),
+        config=config,
         executor_def=dg.in_process_executor,
         description="Every table of the code location for one day (or a range, as one run).",
     )
