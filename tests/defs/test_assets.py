@@ -76,6 +76,12 @@ def test_range_is_one_run_with_a_materialization_per_day(lake: Lake) -> None:
     catalog = lake_catalog(lake)
     for day in (DAY1, DAY2):
         assert meta[f"rows/{day}"].value == catalog.state("turns", day).rows  # type: ignore[union-attr]
+        # and each day's own row count where the UI's partition view and plots look for it
+        records = instance.fetch_observations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("turns"), asset_partitions=[day]), limit=1
+        ).records
+        observed = records[0].asset_observation.metadata  # type: ignore[union-attr]
+        assert observed["dagster/row_count"].value == catalog.state("turns", day).rows  # type: ignore[union-attr]
 
 
 def test_tables_are_readable_by_duckdb_and_polars_with_spec_columns(lake: Lake) -> None:

@@ -13,20 +13,23 @@ import dagster as dg
 
 from trajectory_assets.defs.checks import Check, CheckContext, Thresholds, checks_for, evaluate
 from trajectory_assets.defs.config import ComputeConfig, config_class, operator_params
-from trajectory_assets.defs.instance import LAKE_TAG, OtherLakeError, bind
-from trajectory_assets.defs.metadata import table_metadata
+from trajectory_assets.defs.instance import LAKE_TAG, bind
+from trajectory_assets.defs.metadata import day_observations, table_metadata
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
-from trajectory_assets.engine.lineage import MissingUpstreamError
 from trajectory_assets.engine.materialize import RunResult, run_operators
 from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.settings import RunSettings
+from trajectory_assets.errors import (
+    BadRawFilesError,
+    ConcurrentWriterError,
+    MissingUpstreamError,
+    OtherLakeError,
+)
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.delta import ConcurrentWriterError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
-from trajectory_assets.lake.raw import BadRawFilesError
 
 POOL = "trajectory_assets"
 
@@ -78,7 +81,7 @@ def build_assets(
         config: Config,  # type: ignore[valid-type]
         lake: LakeResource,
         compute: ComputeResource,
-    ) -> Iterator[dg.MaterializeResult]:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         run_config: ComputeConfig = config
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         chosen = [op for op in ops if set(op.output_names) & selected]
@@ -138,7 +141,7 @@ def _results(
     result: RunResult,
     config: ComputeConfig,
     checks: list[Check],
-) -> Iterator[dg.MaterializeResult]:
+) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
     """Checks first (their time is part of the metadata), then one result per selected table."""
     started = time.perf_counter()
     catalog = Catalog(lake, registry.tables)
@@ -153,6 +156,8 @@ def _results(
         for table in op.output_names:
             if table not in selected:
                 continue
+            if len(days) > 1:
+                yield from day_observations(result.of(op), table)
             yield dg.MaterializeResult(
                 asset_key=table,
                 metadata=table_metadata(result, result.of(op), table, catalog),

@@ -86,3 +86,16 @@ def table_metadata(
     if days:
         meta["preview"] = dg.MetadataValue.md(preview(catalog.read(table, dt=days[-1])))
     return meta
+
+
+def day_observations(result: OperatorResult, table: str) -> list[dg.AssetObservation]:
+    """A range run records one materialization, with the same metadata, on every day of its
+    range; an observation per day carries that day's own row count and version, so the UI's
+    partition view and plots show each day's numbers."""
+    observations = []
+    for day in sorted(result.days):
+        meta: dict[str, Any] = {"dagster/row_count": result.days[day].rows(table)}
+        version = result.days[day].tables[table].version
+        meta["committed_version"] = "up to date" if version is None else version
+        observations.append(dg.AssetObservation(asset_key=table, partition=day, metadata=meta))
+    return observations
