@@ -3,6 +3,8 @@
 Exactly what a user runs from a shell (or what the UI, the schedule or a backfill launch: one
 Dagster run of every Tier B asset over the lake's days, checks and commits included), with:
 
+- the tables named with `--assets`: every table, but not the daily report page, which the peer
+  does not make (a user gets it by default; it is an asset of its own, after the tables);
 - a fresh work lake (raw events linked, no table, no compaction, no checkpoint of an earlier run);
 - a fresh `DAGSTER_HOME` holding the project's `dagster.yaml`, as `make demo` sets one up;
 - the project's defaults: every `TRAJECTORY_ASSETS_*` variable of the caller's environment is
@@ -25,6 +27,7 @@ from benchmarks.lakes import LakeInfo, fresh_folder, fresh_work
 from benchmarks.procs import Measured, log_tail, run_measured
 from benchmarks.runlog import RunPhases, read_run
 from benchmarks.settings import ROOT
+from trajectory_assets.operators import TABLES
 
 
 class UserPathRun(TypedDict):
@@ -43,7 +46,8 @@ def cli() -> Path:
 
 def materialize_command(work: Path, days: list[str], runtime: str) -> list[str]:
     span = ["--partition", days[0]] if len(days) == 1 else ["--from", days[0], "--to", days[-1]]
-    return [str(cli()), "materialize", "--lake", str(work), *span, "--runtime", runtime]
+    tables = ["--assets", ",".join(TABLES)]
+    return [str(cli()), "materialize", "--lake", str(work), *span, *tables, "--runtime", runtime]
 
 
 def child_env(home: Path, ray_tmp: str) -> dict[str, str]:
