@@ -47,7 +47,6 @@ Mapping
 import datetime as dt
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,93 +56,13 @@ from trajectory_assets.ingest.common import (
     dumps,
     event,
     non_negative,
-    parse_ts,
-    read_text,
     stable_id,
-    to_int,
 )
+from trajectory_assets.ingest.importers.claude_code_entries import Entry, Response, read_entries
+from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms
 
 FORMAT = "claude-code"
 SUFFIXES = (".jsonl",)
-
-ENTRY_TYPES = frozenset({"user", "assistant", "system", "summary"})
-_USAGE = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
-
-
-@dataclass
-class Entry:
-    """One usable transcript line."""
-
-    line: int
-    raw: dict[str, Any]
-    ts: dt.datetime
-
-    @property
-    def type(self) -> str:
-        return str(self.raw.get("type"))
-
-    @property
-    def uuid(self) -> str:
-        return str(self.raw.get("uuid") or f"line-{self.line}")
-
-    @property
-    def message(self) -> dict[str, Any]:
-        message = self.raw.get("message")
-        return message if isinstance(message, dict) else {}
-
-    @property
-    def blocks(self) -> list[dict[str, Any]]:
-        content = self.message.get("content")
-        return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
-
-
-@dataclass
-class Response:
-    """The lines of one API response."""
-
-    key: str
-    entries: list[Entry] = field(default_factory=list)
-
-    def usage(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for entry in self.entries:
-            usage = entry.message.get("usage")
-            if not isinstance(usage, dict):
-                continue
-            for name in _USAGE:
-                value = to_int(usage.get(name))
-                if value is not None:
-                    out[name] = max(out.get(name, 0), value)
-        return out
-
-
-def read_entries(path: str | Path) -> list[Entry]:
-    """The usable entries of a transcript, first copy of each uuid, in file order."""
-    entries: list[Entry] = []
-    seen: set[str] = set()
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(raw, dict) or raw.get("type") not in ENTRY_TYPES:
-            continue
-        if not raw.get("sessionId") or not isinstance(raw.get("message"), dict | None):
-            continue
-        try:
-            ts = parse_ts(raw["timestamp"])
-        except (KeyError, ValueError, TypeError):
-            continue
-        if raw.get("type") in ("user", "assistant") and not isinstance(raw.get("message"), dict):
-            continue
-        entry = Entry(number, raw, ts)
-        if entry.uuid in seen:
-            continue
-        seen.add(entry.uuid)
-        entries.append(entry)
-    return entries
 
 
 def parse(path: str | Path) -> Iterator[Row]:
@@ -238,8 +157,7 @@ class _Session:
         responses: dict[str, Response] = {}
         for entry in self.entries:
             if entry.type == "assistant" and not self._synthetic(entry):
-                message = entry.message
-                key = f"{message.get('id') or entry.uuid}/{entry.raw.get('requestId') or ''}"
+                key = entry.response_key
                 responses.setdefault(key, Response(key)).entries.append(entry)
         tools: dict[str, Row] = {}
         done: set[str] = set()
@@ -252,8 +170,7 @@ class _Session:
                 failed_last = bool(entry.raw.get("isApiErrorMessage"))
             elif entry.type == "assistant":
                 failed_last = False
-                message = entry.message
-                key = f"{message.get('id') or entry.uuid}/{entry.raw.get('requestId') or ''}"
+                key = entry.response_key
                 if key not in done:
                     done.add(key)
                     self._llm_call(responses[key], agent)
@@ -337,13 +254,13 @@ class _Session:
             agent_id=agent,
             model=first.message.get("model"),
             request_id=first.raw.get("requestId") or first.message.get("id"),
-            latency_ms=None if start is None else non_negative(_ms(last.ts - start)),
+            latency_ms=None if start is None else non_negative(elapsed_ms(start, last.ts)),
             input_tokens=total,
             output_tokens=usage.get("output_tokens"),
             cache_tokens=reads,
             payload=dumps(payload),
         )
-        text = _text([b for b in _blocks(response) if b.get("type") == "text"])
+        text = _text([b for b in response.blocks if b.get("type") == "text"])
         if text:
             self.add(
                 "agent_message",
@@ -373,7 +290,7 @@ class _Session:
             failed = block.get("is_error") is True
             message = _text(block.get("content"))[:2000]
             if call is not None:
-                call["tool_latency_ms"] = non_negative(_ms(entry.ts - call["ts"]))
+                call["tool_latency_ms"] = non_negative(elapsed_ms(call["ts"], entry.ts))
                 if failed:
                     call["error_type"] = "tool_error"
                     call["payload"] = dumps({**json.loads(call["payload"]), "message": message})
@@ -402,14 +319,6 @@ class _Session:
                 agent_id=agent,
                 payload=dumps({"text": text[:2000]}),
             )
-
-
-def _blocks(response: Response) -> list[dict[str, Any]]:
-    return [b for e in response.entries for b in e.blocks]
-
-
-def _ms(delta: dt.timedelta) -> float:
-    return delta.total_seconds() * 1000
 
 
 def _code(value: Any) -> str | None:

@@ -1,0 +1,92 @@
+"""Reading a Claude Code transcript: its usable entries, and the lines of one API response.
+
+Kept apart from the event mapping in `claude_code`: which lines are usable, and which lines
+make one response with what usage, is what must be right before any event is made.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trajectory_assets.ingest.common import to_int
+from trajectory_assets.ingest.importers.transcript_lines import line_time, typed_objects
+
+ENTRY_TYPES = frozenset({"user", "assistant", "system", "summary"})
+_USAGE = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+
+@dataclass
+class Entry:
+    """One usable transcript line."""
+
+    line: int
+    raw: dict[str, Any]
+    ts: dt.datetime
+
+    @property
+    def type(self) -> str:
+        return str(self.raw.get("type"))
+
+    @property
+    def uuid(self) -> str:
+        return str(self.raw.get("uuid") or f"line-{self.line}")
+
+    @property
+    def message(self) -> dict[str, Any]:
+        message = self.raw.get("message")
+        return message if isinstance(message, dict) else {}
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        content = self.message.get("content")
+        return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+    @property
+    def response_key(self) -> str:
+        """The API response an assistant line belongs to: its message id and request id."""
+        return f"{self.message.get('id') or self.uuid}/{self.raw.get('requestId') or ''}"
+
+
+@dataclass
+class Response:
+    """The lines of one API response."""
+
+    key: str
+    entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        return [b for e in self.entries for b in e.blocks]
+
+    def usage(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for entry in self.entries:
+            usage = entry.message.get("usage")
+            if not isinstance(usage, dict):
+                continue
+            for name in _USAGE:
+                value = to_int(usage.get(name))
+                if value is not None:
+                    out[name] = max(out.get(name, 0), value)
+        return out
+
+
+def read_entries(path: str | Path) -> list[Entry]:
+    """The usable entries of a transcript, first copy of each uuid, in file order."""
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for number, raw in typed_objects(path, ENTRY_TYPES):
+        if not raw.get("sessionId") or not isinstance(raw.get("message"), dict | None):
+            continue
+        ts = line_time(raw)
+        if ts is None:
+            continue
+        if raw.get("type") in ("user", "assistant") and not isinstance(raw.get("message"), dict):
+            continue
+        entry = Entry(number, raw, ts)
+        if entry.uuid in seen:
+            continue
+        seen.add(entry.uuid)
+        entries.append(entry)
+    return entries
