@@ -35,6 +35,13 @@ def column(name: str, type: pa.DataType, meaning: str, *, nullable: bool = True)
     return pa.field(name, type, nullable=nullable, metadata={DESCRIPTION: meaning})
 
 
+# The key columns most session-grained tables start with, declared once so every table means
+# the same by them.
+SESSION_DAY = column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD).")
+APP_ID = column("app_id", pa.string(), "The application, as in the raw events.")
+SESSION_ID = column("session_id", pa.string(), "The session, as in the raw events.")
+
+
 RAW_EVENTS = pa.schema(
     [
         column(

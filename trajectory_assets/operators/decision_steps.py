@@ -8,13 +8,13 @@ import pyarrow as pa
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
 from trajectory_assets.operators.events import CLEAN, VALIDATION_COLUMNS, payload
-from trajectory_assets.schema import TS, TableSpec, column
+from trajectory_assets.schema import APP_ID, SESSION_DAY, SESSION_ID, TS, TableSpec, column
 
 DECISION_STEPS = pa.schema(
     [
-        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
-        column("app_id", pa.string(), "The application, as in the raw events."),
-        column("session_id", pa.string(), "The session, as in the raw events."),
+        SESSION_DAY,
+        APP_ID,
+        SESSION_ID,
         column(
             "step",
             pa.string(),

@@ -3,7 +3,30 @@ columns, keys and partitions (SPEC.md)."""
 
 import pyarrow as pa
 
-from trajectory_assets.schema import ARTIFACTS, STRINGS, TS, TableSpec, column
+from trajectory_assets.schema import (
+    APP_ID,
+    ARTIFACTS,
+    SESSION_DAY,
+    SESSION_ID,
+    STRINGS,
+    TS,
+    TableSpec,
+    column,
+)
+
+# The event-grained columns `errors`, `llm_calls` and `tool_calls` share.
+EVENT_TURN = column(
+    "turn_index", pa.int32(), "The event's 0-based turn; null for session-level events."
+)
+EVENT_ID = column(
+    "event_id", pa.string(), "The event's id (unique in its session after de-duplication)."
+)
+EVENT_TS = column("ts", TS, "When the event happened.")
+AGENT_ID = column("agent_id", pa.string(), "The event's `agent_id`.")
+CALL_ERROR_TYPE = column(
+    "error_type", pa.string(), "The call's `error_type`; null when it succeeded."
+)
+CALL_ERROR_CODE = column("error_code", pa.string(), "The call's `error_code`.")
 
 REJECTED_EVENTS = pa.schema(
     [
@@ -35,9 +58,9 @@ REJECTED_EVENTS = pa.schema(
 
 SESSIONS = pa.schema(
     [
-        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
-        column("app_id", pa.string(), "The application, as in the raw events."),
-        column("session_id", pa.string(), "The session, as in the raw events."),
+        SESSION_DAY,
+        APP_ID,
+        SESSION_ID,
         column(
             "agent_ids",
             STRINGS,
@@ -167,9 +190,9 @@ SESSIONS = pa.schema(
 
 TURNS = pa.schema(
     [
-        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
-        column("app_id", pa.string(), "The application, as in the raw events."),
-        column("session_id", pa.string(), "The session, as in the raw events."),
+        SESSION_DAY,
+        APP_ID,
+        SESSION_ID,
         column(
             "turn_index",
             pa.int32(),
@@ -233,25 +256,17 @@ TURNS = pa.schema(
 
 ERRORS = pa.schema(
     [
-        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
-        column("app_id", pa.string(), "The application, as in the raw events."),
+        SESSION_DAY,
+        APP_ID,
         column(
             "error_type",
             pa.string(),
             "The event's `error_type` (never null: that is what makes it an error).",
         ),
-        column("session_id", pa.string(), "The session, as in the raw events."),
-        column(
-            "turn_index",
-            pa.int32(),
-            "The event's 0-based turn; null for session-level events.",
-        ),
-        column(
-            "event_id",
-            pa.string(),
-            "The event's id (unique in its session after de-duplication).",
-        ),
-        column("ts", TS, "When the event happened."),
+        SESSION_ID,
+        EVENT_TURN,
+        EVENT_ID,
+        EVENT_TS,
         column("error_code", pa.string(), "The event's `error_code`."),
         column(
             "event_type",
@@ -283,21 +298,13 @@ ERRORS = pa.schema(
 
 LLM_CALLS = pa.schema(
     [
-        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
-        column("app_id", pa.string(), "The application, as in the raw events."),
-        column("session_id", pa.string(), "The session, as in the raw events."),
-        column(
-            "turn_index",
-            pa.int32(),
-            "The event's 0-based turn; null for session-level events.",
-        ),
-        column(
-            "event_id",
-            pa.string(),
-            "The event's id (unique in its session after de-duplication).",
-        ),
-        column("ts", TS, "When the event happened."),
-        column("agent_id", pa.string(), "The event's `agent_id`."),
+        SESSION_DAY,
+        APP_ID,
+        SESSION_ID,
+        EVENT_TURN,
+        EVENT_ID,
+        EVENT_TS,
+        AGENT_ID,
         column("request_id", pa.string(), "The event's `request_id`."),
         column("model", pa.string(), "The model called."),
         column("ttft_ms", pa.float64(), "Time to first token, ms."),
@@ -305,8 +312,8 @@ LLM_CALLS = pa.schema(
         column("input_tokens", pa.int64(), "Input tokens of the call, cached ones included."),
         column("output_tokens", pa.int64(), "Output tokens of the call."),
         column("cache_tokens", pa.int64(), "Input tokens served from cache."),
-        column("error_type", pa.string(), "The call's `error_type`; null when it succeeded."),
-        column("error_code", pa.string(), "The call's `error_code`."),
+        CALL_ERROR_TYPE,
+        CALL_ERROR_CODE,
         column(
             "cost_usd",
             pa.float64(),
@@ -318,25 +325,17 @@ LLM_CALLS = pa.schema(
 
 TOOL_CALLS = pa.schema(
     [
-        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
-        column("app_id", pa.string(), "The application, as in the raw events."),
-        column("session_id", pa.string(), "The session, as in the raw events."),
-        column(
-            "turn_index",
-            pa.int32(),
-            "The event's 0-based turn; null for session-level events.",
-        ),
-        column(
-            "event_id",
-            pa.string(),
-            "The event's id (unique in its session after de-duplication).",
-        ),
-        column("ts", TS, "When the event happened."),
-        column("agent_id", pa.string(), "The event's `agent_id`."),
+        SESSION_DAY,
+        APP_ID,
+        SESSION_ID,
+        EVENT_TURN,
+        EVENT_ID,
+        EVENT_TS,
+        AGENT_ID,
         column("tool_name", pa.string(), "The tool called."),
         column("tool_latency_ms", pa.float64(), "Time the tool took, ms."),
-        column("error_type", pa.string(), "The call's `error_type`; null when it succeeded."),
-        column("error_code", pa.string(), "The call's `error_code`."),
+        CALL_ERROR_TYPE,
+        CALL_ERROR_CODE,
         column(
             "arguments_hash",
             pa.string(),

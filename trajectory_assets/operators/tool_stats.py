@@ -11,12 +11,12 @@ import pyarrow as pa
 
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
-from trajectory_assets.schema import STRINGS, TableSpec, column
+from trajectory_assets.schema import APP_ID, STRINGS, TableSpec, column
 
 TOOL_STATS = pa.schema(
     [
         column("dt", pa.string(), "The day of the calls' sessions (YYYY-MM-DD)."),
-        column("app_id", pa.string(), "The application, as in the raw events."),
+        APP_ID,
         column("tool_name", pa.string(), "The tool (`unknown` for calls with a null `tool_name`)."),
         column("n_calls", pa.int64(), "The tool's calls in the app that day."),
         column("n_errors", pa.int64(), "The tool's calls with a non-null `error_type`."),

@@ -12,13 +12,13 @@ from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import OpContext, Operator
 from trajectory_assets.operators.events import CLEAN, SESSION, VALIDATION_COLUMNS
 from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql
-from trajectory_assets.schema import TableSpec, column
+from trajectory_assets.schema import APP_ID, SESSION_DAY, SESSION_ID, TableSpec, column
 
 TURN_FEATURES = pa.schema(
     [
-        column("dt", pa.string(), "The UTC date of the session's first event (YYYY-MM-DD)."),
-        column("app_id", pa.string(), "The application, as in the raw events."),
-        column("session_id", pa.string(), "The session, as in the raw events."),
+        SESSION_DAY,
+        APP_ID,
+        SESSION_ID,
         column("turn_index", pa.int32(), "The 0-based turn, as in `turns`."),
         column(
             "cache_hit_ratio",
