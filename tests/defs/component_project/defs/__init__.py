@@ -1,0 +1,1 @@
+"""The project's defs folder: Dagster loads every defs.yaml below it."""
