@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from trajectory_assets.defs.definitions import build_definitions
     from trajectory_assets.engine.batch import Batch
     from trajectory_assets.engine.operator import OpContext, Operator
-    from trajectory_assets.engine.registry import DefinitionError
+    from trajectory_assets.errors import DefinitionError
     from trajectory_assets.notebook import connect
     from trajectory_assets.operators import OPERATORS as BUILTIN_OPERATORS
     from trajectory_assets.schema import TableSpec, column
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "BUILTIN_OPERATORS": ("trajectory_assets.operators", "OPERATORS"),
     "Batch": ("trajectory_assets.engine.batch", "Batch"),
-    "DefinitionError": ("trajectory_assets.engine.registry", "DefinitionError"),
+    "DefinitionError": ("trajectory_assets.errors", "DefinitionError"),
     "OpContext": ("trajectory_assets.engine.operator", "OpContext"),
     "Operator": ("trajectory_assets.engine.operator", "Operator"),
     "TableSpec": ("trajectory_assets.schema", "TableSpec"),

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from trajectory_assets.engine.operator import Operator
-from trajectory_assets.engine.registry import DefinitionError, Registry
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.errors import DefinitionError
 from trajectory_assets.operators import OPERATORS
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ from tests.runs import lake_catalog, run_operator
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.errors import BadRawFilesError
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw import BadRawFilesError
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
 from trajectory_assets.schema import RAW_EVENTS
 

@@ -5,10 +5,10 @@ import pytest
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, plan, run_all, run_operator
 from trajectory_assets.engine.explain import explain
-from trajectory_assets.engine.lineage import MissingUpstreamError
 from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.errors import MissingUpstreamError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import (
     OPERATORS,

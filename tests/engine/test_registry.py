@@ -4,7 +4,8 @@ import pyarrow as pa
 import pytest
 
 import trajectory_assets as ta
-from trajectory_assets.engine.registry import DefinitionError, Registry
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.errors import DefinitionError
 from trajectory_assets.operators import OPERATORS, Sessionize
 
 GOOD = pa.schema([("dt", pa.string()), ("app_id", pa.string()), ("session_id", pa.string())])

@@ -13,6 +13,7 @@ from tests.lake.writers import WriterRacingRuntime, commit_at_once
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, plan, run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.errors import ConcurrentWriterError, NoPreviousVersionError
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import STAGING
@@ -69,7 +70,7 @@ def test_changed_raw_data_commits_a_new_version_and_rollback_restores_the_day(la
     run_operator(op, lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
     catalog = lake_catalog(lake)
     before = {d: catalog.read("sessions", dt=d) for d in (DAY1, DAY2)}
-    with pytest.raises(delta.NoPreviousVersionError, match=f"sessions dt={DAY1} has no previous"):
+    with pytest.raises(NoPreviousVersionError, match=f"sessions dt={DAY1} has no previous"):
         delta.restore_day(lake, catalog.get("sessions"), DAY1, {})
 
     drop_a_session(lake, DAY1)
@@ -168,7 +169,7 @@ def test_interrupted_commit_is_rolled_forward_by_the_next_run(lake: Lake) -> Non
 
 def test_a_second_writer_of_the_same_day_is_refused(lake: Lake) -> None:
     op = Sessionize()
-    with pytest.raises(delta.ConcurrentWriterError, match=r"sessions dt=.* [(]run the-other"):
+    with pytest.raises(ConcurrentWriterError, match=r"sessions dt=.* [(]run the-other"):
         run_operator(op, lake, [DAY1], WriterRacingRuntime(lake, DAY1), batch_bytes=SMALL)
     assert pending_attempts(lake, op.name, DAY1) == []  # nothing left to roll forward
     catalog = lake_catalog(lake)
@@ -196,7 +197,7 @@ def test_vacuum_ends_time_travel_before_the_horizon(lake: Lake) -> None:
     deleted = delta.vacuum(lake, "sessions", retention_hours=0)
     assert len(deleted) == len(old)
     assert not (old & data_files(lake, "sessions"))
-    with pytest.raises(delta.NoPreviousVersionError, match="was vacuumed"):
+    with pytest.raises(NoPreviousVersionError, match="was vacuumed"):
         delta.restore_day(lake, lake_catalog(lake).get("sessions"), DAY1, {})
     assert isinstance(lake_catalog(lake).read("sessions"), pa.Table)
 
@@ -214,6 +215,6 @@ def test_simultaneous_commits_of_one_day_leave_one_writer(tmp_path: Path) -> Non
     lake = Lake(str(tmp_path))
     outcomes = commit_at_once(lake, [DAY1] * 4)
     assert sum(isinstance(o, int) for o in outcomes) == 1, outcomes
-    refused = [o for o in outcomes if isinstance(o, delta.ConcurrentWriterError)]
+    refused = [o for o in outcomes if isinstance(o, ConcurrentWriterError)]
     assert len(refused) == 3, outcomes
     assert len(lake_catalog(lake).files("sessions", DAY1)) == 1

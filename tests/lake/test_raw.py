@@ -5,9 +5,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.lakes import DAY1, DAY2
+from trajectory_assets.errors import BadRawFilesError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import (
-    BadRawFilesError,
     group_sessions,
     list_days,
     list_raw_files,

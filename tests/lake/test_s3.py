@@ -16,6 +16,7 @@ from tests.servers import ACCESS_KEY, SECRET_KEY, S3Server
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.errors import ConcurrentWriterError
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
@@ -67,7 +68,7 @@ def test_rerun_restore_and_a_second_writer_on_s3(raw_lake_root: Path, s3: S3Serv
     catalog.refresh()
     assert catalog.read("sessions", dt=DAY1).equals(rows)
 
-    with pytest.raises(delta.ConcurrentWriterError, match=r"\(run the-other"):
+    with pytest.raises(ConcurrentWriterError, match=r"\(run the-other"):
         run_operator(op, lake, [DAY2], WriterRacingRuntime(lake, DAY2), batch_bytes=64 * 1024)
     assert lake_catalog(lake).read("sessions", dt=DAY2).num_rows == 120
 
@@ -80,7 +81,7 @@ def test_simultaneous_writers_on_s3_use_conditional_puts(s3: S3Server) -> None:
     outcomes = commit_at_once(lake, ["2026-11-01", "2026-11-02", DAY1, DAY1, DAY1])
     assert sorted(o for o in outcomes[:2] if isinstance(o, int)) != []
     assert sum(isinstance(o, int) for o in outcomes[2:]) == 1, outcomes
-    assert sum(isinstance(o, delta.ConcurrentWriterError) for o in outcomes[2:]) == 2, outcomes
+    assert sum(isinstance(o, ConcurrentWriterError) for o in outcomes[2:]) == 2, outcomes
     catalog = lake_catalog(lake)
     assert catalog.days("sessions") == ["2026-11-01", "2026-11-02", DAY1]
     assert len(catalog.files("sessions", DAY1)) == 1

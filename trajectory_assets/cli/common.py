@@ -113,7 +113,7 @@ def defs_option(f: F) -> F:
 def project(defs: Sequence[str] = (), lake: "Lake | None" = None) -> "Project":
     """The built-in operators and those of `defs` modules (and of the lake's config); a bad
     module is a clear error."""
-    from trajectory_assets.engine.registry import DefinitionError
+    from trajectory_assets.errors import DefinitionError
     from trajectory_assets.lake.config import read_config
     from trajectory_assets.project import load
 

@@ -36,7 +36,7 @@ def explain(
     Without --partition or --from/--to, every day of the lake that has raw data.
     """
     from trajectory_assets.engine.explain import explain as explain_plan
-    from trajectory_assets.engine.lineage import MissingUpstreamError
+    from trajectory_assets.errors import MissingUpstreamError
     from trajectory_assets.lake.raw import list_days
 
     where = open_lake(lake, must_exist=True)

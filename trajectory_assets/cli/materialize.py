@@ -138,9 +138,10 @@ def run_days(
     DAGSTER_HOME instance."""
     import dagster as dg
 
-    from trajectory_assets.defs.instance import OtherLakeError, bind
+    from trajectory_assets.defs.instance import bind
     from trajectory_assets.defs.partitions import start_date_of
     from trajectory_assets.defs.resources import ComputeResource, LakeResource
+    from trajectory_assets.errors import OtherLakeError
     from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
     from trajectory_assets.lake.raw import list_days
 

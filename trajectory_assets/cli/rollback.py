@@ -40,6 +40,7 @@ def rollback(
         raise CliError(f"unknown table {table!r}; tables are: {', '.join(registry.tables)}")
     op = operator_named(registry, table)
 
+    from trajectory_assets.errors import ConcurrentWriterError, NoPreviousVersionError
     from trajectory_assets.lake import delta
     from trajectory_assets.lake.catalog import Catalog
 
@@ -53,7 +54,7 @@ def rollback(
             )
             for name in op.output_names
         ]
-    except (delta.NoPreviousVersionError, delta.ConcurrentWriterError) as exc:
+    except (NoPreviousVersionError, ConcurrentWriterError) as exc:
         raise CliError(str(exc)) from None
     for r in restored:
         now = f"now version {r.version}" if r.version is not None else "already current"

@@ -26,9 +26,10 @@ def sync(lake: str, defs: tuple[str, ...], allow_other_lake: bool) -> None:
     computed; for a new or lost instance, or a lake filled elsewhere."""
     import dagster as dg
 
-    from trajectory_assets.defs.instance import OtherLakeError, bind
+    from trajectory_assets.defs.instance import bind
     from trajectory_assets.defs.partitions import daily, start_date_of
     from trajectory_assets.defs.sync import sync as sync_instance
+    from trajectory_assets.errors import OtherLakeError
 
     if not os.environ.get("DAGSTER_HOME"):
         raise CliError("DAGSTER_HOME is not set: which Dagster instance should show the lake?")

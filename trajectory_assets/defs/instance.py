@@ -8,12 +8,10 @@ lake is refused, naming both, unless it says `allow_other_lake`.
 
 import dagster as dg
 
+from trajectory_assets.errors import OtherLakeError
+
 LAKE_KEY = "trajectory_assets/lake"
 LAKE_TAG = "trajectory_assets/lake"  # on every run
-
-
-class OtherLakeError(RuntimeError):
-    """A run writes a lake other than the one the instance records."""
 
 
 def bound_lake(instance: dg.DagsterInstance) -> str | None:

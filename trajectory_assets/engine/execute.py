@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 from trajectory_assets.engine.batch import Batch
 from trajectory_assets.engine.operator import PARTIALS, OpContext, Operator, normalise
 from trajectory_assets.engine.tasks import BatchTask, Step
+from trajectory_assets.errors import BadRawFilesError
 from trajectory_assets.lake.delta import read_files
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import (
-    BadRawFilesError,
     events_schema,
     filter_sessions,
     read_events,

@@ -14,15 +14,12 @@ from dataclasses import dataclass
 
 from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.errors import MissingUpstreamError
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta import PartitionState
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import OnBadFile, RawFile, fingerprint
 from trajectory_assets.lake.staging import attempt_key
-
-
-class MissingUpstreamError(RuntimeError):
-    """An operator's table input has no committed day, and no operator of the run computes it."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Step
+from trajectory_assets.errors import ConcurrentWriterError
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
@@ -117,7 +118,7 @@ def run_operators(
     lake_files: Mapping[str, str | None] | None = None,
     progress: Progress = log.info,
 ) -> RunResult:
-    """Materialize `days` of the operators' tables. Raises delta.ConcurrentWriterError when
+    """Materialize `days` of the operators' tables. Raises ConcurrentWriterError when
     another writer commits one of those days while this run computes it."""
     started = time.perf_counter()
     registry = registry or Registry.build(operators)
@@ -309,7 +310,7 @@ def _commit_day(
     specs = {t.name: t for t in op.outputs}
     try:
         tables = _commit_tables(attempt, specs, final, intent, since=versions)
-    except delta.ConcurrentWriterError:
+    except ConcurrentWriterError:
         withdraw_intent(attempt)  # never roll forward a result another writer superseded
         raise
     finish(attempt)

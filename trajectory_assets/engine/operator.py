@@ -18,12 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trajectory_assets.engine.batch import Batch
+from trajectory_assets.errors import OutputError
 from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.schema import TableSpec
-
-
-class OutputError(ValueError):
-    """An operator returned outputs that do not match what it declared."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.schema import NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
 
 Row = dict[str, Any]
@@ -24,10 +25,6 @@ JSON_PAYLOAD_TYPES = frozenset({"decision", "eval_result"})
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 """Base of synthesized timestamps for formats that record no time at all (see each importer)."""
-
-
-class UnparseableFileError(ValueError):
-    """A source file an importer cannot read; the message is the reason shown to the user."""
 
 
 def event(event_type: str, *, event_id: str, session_id: str, ts: dt.datetime, **cols: Any) -> Row:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trajectory_assets.ingest.common import UnparseableFileError, read_bytes
+from trajectory_assets.errors import UnparseableFileError
+from trajectory_assets.ingest.common import read_bytes
 
 JSONL_SAMPLE_LINES = 50
 DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".eval", ".traj")

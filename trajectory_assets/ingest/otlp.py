@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trajectory_assets.ingest.common import UnparseableFileError
+from trajectory_assets.errors import BadRequestError, UnparseableFileError
 from trajectory_assets.ingest.importers.otel import trace_events
 from trajectory_assets.ingest.importers.otel_spans import Span
 from trajectory_assets.ingest.logger import EventLogger
@@ -258,7 +258,7 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
         try:
             body = wire.decompress(body, request.headers.get("content-encoding"))
             resources = wire.decode(body, kind)
-        except wire.BadRequestError as exc:
+        except BadRequestError as exc:
             return failure(400, wire.INVALID_ARGUMENT, str(exc))
         except ValueError as exc:  # an unsupported Content-Encoding
             return PlainTextResponse(str(exc), 415)

@@ -18,6 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from trajectory_assets.errors import BadRequestError
 from trajectory_assets.ingest.importers.otel_spans import attributes, raw_spans
 
 if TYPE_CHECKING:
@@ -31,10 +32,6 @@ JSON = "application/json"
 # google.rpc.Code values used in Status bodies
 INVALID_ARGUMENT = 3
 UNAVAILABLE = 14
-
-
-class BadRequestError(ValueError):
-    """A body that is not an ExportTraceServiceRequest in the declared encoding."""
 
 
 @dataclass

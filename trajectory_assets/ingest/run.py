@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
-    UnparseableFileError,
     place_synthetic_times,
     validate_row,
 )

@@ -21,6 +21,11 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 
+from trajectory_assets.errors import (
+    ConcurrentWriterError,
+    MissingDataFileError,
+    NoPreviousVersionError,
+)
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.schema import TableSpec
 
@@ -30,18 +35,6 @@ if TYPE_CHECKING:
 ATTEMPT_IN_NAME = re.compile(r"^part-([0-9a-f]{16})-")
 COMMIT_TRIES = 20
 LOG = "_delta_log"
-
-
-class ConcurrentWriterError(RuntimeError):
-    """Another writer committed the same table and day while this run was computing it."""
-
-
-class MissingDataFileError(RuntimeError):
-    """A file about to be committed is not in the lake: committing it would break the table."""
-
-
-class NoPreviousVersionError(RuntimeError):
-    """A day has no earlier state to restore."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from trajectory_assets.errors import BadRawFileError, BadRawFilesError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE, parse_hive
 from trajectory_assets.schema import EVENTS, RAW_EVENTS
@@ -28,34 +29,6 @@ if TYPE_CHECKING:
 OnBadFile = Literal["fail", "skip"]
 SessionRange = tuple[str, str, str]
 """(app_id, first session_id, last session_id): a run of consecutive sessions of one app."""
-
-
-class BadRawFileError(RuntimeError):
-    """A raw file that cannot be read or conformed to the raw schema."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"raw file {path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
-class BadRawFilesError(RuntimeError):
-    """Raw files that cannot be read, every one named with its reason, and what to do."""
-
-    def __init__(self, bad: Sequence[tuple[str, str]]) -> None:
-        self.bad = sorted(set(bad))
-        lines = [f"- {path}: {reason}" for path, reason in self.bad[:50]]
-        more = [f"- and {len(self.bad) - 50} more"] if len(self.bad) > 50 else []
-        super().__init__(
-            f"{len(self.bad)} raw file(s) cannot be read, so nothing was committed:\n"
-            + "\n".join([*lines, *more])
-            + "\nTo leave unreadable files out and list them in the run's metadata instead, "
-            "set on_bad_file to skip: run config `on_bad_file: skip`, `--on-bad-file skip`, or "
-            "TRAJECTORY_ASSETS_ON_BAD_FILE=skip."
-        )
-
-    def __reduce__(self) -> tuple[type, tuple[list[tuple[str, str]]]]:
-        return (BadRawFilesError, (self.bad,))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from trajectory_assets.engine.execute import collect, compute_task, run_task
 from trajectory_assets.engine.tasks import BatchTask
-from trajectory_assets.lake.raw import BadRawFilesError
+from trajectory_assets.errors import BadRawFilesError
 from trajectory_assets.lake.staging import BatchReceipt
 
 

@@ -48,10 +48,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     EPOCH,
     Row,
-    UnparseableFileError,
     dumps,
     event,
     non_negative,

@@ -15,8 +15,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
-    UnparseableFileError,
     input_with_cache,
     load_json,
     parse_ts,

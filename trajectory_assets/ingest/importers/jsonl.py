@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     COLUMNS,
     Row,
-    UnparseableFileError,
     dumps,
     parse_ts,
     read_bytes,

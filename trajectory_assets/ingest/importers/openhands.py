@@ -48,9 +48,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     Row,
-    UnparseableFileError,
     content_id,
     dumps,
     event,

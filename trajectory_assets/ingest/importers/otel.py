@@ -49,10 +49,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     EPOCH,
     Row,
-    UnparseableFileError,
     dumps,
     event,
     input_with_cache,

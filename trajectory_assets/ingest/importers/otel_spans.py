@@ -12,7 +12,8 @@ requests are converted to the OTLP/JSON shape by the receiver before they get he
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from trajectory_assets.ingest.common import EPOCH, UnparseableFileError, parse_ts
+from trajectory_assets.errors import UnparseableFileError
+from trajectory_assets.ingest.common import EPOCH, parse_ts
 
 LLM_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "call_llm", "invoke_model", "completion"}

@@ -32,9 +32,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     Row,
-    UnparseableFileError,
     base_name,
     content_id,
     dumps,

@@ -1,0 +1,82 @@
+"""The errors the project raises on purpose: each says what is wrong and what to do about it.
+
+They sit below every other module, so any layer may raise or catch them. (The command line's
+`CliError` stays in `cli/common.py`: it is a click exception, shown to a terminal.)
+"""
+
+from collections.abc import Sequence
+
+# Defining tables
+
+
+class DefinitionError(ValueError):
+    """Operators that cannot be turned into tables: the message names each one and its problem."""
+
+
+class OutputError(ValueError):
+    """An operator returned outputs that do not match what it declared."""
+
+
+# Reading the raw lake
+
+
+class BadRawFileError(RuntimeError):
+    """A raw file that cannot be read or conformed to the raw schema."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"raw file {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class BadRawFilesError(RuntimeError):
+    """Raw files that cannot be read, every one named with its reason, and what to do."""
+
+    def __init__(self, bad: Sequence[tuple[str, str]]) -> None:
+        self.bad = sorted(set(bad))
+        lines = [f"- {path}: {reason}" for path, reason in self.bad[:50]]
+        more = [f"- and {len(self.bad) - 50} more"] if len(self.bad) > 50 else []
+        super().__init__(
+            f"{len(self.bad)} raw file(s) cannot be read, so nothing was committed:\n"
+            + "\n".join([*lines, *more])
+            + "\nTo leave unreadable files out and list them in the run's metadata instead, "
+            "set on_bad_file to skip: run config `on_bad_file: skip`, `--on-bad-file skip`, or "
+            "TRAJECTORY_ASSETS_ON_BAD_FILE=skip."
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[list[tuple[str, str]]]]:
+        return (BadRawFilesError, (self.bad,))
+
+
+# Planning and committing tables
+
+
+class MissingUpstreamError(RuntimeError):
+    """An operator's table input has no committed day, and no operator of the run computes it."""
+
+
+class ConcurrentWriterError(RuntimeError):
+    """Another writer committed the same table and day while this run was computing it."""
+
+
+class MissingDataFileError(RuntimeError):
+    """A file about to be committed is not in the lake: committing it would break the table."""
+
+
+class NoPreviousVersionError(RuntimeError):
+    """A day has no earlier state to restore."""
+
+
+class OtherLakeError(RuntimeError):
+    """A run writes a lake other than the one the instance records."""
+
+
+# Ingesting
+
+
+class UnparseableFileError(ValueError):
+    """A source file an importer cannot read; the message is the reason shown to the user."""
+
+
+class BadRequestError(ValueError):
+    """A body that is not an ExportTraceServiceRequest in the declared encoding."""
