@@ -50,14 +50,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from trajectory_assets.ingest.common import (
-    Row,
-    UnparseableFileError,
-    dumps,
-    event,
-    non_negative,
-    stable_id,
-)
+from trajectory_assets.errors import UnparseableFileError
+from trajectory_assets.ingest.common import Row, dumps, event, non_negative, stable_id
 from trajectory_assets.ingest.importers.claude_code_entries import Entry, Response, read_entries
 from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms
 

@@ -45,18 +45,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     Row,
-    UnparseableFileError,
     dumps,
     event,
     non_negative,
-    parse_ts,
-    read_text,
     stable_id,
     to_float,
     to_int,
 )
+from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms, line_time, typed_objects
 
 FORMAT = "codex"
 SUFFIXES = (".jsonl",)
@@ -93,20 +92,11 @@ class Group:
 
 def read_lines(path: str | Path) -> list[Line]:
     lines: list[Line] = []
-    for number, text in enumerate(read_text(path).splitlines(), start=1):
-        if not text.strip():
-            continue
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(raw, dict) or raw.get("type") not in LINE_TYPES:
-            continue
+    for number, raw in typed_objects(path, LINE_TYPES):
         if not isinstance(raw.get("payload"), dict):
             continue
-        try:
-            ts = parse_ts(raw["timestamp"])
-        except (KeyError, ValueError, TypeError):
+        ts = line_time(raw)
+        if ts is None:
             continue
         lines.append(Line(number, ts, str(raw["type"]), raw["payload"]))
     return lines
@@ -301,7 +291,7 @@ class _Rollout:
             start,
             turn_index=self.turn,
             model=group.model,
-            latency_ms=non_negative(_ms(end - start)),
+            latency_ms=non_negative(elapsed_ms(start, end)),
             input_tokens=tokens.get("input_tokens") if group.tokens else None,
             output_tokens=tokens.get("output_tokens") if group.tokens else None,
             cache_tokens=tokens.get("cached_input_tokens") if group.tokens else None,
@@ -328,7 +318,7 @@ class _Rollout:
         output = line.payload.get("output")
         duration = _duration_ms(end.get("duration")) if end else None
         call["tool_latency_ms"] = (
-            duration if duration is not None else non_negative(_ms(line.ts - call["ts"]))
+            duration if duration is not None else non_negative(elapsed_ms(call["ts"], line.ts))
         )
         code = to_int(end.get("exit_code")) if end else None
         if code is None:
@@ -376,7 +366,3 @@ def _duration_ms(value: Any) -> float | None:
         return non_negative(secs * 1000 + (nanos or 0) / 1e6)
     seconds = to_float(value)
     return None if seconds is None else non_negative(seconds * 1000)
-
-
-def _ms(delta: dt.timedelta) -> float:
-    return delta.total_seconds() * 1000
