@@ -29,10 +29,12 @@ test: $(STAMP)
 	$(BIN)/ruff check trajectory_assets tests
 	$(BIN)/ruff format --check trajectory_assets tests
 	$(BIN)/mypy trajectory_assets
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check trajectory_assets tests
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy trajectory_assets
@@ -56,4 +58,4 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf demo .dagster_home .pytest_cache .ruff_cache .mypy_cache
+	rm -rf demo .dagster_home .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .grimp_cache

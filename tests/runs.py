@@ -5,7 +5,6 @@ from collections.abc import Sequence
 
 from trajectory_assets.engine.materialize import OperatorResult, RunResult, run_operators
 from trajectory_assets.engine.materialize import run_operator as run_one
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.base import Runtime
@@ -14,6 +13,7 @@ from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import OnBadFile
+from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS, TABLES
 
 

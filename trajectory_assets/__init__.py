@@ -32,20 +32,20 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from trajectory_assets.batch import Batch
     from trajectory_assets.defs.definitions import build_definitions
-    from trajectory_assets.engine.batch import Batch
-    from trajectory_assets.engine.operator import OpContext, Operator
     from trajectory_assets.errors import DefinitionError
     from trajectory_assets.notebook import connect
+    from trajectory_assets.operator import OpContext, Operator
     from trajectory_assets.operators import OPERATORS as BUILTIN_OPERATORS
     from trajectory_assets.schema import TableSpec, column
 
 _WHERE = {
     "BUILTIN_OPERATORS": ("trajectory_assets.operators", "OPERATORS"),
-    "Batch": ("trajectory_assets.engine.batch", "Batch"),
+    "Batch": ("trajectory_assets.batch", "Batch"),
     "DefinitionError": ("trajectory_assets.errors", "DefinitionError"),
-    "OpContext": ("trajectory_assets.engine.operator", "OpContext"),
-    "Operator": ("trajectory_assets.engine.operator", "Operator"),
+    "OpContext": ("trajectory_assets.operator", "OpContext"),
+    "Operator": ("trajectory_assets.operator", "Operator"),
     "TableSpec": ("trajectory_assets.schema", "TableSpec"),
     "column": ("trajectory_assets.schema", "column"),
     "connect": ("trajectory_assets.notebook", "connect"),

@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog, partition_filter
 from trajectory_assets.lake.fs import Lake, lake_from_env
+from trajectory_assets.operator import Operator
 from trajectory_assets.project import load
 
 if TYPE_CHECKING:
     import polars as pl
-    import ray.data
 
     from trajectory_assets.engine.materialize import RunResult
     from trajectory_assets.engine.runtimes.base import Runtime
+    from trajectory_assets.engine.runtimes.ray import Dataset
 
 RuntimeName = Literal["auto", "ray", "inline"]
 
@@ -83,7 +83,7 @@ class Context:
         dt_to: str | None = None,
         app_id: str | None = None,
         columns: list[str] | None = None,
-    ) -> "ray.data.Dataset":
+    ) -> "Dataset":
         """The same rows as a Ray Dataset, read by Ray tasks from the matching files only."""
         from trajectory_assets.engine.runtimes.ray import dataset_of
 

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import DefinitionError
+from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS
 
 if TYPE_CHECKING:

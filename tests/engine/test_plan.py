@@ -5,11 +5,11 @@ import pytest
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, plan, run_all, run_operator
 from trajectory_assets.engine.explain import explain
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import MissingUpstreamError
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operator import Operator
 from trajectory_assets.operators import (
     OPERATORS,
     Compact,
@@ -76,9 +76,10 @@ def test_a_day_computed_from_the_same_inputs_is_up_to_date(lake: Lake) -> None:
 def test_reading_only_the_declared_raw_columns_changes_nothing(lake: Lake, op: Operator) -> None:
     """An operator that declares `raw_columns` gets only those; its output must be the same as
     with every column, or it is reading a column it did not declare."""
-    from trajectory_assets.engine.batch import Batch
-    from trajectory_assets.engine.operator import OpContext, normalise
+    from trajectory_assets.batch import Batch
+    from trajectory_assets.engine.outputs import normalise
     from trajectory_assets.lake.raw import list_raw_files, read_events
+    from trajectory_assets.operator import OpContext
 
     run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
     files = list_raw_files(lake, dt=DAY1)

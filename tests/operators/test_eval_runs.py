@@ -20,8 +20,9 @@ from tests.operators.builders import (
     sessions,
     sessions_of,
 )
-from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import PARTIALS, normalise
+from trajectory_assets.batch import Batch
+from trajectory_assets.engine.outputs import normalise
+from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.operators import EvalRuns
 from trajectory_assets.operators.eval_runs import EVAL_PARTIALS, EVAL_RUNS
 

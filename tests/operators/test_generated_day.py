@@ -10,9 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.operators.builders import run_two_phase
-from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import OpContext, normalise
+from trajectory_assets.batch import Batch
+from trajectory_assets.engine.outputs import normalise
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operator import OpContext
 from trajectory_assets.operators import (
     TIER_B,
     EvalRuns,

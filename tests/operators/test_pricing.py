@@ -19,7 +19,7 @@ from tests.operators.builders import (
     sessionize,
     tool,
 )
-from trajectory_assets.engine.batch import Batch
+from trajectory_assets.batch import Batch
 from trajectory_assets.operators import Sessionize
 from trajectory_assets.operators.pricing import (
     GENAI_PRICES_VERSION,

@@ -129,8 +129,9 @@ def test_no_tool_calls_give_no_rows():
 
 def test_partials_are_one_row_per_app_tool_and_session():
     from tests.operators.builders import CTX
-    from trajectory_assets.engine.batch import Batch
-    from trajectory_assets.engine.operator import PARTIALS, normalise
+    from trajectory_assets.batch import Batch
+    from trajectory_assets.engine.outputs import normalise
+    from trajectory_assets.lake.staging import PARTIALS
 
     op = ToolStats()
     tool_calls = sessionize(EVENTS)["tool_calls"]

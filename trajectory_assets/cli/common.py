@@ -12,9 +12,9 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from trajectory_assets.engine.operator import Operator
     from trajectory_assets.engine.registry import Registry
     from trajectory_assets.lake.fs import Lake
+    from trajectory_assets.operator import Operator
     from trajectory_assets.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -17,7 +17,6 @@ from trajectory_assets.defs.instance import LAKE_TAG, bind
 from trajectory_assets.defs.metadata import day_observations, table_metadata
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.materialize import RunResult, run_operators
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.errors import (
@@ -30,6 +29,7 @@ from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
+from trajectory_assets.operator import Operator
 
 POOL = "trajectory_assets"
 

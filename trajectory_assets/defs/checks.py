@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trajectory_assets.engine.materialize import RunResult
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.operator import Operator
 from trajectory_assets.schema import TableSpec
 
 

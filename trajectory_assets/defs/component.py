@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from trajectory_assets.errors import DefinitionError
 
 if TYPE_CHECKING:
-    from trajectory_assets.engine.operator import Operator
+    from trajectory_assets.operator import Operator
 
 BUILTIN = "trajectory_assets.operators:OPERATORS"
 """The built-in operators: what a team's tables read unless `upstream` says otherwise."""
@@ -133,7 +133,7 @@ class OperatorAssets(dg.Component, dg.Model, dg.Resolvable):
 def load_operators(path: str) -> "list[Operator]":
     """The operators an import path names: a class is built with no arguments, a list or tuple
     is taken item by item; anything else is a `DefinitionError` naming the path."""
-    from trajectory_assets.engine.operator import Operator
+    from trajectory_assets.operator import Operator
 
     found = import_object(path)
     items = list(found) if isinstance(found, list | tuple) else [found]

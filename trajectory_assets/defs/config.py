@@ -9,8 +9,8 @@ import dagster as dg
 from pydantic import Field, create_model
 
 from trajectory_assets.defs.settings import BATCH_BYTES, ON_BAD_FILE, retention_hours
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.settings import DEFAULT_BATCH_BYTES
+from trajectory_assets.operator import Operator
 
 
 class ComputeConfig(dg.Config):

@@ -28,8 +28,8 @@ from trajectory_assets.defs.settings import (
     env_int_or,
     env_or,
 )
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.operator import Operator
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

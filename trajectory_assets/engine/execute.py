@@ -9,8 +9,8 @@ from collections.abc import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import PARTIALS, OpContext, Operator, normalise
+from trajectory_assets.batch import Batch
+from trajectory_assets.engine.outputs import normalise
 from trajectory_assets.engine.tasks import BatchTask, Step
 from trajectory_assets.errors import BadRawFilesError
 from trajectory_assets.lake.delta import read_files
@@ -20,7 +20,8 @@ from trajectory_assets.lake.raw import (
     filter_sessions,
     read_events,
 )
-from trajectory_assets.lake.staging import BatchReceipt, stage_batch
+from trajectory_assets.lake.staging import PARTIALS, BatchReceipt, stage_batch
+from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.schema import TableSpec
 
 

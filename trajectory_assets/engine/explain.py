@@ -3,13 +3,13 @@
 from collections.abc import Sequence
 
 from trajectory_assets.engine.materialize import read_lake_files
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, input_bytes
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operator import Operator
 
 DEFAULTS = RunSettings()
 

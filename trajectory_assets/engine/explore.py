@@ -4,9 +4,9 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from trajectory_assets.engine.batch import Batch
+from trajectory_assets.batch import Batch
 from trajectory_assets.engine.materialize import read_lake_files
-from trajectory_assets.engine.operator import PARTIALS, OpContext, Operator, normalise
+from trajectory_assets.engine.outputs import normalise
 from trajectory_assets.engine.plan import plan_day
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.base import Runtime
@@ -15,6 +15,8 @@ from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import list_raw_files
+from trajectory_assets.lake.staging import PARTIALS
+from trajectory_assets.operator import OpContext, Operator
 
 DEFAULTS = RunSettings()
 

@@ -12,7 +12,6 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import MissingUpstreamError
 from trajectory_assets.lake.catalog import Catalog
@@ -20,6 +19,7 @@ from trajectory_assets.lake.delta import PartitionState
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import OnBadFile, RawFile, fingerprint
 from trajectory_assets.lake.staging import attempt_key
+from trajectory_assets.operator import Operator
 
 
 @dataclass(frozen=True)

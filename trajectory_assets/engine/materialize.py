@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from trajectory_assets.engine.execute import run_task
-from trajectory_assets.engine.operator import PARTIALS, Operator
 from trajectory_assets.engine.plan import DayPlan, plan_day
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.base import Runtime
@@ -26,6 +25,7 @@ from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import RawFile, list_raw_files
 from trajectory_assets.lake.staging import (
+    PARTIALS,
     Attempt,
     BatchReceipt,
     Intent,
@@ -37,6 +37,7 @@ from trajectory_assets.lake.staging import (
     withdraw_intent,
     write_intent,
 )
+from trajectory_assets.operator import Operator
 from trajectory_assets.schema import TableSpec
 
 log = logging.getLogger(__name__)

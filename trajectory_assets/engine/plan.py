@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from trajectory_assets.engine.lineage import DayKeys, day_keys, fresh_compacted, is_current
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Inputs, Step
@@ -22,6 +21,7 @@ from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import RawFile, SessionRange, group_sessions, list_raw_files
 from trajectory_assets.lake.staging import Attempt, finished_batches
+from trajectory_assets.operator import Operator
 
 TABLE_CHUNKS = 64
 """A table-planned operator's files are dealt into at most this many batches per day."""

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from trajectory_assets.engine.operator import Operator
 from trajectory_assets.errors import DefinitionError
 from trajectory_assets.lake.layout import RAW_TABLE
+from trajectory_assets.operator import Operator
 from trajectory_assets.schema import TableSpec
 
 

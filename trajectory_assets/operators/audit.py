@@ -8,7 +8,7 @@ wrong numbers.
 
 import pyarrow as pa
 
-from trajectory_assets.engine.batch import Batch
+from trajectory_assets.batch import Batch
 
 RECOUNT = """
 WITH valid AS (

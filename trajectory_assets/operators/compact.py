@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 import pyarrow as pa
 
-from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.batch import Batch
+from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.schema import EVENTS, TableSpec
 
 RAW_COMPACTED_TABLE = TableSpec(

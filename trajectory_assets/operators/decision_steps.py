@@ -5,8 +5,8 @@ Read from `decision` events, whose payloads validation has already proven to be 
 
 import pyarrow as pa
 
-from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.batch import Batch
+from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators.events import CLEAN, VALIDATION_COLUMNS, payload
 from trajectory_assets.schema import APP_ID, SESSION_DAY, SESSION_ID, TS, TableSpec, column
 

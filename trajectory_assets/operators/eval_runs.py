@@ -12,8 +12,8 @@ leaves some calls out says so.
 
 import pyarrow as pa
 
-from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.batch import Batch
+from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators.events import exact_sum
 from trajectory_assets.schema import TableSpec, column
 

@@ -31,8 +31,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.batch import Batch
+from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators.events import exact_sum
 from trajectory_assets.schema import TableSpec, column
 

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 
 import pyarrow as pa
 
-from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.batch import Batch
+from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators.audit import recount
 from trajectory_assets.operators.events import CLEAN, REJECTED, SESSION, exact_sum, payload
 from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql

@@ -9,8 +9,8 @@ how sessions were dealt into batches.
 
 import pyarrow as pa
 
-from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.batch import Batch
+from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.schema import APP_ID, STRINGS, TableSpec, column
 
 TOOL_STATS = pa.schema(

@@ -8,8 +8,8 @@ the raw event order inside a turn and the tool calls' arguments, which `turns` d
 
 import pyarrow as pa
 
-from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import OpContext, Operator
+from trajectory_assets.batch import Batch
+from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators.events import CLEAN, SESSION, VALIDATION_COLUMNS
 from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql
 from trajectory_assets.schema import APP_ID, SESSION_DAY, SESSION_ID, TableSpec, column

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import ray.data
+    from ray.data import Dataset as Dataset  # the notebook's read_ray returns one
 
 import pyarrow as pa
 
@@ -168,9 +168,7 @@ def _run_batch_tasks(batch: pa.Table) -> pa.Table:
 BAD_FILES = "bad_raw_files"
 
 
-def dataset_of(
-    lake: Lake, spec: TableSpec, where: Any, columns: list[str] | None
-) -> "ray.data.Dataset":
+def dataset_of(lake: Lake, spec: TableSpec, where: Any, columns: list[str] | None) -> "Dataset":
     """A table's rows as a Ray Dataset: only the files of the partitions `where` selects, read
     by Ray tasks, with the partition columns (kept in the Delta log) filled in."""
     RayRuntime().start()
