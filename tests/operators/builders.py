@@ -8,8 +8,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from trajectory_assets.engine.batch import Batch
-from trajectory_assets.engine.operator import PARTIALS, OpContext, Operator, normalise
+from trajectory_assets.batch import Batch
+from trajectory_assets.engine.outputs import normalise
+from trajectory_assets.lake.staging import PARTIALS
+from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators import EvalRuns, Sessionize
 from trajectory_assets.operators.session_tables import SESSIONS
 from trajectory_assets.schema import EVENTS
