@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import CLI, generate, run
+from tests.cli.helpers import generate, materialize
 from tests.lakes import DAY1, DAY2
 
 
@@ -27,20 +27,6 @@ def materialized_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home.mkdir()
     lake = root / "lake"
     generate(lake, home, days=2, sessions_per_day=20)
-    done = run(
-        [
-            *CLI,
-            "materialize",
-            "--lake",
-            str(lake),
-            "--from",
-            DAY1,
-            "--to",
-            DAY2,
-            "--runtime",
-            "inline",
-        ],
-        home,
-    )
+    done = materialize(lake, home, "--from", DAY1, "--to", DAY2)
     assert done.returncode == 0, done.stderr[-3000:]
     return lake

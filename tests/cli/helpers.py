@@ -15,20 +15,27 @@ def run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[
     return subprocess.run(args, capture_output=True, text=True, env=environment, timeout=300)
 
 
-def generate(lake: Path, home: Path, days: int = 1, sessions_per_day: int = 10) -> None:
-    done = run(
-        [
-            *CLI,
-            "generate",
-            "--lake",
-            str(lake),
-            "--start",
-            DAY1,
-            "--days",
-            str(days),
-            "--sessions-per-day",
-            str(sessions_per_day),
-        ],
-        home,
-    )
+def on_lake(
+    command: str, lake: Path, home: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`trajectory-assets COMMAND --lake LAKE ARGS...`, whatever its exit status."""
+    return run([*CLI, command, "--lake", str(lake), *args], home, **env)
+
+
+def generate(
+    lake: Path, home: Path, days: int = 1, sessions_per_day: int = 10
+) -> subprocess.CompletedProcess[str]:
+    """`generate` from DAY1, which must succeed."""
+    size = ("--days", str(days), "--sessions-per-day", str(sessions_per_day))
+    done = on_lake("generate", lake, home, "--start", DAY1, *size)
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def materialize(
+    lake: Path, home: Path, *args: str, runtime: str | None = "inline", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`materialize` on the `runtime` (None: no --runtime, the command's default), whatever its
+    exit status."""
+    runtime_args = ["--runtime", runtime] if runtime else []
+    return on_lake("materialize", lake, home, *args, *runtime_args, **env)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import CLI, run
+from tests.cli.helpers import on_lake
 from tests.runs import lake_catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES
@@ -14,21 +14,8 @@ from trajectory_assets.operators import TABLES
 @pytest.mark.ray
 def test_demo_command_materializes_every_table_for_every_day(tmp_path: Path, home: Path) -> None:
     lake = tmp_path / "demo_lake"
-    done = run(
-        [
-            *CLI,
-            "demo",
-            "--lake",
-            str(lake),
-            "--days",
-            "3",
-            "--sessions-per-day",
-            "30",
-            "--num-cpus",
-            "2",
-        ],
-        home,
-    )
+    size = ("--days", "3", "--sessions-per-day", "30")
+    done = on_lake("demo", lake, home, *size, "--num-cpus", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "make ui" in done.stdout
     catalog = lake_catalog(Lake(str(lake)))

@@ -12,18 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import CLI, generate, run
+from tests.cli.helpers import generate, materialize, on_lake
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
 from tests.servers import free_port, wait_for_port
 from trajectory_assets.lake.fs import Lake
 
 DAY3 = "2026-11-20"
-
-
-def materialize(lake: Path, home: Path, *days_or_flags: str) -> subprocess.CompletedProcess[str]:
-    args = [*CLI, "materialize", "--lake", str(lake), "--runtime", "inline", *days_or_flags]
-    return run(args, home)
 
 
 def test_an_instance_refuses_a_run_against_another_lake(tmp_path: Path, home: Path) -> None:
@@ -88,11 +83,11 @@ def test_sync_shows_a_lake_in_a_new_instance_and_the_ui_sees_it(tmp_path: Path, 
     assert materialize(lake, home, "--from", DAY1, "--to", DAY2).returncode == 0
     fresh = tmp_path / "fresh_home"  # a new (or lost) instance knows nothing of the lake
     fresh.mkdir()
-    synced = run([*CLI, "sync", "--lake", str(lake)], fresh)
+    synced = on_lake("sync", lake, fresh)
     assert synced.returncode == 0, synced.stderr[-2000:]
     assert "raw_events: 2 day(s) observed" in synced.stdout
     assert "sessions               2 day(s) recorded now" in synced.stdout
-    again = run([*CLI, "sync", "--lake", str(lake)], fresh)
+    again = on_lake("sync", lake, fresh)
     assert "sessions               0 day(s) recorded now,     2 already known" in again.stdout
 
     port = free_port()

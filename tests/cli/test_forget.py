@@ -3,15 +3,21 @@ proves it; the check that proves it finds what is left when something is."""
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import CLI, run
+from tests.cli.helpers import on_lake
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
 from trajectory_assets.lake import erase
 from trajectory_assets.lake.fs import Lake
+
+
+def forget(lake: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`forget --yes`, whatever its exit status."""
+    return on_lake("forget", lake, home, *args, "--yes")
 
 
 def sessions_of(lake: Lake, app: str) -> dict[str, list[str]]:
@@ -34,22 +40,7 @@ def test_forget_sessions_then_everything_before_a_day(
     total = lake_catalog(lake).read("sessions").num_rows
     old_files = {str(p) for p in Path(root, "sessions").rglob("*.parquet")}
 
-    done = run(
-        [
-            *CLI,
-            "forget",
-            "--lake",
-            str(root),
-            "--app-id",
-            app,
-            "--session-id",
-            victim,
-            "--runtime",
-            "inline",
-            "--yes",
-        ],
-        home,
-    )
+    done = forget(root, home, "--app-id", app, "--session-id", victim, "--runtime", "inline")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "nothing in the lake holds them" in done.stdout
     after = sessions_of(lake, app)
@@ -64,22 +55,7 @@ def test_forget_sessions_then_everything_before_a_day(
     assert record["session_ids"] == [victim] and record["verified"] is True
     assert record["days"] == [DAY2] and "support-bot" not in json.dumps(record["leftovers"])
 
-    done = run(
-        [
-            *CLI,
-            "forget",
-            "--lake",
-            str(root),
-            "--app-id",
-            app,
-            "--before",
-            DAY2,
-            "--yes",
-            "--runtime",
-            "inline",
-        ],
-        home,
-    )
+    done = forget(root, home, "--app-id", app, "--before", DAY2, "--runtime", "inline")
     assert done.returncode == 0, done.stderr[-3000:]
     assert DAY1 not in sessions_of(lake, app) and sessions_of(lake, app)[DAY2] == after[DAY2]
     assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows > 0  # the other apps stay
@@ -103,20 +79,7 @@ def test_the_check_finds_what_a_forget_left(materialized_lake: Path, tmp_path: P
 
 
 def test_forget_needs_sessions_or_a_day(materialized_lake: Path, home: Path) -> None:
-    both = run([*CLI, "forget", "--lake", str(materialized_lake), "--app-id", "a", "--yes"], home)
+    both = forget(materialized_lake, home, "--app-id", "a")
     assert both.returncode == 1 and "give --session-id" in both.stderr
-    none = run(
-        [
-            *CLI,
-            "forget",
-            "--lake",
-            str(materialized_lake),
-            "--app-id",
-            "nope",
-            "--session-id",
-            "x",
-            "--yes",
-        ],
-        home,
-    )
+    none = forget(materialized_lake, home, "--app-id", "nope", "--session-id", "x")
     assert none.returncode == 1 and "nothing to forget" in none.stderr

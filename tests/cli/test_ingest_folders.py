@@ -81,8 +81,7 @@ def test_a_named_format_reports_failures_with_status_1_and_imports_the_rest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lake = tmp_path / "lake"
-    folder = tmp_path / "traces"
-    shutil.copytree(real.FIXTURES / "any_agent_otel", folder)
+    folder = shutil.copytree(real.FIXTURES / "any_agent_otel", tmp_path / "traces")
     command = ["ingest", "--format", "otel", "--lake", str(lake), "--app-id", "a"]
     assert main([*command, str(folder)]) == 1
     out = capsys.readouterr()

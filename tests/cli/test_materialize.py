@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.cli.helpers import CLI, generate, run
+from tests.cli.helpers import CLI, generate, materialize, on_lake, run
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
 from trajectory_assets.cli.materialize import summary_lines
@@ -20,46 +20,17 @@ def test_generate_then_materialize_a_range_is_recorded_in_the_instance(
     tmp_path: Path, home: Path
 ) -> None:
     lake = tmp_path / "lake"
-    generated = run(
-        [
-            *CLI,
-            "generate",
-            "--lake",
-            str(lake),
-            "--start",
-            DAY1,
-            "--days",
-            "2",
-            "--sessions-per-day",
-            "40",
-        ],
-        home,
-    )
-    assert generated.returncode == 0, generated.stderr
+    generated = generate(lake, home, days=2, sessions_per_day=40)
     assert "wrote 80 sessions" in generated.stdout
 
-    done = run(
-        [
-            *CLI,
-            "materialize",
-            "--lake",
-            str(lake),
-            "--from",
-            DAY1,
-            "--to",
-            DAY2,
-            "--runtime",
-            "inline",
-        ],
-        home,
-    )
+    done = materialize(lake, home, "--from", DAY1, "--to", DAY2)
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout
     assert "sessions" in done.stdout and "40" in done.stdout
     catalog = lake_catalog(Lake(str(lake)))
     for table in TABLES:
         assert catalog.days(table) == [DAY1, DAY2]
-    queried = run([*CLI, "query", "--lake", str(lake), "SELECT count(*) FROM sessions"], home)
+    queried = on_lake("query", lake, home, "SELECT count(*) FROM sessions")
     assert queried.returncode == 0, queried.stderr
     assert "80" in queried.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -72,86 +43,33 @@ def test_generate_then_materialize_a_range_is_recorded_in_the_instance(
 @pytest.mark.slow
 def test_failure_exits_non_zero_naming_the_bad_file(tmp_path: Path, home: Path) -> None:
     lake = tmp_path / "lake"
-    assert (
-        run(
-            [
-                *CLI,
-                "generate",
-                "--lake",
-                str(lake),
-                "--start",
-                DAY1,
-                "--days",
-                "1",
-                "--sessions-per-day",
-                "5",
-            ],
-            home,
-        ).returncode
-        == 0
-    )
+    generate(lake, home, sessions_per_day=5)
     bad = lake / "raw_events" / f"dt={DAY1}" / "app_id=support-bot" / "session_id=broken"
     bad.mkdir(parents=True)
     (bad / "part-0.parquet").write_bytes(b"not parquet at all")
-    failed = run(
-        [
-            *CLI,
-            "materialize",
-            "--lake",
-            str(lake),
-            "--partition",
-            DAY1,
-            "--runtime",
-            "inline",
-            "--assets",
-            "sessions",
-        ],
-        home,
-    )
+    day_of_sessions = ("--partition", DAY1, "--assets", "sessions")
+    failed = materialize(lake, home, *day_of_sessions)
     assert failed.returncode == 1
     assert "session_id=broken/part-0.parquet" in failed.stderr
     assert "cannot be read as Parquet" in failed.stderr
 
-    skipped = run(
-        [
-            *CLI,
-            "materialize",
-            "--lake",
-            str(lake),
-            "--partition",
-            DAY1,
-            "--runtime",
-            "inline",
-            "--assets",
-            "sessions",
-            "--on-bad-file",
-            "skip",
-        ],
-        home,
-    )
+    skipped = materialize(lake, home, *day_of_sessions, "--on-bad-file", "skip")
     assert skipped.returncode == 0, skipped.stderr
 
 
 def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
-    unknown = run(
-        [*CLI, "materialize", "--lake", str(tmp_path), "--partition", DAY1, "--assets", "nope"],
-        home,
-    )
+    unknown = materialize(tmp_path, home, "--partition", DAY1, "--assets", "nope", runtime=None)
     assert unknown.returncode == 1
     assert "unknown asset 'nope'" in unknown.stderr
-    no_home = run(
-        [*CLI, "materialize", "--lake", str(tmp_path), "--partition", DAY1], home, DAGSTER_HOME=""
-    )
+    no_home = materialize(tmp_path, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="")
     assert no_home.returncode == 1
     assert "DAGSTER_HOME is not set" in no_home.stderr
-    no_raw = run([*CLI, "materialize", "--lake", str(tmp_path), "--partition", "2001-01-01"], home)
+    no_raw = materialize(tmp_path, home, "--partition", "2001-01-01", runtime=None)
     assert no_raw.returncode == 1
     assert "no raw data for 2001-01-01" in no_raw.stderr and "--missing" in no_raw.stderr
     (tmp_path / "raw_events" / "dt=2001-01-01").mkdir(parents=True)  # an empty day, but ...
     (tmp_path / "trajectory_assets.json").write_text('{"start_date": "2025-01-01"}')
-    too_early = run(
-        [*CLI, "materialize", "--lake", str(tmp_path), "--partition", "2001-01-01"], home
-    )
+    too_early = materialize(tmp_path, home, "--partition", "2001-01-01", runtime=None)
     assert too_early.returncode == 1
     assert "before the lake's first partition, 2025-01-01" in too_early.stderr
 
@@ -159,24 +77,7 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
 @pytest.mark.slow
 def test_dagster_cli_materializes_a_partition(tmp_path: Path, home: Path) -> None:
     lake = tmp_path / "lake"
-    assert (
-        run(
-            [
-                *CLI,
-                "generate",
-                "--lake",
-                str(lake),
-                "--start",
-                DAY1,
-                "--days",
-                "1",
-                "--sessions-per-day",
-                "20",
-            ],
-            home,
-        ).returncode
-        == 0
-    )
+    generate(lake, home, sessions_per_day=20)
     dagster = str(Path(sys.executable).parent / "dagster")
     done = run(
         [
@@ -203,17 +104,18 @@ def test_dagster_cli_materializes_a_partition(tmp_path: Path, home: Path) -> Non
 
 
 def test_day_options_that_do_not_name_days_are_refused(tmp_path: Path, home: Path) -> None:
-    base = [*CLI, "materialize", "--lake", str(tmp_path)]
-    both = run([*base, "--partition", DAY1, "--from", DAY1, "--to", DAY2], home)
+    both = materialize(
+        tmp_path, home, "--partition", DAY1, "--from", DAY1, "--to", DAY2, runtime=None
+    )
     assert both.returncode == 1
     assert "not both" in both.stderr
-    half = run([*base, "--from", DAY1], home)
+    half = materialize(tmp_path, home, "--from", DAY1, runtime=None)
     assert half.returncode == 1
     assert "give --partition DAY, or --from DAY and --to DAY" in half.stderr
-    backwards = run([*base, "--from", DAY2, "--to", DAY1], home)
+    backwards = materialize(tmp_path, home, "--from", DAY2, "--to", DAY1, runtime=None)
     assert backwards.returncode == 1
     assert f"--to {DAY1} is before --from {DAY2}" in backwards.stderr
-    not_a_day = run([*base, "--partition", "2026-02-30"], home)
+    not_a_day = materialize(tmp_path, home, "--partition", "2026-02-30", runtime=None)
     assert not_a_day.returncode == 2
     assert "not a date (YYYY-MM-DD): '2026-02-30'" in not_a_day.stderr
     for failed in (both, half, backwards, not_a_day):
@@ -222,7 +124,7 @@ def test_day_options_that_do_not_name_days_are_refused(tmp_path: Path, home: Pat
 
 def test_a_missing_lake_is_named(tmp_path: Path, home: Path) -> None:
     missing = tmp_path / "no_such_lake"
-    done = run([*CLI, "materialize", "--lake", str(missing), "--partition", DAY1], home)
+    done = materialize(missing, home, "--partition", DAY1, runtime=None)
     assert done.returncode == 1
     assert f"error: no lake at {missing}" in done.stderr
 
@@ -254,10 +156,7 @@ def test_a_normal_run_prints_no_warnings(tmp_path: Path, home: Path) -> None:
 def test_a_normal_run_on_ray_prints_no_warnings_nor_ray_logs(tmp_path: Path, home: Path) -> None:
     lake = tmp_path / "lake"
     generate(lake, home)
-    done = run(
-        [*CLI, "materialize", "--lake", str(lake), "--partition", DAY1, "--num-cpus", "1"],
-        home,
-    )
+    done = materialize(lake, home, "--partition", DAY1, "--num-cpus", "1", runtime=None)
     _assert_quiet_success(done)
     assert "Started a local Ray instance" not in done.stderr
     assert "streaming_executor" not in done.stderr  # Ray Data's log of each dataset

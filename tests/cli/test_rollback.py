@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import CLI, run
+from tests.cli.helpers import CLI, generate, materialize, run
 from tests.lakes import DAY1
 from tests.runs import lake_catalog
 from trajectory_assets.lake.fs import Lake
@@ -16,41 +16,13 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
     tmp_path: Path, home: Path
 ) -> None:
     lake = tmp_path / "lake"
-    assert (
-        run(
-            [
-                *CLI,
-                "generate",
-                "--lake",
-                str(lake),
-                "--start",
-                DAY1,
-                "--days",
-                "1",
-                "--sessions-per-day",
-                "10",
-            ],
-            home,
-        ).returncode
-        == 0
-    )
-    materialize = [
-        *CLI,
-        "materialize",
-        "--lake",
-        str(lake),
-        "--partition",
-        DAY1,
-        "--runtime",
-        "inline",
-        "--assets",
-        "sessions",
-    ]
-    assert run(materialize, home).returncode == 0
+    generate(lake, home)
+    sessions = ("--partition", DAY1, "--assets", "sessions")
+    assert materialize(lake, home, *sessions).returncode == 0
     first = attempts(lake)
     session = next(Path(lake, "raw_events", f"dt={DAY1}").glob("app_id=*/session_id=*"))
     shutil.rmtree(session)  # a late correction of the raw data: the next run commits anew
-    assert run(materialize, home).returncode == 0
+    assert materialize(lake, home, *sessions).returncode == 0
     assert attempts(lake) != first
 
     rolled = run([*CLI, "rollback", "turns", "--lake", str(lake), "--partition", DAY1], home)

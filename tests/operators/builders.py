@@ -12,7 +12,7 @@ from trajectory_assets.batch import Batch
 from trajectory_assets.engine.outputs import normalise
 from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.operator import OpContext, Operator
-from trajectory_assets.operators import EvalRuns, Sessionize
+from trajectory_assets.operators import EvalRuns, Sessionize, TurnFeatures
 from trajectory_assets.operators.session_tables import SESSIONS
 from trajectory_assets.schema import EVENTS
 
@@ -48,6 +48,13 @@ def event(event_type: str = "agent_message", ms: float = 0, **columns: Any) -> d
         raise TypeError(f"not EVENTS columns: {sorted(unknown)}")
     row.update(columns)
     return row
+
+
+def event_row(event_id: str, ms: float, **columns: Any) -> dict[str, Any]:
+    """The row a per-event table (llm_calls, tool_calls) holds for event `event_id`, `ms` after
+    T0 in session s1 of app1 on DAY: those keys, then `columns`."""
+    keys = {"dt": DAY, "app_id": APP, "session_id": SESSION, "event_id": event_id, "ts": at(ms)}
+    return {**keys, **columns}
 
 
 def llm(ms: float = 0, **columns: Any) -> dict[str, Any]:
@@ -155,6 +162,16 @@ def sessionize(rows_: Iterable[Mapping[str, Any]]) -> dict[str, pa.Table]:
 
 def sessions_of(rows_: Iterable[Mapping[str, Any]]) -> pa.Table:
     return sessionize(rows_)["sessions"]
+
+
+def sessionize_and_features(
+    rows_: Iterable[Mapping[str, Any]], **thresholds: int
+) -> tuple[dict[str, pa.Table], dict[str, pa.Table]]:
+    """Sessionize's tables, then TurnFeatures' on the same events and those `turns`, as the
+    engine runs them (`thresholds` go to both)."""
+    events = events_table(rows_)
+    out = run(Sessionize(**thresholds), events=events)
+    return out, run(TurnFeatures(**thresholds), events=events, turns=out["turns"])
 
 
 def run_two_phase(

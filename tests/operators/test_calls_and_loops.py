@@ -9,17 +9,14 @@ import pyarrow as pa
 import pytest
 
 from tests.operators.builders import (
-    APP,
-    DAY,
     assert_row,
-    at,
     event,
-    events_table,
+    event_row,
     llm,
     one,
     rows,
-    run,
     sessionize,
+    sessionize_and_features,
     tool,
 )
 from trajectory_assets.operators import Sessionize, TurnFeatures
@@ -38,46 +35,24 @@ def md5(text: str) -> str:
 
 
 def test_llm_call_row_exact_values():
-    call = llm(
-        10,
-        event_id="c1",
-        turn_index=2,
-        agent_id="planner",
-        request_id="req-9",
-        model="gpt-4o",
-        ttft_ms=12.5,
-        latency_ms=340.0,
-        input_tokens=2_000,
-        output_tokens=100,
-        cache_tokens=1_000,
-        error_type="RateLimit",
-        error_code="429",
-        payload='{"anything": 1}',
-    )
+    given = {
+        "turn_index": 2,
+        "agent_id": "planner",
+        "request_id": "req-9",
+        "model": "gpt-4o",
+        "ttft_ms": 12.5,
+        "latency_ms": 340.0,
+        "input_tokens": 2_000,
+        "output_tokens": 100,
+        "cache_tokens": 1_000,
+        "error_type": "RateLimit",
+        "error_code": "429",
+    }
+    call = llm(10, event_id="c1", payload='{"anything": 1}', **given)
     out = sessionize([event("session_start", 0), call, tool(20, tool_name="ls")])
     assert out["llm_calls"].schema == LLM_CALLS
-    assert_row(
-        one(out["llm_calls"]),
-        {
-            "dt": DAY,
-            "app_id": APP,
-            "session_id": "s1",
-            "turn_index": 2,
-            "event_id": "c1",
-            "ts": at(10),
-            "agent_id": "planner",
-            "request_id": "req-9",
-            "model": "gpt-4o",
-            "ttft_ms": 12.5,
-            "latency_ms": 340.0,
-            "input_tokens": 2_000,
-            "output_tokens": 100,
-            "cache_tokens": 1_000,
-            "error_type": "RateLimit",
-            "error_code": "429",
-            "cost_usd": (1_000 * 2.5 + 1_000 * 1.25 + 100 * 10.0) / 1e6,
-        },
-    )
+    cost = (1_000 * 2.5 + 1_000 * 1.25 + 100 * 10.0) / 1e6
+    assert_row(one(out["llm_calls"]), event_row("c1", 10, **given, cost_usd=cost))
 
 
 def test_llm_calls_are_valid_and_deduplicated():
@@ -98,36 +73,27 @@ def test_llm_calls_are_valid_and_deduplicated():
 
 
 def test_tool_call_row_exact_values():
-    call = tool(
-        10,
-        event_id="t1",
-        turn_index=0,
-        agent_id="coder",
-        tool_name="bash",
-        tool_latency_ms=42.0,
-        error_type="ToolError",
-        error_code="1",
-        payload=json.dumps({"arguments": {"cmd": "ls -la"}, "other": 1}),
-    )
+    given = {
+        "turn_index": 0,
+        "agent_id": "coder",
+        "tool_name": "bash",
+        "tool_latency_ms": 42.0,
+        "error_type": "ToolError",
+        "error_code": "1",
+    }
+    payload = json.dumps({"arguments": {"cmd": "ls -la"}, "other": 1})
+    call = tool(10, event_id="t1", payload=payload, **given)
     out = sessionize([event("session_start", 0), call, event("session_end", 20)])
     assert out["tool_calls"].schema == TOOL_CALLS
     assert_row(
         one(out["tool_calls"]),
-        {
-            "dt": DAY,
-            "app_id": APP,
-            "session_id": "s1",
-            "turn_index": 0,
-            "event_id": "t1",
-            "ts": at(10),
-            "agent_id": "coder",
-            "tool_name": "bash",
-            "tool_latency_ms": 42.0,
-            "error_type": "ToolError",
-            "error_code": "1",
-            "arguments_hash": md5('{"cmd":"ls -la"}'),
-            "is_terminal": True,  # nothing but session_end after it
-        },
+        event_row(
+            "t1",
+            10,
+            **given,
+            arguments_hash=md5('{"cmd":"ls -la"}'),
+            is_terminal=True,  # nothing but session_end after it
+        ),
     )
 
 
@@ -190,9 +156,7 @@ def loops_of(calls: list[tuple[str | None, object]], **thresholds: int) -> tuple
         payload = None if arguments is None else args(arguments)
         events.append(tool(2 * i, turn_index=0, tool_name=name, payload=payload))
         events.append(llm(2 * i + 1, turn_index=0))
-    table = events_table(events)
-    out = run(Sessionize(**thresholds), events=table)
-    features = run(TurnFeatures(**thresholds), events=table, turns=out["turns"])
+    out, features = sessionize_and_features(events, **thresholds)
     return one(out["sessions"]), one(features["turn_features"])
 
 
@@ -268,11 +232,12 @@ def test_session_loops_run_across_turns_and_turn_loops_do_not():
         tool(2, turn_index=1, tool_name="ls"),
         tool(3, turn_index=None, tool_name="ls"),  # outside any turn: in the session only
     ]
-    table = events_table(events)
-    out = run(Sessionize(), events=table)
-    features = run(TurnFeatures(), events=table, turns=out["turns"])["turn_features"]
+    out, features = sessionize_and_features(events)
     assert loop_values(one(out["sessions"])) == (4, 0, True)
-    assert [loop_values(r) for r in rows(features)] == [(2, 0, False), (1, 0, False)]
+    assert [loop_values(r) for r in rows(features["turn_features"])] == [
+        (2, 0, False),
+        (1, 0, False),
+    ]
 
 
 def _reference(calls: list[tuple]) -> tuple[int, int]:
@@ -310,12 +275,8 @@ def test_loop_columns_match_a_brute_force_reference(seed):
             events.append(
                 tool(i + 1, session_id=f"s{s:02d}", turn_index=0, tool_name=name, payload=payload)
             )
-    table = events_table(events)
-    out = run(Sessionize(), events=table)
-    features = {
-        r["session_id"]: r
-        for r in rows(run(TurnFeatures(), events=table, turns=out["turns"])["turn_features"])
-    }
+    out, features_out = sessionize_and_features(events)
+    features = {r["session_id"]: r for r in rows(features_out["turn_features"])}
     for r in rows(out["sessions"]):
         calls = sessions[int(r["session_id"][1:])]
         identical, ping_pong = _reference(calls)
@@ -331,9 +292,7 @@ def test_repeated_tool_calls_is_unchanged_by_arguments():
         tool(0, turn_index=0, tool_name="grep", payload=args({"q": 1})),
         tool(1, turn_index=0, tool_name="grep", payload=args({"q": 2})),
     ]
-    table = events_table(events)
-    turns = run(Sessionize(), events=table)["turns"]
-    f = one(run(TurnFeatures(), events=table, turns=turns)["turn_features"])
+    f = one(sessionize_and_features(events)[1]["turn_features"])
     assert (f["repeated_tool_calls"], f["max_identical_tool_run"]) == (1, 1)
 
 

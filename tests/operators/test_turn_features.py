@@ -8,21 +8,17 @@ from tests.operators.builders import (
     DAY,
     assert_row,
     event,
-    events_table,
     llm,
     one,
     rows,
-    run,
+    sessionize_and_features,
     tool,
 )
-from trajectory_assets.operators import Sessionize, TurnFeatures
 from trajectory_assets.operators.turn_features import TURN_FEATURES
 
 
 def features(events: list[dict]) -> pa.Table:
-    table = events_table(events)
-    turns = run(Sessionize(), events=table)["turns"]
-    out = run(TurnFeatures(), events=table, turns=turns)
+    _, out = sessionize_and_features(events)
     assert set(out) == {"turn_features"}
     return out["turn_features"]
 

@@ -11,16 +11,13 @@ from tests.operators.builders import (
     DAY,
     at,
     event,
-    events_table,
     llm,
     one,
     rows,
-    run,
     sessionize,
     sessions_of,
     tool,
 )
-from trajectory_assets.operators import Sessionize
 from trajectory_assets.operators.session_tables import REJECTED_EVENTS
 from trajectory_assets.schema import FLOAT_METRICS, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
 
@@ -240,8 +237,7 @@ def test_invalid_first_copy_of_a_duplicate_leaves_the_valid_copy():
 def test_validation_does_not_depend_on_the_other_rows_of_the_batch():
     good = [llm(i, input_tokens=i) for i in range(3)]
     bad = llm(9, output_tokens=-1)
-    table = events_table([*good, bad])
-    out = run(Sessionize(), events=table)
+    out = sessionize([*good, bad])
     assert one(out["sessions"])["n_events"] == 3
     assert one(out["rejected_events"])["source_row"] == 3
     assert sessions_of(good).equals(out["sessions"])
