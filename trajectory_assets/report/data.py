@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from trajectory_assets.engine.batch import Batch
+from trajectory_assets.batch import Batch
 from trajectory_assets.operators import TIER_B
 
 REPORT_TABLES = ("sessions", "llm_calls", "tool_stats", "eval_runs", "model_comparisons")
