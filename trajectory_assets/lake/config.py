@@ -8,12 +8,21 @@ forward, so a partition Dagster knows never disappears.
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
+from typing import TypedDict
 
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 
 CONFIG = "trajectory_assets.json"
 DEFAULT_START_DATE = "2025-01-01"
+
+
+class ConfigDocument(TypedDict, total=False):
+    """`trajectory_assets.json` as written; a key may be missing from a file written by hand."""
+
+    start_date: str
+    defs: list[str]
+    lake_id: str
 
 
 @dataclass(frozen=True)
@@ -29,7 +38,7 @@ def read_config(lake: Lake) -> LakeConfig | None:
     fs = lake.fs
     if not fs.exists(path):
         return None
-    data = json.loads(fs.cat_file(path).decode())
+    data: ConfigDocument = json.loads(fs.cat_file(path).decode())
     return LakeConfig(
         start_date=str(data.get("start_date", DEFAULT_START_DATE)),
         defs=tuple(data.get("defs", ())),
@@ -38,7 +47,9 @@ def read_config(lake: Lake) -> LakeConfig | None:
 
 
 def write_config(lake: Lake, config: LakeConfig) -> None:
-    document = {**asdict(config), "defs": list(config.defs)}
+    document = ConfigDocument(
+        start_date=config.start_date, defs=list(config.defs), lake_id=config.lake_id
+    )
     write_file_atomic(lake, lake.path(CONFIG), json.dumps(document, indent=2).encode())
 
 

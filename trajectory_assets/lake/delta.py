@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -27,6 +27,7 @@ from trajectory_assets.errors import (
     NoPreviousVersionError,
 )
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.stats import FileStats
 from trajectory_assets.schema import TableSpec
 
 if TYPE_CHECKING:
@@ -35,6 +36,17 @@ if TYPE_CHECKING:
 ATTEMPT_IN_NAME = re.compile(r"^part-([0-9a-f]{16})-")
 COMMIT_TRIES = 20
 LOG = "_delta_log"
+
+
+class DataFileDocument(TypedDict):
+    """A `DataFile` as JSON (in batch receipts)."""
+
+    path: str
+    size: int
+    rows: int
+    partition: list[list[str | None]]  # [column, value] pairs
+    stats: str | None
+    sessions: list[str] | None  # [app_id, first, last session_id]
 
 
 @dataclass(frozen=True)
@@ -63,18 +75,18 @@ class DataFile:
         found = ATTEMPT_IN_NAME.match(self.path.rsplit("/", 1)[-1])
         return found.group(1) if found else None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "size": self.size,
-            "rows": self.rows,
-            "partition": [list(p) for p in self.partition],
-            "stats": self.stats,
-            "sessions": list(self.sessions) if self.sessions else None,
-        }
+    def to_dict(self) -> DataFileDocument:
+        return DataFileDocument(
+            path=self.path,
+            size=self.size,
+            rows=self.rows,
+            partition=[list(p) for p in self.partition],
+            stats=self.stats,
+            sessions=list(self.sessions) if self.sessions else None,
+        )
 
     @staticmethod
-    def from_dict(data: Mapping[str, Any]) -> "DataFile":
+    def from_dict(data: DataFileDocument) -> "DataFile":
         sessions = data.get("sessions")
         return DataFile(
             path=data["path"],
@@ -204,14 +216,13 @@ def _stats_json(row: Mapping[str, Any]) -> str:
     def clean(values: Mapping[str, Any] | None) -> dict[str, Any]:
         return {k: text(v) for k, v in (values or {}).items() if v is not None}
 
-    return json.dumps(
-        {
-            "numRecords": row["num_records"],
-            "minValues": clean(row.get("min")),
-            "maxValues": clean(row.get("max")),
-            "nullCount": clean(row.get("null_count")),
-        }
+    stats = FileStats(
+        numRecords=row["num_records"],
+        minValues=clean(row.get("min")),
+        maxValues=clean(row.get("max")),
+        nullCount=clean(row.get("null_count")),
     )
+    return json.dumps(stats)
 
 
 def delta_schema(spec: TableSpec) -> Any:
@@ -432,20 +443,43 @@ def commits(
 _STANDARD_KEYS = {"timestamp", "operation", "operationParameters", "engineInfo", "clientVersion"}
 
 
+class CommitInfo(TypedDict, total=False):
+    """A log entry's `commitInfo`: these keys, then the commit's custom metadata beside them."""
+
+    timestamp: int
+    operation: str
+
+
+class FileAction(TypedDict, total=False):
+    """An `add` or `remove` action, as far as this module reads it."""
+
+    path: str
+    partitionValues: dict[str, str | None]
+
+
+class LogAction(TypedDict, total=False):
+    """One line of a log entry: one action (other kinds are not read here)."""
+
+    commitInfo: CommitInfo
+    add: FileAction
+    remove: FileAction
+
+
 def _parse_commit(version: int, lines: Sequence[str]) -> Commit:
-    info: dict[str, Any] = {}
+    info: CommitInfo = {}
     days: set[str] = set()
     for line in lines:
         if not line.strip():
             continue
-        action = json.loads(line)
+        action: LogAction = json.loads(line)
         if "commitInfo" in action:
             info = action["commitInfo"]
-        for kind in ("add", "remove"):
-            if kind in action:
-                day = (action[kind].get("partitionValues") or {}).get("dt")
-                if day is not None:
-                    days.add(day)
+        for file in (action.get("add"), action.get("remove")):
+            if file is None:
+                continue
+            day = (file.get("partitionValues") or {}).get("dt")
+            if day is not None:
+                days.add(day)
     return Commit(
         version=version,
         timestamp=dt.datetime.fromtimestamp(int(info.get("timestamp", 0)) / 1000, dt.UTC),

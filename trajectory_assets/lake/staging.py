@@ -22,12 +22,12 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, TypedDict, final
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trajectory_assets.lake.delta import DataFile, data_schema, partition_columns
+from trajectory_assets.lake.delta import DataFile, DataFileDocument, data_schema, partition_columns
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
 from trajectory_assets.lake.layout import STAGING, partition_folder
 from trajectory_assets.lake.stats import file_stats
@@ -44,6 +44,27 @@ class StagedFile:
 
     table: str
     file: DataFile
+
+
+class StagedFileDocument(DataFileDocument):
+    """A `StagedFile` as JSON: the data file's fields and its table."""
+
+    table: str
+
+
+@final
+class ReceiptDocument(TypedDict):
+    """A `BatchReceipt` as JSON (`_batches/<batch>.json`)."""
+
+    operator: str
+    batch_id: str
+    day: str
+    files: list[StagedFileDocument]
+    input_rows: int
+    skipped_files: list[list[str]]  # [path, reason] pairs
+    audit: dict[str, int]
+    worker: str
+    node: str
 
 
 @dataclass(frozen=True)
@@ -64,23 +85,22 @@ class BatchReceipt:
         return [s.file for s in self.files if s.table == table]
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "operator": self.operator,
-                "batch_id": self.batch_id,
-                "day": self.day,
-                "files": [{"table": s.table, **s.file.to_dict()} for s in self.files],
-                "input_rows": self.input_rows,
-                "skipped_files": [list(s) for s in self.skipped_files],
-                "audit": dict(self.audit),
-                "worker": self.worker,
-                "node": self.node,
-            }
+        document = ReceiptDocument(
+            operator=self.operator,
+            batch_id=self.batch_id,
+            day=self.day,
+            files=[StagedFileDocument(table=s.table, **s.file.to_dict()) for s in self.files],
+            input_rows=self.input_rows,
+            skipped_files=[list(s) for s in self.skipped_files],
+            audit=dict(self.audit),
+            worker=self.worker,
+            node=self.node,
         )
+        return json.dumps(document)
 
     @staticmethod
     def from_json(text: str) -> "BatchReceipt":
-        data = json.loads(text)
+        data: ReceiptDocument = json.loads(text)
         return BatchReceipt(
             operator=data["operator"],
             batch_id=data["batch_id"],
@@ -256,7 +276,7 @@ def read_intent(attempt: Attempt) -> Intent | None:
     fs = attempt.lake.fs
     if not fs.exists(path):
         return None
-    data = json.loads(fs.cat_file(path).decode())
+    data: Intent = json.loads(fs.cat_file(path).decode())
     return Intent(
         tables=list(data["tables"]), batches=list(data["batches"]), metadata=dict(data["metadata"])
     )

@@ -8,7 +8,7 @@ writer holds it in memory anyway.
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TypedDict
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,10 +16,22 @@ import pyarrow.compute as pc
 MAX_TEXT_STAT = 64
 """Longer strings (payloads, JSON rows) are left out of the stats: nobody prunes on them."""
 
+Bound = str | int | float
+"""A column's minimum or maximum as Delta's JSON states it (times and dates as text)."""
+
+
+class FileStats(TypedDict):
+    """The `stats` of a Delta add action, column by column."""
+
+    numRecords: int
+    minValues: dict[str, Bound]
+    maxValues: dict[str, Bound]
+    nullCount: dict[str, int]
+
 
 def file_stats(table: pa.Table) -> str:
-    mins: dict[str, Any] = {}
-    maxs: dict[str, Any] = {}
+    mins: dict[str, Bound] = {}
+    maxs: dict[str, Bound] = {}
     nulls: dict[str, int] = {}
     for name in table.column_names:
         column = table.column(name)
@@ -30,13 +42,11 @@ def file_stats(table: pa.Table) -> str:
         bounds = _bounds(column)
         if bounds is not None:
             mins[name], maxs[name] = bounds
-    return json.dumps(
-        {"numRecords": table.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls},
-        separators=(",", ":"),
-    )
+    stats = FileStats(numRecords=table.num_rows, minValues=mins, maxValues=maxs, nullCount=nulls)
+    return json.dumps(stats, separators=(",", ":"))
 
 
-def _bounds(column: pa.ChunkedArray) -> tuple[Any, Any] | None:
+def _bounds(column: pa.ChunkedArray) -> tuple[Bound, Bound] | None:
     kind = column.type
     if column.null_count == len(column):
         return None

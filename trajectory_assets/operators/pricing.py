@@ -43,9 +43,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from genai_prices.data_snapshot import DataSnapshot
+    from genai_prices.types import ModelInfo, ModelPrice, Provider
 
 GENAI_PRICES_VERSION = "0.2.3"
 """The pinned genai-prices release (pyproject.toml). A test checks it is the installed one, so
@@ -154,7 +158,7 @@ def read_overrides(path: str | Path) -> tuple[PriceOverride, ...]:
     return parse_overrides(file.read_text(encoding="utf-8"), str(file))
 
 
-def _override(model: str, entry: Any, where: str) -> PriceOverride:
+def _override(model: str, entry: object, where: str) -> PriceOverride:
     if not isinstance(entry, dict):
         raise ValueError(f"{where}: expected a mapping of prices")
     unknown = set(entry) - _ENTRY_KEYS
@@ -272,7 +276,7 @@ def prices_for_events(events: pa.Table, overrides: Sequence[PriceOverride] = ())
 
 
 @functools.cache
-def _snapshot() -> Any:
+def _snapshot() -> "DataSnapshot":
     """The database bundled with the pinned release (never an auto-updated one)."""
     from genai_prices.data import providers
     from genai_prices.data_snapshot import DataSnapshot
@@ -280,7 +284,7 @@ def _snapshot() -> Any:
     return DataSnapshot(providers=providers, from_auto_update=False)
 
 
-def _find(model: str) -> tuple[Any, Any] | None:
+def _find(model: str) -> "tuple[Provider, ModelInfo] | None":
     """genai-prices' (provider, model) for a model string, or None.
 
     Tried as given (the provider is inferred from the name, as `calc_price` does without a
@@ -289,14 +293,14 @@ def _find(model: str) -> tuple[Any, Any] | None:
 
     snapshot = _snapshot()
     try:
-        return snapshot.find_provider_model(model, None, None, None)  # type: ignore[no-any-return]
+        return snapshot.find_provider_model(model, None, None, None)
     except LookupError:
         pass
     for sep in ("/", ":"):
         prefix, found, rest = model.partition(sep)
         if found and rest and find_provider_by_id(snapshot.providers, prefix) is not None:
             try:
-                return snapshot.find_provider_model(rest, None, prefix, None)  # type: ignore[no-any-return]
+                return snapshot.find_provider_model(rest, None, prefix, None)
             except LookupError:
                 return None
     return None
@@ -310,6 +314,8 @@ def _database_rows(model: str) -> tuple[tuple[Any, ...], ...]:
     if found is None:
         return ()
     provider, info = found
+    Constraint = types.StartDateConstraint | types.TimeOfDateConstraint | None
+    periods: list[tuple[Constraint, types.ModelPrice]]
     if isinstance(info.prices, types.ModelPrice):
         periods = [(None, info.prices)]
     else:
@@ -345,7 +351,7 @@ def _database_rows(model: str) -> tuple[tuple[Any, ...], ...]:
     return tuple(rows)
 
 
-def _tiers(price: Any) -> list[tuple[int, dict[str, float | None]]]:
+def _tiers(price: "ModelPrice") -> list[tuple[int, dict[str, float | None]]]:
     """(threshold, prices) rows of one period: the base rates above -1 input tokens, then at each
     tier start the rate of every key for a request with more input tokens than that start."""
     from genai_prices import types

@@ -11,7 +11,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, TypedDict, final
 
 if TYPE_CHECKING:
     from ray.data import Dataset as Dataset  # the notebook's read_ray returns one
@@ -23,7 +23,7 @@ from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import BadRawFilesError
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.staging import BatchReceipt
+from trajectory_assets.lake.staging import BatchReceipt, ReceiptDocument
 from trajectory_assets.schema import TableSpec
 
 log = logging.getLogger(__name__)
@@ -31,15 +31,15 @@ log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = ["ConnectionError", "TimeoutError", "ReadTimeout", "SlowDown", "503"]
 
 
-def _require_ray() -> Any:
+def _require_ray() -> None:
+    """Ray is imported where it is used; this names the fix when it is missing."""
     try:
-        import ray
+        import ray.data  # noqa: F401
     except ImportError as exc:  # pragma: no cover - ray is a core dependency
         raise ImportError(
             "the Ray runtime needs Ray Data: pip install 'ray[data]==2.60.0' "
             "(or use the inline runtime)"
         ) from exc
-    return ray
 
 
 class RayRuntime:
@@ -73,7 +73,9 @@ class RayRuntime:
         self.start_seconds = 0.0  # how long starting (or joining) Ray took in this process
 
     def start(self) -> None:
-        ray = _require_ray()
+        _require_ray()
+        import ray
+
         if ray.is_initialized():
             return
         kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
@@ -94,14 +96,17 @@ class RayRuntime:
 
     def stop(self) -> None:
         if self._started:
-            _require_ray().shutdown()
+            import ray
+
+            ray.shutdown()
             self._started = False
 
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
         if not tasks:
             return []
         self.start()
-        ray = _require_ray()
+        import ray.data
+
         ctx = ray.data.DataContext.get_current()
         ctx.retried_map_errors = TRANSIENT_ERRORS
         ctx.max_map_retries = self.max_map_retries
@@ -128,9 +133,11 @@ class RayRuntime:
             )
         outcomes: list[list[BatchReceipt] | BadRawFilesError] = []
         for row in dataset.take_all():
-            data = json.loads(row["receipt"])
+            # both documents are @final TypedDicts, so `in` tells them apart
+            data: BadFilesRow | ReceiptDocument = json.loads(row["receipt"])
             if BAD_FILES in data:
-                outcomes.append(BadRawFilesError([tuple(b) for b in data[BAD_FILES]]))
+                bad = [(path, reason) for path, reason in data[BAD_FILES]]
+                outcomes.append(BadRawFilesError(bad))
             else:
                 outcomes.append([BatchReceipt.from_json(row["receipt"])])
         return collect(outcomes)
@@ -140,7 +147,8 @@ class RayRuntime:
         if not tasks:
             return []
         self.start()
-        ray = _require_ray()
+        import ray
+
         remote = ray.remote(num_cpus=1, max_retries=self.max_task_retries)(_compute)
         found: list[dict[str, pa.Table]] = ray.get(
             [remote.remote(ray.cloudpickle.dumps(task)) for task in tasks]
@@ -155,24 +163,34 @@ def _compute(blob: bytes) -> dict[str, pa.Table]:
 def _run_batch_tasks(batch: pa.Table) -> pa.Table:
     """A task's receipts as rows; unreadable raw files as a row of their own, so the job runs
     every batch and the driver can name every bad file of the run."""
-    node = _require_ray().get_runtime_context().get_node_id()
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
     rows: list[str] = []
     for blob in batch.column("task").to_pylist():
         try:
             rows += [replace(r, node=node).to_json() for r in run_task(pickle.loads(blob))]
         except BadRawFilesError as exc:
-            rows.append(json.dumps({BAD_FILES: exc.bad}))
+            rows.append(json.dumps(BadFilesRow(bad_raw_files=[list(b) for b in exc.bad])))
     return pa.table({"receipt": pa.array(rows, pa.string())})
 
 
-BAD_FILES = "bad_raw_files"
+BAD_FILES: Final = "bad_raw_files"
+
+
+@final
+class BadFilesRow(TypedDict):
+    """What a batch task returns instead of its receipts when raw files cannot be read."""
+
+    bad_raw_files: list[list[str]]  # [path, reason] pairs
 
 
 def dataset_of(lake: Lake, spec: TableSpec, where: Any, columns: list[str] | None) -> "Dataset":
     """A table's rows as a Ray Dataset: only the files of the partitions `where` selects, read
     by Ray tasks, with the partition columns (kept in the Delta log) filled in."""
     RayRuntime().start()
-    ray = _require_ray()
+    import ray.data
+
     files = delta.snapshot(lake, spec.name).files
     values = pa.Table.from_pylist(
         [{**dict(f.partition), "__path": lake.path(spec.name, f.path)} for f in files],
