@@ -7,6 +7,7 @@ from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, input_bytes
 from trajectory_assets.engine.settings import RunSettings
+from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import Operator
@@ -67,8 +68,8 @@ def _day_lines(d: DayPlan, waiting: Sequence[Operator]) -> list[str]:
     return lines
 
 
-def _names(task: object) -> set[str]:
-    return {s.operator.name for s in task.steps}  # type: ignore[attr-defined]
+def _names(task: BatchTask) -> set[str]:
+    return {s.operator.name for s in task.steps}
 
 
 def _runtime(runtime: str, plans: Sequence[DayPlan]) -> str:

@@ -158,11 +158,12 @@ def _is_data_file(relative: str) -> bool:
     return not hidden and name.endswith(".parquet")
 
 
-def _mtime(info: dict[str, object]) -> float:
+def _mtime(info: dict[str, Any]) -> float:
+    """From a file's fsspec info, whose keys and value types differ by filesystem."""
     value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
     if hasattr(value, "timestamp"):
         return float(value.timestamp())
-    return float(value)  # type: ignore[arg-type]
+    return float(value)
 
 
 def group_sessions(files: Sequence[RawFile], batch_bytes: int) -> list[SessionGroup]:
