@@ -8,6 +8,7 @@ The engine, not the operator, normalises what comes back to the declared schemas
 runtime writes byte-identical tables and a wrong output is caught where it is produced.
 """
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
@@ -44,6 +45,9 @@ class Operator:
       defaults, reported by `params`; they are part of the checkpoint key like `version`.
     - `lake_files`: small files of the lake root the operator depends on (the engine reads
       them once per run and passes them to `with_lake_files`, so `transform` stays pure).
+    - `lookback_days`: a rolling window. Day D also reads the `lookback_days` days before D of
+      its main input (a committed table): the rows keep their own `dt`, and those days are
+      part of D's lineage, so D is recomputed when one of them changes.
     """
 
     name: ClassVar[str]
@@ -55,6 +59,7 @@ class Operator:
     partial_schema: ClassVar[pa.Schema | None] = None
     raw_columns: ClassVar[tuple[str, ...] | None] = None  # None: every raw column
     lake_files: ClassVar[tuple[str, ...]] = ()
+    lookback_days: int = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -113,6 +118,14 @@ class Operator:
         """What a materialization records about how this operator computed (e.g. the source
         and version of a price database); nothing by default."""
         return {}
+
+    def input_days(self, day: str) -> list[str]:
+        """The days of the main input that day `day` reads, oldest first, `day` last."""
+        last = dt.date.fromisoformat(day)
+        return [
+            (last - dt.timedelta(days=back)).isoformat()
+            for back in range(self.lookback_days, -1, -1)
+        ]
 
     def spec(self, table: str) -> TableSpec:
         return next(t for t in self.outputs if t.name == table)

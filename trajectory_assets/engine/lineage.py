@@ -59,6 +59,9 @@ def day_keys(
                     f"materialized; materialize {name} for that day first"
                 )
             identities.append((name, identity(state)))
+        for earlier in op.input_days(day)[:-1]:  # a rolling window's earlier days, if any
+            state = catalog.state(op.inputs[0], earlier)
+            identities.append((f"{op.inputs[0]} {earlier}", identity(state) if state else ""))
         text = (raw_print if RAW_TABLE in op.inputs else "") + repr(identities)
         inputs[op.name] = hashlib.sha256(text.encode()).hexdigest()
         keys[op.name] = attempt_key(

@@ -204,11 +204,13 @@ def _run_window(
         started = time.perf_counter()
         catalog = Catalog(lake, registry.tables)
         plans: list[DayPlan] = []
+        # a rolling window reads earlier days as committed: it waits for every other operator
+        others_pending = any(not op.lookback_days for ops_ in waiting.values() for op in ops_)
         for day, day_ops in waiting.items():
-            if day_ops:
-                day_plan, waiting[day] = plan_day(
-                    registry, day_ops, catalog, day, window[day], settings
-                )
+            now = [op for op in day_ops if not (op.lookback_days and others_pending)]
+            if now:
+                day_plan, not_yet = plan_day(registry, now, catalog, day, window[day], settings)
+                waiting[day] = [*not_yet, *(op for op in day_ops if op not in now)]
                 plans.append(day_plan)
         versions = {t: catalog.snapshot(t).version for op in ops for t in op.output_names}
         result.add_phase("plan", time.perf_counter() - started)

@@ -88,7 +88,9 @@ def plan_day(
     for op in todo:
         primary, others = op.inputs[0], op.inputs[1:]
         ready = all(i == RAW_TABLE or i in in_batch or i not in written_later for i in others)
-        if ready and (primary == RAW_TABLE or primary in in_batch):
+        if op.lookback_days and primary in written_later:
+            waiting.append(op)  # a window reads committed days only
+        elif ready and (primary == RAW_TABLE or primary in in_batch):
             session.append(op)
             if not op.two_phase:
                 in_batch.update(op.output_names)
@@ -215,9 +217,10 @@ def _step(
 
 
 def _table_tasks(op: Operator, keys: DayKeys, catalog: Catalog, day: str) -> list[BatchTask]:
-    """Chunks of the committed primary input's files; other inputs are read whole."""
+    """Chunks of the committed primary input's files (of every day of a rolling window); other
+    inputs are read whole."""
     primary = op.inputs[0]
-    files = [f for f in catalog.files(primary, day) if f.rows > 0]
+    files = [f for d in op.input_days(day) for f in catalog.files(primary, d) if f.rows > 0]
     others: Inputs = tuple(
         (catalog.get(name), tuple(catalog.files(name, day)))
         for name in op.inputs[1:]

@@ -91,6 +91,8 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
             problems += [f"- {where}: output {spec.name!r}: {p}" for p in table_problems(spec)]
         if op.requires == "session" and op.inputs[:1] != (RAW_TABLE,):
             problems.append(f"- {where}: batches of whole sessions need `raw_events` first")
+        if op.lookback_days and op.inputs[:1] == (RAW_TABLE,):
+            problems.append(f"- {where}: a rolling window (`lookback_days`) reads a table")
         if op.partial_schema is not None and type(op).merge is Operator.merge:
             problems.append(f"- {where}: it has a `partial_schema` but no `merge`")
     for op in ours:

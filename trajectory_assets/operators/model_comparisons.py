@@ -20,10 +20,10 @@ task are averaged first, so tasks with many attempts do not weigh more and the t
 difficulty both models share cancels out of d (the "clustered by task" standard error).
 
 Two phases: each batch emits per (day, benchmark, model, task) attempt and pass counts and cost
-sums; one merge per day pools them. `window_days` (run config, default 1) pools the partials of
-the `window_days` days ending on the partition day (a rolling window); the engine must then
-give the merge the partials of those earlier days' sessions too. The rows' `dt` is the
-partition day.
+sums; one merge per day pools them. `window_days` (run config, default 1) pools the attempts
+of the `window_days` days ending on the partition day (a rolling window): the operator's
+`lookback_days` make the engine read those days' sessions too, and make them part of the day's
+lineage. The rows' `dt` is the partition day.
 """
 
 import datetime as dt
@@ -185,6 +185,7 @@ class ModelComparisons(Operator):
         if window_days < 1:
             raise ValueError(f"window_days must be >= 1, got {window_days}")
         self.window_days = window_days
+        self.lookback_days = window_days - 1
 
     @property
     def params(self) -> dict[str, int]:
