@@ -241,3 +241,18 @@ def test_the_project_loads_as_a_code_location(tmp_path: Path) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_component_type_is_registered_for_dg() -> None:
+    """`dg list components` and `dg scaffold defs` find component types through this entry
+    point of the installed package."""
+    from importlib.metadata import entry_points
+
+    from trajectory_assets.defs.component import OperatorAssets
+
+    (found,) = [
+        e
+        for e in entry_points(group="dagster_dg_cli.registry_modules")
+        if e.name == "trajectory_assets"
+    ]
+    assert found.load().OperatorAssets is OperatorAssets
