@@ -29,9 +29,10 @@ HEADER = """\
 declarations (`trajectory_assets/schema.py`, `trajectory_assets/operators/`) and
 docs/rules.md: edit those, not this file (tests/test_docs.py fails when it differs). -->
 
-`../shared/SPEC.md` is the contract. This page lists every table the built-in operators write,
-each column with the meaning declared beside it in the code, and then the rules the tables
-follow where a column's meaning is not the whole story or the spec leaves a choice.
+This page is the table contract: every table the built-in operators write, each column with
+the meaning declared beside it in the code, and then the rules the tables follow where a
+column's meaning is not the whole story or the event spec (SPEC.md, the raw event format these
+tables are built from) leaves a choice. How the tables are computed is in architecture.md.
 
 ## Conventions
 

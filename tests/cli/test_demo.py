@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from tests.cli.helpers import on_lake
@@ -18,6 +19,11 @@ def test_demo_command_materializes_every_table_for_every_day(tmp_path: Path, hom
     done = on_lake("demo", lake, home, *size, "--num-cpus", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "make ui" in done.stdout
+    report = next(line for line in done.stdout.splitlines() if line.startswith("report:"))
+    assert Path(report.split(maxsplit=1)[1]).exists()
+    with dg.DagsterInstance.from_config(str(home)) as instance:  # the UI: raw_events observed
+        observed = instance.get_latest_data_version_record(dg.AssetKey("raw_events"))
+        assert observed is not None
     catalog = lake_catalog(Lake(str(lake)))
     days = catalog.days("sessions")
     assert len(days) == 3

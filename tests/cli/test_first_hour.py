@@ -2,6 +2,7 @@
 to date from the lake, scattered history materializes with one command, and an unreadable raw
 file is an error that names every bad file and the setting that skips them."""
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -72,8 +73,29 @@ def test_every_bad_file_is_named_with_the_setting_that_skips_them(
     assert "2 raw file(s) cannot be read" in failed.stderr
     assert "--on-bad-file skip" in failed.stderr and "Traceback" not in failed.stderr
     assert "\x1b[" not in failed.stderr  # no terminal colour codes
-    skipped = materialize(lake, home, "--partition", DAY1, "--on-bad-file", "skip")
+    assert "STEP_FAILURE" not in failed.stderr and "dagster._core" not in failed.stderr
+    # the setting as the environment gives it, for the command line too
+    skipped = materialize(lake, home, "--partition", DAY1, TRAJECTORY_ASSETS_ON_BAD_FILE="skip")
     assert skipped.returncode == 0, skipped.stderr[-2000:]
+    assert "skipped 2 unreadable raw file(s)" in skipped.stdout
+    for path in broken:
+        assert f"{path.parent.name}/{path.name}: cannot be read" in skipped.stdout
+
+
+def test_today_materializes_while_it_fills_up_and_the_report_alone_too(
+    tmp_path: Path, home: Path
+) -> None:
+    lake = tmp_path / "lake"
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    size = ("--days", "1", "--sessions-per-day", "5")
+    assert on_lake("generate", lake, home, "--start", today, *size).returncode == 0
+    done = materialize(lake, home, "--partition", today)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = lake / "reports" / f"dt={today}" / "report.html"
+    assert f"daily report: {report}" in done.stdout and report.exists()
+    again = materialize(lake, home, "--partition", today, "--assets", "daily_report")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "Traceback" not in again.stderr and f"daily report: {report}" in again.stdout
 
 
 @pytest.mark.slow

@@ -34,6 +34,10 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
     nothing = run([*CLI, "rollback", "eval_runs", "--lake", str(lake), "--partition", DAY1], home)
     assert nothing.returncode == 1
     assert "no previous version" in nothing.stderr
+    future = ("rollback", "turns", "--lake", str(lake), "--partition", DAY1, "--as-of", "999")
+    gone = run([*CLI, *future], home)
+    assert gone.returncode == 1 and "Traceback" not in gone.stderr
+    assert "sessions has no version 999 to restore" in gone.stderr  # the first sibling
 
 
 def attempts(lake: Path) -> dict[str, str | None]:

@@ -1,5 +1,7 @@
 """Real Dagster materializations: one partition, and a two-day range as one run."""
 
+from pathlib import Path
+
 import dagster as dg
 import duckdb
 import polars as pl
@@ -118,3 +120,25 @@ def test_materialize_on_ray(lake: Lake, ray_session: None) -> None:
     )
     assert result.success
     assert lake_catalog(lake).read("sessions").num_rows == 120
+
+
+def test_price_overrides_in_the_lake_are_part_of_the_code_version(lake: Lake) -> None:
+    """Editing prices.yaml is a new code version of the priced tables, so Dagster marks them
+    stale once the location reloads; tables that prices do not reach keep their version."""
+    from trajectory_assets import build_definitions
+    from trajectory_assets.operators import OPERATORS
+
+    def versions() -> dict[str, str | None]:
+        built = build_definitions(OPERATORS, name="priced", resources=resources(lake))  # type: ignore[arg-type]
+        graph = built.resolve_asset_graph()
+        return {k.to_user_string(): graph.get(k).code_version for k in graph.get_all_asset_keys()}
+
+    plain = versions()
+    assert plain["llm_calls"] == next(op.version for op in OPERATORS if op.name == "sessionize")
+    (Path(lake.root) / "prices.yaml").write_text(
+        "models:\n  gpt-4o:\n    input_per_mtok: 1.0\n    output_per_mtok: 2.0\n"
+    )
+    priced = versions()
+    assert priced["llm_calls"] != plain["llm_calls"]
+    assert priced["llm_calls"].startswith(plain["llm_calls"] + "+")  # type: ignore[union-attr]
+    assert priced["tool_stats"] == plain["tool_stats"]

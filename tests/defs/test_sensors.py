@@ -1,5 +1,6 @@
 """Late raw data marks a materialized day for re-materialization; unchanged days are left alone."""
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -33,4 +34,27 @@ def test_days_whose_raw_data_arrived_or_changed_are_requested(lake: Lake) -> Non
     requests = evaluate(lake)
     assert [r.partition_key for r in requests] == [DAY1]
     run_all(lake, [DAY1])
+    assert evaluate(lake) == []
+
+
+def test_edited_price_overrides_request_every_priced_day_again(lake: Lake) -> None:
+    run_all(lake, [DAY1, DAY2])
+    assert evaluate(lake) == []
+    Path(lake.root, "prices.yaml").write_text(
+        "models:\n  gpt-4o:\n    input_per_mtok: 1.0\n    output_per_mtok: 2.0\n"
+    )
+    assert [r.partition_key for r in evaluate(lake)] == [DAY1, DAY2]
+    run_all(lake, [DAY1, DAY2])
+    assert evaluate(lake) == []
+
+
+def test_today_is_left_to_fill_up(lake: Lake) -> None:
+    """Today is a partition (it can be materialized by hand), but the sensor waits for the
+    day to end instead of re-running it at every new file."""
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert defs.resolve_job_def("tier_b_daily").partitions_def.get_last_partition_key() == today  # type: ignore[union-attr]
+    run_all(lake, [DAY1, DAY2])
+    shutil.copytree(
+        Path(lake.root, "raw_events", f"dt={DAY1}"), Path(lake.root, "raw_events", f"dt={today}")
+    )
     assert evaluate(lake) == []

@@ -52,6 +52,12 @@ def say(text: str = "") -> None:
     click.echo(text)
 
 
+def verbose() -> bool:
+    """Whether the command runs with -v (Dagster's and Ray's own output shown)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("verbose"))
+
+
 def lake_option(f: F) -> F:
     return click.option("--lake", required=True, help="lake root: a path or s3://bucket/prefix")(f)
 

@@ -1,6 +1,7 @@
 """`trajectory-assets demo`: a sample lake and every Tier B table for its days, in one command."""
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,7 +15,10 @@ from trajectory_assets.cli.common import (
     tables_for,
 )
 from trajectory_assets.cli.generate import write_sample
-from trajectory_assets.cli.materialize import run_days
+from trajectory_assets.cli.materialize import REPORT, run_days
+
+if TYPE_CHECKING:
+    from trajectory_assets.lake.fs import Lake
 
 
 @click.command(short_help="sample lake + every Tier B asset for several days")
@@ -34,6 +38,7 @@ def demo(
 ) -> None:
     """Sample lake + every Tier B asset for several days (the days before today)."""
     from trajectory_assets.lake.fs import lake_from_env
+    from trajectory_assets.lake.reports import report_files
     from trajectory_assets.synth import SynthConfig
 
     sample = lake_from_env(lake)
@@ -66,10 +71,24 @@ def demo(
         )
         write_sample(sample, config)
     the_project = project()
-    tables = tables_for(the_project.registry, [])
+    tables = [*tables_for(the_project.registry, []), REPORT]
     run_days(lake, wanted, the_project, runtime=runtime, tables=tables, num_cpus=num_cpus)
+    _observe_raw(sample)
     say()
     say(f"lake:   {sample.display()}")
     say(f"tables: {sample.display('<table>')} (Delta Lake tables, partitioned by dt)")
+    say(f"report: {sample.display(report_files(wanted[-1]).html)}")
     say(f'query:  trajectory-assets query --lake {lake} "SELECT * FROM sessions LIMIT 5"')
     say("UI:     make ui   (then open http://127.0.0.1:3000 and look at the assets)")
+
+
+def _observe_raw(sample: "Lake") -> None:
+    """Record the raw days in the instance, so the UI shows raw_events observed, not "never
+    observed", next to the tables it just materialized."""
+    import dagster as dg
+
+    from trajectory_assets.defs.partitions import daily, start_date_of
+    from trajectory_assets.defs.sync import observe_raw
+
+    with dg.DagsterInstance.get() as instance:
+        observe_raw(instance, sample, daily(start_date_of(sample)))

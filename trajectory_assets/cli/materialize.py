@@ -29,13 +29,18 @@ from trajectory_assets.cli.common import (
 )
 
 if TYPE_CHECKING:
+    import dagster as dg
+
     from trajectory_assets.lake.delta import PartitionState
     from trajectory_assets.lake.fs import Lake
     from trajectory_assets.project import Project
 
 DAY_WIDTH = 10  # a column of the per-day summary: a day, or a row count up to 9,999,999
+SHOWN_SKIPPED = 20  # skipped raw files listed in the summary; the metadata has them all
+JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
 REPORT = "daily_report"  # an asset of its own, not a table (defs/report.py)
 LAKE_TAG = "trajectory_assets/lake"
+ON_BAD_FILE_ENV = "TRAJECTORY_ASSETS_ON_BAD_FILE"  # as in defs/settings.py, which imports Dagster
 
 
 @click.command(short_help="materialize Tier B assets through Dagster")
@@ -56,6 +61,8 @@ LAKE_TAG = "trajectory_assets/lake"
     type=click.Choice(["fail", "skip"]),
     default="fail",
     show_default=True,
+    envvar=ON_BAD_FILE_ENV,
+    show_envvar=True,
     help="an unreadable raw file fails the run, or is skipped and reported",
 )
 @click.option(
@@ -110,12 +117,12 @@ def materialize(
 
 def missing_days(lake: "Lake", the_project: "Project", tables: Sequence[str]) -> list[str]:
     """Days with raw data where an operator of `tables` has no day, or a stale one."""
-    from trajectory_assets.engine.lineage import needs_run
+    from trajectory_assets.engine.lineage import in_lake, needs_run
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days, list_raw_files
 
     registry = the_project.registry
-    ops = registry.ordered({registry.operator(t) for t in tables if t != REPORT})
+    ops = in_lake(lake, registry.ordered({registry.operator(t) for t in tables if t != REPORT}))
     catalog = Catalog(lake, registry.tables)
     return [
         day for day in list_days(lake) if needs_run(ops, catalog, day, list_raw_files(lake, dt=day))
@@ -188,9 +195,11 @@ def run_days(
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
         "ops": {name: {"config": node_config} for name in nodes},
     }
+    job = _job(assets, resources, tables)
+    skipped: set[str] = set()
     for stretch in stretches(sorted(days)):
         say(
-            f"materializing {len(tables)} table(s) for {stretch[0]}"
+            f"materializing {len(tables)} asset(s) for {stretch[0]}"
             + (f" .. {stretch[-1]}" if len(stretch) > 1 else "")
             + f" on the {runtime} runtime, lake {lake.display()}"
         )
@@ -199,30 +208,84 @@ def run_days(
         if len(stretch) > 1:
             tags["dagster/asset_partition_range_start"] = stretch[0]
             tags["dagster/asset_partition_range_end"] = stretch[-1]
-        result = dg.materialize(
-            assets,
-            selection=dg.AssetSelection.assets(*tables),
-            instance=instance,
-            resources=resources,
+        result = job.execute_in_process(
             run_config=run_config,
+            instance=instance,
+            partition_key=stretch[0] if len(stretch) == 1 else None,
             raise_on_error=False,
             tags=tags,
-            partition_key=stretch[0] if len(stretch) == 1 else None,
         )
         if not result.success:
             raise CliError(f"run {result.run_id} failed: {_failure_message(result)}")
         say(f"run {result.run_id} succeeded in {time.perf_counter() - started:.1f} s")
+        skipped.update(_skipped_files(result))
+    _summary(lake, the_project, sorted(days), tables, sorted(skipped))
+
+
+def _job(
+    assets: "Sequence[dg.AssetsDefinition | dg.SourceAsset]",
+    resources: "Mapping[str, dg.ConfigurableResource]",
+    tables: Sequence[str],
+) -> "dg.JobDefinition":
+    """What `dg.materialize` runs (a job of the selected assets), with the command line's
+    logger unless -v asks for Dagster's own."""
+    import dagster as dg
+
+    from trajectory_assets.cli.common import verbose
+    from trajectory_assets.cli.runlog import progress_logger
+
+    defs = dg.Definitions(
+        assets=assets,
+        resources=resources,
+        jobs=[dg.define_asset_job(JOB, selection=dg.AssetSelection.assets(*tables))],
+        loggers=None if verbose() else {"console": progress_logger},
+    )
+    return defs.resolve_job_def(JOB)
+
+
+def _summary(
+    lake: "Lake",
+    the_project: "Project",
+    days: Sequence[str],
+    tables: Sequence[str],
+    skipped: Sequence[str],
+) -> None:
+    """Rows per table and day, the skipped raw files, and where the days' reports are."""
     from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.reports import report_files
 
     catalog = Catalog(lake, the_project.registry.tables)
-    shown = sorted(days)
     counts = {
-        table: [_rows(catalog.state(table, day)) for day in shown]
+        table: [_rows(catalog.state(table, day)) for day in days]
         for table in tables
         if table != REPORT
     }
-    for line in summary_lines(shown, counts, shutil.get_terminal_size().columns):
-        say(line)
+    if counts:
+        for line in summary_lines(days, counts, shutil.get_terminal_size().columns):
+            say(line)
+    if skipped:
+        say(f"skipped {len(skipped)} unreadable raw file(s) (--on-bad-file skip):")
+        for line in skipped[:SHOWN_SKIPPED]:
+            say(f"  {line}")
+        if len(skipped) > SHOWN_SKIPPED:
+            say(f"  ... and {len(skipped) - SHOWN_SKIPPED} more (the run's metadata lists all)")
+    if REPORT in tables:
+        pages = [lake.display(report_files(day).html) for day in days]
+        say(f"daily report: {pages[-1]}" if len(pages) == 1 else f"daily reports: {pages[0]} ..")
+        if len(pages) > 1:
+            say(f"  .. {pages[-1]}")
+
+
+def _skipped_files(result: "dg.ExecuteInProcessResult") -> set[str]:
+    """The `path: reason` lines of the skipped raw files, from the run's materializations."""
+    found: set[str] = set()
+    for event in result.get_asset_materialization_events():
+        text = event.materialization.metadata.get("skipped_files")
+        if text is not None:
+            found.update(
+                line.removeprefix("- ").replace("`", "") for line in str(text.value).splitlines()
+            )
+    return found
 
 
 def stretches(days: Sequence[str]) -> list[list[str]]:
@@ -245,12 +308,18 @@ def _some(days: Sequence[str]) -> str:
     return shown + (f" and {len(days) - 5} more day(s)" if len(days) > 5 else "")
 
 
-def _failure_message(result: object) -> str:
-    for event in result.get_step_failure_events():  # type: ignore[attr-defined]
-        error = event.event_specific_data.error
-        while error.cause is not None:
+def _failure_message(result: "dg.ExecuteInProcessResult") -> str:
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
             error = error.cause
-        return f"step {event.step_key}: {error.message.strip()}"
+        if error is None:
+            break
+        text = error.message.strip()
+        prefix = f"{error.cls_name}: "
+        if error.cls_name and prefix in text:  # "dagster._core....Failure: what happened"
+            text = text.split(prefix, 1)[1]
+        return f"step {event.step_key}: {text}"
     return "see the run's logs in the Dagster UI"
 
 

@@ -7,7 +7,7 @@ into operators and settings, and the result into metadata and check results.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 import dagster as dg
 
@@ -16,6 +16,7 @@ from trajectory_assets.defs.config import ComputeConfig, config_class, operator_
 from trajectory_assets.defs.instance import LAKE_TAG, bind
 from trajectory_assets.defs.metadata import day_observations, table_metadata
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
+from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.materialize import RunResult, run_operators
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.settings import RunSettings
@@ -43,8 +44,29 @@ def deps_of(registry: Registry, op: Operator) -> list[str]:
     return deps
 
 
+def code_versions(lake: Lake, operators: Sequence[Operator]) -> dict[str, str]:
+    """Each operator's version, plus a digest of the lake files it depends on when the lake
+    has them (e.g. price overrides): editing them makes Dagster mark the tables stale once the
+    code location reloads, as a new version would."""
+    try:
+        in_this_lake = in_lake(lake, operators)
+    except OSError:  # an unreachable lake must not stop the code location from loading
+        return {op.name: op.version for op in operators}
+    versions = {}
+    for op in in_this_lake:
+        digest = op.lake_files_digest
+        bare = digest == op.with_lake_files({}).lake_files_digest
+        versions[op.name] = op.version if bare else f"{op.version}+{digest[:8]}"
+    return versions
+
+
 def build_assets(
-    registry: Registry, *, name: str, group: str, partitions: dg.DailyPartitionsDefinition
+    registry: Registry,
+    *,
+    name: str,
+    group: str,
+    partitions: dg.DailyPartitionsDefinition,
+    versions: Mapping[str, str],
 ) -> dg.AssetsDefinition:
     """One multi-asset for every table of the registry's operators."""
     ops = registry.operators
@@ -53,7 +75,7 @@ def build_assets(
             key=table.name,
             deps=deps_of(registry, op),
             description=table.description,
-            code_version=op.version,
+            code_version=versions.get(op.name, op.version),
             group_name=group,
             kinds={"delta", "ray"},
             metadata={

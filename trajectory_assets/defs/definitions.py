@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from trajectory_assets.defs.assets import build_assets
+from trajectory_assets.defs.assets import build_assets, code_versions
 from trajectory_assets.defs.config import launchpad_config
 from trajectory_assets.defs.partitions import daily, start_date_of
 from trajectory_assets.defs.raw import raw_events_asset
@@ -73,7 +73,13 @@ def build_definitions(
     lake = resources["lake"]
     assert isinstance(lake, LakeResource)
     partitions = daily(start_date or start_date_of(lake.lake()))
-    tables = build_assets(registry, name=name, group=group or name, partitions=partitions)
+    tables = build_assets(
+        registry,
+        name=name,
+        group=group or name,
+        partitions=partitions,
+        versions=code_versions(lake.lake(), registry.operators),
+    )
     keys = [dg.AssetKey(t) for op in registry.operators for t in op.output_names]
     job = daily_job(
         name,

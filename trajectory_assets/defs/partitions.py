@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 
 def daily(start_date: str) -> dg.DailyPartitionsDefinition:
-    return dg.DailyPartitionsDefinition(start_date=start_date, timezone="UTC")
+    """Days up to today (UTC) included: today's data (from `serve` or the logger) can be
+    materialized while the day fills up; the schedule takes each day once it has ended."""
+    return dg.DailyPartitionsDefinition(start_date=start_date, timezone="UTC", end_offset=1)
 
 
 def start_date_of(lake: Lake) -> str:

@@ -6,6 +6,8 @@ recomputes the keys of the code location's raw-reading operators from a fresh li
 requests a run for each day that is missing or differs.
 """
 
+import datetime as dt
+
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # the type define_asset_job returns; not exported
@@ -13,7 +15,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 
 from trajectory_assets.defs.raw import raw_version
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.engine.lineage import needs_run
+from trajectory_assets.engine.lineage import in_lake, needs_run
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.layout import RAW_TABLE
@@ -31,18 +33,21 @@ def raw_changed_sensor(
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description="Materializes days whose raw_events arrived, or changed after they were "
-        "materialized (one run per day; the same days `materialize --missing` picks).",
+        "materialized, or whose price overrides changed (one run per day; the days "
+        "`materialize --missing` picks, but not today's, which is still filling up).",
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
         the_lake = lake.lake()
         catalog = Catalog(the_lake, registry.tables)
-        valid = set(partitions.get_partition_keys())
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        valid = {day for day in partitions.get_partition_keys() if day < today}
+        ops = in_lake(the_lake, readers)
         requests = []
         for day in list_days(the_lake):
             if day not in valid:
-                continue
+                continue  # before the first partition, or today's, which is still filling
             raw = list_raw_files(the_lake, dt=day)
-            if needs_run(readers, catalog, day, raw):
+            if needs_run(ops, catalog, day, raw):
                 context.log.info(f"raw_events dt={day} arrived or changed since materialized")
                 run_key = f"{day}:{raw_version(the_lake, day)}"
                 requests.append(dg.RunRequest(run_key=run_key, partition_key=day))

@@ -34,13 +34,7 @@ def sync(
     registry: Registry,
     partitions: dg.DailyPartitionsDefinition,
 ) -> SyncReport:
-    versions = raw_versions(lake, partitions)
-    for day, version in versions.items():
-        instance.report_runless_asset_event(
-            dg.AssetObservation(
-                asset_key="raw_events", partition=day, tags={DATA_VERSION_TAG: version.value}
-            )
-        )
+    raw_days = observe_raw(instance, lake, partitions)
     valid = set(partitions.get_partition_keys())
     catalog = Catalog(lake, registry.tables)
     recorded: dict[str, int] = {}
@@ -76,7 +70,22 @@ def sync(
                 )
             )
             recorded[table] += 1
-    return SyncReport(len(versions), recorded, current, outside)
+    return SyncReport(raw_days, recorded, current, outside)
+
+
+def observe_raw(
+    instance: dg.DagsterInstance, lake: Lake, partitions: dg.DailyPartitionsDefinition
+) -> int:
+    """Record the data version of every raw day, as the raw_events observation does; the
+    number of days."""
+    versions = raw_versions(lake, partitions)
+    for day, version in versions.items():
+        instance.report_runless_asset_event(
+            dg.AssetObservation(
+                asset_key="raw_events", partition=day, tags={DATA_VERSION_TAG: version.value}
+            )
+        )
+    return len(versions)
 
 
 def _latest(instance: dg.DagsterInstance, table: str) -> dict[str, float]:

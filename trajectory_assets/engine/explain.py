@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from trajectory_assets.engine.materialize import read_lake_files
+from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, input_bytes
@@ -24,8 +24,7 @@ def explain(
     settings: RunSettings = DEFAULTS,
 ) -> str:
     """What a materialization of `operators` over `days` would read, batch, run and write."""
-    files = read_lake_files(lake, operators)
-    ops = [op.with_lake_files(files) for op in registry.ordered(operators)]
+    ops = in_lake(lake, registry.ordered(operators))
     registry = registry.configured(ops)
     catalog = Catalog(lake, registry.tables)
     lines = []

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from trajectory_assets.batch import Batch
-from trajectory_assets.engine.materialize import read_lake_files
+from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.outputs import normalise
 from trajectory_assets.engine.plan import plan_day
 from trajectory_assets.engine.registry import Registry
@@ -31,7 +31,7 @@ def apply(
 ) -> dict[str, pa.Table]:
     """The operator's outputs for these days, computed on the runtime from its inputs as they
     are committed (or raw), whether or not its own tables are up to date."""
-    op = op.with_lake_files(read_lake_files(lake, [op]))
+    (op,) = in_lake(lake, [op])
     registry = Registry.build([op], [o for o in registry.everyone if o.name != op.name])
     catalog = Catalog(lake, registry.tables)
     found: dict[str, list[pa.Table]] = {t: [] for t in op.output_names}

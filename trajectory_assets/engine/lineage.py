@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import MissingUpstreamError
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.config import read_lake_files
 from trajectory_assets.lake.delta import PartitionState
+from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import OnBadFile, RawFile, fingerprint
 from trajectory_assets.lake.staging import attempt_key
@@ -78,6 +80,14 @@ def identity(state: PartitionState) -> str:
         state.attempt
         or hashlib.sha256(repr(sorted(f.path for f in state.files)).encode()).hexdigest()
     )
+
+
+def in_lake(lake: Lake, operators: Sequence[Operator]) -> list[Operator]:
+    """The operators as they compute on this lake: knowing its files they depend on (e.g. the
+    price overrides), read once, which are part of their fingerprints and so of every key.
+    Whatever compares keys (a run, `--missing`, the sensor, `explain`) must use these."""
+    files = read_lake_files(lake, {n for op in operators for n in op.lake_files})
+    return [op.with_lake_files(files) for op in operators]
 
 
 def is_current(op: Operator, catalog: Catalog, day: str, key: str) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from trajectory_assets.engine.execute import run_task
+from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.plan import DayPlan, plan_day
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.base import Runtime
@@ -116,16 +117,13 @@ def run_operators(
     *,
     registry: Registry | None = None,
     settings: RunSettings = DEFAULTS,
-    lake_files: Mapping[str, str | None] | None = None,
     progress: Progress = log.info,
 ) -> RunResult:
     """Materialize `days` of the operators' tables. Raises ConcurrentWriterError when
     another writer commits one of those days while this run computes it."""
     started = time.perf_counter()
     registry = registry or Registry.build(operators)
-    files = lake_files if lake_files is not None else read_lake_files(lake, operators)
-    ops = registry.ordered(operators)
-    ops = [op.with_lake_files(files) for op in ops]
+    ops = in_lake(lake, registry.ordered(operators))
     registry = registry.configured(ops)
     result = RunResult(
         runtime.name,
@@ -142,16 +140,6 @@ def run_operators(
     for op_result in result.operators.values():
         op_result.seconds, op_result.runtime = result.seconds, result.runtime
     return result
-
-
-def read_lake_files(lake: Lake, operators: Sequence[Operator]) -> dict[str, str | None]:
-    """The small lake files operators depend on (e.g. price overrides), read once per run."""
-    fs = lake.fs
-    found: dict[str, str | None] = {}
-    for name in {n for op in operators for n in op.lake_files}:
-        path = lake.path(name)
-        found[name] = fs.cat_file(path).decode() if fs.exists(path) else None
-    return found
 
 
 def _roll_forward(op: Operator, lake: Lake, days: Sequence[str], progress: Progress) -> None:

@@ -8,6 +8,7 @@ forward, so a partition Dagster knows never disappears.
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
@@ -62,3 +63,14 @@ def cover_days(lake: Lake, days: list[str]) -> LakeConfig:
     if config != current:
         write_config(lake, config)
     return config
+
+
+def read_lake_files(lake: Lake, names: Iterable[str]) -> dict[str, str | None]:
+    """Small files of the lake root that operators depend on (e.g. price overrides), by name;
+    None for one that is absent."""
+    fs = lake.fs
+    found: dict[str, str | None] = {}
+    for name in sorted(set(names)):
+        path = lake.path(name)
+        found[name] = fs.cat_file(path).decode() if fs.exists(path) else None
+    return found

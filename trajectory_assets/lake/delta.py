@@ -497,7 +497,15 @@ def previous_state(
     if as_of is None:
         last = next((c for c in commits(lake, spec.name) if day in c.days), None)
         as_of = last.version - 1 if last is not None else -1
-    target = snapshot(lake, spec.name, as_of).day_files(day) if as_of >= 0 else []
+    try:
+        target = snapshot(lake, spec.name, as_of).day_files(day) if as_of >= 0 else []
+    except _deltalake().exceptions.DeltaError:  # not in the log: a future version, or cleaned up
+        latest = snapshot(lake, spec.name).version
+        raise NoPreviousVersionError(
+            f"{spec.name} has no version {as_of} to restore: the table's log holds versions up "
+            f"to {latest}, and versions older than the retention horizon (or before a "
+            "`forget`) are cleaned up"
+        ) from None
     if not target:
         raise NoPreviousVersionError(f"{spec.name} dt={day} has no previous version")
     gone = _missing(lake, spec.name, day, target)
