@@ -13,6 +13,20 @@ from trajectory_assets.lake.fs import Lake
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A Dagster instance folder of the test session's own for anything that reads
+    DAGSTER_HOME (the `dagster` CLI, `DagsterInstance.get()`), so the tests neither need the
+    developer's nor write into it. Tests of the command line pass their own per test."""
+    before = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster_home"))
+    yield
+    if before is None:
+        os.environ.pop("DAGSTER_HOME", None)
+    else:
+        os.environ["DAGSTER_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
     """The one real local Ray of the test session (2 CPUs), shut down at the end."""
