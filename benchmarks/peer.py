@@ -58,7 +58,8 @@ def prepare_inputs(lake: LakeInfo) -> PeerInputs:
     import pyarrow.parquet as pq
     from scipy import stats
 
-    from trajectory_assets.operators.pricing import OVERRIDES_FILE, price_table, read_overrides
+    from trajectory_assets.operators.price_overrides import OVERRIDES_FILE, read_overrides
+    from trajectory_assets.operators.pricing import price_table
 
     folder = fresh_folder("peer-inputs")
     models = lake_models()

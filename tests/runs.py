@@ -3,10 +3,11 @@ the tables an operator may read, and the settings tests vary as keywords."""
 
 from collections.abc import Sequence
 
-from trajectory_assets.engine.materialize import OperatorResult, RunResult, run_operators
 from trajectory_assets.engine.materialize import run_operator as run_one
+from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.results import OperatorResult, RunResult
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings

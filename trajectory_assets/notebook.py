@@ -24,7 +24,7 @@ from trajectory_assets.project import load
 if TYPE_CHECKING:
     import polars as pl
 
-    from trajectory_assets.engine.materialize import RunResult
+    from trajectory_assets.engine.results import RunResult
     from trajectory_assets.engine.runtimes.base import Runtime
     from trajectory_assets.engine.runtimes.ray import Dataset
 

@@ -104,7 +104,7 @@ def test_compacted_rows_check_fails_when_the_committed_day_lost_rows(lake: Lake)
     the committed day: a day missing a file fails, with no raw file read again."""
     from tests.runs import lake_catalog
     from trajectory_assets.defs.checks import CheckContext, Thresholds, checks_for, evaluate
-    from trajectory_assets.lake import delta
+    from trajectory_assets.lake import delta_commit, delta_history
     from trajectory_assets.operators import Compact
 
     assert _materialize(lake).success
@@ -114,8 +114,8 @@ def test_compacted_rows_check_fails_when_the_committed_day_lost_rows(lake: Lake)
 
     kept = [f for f in catalog.files("raw_compacted", DAY1) if f.rows > 0][1:]
     spec = catalog.get("raw_compacted")
-    metadata = {"audit": next(delta.commits(lake, "raw_compacted")).metadata["audit"]}
-    delta.commit_day(lake, spec, DAY1, kept, metadata, since_version=None)
+    metadata = {"audit": next(delta_history.commits(lake, "raw_compacted")).metadata["audit"]}
+    delta_commit.commit_day(lake, spec, DAY1, kept, metadata, since_version=None)
     result = evaluate(check, CheckContext(lake_catalog(lake), Thresholds(0.05, 0.95)), [DAY1])
     assert not result.passed
     assert "compacted rows" in result.metadata[DAY1].value

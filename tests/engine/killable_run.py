@@ -18,9 +18,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import trajectory_assets.engine.commit as commit
 import trajectory_assets.engine.execute as execute
 import trajectory_assets.engine.materialize as job
-import trajectory_assets.lake.delta as delta
+import trajectory_assets.lake.delta_commit as delta_commit
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.lake.fs import Lake
@@ -64,11 +65,11 @@ def main() -> None:
     if point == "batches":
         execute.stage_batch = after_calls(execute.stage_batch, 3)  # type: ignore[assignment]
     elif point == "staged":
-        job.write_intent = before(job.write_intent)  # type: ignore[assignment]
+        commit.write_intent = before(commit.write_intent)  # type: ignore[assignment]
     elif point == "intent":
-        job.write_intent = after_calls(job.write_intent, 1)  # type: ignore[assignment]
+        commit.write_intent = after_calls(commit.write_intent, 1)  # type: ignore[assignment]
     elif point == "commit":
-        delta.commit_day = after_calls(delta.commit_day, 1)  # type: ignore[assignment]
+        delta_commit.commit_day = after_calls(delta_commit.commit_day, 1)  # type: ignore[assignment]
     result = job.run_operator(
         Rerun(), Lake(lake_uri), [day], InlineRuntime(1), settings=RunSettings(BATCH_BYTES)
     )

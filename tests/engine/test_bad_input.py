@@ -17,7 +17,7 @@ from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import BadRawFilesError
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
 from trajectory_assets.schema import RAW_EVENTS
@@ -119,7 +119,7 @@ def test_truncated_file_fails_or_is_skipped_and_reported(tmp_path: Path) -> None
         f"raw_events/dt={DAY1}/app_id=app1/session_id=s2/part-0.parquet"
     ]
     assert lake_catalog(lake).read("sessions")["session_id"].to_pylist() == ["s1"]
-    commit = next(delta.commits(lake, "sessions"))
+    commit = next(delta_history.commits(lake, "sessions"))
     assert json.loads(commit.metadata["skipped_files"])[0][0].endswith("s2/part-0.parquet")
 
 

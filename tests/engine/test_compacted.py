@@ -12,7 +12,7 @@ from tests.runs import lake_catalog, plan, run_all, run_operator
 from trajectory_assets.engine.explain import explain
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import list_raw_files, read_events
@@ -31,7 +31,7 @@ def materialize(lake: Lake, *, compact: bool) -> None:
 
 def committed(lake: Lake, table: str, day: str) -> dict[str, str]:
     """The metadata of the commit that last changed a table's day."""
-    return next(c for c in delta.commits(lake, table) if day in c.days).metadata
+    return next(c for c in delta_history.commits(lake, table) if day in c.days).metadata
 
 
 def test_every_table_is_the_same_read_from_raw_or_compacted_or_in_one_shared_run(

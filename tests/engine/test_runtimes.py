@@ -9,7 +9,7 @@ import pytest
 
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, run_all, run_operator
-from trajectory_assets.engine.materialize import RunResult
+from trajectory_assets.engine.results import RunResult
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.runtimes.ray import RayRuntime
 from trajectory_assets.lake.fs import Lake

@@ -14,7 +14,7 @@ from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, plan, run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import ConcurrentWriterError, NoPreviousVersionError
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta, delta_commit, delta_history
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import STAGING
 from trajectory_assets.lake.staging import pending_attempts, write_intent
@@ -71,19 +71,19 @@ def test_changed_raw_data_commits_a_new_version_and_rollback_restores_the_day(la
     catalog = lake_catalog(lake)
     before = {d: catalog.read("sessions", dt=d) for d in (DAY1, DAY2)}
     with pytest.raises(NoPreviousVersionError, match=f"sessions dt={DAY1} has no previous"):
-        delta.restore_day(lake, catalog.get("sessions"), DAY1, {})
+        delta_commit.restore_day(lake, catalog.get("sessions"), DAY1, {})
 
     drop_a_session(lake, DAY1)
     result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
     assert result.days[DAY1].rows("sessions") == before[DAY1].num_rows - 1
     assert result.days[DAY1].tables["sessions"].version == 3
 
-    restored = delta.restore_day(lake, catalog.get("sessions"), DAY1, {"run_id": "test"})
+    restored = delta_commit.restore_day(lake, catalog.get("sessions"), DAY1, {"run_id": "test"})
     assert (restored.as_of, restored.version, restored.rows) == (2, 4, before[DAY1].num_rows)
     catalog.refresh()
     assert catalog.read("sessions", dt=DAY1).equals(before[DAY1])
     assert catalog.read("sessions", dt=DAY2).equals(before[DAY2])  # other days untouched
-    again = delta.restore_day(lake, catalog.get("sessions"), DAY1, {})  # undoes the restore
+    again = delta_commit.restore_day(lake, catalog.get("sessions"), DAY1, {})  # undoes the restore
     assert again.rows == before[DAY1].num_rows - 1
 
 
@@ -155,7 +155,7 @@ def test_interrupted_commit_is_rolled_forward_by_the_next_run(lake: Lake) -> Non
     write_intent(attempt, op.output_names, [r.batch_id for r in receipts], {"run_id": "dead"})
     files = [f for r in receipts for f in r.tables("sessions")]
     catalog = lake_catalog(lake)
-    delta.commit_day(lake, catalog.get("sessions"), DAY1, files, {}, since_version=None)
+    delta_commit.commit_day(lake, catalog.get("sessions"), DAY1, files, {}, since_version=None)
     assert lake_catalog(lake).state("turns", DAY1) is None  # the run died here
     assert pending_attempts(lake, op.name, DAY1) == [attempt]
 
@@ -173,9 +173,9 @@ def test_a_second_writer_of_the_same_day_is_refused(lake: Lake) -> None:
         run_operator(op, lake, [DAY1], WriterRacingRuntime(lake, DAY1), batch_bytes=SMALL)
     assert pending_attempts(lake, op.name, DAY1) == []  # nothing left to roll forward
     catalog = lake_catalog(lake)
-    assert {delta.commits(lake, t).__next__().metadata["run_id"] for t in op.output_names} == {
-        "the-other"
-    }
+    assert {
+        delta_history.commits(lake, t).__next__().metadata["run_id"] for t in op.output_names
+    } == {"the-other"}
     assert catalog.read("sessions", dt=DAY1).num_rows == 120
 
 
@@ -193,12 +193,12 @@ def test_vacuum_ends_time_travel_before_the_horizon(lake: Lake) -> None:
     old = data_files(lake, "sessions")
     drop_a_session(lake, DAY1)
     run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
-    assert delta.vacuum(lake, "sessions", retention_hours=24) == []  # too young to go
-    deleted = delta.vacuum(lake, "sessions", retention_hours=0)
+    assert delta_history.vacuum(lake, "sessions", retention_hours=24) == []  # too young to go
+    deleted = delta_history.vacuum(lake, "sessions", retention_hours=0)
     assert len(deleted) == len(old)
     assert not (old & data_files(lake, "sessions"))
     with pytest.raises(NoPreviousVersionError, match="was vacuumed"):
-        delta.restore_day(lake, lake_catalog(lake).get("sessions"), DAY1, {})
+        delta_commit.restore_day(lake, lake_catalog(lake).get("sessions"), DAY1, {})
     assert isinstance(lake_catalog(lake).read("sessions"), pa.Table)
 
 

@@ -17,7 +17,7 @@ from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import ConcurrentWriterError
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta_commit
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
 
@@ -63,7 +63,7 @@ def test_rerun_restore_and_a_second_writer_on_s3(raw_lake_root: Path, s3: S3Serv
     run_operator(op, lake, [DAY1], InlineRuntime())
     catalog.refresh()
     assert catalog.read("sessions", dt=DAY1).num_rows == rows.num_rows - 1
-    restored = delta.restore_day(lake, catalog.get("sessions"), DAY1, {})
+    restored = delta_commit.restore_day(lake, catalog.get("sessions"), DAY1, {})
     assert restored.as_of == 1
     catalog.refresh()
     assert catalog.read("sessions", dt=DAY1).equals(rows)

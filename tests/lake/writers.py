@@ -8,7 +8,7 @@ from trajectory_assets.engine.materialize import run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta_commit
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import Attempt, BatchReceipt, empty_file
 from trajectory_assets.operators import OPERATORS, Sessionize
@@ -48,7 +48,9 @@ def commit_at_once(lake: Lake, days: Sequence[str]) -> list[int | Exception | No
     def commit(i: int) -> None:
         start.wait()
         try:
-            outcomes[i] = delta.commit_day(lake, spec, days[i], [files[i]], {}, since_version=-1)
+            outcomes[i] = delta_commit.commit_day(
+                lake, spec, days[i], [files[i]], {}, since_version=-1
+            )
         except Exception as exc:  # the outcome under test
             outcomes[i] = exc
 

@@ -21,17 +21,18 @@ from tests.operators.builders import (
 )
 from trajectory_assets.batch import Batch
 from trajectory_assets.operators import Sessionize
+from trajectory_assets.operators.call_cost import cost_of_call, priced_calls_sql
+from trajectory_assets.operators.price_overrides import (
+    PriceOverride,
+    overrides_digest,
+    parse_overrides,
+)
 from trajectory_assets.operators.pricing import (
     GENAI_PRICES_VERSION,
     PRICES,
     PRICING_VERSION,
-    PriceOverride,
     _find,
-    cost_of_call,
-    overrides_digest,
-    parse_overrides,
     price_table,
-    priced_calls_sql,
     priced_version,
     prices_for_events,
     pricing_metadata,

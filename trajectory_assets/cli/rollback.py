@@ -41,15 +41,15 @@ def rollback(
     op = operator_named(registry, table)
 
     from trajectory_assets.errors import ConcurrentWriterError, NoPreviousVersionError
-    from trajectory_assets.lake import delta
+    from trajectory_assets.lake import delta_commit
     from trajectory_assets.lake.catalog import Catalog
 
     catalog = Catalog(where, registry.tables)
     try:
         for name in op.output_names:  # check every sibling before changing any
-            delta.previous_state(where, catalog.get(name), partition, as_of=as_of)
+            delta_commit.previous_state(where, catalog.get(name), partition, as_of=as_of)
         restored = [
-            delta.restore_day(
+            delta_commit.restore_day(
                 where, catalog.get(name), partition, {"action": "rollback"}, as_of=as_of
             )
             for name in op.output_names

@@ -31,7 +31,7 @@ def vacuum(
     """Delete the files of table versions older than the horizon: time travel and rollback then
     reach back only that far."""
     from trajectory_assets.defs.settings import retention_hours as default_hours
-    from trajectory_assets.lake import delta
+    from trajectory_assets.lake import delta_history
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.layout import RAW_TABLE
 
@@ -43,5 +43,5 @@ def vacuum(
         raise CliError(f"unknown table(s) {', '.join(unknown)}; tables are: {', '.join(tables)}")
     hours = default_hours() if retention_hours is None else retention_hours
     for name in names or tables:
-        deleted = delta.vacuum(where, name, hours, full=full)
+        deleted = delta_history.vacuum(where, name, hours, full=full)
         say(f"{name}: deleted {len(deleted)} file(s) older than {hours:g} h")

@@ -17,8 +17,9 @@ from trajectory_assets.defs.instance import LAKE_TAG, bind
 from trajectory_assets.defs.metadata import day_observations, table_metadata
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.lineage import in_lake
-from trajectory_assets.engine.materialize import RunResult, run_operators
+from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.results import RunResult
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.errors import (
     BadRawFilesError,
@@ -26,7 +27,7 @@ from trajectory_assets.errors import (
     MissingUpstreamError,
     OtherLakeError,
 )
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
@@ -126,7 +127,7 @@ def build_assets(
             raise dg.Failure(description=str(exc)) from None  # an expected error: no traceback
         for op in chosen:
             for table in op.output_names:
-                delta.vacuum(the_lake, table, run_config.retention_hours)
+                delta_history.vacuum(the_lake, table, run_config.retention_hours)
         yield from _results(context, the_lake, registry, chosen, result, run_config, checks)
 
     return _tables

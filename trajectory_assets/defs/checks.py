@@ -14,8 +14,8 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trajectory_assets.engine.materialize import RunResult
-from trajectory_assets.lake import delta
+from trajectory_assets.engine.results import RunResult
+from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.operator import Operator
 from trajectory_assets.schema import TableSpec
@@ -60,7 +60,7 @@ class CheckContext:
 
 def committed_audit(catalog: Catalog, table: str, day: str) -> dict[str, int]:
     """The audit kept with the commit that last changed a table's day."""
-    for commit in delta.commits(catalog.lake, table):
+    for commit in delta_history.commits(catalog.lake, table):
         if day in commit.days and "audit" in commit.metadata:
             return {k: int(v) for k, v in json.loads(commit.metadata["audit"]).items()}
     return {}

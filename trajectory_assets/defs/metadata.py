@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from trajectory_assets.engine.materialize import OperatorResult, RunResult
+from trajectory_assets.engine.results import OperatorResult, RunResult
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.schema import TableSpec
 

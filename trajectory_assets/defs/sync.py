@@ -13,7 +13,7 @@ import dagster as dg
 
 from trajectory_assets.defs.raw import raw_versions
 from trajectory_assets.engine.registry import Registry
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 
@@ -107,7 +107,7 @@ def _latest(instance: dg.DagsterInstance, table: str) -> dict[str, float]:
 def _last_changes(lake: Lake, table: str) -> dict[str, float]:
     """When each day of a table last changed, from the table's log (as far as it reaches)."""
     found: dict[str, float] = {}
-    for commit in delta.commits(lake, table):
+    for commit in delta_history.commits(lake, table):
         for day in commit.days:
             found.setdefault(day, commit.timestamp.timestamp())
     return found

@@ -3,110 +3,32 @@
 The days of a range run in windows (see `RunSettings.window_raw_files`); each window is one
 runtime job per round, in which every batch is read once for all the operators that share it.
 Each day of each operator is then committed on its own, since a day is the unit Dagster tracks:
-one Delta transaction per table, the operator's tables in their declared order.
+one Delta transaction per table, the operator's tables in their declared order (`engine/commit.py`).
 """
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 
+from trajectory_assets.engine.commit import commit_day, roll_forward
 from trajectory_assets.engine.execute import run_task
 from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.plan import DayPlan, plan_day
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.results import DayResult, OperatorResult, RunResult, TableDay
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Step
-from trajectory_assets.errors import ConcurrentWriterError
-from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import RawFile, list_raw_files
-from trajectory_assets.lake.staging import (
-    PARTIALS,
-    Attempt,
-    BatchReceipt,
-    Intent,
-    empty_file,
-    finish,
-    finished_batches,
-    pending_attempts,
-    read_intent,
-    withdraw_intent,
-    write_intent,
-)
+from trajectory_assets.lake.staging import PARTIALS, BatchReceipt, finished_batches
 from trajectory_assets.operator import Operator
-from trajectory_assets.schema import TableSpec
 
 log = logging.getLogger(__name__)
 DEFAULTS = RunSettings()
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class TableDay:
-    """One table's day after the run."""
-
-    rows: int
-    bytes: int
-    files: int
-    version: int | None  # the table version this run committed; None when already current
-
-
-@dataclass(frozen=True)
-class DayResult:
-    """What a day of one operator's materialization produced, for metadata and checks."""
-
-    day: str
-    tables: dict[str, TableDay]
-    batches: int
-    reused_batches: int
-    input_rows: int
-    input_files: int
-    skipped_files: tuple[tuple[str, str], ...]
-    source: str  # what its batches read: raw_events, raw_compacted <attempt>, or a table
-    workers: tuple[str, ...]  # host:pid of every process that ran one of its batches
-    nodes: tuple[str, ...]  # Ray node ids that ran them (empty inline)
-    audit: dict[str, int] = field(default_factory=dict)  # the operator's counts for its checks
-    up_to_date: bool = False  # already computed from these inputs: nothing ran
-
-    def rows(self, table: str) -> int:
-        return self.tables[table].rows
-
-
-@dataclass
-class OperatorResult:
-    """One operator's days."""
-
-    operator: str
-    runtime: str
-    days: dict[str, DayResult] = field(default_factory=dict)
-    seconds: float = 0.0
-    described: dict[str, str] = field(default_factory=dict)  # Operator.describe() of the run
-
-    def rows(self, table: str) -> int:
-        return sum(d.rows(table) for d in self.days.values())
-
-    @property
-    def input_rows(self) -> int:
-        return sum(d.input_rows for d in self.days.values())
-
-
-@dataclass
-class RunResult:
-    runtime: str
-    operators: dict[str, OperatorResult] = field(default_factory=dict)
-    seconds: float = 0.0
-    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
-
-    def of(self, op: Operator) -> OperatorResult:
-        return self.operators[op.name]
-
-    def add_phase(self, name: str, seconds: float) -> None:
-        self.phases[name] = self.phases.get(name, 0.0) + seconds
 
 
 def run_operators(
@@ -130,7 +52,7 @@ def run_operators(
         {op.name: OperatorResult(op.name, runtime.name, described=op.describe()) for op in ops},
     )
     for op in ops:
-        _roll_forward(op, lake, days, progress)
+        roll_forward(op, lake, days, progress)
     reads_raw = any(RAW_TABLE in op.inputs for op in ops)
     for window in _windows(lake, days, reads_raw, settings, result):
         _run_window(registry, ops, lake, window, runtime, settings, progress, result)
@@ -140,20 +62,6 @@ def run_operators(
     for op_result in result.operators.values():
         op_result.seconds, op_result.runtime = result.seconds, result.runtime
     return result
-
-
-def _roll_forward(op: Operator, lake: Lake, days: Sequence[str], progress: Progress) -> None:
-    """Finish commits an earlier, interrupted run had decided on, before anything else."""
-    specs = {t.name: t for t in op.outputs}
-    for day in days:
-        for attempt in pending_attempts(lake, op.name, day):
-            intent = read_intent(attempt)
-            assert intent is not None
-            progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
-            finished = finished_batches(attempt)
-            receipts = [finished[b] for b in intent["batches"]]
-            _commit_tables(attempt, specs, receipts, intent, since={})
-            finish(attempt)
 
 
 def _windows(
@@ -236,7 +144,7 @@ def _run_round(
         result.add_phase("merge", time.perf_counter() - started)
         started = time.perf_counter()
         for op in d.run:
-            day = _commit_day(op, d, by_op[op.name], settings.run_id, versions)
+            day = commit_day(op, d, by_op[op.name], settings.run_id, versions)
             result.operators[op.name].days[d.day] = day
             progress(
                 f"{op.name} dt={d.day}: committed "
@@ -267,87 +175,6 @@ def _merge_task(d: DayPlan, op: Operator, receipts: Iterable[BatchReceipt]) -> B
     partials = sorted(f.path for r in receipts for f in r.tables(PARTIALS))
     step = Step(op, d.attempt(op))
     return BatchTask(d.lake, d.day, d.merge_id(op), (step,), "merge", partials=tuple(partials))
-
-
-def _commit_day(
-    op: Operator,
-    d: DayPlan,
-    receipts: Mapping[str, BatchReceipt],
-    run_id: str,
-    versions: Mapping[str, int],
-) -> DayResult:
-    merge_id = d.merge_id(op)
-    map_receipts = [r for b, r in receipts.items() if b != merge_id]
-    final = [receipts[merge_id]] if op.two_phase else map_receipts
-    skipped = tuple(sorted({s for r in map_receipts for s in r.skipped_files}))
-    audit: dict[str, int] = {}
-    for r in map_receipts:
-        for key, value in r.audit:
-            audit[key] = audit.get(key, 0) + value
-    source = d.source if RAW_TABLE in op.inputs else op.inputs[0]
-    metadata = {
-        "operator": op.name,
-        "operator_version": op.version,
-        "operator_fingerprint": op.fingerprint,
-        "attempt": d.keys.keys[op.name],
-        "input_fingerprint": d.keys.inputs[op.name],
-        "source": source,
-        "run_id": run_id,
-        "skipped_files": json.dumps([list(s) for s in skipped]),
-        "audit": json.dumps(audit, sort_keys=True),
-    }
-    attempt = d.attempt(op)
-    intent = write_intent(attempt, op.output_names, [r.batch_id for r in final], metadata)
-    specs = {t.name: t for t in op.outputs}
-    try:
-        tables = _commit_tables(attempt, specs, final, intent, since=versions)
-    except ConcurrentWriterError:
-        withdraw_intent(attempt)  # never roll forward a result another writer superseded
-        raise
-    finish(attempt)
-    return DayResult(
-        day=d.day,
-        tables=tables,
-        batches=len(d.map_ids(op)),
-        reused_batches=sum(
-            1 for t in d.tasks for s in t.steps if s.operator.name == op.name and s.done
-        ),
-        input_rows=sum(r.input_rows for r in map_receipts),
-        input_files=d.input_files,
-        skipped_files=skipped,
-        source=source,
-        workers=tuple(sorted({r.worker for r in receipts.values()})),
-        nodes=tuple(sorted({r.node for r in receipts.values() if r.node})),
-        audit=audit,
-    )
-
-
-def _commit_tables(
-    attempt: Attempt,
-    specs: Mapping[str, TableSpec],
-    receipts: Sequence[BatchReceipt],
-    intent: Intent,
-    *,
-    since: Mapping[str, int],
-) -> dict[str, TableDay]:
-    """Commit each table of the intent, in its order, one Delta transaction per table. Safe to
-    call again after an interruption: tables already committed are left as they are."""
-    done = {}
-    for table in intent["tables"]:
-        spec = specs[table]
-        files = [f for r in receipts for f in r.tables(table)] or [empty_file(attempt, spec)]
-        version = delta.commit_day(
-            attempt.lake,
-            spec,
-            attempt.day,
-            files,
-            intent["metadata"],
-            since_version=since.get(table),
-        )
-        done[table] = TableDay(
-            sum(f.rows for f in files), sum(f.size for f in files), len(files), version
-        )
-    return done
 
 
 def _unchanged_day(op: Operator, d: DayPlan) -> DayResult:

@@ -1,19 +1,18 @@
-"""Tier B tables as Delta Lake tables (delta-rs): a day's current files, one transaction per
-table and day, restoring a day, retention.
+"""Tier B tables as Delta Lake tables (delta-rs): opening a table, its files at a version
+(a day's current files among them) and reading its rows.
 
 Batch tasks put Parquet files into the table folder under names that carry their attempt key
 (`part-<attempt>-<batch>-<unique>.parquet`); the files become part of the table only when the
-driver commits them here, replacing exactly the day's partition. Every committed day holds at
-least one file (an empty one when the day has no rows), so the attempt behind a day's current
-state can be read off its file names: that is how a rerun with unchanged inputs knows there is
-nothing to do, and how freshness is judged, without reading the table's history.
+driver commits them (`delta_commit`), replacing exactly the day's partition. Every committed day
+holds at least one file (an empty one when the day has no rows), so the attempt behind a day's
+current state can be read off its file names: that is how a rerun with unchanged inputs knows
+there is nothing to do, and how freshness is judged, without reading the table's history
+(`delta_history`).
 """
 
 import datetime as dt
 import json
 import re
-import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -21,11 +20,6 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 
-from trajectory_assets.errors import (
-    ConcurrentWriterError,
-    MissingDataFileError,
-    NoPreviousVersionError,
-)
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.stats import FileStats
 from trajectory_assets.schema import TableSpec
@@ -34,8 +28,6 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 ATTEMPT_IN_NAME = re.compile(r"^part-([0-9a-f]{16})-")
-COMMIT_TRIES = 20
-LOG = "_delta_log"
 
 
 class DataFileDocument(TypedDict):
@@ -139,18 +131,8 @@ class Snapshot:
         return PartitionState(day, tuple(files)) if files else None
 
 
-@dataclass(frozen=True)
-class Commit:
-    """One entry of a table's log, as far as this project reads it."""
-
-    version: int
-    timestamp: dt.datetime
-    operation: str
-    metadata: dict[str, str]
-    days: frozenset[str]  # days whose files it added or removed
-
-
-def _deltalake() -> Any:
+def load_deltalake() -> Any:
+    """The deltalake module, imported on first use."""
     try:
         import deltalake
     except ImportError as exc:  # pragma: no cover - deltalake is a core dependency
@@ -160,7 +142,7 @@ def _deltalake() -> Any:
 
 def open_table(lake: Lake, name: str, version: int | None = None) -> "DeltaTable | None":
     """The Delta table `name` (at `version`), or None when it was never committed."""
-    deltalake = _deltalake()
+    deltalake = load_deltalake()
     uri, options = lake.display(name), lake.delta_options()
     if not deltalake.DeltaTable.is_deltatable(uri, storage_options=options):
         return None
@@ -172,10 +154,10 @@ def snapshot(lake: Lake, name: str, version: int | None = None) -> Snapshot:
     table = open_table(lake, name, version)
     if table is None:
         return Snapshot(name, -1, ())
-    return Snapshot(name, table.version(), tuple(_data_files(table)))
+    return Snapshot(name, table.version(), tuple(data_files(table)))
 
 
-def _data_files(table: "DeltaTable") -> Iterator[DataFile]:
+def data_files(table: "DeltaTable") -> Iterator[DataFile]:
     actions = pa.table(table.get_add_actions(flatten=False))
     for row in actions.to_pylist():
         partition = row.get("partition") or {}
@@ -226,7 +208,7 @@ def _stats_json(row: Mapping[str, Any]) -> str:
 
 
 def delta_schema(spec: TableSpec) -> Any:
-    return _deltalake().Schema.from_arrow(spec.schema)
+    return load_deltalake().Schema.from_arrow(spec.schema)
 
 
 def partition_columns(spec: TableSpec) -> list[str]:
@@ -291,300 +273,3 @@ def read(
 
 def _sortable(schema: pa.Schema, name: str) -> bool:
     return not pa.types.is_nested(schema.field(name).type)
-
-
-def commit_day(
-    lake: Lake,
-    spec: TableSpec,
-    day: str,
-    files: Sequence[DataFile],
-    metadata: Mapping[str, str],
-    *,
-    since_version: int | None,
-) -> int | None:
-    """Make `files` the whole of the table's `day`, in one transaction; returns the new table
-    version, or None when they already are (a commit is idempotent).
-
-    `since_version` is the table version this run planned against: a commit since then by
-    another writer that touched the same day means two writers computed it at once, and this
-    one is refused. Commits of other days only make the transaction retry on the new version.
-    """
-    deltalake = _deltalake()
-    from deltalake.exceptions import CommitFailedError
-
-    missing = _missing(lake, spec.name, day, files)
-    if missing:
-        raise MissingDataFileError(
-            f"{spec.name} dt={day}: {len(missing)} file(s) to commit are gone from the lake "
-            f"(first: {missing[0]}); was the table vacuumed during the run? Run it again."
-        )
-    now = int(time.time() * 1000)
-    actions = [
-        deltalake.transaction.AddAction(f.path, f.size, f.values, now, True, f.stats) for f in files
-    ]
-    wanted = {f.path for f in files}
-    schema = delta_schema(spec)
-    for _ in range(COMMIT_TRIES):
-        table = open_table(lake, spec.name)
-        commit_id = uuid.uuid4().hex
-        if table is None:
-            _create(lake, spec)
-            continue
-        current = {f.path for f in _data_files(table) if f.day == day}
-        if current == wanted:
-            return None
-        if since_version is not None:
-            _refuse_other_writers(lake, spec.name, day, since_version, table.version())
-        try:
-            table.create_write_transaction(
-                actions,
-                mode="overwrite",
-                schema=schema,
-                partition_by=partition_columns(spec),
-                partition_filters=[("dt", "=", day)],
-                commit_properties=_properties(table, day, metadata, commit_id),
-            )
-        except CommitFailedError:
-            continue  # someone committed meanwhile: look again at the new version
-        return _version_of(lake, spec.name, commit_id)
-    raise ConcurrentWriterError(
-        f"{spec.name} dt={day}: gave up after {COMMIT_TRIES} commit conflicts with other writers"
-    )
-
-
-def _create(lake: Lake, spec: TableSpec) -> None:
-    """An empty table with the spec's schema and partitioning. Data always goes in by a later
-    commit: only those carry the day's application transaction that keeps two writers of one
-    day apart (a table's creating commit would not conflict on it)."""
-    deltalake = _deltalake()
-    from deltalake.exceptions import CommitFailedError
-    from deltalake.transaction import create_table_with_add_actions
-
-    try:
-        create_table_with_add_actions(
-            lake.display(spec.name),
-            delta_schema(spec),
-            [],
-            partition_by=partition_columns(spec),
-            storage_options=lake.delta_options(),
-        )
-    except CommitFailedError:
-        pass  # another writer created it at the same moment
-    except deltalake.exceptions.DeltaError as exc:
-        if "already exists" not in str(exc):
-            raise
-
-
-def _properties(
-    table: "DeltaTable | None", day: str, metadata: Mapping[str, str], commit_id: str
-) -> Any:
-    """Commit metadata, and the day's application transaction: two transactions that set the
-    same one concurrently conflict, so two writers of one day can never both commit, even to
-    a day that did not exist yet (Delta alone would let both add their files)."""
-    from deltalake.transaction import CommitProperties, Transaction
-
-    app_id = f"dt={day}"
-    previous = table.transaction_version(app_id) if table is not None else None
-    return CommitProperties(
-        custom_metadata={**metadata, "dt": day, "commit_id": commit_id},
-        app_transactions=[Transaction(app_id, (previous or 0) + 1)],
-    )
-
-
-def _version_of(lake: Lake, name: str, commit_id: str) -> int:
-    """The version a commit landed at: delta-rs rebases a transaction over commits that do not
-    conflict with it, so it is not always the version the transaction was built on plus one."""
-    for commit in commits(lake, name):
-        if commit.metadata.get("commit_id") == commit_id:
-            return commit.version
-    raise RuntimeError(f"{name}: commit {commit_id} is not in the table's log")
-
-
-def _missing(lake: Lake, name: str, day: str, files: Sequence[DataFile]) -> list[str]:
-    """Files not in the lake, from one listing of the day's folder."""
-    folder = lake.path(name, f"dt={day}")
-    fs = lake.fs
-    present = set(fs.find(folder)) if fs.exists(folder) else set()
-    prefix = lake.path(name) + "/"
-    return [f.path for f in files if prefix + f.path not in present]
-
-
-def _refuse_other_writers(lake: Lake, name: str, day: str, since: int, latest: int) -> None:
-    for commit in commits(lake, name, newest=latest, oldest=since + 1):
-        if day in commit.days:
-            who = commit.metadata.get("run_id") or commit.metadata.get("attempt") or "unknown"
-            raise ConcurrentWriterError(
-                f"{name} dt={day} was committed by another writer (run {who}, table version "
-                f"{commit.version}) while this run was computing it; this run's result was not "
-                "committed. Only one materialization of a table and day may run at a time."
-            )
-
-
-def commits(
-    lake: Lake, name: str, *, newest: int | None = None, oldest: int = 0
-) -> Iterator[Commit]:
-    """The table's commits from `newest` (default: the latest) down to `oldest`, read from the
-    log's JSON entries; stops early where old entries were cleaned up."""
-    if newest is None:
-        table = open_table(lake, name)
-        if table is None:
-            return
-        newest = int(table.version())
-    fs = lake.fs
-    for version in range(newest, oldest - 1, -1):
-        path = lake.path(name, LOG, f"{version:020d}.json")
-        try:
-            lines = fs.cat_file(path).decode().splitlines()
-        except FileNotFoundError:
-            return
-        yield _parse_commit(version, lines)
-
-
-_STANDARD_KEYS = {"timestamp", "operation", "operationParameters", "engineInfo", "clientVersion"}
-
-
-class CommitInfo(TypedDict, total=False):
-    """A log entry's `commitInfo`: these keys, then the commit's custom metadata beside them."""
-
-    timestamp: int
-    operation: str
-
-
-class FileAction(TypedDict, total=False):
-    """An `add` or `remove` action, as far as this module reads it."""
-
-    path: str
-    partitionValues: dict[str, str | None]
-
-
-class LogAction(TypedDict, total=False):
-    """One line of a log entry: one action (other kinds are not read here)."""
-
-    commitInfo: CommitInfo
-    add: FileAction
-    remove: FileAction
-
-
-def _parse_commit(version: int, lines: Sequence[str]) -> Commit:
-    info: CommitInfo = {}
-    days: set[str] = set()
-    for line in lines:
-        if not line.strip():
-            continue
-        action: LogAction = json.loads(line)
-        if "commitInfo" in action:
-            info = action["commitInfo"]
-        for file in (action.get("add"), action.get("remove")):
-            if file is None:
-                continue
-            day = (file.get("partitionValues") or {}).get("dt")
-            if day is not None:
-                days.add(day)
-    return Commit(
-        version=version,
-        timestamp=dt.datetime.fromtimestamp(int(info.get("timestamp", 0)) / 1000, dt.UTC),
-        operation=str(info.get("operation", "")),
-        metadata={k: str(v) for k, v in info.items() if k not in _STANDARD_KEYS},
-        days=frozenset(days),
-    )
-
-
-def previous_state(
-    lake: Lake, spec: TableSpec, day: str, *, as_of: int | None = None
-) -> tuple[int, list[DataFile]]:
-    """The version a restore of the day goes back to (`as_of`, or the one before the day's
-    last change) and the day's files then; raises when there is none or it was vacuumed."""
-    if as_of is None:
-        last = next((c for c in commits(lake, spec.name) if day in c.days), None)
-        as_of = last.version - 1 if last is not None else -1
-    try:
-        target = snapshot(lake, spec.name, as_of).day_files(day) if as_of >= 0 else []
-    except _deltalake().exceptions.DeltaError:  # not in the log: a future version, or cleaned up
-        latest = snapshot(lake, spec.name).version
-        raise NoPreviousVersionError(
-            f"{spec.name} has no version {as_of} to restore: the table's log holds versions up "
-            f"to {latest}, and versions older than the retention horizon (or before a "
-            "`forget`) are cleaned up"
-        ) from None
-    if not target:
-        raise NoPreviousVersionError(f"{spec.name} dt={day} has no previous version")
-    gone = _missing(lake, spec.name, day, target)
-    if gone:
-        raise NoPreviousVersionError(
-            f"{spec.name} dt={day} as of version {as_of} was vacuumed ({len(gone)} file(s) gone)"
-        )
-    return as_of, target
-
-
-@dataclass(frozen=True)
-class Restored:
-    table: str
-    day: str
-    as_of: int  # the table version whose state of the day is current again
-    version: int | None  # the version the restore committed (None: nothing to change)
-    rows: int
-
-
-def restore_day(
-    lake: Lake,
-    spec: TableSpec,
-    day: str,
-    metadata: Mapping[str, str],
-    *,
-    as_of: int | None = None,
-) -> Restored:
-    """Make a day's files what they were at table version `as_of` (default: just before the
-    last commit that changed the day), in one commit that touches no other day."""
-    deltalake = _deltalake()
-    from deltalake.exceptions import CommitFailedError
-    from deltalake.transaction import RemoveAction
-
-    table = open_table(lake, spec.name)
-    if table is None:
-        raise NoPreviousVersionError(f"{spec.name} has never been materialized")
-    as_of, target = previous_state(lake, spec, day, as_of=as_of)
-    current = snapshot(lake, spec.name).day_files(day)
-    keep = {f.path for f in target}
-    now = int(time.time() * 1000)
-    actions: list[Any] = [
-        deltalake.transaction.AddAction(f.path, f.size, f.values, now, True, f.stats)
-        for f in target
-        if f.path not in {c.path for c in current}
-    ]
-    actions += [
-        RemoveAction(f.path, True, now, f.size, f.values) for f in current if f.path not in keep
-    ]
-    rows = sum(f.rows for f in target)
-    if not actions:
-        return Restored(spec.name, day, as_of, None, rows)
-    commit_id = uuid.uuid4().hex
-    properties = _properties(table, day, {**metadata, "restored_as_of": str(as_of)}, commit_id)
-    try:
-        table.create_write_transaction(
-            actions,
-            mode="append",
-            schema=table.schema(),
-            partition_by=partition_columns(spec),
-            commit_properties=properties,
-        )
-    except CommitFailedError as exc:
-        raise ConcurrentWriterError(
-            f"{spec.name} dt={day} changed while it was being restored ({exc}); try again"
-        ) from None
-    version = _version_of(lake, spec.name, commit_id)
-    return Restored(spec.name, day, as_of, version, rows)
-
-
-def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False) -> list[str]:
-    """Delete files no version younger than the horizon needs (and, `full`, files never
-    committed, e.g. of killed runs); time travel before the horizon ends here."""
-    table = open_table(lake, name)
-    if table is None:
-        return []
-    deleted: list[str] = table.vacuum(
-        retention_hours=max(0, int(retention_hours)),
-        dry_run=False,
-        enforce_retention_duration=False,
-        full=full,
-    )
-    return deleted

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta, delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, STAGING
@@ -105,7 +105,7 @@ def purge_history(lake: Lake, catalog: Catalog, days: Sequence[str]) -> list[str
         table = delta.open_table(lake, name)
         if table is None:
             continue
-        delta.vacuum(lake, name, retention_hours=0, full=True)
+        delta_history.vacuum(lake, name, retention_hours=0, full=True)
         table.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"})
         table.create_checkpoint()
         table.cleanup_metadata()
@@ -133,7 +133,7 @@ def leftovers(lake: Lake, catalog: Catalog, request: Request) -> list[str]:
         stray = [
             p
             for p in lake.fs.find(lake.path(name))
-            if p.endswith(".parquet") and f"/{delta.LOG}/" not in p
+            if p.endswith(".parquet") and f"/{delta_history.LOG}/" not in p
         ]
         found += [f"{name}: file {p} is in no current version" for p in stray if p not in current]
         if {"app_id", "session_id"} <= set(spec.schema.names):
@@ -155,7 +155,7 @@ def _mentions(lake: Lake, text: str) -> list[str]:
     fs = lake.fs
     needle = text.encode()
     paths = [
-        *fs.glob(lake.path("*", delta.LOG, "*")),
+        *fs.glob(lake.path("*", delta_history.LOG, "*")),
         *fs.glob(lake.path(STAGING, "**", "*.json")),
         *fs.glob(lake.path(REPORTS, "**", "*.html")),
     ]

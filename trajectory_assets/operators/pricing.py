@@ -1,8 +1,8 @@
-"""USD cost of llm_calls: a price table built from genai-prices (pinned) and the lake's overrides.
+"""Prices of llm_calls: a price table built from genai-prices (pinned) and the lake's overrides.
 
 Operators are pure functions of a batch, so they never look prices up themselves: the batch
 carries a *price table* under the name `prices` (schema `PRICES`), built once by
-`price_table(models, overrides)`, and the operator joins it in SQL (`priced_calls_sql`).
+`price_table(models, overrides)`, and the operator joins it in SQL (`operators/call_cost.py`).
 
 The table is a faithful, flat copy of what `genai_prices.calc_price` would do for each model
 string, valid at any time (no days needed):
@@ -19,33 +19,23 @@ string, valid at any time (no days needed):
   they win from their `valid_from` on (from the beginning when they have none) and the database
   still prices the same model before that.
 
-Cost of one call (tokens null → 0), as genai-prices computes it, in USD:
-
-    cached   = cache_tokens                              if the row has a cache-read rate, else 0
-    uncached = max(input_tokens - cached, 0)
-    cost     = (uncached * input + cached * cache_read + output_tokens * output) / 1e6
-               + request  (a price per call, for the few models that charge one)
-
-`input_tokens` counts cached tokens too (SPEC.md), which is genai-prices' convention as well:
-its `input_tokens` includes `cache_read_tokens`. A model with no cache-read rate has its cached
-tokens priced as ordinary input. A model without a price (not in the database, no override, or a
-null `model`) gets a null cost, never 0.
-
-Nothing here imports genai-prices or PyYAML at module import; `import trajectory_assets` stays
-cheap.
+The overrides file itself is read in `operators/price_overrides.py`. Nothing here imports
+genai-prices or PyYAML at module import; `import trajectory_assets` stays cheap.
 """
 
 import datetime as dt
 import functools
-import hashlib
-import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+from trajectory_assets.operators.price_overrides import (
+    PriceOverride,
+    override_order,
+    overrides_digest,
+)
 
 if TYPE_CHECKING:
     from genai_prices.data_snapshot import DataSnapshot
@@ -58,9 +48,6 @@ bumping the pin without bumping this (and with it every priced operator's versio
 PRICE_SOURCE = "genai-prices"
 PRICING_VERSION = f"{PRICE_SOURCE}-{GENAI_PRICES_VERSION}"
 """Part of the version of every operator that prices calls: new prices are a new version."""
-
-OVERRIDES_FILE = "prices.yaml"
-"""Where the overrides live, relative to the lake root."""
 
 OVERRIDE_PRIORITY = 1_000_000
 """Overrides rank above every period of the database (which has far fewer per model)."""
@@ -84,131 +71,7 @@ PRICES = pa.schema(
 )
 """The price table an operator receives as the batch table `prices`."""
 
-_US_PER_DAY = 86_400_000_000
 _KEYS = ("input_mtok", "cache_read_mtok", "output_mtok", "requests_kcount")
-
-
-@dataclass(frozen=True)
-class PriceOverride:
-    """One price period of a model from the overrides file, in USD per million tokens."""
-
-    model: str
-    input_per_mtok: float
-    output_per_mtok: float
-    cache_read_per_mtok: float | None = None
-    valid_from: dt.date | None = None
-
-
-# --- overrides -------------------------------------------------------------------------------
-
-_ENTRY_KEYS = {"input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "valid_from"}
-
-
-def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverride, ...]:
-    """Overrides from the text of a `prices.yaml`:
-
-    ```yaml
-    models:
-      my-finetune:                    # the model string as events carry it (exact match)
-        input_per_mtok: 1.0           # USD per million input tokens (cached ones included)
-        output_per_mtok: 4.0
-        cache_read_per_mtok: 0.1      # optional; absent: cached input is priced as input
-      gpt-4o:                         # a list of periods; each holds from its valid_from
-        - valid_from: 2026-12-01
-          input_per_mtok: 2.0
-          cache_read_per_mtok: 1.0
-          output_per_mtok: 8.0
-    ```
-
-    Raises ValueError naming the entry for anything else (unknown key, negative or missing
-    price, two periods of a model with the same `valid_from`).
-    """
-    import yaml
-
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{origin}: not valid YAML: {exc}") from None
-    if doc is None:
-        return ()
-    if not isinstance(doc, dict) or set(doc) - {"models"}:
-        raise ValueError(f"{origin}: expected a mapping with one key, 'models'")
-    models = doc.get("models") or {}
-    if not isinstance(models, dict):
-        raise ValueError(f"{origin}: 'models' must map model names to prices")
-    out: list[PriceOverride] = []
-    for model, spec in models.items():
-        entries = spec if isinstance(spec, list) else [spec]
-        seen: set[dt.date | None] = set()
-        for i, entry in enumerate(entries):
-            where = f"{origin}: models.{model}" + (f"[{i}]" if isinstance(spec, list) else "")
-            override = _override(str(model), entry, where)
-            if override.valid_from in seen:
-                raise ValueError(f"{where}: two periods with valid_from {override.valid_from}")
-            seen.add(override.valid_from)
-            out.append(override)
-    return tuple(sorted(out, key=_override_order))
-
-
-def read_overrides(path: str | Path) -> tuple[PriceOverride, ...]:
-    """Overrides from a local file; none when it does not exist."""
-    file = Path(path)
-    if not file.exists():
-        return ()
-    return parse_overrides(file.read_text(encoding="utf-8"), str(file))
-
-
-def _override(model: str, entry: object, where: str) -> PriceOverride:
-    if not isinstance(entry, dict):
-        raise ValueError(f"{where}: expected a mapping of prices")
-    unknown = set(entry) - _ENTRY_KEYS
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed {sorted(_ENTRY_KEYS)}")
-    for required in ("input_per_mtok", "output_per_mtok"):
-        if entry.get(required) is None:
-            raise ValueError(f"{where}: {required} is required")
-    prices: dict[str, float | None] = {}
-    for key in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok"):
-        value = entry.get(key)
-        if value is None:
-            prices[key] = None
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ValueError(f"{where}: {key} must be a number >= 0, got {value!r}")
-        prices[key] = float(value)
-    valid_from = entry.get("valid_from")
-    if isinstance(valid_from, dt.datetime):
-        valid_from = valid_from.date()
-    elif isinstance(valid_from, str):
-        try:
-            valid_from = dt.date.fromisoformat(valid_from)
-        except ValueError:
-            raise ValueError(f"{where}: valid_from must be a date, got {valid_from!r}") from None
-    elif valid_from is not None and not isinstance(valid_from, dt.date):
-        raise ValueError(f"{where}: valid_from must be a date, got {valid_from!r}")
-    input_price, output_price = prices["input_per_mtok"], prices["output_per_mtok"]
-    assert input_price is not None and output_price is not None
-    return PriceOverride(
-        model, input_price, output_price, prices["cache_read_per_mtok"], valid_from
-    )
-
-
-def _override_order(o: PriceOverride) -> tuple[str, dt.date]:
-    return (o.model, o.valid_from or dt.date.min)
-
-
-def overrides_digest(overrides: Sequence[PriceOverride] = ()) -> str:
-    """A short digest of the overrides' contents (not of the file's bytes: comments and layout
-    do not matter); "none" when there are none."""
-    if not overrides:
-        return "none"
-    text = json.dumps(
-        [
-            [o.model, o.input_per_mtok, o.cache_read_per_mtok, o.output_per_mtok, str(o.valid_from)]
-            for o in sorted(overrides, key=_override_order)
-        ]
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def priced_version(op_version: str, overrides: Sequence[PriceOverride] = ()) -> str:
@@ -229,9 +92,6 @@ def pricing_metadata(overrides: Sequence[PriceOverride] = ()) -> dict[str, str]:
     }
 
 
-# --- the price table -------------------------------------------------------------------------
-
-
 def price_table(models: Iterable[str | None], overrides: Sequence[PriceOverride] = ()) -> pa.Table:
     """The price rows (schema PRICES) of these model strings: the database's, then overrides.
 
@@ -244,7 +104,7 @@ def price_table(models: Iterable[str | None], overrides: Sequence[PriceOverride]
     rows: list[dict[str, Any]] = []
     for model in sorted({m for m in models if m is not None}):
         rows.extend(dict(zip(PRICES.names, r, strict=True)) for r in _database_rows(model))
-        for rank, o in enumerate(sorted(by_model.get(model, ()), key=_override_order)):
+        for rank, o in enumerate(sorted(by_model.get(model, ()), key=override_order)):
             rows.append(
                 {
                     "model": model,
@@ -388,56 +248,3 @@ def _utc_us(value: dt.time) -> int:
         base = dt.datetime.combine(dt.date(1970, 1, 2), value.replace(tzinfo=None)) - offset
         value = base.time()
     return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
-
-
-# --- SQL -------------------------------------------------------------------------------------
-
-
-def priced_calls_sql(calls: str, prices: str = "prices") -> str:
-    """SQL: every row of the relation `calls` with `cost_usd` added.
-
-    `calls` needs `app_id, session_id, event_id` (unique), `model`, `ts`, `input_tokens`,
-    `cache_tokens`, `output_tokens`; `prices` is a relation of schema PRICES."""
-    tokens_in = "coalesce(c.input_tokens, 0)"
-    cached = "coalesce(c.cache_tokens, 0)"
-    time_of_day = f"(((epoch_us(c.ts) % {_US_PER_DAY}) + {_US_PER_DAY}) % {_US_PER_DAY})"
-    return f"""
-    WITH matches AS (
-        SELECT c.app_id, c.session_id, c.event_id,
-            (CASE WHEN p.cache_read_per_mtok IS NULL
-                  THEN {tokens_in} * coalesce(p.input_per_mtok, 0.0)
-                  ELSE greatest({tokens_in} - {cached}, 0) * coalesce(p.input_per_mtok, 0.0)
-                       + {cached} * p.cache_read_per_mtok END
-             + coalesce(c.output_tokens, 0) * coalesce(p.output_per_mtok, 0.0)) / 1000000.0
-            + coalesce(p.request_usd, 0.0) AS cost_usd,
-            row_number() OVER (
-                PARTITION BY c.app_id, c.session_id, c.event_id
-                ORDER BY p.priority DESC, p.above_input_tokens DESC
-            ) AS pick
-        FROM {calls} c JOIN {prices} p
-          ON p.model = c.model
-         AND (p.valid_from IS NULL OR c.ts >= p.valid_from)
-         AND (p.tod_start_us IS NULL OR CASE
-                WHEN p.tod_start_us <= p.tod_end_us
-                THEN {time_of_day} >= p.tod_start_us AND {time_of_day} < p.tod_end_us
-                ELSE {time_of_day} >= p.tod_start_us OR {time_of_day} < p.tod_end_us END)
-         AND {tokens_in} > p.above_input_tokens
-    )
-    SELECT c.*, m.cost_usd
-    FROM {calls} c
-    LEFT JOIN (SELECT * FROM matches WHERE pick = 1) m
-      ON m.app_id = c.app_id AND m.session_id = c.session_id AND m.event_id = c.event_id
-    """
-
-
-def cost_of_call(
-    prices: Mapping[str, Any], input_tokens: int, cache_tokens: int, output_tokens: int
-) -> float:
-    """The cost formula of `priced_calls_sql` for one price row, in Python (docs and tests)."""
-    input_rate = prices.get("input_per_mtok") or 0.0
-    cache_rate = prices.get("cache_read_per_mtok")
-    cached = cache_tokens if cache_rate is not None else 0
-    uncached = max(input_tokens - cached, 0)
-    total = uncached * input_rate + cached * (cache_rate or 0.0)
-    total += output_tokens * (prices.get("output_per_mtok") or 0.0)
-    return total / 1_000_000 + (prices.get("request_usd") or 0.0)

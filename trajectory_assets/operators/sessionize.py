@@ -19,18 +19,16 @@ import pyarrow as pa
 from trajectory_assets.batch import Batch
 from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators.audit import recount
+from trajectory_assets.operators.call_cost import priced_calls_sql
 from trajectory_assets.operators.events import CLEAN, REJECTED, SESSION, exact_sum, payload
 from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql
-from trajectory_assets.operators.pricing import (
+from trajectory_assets.operators.price_overrides import (
     OVERRIDES_FILE,
-    PRICING_VERSION,
     PriceOverride,
     overrides_digest,
     parse_overrides,
-    price_table,
-    priced_calls_sql,
-    pricing_metadata,
 )
+from trajectory_assets.operators.pricing import PRICING_VERSION, price_table, pricing_metadata
 from trajectory_assets.operators.session_tables import (
     ERRORS_TABLE,
     LLM_CALLS_TABLE,

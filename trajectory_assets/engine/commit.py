@@ -1,0 +1,130 @@
+"""The driver's commit of an operator's day: the intent first, then one Delta transaction per
+table in the operator's declared order; and the roll-forward of intents an interrupted run left.
+
+Once the intent is written, the attempt only rolls forward: a later run completes its commits
+before anything else (`roll_forward`), unless another writer superseded it, in which case the
+intent is withdrawn.
+"""
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+
+from trajectory_assets.engine.plan import DayPlan
+from trajectory_assets.engine.results import DayResult, TableDay
+from trajectory_assets.errors import ConcurrentWriterError
+from trajectory_assets.lake import delta_commit
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.layout import RAW_TABLE
+from trajectory_assets.lake.staging import (
+    Attempt,
+    BatchReceipt,
+    Intent,
+    empty_file,
+    finish,
+    finished_batches,
+    pending_attempts,
+    read_intent,
+    withdraw_intent,
+    write_intent,
+)
+from trajectory_assets.operator import Operator
+from trajectory_assets.schema import TableSpec
+
+
+def roll_forward(
+    op: Operator, lake: Lake, days: Sequence[str], progress: Callable[[str], None]
+) -> None:
+    """Finish commits an earlier, interrupted run had decided on, before anything else."""
+    specs = {t.name: t for t in op.outputs}
+    for day in days:
+        for attempt in pending_attempts(lake, op.name, day):
+            intent = read_intent(attempt)
+            assert intent is not None
+            progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
+            finished = finished_batches(attempt)
+            receipts = [finished[b] for b in intent["batches"]]
+            _commit_tables(attempt, specs, receipts, intent, since={})
+            finish(attempt)
+
+
+def commit_day(
+    op: Operator,
+    d: DayPlan,
+    receipts: Mapping[str, BatchReceipt],
+    run_id: str,
+    versions: Mapping[str, int],
+) -> DayResult:
+    """Commit the operator's day of the plan from its batches' receipts (the merge's alone for
+    a two-phase operator): the intent, then each table."""
+    merge_id = d.merge_id(op)
+    map_receipts = [r for b, r in receipts.items() if b != merge_id]
+    final = [receipts[merge_id]] if op.two_phase else map_receipts
+    skipped = tuple(sorted({s for r in map_receipts for s in r.skipped_files}))
+    audit: dict[str, int] = {}
+    for r in map_receipts:
+        for key, value in r.audit:
+            audit[key] = audit.get(key, 0) + value
+    source = d.source if RAW_TABLE in op.inputs else op.inputs[0]
+    metadata = {
+        "operator": op.name,
+        "operator_version": op.version,
+        "operator_fingerprint": op.fingerprint,
+        "attempt": d.keys.keys[op.name],
+        "input_fingerprint": d.keys.inputs[op.name],
+        "source": source,
+        "run_id": run_id,
+        "skipped_files": json.dumps([list(s) for s in skipped]),
+        "audit": json.dumps(audit, sort_keys=True),
+    }
+    attempt = d.attempt(op)
+    intent = write_intent(attempt, op.output_names, [r.batch_id for r in final], metadata)
+    specs = {t.name: t for t in op.outputs}
+    try:
+        tables = _commit_tables(attempt, specs, final, intent, since=versions)
+    except ConcurrentWriterError:
+        withdraw_intent(attempt)  # never roll forward a result another writer superseded
+        raise
+    finish(attempt)
+    return DayResult(
+        day=d.day,
+        tables=tables,
+        batches=len(d.map_ids(op)),
+        reused_batches=sum(
+            1 for t in d.tasks for s in t.steps if s.operator.name == op.name and s.done
+        ),
+        input_rows=sum(r.input_rows for r in map_receipts),
+        input_files=d.input_files,
+        skipped_files=skipped,
+        source=source,
+        workers=tuple(sorted({r.worker for r in receipts.values()})),
+        nodes=tuple(sorted({r.node for r in receipts.values() if r.node})),
+        audit=audit,
+    )
+
+
+def _commit_tables(
+    attempt: Attempt,
+    specs: Mapping[str, TableSpec],
+    receipts: Sequence[BatchReceipt],
+    intent: Intent,
+    *,
+    since: Mapping[str, int],
+) -> dict[str, TableDay]:
+    """Commit each table of the intent, in its order, one Delta transaction per table. Safe to
+    call again after an interruption: tables already committed are left as they are."""
+    done = {}
+    for table in intent["tables"]:
+        spec = specs[table]
+        files = [f for r in receipts for f in r.tables(table)] or [empty_file(attempt, spec)]
+        version = delta_commit.commit_day(
+            attempt.lake,
+            spec,
+            attempt.day,
+            files,
+            intent["metadata"],
+            since_version=since.get(table),
+        )
+        done[table] = TableDay(
+            sum(f.rows for f in files), sum(f.size for f in files), len(files), version
+        )
+    return done

@@ -1,0 +1,250 @@
+"""Writing a day of a Delta table: committing a run's files as the whole of the day, and
+restoring the day's files of an earlier version; both one transaction that touches no other day.
+
+Each transaction carries the day's application transaction, so two writers of one day conflict
+in Delta even where the day did not exist before, and a commit checks the log for another
+writer of the day since the version its run planned against (see `commit_day`).
+"""
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from trajectory_assets.errors import (
+    ConcurrentWriterError,
+    MissingDataFileError,
+    NoPreviousVersionError,
+)
+from trajectory_assets.lake.delta import (
+    DataFile,
+    data_files,
+    delta_schema,
+    load_deltalake,
+    open_table,
+    partition_columns,
+    snapshot,
+)
+from trajectory_assets.lake.delta_history import commits
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.schema import TableSpec
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
+
+COMMIT_TRIES = 20
+
+
+def commit_day(
+    lake: Lake,
+    spec: TableSpec,
+    day: str,
+    files: Sequence[DataFile],
+    metadata: Mapping[str, str],
+    *,
+    since_version: int | None,
+) -> int | None:
+    """Make `files` the whole of the table's `day`, in one transaction; returns the new table
+    version, or None when they already are (a commit is idempotent).
+
+    `since_version` is the table version this run planned against: a commit since then by
+    another writer that touched the same day means two writers computed it at once, and this
+    one is refused. Commits of other days only make the transaction retry on the new version.
+    """
+    deltalake = load_deltalake()
+    from deltalake.exceptions import CommitFailedError
+
+    missing = _missing(lake, spec.name, day, files)
+    if missing:
+        raise MissingDataFileError(
+            f"{spec.name} dt={day}: {len(missing)} file(s) to commit are gone from the lake "
+            f"(first: {missing[0]}); was the table vacuumed during the run? Run it again."
+        )
+    now = int(time.time() * 1000)
+    actions = [
+        deltalake.transaction.AddAction(f.path, f.size, f.values, now, True, f.stats) for f in files
+    ]
+    wanted = {f.path for f in files}
+    schema = delta_schema(spec)
+    for _ in range(COMMIT_TRIES):
+        table = open_table(lake, spec.name)
+        commit_id = uuid.uuid4().hex
+        if table is None:
+            _create(lake, spec)
+            continue
+        current = {f.path for f in data_files(table) if f.day == day}
+        if current == wanted:
+            return None
+        if since_version is not None:
+            _refuse_other_writers(lake, spec.name, day, since_version, table.version())
+        try:
+            table.create_write_transaction(
+                actions,
+                mode="overwrite",
+                schema=schema,
+                partition_by=partition_columns(spec),
+                partition_filters=[("dt", "=", day)],
+                commit_properties=_properties(table, day, metadata, commit_id),
+            )
+        except CommitFailedError:
+            continue  # someone committed meanwhile: look again at the new version
+        return _version_of(lake, spec.name, commit_id)
+    raise ConcurrentWriterError(
+        f"{spec.name} dt={day}: gave up after {COMMIT_TRIES} commit conflicts with other writers"
+    )
+
+
+def _create(lake: Lake, spec: TableSpec) -> None:
+    """An empty table with the spec's schema and partitioning. Data always goes in by a later
+    commit: only those carry the day's application transaction that keeps two writers of one
+    day apart (a table's creating commit would not conflict on it)."""
+    deltalake = load_deltalake()
+    from deltalake.exceptions import CommitFailedError
+    from deltalake.transaction import create_table_with_add_actions
+
+    try:
+        create_table_with_add_actions(
+            lake.display(spec.name),
+            delta_schema(spec),
+            [],
+            partition_by=partition_columns(spec),
+            storage_options=lake.delta_options(),
+        )
+    except CommitFailedError:
+        pass  # another writer created it at the same moment
+    except deltalake.exceptions.DeltaError as exc:
+        if "already exists" not in str(exc):
+            raise
+
+
+def _properties(
+    table: "DeltaTable | None", day: str, metadata: Mapping[str, str], commit_id: str
+) -> Any:
+    """Commit metadata, and the day's application transaction: two transactions that set the
+    same one concurrently conflict, so two writers of one day can never both commit, even to
+    a day that did not exist yet (Delta alone would let both add their files)."""
+    from deltalake.transaction import CommitProperties, Transaction
+
+    app_id = f"dt={day}"
+    previous = table.transaction_version(app_id) if table is not None else None
+    return CommitProperties(
+        custom_metadata={**metadata, "dt": day, "commit_id": commit_id},
+        app_transactions=[Transaction(app_id, (previous or 0) + 1)],
+    )
+
+
+def _version_of(lake: Lake, name: str, commit_id: str) -> int:
+    """The version a commit landed at: delta-rs rebases a transaction over commits that do not
+    conflict with it, so it is not always the version the transaction was built on plus one."""
+    for commit in commits(lake, name):
+        if commit.metadata.get("commit_id") == commit_id:
+            return commit.version
+    raise RuntimeError(f"{name}: commit {commit_id} is not in the table's log")
+
+
+def _missing(lake: Lake, name: str, day: str, files: Sequence[DataFile]) -> list[str]:
+    """Files not in the lake, from one listing of the day's folder."""
+    folder = lake.path(name, f"dt={day}")
+    fs = lake.fs
+    present = set(fs.find(folder)) if fs.exists(folder) else set()
+    prefix = lake.path(name) + "/"
+    return [f.path for f in files if prefix + f.path not in present]
+
+
+def _refuse_other_writers(lake: Lake, name: str, day: str, since: int, latest: int) -> None:
+    for commit in commits(lake, name, newest=latest, oldest=since + 1):
+        if day in commit.days:
+            who = commit.metadata.get("run_id") or commit.metadata.get("attempt") or "unknown"
+            raise ConcurrentWriterError(
+                f"{name} dt={day} was committed by another writer (run {who}, table version "
+                f"{commit.version}) while this run was computing it; this run's result was not "
+                "committed. Only one materialization of a table and day may run at a time."
+            )
+
+
+def previous_state(
+    lake: Lake, spec: TableSpec, day: str, *, as_of: int | None = None
+) -> tuple[int, list[DataFile]]:
+    """The version a restore of the day goes back to (`as_of`, or the one before the day's
+    last change) and the day's files then; raises when there is none or it was vacuumed."""
+    if as_of is None:
+        last = next((c for c in commits(lake, spec.name) if day in c.days), None)
+        as_of = last.version - 1 if last is not None else -1
+    try:
+        target = snapshot(lake, spec.name, as_of).day_files(day) if as_of >= 0 else []
+    except load_deltalake().exceptions.DeltaError:
+        # not in the log: a future version, or cleaned up
+        latest = snapshot(lake, spec.name).version
+        raise NoPreviousVersionError(
+            f"{spec.name} has no version {as_of} to restore: the table's log holds versions up "
+            f"to {latest}, and versions older than the retention horizon (or before a "
+            "`forget`) are cleaned up"
+        ) from None
+    if not target:
+        raise NoPreviousVersionError(f"{spec.name} dt={day} has no previous version")
+    gone = _missing(lake, spec.name, day, target)
+    if gone:
+        raise NoPreviousVersionError(
+            f"{spec.name} dt={day} as of version {as_of} was vacuumed ({len(gone)} file(s) gone)"
+        )
+    return as_of, target
+
+
+@dataclass(frozen=True)
+class Restored:
+    table: str
+    day: str
+    as_of: int  # the table version whose state of the day is current again
+    version: int | None  # the version the restore committed (None: nothing to change)
+    rows: int
+
+
+def restore_day(
+    lake: Lake,
+    spec: TableSpec,
+    day: str,
+    metadata: Mapping[str, str],
+    *,
+    as_of: int | None = None,
+) -> Restored:
+    """Make a day's files what they were at table version `as_of` (default: just before the
+    last commit that changed the day), in one commit that touches no other day."""
+    deltalake = load_deltalake()
+    from deltalake.exceptions import CommitFailedError
+    from deltalake.transaction import RemoveAction
+
+    table = open_table(lake, spec.name)
+    if table is None:
+        raise NoPreviousVersionError(f"{spec.name} has never been materialized")
+    as_of, target = previous_state(lake, spec, day, as_of=as_of)
+    current = snapshot(lake, spec.name).day_files(day)
+    keep = {f.path for f in target}
+    now = int(time.time() * 1000)
+    actions: list[Any] = [
+        deltalake.transaction.AddAction(f.path, f.size, f.values, now, True, f.stats)
+        for f in target
+        if f.path not in {c.path for c in current}
+    ]
+    actions += [
+        RemoveAction(f.path, True, now, f.size, f.values) for f in current if f.path not in keep
+    ]
+    rows = sum(f.rows for f in target)
+    if not actions:
+        return Restored(spec.name, day, as_of, None, rows)
+    commit_id = uuid.uuid4().hex
+    properties = _properties(table, day, {**metadata, "restored_as_of": str(as_of)}, commit_id)
+    try:
+        table.create_write_transaction(
+            actions,
+            mode="append",
+            schema=table.schema(),
+            partition_by=partition_columns(spec),
+            commit_properties=properties,
+        )
+    except CommitFailedError as exc:
+        raise ConcurrentWriterError(
+            f"{spec.name} dt={day} changed while it was being restored ({exc}); try again"
+        ) from None
+    version = _version_of(lake, spec.name, commit_id)
+    return Restored(spec.name, day, as_of, version, rows)

@@ -1,0 +1,114 @@
+"""A Delta table's history: the commits of its log, as far as this project reads them, and
+vacuum, which ends time travel before a retention horizon.
+
+Commits are read from the log's JSON entries rather than through delta-rs, since what matters
+here is a commit's custom metadata (run, attempt, audit counts) and the days its files touched:
+that is how concurrent writers of a day are told apart, how a commit's landing version is found,
+and how the asset checks and the instance sync look back at when and by whom a day changed.
+"""
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypedDict
+
+from trajectory_assets.lake.delta import open_table
+from trajectory_assets.lake.fs import Lake
+
+LOG = "_delta_log"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One entry of a table's log, as far as this project reads it."""
+
+    version: int
+    timestamp: dt.datetime
+    operation: str
+    metadata: dict[str, str]
+    days: frozenset[str]  # days whose files it added or removed
+
+
+def commits(
+    lake: Lake, name: str, *, newest: int | None = None, oldest: int = 0
+) -> Iterator[Commit]:
+    """The table's commits from `newest` (default: the latest) down to `oldest`, read from the
+    log's JSON entries; stops early where old entries were cleaned up."""
+    if newest is None:
+        table = open_table(lake, name)
+        if table is None:
+            return
+        newest = int(table.version())
+    fs = lake.fs
+    for version in range(newest, oldest - 1, -1):
+        path = lake.path(name, LOG, f"{version:020d}.json")
+        try:
+            lines = fs.cat_file(path).decode().splitlines()
+        except FileNotFoundError:
+            return
+        yield _parse_commit(version, lines)
+
+
+_STANDARD_KEYS = {"timestamp", "operation", "operationParameters", "engineInfo", "clientVersion"}
+
+
+class CommitInfo(TypedDict, total=False):
+    """A log entry's `commitInfo`: these keys, then the commit's custom metadata beside them."""
+
+    timestamp: int
+    operation: str
+
+
+class FileAction(TypedDict, total=False):
+    """An `add` or `remove` action, as far as this module reads it."""
+
+    path: str
+    partitionValues: dict[str, str | None]
+
+
+class LogAction(TypedDict, total=False):
+    """One line of a log entry: one action (other kinds are not read here)."""
+
+    commitInfo: CommitInfo
+    add: FileAction
+    remove: FileAction
+
+
+def _parse_commit(version: int, lines: Sequence[str]) -> Commit:
+    info: CommitInfo = {}
+    days: set[str] = set()
+    for line in lines:
+        if not line.strip():
+            continue
+        action: LogAction = json.loads(line)
+        if "commitInfo" in action:
+            info = action["commitInfo"]
+        for file in (action.get("add"), action.get("remove")):
+            if file is None:
+                continue
+            day = (file.get("partitionValues") or {}).get("dt")
+            if day is not None:
+                days.add(day)
+    return Commit(
+        version=version,
+        timestamp=dt.datetime.fromtimestamp(int(info.get("timestamp", 0)) / 1000, dt.UTC),
+        operation=str(info.get("operation", "")),
+        metadata={k: str(v) for k, v in info.items() if k not in _STANDARD_KEYS},
+        days=frozenset(days),
+    )
+
+
+def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False) -> list[str]:
+    """Delete files no version younger than the horizon needs (and, `full`, files never
+    committed, e.g. of killed runs); time travel before the horizon ends here."""
+    table = open_table(lake, name)
+    if table is None:
+        return []
+    deleted: list[str] = table.vacuum(
+        retention_hours=max(0, int(retention_hours)),
+        dry_run=False,
+        enforce_retention_duration=False,
+        full=full,
+    )
+    return deleted

@@ -1,0 +1,70 @@
+"""The cost of an LLM call: the SQL that joins calls with a price table (schema `PRICES` of
+`operators/pricing.py`), and the same formula in Python for docs and tests.
+
+Cost of one call (tokens null → 0), as genai-prices computes it, in USD:
+
+    cached   = cache_tokens                              if the row has a cache-read rate, else 0
+    uncached = max(input_tokens - cached, 0)
+    cost     = (uncached * input + cached * cache_read + output_tokens * output) / 1e6
+               + request  (a price per call, for the few models that charge one)
+
+`input_tokens` counts cached tokens too (SPEC.md), which is genai-prices' convention as well:
+its `input_tokens` includes `cache_read_tokens`. A model with no cache-read rate has its cached
+tokens priced as ordinary input. A model without a price (not in the database, no override, or a
+null `model`) gets a null cost, never 0.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+_US_PER_DAY = 86_400_000_000
+
+
+def priced_calls_sql(calls: str, prices: str = "prices") -> str:
+    """SQL: every row of the relation `calls` with `cost_usd` added.
+
+    `calls` needs `app_id, session_id, event_id` (unique), `model`, `ts`, `input_tokens`,
+    `cache_tokens`, `output_tokens`; `prices` is a relation of schema PRICES."""
+    tokens_in = "coalesce(c.input_tokens, 0)"
+    cached = "coalesce(c.cache_tokens, 0)"
+    time_of_day = f"(((epoch_us(c.ts) % {_US_PER_DAY}) + {_US_PER_DAY}) % {_US_PER_DAY})"
+    return f"""
+    WITH matches AS (
+        SELECT c.app_id, c.session_id, c.event_id,
+            (CASE WHEN p.cache_read_per_mtok IS NULL
+                  THEN {tokens_in} * coalesce(p.input_per_mtok, 0.0)
+                  ELSE greatest({tokens_in} - {cached}, 0) * coalesce(p.input_per_mtok, 0.0)
+                       + {cached} * p.cache_read_per_mtok END
+             + coalesce(c.output_tokens, 0) * coalesce(p.output_per_mtok, 0.0)) / 1000000.0
+            + coalesce(p.request_usd, 0.0) AS cost_usd,
+            row_number() OVER (
+                PARTITION BY c.app_id, c.session_id, c.event_id
+                ORDER BY p.priority DESC, p.above_input_tokens DESC
+            ) AS pick
+        FROM {calls} c JOIN {prices} p
+          ON p.model = c.model
+         AND (p.valid_from IS NULL OR c.ts >= p.valid_from)
+         AND (p.tod_start_us IS NULL OR CASE
+                WHEN p.tod_start_us <= p.tod_end_us
+                THEN {time_of_day} >= p.tod_start_us AND {time_of_day} < p.tod_end_us
+                ELSE {time_of_day} >= p.tod_start_us OR {time_of_day} < p.tod_end_us END)
+         AND {tokens_in} > p.above_input_tokens
+    )
+    SELECT c.*, m.cost_usd
+    FROM {calls} c
+    LEFT JOIN (SELECT * FROM matches WHERE pick = 1) m
+      ON m.app_id = c.app_id AND m.session_id = c.session_id AND m.event_id = c.event_id
+    """
+
+
+def cost_of_call(
+    prices: Mapping[str, Any], input_tokens: int, cache_tokens: int, output_tokens: int
+) -> float:
+    """The cost formula of `priced_calls_sql` for one price row, in Python (docs and tests)."""
+    input_rate = prices.get("input_per_mtok") or 0.0
+    cache_rate = prices.get("cache_read_per_mtok")
+    cached = cache_tokens if cache_rate is not None else 0
+    uncached = max(input_tokens - cached, 0)
+    total = uncached * input_rate + cached * (cache_rate or 0.0)
+    total += output_tokens * (prices.get("output_per_mtok") or 0.0)
+    return total / 1_000_000 + (prices.get("request_usd") or 0.0)

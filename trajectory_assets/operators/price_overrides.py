@@ -1,0 +1,139 @@
+"""Price overrides: the lake's `prices.yaml`, parsed and checked entry by entry, and a digest of
+its contents that makes priced outputs stale when it changes.
+
+An override is a price period of one model; the price table (`operators/pricing.py`) ranks it
+above every period of the genai-prices database from its `valid_from` on. PyYAML is imported
+only when a file is parsed.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+OVERRIDES_FILE = "prices.yaml"
+"""Where the overrides live, relative to the lake root."""
+
+
+@dataclass(frozen=True)
+class PriceOverride:
+    """One price period of a model from the overrides file, in USD per million tokens."""
+
+    model: str
+    input_per_mtok: float
+    output_per_mtok: float
+    cache_read_per_mtok: float | None = None
+    valid_from: dt.date | None = None
+
+
+_ENTRY_KEYS = {"input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "valid_from"}
+
+
+def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverride, ...]:
+    """Overrides from the text of a `prices.yaml`:
+
+    ```yaml
+    models:
+      my-finetune:                    # the model string as events carry it (exact match)
+        input_per_mtok: 1.0           # USD per million input tokens (cached ones included)
+        output_per_mtok: 4.0
+        cache_read_per_mtok: 0.1      # optional; absent: cached input is priced as input
+      gpt-4o:                         # a list of periods; each holds from its valid_from
+        - valid_from: 2026-12-01
+          input_per_mtok: 2.0
+          cache_read_per_mtok: 1.0
+          output_per_mtok: 8.0
+    ```
+
+    Raises ValueError naming the entry for anything else (unknown key, negative or missing
+    price, two periods of a model with the same `valid_from`).
+    """
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{origin}: not valid YAML: {exc}") from None
+    if doc is None:
+        return ()
+    if not isinstance(doc, dict) or set(doc) - {"models"}:
+        raise ValueError(f"{origin}: expected a mapping with one key, 'models'")
+    models = doc.get("models") or {}
+    if not isinstance(models, dict):
+        raise ValueError(f"{origin}: 'models' must map model names to prices")
+    out: list[PriceOverride] = []
+    for model, spec in models.items():
+        entries = spec if isinstance(spec, list) else [spec]
+        seen: set[dt.date | None] = set()
+        for i, entry in enumerate(entries):
+            where = f"{origin}: models.{model}" + (f"[{i}]" if isinstance(spec, list) else "")
+            override = _override(str(model), entry, where)
+            if override.valid_from in seen:
+                raise ValueError(f"{where}: two periods with valid_from {override.valid_from}")
+            seen.add(override.valid_from)
+            out.append(override)
+    return tuple(sorted(out, key=override_order))
+
+
+def read_overrides(path: str | Path) -> tuple[PriceOverride, ...]:
+    """Overrides from a local file; none when it does not exist."""
+    file = Path(path)
+    if not file.exists():
+        return ()
+    return parse_overrides(file.read_text(encoding="utf-8"), str(file))
+
+
+def _override(model: str, entry: object, where: str) -> PriceOverride:
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where}: expected a mapping of prices")
+    unknown = set(entry) - _ENTRY_KEYS
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed {sorted(_ENTRY_KEYS)}")
+    for required in ("input_per_mtok", "output_per_mtok"):
+        if entry.get(required) is None:
+            raise ValueError(f"{where}: {required} is required")
+    prices: dict[str, float | None] = {}
+    for key in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok"):
+        value = entry.get(key)
+        if value is None:
+            prices[key] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"{where}: {key} must be a number >= 0, got {value!r}")
+        prices[key] = float(value)
+    valid_from = entry.get("valid_from")
+    if isinstance(valid_from, dt.datetime):
+        valid_from = valid_from.date()
+    elif isinstance(valid_from, str):
+        try:
+            valid_from = dt.date.fromisoformat(valid_from)
+        except ValueError:
+            raise ValueError(f"{where}: valid_from must be a date, got {valid_from!r}") from None
+    elif valid_from is not None and not isinstance(valid_from, dt.date):
+        raise ValueError(f"{where}: valid_from must be a date, got {valid_from!r}")
+    input_price, output_price = prices["input_per_mtok"], prices["output_per_mtok"]
+    assert input_price is not None and output_price is not None
+    return PriceOverride(
+        model, input_price, output_price, prices["cache_read_per_mtok"], valid_from
+    )
+
+
+def override_order(o: PriceOverride) -> tuple[str, dt.date]:
+    """Overrides by model, then by `valid_from` (none first): the order they rank in."""
+    return (o.model, o.valid_from or dt.date.min)
+
+
+def overrides_digest(overrides: Sequence[PriceOverride] = ()) -> str:
+    """A short digest of the overrides' contents (not of the file's bytes: comments and layout
+    do not matter); "none" when there are none."""
+    if not overrides:
+        return "none"
+    text = json.dumps(
+        [
+            [o.model, o.input_per_mtok, o.cache_read_per_mtok, o.output_per_mtok, str(o.valid_from)]
+            for o in sorted(overrides, key=override_order)
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
