@@ -2,6 +2,7 @@
 
 import datetime as dt
 import itertools
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -63,6 +64,16 @@ def llm(ms: float = 0, **columns: Any) -> dict[str, Any]:
 
 def tool(ms: float = 0, **columns: Any) -> dict[str, Any]:
     return event("tool_call", ms, **columns)
+
+
+def eval_result(ms: float, model: str | None = "m-eval", **payload: object) -> dict[str, Any]:
+    """An `eval_result` event whose payload holds `payload` as JSON."""
+    return event("eval_result", ms, model=model, payload=json.dumps(payload))
+
+
+def session_end(ms: float, **payload: object) -> dict[str, Any]:
+    """A `session_end` event whose payload holds `payload` as JSON."""
+    return event("session_end", ms, payload=json.dumps(payload))
 
 
 def events_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:

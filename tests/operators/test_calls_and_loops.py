@@ -20,7 +20,7 @@ from tests.operators.builders import (
     tool,
 )
 from trajectory_assets.operators import Sessionize, TurnFeatures
-from trajectory_assets.operators.session_tables import LLM_CALLS, TOOL_CALLS
+from trajectory_assets.operators.call_tables import LLM_CALLS, TOOL_CALLS
 
 
 def args(value: object) -> str:

@@ -1,6 +1,5 @@
-"""Sessionize on hand-built raw events: exact SPEC.md values for sessions, turns and errors."""
-
-import json
+"""Sessionize on hand-built raw events: exact SPEC.md values for sessions (metrics, duplicates,
+status, evals); turns and errors have files of their own."""
 
 import numpy as np
 import pytest
@@ -10,10 +9,12 @@ from tests.operators.builders import (
     DAY,
     assert_row,
     at,
+    eval_result,
     event,
     llm,
     one,
     rows,
+    session_end,
     sessionize,
     sessions_of,
     tool,
@@ -28,14 +29,6 @@ EVAL_COLUMNS = (
     "eval_passed",
     "eval_score",
 )
-
-
-def _eval(ms: float, model: str | None = "m-eval", **payload: object) -> dict:
-    return event("eval_result", ms, model=model, payload=json.dumps(payload))
-
-
-def _end(ms: float, **payload: object) -> dict:
-    return event("session_end", ms, payload=json.dumps(payload))
 
 
 # --- sessions: the full picture --------------------------------------------------------------
@@ -86,7 +79,7 @@ def test_session_row_exact_values():
             cache_tokens=600,
         ),
         tool(700, turn_index=1, tool_name="grep", tool_latency_ms=20.0, error_type="ToolError"),
-        _end(1500, status="success"),
+        session_end(1500, status="success"),
     ]
     s = one(sessions_of(events))
     assert_row(
@@ -274,199 +267,6 @@ def test_duplicates_do_not_create_errors_twice():
     assert one(out["sessions"])["n_errors"] == 1
 
 
-# --- event types, turns ----------------------------------------------------------------------
-
-
-def test_unknown_event_types_are_kept_and_counted_but_are_not_calls():
-    events = [
-        event("session_start", 0),
-        event("telemetry_ping", 1, turn_index=0, model="m-x", tool_name="t", input_tokens=4),
-        event("reasoning", 2, turn_index=0),
-    ]
-    out = sessionize(events)
-    s = one(out["sessions"])
-    assert s["n_events"] == 3
-    assert (s["n_llm_calls"], s["n_tool_calls"]) == (0, 0)
-    assert s["models"] == []
-    assert s["input_tokens"] == 4
-    t = one(out["turns"])
-    assert (t["n_events"], t["n_llm_calls"], t["n_tool_calls"]) == (2, 0, 0)
-    assert t["tools"] == [] and t["model"] is None
-    assert out["rejected_events"].num_rows == 0
-
-
-def test_events_without_turn_count_in_the_session_but_make_no_turn_row():
-    events = [
-        event("session_start", 0),
-        llm(10, turn_index=None, input_tokens=5),
-        llm(20, turn_index=0, input_tokens=7),
-        _end(30, status="success"),
-    ]
-    out = sessionize(events)
-    s = one(out["sessions"])
-    assert (s["n_events"], s["n_turns"], s["n_llm_calls"], s["input_tokens"]) == (4, 1, 2, 12)
-    t = one(out["turns"])
-    assert (t["turn_index"], t["n_events"], t["input_tokens"]) == (0, 1, 7)
-
-
-def test_session_with_no_turn_at_all_has_no_turn_rows():
-    out = sessionize([event("session_start", 0), _end(10, status="success")])
-    assert one(out["sessions"])["n_turns"] == 0
-    assert out["turns"].num_rows == 0
-
-
-def test_n_turns_counts_distinct_turn_indexes():
-    events = [
-        llm(0, turn_index=0),
-        llm(1, turn_index=0),
-        llm(2, turn_index=3),
-        llm(3, turn_index=7),
-    ]
-    out = sessionize(events)
-    assert one(out["sessions"])["n_turns"] == 3
-    assert [t["turn_index"] for t in rows(out["turns"])] == [0, 3, 7]
-
-
-def test_turn_row_exact_values():
-    events = [
-        event("user_message", 0, turn_index=0),
-        llm(
-            10,
-            turn_index=0,
-            agent_id="a2",
-            model="m1",
-            ttft_ms=5.0,
-            latency_ms=50.0,
-            input_tokens=10,
-            output_tokens=2,
-            cache_tokens=4,
-        ),
-        tool(70, turn_index=0, agent_id="a1", tool_name="zsh", tool_latency_ms=3.0),
-        tool(80, turn_index=0, tool_name="awk", tool_latency_ms=None, latency_ms=999.0),
-        tool(90, turn_index=0, tool_name="zsh", tool_latency_ms=4.0),
-        tool(95, turn_index=0, tool_name=None),
-        llm(100, turn_index=0, model="m2", ttft_ms=6.0, latency_ms=None, input_tokens=None),
-        llm(110, turn_index=0, model="m3", ttft_ms=7.0, latency_ms=20.0, error_type="Timeout"),
-    ]
-    t = one(sessionize(events)["turns"])
-    assert_row(
-        t,
-        {
-            "dt": DAY,
-            "app_id": APP,
-            "session_id": "s1",
-            "turn_index": 0,
-            "agent_id": "a2",
-            "model": "m1",
-            "started_at": at(0),
-            "ended_at": at(110),
-            "duration_ms": 110.0,
-            "n_events": 8,
-            "n_llm_calls": 3,
-            "n_tool_calls": 4,
-            "n_errors": 1,
-            "input_tokens": 10,
-            "output_tokens": 2,
-            "cache_tokens": 4,
-            "ttft_ms": 5.0,
-            "latency_ms_total": 70.0,
-            "tool_latency_ms_total": 7.0,
-            "tools": ["awk", "zsh"],
-            "cost_usd": None,  # m1, m2, m3 have no price
-            "n_llm_calls_unpriced": 3,
-        },
-    )
-
-
-def test_turn_without_llm_calls():
-    t = one(sessionize([tool(0, turn_index=2, tool_name="ls", latency_ms=5.0)])["turns"])
-    assert t["model"] is None
-    assert t["ttft_ms"] is None
-    assert t["latency_ms_total"] == 0.0
-    assert t["n_llm_calls"] == 0
-    assert t["agent_id"] is None
-
-
-def test_turn_ttft_is_the_first_llm_calls_even_when_null():
-    # "ttft_ms (of the first llm_call)": the first call has none, so the turn has none.
-    events = [llm(0, turn_index=0, ttft_ms=None), llm(1, turn_index=0, ttft_ms=9.0)]
-    assert one(sessionize(events)["turns"])["ttft_ms"] is None
-
-
-# --- order: ts, then seq (nulls last), then event_id -----------------------------------------
-
-
-def test_ties_in_ts_are_broken_by_seq_for_first_llm_call():
-    events = [
-        llm(50, turn_index=0, seq=3, model="third", ttft_ms=3.0, event_id="a"),
-        llm(50, turn_index=0, seq=1, model="first", ttft_ms=1.0, event_id="c"),
-        llm(50, turn_index=0, seq=2, model="second", ttft_ms=2.0, event_id="b"),
-    ]
-    t = one(sessionize(events)["turns"])
-    assert (t["model"], t["ttft_ms"]) == ("first", 1.0)
-
-
-def test_null_seq_sorts_after_any_seq_at_equal_ts():
-    events = [
-        llm(50, turn_index=0, seq=None, model="no-seq", ttft_ms=1.0, event_id="a"),
-        llm(50, turn_index=0, seq=99, model="seq-99", ttft_ms=2.0, event_id="z"),
-    ]
-    t = one(sessionize(events)["turns"])
-    assert (t["model"], t["ttft_ms"]) == ("seq-99", 2.0)
-
-
-def test_equal_ts_and_seq_fall_back_to_event_id():
-    events = [
-        llm(50, turn_index=0, seq=None, model="from-b", event_id="b"),
-        llm(50, turn_index=0, seq=None, model="from-a", event_id="a"),
-    ]
-    assert one(sessionize(events)["turns"])["model"] == "from-a"
-
-
-def test_ts_beats_seq():
-    events = [
-        llm(60, turn_index=0, seq=1, model="later"),
-        llm(50, turn_index=0, seq=2, model="earlier"),
-    ]
-    assert one(sessionize(events)["turns"])["model"] == "earlier"
-
-
-def test_agent_id_is_the_first_non_null():
-    events = [
-        event("user_message", 0, turn_index=0, agent_id=None),
-        llm(5, turn_index=0, seq=2, agent_id="second"),
-        llm(5, turn_index=0, seq=1, agent_id="first"),
-    ]
-    assert one(sessionize(events)["turns"])["agent_id"] == "first"
-
-
-# --- lists -----------------------------------------------------------------------------------
-
-
-def test_lists_are_distinct_sorted_and_drop_nulls():
-    events = [
-        llm(0, agent_id="zed", model="m-z", turn_index=0),
-        llm(1, agent_id=None, model=None, turn_index=0),
-        llm(2, agent_id="alpha", model="m-a", turn_index=0),
-        llm(3, agent_id="zed", model="m-z", turn_index=0),
-        tool(4, agent_id="mid", tool_name="z-tool", model="m-tool", turn_index=0),
-        tool(5, tool_name=None, turn_index=0),
-        tool(6, tool_name="a-tool", turn_index=0),
-        tool(7, tool_name="z-tool", turn_index=0),
-        event("agent_message", 8, tool_name="not-a-call", turn_index=0),
-        _eval(9, model="m-eval", benchmark="b"),
-    ]
-    out = sessionize(events)
-    s = one(out["sessions"])
-    assert s["agent_ids"] == ["alpha", "mid", "zed"]
-    assert s["models"] == ["m-a", "m-z"]
-    assert one(out["turns"])["tools"] == ["a-tool", "z-tool"]
-
-
-def test_models_is_empty_when_llm_calls_have_no_model():
-    assert one(sessions_of([llm(0, model=None)]))["models"] == []
-
-
 # --- status ----------------------------------------------------------------------------------
 
 
@@ -500,7 +300,7 @@ def test_status_last_session_end_with_equal_ts_is_decided_by_seq():
 
 
 def test_session_without_eval_has_all_eval_columns_null():
-    s = one(sessions_of([event("session_start", 0), _end(5, status="success")]))
+    s = one(sessions_of([event("session_start", 0), session_end(5, status="success")]))
     for column in EVAL_COLUMNS:
         assert s[column] is None, column
 
@@ -508,7 +308,9 @@ def test_session_without_eval_has_all_eval_columns_null():
 def test_eval_columns_come_from_the_eval_result():
     events = [
         llm(0, model="m-llm"),
-        _eval(5, model="m1", benchmark="swe", task_id="t1", run_id="r7", passed=True, score=0.75),
+        eval_result(
+            5, model="m1", benchmark="swe", task_id="t1", run_id="r7", passed=True, score=0.75
+        ),
     ]
     s = one(sessions_of(events))
     assert {c: s[c] for c in EVAL_COLUMNS} == {
@@ -522,7 +324,7 @@ def test_eval_columns_come_from_the_eval_result():
 
 
 def test_eval_defaults_unknown_model_and_default_run():
-    events = [_eval(5, model=None, benchmark="swe", task_id="t1", passed=False)]
+    events = [eval_result(5, model=None, benchmark="swe", task_id="t1", passed=False)]
     s = one(sessions_of(events))
     assert s["eval_model"] == "unknown"
     assert s["eval_run_id"] == "default"
@@ -531,14 +333,16 @@ def test_eval_defaults_unknown_model_and_default_run():
 
 
 def test_eval_null_run_id_is_default():
-    s = one(sessions_of([_eval(5, benchmark="swe", task_id="t1", run_id=None)]))
+    s = one(sessions_of([eval_result(5, benchmark="swe", task_id="t1", run_id=None)]))
     assert s["eval_run_id"] == "default"
 
 
 def test_last_eval_result_wins():
     events = [
-        _eval(30, model="m-last", benchmark="b2", task_id="t2", run_id="r2", passed=True, score=1),
-        _eval(10, model="m-first", benchmark="b1", task_id="t1", run_id="r1", passed=False),
+        eval_result(
+            30, model="m-last", benchmark="b2", task_id="t2", run_id="r2", passed=True, score=1
+        ),
+        eval_result(10, model="m-first", benchmark="b1", task_id="t1", run_id="r1", passed=False),
     ]
     s = one(sessions_of(events))
     assert (s["eval_benchmark"], s["eval_task_id"], s["eval_run_id"]) == ("b2", "t2", "r2")
@@ -547,176 +351,13 @@ def test_last_eval_result_wins():
 
 def test_last_eval_result_wins_as_a_whole_not_per_field():
     events = [
-        _eval(10, model="m1", benchmark="b1", task_id="t1", run_id="r1", passed=True, score=0.5),
-        _eval(20, model=None, benchmark="b1", task_id="t1"),
+        eval_result(
+            10, model="m1", benchmark="b1", task_id="t1", run_id="r1", passed=True, score=0.5
+        ),
+        eval_result(20, model=None, benchmark="b1", task_id="t1"),
     ]
     s = one(sessions_of(events))
     assert s["eval_model"] == "unknown"
     assert s["eval_run_id"] == "default"
     assert s["eval_passed"] is None
     assert s["eval_score"] is None
-
-
-# --- errors ----------------------------------------------------------------------------------
-
-
-def _errors(events: list[dict]) -> dict[str, dict]:
-    return {e["event_id"]: e for e in rows(sessionize(events)["errors"])}
-
-
-def test_error_row_exact_values():
-    artifacts = [{"kind": "stderr", "uri": "s3://bucket/err.txt"}]
-    events = [
-        event("session_start", 0),
-        llm(10, turn_index=0),
-        tool(
-            20,
-            event_id="err1",
-            turn_index=0,
-            tool_name="bash",
-            model="m1",
-            error_type="ToolError",
-            error_code="E127",
-            payload='{"message": "command not found", "exit": 127}',
-            artifacts=artifacts,
-        ),
-    ]
-    assert _errors(events)["err1"] == {
-        "dt": DAY,
-        "app_id": APP,
-        "error_type": "ToolError",
-        "session_id": "s1",
-        "turn_index": 0,
-        "event_id": "err1",
-        "ts": at(20),
-        "error_code": "E127",
-        "event_type": "tool_call",
-        "tool_name": "bash",
-        "model": "m1",
-        "message": "command not found",
-        "prev_event_type": "llm_call",
-        "is_terminal": True,
-        "artifacts": artifacts,
-    }
-
-
-def test_any_event_with_error_type_is_an_error():
-    events = [
-        event("agent_message", 0, event_id="a", error_type="X"),
-        event("weird_type", 1, event_id="b", error_type="Y"),
-        event("error", 2, event_id="c", error_type=None),
-        event("error", 3, event_id="d", error_type="Z"),
-    ]
-    errors = _errors(events)
-    assert sorted(errors) == ["a", "b", "d"]
-    assert one(sessions_of(events))["n_errors"] == 3
-
-
-def test_error_message_is_null_when_absent_or_payload_not_json():
-    events = [
-        event("error", 0, event_id="no_payload", error_type="E"),
-        event("error", 1, event_id="not_json", error_type="E", payload="boom: {"),
-        event("error", 2, event_id="no_key", error_type="E", payload='{"detail": "x"}'),
-        event("error", 3, event_id="ok", error_type="E", payload='{"message": "disk full"}'),
-    ]
-    errors = _errors(events)
-    assert {k: v["message"] for k, v in errors.items()} == {
-        "no_payload": None,
-        "not_json": None,
-        "no_key": None,
-        "ok": "disk full",
-    }
-
-
-def test_prev_event_type_is_null_for_the_first_event():
-    events = [
-        event("error", 0, event_id="first", error_type="E"),
-        event("user_message", 1),
-        event("error", 2, event_id="second", error_type="E"),
-    ]
-    errors = _errors(events)
-    assert errors["first"]["prev_event_type"] is None
-    assert errors["second"]["prev_event_type"] == "user_message"
-
-
-def test_prev_event_type_uses_seq_at_equal_ts_and_ignores_duplicates():
-    err = event("error", 10, seq=3, event_id="err", error_type="E")
-    events = [
-        event("agent_message", 10, seq=2),
-        event("user_message", 10, seq=1),
-        llm(10, seq=4),
-        err,
-        dict(err, ts=at(10), seq=5),  # a later copy of the error: dropped, not "previous"
-    ]
-    errors = _errors(events)
-    assert list(errors) == ["err"]
-    assert errors["err"]["prev_event_type"] == "agent_message"
-    assert errors["err"]["is_terminal"] is False
-
-
-def test_prev_event_type_crosses_turns_and_counts_unknown_types():
-    events = [
-        event("custom_thing", 0, turn_index=0),
-        event("error", 1, event_id="err", turn_index=1, error_type="E"),
-    ]
-    assert _errors(events)["err"]["prev_event_type"] == "custom_thing"
-
-
-def test_is_terminal_rules():
-    events = [
-        event("session_start", 0),
-        event("error", 10, event_id="before_llm", error_type="E"),
-        llm(20, event_id="llm_error", error_type="RateLimit"),
-        tool(30, event_id="last_call_error", error_type="ToolError"),
-        event("error", 40, event_id="after_calls", error_type="E"),
-        event("agent_message", 50, event_id="message_error", error_type="E"),
-        _end(60, status="failure"),
-    ]
-    terminal = {k: v["is_terminal"] for k, v in _errors(events).items()}
-    assert terminal == {
-        "before_llm": False,
-        "llm_error": False,  # a tool_call follows
-        "last_call_error": True,  # an erroring tool_call counts as itself
-        "after_calls": True,
-        "message_error": True,
-    }
-
-
-def test_is_terminal_when_the_session_has_no_calls():
-    events = [event("error", 0, event_id="e1", error_type="E"), _end(5)]
-    assert _errors(events)["e1"]["is_terminal"] is True
-
-
-def test_is_terminal_at_equal_ts_depends_on_seq():
-    events = [
-        event("error", 10, seq=2, event_id="err", error_type="E"),
-        llm(10, seq=1),
-    ]
-    assert _errors(events)["err"]["is_terminal"] is True
-    events = [
-        event("error", 10, seq=1, event_id="err", error_type="E"),
-        llm(10, seq=2),
-    ]
-    assert _errors(events)["err"]["is_terminal"] is False
-
-
-def test_is_terminal_null_seq_call_comes_after():
-    events = [
-        event("error", 10, seq=1, event_id="err", error_type="E"),
-        tool(10, seq=None, event_id="a"),
-    ]
-    assert _errors(events)["err"]["is_terminal"] is False
-
-
-def test_error_of_a_session_level_event_has_null_turn_index():
-    assert _errors([event("error", 0, event_id="x", error_type="E")])["x"]["turn_index"] is None
-
-
-def test_errors_sort_by_app_and_event_id():
-    events = [
-        event("error", 0, app_id="b", event_id="e1", error_type="E"),
-        event("error", 0, app_id="a", event_id="e2", error_type="Z"),
-        event("error", 5, app_id="a", event_id="e1", error_type="Y"),
-    ]
-    got = [(r["app_id"], r["event_id"]) for r in rows(sessionize(events)["errors"])]
-    assert got == [("a", "e1"), ("a", "e2"), ("b", "e1")]

@@ -1,5 +1,5 @@
-"""The six tables `sessionize` writes from one read of a batch of whole sessions: their
-columns, keys and partitions (SPEC.md)."""
+"""Four of the six tables `sessionize` writes from one read of a batch of whole sessions (the
+call tables are in `call_tables`): their columns, keys and partitions (SPEC.md)."""
 
 import pyarrow as pa
 
@@ -14,7 +14,7 @@ from trajectory_assets.schema import (
     column,
 )
 
-# The event-grained columns `errors`, `llm_calls` and `tool_calls` share.
+# The event-grained columns `errors` shares with `llm_calls` and `tool_calls`.
 EVENT_TURN = column(
     "turn_index", pa.int32(), "The event's 0-based turn; null for session-level events."
 )
@@ -22,11 +22,6 @@ EVENT_ID = column(
     "event_id", pa.string(), "The event's id (unique in its session after de-duplication)."
 )
 EVENT_TS = column("ts", TS, "When the event happened.")
-AGENT_ID = column("agent_id", pa.string(), "The event's `agent_id`.")
-CALL_ERROR_TYPE = column(
-    "error_type", pa.string(), "The call's `error_type`; null when it succeeded."
-)
-CALL_ERROR_CODE = column("error_code", pa.string(), "The call's `error_code`.")
 
 REJECTED_EVENTS = pa.schema(
     [
@@ -296,61 +291,6 @@ ERRORS = pa.schema(
     ]
 )
 
-LLM_CALLS = pa.schema(
-    [
-        SESSION_DAY,
-        APP_ID,
-        SESSION_ID,
-        EVENT_TURN,
-        EVENT_ID,
-        EVENT_TS,
-        AGENT_ID,
-        column("request_id", pa.string(), "The event's `request_id`."),
-        column("model", pa.string(), "The model called."),
-        column("ttft_ms", pa.float64(), "Time to first token, ms."),
-        column("latency_ms", pa.float64(), "Latency of the call, ms."),
-        column("input_tokens", pa.int64(), "Input tokens of the call, cached ones included."),
-        column("output_tokens", pa.int64(), "Output tokens of the call."),
-        column("cache_tokens", pa.int64(), "Input tokens served from cache."),
-        CALL_ERROR_TYPE,
-        CALL_ERROR_CODE,
-        column(
-            "cost_usd",
-            pa.float64(),
-            "Price of the call in USD from the pinned genai-prices database or the lake's "
-            "`prices.yaml` (which wins), at `ts`; null when the model has no price (never 0).",
-        ),
-    ]
-)
-
-TOOL_CALLS = pa.schema(
-    [
-        SESSION_DAY,
-        APP_ID,
-        SESSION_ID,
-        EVENT_TURN,
-        EVENT_ID,
-        EVENT_TS,
-        AGENT_ID,
-        column("tool_name", pa.string(), "The tool called."),
-        column("tool_latency_ms", pa.float64(), "Time the tool took, ms."),
-        CALL_ERROR_TYPE,
-        CALL_ERROR_CODE,
-        column(
-            "arguments_hash",
-            pa.string(),
-            "md5 (32 hex digits) of the payload's `arguments` as compact JSON; null when the "
-            "payload is not a JSON object or `arguments` is absent or null.",
-        ),
-        column(
-            "is_terminal",
-            pa.bool_(),
-            "An erroring call after which no `llm_call` or `tool_call` comes in the session (as "
-            "in `errors`); false for every other call.",
-        ),
-    ]
-)
-
 
 SESSIONS_TABLE = TableSpec(
     "sessions",
@@ -385,22 +325,4 @@ REJECTED_EVENTS_TABLE = TableSpec(
     partition_by=("app_id",),
     keys=("app_id", "source_file", "source_row"),
     description="One row per raw row that failed validation, with every reason.",
-)
-
-
-LLM_CALLS_TABLE = TableSpec(
-    "llm_calls",
-    LLM_CALLS,
-    partition_by=("app_id",),
-    keys=("app_id", "session_id", "event_id"),
-    description="One row per valid, de-duplicated llm_call: keys, latency, tokens, cost_usd.",
-)
-
-
-TOOL_CALLS_TABLE = TableSpec(
-    "tool_calls",
-    TOOL_CALLS,
-    partition_by=("app_id",),
-    keys=("app_id", "session_id", "event_id"),
-    description="One row per valid, de-duplicated tool_call: latency, error, arguments hash.",
 )

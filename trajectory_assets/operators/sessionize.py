@@ -20,6 +20,7 @@ from trajectory_assets.batch import Batch
 from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators.audit import recount
 from trajectory_assets.operators.call_cost import priced_calls_sql
+from trajectory_assets.operators.call_tables import LLM_CALLS_TABLE, TOOL_CALLS_TABLE
 from trajectory_assets.operators.events import CLEAN, REJECTED, SESSION, exact_sum, payload
 from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql
 from trajectory_assets.operators.price_overrides import (
@@ -31,10 +32,8 @@ from trajectory_assets.operators.price_overrides import (
 from trajectory_assets.operators.pricing import PRICING_VERSION, price_table, pricing_metadata
 from trajectory_assets.operators.session_tables import (
     ERRORS_TABLE,
-    LLM_CALLS_TABLE,
     REJECTED_EVENTS_TABLE,
     SESSIONS_TABLE,
-    TOOL_CALLS_TABLE,
     TURNS_TABLE,
 )
 
