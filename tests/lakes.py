@@ -3,7 +3,11 @@
 import datetime as dt
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.schema import RAW_EVENTS
 from trajectory_assets.synth import SynthConfig, generate_lake
 
 DAY1 = "2026-11-18"
@@ -24,4 +28,23 @@ def make_lake(root: Path, days: int = 2, sessions_per_day: int = 120, seed: int 
             files_per_session=2,
         ),
     )
+    return lake
+
+
+def write_lake(root: Path, sessions: list[list[dict[str, object]]]) -> Lake:
+    """Hand-given sessions of app `app` on DAY1, each written in two raw files."""
+    lake = Lake(str(root))
+    for i, events in enumerate(sessions):
+        folder = root / "raw_events" / f"dt={DAY1}" / "app_id=app" / f"session_id=s{i}"
+        folder.mkdir(parents=True)
+        rows = [
+            {**dict.fromkeys(RAW_EVENTS.names), **e, "app_id": "app", "session_id": f"s{i}"}
+            for e in events
+        ]
+        half = len(rows) // 2
+        for n, part in enumerate((rows[:half], rows[half:])):
+            if part:
+                pq.write_table(
+                    pa.Table.from_pylist(part, schema=RAW_EVENTS), folder / f"{n}.parquet"
+                )
     return lake

@@ -7,12 +7,11 @@ import tempfile
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.lakes import DAY1
+from tests.lakes import DAY1, write_lake
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.defs.checks import TOKENS, UNTURNED, duplicate_keys, totals
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
@@ -20,7 +19,7 @@ from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import list_raw_files, read_events
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize, TurnFeatures
 from trajectory_assets.operators.audit import recount
-from trajectory_assets.schema import EVENT_TYPES, RAW_EVENTS
+from trajectory_assets.schema import EVENT_TYPES
 
 T0 = dt.datetime.fromisoformat(f"{DAY1}T08:00:00+00:00")
 PAYLOADS = {
@@ -74,24 +73,6 @@ sessions_strategy = st.lists(st.lists(an_event(), min_size=1, max_size=14), min_
 
 SESSION_OPERATORS = (Sessionize(), TurnFeatures())
 """What the invariants need; the Ray comparison below runs every operator."""
-
-
-def write_lake(root: Path, sessions: list[list[dict[str, object]]]) -> Lake:
-    lake = Lake(str(root))
-    for i, events in enumerate(sessions):
-        folder = root / "raw_events" / f"dt={DAY1}" / "app_id=app" / f"session_id=s{i}"
-        folder.mkdir(parents=True)
-        rows = [
-            {**dict.fromkeys(RAW_EVENTS.names), **e, "app_id": "app", "session_id": f"s{i}"}
-            for e in events
-        ]
-        half = len(rows) // 2
-        for n, part in enumerate((rows[:half], rows[half:])):
-            if part:
-                pq.write_table(
-                    pa.Table.from_pylist(part, schema=RAW_EVENTS), folder / f"{n}.parquet"
-                )
-    return lake
 
 
 def materialize(lake: Lake, runtime: object, ops: tuple = OPERATORS) -> dict[str, pa.Table]:

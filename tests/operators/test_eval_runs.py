@@ -302,3 +302,16 @@ def test_from_raw_events_with_unknown_model_and_default_run():
     assert (unknown["input_tokens"], unknown["output_tokens"]) == (20, 4)
     assert unknown["session_duration_ms_p50"] == pytest.approx(300.0)
     assert unknown["error_session_rate"] == 0.0
+
+
+def test_no_bit_of_a_sum_depends_on_the_batching():
+    """A day read from raw_compacted is batched otherwise than from the raw files: its float sums
+    (scores, costs) must still be the very same doubles, not merely close."""
+    rng = random.Random(11)
+    rows = [
+        attempt(f"t{rng.randrange(5)}", rng.random() < 0.5, rng.random(), cost_usd=rng.random())
+        for _ in range(60)
+    ]
+    whole = run_eval_runs(sessions(rows), 1)
+    for n_batches in (2, 5, 13):
+        assert run_eval_runs(sessions(rows), n_batches).equals(whole), n_batches

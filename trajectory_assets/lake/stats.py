@@ -1,9 +1,10 @@
 """Delta file statistics (`numRecords`, `minValues`, `maxValues`, `nullCount`) of a data file.
 
 Readers skip files on these, so they must never be wrong, only incomplete: a column is left out
-when its bounds cannot be stated exactly in Delta's JSON (nested, binary, NaN, or text too long
-to be worth carrying in every snapshot). Computed from the Arrow table just written, since the
-writer holds it in memory anyway.
+when its bounds cannot be stated exactly in Delta's JSON (nested, binary, NaN or infinite, or
+text too long to be worth carrying in every snapshot). JSON has no NaN or Infinity: a log entry
+holding one is unreadable to every Delta reader. Computed from the Arrow table just written,
+since the writer holds it in memory anyway.
 """
 
 import datetime as dt
@@ -50,7 +51,7 @@ def _bounds(column: pa.ChunkedArray) -> tuple[Bound, Bound] | None:
     kind = column.type
     if column.null_count == len(column):
         return None
-    if pa.types.is_floating(kind) and pc.any(pc.is_nan(column)).as_py():
+    if pa.types.is_floating(kind) and not pc.all(pc.is_finite(column)).as_py():
         return None
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         longest = pc.max(pc.utf8_length(column)).as_py()

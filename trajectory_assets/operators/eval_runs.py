@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.operator import OpContext, Operator
-from trajectory_assets.operators.events import exact_sum
+from trajectory_assets.operators.events import EXACT_TYPE, exact_mean, exact_sum, exact_total
 from trajectory_assets.schema import TableSpec, column
 
 EVAL_RUNS = pa.schema(
@@ -91,13 +91,13 @@ EVAL_PARTIALS = pa.schema(
         pa.field("task_id", pa.string()),
         pa.field("n_attempts", pa.int64()),
         pa.field("n_passed", pa.int64()),
-        pa.field("score_sum", pa.float64()),
+        pa.field("score_sum", EXACT_TYPE),
         pa.field("score_count", pa.int64()),
         pa.field("input_tokens", pa.int64()),
         pa.field("output_tokens", pa.int64()),
         pa.field("n_error_sessions", pa.int64()),
         pa.field("durations_ms", pa.list_(pa.float64())),
-        pa.field("cost_usd", pa.float64()),
+        pa.field("cost_usd", EXACT_TYPE),
         pa.field("n_llm_calls_unpriced", pa.int64()),
     ]
 )
@@ -118,13 +118,13 @@ SELECT dt, eval_benchmark AS benchmark, eval_model AS model, eval_run_id AS run_
     eval_task_id AS task_id,
     count(*) AS n_attempts,
     count(*) FILTER (WHERE eval_passed) AS n_passed,
-    coalesce({exact_sum("eval_score")}, 0.0) AS score_sum,
+    coalesce({exact_total("eval_score")}, 0) AS score_sum,
     count(eval_score) AS score_count,
     coalesce(sum(input_tokens), 0) AS input_tokens,
     coalesce(sum(output_tokens), 0) AS output_tokens,
     count(*) FILTER (WHERE n_errors > 0) AS n_error_sessions,
     coalesce(list(duration_ms) FILTER (WHERE duration_ms IS NOT NULL), []) AS durations_ms,
-    {exact_sum("cost_usd")} AS cost_usd,
+    {exact_total("cost_usd")} AS cost_usd,
     coalesce(sum(n_llm_calls_unpriced), 0) AS n_llm_calls_unpriced
 FROM sessions WHERE eval_benchmark IS NOT NULL
 GROUP BY dt, benchmark, model, run_id, task_id
@@ -134,11 +134,11 @@ MERGE_SQL = f"""
 WITH tasks AS (
     SELECT dt, benchmark, model, run_id, task_id,
         sum(n_attempts) AS n_attempts, sum(n_passed) AS n_passed,
-        {exact_sum("score_sum")} AS score_sum, sum(score_count) AS score_count,
+        {exact_total("score_sum")} AS score_sum, sum(score_count) AS score_count,
         sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
         sum(n_error_sessions) AS n_error_sessions,
         flatten(list(durations_ms)) AS durations_ms,
-        {exact_sum("cost_usd")} AS cost_usd, sum(n_llm_calls_unpriced) AS n_llm_calls_unpriced
+        {exact_total("cost_usd")} AS cost_usd, sum(n_llm_calls_unpriced) AS n_llm_calls_unpriced
     FROM _partials GROUP BY ALL
 ),
 durations AS (
@@ -151,7 +151,7 @@ SELECT t.dt, t.benchmark, t.model, t.run_id,
     count(DISTINCT task_id) AS n_tasks,
     count(DISTINCT task_id) FILTER (WHERE n_passed > 0) AS n_tasks_passed,
     sum(n_passed) / nullif(sum(n_attempts), 0) AS pass_rate,
-    avg(n_passed / n_attempts) FILTER (WHERE task_id IS NOT NULL) AS pass_at_1,
+    {exact_mean("CASE WHEN task_id IS NOT NULL THEN n_passed / n_attempts END")} AS pass_at_1,
     {exact_sum("score_sum")} / nullif(sum(score_count), 0) AS mean_score,
     sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
     any_value(d.p50) AS session_duration_ms_p50,

@@ -6,6 +6,8 @@ applies. Among valid rows, duplicate `event_id`s inside a session are one event:
 event order is kept. Event order is `(ts, seq, event_id)`, null `seq` last.
 """
 
+import pyarrow as pa
+
 from trajectory_assets.schema import FLOAT_METRICS, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
 
 VALIDATION_COLUMNS = (*RAW_REQUIRED, *NON_NEGATIVE, "seq", "payload")
@@ -65,7 +67,23 @@ def payload(key: str, column: str = "payload") -> str:
     return f"CASE WHEN json_valid({column}) THEN json_extract_string({column}, '$.{key}') END"
 
 
+EXACT = "DECIMAL(38, 18)"
+EXACT_TYPE = pa.decimal128(38, 18)
+"""How partial float sums are kept between batches (the type of `exact_total` in Arrow)."""
+
+
+def exact_total(expression: str) -> str:
+    """The decimal sum behind `exact_sum`, for a partial that is summed again later: casting it
+    back to a double would round it, and that rounding would depend on the batching."""
+    return f"sum(CAST({expression} AS {EXACT}))"
+
+
 def exact_sum(expression: str) -> str:
     """A float sum that does not depend on the order of its terms: summed as a decimal, so a day
     split into other batches (or read from raw_compacted) sums to the very same double."""
-    return f"CAST(sum(CAST({expression} AS DECIMAL(38, 18))) AS DOUBLE)"
+    return f"CAST({exact_total(expression)} AS DOUBLE)"
+
+
+def exact_mean(expression: str) -> str:
+    """`avg` whose result does not depend on the order of its terms (see `exact_sum`)."""
+    return f"({exact_sum(expression)} / count({expression}))"

@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.operator import OpContext, Operator
-from trajectory_assets.operators.events import exact_sum
+from trajectory_assets.operators.events import EXACT_TYPE, exact_mean, exact_sum, exact_total
 from trajectory_assets.schema import TableSpec, column
 
 MODEL_COMPARISONS = pa.schema(
@@ -98,7 +98,7 @@ MODEL_COMPARISON_PARTIALS = pa.schema(
         pa.field("task_id", pa.string()),
         pa.field("n_attempts", pa.int64()),
         pa.field("n_passed", pa.int64()),
-        pa.field("cost_sum", pa.float64()),
+        pa.field("cost_sum", EXACT_TYPE),
         pa.field("n_priced", pa.int64()),
     ]
 )
@@ -123,7 +123,7 @@ SELECT dt, eval_benchmark AS benchmark, coalesce(eval_model, 'unknown') AS model
     eval_task_id AS task_id,
     count(*) AS n_attempts,
     count(*) FILTER (WHERE eval_passed) AS n_passed,
-    coalesce({exact_sum(f"CASE WHEN {FULLY_PRICED} THEN cost_usd END")}, 0.0) AS cost_sum,
+    coalesce({exact_total(f"CASE WHEN {FULLY_PRICED} THEN cost_usd END")}, 0) AS cost_sum,
     count(*) FILTER (WHERE {FULLY_PRICED}) AS n_priced
 FROM sessions WHERE eval_benchmark IS NOT NULL AND eval_task_id IS NOT NULL
 GROUP BY ALL
@@ -148,7 +148,7 @@ def pairs_sql(first_day: str, last_day: str) -> str:
     )
     SELECT benchmark, model_a, model_b,
         count(*) AS n_tasks,
-        avg(p_a) AS pass_at_1_a, avg(p_b) AS pass_at_1_b,
+        {exact_mean("p_a")} AS pass_at_1_a, {exact_mean("p_b")} AS pass_at_1_b,
         list(d ORDER BY task_id) AS d,
         CASE WHEN count(*) FILTER (WHERE cost_diff IS NULL) = 0
             THEN {exact_sum("cost_diff")} / count(*) END

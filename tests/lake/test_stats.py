@@ -1,0 +1,58 @@
+"""Delta file statistics: what readers prune on must be exact and parse as JSON everywhere."""
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from tests.lakes import DAY1, write_lake
+from tests.runs import lake_catalog, run_operator
+from trajectory_assets.lake.stats import file_stats
+from trajectory_assets.operators import Sessionize, TurnFeatures
+
+
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def test_non_finite_floats_have_no_bounds_and_the_stats_are_strict_json() -> None:
+    table = pa.table(
+        {
+            "inf": [1.0, float("inf"), None],
+            "minus_inf": [-float("inf"), 1.0, 2.0],
+            "nan": [float("nan"), 1.0, None],
+            "finite": [1.5, -2.0, None],
+        }
+    )
+    stats = json.loads(file_stats(table), parse_constant=_no_constants)
+    assert stats["minValues"] == {"finite": -2.0}
+    assert stats["maxValues"] == {"finite": 1.5}
+    assert stats["nullCount"] == {"inf": 1, "minus_inf": 0, "nan": 1, "finite": 1}
+
+
+def test_an_infinite_rate_commits_and_every_reader_reads_it(tmp_path: Path) -> None:
+    """A call short enough that output_tokens / (latency / 1000) overflows to infinity."""
+    t0 = dt.datetime(2026, 11, 18, 8, tzinfo=dt.UTC)
+    call = {"event_type": "llm_call", "turn_index": 0, "latency_ms": 1e-310, "output_tokens": 9}
+    events: list[dict[str, object]] = [
+        {"event_id": "e1", "ts": t0, "event_type": "session_start"},
+        {"event_id": "e2", "ts": t0 + dt.timedelta(seconds=1), **call},
+    ]
+    lake = write_lake(tmp_path, [events])
+    for op in (Sessionize(), TurnFeatures()):
+        run_operator(op, lake, [DAY1])
+
+    rate = lake_catalog(lake).read("turn_features", dt=DAY1)["output_tokens_per_s"].to_pylist()
+    assert rate == [float("inf")]
+    table = DeltaTable(lake.path("turn_features"))
+    assert table.to_pyarrow_table()["output_tokens_per_s"].to_pylist() == [float("inf")]
+    con = duckdb.connect()
+    con.register("turn_features", table.to_pyarrow_dataset())
+    assert con.sql("SELECT output_tokens_per_s FROM turn_features").fetchall() == [(math.inf,)]
+    polars = pl.read_delta(lake.path("turn_features"))
+    assert polars["output_tokens_per_s"].to_list() == [math.inf]
