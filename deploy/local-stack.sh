@@ -93,6 +93,9 @@ up() {
   wait_port "$S3_PORT" "S3 server"
   "$BIN/python" -c "import s3fs; s3fs.S3FileSystem(client_kwargs={'endpoint_url': '$TRAJECTORY_ASSETS_S3_ENDPOINT_URL'}).mkdir('$BUCKET')" 2>/dev/null || true
 
+  # `down` stops the Ray nodes at once: on SIGTERM a node would otherwise wait up to 30 s to drain
+  # (a pause meant for Ray Serve replicas; batch tasks are retried by Ray Data anyway).
+  export RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0
   start ray-head "$BIN/ray" start --block --head --node-ip-address=127.0.0.1 --port="$RAY_PORT" \
     --num-cpus=0 --include-dashboard=false --disable-usage-stats
   wait_port "$RAY_PORT" "Ray head"
@@ -121,7 +124,11 @@ down() {
   for name in daemon webserver code-location ray-worker ray-head s3; do
     local file="$PIDS/$name"
     [ -f "$file" ] || continue
-    for _ in $(seq 60); do kill -0 "$(cat "$file")" 2>/dev/null || break; sleep 0.5; done
+    # Up to 30 s to exit; 5 s for the code server, which holds no state and would otherwise
+    # wait out the 30 s heartbeat timeout of its gRPC child
+    local polls=60
+    [ "$name" = code-location ] && polls=10
+    for _ in $(seq "$polls"); do kill -0 "$(cat "$file")" 2>/dev/null || break; sleep 0.5; done
     kill -KILL -- "-$(cat "$file")" 2>/dev/null || true
     rm -f "$file"
   done

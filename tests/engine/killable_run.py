@@ -27,7 +27,7 @@ from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Sessionize
 
-BATCH_BYTES = 16 * 1024
+BATCH_BYTES = 64 * 1024  # about 35 batches for the test lake's day
 
 
 class Rerun(Sessionize):

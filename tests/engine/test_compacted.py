@@ -18,7 +18,7 @@ from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import list_raw_files, read_events
 from trajectory_assets.operators import OPERATORS, TIER_B, Compact, Sessionize, TurnFeatures
 
-SMALL_BATCHES = 16 * 1024  # several compacted files per app and day, many batches each
+SMALL_BATCHES = 64 * 1024  # several compacted files per app and day, many batches each
 DAYS = [DAY1, DAY2]
 REGISTRY = Registry.build([Sessionize()], OPERATORS)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from tests.engine.killable_run import BATCH_BYTES
 from tests.lakes import DAY1
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.defs.checks import duplicate_keys
@@ -20,8 +21,6 @@ from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES, Sessionize
-
-BATCH_BYTES = 16 * 1024  # as in killable_run: many batches
 
 
 def _run(lake: Lake, point: str) -> subprocess.CompletedProcess[str]:

@@ -18,8 +18,14 @@ from trajectory_assets.lake.fs import Lake
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 RAY = str(Path(sys.executable).parent / "ray")
-# A private loopback cluster: token auth off (Ray 2.60 turns it on for `ray start`).
-CLUSTER_ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+# A private loopback cluster: token auth off (Ray 2.60 turns it on for `ray start`), and no 30 s
+# drain when the fixture stops its nodes (a pause meant for Ray Serve replicas).
+CLUSTER_ENV = {
+    **os.environ,
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
+}
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:

@@ -15,7 +15,7 @@ from trajectory_assets.engine.runtimes.ray import RayRuntime
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES, Sessionize
 
-SMALL_BATCHES = 16 * 1024  # many batches per day, so merges and ordering are exercised
+SMALL_BATCHES = 64 * 1024  # many batches per day, so merges and ordering are exercised
 SESSIONIZE = Sessionize()
 
 
