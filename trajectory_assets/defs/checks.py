@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from trajectory_assets.engine.results import RunResult
 from trajectory_assets.lake import delta_history
@@ -42,6 +43,7 @@ class CheckContext:
     limits: Thresholds
     result: RunResult | None = None
     audits: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    sources: dict[str, ds.Dataset | None] = field(default_factory=dict)
 
     def audit(self, op: str, table: str, day: str) -> dict[str, int]:
         if (op, day) not in self.audits:
@@ -55,7 +57,11 @@ class CheckContext:
         return self.audits[(op, day)]
 
     def column(self, table: str, day: str, names: Sequence[str]) -> pa.Table:
-        return self.catalog.read(table, dt=day, columns=list(names))
+        """Columns of a table's day, from one dataset of the table for every check and day:
+        making a dataset lists the table's files, which cost more than the reads themselves."""
+        if table not in self.sources:
+            self.sources[table] = self.catalog.dataset(table)
+        return self.catalog.read(table, dt=day, columns=list(names), source=self.sources[table])
 
 
 def committed_audit(catalog: Catalog, table: str, day: str) -> dict[str, int]:

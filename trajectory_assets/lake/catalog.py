@@ -74,9 +74,10 @@ class Catalog:
         columns: list[str] | None = None,
         version: int | None = None,
         as_of: datetime | None = None,
+        source: ds.Dataset | None = None,
     ) -> pa.Table:
-        """The rows of a table (current, or at a version or time), pruned by day and app: the
-        files of other partitions are never opened."""
+        """The rows of a table (current, or at a version or time, or those of `source`, from
+        `dataset`), pruned by day and app: the files of other partitions are never opened."""
         spec = self.get(name)
         return delta.read(
             self.lake,
@@ -85,7 +86,13 @@ class Catalog:
             columns=columns,
             version=version,
             as_of=as_of,
+            source=source,
         )
+
+    def dataset(self, name: str) -> ds.Dataset | None:
+        """The current files of a table, for many `read`s of one version (see `delta.dataset`)."""
+        self.get(name)
+        return delta.dataset(self.lake, name)
 
     # Last in the class body: a method named `list` would shadow the builtin in later annotations.
     def list(self) -> list[str]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.stats import FileStats
@@ -245,6 +246,21 @@ def read_files(
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
+def dataset(
+    lake: Lake, name: str, version: int | None = None, as_of: dt.datetime | None = None
+) -> ds.Dataset | None:
+    """A table's files at one version as a pyarrow dataset; None when never committed. Making
+    one lists every file of the table (a tenth of a second and more), so a reader of many days
+    of one version makes it once and passes it to `read`."""
+    table = open_table(lake, name, version)
+    if table is None:
+        return None
+    if as_of is not None:
+        table.load_as_version(as_of)
+    found: ds.Dataset = table.to_pyarrow_dataset()
+    return found
+
+
 def read(
     lake: Lake,
     spec: TableSpec,
@@ -253,18 +269,18 @@ def read(
     columns: Sequence[str] | None = None,
     version: int | None = None,
     as_of: dt.datetime | None = None,
+    source: ds.Dataset | None = None,
 ) -> pa.Table:
-    """A table's rows at its current version (or `version`, or the version current `as_of`),
-    with only the files of matching partitions opened when `filter` names partition columns,
-    in key order, so that two reads of the same rows are equal."""
-    table = open_table(lake, spec.name, version)
+    """A table's rows at its current version (or `version`, or the version current `as_of`, or
+    those of `source`, a `dataset` of it), with only the files of matching partitions opened
+    when `filter` names partition columns, in key order, so that two reads of the same rows are
+    equal."""
     names = list(columns) if columns is not None else spec.schema.names
     schema = pa.schema([spec.schema.field(c) for c in names])
-    if table is None:
+    found = source if source is not None else dataset(lake, spec.name, version, as_of)
+    if found is None:
         return schema.empty_table()
-    if as_of is not None:
-        table.load_as_version(as_of)
-    rows = table.to_pyarrow_dataset().to_table(columns=names, filter=filter)
+    rows = found.to_table(columns=names, filter=filter)
     order = [(k, "ascending") for k in ("dt", *spec.keys) if k in names and _sortable(schema, k)]
     if order and rows.num_rows:  # files come in log order: give rows the table's own order
         rows = rows.sort_by(order)
