@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from tests.ingest import real
+from tests.ingest import real, real_transcripts
 from tests.ingest.folders import LOGS, mixed_folder
 from tests.ingest.lakes import materialize, raw_events
 from trajectory_assets.cli import main
@@ -18,8 +18,8 @@ from trajectory_assets.lake.fs import Lake
 EXPECT = {
     "inspect": real.expect_inspect,
     "otel": real.expect_otel,
-    "claude-code": real.expect_claude_code,
-    "codex": real.expect_codex,
+    "claude-code": real_transcripts.expect_claude_code,
+    "codex": real_transcripts.expect_codex,
 }
 
 

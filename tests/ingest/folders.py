@@ -4,13 +4,13 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.ingest import real
+from tests.ingest import real, real_transcripts
 
 LOGS = {
     "inspect": [p for p in real.INSPECT if p.suffix == ".eval"][:2] + real.INSPECT_EDGE[-1:],
     "otel": real.OTEL[:2],
-    "claude-code": real.CLAUDE_CODE,
-    "codex": real.CODEX,
+    "claude-code": real_transcripts.CLAUDE_CODE,
+    "codex": real_transcripts.CODEX,
 }
 
 

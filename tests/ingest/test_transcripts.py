@@ -4,7 +4,7 @@ The public examples (`tests/fixtures/real/claude_code`, `codex_cli`) are format 
 parsers of these files wrote by hand; they have no split responses, sub-agents, cache tokens,
 API errors, tool calls in Codex or token counts. The two transcripts of
 `tests.ingest.transcripts` add those. Every expectation is counted from the source lines by
-`tests.ingest.real`, independently of the importers.
+`tests.ingest.real_transcripts`, independently of the importers.
 """
 
 import json
@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from tests.ingest import real
+from tests.ingest import real_transcripts
 from tests.ingest.lakes import materialize, raw_events, raw_files
 from tests.ingest.transcripts import claude_transcript, codex_rollout
 from trajectory_assets.ingest.importers import IMPORTERS
@@ -28,10 +28,16 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
     claude.write_text(claude_transcript())
     codex = folder / "rollout-2026-02-03T11-00-00-0199a1b2-hand-made.jsonl"
     codex.write_text(codex_rollout())
-    return {"claude-code": [*real.CLAUDE_CODE, claude], "codex": [*real.CODEX, codex]}
+    return {
+        "claude-code": [*real_transcripts.CLAUDE_CODE, claude],
+        "codex": [*real_transcripts.CODEX, codex],
+    }
 
 
-EXPECT = {"claude-code": real.expect_claude_code, "codex": real.expect_codex}
+EXPECT = {
+    "claude-code": real_transcripts.expect_claude_code,
+    "codex": real_transcripts.expect_codex,
+}
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +98,10 @@ def test_reimporting_adds_nothing(lake: Path, sources: dict[str, list[Path]]) ->
 
 def test_the_hand_made_numbers(sources: dict[str, list[Path]]) -> None:
     """The counts the two built transcripts were written to have."""
-    claude = real.expect_claude_code(sources["claude-code"][-1:])
+    claude = real_transcripts.expect_claude_code(sources["claude-code"][-1:])
     assert (claude.llm_calls, claude.tool_calls, claude.errors) == (4, 3, 3)
     assert claude.input_tokens == 12 + 2000 + 15000 + 8 + 17400 + 900 + 960
-    codex = real.expect_codex(sources["codex"][-1:])
+    codex = real_transcripts.expect_codex(sources["codex"][-1:])
     assert (codex.llm_calls, codex.tool_calls, codex.errors) == (3, 2, 2)
     assert (codex.input_tokens, codex.cache_tokens, codex.output_tokens) == (12500, 10000, 190)
 
@@ -151,9 +157,11 @@ def test_codex_calls_tokens_and_tools(sources: dict[str, list[Path]]) -> None:
 def test_files_that_are_not_transcripts_are_reported(tmp_path: Path) -> None:
     other = tmp_path / "events.jsonl"
     other.write_text('{"event_id": "e1", "session_id": "s", "ts": 1, "event_type": "x"}\n')
-    report = ingest_files(str(tmp_path / "lake"), "claude-code", [other, *real.CODEX])
+    report = ingest_files(str(tmp_path / "lake"), "claude-code", [other, *real_transcripts.CODEX])
     assert [f.reason.split(":")[0] for f in report.failed] == ["not a Claude Code transcript"] * 2
-    report = ingest_files(str(tmp_path / "lake"), "codex", [other, *real.CLAUDE_CODE[:1]])
+    report = ingest_files(
+        str(tmp_path / "lake"), "codex", [other, *real_transcripts.CLAUDE_CODE[:1]]
+    )
     assert {f.reason.split(":")[0] for f in report.failed} == {"not a Codex rollout"}
 
 
@@ -179,7 +187,7 @@ def test_a_sub_agent_file_adds_to_its_parent_session(tmp_path: Path) -> None:
     raw = raw_events(tmp_path / "lake")
     kinds = raw["event_type"].to_pylist()
     assert (kinds.count("session_start"), kinds.count("session_end")) == (1, 1)
-    expected = real.expect_claude_code([main_file, agent_file])
+    expected = real_transcripts.expect_claude_code([main_file, agent_file])
     assert (kinds.count("llm_call"), kinds.count("tool_call")) == (
         expected.llm_calls,
         expected.tool_calls,

@@ -14,6 +14,7 @@ from trajectory_assets.engine.outputs import normalise
 from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators import EvalRuns, Sessionize, TurnFeatures
+from trajectory_assets.operators.call_cost import priced_calls_sql
 from trajectory_assets.operators.session_tables import SESSIONS
 from trajectory_assets.schema import EVENTS
 
@@ -214,3 +215,29 @@ def assert_row(actual: Mapping[str, Any], expected: Mapping[str, Any]) -> None:
             assert got == pytest.approx(want), f"{key}: {got!r} != {want!r}"
         else:
             assert got == want and type(got) is type(want), f"{key}: {got!r} != {want!r}"
+
+
+def price_with_sql(calls: list[dict[str, Any]], prices: pa.Table) -> list[float | None]:
+    """The cost the pipeline's SQL gives each call (`model`, `ts`, token counts), in order."""
+    table = pa.Table.from_pylist(
+        [{"app_id": "a", "session_id": "s", "event_id": f"e{i}", **c} for i, c in enumerate(calls)],
+        schema=pa.schema(
+            [
+                ("app_id", pa.string()),
+                ("session_id", pa.string()),
+                ("event_id", pa.string()),
+                ("model", pa.string()),
+                ("ts", pa.timestamp("us", tz="UTC")),
+                ("input_tokens", pa.int64()),
+                ("cache_tokens", pa.int64()),
+                ("output_tokens", pa.int64()),
+            ]
+        ),
+    )
+    batch = Batch({"calls": table, "prices": prices})
+    try:
+        got = batch.sql(f"SELECT event_id, cost_usd FROM ({priced_calls_sql('calls')})")
+    finally:
+        batch.close()
+    by_id = dict(zip(got["event_id"].to_pylist(), got["cost_usd"].to_pylist(), strict=True))
+    return [by_id[f"e{i}"] for i in range(len(calls))]

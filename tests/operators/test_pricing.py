@@ -1,11 +1,10 @@
-"""Costs of llm_calls: the price table against genai-prices, overrides, and the cost columns of
-llm_calls, turns and sessions from hand-built events."""
+"""Costs of llm_calls: the price table against genai-prices, and the cost columns of llm_calls,
+turns and sessions from hand-built events (overrides: test_price_overrides.py)."""
 
 import datetime as dt
 import importlib.metadata
 import itertools
 
-import pyarrow as pa
 import pytest
 
 from tests.operators.builders import (
@@ -14,28 +13,20 @@ from tests.operators.builders import (
     events_table,
     llm,
     one,
+    price_with_sql,
     rows,
-    run,
     sessionize,
     tool,
 )
-from trajectory_assets.batch import Batch
 from trajectory_assets.operators import Sessionize
-from trajectory_assets.operators.call_cost import cost_of_call, priced_calls_sql
-from trajectory_assets.operators.price_overrides import (
-    PriceOverride,
-    overrides_digest,
-    parse_overrides,
-)
+from trajectory_assets.operators.call_cost import cost_of_call
 from trajectory_assets.operators.pricing import (
     GENAI_PRICES_VERSION,
     PRICES,
     PRICING_VERSION,
     _find,
     price_table,
-    priced_version,
     prices_for_events,
-    pricing_metadata,
 )
 
 genai_prices = pytest.importorskip("genai_prices")
@@ -182,31 +173,6 @@ def test_duplicates_and_invalid_rows_are_not_priced_twice():
 # --- the price table against genai-prices' own calculation -----------------------------------
 
 
-def _price_with_sql(calls: list[dict], prices: pa.Table) -> list[float | None]:
-    table = pa.Table.from_pylist(
-        [{"app_id": "a", "session_id": "s", "event_id": f"e{i}", **c} for i, c in enumerate(calls)],
-        schema=pa.schema(
-            [
-                ("app_id", pa.string()),
-                ("session_id", pa.string()),
-                ("event_id", pa.string()),
-                ("model", pa.string()),
-                ("ts", pa.timestamp("us", tz="UTC")),
-                ("input_tokens", pa.int64()),
-                ("cache_tokens", pa.int64()),
-                ("output_tokens", pa.int64()),
-            ]
-        ),
-    )
-    batch = Batch({"calls": table, "prices": prices})
-    try:
-        got = batch.sql(f"SELECT event_id, cost_usd FROM ({priced_calls_sql('calls')})")
-    finally:
-        batch.close()
-    by_id = dict(zip(got["event_id"].to_pylist(), got["cost_usd"].to_pylist(), strict=True))
-    return [by_id[f"e{i}"] for i in range(len(calls))]
-
-
 UTC = dt.UTC
 TIMES = [
     dt.datetime(2024, 6, 1, 12, 0, tzinfo=UTC),
@@ -257,7 +223,7 @@ def test_price_table_matches_genai_prices_calc_price_for_every_case():
             {"model": model, "ts": ts, "input_tokens": i, "cache_tokens": c, "output_tokens": o}
         )
         expected.append(float(reference.total_price))
-    got = _price_with_sql(calls, prices)
+    got = price_with_sql(calls, prices)
     for call, g, e in zip(calls, got, expected, strict=True):
         assert g == pytest.approx(e, rel=1e-12, abs=1e-15), call
 
@@ -268,16 +234,16 @@ def test_bare_names_match_calc_price_with_the_provider_inferred(model):
     ts = dt.datetime(2026, 11, 20, 12, tzinfo=UTC)
     reference = float(genai_prices.calc_price(usage, model, genai_request_timestamp=ts).total_price)
     call = {"model": model, "ts": ts, "input_tokens": 300_000, "cache_tokens": 20_000}
-    got = _price_with_sql([{**call, "output_tokens": 900}], price_table([model]))
+    got = price_with_sql([{**call, "output_tokens": 900}], price_table([model]))
     assert got == [pytest.approx(reference, rel=1e-12)]
 
 
 def test_tiers_and_time_of_day_pick_the_right_rates():
     # gemini-2.5-pro: every token at the higher rate once the input exceeds 200k tokens
-    base = _price_with_sql(
+    base = price_with_sql(
         [{"model": "gemini-2.5-pro", "ts": T0, "input_tokens": 200_000}], price_table(MODELS)
     )
-    above = _price_with_sql(
+    above = price_with_sql(
         [{"model": "gemini-2.5-pro", "ts": T0, "input_tokens": 200_001}], price_table(MODELS)
     )
     assert base == [pytest.approx(200_000 * 1.25 / 1e6)]
@@ -288,7 +254,7 @@ def test_tiers_and_time_of_day_pick_the_right_rates():
     calls = [
         {"model": "deepseek-chat", "ts": ts, "input_tokens": 1_000_000} for ts in (peak, night)
     ]
-    assert _price_with_sql(calls, price_table(["deepseek-chat"])) == [
+    assert price_with_sql(calls, price_table(["deepseek-chat"])) == [
         pytest.approx(0.27),
         pytest.approx(0.135),
     ]
@@ -312,100 +278,6 @@ def test_prices_for_events_takes_the_models_of_llm_calls():
         ]
     )
     assert prices_for_events(table)["model"].to_pylist() == ["gpt-4o"]
-
-
-# --- overrides -------------------------------------------------------------------------------
-
-OVERRIDES_YAML = """
-# USD per million tokens
-models:
-  my-finetune:
-    input_per_mtok: 1.0
-    output_per_mtok: 4.0
-    cache_read_per_mtok: 0.5
-  gpt-4o:
-    - valid_from: 2026-11-20
-      input_per_mtok: 2.0
-      output_per_mtok: 8.0
-"""
-
-
-def test_parse_overrides():
-    got = parse_overrides(OVERRIDES_YAML)
-    assert got == (
-        PriceOverride("gpt-4o", 2.0, 8.0, None, dt.date(2026, 11, 20)),
-        PriceOverride("my-finetune", 1.0, 4.0, 0.5, None),
-    )
-    assert parse_overrides("") == ()
-    assert parse_overrides("models: {}") == ()
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("models: [1]", "'models' must map"),
-        ("prices: {}", "one key, 'models'"),
-        ("models: {m: {input_per_mtok: 1}}", "output_per_mtok is required"),
-        ("models: {m: {input_per_mtok: -1, output_per_mtok: 1}}", "must be a number >= 0"),
-        ("models: {m: {input_per_mtok: 1, output_per_mtok: 1, cached: 2}}", "unknown keys"),
-        ("models: {m: {input_per_mtok: 1, output_per_mtok: 1, valid_from: soon}}", "a date"),
-        (
-            "models: {m: [{input_per_mtok: 1, output_per_mtok: 1},"
-            " {input_per_mtok: 2, output_per_mtok: 2}]}",
-            "two periods",
-        ),
-        ("models: {m: {input_per_mtok: 1, output_per_mtok: 1", "not valid YAML"),
-    ],
-)
-def test_bad_overrides_are_refused_with_the_entry_named(text, message):
-    with pytest.raises(ValueError, match=message):
-        parse_overrides(text)
-
-
-def test_overrides_win_from_their_valid_from_and_price_unknown_models():
-    overrides = parse_overrides(OVERRIDES_YAML)
-    before = dt.datetime(2026, 11, 19, 23, 59, tzinfo=UTC)
-    calls = [
-        {"model": "gpt-4o", "ts": before, "input_tokens": 1_000_000},  # database: 2.5
-        {"model": "gpt-4o", "ts": T0, "input_tokens": 1_000_000},  # override: 2.0
-        # override without cached rate: cached tokens priced as input
-        {"model": "gpt-4o", "ts": T0, "input_tokens": 1_000_000, "cache_tokens": 500_000},
-        {"model": "my-finetune", "ts": before, "input_tokens": 1_000_000, "cache_tokens": 250_000},
-    ]
-    table = price_table(["gpt-4o", "my-finetune"], overrides)
-    assert _price_with_sql(calls, table) == [
-        pytest.approx(2.5),
-        pytest.approx(2.0),
-        pytest.approx(2.0),
-        pytest.approx(0.75 + 0.125),
-    ]
-    assert "override" in table["source"].to_pylist()
-
-
-def test_sessionize_uses_the_price_table_of_its_batch():
-    overrides = parse_overrides(OVERRIDES_YAML)
-    events = events_table([llm(0, model="my-finetune", input_tokens=1_000_000)])
-    without = one(run(Sessionize(), events=events)["llm_calls"])
-    assert without["cost_usd"] is None
-    with_prices = run(Sessionize(), events=events, prices=prices_for_events(events, overrides))
-    assert one(with_prices["llm_calls"])["cost_usd"] == pytest.approx(1.0)
-    assert one(with_prices["sessions"])["n_llm_calls_unpriced"] == 0
-
-
-def test_overrides_digest_version_and_metadata():
-    overrides = parse_overrides(OVERRIDES_YAML)
-    assert overrides_digest(()) == "none"
-    digest = overrides_digest(overrides)
-    assert digest == overrides_digest(tuple(reversed(overrides)))  # order does not matter
-    assert digest != overrides_digest(overrides[:1])
-    assert priced_version("2", ()) == "2"
-    assert priced_version("2", overrides) == f"2+prices-{digest}"
-    assert pricing_metadata(overrides) == {
-        "price_source": "genai-prices",
-        "genai_prices_version": GENAI_PRICES_VERSION,
-        "price_overrides": "2",
-        "price_overrides_digest": digest,
-    }
 
 
 def test_cost_of_call_is_the_documented_formula():

@@ -1,0 +1,119 @@
+"""Price overrides (`prices.yaml`): parsing, refusal of bad entries, precedence over genai-prices
+and the digest that makes them part of the code version."""
+
+import datetime as dt
+
+import pytest
+
+from tests.operators.builders import (
+    T0,
+    events_table,
+    llm,
+    one,
+    price_with_sql,
+    run,
+)
+from trajectory_assets.operators import Sessionize
+from trajectory_assets.operators.price_overrides import (
+    PriceOverride,
+    overrides_digest,
+    parse_overrides,
+)
+from trajectory_assets.operators.pricing import (
+    GENAI_PRICES_VERSION,
+    price_table,
+    priced_version,
+    prices_for_events,
+    pricing_metadata,
+)
+
+OVERRIDES_YAML = """
+# USD per million tokens
+models:
+  my-finetune:
+    input_per_mtok: 1.0
+    output_per_mtok: 4.0
+    cache_read_per_mtok: 0.5
+  gpt-4o:
+    - valid_from: 2026-11-20
+      input_per_mtok: 2.0
+      output_per_mtok: 8.0
+"""
+
+
+def test_parse_overrides():
+    got = parse_overrides(OVERRIDES_YAML)
+    assert got == (
+        PriceOverride("gpt-4o", 2.0, 8.0, None, dt.date(2026, 11, 20)),
+        PriceOverride("my-finetune", 1.0, 4.0, 0.5, None),
+    )
+    assert parse_overrides("") == ()
+    assert parse_overrides("models: {}") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("models: [1]", "'models' must map"),
+        ("prices: {}", "one key, 'models'"),
+        ("models: {m: {input_per_mtok: 1}}", "output_per_mtok is required"),
+        ("models: {m: {input_per_mtok: -1, output_per_mtok: 1}}", "must be a number >= 0"),
+        ("models: {m: {input_per_mtok: 1, output_per_mtok: 1, cached: 2}}", "unknown keys"),
+        ("models: {m: {input_per_mtok: 1, output_per_mtok: 1, valid_from: soon}}", "a date"),
+        (
+            "models: {m: [{input_per_mtok: 1, output_per_mtok: 1},"
+            " {input_per_mtok: 2, output_per_mtok: 2}]}",
+            "two periods",
+        ),
+        ("models: {m: {input_per_mtok: 1, output_per_mtok: 1", "not valid YAML"),
+    ],
+)
+def test_bad_overrides_are_refused_with_the_entry_named(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_overrides(text)
+
+
+def test_overrides_win_from_their_valid_from_and_price_unknown_models():
+    overrides = parse_overrides(OVERRIDES_YAML)
+    before = dt.datetime(2026, 11, 19, 23, 59, tzinfo=dt.UTC)
+    calls = [
+        {"model": "gpt-4o", "ts": before, "input_tokens": 1_000_000},  # database: 2.5
+        {"model": "gpt-4o", "ts": T0, "input_tokens": 1_000_000},  # override: 2.0
+        # override without cached rate: cached tokens priced as input
+        {"model": "gpt-4o", "ts": T0, "input_tokens": 1_000_000, "cache_tokens": 500_000},
+        {"model": "my-finetune", "ts": before, "input_tokens": 1_000_000, "cache_tokens": 250_000},
+    ]
+    table = price_table(["gpt-4o", "my-finetune"], overrides)
+    assert price_with_sql(calls, table) == [
+        pytest.approx(2.5),
+        pytest.approx(2.0),
+        pytest.approx(2.0),
+        pytest.approx(0.75 + 0.125),
+    ]
+    assert "override" in table["source"].to_pylist()
+
+
+def test_sessionize_uses_the_price_table_of_its_batch():
+    overrides = parse_overrides(OVERRIDES_YAML)
+    events = events_table([llm(0, model="my-finetune", input_tokens=1_000_000)])
+    without = one(run(Sessionize(), events=events)["llm_calls"])
+    assert without["cost_usd"] is None
+    with_prices = run(Sessionize(), events=events, prices=prices_for_events(events, overrides))
+    assert one(with_prices["llm_calls"])["cost_usd"] == pytest.approx(1.0)
+    assert one(with_prices["sessions"])["n_llm_calls_unpriced"] == 0
+
+
+def test_overrides_digest_version_and_metadata():
+    overrides = parse_overrides(OVERRIDES_YAML)
+    assert overrides_digest(()) == "none"
+    digest = overrides_digest(overrides)
+    assert digest == overrides_digest(tuple(reversed(overrides)))  # order does not matter
+    assert digest != overrides_digest(overrides[:1])
+    assert priced_version("2", ()) == "2"
+    assert priced_version("2", overrides) == f"2+prices-{digest}"
+    assert pricing_metadata(overrides) == {
+        "price_source": "genai-prices",
+        "genai_prices_version": GENAI_PRICES_VERSION,
+        "price_overrides": "2",
+        "price_overrides_digest": digest,
+    }
