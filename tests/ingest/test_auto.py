@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pytest
 from rich.console import Console
 
-from tests.ingest import real
+from tests.ingest import real, real_transcripts
 from tests.ingest.folders import LOGS, mixed_folder
 from tests.ingest.lakes import raw_events
 from trajectory_assets.ingest.console import ProgressBar, problems_table, summary_table
@@ -78,8 +78,8 @@ def test_a_mixed_folder_imports_its_logs_and_reports_the_rest(
         expected = {
             "inspect": real.expect_inspect,
             "otel": real.expect_otel,
-            "claude-code": real.expect_claude_code,
-            "codex": real.expect_codex,
+            "claude-code": real_transcripts.expect_claude_code,
+            "codex": real_transcripts.expect_codex,
         }[fmt](paths)
         mine = raw.filter(pc.equal(raw["app_id"], fmt))
         kinds = mine["event_type"].to_pylist()
@@ -136,10 +136,12 @@ def test_the_progress_bar_and_the_summary_tables_render(
 
 
 def test_the_materialize_command_covers_the_imported_days(tmp_path: Path) -> None:
-    report = ingest_files(str(tmp_path / "lake"), "auto", [*real.CODEX, *real.CLAUDE_CODE])
+    report = ingest_files(
+        str(tmp_path / "lake"), "auto", [*real_transcripts.CODEX, *real_transcripts.CLAUDE_CODE]
+    )
     assert len(report.days) > 1  # scattered days: the days with raw data still to materialize
     assert report.materialize_command("L") == "trajectory-assets materialize --lake L --missing"
-    one = ingest_files(str(tmp_path / "lake2"), "codex", real.CODEX)
+    one = ingest_files(str(tmp_path / "lake2"), "codex", real_transcripts.CODEX)
     assert one.materialize_command("L") == (
         f"trajectory-assets materialize --lake L --partition {one.days[0]}"
     )
