@@ -13,15 +13,12 @@ CALL_ERROR_TYPE = column(
 )
 CALL_ERROR_CODE = column("error_code", pa.string(), "The call's `error_code`.")
 
+CALL_KEYS = (SESSION_DAY, APP_ID, SESSION_ID, EVENT_TURN, EVENT_ID, EVENT_TS, AGENT_ID)
+"""The columns every call table starts with: where and when the call happened, and by whom."""
+
 LLM_CALLS = pa.schema(
     [
-        SESSION_DAY,
-        APP_ID,
-        SESSION_ID,
-        EVENT_TURN,
-        EVENT_ID,
-        EVENT_TS,
-        AGENT_ID,
+        *CALL_KEYS,
         column("request_id", pa.string(), "The event's `request_id`."),
         column("model", pa.string(), "The model called."),
         column("ttft_ms", pa.float64(), "Time to first token, ms."),
@@ -42,13 +39,7 @@ LLM_CALLS = pa.schema(
 
 TOOL_CALLS = pa.schema(
     [
-        SESSION_DAY,
-        APP_ID,
-        SESSION_ID,
-        EVENT_TURN,
-        EVENT_ID,
-        EVENT_TS,
-        AGENT_ID,
+        *CALL_KEYS,
         column("tool_name", pa.string(), "The tool called."),
         column("tool_latency_ms", pa.float64(), "Time the tool took, ms."),
         CALL_ERROR_TYPE,
