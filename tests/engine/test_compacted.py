@@ -15,7 +15,8 @@ from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
-from trajectory_assets.lake.raw import list_raw_files, read_events
+from trajectory_assets.lake.raw import list_raw_files
+from trajectory_assets.lake.raw_read import read_events
 from trajectory_assets.operators import OPERATORS, TIER_B, Compact, Sessionize, TurnFeatures
 
 SMALL_BATCHES = 64 * 1024  # several compacted files per app and day, many batches each

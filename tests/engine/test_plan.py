@@ -78,7 +78,8 @@ def test_reading_only_the_declared_raw_columns_changes_nothing(lake: Lake, op: O
     with every column, or it is reading a column it did not declare."""
     from trajectory_assets.batch import Batch
     from trajectory_assets.engine.outputs import normalise
-    from trajectory_assets.lake.raw import list_raw_files, read_events
+    from trajectory_assets.lake.raw import list_raw_files
+    from trajectory_assets.lake.raw_read import read_events
     from trajectory_assets.operator import OpContext
 
     run_operator(Sessionize(), lake, [DAY1], InlineRuntime())

@@ -16,7 +16,8 @@ from tests.runs import lake_catalog, run_operator
 from trajectory_assets.defs.checks import TOKENS, UNTURNED, duplicate_keys, totals
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw import list_raw_files, read_events
+from trajectory_assets.lake.raw import list_raw_files
+from trajectory_assets.lake.raw_read import read_events
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize, TurnFeatures
 from trajectory_assets.operators.audit import recount
 from trajectory_assets.schema import EVENT_TYPES

@@ -15,11 +15,8 @@ from trajectory_assets.engine.tasks import BatchTask, Step
 from trajectory_assets.errors import BadRawFilesError
 from trajectory_assets.lake.delta import read_files
 from trajectory_assets.lake.layout import RAW_TABLE
-from trajectory_assets.lake.raw import (
-    events_schema,
-    filter_sessions,
-    read_events,
-)
+from trajectory_assets.lake.raw import filter_sessions
+from trajectory_assets.lake.raw_read import events_schema, read_events
 from trajectory_assets.lake.staging import PARTIALS, BatchReceipt, stage_batch
 from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.schema import TableSpec
@@ -110,7 +107,11 @@ def _read_raw(task: BatchTask) -> tuple[pa.Table | None, list[tuple[str, str]]]:
         return read_files(task.lake, spec, files, events_schema(task.raw_columns).names), []
     if task.raw_files or any(RAW_TABLE in s.operator.inputs for s in task.steps):
         return read_events(
-            task.lake, task.raw_files, on_bad_file=task.on_bad_file, columns=task.raw_columns
+            task.lake,
+            task.raw_files,
+            on_bad_file=task.on_bad_file,
+            threads=task.threads,
+            columns=task.raw_columns,
         )
     return None, []
 

@@ -105,10 +105,10 @@ def plan_day(
     tasks: list[BatchTask] = []
     source, n_files, size = RAW_TABLE, len(raw), sum(f.size for f in raw)
     if session:
-        groups = _session_groups(raw, compacted, day, settings.batch_bytes)
         if compacted is not None:
             source = f"{COMPACTED_TABLE} {compacted.attempt}"
             n_files, size = len(compacted.files), compacted.bytes
+        groups = _session_groups(raw, compacted, day, settings.batch_bytes_for(size))
         columns = _raw_columns(session)
         for name, raw_files, files, sessions in groups:
             steps = tuple(_step(op, keys, catalog, day, in_batch, sessions) for op in session)

@@ -46,6 +46,7 @@ class BatchTask:
     sessions: tuple[SessionRange, ...] = ()  # the batch's sessions, to filter other inputs
     raw_columns: tuple[str, ...] | None = None  # None: every raw column
     on_bad_file: OnBadFile = "fail"
+    threads: int = 1  # for reading raw files: the cores this task has to itself (see runtimes)
 
     @property
     def pending(self) -> bool:

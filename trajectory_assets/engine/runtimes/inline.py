@@ -4,6 +4,7 @@ Batches run on a pool of threads, one per core by default: reading Parquet, Duck
 release the GIL, so the in-process runtime keeps every core busy too.
 """
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,13 +26,22 @@ class InlineRuntime:
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
         """Every task runs, even after one finds unreadable raw files, so that the error names
         every bad file of the run, not only the first batch's."""
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(tasks)))) as pool:
-            outcomes = list(pool.map(_outcome, tasks))
+        with ThreadPoolExecutor(max_workers=self._pool_size(tasks)) as pool:
+            outcomes = list(pool.map(_outcome, self._with_cores(tasks)))
         return collect(outcomes)
 
     def compute(self, tasks: Sequence[BatchTask]) -> list[dict[str, pa.Table]]:
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(tasks)))) as pool:
-            return list(pool.map(compute_task, tasks))
+        with ThreadPoolExecutor(max_workers=self._pool_size(tasks)) as pool:
+            return list(pool.map(compute_task, self._with_cores(tasks)))
+
+    def _pool_size(self, tasks: Sequence[BatchTask]) -> int:
+        return max(1, min(self.workers, len(tasks)))
+
+    def _with_cores(self, tasks: Sequence[BatchTask]) -> list[BatchTask]:
+        """Tasks told how many cores each has to itself: one per core when there are more
+        tasks than cores, the spare cores shared out when there are fewer."""
+        threads = max(1, self.workers // self._pool_size(tasks))
+        return [dataclasses.replace(t, threads=threads) for t in tasks]
 
     def stop(self) -> None:
         pass

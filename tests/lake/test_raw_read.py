@@ -1,0 +1,116 @@
+"""Reading real raw Parquet files: the schema every operator sees, provenance, bad files."""
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.lakes import DAY1
+from trajectory_assets.errors import BadRawFilesError
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import list_raw_files
+from trajectory_assets.lake.raw_read import read_events
+from trajectory_assets.schema import EVENTS, RAW_EVENTS
+
+
+def test_read_conforms_schema_and_records_provenance(lake: Lake) -> None:
+    files = list_raw_files(lake, dt=DAY1)[:5]
+    events, skipped = read_events(lake, files)
+    assert skipped == []
+    assert events.schema == EVENTS
+    assert set(events["source_file"].to_pylist()) == {f.path for f in files}
+    assert set(events["dt"].to_pylist()) == {DAY1}
+
+
+def _write(lake: Lake, relative: str, table: pa.Table) -> None:
+    path = lake.path(relative)
+    lake.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    pq.write_table(table, path)
+
+
+def test_missing_optional_and_extra_columns_are_tolerated(tmp_path: object) -> None:
+    lake = Lake(str(tmp_path))
+    table = pa.table(
+        {
+            "event_id": ["e1"],
+            "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+            "event_type": ["llm_call"],
+            "surprise": [1],
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/x.parquet", table)
+    events, _ = read_events(lake, list_raw_files(lake))
+    row = events.to_pylist()[0]
+    assert (row["app_id"], row["session_id"], row["latency_ms"]) == ("a", "s", None)
+    assert "surprise" not in events.column_names
+
+
+def test_unreadable_file_fails_with_its_path_or_is_skipped(tmp_path: object) -> None:
+    lake = Lake(str(tmp_path))
+    good = RAW_EVENTS.empty_table()
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/good.parquet", good)
+    bad = lake.path(f"raw_events/dt={DAY1}/app_id=a/session_id=t/bad.parquet")
+    lake.fs.makedirs(bad.rsplit("/", 1)[0], exist_ok=True)
+    with open(bad, "wb") as handle:
+        handle.write(b"PAR1 this is not parquet")
+    files = list_raw_files(lake)
+    with pytest.raises(BadRawFilesError, match=r"session_id=t/bad\.parquet: cannot be read"):
+        read_events(lake, files)
+    _, skipped = read_events(lake, files, on_bad_file="skip")
+    assert [path for path, _ in skipped] == [
+        f"raw_events/dt={DAY1}/app_id=a/session_id=t/bad.parquet"
+    ]
+
+
+def test_column_of_wrong_type_names_file_and_column(tmp_path: object) -> None:
+    lake = Lake(str(tmp_path))
+    table = pa.table(
+        {
+            "event_id": ["e1"],
+            "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+            "event_type": ["llm_call"],
+            "latency_ms": ["fast"],
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/typed.parquet", table)
+    with pytest.raises(
+        BadRawFilesError, match=r"typed\.parquet: column 'latency_ms' has type string"
+    ):
+        read_events(lake, list_raw_files(lake))
+
+
+def test_fast_local_scan_equals_the_file_by_file_read(lake: Lake, monkeypatch: object) -> None:
+    import pyarrow.compute as pc
+
+    from trajectory_assets.lake import raw_read
+
+    files = list_raw_files(lake, dt=DAY1)
+    fast, _ = read_events(lake, files)
+    assert raw_read._scan_local(lake, files, 4) is not None, "the fast path was not taken"
+    monkeypatch.setattr(raw_read, "_scan_local", lambda *args: None)  # type: ignore[attr-defined]
+    careful, _ = read_events(lake, files)
+    order = [("source_file", "ascending"), ("source_row", "ascending")]
+    assert fast.take(pc.sort_indices(fast, order)).equals(
+        careful.take(pc.sort_indices(careful, order))
+    )
+
+
+def test_a_deviant_file_sends_the_scan_down_the_careful_path(tmp_path: object) -> None:
+    from trajectory_assets.lake import raw_read
+
+    lake = Lake(str(tmp_path))
+    good = pa.table(
+        {
+            "event_id": ["e1"],
+            "app_id": ["a"],
+            "session_id": ["s"],
+            "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+            "event_type": ["llm_call"],
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/good.parquet", good)
+    assert raw_read._scan_local(lake, list_raw_files(lake), 2) is not None
+    odd = good.append_column("latency_ms", pa.array(["fast"]))  # text where a number belongs
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=t/odd.parquet", odd)
+    assert raw_read._scan_local(lake, list_raw_files(lake), 2) is None
+    with pytest.raises(BadRawFilesError, match=r"session_id=t/odd\.parquet: column 'latency_ms'"):
+        read_events(lake, list_raw_files(lake))
