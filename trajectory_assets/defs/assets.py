@@ -11,7 +11,13 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import dagster as dg
 
-from trajectory_assets.defs.checks import Check, CheckContext, Thresholds, checks_for, evaluate
+from trajectory_assets.defs.checks import (
+    Check,
+    CheckContext,
+    Thresholds,
+    checks_for,
+    evaluate_all,
+)
 from trajectory_assets.defs.config import ComputeConfig, config_class, operator_params
 from trajectory_assets.defs.instance import LAKE_TAG, bind
 from trajectory_assets.defs.metadata import day_observations, table_metadata
@@ -172,7 +178,7 @@ def _results(
     checking = CheckContext(catalog, limits, result)
     days = list(context.partition_keys)
     selected_checks = context.selected_asset_check_keys
-    outcomes = {c.key: evaluate(c, checking, days) for c in checks if c.key in selected_checks}
+    outcomes = evaluate_all([c for c in checks if c.key in selected_checks], checking, days)
     result.add_phase("checks", time.perf_counter() - started)
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     for op in chosen:

@@ -6,9 +6,13 @@ side is read from the committed Delta tables, only the columns a check needs. Ea
 every day of the run; a failing day is named in the check's metadata.
 """
 
+import functools
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pyarrow as pa
@@ -20,6 +24,9 @@ from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.operator import Operator
 from trajectory_assets.schema import TableSpec
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,9 @@ class CheckContext:
         making a dataset lists the table's files, which cost more than the reads themselves."""
         if table not in self.sources:
             self.sources[table] = self.catalog.dataset(table)
-        return self.catalog.read(table, dt=day, columns=list(names), source=self.sources[table])
+        return self.catalog.read(
+            table, dt=day, columns=list(names), source=self.sources[table], ordered=False
+        )
 
 
 def committed_audit(catalog: Catalog, table: str, day: str) -> dict[str, int]:
@@ -72,12 +81,24 @@ def committed_audit(catalog: Catalog, table: str, day: str) -> dict[str, int]:
     return {}
 
 
+@functools.cache
+def _database() -> "duckdb.DuckDBPyConnection":
+    import duckdb
+
+    return duckdb.connect()
+
+
 def duplicate_keys(table: pa.Table, keys: Sequence[str]) -> int:
-    """How many rows repeat a key that an earlier row already had."""
+    """How many rows repeat a key that an earlier row already had (two null keys are equal).
+    Counted by DuckDB, several times faster than Arrow's group_by on a day of raw rows."""
     if table.num_rows == 0:
         return 0
-    distinct = table.select(list(keys)).group_by(list(keys)).aggregate([]).num_rows
-    return table.num_rows - distinct
+    key_columns = ", ".join(f'"{k}"' for k in keys)
+    with _database().cursor() as con:  # a cursor costs far less than a database
+        con.register("rows_", table.select(list(keys)))
+        found = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {key_columns} FROM rows_)")
+        (distinct,) = found.fetchone() or (0,)
+    return table.num_rows - int(distinct)
 
 
 def totals(table: pa.Table, columns: Sequence[str]) -> tuple[int, ...]:
@@ -247,3 +268,15 @@ def evaluate(check: Check, ctx: CheckContext, days: Sequence[str]) -> dg.AssetCh
             **{day: results[day].detail for day in shown},
         },
     )
+
+
+def evaluate_all(
+    checks: Sequence[Check], ctx: CheckContext, days: Sequence[str]
+) -> dict[dg.AssetCheckKey, dg.AssetCheckResult]:
+    """Every check over the days, on a thread per core: a check mostly waits on reading and
+    counting (Arrow and DuckDB, which release the GIL), and a range run has a few hundred."""
+    if not checks:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(len(checks), os.cpu_count() or 1)) as pool:
+        found = pool.map(lambda c: evaluate(c, ctx, days), checks)
+        return {c.key: result for c, result in zip(checks, found, strict=True)}

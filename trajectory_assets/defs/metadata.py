@@ -84,7 +84,7 @@ def table_metadata(
     committed = [d.tables[table].version for d in result.days.values()]
     meta["versions_committed"] = ", ".join(str(v) for v in committed if v is not None) or "none"
     if days:
-        meta["preview"] = dg.MetadataValue.md(preview(catalog.read(table, dt=days[-1])))
+        meta["preview"] = dg.MetadataValue.md(preview(catalog.head(table, days[-1], PREVIEW_ROWS)))
     return meta
 
 

@@ -7,8 +7,10 @@ one Delta transaction per table, the operator's tables in their declared order (
 """
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from trajectory_assets.engine.commit import commit_day, roll_forward
 from trajectory_assets.engine.execute import run_task
@@ -133,15 +135,21 @@ def _run_round(
     started = time.perf_counter()
     receipts = runtime.run(tasks)
     result.add_phase("batches", time.perf_counter() - started)
+    started = time.perf_counter()
+    by_day = {d.day: _receipts(d, receipts) for d in plans}
+    merges = [
+        _merge_task(d, op, by_day[d.day][op.name].values())
+        for d in plans
+        for op in d.run
+        if op.two_phase and d.merge_id(op) not in by_day[d.day][op.name]
+    ]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(merges), os.cpu_count() or 1))) as pool:
+        for merged in pool.map(run_task, merges):
+            for r in merged:
+                by_day[r.day][r.operator][r.batch_id] = r
+    result.add_phase("merge", time.perf_counter() - started)
     for d in plans:
-        started = time.perf_counter()
-        by_op = _receipts(d, receipts)
-        for op in d.run:
-            if op.two_phase and d.merge_id(op) not in by_op[op.name]:
-                merge = _merge_task(d, op, by_op[op.name].values())
-                for r in run_task(merge):
-                    by_op[op.name][r.batch_id] = r
-        result.add_phase("merge", time.perf_counter() - started)
+        by_op = by_day[d.day]
         started = time.perf_counter()
         for op in d.run:
             day = commit_day(op, d, by_op[op.name], settings.run_id, versions)
@@ -170,8 +178,9 @@ def _receipts(d: DayPlan, new: Sequence[BatchReceipt]) -> dict[str, dict[str, Ba
 
 
 def _merge_task(d: DayPlan, op: Operator, receipts: Iterable[BatchReceipt]) -> BatchTask:
-    """One task over the day's partial aggregates: run in the driver, since partials are small
-    by design and a second runtime job would cost more than the merge."""
+    """One task over the day's partial aggregates: run in the driver (a thread per core for
+    the run's merges), since partials are small by design and a second runtime job would cost
+    more than the merge."""
     partials = sorted(f.path for r in receipts for f in r.tables(PARTIALS))
     step = Step(op, d.attempt(op))
     return BatchTask(d.lake, d.day, d.merge_id(op), (step,), "merge", partials=tuple(partials))

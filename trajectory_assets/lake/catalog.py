@@ -75,9 +75,11 @@ class Catalog:
         version: int | None = None,
         as_of: datetime | None = None,
         source: ds.Dataset | None = None,
+        ordered: bool = True,
     ) -> pa.Table:
         """The rows of a table (current, or at a version or time, or those of `source`, from
-        `dataset`), pruned by day and app: the files of other partitions are never opened."""
+        `dataset`), pruned by day and app: the files of other partitions are never opened.
+        In key order, or in file order with `ordered=False` (see `delta.read`)."""
         spec = self.get(name)
         return delta.read(
             self.lake,
@@ -87,7 +89,14 @@ class Catalog:
             version=version,
             as_of=as_of,
             source=source,
+            ordered=ordered,
         )
+
+    def head(self, name: str, day: str, rows: int) -> pa.Table:
+        """The first rows of a table's day, from its first file alone: a preview that costs a
+        file, not the day."""
+        files = [f for f in self.files(name, day) if f.rows > 0][:1]
+        return delta.read_files(self.lake, self.get(name), files).slice(0, rows)
 
     def dataset(self, name: str) -> ds.Dataset | None:
         """The current files of a table, for many `read`s of one version (see `delta.dataset`)."""
