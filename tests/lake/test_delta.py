@@ -125,6 +125,25 @@ def test_polars_duckdb_and_pyarrow_read_the_same_rows_as_the_catalog(lake: Lake)
         assert rows.select(expected.column_names).cast(expected.schema).equals(expected)
 
 
+def test_an_unordered_read_has_the_same_rows_and_a_head_is_the_days_first_rows(
+    lake: Lake,
+) -> None:
+    run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
+    catalog = lake_catalog(lake)
+    ordered = catalog.read("llm_calls", dt=DAY2)
+    unordered = catalog.read("llm_calls", dt=DAY2, ordered=False)
+    order = [(k, "ascending") for k in ("dt", *catalog.get("llm_calls").keys)]
+    assert unordered.num_rows == ordered.num_rows > 0
+    assert unordered.sort_by(order).equals(ordered)
+    head = catalog.head("llm_calls", DAY2, 3)
+    assert head.num_rows == 3 and head.schema == ordered.schema
+    assert set(head["dt"].to_pylist()) == {DAY2}
+    keys = set(zip(*(ordered[k].to_pylist() for k in ("session_id", "event_id")), strict=True))
+    assert (
+        set(zip(head["session_id"].to_pylist(), head["event_id"].to_pylist(), strict=True)) <= keys
+    )
+
+
 def test_resumed_run_reuses_finished_batches_and_matches_a_clean_run(
     lake: Lake, tmp_path: Path
 ) -> None:
