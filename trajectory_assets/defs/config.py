@@ -9,7 +9,7 @@ import dagster as dg
 from pydantic import Field, create_model
 
 from trajectory_assets.defs.settings import BATCH_BYTES, ON_BAD_FILE, retention_hours
-from trajectory_assets.engine.settings import DEFAULT_BATCH_BYTES
+from trajectory_assets.engine.settings import AUTO_BATCH_BYTES
 from trajectory_assets.operator import Operator
 
 
@@ -17,7 +17,7 @@ class ComputeConfig(dg.Config):
     """Per-run knobs of a materialization; operators' parameters are added per code location."""
 
     batch_bytes: int = Field(
-        default=int(os.environ.get(BATCH_BYTES, DEFAULT_BATCH_BYTES)),
+        default=int(os.environ.get(BATCH_BYTES, AUTO_BATCH_BYTES)),
         description="Target raw bytes per batch of whole sessions; 0 (the default): sized per "
         "day, about one batch per core, 8-32 MiB each.",
     )

@@ -7,18 +7,16 @@ one Delta transaction per table, the operator's tables in their declared order (
 """
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from trajectory_assets.engine.commit import commit_day, roll_forward
-from trajectory_assets.engine.execute import run_task
 from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.plan import DayPlan, plan_day
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.results import DayResult, OperatorResult, RunResult, TableDay
 from trajectory_assets.engine.runtimes.base import Runtime
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Step
 from trajectory_assets.lake.catalog import Catalog
@@ -143,10 +141,8 @@ def _run_round(
         for op in d.run
         if op.two_phase and d.merge_id(op) not in by_day[d.day][op.name]
     ]
-    with ThreadPoolExecutor(max_workers=max(1, min(len(merges), os.cpu_count() or 1))) as pool:
-        for merged in pool.map(run_task, merges):
-            for r in merged:
-                by_day[r.day][r.operator][r.batch_id] = r
+    for r in InlineRuntime().run(merges):
+        by_day[r.day][r.operator][r.batch_id] = r
     result.add_phase("merge", time.perf_counter() - started)
     for d in plans:
         by_op = by_day[d.day]
@@ -178,9 +174,9 @@ def _receipts(d: DayPlan, new: Sequence[BatchReceipt]) -> dict[str, dict[str, Ba
 
 
 def _merge_task(d: DayPlan, op: Operator, receipts: Iterable[BatchReceipt]) -> BatchTask:
-    """One task over the day's partial aggregates: run in the driver (a thread per core for
-    the run's merges), since partials are small by design and a second runtime job would cost
-    more than the merge."""
+    """One task over the day's partial aggregates: run in the driver (in-process, a thread
+    per core for the run's merges), since partials are small by design and a second runtime job
+    would cost more than the merge."""
     partials = sorted(f.path for r in receipts for f in r.tables(PARTIALS))
     step = Step(op, d.attempt(op))
     return BatchTask(d.lake, d.day, d.merge_id(op), (step,), "merge", partials=tuple(partials))

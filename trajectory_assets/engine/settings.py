@@ -18,8 +18,6 @@ ceiling bounds a batch's memory (~0.5 GB of events and outputs at 32 MiB). Measu
 three days of 100k events each in 9 batches take 7.4 s, in 12 batches 8.3 s, in 24 (fixed
 8 MiB) 10.8 s; one such day alone takes the same in 3, 4 or 5 batches."""
 
-DEFAULT_BATCH_BYTES = AUTO_BATCH_BYTES
-
 WINDOW_RAW_FILES = 50_000
 """Days are planned and run in windows holding about this many raw files, so the driver holds a
 window's file list at a time, however long the range."""
@@ -27,7 +25,7 @@ window's file list at a time, however long the range."""
 
 @dataclass(frozen=True)
 class RunSettings:
-    batch_bytes: int = DEFAULT_BATCH_BYTES  # AUTO_BATCH_BYTES: `batch_bytes_for` decides
+    batch_bytes: int = AUTO_BATCH_BYTES  # `batch_bytes_for` decides
     on_bad_file: OnBadFile = "fail"
     run_id: str = ""
     window_raw_files: int = WINDOW_RAW_FILES
