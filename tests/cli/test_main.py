@@ -64,7 +64,7 @@ def test_python_dash_m_and_the_script_entry_point(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert failed.stderr == f"error: no lake at {tmp_path / 'none'}\n"
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
-    assert pyproject["project"]["scripts"]["trajectory-assets"] == "trajectory_assets.cli.main:main"
+    assert pyproject["project"]["scripts"]["trajectory-assets"] == "trajectory_assets.cli.main:run"
 
 
 def test_generate_refuses_an_app_named_twice(

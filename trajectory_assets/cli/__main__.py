@@ -1,7 +1,5 @@
 """`python -m trajectory_assets.cli …`, the same as the `trajectory-assets` script."""
 
-import sys
+from trajectory_assets.cli.main import run
 
-from trajectory_assets.cli.main import main
-
-sys.exit(main())
+run()

@@ -5,10 +5,13 @@ query.
 a click in the UI would; the other commands work on the lake directly.
 """
 
+import atexit
+import contextlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -101,3 +104,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         _stdout_to_devnull()
         return 1
     return code if isinstance(code, int) else 0
+
+
+def run() -> NoReturn:
+    """The `trajectory-assets` script (and `python -m trajectory_assets.cli`): `main`, then an
+    exit that skips Python's teardown of the interpreter.
+
+    By then every table and run record is committed (Delta commits, Dagster's SQLite
+    transactions), so the teardown only frees memory and unloads modules: 0.8 s after a
+    `materialize` (its ~275,000 objects of Dagster, Arrow, DuckDB and Delta), a tenth of a day's
+    run. The exit handlers a normal exit runs (logging's flush, Ray's shutdown) still run; with
+    another thread alive, the normal exit waits for it as usual.
+    """
+    code = main()
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader gone away, a stream closed
+            stream.flush()
+    os._exit(code)
