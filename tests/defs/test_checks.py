@@ -3,10 +3,12 @@
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from tests.lakes import DAY1
 from tests.operators.builders import event, events_table
 from trajectory_assets.definitions import defs
+from trajectory_assets.defs import checks
 from trajectory_assets.defs.checks import duplicate_keys
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake.fs import Lake
@@ -119,3 +121,70 @@ def test_compacted_rows_check_fails_when_the_committed_day_lost_rows(lake: Lake)
     result = evaluate(check, CheckContext(lake_catalog(lake), Thresholds(0.05, 0.95)), [DAY1])
     assert not result.passed
     assert "compacted rows" in result.metadata[DAY1].value
+
+
+@pytest.mark.parametrize("by_file_rows", [0, checks.BY_FILE_ROWS])
+def test_unique_keys_counts_repeats_within_a_file_and_across_files(
+    lake: Lake, by_file_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large day's keys are counted one file at a time when every session lies in one file,
+    and over the whole day when one does not (a small day's always are): every way counts what
+    a count over the whole day counts."""
+    monkeypatch.setattr(checks, "BY_FILE_ROWS", by_file_rows)
+    import dataclasses
+    import shutil
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from tests.runs import lake_catalog
+    from trajectory_assets.defs.checks import (
+        CheckContext,
+        Thresholds,
+        checks_for,
+        duplicate_keys_by_file,
+        evaluate,
+    )
+    from trajectory_assets.lake import delta_commit
+    from trajectory_assets.lake.delta import DataFile
+    from trajectory_assets.operators import Sessionize
+
+    assert _materialize(lake).success
+    (check,) = [
+        c for c in checks_for([Sessionize()]) if c.key.to_user_string() == "turns:unique_keys"
+    ]
+    spec = lake_catalog(lake).get("turns")
+    first, *rest = [f for f in lake_catalog(lake).files("turns", DAY1) if f.rows > 0]
+    assert rest, "the day needs two files"
+    folder = Path(lake.root, "turns")
+
+    def commit_and_check(files: list[DataFile]) -> tuple[bool, str, int, bool]:
+        """The check's verdict and detail, the whole day's count, and whether it was counted
+        file by file."""
+        delta_commit.commit_day(lake, spec, DAY1, files, {}, since_version=None)
+        catalog = lake_catalog(lake)
+        whole_day = duplicate_keys(catalog.read("turns", dt=DAY1), spec.keys)
+        result = evaluate(check, CheckContext(catalog, Thresholds(0.05, 0.95)), [DAY1])
+        by_file = duplicate_keys_by_file(catalog, spec, DAY1) is not None
+        return result.passed, str(result.metadata[DAY1].value), whole_day, by_file
+
+    doubled_path = str(Path(first.path).with_name("doubled.parquet"))
+    rows = pq.read_table(folder / first.path)
+    pq.write_table(pa.concat_tables([rows, rows]), folder / doubled_path)
+    doubled = dataclasses.replace(
+        first, path=doubled_path, rows=2 * first.rows, size=(folder / doubled_path).stat().st_size
+    )
+    passed, detail, whole_day, by_file = commit_and_check([doubled, *rest])
+    assert not passed and whole_day == first.rows and by_file
+    assert detail.startswith(f"{first.rows} duplicate keys in ")
+
+    copy_path = str(Path(first.path).with_name("copy.parquet"))
+    shutil.copy(folder / first.path, folder / copy_path)
+    passed, detail, whole_day, by_file = commit_and_check(
+        [first, dataclasses.replace(first, path=copy_path), *rest]
+    )
+    assert not passed and whole_day == first.rows and not by_file
+    assert detail.startswith(f"{first.rows} duplicate keys in ")
+
+    passed, detail, _, by_file = commit_and_check([first, *rest])
+    assert passed and detail.startswith("0 duplicate keys in ") and by_file

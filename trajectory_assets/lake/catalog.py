@@ -5,7 +5,7 @@ day on every store. A Catalog caches each table's snapshot for its own lifetime 
 step, one check), so make a new one, or call `refresh`, to see later commits.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -97,6 +97,14 @@ class Catalog:
         file, not the day."""
         files = [f for f in self.files(name, day) if f.rows > 0][:1]
         return delta.read_files(self.lake, self.get(name), files).slice(0, rows)
+
+    def file_rows(self, name: str, day: str, columns: list[str]) -> Iterator[pa.Table]:
+        """A day's rows one file at a time, for a reader whose memory must not grow with the
+        day."""
+        spec = self.get(name)
+        for f in self.files(name, day):
+            if f.rows > 0:
+                yield delta.read_files(self.lake, spec, [f], columns)
 
     def dataset(self, name: str) -> ds.Dataset | None:
         """The current files of a table, for many `read`s of one version (see `delta.dataset`)."""
