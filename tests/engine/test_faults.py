@@ -110,14 +110,22 @@ def test_ray_worker_killed_mid_batch_is_retried(
 
     markers = tmp_path / "markers"
     markers.mkdir()
+    victim = markers / "victim"
 
     class SlowSessionize(Sessionize):
-        """Sessionize that announces its worker pid and dawdles, so it can be killed mid-batch."""
+        """Sessionize whose first batch names itself and its worker's pid, then waits to be
+        killed; every other batch, and the retried one, runs at once."""
 
         def transform(self, ctx, batch):  # type: ignore[no-untyped-def]
             (markers / f"{ctx.batch_id}-{os.getpid()}").write_text("")
-            time.sleep(1.5)
-            return super().transform(ctx, batch)
+            try:
+                fd = os.open(victim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return super().transform(ctx, batch)
+            os.write(fd, f"{ctx.batch_id} {os.getpid()}".encode())
+            os.close(fd)
+            time.sleep(120)  # killed long before
+            raise AssertionError("the worker was not killed")
 
     outcome: dict[str, object] = {}
 
@@ -132,14 +140,13 @@ def test_ray_worker_killed_mid_batch_is_retried(
     thread = threading.Thread(target=materialize)
     thread.start()
     deadline = time.monotonic() + 120
-    while not list(markers.iterdir()) and time.monotonic() < deadline:
+    while not (victim.exists() and victim.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    victim = next(markers.iterdir())
-    os.kill(int(victim.name.rsplit("-", 1)[1]), signal.SIGKILL)
+    batch_id, pid = victim.read_text().split()
+    os.kill(int(pid), signal.SIGKILL)
     thread.join(timeout=300)
 
     assert "error" not in outcome, outcome.get("error")
-    batch_id = victim.name.rsplit("-", 1)[0]
     attempts = [m for m in markers.iterdir() if m.name.startswith(batch_id + "-")]
     assert len(attempts) >= 2, "the killed batch was not retried"
 
