@@ -42,6 +42,7 @@ def run_task(task: BatchTask) -> list[BatchReceipt]:
                 audit=audit,
             )
         )
+    pa.default_memory_pool().release_unused()
     return receipts
 
 
