@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from trajectory_assets.lake.fs import Lake
@@ -156,6 +157,14 @@ def snapshot(lake: Lake, name: str, version: int | None = None) -> Snapshot:
     if table is None:
         return Snapshot(name, -1, ())
     return Snapshot(name, table.version(), tuple(data_files(table)))
+
+
+def day_paths(table: "DeltaTable", day: str) -> set[str]:
+    """Paths of the day's files at the table's version: filtered in Arrow, since a commit asks
+    this of a table whose other days hold most of its files."""
+    actions = pa.table(table.get_add_actions(flatten=False))
+    of_day = actions.filter(pc.equal(pc.struct_field(actions["partition"], "dt"), day))
+    return {unquote(p) for p in of_day["path"].to_pylist()}
 
 
 def data_files(table: "DeltaTable") -> Iterator[DataFile]:

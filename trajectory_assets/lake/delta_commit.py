@@ -19,7 +19,7 @@ from trajectory_assets.errors import (
 )
 from trajectory_assets.lake.delta import (
     DataFile,
-    data_files,
+    day_paths,
     delta_schema,
     load_deltalake,
     open_table,
@@ -67,14 +67,14 @@ def commit_day(
     ]
     wanted = {f.path for f in files}
     schema = delta_schema(spec)
-    for _ in range(COMMIT_TRIES):
+    table = open_table(lake, spec.name)
+    if table is None:
+        _create(lake, spec)
         table = open_table(lake, spec.name)
+        assert table is not None, f"{spec.name}: created, yet not a Delta table"
+    for _ in range(COMMIT_TRIES):
         commit_id = uuid.uuid4().hex
-        if table is None:
-            _create(lake, spec)
-            continue
-        current = {f.path for f in data_files(table) if f.day == day}
-        if current == wanted:
+        if day_paths(table, day) == wanted:
             return None
         if since_version is not None:
             _refuse_other_writers(lake, spec.name, day, since_version, table.version())
@@ -88,8 +88,9 @@ def commit_day(
                 commit_properties=_properties(table, day, metadata, commit_id),
             )
         except CommitFailedError:
-            continue  # someone committed meanwhile: look again at the new version
-        return _version_of(lake, spec.name, commit_id)
+            table.update_incremental()  # someone committed meanwhile: look at the new version
+            continue
+        return _version_of(lake, spec.name, table, commit_id)
     raise ConcurrentWriterError(
         f"{spec.name} dt={day}: gave up after {COMMIT_TRIES} commit conflicts with other writers"
     )
@@ -134,10 +135,12 @@ def _properties(
     )
 
 
-def _version_of(lake: Lake, name: str, commit_id: str) -> int:
-    """The version a commit landed at: delta-rs rebases a transaction over commits that do not
-    conflict with it, so it is not always the version the transaction was built on plus one."""
-    for commit in commits(lake, name):
+def _version_of(lake: Lake, name: str, table: "DeltaTable", commit_id: str) -> int:
+    """The version a commit through `table` landed at: delta-rs rebases a transaction over
+    commits that do not conflict with it, so it is not always the version the transaction was
+    built on plus one. Brings `table` up to date, which reads only the log's newer entries."""
+    table.update_incremental()
+    for commit in commits(lake, name, newest=int(table.version())):
         if commit.metadata.get("commit_id") == commit_id:
             return commit.version
     raise RuntimeError(f"{name}: commit {commit_id} is not in the table's log")
@@ -246,5 +249,5 @@ def restore_day(
         raise ConcurrentWriterError(
             f"{spec.name} dt={day} changed while it was being restored ({exc}); try again"
         ) from None
-    version = _version_of(lake, spec.name, commit_id)
+    version = _version_of(lake, spec.name, table, commit_id)
     return Restored(spec.name, day, as_of, version, rows)
