@@ -1,17 +1,33 @@
 """Asset checks run with every materialization and fail when the tables stop adding up."""
 
+import dataclasses
+import shutil
+from pathlib import Path
+
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from tests.lakes import DAY1
 from tests.operators.builders import event, events_table
+from tests.runs import lake_catalog
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs import checks
-from trajectory_assets.defs.checks import duplicate_keys
+from trajectory_assets.defs.checks import (
+    CheckContext,
+    Thresholds,
+    checks_for,
+    duplicate_keys,
+    duplicate_keys_by_file,
+    evaluate,
+)
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
+from trajectory_assets.lake import delta_commit, delta_history
+from trajectory_assets.lake.delta import DataFile
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operators import Compact, Sessionize
 from trajectory_assets.operators.audit import recount
 from trajectory_assets.operators.session_tables import REJECTED_EVENTS
 
@@ -104,10 +120,6 @@ def test_duplicate_keys_counts_repeats() -> None:
 def test_compacted_rows_check_fails_when_the_committed_day_lost_rows(lake: Lake) -> None:
     """The check compares the rows the compaction read (its audit, kept with the commit) with
     the committed day: a day missing a file fails, with no raw file read again."""
-    from tests.runs import lake_catalog
-    from trajectory_assets.defs.checks import CheckContext, Thresholds, checks_for, evaluate
-    from trajectory_assets.lake import delta_commit, delta_history
-    from trajectory_assets.operators import Compact
 
     assert _materialize(lake).success
     (check,) = [c for c in checks_for([Compact()]) if c.name == "rows_match_raw"]
@@ -131,23 +143,6 @@ def test_unique_keys_counts_repeats_within_a_file_and_across_files(
     and over the whole day when one does not (a small day's always are): every way counts what
     a count over the whole day counts."""
     monkeypatch.setattr(checks, "BY_FILE_ROWS", by_file_rows)
-    import dataclasses
-    import shutil
-    from pathlib import Path
-
-    import pyarrow.parquet as pq
-
-    from tests.runs import lake_catalog
-    from trajectory_assets.defs.checks import (
-        CheckContext,
-        Thresholds,
-        checks_for,
-        duplicate_keys_by_file,
-        evaluate,
-    )
-    from trajectory_assets.lake import delta_commit
-    from trajectory_assets.lake.delta import DataFile
-    from trajectory_assets.operators import Sessionize
 
     assert _materialize(lake).success
     (check,) = [

@@ -62,11 +62,9 @@ class CheckContext:
     def rows(self, table: str, day: str) -> int:
         """A day's rows as this run committed or found them, else as the Delta log has them
         (reading a table's log costs more than a small day's check)."""
-        if self.result is not None:
-            for ran in self.result.operators.values():
-                done = ran.days.get(day)
-                if done is not None and table in done.tables:
-                    return done.rows(table)
+        done = self.result.table_day(table, day) if self.result is not None else None
+        if done is not None:
+            return done.rows
         state = self.catalog.state(table, day)
         return state.rows if state is not None else 0
 

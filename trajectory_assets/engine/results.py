@@ -68,5 +68,13 @@ class RunResult:
     def of(self, op: Operator) -> OperatorResult:
         return self.operators[op.name]
 
+    def table_day(self, table: str, day: str) -> TableDay | None:
+        """A table's day as this run committed or found it; None when the run did not touch it."""
+        for ran in self.operators.values():
+            done = ran.days.get(day)
+            if done is not None and table in done.tables:
+                return done.tables[table]
+        return None
+
     def add_phase(self, name: str, seconds: float) -> None:
         self.phases[name] = self.phases.get(name, 0.0) + seconds
