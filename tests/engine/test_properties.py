@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.lakes import DAY1, write_lake
-from tests.runs import lake_catalog, run_operator
+from tests.runs import lake_catalog, run_all
 from trajectory_assets.defs.checks import TOKENS, UNTURNED, duplicate_keys, totals
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake.fs import Lake
@@ -77,8 +77,9 @@ SESSION_OPERATORS = (Sessionize(), TurnFeatures())
 
 
 def materialize(lake: Lake, runtime: object, ops: tuple = OPERATORS) -> dict[str, pa.Table]:
-    for op in ops:
-        run_operator(op, lake, [DAY1], runtime, batch_bytes=1)  # type: ignore[arg-type]
+    """Every operator in one run, as a Dagster materialization runs them: one Ray job per round
+    of batches rather than one per operator."""
+    run_all(lake, [DAY1], runtime, operators=ops, batch_bytes=1)  # type: ignore[arg-type]
     return {t: lake_catalog(lake).read(t, dt=DAY1) for op in ops for t in op.output_names}
 
 

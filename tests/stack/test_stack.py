@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,10 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from tests.runs import lake_catalog, run_operator
+from tests.runs import lake_catalog, run_all
 from tests.servers import free_port
-from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake.fs import Lake, s3_options
-from trajectory_assets.operators import OPERATORS, TABLES
+from trajectory_assets.operators import TABLES
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -125,6 +124,7 @@ def _materialized_days(instance: dg.DagsterInstance, table: str) -> set[str]:
     return set(instance.get_materialized_partitions(dg.AssetKey(table)))
 
 
+@pytest.mark.usefixtures("scheduled_day")  # its first tick comes while this test waits
 def test_backfill_launched_through_graphql_runs_on_the_cluster(
     stack: Stack, tmp_path: Path
 ) -> None:
@@ -152,24 +152,16 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
         },
     )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    status = ""
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        status = stack.graphql(
-            """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
-                 ... on PartitionBackfill { status } } }""",
-            id=launched["backfillId"],
-        )["partitionBackfillOrError"]["status"]
-        if status not in ("REQUESTED",):
-            break
-        time.sleep(3)
-    assert status == "COMPLETED_SUCCESS", status
+    backfill_id = launched["backfillId"]
+    with stack.instance() as instance:  # every table's days, before the daemon's next tick
+        _wait_for(lambda: all(_materialized_days(instance, t) >= set(DAYS) for t in TABLES), 600)
+        for table in TABLES:
+            assert _materialized_days(instance, table) >= set(DAYS), table
 
     # the tables on S3 equal the tables computed locally from the same raw data
     local = Lake(str(tmp_path / "local"))
     stack.lake.fs.get(stack.lake.path("raw_events"), local.path("raw_events"), recursive=True)
-    for op in OPERATORS:
-        run_operator(op, local, DAYS, InlineRuntime())
+    run_all(local, DAYS)
     for table in TABLES:
         for day in DAYS:
             remote = lake_catalog(stack.lake).read(table, dt=day)
@@ -190,14 +182,37 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
         cursor.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'")
         assert cursor.fetchone()[0] >= 1
     with stack.instance() as instance:
-        for table in TABLES:
-            assert _materialized_days(instance, table) >= set(DAYS), table
-        event = instance.get_latest_materialization_event(dg.AssetKey("sessions"))
-        batch_nodes = set(event.asset_materialization.metadata["ray_nodes"].value.split(", "))  # type: ignore[union-attr]
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("sessions"), asset_partitions=DAYS[:1]),
+            limit=1,
+        ).records
+        event = records[0].asset_materialization
+        batch_nodes = set(event.metadata["ray_nodes"].value.split(", "))  # type: ignore[union-attr]
     nodes = _cluster_nodes(stack)
     workers = {node for node, cpus in nodes if cpus > 0}
     assert len(nodes) == 2 and len(workers) == 1
     assert batch_nodes == workers
+
+    # the daemon marks the backfill done on its next tick (every 30 s) after its runs end
+    _wait_for(lambda: _backfill_status(stack, backfill_id) != "REQUESTED", 120)
+    assert _backfill_status(stack, backfill_id) == "COMPLETED_SUCCESS"
+
+
+def _backfill_status(stack: Stack, backfill_id: str) -> str:
+    return str(
+        stack.graphql(
+            """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+                 ... on PartitionBackfill { status } } }""",
+            id=backfill_id,
+        )["partitionBackfillOrError"]["status"]
+    )
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float) -> None:
+    """Polls until the condition holds or the time is up; the assertions after it say why."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(3)
 
 
 LIST_NODES = """
@@ -221,7 +236,10 @@ def _cluster_nodes(stack: Stack) -> list[tuple[str, float]]:
     return [(n[0], n[1]) for n in json.loads(listed.stdout.strip().splitlines()[-1])]
 
 
-def test_the_daemon_ticks_the_daily_schedule(stack: Stack) -> None:
+@pytest.fixture(scope="module")
+def scheduled_day(stack: Stack) -> str:
+    """Yesterday's raw data, and the daily schedule switched on as in the UI. The schedule ticks
+    every minute here; switched on before the backfill test, its first tick overlaps that test."""
     yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
     generated = stack.cli(
         "generate",
@@ -248,15 +266,17 @@ def test_the_daemon_ticks_the_daily_schedule(stack: Stack) -> None:
         },
     )["startSchedule"]
     assert started["__typename"] == "ScheduleStateResult", started
-    deadline = time.monotonic() + 300
+    return yesterday
+
+
+def test_the_daemon_ticks_the_daily_schedule(stack: Stack, scheduled_day: str) -> None:
     with stack.instance() as instance:
-        while time.monotonic() < deadline:
-            if all(yesterday in _materialized_days(instance, t) for t in TABLES):
-                break
-            time.sleep(5)
-        missing = [t for t in TABLES if yesterday not in _materialized_days(instance, t)]
-    assert not missing, f"the schedule did not materialize {yesterday} of {missing}"
-    assert lake_catalog(stack.lake).state("sessions", yesterday).rows == 20  # type: ignore[union-attr]
+        _wait_for(
+            lambda: all(scheduled_day in _materialized_days(instance, t) for t in TABLES), 300
+        )
+        missing = [t for t in TABLES if scheduled_day not in _materialized_days(instance, t)]
+    assert not missing, f"the schedule did not materialize {scheduled_day} of {missing}"
+    assert lake_catalog(stack.lake).state("sessions", scheduled_day).rows == 20  # type: ignore[union-attr]
 
 
 def _dismiss_welcome(page: Any) -> None:
