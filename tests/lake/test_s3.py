@@ -16,9 +16,11 @@ from tests.servers import ACCESS_KEY, SECRET_KEY, S3Server
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.errors import ConcurrentWriterError
+from trajectory_assets.errors import BadRawFilesError, ConcurrentWriterError
 from trajectory_assets.lake import delta_commit
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import list_raw_files
+from trajectory_assets.lake.raw_read import read_events
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
 
 pytestmark = pytest.mark.s3
@@ -71,6 +73,25 @@ def test_rerun_restore_and_a_second_writer_on_s3(raw_lake_root: Path, s3: S3Serv
     with pytest.raises(ConcurrentWriterError, match=r"\(run the-other"):
         run_operator(op, lake, [DAY2], WriterRacingRuntime(lake, DAY2), batch_bytes=64 * 1024)
     assert lake_catalog(lake).read("sessions", dt=DAY2).num_rows == 120
+
+
+def test_raw_files_fetched_from_s3_read_as_on_disk_and_bad_ones_are_named(
+    raw_lake_root: Path, s3: S3Server
+) -> None:
+    lake = upload(raw_lake_root, s3)
+    bad = f"raw_events/dt={DAY1}/app_id=a/session_id=t/bad.parquet"
+    lake.fs.pipe(lake.path(bad), b"PAR1 this is not parquet")
+    files = list_raw_files(lake, dt=DAY1)
+    gone = next(f for f in files if f.path != bad)
+    lake.fs.rm(lake.path(gone.path))  # removed between the listing and the read
+
+    with pytest.raises(BadRawFilesError, match=r"session_id=t/bad\.parquet: cannot be read"):
+        read_events(lake, files)
+    events, skipped = read_events(lake, files, on_bad_file="skip", threads=2)
+    assert sorted(path for path, _ in skipped) == sorted([bad, gone.path])
+    readable = [f for f in files if f.path not in (bad, gone.path)]
+    on_disk, _ = read_events(Lake(str(raw_lake_root)), readable)
+    assert events.equals(on_disk)
 
 
 def test_simultaneous_writers_on_s3_use_conditional_puts(s3: S3Server) -> None:
