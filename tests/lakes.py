@@ -12,6 +12,9 @@ from trajectory_assets.synth import SynthConfig, generate_lake
 
 DAY1 = "2026-11-18"
 DAY2 = "2026-11-19"
+SMALL_BATCHES = 256 * 1024
+"""About 11 batches for a day of `make_lake`: merges, ordering and resumes cross batch edges.
+Smaller batches test nothing more and cost more: each pays every operator's DuckDB planning."""
 
 
 def make_lake(root: Path, days: int = 2, sessions_per_day: int = 120, seed: int = 11) -> Lake:

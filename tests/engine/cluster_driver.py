@@ -7,6 +7,7 @@ Run as its own process because a process joins one Ray cluster at a time.
 import json
 import sys
 
+from tests.lakes import SMALL_BATCHES
 from tests.runs import run_operator
 from trajectory_assets.engine.runtimes.ray import RayRuntime
 from trajectory_assets.lake.fs import Lake
@@ -16,7 +17,7 @@ from trajectory_assets.operators import Sessionize
 def main() -> None:
     lake_uri, day, address = sys.argv[1:4]
     runtime = RayRuntime(address=address)
-    result = run_operator(Sessionize(), Lake(lake_uri), [day], runtime, batch_bytes=64 * 1024)
+    result = run_operator(Sessionize(), Lake(lake_uri), [day], runtime, batch_bytes=SMALL_BATCHES)
     import ray
 
     nodes = [

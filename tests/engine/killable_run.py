@@ -22,12 +22,11 @@ import trajectory_assets.engine.commit as commit
 import trajectory_assets.engine.execute as execute
 import trajectory_assets.engine.materialize as job
 import trajectory_assets.lake.delta_commit as delta_commit
+from tests.lakes import SMALL_BATCHES
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Sessionize
-
-BATCH_BYTES = 64 * 1024  # about 35 batches for the test lake's day
 
 
 class Rerun(Sessionize):
@@ -71,7 +70,7 @@ def main() -> None:
     elif point == "commit":
         delta_commit.commit_day = after_calls(delta_commit.commit_day, 1)  # type: ignore[assignment]
     result = job.run_operator(
-        Rerun(), Lake(lake_uri), [day], InlineRuntime(1), settings=RunSettings(BATCH_BYTES)
+        Rerun(), Lake(lake_uri), [day], InlineRuntime(1), settings=RunSettings(SMALL_BATCHES)
     )
     summary = result.days[day]
     print(json.dumps({"batches": summary.batches, "reused": summary.reused_batches}))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.lakes import DAY1, DAY2
+from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, plan, run_all, run_operator
 from trajectory_assets.engine.explain import explain
 from trajectory_assets.engine.registry import Registry
@@ -19,10 +19,7 @@ from trajectory_assets.lake.raw import list_raw_files
 from trajectory_assets.lake.raw_read import read_events
 from trajectory_assets.operators import OPERATORS, TIER_B, Compact, Sessionize, TurnFeatures
 
-SMALL_BATCHES = 64 * 1024  # several compacted files per app and day, many batches each
-EQUALITY_BATCHES = 256 * 1024
-"""11 batches a day, three or four compacted files per app: every batch edge the tables could
-differ at, without paying each operator's per-batch DuckDB cost 35 times a day."""
+TINY_BATCHES = 64 * 1024  # 8-15 compacted files per app and day, many batches reading each
 DAYS = [DAY1, DAY2]
 REGISTRY = Registry.build([Sessionize()], OPERATORS)
 
@@ -30,7 +27,7 @@ REGISTRY = Registry.build([Sessionize()], OPERATORS)
 def materialize(lake: Lake, *, compact: bool) -> None:
     for op in OPERATORS:
         if compact or not isinstance(op, Compact):
-            run_operator(op, lake, DAYS, InlineRuntime(), batch_bytes=EQUALITY_BATCHES)
+            run_operator(op, lake, DAYS, InlineRuntime(), batch_bytes=SMALL_BATCHES)
 
 
 def committed(lake: Lake, table: str, day: str) -> dict[str, str]:
@@ -48,7 +45,7 @@ def test_every_table_is_the_same_read_from_raw_or_compacted_or_in_one_shared_run
     shared = Lake(str(shutil.copytree(raw_lake_root, tmp_path / "shared")))
     materialize(from_raw, compact=False)
     materialize(from_compacted, compact=True)
-    run_all(shared, DAYS, batch_bytes=EQUALITY_BATCHES)
+    run_all(shared, DAYS, batch_bytes=SMALL_BATCHES)
 
     for day in DAYS:
         assert committed(from_raw, "sessions", day)["source"] == RAW_TABLE
@@ -109,10 +106,10 @@ def test_each_turn_features_batch_reads_only_the_turns_files_of_its_sessions(
     lake: Lake, compact: bool
 ) -> None:
     if compact:
-        run_operator(Compact(), lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
-    run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
+        run_operator(Compact(), lake, [DAY1], InlineRuntime(), batch_bytes=TINY_BATCHES)
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), batch_bytes=TINY_BATCHES)
     turns_files = lake_catalog(lake).files("turns", DAY1)
-    (day,) = plan(TurnFeatures(), lake, [DAY1], batch_bytes=SMALL_BATCHES)
+    (day,) = plan(TurnFeatures(), lake, [DAY1], batch_bytes=TINY_BATCHES)
     tasks = day.tasks
     assert len(tasks) > 4 and len(turns_files) > 4
     for task in tasks:

@@ -13,8 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.engine.killable_run import BATCH_BYTES
-from tests.lakes import DAY1
+from tests.lakes import DAY1, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.defs.checks import duplicate_keys
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
@@ -64,7 +63,7 @@ class Reader(threading.Thread):
 @pytest.mark.parametrize("point", ["batches", "staged", "intent", "commit"])
 def test_sigkill_at_any_point_then_rerun(lake: Lake, point: str) -> None:
     op = Sessionize()
-    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=BATCH_BYTES)  # a previous version
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)  # a previous version
     catalog = lake_catalog(lake)
     clean = {t: catalog.read(t, dt=DAY1) for t in op.output_names}
 
@@ -132,7 +131,7 @@ def test_ray_worker_killed_mid_batch_is_retried(
     def materialize() -> None:
         try:
             outcome["result"] = run_operator(
-                SlowSessionize(), lake, [DAY1], RayRuntime(), batch_bytes=64 * 1024
+                SlowSessionize(), lake, [DAY1], RayRuntime(), batch_bytes=SMALL_BATCHES
             )
         except Exception as exc:  # surfaced by the assertion below
             outcome["error"] = exc
@@ -154,7 +153,7 @@ def test_ray_worker_killed_mid_batch_is_retried(
     import shutil
 
     shutil.copytree(Path(lake.root) / "raw_events", Path(expected.root) / "raw_events")
-    run_operator(Sessionize(), expected, [DAY1], InlineRuntime(), batch_bytes=64 * 1024)
+    run_operator(Sessionize(), expected, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     for table in Sessionize.output_names:
         assert (
             lake_catalog(lake)

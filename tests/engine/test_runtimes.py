@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.lakes import DAY1, DAY2
+from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, run_all, run_operator
 from trajectory_assets.engine.results import RunResult
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
@@ -15,7 +15,6 @@ from trajectory_assets.engine.runtimes.ray import RayRuntime
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES, Sessionize
 
-SMALL_BATCHES = 64 * 1024  # many batches per day, so merges and ordering are exercised
 SESSIONIZE = Sessionize()
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from tests.lake.writers import WriterRacingRuntime, commit_at_once
-from tests.lakes import DAY1, DAY2
+from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator
 from tests.servers import ACCESS_KEY, SECRET_KEY, S3Server
 from trajectory_assets.definitions import defs
@@ -71,7 +71,7 @@ def test_rerun_restore_and_a_second_writer_on_s3(raw_lake_root: Path, s3: S3Serv
     assert catalog.read("sessions", dt=DAY1).equals(rows)
 
     with pytest.raises(ConcurrentWriterError, match=r"\(run the-other"):
-        run_operator(op, lake, [DAY2], WriterRacingRuntime(lake, DAY2), batch_bytes=64 * 1024)
+        run_operator(op, lake, [DAY2], WriterRacingRuntime(lake, DAY2), batch_bytes=SMALL_BATCHES)
     assert lake_catalog(lake).read("sessions", dt=DAY2).num_rows == 120
 
 
@@ -134,7 +134,7 @@ def test_ray_tasks_write_batch_files_on_s3(
     from trajectory_assets.engine.runtimes.ray import RayRuntime
 
     lake = upload(raw_lake_root, s3)
-    result = run_operator(Sessionize(), lake, [DAY1], RayRuntime(), batch_bytes=64 * 1024)
+    result = run_operator(Sessionize(), lake, [DAY1], RayRuntime(), batch_bytes=SMALL_BATCHES)
     assert result.days[DAY1].batches > 1
     assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows == 120
 
