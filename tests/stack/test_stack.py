@@ -279,11 +279,19 @@ def test_the_daemon_ticks_the_daily_schedule(stack: Stack, scheduled_day: str) -
     assert lake_catalog(stack.lake).state("sessions", scheduled_day).rows == 20  # type: ignore[union-attr]
 
 
-def _dismiss_welcome(page: Any) -> None:
-    """A first visit shows a newsletter dialog over the page."""
+def _close_dialogs(page: Any) -> None:
+    """Dagster's UI opens dialogs over the page when it likes (a first visit's newsletter dialog,
+    late, after the page looked settled): whenever one is in the way of an action, skip it, or
+    close it with Escape."""
     skip = page.get_by_role("button", name="Skip")
-    if skip.count():
-        skip.first.click()
+
+    def close() -> None:
+        if skip.count():
+            skip.first.click()
+        else:
+            page.keyboard.press("Escape")
+
+    page.add_locator_handler(page.locator(".bp5-overlay-backdrop"), close)
 
 
 def test_the_ui_shows_the_assets_and_the_materialized_partitions(stack: Stack) -> None:
@@ -304,27 +312,24 @@ def test_the_ui_shows_the_assets_and_the_materialized_partitions(stack: Stack) -
             ],
         )
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        _close_dialogs(page)
         page.goto(f"{stack.url}/asset-groups", wait_until="networkidle")
-        _dismiss_welcome(page)
         # expand the group in the graph (its name is also in hidden text-measuring elements)
         page.get_by_text("tier_b", exact=True).filter(visible=True).last.dblclick()
         page.screenshot(path=str(ARTIFACTS / "asset-graph-group.png"))
         # the graph draws only the nodes in view (which ones depends on the layout): one lineage
         page.goto(f"{stack.url}/assets/turn_features?view=lineage", wait_until="networkidle")
-        _dismiss_welcome(page)
         page.get_by_text("turns", exact=True).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "asset-graph.png"))
 
         # the graph draws only the nodes in view: the asset catalog lists every asset
         page.goto(f"{stack.url}/assets", wait_until="networkidle")
-        _dismiss_welcome(page)
         page.get_by_text("raw_compacted", exact=True).first.wait_for(timeout=60_000)
         for table in TABLES:
             assert page.get_by_text(table, exact=True).count() > 0, table
         page.screenshot(path=str(ARTIFACTS / "asset-catalog.png"))
 
         page.goto(f"{stack.url}/assets/sessions?view=partitions", wait_until="networkidle")
-        _dismiss_welcome(page)
         page.get_by_text("Materialized (", exact=False).first.wait_for(timeout=60_000)
         body = page.inner_text("body")
         materialized = int(body.split("Materialized (", 1)[1].split(")", 1)[0])
