@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from tests.lake.writers import WriterRacingRuntime, commit_at_once
-from tests.lakes import DAY1, DAY2
+from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, plan, run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import ConcurrentWriterError, NoPreviousVersionError
@@ -19,8 +19,6 @@ from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import STAGING
 from trajectory_assets.lake.staging import pending_attempts, write_intent
 from trajectory_assets.operators import Sessionize
-
-SMALL = 32 * 1024
 
 
 def data_files(lake: Lake, table: str) -> set[str]:
@@ -36,7 +34,9 @@ def drop_a_session(lake: Lake, day: str) -> None:
 def test_each_table_is_a_delta_table_with_one_commit_per_day(lake: Lake) -> None:
     from deltalake import DeltaTable
 
-    result = run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
+    result = run_operator(
+        Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL_BATCHES
+    )
     for table in Sessionize.output_names:
         history = DeltaTable(lake.path(table)).history()
         *writes, create = history  # newest first: the empty table, then one commit per day
@@ -49,13 +49,13 @@ def test_each_table_is_a_delta_table_with_one_commit_per_day(lake: Lake) -> None
 
 def test_rerun_of_the_same_inputs_adds_no_version_and_no_files(lake: Lake) -> None:
     op = Sessionize()
-    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     catalog = lake_catalog(lake)
     first = catalog.read("sessions", dt=DAY1)
     files = {t: data_files(lake, t) for t in op.output_names}
     versions = {t: catalog.snapshot(t).version for t in op.output_names}
 
-    again = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    again = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     assert again.days[DAY1].up_to_date
     assert again.days[DAY1].rows("sessions") == first.num_rows
     catalog.refresh()
@@ -67,14 +67,14 @@ def test_rerun_of_the_same_inputs_adds_no_version_and_no_files(lake: Lake) -> No
 
 def test_changed_raw_data_commits_a_new_version_and_rollback_restores_the_day(lake: Lake) -> None:
     op = Sessionize()
-    run_operator(op, lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
+    run_operator(op, lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     catalog = lake_catalog(lake)
     before = {d: catalog.read("sessions", dt=d) for d in (DAY1, DAY2)}
     with pytest.raises(NoPreviousVersionError, match=f"sessions dt={DAY1} has no previous"):
         delta_commit.restore_day(lake, catalog.get("sessions"), DAY1, {})
 
     drop_a_session(lake, DAY1)
-    result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     assert result.days[DAY1].rows("sessions") == before[DAY1].num_rows - 1
     assert result.days[DAY1].tables["sessions"].version == 3
 
@@ -89,13 +89,13 @@ def test_changed_raw_data_commits_a_new_version_and_rollback_restores_the_day(la
 
 def test_time_travel_returns_the_rows_of_an_earlier_version(lake: Lake) -> None:
     op = Sessionize()
-    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     catalog = lake_catalog(lake)
     first = catalog.read("sessions", dt=DAY1)
     committed_at = delta.open_table(lake, "sessions").history(1)[0]["timestamp"]  # type: ignore[union-attr]
     time.sleep(0.05)
     drop_a_session(lake, DAY1)
-    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     catalog.refresh()
     assert catalog.read("sessions", dt=DAY1).num_rows == first.num_rows - 1
     assert catalog.read("sessions", dt=DAY1, version=1).equals(first)
@@ -110,7 +110,7 @@ def test_polars_duckdb_and_pyarrow_read_the_same_rows_as_the_catalog(lake: Lake)
     import polars as pl
     from deltalake import DeltaTable
 
-    run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
+    run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     expected = (
         lake_catalog(lake)
         .read("turns")
@@ -128,7 +128,7 @@ def test_polars_duckdb_and_pyarrow_read_the_same_rows_as_the_catalog(lake: Lake)
 def test_an_unordered_read_has_the_same_rows_and_a_head_is_the_days_first_rows(
     lake: Lake,
 ) -> None:
-    run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL)
+    run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     catalog = lake_catalog(lake)
     ordered = catalog.read("llm_calls", dt=DAY2)
     unordered = catalog.read("llm_calls", dt=DAY2, ordered=False)
@@ -150,13 +150,13 @@ def test_resumed_run_reuses_finished_batches_and_matches_a_clean_run(
     op = Sessionize()
     clean = Lake(str(tmp_path / "clean"))
     shutil.copytree(Path(lake.root, "raw_events"), Path(clean.root, "raw_events"))
-    run_operator(op, clean, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    run_operator(op, clean, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
 
-    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL)
+    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
     tasks = day.tasks
     assert len(tasks) > 3
     InlineRuntime().run(tasks[:2])  # an earlier run that died after two batches
-    result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     assert result.days[DAY1].reused_batches == 2
     for table in op.output_names:
         assert (
@@ -168,7 +168,7 @@ def test_interrupted_commit_is_rolled_forward_by_the_next_run(lake: Lake) -> Non
     """A run that died after deciding to commit (intent written) and committing only
     `sessions` is completed by the next run: every sibling ends on that attempt's files."""
     op = Sessionize()
-    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL)
+    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
     receipts = InlineRuntime().run(day.tasks)
     attempt = day.attempt(op)
     write_intent(attempt, op.output_names, [r.batch_id for r in receipts], {"run_id": "dead"})
@@ -178,7 +178,7 @@ def test_interrupted_commit_is_rolled_forward_by_the_next_run(lake: Lake) -> Non
     assert lake_catalog(lake).state("turns", DAY1) is None  # the run died here
     assert pending_attempts(lake, op.name, DAY1) == [attempt]
 
-    result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     catalog = lake_catalog(lake)
     for table in op.output_names:
         assert catalog.state(table, DAY1).attempt == attempt.key, table  # type: ignore[union-attr]
@@ -189,7 +189,7 @@ def test_interrupted_commit_is_rolled_forward_by_the_next_run(lake: Lake) -> Non
 def test_a_second_writer_of_the_same_day_is_refused(lake: Lake) -> None:
     op = Sessionize()
     with pytest.raises(ConcurrentWriterError, match=r"sessions dt=.* [(]run the-other"):
-        run_operator(op, lake, [DAY1], WriterRacingRuntime(lake, DAY1), batch_bytes=SMALL)
+        run_operator(op, lake, [DAY1], WriterRacingRuntime(lake, DAY1), batch_bytes=SMALL_BATCHES)
     assert pending_attempts(lake, op.name, DAY1) == []  # nothing left to roll forward
     catalog = lake_catalog(lake)
     assert {
@@ -200,7 +200,7 @@ def test_a_second_writer_of_the_same_day_is_refused(lake: Lake) -> None:
 
 def test_writers_of_different_days_both_commit(lake: Lake) -> None:
     op = Sessionize()
-    run_operator(op, lake, [DAY1], WriterRacingRuntime(lake, DAY2), batch_bytes=SMALL)
+    run_operator(op, lake, [DAY1], WriterRacingRuntime(lake, DAY2), batch_bytes=SMALL_BATCHES)
     catalog = lake_catalog(lake)
     assert catalog.days("sessions") == [DAY1, DAY2]
     assert catalog.read("sessions").num_rows == 240
@@ -208,10 +208,10 @@ def test_writers_of_different_days_both_commit(lake: Lake) -> None:
 
 def test_vacuum_ends_time_travel_before_the_horizon(lake: Lake) -> None:
     op = Sessionize()
-    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     old = data_files(lake, "sessions")
     drop_a_session(lake, DAY1)
-    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL)
+    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     assert delta_history.vacuum(lake, "sessions", retention_hours=24) == []  # too young to go
     deleted = delta_history.vacuum(lake, "sessions", retention_hours=0)
     assert len(deleted) == len(old)
