@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.lakes import DAY1, DAY2
+from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, plan, run_all, run_operator
 from trajectory_assets.engine.explain import explain
 from trajectory_assets.engine.registry import Registry
@@ -51,7 +51,7 @@ def test_every_operator_shares_the_batches_of_one_read(lake: Lake) -> None:
 
 
 def test_an_aggregate_over_committed_rows_runs_on_their_files(lake: Lake) -> None:
-    run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), batch_bytes=32 * 1024)
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     (day,) = plan(ToolStats(), lake, [DAY1])
     assert [op.name for op in day.run] == ["tool_stats"]
     assert all(t.primary and not t.raw_files for t in day.tasks)
