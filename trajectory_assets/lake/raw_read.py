@@ -51,16 +51,12 @@ def read_events(
         if fast is not None:
             return fast, []
     sources = _sources(lake, files)
-    arrow_fs = lake.arrow_fs
 
     def read_one(f: RawFile, source: str | bytes | BaseException) -> pa.Table | BadRawFileError:
         try:
             if isinstance(source, BaseException):
                 raise source
-            if isinstance(source, bytes):
-                table = pq.read_table(pa.BufferReader(source))
-            else:
-                table = pq.read_table(source, filesystem=arrow_fs)
+            table = pq.read_table(pa.BufferReader(source) if isinstance(source, bytes) else source)
             return conform(table, f)
         except BadRawFileError as exc:
             return exc
@@ -84,8 +80,8 @@ def read_events(
 
 
 def _sources(lake: Lake, files: Sequence[RawFile]) -> Sequence[str | bytes | BaseException]:
-    """What each file is read from: its path on local disk, its bytes (or the error fetching
-    them) from an object store, fetched concurrently in one call."""
+    """What each file is read from: its path on local disk (pyarrow's default filesystem), its
+    bytes (or the error fetching them) from an object store, fetched concurrently in one call."""
     paths = [lake.path(f.path) for f in files]
     if lake.is_local:
         return paths
