@@ -125,13 +125,13 @@ def test_polars_duckdb_and_pyarrow_read_the_same_rows_as_the_catalog(lake: Lake)
         assert rows.select(expected.column_names).cast(expected.schema).equals(expected)
 
 
-def test_an_unordered_read_has_the_same_rows_and_a_head_is_the_days_first_rows(
+def test_a_day_read_file_by_file_has_the_same_rows_and_a_head_is_the_days_first_rows(
     lake: Lake,
 ) -> None:
     run_operator(Sessionize(), lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     catalog = lake_catalog(lake)
     ordered = catalog.read("llm_calls", dt=DAY2)
-    unordered = catalog.read("llm_calls", dt=DAY2, ordered=False)
+    unordered = catalog.day_rows("llm_calls", DAY2, ordered.column_names)
     order = [(k, "ascending") for k in ("dt", *catalog.get("llm_calls").keys)]
     assert unordered.num_rows == ordered.num_rows > 0
     assert unordered.sort_by(order).equals(ordered)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.engine.results import RunResult
@@ -46,7 +45,6 @@ class CheckContext:
     limits: Thresholds
     result: RunResult | None = None
     audits: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
-    sources: dict[str, ds.Dataset | None] = field(default_factory=dict)
 
     def audit(self, op: str, table: str, day: str) -> dict[str, int]:
         if (op, day) not in self.audits:
@@ -69,13 +67,9 @@ class CheckContext:
         return state.rows if state is not None else 0
 
     def column(self, table: str, day: str, names: Sequence[str]) -> pa.Table:
-        """Columns of a table's day, from one dataset of the table for every check and day:
-        making a dataset lists the table's files, which cost more than the reads themselves."""
-        if table not in self.sources:
-            self.sources[table] = self.catalog.dataset(table)
-        return self.catalog.read(
-            table, dt=day, columns=list(names), source=self.sources[table], ordered=False
-        )
+        """Columns of a table's day, from the catalog's one snapshot of the table: listing the
+        table's files for every check and day would cost more than the reads themselves."""
+        return self.catalog.day_rows(table, day, list(names))
 
 
 def committed_audit(catalog: Catalog, table: str, day: str) -> dict[str, int]:

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 ATTEMPT_IN_NAME = re.compile(r"^part-([0-9a-f]{16})-")
+OBJECT_STORE_READS = 8
+"""Files of a table read at once from an object store (`read_files`)."""
 
 
 class DataFileDocument(TypedDict):
@@ -235,15 +238,17 @@ def read_files(
     lake: Lake, spec: TableSpec, files: Sequence[DataFile], columns: Sequence[str] | None = None
 ) -> pa.Table:
     """Rows of the given files with the table's schema (or its `columns`), partition columns
-    filled in from the log: what a batch task reads of an upstream table."""
+    filled in from the log: what a batch task reads of an upstream table. One file after the
+    other on local disk; on an object store, where each file costs a few round trips, several
+    at once."""
     import pyarrow.parquet as pq
 
     schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
     partitions = set(partition_columns(spec))
     inside = [n for n in schema.names if n not in partitions]
     arrow_fs = lake.arrow_fs
-    tables = []
-    for f in files:
+
+    def read_one(f: DataFile) -> pa.Table:
         table = pq.read_table(lake.path(spec.name, f.path), columns=inside, filesystem=arrow_fs)
         values = f.values
         for name in schema.names:
@@ -251,16 +256,20 @@ def read_files(
                 table = table.append_column(
                     name, pa.array([values.get(name)] * table.num_rows, pa.string())
                 )
-        tables.append(table.select(schema.names).cast(schema))
+        return table.select(schema.names).cast(schema)
+
+    if lake.is_local or len(files) < 2:
+        tables = [read_one(f) for f in files]
+    else:
+        with ThreadPoolExecutor(max_workers=min(OBJECT_STORE_READS, len(files))) as pool:
+            tables = list(pool.map(read_one, files))
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 def dataset(
     lake: Lake, name: str, version: int | None = None, as_of: dt.datetime | None = None
 ) -> ds.Dataset | None:
-    """A table's files at one version as a pyarrow dataset; None when never committed. Making
-    one lists every file of the table (a tenth of a second and more), so a reader of many days
-    of one version makes it once and passes it to `read`."""
+    """A table's files at one version as a pyarrow dataset; None when never committed."""
     table = open_table(lake, name, version)
     if table is None:
         return None
@@ -278,24 +287,18 @@ def read(
     columns: Sequence[str] | None = None,
     version: int | None = None,
     as_of: dt.datetime | None = None,
-    source: ds.Dataset | None = None,
-    ordered: bool = True,
 ) -> pa.Table:
-    """A table's rows at its current version (or `version`, or the version current `as_of`, or
-    those of `source`, a `dataset` of it), with only the files of matching partitions opened
-    when `filter` names partition columns, in key order, so that two reads of the same rows are
-    equal (`ordered=False`: in file order, for a reader that only counts or sums: sorting costs
-    several times the read)."""
+    """A table's rows at its current version (or `version`, or the version current `as_of`),
+    with only the files of matching partitions opened when `filter` names partition columns,
+    in key order, so that two reads of the same rows are equal."""
     names = list(columns) if columns is not None else spec.schema.names
     schema = pa.schema([spec.schema.field(c) for c in names])
-    found = source if source is not None else dataset(lake, spec.name, version, as_of)
+    found = dataset(lake, spec.name, version, as_of)
     if found is None:
         return schema.empty_table()
     rows = found.to_table(columns=names, filter=filter)
     order = [(k, "ascending") for k in ("dt", *spec.keys) if k in names and _sortable(schema, k)]
-    if (
-        ordered and order and rows.num_rows
-    ):  # files come in log order: give rows the table's own order
+    if order and rows.num_rows:  # files come in log order: give rows the table's own order
         rows = rows.sort_by(order)
     return rows.select(names).cast(schema)
 
