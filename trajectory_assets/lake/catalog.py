@@ -95,9 +95,10 @@ class Catalog:
 
     def day_rows(self, name: str, day: str, columns: list[str]) -> pa.Table:
         """A day's current rows in file order, read file by file from this catalog's snapshot:
-        for a reader of many days of one version that only counts or sums. A pyarrow dataset
-        of the table would list its files once too, but keeps each file it reads open, so a
-        reader of every day of a table of thousands of small files grows by them."""
+        for a reader of many days of one version that only counts or sums. One pyarrow dataset
+        of the table would serve every day too, but it keeps what it learns of each file it
+        reads, so reading every day of a table of thousands of small files grows by them
+        (7 MB a day for the 153 files a day of `errors` at 10M events)."""
         return delta.read_files(self.lake, self.get(name), self.files(name, day), columns)
 
     def file_rows(self, name: str, day: str, columns: list[str]) -> Iterator[pa.Table]:
