@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
@@ -31,8 +30,6 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 ATTEMPT_IN_NAME = re.compile(r"^part-([0-9a-f]{16})-")
-OBJECT_STORE_READS = 8
-"""Files of a table read at once from an object store (`read_files`)."""
 
 
 class DataFileDocument(TypedDict):
@@ -238,31 +235,29 @@ def read_files(
     lake: Lake, spec: TableSpec, files: Sequence[DataFile], columns: Sequence[str] | None = None
 ) -> pa.Table:
     """Rows of the given files with the table's schema (or its `columns`), partition columns
-    filled in from the log: what a batch task reads of an upstream table. One file after the
-    other on local disk; on an object store, where each file costs a few round trips, several
-    at once."""
+    filled in from the log: what a batch task reads of an upstream table. On an object store
+    the files are fetched whole, all at once (`Lake.sources`)."""
     import pyarrow.parquet as pq
 
     schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
     partitions = set(partition_columns(spec))
     inside = [n for n in schema.names if n not in partitions]
-    arrow_fs = lake.arrow_fs
-
-    def read_one(f: DataFile) -> pa.Table:
-        table = pq.read_table(lake.path(spec.name, f.path), columns=inside, filesystem=arrow_fs)
+    tables = []
+    for f, source in zip(
+        files, lake.sources([lake.path(spec.name, f.path) for f in files]), strict=True
+    ):
+        if isinstance(source, BaseException):
+            raise source
+        table = pq.read_table(
+            pa.BufferReader(source) if isinstance(source, bytes) else source, columns=inside
+        )
         values = f.values
         for name in schema.names:
             if name in partitions:
                 table = table.append_column(
                     name, pa.array([values.get(name)] * table.num_rows, pa.string())
                 )
-        return table.select(schema.names).cast(schema)
-
-    if lake.is_local or len(files) < 2:
-        tables = [read_one(f) for f in files]
-    else:
-        with ThreadPoolExecutor(max_workers=min(OBJECT_STORE_READS, len(files))) as pool:
-            tables = list(pool.map(read_one, files))
+        tables.append(table.select(schema.names).cast(schema))
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 

@@ -50,7 +50,7 @@ def read_events(
         fast = _scan_local(lake, files, threads, schema)
         if fast is not None:
             return fast, []
-    sources = _sources(lake, files)
+    sources = lake.sources([lake.path(f.path) for f in files])
 
     def read_one(f: RawFile, source: str | bytes | BaseException) -> pa.Table | BadRawFileError:
         try:
@@ -77,16 +77,6 @@ def read_events(
     if not tables:
         return schema.empty_table(), skipped
     return pa.concat_tables(tables).select(schema.names), skipped
-
-
-def _sources(lake: Lake, files: Sequence[RawFile]) -> Sequence[str | bytes | BaseException]:
-    """What each file is read from: its path on local disk (pyarrow's default filesystem), its
-    bytes (or the error fetching them) from an object store, fetched concurrently in one call."""
-    paths = [lake.path(f.path) for f in files]
-    if lake.is_local:
-        return paths
-    fetched: list[bytes | BaseException] = lake.fs.cat_ranges(paths, None, None, on_error="return")
-    return fetched
 
 
 def events_schema(columns: Sequence[str] | None = None) -> pa.Schema:
