@@ -3,6 +3,7 @@
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import (
+    RawFile,
     group_sessions,
     list_days,
     list_raw_files,
@@ -37,3 +38,46 @@ def test_groups_hold_whole_sessions_and_are_deterministic(lake: Lake) -> None:
             owner = seen.setdefault((f.app_id, f.session_id), g.batch_id)
             assert owner == g.batch_id, "a session was split across batches"
     assert sum(len(g.files) for g in groups) == len(files)
+
+
+def _sessions(app: str, sizes: list[int]) -> list[RawFile]:
+    return [
+        RawFile(
+            f"raw_events/dt={DAY1}/app_id={app}/session_id=s{i:04d}/0.parquet",
+            size,
+            0.0,
+            DAY1,
+            app,
+            f"s{i:04d}",
+        )
+        for i, size in enumerate(sizes)
+    ]
+
+
+def test_an_apps_sessions_are_cut_into_batches_of_about_equal_size() -> None:
+    """A day's app is cut into the whole number of batches nearest the target, never leaving a
+    small remainder batch (memory follows the largest batch in flight)."""
+    mib = 1024 * 1024
+    files = [
+        *_sessions("a", [mib // 4] * 68),  # 17 MiB: nearer one batch than two
+        *_sessions("b", [mib // 4] * 668),  # 167 MiB: ten batches of ~16.7 MiB
+        *_sessions("c", [mib // 4] * 4),  # 1 MiB: one small batch of its own
+    ]
+    groups = group_sessions(files, batch_bytes=16 * mib)
+    by_app = [[g for g in groups if g.files[0].app_id == app] for app in "abc"]
+    assert [len(gs) for gs in by_app] == [1, 10, 1]
+    assert all(len({f.app_id for f in g.files}) == 1 for g in groups)
+    assert all(15.5 * mib <= g.bytes <= 17 * mib for g in by_app[1])
+    assert [g.batch_id for g in groups] == [f"{DAY1}-{i:05d}" for i in range(12)]
+    assert [f for g in groups for f in g.files] == files  # sessions in order, each once
+
+
+def test_a_session_larger_than_a_batch_is_one_batch_with_no_empty_ones() -> None:
+    mib = 1024 * 1024
+    files = _sessions("a", [mib, 40 * mib, mib, mib])
+    groups = group_sessions(files, batch_bytes=8 * mib)
+    assert all(g.files for g in groups)
+    assert [[f.session_id for f in g.files] for g in groups] == [
+        ["s0000", "s0001"],
+        ["s0002", "s0003"],
+    ]

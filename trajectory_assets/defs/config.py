@@ -19,7 +19,7 @@ class ComputeConfig(dg.Config):
     batch_bytes: int = Field(
         default=int(os.environ.get(BATCH_BYTES, AUTO_BATCH_BYTES)),
         description="Target raw bytes per batch of whole sessions; 0 (the default): sized per "
-        "day, about one batch per core, 8-32 MiB each.",
+        "day, about one batch per core, 8-16 MiB each.",
     )
     on_bad_file: Literal["fail", "skip"] = Field(
         default="skip" if os.environ.get(ON_BAD_FILE) == "skip" else "fail",

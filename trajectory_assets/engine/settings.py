@@ -8,15 +8,18 @@ from trajectory_assets.lake.raw import OnBadFile
 AUTO_BATCH_BYTES = 0
 """`batch_bytes` when the run sizes each day's batches itself (the default)."""
 MIN_BATCH_BYTES = 8 * 1024 * 1024
-MAX_BATCH_BYTES = 32 * 1024 * 1024
+MAX_BATCH_BYTES = 16 * 1024 * 1024
 BATCHES_PER_CORE = 1
-"""Automatic batches: about one per core for the day, between 8 and 32 MiB of raw input each.
+"""Automatic batches: about one per core for the day, between 8 and 16 MiB of raw input each.
 Every batch pays a fixed cost (opening its files, planning each operator's SQL: ~0.15 s on
 2 cores), so fewer, larger batches are faster, down to the point where a core would sit idle
-while another finishes the last one; a range keeps every core busy with its other days. The
-ceiling bounds a batch's memory (~0.5 GB of events and outputs at 32 MiB). Measured on 2 cores:
-three days of 100k events each in 9 batches take 7.4 s, in 12 batches 8.3 s, in 24 (fixed
-8 MiB) 10.8 s; one such day alone takes the same in 3, 4 or 5 batches."""
+while another finishes the last one; a range keeps every core busy with its other days.
+Measured on 2 cores: three days of 100k events each in 9 batches take 7.4 s, in 12 batches
+8.3 s, in 24 (fixed 8 MiB) 10.8 s; one such day alone takes the same in 3, 4 or 5 batches.
+The ceiling bounds the driver's memory, which follows the size of the batches in flight (one
+per core): two days of a million events each in-process, four runs of each, peaked at 792-892
+MB (median 835) with 32 MiB batches, 727-779 (744) with 24 MiB, 656-724 (681) with 16 MiB,
+in the same time within the machine's noise (62-90 s, 60-82 s, 67-84 s)."""
 
 WINDOW_RAW_FILES = 50_000
 """Days are planned and run in windows holding about this many raw files, so the driver holds a

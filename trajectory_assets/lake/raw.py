@@ -161,39 +161,39 @@ def _mtime(info: dict[str, Any]) -> float:
 def group_sessions(files: Sequence[RawFile], batch_bytes: int) -> list[SessionGroup]:
     """Batches of whole sessions, about `batch_bytes` each, never spanning two days or apps.
 
+    Each app's sessions of a day are cut into the whole number of batches nearest to
+    `batch_bytes` each, of about equal bytes: a batch's memory follows its size, so a day of
+    many apps gets no small remainder batches and a large app no batch above its share.
     Sessions are taken in (day, app, session) order, so the same listing always yields the same
     batches and batch ids, which is what lets a resumed run reuse finished batches.
     """
     by_session: dict[tuple[str, str, str], list[RawFile]] = {}
     for f in files:
         by_session.setdefault((f.dt, f.app_id, f.session_id), []).append(f)
-    groups: list[SessionGroup] = []
-    current: list[RawFile] = []
-    current_day: str | None = None
-    current_app: str | None = None
-    size = 0
-    index = 0
-
-    def flush() -> None:
-        nonlocal current, size, index
-        if current and current_day is not None:
-            groups.append(SessionGroup(f"{current_day}-{index:05d}", current_day, tuple(current)))
-            index += 1
-        current, size = [], 0
-
+    by_app: dict[tuple[str, str], list[list[RawFile]]] = {}
     for (day, app, _sid), session_files in sorted(by_session.items()):
-        if day != current_day:
-            flush()
-            current_day, index = day, 0
-        if app != current_app:
-            flush()
-            current_app = app
-        current.extend(sorted(session_files, key=lambda f: f.path))
-        size += sum(f.size for f in session_files)
-        if size >= batch_bytes:
-            flush()
-    flush()
+        by_app.setdefault((day, app), []).append(sorted(session_files, key=lambda f: f.path))
+    groups: list[SessionGroup] = []
+    index: dict[str, int] = {}
+    for (day, _app), sessions in by_app.items():
+        for part in _equal_parts(sessions, batch_bytes):
+            i = index[day] = index.get(day, -1) + 1
+            groups.append(SessionGroup(f"{day}-{i:05d}", day, tuple(f for s in part for f in s)))
     return groups
+
+
+def _equal_parts(sessions: list[list[RawFile]], batch_bytes: int) -> list[list[list[RawFile]]]:
+    """Consecutive sessions in `round(total / batch_bytes)` parts (at least one), each session
+    in the part its first byte falls in (a part that falls inside one large session is dropped)."""
+    sizes = [sum(f.size for f in s) for s in sessions]
+    total = sum(sizes)
+    count = max(1, round(total / max(1, batch_bytes)))
+    parts: list[list[list[RawFile]]] = [[] for _ in range(count)]
+    before = 0
+    for session, size in zip(sessions, sizes, strict=True):
+        parts[before * count // total if total else 0].append(session)
+        before += size
+    return [p for p in parts if p]
 
 
 def fingerprint(files: Iterable[RawFile]) -> str:
