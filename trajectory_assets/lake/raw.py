@@ -162,8 +162,8 @@ def group_sessions(files: Sequence[RawFile], batch_bytes: int) -> list[SessionGr
     """Batches of whole sessions, about `batch_bytes` each, never spanning two days or apps.
 
     Each app's sessions of a day are cut into the whole number of batches nearest to
-    `batch_bytes` each, of about equal bytes: a batch's memory follows its size, so a day of
-    many apps gets no small remainder batches and a large app no batch above its share.
+    `batch_bytes` each, of about equal bytes, since a batch's memory follows its size: no batch
+    is a small remainder, and none holds much over 1.5 x `batch_bytes` but for one large session.
     Sessions are taken in (day, app, session) order, so the same listing always yields the same
     batches and batch ids, which is what lets a resumed run reuse finished batches.
     """
