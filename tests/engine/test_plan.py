@@ -111,3 +111,7 @@ def test_a_long_range_runs_in_windows_of_raw_files(lake: Lake) -> None:
     windows = list(_windows(lake, days, True, small, result))
     assert [list(w) for w in windows] == [[DAY1], [DAY2]]
     assert [len(files) for w in windows for files in w.values()] == per_day
+    # a window ends before a day that would take it well past the target, not after it
+    just_over_one_day = RunSettings(window_raw_files=per_day[0] + 1)
+    windows = list(_windows(lake, days, True, just_over_one_day, result))
+    assert [list(w) for w in windows] == [[DAY1], [DAY2]]

@@ -68,15 +68,19 @@ def _windows(
     lake: Lake, days: Sequence[str], reads_raw: bool, settings: RunSettings, result: RunResult
 ) -> Iterator[dict[str, list[RawFile]]]:
     """Consecutive days with their raw files (listed once per run), about
-    `window_raw_files` raw files a window."""
+    `window_raw_files` raw files a window. A window ends before a day that would, judged by
+    the last day listed, take it past that number: listing the day to find out would hold its
+    files through the window's batches (a range of days of 47k files each held two days a
+    window, 40 MB of file lists, where the target was 50k)."""
     window: dict[str, list[RawFile]] = {}
     held = 0
     for day in days:
         started = time.perf_counter()
-        window[day] = list_raw_files(lake, dt=day) if reads_raw else []
+        files = list_raw_files(lake, dt=day) if reads_raw else []
         result.add_phase("list", time.perf_counter() - started)
-        held += len(window[day])
-        if settings.window_raw_files and held >= settings.window_raw_files:
+        window[day] = files
+        held += len(files)
+        if settings.window_raw_files and held + len(files) > settings.window_raw_files:
             yield window
             window, held = {}, 0
     if window:
