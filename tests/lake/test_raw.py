@@ -72,7 +72,7 @@ def test_an_apps_sessions_are_cut_into_batches_of_about_equal_size() -> None:
     assert [f for g in groups for f in g.files] == files  # sessions in order, each once
 
 
-def test_a_session_larger_than_a_batch_is_one_batch_with_no_empty_ones() -> None:
+def test_a_session_larger_than_a_batch_leaves_no_empty_batch() -> None:
     mib = 1024 * 1024
     files = _sessions("a", [mib, 40 * mib, mib, mib])
     groups = group_sessions(files, batch_bytes=8 * mib)
