@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import Lake, read_source
 from trajectory_assets.lake.stats import FileStats
 from trajectory_assets.schema import TableSpec
 
@@ -237,8 +237,6 @@ def read_files(
     """Rows of the given files with the table's schema (or its `columns`), partition columns
     filled in from the log: what a batch task reads of an upstream table. On an object store
     the files are fetched whole, all at once (`Lake.sources`)."""
-    import pyarrow.parquet as pq
-
     schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
     partitions = set(partition_columns(spec))
     inside = [n for n in schema.names if n not in partitions]
@@ -246,11 +244,7 @@ def read_files(
     for f, source in zip(
         files, lake.sources([lake.path(spec.name, f.path) for f in files]), strict=True
     ):
-        if isinstance(source, BaseException):
-            raise source
-        table = pq.read_table(
-            pa.BufferReader(source) if isinstance(source, bytes) else source, columns=inside
-        )
+        table = read_source(source, inside)
         values = f.values
         for name in schema.names:
             if name in partitions:

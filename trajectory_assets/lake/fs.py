@@ -143,6 +143,14 @@ def write_file_atomic(lake: Lake, path: str, data: bytes) -> None:
         fs.pipe_file(path, data)
 
 
+def read_source(source: str | bytes | BaseException, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file from what `Lake.sources` gave for it; a failed fetch is raised here."""
+    if isinstance(source, BaseException):
+        raise source
+    readable = pa.BufferReader(source) if isinstance(source, bytes) else source
+    return pq.read_table(readable, columns=columns)
+
+
 def parquet_bytes(table: pa.Table) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")

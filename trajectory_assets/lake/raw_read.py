@@ -9,10 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from trajectory_assets.errors import BadRawFileError, BadRawFilesError
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import Lake, read_source
 from trajectory_assets.lake.raw import OnBadFile, RawFile
 from trajectory_assets.schema import EVENTS, RAW_EVENTS
 
@@ -54,10 +53,7 @@ def read_events(
 
     def read_one(f: RawFile, source: str | bytes | BaseException) -> pa.Table | BadRawFileError:
         try:
-            if isinstance(source, BaseException):
-                raise source
-            table = pq.read_table(pa.BufferReader(source) if isinstance(source, bytes) else source)
-            return conform(table, f)
+            return conform(read_source(source), f)
         except BadRawFileError as exc:
             return exc
         except Exception as exc:  # any unreadable file: truncated, not Parquet, permissions
