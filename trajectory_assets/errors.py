@@ -48,6 +48,21 @@ class BadRawFilesError(RuntimeError):
         return (BadRawFilesError, (self.bad,))
 
 
+class BrokenLinkError(RuntimeError):
+    """A symbolic link in the raw lake whose target does not exist: its data cannot be listed."""
+
+    def __init__(self, path: str, target: str) -> None:
+        super().__init__(
+            f"raw data at {path} is a symbolic link to {target}, which does not exist, so "
+            "nothing was committed: restore the target, or remove the link if its data is gone"
+        )
+        self.path = path
+        self.target = target
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (BrokenLinkError, (self.path, self.target))
+
+
 # Planning and committing tables
 
 

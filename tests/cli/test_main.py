@@ -115,3 +115,17 @@ def test_no_import_circle() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_broken_link_in_the_raw_lake_is_an_error_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = tmp_path / "lake" / "raw_events"
+    raw.mkdir(parents=True)
+    (raw / "dt=2026-01-01").symlink_to(tmp_path / "gone")
+    lake = str(tmp_path / "lake")
+    code = main(["forget", "--lake", lake, "--app-id", "a", "--session-id", "s", "--yes"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: raw data at ") and "is a symbolic link to" in err
+    assert str(tmp_path / "gone") in err and "Traceback" not in err

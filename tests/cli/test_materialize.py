@@ -1,5 +1,6 @@
 """`materialize` (and the `dagster` CLI on the same definitions), as users script them."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,14 @@ def test_failure_exits_non_zero_naming_the_bad_file(tmp_path: Path, home: Path) 
 
     skipped = materialize(lake, home, *day_of_sessions, "--on-bad-file", "skip")
     assert skipped.returncode == 0, skipped.stderr
+
+    day = lake / "raw_events" / f"dt={DAY1}"
+    shutil.move(day, tmp_path / "moved")
+    day.symlink_to(tmp_path / "gone")  # a day folder linked to data that is not there
+    broken = materialize(lake, home, *day_of_sessions)
+    assert broken.returncode == 1
+    assert f"{day} is a symbolic link to {tmp_path / 'gone'}, which does not exist" in broken.stderr
+    assert "Traceback" not in broken.stderr
 
 
 def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:

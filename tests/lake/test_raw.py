@@ -1,6 +1,13 @@
 """Raw listing, pruning and batching of real Parquet files."""
 
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
 from tests.lakes import DAY1, DAY2
+from trajectory_assets.errors import BrokenLinkError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import (
     RawFile,
@@ -24,6 +31,43 @@ def test_pruning_by_day_range_app_and_session(lake: Lake) -> None:
     one_session = list_raw_files(lake, dt=DAY1, app_id=app, session_id=sid)
     assert {f.session_id for f in one_session} == {sid}
     assert len(one_session) >= 1
+
+
+def test_linked_folders_are_listed_as_what_they_point_to_each_once(
+    lake: Lake, tmp_path: Path
+) -> None:
+    day = Path(lake.root) / "raw_events" / f"dt={DAY1}"
+    before = {(f.app_id, f.session_id, Path(f.path).name, f.size) for f in list_raw_files(lake)}
+    app = sorted(day.iterdir())[0]
+    moved = tmp_path / "elsewhere" / app.name
+    shutil.move(app, moved)
+    os.symlink(moved, app)  # an app folder that lives elsewhere
+    session = sorted(p for p in moved.iterdir())[0]
+    os.symlink(moved, session / "loop")  # links back up must not list anything twice
+    os.symlink(day, session / "day")
+    after = list_raw_files(lake, dt=DAY1) + list_raw_files(lake, dt=DAY2)
+    assert {(f.app_id, f.session_id, Path(f.path).name, f.size) for f in after} == before
+    assert len(after) == len(before)
+
+
+@pytest.mark.parametrize("where", ["day", "app", "file"])
+def test_a_link_to_nothing_stops_the_listing_naming_link_and_target(
+    lake: Lake, tmp_path: Path, where: str
+) -> None:
+    day = Path(lake.root) / "raw_events" / f"dt={DAY1}"
+    link = {
+        "day": day,
+        "app": day / "app_id=gone",
+        "file": next(day.glob("app_id=*/session_id=*")) / "part-9.parquet",
+    }[where]
+    if where == "day":
+        shutil.rmtree(day)
+    os.symlink(tmp_path / "nowhere", link)
+    with pytest.raises(BrokenLinkError) as raised:
+        list_raw_files(lake, dt=DAY1)
+    assert str(link) in str(raised.value)
+    assert str(tmp_path / "nowhere") in str(raised.value)
+    assert list_raw_files(lake, dt=DAY2)  # other days still list
 
 
 def test_groups_hold_whole_sessions_and_are_deterministic(lake: Lake) -> None:

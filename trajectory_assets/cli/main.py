@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import click
 
+from trajectory_assets.cli.common import CliError
 from trajectory_assets.cli.demo import demo
 from trajectory_assets.cli.explain import explain
 from trajectory_assets.cli.forget import forget
@@ -29,6 +30,7 @@ from trajectory_assets.cli.serve import serve
 from trajectory_assets.cli.sync import sync
 from trajectory_assets.cli.tables import tables
 from trajectory_assets.cli.vacuum import vacuum
+from trajectory_assets.errors import BrokenLinkError
 
 PROG = "trajectory-assets"
 
@@ -97,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except BrokenLinkError as exc:  # any command that lists raw data may find one
+        CliError(str(exc)).show()
+        return 1
     except click.Abort:
         click.echo("Aborted!", err=True)
         return 1

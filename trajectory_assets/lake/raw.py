@@ -15,6 +15,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trajectory_assets.errors import BrokenLinkError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE, parse_hive
 
@@ -95,12 +96,15 @@ def list_raw_files(
     prefix = root.rstrip("/") + "/"  # listed paths start with it: slicing beats relpath per file
     files: list[RawFile] = []
     for day in days:
-        base = lake.path(RAW_TABLE, f"dt={day}")
+        folders = [lake.path(RAW_TABLE, f"dt={day}")]
         if app_id is not None:
-            base = posixpath.join(base, f"app_id={app_id}")
+            folders.append(posixpath.join(folders[-1], f"app_id={app_id}"))
             if session_id is not None:
-                base = posixpath.join(base, f"session_id={session_id}")
+                folders.append(posixpath.join(folders[-1], f"session_id={session_id}"))
+        base = folders[-1]
         if not fs.exists(base):
+            for folder in folders:
+                _check_link(lake, folder)
             continue
         for path, info in _find(lake, base):
             relative = (
@@ -128,20 +132,38 @@ def list_raw_files(
 
 def _find(lake: Lake, base: str) -> list[tuple[str, dict[str, Any]]]:
     """(path, info) of every file below `base`, sorted. Local lakes use os.scandir, which is
-    many times faster than fsspec's generic walk on tens of thousands of session folders."""
+    many times faster than fsspec's generic walk on tens of thousands of session folders.
+
+    A symbolic link is listed as what it points to (a folder of a day, an app or a session may
+    live elsewhere), each folder once; a link to nothing stops the listing with an error, since
+    the data it stood for would otherwise be missing from the tables without a word."""
     if not lake.is_local:
         return sorted(lake.fs.find(base, detail=True).items())
     found: list[tuple[str, dict[str, Any]]] = []
     stack = [base]
+    listed = [os.path.realpath(base)]  # real folders listed with all they hold: no cycles
     while stack:
         with os.scandir(stack.pop()) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
+                elif entry.is_dir():  # a link to a folder
+                    real = os.path.realpath(entry.path)
+                    if not any(real == r or real.startswith(r + os.sep) for r in listed):
+                        listed.append(real)
+                        stack.append(entry.path)
                 elif entry.is_file():
                     stat = entry.stat()
                     found.append((entry.path, {"size": stat.st_size, "mtime": stat.st_mtime}))
+                elif entry.is_symlink():
+                    _check_link(lake, entry.path)
     return sorted(found)
+
+
+def _check_link(lake: Lake, path: str) -> None:
+    """Raises BrokenLinkError when `path` is a symbolic link to nothing (local lakes)."""
+    if lake.is_local and os.path.islink(path) and not os.path.exists(path):
+        raise BrokenLinkError(path, os.readlink(path))
 
 
 def _is_data_file(relative: str) -> bool:
