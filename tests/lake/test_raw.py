@@ -45,6 +45,8 @@ def test_linked_folders_are_listed_as_what_they_point_to_each_once(
     session = sorted(p for p in moved.iterdir())[0]
     os.symlink(moved, session / "loop")  # links back up must not list anything twice
     os.symlink(day, session / "day")
+    os.symlink(day.parent, session / "raw_events")
+    os.symlink(tmp_path / "nowhere", session / "notes.txt")  # not data: ignored as before
     after = list_raw_files(lake, dt=DAY1) + list_raw_files(lake, dt=DAY2)
     assert {(f.app_id, f.session_id, Path(f.path).name, f.size) for f in after} == before
     assert len(after) == len(before)

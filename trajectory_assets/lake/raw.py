@@ -135,8 +135,10 @@ def _find(lake: Lake, base: str) -> list[tuple[str, dict[str, Any]]]:
     many times faster than fsspec's generic walk on tens of thousands of session folders.
 
     A symbolic link is listed as what it points to (a folder of a day, an app or a session may
-    live elsewhere), each folder once; a link to nothing stops the listing with an error, since
-    the data it stood for would otherwise be missing from the tables without a word."""
+    live elsewhere), each folder once: a link to a folder already listed, inside one, or holding
+    one is not followed. A link to nothing where data could be (a `.parquet` name or a `key=`
+    folder) stops the listing with an error, since the data it stood for would otherwise be
+    missing from the tables without a word."""
     if not lake.is_local:
         return sorted(lake.fs.find(base, detail=True).items())
     found: list[tuple[str, dict[str, Any]]] = []
@@ -149,15 +151,19 @@ def _find(lake: Lake, base: str) -> list[tuple[str, dict[str, Any]]]:
                     stack.append(entry.path)
                 elif entry.is_dir():  # a link to a folder
                     real = os.path.realpath(entry.path)
-                    if not any(real == r or real.startswith(r + os.sep) for r in listed):
+                    if not any(_nested(real, r) or _nested(r, real) for r in listed):
                         listed.append(real)
                         stack.append(entry.path)
                 elif entry.is_file():
                     stat = entry.stat()
                     found.append((entry.path, {"size": stat.st_size, "mtime": stat.st_mtime}))
-                elif entry.is_symlink():
+                elif entry.name.endswith(".parquet") or "=" in entry.name:  # could hold data
                     _check_link(lake, entry.path)
     return sorted(found)
+
+
+def _nested(folder: str, outer: str) -> bool:
+    return folder == outer or folder.startswith(outer + os.sep)
 
 
 def _check_link(lake: Lake, path: str) -> None:
