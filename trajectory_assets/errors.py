@@ -48,19 +48,18 @@ class BadRawFilesError(RuntimeError):
         return (BadRawFilesError, (self.bad,))
 
 
-class BrokenLinkError(RuntimeError):
-    """A symbolic link in the raw lake whose target does not exist: its data cannot be listed."""
+class RawLinkError(RuntimeError):
+    """A symbolic link in the raw lake that cannot be read as raw data: one to nothing (its
+    sessions would be missing without a word), or one to a folder inside a day (it could list
+    the same sessions under two names, or loop)."""
 
-    def __init__(self, path: str, target: str) -> None:
-        super().__init__(
-            f"raw data at {path} is a symbolic link to {target}, which does not exist, so "
-            "nothing was committed: restore the target, or remove the link if its data is gone"
-        )
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"raw data at {path} {problem}")
         self.path = path
-        self.target = target
+        self.problem = problem
 
     def __reduce__(self) -> tuple[type, tuple[str, str]]:
-        return (BrokenLinkError, (self.path, self.target))
+        return (RawLinkError, (self.path, self.problem))
 
 
 # Planning and committing tables

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.lakes import DAY1, DAY2
-from trajectory_assets.errors import BrokenLinkError
+from trajectory_assets.errors import RawLinkError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import (
     RawFile,
@@ -33,43 +33,70 @@ def test_pruning_by_day_range_app_and_session(lake: Lake) -> None:
     assert len(one_session) >= 1
 
 
-def test_linked_folders_are_listed_as_what_they_point_to_each_once(
+def test_a_linked_day_and_linked_files_are_read_as_their_targets(
     lake: Lake, tmp_path: Path
 ) -> None:
     day = Path(lake.root) / "raw_events" / f"dt={DAY1}"
-    before = {(f.app_id, f.session_id, Path(f.path).name, f.size) for f in list_raw_files(lake)}
-    app = sorted(day.iterdir())[0]
-    moved = tmp_path / "elsewhere" / app.name
-    shutil.move(app, moved)
-    os.symlink(moved, app)  # an app folder that lives elsewhere
-    session = sorted(p for p in moved.iterdir())[0]
-    os.symlink(moved, session / "loop")  # links back up must not list anything twice
-    os.symlink(day, session / "day")
-    os.symlink(day.parent, session / "raw_events")
-    os.symlink(tmp_path / "nowhere", session / "notes.txt")  # not data: ignored as before
-    after = list_raw_files(lake, dt=DAY1) + list_raw_files(lake, dt=DAY2)
-    assert {(f.app_id, f.session_id, Path(f.path).name, f.size) for f in after} == before
-    assert len(after) == len(before)
+    before = list_raw_files(lake, dt=DAY1)
+    shutil.move(day, tmp_path / "day")
+    day.symlink_to(tmp_path / "day")  # a day kept elsewhere
+    one = next(day.glob("app_id=*/session_id=*/*.parquet"))
+    shutil.move(one, tmp_path / "one.parquet")
+    one.symlink_to(tmp_path / "one.parquet")  # a file kept elsewhere
+    session = one.parent
+    (session / "notes").symlink_to(session / "notes")  # not raw data: ignored, loop or not
+    (session / "_tmp.parquet").symlink_to(tmp_path / "nowhere")  # hidden: ignored
+    assert list_raw_files(lake, dt=DAY1) == before
+    assert list_raw_files(lake, dt=DAY1, app_id=before[0].app_id)
 
 
-@pytest.mark.parametrize("where", ["day", "app", "file"])
-def test_a_link_to_nothing_stops_the_listing_naming_link_and_target(
-    lake: Lake, tmp_path: Path, where: str
+@pytest.mark.parametrize(
+    ("where", "target"),
+    [
+        ("day", "nowhere"),
+        ("app", "nowhere"),
+        ("file", "nowhere"),
+        ("file", "itself"),
+        ("app", "a folder"),
+        ("session", "a folder"),
+    ],
+)
+def test_a_link_to_nothing_or_to_a_folder_inside_a_day_stops_the_listing(
+    lake: Lake, tmp_path: Path, where: str, target: str
 ) -> None:
     day = Path(lake.root) / "raw_events" / f"dt={DAY1}"
+    app = next(day.glob("app_id=*"))
     link = {
         "day": day,
-        "app": day / "app_id=gone",
-        "file": next(day.glob("app_id=*/session_id=*")) / "part-9.parquet",
+        "app": day / "app_id=linked",
+        "session": app / "session_id=linked",
+        "file": next(app.glob("session_id=*")) / "part-9.parquet",
     }[where]
     if where == "day":
         shutil.rmtree(day)
-    os.symlink(tmp_path / "nowhere", link)
-    with pytest.raises(BrokenLinkError) as raised:
-        list_raw_files(lake, dt=DAY1)
-    assert str(link) in str(raised.value)
-    assert str(tmp_path / "nowhere") in str(raised.value)
+    pointed = {"nowhere": tmp_path / "nowhere", "itself": link, "a folder": tmp_path}[target]
+    os.symlink(pointed, link)
+    for pruned in ({}, {"app_id": app.name[len("app_id=") :]}):
+        if where == "app" and pruned:
+            continue  # a listing pruned to another app does not look at it
+        with pytest.raises(RawLinkError) as raised:
+            list_raw_files(lake, dt=DAY1, **pruned)
+        assert str(link) in str(raised.value) and str(pointed) in str(raised.value)
     assert list_raw_files(lake, dt=DAY2)  # other days still list
+
+
+def test_a_pruned_listing_refuses_the_linked_folders_a_full_one_refuses(
+    lake: Lake, tmp_path: Path
+) -> None:
+    day = Path(lake.root) / "raw_events" / f"dt={DAY1}"
+    app = next(day.glob("app_id=*"))
+    shutil.move(app, tmp_path / "app")
+    app.symlink_to(tmp_path / "app")
+    app_id = app.name[len("app_id=") :]
+    with pytest.raises(RawLinkError):
+        list_raw_files(lake, dt=DAY1, app_id=app_id)
+    with pytest.raises(RawLinkError):
+        list_raw_files(lake, dt=DAY1, app_id=app_id, session_id="any")
 
 
 def test_groups_hold_whole_sessions_and_are_deterministic(lake: Lake) -> None:

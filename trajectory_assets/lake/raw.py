@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trajectory_assets.errors import BrokenLinkError
+from trajectory_assets.errors import RawLinkError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE, parse_hive
 
@@ -63,6 +63,7 @@ def day_folders(lake: Lake, table_root: str) -> list[tuple[str, str]]:
     """(day, folder) of every `dt=` folder of a table, in day order."""
     fs = lake.fs
     if not fs.exists(table_root):
+        _check_broken(lake, table_root)
         return []
     found = []
     for entry in fs.ls(table_root, detail=False):
@@ -101,10 +102,12 @@ def list_raw_files(
             folders.append(posixpath.join(folders[-1], f"app_id={app_id}"))
             if session_id is not None:
                 folders.append(posixpath.join(folders[-1], f"session_id={session_id}"))
+        for folder in folders:
+            _check_broken(lake, folder)
+        for folder in folders[1:]:
+            _check_not_linked_folder(lake, folder)
         base = folders[-1]
         if not fs.exists(base):
-            for folder in folders:
-                _check_link(lake, folder)
             continue
         for path, info in _find(lake, base):
             relative = (
@@ -134,42 +137,54 @@ def _find(lake: Lake, base: str) -> list[tuple[str, dict[str, Any]]]:
     """(path, info) of every file below `base`, sorted. Local lakes use os.scandir, which is
     many times faster than fsspec's generic walk on tens of thousands of session folders.
 
-    A symbolic link is listed as what it points to (a folder of a day, an app or a session may
-    live elsewhere), each folder once: a link to a folder already listed, inside one, or holding
-    one is not followed. A link to nothing where data could be (a `.parquet` name or a `key=`
-    folder) stops the listing with an error, since the data it stood for would otherwise be
-    missing from the tables without a word."""
+    Hidden names (`_`, `.`) are not raw data and are not listed. `base` (a day's folder) may be
+    a symbolic link, and so may a file in it, read as its target. Where raw data could be (a
+    `.parquet` name, a `key=` folder), a link to a folder inside a day or to nothing stops the
+    listing with an error naming it, since the one could list sessions twice or loop and the
+    other would leave its sessions out without a word."""
     if not lake.is_local:
         return sorted(lake.fs.find(base, detail=True).items())
     found: list[tuple[str, dict[str, Any]]] = []
     stack = [base]
-    listed = [os.path.realpath(base)]  # real folders listed with all they hold: no cycles
     while stack:
         with os.scandir(stack.pop()) as entries:
             for entry in entries:
+                if entry.name.startswith(("_", ".")):
+                    continue
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
-                elif entry.is_dir():  # a link to a folder
-                    real = os.path.realpath(entry.path)
-                    if not any(_nested(real, r) or _nested(r, real) for r in listed):
-                        listed.append(real)
-                        stack.append(entry.path)
-                elif entry.is_file():
+                    continue
+                if entry.is_symlink():
+                    if not (entry.name.endswith(".parquet") or "=" in entry.name):
+                        continue  # not raw data, whatever it points to
+                    _check_broken(lake, entry.path)
+                    _check_not_linked_folder(lake, entry.path)
+                if entry.is_file():
                     stat = entry.stat()
                     found.append((entry.path, {"size": stat.st_size, "mtime": stat.st_mtime}))
-                elif entry.name.endswith(".parquet") or "=" in entry.name:  # could hold data
-                    _check_link(lake, entry.path)
     return sorted(found)
 
 
-def _nested(folder: str, outer: str) -> bool:
-    return folder == outer or folder.startswith(outer + os.sep)
-
-
-def _check_link(lake: Lake, path: str) -> None:
-    """Raises BrokenLinkError when `path` is a symbolic link to nothing (local lakes)."""
+def _check_broken(lake: Lake, path: str) -> None:
+    """RawLinkError when `path` is a symbolic link that leads nowhere (local lakes)."""
     if lake.is_local and os.path.islink(path) and not os.path.exists(path):
-        raise BrokenLinkError(path, os.readlink(path))
+        raise RawLinkError(
+            path,
+            f"is a symbolic link to {os.readlink(path)}, which cannot be followed (it does not "
+            "exist, or links lead back to themselves): restore the target, or remove the link "
+            "if its data is gone",
+        )
+
+
+def _check_not_linked_folder(lake: Lake, path: str) -> None:
+    """RawLinkError when `path`, inside a day's folder, is a symbolic link to a folder."""
+    if lake.is_local and os.path.islink(path) and os.path.isdir(path):
+        raise RawLinkError(
+            path,
+            f"is a symbolic link to the folder {os.readlink(path)}: inside a day only files may "
+            "be links (a day's whole folder may be one), since a linked folder can list the same "
+            "sessions twice or loop; move or copy the folder there instead",
+        )
 
 
 def _is_data_file(relative: str) -> bool:
