@@ -85,6 +85,17 @@ def test_a_link_to_nothing_or_to_a_folder_inside_a_day_stops_the_listing(
     assert list_raw_files(lake, dt=DAY2)  # other days still list
 
 
+def test_a_broken_link_for_the_whole_raw_table_is_named_by_every_listing(
+    lake: Lake, tmp_path: Path
+) -> None:
+    raw = Path(lake.root) / "raw_events"
+    shutil.rmtree(raw)
+    raw.symlink_to(tmp_path / "gone")
+    for listing in (lambda: list_days(lake), lambda: list_raw_files(lake, dt=DAY1)):
+        with pytest.raises(RawLinkError, match="raw_events is a symbolic link"):
+            listing()
+
+
 def test_a_pruned_listing_refuses_the_linked_folders_a_full_one_refuses(
     lake: Lake, tmp_path: Path
 ) -> None:

@@ -96,6 +96,7 @@ def list_raw_files(
     root = lake.root
     prefix = root.rstrip("/") + "/"  # listed paths start with it: slicing beats relpath per file
     files: list[RawFile] = []
+    _check_broken(lake, lake.path(RAW_TABLE))
     for day in days:
         folders = [lake.path(RAW_TABLE, f"dt={day}")]
         if app_id is not None:
