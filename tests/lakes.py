@@ -51,3 +51,11 @@ def write_lake(root: Path, sessions: list[list[dict[str, object]]]) -> Lake:
                     pa.Table.from_pylist(part, schema=RAW_EVENTS), folder / f"{n}.parquet"
                 )
     return lake
+
+
+def break_day(lake: Lake, day: str, tmp_path: Path) -> Path:
+    """A session folder of the day that links to a disk no longer there."""
+    app = next(Path(lake.root, "raw_events", f"dt={day}").glob("app_id=*"))
+    link = app / "session_id=on-a-gone-disk"
+    link.symlink_to(tmp_path / "gone")
+    return link

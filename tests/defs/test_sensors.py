@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from tests.lakes import DAY1, DAY2
+from tests.lakes import DAY1, DAY2, break_day
 from tests.runs import run_all
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import LakeResource
@@ -58,3 +58,15 @@ def test_today_is_left_to_fill_up(lake: Lake) -> None:
         Path(lake.root, "raw_events", f"dt={DAY1}"), Path(lake.root, "raw_events", f"dt={today}")
     )
     assert evaluate(lake) == []
+
+
+def test_a_broken_day_gets_one_failing_run_and_the_other_days_go_on(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """A broken link fails the day's run, where failed runs are watched, naming the link;
+    its run key holds the link, so Dagster launches it once, not at every tick."""
+    link = break_day(lake, DAY1, tmp_path)
+    requests = evaluate(lake)
+    assert [r.partition_key for r in requests] == [DAY1, DAY2]
+    assert requests[0].run_key == f"{DAY1}:link:{link}"
+    assert requests[1].run_key is not None and requests[1].run_key.startswith(f"{DAY2}:")

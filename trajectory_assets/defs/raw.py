@@ -1,11 +1,15 @@
 """raw_events: the Tier A source asset. Its observations give each day a data version, so raw
 data that arrives late marks that day's tables stale in the UI."""
 
+import logging
+from collections.abc import Sequence
+
 import dagster as dg
 
 from trajectory_assets.defs.resources import LakeResource
+from trajectory_assets.errors import RawLinkError
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw import fingerprint, list_days, list_raw_files
+from trajectory_assets.lake.raw import RawFile, fingerprint, list_days, list_raw_files
 
 
 def raw_events_asset(partitions: dg.DailyPartitionsDefinition) -> dg.SourceAsset:
@@ -25,21 +29,31 @@ def raw_events_asset(partitions: dg.DailyPartitionsDefinition) -> dg.SourceAsset
 
 
 def raw_versions(
-    lake: Lake, partitions: dg.DailyPartitionsDefinition, log: object = None
+    lake: Lake, partitions: dg.DailyPartitionsDefinition, log: logging.Logger | None = None
 ) -> dict[str, dg.DataVersion]:
-    """The data version of every day with raw data inside the partitions."""
+    """The data version of every day with raw data inside the partitions.
+
+    With a log (the observation, which runs unattended), a day whose listing meets a broken
+    link is logged as an error and left out, so one bad day does not stop the others' versions;
+    without one (the `sync` command), the error stops it and names the link."""
     valid = set(partitions.get_partition_keys())
     versions = {}
     for day in list_days(lake):
         if day not in valid:
             if log is not None:
-                log.warning(f"raw_events dt={day} is outside the daily partitions; ignored")  # type: ignore[attr-defined]
+                log.warning(f"raw_events dt={day} is outside the daily partitions; ignored")
             continue
-        versions[day] = dg.DataVersion(raw_version(lake, day))
+        try:
+            files = list_raw_files(lake, dt=day)
+        except RawLinkError as exc:
+            if log is None:
+                raise
+            log.error(f"raw_events dt={day} not observed: {exc}")
+            continue
+        versions[day] = dg.DataVersion(raw_version(files))
     return versions
 
 
-def raw_version(lake: Lake, day: str) -> str:
+def raw_version(files: Sequence[RawFile]) -> str:
     """A day's raw data version: its file count and a fingerprint of names, sizes and times."""
-    files = list_raw_files(lake, dt=day)
     return f"{len(files)}-{fingerprint(files)[:16]}"

@@ -3,7 +3,9 @@ since their tables were computed.
 
 Every committed day carries the attempt key of the inputs it was computed from; the sensor
 recomputes the keys of the code location's raw-reading operators from a fresh listing and
-requests a run for each day that is missing or differs.
+requests a run for each day that is missing or differs. A day whose listing meets a broken
+link gets one run too (keyed by the link, so once per link): it fails with the link's name,
+where failed runs are watched, while the other days go on as usual.
 """
 
 import datetime as dt
@@ -17,6 +19,7 @@ from trajectory_assets.defs.raw import raw_version
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.engine.lineage import in_lake, needs_run
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.errors import RawLinkError
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import list_days, list_raw_files
@@ -46,10 +49,16 @@ def raw_changed_sensor(
         for day in list_days(the_lake):
             if day not in valid:
                 continue  # before the first partition, or today's, which is still filling
-            raw = list_raw_files(the_lake, dt=day)
+            try:
+                raw = list_raw_files(the_lake, dt=day)
+            except RawLinkError as exc:
+                context.log.error(f"raw_events dt={day}: {exc}")
+                run_key = f"{day}:link:{exc.path}"
+                requests.append(dg.RunRequest(run_key=run_key, partition_key=day))
+                continue
             if needs_run(ops, catalog, day, raw):
                 context.log.info(f"raw_events dt={day} arrived or changed since materialized")
-                run_key = f"{day}:{raw_version(the_lake, day)}"
+                run_key = f"{day}:{raw_version(raw)}"
                 requests.append(dg.RunRequest(run_key=run_key, partition_key=day))
         return dg.SensorResult(run_requests=requests)
 
