@@ -28,7 +28,7 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 test: $(STAMP)
 	$(BIN)/ruff check trajectory_assets tests
 	$(BIN)/ruff format --check trajectory_assets tests
-	$(BIN)/mypy trajectory_assets
+	$(BIN)/mypy trajectory_assets tests
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy trajectory_assets
+	$(BIN)/mypy trajectory_assets tests
 
 format: $(STAMP)
 	$(BIN)/ruff format trajectory_assets tests

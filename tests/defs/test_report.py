@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from tests.cli.helpers import CLI, run
+from tests.dagster_assets import assets_of, text
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
@@ -18,7 +19,7 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
 ) -> None:
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        list(defs.assets),
+        assets_of(defs),
         selection=dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events"),
         resources={"lake": LakeResource(root=lake.uri), "compute": ComputeResource(runtime="auto")},
         instance=instance,
@@ -35,8 +36,8 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
         assert day in page and "data:image/png;base64," in page
     record = instance.get_latest_materialization_event(dg.AssetKey("daily_report"))
     meta = record.asset_materialization.metadata  # type: ignore[union-attr]
-    assert meta["page"].value.endswith(f"reports/dt={DAY2}/report.html")
-    assert "data:image/png;base64," in meta["chart"].value and DAY1 in meta["pages"].value
+    assert text(meta, "page").endswith(f"reports/dt={DAY2}/report.html")
+    assert "data:image/png;base64," in text(meta, "chart") and DAY1 in text(meta, "pages")
     sessions = instance.get_latest_materialization_event(dg.AssetKey("sessions"))
     described = sessions.asset_materialization.metadata  # type: ignore[union-attr]
     assert described["price_source"].value == "genai-prices"

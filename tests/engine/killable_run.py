@@ -25,6 +25,7 @@ import trajectory_assets.lake.delta_commit as delta_commit
 from tests.lakes import SMALL_BATCHES
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
+from trajectory_assets.lake import staging
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Sessionize
 
@@ -61,14 +62,15 @@ def before(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def main() -> None:
     lake_uri, day, point = sys.argv[1:4]
+    # each replaces the name the engine module looks up when it calls it
     if point == "batches":
-        execute.stage_batch = after_calls(execute.stage_batch, 3)  # type: ignore[assignment]
+        setattr(execute, "stage_batch", after_calls(staging.stage_batch, 3))  # noqa: B010
     elif point == "staged":
-        commit.write_intent = before(commit.write_intent)  # type: ignore[assignment]
+        setattr(commit, "write_intent", before(staging.write_intent))  # noqa: B010
     elif point == "intent":
-        commit.write_intent = after_calls(commit.write_intent, 1)  # type: ignore[assignment]
+        setattr(commit, "write_intent", after_calls(staging.write_intent, 1))  # noqa: B010
     elif point == "commit":
-        delta_commit.commit_day = after_calls(delta_commit.commit_day, 1)  # type: ignore[assignment]
+        setattr(delta_commit, "commit_day", after_calls(delta_commit.commit_day, 1))  # noqa: B010
     result = job.run_operator(
         Rerun(), Lake(lake_uri), [day], InlineRuntime(1), settings=RunSettings(SMALL_BATCHES)
     )

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.dagster_assets import assets_of
 from tests.lakes import DAY1
 from tests.operators.builders import event
 from tests.runs import lake_catalog, run_operator
@@ -137,7 +138,7 @@ def test_an_empty_day_commits_empty_partitions(tmp_path: Path) -> None:
 def test_rejected_rows_are_counted_in_materialization_metadata(lake: Lake) -> None:
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        list(defs.assets),
+        assets_of(defs),
         selection=dg.AssetSelection.assets(*Sessionize.output_names),
         partition_key=DAY1,
         resources={

@@ -6,11 +6,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 import pytest
 import team_metrics.definitions as team  # installed beside the package by `make test`
 
+from tests.dagster_assets import assets_of
 from tests.lakes import DAY1, DAY2
 from tests.runs import run_all
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
@@ -24,10 +26,10 @@ TABLES = ("slow_turns", "model_usage", "model_switches")
 
 
 def materialize_team(
-    lake: Lake, runtime: str, run_config: dict | None = None
+    lake: Lake, runtime: Literal["ray", "inline"], run_config: dict | None = None
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        list(team.defs.assets),
+        assets_of(team.defs),
         selection=dg.AssetSelection.assets(*TABLES),
         resources={
             "lake": LakeResource(root=lake.uri),

@@ -44,15 +44,18 @@ def expect_claude_code(paths: list[Path]) -> Expected:
         for obj in _jsonl_objects(path):
             if obj.get("type") not in ("user", "assistant", "system") or not obj.get("sessionId"):
                 continue
-            if not _stamped(obj) or obj.get("uuid") in seen:
+            uuid = str(obj.get("uuid"))
+            if not _stamped(obj) or uuid in seen:
                 continue
             message = obj.get("message")
-            if obj["type"] != "system" and not isinstance(message, dict):
-                continue
-            seen.add(obj.get("uuid"))
+            if not isinstance(message, dict):
+                if obj["type"] != "system":
+                    continue
+                message = {}
+            seen.add(uuid)
             session = obj["sessionId"]
             out.sessions.add(session)
-            content = message.get("content") if isinstance(message, dict) else None
+            content = message.get("content")
             blocks = [b for b in content or [] if isinstance(b, dict)]
             blocks = blocks if isinstance(content, list) else []
             if obj["type"] == "system":

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from tests.dagster_assets import assets_of
 from tests.lake.writers import WriterRacingRuntime, commit_at_once
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator
@@ -117,7 +118,7 @@ def test_dagster_materializes_into_an_s3_lake_configured_by_settings(
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     resource = LakeResource(root=f"s3://{lake.root}", s3_endpoint_url=s3.endpoint_url)
     result = dg.materialize(
-        list(defs.assets),
+        assets_of(defs),
         selection=dg.AssetSelection.assets(*Sessionize.output_names),
         partition_key=DAY1,
         resources={"lake": resource, "compute": ComputeResource(runtime="inline")},

@@ -4,6 +4,7 @@ and turn_features, from hand-built events."""
 import hashlib
 import json
 import random
+from collections.abc import Sequence
 
 import pyarrow as pa
 import pytest
@@ -148,7 +149,7 @@ def test_is_terminal_only_for_an_erroring_call_with_no_call_after_it():
 # --- loops -----------------------------------------------------------------------------------
 
 
-def loops_of(calls: list[tuple[str | None, object]], **thresholds: int) -> tuple[dict, dict]:
+def loops_of(calls: Sequence[tuple[str | None, object]], **thresholds: int) -> tuple[dict, dict]:
     """Sessions and turn_features rows of one session whose calls (tool, arguments) are all
     in turn 0, with an llm_call between each pair (which must not break runs)."""
     events = []
