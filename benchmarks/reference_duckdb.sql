@@ -101,7 +101,7 @@ DROP TABLE checked;
 --    priority whose start date and time of day hold, then the highest input-token tier below
 --    the call's input tokens); cost = (uncached input x input rate + cached x cache-read rate +
 --    output x output rate) / 1e6 + a per-request price. No cache-read rate: cached input is
---    priced as input. No price row: null, never 0.
+--    priced as input. No price row, or no token count at all: null, never 0.
 CREATE OR REPLACE TEMP TABLE prices AS SELECT * FROM read_parquet(getvariable('prices_file'));
 
 CREATE OR REPLACE TEMP TABLE llm_calls AS
@@ -121,6 +121,7 @@ rate AS (
           OR (p.tod_start_us <= p.tod_end_us AND c.us_of_day >= p.tod_start_us AND c.us_of_day < p.tod_end_us)
           OR (p.tod_start_us > p.tod_end_us AND (c.us_of_day >= p.tod_start_us OR c.us_of_day < p.tod_end_us)))
      AND coalesce(c.input_tokens, 0) > p.above_input_tokens
+    WHERE c.input_tokens IS NOT NULL OR c.output_tokens IS NOT NULL  -- usage not reported: unknown
     QUALIFY row_number() OVER (PARTITION BY c.dt, c.app_id, c.session_id, c.event_id
                                ORDER BY p.priority DESC, p.above_input_tokens DESC) = 1
 )

@@ -113,7 +113,7 @@ def test_zero_token_call_of_a_priced_model_costs_zero():
     out = sessionize(
         [
             llm(0, turn_index=0, model="gpt-4o", input_tokens=0, output_tokens=0, cache_tokens=0),
-            llm(1, turn_index=0, model="claude-sonnet-4"),  # tokens null: 0
+            llm(1, turn_index=0, model="claude-sonnet-4", input_tokens=0),  # the others: 0
         ]
     )
     assert [r["cost_usd"] for r in rows(out["llm_calls"])] == [0.0, 0.0]
@@ -288,3 +288,21 @@ def test_cost_of_call_is_the_documented_formula():
     assert cost_of_call(row, 10_000, 4_000, 500) == pytest.approx(0.025)
     assert cost_of_call({**row, "cache_read_per_mtok": None}, 10_000, 4_000, 0) == 0.025
     assert cost_of_call({**row, "request_usd": 0.012}, 0, 0, 0) == 0.012
+
+
+def test_a_call_without_any_token_count_has_an_unknown_cost_not_zero():
+    """A source that does not report usage (tau-bench, SWE-agent's per-call records): its calls
+    are counted unpriced, so the session's cost reads as a lower bound, not a total."""
+    out = sessionize(
+        [
+            llm(0, turn_index=0, model="gpt-4o", input_tokens=None, output_tokens=None),
+            llm(1, turn_index=0, model="gpt-4o", input_tokens=None, output_tokens=1_000_000),
+            llm(2, turn_index=1, model="gpt-4o", input_tokens=None, output_tokens=None),
+        ]
+    )
+    calls = {r["event_id"]: r["cost_usd"] for r in rows(out["llm_calls"])}
+    assert list(calls.values()) == [None, pytest.approx(10.0), None]  # output alone is priced
+    s = one(out["sessions"])
+    assert (s["cost_usd"], s["n_llm_calls_unpriced"]) == (pytest.approx(10.0), 2)
+    turns = {t["turn_index"]: t for t in rows(out["turns"])}
+    assert (turns[1]["cost_usd"], turns[1]["n_llm_calls_unpriced"]) == (None, 1)

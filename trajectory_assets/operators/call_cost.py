@@ -1,7 +1,7 @@
 """The cost of an LLM call: the SQL that joins calls with a price table (schema `PRICES` of
 `operators/pricing.py`), and the same formula in Python for docs and tests.
 
-Cost of one call (tokens null → 0), as genai-prices computes it, in USD:
+Cost of one call, as genai-prices computes it, in USD (a null token count taken as 0):
 
     cached   = cache_tokens                              if the row has a cache-read rate, else 0
     uncached = max(input_tokens - cached, 0)
@@ -11,7 +11,9 @@ Cost of one call (tokens null → 0), as genai-prices computes it, in USD:
 `input_tokens` counts cached tokens too (SPEC.md), which is genai-prices' convention as well:
 its `input_tokens` includes `cache_read_tokens`. A model with no cache-read rate has its cached
 tokens priced as ordinary input. A model without a price (not in the database, no override, or a
-null `model`) gets a null cost, never 0.
+null `model`) gets a null cost, never 0; so does a call with neither `input_tokens` nor
+`output_tokens` (the source did not report usage): its cost is unknown, not zero, and it is
+counted with the unpriced calls, which marks its session's cost as a lower bound.
 """
 
 from collections.abc import Mapping
@@ -49,6 +51,7 @@ def priced_calls_sql(calls: str, prices: str = "prices") -> str:
                 THEN {time_of_day} >= p.tod_start_us AND {time_of_day} < p.tod_end_us
                 ELSE {time_of_day} >= p.tod_start_us OR {time_of_day} < p.tod_end_us END)
          AND {tokens_in} > p.above_input_tokens
+        WHERE c.input_tokens IS NOT NULL OR c.output_tokens IS NOT NULL
     )
     SELECT c.*, m.cost_usd
     FROM {calls} c
