@@ -32,7 +32,8 @@ LLM_CALLS = pa.schema(
             "cost_usd",
             pa.float64(),
             "Price of the call in USD from the pinned genai-prices database or the lake's "
-            "`prices.yaml` (which wins), at `ts`; null when the model has no price (never 0).",
+            "`prices.yaml` (which wins), at `ts`; null when the model has no price or the call "
+            "has neither input nor output tokens (never 0 for an unknown cost).",
         ),
     ]
 )

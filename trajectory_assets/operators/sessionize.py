@@ -184,7 +184,7 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"2+{PRICING_VERSION}"
+    version = f"3+{PRICING_VERSION}"  # 3: a call without token counts is unpriced
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,
