@@ -90,7 +90,7 @@ def test_reading_only_the_declared_raw_columns_changes_nothing(lake: Lake, op: O
     turns = lake_catalog(lake).read("turns", dt=DAY1)
     ctx = OpContext(DAY1, "b")
     outputs = [
-        normalise(op, op.transform(ctx, Batch({"events": events, "turns": turns})))
+        normalise(op, op.transform(ctx, Batch({"events": events, "turns": turns})), DAY1)
         for events in (full, narrow)
     ]
     assert outputs[0] == outputs[1]

@@ -155,7 +155,7 @@ def sessions(rows_: list[dict]) -> pa.Table:
 
 def run(op: Operator, **tables: pa.Table) -> dict[str, pa.Table]:
     """One batch through `op.transform`, normalised as the engine does."""
-    return normalise(op, op.transform(CTX, Batch(tables)))
+    return normalise(op, op.transform(CTX, Batch(tables)), CTX.day)
 
 
 def rows(table: pa.Table) -> list[dict[str, Any]]:
@@ -195,10 +195,12 @@ def run_two_phase(
     for b in range(n_batches):
         part = table.take(pa.array(range(b, table.num_rows, n_batches), pa.int64()))
         ctx = OpContext(day, f"b{b}")
-        partials.append(normalise(op, op.transform(ctx, Batch({input_name: part})), partial=True))
+        partials.append(
+            normalise(op, op.transform(ctx, Batch({input_name: part})), day, partial=True)
+        )
     merged = pa.concat_tables([p[PARTIALS] for p in partials])
     (output,) = op.output_names
-    return normalise(op, op.merge(OpContext(day, "merge"), Batch({PARTIALS: merged})))[output]
+    return normalise(op, op.merge(OpContext(day, "merge"), Batch({PARTIALS: merged})), day)[output]
 
 
 def run_eval_runs(sessions: pa.Table, n_batches: int = 1) -> pa.Table:

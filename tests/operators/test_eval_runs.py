@@ -265,7 +265,9 @@ def test_partials_are_one_row_per_group_and_task():
     table = sessions(
         [attempt("t1", True, 1.0, duration_ms=5.0), attempt("t1", False, None), *RUN[2:3]]
     )
-    partials = normalise(op, op.transform(CTX, Batch({"sessions": table})), partial=True)[PARTIALS]
+    partials = normalise(op, op.transform(CTX, Batch({"sessions": table})), CTX.day, partial=True)[
+        PARTIALS
+    ]
     assert partials.schema == EVAL_PARTIALS
     got = {r["task_id"]: r for r in rows(partials)}
     assert sorted(got) == ["t1", "t2"]

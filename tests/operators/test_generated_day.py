@@ -74,12 +74,14 @@ def _sessionize(events: pa.Table, n_batches: int) -> dict[str, pa.Table]:
         part = events.filter(pa.array(mask))
         batch = Batch({"events": part, "prices": prices_for_events(part)})
         try:
-            for name, table in normalise(op, op.transform(OpContext(DAY, f"b{b}"), batch)).items():
+            for name, table in normalise(
+                op, op.transform(OpContext(DAY, f"b{b}"), batch), DAY
+            ).items():
                 outputs[name].append(table)
         finally:
             batch.close()
     return {
-        name: normalise(op, {n: pa.concat_tables(t) for n, t in outputs.items()})[name]
+        name: normalise(op, {n: pa.concat_tables(t) for n, t in outputs.items()}, DAY)[name]
         for name in outputs
     }
 
@@ -92,6 +94,7 @@ def tables(raw: pa.Table) -> dict[str, pa.Table]:
         TurnFeatures().transform(
             OpContext(DAY, "b0"), Batch({"events": raw, "turns": out["turns"]})
         ),
+        DAY,
     )
     out.update(features)
     out["tool_stats"] = run_two_phase(ToolStats(), "tool_calls", out["tool_calls"], 1, DAY)

@@ -135,7 +135,9 @@ def test_partials_are_one_row_per_app_tool_and_session():
 
     op = ToolStats()
     tool_calls = sessionize(EVENTS)["tool_calls"]
-    partials = normalise(op, op.transform(CTX, Batch({"tool_calls": tool_calls})), partial=True)
+    partials = normalise(
+        op, op.transform(CTX, Batch({"tool_calls": tool_calls})), CTX.day, partial=True
+    )
     table = partials[PARTIALS]
     assert table.schema == TOOL_STATS_PARTIALS
     keys = [(r["app_id"], r["tool_name"], r["session_id"]) for r in rows(table)]

@@ -80,9 +80,9 @@ def _steps(task: BatchTask) -> Iterator[Computed]:
         batch = Batch(tables, task.batch_id)
         try:
             if task.phase == "merge":
-                outputs = normalise(op, op.merge(ctx, batch))
+                outputs = normalise(op, op.merge(ctx, batch), task.day)
             else:
-                outputs = normalise(op, op.transform(ctx, batch), partial=op.two_phase)
+                outputs = normalise(op, op.transform(ctx, batch), task.day, partial=op.two_phase)
             audit = op.audit(ctx, batch, outputs)
         finally:
             batch.close()

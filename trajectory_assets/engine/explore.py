@@ -55,6 +55,6 @@ def _merge(op: Operator, day: str, partials: list[pa.Table]) -> dict[str, pa.Tab
     rows = pa.concat_tables(partials) if partials else op.partial_schema.empty_table()
     batch = Batch({PARTIALS: rows}, "merge")
     try:
-        return normalise(op, op.merge(OpContext(day, "merge"), batch))
+        return normalise(op, op.merge(OpContext(day, "merge"), batch), day)
     finally:
         batch.close()

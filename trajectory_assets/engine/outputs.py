@@ -15,9 +15,12 @@ from trajectory_assets.operator import Operator
 
 
 def normalise(
-    op: Operator, result: pa.Table | Mapping[str, pa.Table], *, partial: bool = False
+    op: Operator, result: pa.Table | Mapping[str, pa.Table], day: str, *, partial: bool = False
 ) -> dict[str, pa.Table]:
-    """Check names, cast to the declared schema, order columns and sort rows by the table's keys."""
+    """Check names, cast to the declared schema, order columns and sort rows by the table's keys.
+
+    A table's rows must carry the `dt` of the day being computed: the day's commit replaces that
+    day only, so a row of another day would be written where no commit of this day looks."""
     expected = (PARTIALS,) if partial else op.output_names
     if isinstance(result, pa.Table):
         if len(expected) != 1:
@@ -41,6 +44,8 @@ def normalise(
             spec = op.spec(name)
             schema, keys = spec.schema, spec.keys
         normalised[name] = _conform(op.name, name, result[name], schema, keys)
+        if not partial:
+            _check_day(op.name, name, normalised[name], day)
     return normalised
 
 
@@ -54,7 +59,7 @@ def _conform(
         raise OutputError(f"operator {op_name} output {output!r} lacks columns {missing}")
     try:
         table = table.select(schema.names).cast(schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+    except (ValueError, pa.ArrowNotImplementedError) as exc:  # ArrowInvalid, nulls declared not
         raise OutputError(
             f"operator {op_name} output {output!r} does not fit its schema: {exc}"
         ) from None
@@ -62,6 +67,20 @@ def _conform(
     if table.num_rows and sort_keys:
         table = table.take(pc.sort_indices(table, sort_keys=sort_keys))
     return table.combine_chunks()
+
+
+def _check_day(op_name: str, output: str, table: pa.Table, day: str) -> None:
+    if "dt" not in table.column_names:
+        return
+    other = pc.fill_null(pc.not_equal(table["dt"], pa.scalar(day)), True)
+    wrong = table["dt"].filter(other)
+    if len(wrong):
+        sample = wrong.unique().to_pylist()[:3]
+        raise OutputError(
+            f"operator {op_name} output {output!r} has {len(wrong)} row(s) whose dt is not the "
+            f"day being computed, {day} (found {sample}); set dt to the day (ctx.day), not to "
+            "the dt of rows read from other days"
+        )
 
 
 def _sortable(arrow_type: pa.DataType) -> bool:
