@@ -73,6 +73,10 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     no_home = materialize(tmp_path, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="")
     assert no_home.returncode == 1
     assert "DAGSTER_HOME is not set" in no_home.stderr
+    relative = materialize(tmp_path, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="dh")
+    assert relative.returncode == 1
+    assert "DAGSTER_HOME must be an absolute path, not 'dh'" in relative.stderr
+    assert "Traceback" not in relative.stderr
     no_raw = materialize(tmp_path, home, "--partition", "2001-01-01", runtime=None)
     assert no_raw.returncode == 1
     assert "no raw data for 2001-01-01" in no_raw.stderr and "--missing" in no_raw.stderr

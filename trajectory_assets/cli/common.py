@@ -6,6 +6,7 @@ breaks when what it calls does.
 """
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -45,6 +46,21 @@ class Day(click.ParamType):
 
 
 DAY = Day()
+
+
+def dagster_home(unset: str) -> str:
+    """The DAGSTER_HOME folder the instance lives in, created if missing; `unset` says why the
+    command needs one. Dagster itself refuses a relative path, with a traceback."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        raise CliError(f"DAGSTER_HOME is not set: {unset}")
+    if not os.path.isabs(home):
+        raise CliError(
+            f"DAGSTER_HOME must be an absolute path, not {home!r}: "
+            f'export DAGSTER_HOME="{os.path.abspath(home)}"'
+        )
+    os.makedirs(home, exist_ok=True)
+    return home
 
 
 def say(text: str = "") -> None:

@@ -16,6 +16,7 @@ import click
 
 from trajectory_assets.cli.common import (
     CliError,
+    dagster_home,
     days_options,
     defs_option,
     lake_option,
@@ -152,11 +153,10 @@ def run_days(
     from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
     from trajectory_assets.lake.raw import list_days
 
-    if not os.environ.get("DAGSTER_HOME"):
-        raise CliError(
-            "DAGSTER_HOME is not set: runs are recorded in a Dagster instance; "
-            "export DAGSTER_HOME=/some/folder (the Makefile uses .dagster_home)"
-        )
+    dagster_home(
+        "runs are recorded in a Dagster instance; "
+        "export DAGSTER_HOME=/some/folder (the Makefile uses .dagster_home)"
+    )
     lake = open_lake(lake_uri, must_exist=True)
     with_raw = set(list_days(lake))
     without = [d for d in days if d not in with_raw]
@@ -173,7 +173,6 @@ def run_days(
             f"{_some(early)} is before the lake's first partition, {start} (the lake's "
             "trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE, sets it)"
         )
-    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
     instance = dg.DagsterInstance.get()
     try:
         bind(instance, lake.display(), allow_other_lake=allow_other_lake)

@@ -1,11 +1,10 @@
 """`trajectory-assets sync`: make the Dagster instance show what the lake holds."""
 
-import os
-
 import click
 
 from trajectory_assets.cli.common import (
     CliError,
+    dagster_home,
     defs_option,
     lake_option,
     open_lake,
@@ -31,10 +30,8 @@ def sync(lake: str, defs: tuple[str, ...], allow_other_lake: bool) -> None:
     from trajectory_assets.defs.sync import sync as sync_instance
     from trajectory_assets.errors import OtherLakeError
 
-    if not os.environ.get("DAGSTER_HOME"):
-        raise CliError("DAGSTER_HOME is not set: which Dagster instance should show the lake?")
+    dagster_home("which Dagster instance should show the lake?")
     where = open_lake(lake, must_exist=True)
-    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
     instance = dg.DagsterInstance.get()
     try:
         bind(instance, where.display(), allow_other_lake=allow_other_lake)
