@@ -1,17 +1,21 @@
 """Real Dagster materializations: one partition, and a two-day range as one run."""
 
+import dataclasses
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pytest
 
+import trajectory_assets as ta
 from tests.dagster_assets import assets_of, number, text
 from tests.lakes import DAY1, DAY2
-from tests.runs import lake_catalog
+from tests.runs import lake_catalog, run_all
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
+from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES
 
@@ -143,3 +147,60 @@ def test_price_overrides_in_the_lake_are_part_of_the_code_version(lake: Lake) ->
     assert priced["llm_calls"] != plain["llm_calls"]
     assert priced["llm_calls"].startswith(plain["llm_calls"] + "+")  # type: ignore[union-attr]
     assert priced["tool_stats"] == plain["tool_stats"]
+
+
+class SessionCount(ta.Operator):
+    """Sessions per app: committed in the run's first round."""
+
+    name, version, inputs, requires = "session_count", "1", ("sessions",), None
+    outputs = (
+        ta.TableSpec(
+            "session_count",
+            pa.schema(
+                [
+                    ta.column("dt", pa.string(), "The day."),
+                    ta.column("app_id", pa.string(), "The app."),
+                    ta.column("n", pa.int64(), "Sessions."),
+                ]
+            ),
+            partition_by=(),
+            keys=("app_id",),
+            description="One row per app.",
+        ),
+    )
+
+    def transform(self, ctx: ta.OpContext, batch: ta.Batch) -> pa.Table:
+        return batch.sql("SELECT dt, app_id, count(*) AS n FROM sessions GROUP BY ALL")
+
+
+class Broken(SessionCount):
+    """Reads session_count, so it runs in a later round, after that day was committed."""
+
+    name, inputs = "broken", ("session_count",)
+    outputs = (dataclasses.replace(SessionCount.outputs[0], name="broken"),)
+
+    def transform(self, ctx: ta.OpContext, batch: ta.Batch) -> pa.Table:
+        raise KeyError("n_sessionz")
+
+
+def test_a_failed_run_records_the_days_it_committed_before_failing(lake: Lake) -> None:
+    """Dagster must not disagree with the lake: session_count's day was committed before broken
+    failed, so the failed run records it as materialized."""
+    run_all(lake, [DAY1])  # the built-in tables, not in this location
+    built = ta.build_definitions([SessionCount(), Broken()], upstream=ta.BUILTIN_OPERATORS)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        assets_of(built),
+        partition_key=DAY1,
+        resources=resources(lake),
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    counted = Catalog(lake, {"session_count": SessionCount.outputs[0]}).state("session_count", DAY1)
+    assert counted is not None and counted.rows == 3  # three apps
+    record = instance.get_latest_materialization_event(dg.AssetKey("session_count"))
+    assert record is not None and record.asset_materialization is not None
+    assert record.asset_materialization.partition == DAY1
+    assert record.asset_materialization.metadata["dagster/row_count"].value == counted.rows
+    assert instance.get_latest_materialization_event(dg.AssetKey("broken")) is None

@@ -20,12 +20,16 @@ from trajectory_assets.defs.checks import (
 )
 from trajectory_assets.defs.config import ComputeConfig, config_class, operator_params
 from trajectory_assets.defs.instance import LAKE_TAG, bind
-from trajectory_assets.defs.metadata import day_observations, table_metadata
+from trajectory_assets.defs.metadata import (
+    committed_before_failure,
+    day_observations,
+    table_metadata,
+)
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.registry import Registry
-from trajectory_assets.engine.results import RunResult
+from trajectory_assets.engine.results import DayResult, RunResult
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.errors import (
     BadRawFilesError,
@@ -127,10 +131,16 @@ def build_assets(
         except OtherLakeError as exc:
             raise dg.Failure(description=str(exc)) from None
         context.instance.add_run_tags(context.run.run_id, {LAKE_TAG: the_lake.display()})
+        done: list[tuple[Operator, DayResult]] = []
         try:
-            result = _run(context, registry, chosen, the_lake, compute, run_config)
-        except (BadRawFilesError, ConcurrentWriterError, MissingUpstreamError) as exc:
-            raise dg.Failure(description=str(exc)) from None  # an expected error: no traceback
+            result = _run(context, registry, chosen, the_lake, compute, run_config, done)
+        except BaseException as exc:
+            for op, day in done:
+                for table in [t for t in op.output_names if t in selected]:
+                    context.log_event(committed_before_failure(day, table))
+            if isinstance(exc, (BadRawFilesError, ConcurrentWriterError, MissingUpstreamError)):
+                raise dg.Failure(description=str(exc)) from None  # expected: no traceback
+            raise
         for op in chosen:
             for table in op.output_names:
                 delta_history.vacuum(the_lake, table, run_config.retention_hours)
@@ -146,7 +156,9 @@ def _run(
     the_lake: Lake,
     compute: ComputeResource,
     run_config: ComputeConfig,
+    done: list[tuple[Operator, DayResult]],
 ) -> RunResult:
+    """The run; each operator's day is added to `done` once committed."""
     return run_operators(
         chosen,
         the_lake,
@@ -159,6 +171,7 @@ def _run(
             run_id=context.run.run_id,
         ),
         progress=context.log.info,
+        committed=lambda op, day: done.append((op, day)),
     )
 
 

@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from trajectory_assets.engine.results import OperatorResult, RunResult
+from trajectory_assets.engine.results import DayResult, OperatorResult, RunResult
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.schema import TableSpec
 
@@ -86,6 +86,17 @@ def table_metadata(
     if days:
         meta["preview"] = dg.MetadataValue.md(preview(catalog.head(table, days[-1], PREVIEW_ROWS)))
     return meta
+
+
+def committed_before_failure(day: DayResult, table: str) -> dg.AssetMaterialization:
+    """A day that a run committed before it failed: a run records its tables when it ends well,
+    so without this Dagster would not know the lake changed (nor show the day materialized)."""
+    meta: dict[str, Any] = {
+        "dagster/row_count": day.rows(table),
+        "committed_version": day.tables[table].version,
+        "recorded_by": "a run that failed after committing this day",
+    }
+    return dg.AssetMaterialization(asset_key=table, partition=day.day, metadata=meta)
 
 
 def day_observations(result: OperatorResult, table: str) -> list[dg.AssetObservation]:

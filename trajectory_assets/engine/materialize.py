@@ -29,6 +29,13 @@ from trajectory_assets.operator import Operator
 log = logging.getLogger(__name__)
 DEFAULTS = RunSettings()
 Progress = Callable[[str], None]
+Committed = Callable[[Operator, DayResult], None]
+"""Told of each operator's day as soon as it is committed: a run that fails later has still
+changed those days, and whoever keeps a record (Dagster) must hear of them."""
+
+
+def _nobody(op: Operator, day: DayResult) -> None:
+    pass
 
 
 def run_operators(
@@ -40,6 +47,7 @@ def run_operators(
     registry: Registry | None = None,
     settings: RunSettings = DEFAULTS,
     progress: Progress = log.info,
+    committed: Committed = _nobody,
 ) -> RunResult:
     """Materialize `days` of the operators' tables. Raises ConcurrentWriterError when
     another writer commits one of those days while this run computes it."""
@@ -55,7 +63,7 @@ def run_operators(
         roll_forward(op, lake, days, progress)
     reads_raw = any(RAW_TABLE in op.inputs for op in ops)
     for window in _windows(lake, days, reads_raw, settings, result):
-        _run_window(registry, ops, lake, window, runtime, settings, progress, result)
+        _run_window(registry, ops, lake, window, runtime, settings, progress, committed, result)
     result.add_phase("ray_start", getattr(runtime, "start_seconds", 0.0))
     result.seconds = time.perf_counter() - started
     result.runtime = runtime.name  # `auto` names its choice once it has made it
@@ -95,6 +103,7 @@ def _run_window(
     runtime: Runtime,
     settings: RunSettings,
     progress: Progress,
+    committed: Committed,
     result: RunResult,
 ) -> None:
     """Rounds until every operator of every day is computed: an operator whose input another
@@ -117,7 +126,7 @@ def _run_window(
         if not any(d.run or d.current for d in plans):
             stuck = sorted({op.name for day_ops in waiting.values() for op in day_ops})
             raise RuntimeError(f"operators {stuck} wait for inputs no operator of the run writes")
-        _run_round(plans, runtime, settings, versions, progress, result)
+        _run_round(plans, runtime, settings, versions, progress, committed, result)
 
 
 def _run_round(
@@ -126,6 +135,7 @@ def _run_round(
     settings: RunSettings,
     versions: Mapping[str, int],
     progress: Progress,
+    committed: Committed,
     result: RunResult,
 ) -> None:
     tasks = [t for d in plans for t in d.tasks if t.pending]
@@ -154,6 +164,7 @@ def _run_round(
         for op in d.run:
             day = commit_day(op, d, by_op[op.name], settings.run_id, versions)
             result.operators[op.name].days[d.day] = day
+            committed(op, day)
             progress(
                 f"{op.name} dt={d.day}: committed "
                 + ", ".join(f"{t} {day.rows(t):,} rows" for t in op.output_names)
