@@ -17,6 +17,21 @@ class OutputError(ValueError):
     """An operator returned outputs that do not match what it declared."""
 
 
+class OperatorError(RuntimeError):
+    """An operator's own `transform` or `merge` raised: `where` names the operator, day and
+    batch, `error` the exception, and `detail` is its traceback from the process that ran it (a
+    Ray worker's too), for the run's logs rather than the one-line message."""
+
+    def __init__(self, where: str, error: str, detail: str = "") -> None:
+        super().__init__(f"{where}: {error}")
+        self.where = where
+        self.error = error
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        return (OperatorError, (self.where, self.error, self.detail))
+
+
 # Reading the raw lake
 
 

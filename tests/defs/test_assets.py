@@ -197,6 +197,15 @@ def test_a_failed_run_records_the_days_it_committed_before_failing(lake: Lake) -
         raise_on_error=False,
     )
     assert not result.success
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert error is not None and error.cls_name == "Failure"  # the operator's own traceback:
+    assert f"operator broken dt={DAY1} batch " in error.message  # in the failure's metadata
+    assert "KeyError: 'n_sessionz'" in error.message
+    detail = failure.step_failure_data.user_failure_data
+    assert detail is not None and 'raise KeyError("n_sessionz")' in str(
+        detail.metadata["traceback"]
+    )
     counted = Catalog(lake, {"session_count": SessionCount.outputs[0]}).state("session_count", DAY1)
     assert counted is not None and counted.rows == 3  # three apps
     record = instance.get_latest_materialization_event(dg.AssetKey("session_count"))

@@ -9,10 +9,13 @@ import pytest
 
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, run_all, run_operator
+from trajectory_assets.batch import Batch
 from trajectory_assets.engine.results import RunResult
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.runtimes.ray import RayRuntime
+from trajectory_assets.errors import OperatorError
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operator import OpContext
 from trajectory_assets.operators import TABLES, Sessionize
 
 SESSIONIZE = Sessionize()
@@ -77,3 +80,25 @@ def test_ray_data_resource_limits_are_settings(lake: Lake, ray_session: None) ->
     run_operator(SESSIONIZE, lake, [DAY2], RayRuntime(), batch_bytes=SMALL_BATCHES)  # no limits
     limits = ray.data.DataContext.get_current().execution_options.resource_limits
     assert limits.cpu is None or limits.cpu == float("inf")
+
+
+@pytest.mark.parametrize("runtime", ["inline", pytest.param("ray", marks=pytest.mark.ray)])
+def test_an_operators_own_error_is_named_alike_on_both_runtimes(
+    lake: Lake, runtime: str, request: pytest.FixtureRequest
+) -> None:
+    """The operator, day and batch, the exception, and its traceback from where it ran: on Ray
+    too, instead of Ray's task failure."""
+    if runtime == "ray":
+        request.getfixturevalue("ray_session")
+
+    class Failing(Sessionize):  # defined here, so Ray ships it by value
+        def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
+            raise ValueError(f"no good on {ctx.day}")
+
+    chosen = InlineRuntime() if runtime == "inline" else RayRuntime()
+    with pytest.raises(OperatorError) as raised:
+        run_operator(Failing(), lake, [DAY1], chosen, batch_bytes=SMALL_BATCHES)
+    assert raised.value.where.startswith(f"operator sessionize dt={DAY1} batch {DAY1}-")
+    assert raised.value.error == f"ValueError: no good on {DAY1}"
+    assert 'raise ValueError(f"no good on {ctx.day}")' in raised.value.detail
+    assert lake_catalog(lake).state("sessions", DAY1) is None  # nothing committed

@@ -35,6 +35,7 @@ from trajectory_assets.errors import (
     BadRawFilesError,
     ConcurrentWriterError,
     MissingUpstreamError,
+    OperatorError,
     OtherLakeError,
 )
 from trajectory_assets.lake import delta_history
@@ -138,6 +139,9 @@ def build_assets(
             for op, day in done:
                 for table in [t for t in op.output_names if t in selected]:
                     context.log_event(committed_before_failure(day, table))
+            if isinstance(exc, OperatorError):  # its traceback is where it ran, not here
+                detail = dg.MetadataValue.md(f"```\n{exc.detail}\n```")
+                raise dg.Failure(description=str(exc), metadata={"traceback": detail}) from None
             if isinstance(exc, (BadRawFilesError, ConcurrentWriterError, MissingUpstreamError)):
                 raise dg.Failure(description=str(exc)) from None  # expected: no traceback
             raise

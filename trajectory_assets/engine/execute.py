@@ -4,6 +4,7 @@ This is the whole body of a Ray task, and of an in-process loop iteration: both 
 the same function, which is why they cannot drift apart.
 """
 
+import traceback
 from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 from trajectory_assets.batch import Batch
 from trajectory_assets.engine.outputs import normalise
 from trajectory_assets.engine.tasks import BatchTask, Step
-from trajectory_assets.errors import BadRawFilesError
+from trajectory_assets.errors import BadRawFilesError, OperatorError
 from trajectory_assets.lake.delta import read_files
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import filter_sessions
@@ -46,12 +47,20 @@ def run_task(task: BatchTask) -> list[BatchReceipt]:
     return receipts
 
 
-def collect(outcomes: Sequence[list[BatchReceipt] | BadRawFilesError]) -> list[BatchReceipt]:
-    """Every task's receipts, or one error naming the unreadable raw files of every task."""
+Outcome = list[BatchReceipt] | BadRawFilesError | OperatorError
+"""What a runtime brings back from a task: its receipts, or the error it ended with."""
+
+
+def collect(outcomes: Sequence[Outcome]) -> list[BatchReceipt]:
+    """Every task's receipts, or one error naming the unreadable raw files of every task, or
+    else the first operator error."""
     bad = [b for o in outcomes if isinstance(o, BadRawFilesError) for b in o.bad]
     if bad:
         raise BadRawFilesError(bad)
-    return [r for o in outcomes if not isinstance(o, BadRawFilesError) for r in o]
+    for outcome in outcomes:
+        if isinstance(outcome, OperatorError):
+            raise outcome
+    return [r for o in outcomes if isinstance(o, list) for r in o]
 
 
 def compute_task(task: BatchTask) -> dict[str, pa.Table]:
@@ -79,10 +88,14 @@ def _steps(task: BatchTask) -> Iterator[Computed]:
         ctx = OpContext(day=task.day, batch_id=task.batch_id)
         batch = Batch(tables, task.batch_id)
         try:
-            if task.phase == "merge":
-                outputs = normalise(op, op.merge(ctx, batch), task.day)
-            else:
-                outputs = normalise(op, op.transform(ctx, batch), task.day, partial=op.two_phase)
+            merge = task.phase == "merge"
+            try:
+                returned = op.merge(ctx, batch) if merge else op.transform(ctx, batch)
+            except Exception as exc:
+                where = f"operator {op.name} dt={task.day} batch {task.batch_id}"
+                error = f"{type(exc).__name__}: {exc}"
+                raise OperatorError(where, error, traceback.format_exc()) from exc
+            outputs = normalise(op, returned, task.day, partial=op.two_phase and not merge)
             audit = op.audit(ctx, batch, outputs)
         finally:
             batch.close()

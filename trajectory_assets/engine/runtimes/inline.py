@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 
-from trajectory_assets.engine.execute import collect, compute_task, run_task
+from trajectory_assets.engine.execute import Outcome, collect, compute_task, run_task
 from trajectory_assets.engine.tasks import BatchTask
-from trajectory_assets.errors import BadRawFilesError
+from trajectory_assets.errors import BadRawFilesError, OperatorError
 from trajectory_assets.lake.staging import BatchReceipt
 
 
@@ -47,8 +47,8 @@ class InlineRuntime:
         pass
 
 
-def _outcome(task: BatchTask) -> list[BatchReceipt] | BadRawFilesError:
+def _outcome(task: BatchTask) -> Outcome:
     try:
         return run_task(task)
-    except BadRawFilesError as exc:
+    except (BadRawFilesError, OperatorError) as exc:
         return exc

@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 import pyarrow as pa
 
-from trajectory_assets.engine.execute import collect, compute_task, run_task
+from trajectory_assets.engine.execute import Outcome, collect, compute_task, run_task
 from trajectory_assets.engine.tasks import BatchTask
-from trajectory_assets.errors import BadRawFilesError
+from trajectory_assets.errors import BadRawFilesError, OperatorError
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import BatchReceipt, ReceiptDocument
@@ -144,13 +144,15 @@ class RayRuntime:
                 max_restarts=self.max_task_retries,
                 max_task_retries=self.max_task_retries,
             )
-        outcomes: list[list[BatchReceipt] | BadRawFilesError] = []
+        outcomes: list[Outcome] = []
         for row in dataset.take_all():
-            # both documents are @final TypedDicts, so `in` tells them apart
-            data: BadFilesRow | ReceiptDocument = json.loads(row["receipt"])
+            # the documents are @final TypedDicts, so `in` tells them apart
+            data: BadFilesRow | OperatorErrorRow | ReceiptDocument = json.loads(row["receipt"])
             if BAD_FILES in data:
                 bad = [(path, reason) for path, reason in data[BAD_FILES]]
                 outcomes.append(BadRawFilesError(bad))
+            elif OPERATOR_ERROR in data:
+                outcomes.append(OperatorError(*data[OPERATOR_ERROR]))
             else:
                 outcomes.append([BatchReceipt.from_json(row["receipt"])])
         return collect(outcomes)
@@ -182,8 +184,10 @@ class BatchWorker:
 
 
 def _run_batch_tasks(batch: pa.Table) -> pa.Table:
-    """A task's receipts as rows; unreadable raw files as a row of their own, so the job runs
-    every batch and the driver can name every bad file of the run."""
+    """A task's receipts as rows; unreadable raw files, or an operator's error, as a row of
+    their own, so the job runs every batch, the driver can name every bad file of the run, and
+    an operator's mistake is one error for the driver to raise, not a Ray task failure with
+    Ray's tracebacks in the terminal."""
     import ray
 
     node = ray.get_runtime_context().get_node_id()
@@ -193,10 +197,14 @@ def _run_batch_tasks(batch: pa.Table) -> pa.Table:
             rows += [replace(r, node=node).to_json() for r in run_task(pickle.loads(blob))]
         except BadRawFilesError as exc:
             rows.append(json.dumps(BadFilesRow(bad_raw_files=[list(b) for b in exc.bad])))
+        except OperatorError as exc:
+            error = [exc.where, exc.error, exc.detail]
+            rows.append(json.dumps(OperatorErrorRow(operator_error=error)))
     return pa.table({"receipt": pa.array(rows, pa.string())})
 
 
 BAD_FILES: Final = "bad_raw_files"
+OPERATOR_ERROR: Final = "operator_error"
 
 
 @final
@@ -204,6 +212,13 @@ class BadFilesRow(TypedDict):
     """What a batch task returns instead of its receipts when raw files cannot be read."""
 
     bad_raw_files: list[list[str]]  # [path, reason] pairs
+
+
+@final
+class OperatorErrorRow(TypedDict):
+    """What a batch task returns instead of its receipts when its operator raised."""
+
+    operator_error: list[str]  # OperatorError's where, error, detail
 
 
 def dataset_of(lake: Lake, spec: TableSpec, where: Any, columns: list[str] | None) -> "Dataset":
