@@ -195,3 +195,47 @@ def test_a_long_range_is_summarized_one_screen_wide() -> None:
     assert lines[2].split() == ["sessions", "29", "29,000"]
     assert lines[3].split() == ["rejected_events", "30", "90"]
     assert max(len(line) for line in lines) <= 80
+
+
+DUPLICATE_KEYS = '''
+import pyarrow as pa
+import trajectory_assets as ta
+
+
+class PerApp(ta.Operator):
+    """Declares one row per app, but writes one per session: its unique_keys check fails."""
+
+    name, version, inputs, requires = "per_app", "1", ("sessions",), None
+    outputs = (
+        ta.TableSpec(
+            "per_app",
+            pa.schema([ta.column("dt", pa.string(), "Day."), ta.column("app_id", pa.string(), "")]),
+            partition_by=(),
+            keys=("app_id",),
+            description="One row per app.",
+        ),
+    )
+
+    def transform(self, ctx, batch):
+        return batch.sql("SELECT dt, app_id FROM sessions")
+
+
+operators = [PerApp()]
+'''
+
+
+def test_a_failed_check_is_named_and_the_command_fails(tmp_path: Path, home: Path) -> None:
+    """The run succeeds and commits, as Dagster records it, but a script must hear of the
+    check: each failed check is one line, and the exit status is 1."""
+    lake = tmp_path / "lake"
+    generate(lake, home, sessions_per_day=10)
+    (tmp_path / "per_app_defs.py").write_text(DUPLICATE_KEYS)
+    env = {"PYTHONPATH": str(tmp_path)}
+    args = ("--defs", "per_app_defs", "--partition", DAY1)
+    built = materialize(lake, home, *args, "--assets", "sessions", **env)
+    assert built.returncode == 0, built.stderr
+    done = materialize(lake, home, *args, "--assets", "per_app", **env)
+    assert done.returncode == 1
+    assert "succeeded" in done.stdout  # committed and recorded
+    assert f"check failed (ERROR): per_app unique_keys on {DAY1}: " in done.stderr
+    assert "1 asset check(s) failed" in done.stderr and "Traceback" not in done.stderr

@@ -196,6 +196,7 @@ def run_days(
     }
     job = _job(assets, resources, tables)
     skipped: set[str] = set()
+    failed_checks: list[str] = []
     for stretch in stretches(sorted(days)):
         say(
             f"materializing {len(tables)} asset(s) for {stretch[0]}"
@@ -218,7 +219,15 @@ def run_days(
             raise CliError(f"run {result.run_id} failed: {_failure_message(result)}")
         say(f"run {result.run_id} succeeded in {time.perf_counter() - started:.1f} s")
         skipped.update(_skipped_files(result))
+        failed_checks += _failed_checks(result)
     _summary(lake, the_project, sorted(days), tables, sorted(skipped))
+    if failed_checks:
+        for line in failed_checks:
+            click.echo(line, err=True)
+        raise CliError(
+            f"{len(failed_checks)} asset check(s) failed, listed above; the tables are "
+            "committed and recorded: see the checks in the Dagster UI"
+        )
 
 
 def _job(
@@ -305,6 +314,23 @@ def stretches(days: Sequence[str]) -> list[list[str]]:
 def _some(days: Sequence[str]) -> str:
     shown = ", ".join(days[:5])
     return shown + (f" and {len(days) - 5} more day(s)" if len(days) > 5 else "")
+
+
+def _failed_checks(result: "dg.ExecuteInProcessResult") -> list[str]:
+    """A line per failed check: its asset, name, severity, failed days and the first's detail."""
+    lines = []
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        meta = evaluation.metadata
+        days = str(meta["failed_days"].value) if "failed_days" in meta else ""
+        first = meta.get(days.split(", ")[0])
+        detail = f": {first.value}" if first is not None else ""
+        lines.append(
+            f"check failed ({evaluation.severity.value}): {evaluation.asset_key.to_user_string()}"
+            f" {evaluation.check_name} on {days or 'the run'}{detail}"
+        )
+    return lines
 
 
 def _failure_message(result: "dg.ExecuteInProcessResult") -> str:
