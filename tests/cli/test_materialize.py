@@ -1,8 +1,10 @@
 """`materialize` (and the `dagster` CLI on the same definitions), as users script them."""
 
+import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +14,7 @@ from tests.cli.helpers import CLI, generate, materialize, on_lake, run
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
 from trajectory_assets.cli.materialize import summary_lines
+from trajectory_assets.defs.assets import POOL
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES
 
@@ -239,3 +242,36 @@ def test_a_failed_check_is_named_and_the_command_fails(tmp_path: Path, home: Pat
     assert "succeeded" in done.stdout  # committed and recorded
     assert f"check failed (ERROR): per_app unique_keys on {DAY1}: " in done.stderr
     assert "1 asset check(s) failed" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_run_waiting_for_the_pool_says_so_and_goes_on_once_the_slot_is_free(
+    tmp_path: Path, home: Path
+) -> None:
+    """A slot still held by a run killed outside Dagster used to make the command wait in
+    silence; it now says what it waits for and how to free it."""
+    lake = tmp_path / "lake"
+    generate(lake, home, sessions_per_day=5)
+    shutil.copy(Path(__file__).parents[2] / "deploy" / "dagster-local.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(POOL)
+        assert storage.claim_concurrency_slot(POOL, "a-killed-run", "tier_b").is_claimed
+        args = ["materialize", "--lake", str(lake), "--partition", DAY1, "--assets", "sessions"]
+        env = {**os.environ, "DAGSTER_HOME": str(home)}
+        waiting = subprocess.Popen(
+            [*CLI, *args, "--runtime", "inline"], stderr=subprocess.PIPE, text=True, env=env
+        )
+        assert waiting.stderr is not None
+        deadline = threading.Timer(180, waiting.kill)  # a silent wait fails the test, not CI
+        deadline.daemon = True
+        deadline.start()
+        lines = []
+        for line in waiting.stderr:  # the command blocks until the slot is freed
+            lines.append(line)
+            if "waiting for the trajectory_assets pool" in line:
+                break
+        assert "Terminate" in lines[-1], lines
+        storage.free_concurrency_slots_for_run("a-killed-run")
+        assert waiting.wait(timeout=300) == 0, waiting.stderr.read()
+        deadline.cancel()
+    assert lake_catalog(Lake(str(lake))).state("sessions", DAY1) is not None

@@ -19,13 +19,30 @@ DATE_FORMAT = "%H:%M:%S"
 META = "dagster_meta"  # where Dagster's log handler keeps a record's metadata
 
 
+BLOCKED = "Step blocked by limit for pool"  # and "Step still blocked ...", dropped
+
+
 class _ProgressOnly(logging.Filter):
-    """Keep what the run's code logged (context.log); drop Dagster's event records (step
-    started, failed with a stack trace, ...), which the command summarises itself."""
+    """Keep what the run's code logged (context.log, INFO and up); drop Dagster's event records
+    (step started, failed with a stack trace, ...), which the command summarises itself, but
+    for the one that says why nothing happens: the step waits for the pool's slot."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         meta: dict[str, Any] = getattr(record, META, None) or {}
-        if meta.get("dagster_event") is not None:
+        event = meta.get("dagster_event")
+        if event is not None:
+            message = str(getattr(event, "message", "") or "")
+            if not message.startswith(BLOCKED):
+                return False
+            pool = message.rsplit(" ", 1)[-1]
+            record.msg = (
+                f"waiting for the {pool} pool: another run of this instance holds its slot "
+                "(one step at a time). A run killed outside Dagster holds it until it is "
+                "terminated (the UI: Runs, that run, Terminate); its slot is then freed"
+            )
+            record.args = ()
+            return True
+        if record.levelno < logging.INFO:
             return False
         record.msg, record.args = meta.get("orig_message", record.getMessage()), ()
         return True
@@ -33,7 +50,7 @@ class _ProgressOnly(logging.Filter):
 
 @dg.logger(None, description="The run's progress lines on stderr, without Dagster's event records.")
 def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
-    logger = logging.Logger("trajectory_assets.run", level=logging.INFO)
+    logger = logging.Logger("trajectory_assets.run", level=logging.DEBUG)  # for BLOCKED
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT, DATE_FORMAT))
     handler.addFilter(_ProgressOnly())
