@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from tests.dagster_assets import assets_of
 from tests.lakes import DAY1
 from tests.operators.builders import event, events_table
 from tests.runs import lake_catalog
@@ -35,13 +36,8 @@ SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events")
 
 
 def _materialize(lake: Lake, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
-    assets = [
-        a
-        for a in defs.assets or ()
-        if isinstance(a, (dg.AssetsDefinition, dg.AssetSpec, dg.SourceAsset))
-    ]
     return dg.materialize(
-        assets,
+        assets_of(defs),
         selection=SELECTION,
         partition_key=DAY1,
         resources={
@@ -188,3 +184,32 @@ def test_unique_keys_counts_repeats_within_a_file_and_across_files(
 
     passed, detail, _, by_file = commit_and_check([first, *rest])
     assert passed and detail.startswith("0 duplicate keys in ") and by_file
+
+
+def test_checks_alone_evaluate_the_committed_day(lake: Lake) -> None:
+    """The UI's "Execute checks" selects checks without their assets: they are evaluated on
+    the committed tables (a hand edit shows), not skipped with a green run."""
+    assert _materialize(lake).success
+    checked = _check_sessions(lake)
+    assert checked.success and not checked.get_asset_materialization_events()
+    evaluations = _evaluations(checked)
+    assert {"sessions:unique_keys", "sessions:n_events_match_raw"} <= set(evaluations)
+    assert all(e.passed for e in evaluations.values())
+
+    sessions = lake_catalog(lake).read("sessions", dt=DAY1)
+    from deltalake import write_deltalake
+
+    write_deltalake(lake.path("sessions"), sessions.slice(0, 1), mode="append")  # a duplicate
+    broken = _evaluations(_check_sessions(lake))
+    assert not broken["sessions:unique_keys"].passed
+
+
+def _check_sessions(lake: Lake) -> dg.ExecuteInProcessResult:
+    """A run of the sessions table's checks alone, as the UI launches it."""
+    job = dg.define_asset_job("checks", selection=dg.AssetSelection.checks_for_assets("sessions"))
+    resources = {"lake": LakeResource(root=lake.uri), "compute": ComputeResource(runtime="inline")}
+    built = dg.Definitions(assets=assets_of(defs), jobs=[job], resources=resources)
+    # unpartitioned, as the UI's "Execute checks" runs them: over every committed day
+    return built.resolve_job_def("checks").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral()
+    )

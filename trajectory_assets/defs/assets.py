@@ -115,7 +115,7 @@ def build_assets(
         config: Config,  # type: ignore[valid-type]
         lake: LakeResource,
         compute: ComputeResource,
-    ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetObservation | dg.AssetCheckResult]:
         run_config: ComputeConfig = config
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         chosen = [op for op in ops if set(op.output_names) & selected]
@@ -132,6 +132,10 @@ def build_assets(
         except OtherLakeError as exc:
             raise dg.Failure(description=str(exc)) from None
         context.instance.add_run_tags(context.run.run_id, {LAKE_TAG: the_lake.display()})
+        if not chosen:  # checks alone (the UI's "Execute checks"): of the committed days
+            catalog = Catalog(the_lake, registry.tables)
+            yield from _check_outcomes(context, catalog, run_config, checks, None).values()
+            return
         done: list[tuple[Operator, DayResult]] = []
         try:
             result = _run(context, registry, chosen, the_lake, compute, run_config, done)
@@ -191,12 +195,9 @@ def _results(
     """Checks first (their time is part of the metadata), then one result per selected table."""
     started = time.perf_counter()
     catalog = Catalog(lake, registry.tables)
-    limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
-    checking = CheckContext(catalog, limits, result)
-    days = list(context.partition_keys)
-    selected_checks = context.selected_asset_check_keys
-    outcomes = evaluate_all([c for c in checks if c.key in selected_checks], checking, days)
+    outcomes = _check_outcomes(context, catalog, config, checks, result)
     result.add_phase("checks", time.perf_counter() - started)
+    days = list(context.partition_keys)
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     for op in chosen:
         for table in op.output_names:
@@ -209,3 +210,23 @@ def _results(
                 metadata=table_metadata(result, result.of(op), table, catalog),
                 check_results=[o for k, o in outcomes.items() if k.asset_key == dg.AssetKey(table)],
             )
+
+
+def _check_outcomes(
+    context: dg.AssetExecutionContext,
+    catalog: Catalog,
+    config: ComputeConfig,
+    checks: list[Check],
+    result: RunResult | None,
+) -> dict[dg.AssetCheckKey, dg.AssetCheckResult]:
+    """The selected checks over the run's days with this run's counts; checks alone (no run)
+    use the counts each day's commit recorded, over every committed day when the run has no
+    partition (Dagster launches checks alone unpartitioned)."""
+    limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
+    selected = context.selected_asset_check_keys
+    chosen = [c for c in checks if c.key in selected]
+    if context.has_partition_key or context.has_partition_key_range:
+        days = list(context.partition_keys)
+    else:
+        days = sorted({day for c in chosen for day in catalog.days(c.table)})
+    return evaluate_all(chosen, CheckContext(catalog, limits, result), days)
