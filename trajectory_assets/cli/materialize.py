@@ -117,7 +117,9 @@ def materialize(
 
 
 def missing_days(lake: "Lake", the_project: "Project", tables: Sequence[str]) -> list[str]:
-    """Days with raw data where an operator of `tables` has no day, or a stale one."""
+    """Days with raw data, from the lake's first partition on, where an operator of `tables` has
+    no day, or a stale one."""
+    from trajectory_assets.defs.partitions import start_date_of
     from trajectory_assets.engine.lineage import in_lake, needs_run
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days, list_raw_files
@@ -125,8 +127,18 @@ def missing_days(lake: "Lake", the_project: "Project", tables: Sequence[str]) ->
     registry = the_project.registry
     ops = in_lake(lake, registry.ordered({registry.operator(t) for t in tables if t != REPORT}))
     catalog = Catalog(lake, registry.tables)
+    start = start_date_of(lake)
+    days = list_days(lake)
+    early = [d for d in days if d < start]
+    if early:
+        say(
+            f"note: leaving out {_some(early)}, before the lake's first partition, {start} "
+            "(the lake's trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE, sets it)"
+        )
     return [
-        day for day in list_days(lake) if needs_run(ops, catalog, day, list_raw_files(lake, dt=day))
+        day
+        for day in days
+        if day >= start and needs_run(ops, catalog, day, list_raw_files(lake, dt=day))
     ]
 
 

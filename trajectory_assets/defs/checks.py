@@ -151,18 +151,18 @@ def _unique_keys(spec: TableSpec) -> Callable[[CheckContext, str], DayCheck]:
 def _compacted_rows(ctx: CheckContext, day: str) -> DayCheck:
     state = ctx.catalog.state("raw_compacted", day)
     rows = state.rows if state is not None else 0
-    raw_rows = ctx.audit("compact", "raw_compacted", day).get("raw_rows")
+    raw_rows = ctx.audit("compact", "raw_compacted", day).get("raw_rows", 0)  # none: no batch
     return DayCheck(rows == raw_rows, f"{rows} compacted rows, {raw_rows} raw rows read")
 
 
 def _events_reconcile(ctx: CheckContext, day: str) -> DayCheck:
     counted = ctx.audit("sessionize", "sessions", day)
     (n_events,) = totals(ctx.column("sessions", day, ["n_events"]), ["n_events"])
-    valid = counted.get("valid_events")
+    valid = counted.get("valid_events", 0)  # none: the day had no batch (an empty day)
     return DayCheck(
         n_events == valid,
         f"sum(n_events)={n_events}, valid raw events={valid} "
-        f"(raw rows {counted.get('raw_rows')}, rejected {counted.get('rejected_rows')})",
+        f"(raw rows {counted.get('raw_rows', 0)}, rejected {counted.get('rejected_rows', 0)})",
     )
 
 
