@@ -11,6 +11,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from tests.cli.helpers import generate, materialize, on_lake
@@ -107,10 +108,14 @@ def test_sync_shows_a_lake_in_a_new_instance_and_the_ui_sees_it(tmp_path: Path, 
     fresh.mkdir()
     synced = on_lake("sync", lake, fresh)
     assert synced.returncode == 0, synced.stderr[-2000:]
-    assert "raw_events: 2 day(s) observed" in synced.stdout
+    assert "raw_events: 2 day(s) observed now" in synced.stdout
     assert "sessions               2 day(s) recorded now" in synced.stdout
-    again = on_lake("sync", lake, fresh)
+    again = on_lake("sync", lake, fresh)  # records nothing new, raw days included
+    assert "raw_events: 0 day(s) observed now" in again.stdout
     assert "sessions               0 day(s) recorded now,     2 already known" in again.stdout
+    with dg.DagsterInstance.from_config(str(fresh)) as instance:
+        observed = instance.fetch_observations(dg.AssetKey("raw_events"), limit=10).records
+        assert sorted(r.partition_key or "" for r in observed) == [DAY1, DAY2]
 
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(fresh), "TRAJECTORY_ASSETS_LAKE": str(lake)}

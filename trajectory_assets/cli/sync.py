@@ -39,7 +39,7 @@ def sync(lake: str, defs: tuple[str, ...], allow_other_lake: bool) -> None:
         raise CliError(str(exc)) from None
     partitions = daily(start_date_of(where))
     report = sync_instance(instance, where, project(defs, where).registry, partitions)
-    say(f"raw_events: {report.raw_days} day(s) observed")
+    say(f"raw_events: {report.raw_days} day(s) observed now (new or changed)")
     for table in sorted(report.recorded):
         say(
             f"{table:<18} {report.recorded[table]:>5} day(s) recorded now, "

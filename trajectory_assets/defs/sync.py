@@ -76,16 +76,34 @@ def sync(
 def observe_raw(
     instance: dg.DagsterInstance, lake: Lake, partitions: dg.DailyPartitionsDefinition
 ) -> int:
-    """Record the data version of every raw day, as the raw_events observation does; the
-    number of days."""
+    """Record the data version of every raw day whose latest observation has another (or
+    none), as the raw_events observation does; the number of days recorded now."""
     versions = raw_versions(lake, partitions)
-    for day, version in versions.items():
+    known = _observed_versions(instance)
+    changed = {day: v for day, v in versions.items() if known.get(day) != v.value}
+    for day, version in changed.items():
         instance.report_runless_asset_event(
             dg.AssetObservation(
                 asset_key="raw_events", partition=day, tags={DATA_VERSION_TAG: version.value}
             )
         )
-    return len(versions)
+    return len(changed)
+
+
+def _observed_versions(instance: dg.DagsterInstance) -> dict[str, str]:
+    """The data version of each raw day's latest observation (records come newest first)."""
+    found: dict[str, str] = {}
+    cursor = None
+    while True:
+        page = instance.fetch_observations(dg.AssetKey("raw_events"), limit=1000, cursor=cursor)
+        for record in page.records:
+            observation = record.asset_observation
+            day = record.partition_key
+            if observation is not None and day is not None and day not in found:
+                found[day] = observation.tags.get(DATA_VERSION_TAG, "")
+        if not page.has_more:
+            return found
+        cursor = page.cursor
 
 
 def _latest(instance: dg.DagsterInstance, table: str) -> dict[str, float]:
