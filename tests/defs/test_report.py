@@ -38,6 +38,14 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     meta = record.asset_materialization.metadata  # type: ignore[union-attr]
     assert text(meta, "page").endswith(f"reports/dt={DAY2}/report.html")
     assert "data:image/png;base64," in text(meta, "chart") and DAY1 in text(meta, "pages")
+    assert text(meta, "numbers_of") == DAY2
+    for day in (DAY1, DAY2):  # each day's own page and numbers, not the last day's
+        (observed,) = instance.fetch_observations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_report"), asset_partitions=[day]),
+            limit=1,
+        ).records
+        own = observed.asset_observation.metadata  # type: ignore[union-attr]
+        assert text(own, "page").endswith(f"reports/dt={day}/report.html")
     sessions = instance.get_latest_materialization_event(dg.AssetKey("sessions"))
     described = sessions.asset_materialization.metadata  # type: ignore[union-attr]
     assert described["price_source"].value == "genai-prices"

@@ -2,6 +2,7 @@
 the lake, and shown in the UI (the materialization links to the page and embeds the chart)."""
 
 import base64
+from collections.abc import Iterator
 
 import dagster as dg
 
@@ -28,7 +29,9 @@ def report_asset(
         description="One page per day: sessions and cost by app, latency by model, failing "
         "tools, eval pass rates with intervals, paired model comparisons, loops detected.",
     )
-    def daily_report(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    def daily_report(
+        context: dg.AssetExecutionContext, lake: LakeResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
         from trajectory_assets.report import render_daily_report
 
         the_lake = lake.lake()
@@ -42,21 +45,39 @@ def report_asset(
             pages[day] = _url(the_lake, the_lake.path(written.html))
             png, summary = report.png, report.summary
             context.log.info(f"daily_report dt={day}: {pages[day]}")
+            if len(context.partition_keys) > 1:  # the one result below is recorded on every
+                # day of the range, with the last day's numbers: each day's own are observed
+                yield dg.AssetObservation(
+                    asset_key=REPORT, partition=day, metadata=_summary(pages[day], summary)
+                )
         last = max(pages)
-        metadata: dict[str, object] = {
-            "page": dg.MetadataValue.url(pages[last]),
+        metadata: dict[str, dg.MetadataValue] = {
+            **_summary(pages[last], summary),
             "chart": dg.MetadataValue.md(
                 f"![daily report {last}](data:image/png;base64,{base64.b64encode(png).decode()})"
             ),
-            **{k: v for k, v in summary.items() if isinstance(v, int | float | str)},
         }
         if len(pages) > 1:  # one run records this on every day: list each day's page
+            metadata["numbers_of"] = dg.MetadataValue.text(last)
             metadata["pages"] = dg.MetadataValue.md(
                 "\n".join(f"- {d}: {u}" for d, u in sorted(pages.items()))
             )
-        return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
+        yield dg.MaterializeResult(metadata=metadata)
 
     return daily_report
+
+
+def _summary(page: str, summary: dict[str, object]) -> dict[str, dg.MetadataValue]:
+    """A day's page and headline numbers."""
+    numbers: dict[str, dg.MetadataValue] = {}
+    for key, value in summary.items():
+        if isinstance(value, str):
+            numbers[key] = dg.MetadataValue.text(value)
+        elif isinstance(value, int):
+            numbers[key] = dg.MetadataValue.int(value)
+        elif isinstance(value, float):
+            numbers[key] = dg.MetadataValue.float(value)
+    return {"page": dg.MetadataValue.url(page), **numbers}
 
 
 def _url(lake: Lake, path: str) -> str:
