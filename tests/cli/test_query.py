@@ -111,3 +111,14 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path, fmt:
     err = process.stderr.read().decode()
     assert process.wait(timeout=120) == 1
     assert err == ""
+
+
+def test_a_version_a_table_does_not_have_is_named(
+    materialized_lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not DuckDB's "does not exist! Did you mean pg_settings?" for a table that is there."""
+    assert query(materialized_lake, "SELECT count(*) FROM sessions", "--as-of", "0") == 0
+    assert query(materialized_lake, "SELECT count(*) FROM sessions", "--as-of", "999") == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: sessions has no version as of 999 (its versions: 0 to ")
+    assert "pg_settings" not in error

@@ -67,7 +67,7 @@ def query(
         raise CliError("--format parquet writes a file: give --output FILE")
     where = open_lake(lake, must_exist=True)
     tables = list(project(defs, where).registry.tables)
-    con = connect(where, tables, as_of=_as_of(as_of))
+    con, absent = connect(where, tables, as_of=_as_of(as_of))
     try:
         result = con.sql(sql)
         if result is None:  # a statement without a result, e.g. SET
@@ -83,6 +83,11 @@ def query(
                 write_csv(result, out)
             else:
                 write_json(result, out)
+    except duckdb.CatalogException as exc:
+        named = [t for t in absent if f"Table with name {t} does not exist" in str(exc)]
+        if named:  # not DuckDB's guess at another table: the version that is not there
+            raise CliError(f"{named[0]} {absent[named[0]]}") from None
+        raise CliError(str(exc).strip()) from None
     except duckdb.Error as exc:
         raise CliError(str(exc).strip()) from None
 
@@ -101,14 +106,16 @@ def _as_of(text: str | None) -> "int | dt.datetime | None":
 
 def connect(
     lake: "Lake", tables: Sequence[str], as_of: "int | dt.datetime | None" = None
-) -> "duckdb.DuckDBPyConnection":
+) -> "tuple[duckdb.DuckDBPyConnection, dict[str, str]]":
     """An in-memory DuckDB with each Delta table of the lake registered under its name: the
-    pyarrow dataset of one version, so DuckDB pushes filters and projections down to it."""
+    pyarrow dataset of one version, so DuckDB pushes filters and projections down to it; and
+    the tables left out, each with why (no such version or time, or never committed)."""
     import duckdb
 
     from trajectory_assets.lake import delta
 
     con = duckdb.connect()
+    absent: dict[str, str] = {}
     for name in tables:
         try:
             table = delta.open_table(lake, name, as_of if isinstance(as_of, int) else None)
@@ -117,10 +124,15 @@ def connect(
         except Exception:  # a version or time this table does not have: leave it out
             if as_of is None:
                 raise
+            latest = delta.open_table(lake, name)
+            last = latest.version() if latest is not None else -1
+            absent[name] = f"has no version as of {as_of} (its versions: 0 to {last})"
             continue
-        if table is not None:
-            con.register(name, table.to_pyarrow_dataset())
-    return con
+        if table is None:
+            absent[name] = "has never been committed: materialize it first"
+            continue
+        con.register(name, table.to_pyarrow_dataset())
+    return con, absent
 
 
 @contextmanager
