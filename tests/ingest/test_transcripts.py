@@ -203,3 +203,25 @@ def test_a_codex_response_without_its_token_count_shifts_nothing(tmp_path: Path)
     path.write_text("\n".join(lines[:first_count] + lines[first_count + 1 :]) + "\n")
     calls = [r for r in IMPORTERS["codex"].parse(path) if r["event_type"] == "llm_call"]
     assert [r["input_tokens"] for r in calls] == [None, 8200, 4300]  # running totals from 0
+
+
+@pytest.mark.parametrize(("fmt", "index"), [("claude-code", 3), ("codex", 0)])
+def test_a_cut_last_line_is_skipped_but_a_damaged_line_inside_fails_the_file(
+    tmp_path: Path, fmt: str, index: int
+) -> None:
+    """A file still being written ends in a cut line; a cut line inside would lose its events
+    without a word, so the file fails, naming the line (and nothing of it is imported)."""
+    source = (real_transcripts.CLAUDE_CODE if fmt == "claude-code" else real_transcripts.CODEX)[
+        index
+    ]
+    lines = source.read_text().splitlines()
+    being_written = tmp_path / "being_written.jsonl"
+    being_written.write_text("\n".join([*lines, lines[1][:40]]) + "\n")
+    (whole,) = ingest_files(str(tmp_path / "a"), fmt, [source]).files
+    (cut_end,) = ingest_files(str(tmp_path / "b"), fmt, [being_written]).files
+    assert cut_end.ok and cut_end.events == whole.events > 0
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("\n".join([lines[0], lines[1][:40], *lines[2:]]) + "\n")
+    (failed,) = ingest_files(str(tmp_path / "c"), fmt, [damaged]).files
+    assert failed.status == "failed" and failed.reason.startswith("line 2 is not JSON")
+    assert failed.written == 0
