@@ -7,6 +7,9 @@ fixtures have no cache hits, so these records are built by hand in OpenHands' ou
 import json
 from pathlib import Path
 
+import pytest
+
+from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers import IMPORTERS
 
 
@@ -51,3 +54,23 @@ def test_a_response_recorded_twice_counts_once(tmp_path: Path) -> None:
     path.write_text(json.dumps(_record([usage, usage])) + "\n")
     calls = [r for r in IMPORTERS["openhands"].parse(path) if r["event_type"] == "llm_call"]
     assert [(r["input_tokens"], r["output_tokens"]) for r in calls] == [(100, 10)]
+
+
+def test_output_jsonl_cut_at_the_end_imports_its_whole_lines_and_damage_inside_is_named(
+    tmp_path: Path,
+) -> None:
+    """An output.jsonl still being written ends in a cut line: the whole instances before it
+    import; a damaged line inside names its own line, not the whole-document parse error.
+    (The records have no token usages and no costs: an agent action without a call to place
+    used to stop the import with an IndexError.)"""
+    parse = IMPORTERS["openhands"].parse
+    record = _record([])
+    lines = [json.dumps({**record, "instance_id": f"demo__{i}"}) for i in range(3)]
+    being_written = tmp_path / "output.jsonl"
+    being_written.write_text("\n".join([*lines, lines[0][:100]]) + "\n")
+    sessions = {row["session_id"] for row in parse(being_written)}
+    assert len(sessions) == 3
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("\n".join([lines[0], lines[1][:100], lines[2]]) + "\n")
+    with pytest.raises(UnparseableFileError, match=r"^line 2 is not JSON"):
+        list(parse(damaged))

@@ -82,12 +82,19 @@ def _records(path: str | Path) -> tuple[list[dict[str, Any]], bytes]:
         doc: Any = json.loads(text)
     except json.JSONDecodeError as whole:  # JSON Lines, or broken
         doc = []
-        for line in text.splitlines():
-            if line.strip():
-                try:
-                    doc.append(json.loads(line))
-                except json.JSONDecodeError:
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        for number, line in lines:
+            try:
+                doc.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                if not doc:  # not JSON Lines either: the document is broken
                     raise json_error(whole, text) from None
+                if number == lines[-1][0]:
+                    break  # the cut end of an output.jsonl still being written
+                raise UnparseableFileError(
+                    f"line {number} is not JSON ({exc.msg} at column {exc.colno}), and it is "
+                    "not the last line: the file is damaged inside"
+                ) from None
     if isinstance(doc, dict) and isinstance(doc.get("history"), list):
         return [doc], data
     if isinstance(doc, list) and doc and all(isinstance(d, dict) for d in doc):
@@ -224,8 +231,8 @@ def _record_events(record: dict[str, Any], data: bytes) -> Iterator[Row]:
             rid = response_id(e)
             if rid is not None and rid in position:
                 emit_calls(position[rid] + 1, ts)
-            elif source == "costs":
-                emit_calls(emitted + 1, ts)
+            elif source == "costs":  # one call per agent action, while the record has calls
+                emit_calls(min(emitted + 1, len(calls)), ts)
             current = max(turn, 0)
             if action == "message":
                 add("agent_message", key, ts, turn_index=current, agent_id=agent_id)
