@@ -82,3 +82,11 @@ def test_an_invalid_line_fails_the_whole_file_with_line_numbers(tmp_path: Path) 
     ):
         assert part in failed.reason
     assert raw_events(tmp_path / "lake")["event_id"].to_pylist() == ["g1"]
+
+
+def test_a_session_split_over_files_counts_once_in_the_report(tmp_path: Path) -> None:
+    first = _write(tmp_path / "a.jsonl", [_event("e1"), _event("e2")])
+    second = _write(tmp_path / "b.jsonl", [_event("e3"), _event("e4", session_id="s2")])
+    report = ingest_files(str(tmp_path / "lake"), "jsonl", [first, second])
+    assert [len(f.sessions) for f in report.files] == [1, 2]
+    assert report.sessions == 2  # s1 in both files, and s2

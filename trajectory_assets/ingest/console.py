@@ -123,7 +123,7 @@ def _row(name: str, files: list[FileResult]) -> list["Text | str"]:
         f"{sum(f.status == 'imported' for f in files):,}",
         f"{sum(f.status == 'skipped' for f in files):,}",
         f"{sum(f.status == 'failed' for f in files):,}",
-        f"{sum(f.sessions for f in files):,}",
+        f"{len(frozenset().union(*(f.sessions for f in files))):,}",  # one split over files: once
         f"{sum(f.written for f in files):,}",
         f"{sum(f.skipped for f in files):,}",
     ]

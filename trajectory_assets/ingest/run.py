@@ -46,7 +46,7 @@ class FileResult:
     format: str | None = None
     app_id: str | None = None
     events: int = 0  # events the file maps to
-    sessions: int = 0
+    sessions: frozenset[tuple[str, str]] = frozenset()  # (app_id, session_id) it wrote to
     written: int = 0  # events newly written (0 on a repeated import)
     skipped: int = 0  # events already in the lake
     files: tuple[str, ...] = ()  # Parquet files written
@@ -86,7 +86,8 @@ class IngestReport:
 
     @property
     def sessions(self) -> int:
-        return sum(f.sessions for f in self.files)
+        """Distinct sessions: one split over several files counts once."""
+        return len(frozenset().union(*(f.sessions for f in self.files)))
 
     @property
     def apps(self) -> list[str]:
@@ -233,7 +234,7 @@ def _import(
         path,
         "imported",
         events=len(rows),
-        sessions=len(summary.sessions),
+        sessions=frozenset(summary.sessions),
         written=summary.events_written,
         skipped=summary.events_skipped,
         files=tuple(summary.files),
