@@ -1,12 +1,14 @@
 """Bad definitions fail when a code location loads, naming the operator and the problem."""
 
+import dataclasses
+
 import pyarrow as pa
 import pytest
 
 import trajectory_assets as ta
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import DefinitionError
-from trajectory_assets.operators import OPERATORS, Sessionize
+from trajectory_assets.operators import OPERATORS, Sessionize, ToolStats
 
 GOOD = pa.schema([("dt", pa.string()), ("app_id", pa.string()), ("session_id", pa.string())])
 
@@ -102,3 +104,15 @@ def test_reconfigured_operators_replace_their_defaults() -> None:
     assert registry.configured([strict]).operator("sessions").params["identical_run_threshold"] == 2
     with pytest.raises(TypeError, match="sessionize has no parameter"):
         Sessionize().configure(nope=1)
+
+
+def test_an_operator_named_like_an_upstream_one_is_refused() -> None:
+    """It used to replace the upstream operator silently: two locations then defined the same
+    asset, and a run failed deep in Arrow."""
+
+    class MyToolStats(ToolStats):
+        outputs = (dataclasses.replace(ToolStats.outputs[0], name="my_tool_stats"),)
+
+    with pytest.raises(DefinitionError, match=r"'tool_stats' \(MyToolStats\) has the name of an "):
+        Registry.build([MyToolStats()], OPERATORS)
+    assert Registry.build([ToolStats()], OPERATORS)  # the same operator: a reconfigured copy

@@ -27,9 +27,16 @@ class Registry:
     @staticmethod
     def build(operators: Iterable[Operator], upstream: Iterable[Operator] = ()) -> "Registry":
         ours, theirs = list(operators), list(upstream)
-        names = {op.name for op in ours}
-        theirs = [op for op in theirs if op.name not in names]  # ours win, e.g. reconfigured
-        problems = _problems(ours, theirs)
+        by_name = {op.name: op for op in ours}
+        taken = [
+            f"- operator {op.name!r} ({type(by_name[op.name]).__name__}) has the name of an "
+            f"upstream operator ({type(op).__name__}, which writes {', '.join(op.output_names)}); "
+            "a location cannot replace another's operator: give it a name of its own"
+            for op in theirs
+            if op.name in by_name and type(by_name[op.name]) is not type(op)
+        ]
+        theirs = [op for op in theirs if op.name not in by_name]  # ours win: reconfigured copies
+        problems = taken + _problems(ours, theirs)
         if problems:
             raise DefinitionError("bad operator definitions:\n" + "\n".join(problems))
         return Registry(tuple(_ordered(ours, theirs)), tuple(theirs))
