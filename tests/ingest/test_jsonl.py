@@ -90,3 +90,14 @@ def test_a_session_split_over_files_counts_once_in_the_report(tmp_path: Path) ->
     report = ingest_files(str(tmp_path / "lake"), "jsonl", [first, second])
     assert [len(f.sessions) for f in report.files] == [1, 2]
     assert report.sessions == 2  # s1 in both files, and s2
+
+
+def test_a_line_separator_inside_a_string_does_not_cut_the_line(tmp_path: Path) -> None:
+    """JSON writers leave U+2028 and U+2029 unescaped inside strings; str.splitlines cut there."""
+    text = json.dumps(_event("e1", payload="a\u2028b\u2029c"), ensure_ascii=False)
+    source = tmp_path / "events.jsonl"
+    source.write_text(text + "\r\n" + json.dumps(_event("e2")) + "\n", encoding="utf-8")
+    report = ingest_files(str(tmp_path / "lake"), "jsonl", [source])
+    assert not report.failed and report.events_written == 2
+    payloads = set(raw_events(tmp_path / "lake")["payload"].to_pylist())
+    assert "a\u2028b\u2029c" in payloads

@@ -194,6 +194,13 @@ def read_text(path: str | Path) -> str:
         raise UnparseableFileError(f"not UTF-8 text: {exc}") from None
 
 
+def json_lines(text: str) -> list[str]:
+    """The lines of JSON Lines text, cut at \n only (a \r before it dropped): str.splitlines
+    would also cut at U+2028, U+2029 and U+0085, which JSON writers leave unescaped inside
+    strings, and so break a valid line in two."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def load_json(path: str | Path) -> Any:
     """One JSON document, or UnparseableFileError with the position of the first bad character."""
     text = read_text(path)

@@ -20,6 +20,7 @@ from trajectory_assets.ingest.common import (
     COLUMNS,
     Row,
     dumps,
+    json_lines,
     parse_ts,
     read_bytes,
     validate_row,
@@ -97,7 +98,7 @@ def parse(path: str | Path) -> Iterator[Row]:
     rows: list[Row] = []
     bad: list[str] = []
     n_bad = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(json_lines(text), start=1):
         if not line.strip():
             continue
         try:

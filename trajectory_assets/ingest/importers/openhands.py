@@ -55,6 +55,7 @@ from trajectory_assets.ingest.common import (
     dumps,
     event,
     json_error,
+    json_lines,
     non_negative,
     parse_ts,
     read_bytes,
@@ -82,7 +83,8 @@ def _records(path: str | Path) -> tuple[list[dict[str, Any]], bytes]:
         doc: Any = json.loads(text)
     except json.JSONDecodeError as whole:  # JSON Lines, or broken
         doc = []
-        lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        numbered = enumerate(json_lines(text), start=1)
+        lines = [(n, line) for n, line in numbered if line.strip()]
         for number, line in lines:
             try:
                 doc.append(json.loads(line))

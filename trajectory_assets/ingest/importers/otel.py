@@ -57,6 +57,7 @@ from trajectory_assets.ingest.common import (
     event,
     input_with_cache,
     json_error,
+    json_lines,
     non_negative,
     read_text,
     stable_id,
@@ -91,7 +92,7 @@ def load_spans(path: str | Path) -> list[Span]:
     try:
         docs = [json.loads(text)]
     except json.JSONDecodeError as whole:  # JSON Lines, or broken
-        lines = [line for line in text.splitlines() if line.strip()]
+        lines = [line for line in json_lines(text) if line.strip()]
         try:
             docs = [json.loads(line) for line in lines]
         except json.JSONDecodeError:

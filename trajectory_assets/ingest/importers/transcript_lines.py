@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import parse_ts, read_text
+from trajectory_assets.ingest.common import json_lines, parse_ts, read_text
 
 
 def typed_objects(path: str | Path, types: frozenset[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """`(line number, object)` of each line that is a JSON object whose `type` is in `types`."""
-    lines = read_text(path).splitlines()
+    lines = json_lines(read_text(path))
     last = max((n for n, line in enumerate(lines, start=1) if line.strip()), default=0)
     for number, line in enumerate(lines, start=1):
         if not line.strip():
