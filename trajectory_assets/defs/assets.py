@@ -225,8 +225,8 @@ def _check_outcomes(
     limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
     selected = context.selected_asset_check_keys
     chosen = [c for c in checks if c.key in selected]
+    checking = CheckContext(catalog, limits, result)
     if context.has_partition_key or context.has_partition_key_range:
         days = list(context.partition_keys)
-    else:
-        days = sorted({day for c in chosen for day in catalog.days(c.table)})
-    return evaluate_all(chosen, CheckContext(catalog, limits, result), days)
+        return evaluate_all(chosen, checking, lambda _: days)
+    return evaluate_all(chosen, checking, lambda c: catalog.days(c.table))

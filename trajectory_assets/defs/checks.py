@@ -44,9 +44,11 @@ class CheckContext:
     catalog: Catalog
     limits: Thresholds
     result: RunResult | None = None
-    audits: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    audits: dict[tuple[str, str], dict[str, int] | None] = field(default_factory=dict)
 
-    def audit(self, op: str, table: str, day: str) -> dict[str, int]:
+    def audit(self, op: str, table: str, day: str) -> dict[str, int] | None:
+        """The operator's counts of the day; None when its commit is no longer in the table's
+        log (after `forget`, or Delta's log cleanup): then there is nothing to check against."""
         if (op, day) not in self.audits:
             found = None
             if self.result is not None and op in self.result.operators:
@@ -72,12 +74,18 @@ class CheckContext:
         return self.catalog.day_rows(table, day, list(names))
 
 
-def committed_audit(catalog: Catalog, table: str, day: str) -> dict[str, int]:
-    """The audit kept with the commit that last changed a table's day."""
+def committed_audit(catalog: Catalog, table: str, day: str) -> dict[str, int] | None:
+    """The audit kept with the commit that last changed a table's day (empty: a day without
+    batches counted nothing); None when no such commit is left in the log."""
     for commit in delta_history.commits(catalog.lake, table):
         if day in commit.days and "audit" in commit.metadata:
             return {k: int(v) for k, v in json.loads(commit.metadata["audit"]).items()}
-    return {}
+    return None
+
+
+UNAUDITED = DayCheck(
+    True, "not checked: the counts its commit recorded are no longer in the table's log"
+)
 
 
 def duplicate_keys(table: pa.Table, keys: Sequence[str]) -> int:
@@ -151,12 +159,17 @@ def _unique_keys(spec: TableSpec) -> Callable[[CheckContext, str], DayCheck]:
 def _compacted_rows(ctx: CheckContext, day: str) -> DayCheck:
     state = ctx.catalog.state("raw_compacted", day)
     rows = state.rows if state is not None else 0
-    raw_rows = ctx.audit("compact", "raw_compacted", day).get("raw_rows", 0)  # none: no batch
+    counted = ctx.audit("compact", "raw_compacted", day)
+    if counted is None:
+        return UNAUDITED
+    raw_rows = counted.get("raw_rows", 0)  # none: the day had no batch (an empty day)
     return DayCheck(rows == raw_rows, f"{rows} compacted rows, {raw_rows} raw rows read")
 
 
 def _events_reconcile(ctx: CheckContext, day: str) -> DayCheck:
     counted = ctx.audit("sessionize", "sessions", day)
+    if counted is None:
+        return UNAUDITED
     (n_events,) = totals(ctx.column("sessions", day, ["n_events"]), ["n_events"])
     valid = counted.get("valid_events", 0)  # none: the day had no batch (an empty day)
     return DayCheck(
@@ -170,6 +183,8 @@ def _tokens_agree(ctx: CheckContext, day: str) -> DayCheck:
     sessions = totals(ctx.column("sessions", day, TOKENS), TOKENS)
     turns = totals(ctx.column("turns", day, TOKENS), TOKENS)
     counted = ctx.audit("sessionize", "sessions", day)
+    if counted is None:
+        return UNAUDITED
     expected = tuple(t + counted.get(u, 0) for t, u in zip(turns, UNTURNED, strict=True))
     return DayCheck(
         sessions == expected,
@@ -180,6 +195,8 @@ def _tokens_agree(ctx: CheckContext, day: str) -> DayCheck:
 def _rejected_share(ctx: CheckContext, day: str) -> DayCheck:
     limits = ctx.limits
     counted = ctx.audit("sessionize", "rejected_events", day)
+    if counted is None:
+        return UNAUDITED
     raw, rejected = counted.get("raw_rows", 0), counted.get("rejected_rows", 0)
     share = rejected / raw if raw else 0.0
     return DayCheck(
@@ -306,12 +323,12 @@ def evaluate(check: Check, ctx: CheckContext, days: Sequence[str]) -> dg.AssetCh
 
 
 def evaluate_all(
-    checks: Sequence[Check], ctx: CheckContext, days: Sequence[str]
+    checks: Sequence[Check], ctx: CheckContext, days_of: Callable[[Check], Sequence[str]]
 ) -> dict[dg.AssetCheckKey, dg.AssetCheckResult]:
-    """Every check over the days, on a thread per core: a check mostly waits on reading and
+    """Every check over its days, on a thread per core: a check mostly waits on reading and
     counting (Arrow and DuckDB, which release the GIL), and a range run has a few hundred."""
     if not checks:
         return {}
     with ThreadPoolExecutor(max_workers=min(len(checks), os.cpu_count() or 1)) as pool:
-        found = pool.map(lambda c: evaluate(c, ctx, days), checks)
+        found = pool.map(lambda c: evaluate(c, ctx, days_of(c)), checks)
         return {c.key: result for c, result in zip(checks, found, strict=True)}
