@@ -213,3 +213,29 @@ def test_a_failed_run_records_the_days_it_committed_before_failing(lake: Lake) -
     assert record.asset_materialization.partition == DAY1
     assert record.asset_materialization.metadata["dagster/row_count"].value == counted.rows
     assert instance.get_latest_materialization_event(dg.AssetKey("broken")) is None
+
+
+def test_a_failure_after_the_commits_still_records_them(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Vacuuming and checks come after every commit: a failure there leaves the days committed,
+    so the failed run records them."""
+    run_all(lake, [DAY1])
+
+    def no_space(*args: object, **kwargs: object) -> list[str]:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr("trajectory_assets.defs.assets.delta_history.vacuum", no_space)
+    built = ta.build_definitions([SessionCount()], upstream=ta.BUILTIN_OPERATORS)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        assets_of(built),
+        partition_key=DAY1,
+        resources=resources(lake),
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    record = instance.get_latest_materialization_event(dg.AssetKey("session_count"))
+    assert record is not None and record.asset_materialization is not None
+    assert record.asset_materialization.partition == DAY1

@@ -95,10 +95,16 @@ def test_an_operators_own_error_is_named_alike_on_both_runtimes(
         def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
             raise ValueError(f"no good on {ctx.day}")
 
+    class Wrong(Sessionize):  # returns what it did not declare
+        def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
+            return pa.table({"n": [1]})
+
     chosen = InlineRuntime() if runtime == "inline" else RayRuntime()
     with pytest.raises(OperatorError) as raised:
         run_operator(Failing(), lake, [DAY1], chosen, batch_bytes=SMALL_BATCHES)
     assert raised.value.where.startswith(f"operator sessionize dt={DAY1} batch {DAY1}-")
     assert raised.value.error == f"ValueError: no good on {DAY1}"
     assert 'raise ValueError(f"no good on {ctx.day}")' in raised.value.detail
+    with pytest.raises(OperatorError, match="OutputError: operator sessionize declares outputs"):
+        run_operator(Wrong(), lake, [DAY1], chosen, batch_bytes=SMALL_BATCHES)
     assert lake_catalog(lake).state("sessions", DAY1) is None  # nothing committed

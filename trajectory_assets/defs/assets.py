@@ -137,22 +137,29 @@ def build_assets(
             yield from _check_outcomes(context, catalog, run_config, checks, None).values()
             return
         done: list[tuple[Operator, DayResult]] = []
+        recorded: set[str] = set()
         try:
             result = _run(context, registry, chosen, the_lake, compute, run_config, done)
-        except BaseException as exc:
+            for op in chosen:
+                for table in op.output_names:
+                    delta_history.vacuum(the_lake, table, run_config.retention_hours)
+            for item in _results(context, the_lake, registry, chosen, result, run_config, checks):
+                if isinstance(item, dg.MaterializeResult) and item.asset_key is not None:
+                    recorded.add(item.asset_key.to_user_string())
+                yield item
+        except GeneratorExit:  # Dagster stopped reading: nothing failed here
+            raise
+        except BaseException as exc:  # what was committed is recorded before the run fails
             for op, day in done:
-                for table in [t for t in op.output_names if t in selected]:
-                    context.log_event(committed_before_failure(day, table))
+                for table in op.output_names:
+                    if table in selected and table not in recorded:
+                        context.log_event(committed_before_failure(day, table))
             if isinstance(exc, OperatorError):  # its traceback is where it ran, not here
                 detail = dg.MetadataValue.md(f"```\n{exc.detail}\n```")
                 raise dg.Failure(description=str(exc), metadata={"traceback": detail}) from None
             if isinstance(exc, (BadRawFilesError, ConcurrentWriterError, MissingUpstreamError)):
                 raise dg.Failure(description=str(exc)) from None  # expected: no traceback
             raise
-        for op in chosen:
-            for table in op.output_names:
-                delta_history.vacuum(the_lake, table, run_config.retention_hours)
-        yield from _results(context, the_lake, registry, chosen, result, run_config, checks)
 
     return _tables
 

@@ -89,14 +89,14 @@ def _steps(task: BatchTask) -> Iterator[Computed]:
         batch = Batch(tables, task.batch_id)
         try:
             merge = task.phase == "merge"
-            try:
+            try:  # the operator's code, and what it returned (OutputError names the mistake)
                 returned = op.merge(ctx, batch) if merge else op.transform(ctx, batch)
+                outputs = normalise(op, returned, task.day, partial=op.two_phase and not merge)
+                audit = op.audit(ctx, batch, outputs)
             except Exception as exc:
                 where = f"operator {op.name} dt={task.day} batch {task.batch_id}"
                 error = f"{type(exc).__name__}: {exc}"
                 raise OperatorError(where, error, traceback.format_exc()) from exc
-            outputs = normalise(op, returned, task.day, partial=op.two_phase and not merge)
-            audit = op.audit(ctx, batch, outputs)
         finally:
             batch.close()
         if not op.two_phase or task.phase == "merge":
