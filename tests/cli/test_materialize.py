@@ -90,9 +90,11 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     assert "before the lake's first partition, 2025-01-01" in too_early.stderr
     # --missing leaves such a day out, with a note, instead of failing every day with it
     (tmp_path / "raw_events" / f"dt={DAY1}").mkdir()  # an empty day: it materializes
+    (tmp_path / "raw_events" / "dt=2999-01-01").mkdir()  # a clock far ahead: no partition yet
     missing = materialize(tmp_path, home, "--missing", runtime="inline")
     assert missing.returncode == 0, missing.stderr
     assert "note: leaving out 2001-01-01, before the lake's first partition" in missing.stdout
+    assert "note: leaving out 2999-01-01, after the last partition" in missing.stdout
     assert lake_catalog(Lake(str(tmp_path))).days("sessions") == [DAY1]
 
 

@@ -119,7 +119,7 @@ def materialize(
 def missing_days(lake: "Lake", the_project: "Project", tables: Sequence[str]) -> list[str]:
     """Days with raw data, from the lake's first partition on, where an operator of `tables` has
     no day, or a stale one."""
-    from trajectory_assets.defs.partitions import start_date_of
+    from trajectory_assets.defs.partitions import daily, start_date_of
     from trajectory_assets.engine.lineage import in_lake, needs_run
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days, list_raw_files
@@ -128,6 +128,7 @@ def missing_days(lake: "Lake", the_project: "Project", tables: Sequence[str]) ->
     ops = in_lake(lake, registry.ordered({registry.operator(t) for t in tables if t != REPORT}))
     catalog = Catalog(lake, registry.tables)
     start = start_date_of(lake)
+    partitions = set(daily(start).get_partition_keys())
     days = list_days(lake)
     early = [d for d in days if d < start]
     if early:
@@ -135,10 +136,13 @@ def missing_days(lake: "Lake", the_project: "Project", tables: Sequence[str]) ->
             f"note: leaving out {_some(early)}, before the lake's first partition, {start} "
             "(the lake's trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE, sets it)"
         )
+    late = [d for d in days if d >= start and d not in partitions]
+    if late:
+        say(f"note: leaving out {_some(late)}, after the last partition (today, UTC)")
     return [
         day
         for day in days
-        if day >= start and needs_run(ops, catalog, day, list_raw_files(lake, dt=day))
+        if day in partitions and needs_run(ops, catalog, day, list_raw_files(lake, dt=day))
     ]
 
 
@@ -228,6 +232,8 @@ def run_days(
             tags=tags,
         )
         if not result.success:
+            for line in failed_checks:  # of the stretches before, which did commit
+                click.echo(line, err=True)
             raise CliError(f"run {result.run_id} failed: {_failure_message(result)}")
         say(f"run {result.run_id} succeeded in {time.perf_counter() - started:.1f} s")
         skipped.update(_skipped_files(result))
