@@ -1,5 +1,7 @@
 """`materialize` (and the `dagster` CLI on the same definitions), as users script them."""
 
+import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -11,7 +13,7 @@ import dagster as dg
 import pytest
 
 from tests.cli.helpers import CLI, generate, materialize, on_lake, run
-from tests.lakes import DAY1, DAY2
+from tests.lakes import DAY1, DAY2, write_lake
 from tests.runs import lake_catalog
 from trajectory_assets.cli.materialize import summary_lines
 from trajectory_assets.defs.assets import POOL
@@ -249,7 +251,8 @@ def test_a_failed_check_is_named_and_the_command_fails(tmp_path: Path, home: Pat
     assert done.returncode == 1
     assert "succeeded" in done.stdout  # committed and recorded
     assert f"check failed (ERROR): per_app unique_keys on {DAY1}: " in done.stderr
-    assert "1 asset check(s) failed" in done.stderr and "Traceback" not in done.stderr
+    assert "1 asset check(s) of ERROR severity failed" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_a_run_waiting_for_the_pool_says_so_and_goes_on_once_the_slot_is_free(
@@ -283,3 +286,29 @@ def test_a_run_waiting_for_the_pool_says_so_and_goes_on_once_the_slot_is_free(
         assert waiting.wait(timeout=300) == 0, waiting.stderr.read()
         deadline.cancel()
     assert lake_catalog(Lake(str(lake))).state("sessions", DAY1) is not None
+
+
+def test_a_failed_warning_check_is_listed_and_the_command_succeeds(
+    tmp_path: Path, home: Path
+) -> None:
+    """elimination_ratio warns (WARN severity): its line is shown, the exit status stays 0."""
+    choice = {"step": "rank", "item_id": "doc-1", "outcome": "eliminated", "score": 0.1}
+    events = [
+        {
+            "event_id": "e1",
+            "ts": dt.datetime.fromisoformat(f"{DAY1}T10:00:00+00:00"),
+            "event_type": "session_start",
+        },
+        {
+            "event_id": "e2",
+            "ts": dt.datetime.fromisoformat(f"{DAY1}T10:00:01+00:00"),
+            "event_type": "decision",
+            "turn_index": 0,
+            "payload": json.dumps(choice),
+        },
+    ]
+    lake = tmp_path / "lake"
+    write_lake(lake, [events])  # one step that eliminates every item it saw
+    done = materialize(lake, home, "--partition", DAY1)
+    assert done.returncode == 0, done.stderr
+    assert f"check failed (WARN): decision_steps elimination_ratio on {DAY1}: " in done.stderr
