@@ -102,8 +102,12 @@ def test_synthetic_date_places_untimed_sessions_on_a_materializable_day(
     tau = [str(p) for p in real.TAU_BENCH]
     assert main(["ingest", "--format", "tau-bench", *tau, "--lake", str(plain)]) == 0
     out = capsys.readouterr().out
-    assert "import with --synthetic-date" in out
+    assert "import again with --synthetic-date" in out
+    assert f"forget --lake {plain} --app-id APP --before 1970-01-02" in out  # how to redo it
     assert "materialize with" not in out  # 1970-01-01 is no daily partition
+    again = ["ingest", "--format", "tau-bench", *tau, "--lake", str(plain)]
+    assert main([*again, "--synthetic-date", "2026-11-18"]) == 0  # already there, on 1970
+    assert "note: nothing new was written" in capsys.readouterr().out
 
     command = ["ingest", "--format", "tau-bench", *tau, "--lake", str(lake)]
     assert main([*command, "--synthetic-date", "2026-11-18"]) == 0
@@ -119,7 +123,8 @@ def test_synthetic_date_places_untimed_sessions_on_a_materializable_day(
     ]
     assert moved.sort_by(key)["event_id"].equals(before.sort_by(key)["event_id"])
     assert main([*command, "--synthetic-date", "2026-11-18"]) == 0
-    assert "0 new event(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "0 new event(s)" in out and "note: nothing new was written" in out
     expected = real.expect_tau_bench(real.TAU_BENCH)
     assert materialize(lake)["sessions"].num_rows == len(expected.sessions)
     partitions = daily(start_date_of(Lake(str(lake))))  # the lake's own, as ingest left it

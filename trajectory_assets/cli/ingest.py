@@ -98,15 +98,16 @@ def ingest(
     if not report.files:
         what = "files" if fmt == AUTO else f"{fmt} files"
         raise CliError(f"no {what} found in {', '.join(paths)}")
-    _summary(report, lake)
+    _summary(report, lake, placed=day is not None)
     if report.failed:
         raise CliError(f"{len(report.failed)} file(s) could not be imported (see above)")
     if not report.ok:
         raise CliError(f"no log of a known format in {', '.join(paths)} (see above)")
 
 
-def _summary(report: "IngestReport", lake: str) -> None:
-    """The tables, a line of totals, and the command to materialize what was imported."""
+def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
+    """The tables, a line of totals, and the command to materialize what was imported
+    (`placed`: --synthetic-date was given)."""
     from rich.console import Console
 
     from trajectory_assets.ingest.console import problems_table, summary_table
@@ -124,11 +125,18 @@ def _summary(report: "IngestReport", lake: str) -> None:
         f"{report.sessions:,} session(s), {report.events_written:,} new event(s), "
         f"{report.events_skipped:,} already present{span}"
     )
+    forget = f"trajectory-assets forget --lake {lake} --app-id APP --before 1970-01-02 --yes"
     if "1970-01-01" in days:
         say(
             "note: events without timestamps in the source were placed on 1970-01-01, outside "
-            "the daily partitions; import with --synthetic-date YYYY-MM-DD to place them on a "
-            "day you materialize"
+            "the daily partitions; to place them on a day you materialize, remove them "
+            f"({forget}) and import again with --synthetic-date YYYY-MM-DD"
+        )
+    if placed and report.ok and report.events_skipped and not report.events_written:
+        say(
+            "note: nothing new was written: these events are already in the lake, where an "
+            "earlier import placed them, and --synthetic-date places new events only; if that "
+            f"was on 1970-01-01, remove them first ({forget})"
         )
     _cover(lake, days)
     command = report.materialize_command(lake)
