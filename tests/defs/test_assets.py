@@ -183,11 +183,13 @@ class Broken(SessionCount):
         raise KeyError("n_sessionz")
 
 
-def test_a_failed_run_records_the_days_it_committed_before_failing(lake: Lake) -> None:
-    """Dagster must not disagree with the lake: session_count's day was committed before broken
-    failed, so the failed run records it as materialized."""
+def failing_run(
+    lake: Lake, operators: list[ta.Operator]
+) -> tuple[dg.ExecuteInProcessResult, dg.DagsterInstance]:
+    """DAY1 of a location of `operators` over the built-in tables (committed first), in a run
+    that must fail."""
     run_all(lake, [DAY1])  # the built-in tables, not in this location
-    built = ta.build_definitions([SessionCount(), Broken()], upstream=ta.BUILTIN_OPERATORS)
+    built = ta.build_definitions(operators, upstream=ta.BUILTIN_OPERATORS)
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         assets_of(built),
@@ -197,6 +199,13 @@ def test_a_failed_run_records_the_days_it_committed_before_failing(lake: Lake) -
         raise_on_error=False,
     )
     assert not result.success
+    return result, instance
+
+
+def test_a_failed_run_records_the_days_it_committed_before_failing(lake: Lake) -> None:
+    """Dagster must not disagree with the lake: session_count's day was committed before broken
+    failed, so the failed run records it as materialized."""
+    result, instance = failing_run(lake, [SessionCount(), Broken()])
     (failure,) = result.get_step_failure_events()
     error = failure.step_failure_data.error
     assert error is not None and error.cls_name == "Failure"  # the operator's own traceback:
@@ -220,22 +229,12 @@ def test_a_failure_after_the_commits_still_records_them(
 ) -> None:
     """Vacuuming and checks come after every commit: a failure there leaves the days committed,
     so the failed run records them."""
-    run_all(lake, [DAY1])
 
     def no_space(*args: object, **kwargs: object) -> list[str]:
         raise OSError("no space left on device")
 
     monkeypatch.setattr("trajectory_assets.defs.assets.delta_history.vacuum", no_space)
-    built = ta.build_definitions([SessionCount()], upstream=ta.BUILTIN_OPERATORS)
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        assets_of(built),
-        partition_key=DAY1,
-        resources=resources(lake),
-        instance=instance,
-        raise_on_error=False,
-    )
-    assert not result.success
+    _, instance = failing_run(lake, [SessionCount()])
     record = instance.get_latest_materialization_event(dg.AssetKey("session_count"))
     assert record is not None and record.asset_materialization is not None
     assert record.asset_materialization.partition == DAY1
