@@ -110,9 +110,11 @@ def test_sync_shows_a_lake_in_a_new_instance_and_the_ui_sees_it(tmp_path: Path, 
     assert synced.returncode == 0, synced.stderr[-2000:]
     assert "raw_events: 2 day(s) observed now" in synced.stdout
     assert "sessions               2 day(s) recorded now" in synced.stdout
+    assert "daily_report           2 day(s) recorded now" in synced.stdout
     again = on_lake("sync", lake, fresh)  # records nothing new, raw days included
     assert "raw_events: 0 day(s) observed now" in again.stdout
     assert "sessions               0 day(s) recorded now,     2 already known" in again.stdout
+    assert "daily_report           0 day(s) recorded now,     2 already known" in again.stdout
     with dg.DagsterInstance.from_config(str(fresh)) as instance:
         observed = instance.fetch_observations(dg.AssetKey("raw_events"), limit=10).records
         assert sorted(r.partition_key or "" for r in observed) == [DAY1, DAY2]
@@ -131,7 +133,7 @@ def test_sync_shows_a_lake_in_a_new_instance_and_the_ui_sees_it(tmp_path: Path, 
         query = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
             ... on AssetNode { partitionStats { numMaterialized numPartitions } } } }"""
         stats = {}
-        for table in ("sessions", "turns", "raw_compacted"):
+        for table in ("sessions", "turns", "raw_compacted", "daily_report"):
             body = json.dumps({"query": query, "variables": {"key": {"path": [table]}}}).encode()
             request = urllib.request.Request(
                 f"http://127.0.0.1:{port}/graphql", body, {"Content-Type": "application/json"}

@@ -1,16 +1,19 @@
-"""`forget`: sessions leave the raw data, every table and every kept version, and the lake
-proves it; the check that proves it finds what is left when something is."""
+"""`forget`: sessions leave the raw data, every table and every kept version, and the Dagster
+runs that showed them, and the lake proves it; the check that proves it finds what is left when
+something is."""
 
 import json
 import shutil
 import subprocess
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
-from tests.cli.helpers import on_lake
+from tests.cli.helpers import materialize, on_lake
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
+from trajectory_assets.defs.forget import runs_mentioning
 from trajectory_assets.lake import erase
 from trajectory_assets.lake.fs import Lake
 
@@ -34,15 +37,25 @@ def test_forget_sessions_then_everything_before_a_day(
 ) -> None:
     root = shutil.copytree(materialized_lake, tmp_path / "lake")
     lake = Lake(str(root))
-    app = "support-bot"
+    shown = lake_catalog(lake).head("sessions", DAY2, 1)  # the first row of the UI's preview
+    app, victim = shown["app_id"][0].as_py(), shown["session_id"][0].as_py()
     before = sessions_of(lake, app)
-    victim = before[DAY2][0]
     total = lake_catalog(lake).read("sessions").num_rows
     old_files = {str(p) for p in Path(root, "sessions").rglob("*.parquet")}
+    ran = materialize(root, home, "--from", DAY1, "--to", DAY2)  # one run, previews of DAY2
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (showing,) = runs_mentioning(instance, [DAY2], {victim})
 
     done = forget(root, home, "--app-id", app, "--session-id", victim, "--runtime", "inline")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "nothing in the lake holds them" in done.stdout
+    assert "nothing in the lake or the Dagster instance holds them" in done.stdout
+    assert "deleted 1 Dagster run(s) whose events named them" in done.stdout
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_run_by_id(showing) is None
+        assert not runs_mentioning(instance, [DAY1, DAY2], {victim})
+        for table in ("sessions", "turns", "daily_report"):  # DAY1 recorded again by sync
+            assert {DAY1, DAY2} <= instance.get_materialized_partitions(dg.AssetKey(table))
     after = sessions_of(lake, app)
     assert victim not in after[DAY2] and after[DAY1] == before[DAY1]
     assert lake_catalog(lake).read("sessions").num_rows == total - 1
@@ -53,7 +66,8 @@ def test_forget_sessions_then_everything_before_a_day(
     assert not [p for p in old_files if Path(p).exists() and DAY2 in p]  # no kept version of DAY2
     (record,) = [json.loads(p.read_text()) for p in Path(root, "_forgotten").glob("*.json")]
     assert record["session_ids"] == [victim] and record["verified"] is True
-    assert record["days"] == [DAY2] and "support-bot" not in json.dumps(record["leftovers"])
+    assert record["dagster_runs_deleted"] == [showing]
+    assert record["days"] == [DAY2] and app not in json.dumps(record["leftovers"])
 
     done = forget(root, home, "--app-id", app, "--before", DAY2, "--runtime", "inline")
     assert done.returncode == 0, done.stderr[-3000:]

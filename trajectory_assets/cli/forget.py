@@ -1,10 +1,12 @@
-"""`trajectory-assets forget`: delete sessions from the lake, everywhere, and prove it.
+"""`trajectory-assets forget`: delete sessions from the lake and the Dagster instance, and
+prove it.
 
 The only command that deletes raw data. In order: record the request in `<lake>/_forgotten/`;
 delete the sessions' raw files; rebuild every table for the affected days through Dagster (a
-recorded run like any other); purge what older versions, failed runs and logs kept; search the
-whole lake for anything left. The record ends with what was found: nothing, or the exit status
-is 1 and each leftover is named.
+recorded run like any other); purge what older versions, failed runs and logs kept; delete the
+Dagster runs whose events name the sessions (table previews, file paths) and record their days
+again from the lake; search the whole lake and the instance's runs for anything left. The
+record ends with what was found: nothing, or the exit status is 1 and each leftover is named.
 """
 
 import datetime as dt
@@ -13,6 +15,7 @@ import click
 
 from trajectory_assets.cli.common import (
     CliError,
+    dagster_home,
     defs_option,
     lake_option,
     open_lake,
@@ -39,9 +42,16 @@ def forget(
     runtime: str,
     yes: bool,
 ) -> None:
-    """Delete sessions' raw files, rebuild the tables of their days, purge older versions and
-    logs, and verify that nothing in the lake still holds them."""
+    """Delete sessions' raw files, rebuild the tables of their days, purge older versions,
+    logs and the Dagster runs that show them, and verify that nothing still holds them."""
+    import dagster as dg
+
     from trajectory_assets.cli.materialize import run_days
+    from trajectory_assets.defs import forget as instance_erase
+    from trajectory_assets.defs.instance import bind
+    from trajectory_assets.defs.partitions import daily, start_date_of
+    from trajectory_assets.defs.sync import sync
+    from trajectory_assets.errors import OtherLakeError
     from trajectory_assets.lake import erase
     from trajectory_assets.lake.catalog import Catalog
 
@@ -52,7 +62,13 @@ def forget(
             before = dt.date.fromisoformat(before).isoformat()
         except ValueError:
             raise CliError(f"--before takes a day (YYYY-MM-DD), not {before!r}") from None
+    dagster_home("the sessions are forgotten in the Dagster instance's runs too")
     where = open_lake(lake, must_exist=True)
+    instance = dg.DagsterInstance.get()
+    try:
+        bind(instance, where.display())
+    except OtherLakeError as exc:
+        raise CliError(str(exc)) from None
     the_project = project(defs, where)
     tables = the_project.registry.tables
     request = erase.Request(app_id, tuple(session_ids), before)
@@ -78,7 +94,21 @@ def forget(
         rebuilt = [*tables, "daily_report"]  # the report names sessions too
         run_days(lake, built, the_project, runtime=runtime, tables=rebuilt)
     record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
+    forgotten = {f.session_id for f in files}
+    held = instance_erase.runs_mentioning(instance, days, forgotten)
+    going = instance_erase.delete_runs(instance, held)
+    record.dagster_runs_deleted = sorted(set(held) - set(going))
+    recorded = sync(instance, where, the_project.registry, daily(start_date_of(where)))
+    if record.dagster_runs_deleted:
+        say(
+            f"deleted {len(record.dagster_runs_deleted)} Dagster run(s) whose events named them; "
+            f"recorded {sum(recorded.recorded.values())} table day(s) again from the lake"
+        )
     record.leftovers = erase.leftovers(where, Catalog(where, tables), request)
+    record.leftovers += [
+        f"Dagster run {run_id} names session {', '.join(named[:5])}"
+        for run_id, named in instance_erase.runs_mentioning(instance, days, forgotten).items()
+    ]
     record.verified = not record.leftovers
     record.finished_at = dt.datetime.now(dt.UTC).isoformat()
     erase.save(where, path, record)
@@ -88,5 +118,6 @@ def forget(
         raise CliError(f"the sessions are not fully forgotten (see above; record {path})")
     say(
         f"forgotten: rebuilt {len(built)} day(s), purged the history of "
-        f"{len(record.tables_purged)} table(s); nothing in the lake holds them (record {path})"
+        f"{len(record.tables_purged)} table(s); nothing in the lake or the Dagster instance "
+        f"holds them (record {path})"
     )

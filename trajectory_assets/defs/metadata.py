@@ -24,19 +24,20 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
 
 
 def preview(table: pa.Table) -> str:
-    """A small markdown table of the first rows, cells cut short."""
+    """A small markdown table of the first rows, cells cut short except ids (`*_id`): an id cut
+    short names nothing, and `forget` finds a session in the instance by its whole id."""
     rows = table.slice(0, PREVIEW_ROWS).to_pylist()
     if not rows:
         return "_no rows_"
     columns = table.column_names
 
-    def cell(value: Any) -> str:
+    def cell(column: str, value: Any) -> str:
         text = "" if value is None else str(value)
         text = text.replace("|", "\\|").replace("\n", " ")
-        return text if len(text) <= 40 else text[:37] + "..."
+        return text if len(text) <= 40 or column.endswith("_id") else text[:37] + "..."
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r[c]) for c in columns) + " |" for r in rows]
+    lines += ["| " + " | ".join(cell(c, r[c]) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 

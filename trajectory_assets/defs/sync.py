@@ -3,8 +3,9 @@ full lake as never materialized, while the lake itself knows every day it holds.
 
 The raw days are reported as observations with their data versions; every table day that the
 instance has no record of, or only one older than the Delta commit that made it current, as a
-runless materialization carrying the day's rows, table version and attempt. Nothing is computed
-and the lake is not changed.
+runless materialization carrying the day's rows, table version and attempt; every daily report
+page likewise, against the time it was written. Nothing is computed and the lake is not
+changed.
 """
 
 from dataclasses import dataclass
@@ -12,10 +13,12 @@ from dataclasses import dataclass
 import dagster as dg
 
 from trajectory_assets.defs.raw import raw_versions
+from trajectory_assets.defs.report import REPORT
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.reports import report_days, report_files
 
 DATA_VERSION_TAG = "dagster/data_version"
 
@@ -70,7 +73,30 @@ def sync(
                 )
             )
             recorded[table] += 1
+    pages = {d: t for d, t in report_days(lake).items() if d in valid}
+    if pages:
+        recorded[REPORT] = _record_reports(instance, lake, pages)
+        current[REPORT] = len(pages) - recorded[REPORT]
     return SyncReport(raw_days, recorded, current, outside)
+
+
+def _record_reports(instance: dg.DagsterInstance, lake: Lake, pages: dict[str, float]) -> int:
+    """Record each day's page written after the instance's last record of it; how many."""
+    known = _latest(instance, REPORT)
+    new = [day for day in sorted(pages) if known.get(day, 0.0) < pages[day]]
+    for day in new:
+        page = lake.display(report_files(day).html)
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=REPORT,
+                partition=day,
+                metadata={
+                    "page": dg.MetadataValue.path(page),
+                    "recorded_by": "sync, from the page in the lake",
+                },
+            )
+        )
+    return len(new)
 
 
 def observe_raw(

@@ -51,6 +51,7 @@ class Record:
     raw_files_deleted: int = 0
     days: list[str] = field(default_factory=list)
     tables_purged: list[str] = field(default_factory=list)
+    dagster_runs_deleted: list[str] = field(default_factory=list)
     finished_at: str | None = None
     leftovers: list[str] = field(default_factory=list)
     verified: bool = False

@@ -128,6 +128,15 @@ def lake_from_env(uri: str) -> Lake:
     return Lake(uri)
 
 
+def modified(info: dict[str, Any]) -> float:
+    """When a file last changed, from its fsspec info, whose keys and value types differ by
+    filesystem."""
+    value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    return float(value)
+
+
 def write_file_atomic(lake: Lake, path: str, data: bytes) -> None:
     """Readers see the whole file or nothing: a temp name and a rename locally, one PUT on S3."""
     fs = lake.fs

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trajectory_assets.errors import RawLinkError
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import Lake, modified
 from trajectory_assets.lake.layout import RAW_TABLE, parse_hive
 
 OnBadFile = Literal["fail", "skip"]
@@ -125,7 +125,7 @@ def list_raw_files(
                 RawFile(
                     path=relative,
                     size=int(info.get("size") or 0),
-                    mtime=_mtime(info),
+                    mtime=modified(info),
                     dt=day,
                     app_id=keys["app_id"],
                     session_id=keys["session_id"],
@@ -192,14 +192,6 @@ def _is_data_file(relative: str) -> bool:
     name = posixpath.basename(relative)
     hidden = any(part.startswith(("_", ".")) for part in relative.split("/"))
     return not hidden and name.endswith(".parquet")
-
-
-def _mtime(info: dict[str, Any]) -> float:
-    """From a file's fsspec info, whose keys and value types differ by filesystem."""
-    value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
-    if hasattr(value, "timestamp"):
-        return float(value.timestamp())
-    return float(value)
 
 
 def group_sessions(files: Sequence[RawFile], batch_bytes: int) -> list[SessionGroup]:

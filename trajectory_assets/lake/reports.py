@@ -3,7 +3,7 @@ and `report.png`, replaced whole (each file in one write) when the day is render
 
 from dataclasses import dataclass
 
-from trajectory_assets.lake.fs import Lake, write_file_atomic
+from trajectory_assets.lake.fs import Lake, modified, write_file_atomic
 
 REPORTS = "reports"
 
@@ -26,3 +26,13 @@ def write_report(lake: Lake, day: str, html: str, png: bytes) -> ReportFiles:
     write_file_atomic(lake, lake.path(files.png), png)
     write_file_atomic(lake, lake.path(files.html), html.encode())
     return files
+
+
+def report_days(lake: Lake) -> dict[str, float]:
+    """Each day with a page, and when the page was last written."""
+    found = {}
+    for info in lake.fs.find(lake.path(REPORTS), detail=True).values():
+        folder, name = info["name"].rstrip("/").split("/")[-2:]
+        if name == "report.html" and folder.startswith("dt="):
+            found[folder[3:]] = modified(info)
+    return found

@@ -1,0 +1,71 @@
+"""The instance half of `forget`: which runs name a session, and deleting them. Real runs in a
+real (temporary) instance; the command's whole path is in tests/cli/test_forget.py."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pytest
+
+from trajectory_assets.defs.forget import delete_runs, runs_mentioning
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2026-11-01")
+
+
+@dg.asset(partitions_def=DAYS)
+def sessions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Names, in its preview, one session per day of its run (`s-12` on the 2nd, ...), and in a
+    path a session whose id is not a word."""
+    names = [f"s-1{day[-1]}" for day in context.partition_keys]
+    return dg.MaterializeResult(
+        metadata={
+            "preview": dg.MetadataValue.md(" | ".join(names)),
+            "skipped_files": "raw_events/session_id=a b/part-0.parquet",
+        }
+    )
+
+
+@pytest.fixture()
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def run(instance: dg.DagsterInstance, first: str, last: str | None = None) -> str:
+    """A run of one day, or of a range of days as a backfill of one run records it."""
+    if last is None:
+        done = dg.materialize([sessions], instance=instance, partition_key=first)
+    else:
+        tags = {
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        }
+        done = dg.materialize([sessions], instance=instance, tags=tags)
+    assert done.success
+    return done.run_id
+
+
+def test_runs_naming_a_session_on_the_days_are_found(instance: dg.DagsterInstance) -> None:
+    second = run(instance, "2026-11-02")
+    third = run(instance, "2026-11-03")
+    both = run(instance, "2026-11-02", "2026-11-03")
+    assert runs_mentioning(instance, ["2026-11-02"], {"s-12"}) == {
+        second: ["s-12"],
+        both: ["s-12"],
+    }
+    assert runs_mentioning(instance, ["2026-11-03"], {"s-12", "s-13"}) == {
+        third: ["s-13"],
+        both: ["s-12", "s-13"],
+    }
+    assert runs_mentioning(instance, ["2026-11-02"], {"s-1"}) == {}  # a whole id, not a part
+    assert runs_mentioning(instance, ["2026-11-05"], {"s-12"}) == {}  # runs of other days
+    assert runs_mentioning(instance, ["2026-11-03"], {"a b"}) == {third: ["a b"], both: ["a b"]}
+
+
+def test_deleted_runs_take_their_records_with_them(instance: dg.DagsterInstance) -> None:
+    kept = run(instance, "2026-11-03")
+    gone = run(instance, "2026-11-02")
+    assert delete_runs(instance, [gone]) == []
+    assert instance.get_run_by_id(gone) is None and instance.all_logs(gone) == []
+    assert instance.get_run_by_id(kept) is not None
+    assert instance.get_materialized_partitions(dg.AssetKey("sessions")) == {"2026-11-03"}
+    assert runs_mentioning(instance, ["2026-11-02", "2026-11-03"], {"s-12"}) == {}

@@ -1,0 +1,76 @@
+"""Forgetting sessions in the Dagster instance: the instance half of `trajectory-assets forget`.
+
+A run's events can hold a session's values: a materialization's `preview` shows the first rows
+of its table, and skipped files and errors name raw paths. Dagster cannot edit a recorded event,
+so every finished run whose events mention a forgotten session is deleted with its captured
+logs, and `sync` then records again, from the lake's Delta logs, the table days such a run had
+recorded (as runless materializations: the UI keeps showing them materialized). Only runs that
+worked on an affected day are read, as their partition tags say; a run without partition tags
+could have worked on any day, so it is read too.
+"""
+
+import json
+import re
+from collections.abc import Collection, Iterator, Mapping
+
+import dagster as dg
+
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+# an id made of these characters is found as a whole word: `s-1` is not a mention in `s-12`
+WORD = re.compile(r"[\w.:@+-]+")
+
+
+def runs_mentioning(
+    instance: dg.DagsterInstance, days: Collection[str], session_ids: Collection[str]
+) -> dict[str, list[str]]:
+    """Each run that worked on one of the days and whose events name one of the sessions: run
+    id -> the sessions it names. Runs still going are included (they cannot be deleted)."""
+    plain = {s for s in session_ids if WORD.fullmatch(s)}
+    odd = [s for s in session_ids if s not in plain]
+    found: dict[str, list[str]] = {}
+    for record in instance.get_run_records():
+        run = record.dagster_run
+        if not _worked_on(run.tags, days):
+            continue
+        text = "\n".join(_strings(instance.all_logs(run.run_id)))
+        named = sorted(plain.intersection(WORD.findall(text))) + [s for s in odd if s in text]
+        if named:
+            found[run.run_id] = named
+    return found
+
+
+def delete_runs(instance: dg.DagsterInstance, run_ids: Collection[str]) -> list[str]:
+    """Delete the finished runs with their events and captured logs; the ids of runs still
+    going, which are left alone."""
+    going = []
+    for run_id in sorted(run_ids):
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            going.append(run_id)
+            continue
+        instance.delete_run(run_id)
+        instance.compute_log_manager.delete_logs(prefix=[run_id])
+    return going
+
+
+def _worked_on(tags: Mapping[str, str], days: Collection[str]) -> bool:
+    if PARTITION_TAG in tags:
+        return tags[PARTITION_TAG] in days
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        return any(tags[RANGE_START_TAG] <= day <= tags[RANGE_END_TAG] for day in days)
+    return True
+
+
+def _strings(entries: Collection[dg.EventLogEntry]) -> Iterator[str]:
+    """Every string inside the events, as recorded (metadata, messages, errors), unescaped."""
+    stack: list[object] = [json.loads(dg.serialize_value(entry)) for entry in entries]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
