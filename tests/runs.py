@@ -18,10 +18,12 @@ from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS, TABLES
 
 
-def settings(batch_bytes: int | None = None, on_bad_file: OnBadFile = "fail") -> RunSettings:
+def settings(
+    batch_bytes: int | None = None, on_bad_file: OnBadFile = "fail", force: bool = False
+) -> RunSettings:
     if batch_bytes is None:
-        return RunSettings(on_bad_file=on_bad_file)
-    return RunSettings(batch_bytes=batch_bytes, on_bad_file=on_bad_file)
+        return RunSettings(on_bad_file=on_bad_file, force=force)
+    return RunSettings(batch_bytes=batch_bytes, on_bad_file=on_bad_file, force=force)
 
 
 def run_operator(
@@ -32,6 +34,7 @@ def run_operator(
     *,
     batch_bytes: int | None = None,
     on_bad_file: OnBadFile = "fail",
+    force: bool = False,
 ) -> OperatorResult:
     upstream = [o for o in OPERATORS if o.name != op.name]
     return run_one(
@@ -40,7 +43,7 @@ def run_operator(
         days,
         runtime or InlineRuntime(),
         upstream=upstream,
-        settings=settings(batch_bytes, on_bad_file),
+        settings=settings(batch_bytes, on_bad_file, force),
     )
 
 

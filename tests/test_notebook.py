@@ -9,6 +9,7 @@ import pytest
 import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, run_all
+from trajectory_assets.errors import LostDataFileError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import DecisionSteps, Sessionize, ToolStats
 
@@ -25,7 +26,7 @@ def test_read_opens_only_the_files_of_the_days_and_apps_asked_for(built: Lake) -
     for day2_file in Path(built.root, "sessions", f"dt={DAY2}").rglob("*.parquet"):
         day2_file.unlink()  # a read of DAY1 that opened a DAY2 file would now fail
     assert ctx.read("sessions", dt=DAY1).equals(whole)
-    with pytest.raises(OSError):
+    with pytest.raises(LostDataFileError, match=f"sessions dt={DAY2}: "):
         ctx.read("sessions")  # ... as a read of everything does
     app = "support-bot"
     one_app = ctx.read(

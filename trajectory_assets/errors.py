@@ -92,6 +92,24 @@ class MissingDataFileError(RuntimeError):
     """A file about to be committed is not in the lake: committing it would break the table."""
 
 
+class LostDataFileError(FileNotFoundError):
+    """A file of a table's current version is not in the lake (deleted outside the lake's own
+    commands): the day cannot be read until it is computed again. A `FileNotFoundError`, as the
+    error it replaces was, so code that catches that goes on working."""
+
+    @classmethod
+    def of(cls, table: str, day: str | None, detail: str) -> "LostDataFileError":
+        """The error for a table's day (None: unknown), its message saying what to run. The
+        exception itself holds the message alone, so it pickles (a Ray worker raises it)."""
+        where = f"{table} dt={day}" if day else table
+        again = f"--partition {day}" if day else "--partition DAY"
+        return cls(
+            f"{where}: a data file of the current version is gone from the lake ({detail}); "
+            f"compute the day again into new files: trajectory-assets materialize {again} "
+            f"--assets {table} --force (in the UI: run config force: true)"
+        )
+
+
 class NoPreviousVersionError(RuntimeError):
     """A day has no earlier state to restore."""
 

@@ -312,3 +312,24 @@ def test_a_failed_warning_check_is_listed_and_the_command_succeeds(
     done = materialize(lake, home, "--partition", DAY1)
     assert done.returncode == 0, done.stderr
     assert f"check failed (WARN): decision_steps elimination_ratio on {DAY1}: " in done.stderr
+
+
+def test_a_data_file_deleted_by_hand_is_named_and_force_repairs_the_day(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    lake = shutil.copytree(materialized_lake, tmp_path / "lake")
+    catalog = lake_catalog(Lake(str(lake)))
+    rows = catalog.read("sessions", dt=DAY1).num_rows
+    (lost,) = catalog.files("sessions", DAY1)[:1]
+    (lake / "sessions" / lost.path).unlink()
+    fix = f"materialize --partition {DAY1} --assets sessions --force"
+    query = on_lake("query", lake, home, "select count(*) from sessions")
+    assert query.returncode == 1 and "Traceback" not in query.stderr
+    assert query.stderr.startswith(f"error: sessions dt={DAY1}: a data file of the current ")
+    assert lost.path in query.stderr and fix in query.stderr
+    args = ("--partition", DAY1, "--assets", "sessions")
+    again = materialize(lake, home, *args)  # up to date, as far as the log says
+    assert again.returncode == 1 and fix in again.stderr and "Traceback" not in again.stderr
+    forced = materialize(lake, home, *args, "--force")
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert lake_catalog(Lake(str(lake))).read("sessions", dt=DAY1).num_rows == rows

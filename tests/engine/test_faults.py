@@ -1,5 +1,6 @@
 """Kill anything at any moment: readers only ever see complete versions, re-runs resume and end
-with the tables of a clean run, and Ray retries a batch whose worker was killed."""
+with the tables of a clean run, and Ray retries a batch whose worker was killed. A data file
+deleted by hand is named where the table is read, and a forced run repairs the day."""
 
 import json
 import os
@@ -16,7 +17,9 @@ import pytest
 from tests.lakes import DAY1, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.defs.checks import duplicate_keys
+from trajectory_assets.engine import commit
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.errors import LostDataFileError
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES, Sessionize
@@ -88,6 +91,40 @@ def test_sigkill_at_any_point_then_rerun(lake: Lake, point: str) -> None:
         assert not orphans(lake, table), table
     assert len({catalog.state(t, DAY1).attempt for t in op.output_names}) == 1  # type: ignore[union-attr]
     assert not Path(lake.root, "_staging", op.name, f"dt={DAY1}").exists()
+
+
+def test_a_forced_run_computes_again_what_is_current_or_staged(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op = Sessionize()
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("stopped before the commit intent")
+
+    with monkeypatch.context() as patched:  # a run that staged every batch, then stopped
+        patched.setattr(commit, "write_intent", stop)
+        with pytest.raises(RuntimeError, match="stopped before the commit intent"):
+            run_operator(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
+    staged = Path(lake.root, "_staging", op.name, f"dt={DAY1}")
+    assert len(list(staged.glob("*/_batches/*.json"))) >= 3  # their receipts
+    forced = run_operator(op, lake, [DAY1], batch_bytes=SMALL_BATCHES, force=True)
+    assert forced.days[DAY1].reused_batches == 0 and forced.days[DAY1].batches >= 3
+
+    catalog = lake_catalog(lake)
+    clean = catalog.read("sessions", dt=DAY1)
+    lost = catalog.files("sessions", DAY1)[0]
+    os.remove(lake.path("sessions", lost.path))  # by hand, outside the lake's commands
+    named = rf"^sessions dt={DAY1}: a data file of the current version is gone .* --force"
+    with pytest.raises(LostDataFileError, match=named):
+        lake_catalog(lake).read("sessions", dt=DAY1)
+    with pytest.raises(LostDataFileError, match=named):
+        lake_catalog(lake).day_rows("sessions", DAY1, ["session_id"])
+    assert run_operator(op, lake, [DAY1], batch_bytes=SMALL_BATCHES).days[DAY1].up_to_date
+    repaired = run_operator(op, lake, [DAY1], batch_bytes=SMALL_BATCHES, force=True)
+    assert not repaired.days[DAY1].up_to_date
+    catalog = lake_catalog(lake)
+    assert catalog.read("sessions", dt=DAY1).equals(clean)
+    assert lost.path not in {f.path for f in catalog.files("sessions", DAY1)}
 
 
 def orphans(lake: Lake, table: str) -> set[str]:

@@ -13,10 +13,10 @@ from trajectory_assets.batch import Batch
 from trajectory_assets.engine.results import RunResult
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.runtimes.ray import RayRuntime
-from trajectory_assets.errors import OperatorError
+from trajectory_assets.errors import LostDataFileError, OperatorError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import OpContext
-from trajectory_assets.operators import TABLES, Sessionize
+from trajectory_assets.operators import TABLES, Sessionize, ToolStats
 
 SESSIONIZE = Sessionize()
 
@@ -108,3 +108,21 @@ def test_an_operators_own_error_is_named_alike_on_both_runtimes(
     with pytest.raises(OperatorError, match="OutputError: operator sessionize declares outputs"):
         run_operator(Wrong(), lake, [DAY1], chosen, batch_bytes=SMALL_BATCHES)
     assert lake_catalog(lake).state("sessions", DAY1) is None  # nothing committed
+
+
+@pytest.mark.parametrize("runtime", ["inline", pytest.param("ray", marks=pytest.mark.ray)])
+def test_a_lost_input_file_is_named_alike_on_both_runtimes(
+    lake: Lake, runtime: str, request: pytest.FixtureRequest
+) -> None:
+    """A table's data file deleted by hand, read as an operator's input in a batch: the table,
+    day, file and fix, not Ray's task failure."""
+    if runtime == "ray":
+        request.getfixturevalue("ray_session")
+    run_operator(SESSIONIZE, lake, [DAY1], batch_bytes=SMALL_BATCHES)
+    (lost,) = [f for f in lake_catalog(lake).files("tool_calls", DAY1) if f.rows][:1]
+    os.remove(lake.path("tool_calls", lost.path))
+    chosen = InlineRuntime() if runtime == "inline" else RayRuntime()
+    named = rf"^tool_calls dt={DAY1}: a data file of the current version is gone .*--force"
+    with pytest.raises(LostDataFileError, match=named) as raised:
+        run_operator(ToolStats(), lake, [DAY1], chosen, batch_bytes=SMALL_BATCHES)
+    assert lost.path in str(raised.value)

@@ -71,6 +71,11 @@ ON_BAD_FILE_ENV = "TRAJECTORY_ASSETS_ON_BAD_FILE"  # as in defs/settings.py, whi
     is_flag=True,
     help="run even though the Dagster instance records another lake",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="compute the days even when up to date, into new files (repairs files lost by hand)",
+)
 def materialize(
     lake: str,
     defs: tuple[str, ...],
@@ -84,6 +89,7 @@ def materialize(
     num_cpus: int | None,
     on_bad_file: str,
     allow_other_lake: bool,
+    force: bool,
 ) -> None:
     """Materialize tables through Dagster, recorded in the DAGSTER_HOME instance."""
     days = resolve_days(partition, date_from, date_to)
@@ -113,6 +119,7 @@ def materialize(
         num_cpus=num_cpus,
         on_bad_file=on_bad_file,
         allow_other_lake=allow_other_lake,
+        force=force,
     )
 
 
@@ -157,6 +164,7 @@ def run_days(
     num_cpus: int | None = None,
     on_bad_file: str = "fail",
     allow_other_lake: bool = False,
+    force: bool = False,
 ) -> None:
     """Materialize tables for the days, one Dagster run per stretch of consecutive days, in the
     DAGSTER_HOME instance."""
@@ -205,7 +213,7 @@ def run_days(
         for a in assets
         if isinstance(a, dg.AssetsDefinition) and a.is_executable and set(a.keys) & wanted
     }
-    node_config = {"on_bad_file": on_bad_file, "allow_other_lake": allow_other_lake}
+    node_config = {"on_bad_file": on_bad_file, "allow_other_lake": allow_other_lake, "force": force}
     run_config = {
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
         "ops": {name: {"config": node_config} for name in nodes},

@@ -11,6 +11,7 @@ keep every value whole, for programs.
 
 import csv
 import datetime as dt
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -89,7 +90,21 @@ def query(
             raise CliError(f"{named[0]} {absent[named[0]]}") from None
         raise CliError(str(exc).strip()) from None
     except duckdb.Error as exc:
-        raise CliError(str(exc).strip()) from None
+        raise CliError(_lost_file(str(exc)) or str(exc).strip()) from None
+
+
+def _lost_file(message: str) -> str | None:
+    """What to do when DuckDB could not open a current data file of a table (deleted by
+    hand); None for any other error."""
+    from trajectory_assets.errors import LostDataFileError
+    from trajectory_assets.lake.delta import DAY_IN_PATH
+
+    table = re.search(r"stream registered as '([^']+)' failed", message)
+    path = re.search(r"Object at location (\S+) not found", message)
+    if table is None or path is None:
+        return None
+    day = DAY_IN_PATH.search(path.group(1))
+    return str(LostDataFileError.of(table.group(1), day.group(1) if day else None, path.group(1)))
 
 
 def _as_of(text: str | None) -> "int | dt.datetime | None":

@@ -184,6 +184,7 @@ def _run(
             batch_bytes=run_config.batch_bytes,
             on_bad_file=run_config.on_bad_file,
             run_id=context.run.run_id,
+            force=run_config.force,
         ),
         progress=context.log.info,
         committed=lambda op, day: done.append((op, day)),

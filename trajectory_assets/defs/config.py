@@ -37,6 +37,11 @@ class ComputeConfig(dg.Config):
     max_elimination_ratio: float = Field(
         default=0.95, description="The elimination_ratio check warns about steps above this."
     )
+    force: bool = Field(
+        default=False,
+        description="Compute the days even when they are up to date, from scratch, into new "
+        "files: repairs a day whose table files were deleted or damaged by hand.",
+    )
     allow_other_lake: bool = Field(
         default=False,
         description="Run even though this Dagster instance records another lake (its UI would "

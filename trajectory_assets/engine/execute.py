@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from trajectory_assets.batch import Batch
 from trajectory_assets.engine.outputs import normalise
 from trajectory_assets.engine.tasks import BatchTask, Step
-from trajectory_assets.errors import BadRawFilesError, OperatorError
+from trajectory_assets.errors import BadRawFilesError, LostDataFileError, OperatorError
 from trajectory_assets.lake.delta import read_files
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import filter_sessions
@@ -47,18 +47,18 @@ def run_task(task: BatchTask) -> list[BatchReceipt]:
     return receipts
 
 
-Outcome = list[BatchReceipt] | BadRawFilesError | OperatorError
+Outcome = list[BatchReceipt] | BadRawFilesError | OperatorError | LostDataFileError
 """What a runtime brings back from a task: its receipts, or the error it ended with."""
 
 
 def collect(outcomes: Sequence[Outcome]) -> list[BatchReceipt]:
     """Every task's receipts, or one error naming the unreadable raw files of every task, or
-    else the first operator error."""
+    else the first other error (an operator's, or a lost input file)."""
     bad = [b for o in outcomes if isinstance(o, BadRawFilesError) for b in o.bad]
     if bad:
         raise BadRawFilesError(bad)
     for outcome in outcomes:
-        if isinstance(outcome, OperatorError):
+        if isinstance(outcome, OperatorError | LostDataFileError):
             raise outcome
     return [r for o in outcomes if isinstance(o, list) for r in o]
 

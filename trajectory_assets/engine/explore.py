@@ -1,6 +1,7 @@
 """Running an operator to look at its outputs, without writing anything: a notebook's `apply`."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pyarrow as pa
 
@@ -37,7 +38,7 @@ def apply(
     found: dict[str, list[pa.Table]] = {t: [] for t in op.output_names}
     for day in days:
         raw = list_raw_files(lake, dt=day) if RAW_TABLE in op.inputs else []
-        day_plan, _ = plan_day(registry, [op], catalog, day, raw, settings, force=True)
+        day_plan, _ = plan_day(registry, [op], catalog, day, raw, replace(settings, force=True))
         computed = runtime.compute(day_plan.tasks)
         if op.two_phase:
             computed = [_merge(op, day, [c[PARTIALS] for c in computed])]

@@ -70,14 +70,13 @@ def plan_day(
     day: str,
     raw: Sequence[RawFile],
     settings: RunSettings,
-    *,
-    force: bool = False,
 ) -> tuple[DayPlan, list[Operator]]:
-    """The day's plan for this round, and the operators that must wait for a later one
-    (`force`: compute even what is up to date, e.g. to look at it without writing)."""
+    """The day's plan for this round, and the operators that must wait for a later one."""
     keys = day_keys(operators, catalog, day, raw, settings.on_bad_file)
     current = [
-        op for op in operators if not force and is_current(op, catalog, day, keys.keys[op.name])
+        op
+        for op in operators
+        if not settings.force and is_current(op, catalog, day, keys.keys[op.name])
     ]
     todo = [op for op in operators if op not in current]
     written_later = {t for op in todo for t in op.output_names}
@@ -129,7 +128,9 @@ def plan_day(
         tasks += _table_tasks(op, keys, catalog, day)
     the_run = tuple(op for op in operators if op in session or op in tabled)
     finished = {
-        op.name: set(finished_batches(Attempt(lake, op.name, day, keys.keys[op.name])))
+        op.name: set()
+        if settings.force
+        else set(finished_batches(Attempt(lake, op.name, day, keys.keys[op.name])))
         for op in the_run
     }
     tasks = [_with_done(t, finished) for t in tasks]

@@ -33,6 +33,9 @@ class RunSettings:
     run_id: str = ""
     window_raw_files: int = WINDOW_RAW_FILES
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    force: bool = False
+    """Compute every day, even one up to date, from scratch (no batch of an earlier run reused)
+    into new files: repairs a day whose files were lost outside the lake's own commands."""
 
     def batch_bytes_for(self, day_bytes: int) -> int:
         """The bytes per batch of a day whose input is `day_bytes`: the configured size, or

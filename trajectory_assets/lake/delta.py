@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from trajectory_assets.errors import LostDataFileError
 from trajectory_assets.lake.fs import Lake, read_source
 from trajectory_assets.lake.stats import FileStats
 from trajectory_assets.schema import TableSpec
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 ATTEMPT_IN_NAME = re.compile(r"^part-([0-9a-f]{16})-")
+DAY_IN_PATH = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")  # in a data file's absolute path
 
 
 class DataFileDocument(TypedDict):
@@ -244,7 +246,10 @@ def read_files(
     for f, source in zip(
         files, lake.sources([lake.path(spec.name, f.path) for f in files]), strict=True
     ):
-        table = read_source(source, inside)
+        try:
+            table = read_source(source, inside)
+        except FileNotFoundError:
+            raise LostDataFileError.of(spec.name, f.values.get("dt"), f.path) from None
         values = f.values
         for name in schema.names:
             if name in partitions:
@@ -285,7 +290,12 @@ def read(
     found = dataset(lake, spec.name, version, as_of)
     if found is None:
         return schema.empty_table()
-    rows = found.to_table(columns=names, filter=filter)
+    try:
+        rows = found.to_table(columns=names, filter=filter)
+    except FileNotFoundError as exc:
+        detail = str(exc).splitlines()[0]
+        day = DAY_IN_PATH.search(detail)
+        raise LostDataFileError.of(spec.name, day.group(1) if day else None, detail) from None
     order = [(k, "ascending") for k in ("dt", *spec.keys) if k in names and _sortable(schema, k)]
     if order and rows.num_rows:  # files come in log order: give rows the table's own order
         rows = rows.sort_by(order)

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from trajectory_assets.engine.execute import Outcome, collect, compute_task, run_task
 from trajectory_assets.engine.tasks import BatchTask
-from trajectory_assets.errors import BadRawFilesError, OperatorError
+from trajectory_assets.errors import BadRawFilesError, LostDataFileError, OperatorError
 from trajectory_assets.lake.staging import BatchReceipt
 
 
@@ -50,5 +50,5 @@ class InlineRuntime:
 def _outcome(task: BatchTask) -> Outcome:
     try:
         return run_task(task)
-    except (BadRawFilesError, OperatorError) as exc:
+    except (BadRawFilesError, OperatorError, LostDataFileError) as exc:
         return exc

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from trajectory_assets.engine.execute import Outcome, collect, compute_task, run_task
 from trajectory_assets.engine.tasks import BatchTask
-from trajectory_assets.errors import BadRawFilesError, OperatorError
+from trajectory_assets.errors import BadRawFilesError, LostDataFileError, OperatorError
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import BatchReceipt, ReceiptDocument
@@ -147,12 +147,16 @@ class RayRuntime:
         outcomes: list[Outcome] = []
         for row in dataset.take_all():
             # the documents are @final TypedDicts, so `in` tells them apart
-            data: BadFilesRow | OperatorErrorRow | ReceiptDocument = json.loads(row["receipt"])
+            data: BadFilesRow | OperatorErrorRow | LostFileRow | ReceiptDocument = json.loads(
+                row["receipt"]
+            )
             if BAD_FILES in data:
                 bad = [(path, reason) for path, reason in data[BAD_FILES]]
                 outcomes.append(BadRawFilesError(bad))
             elif OPERATOR_ERROR in data:
                 outcomes.append(OperatorError(*data[OPERATOR_ERROR]))
+            elif LOST_FILE in data:
+                outcomes.append(LostDataFileError(data[LOST_FILE]))
             else:
                 outcomes.append([BatchReceipt.from_json(row["receipt"])])
         return collect(outcomes)
@@ -184,10 +188,10 @@ class BatchWorker:
 
 
 def _run_batch_tasks(batch: pa.Table) -> pa.Table:
-    """A task's receipts as rows; unreadable raw files, or an operator's error, as a row of
-    their own, so the job runs every batch, the driver can name every bad file of the run, and
-    an operator's mistake is one error for the driver to raise, not a Ray task failure with
-    Ray's tracebacks in the terminal."""
+    """A task's receipts as rows; unreadable raw files, an operator's error, or an input
+    table's lost file, as a row of their own, so the job runs every batch, the driver can name
+    every bad file of the run, and an operator's mistake is one error for the driver to raise,
+    not a Ray task failure with Ray's tracebacks in the terminal."""
     import ray
 
     node = ray.get_runtime_context().get_node_id()
@@ -200,11 +204,14 @@ def _run_batch_tasks(batch: pa.Table) -> pa.Table:
         except OperatorError as exc:
             error = [exc.where, exc.error, exc.detail]
             rows.append(json.dumps(OperatorErrorRow(operator_error=error)))
+        except LostDataFileError as exc:
+            rows.append(json.dumps(LostFileRow(lost_data_file=str(exc))))
     return pa.table({"receipt": pa.array(rows, pa.string())})
 
 
 BAD_FILES: Final = "bad_raw_files"
 OPERATOR_ERROR: Final = "operator_error"
+LOST_FILE: Final = "lost_data_file"
 
 
 @final
@@ -219,6 +226,13 @@ class OperatorErrorRow(TypedDict):
     """What a batch task returns instead of its receipts when its operator raised."""
 
     operator_error: list[str]  # OperatorError's where, error, detail
+
+
+@final
+class LostFileRow(TypedDict):
+    """What a batch task returns instead of its receipts when an input table's file is gone."""
+
+    lost_data_file: str  # the LostDataFileError's message
 
 
 def dataset_of(lake: Lake, spec: TableSpec, where: Any, columns: list[str] | None) -> "Dataset":
