@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.dagster_assets import assets_of
-from tests.lakes import DAY1
+from tests.lakes import DAY1, DAY2
 from tests.operators.builders import event, events_table
 from tests.runs import lake_catalog
 from trajectory_assets.definitions import defs
@@ -80,9 +80,8 @@ def test_rejected_share_over_the_limit_fails_its_check(lake: Lake) -> None:
     config = {"ops": {"tier_b": {"config": {"max_rejected_share": 0.0}}}}
     evaluations = _evaluations(_materialize(lake, config))
     check = evaluations["rejected_events:rejected_share"]
-    assert not check.passed
-    assert check.metadata["failed_days"].value == DAY1
-    assert "raw rows rejected" in str(check.metadata[DAY1].value)
+    assert not check.passed and check.partition == DAY1
+    assert "raw rows rejected" in str(check.metadata["detail"].value)
 
 
 def test_recount_sets_aside_rejected_rows_and_duplicates() -> None:
@@ -125,15 +124,15 @@ def test_compacted_rows_check_fails_when_the_committed_day_lost_rows(lake: Lake)
     assert _materialize(lake).success
     (check,) = [c for c in checks_for([Compact()]) if c.name == "rows_match_raw"]
     catalog = lake_catalog(lake)
-    assert evaluate(check, CheckContext(catalog, Thresholds(0.05, 0.95)), [DAY1]).passed
+    assert evaluate(check, CheckContext(catalog, Thresholds(0.05, 0.95)), [DAY1])[DAY1].passed
 
     kept = [f for f in catalog.files("raw_compacted", DAY1) if f.rows > 0][1:]
     spec = catalog.get("raw_compacted")
     metadata = {"audit": next(delta_history.commits(lake, "raw_compacted")).metadata["audit"]}
     delta_commit.commit_day(lake, spec, DAY1, kept, metadata, since_version=None)
-    result = evaluate(check, CheckContext(lake_catalog(lake), Thresholds(0.05, 0.95)), [DAY1])
-    assert not result.passed
-    assert "compacted rows" in str(result.metadata[DAY1].value)
+    day = evaluate(check, CheckContext(lake_catalog(lake), Thresholds(0.05, 0.95)), [DAY1])[DAY1]
+    assert not day.passed
+    assert "compacted rows" in day.detail
 
 
 def test_a_day_whose_counts_left_the_log_is_not_checked_rather_than_failed(lake: Lake) -> None:
@@ -150,9 +149,9 @@ def test_a_day_whose_counts_left_the_log_is_not_checked_rather_than_failed(lake:
     table.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"})
     table.create_checkpoint()
     table.cleanup_metadata()
-    result = evaluate(check, CheckContext(lake_catalog(lake), Thresholds(0.05, 0.95)), [DAY1])
-    assert result.passed
-    assert str(result.metadata[DAY1].value).startswith("not checked: the counts its commit")
+    day = evaluate(check, CheckContext(lake_catalog(lake), Thresholds(0.05, 0.95)), [DAY1])[DAY1]
+    assert day.passed
+    assert day.detail.startswith("not checked: the counts its commit")
 
 
 @pytest.mark.parametrize("by_file_rows", [0, checks.BY_FILE_ROWS])
@@ -179,9 +178,9 @@ def test_unique_keys_counts_repeats_within_a_file_and_across_files(
         delta_commit.commit_day(lake, spec, DAY1, files, {}, since_version=None)
         catalog = lake_catalog(lake)
         whole_day = duplicate_keys(catalog.read("turns", dt=DAY1), spec.keys)
-        result = evaluate(check, CheckContext(catalog, Thresholds(0.05, 0.95)), [DAY1])
+        day = evaluate(check, CheckContext(catalog, Thresholds(0.05, 0.95)), [DAY1])[DAY1]
         by_file = duplicate_keys_by_file(catalog, spec, DAY1) is not None
-        return result.passed, str(result.metadata[DAY1].value), whole_day, by_file
+        return day.passed, day.detail, whole_day, by_file
 
     doubled_path = str(Path(first.path).with_name("doubled.parquet"))
     rows = pq.read_table(folder / first.path)
@@ -232,3 +231,34 @@ def _check_sessions(lake: Lake) -> dg.ExecuteInProcessResult:
     return built.resolve_job_def("checks").execute_in_process(
         instance=dg.DagsterInstance.ephemeral()
     )
+
+
+def test_each_day_of_a_range_run_has_its_own_check_status(lake: Lake) -> None:
+    """A backfill of several days in one run records each check once per day, tied to that
+    day's materialization: the UI shows a failing day failed, whatever the other days did."""
+    instance = dg.DagsterInstance.ephemeral()
+    days = {"dagster/asset_partition_range_start": DAY1, "dagster/asset_partition_range_end": DAY2}
+    resources = {"lake": LakeResource(root=lake.uri), "compute": ComputeResource(runtime="inline")}
+    built = dg.materialize(
+        assets_of(defs), selection=SELECTION, tags=days, resources=resources, instance=instance
+    )
+    assert built.success
+    sessions = lake_catalog(lake).read("sessions", dt=DAY1)
+    from deltalake import write_deltalake
+
+    write_deltalake(lake.path("sessions"), sessions.slice(0, 1), mode="append")  # DAY1 only
+    checks_alone = dg.AssetSelection.checks(
+        dg.AssetCheckKey(dg.AssetKey("sessions"), "unique_keys")
+    )
+    checked = dg.materialize(
+        assets_of(defs), selection=checks_alone, tags=days, resources=resources, instance=instance
+    )
+    assert checked.success
+    outcomes = {e.partition: e.passed for e in checked.get_asset_check_evaluations()}
+    assert outcomes == {DAY1: False, DAY2: True}
+    key = dg.AssetCheckKey(dg.AssetKey("sessions"), "unique_keys")
+    status = {
+        info.partition_key: (info.latest_execution_status.value, info.is_current)
+        for info in instance.event_log_storage.get_asset_check_partition_info([key])
+    }
+    assert status == {DAY1: ("FAILED", True), DAY2: ("SUCCEEDED", True)}

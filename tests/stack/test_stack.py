@@ -197,6 +197,17 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
     _wait_for(lambda: _backfill_status(stack, backfill_id) != "REQUESTED", 120)
     assert _backfill_status(stack, backfill_id) == "COMPLETED_SUCCESS"
 
+    # the UI shows each check's status per day: every day of the backfill passed
+    checks = stack.graphql(
+        """query { assetNodeOrError(assetKey: {path: ["sessions"]}) { ... on AssetNode {
+             assetChecksOrError { ... on AssetChecks { checks { name partitionStatuses {
+               ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } }
+             } } } } } } }"""
+    )["assetNodeOrError"]["assetChecksOrError"]["checks"]
+    passed = {"startKey": DAYS[0], "endKey": DAYS[-1], "status": "SUCCEEDED"}
+    assert {c["name"] for c in checks} >= {"unique_keys", "n_events_match_raw"}
+    assert all(passed in c["partitionStatuses"]["ranges"] for c in checks), checks
+
 
 def _backfill_status(stack: Stack, backfill_id: str) -> str:
     return str(

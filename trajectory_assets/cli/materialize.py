@@ -9,7 +9,7 @@ scattered, one run per stretch of consecutive days.
 import os
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -245,7 +245,7 @@ def run_days(
             raise CliError(f"run {result.run_id} failed: {_failure_message(result)}")
         say(f"run {result.run_id} succeeded in {time.perf_counter() - started:.1f} s")
         skipped.update(_skipped_files(result))
-        failed_checks += _failed_checks(result)
+        failed_checks += check_failures(result.get_asset_check_evaluations())
     _summary(lake, the_project, sorted(days), tables, sorted(skipped))
     for line in failed_checks:
         click.echo(line, err=True)
@@ -346,20 +346,24 @@ def _some(days: Sequence[str]) -> str:
 FAILED_CHECK = "check failed"
 
 
-def _failed_checks(result: "dg.ExecuteInProcessResult") -> list[str]:
-    """A line per failed check: its asset, name, severity, failed days and the first's detail."""
+def check_failures(evaluations: Iterable["dg.AssetCheckEvaluation"]) -> list[str]:
+    """A line per failed check (an evaluation per day): its severity, asset, name, failed days
+    (the first few) and the first day's detail."""
+    failed: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    for evaluation in evaluations:
+        if not evaluation.passed:
+            check = (evaluation.severity.value, evaluation.asset_key.to_user_string())
+            detail = evaluation.metadata.get("detail")
+            failed.setdefault((*check, evaluation.check_name), []).append(
+                (evaluation.partition or "the run", str(detail.value) if detail else "")
+            )
     lines = []
-    for evaluation in result.get_asset_check_evaluations():
-        if evaluation.passed:
-            continue
-        meta = evaluation.metadata
-        days = str(meta["failed_days"].value) if "failed_days" in meta else ""
-        first = meta.get(days.split(", ")[0])
-        detail = f": {first.value}" if first is not None else ""
-        lines.append(
-            f"{FAILED_CHECK} ({evaluation.severity.value}): {evaluation.asset_key.to_user_string()}"
-            f" {evaluation.check_name} on {days or 'the run'}{detail}"
+    for (severity, table, name), days in failed.items():
+        days.sort()
+        named = ", ".join(d for d, _ in days[:5]) + (
+            f" and {len(days) - 5} more" if len(days) > 5 else ""
         )
+        lines.append(f"{FAILED_CHECK} ({severity}): {table} {name} on {named}: {days[0][1]}")
     return lines
 
 

@@ -14,11 +14,13 @@ import dagster as dg
 from trajectory_assets.defs.checks import (
     Check,
     CheckContext,
+    Outcomes,
     Thresholds,
     checks_for,
     evaluate_all,
 )
 from trajectory_assets.defs.config import ComputeConfig, config_class, operator_params
+from trajectory_assets.defs.evaluations import evaluations
 from trajectory_assets.defs.instance import LAKE_TAG, bind
 from trajectory_assets.defs.metadata import (
     committed_before_failure,
@@ -104,7 +106,7 @@ def build_assets(
     @dg.multi_asset(
         name=name,
         specs=specs,
-        check_specs=[c.spec for c in checks],
+        check_specs=[c.spec(partitions) for c in checks],
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=True,
@@ -115,7 +117,9 @@ def build_assets(
         config: Config,  # type: ignore[valid-type]
         lake: LakeResource,
         compute: ComputeResource,
-    ) -> Iterator[dg.MaterializeResult | dg.AssetObservation | dg.AssetCheckResult]:
+    ) -> Iterator[
+        dg.MaterializeResult | dg.AssetObservation | dg.Output[None] | dg.AssetCheckEvaluation
+    ]:
         run_config: ComputeConfig = config
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         chosen = [op for op in ops if set(op.output_names) & selected]
@@ -134,7 +138,8 @@ def build_assets(
         context.instance.add_run_tags(context.run.run_id, {LAKE_TAG: the_lake.display()})
         if not chosen:  # checks alone (the UI's "Execute checks"): of the committed days
             catalog = Catalog(the_lake, registry.tables)
-            yield from _check_outcomes(context, catalog, run_config, checks, None).values()
+            outcomes = _check_outcomes(context, catalog, run_config, checks, None)
+            yield from evaluations(context, outcomes)
             return
         done: list[tuple[Operator, DayResult]] = []
         recorded: set[str] = set()
@@ -199,8 +204,11 @@ def _results(
     result: RunResult,
     config: ComputeConfig,
     checks: list[Check],
-) -> Iterator[dg.MaterializeResult | dg.AssetObservation]:
-    """Checks first (their time is part of the metadata), then one result per selected table."""
+) -> Iterator[
+    dg.MaterializeResult | dg.AssetObservation | dg.Output[None] | dg.AssetCheckEvaluation
+]:
+    """Checks first (their time is part of the metadata), then one result per selected table,
+    then the checks' evaluations, which point at the materializations just recorded."""
     started = time.perf_counter()
     catalog = Catalog(lake, registry.tables)
     outcomes = _check_outcomes(context, catalog, config, checks, result)
@@ -214,10 +222,9 @@ def _results(
             if len(days) > 1:
                 yield from day_observations(result.of(op), table)
             yield dg.MaterializeResult(
-                asset_key=table,
-                metadata=table_metadata(result, result.of(op), table, catalog),
-                check_results=[o for k, o in outcomes.items() if k.asset_key == dg.AssetKey(table)],
+                asset_key=table, metadata=table_metadata(result, result.of(op), table, catalog)
             )
+    yield from evaluations(context, outcomes)
 
 
 def _check_outcomes(
@@ -226,7 +233,7 @@ def _check_outcomes(
     config: ComputeConfig,
     checks: list[Check],
     result: RunResult | None,
-) -> dict[dg.AssetCheckKey, dg.AssetCheckResult]:
+) -> Outcomes:
     """The selected checks over the run's days with this run's counts; checks alone (no run)
     use the counts each day's commit recorded, over every committed day when the run has no
     partition (Dagster launches checks alone unpartitioned)."""

@@ -2,13 +2,15 @@
 
 They never read the raw data again: what the raw rows imply comes from the operators' audits,
 counted per batch from the very events the run read and kept with each commit. The tables
-side is read from the committed Delta tables, only the columns a check needs. Each check covers
-every day of the run; a failing day is named in the check's metadata.
+side is read from the committed Delta tables, only the columns a check needs. A check is
+partitioned like its table: each day of the run has its own outcome (`defs/evaluations.py`
+records them).
 """
 
 import json
 import os
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -235,9 +237,14 @@ class Check:
     evaluate: Callable[[CheckContext, str], DayCheck]
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
 
-    @property
-    def spec(self) -> dg.AssetCheckSpec:
-        return dg.AssetCheckSpec(self.name, asset=self.table, description=self.description)
+    def spec(self, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+        """Partitioned like its table, so the UI shows each day's outcome (a preview API of
+        Dagster 1.13, which warns about it every time)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.PreviewWarning)
+            return dg.AssetCheckSpec(
+                self.name, asset=self.table, description=self.description, partitions_def=partitions
+            )
 
     @property
     def key(self) -> dg.AssetCheckKey:
@@ -300,35 +307,27 @@ def checks_for(operators: Sequence[Operator]) -> list[Check]:
     ]
 
 
-def evaluate(check: Check, ctx: CheckContext, days: Sequence[str]) -> dg.AssetCheckResult:
+Outcomes = list[tuple[Check, Mapping[str, DayCheck]]]
+"""Each check with its outcome on each of its days."""
+
+
+def evaluate(check: Check, ctx: CheckContext, days: Sequence[str]) -> dict[str, DayCheck]:
     results: dict[str, DayCheck] = {}
     for day in days:
         results[day] = check.evaluate(ctx, day)
         # what a day's reads freed goes back to the system, not kept by Arrow's allocator for
         # the next day: two 10M-event days (Ray) peaked at 656-672 MB without it, 611 with it
         pa.default_memory_pool().release_unused()
-    failed = [day for day, r in results.items() if not r.passed]
-    shown = failed[:20] or list(results)[:5]
-    return dg.AssetCheckResult(
-        asset_key=check.table,
-        check_name=check.name,
-        passed=not failed,
-        severity=check.severity,
-        metadata={
-            "days": len(results),
-            "failed_days": ", ".join(failed[:50]) + (" ..." if len(failed) > 50 else "") or "none",
-            **{day: results[day].detail for day in shown},
-        },
-    )
+    return results
 
 
 def evaluate_all(
     checks: Sequence[Check], ctx: CheckContext, days_of: Callable[[Check], Sequence[str]]
-) -> dict[dg.AssetCheckKey, dg.AssetCheckResult]:
+) -> Outcomes:
     """Every check over its days, on a thread per core: a check mostly waits on reading and
     counting (Arrow and DuckDB, which release the GIL), and a range run has a few hundred."""
     if not checks:
-        return {}
+        return []
     with ThreadPoolExecutor(max_workers=min(len(checks), os.cpu_count() or 1)) as pool:
         found = pool.map(lambda c: evaluate(c, ctx, days_of(c)), checks)
-        return {c.key: result for c, result in zip(checks, found, strict=True)}
+        return list(zip(checks, found, strict=True))

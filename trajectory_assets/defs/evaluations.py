@@ -1,0 +1,71 @@
+"""Check outcomes as Dagster records them: one evaluation per check and day, tied to the
+materialization of that day it checked.
+
+Dagster's own `AssetCheckResult` takes its partition from the step, so a range run (a backfill
+in one run, `materialize --from --to`) could only record one outcome for all its days, and a
+passing day would hide a failing one. An `AssetCheckEvaluation` per day carries its day; the
+UI counts an evaluation as the day's status only while it targets the day's latest
+materialization, so each is given that materialization (a class Dagster does not export
+yet). Each check's output is yielded too, as Dagster does for an `AssetCheckResult`, or it
+logs every check as not yielded.
+"""
+
+from collections.abc import Collection, Iterator
+
+import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData as Target,
+)
+
+from trajectory_assets.defs.checks import Outcomes
+
+
+def evaluations(
+    context: dg.AssetExecutionContext, outcomes: Outcomes
+) -> Iterator[dg.Output[None] | dg.AssetCheckEvaluation]:
+    """Each check's output, and an evaluation per check and day, once the days'
+    materializations are recorded."""
+    instance, assets_def = context.instance, context.assets_def
+    for check, _ in outcomes:
+        yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(check.key))
+    days_of: dict[str, set[str]] = {}
+    for check, days in outcomes:
+        days_of.setdefault(check.table, set()).update(days)
+    targets = {
+        table: latest_materializations(instance, table, days) for table, days in days_of.items()
+    }
+    for check, days in outcomes:
+        for day, outcome in days.items():
+            yield dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey(check.table),
+                check_name=check.name,
+                passed=outcome.passed,
+                severity=check.severity,
+                metadata={"detail": outcome.detail},
+                partition=day,
+                target_materialization_data=targets[check.table].get(day),
+            )
+
+
+def latest_materializations(
+    instance: dg.DagsterInstance, table: str, days: Collection[str]
+) -> dict[str, Target]:
+    """Each day's latest materialization of the table (records come newest first)."""
+    found: dict[str, Target] = {}
+    cursor = None
+    while len(found) < len(days):
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(table), asset_partitions=list(days)),
+            limit=max(100, len(days)),
+            cursor=cursor,
+        )
+        for record in page.records:
+            day = record.partition_key
+            if day is not None and day not in found:
+                found[day] = Target(
+                    storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+                )
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    return found
