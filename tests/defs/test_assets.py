@@ -238,3 +238,36 @@ def test_a_failure_after_the_commits_still_records_them(
     record = instance.get_latest_materialization_event(dg.AssetKey("session_count"))
     assert record is not None and record.asset_materialization is not None
     assert record.asset_materialization.partition == DAY1
+
+
+def test_a_table_committed_with_its_selected_sibling_is_recorded_too(lake: Lake) -> None:
+    """Picking `sessions` in the UI runs sessionize, which commits `turns` with it: Dagster
+    records that day of `turns` as well (so what reads `turns` shows stale), and records
+    nothing for a sibling the run left as it was."""
+    instance = dg.DagsterInstance.ephemeral()
+
+    def sessions_only(force: bool) -> dg.ExecuteInProcessResult:
+        done = dg.materialize(
+            ALL_ASSETS,
+            selection=dg.AssetSelection.assets("sessions"),
+            partition_key=DAY1,
+            resources=resources(lake),
+            instance=instance,
+            run_config={"ops": {"tier_b": {"config": {"force": force}}}},
+        )
+        assert done.success
+        return done
+
+    first = sessions_only(force=False)
+    siblings = {"turns", "errors", "rejected_events", "llm_calls", "tool_calls"}
+    assert set(materialized(first)) == {"sessions", *siblings}
+    assert materialized(first)["turns"] == {DAY1}
+    record = instance.get_latest_materialization_event(dg.AssetKey("turns"))
+    assert record is not None and record.asset_materialization is not None
+    meta = record.asset_materialization.metadata
+    assert text(meta, "recorded_by").startswith("a run of another table of its operator")
+    assert number(meta, "dagster/row_count") == lake_catalog(lake).read("turns").num_rows
+    again = sessions_only(force=False)  # up to date: nothing committed, nothing recorded
+    assert set(materialized(again)) == {"sessions"}
+    forced = sessions_only(force=True)
+    assert materialized(forced)["turns"] == {DAY1}

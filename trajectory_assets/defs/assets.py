@@ -23,7 +23,7 @@ from trajectory_assets.defs.config import ComputeConfig, config_class, operator_
 from trajectory_assets.defs.evaluations import evaluations
 from trajectory_assets.defs.instance import LAKE_TAG, bind
 from trajectory_assets.defs.metadata import (
-    committed_before_failure,
+    committed_day,
     day_observations,
     table_metadata,
 )
@@ -47,6 +47,8 @@ from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.operator import Operator
 
 POOL = "trajectory_assets"
+FAILED_AFTER = "a run that failed after committing this day"
+WITH_SIBLING = "a run of another table of its operator, which commits its tables together"
 
 
 def deps_of(registry: Registry, op: Operator) -> list[str]:
@@ -118,7 +120,11 @@ def build_assets(
         lake: LakeResource,
         compute: ComputeResource,
     ) -> Iterator[
-        dg.MaterializeResult | dg.AssetObservation | dg.Output[None] | dg.AssetCheckEvaluation
+        dg.MaterializeResult
+        | dg.AssetMaterialization
+        | dg.AssetObservation
+        | dg.Output[None]
+        | dg.AssetCheckEvaluation
     ]:
         run_config: ComputeConfig = config
         selected = {key.to_user_string() for key in context.selected_asset_keys}
@@ -127,8 +133,8 @@ def build_assets(
         extra = sorted({t for op in chosen for t in op.output_names} - selected)
         if extra:
             context.log.warning(
-                f"{', '.join(extra)} are committed too: an operator's tables are always "
-                "committed together, so they never disagree"
+                f"{', '.join(extra)} are committed (and recorded) too: an operator's tables are "
+                "always committed together, so they never disagree"
             )
         the_lake = lake.lake()
         try:
@@ -149,7 +155,10 @@ def build_assets(
                 for table in op.output_names:
                     delta_history.vacuum(the_lake, table, run_config.retention_hours)
             for item in _results(context, the_lake, registry, chosen, result, run_config, checks):
-                if isinstance(item, dg.MaterializeResult) and item.asset_key is not None:
+                if (
+                    isinstance(item, dg.MaterializeResult | dg.AssetMaterialization)
+                    and item.asset_key
+                ):
                     recorded.add(item.asset_key.to_user_string())
                 yield item
         except GeneratorExit:  # Dagster stopped reading: nothing failed here
@@ -157,8 +166,8 @@ def build_assets(
         except BaseException as exc:  # what was committed is recorded before the run fails
             for op, day in done:
                 for table in op.output_names:
-                    if table in selected and table not in recorded:
-                        context.log_event(committed_before_failure(day, table))
+                    if table not in recorded:
+                        context.log_event(committed_day(day, table, FAILED_AFTER))
             if isinstance(exc, OperatorError):  # its traceback is where it ran, not here
                 detail = dg.MetadataValue.md(f"```\n{exc.detail}\n```")
                 raise dg.Failure(description=str(exc), metadata={"traceback": detail}) from None
@@ -205,7 +214,11 @@ def _results(
     config: ComputeConfig,
     checks: list[Check],
 ) -> Iterator[
-    dg.MaterializeResult | dg.AssetObservation | dg.Output[None] | dg.AssetCheckEvaluation
+    dg.MaterializeResult
+    | dg.AssetMaterialization
+    | dg.AssetObservation
+    | dg.Output[None]
+    | dg.AssetCheckEvaluation
 ]:
     """Checks first (their time is part of the metadata), then one result per selected table,
     then the checks' evaluations, which point at the materializations just recorded."""
@@ -217,7 +230,10 @@ def _results(
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     for op in chosen:
         for table in op.output_names:
-            if table not in selected:
+            if table not in selected:  # committed with a selected sibling: Dagster must know
+                days_done = result.of(op).days.values()
+                changed = [d for d in days_done if d.tables[table].version is not None]
+                yield from (committed_day(d, table, WITH_SIBLING) for d in changed)
                 continue
             if len(days) > 1:
                 yield from day_observations(result.of(op), table)

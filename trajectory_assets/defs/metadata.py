@@ -89,13 +89,14 @@ def table_metadata(
     return meta
 
 
-def committed_before_failure(day: DayResult, table: str) -> dg.AssetMaterialization:
-    """A day that a run committed before it failed: a run records its tables when it ends well,
-    so without this Dagster would not know the lake changed (nor show the day materialized)."""
+def committed_day(day: DayResult, table: str, recorded_by: str) -> dg.AssetMaterialization:
+    """A day a run committed but does not record as its output: one it committed before it
+    failed, or a table it was not asked for that its operator writes with one it was. Without
+    this Dagster would not know the lake changed (nor show the day materialized)."""
     meta: dict[str, Any] = {
         "dagster/row_count": day.rows(table),
         "committed_version": day.tables[table].version,
-        "recorded_by": "a run that failed after committing this day",
+        "recorded_by": recorded_by,
     }
     return dg.AssetMaterialization(asset_key=table, partition=day.day, metadata=meta)
 
