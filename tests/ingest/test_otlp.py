@@ -222,6 +222,10 @@ def test_otlp_json_and_partial_success(endpoint: Running) -> None:
     again = _post(f"{url}/v1/traces", _otlp_json(spans[:2]), JS)  # an exporter's retry
     assert again[0] == 200 and json.loads(again[1]) == {}
     endpoint.stop()  # a clean shutdown writes what was acknowledged
+    (kept,) = Path(endpoint.lake, "_rejected", "otlp").glob("dt=*/*.jsonl")
+    (rejected,) = [json.loads(line) for line in kept.read_text().splitlines()]
+    assert rejected["app_id"] == "json-app" and "trace id" in rejected["reason"]
+    assert rejected["record"]["spanId"] == "c3c3c3c3c3c3c3c3"
     raw = raw_events(endpoint.lake)
     assert set(raw["app_id"].to_pylist()) == {"json-app"}
     calls = raw.filter(pc.equal(raw["event_type"], "llm_call")).to_pylist()

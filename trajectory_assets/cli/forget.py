@@ -95,6 +95,7 @@ def forget(
         run_days(lake, built, the_project, runtime=runtime, tables=rebuilt)
     record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
     forgotten = {f.session_id for f in files}
+    record.rejected_lines_deleted = erase.drop_rejected(where, forgotten)
     held = instance_erase.runs_mentioning(instance, days, forgotten)
     going = instance_erase.delete_runs(instance, held)
     record.dagster_runs_deleted = sorted(set(held) - set(going))

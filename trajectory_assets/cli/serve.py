@@ -40,6 +40,11 @@ def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
     say(
         f"stopped: {stats['spans']:,} span(s) in {stats['traces']:,} trace(s) received, "
         f"{stats['events']:,} event(s) written, {stats['rejected_spans']:,} span(s) rejected"
+        + (
+            f" (kept with the reason under {lake}/_rejected/otlp/)"
+            if stats["rejected_spans"]
+            else ""
+        )
     )
     lost = sum(s["lost"] + s["dropped"] for s in receiver.logger_stats().values())
     if lost:

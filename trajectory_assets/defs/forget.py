@@ -10,16 +10,15 @@ could have worked on any day, so it is read too.
 """
 
 import json
-import re
 from collections.abc import Collection, Iterator, Mapping
 
 import dagster as dg
 
+from trajectory_assets.lake.erase import sessions_named
+
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-# an id made of these characters is found as a whole word: `s-1` is not a mention in `s-12`
-WORD = re.compile(r"[\w.:@+-]+")
 
 
 def runs_mentioning(
@@ -27,15 +26,13 @@ def runs_mentioning(
 ) -> dict[str, list[str]]:
     """Each run that worked on one of the days and whose events name one of the sessions: run
     id -> the sessions it names. Runs still going are included (they cannot be deleted)."""
-    plain = {s for s in session_ids if WORD.fullmatch(s)}
-    odd = [s for s in session_ids if s not in plain]
     found: dict[str, list[str]] = {}
     for record in instance.get_run_records():
         run = record.dagster_run
         if not _worked_on(run.tags, days):
             continue
         text = "\n".join(_strings(instance.all_logs(run.run_id)))
-        named = sorted(plain.intersection(WORD.findall(text))) + [s for s in odd if s in text]
+        named = sessions_named(text, session_ids)
         if named:
             found[run.run_id] = named
     return found

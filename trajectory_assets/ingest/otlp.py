@@ -40,6 +40,8 @@ from trajectory_assets.errors import BadRequestError, UnparseableFileError
 from trajectory_assets.ingest.importers.otel import trace_events
 from trajectory_assets.ingest.importers.otel_spans import Span
 from trajectory_assets.ingest.logger import EventLogger
+from trajectory_assets.lake.fs import lake_from_env
+from trajectory_assets.lake.quarantine import keep_rejected
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -96,6 +98,7 @@ class OtlpReceiver:
         logger_options: dict[str, Any] | None = None,
     ) -> None:
         self.lake = lake
+        self._lake = lake_from_env(lake)
         self.app_id = app_id
         self.settle_s = settle_s
         self.idle_s = idle_s
@@ -120,20 +123,22 @@ class OtlpReceiver:
         return self._pending_spans >= self.max_pending_spans
 
     def add(self, service: str | None, raw_spans: list[dict[str, Any]]) -> tuple[int, str]:
-        """Take the spans of one resource; returns (rejected spans, the first reason)."""
+        """Take the spans of one resource, keeping those it cannot read in the lake's rejected
+        input (`lake/quarantine.py`); returns (rejected spans, the first reason)."""
         app = self.app_id or service or DEFAULT_APP
-        rejected, reason = 0, ""
         now = time.monotonic()
         spans: list[Span] = []
+        rejected: list[tuple[str, dict[str, Any]]] = []
         for raw in raw_spans:
             try:
                 spans.append(Span(raw))
             except (UnparseableFileError, ValueError, TypeError) as exc:
-                rejected += 1
-                reason = reason or str(exc)
+                rejected.append((str(exc), raw))
+        if rejected:  # kept before the client hears of them: it will not send them again
+            keep_rejected(self._lake, "otlp", app, rejected)
         with self._lock:
             self.stats["spans"] += len(spans)
-            self.stats["rejected_spans"] += rejected
+            self.stats["rejected_spans"] += len(rejected)
             for span in spans:
                 key = (app, span.trace_id)
                 trace = self._pending.get(key)
@@ -145,7 +150,7 @@ class OtlpReceiver:
                     self._pending_spans += 1
                 trace.last_seen = now
                 trace.has_root = trace.has_root or span.parent_id is None
-        return rejected, reason
+        return len(rejected), rejected[0][0] if rejected else ""
 
     # ------------------------------------------------------------------ mapping (own thread)
     def _run(self) -> None:

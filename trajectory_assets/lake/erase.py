@@ -11,19 +11,23 @@ never content.
 import datetime as dt
 import json
 import posixpath
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 
 from trajectory_assets.lake import delta, delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, STAGING
+from trajectory_assets.lake.quarantine import rejected_files
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
 from trajectory_assets.lake.reports import REPORTS
 
 FORGOTTEN = "_forgotten"
 KEEP_LOG = "interval 30 days"  # Delta's default log retention, restored after a purge
+# an id made of these characters is found as a whole word: `s-1` is not named in `s-12`
+WORD = re.compile(r"[\w.:@+-]+")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class Record:
     raw_files_deleted: int = 0
     days: list[str] = field(default_factory=list)
     tables_purged: list[str] = field(default_factory=list)
+    rejected_lines_deleted: int = 0
     dagster_runs_deleted: list[str] = field(default_factory=list)
     finished_at: str | None = None
     leftovers: list[str] = field(default_factory=list)
@@ -150,14 +155,37 @@ def leftovers(lake: Lake, catalog: Catalog, request: Request) -> list[str]:
     return found
 
 
+def sessions_named(text: str, session_ids: Collection[str]) -> list[str]:
+    """The sessions a text names: ids of word characters as whole words, others anywhere."""
+    words = {s for s in session_ids if WORD.fullmatch(s)}
+    odd = [s for s in session_ids if s not in words]
+    return sorted(words.intersection(WORD.findall(text))) + [s for s in odd if s in text]
+
+
+def drop_rejected(lake: Lake, session_ids: Collection[str]) -> int:
+    """Remove the lines of rejected input that name the sessions (a file left empty goes
+    too); how many lines."""
+    dropped = 0
+    for path in rejected_files(lake):
+        lines = lake.fs.cat_file(path).decode().splitlines()
+        kept = [line for line in lines if not sessions_named(line, session_ids)]
+        dropped += len(lines) - len(kept)
+        if not kept:
+            lake.fs.rm(path)
+        elif len(kept) < len(lines):
+            write_file_atomic(lake, path, ("\n".join(kept) + "\n").encode())
+    return dropped
+
+
 def _mentions(lake: Lake, text: str) -> list[str]:
-    """Table logs, batch receipts and report pages whose text contains `text` (file stats carry
-    session ids, and a report lists sessions)."""
+    """Table logs, batch receipts, report pages and rejected input whose text contains `text`
+    (file stats carry session ids, a report lists sessions, a rejected span may name one)."""
     fs = lake.fs
     needle = text.encode()
     paths = [
         *fs.glob(lake.path("*", delta_history.LOG, "*")),
         *fs.glob(lake.path(STAGING, "**", "*.json")),
         *fs.glob(lake.path(REPORTS, "**", "*.html")),
+        *rejected_files(lake),
     ]
     return [p for p in paths if fs.isfile(p) and needle in fs.cat_file(p)]

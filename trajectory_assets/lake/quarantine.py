@@ -1,0 +1,55 @@
+"""What the lake keeps of input it could not take, with the reason: spans the OTLP receiver
+rejected (a client cannot send them again, so refusing them must not lose them).
+
+    <lake>/_rejected/<source>/dt=<day received, UTC>/<time>-<id>.jsonl
+
+One JSON object per line (`Rejected`), one file per request that had any; hidden from every
+table and listing (the name starts with `_`), readable with any JSON Lines reader. `forget`
+removes the lines that name a forgotten session.
+"""
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+from trajectory_assets.lake.fs import Lake, write_file_atomic
+
+REJECTED = "_rejected"
+
+
+class Rejected(TypedDict):
+    received_at: str  # ISO time, UTC
+    source: str  # what received it, e.g. "otlp"
+    app_id: str  # the app it was sent for
+    reason: str
+    record: dict[str, Any]  # as received
+
+
+def keep_rejected(
+    lake: Lake, source: str, app_id: str, rejected: Sequence[tuple[str, dict[str, Any]]]
+) -> str:
+    """Write (reason, record) pairs in one new file; its path."""
+    now = dt.datetime.now(dt.UTC)
+    name = f"{now:%H%M%S}-{uuid.uuid4().hex[:12]}.jsonl"
+    path = lake.path(REJECTED, source, f"dt={now.date().isoformat()}", name)
+    lines = [
+        json.dumps(
+            Rejected(
+                received_at=now.isoformat(),
+                source=source,
+                app_id=app_id,
+                reason=reason,
+                record=record,
+            ),
+            default=str,
+        )
+        for reason, record in rejected
+    ]
+    write_file_atomic(lake, path, ("\n".join(lines) + "\n").encode())
+    return path
+
+
+def rejected_files(lake: Lake) -> list[str]:
+    return [p for p in lake.fs.glob(lake.path(REJECTED, "**", "*.jsonl")) if lake.fs.isfile(p)]
