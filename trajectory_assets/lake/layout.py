@@ -4,7 +4,7 @@ folder names.
     <lake>/raw_events/dt=YYYY-MM-DD/app_id=<app>/session_id=<sid>/*.parquet   Tier A, plain Parquet
     <lake>/<table>/_delta_log/ + dt=YYYY-MM-DD/<partition folders>/*.parquet  Tier B, Delta tables
     <lake>/_staging/<operator>/dt=YYYY-MM-DD/<attempt>/                       batch receipts
-    <lake>/_rejected/<source>/dt=YYYY-MM-DD/*.jsonl         input rejected on arrival (quarantine.py)
+    <lake>/_rejected/<source>/dt=YYYY-MM-DD/*.jsonl            input rejected on arrival
 
 Folder values are URI-encoded as Hive, Spark and delta-rs write them, nulls by Hive's rule.
 """
