@@ -4,9 +4,11 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -353,3 +355,33 @@ def test_a_data_file_deleted_by_hand_is_named_and_force_repairs_the_day(
     forced = materialize(lake, home, *args, "--force")
     assert forced.returncode == 0, forced.stderr[-3000:]
     assert lake_catalog(Lake(str(lake))).read("sessions", dt=DAY1).num_rows == rows
+
+
+SLOW = DUPLICATE_KEYS.replace(
+    "        return batch.sql",
+    "        import time\n\n        time.sleep(60)\n        return batch.sql",
+)
+
+
+def test_ctrl_c_stops_the_run_with_one_line_and_status_130(tmp_path: Path, home: Path) -> None:
+    """Ctrl+C (SIGINT) mid-run: at once, one line saying what stays and what is reused, and
+    the shell's status for it."""
+    lake = tmp_path / "lake"
+    generate(lake, home, sessions_per_day=10)
+    (tmp_path / "slow_defs.py").write_text(SLOW)
+    args = ("--defs", "slow_defs", "--partition", DAY1, "--runtime", "inline")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(tmp_path)}
+    assert materialize(lake, home, *args[:-2], "--assets", "sessions", **env).returncode == 0
+    command = [*CLI, "materialize", "--lake", str(lake), *args, "--assets", "per_app"]
+    running = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    assert running.stderr is not None
+    for line in running.stderr:  # the batch of per_app is running once this line is out
+        if " to run) for per_app on inline" in line:
+            break
+    running.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    rest = running.stderr.read()
+    assert running.wait(timeout=120) == 130
+    assert time.monotonic() - started < 30  # not after the batch's minute of sleep
+    assert rest.startswith("error: interrupted: run ") and "Traceback" not in rest
+    assert "the batches it finished are reused" in rest

@@ -33,6 +33,15 @@ class CliError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=file is None, file=file)
 
 
+INTERRUPTED = 130  # the shell's exit status for a command stopped by Ctrl+C (SIGINT)
+
+
+class Interrupted(CliError):
+    """A run stopped by Ctrl+C: one line saying what stays, the shell's exit status for it."""
+
+    exit_code = INTERRUPTED
+
+
 class Day(click.ParamType):
     """A day as YYYY-MM-DD, kept as that text: partition keys and lake folders are text."""
 

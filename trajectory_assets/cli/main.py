@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import click
 
-from trajectory_assets.cli.common import CliError
+from trajectory_assets.cli.common import INTERRUPTED, CliError
 from trajectory_assets.cli.demo import demo
 from trajectory_assets.cli.explain import explain
 from trajectory_assets.cli.forget import forget
@@ -122,8 +122,8 @@ def run() -> NoReturn:
     another thread alive, the normal exit waits for it as usual.
     """
     code = main()
-    if threading.active_count() > 1:
-        sys.exit(code)
+    if threading.active_count() > 1 and code != INTERRUPTED:
+        sys.exit(code)  # an interrupted run's batch threads are left behind: a crash is safe
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a reader gone away, a stream closed

@@ -16,6 +16,7 @@ import click
 
 from trajectory_assets.cli.common import (
     CliError,
+    Interrupted,
     dagster_home,
     days_options,
     defs_option,
@@ -242,6 +243,12 @@ def run_days(
         if not result.success:
             for line in failed_checks:  # of the stretches before, which did commit
                 click.echo(line, err=True)
+            if _interrupted(result):
+                raise Interrupted(
+                    f"interrupted: run {result.run_id} stopped; the days it committed stay "
+                    "committed and recorded, and the batches it finished are reused by the "
+                    "next run of the same days (without --force)"
+                )
             raise CliError(f"run {result.run_id} failed: {_failure_message(result)}")
         say(f"run {result.run_id} succeeded in {time.perf_counter() - started:.1f} s")
         skipped.update(_skipped_files(result))
@@ -365,6 +372,14 @@ def check_failures(evaluations: Iterable["dg.AssetCheckEvaluation"]) -> list[str
         )
         lines.append(f"{FAILED_CHECK} ({severity}): {table} {name} on {named}: {days[0][1]}")
     return lines
+
+
+def _interrupted(result: "dg.ExecuteInProcessResult") -> bool:
+    return any(
+        event.step_failure_data.error is not None
+        and event.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
+        for event in result.get_step_failure_events()
+    )
 
 
 def _failure_message(result: "dg.ExecuteInProcessResult") -> str:

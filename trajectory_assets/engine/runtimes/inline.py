@@ -26,8 +26,13 @@ class InlineRuntime:
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
         """Every task runs, even after one finds unreadable raw files, so that the error names
         every bad file of the run, not only the first batch's."""
-        with ThreadPoolExecutor(max_workers=self._pool_size(tasks)) as pool:
+        pool = ThreadPoolExecutor(max_workers=self._pool_size(tasks))
+        try:
             outcomes = list(pool.map(_outcome, self._with_cores(tasks)))
+        except BaseException:  # interrupted (Ctrl+C): at once; a batch left running commits nothing
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         return collect(outcomes)
 
     def compute(self, tasks: Sequence[BatchTask]) -> list[dict[str, pa.Table]]:
