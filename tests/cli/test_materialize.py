@@ -184,8 +184,9 @@ def test_a_normal_run_prints_no_warnings(tmp_path: Path, home: Path) -> None:
 def test_a_normal_run_on_ray_prints_no_warnings_nor_ray_logs(tmp_path: Path, home: Path) -> None:
     lake = tmp_path / "lake"
     generate(lake, home)
-    done = materialize(lake, home, "--partition", DAY1, "--num-cpus", "1", runtime=None)
+    done = materialize(lake, home, "--partition", DAY1, "--num-cpus", "1", runtime="ray")
     _assert_quiet_success(done)
+    assert "on the ray runtime" in done.stdout  # not `auto`, which picks in-process here
     assert "Started a local Ray instance" not in done.stderr
     assert "streaming_executor" not in done.stderr  # Ray Data's log of each dataset
 
