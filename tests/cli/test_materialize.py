@@ -17,7 +17,6 @@ import pytest
 from tests.cli.helpers import CLI, generate, materialize, on_lake, run
 from tests.lakes import DAY1, DAY2, write_lake
 from tests.runs import lake_catalog
-from trajectory_assets.cli.materialize import check_failures, summary_lines
 from trajectory_assets.defs.assets import POOL
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES
@@ -189,48 +188,6 @@ def test_a_normal_run_on_ray_prints_no_warnings_nor_ray_logs(tmp_path: Path, hom
     assert "on the ray runtime" in done.stdout  # not `auto`, which picks in-process here
     assert "Started a local Ray instance" not in done.stderr
     assert "streaming_executor" not in done.stderr  # Ray Data's log of each dataset
-
-
-def test_a_check_failing_on_many_days_is_one_line_naming_the_first_few() -> None:
-    def outcome(day: str, passed: bool, check: str = "unique_keys") -> dg.AssetCheckEvaluation:
-        return dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey("turns"),
-            check_name=check,
-            passed=passed,
-            metadata={"detail": f"{day[-2:]} duplicate keys"},
-            partition=day,
-        )
-
-    days = [f"2026-11-{d:02}" for d in range(1, 10)]
-    lines = check_failures(
-        [outcome(d, d == days[3]) for d in reversed(days)] + [outcome(days[0], True, "other")]
-    )
-    assert lines == [
-        "check failed (ERROR): turns unique_keys on 2026-11-01, 2026-11-02, 2026-11-03, "
-        "2026-11-05, 2026-11-06 and 3 more: 01 duplicate keys"
-    ]
-
-
-def test_the_summary_has_a_column_per_day_while_it_fits() -> None:
-    counts: dict[str, list[int | None]] = {"sessions": [20, None], "turns": [63, 59]}
-    lines = summary_lines([DAY1, DAY2], counts, width=80)
-    assert lines[0].split() == ["table", DAY1, DAY2]
-    assert lines[1].split() == ["sessions", "20", "-"]
-    assert lines[2].split() == ["turns", "63", "59"]
-
-
-def test_a_long_range_is_summarized_one_screen_wide() -> None:
-    days = [f"2026-10-{d:02}" for d in range(1, 31)]
-    counts: dict[str, list[int | None]] = {
-        "sessions": [*[1000] * 29, None],
-        "rejected_events": [3] * 30,
-    }
-    lines = summary_lines(days, counts, width=80)
-    assert lines[0] == "30 days, 2026-10-01 .. 2026-10-30"
-    assert lines[1].split() == ["table", "days", "rows"]
-    assert lines[2].split() == ["sessions", "29", "29,000"]
-    assert lines[3].split() == ["rejected_events", "30", "90"]
-    assert max(len(line) for line in lines) <= 80
 
 
 DUPLICATE_KEYS = '''

@@ -7,9 +7,8 @@ scattered, one run per stretch of consecutive days.
 """
 
 import os
-import shutil
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -29,18 +28,23 @@ from trajectory_assets.cli.common import (
     split_list,
     tables_for,
 )
+from trajectory_assets.cli.outcome import (
+    FAILED_CHECK,
+    REPORT,
+    check_failures,
+    failure_message,
+    interrupted,
+    skipped_files,
+    summary,
+)
 
 if TYPE_CHECKING:
     import dagster as dg
 
-    from trajectory_assets.lake.delta import PartitionState
     from trajectory_assets.lake.fs import Lake
     from trajectory_assets.project import Project
 
-DAY_WIDTH = 10  # a column of the per-day summary: a day, or a row count up to 9,999,999
-SHOWN_SKIPPED = 20  # skipped raw files listed in the summary; the metadata has them all
 JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
-REPORT = "daily_report"  # an asset of its own, not a table (defs/report.py)
 LAKE_TAG = "trajectory_assets/lake"
 ON_BAD_FILE_ENV = "TRAJECTORY_ASSETS_ON_BAD_FILE"  # as in defs/settings.py, which imports Dagster
 
@@ -243,17 +247,17 @@ def run_days(
         if not result.success:
             for line in failed_checks:  # of the stretches before, which did commit
                 click.echo(line, err=True)
-            if _interrupted(result):
+            if interrupted(result):
                 raise Interrupted(
                     f"interrupted: run {result.run_id} stopped; the days it committed stay "
                     "committed and recorded, and the batches it finished are reused by the "
                     "next run of the same days (without --force)"
                 )
-            raise CliError(f"run {result.run_id} failed: {_failure_message(result)}")
+            raise CliError(f"run {result.run_id} failed: {failure_message(result)}")
         say(f"run {result.run_id} succeeded in {time.perf_counter() - started:.1f} s")
-        skipped.update(_skipped_files(result))
+        skipped.update(skipped_files(result))
         failed_checks += check_failures(result.get_asset_check_evaluations())
-    _summary(lake, the_project, sorted(days), tables, sorted(skipped))
+    summary(lake, the_project, sorted(days), tables, sorted(skipped))
     for line in failed_checks:
         click.echo(line, err=True)
     errors = [line for line in failed_checks if line.startswith(f"{FAILED_CHECK} (ERROR)")]
@@ -285,51 +289,6 @@ def _job(
     return defs.resolve_job_def(JOB)
 
 
-def _summary(
-    lake: "Lake",
-    the_project: "Project",
-    days: Sequence[str],
-    tables: Sequence[str],
-    skipped: Sequence[str],
-) -> None:
-    """Rows per table and day, the skipped raw files, and where the days' reports are."""
-    from trajectory_assets.lake.catalog import Catalog
-    from trajectory_assets.lake.reports import report_files
-
-    catalog = Catalog(lake, the_project.registry.tables)
-    counts = {
-        table: [_rows(catalog.state(table, day)) for day in days]
-        for table in tables
-        if table != REPORT
-    }
-    if counts:
-        for line in summary_lines(days, counts, shutil.get_terminal_size().columns):
-            say(line)
-    if skipped:
-        say(f"skipped {len(skipped)} unreadable raw file(s) (--on-bad-file skip):")
-        for line in skipped[:SHOWN_SKIPPED]:
-            say(f"  {line}")
-        if len(skipped) > SHOWN_SKIPPED:
-            say(f"  ... and {len(skipped) - SHOWN_SKIPPED} more (the run's metadata lists all)")
-    if REPORT in tables:
-        pages = [lake.display(report_files(day).html) for day in days]
-        say(f"daily report: {pages[-1]}" if len(pages) == 1 else f"daily reports: {pages[0]} ..")
-        if len(pages) > 1:
-            say(f"  .. {pages[-1]}")
-
-
-def _skipped_files(result: "dg.ExecuteInProcessResult") -> set[str]:
-    """The `path: reason` lines of the skipped raw files, from the run's materializations."""
-    found: set[str] = set()
-    for event in result.get_asset_materialization_events():
-        text = event.materialization.metadata.get("skipped_files")
-        if text is not None:
-            found.update(
-                line.removeprefix("- ").replace("`", "") for line in str(text.value).splitlines()
-            )
-    return found
-
-
 def stretches(days: Sequence[str]) -> list[list[str]]:
     """Consecutive days together (sorted days in), so each stretch is one Dagster run."""
     import datetime as dt
@@ -348,79 +307,3 @@ def stretches(days: Sequence[str]) -> list[list[str]]:
 def _some(days: Sequence[str]) -> str:
     shown = ", ".join(days[:5])
     return shown + (f" and {len(days) - 5} more day(s)" if len(days) > 5 else "")
-
-
-FAILED_CHECK = "check failed"
-
-
-def check_failures(evaluations: Iterable["dg.AssetCheckEvaluation"]) -> list[str]:
-    """A line per failed check (an evaluation per day): its severity, asset, name, failed days
-    (the first few) and the first day's detail."""
-    failed: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
-    for evaluation in evaluations:
-        if not evaluation.passed:
-            check = (evaluation.severity.value, evaluation.asset_key.to_user_string())
-            detail = evaluation.metadata.get("detail")
-            failed.setdefault((*check, evaluation.check_name), []).append(
-                (evaluation.partition or "the run", str(detail.value) if detail else "")
-            )
-    lines = []
-    for (severity, table, name), days in failed.items():
-        days.sort()
-        named = ", ".join(d for d, _ in days[:5]) + (
-            f" and {len(days) - 5} more" if len(days) > 5 else ""
-        )
-        lines.append(f"{FAILED_CHECK} ({severity}): {table} {name} on {named}: {days[0][1]}")
-    return lines
-
-
-def _interrupted(result: "dg.ExecuteInProcessResult") -> bool:
-    return any(
-        event.step_failure_data.error is not None
-        and event.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
-        for event in result.get_step_failure_events()
-    )
-
-
-def _failure_message(result: "dg.ExecuteInProcessResult") -> str:
-    for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
-        while error is not None and error.cause is not None:
-            error = error.cause
-        if error is None:
-            break
-        text = error.message.strip()
-        prefix = f"{error.cls_name}: "
-        if error.cls_name and prefix in text:  # "dagster._core....Failure: what happened"
-            text = text.split(prefix, 1)[1]
-        return f"step {event.step_key}: {text}"
-    return "see the run's logs in the Dagster UI"
-
-
-def summary_lines(
-    days: Sequence[str], counts: Mapping[str, Sequence[int | None]], width: int
-) -> list[str]:
-    """Rows per table and day (None: no committed day), one column per day while that fits in
-    `width`; past that, one line per table with its days and total rows, so a month-long
-    backfill still prints one screen wide."""
-    name = max(len(t) for t in counts)
-    if name + (2 + DAY_WIDTH) * len(days) <= width:
-        lines = [f"{'table':<{name}}  " + "  ".join(f"{d:>{DAY_WIDTH}}" for d in days)]
-        for table, rows in counts.items():
-            cells = [f"{n:>{DAY_WIDTH},}" if n is not None else f"{'-':>{DAY_WIDTH}}" for n in rows]
-            lines.append(f"{table:<{name}}  " + "  ".join(cells))
-        return lines
-    present = {t: [n for n in rows if n is not None] for t, rows in counts.items()}
-    totals = {t: f"{sum(rows):,}" for t, rows in present.items()}
-    total = max(len("rows"), *(len(text) for text in totals.values()))
-    lines = [
-        f"{len(days)} days, {days[0]} .. {days[-1]}",
-        f"{'table':<{name}}  {'days':>5}  {'rows':>{total}}",
-    ]
-    for table, rows in present.items():
-        lines.append(f"{table:<{name}}  {len(rows):>5}  {totals[table]:>{total}}")
-    return lines
-
-
-def _rows(state: "PartitionState | None") -> int | None:
-    return state.rows if state is not None else None

@@ -1,0 +1,140 @@
+"""What a finished `materialize` run tells the person who ran it: rows per table and day, the
+raw files it skipped, its failed checks, and why it failed, each in a line or a short table."""
+
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from trajectory_assets.cli.common import say
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from trajectory_assets.lake.delta import PartitionState
+    from trajectory_assets.lake.fs import Lake
+    from trajectory_assets.project import Project
+
+DAY_WIDTH = 10  # a column of the per-day summary: a day, or a row count up to 9,999,999
+SHOWN_SKIPPED = 20  # skipped raw files listed in the summary; the metadata has them all
+REPORT = "daily_report"  # an asset of its own, not a table (defs/report.py)
+
+
+def summary(
+    lake: "Lake",
+    the_project: "Project",
+    days: Sequence[str],
+    tables: Sequence[str],
+    skipped: Sequence[str],
+) -> None:
+    """Rows per table and day, the skipped raw files, and where the days' reports are."""
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.reports import report_files
+
+    catalog = Catalog(lake, the_project.registry.tables)
+    counts = {
+        table: [_rows(catalog.state(table, day)) for day in days]
+        for table in tables
+        if table != REPORT
+    }
+    if counts:
+        for line in summary_lines(days, counts, shutil.get_terminal_size().columns):
+            say(line)
+    if skipped:
+        say(f"skipped {len(skipped)} unreadable raw file(s) (--on-bad-file skip):")
+        for line in skipped[:SHOWN_SKIPPED]:
+            say(f"  {line}")
+        if len(skipped) > SHOWN_SKIPPED:
+            say(f"  ... and {len(skipped) - SHOWN_SKIPPED} more (the run's metadata lists all)")
+    if REPORT in tables:
+        pages = [lake.display(report_files(day).html) for day in days]
+        say(f"daily report: {pages[-1]}" if len(pages) == 1 else f"daily reports: {pages[0]} ..")
+        if len(pages) > 1:
+            say(f"  .. {pages[-1]}")
+
+
+def skipped_files(result: "dg.ExecuteInProcessResult") -> set[str]:
+    """The `path: reason` lines of the skipped raw files, from the run's materializations."""
+    found: set[str] = set()
+    for event in result.get_asset_materialization_events():
+        text = event.materialization.metadata.get("skipped_files")
+        if text is not None:
+            found.update(
+                line.removeprefix("- ").replace("`", "") for line in str(text.value).splitlines()
+            )
+    return found
+
+
+FAILED_CHECK = "check failed"
+
+
+def check_failures(evaluations: Iterable["dg.AssetCheckEvaluation"]) -> list[str]:
+    """A line per failed check (an evaluation per day): its severity, asset, name, failed days
+    (the first few) and the first day's detail."""
+    failed: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    for evaluation in evaluations:
+        if not evaluation.passed:
+            check = (evaluation.severity.value, evaluation.asset_key.to_user_string())
+            detail = evaluation.metadata.get("detail")
+            failed.setdefault((*check, evaluation.check_name), []).append(
+                (evaluation.partition or "the run", str(detail.value) if detail else "")
+            )
+    lines = []
+    for (severity, table, name), days in failed.items():
+        days.sort()
+        named = ", ".join(d for d, _ in days[:5]) + (
+            f" and {len(days) - 5} more" if len(days) > 5 else ""
+        )
+        lines.append(f"{FAILED_CHECK} ({severity}): {table} {name} on {named}: {days[0][1]}")
+    return lines
+
+
+def interrupted(result: "dg.ExecuteInProcessResult") -> bool:
+    return any(
+        event.step_failure_data.error is not None
+        and event.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
+        for event in result.get_step_failure_events()
+    )
+
+
+def failure_message(result: "dg.ExecuteInProcessResult") -> str:
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is None:
+            break
+        text = error.message.strip()
+        prefix = f"{error.cls_name}: "
+        if error.cls_name and prefix in text:  # "dagster._core....Failure: what happened"
+            text = text.split(prefix, 1)[1]
+        return f"step {event.step_key}: {text}"
+    return "see the run's logs in the Dagster UI"
+
+
+def summary_lines(
+    days: Sequence[str], counts: Mapping[str, Sequence[int | None]], width: int
+) -> list[str]:
+    """Rows per table and day (None: no committed day), one column per day while that fits in
+    `width`; past that, one line per table with its days and total rows, so a month-long
+    backfill still prints one screen wide."""
+    name = max(len(t) for t in counts)
+    if name + (2 + DAY_WIDTH) * len(days) <= width:
+        lines = [f"{'table':<{name}}  " + "  ".join(f"{d:>{DAY_WIDTH}}" for d in days)]
+        for table, rows in counts.items():
+            cells = [f"{n:>{DAY_WIDTH},}" if n is not None else f"{'-':>{DAY_WIDTH}}" for n in rows]
+            lines.append(f"{table:<{name}}  " + "  ".join(cells))
+        return lines
+    present = {t: [n for n in rows if n is not None] for t, rows in counts.items()}
+    totals = {t: f"{sum(rows):,}" for t, rows in present.items()}
+    total = max(len("rows"), *(len(text) for text in totals.values()))
+    lines = [
+        f"{len(days)} days, {days[0]} .. {days[-1]}",
+        f"{'table':<{name}}  {'days':>5}  {'rows':>{total}}",
+    ]
+    for table, rows in present.items():
+        lines.append(f"{table:<{name}}  {len(rows):>5}  {totals[table]:>{total}}")
+    return lines
+
+
+def _rows(state: "PartitionState | None") -> int | None:
+    return state.rows if state is not None else None
