@@ -343,3 +343,31 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(tmp_path: Path, home:
     assert time.monotonic() - started < 30  # not after the batch's minute of sleep
     assert rest.startswith("error: interrupted: run ") and "Traceback" not in rest
     assert "the batches it finished are reused" in rest
+
+
+def test_a_config_file_sets_what_the_launchpad_sets(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """`--config` reaches the run (a check threshold of zero fails the check), and a key the
+    run has no use for, a flag's setting or a value of the wrong type is one error line."""
+    lake = shutil.copytree(materialized_lake, tmp_path / "lake")
+    args = ("--partition", DAY1, "--assets", "sessions")
+
+    def with_config(text: str) -> subprocess.CompletedProcess[str]:
+        path = tmp_path / "config.yaml"
+        path.write_text(text)
+        return materialize(lake, home, *args, "--config", str(path))
+
+    strict = with_config("max_rejected_share: 0.0\nsessionize: {identical_run_threshold: 5}\n")
+    assert strict.returncode == 1, strict.stderr[-3000:]
+    assert f"check failed (ERROR): rejected_events rejected_share on {DAY1}: " in strict.stderr
+    wrong = {
+        "sessionise: {x: 1}\n": "'sessionise' is neither a setting (batch_bytes, ",
+        "on_bad_file: skip\n": "on_bad_file has a flag of its own: use --on-bad-file",
+        "sessionize: {identical_run_threshold: many}\n": 'Value "many" of type',
+    }
+    for text, message in wrong.items():
+        done = with_config(text)
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert done.stderr.startswith(f"error: --config {tmp_path / 'config.yaml'}: ")
+        assert message in done.stderr, done.stderr

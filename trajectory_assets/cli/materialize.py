@@ -9,7 +9,7 @@ scattered, one run per stretch of consecutive days.
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -81,6 +81,13 @@ ON_BAD_FILE_ENV = "TRAJECTORY_ASSETS_ON_BAD_FILE"  # as in defs/settings.py, whi
     is_flag=True,
     help="compute the days even when up to date, into new files (repairs files lost by hand)",
 )
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    help="run config as the UI's launchpad has it (YAML): settings, check thresholds and "
+    "operator parameters, e.g. 'sessionize: {identical_run_threshold: 5}'",
+)
 def materialize(
     lake: str,
     defs: tuple[str, ...],
@@ -95,9 +102,13 @@ def materialize(
     on_bad_file: str,
     allow_other_lake: bool,
     force: bool,
+    config_file: str | None,
 ) -> None:
     """Materialize tables through Dagster, recorded in the DAGSTER_HOME instance."""
+    from trajectory_assets.cli.run_config import read_config
+
     days = resolve_days(partition, date_from, date_to)
+    config = read_config(config_file) if config_file else {}
     if missing and days:
         raise CliError("give days (--partition, --from/--to) or --missing, not both")
     where = open_lake(lake, must_exist=True)
@@ -125,6 +136,8 @@ def materialize(
         on_bad_file=on_bad_file,
         allow_other_lake=allow_other_lake,
         force=force,
+        config=config,
+        config_file=config_file or "",
     )
 
 
@@ -170,11 +183,14 @@ def run_days(
     on_bad_file: str = "fail",
     allow_other_lake: bool = False,
     force: bool = False,
+    config: "Mapping[str, Any] | None" = None,
+    config_file: str = "",
 ) -> None:
     """Materialize tables for the days, one Dagster run per stretch of consecutive days, in the
     DAGSTER_HOME instance."""
     import dagster as dg
 
+    from trajectory_assets.cli.run_config import node_configs
     from trajectory_assets.defs.instance import bind
     from trajectory_assets.defs.partitions import start_date_of
     from trajectory_assets.defs.resources import ComputeResource, LakeResource
@@ -213,15 +229,23 @@ def run_days(
     }
     assets = the_project.assets(resources)
     wanted = {dg.AssetKey(t) for t in tables}
-    nodes = {
-        a.node_def.name
+    registry = the_project.registry
+    operators_of = {  # asset node -> the operators it runs (none: the daily report)
+        a.node_def.name: registry.ordered(
+            {
+                registry.operator(k.to_user_string())
+                for k in a.keys
+                if k.to_user_string() in registry.tables
+            }
+        )
         for a in assets
         if isinstance(a, dg.AssetsDefinition) and a.is_executable and set(a.keys) & wanted
     }
-    node_config = {"on_bad_file": on_bad_file, "allow_other_lake": allow_other_lake, "force": force}
+    from_file = node_configs(config_file, config or {}, operators_of)
+    flags = {"on_bad_file": on_bad_file, "allow_other_lake": allow_other_lake, "force": force}
     run_config = {
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
-        "ops": {name: {"config": node_config} for name in nodes},
+        "ops": {name: {"config": {**from_file[name], **flags}} for name in operators_of},
     }
     job = _job(assets, resources, tables)
     skipped: set[str] = set()
@@ -237,13 +261,16 @@ def run_days(
         if len(stretch) > 1:
             tags["dagster/asset_partition_range_start"] = stretch[0]
             tags["dagster/asset_partition_range_end"] = stretch[-1]
-        result = job.execute_in_process(
-            run_config=run_config,
-            instance=instance,
-            partition_key=stretch[0] if len(stretch) == 1 else None,
-            raise_on_error=False,
-            tags=tags,
-        )
+        try:
+            result = job.execute_in_process(
+                run_config=run_config,
+                instance=instance,
+                partition_key=stretch[0] if len(stretch) == 1 else None,
+                raise_on_error=False,
+                tags=tags,
+            )
+        except dg.DagsterInvalidConfigError as exc:  # a value of the wrong type in --config
+            raise CliError(f"--config {config_file}: {exc}") from None
         if not result.success:
             for line in failed_checks:  # of the stretches before, which did commit
                 click.echo(line, err=True)

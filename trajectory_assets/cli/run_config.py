@@ -1,0 +1,69 @@
+"""`materialize --config FILE`: from a file, the run config a UI user edits in the launchpad.
+
+The file (YAML; JSON is YAML too) holds what the launchpad shows under `ops.<asset>.config`: the
+engine's settings and the checks' thresholds at the top (`batch_bytes`, `retention_hours`,
+`max_rejected_share`, `max_elimination_ratio`), and a section per operator with parameters:
+
+    max_rejected_share: 0.1
+    sessionize:
+      identical_run_threshold: 5
+
+Settings with a flag of their own (`on_bad_file`, `force`, `allow_other_lake`) are refused in the
+file, so each has one place. A run of several assets (your own operators' with the built-in
+ones) gives the settings to each, and an operator's section to the asset that runs it.
+"""
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trajectory_assets.cli.common import CliError
+
+if TYPE_CHECKING:
+    from trajectory_assets.operator import Operator
+
+FLAGS = {
+    "on_bad_file": "--on-bad-file",
+    "force": "--force",
+    "allow_other_lake": "--allow-other-lake",
+}
+
+
+def read_config(path: str) -> dict[str, Any]:
+    """The file's settings; a clear error for a file that is missing or not a YAML mapping."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise CliError(f"--config {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise CliError(f"--config {path}: not YAML: {exc}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise CliError(f"--config {path}: a mapping of settings, not a {type(doc).__name__}")
+    return doc
+
+
+def node_configs(
+    path: str, config: Mapping[str, Any], operators_of: Mapping[str, Sequence["Operator"]]
+) -> dict[str, dict[str, Any]]:
+    """Each asset node's share of the file (node name -> its operators in, config out)."""
+    from trajectory_assets.defs.config import ComputeConfig
+
+    settings = set(ComputeConfig.model_fields) - set(FLAGS)
+    owner = {op.name: node for node, ops in operators_of.items() for op in ops if op.params}
+    for key in config:
+        if key in FLAGS:
+            raise CliError(f"--config {path}: {key} has a flag of its own: use {FLAGS[key]}")
+        if key not in settings and key not in owner:
+            raise CliError(
+                f"--config {path}: {key!r} is neither a setting ({', '.join(sorted(settings))}) "
+                "nor an operator with parameters in this run "
+                f"({', '.join(sorted(owner)) or 'none'})"
+            )
+    return {
+        node: {k: v for k, v in config.items() if k in settings or owner.get(k) == node}
+        for node in operators_of
+    }
