@@ -19,7 +19,7 @@ def sessions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={
             "preview": dg.MetadataValue.md(" | ".join(names)),
-            "skipped_files": "raw_events/session_id=a b/part-0.parquet",
+            "skipped_files": "raw_events/app_id=app/session_id=a%20b/part-0.parquet",
         }
     )
 

@@ -9,31 +9,38 @@ from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.quarantine import keep_rejected, rejected_files
 
 
+def span(session: str) -> dict[str, object]:
+    return {"traceId": "", "attributes": {"gen_ai.conversation.id": session}}
+
+
 def test_rejected_records_are_kept_with_the_reason_and_forget_drops_a_sessions(
     tmp_path: Path,
 ) -> None:
     lake = Lake(str(tmp_path / "lake"))
-    span = {"traceId": "", "attributes": {"gen_ai.conversation.id": "s-12"}}
-    other = {"traceId": "", "attributes": {"gen_ai.conversation.id": "s-1"}}
-    first = keep_rejected(lake, "otlp", "app", [("no trace id", span), ("no trace id", other)])
-    alone = keep_rejected(lake, "otlp", "app", [("no trace id", span)])
-    assert sorted(rejected_files(lake)) == sorted([first, alone])
-    (line, _) = Path(first).read_text().splitlines()
+    both = keep_rejected(lake, "otlp", "app", [("no trace id", span("s-12")), ("x", span("s-1"))])
+    alone = keep_rejected(lake, "otlp", "app", [("no trace id", span("s-12"))])
+    accented = keep_rejected(lake, "otlp", "app", [("no trace id", span("sé-9"))])
+    assert sorted(rejected_files(lake)) == sorted([both, alone, accented])
+    line = Path(both).read_text().splitlines()[0]
     assert json.loads(line) == {
         "received_at": json.loads(line)["received_at"],
         "source": "otlp",
         "app_id": "app",
         "reason": "no trace id",
-        "record": span,
+        "record": span("s-12"),
     }
-    request = erase.Request("app", ("s-12",))
-    assert erase.leftovers(lake, Catalog(lake, {}), request) == [
-        f"{path} mentions session s-12" for path in rejected_files(lake)
+    assert "sé-9" in Path(accented).read_text()  # as received, not escaped
+
+    def left(*sessions: str) -> list[str]:
+        return erase.leftovers(lake, Catalog(lake, {}), erase.Request("app", sessions))
+
+    assert left("s-12") == [
+        f"{p} holds rejected input of session s-12" for p in sorted([both, alone])
     ]
-    assert erase.sessions_named(line, ["s-1"]) == []  # s-12 is no mention of s-1
-    assert erase.drop_rejected(lake, ["s-12"]) == 2
-    assert rejected_files(lake) == [first]  # the file of s-12 alone is gone
-    (kept,) = Path(first).read_text().splitlines()
-    assert json.loads(kept)["record"] == other
-    assert erase.drop_rejected(lake, ["s-12"]) == 0
-    assert erase.leftovers(lake, Catalog(lake, {}), request) == []
+    assert erase.drop_rejected(lake, "app", ["s-1"]) == 1  # s-1's line, not s-12's
+    assert left("s-1") == []
+    assert erase.drop_rejected(lake, "another app", ["s-12"]) == 0  # only the app's own
+    assert erase.drop_rejected(lake, "app", ["s-12"]) == 2
+    assert rejected_files(lake) == [accented]  # files left without lines are gone
+    assert left("s-12") == []
+    assert erase.drop_rejected(lake, "app", ["sé-9"]) == 1 and left("sé-9") == []

@@ -8,6 +8,7 @@ import pytest
 
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.errors import RawLinkError
+from trajectory_assets.ingest.writer import session_dir
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import (
     RawFile,
@@ -165,3 +166,15 @@ def test_a_session_larger_than_a_batch_leaves_no_empty_batch() -> None:
         ["s0000", "s0001"],
         ["s0002", "s0003"],
     ]
+
+
+def test_an_app_and_session_whose_folder_names_are_encoded_are_found(tmp_path: Path) -> None:
+    """Writers encode folder names (`session_id=agent%3Arun-1`): a listing pruned by app and
+    session finds them by their ids (`forget --session-id` listed nothing for such a session)."""
+    lake = Lake(str(tmp_path / "lake"))
+    folder = Path(session_dir(lake, DAY1, "my app", "agent:run-1"))
+    folder.mkdir(parents=True)
+    (folder / "0.parquet").write_bytes(b"")
+    assert folder.name == "session_id=agent%3Arun-1"
+    (found,) = list_raw_files(lake, dt=DAY1, app_id="my app", session_id="agent:run-1")
+    assert (found.app_id, found.session_id) == ("my app", "agent:run-1")

@@ -95,7 +95,7 @@ def forget(
         run_days(lake, built, the_project, runtime=runtime, tables=rebuilt)
     record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
     forgotten = {f.session_id for f in files}
-    record.rejected_lines_deleted = erase.drop_rejected(where, forgotten)
+    record.rejected_lines_deleted = erase.drop_rejected(where, app_id, forgotten)
     held = instance_erase.runs_mentioning(instance, days, forgotten)
     going = instance_erase.delete_runs(instance, held)
     record.dagster_runs_deleted = sorted(set(held) - set(going))
@@ -105,7 +105,7 @@ def forget(
             f"deleted {len(record.dagster_runs_deleted)} Dagster run(s) whose events named them; "
             f"recorded {sum(recorded.recorded.values())} table day(s) again from the lake"
         )
-    record.leftovers = erase.leftovers(where, Catalog(where, tables), request)
+    record.leftovers = erase.leftovers(where, Catalog(where, tables), request, forgotten)
     record.leftovers += [
         f"Dagster run {run_id} names session {', '.join(named[:5])}"
         for run_id, named in instance_erase.runs_mentioning(instance, days, forgotten).items()

@@ -10,11 +10,11 @@ could have worked on any day, so it is read too.
 """
 
 import json
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 
 import dagster as dg
 
-from trajectory_assets.lake.erase import sessions_named
+from trajectory_assets.lake.mentions import json_strings, sessions_named
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -31,7 +31,8 @@ def runs_mentioning(
         run = record.dagster_run
         if not _worked_on(run.tags, days):
             continue
-        text = "\n".join(_strings(instance.all_logs(run.run_id)))
+        events = [json.loads(dg.serialize_value(e)) for e in instance.all_logs(run.run_id)]
+        text = "\n".join(s for event in events for s in json_strings(event))
         named = sessions_named(text, session_ids)
         if named:
             found[run.run_id] = named
@@ -58,16 +59,3 @@ def _worked_on(tags: Mapping[str, str], days: Collection[str]) -> bool:
     if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
         return any(tags[RANGE_START_TAG] <= day <= tags[RANGE_END_TAG] for day in days)
     return True
-
-
-def _strings(entries: Collection[dg.EventLogEntry]) -> Iterator[str]:
-    """Every string inside the events, as recorded (metadata, messages, errors), unescaped."""
-    stack: list[object] = [json.loads(dg.serialize_value(entry)) for entry in entries]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            yield value
-        elif isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)

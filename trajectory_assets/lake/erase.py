@@ -11,7 +11,6 @@ never content.
 import datetime as dt
 import json
 import posixpath
-import re
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,14 +19,13 @@ from trajectory_assets.lake import delta, delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, STAGING
+from trajectory_assets.lake.mentions import json_strings, sessions_named, text_of
 from trajectory_assets.lake.quarantine import rejected_files
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
 from trajectory_assets.lake.reports import REPORTS
 
 FORGOTTEN = "_forgotten"
 KEEP_LOG = "interval 30 days"  # Delta's default log retention, restored after a purge
-# an id made of these characters is found as a whole word: `s-1` is not named in `s-12`
-WORD = re.compile(r"[\w.:@+-]+")
 
 
 @dataclass(frozen=True)
@@ -124,9 +122,13 @@ def purge_history(lake: Lake, catalog: Catalog, days: Sequence[str]) -> list[str
     return purged
 
 
-def leftovers(lake: Lake, catalog: Catalog, request: Request) -> list[str]:
+def leftovers(
+    lake: Lake, catalog: Catalog, request: Request, session_ids: Collection[str] = ()
+) -> list[str]:
     """Every place the lake still holds the forgotten sessions: raw files, rows of any table,
-    files outside the current versions, and their ids in logs or receipts. Empty: forgotten."""
+    files outside the current versions, and their ids (the request's, and `session_ids`: those
+    a `--before` request found) in logs, receipts, reports or rejected input. Empty:
+    forgotten."""
     found = [f"raw file {f.path}" for f in raw_files(lake, request)]
     for name in catalog.list():
         if name == RAW_TABLE:
@@ -150,42 +152,63 @@ def leftovers(lake: Lake, catalog: Catalog, request: Request) -> list[str]:
                 if request.covers(d, s)
             ]
             found += [f"{name}: row of session {s} (dt={d})" for d, s in hits[:20]]
-    for sid in request.session_ids:
-        found += [f"{path} mentions session {sid}" for path in _mentions(lake, sid)]
+    ids = {*request.session_ids, *session_ids}
+    for path, named in _mentions(lake, ids).items():
+        found += [f"{path} mentions session {sid}" for sid in named]
+    for path, named in _rejected_naming(lake, request.app_id, ids).items():
+        found += [f"{path} holds rejected input of session {sid}" for sid in named]
     return found
 
 
-def sessions_named(text: str, session_ids: Collection[str]) -> list[str]:
-    """The sessions a text names: ids of word characters as whole words, others anywhere."""
-    words = {s for s in session_ids if WORD.fullmatch(s)}
-    odd = [s for s in session_ids if s not in words]
-    return sorted(words.intersection(WORD.findall(text))) + [s for s in odd if s in text]
-
-
-def drop_rejected(lake: Lake, session_ids: Collection[str]) -> int:
-    """Remove the lines of rejected input that name the sessions (a file left empty goes
-    too); how many lines."""
+def drop_rejected(lake: Lake, app_id: str, session_ids: Collection[str]) -> int:
+    """Remove the lines of the app's rejected input that name the sessions (a file left empty
+    goes too); how many lines."""
     dropped = 0
-    for path in rejected_files(lake):
+    for path in _rejected_naming(lake, app_id, session_ids):
         lines = lake.fs.cat_file(path).decode().splitlines()
-        kept = [line for line in lines if not sessions_named(line, session_ids)]
+        kept = [line for line in lines if not _names(line, app_id, session_ids)]
         dropped += len(lines) - len(kept)
-        if not kept:
-            lake.fs.rm(path)
-        elif len(kept) < len(lines):
+        if kept:
             write_file_atomic(lake, path, ("\n".join(kept) + "\n").encode())
+        else:
+            lake.fs.rm(path)
     return dropped
 
 
-def _mentions(lake: Lake, text: str) -> list[str]:
-    """Table logs, batch receipts, report pages and rejected input whose text contains `text`
-    (file stats carry session ids, a report lists sessions, a rejected span may name one)."""
+def _rejected_naming(lake: Lake, app_id: str, session_ids: Collection[str]) -> dict[str, list[str]]:
+    """Files of the app's rejected input with lines that name the sessions, and which."""
+    found = {}
+    for path in rejected_files(lake):
+        lines = lake.fs.cat_file(path).decode().splitlines()
+        named = sorted({s for line in lines for s in _names(line, app_id, session_ids)})
+        if named:
+            found[path] = named
+    return found
+
+
+def _names(line: str, app_id: str, session_ids: Collection[str]) -> list[str]:
+    """The sessions a line of rejected input names, if it is the app's."""
+    doc = json.loads(line) if line.strip() else {}
+    if not isinstance(doc, dict) or doc.get("app_id") != app_id:
+        return []
+    return sessions_named("\n".join(json_strings(doc.get("record"))), session_ids)
+
+
+def _mentions(lake: Lake, session_ids: Collection[str]) -> dict[str, list[str]]:
+    """Table logs, batch receipts and report pages that name the sessions (file stats carry
+    session ids, a report lists sessions), and which."""
+    if not session_ids:
+        return {}
     fs = lake.fs
-    needle = text.encode()
     paths = [
         *fs.glob(lake.path("*", delta_history.LOG, "*")),
         *fs.glob(lake.path(STAGING, "**", "*.json")),
         *fs.glob(lake.path(REPORTS, "**", "*.html")),
-        *rejected_files(lake),
     ]
-    return [p for p in paths if fs.isfile(p) and needle in fs.cat_file(p)]
+    found = {}
+    for path in paths:
+        if fs.isfile(path):
+            named = sessions_named(text_of(path, fs.cat_file(path)), session_ids)
+            if named:
+                found[path] = named
+    return found

@@ -44,6 +44,7 @@ def keep_rejected(
                 record=record,
             ),
             default=str,
+            ensure_ascii=False,
         )
         for reason, record in rejected
     ]

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from trajectory_assets.errors import RawLinkError
 from trajectory_assets.lake.fs import Lake, modified
-from trajectory_assets.lake.layout import RAW_TABLE, parse_hive
+from trajectory_assets.lake.layout import RAW_TABLE, parse_hive, partition_value
 
 OnBadFile = Literal["fail", "skip"]
 SessionRange = tuple[str, str, str]
@@ -100,9 +100,10 @@ def list_raw_files(
     for day in days:
         folders = [lake.path(RAW_TABLE, f"dt={day}")]
         if app_id is not None:
-            folders.append(posixpath.join(folders[-1], f"app_id={app_id}"))
-            if session_id is not None:
-                folders.append(posixpath.join(folders[-1], f"session_id={session_id}"))
+            folders.append(posixpath.join(folders[-1], f"app_id={partition_value(app_id)}"))
+            if session_id is not None:  # folder names are encoded, as the writers write them
+                folder = f"session_id={partition_value(session_id)}"
+                folders.append(posixpath.join(folders[-1], folder))
         for folder in folders:
             _check_broken(lake, folder)
         for folder in folders[1:]:
