@@ -129,3 +129,17 @@ def test_a_broken_link_in_the_raw_lake_is_an_error_without_traceback(
     err = capsys.readouterr().err
     assert err.startswith("error: raw data at ") and "is a symbolic link to" in err
     assert str(tmp_path / "gone") in err and "Traceback" not in err
+
+
+def test_ctrl_c_outside_a_run_is_one_line_and_status_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl+C while a command lists or plans (no Dagster run to report it): click's `Aborted!`
+    and exit 1 would say nothing of what happened."""
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("trajectory_assets.cli.tables.open_lake", interrupted)
+    assert main(["tables", "--lake", "anywhere"]) == 130
+    assert capsys.readouterr().err.strip() == "error: interrupted"  # after the ^C line

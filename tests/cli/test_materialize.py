@@ -13,13 +13,15 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from tests.cli.helpers import CLI, generate, materialize, on_lake, run
 from tests.lakes import DAY1, DAY2, write_lake
 from tests.runs import lake_catalog
 from trajectory_assets.defs.assets import POOL
+from trajectory_assets.defs.config import launchpad_config
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.operators import TABLES
+from trajectory_assets.operators import OPERATORS, TABLES
 
 
 @pytest.mark.slow
@@ -361,10 +363,16 @@ def test_a_config_file_sets_what_the_launchpad_sets(
     strict = with_config("max_rejected_share: 0.0\nsessionize: {identical_run_threshold: 5}\n")
     assert strict.returncode == 1, strict.stderr[-3000:]
     assert f"check failed (ERROR): rejected_events rejected_share on {DAY1}: " in strict.stderr
+    copied = launchpad_config(OPERATORS, "tier_b")  # as the UI shows it, every default in it
+    copied["ops"]["tier_b"]["config"]["max_rejected_share"] = 0.0
+    pasted = with_config(yaml.safe_dump(copied))
+    assert pasted.returncode == 1, pasted.stderr[-3000:]
+    assert f"check failed (ERROR): rejected_events rejected_share on {DAY1}: " in pasted.stderr
     wrong = {
         "sessionise: {x: 1}\n": "'sessionise' is neither a setting (batch_bytes, ",
         "on_bad_file: skip\n": "on_bad_file has a flag of its own: use --on-bad-file",
         "sessionize: {identical_run_threshold: many}\n": 'Value "many" of type',
+        "ops: {tier_c: {config: {}}}\n": "ops ['tier_c'] are not assets of this run (",
     }
     for text, message in wrong.items():
         done = with_config(text)

@@ -232,6 +232,21 @@ def test_otlp_json_and_partial_success(endpoint: Running) -> None:
     assert [(c["input_tokens"], c["output_tokens"]) for c in calls] == [(700, 20)]
 
 
+def test_rejected_spans_the_lake_cannot_keep_are_asked_for_again(endpoint: Running) -> None:
+    """Refused spans are kept before the client hears of them; when they cannot be, the answer
+    is 503 with Retry-After, so the exporter sends the request again rather than lose them."""
+    endpoint.lake.mkdir(parents=True, exist_ok=True)
+    (endpoint.lake / "_rejected").write_text("")  # a file where the folder goes: unwritable
+    bad = [{**_json_span("c3c3c3c3c3c3c3c3", "", "chat"), "traceId": ""}]
+    status, body, headers = _post(f"{endpoint.url}/v1/traces", _otlp_json(bad), JS)
+    assert status == 503 and headers["Retry-After"] == "5"
+    assert "cannot keep rejected spans in the lake" in json.loads(body)["message"]
+    (endpoint.lake / "_rejected").unlink()
+    status, body, _ = _post(f"{endpoint.url}/v1/traces", _otlp_json(bad), JS)
+    assert status == 200 and json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"
+    assert len(list(Path(endpoint.lake, "_rejected", "otlp").glob("dt=*/*.jsonl"))) == 1
+
+
 def test_late_spans_and_resent_batches_add_only_new_events(tmp_path: Path) -> None:
     lake = str(tmp_path / "lake")
     root = _json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")

@@ -102,7 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RawLinkError as exc:  # any command that lists raw data may find one
         CliError(str(exc)).show()
         return 1
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # Ctrl+C outside a Dagster run
+            click.echo("error: interrupted", err=True)
+            return INTERRUPTED
         click.echo("Aborted!", err=True)
         return 1
     except BrokenPipeError:

@@ -8,6 +8,9 @@ engine's settings and the checks' thresholds at the top (`batch_bytes`, `retenti
     sessionize:
       identical_run_threshold: 5
 
+or the launchpad's whole run config as it is (`ops: {tier_b: {config: {...}}}`), copied from the
+UI.
+
 Settings with a flag of their own (`on_bad_file`, `force`, `allow_other_lake`) are refused in the
 file, so each has one place. A run of several assets (your own operators' with the built-in
 ones) gives the settings to each, and an operator's section to the asset that runs it.
@@ -50,6 +53,8 @@ def node_configs(
     path: str, config: Mapping[str, Any], operators_of: Mapping[str, Sequence["Operator"]]
 ) -> dict[str, dict[str, Any]]:
     """Each asset node's share of the file (node name -> its operators in, config out)."""
+    if "ops" in config:
+        return _launchpad(path, config, operators_of)
     from trajectory_assets.defs.config import ComputeConfig
 
     settings = set(ComputeConfig.model_fields) - set(FLAGS)
@@ -67,3 +72,30 @@ def node_configs(
         node: {k: v for k, v in config.items() if k in settings or owner.get(k) == node}
         for node in operators_of
     }
+
+
+def _launchpad(
+    path: str, config: Mapping[str, Any], operators_of: Mapping[str, Sequence["Operator"]]
+) -> dict[str, dict[str, Any]]:
+    """The launchpad's form: `ops.<node>.config`, each node's own (other keys are not for
+    this command: it sets the loggers and the resources itself)."""
+    extra = sorted(set(config) - {"ops"})
+    ops = config["ops"]
+    if extra or not isinstance(ops, dict):
+        raise CliError(f"--config {path}: only `ops` is read from a launchpad config, not {extra}")
+    unknown = sorted(set(ops) - set(operators_of))
+    if unknown:
+        raise CliError(
+            f"--config {path}: ops {unknown} are not assets of this run "
+            f"({', '.join(sorted(operators_of))})"
+        )
+    from trajectory_assets.defs.config import ComputeConfig
+
+    found = {}
+    for node in operators_of:
+        section = dict((ops.get(node) or {}).get("config") or {})
+        for key in set(section) & set(FLAGS):  # the launchpad spells out every default
+            if section.pop(key) != ComputeConfig.model_fields[key].default:
+                raise CliError(f"--config {path}: {key} has a flag of its own: use {FLAGS[key]}")
+        found[node] = section
+    return found

@@ -236,6 +236,7 @@ class OtlpReceiver:
 def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "Starlette":
     """The Starlette application: POST /v1/traces, nothing else."""
     from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
     from starlette.routing import Route
 
     from trajectory_assets.ingest import otlp_decode as wire
@@ -271,10 +272,15 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
             message = "too many spans waiting to be written; retry later"
             return failure(503, wire.UNAVAILABLE, message, **{"Retry-After": "5"})
         rejected, reason = 0, ""
-        for resource in resources:
-            bad, why = receiver.add(resource.service, resource.spans)
-            rejected += bad
-            reason = reason or why
+        try:
+            for resource in resources:  # off the event loop: it may write rejected spans
+                bad, why = await run_in_threadpool(receiver.add, resource.service, resource.spans)
+                rejected += bad
+                reason = reason or why
+        except OSError as exc:  # the spans it cannot keep must come again (the rest are known)
+            log.error(f"OTLP receiver: cannot keep rejected spans in the lake: {exc}")
+            message = f"cannot keep rejected spans in the lake ({exc}); retry later"
+            return failure(503, wire.UNAVAILABLE, message, **{"Retry-After": "5"})
         receiver.stats["requests"] += 1
         return Response(wire.success(kind, rejected, reason), 200, media_type=kind)
 

@@ -3,7 +3,8 @@ rejected (a client cannot send them again, so refusing them must not lose them).
 
     <lake>/_rejected/<source>/dt=<day received, UTC>/<time>-<id>.jsonl
 
-One JSON object per line (`Rejected`), one file per request that had any; hidden from every
+One JSON object per line (`Rejected`), one file per service's spans in a request that had any
+rejected, written before the client is answered; hidden from every
 table and listing (the name starts with `_`), readable with any JSON Lines reader. `forget`
 removes the lines that name a forgotten session.
 """
