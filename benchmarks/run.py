@@ -160,7 +160,10 @@ def profile(size: str, layout: str, runtime: str, machine: str) -> None:
     _work, home, command = prepare(runtime, lake)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{dt.date.today().isoformat()}-{machine}-profile-{runtime}-{lake['name']}.txt"
-    profiled = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(out), *command]
+    # `main`, not the script's `run`, whose fast exit (os._exit) would skip pyinstrument's report
+    program = "import sys; from trajectory_assets.cli.main import main; sys.exit(main())"
+    profiled = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", str(out), "-c", program]
+    profiled += command[1:]  # the arguments after the script
     log(f"profiling: {' '.join(profiled)}")
     subprocess.run(profiled, env=child_env(home, "/tmp"), check=True)
     log(f"wrote {out}")

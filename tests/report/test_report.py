@@ -18,6 +18,7 @@ from tests.operators.builders import (
 from trajectory_assets.operators import EvalRuns, ModelComparisons, ToolStats
 from trajectory_assets.operators.session_tables import SESSIONS
 from trajectory_assets.report import render_daily_report
+from trajectory_assets.report.data import wilson_interval
 
 
 def _png_size(png: bytes) -> tuple[int, int]:
@@ -92,3 +93,14 @@ def test_wilson_interval_of_a_run():
     report = render_daily_report(DAY, _day())
     ci = stats.binomtest(1, 2).proportion_ci(method="wilson")
     assert f"{ci.low:.1%}" in report.html and f"{ci.high:.1%}" in report.html
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 3, 7, 50, 1000])
+def test_wilson_interval_is_scipys(attempts: int) -> None:
+    from scipy import stats
+
+    for passed in range(attempts + 1):
+        ci = stats.binomtest(passed, attempts).proportion_ci(method="wilson")
+        low, high = wilson_interval(passed, attempts)
+        assert low == pytest.approx(ci.low, abs=1e-12)
+        assert high == pytest.approx(ci.high, abs=1e-12)
