@@ -7,8 +7,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -323,21 +325,33 @@ SLOW = DUPLICATE_KEYS.replace(
 )
 
 
-def test_ctrl_c_stops_the_run_with_one_line_and_status_130(tmp_path: Path, home: Path) -> None:
-    """Ctrl+C (SIGINT) mid-run: at once, one line saying what stays and what is reused, and
-    the shell's status for it."""
+@pytest.mark.parametrize("runtime", ["inline", pytest.param("ray", marks=pytest.mark.slow)])
+def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
+    tmp_path: Path, home: Path, runtime: str
+) -> None:
+    """Ctrl+C (SIGINT) mid-run: at once, one line saying what stays and what is reused, the
+    shell's status for it, and no process of a private Ray left behind."""
     lake = tmp_path / "lake"
     generate(lake, home, sessions_per_day=10)
     (tmp_path / "slow_defs.py").write_text(SLOW)
-    args = ("--defs", "slow_defs", "--partition", DAY1, "--runtime", "inline")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(tmp_path)}
-    assert materialize(lake, home, *args[:-2], "--assets", "sessions", **env).returncode == 0
+    ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's sockets live there
+    args = ("--defs", "slow_defs", "--partition", DAY1, "--runtime", runtime, "--num-cpus", "1")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "PYTHONPATH": str(tmp_path),
+        "RAY_TMPDIR": ray_tmp,
+    }
+    assert materialize(lake, home, *args[:4], "--assets", "sessions", **env).returncode == 0
     command = [*CLI, "materialize", "--lake", str(lake), *args, "--assets", "per_app"]
     running = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     assert running.stderr is not None
     for line in running.stderr:  # the batch of per_app is running once this line is out
-        if " to run) for per_app on inline" in line:
+        if f" to run) for per_app on {runtime}" in line:
             break
+    if runtime == "ray":
+        _wait_for(lambda: _processes_under(ray_tmp) > 1, "Ray's worker to start")
+        time.sleep(3)  # and to take the batch
     running.send_signal(signal.SIGINT)
     started = time.monotonic()
     rest = running.stderr.read()
@@ -345,6 +359,26 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(tmp_path: Path, home:
     assert time.monotonic() - started < 30  # not after the batch's minute of sleep
     assert rest.startswith("error: interrupted: run ") and "Traceback" not in rest
     assert "the batches it finished are reused" in rest
+    _wait_for(lambda: _processes_under(ray_tmp) == 0, "Ray's processes to stop")
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def _processes_under(folder: str) -> int:
+    """Processes whose command line names `folder` (a private Ray's daemons and workers)."""
+    found = 0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            found += folder in cmdline.read_bytes().decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
+        time.sleep(0.5)
 
 
 def test_a_config_file_sets_what_the_launchpad_sets(
