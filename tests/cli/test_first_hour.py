@@ -81,6 +81,14 @@ def test_every_bad_file_is_named_with_the_setting_that_skips_them(
     assert "skipped 2 unreadable raw file(s)" in skipped.stdout
     for path in broken:
         assert f"{path.parent.name}/{path.name}: cannot be read" in skipped.stdout
+    # the day is current for runs that skip bad files, however they are told to
+    for how in (("--on-bad-file", "skip"), ()):
+        env = {} if how else {"TRAJECTORY_ASSETS_ON_BAD_FILE": "skip"}
+        again = materialize(lake, home, "--missing", *how, **env)
+        assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout
+    # and stale for a run that fails on them, which names them again
+    strict = materialize(lake, home, "--missing")
+    assert strict.returncode == 1 and "2 raw file(s) cannot be read" in strict.stderr
 
 
 def test_today_materializes_while_it_fills_up_and_the_report_alone_too(

@@ -405,11 +405,17 @@ def test_a_config_file_sets_what_the_launchpad_sets(
     wrong = {
         "sessionise: {x: 1}\n": "'sessionise' is neither a setting (batch_bytes, ",
         "on_bad_file: skip\n": "on_bad_file has a flag of its own: use --on-bad-file",
-        "sessionize: {identical_run_threshold: many}\n": 'Value "many" of type',
+        "sessionize: {identical_run_threshold: many}\n": "sessionize.identical_run_threshold: "
+        "Input should be a valid integer",
         "ops: {tier_c: {config: {}}}\n": "ops ['tier_c'] are not assets of this run (",
+        "retention_hours: -1\n": "retention_hours: Input should be greater than or equal to 0 "
+        "(got -1)",
+        "sessionize: {identical_run_threshhold: 5}\n": "sessionize has no parameter(s) "
+        "['identical_run_threshhold'] (its parameters: identical_run_threshold, ",
     }
     for text, message in wrong.items():
         done = with_config(text)
         assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert "materializing" not in done.stdout  # refused before any run starts
         assert done.stderr.startswith(f"error: --config {tmp_path / 'config.yaml'}: ")
         assert message in done.stderr, done.stderr

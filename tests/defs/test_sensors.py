@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from tests.lakes import DAY1, DAY2, break_day
 from tests.runs import run_all
@@ -70,3 +71,17 @@ def test_a_broken_day_gets_one_failing_run_and_the_other_days_go_on(
     assert [r.partition_key for r in requests] == [DAY1, DAY2]
     assert requests[0].run_key == f"{DAY1}:link:{link}"
     assert requests[1].run_key is not None and requests[1].run_key.startswith(f"{DAY2}:")
+
+
+def test_days_computed_skipping_bad_files_are_not_requested_again(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sensor judges days with the bad-file rule its runs use: with the environment's
+    `skip`, a day computed skipping an unreadable file is current, not requested forever."""
+    bad = next(Path(lake.root, "raw_events", f"dt={DAY1}").rglob("*.parquet"))
+    bad.write_bytes(bad.read_bytes()[:100])
+    run_all(lake, [DAY1, DAY2], on_bad_file="skip")
+    monkeypatch.setenv("TRAJECTORY_ASSETS_ON_BAD_FILE", "skip")
+    assert evaluate(lake) == []
+    monkeypatch.setenv("TRAJECTORY_ASSETS_ON_BAD_FILE", "fail")  # runs would fail on it
+    assert [r.partition_key for r in evaluate(lake)] == [DAY1, DAY2]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from trajectory_assets.lake.fs import Lake
+    from trajectory_assets.lake.raw import OnBadFile
     from trajectory_assets.project import Project
 
 JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
@@ -119,7 +120,7 @@ def materialize(
     if not names or REPORT in names:  # the daily report of the days, after their tables
         tables.append(REPORT)
     if missing:
-        days = missing_days(where, the_project, tables)
+        days = missing_days(where, the_project, tables, on_bad_file)
         if not days:
             say(f"nothing to do: every day with raw data in {where.display()} is up to date")
             return
@@ -141,14 +142,18 @@ def materialize(
     )
 
 
-def missing_days(lake: "Lake", the_project: "Project", tables: Sequence[str]) -> list[str]:
+def missing_days(
+    lake: "Lake", the_project: "Project", tables: Sequence[str], on_bad_file: str = "fail"
+) -> list[str]:
     """Days with raw data, from the lake's first partition on, where an operator of `tables` has
-    no day, or a stale one."""
+    no day, or a stale one, judged with the bad-file rule the run will use (part of each day's
+    key: a day computed skipping a bad file is current for runs that skip it)."""
     from trajectory_assets.defs.partitions import daily, start_date_of
     from trajectory_assets.engine.lineage import in_lake, needs_run
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days, list_raw_files
 
+    rule: OnBadFile = "skip" if on_bad_file == "skip" else "fail"
     registry = the_project.registry
     ops = in_lake(lake, registry.ordered({registry.operator(t) for t in tables if t != REPORT}))
     catalog = Catalog(lake, registry.tables)
@@ -167,7 +172,7 @@ def missing_days(lake: "Lake", the_project: "Project", tables: Sequence[str]) ->
     return [
         day
         for day in days
-        if day in partitions and needs_run(ops, catalog, day, list_raw_files(lake, dt=day))
+        if day in partitions and needs_run(ops, catalog, day, list_raw_files(lake, dt=day), rule)
     ]
 
 
@@ -190,7 +195,7 @@ def run_days(
     DAGSTER_HOME instance."""
     import dagster as dg
 
-    from trajectory_assets.cli.run_config import node_configs
+    from trajectory_assets.cli.run_config import check_configs, node_configs
     from trajectory_assets.defs.instance import bind
     from trajectory_assets.defs.partitions import start_date_of
     from trajectory_assets.defs.resources import ComputeResource, LakeResource
@@ -243,9 +248,11 @@ def run_days(
     }
     from_file = node_configs(config_file, config or {}, operators_of)
     flags = {"on_bad_file": on_bad_file, "allow_other_lake": allow_other_lake, "force": force}
+    configs = {name: {**from_file[name], **flags} for name in operators_of}
+    check_configs(config_file, configs, operators_of)
     run_config = {
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
-        "ops": {name: {"config": {**from_file[name], **flags}} for name in operators_of},
+        "ops": {name: {"config": configs[name]} for name in operators_of},
     }
     job = _job(assets, resources, tables)
     skipped: set[str] = set()

@@ -14,9 +14,13 @@ UI.
 Settings with a flag of their own (`on_bad_file`, `force`, `allow_other_lake`) are refused in the
 file, so each has one place. A run of several assets (your own operators' with the built-in
 ones) gives the settings to each, and an operator's section to the asset that runs it.
+
+Every value is checked before any run starts, as the run would check it (types, ranges, an
+operator's own validation of its parameters), so a mistake is one line naming the setting, not
+a failed Dagster run.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,3 +103,47 @@ def _launchpad(
                 raise CliError(f"--config {path}: {key} has a flag of its own: use {FLAGS[key]}")
         found[node] = section
     return found
+
+
+def check_configs(
+    path: str,
+    configs: Mapping[str, Mapping[str, Any]],
+    operators_of: Mapping[str, Sequence["Operator"]],
+) -> None:
+    """CliError naming the first setting of the file a run would refuse."""
+    from pydantic import ValidationError
+
+    from trajectory_assets.defs.config import config_class, operator_params
+
+    where = f"--config {path}" if path else "run config"
+    for node, ops in operators_of.items():
+        config = configs.get(node, {})
+        model = config_class(ops, node)
+        _no_unknown_keys(where, config, model.model_fields, ops)
+        try:
+            validated = model.model_validate(config)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            key = ".".join(str(part) for part in error["loc"])
+            raise CliError(f"{where}: {key}: {error['msg']} (got {error['input']!r})") from None
+        for op in ops:
+            try:
+                op.configure(**operator_params(validated, op))
+            except (TypeError, ValueError) as exc:
+                raise CliError(f"{where}: {op.name}: {exc}") from None
+
+
+def _no_unknown_keys(
+    where: str, config: Mapping[str, Any], fields: Collection[str], ops: Sequence["Operator"]
+) -> None:
+    """Pydantic would drop a misspelt key silently; Dagster would refuse it in its own words."""
+    unknown = sorted(set(config) - set(fields))
+    if unknown:
+        raise CliError(f"{where}: unknown setting(s) {unknown} (the settings: {sorted(fields)})")
+    for op in ops:
+        section = config.get(op.name)
+        if isinstance(section, Mapping) and set(section) - set(op.params):
+            raise CliError(
+                f"{where}: {op.name} has no parameter(s) {sorted(set(section) - set(op.params))} "
+                f"(its parameters: {', '.join(sorted(op.params))})"
+            )

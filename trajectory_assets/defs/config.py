@@ -8,7 +8,7 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import Field, create_model
 
-from trajectory_assets.defs.settings import BATCH_BYTES, ON_BAD_FILE, retention_hours
+from trajectory_assets.defs.settings import BATCH_BYTES, default_on_bad_file, retention_hours
 from trajectory_assets.engine.settings import AUTO_BATCH_BYTES
 from trajectory_assets.operator import Operator
 
@@ -18,24 +18,32 @@ class ComputeConfig(dg.Config):
 
     batch_bytes: int = Field(
         default=int(os.environ.get(BATCH_BYTES, AUTO_BATCH_BYTES)),
+        ge=0,
         description="Target raw bytes per batch of whole sessions; 0 (the default): sized per "
         "day, about one batch per core, 8-16 MiB each.",
     )
     on_bad_file: Literal["fail", "skip"] = Field(
-        default="skip" if os.environ.get(ON_BAD_FILE) == "skip" else "fail",
+        default=default_on_bad_file(),
         description="`fail`: an unreadable raw file fails the run, naming every bad file. "
         "`skip`: they are left out and listed in the metadata.",
     )
     retention_hours: float = Field(
         default=retention_hours(),
+        ge=0,
         description="After the run, table versions older than this are vacuumed: rollback and "
         "time travel reach back this far.",
     )
     max_rejected_share: float = Field(
-        default=0.05, description="The rejected_share check fails above this share of raw rows."
+        default=0.05,
+        ge=0,
+        le=1,
+        description="The rejected_share check fails above this share of raw rows.",
     )
     max_elimination_ratio: float = Field(
-        default=0.95, description="The elimination_ratio check warns about steps above this."
+        default=0.95,
+        ge=0,
+        le=1,
+        description="The elimination_ratio check warns about steps above this.",
     )
     force: bool = Field(
         default=False,

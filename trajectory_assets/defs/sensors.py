@@ -17,6 +17,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 
 from trajectory_assets.defs.raw import raw_version
 from trajectory_assets.defs.resources import LakeResource
+from trajectory_assets.defs.settings import default_on_bad_file
 from trajectory_assets.engine.lineage import in_lake, needs_run
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import RawLinkError
@@ -45,6 +46,7 @@ def raw_changed_sensor(
         today = dt.datetime.now(dt.UTC).date().isoformat()
         valid = {day for day in partitions.get_partition_keys() if day < today}
         ops = in_lake(the_lake, readers)
+        on_bad_file = default_on_bad_file()  # what the runs it requests use (no run config)
         requests = []
         for day in list_days(the_lake):
             if day not in valid:
@@ -56,7 +58,7 @@ def raw_changed_sensor(
                 run_key = f"{day}:link:{exc.path}"
                 requests.append(dg.RunRequest(run_key=run_key, partition_key=day))
                 continue
-            if needs_run(ops, catalog, day, raw):
+            if needs_run(ops, catalog, day, raw, on_bad_file):
                 context.log.info(f"raw_events dt={day} arrived or changed since materialized")
                 run_key = f"{day}:{raw_version(raw)}"
                 requests.append(dg.RunRequest(run_key=run_key, partition_key=day))

@@ -6,6 +6,7 @@ import os
 import dagster as dg
 
 from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
+from trajectory_assets.lake.raw import OnBadFile
 
 LAKE = "TRAJECTORY_ASSETS_LAKE"
 RUNTIME = "TRAJECTORY_ASSETS_RUNTIME"
@@ -31,6 +32,11 @@ def env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
 
 def env_int_or(name: str, default: int | None) -> int | dg.EnvVar | None:
     return dg.EnvVar.int(name) if os.environ.get(name) else default
+
+
+def default_on_bad_file() -> OnBadFile:
+    """The bad-file rule of a run whose config does not set one."""
+    return "skip" if os.environ.get(ON_BAD_FILE) == "skip" else "fail"
 
 
 def retention_hours() -> float:

@@ -1,0 +1,57 @@
+"""`--config` is checked as the run would check it, before any run starts: one line naming the
+setting, whether the file is in our form or the launchpad's."""
+
+from typing import Any
+
+import pytest
+
+from trajectory_assets.cli.common import CliError
+from trajectory_assets.cli.run_config import check_configs, node_configs
+from trajectory_assets.defs.config import launchpad_config
+from trajectory_assets.operators import OPERATORS
+
+NODES = {"tier_b": OPERATORS}
+
+
+def refusal(config: dict[str, Any]) -> str:
+    with pytest.raises(CliError) as refused:
+        check_configs("c.yaml", node_configs("c.yaml", config, NODES), NODES)
+    return str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"retention_hours": -1}, "retention_hours: Input should be greater than or equal to 0"),
+        ({"max_rejected_share": 2}, "max_rejected_share: Input should be less than or equal to 1"),
+        ({"max_elimination_ratio": -0.1}, "max_elimination_ratio: Input should be greater than"),
+        ({"batch_bytes": -5}, "batch_bytes: Input should be greater than or equal to 0 (got -5)"),
+        ({"sessionize": {"identical_run_threshold": -3}}, "sessionize: identical_run threshold"),
+        ({"sessionize": {"ping_pong_threshold": "x"}}, "sessionize.ping_pong_threshold: Input"),
+        ({"turn_features": {"typo": 1}}, "turn_features has no parameter(s) ['typo']"),
+    ],
+)
+def test_a_value_the_run_would_refuse_is_named(config: dict[str, Any], message: str) -> None:
+    assert message in refusal(config)
+    assert refusal(config).startswith("--config c.yaml: ")
+
+
+def test_the_launchpad_form_is_checked_the_same_way() -> None:
+    pasted = launchpad_config(OPERATORS, "tier_b")
+    pasted["ops"]["tier_b"]["config"]["retention_hours"] = -1.0
+    assert "retention_hours: Input should be greater than or equal to 0" in refusal(pasted)
+    pasted["ops"]["tier_b"]["config"]["retention_hours"] = 1.0
+    pasted["ops"]["tier_b"]["config"]["bogus"] = 1
+    assert "unknown setting(s) ['bogus']" in refusal(pasted)
+
+
+def test_valid_settings_pass() -> None:
+    config = {
+        "retention_hours": 0,
+        "max_rejected_share": 1,
+        "sessionize": {"ping_pong_threshold": 6},
+    }
+    check_configs("c.yaml", node_configs("c.yaml", config, NODES), NODES)
+    check_configs(
+        "c.yaml", node_configs("c.yaml", launchpad_config(OPERATORS, "tier_b"), NODES), NODES
+    )
