@@ -114,6 +114,10 @@ class NoPreviousVersionError(RuntimeError):
     """A day has no earlier state to restore."""
 
 
+class NoSuchVersionError(LookupError):
+    """Time travel to a version, or a time, that a table's log no longer (or never) holds."""
+
+
 class OtherLakeError(RuntimeError):
     """A run writes a lake other than the one the instance records."""
 

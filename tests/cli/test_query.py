@@ -1,18 +1,23 @@
 """`query`: every row and column as a table, csv, json or parquet; errors in one line."""
 
 import csv
+import datetime as dt
 import io
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.cli.helpers import CLI
+from tests.cli.helpers import CLI, materialize
 from tests.lakes import DAY1, DAY2
+from tests.runs import lake_catalog
 from trajectory_assets.cli import main
+from trajectory_assets.lake import delta, delta_history, erase
+from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES
 
 WIDE = "SELECT * FROM sessions ORDER BY session_id"
@@ -120,5 +125,47 @@ def test_a_version_a_table_does_not_have_is_named(
     assert query(materialized_lake, "SELECT count(*) FROM sessions", "--as-of", "0") == 0
     assert query(materialized_lake, "SELECT count(*) FROM sessions", "--as-of", "999") == 1
     error = capsys.readouterr().err
-    assert error.startswith("error: sessions has no version as of 999 (its versions: 0 to ")
+    assert error.startswith("error: sessions has no version 999: the versions kept are 0 to ")
     assert "pg_settings" not in error
+
+
+def test_time_travel_names_what_is_no_longer_there(
+    materialized_lake: Path, tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the table existed, a version whose files were vacuumed, and versions whose log
+    was cleaned up: each is said, never read as other data (Delta's own time travel answers
+    a time before the oldest version kept with that version)."""
+    lake = shutil.copytree(materialized_lake, tmp_path / "lake")
+    count = "SELECT count(*) FROM sessions"
+    assert query(lake, count, "--as-of", "2020-01-01") == 1
+    assert "error: sessions did not exist yet at 2020-01-01T00:00:00+00:00: it was created " in (
+        capsys.readouterr().err
+    )
+    now = dt.datetime.now(dt.UTC).isoformat()
+    assert query(lake, count, "--as-of", now) == 0  # the current version
+    old = version(lake)
+    forced = materialize(lake, home, "--partition", DAY1, "--assets", "sessions", "--force")
+    assert forced.returncode == 0, forced.stderr[-3000:]  # new files for the day
+    delta_history.vacuum(Lake(str(lake)), "sessions", retention_hours=0)
+    capsys.readouterr()
+    assert query(lake, count, "--as-of", str(old)) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: sessions as of {old} cannot be read: its file ")
+    assert "was vacuumed" in error and "--force" not in error
+    erase.purge_history(Lake(str(lake)), lake_catalog(Lake(str(lake))), [DAY1])
+    assert query(lake, count, "--as-of", "1") == 1
+    kept = "(older ones were cleaned up by vacuum or forget)"
+    error = capsys.readouterr().err
+    assert error.startswith("error: sessions has no version 1: the versions kept are ")
+    assert kept in error
+    assert query(lake, count, "--as-of", "2020-01-01") == 1
+    error = capsys.readouterr().err
+    assert "error: sessions has no version as of 2020-01-01T00:00:00+00:00: " in error
+    assert kept in error and f"to {version(lake)}" in error
+    assert query(lake, count, "--as-of", str(version(lake))) == 0
+
+
+def version(lake: Path) -> int:
+    table = delta.open_table(Lake(str(lake)), "sessions")
+    assert table is not None
+    return int(table.version())

@@ -13,7 +13,11 @@ from tests.lake.writers import WriterRacingRuntime, commit_at_once
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, plan, run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.errors import ConcurrentWriterError, NoPreviousVersionError
+from trajectory_assets.errors import (
+    ConcurrentWriterError,
+    NoPreviousVersionError,
+    NoSuchVersionError,
+)
 from trajectory_assets.lake import delta, delta_commit, delta_history
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import STAGING
@@ -103,6 +107,10 @@ def test_time_travel_returns_the_rows_of_an_earlier_version(lake: Lake) -> None:
 
     moment = dt.datetime.fromtimestamp(committed_at / 1000 + 0.01, dt.UTC)
     assert catalog.read("sessions", dt=DAY1, as_of=moment).equals(first)
+    with pytest.raises(NoSuchVersionError, match="sessions did not exist yet at 2020-01-01"):
+        catalog.read("sessions", as_of=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    with pytest.raises(NoSuchVersionError, match="sessions has no version 99: the versions kept"):
+        delta_history.version_as_of(lake, "sessions", 99)
 
 
 def test_polars_duckdb_and_pyarrow_read_the_same_rows_as_the_catalog(lake: Lake) -> None:

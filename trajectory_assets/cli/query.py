@@ -90,12 +90,12 @@ def query(
             raise CliError(f"{named[0]} {absent[named[0]]}") from None
         raise CliError(str(exc).strip()) from None
     except duckdb.Error as exc:
-        raise CliError(_lost_file(str(exc)) or str(exc).strip()) from None
+        raise CliError(_lost_file(str(exc), as_of) or str(exc).strip()) from None
 
 
-def _lost_file(message: str) -> str | None:
-    """What to do when DuckDB could not open a current data file of a table (deleted by
-    hand); None for any other error."""
+def _lost_file(message: str, as_of: str | None) -> str | None:
+    """What to do when DuckDB could not open a data file of a table: of an old version, it was
+    vacuumed; of the current one, it was deleted by hand. None for any other error."""
     from trajectory_assets.errors import LostDataFileError
     from trajectory_assets.lake.delta import DAY_IN_PATH
 
@@ -103,6 +103,12 @@ def _lost_file(message: str) -> str | None:
     path = re.search(r"Object at location (\S+) not found", message)
     if table is None or path is None:
         return None
+    if as_of is not None:
+        return (
+            f"{table.group(1)} as of {as_of} cannot be read: its file {path.group(1)} was "
+            "vacuumed (the files of versions older than retention_hours are deleted after each "
+            "run); `trajectory-assets tables` shows the current version"
+        )
     day = DAY_IN_PATH.search(path.group(1))
     return str(LostDataFileError.of(table.group(1), day.group(1) if day else None, path.group(1)))
 
@@ -124,25 +130,22 @@ def connect(
 ) -> "tuple[duckdb.DuckDBPyConnection, dict[str, str]]":
     """An in-memory DuckDB with each Delta table of the lake registered under its name: the
     pyarrow dataset of one version, so DuckDB pushes filters and projections down to it; and
-    the tables left out, each with why (no such version or time, or never committed)."""
+    the tables left out, each with why (no such version or time kept, or never committed)."""
     import duckdb
 
+    from trajectory_assets.errors import NoSuchVersionError
     from trajectory_assets.lake import delta
+    from trajectory_assets.lake.delta_history import version_as_of
 
     con = duckdb.connect()
     absent: dict[str, str] = {}
     for name in tables:
         try:
-            table = delta.open_table(lake, name, as_of if isinstance(as_of, int) else None)
-            if table is not None and isinstance(as_of, dt.datetime):
-                table.load_as_version(as_of)
-        except Exception:  # a version or time this table does not have: leave it out
-            if as_of is None:
-                raise
-            latest = delta.open_table(lake, name)
-            last = latest.version() if latest is not None else -1
-            absent[name] = f"has no version as of {as_of} (its versions: 0 to {last})"
+            version = version_as_of(lake, name, as_of) if as_of is not None else None
+        except NoSuchVersionError as exc:
+            absent[name] = str(exc).removeprefix(f"{name} ")
             continue
+        table = delta.open_table(lake, name, version)
         if table is None:
             absent[name] = "has never been committed: materialize it first"
             continue

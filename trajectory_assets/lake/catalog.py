@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta, delta_history
 from trajectory_assets.lake.delta import DataFile, PartitionState, Snapshot
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
@@ -76,15 +76,17 @@ class Catalog:
         as_of: datetime | None = None,
     ) -> pa.Table:
         """The rows of a table (current, or at a version or time), in key order, pruned by day
-        and app: the files of other partitions are never opened."""
+        and app: the files of other partitions are never opened. NoSuchVersionError for a time
+        before the table existed or before the oldest version its log keeps."""
         spec = self.get(name)
+        if as_of is not None:
+            version = delta_history.version_as_of(self.lake, name, as_of)
         return delta.read(
             self.lake,
             spec,
             filter=partition_filter(spec, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id),
             columns=columns,
             version=version,
-            as_of=as_of,
         )
 
     def head(self, name: str, day: str, rows: int) -> pa.Table:

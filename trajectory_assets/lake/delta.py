@@ -260,15 +260,11 @@ def read_files(
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
-def dataset(
-    lake: Lake, name: str, version: int | None = None, as_of: dt.datetime | None = None
-) -> ds.Dataset | None:
+def dataset(lake: Lake, name: str, version: int | None = None) -> ds.Dataset | None:
     """A table's files at one version as a pyarrow dataset; None when never committed."""
     table = open_table(lake, name, version)
     if table is None:
         return None
-    if as_of is not None:
-        table.load_as_version(as_of)
     found: ds.Dataset = table.to_pyarrow_dataset()
     return found
 
@@ -280,14 +276,13 @@ def read(
     filter: Any = None,
     columns: Sequence[str] | None = None,
     version: int | None = None,
-    as_of: dt.datetime | None = None,
 ) -> pa.Table:
-    """A table's rows at its current version (or `version`, or the version current `as_of`),
+    """A table's rows at its current version (or `version`),
     with only the files of matching partitions opened when `filter` names partition columns,
     in key order, so that two reads of the same rows are equal."""
     names = list(columns) if columns is not None else spec.schema.names
     schema = pa.schema([spec.schema.field(c) for c in names])
-    found = dataset(lake, spec.name, version, as_of)
+    found = dataset(lake, spec.name, version)
     if found is None:
         return schema.empty_table()
     try:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
+from trajectory_assets.errors import NoSuchVersionError
 from trajectory_assets.lake.delta import open_table
 from trajectory_assets.lake.fs import Lake
 
@@ -48,6 +49,36 @@ def commits(
         except FileNotFoundError:
             return
         yield _parse_commit(version, lines)
+
+
+def version_as_of(lake: Lake, name: str, as_of: int | dt.datetime) -> int | None:
+    """The version of the table current at `as_of` (a version, or a time), from the commits its
+    log still holds; None when the table was never committed. NoSuchVersionError says why there
+    is none: before the table existed, or older than the oldest version kept.
+
+    Read from the log rather than left to Delta's time travel, which answers a time before the
+    oldest version kept with that version: later data, as if it had been there then."""
+    kept = list(commits(lake, name))
+    if not kept:
+        return None
+    newest, oldest = kept[0], kept[-1]
+    span = f"the versions kept are {oldest.version} to {newest.version}"
+    if oldest.version > 0:
+        span += " (older ones were cleaned up by vacuum or forget)"
+    if isinstance(as_of, int):
+        if oldest.version <= as_of <= newest.version:
+            return as_of
+        raise NoSuchVersionError(f"{name} has no version {as_of}: {span}")
+    found = next((c for c in kept if c.timestamp <= as_of), None)
+    if found is not None:
+        return found.version
+    if oldest.version == 0:
+        raise NoSuchVersionError(
+            f"{name} did not exist yet at {as_of.isoformat()}: it was created {oldest.timestamp}"
+        )
+    raise NoSuchVersionError(
+        f"{name} has no version as of {as_of.isoformat()}: {span}, the oldest of {oldest.timestamp}"
+    )
 
 
 _STANDARD_KEYS = {"timestamp", "operation", "operationParameters", "engineInfo", "clientVersion"}
