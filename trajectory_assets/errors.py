@@ -4,6 +4,7 @@ They sit below every other module, so any layer may raise or catch them. (The co
 `CliError` stays in `cli/common.py`: it is a click exception, shown to a terminal.)
 """
 
+import shlex
 from collections.abc import Sequence
 
 # Defining tables
@@ -98,15 +99,16 @@ class LostDataFileError(FileNotFoundError):
     error it replaces was, so code that catches that goes on working."""
 
     @classmethod
-    def of(cls, table: str, day: str | None, detail: str) -> "LostDataFileError":
-        """The error for a table's day (None: unknown), its message saying what to run. The
-        exception itself holds the message alone, so it pickles (a Ray worker raises it)."""
+    def of(cls, lake: str, table: str, day: str | None, detail: str) -> "LostDataFileError":
+        """The error for a table's day (None: unknown) of the lake, its message saying what to
+        run. The exception itself holds the message alone, so it pickles (a Ray worker raises
+        it)."""
         where = f"{table} dt={day}" if day else table
-        again = f"--partition {day}" if day else "--partition DAY"
+        again = f"--lake {shlex.quote(lake)} --partition {day or 'DAY'} --assets {table}"
         return cls(
             f"{where}: a data file of the current version is gone from the lake ({detail}); "
             f"compute the day again into new files: trajectory-assets materialize {again} "
-            f"--assets {table} --force (in the UI: run config force: true)"
+            "--force (in the UI: run config force: true)"
         )
 
 

@@ -306,7 +306,7 @@ def test_a_data_file_deleted_by_hand_is_named_and_force_repairs_the_day(
     rows = catalog.read("sessions", dt=DAY1).num_rows
     (lost,) = catalog.files("sessions", DAY1)[:1]
     (lake / "sessions" / lost.path).unlink()
-    fix = f"materialize --partition {DAY1} --assets sessions --force"
+    fix = f"materialize --lake {lake} --partition {DAY1} --assets sessions --force"
     query = on_lake("query", lake, home, "select count(*) from sessions")
     assert query.returncode == 1 and "Traceback" not in query.stderr
     assert query.stderr.startswith(f"error: sessions dt={DAY1}: a data file of the current ")

@@ -90,10 +90,10 @@ def query(
             raise CliError(f"{named[0]} {absent[named[0]]}") from None
         raise CliError(str(exc).strip()) from None
     except duckdb.Error as exc:
-        raise CliError(_lost_file(str(exc), as_of) or str(exc).strip()) from None
+        raise CliError(_lost_file(str(exc), where, as_of) or str(exc).strip()) from None
 
 
-def _lost_file(message: str, as_of: str | None) -> str | None:
+def _lost_file(message: str, lake: "Lake", as_of: str | None) -> str | None:
     """What to do when DuckDB could not open a data file of a table: of an old version, it was
     vacuumed; of the current one, it was deleted by hand. None for any other error."""
     from trajectory_assets.errors import LostDataFileError
@@ -110,7 +110,8 @@ def _lost_file(message: str, as_of: str | None) -> str | None:
             "run); `trajectory-assets tables` shows the current version"
         )
     day = DAY_IN_PATH.search(path.group(1))
-    return str(LostDataFileError.of(table.group(1), day.group(1) if day else None, path.group(1)))
+    day_of = day.group(1) if day else None
+    return str(LostDataFileError.of(lake.display(), table.group(1), day_of, path.group(1)))
 
 
 def _as_of(text: str | None) -> "int | dt.datetime | None":

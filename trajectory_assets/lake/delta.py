@@ -249,7 +249,9 @@ def read_files(
         try:
             table = read_source(source, inside)
         except FileNotFoundError:
-            raise LostDataFileError.of(spec.name, f.values.get("dt"), f.path) from None
+            raise LostDataFileError.of(
+                lake.display(), spec.name, f.values.get("dt"), f.path
+            ) from None
         values = f.values
         for name in schema.names:
             if name in partitions:
@@ -290,7 +292,9 @@ def read(
     except FileNotFoundError as exc:
         detail = str(exc).splitlines()[0]
         day = DAY_IN_PATH.search(detail)
-        raise LostDataFileError.of(spec.name, day.group(1) if day else None, detail) from None
+        raise LostDataFileError.of(
+            lake.display(), spec.name, day.group(1) if day else None, detail
+        ) from None
     order = [(k, "ascending") for k in ("dt", *spec.keys) if k in names and _sortable(schema, k)]
     if order and rows.num_rows:  # files come in log order: give rows the table's own order
         rows = rows.sort_by(order)
