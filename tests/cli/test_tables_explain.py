@@ -6,6 +6,7 @@ import pytest
 
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.cli import main
+from trajectory_assets.lake.fs import Lake
 
 
 def test_tables_lists_days_and_rows(
@@ -39,6 +40,21 @@ def test_explain_defaults_to_the_days_with_raw_data(
     assert f"dt={DAY2}:" in out and f"dt={DAY1}:" not in out
 
 
+def test_explain_plans_what_an_asset_needs_first_on_a_new_day(
+    lake: Lake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """turn_features reads turns: on a day nothing was materialized yet, the plan is the one a
+    run of every asset makes (sessionize first), said so, not an error."""
+    assert main(["explain", "turn_features", "--lake", lake.root, "--partition", DAY1]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"note: turn_features dt={DAY1} reads turns dt={DAY1}, not materialized yet: this is "
+        "the plan of a run that computes it first (sessionize), as materializing every asset does"
+    )
+    assert "operator sessionize" in out and "operator turn_features" in out
+    assert "reads: raw_events, once per batch for sessionize, turn_features" in out
+
+
 def test_explain_argument_errors_are_one_line(
     materialized_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -50,6 +66,7 @@ def test_explain_argument_errors_are_one_line(
         "give --partition DAY, or --from DAY and --to DAY": [*explain, lake, "--to", DAY1],
         f"no lake at {none}": [*explain, none],
         "no raw data in": [*explain, str(tmp_path)],
+        "no raw data for 2020-01-01 in": [*explain, lake, "--partition", "2020-01-01"],
     }
     for message, argv in failures.items():
         assert main(argv) == 1, argv

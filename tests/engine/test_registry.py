@@ -39,6 +39,20 @@ def test_the_built_in_operators_make_a_registry_in_dependency_order() -> None:
     assert set(registry.tables) == {t for op in OPERATORS for t in op.output_names}
 
 
+def test_an_operator_with_its_upstream_is_what_a_run_of_every_asset_computes_first() -> None:
+    registry = Registry.build(OPERATORS)
+    names = [op.name for op in registry.with_upstream(registry.operator("tool_stats"))]
+    assert names == ["sessionize", "tool_stats"]
+    assert [op.name for op in registry.with_upstream(registry.operator("sessions"))] == [
+        "sessionize"
+    ]
+    comparisons = registry.with_upstream(registry.operator("model_comparisons"))
+    assert comparisons[-1].name == "model_comparisons"
+    for op in comparisons:  # every input is raw, or written earlier in the list
+        earlier = {t for o in comparisons[: comparisons.index(op)] for t in o.output_names}
+        assert all(i == "raw_events" or i in earlier for i in op.inputs), op.name
+
+
 def test_an_output_that_collides_with_another_table() -> None:
     mine = operator("mine", (table("sessions"),), ("turns",))
     with pytest.raises(

@@ -72,6 +72,12 @@ def dagster_home(unset: str) -> str:
     return home
 
 
+def some_days(days: Sequence[str]) -> str:
+    """The first few days, and how many more: for messages."""
+    shown = ", ".join(days[:5])
+    return shown + (f" and {len(days) - 5} more day(s)" if len(days) > 5 else "")
+
+
 def say(text: str = "") -> None:
     """One line on stdout, flushed, so it interleaves with Dagster's log lines on stderr."""
     click.echo(text)

@@ -13,6 +13,7 @@ from trajectory_assets.cli.common import (
     resolve_days,
     runtime_option,
     say,
+    some_days,
 )
 
 
@@ -43,14 +44,35 @@ def explain(
     registry = project(defs, where).registry
     op = operator_named(registry, asset)
     days = resolve_days(partition, date_from, date_to)
+    with_raw = list_days(where)
     if not days:
-        days = list_days(where)
+        days = with_raw
         if not days:
             raise CliError(
                 f"no raw data in {where.display('raw_events')}: "
                 "give --partition DAY, or --from DAY and --to DAY"
             )
+    without = [d for d in days if d not in set(with_raw)]
+    if without:
+        raise CliError(
+            f"no raw data for {some_days(without)} in {where.display('raw_events')}: "
+            "a run of those days would be refused"
+        )
     try:
         say(explain_plan(registry, [op], where, days, runtime))
+        return
     except MissingUpstreamError as exc:
+        chain = registry.with_upstream(op)
+        if len(chain) == 1:
+            raise CliError(str(exc)) from None
+        missing = str(exc).split(", which has not been materialized")[0]
+    try:
+        plan = explain_plan(registry, chain, where, days, runtime)
+    except MissingUpstreamError as exc:  # written by another code location
         raise CliError(str(exc)) from None
+    names = ", ".join(o.name for o in chain if o is not op)
+    say(
+        f"note: {missing}, not materialized yet: this is the plan of a run that computes it "
+        f"first ({names}), as materializing every asset does"
+    )
+    say(plan)

@@ -25,6 +25,7 @@ from trajectory_assets.cli.common import (
     resolve_days,
     runtime_option,
     say,
+    some_days,
     split_list,
     tables_for,
 )
@@ -163,12 +164,12 @@ def missing_days(
     early = [d for d in days if d < start]
     if early:
         say(
-            f"note: leaving out {_some(early)}, before the lake's first partition, {start} "
+            f"note: leaving out {some_days(early)}, before the lake's first partition, {start} "
             "(the lake's trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE, sets it)"
         )
     late = [d for d in days if d >= start and d not in partitions]
     if late:
-        say(f"note: leaving out {_some(late)}, after the last partition (today, UTC)")
+        say(f"note: leaving out {some_days(late)}, after the last partition (today, UTC)")
     return [
         day
         for day in days
@@ -212,7 +213,7 @@ def run_days(
     without = [d for d in days if d not in with_raw]
     if without:
         raise CliError(
-            f"no raw data for {_some(without)} in {lake.display('raw_events')}: "
+            f"no raw data for {some_days(without)} in {lake.display('raw_events')}: "
             "ingest it first, or use --missing to materialize the days that have raw data "
             "(a day folder without files is an empty day, and materializes)"
         )
@@ -220,7 +221,7 @@ def run_days(
     early = [d for d in days if d < start]
     if early:
         raise CliError(
-            f"{_some(early)} is before the lake's first partition, {start} (the lake's "
+            f"{some_days(early)} is before the lake's first partition, {start} (the lake's "
             "trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE, sets it)"
         )
     instance = dg.DagsterInstance.get()
@@ -336,8 +337,3 @@ def stretches(days: Sequence[str]) -> list[list[str]]:
         else:
             found.append([day])
     return found
-
-
-def _some(days: Sequence[str]) -> str:
-    shown = ", ".join(days[:5])
-    return shown + (f" and {len(days) - 5} more day(s)" if len(days) > 5 else "")

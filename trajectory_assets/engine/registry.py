@@ -68,6 +68,18 @@ class Registry:
         names = {op.name for op in selected}
         return [op for op in self.operators if op.name in names]
 
+    def with_upstream(self, op: Operator) -> list[Operator]:
+        """The operator and those of this location that write its inputs, and theirs, in
+        dependency order: what a run of every asset computes before it."""
+        chosen = {op.name}
+        for candidate in reversed(self.operators):  # dependency order, read backwards
+            if candidate.name in chosen:
+                for name in candidate.inputs:
+                    producer = self.producer(name)
+                    if producer is not None and producer in self.operators:
+                        chosen.add(producer.name)
+        return [o for o in self.operators if o.name in chosen]
+
     def configured(self, operators: Sequence[Operator]) -> "Registry":
         """The same registry with some operators replaced by reconfigured copies of themselves."""
         by_name = {op.name: op for op in operators}
