@@ -58,6 +58,22 @@ def test_missing_materializes_scattered_days_then_nothing(tmp_path: Path, home: 
     assert f"{DAY3}" in late.stdout and f"for {DAY1}" not in late.stdout
 
 
+def test_a_failed_stretch_of_days_does_not_stop_the_others(tmp_path: Path, home: Path) -> None:
+    """As a backfill goes on past a failed partition: the later stretch runs, is summarised,
+    and the command ends with the failure and status 1."""
+    lake = tmp_path / "lake"
+    generate(lake, home, days=3, sessions_per_day=5)
+    shutil.rmtree(lake / "raw_events" / f"dt={DAY2}")  # two stretches: DAY1, and DAY3
+    bad = next((lake / "raw_events" / f"dt={DAY1}").rglob("*.parquet"))
+    bad.write_bytes(bad.read_bytes()[:100])
+    done = materialize(lake, home, "--missing")
+    assert done.returncode == 1
+    assert "failed (its error is shown at the end); going on" in done.stdout
+    assert done.stdout.count("succeeded") == 1 and f"table              {DAY3}" in done.stdout
+    assert "\nerror: run " in f"\n{done.stderr}" and bad.name in done.stderr
+    assert lake_catalog(Lake(str(lake))).days("sessions") == [DAY3]
+
+
 def test_every_bad_file_is_named_with_the_setting_that_skips_them(
     tmp_path: Path, home: Path
 ) -> None:

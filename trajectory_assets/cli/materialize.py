@@ -258,7 +258,10 @@ def run_days(
     job = _job(assets, resources, tables)
     skipped: set[str] = set()
     failed_checks: list[str] = []
-    for stretch in stretches(sorted(days)):
+    failures: list[str] = []  # a failed stretch does not stop the others, as in a backfill
+    done: list[str] = []
+    runs = stretches(sorted(days))
+    for stretch in runs:
         say(
             f"materializing {len(tables)} asset(s) for {stretch[0]}"
             + (f" .. {stretch[-1]}" if len(stretch) > 1 else "")
@@ -280,21 +283,30 @@ def run_days(
         except dg.DagsterInvalidConfigError as exc:  # a value of the wrong type in --config
             raise CliError(f"--config {config_file}: {exc}") from None
         if not result.success:
-            for line in failed_checks:  # of the stretches before, which did commit
-                click.echo(line, err=True)
             if interrupted(result):
+                for line in failed_checks:  # of the stretches before, which did commit
+                    click.echo(line, err=True)
                 raise Interrupted(
                     f"interrupted: run {result.run_id} stopped; the days it committed stay "
                     "committed and recorded, and the batches it finished are reused by the "
                     "next run of the same days (without --force)"
                 )
-            raise CliError(f"run {result.run_id} failed: {failure_message(result)}")
+            failures.append(f"run {result.run_id} failed: {failure_message(result)}")
+            if stretch is not runs[-1]:
+                say(f"run {result.run_id} failed (its error is shown at the end); going on")
+            continue
         say(f"run {result.run_id} succeeded in {time.perf_counter() - started:.1f} s")
         skipped.update(skipped_files(result))
         failed_checks += check_failures(result.get_asset_check_evaluations())
-    summary(lake, the_project, sorted(days), tables, sorted(skipped))
+        done += stretch
+    if done:
+        summary(lake, the_project, done, tables, sorted(skipped))
     for line in failed_checks:
         click.echo(line, err=True)
+    if len(failures) == 1:
+        raise CliError(failures[0])
+    if failures:
+        raise CliError(f"{len(failures)} runs failed:\n" + "\n".join(failures))
     errors = [line for line in failed_checks if line.startswith(f"{FAILED_CHECK} (ERROR)")]
     if errors:  # a failed WARN check is a warning: listed, but the command succeeds
         raise CliError(
