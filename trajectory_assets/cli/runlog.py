@@ -20,12 +20,14 @@ META = "dagster_meta"  # where Dagster's log handler keeps a record's metadata
 
 
 BLOCKED = "Step blocked by limit for pool"  # and "Step still blocked ...", dropped
+SKIPPED_AFTER_FAILURE = "Dependencies for step "  # Dagster's line of a step it then skips
 
 
 class _ProgressOnly(logging.Filter):
     """Keep what the run's code logged (context.log, INFO and up); drop Dagster's event records
-    (step started, failed with a stack trace, ...), which the command summarises itself, but
-    for the one that says why nothing happens: the step waits for the pool's slot."""
+    (step started, failed with a stack trace, ...) and its line about a step skipped after a
+    failed one, which the command summarises itself, but for the one that says why nothing
+    happens: the step waits for the pool's slot."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         meta: dict[str, Any] = getattr(record, META, None) or {}
@@ -42,9 +44,10 @@ class _ProgressOnly(logging.Filter):
             )
             record.args = ()
             return True
-        if record.levelno < logging.INFO:
-            return False
-        record.msg, record.args = meta.get("orig_message", record.getMessage()), ()
+        message = str(meta.get("orig_message", record.getMessage()))
+        if record.levelno < logging.INFO or message.startswith(SKIPPED_AFTER_FAILURE):
+            return False  # the skipped step's line: the command names the failure itself
+        record.msg, record.args = message, ()
         return True
 
 
