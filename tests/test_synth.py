@@ -54,7 +54,7 @@ class Generated:
 
 
 def _is_invalid(row: dict) -> bool:
-    """SPEC.md's validation rules, restricted to what the generator produces."""
+    """Tier A validation rules, restricted to what the generator produces."""
     if not row["event_id"]:
         return True
     if any((row[c] is not None and row[c] < 0) for c in ("latency_ms", "output_tokens")):

@@ -2,7 +2,7 @@
 
 Every column's meaning is declared once, with `schema.column(name, type, meaning)`, in
 `schema.RAW_EVENTS` (Tier A) and in each operator's `TableSpec`s; this module renders them,
-after the conventions of SPEC.md, into one page, and appends the hand-written rules of
+after the conventions of tables.md, into one page, and appends the hand-written rules of
 `docs/rules.md` (what a column's meaning cannot say: pricing, loops, the estimator, validation).
 
     python -m trajectory_assets.docs > docs/tables.md
@@ -31,8 +31,8 @@ docs/rules.md: edit those, not this file (tests/test_docs.py fails when it diffe
 
 This page is the table contract: every table the built-in operators write, each column with
 the meaning declared beside it in the code, and then the rules the tables follow where a
-column's meaning is not the whole story or the event spec (SPEC.md, the raw event format these
-tables are built from) leaves a choice. How the tables are computed is in architecture.md.
+column's meaning is not the whole story or the raw event contract (Tier A, the format these tables
+are built from) leaves a choice. How the tables are computed is in architecture.md.
 
 ## Conventions
 
@@ -138,7 +138,7 @@ def meaning(field: pa.Field) -> str:
 
 
 def type_name(t: pa.DataType) -> str:
-    """SPEC.md's spelling of an Arrow type: `float64`, `list<string>`, `struct<kind: string>`."""
+    """tables.md's spelling of an Arrow type: `float64`, `list<string>`, `struct<kind: string>`."""
     if pa.types.is_list(t):
         return f"list<{type_name(t.value_type)}>"
     if pa.types.is_struct(t):

@@ -1,4 +1,4 @@
-"""The raw event contract of SPEC.md (Tier A), and how any table declares its own contract.
+"""The raw event contract (Tier A), and how any table declares its own contract.
 
 Tier B tables are declared next to the operators that write them (`TableSpec`s in their
 modules); this module holds what every layer shares: the raw columns and validation rules, the

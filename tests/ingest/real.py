@@ -31,7 +31,7 @@ TAU_BENCH = sorted((FIXTURES / "tau_bench").rglob("*.json.gz"))
 
 @dataclass
 class Expected:
-    """What the source files state, in SPEC.md terms."""
+    """What the source files state, in Tier A terms."""
 
     sessions: set[str] = field(default_factory=set)  # source identities, one per session
     llm_calls: int = 0
@@ -123,7 +123,7 @@ def inspect_log(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def inspect_input(usage: dict[str, Any]) -> int:
-    """Input tokens with cache reads and writes, SPEC.md's way. Inspect's Anthropic provider
+    """Input tokens with cache reads and writes, Tier A's way. Inspect's Anthropic provider
     states its input without them (and a total that includes them); OpenAI's includes reads."""
     reads = usage.get("input_tokens_cache_read") or 0
     writes = usage.get("input_tokens_cache_write") or 0

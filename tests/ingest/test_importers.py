@@ -48,7 +48,7 @@ class Imported:
 
 
 def _export_jsonl(raw: pa.Table, app_id: str, path: Path) -> None:
-    """The app's raw events as SPEC.md JSON Lines, the way another producer would write them."""
+    """The app's raw events as Tier A JSON Lines, the way another producer would write them."""
     rows = raw.filter(pc.equal(raw["app_id"], app_id)).drop_columns(["dt", "app_id"]).to_pylist()
     with path.open("w") as handle:
         for row in rows:

@@ -1,4 +1,4 @@
-"""The `jsonl` importer: SPEC.md events one per line, validated before anything is written."""
+"""The `jsonl` importer: Tier A events one per line, validated before anything is written."""
 
 import json
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""OpenHands token counts in SPEC.md's convention (input includes cached tokens).
+"""OpenHands token counts in Tier A's convention (input includes cached tokens).
 
 LiteLLM's `prompt_tokens`, which OpenHands records, already includes cache reads; the real
 fixtures have no cache hits, so these records are built by hand in OpenHands' output shape.

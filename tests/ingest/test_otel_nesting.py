@@ -242,7 +242,7 @@ def test_an_agent_called_as_a_tool_keeps_both_tool_calls(tmp_path: Path) -> None
 
 
 def test_cache_reads_counted_apart_from_input_are_added_up(tmp_path: Path) -> None:
-    """SPEC.md: input_tokens includes cached tokens. A span whose numbers show the Anthropic
+    """Tier A: input_tokens includes cached tokens. A span whose numbers show the Anthropic
     convention (reads above input; or total = input + output + reads + writes) is added up."""
     trace = Trace()
     agent = trace.add("agent", None, "AGENT", 0, 3000)

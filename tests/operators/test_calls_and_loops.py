@@ -288,7 +288,7 @@ def test_loop_columns_match_a_brute_force_reference(seed):
 
 
 def test_repeated_tool_calls_is_unchanged_by_arguments():
-    # SPEC.md's repeated_tool_calls compares tool names only, as before
+    # rules.md's repeated_tool_calls compares tool names only, as before
     events = [
         tool(0, turn_index=0, tool_name="grep", payload=args({"q": 1})),
         tool(1, turn_index=0, tool_name="grep", payload=args({"q": 2})),

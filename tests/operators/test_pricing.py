@@ -143,7 +143,7 @@ def test_session_cost_is_the_sum_of_its_calls_and_calls_outside_turns_count():
 
 
 def test_cache_tokens_above_input_are_all_priced_as_cached():
-    # SPEC.md says cache_tokens <= input_tokens; a producer that breaks it is priced on
+    # Tier A says cache_tokens <= input_tokens; a producer that breaks it is priced on
     # cache_tokens at the cached rate and no uncached input (genai-prices would refuse it).
     call = llm(0, model="gpt-4o", input_tokens=100, cache_tokens=1_000)
     assert one(sessionize([call])["llm_calls"])["cost_usd"] == pytest.approx(1_000 * 1.25 / 1e6)

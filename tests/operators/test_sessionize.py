@@ -1,4 +1,4 @@
-"""Sessionize on hand-built raw events: exact SPEC.md values for sessions (metrics, duplicates,
+"""Sessionize on hand-built raw events: exact tables.md values for sessions (metrics, duplicates,
 status, evals); turns and errors have files of their own."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Sessionize on hand-built raw events: exact SPEC.md values for errors."""
+"""Sessionize on hand-built raw events: exact tables.md values for errors."""
 
 from tests.operators.builders import (
     APP,

@@ -1,4 +1,4 @@
-"""Sessionize on hand-built raw events: exact SPEC.md values for turns, event order and lists."""
+"""Sessionize on hand-built raw events: exact tables.md values for turns, event order and lists."""
 
 from tests.operators.builders import (
     APP,

@@ -39,7 +39,8 @@ class ImportFormat(click.ParamType):
 @click.command(
     short_help="import trajectory files and folders into the raw lake",
     help="Import trajectory files and folders into the raw lake.\n\n"
-    "Map each file onto SPEC.md raw events and write them under raw_events/. Folders are "
+    "Map each file onto raw events (Tier A: the raw_events columns of docs/tables.md) and "
+    "write them under raw_events/. Folders are "
     "searched recursively. With --format auto (the default) each file's format is read from "
     "its content, and files that are no log of a known format (an eval-set's logs.json, a "
     "README) are listed as skipped; with a format, folders give their files of that format. "

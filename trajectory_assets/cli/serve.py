@@ -8,9 +8,9 @@ from trajectory_assets.cli.common import CliError, say
 @click.command(
     short_help="receive OpenTelemetry traces over OTLP/HTTP into the raw lake",
     help="Receive OpenTelemetry traces over OTLP/HTTP into the raw lake.\n\n"
-    "Listens for POST /v1/traces (protobuf or JSON) and writes the spans as SPEC.md raw "
-    "events, mapped like `ingest --format otel` does, until Ctrl+C or SIGTERM; a clean stop "
-    "writes everything received. Point an instrumented program at it with "
+    "Listens for POST /v1/traces (protobuf or JSON) and writes the spans as raw events "
+    "(Tier A, docs/tables.md), mapped like `ingest --format otel` does, until Ctrl+C or "
+    "SIGTERM; a clean stop writes everything received. Point an instrumented program at it with "
     "OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT, then materialize the days it received.",
 )
 @click.option("--lake", required=True, help="lake root: a path or s3://bucket/prefix")

@@ -140,7 +140,7 @@ def input_with_cache(
     output_tokens: int | None = None,
     total_tokens: int | None = None,
 ) -> tuple[int | None, bool]:
-    """SPEC.md's `input_tokens` (every input token, cached ones included), and whether the source
+    """Tier A's `input_tokens` (every input token, cached ones included), and whether the source
     counted cache reads and writes apart from its input count.
 
     Sources disagree: OpenAI-style usage (OpenAI, LiteLLM, the OTel GenAI conventions) includes
@@ -219,7 +219,7 @@ def base_name(path: str | Path) -> str:
 
 
 def validate_row(row: Row) -> list[str]:
-    """Why a row would be rejected by the pipeline (SPEC.md "Validation"); empty when it is fine.
+    """Why a row would be rejected by the pipeline (rules.md "Validation"); empty when it is fine.
 
     Importers check their rows with this before writing, so a file either imports cleanly or is
     reported, instead of landing rows that `rejected_events` would later set aside.

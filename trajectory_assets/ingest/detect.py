@@ -138,7 +138,7 @@ def _classify_lines(lines: list[dict[str, Any]]) -> Detection:
         if kind in _CLAUDE_LINES and obj.get("sessionId"):
             return Detection("claude-code", "JSON Lines of a Claude Code transcript")
         if set(obj) >= _RAW_EVENT_KEYS:
-            return Detection("jsonl", "JSON Lines of SPEC.md raw events")
+            return Detection("jsonl", "JSON Lines of Tier A raw events")
         if isinstance(obj.get("history"), list):
             return Detection("openhands", "JSON Lines of OpenHands records")
         if _is_spans(obj):

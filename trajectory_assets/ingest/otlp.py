@@ -4,7 +4,7 @@
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python my_agent.py
 
 Agent frameworks export OpenTelemetry already; pointed at this receiver, their spans become
-SPEC.md events by the rules of the `otel` file importer (`importers.otel.trace_events`), written
+Tier A events by the rules of the `otel` file importer (`importers.otel.trace_events`), written
 through an `EventLogger` per app (the app id given, else each resource's `service.name`).
 
 Why traces are held before they are mapped: a span's events depend on its whole trace (the

@@ -6,7 +6,7 @@ format decided from its content (`detect`): a file that is no log of a known for
 `skipped` with the reason (an eval-set's `logs.json`, a README), a log that cannot be read is
 `failed` with the reason, the rest are `imported`.
 
-A file is parsed whole and its rows checked against SPEC.md's validation before anything of it is
+A file is parsed whole and its rows checked against Tier A validation before anything of it is
 written, so a file either lands or is reported with its reason; the other files go on. Writing
 is idempotent (see `writer`), so importing the same file again adds nothing, and re-running an
 import that stopped half-way completes it.

@@ -1,6 +1,6 @@
 """Rows to Tier A files: one Parquet file per session and write, append-only and idempotent.
 
-Layout (SPEC.md): `<lake>/raw_events/dt=YYYY-MM-DD/app_id=<app>/session_id=<sid>/<file>.parquet`,
+Layout (Tier A): `<lake>/raw_events/dt=YYYY-MM-DD/app_id=<app>/session_id=<sid>/<file>.parquet`,
 `dt` the UTC date of the session's first event.
 
 Idempotency comes from the file name: it is a hash of the event ids inside, so writing the same

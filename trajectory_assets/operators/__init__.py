@@ -28,7 +28,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for op in OPERATORS for t in op.output
 """Every table the built-in operators write, by name."""
 
 TIER_B: dict[str, TableSpec] = {n: t for n, t in TABLES.items() if n != "raw_compacted"}
-"""The Tier B tables of SPEC.md (every table but the compacted raw events)."""
+"""The Tier B tables of docs/tables.md (every table but the compacted raw events)."""
 
 __all__ = [
     "OPERATORS",

@@ -8,7 +8,7 @@ Cost of one call, as genai-prices computes it, in USD (a null token count taken 
     cost     = (uncached * input + cached * cache_read + output_tokens * output) / 1e6
                + request  (a price per call, for the few models that charge one)
 
-`input_tokens` counts cached tokens too (SPEC.md), which is genai-prices' convention as well:
+`input_tokens` counts cached tokens too (Tier A), which is genai-prices' convention as well:
 its `input_tokens` includes `cache_read_tokens`. A model with no cache-read rate has its cached
 tokens priced as ordinary input. A model without a price (not in the database, no override, or a
 null `model`) gets a null cost, never 0; so does a call with neither `input_tokens` nor

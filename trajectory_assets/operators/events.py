@@ -1,6 +1,6 @@
 """Validation, de-duplication and event order of raw events, shared by every raw-based operator.
 
-Rules (SPEC.md "Validation"): a row with a null or empty key, a negative or NaN metric, or a
+Rules (rules.md "Validation"): a row with a null or empty key, a negative or NaN metric, or a
 `decision`/`eval_result` payload that is not a JSON object is rejected with every reason that
 applies. Among valid rows, duplicate `event_id`s inside a session are one event: the first in
 event order is kept. Event order is `(ts, seq, event_id)`, null `seq` last.

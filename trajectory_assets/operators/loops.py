@@ -26,7 +26,7 @@ key order kept); null when the payload is not a JSON object, has no `arguments`,
 
 @dataclass(frozen=True)
 class LoopThresholds:
-    """When a run counts as a loop; both are run config (SPEC.md defaults)."""
+    """When a run counts as a loop; both are run config (rules.md defaults)."""
 
     identical_run: int = DEFAULT_IDENTICAL_RUN
     ping_pong: int = DEFAULT_PING_PONG

@@ -158,7 +158,7 @@ def pairs_sql(first_day: str, last_day: str) -> str:
 
 
 def paired_difference(d: list[float]) -> tuple[float, float | None, float | None, float | None]:
-    """(mean, standard error, 95% low, 95% high) of paired differences, SPEC.md's estimator."""
+    """(mean, standard error, 95% low, 95% high) of paired differences, rules.md's estimator."""
     import numpy as np
     from scipy.special import stdtrit  # Student's t quantile (scipy.stats costs 1 s to import)
 

@@ -1,5 +1,5 @@
 """Four of the six tables `sessionize` writes from one read of a batch of whole sessions (the
-call tables are in `call_tables`): their columns, keys and partitions (SPEC.md)."""
+call tables are in `call_tables`): their columns, keys and partitions (tables.md)."""
 
 import pyarrow as pa
 

@@ -10,7 +10,7 @@ changing a rate does not reshuffle the other days or the clean events:
 - `corrupt` : which events are turned into invalid rows or re-emitted as producer retries;
 - `layout`  : where a session's events are split into several append-only files.
 
-The data is shaped to exercise every table of SPEC.md with plausible numbers: heavy-tailed
+The data is shaped to exercise every table of docs/tables.md with plausible numbers: heavy-tailed
 latencies, context that grows over turns with prompt caching, tool loops with repeated tools,
 errors (tool, llm, agent-level, terminal or not), a decision funnel, eval attempts with repeated
 tasks, and the dirt real producers leave: invalid rows, duplicate event ids, unknown event

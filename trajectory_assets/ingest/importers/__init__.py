@@ -2,7 +2,7 @@
 
 Rows are dicts keyed by the RAW_EVENTS columns (see `trajectory_assets.ingest.common`); a file
 that cannot be read raises `UnparseableFileError` with the reason. Every module's docstring says
-how its format maps onto SPEC.md events and what it does where the format is silent.
+how its format maps onto Tier A events and what it does where the format is silent.
 """
 
 from collections.abc import Callable, Iterable

@@ -14,7 +14,7 @@ Mapping
 - `assistant` entries → `llm_call`, one per API response: a response streamed as several lines
   (one content block each, same `message.id` and `requestId`, the usage repeated on each) is one
   call, with the largest count of each usage field over its lines. model = `message.model`.
-  Anthropic's usage counts cache reads and writes apart from `input_tokens`; SPEC.md's
+  Anthropic's usage counts cache reads and writes apart from `input_tokens`; Tier A's
   `input_tokens` includes them, so input = input + cache reads + cache writes, cache_tokens =
   cache reads, and the writes and the stated input go in the payload. Time: the call starts at
   the entry it answers (`parentUuid`, else the session's previous non-assistant entry) and

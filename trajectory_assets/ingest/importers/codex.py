@@ -18,7 +18,7 @@ Mapping
   `last_token_usage` after each response. A count whose totals did not move repeats the last
   one and is dropped; otherwise the increase of the totals (else `last_token_usage`) is the
   usage of the response that just completed (the latest one without a count). OpenAI's
-  `input_tokens` already includes `cached_input_tokens`, SPEC.md's convention; reasoning tokens
+  `input_tokens` already includes `cached_input_tokens`, Tier A's convention; reasoning tokens
   are part of `output_tokens` and are also in the payload. A count with no response left to
   attach to is a call of its own (items the rollout did not keep), so session token sums equal
   the totals.

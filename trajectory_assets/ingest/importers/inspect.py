@@ -14,7 +14,7 @@ Mapping
   looks like `Name(...)`, else `model_error`). Calls made inside a scorer span (model-graded
   scorers) are llm_calls with agent_id `scorer` and no turn: their tokens are part of the
   sample's usage but they are not a step of the agent.
-- tokens: SPEC.md counts cached tokens in `input_tokens`. Inspect keeps each provider's own
+- tokens: Tier A counts cached tokens in `input_tokens`. Inspect keeps each provider's own
   convention: OpenAI's input includes cache reads (total = input + output), Anthropic's does not
   (total = input + cache writes + cache reads + output). The stated total tells them apart and
   Anthropic-style counts are added up (`common.input_with_cache`); cache writes go in the payload.

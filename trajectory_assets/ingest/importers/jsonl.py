@@ -1,4 +1,4 @@
-"""JSON Lines of SPEC.md raw events, one event object per line, validated.
+"""JSON Lines of Tier A raw events, one event object per line, validated.
 
 Each line is an object with RAW_EVENTS column names. `ts` is ISO-8601 text (naive text is UTC)
 or epoch seconds; `payload` may be a JSON object (it is serialized) or a string; `artifacts` a
@@ -6,7 +6,7 @@ list of `{kind, uri}`. `app_id` may be left out (the import's app id fills it). 
 an error, so a misspelt column is not silently dropped.
 
 A file imports whole or not at all: any invalid line fails the file, and the reason names the
-first invalid lines and why (SPEC.md validation: required fields, non-negative metrics, JSON
+first invalid lines and why (Tier A validation: required fields, non-negative metrics, JSON
 object payloads for decision and eval_result). Event ids are the file's own `event_id`s.
 """
 

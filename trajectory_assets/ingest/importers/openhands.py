@@ -16,7 +16,7 @@ Mapping
   1. `metrics.response_latencies` / `metrics.token_usages`, joined on `response_id` (their lengths
      differ when a response produced no action): tokens (prompt → input, completion → output,
      cache_read → cache) and latency per response. LiteLLM's `prompt_tokens` includes cached
-     tokens, as SPEC.md's input does; a count with more cache reads than prompt tokens can only
+     tokens, as Tier A's input does; a count with more cache reads than prompt tokens can only
      have left them out (Anthropic's convention) and gets reads and writes added;
   2. else the distinct `tool_call_metadata.model_response` ids on the actions, with that
      response's `usage`;

@@ -18,7 +18,7 @@ Mapping
   completion_tokens`, OpenInference `llm.token_count.prompt|completion`); cache from
   `gen_ai.usage.cache_read.input_tokens`, its legacy alias `gen_ai.usage.cache_read_input_tokens`,
   `gen_ai.usage.input_tokens.cached` or OpenInference `llm.token_count.prompt_details.cache_read`.
-  The GenAI conventions count cached tokens in the input, as SPEC.md does; a span whose numbers
+  The GenAI conventions count cached tokens in the input, as Tier A does; a span whose numbers
   show they were counted apart (Anthropic style: more cache reads than input, or a total equal to
   input + output + cache reads + writes) gets them added up (`common.input_with_cache`). Cache
   writes go in the payload. model: response model, else request model, else `llm.model_name`.

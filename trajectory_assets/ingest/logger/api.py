@@ -36,7 +36,7 @@ def _ts_us(value: Any) -> int:
 
 
 class Session:
-    """Helpers that fill the columns of each SPEC.md event type for one session.
+    """Helpers that fill the columns of each Tier A event type for one session.
 
     Methods return the event id (None if the event was dropped). `turn_index` defaults to the
     session's current turn, which `next_turn()` advances; session-level events carry no turn.
