@@ -80,6 +80,7 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     unknown = materialize(tmp_path, home, "--partition", DAY1, "--assets", "nope", runtime=None)
     assert unknown.returncode == 1
     assert "unknown asset 'nope'" in unknown.stderr
+    assert unknown.stderr.rstrip().endswith(", turns, daily_report")  # every asset it takes
     no_home = materialize(tmp_path, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="")
     assert no_home.returncode == 1
     assert "DAGSTER_HOME is not set" in no_home.stderr

@@ -60,3 +60,6 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     shutil.rmtree(Path(lake.root, "reports", f"dt={DAY1}"))
     missing = run([*CLI, "report", "--lake", lake.root, "--partition", DAY1], home)
     assert missing.returncode == 1 and "--assets daily_report" in missing.stderr
+    no_raw = run([*CLI, "report", "--lake", lake.root, "--partition", "2020-01-01"], home)
+    assert no_raw.returncode == 1  # not a command that would be refused
+    assert "error: no report for 2020-01-01: the lake has no raw data for that day" in no_raw.stderr

@@ -55,6 +55,7 @@ class Day(click.ParamType):
 
 
 DAY = Day()
+REPORT = "daily_report"  # an asset of its own, not a table (defs/report.py)
 
 
 def dagster_home(unset: str) -> str:
@@ -161,12 +162,16 @@ def project(defs: Sequence[str] = (), lake: "Lake | None" = None) -> "Project":
         raise CliError(str(exc)) from None
 
 
-def operator_named(registry: "Registry", name: str) -> "Operator":
-    """The operator that writes table `name` (or is called `name`)."""
+def operator_named(registry: "Registry", name: str, *, report: bool = False) -> "Operator":
+    """The operator that writes table `name` (or is called `name`); `report`: the daily
+    report is an asset the command also takes (and the error lists it)."""
     try:
         return registry.operator(name)
     except KeyError as exc:
-        raise CliError(str(exc.args[0])) from None
+        message = str(exc.args[0])
+        if report:
+            message += f", {REPORT}"
+        raise CliError(message) from None
 
 
 def tables_for(registry: "Registry", names: Sequence[str]) -> list[str]:
@@ -176,7 +181,9 @@ def tables_for(registry: "Registry", names: Sequence[str]) -> list[str]:
         return [t for op in registry.operators for t in op.output_names]
     tables: list[str] = []
     for name in names:
-        tables += [t for t in operator_named(registry, name).output_names if t not in tables]
+        tables += [
+            t for t in operator_named(registry, name, report=True).output_names if t not in tables
+        ]
     return tables
 
 

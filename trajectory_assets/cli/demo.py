@@ -7,6 +7,7 @@ import click
 
 from trajectory_assets.cli.common import (
     DEFAULT_APPS,
+    REPORT,
     CliError,
     project,
     runtime_option,
@@ -15,7 +16,7 @@ from trajectory_assets.cli.common import (
     tables_for,
 )
 from trajectory_assets.cli.generate import write_sample
-from trajectory_assets.cli.materialize import REPORT, run_days
+from trajectory_assets.cli.materialize import run_days
 
 if TYPE_CHECKING:
     from trajectory_assets.lake.fs import Lake

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from trajectory_assets.cli.common import (
+    REPORT,
     CliError,
     Interrupted,
     dagster_home,
@@ -31,7 +32,6 @@ from trajectory_assets.cli.common import (
 )
 from trajectory_assets.cli.outcome import (
     FAILED_CHECK,
-    REPORT,
     check_failures,
     failure_message,
     interrupted,

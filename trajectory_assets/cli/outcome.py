@@ -5,7 +5,7 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from trajectory_assets.cli.common import say
+from trajectory_assets.cli.common import REPORT, say
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 DAY_WIDTH = 10  # a column of the per-day summary: a day, or a row count up to 9,999,999
 SHOWN_SKIPPED = 20  # skipped raw files listed in the summary; the metadata has them all
-REPORT = "daily_report"  # an asset of its own, not a table (defs/report.py)
 
 
 def summary(
