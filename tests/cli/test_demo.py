@@ -7,6 +7,7 @@ import pytest
 
 from tests.cli.helpers import on_lake
 from tests.runs import lake_catalog
+from trajectory_assets.cli.demo import _ui_command
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES
 
@@ -18,7 +19,8 @@ def test_demo_command_materializes_every_table_for_every_day(tmp_path: Path, hom
     size = ("--days", "3", "--sessions-per-day", "30")
     done = on_lake("demo", lake, home, *size, "--num-cpus", "2")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "make ui" in done.stdout
+    ui = f"UI:     TRAJECTORY_ASSETS_LAKE={lake} DAGSTER_HOME={home} dagster dev -w workspace.yaml"
+    assert ui in done.stdout  # not `make ui`, which shows the Makefile's lake and instance
     report = next(line for line in done.stdout.splitlines() if line.startswith("report:"))
     assert Path(report.split(maxsplit=1)[1]).exists()
     with dg.DagsterInstance.from_config(str(home)) as instance:  # the UI: raw_events observed
@@ -29,3 +31,15 @@ def test_demo_command_materializes_every_table_for_every_day(tmp_path: Path, hom
     assert len(days) == 3
     for table in TABLES:
         assert catalog.days(table) == days
+
+
+def test_make_ui_is_named_where_it_shows_the_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster_home"))
+    assert _ui_command(Lake("demo/lake")) == "make ui"
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
+    assert _ui_command(Lake("demo/lake")).startswith(
+        f"TRAJECTORY_ASSETS_LAKE={tmp_path}/demo/lake DAGSTER_HOME={tmp_path}/elsewhere dagster dev"
+    )

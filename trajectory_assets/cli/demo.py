@@ -1,6 +1,8 @@
 """`trajectory-assets demo`: a sample lake and every Tier B table for its days, in one command."""
 
 import datetime as dt
+import os
+import shlex
 from typing import TYPE_CHECKING
 
 import click
@@ -80,7 +82,22 @@ def demo(
     say(f"tables: {sample.display('<table>')} (Delta Lake tables, partitioned by dt)")
     say(f"report: {sample.display(report_files(wanted[-1]).html)}")
     say(f'query:  trajectory-assets query --lake {lake} "SELECT * FROM sessions LIMIT 5"')
-    say("UI:     make ui   (then open http://127.0.0.1:3000 and look at the assets)")
+    say(f"UI:     {_ui_command(sample)}   (then open http://127.0.0.1:3000)")
+
+
+def _ui_command(sample: "Lake") -> str:
+    """`make ui` where it shows this lake and instance (the Makefile's), else the command that
+    does, with both spelled out."""
+    home = os.environ.get("DAGSTER_HOME", "")
+    if sample.display() == os.path.abspath("demo/lake") and home == os.path.abspath(
+        ".dagster_home"
+    ):
+        return "make ui"
+    lake, instance = shlex.quote(sample.display()), shlex.quote(home)
+    return (
+        f"TRAJECTORY_ASSETS_LAKE={lake} DAGSTER_HOME={instance} dagster dev -w workspace.yaml "
+        "-h 127.0.0.1 -p 3000 (from the repository's folder)"
+    )
 
 
 def _observe_raw(sample: "Lake") -> None:
