@@ -97,3 +97,6 @@ def test_forget_needs_sessions_or_a_day(materialized_lake: Path, home: Path) -> 
     assert both.returncode == 1 and "give --session-id" in both.stderr
     none = forget(materialized_lake, home, "--app-id", "nope", "--session-id", "x")
     assert none.returncode == 1 and "nothing to forget" in none.stderr
+    not_a_day = forget(materialized_lake, home, "--app-id", "a", "--before", "2026-13-01")
+    assert not_a_day.returncode == 2  # click's usage error, as for every day option
+    assert "'--before': not a date (YYYY-MM-DD): '2026-13-01'" in not_a_day.stderr

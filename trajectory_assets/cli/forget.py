@@ -14,6 +14,7 @@ import datetime as dt
 import click
 
 from trajectory_assets.cli.common import (
+    DAY,
     CliError,
     dagster_home,
     defs_option,
@@ -30,7 +31,9 @@ from trajectory_assets.cli.common import (
 @defs_option
 @click.option("--app-id", required=True, help="the app whose sessions are forgotten")
 @click.option("--session-id", "session_ids", multiple=True, help="a session to forget (repeat)")
-@click.option("--before", help="forget every session of the app that started before this day")
+@click.option(
+    "--before", type=DAY, help="forget every session of the app that started before this day"
+)
 @runtime_option
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def forget(
@@ -57,11 +60,6 @@ def forget(
 
     if bool(session_ids) == (before is not None):
         raise CliError("give --session-id SESSION (one or more), or --before DAY")
-    if before is not None:
-        try:
-            before = dt.date.fromisoformat(before).isoformat()
-        except ValueError:
-            raise CliError(f"--before takes a day (YYYY-MM-DD), not {before!r}") from None
     dagster_home("the sessions are forgotten in the Dagster instance's runs too")
     where = open_lake(lake, must_exist=True)
     instance = dg.DagsterInstance.get()
