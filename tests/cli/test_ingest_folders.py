@@ -66,8 +66,11 @@ def test_a_folder_without_logs_is_an_error(
     out = capsys.readouterr()
     assert "README.md" in out.out and "not JSON" in out.out
     assert "no log of a known format" in out.err
-    assert main(["ingest", str(tmp_path / "empty-or-missing"), "--lake", str(tmp_path)]) == 1
-    assert "no such file" in capsys.readouterr().out
+    missing = tmp_path / "empty-or-missing"
+    with pytest.raises(SystemExit) as exit_:  # a usage error, before anything is read
+        main(["ingest", str(tmp_path / "notes"), str(missing), "--lake", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert f"Path '{missing}' does not exist" in capsys.readouterr().err
 
 
 def test_auto_is_a_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,7 +47,7 @@ class ImportFormat(click.ParamType):
     "A file that cannot be parsed is reported and the others still import; importing a file "
     "again adds nothing. The last line is the command that materializes the imported days.",
 )
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(exists=True))
 @click.option("--lake", required=True, help="lake root: a path or s3://bucket/prefix")
 @click.option(
     "--format",
