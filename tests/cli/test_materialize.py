@@ -352,7 +352,7 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
             break
     if runtime == "ray":
         _wait_for(lambda: _processes_under(ray_tmp) > 1, "Ray's worker to start")
-        time.sleep(3)  # and to take the batch
+    time.sleep(3)  # the batch has started (in a Ray worker: it has taken the batch)
     running.send_signal(signal.SIGINT)
     started = time.monotonic()
     rest = running.stderr.read()
@@ -360,6 +360,9 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
     assert time.monotonic() - started < 30  # not after the batch's minute of sleep
     assert rest.startswith("error: interrupted: run ") and "Traceback" not in rest
     assert "the batches it finished are reused" in rest
+    with dg.DagsterInstance.from_config(str(home)) as instance:  # the UI: Canceled
+        (last,) = instance.get_run_records(limit=1)
+        assert last.dagster_run.status == dg.DagsterRunStatus.CANCELED
     _wait_for(lambda: _processes_under(ray_tmp) == 0, "Ray's processes to stop")
     shutil.rmtree(ray_tmp, ignore_errors=True)
 

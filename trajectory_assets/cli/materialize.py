@@ -286,6 +286,9 @@ def run_days(
             if interrupted(result):
                 for line in failed_checks:  # of the stretches before, which did commit
                     click.echo(line, err=True)
+                instance.report_run_canceled(  # the UI shows it Canceled, not Failure
+                    result.dagster_run, message="interrupted on the command line (Ctrl+C)"
+                )
                 raise Interrupted(
                     f"interrupted: run {result.run_id} stopped; the days it committed stay "
                     "committed and recorded, and the batches it finished are reused by the "
