@@ -48,8 +48,8 @@ def test_explain_plans_what_an_asset_needs_first_on_a_new_day(
     assert main(["explain", "turn_features", "--lake", lake.root, "--partition", DAY1]) == 0
     out = capsys.readouterr().out
     assert out.startswith(
-        f"note: turn_features dt={DAY1} reads turns dt={DAY1}, not materialized yet: this is "
-        "the plan of a run that computes it first (sessionize), as materializing every asset does"
+        "note: turn_features reads tables not materialized yet for these days: this is the plan "
+        "of a run that computes them first (sessionize), as materializing every asset does\n"
     )
     assert "operator sessionize" in out and "operator turn_features" in out
     assert "reads: raw_events, once per batch for sessionize, turn_features" in out

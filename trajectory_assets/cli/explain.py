@@ -65,14 +65,13 @@ def explain(
         chain = registry.with_upstream(op)
         if len(chain) == 1:
             raise CliError(str(exc)) from None
-        missing = str(exc).split(", which has not been materialized")[0]
     try:
         plan = explain_plan(registry, chain, where, days, runtime)
     except MissingUpstreamError as exc:  # written by another code location
         raise CliError(str(exc)) from None
     names = ", ".join(o.name for o in chain if o is not op)
     say(
-        f"note: {missing}, not materialized yet: this is the plan of a run that computes it "
-        f"first ({names}), as materializing every asset does"
+        f"note: {op.name} reads tables not materialized yet for these days: this is the plan of "
+        f"a run that computes them first ({names}), as materializing every asset does"
     )
     say(plan)
