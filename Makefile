@@ -18,9 +18,9 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e examples/team_metrics
 	@touch $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml: deploy/dagster-local.yaml
+$(DAGSTER_HOME)/dagster.yaml: trajectory_assets/defs/dagster_local.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	cp deploy/dagster-local.yaml $(DAGSTER_HOME)/dagster.yaml
+	cp trajectory_assets/defs/dagster_local.yaml $(DAGSTER_HOME)/dagster.yaml
 
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/trajectory-assets demo --lake demo/lake --days 3

@@ -27,6 +27,7 @@ from benchmarks.lakes import LakeInfo, fresh_folder, fresh_work
 from benchmarks.procs import Measured, log_tail, run_measured
 from benchmarks.runlog import RunPhases, read_run
 from benchmarks.settings import ROOT
+from trajectory_assets.cli.common import INSTANCE_SETTINGS
 from trajectory_assets.operators import TABLES
 
 
@@ -67,7 +68,7 @@ def prepare(runtime: str, lake: LakeInfo) -> tuple[Path, Path, list[str]]:
     """A fresh work lake and Dagster home for `runtime`, and the command to run there."""
     work = fresh_work(runtime, lake)
     home = fresh_folder(f"{runtime}-dagster-home")
-    shutil.copy(ROOT / "deploy" / "dagster-local.yaml", home / "dagster.yaml")
+    shutil.copy(INSTANCE_SETTINGS, home / "dagster.yaml")
     return work, home, materialize_command(work, lake["days"], runtime)
 
 

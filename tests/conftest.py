@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.helpers import new_dagster_home
 from tests.lakes import make_lake
 from tests.servers import S3Server, s3_server
 from trajectory_assets.lake.fs import Lake
@@ -19,7 +20,7 @@ def private_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     DAGSTER_HOME (the `dagster` CLI, `DagsterInstance.get()`), so the tests neither need the
     developer's nor write into it. Tests of the command line pass their own per test."""
     before = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster_home"))
+    os.environ["DAGSTER_HOME"] = str(new_dagster_home(tmp_path_factory.mktemp("dagster_home")))
     yield
     if before is None:
         os.environ.pop("DAGSTER_HOME", None)

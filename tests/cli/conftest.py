@@ -8,23 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import generate, materialize
+from tests.cli.helpers import generate, materialize, new_dagster_home
 from tests.lakes import DAY1, DAY2
 
 
 @pytest.fixture()
 def home(tmp_path: Path) -> Path:
-    path = tmp_path / "dagster_home"
-    path.mkdir()
-    return path
+    return new_dagster_home(tmp_path / "dagster_home")
 
 
 @pytest.fixture(scope="session")
 def materialized_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two days of 20 sessions, every table materialized; read-only for the tests."""
     root = tmp_path_factory.mktemp("cli_lake")
-    home = root / "dagster_home"
-    home.mkdir()
+    home = new_dagster_home(root / "dagster_home")
     lake = root / "lake"
     generate(lake, home, days=2, sessions_per_day=20)
     done = materialize(lake, home, "--from", DAY1, "--to", DAY2)

@@ -1,13 +1,23 @@
 """Running the command line in a subprocess, as a user's script does."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.lakes import DAY1
+from trajectory_assets.cli.common import INSTANCE_SETTINGS
 
 CLI = [sys.executable, "-m", "trajectory_assets.cli"]
+
+
+def new_dagster_home(path: Path) -> Path:
+    """A Dagster instance folder as `make demo` sets one up: the project's instance settings in
+    it (the command line would write them into an empty one, with a note on stderr)."""
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(INSTANCE_SETTINGS, path / "dagster.yaml")
+    return path
 
 
 def run(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:

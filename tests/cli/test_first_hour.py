@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.cli.helpers import generate, materialize, on_lake
+from tests.cli.helpers import generate, materialize, new_dagster_home, on_lake
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
 from tests.servers import free_port, wait_for_port
@@ -129,8 +129,7 @@ def test_sync_shows_a_lake_in_a_new_instance_and_the_ui_sees_it(tmp_path: Path, 
     lake = tmp_path / "lake"
     generate(lake, home, days=2, sessions_per_day=5)
     assert materialize(lake, home, "--from", DAY1, "--to", DAY2).returncode == 0
-    fresh = tmp_path / "fresh_home"  # a new (or lost) instance knows nothing of the lake
-    fresh.mkdir()
+    fresh = new_dagster_home(tmp_path / "fresh_home")  # a new (or lost) instance knows nothing
     synced = on_lake("sync", lake, fresh)
     assert synced.returncode == 0, synced.stderr[-2000:]
     assert "raw_events: 2 day(s) observed now" in synced.stdout

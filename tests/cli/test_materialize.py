@@ -20,6 +20,7 @@ import yaml
 from tests.cli.helpers import CLI, generate, materialize, on_lake, run
 from tests.lakes import DAY1, DAY2, write_lake
 from tests.runs import lake_catalog
+from trajectory_assets.cli.common import INSTANCE_SETTINGS
 from trajectory_assets.defs.assets import POOL
 from trajectory_assets.defs.config import launchpad_config
 from trajectory_assets.lake.fs import Lake
@@ -177,11 +178,16 @@ def test_a_normal_run_prints_no_warnings(tmp_path: Path, home: Path) -> None:
     lake = tmp_path / "lake"
     generate(lake, home)
     command = ["materialize", "--lake", str(lake), "--partition", DAY1, "--runtime", "inline"]
-    _assert_quiet_success(run([*CLI, *command], home))
-    # and -v shows what was hidden: here Dagster's note that DAGSTER_HOME has no dagster.yaml
-    loud = run([*CLI, "-v", *command], home)
+    (home / "dagster.yaml").unlink(missing_ok=True)  # as a new DAGSTER_HOME is
+    first = run([*CLI, *command], home)
+    _assert_quiet_success(first)
+    assert f"note: {home} had no dagster.yaml: wrote the project's instance" in first.stderr
+    assert "Telemetry" not in first.stderr  # Dagster's notice, off with those settings
+    assert (home / "dagster.yaml").read_text() == INSTANCE_SETTINGS.read_text()
+    # and -v shows what was hidden: Dagster's own warnings
+    loud = run([*CLI, "-v", *command, "--force"], home)
     assert loud.returncode == 0, loud.stderr[-3000:]
-    assert "No dagster instance configuration file" in loud.stderr
+    assert "Warning" in loud.stderr and "had no dagster.yaml" not in loud.stderr
 
 
 @pytest.mark.slow
@@ -247,7 +253,7 @@ def test_a_run_waiting_for_the_pool_says_so_and_goes_on_once_the_slot_is_free(
     silence; it now says what it waits for and how to free it."""
     lake = tmp_path / "lake"
     generate(lake, home, sessions_per_day=5)
-    shutil.copy(Path(__file__).parents[2] / "deploy" / "dagster-local.yaml", home / "dagster.yaml")
+    shutil.copy(INSTANCE_SETTINGS, home / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         storage = instance.event_log_storage
         storage.initialize_concurrency_limit_to_default(POOL)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from tests.cli.helpers import CLI, run
+from tests.cli.helpers import CLI, new_dagster_home, run
 from tests.dagster_assets import assets_of, text
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.definitions import defs
@@ -52,8 +52,7 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     assert described["runtime"].value == "auto: inline"  # a small lake stays in-process
     assert described["lake"].value == lake.root
 
-    home = tmp_path / "home"
-    home.mkdir()
+    home = new_dagster_home(tmp_path / "home")
     shown = run([*CLI, "report", "--lake", lake.root, "--partition", DAY1], home)
     assert shown.returncode == 0, shown.stderr
     assert f"page:  {lake.root}/reports/dt={DAY1}/report.html" in shown.stdout

@@ -7,7 +7,9 @@ breaks when what it calls does.
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -58,9 +60,16 @@ DAY = Day()
 REPORT = "daily_report"  # an asset of its own, not a table (defs/report.py)
 
 
+INSTANCE_SETTINGS = Path(__file__).parents[1] / "defs" / "dagster_local.yaml"
+"""The instance settings `make demo` uses, written into a DAGSTER_HOME that has none: without
+them a run has no pool limit (two runs of one instance would compute the same days at once)
+and Dagster prints its telemetry notice into the command's output."""
+
+
 def dagster_home(unset: str) -> str:
-    """The DAGSTER_HOME folder the instance lives in, created if missing; `unset` says why the
-    command needs one. Dagster itself refuses a relative path, with a traceback."""
+    """The DAGSTER_HOME folder the instance lives in, created if missing, with the project's
+    instance settings where it has none; `unset` says why the command needs one. Dagster itself
+    refuses a relative path, with a traceback."""
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         raise CliError(f"DAGSTER_HOME is not set: {unset}")
@@ -70,6 +79,14 @@ def dagster_home(unset: str) -> str:
             f'export DAGSTER_HOME="{os.path.abspath(home)}"'
         )
     os.makedirs(home, exist_ok=True)
+    settings = os.path.join(home, "dagster.yaml")
+    if not os.path.exists(settings):
+        shutil.copyfile(INSTANCE_SETTINGS, settings)
+        click.echo(
+            f"note: {home} had no dagster.yaml: wrote the project's instance settings there "
+            "(SQLite storage, one Tier B step at a time, telemetry off); edit it as you wish",
+            err=True,
+        )
     return home
 
 
