@@ -99,15 +99,17 @@ def save(lake: Lake, path: str, record: Record) -> None:
 
 
 def purge_history(lake: Lake, catalog: Catalog, days: Sequence[str]) -> list[str]:
-    """Remove what older versions and failed runs left behind, in every table: files no longer
-    current (vacuum, horizon zero, files never committed included), the log entries that
-    described them, and the affected days' batch receipts. Time travel ends here."""
+    """Remove what older versions and failed runs left behind, in every table whose log ever
+    touched one of the days: files no longer current (vacuum, horizon zero, files never
+    committed included), the log entries that described them, and the days' batch receipts.
+    Time travel of those tables ends here; a table that never held those days keeps its history.
+    """
     purged = []
     for name in catalog.list():
         if name == RAW_TABLE:
             continue
         table = delta.open_table(lake, name)
-        if table is None:
+        if table is None or not any(set(days) & c.days for c in delta_history.commits(lake, name)):
             continue
         delta_history.vacuum(lake, name, retention_hours=0, full=True)
         table.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"})
