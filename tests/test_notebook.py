@@ -1,15 +1,17 @@
 """The notebook API: reads that open only the files of the days and apps asked for, `apply`
 that computes without writing, `write` that commits as a Dagster run does."""
 
+import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, run_all
-from trajectory_assets.errors import LostDataFileError
+from trajectory_assets.errors import LostDataFileError, NoSuchVersionError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import DecisionSteps, Sessionize, ToolStats
 
@@ -37,6 +39,29 @@ def test_read_opens_only_the_files_of_the_days_and_apps_asked_for(built: Lake) -
     assert one_app.column_names == ["app_id", "session_id", "cost_usd"]
     frame = ctx.read_polars("turns", dt_from=DAY1, dt_to=DAY1)
     assert frame.height == lake_catalog(built).read("turns", dt=DAY1).num_rows
+
+
+def test_raw_events_and_versions_read_as_they_are(built: Lake) -> None:
+    """raw_events reads the raw files (it is no Delta table to come back empty); a version or
+    time the log does not hold is an error naming the versions kept."""
+    ctx = ta.connect(built.root, runtime="inline")
+    raw = ctx.read("raw_events", dt=DAY1)
+    files = sorted(Path(built.root, "raw_events", f"dt={DAY1}").rglob("*.parquet"))
+    assert raw.num_rows == sum(pq.read_metadata(f).num_rows for f in files) > 0
+    assert set(raw["dt"].to_pylist()) == {DAY1}
+    assert ctx.read("raw_events", dt=DAY1, app_id="support-bot", columns=["app_id"]).num_rows < (
+        raw.num_rows
+    )
+    with pytest.raises(
+        ValueError, match="raw_events is append-only Parquet, not Delta: it has no versions"
+    ):
+        ctx.read("raw_events", version=0)
+    with pytest.raises(NoSuchVersionError, match="sessions has no version 99: the versions kept"):
+        ctx.read("sessions", version=99)
+    with pytest.raises(NoSuchVersionError, match="sessions did not exist yet at 2020-01-01"):
+        ctx.read("sessions", as_of=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    assert ctx.read("sessions", as_of=now).equals(ctx.read("sessions"))
 
 
 def test_apply_computes_without_writing_and_write_commits_the_same(

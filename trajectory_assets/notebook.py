@@ -10,6 +10,7 @@ Reads prune partitions: only the files of the matching days (and apps) are opene
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -54,9 +55,11 @@ class Context:
         app_id: str | None = None,
         columns: list[str] | None = None,
         version: int | None = None,
+        as_of: datetime | None = None,
     ) -> pa.Table:
-        """The table's rows (at its current version, or `version`) as Arrow, pruned by day and
-        app, in key order."""
+        """The table's rows (at its current version, or `version`, or the version current at
+        `as_of`) as Arrow, pruned by day and app, in key order; `raw_events` gives the raw
+        events as operators see them."""
         return self.catalog.read(
             table,
             dt=dt,
@@ -65,6 +68,7 @@ class Context:
             app_id=app_id,
             columns=columns,
             version=version,
+            as_of=as_of,
         )
 
     def read_polars(self, table: str, **filters: Any) -> "pl.DataFrame":

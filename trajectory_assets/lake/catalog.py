@@ -16,7 +16,9 @@ from trajectory_assets.lake import delta, delta_history
 from trajectory_assets.lake.delta import DataFile, PartitionState, Snapshot
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
-from trajectory_assets.schema import RAW_EVENTS, TableSpec
+from trajectory_assets.lake.raw import RawFile, list_raw_files
+from trajectory_assets.lake.raw_read import read_events
+from trajectory_assets.schema import EVENTS, RAW_EVENTS, TableSpec
 
 RAW_SPEC = TableSpec(RAW_TABLE, RAW_EVENTS, ("app_id", "session_id"), ("event_id",))
 
@@ -76,11 +78,19 @@ class Catalog:
         as_of: datetime | None = None,
     ) -> pa.Table:
         """The rows of a table (current, or at a version or time), in key order, pruned by day
-        and app: the files of other partitions are never opened. NoSuchVersionError for a time
-        before the table existed or before the oldest version its log keeps."""
+        and app: the files of other partitions are never opened. NoSuchVersionError for a
+        version, or a time, its log does not hold. `raw_events` gives the raw files' events as
+        operators see them (file by file, in file order); it has no versions."""
         spec = self.get(name)
-        if as_of is not None:
-            version = delta_history.version_as_of(self.lake, name, as_of)
+        if name == RAW_TABLE:
+            if version is not None or as_of is not None:
+                raise ValueError(
+                    f"{RAW_TABLE} is append-only Parquet, not Delta: it has no versions"
+                )
+            return self._raw(dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id, columns=columns)
+        wanted = as_of if as_of is not None else version
+        if wanted is not None:
+            version = delta_history.version_as_of(self.lake, name, wanted)
         return delta.read(
             self.lake,
             spec,
@@ -88,6 +98,23 @@ class Catalog:
             columns=columns,
             version=version,
         )
+
+    def _raw(
+        self,
+        *,
+        dt: str | None,
+        dt_from: str | None,
+        dt_to: str | None,
+        app_id: str | None,
+        columns: list[str] | None,
+    ) -> pa.Table:
+        files = list_raw_files(self.lake, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id)
+        by_day: dict[str, list[RawFile]] = {}
+        for f in files:
+            by_day.setdefault(f.dt, []).append(f)
+        days = [read_events(self.lake, day_files)[0] for _, day_files in sorted(by_day.items())]
+        events = pa.concat_tables(days) if days else EVENTS.empty_table()
+        return events.select(columns) if columns is not None else events
 
     def head(self, name: str, day: str, rows: int) -> pa.Table:
         """The first rows of a table's day, from its first file alone: a preview that costs a
