@@ -9,6 +9,7 @@ never edits this package to list, query or materialize their tables.
 
 import importlib
 import os
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -65,6 +66,11 @@ def load(modules: Sequence[str] = (), lake_defs: Sequence[str] = ()) -> Project:
             module = importlib.import_module(name)
         except ImportError as exc:
             raise DefinitionError(f"cannot import the definitions module {name!r}: {exc}") from exc
+        except Exception as exc:  # its own code failed: a syntax error, or raised at import
+            raise DefinitionError(
+                f"the definitions module {name!r} failed while importing: {_where(exc)}"
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         ops = getattr(module, "operators", None)
         if not ops or not all(isinstance(op, Operator) for op in ops):
             raise DefinitionError(
@@ -74,3 +80,11 @@ def load(modules: Sequence[str] = (), lake_defs: Sequence[str] = ()) -> Project:
     project = Project(tuple(found))
     project.registry  # noqa: B018 - checks the definitions now, with a clear message
     return project
+
+
+def _where(exc: Exception) -> str:
+    """`file:line: ` of the innermost frame of a module's failure (a SyntaxError says its own)."""
+    if isinstance(exc, SyntaxError):
+        return ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""

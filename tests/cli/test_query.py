@@ -169,3 +169,16 @@ def version(lake: Path) -> int:
     table = delta.open_table(Lake(str(lake)), "sessions")
     assert table is not None
     return int(table.version())
+
+
+def test_an_output_that_cannot_be_written_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for fmt in ("csv", "json", "parquet"):
+        target = tmp_path / "no_such_folder" / f"out.{fmt}"
+        assert (
+            main(["query", "--lake", str(tmp_path), "SELECT 1", "--format", fmt, "-o", str(target)])
+            == 1
+        )
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and str(target) in err and "Traceback" not in err

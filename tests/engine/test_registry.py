@@ -1,6 +1,7 @@
 """Bad definitions fail when a code location loads, naming the operator and the problem."""
 
 import dataclasses
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -110,6 +111,28 @@ def test_a_definitions_module_that_fails_names_itself(monkeypatch: pytest.Monkey
     monkeypatch.setenv("TRAJECTORY_ASSETS_DEFS", "trajectory_assets.schema")
     with pytest.raises(DefinitionError, match="has no `operators` list"):
         load()
+
+
+def test_a_definitions_module_whose_code_fails_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trajectory_assets.project import load
+
+    (tmp_path / "broken_syntax.py").write_text("x = (\n")
+    (tmp_path / "raises_at_import.py").write_text("import os\n\nraise RuntimeError('no config')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(DefinitionError) as syntax:
+        load(["broken_syntax"])
+    assert str(syntax.value).startswith(
+        "the definitions module 'broken_syntax' failed while importing: SyntaxError: "
+    )
+    assert "broken_syntax.py, line 1" in str(syntax.value)
+    with pytest.raises(DefinitionError) as raised:
+        load(["raises_at_import"])
+    assert str(raised.value) == (
+        "the definitions module 'raises_at_import' failed while importing: "
+        f"{tmp_path / 'raises_at_import.py'}:3: RuntimeError: no config"
+    )
 
 
 def test_reconfigured_operators_replace_their_defaults() -> None:

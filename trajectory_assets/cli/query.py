@@ -159,7 +159,11 @@ def _opened(output: Path | None) -> Iterator[IO[str]]:
     if output is None:
         yield sys.stdout
         return
-    with output.open("w", newline="", encoding="utf-8") as handle:
+    try:
+        handle = output.open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"--output {output}: {exc.strerror or exc}") from None
+    with handle:
         yield handle
 
 
