@@ -71,16 +71,25 @@ class Span:
         name = str(raw.get("name") or "")
         trace_id = hex_id(raw.get("traceId", context.get("trace_id")), 32)
         span_id = hex_id(raw.get("spanId", context.get("span_id")), 16)
-        start_ns = nanos(raw.get("startTimeUnixNano", raw.get("start_time")))
         if not trace_id or not span_id:
             raise UnparseableFileError(f"span {name!r} has no trace id or span id")
-        if start_ns is None:
+        for what, value, width in (("trace id", trace_id, 32), ("span id", span_id, 16)):
+            if len(value) > width or value.strip("0123456789abcdef") or not value.strip("0"):
+                raise UnparseableFileError(
+                    f"span {name!r} has an invalid {what} {value!r}: OTLP ids are {width} hex "
+                    "digits, not all zero"
+                )
+        start_ns = _time(name, "start", raw.get("startTimeUnixNano", raw.get("start_time")))
+        end_ns = _time(name, "end", raw.get("endTimeUnixNano", raw.get("end_time")))
+        if not start_ns:  # OTLP's zero is an unset time
             raise UnparseableFileError(f"span {name!r} has no start time")
+        if end_ns and end_ns < start_ns:  # zero: unset, as for the start
+            raise UnparseableFileError(f"span {name!r} ends before it starts")
         self.name = name
         self.trace_id: str = trace_id
         self.span_id: str = span_id
         self.start_ns: int = start_ns
-        self.end_ns: int | None = nanos(raw.get("endTimeUnixNano", raw.get("end_time")))
+        self.end_ns: int | None = end_ns or None
         parent = raw.get("parent") or {}
         parent_id = raw.get("parentSpanId", raw.get("parent_id", parent.get("span_id")))
         self.parent_id = hex_id(parent_id, 16) if parent_id not in (None, "", 0) else None
@@ -104,6 +113,15 @@ def hex_id(value: Any, width: int) -> str | None:
         return format(value, f"0{width}x")
     text = str(value).strip().lower()
     return text.removeprefix("0x")
+
+
+def _time(name: str, which: str, value: Any) -> int | None:
+    try:
+        return nanos(value)
+    except (ValueError, TypeError):
+        raise UnparseableFileError(
+            f"span {name!r} has a {which} time that is no time: {value!r}"
+        ) from None
 
 
 def nanos(value: Any) -> int | None:

@@ -1,0 +1,53 @@
+"""What a span must have to become events (the file importer and the OTLP receiver share it):
+ids of hex digits that are not all zero, a start time, and no end before the start."""
+
+from typing import Any
+
+import pytest
+
+from trajectory_assets.errors import UnparseableFileError
+from trajectory_assets.ingest.importers.otel_spans import Span
+
+START = 1_764_000_000_000_000_000
+
+
+def span(**changes: Any) -> dict[str, Any]:
+    good = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "chat",
+        "startTimeUnixNano": str(START),
+        "endTimeUnixNano": str(START + 2_000_000),
+    }
+    return {**good, **changes}
+
+
+def test_a_good_span_and_an_unset_end() -> None:
+    read = Span(span())
+    assert (read.trace_id, read.start_ns, read.end_ns) == (
+        span()["traceId"],
+        START,
+        START + 2_000_000,
+    )
+    assert Span(span(endTimeUnixNano="0")).end_ns is None  # OTLP's zero: unset
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"traceId": "0" * 32}, "has an invalid trace id '000"),
+        ({"traceId": "not-hex!"}, "has an invalid trace id 'not-hex!': OTLP ids are 32 hex"),
+        ({"spanId": "0" * 16}, "has an invalid span id"),
+        ({"spanId": "a" * 17}, "has an invalid span id"),
+        ({"traceId": ""}, "has no trace id or span id"),
+        ({"startTimeUnixNano": "0"}, "has no start time"),
+        ({"startTimeUnixNano": "notanumber"}, "has a start time that is no time: 'notanumber'"),
+        ({"endTimeUnixNano": str(START - 1)}, "ends before it starts"),
+    ],
+)
+def test_a_span_that_cannot_be_events_is_refused_with_its_reason(
+    changes: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(UnparseableFileError, match="span 'chat' ") as refused:
+        Span(span(**changes))
+    assert reason in str(refused.value)
