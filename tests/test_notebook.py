@@ -62,6 +62,12 @@ def test_raw_events_and_versions_read_as_they_are(built: Lake) -> None:
         ctx.read("sessions", as_of=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     now = dt.datetime.now(dt.UTC)
     assert ctx.read("sessions", as_of=now).equals(ctx.read("sessions"))
+    with pytest.raises(ValueError, match="dt='bogus' is not a day"):  # not 0 rows, as if empty
+        ctx.read("sessions", dt="bogus")
+    with pytest.raises(ValueError, match="dt_from='2026-13-01' is not a day"):
+        ctx.read("sessions", dt_from="2026-13-01")
+    with pytest.raises(ValueError, match="dt_to='20261118' is not a day"):
+        ctx.read("raw_events", dt_to="20261118")
 
 
 def test_apply_computes_without_writing_and_write_commits_the_same(

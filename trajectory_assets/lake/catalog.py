@@ -6,7 +6,7 @@ step, one check), so make a new one, or call `refresh`, to see later commits.
 """
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -82,6 +82,9 @@ class Catalog:
         version, or a time, its log does not hold. `raw_events` gives the raw files' events as
         operators see them (file by file, in file order); it has no versions."""
         spec = self.get(name)
+        for option, value in (("dt", dt), ("dt_from", dt_from), ("dt_to", dt_to)):
+            if value is not None and not _is_day(value):
+                raise ValueError(f"{option}={value!r} is not a day (YYYY-MM-DD)")
         if name == RAW_TABLE:
             if version is not None or as_of is not None:
                 raise ValueError(
@@ -141,6 +144,13 @@ class Catalog:
     # Last in the class body: a method named `list` would shadow the builtin in later annotations.
     def list(self) -> list[str]:
         return sorted(self._tables)
+
+
+def _is_day(value: str) -> bool:
+    try:
+        return date.fromisoformat(value).isoformat() == value
+    except (TypeError, ValueError):
+        return False
 
 
 def partition_filter(
