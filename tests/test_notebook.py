@@ -62,6 +62,8 @@ def test_raw_events_and_versions_read_as_they_are(built: Lake) -> None:
         ctx.read("sessions", as_of=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     now = dt.datetime.now(dt.UTC)
     assert ctx.read("sessions", as_of=now).equals(ctx.read("sessions"))
+    with pytest.raises(FileNotFoundError, match=f"no lake at {built.root}-typo"):
+        ta.connect(f"{built.root}-typo")
     with pytest.raises(ValueError, match="dt='bogus' is not a day"):  # not 0 rows, as if empty
         ctx.read("sessions", dt="bogus")
     with pytest.raises(ValueError, match="dt_from='2026-13-01' is not a day"):

@@ -10,8 +10,8 @@ Reads prune partitions: only the files of the matching days (and apps) are opene
 """
 
 from collections.abc import Sequence
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
@@ -138,5 +138,9 @@ class Context:
 
 def connect(lake: str, runtime: RuntimeName = "auto", defs: Sequence[str] = ()) -> Context:
     """A lake (a path or s3://bucket/prefix), with the built-in tables and those of `defs`
-    modules (each exposing `operators`)."""
-    return Context(lake_from_env(lake), load(defs).registry, runtime)
+    modules (each exposing `operators`). FileNotFoundError when nothing is there: a mistyped
+    path would otherwise read as a lake without data."""
+    found = lake_from_env(lake)
+    if not found.fs.exists(found.root):
+        raise FileNotFoundError(f"no lake at {found.display()}")
+    return Context(found, load(defs).registry, runtime)
