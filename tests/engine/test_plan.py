@@ -57,6 +57,8 @@ def test_an_aggregate_over_committed_rows_runs_on_their_files(lake: Lake) -> Non
     assert all(t.primary and not t.raw_files for t in day.tasks)
     (((spec, _),),) = {t.primary for t in day.tasks[:1]}
     assert spec.name == "tool_calls"
+    files = [f for f in lake_catalog(lake).files("tool_calls", DAY1) if f.rows > 0]
+    assert (day.input_files, day.input_bytes) == (len(files), sum(f.size for f in files))
 
 
 def test_a_missing_upstream_day_is_a_clear_error(lake: Lake) -> None:

@@ -126,6 +126,9 @@ def plan_day(
             )
     for op in tabled:
         tasks += _table_tasks(op, keys, catalog, day)
+    if tabled and not session:  # the input is the tables' files, not the raw listing
+        read = {f.path: f.size for t in tasks for _, files in t.primary for f in files}
+        n_files, size = len(read), sum(read.values())
     the_run = tuple(op for op in operators if op in session or op in tabled)
     finished = {
         op.name: set()
