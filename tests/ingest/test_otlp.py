@@ -26,12 +26,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from tests.ingest.lakes import materialize, raw_events
 from tests.ingest.otlp_client import send_agent_runs
 from trajectory_assets.ingest.importers import IMPORTERS
-from trajectory_assets.ingest.otlp import OtlpReceiver, serve
+from trajectory_assets.ingest.otlp import OtlpReceiver
+from trajectory_assets.ingest.otlp_http import serve
 
 FAST = {"settle_s": 0.2, "idle_s": 1.0}
 SERVER = f"""
 import sys
-from trajectory_assets.ingest.otlp import serve
+from trajectory_assets.ingest.otlp_http import serve
 serve(sys.argv[1], port=0, ready=lambda url: print(url, flush=True), receiver_options={FAST!r})
 """
 

@@ -24,7 +24,8 @@ from trajectory_assets.cli.common import CliError, say
 )
 @click.option("--app-id", help="app id of the received sessions (default: each service.name)")
 def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
-    from trajectory_assets.ingest.otlp import OtlpReceiver, run
+    from trajectory_assets.ingest.otlp import OtlpReceiver
+    from trajectory_assets.ingest.otlp_http import run
     from trajectory_assets.ingest.run import materialize_command
 
     def ready(url: str) -> None:

@@ -1,6 +1,6 @@
 """A live OTLP/HTTP trace receiver that writes spans into the raw lake.
 
-    serve("s3://bucket/lake")                 # http://127.0.0.1:4318/v1/traces until SIGINT/SIGTERM
+    otlp_http.serve("s3://bucket/lake")  # http://127.0.0.1:4318/v1/traces until SIGINT/SIGTERM
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python my_agent.py
 
 Agent frameworks export OpenTelemetry already; pointed at this receiver, their spans become
@@ -18,35 +18,22 @@ new get logged (events already written are not rewritten: the lake is append-onl
 are the file importer's (trace, span, role), and the loggers drop events already in the lake,
 so a batch an exporter sends twice, also across restarts, adds nothing.
 
-HTTP: POST /v1/traces with a protobuf or JSON body (gzip or deflate allowed); 200 with an
-ExportTraceServiceResponse (partial_success counts spans that could not be read), 400 for a
-body that cannot be decoded, 413 for one above `max_body_bytes`, 415 for another content type
-or encoding, 503 (retryable) while more than `max_pending_spans` wait, 404 for other paths and
-405 for other methods. A clean shutdown maps every waiting trace and flushes the loggers.
+The HTTP endpoint in front of it, and `serve`, are in `otlp_http`.
 """
 
-import contextlib
 import logging
-import signal
-import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from trajectory_assets.errors import BadRequestError, UnparseableFileError
+from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers.otel import trace_events
 from trajectory_assets.ingest.importers.otel_spans import Span
 from trajectory_assets.ingest.logger import EventLogger
 from trajectory_assets.lake.fs import lake_from_env
 from trajectory_assets.lake.quarantine import keep_rejected
-
-if TYPE_CHECKING:
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
 
 log = logging.getLogger(__name__)
 
@@ -230,173 +217,3 @@ class OtlpReceiver:
 
     def logger_stats(self) -> dict[str, dict[str, Any]]:
         return {app: logger.stats() for app, logger in self._loggers.items()}
-
-
-# ---------------------------------------------------------------------------------- HTTP
-def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "Starlette":
-    """The Starlette application: POST /v1/traces, nothing else."""
-    from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.routing import Route
-
-    from trajectory_assets.ingest import otlp_decode as wire
-
-    async def traces(request: "Request") -> "Response":
-        from starlette.responses import PlainTextResponse, Response
-
-        kind = wire.media_type(request.headers.get("content-type"))
-        if kind is None:
-            return PlainTextResponse(
-                "Content-Type must be application/x-protobuf or application/json", 415
-            )
-
-        def failure(http_status: int, code: int, message: str, **headers: str) -> Response:
-            body = wire.status(kind, code, message)
-            return Response(body, http_status, headers=headers or None, media_type=kind)
-
-        declared = request.headers.get("content-length") or ""
-        too_large = f"body above {max_body_bytes} bytes"
-        if declared.isdigit() and int(declared) > max_body_bytes:
-            return failure(413, wire.INVALID_ARGUMENT, too_large)
-        body = await request.body()
-        if len(body) > max_body_bytes:
-            return failure(413, wire.INVALID_ARGUMENT, too_large)
-        try:
-            body = wire.decompress(body, request.headers.get("content-encoding"))
-            resources = wire.decode(body, kind)
-        except BadRequestError as exc:
-            return failure(400, wire.INVALID_ARGUMENT, str(exc))
-        except ValueError as exc:  # an unsupported Content-Encoding
-            return PlainTextResponse(str(exc), 415)
-        if receiver.overloaded():
-            message = "too many spans waiting to be written; retry later"
-            return failure(503, wire.UNAVAILABLE, message, **{"Retry-After": "5"})
-        rejected, reason = 0, ""
-        try:
-            for resource in resources:  # off the event loop: it may write rejected spans
-                bad, why = await run_in_threadpool(receiver.add, resource.service, resource.spans)
-                rejected += bad
-                reason = reason or why
-        except OSError as exc:  # the spans it cannot keep must come again (the rest are known)
-            log.error(f"OTLP receiver: cannot keep rejected spans in the lake: {exc}")
-            message = f"cannot keep rejected spans in the lake ({exc}); retry later"
-            return failure(503, wire.UNAVAILABLE, message, **{"Retry-After": "5"})
-        receiver.stats["requests"] += 1
-        return Response(wire.success(kind, rejected, reason), 200, media_type=kind)
-
-    return Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
-
-
-def serve(
-    lake: str,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 4318,
-    app_id: str | None = None,
-    ready: Callable[[str], None] | None = None,
-    stop: threading.Event | None = None,
-    receiver_options: dict[str, Any] | None = None,
-) -> None:
-    """Receive OTLP/HTTP traces into `lake` until SIGINT/SIGTERM (or `stop` is set).
-
-    Calls `ready(url)` once the port is bound and listening (port 0 picks a free one). On the
-    way out every waiting trace is mapped and the loggers are flushed, so a clean shutdown loses
-    nothing that was acknowledged.
-    """
-    receiver = OtlpReceiver(lake, app_id=app_id, **(receiver_options or {}))
-    run(receiver, host=host, port=port, ready=ready, stop=stop)
-
-
-def run(
-    receiver: OtlpReceiver,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 4318,
-    ready: Callable[[str], None] | None = None,
-    stop: threading.Event | None = None,
-) -> None:
-    """`serve` with a receiver of the caller's (who reads its stats and days afterwards);
-    closes it on the way out."""
-    import uvicorn
-
-    try:
-        config = uvicorn.Config(
-            create_app(receiver),
-            host=host,
-            port=port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=10,
-        )
-        server = _server(config)
-        sock = _listen(host, port, config.backlog)
-        bound_host, bound_port = sock.getsockname()[:2]
-        url = f"http://{'[' + bound_host + ']' if ':' in bound_host else bound_host}:{bound_port}"
-        with _stop_when(stop, server):
-            if ready is not None:
-                ready(url)
-            server.run(sockets=[sock])
-    finally:
-        receiver.close()
-
-
-def _listen(host: str, port: int, backlog: int) -> socket.socket:
-    """A listening socket: connections queue from here on, before the server's loop runs, and a
-    port in use is an OSError for the caller (uvicorn's own binding exits the process)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(backlog)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
-def _server(config: Any) -> Any:
-    """uvicorn's server, except that a signal ends `serve` normally: uvicorn raises the signal
-    again after its shutdown, and a SIGTERM raised again would end the process before the
-    loggers are flushed."""
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-            handled = (signal.SIGINT, signal.SIGTERM)
-            previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-            try:
-                yield
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
-
-    return Server(config)
-
-
-@contextlib.contextmanager
-def _stop_when(stop: threading.Event | None, server: Any) -> Iterator[None]:
-    """Ask the server to exit when `stop` is set (for callers that run it in a thread)."""
-    if stop is None:
-        yield
-        return
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set():
-            if stop.wait(0.1):
-                server.should_exit = True
-                return
-
-    watcher = threading.Thread(target=watch, name="ta-otlp-stop", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        done.set()
-        watcher.join()
