@@ -68,6 +68,27 @@ def test_csv_and_json_carry_every_row(
     assert isinstance(records[0]["models"], list) and isinstance(records[0]["n_turns"], int)
 
 
+def test_json_timestamps_are_iso_8601(
+    materialized_lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sql = (
+        "SELECT session_id, started_at, started_at::TIMESTAMP AS naive, "
+        "TIMESTAMPTZ '2026-01-01 12:00:00.5+02' AS fixed FROM sessions ORDER BY session_id"
+    )
+    assert query(materialized_lake, sql, "--format", "json") == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    started = lake_catalog(Lake(str(materialized_lake))).read("sessions")
+    ids, moments = started["session_id"].to_pylist(), started["started_at"].to_pylist()
+    expected = dict(zip(ids, moments, strict=True))
+    assert len(records) == len(expected) == 40
+    for record in records:
+        moment = dt.datetime.fromisoformat(record["started_at"])
+        assert record["started_at"].endswith("Z") and "T" in record["started_at"]
+        assert moment == expected[record["session_id"]]
+        assert dt.datetime.fromisoformat(record["naive"]) == moment.replace(tzinfo=None)
+    assert records[0]["fixed"] == "2026-01-01T10:00:00.500000Z"
+
+
 def test_output_files(
     materialized_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 FORMATS = ("table", "csv", "json", "parquet")
 RESULT = "_trajectory_assets_result"  # the name the result has in the queries that format it
 BATCH_ROWS = 2048
+ISO_SECONDS = "%Y-%m-%dT%H:%M:%S"
 MAX_CELL = 60  # characters of a value in the table format; csv and json keep every character
 
 
@@ -185,11 +186,29 @@ def write_csv(result: "duckdb.DuckDBPyRelation", out: IO[str]) -> None:
 
 def write_json(result: "duckdb.DuckDBPyRelation", out: IO[str]) -> None:
     """One JSON object per row and line (JSON Lines), converted by DuckDB's `to_json`, so
-    nested lists and structs stay JSON rather than text."""
-    rows = result.query(RESULT, f"SELECT to_json({RESULT})::VARCHAR FROM {RESULT}")
+    nested lists and structs stay JSON rather than text. Timestamps are ISO 8601 (in UTC with
+    `Z` when they have a zone), which JSON readers parse; DuckDB's own text
+    (`2026-01-01 12:00:00+00`) is not ISO 8601 and JavaScript's Date rejects it."""
+    typed = zip(result.columns, result.types, strict=True)
+    columns = ", ".join(_iso_timestamp(name, str(kind)) for name, kind in typed)
+    rows = result.query(
+        RESULT, f"SELECT to_json(r)::VARCHAR FROM (SELECT {columns} FROM {RESULT}) AS r"
+    )
     assert rows is not None
     for (line,) in rows.iter_rows(BATCH_ROWS):
         out.write(f"{line}\n")
+
+
+def _iso_timestamp(name: str, kind: str) -> str:
+    """A select item for one column: a timestamp as ISO 8601 text, any other column as it is."""
+    quoted = '"' + name.replace('"', '""') + '"'
+    if kind == "TIMESTAMP WITH TIME ZONE":
+        return f"strftime(timezone('UTC', {quoted}), '{ISO_SECONDS}.%fZ') AS {quoted}"
+    if kind in ("TIMESTAMP", "TIMESTAMP_MS", "TIMESTAMP_S"):
+        return f"strftime({quoted}, '{ISO_SECONDS}.%f') AS {quoted}"
+    if kind == "TIMESTAMP_NS":
+        return f"strftime({quoted}, '{ISO_SECONDS}.%n') AS {quoted}"
+    return quoted
 
 
 def write_table(result: "duckdb.DuckDBPyRelation", out: IO[str]) -> None:
