@@ -59,13 +59,17 @@ class Project:
 def load(modules: Sequence[str] = (), lake_defs: Sequence[str] = ()) -> Project:
     """The project with these modules, those of TRAJECTORY_ASSETS_DEFS and the lake's own."""
     from_env = [m.strip() for m in os.environ.get(DEFS_ENV, "").split(",") if m.strip()]
-    names = list(dict.fromkeys([*modules, *from_env, *lake_defs]))
+    origins = {name: "the lake's trajectory_assets.json" for name in lake_defs}
+    origins |= {name: DEFS_ENV for name in from_env} | {name: "--defs" for name in modules}
     found: list[tuple[str, tuple[Operator, ...]]] = []
-    for name in names:
+    for name in dict.fromkeys([*modules, *from_env, *lake_defs]):
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
-            raise DefinitionError(f"cannot import the definitions module {name!r}: {exc}") from exc
+            raise DefinitionError(
+                f"cannot import the definitions module {name!r} (named by {origins[name]}): "
+                f"{exc}; install it in this Python environment, or put its folder on PYTHONPATH"
+            ) from exc
         except Exception as exc:  # its own code failed: a syntax error, or raised at import
             raise DefinitionError(
                 f"the definitions module {name!r} failed while importing: {_where(exc)}"

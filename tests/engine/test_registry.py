@@ -1,6 +1,7 @@
 """Bad definitions fail when a code location loads, naming the operator and the problem."""
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -104,10 +105,16 @@ def test_session_batches_need_raw_events_first_and_a_partial_schema_needs_a_merg
 def test_a_definitions_module_that_fails_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     from trajectory_assets.project import load
 
-    with pytest.raises(
-        DefinitionError, match="cannot import the definitions module 'no_such_module'"
-    ):
+    cannot = "cannot import the definitions module 'no_such_module' (named by {})"
+    with pytest.raises(DefinitionError, match=re.escape(cannot.format("--defs"))):
         load(["no_such_module"])
+    with pytest.raises(DefinitionError) as from_lake:
+        load(lake_defs=["no_such_module"])
+    assert cannot.format("the lake's trajectory_assets.json") in str(from_lake.value)
+    assert "install it in this Python environment" in str(from_lake.value)
+    monkeypatch.setenv("TRAJECTORY_ASSETS_DEFS", "no_such_module")
+    with pytest.raises(DefinitionError, match=re.escape(cannot.format("TRAJECTORY_ASSETS_DEFS"))):
+        load(lake_defs=["no_such_module"])
     monkeypatch.setenv("TRAJECTORY_ASSETS_DEFS", "trajectory_assets.schema")
     with pytest.raises(DefinitionError, match="has no `operators` list"):
         load()
