@@ -1,12 +1,15 @@
 """Real Dagster materializations: one partition, and a two-day range as one run."""
 
 import dataclasses
+import datetime as dt
+import logging
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import trajectory_assets as ta
@@ -18,6 +21,7 @@ from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES
+from trajectory_assets.schema import RAW_EVENTS
 
 ALL_ASSETS = assets_of(defs)
 TIER_B_SELECTION = dg.AssetSelection.assets(*TABLES)
@@ -116,15 +120,44 @@ def test_tables_are_readable_by_duckdb_and_polars_with_spec_columns(lake: Lake) 
 
 @pytest.mark.ray
 def test_materialize_on_ray(lake: Lake, ray_session: None) -> None:
+    misspelt = _add_a_file_with_a_misspelt_column(lake)
+    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         ALL_ASSETS,
         selection=TIER_B_SELECTION,
         partition_key=DAY1,
         resources=resources(lake, runtime="ray"),
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance,
     )
     assert result.success
     assert lake_catalog(lake).read("sessions").num_rows == 120
+    # the misspelt column's values were not read: the run says which file and column
+    record = instance.get_latest_materialization_event(dg.AssetKey("sessions"))
+    assert record is not None and record.asset_materialization is not None
+    named = text(record.asset_materialization.metadata, "unknown_raw_columns")
+    assert named == f"- `{misspelt}`: input_token (a misspelling of input_tokens?)"
+    warnings = [
+        e.user_message
+        for e in instance.all_logs(result.run_id)
+        if e.level == logging.WARNING and "columns raw_events does not have" in e.user_message
+    ]
+    assert len(warnings) == 1 and f"{misspelt}: input_token" in warnings[0]
+
+
+def _add_a_file_with_a_misspelt_column(lake: Lake) -> str:
+    """A second file for a session of DAY1, from a producer that writes `input_token`."""
+    session = lake.fs.ls(lake.path("raw_events", f"dt={DAY1}", "app_id=support-bot"))[0]
+    relative = session[len(lake.root) + 1 :] + "/misspelt.parquet"
+    row = {
+        "event_id": "misspelt-1",
+        "session_id": session.rsplit("=", 1)[-1],
+        "app_id": "support-bot",
+        "ts": dt.datetime.fromisoformat(f"{DAY1}T12:00:00+00:00"),
+        "event_type": "llm_call",
+    }
+    table = pa.Table.from_pylist([row], schema=RAW_EVENTS).drop_columns(["input_tokens"])
+    pq.write_table(table.append_column("input_token", pa.array([7])), lake.path(relative))
+    return relative
 
 
 def test_price_overrides_in_the_lake_are_part_of_the_code_version(lake: Lake) -> None:

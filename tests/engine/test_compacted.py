@@ -65,7 +65,7 @@ def test_compacted_holds_every_raw_row_once_in_few_sorted_files(lake: Lake) -> N
     run_operator(Compact(), lake, [DAY1], InlineRuntime())
     catalog = lake_catalog(lake)
     compacted = catalog.read(COMPACTED_TABLE, dt=DAY1)
-    raw, _ = read_events(lake, list_raw_files(lake, dt=DAY1))
+    raw = read_events(lake, list_raw_files(lake, dt=DAY1)).events
     key = ["source_file", "source_row"]
     assert compacted.sort_by([(k, "ascending") for k in key]).equals(
         raw.sort_by([(k, "ascending") for k in key])

@@ -86,8 +86,8 @@ def test_reading_only_the_declared_raw_columns_changes_nothing(lake: Lake, op: O
 
     run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
     files = list_raw_files(lake, dt=DAY1)
-    full, _ = read_events(lake, files)
-    narrow, _ = read_events(lake, files, columns=op.raw_columns)
+    full = read_events(lake, files).events
+    narrow = read_events(lake, files, columns=op.raw_columns).events
     assert narrow.num_columns < full.num_columns
     turns = lake_catalog(lake).read("turns", dt=DAY1)
     ctx = OpContext(DAY1, "b")

@@ -87,7 +87,7 @@ def assert_invariants(lake: Lake, tables: dict[str, pa.Table]) -> None:
     for table in tables:
         spec = TABLES[table]
         assert duplicate_keys(tables[table], spec.keys) == 0, table
-    events, _ = read_events(lake, list_raw_files(lake, dt=DAY1))
+    events = read_events(lake, list_raw_files(lake, dt=DAY1)).events
     counted = recount(events, tables["rejected_events"])
     assert sum(tables["sessions"]["n_events"].to_pylist()) == counted["valid_events"]
     turns = totals(tables["turns"], TOKENS)

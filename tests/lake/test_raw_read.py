@@ -14,7 +14,8 @@ from trajectory_assets.schema import EVENTS, RAW_EVENTS
 
 def test_read_conforms_schema_and_records_provenance(lake: Lake) -> None:
     files = list_raw_files(lake, dt=DAY1)[:5]
-    events, skipped = read_events(lake, files)
+    read = read_events(lake, files)
+    events, skipped = read.events, read.skipped
     assert skipped == []
     assert events.schema == EVENTS
     assert set(events["source_file"].to_pylist()) == {f.path for f in files}
@@ -38,10 +39,33 @@ def test_missing_optional_and_extra_columns_are_tolerated(tmp_path: object) -> N
         }
     )
     _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/x.parquet", table)
-    events, _ = read_events(lake, list_raw_files(lake))
+    events = read_events(lake, list_raw_files(lake)).events
     row = events.to_pylist()[0]
     assert (row["app_id"], row["session_id"], row["latency_ms"]) == ("a", "s", None)
     assert "surprise" not in events.column_names
+
+
+def test_values_in_columns_raw_events_lacks_are_named_with_their_file(tmp_path: object) -> None:
+    lake = Lake(str(tmp_path))
+    full = pa.Table.from_pylist(
+        [{"event_id": "e1", "app_id": "a", "session_id": "s", "event_type": "llm_call", "ts": 0}],
+        schema=RAW_EVENTS,
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/full.parquet", full)
+    misspelt = full.drop_columns(["input_tokens"]).append_column("input_token", pa.array([12]))
+    misspelt = misspelt.append_column("unused", pa.nulls(1, pa.int64()))  # no value: not named
+    path = f"raw_events/dt={DAY1}/app_id=a/session_id=t/misspelt.parquet"
+    _write(lake, path, misspelt)
+    files = list_raw_files(lake)
+    fast = read_events(lake, files)  # the scan, by name across files that differ
+    assert fast.unknown == [(path, "input_token")]
+    assert fast.events["input_tokens"].to_pylist() == [None, None]
+    narrow = read_events(lake, files, columns=["event_type", "input_tokens"])  # what it misspells
+    assert narrow.unknown == [(path, "input_token")]
+    keyless = misspelt.drop_columns(["app_id", "session_id"])  # keys in the folder: file by file
+    _write(lake, path, keyless)
+    assert read_events(lake, files).unknown == [(path, "input_token")]
+    assert read_events(lake, files[:1]).unknown == []
 
 
 def test_unreadable_file_fails_with_its_path_or_is_skipped(tmp_path: object) -> None:
@@ -55,7 +79,7 @@ def test_unreadable_file_fails_with_its_path_or_is_skipped(tmp_path: object) -> 
     files = list_raw_files(lake)
     with pytest.raises(BadRawFilesError, match=r"session_id=t/bad\.parquet: cannot be read"):
         read_events(lake, files)
-    _, skipped = read_events(lake, files, on_bad_file="skip")
+    skipped = read_events(lake, files, on_bad_file="skip").skipped
     assert [path for path, _ in skipped] == [
         f"raw_events/dt={DAY1}/app_id=a/session_id=t/bad.parquet"
     ]
@@ -84,10 +108,10 @@ def test_fast_local_scan_equals_the_file_by_file_read(lake: Lake, monkeypatch: o
     from trajectory_assets.lake import raw_read
 
     files = list_raw_files(lake, dt=DAY1)
-    fast, _ = read_events(lake, files)
+    fast = read_events(lake, files).events
     assert raw_read._scan_local(lake, files, 4) is not None, "the fast path was not taken"
     monkeypatch.setattr(raw_read, "_scan_local", lambda *args: None)  # type: ignore[attr-defined]
-    careful, _ = read_events(lake, files)
+    careful = read_events(lake, files).events
     order = [("source_file", "ascending"), ("source_row", "ascending")]
     assert fast.take(pc.sort_indices(fast, order)).equals(
         careful.take(pc.sort_indices(careful, order))

@@ -88,10 +88,11 @@ def test_raw_files_fetched_from_s3_read_as_on_disk_and_bad_ones_are_named(
 
     with pytest.raises(BadRawFilesError, match=r"session_id=t/bad\.parquet: cannot be read"):
         read_events(lake, files)
-    events, skipped = read_events(lake, files, on_bad_file="skip", threads=2)
+    read = read_events(lake, files, on_bad_file="skip", threads=2)
+    events, skipped = read.events, read.skipped
     assert sorted(path for path, _ in skipped) == sorted([bad, gone.path])
     readable = [f for f in files if f.path not in (bad, gone.path)]
-    on_disk, _ = read_events(Lake(str(raw_lake_root)), readable)
+    on_disk = read_events(Lake(str(raw_lake_root)), readable).events
     assert events.equals(on_disk)
 
 

@@ -26,6 +26,7 @@ from trajectory_assets.defs.metadata import (
     committed_day,
     day_observations,
     table_metadata,
+    unknown_columns,
 )
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.lineage import in_lake
@@ -47,6 +48,7 @@ from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.operator import Operator
 
 POOL = "trajectory_assets"
+SHOWN_FILES = 5  # files named in the run's log line about unknown raw columns
 FAILED_AFTER = "a run that failed after committing this day"
 WITH_SIBLING = "a run of another table of its operator, which commits its tables together"
 
@@ -151,6 +153,7 @@ def build_assets(
         recorded: set[str] = set()
         try:
             result = _run(context, registry, chosen, the_lake, compute, run_config, done)
+            _warn_of_unknown_columns(context, result)
             for op in chosen:
                 for table in op.output_names:
                     delta_history.vacuum(the_lake, table, run_config.retention_hours)
@@ -203,6 +206,19 @@ def _run(
         progress=context.log.info,
         committed=lambda op, day: done.append((op, day)),
     )
+
+
+def _warn_of_unknown_columns(context: dg.AssetExecutionContext, result: RunResult) -> None:
+    """A misspelt raw column reads as null without failing anything: say so where people look
+    (the run's log, and the metadata's `unknown_raw_columns`, which lists every file)."""
+    unknown = sorted({u for op in result.operators.values() for u in unknown_columns(op)})
+    if unknown:
+        shown = "; ".join(unknown[:SHOWN_FILES]).replace("`", "")
+        more = f"; and {len(unknown) - SHOWN_FILES} more" if len(unknown) > SHOWN_FILES else ""
+        context.log.warning(
+            f"{len(unknown)} raw file(s) have values in columns raw_events does not have, "
+            f"which were not read (see unknown_raw_columns in the metadata): {shown}{more}"
+        )
 
 
 def _results(

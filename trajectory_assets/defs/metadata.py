@@ -1,5 +1,6 @@
 """Materialization metadata: what a user checks in the UI after a run."""
 
+import difflib
 from typing import Any
 
 import dagster as dg
@@ -7,7 +8,7 @@ import pyarrow as pa
 
 from trajectory_assets.engine.results import DayResult, OperatorResult, RunResult
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.schema import TableSpec
+from trajectory_assets.schema import RAW_EVENTS, TableSpec
 
 PREVIEW_ROWS = 5
 
@@ -75,6 +76,9 @@ def table_metadata(
         meta["skipped_files"] = dg.MetadataValue.md(
             "\n".join(f"- `{path}`: {reason}" for path, reason in skipped)
         )
+    unknown = unknown_columns(result)
+    if unknown:
+        meta["unknown_raw_columns"] = dg.MetadataValue.md("\n".join(f"- {u}" for u in unknown))
     if len(days) == 1:
         meta["dagster/row_count"] = rows
     else:  # one run records this metadata on every day of its range: give each day its own key
@@ -87,6 +91,21 @@ def table_metadata(
     if days:
         meta["preview"] = dg.MetadataValue.md(preview(catalog.head(table, days[-1], PREVIEW_ROWS)))
     return meta
+
+
+def unknown_columns(result: OperatorResult) -> list[str]:
+    """`path`: the columns of a raw file that raw_events does not have, with the raw column
+    each may misspell; their values were read as absent."""
+    by_file: dict[str, list[str]] = {}
+    for day in result.days.values():
+        for path, column in day.unknown_columns:
+            by_file.setdefault(path, []).append(column)
+    return [f"`{path}`: {', '.join(map(_maybe_meant, sorted(c)))}" for path, c in by_file.items()]
+
+
+def _maybe_meant(column: str) -> str:
+    close = difflib.get_close_matches(column, RAW_EVENTS.names, n=1)
+    return f"{column} (a misspelling of {close[0]}?)" if close else column
 
 
 def committed_day(day: DayResult, table: str, recorded_by: str) -> dg.AssetMaterialization:

@@ -60,6 +60,7 @@ def commit_day(
     map_receipts = [r for b, r in receipts.items() if b != merge_id]
     final = [receipts[merge_id]] if op.two_phase else map_receipts
     skipped = tuple(sorted({s for r in map_receipts for s in r.skipped_files}))
+    unknown = tuple(sorted({u for r in map_receipts for u in r.unknown_columns}))
     audit: dict[str, int] = {}
     for r in map_receipts:
         for key, value in r.audit:
@@ -95,6 +96,7 @@ def commit_day(
         input_rows=sum(r.input_rows for r in map_receipts),
         input_files=d.input_files,
         skipped_files=skipped,
+        unknown_columns=unknown,
         source=source,
         workers=tuple(sorted({r.worker for r in receipts.values()})),
         nodes=tuple(sorted({r.node for r in receipts.values() if r.node})),

@@ -17,7 +17,7 @@ from trajectory_assets.errors import BadRawFilesError, LostDataFileError, Operat
 from trajectory_assets.lake.delta import read_files
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import filter_sessions
-from trajectory_assets.lake.raw_read import events_schema, read_events
+from trajectory_assets.lake.raw_read import RawRead, events_schema, read_events
 from trajectory_assets.lake.staging import PARTIALS, BatchReceipt, stage_batch
 from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.schema import TableSpec
@@ -27,11 +27,12 @@ def run_task(task: BatchTask) -> list[BatchReceipt]:
     """Receipts of the steps this run finished (steps done earlier are computed only when a
     later step of the batch reads their outputs, and not written again)."""
     receipts = []
-    for step, outputs, audit, input_rows, skipped in _steps(task):
+    for step, outputs, audit, input_rows, read in _steps(task):
         if step.done:
             continue
         op = step.operator
         specs: dict[str, TableSpec] = {t.name: t for t in op.outputs}
+        raw = read if read is not None and RAW_TABLE in op.inputs else None
         receipts.append(
             stage_batch(
                 step.attempt,
@@ -39,7 +40,8 @@ def run_task(task: BatchTask) -> list[BatchReceipt]:
                 outputs,
                 specs,
                 input_rows=input_rows,
-                skipped_files=skipped if RAW_TABLE in op.inputs else (),
+                skipped_files=raw.skipped if raw else (),
+                unknown_columns=raw.unknown if raw else (),
                 audit=audit,
             )
         )
@@ -72,12 +74,13 @@ def compute_task(task: BatchTask) -> dict[str, pa.Table]:
     return found
 
 
-Computed = tuple[Step, dict[str, pa.Table], dict[str, int], int, list[tuple[str, str]]]
+Computed = tuple[Step, dict[str, pa.Table], dict[str, int], int, RawRead | None]
 
 
 def _steps(task: BatchTask) -> Iterator[Computed]:
-    """Each step's (outputs, audit, input rows, skipped files), the batch's inputs read once."""
-    events, skipped = _read_raw(task)
+    """Each step's (outputs, audit, input rows, raw read), the batch's inputs read once."""
+    read = _read_raw(task)
+    events = read.events if read is not None else None
     produced: dict[str, pa.Table] = {}
     needed_later = _needed_later(task.steps)
     for i, step in enumerate(task.steps):
@@ -101,7 +104,7 @@ def _steps(task: BatchTask) -> Iterator[Computed]:
             batch.close()
         if not op.two_phase or task.phase == "merge":
             produced.update(outputs)
-        yield step, outputs, audit, input_rows, skipped
+        yield step, outputs, audit, input_rows, read
 
 
 def _needed_later(steps: tuple[Step, ...]) -> list[set[str]]:
@@ -114,11 +117,12 @@ def _needed_later(steps: tuple[Step, ...]) -> list[set[str]]:
     return list(reversed(later))
 
 
-def _read_raw(task: BatchTask) -> tuple[pa.Table | None, list[tuple[str, str]]]:
+def _read_raw(task: BatchTask) -> RawRead | None:
     """The batch's raw events, read once for every step: from raw_compacted or the raw files."""
     if task.compacted:
         ((spec, files),) = task.compacted
-        return read_files(task.lake, spec, files, events_schema(task.raw_columns).names), []
+        names = events_schema(task.raw_columns).names
+        return RawRead(read_files(task.lake, spec, files, names), [], [])
     if task.raw_files or any(RAW_TABLE in s.operator.inputs for s in task.steps):
         return read_events(
             task.lake,
@@ -127,7 +131,7 @@ def _read_raw(task: BatchTask) -> tuple[pa.Table | None, list[tuple[str, str]]]:
             threads=task.threads,
             columns=task.raw_columns,
         )
-    return None, []
+    return None
 
 
 def _inputs(

@@ -34,6 +34,7 @@ class DayResult:
     workers: tuple[str, ...]  # host:pid of every process that ran one of its batches
     nodes: tuple[str, ...]  # Ray node ids that ran them (empty inline)
     audit: dict[str, int] = field(default_factory=dict)  # the operator's counts for its checks
+    unknown_columns: tuple[tuple[str, str], ...] = ()  # (raw file, column) read as absent
     up_to_date: bool = False  # already computed from these inputs: nothing ran
 
     def rows(self, table: str) -> int:

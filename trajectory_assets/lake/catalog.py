@@ -115,7 +115,7 @@ class Catalog:
         by_day: dict[str, list[RawFile]] = {}
         for f in files:
             by_day.setdefault(f.dt, []).append(f)
-        days = [read_events(self.lake, day_files)[0] for _, day_files in sorted(by_day.items())]
+        days = [read_events(self.lake, day_files).events for _, day_files in sorted(by_day.items())]
         events = pa.concat_tables(days) if days else EVENTS.empty_table()
         return events.select(columns) if columns is not None else events
 

@@ -6,6 +6,7 @@ schema each producer wrote: one multi-threaded DuckDB scan in the common case, f
 import functools
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -18,6 +19,22 @@ from trajectory_assets.schema import EVENTS, RAW_EVENTS
 if TYPE_CHECKING:
     import duckdb
 
+KNOWN = frozenset({*RAW_EVENTS.names, "dt"})  # a producer may write the day into its files
+
+
+@dataclass(frozen=True)
+class RawRead:
+    """Raw files read: their events, the files left out and the columns that were not read.
+
+    `unknown` names the values a producer wrote in columns raw_events does not have: a
+    misspelt column (`input_token`) reads as null where the producer meant a value, so the run
+    says which file and column rather than losing them without a word.
+    """
+
+    events: pa.Table
+    skipped: list[tuple[str, str]]  # (path, reason) of files not read
+    unknown: list[tuple[str, str]]  # (path, column) of values in columns raw_events lacks
+
 
 def read_events(
     lake: Lake,
@@ -26,8 +43,8 @@ def read_events(
     on_bad_file: OnBadFile = "fail",
     threads: int = 1,
     columns: Sequence[str] | None = None,
-) -> tuple[pa.Table, list[tuple[str, str]]]:
-    """Read raw files in parallel into the EVENTS shape; returns (events, skipped files).
+) -> RawRead:
+    """Read raw files in parallel into the EVENTS shape.
 
     `threads` is the cores the caller has to itself: runtimes run one task per core, and more
     decoding threads than cores only fight over them (a day read a third slower on 2 cores).
@@ -39,21 +56,28 @@ def read_events(
     that needs a few columns does not pay for decoding the rest, and cannot use them by mistake.
 
     Each file is conformed on its own: missing optional columns become null, unknown columns are
-    dropped, and a column whose type cannot be cast fails the file with its path and column.
-    On local disk the common case (every file readable, every column of its canonical type) is
-    read by one multi-threaded DuckDB scan instead, which gives the same table much faster; any
-    deviation falls back to the file-by-file path, which knows which file is at fault.
+    dropped (and named in `unknown` where they hold values), and a column whose type cannot be
+    cast fails the file with its path and column. On local disk the common case (every file
+    readable, every column of its canonical type) is read by one multi-threaded DuckDB scan
+    instead, which gives the same table much faster; any deviation falls back to the
+    file-by-file path, which knows which file is at fault. The scan sees unknown columns where
+    files differ in the columns it reads, which a misspelt column does when the read needs the
+    column it misspells (its file lacks that one); a file with every raw column and more reads
+    as the others.
     """
     schema = events_schema(columns)
     if lake.is_local and files:
         fast = _scan_local(lake, files, threads, schema)
         if fast is not None:
-            return fast, []
+            return fast
     sources = lake.sources([lake.path(f.path) for f in files])
+    unknown: list[tuple[str, str]] = []
 
     def read_one(f: RawFile, source: str | bytes | BaseException) -> pa.Table | BadRawFileError:
         try:
-            return conform(read_source(source), f)
+            table = read_source(source)
+            unknown.extend((f.path, c) for c in _unknown_with_values(table))
+            return conform(table, f)
         except BadRawFileError as exc:
             return exc
         except Exception as exc:  # any unreadable file: truncated, not Parquet, permissions
@@ -70,9 +94,16 @@ def read_events(
             tables.append(result)
     if skipped and on_bad_file == "fail":
         raise BadRawFilesError(skipped)
-    if not tables:
-        return schema.empty_table(), skipped
-    return pa.concat_tables(tables).select(schema.names), skipped
+    events = pa.concat_tables(tables).select(schema.names) if tables else schema.empty_table()
+    return RawRead(events, skipped, sorted(unknown))
+
+
+def _unknown_with_values(table: pa.Table) -> list[str]:
+    return [
+        name
+        for name in table.column_names
+        if name not in KNOWN and table.column(name).null_count < table.num_rows
+    ]
 
 
 def events_schema(columns: Sequence[str] | None = None) -> pa.Schema:
@@ -97,7 +128,7 @@ def _canonical_types() -> dict[str, str]:
 
 def _scan_local(
     lake: Lake, files: Sequence[RawFile], threads: int, schema: pa.Schema = EVENTS
-) -> pa.Table | None:
+) -> RawRead | None:
     """One DuckDB scan of many small local files, or None when any file needs the careful path.
 
     First one statement that takes every file to have every raw column (by name; extra columns
@@ -140,7 +171,7 @@ def _scan(
     schema: pa.Schema,
     *,
     union: bool,
-) -> pa.Table:
+) -> RawRead:
     canonical = _canonical_types()
     relation = con.read_parquet(
         paths, union_by_name=union, filename=True, file_row_number=True, hive_partitioning=False
@@ -167,7 +198,24 @@ def _scan(
         else:
             select.append(f'NULL::{canonical[name]} AS "{name}"')
     table = relation.select(", ".join(select)).to_arrow_table()
-    return table.cast(schema).combine_chunks()
+    extra = [c for c in present if c not in KNOWN and c not in ("filename", "file_row_number")]
+    unknown = _files_with_values(relation, extra, prefix) if extra else []
+    return RawRead(table.cast(schema).combine_chunks(), [], unknown)
+
+
+def _files_with_values(
+    relation: "duckdb.DuckDBPyRelation", columns: list[str], prefix: int
+) -> list[tuple[str, str]]:
+    """(file, column) for every file with a value in one of `columns`: a second scan, of those
+    columns alone, made only when a day's files have columns raw_events does not have."""
+    found: set[tuple[str, str]] = set()
+    for column in columns:
+        quoted = '"' + column.replace('"', '""') + '"'
+        sql = f"SELECT DISTINCT substr(filename, {prefix}) FROM raw WHERE {quoted} IS NOT NULL"
+        rows = relation.query("raw", sql)
+        assert rows is not None  # a SELECT has a result
+        found.update((str(path), column) for (path,) in rows.fetchall())
+    return sorted(found)
 
 
 def conform(table: pa.Table, f: RawFile) -> pa.Table:

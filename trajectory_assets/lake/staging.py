@@ -22,7 +22,7 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict, final
+from typing import Any, NotRequired, TypedDict, final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -62,6 +62,7 @@ class ReceiptDocument(TypedDict):
     files: list[StagedFileDocument]
     input_rows: int
     skipped_files: list[list[str]]  # [path, reason] pairs
+    unknown_columns: NotRequired[list[list[str]]]  # [path, column] pairs
     audit: dict[str, int]
     worker: str
     node: str
@@ -77,6 +78,7 @@ class BatchReceipt:
     files: tuple[StagedFile, ...]
     input_rows: int
     skipped_files: tuple[tuple[str, str], ...] = ()
+    unknown_columns: tuple[tuple[str, str], ...] = ()  # values in columns raw_events lacks
     audit: tuple[tuple[str, int], ...] = ()  # the operator's own counts for its checks
     worker: str = ""  # host:pid that ran the batch, so where work ran can be verified
     node: str = ""  # the Ray node id, when a Ray task ran it
@@ -92,6 +94,7 @@ class BatchReceipt:
             files=[StagedFileDocument(table=s.table, **s.file.to_dict()) for s in self.files],
             input_rows=self.input_rows,
             skipped_files=[list(s) for s in self.skipped_files],
+            unknown_columns=[list(u) for u in self.unknown_columns],
             audit=dict(self.audit),
             worker=self.worker,
             node=self.node,
@@ -108,6 +111,7 @@ class BatchReceipt:
             files=tuple(StagedFile(f["table"], DataFile.from_dict(f)) for f in data["files"]),
             input_rows=int(data["input_rows"]),
             skipped_files=tuple((str(p), str(r)) for p, r in data["skipped_files"]),
+            unknown_columns=tuple((str(p), str(c)) for p, c in data.get("unknown_columns", [])),
             audit=tuple((str(k), int(v)) for k, v in data.get("audit", {}).items()),
             worker=data.get("worker", ""),
             node=data.get("node", ""),
@@ -198,6 +202,7 @@ def stage_batch(
     *,
     input_rows: int,
     skipped_files: Sequence[tuple[str, str]] = (),
+    unknown_columns: Sequence[tuple[str, str]] = (),
     audit: Mapping[str, int] | None = None,
 ) -> BatchReceipt:
     """Write one batch's outputs, then its receipt (last, so it marks success)."""
@@ -221,6 +226,7 @@ def stage_batch(
         tuple(staged),
         input_rows,
         tuple((str(p), str(r)) for p, r in skipped_files),
+        tuple((str(p), str(c)) for p, c in unknown_columns),
         tuple(sorted((audit or {}).items())),
         worker=f"{socket.gethostname()}:{os.getpid()}",
     )
