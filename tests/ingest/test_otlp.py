@@ -149,6 +149,7 @@ def _post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") 
 PB = {"Content-Type": "application/x-protobuf"}
 JS = {"Content-Type": "application/json"}
 TRACE = "5b8efff798038103d269b633813fc60c"
+USAGE = "gen_ai.usage.input_tokens"
 
 
 def _otlp_json(spans: list[dict[str, Any]]) -> bytes:
@@ -246,6 +247,26 @@ def test_rejected_spans_the_lake_cannot_keep_are_asked_for_again(endpoint: Runni
     status, body, _ = _post(f"{endpoint.url}/v1/traces", _otlp_json(bad), JS)
     assert status == 200 and json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"
     assert len(list(Path(endpoint.lake, "_rejected", "otlp").glob("dt=*/*.jsonl"))) == 1
+
+
+def test_a_span_id_reused_with_other_content_is_rejected_and_kept(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    root = _json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")
+    call = _json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", **{USAGE: 700})
+    receiver = OtlpReceiver(str(lake), app_id="a", settle_s=60, idle_s=60)
+    assert receiver.add(None, [root, call]) == (0, "")
+    assert receiver.add(None, [call]) == (0, "")  # an exporter's retry: the same span
+    other = _json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", **{USAGE: 9})
+    rejected, reason = receiver.add(None, [other])
+    assert rejected == 1
+    assert reason.startswith("span id b2b2b2b2b2b2b2b2 of trace ") and "another attrs" in reason
+    receiver.close()
+    assert receiver.stats["spans"] == 3 and receiver.stats["rejected_spans"] == 1
+    (kept,) = Path(lake, "_rejected", "otlp").glob("dt=*/*.jsonl")
+    (line,) = [json.loads(line) for line in kept.read_text().splitlines()]
+    assert line["reason"] == reason and line["record"] == other
+    calls = raw_events(lake).filter(pc.equal(raw_events(lake)["event_type"], "llm_call"))
+    assert calls["input_tokens"].to_pylist() == [700]  # the first one is kept
 
 
 def test_late_spans_and_resent_batches_add_only_new_events(tmp_path: Path) -> None:

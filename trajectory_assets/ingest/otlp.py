@@ -69,6 +69,13 @@ class _Trace:
     logged: set[str] = field(default_factory=set)  # event ids already given to the logger
 
 
+def _reused(span: Span, differences: list[str]) -> str:
+    return (
+        f"span id {span.span_id} of trace {span.trace_id} was received before with another "
+        f"{', '.join(differences)}: span ids are unique in a trace, so the first one is kept"
+    )
+
+
 class OtlpReceiver:
     """Holds received spans per trace, maps complete traces and logs their events."""
 
@@ -111,32 +118,43 @@ class OtlpReceiver:
 
     def add(self, service: str | None, raw_spans: list[dict[str, Any]]) -> tuple[int, str]:
         """Take the spans of one resource, keeping those it cannot read in the lake's rejected
-        input (`lake/quarantine.py`); returns (rejected spans, the first reason)."""
+        input (`lake/quarantine.py`); returns (rejected spans, the first reason).
+
+        A span sent again (an exporter's retry) is the same span and adds nothing; a span whose
+        id its trace already holds with other content is rejected (the first one is kept, and
+        events already written are never rewritten), rather than dropped without a word."""
         app = self.app_id or service or DEFAULT_APP
         now = time.monotonic()
-        spans: list[Span] = []
+        spans: list[tuple[Span, dict[str, Any]]] = []
         rejected: list[tuple[str, dict[str, Any]]] = []
         for raw in raw_spans:
             try:
-                spans.append(Span(raw))
+                spans.append((Span(raw), raw))
             except (UnparseableFileError, ValueError, TypeError) as exc:
                 rejected.append((str(exc), raw))
         if rejected:  # kept before the client hears of them: it will not send them again
             keep_rejected(self._lake, "otlp", app, rejected)
+        reused: list[tuple[str, dict[str, Any]]] = []
         with self._lock:
-            self.stats["spans"] += len(spans)
-            self.stats["rejected_spans"] += len(rejected)
-            for span in spans:
+            for span, raw in spans:
                 key = (app, span.trace_id)
                 trace = self._pending.get(key)
                 if trace is None:
                     trace = self._done.pop(key, None) or _Trace()
                     self._pending[key] = trace
-                if span.span_id not in trace.spans:
+                known = trace.spans.get(span.span_id)
+                if known is None:
                     trace.spans[span.span_id] = span
                     self._pending_spans += 1
+                elif differ := known.differences(span):
+                    reused.append((_reused(span, differ), raw))
                 trace.last_seen = now
                 trace.has_root = trace.has_root or span.parent_id is None
+            self.stats["spans"] += len(spans) - len(reused)
+            self.stats["rejected_spans"] += len(rejected) + len(reused)
+        if reused:
+            keep_rejected(self._lake, "otlp", app, reused)
+        rejected += reused
         return len(rejected), rejected[0][0] if rejected else ""
 
     # ------------------------------------------------------------------ mapping (own thread)

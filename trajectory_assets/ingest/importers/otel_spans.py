@@ -102,6 +102,11 @@ class Span:
         self.status_message = status.get("description") or status.get("message")
         self.events = raw.get("events") or []
 
+    def differences(self, other: "Span") -> list[str]:
+        """What two spans of one id disagree on: nothing for the same span sent twice."""
+        fields = ("name", "parent_id", "start_ns", "end_ns", "attrs", "status")
+        return [f for f in fields if getattr(self, f) != getattr(other, f)]
+
 
 def hex_id(value: Any, width: int) -> str | None:
     """Trace and span ids as lower-case hex: SDK JSON writes them as (128-bit) ints, OTLP as hex."""
