@@ -20,7 +20,7 @@ from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog, partition_filter
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.operator import Operator
-from trajectory_assets.project import load
+from trajectory_assets.project import for_lake
 
 if TYPE_CHECKING:
     import polars as pl
@@ -138,9 +138,10 @@ class Context:
 
 def connect(lake: str, runtime: RuntimeName = "auto", defs: Sequence[str] = ()) -> Context:
     """A lake (a path or s3://bucket/prefix), with the built-in tables and those of `defs`
-    modules (each exposing `operators`). FileNotFoundError when nothing is there: a mistyped
+    modules (each exposing `operators`), of TRAJECTORY_ASSETS_DEFS and of the lake's own
+    config, as the command line has them. FileNotFoundError when nothing is there: a mistyped
     path would otherwise read as a lake without data."""
     found = lake_from_env(lake)
     if not found.fs.exists(found.root):
         raise FileNotFoundError(f"no lake at {found.display()}")
-    return Context(found, load(defs).registry, runtime)
+    return Context(found, for_lake(found, defs).registry, runtime)

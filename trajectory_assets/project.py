@@ -12,26 +12,44 @@ import os
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import DefinitionError
+from trajectory_assets.lake.config import read_config
 from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS
 
 if TYPE_CHECKING:
     import dagster as dg
 
+    from trajectory_assets.lake.fs import Lake
+
 DEFS_ENV = "TRAJECTORY_ASSETS_DEFS"
+
+
+BUILTIN_NODE = "tier_b"  # the built-in tables' multi-asset (and its job's config key)
+
+
+@dataclass(frozen=True)
+class Module:
+    """A module of a team's own operators, and the name of its tables' multi-asset: the one
+    its own code location (`defs`) gives them, so that the command line takes the launchpad
+    config the UI shows; else the module's name with `_` for `.`."""
+
+    name: str
+    operators: tuple[Operator, ...]
+    node: str
 
 
 @dataclass(frozen=True)
 class Project:
-    modules: tuple[tuple[str, tuple[Operator, ...]], ...]  # (module, its operators)
+    modules: tuple[Module, ...]
 
     @property
     def extensions(self) -> list[Operator]:
-        return [op for _, ops in self.modules for op in ops]
+        return [op for m in self.modules for op in m.operators]
 
     @property
     def registry(self) -> Registry:
@@ -47,13 +65,24 @@ class Project:
 
         made = [
             build_definitions(
-                OPERATORS, name="tier_b", raw_source=True, report=True, resources=resources
+                OPERATORS, name=BUILTIN_NODE, raw_source=True, report=True, resources=resources
             )
         ]
-        for module, ops in self.modules:
-            name = module.split(".")[0]
-            made.append(build_definitions(ops, upstream=OPERATORS, name=name, resources=resources))
+        for module in self.modules:  # a module may read the tables of any other
+            upstream = [*OPERATORS, *(op for op in self.extensions if op not in module.operators)]
+            made.append(
+                build_definitions(
+                    module.operators, upstream=upstream, name=module.node, resources=resources
+                )
+            )
         return [a for defs in made for a in (defs.assets or [])]  # type: ignore[misc]
+
+
+def for_lake(lake: "Lake | None", modules: Sequence[str] = ()) -> Project:
+    """The project of a lake: these modules, TRAJECTORY_ASSETS_DEFS's and the lake's config's
+    (what every command and `connect` load)."""
+    config = read_config(lake) if lake is not None and lake.fs.exists(lake.root) else None
+    return load(modules, config.defs if config is not None else ())
 
 
 def load(modules: Sequence[str] = (), lake_defs: Sequence[str] = ()) -> Project:
@@ -61,15 +90,17 @@ def load(modules: Sequence[str] = (), lake_defs: Sequence[str] = ()) -> Project:
     from_env = [m.strip() for m in os.environ.get(DEFS_ENV, "").split(",") if m.strip()]
     origins = {name: "the lake's trajectory_assets.json" for name in lake_defs}
     origins |= {name: DEFS_ENV for name in from_env} | {name: "--defs" for name in modules}
-    found: list[tuple[str, tuple[Operator, ...]]] = []
+    found: list[Module] = []
     for name in dict.fromkeys([*modules, *from_env, *lake_defs]):
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
             raise DefinitionError(
                 f"cannot import the definitions module {name!r} (named by {origins[name]}): "
-                f"{exc}; install it in this Python environment, or put its folder on PYTHONPATH"
+                f"{exc}{_how_to_import(name, exc)}"
             ) from exc
+        except DefinitionError as exc:  # its code location's: no frame of ours is of use
+            raise DefinitionError(f"the definitions module {name!r}: {exc}") from exc
         except Exception as exc:  # its own code failed: a syntax error, or raised at import
             raise DefinitionError(
                 f"the definitions module {name!r} failed while importing: {_where(exc)}"
@@ -80,10 +111,46 @@ def load(modules: Sequence[str] = (), lake_defs: Sequence[str] = ()) -> Project:
             raise DefinitionError(
                 f"module {name!r} has no `operators` list of trajectory_assets.Operator"
             )
-        found.append((name, tuple(ops)))
+        found.append(Module(name, tuple(ops), _node_name(name, module, ops)))
+    _check_node_names(found)
     project = Project(tuple(found))
     project.registry  # noqa: B018 - checks the definitions now, with a clear message
     return project
+
+
+def _node_name(name: str, module: ModuleType, ops: Sequence[Operator]) -> str:
+    """The name the module's own code location gives the multi-asset of its tables, if any."""
+    outputs = {t for op in ops for t in op.output_names}
+    for asset in getattr(getattr(module, "defs", None), "assets", None) or []:
+        keys = {k.to_user_string() for k in getattr(asset, "keys", ())}
+        node = getattr(getattr(asset, "node_def", None), "name", None)
+        if keys and keys <= outputs and isinstance(node, str):
+            return node
+    return name.replace(".", "_")
+
+
+def _check_node_names(modules: Sequence[Module]) -> None:
+    taken = {BUILTIN_NODE: "the built-in tables"}
+    for module in modules:
+        other = taken.setdefault(module.node, f"module {module.name!r}")
+        if other != f"module {module.name!r}":
+            raise DefinitionError(
+                f"module {module.name!r} names its tables' asset {module.node!r}, as {other} "
+                "does: give each module's build_definitions a name of its own (name=...)"
+            )
+
+
+def _how_to_import(name: str, exc: ImportError) -> str:
+    """What to do: a module name is dotted, not a path; a module that is not found needs to be
+    importable; a module that is found but imports something missing needs that installed."""
+    if name.endswith(".py") or "/" in name or "\\" in name:
+        dotted = name.removesuffix(".py").replace("/", ".").replace("\\", ".").strip(".")
+        return f"; name a module as Python imports it (e.g. {dotted!r}), not a file path"
+    missing = getattr(exc, "name", None)
+    itself = missing == name or name.startswith(f"{missing}.")
+    if isinstance(exc, ModuleNotFoundError) and missing and not itself:
+        return f"; the module imports {missing!r}, which is not installed here"
+    return "; install it in this Python environment, or put its folder on PYTHONPATH"
 
 
 def _where(exc: Exception) -> str:

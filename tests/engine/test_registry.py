@@ -120,6 +120,25 @@ def test_a_definitions_module_that_fails_names_itself(monkeypatch: pytest.Monkey
         load()
 
 
+def test_an_unimportable_module_is_told_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trajectory_assets.project import load
+
+    (tmp_path / "needs_more.py").write_text("import no_such_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(DefinitionError) as dependency:
+        load(["needs_more"])
+    assert "the module imports 'no_such_dependency', which is not installed" in str(
+        dependency.value
+    )
+    with pytest.raises(DefinitionError) as path:
+        load(["team/metrics.py"])
+    assert "name a module as Python imports it (e.g. 'team.metrics'), not a file path" in str(
+        path.value
+    )
+
+
 def test_a_definitions_module_whose_code_fails_says_where(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

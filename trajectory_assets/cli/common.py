@@ -169,12 +169,10 @@ def project(defs: Sequence[str] = (), lake: "Lake | None" = None) -> "Project":
     """The built-in operators and those of `defs` modules (and of the lake's config); a bad
     module is a clear error."""
     from trajectory_assets.errors import DefinitionError
-    from trajectory_assets.lake.config import read_config
-    from trajectory_assets.project import load
+    from trajectory_assets.project import for_lake
 
-    config = read_config(lake) if lake is not None and lake.fs.exists(lake.root) else None
     try:
-        return load(defs, config.defs if config is not None else ())
+        return for_lake(lake, defs)
     except DefinitionError as exc:
         raise CliError(str(exc)) from None
 
