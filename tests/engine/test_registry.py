@@ -77,6 +77,43 @@ def test_a_schema_without_a_key_or_partition_column() -> None:
         Registry.build([operator("mine", (no_day,), ("turns",))], OPERATORS)
 
 
+def test_a_dt_that_is_not_a_string_and_misspelt_raw_columns() -> None:
+    dated = GOOD.set(0, pa.field("dt", pa.date32()))
+    with pytest.raises(
+        DefinitionError, match=re.escape("`dt` column is date32[day], not a string")
+    ):
+        Registry.build([operator("mine", (table("mine", dated),), ("turns",))], OPERATORS)
+    reads_raw = operator("mine", (table("mine"),), ("raw_events",))
+    type(reads_raw).raw_columns = ("event_type", "event_typ")
+    with pytest.raises(
+        DefinitionError, match=r"operator 'mine': `raw_columns` \['event_typ'\] are not raw_events"
+    ):
+        Registry.build([reads_raw], OPERATORS)
+
+
+def test_every_problem_is_reported_and_none_that_follows_from_another() -> None:
+    unversioned = operator("unversioned", (table("first"),), ("turns",))
+    type(unversioned).version = ""
+    writer = operator("writer", (table("second"),), ("turns",))
+    reader = operator("reader", (table("third"),), ("second",))
+    with pytest.raises(DefinitionError) as caught:
+        Registry.build([unversioned, writer, reader], OPERATORS)
+    assert str(caught.value).splitlines()[1:] == [
+        "- operator 'unversioned': it declares no `version`"
+    ]
+    own_sessionize = operator("sessionize", (table("mine"),), ("turns",))
+    with pytest.raises(DefinitionError) as clash:  # the command line: everyone in one list
+        Registry.build([*OPERATORS, own_sessionize])
+    assert str(clash.value).splitlines()[1:] == [
+        "- operator 'sessionize' (Made): Sessionize, which writes sessions, turns, errors, "
+        "rejected_events, llm_calls, tool_calls, has the same name: give it a name of its own"
+    ]
+    with pytest.raises(DefinitionError) as upstream:  # a code location of its own
+        Registry.build([own_sessionize], OPERATORS)
+    assert "has the name of an upstream operator" in str(upstream.value)
+    assert "is not raw_events nor a table" not in str(upstream.value)
+
+
 def test_an_input_that_no_operator_writes() -> None:
     mine = operator("mine", (table("mine"),), ("tickets",))
     with pytest.raises(

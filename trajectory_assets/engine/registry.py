@@ -13,7 +13,7 @@ import pyarrow as pa
 from trajectory_assets.errors import DefinitionError
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.operator import Operator
-from trajectory_assets.schema import TableSpec
+from trajectory_assets.schema import EVENTS, TableSpec
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ class Registry:
             for op in theirs
             if op.name in by_name and type(by_name[op.name]) is not type(op)
         ]
-        theirs = [op for op in theirs if op.name not in by_name]  # ours win: reconfigured copies
+        # ours win over reconfigured copies; an operator that took another's name leaves that
+        # one's tables known, so its readers are not reported as reading nothing
+        theirs = [op for op in theirs if type(by_name.get(op.name)) is not type(op)]
         problems = taken + _problems(ours, theirs)
         if problems:
             raise DefinitionError("bad operator definitions:\n" + "\n".join(problems))
@@ -87,19 +89,23 @@ class Registry:
 
 
 def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]:
+    """Every problem of every operator at once (one fix-and-reload per mistake is slow)."""
     problems: list[str] = []
-    seen_ops: set[str] = set()
+    seen_ops: dict[str, Operator] = {}
     writers: dict[str, str] = {t: op.name for op in theirs for t in op.output_names}
     for op in ours:
         where = f"operator {getattr(op, 'name', type(op).__name__)!r}"
-        for attribute in ("name", "version", "outputs"):
-            if not getattr(op, attribute, None):
-                problems.append(f"- {where}: it declares no `{attribute}`")
-        if problems:
+        lacking = [a for a in ("name", "version", "outputs") if not getattr(op, a, None)]
+        if lacking:
+            problems += [f"- {where}: it declares no `{a}`" for a in lacking]
             continue
         if op.name in seen_ops:
-            problems.append(f"- {where}: another operator has the same name")
-        seen_ops.add(op.name)
+            same = seen_ops[op.name]
+            problems.append(
+                f"- {where} ({type(op).__name__}): {type(same).__name__}, which writes "
+                f"{', '.join(same.output_names)}, has the same name: give it a name of its own"
+            )
+        seen_ops.setdefault(op.name, op)
         for spec in op.outputs:
             if spec.name == RAW_TABLE:
                 problems.append(f"- {where}: output {spec.name!r} is the raw events' name")
@@ -114,6 +120,12 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
             problems.append(f"- {where}: a rolling window (`lookback_days`) reads a table")
         if op.partial_schema is not None and type(op).merge is Operator.merge:
             problems.append(f"- {where}: it has a `partial_schema` but no `merge`")
+        unknown = sorted(set(op.raw_columns or ()) - set(EVENTS.names))
+        if unknown:
+            problems.append(
+                f"- {where}: `raw_columns` {unknown} are not raw_events columns "
+                f"({', '.join(EVENTS.names)})"
+            )
     for op in ours:
         for name in op.inputs:
             if name != RAW_TABLE and name not in writers:
@@ -136,6 +148,11 @@ def table_problems(spec: TableSpec) -> list[str]:
         problems.append("its name must be an identifier (it is a SQL view name too)")
     if "dt" not in names:
         problems.append("its schema has no `dt` column (the day, partitioned by first)")
+    elif spec.schema.field("dt").type != pa.string():
+        problems.append(
+            f"its `dt` column is {spec.schema.field('dt').type}, not a string (YYYY-MM-DD, as "
+            "the raw lake's dt= folders and ctx.day)"
+        )
     missing = [c for c in (*spec.partition_by, *spec.keys) if c not in names]
     if missing:
         problems.append(f"keys or partition columns {missing} are not in its schema")
