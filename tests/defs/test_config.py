@@ -1,6 +1,12 @@
-import dagster as dg
+"""The run config of a materialization: defaults shown, operators' parameters typed."""
 
-from trajectory_assets.defs.config import config_class
+import dagster as dg
+import pyarrow as pa
+import pytest
+
+import trajectory_assets as ta
+from trajectory_assets.defs.config import config_class, operator_params
+from trajectory_assets.errors import DefinitionError
 from trajectory_assets.operators import OPERATORS
 
 
@@ -20,3 +26,51 @@ def test_the_launchpad_opens_with_every_default_spelled_out() -> None:
     for key in ("sessions", "daily_report"):
         subset = job.get_subset(asset_selection={dg.AssetKey(key)})
         assert dg.validate_run_config(subset, shown)
+
+
+class Tuned(ta.Operator):
+    """Parameters as a user writes them: annotated, with defaults of another type or None."""
+
+    name, version, inputs, requires = "tuned", "1", ("turns",), None
+    outputs = (
+        ta.TableSpec(
+            "tuned",
+            pa.schema([ta.column("dt", pa.string(), ""), ta.column("app_id", pa.string(), "")]),
+            partition_by=(),
+            keys=("app_id",),
+            description="",
+        ),
+    )
+
+    def __init__(self, ratio: float = 1, cap: int | None = None, note: str = "x") -> None:
+        self.ratio, self.cap, self.note = ratio, cap, note
+
+    @property
+    def params(self) -> dict[str, object]:
+        return {"ratio": self.ratio, "cap": self.cap, "note": self.note}
+
+
+class Untyped(Tuned):
+    name = "untyped"
+
+    def __init__(self, ratio=1, models=("a", "b")):  # type: ignore[no-untyped-def]
+        self.ratio, self.models = ratio, models
+
+    @property
+    def params(self) -> dict[str, object]:
+        return {"ratio": self.ratio, "models": self.models}
+
+
+def test_parameters_take_the_types_their_arguments_are_annotated_with() -> None:
+    made = config_class([Tuned()], "mine")
+    config = made(tuned={"ratio": 0.5, "cap": 3})  # type: ignore[call-arg]
+    assert operator_params(config, Tuned()) == {"ratio": 0.5, "cap": 3, "note": "x"}
+    assert made().model_dump()["tuned"] == {"ratio": 1, "cap": None, "note": "x"}
+
+
+def test_a_parameter_config_cannot_hold_is_named() -> None:
+    with pytest.raises(DefinitionError) as caught:
+        config_class([Untyped()], "mine")
+    assert str(caught.value).startswith(
+        "operator 'untyped': parameter 'models' (tuple) cannot be run config: annotate"
+    )

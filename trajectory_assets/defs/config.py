@@ -2,6 +2,7 @@
 operator's parameters, each with its default and meaning, as the launchpad shows them."""
 
 import os
+import typing
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ from pydantic import Field, create_model
 
 from trajectory_assets.defs.settings import BATCH_BYTES, default_on_bad_file, retention_hours
 from trajectory_assets.engine.settings import AUTO_BATCH_BYTES
+from trajectory_assets.errors import DefinitionError
 from trajectory_assets.operator import Operator
 
 
@@ -63,10 +65,7 @@ def config_class(operators: Sequence[Operator], name: str) -> type[ComputeConfig
     for op in operators:
         if not op.params:
             continue
-        fields: dict[str, Any] = {
-            key: (type(value), Field(default=value, description=f"{op.name} parameter {key}"))
-            for key, value in op.params.items()
-        }
+        fields: dict[str, Any] = {k: _field(op, k, v) for k, v in op.params.items()}
         section = create_model(f"{_camel(op.name)}Params", __base__=dg.Config, **fields)
         sections[op.name] = (
             section,
@@ -76,6 +75,31 @@ def config_class(operators: Sequence[Operator], name: str) -> type[ComputeConfig
         f"{_camel(name)}Config", __base__=ComputeConfig, **sections
     )
     return made
+
+
+def _field(op: Operator, key: str, default: Any) -> Any:
+    """A parameter's config field: of the type its constructor argument is annotated with, else
+    of its default's type (a default of 1 with `ratio: float` takes 0.5). A type Dagster's config
+    cannot hold is a DefinitionError naming the operator and the parameter."""
+    kind = _annotations(type(op)).get(key, type(default))
+    field: Any = (kind, Field(default=default, description=f"{op.name} parameter {key}"))
+    try:
+        create_model("Parameter", __base__=dg.Config, **{key: field}).to_config_schema()
+    except Exception as exc:  # Dagster's own errors, and a KeyError for a bare None type
+        hint = getattr(kind, "__name__", str(kind))
+        raise DefinitionError(
+            f"operator {op.name!r}: parameter {key!r} ({hint}) cannot be run config: annotate "
+            "its constructor argument with int, float, str, bool, a list or dict of them, or "
+            f"one of them `| None` (Dagster: {type(exc).__name__})"
+        ) from None
+    return field
+
+
+def _annotations(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls.__init__)  # type: ignore[misc]
+    except Exception:  # a forward reference it cannot resolve: the defaults' types decide
+        return {}
 
 
 def launchpad_config(operators: Sequence[Operator], name: str) -> dict[str, Any]:
