@@ -70,3 +70,25 @@ def test_each_mistake_is_named_with_the_operator_and_output(result: object, mess
     with pytest.raises(OutputError, match=message) as raised:
         normalise(PerSession(), result, DAY)  # type: ignore[arg-type]
     assert "operator per_session" in str(raised.value)
+
+
+def test_a_polars_frame_and_a_two_phase_mistake_say_what_to_return() -> None:
+    import polars as pl
+
+    with pytest.raises(OutputError, match=r"returned DataFrame, not Arrow: .*\.to_arrow\(\)"):
+        normalise(PerSession(), pl.from_arrow(rows()), DAY)  # type: ignore[arg-type]
+    with pytest.raises(OutputError, match=r"output 'per_session' is DataFrame, not Arrow"):
+        normalise(PerSession(), {"per_session": pl.from_arrow(rows())}, DAY)  # type: ignore[dict-item]
+
+    class TwoPhase(PerSession):
+        partial_schema = pa.schema([("app_id", pa.string()), ("n", pa.int64())])
+
+    with pytest.raises(
+        OutputError, match=r"two-phase: its transform returns one table of partials"
+    ):
+        normalise(TwoPhase(), {"per_session": rows()}, DAY, partial=True)
+    with pytest.raises(OutputError) as partials:
+        normalise(TwoPhase(), rows().drop_columns(["n"]), DAY, partial=True)
+    assert "partials (transform's table, shaped by partial_schema) lacks columns ['n']" in str(
+        partials.value
+    )

@@ -13,6 +13,8 @@ from trajectory_assets.errors import OutputError
 from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.operator import Operator
 
+TO_ARROW = "return pyarrow Tables (a Polars frame's .to_arrow(), a DuckDB result's .arrow())"
+
 
 def normalise(
     op: Operator, result: pa.Table | Mapping[str, pa.Table], day: str, *, partial: bool = False
@@ -30,7 +32,14 @@ def normalise(
             )
         result = {expected[0]: result}
     if not isinstance(result, Mapping):
-        raise OutputError(f"operator {op.name} returned {type(result).__name__}, not Arrow")
+        raise OutputError(
+            f"operator {op.name} returned {type(result).__name__}, not Arrow: {TO_ARROW}"
+        )
+    if partial and set(result) != set(expected):
+        raise OutputError(
+            f"operator {op.name} is two-phase: its transform returns one table of partials "
+            f"(partial_schema), and merge returns {sorted(op.output_names)}"
+        )
     if set(result) != set(expected):
         raise OutputError(
             f"operator {op.name} returned outputs {sorted(result)}, declared {sorted(expected)}"
@@ -52,17 +61,19 @@ def normalise(
 def _conform(
     op_name: str, output: str, table: pa.Table, schema: pa.Schema, keys: tuple[str, ...]
 ) -> pa.Table:
+    what = "partials (transform's table, shaped by partial_schema)"
+    what = f"output {output!r}" if output != PARTIALS else what
     if not isinstance(table, pa.Table):
-        raise OutputError(f"operator {op_name} output {output!r} is {type(table).__name__}")
+        raise OutputError(
+            f"operator {op_name} {what} is {type(table).__name__}, not Arrow: {TO_ARROW}"
+        )
     missing = [c for c in schema.names if c not in table.column_names]
     if missing:
-        raise OutputError(f"operator {op_name} output {output!r} lacks columns {missing}")
+        raise OutputError(f"operator {op_name} {what} lacks columns {missing}")
     try:
         table = table.select(schema.names).cast(schema)
     except (ValueError, pa.ArrowNotImplementedError) as exc:  # ArrowInvalid, nulls declared not
-        raise OutputError(
-            f"operator {op_name} output {output!r} does not fit its schema: {exc}"
-        ) from None
+        raise OutputError(f"operator {op_name} {what} does not fit its schema: {exc}") from None
     sort_keys = [(k, "ascending", "at_end") for k in keys if _sortable(schema.field(k).type)]
     if table.num_rows and sort_keys:
         table = table.take(pc.sort_indices(table, sort_keys=sort_keys))
