@@ -85,6 +85,11 @@ class MissingUpstreamError(RuntimeError):
     """An operator's table input has no committed day, and no operator of the run computes it."""
 
 
+class SchemaChangeError(RuntimeError):
+    """An operator now declares other column types than its table holds, and the run would
+    leave days written with the old types beside the new schema (Delta keeps one per table)."""
+
+
 class ConcurrentWriterError(RuntimeError):
     """Another writer committed the same table and day while this run was computing it."""
 

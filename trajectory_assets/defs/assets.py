@@ -40,6 +40,7 @@ from trajectory_assets.errors import (
     MissingUpstreamError,
     OperatorError,
     OtherLakeError,
+    SchemaChangeError,
 )
 from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
@@ -49,6 +50,7 @@ from trajectory_assets.operator import Operator
 
 POOL = "trajectory_assets"
 SHOWN_FILES = 5  # files named in the run's log line about unknown raw columns
+EXPECTED = (BadRawFilesError, ConcurrentWriterError, MissingUpstreamError, SchemaChangeError)
 FAILED_AFTER = "a run that failed after committing this day"
 WITH_SIBLING = "a run of another table of its operator, which commits its tables together"
 
@@ -174,7 +176,7 @@ def build_assets(
             if isinstance(exc, OperatorError):  # its traceback is where it ran, not here
                 detail = dg.MetadataValue.md(f"```\n{exc.detail}\n```")
                 raise dg.Failure(description=str(exc), metadata={"traceback": detail}) from None
-            if isinstance(exc, (BadRawFilesError, ConcurrentWriterError, MissingUpstreamError)):
+            if isinstance(exc, EXPECTED):
                 raise dg.Failure(description=str(exc)) from None  # expected: no traceback
             raise
 

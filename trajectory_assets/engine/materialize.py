@@ -19,7 +19,9 @@ from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Step
+from trajectory_assets.errors import SchemaChangeError
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.delta import changed_types
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import RawFile, list_raw_files
@@ -63,7 +65,9 @@ def run_operators(
         roll_forward(op, lake, days, progress)
     reads_raw = any(RAW_TABLE in op.inputs for op in ops)
     for window in _windows(lake, days, reads_raw, settings, result):
-        _run_window(registry, ops, lake, window, runtime, settings, progress, committed, result)
+        _run_window(
+            registry, ops, lake, days, window, runtime, settings, progress, committed, result
+        )
     result.add_phase("ray_start", getattr(runtime, "start_seconds", 0.0))
     result.seconds = time.perf_counter() - started
     result.runtime = runtime.name  # `auto` names its choice once it has made it
@@ -99,6 +103,7 @@ def _run_window(
     registry: Registry,
     ops: Sequence[Operator],
     lake: Lake,
+    days: Sequence[str],
     window: Mapping[str, Sequence[RawFile]],
     runtime: Runtime,
     settings: RunSettings,
@@ -122,11 +127,31 @@ def _run_window(
                 waiting[day] = [*not_yet, *(op for op in day_ops if op not in now)]
                 plans.append(day_plan)
         versions = {t: catalog.snapshot(t).version for op in ops for t in op.output_names}
+        _refuse_schema_changes(ops, catalog, days)
         result.add_phase("plan", time.perf_counter() - started)
         if not any(d.run or d.current for d in plans):
             stuck = sorted({op.name for day_ops in waiting.values() for op in day_ops})
             raise RuntimeError(f"operators {stuck} wait for inputs no operator of the run writes")
         _run_round(plans, runtime, settings, versions, progress, committed, result)
+
+
+def _refuse_schema_changes(ops: Sequence[Operator], catalog: Catalog, days: Sequence[str]) -> None:
+    """A table holds one schema: an operator that now declares other column types may commit
+    only in a run of every day the table has, or the days left out would keep the old types
+    under the new schema (Polars and Spark refuse to read such a table)."""
+    for op in ops:
+        for spec in op.outputs:
+            held = catalog.snapshot(spec.name)
+            changed = changed_types(held, spec)
+            left = sorted(set(held.days()) - set(days))
+            if changed and left:
+                raise SchemaChangeError(
+                    f"{spec.name}: operator {op.name} now declares {'; '.join(changed)}, and "
+                    f"the table's days outside this run ({len(left)}: {left[0]} .. {left[-1]}) "
+                    "were written with the old types; a Delta table has one schema, so "
+                    f"materialize every day of it in one run ({held.days()[0]} .. "
+                    f"{held.days()[-1]} and the new ones; in the UI a backfill of them all)"
+                )
 
 
 def _run_round(

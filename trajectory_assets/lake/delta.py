@@ -123,6 +123,7 @@ class Snapshot:
     name: str
     version: int
     files: tuple[DataFile, ...]
+    types: tuple[tuple[str, str], ...] = ()  # (column, Delta type) of the table's schema
 
     def days(self) -> list[str]:
         return sorted({f.day for f in self.files})
@@ -158,7 +159,25 @@ def snapshot(lake: Lake, name: str, version: int | None = None) -> Snapshot:
     table = open_table(lake, name, version)
     if table is None:
         return Snapshot(name, -1, ())
-    return Snapshot(name, table.version(), tuple(data_files(table)))
+    types = tuple((f.name, _type_name(f.type)) for f in table.schema().fields)
+    return Snapshot(name, table.version(), tuple(data_files(table)), types)
+
+
+def changed_types(held: Snapshot, spec: TableSpec) -> list[str]:
+    """`column: held type -> declared type` for each column the table holds with another type
+    than `spec` declares (new and dropped columns are no change: Delta reads them)."""
+    declared = {f.name: _type_name(f.type) for f in delta_schema(spec).fields}
+    return [
+        f"{name}: {kind} -> {declared[name]}"
+        for name, kind in held.types
+        if name in declared and declared[name] != kind
+    ]
+
+
+def _type_name(kind: Any) -> str:
+    """`long` for a Delta primitive type; the whole description of a nested one."""
+    name = getattr(kind, "type", None)
+    return name if isinstance(name, str) and name not in ("array", "map", "struct") else str(kind)
 
 
 def day_paths(table: "DeltaTable", day: str) -> set[str]:

@@ -1,0 +1,60 @@
+"""A materialization over days: an operator that changes its column types commits only in a run
+of every day its table has (a Delta table holds one schema)."""
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import trajectory_assets as ta
+from tests.lakes import DAY1, DAY2
+from tests.runs import run_all, run_operator
+from trajectory_assets.errors import SchemaChangeError
+from trajectory_assets.lake.fs import Lake
+
+
+def turn_counts(count_type: pa.DataType, version: str) -> ta.Operator:
+    class TurnCounts(ta.Operator):
+        """Turns per session, with the count of the type the test declares."""
+
+        name, inputs, requires = "turn_counts", ("turns",), None
+        outputs = (
+            ta.TableSpec(
+                "turn_counts",
+                pa.schema(
+                    [
+                        ta.column("dt", pa.string(), ""),
+                        ta.column("app_id", pa.string(), ""),
+                        ta.column("session_id", pa.string(), ""),
+                        ta.column("n_turns", count_type, ""),
+                    ]
+                ),
+                partition_by=("app_id",),
+                keys=("app_id", "session_id"),
+                description="One row per session.",
+            ),
+        )
+
+        def transform(self, ctx: ta.OpContext, batch: ta.Batch) -> pa.Table:
+            return batch.sql(
+                "SELECT dt, app_id, session_id, count(*) AS n_turns FROM turns GROUP BY ALL"
+            )
+
+    TurnCounts.version = version
+    return TurnCounts()
+
+
+def test_new_column_types_commit_only_with_every_day_of_the_table(lake: Lake) -> None:
+    run_all(lake, [DAY1, DAY2])
+    run_operator(turn_counts(pa.int64(), "1"), lake, [DAY1, DAY2])
+    as_double = turn_counts(pa.float64(), "2")
+    with pytest.raises(SchemaChangeError) as refused:
+        run_operator(as_double, lake, [DAY2])
+    assert str(refused.value).startswith(
+        f"turn_counts: operator turn_counts now declares n_turns: long -> double, and the "
+        f"table's days outside this run (1: {DAY1} .. {DAY1}) were written with the old types"
+    )
+    path = lake.path("turn_counts")
+    assert pl.read_delta(path).schema["n_turns"] == pl.Int64  # nothing was committed
+    run_operator(as_double, lake, [DAY1, DAY2])
+    table = pl.read_delta(path)
+    assert table.schema["n_turns"] == pl.Float64 and set(table["dt"]) == {DAY1, DAY2}
