@@ -115,6 +115,19 @@ def test_a_sql_error_is_one_message_without_traceback(
     assert capsys.readouterr().err.startswith("error: Conversion Error")
 
 
+def test_a_table_of_operators_not_loaded_names_what_to_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "lake" / "raw_events").mkdir(parents=True)
+    (tmp_path / "lake" / "team_table" / "_delta_log").mkdir(parents=True)
+    assert query(tmp_path / "lake", "SELECT * FROM team_table") == 1
+    assert capsys.readouterr().err == (
+        f"error: team_table is a table of {tmp_path / 'lake'}, but of operators this command did "
+        "not load: name their module with --defs MODULE (or TRAJECTORY_ASSETS_DEFS, or in the "
+        "lake's trajectory_assets.json)\n"
+    )
+
+
 def test_a_missing_lake_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "no_such_lake"
     assert query(missing, "SELECT 1") == 1

@@ -89,9 +89,22 @@ def query(
         named = [t for t in absent if f"Table with name {t} does not exist" in str(exc)]
         if named:  # not DuckDB's guess at another table: the version that is not there
             raise CliError(f"{named[0]} {absent[named[0]]}") from None
-        raise CliError(str(exc).strip()) from None
+        raise CliError(_unloaded(str(exc), where) or str(exc).strip()) from None
     except duckdb.Error as exc:
         raise CliError(_lost_file(str(exc), where, as_of) or str(exc).strip()) from None
+
+
+def _unloaded(message: str, lake: "Lake") -> str | None:
+    """A table the lake has but no loaded module declares: the module is not named, rather
+    than DuckDB's guess at a table of its own catalog."""
+    missing = re.search(r"Table with name (\w+) does not exist", message)
+    if missing is None or not lake.fs.exists(lake.path(missing.group(1), "_delta_log")):
+        return None
+    return (
+        f"{missing.group(1)} is a table of {lake.display()}, but of operators this command did "
+        "not load: name their module with --defs MODULE (or TRAJECTORY_ASSETS_DEFS, or in the "
+        "lake's trajectory_assets.json)"
+    )
 
 
 def _lost_file(message: str, lake: "Lake", as_of: str | None) -> str | None:

@@ -4,6 +4,8 @@ This is the whole body of a Ray task, and of an in-process loop iteration: both 
 the same function, which is why they cannot drift apart.
 """
 
+import os
+import sysconfig
 import traceback
 from collections.abc import Iterator, Sequence
 
@@ -98,13 +100,27 @@ def _steps(task: BatchTask) -> Iterator[Computed]:
                 audit = op.audit(ctx, batch, outputs)
             except Exception as exc:
                 where = f"operator {op.name} dt={task.day} batch {task.batch_id}"
-                error = f"{type(exc).__name__}: {exc}"
+                error = f"{type(exc).__name__}: {exc}{_in_own_code(exc)}"
                 raise OperatorError(where, error, traceback.format_exc()) from exc
         finally:
             batch.close()
         if not op.two_phase or task.phase == "merge":
             produced.update(outputs)
         yield step, outputs, audit, input_rows, read
+
+
+PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIBRARIES = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")})
+
+
+def _in_own_code(exc: BaseException) -> str:
+    """` (at file:line)`: the innermost line of the traceback in a user's own code (not this
+    package's, nor an installed library's), so the one-line error points at it."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = os.path.abspath(frame.filename)
+        if not frame.filename.startswith("<") and not path.startswith((PACKAGE, *LIBRARIES)):
+            return f" (at {frame.filename}:{frame.lineno})"
+    return ""
 
 
 def _needed_later(steps: tuple[Step, ...]) -> list[set[str]]:

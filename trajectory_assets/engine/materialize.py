@@ -164,11 +164,14 @@ def _run_round(
     result: RunResult,
 ) -> None:
     tasks = [t for d in plans for t in d.tasks if t.pending]
-    progress(
-        f"{len(plans)} day(s): {sum(len(d.tasks) for d in plans)} batches ({len(tasks)} to run) "
-        f"for {', '.join(sorted({op.name for d in plans for op in d.run})) or 'nothing'} "
-        f"on {runtime.name}"
-    )
+    running = sorted({op.name for d in plans for op in d.run})
+    if running:
+        progress(
+            f"{len(plans)} day(s): {sum(len(d.tasks) for d in plans)} batches ({len(tasks)} to "
+            f"run) for {', '.join(running)} on {runtime.name}"
+        )
+    else:
+        progress(f"{len(plans)} day(s): up to date, nothing to compute")
     started = time.perf_counter()
     receipts = runtime.run(tasks)
     result.add_phase("batches", time.perf_counter() - started)
