@@ -3,6 +3,7 @@
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -160,25 +161,32 @@ def _add_a_file_with_a_misspelt_column(lake: Lake) -> str:
     return relative
 
 
-def test_price_overrides_in_the_lake_are_part_of_the_code_version(lake: Lake) -> None:
-    """Editing prices.yaml is a new code version of the priced tables, so Dagster marks them
-    stale once the location reloads; tables that prices do not reach keep their version."""
+def test_parameters_and_price_overrides_are_part_of_the_code_version(lake: Lake) -> None:
+    """Editing prices.yaml, or a parameter, is a new code version of the tables it reaches, so
+    Dagster marks them stale once the location reloads; other tables keep their version."""
     from trajectory_assets import build_definitions
     from trajectory_assets.operators import OPERATORS
 
-    def versions() -> dict[str, str | None]:
-        built = build_definitions(OPERATORS, name="priced", resources=resources(lake))  # type: ignore[arg-type]
+    def versions(operators: Sequence[ta.Operator]) -> dict[str, str | None]:
+        built = build_definitions(operators, name="priced", resources=resources(lake))  # type: ignore[arg-type]
         graph = built.resolve_asset_graph()
         return {k.to_user_string(): graph.get(k).code_version for k in graph.get_all_asset_keys()}
 
-    plain = versions()
-    assert plain["llm_calls"] == next(op.version for op in OPERATORS if op.name == "sessionize")
+    sessionize = next(op for op in OPERATORS if op.name == "sessionize")
+    plain = versions(OPERATORS)
+    assert plain["llm_calls"].startswith(sessionize.version + "+")  # type: ignore[union-attr]
+    assert plain["tool_stats"] == next(op.version for op in OPERATORS if op.name == "tool_stats")
+    tuned = [
+        op.configure(identical_run_threshold=9) if op is sessionize else op for op in OPERATORS
+    ]
+    assert versions(tuned)["llm_calls"] != plain["llm_calls"]
+    assert versions(OPERATORS) == plain  # the same definitions, the same versions
     (Path(lake.root) / "prices.yaml").write_text(
         "models:\n  gpt-4o:\n    input_per_mtok: 1.0\n    output_per_mtok: 2.0\n"
     )
-    priced = versions()
+    priced = versions(OPERATORS)
     assert priced["llm_calls"] != plain["llm_calls"]
-    assert priced["llm_calls"].startswith(plain["llm_calls"] + "+")  # type: ignore[union-attr]
+    assert priced["llm_calls"].startswith(sessionize.version + "+")  # type: ignore[union-attr]
     assert priced["tool_stats"] == plain["tool_stats"]
 
 

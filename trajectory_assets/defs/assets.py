@@ -65,18 +65,18 @@ def deps_of(registry: Registry, op: Operator) -> list[str]:
 
 
 def code_versions(lake: Lake, operators: Sequence[Operator]) -> dict[str, str]:
-    """Each operator's version, plus a digest of the lake files it depends on when the lake
-    has them (e.g. price overrides): editing them makes Dagster mark the tables stale once the
-    code location reloads, as a new version would."""
+    """Each operator's version, plus a digest of its parameters and of the lake files it
+    depends on when it has any (e.g. price overrides): editing a parameter's default or those
+    files makes Dagster mark the tables stale once the code location reloads, as a new version
+    would (and as the command line's `--missing` recomputes them)."""
     try:
         in_this_lake = in_lake(lake, operators)
     except OSError:  # an unreachable lake must not stop the code location from loading
-        return {op.name: op.version for op in operators}
+        in_this_lake = list(operators)
     versions = {}
     for op in in_this_lake:
-        digest = op.lake_files_digest
-        bare = digest == op.with_lake_files({}).lake_files_digest
-        versions[op.name] = op.version if bare else f"{op.version}+{digest[:8]}"
+        bare = not op.params and op.lake_files_digest == op.with_lake_files({}).lake_files_digest
+        versions[op.name] = op.version if bare else f"{op.version}+{op.fingerprint[:8]}"
     return versions
 
 
