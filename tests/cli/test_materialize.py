@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from tests.cli.helpers import CLI, generate, materialize, on_lake, run
 from tests.lakes import DAY1, DAY2, write_lake
 from tests.runs import lake_catalog
 from trajectory_assets.cli.common import INSTANCE_SETTINGS
+from trajectory_assets.cli.pool import PROCESS_TAG
 from trajectory_assets.defs.assets import POOL
 from trajectory_assets.defs.config import launchpad_config
 from trajectory_assets.lake.fs import Lake
@@ -246,36 +248,53 @@ def test_a_failed_check_is_named_and_the_command_fails(tmp_path: Path, home: Pat
     assert "Traceback" not in done.stderr
 
 
-def test_a_run_waiting_for_the_pool_says_so_and_goes_on_once_the_slot_is_free(
+def test_a_run_waiting_for_the_pool_stops_on_ctrl_c_and_frees_a_slot_whose_process_is_gone(
     tmp_path: Path, home: Path
 ) -> None:
-    """A slot still held by a run killed outside Dagster used to make the command wait in
-    silence; it now says what it waits for and how to free it."""
+    """A slot held by a run elsewhere: the command says what it waits for, and Ctrl+C stops it
+    at once (Dagster's own wait ignored it). A slot held by a run of this machine whose process
+    was killed: freed, that run marked failed, and the command goes on."""
     lake = tmp_path / "lake"
     generate(lake, home, sessions_per_day=5)
     shutil.copy(INSTANCE_SETTINGS, home / "dagster.yaml")
+    args = ["materialize", "--lake", str(lake), "--partition", DAY1, "--assets", "sessions"]
+    command = [*CLI, *args, "--runtime", "inline"]
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
     with dg.DagsterInstance.from_config(str(home)) as instance:
         storage = instance.event_log_storage
         storage.initialize_concurrency_limit_to_default(POOL)
-        assert storage.claim_concurrency_slot(POOL, "a-killed-run", "tier_b").is_claimed
-        args = ["materialize", "--lake", str(lake), "--partition", DAY1, "--assets", "sessions"]
-        env = {**os.environ, "DAGSTER_HOME": str(home)}
-        waiting = subprocess.Popen(
-            [*CLI, *args, "--runtime", "inline"], stderr=subprocess.PIPE, text=True, env=env
-        )
+        assert storage.claim_concurrency_slot(POOL, "elsewhere", "tier_b").is_claimed
+        waiting = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
         assert waiting.stderr is not None
         deadline = threading.Timer(180, waiting.kill)  # a silent wait fails the test, not CI
         deadline.daemon = True
         deadline.start()
-        lines = []
-        for line in waiting.stderr:  # the command blocks until the slot is freed
-            lines.append(line)
+        for line in waiting.stderr:
             if "waiting for the trajectory_assets pool" in line:
                 break
-        assert "Terminate" in lines[-1], lines
-        storage.free_concurrency_slots_for_run("a-killed-run")
-        assert waiting.wait(timeout=300) == 0, waiting.stderr.read()
+        assert "run elsewhere of this instance holds its slot" in line
+        assert "Ctrl+C stops waiting" in line
+        waiting.send_signal(signal.SIGINT)
+        assert waiting.wait(timeout=30) == 130
+        assert "error: interrupted" in waiting.stderr.read()
         deadline.cancel()
+        storage.free_concurrency_slots_for_run("elsewhere")
+
+        killed = subprocess.Popen(["sleep", "60"])
+        killed.kill()
+        killed.wait()
+        process = f"{socket.gethostname()}:{killed.pid}"
+        run = instance.add_run(
+            dg.DagsterRun(job_name="tier_b_job", run_id="killed", tags={PROCESS_TAG: process})
+        )
+        assert storage.claim_concurrency_slot(POOL, run.run_id, "tier_b").is_claimed
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "freed the trajectory_assets pool's slot of run killed, whose process is gone" in (
+            done.stderr
+        )
+        marked = instance.get_run_by_id("killed")
+        assert marked is not None and marked.status == dg.DagsterRunStatus.FAILURE
     assert lake_catalog(Lake(str(lake))).state("sessions", DAY1) is not None
 
 

@@ -196,7 +196,9 @@ def run_days(
     DAGSTER_HOME instance."""
     import dagster as dg
 
+    from trajectory_assets.cli.pool import PROCESS_TAG, this_process, wait_for_pool
     from trajectory_assets.cli.run_config import check_configs, node_configs
+    from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import bind
     from trajectory_assets.defs.partitions import start_date_of
     from trajectory_assets.defs.resources import ComputeResource, LakeResource
@@ -268,10 +270,11 @@ def run_days(
             + f" on the {runtime} runtime, lake {lake.display()}"
         )
         started = time.perf_counter()
-        tags = {LAKE_TAG: lake.display()}
+        tags = {LAKE_TAG: lake.display(), PROCESS_TAG: this_process()}
         if len(stretch) > 1:
             tags["dagster/asset_partition_range_start"] = stretch[0]
             tags["dagster/asset_partition_range_end"] = stretch[-1]
+        wait_for_pool(instance, POOL)
         try:
             result = job.execute_in_process(
                 run_config=run_config,

@@ -1,0 +1,80 @@
+"""Waiting for the instance's pool slot before a run starts.
+
+Every Tier B step runs in one pool of one slot per instance. Dagster waits for the slot inside
+the run, where Ctrl+C and SIGTERM are deferred until the step starts (and its wait spins a core),
+so the command waits here first, where Ctrl+C stops it at once. A slot held by a run of this
+machine whose process is gone (killed outside Dagster, it never gave the slot back) is freed and
+that run marked failed, as Dagster's daemon would do; a command line without the daemon would
+otherwise wait forever.
+"""
+
+import os
+import socket
+import time
+
+import click
+import dagster as dg
+
+PROCESS_TAG = "trajectory_assets/process"  # host:pid of the command that ran the run
+POLL_S = 1.0
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def wait_for_pool(instance: dg.DagsterInstance, pool: str) -> None:
+    """Return once the pool has a free slot (at once when it has one, or no limit)."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return
+    waiting_for: set[str] = set()
+    while True:
+        info = storage.get_concurrency_info(pool)
+        if info.limit is None or len(info.claimed_slots) < info.limit:
+            return
+        holders = sorted({slot.run_id for slot in info.claimed_slots})
+        gone = [run_id for run_id in holders if _gone(instance, run_id)]
+        for run_id in gone:
+            storage.free_concurrency_slots_for_run(run_id)
+            tell(f"freed the {pool} pool's slot of run {run_id}, whose process is gone")
+        if gone:
+            continue
+        if set(holders) != waiting_for:
+            waiting_for = set(holders)
+            tell(
+                f"waiting for the {pool} pool: run {', '.join(holders)} of this instance holds "
+                "its slot (one step at a time); Ctrl+C stops waiting. A run killed on another "
+                "machine holds it until it is terminated (the UI: Runs, that run, Terminate)"
+            )
+        time.sleep(POLL_S)
+
+
+def tell(text: str) -> None:
+    """A line on stderr, with the run's progress lines."""
+    click.echo(text, err=True)
+
+
+def _gone(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """The run has finished, or ran in a process of this machine that no longer exists; the
+    run, unfinished, is then marked failed."""
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        return False  # not a run of this instance's storage: nothing to judge it by
+    if run.is_finished:
+        return True
+    host, _, pid = run.tags.get(PROCESS_TAG, "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+        return False
+    instance.report_run_failed(run, f"its process ({host}:{pid}) is gone: killed outside Dagster")
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
