@@ -75,6 +75,36 @@ def test_forget_sessions_then_everything_before_a_day(
     assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows > 0  # the other apps stay
 
 
+@pytest.mark.slow
+def test_a_forget_whose_rebuild_failed_is_finished_by_running_it_again(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """The raw files go first; when the rebuild then fails (here on another session's damaged
+    file), the error says the forget is unfinished, and the same command finishes it: it finds
+    the sessions in the tables, though their raw files are gone."""
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    lake = Lake(str(root))
+    app = "support-bot"
+    victim, bystander = sessions_of(lake, app)[DAY1][:2]
+    damaged = next(Path(root, "raw_events", f"dt={DAY1}").rglob(f"session_id={bystander}/*"))
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    args = ("--app-id", app, "--session-id", victim, "--runtime", "inline")
+
+    failed = forget(root, home, *args)
+    assert failed.returncode == 1
+    assert damaged.name in failed.stderr and "the forget is unfinished" in failed.stderr
+    assert "run the same forget again to finish it" in failed.stderr
+    assert victim in sessions_of(lake, app)[DAY1]  # the tables still hold it
+
+    done = forget(root, home, *args, "--on-bad-file", "skip")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "1 session(s) of support-bot in 0 raw file(s): their raw files are already gone" in (
+        done.stdout
+    )
+    assert "nothing in the lake or the Dagster instance holds them" in done.stdout
+    assert victim not in sessions_of(lake, app)[DAY1]
+
+
 def test_the_check_finds_what_a_forget_left(materialized_lake: Path, tmp_path: Path) -> None:
     root = shutil.copytree(materialized_lake, tmp_path / "lake")
     lake = Lake(str(root))
@@ -97,6 +127,7 @@ def test_forget_needs_sessions_or_a_day(materialized_lake: Path, home: Path) -> 
     assert both.returncode == 1 and "give --session-id" in both.stderr
     none = forget(materialized_lake, home, "--app-id", "nope", "--session-id", "x")
     assert none.returncode == 1 and "nothing to forget" in none.stderr
+    assert "and no table holds them" in none.stderr
     not_a_day = forget(materialized_lake, home, "--app-id", "a", "--before", "2026-13-01")
     assert not_a_day.returncode == 2  # click's usage error, as for every day option
     assert "'--before': not a date (YYYY-MM-DD): '2026-13-01'" in not_a_day.stderr

@@ -122,6 +122,21 @@ def runtime_option(f: F) -> F:
     )(f)
 
 
+ON_BAD_FILE_ENV = "TRAJECTORY_ASSETS_ON_BAD_FILE"  # as in defs/settings.py, which imports Dagster
+
+
+def on_bad_file_option(f: F) -> F:
+    return click.option(
+        "--on-bad-file",
+        type=click.Choice(["fail", "skip"]),
+        default="fail",
+        show_default=True,
+        envvar=ON_BAD_FILE_ENV,
+        show_envvar=True,
+        help="an unreadable raw file fails the run, or is skipped and reported",
+    )(f)
+
+
 def days_options(f: F) -> F:
     """--partition DAY, or --from DAY --to DAY (inclusive); `resolve_days` checks the mix."""
     f = click.option("--to", "date_to", type=DAY, help="last day of a range (inclusive)")(f)

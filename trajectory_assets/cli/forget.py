@@ -16,13 +16,16 @@ import click
 from trajectory_assets.cli.common import (
     DAY,
     CliError,
+    Interrupted,
     dagster_home,
     defs_option,
     lake_option,
+    on_bad_file_option,
     open_lake,
     project,
     runtime_option,
     say,
+    some_days,
 )
 
 
@@ -35,6 +38,7 @@ from trajectory_assets.cli.common import (
     "--before", type=DAY, help="forget every session of the app that started before this day"
 )
 @runtime_option
+@on_bad_file_option
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def forget(
     lake: str,
@@ -43,6 +47,7 @@ def forget(
     session_ids: tuple[str, ...],
     before: str | None,
     runtime: str,
+    on_bad_file: str,
     yes: bool,
 ) -> None:
     """Delete sessions' raw files, rebuild the tables of their days, purge older versions,
@@ -71,12 +76,15 @@ def forget(
     tables = the_project.registry.tables
     request = erase.Request(app_id, tuple(session_ids), before)
     files = erase.raw_files(where, request)
-    days = sorted({f.dt for f in files})
-    what = (
-        f"{len({f.session_id for f in files})} session(s) of {app_id} in {len(files)} raw file(s)"
-    )
-    if not files:
-        raise CliError(f"nothing to forget: no raw files of those sessions of {app_id}")
+    in_tables = erase.held_in_tables(where, Catalog(where, tables), request)  # raw files gone?
+    forgotten = {f.session_id for f in files} | set(in_tables)
+    days = sorted({f.dt for f in files} | {d for ds in in_tables.values() for d in ds})
+    what = f"{len(forgotten)} session(s) of {app_id} in {len(files)} raw file(s)"
+    if not forgotten:
+        raise CliError(
+            f"nothing to forget: no raw files of those sessions of {app_id}, and no table "
+            "holds them"
+        )
     if not yes and not click.confirm(f"forget {what} on {len(days)} day(s)?"):
         raise CliError("nothing was deleted")
 
@@ -84,15 +92,25 @@ def forget(
     erase.delete_raw(where, files)
     record.raw_files_deleted, record.days = len(files), days
     erase.save(where, path, record)
-    say(f"deleted {what}")
+    say(f"deleted {what}" if files else f"{what}: their raw files are already gone")
 
     catalog = Catalog(where, tables)
     built = [d for d in days if any(catalog.state(t, d) for t in tables)]
     if built:
         rebuilt = [*tables, "daily_report"]  # the report names sessions too
-        run_days(lake, built, the_project, runtime=runtime, tables=rebuilt)
+        try:
+            run_days(
+                lake, built, the_project, runtime=runtime, tables=rebuilt, on_bad_file=on_bad_file
+            )
+        except Interrupted:
+            raise
+        except CliError as exc:
+            raise CliError(
+                f"{exc.message}\nthe forget is unfinished: the raw files are deleted, but the "
+                f"tables of {some_days(built)} still hold the sessions (record {path}); remove "
+                "the cause and run the same forget again to finish it"
+            ) from None
     record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
-    forgotten = {f.session_id for f in files}
     record.rejected_lines_deleted = erase.drop_rejected(where, app_id, forgotten)
     held = instance_erase.runs_mentioning(instance, days, forgotten)
     going = instance_erase.delete_runs(instance, held)

@@ -21,6 +21,7 @@ from trajectory_assets.cli.common import (
     days_options,
     defs_option,
     lake_option,
+    on_bad_file_option,
     open_lake,
     project,
     resolve_days,
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
 LAKE_TAG = "trajectory_assets/lake"
-ON_BAD_FILE_ENV = "TRAJECTORY_ASSETS_ON_BAD_FILE"  # as in defs/settings.py, which imports Dagster
 
 
 @click.command(short_help="materialize Tier B assets through Dagster")
@@ -64,15 +64,7 @@ ON_BAD_FILE_ENV = "TRAJECTORY_ASSETS_ON_BAD_FILE"  # as in defs/settings.py, whi
 @click.option("--assets", help="comma-separated tables (default: all)")
 @click.option("--ray-address", help="existing Ray cluster: auto or ray://host:port")
 @click.option("--num-cpus", type=click.IntRange(min=1), help="CPUs of the embedded local Ray")
-@click.option(
-    "--on-bad-file",
-    type=click.Choice(["fail", "skip"]),
-    default="fail",
-    show_default=True,
-    envvar=ON_BAD_FILE_ENV,
-    show_envvar=True,
-    help="an unreadable raw file fails the run, or is skipped and reported",
-)
+@on_bad_file_option
 @click.option(
     "--allow-other-lake",
     is_flag=True,

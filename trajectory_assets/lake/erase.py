@@ -74,6 +74,25 @@ def raw_files(lake: Lake, request: Request) -> list[RawFile]:
     return found
 
 
+def held_in_tables(lake: Lake, catalog: Catalog, request: Request) -> dict[str, set[str]]:
+    """The requested sessions some table still holds, with their days, found in the tables
+    keyed by session: what a forget must still rebuild when the raw files are already gone (an
+    earlier forget whose rebuild failed, or files deleted by hand)."""
+    held: dict[str, set[str]] = {}
+    for name in catalog.list():
+        spec = catalog.get(name)
+        if name == RAW_TABLE or not {"app_id", "session_id"} <= set(spec.schema.names):
+            continue
+        if delta.snapshot(lake, name).version < 0:
+            continue
+        rows = catalog.read(name, app_id=request.app_id, columns=["dt", "session_id"])
+        pairs = zip(rows["dt"].to_pylist(), rows["session_id"].to_pylist(), strict=True)
+        for day, session in pairs:
+            if request.covers(day, session):
+                held.setdefault(session, set()).add(day)
+    return held
+
+
 def delete_raw(lake: Lake, files: Sequence[RawFile]) -> None:
     """Delete the files and their session folders; the day folders stay, so a day left without
     sessions is an existing, empty day (its tables are rebuilt empty, not left stale)."""
