@@ -4,6 +4,7 @@ retention, every engine reading the same rows, and a second writer refused."""
 
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,6 +14,7 @@ from tests.lake.writers import WriterRacingRuntime, commit_at_once
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, plan, run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import (
     ConcurrentWriterError,
     NoPreviousVersionError,
@@ -21,7 +23,13 @@ from trajectory_assets.errors import (
 from trajectory_assets.lake import delta, delta_commit, delta_history
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import STAGING
-from trajectory_assets.lake.staging import pending_attempts, write_intent
+from trajectory_assets.lake.staging import (
+    Attempt,
+    BatchReceipt,
+    empty_file,
+    pending_attempts,
+    write_intent,
+)
 from trajectory_assets.operators import Sessionize
 
 
@@ -204,6 +212,31 @@ def test_a_second_writer_of_the_same_day_is_refused(lake: Lake) -> None:
         delta_history.commits(lake, t).__next__().metadata["run_id"] for t in op.output_names
     } == {"the-other"}
     assert catalog.read("sessions", dt=DAY1).num_rows == 120
+
+
+class TurnsRacingRuntime(InlineRuntime):
+    """Runs its batches, then another writer commits the day of `turns` alone: a table the
+    operator commits after `sessions`."""
+
+    def __init__(self, lake: Lake) -> None:
+        super().__init__()
+        self.lake = lake
+
+    def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
+        receipts = super().run(tasks)
+        spec = lake_catalog(self.lake).get("turns")
+        other = [empty_file(Attempt(self.lake, "other", DAY1, "f" * 16), spec)]
+        delta_commit.commit_day(
+            self.lake, spec, DAY1, other, {"run_id": "the-other"}, since_version=None
+        )
+        return receipts
+
+
+def test_a_run_that_lost_the_race_on_one_table_commits_none(lake: Lake) -> None:
+    op = Sessionize()
+    with pytest.raises(ConcurrentWriterError, match=r"turns dt=.* [(]run the-other"):
+        run_operator(op, lake, [DAY1], TurnsRacingRuntime(lake), batch_bytes=SMALL_BATCHES)
+    assert lake_catalog(lake).state("sessions", DAY1) is None  # sessions comes first: not either
 
 
 def test_writers_of_different_days_both_commit(lake: Lake) -> None:

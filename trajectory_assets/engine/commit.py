@@ -113,19 +113,36 @@ def _commit_tables(
     since: Mapping[str, int],
 ) -> dict[str, TableDay]:
     """Commit each table of the intent, in its order, one Delta transaction per table. Safe to
-    call again after an interruption: tables already committed are left as they are."""
-    done = {}
+    call again after an interruption: tables already committed are left as they are. Another
+    writer of the day is looked for in every table before the first commit, so a run that lost
+    the race commits none of the operator's tables (only a commit between that look and a
+    table's own commit gets past it, and the error then names what was committed)."""
+    lake, day = attempt.lake, attempt.day
+    opened = {
+        t: delta_commit.prepare(lake, specs[t], day, since_version=since.get(t))
+        for t in intent["tables"]
+    }
+    done: dict[str, TableDay] = {}
     for table in intent["tables"]:
         spec = specs[table]
         files = [f for r in receipts for f in r.tables(table)] or [empty_file(attempt, spec)]
-        version = delta_commit.commit_day(
-            attempt.lake,
-            spec,
-            attempt.day,
-            files,
-            intent["metadata"],
-            since_version=since.get(table),
-        )
+        try:
+            version = delta_commit.commit_day(
+                lake,
+                spec,
+                day,
+                files,
+                intent["metadata"],
+                since_version=since.get(table),
+                table=opened[table],
+            )
+        except ConcurrentWriterError as exc:
+            if not done:
+                raise
+            raise ConcurrentWriterError(
+                f"{exc} Its {', '.join(done)} dt={day} were committed just before: compute the "
+                "day again once the other run ends, so the tables agree"
+            ) from None
         done[table] = TableDay(
             sum(f.rows for f in files), sum(f.size for f in files), len(files), version
         )

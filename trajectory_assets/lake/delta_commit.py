@@ -44,6 +44,7 @@ def commit_day(
     metadata: Mapping[str, str],
     *,
     since_version: int | None,
+    table: "DeltaTable | None" = None,
 ) -> int | None:
     """Make `files` the whole of the table's `day`, in one transaction; returns the new table
     version, or None when they already are (a commit is idempotent).
@@ -51,6 +52,7 @@ def commit_day(
     `since_version` is the table version this run planned against: a commit since then by
     another writer that touched the same day means two writers computed it at once, and this
     one is refused. Commits of other days only make the transaction retry on the new version.
+    `table`: the table as `prepare` opened it.
     """
     deltalake = load_deltalake()
     from deltalake.exceptions import CommitFailedError
@@ -67,11 +69,7 @@ def commit_day(
     ]
     wanted = {f.path for f in files}
     schema = delta_schema(spec)
-    table = open_table(lake, spec.name)
-    if table is None:
-        _create(lake, spec)
-        table = open_table(lake, spec.name)
-        assert table is not None, f"{spec.name}: created, yet not a Delta table"
+    table = table or prepare(lake, spec, day, since_version=None)
     for _ in range(COMMIT_TRIES):
         commit_id = uuid.uuid4().hex
         if day_paths(table, day) == wanted:
@@ -94,6 +92,20 @@ def commit_day(
     raise ConcurrentWriterError(
         f"{spec.name} dt={day}: gave up after {COMMIT_TRIES} commit conflicts with other writers"
     )
+
+
+def prepare(lake: Lake, spec: TableSpec, day: str, *, since_version: int | None) -> "DeltaTable":
+    """The table (created when new), once no other writer has committed the day since
+    `since_version`: asked of every table of an operator before the first is committed, so a
+    run that lost the race to another writer commits none of them (ConcurrentWriterError)."""
+    table = open_table(lake, spec.name)
+    if table is None:
+        _create(lake, spec)
+        table = open_table(lake, spec.name)
+        assert table is not None, f"{spec.name}: created, yet not a Delta table"
+    if since_version is not None:
+        _refuse_other_writers(lake, spec.name, day, since_version, table.version())
+    return table
 
 
 def _create(lake: Lake, spec: TableSpec) -> None:
