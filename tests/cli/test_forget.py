@@ -42,6 +42,8 @@ def test_forget_sessions_then_everything_before_a_day(
     before = sessions_of(lake, app)
     total = lake_catalog(lake).read("sessions").num_rows
     old_files = {str(p) for p in Path(root, "sessions").rglob("*.parquet")}
+    ran = materialize(root, home, "--partition", DAY1, "--force")  # an older record of DAY1
+    assert ran.returncode == 0, ran.stderr[-3000:]
     ran = materialize(root, home, "--from", DAY1, "--to", DAY2)  # one run, previews of DAY2
     assert ran.returncode == 0, ran.stderr[-3000:]
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -56,6 +58,12 @@ def test_forget_sessions_then_everything_before_a_day(
         assert not runs_mentioning(instance, [DAY1, DAY2], {victim})
         for table in ("sessions", "turns", "daily_report"):  # DAY1 recorded again by sync
             assert {DAY1, DAY2} <= instance.get_materialized_partitions(dg.AssetKey(table))
+        latest = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("sessions"), asset_partitions=[DAY1]),
+            limit=1,
+        ).records[0]
+        meta = latest.asset_materialization.metadata  # type: ignore[union-attr]
+        assert str(meta["recorded_by"].value).startswith("sync")  # not the older run's record
     after = sessions_of(lake, app)
     assert victim not in after[DAY2] and after[DAY1] == before[DAY1]
     assert lake_catalog(lake).read("sessions").num_rows == total - 1

@@ -113,9 +113,11 @@ def forget(
     record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
     record.rejected_lines_deleted = erase.drop_rejected(where, app_id, forgotten)
     held = instance_erase.runs_mentioning(instance, days, forgotten)
+    partitions = daily(start_date_of(where))
+    again = instance_erase.days_worked_on(instance, held, partitions)
     going = instance_erase.delete_runs(instance, held)
     record.dagster_runs_deleted = sorted(set(held) - set(going))
-    recorded = sync(instance, where, the_project.registry, daily(start_date_of(where)))
+    recorded = sync(instance, where, the_project.registry, partitions, again=again)
     if record.dagster_runs_deleted:
         say(
             f"deleted {len(record.dagster_runs_deleted)} Dagster run(s) whose events named them; "

@@ -53,6 +53,25 @@ def delete_runs(instance: dg.DagsterInstance, run_ids: Collection[str]) -> list[
     return going
 
 
+def days_worked_on(
+    instance: dg.DagsterInstance, run_ids: Collection[str], partitions: dg.PartitionsDefinition
+) -> set[str]:
+    """The days the runs worked on, as their partition tags say (every day for a run without
+    them): what must be recorded again once they are deleted."""
+    every = partitions.get_partition_keys()
+    days: set[str] = set()
+    for run_id in run_ids:
+        run = instance.get_run_by_id(run_id)
+        tags = run.tags if run is not None else {}
+        if PARTITION_TAG in tags:
+            days.add(tags[PARTITION_TAG])
+        elif RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+            days.update(d for d in every if tags[RANGE_START_TAG] <= d <= tags[RANGE_END_TAG])
+        else:
+            days.update(every)
+    return days
+
+
 def _worked_on(tags: Mapping[str, str], days: Collection[str]) -> bool:
     if PARTITION_TAG in tags:
         return tags[PARTITION_TAG] in days

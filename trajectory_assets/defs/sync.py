@@ -8,6 +8,7 @@ page likewise, against the time it was written. Nothing is computed and the lake
 changed.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import dagster as dg
@@ -36,7 +37,11 @@ def sync(
     lake: Lake,
     registry: Registry,
     partitions: dg.DailyPartitionsDefinition,
+    again: Collection[str] = (),
 ) -> SyncReport:
+    """Record the table days the instance does not know as they are now; `again`: days to
+    record anyway (their records went with runs `forget` deleted, and the purged Delta log no
+    longer says when they last changed)."""
     raw_days = observe_raw(instance, lake, partitions)
     valid = set(partitions.get_partition_keys())
     catalog = Catalog(lake, registry.tables)
@@ -54,7 +59,7 @@ def sync(
             if day not in valid:
                 outside += 1
                 continue
-            if day in known and known[day] >= changed.get(day, 0.0):
+            if day in known and known[day] >= changed.get(day, 0.0) and day not in again:
                 current[table] += 1
                 continue
             state = snapshot.state(day)
