@@ -56,6 +56,7 @@ def test_valid_lines_import_with_payload_objects_and_the_default_app(tmp_path: P
     assert rows["e3"]["app_id"] == "other"
     assert rows["e3"]["artifacts"] == [{"kind": "stdout", "uri": "s3://x"}]
     assert rows["e1"]["dt"] == "2026-01-02"
+    assert report.apps == ["mine", "other"]  # the apps written, a row's own included
 
 
 def test_an_invalid_line_fails_the_whole_file_with_line_numbers(tmp_path: Path) -> None:

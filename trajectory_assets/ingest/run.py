@@ -91,7 +91,9 @@ class IngestReport:
 
     @property
     def apps(self) -> list[str]:
-        return sorted({f.app_id for f in self.ok if f.app_id})
+        """The apps the sessions were written under (a JSONL row names its own)."""
+        written = {app for f in self.ok for app, _ in f.sessions}
+        return sorted(written or {f.app_id for f in self.ok if f.app_id})
 
     @property
     def days(self) -> list[str]:
