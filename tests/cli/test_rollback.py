@@ -3,6 +3,7 @@
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from tests.cli.helpers import CLI, generate, materialize, run
@@ -30,6 +31,15 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
     for table in ("sessions", "turns", "errors", "rejected_events"):
         assert f"{table} dt={DAY1}: restored the day as of table version" in rolled.stdout
     assert attempts(lake) == first
+    assert "recorded in the Dagster instance: sessions, turns" in rolled.stdout
+    with dg.DagsterInstance.from_config(str(home)) as instance:  # the UI shows the restored day
+        latest = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("turns"), asset_partitions=[DAY1]),
+            limit=1,
+        ).records[0]
+        meta = latest.asset_materialization.metadata  # type: ignore[union-attr]
+        assert meta["recorded_by"].value == "rollback to its previous version"
+        assert meta["attempt"].value == first["turns"]
 
     nothing = run([*CLI, "rollback", "eval_runs", "--lake", str(lake), "--partition", DAY1], home)
     assert nothing.returncode == 1

@@ -5,6 +5,10 @@ with one Delta commit that touches no other day), or not at all when one of them
 previous state.
 """
 
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import click
 
 from trajectory_assets.cli.common import (
@@ -17,6 +21,10 @@ from trajectory_assets.cli.common import (
     project,
     say,
 )
+
+if TYPE_CHECKING:
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.fs import Lake
 
 
 @click.command(short_help="restore a partition's previous version")
@@ -62,3 +70,30 @@ def rollback(
             f"{r.table} dt={partition}: restored the day as of table version {r.as_of} "
             f"({now}, {r.rows:,} rows)"
         )
+    _record(where, Catalog(where, registry.tables), op.output_names, partition, as_of)
+
+
+def _record(
+    lake: "Lake", catalog: "Catalog", tables: Sequence[str], day: str, as_of: int | None
+) -> None:
+    """Tell the Dagster instance (DAGSTER_HOME), so the UI shows the restored day and marks
+    what was computed from it stale; without an instance, `sync` does it later."""
+    if not os.environ.get("DAGSTER_HOME"):
+        say("note: DAGSTER_HOME is not set: `trajectory-assets sync` records the rollback later")
+        return
+    import dagster as dg
+
+    from trajectory_assets.defs.instance import bind
+    from trajectory_assets.defs.sync import record_day
+    from trajectory_assets.errors import OtherLakeError
+
+    with dg.DagsterInstance.get() as instance:
+        try:
+            bind(instance, lake.display())
+        except OtherLakeError as exc:
+            say(f"note: not recorded in the Dagster instance: {exc}")
+            return
+        back = f"table version {as_of}" if as_of is not None else "its previous version"
+        for table in tables:
+            record_day(instance, lake, catalog.snapshot(table), day, f"rollback to {back}")
+    say(f"recorded in the Dagster instance: {', '.join(tables)} dt={day}")

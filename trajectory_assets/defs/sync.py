@@ -18,6 +18,7 @@ from trajectory_assets.defs.report import REPORT
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.delta import Snapshot
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.reports import report_days, report_files
 
@@ -62,27 +63,35 @@ def sync(
             if day in known and known[day] >= changed.get(day, 0.0) and day not in again:
                 current[table] += 1
                 continue
-            state = snapshot.state(day)
-            assert state is not None
-            instance.report_runless_asset_event(
-                dg.AssetMaterialization(
-                    asset_key=table,
-                    partition=day,
-                    metadata={
-                        "dagster/row_count": state.rows,
-                        "table_version": snapshot.version,
-                        "attempt": state.attempt or "",
-                        "lake": lake.display(),
-                        "recorded_by": "sync, from the lake's Delta log",
-                    },
-                )
-            )
+            record_day(instance, lake, snapshot, day, "sync, from the lake's Delta log")
             recorded[table] += 1
     pages = {d: t for d, t in report_days(lake).items() if d in valid}
     if pages:
         recorded[REPORT] = _record_reports(instance, lake, pages)
         current[REPORT] = len(pages) - recorded[REPORT]
     return SyncReport(raw_days, recorded, current, outside)
+
+
+def record_day(
+    instance: dg.DagsterInstance, lake: Lake, snapshot: Snapshot, day: str, recorded_by: str
+) -> None:
+    """Record a table's day as the snapshot has it (a runless materialization: the lake changed
+    outside a run, or the run that recorded it is gone)."""
+    state = snapshot.state(day)
+    assert state is not None
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=snapshot.name,
+            partition=day,
+            metadata={
+                "dagster/row_count": state.rows,
+                "table_version": snapshot.version,
+                "attempt": state.attempt or "",
+                "lake": lake.display(),
+                "recorded_by": recorded_by,
+            },
+        )
+    )
 
 
 def _record_reports(instance: dg.DagsterInstance, lake: Lake, pages: dict[str, float]) -> int:
