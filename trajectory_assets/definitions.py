@@ -5,5 +5,6 @@ It is made the way a team makes its own: the built-in operators through `build_d
 
 from trajectory_assets.defs.definitions import build_definitions
 from trajectory_assets.operators import OPERATORS
+from trajectory_assets.project import BUILTIN_NODE
 
-defs = build_definitions(OPERATORS, name="tier_b", raw_source=True, report=True)
+defs = build_definitions(OPERATORS, name=BUILTIN_NODE, raw_source=True, report=True)

@@ -81,7 +81,7 @@ class Project:
 def for_lake(lake: "Lake | None", modules: Sequence[str] = ()) -> Project:
     """The project of a lake: these modules, TRAJECTORY_ASSETS_DEFS's and the lake's config's
     (what every command and `connect` load)."""
-    config = read_config(lake) if lake is not None and lake.fs.exists(lake.root) else None
+    config = read_config(lake) if lake is not None else None
     return load(modules, config.defs if config is not None else ())
 
 

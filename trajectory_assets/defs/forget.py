@@ -62,13 +62,7 @@ def days_worked_on(
     days: set[str] = set()
     for run_id in run_ids:
         run = instance.get_run_by_id(run_id)
-        tags = run.tags if run is not None else {}
-        if PARTITION_TAG in tags:
-            days.add(tags[PARTITION_TAG])
-        elif RANGE_START_TAG in tags and RANGE_END_TAG in tags:
-            days.update(d for d in every if tags[RANGE_START_TAG] <= d <= tags[RANGE_END_TAG])
-        else:
-            days.update(every)
+        days.update(d for d in every if _worked_on(run.tags if run is not None else {}, [d]))
     return days
 
 

@@ -61,8 +61,8 @@ def normalise(
 def _conform(
     op_name: str, output: str, table: pa.Table, schema: pa.Schema, keys: tuple[str, ...]
 ) -> pa.Table:
-    what = "partials (transform's table, shaped by partial_schema)"
-    what = f"output {output!r}" if output != PARTIALS else what
+    partials = "partials (transform's table, shaped by partial_schema)"
+    what = partials if output == PARTIALS else f"output {output!r}"
     if not isinstance(table, pa.Table):
         raise OutputError(
             f"operator {op_name} {what} is {type(table).__name__}, not Arrow: {TO_ARROW}"

@@ -80,17 +80,19 @@ def held_in_tables(lake: Lake, catalog: Catalog, request: Request) -> dict[str, 
     earlier forget whose rebuild failed, or files deleted by hand)."""
     held: dict[str, set[str]] = {}
     for name in catalog.list():
-        spec = catalog.get(name)
-        if name == RAW_TABLE or not {"app_id", "session_id"} <= set(spec.schema.names):
-            continue
-        if delta.snapshot(lake, name).version < 0:
-            continue
-        rows = catalog.read(name, app_id=request.app_id, columns=["dt", "session_id"])
-        pairs = zip(rows["dt"].to_pylist(), rows["session_id"].to_pylist(), strict=True)
-        for day, session in pairs:
-            if request.covers(day, session):
-                held.setdefault(session, set()).add(day)
+        for day, session in _rows_of(catalog, name, request):
+            held.setdefault(session, set()).add(day)
     return held
+
+
+def _rows_of(catalog: Catalog, name: str, request: Request) -> list[tuple[str, str]]:
+    """(day, session) of the table's rows of the requested sessions; none for raw_events and
+    for tables not keyed by session."""
+    if name == RAW_TABLE or not {"app_id", "session_id"} <= set(catalog.get(name).schema.names):
+        return []
+    rows = catalog.read(name, app_id=request.app_id, columns=["dt", "session_id"])
+    pairs = zip(rows["dt"].to_pylist(), rows["session_id"].to_pylist(), strict=True)
+    return [(day, session) for day, session in pairs if request.covers(day, session)]
 
 
 def delete_raw(lake: Lake, files: Sequence[RawFile]) -> None:
@@ -157,7 +159,6 @@ def leftovers(
         snapshot = delta.snapshot(lake, name)
         if snapshot.version < 0:
             continue
-        spec = catalog.get(name)
         current = {lake.path(name, f.path) for f in snapshot.files}
         stray = [
             p
@@ -165,14 +166,8 @@ def leftovers(
             if p.endswith(".parquet") and f"/{delta_history.LOG}/" not in p
         ]
         found += [f"{name}: file {p} is in no current version" for p in stray if p not in current]
-        if {"app_id", "session_id"} <= set(spec.schema.names):
-            rows = catalog.read(name, app_id=request.app_id, columns=["dt", "session_id"])
-            hits = [
-                (d, s)
-                for d, s in zip(rows["dt"].to_pylist(), rows["session_id"].to_pylist(), strict=True)
-                if request.covers(d, s)
-            ]
-            found += [f"{name}: row of session {s} (dt={d})" for d, s in hits[:20]]
+        hits = _rows_of(catalog, name, request)
+        found += [f"{name}: row of session {s} (dt={d})" for d, s in hits[:20]]
     ids = {*request.session_ids, *session_ids}
     for path, named in _mentions(lake, ids).items():
         found += [f"{path} mentions session {sid}" for sid in named]
