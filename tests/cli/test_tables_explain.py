@@ -34,7 +34,8 @@ def test_explain_defaults_to_the_days_with_raw_data(
     assert main(["explain", "sessions", "--lake", str(materialized_lake)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("operator sessionize")
-    assert f"dt={DAY1}:" in out and f"dt={DAY2}:" in out
+    assert f"dt={DAY1}: nothing to read now\n  sessionize: up to date" in out
+    assert f"dt={DAY2}: nothing to read now" in out
     assert main(["explain", "turns", "--lake", str(materialized_lake), "--partition", DAY2]) == 0
     out = capsys.readouterr().out
     assert f"dt={DAY2}:" in out and f"dt={DAY1}:" not in out

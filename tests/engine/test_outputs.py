@@ -1,6 +1,9 @@
 """What an operator returns is checked where it is produced: each mistake is named with the
 operator and output, before anything is staged or committed."""
 
+import datetime as dt
+import re
+
 import pyarrow as pa
 import pytest
 
@@ -46,11 +49,19 @@ def rows(**columns: list[object]) -> pa.Table:
     return pa.table({**base, **columns})
 
 
-def test_a_good_output_is_cast_ordered_and_sorted_by_its_keys() -> None:
-    extra = rows().append_column("scratch", pa.array([0, 0]))  # extra columns are dropped
-    out = normalise(PerSession(), extra.select(["n", "session_id", "app_id", "dt", "scratch"]), DAY)
+def test_a_good_output_is_cast_within_kinds_ordered_and_sorted_by_its_keys() -> None:
+    returned = pa.table(
+        {
+            "n": pa.array([2, 1], pa.decimal128(38, 0)),  # DuckDB's SUM
+            "session_id": pa.array(["s2", "s1"], pa.large_string()),  # Polars
+            "app_id": pa.array(["a", "a"]).dictionary_encode(),
+            "dt": pa.array([DAY, DAY], pa.string_view()),
+        }
+    )
+    out = normalise(PerSession(), returned, DAY)
     assert out["per_session"].schema == SPEC.schema
     assert out["per_session"]["session_id"].to_pylist() == ["s1", "s2"]
+    assert out["per_session"]["n"].to_pylist() == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -58,13 +69,44 @@ def test_a_good_output_is_cast_ordered_and_sorted_by_its_keys() -> None:
     [
         ({"other": rows()}, r"returned outputs \['other'\], declared \['per_session'\]"),
         ([1, 2], "returned list, not Arrow"),
-        (rows().drop_columns(["n"]), r"lacks columns \['n'\]"),
-        (rows(n=["two", "one"]), "does not fit its schema"),
+        (rows().drop_columns(["n"]), r"lacks columns \['n'\]$"),
+        (
+            rows(scratch=[0, 0]),
+            r"has columns \['scratch'\] its schema does not declare; declare them in the TableSpec",
+        ),
+        (
+            rows(m=[2, 1]).drop_columns(["n"]),
+            r"lacks columns \['n'\] and has columns \['m'\] its schema does not declare",
+        ),
+        (
+            pa.table(
+                [[DAY] * 2, ["a"] * 2, ["s"] * 2, [1, 2], [1, 2]], names=[*SPEC.schema.names, "n"]
+            ),
+            r"has columns \['n'\] more than once",
+        ),
+        (rows(n=["2", "1"]), "column 'n' is string, declared int64: convert it in the operator"),
+        (rows(session_id=[2, 1]), "column 'session_id' is int64, declared string"),
+        (rows(n=[True, False]), "column 'n' is bool, declared int64"),
+        (rows(n=[1.5, 2.0]), "does not fit its schema: .*truncated"),
         (rows(n=[None, 1]), "does not fit its schema: .*non-nullable"),
         (rows(dt=[DAY, "2026-11-17"]), r"1 row\(s\) whose dt is not the day .*2026-11-17"),
         (rows(dt=[None, DAY]), r"1 row\(s\) whose dt is not the day being computed, 2026-11-18"),
     ],
-    ids=["outputs", "not-arrow", "missing", "type", "null", "other-day", "null-day"],
+    ids=[
+        "outputs",
+        "not-arrow",
+        "missing",
+        "extra",
+        "misspelt",
+        "twice",
+        "text-for-number",
+        "number-for-text",
+        "bool-for-number",
+        "fraction",
+        "null",
+        "other-day",
+        "null-day",
+    ],
 )
 def test_each_mistake_is_named_with_the_operator_and_output(result: object, message: str) -> None:
     with pytest.raises(OutputError, match=message) as raised:
@@ -92,3 +134,53 @@ def test_a_polars_frame_and_a_two_phase_mistake_say_what_to_return() -> None:
     assert "partials (transform's table, shaped by partial_schema) lacks columns ['n']" in str(
         partials.value
     )
+
+
+NESTED = pa.schema(
+    [
+        ("dt", pa.string()),
+        ("app_id", pa.string()),
+        ("session_id", pa.string()),
+        ("artifacts", pa.list_(pa.struct([("kind", pa.string()), ("uri", pa.string())]))),
+        ("day", pa.date32()),
+        ("sizes", pa.map_(pa.string(), pa.int64())),
+    ]
+)
+
+
+class Nested(PerSession):
+    outputs = (ta.TableSpec("per_session", NESTED, ("app_id",), SPEC.keys, "One per session."),)
+
+
+def nested(**columns: pa.Array) -> pa.Table:
+    base = {
+        "dt": pa.array([DAY]),
+        "app_id": pa.array(["a"]),
+        "session_id": pa.array(["s"]),
+        "artifacts": pa.array([[{"kind": "stdout", "uri": "s3://x"}]]),
+        "day": pa.array([None], pa.null()),  # DuckDB's NULL AS day
+        "sizes": pa.array([[("a", 1)]], pa.map_(pa.string(), pa.int32())),  # DuckDB's MAP
+    }
+    return pa.table({**base, **columns})
+
+
+def test_nested_columns_are_checked_to_their_fields() -> None:
+    out = normalise(Nested(), nested(), DAY)["per_session"]
+    assert out.schema == NESTED and out["sizes"].to_pylist() == [[("a", 1)]]
+    cases = {
+        "'artifacts[]' is struct<type: string, url: string>, declared struct<kind": nested(
+            artifacts=pa.array([[{"type": "stdout", "url": "s3://x"}]])
+        ),
+        "'artifacts[].uri' is int64, declared string": nested(
+            artifacts=pa.array([[{"kind": "stdout", "uri": 7}]])
+        ),
+        "'day' is timestamp[us], declared date32": nested(
+            day=pa.array([dt.datetime(2026, 11, 18, 13)], pa.timestamp("us"))
+        ),
+        "'sizes.value' is string, declared int64": nested(
+            sizes=pa.array([[("a", "1")]], pa.map_(pa.string(), pa.string()))
+        ),
+    }
+    for message, returned in cases.items():
+        with pytest.raises(OutputError, match=re.escape(message)):
+            normalise(Nested(), returned, DAY)

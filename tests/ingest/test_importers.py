@@ -169,7 +169,7 @@ def test_reimporting_every_file_adds_nothing(imported: Imported) -> None:
     before = {p: p.stat().st_mtime_ns for p in raw_files(imported.root)}
     for fmt, paths in SOURCES.items():
         again = ingest_files(str(imported.root), fmt, paths)
-        assert again.events_written == 0 and not again.failed
+        assert again.events_written == 0 and not again.failed and not again.changed
         assert again.events_skipped == sum(f.events for f in again.files) > 0
     assert {p: p.stat().st_mtime_ns for p in raw_files(imported.root)} == before
 

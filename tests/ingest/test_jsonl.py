@@ -4,7 +4,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.ingest.lakes import raw_events
+from trajectory_assets.cli import main
 from trajectory_assets.ingest.run import ingest_files
 
 
@@ -102,3 +105,27 @@ def test_a_line_separator_inside_a_string_does_not_cut_the_line(tmp_path: Path) 
     assert not report.failed and report.events_written == 2
     payloads = set(raw_events(tmp_path / "lake")["payload"].to_pylist())
     assert "a\u2028b\u2029c" in payloads
+
+
+def test_a_reimport_with_edited_events_warns_and_keeps_the_lakes_copy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = str(tmp_path / "lake")
+    source = _write(tmp_path / "events.jsonl", [_event("e1", output_tokens=5), _event("e2")])
+    assert main(["ingest", str(source), "--lake", lake, "--format", "jsonl"]) == 0
+    capsys.readouterr()
+    _write(source, [_event("e1", output_tokens=7, model="m"), _event("e2"), _event("e3")])
+    assert main(["ingest", str(source), "--lake", lake, "--format", "jsonl"]) == 0
+    out = capsys.readouterr().out
+    assert "1 new event(s), 2 already present" in out
+    assert (
+        "warning: 1 of the events already present differ from the lake's copy (first: app "
+        "jsonl, session s1, event e1: model, output_tokens differ, from " in " ".join(out.split())
+    )
+    assert {
+        r["event_id"]: r["output_tokens"] for r in raw_events(tmp_path / "lake").to_pylist()
+    } == {
+        "e1": 5,
+        "e2": None,
+        "e3": None,
+    }

@@ -269,3 +269,18 @@ def test_a_session_context_records_a_failure(tmp_path: Path, new_logger: NewLogg
     assert [r["event_type"] for r in rows] == ["session_start", "llm_call", "error", "session_end"]
     assert rows[2]["error_type"] == "RuntimeError"
     assert json.loads(rows[3]["payload"]) == {"status": "failure"}
+
+
+def test_an_event_id_resent_with_other_content_is_named_in_a_warning(
+    tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
+) -> None:
+    ts = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    first = new_logger(str(tmp_path), "app", drop_existing=True, **FAST)
+    first.log("s1", "llm_call", ts=ts, event_id="e1", input_tokens=5)
+    first.close()
+    again = new_logger(str(tmp_path), "app", drop_existing=True, **FAST)
+    again.log("s1", "llm_call", ts=ts, event_id="e1", input_tokens=6)
+    again.close()
+    assert "1 event(s) were in the lake already with other content" in caplog.text
+    assert "session s1, event e1: input_tokens differ" in caplog.text
+    assert raw_events(tmp_path)["input_tokens"].to_pylist() == [5]

@@ -3,9 +3,11 @@
 import datetime as dt
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from tests.ingest.lakes import raw_events, raw_files
 from trajectory_assets.ingest.common import Row, event, stable_id
-from trajectory_assets.ingest.writer import file_name, write_rows
+from trajectory_assets.ingest.writer import file_name, rows_to_table, write_rows, write_session
 from trajectory_assets.lake.fs import Lake
 
 DAY1 = dt.datetime(2026, 3, 1, 23, 59, 58, tzinfo=dt.UTC)
@@ -58,5 +60,45 @@ def test_writing_the_same_events_again_adds_nothing(tmp_path: Path) -> None:
     assert again.events_written == 0 and again.events_skipped == 5 and not again.files
     grown = write_rows(lake, _rows("s", DAY1, 7))  # a source that grew: only the new events
     assert grown.events_written == 2 and grown.events_skipped == 5
+    assert not again.changed and not grown.changed
     raw = raw_events(tmp_path)
     assert raw.num_rows == 7 == len(set(raw["event_id"].to_pylist()))
+
+
+def test_an_event_already_stored_with_other_content_is_kept_and_named(tmp_path: Path) -> None:
+    """The id is the idempotency key, so the lake keeps its copy; the changed copy is reported,
+    not counted as present without a word."""
+    lake = Lake(str(tmp_path))
+    write_rows(lake, _rows("s", DAY1, 3))
+    edited = _rows("s", DAY1, 4)
+    edited[1]["input_tokens"] = 11
+    edited[2]["payload"] = '{"note": "re-exported"}'
+    again = write_rows(lake, edited)
+    assert again.events_written == 1 and again.events_skipped == 3
+    assert sorted(again.changed) == sorted(
+        [
+            f"app app, session s, event {stable_id('test', 's', 1)}: input_tokens differ",
+            f"app app, session s, event {stable_id('test', 's', 2)}: payload differ",
+        ]
+    )
+    stored = {r["seq"]: r for r in raw_events(tmp_path).to_pylist()}
+    assert stored[1]["input_tokens"] == 10 and stored[2]["payload"] is None
+
+
+def test_the_copy_compared_is_the_one_the_tables_keep(tmp_path: Path) -> None:
+    """A folder may hold an id twice (a logger without drop_existing); the tables keep the first
+    in event order, so that copy is the one a re-sent event is compared with. NaN equals NaN."""
+    lake = Lake(str(tmp_path))
+    early, other = _rows("s", DAY1, 2)
+    late = {**early, "ts": DAY1 + dt.timedelta(seconds=5), "input_tokens": 99}
+    for rows in ([early, other], [late]):
+        write_session(lake, "2026-03-01", "app", "s", rows_to_table(rows))
+    assert [len(pq.read_table(p)) for p in sorted(raw_files(tmp_path))] == [1, 2]  # late first
+    assert not write_rows(lake, [early]).changed
+    assert write_rows(lake, [late]).changed == [
+        f"app app, session s, event {early['event_id']}: ts, input_tokens differ"
+    ]
+    nan = _rows("n", DAY1, 1)
+    nan[0]["latency_ms"] = float("nan")
+    write_rows(lake, nan)
+    assert not write_rows(lake, nan).changed

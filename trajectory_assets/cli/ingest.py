@@ -126,6 +126,15 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
         f"{report.sessions:,} session(s), {report.events_written:,} new event(s), "
         f"{report.events_skipped:,} already present{span}"
     )
+    if report.changed:
+        path, line = report.changed[0]
+        say(
+            f"warning: {len(report.changed):,} of the events already present differ from the "
+            f"lake's copy (first: {line}, from {path}); an event id is written once, so the "
+            "lake keeps its copy: to replace them, forget their sessions "
+            f"(trajectory-assets forget --lake {lake} --app-id APP --session-id SESSION) and "
+            "ingest again"
+        )
     forget = f"trajectory-assets forget --lake {lake} --app-id APP --before 1970-01-02 --yes"
     if "1970-01-01" in days:
         say(

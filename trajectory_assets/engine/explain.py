@@ -51,6 +51,8 @@ def _day_lines(d: DayPlan, waiting: Sequence[Operator]) -> list[str]:
     lines = [
         f"dt={d.day}: {d.input_files} input files, {d.input_bytes:,} bytes, "
         f"{len(d.tasks)} batches ({finished} already finished)"
+        if d.tasks
+        else f"dt={d.day}: nothing to read now"
     ]
     for op in d.current:
         lines.append(f"  {op.name}: up to date (attempt {d.keys.keys[op.name]}): nothing to do")

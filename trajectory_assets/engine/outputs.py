@@ -67,9 +67,7 @@ def _conform(
         raise OutputError(
             f"operator {op_name} {what} is {type(table).__name__}, not Arrow: {TO_ARROW}"
         )
-    missing = [c for c in schema.names if c not in table.column_names]
-    if missing:
-        raise OutputError(f"operator {op_name} {what} lacks columns {missing}")
+    _check_columns(f"operator {op_name} {what}", table.schema, schema)
     try:
         table = table.select(schema.names).cast(schema)
     except (ValueError, pa.ArrowNotImplementedError) as exc:  # ArrowInvalid, nulls declared not
@@ -78,6 +76,80 @@ def _conform(
     if table.num_rows and sort_keys:
         table = table.take(pc.sort_indices(table, sort_keys=sort_keys))
     return table.combine_chunks()
+
+
+def _check_columns(who: str, returned: pa.Schema, declared: pa.Schema) -> None:
+    """Only conversions within a kind (int64 to float64, DuckDB's decimal sums to int64, time zone
+    spellings) are made: a column of another kind, or one the schema lacks, is a mistake in the
+    operator or its declaration that a silent cast or drop would hide until someone queries."""
+    twice = sorted({c for c in returned.names if returned.names.count(c) > 1})
+    if twice:
+        raise OutputError(f"{who} has columns {twice} more than once; give each its own name")
+    missing = [c for c in declared.names if c not in returned.names]
+    extra = [c for c in returned.names if c not in declared.names]
+    if missing or extra:
+        problems = [f"lacks columns {missing}"] if missing else []
+        if extra:
+            problems.append(f"has columns {extra} its schema does not declare")
+        fix = "; declare them in the TableSpec's schema or drop them" if extra else ""
+        raise OutputError(f"{who} {' and '.join(problems)}{fix}")
+    for field in declared:
+        wrong = _mismatch(field.name, returned.field(field.name).type, field.type)
+        if wrong is not None:
+            path, got, want = wrong
+            raise OutputError(
+                f"{who} column {path!r} is {got}, declared {want}: convert it in the operator "
+                "(a cast is made only within a kind: numbers, text, bytes, dates, timestamps, "
+                "durations; a struct needs the declared fields)"
+            )
+
+
+Mismatch = tuple[str, pa.DataType, pa.DataType]
+
+
+def _mismatch(path: str, got: pa.DataType, declared: pa.DataType) -> Mismatch | None:
+    """Where a cast would change what the values mean (None: nowhere). Nested types by their
+    children; a column of nulls (DuckDB's `NULL AS x`, `[]`) fits any type."""
+    if pa.types.is_dictionary(got):
+        got = got.value_type
+    if pa.types.is_dictionary(declared):
+        declared = declared.value_type
+    if pa.types.is_null(got) or got == declared:
+        return None
+    if _is_list(got) and _is_list(declared):
+        return _mismatch(f"{path}[]", got.value_type, declared.value_type)
+    if pa.types.is_map(got) and pa.types.is_map(declared):
+        return _mismatch(f"{path}.key", got.key_type, declared.key_type) or _mismatch(
+            f"{path}.value", got.item_type, declared.item_type
+        )
+    if pa.types.is_struct(got) and pa.types.is_struct(declared):
+        got_fields = {f.name: f.type for f in (got.field(i) for i in range(got.num_fields))}
+        wanted = [declared.field(i) for i in range(declared.num_fields)]
+        if set(got_fields) != {f.name for f in wanted}:
+            return path, got, declared
+        children = (_mismatch(f"{path}.{f.name}", got_fields[f.name], f.type) for f in wanted)
+        return next((c for c in children if c is not None), None)
+    kind = _kind(got)
+    return None if kind is not None and kind == _kind(declared) else (path, got, declared)
+
+
+def _is_list(arrow_type: pa.DataType) -> bool:
+    return any(test(arrow_type) for test in _LISTS)
+
+
+def _kind(arrow_type: pa.DataType) -> int | None:
+    return next((i for i, kind in enumerate(_KINDS) if any(t(arrow_type) for t in kind)), None)
+
+
+_LISTS = (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list)
+_KINDS = (
+    (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal),  # numbers
+    (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view),  # text
+    (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_binary_view),  # bytes
+    (pa.types.is_date,),  # a timestamp cast to a date would lose its time of day
+    (pa.types.is_timestamp,),
+    (pa.types.is_duration,),
+)
 
 
 def _check_day(op_name: str, output: str, table: pa.Table, day: str) -> None:

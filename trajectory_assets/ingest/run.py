@@ -49,6 +49,7 @@ class FileResult:
     sessions: frozenset[tuple[str, str]] = frozenset()  # (app_id, session_id) it wrote to
     written: int = 0  # events newly written (0 on a repeated import)
     skipped: int = 0  # events already in the lake
+    changed: tuple[str, ...] = ()  # of those, the ones the lake holds with other content
     files: tuple[str, ...] = ()  # Parquet files written
     size: int = 0  # bytes of the source file
 
@@ -83,6 +84,11 @@ class IngestReport:
     @property
     def events_skipped(self) -> int:
         return sum(f.skipped for f in self.files)
+
+    @property
+    def changed(self) -> list[tuple[str, str]]:
+        """(source file, event line) of each event the lake already held with other content."""
+        return [(f.path, line) for f in self.files for line in f.changed]
 
     @property
     def sessions(self) -> int:
@@ -239,5 +245,6 @@ def _import(
         sessions=frozenset(summary.sessions),
         written=summary.events_written,
         skipped=summary.events_skipped,
+        changed=tuple(summary.changed),
         files=tuple(summary.files),
     )

@@ -13,6 +13,7 @@ files, the second starting earlier, still lives in one daily partition.
 
 import datetime as dt
 import hashlib
+import math
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,11 +32,13 @@ FILE_PREFIX = "ev-"
 
 @dataclass(frozen=True)
 class SessionWrite:
-    """What writing one session's events did: the file (None when nothing new) and row counts."""
+    """What writing one session's events did: the file (None when nothing new), row counts, and
+    the events skipped whose stored copy differs (`event <id>: <columns> differ`)."""
 
     path: str | None
     written: int
     skipped: int
+    changed: tuple[str, ...] = ()
 
 
 @dataclass
@@ -45,6 +48,7 @@ class WriteSummary:
     events_skipped: int = 0
     sessions: set[tuple[str, str]] = field(default_factory=set)
     days: set[str] = field(default_factory=set)
+    changed: list[str] = field(default_factory=list)
 
 
 def rows_to_table(rows: Sequence[Row]) -> pa.Table:
@@ -76,17 +80,77 @@ def _sorted(table: pa.Table) -> pa.Table:
     return table.sort_by(order) if table.num_rows > 1 else table
 
 
-def existing_ids(lake: Lake, folder: str) -> set[str]:
-    """Event ids already in a session folder (empty when the folder does not exist)."""
+def already_stored(lake: Lake, folder: str, table: pa.Table) -> tuple[set[str], list[str]]:
+    """Ids of the given events a session folder holds, and a line for each of them held with
+    other content. An event id is the idempotency key, so the stored copy stays, but a changed
+    copy is named: a re-import after the source or the importer changed would otherwise be
+    counted as "already present" and lost without a word. Compared with the stored copy the
+    tables use: the first in event order (SPEC.md), should the folder hold an id twice."""
     fs = lake.fs
     if not fs.exists(folder):
-        return set()
-    ids: set[str] = set()
-    for path in fs.ls(folder, detail=False):
-        if path.endswith(".parquet") and not posixpath.basename(path).startswith((".", "_")):
-            column = pq.read_table(path, columns=["event_id"], filesystem=lake.arrow_fs)
-            ids.update(v for v in column["event_id"].to_pylist() if v is not None)
-    return ids
+        return set(), []
+    wanted = set(table["event_id"].to_pylist())
+    copies: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    files = [p for p in sorted(fs.ls(folder, detail=False)) if _is_data_file(p)]
+    for index, path in enumerate(files):
+        ids = pq.read_table(path, columns=["event_id"], filesystem=lake.arrow_fs)["event_id"]
+        overlap = sorted(wanted.intersection(ids.to_pylist()))
+        if overlap:
+            stored = pq.read_table(
+                path, filesystem=lake.arrow_fs, filters=[("event_id", "in", overlap)]
+            )
+            copies += [((*_event_order(r), index, i), r) for i, r in enumerate(stored.to_pylist())]
+    first: dict[str, dict[str, object]] = {}
+    for _, row in sorted(copies, key=lambda copy: copy[0]):
+        first.setdefault(str(row["event_id"]), row)
+    if not first:
+        return set(), []
+    return set(first), _differences(first, _first_by_id(table, set(first)))
+
+
+def _is_data_file(path: str) -> bool:
+    return path.endswith(".parquet") and not posixpath.basename(path).startswith((".", "_"))
+
+
+def _event_order(row: dict[str, object]) -> tuple[object, ...]:
+    """ts, then seq with nulls last: the order the tables keep the first copy of an id by."""
+    ts, seq = _value(row.get("ts")), row.get("seq")
+    return (ts is None, ts or _EPOCH, seq is None, seq or 0)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _first_by_id(table: pa.Table, ids: set[str]) -> dict[str, dict[str, object]]:
+    rows: dict[str, dict[str, object]] = {}
+    for row in table.filter(pc.is_in(table["event_id"], pa.array(sorted(ids)))).to_pylist():
+        rows.setdefault(row["event_id"], row)
+    return rows
+
+
+def _differences(
+    stored: dict[str, dict[str, object]], given: dict[str, dict[str, object]]
+) -> list[str]:
+    lines = []
+    for event_id in sorted(given):
+        old, new = stored[event_id], given[event_id]
+        columns = [c for c in RAW_EVENTS.names if not _same(old.get(c), new.get(c))]
+        if columns:
+            lines.append(f"event {event_id}: {', '.join(columns)} differ")
+    return lines
+
+
+def _same(old: object, new: object) -> bool:
+    if isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new):
+        return True  # a re-sent NaN latency is the same value
+    return _value(old) == _value(new)
+
+
+def _value(value: object) -> object:
+    """A timestamp stored without a zone is UTC, as the raw read takes it."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
 
 
 def write_session(
@@ -101,17 +165,19 @@ def write_session(
     """Write one session's events as one file, unless those events are already there."""
     folder = session_dir(lake, day, app_id, session_id)
     total = table.num_rows
+    changed: list[str] = []
     if drop_existing:
-        present = existing_ids(lake, folder)
+        present, differ = already_stored(lake, folder, table)
+        changed = [f"app {app_id}, session {session_id}, {line}" for line in differ]
         if present:
             table = table.filter(pc.invert(pc.is_in(table["event_id"], pa.array(list(present)))))
     if table.num_rows == 0:
-        return SessionWrite(None, 0, total)
+        return SessionWrite(None, 0, total, tuple(changed))
     path = posixpath.join(folder, file_name(table["event_id"].to_pylist()))
     if lake.fs.exists(path):
-        return SessionWrite(None, 0, total)
+        return SessionWrite(None, 0, total, tuple(changed))
     write_file_atomic(lake, path, parquet_bytes(_sorted(table)))
-    return SessionWrite(path, table.num_rows, total - table.num_rows)
+    return SessionWrite(path, table.num_rows, total - table.num_rows, tuple(changed))
 
 
 def known_session_days(lake: Lake, app_id: str, session_ids: Iterable[str]) -> dict[str, str]:
@@ -159,6 +225,7 @@ def write_rows(lake: Lake, rows: Sequence[Row], *, drop_existing: bool = True) -
         summary.days.add(day)
         summary.events_written += result.written
         summary.events_skipped += result.skipped
+        summary.changed += result.changed
         if result.path:
             summary.files.append(result.path)
     return summary

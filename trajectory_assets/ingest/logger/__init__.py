@@ -23,6 +23,7 @@ Guarantees
 - With `drop_existing=True`, events whose ids are already in their session's folder are not
   written again (a read of that folder per write): for producers that may send the same event
   again across restarts, like the OTLP receiver, which also passes its own stable `event_id`s.
+  An id the folder holds with other content keeps the stored copy and is logged as a warning.
 - All events of a session go under the `dt` of the first event this logger saw for it, also
   when a session spans midnight. (Sessions continued by another process or logger are not known
   to this one; it starts from the day of the first event it sees.)

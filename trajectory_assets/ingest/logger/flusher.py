@@ -86,7 +86,7 @@ class Flusher:
         self._pending: list[Batch] = []
         self._days: dict[str, str] = {}
         self._pool = ThreadPoolExecutor(max(1, write_threads), thread_name_prefix="ta-write")
-        self._last_warning = 0.0
+        self._last_warning: dict[str, float] = {}  # by kind: "error", "changed"
         self._thread = threading.Thread(target=self._run, name="ta-event-logger", daemon=True)
 
     def start(self) -> None:
@@ -217,15 +217,26 @@ class Flusher:
             else:
                 stats["written_files"] += 1
             stats["written_events"] += batch.table.num_rows
+        if result.changed:
+            self._warn(
+                "changed",
+                f"{len(result.changed)} event(s) were in the lake already with other content; "
+                f"the lake keeps its copy (first: {result.changed[0]})",
+            )
         return True
 
     def _note_error(self, message: str) -> None:
         with self.buffer.lock:
             self.buffer.stats["last_error"] = message
+        self._warn("error", f"{message} (will retry)")
+
+    def _warn(self, kind: str, message: str) -> None:
+        """At most one warning of a kind every 30 s: a producer stuck on a problem must not
+        flood its logs."""
         now = time.monotonic()
-        if now - self._last_warning >= 30.0:
-            self._last_warning = now
-            log.warning("event logger %s: %s (will retry)", self.app_id, message)
+        if now - self._last_warning.get(kind, -30.0) >= 30.0:
+            self._last_warning[kind] = now
+            log.warning("event logger %s: %s", self.app_id, message)
 
     # ------------------------------------------------------------------ shaping a flush
     def _batches(self, events: list[LoggedEvent], final: bool) -> list[Batch]:
