@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog, partition_filter
+from trajectory_assets.lake.config import not_a_lake
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.operator import Operator
 from trajectory_assets.project import for_lake
@@ -144,4 +145,6 @@ def connect(lake: str, runtime: RuntimeName = "auto", defs: Sequence[str] = ()) 
     found = lake_from_env(lake)
     if not found.fs.exists(found.root):
         raise FileNotFoundError(f"no lake at {found.display()}")
+    if reason := not_a_lake(found):
+        raise FileNotFoundError(reason)
     return Context(found, for_lake(found, defs).registry, runtime)

@@ -80,33 +80,35 @@ def test_failure_exits_non_zero_naming_the_bad_file(tmp_path: Path, home: Path) 
 
 
 def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
-    unknown = materialize(tmp_path, home, "--partition", DAY1, "--assets", "nope", runtime=None)
+    lake = tmp_path / "lake"
+    lake.mkdir()  # a new lake: nothing in it yet
+    unknown = materialize(lake, home, "--partition", DAY1, "--assets", "nope", runtime=None)
     assert unknown.returncode == 1
     assert "unknown asset 'nope'" in unknown.stderr
     assert unknown.stderr.rstrip().endswith(", turns, daily_report")  # every asset it takes
-    no_home = materialize(tmp_path, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="")
+    no_home = materialize(lake, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="")
     assert no_home.returncode == 1
     assert "DAGSTER_HOME is not set" in no_home.stderr
-    relative = materialize(tmp_path, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="dh")
+    relative = materialize(lake, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="dh")
     assert relative.returncode == 1
     assert "DAGSTER_HOME must be an absolute path, not 'dh'" in relative.stderr
     assert "Traceback" not in relative.stderr
-    no_raw = materialize(tmp_path, home, "--partition", "2001-01-01", runtime=None)
+    no_raw = materialize(lake, home, "--partition", "2001-01-01", runtime=None)
     assert no_raw.returncode == 1
     assert "no raw data for 2001-01-01" in no_raw.stderr and "--missing" in no_raw.stderr
-    (tmp_path / "raw_events" / "dt=2001-01-01").mkdir(parents=True)  # an empty day, but ...
-    (tmp_path / "trajectory_assets.json").write_text('{"start_date": "2025-01-01"}')
-    too_early = materialize(tmp_path, home, "--partition", "2001-01-01", runtime=None)
+    (lake / "raw_events" / "dt=2001-01-01").mkdir(parents=True)  # an empty day, but ...
+    (lake / "trajectory_assets.json").write_text('{"start_date": "2025-01-01"}')
+    too_early = materialize(lake, home, "--partition", "2001-01-01", runtime=None)
     assert too_early.returncode == 1
     assert "before the lake's first partition, 2025-01-01" in too_early.stderr
     # --missing leaves such a day out, with a note, instead of failing every day with it
-    (tmp_path / "raw_events" / f"dt={DAY1}").mkdir()  # an empty day: it materializes
-    (tmp_path / "raw_events" / "dt=2999-01-01").mkdir()  # a clock far ahead: no partition yet
-    missing = materialize(tmp_path, home, "--missing", runtime="inline")
+    (lake / "raw_events" / f"dt={DAY1}").mkdir()  # an empty day: it materializes
+    (lake / "raw_events" / "dt=2999-01-01").mkdir()  # a clock far ahead: no partition yet
+    missing = materialize(lake, home, "--missing", runtime="inline")
     assert missing.returncode == 0, missing.stderr
     assert "note: leaving out 2001-01-01, before the lake's first partition" in missing.stdout
     assert "note: leaving out 2999-01-01, after the last partition" in missing.stdout
-    assert lake_catalog(Lake(str(tmp_path))).days("sessions") == [DAY1]
+    assert lake_catalog(Lake(str(lake))).days("sessions") == [DAY1]
 
 
 @pytest.mark.slow

@@ -138,8 +138,10 @@ def test_a_missing_lake_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path, fmt: str) -> None:
     """`query … | head`: the rest of the output has nowhere to go, and that is no error."""
     sql = "SELECT range AS n, repeat('x', 50) AS pad FROM range(1000000)"
+    lake = tmp_path / "lake"
+    lake.mkdir()  # a new, empty lake: DAGSTER_HOME's files are no lake's
     process = subprocess.Popen(
-        [*CLI, "query", "--lake", str(tmp_path), sql, "--format", fmt],
+        [*CLI, "query", "--lake", str(lake), sql, "--format", fmt],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "DAGSTER_HOME": str(tmp_path)},

@@ -57,7 +57,9 @@ def attempts(lake: Path) -> dict[str, str | None]:
 
 
 def test_unknown_table_and_missing_lake_are_clear_errors(tmp_path: Path, home: Path) -> None:
-    unknown = run([*CLI, "rollback", "nope", "--lake", str(tmp_path), "--partition", DAY1], home)
+    empty = tmp_path / "lake"
+    empty.mkdir()
+    unknown = run([*CLI, "rollback", "nope", "--lake", str(empty), "--partition", DAY1], home)
     assert unknown.returncode == 1
     assert "unknown table 'nope'" in unknown.stderr
     missing = tmp_path / "no_such_lake"

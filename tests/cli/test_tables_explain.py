@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.cli import main
 from trajectory_assets.lake.fs import Lake
@@ -78,3 +79,26 @@ def test_explain_argument_errors_are_one_line(
 def test_tables_refuses_a_missing_lake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tables", "--lake", str(tmp_path / "none")]) == 1
     assert capsys.readouterr().err == f"error: no lake at {tmp_path / 'none'}\n"
+
+
+def test_a_folder_of_other_things_is_no_lake_and_an_empty_one_is_a_new_lake(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "project"
+    (project / "lake" / "raw_events").mkdir(parents=True)
+    (project / "notes.txt").write_text("")
+    assert main(["tables", "--lake", str(project)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {project} holds no lake: neither raw_events/, trajectory_assets.json nor Delta "
+        f"tables, but lake, notes.txt; did you mean {project / 'lake'}?\n"
+    )
+    assert main(["query", "--lake", str(project / "notes.txt"), "SELECT 1"]) == 1
+    assert (
+        capsys.readouterr().err == f"error: {project / 'notes.txt'} is a file, not a lake folder\n"
+    )
+    with pytest.raises(FileNotFoundError, match="holds no lake"):
+        ta.connect(str(project))
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / ".DS_Store").write_text("")
+    assert main(["tables", "--lake", str(tmp_path / "new")]) == 0
+    assert "not materialized" in capsys.readouterr().out

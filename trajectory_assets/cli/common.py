@@ -218,11 +218,15 @@ def tables_for(registry: "Registry", names: Sequence[str]) -> list[str]:
 
 
 def open_lake(uri: str, *, must_exist: bool) -> "Lake":
-    """The lake at `uri`; commands that only read it refuse a root that is not there, rather
-    than answer as if it were an empty lake (a typo in --lake would look like no data)."""
+    """The lake at `uri`; commands that only read it refuse a root that is not there or holds
+    something else, rather than answer as if it were an empty lake (a typo in --lake would look
+    like no data)."""
+    from trajectory_assets.lake.config import not_a_lake
     from trajectory_assets.lake.fs import lake_from_env
 
     lake = lake_from_env(uri)
     if must_exist and not lake.fs.exists(lake.root):
         raise CliError(f"no lake at {lake.display()}")
+    if must_exist and (reason := not_a_lake(lake)):
+        raise CliError(reason)
     return lake

@@ -134,9 +134,10 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
                     f"operator writes (known tables: {', '.join(sorted(writers))})"
                 )
     if not problems:
-        cycle = _cycle(ours)
-        if cycle:
+        remaining = list(ours)
+        while cycle := _cycle(remaining):  # each cycle, not just the first: one load, one fix
             problems.append(f"- operators {' -> '.join(cycle)}: their inputs form a cycle")
+            remaining = [op for op in remaining if op.name not in cycle]
     return problems
 
 

@@ -7,12 +7,14 @@ forward, so a partition Dagster knows never disappears.
 """
 
 import json
+import posixpath
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
 from trajectory_assets.lake.fs import Lake, write_file_atomic
+from trajectory_assets.lake.layout import RAW_TABLE
 
 CONFIG = "trajectory_assets.json"
 DEFAULT_START_DATE = "2025-01-01"
@@ -74,3 +76,25 @@ def read_lake_files(lake: Lake, names: Iterable[str]) -> dict[str, str | None]:
         path = lake.path(name)
         found[name] = fs.cat_file(path).decode() if fs.exists(path) else None
     return found
+
+
+def not_a_lake(lake: Lake) -> str | None:
+    """Why the folder at the lake's root is no lake, or None when it may be one. An empty folder
+    is a new lake; a folder of other things (a home folder, a project holding the lake one
+    level down) would otherwise read as a lake with nothing materialized."""
+    fs = lake.fs
+    if fs.isfile(lake.root):
+        return f"{lake.display()} is a file, not a lake folder"
+    names = sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(lake.root, detail=False))
+    names = [n for n in names if not n.startswith(".")]
+    if not names or RAW_TABLE in names or CONFIG in names or any(n.startswith("_") for n in names):
+        return None
+    if any(fs.exists(lake.path(n, "_delta_log")) for n in names):
+        return None
+    inside = [n for n in names if fs.exists(lake.path(n, RAW_TABLE))]
+    hint = f"; did you mean {lake.display(inside[0])}?" if inside else ""
+    held = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (
+        f"{lake.display()} holds no lake: neither {RAW_TABLE}/, {CONFIG} nor Delta tables, "
+        f"but {held}{hint}"
+    )
