@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The production topology on one machine, from real processes on loopback:
+# The production topology on one machine, from real processes addressed on loopback:
 #   PostgreSQL (Dagster storage), an S3-compatible server (the lake), a Ray head + one worker,
 #   the Dagster code location (gRPC), dagster-webserver and dagster-daemon.
+# All but Ray listen on 127.0.0.1 only; Ray's GCS and raylets listen on every interface
+# (Ray's choice) with authentication off: run it where the network is trusted.
+# The S3 server keeps the lake in memory: `down` loses it, while PostgreSQL keeps the runs.
 # Usage: deploy/local-stack.sh up|down|status     (settings below, all overridable)
 # Logs and pids go under $STACK_DIR; `down` stops exactly what `up` started.
 set -euo pipefail
@@ -66,6 +69,13 @@ ENV
 
 up() {
   mkdir -p "$LOGS" "$PIDS" "$STACK_DIR/dagster_home"
+  local name
+  for name in s3 ray-head ray-worker code-location webserver daemon; do
+    if [ -f "$PIDS/$name" ] && kill -0 "$(cat "$PIDS/$name")" 2>/dev/null; then
+      say "already up ($name runs as pid $(cat "$PIDS/$name")): $0 status, or $0 down first"
+      exit 1
+    fi
+  done
   ensure_packages
   write_env
   # shellcheck disable=SC1091

@@ -131,6 +131,21 @@ def test_a_broken_link_in_the_raw_lake_is_an_error_without_traceback(
     assert str(tmp_path / "gone") in err and "Traceback" not in err
 
 
+def test_storage_that_refuses_the_lake_is_one_line_naming_the_settings(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "mine")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    monkeypatch.setenv("TRAJECTORY_ASSETS_S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    assert main(["tables", "--lake", "s3://bucket/lake"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "error: the lake's storage cannot be reached: Partial credentials found in env, missing: "
+        "AWS_SECRET_ACCESS_KEY (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for an "
+        "S3-compatible store, TRAJECTORY_ASSETS_S3_ENDPOINT_URL)\n"
+    )
+
+
 def test_ctrl_c_outside_a_run_is_one_line_and_status_130(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

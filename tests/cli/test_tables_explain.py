@@ -102,3 +102,24 @@ def test_a_folder_of_other_things_is_no_lake_and_an_empty_one_is_a_new_lake(
     (tmp_path / "new" / ".DS_Store").write_text("")
     assert main(["tables", "--lake", str(tmp_path / "new")]) == 0
     assert "not materialized" in capsys.readouterr().out
+
+
+def test_the_code_locations_runtime_settings_are_the_command_lines_defaults(
+    materialized_lake: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shell that sourced a deployment's settings (deploy/local-stack.sh's env) runs where
+    the deployment's UI runs; a flag still wins."""
+    from trajectory_assets.cli import common
+    from trajectory_assets.defs import settings
+
+    assert (common.RUNTIME_ENV, common.RAY_ADDRESS_ENV, common.RAY_NUM_CPUS_ENV) == (
+        settings.RUNTIME,
+        settings.RAY_ADDRESS,
+        settings.RAY_NUM_CPUS,
+    )
+    monkeypatch.setenv(settings.RUNTIME, "inline")
+    explain = ["explain", "sessions", "--lake", str(materialized_lake), "--partition", DAY1]
+    assert main(explain) == 0
+    assert "\nruntime: inline\n" in capsys.readouterr().out
+    assert main([*explain, "--runtime", "auto"]) == 0
+    assert "\nruntime: auto: " in capsys.readouterr().out

@@ -111,18 +111,45 @@ def lake_option(f: F) -> F:
     return click.option("--lake", required=True, help="lake root: a path or s3://bucket/prefix")(f)
 
 
+# The code location's settings (defs/settings.py, which imports Dagster) are the command line's
+# defaults too: a shell that sourced a deployment's settings runs where its UI runs.
+RUNTIME_ENV = "TRAJECTORY_ASSETS_RUNTIME"
+RAY_ADDRESS_ENV = "TRAJECTORY_ASSETS_RAY_ADDRESS"
+RAY_NUM_CPUS_ENV = "TRAJECTORY_ASSETS_RAY_NUM_CPUS"
+ON_BAD_FILE_ENV = "TRAJECTORY_ASSETS_ON_BAD_FILE"
+
+
 def runtime_option(f: F) -> F:
     return click.option(
         "--runtime",
         type=click.Choice(RUNTIMES),
         default="auto",
         show_default=True,
+        envvar=RUNTIME_ENV,
+        show_envvar=True,
         help="auto: in this process for small runs, Ray for large ones; ray: Ray Data tasks; "
         "inline: in this process, on every core, no Ray",
     )(f)
 
 
-ON_BAD_FILE_ENV = "TRAJECTORY_ASSETS_ON_BAD_FILE"  # as in defs/settings.py, which imports Dagster
+def ray_address_option(f: F) -> F:
+    return click.option(
+        "--ray-address",
+        envvar=RAY_ADDRESS_ENV,
+        show_envvar=True,
+        help="an existing Ray cluster: auto, host:port (a driver on its network) or "
+        "ray://host:10001 (Ray Client); unset starts a private local Ray",
+    )(f)
+
+
+def num_cpus_option(f: F) -> F:
+    return click.option(
+        "--num-cpus",
+        type=click.IntRange(min=1),
+        envvar=RAY_NUM_CPUS_ENV,
+        show_envvar=True,
+        help="CPUs of the embedded local Ray",
+    )(f)
 
 
 def on_bad_file_option(f: F) -> F:

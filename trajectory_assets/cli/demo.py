@@ -11,6 +11,7 @@ from trajectory_assets.cli.common import (
     DEFAULT_APPS,
     REPORT,
     CliError,
+    num_cpus_option,
     project,
     runtime_option,
     say,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 @click.option("--days", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--sessions-per-day", type=click.IntRange(min=1), default=1000, show_default=True)
 @runtime_option
-@click.option("--num-cpus", type=click.IntRange(min=1), help="CPUs of the embedded local Ray")
+@num_cpus_option
 @click.option("--regenerate", is_flag=True, help="write a new sample lake")
 def demo(
     lake: str,

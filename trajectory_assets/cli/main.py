@@ -111,7 +111,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _stdout_to_devnull()
         return 1
+    except Exception as exc:
+        problem = _storage_problem(exc)
+        if problem is None:
+            raise
+        CliError(problem).show()
+        return 1
     return code if isinstance(code, int) else 0
+
+
+def _storage_problem(exc: BaseException) -> str | None:
+    """A lake its storage refuses (credentials, endpoint, permissions) is a setting to fix, not
+    a bug: one line saying which settings, instead of botocore's traceback."""
+    from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
+
+    seen: BaseException | None = exc
+    for _ in range(10):  # the exception and what it was raised from
+        if seen is None:
+            return None
+        if type(seen).__module__.startswith(("botocore.", "aiobotocore.")):
+            return (
+                f"the lake's storage cannot be reached: {seen} (check AWS_ACCESS_KEY_ID, "
+                f"AWS_SECRET_ACCESS_KEY and, for an S3-compatible store, {S3_ENDPOINT_URL_ENV})"
+            )
+        if isinstance(seen, PermissionError):
+            return f"permission denied: {seen}"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def run() -> NoReturn:

@@ -21,9 +21,11 @@ from trajectory_assets.cli.common import (
     days_options,
     defs_option,
     lake_option,
+    num_cpus_option,
     on_bad_file_option,
     open_lake,
     project,
+    ray_address_option,
     resolve_days,
     runtime_option,
     say,
@@ -62,8 +64,8 @@ LAKE_TAG = "trajectory_assets/lake"
 )
 @runtime_option
 @click.option("--assets", help="comma-separated tables (default: all)")
-@click.option("--ray-address", help="existing Ray cluster: auto or ray://host:port")
-@click.option("--num-cpus", type=click.IntRange(min=1), help="CPUs of the embedded local Ray")
+@ray_address_option
+@num_cpus_option
 @on_bad_file_option
 @click.option(
     "--allow-other-lake",
