@@ -66,6 +66,10 @@ def test_a_missing_upstream_day_is_a_clear_error(lake: Lake) -> None:
         plan(TurnFeatures(), lake, [DAY1])
     with pytest.raises(MissingUpstreamError, match="materialize sessions for that day first"):
         plan(EvalRuns(), lake, [DAY1])
+    with pytest.raises(
+        MissingUpstreamError, match="there is no raw data for 2020-01-01 to compute"
+    ):
+        plan(EvalRuns(), lake, ["2020-01-01"])  # a day a UI run may pick: nothing to materialize
 
 
 def test_a_day_computed_from_the_same_inputs_is_up_to_date(lake: Lake) -> None:

@@ -19,7 +19,7 @@ from trajectory_assets.lake.config import read_lake_files
 from trajectory_assets.lake.delta import PartitionState
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
-from trajectory_assets.lake.raw import OnBadFile, RawFile, fingerprint
+from trajectory_assets.lake.raw import OnBadFile, RawFile, fingerprint, list_raw_files
 from trajectory_assets.lake.staging import attempt_key
 from trajectory_assets.operator import Operator
 
@@ -56,9 +56,14 @@ def day_keys(
                 continue
             state = catalog.state(name, day)
             if state is None:
+                fix = (
+                    f"materialize {name} for that day first"
+                    if raw or list_raw_files(catalog.lake, dt=day)
+                    else f"and there is no raw data for {day} to compute it from"
+                )
                 raise MissingUpstreamError(
                     f"{op.name} dt={day} reads {name} dt={day}, which has not been "
-                    f"materialized; materialize {name} for that day first"
+                    f"materialized; {fix}"
                 )
             identities.append((name, identity(state)))
         for earlier in op.input_days(day)[:-1]:  # a rolling window's earlier days, if any
