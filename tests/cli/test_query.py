@@ -186,7 +186,7 @@ def test_time_travel_names_what_is_no_longer_there(
     capsys.readouterr()
     assert query(lake, count, "--as-of", str(old)) == 1
     error = capsys.readouterr().err
-    assert error.startswith(f"error: sessions as of {old} cannot be read: its file ")
+    assert error.startswith(f"error: sessions as of {old} cannot be read: its file {lake}/")
     assert "was vacuumed" in error and "--force" not in error
     erase.purge_history(Lake(str(lake)), lake_catalog(Lake(str(lake))), [DAY1])
     assert query(lake, count, "--as-of", "1") == 1
@@ -218,3 +218,14 @@ def test_an_output_that_cannot_be_written_is_one_line(
         )
         err = capsys.readouterr().err
         assert err.startswith("error: ") and str(target) in err and "Traceback" not in err
+
+
+def test_a_lost_file_is_named_as_the_user_would_type_it() -> None:
+    """Delta's object store names a file by its key in the bucket (an S3 lake's error named
+    `lake/tool_stats/...` without `s3://bucket/`), and a local one without its leading slash."""
+    from trajectory_assets.cli.query import _in_lake
+
+    s3 = Lake("s3://trajectory-lake/lake")
+    assert _in_lake(s3, "lake/sessions/x.parquet") == "s3://trajectory-lake/lake/sessions/x.parquet"
+    assert _in_lake(Lake("/data/lake"), "data/lake/x.parquet") == "/data/lake/x.parquet"
+    assert _in_lake(Lake("/data/lake"), "/data/lake/x.parquet") == "/data/lake/x.parquet"

@@ -119,13 +119,23 @@ def _lost_file(message: str, lake: "Lake", as_of: str | None) -> str | None:
         return None
     if as_of is not None:
         return (
-            f"{table.group(1)} as of {as_of} cannot be read: its file {path.group(1)} was "
+            f"{table.group(1)} as of {as_of} cannot be read: its file "
+            f"{_in_lake(lake, path.group(1))} was "
             "vacuumed (the files of versions older than retention_hours are deleted after each "
             "run); `trajectory-assets tables` shows the current version"
         )
     day = DAY_IN_PATH.search(path.group(1))
     day_of = day.group(1) if day else None
-    return str(LostDataFileError.of(lake.display(), table.group(1), day_of, path.group(1)))
+    shown = _in_lake(lake, path.group(1))
+    return str(LostDataFileError.of(lake.display(), table.group(1), day_of, shown))
+
+
+def _in_lake(lake: "Lake", location: str) -> str:
+    """A location as Delta's object store names it (a key in the bucket, or a local path
+    without its leading slash), as the user would type it."""
+    if lake.is_local:
+        return location if location.startswith("/") else f"/{location}"
+    return f"{lake.protocol}://{lake.root.split('/', 1)[0]}/{location}"
 
 
 def _as_of(text: str | None) -> "int | dt.datetime | None":
