@@ -38,7 +38,8 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 ensure_packages() {
   local missing=()
   [ -n "$(pg_bin)" ] || missing+=(postgresql)
-  command -v chromium >/dev/null || missing+=(chromium)
+  # Chromium only for the UI screenshots of the stack tests, which ask for it
+  [ "${STACK_BROWSER:-0}" != 1 ] || command -v chromium >/dev/null || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} from the distribution's packages"
     if [ "$(id -u)" != 0 ]; then say "need root to install ${missing[*]}"; exit 1; fi

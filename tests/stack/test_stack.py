@@ -95,6 +95,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "STACK_DIR": str(stack_dir),
         "BIN": str(Path(sys.executable).parent),
         "TRAJECTORY_ASSETS_SCHEDULE_CRON": "* * * * *",
+        "STACK_BROWSER": "1",  # Chromium for the UI test, installed by `up` when missing
     }
     script = str(ROOT / "deploy" / "local-stack.sh")
     up = subprocess.run([script, "up"], env=env, capture_output=True, text=True, timeout=900)
