@@ -2,6 +2,7 @@
 that computes without writing, `write` that commits as a Dagster run does."""
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -70,6 +71,30 @@ def test_raw_events_and_versions_read_as_they_are(built: Lake) -> None:
         ctx.read("sessions", dt_from="2026-13-01")
     with pytest.raises(ValueError, match="dt_to='20261118' is not a day"):
         ctx.read("raw_events", dt_to="20261118")
+    mistakes = {  # each raises, where it read 0 rows, a raw library error, or one column per letter
+        "give dt= for one day, or dt_from=/dt_to= for a range": {"dt": DAY1, "dt_from": DAY1},
+        f"dt_to='{DAY1}' is before dt_from='{DAY2}'": {"dt_from": DAY2, "dt_to": DAY1},
+        "sessions has no column 'cost' (did you mean 'cost_usd'?); its columns: dt,": {
+            "columns": ["session_id", "cost"]
+        },
+        "columns=[] names no column": {"columns": []},
+        "is not a day": {"dt": dt.datetime(2026, 11, 18, 12)},  # a moment, not a day
+    }
+    for message, options in mistakes.items():
+        with pytest.raises(ValueError, match=re.escape(message)):
+            ctx.read("sessions", **options)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape("not one string: columns=['session_id']")):
+        ctx.read("sessions", columns="session_id")
+    with pytest.raises(ValueError, match="raw_events has no column 'cost'"):
+        ctx.read("raw_events", columns=["cost"])
+    day = dt.date.fromisoformat(DAY1)
+    assert ctx.read("sessions", dt=day).equals(ctx.read("sessions", dt=DAY1))
+    apps = sorted(set(ctx.read("sessions", columns=["app_id"])["app_id"].to_pylist()))
+    assert len(apps) > 1
+    for table in ("sessions", "raw_events"):
+        both = ctx.read(table, app_id=apps[:2], columns=["app_id"])["app_id"].to_pylist()
+        alone = [ctx.read(table, app_id=a, columns=["app_id"]).num_rows for a in apps[:2]]
+        assert sorted(set(both)) == apps[:2] and len(both) == sum(alone), table
 
 
 def test_apply_computes_without_writing_and_write_commits_the_same(

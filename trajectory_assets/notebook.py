@@ -11,13 +11,18 @@ Reads prune partitions: only the files of the matching days (and apps) are opene
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
 from trajectory_assets.engine.registry import Registry
-from trajectory_assets.lake.catalog import Catalog, partition_filter
+from trajectory_assets.lake.catalog import (
+    Catalog,
+    checked_columns,
+    checked_days,
+    partition_filter,
+)
 from trajectory_assets.lake.config import not_a_lake
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.operator import Operator
@@ -50,17 +55,17 @@ class Context:
         self,
         table: str,
         *,
-        dt: str | None = None,
-        dt_from: str | None = None,
-        dt_to: str | None = None,
-        app_id: str | None = None,
-        columns: list[str] | None = None,
+        dt: str | date | None = None,
+        dt_from: str | date | None = None,
+        dt_to: str | date | None = None,
+        app_id: str | Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
         version: int | None = None,
         as_of: datetime | None = None,
     ) -> pa.Table:
         """The table's rows (at its current version, or `version`, or the version current at
-        `as_of`) as Arrow, pruned by day and app, in key order; `raw_events` gives the raw
-        events as operators see them."""
+        `as_of`) as Arrow, pruned by day and app (one or a list), in key order; `raw_events`
+        gives the raw events as operators see them."""
         return self.catalog.read(
             table,
             dt=dt,
@@ -83,18 +88,20 @@ class Context:
         self,
         table: str,
         *,
-        dt: str | None = None,
-        dt_from: str | None = None,
-        dt_to: str | None = None,
-        app_id: str | None = None,
-        columns: list[str] | None = None,
+        dt: str | date | None = None,
+        dt_from: str | date | None = None,
+        dt_to: str | date | None = None,
+        app_id: str | Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> "Dataset":
         """The same rows as a Ray Dataset, read by Ray tasks from the matching files only."""
         from trajectory_assets.engine.runtimes.ray import dataset_of
 
         spec = self.catalog.get(table)
+        dt, dt_from, dt_to = checked_days(dt, dt_from, dt_to)
+        wanted = checked_columns(table, spec.schema, columns)
         where = partition_filter(spec, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id)
-        return dataset_of(self.lake, spec, where, columns)
+        return dataset_of(self.lake, spec, where, wanted)
 
     def apply(self, op: Operator, days: Sequence[str]) -> dict[str, pa.Table]:
         """The operator's outputs for `days`, computed on this runtime, nothing written."""

@@ -5,7 +5,8 @@ day on every store. A Catalog caches each table's snapshot for its own lifetime 
 step, one check), so make a new one, or call `refresh`, to see later commits.
 """
 
-from collections.abc import Iterator, Mapping
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -69,22 +70,23 @@ class Catalog:
         self,
         name: str,
         *,
-        dt: str | None = None,
-        dt_from: str | None = None,
-        dt_to: str | None = None,
-        app_id: str | None = None,
-        columns: list[str] | None = None,
+        dt: str | date | None = None,
+        dt_from: str | date | None = None,
+        dt_to: str | date | None = None,
+        app_id: str | Sequence[str] | None = None,
+        columns: Sequence[str] | None = None,
         version: int | None = None,
         as_of: datetime | None = None,
     ) -> pa.Table:
         """The rows of a table (current, or at a version or time), in key order, pruned by day
-        and app: the files of other partitions are never opened. NoSuchVersionError for a
-        version, or a time, its log does not hold. `raw_events` gives the raw files' events as
-        operators see them (file by file, in file order); it has no versions."""
+        and app (one or several): the files of other partitions are never opened.
+        NoSuchVersionError for a version, or a time, its log does not hold. `raw_events` gives
+        the raw files' events as operators see them (file by file, in file order); it has no
+        versions. A mistake in the options raises, rather than reading 0 rows as if the lake
+        had none."""
         spec = self.get(name)
-        for option, value in (("dt", dt), ("dt_from", dt_from), ("dt_to", dt_to)):
-            if value is not None and not _is_day(value):
-                raise ValueError(f"{option}={value!r} is not a day (YYYY-MM-DD)")
+        dt, dt_from, dt_to = checked_days(dt, dt_from, dt_to)
+        columns = checked_columns(name, EVENTS if name == RAW_TABLE else spec.schema, columns)
         if name == RAW_TABLE:
             if version is not None or as_of is not None:
                 raise ValueError(
@@ -108,10 +110,13 @@ class Catalog:
         dt: str | None,
         dt_from: str | None,
         dt_to: str | None,
-        app_id: str | None,
+        app_id: str | Sequence[str] | None,
         columns: list[str] | None,
     ) -> pa.Table:
-        files = list_raw_files(self.lake, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id)
+        one_app = app_id if app_id is None or isinstance(app_id, str) else None
+        files = list_raw_files(self.lake, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=one_app)
+        if app_id is not None and one_app is None:
+            files = [f for f in files if f.app_id in set(app_id)]
         by_day: dict[str, list[RawFile]] = {}
         for f in files:
             by_day.setdefault(f.dt, []).append(f)
@@ -146,6 +151,48 @@ class Catalog:
         return sorted(self._tables)
 
 
+def checked_days(
+    dt: str | date | None, dt_from: str | date | None, dt_to: str | date | None
+) -> tuple[str | None, str | None, str | None]:
+    """The day options as YYYY-MM-DD (a `date` is a day too; a `datetime` is not)."""
+    days: dict[str, str | None] = {}
+    for option, value in (("dt", dt), ("dt_from", dt_from), ("dt_to", dt_to)):
+        if isinstance(value, date) and not isinstance(value, datetime):
+            value = value.isoformat()
+        if value is not None and not (isinstance(value, str) and _is_day(value)):
+            raise ValueError(f"{option}={value!r} is not a day (YYYY-MM-DD)")
+        days[option] = value
+    first, last = days["dt_from"], days["dt_to"]
+    if days["dt"] is not None and (first or last):
+        raise ValueError("give dt= for one day, or dt_from=/dt_to= for a range, not both")
+    if first and last and first > last:
+        raise ValueError(f"dt_to={last!r} is before dt_from={first!r}")
+    return days["dt"], first, last
+
+
+def checked_columns(
+    name: str, schema: pa.Schema, columns: Sequence[str] | None
+) -> list[str] | None:
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        raise TypeError(f"columns takes a list of names, not one string: columns=[{columns!r}]")
+    if not columns:
+        raise ValueError("columns=[] names no column; leave columns out to read them all")
+    unknown = [c for c in columns if c not in schema.names]
+    if unknown:
+        named = [_maybe(c, schema.names) for c in unknown]
+        raise ValueError(
+            f"{name} has no column {', '.join(named)}; its columns: {', '.join(schema.names)}"
+        )
+    return list(columns)
+
+
+def _maybe(column: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(column, names, n=1)
+    return f"{column!r} (did you mean {close[0]!r}?)" if close else repr(column)
+
+
 def _is_day(value: str) -> bool:
     try:
         return date.fromisoformat(value).isoformat() == value
@@ -159,7 +206,7 @@ def partition_filter(
     dt: str | None = None,
     dt_from: str | None = None,
     dt_to: str | None = None,
-    app_id: str | None = None,
+    app_id: str | Sequence[str] | None = None,
 ) -> Any:
     """A pyarrow filter on partition columns (None: everything)."""
     terms = []
@@ -172,7 +219,8 @@ def partition_filter(
     if app_id is not None:
         if "app_id" not in spec.schema.names:
             raise ValueError(f"{spec.name} has no app_id column to filter on")
-        terms.append(ds.field("app_id") == app_id)
+        one = isinstance(app_id, str)
+        terms.append(ds.field("app_id") == app_id if one else ds.field("app_id").isin(app_id))
     if not terms:
         return None
     expression = terms[0]
