@@ -30,3 +30,14 @@ def test_a_folder_without_files_of_the_format_is_an_error(
     empty.mkdir()
     assert main(["ingest", "--format", "otel", str(empty), "--lake", str(tmp_path / "lake")]) == 1
     assert f"error: no otel files found in {empty}" in capsys.readouterr().err
+
+
+def test_an_empty_app_id_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """It would fall back to each file's format without a word (`serve`: to service.name)."""
+    lake = str(tmp_path / "lake")
+    for argv in (["ingest", str(tmp_path), "--lake", lake], ["serve", "--lake", lake]):
+        assert main([*argv, "--app-id", " "]) == 1
+        assert capsys.readouterr().err == (
+            "error: --app-id is empty: give an app id, or leave the option out\n"
+        )
+    assert not (tmp_path / "lake").exists()

@@ -98,6 +98,16 @@ def test_a_folder_of_other_things_is_no_lake_and_an_empty_one_is_a_new_lake(
     )
     with pytest.raises(FileNotFoundError, match="holds no lake"):
         ta.connect(str(project))
+    # commands that write refuse it too: they would turn it into a lake, or fail file by file
+    notes = str(project / "notes.txt")
+    for writes in (
+        ["ingest", notes, "--lake", str(project)],
+        ["generate", "--lake", str(project), "--days", "1"],
+        ["serve", "--lake", notes, "--port", "0"],
+    ):
+        assert main(writes) == 1, writes
+        assert capsys.readouterr().err.endswith("; a new lake needs a new or empty folder\n")
+    assert sorted(p.name for p in project.iterdir()) == ["lake", "notes.txt"]
     (tmp_path / "new").mkdir()
     (tmp_path / "new" / ".DS_Store").write_text("")
     assert main(["tables", "--lake", str(tmp_path / "new")]) == 0

@@ -113,6 +113,23 @@ def test_storage_down_during_flushes_loses_nothing_once_it_is_back(
     assert logger.stats()["lost"] == 0 and logger.stats()["retried_writes"] >= 1
 
 
+def test_what_close_cannot_write_is_counted_lost_even_during_a_long_backoff(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    """A write retried after a backoff longer than close's timeout: close ends at its deadline
+    and counts the events lost (`serve` reads that count to fail), not still pending."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    (lake / "raw_events").write_text("not a folder")
+    logger = new_logger(str(lake), "app", flush_interval_s=3.0, retry_initial_s=5.0)
+    with logger.session("s1") as s:
+        s.llm_call("m")
+    assert logger.flush(timeout=0.5) is False  # the first write failed: retried in 5 s
+    logger.close(timeout=0.5)
+    stats = logger.stats()
+    assert stats["lost"] == 3 and stats["pending"] == 0 and stats["written_events"] == 0
+
+
 def test_a_write_that_fails_after_landing_is_retried_without_duplicates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_logger: NewLogger
 ) -> None:

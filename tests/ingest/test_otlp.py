@@ -4,11 +4,14 @@ events the file importer makes of the very same spans, and the Tier B assets mat
 
 import gzip
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -193,6 +196,27 @@ def test_http_statuses(endpoint: Running) -> None:
     assert status == 200 and not ExportTraceServiceResponse.FromString(body).HasField(
         "partial_success"
     )
+
+
+def test_a_client_that_leaves_mid_body_is_one_warning(
+    endpoint: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exporter that hits its own timeout closes the connection before its body is sent:
+    one warning line, not the ASGI application's traceback, and the receiver goes on."""
+    host, port = endpoint.url.removeprefix("http://").split(":")
+    head = (
+        "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 100000\r\n\r\n{"
+    )
+    with caplog.at_level(logging.WARNING), socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head.encode())
+    left = "a client left before sending its whole request"
+    deadline = time.monotonic() + 30
+    while left not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left in caplog.text
+    assert "Exception in ASGI application" not in caplog.text
+    assert _post(f"{endpoint.url}/v1/traces", _otlp_json([]), JS)[0] == 200
 
 
 def test_otlp_json_and_partial_success(endpoint: Running) -> None:

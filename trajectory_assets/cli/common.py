@@ -245,15 +245,19 @@ def tables_for(registry: "Registry", names: Sequence[str]) -> list[str]:
 
 
 def open_lake(uri: str, *, must_exist: bool) -> "Lake":
-    """The lake at `uri`; commands that only read it refuse a root that is not there or holds
-    something else, rather than answer as if it were an empty lake (a typo in --lake would look
-    like no data)."""
+    """The lake at `uri`. Commands that only read it refuse a root that is not there, rather
+    than answer as if it were an empty lake (a typo in --lake would look like no data); every
+    command refuses a root that holds something else, which commands that write would turn
+    into a lake (a home folder, a project folder) or fail on file by file (a file)."""
     from trajectory_assets.lake.config import not_a_lake
     from trajectory_assets.lake.fs import lake_from_env
 
     lake = lake_from_env(uri)
-    if must_exist and not lake.fs.exists(lake.root):
-        raise CliError(f"no lake at {lake.display()}")
-    if must_exist and (reason := not_a_lake(lake)):
-        raise CliError(reason)
+    if not lake.fs.exists(lake.root):
+        if must_exist:
+            raise CliError(f"no lake at {lake.display()}")
+        return lake
+    if reason := not_a_lake(lake):
+        new = "" if must_exist else "; a new lake needs a new or empty folder"
+        raise CliError(reason + new)
     return lake

@@ -12,6 +12,7 @@ from trajectory_assets.cli.common import (
     REPORT,
     CliError,
     num_cpus_option,
+    open_lake,
     project,
     runtime_option,
     say,
@@ -41,11 +42,10 @@ def demo(
     regenerate: bool,
 ) -> None:
     """Sample lake + every Tier B asset for several days (the days before today)."""
-    from trajectory_assets.lake.fs import lake_from_env
     from trajectory_assets.lake.reports import report_files
     from trajectory_assets.synth import SynthConfig
 
-    sample = lake_from_env(lake)
+    sample = open_lake(lake, must_exist=False)
     today = dt.datetime.now(dt.UTC).date()
     wanted = [(today - dt.timedelta(days=days - i)).isoformat() for i in range(days)]
     fs = sample.fs

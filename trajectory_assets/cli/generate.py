@@ -6,7 +6,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from trajectory_assets.cli.common import DAY, DEFAULT_APPS, CliError, lake_option, say, split_list
+from trajectory_assets.cli.common import (
+    DAY,
+    DEFAULT_APPS,
+    CliError,
+    lake_option,
+    open_lake,
+    say,
+    split_list,
+)
 
 if TYPE_CHECKING:
     from trajectory_assets.lake.fs import Lake
@@ -35,7 +43,6 @@ def generate(
     files_per_session: int,
 ) -> None:
     """Write a deterministic sample raw lake."""
-    from trajectory_assets.lake.fs import lake_from_env
     from trajectory_assets.synth import SynthConfig
 
     app_ids = split_list(apps)
@@ -59,7 +66,7 @@ def generate(
         )
     except ValueError as exc:  # e.g. the same app twice in --apps
         raise CliError(str(exc)) from None
-    write_sample(lake_from_env(lake), config)
+    write_sample(open_lake(lake, must_exist=False), config)
 
 
 def write_sample(lake: "Lake", config: "SynthConfig") -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from trajectory_assets.cli.common import DAY, CliError, say
+from trajectory_assets.cli.common import DAY, CliError, open_lake, say
 
 if TYPE_CHECKING:
     from trajectory_assets.ingest.run import IngestReport
@@ -83,6 +83,9 @@ def ingest(
     from trajectory_assets.ingest.console import ProgressBar
     from trajectory_assets.ingest.run import ingest_files
 
+    if app_id is not None and not app_id.strip():
+        raise CliError("--app-id is empty: give an app id, or leave the option out")
+    open_lake(lake, must_exist=False)
     day = dt.date.fromisoformat(synthetic_date) if synthetic_date else None
     errors = Console(stderr=True)
     show_bar = errors.is_terminal if progress is None else progress

@@ -2,7 +2,7 @@
 
 import click
 
-from trajectory_assets.cli.common import CliError, say
+from trajectory_assets.cli.common import CliError, open_lake, say
 
 
 @click.command(
@@ -32,22 +32,28 @@ def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
         say(f"receiving OTLP/HTTP traces on {url}/v1/traces into {lake}")
         say(f"  export OTEL_EXPORTER_OTLP_ENDPOINT={url}   # Ctrl+C to stop")
 
+    if app_id is not None and not app_id.strip():
+        raise CliError("--app-id is empty: give an app id, or leave the option out")
+    open_lake(lake, must_exist=False)
     receiver = OtlpReceiver(lake, app_id=app_id)
     try:
         run(receiver, host=host, port=port, ready=ready)
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     stats = receiver.stats
+    loggers = receiver.logger_stats().values()
+    written = sum(s["written_events"] for s in loggers)
     say(
         f"stopped: {stats['spans']:,} span(s) in {stats['traces']:,} trace(s) received, "
-        f"{stats['events']:,} event(s) written, {stats['rejected_spans']:,} span(s) rejected"
+        f"{written:,} event(s) written, {stats['rejected_spans']:,} span(s) rejected"
         + (
             f" (kept with the reason under {lake}/_rejected/otlp/)"
             if stats["rejected_spans"]
             else ""
         )
     )
-    lost = sum(s["lost"] + s["dropped"] for s in receiver.logger_stats().values())
+    # a write still failing when the close timed out is pending (or buffered), not yet lost
+    lost = sum(s["lost"] + s["dropped"] + s["pending"] + s["buffered"] for s in loggers)
     if lost:
         raise CliError(f"{lost:,} event(s) could not be written (see the log above)")
     command = materialize_command(lake, sorted(receiver.days))

@@ -31,6 +31,7 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
     """The Starlette application: POST /v1/traces, nothing else."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
+    from starlette.requests import ClientDisconnect
     from starlette.routing import Route
 
     from trajectory_assets.ingest import otlp_decode as wire
@@ -52,7 +53,11 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
         too_large = f"body above {max_body_bytes} bytes"
         if declared.isdigit() and int(declared) > max_body_bytes:
             return failure(413, wire.INVALID_ARGUMENT, too_large)
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # an exporter that gave up (its timeout): it sends again
+            log.warning("OTLP receiver: a client left before sending its whole request")
+            return PlainTextResponse("request body incomplete", 400)
         if len(body) > max_body_bytes:
             return failure(413, wire.INVALID_ARGUMENT, too_large)
         try:

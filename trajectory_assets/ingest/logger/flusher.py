@@ -132,6 +132,8 @@ class Flusher:
             if self._pending:
                 soonest = min(b.next_try for b in self._pending) - time.monotonic()
                 wait = max(0.0, min(wait, soonest))
+            if self._stopping:  # closing: no backoff past the deadline, where the rest is lost
+                wait = min(wait, max(0.0, self._close_deadline - time.monotonic()))
             self.wake.wait(wait)
             self.wake.clear()
             stopping = self._stopping
