@@ -85,6 +85,11 @@ class MissingUpstreamError(RuntimeError):
     """An operator's table input has no committed day, and no operator of the run computes it."""
 
 
+class RunConfigError(ValueError):
+    """A run's config holds a value its setting or operator refuses (out of range, say): what
+    the launchpad's type checks let through."""
+
+
 class SchemaChangeError(RuntimeError):
     """An operator now declares other column types than its table holds, and the run would
     leave days written with the old types beside the new schema (Delta keeps one per table)."""

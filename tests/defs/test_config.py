@@ -1,18 +1,23 @@
 """The run config of a materialization: defaults shown, operators' parameters typed."""
 
+from pathlib import Path
+
 import dagster as dg
 import pyarrow as pa
 import pytest
 
 import trajectory_assets as ta
+from tests.dagster_assets import assets_of
+from tests.lakes import DAY1
+from trajectory_assets.definitions import defs
 from trajectory_assets.defs.config import config_class, operator_params
+from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.errors import DefinitionError
+from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import OPERATORS
 
 
 def test_the_launchpad_opens_with_every_default_spelled_out() -> None:
-    from trajectory_assets.definitions import defs
-
     job = defs.resolve_job_def("tier_b_daily")
     assert job.partitioned_config is not None
     shown = job.partitioned_config.get_run_config_for_partition_key("2026-11-01")
@@ -74,3 +79,37 @@ def test_a_parameter_config_cannot_hold_is_named() -> None:
     assert str(caught.value).startswith(
         "operator 'untyped': parameter 'models' (tuple) cannot be run config: annotate"
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"max_rejected_share": 2.0},
+            "run config: max_rejected_share: Input should be less than or equal to 1 (got 2.0)",
+        ),
+        (
+            {"sessionize": {"identical_run_threshold": -5}},
+            "run config: sessionize: identical_run threshold must be >= 2, got -5",
+        ),
+    ],
+)
+def test_a_value_the_launchpad_lets_through_fails_the_run_in_one_line(
+    lake: Lake, config: dict[str, object], message: str
+) -> None:
+    """The launchpad checks types, not ranges: the run fails naming the setting, as the command
+    line's --config does, not with pydantic's report or an operator's traceback."""
+    result = dg.materialize(
+        assets_of(defs),
+        selection=dg.AssetSelection.assets("sessions"),
+        partition_key=DAY1,
+        resources={"lake": LakeResource(root=lake.uri), "compute": ComputeResource()},
+        run_config={"ops": {"tier_b": {"config": config}}},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert error is not None and error.cls_name == "Failure"
+    assert error.message == f"dagster._core.definitions.events.Failure: {message}\n"
+    assert not Path(lake.path("sessions")).exists()

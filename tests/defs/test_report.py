@@ -18,10 +18,28 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     lake: Lake, tmp_path: Path
 ) -> None:
     instance = dg.DagsterInstance.ephemeral()
+    resources = {"lake": LakeResource(root=lake.uri), "compute": ComputeResource(runtime="auto")}
+    alone = dg.materialize(  # before its tables: a page of an empty day would be wrong
+        assets_of(defs),
+        selection=dg.AssetSelection.assets("daily_report"),
+        partition_key=DAY1,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+    (failure,) = alone.get_step_failure_events()
+    assert failure.step_failure_data.error is not None
+    assert failure.step_failure_data.error.message.startswith(
+        f"dagster._core.definitions.events.Failure: daily_report dt={DAY1} reads sessions, "
+        f"llm_calls, tool_stats, eval_runs, model_comparisons dt={DAY1}, which have not been "
+        "materialized; materialize sessions, llm_calls, tool_stats, eval_runs, "
+        "model_comparisons for that day first"
+    )
+    assert not Path(lake.root, "reports").exists()
     result = dg.materialize(
         assets_of(defs),
         selection=dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events"),
-        resources={"lake": LakeResource(root=lake.uri), "compute": ComputeResource(runtime="auto")},
+        resources=resources,
         instance=instance,
         tags={
             "dagster/asset_partition_range_start": DAY1,
@@ -37,8 +55,18 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     record = instance.get_latest_materialization_event(dg.AssetKey("daily_report"))
     meta = record.asset_materialization.metadata  # type: ignore[union-attr]
     assert text(meta, "page").endswith(f"reports/dt={DAY2}/report.html")
-    assert "data:image/png;base64," in text(meta, "chart") and DAY1 in text(meta, "pages")
-    assert text(meta, "numbers_of") == DAY2
+    assert DAY1 in text(meta, "pages") and text(meta, "numbers_of") == DAY2
+    assert "chart" not in meta  # it would be the last day's, copied onto every day
+    one_day = dg.materialize(
+        assets_of(defs),
+        selection=dg.AssetSelection.assets("daily_report"),
+        partition_key=DAY1,
+        resources=resources,
+        instance=instance,
+    )
+    (event,) = one_day.get_asset_materialization_events()
+    chart = text(event.step_materialization_data.materialization.metadata, "chart")
+    assert chart.startswith(f"![daily report {DAY1}](data:image/png;base64,")
     for day in (DAY1, DAY2):  # each day's own page and numbers, not the last day's
         (observed,) = instance.fetch_observations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_report"), asset_partitions=[day]),

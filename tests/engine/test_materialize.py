@@ -1,15 +1,19 @@
 """A materialization over days: an operator that changes its column types commits only in a run
 of every day its table has (a Delta table holds one schema)."""
 
+from pathlib import Path
+
 import polars as pl
 import pyarrow as pa
 import pytest
 
 import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2
-from tests.runs import run_all, run_operator
-from trajectory_assets.errors import SchemaChangeError
+from tests.runs import lake_catalog, run_all, run_operator
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.errors import MissingUpstreamError, SchemaChangeError
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operators.sessionize import Sessionize
 
 
 def turn_counts(count_type: pa.DataType, version: str) -> ta.Operator:
@@ -58,3 +62,17 @@ def test_new_column_types_commit_only_with_every_day_of_the_table(lake: Lake) ->
     run_operator(as_double, lake, [DAY1, DAY2])
     table = pl.read_delta(path)
     assert table.schema["n_turns"] == pl.Float64 and set(table["dt"]) == {DAY1, DAY2}
+
+
+def test_a_day_without_raw_data_is_refused_and_an_empty_day_folder_materializes(
+    lake: Lake,
+) -> None:
+    """No raw folder is no data yet (a late delivery, a day still to come): committing it empty
+    would show it materialized. A folder without files is a day without sessions."""
+    with pytest.raises(MissingUpstreamError, match=r"no raw data for 2020-01-01 in .*raw_events"):
+        run_operator(Sessionize(), lake, [DAY1, "2020-01-01"], InlineRuntime())
+    assert lake_catalog(lake).days("sessions") == []  # the day with data is not committed either
+    Path(lake.path("raw_events", "dt=2020-01-01")).mkdir()
+    run_operator(Sessionize(), lake, ["2020-01-01"], InlineRuntime())
+    assert lake_catalog(lake).days("sessions") == ["2020-01-01"]
+    assert lake_catalog(lake).read("sessions").num_rows == 0

@@ -111,9 +111,10 @@ def check_configs(
     operators_of: Mapping[str, Sequence["Operator"]],
 ) -> None:
     """CliError naming the first setting of the file a run would refuse."""
-    from pydantic import ValidationError
+    import dagster as dg
 
-    from trajectory_assets.defs.config import config_class, operator_params
+    from trajectory_assets.defs.config import IN_RUN_CONFIG, config_class, configured
+    from trajectory_assets.errors import RunConfigError
 
     where = f"--config {path}" if path else "run config"
     for node, ops in operators_of.items():
@@ -122,15 +123,13 @@ def check_configs(
         _no_unknown_keys(where, config, model.model_fields, ops)
         try:
             validated = model.model_validate(config)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            key = ".".join(str(part) for part in error["loc"])
-            raise CliError(f"{where}: {key}: {error['msg']} (got {error['input']!r})") from None
+        except dg.Failure as exc:  # the config class's own one line (ComputeConfig.__init__)
+            raise CliError(f"{where}: {str(exc.description).removeprefix(IN_RUN_CONFIG)}") from None
         for op in ops:
             try:
-                op.configure(**operator_params(validated, op))
-            except (TypeError, ValueError) as exc:
-                raise CliError(f"{where}: {op.name}: {exc}") from None
+                configured(op, validated)
+            except RunConfigError as exc:
+                raise CliError(f"{where}: {exc}") from None
 
 
 def _no_unknown_keys(

@@ -19,7 +19,7 @@ from trajectory_assets.defs.checks import (
     checks_for,
     evaluate_all,
 )
-from trajectory_assets.defs.config import ComputeConfig, config_class, operator_params
+from trajectory_assets.defs.config import IN_RUN_CONFIG, ComputeConfig, config_class, configured
 from trajectory_assets.defs.evaluations import evaluations
 from trajectory_assets.defs.instance import LAKE_TAG, bind
 from trajectory_assets.defs.metadata import (
@@ -40,6 +40,7 @@ from trajectory_assets.errors import (
     MissingUpstreamError,
     OperatorError,
     OtherLakeError,
+    RunConfigError,
     SchemaChangeError,
 )
 from trajectory_assets.lake import delta_history
@@ -133,7 +134,10 @@ def build_assets(
         run_config: ComputeConfig = config
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         chosen = [op for op in ops if set(op.output_names) & selected]
-        chosen = [op.configure(**operator_params(run_config, op)) for op in chosen]
+        try:
+            chosen = [configured(op, run_config) for op in chosen]
+        except RunConfigError as exc:
+            raise dg.Failure(description=f"{IN_RUN_CONFIG}{exc}") from None
         extra = sorted({t for op in chosen for t in op.output_names} - selected)
         if extra:
             context.log.warning(

@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import dagster as dg
-from pydantic import Field, create_model
+from pydantic import Field, ValidationError, create_model
 
 from trajectory_assets.defs.settings import BATCH_BYTES, default_on_bad_file, retention_hours
 from trajectory_assets.engine.settings import AUTO_BATCH_BYTES
-from trajectory_assets.errors import DefinitionError
+from trajectory_assets.errors import DefinitionError, RunConfigError
 from trajectory_assets.operator import Operator
+
+IN_RUN_CONFIG = "run config: "
 
 
 class ComputeConfig(dg.Config):
@@ -57,6 +59,26 @@ class ComputeConfig(dg.Config):
         description="Run even though this Dagster instance records another lake (its UI would "
         "then mix the two lakes' partitions).",
     )
+
+    def __init__(self, **values: Any) -> None:
+        """Dagster builds the run's config here, inside the step, after the launchpad checked
+        only the types: a value out of range fails the run in one line, not pydantic's report
+        under a traceback."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            key = ".".join(str(part) for part in error["loc"])
+            problem = f"{key}: {error['msg']} (got {error['input']!r})"
+            raise dg.Failure(description=IN_RUN_CONFIG + problem) from None
+
+
+def configured(op: Operator, config: ComputeConfig) -> Operator:
+    """The operator with the run config's parameters; RunConfigError names what it refuses."""
+    try:
+        return op.configure(**operator_params(config, op))
+    except (TypeError, ValueError) as exc:
+        raise RunConfigError(f"{op.name}: {exc}") from None
 
 
 def config_class(operators: Sequence[Operator], name: str) -> type[ComputeConfig]:

@@ -2,7 +2,7 @@
 the lake, and shown in the UI (the materialization links to the page and embeds the chart)."""
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
 
@@ -10,6 +10,7 @@ from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import list_raw_files
 from trajectory_assets.lake.reports import write_report
 from trajectory_assets.report import REPORT_TABLES
 
@@ -36,6 +37,7 @@ def report_asset(
 
         the_lake = lake.lake()
         catalog = Catalog(the_lake, registry.tables)
+        _refuse_missing_tables(catalog, context.partition_keys)
         pages: dict[str, str] = {}
         png = b""
         summary: dict[str, object] = {}
@@ -51,13 +53,14 @@ def report_asset(
                     asset_key=REPORT, partition=day, metadata=_summary(pages[day], summary)
                 )
         last = max(pages)
-        metadata: dict[str, dg.MetadataValue] = {
-            **_summary(pages[last], summary),
-            "chart": dg.MetadataValue.md(
-                f"![daily report {last}](data:image/png;base64,{base64.b64encode(png).decode()})"
-            ),
-        }
-        if len(pages) > 1:  # one run records this on every day: list each day's page
+        metadata: dict[str, dg.MetadataValue] = _summary(pages[last], summary)
+        if len(pages) == 1:
+            chart = base64.b64encode(png).decode()
+            metadata["chart"] = dg.MetadataValue.md(
+                f"![daily report {last}](data:image/png;base64,{chart})"
+            )
+        else:  # one run records this on every day: list each day's page; a chart (200 kB)
+            # would be the last day's on every day, and copied into the event log for each
             metadata["numbers_of"] = dg.MetadataValue.text(last)
             metadata["pages"] = dg.MetadataValue.md(
                 "\n".join(f"- {d}: {u}" for d, u in sorted(pages.items()))
@@ -65,6 +68,22 @@ def report_asset(
         yield dg.MaterializeResult(metadata=metadata)
 
     return daily_report
+
+
+def _refuse_missing_tables(catalog: Catalog, days: Sequence[str]) -> None:
+    """A page of a day whose tables are not materialized would show an empty day."""
+    for day in days:
+        missing = [t for t in REPORT_TABLES if catalog.state(t, day) is None]
+        if missing:
+            fix = (
+                f"materialize {', '.join(missing)} for that day first"
+                if list_raw_files(catalog.lake, dt=day)
+                else f"and there is no raw data for {day} to compute them from"
+            )
+            raise dg.Failure(
+                description=f"{REPORT} dt={day} reads {', '.join(missing)} dt={day}, which "
+                f"have not been materialized; {fix}"
+            )
 
 
 def _summary(page: str, summary: dict[str, object]) -> dict[str, dg.MetadataValue]:

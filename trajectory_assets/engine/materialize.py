@@ -19,12 +19,12 @@ from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Step
-from trajectory_assets.errors import SchemaChangeError
+from trajectory_assets.errors import MissingUpstreamError, SchemaChangeError
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta import changed_types
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
-from trajectory_assets.lake.raw import RawFile, list_raw_files
+from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
 from trajectory_assets.lake.staging import PARTIALS, BatchReceipt, finished_batches
 from trajectory_assets.operator import Operator
 
@@ -64,6 +64,8 @@ def run_operators(
     for op in ops:
         roll_forward(op, lake, days, progress)
     reads_raw = any(RAW_TABLE in op.inputs for op in ops)
+    if reads_raw:
+        _refuse_days_without_raw(lake, days)
     for window in _windows(lake, days, reads_raw, settings, result):
         _run_window(
             registry, ops, lake, days, window, runtime, settings, progress, committed, result
@@ -74,6 +76,19 @@ def run_operators(
     for op_result in result.operators.values():
         op_result.seconds, op_result.runtime = result.seconds, result.runtime
     return result
+
+
+def _refuse_days_without_raw(lake: Lake, days: Sequence[str]) -> None:
+    """A day without a raw folder is no data yet (a late delivery, a day not ingested, a day
+    still to come), not an empty day: committing it empty would show it materialized."""
+    held = set(list_days(lake, min(days), max(days))) if days else set()
+    without = [d for d in days if d not in held]
+    if without:
+        more = f" and {len(without) - 5} more day(s)" if len(without) > 5 else ""
+        raise MissingUpstreamError(
+            f"no raw data for {', '.join(without[:5])}{more} in {lake.display(RAW_TABLE)}: "
+            "ingest it first (a day folder without files is an empty day, and materializes)"
+        )
 
 
 def _windows(
