@@ -11,6 +11,7 @@ import pytest
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers import IMPORTERS
+from trajectory_assets.ingest.run import ingest_files
 
 
 def _record(usages: list[dict[str, object]]) -> dict[str, object]:
@@ -68,8 +69,11 @@ def test_output_jsonl_cut_at_the_end_imports_its_whole_lines_and_damage_inside_i
     lines = [json.dumps({**record, "instance_id": f"demo__{i}"}) for i in range(3)]
     being_written = tmp_path / "output.jsonl"
     being_written.write_text("\n".join([*lines, lines[0][:100]]) + "\n")
-    sessions = {row["session_id"] for row in parse(being_written)}
-    assert len(sessions) == 3
+    (imported,) = ingest_files(str(tmp_path / "lake"), "openhands", [being_written]).files
+    assert imported.ok and len(imported.sessions) == 3
+    assert imported.left_out == (
+        "the last line is cut off (as a file still being written ends), left out: line 4",
+    )
     damaged = tmp_path / "damaged.jsonl"
     damaged.write_text("\n".join([lines[0], lines[1][:100], lines[2]]) + "\n")
     with pytest.raises(UnparseableFileError, match=r"^line 2 is not JSON"):

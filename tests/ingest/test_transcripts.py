@@ -209,8 +209,9 @@ def test_a_codex_response_without_its_token_count_shifts_nothing(tmp_path: Path)
 def test_a_cut_last_line_is_skipped_but_a_damaged_line_inside_fails_the_file(
     tmp_path: Path, fmt: str, index: int
 ) -> None:
-    """A file still being written ends in a cut line; a cut line inside would lose its events
-    without a word, so the file fails, naming the line (and nothing of it is imported)."""
+    """A file still being written ends in a cut line, which is left out with a note (it may be
+    a finished file cut by a copy); a cut line inside would lose its events without a word, so
+    the file fails, naming the line (and nothing of it is imported)."""
     source = (real_transcripts.CLAUDE_CODE if fmt == "claude-code" else real_transcripts.CODEX)[
         index
     ]
@@ -220,8 +221,37 @@ def test_a_cut_last_line_is_skipped_but_a_damaged_line_inside_fails_the_file(
     (whole,) = ingest_files(str(tmp_path / "a"), fmt, [source]).files
     (cut_end,) = ingest_files(str(tmp_path / "b"), fmt, [being_written]).files
     assert cut_end.ok and cut_end.events == whole.events > 0
+    assert whole.left_out == ()
+    assert cut_end.left_out == (
+        f"the last line is cut off (as a file still being written ends), left out: line "
+        f"{len(lines) + 1}",
+    )
     damaged = tmp_path / "damaged.jsonl"
     damaged.write_text("\n".join([lines[0], lines[1][:40], *lines[2:]]) + "\n")
     (failed,) = ingest_files(str(tmp_path / "c"), fmt, [damaged]).files
-    assert failed.status == "failed" and failed.reason.startswith("line 2 is not JSON")
+    assert failed.status == "failed" and failed.reason.startswith("line 2 is not JSON (")
+    assert ": column " in failed.reason  # not "starting at at column"
     assert failed.written == 0
+
+
+@pytest.mark.parametrize(("fmt", "index"), [("claude-code", 3), ("codex", 0)])
+def test_lines_that_may_have_held_events_are_left_out_with_a_note(
+    tmp_path: Path, fmt: str, index: int
+) -> None:
+    """JSON lines of no known shape and entries whose time cannot be read import nothing: the
+    import says which lines it left out, so a misspelt `timestamp` does not lose a turn silently."""
+    source = (real_transcripts.CLAUDE_CODE if fmt == "claude-code" else real_transcripts.CODEX)[
+        index
+    ]
+    lines = source.read_text().splitlines()
+    untimed = json.loads(lines[1])
+    untimed["timesstamp"] = untimed.pop("timestamp")
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text("\n".join([lines[0], json.dumps(untimed), *lines[2:], '"oops"', "42", "{}"]))
+    (result,) = ingest_files(str(tmp_path / "lake"), fmt, [odd]).files
+    assert result.ok, result.reason
+    n = len(lines)
+    assert result.left_out == (
+        f"3 JSON line(s) that are no object with a type, left out: line {n + 1}, {n + 2}, {n + 3}",
+        "1 entry line(s) without a readable timestamp, left out: line 2",
+    )

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from trajectory_assets.ingest.run import IngestReport
 
 AUTO = "auto"
+SHOWN_NOTES = 10
 
 
 def _formats() -> list[str]:
@@ -129,6 +130,7 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
         f"{report.sessions:,} session(s), {report.events_written:,} new event(s), "
         f"{report.events_skipped:,} already present{span}"
     )
+    _left_out(report)
     if report.changed:
         path, line = report.changed[0]
         say(
@@ -155,6 +157,15 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
     command = report.materialize_command(lake)
     if command:
         say(f"materialize with: {command}")
+
+
+def _left_out(report: "IngestReport") -> None:
+    """What imported files left out that may have held events, a line each (the first few)."""
+    notes = [f"{f.path}: {note}" for f in report.ok for note in f.left_out]
+    for note in notes[:SHOWN_NOTES]:
+        say(f"note: {note}")
+    if len(notes) > SHOWN_NOTES:
+        say(f"note: and {len(notes) - SHOWN_NOTES} more such note(s)")
 
 
 def _cover(lake: str, days: list[str]) -> None:

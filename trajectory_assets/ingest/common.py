@@ -10,7 +10,8 @@ import gzip
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,23 @@ Row = dict[str, Any]
 COLUMNS: tuple[str, ...] = tuple(RAW_EVENTS.names)
 _COLUMN_SET = frozenset(COLUMNS)
 JSON_PAYLOAD_TYPES = frozenset({"decision", "eval_result"})
+
+
+class LeftOut(UserWarning):
+    """Lines of a source that may hold events and that an importer leaves out (a cut last
+    line, lines of no known shape): `ingest` lists them beside the file, so nothing is lost
+    without a word."""
+
+
+CUT_LAST_LINE = "the last line is cut off (as a file still being written ends)"
+
+
+def left_out(what: str, lines: Sequence[int]) -> None:
+    """Tell whoever imports that `lines` (numbers) of the file were left out, and why."""
+    more = f" and {len(lines) - 5} more" if len(lines) > 5 else ""
+    shown = ", ".join(str(n) for n in lines[:5]) + more
+    warnings.warn(f"{what}, left out: line {shown}", LeftOut, stacklevel=2)
+
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 """Base of synthesized timestamps for formats that record no time at all (see each importer)."""

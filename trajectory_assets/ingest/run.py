@@ -18,16 +18,14 @@ Progress: `planned(paths)` is called once with every file that will be looked at
 import datetime as dt
 import os
 import shlex
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import (
-    place_synthetic_times,
-    validate_row,
-)
+from trajectory_assets.ingest.common import LeftOut, Row, place_synthetic_times, validate_row
 from trajectory_assets.ingest.detect import sniff
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.writer import write_rows
@@ -52,6 +50,7 @@ class FileResult:
     changed: tuple[str, ...] = ()  # of those, the ones the lake holds with other content
     files: tuple[str, ...] = ()  # Parquet files written
     size: int = 0  # bytes of the source file
+    left_out: tuple[str, ...] = ()  # lines of the source that may have held events, left out
 
     @property
     def ok(self) -> bool:
@@ -214,7 +213,7 @@ def _import(
     lake: Lake, fmt: str, path: str, app_id: str, synthetic_day: dt.date | None
 ) -> FileResult:
     try:
-        rows = list(IMPORTERS[fmt].parse(path))
+        rows, left = _parse(fmt, path)
     except UnparseableFileError as exc:
         return FileResult(path, "failed", str(exc))
     except OSError as exc:
@@ -247,4 +246,21 @@ def _import(
         skipped=summary.events_skipped,
         changed=tuple(summary.changed),
         files=tuple(summary.files),
+        left_out=left,
     )
+
+
+def _parse(fmt: str, path: str) -> tuple[list[Row], tuple[str, ...]]:
+    """The file's rows, and what the importer said it left out (`common.left_out`)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LeftOut)
+        rows = list(IMPORTERS[fmt].parse(path))
+    left = []
+    for warning in caught:
+        if issubclass(warning.category, LeftOut):
+            left.append(str(warning.message))
+        else:  # not ours to swallow
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return rows, tuple(left)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trajectory_assets.ingest.common import to_int
-from trajectory_assets.ingest.importers.transcript_lines import line_time, typed_objects
+from trajectory_assets.ingest.importers.transcript_lines import timed_objects
 
 ENTRY_TYPES = frozenset({"user", "assistant", "system", "summary"})
 _USAGE = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -72,16 +72,15 @@ class Response:
         return out
 
 
+def _usable(raw: dict[str, Any]) -> bool:
+    return bool(raw.get("sessionId")) and isinstance(raw.get("message"), dict | None)
+
+
 def read_entries(path: str | Path) -> list[Entry]:
     """The usable entries of a transcript, first copy of each uuid, in file order."""
     entries: list[Entry] = []
     seen: set[str] = set()
-    for number, raw in typed_objects(path, ENTRY_TYPES):
-        if not raw.get("sessionId") or not isinstance(raw.get("message"), dict | None):
-            continue
-        ts = line_time(raw)
-        if ts is None:
-            continue
+    for number, raw, ts in timed_objects(path, ENTRY_TYPES, _usable):
         if raw.get("type") in ("user", "assistant") and not isinstance(raw.get("message"), dict):
             continue
         entry = Entry(number, raw, ts)

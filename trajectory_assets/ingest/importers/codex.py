@@ -55,7 +55,7 @@ from trajectory_assets.ingest.common import (
     to_float,
     to_int,
 )
-from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms, line_time, typed_objects
+from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms, timed_objects
 
 FORMAT = "codex"
 SUFFIXES = (".jsonl",)
@@ -92,12 +92,9 @@ class Group:
 
 def read_lines(path: str | Path) -> list[Line]:
     lines: list[Line] = []
-    for number, raw in typed_objects(path, LINE_TYPES):
-        if not isinstance(raw.get("payload"), dict):
-            continue
-        ts = line_time(raw)
-        if ts is None:
-            continue
+    for number, raw, ts in timed_objects(
+        path, LINE_TYPES, lambda r: isinstance(r.get("payload"), dict)
+    ):
         lines.append(Line(number, ts, str(raw["type"]), raw["payload"]))
     return lines
 

@@ -50,12 +50,14 @@ from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
+    CUT_LAST_LINE,
     Row,
     content_id,
     dumps,
     event,
     json_error,
     json_lines,
+    left_out,
     non_negative,
     parse_ts,
     read_bytes,
@@ -92,9 +94,10 @@ def _records(path: str | Path) -> tuple[list[dict[str, Any]], bytes]:
                 if not doc:  # not JSON Lines either: the document is broken
                     raise json_error(whole, text) from None
                 if number == lines[-1][0]:
-                    break  # the cut end of an output.jsonl still being written
+                    left_out(CUT_LAST_LINE, [number])
+                    break
                 raise UnparseableFileError(
-                    f"line {number} is not JSON ({exc.msg} at column {exc.colno}), and it is "
+                    f"line {number} is not JSON ({exc.msg}: column {exc.colno}), and it is "
                     "not the last line: the file is damaged inside"
                 ) from None
     if isinstance(doc, dict) and isinstance(doc.get("history"), list):

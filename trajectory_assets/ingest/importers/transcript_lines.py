@@ -2,26 +2,44 @@
 
 Both write one JSON object a line, each with a `type` and a `timestamp`, appended while the
 agent runs, and both are read alike: a JSON line of a type the importer does not read is skipped
-(the formats have more line types than an importer needs), and so is a line whose time cannot be
-read. A line that is not JSON is skipped only at the end, where a file being written may end in a
-cut line; elsewhere it fails the file, naming the line, since skipping it would lose its events
-without a word.
+(the formats have more line types than an importer needs). Lines that may have held events are
+left out with a note `ingest` shows (`common.left_out`): a line of a type read whose time cannot
+be read, a JSON line that is no object with a type, and a cut last line (a file being written
+may end in one). A line that is not JSON elsewhere fails the file, naming the line.
 """
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import json_lines, parse_ts, read_text
+from trajectory_assets.ingest.common import CUT_LAST_LINE, json_lines, left_out, parse_ts, read_text
+
+
+def timed_objects(
+    path: str | Path, types: frozenset[str], usable: Callable[[dict[str, Any]], bool]
+) -> Iterator[tuple[int, dict[str, Any], dt.datetime]]:
+    """`(line number, object, time)` of each usable object of `types` (`typed_objects`)."""
+    untimed: list[int] = []
+    for number, raw in typed_objects(path, types):
+        if not usable(raw):
+            continue
+        ts = line_time(raw)
+        if ts is None:
+            untimed.append(number)
+            continue
+        yield number, raw, ts
+    if untimed:
+        left_out(f"{len(untimed)} entry line(s) without a readable timestamp", untimed)
 
 
 def typed_objects(path: str | Path, types: frozenset[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """`(line number, object)` of each line that is a JSON object whose `type` is in `types`."""
     lines = json_lines(read_text(path))
     last = max((n for n, line in enumerate(lines, start=1) if line.strip()), default=0)
+    shapeless: list[int] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -29,13 +47,18 @@ def typed_objects(path: str | Path, types: frozenset[str]) -> Iterator[tuple[int
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
             if number == last:
-                continue  # the cut end of a file still being written
+                left_out(CUT_LAST_LINE, [number])
+                continue
             raise UnparseableFileError(
-                f"line {number} is not JSON ({exc.msg} at column {exc.colno}), and it is not the "
+                f"line {number} is not JSON ({exc.msg}: column {exc.colno}), and it is not the "
                 "last line: the transcript is damaged inside, and its events would be lost"
             ) from None
-        if isinstance(raw, dict) and raw.get("type") in types:
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
+            shapeless.append(number)
+        elif raw["type"] in types:
             yield number, raw
+    if shapeless:
+        left_out(f"{len(shapeless)} JSON line(s) that are no object with a type", shapeless)
 
 
 def line_time(raw: dict[str, Any]) -> dt.datetime | None:
