@@ -312,3 +312,29 @@ def test_a_table_committed_with_its_selected_sibling_is_recorded_too(lake: Lake)
     assert set(materialized(again)) == {"sessions"}
     forced = sessions_only(force=True)
     assert materialized(forced)["turns"] == {DAY1}
+
+
+def test_a_run_that_skips_unreadable_raw_files_says_so_in_its_log(lake: Lake) -> None:
+    """`on_bad_file: skip` fails nothing: the run's log names each skipped file (the UI shows
+    the log; the metadata's skipped_files is one click further)."""
+    session = lake.fs.ls(lake.path("raw_events", f"dt={DAY1}", "app_id=support-bot"))[0]
+    bad = Path(lake.fs.ls(session)[0])
+    bad.write_bytes(bad.read_bytes()[:100])
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=dg.AssetSelection.assets("sessions"),
+        partition_key=DAY1,
+        resources=resources(lake),
+        run_config={"ops": {"tier_b": {"config": {"on_bad_file": "skip"}}}},
+        instance=instance,
+    )
+    assert result.success
+    warnings = [
+        e.user_message
+        for e in instance.all_logs(result.run_id)
+        if e.level == logging.WARNING and "skipped as unreadable" in e.user_message
+    ]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("1 raw file(s) were skipped as unreadable (see skipped_files")
+    assert bad.name in warnings[0]

@@ -1,6 +1,7 @@
 """Asset checks run with every materialization and fail when the tables stop adding up."""
 
 import dataclasses
+import logging
 import shutil
 from pathlib import Path
 
@@ -35,7 +36,9 @@ from trajectory_assets.operators.session_tables import REJECTED_EVENTS
 SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events")
 
 
-def _materialize(lake: Lake, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
+def _materialize(
+    lake: Lake, run_config: dict | None = None, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         assets_of(defs),
         selection=SELECTION,
@@ -44,7 +47,7 @@ def _materialize(lake: Lake, run_config: dict | None = None) -> dg.ExecuteInProc
             "lake": LakeResource(root=lake.uri),
             "compute": ComputeResource(runtime="inline"),
         },
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         run_config=run_config or {},
     )
 
@@ -78,10 +81,19 @@ def test_every_check_passes_on_a_clean_materialization(lake: Lake) -> None:
 
 def test_rejected_share_over_the_limit_fails_its_check(lake: Lake) -> None:
     config = {"ops": {"tier_b": {"config": {"max_rejected_share": 0.0}}}}
-    evaluations = _evaluations(_materialize(lake, config))
+    instance = dg.DagsterInstance.ephemeral()
+    result = _materialize(lake, config, instance)
+    evaluations = _evaluations(result)
     check = evaluations["rejected_events:rejected_share"]
     assert not check.passed and check.partition == DAY1
     assert "raw rows rejected" in str(check.metadata["detail"].value)
+    # the run's log says so too (the run succeeds; the UI's run view shows its log lines)
+    (logged,) = [
+        e
+        for e in instance.all_logs(result.run_id)
+        if f"check rejected_events.rejected_share dt={DAY1} failed:" in e.user_message
+    ]
+    assert logged.level == logging.ERROR and "raw rows rejected" in logged.user_message
 
 
 def test_recount_sets_aside_rejected_rows_and_duplicates() -> None:

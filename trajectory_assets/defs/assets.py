@@ -159,7 +159,7 @@ def build_assets(
         recorded: set[str] = set()
         try:
             result = _run(context, registry, chosen, the_lake, compute, run_config, done)
-            _warn_of_unknown_columns(context, result)
+            _warn_of_unread_raw(context, result)
             for op in chosen:
                 for table in op.output_names:
                     delta_history.vacuum(the_lake, table, run_config.retention_hours)
@@ -214,17 +214,27 @@ def _run(
     )
 
 
-def _warn_of_unknown_columns(context: dg.AssetExecutionContext, result: RunResult) -> None:
-    """A misspelt raw column reads as null without failing anything: say so where people look
-    (the run's log, and the metadata's `unknown_raw_columns`, which lists every file)."""
-    unknown = sorted({u for op in result.operators.values() for u in unknown_columns(op)})
-    if unknown:
-        shown = "; ".join(unknown[:SHOWN_FILES]).replace("`", "")
-        more = f"; and {len(unknown) - SHOWN_FILES} more" if len(unknown) > SHOWN_FILES else ""
-        context.log.warning(
-            f"{len(unknown)} raw file(s) have values in columns raw_events does not have, "
-            f"which were not read (see unknown_raw_columns in the metadata): {shown}{more}"
-        )
+def _warn_of_unread_raw(context: dg.AssetExecutionContext, result: RunResult) -> None:
+    """Raw data the run did not read fails nothing (a file skipped with `on_bad_file: skip`, a
+    misspelt column read as null): say so where people look, the run's log; the metadata's
+    `skipped_files` and `unknown_raw_columns` list every file."""
+    ops = result.operators.values()
+    skipped = sorted(
+        {f"{path}: {why}" for op in ops for d in op.days.values() for path, why in d.skipped_files}
+    )
+    unknown = sorted({u for op in ops for u in unknown_columns(op)})
+    for files, what in (
+        (skipped, "were skipped as unreadable (see skipped_files in the metadata)"),
+        (
+            unknown,
+            "have values in columns raw_events does not have, which were not read (see "
+            "unknown_raw_columns in the metadata)",
+        ),
+    ):
+        if files:
+            shown = "; ".join(files[:SHOWN_FILES]).replace("`", "")
+            more = f"; and {len(files) - SHOWN_FILES} more" if len(files) > SHOWN_FILES else ""
+            context.log.warning(f"{len(files)} raw file(s) {what}: {shown}{more}")
 
 
 def _results(

@@ -36,6 +36,10 @@ def evaluations(
     }
     for check, days in outcomes:
         for day, outcome in days.items():
+            if not outcome.passed:  # a run's view lists its log lines, not its check results
+                error = check.severity == dg.AssetCheckSeverity.ERROR
+                tell = context.log.error if error else context.log.warning
+                tell(f"check {check.table}.{check.name} dt={day} failed: {outcome.detail}")
             yield dg.AssetCheckEvaluation(
                 asset_key=dg.AssetKey(check.table),
                 check_name=check.name,

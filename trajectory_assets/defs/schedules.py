@@ -31,6 +31,8 @@ def daily_schedule(job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
         cron_schedule=os.environ.get(SCHEDULE_CRON, "30 0 * * *"),
         execution_timezone="UTC",
         name=f"{job.name}_schedule",
+        description=f"Yesterday's partition (UTC) of every asset of {job.name}, once a day "
+        "after it ended; the sensor takes days whose raw data arrives or changes later.",
     )
     def _daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         """The day before the tick; the run key makes extra ticks on the same day no-ops."""
