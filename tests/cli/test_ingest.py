@@ -41,3 +41,19 @@ def test_an_empty_app_id_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixtu
             "error: --app-id is empty: give an app id, or leave the option out\n"
         )
     assert not (tmp_path / "lake").exists()
+
+
+def test_invalid_lines_are_a_warning_naming_where_they_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "events.jsonl"
+    good = '{"event_id": "e1", "session_id": "s1", "ts": "2026-01-02T03:04:05Z", "event_type": "x"}'
+    source.write_text(f"{good}\n{{not json\n")
+    lake = tmp_path / "lake"
+    assert main(["ingest", str(source), "--lake", str(lake)]) == 0
+    out = capsys.readouterr().out
+    assert "1 new event(s)" in out
+    assert (
+        f"warning: 1 invalid line(s) or event(s) in 1 file(s) were not imported; they are kept "
+        f"with the reason under {lake}/_rejected/ingest/ (first: {source}: line 2: invalid JSON"
+    ) in out.replace("\n", " ")

@@ -9,6 +9,8 @@ import pytest
 from tests.ingest.lakes import raw_events
 from trajectory_assets.cli import main
 from trajectory_assets.ingest.run import ingest_files
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.quarantine import rejected_files
 
 
 def _write(path: Path, lines: list[Any]) -> Path:
@@ -62,7 +64,12 @@ def test_valid_lines_import_with_payload_objects_and_the_default_app(tmp_path: P
     assert report.apps == ["mine", "other"]  # the apps written, a row's own included
 
 
-def test_an_invalid_line_fails_the_whole_file_with_line_numbers(tmp_path: Path) -> None:
+def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
+    tmp_path: Path,
+) -> None:
+    """A line that cannot be an event is kept under _rejected/ingest/ with its line number and
+    every reason, and the file's valid lines import: a three-line slip in a large export must
+    neither lose it whole nor be lost. A file without a valid line fails, naming them."""
     source = _write(
         tmp_path / "bad.jsonl",
         [
@@ -74,18 +81,30 @@ def test_an_invalid_line_fails_the_whole_file_with_line_numbers(tmp_path: Path) 
         ],
     )
     good = _write(tmp_path / "good.jsonl", [_event("g1")])
-    report = ingest_files(str(tmp_path / "lake"), "jsonl", [source, good])
-    (failed,) = report.failed
-    assert failed.path == str(source)
-    for part in (
-        "4 invalid line(s)",
-        "line 2: invalid JSON",
+    lake = tmp_path / "lake"
+    report = ingest_files(str(lake), "jsonl", [source, good])
+    assert not report.failed
+    assert sorted(raw_events(lake)["event_id"].to_pylist()) == ["e1", "g1"]
+    reasons = [
+        "line 2: invalid JSON (Expecting property name enclosed in double quotes)",
         "line 3: null or empty event_id; negative output_tokens",
         "line 4: payload of decision is not a JSON object",
         "line 5: unknown keys ['colour']",
-    ):
-        assert part in failed.reason
-    assert raw_events(tmp_path / "lake")["event_id"].to_pylist() == ["g1"]
+    ]
+    assert report.rejected == [(str(source), r) for r in reasons]
+    (kept_file,) = rejected_files(Lake(str(lake)))
+    kept = [json.loads(line) for line in Path(kept_file).read_text().splitlines()]
+    assert [k["reason"] for k in kept] == [f"{source}: {r}" for r in reasons]
+    assert kept[0]["record"] == {"line": "{not json"} and kept[3]["record"]["colour"] == "red"
+    assert {k["source"] for k in kept} == {"ingest"} and {k["app_id"] for k in kept} == {"jsonl"}
+
+    only_bad = _write(tmp_path / "only_bad.jsonl", ["{not json", _event("", output_tokens=-1)])
+    (failed,) = ingest_files(str(lake), "jsonl", [only_bad]).failed
+    assert failed.reason == (
+        "2 invalid line(s) or event(s): line 1: invalid JSON (Expecting property name enclosed "
+        "in double quotes) | line 2: null or empty event_id; negative output_tokens"
+    )
+    assert len(rejected_files(Lake(str(lake)))) == 1  # the source is whole: nothing kept
 
 
 def test_a_session_split_over_files_counts_once_in_the_report(tmp_path: Path) -> None:

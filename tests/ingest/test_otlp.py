@@ -31,6 +31,7 @@ from tests.ingest.otlp_client import send_agent_runs
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.otlp import OtlpReceiver
 from trajectory_assets.ingest.otlp_http import serve
+from trajectory_assets.ingest.run import ingest_files
 
 FAST = {"settle_s": 0.2, "idle_s": 1.0}
 SERVER = f"""
@@ -256,6 +257,30 @@ def test_otlp_json_and_partial_success(endpoint: Running) -> None:
     assert set(raw["app_id"].to_pylist()) == {"json-app"}
     calls = raw.filter(pc.equal(raw["event_type"], "llm_call")).to_pylist()
     assert [(c["input_tokens"], c["output_tokens"]) for c in calls] == [(700, 20)]
+
+
+def test_a_file_of_the_same_spans_imports_the_same_and_keeps_the_bad_one(tmp_path: Path) -> None:
+    """`ingest` treats an OTLP file as `serve` treats the request: the span without a trace id
+    is kept with the reason (under _rejected/ingest/), the others import."""
+    spans = [
+        _json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent"),
+        _json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", **{USAGE: 700}),
+        {**_json_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat"), "traceId": ""},
+    ]
+    source = tmp_path / "spans.json"
+    source.write_bytes(_otlp_json(spans))
+    lake = tmp_path / "lake"
+    (imported,) = ingest_files(str(lake), "otel", [source]).files
+    assert imported.ok and len(imported.rejected) == 1
+    assert (
+        imported.rejected[0].startswith("span 'c3c3c3c3c3c3c3c3': ")
+        and "trace id" in (imported.rejected[0])
+    )
+    (kept,) = Path(lake, "_rejected", "ingest").glob("dt=*/*.jsonl")
+    (rejected,) = [json.loads(line) for line in kept.read_text().splitlines()]
+    assert rejected["record"]["spanId"] == "c3c3c3c3c3c3c3c3"
+    calls = [r for r in raw_events(lake).to_pylist() if r["event_type"] == "llm_call"]
+    assert [c["input_tokens"] for c in calls] == [700]
 
 
 def test_rejected_spans_the_lake_cannot_keep_are_asked_for_again(endpoint: Running) -> None:

@@ -131,6 +131,14 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
         f"{report.events_skipped:,} already present{span}"
     )
     _left_out(report)
+    if report.rejected:
+        path, reason = report.rejected[0]
+        files = len({p for p, _ in report.rejected})
+        say(
+            f"warning: {len(report.rejected):,} invalid line(s) or event(s) in {files} file(s) "
+            f"were not imported; they are kept with the reason under "
+            f"{lake.rstrip('/')}/_rejected/ingest/ (first: {path}: {reason})"
+        )
     if report.changed:
         path, line = report.changed[0]
         say(

@@ -31,6 +31,21 @@ class LeftOut(UserWarning):
     without a word."""
 
 
+class Unimportable(UserWarning):
+    """A line or record of a source that cannot be an event (not JSON, a required field
+    missing, a span without ids): importers warn with it and go on, and `ingest` keeps it with
+    the reason under `_rejected/ingest/` while the file's valid events import."""
+
+    def __init__(self, reason: str, record: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.record = record  # as read; a line that is no JSON object as {"line": text}
+
+
+def unimportable(reason: str, record: dict[str, Any]) -> None:
+    warnings.warn(Unimportable(reason, record), stacklevel=2)
+
+
 CUT_LAST_LINE = "the last line is cut off (as a file still being written ends)"
 
 

@@ -25,14 +25,22 @@ from pathlib import Path
 from typing import Literal
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import LeftOut, Row, place_synthetic_times, validate_row
+from trajectory_assets.ingest.common import (
+    LeftOut,
+    Row,
+    Unimportable,
+    place_synthetic_times,
+    validate_row,
+)
 from trajectory_assets.ingest.detect import sniff
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.writer import write_rows
 from trajectory_assets.lake.fs import Lake, lake_from_env
+from trajectory_assets.lake.quarantine import keep_rejected
 
 AUTO = "auto"
-MAX_REASONS = 3
+MAX_REASONS = 5
+REJECTED_SOURCE = "ingest"  # invalid input is kept under <lake>/_rejected/ingest/
 Status = Literal["imported", "skipped", "failed"]
 
 
@@ -51,6 +59,7 @@ class FileResult:
     files: tuple[str, ...] = ()  # Parquet files written
     size: int = 0  # bytes of the source file
     left_out: tuple[str, ...] = ()  # lines of the source that may have held events, left out
+    rejected: tuple[str, ...] = ()  # why each invalid line or event was not imported (kept)
 
     @property
     def ok(self) -> bool:
@@ -83,6 +92,11 @@ class IngestReport:
     @property
     def events_skipped(self) -> int:
         return sum(f.skipped for f in self.files)
+
+    @property
+    def rejected(self) -> list[tuple[str, str]]:
+        """(source file, reason) of each invalid line or event, kept under `_rejected/ingest/`."""
+        return [(f.path, reason) for f in self.ok for reason in f.rejected]
 
     @property
     def changed(self) -> list[tuple[str, str]]:
@@ -213,7 +227,7 @@ def _import(
     lake: Lake, fmt: str, path: str, app_id: str, synthetic_day: dt.date | None
 ) -> FileResult:
     try:
-        rows, left = _parse(fmt, path)
+        rows, left, bad = _parse(fmt, path)
     except UnparseableFileError as exc:
         return FileResult(path, "failed", str(exc))
     except OSError as exc:
@@ -222,19 +236,25 @@ def _import(
         return FileResult(path, "failed", f"cannot parse: {type(exc).__name__}: {exc}")
     if synthetic_day is not None:
         place_synthetic_times(rows, synthetic_day)
-    problems: list[str] = []
+    good: list[Row] = []
     for row in rows:
         if fmt != "jsonl" or not row.get("app_id"):  # a jsonl row's own app_id is kept
             row["app_id"] = app_id
         reasons = validate_row(row)
         if reasons:
-            problems.append(f"event {row.get('event_id')}: {'; '.join(reasons)}")
-    if problems:
-        more = f" (and {len(problems) - MAX_REASONS} more)" if len(problems) > MAX_REASONS else ""
-        reason = "invalid events: " + " | ".join(problems[:MAX_REASONS]) + more
-        return FileResult(path, "failed", reason)
+            bad.append(Unimportable(f"event {row.get('event_id')}: {'; '.join(reasons)}", row))
+        else:
+            good.append(row)
+    if bad and not good:  # a file of another shape, or damaged throughout: it fails
+        more = f" (and {len(bad) - MAX_REASONS} more)" if len(bad) > MAX_REASONS else ""
+        listed = " | ".join(b.reason for b in bad[:MAX_REASONS])
+        return FileResult(path, "failed", f"{len(bad)} invalid line(s) or event(s): {listed}{more}")
     try:
-        summary = write_rows(lake, rows)
+        if bad:  # kept before the rest is written: nothing is lost without a word
+            keep_rejected(
+                lake, REJECTED_SOURCE, app_id, [(f"{path}: {b.reason}", b.record) for b in bad]
+            )
+        summary = write_rows(lake, good)
     except Exception as exc:
         return FileResult(path, "failed", f"write failed: {type(exc).__name__}: {exc}")
     return FileResult(
@@ -247,20 +267,25 @@ def _import(
         changed=tuple(summary.changed),
         files=tuple(summary.files),
         left_out=left,
+        rejected=tuple(b.reason for b in bad),
     )
 
 
-def _parse(fmt: str, path: str) -> tuple[list[Row], tuple[str, ...]]:
-    """The file's rows, and what the importer said it left out (`common.left_out`)."""
+def _parse(fmt: str, path: str) -> tuple[list[Row], tuple[str, ...], list[Unimportable]]:
+    """The file's rows, what the importer left out (`common.left_out`), and what it found
+    invalid (`common.unimportable`)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LeftOut)
+        warnings.simplefilter("always", Unimportable)
         rows = list(IMPORTERS[fmt].parse(path))
-    left = []
+    left, bad = [], []
     for warning in caught:
-        if issubclass(warning.category, LeftOut):
+        if isinstance(warning.message, Unimportable):
+            bad.append(warning.message)
+        elif issubclass(warning.category, LeftOut):
             left.append(str(warning.message))
         else:  # not ours to swallow
             warnings.warn_explicit(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
-    return rows, tuple(left)
+    return rows, tuple(left), bad

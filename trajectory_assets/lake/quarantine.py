@@ -1,11 +1,12 @@
 """What the lake keeps of input it could not take, with the reason: spans the OTLP receiver
-rejected (a client cannot send them again, so refusing them must not lose them).
+rejected (a client cannot send them again, so refusing them must not lose them), and the lines
+and events of imported files that cannot be events (`ingest`: the rest of the file imports).
 
     <lake>/_rejected/<source>/dt=<day received, UTC>/<time>-<id>.jsonl
 
 One JSON object per line (`Rejected`), one file per service's spans in a request that had any
-rejected, written before the client is answered; hidden from every
-table and listing (the name starts with `_`), readable with any JSON Lines reader. `forget`
+rejected (written before the client is answered) or per imported file that had any; hidden from
+every table and listing (the name starts with `_`), readable with any JSON Lines reader. `forget`
 removes the lines that name a forgotten session.
 """
 

@@ -1,8 +1,11 @@
 """Importers: one module per source format, each `parse(path) -> Iterable[row]` of raw events.
 
 Rows are dicts keyed by the RAW_EVENTS columns (see `trajectory_assets.ingest.common`); a file
-that cannot be read raises `UnparseableFileError` with the reason. Every module's docstring says
-how its format maps onto Tier A events and what it does where the format is silent.
+that cannot be read raises `UnparseableFileError` with the reason. A line or record that cannot
+be an event is told with a `common.Unimportable` warning and the rest goes on, and lines left
+out as no events (a cut last line) with a `common.LeftOut` one: `ingest` collects both. Every
+module's docstring says how its format maps onto Tier A events and what it does where the
+format is silent.
 """
 
 from collections.abc import Callable, Iterable

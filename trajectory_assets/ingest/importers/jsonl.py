@@ -5,9 +5,11 @@ or epoch seconds; `payload` may be a JSON object (it is serialized) or a string;
 list of `{kind, uri}`. `app_id` may be left out (the import's app id fills it). Unknown keys are
 an error, so a misspelt column is not silently dropped.
 
-A file imports whole or not at all: any invalid line fails the file, and the reason names the
-first invalid lines and why (Tier A validation: required fields, non-negative metrics, JSON
-object payloads for decision and eval_result). Event ids are the file's own `event_id`s.
+An invalid line (not JSON, an unknown key, Tier A validation: required fields, non-negative
+metrics, JSON object payloads for decision and eval_result) is `common.unimportable` with its
+line number and reasons: `ingest` keeps it under `_rejected/ingest/` and imports the valid lines;
+a file without a valid line fails, naming the first invalid ones. Event ids are the file's own
+`event_id`s.
 """
 
 import json
@@ -23,13 +25,13 @@ from trajectory_assets.ingest.common import (
     json_lines,
     parse_ts,
     read_bytes,
+    unimportable,
     validate_row,
 )
 from trajectory_assets.schema import FLOAT_METRICS, NON_NEGATIVE
 
 FORMAT = "jsonl"
 SUFFIXES = (".jsonl", ".ndjson")
-MAX_REPORTED = 5
 
 _INTS = (*(c for c in NON_NEGATIVE if c not in FLOAT_METRICS), "seq", "turn_index")
 _STRINGS = (
@@ -95,30 +97,21 @@ def parse(path: str | Path) -> Iterator[Row]:
         text = data.decode()
     except UnicodeDecodeError as exc:
         raise UnparseableFileError(f"not UTF-8 text: {exc}") from None
-    rows: list[Row] = []
-    bad: list[str] = []
-    n_bad = 0
     for number, line in enumerate(json_lines(text), start=1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems = [f"invalid JSON ({exc.msg})"]
-        else:
-            if not isinstance(obj, dict):
-                problems = ["not a JSON object"]
-            else:
-                row, problems = _coerce(obj)
-                if not problems:  # a missing app_id is filled in by the import
-                    problems = validate_row(row if row["app_id"] else {**row, "app_id": "-"})
-                if not problems:
-                    rows.append(row)
+            unimportable(f"line {number}: invalid JSON ({exc.msg})", {"line": line})
+            continue
+        if not isinstance(obj, dict):
+            unimportable(f"line {number}: not a JSON object", {"line": line})
+            continue
+        row, problems = _coerce(obj)
+        if not problems:  # a missing app_id is filled in by the import
+            problems = validate_row(row if row["app_id"] else {**row, "app_id": "-"})
         if problems:
-            n_bad += 1
-            if len(bad) < MAX_REPORTED:
-                bad.append(f"line {number}: {'; '.join(problems)}")
-    if n_bad:
-        more = f" (and {n_bad - len(bad)} more)" if n_bad > len(bad) else ""
-        raise UnparseableFileError(f"{n_bad} invalid line(s): " + " | ".join(bad) + more)
-    yield from rows
+            unimportable(f"line {number}: {'; '.join(problems)}", obj)
+        else:
+            yield row

@@ -62,6 +62,7 @@ from trajectory_assets.ingest.common import (
     read_text,
     stable_id,
     to_int,
+    unimportable,
 )
 from trajectory_assets.ingest.importers.otel_spans import (
     CACHE_TOKENS,
@@ -99,13 +100,19 @@ def load_spans(path: str | Path) -> list[Span]:
             raise json_error(whole, text) from None
         if len(docs) < 2:
             raise json_error(whole, text) from None
-    return [Span(raw) for doc in docs for raw in raw_spans(doc)]
+    spans = []
+    for raw in (raw for doc in docs for raw in raw_spans(doc)):
+        try:
+            spans.append(Span(raw))
+        except (UnparseableFileError, ValueError, TypeError) as exc:  # as the receiver rejects
+            unimportable(f"span {raw.get('spanId')!r:.40}: {exc}", raw)
+    return spans
 
 
 def parse(path: str | Path) -> Iterator[Row]:
     spans = load_spans(path)
     if not spans:
-        raise UnparseableFileError("the file holds no spans")
+        raise UnparseableFileError("the file holds no readable spans")
     for trace_id, trace in by_trace(spans).items():
         yield from trace_events(trace_id, trace)
 
