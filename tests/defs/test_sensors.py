@@ -14,18 +14,27 @@ from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.lake.fs import Lake
 
 
-def evaluate(lake: Lake) -> list[dg.RunRequest]:
+def evaluated(lake: Lake) -> dg.SensorResult:
     context = dg.build_sensor_context(resources={"lake": LakeResource(root=lake.uri)})
     sensor = defs.resolve_sensor_def("tier_b_daily_raw_changed")
     result = sensor(context)
     assert isinstance(result, dg.SensorResult)
-    return list(result.run_requests or [])
+    return result
+
+
+def evaluate(lake: Lake) -> list[dg.RunRequest]:
+    return list(evaluated(lake).run_requests or [])
 
 
 def test_days_whose_raw_data_arrived_or_changed_are_requested(lake: Lake) -> None:
     assert [r.partition_key for r in evaluate(lake)] == [DAY1, DAY2]  # arrived, never built
     run_all(lake, [DAY1, DAY2])
     assert evaluate(lake) == []
+    skipped = evaluated(lake).skip_reason  # the UI shows why a tick requested nothing
+    assert skipped is not None and skipped.skip_message == (
+        "the 2 day(s) with raw data up to yesterday are up to date; today's partition is left "
+        "to the schedule"
+    )
 
     day1 = Path(lake.root, "raw_events", f"dt={DAY1}")
     session = next(p for p in day1.rglob("session_id=*") if p.is_dir())

@@ -10,6 +10,7 @@ import pytest
 import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, run_all, run_operator
+from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import MissingUpstreamError, SchemaChangeError
 from trajectory_assets.lake.fs import Lake
@@ -76,3 +77,11 @@ def test_a_day_without_raw_data_is_refused_and_an_empty_day_folder_materializes(
     run_operator(Sessionize(), lake, ["2020-01-01"], InlineRuntime())
     assert lake_catalog(lake).days("sessions") == ["2020-01-01"]
     assert lake_catalog(lake).read("sessions").num_rows == 0
+
+
+def test_a_range_run_names_the_days_it_leaves_as_up_to_date(lake: Lake) -> None:
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
+    lines: list[str] = []
+    run_operators([Sessionize()], lake, [DAY1, DAY2], InlineRuntime(), progress=lines.append)
+    (planned,) = [line for line in lines if " to run) for " in line]
+    assert planned.startswith("2 day(s): ") and planned.endswith(f"; up to date: {DAY1}")

@@ -48,7 +48,8 @@ def raw_changed_sensor(
         ops = in_lake(the_lake, readers)
         on_bad_file = default_on_bad_file()  # what the runs it requests use (no run config)
         requests = []
-        for day in list_days(the_lake):
+        days = list_days(the_lake)
+        for day in days:
             if day not in valid:
                 continue  # before the first partition, or today's, which is still filling
             try:
@@ -62,6 +63,14 @@ def raw_changed_sensor(
                 context.log.info(f"raw_events dt={day} arrived or changed since materialized")
                 run_key = f"{day}:{raw_version(raw)}"
                 requests.append(dg.RunRequest(run_key=run_key, partition_key=day))
-        return dg.SensorResult(run_requests=requests)
+        if requests:
+            return dg.SensorResult(run_requests=requests)
+        checked = [d for d in days if d in valid]
+        why = (
+            f"the {len(checked)} day(s) with raw data up to yesterday are up to date"
+            if checked
+            else "no raw data up to yesterday"
+        )
+        return dg.SensorResult(skip_reason=f"{why}; today's partition is left to the schedule")
 
     return _sensor

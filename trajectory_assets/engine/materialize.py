@@ -181,9 +181,12 @@ def _run_round(
     tasks = [t for d in plans for t in d.tasks if t.pending]
     running = sorted({op.name for d in plans for op in d.run})
     if running:
+        idle = [d.day for d in plans if not d.run]  # a range run names the days it leaves
+        more = f" and {len(idle) - 5} more" if len(idle) > 5 else ""
+        current = f"; up to date: {', '.join(idle[:5])}{more}" if idle else ""
         progress(
             f"{len(plans)} day(s): {sum(len(d.tasks) for d in plans)} batches ({len(tasks)} to "
-            f"run) for {', '.join(running)} on {runtime.name}"
+            f"run) for {', '.join(running)} on {runtime.name}{current}"
         )
     else:
         progress(f"{len(plans)} day(s): up to date, nothing to compute")
