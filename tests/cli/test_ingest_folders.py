@@ -13,6 +13,7 @@ from tests.ingest.folders import LOGS, mixed_folder
 from tests.ingest.lakes import materialize, raw_events
 from trajectory_assets.cli import main
 from trajectory_assets.defs.partitions import daily, start_date_of
+from trajectory_assets.ingest.run import ingest_files
 from trajectory_assets.lake.fs import Lake
 
 EXPECT = {
@@ -136,3 +137,24 @@ def test_synthetic_date_places_untimed_sessions_on_a_materializable_day(
     with pytest.raises(SystemExit):
         main([*command, "--synthetic-date", "18/11/2026"])
     assert "not a date (YYYY-MM-DD)" in capsys.readouterr().err
+
+
+def test_a_named_format_skips_a_folders_files_of_another_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Claude Code and Codex transcripts share `.jsonl`: importing a folder of both as
+    `claude-code` takes its Claude Code files and skips the others as what they are, instead of
+    failing each; a file named on its own is read as the format asked for."""
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    claude = shutil.copy(real_transcripts.CLAUDE_CODE[0], folder / "claude.jsonl")
+    codex = shutil.copy(real_transcripts.CODEX[0], folder / "codex.jsonl")
+    lake = tmp_path / "lake"
+    report = ingest_files(str(lake), "claude-code", [folder])
+    assert [(f.path, f.status) for f in report.files] == [
+        (str(claude), "imported"),
+        (str(codex), "skipped"),
+    ]
+    assert report.files[1].reason == "a codex file, not claude-code"
+    (forced,) = ingest_files(str(lake), "claude-code", [codex]).files
+    assert forced.status == "failed"

@@ -149,21 +149,24 @@ UNTIMED_DAY = "1970-01-01"
 """Where formats without timestamps land unless imported with a synthetic date."""
 
 
-def expand_paths(paths: Sequence[str | Path], suffixes: Sequence[str] | None) -> list[str]:
-    """Files as given, and the files of the given folders (recursively, hidden folders left
-    out); with `suffixes`, only folder files with those endings (or their `.gz`)."""
+def expand_paths(
+    paths: Sequence[str | Path], suffixes: Sequence[str] | None
+) -> list[tuple[str, bool]]:
+    """(path, found in a folder) of the files as given, and of the files of the given folders
+    (recursively, hidden folders left out); with `suffixes`, only folder files with those
+    endings (or their `.gz`)."""
     endings = None if suffixes is None else (*suffixes, *(f"{s}.gz" for s in suffixes))
-    out: list[str] = []
+    out: list[tuple[str, bool]] = []
     for path in paths:
         text = str(path)
         if not os.path.isdir(text):
-            out.append(text)
+            out.append((text, False))
             continue
         for folder, dirs, names in os.walk(text):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(names):
                 if endings is None or (name.endswith(endings) and not name.startswith(".")):
-                    out.append(os.path.join(folder, name))
+                    out.append((os.path.join(folder, name), True))
     return out
 
 
@@ -190,9 +193,9 @@ def ingest_files(
     report = IngestReport(fmt, app_id or (None if fmt == AUTO else fmt))
     files = expand_paths(paths, None if fmt == AUTO else IMPORTERS[fmt].suffixes)
     if planned is not None:
-        planned(files)
-    for path in files:
-        result = _file(lake, fmt, path, app_id, synthetic_day)
+        planned([path for path, _ in files])
+    for path, in_folder in files:
+        result = _file(lake, fmt, path, app_id, synthetic_day, in_folder)
         report.files.append(result)
         if progress is not None:
             progress(result)
@@ -207,12 +210,24 @@ def _size(path: str) -> int:
 
 
 def _file(
-    lake: Lake, fmt: str, path: str, app_id: str | None, synthetic_day: dt.date | None
+    lake: Lake,
+    fmt: str,
+    path: str,
+    app_id: str | None,
+    synthetic_day: dt.date | None,
+    in_folder: bool,
 ) -> FileResult:
+    """A folder's file of another known format than the one asked for is skipped (a folder of
+    Claude Code and Codex transcripts, imported as `claude-code`); a file named on its own is
+    read as the format asked for."""
     size = _size(path)
     if not os.path.isfile(path):
         reason = "no such file" if not os.path.exists(path) else "not a regular file"
         return FileResult(path, "failed", reason, size=size)
+    if fmt != AUTO and in_folder:
+        other = sniff(path).format
+        if other not in (None, fmt):
+            return FileResult(path, "skipped", f"a {other} file, not {fmt}", size=size)
     if fmt == AUTO:
         found = sniff(path)
         if found.format is None:
