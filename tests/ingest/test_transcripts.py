@@ -7,6 +7,8 @@ API errors, tool calls in Codex or token counts. The two transcripts of
 `tests.ingest.real_transcripts`, independently of the importers.
 """
 
+import datetime as dt
+import itertools
 import json
 from pathlib import Path
 
@@ -255,3 +257,15 @@ def test_lines_that_may_have_held_events_are_left_out_with_a_note(
         f"3 JSON line(s) that are no object with a type, left out: line {n + 1}, {n + 2}, {n + 3}",
         "1 entry line(s) without a readable timestamp, left out: line 2",
     )
+
+
+def test_a_request_sent_on_after_a_response_starts_at_that_responses_end() -> None:
+    """An assistant entry answering an earlier response (no user entry between) went out when
+    that response ended: timed from the user entry before both, the calls overlapped."""
+    source = next(p for p in real_transcripts.CLAUDE_CODE if p.name == "todowrite_examples.jsonl")
+    calls = [r for r in IMPORTERS["claude-code"].parse(source) if r["event_type"] == "llm_call"]
+    latencies = {r["request_id"]: r["latency_ms"] for r in calls}
+    assert latencies["req_002"] == 5000.0  # 10:00:05 (req_001's end) to 10:00:10, not 10 s
+    assert latencies["req_004"] == 60000.0  # 10:01:00 (req_003's end) to 10:02:00, not 109 s
+    ends = sorted((r["ts"], r["ts"] + dt.timedelta(milliseconds=r["latency_ms"])) for r in calls)
+    assert all(end <= start for (_, end), (start, _) in itertools.pairwise(ends))

@@ -5,9 +5,10 @@ Claude Code writes one JSON object a line to `~/.claude/projects/<project>/<sess
 `sessionId`, `uuid`, `parentUuid`, `timestamp`, `isSidechain` (a sub-agent's message; recent
 versions write sub-agents to their own files, with `agentId`), and `message` (the API message).
 
-Reading: lines that are not JSON objects of a transcript type, or have no `sessionId`, no
-parseable `timestamp` or no `message` object, are skipped (a live session's last line may be
-cut short, and the format has more entry types than it needs to read). An entry seen twice (the
+Reading: lines of other entry types, or without a `sessionId` or `message` object, are
+skipped (the format has more entry types than it needs to read); lines that are no JSON object
+with a type, entries without a readable `timestamp` and a cut last line (a live session's) are
+left out with a note the import shows. An entry seen twice (the
 same `uuid`) counts once, the first usable copy. A file with no usable entry is not a transcript.
 
 Mapping
@@ -17,8 +18,9 @@ Mapping
   Anthropic's usage counts cache reads and writes apart from `input_tokens`; Tier A's
   `input_tokens` includes them, so input = input + cache reads + cache writes, cache_tokens =
   cache reads, and the writes and the stated input go in the payload. Time: the call starts at
-  the entry it answers (`parentUuid`, else the session's previous non-assistant entry) and
-  lasts until its last line was written; that is latency_ms (the transcript has no TTFT).
+  the entry it answers (`parentUuid`: a user entry, or the last line of an earlier response;
+  else the session's previous user entry) and lasts until its last line was written; that is
+  latency_ms (the transcript has no TTFT).
 - `tool_use` blocks → `tool_call` (name, `id` as request_id, `input` as payload `arguments`),
   at the time of the line that holds them. The `tool_result` block with the same `tool_use_id`
   gives tool latency (its entry's time minus the call's) and, with `is_error`, the error
@@ -130,9 +132,13 @@ class _Session:
         return agent
 
     def started(self, first: Entry) -> dt.datetime | None:
-        """When the request behind a response went out: the entry it answers."""
+        """When the request behind a response went out: the entry it answers, which may be the
+        end of an earlier response (a request sent on without a user entry between; timed from
+        the user entry before both, the two calls would overlap)."""
         parent = self.by_uuid.get(str(first.raw.get("parentUuid")))
-        if parent is not None and parent.type != "assistant":
+        if parent is not None and (
+            parent.type != "assistant" or parent.response_key != first.response_key
+        ):
             return parent.ts
         position = self.position[first.uuid]
         agent = self.agent_of(first)
