@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -382,7 +383,7 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
     time.sleep(3)  # the batch has started (in a Ray worker: it has taken the batch)
     running.send_signal(signal.SIGINT)
     started = time.monotonic()
-    rest = running.stderr.read()
+    rest = _without_ray_core_lines(running.stderr.read())
     assert running.wait(timeout=120) == 130
     assert time.monotonic() - started < 30  # not after the batch's minute of sleep
     assert rest.startswith("error: interrupted: run ") and "Traceback" not in rest
@@ -403,6 +404,16 @@ def _processes_under(folder: str) -> int:
         except OSError:  # gone meanwhile
             continue
     return found
+
+
+RAY_CORE_LINE = re.compile(r"^\[[\d\- :,]+ [DIWEF] \d+ \d+\] \w+\.cc:\d+: .*\n?", re.MULTILINE)
+
+
+def _without_ray_core_lines(text: str) -> str:
+    """Ray core's C++ writes one line of its own straight to stderr when Ray Data creates its
+    workers (README: `core_worker.cc … max_restarts > 0`, ray#57733), whenever that happens
+    to be: no filter of ours sees it, so the run's own lines are checked without it."""
+    return RAY_CORE_LINE.sub("", text)
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
