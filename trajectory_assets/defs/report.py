@@ -48,23 +48,27 @@ def report_asset(
             png, summary = report.png, report.summary
             context.log.info(f"daily_report dt={day}: {pages[day]}")
             if len(context.partition_keys) > 1:  # the one result below is recorded on every
-                # day of the range, with the last day's numbers: each day's own are observed
+                # day of the range: each day's own page and numbers are observed
                 yield dg.AssetObservation(
                     asset_key=REPORT, partition=day, metadata=_summary(pages[day], summary)
                 )
-        last = max(pages)
-        metadata: dict[str, dg.MetadataValue] = _summary(pages[last], summary)
         if len(pages) == 1:
+            ((day, page),) = pages.items()
             chart = base64.b64encode(png).decode()
-            metadata["chart"] = dg.MetadataValue.md(
-                f"![daily report {last}](data:image/png;base64,{chart})"
-            )
-        else:  # one run records this on every day: list each day's page; a chart (200 kB)
-            # would be the last day's on every day, and copied into the event log for each
-            metadata["numbers_of"] = dg.MetadataValue.text(last)
-            metadata["pages"] = dg.MetadataValue.md(
-                "\n".join(f"- {d}: {u}" for d, u in sorted(pages.items()))
-            )
+            metadata = {
+                **_summary(page, summary),
+                "chart": dg.MetadataValue.md(
+                    f"![daily report {day}](data:image/png;base64,{chart})"
+                ),
+            }
+        else:  # recorded on every day of the range: no one day's page, numbers or chart
+            # (200 kB, copied into the event log for each day), but where every page is
+            metadata = {
+                "pages": dg.MetadataValue.md(
+                    "\n".join(f"- {d}: {u}" for d, u in sorted(pages.items()))
+                ),
+                "days": dg.MetadataValue.int(len(pages)),
+            }
         yield dg.MaterializeResult(metadata=metadata)
 
     return daily_report
