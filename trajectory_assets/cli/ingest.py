@@ -45,8 +45,10 @@ class ImportFormat(click.ParamType):
     "searched recursively. With --format auto (the default) each file's format is read from "
     "its content, and files that are no log of a known format (an eval-set's logs.json, a "
     "README) are listed as skipped; with a format, folders give their files of that format. "
-    "A file that cannot be parsed is reported and the others still import; importing a file "
-    "again adds nothing. The last line is the command that materializes the imported days.",
+    "A file that cannot be parsed is reported and the others still import; a file's invalid "
+    "lines are kept aside with the reasons under LAKE/_rejected/ingest/ and its valid events "
+    "import; importing a file again adds nothing. The last line is the command that "
+    "materializes the imported days.",
 )
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(exists=True))
 @click.option("--lake", required=True, help="lake root: a path or s3://bucket/prefix")

@@ -254,8 +254,9 @@ def base_name(path: str | Path) -> str:
 def validate_row(row: Row) -> list[str]:
     """Why a row would be rejected by the pipeline (rules.md "Validation"); empty when it is fine.
 
-    Importers check their rows with this before writing, so a file either imports cleanly or is
-    reported, instead of landing rows that `rejected_events` would later set aside.
+    `ingest` checks every row with this before writing: an invalid one is kept aside with the
+    reasons (`_rejected/ingest/`) rather than landing in raw_events for `rejected_events` to
+    set aside later, so what the importer made of a source is reported at import.
     """
     reasons: list[str] = []
     for name in RAW_REQUIRED:

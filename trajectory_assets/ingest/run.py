@@ -1,15 +1,17 @@
 """Import files into the raw lake, file by file, reporting each file's outcome.
 
 `paths` may name files and folders (searched recursively). With a format, a folder gives its
-files with that format's endings; with `auto`, every file of a folder is looked at and its
-format decided from its content (`detect`): a file that is no log of a known format is
-`skipped` with the reason (an eval-set's `logs.json`, a README), a log that cannot be read is
-`failed` with the reason, the rest are `imported`.
+files with that format's endings, less those of another known format (`skipped`); with `auto`,
+every file of a folder is looked at and its format decided from its content (`detect`): a file
+that is no log of a known format is `skipped` with the reason (an eval-set's `logs.json`, a
+README), a log that cannot be read is `failed` with the reason, the rest are `imported`.
 
 A file is parsed whole and its rows checked against Tier A validation before anything of it is
-written, so a file either lands or is reported with its reason; the other files go on. Writing
-is idempotent (see `writer`), so importing the same file again adds nothing, and re-running an
-import that stopped half-way completes it.
+written. Its invalid lines and events are kept with the reasons under `_rejected/ingest/`
+(`lake/quarantine`) and its valid events written; a file without a valid event is `failed`,
+naming the first invalid ones; the other files go on. Writing is idempotent (see `writer`), so
+importing the same file again adds nothing, and re-running an import that stopped half-way
+completes it.
 
 Progress: `planned(paths)` is called once with every file that will be looked at, then
 `progress(result)` after each; a command line drives a progress bar with them (`console`).
