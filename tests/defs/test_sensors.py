@@ -33,7 +33,7 @@ def test_days_whose_raw_data_arrived_or_changed_are_requested(lake: Lake) -> Non
     skipped = evaluated(lake).skip_reason  # the UI shows why a tick requested nothing
     assert skipped is not None and skipped.skip_message == (
         "the 2 day(s) with raw data up to yesterday are up to date; today's partition is left "
-        "to the schedule"
+        "to the schedule's run once the day has ended"
     )
 
     day1 = Path(lake.root, "raw_events", f"dt={DAY1}")
@@ -94,3 +94,23 @@ def test_days_computed_skipping_bad_files_are_not_requested_again(
     assert evaluate(lake) == []
     monkeypatch.setenv("TRAJECTORY_ASSETS_ON_BAD_FILE", "fail")  # runs would fail on it
     assert [r.partition_key for r in evaluate(lake)] == [DAY1, DAY2]
+
+
+def test_the_daily_schedule_runs_yesterday_and_skips_a_day_without_raw_data(lake: Lake) -> None:
+    """A day without raw data (no traffic, a late delivery) is a skipped tick saying why, not a
+    failed run every such day."""
+    schedule = defs.resolve_schedule_def("tier_b_daily_schedule")
+
+    def tick(at: dt.datetime) -> object:
+        context = dg.build_schedule_context(
+            resources={"lake": LakeResource(root=lake.uri)}, scheduled_execution_time=at
+        )
+        return schedule(context)
+
+    ran = tick(dt.datetime.fromisoformat(DAY1) + dt.timedelta(days=1, minutes=30))
+    assert isinstance(ran, dg.RunRequest) and ran.partition_key == DAY1
+    quiet = tick(dt.datetime(2020, 1, 2, 0, 30))
+    assert isinstance(quiet, dg.SkipReason) and quiet.skip_message == (
+        "no raw data for 2020-01-01 (yet): the raw-changes sensor, when on, runs the day once "
+        "it arrives"
+    )

@@ -68,15 +68,26 @@ def test_new_column_types_commit_only_with_every_day_of_the_table(lake: Lake) ->
 def test_a_day_without_raw_data_is_refused_and_an_empty_day_folder_materializes(
     lake: Lake,
 ) -> None:
-    """No raw folder is no data yet (a late delivery, a day still to come): committing it empty
-    would show it materialized. A folder without files is a day without sessions."""
+    """No raw folder is no data yet (a late delivery, a day still to come): a run of such days
+    alone would show them materialized, empty, so it is refused. In a range with data on other
+    days they are committed empty, and said so, rather than failing the whole range. A folder
+    without files is a day without sessions."""
     with pytest.raises(MissingUpstreamError, match=r"no raw data for 2020-01-01 in .*raw_events"):
-        run_operator(Sessionize(), lake, [DAY1, "2020-01-01"], InlineRuntime())
-    assert lake_catalog(lake).days("sessions") == []  # the day with data is not committed either
-    Path(lake.path("raw_events", "dt=2020-01-01")).mkdir()
-    run_operator(Sessionize(), lake, ["2020-01-01"], InlineRuntime())
-    assert lake_catalog(lake).days("sessions") == ["2020-01-01"]
-    assert lake_catalog(lake).read("sessions").num_rows == 0
+        run_operator(Sessionize(), lake, ["2020-01-01"], InlineRuntime())
+    assert lake_catalog(lake).days("sessions") == []
+    lines: list[str] = []
+    run_operators(
+        [Sessionize()], lake, ["2020-01-01", DAY1], InlineRuntime(), progress=lines.append
+    )
+    assert lake_catalog(lake).days("sessions") == ["2020-01-01", DAY1]
+    assert any(
+        line.startswith("no raw data for 2020-01-01 in ")
+        and line.endswith(": committed as days without events")
+        for line in lines
+    )
+    Path(lake.path("raw_events", "dt=2020-01-02")).mkdir()
+    run_operator(Sessionize(), lake, ["2020-01-02"], InlineRuntime())
+    assert lake_catalog(lake).read("sessions", dt="2020-01-02").num_rows == 0
 
 
 def test_a_range_run_names_the_days_it_leaves_as_up_to_date(lake: Lake) -> None:

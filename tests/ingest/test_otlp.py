@@ -281,6 +281,11 @@ def test_a_file_of_the_same_spans_imports_the_same_and_keeps_the_bad_one(tmp_pat
     assert rejected["record"]["spanId"] == "c3c3c3c3c3c3c3c3"
     calls = [r for r in raw_events(lake).to_pylist() if r["event_type"] == "llm_call"]
     assert [c["input_tokens"] for c in calls] == [700]
+    only_bad = tmp_path / "bad.json"
+    only_bad.write_bytes(_otlp_json([spans[2], "not a span"]))  # type: ignore[list-item]
+    (failed,) = ingest_files(str(lake), "otel", [only_bad]).files
+    assert failed.status == "failed"
+    assert failed.reason.startswith("2 invalid line(s) or event(s): span 'c3c3c3c3c3c3c3c3': ")
 
 
 def test_rejected_spans_the_lake_cannot_keep_are_asked_for_again(endpoint: Running) -> None:

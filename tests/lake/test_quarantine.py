@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from trajectory_assets.ingest.run import ingest_files
 from trajectory_assets.lake import erase
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
@@ -44,3 +45,25 @@ def test_rejected_records_are_kept_with_the_reason_and_forget_drops_a_sessions(
     assert rejected_files(lake) == [accented]  # files left without lines are gone
     assert left("s-12") == []
     assert erase.drop_rejected(lake, "app", ["sé-9"]) == 1 and left("sé-9") == []
+
+
+def test_forget_finds_a_sessions_kept_lines_by_the_app_they_name_or_in_unread_lines(
+    tmp_path: Path,
+) -> None:
+    """`ingest` keeps an invalid jsonl row under the app the row names, and a line it could not
+    read under the import's app: forget finds the session in both."""
+    source = tmp_path / "events.jsonl"
+    row = {"event_id": "", "session_id": "s-7", "app_id": "mine", "ts": "2026-01-02T03:04:05Z"}
+    good = {**row, "event_id": "e1", "event_type": "x", "session_id": "s-1"}
+    source.write_text("\n".join([json.dumps(good), json.dumps(row), '{"session_id": "s-7", x']))
+    lake = Lake(str(tmp_path / "lake"))
+    (imported,) = ingest_files(lake, "jsonl", [source]).files
+    assert imported.ok and len(imported.rejected) == 2
+    kept = {
+        json.loads(line)["app_id"]
+        for path in rejected_files(lake)
+        for line in Path(path).read_text().splitlines()
+    }
+    assert kept == {"mine", "jsonl"}
+    assert erase.drop_rejected(lake, "mine", ["s-7"]) == 2
+    assert rejected_files(lake) == []

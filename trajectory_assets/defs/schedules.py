@@ -10,7 +10,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # the type define_asset_job returns; not exported
 )
 
+from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import SCHEDULE_CRON
+from trajectory_assets.lake.raw import list_days
 
 
 def daily_job(
@@ -34,9 +36,17 @@ def daily_schedule(job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
         description=f"Yesterday's partition (UTC) of every asset of {job.name}, once a day "
         "after it ended; the sensor takes days whose raw data arrives or changes later.",
     )
-    def _daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        """The day before the tick; the run key makes extra ticks on the same day no-ops."""
+    def _daily(
+        context: dg.ScheduleEvaluationContext, lake: LakeResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        """The day before the tick; the run key makes extra ticks on the same day no-ops. A day
+        without raw data (no traffic, or a late delivery) is skipped, not a failed run."""
         day = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
+        if not list_days(lake.lake(), day, day):
+            return dg.SkipReason(
+                f"no raw data for {day} (yet): the raw-changes sensor, when on, runs the day "
+                "once it arrives"
+            )
         return dg.RunRequest(run_key=day, partition_key=day)
 
     return _daily

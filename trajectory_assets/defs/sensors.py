@@ -71,6 +71,7 @@ def raw_changed_sensor(
             if checked
             else "no raw data up to yesterday"
         )
-        return dg.SensorResult(skip_reason=f"{why}; today's partition is left to the schedule")
+        today_left = "today's partition is left to the schedule's run once the day has ended"
+        return dg.SensorResult(skip_reason=f"{why}; {today_left}")
 
     return _sensor

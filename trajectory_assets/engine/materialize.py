@@ -65,7 +65,7 @@ def run_operators(
         roll_forward(op, lake, days, progress)
     reads_raw = any(RAW_TABLE in op.inputs for op in ops)
     if reads_raw:
-        _refuse_days_without_raw(lake, days)
+        _refuse_days_without_raw(lake, days, progress)
     for window in _windows(lake, days, reads_raw, settings, result):
         _run_window(
             registry, ops, lake, days, window, runtime, settings, progress, committed, result
@@ -78,17 +78,24 @@ def run_operators(
     return result
 
 
-def _refuse_days_without_raw(lake: Lake, days: Sequence[str]) -> None:
-    """A day without a raw folder is no data yet (a late delivery, a day not ingested, a day
-    still to come), not an empty day: committing it empty would show it materialized."""
+def _refuse_days_without_raw(lake: Lake, days: Sequence[str], progress: Progress) -> None:
+    """A run none of whose days has a raw folder has no data yet (a late delivery, a day not
+    ingested, a day still to come): committing it empty would show it materialized. A range
+    with some such days (the UI's "materialize all" reaches today; history has gaps) commits
+    them as days without events, which the sensor recomputes once raw data arrives, and says
+    so: failing the whole range for them would commit none of it."""
     held = set(list_days(lake, min(days), max(days))) if days else set()
     without = [d for d in days if d not in held]
-    if without:
-        more = f" and {len(without) - 5} more day(s)" if len(without) > 5 else ""
+    if not without:
+        return
+    more = f" and {len(without) - 5} more day(s)" if len(without) > 5 else ""
+    named = f"{', '.join(without[:5])}{more} in {lake.display(RAW_TABLE)}"
+    if len(without) == len(days):
         raise MissingUpstreamError(
-            f"no raw data for {', '.join(without[:5])}{more} in {lake.display(RAW_TABLE)}: "
-            "ingest it first (a day folder without files is an empty day, and materializes)"
+            f"no raw data for {named}: ingest it first (a day folder without files is an "
+            "empty day, and materializes)"
         )
+    progress(f"no raw data for {named}: committed as days without events")
 
 
 def _windows(

@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
@@ -267,10 +267,8 @@ def _import(
         listed = " | ".join(b.reason for b in bad[:MAX_REASONS])
         return FileResult(path, "failed", f"{len(bad)} invalid line(s) or event(s): {listed}{more}")
     try:
-        if bad:  # kept before the rest is written: nothing is lost without a word
-            keep_rejected(
-                lake, REJECTED_SOURCE, app_id, [(f"{path}: {b.reason}", b.record) for b in bad]
-            )
+        for app, kept in _by_app(path, bad, app_id).items():  # kept before the rest is
+            keep_rejected(lake, REJECTED_SOURCE, app, kept)  # written: none lost unsaid
         summary = write_rows(lake, good)
     except Exception as exc:
         return FileResult(path, "failed", f"write failed: {type(exc).__name__}: {exc}")
@@ -286,6 +284,19 @@ def _import(
         left_out=left,
         rejected=tuple(b.reason for b in bad),
     )
+
+
+def _by_app(
+    path: str, bad: Sequence[Unimportable], app_id: str
+) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Invalid records by the app they name (a jsonl row's own app_id), else the import's:
+    `forget` finds a session's kept records by their app."""
+    by_app: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for b in bad:
+        own = b.record.get("app_id")
+        app = own if isinstance(own, str) and own.strip() else app_id
+        by_app.setdefault(app, []).append((f"{path}: {b.reason}", b.record))
+    return by_app
 
 
 def _parse(fmt: str, path: str) -> tuple[list[Row], tuple[str, ...], list[Unimportable]]:

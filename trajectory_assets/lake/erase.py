@@ -203,9 +203,14 @@ def _rejected_naming(lake: Lake, app_id: str, session_ids: Collection[str]) -> d
 
 
 def _names(line: str, app_id: str, session_ids: Collection[str]) -> list[str]:
-    """The sessions a line of rejected input names, if it is the app's."""
+    """The sessions a line of rejected input names, if it is the app's, or if its record is a
+    source line that could not be read (`{"line": text}`), whose app nobody can tell."""
     doc = json.loads(line) if line.strip() else {}
-    if not isinstance(doc, dict) or doc.get("app_id") != app_id:
+    if not isinstance(doc, dict):
+        return []
+    record = doc.get("record")
+    unread = isinstance(record, dict) and set(record) == {"line"}
+    if doc.get("app_id") != app_id and not unread:
         return []
     return sessions_named("\n".join(json_strings(doc.get("record"))), session_ids)
 

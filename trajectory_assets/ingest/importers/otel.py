@@ -88,7 +88,8 @@ SUFFIXES = (".json", ".jsonl")
 _CALLS: tuple[Kind, ...] = ("llm_call", "tool_call")
 
 
-def load_spans(path: str | Path) -> list[Span]:
+def load_spans(path: str | Path) -> tuple[list[Span], int]:
+    """The file's readable spans, and how many it holds that are not (`unimportable`)."""
     text = read_text(path)
     try:
         docs = [json.loads(text)]
@@ -100,19 +101,21 @@ def load_spans(path: str | Path) -> list[Span]:
             raise json_error(whole, text) from None
         if len(docs) < 2:
             raise json_error(whole, text) from None
-    spans = []
+    spans, unread = [], 0
     for raw in (raw for doc in docs for raw in raw_spans(doc)):
         try:
             spans.append(Span(raw))
-        except (UnparseableFileError, ValueError, TypeError) as exc:  # as the receiver rejects
-            unimportable(f"span {raw.get('spanId')!r:.40}: {exc}", raw)
-    return spans
+        except (UnparseableFileError, ValueError, TypeError, AttributeError) as exc:
+            unread += 1  # as the receiver rejects a span; a field of the wrong JSON type too
+            record = raw if isinstance(raw, dict) else {"span": raw}
+            unimportable(f"span {record.get('spanId')!r:.40}: {exc}", record)
+    return spans, unread
 
 
 def parse(path: str | Path) -> Iterator[Row]:
-    spans = load_spans(path)
-    if not spans:
-        raise UnparseableFileError("the file holds no readable spans")
+    spans, unread = load_spans(path)
+    if not spans and not unread:
+        raise UnparseableFileError("the file holds no spans")
     for trace_id, trace in by_trace(spans).items():
         yield from trace_events(trace_id, trace)
 
