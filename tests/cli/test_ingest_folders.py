@@ -158,3 +158,6 @@ def test_a_named_format_skips_a_folders_files_of_another_format(
     assert report.files[1].reason == "a codex file, not claude-code"
     (forced,) = ingest_files(str(lake), "claude-code", [codex]).files
     assert forced.status == "failed"
+    Path(claude).unlink()  # a folder of Codex transcripts alone: no claude-code file, said so
+    assert main(["ingest", "--format", "claude-code", str(folder), "--lake", str(lake)]) == 1
+    assert f"error: no claude-code file in {folder} (see above)" in capsys.readouterr().err

@@ -109,7 +109,8 @@ def ingest(
     if report.failed:
         raise CliError(f"{len(report.failed)} file(s) could not be imported (see above)")
     if not report.ok:
-        raise CliError(f"no log of a known format in {', '.join(paths)} (see above)")
+        what = "log of a known format" if fmt == AUTO else f"{fmt} file"  # others were skipped
+        raise CliError(f"no {what} in {', '.join(paths)} (see above)")
 
 
 def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
