@@ -7,10 +7,10 @@ from collections.abc import Iterator, Sequence
 import dagster as dg
 
 from trajectory_assets.defs.resources import LakeResource
+from trajectory_assets.engine.lineage import not_materialized
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw import list_raw_files
 from trajectory_assets.lake.reports import write_report
 from trajectory_assets.report import REPORT_TABLES
 
@@ -79,15 +79,8 @@ def _refuse_missing_tables(catalog: Catalog, days: Sequence[str]) -> None:
     for day in days:
         missing = [t for t in REPORT_TABLES if catalog.state(t, day) is None]
         if missing:
-            fix = (
-                f"materialize {', '.join(missing)} for that day first"
-                if list_raw_files(catalog.lake, dt=day)
-                else f"and there is no raw data for {day} to compute them from"
-            )
-            raise dg.Failure(
-                description=f"{REPORT} dt={day} reads {', '.join(missing)} dt={day}, which "
-                f"have not been materialized; {fix}"
-            )
+            reads = not_materialized(catalog.lake, missing, day, ())
+            raise dg.Failure(description=f"{REPORT} dt={day} reads {reads}")
 
 
 def _summary(page: str, summary: dict[str, object]) -> dict[str, dg.MetadataValue]:

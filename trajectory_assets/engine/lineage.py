@@ -33,6 +33,18 @@ class DayKeys:
     inputs: dict[str, str]  # operator name -> input fingerprint
 
 
+def not_materialized(lake: Lake, tables: Sequence[str], day: str, raw: Sequence[RawFile]) -> str:
+    """`tables dt=day, which ... not been materialized; what to do`: materialize them first, or
+    nothing to, when the day has no raw data (`raw`: the day's files, if already listed)."""
+    names, many = ", ".join(tables), len(tables) > 1
+    fix = (
+        f"materialize {names} for that day first"
+        if raw or list_raw_files(lake, dt=day)
+        else f"and there is no raw data for {day} to compute {'them' if many else 'it'} from"
+    )
+    return f"{names} dt={day}, which {'have' if many else 'has'} not been materialized; {fix}"
+
+
 def day_keys(
     operators: Sequence[Operator],
     catalog: Catalog,
@@ -56,15 +68,8 @@ def day_keys(
                 continue
             state = catalog.state(name, day)
             if state is None:
-                fix = (
-                    f"materialize {name} for that day first"
-                    if raw or list_raw_files(catalog.lake, dt=day)
-                    else f"and there is no raw data for {day} to compute it from"
-                )
-                raise MissingUpstreamError(
-                    f"{op.name} dt={day} reads {name} dt={day}, which has not been "
-                    f"materialized; {fix}"
-                )
+                missing = not_materialized(catalog.lake, [name], day, raw)
+                raise MissingUpstreamError(f"{op.name} dt={day} reads {missing}")
             identities.append((name, identity(state)))
         for earlier in op.input_days(day)[:-1]:  # a rolling window's earlier days, if any
             state = catalog.state(op.inputs[0], earlier)
