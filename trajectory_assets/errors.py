@@ -7,6 +7,13 @@ They sit below every other module, so any layer may raise or catch them. (The co
 import shlex
 from collections.abc import Sequence
 
+
+def first_few(items: Sequence[object], more: str = "more", shown: int = 5) -> str:
+    """`a, b, c, d, e and 3 more`: a list a message names in one line however long it is."""
+    named = ", ".join(str(item) for item in items[:shown])
+    return named + (f" and {len(items) - shown} {more}" if len(items) > shown else "")
+
+
 # Defining tables
 
 

@@ -14,6 +14,8 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from trajectory_assets.errors import first_few
+
 if TYPE_CHECKING:
     from trajectory_assets.engine.registry import Registry
     from trajectory_assets.lake.fs import Lake
@@ -92,8 +94,7 @@ def dagster_home(unset: str) -> str:
 
 def some_days(days: Sequence[str]) -> str:
     """The first few days, and how many more: for messages."""
-    shown = ", ".join(days[:5])
-    return shown + (f" and {len(days) - 5} more day(s)" if len(days) > 5 else "")
+    return first_few(days, "more day(s)")
 
 
 def say(text: str = "") -> None:

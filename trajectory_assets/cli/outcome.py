@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from trajectory_assets.cli.common import REPORT, say
+from trajectory_assets.errors import first_few
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -80,9 +81,7 @@ def check_failures(evaluations: Iterable["dg.AssetCheckEvaluation"]) -> list[str
     lines = []
     for (severity, table, name), days in failed.items():
         days.sort()
-        named = ", ".join(d for d, _ in days[:5]) + (
-            f" and {len(days) - 5} more" if len(days) > 5 else ""
-        )
+        named = first_few([d for d, _ in days])
         lines.append(f"{FAILED_CHECK} ({severity}): {table} {name} on {named}: {days[0][1]}")
     return lines
 

@@ -19,7 +19,7 @@ from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Step
-from trajectory_assets.errors import MissingUpstreamError, SchemaChangeError
+from trajectory_assets.errors import MissingUpstreamError, SchemaChangeError, first_few
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta import changed_types
 from trajectory_assets.lake.fs import Lake
@@ -88,8 +88,7 @@ def _refuse_days_without_raw(lake: Lake, days: Sequence[str], progress: Progress
     without = [d for d in days if d not in held]
     if not without:
         return
-    more = f" and {len(without) - 5} more day(s)" if len(without) > 5 else ""
-    named = f"{', '.join(without[:5])}{more} in {lake.display(RAW_TABLE)}"
+    named = f"{first_few(without, 'more day(s)')} in {lake.display(RAW_TABLE)}"
     if len(without) == len(days):
         raise MissingUpstreamError(
             f"no raw data for {named}: ingest it first (a day folder without files is an "
@@ -189,8 +188,7 @@ def _run_round(
     running = sorted({op.name for d in plans for op in d.run})
     if running:
         idle = [d.day for d in plans if not d.run]  # a range run names the days it leaves
-        more = f" and {len(idle) - 5} more" if len(idle) > 5 else ""
-        current = f"; up to date: {', '.join(idle[:5])}{more}" if idle else ""
+        current = f"; up to date: {first_few(idle)}" if idle else ""
         progress(
             f"{len(plans)} day(s): {sum(len(d.tasks) for d in plans)} batches ({len(tasks)} to "
             f"run) for {', '.join(running)} on {runtime.name}{current}"

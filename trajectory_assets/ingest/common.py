@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from trajectory_assets.errors import UnparseableFileError
+from trajectory_assets.errors import UnparseableFileError, first_few
 from trajectory_assets.schema import NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
 
 Row = dict[str, Any]
@@ -51,9 +51,7 @@ CUT_LAST_LINE = "the last line is cut off (as a file still being written ends)"
 
 def left_out(what: str, lines: Sequence[int]) -> None:
     """Tell whoever imports that `lines` (numbers) of the file were left out, and why."""
-    more = f" and {len(lines) - 5} more" if len(lines) > 5 else ""
-    shown = ", ".join(str(n) for n in lines[:5]) + more
-    warnings.warn(f"{what}, left out: line {shown}", LeftOut, stacklevel=2)
+    warnings.warn(f"{what}, left out: line {first_few(lines)}", LeftOut, stacklevel=2)
 
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
+from trajectory_assets.errors import first_few
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE
 
@@ -93,7 +94,7 @@ def not_a_lake(lake: Lake) -> str | None:
         return None
     inside = [n for n in names if fs.exists(lake.path(n, RAW_TABLE))]
     hint = f"; did you mean {lake.display(inside[0])}?" if inside else ""
-    held = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    held = first_few(names)
     return (
         f"{lake.display()} holds no lake: neither {RAW_TABLE}/, {CONFIG} nor Delta tables, "
         f"but {held}{hint}"
