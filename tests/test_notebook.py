@@ -16,6 +16,41 @@ from trajectory_assets.errors import LostDataFileError, NoSuchVersionError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import DecisionSteps, Sessionize, ToolStats
 
+PER_APP = ta.TableSpec(
+    "sessions_per_app",
+    pa.schema(
+        [
+            ta.column("dt", pa.string(), "The day."),
+            ta.column("app_id", pa.string(), "The app."),
+            ta.column("n_sessions", pa.int64(), "Its sessions of the day."),
+        ]
+    ),
+    partition_by=(),
+    keys=("app_id",),
+)
+
+
+class SessionsPerApp(ta.Operator):
+    """A notebook user's own table: not in the context's catalog until written."""
+
+    name, version = "sessions_per_app", "1"
+    inputs = ("sessions",)
+    requires = None
+    outputs = (PER_APP,)
+    scale = 1
+
+    def transform(self, ctx: ta.OpContext, batch: ta.Batch) -> pa.Table:
+        query = (
+            f"SELECT dt, app_id, count(*) * {self.scale} AS n_sessions FROM sessions GROUP BY ALL"
+        )
+        return batch.duckdb().sql(query).arrow()  # a RecordBatchReader, read whole
+
+
+class EditedSessionsPerApp(SessionsPerApp):
+    """The same operator after its cell was edited, its name and version left as they were."""
+
+    scale = 10
+
 
 @pytest.fixture()
 def built(lake: Lake) -> Lake:
@@ -78,6 +113,9 @@ def test_raw_events_and_versions_read_as_they_are(built: Lake) -> None:
             "columns": ["session_id", "cost"]
         },
         "columns=[] names no column": {"columns": []},
+        "columns names 'session_id' more than once": {"columns": ["session_id", "session_id"]},
+        "app_id=[] names no app; leave app_id out": {"app_id": []},
+        "as_of=2026-11-18T12:00:00 has no time zone": {"as_of": dt.datetime(2026, 11, 18, 12)},
         "is not a day": {"dt": dt.datetime(2026, 11, 18, 12)},  # a moment, not a day
     }
     for message, options in mistakes.items():
@@ -123,3 +161,46 @@ def test_read_ray_gives_the_same_rows(built: Lake, ray_session: None) -> None:
     table = pa.concat_tables(ray.get(rows)).sort_by([("session_id", "ascending")])
     expected = ctx.read("sessions", dt=DAY1, app_id="code-agent")
     assert table.select(expected.column_names).cast(expected.schema).equals(expected)
+    raw = ctx.read_ray("raw_events", dt=DAY1, app_id="code-agent", columns=["event_id"])
+    assert raw.count() == ctx.read("raw_events", dt=DAY1, app_id="code-agent").num_rows > 0
+
+
+def test_write_then_read_an_own_table_with_days_as_a_user_gives_them(
+    built: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table written from the notebook reads back through the same context; one day alone,
+    `date`s and a `Path` work as in `read`; an edited operator is rewritten with `force`."""
+    monkeypatch.setenv("HOME", str(Path(built.root).parent))
+    ctx = ta.connect(Path("~") / Path(built.root).name, runtime="inline")
+    day1 = dt.date.fromisoformat(DAY1)
+    assert ctx.apply(SessionsPerApp(), day1)["sessions_per_app"].equals(
+        ctx.apply(SessionsPerApp(), [DAY1])["sessions_per_app"]
+    )
+    ctx.write(SessionsPerApp(), [day1, DAY2])
+    counts = ctx.read("sessions_per_app", dt=DAY1)
+    expected = ctx.read("sessions", dt=DAY1).group_by("app_id").aggregate([("app_id", "count")])
+    assert dict(
+        zip(counts["app_id"].to_pylist(), counts["n_sessions"].to_pylist(), strict=True)
+    ) == (
+        dict(zip(expected["app_id"].to_pylist(), expected["app_id_count"].to_pylist(), strict=True))
+    )
+    again = ctx.write(EditedSessionsPerApp(), DAY1).operators["sessions_per_app"]
+    assert again.days[DAY1].tables["sessions_per_app"].version is None  # same name and version
+    assert ctx.read("sessions_per_app", dt=DAY1).equals(counts)
+    ctx.write(EditedSessionsPerApp(), DAY1, force=True)
+    tenfold = ctx.read("sessions_per_app", dt=DAY1)["n_sessions"].to_pylist()
+    assert tenfold == [10 * n for n in counts["n_sessions"].to_pylist()]
+
+    mistakes = {
+        "days='2026/11/18' is not a day (YYYY-MM-DD)": ["2026/11/18"],
+        "is not a day": [dt.datetime(2026, 11, 18, 12)],
+    }
+    for message, days in mistakes.items():
+        with pytest.raises(ValueError, match=re.escape(message)):
+            ctx.apply(SessionsPerApp(), days)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape("SessionsPerApp is not an operator instance")):
+        ctx.apply(SessionsPerApp, DAY1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=re.escape("runtime='rey': choose one of auto, ray")):
+        ta.connect(built.root, runtime="rey")  # type: ignore[arg-type]
+    one = ta.connect(built.root, runtime="inline", defs="team_metrics.definitions")
+    assert "slow_turns" in one.tables()  # one module as a string, not one per letter

@@ -9,6 +9,7 @@
 Reads prune partitions: only the files of the matching days (and apps) are opened.
 """
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,12 +20,14 @@ import pyarrow as pa
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import (
     Catalog,
+    as_day,
     checked_columns,
     checked_days,
     partition_filter,
 )
 from trajectory_assets.lake.config import not_a_lake
 from trajectory_assets.lake.fs import Lake, lake_from_env
+from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.operator import Operator
 from trajectory_assets.project import for_lake
 
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
     from trajectory_assets.engine.runtimes.ray import Dataset
 
 RuntimeName = Literal["auto", "ray", "inline"]
+RUNTIMES: tuple[RuntimeName, ...] = ("auto", "ray", "inline")
+Days = str | date | Sequence[str | date]
 
 
 @dataclass
@@ -94,37 +99,58 @@ class Context:
         app_id: str | Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
     ) -> "Dataset":
-        """The same rows as a Ray Dataset, read by Ray tasks from the matching files only."""
-        from trajectory_assets.engine.runtimes.ray import dataset_of
+        """The same rows as a Ray Dataset, read by Ray tasks from the matching files only
+        (`raw_events`, plain Parquet that needs reading as operators read it, by this process)."""
+        from trajectory_assets.engine.runtimes.ray import dataset_from_arrow, dataset_of
 
+        if table == RAW_TABLE:
+            rows = self.read(
+                table, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id, columns=columns
+            )
+            return dataset_from_arrow(rows)
         spec = self.catalog.get(table)
         dt, dt_from, dt_to = checked_days(dt, dt_from, dt_to)
         wanted = checked_columns(table, spec.schema, columns)
         where = partition_filter(spec, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id)
         return dataset_of(self.lake, spec, where, wanted)
 
-    def apply(self, op: Operator, days: Sequence[str]) -> dict[str, pa.Table]:
-        """The operator's outputs for `days`, computed on this runtime, nothing written."""
+    def apply(self, op: Operator, days: Days) -> dict[str, pa.Table]:
+        """The operator's outputs for `days` (one day or a list, as YYYY-MM-DD or `date`s),
+        computed on this runtime, nothing written."""
         from trajectory_assets.engine.explore import apply
 
+        registry, wanted = self._with(op), _days(days)
         runtime = self._runtime()
         try:
-            return apply(self._with(op), op, self.lake, days, runtime)
+            return apply(registry, op, self.lake, wanted, runtime)
         finally:
             runtime.stop()
 
-    def write(self, op: Operator, days: Sequence[str]) -> "RunResult":
+    def write(self, op: Operator, days: Days, *, force: bool = False) -> "RunResult":
         """Materialize the operator's tables for `days`: the same plan and Delta commits as a
-        Dagster run (which this does not record in any Dagster instance)."""
+        Dagster run (which this does not record in any Dagster instance). Days already computed
+        by this operator's name and version from the same inputs are left as they are; `force`
+        recomputes them (an operator edited without a new version). Its tables can be read
+        from this context afterwards."""
         from trajectory_assets.engine.materialize import run_operators
+        from trajectory_assets.engine.settings import RunSettings
 
+        registry, wanted = self._with(op), _days(days)
+        settings = RunSettings(force=force)
         runtime = self._runtime()
         try:
-            return run_operators([op], self.lake, days, runtime, registry=self._with(op))
+            result = run_operators(
+                [op], self.lake, wanted, runtime, registry=registry, settings=settings
+            )
         finally:
             runtime.stop()
+        self.registry = registry
+        return result
 
     def _with(self, op: Operator) -> Registry:
+        if not isinstance(op, Operator):
+            named = op.__name__ if isinstance(op, type) else type(op).__name__
+            raise TypeError(f"{named} is not an operator instance: pass {named}(), not {op!r}")
         others = [o for o in self.registry.everyone if o.name != op.name]
         return Registry.build([op], others)
 
@@ -144,14 +170,28 @@ class Context:
         return AutoRuntime(ray)
 
 
-def connect(lake: str, runtime: RuntimeName = "auto", defs: Sequence[str] = ()) -> Context:
-    """A lake (a path or s3://bucket/prefix), with the built-in tables and those of `defs`
-    modules (each exposing `operators`), of TRAJECTORY_ASSETS_DEFS and of the lake's own
-    config, as the command line has them. FileNotFoundError when nothing is there: a mistyped
-    path would otherwise read as a lake without data."""
-    found = lake_from_env(lake)
+def _days(days: Days) -> list[str]:
+    """The days of an apply or write, each checked: one day alone is not a list of letters."""
+    listed = [days] if isinstance(days, str | date) else list(days)
+    return list(dict.fromkeys(as_day(day, "days") for day in listed))
+
+
+def connect(
+    lake: str | os.PathLike[str],
+    runtime: RuntimeName = "auto",
+    defs: str | Sequence[str] = (),
+) -> Context:
+    """A lake (a path, `~` expanded, or s3://bucket/prefix), with the built-in tables and those
+    of `defs` modules (one or a list, each exposing `operators`), of TRAJECTORY_ASSETS_DEFS and
+    of the lake's own config, as the command line has them. FileNotFoundError when nothing is
+    there: a mistyped path would otherwise read as a lake without data."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime={runtime!r}: choose one of {', '.join(RUNTIMES)}")
+    where = os.fspath(lake)
+    found = lake_from_env(where if "://" in where else os.path.expanduser(where))
     if not found.fs.exists(found.root):
         raise FileNotFoundError(f"no lake at {found.display()}")
     if reason := not_a_lake(found):
         raise FileNotFoundError(reason)
-    return Context(found, for_lake(found, defs).registry, runtime)
+    modules = [defs] if isinstance(defs, str) else list(defs)
+    return Context(found, for_lake(found, modules).registry, runtime)

@@ -89,7 +89,7 @@ def load(modules: Sequence[str] = (), lake_defs: Sequence[str] = ()) -> Project:
     """The project with these modules, those of TRAJECTORY_ASSETS_DEFS and the lake's own."""
     from_env = [m.strip() for m in os.environ.get(DEFS_ENV, "").split(",") if m.strip()]
     origins = {name: "the lake's trajectory_assets.json" for name in lake_defs}
-    origins |= {name: DEFS_ENV for name in from_env} | {name: "--defs" for name in modules}
+    origins |= {name: DEFS_ENV for name in from_env} | {name: "--defs or defs=" for name in modules}
     found: list[Module] = []
     for name in dict.fromkeys([*modules, *from_env, *lake_defs]):
         try:

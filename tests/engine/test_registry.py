@@ -146,7 +146,7 @@ def test_a_definitions_module_that_fails_names_itself(monkeypatch: pytest.Monkey
     from trajectory_assets.project import load
 
     cannot = "cannot import the definitions module 'no_such_module' (named by {})"
-    with pytest.raises(DefinitionError, match=re.escape(cannot.format("--defs"))):
+    with pytest.raises(DefinitionError, match=re.escape(cannot.format("--defs or defs="))):
         load(["no_such_module"])
     with pytest.raises(DefinitionError) as from_lake:
         load(lake_defs=["no_such_module"])

@@ -13,7 +13,9 @@ from trajectory_assets.errors import OutputError
 from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.operator import Operator
 
-TO_ARROW = "return pyarrow Tables (a Polars frame's .to_arrow(), a DuckDB result's .arrow())"
+TO_ARROW = (
+    "return pyarrow Tables (a Polars frame's .to_arrow(), a DuckDB result's .to_arrow_table())"
+)
 
 
 def normalise(
@@ -24,6 +26,8 @@ def normalise(
     A table's rows must carry the `dt` of the day being computed: the day's commit replaces that
     day only, so a row of another day would be written where no commit of this day looks."""
     expected = (PARTIALS,) if partial else op.output_names
+    if isinstance(result, pa.RecordBatchReader):  # what DuckDB's .arrow() gives
+        result = result.read_all()
     if isinstance(result, pa.Table):
         if len(expected) != 1:
             raise OutputError(
@@ -63,6 +67,8 @@ def _conform(
 ) -> pa.Table:
     partials = "partials (transform's table, shaped by partial_schema)"
     what = partials if output == PARTIALS else f"output {output!r}"
+    if isinstance(table, pa.RecordBatchReader):
+        table = table.read_all()
     if not isinstance(table, pa.Table):
         raise OutputError(
             f"operator {op_name} {what} is {type(table).__name__}, not Arrow: {TO_ARROW}"

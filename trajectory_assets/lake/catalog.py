@@ -93,6 +93,11 @@ class Catalog:
                     f"{RAW_TABLE} is append-only Parquet, not Delta: it has no versions"
                 )
             return self._raw(dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id, columns=columns)
+        if as_of is not None and as_of.tzinfo is None:
+            raise ValueError(
+                f"as_of={as_of.isoformat()} has no time zone; give one, as in "
+                "datetime(2026, 12, 1, tzinfo=timezone.utc)"
+            )
         wanted = as_of if as_of is not None else version
         if wanted is not None:
             version = delta_history.version_as_of(self.lake, name, wanted)
@@ -155,13 +160,10 @@ def checked_days(
     dt: str | date | None, dt_from: str | date | None, dt_to: str | date | None
 ) -> tuple[str | None, str | None, str | None]:
     """The day options as YYYY-MM-DD (a `date` is a day too; a `datetime` is not)."""
-    days: dict[str, str | None] = {}
-    for option, value in (("dt", dt), ("dt_from", dt_from), ("dt_to", dt_to)):
-        if isinstance(value, date) and not isinstance(value, datetime):
-            value = value.isoformat()
-        if value is not None and not (isinstance(value, str) and _is_day(value)):
-            raise ValueError(f"{option}={value!r} is not a day (YYYY-MM-DD)")
-        days[option] = value
+    days = {
+        option: None if value is None else as_day(value, option)
+        for option, value in (("dt", dt), ("dt_from", dt_from), ("dt_to", dt_to))
+    }
     first, last = days["dt_from"], days["dt_to"]
     if days["dt"] is not None and (first or last):
         raise ValueError("give dt= for one day, or dt_from=/dt_to= for a range, not both")
@@ -179,6 +181,9 @@ def checked_columns(
         raise TypeError(f"columns takes a list of names, not one string: columns=[{columns!r}]")
     if not columns:
         raise ValueError("columns=[] names no column; leave columns out to read them all")
+    twice = sorted({c for c in columns if list(columns).count(c) > 1})
+    if twice:
+        raise ValueError(f"columns names {', '.join(map(repr, twice))} more than once")
     unknown = [c for c in columns if c not in schema.names]
     if unknown:
         named = [_maybe(c, schema.names) for c in unknown]
@@ -191,6 +196,15 @@ def checked_columns(
 def _maybe(column: str, names: list[str]) -> str:
     close = difflib.get_close_matches(column, names, n=1)
     return f"{column!r} (did you mean {close[0]!r}?)" if close else repr(column)
+
+
+def as_day(value: str | date, option: str) -> str:
+    """A day as YYYY-MM-DD, from that string or a `date` (a `datetime` is a time, not a day)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and _is_day(value):
+        return value
+    raise ValueError(f"{option}={value!r} is not a day (YYYY-MM-DD)")
 
 
 def _is_day(value: str) -> bool:
@@ -220,6 +234,8 @@ def partition_filter(
         if "app_id" not in spec.schema.names:
             raise ValueError(f"{spec.name} has no app_id column to filter on")
         one = isinstance(app_id, str)
+        if not one and not app_id:
+            raise ValueError("app_id=[] names no app; leave app_id out to read every app")
         terms.append(ds.field("app_id") == app_id if one else ds.field("app_id").isin(app_id))
     if not terms:
         return None

@@ -235,6 +235,14 @@ class LostFileRow(TypedDict):
     lost_data_file: str  # the LostDataFileError's message
 
 
+def dataset_from_arrow(table: pa.Table) -> "Dataset":
+    """Rows already read by this process, as a Ray Dataset (on the local or configured Ray)."""
+    RayRuntime().start()
+    import ray.data
+
+    return ray.data.from_arrow(table)
+
+
 def dataset_of(lake: Lake, spec: TableSpec, where: Any, columns: list[str] | None) -> "Dataset":
     """A table's rows as a Ray Dataset: only the files of the partitions `where` selects, read
     by Ray tasks, with the partition columns (kept in the Delta log) filled in."""
