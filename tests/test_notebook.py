@@ -12,7 +12,7 @@ import pytest
 import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, run_all
-from trajectory_assets.errors import LostDataFileError, NoSuchVersionError
+from trajectory_assets.errors import LostDataFileError, NoSuchVersionError, NotMaterializedError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import DecisionSteps, Sessionize, ToolStats
 
@@ -204,3 +204,24 @@ def test_write_then_read_an_own_table_with_days_as_a_user_gives_them(
         ta.connect(built.root, runtime="rey")  # type: ignore[arg-type]
     one = ta.connect(built.root, runtime="inline", defs="team_metrics.definitions")
     assert "slow_turns" in one.tables()  # one module as a string, not one per letter
+
+
+def test_reads_of_what_was_never_materialized_say_so(built: Lake) -> None:
+    """0 rows would read as days without events: a day never materialized is an error, and a
+    range that leaves out days of raw data warns of them."""
+    run_all(built, [DAY1], operators=[ToolStats()])
+    ctx = ta.connect(built.root, runtime="inline")
+    with pytest.raises(NotMaterializedError, match="decision_steps has not been materialized yet"):
+        ctx.read("decision_steps")
+    with pytest.raises(
+        NotMaterializedError,
+        match=re.escape(f"cannot read tool_stats dt={DAY2}, which has not been materialized; "),
+    ):
+        ctx.read("tool_stats", dt=DAY2)
+    with pytest.raises(NotMaterializedError, match="no raw data for 2030-01-01 to compute it"):
+        ctx.read("sessions", dt="2030-01-01")
+    with pytest.warns(UserWarning, match=f"tool_stats has not been materialized for {DAY2} of"):
+        assert ctx.read("tool_stats", dt_from=DAY1, dt_to=DAY2).equals(
+            ctx.read("tool_stats", dt=DAY1)
+        )
+    assert ctx.read("tool_stats", version=0).num_rows == 0  # a version is read as it was

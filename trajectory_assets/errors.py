@@ -92,6 +92,11 @@ class MissingUpstreamError(RuntimeError):
     """An operator's table input has no committed day, and no operator of the run computes it."""
 
 
+class NotMaterializedError(LookupError):
+    """A read of a table, or of one day of it, that was never materialized: its 0 rows would
+    read as a day without events."""
+
+
 class RunConfigError(ValueError):
     """A run's config holds a value its setting or operator refuses (out of range, say): what
     the launchpad's type checks let through."""

@@ -10,6 +10,7 @@ Reads prune partitions: only the files of the matching days (and apps) are opene
 """
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.errors import NotMaterializedError, first_few
 from trajectory_assets.lake.catalog import (
     Catalog,
     as_day,
@@ -70,7 +72,10 @@ class Context:
     ) -> pa.Table:
         """The table's rows (at its current version, or `version`, or the version current at
         `as_of`) as Arrow, pruned by day and app (one or a list), in key order; `raw_events`
-        gives the raw events as operators see them."""
+        gives the raw events as operators see them. NotMaterializedError for a table, or a
+        `dt`, never materialized; a warning names the days of raw data a range leaves out."""
+        if version is None and as_of is None:
+            self._materialized(table, dt, dt_from, dt_to)
         return self.catalog.read(
             table,
             dt=dt,
@@ -110,9 +115,40 @@ class Context:
             return dataset_from_arrow(rows)
         spec = self.catalog.get(table)
         dt, dt_from, dt_to = checked_days(dt, dt_from, dt_to)
+        self._materialized(table, dt, dt_from, dt_to)
         wanted = checked_columns(table, spec.schema, columns)
         where = partition_filter(spec, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id)
         return dataset_of(self.lake, spec, where, wanted)
+
+    def _materialized(
+        self,
+        table: str,
+        dt: str | date | None,
+        dt_from: str | date | None,
+        dt_to: str | date | None,
+    ) -> None:
+        """Refuse a read of what was never committed, rather than answer 0 rows."""
+        from trajectory_assets.engine.lineage import not_materialized
+        from trajectory_assets.lake.raw import list_days
+
+        if table == RAW_TABLE:
+            return
+        dt, dt_from, dt_to = checked_days(dt, dt_from, dt_to)
+        committed = set(self.catalog.days(table))
+        if not committed:
+            raise NotMaterializedError(f"{table} has not been materialized yet, for any day")
+        if dt is not None:
+            if dt not in committed:
+                why = not_materialized(self.lake, [table], dt, [])
+                raise NotMaterializedError(f"cannot read {why}")
+            return
+        raw = list_days(self.lake, dt_from or min(committed), dt_to or max(committed))
+        if missing := [day for day in raw if day not in committed]:
+            warnings.warn(
+                f"{table} has not been materialized for {first_few(missing, 'more day(s)')} "
+                "of raw data: those days are not in these rows",
+                stacklevel=3,
+            )
 
     def apply(self, op: Operator, days: Days) -> dict[str, pa.Table]:
         """The operator's outputs for `days` (one day or a list, as YYYY-MM-DD or `date`s),
