@@ -60,6 +60,8 @@ def test_a_good_output_is_cast_within_kinds_ordered_and_sorted_by_its_keys() -> 
     )
     out = normalise(PerSession(), returned, DAY)
     assert out["per_session"].schema == SPEC.schema
+    one_null = normalise(PerSession(), rows(session_id=[None, "s1"]), DAY)["per_session"]
+    assert one_null["session_id"].to_pylist() == ["s1", None]  # a null key once is a key
     assert out["per_session"]["session_id"].to_pylist() == ["s1", "s2"]
     assert out["per_session"]["n"].to_pylist() == [1, 2]
 
@@ -91,6 +93,12 @@ def test_a_good_output_is_cast_within_kinds_ordered_and_sorted_by_its_keys() -> 
         (rows(n=[None, 1]), "does not fit its schema: .*non-nullable"),
         (rows(dt=[DAY, "2026-11-17"]), r"1 row\(s\) whose dt is not the day .*2026-11-17"),
         (rows(dt=[None, DAY]), r"1 row\(s\) whose dt is not the day being computed, 2026-11-18"),
+        (
+            rows(session_id=["same", "same"]),
+            r"output 'per_session' has 1 row\(s\) repeating the key of another row, e\.g\. "
+            r"\{'app_id': 'a', 'session_id': 'same'\}: rows must be unique on the table's keys",
+        ),
+        (rows(session_id=[None, None]), r"has 1 row\(s\) repeating the key .*'session_id': None"),
     ],
     ids=[
         "outputs",
@@ -106,6 +114,8 @@ def test_a_good_output_is_cast_within_kinds_ordered_and_sorted_by_its_keys() -> 
         "null",
         "other-day",
         "null-day",
+        "repeated-key",
+        "null-keys",
     ],
 )
 def test_each_mistake_is_named_with_the_operator_and_output(result: object, message: str) -> None:

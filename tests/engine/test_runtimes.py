@@ -10,13 +10,15 @@ import pytest
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, run_all, run_operator
 from trajectory_assets.batch import Batch
+from trajectory_assets.engine.explore import apply
+from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.results import RunResult
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.runtimes.ray import RayRuntime
 from trajectory_assets.errors import LostDataFileError, OperatorError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import OpContext
-from trajectory_assets.operators import TABLES, Sessionize, ToolStats
+from trajectory_assets.operators import OPERATORS, TABLES, Sessionize, ToolStats
 
 SESSIONIZE = Sessionize()
 
@@ -108,6 +110,9 @@ def test_an_operators_own_error_is_named_alike_on_both_runtimes(
     with pytest.raises(OperatorError, match="OutputError: operator sessionize declares outputs"):
         run_operator(Wrong(), lake, [DAY1], chosen, batch_bytes=SMALL_BATCHES)
     assert lake_catalog(lake).state("sessions", DAY1) is None  # nothing committed
+    with pytest.raises(OperatorError) as explored:  # a notebook's apply: Ray's wrapper taken off
+        apply(Registry.build(OPERATORS), Failing(), lake, [DAY1], chosen)
+    assert explored.value.where.startswith(f"operator sessionize dt={DAY1} batch {DAY1}-")
 
 
 @pytest.mark.parametrize("runtime", ["inline", pytest.param("ray", marks=pytest.mark.ray)])

@@ -59,7 +59,34 @@ def normalise(
         normalised[name] = _conform(op.name, name, result[name], schema, keys)
         if not partial:
             _check_day(op.name, name, normalised[name], day)
+            _check_unique(op.name, name, normalised[name], spec.keys)
     return normalised
+
+
+def _check_unique(op_name: str, output: str, table: pa.Table, keys: tuple[str, ...]) -> None:
+    """Rows repeating a key within one batch are refused before anything is committed (the
+    asset check on the committed day also sees repeats across batches). The rows are sorted by
+    the keys, so a repeat is the row before it; two null keys are equal, as in the check."""
+    if (
+        table.num_rows < 2
+        or not keys
+        or not all(_sortable(table.schema.field(k).type) for k in keys)
+    ):
+        return
+    same = None
+    for key in keys:
+        before, after = table[key].slice(0, table.num_rows - 1), table[key].slice(1)
+        both_null = pc.and_(pc.is_null(before), pc.is_null(after))
+        equal = pc.or_(pc.fill_null(pc.equal(before, after), False), both_null)
+        same = equal if same is None else pc.and_(same, equal)
+    repeats = pc.sum(same).as_py() or 0
+    if repeats:
+        first = pc.index(same, True).as_py() + 1
+        example = {k: table[k][first].as_py() for k in keys}
+        raise OutputError(
+            f"operator {op_name} output {output!r} has {repeats} row(s) repeating the key of "
+            f"another row, e.g. {example}: rows must be unique on the table's keys {list(keys)}"
+        )
 
 
 def _conform(

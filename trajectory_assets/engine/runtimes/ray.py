@@ -169,9 +169,14 @@ class RayRuntime:
         import ray
 
         remote = ray.remote(num_cpus=1, max_retries=self.max_task_retries)(_compute)
-        found: list[dict[str, pa.Table]] = ray.get(
-            [remote.remote(ray.cloudpickle.dumps(task)) for task in tasks]
-        )
+        try:
+            found: list[dict[str, pa.Table]] = ray.get(
+                [remote.remote(ray.cloudpickle.dumps(task)) for task in tasks]
+            )
+        except ray.exceptions.RayTaskError as exc:
+            if type(exc.cause).__module__ == OperatorError.__module__:  # ours: one line, as inline
+                raise exc.cause from None
+            raise
         return found
 
 
