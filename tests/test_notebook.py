@@ -200,6 +200,8 @@ def test_write_then_read_an_own_table_with_days_as_a_user_gives_them(
             ctx.apply(SessionsPerApp(), days)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=re.escape("SessionsPerApp is not an operator instance")):
         ctx.apply(SessionsPerApp, DAY1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape("'tool_stats' is not an operator: pass an")):
+        ctx.write("tool_stats", DAY1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape("runtime='rey': choose one of auto, ray")):
         ta.connect(built.root, runtime="rey")  # type: ignore[arg-type]
     one = ta.connect(built.root, runtime="inline", defs="team_metrics.definitions")

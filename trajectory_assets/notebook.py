@@ -184,9 +184,10 @@ class Context:
         return result
 
     def _with(self, op: Operator) -> Registry:
+        if isinstance(op, type):
+            raise TypeError(f"{op.__name__} is not an operator instance: pass {op.__name__}()")
         if not isinstance(op, Operator):
-            named = op.__name__ if isinstance(op, type) else type(op).__name__
-            raise TypeError(f"{named} is not an operator instance: pass {named}(), not {op!r}")
+            raise TypeError(f"{op!r} is not an operator: pass an instance of a ta.Operator class")
         others = [o for o in self.registry.everyone if o.name != op.name]
         return Registry.build([op], others)
 

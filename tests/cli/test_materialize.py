@@ -212,9 +212,11 @@ import trajectory_assets as ta
 
 
 class PerApp(ta.Operator):
-    """Declares one row per app, but writes one per session: its unique_keys check fails."""
+    """Declares one row per app, but each batch (here one raw file, one session) writes its
+    own: the rows repeat a key only across batches, which the unique_keys check finds after the
+    commit (a repeat within a batch is refused before it)."""
 
-    name, version, inputs, requires = "per_app", "1", ("sessions",), None
+    name, version, inputs, requires = "per_app", "1", ("raw_events",), None
     outputs = (
         ta.TableSpec(
             "per_app",
@@ -226,7 +228,7 @@ class PerApp(ta.Operator):
     )
 
     def transform(self, ctx, batch):
-        return batch.sql("SELECT dt, app_id FROM sessions")
+        return batch.sql("SELECT DISTINCT dt, app_id FROM events")
 
 
 operators = [PerApp()]
@@ -241,9 +243,9 @@ def test_a_failed_check_is_named_and_the_command_fails(tmp_path: Path, home: Pat
     (tmp_path / "per_app_defs.py").write_text(DUPLICATE_KEYS)
     env = {"PYTHONPATH": str(tmp_path)}
     args = ("--defs", "per_app_defs", "--partition", DAY1)
-    built = materialize(lake, home, *args, "--assets", "sessions", **env)
-    assert built.returncode == 0, built.stderr
-    done = materialize(lake, home, *args, "--assets", "per_app", **env)
+    (tmp_path / "small_batches.yaml").write_text("batch_bytes: 1\n")
+    small = ("--config", str(tmp_path / "small_batches.yaml"))
+    done = materialize(lake, home, *args, "--assets", "per_app", *small, **env)
     assert done.returncode == 1
     assert "succeeded" in done.stdout  # committed and recorded
     assert f"check failed (ERROR): per_app unique_keys on {DAY1}: " in done.stderr
