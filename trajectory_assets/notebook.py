@@ -74,9 +74,10 @@ class Context:
         `as_of`) as Arrow, pruned by day and app (one or a list), in key order; `raw_events`
         gives the raw events as operators see them. NotMaterializedError for a table, or a
         `dt`, never materialized; a warning names the days of raw data a range leaves out."""
+        catalog = self.catalog
         if version is None and as_of is None:
-            self._materialized(table, dt, dt_from, dt_to)
-        return self.catalog.read(
+            self._materialized(catalog, table, dt, dt_from, dt_to)
+        return catalog.read(
             table,
             dt=dt,
             dt_from=dt_from,
@@ -113,15 +114,17 @@ class Context:
                 table, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id, columns=columns
             )
             return dataset_from_arrow(rows)
-        spec = self.catalog.get(table)
+        catalog = self.catalog
+        spec = catalog.get(table)
         dt, dt_from, dt_to = checked_days(dt, dt_from, dt_to)
-        self._materialized(table, dt, dt_from, dt_to)
+        self._materialized(catalog, table, dt, dt_from, dt_to)
         wanted = checked_columns(table, spec.schema, columns)
         where = partition_filter(spec, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id)
         return dataset_of(self.lake, spec, where, wanted)
 
     def _materialized(
         self,
+        catalog: Catalog,
         table: str,
         dt: str | date | None,
         dt_from: str | date | None,
@@ -134,7 +137,7 @@ class Context:
         if table == RAW_TABLE:
             return
         dt, dt_from, dt_to = checked_days(dt, dt_from, dt_to)
-        committed = set(self.catalog.days(table))
+        committed = set(catalog.days(table))
         if not committed:
             raise NotMaterializedError(f"{table} has not been materialized yet, for any day")
         if dt is not None:

@@ -26,9 +26,7 @@ def normalise(
     A table's rows must carry the `dt` of the day being computed: the day's commit replaces that
     day only, so a row of another day would be written where no commit of this day looks."""
     expected = (PARTIALS,) if partial else op.output_names
-    if isinstance(result, pa.RecordBatchReader):  # what DuckDB's .arrow() gives
-        result = result.read_all()
-    if isinstance(result, pa.Table):
+    if isinstance(result, pa.Table | pa.RecordBatchReader):  # _conform reads a reader whole
         if len(expected) != 1:
             raise OutputError(
                 f"operator {op.name} declares outputs {list(expected)} but returned one table; "
@@ -94,7 +92,7 @@ def _conform(
 ) -> pa.Table:
     partials = "partials (transform's table, shaped by partial_schema)"
     what = partials if output == PARTIALS else f"output {output!r}"
-    if isinstance(table, pa.RecordBatchReader):
+    if isinstance(table, pa.RecordBatchReader):  # what DuckDB's .arrow() gives
         table = table.read_all()
     if not isinstance(table, pa.Table):
         raise OutputError(
