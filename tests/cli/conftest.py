@@ -1,4 +1,6 @@
-"""The command line as users script it: real subprocesses, a private DAGSTER_HOME each.
+"""The command line as users script it, a private DAGSTER_HOME each: by `main` in this process,
+and in real subprocesses where the process is what a test looks at (its whole stderr, the
+warnings it prints, Ctrl+C, a Ray of its own, operators found on PYTHONPATH).
 
 Commands that only read a lake share one small lake, generated and materialized once through
 the command line itself (inline runtime), and copied by the tests that change it.

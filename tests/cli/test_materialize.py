@@ -74,7 +74,7 @@ def test_failure_exits_non_zero_naming_the_bad_file(tmp_path: Path, home: Path) 
     day = lake / "raw_events" / f"dt={DAY1}"
     shutil.move(day, tmp_path / "moved")
     day.symlink_to(tmp_path / "gone")  # a day folder linked to data that is not there
-    broken = materialize(lake, home, *day_of_sessions)
+    broken = materialize(lake, home, *day_of_sessions, process=True)  # all of its stderr
     assert broken.returncode == 1
     assert f"{day} is a symbolic link to {tmp_path / 'gone'}, which cannot be" in broken.stderr
     assert "Traceback" not in broken.stderr
@@ -199,7 +199,9 @@ def test_a_normal_run_prints_no_warnings(tmp_path: Path, home: Path) -> None:
 def test_a_normal_run_on_ray_prints_no_warnings_nor_ray_logs(tmp_path: Path, home: Path) -> None:
     lake = tmp_path / "lake"
     generate(lake, home)
-    done = materialize(lake, home, "--partition", DAY1, "--num-cpus", "1", runtime="ray")
+    done = materialize(
+        lake, home, "--partition", DAY1, "--num-cpus", "1", runtime="ray", process=True
+    )
     _assert_quiet_success(done)
     assert "on the ray runtime" in done.stdout  # not `auto`, which picks in-process here
     assert "Started a local Ray instance" not in done.stderr
@@ -245,7 +247,7 @@ def test_a_failed_check_is_named_and_the_command_fails(tmp_path: Path, home: Pat
     args = ("--defs", "per_app_defs", "--partition", DAY1)
     (tmp_path / "small_batches.yaml").write_text("batch_bytes: 1\n")
     small = ("--config", str(tmp_path / "small_batches.yaml"))
-    done = materialize(lake, home, *args, "--assets", "per_app", *small, **env)
+    done = materialize(lake, home, *args, "--assets", "per_app", *small, process=True, **env)
     assert done.returncode == 1
     assert "succeeded" in done.stdout  # committed and recorded
     assert f"check failed (ERROR): per_app unique_keys on {DAY1}: " in done.stderr
@@ -373,7 +375,8 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
         "PYTHONPATH": str(tmp_path),
         "RAY_TMPDIR": ray_tmp,
     }
-    assert materialize(lake, home, *args[:4], "--assets", "sessions", **env).returncode == 0
+    first = materialize(lake, home, *args[:4], "--assets", "sessions", process=True, **env)
+    assert first.returncode == 0, first.stderr[-3000:]
     command = [*CLI, "materialize", "--lake", str(lake), *args, "--assets", "per_app"]
     running = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     assert running.stderr is not None

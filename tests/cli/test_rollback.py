@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.cli.helpers import CLI, generate, materialize, run
+from tests.cli.helpers import generate, materialize, on_lake
 from tests.lakes import DAY1
 from tests.runs import lake_catalog
 from trajectory_assets.lake.fs import Lake
@@ -26,7 +26,7 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
     assert materialize(lake, home, *sessions).returncode == 0
     assert attempts(lake) != first
 
-    rolled = run([*CLI, "rollback", "turns", "--lake", str(lake), "--partition", DAY1], home)
+    rolled = on_lake("rollback", lake, home, "turns", "--partition", DAY1)
     assert rolled.returncode == 0, rolled.stderr
     for table in ("sessions", "turns", "errors", "rejected_events"):
         assert f"{table} dt={DAY1}: restored the day as of table version" in rolled.stdout
@@ -41,11 +41,10 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
         assert meta["recorded_by"].value == "rollback to its previous version"
         assert meta["attempt"].value == first["turns"]
 
-    nothing = run([*CLI, "rollback", "eval_runs", "--lake", str(lake), "--partition", DAY1], home)
+    nothing = on_lake("rollback", lake, home, "eval_runs", "--partition", DAY1)
     assert nothing.returncode == 1
     assert "no previous version" in nothing.stderr
-    future = ("rollback", "turns", "--lake", str(lake), "--partition", DAY1, "--as-of", "999")
-    gone = run([*CLI, *future], home)
+    gone = on_lake("rollback", lake, home, "turns", "--partition", DAY1, "--as-of", "999")
     assert gone.returncode == 1 and "Traceback" not in gone.stderr
     assert "sessions has no version 999 to restore" in gone.stderr  # the first sibling
 
@@ -59,10 +58,10 @@ def attempts(lake: Path) -> dict[str, str | None]:
 def test_unknown_table_and_missing_lake_are_clear_errors(tmp_path: Path, home: Path) -> None:
     empty = tmp_path / "lake"
     empty.mkdir()
-    unknown = run([*CLI, "rollback", "nope", "--lake", str(empty), "--partition", DAY1], home)
+    unknown = on_lake("rollback", empty, home, "nope", "--partition", DAY1)
     assert unknown.returncode == 1
     assert "unknown table 'nope'" in unknown.stderr
     missing = tmp_path / "no_such_lake"
-    nothing = run([*CLI, "rollback", "turns", "--lake", str(missing), "--partition", DAY1], home)
+    nothing = on_lake("rollback", missing, home, "turns", "--partition", DAY1)
     assert nothing.returncode == 1
     assert f"error: no lake at {missing}" in nothing.stderr

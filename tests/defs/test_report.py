@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from tests.cli.helpers import CLI, new_dagster_home, run
+from tests.cli.helpers import new_dagster_home, on_lake
 from tests.dagster_assets import assets_of, text
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.definitions import defs
@@ -82,12 +82,12 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     assert described["lake"].value == lake.root
 
     home = new_dagster_home(tmp_path / "home")
-    shown = run([*CLI, "report", "--lake", lake.root, "--partition", DAY1], home)
+    shown = on_lake("report", Path(lake.root), home, "--partition", DAY1)
     assert shown.returncode == 0, shown.stderr
     assert f"page:  {lake.root}/reports/dt={DAY1}/report.html" in shown.stdout
     shutil.rmtree(Path(lake.root, "reports", f"dt={DAY1}"))
-    missing = run([*CLI, "report", "--lake", lake.root, "--partition", DAY1], home)
+    missing = on_lake("report", Path(lake.root), home, "--partition", DAY1)
     assert missing.returncode == 1 and "--assets daily_report" in missing.stderr
-    no_raw = run([*CLI, "report", "--lake", lake.root, "--partition", "2020-01-01"], home)
+    no_raw = on_lake("report", Path(lake.root), home, "--partition", "2020-01-01")
     assert no_raw.returncode == 1  # not a command that would be refused
     assert "error: no report for 2020-01-01: the lake has no raw data for that day" in no_raw.stderr

@@ -9,9 +9,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from tests.cli.helpers import in_process
 from tests.dagster_assets import assets_of
 from tests.lake.writers import WriterRacingRuntime, commit_at_once
-from tests.lakes import DAY1, DAY2, SMALL_BATCHES
+from tests.lakes import DAY1, DAY2, SMALL_BATCHES, make_lake
 from tests.runs import lake_catalog, run_operator
 from tests.servers import ACCESS_KEY, SECRET_KEY, S3Server
 from trajectory_assets.definitions import defs
@@ -27,6 +28,18 @@ from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
 pytestmark = pytest.mark.s3
 
 
+SESSIONS = 30  # a day: every request to the server costs, and a quarter of make_lake's
+# day is still several batches of SMALL_BATCHES
+
+
+@pytest.fixture(scope="module")
+def s3_raw_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only generated raw lake to upload, smaller than `raw_lake_root`."""
+    root = tmp_path_factory.mktemp("s3_raw_lake")
+    make_lake(root, sessions_per_day=SESSIONS)
+    return root
+
+
 def upload(local: Path, s3: S3Server) -> Lake:
     bucket = f"lake-{uuid.uuid4().hex[:8]}"
     s3.make_bucket(bucket)
@@ -36,10 +49,10 @@ def upload(local: Path, s3: S3Server) -> Lake:
 
 
 def test_tables_on_s3_equal_tables_on_local_disk(
-    raw_lake_root: Path, tmp_path: Path, s3: S3Server
+    s3_raw_root: Path, tmp_path: Path, s3: S3Server
 ) -> None:
-    local = Lake(str(shutil.copytree(raw_lake_root, tmp_path / "local")))
-    remote = upload(raw_lake_root, s3)
+    local = Lake(str(shutil.copytree(s3_raw_root, tmp_path / "local")))
+    remote = upload(s3_raw_root, s3)
     for lake in (local, remote):
         for op in OPERATORS:
             run_operator(op, lake, [DAY2], InlineRuntime())
@@ -49,8 +62,8 @@ def test_tables_on_s3_equal_tables_on_local_disk(
             assert lake_catalog(remote).read(table, dt=day).equals(expected), (table, day)
 
 
-def test_rerun_restore_and_a_second_writer_on_s3(raw_lake_root: Path, s3: S3Server) -> None:
-    lake = upload(raw_lake_root, s3)
+def test_rerun_restore_and_a_second_writer_on_s3(s3_raw_root: Path, s3: S3Server) -> None:
+    lake = upload(s3_raw_root, s3)
     op = Sessionize()
     run_operator(op, lake, [DAY1], InlineRuntime())
     catalog = lake_catalog(lake)
@@ -73,13 +86,13 @@ def test_rerun_restore_and_a_second_writer_on_s3(raw_lake_root: Path, s3: S3Serv
 
     with pytest.raises(ConcurrentWriterError, match=r"\(run the-other"):
         run_operator(op, lake, [DAY2], WriterRacingRuntime(lake, DAY2), batch_bytes=SMALL_BATCHES)
-    assert lake_catalog(lake).read("sessions", dt=DAY2).num_rows == 120
+    assert lake_catalog(lake).read("sessions", dt=DAY2).num_rows == SESSIONS
 
 
 def test_raw_files_fetched_from_s3_read_as_on_disk_and_bad_ones_are_named(
-    raw_lake_root: Path, s3: S3Server
+    s3_raw_root: Path, s3: S3Server
 ) -> None:
-    lake = upload(raw_lake_root, s3)
+    lake = upload(s3_raw_root, s3)
     bad = f"raw_events/dt={DAY1}/app_id=a/session_id=t/bad.parquet"
     lake.fs.pipe(lake.path(bad), b"PAR1 this is not parquet")
     files = list_raw_files(lake, dt=DAY1)
@@ -92,7 +105,7 @@ def test_raw_files_fetched_from_s3_read_as_on_disk_and_bad_ones_are_named(
     events, skipped = read.events, read.skipped
     assert sorted(path for path, _ in skipped) == sorted([bad, gone.path])
     readable = [f for f in files if f.path not in (bad, gone.path)]
-    on_disk = read_events(Lake(str(raw_lake_root)), readable).events
+    on_disk = read_events(Lake(str(s3_raw_root)), readable).events
     assert events.equals(on_disk)
 
 
@@ -111,9 +124,9 @@ def test_simultaneous_writers_on_s3_use_conditional_puts(s3: S3Server) -> None:
 
 
 def test_dagster_materializes_into_an_s3_lake_configured_by_settings(
-    raw_lake_root: Path, s3: S3Server, monkeypatch: pytest.MonkeyPatch
+    s3_raw_root: Path, s3: S3Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lake = upload(raw_lake_root, s3)
+    lake = upload(s3_raw_root, s3)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -126,43 +139,31 @@ def test_dagster_materializes_into_an_s3_lake_configured_by_settings(
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
-    assert lake_catalog(resource.lake()).state("sessions", DAY1).rows == 120  # type: ignore[union-attr]
+    assert lake_catalog(resource.lake()).state("sessions", DAY1).rows == SESSIONS  # type: ignore[union-attr]
 
 
 @pytest.mark.ray
 def test_ray_tasks_write_batch_files_on_s3(
-    raw_lake_root: Path, s3: S3Server, ray_session: None
+    s3_raw_root: Path, s3: S3Server, ray_session: None
 ) -> None:
     from trajectory_assets.engine.runtimes.ray import RayRuntime
 
-    lake = upload(raw_lake_root, s3)
+    lake = upload(s3_raw_root, s3)
     result = run_operator(Sessionize(), lake, [DAY1], RayRuntime(), batch_bytes=SMALL_BATCHES)
     assert result.days[DAY1].batches > 1
-    assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows == 120
+    assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows == SESSIONS
 
 
-def test_query_command_reads_an_s3_lake(raw_lake_root: Path, s3: S3Server) -> None:
-    import os
-    import subprocess
-    import sys
-
-    lake = upload(raw_lake_root, s3)
+def test_query_command_reads_an_s3_lake(s3_raw_root: Path, s3: S3Server, tmp_path: Path) -> None:
+    lake = upload(s3_raw_root, s3)
     run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
     env = {
-        **os.environ,
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,
         "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "AWS_DEFAULT_REGION": "us-east-1",
         "TRAJECTORY_ASSETS_S3_ENDPOINT_URL": s3.endpoint_url,
     }
     sql = "SELECT count(*) AS n, count(DISTINCT dt) AS days FROM sessions"
-    cli = [sys.executable, "-m", "trajectory_assets.cli"]
-    done = subprocess.run(
-        [*cli, "query", "--lake", f"s3://{lake.root}", sql],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    done = in_process(["query", "--lake", f"s3://{lake.root}", sql], tmp_path, **env)
     assert done.returncode == 0, done.stderr
-    assert "120" in done.stdout and "│" in done.stdout
+    assert str(SESSIONS) in done.stdout and "│" in done.stdout
