@@ -33,7 +33,7 @@ from trajectory_assets.operators import Compact, Sessionize
 from trajectory_assets.operators.audit import recount
 from trajectory_assets.operators.session_tables import REJECTED_EVENTS
 
-SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events")
+SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events", "daily_report")
 
 
 def _materialize(
