@@ -83,6 +83,16 @@ up() {
   source "$STACK_DIR/env"
   cp "$ROOT/deploy/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
 
+  # What does not wait for another starts at once, so their start-ups overlap: the S3 server
+  # and the Ray head first, then PostgreSQL; the code location once the lake's bucket is there
+  # (it reads the lake when it loads), the Ray worker once the head listens.
+  start s3 "$BIN/moto_server" -H 127.0.0.1 -p "$S3_PORT"
+  # `down` stops the Ray nodes at once: on SIGTERM a node would otherwise wait up to 30 s to drain
+  # (a pause meant for Ray Serve replicas; batch tasks are retried by Ray Data anyway).
+  export RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0
+  start ray-head "$BIN/ray" start --block --head --node-ip-address=127.0.0.1 --port="$RAY_PORT" \
+    --num-cpus=0 --include-dashboard=false --disable-usage-stats
+
   local pg; pg=$(pg_bin)
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     mkdir -p "$PG_DATA" && chown postgres: "$PG_DATA" && chmod 700 "$PG_DATA"
@@ -100,21 +110,13 @@ up() {
     "SELECT 1 FROM pg_database WHERE datname = 'dagster'" | grep -q 1 ||
     runuser -u postgres -- "$pg/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres dagster
 
-  start s3 "$BIN/moto_server" -H 127.0.0.1 -p "$S3_PORT"
   wait_port "$S3_PORT" "S3 server"
   "$BIN/python" -c "import s3fs; s3fs.S3FileSystem(client_kwargs={'endpoint_url': '$TRAJECTORY_ASSETS_S3_ENDPOINT_URL'}).mkdir('$BUCKET')" 2>/dev/null || true
-
-  # `down` stops the Ray nodes at once: on SIGTERM a node would otherwise wait up to 30 s to drain
-  # (a pause meant for Ray Serve replicas; batch tasks are retried by Ray Data anyway).
-  export RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S=0
-  start ray-head "$BIN/ray" start --block --head --node-ip-address=127.0.0.1 --port="$RAY_PORT" \
-    --num-cpus=0 --include-dashboard=false --disable-usage-stats
+  start code-location "$BIN/dagster" code-server start -h 127.0.0.1 -p "$GRPC_PORT" \
+    -m trajectory_assets.definitions -a defs --location-name trajectory_assets
   wait_port "$RAY_PORT" "Ray head"
   start ray-worker "$BIN/ray" start --block --address="127.0.0.1:$RAY_PORT" \
     --node-ip-address=127.0.0.1 --num-cpus="${RAY_WORKER_CPUS:-2}" --disable-usage-stats
-
-  start code-location "$BIN/dagster" code-server start -h 127.0.0.1 -p "$GRPC_PORT" \
-    -m trajectory_assets.definitions -a defs --location-name trajectory_assets
   wait_port "$GRPC_PORT" "code location"
   cat >"$STACK_DIR/workspace.yaml" <<WS
 load_from:
@@ -135,10 +137,10 @@ down() {
   for name in daemon webserver code-location ray-worker ray-head s3; do
     local file="$PIDS/$name"
     [ -f "$file" ] || continue
-    # Up to 30 s to exit; 5 s for the code server, which holds no state and would otherwise
+    # Up to 30 s to exit; 1 s for the code server, which holds no state and would otherwise
     # wait out the 30 s heartbeat timeout of its gRPC child
     local polls=60
-    [ "$name" = code-location ] && polls=10
+    [ "$name" = code-location ] && polls=2
     for _ in $(seq "$polls"); do kill -0 "$(cat "$file")" 2>/dev/null || break; sleep 0.5; done
     kill -KILL -- "-$(cat "$file")" 2>/dev/null || true
     rm -f "$file"
