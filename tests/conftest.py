@@ -1,6 +1,7 @@
 """Shared fixtures: one local Ray for the whole session, and small generated lakes."""
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,13 @@ from tests.servers import S3Server, s3_server
 from trajectory_assets.lake.fs import Lake
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+# A test run started in the background of a script (`.ci/run &`, no job control) ignores SIGINT,
+# and every command the tests start would inherit that and ignore the Ctrl+C the tests send it.
+# A handler (unlike "ignore") is reset to the default in a started program, which then takes
+# Ctrl+C as a user's terminal gives it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -402,8 +402,9 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
 
 def _status_within(process: "subprocess.Popen[str]", seconds: float) -> int:
     """The exit status; past `seconds`, a failure showing where each thread of the process is
-    (PYTHONFAULTHANDLER dumps them on SIGABRT): a fresh-clone run once saw Ctrl+C not end the
-    wait for the pool within 30 s, which no rerun has shown again."""
+    (PYTHONFAULTHANDLER dumps them on SIGABRT), not a bare timeout: how a command that ignored
+    Ctrl+C (inherited from a test run started in the background; see tests/conftest.py) showed
+    where it waited."""
     try:
         return process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
