@@ -28,8 +28,9 @@ from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
 pytestmark = pytest.mark.s3
 
 
-SESSIONS = 30  # a day: every request to the server costs, and a quarter of make_lake's
-# day is still several batches of SMALL_BATCHES
+# Sessions a day: every request to the server costs, and a quarter of make_lake's day is still
+# several batches of SMALL_BATCHES.
+SESSIONS = 30
 
 
 @pytest.fixture(scope="module")
