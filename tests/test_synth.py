@@ -2,6 +2,7 @@
 follow the Tier A layout exactly, and contain the dirt the operators are meant to handle."""
 
 import datetime
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -139,3 +140,23 @@ def test_evals_and_decisions(lakes: dict[str, Generated]) -> None:
     decisions = [json.loads(r["payload"]) for r in rows if r["event_type"] == "decision"]
     assert {d["step"] for d in decisions} == {"retrieve", "rerank", "select"}
     assert {d["outcome"] for d in decisions} == {"kept", "eliminated", "scored"}
+
+
+def test_tool_calls_carry_arguments_and_some_repeat_them(lakes: dict[str, Generated]) -> None:
+    """Tool calls put their arguments under `arguments` (what SPEC's arguments_hash reads), so
+    the loop columns compare real arguments: a repeated tool repeats its arguments only some of
+    the time, and a sample lake's loops are calls repeated exactly."""
+    rows = sorted(lakes["clean"].rows(), key=lambda r: (r["session_id"], r["seq"]))
+    calls = [r for r in rows if r["event_type"] == "tool_call"]
+    payloads = [json.loads(r["payload"]) for r in calls]
+    assert all(set(p) == {"arguments"} for p in payloads)
+    by_session: dict[str, list[tuple[str, str]]] = {}
+    for r, p in zip(calls, payloads, strict=True):
+        call = (r["tool_name"], json.dumps(p["arguments"], sort_keys=True))
+        by_session.setdefault(r["session_id"], []).append(call)
+    same_tool = same_call = 0
+    for seq in by_session.values():
+        for before, after in itertools.pairwise(seq):
+            same_tool += before[0] == after[0]
+            same_call += before == after
+    assert 0 < same_call < same_tool

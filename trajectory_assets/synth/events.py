@@ -68,6 +68,7 @@ class Session:
         self.system = self.ctx
         self.prev_llm_input: int | None = None
         self.prev_llm_end: int | None = None
+        self.prev_args: dict[str, Any] = {}
         self.iterations = 0
 
     # -- emission ----------------------------------------------------------------------------
@@ -199,8 +200,11 @@ class Session:
             return {"template": rng.choice(("refund_confirmation", "password_reset", "followup"))}
         return {}
 
-    def tool_call(self, turn: int, tool: str) -> None:
+    def tool_call(self, turn: int, tool: str, *, same_args: bool = False) -> None:
+        """`same_args`: the call repeats the previous one exactly (the caller's loop)."""
         rng = self.rng
+        args = self.prev_args if same_args else self.tool_args(tool)
+        self.prev_args = args
         spec = TOOLS.get(tool, TOOLS["search"])
         latency = lognormal(rng, spec.median_ms, spec.sigma)
         etype: str | None = None
@@ -231,7 +235,7 @@ class Session:
             tool_latency_ms=round(latency, 3),
             error_type=etype,
             error_code=code,
-            payload=dumps({"args": self.tool_args(tool)}),
+            payload=dumps({"arguments": args}),
             artifacts=artifacts,
         )
         self.advance_ms(latency)

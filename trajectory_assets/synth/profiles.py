@@ -77,6 +77,7 @@ class AppProfile:
     eval_rate: float
     benchmarks: tuple[tuple[str, float], ...] = ()
     queries: tuple[str, ...] = field(default=())
+    repeat_args: float = 0.5  # probability a repeated tool repeats its arguments too: a loop
 
 
 PROFILES: dict[str, AppProfile] = {

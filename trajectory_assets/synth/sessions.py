@@ -90,11 +90,13 @@ def build_session(session: Session) -> list[Row]:
                 session.llm_call(turn, planning)
                 planning = False
             else:
+                same_args = False
                 if prev_tool is not None and rng.random() < p.repeat_tool:
                     tool = prev_tool
+                    same_args = rng.random() < p.repeat_args
                 else:
                     tool = weighted(rng, p.tools)
-                session.tool_call(turn, tool)
+                session.tool_call(turn, tool, same_args=same_args)
                 prev_tool = tool
             session.overhead()
             if i == decision_at:
