@@ -60,6 +60,8 @@ def test_a_linked_day_and_linked_files_are_read_as_their_targets(
         ("file", "itself"),
         ("app", "a folder"),
         ("session", "a folder"),
+        ("in a session", "a folder"),  # a folder of any name: a real one there is read
+        ("in a session", "its parent"),  # which loops
     ],
 )
 def test_a_link_to_nothing_or_to_a_folder_inside_a_day_stops_the_listing(
@@ -72,10 +74,16 @@ def test_a_link_to_nothing_or_to_a_folder_inside_a_day_stops_the_listing(
         "app": day / "app_id=linked",
         "session": app / "session_id=linked",
         "file": next(app.glob("session_id=*")) / "part-9.parquet",
+        "in a session": next(app.glob("session_id=*")) / "more",
     }[where]
     if where == "day":
         shutil.rmtree(day)
-    pointed = {"nowhere": tmp_path / "nowhere", "itself": link, "a folder": tmp_path}[target]
+    pointed = {
+        "nowhere": tmp_path / "nowhere",
+        "itself": link,
+        "a folder": tmp_path,
+        "its parent": link.parent,
+    }[target]
     os.symlink(pointed, link)
     for pruned in ({}, {"app_id": app.name[len("app_id=") :]}):
         if where == "app" and pruned:

@@ -140,10 +140,11 @@ def _find(lake: Lake, base: str) -> list[tuple[str, dict[str, Any]]]:
     many times faster than fsspec's generic walk on tens of thousands of session folders.
 
     Hidden names (`_`, `.`) are not raw data and are not listed. `base` (a day's folder) may be
-    a symbolic link, and so may a file in it, read as its target. Where raw data could be (a
-    `.parquet` name, a `key=` folder), a link to a folder inside a day or to nothing stops the
-    listing with an error naming it, since the one could list sessions twice or loop and the
-    other would leave its sessions out without a word."""
+    a symbolic link, and so may a file in it, read as its target. A link to a folder inside a
+    day, whatever its name (a real folder there is listed), stops the listing with an error
+    naming it, since it could list sessions twice or loop; so does a link to nothing where raw
+    data could be (a `.parquet` name, a `key=` folder), which would leave its sessions out
+    without a word."""
     if not lake.is_local:
         return sorted(lake.fs.find(base, detail=True).items())
     found: list[tuple[str, dict[str, Any]]] = []
@@ -157,10 +158,10 @@ def _find(lake: Lake, base: str) -> list[tuple[str, dict[str, Any]]]:
                     stack.append(entry.path)
                     continue
                 if entry.is_symlink():
+                    _check_not_linked_folder(lake, entry.path)  # listed as a folder would be
                     if not (entry.name.endswith(".parquet") or "=" in entry.name):
-                        continue  # not raw data, whatever it points to
+                        continue  # a file, or a link to nothing, that is not raw data
                     _check_broken(lake, entry.path)
-                    _check_not_linked_folder(lake, entry.path)
                 if entry.is_file():
                     stat = entry.stat()
                     found.append((entry.path, {"size": stat.st_size, "mtime": stat.st_mtime}))
