@@ -104,3 +104,13 @@ def test_wilson_interval_is_scipys(attempts: int) -> None:
         low, high = wilson_interval(passed, attempts)
         assert low == pytest.approx(ci.low, abs=1e-12)
         assert high == pytest.approx(ci.high, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(1234.5, "$1,234.5000"), (-0.0107, "-$0.0107"), (0.0, "$0.0000")]
+)
+def test_money_is_written_with_its_sign_first(value: float, shown: str) -> None:
+    """A cost difference (model comparisons' cost A - B) can be negative."""
+    from trajectory_assets.report.page import _fmt
+
+    assert _fmt(value, "usd") == shown

@@ -14,7 +14,7 @@ def _fmt(value: Any, kind: str = "") -> str:
     if value is None:
         return "—"
     if kind == "usd":
-        return f"${value:,.4f}"
+        return f"{'-' if value < 0 else ''}${abs(value):,.4f}"  # -$0.0107, a cost difference
     if kind == "pct":
         return f"{value:.1%}"
     if kind == "ms":
