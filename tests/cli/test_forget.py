@@ -8,7 +8,9 @@ import subprocess
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
 import pytest
+from deltalake import write_deltalake
 
 from tests.cli.helpers import materialize, on_lake
 from tests.lakes import DAY1, DAY2
@@ -16,6 +18,7 @@ from tests.runs import lake_catalog
 from trajectory_assets.defs.forget import runs_mentioning
 from trajectory_assets.lake import erase
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import list_raw_files
 
 
 def forget(lake: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -127,6 +130,29 @@ def test_the_check_finds_what_a_forget_left(materialized_lake: Path, tmp_path: P
     assert any(
         "is in no current version" in line
         for line in erase.leftovers(lake, lake_catalog(lake), request)
+    )
+
+
+def test_forget_refuses_while_a_table_no_loaded_operator_writes_holds_the_sessions(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """A table of another code location (not given with --defs) cannot be rebuilt: forget says
+    so before deleting anything, and its check would find the rows if it went on."""
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    lake = Lake(str(root))
+    app = "support-bot"
+    victim = sessions_of(lake, app)[DAY1][0]
+    rows = pa.table({"dt": [DAY1], "app_id": [app], "session_id": [victim], "n": [1]})
+    write_deltalake(str(root / "slow_turns"), rows, partition_by=["dt"])
+
+    refused = forget(root, home, "--app-id", app, "--session-id", victim, "--runtime", "inline")
+    assert refused.returncode == 1
+    assert f"(slow_turns: {victim})" in refused.stderr and "--defs" in refused.stderr
+    assert "nothing was deleted" in refused.stderr
+    assert list_raw_files(lake, dt=DAY1, app_id=app, session_id=victim)
+    found = erase.leftovers(lake, lake_catalog(lake), erase.Request(app, (victim,)))
+    assert f"slow_turns (no loaded operator writes it): row of session {victim} (dt={DAY1})" in (
+        found
     )
 
 

@@ -2,6 +2,7 @@
 commits with conditional PUTs, idempotent reruns, restore, concurrent writers and the query
 command all work, and give the tables computed on local disk."""
 
+import datetime as dt
 import shutil
 import uuid
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.cli.helpers import in_process
+from tests.cli.helpers import in_process, new_dagster_home
 from tests.dagster_assets import assets_of
 from tests.lake.writers import WriterRacingRuntime, commit_at_once
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES, make_lake
@@ -21,9 +22,10 @@ from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import BadRawFilesError, ConcurrentWriterError
 from trajectory_assets.lake import delta_commit
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw import list_raw_files
+from trajectory_assets.lake.raw import list_days, list_raw_files
 from trajectory_assets.lake.raw_read import read_events
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
+from trajectory_assets.synth import SynthConfig, generate_lake
 
 pytestmark = pytest.mark.s3
 
@@ -168,3 +170,38 @@ def test_query_command_reads_an_s3_lake(s3_raw_root: Path, s3: S3Server, tmp_pat
     done = in_process(["query", "--lake", f"s3://{lake.root}", sql], tmp_path, **env)
     assert done.returncode == 0, done.stderr
     assert str(SESSIONS) in done.stdout and "│" in done.stdout
+
+
+def test_forgetting_the_last_session_of_a_day_on_s3_leaves_an_empty_day(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    """On an object store a folder exists only while an object is under it: the forget keeps
+    the day (a hidden marker) so the rebuild commits it as a day without events, instead of
+    failing for lack of raw data with the session still in every table."""
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    s3.make_bucket(bucket)
+    lake = Lake(f"s3://{bucket}/prod", s3.storage_options())
+    one = SynthConfig(dt.date.fromisoformat(DAY1), days=1, sessions_per_day=1, invalid_rate=0.0)
+    generate_lake(lake, one)
+    (raw,) = {(f.app_id, f.session_id) for f in list_raw_files(lake, dt=DAY1)}
+    app, sid = raw
+    env = {
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TRAJECTORY_ASSETS_S3_ENDPOINT_URL": s3.endpoint_url,
+    }
+    home, uri = new_dagster_home(tmp_path / "home"), f"s3://{lake.root}"
+    done = in_process(
+        ["materialize", "--lake", uri, "--partition", DAY1, "--runtime", "inline"], home, **env
+    )
+    assert done.returncode == 0, done.stderr
+    assert lake_catalog(lake).read("sessions", dt=DAY1)["session_id"].to_pylist() == [sid]
+
+    args = ["forget", "--lake", uri, "--app-id", app, "--session-id", sid, "--yes"]
+    done = in_process([*args, "--runtime", "inline"], home, **env)
+    assert done.returncode == 0, done.stderr
+    assert f"(record s3://{lake.root}/_forgotten/" in done.stdout
+    assert list_days(lake) == [DAY1] and not list_raw_files(lake, dt=DAY1)
+    for table in ("raw_compacted", "sessions", "turns"):
+        assert lake_catalog(lake).read(table, dt=DAY1).num_rows == 0

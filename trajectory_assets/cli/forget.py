@@ -85,10 +85,19 @@ def forget(
             f"nothing to forget: no raw files of those sessions of {app_id}, and no table "
             "holds them"
         )
+    elsewhere = erase.held_elsewhere(where, Catalog(where, tables), request)
+    if elsewhere:
+        named = "; ".join(f"{t}: {', '.join(s[:3])}" for t, s in elsewhere.items())
+        raise CliError(
+            f"tables that no loaded operator writes hold these sessions ({named}), and forget "
+            "could not rebuild them: give their code with --defs MODULE (or list it under "
+            '"defs" in the lake\'s trajectory_assets.json) and run it again; nothing was deleted'
+        )
     if not yes and not click.confirm(f"forget {what} on {len(days)} day(s)?"):
         raise CliError("nothing was deleted")
 
     path, record = erase.start(where, request)
+    shown = where.display_path(path)
     erase.delete_raw(where, files)
     record.raw_files_deleted, record.days = len(files), days
     erase.save(where, path, record)
@@ -107,7 +116,7 @@ def forget(
         except CliError as exc:
             raise CliError(
                 f"{exc.message}\nthe forget is unfinished: the raw files are deleted, but the "
-                f"tables of {some_days(built)} still hold the sessions (record {path}); remove "
+                f"tables of {some_days(built)} still hold the sessions (record {shown}); remove "
                 "the cause and run the same forget again to finish it"
             ) from None
     record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
@@ -134,9 +143,9 @@ def forget(
     if record.leftovers:
         for line in record.leftovers:
             say(f"  still present: {line}")
-        raise CliError(f"the sessions are not fully forgotten (see above; record {path})")
+        raise CliError(f"the sessions are not fully forgotten (see above; record {shown})")
     say(
         f"forgotten: rebuilt {len(built)} day(s), purged the history of "
         f"{len(record.tables_purged)} table(s); nothing in the lake or the Dagster instance "
-        f"holds them (record {path})"
+        f"holds them (record {shown})"
     )

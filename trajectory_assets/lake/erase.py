@@ -15,6 +15,9 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 
+import pyarrow as pa
+import pyarrow.dataset as ds
+
 from trajectory_assets.lake import delta, delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, write_file_atomic
@@ -85,24 +88,75 @@ def held_in_tables(lake: Lake, catalog: Catalog, request: Request) -> dict[str, 
     return held
 
 
+def held_elsewhere(lake: Lake, catalog: Catalog, request: Request) -> dict[str, list[str]]:
+    """The requested sessions held by Delta tables of the lake that no loaded operator writes
+    (those of a code location the command was not given), by table: forget cannot rebuild
+    them, so it must not start."""
+    held = {}
+    for name in unloaded_tables(lake, catalog):
+        sessions = sorted({session for _, session in _unloaded_rows_of(lake, name, request)})
+        if sessions:
+            held[name] = sessions
+    return held
+
+
+def unloaded_tables(lake: Lake, catalog: Catalog) -> list[str]:
+    """Delta tables at the lake's root that the catalog does not know."""
+    known = set(catalog.list())
+    names = [posixpath.basename(p.rstrip("/")) for p in lake.fs.ls(lake.root, detail=False)]
+    return sorted(
+        n
+        for n in names
+        if n not in known
+        and not n.startswith(("_", "."))
+        and lake.fs.exists(lake.path(n, delta_history.LOG))
+    )
+
+
 def _rows_of(catalog: Catalog, name: str, request: Request) -> list[tuple[str, str]]:
     """(day, session) of the table's rows of the requested sessions; none for raw_events and
     for tables not keyed by session."""
     if name == RAW_TABLE or not {"app_id", "session_id"} <= set(catalog.get(name).schema.names):
         return []
-    rows = catalog.read(name, app_id=request.app_id, columns=["dt", "session_id"])
+    return _sessions_in(catalog.read(name, app_id=request.app_id, columns=SESSION_ROW), request)
+
+
+def _unloaded_rows_of(lake: Lake, name: str, request: Request) -> list[tuple[str, str]]:
+    """`_rows_of` for a table known only by its Delta log (any table with the columns)."""
+    data = delta.dataset(lake, name)
+    if data is None or not {"app_id", *SESSION_ROW} <= set(data.schema.names):
+        return []
+    rows = data.to_table(columns=list(SESSION_ROW), filter=ds.field("app_id") == request.app_id)
+    return _sessions_in(rows, request)
+
+
+SESSION_ROW = ("dt", "session_id")
+
+
+def _sessions_in(rows: pa.Table, request: Request) -> list[tuple[str, str]]:
     pairs = zip(rows["dt"].to_pylist(), rows["session_id"].to_pylist(), strict=True)
-    return [(day, session) for day, session in pairs if request.covers(day, session)]
+    return [(str(day), session) for day, session in pairs if request.covers(str(day), session)]
 
 
 def delete_raw(lake: Lake, files: Sequence[RawFile]) -> None:
     """Delete the files and their session folders; the day folders stay, so a day left without
-    sessions is an existing, empty day (its tables are rebuilt empty, not left stale)."""
+    sessions is an existing, empty day (its tables are rebuilt empty, not left stale). On an
+    object store a folder is there only while something is under it, so a day whose last
+    session goes gets a hidden marker (`EMPTIED`, not raw data) that keeps it."""
     fs = lake.fs
     folders = {posixpath.dirname(lake.path(f.path)) for f in files}
     for folder in sorted(folders):
         if fs.exists(folder):
             fs.rm(folder, recursive=True)
+    fs.invalidate_cache()
+    for day in sorted({f.dt for f in files}):
+        folder = lake.path(RAW_TABLE, f"dt={day}")
+        if not fs.exists(folder):
+            write_file_atomic(lake, posixpath.join(folder, EMPTIED), EMPTIED_TEXT)
+
+
+EMPTIED = "_emptied_by_forget.json"
+EMPTIED_TEXT = b'{"events": 0, "why": "forget deleted the last sessions of this day"}\n'
 
 
 def start(lake: Lake, request: Request) -> tuple[str, Record]:
@@ -165,14 +219,25 @@ def leftovers(
             for p in lake.fs.find(lake.path(name))
             if p.endswith(".parquet") and f"/{delta_history.LOG}/" not in p
         ]
-        found += [f"{name}: file {p} is in no current version" for p in stray if p not in current]
+        found += [
+            f"{name}: file {lake.display_path(p)} is in no current version"
+            for p in stray
+            if p not in current
+        ]
         hits = _rows_of(catalog, name, request)
         found += [f"{name}: row of session {s} (dt={d})" for d, s in hits[:20]]
+    for name in unloaded_tables(lake, catalog):
+        hits = _unloaded_rows_of(lake, name, request)
+        found += [
+            f"{name} (no loaded operator writes it): row of session {s} (dt={d})"
+            for d, s in hits[:20]
+        ]
     ids = {*request.session_ids, *session_ids}
     for path, named in _mentions(lake, ids).items():
-        found += [f"{path} mentions session {sid}" for sid in named]
+        found += [f"{lake.display_path(path)} mentions session {sid}" for sid in named]
     for path, named in _rejected_naming(lake, request.app_id, ids).items():
-        found += [f"{path} holds rejected input of session {sid}" for sid in named]
+        shown = lake.display_path(path)
+        found += [f"{shown} holds rejected input of session {sid}" for sid in named]
     return found
 
 

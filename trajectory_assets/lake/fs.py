@@ -103,9 +103,11 @@ class Lake:
 
     def display(self, *parts: str) -> str:
         """A path as the user would type it, scheme included (and as delta-rs takes it)."""
-        if self.is_local:
-            return self.path(*parts)
-        return f"{self.protocol}://{self.path(*parts)}"
+        return self.display_path(self.path(*parts))
+
+    def display_path(self, path: str) -> str:
+        """`display` of a path that `path` gave (or a listing of the lake's filesystem)."""
+        return path if self.is_local else f"{self.protocol}://{path}"
 
 
 S3_ENDPOINT_URL_ENV = "TRAJECTORY_ASSETS_S3_ENDPOINT_URL"
