@@ -48,6 +48,8 @@ class Operator:
     - `lookback_days`: a rolling window. Day D also reads the `lookback_days` days before D of
       its main input (a committed table): the rows keep their own `dt`, and those days are
       part of D's lineage, so D is recomputed when one of them changes.
+    - `audit`: counts of each batch that the operator's own asset checks compare with the
+      committed tables (none by default).
     """
 
     name: ClassVar[str]
