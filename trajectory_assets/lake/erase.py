@@ -28,7 +28,10 @@ from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
 from trajectory_assets.lake.reports import REPORTS
 
 FORGOTTEN = "_forgotten"
+EMPTIED = "_emptied_by_forget.json"  # in a day's raw folder whose last session was forgotten
+EMPTIED_TEXT = b'{"events": 0, "why": "forget deleted the last sessions of this day"}\n'
 KEEP_LOG = "interval 30 days"  # Delta's default log retention, restored after a purge
+SESSION_ROW = ("dt", "session_id")  # what a table's rows tell of the sessions they hold
 
 
 @dataclass(frozen=True)
@@ -130,9 +133,6 @@ def _unloaded_rows_of(lake: Lake, name: str, request: Request) -> list[tuple[str
     return _sessions_in(rows, request)
 
 
-SESSION_ROW = ("dt", "session_id")
-
-
 def _sessions_in(rows: pa.Table, request: Request) -> list[tuple[str, str]]:
     pairs = zip(rows["dt"].to_pylist(), rows["session_id"].to_pylist(), strict=True)
     return [(str(day), session) for day, session in pairs if request.covers(str(day), session)]
@@ -153,10 +153,6 @@ def delete_raw(lake: Lake, files: Sequence[RawFile]) -> None:
         folder = lake.path(RAW_TABLE, f"dt={day}")
         if not fs.exists(folder):
             write_file_atomic(lake, posixpath.join(folder, EMPTIED), EMPTIED_TEXT)
-
-
-EMPTIED = "_emptied_by_forget.json"
-EMPTIED_TEXT = b'{"events": 0, "why": "forget deleted the last sessions of this day"}\n'
 
 
 def start(lake: Lake, request: Request) -> tuple[str, Record]:
