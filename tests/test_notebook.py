@@ -163,6 +163,8 @@ def test_read_ray_gives_the_same_rows(built: Lake, ray_session: None) -> None:
     assert table.select(expected.column_names).cast(expected.schema).equals(expected)
     raw = ctx.read_ray("raw_events", dt=DAY1, app_id="code-agent", columns=["event_id"])
     assert raw.count() == ctx.read("raw_events", dt=DAY1, app_id="code-agent").num_rows > 0
+    none = ctx.read_ray("sessions", dt=DAY1, app_id="no-such-app", columns=["session_id", "dt"])
+    assert none.count() == 0 and none.schema().names == ["session_id", "dt"]  # as `read` gives
 
 
 def test_write_then_read_an_own_table_with_days_as_a_user_gives_them(

@@ -267,10 +267,10 @@ def dataset_of(lake: Lake, spec: TableSpec, where: Any, columns: list[str] | Non
     if where is not None:
         values = values.filter(where)
     by_path = {row.pop("__path"): row for row in values.to_pylist()}
-    if not by_path:
-        return ray.data.from_arrow(spec.schema.empty_table())
     names = columns or spec.schema.names
     schema = pa.schema([spec.schema.field(c) for c in names])
+    if not by_path:
+        return ray.data.from_arrow(schema.empty_table())  # the columns asked for, no rows
     inside = [c for c in names if c not in delta.partition_columns(spec)]
 
     def fill(batch: pa.Table) -> pa.Table:
