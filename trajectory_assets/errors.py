@@ -17,6 +17,11 @@ def first_few(items: Sequence[object], more: str = "more", shown: int = 5) -> st
 # Defining tables
 
 
+class SettingError(ValueError):
+    """A setting (an environment variable, the lake's trajectory_assets.json) whose value cannot
+    work: the message names the setting, its value and what it takes."""
+
+
 class DefinitionError(ValueError):
     """Operators that cannot be turned into tables: the message names each one and its problem."""
 

@@ -158,3 +158,25 @@ def test_ctrl_c_outside_a_run_is_one_line_and_status_130(
     monkeypatch.setattr("trajectory_assets.cli.tables.open_lake", interrupted)
     assert main(["tables", "--lake", "anywhere"]) == 130
     assert capsys.readouterr().err.strip() == "error: interrupted"  # after the ^C line
+
+
+def test_a_bad_setting_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An environment variable or the lake's own settings file, wrong: one line, status 1."""
+    lake = tmp_path / "lake"
+    (lake / "raw_events").mkdir(parents=True)
+    monkeypatch.setenv("TRAJECTORY_ASSETS_RETENTION_HOURS", "abc")
+    assert main(["vacuum", "--lake", str(lake)]) == 1
+    assert capsys.readouterr().err == (
+        "error: TRAJECTORY_ASSETS_RETENTION_HOURS='abc': not a number\n"
+    )
+    (lake / "trajectory_assets.json").write_text('{"start_dat": "2026-11-19"}')
+    assert main(["tables", "--lake", str(lake)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {lake / 'trajectory_assets.json'}: unknown key(s) start_dat; the keys are "
+        "start_date, defs, lake_id\n"
+    )
+    monkeypatch.setenv("DAGSTER_HOME", str(lake / "trajectory_assets.json"))
+    assert main(["sync", "--lake", str(lake)]) == 1
+    assert "is a file, not a folder for the Dagster instance" in capsys.readouterr().err

@@ -80,6 +80,8 @@ def dagster_home(unset: str) -> str:
             f"DAGSTER_HOME must be an absolute path, not {home!r}: "
             f'export DAGSTER_HOME="{os.path.abspath(home)}"'
         )
+    if os.path.exists(home) and not os.path.isdir(home):
+        raise CliError(f"DAGSTER_HOME={home} is a file, not a folder for the Dagster instance")
     os.makedirs(home, exist_ok=True)
     settings = os.path.join(home, "dagster.yaml")
     if not os.path.exists(settings):

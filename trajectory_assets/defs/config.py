@@ -1,7 +1,6 @@
 """The run config of a materialization: the engine's settings, the checks' thresholds, and every
 operator's parameters, each with its default and meaning, as the launchpad shows them."""
 
-import os
 import typing
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -9,8 +8,7 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import Field, ValidationError, create_model
 
-from trajectory_assets.defs.settings import BATCH_BYTES, default_on_bad_file, retention_hours
-from trajectory_assets.engine.settings import AUTO_BATCH_BYTES
+from trajectory_assets.defs.settings import batch_bytes, default_on_bad_file, retention_hours
 from trajectory_assets.errors import DefinitionError, RunConfigError
 from trajectory_assets.operator import Operator
 
@@ -21,7 +19,7 @@ class ComputeConfig(dg.Config):
     """Per-run knobs of a materialization; operators' parameters are added per code location."""
 
     batch_bytes: int = Field(
-        default=int(os.environ.get(BATCH_BYTES, AUTO_BATCH_BYTES)),
+        default=batch_bytes(),
         ge=0,
         description="Target raw bytes per batch of whole sessions; 0 (the default): sized per "
         "day, about one batch per core, 8-16 MiB each.",

@@ -7,11 +7,10 @@ grows further back needs the code location reloaded to show the new days.
 """
 
 import logging
-import os
 
 import dagster as dg
 
-from trajectory_assets.defs.settings import START_DATE
+from trajectory_assets.defs.settings import start_date
 from trajectory_assets.lake.config import DEFAULT_START_DATE, read_config
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import list_days
@@ -27,8 +26,9 @@ def daily(start_date: str) -> dg.DailyPartitionsDefinition:
 
 def start_date_of(lake: Lake) -> str:
     """Where a lake's partitions start (see the module docstring)."""
-    if os.environ.get(START_DATE):
-        return os.environ[START_DATE]
+    from_environment = start_date()
+    if from_environment:
+        return from_environment
     try:
         config = read_config(lake)
         if config is not None:

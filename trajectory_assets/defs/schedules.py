@@ -1,7 +1,6 @@
 """A code location's daily job and schedule: yesterday's partition of every table it writes."""
 
 import datetime as dt
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.defs.settings import SCHEDULE_CRON
+from trajectory_assets.defs.settings import schedule_cron
 from trajectory_assets.lake.raw import list_days
 
 
@@ -30,7 +29,7 @@ def daily_job(
 def daily_schedule(job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
     @dg.schedule(
         job=job,
-        cron_schedule=os.environ.get(SCHEDULE_CRON, "30 0 * * *"),
+        cron_schedule=schedule_cron(),
         execution_timezone="UTC",
         name=f"{job.name}_schedule",
         description=f"Yesterday's partition (UTC) of every asset of {job.name}, once a day "

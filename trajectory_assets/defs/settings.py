@@ -1,11 +1,19 @@
 """Every environment variable the code location reads, in one place, so dagster.yaml and
-workspace.yaml stay generic."""
+workspace.yaml stay generic. A value that cannot work is a SettingError naming the variable (at
+load time for the code location, as a one-line error for the command line), never a traceback
+or a silent default."""
 
+import math
 import os
+from typing import get_args
 
 import dagster as dg
+from dagster._utils.schedules import is_valid_cron_schedule  # the rule schedules use; not exported
 
+from trajectory_assets.engine.settings import AUTO_BATCH_BYTES
+from trajectory_assets.errors import SettingError
 from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
+from trajectory_assets.lake.layout import is_day
 from trajectory_assets.lake.raw import OnBadFile
 
 LAKE = "TRAJECTORY_ASSETS_LAKE"
@@ -20,8 +28,8 @@ BATCH_BYTES = "TRAJECTORY_ASSETS_BATCH_BYTES"
 ON_BAD_FILE = "TRAJECTORY_ASSETS_ON_BAD_FILE"
 
 DEFAULT_LAKE = "lake"
-DEFAULT_START_DATE = "2025-01-01"
 DEFAULT_RETENTION_HOURS = 168.0
+DEFAULT_SCHEDULE_CRON = "30 0 * * *"
 
 
 def env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
@@ -36,9 +44,51 @@ def env_int_or(name: str, default: int | None) -> int | dg.EnvVar | None:
 
 def default_on_bad_file() -> OnBadFile:
     """The bad-file rule of a run whose config does not set one."""
-    return "skip" if os.environ.get(ON_BAD_FILE) == "skip" else "fail"
+    value = os.environ.get(ON_BAD_FILE) or "fail"
+    rules: tuple[OnBadFile, ...] = get_args(OnBadFile)
+    for rule in rules:
+        if value == rule:
+            return rule
+    raise SettingError(f"{ON_BAD_FILE}={value!r}: takes {' or '.join(rules)}")
 
 
 def retention_hours() -> float:
     """How far back rollback and time travel reach: the vacuum horizon."""
-    return float(os.environ.get(RETENTION_HOURS, DEFAULT_RETENTION_HOURS))
+    return _not_negative(RETENTION_HOURS, float, DEFAULT_RETENTION_HOURS)
+
+
+def batch_bytes() -> int:
+    """Raw bytes per batch of a run whose config does not set them (0: sized per day)."""
+    return int(_not_negative(BATCH_BYTES, int, AUTO_BATCH_BYTES))
+
+
+def start_date() -> str | None:
+    """The first daily partition when the variable sets it, over the lake's own setting."""
+    value = os.environ.get(START_DATE)
+    if value and not is_day(value):
+        raise SettingError(f"{START_DATE}={value!r}: not a day (YYYY-MM-DD)")
+    return value or None
+
+
+def schedule_cron() -> str:
+    value = os.environ.get(SCHEDULE_CRON) or DEFAULT_SCHEDULE_CRON
+    if not is_valid_cron_schedule(value):
+        raise SettingError(
+            f"{SCHEDULE_CRON}={value!r}: not a cron schedule (five fields, UTC, e.g. "
+            f"{DEFAULT_SCHEDULE_CRON!r})"
+        )
+    return value
+
+
+def _not_negative(name: str, kind: type[int] | type[float], default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    what = "a whole number" if kind is int else "a number"
+    try:
+        number = kind(value)
+    except ValueError:
+        raise SettingError(f"{name}={value!r}: not {what}") from None
+    if number < 0 or not math.isfinite(number):
+        raise SettingError(f"{name}={value!r}: takes {what} of 0 or more")
+    return number

@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 from trajectory_assets.lake import delta, delta_history
 from trajectory_assets.lake.delta import DataFile, PartitionState, Snapshot
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.layout import RAW_TABLE
+from trajectory_assets.lake.layout import RAW_TABLE, is_day
 from trajectory_assets.lake.raw import RawFile, list_raw_files
 from trajectory_assets.lake.raw_read import read_events
 from trajectory_assets.schema import EVENTS, RAW_EVENTS, TableSpec
@@ -202,16 +202,9 @@ def as_day(value: str | date, option: str) -> str:
     """A day as YYYY-MM-DD, from that string or a `date` (a `datetime` is a time, not a day)."""
     if isinstance(value, date) and not isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, str) and _is_day(value):
+    if is_day(value):
         return value
     raise ValueError(f"{option}={value!r} is not a day (YYYY-MM-DD)")
-
-
-def _is_day(value: str) -> bool:
-    try:
-        return date.fromisoformat(value).isoformat() == value
-    except (TypeError, ValueError):
-        return False
 
 
 def partition_filter(

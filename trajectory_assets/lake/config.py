@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
-from trajectory_assets.errors import first_few
+from trajectory_assets.errors import SettingError, first_few
 from trajectory_assets.lake.fs import Lake, write_file_atomic
-from trajectory_assets.lake.layout import RAW_TABLE
+from trajectory_assets.lake.layout import RAW_TABLE, is_day
 
 CONFIG = "trajectory_assets.json"
 DEFAULT_START_DATE = "2025-01-01"
@@ -37,17 +37,36 @@ class LakeConfig:
 
 
 def read_config(lake: Lake) -> LakeConfig | None:
-    """The lake's config, or None when it has none (a lake written by hand, or a new one)."""
+    """The lake's config, or None when it has none (a lake written by hand, or a new one).
+    A file edited by hand is checked whole: a misspelt key or a value of the wrong kind is a
+    SettingError naming the file and the key, never ignored."""
     path = lake.path(CONFIG)
     fs = lake.fs
     if not fs.exists(path):
         return None
-    data: ConfigDocument = json.loads(fs.cat_file(path).decode())
-    return LakeConfig(
-        start_date=str(data.get("start_date", DEFAULT_START_DATE)),
-        defs=tuple(data.get("defs", ())),
-        lake_id=str(data.get("lake_id") or uuid.uuid4().hex),
-    )
+    where = lake.display(CONFIG)
+    try:
+        data = json.loads(fs.cat_file(path).decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SettingError(f"{where} is not valid JSON ({exc})") from None
+    keys = ", ".join(ConfigDocument.__annotations__)
+    if not isinstance(data, dict):
+        raise SettingError(f"{where} holds {type(data).__name__}, not an object with {keys}")
+    unknown = sorted(set(data) - set(ConfigDocument.__annotations__))
+    if unknown:
+        raise SettingError(f"{where}: unknown key(s) {first_few(unknown)}; the keys are {keys}")
+    start_date = data.get("start_date", DEFAULT_START_DATE)
+    if not is_day(start_date):
+        raise SettingError(f"{where}: start_date {start_date!r} is not a day (YYYY-MM-DD)")
+    defs = data.get("defs", [])
+    if not isinstance(defs, list) or not all(isinstance(d, str) and d for d in defs):
+        raise SettingError(
+            f'{where}: defs {defs!r} is not a list of module names (e.g. ["my_tables.defs"])'
+        )
+    lake_id = data.get("lake_id") or uuid.uuid4().hex
+    if not isinstance(lake_id, str):
+        raise SettingError(f"{where}: lake_id {lake_id!r} is not a string")
+    return LakeConfig(start_date=start_date, defs=tuple(defs), lake_id=lake_id)
 
 
 def write_config(lake: Lake, config: LakeConfig) -> None:

@@ -10,13 +10,22 @@ Folder values are URI-encoded as Hive, Spark and delta-rs write them, nulls by H
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import date
+from typing import Any, TypeGuard
 from urllib.parse import quote, unquote
 
 RAW_TABLE = "raw_events"
 COMPACTED_TABLE = "raw_compacted"
 STAGING = "_staging"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+
+def is_day(value: object) -> TypeGuard[str]:
+    """A day as its `dt=` folders name it: YYYY-MM-DD, and a real one."""
+    try:
+        return isinstance(value, str) and date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
 
 
 def partition_value(value: Any) -> str:

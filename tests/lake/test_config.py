@@ -1,0 +1,41 @@
+"""The lake's trajectory_assets.json: written by the commands, edited by hand, so read whole and
+checked: a misspelt key or a value of the wrong kind names the file and the key."""
+
+from pathlib import Path
+
+import pytest
+
+from trajectory_assets.errors import SettingError
+from trajectory_assets.lake.config import CONFIG, LakeConfig, read_config, write_config
+from trajectory_assets.lake.fs import Lake
+
+
+def test_what_is_written_reads_back_and_keys_may_be_missing(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    assert read_config(lake) is None
+    written = LakeConfig(start_date="2026-11-18", defs=("my_tables.definitions",))
+    write_config(lake, written)
+    assert read_config(lake) == written
+    (tmp_path / CONFIG).write_text('{"defs": []}')
+    read = read_config(lake)
+    assert read is not None and (read.start_date, read.defs) == ("2025-01-01", ())
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"start_date": "2026-11-18"', "is not valid JSON"),
+        ("[]", "holds list, not an object with start_date, defs, lake_id"),
+        ('{"start_dat": "2026-11-19"}', "unknown key(s) start_dat; the keys are"),
+        ('{"start_date": 20261118}', "start_date 20261118 is not a day (YYYY-MM-DD)"),
+        ('{"start_date": "2026-02-30"}', "is not a day"),
+        ('{"defs": "my_tables"}', "defs 'my_tables' is not a list of module names"),
+        ('{"defs": [42]}', "is not a list of module names"),
+        ('{"lake_id": 5}', "lake_id 5 is not a string"),
+    ],
+)
+def test_a_file_edited_wrong_is_named_with_its_key(tmp_path: Path, text: str, says: str) -> None:
+    (tmp_path / CONFIG).write_text(text)
+    with pytest.raises(SettingError) as raised:
+        read_config(Lake(str(tmp_path)))
+    assert str(raised.value).startswith(str(tmp_path / CONFIG)) and says in str(raised.value)
