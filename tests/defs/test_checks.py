@@ -21,6 +21,7 @@ from trajectory_assets.defs.checks import (
     CheckContext,
     Thresholds,
     checks_for,
+    committed_audit,
     duplicate_keys,
     duplicate_keys_by_file,
     evaluate,
@@ -164,6 +165,25 @@ def test_a_day_whose_counts_left_the_log_is_not_checked_rather_than_failed(lake:
     day = evaluate(check, CheckContext(lake_catalog(lake), Thresholds(0.05, 0.95)), [DAY1])[DAY1]
     assert day.passed
     assert day.detail.startswith("not checked: the counts its commit")
+
+
+def test_a_rolled_back_day_is_checked_against_the_counts_of_the_state_it_restored(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """A restore commits an earlier version's files without counts of its own: the checks take
+    the counts of the commit that made that earlier state current, not of the one undone."""
+    assert _materialize(lake).success
+    first = committed_audit(lake_catalog(lake), "sessions", DAY1)
+    session = next(Path(lake.root, "raw_events", f"dt={DAY1}").glob("app_id=*/session_id=*"))
+    shutil.move(session, tmp_path / "away")
+    assert _materialize(lake).success  # one session fewer
+    assert committed_audit(lake_catalog(lake), "sessions", DAY1) != first
+    shutil.move(tmp_path / "away", session)  # the raw data as it was, and the tables rolled back
+    for table in ("sessions", "turns", "errors", "rejected_events", "llm_calls", "tool_calls"):
+        delta_commit.restore_day(lake, lake_catalog(lake).get(table), DAY1, {})
+    assert committed_audit(lake_catalog(lake), "sessions", DAY1) == first
+    evaluations = _evaluations(_check_sessions(lake))
+    assert evaluations["sessions:n_events_match_raw"].passed
 
 
 @pytest.mark.parametrize("by_file_rows", [0, checks.BY_FILE_ROWS])

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 COMMIT_TRIES = 20
+RESTORED_AS_OF = "restored_as_of"  # a restore's metadata: the version whose day it made current
 
 
 def commit_day(
@@ -248,7 +249,7 @@ def restore_day(
     if not actions:
         return Restored(spec.name, day, as_of, None, rows)
     commit_id = uuid.uuid4().hex
-    properties = _properties(table, day, {**metadata, "restored_as_of": str(as_of)}, commit_id)
+    properties = _properties(table, day, {**metadata, RESTORED_AS_OF: str(as_of)}, commit_id)
     try:
         table.create_write_transaction(
             actions,
