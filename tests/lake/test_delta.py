@@ -257,6 +257,9 @@ def test_vacuum_ends_time_travel_before_the_horizon(lake: Lake) -> None:
     deleted = delta_history.vacuum(lake, "sessions", retention_hours=0)
     assert len(deleted) == len(old)
     assert not (old & data_files(lake, "sessions"))
+    version = delta.open_table(lake, "sessions").version()  # type: ignore[union-attr]
+    assert delta_history.vacuum(lake, "sessions", retention_hours=0, full=True) == []  # all gone
+    assert delta.open_table(lake, "sessions").version() == version  # type: ignore[union-attr]
     with pytest.raises(NoPreviousVersionError, match="was vacuumed"):
         delta_commit.restore_day(lake, lake_catalog(lake).get("sessions"), DAY1, {})
     assert isinstance(lake_catalog(lake).read("sessions"), pa.Table)

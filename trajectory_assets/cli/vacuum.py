@@ -44,4 +44,6 @@ def vacuum(
     hours = default_hours() if retention_hours is None else retention_hours
     for name in names or tables:
         deleted = delta_history.vacuum(where, name, hours, full=full)
-        say(f"{name}: deleted {len(deleted)} file(s) older than {hours:g} h")
+        say(
+            f"{name}: deleted {len(deleted)} file(s) that only versions older than {hours:g} h need"
+        )

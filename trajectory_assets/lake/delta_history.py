@@ -9,6 +9,7 @@ and how the asset checks and the instance sync look back at when and by whom a d
 
 import datetime as dt
 import json
+import posixpath
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
@@ -136,10 +137,19 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
     table = open_table(lake, name)
     if table is None:
         return []
-    deleted: list[str] = table.vacuum(
-        retention_hours=max(0, int(retention_hours)),
-        dry_run=False,
-        enforce_retention_duration=False,
-        full=full,
-    )
-    return deleted
+    hours = max(0, int(retention_hours))
+
+    def run(dry_run: bool) -> list[str]:
+        found: list[str] = table.vacuum(
+            hours, dry_run=dry_run, enforce_retention_duration=False, full=full
+        )
+        return found
+
+    # delta-rs lists a removed file until its tombstone expires, deleted already or not, and
+    # commits a VACUUM START/END pair each time: vacuum only when a file is there to delete
+    # (by file name, unique per file, whatever the encoding of its partition folders)
+    there = {posixpath.basename(p) for p in lake.fs.find(lake.path(name))}
+    due = [f for f in run(dry_run=True) if posixpath.basename(f) in there]
+    if due:
+        run(dry_run=False)
+    return due
