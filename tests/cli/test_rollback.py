@@ -9,6 +9,7 @@ import pytest
 from tests.cli.helpers import generate, materialize, on_lake
 from tests.lakes import DAY1
 from tests.runs import lake_catalog
+from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
 
 
@@ -21,10 +22,13 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
     sessions = ("--partition", DAY1, "--assets", "sessions")
     assert materialize(lake, home, *sessions).returncode == 0
     first = attempts(lake)
+    drift = delta.open_table(Lake(str(lake)), "sessions")  # a commit of sessions alone (vacuum)
+    drift.alter.set_table_properties({"delta.logRetentionDuration": "interval 30 days"})  # type: ignore[union-attr]
     session = next(Path(lake, "raw_events", f"dt={DAY1}").glob("app_id=*/session_id=*"))
     shutil.rmtree(session)  # a late correction of the raw data: the next run commits anew
     assert materialize(lake, home, *sessions).returncode == 0
-    assert attempts(lake) != first
+    second = attempts(lake)
+    assert second != first
 
     rolled = on_lake("rollback", lake, home, "turns", "--partition", DAY1)
     assert rolled.returncode == 0, rolled.stderr
@@ -46,7 +50,14 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
     assert "no previous version" in nothing.stderr
     gone = on_lake("rollback", lake, home, "turns", "--partition", DAY1, "--as-of", "999")
     assert gone.returncode == 1 and "Traceback" not in gone.stderr
-    assert "sessions has no version 999 to restore" in gone.stderr  # the first sibling
+    assert "turns has no version 999 to restore" in gone.stderr
+
+    # (version 0 creates a table) turns version 2 is the second run's state, sessions version 2
+    # the drift, still the first state: the siblings go to their versions of the same state
+    back = on_lake("rollback", lake, home, "turns", "--partition", DAY1, "--as-of", "2")
+    assert back.returncode == 0, back.stderr
+    assert f"sessions dt={DAY1}: restored the day as of table version 3" in back.stdout
+    assert attempts(lake) == second
 
 
 def attempts(lake: Path) -> dict[str, str | None]:

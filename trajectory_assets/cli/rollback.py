@@ -6,6 +6,7 @@ previous state.
 """
 
 import os
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -35,8 +36,9 @@ if TYPE_CHECKING:
 @click.option(
     "--as-of",
     "as_of",
-    type=int,
-    help="restore the day as it was at this table version (default: before its last change)",
+    type=click.IntRange(min=0),
+    help="restore the day as it was at this version of TABLE, its siblings to the same state "
+    "(default: before its last change)",
 )
 def rollback(
     table: str, lake: str, defs: tuple[str, ...], partition: str, as_of: int | None
@@ -53,12 +55,19 @@ def rollback(
     from trajectory_assets.lake.catalog import Catalog
 
     catalog = Catalog(where, registry.tables)
+    metadata = {"action": "rollback", delta_commit.ROLLBACK_ID: uuid.uuid4().hex}
     try:
+        versions: dict[str, int | None] = {table: as_of}
+        if as_of is not None:  # the siblings' versions of the same state: numbers drift apart
+            delta_commit.previous_state(where, catalog.get(table), partition, as_of=as_of)
+            for name in set(op.output_names) - {table}:
+                versions[name] = delta_commit.sibling_version(where, table, name, partition, as_of)
         for name in op.output_names:  # check every sibling before changing any
-            delta_commit.previous_state(where, catalog.get(name), partition, as_of=as_of)
+            at = versions.get(name)
+            delta_commit.previous_state(where, catalog.get(name), partition, as_of=at)
         restored = [
             delta_commit.restore_day(
-                where, catalog.get(name), partition, {"action": "rollback"}, as_of=as_of
+                where, catalog.get(name), partition, metadata, as_of=versions.get(name)
             )
             for name in op.output_names
         ]

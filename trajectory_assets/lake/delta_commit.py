@@ -26,7 +26,7 @@ from trajectory_assets.lake.delta import (
     partition_columns,
     snapshot,
 )
-from trajectory_assets.lake.delta_history import commits
+from trajectory_assets.lake.delta_history import Commit, commits
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.schema import TableSpec
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 COMMIT_TRIES = 20
+ROLLBACK_ID = "rollback_id"  # shared by the restores of one rollback's tables
 RESTORED_AS_OF = "restored_as_of"  # a restore's metadata: the version whose day it made current
 
 
@@ -184,6 +185,7 @@ def previous_state(
 ) -> tuple[int, list[DataFile]]:
     """The version a restore of the day goes back to (`as_of`, or the one before the day's
     last change) and the day's files then; raises when there is none or it was vacuumed."""
+    explicit = as_of is not None
     if as_of is None:
         last = next((c for c in commits(lake, spec.name) if day in c.days), None)
         as_of = last.version - 1 if last is not None else -1
@@ -197,6 +199,8 @@ def previous_state(
             f"to {latest}, and versions older than the retention horizon (or before a "
             "`forget`) are cleaned up"
         ) from None
+    if not target and explicit:
+        raise NoPreviousVersionError(f"{spec.name} dt={day} held nothing at version {as_of}")
     if not target:
         raise NoPreviousVersionError(f"{spec.name} dt={day} has no previous version")
     gone = _missing(lake, spec.name, day, target)
@@ -205,6 +209,29 @@ def previous_state(
             f"{spec.name} dt={day} as of version {as_of} was vacuumed ({len(gone)} file(s) gone)"
         )
     return as_of, target
+
+
+def sibling_version(lake: Lake, table: str, sibling: str, day: str, as_of: int) -> int:
+    """The version of `sibling` (a table its operator commits with `table`) that holds `day` as
+    it was when `table` was at version `as_of`: the one committed by the same run and attempt,
+    or the same rollback. Versions of two tables drift apart (a vacuum commits to one alone), so
+    one number is not one point in time."""
+    mine = next((c for c in commits(lake, table, newest=as_of) if day in c.days), None)
+    if mine is None:
+        return as_of  # the day did not exist then: previous_state says so for `table`
+    group = _group(mine)
+    theirs = next((c for c in commits(lake, sibling) if day in c.days and _group(c) == group), None)
+    if theirs is None:
+        raise NoPreviousVersionError(
+            f"{sibling} dt={day} has no commit of the state {table} held at version {as_of} "
+            "(its log no longer holds it)"
+        )
+    return theirs.version
+
+
+def _group(commit: Commit) -> tuple[str | None, ...]:
+    """What the commits of one operator's tables for a day share."""
+    return tuple(commit.metadata.get(k) for k in ("run_id", "attempt", ROLLBACK_ID))
 
 
 @dataclass(frozen=True)
