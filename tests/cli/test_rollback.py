@@ -76,3 +76,21 @@ def test_unknown_table_and_missing_lake_are_clear_errors(tmp_path: Path, home: P
     nothing = on_lake("rollback", missing, home, "turns", "--partition", DAY1)
     assert nothing.returncode == 1
     assert f"error: no lake at {missing}" in nothing.stderr
+
+
+def test_an_instance_of_another_lake_is_refused_before_anything_is_restored(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    from trajectory_assets.defs.instance import bind
+
+    lake = shutil.copytree(materialized_lake, tmp_path / "lake")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        bind(instance, str(tmp_path / "another"))
+    before = attempts(lake)
+    refused = on_lake("rollback", lake, home, "turns", "--partition", DAY1)
+    assert refused.returncode == 1
+    assert "records the lake" in refused.stderr and "nothing was restored" in refused.stderr
+    assert attempts(lake) == before
+    allowed = on_lake("rollback", lake, home, "turns", "--partition", DAY1, "--allow-other-lake")
+    assert "records the lake" not in allowed.stderr
+    assert "has no previous version" in allowed.stderr  # materialized once: nothing to restore

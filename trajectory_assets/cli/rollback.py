@@ -40,14 +40,23 @@ if TYPE_CHECKING:
     help="restore the day as it was at this version of TABLE, its siblings to the same state "
     "(default: before its last change)",
 )
+@click.option(
+    "--allow-other-lake", is_flag=True, help="record it though the instance records another lake"
+)
 def rollback(
-    table: str, lake: str, defs: tuple[str, ...], partition: str, as_of: int | None
+    table: str,
+    lake: str,
+    defs: tuple[str, ...],
+    partition: str,
+    as_of: int | None,
+    allow_other_lake: bool,
 ) -> None:
     """Restore a partition's previous version (and its siblings')."""
     where = open_lake(lake, must_exist=True)
     registry = project(defs, where).registry
     if table not in registry.tables:
         raise CliError(f"unknown table {table!r}; tables are: {', '.join(registry.tables)}")
+    _bind(where, allow_other_lake)  # before anything changes: the rollback is recorded there
     op = operator_named(registry, table)
 
     from trajectory_assets.errors import ConcurrentWriterError, NoPreviousVersionError
@@ -82,6 +91,22 @@ def rollback(
     _record(where, Catalog(where, registry.tables), op.output_names, partition, as_of)
 
 
+def _bind(lake: "Lake", allow_other_lake: bool) -> None:
+    """Refuse a DAGSTER_HOME that records another lake, as materialize does."""
+    if not os.environ.get("DAGSTER_HOME"):
+        return
+    import dagster as dg
+
+    from trajectory_assets.defs.instance import bind
+    from trajectory_assets.errors import OtherLakeError
+
+    with dg.DagsterInstance.get() as instance:
+        try:
+            bind(instance, lake.display(), allow_other_lake=allow_other_lake)
+        except OtherLakeError as exc:
+            raise CliError(f"{exc}; nothing was restored") from None
+
+
 def _record(
     lake: "Lake", catalog: "Catalog", tables: Sequence[str], day: str, as_of: int | None
 ) -> None:
@@ -92,16 +117,9 @@ def _record(
         return
     import dagster as dg
 
-    from trajectory_assets.defs.instance import bind
     from trajectory_assets.defs.sync import record_day
-    from trajectory_assets.errors import OtherLakeError
 
-    with dg.DagsterInstance.get() as instance:
-        try:
-            bind(instance, lake.display())
-        except OtherLakeError as exc:
-            say(f"note: not recorded in the Dagster instance: {exc}")
-            return
+    with dg.DagsterInstance.get() as instance:  # its lake checked by _bind
         back = f"table version {as_of}" if as_of is not None else "its previous version"
         for table in tables:
             record_day(instance, lake, catalog.snapshot(table), day, f"rollback to {back}")
