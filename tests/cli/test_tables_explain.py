@@ -57,6 +57,26 @@ def test_explain_plans_what_an_asset_needs_first_on_a_new_day(
     assert "reads: raw_events, once per batch for sessionize, turn_features" in out
 
 
+def test_explain_plans_with_the_settings_a_run_takes(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The batch size and first partition a materialization would take from the environment."""
+    explain = ["explain", "sessions", "--lake", lake.root]
+    assert main([*explain, "--partition", DAY1]) == 0
+    default = capsys.readouterr().out
+    monkeypatch.setenv("TRAJECTORY_ASSETS_BATCH_BYTES", "15000")
+    assert main([*explain, "--partition", DAY1]) == 0
+    small = capsys.readouterr().out
+    batches = [int(o.split(" batches")[0].split()[-1]) for o in (default, small)]
+    assert batches[0] < batches[1]
+    monkeypatch.setenv("TRAJECTORY_ASSETS_START_DATE", DAY2)
+    assert main([*explain, "--partition", DAY1]) == 1
+    assert f"{DAY1} is before the lake's first partition, {DAY2}" in capsys.readouterr().err
+    assert main(explain) == 0  # every day with raw data: the earlier one left out, said so
+    out = capsys.readouterr().out
+    assert out.startswith(f"note: leaving out {DAY1}") and f"dt={DAY1}:" not in out
+
+
 def test_explain_argument_errors_are_one_line(
     materialized_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

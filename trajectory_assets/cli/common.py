@@ -94,6 +94,24 @@ def dagster_home(unset: str) -> str:
     return home
 
 
+def from_first_partition(lake: "Lake", days: Sequence[str], *, refuse: bool) -> list[str]:
+    """`days` from the lake's first partition on: one before it is an error (`refuse`: days
+    the user named), or left out with a note (days found in the lake)."""
+    from trajectory_assets.defs.partitions import start_date_of
+
+    start = start_date_of(lake)
+    early = [d for d in days if d < start]
+    where = (
+        f"the lake's first partition, {start} (the lake's trajectory_assets.json, or "
+        "TRAJECTORY_ASSETS_START_DATE, sets it)"
+    )
+    if early and refuse:
+        raise CliError(f"{some_days(early)} is before {where}")
+    if early:
+        say(f"note: leaving out {some_days(early)}, before {where}")
+    return [d for d in days if d >= start]
+
+
 def some_days(days: Sequence[str]) -> str:
     """The first few days, and how many more: for messages."""
     return first_few(days, "more day(s)")

@@ -6,6 +6,7 @@ from trajectory_assets.cli.common import (
     CliError,
     days_options,
     defs_option,
+    from_first_partition,
     lake_option,
     open_lake,
     operator_named,
@@ -36,7 +37,9 @@ def explain(
 
     Without --partition or --from/--to, every day of the lake that has raw data.
     """
+    from trajectory_assets.defs.settings import batch_bytes
     from trajectory_assets.engine.explain import explain as explain_plan
+    from trajectory_assets.engine.settings import RunSettings
     from trajectory_assets.errors import MissingUpstreamError
     from trajectory_assets.lake.raw import list_days
 
@@ -58,15 +61,19 @@ def explain(
             f"no raw data for {some_days(without)} in {where.display('raw_events')}: "
             "a run of those days would be refused"
         )
+    days = from_first_partition(where, days, refuse=bool(partition or date_from))
+    if not days:
+        raise CliError("nothing to explain: every day with raw data is before the first partition")
+    settings = RunSettings(batch_bytes=batch_bytes())  # a run's default, as materialize takes it
     try:
-        say(explain_plan(registry, [op], where, days, runtime))
+        say(explain_plan(registry, [op], where, days, runtime, settings))
         return
     except MissingUpstreamError as exc:
         chain = registry.with_upstream(op)
         if len(chain) == 1:
             raise CliError(str(exc)) from None
     try:
-        plan = explain_plan(registry, chain, where, days, runtime)
+        plan = explain_plan(registry, chain, where, days, runtime, settings)
     except MissingUpstreamError as exc:  # written by another code location
         raise CliError(str(exc)) from None
     names = ", ".join(o.name for o in chain if o is not op)

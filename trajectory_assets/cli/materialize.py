@@ -20,6 +20,7 @@ from trajectory_assets.cli.common import (
     dagster_home,
     days_options,
     defs_option,
+    from_first_partition,
     lake_option,
     num_cpus_option,
     on_bad_file_option,
@@ -152,16 +153,9 @@ def missing_days(
     registry = the_project.registry
     ops = in_lake(lake, registry.ordered({registry.operator(t) for t in tables if t != REPORT}))
     catalog = Catalog(lake, registry.tables)
-    start = start_date_of(lake)
-    partitions = set(daily(start).get_partition_keys())
-    days = list_days(lake)
-    early = [d for d in days if d < start]
-    if early:
-        say(
-            f"note: leaving out {some_days(early)}, before the lake's first partition, {start} "
-            "(the lake's trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE, sets it)"
-        )
-    late = [d for d in days if d >= start and d not in partitions]
+    partitions = set(daily(start_date_of(lake)).get_partition_keys())
+    days = from_first_partition(lake, list_days(lake), refuse=False)
+    late = [d for d in days if d not in partitions]
     if late:
         say(f"note: leaving out {some_days(late)}, after the last partition (today, UTC)")
     return [
@@ -194,7 +188,6 @@ def run_days(
     from trajectory_assets.cli.run_config import check_configs, node_configs
     from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import bind
-    from trajectory_assets.defs.partitions import start_date_of
     from trajectory_assets.defs.resources import ComputeResource, LakeResource
     from trajectory_assets.errors import OtherLakeError
     from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
@@ -213,13 +206,7 @@ def run_days(
             "ingest it first, or use --missing to materialize the days that have raw data "
             "(a day folder without files is an empty day, and materializes)"
         )
-    start = start_date_of(lake)
-    early = [d for d in days if d < start]
-    if early:
-        raise CliError(
-            f"{some_days(early)} is before the lake's first partition, {start} (the lake's "
-            "trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE, sets it)"
-        )
+    from_first_partition(lake, days, refuse=True)
     instance = dg.DagsterInstance.get()
     try:
         bind(instance, lake.display(), allow_other_lake=allow_other_lake)
