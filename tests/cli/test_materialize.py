@@ -87,6 +87,8 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     assert unknown.returncode == 1
     assert "unknown asset 'nope'" in unknown.stderr
     assert unknown.stderr.rstrip().endswith(", turns, daily_report")  # every asset it takes
+    empty = materialize(lake, home, "--partition", DAY1, "--assets", " , ", runtime=None)
+    assert empty.returncode == 1 and "--assets names no asset" in empty.stderr
     no_home = materialize(lake, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="")
     assert no_home.returncode == 1
     assert "DAGSTER_HOME is not set" in no_home.stderr

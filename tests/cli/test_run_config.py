@@ -26,7 +26,7 @@ def refusal(config: dict[str, Any]) -> str:
         ({"max_rejected_share": 2}, "max_rejected_share: Input should be less than or equal to 1"),
         ({"max_elimination_ratio": -0.1}, "max_elimination_ratio: Input should be greater than"),
         ({"batch_bytes": -5}, "batch_bytes: Input should be greater than or equal to 0 (got -5)"),
-        ({"sessionize": {"identical_run_threshold": -3}}, "sessionize: identical_run threshold"),
+        ({"sessionize": {"identical_run_threshold": -3}}, "sessionize: identical_run_threshold"),
         ({"sessionize": {"ping_pong_threshold": "x"}}, "sessionize.ping_pong_threshold: Input"),
         ({"turn_features": {"typo": 1}}, "turn_features has no parameter(s) ['typo']"),
     ],

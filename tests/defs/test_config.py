@@ -90,7 +90,7 @@ def test_a_parameter_config_cannot_hold_is_named() -> None:
         ),
         (
             {"sessionize": {"identical_run_threshold": -5}},
-            "run config: sessionize: identical_run threshold must be >= 2, got -5",
+            "run config: sessionize: identical_run_threshold must be >= 2, got -5",
         ),
     ],
 )

@@ -214,9 +214,9 @@ def test_thresholds_are_parameters():
     assert loop_values(s) == loop_values(f) == (3, 4, False)
     s, f = loops_of([a, a, a, b, a, b], identical_run_threshold=3, ping_pong_threshold=5)
     assert loop_values(s)[2] is True and loop_values(f)[2] is True
-    with pytest.raises(ValueError, match="ping_pong threshold must be >= 4"):
+    with pytest.raises(ValueError, match="ping_pong_threshold must be >= 4"):
         Sessionize(ping_pong_threshold=3)
-    with pytest.raises(ValueError, match="identical_run threshold must be >= 2"):
+    with pytest.raises(ValueError, match="identical_run_threshold must be >= 2"):
         TurnFeatures(identical_run_threshold=1)
     assert Sessionize().params == {"identical_run_threshold": 3, "ping_pong_threshold": 4}
 

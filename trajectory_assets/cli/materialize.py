@@ -111,6 +111,8 @@ def materialize(
     where = open_lake(lake, must_exist=True)
     the_project = project(defs, where)
     names = split_list(assets)
+    if assets is not None and not names:
+        raise CliError("--assets names no asset: give a comma-separated list, or leave it out")
     asked = [n for n in names if n != REPORT]
     tables = tables_for(the_project.registry, asked) if asked or not names else []
     if not names or REPORT in names:  # the daily report of the days, after their tables

@@ -33,10 +33,10 @@ class LoopThresholds:
 
     def __post_init__(self) -> None:
         if self.identical_run < 2:
-            raise ValueError(f"identical_run threshold must be >= 2, got {self.identical_run}")
+            raise ValueError(f"identical_run_threshold must be >= 2, got {self.identical_run}")
         if self.ping_pong < MIN_PING_PONG:
             raise ValueError(
-                f"ping_pong threshold must be >= {MIN_PING_PONG} (max_ping_pong is 0 below "
+                f"ping_pong_threshold must be >= {MIN_PING_PONG} (max_ping_pong is 0 below "
                 f"{MIN_PING_PONG} calls), got {self.ping_pong}"
             )
 
