@@ -210,6 +210,17 @@ def test_a_normal_run_on_ray_prints_no_warnings_nor_ray_logs(tmp_path: Path, hom
     assert "streaming_executor" not in done.stderr  # Ray Data's log of each dataset
 
 
+@pytest.mark.slow
+def test_a_ray_address_that_cannot_be_reached_is_named(tmp_path: Path, home: Path) -> None:
+    lake = tmp_path / "lake"
+    generate(lake, home)
+    args = ("--partition", DAY1, "--ray-address", "bogus")
+    done = materialize(lake, home, *args, runtime="ray", process=True)  # a Ray of its own
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "cannot reach the Ray cluster at 'bogus'" in done.stderr
+    assert "TRAJECTORY_ASSETS_RAY_ADDRESS" in done.stderr
+
+
 DUPLICATE_KEYS = '''
 import pyarrow as pa
 import trajectory_assets as ta

@@ -98,7 +98,16 @@ class RayRuntime:
                 kwargs["object_store_memory"] = self.object_store_memory
         log.info("starting Ray (%s)", kwargs.get("address"))
         started = time.perf_counter()
-        ray.init(**kwargs)
+        try:
+            ray.init(**kwargs)
+        except (ConnectionError, ValueError, TimeoutError) as exc:
+            if not self.address:
+                raise
+            raise ConnectionError(
+                f"cannot reach the Ray cluster at {self.address!r} (the runtime's address: "
+                f"--ray-address, TRAJECTORY_ASSETS_RAY_ADDRESS or the compute resource's "
+                f"address): {exc}"
+            ) from None
         self.start_seconds = time.perf_counter() - started
         self._started = True
 
