@@ -120,7 +120,10 @@ def materialize(
     if missing:
         days = missing_days(where, the_project, tables, on_bad_file)
         if not days:
-            say(f"nothing to do: every day with raw data in {where.display()} is up to date")
+            say(
+                f"nothing to do: every day with raw data in {where.display()} is up to date, "
+                "from the first partition to today"
+            )
             return
     elif not days:
         raise CliError("give --partition DAY, or --from DAY and --to DAY, or --missing")
