@@ -308,3 +308,44 @@ def test_an_event_id_resent_with_other_content_is_named_in_a_warning(
     assert "1 event(s) were in the lake already with other content" in caplog.text
     assert "session s1, event e1: input_tokens differ" in caplog.text
     assert raw_events(tmp_path)["input_tokens"].to_pylist() == [5]
+
+
+def test_an_event_without_a_session_or_type_is_left_out_alone(
+    tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No raw file can hold it: it is counted and named, and the session's other events are
+    written (one such event failed its whole batch's write, retried for ever)."""
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    with caplog.at_level("WARNING", logger="trajectory_assets.ingest.logger"):
+        with logger.session("s1") as s:
+            s.user_message("hello")
+            assert logger.log("s1", None, turn_index=0) is None  # type: ignore[arg-type]
+            assert logger.log("", "user_message", turn_index=0) is None
+            s.llm_call("m", input_tokens="812")  # type: ignore[arg-type]  # left out when written
+        logger.close()
+    stats = logger.stats()
+    assert stats["invalid"] == 3 and stats["lost"] == 0 and stats["written_events"] == 3
+    assert "no session id or event type ('s1', None)" in caplog.text
+    assert "llm_call event of session s1 left out, a value does not fit its column" in (caplog.text)
+    assert sorted(raw_events(tmp_path)["event_type"].to_pylist()) == [
+        "session_end",
+        "session_start",
+        "user_message",
+    ]
+
+
+def test_tool_arguments_are_kept_for_the_loop_columns_even_as_metrics_only(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    for capture in ("full", "metrics_only"):
+        logger = new_logger(str(tmp_path / capture), "app", capture=capture, **FAST)
+        with logger.session("s1") as s:
+            for path in ("a.py", "a.py", "secret.py"):
+                s.tool_call("read", arguments={"path": path}, latency_ms=1.0)
+        logger.close()
+        calls = [r for r in raw_events(tmp_path / capture).to_pylist() if r["tool_name"]]
+        kept = [json.loads(r["payload"])["arguments"] for r in calls]
+        if capture == "full":
+            assert kept == [{"path": "a.py"}, {"path": "a.py"}, {"path": "secret.py"}]
+        else:  # a digest: equal calls equal, no content
+            assert kept[0] == kept[1] != kept[2] and "secret" not in json.dumps(kept)

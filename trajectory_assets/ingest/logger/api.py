@@ -98,10 +98,17 @@ class Session:
         self,
         tool_name: str,
         *,
+        arguments: Any = None,
         latency_ms: float | None = None,
         error_type: str | None = None,
         **fields: Any,
     ) -> str | None:
+        """`arguments` (any JSON value) go to the payload's `arguments`, which the loop columns
+        compare: the same tool with the same arguments again is a repeat."""
+        if arguments is not None:
+            payload = fields.pop("payload", None)
+            extra = payload if isinstance(payload, Mapping) else {}
+            fields["payload"] = {**extra, "arguments": arguments}
         return self._log(
             "tool_call",
             True,
@@ -256,14 +263,21 @@ class EventLogger:
         **unknown: Any,
     ) -> str | None:
         """Record one event; returns its id, or None when it was dropped. Never raises: an event
-        that cannot be recorded (an unknown field, a value of the wrong type) is counted as
-        `invalid` in `stats()` and reported through logging.
+        that cannot be recorded (an unknown field, no session id or event type) is counted as
+        `invalid` in `stats()` and reported through logging; so is one with a value Arrow
+        cannot store as its column's type, found when its batch is written (it alone is left
+        out).
 
         `event_id` and `seq` default to this logger's own; a producer whose events have stable
         identities (the OTLP receiver: trace, span and role) passes them, so an event sent
         twice is one event."""
         if unknown:
             self._invalid(f"unknown event field(s) {sorted(unknown)}")
+            return None
+        if not (session_id and isinstance(session_id, str) and event_type is not None):
+            # a key no raw file can hold: it would fail its whole batch's write, or land in a
+            # session folder no listing reads
+            self._invalid(f"no session id or event type ({session_id!r}, {event_type!r})")
             return None
         try:
             n = next(self._counter)

@@ -8,11 +8,14 @@
   its session_end, or until `close()`.
 - `metrics_only`: every event with its metric columns; payload and artifacts are dropped, except
   the structured keys the tables need: session_end `status`, eval_result `benchmark, task_id,
-  run_id, passed, score` and decision `step, item_id, outcome, score`.
+  run_id, passed, score`, decision `step, item_id, outcome, score`, and a tool call's
+  `arguments` as a digest (md5 of their JSON): no content, but equal calls stay equal for the
+  loop columns. Messages (errors' too) are content, and go.
 
 Runs on the flush thread only, so the policy's state (the held events) needs no lock.
 """
 
+import hashlib
 import json
 import zlib
 from typing import Literal
@@ -36,11 +39,14 @@ def keep_metrics_only(event: LoggedEvent) -> None:
     more than the rest of the policy."""
     keys = _METRIC_PAYLOAD_KEYS.get(event.event_type)
     payload = None
-    if keys and event.payload:
+    if (keys or event.event_type == "tool_call") and event.payload:
         try:
             parsed = json.loads(event.payload)
-            if isinstance(parsed, dict):
+            if isinstance(parsed, dict) and keys:
                 payload = dumps({k: parsed[k] for k in keys if k in parsed})
+            elif isinstance(parsed, dict) and parsed.get("arguments") is not None:
+                digest = hashlib.md5(dumps(parsed["arguments"]).encode()).hexdigest()
+                payload = dumps({"arguments": digest})
         except (TypeError, ValueError):
             payload = None
     event.payload = payload

@@ -72,6 +72,7 @@ class Flusher:
         self.app_id = app_id
         self.buffer = buffer
         self.policy = policy
+        self._told_invalid = False
         self.flush_interval_s = flush_interval_s
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
@@ -277,6 +278,16 @@ class Flusher:
                 try:
                     to_table([event], self.app_id)
                     good.append(event)
-                except Exception:
+                except Exception as exc:
                     self.buffer.count("invalid")
+                    if not self._told_invalid:  # once: a caller bug repeats on every call
+                        self._told_invalid = True
+                        log.warning(
+                            "event logger %s: %s event of session %s left out, a value does "
+                            "not fit its column: %s (further ones only counted)",
+                            self.app_id,
+                            event.event_type,
+                            event.session_id,
+                            exc,
+                        )
             return to_table(good, self.app_id) if good else None
