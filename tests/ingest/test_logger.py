@@ -221,10 +221,14 @@ def test_a_session_keeps_its_first_day_across_flushes_and_midnight(
     logger.log(
         "s1", "session_end", ts=late + dt.timedelta(seconds=3), payload={"status": "success"}
     )
+    assert logger.flush()
+    reopened = late + dt.timedelta(minutes=10)  # the next day: an ended session goes on
+    logger.log("s1", "session_start", ts=reopened)
+    logger.log("s1", "session_end", ts=reopened, payload={"status": "success"})
     logger.close()
     raw = raw_events(tmp_path)
-    assert raw.num_rows == 3 and set(raw["dt"].to_pylist()) == {"2026-05-01"}
-    assert len(raw_files(tmp_path)) == 2
+    assert raw.num_rows == 5 and set(raw["dt"].to_pylist()) == {"2026-05-01"}
+    assert len(raw_files(tmp_path)) == 3
 
 
 def test_sampled_keeps_errors_first_last_and_a_share_of_the_rest(

@@ -259,9 +259,7 @@ class Flusher:
             table = self._table(session_events)
             if table is not None and table.num_rows:
                 batches.append(Batch(day, str(session_id), table))
-            if any(e.event_type == "session_end" for e in session_events):
-                self._days.pop(session_id, None)
-        return batches
+        return batches  # an ended session's day stays known: it may be re-opened
 
     def _remember_day(self, session_id: str, day: str) -> None:
         if len(self._days) >= _MAX_KNOWN_SESSIONS:  # forget the oldest sessions first
