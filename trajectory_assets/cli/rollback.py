@@ -60,23 +60,25 @@ def rollback(
     op = operator_named(registry, table)
 
     from trajectory_assets.errors import ConcurrentWriterError, NoPreviousVersionError
-    from trajectory_assets.lake import delta_commit
+    from trajectory_assets.lake import delta_commit, delta_history
     from trajectory_assets.lake.catalog import Catalog
 
     catalog = Catalog(where, registry.tables)
-    metadata = {"action": "rollback", delta_commit.ROLLBACK_ID: uuid.uuid4().hex}
+    metadata = {"action": "rollback", delta_history.ROLLBACK_ID: uuid.uuid4().hex}
     try:
-        versions: dict[str, int | None] = {table: as_of}
-        if as_of is not None:  # the siblings' versions of the same state: numbers drift apart
-            delta_commit.previous_state(where, catalog.get(table), partition, as_of=as_of)
-            for name in set(op.output_names) - {table}:
-                versions[name] = delta_commit.sibling_version(where, table, name, partition, as_of)
-        for name in op.output_names:  # check every sibling before changing any
-            at = versions.get(name)
-            delta_commit.previous_state(where, catalog.get(name), partition, as_of=at)
+        # the table named first, so that a version it lacks is said of it
+        delta_commit.previous_state(where, catalog.get(table), partition, as_of=as_of)
+        versions = {  # a sibling's own version of that state: version numbers drift apart
+            name: delta_commit.sibling_version(where, table, name, partition, as_of)
+            if as_of is not None and name != table
+            else as_of
+            for name in op.output_names
+        }
+        for name in set(op.output_names) - {table}:  # check every sibling before changing any
+            delta_commit.previous_state(where, catalog.get(name), partition, as_of=versions[name])
         restored = [
             delta_commit.restore_day(
-                where, catalog.get(name), partition, metadata, as_of=versions.get(name)
+                where, catalog.get(name), partition, metadata, as_of=versions[name]
             )
             for name in op.output_names
         ]

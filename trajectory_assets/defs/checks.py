@@ -22,7 +22,6 @@ from trajectory_assets.batch import Batch
 from trajectory_assets.engine.results import RunResult
 from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.delta_commit import RESTORED_AS_OF
 from trajectory_assets.operator import Operator
 from trajectory_assets.schema import TableSpec
 
@@ -82,18 +81,15 @@ def committed_audit(catalog: Catalog, table: str, day: str) -> dict[str, int] | 
     batches counted nothing); None when no such commit is left in the log. A restore (rollback)
     made the state of an earlier version current again: the counts are then those of the commit
     that made the day what it was at that version."""
-    newest: int | None = None
-    while True:
-        for commit in delta_history.commits(catalog.lake, table, newest=newest):
-            if day not in commit.days:
-                continue
-            if RESTORED_AS_OF in commit.metadata:
-                newest = int(commit.metadata[RESTORED_AS_OF])
-                break
-            if "audit" in commit.metadata:
-                return {k: int(v) for k, v in json.loads(commit.metadata["audit"]).items()}
-        else:
-            return None
+    restored: int | None = None  # newest first: a restore sends the search to its version
+    for commit in delta_history.commits(catalog.lake, table):
+        if day not in commit.days or (restored is not None and commit.version > restored):
+            continue
+        if delta_history.RESTORED_AS_OF in commit.metadata:
+            restored = int(commit.metadata[delta_history.RESTORED_AS_OF])
+        elif "audit" in commit.metadata:
+            return {k: int(v) for k, v in json.loads(commit.metadata["audit"]).items()}
+    return None
 
 
 UNAUDITED = DayCheck(

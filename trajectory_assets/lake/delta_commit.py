@@ -26,7 +26,7 @@ from trajectory_assets.lake.delta import (
     partition_columns,
     snapshot,
 )
-from trajectory_assets.lake.delta_history import Commit, commits
+from trajectory_assets.lake.delta_history import RESTORED_AS_OF, ROLLBACK_ID, Commit, commits
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.schema import TableSpec
 
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 COMMIT_TRIES = 20
-ROLLBACK_ID = "rollback_id"  # shared by the restores of one rollback's tables
-RESTORED_AS_OF = "restored_as_of"  # a restore's metadata: the version whose day it made current
 
 
 def commit_day(

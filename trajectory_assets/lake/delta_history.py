@@ -19,6 +19,8 @@ from trajectory_assets.lake.delta import open_table
 from trajectory_assets.lake.fs import Lake
 
 LOG = "_delta_log"
+ROLLBACK_ID = "rollback_id"  # shared by the restores of one rollback's tables
+RESTORED_AS_OF = "restored_as_of"  # a restore's metadata: the version whose day it made current
 
 
 @dataclass(frozen=True)
