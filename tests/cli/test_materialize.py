@@ -88,7 +88,7 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     assert "unknown asset 'nope'" in unknown.stderr
     assert unknown.stderr.rstrip().endswith(", turns, daily_report")  # every asset it takes
     empty = materialize(lake, home, "--partition", DAY1, "--assets", " , ", runtime=None)
-    assert empty.returncode == 1 and "--assets names no asset" in empty.stderr
+    assert empty.returncode == 2 and "--assets names no asset" in empty.stderr
     no_home = materialize(lake, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="")
     assert no_home.returncode == 1
     assert "DAGSTER_HOME is not set" in no_home.stderr
@@ -147,18 +147,21 @@ def test_day_options_that_do_not_name_days_are_refused(tmp_path: Path, home: Pat
     both = materialize(
         tmp_path, home, "--partition", DAY1, "--from", DAY1, "--to", DAY2, runtime=None
     )
-    assert both.returncode == 1
     assert "not both" in both.stderr
     half = materialize(tmp_path, home, "--from", DAY1, runtime=None)
-    assert half.returncode == 1
     assert "give --partition DAY, or --from DAY and --to DAY" in half.stderr
     backwards = materialize(tmp_path, home, "--from", DAY2, "--to", DAY1, runtime=None)
-    assert backwards.returncode == 1
     assert f"--to {DAY1} is before --from {DAY2}" in backwards.stderr
+    with_missing = materialize(tmp_path, home, "--partition", DAY1, "--missing", runtime=None)
+    assert "or --missing, not both" in with_missing.stderr
+    nothing = materialize(tmp_path, home, runtime=None)
+    assert "give --partition DAY, or --from DAY and --to DAY, or --missing" in nothing.stderr
     not_a_day = materialize(tmp_path, home, "--partition", "2026-02-30", runtime=None)
-    assert not_a_day.returncode == 2
     assert "not a date (YYYY-MM-DD): '2026-02-30'" in not_a_day.stderr
-    for failed in (both, half, backwards, not_a_day):
+    for failed in (both, half, backwards, with_missing, nothing, not_a_day):
+        # usage errors, as click gives a bad value: status 2, the usage line, no traceback
+        assert failed.returncode == 2, failed.stderr
+        assert failed.stderr.startswith("Usage: trajectory-assets materialize")
         assert "Traceback" not in failed.stderr
 
 

@@ -40,6 +40,12 @@ class CliError(click.ClickException):
 INTERRUPTED = 130  # the shell's exit status for a command stopped by Ctrl+C (SIGINT)
 
 
+def usage(message: str) -> click.UsageError:
+    """Options that cannot go together: click's usage text and exit status 2, as a bad value
+    of one option gets, rather than an `error:` of the run itself."""
+    return click.UsageError(message, ctx=click.get_current_context(silent=True))
+
+
 class Interrupted(CliError):
     """A run stopped by Ctrl+C: one line saying what stays, the shell's exit status for it."""
 
@@ -195,11 +201,11 @@ def days_options(f: F) -> F:
 def resolve_days(partition: str | None, date_from: str | None, date_to: str | None) -> list[str]:
     """The days the options name, or [] when none was given (the command picks a default)."""
     if partition and (date_from or date_to):
-        raise CliError("give --partition DAY, or --from DAY and --to DAY, not both")
+        raise usage("give --partition DAY, or --from DAY and --to DAY, not both")
     if partition:
         return [partition]
     if bool(date_from) != bool(date_to):
-        raise CliError("give --partition DAY, or --from DAY and --to DAY")
+        raise usage("give --partition DAY, or --from DAY and --to DAY")
     if date_from and date_to:
         return day_range(date_from, date_to)
     return []
@@ -208,7 +214,7 @@ def resolve_days(partition: str | None, date_from: str | None, date_to: str | No
 def day_range(start: str, end: str) -> list[str]:
     first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
     if last < first:
-        raise CliError(f"--to {end} is before --from {start}")
+        raise usage(f"--to {end} is before --from {start}")
     return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 

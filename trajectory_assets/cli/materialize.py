@@ -33,6 +33,7 @@ from trajectory_assets.cli.common import (
     some_days,
     split_list,
     tables_for,
+    usage,
 )
 from trajectory_assets.cli.outcome import (
     FAILED_CHECK,
@@ -107,12 +108,14 @@ def materialize(
     days = resolve_days(partition, date_from, date_to)
     config = read_config(config_file) if config_file else {}
     if missing and days:
-        raise CliError("give days (--partition, --from/--to) or --missing, not both")
+        raise usage("give days (--partition, --from/--to) or --missing, not both")
+    if not missing and not days:
+        raise usage("give --partition DAY, or --from DAY and --to DAY, or --missing")
     where = open_lake(lake, must_exist=True)
     the_project = project(defs, where)
     names = split_list(assets)
     if assets is not None and not names:
-        raise CliError("--assets names no asset: give a comma-separated list, or leave it out")
+        raise usage("--assets names no asset: give a comma-separated list, or leave it out")
     asked = [n for n in names if n != REPORT]
     tables = tables_for(the_project.registry, asked) if asked or not names else []
     if not names or REPORT in names:  # the daily report of the days, after their tables
@@ -125,8 +128,6 @@ def materialize(
                 "from the first partition to today"
             )
             return
-    elif not days:
-        raise CliError("give --partition DAY, or --from DAY and --to DAY, or --missing")
     run_days(
         lake,
         days,

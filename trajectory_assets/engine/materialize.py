@@ -218,7 +218,7 @@ def _run_round(
             committed(op, day)
             progress(
                 f"{op.name} dt={d.day}: committed "
-                + ", ".join(f"{t} {day.rows(t):,} rows" for t in op.output_names)
+                + ", ".join(f"{t} {_rows(day.rows(t))}" for t in op.output_names)
             )
         for op in d.current:
             result.operators[op.name].days[d.day] = _unchanged_day(op, d)
@@ -286,3 +286,7 @@ def run_operator(
         [op], lake, days, runtime, registry=registry, settings=settings, progress=progress
     )
     return result.of(op)
+
+
+def _rows(n: int) -> str:
+    return "1 row" if n == 1 else f"{n:,} rows"
