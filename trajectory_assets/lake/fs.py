@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from trajectory_assets.errors import SettingError
+
 
 @dataclass(frozen=True)
 class Lake:
@@ -21,6 +23,14 @@ class Lake:
 
     uri: str
     storage_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # An empty root would be the current folder: raw files and tables written wherever the
+        # process happens to run.
+        if not self.uri.strip() or not (self.is_local or self.root.strip("/")):
+            raise SettingError(
+                f"the lake root {self.uri!r} names no folder: give a path or s3://bucket/prefix"
+            )
 
     @property
     def protocol(self) -> str:
