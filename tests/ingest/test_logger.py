@@ -353,3 +353,43 @@ def test_tool_arguments_are_kept_for_the_loop_columns_even_as_metrics_only(
             assert kept == [{"path": "a.py"}, {"path": "a.py"}, {"path": "secret.py"}]
         else:  # a digest: equal calls equal, no content
             assert kept[0] == kept[1] != kept[2] and "secret" not in json.dumps(kept)
+
+
+def _no_constants(name: str) -> Any:
+    raise AssertionError(f"payload is not strict JSON: {name}")
+
+
+def test_payloads_are_strict_json_that_any_reader_parses(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    """Python writes NaN and infinities as bare words no JSON standard has: they become null,
+    as JSON.stringify writes them; text stays as it is, not escaped."""
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    with logger.session("s1") as s:
+        s.decision("rank", "doc-1", "scored", score=float("nan"))
+        s.tool_call("search", arguments={"q": "café", "bounds": [0.5, float("-inf")]})
+    logger.close()
+    payloads = [r["payload"] for r in raw_events(tmp_path).to_pylist() if r["payload"]]
+    parsed = [json.loads(p, parse_constant=_no_constants) for p in payloads]
+    assert next(p for p in parsed if "step" in p)["score"] is None
+    assert next(p for p in parsed if "arguments" in p)["arguments"]["bounds"] == [0.5, None]
+    assert any('"q":"café"' in p for p in payloads)
+
+
+def test_a_decision_outside_the_three_outcomes_is_left_out_and_named(
+    tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`maybe` would count in none of decision_steps' columns: a caller bug, said once."""
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    with logger.session("s1") as s:
+        assert s.decision("rank", "doc-1", "maybe") is None  # type: ignore[arg-type]
+        assert s.decision("rank", "doc-2", "kept") is not None
+    logger.close()
+    assert logger.stats()["invalid"] == 1
+    assert "decision outcome 'maybe' is not one of ('kept', 'eliminated', 'scored')" in caplog.text
+    outcomes = [
+        json.loads(r["payload"])["outcome"]
+        for r in raw_events(tmp_path).to_pylist()
+        if r["event_type"] == "decision"
+    ]
+    assert outcomes == ["kept"]

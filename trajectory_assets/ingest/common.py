@@ -88,8 +88,29 @@ def content_id(data: bytes) -> str:
 
 
 def dumps(obj: Any) -> str:
-    """Compact JSON for payloads; values JSON cannot represent are written as text."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Compact, strict JSON for payloads: values JSON has no type for (datetimes, ...) as text,
+    numbers it cannot hold (NaN, infinities) as null, as JavaScript's JSON.stringify writes
+    them, so every JSON reader parses the payload (Python's would write a bare `NaN`)."""
+    try:
+        return _strict(obj)
+    except ValueError as exc:  # rare, so the common case pays nothing for the walk below
+        if "Out of range float" not in str(exc):
+            raise
+        return _strict(_finite(obj))
+
+
+def _strict(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(value) for value in obj]
+    return obj
 
 
 def parse_ts(value: Any) -> dt.datetime:

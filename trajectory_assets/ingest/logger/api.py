@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
-from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent, dumps
+from trajectory_assets.ingest.common import dumps
+from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, CapturePolicy
 from trajectory_assets.ingest.logger.flusher import Flusher
 from trajectory_assets.lake.fs import Lake
@@ -24,6 +25,8 @@ from trajectory_assets.lake.fs import Lake
 log = logging.getLogger("trajectory_assets.ingest.logger")
 
 _ROW_OVERHEAD_BYTES = 160
+Outcome = Literal["kept", "eliminated", "scored"]
+DECISION_OUTCOMES: tuple[Outcome, ...] = ("kept", "eliminated", "scored")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US = dt.timedelta(microseconds=1)
 
@@ -126,11 +129,16 @@ class Session:
         self,
         step: str,
         item_id: str,
-        outcome: Literal["kept", "eliminated", "scored"],
+        outcome: Outcome,
         score: float | None = None,
         reason: str | None = None,
         **fields: Any,
     ) -> str | None:
+        """`outcome` is one of SPEC's three: another would be counted in no column of
+        `decision_steps`, so it is left out as invalid, like any event no table can use."""
+        if outcome not in DECISION_OUTCOMES:
+            self.logger._invalid(f"decision outcome {outcome!r} is not one of {DECISION_OUTCOMES}")
+            return None
         payload = {"step": step, "item_id": item_id, "outcome": outcome, "score": score}
         if reason is not None:
             payload["reason"] = reason

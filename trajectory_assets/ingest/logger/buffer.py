@@ -5,15 +5,9 @@ The caller's side only appends and counts, so `log()` stays a list append; conve
 sampling and writing are the flush thread's (see `flusher`).
 """
 
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any
-
-
-def dumps(value: Any) -> str:
-    """Payload JSON: compact, and values JSON has no type for (datetimes, ...) as text."""
-    return json.dumps(value, separators=(",", ":"), default=str)
 
 
 @dataclass(slots=True)

@@ -20,7 +20,8 @@ import json
 import zlib
 from typing import Literal
 
-from trajectory_assets.ingest.logger.buffer import LoggedEvent, dumps
+from trajectory_assets.ingest.common import dumps
+from trajectory_assets.ingest.logger.buffer import LoggedEvent
 
 Capture = Literal["full", "sampled", "metrics_only"]
 CAPTURE_LEVELS: tuple[str, ...] = ("full", "sampled", "metrics_only")
