@@ -76,10 +76,10 @@ class BadRawFilesError(RuntimeError):
         return (BadRawFilesError, (self.bad,))
 
 
-class RawLinkError(RuntimeError):
-    """A symbolic link in the raw lake that cannot be read as raw data: one to nothing (its
-    sessions would be missing without a word), or one to a folder inside a day (it could list
-    the same sessions under two names, or loop)."""
+class RawLayoutError(RuntimeError):
+    """Raw data the listing cannot place, which would otherwise be left out without a word: a
+    symbolic link to nothing, a link to a folder inside a day (it could list the same sessions
+    under two names, or loop), a Parquet file outside an `app_id=/session_id=` folder."""
 
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"raw data at {path} {problem}")
@@ -87,7 +87,7 @@ class RawLinkError(RuntimeError):
         self.problem = problem
 
     def __reduce__(self) -> tuple[type, tuple[str, str]]:
-        return (RawLinkError, (self.path, self.problem))
+        return (RawLayoutError, (self.path, self.problem))
 
 
 # Planning and committing tables

@@ -8,7 +8,7 @@ import pytest
 from tests.lakes import DAY1, DAY2, break_day
 from trajectory_assets.defs.partitions import daily
 from trajectory_assets.defs.raw import raw_versions
-from trajectory_assets.errors import RawLinkError
+from trajectory_assets.errors import RawLayoutError
 from trajectory_assets.lake.fs import Lake
 
 PARTITIONS = daily("2026-01-01")
@@ -27,5 +27,5 @@ def test_a_broken_day_is_logged_and_left_out_while_the_others_are_observed(
     assert f"raw_events dt={DAY1} not observed" in caplog.text
     assert str(link) in caplog.text
 
-    with pytest.raises(RawLinkError, match="session_id=on-a-gone-disk"):
+    with pytest.raises(RawLayoutError, match="session_id=on-a-gone-disk"):
         raw_versions(lake, PARTITIONS)  # `sync` has no log: the error stops it

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.lakes import DAY1, DAY2
-from trajectory_assets.errors import RawLinkError
+from trajectory_assets.errors import RawLayoutError
 from trajectory_assets.ingest.writer import session_dir
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import (
@@ -88,9 +88,33 @@ def test_a_link_to_nothing_or_to_a_folder_inside_a_day_stops_the_listing(
     for pruned in ({}, {"app_id": app.name[len("app_id=") :]}):
         if where == "app" and pruned:
             continue  # a listing pruned to another app does not look at it
-        with pytest.raises(RawLinkError) as raised:
+        with pytest.raises(RawLayoutError) as raised:
             list_raw_files(lake, dt=DAY1, **pruned)
         assert str(link) in str(raised.value) and str(pointed) in str(raised.value)
+    assert list_raw_files(lake, dt=DAY2)  # other days still list
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        "",  # in the day's folder itself
+        "app_id=a",
+        "app_id=a/session_id=__HIVE_DEFAULT_PARTITION__",  # a null session, as Arrow writes it
+        "app_id=a/session_id=",
+        "app_id=__HIVE_DEFAULT_PARTITION__/session_id=s",
+    ],
+)
+def test_a_parquet_file_outside_a_session_folder_stops_the_listing(lake: Lake, folder: str) -> None:
+    """Its events belong to no session: it was left out of every table without a word."""
+    placed = Path(lake.root) / "raw_events" / f"dt={DAY1}" / folder / "events.parquet"
+    placed.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(
+        next(placed.parents[len(Path(folder).parts)].glob("app_id=*/session_id=*/*.parquet")),
+        placed,
+    )
+    with pytest.raises(RawLayoutError, match="so its events belong to no session") as raised:
+        list_raw_files(lake, dt=DAY1)
+    assert str(raised.value).startswith(f"raw data at {placed} is not in an app_id=<app>/")
     assert list_raw_files(lake, dt=DAY2)  # other days still list
 
 
@@ -101,7 +125,7 @@ def test_a_broken_link_for_the_whole_raw_table_is_named_by_every_listing(
     shutil.rmtree(raw)
     raw.symlink_to(tmp_path / "gone")
     for listing in (lambda: list_days(lake), lambda: list_raw_files(lake, dt=DAY1)):
-        with pytest.raises(RawLinkError, match="raw_events is a symbolic link"):
+        with pytest.raises(RawLayoutError, match="raw_events is a symbolic link"):
             listing()
 
 
@@ -113,9 +137,9 @@ def test_a_pruned_listing_refuses_the_linked_folders_a_full_one_refuses(
     shutil.move(app, tmp_path / "app")
     app.symlink_to(tmp_path / "app")
     app_id = app.name[len("app_id=") :]
-    with pytest.raises(RawLinkError):
+    with pytest.raises(RawLayoutError):
         list_raw_files(lake, dt=DAY1, app_id=app_id)
-    with pytest.raises(RawLinkError):
+    with pytest.raises(RawLayoutError):
         list_raw_files(lake, dt=DAY1, app_id=app_id, session_id="any")
 
 

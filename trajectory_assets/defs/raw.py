@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.errors import RawLinkError
+from trajectory_assets.errors import RawLayoutError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import RawFile, fingerprint, list_days, list_raw_files
 
@@ -45,7 +45,7 @@ def raw_versions(
             continue
         try:
             files = list_raw_files(lake, dt=day)
-        except RawLinkError as exc:
+        except RawLayoutError as exc:
             if log is None:
                 raise
             log.error(f"raw_events dt={day} not observed: {exc}")

@@ -20,7 +20,7 @@ from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import default_on_bad_file
 from trajectory_assets.engine.lineage import in_lake, needs_run
 from trajectory_assets.engine.registry import Registry
-from trajectory_assets.errors import RawLinkError
+from trajectory_assets.errors import RawLayoutError
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import list_days, list_raw_files
@@ -54,7 +54,7 @@ def raw_changed_sensor(
                 continue  # before the first partition, or today's, which is still filling
             try:
                 raw = list_raw_files(the_lake, dt=day)
-            except RawLinkError as exc:
+            except RawLayoutError as exc:
                 context.log.error(f"raw_events dt={day}: {exc}")
                 run_key = f"{day}:link:{exc.path}"
                 requests.append(dg.RunRequest(run_key=run_key, partition_key=day))

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trajectory_assets.errors import RawLinkError
+from trajectory_assets.errors import RawLayoutError
 from trajectory_assets.lake.fs import Lake, modified
 from trajectory_assets.lake.layout import RAW_TABLE, parse_hive, partition_value
 
@@ -118,8 +118,13 @@ def list_raw_files(
             if not _is_data_file(relative):
                 continue
             keys = parse_hive(relative)
-            if "app_id" not in keys or "session_id" not in keys:
-                continue
+            if not (keys.get("app_id") and keys.get("session_id")):
+                raise RawLayoutError(
+                    lake.display_path(path),
+                    "is not in an app_id=<app>/session_id=<session> folder of its day (or the "
+                    "folder names an empty or null key), so its events belong to no session: "
+                    "move the file into its session's folder, or out of raw_events",
+                )
             if session_id is not None and keys["session_id"] != session_id:
                 continue
             files.append(
@@ -169,9 +174,9 @@ def _find(lake: Lake, base: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _check_broken(lake: Lake, path: str) -> None:
-    """RawLinkError when `path` is a symbolic link that leads nowhere (local lakes)."""
+    """RawLayoutError when `path` is a symbolic link that leads nowhere (local lakes)."""
     if lake.is_local and os.path.islink(path) and not os.path.exists(path):
-        raise RawLinkError(
+        raise RawLayoutError(
             path,
             f"is a symbolic link to {os.readlink(path)}, which cannot be followed (it does not "
             "exist, or links lead back to themselves): restore the target, or remove the link "
@@ -180,9 +185,9 @@ def _check_broken(lake: Lake, path: str) -> None:
 
 
 def _check_not_linked_folder(lake: Lake, path: str) -> None:
-    """RawLinkError when `path`, inside a day's folder, is a symbolic link to a folder."""
+    """RawLayoutError when `path`, inside a day's folder, is a symbolic link to a folder."""
     if lake.is_local and os.path.islink(path) and os.path.isdir(path):
-        raise RawLinkError(
+        raise RawLayoutError(
             path,
             f"is a symbolic link to the folder {os.readlink(path)}: inside a day only files may "
             "be links (a day's whole folder may be one), since a linked folder can list the same "
