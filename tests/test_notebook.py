@@ -98,6 +98,11 @@ def test_raw_events_and_versions_read_as_they_are(built: Lake) -> None:
         ctx.read("sessions", as_of=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     now = dt.datetime.now(dt.UTC)
     assert ctx.read("sessions", as_of=now).equals(ctx.read("sessions"))
+    # ISO text, as the command line's --as-of takes it, UTC when it names no zone
+    naive_text = now.replace(tzinfo=None).isoformat()
+    assert ctx.read("sessions", as_of=naive_text).equals(ctx.read("sessions"))
+    with pytest.raises(NoSuchVersionError, match="sessions did not exist yet at 2020-01-01"):
+        ctx.read("sessions", as_of="2020-01-01T00:00:00+00:00")
     with pytest.raises(FileNotFoundError, match=f"no lake at {built.root}-typo"):
         ta.connect(f"{built.root}-typo")
     with pytest.raises(ValueError, match="dt='bogus' is not a day"):  # not 0 rows, as if empty
@@ -117,6 +122,7 @@ def test_raw_events_and_versions_read_as_they_are(built: Lake) -> None:
         "app_id=[] names no app; leave app_id out": {"app_id": []},
         "as_of=2026-11-18T12:00:00 has no time zone": {"as_of": dt.datetime(2026, 11, 18, 12)},
         "is not a day": {"dt": dt.datetime(2026, 11, 18, 12)},  # a moment, not a day
+        "as_of='yesterday' is not an ISO 8601 time": {"as_of": "yesterday"},
     }
     for message, options in mistakes.items():
         with pytest.raises(ValueError, match=re.escape(message)):

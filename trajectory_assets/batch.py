@@ -14,12 +14,17 @@ _local = threading.local()
 
 
 def _database() -> "duckdb.DuckDBPyConnection":
-    """One in-memory DuckDB per worker thread; batches get cheap cursors on it."""
+    """One in-memory DuckDB per worker thread; batches get cheap cursors on it. In UTC, the
+    tables' zone: DuckDB's default, the machine's own zone, would give an operator's
+    `ts::date` or `hour(ts)` other values on a worker abroad than on the driver."""
     import duckdb
 
     con = getattr(_local, "con", None)
     if con is None:
         con = duckdb.connect(config={"threads": 1})
+        # GLOBAL: the batches' cursors are connections of their own; after connecting, since
+        # ICU, which the setting needs, loads on first use
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
         _local.con = con
     return con
 

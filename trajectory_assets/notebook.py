@@ -68,11 +68,12 @@ class Context:
         app_id: str | Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
         version: int | None = None,
-        as_of: datetime | None = None,
+        as_of: datetime | str | None = None,
     ) -> pa.Table:
         """The table's rows (at its current version, or `version`, or the version current at
-        `as_of`) as Arrow, pruned by day and app (one or a list), in key order; `raw_events`
-        gives the raw events as operators see them. NotMaterializedError for a table, or a
+        `as_of`: a datetime with its zone, or ISO 8601 text, UTC without one) as Arrow, pruned
+        by day and app (one or a list), in key order; `raw_events` gives the raw events as
+        operators see them. NotMaterializedError for a table, or a
         `dt`, never materialized; a warning names the days of raw data a range leaves out."""
         catalog = self.catalog
         if version is None and as_of is None:

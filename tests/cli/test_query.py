@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -229,3 +231,44 @@ def test_a_lost_file_is_named_as_the_user_would_type_it() -> None:
     assert _in_lake(s3, "lake/sessions/x.parquet") == "s3://trajectory-lake/lake/sessions/x.parquet"
     assert _in_lake(Lake("/data/lake"), "data/lake/x.parquet") == "/data/lake/x.parquet"
     assert _in_lake(Lake("/data/lake"), "/data/lake/x.parquet") == "/data/lake/x.parquet"
+
+
+@pytest.fixture()
+def abroad(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process in Tokyo: DuckDB takes its default zone from the machine's."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_times_are_utc_whatever_the_machines_zone(
+    materialized_lake: Path, abroad: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dt` is the UTC day of `started_at`: in the machine's zone a query gave other days, hours
+    and printed offsets on each laptop."""
+    sql = (
+        "SELECT count(*) FILTER (WHERE started_at::date::varchar = dt) AS same_day, count(*) AS n,"
+        " min(strftime(started_at, '%z')) AS zone FROM sessions"
+    )
+    assert query(materialized_lake, sql, "--format", "csv") == 0
+    same_day, n, zone = capsys.readouterr().out.splitlines()[1].split(",")
+    assert same_day == n == "40" and zone == "+00"
+
+
+def test_a_version_number_reads_one_table(
+    materialized_lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Version N of two tables is two points in time: a join of them is refused, not mixed."""
+    join = "SELECT count(*) FROM sessions JOIN turn_features USING (app_id, session_id)"
+    assert query(materialized_lake, join, "--as-of", "1") == 1
+    assert capsys.readouterr().err == (
+        "error: --as-of 1 is a version of one table, and the query reads sessions and "
+        "turn_features, whose version 1 may be other points in time: give --as-of a time "
+        "(ISO 8601) to read every table as it was then, or query one table\n"
+    )
+    one = "WITH s AS (SELECT * FROM sessions) SELECT count(*) FROM s"  # a CTE is no table
+    assert query(materialized_lake, one, "--as-of", "1") == 0
+    now = dt.datetime.now(dt.UTC).isoformat()
+    assert query(materialized_lake, join, "--as-of", now) == 0

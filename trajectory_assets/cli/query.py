@@ -69,7 +69,10 @@ def query(
         raise CliError("--format parquet writes a file: give --output FILE")
     where = open_lake(lake, must_exist=True)
     tables = list(project(defs, where).registry.tables)
-    con, absent = connect(where, tables, as_of=_as_of(as_of))
+    moment = _as_of(as_of)
+    if isinstance(moment, int):
+        _one_table_for_a_version(sql, tables, moment)
+    con, absent = connect(where, tables, as_of=moment)
     try:
         result = con.sql(sql)
         if result is None:  # a statement without a result, e.g. SET
@@ -141,13 +144,49 @@ def _in_lake(lake: "Lake", location: str) -> str:
 def _as_of(text: str | None) -> "int | dt.datetime | None":
     if text is None:
         return None
+    from trajectory_assets.lake.catalog import checked_as_of
+
     if text.isdigit():
         return int(text)
     try:
-        moment = dt.datetime.fromisoformat(text)
+        return checked_as_of(text)
     except ValueError:
         raise CliError(f"--as-of takes a table version or an ISO time, not {text!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _one_table_for_a_version(sql: str, tables: Sequence[str], version: int) -> None:
+    """A version number is one table's: each table counts its own commits (a rollback, a
+    vacuum or a day of one table alone moves them apart), so version N of two tables is two
+    points in time, and a join of them would mix them without a word."""
+    named = sorted(set(_tables_in(sql)) & set(tables))
+    if len(named) > 1:
+        raise CliError(
+            f"--as-of {version} is a version of one table, and the query reads "
+            f"{', '.join(named[:-1])} and {named[-1]}, whose version {version} may be other "
+            "points in time: give --as-of a time (ISO 8601) to read every table as it was "
+            "then, or query one table"
+        )
+
+
+def _tables_in(sql: str) -> list[str]:
+    """The tables a SELECT names (CTE names too), from DuckDB's parser alone; none for other
+    statements, which it cannot serialize."""
+    import json
+
+    import duckdb
+
+    tree = json.loads(duckdb.connect().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    found: list[str] = []
+    stack: list[object] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                found.append(str(node.get("table_name")))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def connect(
@@ -155,7 +194,10 @@ def connect(
 ) -> "tuple[duckdb.DuckDBPyConnection, dict[str, str]]":
     """An in-memory DuckDB with each Delta table of the lake registered under its name: the
     pyarrow dataset of one version, so DuckDB pushes filters and projections down to it; and
-    the tables left out, each with why (no such version or time kept, or never committed)."""
+    the tables left out, each with why (no such version or time kept, or never committed).
+
+    Its time zone is UTC, as the tables' times and days are: DuckDB's default, the machine's
+    own zone, would turn `started_at::date` into another day than `dt` on a laptop abroad."""
     import duckdb
 
     from trajectory_assets.errors import NoSuchVersionError
@@ -163,6 +205,7 @@ def connect(
     from trajectory_assets.lake.delta_history import version_as_of
 
     con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # after connecting: ICU loads on first use
     absent: dict[str, str] = {}
     for name in tables:
         try:

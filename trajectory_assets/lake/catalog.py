@@ -7,7 +7,7 @@ step, one check), so make a new one, or call `refresh`, to see later commits.
 
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -76,7 +76,7 @@ class Catalog:
         app_id: str | Sequence[str] | None = None,
         columns: Sequence[str] | None = None,
         version: int | None = None,
-        as_of: datetime | None = None,
+        as_of: datetime | str | None = None,
     ) -> pa.Table:
         """The rows of a table (current, or at a version or time), in key order, pruned by day
         and app (one or several): the files of other partitions are never opened.
@@ -93,12 +93,7 @@ class Catalog:
                     f"{RAW_TABLE} is append-only Parquet, not Delta: it has no versions"
                 )
             return self._raw(dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id, columns=columns)
-        if as_of is not None and as_of.tzinfo is None:
-            raise ValueError(
-                f"as_of={as_of.isoformat()} has no time zone; give one, as in "
-                "datetime(2026, 12, 1, tzinfo=timezone.utc)"
-            )
-        wanted = as_of if as_of is not None else version
+        wanted = checked_as_of(as_of) if as_of is not None else version
         if wanted is not None:
             version = delta_history.version_as_of(self.lake, name, wanted)
         return delta.read(
@@ -170,6 +165,26 @@ def checked_days(
     if first and last and first > last:
         raise ValueError(f"dt_to={last!r} is before dt_from={first!r}")
     return days["dt"], first, last
+
+
+def checked_as_of(as_of: datetime | str) -> datetime:
+    """A moment to read a table as of: a datetime with its zone, or ISO 8601 text, UTC when it
+    gives no zone (as the command line's `--as-of`). A datetime without a zone is refused: it
+    is the machine's local time to some and UTC to others."""
+    if isinstance(as_of, str):
+        try:
+            moment = datetime.fromisoformat(as_of)
+        except ValueError:
+            raise ValueError(f"as_of={as_of!r} is not an ISO 8601 time") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not isinstance(as_of, datetime):
+        raise TypeError(f"as_of takes a datetime or ISO 8601 text, not {as_of!r}")
+    if as_of.tzinfo is None:
+        raise ValueError(
+            f"as_of={as_of.isoformat()} has no time zone; give one, as in "
+            "datetime(2026, 12, 1, tzinfo=timezone.utc)"
+        )
+    return as_of
 
 
 def checked_columns(
