@@ -175,7 +175,8 @@ def _tables_in(sql: str) -> list[str]:
 
     import duckdb
 
-    tree = json.loads(duckdb.connect().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    (text,) = duckdb.connect().execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0]
+    tree = json.loads(text)
     found: list[str] = []
     stack: list[object] = [tree]
     while stack:
