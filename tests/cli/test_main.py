@@ -75,6 +75,24 @@ def test_generate_refuses_an_app_named_twice(
     assert not (tmp_path / "lake").exists()
 
 
+def test_generate_writes_new_days_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A second sample in the same days kept the first one's files its options did not
+    overwrite: 315 sessions on a day of 300, sessions mixing two samples."""
+    lake = tmp_path / "lake"
+    sample = ["generate", "--lake", str(lake), "--sessions-per-day", "3", "--days", "2"]
+    assert main([*sample, "--start", "2026-11-18", "--files-per-session", "2"]) == 0
+    before = sorted(p.relative_to(lake) for p in lake.rglob("*.parquet"))
+    capsys.readouterr()
+    assert main([*sample, "--start", "2026-11-19", "--seed", "8"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {lake / 'raw_events'} already holds raw data for 2026-11-19: generate writes "
+        "new days only, since a second sample would mix with the first; give other days "
+        "(--start, --days) or another lake\n"
+    )
+    assert sorted(p.relative_to(lake) for p in lake.rglob("*.parquet")) == before
+    assert main([*sample, "--start", "2026-11-20"]) == 0  # the days after: added
+
+
 def test_quiet_hides_library_warnings_and_logs_and_restores_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

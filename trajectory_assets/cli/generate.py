@@ -13,6 +13,7 @@ from trajectory_assets.cli.common import (
     lake_option,
     open_lake,
     say,
+    some_days,
     split_list,
 )
 
@@ -66,7 +67,24 @@ def generate(
         )
     except ValueError as exc:  # e.g. the same app twice in --apps
         raise CliError(str(exc)) from None
-    write_sample(open_lake(lake, must_exist=False), config)
+    where = open_lake(lake, must_exist=False)
+    _refuse_days_with_data(where, config)
+    write_sample(where, config)
+
+
+def _refuse_days_with_data(lake: "Lake", config: "SynthConfig") -> None:
+    """Raw data is append-only: a second sample in the same days would keep the first one's
+    files its own options do not overwrite (other file names, other seeds), and mix them."""
+    from trajectory_assets.lake.raw import list_days
+
+    last = config.start + dt.timedelta(days=config.days - 1)
+    taken = list_days(lake, config.start.isoformat(), last.isoformat())
+    if taken:
+        raise CliError(
+            f"{lake.display('raw_events')} already holds raw data for {some_days(taken)}: "
+            "generate writes new days only, since a second sample would mix with the first; "
+            "give other days (--start, --days) or another lake"
+        )
 
 
 def write_sample(lake: "Lake", config: "SynthConfig") -> None:
