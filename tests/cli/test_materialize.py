@@ -99,6 +99,11 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     no_raw = materialize(lake, home, "--partition", "2001-01-01", runtime=None)
     assert no_raw.returncode == 1
     assert "no raw data for 2001-01-01" in no_raw.stderr and "--missing" in no_raw.stderr
+    assert "still to come" not in no_raw.stderr
+    ahead = materialize(lake, home, "--partition", "2999-01-01", runtime=None)
+    assert ahead.returncode == 1
+    assert "no raw data for 2999-01-01 in " in ahead.stderr
+    assert ": 2999-01-01 is still to come (today is " in ahead.stderr
     (lake / "raw_events" / "dt=2001-01-01").mkdir(parents=True)  # an empty day, but ...
     (lake / "trajectory_assets.json").write_text('{"start_date": "2025-01-01"}')
     too_early = materialize(lake, home, "--partition", "2001-01-01", runtime=None)

@@ -6,6 +6,7 @@ run; `--missing` picks the days with raw data whose tables are missing or stale,
 scattered, one run per stretch of consecutive days.
 """
 
+import datetime as dt
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -207,8 +208,13 @@ def run_days(
     with_raw = set(list_days(lake))
     without = [d for d in days if d not in with_raw]
     if without:
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        future = [d for d in without if d > today]
+        to_come = (
+            f"{some_days(future)} is still to come (today is {today}, UTC); " if future else ""
+        )
         raise CliError(
-            f"no raw data for {some_days(without)} in {lake.display('raw_events')}: "
+            f"no raw data for {some_days(without)} in {lake.display('raw_events')}: {to_come}"
             "ingest it first, or use --missing to materialize the days that have raw data "
             "(a day folder without files is an empty day, and materializes)"
         )
@@ -331,8 +337,6 @@ def _job(
 
 def stretches(days: Sequence[str]) -> list[list[str]]:
     """Consecutive days together (sorted days in), so each stretch is one Dagster run."""
-    import datetime as dt
-
     found: list[list[str]] = []
     for day in days:
         if found and dt.date.fromisoformat(day) - dt.date.fromisoformat(
