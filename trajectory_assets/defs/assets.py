@@ -23,6 +23,7 @@ from trajectory_assets.defs.config import IN_RUN_CONFIG, ComputeConfig, config_c
 from trajectory_assets.defs.evaluations import evaluations
 from trajectory_assets.defs.instance import LAKE_TAG, bind
 from trajectory_assets.defs.metadata import (
+    column_schema,
     committed_day,
     day_observations,
     table_metadata,
@@ -99,7 +100,8 @@ def build_assets(
             code_version=versions.get(op.name, op.version),
             group_name=group,
             kinds={"delta", "ray"},
-            metadata={
+            metadata={  # the columns here, not in each of a range run's per-day events
+                "dagster/column_schema": column_schema(table),
                 "operator": op.name,
                 "partitioned_by": ", ".join(["dt", *table.partition_by]),
             },
