@@ -56,6 +56,13 @@ def test_missing_materializes_scattered_days_then_nothing(tmp_path: Path, home: 
     late = materialize(lake, home, "--missing")
     assert late.returncode == 0 and late.stdout.count("succeeded") == 1
     assert f"{DAY3}" in late.stdout and f"for {DAY1}" not in late.stdout
+    # a day whose report is missing (failed, or a run of some tables only): the report again
+    shutil.rmtree(lake / "reports" / f"dt={DAY1}")
+    tables_only = materialize(lake, home, "--missing", "--assets", "sessions")
+    assert tables_only.returncode == 0 and "nothing to do" in tables_only.stdout
+    report = materialize(lake, home, "--missing")
+    assert report.returncode == 0 and report.stdout.count("succeeded") == 1
+    assert (lake / "reports" / f"dt={DAY1}" / "report.html").exists()
 
 
 def test_a_failed_stretch_of_days_does_not_stop_the_others(tmp_path: Path, home: Path) -> None:

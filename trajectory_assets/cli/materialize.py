@@ -2,8 +2,8 @@
 
 The runs go through `dg.materialize` with the DAGSTER_HOME instance, so they are recorded like a
 run launched from the UI: same assets, resources, checks and lineage. Consecutive days are one
-run; `--missing` picks the days with raw data whose tables are missing or stale, however
-scattered, one run per stretch of consecutive days.
+run; `--missing` picks the days with raw data whose tables are missing or stale (or whose daily
+report is missing), however scattered, one run per stretch of consecutive days.
 """
 
 import datetime as dt
@@ -63,7 +63,8 @@ LAKE_TAG = "trajectory_assets/lake"
 @click.option(
     "--missing",
     is_flag=True,
-    help="every day with raw data whose tables are missing or stale (instead of days)",
+    help="every day with raw data whose tables are missing or stale, or whose daily report is "
+    "missing (instead of days)",
 )
 @runtime_option
 @click.option("--assets", help="comma-separated tables (default: all)")
@@ -150,11 +151,14 @@ def missing_days(
 ) -> list[str]:
     """Days with raw data, from the lake's first partition on, where an operator of `tables` has
     no day, or a stale one, judged with the bad-file rule the run will use (part of each day's
-    key: a day computed skipping a bad file is current for runs that skip it)."""
+    key: a day computed skipping a bad file is current for runs that skip it); and, when the
+    daily report is asked for, days without a report page (a report that failed, or a run of
+    some tables only)."""
     from trajectory_assets.defs.partitions import daily, start_date_of
     from trajectory_assets.engine.lineage import in_lake, needs_run
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days, list_raw_files
+    from trajectory_assets.lake.reports import report_days
 
     rule: OnBadFile = "skip" if on_bad_file == "skip" else "fail"
     registry = the_project.registry
@@ -165,11 +169,14 @@ def missing_days(
     late = [d for d in days if d not in partitions]
     if late:
         say(f"note: leaving out {some_days(late)}, after the last partition (today, UTC)")
-    return [
-        day
-        for day in days
-        if day in partitions and needs_run(ops, catalog, day, list_raw_files(lake, dt=day), rule)
-    ]
+    pages = set(report_days(lake)) if REPORT in tables else None
+
+    def missing(day: str) -> bool:
+        if pages is not None and day not in pages:
+            return True
+        return needs_run(ops, catalog, day, list_raw_files(lake, dt=day), rule)
+
+    return [day for day in days if day in partitions and missing(day)]
 
 
 def run_days(
