@@ -1,12 +1,15 @@
 """`tables` and `explain`: what a lake holds, and what a run would do, without running it."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2
+from tests.runs import run_all
 from trajectory_assets.cli import main
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake.fs import Lake
 
 
@@ -55,6 +58,32 @@ def test_explain_plans_what_an_asset_needs_first_on_a_new_day(
     )
     assert "operator sessionize" in out and "operator turn_features" in out
     assert "reads: raw_events, once per batch for sessionize, turn_features" in out
+
+
+def test_explain_says_when_the_tables_an_asset_reads_are_stale(
+    lake: Lake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A late raw file makes sessionize stale; tool_stats, from sessionize's tables as they
+    are, is up to date: explain said only that, so a user saw nothing to do where --missing
+    had a day to run."""
+    run_all(lake, [DAY1], InlineRuntime())
+    explain = ["explain", "tool_stats", "--lake", lake.root, "--partition", DAY1]
+    assert main(explain) == 0
+    assert capsys.readouterr().out.startswith("operator tool_stats")  # nothing stale: no note
+    day = Path(lake.root) / "raw_events" / f"dt={DAY1}"
+    late = day / "app_id=late" / "session_id=s-late" / "part-0.parquet"
+    late.parent.mkdir(parents=True)
+    shutil.copy(next(day.rglob("*.parquet")), late)
+    assert main(explain) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"note: sessionize, which tool_stats reads, is stale for {DAY1}: this is the plan of "
+        "tool_stats alone, from its inputs as they are; a run of every asset (or --missing) "
+        "computes it first\n"
+    )
+    assert "  tool_stats: up to date" in out
+    assert main(["explain", "daily_report", "--lake", lake.root]) == 1
+    assert "daily_report is a page drawn from the day's tables" in capsys.readouterr().err
 
 
 def test_explain_plans_with_the_settings_a_run_takes(

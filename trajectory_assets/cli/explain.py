@@ -1,8 +1,11 @@
 """`trajectory-assets explain ASSET`: the plan of an asset for some days, without running it."""
 
+from typing import TYPE_CHECKING
+
 import click
 
 from trajectory_assets.cli.common import (
+    REPORT,
     CliError,
     days_options,
     defs_option,
@@ -16,6 +19,11 @@ from trajectory_assets.cli.common import (
     say,
     some_days,
 )
+
+if TYPE_CHECKING:
+    from trajectory_assets.engine.registry import Registry
+    from trajectory_assets.lake.fs import Lake
+    from trajectory_assets.operator import Operator
 
 
 @click.command(short_help="show the plan of an asset, without running it")
@@ -45,6 +53,11 @@ def explain(
 
     where = open_lake(lake, must_exist=True)
     registry = project(defs, where).registry
+    if asset == REPORT:
+        raise CliError(
+            f"{REPORT} is a page drawn from the day's tables, with no plan of its own: explain "
+            "a table it reads (sessions, turns, eval_runs, ...)"
+        )
     op = operator_named(registry, asset)
     days = resolve_days(partition, date_from, date_to)
     with_raw = list_days(where)
@@ -66,12 +79,23 @@ def explain(
         raise CliError("nothing to explain: every day with raw data is before the first partition")
     settings = RunSettings(batch_bytes=batch_bytes())  # a run's default, as materialize takes it
     try:
-        say(explain_plan(registry, [op], where, days, runtime, settings))
-        return
+        plan = explain_plan(registry, [op], where, days, runtime, settings)
     except MissingUpstreamError as exc:
         chain = registry.with_upstream(op)
         if len(chain) == 1:
             raise CliError(str(exc)) from None
+    else:
+        upstream = [o for o in registry.with_upstream(op) if o is not op]
+        stale = _stale(where, registry, upstream, days)
+        if stale:
+            say(
+                f"note: {', '.join(o.name for o in upstream)}, which {op.name} reads, "
+                f"{'is' if len(upstream) == 1 else 'are'} stale for {some_days(stale)}: this is "
+                f"the plan of {op.name} alone, from its inputs as they are; a run of every asset "
+                f"(or --missing) computes {'it' if len(upstream) == 1 else 'them'} first"
+            )
+        say(plan)
+        return
     try:
         plan = explain_plan(registry, chain, where, days, runtime, settings)
     except MissingUpstreamError as exc:  # written by another code location
@@ -82,3 +106,17 @@ def explain(
         f"a run that computes them first ({names}), as materializing every asset does"
     )
     say(plan)
+
+
+def _stale(lake: "Lake", registry: "Registry", ops: "list[Operator]", days: list[str]) -> list[str]:
+    """The days on which an operator of `ops` is missing or was computed from other inputs than
+    it has now, as `materialize --missing` judges them."""
+    from trajectory_assets.engine.lineage import in_lake, needs_run
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.raw import list_raw_files
+
+    ops = in_lake(lake, ops)
+    if not ops:
+        return []
+    catalog = Catalog(lake, registry.tables)
+    return [d for d in days if needs_run(ops, catalog, d, list_raw_files(lake, dt=d))]
