@@ -1,13 +1,16 @@
 """The `jsonl` importer: Tier A events one per line, validated before anything is written."""
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from tests.ingest.lakes import raw_events
 from trajectory_assets.cli import main
+from trajectory_assets.ingest.console import summary_table
 from trajectory_assets.ingest.run import ingest_files
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.quarantine import rejected_files
@@ -62,6 +65,10 @@ def test_valid_lines_import_with_payload_objects_and_the_default_app(tmp_path: P
     assert rows["e3"]["artifacts"] == [{"kind": "stdout", "uri": "s3://x"}]
     assert rows["e1"]["dt"] == "2026-01-02"
     assert report.apps == ["mine", "other"]  # the apps written, a row's own included
+    record = Console(record=True, width=200, file=io.StringIO())
+    record.print(summary_table(report))
+    (row,) = [line for line in record.export_text().splitlines() if line.startswith("│ jsonl")]
+    assert row.split("│")[2].strip() == "mine, other"  # the table's app column says the same
 
 
 def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(

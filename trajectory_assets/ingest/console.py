@@ -9,7 +9,7 @@ import os
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from trajectory_assets.ingest.run import FileResult, IngestReport
+from trajectory_assets.ingest.run import FileResult, IngestReport, apps_of
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -116,10 +116,9 @@ def summary_table(report: IngestReport) -> "Table":
 def _row(name: str, files: list[FileResult]) -> list["Text | str"]:
     from rich.text import Text
 
-    apps = sorted({f.app_id for f in files if f.app_id})
     return [
         name,
-        Text(", ".join(apps)),  # app ids are the user's: no markup
+        Text(", ".join(apps_of(files))),  # app ids are the user's: no markup
         f"{sum(f.status == 'imported' for f in files):,}",
         f"{sum(f.status == 'skipped' for f in files):,}",
         f"{sum(f.status == 'failed' for f in files):,}",

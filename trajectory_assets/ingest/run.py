@@ -112,9 +112,7 @@ class IngestReport:
 
     @property
     def apps(self) -> list[str]:
-        """The apps the sessions were written under (a JSONL row names its own)."""
-        written = {app for f in self.ok for app, _ in f.sessions}
-        return sorted(written or {f.app_id for f in self.ok if f.app_id})
+        return apps_of(self.ok)
 
     @property
     def days(self) -> list[str]:
@@ -170,6 +168,13 @@ def expand_paths(
                 if endings is None or (name.endswith(endings) and not name.startswith(".")):
                     out.append((os.path.join(folder, name), True))
     return out
+
+
+def apps_of(files: Sequence[FileResult]) -> list[str]:
+    """The apps the files' sessions were written under (a JSONL row names its own), else the
+    apps they were imported as."""
+    written = {app for f in files for app, _ in f.sessions}
+    return sorted(written or {f.app_id for f in files if f.app_id})
 
 
 def ingest_files(
