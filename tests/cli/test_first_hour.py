@@ -53,6 +53,13 @@ def test_missing_materializes_scattered_days_then_nothing(tmp_path: Path, home: 
         next((lake / "raw_events" / f"dt={DAY1}").rglob("*.parquet")),
         lake / "raw_events" / f"dt={DAY3}" / "app_id=late" / "session_id=x" / "late.parquet",
     )
+    dry = materialize(lake, home, "--missing", "--assets", "sessions", "--dry-run")
+    assert dry.returncode == 0
+    assert dry.stdout == (
+        f"would materialize 1 day(s) in 1 run(s): {DAY3}\n"
+        "assets: sessions, turns, errors, rejected_events, llm_calls, tool_calls\n"
+        "nothing run (dry run); `explain TABLE` shows a day's plan\n"
+    )
     late = materialize(lake, home, "--missing")
     assert late.returncode == 0 and late.stdout.count("succeeded") == 1
     assert f"{DAY3}" in late.stdout and f"for {DAY1}" not in late.stdout

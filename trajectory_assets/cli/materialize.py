@@ -82,6 +82,11 @@ LAKE_TAG = "trajectory_assets/lake"
     help="compute the days even when up to date, into new files (repairs files lost by hand)",
 )
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="say which days and assets it would materialize, in which runs, and run nothing",
+)
+@click.option(
     "--config",
     "config_file",
     metavar="FILE",
@@ -102,6 +107,7 @@ def materialize(
     on_bad_file: str,
     allow_other_lake: bool,
     force: bool,
+    dry_run: bool,
     config_file: str | None,
 ) -> None:
     """Materialize tables through Dagster, recorded in the DAGSTER_HOME instance."""
@@ -130,6 +136,15 @@ def materialize(
                 "from the first partition to today"
             )
             return
+    if dry_run:
+        runs = stretches(days)
+        spans = "; ".join(r[0] if len(r) == 1 else f"{r[0]} .. {r[-1]}" for r in runs)
+        say(
+            f"would materialize {len(days)} day(s) in {len(runs)} run(s): {spans}\n"
+            f"assets: {', '.join(tables)}\n"
+            "nothing run (dry run); `explain TABLE` shows a day's plan"
+        )
+        return
     run_days(
         lake,
         days,
