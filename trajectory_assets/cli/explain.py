@@ -1,7 +1,5 @@
 """`trajectory-assets explain ASSET`: the plan of an asset for some days, without running it."""
 
-from typing import TYPE_CHECKING
-
 import click
 
 from trajectory_assets.cli.common import (
@@ -19,11 +17,6 @@ from trajectory_assets.cli.common import (
     say,
     some_days,
 )
-
-if TYPE_CHECKING:
-    from trajectory_assets.engine.registry import Registry
-    from trajectory_assets.lake.fs import Lake
-    from trajectory_assets.operator import Operator
 
 
 @click.command(short_help="show the plan of an asset, without running it")
@@ -47,6 +40,7 @@ def explain(
     """
     from trajectory_assets.defs.settings import batch_bytes
     from trajectory_assets.engine.explain import explain as explain_plan
+    from trajectory_assets.engine.lineage import stale_days
     from trajectory_assets.engine.settings import RunSettings
     from trajectory_assets.errors import MissingUpstreamError
     from trajectory_assets.lake.raw import list_days
@@ -86,7 +80,7 @@ def explain(
             raise CliError(str(exc)) from None
     else:
         upstream = [o for o in registry.with_upstream(op) if o is not op]
-        stale = _stale(where, registry, upstream, days)
+        stale = stale_days(where, registry, upstream, days)
         if stale:
             say(
                 f"note: {', '.join(o.name for o in upstream)}, which {op.name} reads, "
@@ -106,17 +100,3 @@ def explain(
         f"a run that computes them first ({names}), as materializing every asset does"
     )
     say(plan)
-
-
-def _stale(lake: "Lake", registry: "Registry", ops: "list[Operator]", days: list[str]) -> list[str]:
-    """The days on which an operator of `ops` is missing or was computed from other inputs than
-    it has now, as `materialize --missing` judges them."""
-    from trajectory_assets.engine.lineage import in_lake, needs_run
-    from trajectory_assets.lake.catalog import Catalog
-    from trajectory_assets.lake.raw import list_raw_files
-
-    ops = in_lake(lake, ops)
-    if not ops:
-        return []
-    catalog = Catalog(lake, registry.tables)
-    return [d for d in days if needs_run(ops, catalog, d, list_raw_files(lake, dt=d))]

@@ -170,28 +170,22 @@ def missing_days(
     daily report is asked for, days without a report page (a report that failed, or a run of
     some tables only)."""
     from trajectory_assets.defs.partitions import daily, start_date_of
-    from trajectory_assets.engine.lineage import in_lake, needs_run
-    from trajectory_assets.lake.catalog import Catalog
-    from trajectory_assets.lake.raw import list_days, list_raw_files
+    from trajectory_assets.engine.lineage import stale_days
+    from trajectory_assets.lake.raw import list_days
     from trajectory_assets.lake.reports import report_days
 
     rule: OnBadFile = "skip" if on_bad_file == "skip" else "fail"
     registry = the_project.registry
-    ops = in_lake(lake, registry.ordered({registry.operator(t) for t in tables if t != REPORT}))
-    catalog = Catalog(lake, registry.tables)
+    ops = list({registry.operator(t) for t in tables if t != REPORT})
     partitions = set(daily(start_date_of(lake)).get_partition_keys())
     days = from_first_partition(lake, list_days(lake), refuse=False)
     late = [d for d in days if d not in partitions]
     if late:
         say(f"note: leaving out {some_days(late)}, after the last partition (today, UTC)")
-    pages = set(report_days(lake)) if REPORT in tables else None
-
-    def missing(day: str) -> bool:
-        if pages is not None and day not in pages:
-            return True
-        return needs_run(ops, catalog, day, list_raw_files(lake, dt=day), rule)
-
-    return [day for day in days if day in partitions and missing(day)]
+    candidates = [d for d in days if d in partitions]
+    pages = set(report_days(lake)) if REPORT in tables else set(candidates)
+    stale = stale_days(lake, registry, ops, [d for d in candidates if d in pages], rule)
+    return [d for d in candidates if d not in pages or d in stale]
 
 
 def run_days(

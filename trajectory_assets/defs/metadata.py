@@ -1,6 +1,7 @@
 """Materialization metadata: what a user checks in the UI after a run."""
 
 import difflib
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -55,7 +56,7 @@ def table_metadata(
         "path": dg.MetadataValue.path(catalog.lake.display(table)),
         "lake": catalog.lake.display(),
         "bytes": sum(d.tables[table].bytes for d in result.days.values()),
-        "days": days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]} ({len(days)} days)",
+        "days": _span(days, "days"),
         "runtime": run.runtime,
         "read_from": ", ".join(sorted({d.source for d in result.days.values()})),
         "batches": sum(d.batches for d in result.days.values()),
@@ -86,16 +87,17 @@ def table_metadata(
         meta["rows_in_run"] = rows
     meta["table_version"] = catalog.snapshot(table).version
     committed = [v for d in result.days.values() if (v := d.tables[table].version) is not None]
-    meta["versions_committed"] = (
-        "none"
-        if not committed
-        else str(committed[0])
-        if len(committed) == 1
-        else f"{min(committed)} .. {max(committed)} ({len(committed)} commits)"
-    )
+    meta["versions_committed"] = _span(sorted(committed), "commits")
     if days:
         meta["preview"] = dg.MetadataValue.md(preview(catalog.head(table, days[-1], PREVIEW_ROWS)))
     return meta
+
+
+def _span(items: Sequence[object], unit: str) -> str:
+    """`none`, the one item, or `first .. last (n unit)`: the same length for any range."""
+    if len(items) <= 1:
+        return str(items[0]) if items else "none"
+    return f"{items[0]} .. {items[-1]} ({len(items)} {unit})"
 
 
 def unknown_columns(result: OperatorResult) -> list[str]:

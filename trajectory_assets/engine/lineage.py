@@ -127,6 +127,22 @@ def fresh_compacted(
     return state if state.attempt == expected else None
 
 
+def stale_days(
+    lake: Lake,
+    registry: Registry,
+    operators: Sequence[Operator],
+    days: Sequence[str],
+    on_bad_file: OnBadFile = "fail",
+) -> list[str]:
+    """The days on which one of the operators has no day, or one committed from other inputs
+    than it has now: what `materialize --missing` runs and `explain` warns of."""
+    if not operators:
+        return []
+    ops = in_lake(lake, registry.ordered(operators))
+    catalog = Catalog(lake, registry.tables)
+    return [d for d in days if needs_run(ops, catalog, d, list_raw_files(lake, dt=d), on_bad_file)]
+
+
 def needs_run(
     operators: Sequence[Operator],
     catalog: Catalog,

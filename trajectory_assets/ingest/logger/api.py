@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from trajectory_assets.ingest.common import dumps
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
@@ -26,7 +26,7 @@ log = logging.getLogger("trajectory_assets.ingest.logger")
 
 _ROW_OVERHEAD_BYTES = 160
 Outcome = Literal["kept", "eliminated", "scored"]
-DECISION_OUTCOMES: tuple[Outcome, ...] = ("kept", "eliminated", "scored")
+DECISION_OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US = dt.timedelta(microseconds=1)
 
