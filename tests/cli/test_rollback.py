@@ -1,5 +1,6 @@
 """`rollback`: the previous version of a day, for every table committed with it."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -58,6 +59,14 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
     assert back.returncode == 0, back.stderr
     assert f"sessions dt={DAY1}: restored the day as of table version 3" in back.stdout
     assert attempts(lake) == second
+
+    # the first run's files are needed by versions only minutes old: Delta's whole hours
+    young = on_lake("vacuum", lake, home, "--retention-hours", "0.5", "--table", "turns")
+    assert young.returncode == 0, young.stderr
+    assert "the horizon 0.5 h is rounded up to 1 h" in young.stdout
+    assert "turns: deleted 0 file(s), 0 bytes, that only versions older than 1 h" in young.stdout
+    old = on_lake("vacuum", lake, home, "--retention-hours", "0", "--table", "turns")
+    assert re.search(r"turns: deleted [1-9]\d* file\(s\), [\d.]+ kB, that only ver", old.stdout)
 
 
 def attempts(lake: Path) -> dict[str, str | None]:

@@ -253,12 +253,17 @@ def test_vacuum_ends_time_travel_before_the_horizon(lake: Lake) -> None:
     old = data_files(lake, "sessions")
     drop_a_session(lake, DAY1)
     run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
-    assert delta_history.vacuum(lake, "sessions", retention_hours=24) == []  # too young to go
+    assert delta_history.vacuum(lake, "sessions", retention_hours=24).files == []  # too young
+    young = delta_history.vacuum(lake, "sessions", retention_hours=0.5)  # whole hours, rounded up
+    assert (young.files, young.bytes, young.hours) == ([], 0, 1)
+    size = sum(Path(f).stat().st_size for f in old)
     deleted = delta_history.vacuum(lake, "sessions", retention_hours=0)
-    assert len(deleted) == len(old)
+    assert len(deleted.files) == len(old)
+    assert deleted.bytes == size > 0
     assert not (old & data_files(lake, "sessions"))
     version = delta.open_table(lake, "sessions").version()  # type: ignore[union-attr]
-    assert delta_history.vacuum(lake, "sessions", retention_hours=0, full=True) == []  # all gone
+    full = delta_history.vacuum(lake, "sessions", retention_hours=0, full=True)
+    assert full.files == []  # all gone
     assert delta.open_table(lake, "sessions").version() == version  # type: ignore[union-attr]
     with pytest.raises(NoPreviousVersionError, match="was vacuumed"):
         delta_commit.restore_day(lake, lake_catalog(lake).get("sessions"), DAY1, {})

@@ -1,6 +1,9 @@
 """`trajectory-assets vacuum`: delete table files older versions no longer need."""
 
+import math
+
 import click
+from rich.filesize import decimal
 
 from trajectory_assets.cli.common import CliError, defs_option, lake_option, open_lake, project, say
 
@@ -42,8 +45,12 @@ def vacuum(
     if unknown:
         raise CliError(f"unknown table(s) {', '.join(unknown)}; tables are: {', '.join(tables)}")
     hours = default_hours() if retention_hours is None else retention_hours
+    if hours != math.ceil(hours):
+        whole = math.ceil(hours)
+        say(f"Delta keeps whole hours: the horizon {hours:g} h is rounded up to {whole} h")
     for name in names or tables:
-        deleted = delta_history.vacuum(where, name, hours, full=full)
+        done = delta_history.vacuum(where, name, hours, full=full)
         say(
-            f"{name}: deleted {len(deleted)} file(s) that only versions older than {hours:g} h need"
+            f"{name}: deleted {len(done.files)} file(s), {decimal(done.bytes)}, that only "
+            f"versions older than {done.hours} h need"
         )

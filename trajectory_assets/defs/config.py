@@ -32,8 +32,8 @@ class ComputeConfig(dg.Config):
     retention_hours: float = Field(
         default=retention_hours(),
         ge=0,
-        description="After the run, table versions older than this are vacuumed: rollback and "
-        "time travel reach back this far.",
+        description="After the run, table versions older than this (whole hours, rounded up) "
+        "are vacuumed: rollback and time travel reach back this far.",
     )
     max_rejected_share: float = Field(
         default=0.05,

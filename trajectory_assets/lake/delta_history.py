@@ -9,6 +9,7 @@ and how the asset checks and the instance sync look back at when and by whom a d
 
 import datetime as dt
 import json
+import math
 import posixpath
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -133,13 +134,23 @@ def _parse_commit(version: int, lines: Sequence[str]) -> Commit:
     )
 
 
-def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False) -> list[str]:
+@dataclass(frozen=True)
+class Vacuumed:
+    """What a vacuum deleted, and the horizon it kept: Delta counts retention in whole hours,
+    so a fractional horizon is rounded up (never deleting what the asked one keeps)."""
+
+    files: list[str]
+    bytes: int
+    hours: int
+
+
+def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False) -> Vacuumed:
     """Delete files no version younger than the horizon needs (and, `full`, files never
     committed, e.g. of killed runs); time travel before the horizon ends here."""
+    hours = max(0, math.ceil(retention_hours))
     table = open_table(lake, name)
     if table is None:
-        return []
-    hours = max(0, int(retention_hours))
+        return Vacuumed([], 0, hours)
 
     def run(dry_run: bool) -> list[str]:
         found: list[str] = table.vacuum(
@@ -150,8 +161,11 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
     # delta-rs lists a removed file until its tombstone expires, deleted already or not, and
     # commits a VACUUM START/END pair each time: vacuum only when a file is there to delete
     # (by file name, unique per file, whatever the encoding of its partition folders)
-    there = {posixpath.basename(p) for p in lake.fs.find(lake.path(name))}
-    due = [f for f in run(dry_run=True) if posixpath.basename(f) in there]
+    sizes = {
+        posixpath.basename(path): int(info.get("size") or 0)
+        for path, info in lake.fs.find(lake.path(name), detail=True).items()
+    }
+    due = [f for f in run(dry_run=True) if posixpath.basename(f) in sizes]
     if due:
         run(dry_run=False)
-    return due
+    return Vacuumed(due, sum(sizes[posixpath.basename(f)] for f in due), hours)
