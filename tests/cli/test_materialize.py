@@ -22,6 +22,7 @@ import yaml
 from tests.cli.helpers import CLI, generate, materialize, on_lake, run
 from tests.lakes import DAY1, DAY2, write_lake
 from tests.runs import lake_catalog
+from tests.servers import free_port
 from trajectory_assets.cli.common import INSTANCE_SETTINGS
 from trajectory_assets.cli.pool import PROCESS_TAG
 from trajectory_assets.defs.assets import POOL
@@ -227,6 +228,29 @@ def test_a_ray_address_that_cannot_be_reached_is_named(tmp_path: Path, home: Pat
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "cannot reach the Ray cluster at 'bogus'" in done.stderr
     assert "TRAJECTORY_ASSETS_RAY_ADDRESS" in done.stderr
+
+    nobody = f"127.0.0.1:{free_port()}"  # ray.init would retry it for minutes
+    started = time.monotonic()
+    done = materialize(
+        lake,
+        home,
+        "--partition",
+        DAY1,
+        runtime="ray",
+        process=True,
+        TRAJECTORY_ASSETS_RAY_ADDRESS=nobody,
+    )
+    assert time.monotonic() - started < 60
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"cannot reach the Ray cluster at '{nobody}'" in done.stderr
+    assert f"nothing answers at {nobody}" in done.stderr
+
+
+def test_a_ray_client_address_is_refused_before_anything_runs(tmp_path: Path, home: Path) -> None:
+    client = materialize(tmp_path, home, "--partition", DAY1, "--ray-address", "ray://head:10001")
+    assert client.returncode == 2, client.stderr
+    assert "Ray Data does not run over Ray Client" in client.stderr
+    assert "host:6379" in client.stderr
 
 
 DUPLICATE_KEYS = '''

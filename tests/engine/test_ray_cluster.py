@@ -9,8 +9,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from tests.cli.helpers import generate, materialize, new_dagster_home
 from tests.lakes import DAY1
 from tests.servers import free_port, wait_for_port
 from trajectory_assets.lake.fs import Lake
@@ -79,3 +81,19 @@ def test_batches_run_on_the_clusters_worker_node(lake: Lake, cluster: str) -> No
     assert len(workers) == 1 and len(head) == 1
     assert report["batches"] > 1
     assert set(report["batch_nodes"]) == workers
+
+
+def test_the_command_line_runs_even_a_small_day_on_the_cluster_it_is_given(
+    tmp_path: Path, cluster: str
+) -> None:
+    """The default `auto` runtime keeps a small day in-process unless a cluster is given: then
+    the batches belong on it (a deployment's Dagster process is no place for them)."""
+    lake, home = tmp_path / "lake", new_dagster_home(tmp_path / "home")
+    generate(lake, home)
+    assets = ("--partition", DAY1, "--assets", "sessions", "--ray-address", cluster)
+    done = materialize(lake, home, *assets, runtime=None, process=True, RAY_AUTH_MODE="disabled")
+    assert done.returncode == 0, done.stderr[-3000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        record = instance.fetch_materializations(dg.AssetKey("sessions"), limit=1).records[0]
+    metadata = record.asset_materialization.metadata  # type: ignore[union-attr]
+    assert metadata["runtime"].value == "auto: ray"

@@ -164,9 +164,20 @@ def ray_address_option(f: F) -> F:
         "--ray-address",
         envvar=RAY_ADDRESS_ENV,
         show_envvar=True,
-        help="an existing Ray cluster: auto, host:port (a driver on its network) or "
-        "ray://host:10001 (Ray Client); unset starts a private local Ray",
+        callback=_no_ray_client,
+        help="an existing Ray cluster, which then runs the batches: auto (a cluster this "
+        "machine belongs to) or its head's host:6379 (from a machine on its network); unset "
+        "starts a private local Ray when the runtime uses Ray",
     )(f)
+
+
+def _no_ray_client(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from trajectory_assets.engine.runtimes.ray import ray_client_refusal
+
+    refusal = ray_client_refusal(value or "")
+    if refusal is not None:
+        raise click.BadParameter(refusal, ctx, param)
+    return value
 
 
 def num_cpus_option(f: F) -> F:

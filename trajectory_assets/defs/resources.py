@@ -50,13 +50,16 @@ class ComputeResource(dg.ConfigurableResource):
     Ray for large ones; `ray` always uses Ray Data; `inline` never starts Ray.
 
     Ray starts lazily, on the first batch, once per process. No `address`: a private local Ray
-    sized to the machine (or `num_cpus`), shut down after the run. `address="auto"` or
-    `ray://host:port`: an existing cluster, never started or stopped here.
+    sized to the machine (or `num_cpus`), shut down after the run. `address="auto"` or the
+    head's `host:6379`: an existing cluster, never started or stopped here, which `auto` then
+    uses for every run (the threshold weighs starting a Ray against a small run; a cluster is
+    where a deployment wants its batches, not in the Dagster process).
     """
 
     runtime: Literal["auto", "ray", "inline"] = Field(
         default="auto",
-        description="`auto`: in-process below `auto_threshold_bytes` of raw input, else Ray; "
+        description="`auto`: in-process below `auto_threshold_bytes` of raw input, else Ray "
+        "(always Ray when `address` is set); "
         "`ray`: Ray Data tasks; `inline`: in the Dagster process, on every core, no Ray.",
     )
     auto_threshold_bytes: int = Field(
@@ -64,7 +67,9 @@ class ComputeResource(dg.ConfigurableResource):
         description="With `auto`: raw input bytes below which a run stays in-process.",
     )
     address: str | None = Field(
-        default=None, description="Existing Ray cluster: `auto` or `ray://host:port`."
+        default=None,
+        description="Existing Ray cluster: `auto` or its head's `host:6379` (Ray Data does not "
+        "run over Ray Client, `ray://`).",
     )
     num_cpus: int | None = Field(default=None, description="CPUs of the embedded local Ray.")
     object_store_memory: int | None = Field(
@@ -89,7 +94,8 @@ class ComputeResource(dg.ConfigurableResource):
             elif self.runtime == "ray":
                 self._runtime = self._ray()
             else:
-                self._runtime = AutoRuntime(self._ray, self.auto_threshold_bytes)
+                threshold = 0 if self.address else self.auto_threshold_bytes
+                self._runtime = AutoRuntime(self._ray, threshold)
         return self._runtime
 
     def _ray(self) -> Runtime:

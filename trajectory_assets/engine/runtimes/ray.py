@@ -8,6 +8,7 @@ This is the only module of the engine that imports Ray, and only when a runtime 
 import json
 import logging
 import pickle
+import socket
 import time
 import warnings
 from collections.abc import Sequence
@@ -21,7 +22,12 @@ import pyarrow as pa
 
 from trajectory_assets.engine.execute import Outcome, collect, compute_task, run_task
 from trajectory_assets.engine.tasks import BatchTask
-from trajectory_assets.errors import BadRawFilesError, LostDataFileError, OperatorError
+from trajectory_assets.errors import (
+    BadRawFilesError,
+    LostDataFileError,
+    OperatorError,
+    SettingError,
+)
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import BatchReceipt, ReceiptDocument
@@ -50,11 +56,45 @@ def _require_ray() -> None:
         ) from exc
 
 
+SETTINGS = "--ray-address, TRAJECTORY_ASSETS_RAY_ADDRESS or the compute resource's address"
+CONNECT_TIMEOUT_S = 10.0
+"""How long a cluster's GCS port may take to accept a connection: ray.init retries an address
+nothing answers at for minutes (holding the run's pool slot) before it gives up."""
+
+
+def ray_client_refusal(address: str) -> str | None:
+    """Why `address` cannot work, when it is Ray Client's: Ray Data needs a driver that is part
+    of the cluster (a core worker), which a Ray Client session is not (ray#42739)."""
+    if not address.startswith("ray://"):
+        return None
+    return (
+        f"{address!r} is a Ray Client address, and Ray Data does not run over Ray Client: give "
+        "the head's GCS address (host:6379) from a machine on the cluster's network, or `auto` "
+        "on one of its nodes"
+    )
+
+
+def check_address(address: str) -> None:
+    """Refuse, in seconds, an existing cluster's address that cannot work or that nothing
+    answers at; what Ray refuses quickly itself (`auto` with no cluster, text that is no
+    address) is left to it."""
+    refusal = ray_client_refusal(address)
+    if refusal is not None:
+        raise SettingError(f"{refusal} ({SETTINGS})")
+    host, colon, port = address.rpartition(":")
+    if not colon or not port.isdigit() or not host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {address} ({exc})") from None
+
+
 class RayRuntime:
     """Runs batch tasks on Ray Data.
 
     address=None starts a private local Ray (`address="local"`, never a leftover cluster);
-    `auto` or `ray://host:port` connects to an existing cluster and never starts one.
+    `auto` or the head's `host:port` connects to an existing cluster and never starts one.
     Ray is started lazily, once, and only what this runtime started is shut down by `stop`.
     """
 
@@ -99,14 +139,17 @@ class RayRuntime:
         log.info("starting Ray (%s)", kwargs.get("address"))
         started = time.perf_counter()
         try:
+            if self.address:
+                check_address(self.address)
             ray.init(**kwargs)
+        except SettingError:
+            raise
         except (ConnectionError, ValueError, TimeoutError) as exc:
             if not self.address:
                 raise
             raise ConnectionError(
                 f"cannot reach the Ray cluster at {self.address!r} (the runtime's address: "
-                f"--ray-address, TRAJECTORY_ASSETS_RAY_ADDRESS or the compute resource's "
-                f"address): {exc}"
+                f"{SETTINGS}): {exc}"
             ) from None
         self.start_seconds = time.perf_counter() - started
         self._started = True
