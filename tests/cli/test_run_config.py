@@ -29,6 +29,12 @@ def refusal(config: dict[str, Any]) -> str:
         ({"sessionize": {"identical_run_threshold": -3}}, "sessionize: identical_run_threshold"),
         ({"sessionize": {"ping_pong_threshold": "x"}}, "sessionize.ping_pong_threshold: Input"),
         ({"turn_features": {"typo": 1}}, "turn_features has no parameter(s) ['typo']"),
+        # taken as typed: `true` is no threshold of 100%, nor "0.1" a number (Dagster's own
+        # config types let the first through and refuse the second only once the run launched)
+        ({"max_rejected_share": True}, "max_rejected_share: Input should be a valid number"),
+        ({"max_rejected_share": "0.1"}, "max_rejected_share: Input should be a valid number"),
+        ({"batch_bytes": 2.5}, "batch_bytes: Input should be a valid integer"),
+        ({"sessionize": {"identical_run_threshold": True}}, "identical_run_threshold: Input"),
     ],
 )
 def test_a_value_the_run_would_refuse_is_named(config: dict[str, Any], message: str) -> None:

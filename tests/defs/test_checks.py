@@ -81,13 +81,14 @@ def test_every_check_passes_on_a_clean_materialization(lake: Lake) -> None:
 
 
 def test_rejected_share_over_the_limit_fails_its_check(lake: Lake) -> None:
-    config = {"ops": {"tier_b": {"config": {"max_rejected_share": 0.0}}}}
+    config = {"ops": {"tier_b": {"config": {"max_rejected_share": 0.00001}}}}
     instance = dg.DagsterInstance.ephemeral()
     result = _materialize(lake, config, instance)
     evaluations = _evaluations(result)
     check = evaluations["rejected_events:rejected_share"]
     assert not check.passed and check.partition == DAY1
     assert "raw rows rejected" in str(check.metadata["detail"].value)
+    assert "limit 0.001%)" in str(check.metadata["detail"].value)  # the limit as given
     # the run's log says so too (the run succeeds; the UI's run view shows its log lines)
     (logged,) = [
         e

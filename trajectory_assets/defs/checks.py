@@ -211,7 +211,7 @@ def _rejected_share(ctx: CheckContext, day: str) -> DayCheck:
     return DayCheck(
         share <= limits.max_rejected_share,
         f"{rejected} of {raw} raw rows rejected ({share:.2%}, "
-        f"limit {limits.max_rejected_share:.2%})",
+        f"limit {_percent(limits.max_rejected_share)})",
     )
 
 
@@ -223,8 +223,13 @@ def _elimination_ratio(ctx: CheckContext, day: str) -> DayCheck:
     return DayCheck(
         above == 0,
         f"{above} of {steps.num_rows} steps eliminate more than "
-        f"{limits.max_elimination_ratio:.0%} of their items",
+        f"{_percent(limits.max_elimination_ratio)} of their items",
     )
+
+
+def _percent(limit: float) -> str:
+    """A threshold as given, however many digits (99.9% is no 100%)."""
+    return f"{limit * 100:g}%"
 
 
 def _cost_agrees(ctx: CheckContext, day: str) -> DayCheck:

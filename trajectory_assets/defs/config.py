@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import dagster as dg
-from pydantic import Field, ValidationError, create_model
+from pydantic import ConfigDict, Field, ValidationError, create_model
 
 from trajectory_assets.defs.settings import batch_bytes, default_on_bad_file, retention_hours
 from trajectory_assets.errors import DefinitionError, RunConfigError
@@ -15,8 +15,17 @@ from trajectory_assets.operator import Operator
 IN_RUN_CONFIG = "run config: "
 
 
+STRICT = ConfigDict(strict=True)
+"""Values are taken as they are typed, never converted, so `--config` refuses `true` for a number
+(pydantic would read it as 1: a check threshold of 100%) and "0.1" for a float (which Dagster
+refuses only once the run is launched). A run launched from the UI gets its values from
+Dagster's config types, which have already turned a `true` given for a float into 1.0."""
+
+
 class ComputeConfig(dg.Config):
     """Per-run knobs of a materialization; operators' parameters are added per code location."""
+
+    model_config = STRICT
 
     batch_bytes: int = Field(
         default=batch_bytes(),
@@ -86,7 +95,7 @@ def config_class(operators: Sequence[Operator], name: str) -> type[ComputeConfig
         if not op.params:
             continue
         fields: dict[str, Any] = {k: _field(op, k, v) for k, v in op.params.items()}
-        section = create_model(f"{_camel(op.name)}Params", __base__=dg.Config, **fields)
+        section = create_model(f"{_camel(op.name)}Params", __base__=_Params, **fields)
         sections[op.name] = (
             section,
             Field(default_factory=section, description=f"parameters of the {op.name} operator"),
@@ -95,6 +104,10 @@ def config_class(operators: Sequence[Operator], name: str) -> type[ComputeConfig
         f"{_camel(name)}Config", __base__=ComputeConfig, **sections
     )
     return made
+
+
+class _Params(dg.Config):
+    model_config = STRICT
 
 
 def _field(op: Operator, key: str, default: Any) -> Any:
