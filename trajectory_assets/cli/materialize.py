@@ -299,7 +299,7 @@ def run_days(
                 for line in failed_checks:  # of the stretches before, which did commit
                     click.echo(line, err=True)
                 instance.report_run_canceled(  # the UI shows it Canceled, not Failure
-                    result.dagster_run, message="interrupted on the command line (Ctrl+C)"
+                    result.dagster_run, message="interrupted by Ctrl+C or SIGTERM"
                 )
                 raise Interrupted(
                     f"interrupted: run {result.run_id} stopped; the days it committed stay "

@@ -8,7 +8,9 @@ This is the only module of the engine that imports Ray, and only when a runtime 
 import json
 import logging
 import pickle
+import signal
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -138,6 +140,10 @@ class RayRuntime:
                 kwargs["object_store_memory"] = self.object_store_memory
         log.info("starting Ray (%s)", kwargs.get("address"))
         started = time.perf_counter()
+        # ray.init makes SIGTERM a bare sys.exit(15) in the driver, which a run reports as a
+        # failure "15"; the handler it replaces (Dagster's: an interrupt, the run canceled, as
+        # without Ray) is put back
+        on_sigterm = signal.getsignal(signal.SIGTERM)
         try:
             if self.address:
                 check_address(self.address)
@@ -151,6 +157,9 @@ class RayRuntime:
                 f"cannot reach the Ray cluster at {self.address!r} (the runtime's address: "
                 f"{SETTINGS}): {exc}"
             ) from None
+        finally:
+            if threading.current_thread() is threading.main_thread() and on_sigterm is not None:
+                signal.signal(signal.SIGTERM, on_sigterm)
         self.start_seconds = time.perf_counter() - started
         self._started = True
 
