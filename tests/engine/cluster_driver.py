@@ -1,6 +1,7 @@
 """A driver that runs `sessionize` on an existing Ray cluster and reports where batches ran.
 
-Usage: python -m tests.engine.cluster_driver LAKE DAY ADDRESS  → one JSON line on stdout.
+Usage: python -m tests.engine.cluster_driver LAKE DAY ADDRESS [WORKERS_START_TIMEOUT_S]
+→ one JSON line on stdout (`{"error": ...}` when the run fails).
 Run as its own process because a process joins one Ray cluster at a time.
 """
 
@@ -9,15 +10,22 @@ import sys
 
 from tests.lakes import SMALL_BATCHES
 from tests.runs import run_operator
-from trajectory_assets.engine.runtimes.ray import RayRuntime
+from trajectory_assets.engine.runtimes.ray import WORKERS_START_TIMEOUT_S, RayRuntime
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Sessionize
 
 
 def main() -> None:
-    lake_uri, day, address = sys.argv[1:4]
-    runtime = RayRuntime(address=address)
-    result = run_operator(Sessionize(), Lake(lake_uri), [day], runtime, batch_bytes=SMALL_BATCHES)
+    lake_uri, day, address, *timeout = sys.argv[1:]
+    waits = int(timeout[0]) if timeout else WORKERS_START_TIMEOUT_S
+    runtime = RayRuntime(address=address, workers_start_timeout_s=waits)
+    try:
+        result = run_operator(
+            Sessionize(), Lake(lake_uri), [day], runtime, batch_bytes=SMALL_BATCHES
+        )
+    except RuntimeError as exc:
+        print(json.dumps({"error": str(exc)}))
+        return
     import ray
 
     nodes = [

@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -40,31 +42,41 @@ def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    logs = tmp_path_factory.mktemp("ray_cluster")
+@contextmanager
+def _cluster(logs: Path, worker_cpus: int) -> Iterator[str]:
+    """A head with no CPUs for work and, with `worker_cpus`, a worker node."""
     port = free_port()
     head = _start(
         ["--head", f"--port={port}", "--num-cpus=0", "--include-dashboard=false"],
         logs / "head.log",
     )
     wait_for_port(port, timeout=120)
-    worker = _start([f"--address=127.0.0.1:{port}", "--num-cpus=2"], logs / "worker.log")
+    nodes = [head]
+    if worker_cpus:
+        args = [f"--address=127.0.0.1:{port}", f"--num-cpus={worker_cpus}"]
+        nodes.insert(0, _start(args, logs / "worker.log"))
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        for process in (worker, head):  # stop exactly what we started, nothing else
+        for process in nodes:  # stop exactly what we started, nothing else
             os.killpg(process.pid, signal.SIGTERM)
-        for process in (worker, head):
+        for process in nodes:
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def test_batches_run_on_the_clusters_worker_node(lake: Lake, cluster: str) -> None:
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _cluster(tmp_path_factory.mktemp("ray_cluster"), worker_cpus=2) as address:
+        yield address
+
+
+def _drive(lake: Lake, address: str, *timeout: str) -> dict[str, Any]:
+    """The report of `tests.engine.cluster_driver` on the cluster at `address`."""
     done = subprocess.run(
-        [sys.executable, "-m", "tests.engine.cluster_driver", lake.root, DAY1, cluster],
+        [sys.executable, "-m", "tests.engine.cluster_driver", lake.root, DAY1, address, *timeout],
         capture_output=True,
         text=True,
         timeout=300,
@@ -72,7 +84,23 @@ def test_batches_run_on_the_clusters_worker_node(lake: Lake, cluster: str) -> No
         cwd=Path(__file__).parents[2],
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_a_cluster_without_workers_fails_the_run_instead_of_holding_it(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """Its worker nodes gone, a cluster has no CPU for the batch workers: Ray Data would wait
+    for them forever (the run holding its pool slot); the run fails, saying so."""
+    with _cluster(tmp_path, worker_cpus=0) as address:
+        report = _drive(lake, address, "3")
+    assert report["error"].startswith("no Ray worker for the batches started within 3 s")
+    assert address in report["error"]
+
+
+def test_batches_run_on_the_clusters_worker_node(lake: Lake, cluster: str) -> None:
+    report = _drive(lake, cluster)
     alive = [n for n in report["nodes"] if n["alive"]]
     assert len(alive) == 2, "the driver must join the cluster, not start a Ray of its own"
     assert report["sessions"] == 120

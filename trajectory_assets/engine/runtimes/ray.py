@@ -58,6 +58,9 @@ def _require_ray() -> None:
         ) from exc
 
 
+WORKERS_START_TIMEOUT_S = 600
+"""How long a run waits for its batch workers to start: a cluster scaling up takes minutes, while
+one whose worker nodes are gone would leave the run waiting forever, holding its pool slot."""
 SETTINGS = "--ray-address, TRAJECTORY_ASSETS_RAY_ADDRESS or the compute resource's address"
 CONNECT_TIMEOUT_S = 10.0
 """How long a cluster's GCS port may take to accept a connection: ray.init retries an address
@@ -111,8 +114,10 @@ class RayRuntime:
         max_map_retries: int = 2,
         data_cpus: float | None = None,
         data_object_store_bytes: int | None = None,
+        workers_start_timeout_s: int = WORKERS_START_TIMEOUT_S,
     ) -> None:
         self.address = address
+        self.workers_start_timeout_s = workers_start_timeout_s
         self.num_cpus = num_cpus
         self.object_store_memory = object_store_memory
         self.max_task_retries = max_task_retries
@@ -180,6 +185,7 @@ class RayRuntime:
         ctx.retried_map_errors = TRANSIENT_ERRORS
         ctx.max_map_retries = self.max_map_retries
         ctx.enable_progress_bars = False
+        ctx.wait_for_min_actors_s = self.workers_start_timeout_s
         # None means no limit; set every time, since the context outlives this runtime
         ctx.execution_options.resource_limits = ray.data.ExecutionResources.for_limits(
             cpu=self.data_cpus, object_store_memory=self.data_object_store_bytes
@@ -205,8 +211,16 @@ class RayRuntime:
                 max_restarts=self.max_task_retries,
                 max_task_retries=self.max_task_retries,
             )
+        try:
+            rows = dataset.take_all()
+        except ray.exceptions.GetTimeoutError:
+            raise RuntimeError(
+                f"no Ray worker for the batches started within {self.workers_start_timeout_s} s: "
+                f"the cluster ({self.address or 'the private local Ray'}) has no free CPU for "
+                "them (its worker nodes gone, or busy with other jobs)"
+            ) from None
         outcomes: list[Outcome] = []
-        for row in dataset.take_all():
+        for row in rows:
             # the documents are @final TypedDicts, so `in` tells them apart
             data: BadFilesRow | OperatorErrorRow | LostFileRow | ReceiptDocument = json.loads(
                 row["receipt"]
