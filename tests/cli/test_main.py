@@ -189,6 +189,13 @@ def test_a_bad_setting_is_one_line_naming_it(
     assert capsys.readouterr().err == (
         "error: TRAJECTORY_ASSETS_RETENTION_HOURS='abc': not a number\n"
     )
+    monkeypatch.delenv("TRAJECTORY_ASSETS_RETENTION_HOURS")
+    monkeypatch.setenv("TRAJECTORY_ASSETS_BATCH_BYTES", "-1")  # a dry run says what a run does
+    assert main(["materialize", "--lake", str(lake), "--missing", "--dry-run"]) == 1
+    assert capsys.readouterr().err == (
+        "error: TRAJECTORY_ASSETS_BATCH_BYTES='-1': takes a whole number of 0 or more\n"
+    )
+    monkeypatch.delenv("TRAJECTORY_ASSETS_BATCH_BYTES")
     (lake / "trajectory_assets.json").write_text('{"start_dat": "2026-11-19"}')
     assert main(["tables", "--lake", str(lake)]) == 1
     assert capsys.readouterr().err == (

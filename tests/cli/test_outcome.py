@@ -1,9 +1,33 @@
 """What a finished run prints: the per-day summary and the failed checks, one screen wide."""
 
+import sys
+
 import dagster as dg
+from dagster._utils.error import serializable_error_info_from_exc_info
 
 from tests.lakes import DAY1, DAY2
-from trajectory_assets.cli.outcome import check_failures, summary_lines
+from trajectory_assets.cli.outcome import check_failures, error_text, summary_lines
+
+
+class SystemException(Exception):
+    """Ray Data's marker (ray.data.exceptions): a worker's death is raised `from` one."""
+
+
+def test_a_failure_is_said_by_the_innermost_error_that_says_anything() -> None:
+    try:
+        try:
+            raise ConnectionError("the actor died unexpectedly: its node is gone") from (
+                SystemException()
+            )
+        except ConnectionError as exc:
+            raise dg.Failure(description="step failed") from exc
+    except dg.Failure:
+        error = serializable_error_info_from_exc_info(sys.exc_info())
+    assert error_text(error) == "the actor died unexpectedly: its node is gone"
+    try:
+        raise SystemExit(15)
+    except SystemExit:
+        assert error_text(serializable_error_info_from_exc_info(sys.exc_info())) == "15"
 
 
 def test_a_check_failing_on_many_days_is_one_line_naming_the_first_few() -> None:

@@ -112,7 +112,9 @@ def materialize(
 ) -> None:
     """Materialize tables through Dagster, recorded in the DAGSTER_HOME instance."""
     from trajectory_assets.cli.run_config import read_config
+    from trajectory_assets.defs.settings import check_run_settings
 
+    check_run_settings()
     days = resolve_days(partition, date_from, date_to)
     config = read_config(config_file) if config_file else {}
     if missing and days:

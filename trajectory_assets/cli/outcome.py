@@ -10,6 +10,7 @@ from trajectory_assets.errors import first_few
 
 if TYPE_CHECKING:
     import dagster as dg
+    from dagster._utils.error import SerializableErrorInfo  # the type of a step's error
 
     from trajectory_assets.lake.delta import PartitionState
     from trajectory_assets.lake.fs import Lake
@@ -97,16 +98,26 @@ def interrupted(result: "dg.ExecuteInProcessResult") -> bool:
 def failure_message(result: "dg.ExecuteInProcessResult") -> str:
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
-        while error is not None and error.cause is not None:
-            error = error.cause
         if error is None:
             break
-        text = error.message.strip()
-        prefix = f"{error.cls_name}: "
-        if error.cls_name and prefix in text:  # "dagster._core....Failure: what happened"
-            text = text.split(prefix, 1)[1]
-        return f"step {event.step_key}: {text}"
+        return f"step {event.step_key}: {error_text(error)}"
     return "see the run's logs in the Dagster UI"
+
+
+def error_text(error: "SerializableErrorInfo") -> str:
+    """What the innermost error of a chain that says anything says: Ray Data raises a worker's
+    death `from SystemException()`, a cause with no message, whose name alone told nothing."""
+    said: list[str] = []
+    cause: SerializableErrorInfo | None = error
+    while cause is not None:
+        text, name = cause.message.strip(), cause.cls_name or ""
+        if name and f"{name}: " in text:  # "dagster._core....Failure: what happened"
+            text = text.split(f"{name}: ", 1)[1].strip()
+        elif name and text.endswith(name):  # its name alone
+            text = ""
+        said.append(text)
+        cause = cause.cause
+    return next((text for text in reversed(said) if text), "an error without a message")
 
 
 def summary_lines(

@@ -80,6 +80,15 @@ def schedule_cron() -> str:
     return value
 
 
+def check_run_settings() -> None:
+    """SettingError for the first setting a materialization reads that cannot work, before
+    anything runs (a dry run included: it says what a run would do)."""
+    default_on_bad_file()
+    retention_hours()
+    batch_bytes()
+    start_date()
+
+
 def _not_negative(name: str, kind: type[int] | type[float], default: float) -> float:
     value = os.environ.get(name)
     if not value:
