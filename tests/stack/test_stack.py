@@ -78,7 +78,7 @@ def _read_env(path: Path) -> dict[str, str]:
     for line in path.read_text().splitlines():
         for pair in line.removeprefix("export ").split():
             key, _, value = pair.partition("=")
-            env[key] = value
+            env[key] = os.path.expandvars(value)  # PATH=<venv>/bin:$PATH
     return env
 
 
@@ -101,6 +101,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     up = subprocess.run([script, "up"], env=env, capture_output=True, text=True, timeout=900)
     try:
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        # deploy/README's `trajectory-assets ...` after `source .stack/env`, in a bare shell
+        found = subprocess.run(
+            ["bash", "-c", f"source {stack_dir / 'env'} && command -v trajectory-assets"],
+            env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/")},
+            capture_output=True,
+            text=True,
+        )
+        assert found.stdout.strip() == str(Path(sys.executable).parent / "trajectory-assets")
         stack_env = _read_env(stack_dir / "env")
         saved = {k: os.environ.get(k) for k in stack_env}
         os.environ.update(
