@@ -205,3 +205,15 @@ def test_a_bad_setting_is_one_line_naming_it(
     monkeypatch.setenv("DAGSTER_HOME", str(lake / "trajectory_assets.json"))
     assert main(["sync", "--lake", str(lake)]) == 1
     assert "is a file, not a folder for the Dagster instance" in capsys.readouterr().err
+
+    (lake / "trajectory_assets.json").unlink()
+    home = tmp_path / "home"
+    (home / "history" / "runs.db").mkdir(parents=True)  # SQLite cannot open it: an outage
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert main(["sync", "--lake", str(lake)]) == 1
+    assert capsys.readouterr().err.splitlines(keepends=True)[-1] == (
+        f"error: the Dagster instance's database failed (DAGSTER_HOME={home}): "
+        "(sqlite3.OperationalError) unable to open database file. Once it is back, run the "
+        "command again: a run it cut short is marked failed, and `sync` records the days it "
+        "committed\n"
+    )

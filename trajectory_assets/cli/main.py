@@ -121,8 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _storage_problem(exc: BaseException) -> str | None:
-    """A lake its storage refuses (credentials, endpoint, permissions) is a setting to fix, not
-    a bug: one line saying which settings, instead of botocore's traceback."""
+    """A lake its storage refuses (credentials, endpoint, permissions), or a Dagster instance
+    whose database fails (PostgreSQL stopped, SQLite unreadable), is a setting or an outage to
+    fix, not a bug: one line saying which, instead of botocore's or SQLAlchemy's traceback."""
     from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
 
     seen: BaseException | None = exc
@@ -133,6 +134,14 @@ def _storage_problem(exc: BaseException) -> str | None:
             return (
                 f"the lake's storage cannot be reached: {seen} (check AWS_ACCESS_KEY_ID, "
                 f"AWS_SECRET_ACCESS_KEY and, for an S3-compatible store, {S3_ENDPOINT_URL_ENV})"
+            )
+        if type(seen).__module__.startswith(("sqlalchemy.", "dagster_postgres.", "psycopg2")):
+            said = str(seen).splitlines()[0] if str(seen) else type(seen).__name__
+            return (
+                f"the Dagster instance's database failed (DAGSTER_HOME="
+                f"{os.environ.get('DAGSTER_HOME', '')}): {said}. Once it is back, run the command "
+                "again: a run it cut short is marked failed, and `sync` records the days it "
+                "committed"
             )
         if isinstance(seen, PermissionError):
             return f"permission denied: {seen}"
