@@ -69,6 +69,19 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
     assert re.search(r"turns: deleted [1-9]\d* file\(s\), [\d.]+ kB, that only ver", old.stdout)
 
 
+@pytest.mark.slow
+def test_a_rollback_to_data_that_fails_a_check_says_so(tmp_path: Path, home: Path) -> None:
+    lake = tmp_path / "lake"
+    on_lake("generate", lake, home, "--start", DAY1, "--days", "1", "--invalid-rate", "0.3")
+    sessions = ("--partition", DAY1, "--assets", "sessions")
+    assert "rejected_share" in materialize(lake, home, *sessions).stderr  # 30% rejected
+    assert materialize(lake, home, *sessions, "--force").returncode == 1  # a version more
+    rolled = on_lake("rollback", lake, home, "sessions", "--partition", DAY1)
+    assert rolled.returncode == 1 and "Traceback" not in rolled.stderr
+    assert "check failed (ERROR): rejected_events rejected_share on " in rolled.stderr
+    assert "the restored day fails asset check(s) of ERROR severity" in rolled.stderr
+
+
 def attempts(lake: Path) -> dict[str, str | None]:
     """The attempt behind each sessionize table's day: what a restore brings back."""
     catalog = lake_catalog(Lake(str(lake)))

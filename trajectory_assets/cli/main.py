@@ -120,6 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code if isinstance(code, int) else 0
 
 
+DATABASE_DOWN = ("OperationalError", "InterfaceError", "DagsterPostgresException")
+DATABASE_LIBRARIES = ("sqlalchemy.", "sqlite3", "psycopg2", "dagster_postgres.")
+"""Their errors of a database that cannot be reached or opened (dagster-postgres': after its
+retries) are an outage, unlike a constraint that fails."""
+
+
 def _storage_problem(exc: BaseException) -> str | None:
     """A lake its storage refuses (credentials, endpoint, permissions), or a Dagster instance
     whose database fails (PostgreSQL stopped, SQLite unreadable), is a setting or an outage to
@@ -135,7 +141,8 @@ def _storage_problem(exc: BaseException) -> str | None:
                 f"the lake's storage cannot be reached: {seen} (check AWS_ACCESS_KEY_ID, "
                 f"AWS_SECRET_ACCESS_KEY and, for an S3-compatible store, {S3_ENDPOINT_URL_ENV})"
             )
-        if type(seen).__module__.startswith(("sqlalchemy.", "dagster_postgres.", "psycopg2")):
+        kind = type(seen)
+        if kind.__name__ in DATABASE_DOWN and kind.__module__.startswith(DATABASE_LIBRARIES):
             said = str(seen).splitlines()[0] if str(seen) else type(seen).__name__
             return (
                 f"the Dagster instance's database failed (DAGSTER_HOME="

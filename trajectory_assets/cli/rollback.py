@@ -7,7 +7,6 @@ previous state.
 
 import os
 import uuid
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -22,10 +21,12 @@ from trajectory_assets.cli.common import (
     project,
     say,
 )
+from trajectory_assets.cli.outcome import FAILED_CHECK, check_failures
 
 if TYPE_CHECKING:
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.fs import Lake
+    from trajectory_assets.operator import Operator
 
 
 @click.command(short_help="restore a partition's previous version")
@@ -90,7 +91,14 @@ def rollback(
             f"{r.table} dt={partition}: restored the day as of table version {r.as_of} "
             f"({now}, {r.rows:,} rows)"
         )
-    _record(where, Catalog(where, registry.tables), op.output_names, partition, as_of)
+    failed = _record(where, Catalog(where, registry.tables), op, partition, as_of)
+    for line in failed:
+        click.echo(line, err=True)
+    if any(line.startswith(f"{FAILED_CHECK} (ERROR)") for line in failed):
+        raise CliError(
+            "the restored day fails asset check(s) of ERROR severity, listed above (with the "
+            "default thresholds); it stays restored and recorded"
+        )
 
 
 def _bind(lake: "Lake", allow_other_lake: bool) -> None:
@@ -110,19 +118,33 @@ def _bind(lake: "Lake", allow_other_lake: bool) -> None:
 
 
 def _record(
-    lake: "Lake", catalog: "Catalog", tables: Sequence[str], day: str, as_of: int | None
-) -> None:
+    lake: "Lake", catalog: "Catalog", op: "Operator", day: str, as_of: int | None
+) -> list[str]:
     """Tell the Dagster instance (DAGSTER_HOME), so the UI shows the restored day and marks
-    what was computed from it stale; without an instance, `sync` does it later."""
-    if not os.environ.get("DAGSTER_HOME"):
-        say("note: DAGSTER_HOME is not set: `trajectory-assets sync` records the rollback later")
-        return
+    what was computed from it stale (without an instance, `sync` does it later), and check the
+    restored day as a run checks its days. The failed checks, a line each.
+
+    The outcomes are not recorded: Dagster keeps one evaluation per check, day and run, and
+    outside a run there is one run id for all. The UI shows the day's checks as not evaluated
+    (an evaluation counts only for the materialization it checked) until they run again
+    (the asset's *Execute checks*, or its next materialization)."""
     import dagster as dg
 
+    from trajectory_assets.defs.checks import CheckContext, checks_for, evaluate_all
+    from trajectory_assets.defs.config import default_thresholds
+    from trajectory_assets.defs.evaluations import evaluation
     from trajectory_assets.defs.sync import record_day
 
+    outcomes = evaluate_all(
+        checks_for([op]), CheckContext(catalog, default_thresholds()), lambda check: [day]
+    )
+    failed = check_failures(evaluation(c, d, o) for c, days in outcomes for d, o in days.items())
+    if not os.environ.get("DAGSTER_HOME"):
+        say("note: DAGSTER_HOME is not set: `trajectory-assets sync` records the rollback later")
+        return failed
     with dg.DagsterInstance.get() as instance:  # its lake checked by _bind
         back = f"table version {as_of}" if as_of is not None else "its previous version"
-        for table in tables:
+        for table in op.output_names:
             record_day(instance, lake, catalog.snapshot(table), day, f"rollback to {back}")
-    say(f"recorded in the Dagster instance: {', '.join(tables)} dt={day}")
+    say(f"recorded in the Dagster instance: {', '.join(op.output_names)} dt={day}")
+    return failed

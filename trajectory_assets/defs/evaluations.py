@@ -17,7 +17,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData as Target,
 )
 
-from trajectory_assets.defs.checks import Outcomes
+from trajectory_assets.defs.checks import Check, DayCheck, Outcomes
 
 
 def evaluations(
@@ -40,15 +40,23 @@ def evaluations(
                 error = check.severity == dg.AssetCheckSeverity.ERROR
                 tell = context.log.error if error else context.log.warning
                 tell(f"check {check.table}.{check.name} dt={day} failed: {outcome.detail}")
-            yield dg.AssetCheckEvaluation(
-                asset_key=dg.AssetKey(check.table),
-                check_name=check.name,
-                passed=outcome.passed,
-                severity=check.severity,
-                metadata={"detail": outcome.detail},
-                partition=day,
-                target_materialization_data=targets[check.table].get(day),
-            )
+            yield evaluation(check, day, outcome, targets[check.table].get(day))
+
+
+def evaluation(
+    check: Check, day: str, outcome: DayCheck, target: Target | None = None
+) -> dg.AssetCheckEvaluation:
+    """A check's outcome on a day, as Dagster records it (tied to `target`, the day's
+    materialization it checked)."""
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(check.table),
+        check_name=check.name,
+        passed=outcome.passed,
+        severity=check.severity,
+        metadata={"detail": outcome.detail},
+        partition=day,
+        target_materialization_data=target,
+    )
 
 
 def latest_materializations(
