@@ -186,7 +186,8 @@ def num_cpus_option(f: F) -> F:
         type=click.IntRange(min=1),
         envvar=RAY_NUM_CPUS_ENV,
         show_envvar=True,
-        help="CPUs of the embedded local Ray",
+        help="CPUs the batches use: the embedded local Ray's size, or the in-process threads "
+        "(default: every core)",
     )(f)
 
 

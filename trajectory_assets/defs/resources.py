@@ -71,7 +71,11 @@ class ComputeResource(dg.ConfigurableResource):
         description="Existing Ray cluster: `auto` or its head's `host:6379` (Ray Data does not "
         "run over Ray Client, `ray://`).",
     )
-    num_cpus: int | None = Field(default=None, description="CPUs of the embedded local Ray.")
+    num_cpus: int | None = Field(
+        default=None,
+        description="CPUs the batches use: the size of the embedded local Ray, or the threads "
+        "of the in-process runtime (default: every core).",
+    )
     object_store_memory: int | None = Field(
         default=None, description="Object store bytes of the embedded local Ray."
     )
@@ -90,12 +94,12 @@ class ComputeResource(dg.ConfigurableResource):
     def get_runtime(self) -> Runtime:
         if self._runtime is None:
             if self.runtime == "inline":
-                self._runtime = InlineRuntime()
+                self._runtime = InlineRuntime(self.num_cpus)
             elif self.runtime == "ray":
                 self._runtime = self._ray()
             else:
                 threshold = 0 if self.address else self.auto_threshold_bytes
-                self._runtime = AutoRuntime(self._ray, threshold)
+                self._runtime = AutoRuntime(self._ray, threshold, self.num_cpus)
         return self._runtime
 
     def _ray(self) -> Runtime:

@@ -27,10 +27,14 @@ def input_bytes(tasks: Sequence[BatchTask]) -> int:
 
 class AutoRuntime:
     def __init__(
-        self, make_ray: Callable[[], Runtime], threshold_bytes: int = DEFAULT_THRESHOLD_BYTES
+        self,
+        make_ray: Callable[[], Runtime],
+        threshold_bytes: int = DEFAULT_THRESHOLD_BYTES,
+        workers: int | None = None,
     ) -> None:
         self.make_ray = make_ray
         self.threshold_bytes = threshold_bytes
+        self.workers = workers  # of the in-process runtime, when chosen
         self.chosen: Runtime | None = None
 
     @property
@@ -44,13 +48,13 @@ class AutoRuntime:
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
         if self.chosen is None and tasks:
             small = input_bytes(tasks) < self.threshold_bytes
-            self.chosen = InlineRuntime() if small else self.make_ray()
+            self.chosen = InlineRuntime(self.workers) if small else self.make_ray()
         return self.chosen.run(tasks) if self.chosen is not None else []
 
     def compute(self, tasks: Sequence[BatchTask]) -> list[dict[str, pa.Table]]:
         if self.chosen is None and tasks:
             small = input_bytes(tasks) < self.threshold_bytes
-            self.chosen = InlineRuntime() if small else self.make_ray()
+            self.chosen = InlineRuntime(self.workers) if small else self.make_ray()
         return self.chosen.compute(tasks) if self.chosen is not None else []
 
     def stop(self) -> None:
