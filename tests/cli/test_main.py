@@ -212,8 +212,8 @@ def test_a_bad_setting_is_one_line_naming_it(
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     assert main(["sync", "--lake", str(lake)]) == 1
     assert capsys.readouterr().err.splitlines(keepends=True)[-1] == (
-        f"error: the Dagster instance's database failed (DAGSTER_HOME={home}): "
-        "(sqlite3.OperationalError) unable to open database file. Once it is back, run the "
+        f"error: the Dagster instance's database cannot be used (DAGSTER_HOME={home}): "
+        "(sqlite3.OperationalError) unable to open database file. Once it works again, run the "
         "command again: a run it cut short is marked failed, and `sync` records the days it "
         "committed\n"
     )

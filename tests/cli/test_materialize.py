@@ -407,6 +407,7 @@ SLOW = DUPLICATE_KEYS.replace(
     ("runtime", "stop"),
     [
         ("inline", signal.SIGINT),
+        ("inline", signal.SIGTERM),
         pytest.param("ray", signal.SIGINT, marks=pytest.mark.slow),
         # what a scheduler or `kill` sends; Ray's driver made it a failure "15"
         pytest.param("ray", signal.SIGTERM, marks=pytest.mark.slow),

@@ -31,6 +31,8 @@ def test_explain_shows_files_batches_operators_and_runtime(lake: Lake) -> None:
     assert "batches (0 already finished)" in text
     auto = explain(registry, [Sessionize()], lake, [DAY1], "auto")
     assert "runtime: auto: inline (" in auto  # a small lake stays in-process
+    given = explain(registry, [Sessionize()], lake, [DAY1], "auto", cluster="head:6379")
+    assert "runtime: auto: ray (the Ray cluster at head:6379, whatever the size)" in given
 
 
 def test_every_operator_shares_the_batches_of_one_read(lake: Lake) -> None:

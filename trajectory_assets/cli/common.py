@@ -154,8 +154,9 @@ def runtime_option(f: F) -> F:
         show_default=True,
         envvar=RUNTIME_ENV,
         show_envvar=True,
-        help="auto: in this process for small runs, Ray for large ones; ray: Ray Data tasks; "
-        "inline: in this process, on every core, no Ray",
+        help="auto: in this process for small runs, Ray for large ones (always Ray when a "
+        "cluster's address is given); ray: Ray Data tasks; inline: in this process, on every "
+        "core (or --num-cpus), no Ray",
     )(f)
 
 

@@ -12,6 +12,7 @@ from trajectory_assets.cli.common import (
     open_lake,
     operator_named,
     project,
+    ray_address_option,
     resolve_days,
     runtime_option,
     say,
@@ -25,6 +26,7 @@ from trajectory_assets.cli.common import (
 @defs_option
 @days_options
 @runtime_option
+@ray_address_option
 def explain(
     asset: str,
     lake: str,
@@ -33,6 +35,7 @@ def explain(
     date_from: str | None,
     date_to: str | None,
     runtime: str,
+    ray_address: str | None,
 ) -> None:
     """Show the plan of an asset, without running it: what is read, batched and written.
 
@@ -73,7 +76,7 @@ def explain(
         raise CliError("nothing to explain: every day with raw data is before the first partition")
     settings = RunSettings(batch_bytes=batch_bytes())  # a run's default, as materialize takes it
     try:
-        plan = explain_plan(registry, [op], where, days, runtime, settings)
+        plan = explain_plan(registry, [op], where, days, runtime, settings, ray_address)
     except MissingUpstreamError as exc:
         chain = registry.with_upstream(op)
         if len(chain) == 1:
@@ -91,7 +94,7 @@ def explain(
         say(plan)
         return
     try:
-        plan = explain_plan(registry, chain, where, days, runtime, settings)
+        plan = explain_plan(registry, chain, where, days, runtime, settings, ray_address)
     except MissingUpstreamError as exc:  # written by another code location
         raise CliError(str(exc)) from None
     names = ", ".join(o.name for o in chain if o is not op)

@@ -145,10 +145,10 @@ def _storage_problem(exc: BaseException) -> str | None:
         if kind.__name__ in DATABASE_DOWN and kind.__module__.startswith(DATABASE_LIBRARIES):
             said = str(seen).splitlines()[0] if str(seen) else type(seen).__name__
             return (
-                f"the Dagster instance's database failed (DAGSTER_HOME="
-                f"{os.environ.get('DAGSTER_HOME', '')}): {said}. Once it is back, run the command "
-                "again: a run it cut short is marked failed, and `sync` records the days it "
-                "committed"
+                f"the Dagster instance's database cannot be used (DAGSTER_HOME="
+                f"{os.environ.get('DAGSTER_HOME', '')}): {said}. Once it works again, run the "
+                "command again: a run it cut short is marked failed, and `sync` records the days "
+                "it committed"
             )
         if isinstance(seen, PermissionError):
             return f"permission denied: {seen}"

@@ -117,7 +117,10 @@ def error_text(error: "SerializableErrorInfo") -> str:
             text = ""
         said.append(text)
         cause = cause.cause
-    return next((text for text in reversed(said) if text), "an error without a message")
+    innermost = error
+    while innermost.cause is not None:
+        innermost = innermost.cause
+    return next((text for text in reversed(said) if text), innermost.cls_name or "an error")
 
 
 def summary_lines(

@@ -32,6 +32,10 @@ class Thresholds:
     max_elimination_ratio: float
 
 
+DEFAULT_THRESHOLDS = Thresholds(max_rejected_share=0.05, max_elimination_ratio=0.95)
+"""Those of a run whose config does not set them (and of a rollback's check of its day)."""
+
+
 @dataclass(frozen=True)
 class DayCheck:
     passed: bool

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
-from trajectory_assets.defs.checks import Thresholds
+from trajectory_assets.defs.checks import DEFAULT_THRESHOLDS
 from trajectory_assets.defs.settings import batch_bytes, default_on_bad_file, retention_hours
 from trajectory_assets.errors import DefinitionError, RunConfigError
 from trajectory_assets.operator import Operator
@@ -46,13 +46,13 @@ class ComputeConfig(dg.Config):
         "are vacuumed: rollback and time travel reach back this far.",
     )
     max_rejected_share: float = Field(
-        default=0.05,
+        default=DEFAULT_THRESHOLDS.max_rejected_share,
         ge=0,
         le=1,
         description="The rejected_share check fails above this share of raw rows.",
     )
     max_elimination_ratio: float = Field(
-        default=0.95,
+        default=DEFAULT_THRESHOLDS.max_elimination_ratio,
         ge=0,
         le=1,
         description="The elimination_ratio check warns about steps above this.",
@@ -79,12 +79,6 @@ class ComputeConfig(dg.Config):
             key = ".".join(str(part) for part in error["loc"])
             problem = f"{key}: {error['msg']} (got {error['input']!r})"
             raise dg.Failure(description=IN_RUN_CONFIG + problem) from None
-
-
-def default_thresholds() -> Thresholds:
-    """The checks' thresholds of a run whose config does not set them."""
-    fields = ComputeConfig.model_fields
-    return Thresholds(fields["max_rejected_share"].default, fields["max_elimination_ratio"].default)
 
 
 def configured(op: Operator, config: ComputeConfig) -> Operator:

@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr
 from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, AutoRuntime
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.engine.runtimes.ray import WORKERS_START_TIMEOUT_S
 from trajectory_assets.lake.fs import Lake, s3_options
 
 
@@ -60,7 +61,8 @@ class ComputeResource(dg.ConfigurableResource):
         default="auto",
         description="`auto`: in-process below `auto_threshold_bytes` of raw input, else Ray "
         "(always Ray when `address` is set); "
-        "`ray`: Ray Data tasks; `inline`: in the Dagster process, on every core, no Ray.",
+        "`ray`: Ray Data tasks; `inline`: in the Dagster process, on every core (or "
+        "`num_cpus`), no Ray.",
     )
     auto_threshold_bytes: int = Field(
         default=DEFAULT_THRESHOLD_BYTES,
@@ -88,6 +90,11 @@ class ComputeResource(dg.ConfigurableResource):
     data_object_store_bytes: int | None = Field(
         default=None, description="Most object store bytes the batches may use at once."
     )
+    workers_start_timeout_s: int = Field(
+        default=WORKERS_START_TIMEOUT_S,
+        description="How long a run waits for a Ray cluster without CPUs (scaling up, or its "
+        "worker nodes gone) to have some before it fails.",
+    )
 
     _runtime: Runtime | None = PrivateAttr(default=None)
 
@@ -112,6 +119,7 @@ class ComputeResource(dg.ConfigurableResource):
             max_task_retries=self.max_task_retries,
             data_cpus=self.data_cpus,
             data_object_store_bytes=self.data_object_store_bytes,
+            workers_start_timeout_s=self.workers_start_timeout_s,
         )
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

@@ -22,8 +22,10 @@ def explain(
     days: Sequence[str],
     runtime: str,
     settings: RunSettings = DEFAULTS,
+    cluster: str | None = None,
 ) -> str:
-    """What a materialization of `operators` over `days` would read, batch, run and write."""
+    """What a materialization of `operators` over `days` would read, batch, run and write
+    (`cluster`: the address of an existing Ray cluster, which `auto` then always uses)."""
     ops = in_lake(lake, registry.ordered(operators))
     registry = registry.configured(ops)
     catalog = Catalog(lake, registry.tables)
@@ -37,7 +39,7 @@ def explain(
     for day_plan, waiting in plan_days(registry, ops, catalog, days, settings):
         plans.append(day_plan)
         lines += _day_lines(day_plan, waiting)
-    lines.append(f"runtime: {_runtime(runtime, plans)}")
+    lines.append(f"runtime: {_runtime(runtime, plans, cluster)}")
     lines.append(
         "data movement: each batch task reads its inputs once for every operator that shares "
         "them and writes their data files; only small receipts return to the driver, which "
@@ -73,9 +75,11 @@ def _names(task: BatchTask) -> set[str]:
     return {s.operator.name for s in task.steps}
 
 
-def _runtime(runtime: str, plans: Sequence[DayPlan]) -> str:
+def _runtime(runtime: str, plans: Sequence[DayPlan], cluster: str | None) -> str:
     if runtime != "auto":
         return runtime
+    if cluster:
+        return f"auto: ray (the Ray cluster at {cluster}, whatever the size)"
     size = input_bytes([t for d in plans for t in d.tasks if t.pending])
     chosen = "inline" if size < DEFAULT_THRESHOLD_BYTES else "ray"
     return (

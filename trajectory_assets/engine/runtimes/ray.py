@@ -59,8 +59,9 @@ def _require_ray() -> None:
 
 
 WORKERS_START_TIMEOUT_S = 600
-"""How long a run waits for its batch workers to start: a cluster scaling up takes minutes, while
-one whose worker nodes are gone would leave the run waiting forever, holding its pool slot."""
+"""How long a run waits for a cluster without CPUs to have some: one scaling up from no worker
+takes minutes, while one whose worker nodes are gone would leave the run waiting forever for
+workers that cannot start, holding its pool slot."""
 SETTINGS = "--ray-address, TRAJECTORY_ASSETS_RAY_ADDRESS or the compute resource's address"
 CONNECT_TIMEOUT_S = 10.0
 """How long a cluster's GCS port may take to accept a connection: ray.init retries an address
@@ -185,12 +186,11 @@ class RayRuntime:
         ctx.retried_map_errors = TRANSIENT_ERRORS
         ctx.max_map_retries = self.max_map_retries
         ctx.enable_progress_bars = False
-        ctx.wait_for_min_actors_s = self.workers_start_timeout_s
         # None means no limit; set every time, since the context outlives this runtime
         ctx.execution_options.resource_limits = ray.data.ExecutionResources.for_limits(
             cpu=self.data_cpus, object_store_memory=self.data_object_store_bytes
         )
-        parallelism = max(1, int(self.data_cpus or ray.cluster_resources().get("CPU", 1)))
+        parallelism = max(1, int(self.data_cpus or self._cluster_cpus()))
         # Each block carries its own pickled task, so a task never deserializes the file lists
         # of every other batch (which grows with the square of the lake's size).
         items = [{"task": ray.cloudpickle.dumps(task)} for task in tasks]
@@ -211,16 +211,8 @@ class RayRuntime:
                 max_restarts=self.max_task_retries,
                 max_task_retries=self.max_task_retries,
             )
-        try:
-            rows = dataset.take_all()
-        except ray.exceptions.GetTimeoutError:
-            raise RuntimeError(
-                f"no Ray worker for the batches started within {self.workers_start_timeout_s} s: "
-                f"the cluster ({self.address or 'the private local Ray'}) has no free CPU for "
-                "them (its worker nodes gone, or busy with other jobs)"
-            ) from None
         outcomes: list[Outcome] = []
-        for row in rows:
+        for row in dataset.take_all():
             # the documents are @final TypedDicts, so `in` tells them apart
             data: BadFilesRow | OperatorErrorRow | LostFileRow | ReceiptDocument = json.loads(
                 row["receipt"]
@@ -235,6 +227,23 @@ class RayRuntime:
             else:
                 outcomes.append([BatchReceipt.from_json(row["receipt"])])
         return collect(outcomes)
+
+    def _cluster_cpus(self) -> float:
+        """The cluster's CPUs (of its live nodes), once it has some: a pool of batch workers on
+        a cluster without any (its worker nodes gone) would wait for them forever. A busy
+        cluster is not waited for: its workers start as its CPUs come free."""
+        import ray
+
+        deadline = time.monotonic() + self.workers_start_timeout_s
+        while (cpus := float(ray.cluster_resources().get("CPU", 0))) <= 0:
+            if time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"the Ray cluster at {self.address or 'this machine'} has had no CPU for the "
+                    f"batches for {self.workers_start_timeout_s} s (its worker nodes gone, or "
+                    "not scaled up): start a worker node, or run with --runtime inline"
+                )
+            time.sleep(1.0)
+        return cpus
 
     def compute(self, tasks: Sequence[BatchTask]) -> list[dict[str, pa.Table]]:
         """Outputs come back through Ray's object store: for exploring, not for large runs."""
