@@ -97,7 +97,7 @@ def rollback(
     if any(line.startswith(f"{FAILED_CHECK} (ERROR)") for line in failed):
         raise CliError(
             "the restored day fails asset check(s) of ERROR severity, listed above (with the "
-            "default thresholds); it stays restored and recorded"
+            "default thresholds); it stays restored"
         )
 
 
