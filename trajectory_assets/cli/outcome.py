@@ -107,7 +107,7 @@ def failure_message(result: "dg.ExecuteInProcessResult") -> str:
 def error_text(error: "SerializableErrorInfo") -> str:
     """What the innermost error of a chain that says anything says: Ray Data raises a worker's
     death `from SystemException()`, a cause with no message, whose name alone told nothing."""
-    said: list[str] = []
+    said, name = "", ""
     cause: SerializableErrorInfo | None = error
     while cause is not None:
         text, name = cause.message.strip(), cause.cls_name or ""
@@ -115,12 +115,9 @@ def error_text(error: "SerializableErrorInfo") -> str:
             text = text.split(f"{name}: ", 1)[1].strip()
         elif name and text.endswith(name):  # its name alone
             text = ""
-        said.append(text)
+        said = text or said
         cause = cause.cause
-    innermost = error
-    while innermost.cause is not None:
-        innermost = innermost.cause
-    return next((text for text in reversed(said) if text), innermost.cls_name or "an error")
+    return said or name or "an error"
 
 
 def summary_lines(

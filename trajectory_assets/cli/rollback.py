@@ -7,6 +7,7 @@ previous state.
 
 import os
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -91,7 +92,9 @@ def rollback(
             f"{r.table} dt={partition}: restored the day as of table version {r.as_of} "
             f"({now}, {r.rows:,} rows)"
         )
-    failed = _record(where, Catalog(where, registry.tables), op, partition, as_of)
+    catalog = Catalog(where, registry.tables)  # as restored
+    _record(where, catalog, op.output_names, partition, as_of)
+    failed = _failed_checks(catalog, op, partition)
     for line in failed:
         click.echo(line, err=True)
     if any(line.startswith(f"{FAILED_CHECK} (ERROR)") for line in failed):
@@ -118,18 +121,31 @@ def _bind(lake: "Lake", allow_other_lake: bool) -> None:
 
 
 def _record(
-    lake: "Lake", catalog: "Catalog", op: "Operator", day: str, as_of: int | None
-) -> list[str]:
+    lake: "Lake", catalog: "Catalog", tables: Sequence[str], day: str, as_of: int | None
+) -> None:
     """Tell the Dagster instance (DAGSTER_HOME), so the UI shows the restored day and marks
-    what was computed from it stale (without an instance, `sync` does it later), then check the
-    restored day as a run checks its days. The failed checks, a line each.
+    what was computed from it stale; without an instance, `sync` does it later."""
+    if not os.environ.get("DAGSTER_HOME"):
+        say("note: DAGSTER_HOME is not set: `trajectory-assets sync` records the rollback later")
+        return
+    import dagster as dg
+
+    from trajectory_assets.defs.sync import record_day
+
+    with dg.DagsterInstance.get() as instance:  # its lake checked by _bind
+        back = f"table version {as_of}" if as_of is not None else "its previous version"
+        for table in tables:
+            record_day(instance, lake, catalog.snapshot(table), day, f"rollback to {back}")
+    say(f"recorded in the Dagster instance: {', '.join(tables)} dt={day}")
+
+
+def _failed_checks(catalog: "Catalog", op: "Operator", day: str) -> list[str]:
+    """The restored day checked as a run checks its days: the failed checks, a line each.
 
     The outcomes are not recorded: Dagster keeps one evaluation per check, day and run, and
     outside a run there is one run id for all. The UI shows the day's checks as not evaluated
     (an evaluation counts only for the materialization it checked) until they run again
     (the asset's *Execute checks*, or its next materialization)."""
-    import dagster as dg
-
     from trajectory_assets.defs.checks import (
         DEFAULT_THRESHOLDS,
         CheckContext,
@@ -137,16 +153,7 @@ def _record(
         evaluate_all,
     )
     from trajectory_assets.defs.evaluations import evaluation
-    from trajectory_assets.defs.sync import record_day
 
-    if not os.environ.get("DAGSTER_HOME"):
-        say("note: DAGSTER_HOME is not set: `trajectory-assets sync` records the rollback later")
-    else:
-        with dg.DagsterInstance.get() as instance:  # its lake checked by _bind
-            back = f"table version {as_of}" if as_of is not None else "its previous version"
-            for table in op.output_names:
-                record_day(instance, lake, catalog.snapshot(table), day, f"rollback to {back}")
-        say(f"recorded in the Dagster instance: {', '.join(op.output_names)} dt={day}")
     try:
         outcomes = evaluate_all(
             checks_for([op]), CheckContext(catalog, DEFAULT_THRESHOLDS), lambda check: [day]

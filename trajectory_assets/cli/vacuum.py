@@ -1,7 +1,5 @@
 """`trajectory-assets vacuum`: delete table files older versions no longer need."""
 
-import math
-
 import click
 from rich.filesize import decimal
 
@@ -45,8 +43,8 @@ def vacuum(
     if unknown:
         raise CliError(f"unknown table(s) {', '.join(unknown)}; tables are: {', '.join(tables)}")
     hours = default_hours() if retention_hours is None else retention_hours
-    if hours != math.ceil(hours):
-        whole = math.ceil(hours)
+    whole = delta_history.whole_hours(hours)
+    if hours != whole:
         say(f"Delta keeps whole hours: the horizon {hours:g} h is rounded up to {whole} h")
     for name in names or tables:
         done = delta_history.vacuum(where, name, hours, full=full)

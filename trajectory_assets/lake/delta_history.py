@@ -144,10 +144,15 @@ class Vacuumed:
     hours: int
 
 
+def whole_hours(retention_hours: float) -> int:
+    """The horizon Delta keeps for `retention_hours` (it counts whole hours)."""
+    return max(0, math.ceil(retention_hours))
+
+
 def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False) -> Vacuumed:
     """Delete files no version younger than the horizon needs (and, `full`, files never
     committed, e.g. of killed runs); time travel before the horizon ends here."""
-    hours = max(0, math.ceil(retention_hours))
+    hours = whole_hours(retention_hours)
     table = open_table(lake, name)
     if table is None:
         return Vacuumed([], 0, hours)

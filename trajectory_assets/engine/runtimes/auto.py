@@ -46,16 +46,19 @@ class AutoRuntime:
         return float(getattr(self.chosen, "start_seconds", 0.0))
 
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
-        if self.chosen is None and tasks:
-            small = input_bytes(tasks) < self.threshold_bytes
-            self.chosen = InlineRuntime(self.workers) if small else self.make_ray()
-        return self.chosen.run(tasks) if self.chosen is not None else []
+        chosen = self._choose(tasks)
+        return chosen.run(tasks) if chosen is not None else []
 
     def compute(self, tasks: Sequence[BatchTask]) -> list[dict[str, pa.Table]]:
+        chosen = self._choose(tasks)
+        return chosen.compute(tasks) if chosen is not None else []
+
+    def _choose(self, tasks: Sequence[BatchTask]) -> Runtime | None:
+        """The runtime of the whole run, chosen on its first tasks."""
         if self.chosen is None and tasks:
             small = input_bytes(tasks) < self.threshold_bytes
             self.chosen = InlineRuntime(self.workers) if small else self.make_ray()
-        return self.chosen.compute(tasks) if self.chosen is not None else []
+        return self.chosen
 
     def stop(self) -> None:
         if self.chosen is not None:
