@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.cli.helpers import CLI
+from tests.servers import silent_server
 from trajectory_assets.cli import main
 from trajectory_assets.cli.quiet import QUIET_ENV, quiet
+from trajectory_assets.lake import fs
 
 COMMANDS = [
     "demo",
@@ -161,6 +163,29 @@ def test_storage_that_refuses_the_lake_is_one_line_naming_the_settings(
         "error: the lake's storage cannot be reached: Partial credentials found in env, missing: "
         "AWS_SECRET_ACCESS_KEY (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for an "
         "S3-compatible store, TRAJECTORY_ASSETS_S3_ENDPOINT_URL)\n"
+    )
+
+
+def test_a_store_that_stops_answering_fails_after_a_few_attempts_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """s3fs retries each call 5 times around botocore's own 5 attempts: 25 read timeouts of
+    15 s, a hung store held `tables` for 7 minutes. Timeouts are cut short here; the number of
+    attempts is what the lake's settings bound."""
+    monkeypatch.setattr(
+        "trajectory_assets.lake.fs.S3_CLIENT_CONFIG",
+        {**fs.S3_CLIENT_CONFIG, "connect_timeout": 0.2, "read_timeout": 0.2},
+    )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "mine")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    with silent_server() as server:
+        monkeypatch.setenv("TRAJECTORY_ASSETS_S3_ENDPOINT_URL", server.endpoint_url)
+        assert main(["tables", "--lake", "s3://bucket/lake"]) == 1
+    assert server.connections == 6  # 3 of botocore's standard retries, twice
+    err = capsys.readouterr().err
+    assert err.startswith("error: the lake's storage does not answer: Read timeout on endpoint")
+    assert err.endswith(
+        "(is the store up, and is TRAJECTORY_ASSETS_S3_ENDPOINT_URL its address?)\n"
     )
 
 

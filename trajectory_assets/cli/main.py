@@ -137,6 +137,11 @@ def _storage_problem(exc: BaseException) -> str | None:
         if seen is None:
             return None
         if type(seen).__module__.startswith(("botocore.", "aiobotocore.")):
+            if _no_answer(seen):
+                return (
+                    f"the lake's storage does not answer: {seen} (is the store up, and is "
+                    f"{S3_ENDPOINT_URL_ENV} its address?)"
+                )
             return (
                 f"the lake's storage cannot be reached: {seen} (check AWS_ACCESS_KEY_ID, "
                 f"AWS_SECRET_ACCESS_KEY and, for an S3-compatible store, {S3_ENDPOINT_URL_ENV})"
@@ -154,6 +159,14 @@ def _storage_problem(exc: BaseException) -> str | None:
             return f"permission denied: {seen}"
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _no_answer(exc: BaseException) -> bool:
+    """A store that refuses connections or stops answering, where checking credentials would
+    send the user the wrong way."""
+    from botocore import exceptions
+
+    return isinstance(exc, exceptions.ConnectionError | exceptions.HTTPClientError)
 
 
 def run() -> NoReturn:

@@ -16,6 +16,17 @@ import pyarrow.parquet as pq
 
 from trajectory_assets.errors import SettingError
 
+S3_CLIENT_CONFIG: dict[str, Any] = {"retries": {"mode": "standard", "total_max_attempts": 3}}
+S3FS_ATTEMPTS = 2
+"""A store that stops answering fails a command in about a minute and a half (6 attempts of
+s3fs' 15 s read timeout, with backoff) rather than 7 minutes: s3fs retries each call 5 times
+around botocore, which itself tries 5 times, so the attempts multiply. Two rounds of botocore's
+standard retries (AWS' own default mode) still ride out throttling and dropped connections, and
+s3fs' second round a body cut short, which botocore does not retry. A lake's
+`config_kwargs` (botocore's `Config`) overrides the first."""
+DELTA_RETRY_TIMEOUT = "90s"
+"""delta-rs retries a request for 3 minutes by default; the same bound as s3fs' instead."""
+
 
 @dataclass(frozen=True)
 class Lake:
@@ -59,6 +70,10 @@ class Lake:
             # Ray workers write staging files the driver then lists: a cached listing would
             # hide them, so listings are always fresh.
             options.setdefault("use_listings_cache", False)
+            options["config_kwargs"] = {**S3_CLIENT_CONFIG, **options.get("config_kwargs", {})}
+            fs = fsspec.filesystem(self.protocol, **options)
+            fs.retries = S3FS_ATTEMPTS  # a class attribute of s3fs, not an option
+            return fs
         return fsspec.filesystem(self.protocol, **options)
 
     @property
@@ -107,6 +122,7 @@ class Lake:
             options["conditional_put"] = "etag"
             if endpoint.startswith("http://"):
                 options["AWS_ALLOW_HTTP"] = "true"
+        options["retry_timeout"] = DELTA_RETRY_TIMEOUT
         region = client.get("region_name") or os.environ.get("AWS_REGION")
         options["AWS_REGION"] = region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         return options
