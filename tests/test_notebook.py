@@ -11,8 +11,9 @@ import pytest
 
 import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2
-from tests.runs import lake_catalog, run_all
+from tests.runs import lake_catalog, run_all, run_operator
 from trajectory_assets.errors import LostDataFileError, NoSuchVersionError, NotMaterializedError
+from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import DecisionSteps, Sessionize, ToolStats
 
@@ -139,6 +140,19 @@ def test_raw_events_and_versions_read_as_they_are(built: Lake) -> None:
         both = ctx.read(table, app_id=apps[:2], columns=["app_id"])["app_id"].to_pylist()
         alone = [ctx.read(table, app_id=a, columns=["app_id"]).num_rows for a in apps[:2]]
         assert sorted(set(both)) == apps[:2] and len(both) == sum(alone), table
+
+
+def test_a_vacuumed_version_is_said_to_be_vacuumed(built: Lake) -> None:
+    """Its message told to compute a day of the current version again, which was intact."""
+    run_operator(Sessionize(), built, [DAY1], force=True)
+    version = lake_catalog(built).snapshot("sessions").version - 1
+    delta_history.vacuum(built, "sessions", retention_hours=0)
+    ctx = ta.connect(built.root, runtime="inline")
+    with pytest.raises(LostDataFileError) as lost:
+        ctx.read("sessions", version=version)
+    assert str(lost.value).startswith(f"sessions as of version {version} cannot be read: its file")
+    assert "was vacuumed" in str(lost.value) and "--force" not in str(lost.value)
+    assert ctx.read("sessions", dt=DAY1).num_rows > 0
 
 
 def test_apply_computes_without_writing_and_write_commits_the_same(

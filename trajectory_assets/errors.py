@@ -108,8 +108,14 @@ class RunConfigError(ValueError):
 
 
 class SchemaChangeError(RuntimeError):
-    """An operator now declares other column types than its table holds, and the run would
-    leave days written with the old types beside the new schema (Delta keeps one per table)."""
+    """An operator now declares other columns or partitioning than its table holds, and the run
+    would leave days written with the old schema beside the new one (Delta keeps one per
+    table)."""
+
+
+class BrokenTableError(RuntimeError):
+    """A table whose Delta log cannot be opened (edited by hand, written by a newer Delta
+    writer, cut short by a copy): it alone is unreadable, not the lake."""
 
 
 class ConcurrentWriterError(RuntimeError):
@@ -136,6 +142,15 @@ class LostDataFileError(FileNotFoundError):
             f"{where}: a data file of the current version is gone from the lake ({detail}); "
             f"compute the day again into new files: trajectory-assets materialize {again} "
             "--force (in the UI: run config force: true)"
+        )
+
+    @classmethod
+    def vacuumed(cls, table: str, as_of: str, detail: str) -> "LostDataFileError":
+        """The error for a file of an older version: `vacuum` deleted it, as it should."""
+        return cls(
+            f"{table} as of {as_of} cannot be read: its file {detail} was vacuumed (the files "
+            "of versions older than retention_hours are deleted after each run); "
+            "`trajectory-assets tables` shows the current version"
         )
 
 

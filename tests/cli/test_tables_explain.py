@@ -32,6 +32,28 @@ def test_tables_lists_days_and_rows(
     ]
 
 
+def test_a_table_that_cannot_be_opened_is_named_and_the_others_still_read(
+    materialized_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One table whose log cannot be opened took `query` of every other table and `tables`
+    down with a traceback of delta-rs."""
+    lake = shutil.copytree(materialized_lake, tmp_path / "lake")
+    last = sorted((lake / "tool_stats" / "_delta_log").glob("*.json"))[-1]
+    last.write_text("{not json")
+    assert main(["tables", "--lake", str(lake)]) == 1
+    out, err = capsys.readouterr()
+    assert "sessions" in out and "tool_stats" not in out
+    assert err.startswith(f"error: table tool_stats at {lake / 'tool_stats'} cannot be opened: ")
+    assert "\x1b" not in err and "Traceback" not in err
+    sql = "SELECT count(*) AS n FROM sessions"
+    assert main(["query", "--lake", str(lake), "--format", "csv", sql]) == 0
+    assert capsys.readouterr().out == "n\n40\n"
+    assert main(["query", "--lake", str(lake), "SELECT * FROM tool_stats"]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: tool_stats at {lake / 'tool_stats'} cannot be opened: "
+    )
+
+
 def test_explain_defaults_to_the_days_with_raw_data(
     materialized_lake: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -91,6 +91,25 @@ def test_a_dt_that_is_not_a_string_and_misspelt_raw_columns() -> None:
         Registry.build([reads_raw], OPERATORS)
 
 
+def test_a_timestamp_in_another_unit_than_delta_holds() -> None:
+    """Delta has one timestamp unit: days written in milliseconds beside days in microseconds
+    were refused by the notebook API's reads (a lossy cast), and a change of unit was no change
+    of the table's type to the schema guard."""
+    coarse = GOOD.append(pa.field("at", pa.timestamp("ms", tz="UTC"))).append(
+        pa.field("calls", pa.list_(pa.struct([("ended", pa.timestamp("ns"))])))
+    )
+    with pytest.raises(
+        DefinitionError,
+        match=re.escape(
+            "output 'mine': timestamps at (timestamp[ms, tz=UTC]), calls (list<item: "
+            "struct<ended: timestamp[ns]>>) are not in microseconds"
+        ),
+    ):
+        Registry.build([operator("mine", (table("mine", coarse),), ("turns",))], OPERATORS)
+    fine = GOOD.append(pa.field("at", pa.timestamp("us", tz="UTC")))
+    Registry.build([operator("mine", (table("mine", fine),), ("turns",))], OPERATORS)
+
+
 def test_every_problem_is_reported_and_none_that_follows_from_another() -> None:
     unversioned = operator("unversioned", (table("first"),), ("turns",))
     type(unversioned).version = ""

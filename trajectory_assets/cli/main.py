@@ -30,7 +30,7 @@ from trajectory_assets.cli.serve import serve
 from trajectory_assets.cli.sync import sync
 from trajectory_assets.cli.tables import tables
 from trajectory_assets.cli.vacuum import vacuum
-from trajectory_assets.errors import DefinitionError, RawLayoutError, SettingError
+from trajectory_assets.errors import BrokenTableError, DefinitionError, RawLayoutError, SettingError
 
 PROG = "trajectory-assets"
 
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except (RawLayoutError, DefinitionError, SettingError) as exc:  # any command may find one
+    except (RawLayoutError, DefinitionError, SettingError, BrokenTableError) as exc:  # anywhere
         CliError(str(exc)).show()
         return 1
     except click.Abort as exc:

@@ -121,12 +121,7 @@ def _lost_file(message: str, lake: "Lake", as_of: str | None) -> str | None:
     if table is None or path is None:
         return None
     if as_of is not None:
-        return (
-            f"{table.group(1)} as of {as_of} cannot be read: its file "
-            f"{_in_lake(lake, path.group(1))} was "
-            "vacuumed (the files of versions older than retention_hours are deleted after each "
-            "run); `trajectory-assets tables` shows the current version"
-        )
+        return str(LostDataFileError.vacuumed(table.group(1), as_of, _in_lake(lake, path.group(1))))
     day = DAY_IN_PATH.search(path.group(1))
     day_of = day.group(1) if day else None
     shown = _in_lake(lake, path.group(1))
@@ -201,7 +196,7 @@ def connect(
     own zone, would turn `started_at::date` into another day than `dt` on a laptop abroad."""
     import duckdb
 
-    from trajectory_assets.errors import NoSuchVersionError
+    from trajectory_assets.errors import BrokenTableError, NoSuchVersionError
     from trajectory_assets.lake import delta
     from trajectory_assets.lake.delta_history import version_as_of
 
@@ -214,7 +209,11 @@ def connect(
         except NoSuchVersionError as exc:
             absent[name] = str(exc).removeprefix(f"{name} ")
             continue
-        table = delta.open_table(lake, name, version)
+        try:
+            table = delta.open_table(lake, name, version)
+        except BrokenTableError as exc:  # the query may not need it
+            absent[name] = str(exc).removeprefix(f"table {name} ")
+            continue
         if table is None:
             absent[name] = "has never been committed: materialize it first"
             continue

@@ -163,7 +163,26 @@ def table_problems(spec: TableSpec) -> list[str]:
         problems.append(f"partition columns {nested} are not scalar")
     if not spec.keys:
         problems.append("it declares no keys")
+    coarse = [f"{f.name} ({f.type})" for f in spec.schema if _not_microseconds(f.type)]
+    if coarse:
+        problems.append(
+            f"timestamps {', '.join(coarse)} are not in microseconds, the one unit of a Delta "
+            "timestamp: declare pa.timestamp('us', tz='UTC')"
+        )
     return problems
+
+
+def _not_microseconds(kind: pa.DataType) -> bool:
+    """A timestamp of another unit, also inside a list or struct. Delta would hold it as
+    microseconds while the declared type is read back: days written in two units could not be
+    read as one."""
+    if pa.types.is_timestamp(kind):
+        return bool(kind.unit != "us")
+    if pa.types.is_struct(kind):
+        return any(_not_microseconds(kind.field(i).type) for i in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_map(kind):
+        return _not_microseconds(kind.value_type)
+    return False
 
 
 def _cycle(operators: Sequence[Operator]) -> list[str]:

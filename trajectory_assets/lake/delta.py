@@ -21,8 +21,9 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
-from trajectory_assets.errors import LostDataFileError
+from trajectory_assets.errors import BrokenTableError, LostDataFileError, NotMaterializedError
 from trajectory_assets.lake.fs import Lake, read_source
 from trajectory_assets.lake.stats import FileStats
 from trajectory_assets.schema import TableSpec
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 ATTEMPT_IN_NAME = re.compile(r"^part-([0-9a-f]{16})-")
 DAY_IN_PATH = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")  # in a data file's absolute path
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # delta-rs colours the lines of its errors
 
 
 class DataFileDocument(TypedDict):
@@ -124,6 +126,7 @@ class Snapshot:
     version: int
     files: tuple[DataFile, ...]
     types: tuple[tuple[str, str], ...] = ()  # (column, Delta type) of the table's schema
+    partitions: tuple[str, ...] = ()  # the table's partition columns, `dt` first
 
     def days(self) -> list[str]:
         return sorted({f.day for f in self.files})
@@ -151,7 +154,13 @@ def open_table(lake: Lake, name: str, version: int | None = None) -> "DeltaTable
     uri, options = lake.display(name), lake.delta_options()
     if not deltalake.DeltaTable.is_deltatable(uri, storage_options=options):
         return None
-    table: DeltaTable = deltalake.DeltaTable(uri, version=version, storage_options=options)
+    try:
+        table: DeltaTable = deltalake.DeltaTable(uri, version=version, storage_options=options)
+    except deltalake.exceptions.DeltaError as exc:
+        if version is not None:  # callers tell a version the log no longer holds
+            raise
+        said = ANSI.sub("", str(exc)).strip().splitlines()[0]
+        raise BrokenTableError(f"table {name} at {uri} cannot be opened: {said}") from exc
     return table
 
 
@@ -160,17 +169,24 @@ def snapshot(lake: Lake, name: str, version: int | None = None) -> Snapshot:
     if table is None:
         return Snapshot(name, -1, ())
     types = tuple((f.name, _type_name(f.type)) for f in table.schema().fields)
-    return Snapshot(name, table.version(), tuple(data_files(table)), types)
+    partitions = tuple(table.metadata().partition_columns)
+    return Snapshot(name, table.version(), tuple(data_files(table)), types, partitions)
 
 
-def changed_types(held: Snapshot, spec: TableSpec) -> list[str]:
+def changed_columns(held: Snapshot, spec: TableSpec) -> list[str]:
     """`column: held type -> declared type` for each column the table holds with another type
-    than `spec` declares (new and dropped columns are no change: Delta reads them)."""
-    declared = {f.name: _type_name(f.type) for f in delta_schema(spec).fields}
+    than `spec` declares, or no longer declares. A new column is no change: older files read as
+    null. A dropped one is: Delta readers stop showing it on days not written again, and one
+    declared again later, with another type, would meet the old files' values."""
+    return changed_since(held, {f.name: _type_name(f.type) for f in delta_schema(spec).fields})
+
+
+def changed_since(held: Snapshot, types: Mapping[str, str]) -> list[str]:
+    """`column: held type -> type now` for each column of `held` another type now, or gone."""
     return [
-        f"{name}: {kind} -> {declared[name]}"
+        f"{name}: {kind} -> {types.get(name, 'dropped')}"
         for name, kind in held.types
-        if name in declared and declared[name] != kind
+        if types.get(name) != kind
     ]
 
 
@@ -266,7 +282,7 @@ def read_files(
         files, lake.sources([lake.path(spec.name, f.path) for f in files]), strict=True
     ):
         try:
-            table = read_source(source, inside)
+            table = _read_columns(source, inside)
         except FileNotFoundError:
             raise LostDataFileError.of(
                 lake.display(), spec.name, f.values.get("dt"), f.path
@@ -279,6 +295,24 @@ def read_files(
                 )
         tables.append(table.select(schema.names).cast(schema))
     return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def _read_columns(source: str | bytes | BaseException, columns: list[str]) -> pa.Table:
+    """The columns of a data file; those added to the table after it was written are null, as
+    Delta readers show them."""
+    if isinstance(source, BaseException):  # the fetch failed
+        raise source
+    try:
+        return read_source(source, columns)
+    except pa.ArrowInvalid:
+        held = pq.read_schema(pa.BufferReader(source) if isinstance(source, bytes) else source)
+        missing = [c for c in columns if c not in held.names]
+        if not missing:
+            raise
+        table = read_source(source, [c for c in columns if c in held.names])
+        for name in missing:
+            table = table.append_column(name, pa.nulls(table.num_rows))
+        return table
 
 
 def dataset(lake: Lake, name: str, version: int | None = None) -> ds.Dataset | None:
@@ -306,10 +340,21 @@ def read(
     found = dataset(lake, spec.name, version)
     if found is None:
         return schema.empty_table()
+    if columns is None and version is not None:  # as it was, columns of another schema too
+        names, schema = found.schema.names, found.schema
+    missing = [c for c in names if c not in found.schema.names]
+    if missing:
+        when = f"at version {version}" if version is not None else "yet"
+        raise NotMaterializedError(
+            f"{spec.name} holds no column {', '.join(missing)} {when}: its operator declares "
+            "columns its table was not materialized with"
+        )
     try:
         rows = found.to_table(columns=names, filter=filter)
     except FileNotFoundError as exc:
         detail = str(exc).splitlines()[0]
+        if version is not None:
+            raise LostDataFileError.vacuumed(spec.name, f"version {version}", detail) from None
         day = DAY_IN_PATH.search(detail)
         raise LostDataFileError.of(
             lake.display(), spec.name, day.group(1) if day else None, detail

@@ -19,6 +19,7 @@ from trajectory_assets.errors import (
 )
 from trajectory_assets.lake.delta import (
     DataFile,
+    changed_since,
     day_paths,
     delta_schema,
     load_deltalake,
@@ -188,7 +189,7 @@ def previous_state(
         last = next((c for c in commits(lake, spec.name) if day in c.days), None)
         as_of = last.version - 1 if last is not None else -1
     try:
-        target = snapshot(lake, spec.name, as_of).day_files(day) if as_of >= 0 else []
+        then = snapshot(lake, spec.name, as_of) if as_of >= 0 else None
     except load_deltalake().exceptions.DeltaError:
         # not in the log: a future version, or cleaned up
         latest = snapshot(lake, spec.name).version
@@ -197,14 +198,24 @@ def previous_state(
             f"to {latest}, and versions older than the retention horizon (or before a "
             "`forget`) are cleaned up"
         ) from None
-    if not target and explicit:
-        raise NoPreviousVersionError(f"{spec.name} dt={day} held nothing at version {as_of}")
-    if not target:
-        raise NoPreviousVersionError(f"{spec.name} dt={day} has no previous version")
+    target = then.day_files(day) if then is not None else []
+    if then is None or not target:
+        raise NoPreviousVersionError(
+            f"{spec.name} dt={day} held nothing at version {as_of}"
+            if explicit
+            else f"{spec.name} dt={day} has no previous version"
+        )
     gone = _missing(lake, spec.name, day, target)
     if gone:
         raise NoPreviousVersionError(
             f"{spec.name} dt={day} as of version {as_of} was vacuumed ({len(gone)} file(s) gone)"
+        )
+    changed = changed_since(then, dict(snapshot(lake, spec.name).types))
+    if changed:
+        raise NoPreviousVersionError(
+            f"{spec.name} dt={day} as of version {as_of} was written with another schema "
+            f"({'; '.join(changed)}): restored, its files would hold the old columns under the "
+            "table's current schema, which readers refuse; materialize the day again instead"
         )
     return as_of, target
 
