@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,10 +19,13 @@ from tests.lakes import DAY1, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.defs.checks import duplicate_keys
 from trajectory_assets.engine import commit
+from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.errors import LostDataFileError
-from trajectory_assets.lake import delta
+from trajectory_assets.engine.tasks import BatchTask
+from trajectory_assets.errors import LostDataFileError, MissingDataFileError
+from trajectory_assets.lake import delta, delta_history
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.staging import BatchReceipt
 from trajectory_assets.operators import TABLES, Sessionize
 
 
@@ -125,6 +129,51 @@ def test_a_forced_run_computes_again_what_is_current_or_staged(
     catalog = lake_catalog(lake)
     assert catalog.read("sessions", dt=DAY1).equals(clean)
     assert lost.path not in {f.path for f in catalog.files("sessions", DAY1)}
+
+
+class VacuumingRuntime(InlineRuntime):
+    """Runs its batches, then deletes every file no version references, as `vacuum --full`
+    run by someone else during the run does."""
+
+    def __init__(self, lake: Lake) -> None:
+        super().__init__()
+        self.lake = lake
+
+    def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
+        receipts = super().run(tasks)
+        for table in Sessionize().output_names:
+            delta_history.vacuum(self.lake, table, retention_hours=0, full=True)
+        return receipts
+
+
+def test_a_run_whose_files_were_deleted_under_it_leaves_nothing_that_fails_the_next(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its intent and receipts stayed: every later run of the day tried to complete the commit
+    with the files gone, and failed the same way (forget of the day too)."""
+    op = Sessionize()
+    run_operator(op, lake, [DAY1])
+    clean = lake_catalog(lake).read("sessions", dt=DAY1)
+    with pytest.raises(MissingDataFileError, match="Run it again: it computes the day anew"):
+        run_operator(op, lake, [DAY1], VacuumingRuntime(lake), force=True)
+    assert not run_operator(op, lake, [DAY1], force=True).days[DAY1].up_to_date
+    assert lake_catalog(lake).read("sessions", dt=DAY1).equals(clean)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed after the intent")
+
+    with monkeypatch.context() as patched:  # an intent left behind, its files then vacuumed
+        patched.setattr(commit.delta_commit, "commit_day", killed)
+        with pytest.raises(RuntimeError, match="killed after the intent"):
+            run_operator(op, lake, [DAY1], force=True)
+    for table in op.output_names:
+        delta_history.vacuum(lake, table, retention_hours=0, full=True)
+    lines: list[str] = []
+    run_operators([op], lake, [DAY1], InlineRuntime(), progress=lines.append)
+    dropped = [line for line in lines if "The interrupted commit is dropped" in line]
+    assert dropped and dropped[0].startswith(f"sessions dt={DAY1}: ")
+    assert lake_catalog(lake).read("sessions", dt=DAY1).equals(clean)
+    assert not Path(lake.root, "_staging", op.name, f"dt={DAY1}").exists()
 
 
 def orphans(lake: Lake, table: str) -> set[str]:

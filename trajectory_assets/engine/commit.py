@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from trajectory_assets.engine.plan import DayPlan
 from trajectory_assets.engine.results import DayResult, TableDay
-from trajectory_assets.errors import ConcurrentWriterError
+from trajectory_assets.errors import ConcurrentWriterError, MissingDataFileError
 from trajectory_assets.lake import delta_commit
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
@@ -19,6 +19,7 @@ from trajectory_assets.lake.staging import (
     Attempt,
     BatchReceipt,
     Intent,
+    discard,
     empty_file,
     finish,
     finished_batches,
@@ -43,7 +44,12 @@ def roll_forward(
             progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
             finished = finished_batches(attempt)
             receipts = [finished[b] for b in intent["batches"]]
-            _commit_tables(attempt, specs, receipts, intent, since={})
+            try:
+                _commit_tables(attempt, specs, receipts, intent, since={})
+            except MissingDataFileError as exc:
+                discard(attempt)
+                progress(f"{exc} The interrupted commit is dropped: the day is computed anew")
+                continue
             finish(attempt)
 
 
@@ -85,6 +91,9 @@ def commit_day(
     except ConcurrentWriterError:
         withdraw_intent(attempt)  # never roll forward a result another writer superseded
         raise
+    except MissingDataFileError as exc:
+        discard(attempt)  # its receipts name the files gone: a rerun must compute anew
+        raise MissingDataFileError(f"{exc} Run it again: it computes the day anew.") from None
     finish(attempt)
     return DayResult(
         day=d.day,

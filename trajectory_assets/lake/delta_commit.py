@@ -62,7 +62,7 @@ def commit_day(
     if missing:
         raise MissingDataFileError(
             f"{spec.name} dt={day}: {len(missing)} file(s) to commit are gone from the lake "
-            f"(first: {missing[0]}); was the table vacuumed during the run? Run it again."
+            f"(first: {missing[0]}); was the table vacuumed during the run?"
         )
     now = int(time.time() * 1000)
     actions = [

@@ -307,6 +307,12 @@ def pending_attempts(lake: Lake, group: str, day: str) -> list[Attempt]:
 
 def finish(attempt: Attempt) -> None:
     """The attempt is committed: its receipts, partials and intent are no longer needed."""
+    discard(attempt)
+
+
+def discard(attempt: Attempt) -> None:
+    """Forget the attempt's batches and intent: a later run computes the day anew (its files
+    were deleted under it, so neither its receipts nor its intent can commit)."""
     fs = attempt.lake.fs
     if fs.exists(attempt.path):
         fs.rm(attempt.path, recursive=True)
