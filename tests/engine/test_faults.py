@@ -23,7 +23,7 @@ from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import LostDataFileError, MissingDataFileError
-from trajectory_assets.lake import delta, delta_history
+from trajectory_assets.lake import delta, delta_commit, delta_history
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import BatchReceipt
 from trajectory_assets.operators import TABLES, Sessionize
@@ -163,7 +163,7 @@ def test_a_run_whose_files_were_deleted_under_it_leaves_nothing_that_fails_the_n
         raise RuntimeError("killed after the intent")
 
     with monkeypatch.context() as patched:  # an intent left behind, its files then vacuumed
-        patched.setattr(commit.delta_commit, "commit_day", killed)
+        patched.setattr(delta_commit, "commit_day", killed)
         with pytest.raises(RuntimeError, match="killed after the intent"):
             run_operator(op, lake, [DAY1], force=True)
     for table in op.output_names:
