@@ -5,6 +5,7 @@ import datetime
 import itertools
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,3 +161,33 @@ def test_tool_calls_carry_arguments_and_some_repeat_them(lakes: dict[str, Genera
             same_tool += before[0] == after[0]
             same_call += before == after
     assert 0 < same_call < same_tool
+
+
+def test_a_reader_meanwhile_sees_whole_files_only(tmp_path: Path) -> None:
+    """A run listing a day as `generate` writes it read half-written files (unreadable Parquet),
+    and two `generate`s at once left torn files: each file is now written whole, then renamed."""
+    lake = Lake(str(tmp_path / "lake"))
+    done = threading.Event()
+    torn: list[str] = []
+    reads = 0
+
+    def read_what_is_there() -> None:
+        nonlocal reads
+        while not done.is_set():
+            for path in Path(lake.root).rglob("*.parquet"):
+                try:
+                    pq.read_metadata(path)
+                    reads += 1
+                except (OSError, pa.ArrowException) as exc:  # a torn file; gone ones are fine
+                    if not isinstance(exc, FileNotFoundError):
+                        torn.append(f"{path}: {exc}")
+
+    reader = threading.Thread(target=read_what_is_there)
+    reader.start()
+    try:
+        generate_lake(lake, SynthConfig(datetime.date(2026, 11, 18), days=1, sessions_per_day=600))
+    finally:
+        done.set()
+        reader.join()
+    assert reads > 0 and not torn, torn[:3]
+    assert not list(Path(lake.root).rglob("*.tmp-*"))

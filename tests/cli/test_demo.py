@@ -1,5 +1,6 @@
 """`demo`: a sample lake and every table for its days, the first command a user runs."""
 
+import threading
 from pathlib import Path
 
 import dagster as dg
@@ -8,6 +9,7 @@ import pytest
 from tests.cli.helpers import on_lake
 from tests.runs import lake_catalog
 from trajectory_assets.cli.demo import _ui_command
+from trajectory_assets.defs.assets import POOL
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES
 
@@ -43,3 +45,27 @@ def test_make_ui_is_named_where_it_shows_the_demo(
     assert _ui_command(Lake("demo/lake")).startswith(
         f"TRAJECTORY_ASSETS_LAKE={tmp_path}/demo/lake DAGSTER_HOME={tmp_path}/elsewhere dagster dev"
     )
+
+
+def test_regenerate_waits_for_a_run_writing_into_the_lake(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`demo --regenerate` deleted the lake under a run in flight: a traceback (a folder not
+    empty), the run failed, and the lake was left half deleted. It now waits for the pool."""
+    lake = tmp_path / "lake"
+    monkeypatch.setattr("trajectory_assets.cli.demo.run_days", lambda *args, **kwargs: None)
+    monkeypatch.setattr("trajectory_assets.cli.demo._observe_raw", lambda *args: None)
+    small = ("--days", "1", "--sessions-per-day", "2")
+    assert on_lake("demo", lake, home, *small).returncode == 0
+    running = "command elsewhere:1"  # a holder of another machine: never freed as gone
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(POOL)
+        assert storage.claim_concurrency_slot(POOL, running, "tier_b").is_claimed
+        ended = threading.Timer(2.0, storage.free_concurrency_slots_for_run, [running])
+        ended.start()
+        done = on_lake("demo", lake, home, *small, "--regenerate")
+        ended.join()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"waiting for the {POOL} pool: {running} of this instance holds" in done.stderr
+    assert list(lake.rglob("*.parquet"))  # regenerated once the run ended

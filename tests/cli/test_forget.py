@@ -4,17 +4,21 @@ something is."""
 
 import json
 import shutil
+import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from tests.cli.helpers import materialize, on_lake
+from tests.cli.helpers import generate, materialize, on_lake
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
+from trajectory_assets.cli.pool import this_process
+from trajectory_assets.defs.assets import POOL
 from trajectory_assets.defs.forget import runs_mentioning
 from trajectory_assets.lake import erase
 from trajectory_assets.lake.fs import Lake
@@ -154,6 +158,46 @@ def test_forget_refuses_while_a_table_no_loaded_operator_writes_holds_the_sessio
     assert f"slow_turns (no loaded operator writes it): row of session {victim} (dt={DAY1})" in (
         found
     )
+
+
+def test_forget_holds_the_pool_while_it_deletes_and_purges(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run in flight read raw files as forget deleted them (a failed run, or the forgotten
+    session committed again), and forget's purge deleted a waiting run's new files (a day
+    stuck failing). Forget now takes the pool's slot as a run's step does, and a slot a killed
+    command kept is freed."""
+    lake = tmp_path / "lake"
+    generate(lake, home, days=1, sessions_per_day=3)
+    victim = list_raw_files(Lake(str(lake)), dt=DAY1)[0]
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    killed = f"command {socket.gethostname()}:{gone.pid}"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(POOL)
+        assert storage.claim_concurrency_slot(POOL, killed, "forget").is_claimed
+
+    def holders() -> list[str]:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            info = instance.event_log_storage.get_concurrency_info(POOL)
+            return [slot.run_id for slot in info.claimed_slots]
+
+    seen: list[tuple[str, list[str]]] = []
+    for name in ("delete_raw", "purge_history"):
+        real = getattr(erase, name)
+
+        def watched(*args: Any, real: Any = real, name: str = name) -> Any:
+            seen.append((name, holders()))
+            return real(*args)
+
+        monkeypatch.setattr(erase, name, watched)
+    done = forget(lake, home, "--app-id", victim.app_id, "--session-id", victim.session_id)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"freed the {POOL} pool's slot of {killed}, whose process is gone" in done.stderr
+    me = [f"command {this_process()}"]
+    assert seen == [("delete_raw", me), ("purge_history", me)]
+    assert holders() == []
 
 
 def test_forget_needs_sessions_or_a_day(materialized_lake: Path, home: Path) -> None:

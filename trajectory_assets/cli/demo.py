@@ -11,6 +11,7 @@ from trajectory_assets.cli.common import (
     DEFAULT_APPS,
     REPORT,
     CliError,
+    dagster_home,
     num_cpus_option,
     open_lake,
     project,
@@ -62,7 +63,7 @@ def demo(
             )
     else:
         if fs.exists(sample.root):
-            fs.rm(sample.root, recursive=True)
+            _delete(sample)
         config = SynthConfig(
             start=dt.date.fromisoformat(wanted[0]),
             days=days,
@@ -99,6 +100,19 @@ def _ui_command(sample: "Lake") -> str:
         f"TRAJECTORY_ASSETS_LAKE={lake} DAGSTER_HOME={instance} dagster dev -w workspace.yaml "
         "-h 127.0.0.1 -p 3000 (from the repository's folder)"
     )
+
+
+def _delete(sample: "Lake") -> None:
+    """Delete the sample lake holding the pool's slot: a run writing into it ends first (its
+    files would land in a lake half deleted)."""
+    import dagster as dg
+
+    from trajectory_assets.cli.pool import holding_pool
+    from trajectory_assets.defs.assets import POOL
+
+    dagster_home("the demo's runs are recorded in a Dagster instance")
+    with holding_pool(dg.DagsterInstance.get(), POOL, "demo: regenerate the sample lake"):
+        sample.fs.rm(sample.root, recursive=True)
 
 
 def _observe_raw(sample: "Lake") -> None:

@@ -7,6 +7,9 @@ recorded run like any other); purge what older versions, failed runs and logs ke
 Dagster runs whose events name the sessions (table previews, file paths) and record their days
 again from the lake; search the whole lake and the instance's runs for anything left. The
 record ends with what was found: nothing, or the exit status is 1 and each leftover is named.
+The deletion of raw files, and everything from the purge on, hold the instance's pool slot, as
+a run's step does: a run in flight would otherwise read raw files as they go, commit a session
+forgotten meanwhile, or lose its uncommitted files to the purge.
 """
 
 import datetime as dt
@@ -55,7 +58,9 @@ def forget(
     import dagster as dg
 
     from trajectory_assets.cli.materialize import run_days
+    from trajectory_assets.cli.pool import holding_pool
     from trajectory_assets.defs import forget as instance_erase
+    from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import bind
     from trajectory_assets.defs.partitions import daily, start_date_of
     from trajectory_assets.defs.sync import sync
@@ -98,7 +103,8 @@ def forget(
 
     path, record = erase.start(where, request)
     shown = where.display_path(path)
-    erase.delete_raw(where, files)
+    with holding_pool(instance, POOL, "forget: delete raw files"):  # no run reads them now
+        erase.delete_raw(where, files)
     record.raw_files_deleted, record.days = len(files), days
     erase.save(where, path, record)
     say(f"deleted {what}" if files else f"{what}: their raw files are already gone")
@@ -119,24 +125,26 @@ def forget(
                 f"tables of {some_days(built)} still hold the sessions (record {shown}); remove "
                 "the cause and run the same forget again to finish it"
             ) from None
-    record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
-    record.rejected_lines_deleted = erase.drop_rejected(where, app_id, forgotten)
-    held = instance_erase.runs_mentioning(instance, days, forgotten)
-    partitions = daily(start_date_of(where))
-    again = instance_erase.days_worked_on(instance, held, partitions)
-    going = instance_erase.delete_runs(instance, held)
-    record.dagster_runs_deleted = sorted(set(held) - set(going))
-    recorded = sync(instance, where, the_project.registry, partitions, again=again)
-    if record.dagster_runs_deleted:
-        say(
-            f"deleted {len(record.dagster_runs_deleted)} Dagster run(s) whose events named them; "
-            f"recorded {sum(recorded.recorded.values())} table day(s) again from the lake"
-        )
-    record.leftovers = erase.leftovers(where, Catalog(where, tables), request, forgotten)
-    record.leftovers += [
-        f"Dagster run {run_id} names session {', '.join(named[:5])}"
-        for run_id, named in instance_erase.runs_mentioning(instance, days, forgotten).items()
-    ]
+    # files of a run in flight are no history, and no leftover: none runs until it is checked
+    with holding_pool(instance, POOL, "forget: purge and check"):
+        record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
+        record.rejected_lines_deleted = erase.drop_rejected(where, app_id, forgotten)
+        held = instance_erase.runs_mentioning(instance, days, forgotten)
+        partitions = daily(start_date_of(where))
+        again = instance_erase.days_worked_on(instance, held, partitions)
+        going = instance_erase.delete_runs(instance, held)
+        record.dagster_runs_deleted = sorted(set(held) - set(going))
+        recorded = sync(instance, where, the_project.registry, partitions, again=again)
+        if record.dagster_runs_deleted:
+            say(
+                f"deleted {len(record.dagster_runs_deleted)} Dagster run(s) whose events named "
+                f"them; recorded {sum(recorded.recorded.values())} table day(s) again from the lake"
+            )
+        record.leftovers = erase.leftovers(where, Catalog(where, tables), request, forgotten)
+        record.leftovers += [
+            f"Dagster run {run_id} names session {', '.join(named[:5])}"
+            for run_id, named in instance_erase.runs_mentioning(instance, days, forgotten).items()
+        ]
     record.verified = not record.leftovers
     record.finished_at = dt.datetime.now(dt.UTC).isoformat()
     erase.save(where, path, record)

@@ -11,11 +11,14 @@ otherwise wait forever.
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 import dagster as dg
 
 PROCESS_TAG = "trajectory_assets/process"  # host:pid of the command that ran the run
+HOLDER_PREFIX = "command "  # the slot's holder is a command itself: "command host:pid"
 POLL_S = 1.0
 
 
@@ -37,17 +40,48 @@ def wait_for_pool(instance: dg.DagsterInstance, pool: str) -> None:
         gone = [run_id for run_id in holders if _gone(instance, run_id)]
         for run_id in gone:
             storage.free_concurrency_slots_for_run(run_id)
-            tell(f"freed the {pool} pool's slot of run {run_id}, whose process is gone")
+            tell(f"freed the {pool} pool's slot of {_named(run_id)}, whose process is gone")
         if gone:
             continue
         if set(holders) != waiting_for:
             waiting_for = set(holders)
+            named = ", ".join(map(_named, holders))
             tell(
-                f"waiting for the {pool} pool: run {', '.join(holders)} of this instance holds "
-                "its slot (one step at a time); Ctrl+C stops waiting. A run killed on another "
+                f"waiting for the {pool} pool: {named} of this instance holds its slot (one step "
+                "at a time); Ctrl+C stops waiting. A run killed on another "
                 "machine holds it until it is terminated (the UI: Runs, that run, Terminate)"
             )
         time.sleep(POLL_S)
+
+
+@contextmanager
+def holding_pool(instance: dg.DagsterInstance, pool: str, why: str) -> Iterator[None]:
+    """Hold the pool's slot while the command changes what runs read or write (`forget`
+    deleting raw files, or files no table version references): a run in flight ends first, and
+    none starts before the block ends. The holder is this process, not a run: a later command
+    frees the slot if the process is killed before it gives it back."""
+    storage = instance.event_log_storage
+    if storage.supports_global_concurrency_limits and pool not in {
+        p.name for p in storage.get_pool_limits()
+    }:
+        storage.initialize_concurrency_limit_to_default(pool)  # as a run's first step does
+    if (
+        not storage.supports_global_concurrency_limits
+        or storage.get_concurrency_info(pool).limit is None
+    ):
+        yield
+        return
+    holder = f"{HOLDER_PREFIX}{this_process()}"
+    while True:
+        wait_for_pool(instance, pool)
+        if storage.claim_concurrency_slot(pool, holder, why).is_claimed:
+            break
+        storage.free_concurrency_slots_for_run(holder)  # a run's step came first: wait again
+        time.sleep(POLL_S)
+    try:
+        yield
+    finally:
+        storage.free_concurrency_slots_for_run(holder)
 
 
 def tell(text: str) -> None:
@@ -58,16 +92,28 @@ def tell(text: str) -> None:
 def _gone(instance: dg.DagsterInstance, run_id: str) -> bool:
     """The run has finished, or ran in a process of this machine that no longer exists; the
     run, unfinished, is then marked failed."""
+    if run_id.startswith(HOLDER_PREFIX):  # a command holding the slot itself
+        return _killed(run_id.removeprefix(HOLDER_PREFIX))
     run = instance.get_run_by_id(run_id)
     if run is None:
         return False  # not a run of this instance's storage: nothing to judge it by
     if run.is_finished:
         return True
-    host, _, pid = run.tags.get(PROCESS_TAG, "").rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+    process = run.tags.get(PROCESS_TAG, "")
+    if not _killed(process):
         return False
-    instance.report_run_failed(run, f"its process ({host}:{pid}) is gone: killed outside Dagster")
+    instance.report_run_failed(run, f"its process ({process}) is gone: killed outside Dagster")
     return True
+
+
+def _named(holder: str) -> str:
+    return holder if holder.startswith(HOLDER_PREFIX) else f"run {holder}"
+
+
+def _killed(process: str) -> bool:
+    """`host:pid` names a process of this machine that no longer exists."""
+    host, _, pid = process.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
 
 
 def _alive(pid: int) -> bool:

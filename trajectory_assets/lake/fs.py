@@ -165,16 +165,18 @@ def modified(info: dict[str, Any]) -> float:
     return float(value)
 
 
-def write_file_atomic(lake: Lake, path: str, data: bytes) -> None:
-    """Readers see the whole file or nothing: a temp name and a rename locally, one PUT on S3."""
+def write_file_atomic(lake: Lake, path: str, data: bytes, *, durable: bool = True) -> None:
+    """Readers see the whole file or nothing: a temp name and a rename locally, one PUT on S3.
+    `durable`: on disk before the rename (what can be made again, a sample, skips the wait)."""
     fs = lake.fs
     fs.makedirs(posixpath.dirname(path), exist_ok=True)
     if lake.is_local:
         tmp = f"{path}.tmp-{uuid.uuid4().hex}"
         with open(tmp, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     else:
         fs.pipe_file(path, data)

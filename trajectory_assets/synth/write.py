@@ -18,7 +18,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from trajectory_assets.ingest.writer import session_dir
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.schema import RAW_EVENTS
 from trajectory_assets.synth.config import SynthConfig, SynthSummary
 from trajectory_assets.synth.corrupt import corrupt
@@ -35,9 +35,8 @@ class _File:
 
 @dataclass
 class _SessionFiles:
-    """One session's folder and the files written into it."""
+    """One session's files (written one after another, by one thread)."""
 
-    folder: str
     files: list[_File]
 
 
@@ -79,7 +78,7 @@ def _layout(
         files.extend(
             _File(f"{folder}/part-retry-{n}.parquet", rs) for n, rs in sorted(retries.items())
         )
-        out.append(_SessionFiles(folder, files))
+        out.append(_SessionFiles(files))
     return out
 
 
@@ -114,13 +113,13 @@ def _write_day(lake: Lake, day: _Day) -> tuple[int, int]:
     for f in ordered:
         slices[f.path] = table.slice(offset, len(f.rows))
         offset += len(f.rows)
-    fs = lake.fs
     arrow_fs = lake.arrow_fs
 
     def write_session(session: _SessionFiles) -> None:
-        fs.makedirs(session.folder, exist_ok=True)
-        for f in session.files:
-            pq.write_table(slices[f.path], f.path, filesystem=arrow_fs)
+        for f in session.files:  # whole or not at all: a run may list the day meanwhile
+            sink = pa.BufferOutputStream()
+            pq.write_table(slices[f.path], sink)
+            write_file_atomic(lake, f.path, sink.getvalue().to_pybytes(), durable=False)
 
     workers = min(32, 4 * (os.cpu_count() or 4))
     with ThreadPoolExecutor(max_workers=workers) as pool:
