@@ -28,6 +28,12 @@ def test_a_failure_is_said_by_the_innermost_error_that_says_anything() -> None:
         raise SystemExit(15)
     except SystemExit:
         assert error_text(serializable_error_info_from_exc_info(sys.exc_info())) == "15"
+    try:  # pyarrow's error for a file deleted under a run: its path alone
+        raise FileNotFoundError("/lake/_staging/x.parquet")
+    except FileNotFoundError:
+        assert error_text(serializable_error_info_from_exc_info(sys.exc_info())) == (
+            "a file the run needed is gone (deleted during the run?): /lake/_staging/x.parquet"
+        )
 
 
 def test_a_check_failing_on_many_days_is_one_line_naming_the_first_few() -> None:

@@ -106,8 +106,9 @@ def failure_message(result: "dg.ExecuteInProcessResult") -> str:
 
 def error_text(error: "SerializableErrorInfo") -> str:
     """What the innermost error of a chain that says anything says: Ray Data raises a worker's
-    death `from SystemException()`, a cause with no message, whose name alone told nothing."""
-    said, name = "", ""
+    death `from SystemException()`, a cause with no message, whose name alone told nothing; a
+    file gone says so beside its path."""
+    said, name, kind = "", "", ""
     cause: SerializableErrorInfo | None = error
     while cause is not None:
         text, name = cause.message.strip(), cause.cls_name or ""
@@ -115,8 +116,10 @@ def error_text(error: "SerializableErrorInfo") -> str:
             text = text.split(f"{name}: ", 1)[1].strip()
         elif name and text.endswith(name):  # its name alone
             text = ""
-        said = text or said
+        said, kind = (text, name) if text else (said, kind)
         cause = cause.cause
+    if kind == "FileNotFoundError" and " " not in said:  # pyarrow's: the path alone
+        return f"a file the run needed is gone (deleted during the run?): {said}"
     return said or name or "an error"
 
 
