@@ -128,7 +128,10 @@ def test_the_check_finds_what_a_forget_left(materialized_lake: Path, tmp_path: P
     request = erase.Request(app, (victim,))
     found = erase.leftovers(lake, lake_catalog(lake), request)
     assert any(line.startswith("raw file ") for line in found)
-    assert any(line.startswith(f"sessions: row of session {victim}") for line in found)
+    assert f"sessions: 1 row(s) of session {victim} (dt={DAY1})" in found
+    rows = lake_catalog(lake).read("turns", dt=DAY1, app_id=app)["session_id"].to_pylist()
+    turns = [line for line in found if line.startswith("turns: ")]  # one line for its rows
+    assert turns == [f"turns: {rows.count(victim)} row(s) of session {victim} (dt={DAY1})"]
     stray = next(Path(root, "turns").rglob("*.parquet"))
     shutil.copy(stray, stray.with_name("part-0000000000000000-stray.parquet"))
     assert any(
@@ -155,8 +158,10 @@ def test_forget_refuses_while_a_table_no_loaded_operator_writes_holds_the_sessio
     assert "nothing was deleted" in refused.stderr
     assert list_raw_files(lake, dt=DAY1, app_id=app, session_id=victim)
     found = erase.leftovers(lake, lake_catalog(lake), erase.Request(app, (victim,)))
-    assert f"slow_turns (no loaded operator writes it): row of session {victim} (dt={DAY1})" in (
-        found
+    assert any(
+        line.startswith("slow_turns (no loaded operator writes it): ")
+        and line.endswith(f" row(s) of session {victim} (dt={DAY1})")
+        for line in found
     )
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import posixpath
 import uuid
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -220,14 +221,10 @@ def leftovers(
             for p in stray
             if p not in current
         ]
-        hits = _rows_of(catalog, name, request)
-        found += [f"{name}: row of session {s} (dt={d})" for d, s in hits[:20]]
+        found += _rows_found(name, _rows_of(catalog, name, request))
     for name in unloaded_tables(lake, catalog):
         hits = _unloaded_rows_of(lake, name, request)
-        found += [
-            f"{name} (no loaded operator writes it): row of session {s} (dt={d})"
-            for d, s in hits[:20]
-        ]
+        found += _rows_found(f"{name} (no loaded operator writes it)", hits)
     ids = {*request.session_ids, *session_ids}
     for path, named in _mentions(lake, ids).items():
         found += [f"{lake.display_path(path)} mentions session {sid}" for sid in named]
@@ -235,6 +232,13 @@ def leftovers(
         shown = lake.display_path(path)
         found += [f"{shown} holds rejected input of session {sid}" for sid in named]
     return found
+
+
+def _rows_found(table: str, hits: Sequence[tuple[str, str]]) -> list[str]:
+    """One line per session and day (a session has a row per event in some tables), the first
+    twenty."""
+    counts = Counter(hits)
+    return [f"{table}: {n} row(s) of session {s} (dt={d})" for (d, s), n in counts.items()][:20]
 
 
 def drop_rejected(lake: Lake, app_id: str, session_ids: Collection[str]) -> int:
