@@ -80,11 +80,10 @@ def read_events(
             return conform(table, f)
         except BadRawFileError as exc:
             return exc
-        except FileNotFoundError:  # listed, then deleted: the day changed under the run
-            raise FileNotFoundError(
-                f"raw file {f.path} is gone: deleted during the run (by forget, or outside the "
-                "lake's commands); run it again"
-            ) from None
+        except FileNotFoundError:  # listed, then deleted: not a corrupt file
+            return BadRawFileError(
+                f.path, "is gone: deleted after the run listed it (by forget, or by hand)"
+            )
         except Exception as exc:  # any unreadable file: truncated, not Parquet, permissions
             return BadRawFileError(f.path, f"cannot be read as Parquet ({exc})")
 
