@@ -1,6 +1,5 @@
 """`demo`: a sample lake and every table for its days, the first command a user runs."""
 
-import threading
 from pathlib import Path
 
 import dagster as dg
@@ -8,6 +7,7 @@ import pytest
 
 from tests.cli.helpers import on_lake
 from tests.runs import lake_catalog
+from trajectory_assets.cli import pool
 from trajectory_assets.cli.demo import _ui_command
 from trajectory_assets.defs.assets import POOL
 from trajectory_assets.lake.fs import Lake
@@ -58,14 +58,19 @@ def test_regenerate_waits_for_a_run_writing_into_the_lake(
     small = ("--days", "1", "--sessions-per-day", "2")
     assert on_lake("demo", lake, home, *small).returncode == 0
     running = "command elsewhere:1"  # a holder of another machine: never freed as gone
+    said: list[str] = []
     with dg.DagsterInstance.from_config(str(home)) as instance:
         storage = instance.event_log_storage
         storage.initialize_concurrency_limit_to_default(POOL)
         assert storage.claim_concurrency_slot(POOL, running, "tier_b").is_claimed
-        ended = threading.Timer(2.0, storage.free_concurrency_slots_for_run, [running])
-        ended.start()
+
+        def the_run_ends_once_demo_waits(text: str) -> None:
+            said.append(text)
+            assert list(lake.rglob("*.parquet"))  # nothing deleted while the run holds it
+            storage.free_concurrency_slots_for_run(running)
+
+        monkeypatch.setattr(pool, "tell", the_run_ends_once_demo_waits)
         done = on_lake("demo", lake, home, *small, "--regenerate")
-        ended.join()
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"waiting for the {POOL} pool: {running} of this instance holds" in done.stderr
+    assert said[0].startswith(f"waiting for the {POOL} pool: {running} of this instance holds")
     assert list(lake.rglob("*.parquet"))  # regenerated once the run ended

@@ -111,7 +111,10 @@ def _delete(sample: "Lake") -> None:
     from trajectory_assets.defs.assets import POOL
 
     dagster_home("the demo's runs are recorded in a Dagster instance")
-    with holding_pool(dg.DagsterInstance.get(), POOL, "demo: regenerate the sample lake"):
+    with (
+        dg.DagsterInstance.get() as instance,
+        holding_pool(instance, POOL, "demo: regenerate the sample lake"),
+    ):
         sample.fs.rm(sample.root, recursive=True)
 
 

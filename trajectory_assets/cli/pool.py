@@ -48,8 +48,10 @@ def wait_for_pool(instance: dg.DagsterInstance, pool: str) -> None:
             named = ", ".join(map(_named, holders))
             tell(
                 f"waiting for the {pool} pool: {named} of this instance holds its slot (one step "
-                "at a time); Ctrl+C stops waiting. A run killed on another "
-                "machine holds it until it is terminated (the UI: Runs, that run, Terminate)"
+                "at a time); Ctrl+C stops waiting. A run killed on another machine holds it "
+                "until it is terminated (the UI: Runs, that run, Terminate); a command killed on "
+                "another machine, until its slot is freed (GraphQL: freeConcurrencySlotsForRun "
+                "with its id, `command host:pid`)"
             )
         time.sleep(POLL_S)
 
@@ -72,16 +74,13 @@ def holding_pool(instance: dg.DagsterInstance, pool: str, why: str) -> Iterator[
         yield
         return
     holder = f"{HOLDER_PREFIX}{this_process()}"
-    while True:
-        wait_for_pool(instance, pool)
-        if storage.claim_concurrency_slot(pool, holder, why).is_claimed:
-            break
-        storage.free_concurrency_slots_for_run(holder)  # a run's step came first: wait again
-        time.sleep(POLL_S)
-    try:
+    try:  # the claim keeps its place in Dagster's queue of steps waiting for the slot
+        while not storage.claim_concurrency_slot(pool, holder, why).is_claimed:
+            wait_for_pool(instance, pool)  # says who holds it, frees a dead holder's slot
+            time.sleep(POLL_S)
         yield
     finally:
-        storage.free_concurrency_slots_for_run(holder)
+        storage.free_concurrency_slots_for_run(holder)  # the slot, or the place in the queue
 
 
 def tell(text: str) -> None:

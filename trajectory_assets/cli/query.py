@@ -206,11 +206,10 @@ def connect(
     for name in tables:
         try:
             version = version_as_of(lake, name, as_of) if as_of is not None else None
+            table = delta.open_table(lake, name, version)
         except NoSuchVersionError as exc:
             absent[name] = str(exc).removeprefix(f"{name} ")
             continue
-        try:
-            table = delta.open_table(lake, name, version)
         except BrokenTableError as exc:  # the query may not need it
             absent[name] = str(exc).removeprefix(f"table {name} ")
             continue
