@@ -1,9 +1,10 @@
 """The driver's commit of an operator's day: the intent first, then one Delta transaction per
 table in the operator's declared order; and the roll-forward of intents an interrupted run left.
 
-Once the intent is written, the attempt only rolls forward: a later run completes its commits
-before anything else (`roll_forward`), unless another writer superseded it, in which case the
-intent is withdrawn.
+Once the intent is written, the attempt rolls forward: a later run completes its commits before
+anything else (`roll_forward`). Three cases drop it instead: another writer superseded it (the
+intent is withdrawn), its files were deleted under it, or they hold another schema than the
+operator's now (the attempt is discarded, and the day computed anew).
 """
 
 import json
@@ -15,6 +16,7 @@ from trajectory_assets.errors import ConcurrentWriterError, MissingDataFileError
 from trajectory_assets.lake import delta_commit
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
+from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.lake.staging import (
     Attempt,
     BatchReceipt,
@@ -44,6 +46,13 @@ def roll_forward(
             progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
             finished = finished_batches(attempt)
             receipts = [finished[b] for b in intent["batches"]]
+            if _of_another_schema(receipts, specs):
+                discard(attempt)
+                progress(
+                    f"{op.name} dt={day}: the interrupted commit {attempt.key} holds files of "
+                    "another schema than the operator's now: dropped, the day is computed anew"
+                )
+                continue
             try:
                 _commit_tables(attempt, specs, receipts, intent, since={})
             except MissingDataFileError as exc:
@@ -51,6 +60,17 @@ def roll_forward(
                 progress(f"{exc} The interrupted commit is dropped: the day is computed anew")
                 continue
             finish(attempt)
+
+
+def _of_another_schema(receipts: Sequence[BatchReceipt], specs: Mapping[str, TableSpec]) -> bool:
+    """Files written before the operator's schema changed (files older than schema digests
+    are taken as they are)."""
+    return any(
+        staged.file.schema not in (None, schema_digest(specs[staged.table]))
+        for r in receipts
+        for staged in r.files
+        if staged.table in specs  # not the partials of a two-phase operator
+    )
 
 
 def commit_day(

@@ -6,8 +6,10 @@ from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, input_bytes
+from trajectory_assets.engine.schema_guard import refuse_schema_changes
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask
+from trajectory_assets.errors import SchemaChangeError
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import Operator
@@ -39,6 +41,10 @@ def explain(
     for day_plan, waiting in plan_days(registry, ops, catalog, days, settings):
         plans.append(day_plan)
         lines += _day_lines(day_plan, waiting)
+    try:
+        refuse_schema_changes(ops, catalog, days, plans)
+    except SchemaChangeError as exc:
+        lines.append(f"refused: {exc}")
     lines.append(f"runtime: {_runtime(runtime, plans, cluster)}")
     lines.append(
         "data movement: each batch task reads its inputs once for every operator that shares "

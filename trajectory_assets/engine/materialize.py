@@ -17,11 +17,11 @@ from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.results import DayResult, OperatorResult, RunResult, TableDay
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.engine.schema_guard import refuse_schema_changes
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Step
-from trajectory_assets.errors import MissingUpstreamError, SchemaChangeError, first_few
+from trajectory_assets.errors import MissingUpstreamError, first_few
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.delta import changed_columns, partition_columns
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
@@ -148,54 +148,12 @@ def _run_window(
                 waiting[day] = [*not_yet, *(op for op in day_ops if op not in now)]
                 plans.append(day_plan)
         versions = {t: catalog.snapshot(t).version for op in ops for t in op.output_names}
-        _refuse_schema_changes(ops, catalog, days, plans)
+        refuse_schema_changes(ops, catalog, days, plans)
         result.add_phase("plan", time.perf_counter() - started)
         if not any(d.run or d.current for d in plans):
             stuck = sorted({op.name for day_ops in waiting.values() for op in day_ops})
             raise RuntimeError(f"operators {stuck} wait for inputs no operator of the run writes")
         _run_round(plans, runtime, settings, versions, progress, committed, result)
-
-
-def _refuse_schema_changes(
-    ops: Sequence[Operator], catalog: Catalog, days: Sequence[str], plans: Sequence[DayPlan]
-) -> None:
-    """A table holds one schema: an operator that now declares other columns than its table
-    holds may commit only in a run that writes every day the table has again, or the days left
-    would keep the old columns under the new schema (Polars and Spark refuse to read such a
-    table; Delta readers hide a dropped column). Its partitioning cannot change at all: a
-    Delta table keeps the partition columns it was created with."""
-    for op in ops:
-        kept = {d.day for d in plans if op in d.current}  # up to date, so not written again
-        for spec in op.outputs:
-            held = catalog.snapshot(spec.name)
-            declared = tuple(partition_columns(spec))
-            if held.partitions and held.partitions != declared:
-                raise SchemaChangeError(
-                    f"{spec.name}: operator {op.name} now partitions it by "
-                    f"{', '.join(declared)}, and the table is partitioned by "
-                    f"{', '.join(held.partitions)}; a Delta table keeps the partitioning it was "
-                    "created with: give the table a new name (or move "
-                    f"{catalog.lake.display(spec.name)} away and materialize every day again)"
-                )
-            changed = changed_columns(held, spec)
-            left = sorted(set(held.days()) - set(days))
-            if changed and left:
-                raise SchemaChangeError(
-                    f"{spec.name}: operator {op.name} now declares {'; '.join(changed)}, and "
-                    f"the table's days outside this run ({len(left)}: {left[0]} .. {left[-1]}) "
-                    "were written with the old schema; a Delta table has one schema, so "
-                    f"materialize every day of it in one run ({held.days()[0]} .. "
-                    f"{held.days()[-1]} and the new ones; in the UI a backfill of them all)"
-                )
-            same = sorted(set(held.days()) & kept)
-            if changed and same:
-                raise SchemaChangeError(
-                    f"{spec.name}: operator {op.name} now declares {'; '.join(changed)}, but "
-                    f"its version ({op.version}) is the one that wrote {len(same)} day(s) of "
-                    f"this run ({same[0]} .. {same[-1]}), which are up to date and would keep "
-                    "the old schema: a new schema is a new version of the operator, so change "
-                    "its `version` (or run with --force)"
-                )
 
 
 def _run_round(

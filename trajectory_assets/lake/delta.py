@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 ATTEMPT_IN_NAME = re.compile(r"^part-([0-9a-f]{16})-")
+SCHEMA_IN_NAME = re.compile(r"-schema([0-9a-f]{12})-")  # `schemas.schema_digest` of its writer
 DAY_IN_PATH = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")  # in a data file's absolute path
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # delta-rs colours the lines of its errors
 
@@ -71,6 +72,12 @@ class DataFile:
     @property
     def attempt(self) -> str | None:
         found = ATTEMPT_IN_NAME.match(self.path.rsplit("/", 1)[-1])
+        return found.group(1) if found else None
+
+    @property
+    def schema(self) -> str | None:
+        """The digest of the schema it was written with (None: a file older than digests)."""
+        found = SCHEMA_IN_NAME.search(self.path.rsplit("/", 1)[-1])
         return found.group(1) if found else None
 
     def to_dict(self) -> DataFileDocument:
@@ -159,7 +166,7 @@ def open_table(lake: Lake, name: str, version: int | None = None) -> "DeltaTable
     except deltalake.exceptions.DeltaError as exc:
         if version is not None:  # callers tell a version the log no longer holds
             raise
-        said = ANSI.sub("", str(exc)).strip().splitlines()[0]
+        said = (ANSI.sub("", str(exc)).strip().splitlines() or [type(exc).__name__])[0]
         raise BrokenTableError(f"table {name} at {uri} cannot be opened: {said}") from exc
     return table
 
@@ -168,7 +175,7 @@ def snapshot(lake: Lake, name: str, version: int | None = None) -> Snapshot:
     table = open_table(lake, name, version)
     if table is None:
         return Snapshot(name, -1, ())
-    types = tuple((f.name, _type_name(f.type)) for f in table.schema().fields)
+    types = tuple((f.name, type_name(f.type)) for f in table.schema().fields)
     partitions = tuple(table.metadata().partition_columns)
     return Snapshot(name, table.version(), tuple(data_files(table)), types, partitions)
 
@@ -178,7 +185,7 @@ def changed_columns(held: Snapshot, spec: TableSpec) -> list[str]:
     than `spec` declares, or no longer declares. A new column is no change: older files read as
     null. A dropped one is: Delta readers stop showing it on days not written again, and one
     declared again later, with another type, would meet the old files' values."""
-    return changed_since(held, {f.name: _type_name(f.type) for f in delta_schema(spec).fields})
+    return changed_since(held, {f.name: type_name(f.type) for f in delta_schema(spec).fields})
 
 
 def changed_since(held: Snapshot, types: Mapping[str, str]) -> list[str]:
@@ -190,7 +197,7 @@ def changed_since(held: Snapshot, types: Mapping[str, str]) -> list[str]:
     ]
 
 
-def _type_name(kind: Any) -> str:
+def type_name(kind: Any) -> str:
     """`long` for a Delta primitive type; the whole description of a nested one."""
     name = getattr(kind, "type", None)
     return name if isinstance(name, str) and name not in ("array", "map", "struct") else str(kind)
@@ -340,8 +347,8 @@ def read(
     found = dataset(lake, spec.name, version)
     if found is None:
         return schema.empty_table()
-    if columns is None and version is not None:  # as it was, columns of another schema too
-        names, schema = found.schema.names, found.schema
+    if version is not None and columns is None:  # as it was: its own columns and types
+        names = found.schema.names
     missing = [c for c in names if c not in found.schema.names]
     if missing:
         when = f"at version {version}" if version is not None else "yet"
@@ -349,6 +356,8 @@ def read(
             f"{spec.name} holds no column {', '.join(missing)} {when}: its operator declares "
             "columns its table was not materialized with"
         )
+    if version is not None:
+        schema = pa.schema([found.schema.field(c) for c in names])
     try:
         rows = found.to_table(columns=names, filter=filter)
     except FileNotFoundError as exc:

@@ -29,6 +29,7 @@ from trajectory_assets.lake.delta import (
 )
 from trajectory_assets.lake.delta_history import RESTORED_AS_OF, ROLLBACK_ID, Commit, commits
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.schemas import record_schema
 from trajectory_assets.schema import TableSpec
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def commit_day(
             f"{spec.name} dt={day}: {len(missing)} file(s) to commit are gone from the lake "
             f"(first: {missing[0]}); was the table vacuumed during the run?"
         )
+    record_schema(lake, spec)
     now = int(time.time() * 1000)
     actions = [
         deltalake.transaction.AddAction(f.path, f.size, f.values, now, True, f.stats) for f in files

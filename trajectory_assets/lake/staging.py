@@ -27,9 +27,15 @@ from typing import Any, NotRequired, TypedDict, final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trajectory_assets.lake.delta import DataFile, DataFileDocument, data_schema, partition_columns
+from trajectory_assets.lake.delta import (
+    DataFile,
+    DataFileDocument,
+    data_schema,
+    partition_columns,
+)
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
 from trajectory_assets.lake.layout import STAGING, partition_folder
+from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.lake.stats import file_stats
 from trajectory_assets.schema import TableSpec
 
@@ -190,8 +196,8 @@ def write_data_file(
     )
 
 
-def file_name(attempt: Attempt, batch_id: str) -> str:
-    return f"part-{attempt.key}-{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
+def file_name(attempt: Attempt, batch_id: str, schema: str) -> str:
+    return f"part-{attempt.key}-{batch_id}-schema{schema}-{uuid.uuid4().hex[:8]}.parquet"
 
 
 def stage_batch(
@@ -216,8 +222,10 @@ def stage_batch(
             staged.append(StagedFile(PARTIALS, DataFile(path, len(data), table.num_rows, ())))
             continue
         spec = specs[table_name]
+        schema = schema_digest(spec)
         for values, part in split_partitions(table, partition_columns(spec)):
-            written = write_data_file(lake, spec, values, part, file_name(attempt, batch_id))
+            name = file_name(attempt, batch_id, schema)
+            written = write_data_file(lake, spec, values, part, name)
             staged.append(StagedFile(table_name, written))
     receipt = BatchReceipt(
         attempt.group,
@@ -238,7 +246,8 @@ def stage_batch(
 def empty_file(attempt: Attempt, spec: TableSpec) -> DataFile:
     """The file that stands for a day without rows: it carries the attempt's key like any other,
     so the day's state names the attempt that produced it."""
-    name = f"part-{attempt.key}-empty.parquet"  # the same every time: a roll-forward reuses it
+    # the same every time for the attempt and schema: a roll-forward reuses it
+    name = f"part-{attempt.key}-schema{schema_digest(spec)}-empty.parquet"
     return write_data_file(attempt.lake, spec, {"dt": attempt.day}, spec.schema.empty_table(), name)
 
 

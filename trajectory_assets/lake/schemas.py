@@ -1,0 +1,61 @@
+"""The schemas a table's files were written with, by digest.
+
+Every data file's name carries the digest of its table's schema at the time (`schema_digest`),
+and `<lake>/_schemas/<table>/<digest>.json` says what that schema was: so a run knows from the
+table's file list alone which days hold files that its operator's schema cannot read, whatever
+wrote them (a run cut short after its first days, a run split in windows), without reading the
+Delta log's history or any file.
+"""
+
+import hashlib
+import json
+from typing import TypedDict
+
+from trajectory_assets.lake.delta import delta_schema, partition_columns, type_name
+from trajectory_assets.lake.fs import Lake, write_file_atomic
+from trajectory_assets.lake.layout import SCHEMAS
+from trajectory_assets.schema import TableSpec
+
+
+class WrittenSchema(TypedDict):
+    """A schema as the files hold it: [column, Delta type] pairs and the partition columns."""
+
+    columns: list[list[str]]
+    partitions: list[str]
+
+
+def written_schema(spec: TableSpec) -> WrittenSchema:
+    """Names, Delta types and partitioning: not the columns' descriptions, which files do not
+    hold."""
+    columns = [[f.name, type_name(f.type)] for f in delta_schema(spec).fields]
+    return WrittenSchema(columns=columns, partitions=partition_columns(spec))
+
+
+def schema_digest(spec: TableSpec) -> str:
+    text = json.dumps(written_schema(spec), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def record_schema(lake: Lake, spec: TableSpec) -> None:
+    """Keep the schema the table's new files are written with, once per digest."""
+    path = lake.path(SCHEMAS, spec.name, f"{schema_digest(spec)}.json")
+    if not lake.fs.exists(path):
+        write_file_atomic(lake, path, json.dumps(written_schema(spec)).encode())
+
+
+def schema_of(lake: Lake, table: str, digest: str) -> WrittenSchema | None:
+    """The schema of that digest; None when it was never kept (or deleted)."""
+    path = lake.path(SCHEMAS, table, f"{digest}.json")
+    if not lake.fs.exists(path):
+        return None
+    found: WrittenSchema = json.loads(lake.fs.cat_file(path))
+    return found
+
+
+def readable_as(written: WrittenSchema, spec: TableSpec) -> bool:
+    """Files of `written` read under `spec`: every column they hold is declared with the same
+    type (columns added since read as null), with the same partitioning."""
+    now = written_schema(spec)
+    declared = {name: kind for name, kind in now["columns"]}
+    same_types = all(declared.get(name) == kind for name, kind in written["columns"])
+    return same_types and written["partitions"] == now["partitions"]
