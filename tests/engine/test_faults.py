@@ -132,16 +132,16 @@ def test_a_forced_run_computes_again_what_is_current_or_staged(
 
 
 class VacuumingRuntime(InlineRuntime):
-    """Runs its batches, then deletes every file no version references, as `vacuum --full`
-    run by someone else during the run does."""
+    """Runs its batches, then deletes every file no version of `tables` references, as
+    `vacuum --full` run by someone else during the run does."""
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(self, lake: Lake, tables: Sequence[str]) -> None:
         super().__init__()
-        self.lake = lake
+        self.lake, self.tables = lake, tables
 
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
         receipts = super().run(tasks)
-        for table in Sessionize().output_names:
+        for table in self.tables:
             delta_history.vacuum(self.lake, table, retention_hours=0, full=True)
         return receipts
 
@@ -155,9 +155,16 @@ def test_a_run_whose_files_were_deleted_under_it_leaves_nothing_that_fails_the_n
     run_operator(op, lake, [DAY1])
     clean = lake_catalog(lake).read("sessions", dt=DAY1)
     with pytest.raises(MissingDataFileError, match="Run it again: it computes the day anew"):
-        run_operator(op, lake, [DAY1], VacuumingRuntime(lake), force=True)
+        run_operator(op, lake, [DAY1], VacuumingRuntime(lake, op.output_names), force=True)
     assert not run_operator(op, lake, [DAY1], force=True).days[DAY1].up_to_date
     assert lake_catalog(lake).read("sessions", dt=DAY1).equals(clean)
+    with pytest.raises(MissingDataFileError) as partly:  # its first table committed, not the next
+        run_operator(op, lake, [DAY1], VacuumingRuntime(lake, ["turns"]), force=True)
+    assert f"Its sessions dt={DAY1} were committed just before; the operator's other" in str(
+        partly.value
+    )
+    run_operator(op, lake, [DAY1], force=True)
+    assert lake_catalog(lake).read("turns", dt=DAY1).num_rows > 0
 
     def killed(*args: object, **kwargs: object) -> None:
         raise RuntimeError("killed after the intent")

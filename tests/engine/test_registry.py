@@ -95,14 +95,17 @@ def test_a_timestamp_in_another_unit_than_delta_holds() -> None:
     """Delta has one timestamp unit: days written in milliseconds beside days in microseconds
     were refused by the notebook API's reads (a lossy cast), and a change of unit was no change
     of the table's type to the schema guard."""
-    coarse = GOOD.append(pa.field("at", pa.timestamp("ms", tz="UTC"))).append(
-        pa.field("calls", pa.list_(pa.struct([("ended", pa.timestamp("ns"))])))
+    coarse = (
+        GOOD.append(pa.field("at", pa.timestamp("ms", tz="UTC")))
+        .append(pa.field("calls", pa.list_(pa.struct([("ended", pa.timestamp("ns"))]))))
+        .append(pa.field("pair", pa.list_(pa.timestamp("s"), 2)))
     )
     with pytest.raises(
         DefinitionError,
         match=re.escape(
             "output 'mine': timestamps at (timestamp[ms, tz=UTC]), calls (list<item: "
-            "struct<ended: timestamp[ns]>>) are not in microseconds"
+            "struct<ended: timestamp[ns]>>), pair (fixed_size_list<item: timestamp[s]>[2]) are "
+            "not in microseconds"
         ),
     ):
         Registry.build([operator("mine", (table("mine", coarse),), ("turns",))], OPERATORS)

@@ -29,3 +29,10 @@ def test_a_day_a_table_holds_purges_that_table(lake: Lake) -> None:
     assert versions_kept(lake, "tool_stats")[0] == 0  # never held DAY2: history kept
     table = delta.open_table(lake, "sessions")
     assert table is not None and lake_catalog(lake).read("sessions", dt=DAY2).num_rows > 0
+
+
+def test_rows_left_are_one_line_per_session_and_day_and_say_how_many_more() -> None:
+    hits = [(DAY1, f"s{i:02}") for i in range(22)] + [(DAY1, "s00")]
+    lines = erase._rows_found("turns", hits)
+    assert lines[0] == f"turns: 2 row(s) of session s00 (dt={DAY1})"
+    assert len(lines) == 21 and lines[-1] == "turns: and 2 more session day(s)"

@@ -172,6 +172,13 @@ def _commit_tables(
                 f"{exc} Its {', '.join(done)} dt={day} were committed just before: compute the "
                 "day again once the other run ends, so the tables agree"
             ) from None
+        except MissingDataFileError as exc:
+            if not done:
+                raise
+            raise MissingDataFileError(
+                f"{exc} Its {', '.join(done)} dt={day} were committed just before; the "
+                "operator's other tables hold the day as they did."
+            ) from None
         done[table] = TableDay(
             sum(f.rows for f in files), sum(f.size for f in files), len(files), version
         )

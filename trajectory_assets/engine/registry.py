@@ -180,7 +180,7 @@ def _not_microseconds(kind: pa.DataType) -> bool:
         return bool(kind.unit != "us")
     if pa.types.is_struct(kind):
         return any(_not_microseconds(kind.field(i).type) for i in range(kind.num_fields))
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_map(kind):
+    if isinstance(kind, pa.ListType | pa.LargeListType | pa.FixedSizeListType | pa.MapType):
         return _not_microseconds(kind.value_type)
     return False
 

@@ -236,9 +236,11 @@ def leftovers(
 
 def _rows_found(table: str, hits: Sequence[tuple[str, str]]) -> list[str]:
     """One line per session and day (a session has a row per event in some tables), the first
-    twenty."""
+    twenty, then how many more."""
     counts = Counter(hits)
-    return [f"{table}: {n} row(s) of session {s} (dt={d})" for (d, s), n in counts.items()][:20]
+    lines = [f"{table}: {n} row(s) of session {s} (dt={d})" for (d, s), n in counts.items()]
+    more = [f"{table}: and {len(lines) - 20} more session day(s)"] if len(lines) > 20 else []
+    return lines[:20] + more
 
 
 def drop_rejected(lake: Lake, app_id: str, session_ids: Collection[str]) -> int:
