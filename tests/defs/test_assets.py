@@ -269,6 +269,12 @@ def test_a_failed_run_records_the_days_it_committed_before_failing(lake: Lake) -
     assert record.asset_materialization.partition == DAY1
     assert record.asset_materialization.metadata["dagster/row_count"].value == counted.rows
     assert instance.get_latest_materialization_event(dg.AssetKey("broken")) is None
+    checked = {  # a day shown materialized shows its checks too (they stayed "planned")
+        (e.asset_key.to_user_string(), e.check_name, e.partition, e.passed)
+        for e in result.get_asset_check_evaluations()
+    }
+    assert ("session_count", "unique_keys", DAY1, True) in checked
+    assert not any(table == "broken" for table, *_ in checked)
 
 
 def test_a_failure_after_the_commits_still_records_them(

@@ -179,6 +179,10 @@ def build_assets(
                 for table in op.output_names:
                     if table not in recorded:
                         context.log_event(committed_day(day, table, FAILED_AFTER))
+            if done and not recorded and isinstance(exc, Exception):
+                yield from _checks_of_committed(
+                    context, the_lake, registry, run_config, checks, done
+                )
             if isinstance(exc, OperatorError):  # its traceback is where it ran, not here
                 detail = dg.MetadataValue.md(f"```\n{exc.detail}\n```")
                 raise dg.Failure(description=str(exc), metadata={"traceback": detail}) from None
@@ -275,6 +279,36 @@ def _results(
                 asset_key=table, metadata=table_metadata(result, result.of(op), table, catalog)
             )
     yield from evaluations(context, outcomes)
+
+
+def _checks_of_committed(
+    context: dg.AssetExecutionContext,
+    lake: Lake,
+    registry: Registry,
+    config: ComputeConfig,
+    checks: list[Check],
+    done: Sequence[tuple[Operator, DayResult]],
+) -> Iterator[dg.AssetCheckEvaluation]:
+    """The selected checks of the days a failing run committed, with the counts each commit
+    recorded: those days show as materialized, and would show no check result. A check that
+    fails to evaluate here is a warning: the run's own error is what it fails with."""
+    days_of: dict[str, list[str]] = {}
+    for op, day in done:
+        for table in op.output_names:
+            days_of.setdefault(table, []).append(day.day)
+    limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
+    selected = context.selected_asset_check_keys
+    chosen = [c for c in checks if c.key in selected and c.table in days_of]
+    try:
+        checking = CheckContext(Catalog(lake, registry.tables), limits, None)
+        outcomes = evaluate_all(chosen, checking, lambda c: sorted(set(days_of[c.table])))
+        found = [
+            e for e in evaluations(context, outcomes) if isinstance(e, dg.AssetCheckEvaluation)
+        ]
+    except Exception as exc:  # the run's own error comes next
+        context.log.warning(f"the checks of the days committed before the failure: {exc}")
+        return
+    yield from found
 
 
 def _check_outcomes(
