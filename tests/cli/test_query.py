@@ -123,10 +123,12 @@ def test_a_table_of_operators_not_loaded_names_what_to_load(
     (tmp_path / "lake" / "raw_events").mkdir(parents=True)
     (tmp_path / "lake" / "team_table" / "_delta_log").mkdir(parents=True)
     assert query(tmp_path / "lake", "SELECT * FROM team_table") == 1
+    lake = tmp_path / "lake"
     assert capsys.readouterr().err == (
-        f"error: team_table is a table of {tmp_path / 'lake'}, but of operators this command did "
-        "not load: name their module with --defs MODULE (or TRAJECTORY_ASSETS_DEFS, or in the "
-        "lake's trajectory_assets.json)\n"
+        f"error: team_table is a table of {lake} that no operator this command loaded writes: "
+        "name its operator's module with --defs MODULE (or TRAJECTORY_ASSETS_DEFS, or in the "
+        "lake's trajectory_assets.json); a table its operator no longer writes reads with any "
+        f"Delta reader, at {lake / 'team_table'}\n"
     )
 
 

@@ -98,15 +98,17 @@ def query(
 
 
 def _unloaded(message: str, lake: "Lake") -> str | None:
-    """A table the lake has but no loaded module declares: the module is not named, rather
-    than DuckDB's guess at a table of its own catalog."""
+    """A table the lake has but no loaded module declares (its module not named, or an output
+    its operator dropped), rather than DuckDB's guess at a table of its own catalog."""
     missing = re.search(r"Table with name (\w+) does not exist", message)
     if missing is None or not lake.fs.exists(lake.path(missing.group(1), "_delta_log")):
         return None
+    table = missing.group(1)
     return (
-        f"{missing.group(1)} is a table of {lake.display()}, but of operators this command did "
-        "not load: name their module with --defs MODULE (or TRAJECTORY_ASSETS_DEFS, or in the "
-        "lake's trajectory_assets.json)"
+        f"{table} is a table of {lake.display()} that no operator this command loaded writes: "
+        "name its operator's module with --defs MODULE (or TRAJECTORY_ASSETS_DEFS, or in the "
+        "lake's trajectory_assets.json); a table its operator no longer writes reads with any "
+        f"Delta reader, at {lake.display(table)}"
     )
 
 
