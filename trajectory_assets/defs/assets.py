@@ -7,7 +7,7 @@ into operators and settings, and the result into metadata and check results.
 """
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import dagster as dg
 
@@ -292,16 +292,15 @@ def _checks_of_committed(
     """The selected checks of the days a failing run committed, with the counts each commit
     recorded: those days show as materialized, and would show no check result. A check that
     fails to evaluate here is a warning: the run's own error is what it fails with."""
-    days_of: dict[str, list[str]] = {}
+    days_of: dict[str, set[str]] = {}
     for op, day in done:
         for table in op.output_names:
-            days_of.setdefault(table, []).append(day.day)
-    limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
-    selected = context.selected_asset_check_keys
-    chosen = [c for c in checks if c.key in selected and c.table in days_of]
+            days_of.setdefault(table, set()).add(day.day)
+    catalog = Catalog(lake, registry.tables)
     try:
-        checking = CheckContext(Catalog(lake, registry.tables), limits, None)
-        outcomes = evaluate_all(chosen, checking, lambda c: sorted(set(days_of[c.table])))
+        outcomes = _check_outcomes(
+            context, catalog, config, checks, None, lambda c: sorted(days_of.get(c.table, ()))
+        )
         found = [
             e for e in evaluations(context, outcomes) if isinstance(e, dg.AssetCheckEvaluation)
         ]
@@ -317,14 +316,17 @@ def _check_outcomes(
     config: ComputeConfig,
     checks: list[Check],
     result: RunResult | None,
+    days_of: Callable[[Check], Sequence[str]] | None = None,
 ) -> Outcomes:
-    """The selected checks over the run's days with this run's counts; checks alone (no run)
-    use the counts each day's commit recorded, over every committed day when the run has no
-    partition (Dagster launches checks alone unpartitioned)."""
+    """The selected checks over the run's days (or `days_of`) with this run's counts; checks
+    alone (no run) use the counts each day's commit recorded, over every committed day when the
+    run has no partition (Dagster launches checks alone unpartitioned)."""
     limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
     selected = context.selected_asset_check_keys
     chosen = [c for c in checks if c.key in selected]
     checking = CheckContext(catalog, limits, result)
+    if days_of is not None:
+        return evaluate_all(chosen, checking, days_of)
     if context.has_partition_key or context.has_partition_key_range:
         days = list(context.partition_keys)
         return evaluate_all(chosen, checking, lambda _: days)

@@ -65,11 +65,12 @@ def roll_forward(
 def _of_another_schema(receipts: Sequence[BatchReceipt], specs: Mapping[str, TableSpec]) -> bool:
     """Files written before the operator's schema changed (files older than schema digests
     are taken as they are)."""
+    digests = {name: schema_digest(spec) for name, spec in specs.items()}
     return any(
-        staged.file.schema not in (None, schema_digest(specs[staged.table]))
+        staged.file.schema not in (None, digests[staged.table])
         for r in receipts
         for staged in r.files
-        if staged.table in specs  # not the partials of a two-phase operator
+        if staged.table in digests  # not the partials of a two-phase operator
     )
 
 
