@@ -226,6 +226,9 @@ def test_write_then_read_an_own_table_with_days_as_a_user_gives_them(
         ctx.write("tool_stats", DAY1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape("runtime='rey': choose one of auto, ray")):
         ta.connect(built.root, runtime="rey")  # type: ignore[arg-type]
+    unloaded = f"sessions_per_app is a table of {built.display()} that no loaded operator writes"
+    with pytest.raises(KeyError, match=re.escape(unloaded)):  # its module not named
+        ta.connect(built.root, runtime="inline").read("sessions_per_app", dt=DAY1)
     one = ta.connect(built.root, runtime="inline", defs="team_metrics.definitions")
     assert "slow_turns" in one.tables()  # one module as a string, not one per letter
 

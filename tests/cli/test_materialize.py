@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 import yaml
 
@@ -533,3 +534,74 @@ def test_a_config_file_sets_what_the_launchpad_sets(
         assert "materializing" not in done.stdout  # refused before any run starts
         assert done.stderr.startswith(f"error: --config {tmp_path / 'config.yaml'}: ")
         assert message in done.stderr, done.stderr
+
+
+SESSION_COUNTS = '''
+import pyarrow as pa
+import trajectory_assets as ta
+
+
+class SessionCounts(ta.Operator):
+    """Events per session, counted as {kind}."""
+
+    name, version, inputs, requires = "session_counts", "{version}", ("sessions",), None
+    outputs = (
+        ta.TableSpec(
+            "session_counts",
+            pa.schema(
+                [
+                    ta.column("dt", pa.string(), "Day."),
+                    ta.column("app_id", pa.string(), ""),
+                    ta.column("session_id", pa.string(), ""),
+                    ta.column("n", pa.{kind}(), ""),
+                ]
+            ),
+            partition_by=("app_id",),
+            keys=("app_id", "session_id"),
+            description="One row per session.",
+        ),
+    )
+
+    def transform(self, ctx, batch):
+        return batch.sql("SELECT dt, app_id, session_id, n_events::{sql} AS n FROM sessions")
+
+
+operators = [SessionCounts()]
+'''
+
+
+def test_a_new_schema_is_written_across_days_without_raw_data(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command runs each stretch of days as a run of its own: a new type, which needs every
+    day of the table written again, is written by one command across a day without raw data
+    (each run refused it, as leaving the other stretch's days of the old type); a dry run of
+    fewer days says the run would be refused."""
+    lake = tmp_path / "lake"
+    generate(lake, home, days=3, sessions_per_day=5)
+    gap = (dt.date.fromisoformat(DAY1) + dt.timedelta(days=1)).isoformat()
+    last = (dt.date.fromisoformat(DAY1) + dt.timedelta(days=2)).isoformat()
+    shutil.rmtree(lake / "raw_events" / f"dt={gap}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for module, kind, sql, version in (
+        ("counts_v1", "int64", "BIGINT", "1"),
+        ("counts_v2", "float64", "DOUBLE", "2"),
+    ):
+        text = SESSION_COUNTS.replace("{kind}", kind).replace("{sql}", sql)
+        (tmp_path / f"{module}.py").write_text(text.replace("{version}", version))
+    first = materialize(lake, home, "--missing", "--defs", "counts_v1")
+    assert first.returncode == 0, first.stderr
+    only = ("--defs", "counts_v2", "--assets", "session_counts")
+    partial = materialize(lake, home, *only, "--partition", last, "--dry-run")
+    assert partial.returncode == 1
+    assert "the run would be refused: session_counts: operator session_counts now declares n: " in (
+        partial.stderr
+    )
+    assert f"days outside this run (1: {DAY1} .. {DAY1})" in partial.stderr
+    whole = materialize(lake, home, *only, "--missing", "--dry-run")
+    assert whole.returncode == 0, whole.stderr
+    assert f"would materialize 2 day(s) in 2 run(s): {DAY1}; {last}" in whole.stdout
+    done = materialize(lake, home, *only, "--missing")
+    assert done.returncode == 0, done.stderr
+    table = pl.read_delta(str(lake / "session_counts"))  # one type on every day
+    assert table.schema["n"] == pl.Float64 and sorted(set(table["dt"])) == [DAY1, last]

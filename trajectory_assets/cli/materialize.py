@@ -139,6 +139,7 @@ def materialize(
             )
             return
     if dry_run:
+        refuse_days_without_raw_data(where, days)
         runs = stretches(days)
         spans = "; ".join(r[0] if len(r) == 1 else f"{r[0]} .. {r[-1]}" for r in runs)
         say(
@@ -146,6 +147,8 @@ def materialize(
             f"assets: {', '.join(tables)}\n"
             "nothing run (dry run); `explain TABLE` shows a day's plan"
         )
+        if refused := dry_run_refusal(where, the_project, tables, days, on_bad_file, force):
+            raise CliError(f"the run would be refused: {refused}")
         return
     run_days(
         lake,
@@ -161,6 +164,27 @@ def materialize(
         config=config,
         config_file=config_file or "",
     )
+
+
+def dry_run_refusal(
+    lake: "Lake",
+    the_project: "Project",
+    tables: Sequence[str],
+    days: Sequence[str],
+    on_bad_file: str,
+    force: bool,
+) -> str | None:
+    """Why the run would be refused for a change of schema (its runs count as one, as the
+    guard counts them), judged by the flags; operator parameters in --config are not read."""
+    from trajectory_assets.defs.settings import batch_bytes
+    from trajectory_assets.engine.explain import schema_refusal
+    from trajectory_assets.engine.settings import RunSettings
+
+    registry = the_project.registry
+    ops = list({registry.operator(t) for t in tables if t != REPORT})
+    rule: OnBadFile = "skip" if on_bad_file == "skip" else "fail"
+    settings = RunSettings(batch_bytes=batch_bytes(), on_bad_file=rule, force=force)
+    return schema_refusal(registry, ops, lake, days, settings) if ops else None
 
 
 def missing_days(
@@ -213,30 +237,17 @@ def run_days(
     from trajectory_assets.cli.run_config import check_configs, node_configs
     from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import bind
+    from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_tag
     from trajectory_assets.defs.resources import ComputeResource, LakeResource
     from trajectory_assets.errors import OtherLakeError
     from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
-    from trajectory_assets.lake.raw import list_days
 
     dagster_home(
         "runs are recorded in a Dagster instance; "
         "export DAGSTER_HOME=/some/folder (the Makefile uses .dagster_home)"
     )
     lake = open_lake(lake_uri, must_exist=True)
-    with_raw = set(list_days(lake))
-    without = [d for d in days if d not in with_raw]
-    if without:
-        today = dt.datetime.now(dt.UTC).date().isoformat()
-        future = [d for d in without if d > today]
-        to_come = (
-            f"{some_days(future)} is still to come (today is {today}, UTC); " if future else ""
-        )
-        raise CliError(
-            f"no raw data for {some_days(without)} in {lake.display('raw_events')}: {to_come}"
-            "ingest it first, or use --missing to materialize the days that have raw data "
-            "(a day folder without files is an empty day, and materializes)"
-        )
-    from_first_partition(lake, days, refuse=True)
+    refuse_days_without_raw_data(lake, days)
     instance = dg.DagsterInstance.get()
     try:
         bind(instance, lake.display(), allow_other_lake=allow_other_lake)
@@ -282,6 +293,8 @@ def run_days(
         )
         started = time.perf_counter()
         tags = {LAKE_TAG: lake.display(), PROCESS_TAG: this_process()}
+        if len(runs) > 1:
+            tags[COMMAND_DAYS_TAG] = days_tag(runs)
         if len(stretch) > 1:
             tags["dagster/asset_partition_range_start"] = stretch[0]
             tags["dagster/asset_partition_range_end"] = stretch[-1]
@@ -351,6 +364,26 @@ def _job(
         loggers=None if verbose() else {"console": progress_logger},
     )
     return defs.resolve_job_def(JOB)
+
+
+def refuse_days_without_raw_data(lake: "Lake", days: Sequence[str]) -> None:
+    """A day without a raw folder has no data yet, or never will: not a day without events."""
+    from trajectory_assets.lake.raw import list_days
+
+    with_raw = set(list_days(lake))
+    without = [d for d in days if d not in with_raw]
+    if without:
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        future = [d for d in without if d > today]
+        to_come = (
+            f"{some_days(future)} is still to come (today is {today}, UTC); " if future else ""
+        )
+        raise CliError(
+            f"no raw data for {some_days(without)} in {lake.display('raw_events')}: {to_come}"
+            "ingest it first, or use --missing to materialize the days that have raw data "
+            "(a day folder without files is an empty day, and materializes)"
+        )
+    from_first_partition(lake, days, refuse=True)
 
 
 def stretches(days: Sequence[str]) -> list[list[str]]:

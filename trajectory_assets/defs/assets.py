@@ -29,6 +29,7 @@ from trajectory_assets.defs.metadata import (
     table_metadata,
     unknown_columns,
 )
+from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_of_tag
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.materialize import run_operators
@@ -214,6 +215,7 @@ def _run(
             on_bad_file=run_config.on_bad_file,
             run_id=context.run.run_id,
             force=run_config.force,
+            also_written=days_of_tag(context.run.tags.get(COMMAND_DAYS_TAG, "")),
         ),
         progress=context.log.info,
         committed=lambda op, day: done.append((op, day)),

@@ -6,7 +6,9 @@ back to the earliest day they write), else the earliest day with raw data. A lak
 grows further back needs the code location reloaded to show the new days.
 """
 
+import datetime as dt
 import logging
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -40,3 +42,24 @@ def start_date_of(lake: Lake) -> str:
         )
         return DEFAULT_START_DATE
     return days[0] if days else DEFAULT_START_DATE
+
+
+COMMAND_DAYS_TAG = "trajectory_assets/command_days"
+"""On each run of a `materialize` command of several runs (one per stretch of consecutive days,
+around days without raw data): every day the command runs, as spans. The schema guard counts
+them as written by this run, so a schema change may be written across such a gap."""
+
+
+def days_tag(stretches: Sequence[Sequence[str]]) -> str:
+    """Stretches of consecutive days as `first..last` spans (one day alone as itself)."""
+    return ",".join(s[0] if len(s) == 1 else f"{s[0]}..{s[-1]}" for s in stretches)
+
+
+def days_of_tag(spans: str) -> tuple[str, ...]:
+    """Every day of `days_tag`'s spans."""
+    days: list[str] = []
+    for span in filter(None, spans.split(",")):
+        first, _, last = span.partition("..")
+        start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last or first)
+        days += [(start + dt.timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+    return tuple(days)

@@ -54,6 +54,26 @@ def explain(
     return "\n".join(lines)
 
 
+def schema_refusal(
+    registry: Registry,
+    operators: Sequence[Operator],
+    lake: Lake,
+    days: Sequence[str],
+    settings: RunSettings = DEFAULTS,
+) -> str | None:
+    """Why a run of `operators` over `days` would be refused for a change of schema, if it
+    would be (a dry run's warning; planning reads each day's file list, not its data)."""
+    ops = in_lake(lake, registry.ordered(operators))
+    registry = registry.configured(ops)
+    catalog = Catalog(lake, registry.tables)
+    plans = [day_plan for day_plan, _ in plan_days(registry, ops, catalog, days, settings)]
+    try:
+        refuse_schema_changes(ops, catalog, days, plans)
+    except SchemaChangeError as exc:
+        return str(exc)
+    return None
+
+
 def _day_lines(d: DayPlan, waiting: Sequence[Operator]) -> list[str]:
     finished = sum(1 for t in d.tasks if not t.pending)
     lines = [

@@ -148,7 +148,7 @@ def _run_window(
                 waiting[day] = [*not_yet, *(op for op in day_ops if op not in now)]
                 plans.append(day_plan)
         versions = {t: catalog.snapshot(t).version for op in ops for t in op.output_names}
-        refuse_schema_changes(ops, catalog, days, plans)
+        refuse_schema_changes(ops, catalog, [*days, *settings.also_written], plans)
         result.add_phase("plan", time.perf_counter() - started)
         if not any(d.run or d.current for d in plans):
             stuck = sorted({op.name for day_ops in waiting.values() for op in day_ops})

@@ -36,6 +36,10 @@ class RunSettings:
     force: bool = False
     """Compute every day, even one up to date, from scratch (no batch of an earlier run reused)
     into new files: repairs a day whose files were lost outside the lake's own commands."""
+    also_written: tuple[str, ...] = ()
+    """Days other runs of the same command write (the command line runs each stretch of
+    consecutive days as a run of its own): the schema guard counts them as written by this one,
+    so a new schema may be written across days without raw data."""
 
     def batch_bytes_for(self, day_bytes: int) -> int:
         """The bytes per batch of a day whose input is `day_bytes`: the configured size, or

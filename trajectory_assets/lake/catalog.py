@@ -37,6 +37,13 @@ class Catalog:
         try:
             return self._tables[name]
         except KeyError:
+            if self.lake.fs.exists(self.lake.path(name, delta_history.LOG)):
+                raise KeyError(
+                    f"{name} is a table of {self.lake.display()} that no loaded operator writes: "
+                    "load its operator's module (connect(..., defs=MODULE), or --defs MODULE); "
+                    f"a table its operator no longer writes reads with any Delta reader, at "
+                    f"{self.lake.display(name)}"
+                ) from None
             known = ", ".join(sorted(self._tables))
             raise KeyError(f"unknown table {name!r}; the catalog has: {known}") from None
 
