@@ -44,9 +44,19 @@ SELECT *, concat_ws('; ',
         CASE WHEN input_tokens < 0 THEN 'negative input_tokens' END,
         CASE WHEN output_tokens < 0 THEN 'negative output_tokens' END,
         CASE WHEN cache_tokens < 0 THEN 'negative cache_tokens' END,
-        CASE WHEN isnan(ttft_ms) THEN 'NaN ttft_ms' END,
-        CASE WHEN isnan(latency_ms) THEN 'NaN latency_ms' END,
-        CASE WHEN isnan(tool_latency_ms) THEN 'NaN tool_latency_ms' END,
+        CASE WHEN isnan(ttft_ms) THEN 'NaN ttft_ms'
+             WHEN ttft_ms = 'inf'::DOUBLE THEN 'infinite ttft_ms' END,
+        CASE WHEN isnan(latency_ms) THEN 'NaN latency_ms'
+             WHEN latency_ms = 'inf'::DOUBLE THEN 'infinite latency_ms' END,
+        CASE WHEN isnan(tool_latency_ms) THEN 'NaN tool_latency_ms'
+             WHEN tool_latency_ms = 'inf'::DOUBLE THEN 'infinite tool_latency_ms' END,
+        CASE WHEN ttft_ms > 1e12 AND ttft_ms < 'inf'::DOUBLE THEN 'ttft_ms over 10^12' END,
+        CASE WHEN latency_ms > 1e12 AND latency_ms < 'inf'::DOUBLE THEN 'latency_ms over 10^12' END,
+        CASE WHEN tool_latency_ms > 1e12 AND tool_latency_ms < 'inf'::DOUBLE
+             THEN 'tool_latency_ms over 10^12' END,
+        CASE WHEN input_tokens > 1000000000000 THEN 'input_tokens over 10^12' END,
+        CASE WHEN output_tokens > 1000000000000 THEN 'output_tokens over 10^12' END,
+        CASE WHEN cache_tokens > 1000000000000 THEN 'cache_tokens over 10^12' END,
         CASE WHEN event_type IN ('decision', 'eval_result') AND payload IS NULL
                  THEN 'missing payload for ' || event_type
              WHEN event_type IN ('decision', 'eval_result') AND NOT coalesce(json_valid(payload), false)
@@ -238,7 +248,10 @@ last_end AS (
     QUALIFY row_number() OVER (PARTITION BY dt, app_id, session_id ORDER BY rn DESC) = 1
 ),
 last_eval AS (
-    SELECT dt, app_id, session_id, payload, model FROM clean WHERE event_type = 'eval_result'
+    SELECT dt, app_id, session_id, payload, model,
+        TRY_CAST(CASE WHEN json_valid(payload) THEN json_extract_string(payload, '$.score') END
+                 AS DOUBLE) AS score
+    FROM clean WHERE event_type = 'eval_result'
     QUALIFY row_number() OVER (PARTITION BY dt, app_id, session_id ORDER BY rn DESC) = 1
 ),
 cost AS (
@@ -266,8 +279,7 @@ SELECT a.dt, a.app_id, a.session_id, a.agent_ids, a.models, a.started_at, a.ende
     CASE WHEN v.session_id IS NOT NULL THEN coalesce(v.model, 'unknown') END AS eval_model,
     TRY_CAST(CASE WHEN json_valid(v.payload) THEN json_extract_string(v.payload, '$.passed') END
              AS BOOLEAN) AS eval_passed,
-    TRY_CAST(CASE WHEN json_valid(v.payload) THEN json_extract_string(v.payload, '$.score') END
-             AS DOUBLE) AS eval_score,
+    CASE WHEN isfinite(score) AND abs(score) <= 1e12 THEN score END AS eval_score,
     CASE WHEN a.n_llm_calls = 0 THEN 0.0 ELSE c.cost_usd END::DOUBLE AS cost_usd,
     coalesce(c.n_unpriced, 0)::BIGINT AS n_llm_calls_unpriced,
     coalesce(l.max_identical_tool_run, 0)::BIGINT AS max_identical_tool_run,

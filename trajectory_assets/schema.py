@@ -135,6 +135,10 @@ NON_NEGATIVE = (
     "cache_tokens",
 )
 
+MAX_METRIC = 10**12
+"""A token count or a latency (ms) over this is a placeholder or a unit mistake, not a value: a
+trillion tokens in one call, 31 years in one call. Below it, a session's sums cannot overflow."""
+
 FLOAT_METRICS = ("ttft_ms", "latency_ms", "tool_latency_ms")
 """NaN in these is rejected too: a NaN would turn every percentile and ratio it touches into NaN."""
 

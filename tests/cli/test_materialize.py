@@ -119,6 +119,13 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     assert "note: leaving out 2001-01-01, before the lake's first partition" in missing.stdout
     assert "note: leaving out 2999-01-01, after the last partition" in missing.stdout
     assert lake_catalog(Lake(str(lake))).days("sessions") == [DAY1]
+    (lake / "raw_events" / "dt=2026-11-1").mkdir()  # data no day lists: not left out unseen
+    misnamed = materialize(lake, home, "--missing", "--dry-run", runtime=None)
+    assert misnamed.returncode == 0, misnamed.stderr
+    assert (
+        f"warning: 1 raw folder(s) name no day, so their data is in no table: "
+        f"{lake / 'raw_events' / 'dt=2026-11-1'}; `dt=` takes a day as YYYY-MM-DD"
+    ) in misnamed.stdout
 
 
 @pytest.mark.slow

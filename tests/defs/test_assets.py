@@ -328,7 +328,9 @@ def test_a_table_committed_with_its_selected_sibling_is_recorded_too(lake: Lake)
 
 def test_a_run_that_skips_unreadable_raw_files_says_so_in_its_log(lake: Lake) -> None:
     """`on_bad_file: skip` fails nothing: the run's log names each skipped file (the UI shows
-    the log; the metadata's skipped_files is one click further)."""
+    the log; the metadata's skipped_files is one click further); and a folder that names no day,
+    which no run reads."""
+    (Path(lake.root) / "raw_events" / "dt=2026-11-1").mkdir()
     session = lake.fs.ls(lake.path("raw_events", f"dt={DAY1}", "app_id=support-bot"))[0]
     bad = Path(lake.fs.ls(session)[0])
     bad.write_bytes(bad.read_bytes()[:100])
@@ -350,3 +352,13 @@ def test_a_run_that_skips_unreadable_raw_files_says_so_in_its_log(lake: Lake) ->
     assert len(warnings) == 1
     assert warnings[0].startswith("1 raw file(s) were skipped as unreadable (see skipped_files")
     assert bad.name in warnings[0]
+    misnamed = [
+        e.user_message
+        for e in instance.all_logs(result.run_id)
+        if "name no day" in (e.user_message)
+    ]
+    assert misnamed == [
+        "1 raw folder(s) name no day, so their data is in no table: "
+        f"{Path(lake.root) / 'raw_events' / 'dt=2026-11-1'}; `dt=` takes a day as YYYY-MM-DD "
+        "(dt=2026-07-10): rename them"
+    ]

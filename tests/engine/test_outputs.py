@@ -89,8 +89,21 @@ def test_a_good_output_is_cast_within_kinds_ordered_and_sorted_by_its_keys() -> 
         (rows(n=["2", "1"]), "column 'n' is string, declared int64: convert it in the operator"),
         (rows(session_id=[2, 1]), "column 'session_id' is int64, declared string"),
         (rows(n=[True, False]), "column 'n' is bool, declared int64"),
-        (rows(n=[1.5, 2.0]), "does not fit its schema: .*truncated"),
-        (rows(n=[None, 1]), "does not fit its schema: .*non-nullable"),
+        (rows(n=[1.5, 2.0]), r"does not fit its schema \(column 'n'\): .*truncated"),
+        (rows(n=[None, 1]), r"does not fit its schema \(column 'n'\): .*non-nullable"),
+        (
+            rows(n=pa.array([2**64 - 1, 1], pa.uint64())),  # a sum past int64
+            r"does not fit its schema \(column 'n'\): Integer value 18446744073709551615 not",
+        ),
+        (rows(app_id=["", ""]), "has an empty 'app_id', a partition column: a folder cannot"),
+        (
+            rows(app_id=["__HIVE_DEFAULT_PARTITION__"] * 2),
+            "app_id __HIVE_DEFAULT_PARTITION__ is the folder name of a null app_id",
+        ),
+        (
+            rows(app_id=["é" * 100] * 2),
+            r"output 'per_session': partition column app_id too long to name a folder \(607 bytes ",
+        ),
         (rows(dt=[DAY, "2026-11-17"]), r"1 row\(s\) whose dt is not the day .*2026-11-17"),
         (rows(dt=[None, DAY]), r"1 row\(s\) whose dt is not the day being computed, 2026-11-18"),
         (
@@ -112,6 +125,10 @@ def test_a_good_output_is_cast_within_kinds_ordered_and_sorted_by_its_keys() -> 
         "bool-for-number",
         "fraction",
         "null",
+        "overflow",
+        "empty-partition",
+        "null-folder-name",
+        "long-partition",
         "other-day",
         "null-day",
         "repeated-key",

@@ -85,6 +85,9 @@ def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
             _event("", output_tokens=-1),
             _event("e4", "decision", payload="not json"),
             _event("e5", colour="red"),
+            _event("e6", session_id="s" * 250),  # a stringified object as its id, say
+            _event("e7", session_id="__HIVE_DEFAULT_PARTITION__"),
+            _event("e8", ttft_ms=float("inf"), latency_ms=1e13, input_tokens=2**63 - 1),
         ],
     )
     good = _write(tmp_path / "good.jsonl", [_event("g1")])
@@ -97,6 +100,10 @@ def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
         "line 3: null or empty event_id; negative output_tokens",
         "line 4: payload of decision is not a JSON object",
         "line 5: unknown keys ['colour']",
+        "line 6: session_id too long to name a folder (261 bytes as `session_id=` and the value "
+        "URL-encoded, at most 255)",
+        "line 7: session_id __HIVE_DEFAULT_PARTITION__ is the folder name of a null session_id",
+        "line 8: infinite ttft_ms; latency_ms over 10^12; input_tokens over 10^12",
     ]
     assert report.rejected == [(str(source), r) for r in reasons]
     (kept_file,) = rejected_files(Lake(str(lake)))

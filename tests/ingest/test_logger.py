@@ -325,11 +325,14 @@ def test_an_event_without_a_session_or_type_is_left_out_alone(
             s.user_message("hello")
             assert logger.log("s1", None, turn_index=0) is None  # type: ignore[arg-type]
             assert logger.log("", "user_message", turn_index=0) is None
+            assert logger.log("x" * 250, "user_message") is None  # no folder name holds it
             s.llm_call("m", input_tokens="812")  # type: ignore[arg-type]  # left out when written
         logger.close()
     stats = logger.stats()
-    assert stats["invalid"] == 3 and stats["lost"] == 0 and stats["written_events"] == 3
+    assert stats["invalid"] == 4 and stats["lost"] == 0 and stats["written_events"] == 3
     assert "no session id or event type ('s1', None)" in caplog.text
+    with pytest.raises(ValueError, match="app_id __HIVE_DEFAULT_PARTITION__ is the folder name"):
+        new_logger(str(tmp_path), "__HIVE_DEFAULT_PARTITION__", **FAST)
     assert "llm_call event of session s1 left out, a value does not fit its column" in (caplog.text)
     assert sorted(raw_events(tmp_path)["event_type"].to_pylist()) == [
         "session_end",

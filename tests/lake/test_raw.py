@@ -15,6 +15,7 @@ from trajectory_assets.lake.raw import (
     group_sessions,
     list_days,
     list_raw_files,
+    misnamed_day_folders,
 )
 
 
@@ -32,6 +33,21 @@ def test_pruning_by_day_range_app_and_session(lake: Lake) -> None:
     one_session = list_raw_files(lake, dt=DAY1, app_id=app, session_id=sid)
     assert {f.session_id for f in one_session} == {sid}
     assert len(one_session) >= 1
+
+
+def test_folders_that_name_no_day_are_no_day_and_are_named(lake: Lake) -> None:
+    everything = list_raw_files(lake)
+    for name in ("dt=2026-7-10", "dt=20260710", "dt=2026-07-10T00", "dt=2026-13-45"):
+        shutil.copytree(
+            Path(lake.root, "raw_events", f"dt={DAY1}"), Path(lake.root, "raw_events", name)
+        )
+    assert list_days(lake) == [DAY1, DAY2] and list_raw_files(lake) == everything
+    assert [Path(p).name for p in misnamed_day_folders(lake)] == [
+        "dt=2026-07-10T00",
+        "dt=2026-13-45",
+        "dt=2026-7-10",
+        "dt=20260710",
+    ]
 
 
 def test_a_linked_day_and_linked_files_are_read_as_their_targets(

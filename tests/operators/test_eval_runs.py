@@ -317,3 +317,39 @@ def test_no_bit_of_a_sum_depends_on_the_batching():
     whole = run_eval_runs(sessions(rows), 1)
     for n_batches in (2, 5, 13):
         assert run_eval_runs(sessions(rows), n_batches).equals(whole), n_batches
+
+
+def test_a_score_that_is_no_number_is_null_and_the_day_still_computes():
+    """A scorer's `json.dumps` writes NaN and Infinity; 1e21 fits no exact sum: each failed
+    eval_runs' sums, and with them every table of the day."""
+    scores = [float("nan"), float("inf"), -float("inf"), 1e21, 0.5]
+    table = sessions_of(
+        event(
+            "eval_result",
+            0,
+            session_id=f"s{i}",
+            model="m",
+            payload=json.dumps({"benchmark": "b", "task_id": f"t{i}", "passed": True, "score": s}),
+        )
+        for i, s in enumerate(scores)
+    )
+    assert table["eval_score"].to_pylist() == [None, None, None, None, 0.5]
+    assert one(run_eval_runs(table))["mean_score"] == 0.5
+
+
+def test_eval_values_that_name_folders_are_folder_safe():
+    """`benchmark` and `model` name eval_runs' partition folders: empty reads back as null (a
+    model of "" is `unknown`, as a missing one; a benchmark of "" is none), a long one is cut."""
+    long = "b" * 300
+
+    def eval_of(i: int, benchmark: str, model: str) -> dict:
+        payload = json.dumps({"benchmark": benchmark, "task_id": "t", "passed": True})
+        return event("eval_result", 0, session_id=f"s{i}", model=model, payload=payload)
+
+    table = sessions_of([eval_of(0, "b", ""), eval_of(1, "", "m"), eval_of(2, long, "m")])
+    assert table["eval_model"].to_pylist() == ["unknown", "m", "m"]
+    cut = table["eval_benchmark"][2].as_py()
+    assert table["eval_benchmark"].to_pylist()[:2] == ["b", None]
+    assert cut.startswith(long[:60] + "…") and len(cut) == 73
+    runs = runs_by_key(run_eval_runs(table))
+    assert sorted(k[:2] for k in runs) == [("b", "unknown"), (cut, "m")]

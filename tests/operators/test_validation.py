@@ -19,7 +19,13 @@ from tests.operators.builders import (
     tool,
 )
 from trajectory_assets.operators.session_tables import REJECTED_EVENTS
-from trajectory_assets.schema import FLOAT_METRICS, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
+from trajectory_assets.schema import (
+    FLOAT_METRICS,
+    MAX_METRIC,
+    NON_NEGATIVE,
+    RAW_EVENTS,
+    RAW_REQUIRED,
+)
 
 
 def rejected(events: list[dict]) -> pa.Table:
@@ -65,6 +71,24 @@ def test_nan_metric_is_rejected_so_no_percentile_turns_nan(column):
     out = sessionize([llm(0, **{column: float("nan")}), llm(1, latency_ms=100.0)])
     assert [r["reason"] for r in rows(out["rejected_events"])] == [f"NaN {column}"]
     assert one(out["sessions"])["latency_ms_p50"] == 100.0
+
+
+@pytest.mark.parametrize("column", FLOAT_METRICS)
+def test_infinite_metric_is_rejected_as_nan_is(column):
+    out = sessionize([llm(0, **{column: float("inf")}), llm(1, latency_ms=100.0)])
+    assert [r["reason"] for r in rows(out["rejected_events"])] == [f"infinite {column}"]
+    assert one(out["sessions"])["latency_ms_p95"] == 100.0
+
+
+@pytest.mark.parametrize("column", NON_NEGATIVE)
+def test_a_metric_over_a_trillion_is_rejected_so_no_sum_overflows(column):
+    """2**63-1 tokens (an "unknown" placeholder) summed with any other call overflowed the
+    session's count and failed the whole day's commit."""
+    big = float(MAX_METRIC) if column.endswith("_ms") else MAX_METRIC
+    over = 2.0**63 if column.endswith("_ms") else 2**63 - 1
+    out = sessionize([llm(0, **{column: big}), llm(1, event_id="x", **{column: over})])
+    assert [r["reason"] for r in rows(out["rejected_events"])] == [f"{column} over 10^12"]
+    assert one(out["sessions"])["n_events"] == 1
 
 
 def test_negative_metric_on_any_event_type_is_rejected():
@@ -241,3 +265,32 @@ def test_validation_does_not_depend_on_the_other_rows_of_the_batch():
     assert one(out["sessions"])["n_events"] == 3
     assert one(out["rejected_events"])["source_row"] == 3
     assert sessions_of(good).equals(out["sessions"])
+
+
+# --- values that name partition folders ------------------------------------------------------
+
+
+def test_an_empty_error_type_is_no_error():
+    """A folder cannot tell "" from null: `errors` would read back a null `error_type`, which the
+    table says never happens."""
+    out = sessionize([tool(0, error_type=""), tool(1, error_type="  "), tool(2, error_type="E")])
+    assert one(out["sessions"])["n_errors"] == 1
+    assert [r["error_type"] for r in rows(out["errors"])] == ["E"]
+
+
+def test_a_long_error_type_is_cut_with_a_digest_so_distinct_ones_stay_distinct():
+    """A stringified exception names a folder of `errors`: over 255 bytes it failed the day."""
+    head = "requests.exceptions.HTTPError: 429 Client Error: Too Many Requests for url: "
+    url = "https://api.openai.com/v1/chat/completions (rate limit reached for gpt-4o in org-"
+    first, second = head + url + "a", head + url + "b"
+    wide = "错误" * 40  # 240 bytes, 720 URL-encoded
+    out = sessionize(
+        [tool(0, error_type=first), tool(1, error_type=second), tool(2, error_type=wide)]
+    )
+    cut = sorted(r["error_type"] for r in rows(out["errors"]))
+    assert cut[0][:61] == head[:60] + "…" and cut[1][:61] == head[:60] + "…"
+    assert cut[0] != cut[1] and all(len(t) == 73 for t in cut[:2])
+    assert cut[2] == wide[:16] + "…" + cut[2][-12:] and len(cut[2]) == 29
+    assert {r["error_type"] for r in rows(out["tool_calls"]) if r["error_type"]} == set(cut)
+    short = "x" * 180  # 180 bytes encoded: kept whole
+    assert one(sessionize([tool(0, error_type=short)])["errors"])["error_type"] == short

@@ -128,6 +128,14 @@ def say(text: str = "") -> None:
     click.echo(text)
 
 
+def warn_of_misnamed_days(lake: "Lake") -> None:
+    """A `warning:` line for raw folders that name no day: no day's run reads them."""
+    from trajectory_assets.lake.raw import misnamed_day_folders, misnamed_warning
+
+    if misnamed := misnamed_day_folders(lake):
+        say(f"warning: {misnamed_warning(misnamed)}")
+
+
 def verbose() -> bool:
     """Whether the command runs with -v (Dagster's and Ray's own output shown)."""
     ctx = click.get_current_context(silent=True)

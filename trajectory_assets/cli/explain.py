@@ -17,6 +17,7 @@ from trajectory_assets.cli.common import (
     runtime_option,
     say,
     some_days,
+    warn_of_misnamed_days,
 )
 
 
@@ -49,6 +50,7 @@ def explain(
     from trajectory_assets.lake.raw import list_days
 
     where = open_lake(lake, must_exist=True)
+    warn_of_misnamed_days(where)
     registry = project(defs, where).registry
     if asset == REPORT:
         raise CliError(

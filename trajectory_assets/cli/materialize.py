@@ -35,6 +35,7 @@ from trajectory_assets.cli.common import (
     split_list,
     tables_for,
     usage,
+    warn_of_misnamed_days,
 )
 from trajectory_assets.cli.outcome import (
     FAILED_CHECK,
@@ -122,6 +123,7 @@ def materialize(
     if not missing and not days:
         raise usage("give --partition DAY, or --from DAY and --to DAY, or --missing")
     where = open_lake(lake, must_exist=True)
+    warn_of_misnamed_days(where)
     the_project = project(defs, where)
     names = split_list(assets)
     if assets is not None and not names:

@@ -49,6 +49,7 @@ from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
+from trajectory_assets.lake.raw import misnamed_day_folders, misnamed_warning
 from trajectory_assets.operator import Operator
 
 POOL = "trajectory_assets"
@@ -163,6 +164,8 @@ def build_assets(
         try:
             result = _run(context, registry, chosen, the_lake, compute, run_config, done)
             _warn_of_unread_raw(context, result)
+            if misnamed := misnamed_day_folders(the_lake):
+                context.log.warning(misnamed_warning(misnamed))
             for op in chosen:
                 for table in op.output_names:
                     delta_history.vacuum(the_lake, table, run_config.retention_hours)

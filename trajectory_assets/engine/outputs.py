@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trajectory_assets.errors import OutputError
+from trajectory_assets.lake.layout import folder_name_problem
 from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.operator import Operator
 
@@ -58,7 +59,33 @@ def normalise(
         if not partial:
             _check_day(op.name, name, normalised[name], day)
             _check_unique(op.name, name, normalised[name], spec.keys)
+            _check_folder_names(op.name, name, normalised[name], spec.partition_by)
     return normalised
+
+
+def _check_folder_names(
+    op_name: str, output: str, table: pa.Table, partition_by: tuple[str, ...]
+) -> None:
+    """Each value of a partition column names a folder: one too long fails the commit of the
+    whole day (far from the row that made it), and an empty one reads back as null."""
+    for column in partition_by:
+        for value in pc.unique(table[column]).to_pylist():
+            if value is None:
+                continue
+            text = str(value)
+            if text == "":
+                raise OutputError(
+                    f"operator {op_name} output {output!r} has an empty {column!r}, a partition "
+                    "column: a folder cannot tell it from null, so it would read back as null; "
+                    "give null or a value"
+                )
+            problem = folder_name_problem(column, text)
+            if problem:
+                raise OutputError(
+                    f"operator {op_name} output {output!r}: partition column {problem}: "
+                    f"{text[:60]!r}...; change it in the operator (the built-in tables cut a "
+                    "long value to 60 characters, `…` and 12 hex digits of its MD5)"
+                )
 
 
 def _check_unique(op_name: str, output: str, table: pa.Table, keys: tuple[str, ...]) -> None:
@@ -102,11 +129,25 @@ def _conform(
     try:
         table = table.select(schema.names).cast(schema)
     except (ValueError, pa.ArrowNotImplementedError) as exc:  # ArrowInvalid, nulls declared not
-        raise OutputError(f"operator {op_name} {what} does not fit its schema: {exc}") from None
+        column = next((f.name for f in schema if not _fits(table[f.name], f)), None)
+        where = f" (column {column!r})" if column else ""
+        raise OutputError(
+            f"operator {op_name} {what} does not fit its schema{where}: {exc}"
+        ) from None
     sort_keys = [(k, "ascending", "at_end") for k in keys if _sortable(schema.field(k).type)]
     if table.num_rows and sort_keys:
         table = table.take(pc.sort_indices(table, sort_keys=sort_keys))
     return table.combine_chunks()
+
+
+def _fits(values: pa.ChunkedArray, field: pa.Field) -> bool:
+    if values.null_count and not field.nullable:
+        return False
+    try:
+        values.cast(field.type)
+    except (ValueError, pa.ArrowNotImplementedError):
+        return False
+    return True
 
 
 def _check_columns(who: str, returned: pa.Schema, declared: pa.Schema) -> None:

@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError, first_few
-from trajectory_assets.schema import NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
+from trajectory_assets.lake.layout import folder_name_problem
+from trajectory_assets.schema import MAX_METRIC, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
+
+FOLDER_KEYS = ("app_id", "session_id")
+"""The keys that name the raw lake's folders."""
 
 Row = dict[str, Any]
 
@@ -282,6 +286,8 @@ def validate_row(row: Row) -> list[str]:
         value = row.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             reasons.append(f"null or empty {name}")
+        elif name in FOLDER_KEYS and (problem := folder_name_problem(name, str(value))):
+            reasons.append(problem)
     ts = row.get("ts")
     if ts is not None and not isinstance(ts, dt.datetime):
         reasons.append("ts is not a datetime")
@@ -295,6 +301,10 @@ def validate_row(row: Row) -> list[str]:
             reasons.append(f"NaN {name}")
         elif value < 0:
             reasons.append(f"negative {name}")
+        elif math.isinf(value):
+            reasons.append(f"infinite {name}")
+        elif value > MAX_METRIC:
+            reasons.append(f"{name} over 10^12")
     if row.get("event_type") in JSON_PAYLOAD_TYPES:
         payload = row.get("payload")
         try:

@@ -37,6 +37,23 @@ def partition_value(value: Any) -> str:
     return quote(str(value), safe="")
 
 
+FOLDER_NAME_BYTES = 255
+"""The longest folder name of most file systems."""
+
+
+def folder_name_problem(column: str, value: str) -> str | None:
+    """Why `value` cannot name a `column=` partition folder (and read back as itself), if not."""
+    if value == NULL_PARTITION:
+        return f"{column} {NULL_PARTITION} is the folder name of a null {column}"
+    size = len(f"{column}={partition_value(value)}".encode())
+    if size > FOLDER_NAME_BYTES:
+        return (
+            f"{column} too long to name a folder ({size} bytes as `{column}=` and the value "
+            f"URL-encoded, at most {FOLDER_NAME_BYTES})"
+        )
+    return None
+
+
 def decode_partition_value(text: str) -> str | None:
     return None if text == NULL_PARTITION else unquote(text)
 

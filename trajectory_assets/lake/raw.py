@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from trajectory_assets.errors import RawLayoutError
 from trajectory_assets.lake.fs import Lake, modified
-from trajectory_assets.lake.layout import RAW_TABLE, parse_hive, partition_value
+from trajectory_assets.lake.layout import RAW_TABLE, is_day, parse_hive, partition_value
 
 OnBadFile = Literal["fail", "skip"]
 SessionRange = tuple[str, str, str]
@@ -60,7 +60,29 @@ class SessionGroup:
 
 
 def day_folders(lake: Lake, table_root: str) -> list[tuple[str, str]]:
-    """(day, folder) of every `dt=` folder of a table, in day order."""
+    """(day, folder) of every `dt=` folder of a table that names a day, in day order; those
+    that name none are `misnamed_day_folders`."""
+    return sorted(
+        (name[3:], entry) for name, entry in _dt_folders(lake, table_root) if is_day(name[3:])
+    )
+
+
+def misnamed_day_folders(lake: Lake) -> list[str]:
+    """The raw `dt=` folders that name no day (`dt=2026-7-10`, `dt=20260710`): no day lists
+    them, so what they hold is in no table; the commands and runs say so."""
+    raw = lake.path(RAW_TABLE)
+    return sorted(lake.display_path(e) for n, e in _dt_folders(lake, raw) if not is_day(n[3:]))
+
+
+def misnamed_warning(folders: Sequence[str]) -> str:
+    shown = ", ".join(folders[:5]) + (f" and {len(folders) - 5} more" if len(folders) > 5 else "")
+    return (
+        f"{len(folders)} raw folder(s) name no day, so their data is in no table: {shown}; "
+        "`dt=` takes a day as YYYY-MM-DD (dt=2026-07-10): rename them"
+    )
+
+
+def _dt_folders(lake: Lake, table_root: str) -> list[tuple[str, str]]:
     fs = lake.fs
     if not fs.exists(table_root):
         _check_broken(lake, table_root)
@@ -69,8 +91,8 @@ def day_folders(lake: Lake, table_root: str) -> list[tuple[str, str]]:
     for entry in fs.ls(table_root, detail=False):
         base = posixpath.basename(entry.rstrip("/"))
         if base.startswith("dt="):
-            found.append((base[3:], entry))
-    return sorted(found)
+            found.append((base, entry))
+    return found
 
 
 def list_days(lake: Lake, dt_from: str | None = None, dt_to: str | None = None) -> list[str]:

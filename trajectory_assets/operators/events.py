@@ -1,14 +1,21 @@
 """Validation, de-duplication and event order of raw events, shared by every raw-based operator.
 
-Rules (rules.md "Validation"): a row with a null or empty key, a negative or NaN metric, or a
-`decision`/`eval_result` payload that is not a JSON object is rejected with every reason that
-applies. Among valid rows, duplicate `event_id`s inside a session are one event: the first in
-event order is kept. Event order is `(ts, seq, event_id)`, null `seq` last.
+Rules (rules.md "Validation"): a row with a null or empty key, a negative, NaN, infinite or
+absurd (over 10^12) metric, or a `decision`/`eval_result` payload that is not a JSON object is
+rejected with every reason that applies. Among valid rows, duplicate `event_id`s inside a session
+are one event: the first in event order is kept. Event order is `(ts, seq, event_id)`, null `seq`
+last.
 """
 
 import pyarrow as pa
 
-from trajectory_assets.schema import FLOAT_METRICS, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
+from trajectory_assets.schema import (
+    FLOAT_METRICS,
+    MAX_METRIC,
+    NON_NEGATIVE,
+    RAW_EVENTS,
+    RAW_REQUIRED,
+)
 
 VALIDATION_COLUMNS = (*RAW_REQUIRED, *NON_NEGATIVE, "seq", "payload")
 """The raw columns validation, de-duplication and event order read: the least any raw-based
@@ -19,13 +26,21 @@ SESSION = "app_id, session_id"
 
 _JSON_EVENT = "event_type IN ('decision', 'eval_result')"
 
+
 _checks = (
     [
         f"CASE WHEN {c} IS NULL OR trim(CAST({c} AS VARCHAR)) = '' THEN 'null or empty {c}' END"
         for c in RAW_REQUIRED
     ]
     + [f"CASE WHEN {c} < 0 THEN 'negative {c}' END" for c in NON_NEGATIVE]
-    + [f"CASE WHEN isnan({c}) THEN 'NaN {c}' END" for c in FLOAT_METRICS]
+    + [
+        f"CASE WHEN isnan({c}) THEN 'NaN {c}' WHEN {c} = 'inf'::DOUBLE THEN 'infinite {c}' END"
+        for c in FLOAT_METRICS
+    ]
+    + [
+        f"CASE WHEN {c} > {MAX_METRIC} AND {c} < 'inf'::DOUBLE THEN '{c} over 10^12' END"
+        for c in NON_NEGATIVE
+    ]
     + [
         f"CASE WHEN {_JSON_EVENT} AND payload IS NULL THEN 'missing payload for ' || event_type "
         f"WHEN {_JSON_EVENT} AND NOT coalesce(json_valid(payload), false) "
@@ -49,6 +64,26 @@ SELECT dt,
 FROM ({CHECKED}) WHERE reject_reason <> ''
 """
 
+FOLDER_BYTES = 200
+"""The longest value a partition folder name takes whole (`column=` and the value URL-encoded,
+at most 255 bytes in a file system)."""
+
+
+def folder_safe(text: str) -> str:
+    """A text that names a partition folder: empty is null (a folder cannot tell them apart),
+    and one longer than FOLDER_BYTES encoded is cut to its first 60 characters (16 unless
+    they are plain ASCII) and `…` and 12 hex digits of its MD5, so distinct values stay distinct:
+    a stringified exception as `error_type` would otherwise fail the whole day's commit."""
+    cut = (
+        f"CASE WHEN strlen(url_encode(left({text}, 60))) <= 180 THEN left({text}, 60) "
+        f"ELSE left({text}, 16) END || '…' || left(md5({text}), 12)"
+    )
+    return (
+        f"CASE WHEN trim({text}) = '' THEN NULL "
+        f"WHEN strlen(url_encode({text})) <= {FOLDER_BYTES} THEN {text} ELSE {cut} END"
+    )
+
+
 CLEAN = f"""
 SELECT * EXCLUDE (reject_reason, dup_rank),
        row_number() OVER (PARTITION BY {SESSION} ORDER BY {EVENT_ORDER}) AS rn
@@ -65,6 +100,12 @@ FROM (
 def payload(key: str, column: str = "payload") -> str:
     """A payload key as text; null when absent or when the payload is not valid JSON."""
     return f"CASE WHEN json_valid({column}) THEN json_extract_string({column}, '$.{key}') END"
+
+
+def finite_score(score: str) -> str:
+    """A score that sums exactly (`exact_sum`): null when NaN, infinite or beyond ±MAX_METRIC,
+    which no scorer means and which would fail the day's decimal sums."""
+    return f"CASE WHEN isfinite({score}) AND abs({score}) <= {MAX_METRIC} THEN {score} END"
 
 
 EXACT = "DECIMAL(38, 18)"

@@ -21,7 +21,15 @@ from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators.audit import recount
 from trajectory_assets.operators.call_cost import priced_calls_sql
 from trajectory_assets.operators.call_tables import LLM_CALLS_TABLE, TOOL_CALLS_TABLE
-from trajectory_assets.operators.events import CLEAN, REJECTED, SESSION, exact_sum, payload
+from trajectory_assets.operators.events import (
+    CLEAN,
+    REJECTED,
+    SESSION,
+    exact_sum,
+    finite_score,
+    folder_safe,
+    payload,
+)
 from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql
 from trajectory_assets.operators.price_overrides import (
     OVERRIDES_FILE,
@@ -101,6 +109,13 @@ COST = """CASE WHEN n_llm_calls = 0 THEN 0.0 ELSE cost.cost_usd END AS cost_usd,
 """0 without llm_calls, null when there are some and none is priced."""
 
 
+CLEAN_ERRORS = f"SELECT * REPLACE ({folder_safe('error_type')} AS error_type) FROM ({CLEAN})"
+"""The valid events, `error_type` folder-safe: it names the partition folders of `errors`, and
+every table of the multi-asset counts the same errors."""
+
+_SCORE = f"TRY_CAST({payload('score', 'last_eval.payload')} AS DOUBLE)"
+
+
 def sessions_sql(loops: LoopThresholds) -> str:
     return f"""
 WITH agg AS (
@@ -124,14 +139,14 @@ SELECT agg.*, {COST},
     coalesce(loops.max_ping_pong, 0) AS max_ping_pong,
     {loops.detected("loops.max_identical_tool_run", "loops.max_ping_pong")} AS loop_detected,
     coalesce({payload("status", "last_end.payload")}, 'unknown') AS status,
-    {payload("benchmark", "last_eval.payload")} AS eval_benchmark,
+    {folder_safe(payload("benchmark", "last_eval.payload"))} AS eval_benchmark,
     {payload("task_id", "last_eval.payload")} AS eval_task_id,
     CASE WHEN last_eval.event_id IS NOT NULL
          THEN coalesce({payload("run_id", "last_eval.payload")}, 'default') END AS eval_run_id,
     CASE WHEN last_eval.event_id IS NOT NULL
-         THEN coalesce(last_eval.model, 'unknown') END AS eval_model,
+         THEN coalesce({folder_safe("last_eval.model")}, 'unknown') END AS eval_model,
     TRY_CAST({payload("passed", "last_eval.payload")} AS BOOLEAN) AS eval_passed,
-    TRY_CAST({payload("score", "last_eval.payload")} AS DOUBLE) AS eval_score
+    {finite_score(_SCORE)} AS eval_score
 FROM agg
 LEFT JOIN last_end USING (app_id, session_id)
 LEFT JOIN last_eval USING (app_id, session_id)
@@ -231,7 +246,7 @@ class Sessionize(Operator):
 
     def transform(self, ctx: OpContext, batch: Batch) -> dict[str, pa.Table]:
         con = batch.duckdb()
-        con.execute(f"CREATE OR REPLACE TEMP TABLE clean AS {CLEAN}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE clean AS {CLEAN_ERRORS}")
         if "prices" not in batch.names:
             models = con.sql(f"SELECT DISTINCT model FROM clean WHERE {LLM}").fetchall()
             con.register("prices", price_table((m for (m,) in models), self.overrides))

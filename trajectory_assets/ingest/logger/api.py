@@ -7,6 +7,7 @@ events are kept is the capture policy's (`capture`). The guarantees are in the p
 
 import atexit
 import datetime as dt
+import functools
 import itertools
 import logging
 import time
@@ -20,6 +21,7 @@ from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, CapturePolicy
 from trajectory_assets.ingest.logger.flusher import Flusher
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.layout import folder_name_problem
 
 # the name users configure, whichever module of the package logs
 log = logging.getLogger("trajectory_assets.ingest.logger")
@@ -214,6 +216,8 @@ class EventLogger:
             raise ValueError("sample_rate must be within [0, 1]")
         if not app_id:
             raise ValueError("app_id must be a non-empty string")
+        if problem := folder_name_problem("app_id", app_id):
+            raise ValueError(problem)
         self.lake = Lake(lake, dict(storage_options or {})) if isinstance(lake, str) else lake
         self.app_id = app_id
         self.capture = capture
@@ -286,6 +290,9 @@ class EventLogger:
             # a key no raw file can hold: it would fail its whole batch's write, or land in a
             # session folder no listing reads
             self._invalid(f"no session id or event type ({session_id!r}, {event_type!r})")
+            return None
+        if problem := _session_folder_problem(session_id):
+            self._invalid(f"{problem}: {session_id[:60]!r}")
             return None
         try:
             n = next(self._counter)
@@ -389,3 +396,9 @@ class EventLogger:
             self.close()
         except Exception:  # pragma: no cover - never let exit fail because of the logger
             log.exception("event logger: close at exit failed")
+
+
+@functools.lru_cache(maxsize=4096)
+def _session_folder_problem(session_id: str) -> str | None:
+    """Why a session id cannot name its raw folder (cached: a session logs many events)."""
+    return folder_name_problem("session_id", session_id)
