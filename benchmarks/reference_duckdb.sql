@@ -38,6 +38,12 @@ SELECT *, concat_ws('; ',
         CASE WHEN session_id IS NULL OR trim(CAST(session_id AS VARCHAR)) = '' THEN 'null or empty session_id' END,
         CASE WHEN ts IS NULL OR trim(CAST(ts AS VARCHAR)) = '' THEN 'null or empty ts' END,
         CASE WHEN event_type IS NULL OR trim(CAST(event_type AS VARCHAR)) = '' THEN 'null or empty event_type' END,
+        CASE WHEN trim(app_id) <> '' AND url_decode(regexp_extract(source_file,
+                 '/app_id=([^/]+)/session_id=([^/]+)/', 1)) NOT IN ('', app_id)
+             THEN 'app_id differs from its folder''s' END,
+        CASE WHEN trim(session_id) <> '' AND url_decode(regexp_extract(source_file,
+                 '/app_id=([^/]+)/session_id=([^/]+)/', 2)) NOT IN ('', session_id)
+             THEN 'session_id differs from its folder''s' END,
         CASE WHEN ttft_ms < 0 THEN 'negative ttft_ms' END,
         CASE WHEN latency_ms < 0 THEN 'negative latency_ms' END,
         CASE WHEN tool_latency_ms < 0 THEN 'negative tool_latency_ms' END,

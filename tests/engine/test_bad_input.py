@@ -84,6 +84,32 @@ def test_every_kind_of_bad_row_is_rejected_with_its_reason(tmp_path: Path) -> No
     assert raw_digest(lake) == before, "the pipeline modified raw data"
 
 
+def test_rows_of_another_session_than_their_folder_are_rejected_whatever_the_batching(
+    tmp_path: Path,
+) -> None:
+    """Folder s1 holding rows of s2 (and of another app) made s2 one session or two, and s1 lose
+    events, depending on whether s1 and s2 shared a batch: rejected, naming the folder's key."""
+    for batch_bytes in (1, 0):  # one batch per session, then one for the day
+        lake = Lake(str(tmp_path / f"lake{batch_bytes}"))
+        write_raw(lake, "s2", [event("llm_call", i, event_id=f"b{i}") for i in range(2)])
+        path = write_raw(lake, "s1", [event("llm_call", 0, event_id="a0")])
+        rows = [event("llm_call", 5, event_id="b5", session_id="s2", app_id="app1")]
+        rows.append(event("llm_call", 6, event_id="x6", session_id="s1", app_id="app2"))
+        rows = [{c: r.get(c) for c in RAW_EVENTS.names} for r in rows]
+        pq.write_table(
+            pa.Table.from_pylist(rows, schema=PRODUCER_SCHEMA), path.with_name("b.parquet")
+        )
+        run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), batch_bytes=batch_bytes)
+        catalog = lake_catalog(lake)
+        rejected = {r["event_id"]: r["reason"] for r in catalog.read("rejected_events").to_pylist()}
+        assert rejected == {
+            "b5": "session_id differs from its folder's",
+            "x6": "app_id differs from its folder's",
+        }
+        sessions = {s["session_id"]: s["n_events"] for s in catalog.read("sessions").to_pylist()}
+        assert sessions == {"s1": 1, "s2": 2}
+
+
 def test_duplicate_event_ids_across_files_count_once(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path))
     rows = [event("llm_call", i, event_id=f"e{i}", input_tokens=10) for i in range(3)]

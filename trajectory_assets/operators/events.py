@@ -1,10 +1,10 @@
 """Validation, de-duplication and event order of raw events, shared by every raw-based operator.
 
-Rules (rules.md "Validation"): a row with a null or empty key, a negative, NaN, infinite or
-absurd (over 10^12) metric, or a `decision`/`eval_result` payload that is not a JSON object is
-rejected with every reason that applies. Among valid rows, duplicate `event_id`s inside a session
-are one event: the first in event order is kept. Event order is `(ts, seq, event_id)`, null `seq`
-last.
+Rules (rules.md "Validation"): a row with a null or empty key, a key other than its file's
+folder names, a negative, NaN, infinite or absurd (over 10^12) metric, or a
+`decision`/`eval_result` payload that is not a JSON object is rejected with every reason that
+applies. Among valid rows, duplicate `event_id`s inside a session are one event: the first in
+event order is kept. Event order is `(ts, seq, event_id)`, null `seq` last.
 """
 
 import pyarrow as pa
@@ -27,6 +27,10 @@ SESSION = "app_id, session_id"
 _JSON_EVENT = "event_type IN ('decision', 'eval_result')"
 
 
+_FOLDERS = "'/app_id=([^/]+)/session_id=([^/]+)/'"
+"""A raw file's folders name its session: a row of another session in it would be counted
+with one session or the other depending on how sessions were batched."""
+
 _checks = (
     [
         f"CASE WHEN {c} IS NULL OR trim(CAST({c} AS VARCHAR)) = '' THEN 'null or empty {c}' END"
@@ -40,6 +44,12 @@ _checks = (
     + [
         f"CASE WHEN {c} > {MAX_METRIC} AND {c} < 'inf'::DOUBLE THEN '{c} over 10^12' END"
         for c in NON_NEGATIVE
+    ]
+    + [
+        f"CASE WHEN trim({key}) <> '' "
+        f"AND url_decode(regexp_extract(source_file, {_FOLDERS}, {i})) NOT IN ('', {key}) "
+        f"THEN '{key} differs from its folder''s' END"
+        for i, key in enumerate(("app_id", "session_id"), start=1)
     ]
     + [
         f"CASE WHEN {_JSON_EVENT} AND payload IS NULL THEN 'missing payload for ' || event_type "
