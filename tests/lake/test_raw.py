@@ -187,22 +187,24 @@ def _sessions(app: str, sizes: list[int]) -> list[RawFile]:
     ]
 
 
-def test_an_apps_sessions_are_cut_into_batches_of_about_equal_size() -> None:
-    """A day's app is cut into the whole number of batches nearest the target, never leaving a
-    small remainder batch (memory follows the largest batch in flight)."""
+def test_a_days_sessions_are_cut_into_batches_of_about_equal_size_across_apps() -> None:
+    """A day is cut into the whole number of batches nearest the target, never leaving a small
+    remainder batch (memory follows the largest batch in flight); apps share batches, so many
+    small apps cost no more than one app of their size."""
     mib = 1024 * 1024
     files = [
-        *_sessions("a", [mib // 4] * 68),  # 17 MiB: nearer one batch than two
-        *_sessions("b", [mib // 4] * 668),  # 167 MiB: ten batches of ~16.7 MiB
-        *_sessions("c", [mib // 4] * 4),  # 1 MiB: one small batch of its own
-    ]
+        *_sessions("a", [mib // 4] * 68),
+        *_sessions("b", [mib // 4] * 668),
+        *_sessions("c", [mib // 4] * 4),
+    ]  # 185 MiB: twelve batches of ~15.4 MiB
     groups = group_sessions(files, batch_bytes=16 * mib)
-    by_app = [[g for g in groups if g.files[0].app_id == app] for app in "abc"]
-    assert [len(gs) for gs in by_app] == [1, 10, 1]
-    assert all(len({f.app_id for f in g.files}) == 1 for g in groups)
-    assert all(15.5 * mib <= g.bytes <= 17 * mib for g in by_app[1])
     assert [g.batch_id for g in groups] == [f"{DAY1}-{i:05d}" for i in range(12)]
+    assert all(15 * mib <= g.bytes <= 16 * mib for g in groups)
     assert [f for g in groups for f in g.files] == files  # sessions in order, each once
+    assert groups[0].ranges == (("a", "s0000", "s0061"),)
+    assert [r[:2] for r in groups[1].ranges] == [("a", "s0062"), ("b", "s0000")]  # shared
+    tiny = [f for i in range(500) for f in _sessions(f"app{i:03d}", [1000])]
+    assert len(group_sessions(tiny, batch_bytes=16 * mib)) == 1  # not one batch per app
 
 
 def test_a_session_larger_than_a_batch_leaves_no_empty_batch() -> None:

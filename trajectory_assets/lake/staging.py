@@ -169,6 +169,16 @@ def split_partitions(
     return sorted(parts, key=lambda p: partition_folder(p[0], columns))
 
 
+def _by_app(rows: pa.Table) -> list[pa.Table]:
+    """Rows of sessions in one file per app, even in a table not partitioned by app: a file's
+    range of sessions (`session_range`, kept in the log) lets a reader of some sessions pick
+    its files, and a batch may hold sessions of several apps."""
+    names = rows.column_names
+    if "session_id" not in names or "app_id" not in names:
+        return [rows]
+    return [part for _, part in split_partitions(rows, ["app_id"])]
+
+
 def session_range(table: pa.Table) -> tuple[str, str, str] | None:
     """(app_id, first, last session_id) of rows of one app; None without sessions or when the
     rows span several apps."""
@@ -223,10 +233,12 @@ def stage_batch(
             continue
         spec = specs[table_name]
         schema = schema_digest(spec)
-        for values, part in split_partitions(table, partition_columns(spec)):
-            name = file_name(attempt, batch_id, schema)
-            written = write_data_file(lake, spec, values, part, name)
-            staged.append(StagedFile(table_name, written))
+        columns = partition_columns(spec)
+        for values, part in split_partitions(table, columns):
+            for rows in [part] if "app_id" in columns else _by_app(part):
+                name = file_name(attempt, batch_id, schema)
+                written = write_data_file(lake, spec, values, rows, name)
+                staged.append(StagedFile(table_name, written))
     receipt = BatchReceipt(
         attempt.group,
         batch_id,
