@@ -22,7 +22,8 @@ MIB = 1024 * 1024
         (1, 2, 8),  # a small day: the smallest batches, as many as it takes
         (30, 2, 15),  # a day of ~40k events on 2 cores: one batch per core
         (77, 16, 8),  # a day of ~100k events on 16 cores: the floor, so every core gets work
-        (770, 2, 16),  # a day of 1M events: the ceiling, so a batch's memory stays bounded
+        (50, 2, 12),  # over the ceiling: 4 batches, not 3 (one core idle in the last)
+        (770, 2, 15),  # a day of 1M events: whole rounds under the ceiling (memory stays bounded)
     ],
 )
 def test_automatic_batches_are_about_one_per_core_within_bounds(
