@@ -596,6 +596,13 @@ def test_a_new_schema_is_written_across_days_without_raw_data(
     ):
         text = SESSION_COUNTS.replace("{kind}", kind).replace("{sql}", sql)
         (tmp_path / f"{module}.py").write_text(text.replace("{version}", version))
+    alone = ("--defs", "counts_v1", "--assets", "session_counts")
+    for days in (("--missing",), ("--partition", DAY1, "--dry-run")):  # a traceback, a "would"
+        unread = materialize(lake, home, *alone, *days)
+        assert unread.returncode == 1, unread.stderr
+        assert f"session_counts dt={DAY1} reads sessions dt={DAY1}, which has not been " in (
+            unread.stderr
+        )
     first = materialize(lake, home, "--missing", "--defs", "counts_v1")
     assert first.returncode == 0, first.stderr
     only = ("--defs", "counts_v2", "--assets", "session_counts")

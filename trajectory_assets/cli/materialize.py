@@ -114,6 +114,7 @@ def materialize(
     """Materialize tables through Dagster, recorded in the DAGSTER_HOME instance."""
     from trajectory_assets.cli.run_config import read_config
     from trajectory_assets.defs.settings import check_run_settings
+    from trajectory_assets.errors import MissingUpstreamError
 
     check_run_settings()
     days = resolve_days(partition, date_from, date_to)
@@ -133,7 +134,10 @@ def materialize(
     if not names or REPORT in names:  # the daily report of the days, after their tables
         tables.append(REPORT)
     if missing:
-        days = missing_days(where, the_project, tables, on_bad_file)
+        try:
+            days = missing_days(where, the_project, tables, on_bad_file)
+        except MissingUpstreamError as exc:  # --assets leaves out what the tables read
+            raise CliError(f"{exc}, or leave --assets out") from None
         if not days:
             say(
                 f"nothing to do: every day with raw data in {where.display()} is up to date, "
@@ -177,16 +181,21 @@ def dry_run_refusal(
     force: bool,
 ) -> str | None:
     """Why the run would be refused for a change of schema (its runs count as one, as the
-    guard counts them), judged by the flags; operator parameters in --config are not read."""
+    guard counts them), judged by the flags (operator parameters in --config are not read), or
+    fail for inputs that no day holds."""
     from trajectory_assets.defs.settings import batch_bytes
     from trajectory_assets.engine.explain import schema_refusal
     from trajectory_assets.engine.settings import RunSettings
+    from trajectory_assets.errors import MissingUpstreamError
 
     registry = the_project.registry
     ops = list({registry.operator(t) for t in tables if t != REPORT})
     rule: OnBadFile = "skip" if on_bad_file == "skip" else "fail"
     settings = RunSettings(batch_bytes=batch_bytes(), on_bad_file=rule, force=force)
-    return schema_refusal(registry, ops, lake, days, settings) if ops else None
+    try:
+        return schema_refusal(registry, ops, lake, days, settings) if ops else None
+    except MissingUpstreamError as exc:  # the run would fail as well
+        return str(exc)
 
 
 def missing_days(
