@@ -18,6 +18,7 @@ from tests.operators.builders import (
 from trajectory_assets.operators import EvalRuns, ModelComparisons, ToolStats
 from trajectory_assets.operators.session_tables import SESSIONS
 from trajectory_assets.report import render_daily_report
+from trajectory_assets.report.chart import label, top_apps
 from trajectory_assets.report.data import wilson_interval
 
 
@@ -114,3 +115,17 @@ def test_money_is_written_with_its_sign_first(value: float, shown: str) -> None:
     from trajectory_assets.report.page import _fmt
 
     assert _fmt(value, "usd") == shown
+
+
+def test_hundreds_of_apps_chart_as_the_top_ones_and_the_rest():
+    """500 tenants' bars merged into a black smear, and long ids squeezed every panel."""
+    apps = [{"app_id": f"tenant-{i:03d}", "sessions": i, "cost_usd": 0.5} for i in range(500)]
+    shown = top_apps(apps)
+    assert [a["app_id"] for a in shown[:-1]] == [f"tenant-{i:03d}" for i in range(489, 500)]
+    assert shown[-1] == {
+        "app_id": "489 other apps",
+        "sessions": sum(range(489)),
+        "cost_usd": pytest.approx(489 * 0.5),
+    }
+    assert top_apps(apps[:12]) == apps[:12]
+    assert label("x" * 120) == "x" * 31 + "…" and label("$5") == r"\$5"

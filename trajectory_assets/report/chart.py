@@ -10,10 +10,32 @@ from typing import Any
 
 from trajectory_assets.report.data import TOP_TOOLS, ReportData
 
+TOP_APPS = 12
+"""Bars of the cost panel: hundreds of apps (a tenant each) merge into a smear."""
+LABEL_CHARACTERS = 32
+"""A longer label (an app id of 120 characters) squeezed every panel of the chart."""
 
-def _label(text: Any) -> str:
-    """Text for matplotlib, where `$` would start mathtext."""
-    return str(text).replace("$", r"\$")
+
+def label(text: Any) -> str:
+    """Text for matplotlib, where `$` would start mathtext, cut to LABEL_CHARACTERS."""
+    shown = str(text)
+    if len(shown) > LABEL_CHARACTERS:
+        shown = shown[: LABEL_CHARACTERS - 1] + "…"
+    return shown.replace("$", r"\$")
+
+
+def top_apps(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The apps of most sessions, by name, and the others as one bar (the page lists them all)."""
+    if len(apps) <= TOP_APPS:
+        return apps
+    ranked = sorted(apps, key=lambda a: (-a["sessions"], str(a["app_id"])))
+    top, rest = ranked[: TOP_APPS - 1], ranked[TOP_APPS - 1 :]
+    other = {
+        "app_id": f"{len(rest)} other apps",
+        "sessions": sum(a["sessions"] for a in rest),
+        "cost_usd": sum(a["cost_usd"] or 0.0 for a in rest),
+    }
+    return [*sorted(top, key=lambda a: str(a["app_id"])), other]
 
 
 def render_chart(day: str, data: ReportData) -> bytes:
@@ -24,10 +46,10 @@ def render_chart(day: str, data: ReportData) -> bytes:
     fig.suptitle(f"trajectory-assets daily report, {day}", fontsize=14)
     cost_ax, latency_ax, tools_ax, eval_ax = fig.subplots(2, 2).flat
 
-    apps = data.by_app
+    apps = top_apps(data.by_app)
     cost_ax.set_title("Sessions and cost by app")
     if apps:
-        names = [_label(a["app_id"]) for a in apps]
+        names = [label(a["app_id"]) for a in apps]
         costs = [a["cost_usd"] or 0.0 for a in apps]
         bars = cost_ax.bar(names, costs, color="#4c72b0")
         for bar, a in zip(bars, apps, strict=True):
@@ -51,7 +73,7 @@ def render_chart(day: str, data: ReportData) -> bytes:
         p95 = [m["latency_p95"] for m in models]
         latency_ax.barh([p + 0.2 for p in positions], p50, height=0.4, label="p50")
         latency_ax.barh([p - 0.2 for p in positions], p95, height=0.4, label="p95")
-        latency_ax.set_yticks(positions, [_label(m["model"]) for m in models])
+        latency_ax.set_yticks(positions, [label(m["model"]) for m in models])
         latency_ax.invert_yaxis()
         latency_ax.legend(loc="lower right")
     else:
@@ -59,7 +81,7 @@ def render_chart(day: str, data: ReportData) -> bytes:
 
     tools_ax.set_title(f"Top failing tools (errors; top {TOP_TOOLS})")
     if data.tools:
-        labels = [_label(f"{t['app_id']} / {t['tool_name']}") for t in data.tools]
+        labels = [label(f"{t['app_id']} / {t['tool_name']}") for t in data.tools]
         tools_ax.barh(labels, [t["n_errors"] for t in data.tools], color="#c44e52")
         for i, t in enumerate(data.tools):
             tools_ax.annotate(
@@ -85,7 +107,7 @@ def render_chart(day: str, data: ReportData) -> bytes:
         ]
         eval_ax.errorbar(rates, ys, xerr=errors, fmt="o", capsize=3, color="#55a868")
         eval_ax.set_yticks(
-            ys, [_label(f"{e['benchmark']} / {e['model']} / {e['run_id']}") for e in evals]
+            ys, [label(f"{e['benchmark']} / {e['model']} / {e['run_id']}") for e in evals]
         )
         eval_ax.set_xlim(0, 1)
         eval_ax.invert_yaxis()
