@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.cli.helpers import generate, materialize, new_dagster_home, on_lake
@@ -48,11 +50,13 @@ def test_missing_materializes_scattered_days_then_nothing(tmp_path: Path, home: 
     assert catalog.days("sessions") == [DAY1, DAY3]
     again = materialize(lake, home, "--missing")
     assert again.returncode == 0 and "nothing to do" in again.stdout
-    (lake / "raw_events" / f"dt={DAY3}" / "app_id=late" / "session_id=x").mkdir(parents=True)
-    shutil.copy(
-        next((lake / "raw_events" / f"dt={DAY1}").rglob("*.parquet")),
-        lake / "raw_events" / f"dt={DAY3}" / "app_id=late" / "session_id=x" / "late.parquet",
-    )
+    late_session = lake / "raw_events" / f"dt={DAY3}" / "app_id=late" / "session_id=x"
+    late_session.mkdir(parents=True)
+    events = pq.read_table(next((lake / "raw_events" / f"dt={DAY1}").rglob("*.parquet")))
+    for key, value in (("app_id", "late"), ("session_id", "x")):  # the keys its folder names
+        at = events.schema.get_field_index(key)
+        events = events.set_column(at, key, pa.array([value] * events.num_rows, pa.string()))
+    pq.write_table(events, late_session / "late.parquet")
     dry = materialize(lake, home, "--missing", "--assets", "sessions", "--dry-run")
     assert dry.returncode == 0
     assert dry.stdout == (
