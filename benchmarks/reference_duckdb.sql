@@ -26,7 +26,8 @@ CREATE OR REPLACE TEMP TABLE checked (
     tool_name VARCHAR, ttft_ms DOUBLE, latency_ms DOUBLE, tool_latency_ms DOUBLE,
     input_tokens BIGINT, output_tokens BIGINT, cache_tokens BIGINT, error_type VARCHAR,
     error_code VARCHAR, payload VARCHAR, artifacts STRUCT(kind VARCHAR, uri VARCHAR)[],
-    source_file VARCHAR, source_row BIGINT, reject_reason VARCHAR
+    source_file VARCHAR, source_row BIGINT, folder_app VARCHAR, folder_session VARCHAR,
+    reject_reason VARCHAR
 );
 
 -- @@load: once per day and app, with `raw_files` naming those files (DuckDB keeps ~70 KB of
@@ -38,11 +39,10 @@ SELECT *, concat_ws('; ',
         CASE WHEN session_id IS NULL OR trim(CAST(session_id AS VARCHAR)) = '' THEN 'null or empty session_id' END,
         CASE WHEN ts IS NULL OR trim(CAST(ts AS VARCHAR)) = '' THEN 'null or empty ts' END,
         CASE WHEN event_type IS NULL OR trim(CAST(event_type AS VARCHAR)) = '' THEN 'null or empty event_type' END,
-        CASE WHEN trim(app_id) <> '' AND url_decode(regexp_extract(source_file,
-                 '/app_id=([^/]+)/session_id=([^/]+)/', 1)) NOT IN ('', app_id)
-             THEN 'app_id differs from its folder''s' END,
-        CASE WHEN trim(session_id) <> '' AND url_decode(regexp_extract(source_file,
-                 '/app_id=([^/]+)/session_id=([^/]+)/', 2)) NOT IN ('', session_id)
+        CASE WHEN trim(app_id) <> '' AND coalesce(try(url_decode(folder_app)), folder_app)
+                 NOT IN ('', app_id) THEN 'app_id differs from its folder''s' END,
+        CASE WHEN trim(session_id) <> '' AND coalesce(try(url_decode(folder_session)),
+                 folder_session) NOT IN ('', session_id)
              THEN 'session_id differs from its folder''s' END,
         CASE WHEN ttft_ms < 0 THEN 'negative ttft_ms' END,
         CASE WHEN latency_ms < 0 THEN 'negative latency_ms' END,
@@ -75,7 +75,9 @@ FROM (
         event_id, app_id, session_id, ts, seq, event_type, turn_index, agent_id, request_id,
         model, tool_name, ttft_ms, latency_ms, tool_latency_ms, input_tokens, output_tokens,
         cache_tokens, error_type, error_code, payload, artifacts,
-        filename AS source_file, file_row_number AS source_row
+        filename AS source_file, file_row_number AS source_row,
+        split_part(split_part(filename, '/app_id=', 2), '/', 1) AS folder_app,
+        split_part(split_part(filename, '/session_id=', 2), '/', 1) AS folder_session
     FROM read_parquet(getvariable('raw_files'), union_by_name = true, filename = true,
                       file_row_number = true, hive_partitioning = false)
 );
@@ -84,7 +86,7 @@ FROM (
 -- 2. rejected_events: every invalid row, with all its reasons and the row as JSON.
 COPY (
     SELECT dt,
-        coalesce(nullif(app_id, ''), regexp_extract(source_file, 'app_id=([^/]+)', 1)) AS app_id,
+        coalesce(nullif(coalesce(try(url_decode(folder_app)), folder_app), ''), app_id) AS app_id,
         source_file, source_row::BIGINT AS source_row, event_id, reject_reason AS reason,
         to_json({'event_id': event_id, 'app_id': app_id, 'session_id': session_id, 'ts': ts,
                  'seq': seq, 'event_type': event_type, 'turn_index': turn_index,
@@ -101,7 +103,7 @@ COPY (
 -- 3. Valid events, duplicate ids dropped, with rn = position in the session's event order.
 --    A session is (dt, app_id, session_id): all its events are under one day.
 CREATE OR REPLACE TEMP TABLE clean AS
-SELECT * EXCLUDE (reject_reason, dup_rank),
+SELECT * EXCLUDE (reject_reason, dup_rank, folder_app, folder_session),
     row_number() OVER (PARTITION BY dt, app_id, session_id
                        ORDER BY ts, seq ASC NULLS LAST, event_id) AS rn
 FROM (

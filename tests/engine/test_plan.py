@@ -123,3 +123,21 @@ def test_a_long_range_runs_in_windows_of_raw_files(lake: Lake) -> None:
     just_over_one_day = RunSettings(window_raw_files=per_day[0] + 1)
     windows = list(_windows(lake, days, True, just_over_one_day, result))
     assert [list(w) for w in windows] == [[DAY1], [DAY2]]
+
+
+def test_compacted_batches_are_cut_only_where_their_session_ranges_do_not_overlap() -> None:
+    """A rejected row of another session widens its compacted file's range over the next
+    file's: cut there, two batches would read the same sessions of the other inputs (and write
+    them twice). A file of unknown range leaves its batch's other inputs unfiltered."""
+    from trajectory_assets.engine.plan import _compacted_units
+    from trajectory_assets.lake.delta import DataFile
+
+    def file(name: str, sessions: tuple[str, str, str] | None) -> DataFile:
+        return DataFile(name, 10, 1, (("dt", DAY1),), sessions=sessions)
+
+    wide, next_one = file("1", ("a", "a0", "z9")), file("2", ("a", "b3", "b5"))
+    units = _compacted_units([wide, next_one, file("3", ("a", "zz", "zz"))], batch_bytes=10)
+    assert [[f.path for f in unit] for unit, _ in units] == [["1", "2"], ["3"]]
+    assert units[0][1] == (("a", "a0", "z9"), ("a", "b3", "b5"))
+    (unknown,) = _compacted_units([file("4", None), file("5", ("b", "s", "t"))], batch_bytes=100)
+    assert unknown[1] == ()

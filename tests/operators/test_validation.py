@@ -294,3 +294,25 @@ def test_a_long_error_type_is_cut_with_a_digest_so_distinct_ones_stay_distinct()
     assert {r["error_type"] for r in rows(out["tool_calls"]) if r["error_type"]} == set(cut)
     short = "x" * 180  # 180 bytes encoded: kept whole
     assert one(sessionize([tool(0, error_type=short)])["errors"])["error_type"] == short
+
+
+def test_keys_are_checked_against_the_folders_their_file_names_decoded_as_the_listing_does():
+    """Folder names are URL-encoded (`my%20app`); one written by hand need not be, nor decode to
+    UTF-8 (`caf%E9`, Latin-1), which must not fail the day. A rejected row is filed under its
+    file's app, which exists, not under whatever app its column names."""
+
+    def at(app: str, session: str) -> str:
+        return f"raw_events/dt={DAY}/app_id={app}/session_id={session}/0.parquet"
+
+    rows_ = [
+        llm(0, app_id="my app", session_id="s 1", source_file=at("my%20app", "s%201")),
+        llm(1, app_id="app1", session_id="caf%E9", source_file=at("app1", "caf%E9")),
+        llm(2, app_id="x" * 300, session_id="s1", source_file=at("app1", "s1")),
+        llm(3, app_id="app1", session_id="s2", source_file=at("app1", "s1")),
+    ]
+    out = sessionize(rows_)
+    assert [(r["app_id"], r["reason"]) for r in rows(out["rejected_events"])] == [
+        ("app1", "app_id differs from its folder's"),
+        ("app1", "session_id differs from its folder's"),
+    ]
+    assert sorted(s["session_id"] for s in rows(out["sessions"])) == ["caf%E9", "s 1"]

@@ -137,7 +137,8 @@ def materialize(
         try:
             days = missing_days(where, the_project, tables, on_bad_file)
         except MissingUpstreamError as exc:  # --assets leaves out what the tables read
-            raise CliError(f"{exc}, or leave --assets out") from None
+            leave = ", or leave --assets out" if assets is not None else ""
+            raise CliError(f"{exc}{leave}") from None
         if not days:
             say(
                 f"nothing to do: every day with raw data in {where.display()} is up to date, "
@@ -290,12 +291,16 @@ def run_days(
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
         "ops": {name: {"config": configs[name]} for name in operators_of},
     }
+    runs = stretches(sorted(days))
+    # each run counts the others' days as written, so the command is refused unless all are
+    refused = len(runs) > 1 and dry_run_refusal(lake, the_project, tables, days, on_bad_file, force)
+    if refused:
+        raise CliError(f"refused: {refused}")
     job = _job(assets, resources, tables)
     skipped: set[str] = set()
     failed_checks: list[str] = []
     failures: list[str] = []  # a failed stretch does not stop the others, as in a backfill
     done: list[str] = []
-    runs = stretches(sorted(days))
     for stretch in runs:
         say(
             f"materializing {len(tables)} asset(s) for {stretch[0]}"

@@ -218,11 +218,20 @@ def _run(
             on_bad_file=run_config.on_bad_file,
             run_id=context.run.run_id,
             force=run_config.force,
-            also_written=days_of_tag(context.run.tags.get(COMMAND_DAYS_TAG, "")),
+            also_written=_command_days(context),
         ),
         progress=context.log.info,
         committed=lambda op, day: done.append((op, day)),
     )
+
+
+def _command_days(context: dg.AssetExecutionContext) -> tuple[str, ...]:
+    """The days of the other runs of this run's command; none for a retry or re-execution
+    (it copies the tags, and runs alone)."""
+    tags = context.run.tags
+    if "dagster/parent_run_id" in tags:
+        return ()
+    return days_of_tag(tags.get(COMMAND_DAYS_TAG, ""))
 
 
 def _warn_of_unread_raw(context: dg.AssetExecutionContext, result: RunResult) -> None:

@@ -170,22 +170,32 @@ def _compacted_units(
     files: Sequence[DataFile], batch_bytes: int
 ) -> list[tuple[tuple[DataFile, ...], tuple[SessionRange, ...]]]:
     """Batches of whole compacted files (each holds whole sessions of one app), in session
-    order, of about `batch_bytes` each."""
+    order, of about `batch_bytes` each. A file's range comes from its rows, so a row of another
+    session (rejected, but kept in raw_compacted) can widen it over the next file's: a batch is
+    cut only where the ranges do not overlap, or two batches would read the same sessions of
+    the other inputs. A batch with a file of unknown range reads the other inputs unfiltered."""
     units: list[tuple[tuple[DataFile, ...], tuple[SessionRange, ...]]] = []
     current: list[DataFile] = []
+    last: dict[str, str] = {}  # the current batch's last session of each app
 
     def flush() -> None:
         if current:
-            ranges = tuple(f.sessions for f in current if f.sessions is not None)
+            known = all(f.sessions is not None for f in current)
+            ranges = tuple(f.sessions for f in current if f.sessions is not None) if known else ()
             units.append((tuple(current), ranges))
             current.clear()
+            last.clear()
 
     for f in sorted(files, key=lambda f: (f.sessions or ("", "", ""), f.path)):
         if f.rows == 0:
             continue  # the empty file of a day without rows
-        current.append(f)
-        if sum(c.size for c in current) >= batch_bytes:
+        full = sum(c.size for c in current) >= batch_bytes
+        if full and f.sessions is not None and f.sessions[1] > last.get(f.sessions[0], ""):
             flush()
+        current.append(f)
+        if f.sessions is not None:
+            app, _, end = f.sessions
+            last[app] = max(last.get(app, end), end)
     flush()
     return units
 

@@ -27,9 +27,13 @@ SESSION = "app_id, session_id"
 _JSON_EVENT = "event_type IN ('decision', 'eval_result')"
 
 
-_FOLDERS = "'/app_id=([^/]+)/session_id=([^/]+)/'"
-"""A raw file's folders name its session: a row of another session in it would be counted
-with one session or the other depending on how sessions were batched."""
+def folder_key(key: str) -> str:
+    """The key (`app_id`, `session_id`) a raw row's file's folder names, decoded as the listing
+    decodes it; '' where the path has no such folder. Cheaper per row than a regular expression,
+    and a folder name that is not UTF-8 once decoded is taken as it is rather than failing."""
+    named = f"split_part(split_part(source_file, '/{key}=', 2), '/', 1)"
+    return f"coalesce(try(url_decode({named})), {named})"
+
 
 _checks = (
     [
@@ -46,10 +50,9 @@ _checks = (
         for c in NON_NEGATIVE
     ]
     + [
-        f"CASE WHEN trim({key}) <> '' "
-        f"AND url_decode(regexp_extract(source_file, {_FOLDERS}, {i})) NOT IN ('', {key}) "
+        f"CASE WHEN trim({key}) <> '' AND {folder_key(key)} NOT IN ('', {key}) "
         f"THEN '{key} differs from its folder''s' END"
-        for i, key in enumerate(("app_id", "session_id"), start=1)
+        for key in ("app_id", "session_id")
     ]
     + [
         f"CASE WHEN {_JSON_EVENT} AND payload IS NULL THEN 'missing payload for ' || event_type "
@@ -68,7 +71,7 @@ _raw_row = ", ".join(f"'{c}': {c}" for c in RAW_EVENTS.names)
 
 REJECTED = f"""
 SELECT dt,
-       coalesce(nullif(app_id, ''), regexp_extract(source_file, 'app_id=([^/]+)', 1)) AS app_id,
+       coalesce(nullif({folder_key("app_id")}, ''), app_id) AS app_id,
        source_file, source_row, event_id, reject_reason AS reason,
        to_json({{{_raw_row}}}) AS "row"
 FROM ({CHECKED}) WHERE reject_reason <> ''

@@ -33,7 +33,8 @@ REJECTED_EVENTS = pa.schema(
         column(
             "app_id",
             pa.string(),
-            "The row's `app_id`, or the `app_id=` folder of its file when that is null or empty.",
+            "The `app_id=` folder of its file, decoded (the row's own `app_id` is in `row`): a "
+            "row's value may be any text, or another app's.",
         ),
         column(
             "source_file",

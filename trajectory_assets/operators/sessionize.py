@@ -199,7 +199,7 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"3+{PRICING_VERSION}"  # 3: a call without token counts is unpriced
+    version = f"4+{PRICING_VERSION}"  # 4: validation's new rules, folder-safe values
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,

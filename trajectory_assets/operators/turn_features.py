@@ -134,7 +134,7 @@ class TurnFeatures(Operator):
     """
 
     name = "turn_features"
-    version = "2"
+    version = "3"  # 3: validation's new rules (infinite and absurd metrics, keys of the folder)
     outputs = (TURN_FEATURES_TABLE,)
     inputs = ("raw_events", "turns")
     requires = "session"
