@@ -11,6 +11,7 @@ import pytest
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.engine.outputs import normalise
+from trajectory_assets.lake.layout import partition_value
 from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators import EvalRuns, Sessionize, TurnFeatures
@@ -77,6 +78,11 @@ def session_end(ms: float, **payload: object) -> dict[str, Any]:
     return event("session_end", ms, payload=json.dumps(payload))
 
 
+def session_folder(app: str, session: str) -> str:
+    """A session's folder as the writers name it (each key URL-encoded)."""
+    return f"app_id={partition_value(app)}/session_id={partition_value(session)}"
+
+
 def events_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     """Rows as the operators receive them: schema EVENTS, with dt, source_file, source_row set
     (one file per session, rows numbered in the order given) unless a row sets them itself."""
@@ -86,7 +92,7 @@ def events_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
         app, sid = given.get("app_id") or APP, given.get("session_id") or SESSION
         row.update(
             dt=DAY,
-            source_file=f"raw_events/dt={DAY}/app_id={app}/session_id={sid}/part-0.parquet",
+            source_file=f"raw_events/dt={DAY}/{session_folder(app, sid)}/part-0.parquet",
             source_row=i,
         )
         row.update(given)
