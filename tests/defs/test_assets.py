@@ -18,6 +18,7 @@ from tests.dagster_assets import assets_of, number, text
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, run_all
 from trajectory_assets.definitions import defs
+from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
@@ -342,8 +343,18 @@ def test_a_run_that_skips_unreadable_raw_files_says_so_in_its_log(lake: Lake) ->
         resources=resources(lake),
         run_config={"ops": {"tier_b": {"config": {"on_bad_file": "skip"}}}},
         instance=instance,
+        tags={COMMAND_DAYS_TAG: "2026-11-18..2026-13-01"},  # edited by hand
     )
     assert result.success
+    edited = [
+        e.user_message
+        for e in instance.all_logs(result.run_id)
+        if "names no days" in (e.user_message)
+    ]
+    assert edited == [
+        f"tag {COMMAND_DAYS_TAG}='2026-11-18..2026-13-01' names no days (first..last spans of "
+        "YYYY-MM-DD, separated by commas): the schema guard counts this run's days"
+    ]
     warnings = [
         e.user_message
         for e in instance.all_logs(result.run_id)

@@ -231,7 +231,14 @@ def _command_days(context: dg.AssetExecutionContext) -> tuple[str, ...]:
     tags = context.run.tags
     if "dagster/parent_run_id" in tags:
         return ()
-    return days_of_tag(tags.get(COMMAND_DAYS_TAG, ""))
+    try:
+        return days_of_tag(tags.get(COMMAND_DAYS_TAG, ""))
+    except ValueError:  # edited by hand: the guard then counts this run's days alone
+        context.log.warning(
+            f"tag {COMMAND_DAYS_TAG}={tags[COMMAND_DAYS_TAG]!r} names no days (first..last "
+            "spans of YYYY-MM-DD, separated by commas): the schema guard counts this run's days"
+        )
+        return ()
 
 
 def _warn_of_unread_raw(context: dg.AssetExecutionContext, result: RunResult) -> None:
