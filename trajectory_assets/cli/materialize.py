@@ -6,7 +6,6 @@ run; `--missing` picks the days with raw data whose tables are missing or stale 
 report is missing), however scattered, one run per stretch of consecutive days.
 """
 
-import datetime as dt
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -21,7 +20,6 @@ from trajectory_assets.cli.common import (
     dagster_home,
     days_options,
     defs_option,
-    from_first_partition,
     lake_option,
     num_cpus_option,
     on_bad_file_option,
@@ -31,11 +29,16 @@ from trajectory_assets.cli.common import (
     resolve_days,
     runtime_option,
     say,
-    some_days,
     split_list,
     tables_for,
     usage,
     warn_of_misnamed_days,
+)
+from trajectory_assets.cli.days import (
+    dry_run_refusal,
+    missing_days,
+    refuse_days_without_raw_data,
+    stretches,
 )
 from trajectory_assets.cli.outcome import (
     FAILED_CHECK,
@@ -49,8 +52,6 @@ from trajectory_assets.cli.outcome import (
 if TYPE_CHECKING:
     import dagster as dg
 
-    from trajectory_assets.lake.fs import Lake
-    from trajectory_assets.lake.raw import OnBadFile
     from trajectory_assets.project import Project
 
 JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
@@ -171,59 +172,6 @@ def materialize(
         config=config,
         config_file=config_file or "",
     )
-
-
-def dry_run_refusal(
-    lake: "Lake",
-    the_project: "Project",
-    tables: Sequence[str],
-    days: Sequence[str],
-    on_bad_file: str,
-    force: bool,
-) -> str | None:
-    """Why the run would be refused for a change of schema (its runs count as one, as the
-    guard counts them), judged by the flags (operator parameters in --config are not read), or
-    fail for inputs that no day holds."""
-    from trajectory_assets.defs.settings import batch_bytes
-    from trajectory_assets.engine.explain import schema_refusal
-    from trajectory_assets.engine.settings import RunSettings
-    from trajectory_assets.errors import MissingUpstreamError
-
-    registry = the_project.registry
-    ops = list({registry.operator(t) for t in tables if t != REPORT})
-    rule: OnBadFile = "skip" if on_bad_file == "skip" else "fail"
-    settings = RunSettings(batch_bytes=batch_bytes(), on_bad_file=rule, force=force)
-    try:
-        return schema_refusal(registry, ops, lake, days, settings) if ops else None
-    except MissingUpstreamError as exc:  # the run would fail as well
-        return str(exc)
-
-
-def missing_days(
-    lake: "Lake", the_project: "Project", tables: Sequence[str], on_bad_file: str = "fail"
-) -> list[str]:
-    """Days with raw data, from the lake's first partition on, where an operator of `tables` has
-    no day, or a stale one, judged with the bad-file rule the run will use (part of each day's
-    key: a day computed skipping a bad file is current for runs that skip it); and, when the
-    daily report is asked for, days without a report page (a report that failed, or a run of
-    some tables only)."""
-    from trajectory_assets.defs.partitions import daily, start_date_of
-    from trajectory_assets.engine.lineage import stale_days
-    from trajectory_assets.lake.raw import list_days
-    from trajectory_assets.lake.reports import report_days
-
-    rule: OnBadFile = "skip" if on_bad_file == "skip" else "fail"
-    registry = the_project.registry
-    ops = list({registry.operator(t) for t in tables if t != REPORT})
-    partitions = set(daily(start_date_of(lake)).get_partition_keys())
-    days = from_first_partition(lake, list_days(lake), refuse=False)
-    late = [d for d in days if d not in partitions]
-    if late:
-        say(f"note: leaving out {some_days(late)}, after the last partition (today, UTC)")
-    candidates = [d for d in days if d in partitions]
-    pages = set(report_days(lake)) if REPORT in tables else set(candidates)
-    stale = stale_days(lake, registry, ops, [d for d in candidates if d in pages], rule)
-    return [d for d in candidates if d not in pages or d in stale]
 
 
 def run_days(
@@ -380,36 +328,3 @@ def _job(
         loggers=None if verbose() else {"console": progress_logger},
     )
     return defs.resolve_job_def(JOB)
-
-
-def refuse_days_without_raw_data(lake: "Lake", days: Sequence[str]) -> None:
-    """A day without a raw folder has no data yet, or never will: not a day without events."""
-    from trajectory_assets.lake.raw import list_days
-
-    with_raw = set(list_days(lake))
-    without = [d for d in days if d not in with_raw]
-    if without:
-        today = dt.datetime.now(dt.UTC).date().isoformat()
-        future = [d for d in without if d > today]
-        to_come = (
-            f"{some_days(future)} is still to come (today is {today}, UTC); " if future else ""
-        )
-        raise CliError(
-            f"no raw data for {some_days(without)} in {lake.display('raw_events')}: {to_come}"
-            "ingest it first, or use --missing to materialize the days that have raw data "
-            "(a day folder without files is an empty day, and materializes)"
-        )
-    from_first_partition(lake, days, refuse=True)
-
-
-def stretches(days: Sequence[str]) -> list[list[str]]:
-    """Consecutive days together (sorted days in), so each stretch is one Dagster run."""
-    found: list[list[str]] = []
-    for day in days:
-        if found and dt.date.fromisoformat(day) - dt.date.fromisoformat(
-            found[-1][-1]
-        ) == dt.timedelta(days=1):
-            found[-1].append(day)
-        else:
-            found.append([day])
-    return found

@@ -10,6 +10,7 @@ folder names.
 Folder values are URI-encoded as Hive, Spark and delta-rs write them, nulls by Hive's rule.
 """
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, TypeGuard
@@ -41,6 +42,7 @@ FOLDER_NAME_BYTES = 255
 """The longest folder name of most file systems."""
 
 
+@functools.lru_cache(maxsize=4096)  # the event logger asks once per event of a session
 def folder_name_problem(column: str, value: str) -> str | None:
     """Why `value` cannot name a `column=` partition folder (and read back as itself), if not."""
     if value == NULL_PARTITION:

@@ -7,7 +7,6 @@ events are kept is the capture policy's (`capture`). The guarantees are in the p
 
 import atexit
 import datetime as dt
-import functools
 import itertools
 import logging
 import time
@@ -291,7 +290,7 @@ class EventLogger:
             # session folder no listing reads
             self._invalid(f"no session id or event type ({session_id!r}, {event_type!r})")
             return None
-        if problem := _session_folder_problem(session_id):
+        if problem := folder_name_problem("session_id", session_id):
             self._invalid(f"{problem}: {session_id[:60]!r}")
             return None
         try:
@@ -396,9 +395,3 @@ class EventLogger:
             self.close()
         except Exception:  # pragma: no cover - never let exit fail because of the logger
             log.exception("event logger: close at exit failed")
-
-
-@functools.lru_cache(maxsize=4096)
-def _session_folder_problem(session_id: str) -> str | None:
-    """Why a session id cannot name its raw folder (cached: a session logs many events)."""
-    return folder_name_problem("session_id", session_id)

@@ -1,0 +1,106 @@
+"""Which days a `materialize` command runs, how they split into runs, and whether the command
+would be accepted: what `--missing`, `--dry-run` and the runs themselves share."""
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from trajectory_assets.cli.common import REPORT, CliError, from_first_partition, say, some_days
+
+if TYPE_CHECKING:
+    from trajectory_assets.lake.fs import Lake
+    from trajectory_assets.lake.raw import OnBadFile
+    from trajectory_assets.operator import Operator
+    from trajectory_assets.project import Project
+
+
+def _operators(the_project: "Project", tables: Sequence[str]) -> list["Operator"]:
+    registry = the_project.registry
+    return list({registry.operator(t) for t in tables if t != REPORT})
+
+
+def _rule(on_bad_file: str) -> "OnBadFile":
+    return "skip" if on_bad_file == "skip" else "fail"
+
+
+def missing_days(
+    lake: "Lake", the_project: "Project", tables: Sequence[str], on_bad_file: str = "fail"
+) -> list[str]:
+    """Days with raw data, from the lake's first partition on, where an operator of `tables` has
+    no day, or a stale one, judged with the bad-file rule the run will use (part of each day's
+    key: a day computed skipping a bad file is current for runs that skip it); and, when the
+    daily report is asked for, days without a report page (a report that failed, or a run of
+    some tables only)."""
+    from trajectory_assets.defs.partitions import daily, start_date_of
+    from trajectory_assets.engine.lineage import stale_days
+    from trajectory_assets.lake.raw import list_days
+    from trajectory_assets.lake.reports import report_days
+
+    ops = _operators(the_project, tables)
+    partitions = set(daily(start_date_of(lake)).get_partition_keys())
+    days = from_first_partition(lake, list_days(lake), refuse=False)
+    late = [d for d in days if d not in partitions]
+    if late:
+        say(f"note: leaving out {some_days(late)}, after the last partition (today, UTC)")
+    candidates = [d for d in days if d in partitions]
+    pages = set(report_days(lake)) if REPORT in tables else set(candidates)
+    in_pages = [d for d in candidates if d in pages]
+    stale = stale_days(lake, the_project.registry, ops, in_pages, _rule(on_bad_file))
+    return [d for d in candidates if d not in pages or d in stale]
+
+
+def dry_run_refusal(
+    lake: "Lake",
+    the_project: "Project",
+    tables: Sequence[str],
+    days: Sequence[str],
+    on_bad_file: str,
+    force: bool,
+) -> str | None:
+    """Why the run would be refused for a change of schema (its runs count as one, as the
+    guard counts them), judged by the flags (operator parameters in --config are not read), or
+    fail for inputs that no day holds."""
+    from trajectory_assets.defs.settings import batch_bytes
+    from trajectory_assets.engine.explain import schema_refusal
+    from trajectory_assets.engine.settings import RunSettings
+    from trajectory_assets.errors import MissingUpstreamError
+
+    ops = _operators(the_project, tables)
+    settings = RunSettings(batch_bytes=batch_bytes(), on_bad_file=_rule(on_bad_file), force=force)
+    try:
+        return schema_refusal(the_project.registry, ops, lake, days, settings) if ops else None
+    except MissingUpstreamError as exc:  # the run would fail as well
+        return str(exc)
+
+
+def refuse_days_without_raw_data(lake: "Lake", days: Sequence[str]) -> None:
+    """A day without a raw folder has no data yet, or never will: not a day without events."""
+    from trajectory_assets.lake.raw import list_days
+
+    with_raw = set(list_days(lake))
+    without = [d for d in days if d not in with_raw]
+    if without:
+        today = dt.datetime.now(dt.UTC).date().isoformat()
+        future = [d for d in without if d > today]
+        to_come = (
+            f"{some_days(future)} is still to come (today is {today}, UTC); " if future else ""
+        )
+        raise CliError(
+            f"no raw data for {some_days(without)} in {lake.display('raw_events')}: {to_come}"
+            "ingest it first, or use --missing to materialize the days that have raw data "
+            "(a day folder without files is an empty day, and materializes)"
+        )
+    from_first_partition(lake, days, refuse=True)
+
+
+def stretches(days: Sequence[str]) -> list[list[str]]:
+    """Consecutive days together (sorted days in), so each stretch is one Dagster run."""
+    found: list[list[str]] = []
+    for day in days:
+        if found and dt.date.fromisoformat(day) - dt.date.fromisoformat(
+            found[-1][-1]
+        ) == dt.timedelta(days=1):
+            found[-1].append(day)
+        else:
+            found.append([day])
+    return found
