@@ -1,5 +1,7 @@
 """Planning: shared batches, explain output, windows, and clear errors for a missing upstream."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
@@ -141,3 +143,50 @@ def test_compacted_batches_are_cut_only_where_their_session_ranges_do_not_overla
     assert units[0][1] == (("a", "a0", "z9"), ("a", "b3", "b5"))
     (unknown,) = _compacted_units([file("4", None), file("5", ("b", "s", "t"))], batch_bytes=100)
     assert unknown[1] == ()
+
+
+def test_a_day_of_payloads_that_compress_many_times_over_is_cut_into_more_batches(
+    tmp_path: Path,
+) -> None:
+    """Sized by bytes on disk alone, this day was one batch of 200 MB decoded (a batch peaks
+    at about six times that): model calls that log the whole conversation so far."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trajectory_assets.engine.plan import plan_days
+    from trajectory_assets.engine.settings import MAX_BATCH_BYTES, MAX_EXPANSION, RunSettings
+    from trajectory_assets.schema import RAW_EVENTS
+
+    lake = Lake(str(tmp_path))
+    ts = dt.datetime.fromisoformat(f"{DAY1}T10:00:00+00:00")
+    for s in range(16):
+        folder = tmp_path / "raw_events" / f"dt={DAY1}" / "app_id=app" / f"session_id=s{s:02d}"
+        folder.mkdir(parents=True)
+        rows = [
+            {
+                **dict.fromkeys(RAW_EVENTS.names),
+                "event_id": f"e{c}",
+                "app_id": "app",
+                "session_id": f"s{s:02d}",
+                "ts": ts + dt.timedelta(seconds=c),
+                "event_type": "llm_call",
+                "payload": '{"messages": "' + f"turn of s{s} " * 30_000 * (c + 1) + '"}',
+            }
+            for c in range(8)
+        ]
+        table = pa.Table.from_pylist(rows, schema=RAW_EVENTS)
+        pq.write_table(table, folder / "part-0.parquet", compression="zstd")
+    registry = Registry.build([Sessionize()], OPERATORS)
+    ((day, _),) = plan_days(
+        registry, [Sessionize()], lake_catalog(lake), [DAY1], RunSettings(cores=2)
+    )
+    decoded = [
+        sum(pq.read_metadata(lake.path(f.path)).row_group(0).total_byte_size for f in t.raw_files)
+        for t in day.tasks
+    ]
+    assert sum(decoded) > 150 * 1024 * 1024 and len(day.tasks) >= 4
+    assert max(decoded) <= 1.5 * MAX_BATCH_BYTES * MAX_EXPANSION
+    text = explain(registry, [Sessionize()], lake, [DAY1], "inline")
+    assert f"bytes (decoding to about {day.expansion:.0f}x that: smaller batches), " in text

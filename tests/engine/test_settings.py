@@ -7,6 +7,7 @@ from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import (
     AUTO_BATCH_BYTES,
     MAX_BATCH_BYTES,
+    MAX_EXPANSION,
     MIN_BATCH_BYTES,
     RunSettings,
 )
@@ -45,3 +46,22 @@ def test_inline_tasks_get_the_cores_no_other_task_uses(tmp_path: object) -> None
     assert {t.threads for t in InlineRuntime(8)._with_cores(tasks)} == {2}  # 3 share 8 cores
     assert {t.threads for t in InlineRuntime(8)._with_cores(tasks[:1])} == {8}
     assert {t.threads for t in InlineRuntime(2)._with_cores(tasks)} == {1}  # more tasks than cores
+
+
+@pytest.mark.parametrize(
+    ("day_mib", "expansion", "batches"),
+    [
+        (30, 0.4, 2),  # a day of typical files: by bytes on disk, one batch per core
+        (30, 4.0, 2),  # up to 4x decoded: the same
+        (1, 400.0, 8),  # 1 MiB of payloads repeated a hundred times over: 400 MiB decoded
+        (30, 40.0, 20),  # 1.2 GB decoded: whole rounds of batches of at most 64 MiB decoded
+    ],
+)
+def test_a_day_that_decodes_to_many_times_its_size_gets_smaller_batches(
+    day_mib: int, expansion: float, batches: int
+) -> None:
+    day = day_mib * MIB
+    batch_bytes = RunSettings(cores=2).batch_bytes_for(day, expansion)
+    assert round(day / batch_bytes) == batches
+    assert batch_bytes * expansion <= MAX_BATCH_BYTES * MAX_EXPANSION * 1.01
+    assert RunSettings(batch_bytes=1234).batch_bytes_for(day, expansion) == 1234

@@ -7,7 +7,7 @@ from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, input_bytes
 from trajectory_assets.engine.schema_guard import refuse_schema_changes
-from trajectory_assets.engine.settings import RunSettings
+from trajectory_assets.engine.settings import MAX_EXPANSION, RunSettings
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import SchemaChangeError
 from trajectory_assets.lake.catalog import Catalog
@@ -76,8 +76,13 @@ def schema_refusal(
 
 def _day_lines(d: DayPlan, waiting: Sequence[Operator]) -> list[str]:
     finished = sum(1 for t in d.tasks if not t.pending)
+    decoded = (
+        f" (decoding to about {d.expansion:.0f}x that: smaller batches)"
+        if d.expansion > MAX_EXPANSION
+        else ""
+    )
     lines = [
-        f"dt={d.day}: {d.input_files} input files, {d.input_bytes:,} bytes, "
+        f"dt={d.day}: {d.input_files} input files, {d.input_bytes:,} bytes{decoded}, "
         f"{len(d.tasks)} batches ({finished} already finished)"
         if d.tasks
         else f"dt={d.day}: nothing to read now"

@@ -17,6 +17,7 @@ from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Inputs, Step
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta import DataFile, PartitionState
+from trajectory_assets.lake.footers import expansion
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import RawFile, SessionRange, group_sessions, list_raw_files
@@ -38,6 +39,7 @@ class DayPlan:
     source: str  # where session batches read from: raw_events, or raw_compacted <attempt>
     input_files: int
     input_bytes: int
+    expansion: float = 1.0  # decoded bytes per byte on disk of what session batches read
 
     def attempt(self, op: Operator) -> Attempt:
         return Attempt(self.lake, op.name, self.day, self.keys.keys[op.name])
@@ -102,12 +104,14 @@ def plan_day(
     if session and registry.producer(COMPACTED_TABLE) not in session:
         compacted = fresh_compacted(registry, catalog, day, raw, settings.on_bad_file)
     tasks: list[BatchTask] = []
+    decodes_to = 1.0
     source, n_files, size = RAW_TABLE, len(raw), sum(f.size for f in raw)
     if session:
         if compacted is not None:
             source = f"{COMPACTED_TABLE} {compacted.attempt}"
             n_files, size = len(compacted.files), compacted.bytes
-        groups = _session_groups(raw, compacted, day, settings.batch_bytes_for(size))
+        decodes_to = _decodes_to(lake, raw, compacted)
+        groups = _session_groups(raw, compacted, day, settings.batch_bytes_for(size, decodes_to))
         columns = _raw_columns(session)
         for name, raw_files, files, sessions in groups:
             steps = tuple(_step(op, keys, catalog, day, in_batch, sessions) for op in session)
@@ -147,8 +151,17 @@ def plan_day(
         source,
         n_files,
         size,
+        decodes_to,
     )
     return day_plan, waiting
+
+
+def _decodes_to(lake: Lake, raw: Sequence[RawFile], compacted: PartitionState | None) -> float:
+    """Decoded bytes per byte on disk of what the day's session batches read."""
+    if compacted is not None:
+        files = [(lake.path(COMPACTED_TABLE, f.path), f.size) for f in compacted.files]
+        return expansion(lake, files)
+    return expansion(lake, [(lake.path(f.path), f.size) for f in raw])
 
 
 def _session_groups(

@@ -1,0 +1,64 @@
+"""How much a day's Parquet files grow once decoded, read from a few of their footers.
+
+Batches are sized by bytes on disk, which the listing gives for free, but a batch's memory
+follows its decoded size. Agents that log the whole conversation so far with every model call
+write payloads that compress a hundred times over or more: sized by disk bytes alone, 312 KB of
+such a day made one batch that peaked at 6.8 GB.
+"""
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from trajectory_assets.lake.fs import Lake
+
+SAMPLES = 8
+"""Footers read per day: a few milliseconds on local disk, one round of requests on a store."""
+
+
+def expansion(lake: Lake, files: Sequence[tuple[str, int]]) -> float:
+    """Decoded bytes per byte on disk of `files` ((path in the lake's filesystem, size)).
+
+    Measured on the footers (the row groups' uncompressed sizes, within 1% of the Arrow size
+    on such payloads) of up to `SAMPLES` files picked at even steps of the day's bytes, so the
+    large files, which hold most of its memory, are the likeliest picked. A value repeated
+    whole in many rows of a file counts once where the writer dictionary-encoded it: footers
+    do not say how long a dictionary's values are once spread over the rows. The same files
+    give the same figure, so a resumed run plans the same batches. A footer that cannot be
+    read is left out (reading the file reports it); 1.0 when none can be."""
+    picked = _by_bytes(files, SAMPLES)
+    if not picked:
+        return 1.0
+    fs = lake.arrow_fs
+    with ThreadPoolExecutor(len(picked)) as pool:
+        decoded = list(pool.map(lambda f: _decoded_bytes(fs, f[0]), picked))
+    read = [(d, size) for d, (_, size) in zip(decoded, picked, strict=True) if d is not None]
+    on_disk = sum(size for _, size in read)
+    return sum(d for d, _ in read) / on_disk if on_disk else 1.0
+
+
+def _by_bytes(files: Sequence[tuple[str, int]], count: int) -> list[tuple[str, int]]:
+    """Up to `count` distinct files, those holding the byte at each of `count` even steps."""
+    ordered = sorted(files)
+    total = sum(size for _, size in ordered)
+    if not total:
+        return []
+    marks = [(2 * i + 1) * total // (2 * count) for i in range(count)]
+    picked: list[tuple[str, int]] = []
+    before = 0
+    for path, size in ordered:
+        if any(before <= m < before + size for m in marks):
+            picked.append((path, size))
+        before += size
+    return picked
+
+
+def _decoded_bytes(fs: pafs.FileSystem, path: str) -> int | None:
+    try:
+        meta = pq.read_metadata(path, filesystem=fs)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+    return sum(int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups))
