@@ -58,16 +58,31 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     assert meta["days"].value == 2
     # no one day's page, numbers or chart: they would show the last day's on every day
     assert not {"page", "chart", "sessions"} & set(meta)
-    one_day = dg.materialize(
-        assets_of(defs),
-        selection=dg.AssetSelection.assets("daily_report"),
-        partition_key=DAY1,
-        resources=resources,
-        instance=instance,
-    )
+    pages = {d: Path(lake.root, "reports", f"dt={d}", "report.html") for d in (DAY1, DAY2)}
+    drawn = {d: p.stat().st_mtime_ns for d, p in pages.items()}
+
+    def report_of(day: str, **config: object) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            assets_of(defs),
+            selection=dg.AssetSelection.assets("daily_report", *config and ["sessions"]),
+            partition_key=day,
+            resources=resources,
+            instance=instance,
+            run_config={"ops": {"tier_b": {"config": config}}} if config else None,
+        )
+
+    one_day = report_of(DAY1)  # its tables are as they were: the page is not drawn again
+    assert pages[DAY1].stat().st_mtime_ns == drawn[DAY1]
     (event,) = one_day.get_asset_materialization_events()
-    chart = text(event.step_materialization_data.materialization.metadata, "chart")
+    metadata = event.step_materialization_data.materialization.metadata
+    chart = text(metadata, "chart")
     assert chart.startswith(f"![daily report {DAY1}](data:image/png;base64,")
+    assert metadata["sessions"].value == 120  # the numbers it was drawn with
+    report_of(DAY1, force=True)  # sessions written again, into new files: drawn again
+    assert pages[DAY1].stat().st_mtime_ns > drawn[DAY1]
+    Path(lake.root, "reports", f"dt={DAY2}", "report.png").unlink()
+    report_of(DAY2)  # a page not all there is drawn again
+    assert pages[DAY2].stat().st_mtime_ns > drawn[DAY2]
     for day in (DAY1, DAY2):  # each day's own page and numbers, not the last day's
         (observed,) = instance.fetch_observations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_report"), asset_partitions=[day]),

@@ -2,7 +2,8 @@
 the lake, and shown in the UI (the materialization links to the page and embeds the chart)."""
 
 import base64
-from collections.abc import Iterator, Sequence
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
 
 import dagster as dg
 
@@ -11,8 +12,8 @@ from trajectory_assets.engine.lineage import not_materialized
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.reports import write_report
-from trajectory_assets.report import REPORT_TABLES
+from trajectory_assets.lake.reports import current_report, report_files, write_report
+from trajectory_assets.report import REPORT_TABLES, REPORT_VERSION
 
 REPORT = "daily_report"
 
@@ -40,13 +41,27 @@ def report_asset(
         _refuse_missing_tables(catalog, context.partition_keys)
         pages: dict[str, str] = {}
         png = b""
-        summary: dict[str, object] = {}
+        summary: dict[str, str | int | float | None] = {}
         for day in context.partition_keys:
-            report = render_daily_report(day, {t: catalog.read(t, dt=day) for t in REPORT_TABLES})
-            written = write_report(the_lake, day, report.html, report.png)
-            pages[day] = _url(the_lake, the_lake.path(written.html))
-            png, summary = report.png, report.summary
-            context.log.info(f"daily_report dt={day}: {pages[day]}")
+            inputs = _inputs(catalog, day)
+            page = _url(the_lake, the_lake.path(report_files(day).html))
+            current = current_report(the_lake, day, inputs)
+            if current is not None:
+                record, png = current
+                summary = dict(record["summary"])
+                context.log.info(
+                    f"daily_report dt={day}: up to date (its tables are as they were): {page}"
+                )
+            else:
+                report = render_daily_report(
+                    day, {t: catalog.read(t, dt=day) for t in REPORT_TABLES}
+                )
+                png, summary = report.png, report.summary
+                write_report(
+                    the_lake, day, report.html, png, {"inputs": inputs, "summary": summary}
+                )
+                context.log.info(f"daily_report dt={day}: {page}")
+            pages[day] = page
             if len(context.partition_keys) > 1:  # the one result below is recorded on every
                 # day of the range: each day's own page and numbers are observed
                 yield dg.AssetObservation(
@@ -83,7 +98,18 @@ def _refuse_missing_tables(catalog: Catalog, days: Sequence[str]) -> None:
             raise dg.Failure(description=f"{REPORT} dt={day} reads {reads}")
 
 
-def _summary(page: str, summary: dict[str, object]) -> dict[str, dg.MetadataValue]:
+def _inputs(catalog: Catalog, day: str) -> str:
+    """The report's version and the files of the day's tables (their names are unique to the
+    commit that wrote them): what a page was drawn from."""
+    digest = hashlib.sha256(f"report v{REPORT_VERSION}\n".encode())
+    for table in REPORT_TABLES:
+        state = catalog.state(table, day)
+        for f in sorted(state.files if state else (), key=lambda f: f.path):
+            digest.update(f"{table}/{f.path}\n".encode())
+    return digest.hexdigest()
+
+
+def _summary(page: str, summary: Mapping[str, object]) -> dict[str, dg.MetadataValue]:
     """A day's page and headline numbers."""
     numbers: dict[str, dg.MetadataValue] = {}
     for key, value in summary.items():

@@ -1,7 +1,10 @@
 """Where the daily report of a day lives in the lake: `<lake>/reports/dt=<day>/report.html`
-and `report.png`, replaced whole (each file in one write) when the day is rendered again."""
+and `report.png`, replaced whole (each file in one write) when the day is rendered again, and
+`report.json`, what they were drawn from."""
 
+import json
 from dataclasses import dataclass
+from typing import TypedDict
 
 from trajectory_assets.lake.fs import Lake, modified, write_file_atomic
 
@@ -14,18 +17,44 @@ class ReportFiles:
 
     html: str
     png: str
+    record: str
+
+
+class ReportRecord(TypedDict):
+    """What a day's page was drawn from, so a run whose tables are as they were need not draw
+    it again (drawing is most of the cost of a day with nothing to compute)."""
+
+    inputs: str  # digest of the report's version and the table files it read
+    summary: dict[str, str | int | float | None]  # the headline numbers shown in the UI
 
 
 def report_files(day: str) -> ReportFiles:
     folder = f"{REPORTS}/dt={day}"
-    return ReportFiles(f"{folder}/report.html", f"{folder}/report.png")
+    return ReportFiles(f"{folder}/report.html", f"{folder}/report.png", f"{folder}/report.json")
 
 
-def write_report(lake: Lake, day: str, html: str, png: bytes) -> ReportFiles:
+def write_report(lake: Lake, day: str, html: str, png: bytes, record: ReportRecord) -> ReportFiles:
+    """The record goes first and is written again last: a page cut short by a crash has no
+    record that says it is current."""
     files = report_files(day)
+    if lake.fs.exists(lake.path(files.record)):
+        lake.fs.rm(lake.path(files.record))
     write_file_atomic(lake, lake.path(files.png), png)
     write_file_atomic(lake, lake.path(files.html), html.encode())
+    write_file_atomic(lake, lake.path(files.record), json.dumps(record).encode())
     return files
+
+
+def current_report(lake: Lake, day: str, inputs: str) -> tuple[ReportRecord, bytes] | None:
+    """The day's record and chart, when its page was drawn from `inputs` and is all there."""
+    files = report_files(day)
+    try:
+        record: ReportRecord = json.loads(lake.fs.cat_file(lake.path(files.record)))
+        if record.get("inputs") != inputs or not lake.fs.exists(lake.path(files.html)):
+            return None
+        return record, lake.fs.cat_file(lake.path(files.png))
+    except (FileNotFoundError, ValueError, AttributeError):
+        return None
 
 
 def report_days(lake: Lake) -> dict[str, float]:

@@ -15,7 +15,7 @@ Modules: `data` (the queries and what they return), `chart` (the PNG), `page` (t
 `daily` (the three together).
 """
 
-from trajectory_assets.report.daily import DailyReport, render_daily_report
+from trajectory_assets.report.daily import REPORT_VERSION, DailyReport, render_daily_report
 from trajectory_assets.report.data import REPORT_TABLES
 
-__all__ = ["REPORT_TABLES", "DailyReport", "render_daily_report"]
+__all__ = ["REPORT_TABLES", "REPORT_VERSION", "DailyReport", "render_daily_report"]

@@ -6,7 +6,6 @@ around it, are the caller's.
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import pyarrow as pa
 
@@ -14,13 +13,17 @@ from trajectory_assets.report.chart import render_chart
 from trajectory_assets.report.data import gather_data
 from trajectory_assets.report.page import render_page
 
+REPORT_VERSION = 1
+"""Bump when what the page or the chart shows changes: pages drawn by another version are drawn
+again, even from the same tables."""
+
 
 @dataclass(frozen=True)
 class DailyReport:
     day: str
     html: str
     png: bytes
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, str | int | float | None] = field(default_factory=dict)
     """Headline numbers (sessions, cost_usd, llm_calls_unpriced, loops_detected, ...)."""
 
 
