@@ -164,4 +164,6 @@ def _cell(text: str) -> str:
 
 
 if __name__ == "__main__":
+    if not RULES.is_file():  # an installed package: the docs are the checkout's
+        sys.exit(f"error: {RULES} is missing: run this in the project's checkout")
     sys.stdout.write(tables_markdown())
