@@ -22,7 +22,9 @@ __version__ = "0.1.0"
 __all__ = [
     "BUILTIN_OPERATORS",
     "Batch",
+    "ComputeResource",
     "DefinitionError",
+    "LakeResource",
     "OpContext",
     "Operator",
     "TableSpec",
@@ -34,6 +36,7 @@ __all__ = [
 if TYPE_CHECKING:
     from trajectory_assets.batch import Batch
     from trajectory_assets.defs.definitions import build_definitions
+    from trajectory_assets.defs.resources import ComputeResource, LakeResource
     from trajectory_assets.errors import DefinitionError
     from trajectory_assets.notebook import connect
     from trajectory_assets.operator import OpContext, Operator
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "BUILTIN_OPERATORS": ("trajectory_assets.operators", "OPERATORS"),
     "Batch": ("trajectory_assets.batch", "Batch"),
+    "ComputeResource": ("trajectory_assets.defs.resources", "ComputeResource"),
+    "LakeResource": ("trajectory_assets.defs.resources", "LakeResource"),
     "DefinitionError": ("trajectory_assets.errors", "DefinitionError"),
     "OpContext": ("trajectory_assets.operator", "OpContext"),
     "Operator": ("trajectory_assets.operator", "Operator"),

@@ -40,11 +40,24 @@ def test_make_ui_is_named_where_it_shows_the_demo(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / ".dagster_home"))
+    ui = "dagster dev -m trajectory_assets.definitions -h 127.0.0.1 -p 3000"
+    assert _ui_command(Lake("demo/lake")).endswith(ui)  # installed: no Makefile, no workspace
+    (tmp_path / "Makefile").write_text("ui:\n")
+    (tmp_path / "workspace.yaml").write_text("load_from: []\n")
     assert _ui_command(Lake("demo/lake")) == "make ui"
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
-    assert _ui_command(Lake("demo/lake")).startswith(
-        f"TRAJECTORY_ASSETS_LAKE={tmp_path}/demo/lake DAGSTER_HOME={tmp_path}/elsewhere dagster dev"
+    assert _ui_command(Lake("demo/lake")) == (
+        f"TRAJECTORY_ASSETS_LAKE={tmp_path}/demo/lake DAGSTER_HOME={tmp_path}/elsewhere "
+        "dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000"
     )
+
+
+def test_the_demo_needs_its_instance_before_it_writes_anything(tmp_path: Path) -> None:
+    """Without DAGSTER_HOME it wrote 35 MB of sample lake, then failed."""
+    done = on_lake("demo", tmp_path / "lake", tmp_path, "--days", "1", DAGSTER_HOME="")
+    assert done.returncode == 1
+    assert "error: DAGSTER_HOME is not set: the demo's runs are recorded" in done.stderr
+    assert not (tmp_path / "lake").exists()
 
 
 def test_regenerate_waits_for_a_run_writing_into_the_lake(

@@ -212,6 +212,18 @@ def test_a_normal_run_prints_no_warnings(tmp_path: Path, home: Path) -> None:
     loud = run([*CLI, "-v", *command, "--force"], home)
     assert loud.returncode == 0, loud.stderr[-3000:]
     assert "Warning" in loud.stderr and "had no dagster.yaml" not in loud.stderr
+    assert "sets no limit" not in first.stderr + loud.stderr
+    # a team's own instance, whose settings limit no pool: said, with how to set one
+    own = tmp_path / "own-home"
+    own.mkdir()
+    (own / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    unlimited = on_lake("materialize", lake, own, "--partition", DAY1, "--runtime", "inline")
+    assert unlimited.returncode == 0, unlimited.stderr
+    assert (
+        f"note: this Dagster instance sets no limit for the {POOL} pool, so runs of the lake may "
+        f"write at once and forget may delete files under a run: `dagster instance concurrency "
+        f"set {POOL} 1` sets one" in unlimited.stderr
+    )
 
 
 @pytest.mark.slow

@@ -46,6 +46,7 @@ def demo(
     from trajectory_assets.lake.reports import report_files
     from trajectory_assets.synth import SynthConfig
 
+    dagster_home("the demo's runs are recorded in a Dagster instance")  # before any writing
     sample = open_lake(lake, must_exist=False)
     today = dt.datetime.now(dt.UTC).date()
     wanted = [(today - dt.timedelta(days=days - i)).isoformat() for i in range(days)]
@@ -88,17 +89,20 @@ def demo(
 
 
 def _ui_command(sample: "Lake") -> str:
-    """`make ui` where it shows this lake and instance (the Makefile's), else the command that
-    does, with both spelled out."""
+    """`make ui` in the project's checkout where it shows this lake and instance (the
+    Makefile's), else the command that does, with both spelled out: with the checkout's
+    workspace (the example's code location too), or the package's definitions where it is
+    installed without one."""
     home = os.environ.get("DAGSTER_HOME", "")
-    if sample.display() == os.path.abspath("demo/lake") and home == os.path.abspath(
-        ".dagster_home"
-    ):
+    checkout = os.path.isfile("Makefile") and os.path.isfile("workspace.yaml")
+    makefiles = (os.path.abspath("demo/lake"), os.path.abspath(".dagster_home"))
+    if checkout and (sample.display(), home) == makefiles:
         return "make ui"
     lake, instance = shlex.quote(sample.display()), shlex.quote(home)
+    code = "-w workspace.yaml" if checkout else "-m trajectory_assets.definitions"
     return (
-        f"TRAJECTORY_ASSETS_LAKE={lake} DAGSTER_HOME={instance} dagster dev -w workspace.yaml "
-        "-h 127.0.0.1 -p 3000 (from the repository's folder)"
+        f"TRAJECTORY_ASSETS_LAKE={lake} DAGSTER_HOME={instance} dagster dev {code} "
+        "-h 127.0.0.1 -p 3000"
     )
 
 
@@ -110,7 +114,6 @@ def _delete(sample: "Lake") -> None:
     from trajectory_assets.cli.pool import holding_pool
     from trajectory_assets.defs.assets import POOL
 
-    dagster_home("the demo's runs are recorded in a Dagster instance")
     with (
         dg.DagsterInstance.get() as instance,
         holding_pool(instance, POOL, "demo: regenerate the sample lake"),

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 import click
 import dagster as dg
+from dagster._core.storage.event_log.base import EventLogStorage
 
 PROCESS_TAG = "trajectory_assets/process"  # host:pid of the command that ran the run
 HOLDER_PREFIX = "command "  # the slot's holder is a command itself: "command host:pid"
@@ -30,6 +31,14 @@ def wait_for_pool(instance: dg.DagsterInstance, pool: str) -> None:
     """Return once the pool has a free slot (at once when it has one, or no limit)."""
     storage = instance.event_log_storage
     if not storage.supports_global_concurrency_limits:
+        return
+    if _limit(storage, pool) is None:
+        tell(
+            f"note: this Dagster instance sets no limit for the {pool} pool, so runs of the lake "
+            "may write at once and forget may delete files under a run: "
+            f"`dagster instance concurrency set {pool} 1` sets one (or `concurrency: pools: "
+            "default_limit: 1` in DAGSTER_HOME/dagster.yaml, as the project's own settings do)"
+        )
         return
     waiting_for: set[str] = set()
     while True:
@@ -63,14 +72,7 @@ def holding_pool(instance: dg.DagsterInstance, pool: str, why: str) -> Iterator[
     none starts before the block ends. The holder is this process, not a run: a later command
     frees the slot if the process is killed before it gives it back."""
     storage = instance.event_log_storage
-    if storage.supports_global_concurrency_limits and pool not in {
-        p.name for p in storage.get_pool_limits()
-    }:
-        storage.initialize_concurrency_limit_to_default(pool)  # as a run's first step does
-    if (
-        not storage.supports_global_concurrency_limits
-        or storage.get_concurrency_info(pool).limit is None
-    ):
+    if not storage.supports_global_concurrency_limits or _limit(storage, pool) is None:
         yield
         return
     holder = f"{HOLDER_PREFIX}{this_process()}"
@@ -81,6 +83,14 @@ def holding_pool(instance: dg.DagsterInstance, pool: str, why: str) -> Iterator[
         yield
     finally:
         storage.free_concurrency_slots_for_run(holder)  # the slot, or the place in the queue
+
+
+def _limit(storage: EventLogStorage, pool: str) -> int | None:
+    """The pool's limit, set to the instance's default first where the pool has none yet, as a
+    run's first step does (None: the instance limits neither)."""
+    if pool not in {p.name for p in storage.get_pool_limits()}:
+        storage.initialize_concurrency_limit_to_default(pool)
+    return storage.get_concurrency_info(pool).limit
 
 
 def tell(text: str) -> None:

@@ -5,6 +5,7 @@ a team's own operators get the same assets, checks, partitions, backfill policy,
 metadata, resources, job, schedule and sensor in their own code location.
 """
 
+import functools
 import os
 from collections.abc import Sequence
 
@@ -33,7 +34,17 @@ from trajectory_assets.operator import Operator
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """The lake and compute resources as the environment configures them (see the README)."""
+    """The lake and compute resources as the environment configures them (see the README):
+    the same objects for the same settings, since Dagster merges two definitions into one code
+    location only when their resources of one key are the same object (the built-in tables and
+    a team's, or two `OperatorAssets` components)."""
+    names = (LAKE, S3_ENDPOINT_URL, RUNTIME, RAY_ADDRESS, RAY_NUM_CPUS)
+    return _resources(tuple(os.environ.get(n) for n in names))
+
+
+@functools.cache
+def _resources(settings: tuple[str | None, ...]) -> dict[str, dg.ConfigurableResource]:
+    """`settings`, the variables' values, only key the cache: the resources read them."""
     return {
         "lake": LakeResource(
             root=env_or(LAKE, DEFAULT_LAKE),  # type: ignore[arg-type]
@@ -69,7 +80,7 @@ def build_definitions(
     (default: the lake's own, see defs/partitions.py).
     """
     registry = Registry.build(operators, upstream)
-    resources = resources or default_resources()
+    resources = dict(resources or default_resources())
     lake = resources["lake"]
     assert isinstance(lake, LakeResource)
     partitions = daily(start_date or start_date_of(lake.lake()))
