@@ -131,3 +131,26 @@ def test_a_lost_input_file_is_named_alike_on_both_runtimes(
     with pytest.raises(LostDataFileError, match=named) as raised:
         run_operator(ToolStats(), lake, [DAY1], chosen, batch_bytes=SMALL_BATCHES)
     assert lost.path in str(raised.value)
+
+
+def test_an_error_in_an_operator_package_installed_as_a_library_is_located(
+    lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team installs its operators as a package: its lines are its own code, not a
+    library's, wherever pip put them (the error said no more than `ZeroDivisionError`)."""
+    from trajectory_assets.engine import execute
+
+    site = tmp_path / "site-packages"
+    (site / "boomteam").mkdir(parents=True)
+    (site / "boomteam" / "__init__.py").write_text("")
+    code = "from trajectory_assets.operators import Sessionize\n\n\nclass Boom(Sessionize):\n"
+    code += "    def transform(self, ctx, batch):\n        return 1 / 0\n"
+    (site / "boomteam" / "ops.py").write_text(code)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(execute, "LIBRARIES", (*execute.LIBRARIES, str(site)))
+    from boomteam.ops import Boom  # type: ignore[import-not-found]
+
+    with pytest.raises(OperatorError) as raised:
+        run_operator(Boom(), lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
+    at = site / "boomteam" / "ops.py"
+    assert raised.value.error == f"ZeroDivisionError: division by zero (at {at}:6)"

@@ -5,6 +5,7 @@ the same function, which is why they cannot drift apart.
 """
 
 import os
+import sys
 import sysconfig
 import traceback
 from collections.abc import Iterator, Sequence
@@ -100,7 +101,7 @@ def _steps(task: BatchTask) -> Iterator[Computed]:
                 audit = op.audit(ctx, batch, outputs)
             except Exception as exc:
                 where = f"operator {op.name} dt={task.day} batch {task.batch_id}"
-                error = f"{type(exc).__name__}: {exc}{_in_own_code(exc)}"
+                error = f"{type(exc).__name__}: {exc}{_in_own_code(exc, op)}"
                 raise OperatorError(where, error, traceback.format_exc()) from exc
         finally:
             batch.close()
@@ -109,18 +110,32 @@ def _steps(task: BatchTask) -> Iterator[Computed]:
         yield step, outputs, audit, input_rows, read
 
 
-PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 LIBRARIES = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")})
 
 
-def _in_own_code(exc: BaseException) -> str:
+def _in_own_code(exc: BaseException, op: Operator) -> str:
     """` (at file:line)`: the innermost line of the traceback in a user's own code (not this
-    package's, nor an installed library's), so the one-line error points at it."""
+    package's, nor an installed library's, but for the operator's own package: a team installs
+    its operators as a package too), so the one-line error points at it."""
+    own = _package_of(op)
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         path = os.path.abspath(frame.filename)
-        if not frame.filename.startswith("<") and not path.startswith((PACKAGE, *LIBRARIES)):
+        if frame.filename.startswith("<"):
+            continue
+        if path.startswith(own) or not path.startswith((PACKAGE, *LIBRARIES)):
             return f" (at {frame.filename}:{frame.lineno})"
     return ""
+
+
+def _package_of(op: Operator) -> tuple[str, ...]:
+    """The folders (or file) of the top-level package the operator's class is defined in;
+    none for this package's own operators."""
+    module = sys.modules.get(type(op).__module__.split(".")[0])
+    folders = [os.path.abspath(p) + os.sep for p in getattr(module, "__path__", None) or []]
+    file = getattr(module, "__file__", None)
+    places = folders or ([os.path.abspath(file)] if file else [])
+    return tuple(p for p in places if not p.startswith(PACKAGE))
 
 
 def _needed_later(steps: tuple[Step, ...]) -> list[set[str]]:
