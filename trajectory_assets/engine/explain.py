@@ -1,6 +1,7 @@
 """`explain`: a plan in words, without running anything."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.plan import DayPlan, plan_days
@@ -62,11 +63,17 @@ def schema_refusal(
     settings: RunSettings = DEFAULTS,
 ) -> str | None:
     """Why a run of `operators` over `days` would be refused for a change of schema, if it
-    would be (a dry run's warning; planning reads each day's file list, not its data)."""
+    would be (a dry run's warning; planning reads each day's file list, not its data). Days are
+    planned one at a time and only which operators are current is kept: a year of a large lake
+    holds millions of raw files."""
     ops = in_lake(lake, registry.ordered(operators))
     registry = registry.configured(ops)
     catalog = Catalog(lake, registry.tables)
-    plans = [day_plan for day_plan, _ in plan_days(registry, ops, catalog, days, settings)]
+    plans = [
+        replace(day_plan, tasks=())
+        for day in days
+        for day_plan, _ in plan_days(registry, ops, catalog, [day], settings)
+    ]
     try:
         refuse_schema_changes(ops, catalog, days, plans)
     except SchemaChangeError as exc:
