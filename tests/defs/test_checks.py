@@ -75,6 +75,7 @@ def test_every_check_passes_on_a_clean_materialization(lake: Lake) -> None:
         "errors:unique_keys",
         "raw_compacted:unique_keys",
         "raw_compacted:rows_match_raw",
+        "sessions:sessions_on_their_day",
     } <= set(evaluations)
     failing = {k: e.metadata for k, e in evaluations.items() if not e.passed}
     assert not failing
@@ -295,3 +296,69 @@ def test_each_day_of_a_range_run_has_its_own_check_status(lake: Lake) -> None:
         for info in instance.event_log_storage.get_asset_check_partition_info([key])
     }
     assert status == {DAY1: ("FAILED", True), DAY2: ("SUCCEEDED", True)}
+
+
+def test_sessions_split_over_two_days_or_filed_on_another_day_are_a_warning(
+    tmp_path: Path,
+) -> None:
+    """A producer filing each event under its own day splits a session that runs past midnight
+    into a row on each day; one filing by a local date puts it on another day than its first
+    event's. Both are computed as filed (a warning, not a failure), and said."""
+    import datetime as dt
+
+    from trajectory_assets.schema import RAW_EVENTS
+
+    late = dt.datetime.fromisoformat(f"{DAY1}T23:50:00+00:00")
+
+    def write(day: str, session: str, times: list[dt.datetime]) -> None:
+        folder = tmp_path / "raw_events" / f"dt={day}" / "app_id=app" / f"session_id={session}"
+        folder.mkdir(parents=True)
+        rows = [
+            {
+                **dict.fromkeys(RAW_EVENTS.names),
+                "event_id": f"{session}-{day}-{i}",
+                "app_id": "app",
+                "session_id": session,
+                "ts": ts,
+                "event_type": "user_message",
+            }
+            for i, ts in enumerate(times)
+        ]
+        pq.write_table(pa.Table.from_pylist(rows, schema=RAW_EVENTS), folder / "part-0.parquet")
+
+    minutes = [dt.timedelta(minutes=m) for m in (0, 5)]
+    write(DAY1, "whole", [late - dt.timedelta(hours=2) + m for m in minutes])
+    write(DAY1, "past-midnight", [late + m for m in minutes])
+    write(DAY2, "past-midnight", [late + dt.timedelta(minutes=20) + m for m in minutes])
+    write(DAY2, "local-date", [late + m for m in minutes])  # started on DAY1, UTC
+    write(DAY2, "whole-2", [late + dt.timedelta(hours=3) + m for m in minutes])
+    lake = Lake(str(tmp_path))
+    result = dg.materialize(
+        assets_of(defs),
+        selection=dg.AssetSelection.assets("sessions", "turns", "llm_calls").upstream(),
+        resources={
+            "lake": LakeResource(root=lake.uri),
+            "compute": ComputeResource(runtime="inline"),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={
+            "dagster/asset_partition_range_start": DAY1,
+            "dagster/asset_partition_range_end": DAY2,
+        },
+    )
+    assert result.success  # a warning
+    found = {
+        e.partition: e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "sessions_on_their_day"
+    }
+    assert {d: found[d].passed for d in (DAY1, DAY2)} == {DAY1: False, DAY2: False}
+    assert found[DAY2].severity == dg.AssetCheckSeverity.WARN
+    day3 = (dt.date.fromisoformat(DAY2) + dt.timedelta(days=1)).isoformat()
+    assert found[DAY1].metadata["detail"].value == (
+        f"0 of 2 sessions start on another day (UTC) than dt={DAY1}; 1 also have a row on {DAY2}"
+    )
+    assert found[DAY2].metadata["detail"].value == (
+        f"1 of 3 sessions start on another day (UTC) than dt={DAY2}; 1 also have a row on {DAY1}"
+    )
+    assert day3 not in found[DAY2].metadata["detail"].value  # not materialized: not named
