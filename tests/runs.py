@@ -57,12 +57,13 @@ def run_all(
     on_bad_file: OnBadFile = "fail",
 ) -> RunResult:
     """Every given operator in one run: shared batches, as a Dagster materialization runs them."""
+    names = {op.name for op in operators}
     return run_operators(
         operators,
         lake,
         days,
         runtime or InlineRuntime(),
-        registry=Registry.build(operators, [o for o in OPERATORS if o not in operators]),
+        registry=Registry.build(operators, [o for o in OPERATORS if o.name not in names]),
         settings=settings(batch_bytes, on_bad_file),
     )
 

@@ -114,3 +114,26 @@ def test_the_daily_schedule_runs_yesterday_and_skips_a_day_without_raw_data(lake
         "no raw data for 2020-01-01 (yet): the raw-changes sensor, when on, runs the day once "
         "it arrives"
     )
+
+
+def test_days_computed_by_an_earlier_version_of_the_operators_are_requested_again(
+    lake: Lake,
+) -> None:
+    """After an upgrade the sensor found the days its earlier runs had computed stale, and
+    Dagster skipped them for good: their run keys named the raw files alone, unchanged."""
+    import trajectory_assets as ta
+    from trajectory_assets.operators import OPERATORS, Sessionize
+
+    class Earlier(Sessionize):
+        version = f"{Sessionize.version}-earlier"
+
+    before = [Earlier() if op.name == "sessionize" else op for op in OPERATORS]
+    earlier = ta.build_definitions(before, name="tier_b", raw_source=True)
+    context = dg.build_sensor_context(resources={"lake": LakeResource(root=lake.uri)})
+    ticked = earlier.resolve_sensor_def("tier_b_daily_raw_changed")(context)
+    assert isinstance(ticked, dg.SensorResult)
+    launched = {r.run_key for r in ticked.run_requests or []}
+    run_all(lake, [DAY1, DAY2], operators=before)  # the earlier version's runs
+    requests = evaluate(lake)  # the current version
+    assert [r.partition_key for r in requests] == [DAY1, DAY2]
+    assert not launched & {r.run_key for r in requests}
