@@ -228,3 +228,31 @@ def test_an_app_and_session_whose_folder_names_are_encoded_are_found(tmp_path: P
     assert folder.name == "session_id=agent%3Arun-1"
     (found,) = list_raw_files(lake, dt=DAY1, app_id="my app", session_id="agent:run-1")
     assert (found.app_id, found.session_id) == ("my app", "agent:run-1")
+
+
+def test_every_misplaced_file_of_every_day_is_named_at_once(lake: Lake) -> None:
+    """A logger that wrote null sessions on many days: `--missing` named one file per command,
+    so a lake took as many commands as it had days to repair."""
+    from trajectory_assets.engine.lineage import stale_days
+    from trajectory_assets.engine.registry import Registry
+    from trajectory_assets.operators import OPERATORS
+
+    placed = []
+    for day, n in ((DAY1, 5), (DAY2, 1)):
+        raw = Path(lake.root) / "raw_events" / f"dt={day}"
+        folder = raw / "app_id=a" / "session_id=__HIVE_DEFAULT_PARTITION__"
+        folder.mkdir(parents=True)
+        source = next(raw.glob("app_id=*/session_id=*/*.parquet"))
+        for i in range(n):
+            placed.append(folder / f"ev-{i}.parquet")
+            shutil.copy(source, placed[-1])
+    with pytest.raises(RawLayoutError) as raised:
+        list_raw_files(lake, dt=DAY1)
+    assert str(raised.value).startswith(
+        f"raw data at {placed[0]} is not in an app_id=<app>/session_id=<session> folder of its "
+        f"day (or the folder names an empty or null key) (and 4 more: {placed[1]}, {placed[2]}, "
+        f"{placed[3]} ...), so its events belong to no session"
+    )
+    with pytest.raises(RawLayoutError) as stale:
+        stale_days(lake, Registry.build(OPERATORS), OPERATORS, [DAY1, DAY2])
+    assert str(stale.value).endswith(f"; so is raw data of 1 more day(s): {placed[5]}")

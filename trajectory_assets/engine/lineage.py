@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trajectory_assets.engine.registry import Registry
-from trajectory_assets.errors import MissingUpstreamError
+from trajectory_assets.errors import MissingUpstreamError, RawLayoutError
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.config import read_lake_files
 from trajectory_assets.lake.delta import PartitionState
@@ -140,7 +140,21 @@ def stale_days(
         return []
     ops = in_lake(lake, registry.ordered(operators))
     catalog = Catalog(lake, registry.tables)
-    return [d for d in days if needs_run(ops, catalog, d, list_raw_files(lake, dt=d), on_bad_file)]
+    stale: list[str] = []
+    problems: list[RawLayoutError] = []  # every day's at once, not one command per day
+    for day in days:
+        try:
+            raw = list_raw_files(lake, dt=day)
+        except RawLayoutError as exc:
+            problems.append(exc)
+            continue
+        if needs_run(ops, catalog, day, raw, on_bad_file):
+            stale.append(day)
+    if problems:
+        first, others = problems[0], [p.path for p in problems[1:]]
+        also = f"; so is raw data of {len(others)} more day(s): {', '.join(others[:3])}"
+        raise RawLayoutError(first.path, first.problem + (also if others else ""))
+    return stale
 
 
 def needs_run(

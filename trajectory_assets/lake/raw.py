@@ -118,6 +118,7 @@ def list_raw_files(
     root = lake.root
     prefix = root.rstrip("/") + "/"  # listed paths start with it: slicing beats relpath per file
     files: list[RawFile] = []
+    misplaced: list[str] = []
     _check_broken(lake, lake.path(RAW_TABLE))
     for day in days:
         folders = [lake.path(RAW_TABLE, f"dt={day}")]
@@ -141,12 +142,8 @@ def list_raw_files(
                 continue
             keys = parse_hive(relative)
             if not (keys.get("app_id") and keys.get("session_id")):
-                raise RawLayoutError(
-                    lake.display_path(path),
-                    "is not in an app_id=<app>/session_id=<session> folder of its day (or the "
-                    "folder names an empty or null key), so its events belong to no session: "
-                    "move the file into its session's folder, or out of raw_events",
-                )
+                misplaced.append(lake.display_path(path))
+                continue
             if session_id is not None and keys["session_id"] != session_id:
                 continue
             files.append(
@@ -159,6 +156,16 @@ def list_raw_files(
                     session_id=keys["session_id"],
                 )
             )
+    if misplaced:  # every one at once: fixing them one command at a time is slow
+        others = misplaced[1:]
+        shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+        more = f" (and {len(others)} more: {shown})" if others else ""
+        raise RawLayoutError(
+            misplaced[0],
+            "is not in an app_id=<app>/session_id=<session> folder of its day (or the folder "
+            f"names an empty or null key){more}, so its events belong to no session: move each "
+            "file into its session's folder, or out of raw_events",
+        )
     return files
 
 
