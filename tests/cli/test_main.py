@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import trajectory_assets as ta
 from tests.cli.helpers import CLI
 from tests.servers import silent_server
 from trajectory_assets.cli import main
@@ -34,6 +35,8 @@ COMMANDS = [
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"trajectory-assets, version {ta.__version__}\n"
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "-v, --verbose" in out

@@ -190,3 +190,27 @@ def test_a_day_of_payloads_that_compress_many_times_over_is_cut_into_more_batche
     assert max(decoded) <= 1.5 * MAX_BATCH_BYTES * MAX_EXPANSION
     text = explain(registry, [Sessionize()], lake, [DAY1], "inline")
     assert f"bytes (decoding to about {day.expansion:.0f}x that: smaller batches), " in text
+
+
+def test_explain_says_why_a_day_runs_again(lake: Lake) -> None:
+    """After an upgrade every day ran again and explain did not say why: another version."""
+    import shutil
+
+    class Earlier(Sessionize):
+        version = "0-earlier"
+
+    registry = Registry.build([Sessionize()], OPERATORS)
+    fresh = explain(registry, [Sessionize()], lake, [DAY1], "inline")
+    assert "batches (not materialized yet)" in fresh
+    run_all(lake, [DAY1], operators=[Compact(), Earlier()])
+    upgraded = explain(registry, [Sessionize()], lake, [DAY1], "inline")
+    assert (
+        f"(stale: the day holds version 0-earlier's tables, the operator is now "
+        f"{Sessionize.version})" in upgraded
+    )
+    run_all(lake, [DAY1], operators=[Compact(), Sessionize()])
+    day = Path(lake.root, "raw_events", f"dt={DAY1}")
+    late = next(day.glob("app_id=*/session_id=*/*.parquet"))
+    shutil.copy(late, late.with_name("late.parquet"))
+    changed = explain(registry, [Sessionize()], lake, [DAY1], "inline")
+    assert "(stale: the day's tables were computed from other inputs)" in changed

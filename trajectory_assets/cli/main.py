@@ -54,6 +54,7 @@ def _stdout_to_devnull() -> None:
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="trajectory-assets")  # what an upgrade notes start from
 @click.option(
     "-v",
     "--verbose",

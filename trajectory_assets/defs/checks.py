@@ -86,15 +86,10 @@ def committed_audit(catalog: Catalog, table: str, day: str) -> dict[str, int] | 
     batches counted nothing); None when no such commit is left in the log. A restore (rollback)
     made the state of an earlier version current again: the counts are then those of the commit
     that made the day what it was at that version."""
-    restored: int | None = None  # newest first: a restore sends the search to its version
-    for commit in delta_history.commits(catalog.lake, table):
-        if day not in commit.days or (restored is not None and commit.version > restored):
-            continue
-        if delta_history.RESTORED_AS_OF in commit.metadata:
-            restored = int(commit.metadata[delta_history.RESTORED_AS_OF])
-        elif "audit" in commit.metadata:
-            return {k: int(v) for k, v in json.loads(commit.metadata["audit"]).items()}
-    return None
+    commit = delta_history.day_commit(catalog.lake, table, day, "audit")
+    if commit is None:
+        return None
+    return {k: int(v) for k, v in json.loads(commit.metadata["audit"]).items()}
 
 
 UNAUDITED = DayCheck(

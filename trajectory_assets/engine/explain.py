@@ -12,6 +12,7 @@ from trajectory_assets.engine.settings import MAX_EXPANSION, RunSettings
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import SchemaChangeError
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.delta_history import day_commit
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import Operator
 
@@ -41,7 +42,7 @@ def explain(
     plans: list[DayPlan] = []
     for day_plan, waiting in plan_days(registry, ops, catalog, days, settings):
         plans.append(day_plan)
-        lines += _day_lines(day_plan, waiting)
+        lines += _day_lines(catalog, day_plan, waiting)
     try:
         refuse_schema_changes(ops, catalog, days, plans)
     except SchemaChangeError as exc:
@@ -81,7 +82,7 @@ def schema_refusal(
     return None
 
 
-def _day_lines(d: DayPlan, waiting: Sequence[Operator]) -> list[str]:
+def _day_lines(catalog: Catalog, d: DayPlan, waiting: Sequence[Operator]) -> list[str]:
     finished = sum(1 for t in d.tasks if not t.pending)
     decoded = (
         f" (decoding to about {d.expansion:.0f}x that: smaller batches)"
@@ -103,10 +104,24 @@ def _day_lines(d: DayPlan, waiting: Sequence[Operator]) -> list[str]:
         merge = ", then one merge of the day's partials" if op.two_phase else ""
         lines.append(
             f"  {op.name}: attempt {d.keys.keys[op.name]}, {len(d.map_ids(op))} batches{merge}"
+            f" ({_held(catalog, op, d.day)})"
         )
     for op in waiting:
         lines.append(f"  {op.name}: waits for its inputs to be committed, then runs")
     return lines
+
+
+def _held(catalog: Catalog, op: Operator, day: str) -> str:
+    """What the day holds now, so a user sees why it runs (after an upgrade: another version)."""
+    if catalog.state(op.output_names[0], day) is None:
+        return "not materialized yet"
+    commit = day_commit(catalog.lake, op.output_names[0], day, "operator_version")
+    if commit is None:
+        return "stale: the commit that wrote the day is no longer in the table's log"
+    held = commit.metadata["operator_version"]
+    if held != op.version:
+        return f"stale: the day holds version {held}'s tables, the operator is now {op.version}"
+    return "stale: the day's tables were computed from other inputs"
 
 
 def _names(task: BatchTask) -> set[str]:

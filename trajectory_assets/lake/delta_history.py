@@ -174,3 +174,19 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
     if due:
         run(dry_run=False)
     return Vacuumed(due, sum(sizes[posixpath.basename(f)] for f in due), hours)
+
+
+def day_commit(lake: Lake, name: str, day: str, marker: str) -> Commit | None:
+    """The commit that made a table's day what it is, among those whose metadata has `marker`
+    (an operator's commits): the last to write the day, or for a day a restore (rollback) made
+    current again, the last to write it as of the restored version; None when no such commit is
+    left in the log (after `forget`, or Delta's log cleanup)."""
+    restored: int | None = None  # newest first: a restore sends the search to its version
+    for commit in commits(lake, name):
+        if day not in commit.days or (restored is not None and commit.version > restored):
+            continue
+        if RESTORED_AS_OF in commit.metadata:
+            restored = int(commit.metadata[RESTORED_AS_OF])
+        elif marker in commit.metadata:
+            return commit
+    return None
