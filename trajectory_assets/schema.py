@@ -26,6 +26,9 @@ EVENT_TYPES = (
 )
 
 DESCRIPTION = "description"
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+"""The folder name of a null partition value (Hive's rule, which Spark and delta-rs follow): a
+value spelled like it cannot name a folder."""
 """The field metadata key that holds a column's meaning."""
 
 

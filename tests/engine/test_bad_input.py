@@ -179,3 +179,26 @@ def test_rejected_rows_are_counted_in_materialization_metadata(lake: Lake) -> No
     rejected = lake_catalog(lake).read("rejected_events", dt=DAY1).num_rows
     assert rejected > 0
     assert meta["rejected_rows"].value == rejected
+
+
+def test_values_spelled_like_a_null_folder_commit_their_day(tmp_path: Path) -> None:
+    """One event whose error_type, eval benchmark or model is `__HIVE_DEFAULT_PARTITION__` (the
+    folder name of a null) failed the whole day, every tenant's, with no file or row named."""
+    from trajectory_assets.schema import NULL_PARTITION
+
+    lake = Lake(str(tmp_path))
+    scored = json.dumps({"benchmark": NULL_PARTITION, "task_id": "t", "passed": True})
+    write_raw(
+        lake,
+        "s1",
+        [
+            event("tool_call", 0, event_id="e1", tool_name="t", error_type=NULL_PARTITION),
+            event("eval_result", 1, event_id="e2", model=NULL_PARTITION, payload=scored),
+        ],
+    )
+    materialize_all(lake)
+    catalog = lake_catalog(lake)
+    (error,) = catalog.read("errors").to_pylist()
+    (run,) = catalog.read("eval_runs").to_pylist()
+    for value in (error["error_type"], run["benchmark"], run["model"]):
+        assert value.startswith(f"{NULL_PARTITION}…") and len(value) == len(NULL_PARTITION) + 13

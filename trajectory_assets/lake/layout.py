@@ -16,11 +16,12 @@ from datetime import date
 from typing import Any, TypeGuard
 from urllib.parse import quote, unquote
 
+from trajectory_assets.schema import NULL_PARTITION
+
 RAW_TABLE = "raw_events"
 COMPACTED_TABLE = "raw_compacted"
 STAGING = "_staging"
 SCHEMAS = "_schemas"
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 
 
 def is_day(value: object) -> TypeGuard[str]:

@@ -13,6 +13,7 @@ from trajectory_assets.schema import (
     FLOAT_METRICS,
     MAX_METRIC,
     NON_NEGATIVE,
+    NULL_PARTITION,
     RAW_EVENTS,
     RAW_REQUIRED,
 )
@@ -86,13 +87,14 @@ def folder_safe(text: str) -> str:
     """A text that names a partition folder: empty is null (a folder cannot tell them apart),
     and one longer than FOLDER_BYTES encoded is cut to its first 60 characters (16 unless
     they are plain ASCII) and `…` and 12 hex digits of its MD5, so distinct values stay distinct:
-    a stringified exception as `error_type` would otherwise fail the whole day's commit."""
+    a stringified exception as `error_type` would otherwise fail the whole day's commit, and so
+    would the name of a null folder (`__HIVE_DEFAULT_PARTITION__`), which is cut the same way."""
     cut = (
         f"CASE WHEN strlen(url_encode(left({text}, 60))) <= 180 THEN left({text}, 60) "
         f"ELSE left({text}, 16) END || '…' || left(md5({text}), 12)"
     )
     return (
-        f"CASE WHEN trim({text}) = '' THEN NULL "
+        f"CASE WHEN trim({text}) = '' THEN NULL WHEN {text} = '{NULL_PARTITION}' THEN {cut} "
         f"WHEN strlen(url_encode({text})) <= {FOLDER_BYTES} THEN {text} ELSE {cut} END"
     )
 
