@@ -10,14 +10,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow.compute as pc
 import pytest
@@ -28,12 +23,21 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from tests.ingest.lakes import materialize, raw_events
 from tests.ingest.otlp_client import send_agent_runs
+from tests.ingest.otlp_server import (
+    FAST,
+    JS,
+    PB,
+    USAGE,
+    Running,
+    json_span,
+    otlp_json,
+    post,
+    running_receiver,
+)
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.otlp import OtlpReceiver
-from trajectory_assets.ingest.otlp_http import serve
 from trajectory_assets.ingest.run import ingest_files
 
-FAST = {"settle_s": 0.2, "idle_s": 1.0}
 SERVER = f"""
 import sys
 from trajectory_assets.ingest.otlp_http import serve
@@ -103,97 +107,27 @@ def test_the_tier_b_assets_materialize(received: tuple[Path, Path]) -> None:
     assert pc.sum(tables["turns"]["n_llm_calls"]).as_py() == 6
 
 
-# ------------------------------------------------------------------------------ HTTP rules
-@dataclass
-class Running:
-    """A receiver in a thread of this process, stopped through its `stop` event."""
-
-    url: str
-    lake: Path
-    thread: threading.Thread
-    event: threading.Event
-
-    def stop(self) -> None:
-        self.event.set()
-        self.thread.join(60)
-        assert not self.thread.is_alive()
-
-
 @pytest.fixture()
 def endpoint(tmp_path: Path) -> Iterator[Running]:
-    lake = tmp_path / "lake"
-    stop, ready = threading.Event(), threading.Event()
-    urls: list[str] = []
-
-    def on_ready(url: str) -> None:
-        urls.append(url)
-        ready.set()
-
-    thread = threading.Thread(
-        target=serve,
-        args=(str(lake),),
-        kwargs={"port": 0, "ready": on_ready, "stop": stop, "receiver_options": FAST},
-    )
-    thread.start()
-    assert ready.wait(30)
-    running = Running(urls[0], lake, thread, stop)
-    yield running
-    running.stop()
-
-
-def _post(url: str, body: bytes, headers: dict[str, str], method: str = "POST") -> Any:
-    request = urllib.request.Request(url, data=body, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read(), response.headers
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), error.headers
-
-
-PB = {"Content-Type": "application/x-protobuf"}
-JS = {"Content-Type": "application/json"}
-TRACE = "5b8efff798038103d269b633813fc60c"
-USAGE = "gen_ai.usage.input_tokens"
-
-
-def _otlp_json(spans: list[dict[str, Any]]) -> bytes:
-    service = {"key": "service.name", "value": {"stringValue": "json-app"}}
-    resource = {"resource": {"attributes": [service]}, "scopeSpans": [{"spans": spans}]}
-    return json.dumps({"resourceSpans": [resource]}).encode()
-
-
-def _json_span(span_id: str, parent: str, op: str, **attrs: Any) -> dict[str, Any]:
-    values = [{"key": "gen_ai.operation.name", "value": {"stringValue": op}}]
-    values += [{"key": k, "value": {"intValue": str(v)}} for k, v in attrs.items()]
-    return {
-        "traceId": TRACE,
-        "spanId": span_id,
-        "parentSpanId": parent,
-        "name": op,
-        "kind": 1,
-        "startTimeUnixNano": "1767225600000000000",
-        "endTimeUnixNano": "1767225601000000000",
-        "attributes": values,
-        "status": {"code": 1},
-    }
+    yield from running_receiver(tmp_path)
 
 
 def test_http_statuses(endpoint: Running) -> None:
     url = endpoint.url
     traces = f"{url}/v1/traces"
-    assert _post(traces, b"", {}, method="GET")[0] == 405
-    assert _post(f"{url}/v1/logs", b"{}", JS)[0] == 404
-    assert _post(traces, b"hello", {"Content-Type": "text/plain"})[0] == 415
-    assert _post(traces, b"{}", {**JS, "Content-Encoding": "br"})[0] == 415
+    assert post(traces, b"", {}, method="GET")[0] == 405
+    assert post(f"{url}/v1/logs", b"{}", JS)[0] == 404
+    assert post(traces, b"hello", {"Content-Type": "text/plain"})[0] == 415
+    assert post(traces, b"{}", {**JS, "Content-Encoding": "br"})[0] == 415
 
-    status, body, headers = _post(traces, b"\xff\x00garbage", PB)
+    status, body, headers = post(traces, b"\xff\x00garbage", PB)
     assert status == 400 and headers["Content-Type"] == "application/x-protobuf"
     assert body[:2] == b"\x08\x03"  # google.rpc.Status, code INVALID_ARGUMENT
-    status, body, _headers = _post(traces, b"{not json", JS)
+    status, body, _headers = post(traces, b"{not json", JS)
     assert status == 400 and json.loads(body)["code"] == 3
-    assert _post(traces, b'{"resourceSpans": 7}', JS)[0] == 400
+    assert post(traces, b'{"resourceSpans": 7}', JS)[0] == 400
 
-    status, body, _headers = _post(traces, ExportTraceServiceRequest().SerializeToString(), PB)
+    status, body, _headers = post(traces, ExportTraceServiceRequest().SerializeToString(), PB)
     assert status == 200 and not ExportTraceServiceResponse.FromString(body).HasField(
         "partial_success"
     )
@@ -217,14 +151,14 @@ def test_a_client_that_leaves_mid_body_is_one_warning(
         time.sleep(0.05)
     assert left in caplog.text
     assert "Exception in ASGI application" not in caplog.text
-    assert _post(f"{endpoint.url}/v1/traces", _otlp_json([]), JS)[0] == 200
+    assert post(f"{endpoint.url}/v1/traces", otlp_json([]), JS)[0] == 200
 
 
 def test_otlp_json_and_partial_success(endpoint: Running) -> None:
     url = endpoint.url
     spans = [
-        _json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent"),
-        _json_span(
+        json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent"),
+        json_span(
             "b2b2b2b2b2b2b2b2",
             "a1a1a1a1a1a1a1a1",
             "chat",
@@ -233,11 +167,11 @@ def test_otlp_json_and_partial_success(endpoint: Running) -> None:
                 "gen_ai.usage.output_tokens": 20,
             },
         ),
-        {**_json_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat"), "traceId": ""},
+        {**json_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat"), "traceId": ""},
     ]
-    status, body, _headers = _post(
+    status, body, _headers = post(
         f"{url}/v1/traces",
-        gzip.compress(_otlp_json(spans)),
+        gzip.compress(otlp_json(spans)),
         {
             **JS,
             "Content-Encoding": "gzip",
@@ -246,7 +180,7 @@ def test_otlp_json_and_partial_success(endpoint: Running) -> None:
     assert status == 200
     partial = json.loads(body)["partialSuccess"]
     assert partial["rejectedSpans"] == "1" and "trace id" in partial["errorMessage"]
-    again = _post(f"{url}/v1/traces", _otlp_json(spans[:2]), JS)  # an exporter's retry
+    again = post(f"{url}/v1/traces", otlp_json(spans[:2]), JS)  # an exporter's retry
     assert again[0] == 200 and json.loads(again[1]) == {}
     endpoint.stop()  # a clean shutdown writes what was acknowledged
     (kept,) = Path(endpoint.lake, "_rejected", "otlp").glob("dt=*/*.jsonl")
@@ -263,12 +197,12 @@ def test_a_file_of_the_same_spans_imports_the_same_and_keeps_the_bad_one(tmp_pat
     """`ingest` treats an OTLP file as `serve` treats the request: the span without a trace id
     is kept with the reason (under _rejected/ingest/), the others import."""
     spans = [
-        _json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent"),
-        _json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", **{USAGE: 700}),
-        {**_json_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat"), "traceId": ""},
+        json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent"),
+        json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", **{USAGE: 700}),
+        {**json_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat"), "traceId": ""},
     ]
     source = tmp_path / "spans.json"
-    source.write_bytes(_otlp_json(spans))
+    source.write_bytes(otlp_json(spans))
     lake = tmp_path / "lake"
     (imported,) = ingest_files(str(lake), "otel", [source]).files
     assert imported.ok and len(imported.rejected) == 1
@@ -282,7 +216,7 @@ def test_a_file_of_the_same_spans_imports_the_same_and_keeps_the_bad_one(tmp_pat
     calls = [r for r in raw_events(lake).to_pylist() if r["event_type"] == "llm_call"]
     assert [c["input_tokens"] for c in calls] == [700]
     only_bad = tmp_path / "bad.json"
-    only_bad.write_bytes(_otlp_json([spans[2], "not a span"]))  # type: ignore[list-item]
+    only_bad.write_bytes(otlp_json([spans[2], "not a span"]))  # type: ignore[list-item]
     (failed,) = ingest_files(str(lake), "otel", [only_bad]).files
     assert failed.status == "failed"
     assert failed.reason.startswith("2 invalid line(s) or event(s): span 'c3c3c3c3c3c3c3c3': ")
@@ -293,24 +227,24 @@ def test_rejected_spans_the_lake_cannot_keep_are_asked_for_again(endpoint: Runni
     is 503 with Retry-After, so the exporter sends the request again rather than lose them."""
     endpoint.lake.mkdir(parents=True, exist_ok=True)
     (endpoint.lake / "_rejected").write_text("")  # a file where the folder goes: unwritable
-    bad = [{**_json_span("c3c3c3c3c3c3c3c3", "", "chat"), "traceId": ""}]
-    status, body, headers = _post(f"{endpoint.url}/v1/traces", _otlp_json(bad), JS)
+    bad = [{**json_span("c3c3c3c3c3c3c3c3", "", "chat"), "traceId": ""}]
+    status, body, headers = post(f"{endpoint.url}/v1/traces", otlp_json(bad), JS)
     assert status == 503 and headers["Retry-After"] == "5"
     assert "cannot keep rejected spans in the lake" in json.loads(body)["message"]
     (endpoint.lake / "_rejected").unlink()
-    status, body, _ = _post(f"{endpoint.url}/v1/traces", _otlp_json(bad), JS)
+    status, body, _ = post(f"{endpoint.url}/v1/traces", otlp_json(bad), JS)
     assert status == 200 and json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"
     assert len(list(Path(endpoint.lake, "_rejected", "otlp").glob("dt=*/*.jsonl"))) == 1
 
 
 def test_a_span_id_reused_with_other_content_is_rejected_and_kept(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    root = _json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")
-    call = _json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", **{USAGE: 700})
+    root = json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")
+    call = json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", **{USAGE: 700})
     receiver = OtlpReceiver(str(lake), app_id="a", settle_s=60, idle_s=60)
     assert receiver.add(None, [root, call]) == (0, "")
     assert receiver.add(None, [call]) == (0, "")  # an exporter's retry: the same span
-    other = _json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", **{USAGE: 9})
+    other = json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", **{USAGE: 9})
     rejected, reason = receiver.add(None, [other])
     assert rejected == 1
     assert reason.startswith("span id b2b2b2b2b2b2b2b2 of trace ") and "another attrs" in reason
@@ -325,9 +259,9 @@ def test_a_span_id_reused_with_other_content_is_rejected_and_kept(tmp_path: Path
 
 def test_late_spans_and_resent_batches_add_only_new_events(tmp_path: Path) -> None:
     lake = str(tmp_path / "lake")
-    root = _json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")
-    call = _json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat")
-    late = _json_span("d4d4d4d4d4d4d4d4", "a1a1a1a1a1a1a1a1", "execute_tool")
+    root = json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")
+    call = json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat")
+    late = json_span("d4d4d4d4d4d4d4d4", "a1a1a1a1a1a1a1a1", "execute_tool")
     receiver = OtlpReceiver(lake, app_id="a", settle_s=60, idle_s=60)
     receiver.add(None, [call, root])
     assert receiver.map_ready(everything=True) == 1

@@ -33,6 +33,7 @@ from trajectory_assets.ingest.importers.otel import trace_events
 from trajectory_assets.ingest.importers.otel_spans import Span
 from trajectory_assets.ingest.logger import EventLogger
 from trajectory_assets.lake.fs import lake_from_env
+from trajectory_assets.lake.layout import folder_name_problem
 from trajectory_assets.lake.quarantine import keep_rejected
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ _LOGGED_COLUMNS = (
 class _Trace:
     spans: dict[str, Span] = field(default_factory=dict)
     last_seen: float = 0.0
+    bytes: int = 0  # of the requests its waiting spans came in
     has_root: bool = False
     logged: set[str] = field(default_factory=set)  # event ids already given to the logger
 
@@ -88,6 +90,7 @@ class OtlpReceiver:
         idle_s: float = 30.0,
         linger_s: float = 600.0,
         max_pending_spans: int = 1_000_000,
+        max_pending_bytes: int = 256 << 20,
         max_done_traces: int = 100_000,
         logger_options: dict[str, Any] | None = None,
     ) -> None:
@@ -98,12 +101,14 @@ class OtlpReceiver:
         self.idle_s = idle_s
         self.linger_s = linger_s
         self.max_pending_spans = max_pending_spans
+        self.max_pending_bytes = max_pending_bytes  # as received: memory holds a few times that
         self.max_done_traces = max_done_traces
         self._logger_options = {"drop_existing": True, **(logger_options or {})}
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], _Trace] = {}
         self._done: OrderedDict[tuple[str, str], _Trace] = OrderedDict()
         self._pending_spans = 0
+        self._pending_bytes = 0
         self._loggers: dict[str, EventLogger] = {}
         self.stats = {"requests": 0, "spans": 0, "rejected_spans": 0, "traces": 0, "events": 0}
         self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
@@ -114,11 +119,19 @@ class OtlpReceiver:
 
     # ----------------------------------------------------------------- receiving (any thread)
     def overloaded(self) -> bool:
-        return self._pending_spans >= self.max_pending_spans
+        """Too much waits to be mapped: by spans, or by bytes (a few spans of 40 MB names held
+        gigabytes while their trace waited)."""
+        return (
+            self._pending_spans >= self.max_pending_spans
+            or self._pending_bytes >= self.max_pending_bytes
+        )
 
-    def add(self, service: str | None, raw_spans: list[dict[str, Any]]) -> tuple[int, str]:
-        """Take the spans of one resource, keeping those it cannot read in the lake's rejected
-        input (`lake/quarantine.py`); returns (rejected spans, the first reason).
+    def add(
+        self, service: str | None, raw_spans: list[dict[str, Any]], nbytes: int = 0
+    ) -> tuple[int, str]:
+        """Take the spans of one resource (`nbytes` of the request), keeping those it cannot
+        read in the lake's rejected input (`lake/quarantine.py`); returns (rejected spans, the
+        first reason).
 
         A span sent again (an exporter's retry) is the same span and adds nothing; a span whose
         id its trace already holds with other content is rejected (the first one is kept, and
@@ -127,14 +140,21 @@ class OtlpReceiver:
         now = time.monotonic()
         spans: list[tuple[Span, dict[str, Any]]] = []
         rejected: list[tuple[str, dict[str, Any]]] = []
+        unnamed = folder_name_problem("app_id", app)  # `service.name` is the client's to say
+        if unnamed:
+            keep_rejected(self._lake, "otlp", app, [(unnamed, raw) for raw in raw_spans])
+            with self._lock:
+                self.stats["rejected_spans"] += len(raw_spans)
+            return len(raw_spans), unnamed
         for raw in raw_spans:
             try:
                 spans.append((Span(raw), raw))
-            except (UnparseableFileError, ValueError, TypeError) as exc:
+            except (UnparseableFileError, ValueError, TypeError, RecursionError) as exc:
                 rejected.append((str(exc), raw))
         if rejected:  # kept before the client hears of them: it will not send them again
             keep_rejected(self._lake, "otlp", app, rejected)
         reused: list[tuple[str, dict[str, Any]]] = []
+        weight = nbytes // max(1, len(raw_spans))
         with self._lock:
             for span, raw in spans:
                 key = (app, span.trace_id)
@@ -145,7 +165,9 @@ class OtlpReceiver:
                 known = trace.spans.get(span.span_id)
                 if known is None:
                     trace.spans[span.span_id] = span
+                    trace.bytes += weight
                     self._pending_spans += 1
+                    self._pending_bytes += weight
                 elif differ := known.differences(span):
                     reused.append((_reused(span, differ), raw))
                 trace.last_seen = now
@@ -178,8 +200,13 @@ class OtlpReceiver:
             traces = [(key, self._pending.pop(key)) for key in ready]
             for _key, trace in traces:
                 self._pending_spans -= len(trace.spans)
+                self._pending_bytes -= trace.bytes
+                trace.bytes = 0
         for (app, trace_id), trace in traces:
-            self._log(app, trace_id, trace)
+            try:  # one trace that cannot be written must not lose the others
+                self._log(app, trace_id, trace)
+            except Exception as exc:
+                self._reject(app, trace_id, trace, exc)
         with self._lock:
             for key, trace in traces:
                 self._done[key] = trace
@@ -193,12 +220,11 @@ class OtlpReceiver:
         return len(traces)
 
     def _log(self, app: str, trace_id: str, trace: _Trace) -> None:
+        rows = list(trace_events(trace_id, list(trace.spans.values())))
+        for row in rows:  # all or none: a trace is rejected whole
+            if unnamed := folder_name_problem("session_id", row["session_id"]):
+                raise UnparseableFileError(unnamed)
         logger = self._logger(app)
-        try:
-            rows = list(trace_events(trace_id, list(trace.spans.values())))
-        except Exception:
-            log.exception("OTLP receiver: trace %s of app %s could not be mapped", trace_id, app)
-            return
         for row in rows:
             if row["event_id"] in trace.logged:
                 continue
@@ -207,6 +233,21 @@ class OtlpReceiver:
             fields = {name: row[name] for name in _LOGGED_COLUMNS}
             logger.log(row["session_id"], row["event_type"], **fields)
             self.stats["events"] += 1
+
+    def _reject(self, app: str, trace_id: str, trace: _Trace, exc: Exception) -> None:
+        """Keep a trace that could not be written in the lake's rejected input, its spans as
+        the receiver read them: the client was told they were taken."""
+        reason = f"trace {trace_id} could not be written: {type(exc).__name__}: {exc}"
+        if trace.logged:
+            reason += f" (its {len(trace.logged)} events written before stay)"
+        records = [{s: getattr(span, s) for s in Span.__slots__} for span in trace.spans.values()]
+        keep_rejected(self._lake, "otlp", app, [(reason, r) for r in records])
+        with self._lock:
+            self.stats["rejected_spans"] += len(records)
+        if isinstance(exc, UnparseableFileError | ValueError):
+            log.error("OTLP receiver: app %s: %s", app, reason)
+        else:
+            log.exception("OTLP receiver: app %s: %s", app, reason)
 
     def _note_day(self, app: str, row: dict[str, Any]) -> None:
         """A session lands under the day of the first event its logger sees (see `logger`)."""

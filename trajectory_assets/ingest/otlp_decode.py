@@ -12,7 +12,6 @@ request's encoding (with `partial_success` when some spans were rejected), and f
 fields do not justify depending on googleapis-common-protos.
 """
 
-import gzip
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -46,19 +45,33 @@ def media_type(content_type: str | None) -> str | None:
     return kind if kind in (PROTOBUF, JSON) else None
 
 
-def decompress(body: bytes, encoding: str | None) -> bytes:
-    """The body under its Content-Encoding (gzip, deflate or none); ValueError otherwise."""
+class BodyTooLargeError(BadRequestError):
+    """A body over the limit once decompressed: 1 MB of gzip can hold 1 GB of zeros."""
+
+
+def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """The body under its Content-Encoding (gzip, deflate or none), at most `limit` bytes once
+    decompressed (BodyTooLargeError beyond, found without holding more); ValueError for
+    another encoding."""
     name = (encoding or "identity").strip().lower()
-    try:
-        if name == "gzip":
-            return gzip.decompress(body)
-        if name == "deflate":
-            return zlib.decompress(body)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise BadRequestError(f"body is not valid {name}: {exc}") from None
-    if name != "identity":
+    if name not in ("gzip", "deflate", "identity"):
         raise ValueError(f"unsupported Content-Encoding {encoding!r}")
-    return body
+    if name == "identity":
+        return body
+    out = bytearray()
+    rest = body
+    try:
+        while rest:  # gzip may hold several members, one after the other
+            inflate = zlib.decompressobj(16 + zlib.MAX_WBITS if name == "gzip" else zlib.MAX_WBITS)
+            out += inflate.decompress(rest, limit + 1 - len(out))
+            if len(out) > limit:
+                raise BodyTooLargeError(f"body above {limit} bytes once decompressed")
+            if not inflate.eof:
+                raise BadRequestError(f"body is not valid {name}: it ends inside the stream")
+            rest = inflate.unused_data if name == "gzip" else b""
+    except zlib.error as exc:
+        raise BadRequestError(f"body is not valid {name}: {exc}") from None
+    return bytes(out)
 
 
 def decode(body: bytes, kind: str) -> list[ResourceSpans]:
@@ -121,6 +134,8 @@ def decode_json(body: bytes) -> list[ResourceSpans]:
         doc = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequestError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequestError("not an ExportTraceServiceRequest: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans", []), list):
         raise BadRequestError("not an ExportTraceServiceRequest: no resourceSpans list")
     out = []
@@ -130,8 +145,10 @@ def decode_json(body: bytes) -> list[ResourceSpans]:
         try:
             resource_attrs = attributes((resource.get("resource") or {}).get("attributes"))
             spans = list(raw_spans({"resourceSpans": [resource]}))
-        except (ValueError, TypeError, AttributeError) as exc:
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
             raise BadRequestError(f"malformed resourceSpans: {exc}") from None
+        if not all(isinstance(span, dict) for span in spans):
+            raise BadRequestError("malformed resourceSpans: a span is not an object")
         out.append(ResourceSpans(_service(resource_attrs), [s for s in spans]))
     return out
 

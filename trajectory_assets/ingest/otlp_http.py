@@ -53,16 +53,21 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
         too_large = f"body above {max_body_bytes} bytes"
         if declared.isdigit() and int(declared) > max_body_bytes:
             return failure(413, wire.INVALID_ARGUMENT, too_large)
-        try:
-            body = await request.body()
+        body = bytearray()
+        try:  # read as it comes: a chunked body declares no length to refuse it by
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_body_bytes:
+                    return failure(413, wire.INVALID_ARGUMENT, too_large)
         except ClientDisconnect:  # an exporter that gave up (its timeout): it sends again
             log.warning("OTLP receiver: a client left before sending its whole request")
             return PlainTextResponse("request body incomplete", 400)
-        if len(body) > max_body_bytes:
-            return failure(413, wire.INVALID_ARGUMENT, too_large)
         try:
-            body = wire.decompress(body, request.headers.get("content-encoding"))
-            resources = wire.decode(body, kind)
+            encoding = request.headers.get("content-encoding")
+            decoded = wire.decompress(bytes(body), encoding, max_body_bytes)
+            resources = wire.decode(decoded, kind)
+        except wire.BodyTooLargeError as exc:
+            return failure(413, wire.INVALID_ARGUMENT, str(exc))
         except BadRequestError as exc:
             return failure(400, wire.INVALID_ARGUMENT, str(exc))
         except ValueError as exc:  # an unsupported Content-Encoding
@@ -71,9 +76,13 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
             message = "too many spans waiting to be written; retry later"
             return failure(503, wire.UNAVAILABLE, message, **{"Retry-After": "5"})
         rejected, reason = 0, ""
+        spans = sum(len(r.spans) for r in resources) or 1
         try:
             for resource in resources:  # off the event loop: it may write rejected spans
-                bad, why = await run_in_threadpool(receiver.add, resource.service, resource.spans)
+                share = len(decoded) * len(resource.spans) // spans  # what its spans weigh
+                bad, why = await run_in_threadpool(
+                    receiver.add, resource.service, resource.spans, share
+                )
                 rejected += bad
                 reason = reason or why
         except OSError as exc:  # the spans it cannot keep must come again (the rest are known)

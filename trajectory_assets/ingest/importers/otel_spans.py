@@ -74,7 +74,7 @@ class Span:
         if not trace_id or not span_id:
             raise UnparseableFileError(f"span {name!r} has no trace id or span id")
         for what, value, width in (("trace id", trace_id, 32), ("span id", span_id, 16)):
-            if len(value) > width or value.strip("0123456789abcdef") or not value.strip("0"):
+            if len(value) != width or value.strip("0123456789abcdef") or not value.strip("0"):
                 raise UnparseableFileError(
                     f"span {name!r} has an invalid {what} {value!r}: OTLP ids are {width} hex "
                     "digits, not all zero"
@@ -83,6 +83,11 @@ class Span:
         end_ns = _time(name, "end", raw.get("endTimeUnixNano", raw.get("end_time")))
         if not start_ns:  # OTLP's zero is an unset time
             raise UnparseableFileError(f"span {name!r} has no start time")
+        for which, ns in (("start", start_ns), ("end", end_ns or 0)):
+            if not MIN_NS <= ns <= MAX_NS:  # a datetime cannot hold it: mapping would fail
+                raise UnparseableFileError(
+                    f"span {name!r} has a {which} time of {ns} ns, outside years 1 to 9999"
+                )
         if end_ns and end_ns < start_ns:  # zero: unset, as for the start
             raise UnparseableFileError(f"span {name!r} ends before it starts")
         self.name = name
@@ -106,6 +111,10 @@ class Span:
         """What two spans of one id disagree on: nothing for the same span sent twice."""
         fields = ("name", "parent_id", "start_ns", "end_ns", "attrs", "status")
         return [f for f in fields if getattr(self, f) != getattr(other, f)]
+
+
+MIN_NS = -62_135_596_800 * 10**9  # 0001-01-01, and 9999-12-31, in ns since the epoch
+MAX_NS = 253_402_300_799 * 10**9
 
 
 def hex_id(value: Any, width: int) -> str | None:

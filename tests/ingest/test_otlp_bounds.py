@@ -1,0 +1,120 @@
+"""The OTLP receiver against what anyone who reaches its port can send: bodies that grow once
+decompressed or that declare no length, spans that weigh more than they count, and spans or
+traces that cannot be written, none of which may take the others with them."""
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pytest
+
+from tests.ingest.lakes import raw_events
+from tests.ingest.otlp_server import (
+    JS,
+    TRACE,
+    Running,
+    json_span,
+    otlp_json,
+    post,
+    running_receiver,
+)
+
+LIMIT = 1 << 20
+
+
+@pytest.fixture()
+def endpoint(tmp_path: Path) -> Iterator[Running]:
+    yield from running_receiver(tmp_path, max_pending_bytes=LIMIT)
+
+
+def _traces(endpoint: Running) -> str:
+    return f"{endpoint.url}/v1/traces"
+
+
+def _rejected(endpoint: Running) -> list[dict[str, Any]]:
+    kept = Path(endpoint.lake, "_rejected", "otlp").glob("dt=*/*.jsonl")
+    return [json.loads(line) for path in kept for line in path.read_text().splitlines()]
+
+
+def test_bodies_are_bounded_once_decompressed_and_while_they_stream(tmp_path: Path) -> None:
+    """1 MB of gzip that held 1 GB of zeros took 2 GB of memory before its 400; a chunked body
+    was read whole before its length was judged."""
+    from trajectory_assets.ingest.otlp import OtlpReceiver
+    from trajectory_assets.ingest.otlp_http import create_app
+
+    receiver = OtlpReceiver(str(tmp_path / "lake"))
+    try:
+        from starlette.testclient import TestClient
+
+        client = TestClient(create_app(receiver, max_body_bytes=LIMIT))
+        bomb = gzip.compress(b"\0" * (4 * LIMIT))
+        assert len(bomb) < LIMIT
+        zipped = {**JS, "Content-Encoding": "gzip"}
+        refused = client.post("/v1/traces", content=bomb, headers=zipped)
+        assert refused.status_code == 413
+        assert json.loads(refused.content)["message"] == (
+            f"body above {LIMIT} bytes once decompressed"
+        )
+        fine = client.post("/v1/traces", content=gzip.compress(otlp_json([])), headers=zipped)
+        assert fine.status_code == 200
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(8):
+                yield b" " * (LIMIT // 4)
+
+        streamed = client.post("/v1/traces", content=chunks(), headers=JS)  # no length declared
+        assert streamed.status_code == 413
+    finally:
+        receiver.close()
+
+
+def test_json_nested_too_deeply_or_spans_that_are_no_objects_are_bad_requests(
+    endpoint: Running,
+) -> None:
+    """Both were 500s with a traceback in the log."""
+    deep = b'{"resourceSpans": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert post(_traces(endpoint), deep, JS)[0] == 400
+    numbers = b'{"resourceSpans":[{"scopeSpans":[{"spans":[1,2]}]}]}'
+    status, body, _headers = post(_traces(endpoint), numbers, JS)
+    assert status == 400 and "a span is not an object" in json.loads(body)["message"]
+
+
+def test_spans_that_weigh_too_much_waiting_are_refused_until_written(endpoint: Running) -> None:
+    heavy = json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")
+    heavy["name"] = "x" * LIMIT  # one span, as heavy as the receiver holds
+    assert post(_traces(endpoint), otlp_json([heavy]), JS)[0] == 200
+    status, _body, headers = post(_traces(endpoint), otlp_json([]), JS)
+    assert status == 503 and headers["Retry-After"] == "5"
+
+
+def test_a_span_or_a_trace_that_cannot_be_written_loses_no_other(endpoint: Running) -> None:
+    """A span of the year 11,000 failed its trace's mapping after the client heard 200, and a
+    300-character service.name failed every trace mapped with it; neither was kept."""
+    root = json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")
+    call = json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", **{"x": 1})
+    late = {
+        **json_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat"),
+        "startTimeUnixNano": "3" + "0" * 20,
+    }
+    status, body, _headers = post(_traces(endpoint), otlp_json([root, call, late], "victim"), JS)
+    assert status == 200 and json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"
+    long_app = otlp_json([{**root, "traceId": "1" * 32}], "a" * 300)
+    status, body, _headers = post(_traces(endpoint), long_app, JS)
+    assert json.loads(body)["partialSuccess"]["errorMessage"].startswith("app_id too long")
+    long_session = {**root, "traceId": "2" * 32}
+    long_session["attributes"] = [
+        *root["attributes"],
+        {"key": "gen_ai.conversation.id", "value": {"stringValue": "s" * 300}},
+    ]
+    assert post(_traces(endpoint), otlp_json([long_session], "other"), JS)[0] == 200
+    endpoint.stop()
+    raw = raw_events(endpoint.lake)
+    victim = raw.filter(pc.equal(raw["app_id"], "victim"))
+    assert victim.num_rows > 0 and set(victim["session_id"].to_pylist()) == {TRACE}
+    reasons = sorted(r["reason"].split(":")[0] for r in _rejected(endpoint))
+    assert len(reasons) == 3, reasons
+    assert any("outside years 1 to 9999" in r["reason"] for r in _rejected(endpoint))
+    assert any("session_id too long" in r["reason"] for r in _rejected(endpoint))
