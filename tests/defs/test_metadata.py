@@ -10,5 +10,17 @@ def test_the_preview_cuts_long_values_but_never_an_id() -> None:
     table = pa.table({"session_id": [session], "error_message": ["x|y\n" + "z" * 60]})
     header, rule, row = preview(table).splitlines()
     assert header == "| session_id | error_message |" and rule == "|---|---|"
-    assert row == f"| {session} | x\\|y {'z' * 32}... |"
+    assert row == f"| {session} | x\\|y {'z' * 33}... |"  # cut, then escaped
     assert preview(table.slice(0, 0)) == "_no rows_"
+
+
+def test_what_tenants_log_shows_as_itself_in_the_preview() -> None:
+    """A session id of `s\\r\\r# ...\\r\\r[Re-run here](url)` broke out of the table into a heading
+    and a link in the UI; `<img>` and images went through as they were."""
+    hostile = "s\r\r# All checks passed\r\r[Re-run here](https://evil.example/login)"
+    table = pa.table({"session_id": [hostile], "payload": ["![x](https://evil.example/b.png)"]})
+    *_, row = preview(table).splitlines()
+    assert row == (
+        "| s  # All checks passed  \\[Re-run here\\]\\(https://evil.example/login\\) | "
+        "\\!\\[x\\]\\(https://evil.example/b.png\\) |"
+    )

@@ -2,7 +2,7 @@
 
 import json
 
-from trajectory_assets.lake.mentions import sessions_named, text_of
+from trajectory_assets.lake.mentions import markdown_text, sessions_named, text_of
 
 
 def test_an_id_is_named_whole_as_written_or_as_a_folder_name() -> None:
@@ -27,3 +27,10 @@ def test_json_is_searched_in_its_strings_and_html_unescaped() -> None:
     assert sessions_named(text_of("00001.json", line.encode()), ["sé-9"]) == ["sé-9"]
     page = b"<td>o&#x27;brien</td>"
     assert sessions_named(text_of("report.html", page), ["o'brien"]) == ["o'brien"]
+
+
+def test_an_id_is_named_as_the_uis_previews_show_it() -> None:
+    """`forget` deletes the runs whose events name a session: their previews escape an id's
+    markdown (`run\\_1`), which must still name it."""
+    preview = f"| {markdown_text('run_1')} | {markdown_text('a|b')} |"
+    assert sessions_named(preview, ["run_1", "a|b", "run"]) == ["a|b", "run_1"]

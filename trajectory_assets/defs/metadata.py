@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from trajectory_assets.engine.results import DayResult, OperatorResult, RunResult
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.mentions import markdown_text
 from trajectory_assets.schema import RAW_EVENTS, TableSpec
 
 PREVIEW_ROWS = 5
@@ -35,8 +36,9 @@ def preview(table: pa.Table) -> str:
 
     def cell(column: str, value: Any) -> str:
         text = "" if value is None else str(value)
-        text = text.replace("|", "\\|").replace("\n", " ")
-        return text if len(text) <= 40 or column.endswith("_id") else text[:37] + "..."
+        if len(text) > 40 and not column.endswith("_id"):
+            text = text[:37] + "..."
+        return markdown_text(text)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(c, r[c]) for c in columns) + " |" for r in rows]

@@ -3,8 +3,9 @@ with, so that what it deletes and what its check finds follow one rule.
 
 An id is named when it stands whole between delimiters (space, `/`, `=`, quotes, brackets, `|`,
 `,`, `;`; a trailing `.` or `:` ends a sentence): `s-1` is not named in `s-12`, nor in
-`agent:s-1`. Paths carry an id encoded as a partition folder (`session_id=agent%3Arun-1`), so
-that form counts too. Structured text is searched in its strings, unescaped: JSON documents
+`agent:s-1`. Paths carry an id encoded as a partition folder (`session_id=agent%3Arun-1`), and
+the UI's metadata previews as markdown text (`run\_1`, `markdown_text`), so those forms count
+too. Structured text is searched in its strings, unescaped: JSON documents
 (`json_strings`) and HTML pages.
 """
 
@@ -18,6 +19,16 @@ from trajectory_assets.lake.layout import partition_value
 
 DELIMITERS = "\\s/=|,;\"'()\\[\\]{}<>`"
 TOKEN = re.compile(f"[^{DELIMITERS}]+")
+MARKDOWN = re.compile(r"([\\`*_\[\]()<>!|~&])")
+BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def markdown_text(text: str) -> str:
+    """Text that markdown shows as itself, on one line: what agents log is the tenants' to say,
+    and a session id of `s\\r\\r[Re-run here](https://...)` made a link in the UI. Line breaks
+    and control characters become spaces; what could make a link, an image, HTML or emphasis is
+    escaped."""
+    return MARKDOWN.sub(r"\\\1", BREAKS.sub(" ", text))
 
 
 def sessions_named(text: str, session_ids: Collection[str]) -> list[str]:
@@ -25,7 +36,7 @@ def sessions_named(text: str, session_ids: Collection[str]) -> list[str]:
     forms: dict[str, str] = {}
     odd: dict[str, str] = {}
     for sid in session_ids:
-        for form in {sid, partition_value(sid)}:
+        for form in {sid, partition_value(sid), markdown_text(sid)}:
             (forms if TOKEN.fullmatch(form) else odd)[form] = sid
     found = set()
     for token in TOKEN.findall(text):
