@@ -4,14 +4,24 @@ They sit below every other module, so any layer may raise or catch them. (The co
 `CliError` stays in `cli/common.py`: it is a click exception, shown to a terminal.)
 """
 
+import re
 import shlex
 from collections.abc import Sequence
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def first_few(items: Sequence[object], more: str = "more", shown: int = 5) -> str:
     """`a, b, c, d, e and 3 more`: a list a message names in one line however long it is."""
     named = ", ".join(str(item) for item in items[:shown])
     return named + (f" and {len(items) - shown} {more}" if len(items) > shown else "")
+
+
+def shown(text: str) -> str:
+    """Text for a terminal as written: ids and names are what agents and tenants logged, and a
+    control character (ESC starts sequences that retitle the window, recolour what follows or
+    write the clipboard) is shown as its escape. Line breaks and tabs are the messages' own."""
+    return CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 # Defining tables

@@ -1,5 +1,6 @@
 """`ingest` on the command line (the importers have their own tests under tests/ingest)."""
 
+import io
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,30 @@ def test_invalid_lines_are_a_warning_naming_where_they_are_kept(
         f"warning: 1 invalid line(s) or event(s) in 1 file(s) were not imported; they are kept "
         f"with the reason under {lake}/_rejected/ingest/ (first: {source}: line 2: invalid JSON"
     ) in out.replace("\n", " ")
+
+
+def test_ids_that_would_drive_the_terminal_are_shown_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An app id of `ESC ] 0 ; pwned BEL ESC [31m` retitled the window and recoloured what
+    followed, printed by ingest and query alike."""
+    import json
+
+    app = "\x1b]0;pwned\x07\x1b[31mANSI"
+    line = {"event_id": "e1", "app_id": app, "session_id": "s1", "ts": "2026-01-02T03:04:05Z"}
+    source = tmp_path / "events.jsonl"
+    source.write_text(json.dumps({**line, "event_type": "x"}) + "\n")
+    lake = str(tmp_path / "lake")
+    assert main(["ingest", str(source), "--lake", lake]) == 0
+    printed = capsys.readouterr()
+    assert "\x1b" not in printed.out + printed.err and "\x07" not in printed.out + printed.err
+    assert "\\x1b]0;pwned\\x07\\x1b[31mANSI" in printed.out
+    import duckdb
+
+    from trajectory_assets.cli.query import write_table
+
+    table = io.StringIO()
+    relation = duckdb.sql("SELECT $app AS app_id", params={"app": app})
+    assert relation is not None
+    write_table(relation, table)
+    assert "\x1b" not in table.getvalue() and "\\x1b]0;pwned" in table.getvalue()

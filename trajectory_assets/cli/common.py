@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from trajectory_assets.errors import first_few
+from trajectory_assets.errors import first_few, shown
 
 if TYPE_CHECKING:
     from trajectory_assets.engine.registry import Registry
@@ -34,7 +34,7 @@ class CliError(click.ClickException):
     exit_code = 1
 
     def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=file is None, file=file)
+        click.echo(f"error: {shown(self.format_message())}", err=file is None, file=file)
 
 
 INTERRUPTED = 130  # the shell's exit status for a command stopped by Ctrl+C (SIGINT)
@@ -125,7 +125,7 @@ def some_days(days: Sequence[str]) -> str:
 
 def say(text: str = "") -> None:
     """One line on stdout, flushed, so it interleaves with Dagster's log lines on stderr."""
-    click.echo(text)
+    click.echo(shown(text))
 
 
 def warn_of_misnamed_days(lake: "Lake") -> None:

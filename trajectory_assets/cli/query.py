@@ -21,7 +21,14 @@ from typing import IO, TYPE_CHECKING
 import click
 from rich.cells import cell_len, set_cell_size
 
-from trajectory_assets.cli.common import CliError, defs_option, lake_option, open_lake, project
+from trajectory_assets.cli.common import (
+    CliError,
+    defs_option,
+    lake_option,
+    open_lake,
+    project,
+)
+from trajectory_assets.errors import shown
 
 if TYPE_CHECKING:
     import duckdb
@@ -321,8 +328,9 @@ def write_table(result: "duckdb.DuckDBPyRelation", out: IO[str]) -> None:
 
 
 def _printable(text: str) -> str:
-    """One line of text: a line break inside a value would break the box."""
-    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    """One line of text: a line break inside a value would break the box, and a control
+    character could drive the terminal."""
+    return shown(text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t"))
 
 
 def _fit(text: str, width: int, right: bool) -> str:

@@ -9,6 +9,7 @@ import os
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from trajectory_assets.errors import shown
 from trajectory_assets.ingest.run import FileResult, IngestReport, apps_of
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def _row(name: str, files: list[FileResult]) -> list["Text | str"]:
 
     return [
         name,
-        Text(", ".join(apps_of(files))),  # app ids are the user's: no markup
+        Text(shown(", ".join(apps_of(files)))),  # app ids are the user's: no markup
         f"{sum(f.status == 'imported' for f in files):,}",
         f"{sum(f.status == 'skipped' for f in files):,}",
         f"{sum(f.status == 'failed' for f in files):,}",
@@ -142,5 +143,5 @@ def problems_table(report: IngestReport) -> "Table | None":
     table.add_column("reason", overflow="fold")
     for f in rows:
         status = Text("failed", "red") if f.status == "failed" else Text("skipped")
-        table.add_row(Text(f.path), status, Text(f.reason))
+        table.add_row(Text(shown(f.path)), status, Text(shown(f.reason)))
     return table
