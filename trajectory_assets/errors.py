@@ -8,7 +8,7 @@ import re
 import shlex
 from collections.abc import Sequence
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def first_few(items: Sequence[object], more: str = "more", shown: int = 5) -> str:
@@ -20,8 +20,9 @@ def first_few(items: Sequence[object], more: str = "more", shown: int = 5) -> st
 def shown(text: str) -> str:
     """Text for a terminal as written: ids and names are what agents and tenants logged, and a
     control character (ESC starts sequences that retitle the window, recolour what follows or
-    write the clipboard) is shown as its escape. Line breaks and tabs are the messages' own."""
-    return CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+    write the clipboard; a bidirectional override shows text reversed) is shown as its escape.
+    Line breaks and tabs are the messages' own."""
+    return CONTROL.sub(lambda found: ascii(found.group())[1:-1], text)
 
 
 # Defining tables

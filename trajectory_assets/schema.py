@@ -26,10 +26,10 @@ EVENT_TYPES = (
 )
 
 DESCRIPTION = "description"
+"""The field metadata key that holds a column's meaning."""
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 """The folder name of a null partition value (Hive's rule, which Spark and delta-rs follow): a
 value spelled like it cannot name a folder."""
-"""The field metadata key that holds a column's meaning."""
 
 
 def column(name: str, type: pa.DataType, meaning: str, *, nullable: bool = True) -> pa.Field:

@@ -43,7 +43,10 @@ def test_make_ui_is_named_where_it_shows_the_demo(
     ui = "dagster dev -m trajectory_assets.definitions -h 127.0.0.1 -p 3000"
     assert _ui_command(Lake("demo/lake")).endswith(ui)  # installed: no Makefile, no workspace
     (tmp_path / "Makefile").write_text("ui:\n")
-    (tmp_path / "workspace.yaml").write_text("load_from: []\n")
+    (tmp_path / "workspace.yaml").write_text("load_from: []\n")  # a team's own project
+    assert _ui_command(Lake("demo/lake")).endswith(ui)
+    (tmp_path / "trajectory_assets").mkdir()
+    (tmp_path / "trajectory_assets" / "definitions.py").write_text("")  # the checkout
     assert _ui_command(Lake("demo/lake")) == "make ui"
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
     assert _ui_command(Lake("demo/lake")) == (

@@ -190,6 +190,9 @@ def test_a_day_of_payloads_that_compress_many_times_over_is_cut_into_more_batche
     assert max(decoded) <= 1.5 * MAX_BATCH_BYTES * MAX_EXPANSION
     text = explain(registry, [Sessionize()], lake, [DAY1], "inline")
     assert f"bytes (decoding to about {day.expansion:.0f}x that: smaller batches), " in text
+    configured = RunSettings(cores=2, batch_bytes=64 * 1024 * 1024)  # taken as given
+    ((as_given, _),) = plan_days(registry, [Sessionize()], lake_catalog(lake), [DAY1], configured)
+    assert (as_given.expansion, len(as_given.tasks)) == (1.0, 1)
 
 
 def test_explain_says_why_a_day_runs_again(lake: Lake) -> None:
@@ -213,4 +216,4 @@ def test_explain_says_why_a_day_runs_again(lake: Lake) -> None:
     late = next(day.glob("app_id=*/session_id=*/*.parquet"))
     shutil.copy(late, late.with_name("late.parquet"))
     changed = explain(registry, [Sessionize()], lake, [DAY1], "inline")
-    assert "(stale: the day's tables were computed from other inputs)" in changed
+    assert "(stale: the day's tables were computed from other inputs (raw files, " in changed

@@ -82,12 +82,48 @@ def test_json_nested_too_deeply_or_spans_that_are_no_objects_are_bad_requests(
     assert status == 400 and "a span is not an object" in json.loads(body)["message"]
 
 
-def test_spans_that_weigh_too_much_waiting_are_refused_until_written(endpoint: Running) -> None:
+def test_spans_that_weigh_too_much_waiting_are_refused_until_written(tmp_path: Path) -> None:
+    slow = {"settle_s": 60.0, "idle_s": 60.0}  # nothing is mapped while the test posts
+    waiting = running_receiver(tmp_path, max_pending_bytes=LIMIT, **slow)
+    endpoint = next(waiting)
     heavy = json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")
     heavy["name"] = "x" * LIMIT  # one span, as heavy as the receiver holds
     assert post(_traces(endpoint), otlp_json([heavy]), JS)[0] == 200
     status, _body, headers = post(_traces(endpoint), otlp_json([]), JS)
     assert status == 503 and headers["Retry-After"] == "5"
+    endpoint.stop()  # a clean stop writes what was taken
+    assert raw_events(endpoint.lake).num_rows > 0
+
+
+def test_what_the_receiver_holds_is_counted_once_and_bounded_after_mapping(
+    tmp_path: Path,
+) -> None:
+    """A late span brought its mapped trace back, and mapping it again took all the trace's
+    spans off the count of waiting ones: the count went negative and never refused again.
+    Mapped traces, kept for late spans, held their spans without bound."""
+    from trajectory_assets.ingest.otlp import OtlpReceiver
+
+    def span(trace: str, span_id: str) -> dict[str, Any]:
+        return {**json_span(span_id, "", "invoke_agent"), "traceId": trace}
+
+    receiver = OtlpReceiver(str(tmp_path / "lake"), max_pending_spans=2, max_pending_bytes=LIMIT)
+    try:
+        one, two = "1" * 32, "2" * 32
+        receiver.add("app", [span(one, "a" * 16), span(one, "b" * 16)], 2)
+        assert receiver.overloaded()
+        receiver.map_ready(everything=True)
+        receiver.add("app", [span(one, "c" * 16)], 1)  # late: its trace comes back
+        assert not receiver.overloaded()
+        receiver.map_ready(everything=True)
+        receiver.add("app", [span(two, "a" * 16), span(two, "b" * 16)], 2)
+        assert receiver.overloaded()
+        receiver.map_ready(everything=True)
+        for i in range(3):  # each as heavy as the budget: the oldest mapped ones are let go
+            receiver.add("app", [span(f"{i + 3}" * 32, "a" * 16)], LIMIT)
+            receiver.map_ready(everything=True)
+        assert receiver._done_bytes <= LIMIT and len(receiver._done) == 1
+    finally:
+        receiver.close()
 
 
 def test_a_span_or_a_trace_that_cannot_be_written_loses_no_other(endpoint: Running) -> None:

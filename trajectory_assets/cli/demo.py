@@ -88,13 +88,18 @@ def demo(
     say(f"UI:     {_ui_command(sample)}   (then open http://127.0.0.1:3000)")
 
 
+CHECKOUT_MARK = "trajectory_assets/definitions.py"
+"""A file only the project's own checkout has beside its Makefile and workspace.yaml (a team's
+Dagster project may have those two as well)."""
+
+
 def _ui_command(sample: "Lake") -> str:
     """`make ui` in the project's checkout where it shows this lake and instance (the
     Makefile's), else the command that does, with both spelled out: with the checkout's
     workspace (the example's code location too), or the package's definitions where it is
     installed without one."""
     home = os.environ.get("DAGSTER_HOME", "")
-    checkout = os.path.isfile("Makefile") and os.path.isfile("workspace.yaml")
+    checkout = all(map(os.path.isfile, ("Makefile", "workspace.yaml", CHECKOUT_MARK)))
     makefiles = (os.path.abspath("demo/lake"), os.path.abspath(".dagster_home"))
     if checkout and (sample.display(), home) == makefiles:
         return "make ui"

@@ -193,7 +193,7 @@ def run_days(
     DAGSTER_HOME instance."""
     import dagster as dg
 
-    from trajectory_assets.cli.pool import PROCESS_TAG, this_process, wait_for_pool
+    from trajectory_assets.cli.pool import PROCESS_TAG, tell, this_process, wait_for_pool
     from trajectory_assets.cli.run_config import check_configs, node_configs
     from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import bind
@@ -276,7 +276,7 @@ def run_days(
         if not result.success:
             if interrupted(result):
                 for line in failed_checks:  # of the stretches before, which did commit
-                    click.echo(line, err=True)
+                    tell(line)
                 instance.report_run_canceled(  # the UI shows it Canceled, not Failure
                     result.dagster_run, message="interrupted by Ctrl+C or SIGTERM"
                 )
@@ -296,7 +296,7 @@ def run_days(
     if done:
         summary(lake, the_project, done, tables, sorted(skipped))
     for line in failed_checks:
-        click.echo(line, err=True)
+        tell(line)
     if len(failures) == 1:
         raise CliError(failures[0])
     if failures:

@@ -13,10 +13,15 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 import dagster as dg
-from dagster._core.storage.event_log.base import EventLogStorage
+
+from trajectory_assets.errors import shown
+
+if TYPE_CHECKING:
+    from dagster._core.storage.event_log.base import EventLogStorage
 
 PROCESS_TAG = "trajectory_assets/process"  # host:pid of the command that ran the run
 HOLDER_PREFIX = "command "  # the slot's holder is a command itself: "command host:pid"
@@ -85,7 +90,7 @@ def holding_pool(instance: dg.DagsterInstance, pool: str, why: str) -> Iterator[
         storage.free_concurrency_slots_for_run(holder)  # the slot, or the place in the queue
 
 
-def _limit(storage: EventLogStorage, pool: str) -> int | None:
+def _limit(storage: "EventLogStorage", pool: str) -> int | None:
     """The pool's limit, set to the instance's default first where the pool has none yet, as a
     run's first step does (None: the instance limits neither)."""
     if pool not in {p.name for p in storage.get_pool_limits()}:
@@ -94,8 +99,9 @@ def _limit(storage: EventLogStorage, pool: str) -> int | None:
 
 
 def tell(text: str) -> None:
-    """A line on stderr, with the run's progress lines."""
-    click.echo(text, err=True)
+    """A line on stderr, with the run's progress lines (control characters as escapes: check
+    details and holders name what the data and other machines said)."""
+    click.echo(shown(text), err=True)
 
 
 def _gone(instance: dg.DagsterInstance, run_id: str) -> bool:

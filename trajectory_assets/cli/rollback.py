@@ -23,6 +23,7 @@ from trajectory_assets.cli.common import (
     say,
 )
 from trajectory_assets.cli.outcome import FAILED_CHECK, check_failures
+from trajectory_assets.cli.pool import tell
 
 if TYPE_CHECKING:
     from trajectory_assets.lake.catalog import Catalog
@@ -96,7 +97,7 @@ def rollback(
     _record(where, catalog, op.output_names, partition, as_of)
     failed = _failed_checks(catalog, op, partition)
     for line in failed:
-        click.echo(line, err=True)
+        tell(line)
     if any(line.startswith(f"{FAILED_CHECK} (ERROR)") for line in failed):
         raise CliError(
             "the restored day fails asset check(s) of ERROR severity, listed above (with the "

@@ -39,7 +39,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     location only when their resources of one key are the same object (the built-in tables and
     a team's, or two `OperatorAssets` components)."""
     names = (LAKE, S3_ENDPOINT_URL, RUNTIME, RAY_ADDRESS, RAY_NUM_CPUS)
-    return _resources(tuple(os.environ.get(n) for n in names))
+    return dict(_resources(tuple(os.environ.get(n) for n in names)))  # the cache's, unchanged
 
 
 @functools.cache
@@ -80,7 +80,7 @@ def build_definitions(
     (default: the lake's own, see defs/partitions.py).
     """
     registry = Registry.build(operators, upstream)
-    resources = dict(resources or default_resources())
+    resources = resources or default_resources()
     lake = resources["lake"]
     assert isinstance(lake, LakeResource)
     partitions = daily(start_date or start_date_of(lake.lake()))

@@ -21,7 +21,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from trajectory_assets.defs.raw import raw_version
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import default_on_bad_file
-from trajectory_assets.engine.lineage import day_keys, in_lake, is_current
+from trajectory_assets.engine.lineage import in_lake, stale_keys
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import RawLayoutError
 from trajectory_assets.lake.catalog import Catalog
@@ -62,8 +62,8 @@ def raw_changed_sensor(
                 run_key = f"{day}:link:{exc.path}"
                 requests.append(dg.RunRequest(run_key=run_key, partition_key=day))
                 continue
-            keys = day_keys(ops, catalog, day, raw, on_bad_file).keys
-            if not all(is_current(op, catalog, day, keys[op.name]) for op in ops):
+            keys = stale_keys(ops, catalog, day, raw, on_bad_file)
+            if keys is not None:
                 context.log.info(f"raw_events dt={day} arrived or changed since materialized")
                 requests.append(dg.RunRequest(run_key=_run_key(day, raw, keys), partition_key=day))
         if requests:

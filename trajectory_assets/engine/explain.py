@@ -1,6 +1,6 @@
 """`explain`: a plan in words, without running anything."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from trajectory_assets.engine.lineage import in_lake
@@ -8,11 +8,11 @@ from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, input_bytes
 from trajectory_assets.engine.schema_guard import refuse_schema_changes
-from trajectory_assets.engine.settings import MAX_EXPANSION, RunSettings
+from trajectory_assets.engine.settings import MAX_BATCH_BYTES, MAX_EXPANSION, RunSettings
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import SchemaChangeError
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.delta_history import day_commit
+from trajectory_assets.lake.delta_history import day_commits
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import Operator
 
@@ -39,10 +39,11 @@ def explain(
         lines.append(f"operator {op.name} v{op.version} ({kind}, fingerprint {op.fingerprint})")
         lines.append(f"  inputs:  {', '.join(op.inputs)}")
         lines.append(f"  outputs: {', '.join(op.output_names)}")
-    plans: list[DayPlan] = []
-    for day_plan, waiting in plan_days(registry, ops, catalog, days, settings):
-        plans.append(day_plan)
-        lines += _day_lines(catalog, day_plan, waiting)
+    planned = plan_days(registry, ops, catalog, days, settings)
+    plans = [day_plan for day_plan, _ in planned]
+    why = _why_run(catalog, ops, plans)
+    for day_plan, waiting in planned:
+        lines += _day_lines(day_plan, waiting, why)
     try:
         refuse_schema_changes(ops, catalog, days, plans)
     except SchemaChangeError as exc:
@@ -70,6 +71,8 @@ def schema_refusal(
     ops = in_lake(lake, registry.ordered(operators))
     registry = registry.configured(ops)
     catalog = Catalog(lake, registry.tables)
+    settings = replace(settings, batch_bytes=MAX_BATCH_BYTES)  # only which are current counts:
+    # a fixed size spares sampling each day's footers, which sizes automatic batches
     plans = [
         replace(day_plan, tasks=())
         for day in days
@@ -82,7 +85,9 @@ def schema_refusal(
     return None
 
 
-def _day_lines(catalog: Catalog, d: DayPlan, waiting: Sequence[Operator]) -> list[str]:
+def _day_lines(
+    d: DayPlan, waiting: Sequence[Operator], why: Mapping[tuple[str, str], str]
+) -> list[str]:
     finished = sum(1 for t in d.tasks if not t.pending)
     decoded = (
         f" (decoding to about {d.expansion:.0f}x that: smaller batches)"
@@ -104,24 +109,41 @@ def _day_lines(catalog: Catalog, d: DayPlan, waiting: Sequence[Operator]) -> lis
         merge = ", then one merge of the day's partials" if op.two_phase else ""
         lines.append(
             f"  {op.name}: attempt {d.keys.keys[op.name]}, {len(d.map_ids(op))} batches{merge}"
-            f" ({_held(catalog, op, d.day)})"
+            f" ({why[op.name, d.day]})"
         )
     for op in waiting:
         lines.append(f"  {op.name}: waits for its inputs to be committed, then runs")
     return lines
 
 
-def _held(catalog: Catalog, op: Operator, day: str) -> str:
-    """What the day holds now, so a user sees why it runs (after an upgrade: another version)."""
-    if catalog.state(op.output_names[0], day) is None:
-        return "not materialized yet"
-    commit = day_commit(catalog.lake, op.output_names[0], day, "operator_version")
-    if commit is None:
-        return "stale: the commit that wrote the day is no longer in the table's log"
-    held = commit.metadata["operator_version"]
-    if held != op.version:
-        return f"stale: the day holds version {held}'s tables, the operator is now {op.version}"
-    return "stale: the day's tables were computed from other inputs"
+def _why_run(
+    catalog: Catalog, ops: Sequence[Operator], plans: Sequence[DayPlan]
+) -> dict[tuple[str, str], str]:
+    """Why each operator runs on each day: what the day holds now (after an upgrade, another
+    version's tables), from one walk of each table's log."""
+    why = {}
+    for op in ops:
+        table = op.output_names[0]
+        days = [d.day for d in plans if op in d.run]
+        built = [day for day in days if catalog.state(table, day) is not None]
+        commits = day_commits(catalog.lake, table, built, "operator_version")
+        for day in days:
+            commit = commits.get(day)
+            if day not in built:
+                why[op.name, day] = "not materialized yet"
+            elif commit is None:
+                why[op.name, day] = "stale: the commit that wrote it is no longer in the log"
+            elif (held := commit.metadata["operator_version"]) != op.version:
+                why[op.name, day] = (
+                    f"stale: the day holds version {held}'s tables, the operator is now "
+                    f"{op.version}"
+                )
+            else:
+                why[op.name, day] = (
+                    "stale: the day's tables were computed from other inputs (raw files, "
+                    "input tables, parameters or prices)"
+                )
+    return why
 
 
 def _names(task: BatchTask) -> set[str]:

@@ -166,5 +166,17 @@ def needs_run(
 ) -> bool:
     """Whether any of the operators (in dependency order) has a day that is missing, or was
     committed from inputs other than the ones it has now."""
+    return stale_keys(operators, catalog, day, raw, on_bad_file) is not None
+
+
+def stale_keys(
+    operators: Sequence[Operator],
+    catalog: Catalog,
+    day: str,
+    raw: Sequence[RawFile],
+    on_bad_file: OnBadFile = "fail",
+) -> dict[str, str] | None:
+    """The attempt keys a run of the operators would compute for the day, when one of them is
+    not current (None when all are): what names that run."""
     keys = day_keys(operators, catalog, day, raw, on_bad_file).keys
-    return not all(is_current(op, catalog, day, keys[op.name]) for op in operators)
+    return None if all(is_current(op, catalog, day, keys[op.name]) for op in operators) else keys

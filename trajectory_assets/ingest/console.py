@@ -76,7 +76,7 @@ class ProgressBar:
         if result.status == "failed":
             from rich.text import Text
 
-            line = Text.assemble(("FAILED", "red"), f"  {result.path}: {result.reason}")
+            line = Text.assemble(("FAILED", "red"), shown(f"  {result.path}: {result.reason}"))
             self._progress.console.print(line, soft_wrap=True)
         if self._task is not None:
             self._progress.update(

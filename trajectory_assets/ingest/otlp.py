@@ -66,7 +66,9 @@ _LOGGED_COLUMNS = (
 class _Trace:
     spans: dict[str, Span] = field(default_factory=dict)
     last_seen: float = 0.0
-    bytes: int = 0  # of the requests its waiting spans came in
+    bytes: int = 0  # of the requests its spans came in, all it holds
+    waiting: int = 0  # spans added since it was last mapped
+    waiting_bytes: int = 0  # and their bytes
     has_root: bool = False
     logged: set[str] = field(default_factory=set)  # event ids already given to the logger
 
@@ -107,8 +109,9 @@ class OtlpReceiver:
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], _Trace] = {}
         self._done: OrderedDict[tuple[str, str], _Trace] = OrderedDict()
-        self._pending_spans = 0
-        self._pending_bytes = 0
+        self._pending_spans = 0  # the spans waiting to be mapped,
+        self._pending_bytes = 0  # their bytes,
+        self._done_bytes = 0  # and those of the mapped traces kept for late spans
         self._loggers: dict[str, EventLogger] = {}
         self.stats = {"requests": 0, "spans": 0, "rejected_spans": 0, "traces": 0, "events": 0}
         self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
@@ -161,11 +164,14 @@ class OtlpReceiver:
                 trace = self._pending.get(key)
                 if trace is None:
                     trace = self._done.pop(key, None) or _Trace()
+                    self._done_bytes -= trace.bytes
                     self._pending[key] = trace
                 known = trace.spans.get(span.span_id)
                 if known is None:
                     trace.spans[span.span_id] = span
                     trace.bytes += weight
+                    trace.waiting += 1
+                    trace.waiting_bytes += weight
                     self._pending_spans += 1
                     self._pending_bytes += weight
                 elif differ := known.differences(span):
@@ -199,9 +205,9 @@ class OtlpReceiver:
             ]
             traces = [(key, self._pending.pop(key)) for key in ready]
             for _key, trace in traces:
-                self._pending_spans -= len(trace.spans)
-                self._pending_bytes -= trace.bytes
-                trace.bytes = 0
+                self._pending_spans -= trace.waiting  # a trace back for a late span holds more
+                self._pending_bytes -= trace.waiting_bytes
+                trace.waiting = trace.waiting_bytes = 0
         for (app, trace_id), trace in traces:
             try:  # one trace that cannot be written must not lose the others
                 self._log(app, trace_id, trace)
@@ -210,12 +216,14 @@ class OtlpReceiver:
         with self._lock:
             for key, trace in traces:
                 self._done[key] = trace
+                self._done_bytes += trace.bytes
             cutoff = now - self.linger_s
-            while self._done and (
+            while self._done and (  # bounded in bytes too: mapped traces hold their spans
                 len(self._done) > self.max_done_traces
+                or self._done_bytes > self.max_pending_bytes
                 or next(iter(self._done.values())).last_seen < cutoff
             ):
-                self._done.popitem(last=False)
+                self._done_bytes -= self._done.popitem(last=False)[1].bytes
             self.stats["traces"] += len(traces)
         return len(traces)
 
@@ -228,10 +236,10 @@ class OtlpReceiver:
         for row in rows:
             if row["event_id"] in trace.logged:
                 continue
-            trace.logged.add(row["event_id"])
             self._note_day(app, row)
             fields = {name: row[name] for name in _LOGGED_COLUMNS}
             logger.log(row["session_id"], row["event_type"], **fields)
+            trace.logged.add(row["event_id"])
             self.stats["events"] += 1
 
     def _reject(self, app: str, trace_id: str, trace: _Trace, exc: Exception) -> None:

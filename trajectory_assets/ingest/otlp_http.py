@@ -3,11 +3,14 @@ uvicorn and Starlette, and `serve`, which runs it until SIGINT/SIGTERM.
 
 HTTP: POST /v1/traces with a protobuf or JSON body (gzip or deflate allowed); 200 with an
 ExportTraceServiceResponse (partial_success counts spans that could not be read), 400 for a
-body that cannot be decoded, 413 for one above `max_body_bytes`, 415 for another content type
-or encoding, 503 (retryable) while more than `max_pending_spans` wait, 404 for other paths and
-405 for other methods. A clean shutdown maps every waiting trace and flushes the loggers.
+body that cannot be decoded, 413 for one above `max_body_bytes` (as sent, while it streams,
+or once decompressed), 415 for another content type or encoding, 503 (retryable) while more
+than `max_pending_spans` or `max_pending_bytes` wait, 404 for other paths and 405 for other
+methods. `READING_AT_ONCE` requests are read and decoded at a time. A clean shutdown maps every
+waiting trace and flushes the loggers.
 """
 
+import asyncio
 import contextlib
 import logging
 import signal
@@ -36,7 +39,13 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
 
     from trajectory_assets.ingest import otlp_decode as wire
 
+    reading = asyncio.Semaphore(READING_AT_ONCE)
+
     async def traces(request: "Request") -> "Response":
+        async with reading:  # each holds its body, decompressed and parsed: a few at a time
+            return await _traces(request)
+
+    async def _traces(request: "Request") -> "Response":
         from starlette.responses import PlainTextResponse, Response
 
         kind = wire.media_type(request.headers.get("content-type"))
@@ -93,6 +102,11 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
         return Response(wire.success(kind, rejected, reason), 200, media_type=kind)
 
     return Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+
+
+READING_AT_ONCE = 4
+"""Requests read and decoded at once; the others wait their turn (an exporter's timeout is ten
+seconds): sixteen bodies of 64 MiB at once held a gigabyte."""
 
 
 def serve(

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import math
 import posixpath
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -181,12 +181,23 @@ def day_commit(lake: Lake, name: str, day: str, marker: str) -> Commit | None:
     (an operator's commits): the last to write the day, or for a day a restore (rollback) made
     current again, the last to write it as of the restored version; None when no such commit is
     left in the log (after `forget`, or Delta's log cleanup)."""
-    restored: int | None = None  # newest first: a restore sends the search to its version
+    return day_commits(lake, name, [day], marker).get(day)
+
+
+def day_commits(lake: Lake, name: str, days: Collection[str], marker: str) -> dict[str, Commit]:
+    """`day_commit` of each of `days` found, from one walk of the log down to where the last
+    is found (a walk per day reads the log again for every day)."""
+    wanted = set(days)
+    found: dict[str, Commit] = {}
+    restored: dict[str, int] = {}  # newest first: a restore sends the search to its version
     for commit in commits(lake, name):
-        if day not in commit.days or (restored is not None and commit.version > restored):
-            continue
-        if RESTORED_AS_OF in commit.metadata:
-            restored = int(commit.metadata[RESTORED_AS_OF])
-        elif marker in commit.metadata:
-            return commit
-    return None
+        if len(found) == len(wanted):
+            break
+        for day in (commit.days & wanted) - found.keys():
+            if day in restored and commit.version > restored[day]:
+                continue
+            if RESTORED_AS_OF in commit.metadata:
+                restored[day] = int(commit.metadata[RESTORED_AS_OF])
+            elif marker in commit.metadata:
+                found[day] = commit
+    return found

@@ -9,7 +9,6 @@ such a day made one batch that peaked at 6.8 GB.
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -27,8 +26,10 @@ def expansion(lake: Lake, files: Sequence[tuple[str, int]]) -> float:
     large files, which hold most of its memory, are the likeliest picked. A value repeated
     whole in many rows of a file counts once where the writer dictionary-encoded it: footers
     do not say how long a dictionary's values are once spread over the rows. The same files
-    give the same figure, so a resumed run plans the same batches. A footer that cannot be
-    read is left out (reading the file reports it); 1.0 when none can be."""
+    give the same figure, so a resumed run plans the same batches: a file that is no Parquet,
+    or that is gone or forbidden, is left out (reading it reports it, by the bad-file rule),
+    while another error (a store that stops answering) fails the planning rather than plan
+    other batches than the run it resumes; 1.0 when no footer can be read."""
     picked = _by_bytes(files, SAMPLES)
     if not picked:
         return 1.0
@@ -59,6 +60,6 @@ def _by_bytes(files: Sequence[tuple[str, int]], count: int) -> list[tuple[str, i
 def _decoded_bytes(fs: pafs.FileSystem, path: str) -> int | None:
     try:
         meta = pq.read_metadata(path, filesystem=fs)
-    except (OSError, ValueError, pa.ArrowException):
+    except (FileNotFoundError, PermissionError, ValueError):  # ArrowInvalid is a ValueError
         return None
     return sum(int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups))
