@@ -26,8 +26,8 @@ BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 def markdown_text(text: str) -> str:
     """Text that markdown shows as itself, on one line: what agents log is the tenants' to say,
     and a session id of `s\\r\\r[Re-run here](https://...)` made a link in the UI. Line breaks
-    and control characters become spaces; what could make a link, an image, HTML or emphasis is
-    escaped."""
+    and control characters become spaces; what could make a link of other text, an image, HTML
+    or emphasis is escaped (a bare URL may still show as a link, as itself)."""
     return MARKDOWN.sub(r"\\\1", BREAKS.sub(" ", text))
 
 
