@@ -30,6 +30,8 @@ def test_a_good_span_and_an_unset_end() -> None:
         START + 2_000_000,
     )
     assert Span(span(endTimeUnixNano="0")).end_ns is None  # OTLP's zero: unset
+    short = Span(span(traceId="abc123", spanId="0x1f"))  # a file's ids without leading zeros
+    assert (short.trace_id, short.span_id) == ("0" * 26 + "abc123", "0" * 14 + "1f")
 
 
 @pytest.mark.parametrize(
@@ -43,6 +45,7 @@ def test_a_good_span_and_an_unset_end() -> None:
         ({"startTimeUnixNano": "0"}, "has no start time"),
         ({"startTimeUnixNano": "notanumber"}, "has a start time that is no time: 'notanumber'"),
         ({"endTimeUnixNano": str(START - 1)}, "ends before it starts"),
+        ({"startTimeUnixNano": "3" + "0" * 20}, "has a start time of 3000"),  # year 11,000
     ],
 )
 def test_a_span_that_cannot_be_events_is_refused_with_its_reason(

@@ -131,12 +131,14 @@ def test_a_span_or_a_trace_that_cannot_be_written_loses_no_other(endpoint: Runni
     300-character service.name failed every trace mapped with it; neither was kept."""
     root = json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")
     call = json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", **{"x": 1})
+    short = {**json_span("d4d4d4", "a1a1a1a1a1a1a1a1", "chat")}  # 3 bytes: no OTLP span id
     late = {
         **json_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat"),
         "startTimeUnixNano": "3" + "0" * 20,
     }
-    status, body, _headers = post(_traces(endpoint), otlp_json([root, call, late], "victim"), JS)
-    assert status == 200 and json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"
+    sent = otlp_json([root, call, late, short], "victim")
+    status, body, _headers = post(_traces(endpoint), sent, JS)
+    assert status == 200 and json.loads(body)["partialSuccess"]["rejectedSpans"] == "2"
     long_app = otlp_json([{**root, "traceId": "1" * 32}], "a" * 300)
     status, body, _headers = post(_traces(endpoint), long_app, JS)
     assert json.loads(body)["partialSuccess"]["errorMessage"].startswith("app_id too long")
@@ -151,6 +153,6 @@ def test_a_span_or_a_trace_that_cannot_be_written_loses_no_other(endpoint: Runni
     victim = raw.filter(pc.equal(raw["app_id"], "victim"))
     assert victim.num_rows > 0 and set(victim["session_id"].to_pylist()) == {TRACE}
     reasons = sorted(r["reason"].split(":")[0] for r in _rejected(endpoint))
-    assert len(reasons) == 3, reasons
+    assert len(reasons) == 4, reasons
     assert any("outside years 1 to 9999" in r["reason"] for r in _rejected(endpoint))
     assert any("session_id too long" in r["reason"] for r in _rejected(endpoint))

@@ -73,6 +73,18 @@ class _Trace:
     logged: set[str] = field(default_factory=set)  # event ids already given to the logger
 
 
+def _wire_ids(raw: dict[str, Any]) -> None:
+    """OTLP sends ids of 16 and 8 bytes (32 and 16 hex digits); a file's may lack leading zeros,
+    a request's may not (a 3-byte id is no trace's)."""
+    for key, width in (("traceId", 32), ("spanId", 16)):
+        value = raw.get(key)
+        if isinstance(value, str) and value and len(value) != width:
+            raise UnparseableFileError(
+                f"span {raw.get('name')!r} has a {key} of {len(value)} hex digits; OTLP's are "
+                f"{width}"
+            )
+
+
 def _reused(span: Span, differences: list[str]) -> str:
     return (
         f"span id {span.span_id} of trace {span.trace_id} was received before with another "
@@ -151,6 +163,7 @@ class OtlpReceiver:
             return len(raw_spans), unnamed
         for raw in raw_spans:
             try:
+                _wire_ids(raw)
                 spans.append((Span(raw), raw))
             except (UnparseableFileError, ValueError, TypeError, RecursionError) as exc:
                 rejected.append((str(exc), raw))

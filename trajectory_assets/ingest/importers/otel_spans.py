@@ -74,7 +74,7 @@ class Span:
         if not trace_id or not span_id:
             raise UnparseableFileError(f"span {name!r} has no trace id or span id")
         for what, value, width in (("trace id", trace_id, 32), ("span id", span_id, 16)):
-            if len(value) != width or value.strip("0123456789abcdef") or not value.strip("0"):
+            if len(value) > width or value.strip("0123456789abcdef") or not value.strip("0"):
                 raise UnparseableFileError(
                     f"span {name!r} has an invalid {what} {value!r}: OTLP ids are {width} hex "
                     "digits, not all zero"
@@ -125,8 +125,9 @@ def hex_id(value: Any, width: int) -> str | None:
         raise UnparseableFileError(f"not a span or trace id: {value!r}")
     if isinstance(value, int):
         return format(value, f"0{width}x")
-    text = str(value).strip().lower()
-    return text.removeprefix("0x")
+    text = str(value).strip().lower().removeprefix("0x")
+    hexadecimal = not text.strip("0123456789abcdef")
+    return text.zfill(width) if hexadecimal else text  # a file's id without its leading zeros
 
 
 def _time(name: str, which: str, value: Any) -> int | None:
