@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from trajectory_assets.cli.main import main
@@ -25,3 +27,17 @@ def test_the_command_line_names_an_empty_lake_option(capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err == (
         "error: the lake root '' names no folder: give a path or s3://bucket/prefix\n"
     )
+
+
+def test_a_root_holding_a_percent_sign_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`generate` wrote the raw lake, then every run failed with Delta's `File not found: .../
+    my lake/...`: delta-rs decodes %20 in a table's path, a file:// URL's too."""
+    root = tmp_path / "lake%20x"
+    assert main(["generate", "--lake", str(root), "--days", "1", "--sessions-per-day", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the lake root '{root}' holds a '%', which Delta Lake's reader")
+    assert not root.exists()
+    for fine in ("sp ace#1 é", "q?x"):  # these work as they are
+        assert Lake(str(tmp_path / fine)).root.endswith(fine)

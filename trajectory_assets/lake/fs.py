@@ -42,6 +42,11 @@ class Lake:
             raise SettingError(
                 f"the lake root {self.uri!r} names no folder: give a path or s3://bucket/prefix"
             )
+        if "%" in self.root:  # delta-rs decodes %XX in a table's path, even in a file:// URL
+            raise SettingError(
+                f"the lake root {self.uri!r} holds a '%', which Delta Lake's reader takes for an "
+                "escape (%20 as a space): its tables could not be opened; choose a path without %"
+            )
 
     @property
     def protocol(self) -> str:
