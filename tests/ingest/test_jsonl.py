@@ -88,6 +88,7 @@ def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
             _event("e6", session_id="s" * 250),  # a stringified object as its id, say
             _event("e7", session_id="__HIVE_DEFAULT_PARTITION__"),
             _event("e8", ttft_ms=float("inf"), latency_ms=1e13, input_tokens=2**63 - 1),
+            _event("e9", ts="0001-01-01T00:00:00Z"),  # made year 1 the lake's first partition
         ],
     )
     good = _write(tmp_path / "good.jsonl", [_event("g1")])
@@ -104,6 +105,7 @@ def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
         "URL-encoded, at most 255)",
         "line 7: session_id __HIVE_DEFAULT_PARTITION__ is the folder name of a null session_id",
         "line 8: infinite ttft_ms; latency_ms over 10^12; input_tokens over 10^12",
+        "line 9: ts before 1970-01-01",
     ]
     assert report.rejected == [(str(source), r) for r in reasons]
     (kept_file,) = rejected_files(Lake(str(lake)))

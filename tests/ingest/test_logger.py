@@ -130,6 +130,28 @@ def test_what_close_cannot_write_is_counted_lost_even_during_a_long_backoff(
     assert stats["lost"] == 3 and stats["pending"] == 0 and stats["written_events"] == 0
 
 
+def test_close_waits_for_a_write_under_way_however_short_its_timeout(tmp_path: Path) -> None:
+    """The timeout bounds retries of failed writes: close returned while its last write was
+    still under way (`serve` then exited: thousands of acknowledged traces never written, and
+    counted as none of lost, pending or buffered)."""
+    logger = EventLogger(
+        str(tmp_path), "app", close_timeout_s=0.0, flush_interval_s=60, flush_events=10**7
+    )
+    for i in range(40_000):  # one last write of a few seconds
+        logger.log(f"s{i % 2000}", "user_message", payload='{"text": "hello"}')
+    logger.close()
+    assert raw_events(tmp_path).num_rows == logger.stats()["written_events"] == 40_000
+
+
+def test_an_event_before_1970_is_left_out_and_named(tmp_path: Path) -> None:
+    """Year 1 became the lake's first partition: Dagster's daily keys cannot name it."""
+    with EventLogger(str(tmp_path), "app") as logger:
+        assert logger.log("s1", "user_message", ts=dt.datetime(1, 1, 1, tzinfo=dt.UTC)) is None
+        assert logger.log("s1", "user_message", ts=-5.0) is None
+        assert logger.log("s1", "user_message", ts=0.0) is not None
+    assert logger.stats()["invalid"] == 2 and raw_events(tmp_path).num_rows == 1
+
+
 def test_a_write_that_fails_after_landing_is_retried_without_duplicates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_logger: NewLogger
 ) -> None:

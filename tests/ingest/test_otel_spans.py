@@ -46,6 +46,7 @@ def test_a_good_span_and_an_unset_end() -> None:
         ({"startTimeUnixNano": "notanumber"}, "has a start time that is no time: 'notanumber'"),
         ({"endTimeUnixNano": str(START - 1)}, "ends before it starts"),
         ({"startTimeUnixNano": "3" + "0" * 20}, "has a start time of 3000"),  # year 11,000
+        ({"startTimeUnixNano": "-1"}, "has a start time of -1 ns, outside years 1970 to 9999"),
     ],
 )
 def test_a_span_that_cannot_be_events_is_refused_with_its_reason(

@@ -291,6 +291,8 @@ def validate_row(row: Row) -> list[str]:
     ts = row.get("ts")
     if ts is not None and not isinstance(ts, dt.datetime):
         reasons.append("ts is not a datetime")
+    elif isinstance(ts, dt.datetime) and ts.replace(tzinfo=ts.tzinfo or dt.UTC) < EPOCH:
+        reasons.append("ts before 1970-01-01")  # no day of the lake's partitions names it
     for name in NON_NEGATIVE:
         value = row.get(name)
         if value is None:

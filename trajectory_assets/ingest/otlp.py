@@ -105,6 +105,7 @@ class OtlpReceiver:
         linger_s: float = 600.0,
         max_pending_spans: int = 1_000_000,
         max_pending_bytes: int = 256 << 20,
+        max_done_bytes: int = 64 << 20,
         max_done_traces: int = 100_000,
         logger_options: dict[str, Any] | None = None,
     ) -> None:
@@ -116,6 +117,7 @@ class OtlpReceiver:
         self.linger_s = linger_s
         self.max_pending_spans = max_pending_spans
         self.max_pending_bytes = max_pending_bytes  # as received: memory holds a few times that
+        self.max_done_bytes = max_done_bytes  # of mapped traces kept for their late spans
         self.max_done_traces = max_done_traces
         self._logger_options = {"drop_existing": True, **(logger_options or {})}
         self._lock = threading.Lock()
@@ -233,7 +235,7 @@ class OtlpReceiver:
             cutoff = now - self.linger_s
             while self._done and (  # bounded in bytes too: mapped traces hold their spans
                 len(self._done) > self.max_done_traces
-                or self._done_bytes > self.max_pending_bytes
+                or self._done_bytes > self.max_done_bytes
                 or next(iter(self._done.values())).last_seen < cutoff
             ):
                 self._done_bytes -= self._done.popitem(last=False)[1].bytes

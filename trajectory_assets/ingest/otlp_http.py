@@ -82,7 +82,7 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
         except ValueError as exc:  # an unsupported Content-Encoding
             return PlainTextResponse(str(exc), 415)
         if receiver.overloaded():
-            message = "too many spans waiting to be written; retry later"
+            message = "too much waiting to be written (spans or bytes); retry later"
             return failure(503, wire.UNAVAILABLE, message, **{"Retry-After": "5"})
         rejected, reason = 0, ""
         spans = sum(len(r.spans) for r in resources) or 1

@@ -86,7 +86,8 @@ class Span:
         for which, ns in (("start", start_ns), ("end", end_ns or 0)):
             if not MIN_NS <= ns <= MAX_NS:  # a datetime cannot hold it: mapping would fail
                 raise UnparseableFileError(
-                    f"span {name!r} has a {which} time of {ns} ns, outside years 1 to 9999"
+                    f"span {name!r} has {'an' if which == 'end' else 'a'} {which} time of {ns} "
+                    "ns, outside years 1970 to 9999"
                 )
         if end_ns and end_ns < start_ns:  # zero: unset, as for the start
             raise UnparseableFileError(f"span {name!r} ends before it starts")
@@ -113,7 +114,7 @@ class Span:
         return [f for f in fields if getattr(self, f) != getattr(other, f)]
 
 
-MIN_NS = -62_135_596_800 * 10**9  # 0001-01-01, and 9999-12-31, in ns since the epoch
+MIN_NS = 0  # 1970-01-01 (no day of the lake's partitions names one before it), and 9999-12-31
 MAX_NS = 253_402_300_799 * 10**9
 
 
@@ -135,7 +136,8 @@ def _time(name: str, which: str, value: Any) -> int | None:
         return nanos(value)
     except (ValueError, TypeError):
         raise UnparseableFileError(
-            f"span {name!r} has a {which} time that is no time: {value!r}"
+            f"span {name!r} has {'an' if which == 'end' else 'a'} {which} time that is no time: "
+            f"{value!r}"
         ) from None
 
 

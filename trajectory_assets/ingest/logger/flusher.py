@@ -119,11 +119,14 @@ class Flusher:
             time.sleep(min(self.retry_initial_s, 0.5))
 
     def stop(self, timeout: float) -> None:
-        """A last cycle that writes everything, retrying failed writes for `timeout` seconds."""
+        """A last cycle that writes everything, retrying failed writes for `timeout` seconds.
+        The timeout bounds the retries, not a write under way, which is waited for (each of
+        the store's requests has its own timeout): closing before it ended returned while the
+        thread still wrote, and a process that then exited lost those events uncounted."""
         self._close_deadline = time.monotonic() + timeout
         self._stopping = True
         self.wake.set()
-        self._thread.join(max(0.0, self._close_deadline - time.monotonic()) + 1.0)
+        self._thread.join()
         self._pool.shutdown(wait=False)
 
     # ------------------------------------------------------------------- the thread
