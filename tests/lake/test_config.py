@@ -29,6 +29,7 @@ def test_what_is_written_reads_back_and_keys_may_be_missing(tmp_path: Path) -> N
         ('{"start_dat": "2026-11-19"}', "unknown key(s) start_dat; the keys are"),
         ('{"start_date": 20261118}', "start_date 20261118 is not a day (YYYY-MM-DD)"),
         ('{"start_date": "2026-02-30"}', "is not a day"),
+        ('{"start_date": "0001-01-01"}', "start_date 0001-01-01 is before 1970-01-01"),
         ('{"defs": "my_tables"}', "defs 'my_tables' is not a list of module names"),
         ('{"defs": [42]}', "is not a list of module names"),
         ('{"lake_id": 5}', "lake_id 5 is not a string"),

@@ -58,6 +58,8 @@ def read_config(lake: Lake) -> LakeConfig | None:
     start_date = data.get("start_date", DEFAULT_START_DATE)
     if not is_day(start_date):
         raise SettingError(f"{where}: start_date {start_date!r} is not a day (YYYY-MM-DD)")
+    if start_date < "1970-01-01":  # Dagster's daily keys name no such day (year 1 is '1-01-01')
+        raise SettingError(f"{where}: start_date {start_date} is before 1970-01-01")
     defs = data.get("defs", [])
     if not isinstance(defs, list) or not all(isinstance(d, str) and d for d in defs):
         raise SettingError(
