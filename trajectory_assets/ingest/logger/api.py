@@ -33,11 +33,8 @@ _US = dt.timedelta(microseconds=1)
 
 
 def _ts_us(value: Any) -> int:
-    if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-        us = (aware - _EPOCH) // _US
-    else:
-        us = int(float(value) * 1_000_000)  # epoch seconds
+    aware = value.replace(tzinfo=value.tzinfo or dt.UTC) if isinstance(value, dt.datetime) else None
+    us = (aware - _EPOCH) // _US if aware else int(float(value) * 1_000_000)  # or epoch seconds
     if us < 0:  # a day Dagster's daily partitions cannot name (year 1 became the lake's start)
         raise ValueError(f"ts {value!r} is before 1970-01-01")
     return us
