@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from trajectory_assets.engine.lineage import DayKeys, day_keys, fresh_compacted, is_current
 from trajectory_assets.engine.registry import Registry
-from trajectory_assets.engine.settings import AUTO_BATCH_BYTES, RunSettings
+from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Inputs, Step
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta import DataFile, PartitionState
@@ -110,8 +110,7 @@ def plan_day(
         if compacted is not None:
             source = f"{COMPACTED_TABLE} {compacted.attempt}"
             n_files, size = len(compacted.files), compacted.bytes
-        automatic = settings.batch_bytes == AUTO_BATCH_BYTES  # a configured size is taken as given
-        decodes_to = _decodes_to(lake, raw, compacted) if automatic else 1.0
+        decodes_to = _decodes_to(lake, raw, compacted) if settings.automatic_batches else 1.0
         groups = _session_groups(raw, compacted, day, settings.batch_bytes_for(size, decodes_to))
         columns = _raw_columns(session)
         for name, raw_files, files, sessions in groups:

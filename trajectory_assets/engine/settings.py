@@ -50,12 +50,17 @@ class RunSettings:
     consecutive days as a run of its own): the schema guard counts them as written by this one,
     so a new schema may be written across days without raw data."""
 
+    @property
+    def automatic_batches(self) -> bool:
+        """The run sizes each day's batches itself; a configured size is taken as given."""
+        return self.batch_bytes == AUTO_BATCH_BYTES
+
     def batch_bytes_for(self, day_bytes: int, expansion: float = 1.0) -> int:
         """The bytes on disk per batch of a day whose input is `day_bytes` on disk and decodes
         to `expansion` times that: the configured size, or the automatic one. It depends on the
         day alone (never on the rest of the range), so a rerun of any range plans the same
         batches and reuses those an earlier run finished."""
-        if self.batch_bytes != AUTO_BATCH_BYTES:
+        if not self.automatic_batches:
             return self.batch_bytes
         scale = max(1.0, expansion / MAX_EXPANSION)
         weighted = int(day_bytes * scale)

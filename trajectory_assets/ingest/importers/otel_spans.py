@@ -86,8 +86,7 @@ class Span:
         for which, ns in (("start", start_ns), ("end", end_ns or 0)):
             if not MIN_NS <= ns <= MAX_NS:  # a datetime cannot hold it: mapping would fail
                 raise UnparseableFileError(
-                    f"span {name!r} has {'an' if which == 'end' else 'a'} {which} time of {ns} "
-                    "ns, outside years 1970 to 9999"
+                    f"span {name!r} has {_a(which)} time of {ns} ns, outside years 1970 to 9999"
                 )
         if end_ns and end_ns < start_ns:  # zero: unset, as for the start
             raise UnparseableFileError(f"span {name!r} ends before it starts")
@@ -131,13 +130,17 @@ def hex_id(value: Any, width: int) -> str | None:
     return text.zfill(width) if hexadecimal else text  # a file's id without its leading zeros
 
 
+def _a(which: str) -> str:
+    """`a start`, `an end`: which of a span's times a message names."""
+    return f"{'an' if which == 'end' else 'a'} {which}"
+
+
 def _time(name: str, which: str, value: Any) -> int | None:
     try:
         return nanos(value)
     except (ValueError, TypeError):
         raise UnparseableFileError(
-            f"span {name!r} has {'an' if which == 'end' else 'a'} {which} time that is no time: "
-            f"{value!r}"
+            f"span {name!r} has {_a(which)} time that is no time: {value!r}"
         ) from None
 
 
