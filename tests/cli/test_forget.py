@@ -2,6 +2,7 @@
 runs that showed them, and the lake proves it; the check that proves it finds what is left when
 something is."""
 
+import datetime as dt
 import json
 import shutil
 import socket
@@ -11,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from deltalake import write_deltalake
 
@@ -22,7 +24,9 @@ from trajectory_assets.defs.assets import POOL
 from trajectory_assets.defs.forget import runs_mentioning
 from trajectory_assets.lake import erase
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.mentions import Sessions
 from trajectory_assets.lake.raw import list_raw_files
+from trajectory_assets.schema import RAW_EVENTS
 
 
 def forget(lake: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -54,7 +58,7 @@ def test_forget_sessions_then_everything_before_a_day(
     ran = materialize(root, home, "--from", DAY1, "--to", DAY2)  # one run, previews of DAY2
     assert ran.returncode == 0, ran.stderr[-3000:]
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        (showing,) = runs_mentioning(instance, [DAY2], {victim})
+        (showing,) = runs_mentioning(instance, [DAY2], Sessions(app, frozenset({victim})))
 
     done = forget(root, home, "--app-id", app, "--session-id", victim, "--runtime", "inline")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -62,7 +66,7 @@ def test_forget_sessions_then_everything_before_a_day(
     assert "deleted 1 Dagster run(s) whose events named them" in done.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(showing) is None
-        assert not runs_mentioning(instance, [DAY1, DAY2], {victim})
+        assert not runs_mentioning(instance, [DAY1, DAY2], Sessions(app, frozenset({victim})))
         for table in ("sessions", "turns", "daily_report"):  # DAY1 recorded again by sync
             assert {DAY1, DAY2} <= instance.get_materialized_partitions(dg.AssetKey(table))
         latest = instance.fetch_materializations(
@@ -214,3 +218,52 @@ def test_forget_needs_sessions_or_a_day(materialized_lake: Path, home: Path) -> 
     not_a_day = forget(materialized_lake, home, "--app-id", "a", "--before", "2026-13-01")
     assert not_a_day.returncode == 2  # click's usage error, as for every day option
     assert "'--before': not a date (YYYY-MM-DD): '2026-13-01'" in not_a_day.stderr
+
+
+def raw_session(root: Path, day: str, app: str, sid: str, events: list[dict[str, Any]]) -> None:
+    folder = root / "raw_events" / f"dt={day}" / f"app_id={app}" / f"session_id={sid}"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {**dict.fromkeys(RAW_EVENTS.names), **e, "app_id": app, "session_id": sid} for e in events
+    ]
+    pq.write_table(pa.Table.from_pylist(rows, schema=RAW_EVENTS), folder / f"{day}.parquet")
+
+
+@pytest.mark.slow
+def test_forget_before_a_day_takes_a_session_past_midnight_and_no_other_apps_namesake(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """A session that started before the day keeps its files and rows after midnight: they
+    stayed. The same id in another app (here `1`, which counts and dates hold too) made the
+    check find the other app's session in the logs and reports, so the forget never verified.
+    Partition folders left empty named the forgotten rows' values."""
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    late = dt.datetime.fromisoformat(f"{DAY1}T23:50:00+00:00")
+    start = {"event_type": "session_start", "ts": late}
+    failed = {"event_type": "error", "error_type": "Secret4711Error", "turn_index": 0}
+    raw_session(
+        root,
+        DAY1,
+        "num-app",
+        "1",
+        [{**start, "event_id": "a"}, {**failed, "event_id": "b", "ts": late}],
+    )
+    after_midnight = late + dt.timedelta(minutes=20)
+    end = {"event_type": "session_end", "event_id": "c", "ts": after_midnight, "payload": "{}"}
+    raw_session(root, DAY2, "num-app", "1", [end])
+    for app, sid in (("num-app", "2"), ("other-app", "1")):
+        raw_session(root, DAY1, app, sid, [{**start, "event_id": "a"}, {**end, "ts": late}])
+    ran = materialize(root, home, "--from", DAY1, "--to", DAY2)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    lake = Lake(str(root))
+    assert sessions_of(lake, "num-app") == {DAY1: ["1", "2"], DAY2: ["1"]}  # a row a day
+
+    done = forget(root, home, "--app-id", "num-app", "--before", DAY2, "--runtime", "inline")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "2 session(s) of num-app in 3 raw file(s)" in done.stdout
+    assert not list(Path(root, "raw_events").glob("dt=*/app_id=num-app/session_id=*"))
+    assert sessions_of(lake, "num-app") == {}
+    assert sessions_of(lake, "other-app") == {DAY1: ["1"]}
+    assert not lake_catalog(lake).read("raw_compacted", app_id="num-app").num_rows
+    folders = [p for p in Path(root).rglob("*") if p.is_dir() and "num-app" in p.name]
+    assert folders == []  # nor `error_type=Secret4711Error` under them

@@ -7,18 +7,22 @@ import dagster as dg
 import pytest
 
 from trajectory_assets.defs.forget import delete_runs, runs_mentioning
+from trajectory_assets.lake.mentions import Sessions
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-11-01")
 
 
 @dg.asset(partitions_def=DAYS)
 def sessions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """Names, in its preview, one session per day of its run (`s-12` on the 2nd, ...), and in a
-    path a session whose id is not a word."""
-    names = [f"s-1{day[-1]}" for day in context.partition_keys]
+    """Names, in its preview, one session of `app` per day of its run (`s-12` on the 2nd, ...)
+    and `s-1` of another app, and in a path a session whose id is not a word."""
+    rows = [f"| app | s-1{day[-1]} | 1 |" for day in context.partition_keys]
+    preview = "\n".join(
+        ["| app_id | session_id | n |", "|---|---|---|", *rows, "| other | s-1 | 1 |"]
+    )
     return dg.MaterializeResult(
         metadata={
-            "preview": dg.MetadataValue.md(" | ".join(names)),
+            "preview": dg.MetadataValue.md(preview),
             "skipped_files": "raw_events/app_id=app/session_id=a%20b/part-0.parquet",
         }
     )
@@ -28,6 +32,10 @@ def sessions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as instance:
         yield instance
+
+
+def of_app(ids: set[str], app: str = "app") -> Sessions:
+    return Sessions(app, frozenset(ids))
 
 
 def run(instance: dg.DagsterInstance, first: str, last: str | None = None) -> str:
@@ -48,17 +56,25 @@ def test_runs_naming_a_session_on_the_days_are_found(instance: dg.DagsterInstanc
     second = run(instance, "2026-11-02")
     third = run(instance, "2026-11-03")
     both = run(instance, "2026-11-02", "2026-11-03")
-    assert runs_mentioning(instance, ["2026-11-02"], {"s-12"}) == {
+    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-12"})) == {
         second: ["s-12"],
         both: ["s-12"],
     }
-    assert runs_mentioning(instance, ["2026-11-03"], {"s-12", "s-13"}) == {
+    assert runs_mentioning(instance, ["2026-11-03"], of_app({"s-12", "s-13"})) == {
         third: ["s-13"],
         both: ["s-12", "s-13"],
     }
-    assert runs_mentioning(instance, ["2026-11-02"], {"s-1"}) == {}  # a whole id, not a part
-    assert runs_mentioning(instance, ["2026-11-05"], {"s-12"}) == {}  # runs of other days
-    assert runs_mentioning(instance, ["2026-11-03"], {"a b"}) == {third: ["a b"], both: ["a b"]}
+    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-1"})) == {}  # another app's
+    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-1"}, "other")) == {
+        second: ["s-1"],
+        both: ["s-1"],
+    }
+    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-12"}, "other")) == {}
+    assert runs_mentioning(instance, ["2026-11-05"], of_app({"s-12"})) == {}  # runs of other days
+    assert runs_mentioning(instance, ["2026-11-03"], of_app({"a b"})) == {
+        third: ["a b"],
+        both: ["a b"],
+    }
 
 
 def test_deleted_runs_take_their_records_with_them(instance: dg.DagsterInstance) -> None:
@@ -68,4 +84,4 @@ def test_deleted_runs_take_their_records_with_them(instance: dg.DagsterInstance)
     assert instance.get_run_by_id(gone) is None and instance.all_logs(gone) == []
     assert instance.get_run_by_id(kept) is not None
     assert instance.get_materialized_partitions(dg.AssetKey("sessions")) == {"2026-11-03"}
-    assert runs_mentioning(instance, ["2026-11-02", "2026-11-03"], {"s-12"}) == {}
+    assert runs_mentioning(instance, ["2026-11-02", "2026-11-03"], of_app({"s-12"})) == {}

@@ -1,8 +1,8 @@
-"""The one rule `forget` finds sessions by, in the lake and in the Dagster instance."""
+"""The rules `forget` finds an app's sessions by, in the lake and in the Dagster instance."""
 
 import json
 
-from trajectory_assets.lake.mentions import markdown_text, sessions_named, text_of
+from trajectory_assets.lake.mentions import Sessions, markdown_text, sessions_named
 
 
 def test_an_id_is_named_whole_as_written_or_as_a_folder_name() -> None:
@@ -21,12 +21,47 @@ def test_an_id_is_named_whole_as_written_or_as_a_folder_name() -> None:
     assert sessions_named('"sé-9"', ["sé-9"]) == ["sé-9"]
 
 
-def test_json_is_searched_in_its_strings_and_html_unescaped() -> None:
-    line = json.dumps({"stats": json.dumps({"minValues": {"session_id": "sé-9"}})})
-    assert "\\u00e9" in line  # escaped as written
-    assert sessions_named(text_of("00001.json", line.encode()), ["sé-9"]) == ["sé-9"]
-    page = b"<td>o&#x27;brien</td>"
-    assert sessions_named(text_of("report.html", page), ["o'brien"]) == ["o'brien"]
+def test_json_is_searched_in_its_values_and_html_in_its_tables() -> None:
+    sessions = Sessions("app", frozenset({"sé-9", "o'brien"}))
+    doc = {"stats": json.dumps({"minValues": {"session_id": "sé-9"}}), "n": "sé-9 and more"}
+    assert sessions.in_values(doc) == {"sé-9"}
+    assert sessions.in_values({"n": "sé-9 and more"}) == set()  # a value, not a word of one
+    page = "<table><tr><th>app</th><th>session</th></tr><tr><td>app</td><td>o&#x27;brien</td></tr>"
+    assert sessions.in_html(page + "</table>") == {"o'brien"}
+
+
+def test_an_id_of_another_app_or_one_that_counts_hold_is_not_taken_for_the_session() -> None:
+    """The same id in two apps, and an id such as `1`: matched as a word anywhere, forget
+    deleted other apps' runs and could never verify (a report's counts, a log's schema)."""
+    one = Sessions("num-app", frozenset({"1"}))
+    preview = (
+        "| app_id | session_id | n_events |\n|---|---|---|\n| num-app | 2 | 1 |\n| other | 1 | 1 |"
+    )
+    assert one.in_markdown(preview) == set()
+    assert one.in_markdown(preview + "\n| num-app | 1 | 7 |") == {"1"}
+    assert one.in_markdown("materialized 1 day(s)") == set()
+    assert one.in_markdown("num-app: session 1 failed") == {"1"}  # a word beside the app's
+    assert one.in_paths("raw_events/dt=D/app_id=other/session_id=1/0.parquet") == set()
+    assert one.in_paths("raw_events/dt=D/app_id=num-app/session_id=1/0.parquet") == {"1"}
+    page = "<table><tr><th>app</th><th>session</th><th>tool calls</th></tr>"
+    page += (
+        "<tr><td>num-app</td><td>2</td><td>1</td></tr><tr><td>other</td><td>1</td><td>1</td></tr>"
+    )
+    assert one.in_html(page + "</table>") == set()
+    stats = json.dumps(
+        {"minValues": {"app_id": "other", "session_id": "1"}, "maxValues": {"app_id": "other"}}
+    )
+    assert one.in_file_action({"path": "x.parquet", "stats": stats}) == set()
+    ours = {"partitionValues": {"app_id": "num-app"}, "stats": stats, "path": "a/x.parquet"}
+    assert one.in_file_action(ours) == {"1"}
+    assert one.in_file_action({**ours, "stats": json.dumps({"minValues": {"n": "11"}})}) == set()
+
+
+def test_a_long_id_is_found_in_the_stats_delta_cuts_short() -> None:
+    long = "session-" + "x" * 80
+    cut = {"minValues": {"session_id": long[:64]}, "maxValues": {"session_id": long[:63] + "y"}}
+    action = {"partitionValues": [("app_id", "a")], "stats_parsed": cut}  # as a checkpoint has it
+    assert Sessions("a", frozenset({long})).in_file_action(action) == {long}
 
 
 def test_an_id_is_named_as_the_uis_previews_show_it() -> None:

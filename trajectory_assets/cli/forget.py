@@ -126,10 +126,11 @@ def forget(
                 "the cause and run the same forget again to finish it"
             ) from None
     # files of a run in flight are no history, and no leftover: none runs until it is checked
+    sessions = request.sessions(forgotten)
     with holding_pool(instance, POOL, "forget: purge and check"):
         record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
-        record.rejected_lines_deleted = erase.drop_rejected(where, app_id, forgotten)
-        held = instance_erase.runs_mentioning(instance, days, forgotten)
+        record.rejected_lines_deleted = erase.drop_rejected(where, sessions)
+        held = instance_erase.runs_mentioning(instance, days, sessions)
         partitions = daily(start_date_of(where))
         again = instance_erase.days_worked_on(instance, held, partitions)
         going = instance_erase.delete_runs(instance, held)
@@ -143,7 +144,7 @@ def forget(
         record.leftovers = erase.leftovers(where, Catalog(where, tables), request, forgotten)
         record.leftovers += [
             f"Dagster run {run_id} names session {', '.join(named[:5])}"
-            for run_id, named in instance_erase.runs_mentioning(instance, days, forgotten).items()
+            for run_id, named in instance_erase.runs_mentioning(instance, days, sessions).items()
         ]
     record.verified = not record.leftovers
     record.finished_at = dt.datetime.now(dt.UTC).isoformat()

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 
 import dagster as dg
 
-from trajectory_assets.lake.mentions import json_strings, sessions_named
+from trajectory_assets.lake.mentions import Sessions, json_strings
 
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -22,20 +22,22 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def runs_mentioning(
-    instance: dg.DagsterInstance, days: Collection[str], session_ids: Collection[str]
+    instance: dg.DagsterInstance, days: Collection[str], sessions: Sessions
 ) -> dict[str, list[str]]:
-    """Each run that worked on one of the days and whose events name one of the sessions: run
-    id -> the sessions it names. Runs still going are included (they cannot be deleted)."""
+    """Each run that worked on one of the days and whose events name one of the sessions (in a
+    preview's row of the app, a raw path, or as a word beside the app's): run id -> the
+    sessions it names. Runs still going are included (they cannot be deleted)."""
     found: dict[str, list[str]] = {}
     for record in instance.get_run_records():
         run = record.dagster_run
         if not _worked_on(run.tags, days):
             continue
         events = [json.loads(dg.serialize_value(e)) for e in instance.all_logs(run.run_id)]
-        text = "\n".join(s for event in events for s in json_strings(event))
-        named = sessions_named(text, session_ids)
+        named = {
+            sid for e in events for text in json_strings(e) for sid in sessions.in_markdown(text)
+        }
         if named:
-            found[run.run_id] = named
+            found[run.run_id] = sorted(named)
     return found
 
 

@@ -10,6 +10,7 @@ never content.
 
 import datetime as dt
 import json
+import os
 import posixpath
 import uuid
 from collections import Counter
@@ -18,12 +19,13 @@ from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from trajectory_assets.lake import delta, delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, STAGING
-from trajectory_assets.lake.mentions import json_strings, sessions_named, text_of
+from trajectory_assets.lake.mentions import Sessions
 from trajectory_assets.lake.quarantine import rejected_files
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
 from trajectory_assets.lake.reports import REPORTS
@@ -33,20 +35,21 @@ EMPTIED = "_emptied_by_forget.json"  # in a day's raw folder whose last session 
 EMPTIED_TEXT = b'{"events": 0, "why": "forget deleted the last sessions of this day"}\n'
 KEEP_LOG = "interval 30 days"  # Delta's default log retention, restored after a purge
 SESSION_ROW = ("dt", "session_id")  # what a table's rows tell of the sessions they hold
+FILE_ACTIONS = ("add", "remove")  # the entries of a Delta log that describe data files
 
 
 @dataclass(frozen=True)
 class Request:
-    """Sessions of one app: named ones, or every session that started before a day."""
+    """Sessions of one app: named ones, and every session that started before a day (one that
+    has raw data, or rows, on an earlier day), on every day it has."""
 
     app_id: str
     session_ids: tuple[str, ...] = ()
     before: str | None = None
 
-    def covers(self, day: str, session_id: str) -> bool:
-        if self.before is not None:
-            return day < self.before
-        return session_id in self.session_ids
+    def sessions(self, found: Collection[str] = ()) -> Sessions:
+        """The named sessions and `found` ones, to search text with."""
+        return Sessions(self.app_id, frozenset({*self.session_ids, *found}))
 
 
 @dataclass
@@ -68,17 +71,20 @@ class Record:
 
 
 def raw_files(lake: Lake, request: Request) -> list[RawFile]:
-    """The raw files of the requested sessions, on every day."""
-    found = []
-    for day in list_days(lake):
-        if request.before is not None and day >= request.before:
-            continue
-        if request.before is not None:
-            found += list_raw_files(lake, dt=day, app_id=request.app_id)
-        else:
-            for sid in request.session_ids:
-                found += list_raw_files(lake, dt=day, app_id=request.app_id, session_id=sid)
-    return found
+    """The raw files of the requested sessions, on every day: a session that started before
+    `before` and ran past midnight has files on later days too."""
+    days = list_days(lake)
+    if request.before is None:
+        return [
+            f
+            for day in days
+            for sid in request.session_ids
+            for f in list_raw_files(lake, dt=day, app_id=request.app_id, session_id=sid)
+        ]
+    listed = {day: list_raw_files(lake, dt=day, app_id=request.app_id) for day in days}
+    started = {f.session_id for day in days if day < request.before for f in listed[day]}
+    wanted = started | set(request.session_ids)
+    return [f for day in days for f in listed[day] if f.session_id in wanted]
 
 
 def held_in_tables(lake: Lake, catalog: Catalog, request: Request) -> dict[str, set[str]]:
@@ -135,20 +141,31 @@ def _unloaded_rows_of(lake: Lake, name: str, request: Request) -> list[tuple[str
 
 
 def _sessions_in(rows: pa.Table, request: Request) -> list[tuple[str, str]]:
-    pairs = zip(rows["dt"].to_pylist(), rows["session_id"].to_pylist(), strict=True)
-    return [(str(day), session) for day, session in pairs if request.covers(str(day), session)]
+    pairs = [
+        (str(day), str(session))
+        for day, session in zip(rows["dt"].to_pylist(), rows["session_id"].to_pylist(), strict=True)
+    ]
+    wanted = set(request.session_ids)
+    if request.before is not None:
+        wanted |= {session for day, session in pairs if day < request.before}
+    return [(day, session) for day, session in pairs if session in wanted]
 
 
 def delete_raw(lake: Lake, files: Sequence[RawFile]) -> None:
-    """Delete the files and their session folders; the day folders stay, so a day left without
-    sessions is an existing, empty day (its tables are rebuilt empty, not left stale). On an
-    object store a folder is there only while something is under it, so a day whose last
-    session goes gets a hidden marker (`EMPTIED`, not raw data) that keeps it."""
+    """Delete the files, their session folders and app folders left empty; the day folders
+    stay, so a day left without sessions is an existing, empty day (its tables are rebuilt
+    empty, not left stale). On an object store a folder is there only while something is under
+    it, so a day whose last session goes gets a hidden marker (`EMPTIED`, not raw data) that
+    keeps it."""
     fs = lake.fs
     folders = {posixpath.dirname(lake.path(f.path)) for f in files}
     for folder in sorted(folders):
         if fs.exists(folder):
             fs.rm(folder, recursive=True)
+    fs.invalidate_cache()
+    for app in sorted({posixpath.dirname(f) for f in folders}):
+        if fs.exists(app) and not fs.ls(app, detail=False):
+            fs.rm(app, recursive=True)  # an app of no session left that day
     fs.invalidate_cache()
     for day in sorted({f.dt for f in files}):
         folder = lake.path(RAW_TABLE, f"dt={day}")
@@ -188,12 +205,23 @@ def purge_history(lake: Lake, catalog: Catalog, days: Sequence[str]) -> list[str
         table.create_checkpoint()
         table.cleanup_metadata()
         table.alter.set_table_properties({"delta.logRetentionDuration": KEEP_LOG})
+        _drop_empty_folders(lake, name)
         purged.append(name)
     fs = lake.fs
     for folder in fs.glob(lake.path(STAGING, "*", "dt=*")):
         if posixpath.basename(folder)[3:] in days:
             fs.rm(folder, recursive=True)
     return purged
+
+
+def _drop_empty_folders(lake: Lake, name: str) -> None:
+    """Partition folders the vacuum left empty: their names are values of the rows that were in
+    them (`error_type=...`, `model=...`). An object store has no folders to leave."""
+    if not lake.is_local:
+        return
+    for folder, _, _ in os.walk(lake.path(name), topdown=False):
+        if posixpath.basename(folder) != delta_history.LOG and not os.listdir(folder):
+            os.rmdir(folder)
 
 
 def leftovers(
@@ -203,6 +231,8 @@ def leftovers(
     files outside the current versions, and their ids (the request's, and `session_ids`: those
     a `--before` request found) in logs, receipts, reports or rejected input. Empty:
     forgotten."""
+    named = (*request.session_ids, *session_ids)
+    request = Request(request.app_id, tuple(sorted(set(named))), request.before)
     found = [f"raw file {f.path}" for f in raw_files(lake, request)]
     for name in catalog.list():
         if name == RAW_TABLE:
@@ -225,12 +255,12 @@ def leftovers(
     for name in unloaded_tables(lake, catalog):
         hits = _unloaded_rows_of(lake, name, request)
         found += _rows_found(f"{name} (no loaded operator writes it)", hits)
-    ids = {*request.session_ids, *session_ids}
-    for path, named in _mentions(lake, ids).items():
-        found += [f"{lake.display_path(path)} mentions session {sid}" for sid in named]
-    for path, named in _rejected_naming(lake, request.app_id, ids).items():
+    sessions = request.sessions()
+    for path, ids in _mentions(lake, sessions).items():
+        found += [f"{lake.display_path(path)} mentions session {sid}" for sid in ids]
+    for path, ids in _rejected_naming(lake, sessions).items():
         shown = lake.display_path(path)
-        found += [f"{shown} holds rejected input of session {sid}" for sid in named]
+        found += [f"{shown} holds rejected input of session {sid}" for sid in ids]
     return found
 
 
@@ -243,13 +273,13 @@ def _rows_found(table: str, hits: Sequence[tuple[str, str]]) -> list[str]:
     return lines[:20] + more
 
 
-def drop_rejected(lake: Lake, app_id: str, session_ids: Collection[str]) -> int:
+def drop_rejected(lake: Lake, sessions: Sessions) -> int:
     """Remove the lines of the app's rejected input that name the sessions (a file left empty
     goes too); how many lines."""
     dropped = 0
-    for path in _rejected_naming(lake, app_id, session_ids):
+    for path in _rejected_naming(lake, sessions):
         lines = lake.fs.cat_file(path).decode().splitlines()
-        kept = [line for line in lines if not _names(line, app_id, session_ids)]
+        kept = [line for line in lines if not _names(line, sessions)]
         dropped += len(lines) - len(kept)
         if kept:
             write_file_atomic(lake, path, ("\n".join(kept) + "\n").encode())
@@ -258,34 +288,34 @@ def drop_rejected(lake: Lake, app_id: str, session_ids: Collection[str]) -> int:
     return dropped
 
 
-def _rejected_naming(lake: Lake, app_id: str, session_ids: Collection[str]) -> dict[str, list[str]]:
+def _rejected_naming(lake: Lake, sessions: Sessions) -> dict[str, list[str]]:
     """Files of the app's rejected input with lines that name the sessions, and which."""
     found = {}
     for path in rejected_files(lake):
         lines = lake.fs.cat_file(path).decode().splitlines()
-        named = sorted({s for line in lines for s in _names(line, app_id, session_ids)})
+        named = sorted({s for line in lines for s in _names(line, sessions)})
         if named:
             found[path] = named
     return found
 
 
-def _names(line: str, app_id: str, session_ids: Collection[str]) -> list[str]:
-    """The sessions a line of rejected input names, if it is the app's, or if its record is a
-    source line that could not be read (`{"line": text}`), whose app nobody can tell."""
+def _names(line: str, sessions: Sessions) -> set[str]:
+    """The sessions a line of rejected input names, if it is the app's: a value that is the id,
+    or a raw path; or, in a source line that could not be read (`{"line": text}`), whose app
+    nobody can tell, the id as a word."""
     doc = json.loads(line) if line.strip() else {}
     if not isinstance(doc, dict):
-        return []
+        return set()
     record = doc.get("record")
-    unread = isinstance(record, dict) and set(record) == {"line"}
-    if doc.get("app_id") != app_id and not unread:
-        return []
-    return sessions_named("\n".join(json_strings(doc.get("record"))), session_ids)
+    if isinstance(record, dict) and set(record) == {"line"}:
+        return sessions.in_words(str(record["line"]))
+    return sessions.in_values(record) if doc.get("app_id") == sessions.app_id else set()
 
 
-def _mentions(lake: Lake, session_ids: Collection[str]) -> dict[str, list[str]]:
+def _mentions(lake: Lake, sessions: Sessions) -> dict[str, list[str]]:
     """Table logs, batch receipts and report pages that name the sessions (file stats carry
     session ids, a report lists sessions), and which."""
-    if not session_ids:
+    if not sessions.ids:
         return {}
     fs = lake.fs
     paths = [
@@ -296,7 +326,31 @@ def _mentions(lake: Lake, session_ids: Collection[str]) -> dict[str, list[str]]:
     found = {}
     for path in paths:
         if fs.isfile(path):
-            named = sessions_named(text_of(path, fs.cat_file(path)), session_ids)
+            named = sorted(_named_in_file(lake, path, sessions))
             if named:
                 found[path] = named
     return found
+
+
+def _named_in_file(lake: Lake, path: str, sessions: Sessions) -> set[str]:
+    """By the file's kind: a Delta log's file actions (commits, checkpoints; what else a log
+    holds is the table's schema and commit details, never rows), a JSON document's values, a
+    page's tables; any other file's words."""
+    name = posixpath.basename(path)
+    if posixpath.basename(posixpath.dirname(path)) == delta_history.LOG:
+        if name.endswith(".checkpoint.parquet"):
+            with lake.fs.open(path, "rb") as f:
+                checkpoint = pq.ParquetFile(f)
+                kinds = [k for k in FILE_ACTIONS if k in checkpoint.schema_arrow.names]
+                entries = checkpoint.read(columns=kinds).to_pylist()
+        elif name.endswith(".json"):
+            text = lake.fs.cat_file(path).decode()
+            entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            return set()  # `_last_checkpoint`: where the checkpoint is
+        actions = [e[kind] for e in entries for kind in FILE_ACTIONS if e.get(kind)]
+        return {sid for action in actions for sid in sessions.in_file_action(action)}
+    text = lake.fs.cat_file(path).decode("utf-8", errors="replace")
+    if name.endswith(".json"):
+        return sessions.in_values(json.loads(text))
+    return sessions.in_html(text) if name.endswith(".html") else sessions.in_words(text)
