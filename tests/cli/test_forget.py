@@ -267,3 +267,35 @@ def test_forget_before_a_day_takes_a_session_past_midnight_and_no_other_apps_nam
     assert not lake_catalog(lake).read("raw_compacted", app_id="num-app").num_rows
     folders = [p for p in Path(root).rglob("*") if p.is_dir() and "num-app" in p.name]
     assert folders == []  # nor `error_type=Secret4711Error` under them
+
+
+@pytest.mark.slow
+def test_forget_deletes_a_sessions_rows_filed_under_another_session(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """A row of the session in another session's file (rejected there) stayed in the raw file,
+    `rejected_events` and `raw_compacted`; forget said the raw files were gone and never
+    verified. Now that file is written again without the row, and the rest of it stays."""
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    lake = Lake(str(root))
+    victim, bystander = sessions_of(lake, "support-bot")[DAY1][:2]
+    ts = dt.datetime.fromisoformat(f"{DAY1}T12:00:00+00:00")
+    event = {"event_type": "user_message", "ts": ts, "turn_index": 0}
+    raw_session(root, DAY1, "support-bot", bystander, [{**event, "event_id": "kept"}])
+    stray = root / "raw_events" / f"dt={DAY1}" / "app_id=support-bot" / f"session_id={bystander}"
+    rows = pq.read_table(stray / f"{DAY1}.parquet").to_pylist()
+    rows.append({**rows[0], "event_id": "misfiled", "session_id": victim})
+    pq.write_table(pa.Table.from_pylist(rows, schema=RAW_EVENTS), stray / f"{DAY1}.parquet")
+    ran = materialize(root, home, "--partition", DAY1)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    rejected = lake_catalog(lake).read("rejected_events", dt=DAY1)["row"].to_pylist()
+    assert any('"misfiled"' in row for row in rejected)
+
+    args = ("--app-id", "support-bot", "--session-id", victim, "--runtime", "inline")
+    done = forget(root, home, *args)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "and 1 row(s) in 1 other session(s)' raw file(s)" in done.stdout
+    assert pq.read_table(stray / f"{DAY1}.parquet")["event_id"].to_pylist() == ["kept"]
+    rejected = lake_catalog(lake).read("rejected_events", dt=DAY1)["row"].to_pylist()
+    assert not any('"misfiled"' in row for row in rejected)
+    assert bystander in sessions_of(lake, "support-bot")[DAY1]

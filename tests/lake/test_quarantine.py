@@ -8,7 +8,7 @@ from trajectory_assets.lake import erase
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.mentions import Sessions
-from trajectory_assets.lake.quarantine import keep_rejected, rejected_files
+from trajectory_assets.lake.quarantine import drop_rejected, keep_rejected, rejected_files
 
 
 def span(session: str) -> dict[str, object]:
@@ -39,19 +39,15 @@ def test_rejected_records_are_kept_with_the_reason_and_forget_drops_a_sessions(
     assert left("s-12") == [
         f"{p} holds rejected input of session s-12" for p in sorted([both, alone])
     ]
-    assert (
-        erase.drop_rejected(lake, Sessions("app", frozenset({"s-1"}))) == 1
-    )  # s-1's line, not s-12's
+    assert drop_rejected(lake, Sessions("app", frozenset({"s-1"}))) == 1  # s-1's line, not s-12's
     assert left("s-1") == []
     assert (
-        erase.drop_rejected(lake, Sessions("another app", frozenset({"s-12"}))) == 0
+        drop_rejected(lake, Sessions("another app", frozenset({"s-12"}))) == 0
     )  # only the app's own
-    assert erase.drop_rejected(lake, Sessions("app", frozenset({"s-12"}))) == 2
+    assert drop_rejected(lake, Sessions("app", frozenset({"s-12"}))) == 2
     assert rejected_files(lake) == [accented]  # files left without lines are gone
     assert left("s-12") == []
-    assert (
-        erase.drop_rejected(lake, Sessions("app", frozenset({"sé-9"}))) == 1 and left("sé-9") == []
-    )
+    assert drop_rejected(lake, Sessions("app", frozenset({"sé-9"}))) == 1 and left("sé-9") == []
 
 
 def test_forget_finds_a_sessions_kept_lines_by_the_app_they_name_or_in_unread_lines(
@@ -72,5 +68,5 @@ def test_forget_finds_a_sessions_kept_lines_by_the_app_they_name_or_in_unread_li
         for line in Path(path).read_text().splitlines()
     }
     assert kept == {"mine", "jsonl"}
-    assert erase.drop_rejected(lake, Sessions("mine", frozenset({"s-7"}))) == 2
+    assert drop_rejected(lake, Sessions("mine", frozenset({"s-7"}))) == 2
     assert rejected_files(lake) == []

@@ -67,6 +67,8 @@ def forget(
     from trajectory_assets.errors import OtherLakeError
     from trajectory_assets.lake import erase
     from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.layout import parse_hive
+    from trajectory_assets.lake.quarantine import drop_rejected
 
     if bool(session_ids) == (before is not None):
         raise CliError("give --session-id SESSION (one or more), or --before DAY")
@@ -83,8 +85,17 @@ def forget(
     files = erase.raw_files(where, request)
     in_tables = erase.held_in_tables(where, Catalog(where, tables), request)  # raw files gone?
     forgotten = {f.session_id for f in files} | set(in_tables)
-    days = sorted({f.dt for f in files} | {d for ds in in_tables.values() for d in ds})
+    by_id = erase.Request(app_id, tuple(sorted(forgotten)))
+    misfiled = erase.misfiled_rows(Catalog(where, tables), by_id, skip={f.path for f in files})
+    days = sorted(
+        {f.dt for f in files}
+        | {d for ds in in_tables.values() for d in ds}
+        | {parse_hive(path)["dt"] for path in misfiled}
+    )
     what = f"{len(forgotten)} session(s) of {app_id} in {len(files)} raw file(s)"
+    if misfiled:
+        rows = sum(len(positions) for positions in misfiled.values())
+        what += f" and {rows} row(s) in {len(misfiled)} other session(s)' raw file(s)"
     if not forgotten:
         raise CliError(
             f"nothing to forget: no raw files of those sessions of {app_id}, and no table "
@@ -105,9 +116,10 @@ def forget(
     shown = where.display_path(path)
     with holding_pool(instance, POOL, "forget: delete raw files"):  # no run reads them now
         erase.delete_raw(where, files)
+        record.raw_rows_deleted = erase.delete_rows(where, misfiled)
     record.raw_files_deleted, record.days = len(files), days
     erase.save(where, path, record)
-    say(f"deleted {what}" if files else f"{what}: their raw files are already gone")
+    say(f"deleted {what}" if files or misfiled else f"{what}: their raw files are already gone")
 
     catalog = Catalog(where, tables)
     built = [d for d in days if any(catalog.state(t, d) for t in tables)]
@@ -129,7 +141,7 @@ def forget(
     sessions = request.sessions(forgotten)
     with holding_pool(instance, POOL, "forget: purge and check"):
         record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
-        record.rejected_lines_deleted = erase.drop_rejected(where, sessions)
+        record.rejected_lines_deleted = drop_rejected(where, sessions)
         held = instance_erase.runs_mentioning(instance, days, sessions)
         partitions = daily(start_date_of(where))
         again = instance_erase.days_worked_on(instance, held, partitions)

@@ -8,13 +8,14 @@ holds the sessions. What was forgotten is recorded in `<lake>/_forgotten/`: ids 
 never content.
 """
 
+import contextlib
 import datetime as dt
 import json
 import os
 import posixpath
 import uuid
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
@@ -23,10 +24,10 @@ import pyarrow.parquet as pq
 
 from trajectory_assets.lake import delta, delta_history
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.fs import Lake, write_file_atomic
+from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, STAGING
 from trajectory_assets.lake.mentions import Sessions
-from trajectory_assets.lake.quarantine import rejected_files
+from trajectory_assets.lake.quarantine import rejected_naming
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
 from trajectory_assets.lake.reports import REPORTS
 
@@ -35,6 +36,7 @@ EMPTIED = "_emptied_by_forget.json"  # in a day's raw folder whose last session 
 EMPTIED_TEXT = b'{"events": 0, "why": "forget deleted the last sessions of this day"}\n'
 KEEP_LOG = "interval 30 days"  # Delta's default log retention, restored after a purge
 SESSION_ROW = ("dt", "session_id")  # what a table's rows tell of the sessions they hold
+REJECTED = "rejected_events"  # raw rows the tables left out, with their files and positions
 FILE_ACTIONS = ("add", "remove")  # the entries of a Delta log that describe data files
 
 
@@ -61,6 +63,7 @@ class Record:
     before: str | None
     requested_at: str
     raw_files_deleted: int = 0
+    raw_rows_deleted: int = 0  # rows of the sessions in other sessions' raw files
     days: list[str] = field(default_factory=list)
     tables_purged: list[str] = field(default_factory=list)
     rejected_lines_deleted: int = 0
@@ -85,6 +88,52 @@ def raw_files(lake: Lake, request: Request) -> list[RawFile]:
     started = {f.session_id for day in days if day < request.before for f in listed[day]}
     wanted = started | set(request.session_ids)
     return [f for day in days for f in listed[day] if f.session_id in wanted]
+
+
+def misfiled_rows(
+    catalog: Catalog, request: Request, skip: Collection[str] = ()
+) -> dict[str, list[int]]:
+    """Rows of the requested sessions in raw files of other sessions or apps (a producer's
+    mistake; `rejected_events` keeps each by file and position, with the row's own ids), but not
+    in the files of `skip`: raw path -> row positions."""
+    found: dict[str, list[int]] = {}
+    for path, position in _rejected_rows_of(catalog, request):
+        if path not in skip:
+            found.setdefault(path, []).append(position)
+    return found
+
+
+def delete_rows(lake: Lake, rows: Mapping[str, Sequence[int]]) -> int:
+    """Write each raw file again without the rows at the positions (a file left without rows
+    goes); how many rows."""
+    deleted = 0
+    for path, positions in rows.items():
+        with lake.fs.open(lake.path(path), "rb") as f:
+            table = pq.read_table(f)
+        dropped = set(positions)
+        keep = pa.array([i not in dropped for i in range(table.num_rows)])
+        kept = table.filter(keep)
+        deleted += table.num_rows - kept.num_rows
+        if kept.num_rows:
+            write_file_atomic(lake, lake.path(path), parquet_bytes(kept))
+        else:
+            lake.fs.rm(lake.path(path))
+    return deleted
+
+
+def _rejected_rows_of(catalog: Catalog, request: Request) -> list[tuple[str, int]]:
+    """(raw file, position) of rejected rows that are the requested sessions' own, by the
+    row's ids (its folder's may be another session's)."""
+    if REJECTED not in catalog.list():
+        return []
+    rows = catalog.read(REJECTED, columns=("source_file", "source_row", "row")).to_pylist()
+    found = []
+    for row in rows:
+        with contextlib.suppress(json.JSONDecodeError, TypeError):
+            own = json.loads(row["row"])
+            if own.get("app_id") == request.app_id and own.get("session_id") in request.session_ids:
+                found.append((str(row["source_file"]), int(row["source_row"])))
+    return found
 
 
 def held_in_tables(lake: Lake, catalog: Catalog, request: Request) -> dict[str, set[str]]:
@@ -252,13 +301,17 @@ def leftovers(
             if p not in current
         ]
         found += _rows_found(name, _rows_of(catalog, name, request))
+    misfiled = _rejected_rows_of(catalog, request)
+    found += [
+        f"raw file {path}: row {position} is of a forgotten session" for path, position in misfiled
+    ]
     for name in unloaded_tables(lake, catalog):
         hits = _unloaded_rows_of(lake, name, request)
         found += _rows_found(f"{name} (no loaded operator writes it)", hits)
     sessions = request.sessions()
     for path, ids in _mentions(lake, sessions).items():
         found += [f"{lake.display_path(path)} mentions session {sid}" for sid in ids]
-    for path, ids in _rejected_naming(lake, sessions).items():
+    for path, ids in rejected_naming(lake, sessions).items():
         shown = lake.display_path(path)
         found += [f"{shown} holds rejected input of session {sid}" for sid in ids]
     return found
@@ -271,45 +324,6 @@ def _rows_found(table: str, hits: Sequence[tuple[str, str]]) -> list[str]:
     lines = [f"{table}: {n} row(s) of session {s} (dt={d})" for (d, s), n in counts.items()]
     more = [f"{table}: and {len(lines) - 20} more session day(s)"] if len(lines) > 20 else []
     return lines[:20] + more
-
-
-def drop_rejected(lake: Lake, sessions: Sessions) -> int:
-    """Remove the lines of the app's rejected input that name the sessions (a file left empty
-    goes too); how many lines."""
-    dropped = 0
-    for path in _rejected_naming(lake, sessions):
-        lines = lake.fs.cat_file(path).decode().splitlines()
-        kept = [line for line in lines if not _names(line, sessions)]
-        dropped += len(lines) - len(kept)
-        if kept:
-            write_file_atomic(lake, path, ("\n".join(kept) + "\n").encode())
-        else:
-            lake.fs.rm(path)
-    return dropped
-
-
-def _rejected_naming(lake: Lake, sessions: Sessions) -> dict[str, list[str]]:
-    """Files of the app's rejected input with lines that name the sessions, and which."""
-    found = {}
-    for path in rejected_files(lake):
-        lines = lake.fs.cat_file(path).decode().splitlines()
-        named = sorted({s for line in lines for s in _names(line, sessions)})
-        if named:
-            found[path] = named
-    return found
-
-
-def _names(line: str, sessions: Sessions) -> set[str]:
-    """The sessions a line of rejected input names, if it is the app's: a value that is the id,
-    or a raw path; or, in a source line that could not be read (`{"line": text}`), whose app
-    nobody can tell, the id as a word."""
-    doc = json.loads(line) if line.strip() else {}
-    if not isinstance(doc, dict):
-        return set()
-    record = doc.get("record")
-    if isinstance(record, dict) and set(record) == {"line"}:
-        return sessions.in_words(str(record["line"]))
-    return sessions.in_values(record) if doc.get("app_id") == sessions.app_id else set()
 
 
 def _mentions(lake: Lake, sessions: Sessions) -> dict[str, list[str]]:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from trajectory_assets.lake.fs import Lake, write_file_atomic
+from trajectory_assets.lake.mentions import Sessions
 
 REJECTED = "_rejected"
 
@@ -56,3 +57,42 @@ def keep_rejected(
 
 def rejected_files(lake: Lake) -> list[str]:
     return [p for p in lake.fs.glob(lake.path(REJECTED, "**", "*.jsonl")) if lake.fs.isfile(p)]
+
+
+def drop_rejected(lake: Lake, sessions: Sessions) -> int:
+    """Remove the lines of the app's rejected input that name the sessions (a file left empty
+    goes too); how many lines."""
+    dropped = 0
+    for path in rejected_naming(lake, sessions):
+        lines = lake.fs.cat_file(path).decode().splitlines()
+        kept = [line for line in lines if not _names(line, sessions)]
+        dropped += len(lines) - len(kept)
+        if kept:
+            write_file_atomic(lake, path, ("\n".join(kept) + "\n").encode())
+        else:
+            lake.fs.rm(path)
+    return dropped
+
+
+def rejected_naming(lake: Lake, sessions: Sessions) -> dict[str, list[str]]:
+    """Files of the app's rejected input with lines that name the sessions, and which."""
+    found = {}
+    for path in rejected_files(lake):
+        lines = lake.fs.cat_file(path).decode().splitlines()
+        named = sorted({s for line in lines for s in _names(line, sessions)})
+        if named:
+            found[path] = named
+    return found
+
+
+def _names(line: str, sessions: Sessions) -> set[str]:
+    """The sessions a line of rejected input names, if it is the app's: a value that is the id,
+    or a raw path; or, in a source line that could not be read (`{"line": text}`), whose app
+    nobody can tell, the id as a word."""
+    doc = json.loads(line) if line.strip() else {}
+    if not isinstance(doc, dict):
+        return set()
+    record = doc.get("record")
+    if isinstance(record, dict) and set(record) == {"line"}:
+        return sessions.in_words(str(record["line"]))
+    return sessions.in_values(record) if doc.get("app_id") == sessions.app_id else set()
