@@ -352,7 +352,7 @@ def _named_in_file(lake: Lake, path: str, sessions: Sessions) -> set[str]:
     page's tables; any other file's words."""
     name = posixpath.basename(path)
     if posixpath.basename(posixpath.dirname(path)) == delta_history.LOG:
-        if name.endswith(".checkpoint.parquet"):
+        if ".checkpoint." in name and name.endswith(".parquet"):  # one part or several
             with lake.fs.open(path, "rb") as f:
                 checkpoint = pq.ParquetFile(f)
                 kinds = [k for k in FILE_ACTIONS if k in checkpoint.schema_arrow.names]
