@@ -35,8 +35,32 @@ def test_an_instance_refuses_a_run_against_another_lake(tmp_path: Path, home: Pa
     assert f"records the lake {first}, and this run writes {second}" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert not (second / "sessions").exists()
+    dry = materialize(second, home, "--partition", DAY1, "--dry-run")  # said it would run
+    assert dry.returncode == 1 and "the run would be refused: this Dagster instance" in dry.stderr
     allowed = materialize(second, home, "--partition", DAY1, "--allow-other-lake")
     assert allowed.returncode == 0, allowed.stderr[-2000:]
+    # the UI now shows the second lake's day: sync records the first's again (it said "known")
+    synced = on_lake("sync", first, home)
+    assert synced.returncode == 0, synced.stderr[-2000:]
+    assert "sessions               1 day(s) recorded now,     0 already known" in synced.stdout
+
+
+def test_a_lake_that_moved_is_made_the_instances_lake_by_sync(tmp_path: Path, home: Path) -> None:
+    """Every command refused a lake moved to another folder, with no way forward but a new
+    instance (forget's message named a flag it does not have)."""
+    first, moved = tmp_path / "first", tmp_path / "moved"
+    generate(first, home, days=1, sessions_per_day=5)
+    assert materialize(first, home, "--partition", DAY1).returncode == 0
+    shutil.move(first, moved)
+    refused = on_lake("forget", moved, home, "--app-id", "a", "--session-id", "s", "--yes")
+    assert refused.returncode == 1
+    assert f"`trajectory-assets sync --lake {moved} --rebind`" in refused.stderr
+    rebound = on_lake("sync", moved, home, "--rebind")
+    assert rebound.returncode == 0, rebound.stderr[-2000:]
+    assert f"the instance's lake is now {moved} (it was {first})" in rebound.stdout
+    assert "sessions               1 day(s) recorded now,     0 already known" in rebound.stdout
+    again = materialize(moved, home, "--partition", DAY1, "--force")
+    assert again.returncode == 0, again.stderr[-2000:]
 
 
 def test_missing_materializes_scattered_days_then_nothing(tmp_path: Path, home: Path) -> None:

@@ -58,7 +58,9 @@ def test_forget_sessions_then_everything_before_a_day(
     ran = materialize(root, home, "--from", DAY1, "--to", DAY2)  # one run, previews of DAY2
     assert ran.returncode == 0, ran.stderr[-3000:]
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        (showing,) = runs_mentioning(instance, [DAY2], Sessions(app, frozenset({victim})))
+        (showing,) = runs_mentioning(
+            instance, [DAY2], Sessions(app, frozenset({victim})), str(root)
+        )
 
     done = forget(root, home, "--app-id", app, "--session-id", victim, "--runtime", "inline")
     assert done.returncode == 0, done.stderr[-3000:]
@@ -66,7 +68,9 @@ def test_forget_sessions_then_everything_before_a_day(
     assert "deleted 1 Dagster run(s) whose events named them" in done.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(showing) is None
-        assert not runs_mentioning(instance, [DAY1, DAY2], Sessions(app, frozenset({victim})))
+        assert not runs_mentioning(
+            instance, [DAY1, DAY2], Sessions(app, frozenset({victim})), str(root)
+        )
         for table in ("sessions", "turns", "daily_report"):  # DAY1 recorded again by sync
             assert {DAY1, DAY2} <= instance.get_materialized_partitions(dg.AssetKey(table))
         latest = instance.fetch_materializations(

@@ -7,9 +7,11 @@ import dagster as dg
 import pytest
 
 from trajectory_assets.defs.forget import delete_runs, runs_mentioning
+from trajectory_assets.defs.instance import LAKE_TAG
 from trajectory_assets.lake.mentions import Sessions
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-11-01")
+LAKE = "/lakes/this"
 
 
 @dg.asset(partitions_def=DAYS)
@@ -38,15 +40,14 @@ def of_app(ids: set[str], app: str = "app") -> Sessions:
     return Sessions(app, frozenset(ids))
 
 
-def run(instance: dg.DagsterInstance, first: str, last: str | None = None) -> str:
+def run(instance: dg.DagsterInstance, first: str, last: str | None = None, lake: str = LAKE) -> str:
     """A run of one day, or of a range of days as a backfill of one run records it."""
+    tags = {LAKE_TAG: lake}
     if last is None:
-        done = dg.materialize([sessions], instance=instance, partition_key=first)
+        done = dg.materialize([sessions], instance=instance, partition_key=first, tags=tags)
     else:
-        tags = {
-            "dagster/asset_partition_range_start": first,
-            "dagster/asset_partition_range_end": last,
-        }
+        tags["dagster/asset_partition_range_start"] = first
+        tags["dagster/asset_partition_range_end"] = last
         done = dg.materialize([sessions], instance=instance, tags=tags)
     assert done.success
     return done.run_id
@@ -56,25 +57,35 @@ def test_runs_naming_a_session_on_the_days_are_found(instance: dg.DagsterInstanc
     second = run(instance, "2026-11-02")
     third = run(instance, "2026-11-03")
     both = run(instance, "2026-11-02", "2026-11-03")
-    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-12"})) == {
+    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-12"}), LAKE) == {
         second: ["s-12"],
         both: ["s-12"],
     }
-    assert runs_mentioning(instance, ["2026-11-03"], of_app({"s-12", "s-13"})) == {
+    assert runs_mentioning(instance, ["2026-11-03"], of_app({"s-12", "s-13"}), LAKE) == {
         third: ["s-13"],
         both: ["s-12", "s-13"],
     }
-    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-1"})) == {}  # another app's
-    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-1"}, "other")) == {
+    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-1"}), LAKE) == {}  # another app's
+    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-1"}, "other"), LAKE) == {
         second: ["s-1"],
         both: ["s-1"],
     }
-    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-12"}, "other")) == {}
-    assert runs_mentioning(instance, ["2026-11-05"], of_app({"s-12"})) == {}  # runs of other days
-    assert runs_mentioning(instance, ["2026-11-03"], of_app({"a b"})) == {
+    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-12"}, "other"), LAKE) == {}
+    assert (
+        runs_mentioning(instance, ["2026-11-05"], of_app({"s-12"}), LAKE) == {}
+    )  # runs of other days
+    assert runs_mentioning(instance, ["2026-11-03"], of_app({"a b"}), LAKE) == {
         third: ["a b"],
         both: ["a b"],
     }
+
+
+def test_runs_of_another_lake_are_not_this_lakes_to_delete(instance: dg.DagsterInstance) -> None:
+    """A run allowed to write another lake (a staging copy) names the same sessions: forget of
+    this lake deleted it and recorded this lake's days over it."""
+    ours = run(instance, "2026-11-02")
+    run(instance, "2026-11-02", lake="/lakes/staging-copy")
+    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-12"}), LAKE) == {ours: ["s-12"]}
 
 
 def test_deleted_runs_take_their_records_with_them(instance: dg.DagsterInstance) -> None:
@@ -84,4 +95,4 @@ def test_deleted_runs_take_their_records_with_them(instance: dg.DagsterInstance)
     assert instance.get_run_by_id(gone) is None and instance.all_logs(gone) == []
     assert instance.get_run_by_id(kept) is not None
     assert instance.get_materialized_partitions(dg.AssetKey("sessions")) == {"2026-11-03"}
-    assert runs_mentioning(instance, ["2026-11-02", "2026-11-03"], of_app({"s-12"})) == {}
+    assert runs_mentioning(instance, ["2026-11-02", "2026-11-03"], of_app({"s-12"}), LAKE) == {}

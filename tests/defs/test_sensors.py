@@ -10,6 +10,7 @@ import pytest
 from tests.lakes import DAY1, DAY2, break_day
 from tests.runs import run_all
 from trajectory_assets.definitions import defs
+from trajectory_assets.defs.instance import bind
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.lake.fs import Lake
 
@@ -137,3 +138,24 @@ def test_days_computed_by_an_earlier_version_of_the_operators_are_requested_agai
     requests = evaluate(lake)  # the current version
     assert [r.partition_key for r in requests] == [DAY1, DAY2]
     assert not launched & {r.run_key for r in requests}
+
+
+def test_a_location_whose_lake_the_instance_does_not_record_requests_no_runs(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """Every run the sensor or schedule of another lake's location requested failed, and marked
+    the instance's own lake's days failed in the UI (the asset keys are the same)."""
+    resources = {"lake": LakeResource(root=lake.uri)}
+    at = dt.datetime.fromisoformat(DAY1) + dt.timedelta(days=1, minutes=30)
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:  # DAGSTER_HOME untouched
+        bind(instance, "/somewhere/else")
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            result = defs.resolve_sensor_def("tier_b_daily_raw_changed")(context)
+        assert isinstance(result, dg.SensorResult) and not result.run_requests
+        assert "records the lake /somewhere/else" in str(result.skip_reason)
+        with dg.build_schedule_context(
+            instance=instance, resources=resources, scheduled_execution_time=at
+        ) as tick:  # closes the instance it opens from the reference, within this one
+            skipped = defs.resolve_schedule_def("tier_b_daily_schedule")(tick)
+        assert isinstance(skipped, dg.SkipReason)
+        assert "records the lake /somewhere/else" in str(skipped.skip_message)

@@ -142,7 +142,7 @@ def forget(
     with holding_pool(instance, POOL, "forget: purge and check"):
         record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
         record.rejected_lines_deleted = drop_rejected(where, sessions)
-        held = instance_erase.runs_mentioning(instance, days, sessions)
+        held = instance_erase.runs_mentioning(instance, days, sessions, where.display())
         partitions = daily(start_date_of(where))
         again = instance_erase.days_worked_on(instance, held, partitions)
         going = instance_erase.delete_runs(instance, held)
@@ -156,7 +156,9 @@ def forget(
         record.leftovers = erase.leftovers(where, Catalog(where, tables), request, forgotten)
         record.leftovers += [
             f"Dagster run {run_id} names session {', '.join(named[:5])}"
-            for run_id, named in instance_erase.runs_mentioning(instance, days, sessions).items()
+            for run_id, named in instance_erase.runs_mentioning(
+                instance, days, sessions, where.display()
+            ).items()
         ]
     record.verified = not record.leftovers
     record.finished_at = dt.datetime.now(dt.UTC).isoformat()

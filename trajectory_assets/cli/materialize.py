@@ -52,10 +52,10 @@ from trajectory_assets.cli.outcome import (
 if TYPE_CHECKING:
     import dagster as dg
 
+    from trajectory_assets.lake.fs import Lake
     from trajectory_assets.project import Project
 
 JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
-LAKE_TAG = "trajectory_assets/lake"
 
 
 @click.command(short_help="materialize Tier B assets through Dagster")
@@ -155,7 +155,10 @@ def materialize(
             f"assets: {', '.join(tables)}\n"
             "nothing run (dry run); `explain TABLE` shows a day's plan"
         )
-        if refused := dry_run_refusal(where, the_project, tables, days, on_bad_file, force):
+        refused = other_lake(where, allow_other_lake) or dry_run_refusal(
+            where, the_project, tables, days, on_bad_file, force
+        )
+        if refused:
             raise CliError(f"the run would be refused: {refused}")
         return
     run_days(
@@ -172,6 +175,18 @@ def materialize(
         config=config,
         config_file=config_file or "",
     )
+
+
+def other_lake(lake: "Lake", allow_other_lake: bool) -> str | None:
+    """Why the DAGSTER_HOME instance, if there is one, would refuse a run against the lake."""
+    if not os.environ.get("DAGSTER_HOME"):
+        return None
+    import dagster as dg
+
+    from trajectory_assets.defs.instance import refusal
+
+    with dg.DagsterInstance.get() as instance:
+        return refusal(instance, lake.display(), allow_other_lake=allow_other_lake)
 
 
 def run_days(
@@ -196,7 +211,7 @@ def run_days(
     from trajectory_assets.cli.pool import PROCESS_TAG, tell, this_process, wait_for_pool
     from trajectory_assets.cli.run_config import check_configs, node_configs
     from trajectory_assets.defs.assets import POOL
-    from trajectory_assets.defs.instance import bind
+    from trajectory_assets.defs.instance import LAKE_TAG, bind
     from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_tag
     from trajectory_assets.defs.resources import ComputeResource, LakeResource
     from trajectory_assets.errors import OtherLakeError

@@ -19,13 +19,19 @@ from trajectory_assets.cli.common import (
 @click.option(
     "--allow-other-lake", is_flag=True, help="sync even though the instance records another lake"
 )
-def sync(lake: str, defs: tuple[str, ...], allow_other_lake: bool) -> None:
+@click.option(
+    "--rebind",
+    is_flag=True,
+    help="make this the instance's lake (it moved): its days are recorded again from it",
+)
+def sync(lake: str, defs: tuple[str, ...], allow_other_lake: bool, rebind: bool) -> None:
     """Bring the DAGSTER_HOME instance up to date with the lake: its raw days as observations,
-    every table day it has no (or an older) record of as a materialization. Nothing is
-    computed; for a new or lost instance, or a lake filled elsewhere."""
+    every table day it has no (or an older, or another lake's) record of as a materialization.
+    Nothing is computed; for a new or lost instance, a lake filled elsewhere, or one that
+    moved (--rebind)."""
     import dagster as dg
 
-    from trajectory_assets.defs.instance import bind
+    from trajectory_assets.defs import instance as instance_lake
     from trajectory_assets.defs.partitions import daily, start_date_of
     from trajectory_assets.defs.sync import sync as sync_instance
     from trajectory_assets.errors import OtherLakeError
@@ -33,8 +39,12 @@ def sync(lake: str, defs: tuple[str, ...], allow_other_lake: bool) -> None:
     dagster_home("which Dagster instance should show the lake?")
     where = open_lake(lake, must_exist=True)
     instance = dg.DagsterInstance.get()
+    if rebind:
+        before = instance_lake.rebind(instance, where.display())
+        if before not in (None, where.display()):
+            say(f"the instance's lake is now {where.display()} (it was {before})")
     try:
-        bind(instance, where.display(), allow_other_lake=allow_other_lake)
+        instance_lake.bind(instance, where.display(), allow_other_lake=allow_other_lake)
     except OtherLakeError as exc:
         raise CliError(str(exc)) from None
     partitions = daily(start_date_of(where))

@@ -3,7 +3,8 @@ another lake from the same instance would show that lake's tables as this one's.
 
 The first materialization records the lake in the instance (a key of its run storage); every
 run and materialization also carries it (a run tag, a metadata entry). A run against another
-lake is refused, naming both, unless it says `allow_other_lake`.
+lake is refused, naming both, unless it says `allow_other_lake`; a lake that moved is made the
+instance's lake by `sync --rebind`.
 """
 
 import dagster as dg
@@ -18,14 +19,47 @@ def bound_lake(instance: dg.DagsterInstance) -> str | None:
     return instance.run_storage.get_cursor_values({LAKE_KEY}).get(LAKE_KEY)
 
 
+def refusal(
+    instance: dg.DagsterInstance, lake: str, *, allow_other_lake: bool = False
+) -> str | None:
+    """Why `bind` would refuse a run against `lake`; None when it would not."""
+    current = bound_lake(instance)
+    if current is None or current == lake or allow_other_lake:
+        return None
+    return (
+        f"this Dagster instance records the lake {current}, and this run writes {lake}: the "
+        "UI would show one lake's tables as the other's. Use one DAGSTER_HOME per lake; if the "
+        f"lake moved, `trajectory-assets sync --lake {lake} --rebind` makes it the instance's "
+        "lake; or allow a run explicitly (run config allow_other_lake, or --allow-other-lake "
+        "of materialize, sync and rollback)"
+    )
+
+
+def tick_refusal(
+    context: dg.SensorEvaluationContext | dg.ScheduleEvaluationContext, lake: str
+) -> str | None:
+    """Why a sensor's or schedule's runs against `lake` would be refused: a tick that requested
+    them would fail a run a day and show the instance's own lake's days as failed. None when a
+    context has no instance (built in a test)."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:
+        return None
+    return refusal(instance, lake)
+
+
 def bind(instance: dg.DagsterInstance, lake: str, *, allow_other_lake: bool = False) -> None:
     """Record `lake` as the instance's lake, or refuse when it records another."""
-    current = bound_lake(instance)
-    if current is None:
+    refused = refusal(instance, lake, allow_other_lake=allow_other_lake)
+    if refused is not None:
+        raise OtherLakeError(refused)
+    if bound_lake(instance) is None:
         instance.run_storage.set_cursor_values({LAKE_KEY: lake})
-    elif current != lake and not allow_other_lake:
-        raise OtherLakeError(
-            f"this Dagster instance records the lake {current}, and this run writes {lake}: the "
-            "UI would show one lake's tables as the other's. Use one DAGSTER_HOME per lake, or "
-            "allow it explicitly (run config allow_other_lake, or --allow-other-lake)"
-        )
+
+
+def rebind(instance: dg.DagsterInstance, lake: str) -> str | None:
+    """Record `lake` as the instance's lake whatever it recorded (a lake that moved); the lake
+    it recorded before."""
+    before = bound_lake(instance)
+    instance.run_storage.set_cursor_values({LAKE_KEY: lake})
+    return before

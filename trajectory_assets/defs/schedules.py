@@ -9,6 +9,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # the type define_asset_job returns; not exported
 )
 
+from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import schedule_cron
 from trajectory_assets.lake.raw import list_days
@@ -41,6 +42,8 @@ def daily_schedule(job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
         """The day before the tick; the run key makes extra ticks on the same day no-ops. A day
         without raw data (no traffic, or a late delivery) is skipped, not a failed run."""
         day = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
+        if refused := tick_refusal(context, lake.lake().display()):
+            return dg.SkipReason(refused)  # the run would fail
         if not list_days(lake.lake(), day, day):
             return dg.SkipReason(
                 f"no raw data for {day} (yet): the raw-changes sensor, when on, runs the day "

@@ -18,6 +18,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # the type define_asset_job returns; not exported
 )
 
+from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.raw import raw_version
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import default_on_bad_file
@@ -45,6 +46,8 @@ def raw_changed_sensor(
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
         the_lake = lake.lake()
+        if refused := tick_refusal(context, the_lake.display()):
+            return dg.SensorResult(skip_reason=refused)  # each run would fail
         catalog = Catalog(the_lake, registry.tables)
         today = dt.datetime.now(dt.UTC).date().isoformat()
         valid = {day for day in partitions.get_partition_keys() if day < today}

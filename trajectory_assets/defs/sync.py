@@ -53,7 +53,7 @@ def sync(
         snapshot = catalog.snapshot(table)
         if snapshot.version < 0:
             continue
-        known = _latest(instance, table)
+        known = _latest(instance, table, lake.display())
         changed = _last_changes(lake, table)
         recorded[table] = current[table] = 0
         for day in snapshot.days():
@@ -96,7 +96,7 @@ def record_day(
 
 def _record_reports(instance: dg.DagsterInstance, lake: Lake, pages: dict[str, float]) -> int:
     """Record each day's page written after the instance's last record of it; how many."""
-    known = _latest(instance, REPORT)
+    known = _latest(instance, REPORT, lake.display())
     new = [day for day in sorted(pages) if known.get(day, 0.0) < pages[day]]
     for day in new:
         page = lake.display(report_files(day).html)
@@ -146,17 +146,23 @@ def _observed_versions(instance: dg.DagsterInstance) -> dict[str, str]:
         cursor = page.cursor
 
 
-def _latest(instance: dg.DagsterInstance, table: str) -> dict[str, float]:
-    """When the instance last recorded each day of a table."""
+def _latest(instance: dg.DagsterInstance, table: str, lake: str) -> dict[str, float]:
+    """When the instance last recorded each day of a table, for the days whose last record is
+    of `lake`: a day last recorded for another lake (a run allowed to write one, or the lake
+    before it moved) is one the instance does not know."""
     found: dict[str, float] = {}
+    seen: set[str] = set()
     cursor = None
     while True:
         page = instance.fetch_materializations(dg.AssetKey(table), limit=1000, cursor=cursor)
-        for record in page.records:
-            if record.partition_key is not None:
-                found[record.partition_key] = max(
-                    found.get(record.partition_key, 0.0), record.timestamp
-                )
+        for record in page.records:  # newest first
+            day, event = record.partition_key, record.asset_materialization
+            if day is None or day in seen:
+                continue
+            seen.add(day)
+            recorded_for = event.metadata.get("lake") if event is not None else None
+            if recorded_for is None or recorded_for.value == lake:
+                found[day] = record.timestamp
         if not page.has_more:
             return found
         cursor = page.cursor
