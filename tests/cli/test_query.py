@@ -274,3 +274,25 @@ def test_a_version_number_reads_one_table(
     assert query(materialized_lake, one, "--as-of", "1") == 0
     now = dt.datetime.now(dt.UTC).isoformat()
     assert query(materialized_lake, join, "--as-of", now) == 0
+
+
+def test_a_query_opens_the_tables_it_names_only(
+    materialized_lake: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every table was opened (each version's file list read) whatever the SQL named: a count
+    of one table of a lake two years old took 5.8 s, 4 of them on the other eleven."""
+    opened: list[str] = []
+    real = delta.open_table
+
+    def counted(lake: Lake, name: str, version: int | None = None) -> object:
+        opened.append(name)
+        return real(lake, name, version)
+
+    monkeypatch.setattr(delta, "open_table", counted)
+    assert (
+        query(materialized_lake, "SELECT count(*) FROM Sessions JOIN turns USING (session_id)") == 0
+    )
+    assert sorted(opened) == ["sessions", "turns"]
+    opened.clear()
+    assert query(materialized_lake, "SHOW TABLES") == 0  # no table named: every one
+    assert len(opened) == len(TABLES) and "sessions" in capsys.readouterr().out

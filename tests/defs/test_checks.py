@@ -3,6 +3,7 @@
 import dataclasses
 import logging
 import shutil
+from collections.abc import Collection
 from pathlib import Path
 
 import dagster as dg
@@ -17,17 +18,16 @@ from tests.operators.builders import event, events_table
 from tests.runs import lake_catalog
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs import checks
+from trajectory_assets.defs.check_context import CheckContext, Thresholds, committed_audits
 from trajectory_assets.defs.checks import (
-    CheckContext,
-    Thresholds,
     checks_for,
-    committed_audit,
     duplicate_keys,
     duplicate_keys_by_file,
     evaluate,
+    evaluate_all,
 )
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
-from trajectory_assets.lake import delta, delta_commit, delta_history
+from trajectory_assets.lake import delta, delta_commit, delta_history, erase
 from trajectory_assets.lake.delta import DataFile
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Compact, Sessionize
@@ -97,6 +97,53 @@ def test_rejected_share_over_the_limit_fails_its_check(lake: Lake) -> None:
         if f"check rejected_events.rejected_share dt={DAY1} failed:" in e.user_message
     ]
     assert logged.level == logging.ERROR and "raw rows rejected" in logged.user_message
+
+
+def test_a_check_whose_counts_left_the_log_records_no_evaluation(lake: Lake) -> None:
+    """After `forget` purged a table's log (or Delta's own cleanup), a run over the unchanged
+    day recorded its failing check as passed ("not checked"): the failure vanished from the UI.
+    Now no evaluation is recorded, so the last one stands, and the run's log says so."""
+    config = {"ops": {"tier_b": {"config": {"max_rejected_share": 0.00001}}}}
+    instance = dg.DagsterInstance.ephemeral()
+    assert not _evaluations(_materialize(lake, config, instance))[
+        "rejected_events:rejected_share"
+    ].passed
+    erase.purge_history(lake, lake_catalog(lake), [DAY1])
+    again = _materialize(lake, config, instance)
+    assert again.success and "rejected_events:rejected_share" not in _evaluations(again)
+    assert any(
+        "check rejected_events.rejected_share: 1 day(s) (2026-11-18) not evaluated again"
+        in e.user_message
+        for e in instance.all_logs(again.run_id)
+    )
+    key = dg.AssetCheckKey(dg.AssetKey("rejected_events"), "rejected_share")
+    statuses = [
+        r.status.value
+        for r in instance.event_log_storage.get_asset_check_execution_history(key, limit=5)
+    ]
+    assert statuses == ["PLANNED", "FAILED"]  # the run planned it, and recorded no pass
+
+
+def test_the_counts_of_many_days_come_from_one_walk_of_each_log(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each day walked the table's log from its newest commit: the checks of a range run over
+    a year of days up to date read the log a year of times (a request per commit on S3)."""
+    assert _materialize(lake).success
+    walks: list[str] = []
+    real = delta_history.day_commits
+
+    def counted(
+        lake: Lake, name: str, days: Collection[str], marker: str
+    ) -> dict[str, delta_history.Commit]:
+        walks.append(name)
+        return real(lake, name, days, marker)
+
+    monkeypatch.setattr(delta_history, "day_commits", counted)
+    context = CheckContext(lake_catalog(lake), Thresholds(0.05, 0.95))
+    outcomes = evaluate_all(checks_for([Sessionize()]), context, lambda _: [DAY1, DAY2])
+    assert all(day.passed for _, days in outcomes for day in days.values())
+    assert sorted(walks) == sorted(set(walks))  # once a table, for both days
 
 
 def test_recount_sets_aside_rejected_rows_and_duplicates() -> None:
@@ -175,15 +222,15 @@ def test_a_rolled_back_day_is_checked_against_the_counts_of_the_state_it_restore
     """A restore commits an earlier version's files without counts of its own: the checks take
     the counts of the commit that made that earlier state current, not of the one undone."""
     assert _materialize(lake).success
-    first = committed_audit(lake_catalog(lake), "sessions", DAY1)
+    first = committed_audits(lake_catalog(lake), "sessions", [DAY1]).get(DAY1)
     session = next(Path(lake.root, "raw_events", f"dt={DAY1}").glob("app_id=*/session_id=*"))
     shutil.move(session, tmp_path / "away")
     assert _materialize(lake).success  # one session fewer
-    assert committed_audit(lake_catalog(lake), "sessions", DAY1) != first
+    assert committed_audits(lake_catalog(lake), "sessions", [DAY1]).get(DAY1) != first
     shutil.move(tmp_path / "away", session)  # the raw data as it was, and the tables rolled back
     for table in ("sessions", "turns", "errors", "rejected_events", "llm_calls", "tool_calls"):
         delta_commit.restore_day(lake, lake_catalog(lake).get(table), DAY1, {})
-    assert committed_audit(lake_catalog(lake), "sessions", DAY1) == first
+    assert committed_audits(lake_catalog(lake), "sessions", [DAY1]).get(DAY1) == first
     evaluations = _evaluations(_check_sessions(lake))
     assert evaluations["sessions:n_events_match_raw"].passed
 

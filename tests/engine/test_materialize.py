@@ -10,6 +10,7 @@ from tests.runs import lake_catalog, run_operator
 from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import MissingUpstreamError
+from trajectory_assets.lake import delta
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators.sessionize import Sessionize
 
@@ -45,3 +46,23 @@ def test_a_range_run_names_the_days_it_leaves_as_up_to_date(lake: Lake) -> None:
     run_operators([Sessionize()], lake, [DAY1, DAY2], InlineRuntime(), progress=lines.append)
     (planned,) = [line for line in lines if " to run) for " in line]
     assert planned.startswith("2 day(s): ") and planned.endswith(f"; up to date: {DAY1}")
+
+
+def test_days_a_run_leaves_as_they_are_cost_no_snapshot_each(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each up-to-date day opened its tables again and read every file's stats: a range run
+    over a year of days already up to date took the square of its days (0.6 s a day and
+    operator at 400 days), computing nothing."""
+    run_operators([Sessionize()], lake, [DAY1, DAY2], InlineRuntime())
+    opened: list[str] = []
+    real = delta.snapshot
+
+    def counted(lake: Lake, name: str) -> delta.Snapshot:
+        opened.append(name)
+        return real(lake, name)
+
+    monkeypatch.setattr(delta, "snapshot", counted)
+    result = run_operators([Sessionize()], lake, [DAY1, DAY2], InlineRuntime())
+    assert all(day.up_to_date for day in result.operators["sessionize"].days.values())
+    assert sorted(set(opened)) == sorted(opened)  # each table once, whatever the days

@@ -79,7 +79,8 @@ def query(
     moment = _as_of(as_of)
     if isinstance(moment, int):
         _one_table_for_a_version(sql, tables, moment)
-    con, absent = connect(where, tables, as_of=moment)
+    named = [t for t in tables if t.lower() in {n.lower() for n in _tables_in(sql)}]
+    con, absent = connect(where, named or tables, as_of=moment)  # each table opened costs
     try:
         result = con.sql(sql)
         if result is None:  # a statement without a result, e.g. SET

@@ -147,12 +147,8 @@ def _failed_checks(catalog: "Catalog", op: "Operator", day: str) -> list[str]:
     outside a run there is one run id for all. The UI shows the day's checks as not evaluated
     (an evaluation counts only for the materialization it checked) until they run again
     (the asset's *Execute checks*, or its next materialization)."""
-    from trajectory_assets.defs.checks import (
-        DEFAULT_THRESHOLDS,
-        CheckContext,
-        checks_for,
-        evaluate_all,
-    )
+    from trajectory_assets.defs.check_context import DEFAULT_THRESHOLDS, CheckContext
+    from trajectory_assets.defs.checks import checks_for, evaluate_all
     from trajectory_assets.defs.evaluations import evaluation
 
     try:

@@ -11,14 +11,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import dagster as dg
 
-from trajectory_assets.defs.checks import (
-    Check,
-    CheckContext,
-    Outcomes,
-    Thresholds,
-    checks_for,
-    evaluate_all,
-)
+from trajectory_assets.defs.check_context import CheckContext, Thresholds
+from trajectory_assets.defs.checks import Check, Outcomes, checks_for, evaluate_all
 from trajectory_assets.defs.config import IN_RUN_CONFIG, ComputeConfig, config_class, configured
 from trajectory_assets.defs.evaluations import evaluations
 from trajectory_assets.defs.instance import LAKE_TAG, bind

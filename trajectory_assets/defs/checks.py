@@ -8,93 +8,21 @@ records them).
 """
 
 import datetime as dt
-import json
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trajectory_assets.batch import Batch
-from trajectory_assets.engine.results import RunResult
-from trajectory_assets.lake import delta_history
+from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.operator import Operator
 from trajectory_assets.schema import TableSpec
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    max_rejected_share: float
-    max_elimination_ratio: float
-
-
-DEFAULT_THRESHOLDS = Thresholds(max_rejected_share=0.05, max_elimination_ratio=0.95)
-"""Those of a run whose config does not set them (and of a rollback's check of its day)."""
-
-
-@dataclass(frozen=True)
-class DayCheck:
-    passed: bool
-    detail: str
-
-
-@dataclass
-class CheckContext:
-    """What the checks of one materialization share: the catalog, thresholds, and each
-    operator's audit per day (from this run, or from the commit that made the day current)."""
-
-    catalog: Catalog
-    limits: Thresholds
-    result: RunResult | None = None
-    audits: dict[tuple[str, str], dict[str, int] | None] = field(default_factory=dict)
-
-    def audit(self, op: str, table: str, day: str) -> dict[str, int] | None:
-        """The operator's counts of the day; None when its commit is no longer in the table's
-        log (after `forget`, or Delta's log cleanup): then there is nothing to check against."""
-        if (op, day) not in self.audits:
-            found = None
-            if self.result is not None and op in self.result.operators:
-                ran = self.result.operators[op].days.get(day)
-                found = ran.audit if ran is not None and not ran.up_to_date else None
-            if found is None:
-                found = committed_audit(self.catalog, table, day)
-            self.audits[(op, day)] = found
-        return self.audits[(op, day)]
-
-    def rows(self, table: str, day: str) -> int:
-        """A day's rows as this run committed or found them, else as the Delta log has them
-        (reading a table's log costs more than a small day's check)."""
-        done = self.result.table_day(table, day) if self.result is not None else None
-        if done is not None:
-            return done.rows
-        state = self.catalog.state(table, day)
-        return state.rows if state is not None else 0
-
-    def column(self, table: str, day: str, names: Sequence[str]) -> pa.Table:
-        """Columns of a table's day, from the catalog's one snapshot of the table: listing the
-        table's files for every check and day would cost more than the reads themselves."""
-        return self.catalog.day_rows(table, day, list(names))
-
-
-def committed_audit(catalog: Catalog, table: str, day: str) -> dict[str, int] | None:
-    """The audit kept with the commit that last changed a table's day (empty: a day without
-    batches counted nothing); None when no such commit is left in the log. A restore (rollback)
-    made the state of an earlier version current again: the counts are then those of the commit
-    that made the day what it was at that version."""
-    commit = delta_history.day_commit(catalog.lake, table, day, "audit")
-    if commit is None:
-        return None
-    return {k: int(v) for k, v in json.loads(commit.metadata["audit"]).items()}
-
-
-UNAUDITED = DayCheck(
-    True, "not checked: the counts its commit recorded are no longer in the table's log"
-)
 
 
 def duplicate_keys(table: pa.Table, keys: Sequence[str]) -> int:
@@ -381,6 +309,7 @@ def evaluate_all(
     counting (Arrow and DuckDB, which release the GIL), and a range run has a few hundred."""
     if not checks:
         return []
+    ctx.days = {day for check in checks for day in days_of(check)}
     with ThreadPoolExecutor(max_workers=min(len(checks), os.cpu_count() or 1)) as pool:
         found = pool.map(lambda c: evaluate(c, ctx, days_of(c)), checks)
         return list(zip(checks, found, strict=True))

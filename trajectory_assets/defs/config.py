@@ -8,7 +8,7 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
-from trajectory_assets.defs.checks import DEFAULT_THRESHOLDS
+from trajectory_assets.defs.check_context import DEFAULT_THRESHOLDS
 from trajectory_assets.defs.settings import batch_bytes, default_on_bad_file, retention_hours
 from trajectory_assets.errors import DefinitionError, RunConfigError
 from trajectory_assets.operator import Operator

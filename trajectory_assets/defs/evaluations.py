@@ -18,6 +18,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 )
 
 from trajectory_assets.defs.checks import Check, DayCheck, Outcomes
+from trajectory_assets.errors import first_few
 
 
 def evaluations(
@@ -35,7 +36,17 @@ def evaluations(
         table: latest_materializations(instance, table, days) for table, days in days_of.items()
     }
     for check, days in outcomes:
+        unchecked = sorted(day for day, outcome in days.items() if not outcome.evaluated)
+        if unchecked:  # no evaluation: the day's last one stands
+            context.log.info(
+                f"check {check.table}.{check.name}: {len(unchecked)} day(s) "
+                f"({first_few(unchecked)}) not evaluated again, their last evaluations stand: the "
+                "counts their commits "
+                "recorded are no longer in the table's log"
+            )
         for day, outcome in days.items():
+            if not outcome.evaluated:
+                continue
             if not outcome.passed:  # a run's view lists its log lines, not its check results
                 error = check.severity == dg.AssetCheckSeverity.ERROR
                 tell = context.log.error if error else context.log.warning

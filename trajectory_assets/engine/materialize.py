@@ -153,7 +153,7 @@ def _run_window(
         if not any(d.run or d.current for d in plans):
             stuck = sorted({op.name for day_ops in waiting.values() for op in day_ops})
             raise RuntimeError(f"operators {stuck} wait for inputs no operator of the run writes")
-        _run_round(plans, runtime, settings, versions, progress, committed, result)
+        _run_round(plans, runtime, settings, versions, catalog, progress, committed, result)
 
 
 def _run_round(
@@ -161,10 +161,12 @@ def _run_round(
     runtime: Runtime,
     settings: RunSettings,
     versions: Mapping[str, int],
+    catalog: Catalog,
     progress: Progress,
     committed: Committed,
     result: RunResult,
 ) -> None:
+    """`catalog`: the snapshots the round was planned on, which hold the days it leaves."""
     tasks = [t for d in plans for t in d.tasks if t.pending]
     running = sorted({op.name for d in plans for op in d.run})
     if running:
@@ -202,7 +204,7 @@ def _run_round(
                 + ", ".join(f"{t} {_rows(day.rows(t))}" for t in op.output_names)
             )
         for op in d.current:
-            result.operators[op.name].days[d.day] = _unchanged_day(op, d)
+            result.operators[op.name].days[d.day] = _unchanged_day(op, d, catalog)
         result.add_phase("commit", time.perf_counter() - started)
 
 
@@ -229,8 +231,9 @@ def _merge_task(d: DayPlan, op: Operator, receipts: Iterable[BatchReceipt]) -> B
     return BatchTask(d.lake, d.day, d.merge_id(op), (step,), "merge", partials=tuple(partials))
 
 
-def _unchanged_day(op: Operator, d: DayPlan) -> DayResult:
-    catalog = Catalog(d.lake, {t.name: t for t in op.outputs})
+def _unchanged_day(op: Operator, d: DayPlan, catalog: Catalog) -> DayResult:
+    """A day the run leaves as it is, from the snapshots it was planned on (a snapshot per day
+    made a range of days already up to date cost the square of its days)."""
     tables = {}
     for table in op.output_names:
         state = catalog.state(table, d.day)

@@ -205,7 +205,8 @@ def previous_state(
         raise NoPreviousVersionError(
             f"{spec.name} dt={day} held nothing at version {as_of}"
             if explicit
-            else f"{spec.name} dt={day} has no previous version"
+            else f"{spec.name} dt={day} has no previous version in the table's log (the first "
+            "write of the day, or history cleaned up: by a `forget`, or Delta's log retention)"
         )
     gone = _missing(lake, spec.name, day, target)
     if gone:
