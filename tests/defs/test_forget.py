@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from trajectory_assets.defs.forget import delete_runs, runs_mentioning
-from trajectory_assets.defs.instance import LAKE_TAG
+from trajectory_assets.defs.instance import LAKE_TAG, bind, rebind
 from trajectory_assets.lake.mentions import Sessions
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-11-01")
@@ -86,6 +86,10 @@ def test_runs_of_another_lake_are_not_this_lakes_to_delete(instance: dg.DagsterI
     ours = run(instance, "2026-11-02")
     run(instance, "2026-11-02", lake="/lakes/staging-copy")
     assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-12"}), LAKE) == {ours: ["s-12"]}
+    bind(instance, LAKE)
+    rebind(instance, "/lakes/moved")  # the same lake, elsewhere: its runs are still its own
+    moved = runs_mentioning(instance, ["2026-11-02"], of_app({"s-12"}), "/lakes/moved")
+    assert moved == {ours: ["s-12"]}
 
 
 def test_deleted_runs_take_their_records_with_them(instance: dg.DagsterInstance) -> None:

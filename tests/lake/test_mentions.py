@@ -69,3 +69,35 @@ def test_an_id_is_named_as_the_uis_previews_show_it() -> None:
     markdown (`run\\_1`), which must still name it."""
     preview = f"| {markdown_text('run_1')} | {markdown_text('a|b')} |"
     assert sessions_named(preview, ["run_1", "a|b", "run"]) == ["a|b", "run_1"]
+
+
+def test_cells_are_matched_whole_with_their_own_spaces_and_numbers_are_no_ids() -> None:
+    """A cell stripped of every space missed an id with a control character (shown as a space)
+    and took `s1 ` for `s1`; long ids sharing a prefix matched a file's stats of the others;
+    OTLP's integers (`{"intValue": "1"}`) in another session's rejected span matched `1`."""
+    ctl = Sessions("app", frozenset({"ctl\x01", "s1"}))
+    rows = [f"| app | {markdown_text(sid)} |" for sid in ("ctl\x01", "s1 ")]
+    table = "\n".join(["| app_id | session_id |", "|---|---|", *rows])
+    assert ctl.in_markdown(table) == {"ctl\x01"}
+    long = Sessions("app", frozenset({"support-agent-2026-07-10-session-01"}))
+    stats = {"minValues": {"session_id": "support-agent-2026-07-10-session-02"}}
+    stats["maxValues"] = {"session_id": "support-agent-2026-07-10-session-09"}
+    assert long.in_file_action({"partitionValues": {"app_id": "app"}, "stats": stats}) == set()
+    span = {"attributes": [{"key": "retries", "value": {"intValue": "1"}}]}
+    assert Sessions("app", frozenset({"1"})).in_values(span) == set()
+    assert Sessions("app", frozenset({"1"})).in_values({"session_id": "1"}) == {"1"}
+
+
+def test_the_lakes_own_documents_are_searched_by_their_data_files_and_raw_paths() -> None:
+    one = Sessions("num-app", frozenset({"1"}))
+    receipt = {
+        "day": "2026-11-18",
+        "input_rows": 1,
+        "files": [
+            {"path": "x.parquet", "partition": [["dt", "d"], ["app_id", "other"]], "stats": "{}"}
+        ],
+        "skipped_files": [["raw_events/dt=d/app_id=num-app/session_id=1/0.parquet", "bad"]],
+    }
+    assert one.in_document(receipt) == {"1"}  # the skipped path, not the other app's file
+    commit = {"commitInfo": {"operationParameters": {"rows": "1"}}, "metaData": {"name": "1"}}
+    assert one.in_document(commit) == set()

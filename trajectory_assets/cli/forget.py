@@ -85,8 +85,10 @@ def forget(
     files = erase.raw_files(where, request)
     in_tables = erase.held_in_tables(where, Catalog(where, tables), request)  # raw files gone?
     forgotten = {f.session_id for f in files} | set(in_tables)
-    by_id = erase.Request(app_id, tuple(sorted(forgotten)))
-    misfiled = erase.misfiled_rows(Catalog(where, tables), by_id, skip={f.path for f in files})
+    by_id = erase.Request(app_id, tuple(sorted(forgotten | set(session_ids))))
+    misfiled = erase.misfiled_files(Catalog(where, tables), by_id, skip={f.path for f in files})
+    if misfiled:  # a session filed whole under another session's folder is still forgotten
+        forgotten |= set(by_id.session_ids)
     days = sorted(
         {f.dt for f in files}
         | {d for ds in in_tables.values() for d in ds}
@@ -94,8 +96,7 @@ def forget(
     )
     what = f"{len(forgotten)} session(s) of {app_id} in {len(files)} raw file(s)"
     if misfiled:
-        rows = sum(len(positions) for positions in misfiled.values())
-        what += f" and {rows} row(s) in {len(misfiled)} other session(s)' raw file(s)"
+        what += f" and rows of them in {len(misfiled)} other session(s)' raw file(s)"
     if not forgotten:
         raise CliError(
             f"nothing to forget: no raw files of those sessions of {app_id}, and no table "
@@ -116,7 +117,7 @@ def forget(
     shown = where.display_path(path)
     with holding_pool(instance, POOL, "forget: delete raw files"):  # no run reads them now
         erase.delete_raw(where, files)
-        record.raw_rows_deleted = erase.delete_rows(where, misfiled)
+        record.raw_rows_deleted = erase.delete_rows(where, misfiled, by_id)
     record.raw_files_deleted, record.days = len(files), days
     erase.save(where, path, record)
     say(f"deleted {what}" if files or misfiled else f"{what}: their raw files are already gone")

@@ -79,7 +79,8 @@ def query(
     moment = _as_of(as_of)
     if isinstance(moment, int):
         _one_table_for_a_version(sql, tables, moment)
-    named = [t for t in tables if t.lower() in {n.lower() for n in _tables_in(sql)}]
+    in_sql = {name.lower() for name in _tables_in(sql)}
+    named = [t for t in tables if t.lower() in in_sql]
     con, absent = connect(where, named or tables, as_of=moment)  # each table opened costs
     try:
         result = con.sql(sql)

@@ -45,6 +45,7 @@ class CheckContext:
     _committed: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     _asked: dict[str, set[str]] = field(default_factory=dict)  # days looked up, per table
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict)
 
     def audit(self, op: str, table: str, day: str) -> dict[str, int] | None:
         """The operator's counts of the day; None when its commit is no longer in the table's
@@ -62,7 +63,9 @@ class CheckContext:
     def _committed_audit(self, table: str, day: str) -> dict[str, int] | None:
         """From one walk of the table's log for every day the checks ask of (a walk per day
         read the log's commits again for each day)."""
-        with self._lock:
+        with self._lock:  # a lock a table: walks of different logs go on at once
+            lock = self._locks.setdefault(table, threading.Lock())
+        with lock:
             known = self._committed.setdefault(table, {})
             asked = self._asked.setdefault(table, set())
             if day not in asked:
@@ -105,5 +108,5 @@ UNAUDITED = DayCheck(
     "not checked: the counts its commit recorded are no longer in the table's log",
     evaluated=False,
 )
-"""A day whose evidence is gone: no new evaluation is recorded, so its last one stands (a
-"passed" over an earlier failure, on unchanged data, after a `forget` or Delta's log cleanup)."""
+"""A day whose evidence is gone: no evaluation is recorded (a "passed" recorded over an earlier
+failure, on unchanged data, after a `forget` or Delta's log cleanup, hid it)."""

@@ -37,12 +37,12 @@ def evaluations(
     }
     for check, days in outcomes:
         unchecked = sorted(day for day, outcome in days.items() if not outcome.evaluated)
-        if unchecked:  # no evaluation: the day's last one stands
+        if unchecked:  # no evaluation rather than a pass: the day's earlier ones stay
             context.log.info(
                 f"check {check.table}.{check.name}: {len(unchecked)} day(s) "
-                f"({first_few(unchecked)}) not evaluated again, their last evaluations stand: the "
-                "counts their commits "
-                "recorded are no longer in the table's log"
+                f"({first_few(unchecked)}) not evaluated: the counts their commits recorded are "
+                "no longer in the table's log (Dagster shows the check as not run by this run; "
+                "its earlier evaluations stay in its history)"
             )
         for day, outcome in days.items():
             if not outcome.evaluated:

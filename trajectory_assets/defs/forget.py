@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 
 import dagster as dg
 
-from trajectory_assets.defs.instance import LAKE_TAG
+from trajectory_assets.defs.instance import LAKE_TAG, earlier_places
 from trajectory_assets.lake.mentions import Sessions, json_strings
 
 PARTITION_TAG = "dagster/partition"
@@ -28,11 +28,13 @@ def runs_mentioning(
     """Each run that worked on one of the days and whose events name one of the sessions (in a
     preview's row of the app, a raw path, or as a word beside the app's): run id -> the
     sessions it names. Runs still going are included (they cannot be deleted); runs of another
-    lake (allowed to write one) are not this lake's to delete."""
+    lake (allowed to write one) are not this lake's to delete, those of where it was before it
+    moved are."""
+    own = {lake, *earlier_places(instance)}
     found: dict[str, list[str]] = {}
     for record in instance.get_run_records():
         run = record.dagster_run
-        if not _worked_on(run.tags, days) or run.tags.get(LAKE_TAG, lake) != lake:
+        if not _worked_on(run.tags, days) or run.tags.get(LAKE_TAG, lake) not in own:
             continue
         events = [json.loads(dg.serialize_value(e)) for e in instance.all_logs(run.run_id)]
         named = {

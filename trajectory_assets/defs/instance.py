@@ -7,12 +7,15 @@ lake is refused, naming both, unless it says `allow_other_lake`; a lake that mov
 instance's lake by `sync --rebind`.
 """
 
+import json
+
 import dagster as dg
 
 from trajectory_assets.errors import OtherLakeError
 
 LAKE_KEY = "trajectory_assets/lake"
 LAKE_TAG = "trajectory_assets/lake"  # on every run
+EARLIER_KEY = "trajectory_assets/lake_earlier"  # where the lake was before it moved (JSON list)
 
 
 def bound_lake(instance: dg.DagsterInstance) -> str | None:
@@ -58,8 +61,19 @@ def bind(instance: dg.DagsterInstance, lake: str, *, allow_other_lake: bool = Fa
 
 
 def rebind(instance: dg.DagsterInstance, lake: str) -> str | None:
-    """Record `lake` as the instance's lake whatever it recorded (a lake that moved); the lake
-    it recorded before."""
+    """Record `lake` as the instance's lake whatever it recorded (a lake that moved), keeping
+    the earlier places as the same lake's (its runs name them); the lake it recorded before."""
     before = bound_lake(instance)
+    earlier = set(earlier_places(instance))
+    if before is not None and before != lake:
+        earlier.add(before)
+    # one key a call: Dagster's SQLite storage drops a new key given beside an existing one
+    instance.run_storage.set_cursor_values({EARLIER_KEY: json.dumps(sorted(earlier - {lake}))})
     instance.run_storage.set_cursor_values({LAKE_KEY: lake})
     return before
+
+
+def earlier_places(instance: dg.DagsterInstance) -> list[str]:
+    """Where the instance's lake was before `rebind`s: runs tagged with them are its own."""
+    text = instance.run_storage.get_cursor_values({EARLIER_KEY}).get(EARLIER_KEY)
+    return list(json.loads(text)) if text else []

@@ -15,17 +15,18 @@ import os
 import posixpath
 import uuid
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from trajectory_assets.lake import delta, delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
-from trajectory_assets.lake.layout import RAW_TABLE, STAGING
+from trajectory_assets.lake.layout import RAW_TABLE, STAGING, parse_hive
 from trajectory_assets.lake.mentions import Sessions
 from trajectory_assets.lake.quarantine import rejected_naming
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
@@ -36,8 +37,7 @@ EMPTIED = "_emptied_by_forget.json"  # in a day's raw folder whose last session 
 EMPTIED_TEXT = b'{"events": 0, "why": "forget deleted the last sessions of this day"}\n'
 KEEP_LOG = "interval 30 days"  # Delta's default log retention, restored after a purge
 SESSION_ROW = ("dt", "session_id")  # what a table's rows tell of the sessions they hold
-REJECTED = "rejected_events"  # raw rows the tables left out, with their files and positions
-FILE_ACTIONS = ("add", "remove")  # the entries of a Delta log that describe data files
+REJECTED_EVENTS = "rejected_events"  # raw rows the tables left out, with their files
 
 
 @dataclass(frozen=True)
@@ -90,50 +90,52 @@ def raw_files(lake: Lake, request: Request) -> list[RawFile]:
     return [f for day in days for f in listed[day] if f.session_id in wanted]
 
 
-def misfiled_rows(
-    catalog: Catalog, request: Request, skip: Collection[str] = ()
-) -> dict[str, list[int]]:
-    """Rows of the requested sessions in raw files of other sessions or apps (a producer's
-    mistake; `rejected_events` keeps each by file and position, with the row's own ids), but not
-    in the files of `skip`: raw path -> row positions."""
-    found: dict[str, list[int]] = {}
-    for path, position in _rejected_rows_of(catalog, request):
-        if path not in skip:
-            found.setdefault(path, []).append(position)
-    return found
+def misfiled_files(catalog: Catalog, request: Request, skip: Collection[str] = ()) -> list[str]:
+    """Raw files of other sessions or apps that hold rows of the requested sessions (a
+    producer's mistake; `rejected_events` keeps such rows with their file and their own ids),
+    but not the files of `skip`."""
+    if REJECTED_EVENTS not in catalog.list():
+        return []
+    rows = catalog.read(REJECTED_EVENTS, columns=("source_file", "row")).to_pylist()
+    found = set()
+    for row in rows:
+        with contextlib.suppress(json.JSONDecodeError, TypeError, AttributeError):
+            own = json.loads(row["row"])
+            if own.get("app_id") == request.app_id and own.get("session_id") in request.session_ids:
+                found.add(str(row["source_file"]))
+    return sorted(found - set(skip))
 
 
-def delete_rows(lake: Lake, rows: Mapping[str, Sequence[int]]) -> int:
-    """Write each raw file again without the rows at the positions (a file left without rows
-    goes); how many rows."""
+def delete_rows(lake: Lake, paths: Sequence[str], request: Request) -> int:
+    """Write each raw file again without the rows that are the requested sessions' own, found
+    by their values (the positions a table kept may be stale: the file was written again, or a
+    run of this forget before); a file left without rows goes, one gone is skipped; how many
+    rows."""
     deleted = 0
-    for path, positions in rows.items():
-        with lake.fs.open(lake.path(path), "rb") as f:
-            table = pq.read_table(f)
-        dropped = set(positions)
-        keep = pa.array([i not in dropped for i in range(table.num_rows)])
-        kept = table.filter(keep)
+    for path in paths:
+        try:
+            with lake.fs.open(lake.path(path), "rb") as f:
+                table = pq.read_table(f)
+        except FileNotFoundError:
+            continue
+        if "session_id" not in table.column_names:
+            continue
+        theirs = pc.is_in(table["session_id"], pa.array(request.session_ids, pa.string()))
+        if "app_id" in table.column_names:
+            app = pc.equal(table["app_id"], request.app_id)
+            theirs = pc.and_(
+                theirs, pc.fill_null(app, parse_hive(path).get("app_id") == request.app_id)
+            )
+        kept = table.filter(pc.invert(pc.fill_null(theirs, False)))
         deleted += table.num_rows - kept.num_rows
+        if kept.num_rows == table.num_rows:
+            continue
         if kept.num_rows:
             write_file_atomic(lake, lake.path(path), parquet_bytes(kept))
         else:
             lake.fs.rm(lake.path(path))
+    _keep_days(lake, {parse_hive(p)["dt"] for p in paths if "dt" in parse_hive(p)})
     return deleted
-
-
-def _rejected_rows_of(catalog: Catalog, request: Request) -> list[tuple[str, int]]:
-    """(raw file, position) of rejected rows that are the requested sessions' own, by the
-    row's ids (its folder's may be another session's)."""
-    if REJECTED not in catalog.list():
-        return []
-    rows = catalog.read(REJECTED, columns=("source_file", "source_row", "row")).to_pylist()
-    found = []
-    for row in rows:
-        with contextlib.suppress(json.JSONDecodeError, TypeError):
-            own = json.loads(row["row"])
-            if own.get("app_id") == request.app_id and own.get("session_id") in request.session_ids:
-                found.append((str(row["source_file"]), int(row["source_row"])))
-    return found
 
 
 def held_in_tables(lake: Lake, catalog: Catalog, request: Request) -> dict[str, set[str]]:
@@ -203,22 +205,28 @@ def _sessions_in(rows: pa.Table, request: Request) -> list[tuple[str, str]]:
 def delete_raw(lake: Lake, files: Sequence[RawFile]) -> None:
     """Delete the files, their session folders and app folders left empty; the day folders
     stay, so a day left without sessions is an existing, empty day (its tables are rebuilt
-    empty, not left stale). On an object store a folder is there only while something is under
-    it, so a day whose last session goes gets a hidden marker (`EMPTIED`, not raw data) that
-    keeps it."""
+    empty, not left stale)."""
     fs = lake.fs
     folders = {posixpath.dirname(lake.path(f.path)) for f in files}
     for folder in sorted(folders):
         if fs.exists(folder):
             fs.rm(folder, recursive=True)
     fs.invalidate_cache()
-    for app in sorted({posixpath.dirname(f) for f in folders}):
-        if fs.exists(app) and not fs.ls(app, detail=False):
-            fs.rm(app, recursive=True)  # an app of no session left that day
-    fs.invalidate_cache()
-    for day in sorted({f.dt for f in files}):
+    if lake.is_local:  # an object store has no folders; a writer may be adding a session
+        for app in sorted({posixpath.dirname(f) for f in folders}):
+            with contextlib.suppress(OSError):  # not empty, or gone
+                os.rmdir(app)
+    _keep_days(lake, {f.dt for f in files})
+
+
+def _keep_days(lake: Lake, days: Collection[str]) -> None:
+    """A day whose last raw file went stays a day without events: on an object store, where a
+    folder is there only while something is under it, through a hidden marker (`EMPTIED`, not
+    raw data)."""
+    lake.fs.invalidate_cache()
+    for day in sorted(days):
         folder = lake.path(RAW_TABLE, f"dt={day}")
-        if not fs.exists(folder):
+        if not lake.fs.exists(folder):
             write_file_atomic(lake, posixpath.join(folder, EMPTIED), EMPTIED_TEXT)
 
 
@@ -301,10 +309,8 @@ def leftovers(
             if p not in current
         ]
         found += _rows_found(name, _rows_of(catalog, name, request))
-    misfiled = _rejected_rows_of(catalog, request)
-    found += [
-        f"raw file {path}: row {position} is of a forgotten session" for path, position in misfiled
-    ]
+    misfiled = misfiled_files(catalog, request)
+    found += [f"raw file {path} holds rows of a forgotten session" for path in misfiled]
     for name in unloaded_tables(lake, catalog):
         hits = _unloaded_rows_of(lake, name, request)
         found += _rows_found(f"{name} (no loaded operator writes it)", hits)
@@ -347,24 +353,18 @@ def _mentions(lake: Lake, sessions: Sessions) -> dict[str, list[str]]:
 
 
 def _named_in_file(lake: Lake, path: str, sessions: Sessions) -> set[str]:
-    """By the file's kind: a Delta log's file actions (commits, checkpoints; what else a log
-    holds is the table's schema and commit details, never rows), a JSON document's values, a
-    page's tables; any other file's words."""
+    """By the file's kind: a Delta log's entries, a batch receipt or commit intent (their data
+    files' stats and partitions, raw paths), a page's tables; other files of a log by raw paths
+    (`_last_checkpoint` says where the checkpoint is), any other file by words."""
     name = posixpath.basename(path)
-    if posixpath.basename(posixpath.dirname(path)) == delta_history.LOG:
-        if ".checkpoint." in name and name.endswith(".parquet"):  # one part or several
-            with lake.fs.open(path, "rb") as f:
-                checkpoint = pq.ParquetFile(f)
-                kinds = [k for k in FILE_ACTIONS if k in checkpoint.schema_arrow.names]
-                entries = checkpoint.read(columns=kinds).to_pylist()
-        elif name.endswith(".json"):
-            text = lake.fs.cat_file(path).decode()
-            entries = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            return set()  # `_last_checkpoint`: where the checkpoint is
-        actions = [e[kind] for e in entries for kind in FILE_ACTIONS if e.get(kind)]
-        return {sid for action in actions for sid in sessions.in_file_action(action)}
+    in_log = posixpath.basename(posixpath.dirname(path)) == delta_history.LOG
+    if in_log and ".checkpoint." in name and name.endswith(".parquet"):  # one part or several
+        with lake.fs.open(path, "rb") as f:
+            return sessions.in_document(pq.read_table(f).to_pylist())
     text = lake.fs.cat_file(path).decode("utf-8", errors="replace")
     if name.endswith(".json"):
-        return sessions.in_values(json.loads(text))
+        lines = text.splitlines() if in_log else [text]
+        return sessions.in_document([json.loads(line) for line in lines if line.strip()])
+    if in_log:
+        return sessions.in_paths(text)
     return sessions.in_html(text) if name.endswith(".html") else sessions.in_words(text)

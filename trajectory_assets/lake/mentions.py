@@ -32,9 +32,11 @@ RAW_PATH = re.compile(r"app_id=([^/\s\"'|,;]+)/session_id=([^/\s\"'|,;]+)")
 CELL_SPLIT = re.compile(r"(?<!\\)\|")
 APP_HEADERS = ("app_id", "app")
 SESSION_HEADERS = ("session_id", "session")
-STATS_PREFIX = 32
-"""Delta writers cut long string stats (delta-rs to 64 characters, the max with its last one
-raised): a value at least this long that begins an id may stand for it."""
+STATS_CUT = 64
+"""delta-rs cuts a longer string's stats to 64 characters (a max with its last one raised): such
+a value that begins a longer id may stand for it (this package's own commits leave long strings
+out of the stats, but a table of the lake may be written by another writer)."""
+OTLP_NUMBERS = ("intValue", "doubleValue")
 
 
 def markdown_text(text: str) -> str:
@@ -97,8 +99,7 @@ class Sessions:
         if session is None:
             return set()
         found = set()
-        for row in rows:
-            cells = [c.strip() for c in row]
+        for cells in rows:
             if session >= len(cells) or (app is not None and self._other_app(cells, app)):
                 continue
             if cells[session] in self._shown:
@@ -130,12 +131,31 @@ class Sessions:
         return {s for header, rows in reader.tables for s in self.in_rows(header, rows)}
 
     def in_values(self, doc: object) -> set[str]:
-        """Sessions a JSON document names: a string that is an id, or a raw file's path."""
+        """Sessions a JSON document (rejected input) names: a string that is an id, or a raw
+        file's path. OTLP's JSON writes integers as strings (`{"intValue": "1"}`): not ids."""
         found = set()
-        for text in json_strings(doc):
+        for text in json_strings(_without_numbers(doc)):
             if text in self.ids:
                 found.add(text)
             found |= self.in_paths(text)
+        return found
+
+    def in_document(self, doc: object) -> set[str]:
+        """Sessions a JSON document of the lake's own names (a Delta log's entries, a batch
+        receipt, a commit intent): its data files, as file actions, and raw paths."""
+        found: set[str] = set()
+        stack = [doc]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                if "path" in item and "stats" in item:  # a data file: an add, a staged file
+                    partition = item.get("partitionValues", item.get("partition"))
+                    found |= self.in_file_action({**item, "partitionValues": partition})
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, str):
+                found |= self.in_paths(item)
         return found
 
     def _may_hold_app(self, partition: Mapping[str, Any], low: Any, high: Any) -> bool:
@@ -158,9 +178,9 @@ class Sessions:
         found |= {
             sid
             for v in values
-            if isinstance(v, str) and len(v) >= STATS_PREFIX
+            if isinstance(v, str) and len(v) == STATS_CUT
             for sid in self.ids
-            if sid.startswith(v[:-1])
+            if len(sid) > STATS_CUT and sid.startswith(v[:-1])
         }
         return found | self.in_paths(str(action.get("path") or ""))
 
@@ -188,14 +208,29 @@ def _markdown_blocks(text: str) -> Iterator[str | tuple[list[str], list[list[str
     table: list[list[str]] = []
     for line in [*text.splitlines(), ""]:
         if line.lstrip().startswith("|"):
-            cells = CELL_SPLIT.split(line.strip().strip("|"))
+            cells = CELL_SPLIT.split(line.strip()[1:-1])
             if not all(set(c.strip()) <= set("-: ") for c in cells):  # not the `|---|` line
-                table.append([UNESCAPE.sub(r"\1", c) for c in cells])
+                table.append([UNESCAPE.sub(r"\1", _unpadded(c)) for c in cells])
             continue
         if table:
             yield table[0], table[1:]
             table = []
         yield line
+
+
+def _without_numbers(value: object) -> object:
+    """A JSON document without OTLP's typed numbers."""
+    if isinstance(value, dict):
+        return {k: _without_numbers(v) for k, v in value.items() if k not in OTLP_NUMBERS}
+    if isinstance(value, list):
+        return [_without_numbers(v) for v in value]
+    return value
+
+
+def _unpadded(cell: str) -> str:
+    """A cell without the one space a markdown table puts on each side (an id's own spaces,
+    or a control character shown as one, are part of it)."""
+    return cell.removeprefix(" ").removesuffix(" ")
 
 
 def _pairs(value: Any) -> dict[str, Any]:
