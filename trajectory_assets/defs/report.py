@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 
 import dagster as dg
+import pyarrow as pa
 
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.engine.lineage import not_materialized
@@ -54,7 +55,7 @@ def report_asset(
                 )
             else:
                 report = render_daily_report(
-                    day, {t: catalog.read(t, dt=day) for t in REPORT_TABLES}
+                    day, {t: _day_rows(catalog, t, day) for t in REPORT_TABLES}
                 )
                 png, summary = report.png, report.summary
                 write_report(
@@ -96,6 +97,12 @@ def _refuse_missing_tables(catalog: Catalog, days: Sequence[str]) -> None:
         if missing:
             reads = not_materialized(catalog.lake, missing, day, ())
             raise dg.Failure(description=f"{REPORT} dt={day} reads {reads}")
+
+
+def _day_rows(catalog: Catalog, table: str, day: str) -> pa.Table:
+    """The day's rows from its own files (a dataset of the whole table listed every file of
+    every day: 3.4 s a report at 400 days)."""
+    return catalog.day_rows(table, day, catalog.get(table).schema.names)
 
 
 def _inputs(catalog: Catalog, day: str) -> str:
