@@ -18,6 +18,7 @@ from tests.dagster_assets import assets_of, number, text
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, run_all
 from trajectory_assets.definitions import defs
+from trajectory_assets.defs.instance import LAKE_TAG, bind
 from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake.catalog import Catalog
@@ -68,6 +69,23 @@ def test_one_partition_writes_that_day_only(lake: Lake) -> None:
     assert "dagster/column_schema" not in meta
     assert text(meta, "path").endswith("/sessions")
     assert number(meta, "batches") >= 1
+
+
+def test_a_run_refused_for_another_lake_names_that_lake_in_its_tags(lake: Lake) -> None:
+    """The run list showed refused runs without the lake they were for."""
+    instance = dg.DagsterInstance.ephemeral()
+    bind(instance, "/somewhere/else")
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=dg.AssetSelection.assets("sessions"),
+        partition_key=DAY1,
+        resources=resources(lake),
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success and not lake_catalog(lake).days("sessions")
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None and run.tags[LAKE_TAG] == lake.display()
 
 
 def test_range_is_one_run_with_a_materialization_per_day(lake: Lake) -> None:

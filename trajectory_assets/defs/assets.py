@@ -143,11 +143,12 @@ def build_assets(
                 "always committed together, so they never disagree"
             )
         the_lake = lake.lake()
+        # the lake a run was for, refused or not, shows in the UI's run list
+        context.instance.add_run_tags(context.run.run_id, {LAKE_TAG: the_lake.display()})
         try:
             bind(context.instance, the_lake.display(), allow_other_lake=run_config.allow_other_lake)
         except OtherLakeError as exc:
             raise dg.Failure(description=str(exc)) from None
-        context.instance.add_run_tags(context.run.run_id, {LAKE_TAG: the_lake.display()})
         if not chosen:  # checks alone (the UI's "Execute checks"): of the committed days
             catalog = Catalog(the_lake, registry.tables)
             outcomes = _check_outcomes(context, catalog, run_config, checks, None)
