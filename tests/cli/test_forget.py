@@ -303,3 +303,37 @@ def test_forget_deletes_a_sessions_rows_filed_under_another_session(
     rejected = lake_catalog(lake).read("rejected_events", dt=DAY1)["row"].to_pylist()
     assert not any('"misfiled"' in row for row in rejected)
     assert bystander in sessions_of(lake, "support-bot")[DAY1]
+
+
+@pytest.mark.slow
+def test_a_forget_stopped_after_its_rebuild_is_finished_and_failing_checks_do_not_stop_it(
+    materialized_lake: Path, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild whose day already failed an ERROR check stopped the forget as unfinished, and
+    so did a stop after the rebuild; then no raw file and no table held the sessions, running it
+    again said "nothing to forget", and old versions and runs kept them for good."""
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    lake = Lake(str(root))
+    victim, bystander = sessions_of(lake, "support-bot")[DAY1][:2]
+    ts = dt.datetime.fromisoformat(f"{DAY1}T12:00:00+00:00")
+    bad = [  # negative latencies: rejected, over 5% of the day's raw rows
+        {"event_type": "llm_call", "event_id": f"bad-{i}", "ts": ts, "latency_ms": -1.0}
+        for i in range(60)
+    ]
+    raw_session(root, DAY1, "support-bot", bystander, bad)
+    assert materialize(root, home, "--partition", DAY1).returncode == 1  # the check fails
+    real = erase.purge_history
+    monkeypatch.setattr(erase, "purge_history", lambda *a: (_ for _ in ()).throw(OSError("gone")))
+    args = ("--app-id", "support-bot", "--session-id", victim, "--runtime", "inline")
+    with pytest.raises(OSError, match="gone"):  # past the failed check, stopped at the purge
+        forget(root, home, *args)
+    assert victim not in sessions_of(lake, "support-bot")[DAY1]
+    monkeypatch.setattr(erase, "purge_history", real)
+    done = forget(root, home, *args)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "nothing in the lake or the Dagster instance holds them" in done.stdout
+    assert "the rebuild committed every day; 1 asset check(s) of ERROR severity" in done.stdout
+    (record,) = [json.loads(p.read_text()) for p in Path(root, "_forgotten").glob("*.json")]
+    assert record["verified"] and record["sessions"] == [victim]
+    for log in Path(root).rglob("_delta_log/*.checkpoint.parquet"):
+        assert victim not in str(pq.read_table(log).to_pylist())

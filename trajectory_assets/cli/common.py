@@ -37,6 +37,10 @@ class CliError(click.ClickException):
         click.echo(f"error: {shown(self.format_message())}", err=file is None, file=file)
 
 
+class ChecksFailed(CliError):
+    """Runs that committed and recorded their tables, some of whose ERROR checks failed."""
+
+
 INTERRUPTED = 130  # the shell's exit status for a command stopped by Ctrl+C (SIGINT)
 
 

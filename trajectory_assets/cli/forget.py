@@ -18,6 +18,7 @@ import click
 
 from trajectory_assets.cli.common import (
     DAY,
+    ChecksFailed,
     CliError,
     Interrupted,
     dagster_home,
@@ -85,6 +86,9 @@ def forget(
     files = erase.raw_files(where, request)
     in_tables = erase.held_in_tables(where, Catalog(where, tables), request)  # raw files gone?
     forgotten = {f.session_id for f in files} | set(in_tables)
+    resumed = erase.unfinished(where, request)
+    if resumed is not None:  # its raw files went, perhaps its rows too: finish it
+        forgotten |= set(resumed[1].sessions)
     by_id = erase.Request(app_id, tuple(sorted(forgotten | set(session_ids))))
     misfiled = erase.misfiled_files(Catalog(where, tables), by_id, skip={f.path for f in files})
     if misfiled:  # a session filed whole under another session's folder is still forgotten
@@ -93,6 +97,7 @@ def forget(
         {f.dt for f in files}
         | {d for ds in in_tables.values() for d in ds}
         | {parse_hive(path)["dt"] for path in misfiled}
+        | set(resumed[1].days if resumed is not None else ())
     )
     what = f"{len(forgotten)} session(s) of {app_id} in {len(files)} raw file(s)"
     if misfiled:
@@ -113,12 +118,14 @@ def forget(
     if not yes and not click.confirm(f"forget {what} on {len(days)} day(s)?"):
         raise CliError("nothing was deleted")
 
-    path, record = erase.start(where, request)
+    path, record = resumed if resumed is not None else erase.start(where, request)
+    record.sessions = sorted(forgotten)
     shown = where.display_path(path)
     with holding_pool(instance, POOL, "forget: delete raw files"):  # no run reads them now
         erase.delete_raw(where, files)
-        record.raw_rows_deleted = erase.delete_rows(where, misfiled, by_id)
-    record.raw_files_deleted, record.days = len(files), days
+        record.raw_rows_deleted += erase.delete_rows(where, misfiled, by_id)
+    record.raw_files_deleted += len(files)
+    record.days = days
     erase.save(where, path, record)
     say(f"deleted {what}" if files or misfiled else f"{what}: their raw files are already gone")
 
@@ -132,6 +139,8 @@ def forget(
             )
         except Interrupted:
             raise
+        except ChecksFailed as exc:  # the days are rebuilt: the data's own state, not the forget's
+            say(f"the rebuild committed every day; {exc.message}")
         except CliError as exc:
             raise CliError(
                 f"{exc.message}\nthe forget is unfinished: the raw files are deleted, but the "

@@ -15,6 +15,7 @@ import click
 
 from trajectory_assets.cli.common import (
     REPORT,
+    ChecksFailed,
     CliError,
     Interrupted,
     dagster_home,
@@ -318,7 +319,7 @@ def run_days(
         raise CliError(f"{len(failures)} runs failed:\n" + "\n".join(failures))
     errors = [line for line in failed_checks if line.startswith(f"{FAILED_CHECK} (ERROR)")]
     if errors:  # a failed WARN check is a warning: listed, but the command succeeds
-        raise CliError(
+        raise ChecksFailed(
             f"{len(errors)} asset check(s) of ERROR severity failed, listed above; the tables "
             "are committed and recorded: see the checks in the Dagster UI"
         )

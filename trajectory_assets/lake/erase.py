@@ -16,7 +16,7 @@ import posixpath
 import uuid
 from collections import Counter
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,6 +36,7 @@ FORGOTTEN = "_forgotten"
 EMPTIED = "_emptied_by_forget.json"  # in a day's raw folder whose last session was forgotten
 EMPTIED_TEXT = b'{"events": 0, "why": "forget deleted the last sessions of this day"}\n'
 KEEP_LOG = "interval 30 days"  # Delta's default log retention, restored after a purge
+KEEP_FILES = "interval 7 days"  # and its default for removed files' tombstones
 SESSION_ROW = ("dt", "session_id")  # what a table's rows tell of the sessions they hold
 REJECTED_EVENTS = "rejected_events"  # raw rows the tables left out, with their files
 
@@ -62,6 +63,7 @@ class Record:
     session_ids: list[str]
     before: str | None
     requested_at: str
+    sessions: list[str] = field(default_factory=list)  # those found: a --before's, by name
     raw_files_deleted: int = 0
     raw_rows_deleted: int = 0  # rows of the sessions in other sessions' raw files
     days: list[str] = field(default_factory=list)
@@ -240,6 +242,21 @@ def start(lake: Lake, request: Request) -> tuple[str, Record]:
     return path, record
 
 
+def unfinished(lake: Lake, request: Request) -> tuple[str, Record] | None:
+    """The latest record of the same request that did not finish (its rebuild failed, or it
+    was stopped after deleting raw files): running the forget again finishes it, though the
+    sessions are in no raw file and, once rebuilt, no table."""
+    asked = (request.app_id, list(request.session_ids), request.before)
+    known = {f.name for f in fields(Record)}
+    for path in sorted(lake.fs.glob(lake.path(FORGOTTEN, "*.json")), reverse=True):
+        with contextlib.suppress(ValueError, TypeError):  # a record of another version
+            doc = json.loads(lake.fs.cat_file(path))
+            record = Record(**{k: v for k, v in doc.items() if k in known})
+            if (record.app_id, record.session_ids, record.before) == asked:
+                return None if record.verified else (path, record)
+    return None
+
+
 def save(lake: Lake, path: str, record: Record) -> None:
     write_file_atomic(lake, path, json.dumps(asdict(record), indent=2).encode())
 
@@ -258,10 +275,18 @@ def purge_history(lake: Lake, catalog: Catalog, days: Sequence[str]) -> list[str
         if table is None or not any(set(days) & c.days for c in delta_history.commits(lake, name)):
             continue
         delta_history.vacuum(lake, name, retention_hours=0, full=True)
-        table.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"})
+        now = "interval 0 seconds"  # the checkpoint keeps no tombstone, whose partition values
+        table.alter.set_table_properties(  # are the forgotten rows' (`error_type=...`)
+            {"delta.logRetentionDuration": now, "delta.deletedFileRetentionDuration": now}
+        )
         table.create_checkpoint()
         table.cleanup_metadata()
-        table.alter.set_table_properties({"delta.logRetentionDuration": KEEP_LOG})
+        table.alter.set_table_properties(
+            {
+                "delta.logRetentionDuration": KEEP_LOG,
+                "delta.deletedFileRetentionDuration": KEEP_FILES,
+            }
+        )
         _drop_empty_folders(lake, name)
         purged.append(name)
     fs = lake.fs
