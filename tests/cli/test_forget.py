@@ -91,6 +91,8 @@ def test_forget_sessions_then_everything_before_a_day(
     assert record["session_ids"] == [victim] and record["verified"] is True
     assert record["dagster_runs_deleted"] == [showing]
     assert record["days"] == [DAY2] and app not in json.dumps(record["leftovers"])
+    again = forget(root, home, "--app-id", app, "--session-id", victim, "--runtime", "inline")
+    assert again.returncode == 0 and "already forgotten, and verified then" in again.stdout
 
     done = forget(root, home, "--app-id", app, "--before", DAY2, "--runtime", "inline")
     assert done.returncode == 0, done.stderr[-3000:]

@@ -86,7 +86,8 @@ def forget(
     files = erase.raw_files(where, request)
     in_tables = erase.held_in_tables(where, Catalog(where, tables), request)  # raw files gone?
     forgotten = {f.session_id for f in files} | set(in_tables)
-    resumed = erase.unfinished(where, request)
+    last = erase.last_record(where, request)
+    resumed = last if last is not None and not last[1].verified else None
     if resumed is not None:  # its raw files went, perhaps its rows too: finish it
         forgotten |= set(resumed[1].sessions)
     by_id = erase.Request(app_id, tuple(sorted(forgotten | set(session_ids))))
@@ -102,6 +103,9 @@ def forget(
     what = f"{len(forgotten)} session(s) of {app_id} in {len(files)} raw file(s)"
     if misfiled:
         what += f" and rows of them in {len(misfiled)} other session(s)' raw file(s)"
+    if not forgotten and last is not None and last[1].verified:  # the same request again
+        say(f"already forgotten, and verified then (record {where.display_path(last[0])})")
+        return
     if not forgotten:
         raise CliError(
             f"nothing to forget: no raw files of those sessions of {app_id}, and no table "

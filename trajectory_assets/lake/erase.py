@@ -242,10 +242,10 @@ def start(lake: Lake, request: Request) -> tuple[str, Record]:
     return path, record
 
 
-def unfinished(lake: Lake, request: Request) -> tuple[str, Record] | None:
-    """The latest record of the same request that did not finish (its rebuild failed, or it
-    was stopped after deleting raw files): running the forget again finishes it, though the
-    sessions are in no raw file and, once rebuilt, no table."""
+def last_record(lake: Lake, request: Request) -> tuple[str, Record] | None:
+    """The latest record of the same request: one not verified is finished by running the
+    forget again, though the sessions may be in no raw file and, once rebuilt, no table; one
+    verified makes a request sent again a success, not an error."""
     asked = (request.app_id, list(request.session_ids), request.before)
     known = {f.name for f in fields(Record)}
     for path in sorted(lake.fs.glob(lake.path(FORGOTTEN, "*.json")), reverse=True):
@@ -253,7 +253,7 @@ def unfinished(lake: Lake, request: Request) -> tuple[str, Record] | None:
             doc = json.loads(lake.fs.cat_file(path))
             record = Record(**{k: v for k, v in doc.items() if k in known})
             if (record.app_id, record.session_ids, record.before) == asked:
-                return None if record.verified else (path, record)
+                return path, record
     return None
 
 
