@@ -59,6 +59,7 @@ def test_a_lake_that_moved_is_made_the_instances_lake_by_sync(tmp_path: Path, ho
     assert rebound.returncode == 0, rebound.stderr[-2000:]
     assert f"the instance's lake is now {moved} (it was {first})" in rebound.stdout
     assert "sessions               1 day(s) recorded now,     0 already known" in rebound.stdout
+    assert "daily_report           1 day(s) recorded now,     0 already known" in rebound.stdout
     again = materialize(moved, home, "--partition", DAY1, "--force")
     assert again.returncode == 0, again.stderr[-2000:]
 

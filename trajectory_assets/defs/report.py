@@ -85,7 +85,7 @@ def report_asset(
                 ),
                 "days": dg.MetadataValue.int(len(pages)),
             }
-        yield dg.MaterializeResult(metadata=metadata)
+        yield dg.MaterializeResult(metadata={**metadata, "lake": the_lake.display()})
 
     return daily_report
 

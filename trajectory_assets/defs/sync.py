@@ -106,6 +106,7 @@ def _record_reports(instance: dg.DagsterInstance, lake: Lake, pages: dict[str, f
                 partition=day,
                 metadata={
                     "page": dg.MetadataValue.path(page),
+                    "lake": lake.display(),
                     "recorded_by": "sync, from the page in the lake",
                 },
             )
