@@ -26,7 +26,10 @@ def refusal(
     instance: dg.DagsterInstance, lake: str, *, allow_other_lake: bool = False
 ) -> str | None:
     """Why `bind` would refuse a run against `lake`; None when it would not."""
-    current = bound_lake(instance)
+    return _refusal(bound_lake(instance), lake, allow_other_lake)
+
+
+def _refusal(current: str | None, lake: str, allow_other_lake: bool) -> str | None:
     if current is None or current == lake or allow_other_lake:
         return None
     return (
@@ -53,10 +56,11 @@ def tick_refusal(
 
 def bind(instance: dg.DagsterInstance, lake: str, *, allow_other_lake: bool = False) -> None:
     """Record `lake` as the instance's lake, or refuse when it records another."""
-    refused = refusal(instance, lake, allow_other_lake=allow_other_lake)
+    current = bound_lake(instance)
+    refused = _refusal(current, lake, allow_other_lake)
     if refused is not None:
         raise OtherLakeError(refused)
-    if bound_lake(instance) is None:
+    if current is None:
         instance.run_storage.set_cursor_values({LAKE_KEY: lake})
 
 

@@ -136,7 +136,7 @@ def delete_rows(lake: Lake, paths: Sequence[str], request: Request) -> int:
             write_file_atomic(lake, lake.path(path), parquet_bytes(kept))
         else:
             lake.fs.rm(lake.path(path))
-    _keep_days(lake, {parse_hive(p)["dt"] for p in paths if "dt" in parse_hive(p)})
+    _keep_days(lake, {day for p in paths if (day := parse_hive(p).get("dt"))})
     return deleted
 
 

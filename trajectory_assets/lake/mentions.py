@@ -76,7 +76,7 @@ class Sessions:
 
     def __post_init__(self) -> None:
         shown = {BREAKS.sub(" ", sid): sid for sid in self.ids}  # as a preview cell unescaped
-        object.__setattr__(self, "_shown", {**shown, **{sid: sid for sid in self.ids}})
+        object.__setattr__(self, "_shown", shown | {sid: sid for sid in self.ids})
 
     def in_words(self, text: str) -> set[str]:
         return set(sessions_named(text, self.ids)) if self.ids else set()
@@ -235,9 +235,7 @@ def _unpadded(cell: str) -> str:
 
 def _pairs(value: Any) -> dict[str, Any]:
     """A Delta map as a dict: a JSON object, or Arrow's list of (key, value) from a checkpoint."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    return dict(value) if isinstance(value, list) else {}
+    return dict(value) if isinstance(value, Mapping | list) else {}
 
 
 def _stats(value: Any) -> dict[str, Any]:
