@@ -519,14 +519,15 @@ def test_a_config_file_sets_what_the_launchpad_sets(
     materialized_lake: Path, tmp_path: Path, home: Path
 ) -> None:
     """`--config` reaches the run (a check threshold of zero fails the check), and a key the
-    run has no use for, a flag's setting or a value of the wrong type is one error line."""
+    run has no use for, a flag's setting or a value of the wrong type is one error line, which
+    a dry run gives too (it said the run would go ahead)."""
     lake = shutil.copytree(materialized_lake, tmp_path / "lake")
     args = ("--partition", DAY1, "--assets", "sessions")
 
-    def with_config(text: str) -> subprocess.CompletedProcess[str]:
+    def with_config(text: str, *more: str) -> subprocess.CompletedProcess[str]:
         path = tmp_path / "config.yaml"
         path.write_text(text)
-        return materialize(lake, home, *args, "--config", str(path))
+        return materialize(lake, home, *args, *more, "--config", str(path))
 
     strict = with_config("max_rejected_share: 0.0\nsessionize: {identical_run_threshold: 5}\n")
     assert strict.returncode == 1, strict.stderr[-3000:]
@@ -553,6 +554,13 @@ def test_a_config_file_sets_what_the_launchpad_sets(
         assert "materializing" not in done.stdout  # refused before any run starts
         assert done.stderr.startswith(f"error: --config {tmp_path / 'config.yaml'}: ")
         assert message in done.stderr, done.stderr
+        dry = with_config(text, "--dry-run")
+        assert dry.returncode == 1 and "Traceback" not in dry.stderr
+        assert dry.stderr.startswith(
+            f"error: the run would be refused: --config {tmp_path / 'config.yaml'}: "
+        )
+        assert message in dry.stderr, dry.stderr
+    assert with_config("sessionize: {identical_run_threshold: 5}\n", "--dry-run").returncode == 0
 
 
 SESSION_COUNTS = '''

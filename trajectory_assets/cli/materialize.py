@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from trajectory_assets.lake.fs import Lake
     from trajectory_assets.project import Project
 
+    Assets = Sequence[dg.AssetsDefinition | dg.SourceAsset]
+
 JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
 
 
@@ -156,6 +158,24 @@ def materialize(
             f"assets: {', '.join(tables)}\n"
             "nothing run (dry run); `explain TABLE` shows a day's plan"
         )
+        try:  # the file is checked as the run would
+            prepared_run(
+                lake,
+                the_project,
+                tables,
+                runtime=runtime,
+                ray_address=ray_address,
+                num_cpus=num_cpus,
+                flags={
+                    "on_bad_file": on_bad_file,
+                    "allow_other_lake": allow_other_lake,
+                    "force": force,
+                },
+                config=config,
+                config_file=config_file or "",
+            )
+        except CliError as exc:
+            raise CliError(f"the run would be refused: {exc}") from None
         refused = other_lake(where, allow_other_lake) or dry_run_refusal(
             where, the_project, tables, days, on_bad_file, force
         )
@@ -210,13 +230,10 @@ def run_days(
     import dagster as dg
 
     from trajectory_assets.cli.pool import PROCESS_TAG, tell, this_process, wait_for_pool
-    from trajectory_assets.cli.run_config import check_configs, node_configs
     from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import LAKE_TAG, bind
     from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_tag
-    from trajectory_assets.defs.resources import ComputeResource, LakeResource
     from trajectory_assets.errors import OtherLakeError
-    from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
 
     dagster_home(
         "runs are recorded in a Dagster instance; "
@@ -224,37 +241,22 @@ def run_days(
     )
     lake = open_lake(lake_uri, must_exist=True)
     refuse_days_without_raw_data(lake, days)
+    assets, resources, run_config = prepared_run(
+        lake_uri,
+        the_project,
+        tables,
+        runtime=runtime,
+        ray_address=ray_address,
+        num_cpus=num_cpus,
+        flags={"on_bad_file": on_bad_file, "allow_other_lake": allow_other_lake, "force": force},
+        config=config or {},
+        config_file=config_file,
+    )
     instance = dg.DagsterInstance.get()
     try:
         bind(instance, lake.display(), allow_other_lake=allow_other_lake)
     except OtherLakeError as exc:
         raise CliError(str(exc)) from None
-    resources: dict[str, dg.ConfigurableResource] = {
-        "lake": LakeResource(root=lake_uri, s3_endpoint_url=os.environ.get(S3_ENDPOINT_URL_ENV)),
-        "compute": ComputeResource(runtime=runtime, address=ray_address, num_cpus=num_cpus),  # type: ignore[arg-type]
-    }
-    assets = the_project.assets(resources)
-    wanted = {dg.AssetKey(t) for t in tables}
-    registry = the_project.registry
-    operators_of = {  # asset node -> the operators it runs (none: the daily report)
-        a.node_def.name: registry.ordered(
-            {
-                registry.operator(k.to_user_string())
-                for k in a.keys
-                if k.to_user_string() in registry.tables
-            }
-        )
-        for a in assets
-        if isinstance(a, dg.AssetsDefinition) and a.is_executable and set(a.keys) & wanted
-    }
-    from_file = node_configs(config_file, config or {}, operators_of)
-    flags = {"on_bad_file": on_bad_file, "allow_other_lake": allow_other_lake, "force": force}
-    configs = {name: {**from_file[name], **flags} for name in operators_of}
-    check_configs(config_file, configs, operators_of)
-    run_config = {
-        "loggers": {"console": {"config": {"log_level": "INFO"}}},
-        "ops": {name: {"config": configs[name]} for name in operators_of},
-    }
     runs = stretches(sorted(days))
     # each run counts the others' days as written, so the command is refused unless all are
     refused = len(runs) > 1 and dry_run_refusal(lake, the_project, tables, days, on_bad_file, force)
@@ -325,8 +327,56 @@ def run_days(
         )
 
 
+def prepared_run(
+    lake_uri: str,
+    the_project: "Project",
+    tables: Sequence[str],
+    *,
+    runtime: str,
+    ray_address: str | None,
+    num_cpus: int | None,
+    flags: Mapping[str, Any],
+    config: Mapping[str, Any],
+    config_file: str,
+) -> "tuple[Assets, dict[str, dg.ConfigurableResource], dict[str, Any]]":
+    """The assets, resources and run config of a command line run; a CliError naming the first
+    entry of --config the run would refuse (a dry run checks the file the same way)."""
+    import dagster as dg
+
+    from trajectory_assets.cli.run_config import check_configs, node_configs
+    from trajectory_assets.defs.resources import ComputeResource, LakeResource
+    from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
+
+    resources: dict[str, dg.ConfigurableResource] = {
+        "lake": LakeResource(root=lake_uri, s3_endpoint_url=os.environ.get(S3_ENDPOINT_URL_ENV)),
+        "compute": ComputeResource(runtime=runtime, address=ray_address, num_cpus=num_cpus),  # type: ignore[arg-type]
+    }
+    assets = the_project.assets(resources)
+    wanted = {dg.AssetKey(t) for t in tables}
+    registry = the_project.registry
+    operators_of = {  # asset node -> the operators it runs (none: the daily report)
+        a.node_def.name: registry.ordered(
+            {
+                registry.operator(k.to_user_string())
+                for k in a.keys
+                if k.to_user_string() in registry.tables
+            }
+        )
+        for a in assets
+        if isinstance(a, dg.AssetsDefinition) and a.is_executable and set(a.keys) & wanted
+    }
+    from_file = node_configs(config_file, config, operators_of)
+    configs = {name: {**from_file[name], **flags} for name in operators_of}
+    check_configs(config_file, configs, operators_of)
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+        "ops": {name: {"config": configs[name]} for name in operators_of},
+    }
+    return assets, resources, run_config
+
+
 def _job(
-    assets: "Sequence[dg.AssetsDefinition | dg.SourceAsset]",
+    assets: "Assets",
     resources: "Mapping[str, dg.ConfigurableResource]",
     tables: Sequence[str],
 ) -> "dg.JobDefinition":
