@@ -45,6 +45,20 @@ def test_an_instance_refuses_a_run_against_another_lake(tmp_path: Path, home: Pa
     assert "sessions               1 day(s) recorded now,     0 already known" in synced.stdout
 
 
+def test_a_dry_run_before_the_instance_exists(tmp_path: Path, home: Path) -> None:
+    """A DAGSTER_HOME the run would create holds no lake yet (a dry run failed on it with
+    Dagster's traceback); a relative one the run refuses, and so does the dry run."""
+    lake = tmp_path / "lake"
+    generate(lake, home, days=1, sessions_per_day=5)
+    later = tmp_path / "not-yet"
+    dry = materialize(lake, later, "--partition", DAY1, "--dry-run")
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert "would materialize 1 day(s)" in dry.stdout and not later.exists()
+    relative = materialize(lake, Path("relative-home"), "--partition", DAY1, "--dry-run")
+    assert relative.returncode == 1 and "Traceback" not in relative.stderr
+    assert "DAGSTER_HOME must be an absolute path, not 'relative-home'" in relative.stderr
+
+
 def test_a_lake_that_moved_is_made_the_instances_lake_by_sync(tmp_path: Path, home: Path) -> None:
     """Every command refused a lake moved to another folder, with no way forward but a new
     instance (forget's message named a flag it does not have)."""

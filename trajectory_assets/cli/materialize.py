@@ -200,7 +200,10 @@ def materialize(
 
 def other_lake(lake: "Lake", allow_other_lake: bool) -> str | None:
     """Why the DAGSTER_HOME instance, if there is one, would refuse a run against the lake."""
-    if not os.environ.get("DAGSTER_HOME"):
+    home = os.environ.get("DAGSTER_HOME")
+    if home and not os.path.isabs(home):
+        return f"DAGSTER_HOME must be an absolute path, not {home!r}"
+    if not home or not os.path.isdir(home):  # the run creates it: it records no lake yet
         return None
     import dagster as dg
 
