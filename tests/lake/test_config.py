@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 from trajectory_assets.errors import SettingError
-from trajectory_assets.lake.config import CONFIG, LakeConfig, read_config, write_config
+from trajectory_assets.lake.config import (
+    CONFIG,
+    LakeConfig,
+    cover_days,
+    read_config,
+    write_config,
+)
 from trajectory_assets.lake.fs import Lake
 
 
@@ -19,6 +25,16 @@ def test_what_is_written_reads_back_and_keys_may_be_missing(tmp_path: Path) -> N
     (tmp_path / CONFIG).write_text('{"defs": []}')
     read = read_config(lake)
     assert read is not None and (read.start_date, read.defs) == ("2025-01-01", ())
+
+
+def test_a_new_config_starts_at_raw_days_other_producers_wrote(tmp_path: Path) -> None:
+    """The logger and `serve` write no config: the first `ingest` into such a lake set the
+    partitions' start to its own days, and the earlier days were never materialized."""
+    lake = Lake(str(tmp_path))
+    (tmp_path / "raw_events" / "dt=2026-11-20" / "app_id=a" / "session_id=s").mkdir(parents=True)
+    assert cover_days(lake, ["2026-11-22"]).start_date == "2026-11-20"
+    assert cover_days(lake, ["2026-11-25"]).start_date == "2026-11-20"
+    assert cover_days(lake, ["2026-11-02"]).start_date == "2026-11-02"
 
 
 @pytest.mark.parametrize(

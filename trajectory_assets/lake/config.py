@@ -16,6 +16,7 @@ from typing import TypedDict
 from trajectory_assets.errors import SettingError, first_few
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, is_day
+from trajectory_assets.lake.raw import list_days
 
 CONFIG = "trajectory_assets.json"
 DEFAULT_START_DATE = "2025-01-01"
@@ -79,8 +80,12 @@ def write_config(lake: Lake, config: LakeConfig) -> None:
 
 
 def cover_days(lake: Lake, days: list[str]) -> LakeConfig:
-    """The config with the partitions starting no later than the earliest of `days`, saved."""
+    """The config with the partitions starting no later than the earliest of `days`, saved. A
+    lake without one starts at its earliest raw day as well (written by the logger, `serve` or
+    another producer, which write no config): a config of `days` alone would hide those days."""
     current = read_config(lake)
+    if current is None:
+        days = [*days, *list_days(lake)]
     config = current or LakeConfig(start_date=min(days) if days else DEFAULT_START_DATE)
     if days and min(days) < config.start_date:
         config = replace(config, start_date=min(days))
