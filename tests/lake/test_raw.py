@@ -218,6 +218,13 @@ def test_a_session_larger_than_a_batch_leaves_no_empty_batch() -> None:
     ]
 
 
+def test_an_empty_file_of_the_last_session_is_batched() -> None:
+    """A producer's file of 0 bytes (created, not yet written) in the day's last session put it
+    past the last batch: every command listing the day failed with an IndexError."""
+    groups = group_sessions(_sessions("a", [1000, 0]), batch_bytes=1000)
+    assert [[f.session_id for f in g.files] for g in groups] == [["s0000", "s0001"]]
+
+
 def test_an_app_and_session_whose_folder_names_are_encoded_are_found(tmp_path: Path) -> None:
     """Writers encode folder names (`session_id=agent%3Arun-1`): a listing pruned by app and
     session finds them by their ids (`forget --session-id` listed nothing for such a session)."""

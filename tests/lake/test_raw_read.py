@@ -1,5 +1,6 @@
 """Reading real raw Parquet files: the schema every operator sees, provenance, bad files."""
 
+import json
 import re
 
 import pyarrow as pa
@@ -153,3 +154,60 @@ def test_a_deviant_file_sends_the_scan_down_the_careful_path(tmp_path: object) -
     assert raw_read._scan_local(lake, list_raw_files(lake), 2) is None
     with pytest.raises(BadRawFilesError, match=r"session_id=t/odd\.parquet: column 'latency_ms'"):
         read_events(lake, list_raw_files(lake))
+
+
+@pytest.mark.parametrize(
+    ("name", "column", "expected"),
+    [  # a column of a producer's file with every raw column, beside a file of the raw schema
+        ("ts", pa.array([1_770_069_660_123_457], pa.timestamp("us")), None),
+        ("ts", pa.array([1_770_069_660_123_457_789], pa.timestamp("ns", tz="UTC")), None),
+        ("ts", pa.array(["2026-02-02 22:01:00.123457"]), None),
+        ("app_id", None, None),
+        ("input_tokens", pa.array([1007.6]), "column 'input_tokens' has type double"),
+        ("payload", pa.array([{"status": "success", "step": None}]), None),
+    ],
+    ids=["naive", "nanoseconds", "text-without-zone", "no-keys", "fractional-tokens", "struct"],
+)
+def test_a_file_is_read_the_same_whatever_its_neighbours(
+    tmp_path: object,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    column: pa.Array | None,
+    expected: str | None,
+) -> None:
+    """The scan of a day cast every file to the first file's types: a naive timestamp shifted by
+    the machine's zone, nanoseconds rounded where alone they failed the day, 1007.6 tokens read
+    as 1008, a file without key columns read with null keys (every row rejected); the same file
+    alone was read otherwise. Now each is read as the file-by-file path reads it: times in UTC,
+    nanoseconds truncated, keys from the folder, and values a cast would change refused."""
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        lake = Lake(str(tmp_path))
+        row = {"event_id": "e0", "app_id": "a", "session_id": "s", "event_type": "llm_call"}
+        canonical = pa.Table.from_pylist([{**row, "ts": 1_770_069_660_123_457}], schema=RAW_EVENTS)
+        _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/0.parquet", canonical)
+        odd = canonical.set_column(1, "app_id", pa.array(["b"])).set_column(
+            2, "session_id", pa.array(["t"])
+        )
+        index = odd.schema.get_field_index(name)
+        if column is None:  # keys in the folder names alone, as DuckDB's PARTITION_BY writes
+            odd = odd.drop_columns(["app_id", "session_id"])
+        else:
+            odd = odd.set_column(index, name, column)
+        _write(lake, f"raw_events/dt={DAY1}/app_id=b/session_id=t/odd.parquet", odd)
+        files = list_raw_files(lake)
+        if expected is not None:
+            with pytest.raises(BadRawFilesError, match=rf"odd\.parquet: {re.escape(expected)}"):
+                read_events(lake, files)
+            return
+        events = read_events(lake, files).events.sort_by("app_id").to_pylist()
+        assert [(e["app_id"], e["session_id"]) for e in events] == [("a", "s"), ("b", "t")]
+        assert events[1]["ts"] == events[0]["ts"]  # 2026-02-02 22:01:00.123457 UTC, truncated
+        if name == "payload":  # its JSON text, not DuckDB's `{'status': success, ...}`
+            assert json.loads(events[1]["payload"]) == {"status": "success", "step": None}
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -263,7 +263,7 @@ def _equal_parts(sessions: list[list[RawFile]], batch_bytes: int) -> list[list[l
     parts: list[list[list[RawFile]]] = [[] for _ in range(count)]
     before = 0
     for session, size in zip(sessions, sizes, strict=True):
-        parts[before * count // total if total else 0].append(session)
+        parts[min(before * count // total, count - 1) if total else 0].append(session)
         before += size
     return [p for p in parts if p]
 

@@ -57,13 +57,10 @@ def read_events(
 
     Each file is conformed on its own: missing optional columns become null, unknown columns are
     dropped (and named in `unknown` where they hold values), and a column whose type cannot be
-    cast fails the file with its path and column. On local disk the common case (every file
-    readable, every column of its canonical type) is read by one multi-threaded DuckDB scan
-    instead, which gives the same table much faster; any deviation falls back to the
-    file-by-file path, which knows which file is at fault. The scan sees unknown columns where
-    files differ in the columns it reads, which a misspelt column does when the read needs the
-    column it misspells (its file lacks that one); a file with every raw column and more reads
-    as the others.
+    cast without changing a value fails the file with its path and column. On local disk the
+    common case (every file readable, every column of its canonical type) is read by DuckDB
+    scans instead, one per file schema, which give the same table much faster; any deviation
+    falls back to the file-by-file path, which knows which file is at fault.
     """
     schema = events_schema(columns)
     if lake.is_local and files:
@@ -133,13 +130,16 @@ def _canonical_types() -> dict[str, str]:
 def _scan_local(
     lake: Lake, files: Sequence[RawFile], threads: int, schema: pa.Schema = EVENTS
 ) -> RawRead | None:
-    """One DuckDB scan of many small local files, or None when any file needs the careful path.
+    """DuckDB scans of many small local files, one per file schema, or None when any file needs
+    the careful path.
 
-    First one statement that takes every file to have every raw column (by name; extra columns
-    are not read), and checks the types it read: that is one pass over each file. Files that
-    lack an optional column are read again with `union_by_name`, which reads every footer before
-    scanning; anything else (a missing key, a type that is not the raw schema's) is left to the
-    careful path, which names the file at fault.
+    A scan of several files takes the first file's types and casts the others' to them without
+    a word (1007.6 tokens read as 1008, a struct payload as text, keys a file lacks as nulls), so
+    every file's own schema is read first, from its footer: one pass over the footers, which
+    DuckDB's metadata cache keeps for the scans. Each schema whose raw columns all have the raw
+    schema's types, keys included, is one scan (missing optional columns read as nulls); any
+    other schema is left to the careful path, which casts file by file and names the file at
+    fault. Times are read in UTC whatever the machine's zone.
     """
     import duckdb
 
@@ -147,42 +147,47 @@ def _scan_local(
     if len(days) != 1:
         return None
     con = duckdb.connect(config={"threads": max(1, threads)})
-    paths = [lake.path(f.path) for f in files]
+    tables: list[pa.Table] = []
+    unknown: list[tuple[str, str]] = []
     try:
-        try:
-            return _scan(con, lake, paths, next(iter(days)), schema, union=False)
-        except (duckdb.Error, _Incomplete):
-            return _scan(con, lake, paths, next(iter(days)), schema, union=True)
+        con.execute("SET TimeZone = 'UTC'; SET parquet_metadata_cache = true")
+        for paths in _by_schema(con, [lake.path(f.path) for f in files]):
+            read = _scan(con, lake, paths, next(iter(days)), schema)
+            tables.append(read.events)
+            unknown.extend(read.unknown)
     except (duckdb.Error, _NotCanonical):
         return None
     finally:
         con.close()
+    return RawRead(pa.concat_tables(tables) if len(tables) > 1 else tables[0], [], sorted(unknown))
+
+
+def _by_schema(con: "duckdb.DuckDBPyConnection", paths: list[str]) -> list[list[str]]:
+    """The paths in groups of one schema each (every column's name, type and nesting)."""
+    rows = con.execute(
+        "SELECT file_name, string_agg(concat_ws('|', name, duckdb_type, repetition_type, "
+        "num_children), ';' ORDER BY column_id) FROM parquet_schema(?) GROUP BY file_name",
+        [paths],
+    ).fetchall()
+    groups: dict[str, list[str]] = {}
+    for path, signature in rows:
+        groups.setdefault(str(signature), []).append(str(path))
+    if sum(map(len, groups.values())) != len(paths):  # a path DuckDB reads as a glob pattern
+        raise _NotCanonical
+    return [sorted(g) for _, g in sorted(groups.items())]
 
 
 class _NotCanonical(Exception):
-    """A raw column read with a type other than the raw schema's."""
-
-
-class _Incomplete(Exception):
-    """A file without every raw column (the first one: it gives the scan its columns)."""
+    """A raw column read with a type other than the raw schema's, or without a key."""
 
 
 def _scan(
-    con: "duckdb.DuckDBPyConnection",
-    lake: Lake,
-    paths: list[str],
-    day: str,
-    schema: pa.Schema,
-    *,
-    union: bool,
+    con: "duckdb.DuckDBPyConnection", lake: Lake, paths: list[str], day: str, schema: pa.Schema
 ) -> RawRead:
+    """One scan of files of one schema."""
     canonical = _canonical_types()
-    relation = con.read_parquet(
-        paths, union_by_name=union, filename=True, file_row_number=True, hive_partitioning=False
-    )
+    relation = con.read_parquet(paths, filename=True, file_row_number=True, hive_partitioning=False)
     present = dict(zip(relation.columns, map(str, relation.types), strict=True))
-    if not union and set(canonical) - set(present):
-        raise _Incomplete  # this scan would take the first file's columns for every file's
     if any(present[c] != t for c, t in canonical.items() if c in present):
         raise _NotCanonical
     prefix = len(lake.root) + 2  # SQL substrings are 1-based; drop "<root>/"
@@ -237,7 +242,7 @@ def conform(table: pa.Table, f: RawFile) -> pa.Table:
         elif name in table.column_names:
             column = table.column(name)
             try:
-                columns.append(column.cast(field.type))
+                columns.append(_cast(column, field.type))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise BadRawFileError(
                     f.path, f"column {name!r} has type {column.type}, expected {field.type} ({exc})"
@@ -247,3 +252,26 @@ def conform(table: pa.Table, f: RawFile) -> pa.Table:
         else:
             columns.append(pa.nulls(n, field.type))
     return pa.Table.from_arrays(columns, schema=EVENTS)
+
+
+def _cast(column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
+    """A raw column in its raw type. Times are UTC (SPEC): a timestamp or text without a zone is
+    taken as UTC, not as the machine's time, and nanoseconds (pandas' unit) are truncated to
+    the microsecond; a payload written as a struct is its JSON text; any other cast that would
+    change a value fails (1007.6 tokens)."""
+    if pa.types.is_string(to) and pa.types.is_nested(column.type):
+        import json
+
+        texts = [
+            None if v is None else json.dumps(v, separators=(",", ":"), default=str)
+            for v in column.to_pylist()
+        ]
+        return pa.chunked_array([pa.array(texts, pa.string())])
+    if pa.types.is_timestamp(to) and pa.types.is_timestamp(column.type):
+        return column.cast(to, safe=column.type.unit != "ns")  # truncates below a microsecond
+    if pa.types.is_timestamp(to) and pa.types.is_string(column.type):
+        try:
+            return column.cast(to)
+        except pa.ArrowInvalid:  # no zone offset in the text
+            return column.cast(pa.timestamp(to.unit)).cast(to)
+    return column.cast(to)
