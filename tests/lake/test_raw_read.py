@@ -165,8 +165,17 @@ def test_a_deviant_file_sends_the_scan_down_the_careful_path(tmp_path: object) -
         ("app_id", None, None),
         ("input_tokens", pa.array([1007.6]), "column 'input_tokens' has type double"),
         ("payload", pa.array([{"status": "success", "step": None}]), None),
+        ("ts", pa.array([1_770_069_660_123]), "column 'ts' has type int64, expected timestamp"),
     ],
-    ids=["naive", "nanoseconds", "text-without-zone", "no-keys", "fractional-tokens", "struct"],
+    ids=[
+        "naive",
+        "nanoseconds",
+        "text-without-zone",
+        "no-keys",
+        "fractional-tokens",
+        "struct",
+        "epoch-milliseconds",
+    ],
 )
 def test_a_file_is_read_the_same_whatever_its_neighbours(
     tmp_path: object,

@@ -257,8 +257,9 @@ def conform(table: pa.Table, f: RawFile) -> pa.Table:
 def _cast(column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
     """A raw column in its raw type. Times are UTC (SPEC): a timestamp or text without a zone is
     taken as UTC, not as the machine's time, and nanoseconds (pandas' unit) are truncated to
-    the microsecond; a payload written as a struct is its JSON text; any other cast that would
-    change a value fails (1007.6 tokens)."""
+    the microsecond; a number is no time (epoch milliseconds would read as microseconds); a
+    payload written as a struct is its JSON text; any other cast that would change a value
+    fails (1007.6 tokens)."""
     if pa.types.is_string(to) and pa.types.is_nested(column.type):
         import json
 
@@ -267,6 +268,8 @@ def _cast(column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
             for v in column.to_pylist()
         ]
         return pa.chunked_array([pa.array(texts, pa.string())])
+    if pa.types.is_timestamp(to) and pa.types.is_integer(column.type):
+        raise pa.ArrowInvalid("a number names no unit of time: write a timestamp")
     if pa.types.is_timestamp(to) and pa.types.is_timestamp(column.type):
         return column.cast(to, safe=column.type.unit != "ns")  # truncates below a microsecond
     if pa.types.is_timestamp(to) and pa.types.is_string(column.type):
