@@ -59,6 +59,20 @@ def test_a_dry_run_before_the_instance_exists(tmp_path: Path, home: Path) -> Non
     assert "DAGSTER_HOME must be an absolute path, not 'relative-home'" in relative.stderr
 
 
+def test_a_mistake_in_the_price_overrides_is_one_line(tmp_path: Path, home: Path) -> None:
+    """A mistaken prices.yaml printed a traceback of 53 lines and stopped the code location
+    from loading (the UI, schedule and sensor of every table)."""
+    lake = tmp_path / "lake"
+    generate(lake, home, days=1, sessions_per_day=5)
+    (lake / "prices.yaml").write_text(
+        "models:\n  gpt-4o: {input_per_mtok: 2, output_per_mtok: 8}\n"
+        "  gpt-4o: {input_per_mtok: 25, output_per_mtok: 80}\n"
+    )
+    done = materialize(lake, home, "--partition", DAY1)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "prices.yaml: not valid YAML: 'gpt-4o' is given twice" in done.stderr, done.stderr
+
+
 def test_a_lake_that_moved_is_made_the_instances_lake_by_sync(tmp_path: Path, home: Path) -> None:
     """Every command refused a lake moved to another folder, with no way forward but a new
     instance (forget's message named a flag it does not have)."""

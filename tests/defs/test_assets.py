@@ -213,6 +213,8 @@ def test_parameters_and_price_overrides_are_part_of_the_code_version(lake: Lake)
     assert priced["llm_calls"] != plain["llm_calls"]
     assert priced["llm_calls"].startswith(sessionize.version + "+")  # type: ignore[union-attr]
     assert priced["tool_stats"] == plain["tool_stats"]
+    (Path(lake.root) / "prices.yaml").write_text("models:\n  gpt-4o: {input_per_mtok: -1}\n")
+    assert versions(OPERATORS) == plain  # a mistake in it does not stop the location loading
 
 
 class SessionCount(ta.Operator):

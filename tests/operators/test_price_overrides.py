@@ -57,15 +57,26 @@ def test_parse_overrides():
         ("models: [1]", "'models' must map"),
         ("prices: {}", "one key, 'models'"),
         ("models: {m: {input_per_mtok: 1}}", "output_per_mtok is required"),
-        ("models: {m: {input_per_mtok: -1, output_per_mtok: 1}}", "must be a number >= 0"),
+        ("models: {m: {input_per_mtok: -1, output_per_mtok: 1}}", "must be a finite number >= 0"),
         ("models: {m: {input_per_mtok: 1, output_per_mtok: 1, cached: 2}}", "unknown keys"),
-        ("models: {m: {input_per_mtok: 1, output_per_mtok: 1, valid_from: soon}}", "a date"),
+        ("models: {m: {input_per_mtok: 1, output_per_mtok: 1, valid_from: soon}}", "a day"),
         (
             "models: {m: [{input_per_mtok: 1, output_per_mtok: 1},"
             " {input_per_mtok: 2, output_per_mtok: 2}]}",
             "two periods",
         ),
         ("models: {m: {input_per_mtok: 1, output_per_mtok: 1", "not valid YAML"),
+        (  # PyYAML keeps the last of a key given twice: the first price was lost unseen
+            "models: {m: {input_per_mtok: 1, output_per_mtok: 1},"
+            " m: {input_per_mtok: 2, output_per_mtok: 2}}",
+            "'m' is given twice",
+        ),
+        ("models: {m: {input_per_mtok: .inf, output_per_mtok: 1}}", "a finite number >= 0"),
+        (  # a time of day was cut to the day without a word
+            "models: {m: {input_per_mtok: 1, output_per_mtok: 1,"
+            " valid_from: 2026-11-21T15:00:00Z}}",
+            "valid_from must be a day",
+        ),
     ],
 )
 def test_bad_overrides_are_refused_with_the_entry_named(text, message):

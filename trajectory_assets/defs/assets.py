@@ -6,6 +6,7 @@ Thin glue: the engine plans, runs and commits; this module turns the selection a
 into operators and settings, and the result into metadata and check results.
 """
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
@@ -38,6 +39,7 @@ from trajectory_assets.errors import (
     OtherLakeError,
     RunConfigError,
     SchemaChangeError,
+    SettingError,
 )
 from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
@@ -46,9 +48,17 @@ from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import misnamed_day_folders, misnamed_warning
 from trajectory_assets.operator import Operator
 
+log = logging.getLogger(__name__)
+
 POOL = "trajectory_assets"
 SHOWN_FILES = 5  # files named in the run's log line about unknown raw columns
-EXPECTED = (BadRawFilesError, ConcurrentWriterError, MissingUpstreamError, SchemaChangeError)
+EXPECTED = (
+    BadRawFilesError,
+    ConcurrentWriterError,
+    MissingUpstreamError,
+    SchemaChangeError,
+    SettingError,
+)
 FAILED_AFTER = "a run that failed after committing this day"
 WITH_SIBLING = "a run of another table of its operator, which commits its tables together"
 
@@ -69,8 +79,9 @@ def code_versions(lake: Lake, operators: Sequence[Operator]) -> dict[str, str]:
     would (and as the command line's `--missing` recomputes them)."""
     try:
         in_this_lake = in_lake(lake, operators)
-    except OSError:  # an unreachable lake must not stop the code location from loading
-        in_this_lake = list(operators)
+    except (OSError, SettingError) as exc:  # an unreachable lake, a lake file with a mistake
+        log.warning("%s: the tables' code versions leave out the lake's files", exc)
+        in_this_lake = list(operators)  # must not stop the location: the runs name the mistake
     versions = {}
     for op in in_this_lake:
         bare = not op.params and op.lake_files_digest == op.with_lake_files({}).lake_files_digest

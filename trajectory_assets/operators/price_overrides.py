@@ -9,9 +9,13 @@ only when a file is parsed.
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from trajectory_assets.errors import SettingError
 
 OVERRIDES_FILE = "prices.yaml"
 """Where the overrides live, relative to the lake root."""
@@ -47,22 +51,23 @@ def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverr
           output_per_mtok: 8.0
     ```
 
-    Raises ValueError naming the entry for anything else (unknown key, negative or missing
-    price, two periods of a model with the same `valid_from`).
+    Raises SettingError naming the entry for anything else (unknown key, negative, infinite or
+    missing price, a model or key given twice, two periods of a model with the same
+    `valid_from`, a `valid_from` with a time of day: prices change at UTC midnight).
     """
     import yaml
 
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader
     except yaml.YAMLError as exc:
-        raise ValueError(f"{origin}: not valid YAML: {exc}") from None
+        raise SettingError(f"{origin}: not valid YAML: {' '.join(str(exc).split())}") from None
     if doc is None:
         return ()
     if not isinstance(doc, dict) or set(doc) - {"models"}:
-        raise ValueError(f"{origin}: expected a mapping with one key, 'models'")
+        raise SettingError(f"{origin}: expected a mapping with one key, 'models'")
     models = doc.get("models") or {}
     if not isinstance(models, dict):
-        raise ValueError(f"{origin}: 'models' must map model names to prices")
+        raise SettingError(f"{origin}: 'models' must map model names to prices")
     out: list[PriceOverride] = []
     for model, spec in models.items():
         entries = spec if isinstance(spec, list) else [spec]
@@ -71,7 +76,7 @@ def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverr
             where = f"{origin}: models.{model}" + (f"[{i}]" if isinstance(spec, list) else "")
             override = _override(str(model), entry, where)
             if override.valid_from in seen:
-                raise ValueError(f"{where}: two periods with valid_from {override.valid_from}")
+                raise SettingError(f"{where}: two periods with valid_from {override.valid_from}")
             seen.add(override.valid_from)
             out.append(override)
     return tuple(sorted(out, key=override_order))
@@ -85,34 +90,61 @@ def read_overrides(path: str | Path) -> tuple[PriceOverride, ...]:
     return parse_overrides(file.read_text(encoding="utf-8"), str(file))
 
 
+def _unique_keys_loader() -> type:
+    """PyYAML's safe loader, refusing a key given twice in a mapping (PyYAML keeps the last
+    one: a model listed twice priced every call at the second entry without a word)."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):  # type: ignore[misc]
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"{key!r} is given twice", key_node.start_mark
+                    )
+                seen.add(key)
+            mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+            return mapping
+
+    return UniqueKeys
+
+
 def _override(model: str, entry: object, where: str) -> PriceOverride:
     if not isinstance(entry, dict):
-        raise ValueError(f"{where}: expected a mapping of prices")
+        raise SettingError(f"{where}: expected a mapping of prices")
     unknown = set(entry) - _ENTRY_KEYS
     if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; allowed {sorted(_ENTRY_KEYS)}")
+        raise SettingError(
+            f"{where}: unknown keys {sorted(unknown)}; allowed {sorted(_ENTRY_KEYS)}"
+        )
     for required in ("input_per_mtok", "output_per_mtok"):
         if entry.get(required) is None:
-            raise ValueError(f"{where}: {required} is required")
+            raise SettingError(f"{where}: {required} is required")
     prices: dict[str, float | None] = {}
     for key in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok"):
         value = entry.get(key)
         if value is None:
             prices[key] = None
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ValueError(f"{where}: {key} must be a number >= 0, got {value!r}")
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not 0 <= value < math.inf:
+            raise SettingError(f"{where}: {key} must be a finite number >= 0, got {value!r}")
         prices[key] = float(value)
     valid_from = entry.get("valid_from")
-    if isinstance(valid_from, dt.datetime):
-        valid_from = valid_from.date()
-    elif isinstance(valid_from, str):
+    if isinstance(valid_from, str):
         try:
             valid_from = dt.date.fromisoformat(valid_from)
         except ValueError:
-            raise ValueError(f"{where}: valid_from must be a date, got {valid_from!r}") from None
-    elif valid_from is not None and not isinstance(valid_from, dt.date):
-        raise ValueError(f"{where}: valid_from must be a date, got {valid_from!r}")
+            valid_from = entry["valid_from"]
+    if valid_from is not None and (
+        isinstance(valid_from, dt.datetime) or not isinstance(valid_from, dt.date)
+    ):
+        raise SettingError(
+            f"{where}: valid_from must be a day (YYYY-MM-DD; prices change at UTC midnight), "
+            f"got {valid_from!r}"
+        )
     input_price, output_price = prices["input_per_mtok"], prices["output_per_mtok"]
     assert input_price is not None and output_price is not None
     return PriceOverride(
