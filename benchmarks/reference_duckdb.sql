@@ -118,20 +118,25 @@ DROP TABLE checked;
 -- 4. llm_calls, priced: the price row of the call's model in force at its ts (the highest
 --    priority whose start date and time of day hold, then the highest input-token tier below
 --    the call's input tokens); cost = (uncached input x input rate + cached x cache-read rate +
---    output x output rate) / 1e6 + a per-request price. No cache-read rate: cached input is
+--    cache writes (the payload's whole cache_write_tokens) x cache-write rate + output x output
+--    rate) / 1e6 + a per-request price. No cache-read (cache-write) rate: those tokens are
 --    priced as input. No price row, or no token count at all: null, never 0.
 CREATE OR REPLACE TEMP TABLE prices AS SELECT * FROM read_parquet(getvariable('prices_file'));
 
 CREATE OR REPLACE TEMP TABLE llm_calls AS
 WITH calls AS (
     SELECT dt, app_id, session_id, turn_index, event_id, ts, agent_id, request_id, model,
-        ttft_ms, latency_ms, input_tokens, output_tokens, cache_tokens, error_type, error_code,
+        ttft_ms, latency_ms, input_tokens, output_tokens, cache_tokens,
+        CASE WHEN json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
+             THEN try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT)
+        END AS cache_write_tokens,
+        error_type, error_code,
         ((epoch_us(ts) % 86400000000) + 86400000000) % 86400000000 AS us_of_day
     FROM clean WHERE event_type = 'llm_call'
 ),
 rate AS (
     SELECT c.dt, c.app_id, c.session_id, c.event_id, p.input_per_mtok, p.cache_read_per_mtok,
-        p.output_per_mtok, p.request_usd
+        p.cache_write_per_mtok, p.output_per_mtok, p.request_usd, p.source
     FROM calls c JOIN prices p
       ON p.model = c.model
      AND (p.valid_from IS NULL OR c.ts >= p.valid_from)
@@ -145,14 +150,16 @@ rate AS (
 )
 SELECT c.* EXCLUDE (us_of_day),
     CASE WHEN r.event_id IS NOT NULL THEN
-        (CASE WHEN r.cache_read_per_mtok IS NULL
-              THEN coalesce(c.input_tokens, 0) * coalesce(r.input_per_mtok, 0.0)
-              ELSE greatest(coalesce(c.input_tokens, 0) - coalesce(c.cache_tokens, 0), 0)
-                       * coalesce(r.input_per_mtok, 0.0)
-                   + coalesce(c.cache_tokens, 0) * r.cache_read_per_mtok END
+        (greatest(coalesce(c.input_tokens, 0)
+                  - CASE WHEN r.cache_read_per_mtok IS NULL THEN 0 ELSE coalesce(c.cache_tokens, 0) END
+                  - CASE WHEN r.cache_write_per_mtok IS NULL THEN 0 ELSE coalesce(c.cache_write_tokens, 0) END,
+                  0) * coalesce(r.input_per_mtok, 0.0)
+         + coalesce(c.cache_tokens, 0) * coalesce(r.cache_read_per_mtok, 0.0)
+         + coalesce(c.cache_write_tokens, 0) * coalesce(r.cache_write_per_mtok, 0.0)
          + coalesce(c.output_tokens, 0) * coalesce(r.output_per_mtok, 0.0)) / 1000000.0
         + coalesce(r.request_usd, 0.0)
-    END AS cost_usd
+    END AS cost_usd,
+    r.source AS price_source
 FROM calls c LEFT JOIN rate r USING (dt, app_id, session_id, event_id);
 
 COPY llm_calls TO 'peer/llm_calls'

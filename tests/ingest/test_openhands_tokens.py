@@ -47,6 +47,7 @@ def test_counts_that_left_the_cache_out_are_added_up(tmp_path: Path) -> None:
     path.write_text(json.dumps(_record([{**usage, "response_id": "r1"}])) + "\n")
     (call,) = [r for r in IMPORTERS["openhands"].parse(path) if r["event_type"] == "llm_call"]
     assert (call["input_tokens"], call["cache_tokens"]) == (12309, 12000)
+    assert json.loads(call["payload"])["cache_write_tokens"] == 300  # priced at its own rate
 
 
 def test_a_response_recorded_twice_counts_once(tmp_path: Path) -> None:

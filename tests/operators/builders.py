@@ -238,6 +238,7 @@ def price_with_sql(calls: list[dict[str, Any]], prices: pa.Table) -> list[float 
                 ("ts", pa.timestamp("us", tz="UTC")),
                 ("input_tokens", pa.int64()),
                 ("cache_tokens", pa.int64()),
+                ("cache_write_tokens", pa.int64()),
                 ("output_tokens", pa.int64()),
             ]
         ),

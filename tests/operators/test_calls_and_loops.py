@@ -22,6 +22,7 @@ from tests.operators.builders import (
 )
 from trajectory_assets.operators import Sessionize, TurnFeatures
 from trajectory_assets.operators.call_tables import LLM_CALLS, TOOL_CALLS
+from trajectory_assets.operators.pricing import GENAI_PRICES_VERSION
 
 
 def args(value: object) -> str:
@@ -49,11 +50,46 @@ def test_llm_call_row_exact_values():
         "error_type": "RateLimit",
         "error_code": "429",
     }
-    call = llm(10, event_id="c1", payload='{"anything": 1}', **given)
+    payload = '{"anything": 1, "cache_write_tokens": 300}'  # gpt-4o has no cache-write price
+    call = llm(10, event_id="c1", payload=payload, **given)
     out = sessionize([event("session_start", 0), call, tool(20, tool_name="ls")])
     assert out["llm_calls"].schema == LLM_CALLS
     cost = (1_000 * 2.5 + 1_000 * 1.25 + 100 * 10.0) / 1e6
-    assert_row(one(out["llm_calls"]), event_row("c1", 10, **given, cost_usd=cost))
+    expected = event_row(
+        "c1",
+        10,
+        **given,
+        cache_write_tokens=300,
+        cost_usd=cost,
+        price_source=f"genai-prices {GENAI_PRICES_VERSION}: openai/gpt-4o",
+    )
+    assert_row(one(out["llm_calls"]), expected)
+
+
+@pytest.mark.parametrize(
+    ("payload", "written"),
+    [
+        ('{"cache_write_tokens": 20000}', 20_000),
+        ('{"cache_write_tokens": -1}', None),  # no count: the tokens are priced as input
+        ('{"cache_write_tokens": 1.5}', None),
+        ('{"cache_write_tokens": "20000"}', None),
+        ("not json", None),
+    ],
+)
+def test_cache_writes_are_priced_at_their_rate(payload: str, written: int | None) -> None:
+    """A Claude Code call writing 20,000 tokens to the cache cost 0.082509, as genai-prices'
+    `calc_price` and Anthropic's list prices say ($3.75 a million written); the writes were
+    priced as input ($3), 0.067509, 18% under."""
+    from genai_prices import Usage, calc_price
+
+    tokens = {"input_tokens": 20_003, "output_tokens": 500, "cache_tokens": 0}
+    call = llm(10, event_id="c1", model="claude-sonnet-4-5", payload=payload, **tokens)
+    row = one(sessionize([event("session_start", 0), call])["llm_calls"])
+    usage = Usage(input_tokens=20_003, output_tokens=500, cache_write_tokens=written or 0)
+    price = calc_price(usage, "claude-sonnet-4-5", genai_request_timestamp=row["ts"])
+    assert row["cache_write_tokens"] == written
+    assert row["cost_usd"] == pytest.approx(float(price.total_price), abs=1e-12)
+    assert row["cost_usd"] == pytest.approx(0.082509 if written else 0.067509, abs=1e-12)
 
 
 def test_llm_calls_are_valid_and_deduplicated():

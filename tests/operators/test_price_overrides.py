@@ -2,6 +2,7 @@
 and the digest that makes them part of the code version."""
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -13,6 +14,7 @@ from tests.operators.builders import (
     price_with_sql,
     run,
 )
+from trajectory_assets.errors import SettingError
 from trajectory_assets.operators import Sessionize
 from trajectory_assets.operators.price_overrides import (
     PriceOverride,
@@ -101,7 +103,25 @@ def test_overrides_win_from_their_valid_from_and_price_unknown_models():
         pytest.approx(2.0),
         pytest.approx(0.75 + 0.125),
     ]
-    assert "override" in table["source"].to_pylist()
+    assert "prices.yaml: gpt-4o from 2026-11-20" in table["source"].to_pylist()
+
+
+def test_an_override_prices_every_spelling_of_its_model_and_cache_writes() -> None:
+    """`GPT-4o` and ` gpt-4o` kept the list price beside a negotiated `gpt-4o` (genai-prices
+    matches names whatever their case); a cache-write rate of one's own applies to writes."""
+    overrides = parse_overrides(
+        "models:\n  GPT-4o: {input_per_mtok: 2, output_per_mtok: 8, cache_write_per_mtok: 3}\n"
+    )
+    tokens = {"input_tokens": 1_000_000, "cache_write_tokens": 400_000}
+    models = ["gpt-4o", "GPT-4o", " gpt-4o"]
+    calls = [{"model": m, "ts": T0, **tokens} for m in models]
+    table = price_table(models, overrides)
+    assert price_with_sql(calls, table) == [pytest.approx(0.6 * 2 + 0.4 * 3)] * 3
+    with pytest.raises(SettingError, match="'GPT-4o' is the same model"):
+        parse_overrides(
+            "models:\n  GPT-4o: {input_per_mtok: 2, output_per_mtok: 8}\n"
+            "  gpt-4o: {input_per_mtok: 3, output_per_mtok: 9}\n"
+        )
 
 
 def test_sessionize_uses_the_price_table_of_its_batch():
@@ -127,4 +147,13 @@ def test_overrides_digest_version_and_metadata():
         "genai_prices_version": GENAI_PRICES_VERSION,
         "price_overrides": "2",
         "price_overrides_digest": digest,
+        "price_overrides_rates": json.dumps(
+            [
+                {"input_per_mtok": 2.0, "model": "gpt-4o", "output_per_mtok": 8.0}
+                | {"valid_from": "2026-11-20"},
+                {"input_per_mtok": 1.0, "model": "my-finetune", "output_per_mtok": 4.0}
+                | {"cache_read_per_mtok": 0.5},
+            ],
+            sort_keys=True,
+        ),
     }

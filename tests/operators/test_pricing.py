@@ -187,12 +187,14 @@ TIMES = [
     dt.datetime(2026, 11, 20, 3, 0, tzinfo=UTC),
     dt.datetime(2027, 1, 1, 8, 0, tzinfo=UTC),
 ]
-TOKENS = [
-    (0, 0, 0),
-    (1_000, 0, 50),
-    (10_000, 4_000, 500),
-    (200_000, 1_000, 10),
-    (250_000, 100_000, 7),
+TOKENS = [  # input (cached included), cache reads, cache writes, output
+    (0, 0, 0, 0),
+    (1_000, 0, 0, 50),
+    (10_000, 4_000, 0, 500),
+    (200_000, 1_000, 0, 10),
+    (250_000, 100_000, 0, 7),
+    (20_003, 0, 20_000, 500),
+    (250_000, 100_000, 50_000, 7),
 ]
 MODELS = [
     "gpt-4o",
@@ -216,15 +218,16 @@ def test_price_table_matches_genai_prices_calc_price_for_every_case():
     prices = price_table(MODELS)
     assert prices.schema == PRICES
     calls, expected = [], []
-    for model, ts, (i, c, o) in itertools.product(MODELS, TIMES, TOKENS):
+    for model, ts, (i, c, w, o) in itertools.product(MODELS, TIMES, TOKENS):
         found = _find(model)
         assert found is not None, model
         provider, info = found
-        usage = genai_prices.Usage(input_tokens=i, cache_read_tokens=c, output_tokens=o)
-        reference = info.calc_price(usage, provider, genai_request_timestamp=ts)
-        calls.append(
-            {"model": model, "ts": ts, "input_tokens": i, "cache_tokens": c, "output_tokens": o}
+        usage = genai_prices.Usage(
+            input_tokens=i, cache_read_tokens=c, cache_write_tokens=w, output_tokens=o
         )
+        reference = info.calc_price(usage, provider, genai_request_timestamp=ts)
+        tokens = {"input_tokens": i, "cache_tokens": c, "cache_write_tokens": w, "output_tokens": o}
+        calls.append({"model": model, "ts": ts, **tokens})
         expected.append(float(reference.total_price))
     got = price_with_sql(calls, prices)
     for call, g, e in zip(calls, got, expected, strict=True):
@@ -268,7 +271,10 @@ def test_price_table_is_deterministic_and_skips_unknown_models():
     b = price_table(["claude-sonnet-4", "gpt-4o"])
     assert a.equals(b)
     assert sorted(set(a["model"].to_pylist())) == ["claude-sonnet-4", "gpt-4o"]
-    assert set(a["source"].to_pylist()) == {f"genai-prices {GENAI_PRICES_VERSION}"}
+    assert set(a["source"].to_pylist()) == {
+        f"genai-prices {GENAI_PRICES_VERSION}: openai/gpt-4o",
+        f"genai-prices {GENAI_PRICES_VERSION}: anthropic/claude-sonnet-4-0",
+    }
     assert price_table([]).num_rows == 0
 
 

@@ -3,15 +3,18 @@
 
 Cost of one call, as genai-prices computes it, in USD (a null token count taken as 0):
 
-    cached   = cache_tokens                              if the row has a cache-read rate, else 0
-    uncached = max(input_tokens - cached, 0)
-    cost     = (uncached * input + cached * cache_read + output_tokens * output) / 1e6
+    read     = cache_tokens        if the row has a cache-read rate, else 0
+    written  = cache_write_tokens  if the row has a cache-write rate, else 0
+    uncached = max(input_tokens - read - written, 0)
+    cost     = (uncached * input + read * cache_read + written * cache_write
+                + output_tokens * output) / 1e6
                + request  (a price per call, for the few models that charge one)
 
-`input_tokens` counts cached tokens too (Tier A), which is genai-prices' convention as well:
-its `input_tokens` includes `cache_read_tokens`. A model with no cache-read rate has its cached
-tokens priced as ordinary input. A model without a price (not in the database, no override, or a
-null `model`) gets a null cost, never 0; so does a call with neither `input_tokens` nor
+`input_tokens` counts cached tokens too (Tier A), cache reads and writes both, which is
+genai-prices' convention as well: its `input_tokens` includes `cache_read_tokens` and
+`cache_write_tokens`. A model with no cache-read (or cache-write) rate has those tokens priced
+as ordinary input. A model without a price (not in the database, no override, or a null
+`model`) gets a null cost, never 0; so does a call with neither `input_tokens` nor
 `output_tokens` (the source did not report usage): its cost is unknown, not zero, and it is
 counted with the unpriced calls, which marks its session's cost as a lower bound.
 """
@@ -26,17 +29,21 @@ def priced_calls_sql(calls: str, prices: str = "prices") -> str:
     """SQL: every row of the relation `calls` with `cost_usd` added.
 
     `calls` needs `app_id, session_id, event_id` (unique), `model`, `ts`, `input_tokens`,
-    `cache_tokens`, `output_tokens`; `prices` is a relation of schema PRICES."""
+    `cache_tokens`, `cache_write_tokens`, `output_tokens`; `prices` is a relation of schema
+    PRICES. `price_source` names the price used (null with the cost)."""
     tokens_in = "coalesce(c.input_tokens, 0)"
-    cached = "coalesce(c.cache_tokens, 0)"
+    read = "(CASE WHEN p.cache_read_per_mtok IS NULL THEN 0 ELSE coalesce(c.cache_tokens, 0) END)"
+    written = (
+        "(CASE WHEN p.cache_write_per_mtok IS NULL THEN 0 "
+        "ELSE coalesce(c.cache_write_tokens, 0) END)"
+    )
     time_of_day = f"(((epoch_us(c.ts) % {_US_PER_DAY}) + {_US_PER_DAY}) % {_US_PER_DAY})"
     return f"""
     WITH matches AS (
-        SELECT c.app_id, c.session_id, c.event_id,
-            (CASE WHEN p.cache_read_per_mtok IS NULL
-                  THEN {tokens_in} * coalesce(p.input_per_mtok, 0.0)
-                  ELSE greatest({tokens_in} - {cached}, 0) * coalesce(p.input_per_mtok, 0.0)
-                       + {cached} * p.cache_read_per_mtok END
+        SELECT c.app_id, c.session_id, c.event_id, p.source AS price_source,
+            (greatest({tokens_in} - {read} - {written}, 0) * coalesce(p.input_per_mtok, 0.0)
+             + {read} * coalesce(p.cache_read_per_mtok, 0.0)
+             + {written} * coalesce(p.cache_write_per_mtok, 0.0)
              + coalesce(c.output_tokens, 0) * coalesce(p.output_per_mtok, 0.0)) / 1000000.0
             + coalesce(p.request_usd, 0.0) AS cost_usd,
             row_number() OVER (
@@ -53,7 +60,7 @@ def priced_calls_sql(calls: str, prices: str = "prices") -> str:
          AND {tokens_in} > p.above_input_tokens
         WHERE c.input_tokens IS NOT NULL OR c.output_tokens IS NOT NULL
     )
-    SELECT c.*, m.cost_usd
+    SELECT c.*, m.cost_usd, m.price_source
     FROM {calls} c
     LEFT JOIN (SELECT * FROM matches WHERE pick = 1) m
       ON m.app_id = c.app_id AND m.session_id = c.session_id AND m.event_id = c.event_id
@@ -61,13 +68,19 @@ def priced_calls_sql(calls: str, prices: str = "prices") -> str:
 
 
 def cost_of_call(
-    prices: Mapping[str, Any], input_tokens: int, cache_tokens: int, output_tokens: int
+    prices: Mapping[str, Any],
+    input_tokens: int,
+    cache_tokens: int,
+    output_tokens: int,
+    cache_write_tokens: int = 0,
 ) -> float:
     """The cost formula of `priced_calls_sql` for one price row, in Python (docs and tests)."""
-    input_rate = prices.get("input_per_mtok") or 0.0
-    cache_rate = prices.get("cache_read_per_mtok")
-    cached = cache_tokens if cache_rate is not None else 0
-    uncached = max(input_tokens - cached, 0)
-    total = uncached * input_rate + cached * (cache_rate or 0.0)
+    read_rate = prices.get("cache_read_per_mtok")
+    write_rate = prices.get("cache_write_per_mtok")
+    read = cache_tokens if read_rate is not None else 0
+    written = cache_write_tokens if write_rate is not None else 0
+    uncached = max(input_tokens - read - written, 0)
+    total = uncached * (prices.get("input_per_mtok") or 0.0)
+    total += read * (read_rate or 0.0) + written * (write_rate or 0.0)
     total += output_tokens * (prices.get("output_per_mtok") or 0.0)
     return total / 1_000_000 + (prices.get("request_usd") or 0.0)

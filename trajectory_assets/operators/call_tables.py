@@ -26,6 +26,13 @@ LLM_CALLS = pa.schema(
         column("input_tokens", pa.int64(), "Input tokens of the call, cached ones included."),
         column("output_tokens", pa.int64(), "Output tokens of the call."),
         column("cache_tokens", pa.int64(), "Input tokens served from cache."),
+        column(
+            "cache_write_tokens",
+            pa.int64(),
+            "Input tokens written to the cache (the payload's `cache_write_tokens`, which the "
+            "importers fill from Anthropic's `cache_creation_input_tokens` and its likes); null "
+            "when the source did not say.",
+        ),
         CALL_ERROR_TYPE,
         CALL_ERROR_CODE,
         column(
@@ -34,6 +41,12 @@ LLM_CALLS = pa.schema(
             "Price of the call in USD from the pinned genai-prices database or the lake's "
             "`prices.yaml` (which wins), at `ts`; null when the model has no price or the call "
             "has neither input nor output tokens (never 0 for an unknown cost).",
+        ),
+        column(
+            "price_source",
+            pa.string(),
+            "The price `cost_usd` took: `genai-prices <version>: <provider>/<model>`, or "
+            "`prices.yaml: <model>` (`from <day>` for a later period); null with the cost.",
         ),
     ]
 )

@@ -30,9 +30,11 @@ class PriceOverride:
     output_per_mtok: float
     cache_read_per_mtok: float | None = None
     valid_from: dt.date | None = None
+    cache_write_per_mtok: float | None = None
 
 
-_ENTRY_KEYS = {"input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "valid_from"}
+_PRICE_KEYS = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
+_ENTRY_KEYS = {*_PRICE_KEYS, "valid_from"}
 
 
 def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverride, ...]:
@@ -40,10 +42,11 @@ def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverr
 
     ```yaml
     models:
-      my-finetune:                    # the model string as events carry it (exact match)
+      my-finetune:                    # the model string as events carry it (case aside)
         input_per_mtok: 1.0           # USD per million input tokens (cached ones included)
         output_per_mtok: 4.0
         cache_read_per_mtok: 0.1      # optional; absent: cached input is priced as input
+        cache_write_per_mtok: 1.25    # optional; absent: cache writes are priced as input
       gpt-4o:                         # a list of periods; each holds from its valid_from
         - valid_from: 2026-12-01
           input_per_mtok: 2.0
@@ -69,15 +72,19 @@ def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverr
     if not isinstance(models, dict):
         raise SettingError(f"{origin}: 'models' must map model names to prices")
     out: list[PriceOverride] = []
+    seen: dict[tuple[str, dt.date | None], str] = {}  # a period of a model -> the name it had
     for model, spec in models.items():
         entries = spec if isinstance(spec, list) else [spec]
-        seen: set[dt.date | None] = set()
         for i, entry in enumerate(entries):
             where = f"{origin}: models.{model}" + (f"[{i}]" if isinstance(spec, list) else "")
             override = _override(str(model), entry, where)
-            if override.valid_from in seen:
-                raise SettingError(f"{where}: two periods with valid_from {override.valid_from}")
-            seen.add(override.valid_from)
+            period = (model_key(override.model), override.valid_from)
+            if period in seen:
+                raise SettingError(
+                    f"{where}: two periods with valid_from {override.valid_from} "
+                    f"(models match whatever their case: {seen[period]!r} is the same model)"
+                )
+            seen[period] = override.model
             out.append(override)
     return tuple(sorted(out, key=override_order))
 
@@ -123,7 +130,7 @@ def _override(model: str, entry: object, where: str) -> PriceOverride:
         if entry.get(required) is None:
             raise SettingError(f"{where}: {required} is required")
     prices: dict[str, float | None] = {}
-    for key in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok"):
+    for key in _PRICE_KEYS:
         value = entry.get(key)
         if value is None:
             prices[key] = None
@@ -148,8 +155,19 @@ def _override(model: str, entry: object, where: str) -> PriceOverride:
     input_price, output_price = prices["input_per_mtok"], prices["output_per_mtok"]
     assert input_price is not None and output_price is not None
     return PriceOverride(
-        model, input_price, output_price, prices["cache_read_per_mtok"], valid_from
+        model,
+        input_price,
+        output_price,
+        cache_read_per_mtok=prices["cache_read_per_mtok"],
+        valid_from=valid_from,
+        cache_write_per_mtok=prices["cache_write_per_mtok"],
     )
+
+
+def model_key(model: str) -> str:
+    """What an override's model name and an event's `model` are matched by: case and
+    surrounding spaces aside, as genai-prices matches its own names (`GPT-4o` is `gpt-4o`)."""
+    return model.strip().lower()
 
 
 def override_order(o: PriceOverride) -> tuple[str, dt.date]:
@@ -165,6 +183,7 @@ def overrides_digest(overrides: Sequence[PriceOverride] = ()) -> str:
     text = json.dumps(
         [
             [o.model, o.input_per_mtok, o.cache_read_per_mtok, o.output_per_mtok, str(o.valid_from)]
+            + ([o.cache_write_per_mtok] if o.cache_write_per_mtok is not None else [])
             for o in sorted(overrides, key=override_order)
         ]
     )

@@ -25,14 +25,18 @@ genai-prices or PyYAML at module import; `import trajectory_assets` stays cheap.
 
 import datetime as dt
 import functools
+import json
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from trajectory_assets.operators.price_overrides import (
+    OVERRIDES_FILE,
     PriceOverride,
+    model_key,
     override_order,
     overrides_digest,
 )
@@ -62,16 +66,17 @@ PRICES = pa.schema(
         pa.field("above_input_tokens", pa.int64()),
         pa.field("input_per_mtok", pa.float64()),
         pa.field("cache_read_per_mtok", pa.float64()),
+        pa.field("cache_write_per_mtok", pa.float64()),
         pa.field("output_per_mtok", pa.float64()),
         pa.field("request_usd", pa.float64()),
         pa.field("provider", pa.string()),
         pa.field("price_model_id", pa.string()),
-        pa.field("source", pa.string()),
+        pa.field("source", pa.string()),  # what llm_calls' price_source says of the price
     ]
 )
 """The price table an operator receives as the batch table `prices`."""
 
-_KEYS = ("input_mtok", "cache_read_mtok", "output_mtok", "requests_kcount")
+_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok", "requests_kcount")
 
 
 def priced_version(op_version: str, overrides: Sequence[PriceOverride] = ()) -> str:
@@ -83,12 +88,19 @@ def priced_version(op_version: str, overrides: Sequence[PriceOverride] = ()) -> 
 
 
 def pricing_metadata(overrides: Sequence[PriceOverride] = ()) -> dict[str, str]:
-    """What to record in the materialization metadata of a priced asset."""
+    """What to record in the materialization metadata of a priced asset: the overrides' own
+    rates too, since `prices.yaml` is edited in place (a month's bill is reproducible from the
+    run that priced it)."""
+    periods = [
+        {k: str(v) if isinstance(v, dt.date) else v for k, v in asdict(o).items() if v is not None}
+        for o in sorted(overrides, key=override_order)
+    ]
     return {
         "price_source": PRICE_SOURCE,
         "genai_prices_version": GENAI_PRICES_VERSION,
         "price_overrides": str(len(overrides)),
         "price_overrides_digest": overrides_digest(overrides),
+        "price_overrides_rates": json.dumps(periods, sort_keys=True),
     }
 
 
@@ -100,11 +112,11 @@ def price_table(models: Iterable[str | None], overrides: Sequence[PriceOverride]
     """
     by_model: dict[str, list[PriceOverride]] = {}
     for o in overrides:
-        by_model.setdefault(o.model, []).append(o)
+        by_model.setdefault(model_key(o.model), []).append(o)
     rows: list[dict[str, Any]] = []
     for model in sorted({m for m in models if m is not None}):
         rows.extend(dict(zip(PRICES.names, r, strict=True)) for r in _database_rows(model))
-        for rank, o in enumerate(sorted(by_model.get(model, ()), key=override_order)):
+        for rank, o in enumerate(sorted(by_model.get(model_key(model), ()), key=override_order)):
             rows.append(
                 {
                     "model": model,
@@ -115,11 +127,13 @@ def price_table(models: Iterable[str | None], overrides: Sequence[PriceOverride]
                     "above_input_tokens": -1,
                     "input_per_mtok": o.input_per_mtok,
                     "cache_read_per_mtok": o.cache_read_per_mtok,
+                    "cache_write_per_mtok": o.cache_write_per_mtok,
                     "output_per_mtok": o.output_per_mtok,
                     "request_usd": None,
                     "provider": None,
                     "price_model_id": None,
-                    "source": "override",
+                    "source": f"{OVERRIDES_FILE}: {o.model}"
+                    + (f" from {o.valid_from}" if o.valid_from else ""),
                 }
             )
     return pa.Table.from_pylist(rows, schema=PRICES)
@@ -147,10 +161,12 @@ def _snapshot() -> "DataSnapshot":
 def _find(model: str) -> "tuple[Provider, ModelInfo] | None":
     """genai-prices' (provider, model) for a model string, or None.
 
-    Tried as given (the provider is inferred from the name, as `calc_price` does without a
-    provider), then, for `provider/model` or `provider:model`, with that provider."""
+    Tried as given, surrounding spaces aside (the provider is inferred from the name, as
+    `calc_price` does without a provider), then, for `provider/model` or `provider:model`, with
+    that provider."""
     from genai_prices.data_snapshot import find_provider_by_id
 
+    model = model.strip()
     snapshot = _snapshot()
     try:
         return snapshot.find_provider_model(model, None, None, None)
@@ -181,7 +197,7 @@ def _database_rows(model: str) -> tuple[tuple[Any, ...], ...]:
     else:
         periods = [(c.constraint, c.prices) for c in info.prices]
     rows = []
-    source = f"{PRICE_SOURCE} {GENAI_PRICES_VERSION}"
+    source = f"{PRICE_SOURCE} {GENAI_PRICES_VERSION}: {provider.id}/{info.id}"
     for priority, (constraint, price) in enumerate(periods):
         valid_from = tod_start = tod_end = None
         if priority > 0 and isinstance(constraint, types.StartDateConstraint):
@@ -201,6 +217,7 @@ def _database_rows(model: str) -> tuple[tuple[Any, ...], ...]:
                     above,
                     prices["input_mtok"],
                     prices["cache_read_mtok"],
+                    prices["cache_write_mtok"],
                     prices["output_mtok"],
                     None if prices["requests_kcount"] is None else prices["requests_kcount"] / 1000,
                     provider.id,

@@ -76,9 +76,17 @@ def _last_of(event_type: str) -> str:
 
 CALL_COLUMNS = """dt, app_id, session_id, turn_index, event_id, ts, agent_id, rn"""
 
+CACHE_WRITE = "json_extract(payload, '$.cache_write_tokens')"
+CACHE_WRITE_TOKENS = f"""
+CASE WHEN contains(payload, 'cache_write_tokens') AND json_valid(payload)
+      AND json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
+     THEN try_cast({CACHE_WRITE} AS BIGINT) END"""
+"""The payload's `cache_write_tokens` where it is a whole number >= 0 (the importers write it):
+input tokens written to the cache, which most providers charge above the input rate."""
+
 LLM_CALLS = f"""
 SELECT {CALL_COLUMNS}, request_id, model, ttft_ms, latency_ms, input_tokens, output_tokens,
-    cache_tokens, error_type, error_code
+    cache_tokens, {CACHE_WRITE_TOKENS} AS cache_write_tokens, error_type, error_code
 FROM clean WHERE {LLM}
 """
 
@@ -199,7 +207,7 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"4+{PRICING_VERSION}"  # 4: validation's new rules, folder-safe values
+    version = f"5+{PRICING_VERSION}"  # 5: cache writes priced, llm_calls.price_source
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,

@@ -203,6 +203,8 @@ def _record_events(record: dict[str, Any], data: bytes) -> Iterator[Row]:
         payload: dict[str, Any] = {"response_id": call.key, "source": source}
         if call.cost is not None:
             payload["cost_usd"] = call.cost
+        if call.writes:
+            payload["cache_write_tokens"] = call.writes
         add(
             "llm_call",
             ("llm_call", call.key),

@@ -9,24 +9,28 @@ from typing import Any
 from trajectory_assets.ingest.common import input_with_cache, non_negative, to_float, to_int
 
 
-def usage_tokens(usage: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
+def usage_tokens(
+    usage: dict[str, Any],
+) -> tuple[int | None, int | None, int | None, int | None]:
+    """(input with cache, output, cache reads, cache writes) of a LiteLLM usage."""
     details = usage.get("prompt_tokens_details") or {}
     cache = usage.get("cache_read_input_tokens")
     if cache is None and isinstance(details, dict):
         cache = details.get("cached_tokens")
     output = to_int(usage.get("completion_tokens"))
+    writes = to_int(usage.get("cache_creation_input_tokens"))
     prompt, _added = input_with_cache(
         to_int(usage.get("prompt_tokens")),
         to_int(cache),
-        to_int(usage.get("cache_creation_input_tokens")),
+        writes,
         output_tokens=output,
         total_tokens=to_int(usage.get("total_tokens")),
     )
-    return prompt, output, to_int(cache)
+    return prompt, output, to_int(cache), writes
 
 
 class Call:
-    __slots__ = ("cache", "cost", "input", "key", "latency_ms", "model", "output")
+    __slots__ = ("cache", "cost", "input", "key", "latency_ms", "model", "output", "writes")
 
     def __init__(self, key: str, model: Any = None) -> None:
         self.key = key
@@ -34,6 +38,7 @@ class Call:
         self.input: int | None = None
         self.output: int | None = None
         self.cache: int | None = None
+        self.writes: int | None = None  # cache writes, counted in `input` too
         self.latency_ms: float | None = None
         self.cost: float | None = None
 
@@ -61,10 +66,9 @@ def calls_of(record: dict[str, Any], history: list[dict[str, Any]]) -> tuple[lis
             call = call_of(item, "usage", index)
             call.output = to_int(item.get("completion_tokens"))
             call.cache = to_int(item.get("cache_read_tokens"))
+            call.writes = to_int(item.get("cache_write_tokens"))
             call.input, _added = input_with_cache(
-                to_int(item.get("prompt_tokens")),
-                call.cache,
-                to_int(item.get("cache_write_tokens")),
+                to_int(item.get("prompt_tokens")), call.cache, call.writes
             )
         return list(calls.values()), "metrics"
     responses: dict[str, Call] = {}
@@ -77,7 +81,7 @@ def calls_of(record: dict[str, Any], history: list[dict[str, Any]]) -> tuple[lis
         if response_id is None or str(response_id) in responses:
             continue
         call = Call(str(response_id), response.get("model"))
-        call.input, call.output, call.cache = usage_tokens(response.get("usage") or {})
+        call.input, call.output, call.cache, call.writes = usage_tokens(response.get("usage") or {})
         responses[str(response_id)] = call
     if responses:
         return list(responses.values()), "model_response"
