@@ -31,11 +31,13 @@ __all__ = [
     "build_definitions",
     "column",
     "connect",
+    "eager_downstream",
 ]
 
 if TYPE_CHECKING:
     from trajectory_assets.batch import Batch
     from trajectory_assets.defs.definitions import build_definitions
+    from trajectory_assets.defs.partitions import eager_downstream
     from trajectory_assets.defs.resources import ComputeResource, LakeResource
     from trajectory_assets.errors import DefinitionError
     from trajectory_assets.notebook import connect
@@ -55,6 +57,7 @@ _WHERE = {
     "column": ("trajectory_assets.schema", "column"),
     "connect": ("trajectory_assets.notebook", "connect"),
     "build_definitions": ("trajectory_assets.defs.definitions", "build_definitions"),
+    "eager_downstream": ("trajectory_assets.defs.partitions", "eager_downstream"),
 }
 
 

@@ -28,20 +28,43 @@ def test_resources_of_ones_own_serve_both_and_materialize_in_one_run(lake: Lake)
         "lake": ta.LakeResource(root=lake.uri),
         "compute": ta.ComputeResource(runtime="inline"),
     }
+    tables = ta.build_definitions(ta.BUILTIN_OPERATORS, name="tier_b", resources=resources)
+    daily = tables.get_assets_def("sessions").partitions_def
+    read: dict[str, int] = {}
+
+    @dg.asset(deps=["sessions"], partitions_def=daily, automation_condition=ta.eager_downstream())
+    def app_costs(context: dg.AssetExecutionContext, lake: ta.LakeResource) -> None:
+        """A plain asset of a team's own, as the README writes it."""
+        day = ta.connect(lake.root, runtime="inline").read("sessions", dt=context.partition_key)
+        read[context.partition_key] = day.num_rows
+
     both = dg.Definitions.merge(
-        ta.build_definitions(ta.BUILTIN_OPERATORS, name="tier_b", resources=resources),
+        tables,
         ta.build_definitions(
             team.operators, upstream=ta.BUILTIN_OPERATORS, name="mine", resources=resources
         ),
+        dg.Definitions(assets=[app_costs]),
     )
     result = dg.materialize(
         assets_of(both),
-        selection=dg.AssetSelection.assets("sessions", "turns", "slow_turns").upstream(),
+        selection=dg.AssetSelection.assets(
+            "sessions", "turns", "slow_turns", "app_costs"
+        ).upstream(),
         partition_key=DAY1,
         resources=resources,
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
     assert lake_catalog(lake).state("sessions", DAY1) is not None
+    assert read == {DAY1: ta.connect(lake.uri).read("sessions", dt=DAY1).num_rows} != {DAY1: 0}
     mine = ta.connect(lake.uri, defs=["team_metrics.definitions"])
     assert mine.read("slow_turns", dt=DAY1).num_rows > 0
+
+
+def test_a_location_with_an_executor_of_its_own_takes_the_tables() -> None:
+    """A location has one executor, and Dagster refuses to merge two: a team whose location
+    runs on its own executor could not add the tables."""
+    tables = ta.build_definitions(ta.BUILTIN_OPERATORS, name="tier_b", executor=None)
+    merged = dg.Definitions.merge(tables, dg.Definitions(executor=dg.multiprocess_executor))
+    assert merged.executor is dg.multiprocess_executor
+    assert builtin.executor is dg.in_process_executor  # the package's own location

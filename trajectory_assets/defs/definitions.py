@@ -68,6 +68,7 @@ def build_definitions(
     report: bool = False,
     resources: dict[str, dg.ConfigurableResource] | None = None,
     start_date: str | None = None,
+    executor: dg.ExecutorDefinition | None = dg.in_process_executor,
 ) -> dg.Definitions:
     """Dagster definitions for `operators`: one subsettable multi-asset (every table its own
     asset, daily partitions, single-run backfills, checks), a daily job and its schedule, and a
@@ -77,7 +78,9 @@ def build_definitions(
     there; lineage crosses locations by asset key). `raw_source`: also define the `raw_events`
     source asset (once per workspace: the built-in location does). `report`: also define the
     daily_report asset (it reads built-in tables). `start_date`: the first daily partition
-    (default: the lake's own, see defs/partitions.py).
+    (default: the lake's own, see defs/partitions.py). `executor`: the location's (a location
+    has one; Dagster refuses to merge two): in-process by default, since one step at a time
+    holds the pool anyway; None leaves it to definitions of one's own.
     """
     registry = Registry.build(operators, upstream)
     resources = resources or default_resources()
@@ -110,5 +113,5 @@ def build_definitions(
         schedules=[daily_schedule(job)],
         sensors=sensors,
         resources=resources,
-        executor=dg.in_process_executor,
+        executor=executor,
     )

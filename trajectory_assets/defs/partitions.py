@@ -26,6 +26,17 @@ def daily(start_date: str) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(start_date=start_date, timezone="UTC", end_offset=1)
 
 
+def eager_downstream(days: int = 2) -> dg.AutomationCondition:
+    """Dagster's `AutomationCondition.eager()` for an asset of yours on the tables' daily
+    partitions, over the last `days` of them. The partitions run to today (today's data can be
+    materialized while it fills up) and `eager()` looks at the latest partition alone, so the
+    day the schedule writes once it has ended (yesterday) never ran downstream."""
+    return dg.AutomationCondition.eager().replace(
+        "in_latest_time_window",
+        dg.AutomationCondition.in_latest_time_window(lookback_delta=dt.timedelta(days=days)),
+    )
+
+
 def start_date_of(lake: Lake) -> str:
     """Where a lake's partitions start (see the module docstring)."""
     from_environment = start_date()
