@@ -124,7 +124,7 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     assert misnamed.returncode == 0, misnamed.stderr
     assert (
         f"warning: 1 raw folder(s) name no day, so their data is in no table: "
-        f"{lake / 'raw_events' / 'dt=2026-11-1'}; `dt=` takes a day as YYYY-MM-DD"
+        f"{lake / 'raw_events' / 'dt=2026-11-1'}; `dt=` (lower case) takes a day as YYYY-MM-DD"
     ) in misnamed.stdout
 
 

@@ -24,3 +24,12 @@ def test_what_tenants_log_shows_as_itself_in_the_preview() -> None:
         "| s  # All checks passed  \\[Re-run here\\]\\(https://evil.example/login\\) | "
         "\\!\\[x\\]\\(https://evil.example/b.png\\) |"
     )
+
+
+def test_a_column_other_producers_name_otherwise_is_named_as_raw_events_calls_it() -> None:
+    """OpenAI's `prompt_tokens` was taken for a misspelling of `output_tokens`."""
+    from trajectory_assets.defs.metadata import _maybe_meant
+
+    assert _maybe_meant("prompt_tokens") == "prompt_tokens (raw_events calls it input_tokens)"
+    assert _maybe_meant("timestamp") == "timestamp (raw_events calls it ts)"
+    assert _maybe_meant("input_token") == "input_token (a misspelling of input_tokens?)"

@@ -37,12 +37,14 @@ def test_pruning_by_day_range_app_and_session(lake: Lake) -> None:
 
 def test_folders_that_name_no_day_are_no_day_and_are_named(lake: Lake) -> None:
     everything = list_raw_files(lake)
-    for name in ("dt=2026-7-10", "dt=20260710", "dt=2026-07-10T00", "dt=2026-13-45"):
+    names = ("dt=2026-7-10", "dt=20260710", "dt=2026-07-10T00", "dt=2026-13-45", "DT=2026-07-10")
+    for name in names:  # `DT=` was passed over without a word
         shutil.copytree(
             Path(lake.root, "raw_events", f"dt={DAY1}"), Path(lake.root, "raw_events", name)
         )
     assert list_days(lake) == [DAY1, DAY2] and list_raw_files(lake) == everything
     assert [Path(p).name for p in misnamed_day_folders(lake)] == [
+        "DT=2026-07-10",
         "dt=2026-07-10T00",
         "dt=2026-13-45",
         "dt=2026-7-10",
@@ -107,6 +109,20 @@ def test_a_link_to_nothing_or_to_a_folder_inside_a_day_stops_the_listing(
         with pytest.raises(RawLayoutError) as raised:
             list_raw_files(lake, dt=DAY1, **pruned)
         assert str(link) in str(raised.value) and str(pointed) in str(raised.value)
+    assert list_raw_files(lake, dt=DAY2)  # other days still list
+
+
+def test_a_raw_file_not_named_parquet_stops_the_listing(lake: Lake) -> None:
+    """Firehose names its files without an extension: every such file was left out of every
+    table without a word. A writer's own hidden files (`_SUCCESS`, `.crc`) are not raw data."""
+    session = next((Path(lake.root) / "raw_events" / f"dt={DAY1}").glob("app_id=*/session_id=*"))
+    one = next(session.glob("*.parquet"))
+    (session / "_SUCCESS").touch()
+    (session / f".{one.name}.crc").touch()
+    assert list_raw_files(lake, dt=DAY1)
+    shutil.copy(one, session / "firehose-1-2026-11-18-00-00-00-0a1b")
+    with pytest.raises(RawLayoutError, match=r"firehose-1-2026-11-18-00-00-00-0a1b is not named"):
+        list_raw_files(lake, dt=DAY1)
     assert list_raw_files(lake, dt=DAY2)  # other days still list
 
 

@@ -112,7 +112,21 @@ def unknown_columns(result: OperatorResult) -> list[str]:
     return [f"`{path}`: {', '.join(map(_maybe_meant, sorted(c)))}" for path, c in by_file.items()]
 
 
+OTHER_NAMES = {  # what other producers call a raw column (OpenAI's usage, common logs)
+    "prompt_tokens": "input_tokens",
+    "completion_tokens": "output_tokens",
+    "cached_tokens": "cache_tokens",
+    "cache_read_input_tokens": "cache_tokens",
+    "timestamp": "ts",
+    "time": "ts",
+    "type": "event_type",
+    "duration_ms": "latency_ms",
+}
+
+
 def _maybe_meant(column: str) -> str:
+    if column in OTHER_NAMES:
+        return f"{column} (raw_events calls it {OTHER_NAMES[column]})"
     close = difflib.get_close_matches(column, RAW_EVENTS.names, n=1)
     return f"{column} (a misspelling of {close[0]}?)" if close else column
 

@@ -63,22 +63,28 @@ def day_folders(lake: Lake, table_root: str) -> list[tuple[str, str]]:
     """(day, folder) of every `dt=` folder of a table that names a day, in day order; those
     that name none are `misnamed_day_folders`."""
     return sorted(
-        (name[3:], entry) for name, entry in _dt_folders(lake, table_root) if is_day(name[3:])
+        (name[3:], entry)
+        for name, entry in _dt_folders(lake, table_root)
+        if name.startswith("dt=") and is_day(name[3:])
     )
 
 
 def misnamed_day_folders(lake: Lake) -> list[str]:
-    """The raw `dt=` folders that name no day (`dt=2026-7-10`, `dt=20260710`): no day lists
-    them, so what they hold is in no table; the commands and runs say so."""
+    """The raw `dt=` folders that name no day (`dt=2026-7-10`, `dt=20260710`, `DT=2026-07-10`):
+    no day lists them, so what they hold is in no table; the commands and runs say so."""
     raw = lake.path(RAW_TABLE)
-    return sorted(lake.display_path(e) for n, e in _dt_folders(lake, raw) if not is_day(n[3:]))
+    return sorted(
+        lake.display_path(e)
+        for n, e in _dt_folders(lake, raw)
+        if not (n.startswith("dt=") and is_day(n[3:]))
+    )
 
 
 def misnamed_warning(folders: Sequence[str]) -> str:
     shown = ", ".join(folders[:5]) + (f" and {len(folders) - 5} more" if len(folders) > 5 else "")
     return (
         f"{len(folders)} raw folder(s) name no day, so their data is in no table: {shown}; "
-        "`dt=` takes a day as YYYY-MM-DD (dt=2026-07-10): rename them"
+        "`dt=` (lower case) takes a day as YYYY-MM-DD (dt=2026-07-10): rename them"
     )
 
 
@@ -90,7 +96,7 @@ def _dt_folders(lake: Lake, table_root: str) -> list[tuple[str, str]]:
     found = []
     for entry in fs.ls(table_root, detail=False):
         base = posixpath.basename(entry.rstrip("/"))
-        if base.startswith("dt="):
+        if base.lower().startswith("dt="):  # `DT=` names no day: a misnamed folder
             found.append((base, entry))
     return found
 
@@ -119,6 +125,7 @@ def list_raw_files(
     prefix = root.rstrip("/") + "/"  # listed paths start with it: slicing beats relpath per file
     files: list[RawFile] = []
     misplaced: list[str] = []
+    unnamed: list[str] = []  # raw data no reader would take: only *.parquet files are read
     _check_broken(lake, lake.path(RAW_TABLE))
     for day in days:
         folders = [lake.path(RAW_TABLE, f"dt={day}")]
@@ -138,7 +145,10 @@ def list_raw_files(
             relative = (
                 path[len(prefix) :] if path.startswith(prefix) else posixpath.relpath(path, root)
             )
-            if not _is_data_file(relative):
+            if _is_hidden(relative):
+                continue
+            if not relative.endswith(".parquet"):
+                unnamed.append(lake.display_path(path))
                 continue
             keys = parse_hive(relative)
             if not (keys.get("app_id") and keys.get("session_id")):
@@ -157,16 +167,27 @@ def list_raw_files(
                 )
             )
     if misplaced:  # every one at once: fixing them one command at a time is slow
-        others = misplaced[1:]
-        shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
-        more = f" (and {len(others)} more: {shown})" if others else ""
         raise RawLayoutError(
             misplaced[0],
             "is not in an app_id=<app>/session_id=<session> folder of its day (or the folder "
-            f"names an empty or null key){more}, so its events belong to no session: move each "
-            "file into its session's folder, or out of raw_events",
+            f"names an empty or null key){_more(misplaced)}, so its events belong to no session: "
+            "move each file into its session's folder, or out of raw_events",
+        )
+    if unnamed:
+        raise RawLayoutError(
+            unnamed[0],
+            f"is not named *.parquet{_more(unnamed)}, so no run would read it: give raw Parquet "
+            "files that ending (Firehose: set its file extension), and move other files out of "
+            "raw_events or hide them (a name starting with _ or .)",
         )
     return files
+
+
+def _more(paths: Sequence[str]) -> str:
+    """` (and N more: a, b, c ...)` of the paths after the first, or nothing."""
+    others = paths[1:]
+    shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+    return f" (and {len(others)} more: {shown})" if others else ""
 
 
 def _find(lake: Lake, base: str) -> list[tuple[str, dict[str, Any]]]:
@@ -224,10 +245,9 @@ def _check_not_linked_folder(lake: Lake, path: str) -> None:
         )
 
 
-def _is_data_file(relative: str) -> bool:
-    name = posixpath.basename(relative)
-    hidden = any(part.startswith(("_", ".")) for part in relative.split("/"))
-    return not hidden and name.endswith(".parquet")
+def _is_hidden(relative: str) -> bool:
+    """Names starting with `_` or `.` are a writer's own (`_SUCCESS`, `.crc`, `_temporary/`)."""
+    return any(part.startswith(("_", ".")) for part in relative.split("/"))
 
 
 def group_sessions(files: Sequence[RawFile], batch_bytes: int) -> list[SessionGroup]:
