@@ -383,6 +383,10 @@ def test_a_run_that_skips_unreadable_raw_files_says_so_in_its_log(lake: Lake) ->
     assert len(warnings) == 1
     assert warnings[0].startswith("1 raw file(s) were skipped as unreadable (see skipped_files")
     assert bad.name in warnings[0]
+    # and the day's checks say so: every other check passed while the file's rows were missing
+    (read,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "raw_files_read"]
+    assert not read.passed and read.severity == dg.AssetCheckSeverity.WARN
+    assert "1 raw file(s) not read (on_bad_file: skip)" in str(read.metadata["detail"].value)
     misnamed = [
         e.user_message
         for e in instance.all_logs(result.run_id)

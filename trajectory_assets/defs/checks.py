@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck
+from trajectory_assets.engine.commit import SKIPPED_FILES
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.operator import Operator
 from trajectory_assets.schema import TableSpec
@@ -114,6 +115,26 @@ def _events_reconcile(ctx: CheckContext, day: str) -> DayCheck:
         f"sum(n_events)={n_events}, valid raw events={valid} "
         f"(raw rows {counted.get('raw_rows', 0)}, rejected {counted.get('rejected_rows', 0)})",
     )
+
+
+def _all_raw_files_read(op: str, table: str) -> Callable[[CheckContext, str], DayCheck]:
+    """A day whose run skipped unreadable raw files (`on_bad_file: skip`): their rows are in no
+    table and no rejected share, so every other check passed while a tenant was missing."""
+
+    def check(ctx: CheckContext, day: str) -> DayCheck:
+        counted = ctx.audit(op, table, day)
+        if counted is None:
+            return UNAUDITED
+        skipped = counted.get(SKIPPED_FILES, 0)
+        return DayCheck(
+            skipped == 0,
+            f"{skipped} raw file(s) not read (on_bad_file: skip): their rows are in no table "
+            "(skipped_files in the materialization's metadata names them)"
+            if skipped
+            else "every raw file listed was read",
+        )
+
+    return check
 
 
 def _tokens_agree(ctx: CheckContext, day: str) -> DayCheck:
@@ -231,6 +252,21 @@ BUILT_IN = (
         "raw_compacted",
         "Every raw row the run read is in raw_compacted, once.",
         _compacted_rows,
+    ),
+    Check(
+        "raw_files_read",
+        "raw_compacted",
+        "Every raw file of the day was read (none skipped as unreadable).",
+        _all_raw_files_read("compact", "raw_compacted"),
+        dg.AssetCheckSeverity.WARN,
+    ),
+    Check(
+        "raw_files_read",
+        "sessions",
+        "Every raw file of the day was read (none skipped as unreadable), when sessions read "
+        "the raw events themselves.",
+        _all_raw_files_read("sessionize", "sessions"),
+        dg.AssetCheckSeverity.WARN,
     ),
     Check(
         "n_events_match_raw",

@@ -33,6 +33,9 @@ from trajectory_assets.lake.staging import (
 from trajectory_assets.operator import Operator
 from trajectory_assets.schema import TableSpec
 
+SKIPPED_FILES = "skipped_files"
+"""The audit's count of raw files a run skipped as unreadable (`on_bad_file: skip`)."""
+
 
 def roll_forward(
     op: Operator, lake: Lake, days: Sequence[str], progress: Callable[[str], None]
@@ -92,6 +95,8 @@ def commit_day(
     for r in map_receipts:
         for key, value in r.audit:
             audit[key] = audit.get(key, 0) + value
+    if skipped:  # for the checks: rows of these files are in no table
+        audit[SKIPPED_FILES] = len(skipped)
     source = d.source if RAW_TABLE in op.inputs else op.inputs[0]
     metadata = {
         "operator": op.name,
