@@ -127,7 +127,7 @@ CREATE OR REPLACE TEMP TABLE llm_calls AS
 WITH calls AS (
     SELECT dt, app_id, session_id, turn_index, event_id, ts, agent_id, request_id, model,
         ttft_ms, latency_ms, input_tokens, output_tokens, cache_tokens,
-        CASE WHEN json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
+        CASE WHEN json_valid(payload) AND json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
              THEN try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT)
         END AS cache_write_tokens,
         error_type, error_code,

@@ -57,6 +57,12 @@ def test_a_dry_run_before_the_instance_exists(tmp_path: Path, home: Path) -> Non
     relative = materialize(lake, Path("relative-home"), "--partition", DAY1, "--dry-run")
     assert relative.returncode == 1 and "Traceback" not in relative.stderr
     assert "DAGSTER_HOME must be an absolute path, not 'relative-home'" in relative.stderr
+    (tmp_path / "a-file").touch()  # refused by the run: so by the dry run
+    filed = materialize(lake, tmp_path / "a-file", "--partition", DAY1, "--dry-run")
+    assert filed.returncode == 1 and "is a file, not a folder" in filed.stderr
+    (tmp_path / "empty").mkdir()  # the run writes the project's settings first: no lake yet
+    empty = materialize(lake, tmp_path / "empty", "--partition", DAY1, "--dry-run")
+    assert empty.returncode == 0 and list((tmp_path / "empty").iterdir()) == []
 
 
 def test_a_mistake_in_the_price_overrides_is_one_line(tmp_path: Path, home: Path) -> None:
@@ -70,7 +76,8 @@ def test_a_mistake_in_the_price_overrides_is_one_line(tmp_path: Path, home: Path
     )
     done = materialize(lake, home, "--partition", DAY1)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "prices.yaml: not valid YAML: 'gpt-4o' is given twice" in done.stderr, done.stderr
+    said = "prices.yaml: not valid YAML (line 3): the key 'gpt-4o' is given twice\n"
+    assert done.stderr.endswith(said), done.stderr
 
 
 def test_a_lake_that_moved_is_made_the_instances_lake_by_sync(tmp_path: Path, home: Path) -> None:

@@ -79,3 +79,14 @@ def test_output_jsonl_cut_at_the_end_imports_its_whole_lines_and_damage_inside_i
     damaged.write_text("\n".join([lines[0], lines[1][:100], lines[2]]) + "\n")
     with pytest.raises(UnparseableFileError, match=r"^line 2 is not JSON"):
         list(parse(damaged))
+
+
+def test_cache_writes_beyond_the_input_count_are_added_to_it(tmp_path: Path) -> None:
+    """Anthropic-style usage without a total: 3 input tokens and 20,000 written to the cache
+    left `input_tokens` at 3 beside 20,000 cache writes (input totals undercounted)."""
+    usage = {"prompt_tokens": 3, "completion_tokens": 500, "cache_write_tokens": 20_000}
+    path = tmp_path / "output.jsonl"
+    path.write_text(json.dumps(_record([{**usage, "response_id": "r1"}])) + "\n")
+    (call,) = [r for r in IMPORTERS["openhands"].parse(path) if r["event_type"] == "llm_call"]
+    assert call["input_tokens"] == 20_003
+    assert json.loads(call["payload"])["cache_write_tokens"] == 20_000

@@ -31,7 +31,8 @@ def test_a_new_config_starts_at_raw_days_other_producers_wrote(tmp_path: Path) -
     """The logger and `serve` write no config: the first `ingest` into such a lake set the
     partitions' start to its own days, and the earlier days were never materialized."""
     lake = Lake(str(tmp_path))
-    (tmp_path / "raw_events" / "dt=2026-11-20" / "app_id=a" / "session_id=s").mkdir(parents=True)
+    for day in ("2026-11-20", "1970-01-01"):  # the second: imported files without times
+        (tmp_path / "raw_events" / f"dt={day}" / "app_id=a" / "session_id=s").mkdir(parents=True)
     assert cover_days(lake, ["2026-11-22"]).start_date == "2026-11-20"
     assert cover_days(lake, ["2026-11-25"]).start_date == "2026-11-20"
     assert cover_days(lake, ["2026-11-02"]).start_date == "2026-11-02"

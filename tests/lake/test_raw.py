@@ -117,11 +117,14 @@ def test_a_raw_file_not_named_parquet_stops_the_listing(lake: Lake) -> None:
     table without a word. A writer's own hidden files (`_SUCCESS`, `.crc`) are not raw data."""
     session = next((Path(lake.root) / "raw_events" / f"dt={DAY1}").glob("app_id=*/session_id=*"))
     one = next(session.glob("*.parquet"))
+    before = list_raw_files(lake, dt=DAY1)
     (session / "_SUCCESS").touch()
     (session / f".{one.name}.crc").touch()
-    assert list_raw_files(lake, dt=DAY1)
+    (session / "README").write_text("not data")
+    shutil.copy(one, session / f"{one.name}.tmp-0123abcd")  # an older writer's write under way
+    assert list_raw_files(lake, dt=DAY1) == before
     shutil.copy(one, session / "firehose-1-2026-11-18-00-00-00-0a1b")
-    with pytest.raises(RawLayoutError, match=r"firehose-1-2026-11-18-00-00-00-0a1b is not named"):
+    with pytest.raises(RawLayoutError, match=r"0a1b is a Parquet file not named \*\.parquet"):
         list_raw_files(lake, dt=DAY1)
     assert list_raw_files(lake, dt=DAY2)  # other days still list
 

@@ -74,6 +74,7 @@ def test_parse_overrides():
             "'m' is given twice",
         ),
         ("models: {m: {input_per_mtok: .inf, output_per_mtok: 1}}", "a finite number >= 0"),
+        ("models: {[m]: {input_per_mtok: 1, output_per_mtok: 1}}", "is no name"),
         (  # a time of day was cut to the day without a word
             "models: {m: {input_per_mtok: 1, output_per_mtok: 1,"
             " valid_from: 2026-11-21T15:00:00Z}}",
@@ -117,6 +118,18 @@ def test_an_override_prices_every_spelling_of_its_model_and_cache_writes() -> No
     calls = [{"model": m, "ts": T0, **tokens} for m in models]
     table = price_table(models, overrides)
     assert price_with_sql(calls, table) == [pytest.approx(0.6 * 2 + 0.4 * 3)] * 3
+    periods = parse_overrides(  # the dated period wins from its day, whatever the spelling
+        "models:\n  GPT-4o: {valid_from: 2027-01-01, input_per_mtok: 3, output_per_mtok: 0}\n"
+        "  gpt-4o: {input_per_mtok: 1, output_per_mtok: 0}\n"
+    )
+    later = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
+    call = {"model": "gpt-4o", "ts": later, "input_tokens": 1_000_000}
+    assert price_with_sql([call], price_table(["gpt-4o"], periods)) == [pytest.approx(3.0)]
+    anchored = (  # YAML's merge keys, whose keys an entry may give again
+        "models:\n  a: &base {input_per_mtok: 1, output_per_mtok: 2}\n"
+        "  b: {<<: *base, input_per_mtok: 3}\n"
+    )
+    assert [o.input_per_mtok for o in parse_overrides(anchored)] == [1.0, 3.0]
     with pytest.raises(SettingError, match="'GPT-4o' is the same model"):
         parse_overrides(
             "models:\n  GPT-4o: {input_per_mtok: 2, output_per_mtok: 8}\n"

@@ -6,6 +6,7 @@ import importlib.metadata
 import itertools
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 
 from tests.operators.builders import (
@@ -294,6 +295,19 @@ def test_cost_of_call_is_the_documented_formula():
     assert cost_of_call(row, 10_000, 4_000, 500) == pytest.approx(0.025)
     assert cost_of_call({**row, "cache_read_per_mtok": None}, 10_000, 4_000, 0) == 0.025
     assert cost_of_call({**row, "request_usd": 0.012}, 0, 0, 0) == 0.012
+    written = {**row, "cache_write_per_mtok": 3.125}  # 1,000 of 10,000 input tokens written
+    assert cost_of_call(written, 10_000, 4_000, 500, 1_000) == pytest.approx(0.0256250)
+    assert cost_of_call(row, 10_000, 4_000, 500, 1_000) == pytest.approx(0.025)  # as input
+    sql = price_with_sql(  # the SQL the same way
+        [
+            {"model": "m", "ts": T0, "input_tokens": 10_000, "cache_tokens": 4_000}
+            | {"output_tokens": 500, "cache_write_tokens": 1_000}
+        ],
+        pa.Table.from_pylist(
+            [{"model": "m", "priority": 0, "above_input_tokens": -1, **written}], schema=PRICES
+        ),
+    )
+    assert sql == [pytest.approx(0.0256250)]
 
 
 def test_a_call_without_any_token_count_has_an_unknown_cost_not_zero():

@@ -181,9 +181,9 @@ def _left_out(report: "IngestReport") -> None:
 
 def _cover(lake: str, days: list[str]) -> None:
     """Move the lake's first partition back to the earliest day imported, if earlier."""
-    from trajectory_assets.ingest.run import UNTIMED_DAY
     from trajectory_assets.lake.config import cover_days
     from trajectory_assets.lake.fs import lake_from_env
+    from trajectory_assets.lake.layout import UNTIMED_DAY
 
     timed = [d for d in days if d != UNTIMED_DAY]
     if timed:

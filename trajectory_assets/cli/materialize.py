@@ -49,6 +49,7 @@ from trajectory_assets.cli.outcome import (
     skipped_files,
     summary,
 )
+from trajectory_assets.cli.run_config import prepared_run
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -199,11 +200,12 @@ def materialize(
 
 
 def other_lake(lake: "Lake", allow_other_lake: bool) -> str | None:
-    """Why the DAGSTER_HOME instance, if there is one, would refuse a run against the lake."""
-    home = os.environ.get("DAGSTER_HOME")
-    if home and not os.path.isabs(home):
-        return f"DAGSTER_HOME must be an absolute path, not {home!r}"
-    if not home or not os.path.isdir(home):  # the run creates it: it records no lake yet
+    """Why the run would refuse DAGSTER_HOME, or its instance a run against the lake."""
+    try:
+        home = dagster_home("runs are recorded in a Dagster instance", dry_run=True)
+    except CliError as exc:
+        return str(exc)
+    if not os.path.isfile(os.path.join(home, "dagster.yaml")):  # the run makes the instance
         return None
     import dagster as dg
 
@@ -328,54 +330,6 @@ def run_days(
             f"{len(errors)} asset check(s) of ERROR severity failed, listed above; the tables "
             "are committed and recorded: see the checks in the Dagster UI"
         )
-
-
-def prepared_run(
-    lake_uri: str,
-    the_project: "Project",
-    tables: Sequence[str],
-    *,
-    runtime: str,
-    ray_address: str | None,
-    num_cpus: int | None,
-    flags: Mapping[str, Any],
-    config: Mapping[str, Any],
-    config_file: str,
-) -> "tuple[Assets, dict[str, dg.ConfigurableResource], dict[str, Any]]":
-    """The assets, resources and run config of a command line run; a CliError naming the first
-    entry of --config the run would refuse (a dry run checks the file the same way)."""
-    import dagster as dg
-
-    from trajectory_assets.cli.run_config import check_configs, node_configs
-    from trajectory_assets.defs.resources import ComputeResource, LakeResource
-    from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
-
-    resources: dict[str, dg.ConfigurableResource] = {
-        "lake": LakeResource(root=lake_uri, s3_endpoint_url=os.environ.get(S3_ENDPOINT_URL_ENV)),
-        "compute": ComputeResource(runtime=runtime, address=ray_address, num_cpus=num_cpus),  # type: ignore[arg-type]
-    }
-    assets = the_project.assets(resources)
-    wanted = {dg.AssetKey(t) for t in tables}
-    registry = the_project.registry
-    operators_of = {  # asset node -> the operators it runs (none: the daily report)
-        a.node_def.name: registry.ordered(
-            {
-                registry.operator(k.to_user_string())
-                for k in a.keys
-                if k.to_user_string() in registry.tables
-            }
-        )
-        for a in assets
-        if isinstance(a, dg.AssetsDefinition) and a.is_executable and set(a.keys) & wanted
-    }
-    from_file = node_configs(config_file, config, operators_of)
-    configs = {name: {**from_file[name], **flags} for name in operators_of}
-    check_configs(config_file, configs, operators_of)
-    run_config = {
-        "loggers": {"console": {"config": {"log_level": "INFO"}}},
-        "ops": {name: {"config": configs[name]} for name in operators_of},
-    }
-    return assets, resources, run_config
 
 
 def _job(

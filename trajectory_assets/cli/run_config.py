@@ -20,6 +20,7 @@ operator's own validation of its parameters), so a mistake is one line naming th
 a failed Dagster run.
 """
 
+import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,12 @@ from typing import TYPE_CHECKING, Any
 from trajectory_assets.cli.common import CliError
 
 if TYPE_CHECKING:
+    import dagster as dg
+
     from trajectory_assets.operator import Operator
+    from trajectory_assets.project import Project
+
+    Assets = Sequence[dg.AssetsDefinition | dg.SourceAsset]
 
 FLAGS = {
     "on_bad_file": "--on-bad-file",
@@ -146,3 +152,50 @@ def _no_unknown_keys(
                 f"{where}: {op.name} has no parameter(s) {sorted(set(section) - set(op.params))} "
                 f"(its parameters: {', '.join(sorted(op.params))})"
             )
+
+
+def prepared_run(
+    lake_uri: str,
+    the_project: "Project",
+    tables: Sequence[str],
+    *,
+    runtime: str,
+    ray_address: str | None,
+    num_cpus: int | None,
+    flags: Mapping[str, Any],
+    config: Mapping[str, Any],
+    config_file: str,
+) -> "tuple[Assets, dict[str, dg.ConfigurableResource], dict[str, Any]]":
+    """The assets, resources and run config of a command line run; a CliError naming the first
+    entry of --config the run would refuse (a dry run checks the file the same way)."""
+    import dagster as dg
+
+    from trajectory_assets.defs.resources import ComputeResource, LakeResource
+    from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
+
+    resources: dict[str, dg.ConfigurableResource] = {
+        "lake": LakeResource(root=lake_uri, s3_endpoint_url=os.environ.get(S3_ENDPOINT_URL_ENV)),
+        "compute": ComputeResource(runtime=runtime, address=ray_address, num_cpus=num_cpus),  # type: ignore[arg-type]
+    }
+    assets = the_project.assets(resources)
+    wanted = {dg.AssetKey(t) for t in tables}
+    registry = the_project.registry
+    operators_of = {  # asset node -> the operators it runs (none: the daily report)
+        a.node_def.name: registry.ordered(
+            {
+                registry.operator(k.to_user_string())
+                for k in a.keys
+                if k.to_user_string() in registry.tables
+            }
+        )
+        for a in assets
+        if isinstance(a, dg.AssetsDefinition) and a.is_executable and set(a.keys) & wanted
+    }
+    from_file = node_configs(config_file, config, operators_of)
+    configs = {name: {**from_file[name], **flags} for name in operators_of}
+    check_configs(config_file, configs, operators_of)
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+        "ops": {name: {"config": configs[name]} for name in operators_of},
+    }
+    return assets, resources, run_config

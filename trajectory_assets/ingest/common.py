@@ -202,15 +202,15 @@ def input_with_cache(
     Sources disagree: OpenAI-style usage (OpenAI, LiteLLM, the OTel GenAI conventions) includes
     cached tokens in the input count, Anthropic-style usage (Anthropic's API, Inspect's Anthropic
     provider) does not. The numbers tell which: a stated total equal to input + output + reads +
-    writes, or more cache reads than input tokens, can only be the second; the counts are then
-    added up. Anything else is taken as already inclusive.
+    writes, or more cache reads and writes than input tokens, can only be the second; the counts
+    are then added up. Anything else is taken as already inclusive.
     """
     if input_tokens is None:
         return None, False
     reads, writes = cache_read or 0, cache_write or 0
     if reads + writes == 0:
         return input_tokens, False
-    exclusive = reads > input_tokens
+    exclusive = reads + writes > input_tokens
     if total_tokens is not None and output_tokens is not None:
         if total_tokens == input_tokens + output_tokens + reads + writes:
             exclusive = True

@@ -38,6 +38,7 @@ from trajectory_assets.ingest.detect import sniff
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.writer import write_rows
 from trajectory_assets.lake.fs import Lake, lake_from_env
+from trajectory_assets.lake.layout import UNTIMED_DAY
 from trajectory_assets.lake.quarantine import keep_rejected
 
 AUTO = "auto"
@@ -143,10 +144,6 @@ def materialize_command(lake: str, days: Sequence[str]) -> str | None:
     else:
         choice = "--missing"
     return f"trajectory-assets materialize --lake {shlex.quote(lake)} {choice}"
-
-
-UNTIMED_DAY = "1970-01-01"
-"""Where formats without timestamps land unless imported with a synthetic date."""
 
 
 def expand_paths(

@@ -15,7 +15,7 @@ from typing import TypedDict
 
 from trajectory_assets.errors import SettingError, first_few
 from trajectory_assets.lake.fs import Lake, write_file_atomic
-from trajectory_assets.lake.layout import RAW_TABLE, is_day
+from trajectory_assets.lake.layout import RAW_TABLE, UNTIMED_DAY, is_day
 from trajectory_assets.lake.raw import list_days
 
 CONFIG = "trajectory_assets.json"
@@ -85,7 +85,7 @@ def cover_days(lake: Lake, days: list[str]) -> LakeConfig:
     another producer, which write no config): a config of `days` alone would hide those days."""
     current = read_config(lake)
     if current is None:
-        days = [*days, *list_days(lake)]
+        days = [*days, *(d for d in list_days(lake) if d != UNTIMED_DAY)]
     config = current or LakeConfig(start_date=min(days) if days else DEFAULT_START_DATE)
     if days and min(days) < config.start_date:
         config = replace(config, start_date=min(days))

@@ -175,8 +175,9 @@ def write_file_atomic(lake: Lake, path: str, data: bytes, *, durable: bool = Tru
     `durable`: on disk before the rename (what can be made again, a sample, skips the wait)."""
     fs = lake.fs
     fs.makedirs(posixpath.dirname(path), exist_ok=True)
-    if lake.is_local:
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    if lake.is_local:  # a hidden name: listings of raw data pass over a write in progress
+        folder, name = posixpath.split(path)
+        tmp = posixpath.join(folder, f".{name}.tmp-{uuid.uuid4().hex}")
         with open(tmp, "wb") as handle:
             handle.write(data)
             if durable:

@@ -76,3 +76,8 @@ def parse_hive(path: str) -> dict[str, str]:
 def partition_folder(values: Mapping[str, str | None], columns: Sequence[str]) -> str:
     """`a=1/b=2` for the given partition columns, in their order."""
     return "/".join(f"{c}={partition_value(values.get(c))}" for c in columns)
+
+
+UNTIMED_DAY = "1970-01-01"
+"""Where imported formats without timestamps land unless given a synthetic date: no day a lake's
+partitions should start from."""

@@ -125,7 +125,7 @@ def list_raw_files(
     prefix = root.rstrip("/") + "/"  # listed paths start with it: slicing beats relpath per file
     files: list[RawFile] = []
     misplaced: list[str] = []
-    unnamed: list[str] = []  # raw data no reader would take: only *.parquet files are read
+    unnamed: list[str] = []  # Parquet files no run would read: only *.parquet names are
     _check_broken(lake, lake.path(RAW_TABLE))
     for day in days:
         folders = [lake.path(RAW_TABLE, f"dt={day}")]
@@ -148,7 +148,8 @@ def list_raw_files(
             if _is_hidden(relative):
                 continue
             if not relative.endswith(".parquet"):
-                unnamed.append(lake.display_path(path))
+                if _parquet_named_otherwise(lake, path):
+                    unnamed.append(lake.display_path(path))
                 continue
             keys = parse_hive(relative)
             if not (keys.get("app_id") and keys.get("session_id")):
@@ -176,9 +177,8 @@ def list_raw_files(
     if unnamed:
         raise RawLayoutError(
             unnamed[0],
-            f"is not named *.parquet{_more(unnamed)}, so no run would read it: give raw Parquet "
-            "files that ending (Firehose: set its file extension), and move other files out of "
-            "raw_events or hide them (a name starting with _ or .)",
+            f"is a Parquet file not named *.parquet{_more(unnamed)}, so no run would read it: "
+            "give raw Parquet files that ending (Firehose: set its file extension)",
         )
     return files
 
@@ -243,6 +243,22 @@ def _check_not_linked_folder(lake: Lake, path: str) -> None:
             "be links (a day's whole folder may be one), since a linked folder can list the same "
             "sessions twice or loop; move or copy the folder there instead",
         )
+
+
+def _parquet_named_otherwise(lake: Lake, path: str) -> bool:
+    """A Parquet file no run would read for its name (Firehose writes no extension); not a
+    write in progress (an older writer's `<name>.parquet.tmp-<id>`) nor a file of other data."""
+    if ".parquet.tmp-" in posixpath.basename(path):
+        return False
+    try:
+        if lake.is_local:
+            with open(path, "rb") as handle:
+                head = handle.read(4)
+        else:
+            head = lake.fs.cat_file(path, start=0, end=4)
+    except OSError:
+        return False
+    return bool(head == b"PAR1")
 
 
 def _is_hidden(relative: str) -> bool:

@@ -1,6 +1,6 @@
 """Reading raw Parquet files into the one shape operators expect (`EVENTS`), whatever the
-schema each producer wrote: one multi-threaded DuckDB scan in the common case, file by file
-(naming the file at fault) otherwise.
+schema each producer wrote: multi-threaded DuckDB scans (one per file schema) in the common
+case, file by file (naming the file at fault) otherwise.
 """
 
 import functools
@@ -138,21 +138,26 @@ def _scan_local(
     every file's own schema is read first, from its footer: one pass over the footers, which
     DuckDB's metadata cache keeps for the scans. Each schema whose raw columns all have the raw
     schema's types, keys included, is one scan (missing optional columns read as nulls); any
-    other schema is left to the careful path, which casts file by file and names the file at
-    fault. Times are read in UTC whatever the machine's zone.
+    other schema, or more than `SCHEMAS` of them (a scan each costs more than the careful path
+    then), is left to the careful path, which casts file by file and names the file at fault.
+    So are paths DuckDB would take for patterns (`*`, `?`, `[`, `{`).
     """
     import duckdb
 
     days = {f.dt for f in files}
-    if len(days) != 1:
+    paths = [lake.path(f.path) for f in files]
+    if len(days) != 1 or any(c in p for p in paths for c in "*?[{"):
         return None
     con = duckdb.connect(config={"threads": max(1, threads)})
     tables: list[pa.Table] = []
     unknown: list[tuple[str, str]] = []
     try:
-        con.execute("SET TimeZone = 'UTC'; SET parquet_metadata_cache = true")
-        for paths in _by_schema(con, [lake.path(f.path) for f in files]):
-            read = _scan(con, lake, paths, next(iter(days)), schema)
+        con.execute("SET parquet_metadata_cache = true")
+        groups = _by_schema(con, paths)
+        if len(groups) > SCHEMAS:
+            return None
+        for group in groups:
+            read = _scan(con, lake, group, next(iter(days)), schema)
             tables.append(read.events)
             unknown.extend(read.unknown)
     except (duckdb.Error, _NotCanonical):
@@ -163,18 +168,21 @@ def _scan_local(
 
 
 def _by_schema(con: "duckdb.DuckDBPyConnection", paths: list[str]) -> list[list[str]]:
-    """The paths in groups of one schema each (every column's name, type and nesting)."""
+    """The paths in groups of one schema each: every column's name and type as DuckDB reads it
+    (a struct's or list's type names its fields), whoever wrote the file."""
     rows = con.execute(
-        "SELECT file_name, string_agg(concat_ws('|', name, duckdb_type, repetition_type, "
-        "num_children), ';' ORDER BY column_id) FROM parquet_schema(?) GROUP BY file_name",
+        "SELECT file_name, string_agg(name || ':' || duckdb_type, ';' ORDER BY column_id) "
+        "FROM parquet_schema(?) WHERE column_id > 0 GROUP BY file_name",  # 0: the root
         [paths],
     ).fetchall()
     groups: dict[str, list[str]] = {}
     for path, signature in rows:
         groups.setdefault(str(signature), []).append(str(path))
-    if sum(map(len, groups.values())) != len(paths):  # a path DuckDB reads as a glob pattern
-        raise _NotCanonical
     return [sorted(g) for _, g in sorted(groups.items())]
+
+
+SCHEMAS = 8
+"""File schemas of a day beyond which it is read file by file (each schema is a scan)."""
 
 
 class _NotCanonical(Exception):
@@ -242,7 +250,7 @@ def conform(table: pa.Table, f: RawFile) -> pa.Table:
         elif name in table.column_names:
             column = table.column(name)
             try:
-                columns.append(_cast(column, field.type))
+                columns.append(_cast(name, column, field.type))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise BadRawFileError(
                     f.path, f"column {name!r} has type {column.type}, expected {field.type} ({exc})"
@@ -254,27 +262,57 @@ def conform(table: pa.Table, f: RawFile) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=EVENTS)
 
 
-def _cast(column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
+def _cast(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
     """A raw column in its raw type. Times are UTC (SPEC): a timestamp or text without a zone is
     taken as UTC, not as the machine's time, and nanoseconds (pandas' unit) are truncated to
     the microsecond; a number is no time (epoch milliseconds would read as microseconds); a
-    payload written as a struct is its JSON text; any other cast that would change a value
-    fails (1007.6 tokens)."""
-    if pa.types.is_string(to) and pa.types.is_nested(column.type):
-        import json
-
-        texts = [
-            None if v is None else json.dumps(v, separators=(",", ":"), default=str)
-            for v in column.to_pylist()
-        ]
-        return pa.chunked_array([pa.array(texts, pa.string())])
+    payload written as a struct or map is its JSON text; any other cast that would change a
+    value fails (1007.6 tokens)."""
+    if name == "payload" and pa.types.is_nested(column.type):
+        return pa.chunked_array([pa.array(map(_json_text, column.to_pylist()), pa.string())])
     if pa.types.is_timestamp(to) and pa.types.is_integer(column.type):
         raise pa.ArrowInvalid("a number names no unit of time: write a timestamp")
     if pa.types.is_timestamp(to) and pa.types.is_timestamp(column.type):
         return column.cast(to, safe=column.type.unit != "ns")  # truncates below a microsecond
-    if pa.types.is_timestamp(to) and pa.types.is_string(column.type):
+    if pa.types.is_timestamp(to) and _is_text(column.type):
+        column = column.cast(pa.string())
         try:
             return column.cast(to)
         except pa.ArrowInvalid:  # no zone offset in the text
             return column.cast(pa.timestamp(to.unit)).cast(to)
     return column.cast(to)
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    )
+
+
+def _json_text(value: object) -> str | None:
+    """A nested payload value as the JSON a producer writing text would have written."""
+    import json
+
+    return None if value is None else json.dumps(_plain(value), separators=(",", ":"))
+
+
+def _plain(value: object) -> object:
+    """JSON's values for Arrow's: a map (pairs) is an object, NaN and infinities null (JSON has
+    none), times in ISO form; bytes have no JSON form and fail the file."""
+    import datetime as dt
+    import decimal
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list) and value and all(isinstance(v, tuple) for v in value):
+        return {str(k): _plain(v) for k, v in value}  # a map's entries
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float | decimal.Decimal):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        raise pa.ArrowInvalid("the payload holds bytes, which have no JSON form")
+    return value

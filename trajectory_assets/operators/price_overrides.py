@@ -9,7 +9,6 @@ only when a file is parsed.
 import datetime as dt
 import hashlib
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +62,10 @@ def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverr
     try:
         doc = yaml.load(text, Loader=_unique_keys_loader())  # a SafeLoader
     except yaml.YAMLError as exc:
-        raise SettingError(f"{origin}: not valid YAML: {' '.join(str(exc).split())}") from None
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise SettingError(f"{origin}: not valid YAML{where}: {problem}") from None
     if doc is None:
         return ()
     if not isinstance(doc, dict) or set(doc) - {"models"}:
@@ -80,9 +82,15 @@ def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverr
             override = _override(str(model), entry, where)
             period = (model_key(override.model), override.valid_from)
             if period in seen:
+                same = (
+                    ""
+                    if seen[period] == override.model
+                    else (
+                        f" (models match whatever their case: {seen[period]!r} is the same model)"
+                    )
+                )
                 raise SettingError(
-                    f"{where}: two periods with valid_from {override.valid_from} "
-                    f"(models match whatever their case: {seen[period]!r} is the same model)"
+                    f"{where}: two periods with valid_from {override.valid_from}{same}"
                 )
             seen[period] = override.model
             out.append(override)
@@ -106,10 +114,14 @@ def _unique_keys_loader() -> type:
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
             seen: set[Any] = set()
             for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: its keys may repeat
+                    continue
                 key = self.construct_object(key_node, deep=deep)
-                if key in seen:
+                named = isinstance(key, str | int | float | bool | dt.date)
+                if not named or key in seen:
+                    why = "is given twice" if named else "is no name"
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"{key!r} is given twice", key_node.start_mark
+                        None, None, f"the key {key!r} {why}", key_node.start_mark
                     )
                 seen.add(key)
             mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
@@ -136,7 +148,7 @@ def _override(model: str, entry: object, where: str) -> PriceOverride:
             prices[key] = None
             continue
         number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number or not 0 <= value < math.inf:
+        if not number or not 0 <= value < 1e300:  # a float, not inf (nor an int past floats)
             raise SettingError(f"{where}: {key} must be a finite number >= 0, got {value!r}")
         prices[key] = float(value)
     valid_from = entry.get("valid_from")
@@ -171,8 +183,9 @@ def model_key(model: str) -> str:
 
 
 def override_order(o: PriceOverride) -> tuple[str, dt.date]:
-    """Overrides by model, then by `valid_from` (none first): the order they rank in."""
-    return (o.model, o.valid_from or dt.date.min)
+    """Overrides by model (whatever its case), then by `valid_from` (none first): the order
+    they rank in."""
+    return (model_key(o.model), o.valid_from or dt.date.min)
 
 
 def overrides_digest(overrides: Sequence[PriceOverride] = ()) -> str:

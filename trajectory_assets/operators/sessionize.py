@@ -76,11 +76,10 @@ def _last_of(event_type: str) -> str:
 
 CALL_COLUMNS = """dt, app_id, session_id, turn_index, event_id, ts, agent_id, rn"""
 
-CACHE_WRITE = "json_extract(payload, '$.cache_write_tokens')"
-CACHE_WRITE_TOKENS = f"""
+CACHE_WRITE_TOKENS = """
 CASE WHEN contains(payload, 'cache_write_tokens') AND json_valid(payload)
       AND json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
-     THEN try_cast({CACHE_WRITE} AS BIGINT) END"""
+     THEN try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT) END"""
 """The payload's `cache_write_tokens` where it is a whole number >= 0 (the importers write it):
 input tokens written to the cache, which most providers charge above the input rate."""
 
