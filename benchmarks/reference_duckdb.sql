@@ -128,6 +128,7 @@ WITH calls AS (
     SELECT dt, app_id, session_id, turn_index, event_id, ts, agent_id, request_id, model,
         ttft_ms, latency_ms, input_tokens, output_tokens, cache_tokens,
         CASE WHEN json_valid(payload) AND json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
+              AND try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT) <= 1000000000000
              THEN try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT)
         END AS cache_write_tokens,
         error_type, error_code,

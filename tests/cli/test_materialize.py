@@ -123,8 +123,9 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     misnamed = materialize(lake, home, "--missing", "--dry-run", runtime=None)
     assert misnamed.returncode == 0, misnamed.stderr
     assert (
-        f"warning: 1 raw folder(s) name no day, so their data is in no table: "
-        f"{lake / 'raw_events' / 'dt=2026-11-1'}; `dt=` (lower case) takes a day as YYYY-MM-DD"
+        f"warning: 1 raw folder(s) or file(s) name no day, so their data is in no table: "
+        f"{lake / 'raw_events' / 'dt=2026-11-1'}; raw data goes in day folders, `dt=` (lower "
+        "case) and the day as YYYY-MM-DD"
     ) in misnamed.stdout
 
 

@@ -393,7 +393,7 @@ def test_a_run_that_skips_unreadable_raw_files_says_so_in_its_log(lake: Lake) ->
         if "name no day" in (e.user_message)
     ]
     assert misnamed == [
-        "1 raw folder(s) name no day, so their data is in no table: "
-        f"{Path(lake.root) / 'raw_events' / 'dt=2026-11-1'}; `dt=` (lower case) takes a day "
-        "as YYYY-MM-DD (dt=2026-07-10): rename them"
+        "1 raw folder(s) or file(s) name no day, so their data is in no table: "
+        f"{Path(lake.root) / 'raw_events' / 'dt=2026-11-1'}; raw data goes in day folders, "
+        "`dt=` (lower case) and the day as YYYY-MM-DD (dt=2026-07-10): move or rename them"
     ]

@@ -32,4 +32,5 @@ def test_a_column_other_producers_name_otherwise_is_named_as_raw_events_calls_it
 
     assert _maybe_meant("prompt_tokens") == "prompt_tokens (raw_events calls it input_tokens)"
     assert _maybe_meant("timestamp") == "timestamp (raw_events calls it ts)"
+    assert "the payload's cache_write_tokens" in _maybe_meant("cache_write_tokens")
     assert _maybe_meant("input_token") == "input_token (a misspelling of input_tokens?)"

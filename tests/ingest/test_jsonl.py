@@ -89,13 +89,15 @@ def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
             _event("e7", session_id="__HIVE_DEFAULT_PARTITION__"),
             _event("e8", ttft_ms=float("inf"), latency_ms=1e13, input_tokens=2**63 - 1),
             _event("e9", ts="0001-01-01T00:00:00Z"),  # made year 1 the lake's first partition
+            _event("e10", ts=10**40),  # failed the whole file (OverflowError), no line named
+            _event("e11", ts=1_767_323_045_000),  # Date.now(): epoch milliseconds
         ],
     )
     good = _write(tmp_path / "good.jsonl", [_event("g1")])
     lake = tmp_path / "lake"
     report = ingest_files(str(lake), "jsonl", [source, good])
     assert not report.failed
-    assert sorted(raw_events(lake)["event_id"].to_pylist()) == ["e1", "g1"]
+    assert sorted(raw_events(lake)["event_id"].to_pylist()) == ["e1", "e11", "g1"]
     reasons = [
         "line 2: invalid JSON (Expecting property name enclosed in double quotes)",
         "line 3: null or empty event_id; negative output_tokens",
@@ -106,6 +108,7 @@ def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
         "line 7: session_id __HIVE_DEFAULT_PARTITION__ is the folder name of a null session_id",
         "line 8: infinite ttft_ms; latency_ms over 10^12; input_tokens over 10^12",
         "line 9: ts before 1970-01-01",
+        "line 10: ts is not a timestamp: 1000000000000000000000000000000000000000",  # :.40
     ]
     assert report.rejected == [(str(source), r) for r in reasons]
     (kept_file,) = rejected_files(Lake(str(lake)))

@@ -38,17 +38,22 @@ def test_pruning_by_day_range_app_and_session(lake: Lake) -> None:
 def test_folders_that_name_no_day_are_no_day_and_are_named(lake: Lake) -> None:
     everything = list_raw_files(lake)
     names = ("dt=2026-7-10", "dt=20260710", "dt=2026-07-10T00", "dt=2026-13-45", "DT=2026-07-10")
-    for name in names:  # `DT=` was passed over without a word
+    for name in (*names, "date=2026-07-10", "2026-07-10"):  # these were passed over unsaid
         shutil.copytree(
             Path(lake.root, "raw_events", f"dt={DAY1}"), Path(lake.root, "raw_events", name)
         )
+    Path(lake.root, "raw_events", "stray.parquet").touch()
+    Path(lake.root, "raw_events", "_SUCCESS").touch()  # a writer's own: not raw data
     assert list_days(lake) == [DAY1, DAY2] and list_raw_files(lake) == everything
     assert [Path(p).name for p in misnamed_day_folders(lake)] == [
+        "2026-07-10",
         "DT=2026-07-10",
+        "date=2026-07-10",
         "dt=2026-07-10T00",
         "dt=2026-13-45",
         "dt=2026-7-10",
         "dt=20260710",
+        "stray.parquet",
     ]
 
 

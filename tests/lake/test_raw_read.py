@@ -162,6 +162,9 @@ def test_a_deviant_file_sends_the_scan_down_the_careful_path(tmp_path: object) -
         ("ts", pa.array([1_770_069_660_123_457], pa.timestamp("us")), None),
         ("ts", pa.array([1_770_069_660_123_457_789], pa.timestamp("ns", tz="UTC")), None),
         ("ts", pa.array(["2026-02-02 22:01:00.123457"]), None),
+        ("ts", pa.array(["2026-02-02 22:01:00.123457"], pa.large_string()), None),  # Polars'
+        ("ts", pa.array(["2026-02-02T22:01:00.123457789Z"]), None),  # RFC 3339's nano form
+        ("artifacts", pa.nulls(1, pa.string()), None),  # a column of nulls: no value to change
         ("app_id", None, None),
         ("input_tokens", pa.array([1007.6]), "column 'input_tokens' has type double"),
         ("payload", pa.array([{"status": "success", "step": None}]), None),
@@ -173,6 +176,9 @@ def test_a_deviant_file_sends_the_scan_down_the_careful_path(tmp_path: object) -
         "naive",
         "nanoseconds",
         "text-without-zone",
+        "large-text",
+        "nano-text",
+        "null-text-artifacts",
         "no-keys",
         "fractional-tokens",
         "struct",

@@ -73,6 +73,7 @@ def test_llm_call_row_exact_values():
         ('{"cache_write_tokens": -1}', None),  # no count: the tokens are priced as input
         ('{"cache_write_tokens": 1.5}', None),
         ('{"cache_write_tokens": "20000"}', None),
+        ('{"cache_write_tokens": 1000000000001}', None),  # over 10^12, as no count may be
         ("not json", None),
     ],
 )

@@ -113,20 +113,23 @@ def unknown_columns(result: OperatorResult) -> list[str]:
 
 
 OTHER_NAMES = {  # what other producers call a raw column (OpenAI's usage, common logs)
-    "prompt_tokens": "input_tokens",
-    "completion_tokens": "output_tokens",
-    "cached_tokens": "cache_tokens",
-    "cache_read_input_tokens": "cache_tokens",
-    "timestamp": "ts",
-    "time": "ts",
-    "type": "event_type",
-    "duration_ms": "latency_ms",
+    "prompt_tokens": "raw_events calls it input_tokens",
+    "completion_tokens": "raw_events calls it output_tokens",
+    "cached_tokens": "raw_events calls it cache_tokens",
+    "cache_read_input_tokens": "raw_events calls it cache_tokens",
+    "cache_write_tokens": "cache writes go in the payload's cache_write_tokens",
+    "cache_creation_input_tokens": "cache writes go in the payload's cache_write_tokens",
+    "total_tokens": "raw_events has input_tokens and output_tokens",
+    "timestamp": "raw_events calls it ts",
+    "time": "raw_events calls it ts",
+    "type": "raw_events calls it event_type",
+    "duration_ms": "raw_events calls it latency_ms",
 }
 
 
 def _maybe_meant(column: str) -> str:
     if column in OTHER_NAMES:
-        return f"{column} (raw_events calls it {OTHER_NAMES[column]})"
+        return f"{column} ({OTHER_NAMES[column]})"
     close = difflib.get_close_matches(column, RAW_EVENTS.names, n=1)
     return f"{column} (a misspelling of {close[0]}?)" if close else column
 

@@ -117,11 +117,17 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+EPOCH_UNITS = ((1e17, 1_000_000_000), (1e14, 1_000_000), (1e11, 1_000), (0, 1))
+"""(magnitude from which, units a second) of epoch numbers: ns, us, ms, then seconds."""
+
+
 def parse_ts(value: Any) -> dt.datetime:
     """A timestamp in UTC from ISO-8601 text (naive text is taken as UTC) or epoch seconds.
 
-    Integers above 1e17 are taken as epoch nanoseconds and above 1e14 as microseconds, which
-    covers every exporter we read (OTel SDKs write ns, JavaScript writes ms as floats).
+    Numbers above 1e17 are taken as epoch nanoseconds, above 1e14 as microseconds and above
+    1e11 (the year 5138 in seconds) as milliseconds, which covers every exporter we read (OTel
+    SDKs write ns, JavaScript's Date.now() ms). ValueError for anything else, a time past the
+    year 9999 included.
     """
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
@@ -130,11 +136,13 @@ def parse_ts(value: Any) -> dt.datetime:
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"not a timestamp: {value!r}")
-        if abs(value) >= 1e17:
-            return EPOCH + dt.timedelta(microseconds=int(value) // 1000)
-        if abs(value) >= 1e14:
-            return EPOCH + dt.timedelta(microseconds=int(value))
-        return EPOCH + dt.timedelta(microseconds=round(value * 1_000_000))
+        per_second = next(n for limit, n in EPOCH_UNITS if abs(value) >= limit)
+        exact = value * 1_000_000 // per_second if isinstance(value, int) else None
+        try:
+            micros = exact if exact is not None else round(value * 1_000_000 / per_second)
+            return EPOCH + dt.timedelta(microseconds=micros)
+        except OverflowError:
+            raise ValueError(f"not a time (past the year 9999): {value!r}") from None
     if isinstance(value, str):
         text = value.strip()
         if text.endswith(("Z", "z")):

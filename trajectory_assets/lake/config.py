@@ -101,7 +101,12 @@ def read_lake_files(lake: Lake, names: Iterable[str]) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for name in sorted(set(names)):
         path = lake.path(name)
-        found[name] = fs.cat_file(path).decode() if fs.exists(path) else None
+        try:
+            found[name] = fs.cat_file(path).decode() if fs.exists(path) else None
+        except UnicodeDecodeError as exc:
+            raise SettingError(
+                f"{lake.display(name)} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+            ) from None
     return found
 
 

@@ -63,28 +63,31 @@ def day_folders(lake: Lake, table_root: str) -> list[tuple[str, str]]:
     """(day, folder) of every `dt=` folder of a table that names a day, in day order; those
     that name none are `misnamed_day_folders`."""
     return sorted(
-        (name[3:], entry)
-        for name, entry in _dt_folders(lake, table_root)
-        if name.startswith("dt=") and is_day(name[3:])
+        (name[3:], entry) for name, entry in _dt_folders(lake, table_root) if is_day(name[3:])
     )
 
 
 def misnamed_day_folders(lake: Lake) -> list[str]:
-    """The raw `dt=` folders that name no day (`dt=2026-7-10`, `dt=20260710`, `DT=2026-07-10`):
-    no day lists them, so what they hold is in no table; the commands and runs say so."""
+    """What raw_events holds beside its day folders (`dt=2026-7-10`, `dt=20260710`,
+    `DT=2026-07-10`, `date=2026-07-10`, `2026-07-10`, a file): no day lists it, so what it holds
+    is in no table; the commands and runs say so. Hidden names (`_`, `.`) are a writer's own."""
     raw = lake.path(RAW_TABLE)
+    if not lake.fs.exists(raw):
+        return []
+    entries = [(posixpath.basename(e.rstrip("/")), e) for e in lake.fs.ls(raw, detail=False)]
     return sorted(
         lake.display_path(e)
-        for n, e in _dt_folders(lake, raw)
-        if not (n.startswith("dt=") and is_day(n[3:]))
+        for n, e in entries
+        if not n.startswith(("_", ".")) and not (n.startswith("dt=") and is_day(n[3:]))
     )
 
 
 def misnamed_warning(folders: Sequence[str]) -> str:
     shown = ", ".join(folders[:5]) + (f" and {len(folders) - 5} more" if len(folders) > 5 else "")
     return (
-        f"{len(folders)} raw folder(s) name no day, so their data is in no table: {shown}; "
-        "`dt=` (lower case) takes a day as YYYY-MM-DD (dt=2026-07-10): rename them"
+        f"{len(folders)} raw folder(s) or file(s) name no day, so their data is in no table: "
+        f"{shown}; raw data goes in day folders, `dt=` (lower case) and the day as YYYY-MM-DD "
+        "(dt=2026-07-10): move or rename them"
     )
 
 
@@ -96,7 +99,7 @@ def _dt_folders(lake: Lake, table_root: str) -> list[tuple[str, str]]:
     found = []
     for entry in fs.ls(table_root, detail=False):
         base = posixpath.basename(entry.rstrip("/"))
-        if base.lower().startswith("dt="):  # `DT=` names no day: a misnamed folder
+        if base.startswith("dt="):
             found.append((base, entry))
     return found
 

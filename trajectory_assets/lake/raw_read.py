@@ -268,6 +268,8 @@ def _cast(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArra
     the microsecond; a number is no time (epoch milliseconds would read as microseconds); a
     payload written as a struct or map is its JSON text; any other cast that would change a
     value fails (1007.6 tokens)."""
+    if column.null_count == len(column):  # no value a cast could change, whatever its type
+        return pa.chunked_array([pa.nulls(len(column), to)])
     if name == "payload" and pa.types.is_nested(column.type):
         return pa.chunked_array([pa.array(map(_json_text, column.to_pylist()), pa.string())])
     if pa.types.is_timestamp(to) and pa.types.is_integer(column.type):
@@ -275,12 +277,22 @@ def _cast(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArra
     if pa.types.is_timestamp(to) and pa.types.is_timestamp(column.type):
         return column.cast(to, safe=column.type.unit != "ns")  # truncates below a microsecond
     if pa.types.is_timestamp(to) and _is_text(column.type):
-        column = column.cast(pa.string())
-        try:
-            return column.cast(to)
-        except pa.ArrowInvalid:  # no zone offset in the text
-            return column.cast(pa.timestamp(to.unit)).cast(to)
+        return _parsed_times(column.cast(pa.string()), to)
     return column.cast(to)
+
+
+def _parsed_times(texts: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
+    """ISO times: with a zone, or without one (UTC), to the microsecond or the nanosecond
+    (RFC 3339's nano form, truncated)."""
+    error: pa.ArrowInvalid | None = None
+    for unit in ("us", "ns"):
+        for zone in ("UTC", None):
+            try:
+                return texts.cast(pa.timestamp(unit, zone)).cast(to, safe=False)
+            except pa.ArrowInvalid as exc:
+                error = error or exc
+    assert error is not None
+    raise error
 
 
 def _is_text(kind: pa.DataType) -> bool:

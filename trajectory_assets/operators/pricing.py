@@ -132,7 +132,7 @@ def price_table(models: Iterable[str | None], overrides: Sequence[PriceOverride]
                     "request_usd": None,
                     "provider": None,
                     "price_model_id": None,
-                    "source": f"{OVERRIDES_FILE}: {o.model}"
+                    "source": f"{OVERRIDES_FILE}: {o.model.strip()}"
                     + (f" from {o.valid_from}" if o.valid_from else ""),
                 }
             )

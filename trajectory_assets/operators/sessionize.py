@@ -79,9 +79,11 @@ CALL_COLUMNS = """dt, app_id, session_id, turn_index, event_id, ts, agent_id, rn
 CACHE_WRITE_TOKENS = """
 CASE WHEN contains(payload, 'cache_write_tokens') AND json_valid(payload)
       AND json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
+      AND try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT) <= 1000000000000
      THEN try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT) END"""
-"""The payload's `cache_write_tokens` where it is a whole number >= 0 (the importers write it):
-input tokens written to the cache, which most providers charge above the input rate."""
+"""The payload's `cache_write_tokens` where it is a whole number from 0 to 10^12, as token
+counts are (the importers write it): input tokens written to the cache, which most providers
+charge above the input rate."""
 
 LLM_CALLS = f"""
 SELECT {CALL_COLUMNS}, request_id, model, ttft_ms, latency_ms, input_tokens, output_tokens,
