@@ -78,6 +78,10 @@ def test_a_mistake_in_the_price_overrides_is_one_line(tmp_path: Path, home: Path
     assert done.returncode == 1 and "Traceback" not in done.stderr
     said = "prices.yaml: not valid YAML (line 3): the key 'gpt-4o' is given twice\n"
     assert done.stderr.endswith(said), done.stderr
+    (lake / "prices.yaml").write_bytes(b"models:\n  caf\xe9: {input_per_mtok: 1}\n")  # Latin-1
+    latin = materialize(lake, home, "--partition", DAY1, "--dry-run")
+    assert latin.returncode == 1 and "Traceback" not in latin.stderr
+    assert f"{lake / 'prices.yaml'} is not UTF-8 text (byte 13)" in latin.stderr, latin.stderr
 
 
 def test_a_lake_that_moved_is_made_the_instances_lake_by_sync(tmp_path: Path, home: Path) -> None:
