@@ -68,3 +68,40 @@ def test_a_location_with_an_executor_of_its_own_takes_the_tables() -> None:
     merged = dg.Definitions.merge(tables, dg.Definitions(executor=dg.multiprocess_executor))
     assert merged.executor is dg.multiprocess_executor
     assert builtin.executor is dg.in_process_executor  # the package's own location
+
+
+def test_blocking_checks_hold_back_an_asset_of_ones_own(lake: Lake) -> None:
+    """A failed ERROR check left the Dagster run green and an asset downstream ran anyway; with
+    blocking checks the run fails, its tables committed, and the asset waits."""
+    resources = {
+        "lake": ta.LakeResource(root=lake.uri),
+        "compute": ta.ComputeResource(runtime="inline"),
+    }
+    tables = ta.build_definitions(
+        ta.BUILTIN_OPERATORS, name="tier_b", resources=resources, blocking_checks=True
+    )
+    ran: list[str] = []
+
+    @dg.asset(
+        deps=["rejected_events"], partitions_def=tables.get_assets_def("sessions").partitions_def
+    )
+    def after_rejections(context: dg.AssetExecutionContext) -> None:
+        """An asset of a team's own, downstream of a checked table."""
+        ran.append(context.partition_key)
+
+    defs = dg.Definitions.merge(tables, dg.Definitions(assets=[after_rejections]))
+    result = dg.materialize(
+        assets_of(defs),
+        selection=dg.AssetSelection.assets("rejected_events", "after_rejections").upstream(),
+        partition_key=DAY1,
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"tier_b": {"config": {"max_rejected_share": 0.0}}}},
+        raise_on_error=False,
+    )
+    assert not result.success and ran == []
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_failure_data.error is not None
+    said = failure.step_failure_data.error.message
+    assert f"blocking check(s) failed: rejected_events.rejected_share dt={DAY1};" in said
+    assert lake_catalog(lake).state("rejected_events", DAY1) is not None  # committed

@@ -9,11 +9,12 @@ into operators and settings, and the result into metadata and check results.
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 
 import dagster as dg
 
 from trajectory_assets.defs.check_context import CheckContext, Thresholds
-from trajectory_assets.defs.checks import Check, Outcomes, checks_for, evaluate_all
+from trajectory_assets.defs.checks import Check, Outcomes, blocked, checks_for, evaluate_all
 from trajectory_assets.defs.config import IN_RUN_CONFIG, ComputeConfig, config_class, configured
 from trajectory_assets.defs.evaluations import evaluations
 from trajectory_assets.defs.instance import LAKE_TAG, bind
@@ -96,6 +97,7 @@ def build_assets(
     group: str,
     partitions: dg.DailyPartitionsDefinition,
     versions: Mapping[str, str],
+    blocking_checks: bool = False,
 ) -> dg.AssetsDefinition:
     """One multi-asset for every table of the registry's operators."""
     ops = registry.operators
@@ -116,7 +118,10 @@ def build_assets(
         for op in ops
         for table in op.outputs
     ]
-    checks = checks_for(ops)
+    checks = [
+        replace(c, blocking=blocking_checks and c.severity == dg.AssetCheckSeverity.ERROR)
+        for c in checks_for(ops)
+    ]
     Config = config_class(ops, name)
 
     @dg.multi_asset(
@@ -164,6 +169,7 @@ def build_assets(
             catalog = Catalog(the_lake, registry.tables)
             outcomes = _check_outcomes(context, catalog, run_config, checks, None)
             yield from evaluations(context, outcomes)
+            _hold_back(outcomes)
             return
         done: list[tuple[Operator, DayResult]] = []
         recorded: set[str] = set()
@@ -175,7 +181,8 @@ def build_assets(
             for op in chosen:
                 for table in op.output_names:
                     delta_history.vacuum(the_lake, table, run_config.retention_hours)
-            for item in _results(context, the_lake, registry, chosen, result, run_config, checks):
+            results = _results(context, the_lake, registry, chosen, result, run_config, checks)
+            for item in results:
                 if (
                     isinstance(item, dg.MaterializeResult | dg.AssetMaterialization)
                     and item.asset_key
@@ -306,6 +313,17 @@ def _results(
                 asset_key=table, metadata=table_metadata(result, result.of(op), table, catalog)
             )
     yield from evaluations(context, outcomes)
+    _hold_back(outcomes)
+
+
+def _hold_back(outcomes: Outcomes) -> None:
+    """Fail the step once its checks are recorded when a blocking check failed: what depends on
+    the table waits (the tables stay committed and recorded)."""
+    if failed := blocked(outcomes):
+        raise dg.Failure(
+            description=f"blocking check(s) failed: {', '.join(failed)}; the tables are "
+            "committed and recorded, and what depends on them is held back"
+        )
 
 
 def _checks_of_committed(

@@ -231,6 +231,7 @@ class Check:
     description: str
     evaluate: Callable[[CheckContext, str], DayCheck]
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
+    blocking: bool = False  # a failure fails the run and holds back what depends on the table
 
     def spec(self, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
         """Partitioned like its table, so the UI shows each day's outcome (a preview API of
@@ -238,7 +239,11 @@ class Check:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", dg.PreviewWarning)
             return dg.AssetCheckSpec(
-                self.name, asset=self.table, description=self.description, partitions_def=partitions
+                self.name,
+                asset=self.table,
+                description=self.description,
+                partitions_def=partitions,
+                blocking=self.blocking,
             )
 
     @property
@@ -326,6 +331,17 @@ def checks_for(operators: Sequence[Operator]) -> list[Check]:
 
 Outcomes = list[tuple[Check, Mapping[str, DayCheck]]]
 """Each check with its outcome on each of its days."""
+
+
+def blocked(outcomes: Outcomes) -> list[str]:
+    """`table.check dt=day` of every blocking check that failed."""
+    return [
+        f"{check.table}.{check.name} dt={day}"
+        for check, days in outcomes
+        if check.blocking
+        for day, outcome in sorted(days.items())
+        if outcome.evaluated and not outcome.passed
+    ]
 
 
 def evaluate(check: Check, ctx: CheckContext, days: Sequence[str]) -> dict[str, DayCheck]:

@@ -69,6 +69,7 @@ def build_definitions(
     resources: dict[str, dg.ConfigurableResource] | None = None,
     start_date: str | None = None,
     executor: dg.ExecutorDefinition | None = dg.in_process_executor,
+    blocking_checks: bool = False,
 ) -> dg.Definitions:
     """Dagster definitions for `operators`: one subsettable multi-asset (every table its own
     asset, daily partitions, single-run backfills, checks), a daily job and its schedule, and a
@@ -80,7 +81,10 @@ def build_definitions(
     daily_report asset (it reads built-in tables). `start_date`: the first daily partition
     (default: the lake's own, see defs/partitions.py). `executor`: the location's (a location
     has one; Dagster refuses to merge two): in-process by default, since one step at a time
-    holds the pool anyway; None leaves it to definitions of one's own.
+    holds the pool anyway; None leaves it to definitions of one's own. `blocking_checks`: a
+    failed check of ERROR severity fails the run (the tables stay committed) and holds back
+    assets that depend on its table, in the run and in Dagster's automation
+    (`all_deps_blocking_checks_passed`); by default a run with failed checks succeeds.
     """
     registry = Registry.build(operators, upstream)
     resources = resources or default_resources()
@@ -93,6 +97,7 @@ def build_definitions(
         group=group or name,
         partitions=partitions,
         versions=code_versions(lake.lake(), registry.operators),
+        blocking_checks=blocking_checks,
     )
     keys = [dg.AssetKey(t) for op in registry.operators for t in op.output_names]
     job = daily_job(
