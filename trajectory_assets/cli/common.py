@@ -78,10 +78,9 @@ them a run has no pool limit (two runs of one instance would compute the same da
 and Dagster prints its telemetry notice into the command's output."""
 
 
-def dagster_home(unset: str, *, dry_run: bool = False) -> str:
-    """The DAGSTER_HOME folder the instance lives in, created if missing, with the project's
-    instance settings where it has none; `unset` says why the command needs one. Dagster itself
-    refuses a relative path, with a traceback. A dry run checks and makes nothing."""
+def dagster_home_setting(unset: str) -> str:
+    """DAGSTER_HOME as set, or a CliError for a value a run cannot use (Dagster itself refuses a
+    relative path, with a traceback); nothing is made."""
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         raise CliError(f"DAGSTER_HOME is not set: {unset}")
@@ -92,8 +91,13 @@ def dagster_home(unset: str, *, dry_run: bool = False) -> str:
         )
     if os.path.exists(home) and not os.path.isdir(home):
         raise CliError(f"DAGSTER_HOME={home} is a file, not a folder for the Dagster instance")
-    if dry_run:
-        return home
+    return home
+
+
+def dagster_home(unset: str) -> str:
+    """The DAGSTER_HOME folder the instance lives in, created if missing, with the project's
+    instance settings where it has none; `unset` says why the command needs one."""
+    home = dagster_home_setting(unset)
     os.makedirs(home, exist_ok=True)
     settings = os.path.join(home, "dagster.yaml")
     if not os.path.exists(settings):

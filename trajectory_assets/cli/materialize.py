@@ -19,6 +19,7 @@ from trajectory_assets.cli.common import (
     CliError,
     Interrupted,
     dagster_home,
+    dagster_home_setting,
     days_options,
     defs_option,
     lake_option,
@@ -54,10 +55,9 @@ from trajectory_assets.cli.run_config import prepared_run
 if TYPE_CHECKING:
     import dagster as dg
 
+    from trajectory_assets.cli.run_config import Assets
     from trajectory_assets.lake.fs import Lake
     from trajectory_assets.project import Project
-
-    Assets = Sequence[dg.AssetsDefinition | dg.SourceAsset]
 
 JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
 
@@ -202,7 +202,7 @@ def materialize(
 def other_lake(lake: "Lake", allow_other_lake: bool) -> str | None:
     """Why the run would refuse DAGSTER_HOME, or its instance a run against the lake."""
     try:
-        home = dagster_home("runs are recorded in a Dagster instance", dry_run=True)
+        home = dagster_home_setting("runs are recorded in a Dagster instance")
     except CliError as exc:
         return str(exc)
     if not os.path.isfile(os.path.join(home, "dagster.yaml")):  # the run makes the instance

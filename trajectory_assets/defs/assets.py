@@ -181,8 +181,7 @@ def build_assets(
             for op in chosen:
                 for table in op.output_names:
                     delta_history.vacuum(the_lake, table, run_config.retention_hours)
-            results = _results(context, the_lake, registry, chosen, result, run_config, checks)
-            for item in results:
+            for item in _results(context, the_lake, registry, chosen, result, run_config, checks):
                 if (
                     isinstance(item, dg.MaterializeResult | dg.AssetMaterialization)
                     and item.asset_key

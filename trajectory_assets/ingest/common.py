@@ -137,10 +137,10 @@ def parse_ts(value: Any) -> dt.datetime:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"not a timestamp: {value!r}")
         per_second = next(n for limit, n in EPOCH_UNITS if abs(value) >= limit)
-        exact = value * 1_000_000 // per_second if isinstance(value, int) else None
-        try:
-            micros = exact if exact is not None else round(value * 1_000_000 / per_second)
-            return EPOCH + dt.timedelta(microseconds=micros)
+        try:  # integers exactly (ns to us truncated), floats to the nearest microsecond
+            if isinstance(value, int):
+                return EPOCH + dt.timedelta(microseconds=value * 1_000_000 // per_second)
+            return EPOCH + dt.timedelta(microseconds=round(value * 1_000_000 / per_second))
         except OverflowError:
             raise ValueError(f"not a time (past the year 9999): {value!r}") from None
     if isinstance(value, str):

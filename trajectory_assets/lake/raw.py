@@ -78,7 +78,7 @@ def misnamed_day_folders(lake: Lake) -> list[str]:
     return sorted(
         lake.display_path(e)
         for n, e in entries
-        if not n.startswith(("_", ".")) and not (n.startswith("dt=") and is_day(n[3:]))
+        if not _is_hidden(n) and not (n.startswith("dt=") and is_day(n[3:]))
     )
 
 

@@ -6,6 +6,7 @@ above every period of the genai-prices database from its `valid_from` on. PyYAML
 only when a file is parsed.
 """
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -82,15 +83,11 @@ def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverr
             override = _override(str(model), entry, where)
             period = (model_key(override.model), override.valid_from)
             if period in seen:
-                same = (
-                    ""
-                    if seen[period] == override.model
-                    else (
-                        f" (models match whatever their case: {seen[period]!r} is the same model)"
-                    )
-                )
+                other = seen[period]
+                note = f" (models match whatever their case: {other!r} is the same model)"
                 raise SettingError(
-                    f"{where}: two periods with valid_from {override.valid_from}{same}"
+                    f"{where}: two periods with valid_from {override.valid_from}"
+                    + (note if other != override.model else "")
                 )
             seen[period] = override.model
             out.append(override)
@@ -153,10 +150,8 @@ def _override(model: str, entry: object, where: str) -> PriceOverride:
         prices[key] = float(value)
     valid_from = entry.get("valid_from")
     if isinstance(valid_from, str):
-        try:
+        with contextlib.suppress(ValueError):  # no day: refused below
             valid_from = dt.date.fromisoformat(valid_from)
-        except ValueError:
-            valid_from = entry["valid_from"]
     if valid_from is not None and (
         isinstance(valid_from, dt.datetime) or not isinstance(valid_from, dt.date)
     ):
