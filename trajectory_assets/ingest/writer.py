@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from trajectory_assets.ingest.common import Row
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
-from trajectory_assets.lake.layout import RAW_TABLE, partition_value
+from trajectory_assets.lake.layout import RAW_TABLE, is_hidden, partition_value
 from trajectory_assets.schema import RAW_EVENTS
 
 FILE_PREFIX = "ev-"
@@ -91,7 +91,11 @@ def already_stored(lake: Lake, folder: str, table: pa.Table) -> tuple[set[str], 
         return set(), []
     wanted = set(table["event_id"].to_pylist())
     copies: list[tuple[tuple[object, ...], dict[str, object]]] = []
-    files = [p for p in sorted(fs.ls(folder, detail=False)) if _is_data_file(p)]
+    files = [
+        p
+        for p in sorted(fs.ls(folder, detail=False))
+        if p.endswith(".parquet") and not is_hidden(posixpath.basename(p))
+    ]
     for index, path in enumerate(files):
         ids = pq.read_table(path, columns=["event_id"], filesystem=lake.arrow_fs)["event_id"]
         overlap = sorted(wanted.intersection(ids.to_pylist()))
@@ -106,10 +110,6 @@ def already_stored(lake: Lake, folder: str, table: pa.Table) -> tuple[set[str], 
     if not first:
         return set(), []
     return set(first), _differences(first, _first_by_id(table, set(first)))
-
-
-def _is_data_file(path: str) -> bool:
-    return path.endswith(".parquet") and not posixpath.basename(path).startswith((".", "_"))
 
 
 def _event_order(row: dict[str, object]) -> tuple[object, ...]:

@@ -61,6 +61,11 @@ def decode_partition_value(text: str) -> str | None:
     return None if text == NULL_PARTITION else unquote(text)
 
 
+def is_hidden(relative: str) -> bool:
+    """Names starting with `_` or `.` are a writer's own (`_SUCCESS`, `.crc`, `_temporary/`)."""
+    return any(part.startswith(("_", ".")) for part in relative.split("/"))
+
+
 def parse_hive(path: str) -> dict[str, str]:
     """The `key=value` folders of a path, decoded (null folders left out)."""
     parts: dict[str, str] = {}

@@ -17,7 +17,13 @@ import pyarrow.compute as pc
 
 from trajectory_assets.errors import RawLayoutError
 from trajectory_assets.lake.fs import Lake, modified
-from trajectory_assets.lake.layout import RAW_TABLE, is_day, parse_hive, partition_value
+from trajectory_assets.lake.layout import (
+    RAW_TABLE,
+    is_day,
+    is_hidden,
+    parse_hive,
+    partition_value,
+)
 
 OnBadFile = Literal["fail", "skip"]
 SessionRange = tuple[str, str, str]
@@ -78,7 +84,7 @@ def misnamed_day_folders(lake: Lake) -> list[str]:
     return sorted(
         lake.display_path(e)
         for n, e in entries
-        if not _is_hidden(n) and not (n.startswith("dt=") and is_day(n[3:]))
+        if not is_hidden(n) and not (n.startswith("dt=") and is_day(n[3:]))
     )
 
 
@@ -148,7 +154,7 @@ def list_raw_files(
             relative = (
                 path[len(prefix) :] if path.startswith(prefix) else posixpath.relpath(path, root)
             )
-            if _is_hidden(relative):
+            if is_hidden(relative):
                 continue
             if not relative.endswith(".parquet"):
                 if _parquet_named_otherwise(lake, path):
@@ -262,11 +268,6 @@ def _parquet_named_otherwise(lake: Lake, path: str) -> bool:
     except OSError:
         return False
     return bool(head == b"PAR1")
-
-
-def _is_hidden(relative: str) -> bool:
-    """Names starting with `_` or `.` are a writer's own (`_SUCCESS`, `.crc`, `_temporary/`)."""
-    return any(part.startswith(("_", ".")) for part in relative.split("/"))
 
 
 def group_sessions(files: Sequence[RawFile], batch_bytes: int) -> list[SessionGroup]:
