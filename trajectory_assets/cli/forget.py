@@ -13,6 +13,9 @@ forgotten meanwhile, or lose its uncommitted files to the purge.
 """
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
@@ -31,6 +34,15 @@ from trajectory_assets.cli.common import (
     say,
     some_days,
 )
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from trajectory_assets.lake import erase
+    from trajectory_assets.lake.fs import Lake
+    from trajectory_assets.lake.raw import RawFile
+    from trajectory_assets.project import Project
+    from trajectory_assets.schema import TableSpec
 
 
 @click.command(short_help="delete sessions from raw data and every table, verifiably")
@@ -58,18 +70,11 @@ def forget(
     logs and the Dagster runs that show them, and verify that nothing still holds them."""
     import dagster as dg
 
-    from trajectory_assets.cli.materialize import run_days
     from trajectory_assets.cli.pool import holding_pool
-    from trajectory_assets.defs import forget as instance_erase
     from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import bind
-    from trajectory_assets.defs.partitions import daily, start_date_of
-    from trajectory_assets.defs.sync import sync
     from trajectory_assets.errors import OtherLakeError
     from trajectory_assets.lake import erase
-    from trajectory_assets.lake.catalog import Catalog
-    from trajectory_assets.lake.layout import parse_hive
-    from trajectory_assets.lake.quarantine import drop_rejected
 
     if bool(session_ids) == (before is not None):
         raise CliError("give --session-id SESSION (one or more), or --before DAY")
@@ -81,99 +86,28 @@ def forget(
     except OtherLakeError as exc:
         raise CliError(str(exc)) from None
     the_project = project(defs, where)
-    tables = the_project.registry.tables
     request = erase.Request(app_id, tuple(session_ids), before)
-    files = erase.raw_files(where, request)
-    in_tables = erase.held_in_tables(where, Catalog(where, tables), request)  # raw files gone?
-    forgotten = {f.session_id for f in files} | set(in_tables)
-    last = erase.last_record(where, request)
-    resumed = last if last is not None and not last[1].verified else None
-    if resumed is not None:  # its raw files went, perhaps its rows too: finish it
-        forgotten |= set(resumed[1].sessions)
-    by_id = erase.Request(app_id, tuple(sorted(forgotten | set(session_ids))))
-    misfiled = erase.misfiled_files(Catalog(where, tables), by_id, skip={f.path for f in files})
-    if misfiled:  # a session filed whole under another session's folder is still forgotten
-        forgotten |= set(by_id.session_ids)
-    days = sorted(
-        {f.dt for f in files}
-        | {d for ds in in_tables.values() for d in ds}
-        | {parse_hive(path)["dt"] for path in misfiled}
-        | set(resumed[1].days if resumed is not None else ())
-    )
-    what = f"{len(forgotten)} session(s) of {app_id} in {len(files)} raw file(s)"
-    if misfiled:
-        what += f" and rows of them in {len(misfiled)} other session(s)' raw file(s)"
-    if not forgotten and last is not None and last[1].verified:  # the same request again
-        say(f"already forgotten, and verified then (record {where.display_path(last[0])})")
+    plan = _plan(where, the_project.registry.tables, request)
+    if plan is None:
         return
-    if not forgotten:
-        raise CliError(
-            f"nothing to forget: no raw files of those sessions of {app_id}, and no table "
-            "holds them"
-        )
-    elsewhere = erase.held_elsewhere(where, Catalog(where, tables), request)
-    if elsewhere:
-        named = "; ".join(f"{t}: {', '.join(s[:3])}" for t, s in elsewhere.items())
-        raise CliError(
-            f"tables that no loaded operator writes hold these sessions ({named}), and forget "
-            "could not rebuild them: give their code with --defs MODULE (or list it under "
-            '"defs" in the lake\'s trajectory_assets.json) and run it again; nothing was deleted'
-        )
-    if not yes and not click.confirm(f"forget {what} on {len(days)} day(s)?"):
+    if not yes and not click.confirm(f"forget {plan.what} on {len(plan.days)} day(s)?"):
         raise CliError("nothing was deleted")
 
-    path, record = resumed if resumed is not None else erase.start(where, request)
-    record.sessions = sorted(forgotten)
+    path, record = plan.resumed if plan.resumed is not None else erase.start(where, request)
+    record.sessions = sorted(plan.forgotten)
     shown = where.display_path(path)
     with holding_pool(instance, POOL, "forget: delete raw files"):  # no run reads them now
-        erase.delete_raw(where, files)
-        record.raw_rows_deleted += erase.delete_rows(where, misfiled, by_id)
-    record.raw_files_deleted += len(files)
-    record.days = days
+        erase.delete_raw(where, plan.files)
+        record.raw_rows_deleted += erase.delete_rows(where, plan.misfiled, plan.by_id)
+    record.raw_files_deleted += len(plan.files)
+    record.days = plan.days
     erase.save(where, path, record)
-    say(f"deleted {what}" if files or misfiled else f"{what}: their raw files are already gone")
-
-    catalog = Catalog(where, tables)
-    built = [d for d in days if any(catalog.state(t, d) for t in tables)]
-    if built:
-        rebuilt = [*tables, "daily_report"]  # the report names sessions too
-        try:
-            run_days(
-                lake, built, the_project, runtime=runtime, tables=rebuilt, on_bad_file=on_bad_file
-            )
-        except Interrupted:
-            raise
-        except ChecksFailed as exc:  # the days are rebuilt: the data's own state, not the forget's
-            say(f"the rebuild committed every day; {exc.message}")
-        except CliError as exc:
-            raise CliError(
-                f"{exc.message}\nthe forget is unfinished: the raw files are deleted, but the "
-                f"tables of {some_days(built)} still hold the sessions (record {shown}); remove "
-                "the cause and run the same forget again to finish it"
-            ) from None
+    done = plan.files or plan.misfiled
+    say(f"deleted {plan.what}" if done else f"{plan.what}: their raw files are already gone")
+    built = _rebuild(lake, where, the_project, plan.days, runtime, on_bad_file, shown)
     # files of a run in flight are no history, and no leftover: none runs until it is checked
-    sessions = request.sessions(forgotten)
     with holding_pool(instance, POOL, "forget: purge and check"):
-        record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
-        record.rejected_lines_deleted = drop_rejected(where, sessions)
-        held = instance_erase.runs_mentioning(instance, days, sessions, where.display())
-        partitions = daily(start_date_of(where))
-        again = instance_erase.days_worked_on(instance, held, partitions)
-        going = instance_erase.delete_runs(instance, held)
-        record.dagster_runs_deleted = sorted(set(held) - set(going))
-        recorded = sync(instance, where, the_project.registry, partitions, again=again)
-        if record.dagster_runs_deleted:
-            say(
-                f"deleted {len(record.dagster_runs_deleted)} Dagster run(s) whose events named "
-                f"them; recorded {sum(recorded.recorded.values())} table day(s) again from the lake"
-            )
-        record.leftovers = erase.leftovers(where, Catalog(where, tables), request, forgotten)
-        record.leftovers += [
-            f"Dagster run {run_id} names session {', '.join(named[:5])}"
-            for run_id, named in instance_erase.runs_mentioning(
-                instance, days, sessions, where.display()
-            ).items()
-        ]
+        _purge_and_check(instance, where, the_project, request, plan, record)
     record.verified = not record.leftovers
     record.finished_at = dt.datetime.now(dt.UTC).isoformat()
     erase.save(where, path, record)
@@ -186,3 +120,142 @@ def forget(
         f"{len(record.tables_purged)} table(s); nothing in the lake or the Dagster instance "
         f"holds them (record {shown})"
     )
+
+
+@dataclass
+class _Plan:
+    """What a forget deletes: the sessions, their raw files and the days their rows are on."""
+
+    files: "list[RawFile]"
+    forgotten: set[str]
+    misfiled: list[str]
+    by_id: "erase.Request"
+    days: list[str]
+    resumed: "tuple[str, erase.Record] | None"
+    what: str
+
+
+def _plan(
+    where: "Lake", tables: "Mapping[str, TableSpec]", request: "erase.Request"
+) -> _Plan | None:
+    """The sessions to forget: those of raw files, those a table holds though their raw files
+    are gone, and those of an unfinished forget of the same request (its raw files went,
+    perhaps its rows too: this one finishes it). None when the same request was forgotten and
+    verified before."""
+    from trajectory_assets.lake import erase
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.layout import parse_hive
+
+    files = erase.raw_files(where, request)
+    in_tables = erase.held_in_tables(where, Catalog(where, tables), request)  # raw files gone?
+    forgotten = {f.session_id for f in files} | set(in_tables)
+    last = erase.last_record(where, request)
+    resumed = last if last is not None and not last[1].verified else None
+    if resumed is not None:
+        forgotten |= set(resumed[1].sessions)
+    by_id = erase.Request(request.app_id, tuple(sorted(forgotten | set(request.session_ids))))
+    misfiled = erase.misfiled_files(Catalog(where, tables), by_id, skip={f.path for f in files})
+    if misfiled:  # a session filed whole under another session's folder is still forgotten
+        forgotten |= set(by_id.session_ids)
+    days = sorted(
+        {f.dt for f in files}
+        | {d for ds in in_tables.values() for d in ds}
+        | {parse_hive(path)["dt"] for path in misfiled}
+        | set(resumed[1].days if resumed is not None else ())
+    )
+    what = f"{len(forgotten)} session(s) of {request.app_id} in {len(files)} raw file(s)"
+    if misfiled:
+        what += f" and rows of them in {len(misfiled)} other session(s)' raw file(s)"
+    if not forgotten and last is not None and last[1].verified:  # the same request again
+        say(f"already forgotten, and verified then (record {where.display_path(last[0])})")
+        return None
+    if not forgotten:
+        raise CliError(
+            f"nothing to forget: no raw files of those sessions of {request.app_id}, and no "
+            "table holds them"
+        )
+    elsewhere = erase.held_elsewhere(where, Catalog(where, tables), request)
+    if elsewhere:
+        named = "; ".join(f"{t}: {', '.join(s[:3])}" for t, s in elsewhere.items())
+        raise CliError(
+            f"tables that no loaded operator writes hold these sessions ({named}), and forget "
+            "could not rebuild them: give their code with --defs MODULE (or list it under "
+            '"defs" in the lake\'s trajectory_assets.json) and run it again; nothing was deleted'
+        )
+    return _Plan(files, forgotten, misfiled, by_id, days, resumed, what)
+
+
+def _rebuild(
+    lake: str,
+    where: "Lake",
+    the_project: "Project",
+    days: list[str],
+    runtime: str,
+    on_bad_file: str,
+    shown: str,
+) -> list[str]:
+    """Every table of the days that have any, through Dagster: a recorded run like any other.
+    The days it rebuilt."""
+    from trajectory_assets.cli.materialize import run_days
+    from trajectory_assets.lake.catalog import Catalog
+
+    tables = the_project.registry.tables
+    catalog = Catalog(where, tables)
+    built = [d for d in days if any(catalog.state(t, d) for t in tables)]
+    if not built:
+        return built
+    rebuilt = [*tables, "daily_report"]  # the report names sessions too
+    try:
+        run_days(lake, built, the_project, runtime=runtime, tables=rebuilt, on_bad_file=on_bad_file)
+    except Interrupted:
+        raise
+    except ChecksFailed as exc:  # the days are rebuilt: the data's own state, not the forget's
+        say(f"the rebuild committed every day; {exc.message}")
+    except CliError as exc:
+        raise CliError(
+            f"{exc.message}\nthe forget is unfinished: the raw files are deleted, but the "
+            f"tables of {some_days(built)} still hold the sessions (record {shown}); remove "
+            "the cause and run the same forget again to finish it"
+        ) from None
+    return built
+
+
+def _purge_and_check(
+    instance: "dg.DagsterInstance",
+    where: "Lake",
+    the_project: "Project",
+    request: "erase.Request",
+    plan: _Plan,
+    record: "erase.Record",
+) -> None:
+    """Purge what older versions, rejected lines and Dagster runs kept, record the deleted
+    runs' days again from the lake, then search the lake and the instance for anything left."""
+    from trajectory_assets.defs import forget as instance_erase
+    from trajectory_assets.defs.partitions import daily, start_date_of
+    from trajectory_assets.defs.sync import sync
+    from trajectory_assets.lake import erase
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.quarantine import drop_rejected
+
+    tables = the_project.registry.tables
+    days, sessions = plan.days, request.sessions(plan.forgotten)
+    record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
+    record.rejected_lines_deleted = drop_rejected(where, sessions)
+    held = instance_erase.runs_mentioning(instance, days, sessions, where.display())
+    partitions = daily(start_date_of(where))
+    again = instance_erase.days_worked_on(instance, held, partitions)
+    going = instance_erase.delete_runs(instance, held)
+    record.dagster_runs_deleted = sorted(set(held) - set(going))
+    recorded = sync(instance, where, the_project.registry, partitions, again=again)
+    if record.dagster_runs_deleted:
+        say(
+            f"deleted {len(record.dagster_runs_deleted)} Dagster run(s) whose events named "
+            f"them; recorded {sum(recorded.recorded.values())} table day(s) again from the lake"
+        )
+    record.leftovers = erase.leftovers(where, Catalog(where, tables), request, plan.forgotten)
+    record.leftovers += [
+        f"Dagster run {run_id} names session {', '.join(named[:5])}"
+        for run_id, named in instance_erase.runs_mentioning(
+            instance, days, sessions, where.display()
+        ).items()
+    ]
