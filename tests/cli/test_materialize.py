@@ -117,7 +117,12 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     missing = materialize(lake, home, "--missing", runtime="inline")
     assert missing.returncode == 0, missing.stderr
     assert "note: leaving out 2001-01-01, before the lake's first partition" in missing.stdout
-    assert "note: leaving out 2999-01-01, after the last partition" in missing.stdout
+    assert "note: leaving out 2999-01-01, after the last partition, today (" in missing.stdout
+    for command in ("materialize", "explain"):  # a day of a clock ahead, named: refused
+        args = ["sessions"] if command == "explain" else []
+        ahead = on_lake(command, lake, home, *args, "--partition", "2999-01-01")
+        assert ahead.returncode == 1, command
+        assert "2999-01-01 is after the last partition, today (" in ahead.stderr, command
     assert lake_catalog(Lake(str(lake))).days("sessions") == [DAY1]
     (lake / "raw_events" / "dt=2026-11-1").mkdir()  # data no day lists: not left out unseen
     misnamed = materialize(lake, home, "--missing", "--dry-run", runtime=None)

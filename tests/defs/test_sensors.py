@@ -71,6 +71,28 @@ def test_today_is_left_to_fill_up(lake: Lake) -> None:
     assert evaluate(lake) == []
 
 
+def test_raw_days_outside_the_partitions_are_named_on_every_tick(lake: Lake) -> None:
+    """The logger and `serve` write any day, and do not move the first partition back: such a
+    day's events are in no table, which the tick says rather than calling the lake up to date."""
+    partitions = defs.resolve_job_def("tier_b_daily").partitions_def
+    assert partitions is not None
+    first = partitions.get_first_partition_key()
+    run_all(lake, [DAY1, DAY2])
+    for day in ("1999-12-31", "2999-01-01"):
+        shutil.copytree(
+            Path(lake.root, "raw_events", f"dt={DAY1}"), Path(lake.root, "raw_events", f"dt={day}")
+        )
+    result = evaluated(lake)
+    assert not result.run_requests
+    said = result.skip_reason.skip_message if result.skip_reason else None
+    assert said is not None and said.startswith("the 2 day(s) with raw data up to yesterday")
+    assert (
+        f"; raw data of 1999-12-31 is before the first partition, {first}: no run reads it "
+        "until the lake's start_date"
+    ) in said
+    assert "; raw data of 2999-01-01 is after today (" in said
+
+
 def test_a_broken_day_gets_one_failing_run_and_the_other_days_go_on(
     lake: Lake, tmp_path: Path
 ) -> None:

@@ -253,6 +253,31 @@ def test_a_session_keeps_its_first_day_across_flushes_and_midnight(
     assert len(raw_files(tmp_path)) == 3
 
 
+def test_a_restarted_producer_resending_a_session_over_midnight_adds_nothing(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    """With drop_existing, the session's folder is found on the day before too: the re-sent
+    events after midnight (those a restart re-sends first) were filed with the session's start,
+    and are not written again under their own day."""
+    late = dt.datetime(2026, 5, 1, 23, 55, tzinfo=dt.UTC)
+    times = [late + dt.timedelta(minutes=m) for m in (0, 4, 8, 10)]  # the last two: next day
+    first = new_logger(str(tmp_path), "app", drop_existing=True, **FAST)
+    for i, ts in enumerate(times):
+        first.log("s1", "llm_call", ts=ts, event_id=f"e{i}", input_tokens=1)
+    first.close()
+    assert first.stats()["written_events"] == 4
+    again = new_logger(str(tmp_path), "app", drop_existing=True, **FAST)
+    for i, ts in list(enumerate(times))[2:]:
+        again.log("s1", "llm_call", ts=ts, event_id=f"e{i}", input_tokens=1)
+    again.log("s1", "llm_call", ts=times[-1], event_id="e4", input_tokens=1)  # one new event
+    again.close()
+    stats = again.stats()
+    assert (stats["written_events"], stats["existing_events"]) == (1, 2)
+    raw = raw_events(tmp_path)
+    assert sorted(raw["event_id"].to_pylist()) == ["e0", "e1", "e2", "e3", "e4"]
+    assert set(raw["dt"].to_pylist()) == {"2026-05-01"}
+
+
 def test_sampled_keeps_errors_first_last_and_a_share_of_the_rest(
     tmp_path: Path, new_logger: NewLogger
 ) -> None:

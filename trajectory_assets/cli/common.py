@@ -110,22 +110,30 @@ def dagster_home(unset: str) -> str:
     return home
 
 
-def from_first_partition(lake: "Lake", days: Sequence[str], *, refuse: bool) -> list[str]:
-    """`days` from the lake's first partition on: one before it is an error (`refuse`: days
-    the user named), or left out with a note (days found in the lake)."""
+def in_partitions(lake: "Lake", days: Sequence[str], *, refuse: bool) -> list[str]:
+    """`days` from the lake's first partition to today (UTC): one outside is an error
+    (`refuse`: days the user named), or left out with a note (days found in the lake: no run
+    reads them, so they must not go unsaid)."""
     from trajectory_assets.defs.partitions import start_date_of
 
     start = start_date_of(lake)
+    today = dt.datetime.now(dt.UTC).date().isoformat()
     early = [d for d in days if d < start]
+    late = [d for d in days if d > today]
     where = (
         f"the lake's first partition, {start} (the lake's trajectory_assets.json, or "
         "TRAJECTORY_ASSETS_START_DATE, sets it)"
     )
+    last = f"the last partition, today ({today}, UTC): a producer's clock ahead?"
     if early and refuse:
         raise CliError(f"{some_days(early)} is before {where}")
+    if late and refuse:
+        raise CliError(f"{some_days(late)} is after {last}")
     if early:
         say(f"note: leaving out {some_days(early)}, before {where}")
-    return [d for d in days if d >= start]
+    if late:
+        say(f"note: leaving out {some_days(late)}, after {last}")
+    return [d for d in days if start <= d <= today]
 
 
 def some_days(days: Sequence[str]) -> str:

@@ -5,7 +5,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from trajectory_assets.cli.common import REPORT, CliError, from_first_partition, say, some_days
+from trajectory_assets.cli.common import REPORT, CliError, in_partitions, some_days
 
 if TYPE_CHECKING:
     from trajectory_assets.lake.fs import Lake
@@ -31,18 +31,12 @@ def missing_days(
     key: a day computed skipping a bad file is current for runs that skip it); and, when the
     daily report is asked for, days without a report page (a report that failed, or a run of
     some tables only)."""
-    from trajectory_assets.defs.partitions import daily, start_date_of
     from trajectory_assets.engine.lineage import stale_days
     from trajectory_assets.lake.raw import list_days
     from trajectory_assets.lake.reports import report_days
 
     ops = _operators(the_project, tables)
-    partitions = set(daily(start_date_of(lake)).get_partition_keys())
-    days = from_first_partition(lake, list_days(lake), refuse=False)
-    late = [d for d in days if d not in partitions]
-    if late:
-        say(f"note: leaving out {some_days(late)}, after the last partition (today, UTC)")
-    candidates = [d for d in days if d in partitions]
+    candidates = in_partitions(lake, list_days(lake), refuse=False)
     pages = set(report_days(lake)) if REPORT in tables else set(candidates)
     in_pages = [d for d in candidates if d in pages]
     stale = stale_days(lake, the_project.registry, ops, in_pages, _rule(on_bad_file))
@@ -90,7 +84,7 @@ def refuse_days_without_raw_data(lake: "Lake", days: Sequence[str]) -> None:
             "ingest it first, or use --missing to materialize the days that have raw data "
             "(a day folder without files is an empty day, and materializes)"
         )
-    from_first_partition(lake, days, refuse=True)
+    in_partitions(lake, days, refuse=True)
 
 
 def stretches(days: Sequence[str]) -> list[list[str]]:

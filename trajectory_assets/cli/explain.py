@@ -7,7 +7,7 @@ from trajectory_assets.cli.common import (
     CliError,
     days_options,
     defs_option,
-    from_first_partition,
+    in_partitions,
     lake_option,
     open_lake,
     operator_named,
@@ -73,9 +73,11 @@ def explain(
             f"no raw data for {some_days(without)} in {where.display('raw_events')}: "
             "a run of those days would be refused"
         )
-    days = from_first_partition(where, days, refuse=bool(partition or date_from))
+    days = in_partitions(where, days, refuse=bool(partition or date_from))
     if not days:
-        raise CliError("nothing to explain: every day with raw data is before the first partition")
+        raise CliError(
+            "nothing to explain: every day with raw data is outside the partitions (see above)"
+        )
     settings = RunSettings(batch_bytes=batch_bytes())  # a run's default, as materialize takes it
     try:
         plan = explain_plan(registry, [op], where, days, runtime, settings, ray_address)

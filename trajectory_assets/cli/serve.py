@@ -43,9 +43,11 @@ def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
     stats = receiver.stats
     loggers = receiver.logger_stats().values()
     written = sum(s["written_events"] for s in loggers)
+    existing = sum(s["existing_events"] for s in loggers)
+    there = f" ({existing:,} re-sent, already in the lake)" if existing else ""
     say(
         f"stopped: {stats['spans']:,} span(s) in {stats['traces']:,} trace(s) received, "
-        f"{written:,} event(s) written, {stats['rejected_spans']:,} span(s) rejected"
+        f"{written:,} event(s) written{there}, {stats['rejected_spans']:,} span(s) rejected"
         + (
             f" (kept with the reason under {lake}/_rejected/otlp/)"
             if stats["rejected_spans"]

@@ -24,7 +24,7 @@ from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import default_on_bad_file
 from trajectory_assets.engine.lineage import in_lake, stale_keys
 from trajectory_assets.engine.registry import Registry
-from trajectory_assets.errors import RawLayoutError
+from trajectory_assets.errors import RawLayoutError, first_few
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
@@ -55,9 +55,12 @@ def raw_changed_sensor(
         on_bad_file = default_on_bad_file()  # what the runs it requests use (no run config)
         requests = []
         days = list_days(the_lake)
+        outside = _outside(days, partitions, today)
+        if outside:
+            context.log.warning(outside)
         for day in days:
             if day not in valid:
-                continue  # before the first partition, or today's, which is still filling
+                continue  # outside the partitions, or today's, which is still filling
             try:
                 raw = list_raw_files(the_lake, dt=day)
             except RawLayoutError as exc:
@@ -78,9 +81,31 @@ def raw_changed_sensor(
             else "no raw data up to yesterday"
         )
         today_left = "today's partition is left to the schedule's run once the day has ended"
-        return dg.SensorResult(skip_reason=f"{why}; {today_left}")
+        return dg.SensorResult(skip_reason="; ".join(filter(None, [why, today_left, outside])))
 
     return _sensor
+
+
+def _outside(days: Sequence[str], partitions: dg.PartitionsDefinition, today: str) -> str:
+    """Raw days no run reads, named on every tick: their events are in no table, and a producer
+    that writes them (the logger, `serve`) does not move the first partition back as `ingest`
+    does."""
+    keys = partitions.get_partition_keys()
+    early = [d for d in days if not keys or d < keys[0]]
+    late = [d for d in days if d > today]
+    said = []
+    if early:
+        said.append(
+            f"raw data of {first_few(early, 'more day(s)')} is before the first partition, "
+            f"{keys[0] if keys else '(none)'}: no run reads it until the lake's start_date "
+            "(trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE) is moved back"
+        )
+    if late:
+        said.append(
+            f"raw data of {first_few(late, 'more day(s)')} is after today ({today}, UTC): a "
+            "producer's clock ahead?"
+        )
+    return "; ".join(said)
 
 
 def _run_key(day: str, raw: Sequence[RawFile], keys: Mapping[str, str]) -> str:

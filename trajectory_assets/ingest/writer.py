@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import math
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -180,8 +180,11 @@ def write_session(
     return SessionWrite(path, table.num_rows, total - table.num_rows, tuple(changed))
 
 
-def known_session_days(lake: Lake, app_id: str, session_ids: Iterable[str]) -> dict[str, str]:
-    """The `dt` of each given session that is already in the lake: one listing per day."""
+def known_session_days(
+    lake: Lake, app_id: str, session_ids: Iterable[str], days: Collection[str] | None = None
+) -> dict[str, str]:
+    """The `dt` of each given session that is already in the lake (looked for in `days` only,
+    when given): one listing per day."""
     wanted = {f"session_id={partition_value(s)}": s for s in session_ids}
     fs = lake.fs
     root = lake.path(RAW_TABLE)
@@ -191,7 +194,7 @@ def known_session_days(lake: Lake, app_id: str, session_ids: Iterable[str]) -> d
     app_folder = f"app_id={partition_value(app_id)}"
     for entry in sorted(fs.ls(root, detail=False)):
         day_folder = posixpath.basename(entry.rstrip("/"))
-        if not day_folder.startswith("dt="):
+        if not day_folder.startswith("dt=") or (days is not None and day_folder[3:] not in days):
             continue
         folder = posixpath.join(root, day_folder, app_folder)
         if not fs.exists(folder):

@@ -24,9 +24,14 @@ Guarantees
   written again (a read of that folder per write): for producers that may send the same event
   again across restarts, like the OTLP receiver, which also passes its own stable `event_id`s.
   An id the folder holds with other content keeps the stored copy and is logged as a warning.
-- All events of a session go under the `dt` of the first event this logger saw for it, also
-  when a session spans midnight. (Sessions continued by another process or logger are not known
-  to this one; it starts from the day of the first event it sees.)
+  The session's folder is looked for from a week before its first flushed event's day to the
+  day after (a listing per day, once per session), so a restart that re-sends a session over
+  midnight adds nothing under the next day. `stats()` counts `written_events` and
+  `existing_events` (found in the lake already) apart.
+- All events of a session go under one `dt`: that of its folder found in the lake (with
+  `drop_existing`), else of the earliest event of the first flush that held it, also when a
+  session spans midnight. (Without `drop_existing`, a session continued by another process or
+  logger is not known to this one, which starts from its own first flush's day.)
 - `capture` chooses what is written: `full`, `sampled` or `metrics_only` (see `capture`).
 
 Modules: `api` (the caller's side: `EventLogger`, `Session`), `capture` (the capture policy),

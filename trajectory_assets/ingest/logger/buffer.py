@@ -54,6 +54,7 @@ class Buffer:
             "invalid": 0,
             "sampled_out": 0,
             "written_events": 0,
+            "existing_events": 0,
             "written_files": 0,
             "existing_files": 0,
             "flushes": 0,

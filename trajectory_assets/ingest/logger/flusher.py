@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
 from trajectory_assets.ingest.logger.capture import CapturePolicy
-from trajectory_assets.ingest.writer import write_session
+from trajectory_assets.ingest.writer import known_session_days, write_session
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.schema import RAW_EVENTS
 
@@ -27,6 +27,7 @@ log = logging.getLogger("trajectory_assets.ingest.logger")
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_KNOWN_SESSIONS = 200_000
+_LOOKBACK_DAYS = 7  # how far back a re-sent session's folder is looked for
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Batch:
     day: str
     session_id: str
     table: pa.Table
+    placed: bool  # the day is the session's folder in the lake, or drop_existing is off
     attempts: int = 0
     next_try: float = 0.0
 
@@ -50,6 +52,13 @@ def to_table(events: list[LoggedEvent], app_id: str) -> pa.Table:
         else:
             arrays.append(pa.array([getattr(e, name) for e in events], field.type))
     return pa.Table.from_arrays(arrays, schema=RAW_EVENTS)
+
+
+def _near(day: str) -> set[str]:
+    """Where a session with events on `day` may have its folder: from a week before (it began
+    earlier) to the day after (its first flush held only later events)."""
+    first = dt.date.fromisoformat(day)
+    return {(first + dt.timedelta(days=n)).isoformat() for n in range(-_LOOKBACK_DAYS, 2)}
 
 
 class Flusher:
@@ -85,7 +94,7 @@ class Flusher:
         self._stopping = False
         self._close_deadline = float("inf")
         self._pending: list[Batch] = []
-        self._days: dict[str, str] = {}
+        self._days: dict[str, tuple[str, bool]] = {}  # each session's day, and if placed
         self._pool = ThreadPoolExecutor(max(1, write_threads), thread_name_prefix="ta-write")
         self._last_warning: dict[str, float] = {}  # by kind: "error", "changed"
         self._thread = threading.Thread(target=self._run, name="ta-event-logger", daemon=True)
@@ -174,9 +183,13 @@ class Flusher:
         now = time.monotonic()
         due = [b for b in self._pending if final or force or b.next_try <= now]
         if due:
+            self._place([b for b in due if not b.placed])
             results = self._write_all(due)
             failed = [b for b, ok in zip(due, results, strict=True) if not ok]
             done = {id(b) for b, ok in zip(due, results, strict=True) if ok}
+            for b in due:  # the sessions' folders found by the writes, for their next flushes
+                if b.placed and not self._days.get(b.session_id, ("", False))[1]:
+                    self._remember_day(b.session_id, (b.day, True))
             self._pending = [b for b in self._pending if id(b) not in done]
             now = time.monotonic()
             for b in failed:
@@ -200,6 +213,9 @@ class Flusher:
     def _write(self, batch: Batch) -> bool:
         stats = self.buffer.stats
         try:
+            if not batch.placed:
+                batch.day = self._session_folder_day(batch)
+                batch.placed = True
             result = write_session(
                 self.lake,
                 batch.day,
@@ -222,7 +238,8 @@ class Flusher:
                 stats["existing_files"] += 1
             else:
                 stats["written_files"] += 1
-            stats["written_events"] += batch.table.num_rows
+            stats["written_events"] += result.written
+            stats["existing_events"] += batch.table.num_rows - result.written
         if result.changed:
             self._warn(
                 "changed",
@@ -230,6 +247,30 @@ class Flusher:
                 f"the lake keeps its copy (first: {result.changed[0]})",
             )
         return True
+
+    def _place(self, batches: list[Batch]) -> None:
+        """Each new session's folder day, found for all of a cycle's sessions at once: a
+        restarted producer re-sends a session's events, which are already there, perhaps under
+        the day before (a session over midnight). Only with drop_existing, which names such
+        producers: a lookup costs a listing per day. Storage down: each write looks again."""
+        if not batches:
+            return
+        near = set().union(*(_near(b.day) for b in batches))
+        try:
+            found = known_session_days(
+                self.lake, self.app_id, [b.session_id for b in batches], near
+            )
+        except Exception:
+            return
+        for b in batches:
+            if found.get(b.session_id) in _near(b.day):
+                b.day = found[b.session_id]
+            b.placed = True
+
+    def _session_folder_day(self, batch: Batch) -> str:
+        """The day of the session's folder near the batch's day, else the batch's day."""
+        found = known_session_days(self.lake, self.app_id, [batch.session_id], _near(batch.day))
+        return found.get(batch.session_id, batch.day)
 
     def _note_error(self, message: str) -> None:
         with self.buffer.lock:
@@ -254,17 +295,18 @@ class Flusher:
             by_session.setdefault(event.session_id, []).append(event)
         batches = []
         for session_id, session_events in by_session.items():
-            day = self._days.get(session_id)
-            if day is None:
+            known = self._days.get(session_id)
+            if known is None:
                 first = min(e.ts for e in session_events)
                 day = (_EPOCH + dt.timedelta(microseconds=first)).date().isoformat()
-                self._remember_day(session_id, day)
+                known = (day, not self.drop_existing)
+                self._remember_day(session_id, known)
             table = self._table(session_events)
             if table is not None and table.num_rows:
-                batches.append(Batch(day, str(session_id), table))
+                batches.append(Batch(known[0], str(session_id), table, placed=known[1]))
         return batches  # an ended session's day stays known: it may be re-opened
 
-    def _remember_day(self, session_id: str, day: str) -> None:
+    def _remember_day(self, session_id: str, day: tuple[str, bool]) -> None:
         if len(self._days) >= _MAX_KNOWN_SESSIONS:  # forget the oldest sessions first
             for key in list(itertools.islice(self._days, len(self._days) // 10 or 1)):
                 del self._days[key]
