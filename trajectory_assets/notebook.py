@@ -172,11 +172,12 @@ class Context:
         by this operator's name and version from the same inputs are left as they are; `force`
         recomputes them (an operator edited without a new version). Its tables can be read
         from this context afterwards."""
+        from trajectory_assets.defs.partitions import start_date_of
         from trajectory_assets.engine.materialize import run_operators
         from trajectory_assets.engine.settings import RunSettings
 
         registry, wanted = self._with(op), _days(days)
-        settings = RunSettings(force=force)
+        settings = RunSettings(force=force, first_day=start_date_of(self.lake))
         runtime = self._runtime()
         try:
             result = run_operators(

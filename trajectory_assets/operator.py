@@ -46,8 +46,9 @@ class Operator:
     - `lake_files`: small files of the lake root the operator depends on (the engine reads
       them once per run and passes them to `with_lake_files`, so `transform` stays pure).
     - `lookback_days`: a rolling window. Day D also reads the `lookback_days` days before D of
-      its main input (a committed table): the rows keep their own `dt`, and those days are
-      part of D's lineage, so D is recomputed when one of them changes.
+      its main (first) input, a committed table; the other inputs are D's alone. The rows keep
+      their own `dt`, and those days are part of D's lineage (and of Dagster's asset graph), so
+      D is recomputed when one of them changes.
     - `audit`: counts of each batch that the operator's own asset checks compare with the
       committed tables (none by default).
     """

@@ -245,3 +245,29 @@ def test_a_bad_setting_is_one_line_naming_it(
         "command again: a run it cut short is marked failed, and `sync` records the days it "
         "committed\n"
     )
+
+
+def test_a_lake_the_file_system_refuses_to_write_is_one_line(
+    materialized_lake: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reader with read-only access who runs vacuum (or rollback): Delta Lake's Rust core
+    raises an OSError of its own, as here, word for word (a read-only bind mount), which
+    printed a traceback in terminal colours."""
+    from deltalake import DeltaTable
+
+    log = materialized_lake / "errors" / "_delta_log" / "00000000000000000001.json#1"
+    refused = OSError(
+        "Generic LocalFileSystem error\n"
+        f"          \x1b[31m↳\x1b[0m Unable to open file {log}\n"
+        "           \x1b[31m↳\x1b[0m Read-only file system (os error 30)\n"
+    )
+
+    def vacuum(*args: object, **kwargs: object) -> list[str]:
+        raise refused
+
+    monkeypatch.setattr(DeltaTable, "vacuum", vacuum)
+    assert main(["vacuum", "--lake", str(materialized_lake), "--retention-hours", "0"]) == 1
+    assert capsys.readouterr().err == (
+        "error: the file system refused: Generic LocalFileSystem error: Unable to open file "
+        f"{log}: Read-only file system (os error 30)\n"
+    )

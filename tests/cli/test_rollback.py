@@ -49,9 +49,11 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
     nothing = on_lake("rollback", lake, home, "eval_runs", "--partition", DAY1)
     assert nothing.returncode == 1
     assert "no previous version" in nothing.stderr
-    gone = on_lake("rollback", lake, home, "turns", "--partition", DAY1, "--as-of", "999")
+    new_home = tmp_path / "new_home"  # not made yet: made, as materialize makes it
+    gone = on_lake("rollback", lake, new_home, "turns", "--partition", DAY1, "--as-of", "999")
     assert gone.returncode == 1 and "Traceback" not in gone.stderr
     assert "turns has no version 999 to restore" in gone.stderr
+    assert (new_home / "dagster.yaml").is_file()
 
     # (version 0 creates a table) turns version 2 is the second run's state, sessions version 2
     # the drift, still the first state: the siblings go to their versions of the same state

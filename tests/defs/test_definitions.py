@@ -1,12 +1,15 @@
 """A team's tables and the built-in ones in one code location, as a data team merges them
 into the Dagster project it already has."""
 
+import shutil
+from pathlib import Path
+
 import dagster as dg
 import team_metrics.definitions as team  # installed beside the package by `make test`
 
 import trajectory_assets as ta
 from tests.dagster_assets import assets_of
-from tests.lakes import DAY1
+from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
 from trajectory_assets.definitions import defs as builtin
 from trajectory_assets.lake.fs import Lake
@@ -105,3 +108,46 @@ def test_blocking_checks_hold_back_an_asset_of_ones_own(lake: Lake) -> None:
     said = failure.step_failure_data.error.message
     assert f"blocking check(s) failed: rejected_events.rejected_share dt={DAY1};" in said
     assert lake_catalog(lake).state("rejected_events", DAY1) is not None  # committed
+
+
+def test_dagster_marks_every_window_a_changed_day_is_in_stale(lake: Lake) -> None:
+    """A rolling window's day D reads D-1 too: after D-1's sessions changed, Dagster showed D
+    fresh (its dependency drawn day to day) while the engine's lineage recomputed it."""
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver
+    from dagster._core.loader import LoadingContextForTest
+
+    from trajectory_assets.defs.sync import observe_raw
+    from trajectory_assets.operators import ModelComparisons
+
+    resources = {
+        "lake": ta.LakeResource(root=lake.uri),
+        "compute": ta.ComputeResource(runtime="inline"),
+    }
+    window = ModelComparisons(window_days=2)  # the loaded instance's window: Dagster's too
+    operators = [window if op.name == window.name else op for op in ta.BUILTIN_OPERATORS]
+    defs = ta.build_definitions(operators, name="tier_b", resources=resources)
+    graph = defs.resolve_asset_graph()
+    key, sessions = dg.AssetKey("model_comparisons"), dg.AssetKey("sessions")
+    mapping = graph.get_partition_mapping(key, sessions)
+    assert isinstance(mapping, dg.TimeWindowPartitionMapping) and mapping.start_offset == -1
+    instance = dg.DagsterInstance.ephemeral()
+    partitions = defs.get_assets_def("sessions").partitions_def
+    assert isinstance(partitions, dg.DailyPartitionsDefinition)
+    for day, selection in ((DAY1, [key]), (DAY2, [key]), (DAY1, [sessions])):
+        if selection == [sessions]:  # a late session arrives on day 1, as the sensor sees it
+            day1 = Path(lake.root, "raw_events", f"dt={DAY1}")
+            session = next(p for p in sorted(day1.rglob("session_id=*")) if p.is_dir())
+            shutil.copytree(session, session.with_name("session_id=late-one"))
+            observe_raw(instance, lake, partitions)
+        assert dg.materialize(
+            assets_of(defs),
+            selection=dg.AssetSelection.assets(*selection).upstream(),
+            partition_key=day,
+            resources=resources,
+            instance=instance,
+        ).success
+    stale = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    assert {d: stale.get_status(key, d).value for d in (DAY1, DAY2)} == {
+        DAY1: "STALE",
+        DAY2: "STALE",
+    }

@@ -2,6 +2,7 @@
 they are part of D's lineage."""
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -73,3 +74,32 @@ def test_a_window_over_raw_events_is_refused() -> None:
     op = RawWindow(window_days=3)
     with pytest.raises(DefinitionError, match="rolling window"):
         Registry.build([op], OPERATORS)
+
+
+def test_a_window_over_days_its_input_lacks_is_refused_not_computed_in_part(
+    tmp_path: Path,
+) -> None:
+    """Day 2's two-day window, day 1's sessions never materialized though its raw data is
+    there: the window was computed from day 2 alone, without a word. Before the lake's first
+    partition there is nothing to materialize, and the window is shorter."""
+    from trajectory_assets.engine.materialize import run_operators
+    from trajectory_assets.engine.runtimes.inline import InlineRuntime
+    from trajectory_assets.engine.settings import RunSettings
+    from trajectory_assets.errors import MissingUpstreamError
+
+    lake = make_lake(tmp_path, days=2, sessions_per_day=20)
+    window = ModelComparisons(window_days=2)
+    others = [op for op in OPERATORS if op.name != window.name]
+    run_all(lake, [DAY2], operators=others)
+    registry = Registry.build(_with(window))
+    run = partial(run_operators, [window], lake, [DAY2], InlineRuntime(), registry=registry)
+    with pytest.raises(MissingUpstreamError) as refused:
+        run(settings=RunSettings(first_day=DAY1))
+    assert str(refused.value) == (
+        f"model_comparisons dt={DAY2} reads sessions of its 2-day window, {DAY1} to {DAY2}, and "
+        f"sessions has not been materialized for {DAY1}, whose raw data is in the lake: "
+        "materialize sessions for them first (`materialize --missing` does both)"
+    )
+    assert lake_catalog(lake).state("model_comparisons", DAY2) is None
+    run(settings=RunSettings(first_day=DAY2))  # day 1 is before the lake's partitions
+    assert lake_catalog(lake).state("model_comparisons", DAY2) is not None

@@ -42,6 +42,7 @@ def explain(
 
     Without --partition or --from/--to, every day of the lake that has raw data.
     """
+    from trajectory_assets.defs.partitions import start_date_of
     from trajectory_assets.defs.settings import batch_bytes
     from trajectory_assets.engine.explain import explain as explain_plan
     from trajectory_assets.engine.lineage import stale_days
@@ -78,7 +79,8 @@ def explain(
         raise CliError(
             "nothing to explain: every day with raw data is outside the partitions (see above)"
         )
-    settings = RunSettings(batch_bytes=batch_bytes())  # a run's default, as materialize takes it
+    # a run's defaults, as materialize takes them
+    settings = RunSettings(batch_bytes=batch_bytes(), first_day=start_date_of(where))
     try:
         plan = explain_plan(registry, [op], where, days, runtime, settings, ray_address)
     except MissingUpstreamError as exc:

@@ -8,6 +8,7 @@ a click in the UI would; the other commands work on the lake directly.
 import atexit
 import contextlib
 import os
+import re
 import sys
 import threading
 from collections.abc import Sequence
@@ -158,8 +159,21 @@ def _storage_problem(exc: BaseException) -> str | None:
             )
         if isinstance(seen, PermissionError):
             return f"permission denied: {seen}"
+        if isinstance(seen, OSError) and REFUSED_BY_THE_FILE_SYSTEM.search(str(seen)):
+            return f"the file system refused: {_plain(str(seen))}"  # Delta Lake's, in Rust
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+REFUSED_BY_THE_FILE_SYSTEM = re.compile(r"\(os error (13|30)\)")
+"""Permission denied, a read-only file system: a lake this user may only read (vacuum,
+rollback), as Delta Lake's Rust core reports it in an OSError of its own."""
+
+
+def _plain(message: str) -> str:
+    """A Rust error chain (`outer` then `↳ cause` lines, in terminal colours) as one line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", message)
+    return ": ".join(line.strip().lstrip("↳").strip() for line in text.splitlines() if line.strip())
 
 
 def _no_answer(exc: BaseException) -> bool:

@@ -15,6 +15,7 @@ import click
 from trajectory_assets.cli.common import (
     DAY,
     CliError,
+    dagster_home,
     defs_option,
     lake_option,
     open_lake,
@@ -109,6 +110,7 @@ def _bind(lake: "Lake", allow_other_lake: bool) -> None:
     """Refuse a DAGSTER_HOME that records another lake, as materialize does."""
     if not os.environ.get("DAGSTER_HOME"):
         return
+    dagster_home("the rollback is recorded in the Dagster instance")  # made, as materialize does
     import dagster as dg
 
     from trajectory_assets.defs.instance import bind

@@ -8,6 +8,7 @@ into operators and settings, and the result into metadata and check results.
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
@@ -25,7 +26,7 @@ from trajectory_assets.defs.metadata import (
     table_metadata,
     unknown_columns,
 )
-from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_of_tag
+from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_of_tag, start_date_of
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.materialize import run_operators
@@ -64,12 +65,22 @@ FAILED_AFTER = "a run that failed after committing this day"
 WITH_SIBLING = "a run of another table of its operator, which commits its tables together"
 
 
-def deps_of(registry: Registry, op: Operator) -> list[str]:
-    """An operator's inputs, and raw_compacted for session operators that may read it."""
-    deps = list(op.inputs)
+def deps_of(registry: Registry, op: Operator) -> list[dg.AssetDep]:
+    """An operator's inputs, and raw_compacted for session operators that may read it. A
+    rolling window's main input maps each day to the days it reads, so Dagster marks every
+    window a changed day is in stale, as the engine's lineage does (days before the first
+    partition are none: the first windows are shorter)."""
+    deps = [dg.AssetDep(name) for name in op.inputs]
+    if op.lookback_days:
+        with warnings.catch_warnings():  # a beta parameter, and the one that fits
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            window = dg.TimeWindowPartitionMapping(
+                start_offset=-op.lookback_days, allow_nonexistent_upstream_partitions=True
+            )
+        deps[0] = dg.AssetDep(op.inputs[0], partition_mapping=window)
     compaction = registry.producer(COMPACTED_TABLE)
     if op.inputs[0] == RAW_TABLE and compaction is not None and compaction.name != op.name:
-        deps.append(COMPACTED_TABLE)
+        deps.append(dg.AssetDep(COMPACTED_TABLE))
     return deps
 
 
@@ -230,6 +241,7 @@ def _run(
             on_bad_file=run_config.on_bad_file,
             run_id=context.run.run_id,
             force=run_config.force,
+            first_day=start_date_of(the_lake),
             also_written=_command_days(context),
         ),
         progress=context.log.info,

@@ -15,12 +15,19 @@ from trajectory_assets.engine.lineage import DayKeys, day_keys, fresh_compacted,
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Inputs, Step
+from trajectory_assets.errors import MissingUpstreamError, first_few
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta import DataFile, PartitionState
 from trajectory_assets.lake.footers import expansion
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
-from trajectory_assets.lake.raw import RawFile, SessionRange, group_sessions, list_raw_files
+from trajectory_assets.lake.raw import (
+    RawFile,
+    SessionRange,
+    group_sessions,
+    list_days,
+    list_raw_files,
+)
 from trajectory_assets.lake.staging import Attempt, finished_batches
 from trajectory_assets.operator import Operator
 
@@ -100,6 +107,9 @@ def plan_day(
         else:
             waiting.append(op)
     lake = catalog.lake
+    _refuse_partial_windows(
+        [op for op in session + tabled if op.lookback_days], catalog, day, settings
+    )
     compacted = None
     if session and registry.producer(COMPACTED_TABLE) not in session:
         compacted = fresh_compacted(registry, catalog, day, raw, settings.on_bad_file)
@@ -154,6 +164,30 @@ def plan_day(
         decodes_to,
     )
     return day_plan, waiting
+
+
+def _refuse_partial_windows(
+    windows: Sequence[Operator], catalog: Catalog, day: str, settings: RunSettings
+) -> None:
+    """A window's earlier day with raw data, from the lake's first partition on, that its input
+    has not materialized: the window would be computed from part of its days, and shown whole."""
+    if not windows or not settings.first_day:
+        return
+    lake = catalog.lake
+    for op in windows:
+        earlier = [d for d in op.input_days(day)[:-1] if d >= settings.first_day]
+        if not earlier:
+            continue
+        with_raw = set(list_days(lake, earlier[0], earlier[-1]))
+        missing = [d for d in earlier if d in with_raw and catalog.state(op.inputs[0], d) is None]
+        if missing:
+            raise MissingUpstreamError(
+                f"{op.name} dt={day} reads {op.inputs[0]} of its {op.lookback_days + 1}-day "
+                f"window, {op.input_days(day)[0]} to {day}, and {op.inputs[0]} has not been "
+                f"materialized for {first_few(missing, 'more day(s)')}, whose raw data is in "
+                f"the lake: materialize {op.inputs[0]} for them first (`materialize --missing` "
+                "does both)"
+            )
 
 
 def _decodes_to(lake: Lake, raw: Sequence[RawFile], compacted: PartitionState | None) -> float:

@@ -45,6 +45,11 @@ class RunSettings:
     force: bool = False
     """Compute every day, even one up to date, from scratch (no batch of an earlier run reused)
     into new files: repairs a day whose files were lost outside the lake's own commands."""
+    first_day: str = ""
+    """The lake's first partition. A rolling window's earlier days before it are none (the
+    lake's first windows are shorter); from it on, an earlier day with raw data that the
+    window's input has not materialized fails the run, which would compute part of the window
+    as if it were whole. Empty: no earlier day is checked."""
     also_written: tuple[str, ...] = ()
     """Days other runs of the same command write (the command line runs each stretch of
     consecutive days as a run of its own): the schema guard counts them as written by this one,

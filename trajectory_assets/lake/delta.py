@@ -13,6 +13,7 @@ there is nothing to do, and how freshness is judged, without reading the table's
 import datetime as dt
 import json
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -161,14 +162,27 @@ def open_table(lake: Lake, name: str, version: int | None = None) -> "DeltaTable
     uri, options = lake.display(name), lake.delta_options()
     if not deltalake.DeltaTable.is_deltatable(uri, storage_options=options):
         return None
-    try:
-        table: DeltaTable = deltalake.DeltaTable(uri, version=version, storage_options=options)
-    except deltalake.exceptions.DeltaError as exc:
-        if version is not None:  # callers tell a version the log no longer holds
-            raise
-        said = (ANSI.sub("", str(exc)).strip().splitlines() or [type(exc).__name__])[0]
-        raise BrokenTableError(f"table {name} at {uri} cannot be opened: {said}") from exc
-    return table
+    retries = 0
+    while True:
+        try:
+            table: DeltaTable = deltalake.DeltaTable(uri, version=version, storage_options=options)
+            return table
+        except deltalake.exceptions.DeltaError as exc:
+            if version is not None:  # callers tell a version the log no longer holds
+                raise
+            said = ANSI.sub("", str(exc)).strip()
+            if retries < LOG_RETRIES and LOG_FILE_GONE.search(said):
+                time.sleep(0.05 * 2**retries)  # listed, then purged: list the log again
+                retries += 1
+                continue
+            first = (said.splitlines() or [type(exc).__name__])[0]
+            raise BrokenTableError(f"table {name} at {uri} cannot be opened: {first}") from exc
+
+
+LOG_RETRIES = 4
+LOG_FILE_GONE = re.compile(r"not found: .*_delta_log/", re.IGNORECASE)
+"""A log file the table's listing named, deleted before it was read: `forget` (and vacuum's
+log cleanup) rewrite a table's history while readers open it; the next listing is whole."""
 
 
 def snapshot(lake: Lake, name: str, version: int | None = None) -> Snapshot:
