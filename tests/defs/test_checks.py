@@ -38,11 +38,14 @@ SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events", "da
 
 
 def _materialize(
-    lake: Lake, run_config: dict | None = None, instance: dg.DagsterInstance | None = None
+    lake: Lake,
+    run_config: dict | None = None,
+    instance: dg.DagsterInstance | None = None,
+    selection: dg.AssetSelection = SELECTION,
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         assets_of(defs),
-        selection=SELECTION,
+        selection=selection,
         partition_key=DAY1,
         resources={
             "lake": LakeResource(root=lake.uri),
@@ -79,6 +82,23 @@ def test_every_check_passes_on_a_clean_materialization(lake: Lake) -> None:
     } <= set(evaluations)
     failing = {k: e.metadata for k, e in evaluations.items() if not e.passed}
     assert not failing
+
+
+def test_tables_committed_with_a_selected_sibling_are_checked_too(lake: Lake) -> None:
+    """`--select sessions` commits every table of sessionize, and recorded them, but Dagster
+    left their checks out of the run: an ERROR check of rejected_events went unevaluated."""
+    result = _materialize(
+        lake,
+        {"ops": {"tier_b": {"config": {"max_rejected_share": 0.0}}}},
+        selection=dg.AssetSelection.assets("sessions"),
+    )
+    assert result.success
+    evaluations = _evaluations(result)
+    assert {"sessions:unique_keys", "turns:tokens_match_sessions", "errors:unique_keys"} <= set(
+        evaluations
+    )
+    assert not evaluations["rejected_events:rejected_share"].passed
+    assert "decision_steps:elimination_ratio" not in evaluations  # another operator's: not run
 
 
 def test_rejected_share_over_the_limit_fails_its_check(lake: Lake) -> None:

@@ -9,7 +9,7 @@ into operators and settings, and the result into metadata and check results.
 import logging
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 import dagster as dg
@@ -307,10 +307,11 @@ def _results(
     then the checks' evaluations, which point at the materializations just recorded."""
     started = time.perf_counter()
     catalog = Catalog(lake, registry.tables)
-    outcomes = _check_outcomes(context, catalog, config, checks, result)
+    selected = {key.to_user_string() for key in context.selected_asset_keys}
+    siblings = {t for op in chosen for t in op.output_names if t not in selected}
+    outcomes = _check_outcomes(context, catalog, config, checks, result, siblings=siblings)
     result.add_phase("checks", time.perf_counter() - started)
     days = list(context.partition_keys)
-    selected = {key.to_user_string() for key in context.selected_asset_keys}
     for op in chosen:
         for table in op.output_names:
             if table not in selected:  # committed with a selected sibling: Dagster must know
@@ -373,13 +374,16 @@ def _check_outcomes(
     checks: list[Check],
     result: RunResult | None,
     days_of: Callable[[Check], Sequence[str]] | None = None,
+    siblings: Collection[str] = (),
 ) -> Outcomes:
-    """The selected checks over the run's days (or `days_of`) with this run's counts; checks
-    alone (no run) use the counts each day's commit recorded, over every committed day when the
-    run has no partition (Dagster launches checks alone unpartitioned)."""
+    """The selected checks, and those of `siblings` (tables not selected that the run commits
+    with a selected one: Dagster leaves their checks out of the run), over the run's days (or
+    `days_of`) with this run's counts; checks alone (no run) use the counts each day's commit
+    recorded, over every committed day when the run has no partition (Dagster launches checks
+    alone unpartitioned)."""
     limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
     selected = context.selected_asset_check_keys
-    chosen = [c for c in checks if c.key in selected]
+    chosen = [c for c in checks if c.key in selected or c.table in siblings]
     checking = CheckContext(catalog, limits, result)
     if days_of is not None:
         return evaluate_all(chosen, checking, days_of)

@@ -27,8 +27,10 @@ def evaluations(
     """Each check's output, and an evaluation per check and day, once the days'
     materializations are recorded."""
     instance, assets_def = context.instance, context.assets_def
-    for check, _ in outcomes:
-        yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(check.key))
+    for check, _ in outcomes:  # a sibling's check, not selected, has no output in the step
+        if check.key in context.selected_asset_check_keys:
+            name = assets_def.get_output_name_for_asset_check_key(check.key)
+            yield dg.Output(None, output_name=name)
     days_of: dict[str, set[str]] = {}
     for check, days in outcomes:
         days_of.setdefault(check.table, set()).update(days)
