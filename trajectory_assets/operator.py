@@ -49,8 +49,9 @@ class Operator:
       its main (first) input, a committed table; the other inputs are D's alone. The rows keep
       their own `dt`, and those days are part of D's lineage (and of Dagster's asset graph), so
       D is recomputed when one of them changes.
-    - `audit`: counts of each batch that the operator's own asset checks compare with the
-      committed tables (none by default).
+    - `audit`: counts of each batch, kept with each day's commit, that the built-in checks
+      compare with the committed tables (none by default). Checks of a table of your own are
+      Dagster's `@asset_check`s in your code location's `defs`.
     """
 
     name: ClassVar[str]
@@ -78,7 +79,7 @@ class Operator:
     def audit(
         self, ctx: OpContext, batch: Batch, outputs: Mapping[str, pa.Table]
     ) -> dict[str, int]:
-        """Counts of this batch that the operator's asset checks compare with the committed
+        """Counts of this batch that the built-in asset checks compare with the committed
         tables (summed per day, kept with the commit): taken from the batch the operator just
         read, so a check never reads the raw data again. None by default."""
         return {}

@@ -41,6 +41,7 @@ class Module:
     name: str
     operators: tuple[Operator, ...]
     node: str
+    checks: "tuple[dg.AssetChecksDefinition, ...]" = ()  # its `defs`' own, on its tables
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ class Project:
             )
         return [a for defs in made for a in (defs.assets or [])]  # type: ignore[misc]
 
+    def asset_checks(self) -> "list[dg.AssetChecksDefinition]":
+        """The modules' own asset checks on their tables (see `_checks`)."""
+        return [c for m in self.modules for c in m.checks]
+
 
 def for_lake(lake: "Lake | None", modules: Sequence[str] = ()) -> Project:
     """The project of a lake: these modules, TRAJECTORY_ASSETS_DEFS's and the lake's config's
@@ -111,7 +116,7 @@ def load(modules: Sequence[str] = (), lake_defs: Sequence[str] = ()) -> Project:
             raise DefinitionError(
                 f"module {name!r} has no `operators` list of trajectory_assets.Operator"
             )
-        found.append(Module(name, tuple(ops), _node_name(name, module, ops)))
+        found.append(Module(name, tuple(ops), _node_name(name, module, ops), _checks(module, ops)))
     _check_node_names(found)
     project = Project(tuple(found))
     project.registry  # noqa: B018 - checks the definitions now, with a clear message
@@ -127,6 +132,25 @@ def _node_name(name: str, module: ModuleType, ops: Sequence[Operator]) -> str:
         if keys and keys <= outputs and isinstance(node, str):
             return node
     return name.replace(".", "_")
+
+
+def _checks(module: ModuleType, ops: Sequence[Operator]) -> "tuple[dg.AssetChecksDefinition, ...]":
+    """The asset checks of the module's own code location (`defs`) on its tables: a run of
+    them from the command line evaluates them as a Dagster run does."""
+    defs = getattr(module, "defs", None)
+    if defs is None or not hasattr(defs, "asset_checks"):
+        return ()
+    import dagster as dg
+
+    outputs = {t for op in ops for t in op.output_names}
+    found = [*(defs.asset_checks or ()), *(defs.assets or ())]
+    return tuple(
+        c
+        for c in found
+        if isinstance(c, dg.AssetChecksDefinition)
+        and not c.keys  # checks alone, not an asset with checks of its own
+        and {k.asset_key.to_user_string() for k in c.check_keys} <= outputs
+    )
 
 
 def _check_node_names(modules: Sequence[Module]) -> None:

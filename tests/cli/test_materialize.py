@@ -645,3 +645,20 @@ def test_a_new_schema_is_written_across_days_without_raw_data(
     assert done.returncode == 0, done.stderr
     table = pl.read_delta(str(lake / "session_counts"))  # one type on every day
     assert table.schema["n"] == pl.Float64 and sorted(set(table["dt"])) == [DAY1, last]
+
+
+def test_a_modules_own_asset_checks_run_with_its_tables(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """`--defs` ran a module's tables without the asset checks its code location attaches to
+    them, which a Dagster run of the same asset evaluates."""
+    lake = shutil.copytree(materialized_lake, tmp_path / "lake")
+    own = ("--defs", "tests.cli.own_checks", "--assets", "slow_turns", "--partition", DAY1)
+    done = materialize(lake, home, *own)
+    assert done.returncode == 0, done.stderr
+    said = done.stdout + done.stderr
+    assert "check failed (WARN): slow_turns at_most_five_slow_turns on " + DAY1 in said
+    assert (
+        "note: check paged_on_slow_turns needs the resource(s) pager of its code location: "
+        "Dagster runs it, this command does not"
+    ) in said

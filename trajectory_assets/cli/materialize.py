@@ -267,7 +267,7 @@ def run_days(
     refused = len(runs) > 1 and dry_run_refusal(lake, the_project, tables, days, on_bad_file, force)
     if refused:
         raise CliError(f"refused: {refused}")
-    job = _job(assets, resources, tables)
+    job = _job(assets, _own_checks(the_project, resources, tables), resources, tables)
     skipped: set[str] = set()
     failed_checks: list[str] = []
     failures: list[str] = []  # a failed stretch does not stop the others, as in a backfill
@@ -332,13 +332,38 @@ def run_days(
         )
 
 
+def _own_checks(
+    the_project: "Project",
+    resources: "Mapping[str, dg.ConfigurableResource]",
+    tables: Sequence[str],
+) -> "list[dg.AssetChecksDefinition]":
+    """The modules' own asset checks on the tables run, as a Dagster run of them evaluates;
+    one that needs a resource of its code location's other than the lake and compute is left
+    to Dagster, and said so."""
+    found = []
+    for check in the_project.asset_checks():
+        if not {k.asset_key.to_user_string() for k in check.check_keys} & set(tables):
+            continue
+        needs = sorted(check.required_resource_keys - {*resources, "io_manager"})
+        if needs:
+            say(
+                f"note: check {', '.join(k.name for k in check.check_keys)} needs the "
+                f"resource(s) {', '.join(needs)} of its code location: Dagster runs it, this "
+                "command does not"
+            )
+            continue
+        found.append(check)
+    return found
+
+
 def _job(
     assets: "Assets",
+    checks: "Sequence[dg.AssetChecksDefinition]",
     resources: "Mapping[str, dg.ConfigurableResource]",
     tables: Sequence[str],
 ) -> "dg.JobDefinition":
-    """What `dg.materialize` runs (a job of the selected assets), with the command line's
-    logger unless -v asks for Dagster's own."""
+    """What `dg.materialize` runs (a job of the selected assets and their checks), with the
+    command line's logger unless -v asks for Dagster's own."""
     import dagster as dg
 
     from trajectory_assets.cli.common import verbose
@@ -346,6 +371,7 @@ def _job(
 
     defs = dg.Definitions(
         assets=assets,
+        asset_checks=checks,
         resources=resources,
         jobs=[dg.define_asset_job(JOB, selection=dg.AssetSelection.assets(*tables))],
         loggers=None if verbose() else {"console": progress_logger},
