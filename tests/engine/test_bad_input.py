@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -179,6 +180,11 @@ def test_rejected_rows_are_counted_in_materialization_metadata(lake: Lake) -> No
     rejected = lake_catalog(lake).read("rejected_events", dt=DAY1).num_rows
     assert rejected > 0
     assert meta["rejected_rows"].value == rejected
+    # the rows neither an event nor rejected: re-sent copies, dropped (a replay showed none)
+    files = Path(lake.root, "raw_events", f"dt={DAY1}").rglob("*.parquet")
+    raw = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    events = pc.sum(lake_catalog(lake).read("sessions", dt=DAY1)["n_events"]).as_py()
+    assert meta["duplicate_rows"].value == raw - rejected - events > 0
 
 
 def test_values_spelled_like_a_null_folder_commit_their_day(tmp_path: Path) -> None:

@@ -208,7 +208,8 @@ def _sessions_on_their_day(ctx: CheckContext, day: str) -> DayCheck:
     }
     split = sum(shared.values())
     compared = (
-        f"{split} also have a row on {' or '.join(sorted(shared))}"
+        f"{split} of its sessions have a row on {' or '.join(sorted(shared))} as well (a "
+        "session in two day folders is counted on both days)"
         if shared
         else "no day before or after is materialized to compare"
     )

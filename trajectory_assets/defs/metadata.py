@@ -75,6 +75,11 @@ def table_metadata(
         meta["ray_nodes"] = ", ".join(nodes)
     if "rejected_events" in {t for d in result.days.values() for t in d.tables}:
         meta["rejected_rows"] = result.rows("rejected_events")
+    counted = [d.audit for d in result.days.values() if "valid_events" in d.audit]
+    if counted:  # re-sent copies (at-least-once delivery, a replay): one event each
+        meta["duplicate_rows"] = sum(
+            a["raw_rows"] - a["rejected_rows"] - a["valid_events"] for a in counted
+        )
     skipped = [s for d in result.days.values() for s in d.skipped_files]
     if skipped:
         meta["skipped_files"] = dg.MetadataValue.md(
