@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import pytest
 import team_metrics.definitions as team  # installed beside the package by `make test`
+import yaml
 from dagster.components.testing import create_defs_folder_sandbox
 
 from tests.lakes import DAY1
@@ -144,6 +145,51 @@ def test_an_instance_or_list_of_operators_is_taken_as_is(env_lake: Lake, sandbox
     assert {k.to_user_string() for a in defs.assets or [] for k in a.keys} == TABLES
 
 
+def test_what_build_definitions_takes_the_yaml_takes(
+    env_lake: Lake, sandbox_defs: Any, tmp_path: Path
+) -> None:
+    """The lake, runtime, first partition, blocking checks, raw_events, the daily report and
+    the executor: a dg project had only the environment for the first two, and no way to the
+    others (a location of its own executor failed to load)."""
+    defs = sandbox_defs(
+        {
+            "name": "builtin_tables",
+            "operators": [BUILTIN],
+            "upstream": [],
+            "lake": str(tmp_path / "elsewhere"),
+            "runtime": "ray",
+            "start_date": "2026-01-05",
+            "blocking_checks": True,
+            "raw_source": True,
+            "report": True,
+            "in_process_executor": False,
+        }
+    )
+    lake, compute = defs.resources["lake"], defs.resources["compute"]  # type: ignore[index]
+    assert isinstance(lake, LakeResource) and lake.root == str(tmp_path / "elsewhere")
+    assert isinstance(compute, ComputeResource) and compute.runtime == "ray"
+    sessions = defs.resolve_assets_def("sessions")
+    assert sessions.partitions_def is not None
+    assert sessions.partitions_def.get_first_partition_key() == "2026-01-05"
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"raw_events", "daily_report", "sessions"} <= keys
+    assert defs.executor is None
+    blocking = {spec.name: spec.blocking for spec in sessions.check_specs}
+    assert blocking["rejected_share"] and not blocking["sessions_on_their_day"]  # a warning
+
+
+def test_the_readmes_defs_yaml_loads(env_lake: Lake, sandbox_defs: Any) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    blocks = [b.split("```")[0] for b in readme.split("```yaml\n")[1:]]
+    (block,) = [b for b in blocks if "OperatorAssets" in b]
+    document = yaml.safe_load(block)
+    assert document["type"] == TYPE
+    defs = sandbox_defs(document["attributes"])
+    lake = defs.resources["lake"]  # type: ignore[index]
+    assert isinstance(lake, LakeResource) and lake.lake().uri == env_lake.uri
+    assert defs.resolve_job_def("tier_b_daily").name == "tier_b_daily"
+
+
 def test_scaffolding_writes_a_defs_yaml_that_loads(env_lake: Lake) -> None:
     """What `dg scaffold defs trajectory_assets.defs.component.OperatorAssets team_tables
     --json-params '{"operators": [...]}'` runs: the component's scaffolder."""
@@ -202,6 +248,17 @@ def test_scaffolding_writes_a_defs_yaml_that_loads(env_lake: Lake) -> None:
             },
             "params of operator slow_turns: operator slow_turns has no parameter(s) ['ttft']",
         ),
+        (
+            {
+                "operators": ["team_metrics.operators:SlowTurns"],
+                "params": {"slow_turns": {"ttft_ms": "fast"}},
+            },
+            "parameter 'ttft_ms' is 'fast', not a float (the type its constructor argument",
+        ),
+        (
+            {"operators": ["team_metrics.operators:SlowTurns"], "start_date": "2026-13-01"},
+            "start_date '2026-13-01' is not a day (YYYY-MM-DD)",
+        ),
     ],
     ids=[
         "missing-name",
@@ -211,6 +268,8 @@ def test_scaffolding_writes_a_defs_yaml_that_loads(env_lake: Lake) -> None:
         "bad-upstream",
         "params-unknown-operator",
         "params-unknown-parameter",
+        "params-of-another-type",
+        "bad-start-date",
     ],
 )
 def test_a_bad_path_fails_the_load_naming_it(

@@ -81,6 +81,16 @@ def test_a_parameter_config_cannot_hold_is_named() -> None:
     )
 
 
+def test_a_value_of_another_type_than_its_parameter_takes_is_named_not_the_annotation() -> None:
+    """defs.yaml's `params: {tuned: {ratio: fast}}`: the annotation (float) was blamed."""
+    with pytest.raises(DefinitionError) as caught:
+        config_class([Tuned().configure(ratio="fast")], "mine")
+    assert str(caught.value) == (
+        "operator 'tuned': parameter 'ratio' is 'fast', not a float (the type its constructor "
+        "argument takes)"
+    )
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [

@@ -12,8 +12,9 @@ daily-partitioned assets by naming them in a `defs.yaml`, without a Python modul
       params:
         slow_turns: {ttft_ms: 1500.0}
 
-The component only turns these strings into operators and calls `build_definitions`, so both
-routes give the same assets, checks, job, schedule, sensor and resources. A path that cannot be
+The component only turns these strings into operators and calls `build_definitions`, whose
+arguments are its attributes (`lake` and `runtime` make the resources), so both routes give the
+same assets, checks, job, schedule, sensor and resources. A path that cannot be
 imported, or names something that is not an operator, fails the load with a `DefinitionError`
 naming the path, as a bad operator does in the Python route.
 
@@ -24,7 +25,7 @@ lists component types, so the engine and the definitions load only when a compon
 
 import importlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import dagster as dg
 from pydantic import BaseModel
@@ -70,6 +71,14 @@ class OperatorAssetsScaffolder(dg.Scaffolder[OperatorAssetsScaffoldParams]):
             "  # operator parameters other than their defaults, by operator name",
             "  # params:",
             "  #   my_operator: {threshold: 1.0}",
+            "  # the lake (default: TRAJECTORY_ASSETS_LAKE) and runtime (auto, ray or inline)",
+            "  # lake: s3://bucket/lake",
+            "  # runtime: auto",
+            "  # start_date: 2026-01-01      # the first daily partition (default: the lake's)",
+            "  # blocking_checks: false      # true: a failed ERROR check fails the run",
+            "  # raw_source: false           # true in the component of the built-in operators",
+            "  # report: false               # true in the component of the built-in operators",
+            "  # in_process_executor: true   # false where the code location has its own",
             "",
         ]
         request.target_path.mkdir(parents=True, exist_ok=True)
@@ -119,15 +128,81 @@ class OperatorAssets(dg.Component, dg.Model, dg.Resolvable):
             examples=[{"slow_turns": {"ttft_ms": 1500.0}}],
         ),
     ] = {}
+    lake: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="The lake's root, a path or s3://bucket/prefix (default: the "
+            "TRAJECTORY_ASSETS_LAKE variable). A code location serves one lake: components "
+            "that name different lakes cannot load together.",
+            examples=["s3://bucket/lake", "{{ env.TRAJECTORY_ASSETS_LAKE }}"],
+        ),
+    ] = None
+    runtime: Annotated[
+        Literal["auto", "ray", "inline"] | None,
+        dg.Resolver.default(
+            description="Where operator batches run (default: TRAJECTORY_ASSETS_RUNTIME, else "
+            "`auto`: in-process for small runs, local Ray for large ones)."
+        ),
+    ] = None
+    start_date: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="The first daily partition, YYYY-MM-DD (default: the lake's own, from "
+            "its trajectory_assets.json or its first raw day)."
+        ),
+    ] = None
+    blocking_checks: Annotated[
+        bool,
+        dg.Resolver.default(
+            description="A failed check of ERROR severity fails the run (its tables stay "
+            "committed) and holds back what depends on its table."
+        ),
+    ] = False
+    raw_source: Annotated[
+        bool,
+        dg.Resolver.default(
+            description="Also define the observable `raw_events` asset (once per workspace: "
+            "in the component that holds the built-in operators)."
+        ),
+    ] = False
+    report: Annotated[
+        bool,
+        dg.Resolver.default(
+            description="Also define the `daily_report` asset, drawn from the built-in tables "
+            "(in the component that holds the built-in operators)."
+        ),
+    ] = False
+    in_process_executor: Annotated[
+        bool,
+        dg.Resolver.default(
+            description="Give the code location Dagster's in-process executor (one step at a "
+            "time holds the tables' pool anyway); false where the location defines its own, "
+            "since Dagster refuses two."
+        ),
+    ] = True
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        from trajectory_assets.defs.definitions import build_definitions
+        from trajectory_assets.defs.definitions import build_definitions, default_resources
+        from trajectory_assets.lake.layout import is_day
 
+        if self.start_date is not None and not is_day(self.start_date):
+            raise DefinitionError(f"start_date {self.start_date!r} is not a day (YYYY-MM-DD)")
         operators = configure(
             [op for path in self.operators for op in load_operators(path)], self.params
         )
         upstream = [op for path in self.upstream for op in load_operators(path)]
-        return build_definitions(operators, upstream=upstream, name=self.name, group=self.group)
+        return build_definitions(
+            operators,
+            upstream=upstream,
+            name=self.name,
+            group=self.group,
+            raw_source=self.raw_source,
+            report=self.report,
+            resources=default_resources(self.lake, self.runtime),
+            start_date=self.start_date,
+            executor=dg.in_process_executor if self.in_process_executor else None,
+            blocking_checks=self.blocking_checks,
+        )
 
 
 def load_operators(path: str) -> "list[Operator]":

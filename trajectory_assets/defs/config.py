@@ -116,17 +116,29 @@ def _field(op: Operator, key: str, default: Any) -> Any:
     of its default's type (a default of 1 with `ratio: float` takes 0.5). A type Dagster's config
     cannot hold is a DefinitionError naming the operator and the parameter."""
     kind = _annotations(type(op)).get(key, type(default))
-    field: Any = (kind, Field(default=default, description=f"{op.name} parameter {key}"))
+    hint = getattr(kind, "__name__", str(kind))
+    described = f"{op.name} parameter {key}"
     try:
-        create_model("Parameter", __base__=dg.Config, **{key: field}).to_config_schema()
+        _schema(key, (kind, Field(description=described)))
     except Exception as exc:  # Dagster's own errors, and a KeyError for a bare None type
-        hint = getattr(kind, "__name__", str(kind))
         raise DefinitionError(
             f"operator {op.name!r}: parameter {key!r} ({hint}) cannot be run config: annotate "
             "its constructor argument with int, float, str, bool, a list or dict of them, or "
             f"one of them `| None` (Dagster: {type(exc).__name__})"
         ) from None
+    field: Any = (kind, Field(default=default, description=described))
+    try:
+        _schema(key, field)
+    except Exception:  # a value given for it (defs.yaml's params, `configure`) of another type
+        raise DefinitionError(
+            f"operator {op.name!r}: parameter {key!r} is {default!r}, not a {hint} (the type "
+            "its constructor argument takes)"
+        ) from None
     return field
+
+
+def _schema(key: str, field: Any) -> None:
+    create_model("Parameter", __base__=dg.Config, **{key: field}).to_config_schema()
 
 
 def _annotations(cls: type) -> dict[str, Any]:

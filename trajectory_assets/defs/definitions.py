@@ -33,25 +33,30 @@ from trajectory_assets.engine.registry import Registry
 from trajectory_assets.operator import Operator
 
 
-def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """The lake and compute resources as the environment configures them (see the README):
-    the same objects for the same settings, since Dagster merges two definitions into one code
-    location only when their resources of one key are the same object (the built-in tables and
-    a team's, or two `OperatorAssets` components)."""
+def default_resources(
+    lake: str | None = None, runtime: str | None = None
+) -> dict[str, dg.ConfigurableResource]:
+    """The lake and compute resources as the environment configures them (see the README), or
+    as `lake` and `runtime` say (an `OperatorAssets` component's attributes): the same objects
+    for the same settings, since Dagster merges two definitions into one code location only
+    when their resources of one key are the same object (the built-in tables and a team's, or
+    two components; two that name different lakes cannot share a location)."""
     names = (LAKE, S3_ENDPOINT_URL, RUNTIME, RAY_ADDRESS, RAY_NUM_CPUS)
-    return dict(_resources(tuple(os.environ.get(n) for n in names)))  # the cache's, unchanged
+    return dict(_resources(tuple(os.environ.get(n) for n in names), lake, runtime))
 
 
 @functools.cache
-def _resources(settings: tuple[str | None, ...]) -> dict[str, dg.ConfigurableResource]:
+def _resources(
+    settings: tuple[str | None, ...], lake: str | None, runtime: str | None
+) -> dict[str, dg.ConfigurableResource]:
     """`settings`, the variables' values, only key the cache: the resources read them."""
     return {
         "lake": LakeResource(
-            root=env_or(LAKE, DEFAULT_LAKE),  # type: ignore[arg-type]
+            root=lake or env_or(LAKE, DEFAULT_LAKE),  # type: ignore[arg-type]
             s3_endpoint_url=env_or(S3_ENDPOINT_URL, None),  # type: ignore[arg-type]
         ),
         "compute": ComputeResource(
-            runtime=os.environ.get(RUNTIME, "auto"),  # type: ignore[arg-type]
+            runtime=runtime or os.environ.get(RUNTIME, "auto"),  # type: ignore[arg-type]
             address=env_or(RAY_ADDRESS, None),  # type: ignore[arg-type]
             num_cpus=env_int_or(RAY_NUM_CPUS, None),  # type: ignore[arg-type]
         ),
