@@ -259,6 +259,11 @@ def test_scaffolding_writes_a_defs_yaml_that_loads(env_lake: Lake) -> None:
             {"operators": ["team_metrics.operators:SlowTurns"], "start_date": "2026-13-01"},
             "start_date '2026-13-01' is not a day (YYYY-MM-DD)",
         ),
+        ({"operators": []}, "operators is empty: name at least one operator"),
+        (
+            {"operators": ["team_metrics.operators:SlowTurns"], "group": "team-x"},
+            "group 'team-x' names Dagster's asset group and job: letters, digits and _ only",
+        ),
     ],
     ids=[
         "missing-name",
@@ -270,6 +275,8 @@ def test_scaffolding_writes_a_defs_yaml_that_loads(env_lake: Lake) -> None:
         "params-unknown-parameter",
         "params-of-another-type",
         "bad-start-date",
+        "no-operators",
+        "bad-group",
     ],
 )
 def test_a_bad_path_fails_the_load_naming_it(

@@ -24,6 +24,7 @@ lists component types, so the engine and the definitions load only when a compon
 """
 
 import importlib
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -187,6 +188,15 @@ class OperatorAssets(dg.Component, dg.Model, dg.Resolvable):
 
         if self.start_date is not None and not is_day(self.start_date):
             raise DefinitionError(f"start_date {self.start_date!r} is not a day (YYYY-MM-DD)")
+        if not self.operators:
+            raise DefinitionError("operators is empty: name at least one operator")
+        for attribute in ("name", "group"):
+            value = getattr(self, attribute)
+            if value is not None and not re.fullmatch(r"[A-Za-z0-9_]+", value):
+                raise DefinitionError(
+                    f"{attribute} {value!r} names Dagster's asset group and job: letters, "
+                    "digits and _ only"
+                )
         operators = configure(
             [op for path in self.operators for op in load_operators(path)], self.params
         )
