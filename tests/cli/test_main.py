@@ -271,3 +271,32 @@ def test_a_lake_the_file_system_refuses_to_write_is_one_line(
         "error: the file system refused: Generic LocalFileSystem error: Unable to open file "
         f"{log}: Read-only file system (os error 30)\n"
     )
+
+
+def test_a_read_only_dagster_instance_is_named_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reader with a read-only copy of DAGSTER_HOME was told the database "cannot be used"
+    and to try again once it works: an outage, not a permission. SQLite's error, as SQLAlchemy
+    raises it (root writes any file, so the test cannot make SQLite refuse one)."""
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    refused = sqlalchemy.exc.OperationalError(
+        "INSERT INTO runs", {}, sqlite3.OperationalError("attempt to write a readonly database")
+    )
+
+    def sync(*args: object, **kwargs: object) -> None:
+        raise refused
+
+    monkeypatch.setattr("trajectory_assets.defs.sync.sync", sync)
+    lake, home = tmp_path / "lake", tmp_path / "home"
+    (lake / "raw_events").mkdir(parents=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert main(["sync", "--lake", str(lake)]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"error: the Dagster instance's database is read-only here (DAGSTER_HOME={home}): "
+        "(sqlite3.OperationalError) attempt to write a readonly database. A command that runs "
+        "or records needs write access to it; query, tables, explain and report need no instance"
+    )

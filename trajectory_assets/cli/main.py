@@ -151,6 +151,13 @@ def _storage_problem(exc: BaseException) -> str | None:
         kind = type(seen)
         if kind.__name__ in DATABASE_DOWN and kind.__module__.startswith(DATABASE_LIBRARIES):
             said = str(seen).splitlines()[0] if str(seen) else type(seen).__name__
+            if "readonly database" in said:  # a reader's copy, or another user's instance
+                return (
+                    f"the Dagster instance's database is read-only here (DAGSTER_HOME="
+                    f"{os.environ.get('DAGSTER_HOME', '')}): {said}. A command that runs or "
+                    "records needs write access to it; query, tables, explain and report need "
+                    "no instance"
+                )
             return (
                 f"the Dagster instance's database cannot be used (DAGSTER_HOME="
                 f"{os.environ.get('DAGSTER_HOME', '')}): {said}. Once it works again, run the "
