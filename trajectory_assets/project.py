@@ -135,21 +135,22 @@ def _node_name(name: str, module: ModuleType, ops: Sequence[Operator]) -> str:
 
 
 def _checks(module: ModuleType, ops: Sequence[Operator]) -> "tuple[dg.AssetChecksDefinition, ...]":
-    """The asset checks of the module's own code location (`defs`) on its tables: a run of
-    them from the command line evaluates them as a Dagster run does."""
+    """The asset checks of the module's own code location (`defs`) on tables of the project
+    (its own, or the built-in ones): a command line run of those tables evaluates them as a
+    Dagster run does."""
     defs = getattr(module, "defs", None)
     if defs is None or not hasattr(defs, "asset_checks"):
         return ()
     import dagster as dg
 
-    outputs = {t for op in ops for t in op.output_names}
+    tables = {t for op in [*OPERATORS, *ops] for t in op.output_names}
     found = [*(defs.asset_checks or ()), *(defs.assets or ())]
     return tuple(
         c
         for c in found
         if isinstance(c, dg.AssetChecksDefinition)
         and not c.keys  # checks alone, not an asset with checks of its own
-        and {k.asset_key.to_user_string() for k in c.check_keys} <= outputs
+        and {k.asset_key.to_user_string() for k in c.check_keys} <= tables
     )
 
 

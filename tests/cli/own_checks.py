@@ -16,9 +16,12 @@ DAILY = tables.get_assets_def("slow_turns").partitions_def
 def at_most_five_slow_turns(
     context: dg.AssetCheckExecutionContext, lake: ta.LakeResource
 ) -> dg.AssetCheckResult:
-    """A team's own limit, which the sample lake's days exceed."""
-    day = context.partition_key
-    rows = ta.connect(lake.root, runtime="inline", defs=[__name__]).read("slow_turns", dt=day)
+    """A team's own limit, which the sample lake's days exceed (over a range run's days: a
+    range's run has no one `partition_key`)."""
+    days = context.partition_keys
+    rows = ta.connect(lake.root, runtime="inline", defs=[__name__]).read(
+        "slow_turns", dt_from=days[0], dt_to=days[-1]
+    )
     return dg.AssetCheckResult(
         passed=rows.num_rows <= 5,
         severity=dg.AssetCheckSeverity.WARN,
@@ -32,6 +35,30 @@ def paged_on_slow_turns(context: dg.AssetCheckExecutionContext) -> dg.AssetCheck
     return dg.AssetCheckResult(passed=True)
 
 
+class Limit(dg.Config):
+    most: int = 100
+
+
+@dg.asset_check(asset="slow_turns")
+def within_a_configured_limit(config: Limit) -> dg.AssetCheckResult:
+    """A check that takes run config of its own."""
+    return dg.AssetCheckResult(passed=True)
+
+
+@dg.asset_check(asset="sessions", partitions_def=DAILY)
+def sessions_seen_by_the_team(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    """A team's check on a built-in table, which its location shows beside the tables."""
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
+
+
 defs = dg.Definitions.merge(
-    tables, dg.Definitions(asset_checks=[at_most_five_slow_turns, paged_on_slow_turns])
+    tables,
+    dg.Definitions(
+        asset_checks=[
+            at_most_five_slow_turns,
+            paged_on_slow_turns,
+            within_a_configured_limit,
+            sessions_seen_by_the_team,
+        ]
+    ),
 )

@@ -658,7 +658,16 @@ def test_a_modules_own_asset_checks_run_with_its_tables(
     assert done.returncode == 0, done.stderr
     said = done.stdout + done.stderr
     assert "check failed (WARN): slow_turns at_most_five_slow_turns on " + DAY1 in said
-    assert (
-        "note: check paged_on_slow_turns needs the resource(s) pager of its code location: "
-        "Dagster runs it, this command does not"
-    ) in said
+    for check, takes in (
+        ("paged_on_slow_turns", "the resource(s) pager"),
+        ("within_a_configured_limit", "run config"),
+    ):
+        assert (
+            f"note: check {check} takes {takes} of its code location: Dagster runs it, this "
+            "command does not"
+        ) in said
+    assert "sessions_seen_by_the_team" not in said  # a check of a table not run
+    sessions = materialize(lake, home, *own[:2], "--assets", "sessions", *own[4:])
+    assert sessions.returncode == 0, sessions.stderr
+    said = sessions.stdout + sessions.stderr
+    assert f"check failed (WARN): sessions sessions_seen_by_the_team on {DAY1}" in said

@@ -338,18 +338,20 @@ def _own_checks(
     tables: Sequence[str],
 ) -> "list[dg.AssetChecksDefinition]":
     """The modules' own asset checks on the tables run, as a Dagster run of them evaluates;
-    one that needs a resource of its code location's other than the lake and compute is left
-    to Dagster, and said so."""
+    one that needs a resource of its code location's other than the lake and compute, or run
+    config of its own (which `--config` does not carry), is left to Dagster, and said so."""
     found = []
     for check in the_project.asset_checks():
         if not {k.asset_key.to_user_string() for k in check.check_keys} & set(tables):
             continue
         needs = sorted(check.required_resource_keys - {*resources, "io_manager"})
-        if needs:
+        schema = check.op.config_schema
+        configured = schema is not None and getattr(schema.as_field().config_type, "fields", None)
+        if needs or configured:
+            why = f"the resource(s) {', '.join(needs)}" if needs else "run config"
             say(
-                f"note: check {', '.join(k.name for k in check.check_keys)} needs the "
-                f"resource(s) {', '.join(needs)} of its code location: Dagster runs it, this "
-                "command does not"
+                f"note: check {', '.join(k.name for k in check.check_keys)} takes {why} of its "
+                "code location: Dagster runs it, this command does not"
             )
             continue
         found.append(check)
