@@ -310,3 +310,23 @@ def test_a_log_file_purged_while_the_table_opens_is_read_again(
     monkeypatch.setattr(deltalake, "DeltaTable", Racing)
     assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows > 0
     assert len(tries) == 3
+
+
+def test_a_horizon_past_deltas_log_retention_keeps_the_log_as_long(lake: Lake) -> None:
+    """TRAJECTORY_ASSETS_RETENTION_HOURS says how far back time travel reaches, but Delta drops
+    log entries older than 30 days at a checkpoint: 2,000 hours kept files no version could
+    name."""
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
+
+    def kept() -> str | None:
+        table = delta.open_table(lake, "sessions")
+        assert table is not None
+        return table.metadata().configuration.get("delta.logRetentionDuration")
+
+    delta_history.vacuum(lake, "sessions", retention_hours=168)
+    assert kept() is None  # Delta's own 30 days are longer
+    delta_history.vacuum(lake, "sessions", retention_hours=2000)
+    assert kept() == "interval 84 days"
+    version = delta.open_table(lake, "sessions").version()  # type: ignore[union-attr]
+    delta_history.vacuum(lake, "sessions", retention_hours=2000)  # set once, not each run
+    assert delta.open_table(lake, "sessions").version() == version  # type: ignore[union-attr]

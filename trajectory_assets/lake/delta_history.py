@@ -13,11 +13,14 @@ import math
 import posixpath
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from trajectory_assets.errors import NoSuchVersionError
 from trajectory_assets.lake.delta import open_table
 from trajectory_assets.lake.fs import Lake
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 LOG = "_delta_log"
 ROLLBACK_ID = "rollback_id"  # shared by the restores of one rollback's tables
@@ -149,6 +152,21 @@ def whole_hours(retention_hours: float) -> int:
     return max(0, math.ceil(retention_hours))
 
 
+LOG_DAYS = 30
+"""Delta's default log retention: log entries older than it go at a checkpoint."""
+
+
+def keep_log(table: "DeltaTable", hours: int) -> None:
+    """Time travel needs the log as far back as the files: a horizon past Delta's log retention
+    raises it (a version whose log entry went cannot be read, its files kept or not)."""
+    days = math.ceil(hours / 24)
+    if days <= LOG_DAYS:
+        return
+    setting = f"interval {days} days"
+    if table.metadata().configuration.get("delta.logRetentionDuration") != setting:
+        table.alter.set_table_properties({"delta.logRetentionDuration": setting})
+
+
 def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False) -> Vacuumed:
     """Delete files no version younger than the horizon needs (and, `full`, files never
     committed, e.g. of killed runs); time travel before the horizon ends here."""
@@ -156,6 +174,7 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
     table = open_table(lake, name)
     if table is None:
         return Vacuumed([], 0, hours)
+    keep_log(table, hours)
 
     def run(dry_run: bool) -> list[str]:
         found: list[str] = table.vacuum(
