@@ -4,6 +4,7 @@ something is."""
 
 import datetime as dt
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import write_deltalake
 
-from tests.cli.helpers import generate, materialize, on_lake
+from tests.cli.helpers import CLI, generate, materialize, on_lake
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
 from trajectory_assets.cli.pool import this_process
@@ -339,3 +340,25 @@ def test_a_forget_stopped_after_its_rebuild_is_finished_and_failing_checks_do_no
     assert record["verified"] and record["sessions"] == [victim]
     for log in Path(root).rglob("_delta_log/*.checkpoint.parquet"):
         assert victim not in str(pq.read_table(log).to_pylist())
+
+
+def test_the_question_says_what_else_goes(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """An auditor found every day's history and the runs' metadata gone after forgetting one
+    session: the question said only how many sessions and days."""
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    app = "support-bot"
+    victim = sessions_of(Lake(str(root)), app)[DAY1][0]
+    argv = [*CLI, "forget", "--lake", str(root), "--app-id", app, "--session-id", victim]
+    environment = {**os.environ, "DAGSTER_HOME": str(home)}
+    asked = subprocess.run(
+        argv, input="n\n", capture_output=True, text=True, env=environment, timeout=300
+    )
+    assert asked.returncode == 1
+    assert (
+        f"forget 1 session(s) of {app} in 1 raw file(s) on 1 day(s), their tables' history "
+        "before now (every day's) and the Dagster runs showing them? [y/N]"
+    ) in asked.stdout
+    assert "nothing was deleted" in asked.stderr
+    assert list_raw_files(Lake(str(root)), dt=DAY1, app_id=app, session_id=victim)

@@ -90,7 +90,8 @@ def forget(
     plan = _plan(where, the_project.registry.tables, request)
     if plan is None:
         return
-    if not yes and not click.confirm(f"forget {plan.what} on {len(plan.days)} day(s)?"):
+    purged = "their tables' history before now (every day's) and the Dagster runs showing them"
+    if not yes and not click.confirm(f"forget {plan.what} on {len(plan.days)} day(s), {purged}?"):
         raise CliError("nothing was deleted")
 
     path, record = plan.resumed if plan.resumed is not None else erase.start(where, request)
