@@ -1,6 +1,7 @@
 """daily_report: rendered per day into the lake through Dagster, linked and embedded in the
 materialization; the command line says where it is."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from tests.cli.helpers import new_dagster_home, on_lake
 from tests.dagster_assets import assets_of, text
 from tests.lakes import DAY1, DAY2
+from tests.runs import lake_catalog
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake import delta
@@ -54,6 +56,11 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         page = Path(lake.root, "reports", f"dt={day}", "report.html").read_text()
         assert day in page and "data:image/png;base64," in page
+        # what an auditor needs to read the page's numbers again once it is replaced
+        drawn = json.loads(Path(lake.root, "reports", f"dt={day}", "report.json").read_text())
+        versions = {t: lake_catalog(lake).snapshot(t).version for t in drawn["tables"]}
+        assert drawn["tables"] == versions and set(drawn["tables"]) >= {"sessions", "llm_calls"}
+        assert drawn["run_id"] == result.run_id and drawn["drawn_at"].endswith("+00:00")
     record = instance.get_latest_materialization_event(dg.AssetKey("daily_report"))
     meta = record.asset_materialization.metadata  # type: ignore[union-attr]
     assert DAY1 in text(meta, "pages") and DAY2 in text(meta, "pages")

@@ -2,6 +2,7 @@
 the lake, and shown in the UI (the materialization links to the page and embeds the chart)."""
 
 import base64
+import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -13,7 +14,12 @@ from trajectory_assets.engine.lineage import not_materialized
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.reports import current_report, report_files, write_report
+from trajectory_assets.lake.reports import (
+    ReportRecord,
+    current_report,
+    report_files,
+    write_report,
+)
 from trajectory_assets.report import REPORT_TABLES, REPORT_VERSION
 
 REPORT = "daily_report"
@@ -58,9 +64,14 @@ def report_asset(
                     day, {t: _day_rows(catalog, t, day) for t in REPORT_TABLES}
                 )
                 png, summary = report.png, report.summary
-                write_report(
-                    the_lake, day, report.html, png, {"inputs": inputs, "summary": summary}
-                )
+                drawn: ReportRecord = {
+                    "inputs": inputs,
+                    "summary": summary,
+                    "tables": {t: catalog.snapshot(t).version for t in REPORT_TABLES},
+                    "drawn_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "run_id": context.run.run_id,
+                }
+                write_report(the_lake, day, report.html, png, drawn)
                 context.log.info(f"daily_report dt={day}: {page}")
             pages[day] = page
             if len(context.partition_keys) > 1:  # the one result below is recorded on every

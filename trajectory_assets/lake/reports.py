@@ -1,6 +1,8 @@
 """Where the daily report of a day lives in the lake: `<lake>/reports/dt=<day>/report.html`
 and `report.png`, replaced whole (each file in one write) when the day is rendered again, and
-`report.json`, what they were drawn from."""
+`report.json`, what they were drawn from: the table files (a digest), each table's version,
+when and by which run, so the numbers of a page since replaced can be read again as of those
+versions."""
 
 import json
 from dataclasses import dataclass
@@ -26,6 +28,9 @@ class ReportRecord(TypedDict):
 
     inputs: str  # digest of the report's version and the table files it read
     summary: dict[str, str | int | float | None]  # the headline numbers shown in the UI
+    tables: dict[str, int]  # each table's Delta version it was drawn from (`query --as-of`)
+    drawn_at: str  # UTC, ISO: a page drawn again replaces the one before
+    run_id: str  # the Dagster run that drew it
 
 
 def report_files(day: str) -> ReportFiles:
