@@ -24,7 +24,6 @@ from trajectory_assets.operators.price_overrides import (
 from trajectory_assets.operators.pricing import (
     GENAI_PRICES_VERSION,
     price_table,
-    priced_version,
     prices_for_events,
     pricing_metadata,
 )
@@ -147,14 +146,12 @@ def test_sessionize_uses_the_price_table_of_its_batch():
     assert one(with_prices["sessions"])["n_llm_calls_unpriced"] == 0
 
 
-def test_overrides_digest_version_and_metadata():
+def test_overrides_digest_and_metadata():
     overrides = parse_overrides(OVERRIDES_YAML)
     assert overrides_digest(()) == "none"
     digest = overrides_digest(overrides)
     assert digest == overrides_digest(tuple(reversed(overrides)))  # order does not matter
     assert digest != overrides_digest(overrides[:1])
-    assert priced_version("2", ()) == "2"
-    assert priced_version("2", overrides) == f"2+prices-{digest}"
     assert pricing_metadata(overrides) == {
         "price_source": "genai-prices",
         "genai_prices_version": GENAI_PRICES_VERSION,

@@ -104,6 +104,10 @@ def commit_day(
         "operator_fingerprint": op.fingerprint,
         "attempt": d.keys.keys[op.name],
         "input_fingerprint": d.keys.inputs[op.name],
+        # what the fingerprint digests, readable: how a table's numbers were made, kept by the
+        # lake itself (the parameters, and for priced tables the prices and overrides' rates)
+        "operator_params": json.dumps(dict(op.params), sort_keys=True, default=str),
+        "operator_described": json.dumps(op.describe(), sort_keys=True),
         "source": source,
         "run_id": run_id,
         "skipped_files": json.dumps([list(s) for s in skipped]),

@@ -79,14 +79,6 @@ PRICES = pa.schema(
 _KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok", "requests_kcount")
 
 
-def priced_version(op_version: str, overrides: Sequence[PriceOverride] = ()) -> str:
-    """The version of a priced operator's outputs under these overrides: the operator's own
-    version (which includes `PRICING_VERSION`) plus the overrides' digest when there are any.
-    The engine uses it where it uses `op.version` (checkpoint keys, Dagster code versions), so
-    editing `prices.yaml` makes the priced partitions stale."""
-    return op_version if not overrides else f"{op_version}+prices-{overrides_digest(overrides)}"
-
-
 def pricing_metadata(overrides: Sequence[PriceOverride] = ()) -> dict[str, str]:
     """What to record in the materialization metadata of a priced asset: the overrides' own
     rates too, since `prices.yaml` is edited in place (a month's bill is reproducible from the
