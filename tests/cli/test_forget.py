@@ -342,23 +342,50 @@ def test_a_forget_stopped_after_its_rebuild_is_finished_and_failing_checks_do_no
         assert victim not in str(pq.read_table(log).to_pylist())
 
 
-def test_the_question_says_what_else_goes(
+def test_without_a_terminal_forget_asks_for_yes_and_says_what_goes(
     materialized_lake: Path, tmp_path: Path, home: Path
 ) -> None:
-    """An auditor found every day's history and the runs' metadata gone after forgetting one
-    session: the question said only how many sessions and days."""
+    """A script's forget without --yes (stdin a pipe that stays open: CI, ssh, a supervisor)
+    waited for an answer for ever, its question on stdout; and an auditor found every day's
+    history and the runs' metadata gone after forgetting one session, which it never said."""
     root = shutil.copytree(materialized_lake, tmp_path / "lake")
     app = "support-bot"
     victim = sessions_of(Lake(str(root)), app)[DAY1][0]
     argv = [*CLI, "forget", "--lake", str(root), "--app-id", app, "--session-id", victim]
     environment = {**os.environ, "DAGSTER_HOME": str(home)}
-    asked = subprocess.run(
-        argv, input="n\n", capture_output=True, text=True, env=environment, timeout=300
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    ) as asked:  # stdin left open
+        out, err = asked.communicate(timeout=120)
+    assert asked.returncode == 1 and out == ""
+    assert err.strip().endswith(
+        f"error: nothing was deleted: pass --yes to forget 1 session(s) of {app} in 1 raw "
+        "file(s) on 1 day(s), their tables' history before now (every day's) and the Dagster "
+        "runs showing them, without a terminal"
     )
-    assert asked.returncode == 1
-    assert (
-        f"forget 1 session(s) of {app} in 1 raw file(s) on 1 day(s), their tables' history "
-        "before now (every day's) and the Dagster runs showing them? [y/N]"
-    ) in asked.stdout
-    assert "nothing was deleted" in asked.stderr
     assert list_raw_files(Lake(str(root)), dt=DAY1, app_id=app, session_id=victim)
+
+
+def test_an_interrupted_forget_says_it_is_unfinished(
+    materialized_lake: Path, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM during the rebuild said only that a run stopped: not that the forget must be run
+    again (the raw files are gone by then)."""
+    from trajectory_assets.cli.common import Interrupted
+
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    victim = sessions_of(Lake(str(root)), "support-bot")[DAY1][0]
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise Interrupted("interrupted: run 1234 stopped")
+
+    monkeypatch.setattr("trajectory_assets.cli.materialize.run_days", stopped)
+    cut = forget(root, home, "--app-id", "support-bot", "--session-id", victim)
+    assert cut.returncode == 130
+    assert "interrupted: run 1234 stopped\nthe forget is unfinished: " in cut.stderr
+    assert cut.stderr.rstrip().endswith("run the same forget again to finish it")

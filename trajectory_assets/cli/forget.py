@@ -13,6 +13,7 @@ forgotten meanwhile, or lose its uncommitted files to the purge.
 """
 
 import datetime as dt
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -91,7 +92,10 @@ def forget(
     if plan is None:
         return
     purged = "their tables' history before now (every day's) and the Dagster runs showing them"
-    if not yes and not click.confirm(f"forget {plan.what} on {len(plan.days)} day(s), {purged}?"):
+    question = f"forget {plan.what} on {len(plan.days)} day(s), {purged}"
+    if not yes and not sys.stdin.isatty():  # a script's: no one to answer, nothing to wait for
+        raise CliError(f"nothing was deleted: pass --yes to {question}, without a terminal")
+    if not yes and not click.confirm(f"{question}?", err=True):
         raise CliError("nothing was deleted")
 
     path, record = plan.resumed if plan.resumed is not None else erase.start(where, request)
@@ -206,18 +210,19 @@ def _rebuild(
     if not built:
         return built
     rebuilt = [*tables, "daily_report"]  # the report names sessions too
+    unfinished = (
+        f"the forget is unfinished: the raw files are deleted, but the tables of "
+        f"{some_days(built)} may still hold the sessions (record {shown}): run the same forget "
+        "again to finish it"
+    )
     try:
         run_days(lake, built, the_project, runtime=runtime, tables=rebuilt, on_bad_file=on_bad_file)
-    except Interrupted:
-        raise
+    except Interrupted as exc:
+        raise Interrupted(f"{exc.message}\n{unfinished}") from None
     except ChecksFailed as exc:  # the days are rebuilt: the data's own state, not the forget's
         say(f"the rebuild committed every day; {exc.message}")
     except CliError as exc:
-        raise CliError(
-            f"{exc.message}\nthe forget is unfinished: the raw files are deleted, but the "
-            f"tables of {some_days(built)} still hold the sessions (record {shown}); remove "
-            "the cause and run the same forget again to finish it"
-        ) from None
+        raise CliError(f"{exc.message}\n{unfinished}; remove the cause first") from None
     return built
 
 
