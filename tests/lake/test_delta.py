@@ -333,3 +333,20 @@ def test_a_horizon_past_deltas_log_retention_keeps_the_log_as_long(lake: Lake) -
     version = delta.open_table(lake, "sessions").version()  # type: ignore[union-attr]
     delta_history.vacuum(lake, "sessions", retention_hours=2000)  # set once, not each run
     assert delta.open_table(lake, "sessions").version() == version  # type: ignore[union-attr]
+
+
+def test_a_day_its_table_held_empty_is_restored_empty(tmp_path: Path) -> None:
+    """A day without errors: a rollback of sessions (which restores its siblings with it) was
+    refused, errors "has no previous version", though it had one: the day, empty."""
+    from tests.lakes import write_lake
+    from tests.operators.builders import event
+
+    lake = write_lake(tmp_path, [[event("session_start"), event("agent_message", 5)]])
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
+    assert lake_catalog(lake).state("errors", DAY1).rows == 0  # type: ignore[union-attr]
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), force=True)  # errors unchanged
+    catalog = lake_catalog(lake)
+    target, _ = delta_commit.previous_state(lake, catalog.get("sessions"), DAY1)
+    errors = delta_commit.sibling_version(lake, "sessions", "errors", DAY1, target)
+    restored = delta_commit.restore_day(lake, catalog.get("errors"), DAY1, {}, as_of=errors)
+    assert (restored.version, restored.rows) == (None, 0)  # as it was: nothing to change

@@ -71,11 +71,12 @@ def rollback(
     metadata = {"action": "rollback", delta_history.ROLLBACK_ID: uuid.uuid4().hex}
     try:
         # the table named first, so that a version it lacks is said of it
-        delta_commit.previous_state(where, catalog.get(table), partition, as_of=as_of)
-        versions = {  # a sibling's own version of that state: version numbers drift apart
-            name: delta_commit.sibling_version(where, table, name, partition, as_of)
-            if as_of is not None and name != table
-            else as_of
+        target, _ = delta_commit.previous_state(where, catalog.get(table), partition, as_of=as_of)
+        versions = {  # a sibling's own version of that state: version numbers drift apart,
+            # and a sibling's own last change may be older (a day without errors, unchanged)
+            name: delta_commit.sibling_version(where, table, name, partition, target)
+            if name != table
+            else target
             for name in op.output_names
         }
         for name in set(op.output_names) - {table}:  # check every sibling before changing any

@@ -201,7 +201,7 @@ def previous_state(
             "`forget`) are cleaned up"
         ) from None
     target = then.day_files(day) if then is not None else []
-    if then is None or not target:
+    if then is None or not (target or _held(lake, spec.name, day, as_of)):
         raise NoPreviousVersionError(
             f"{spec.name} dt={day} held nothing at version {as_of}"
             if explicit
@@ -223,6 +223,11 @@ def previous_state(
     return as_of, target
 
 
+def _held(lake: Lake, name: str, day: str, version: int) -> bool:
+    """The day existed at `version`, with no rows: a commit wrote it (a day without errors, say)."""
+    return any(day in c.days for c in commits(lake, name, newest=version))
+
+
 def sibling_version(lake: Lake, table: str, sibling: str, day: str, as_of: int) -> int:
     """The version of `sibling` (a table its operator commits with `table`) that holds `day` as
     it was when `table` was at version `as_of`: the one committed by the same run and attempt,
@@ -233,6 +238,11 @@ def sibling_version(lake: Lake, table: str, sibling: str, day: str, as_of: int) 
         return as_of  # the day did not exist then: previous_state says so for `table`
     group = _group(mine)
     theirs = next((c for c in commits(lake, sibling) if day in c.days and _group(c) == group), None)
+    if theirs is None:  # that run left it as it was (no rows before, none after): as it was then
+        theirs = next(
+            (c for c in commits(lake, sibling) if day in c.days and c.timestamp <= mine.timestamp),
+            None,
+        )
     if theirs is None:
         raise NoPreviousVersionError(
             f"{sibling} dt={day} has no commit of the state {table} held at version {as_of} "
