@@ -389,3 +389,33 @@ def test_an_interrupted_forget_says_it_is_unfinished(
     assert cut.returncode == 130
     assert "interrupted: run 1234 stopped\nthe forget is unfinished: " in cut.stderr
     assert cut.stderr.rstrip().endswith("run the same forget again to finish it")
+
+
+def test_vacuum_holds_the_pool_as_forget_does(
+    materialized_lake: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Overlapping cron jobs: `vacuum --full` deleted a running materialization's files to
+    commit, and the run failed (or committed some tables of a day and not others)."""
+    from trajectory_assets.lake import delta_history
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    killed = f"command {socket.gethostname()}:{gone.pid}"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(POOL)
+        assert storage.claim_concurrency_slot(POOL, killed, "a run").is_claimed
+    seen: list[list[str]] = []
+    real = delta_history.vacuum
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            info = instance.event_log_storage.get_concurrency_info(POOL)
+            seen.append([slot.run_id for slot in info.claimed_slots])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(delta_history, "vacuum", watched)
+    done = on_lake("vacuum", materialized_lake, home, "--table", "sessions")
+    assert done.returncode == 0, done.stderr
+    assert f"freed the {POOL} pool's slot of {killed}, whose process is gone" in done.stderr
+    assert seen == [[f"command {this_process()}"]]
