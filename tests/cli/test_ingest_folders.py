@@ -105,13 +105,13 @@ def test_synthetic_date_places_untimed_sessions_on_a_materializable_day(
     plain = tmp_path / "plain"
     tau = [str(p) for p in real.TAU_BENCH]
     assert main(["ingest", "--format", "tau-bench", *tau, "--lake", str(plain)]) == 0
-    out = capsys.readouterr().out
-    assert "import again with --synthetic-date" in out
-    assert f"forget --lake {plain} --app-id APP --before 1970-01-02" in out  # how to redo it
+    out, err = capsys.readouterr()
+    assert "import again with --synthetic-date" in err
+    assert f"forget --lake {plain} --app-id APP --before 1970-01-02" in err  # how to redo it
     assert "materialize with" not in out  # 1970-01-01 is no daily partition
     again = ["ingest", "--format", "tau-bench", *tau, "--lake", str(plain)]
     assert main([*again, "--synthetic-date", "2026-11-18"]) == 0  # already there, on 1970
-    assert "note: nothing new was written" in capsys.readouterr().out
+    assert "note: nothing new was written" in capsys.readouterr().err
 
     command = ["ingest", "--format", "tau-bench", *tau, "--lake", str(lake)]
     assert main([*command, "--synthetic-date", "2026-11-18"]) == 0
@@ -127,8 +127,8 @@ def test_synthetic_date_places_untimed_sessions_on_a_materializable_day(
     ]
     assert moved.sort_by(key)["event_id"].equals(before.sort_by(key)["event_id"])
     assert main([*command, "--synthetic-date", "2026-11-18"]) == 0
-    out = capsys.readouterr().out
-    assert "0 new event(s)" in out and "note: nothing new was written" in out
+    out, err = capsys.readouterr()
+    assert "0 new event(s)" in out and "note: nothing new was written" in err
     expected = real.expect_tau_bench(real.TAU_BENCH)
     assert materialize(lake)["sessions"].num_rows == len(expected.sessions)
     partitions = daily(start_date_of(Lake(str(lake))))  # the lake's own, as ingest left it

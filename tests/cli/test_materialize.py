@@ -116,8 +116,8 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     (lake / "raw_events" / "dt=2999-01-01").mkdir()  # a clock far ahead: no partition yet
     missing = materialize(lake, home, "--missing", runtime="inline")
     assert missing.returncode == 0, missing.stderr
-    assert "note: leaving out 2001-01-01, before the lake's first partition" in missing.stdout
-    assert "note: leaving out 2999-01-01, after the last partition, today (" in missing.stdout
+    assert "note: leaving out 2001-01-01, before the lake's first partition" in missing.stderr
+    assert "note: leaving out 2999-01-01, after the last partition, today (" in missing.stderr
     for command in ("materialize", "explain"):  # a day of a clock ahead, named: refused
         args = ["sessions"] if command == "explain" else []
         ahead = on_lake(command, lake, home, *args, "--partition", "2999-01-01")
@@ -131,7 +131,7 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
         f"warning: 1 raw folder(s) or file(s) name no day, so their data is in no table: "
         f"{lake / 'raw_events' / 'dt=2026-11-1'}; raw data goes in day folders, `dt=` (lower "
         "case) and the day as YYYY-MM-DD"
-    ) in misnamed.stdout
+    ) in misnamed.stderr
 
 
 @pytest.mark.slow

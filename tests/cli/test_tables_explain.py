@@ -73,8 +73,8 @@ def test_explain_plans_what_an_asset_needs_first_on_a_new_day(
     """turn_features reads turns: on a day nothing was materialized yet, the plan is the one a
     run of every asset makes (sessionize first), said so, not an error."""
     assert main(["explain", "turn_features", "--lake", lake.root, "--partition", DAY1]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith(
+    out, err = capsys.readouterr()
+    assert err.startswith(
         "note: turn_features reads tables not materialized yet for these days: this is the plan "
         "of a run that computes them first (sessionize), as materializing every asset does\n"
     )
@@ -97,8 +97,8 @@ def test_explain_says_when_the_tables_an_asset_reads_are_stale(
     late.parent.mkdir(parents=True)
     shutil.copy(next(day.rglob("*.parquet")), late)
     assert main(explain) == 0
-    out = capsys.readouterr().out
-    assert out.startswith(
+    out, err = capsys.readouterr()
+    assert err.startswith(
         f"note: sessionize, which tool_stats reads, is stale for {DAY1}: this is the plan of "
         "tool_stats alone, from its inputs as they are; a run of every asset (or --missing) "
         "computes it first\n"
@@ -124,8 +124,8 @@ def test_explain_plans_with_the_settings_a_run_takes(
     assert main([*explain, "--partition", DAY1]) == 1
     assert f"{DAY1} is before the lake's first partition, {DAY2}" in capsys.readouterr().err
     assert main(explain) == 0  # every day with raw data: the earlier one left out, said so
-    out = capsys.readouterr().out
-    assert out.startswith(f"note: leaving out {DAY1}") and f"dt={DAY1}:" not in out
+    out, err = capsys.readouterr()
+    assert err.startswith(f"note: leaving out {DAY1}") and f"dt={DAY1}:" not in out
 
 
 def test_explain_argument_errors_are_one_line(

@@ -154,11 +154,11 @@ def test_a_reimport_with_edited_events_warns_and_keeps_the_lakes_copy(
     capsys.readouterr()
     _write(source, [_event("e1", output_tokens=7, model="m"), _event("e2"), _event("e3")])
     assert main(["ingest", str(source), "--lake", lake, "--format", "jsonl"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "1 new event(s), 2 already present" in out
     assert (
         "warning: 1 of the events already present differ from the lake's copy (first: app "
-        "jsonl, session s1, event e1: model, output_tokens differ, from " in " ".join(out.split())
+        "jsonl, session s1, event e1: model, output_tokens differ, from " in " ".join(err.split())
     )
     assert {
         r["event_id"]: r["output_tokens"] for r in raw_events(tmp_path / "lake").to_pylist()

@@ -130,9 +130,9 @@ def in_partitions(lake: "Lake", days: Sequence[str], *, refuse: bool) -> list[st
     if late and refuse:
         raise CliError(f"{some_days(late)} is after {last}")
     if early:
-        say(f"note: leaving out {some_days(early)}, before {where}")
+        tell(f"note: leaving out {some_days(early)}, before {where}")
     if late:
-        say(f"note: leaving out {some_days(late)}, after {last}")
+        tell(f"note: leaving out {some_days(late)}, after {last}")
     return [d for d in days if start <= d <= today]
 
 
@@ -146,12 +146,19 @@ def say(text: str = "") -> None:
     click.echo(shown(text))
 
 
+def tell(text: str) -> None:
+    """A line on stderr: a note or a warning, beside the run's progress lines, never in what a
+    script reads from stdout (control characters as escapes: details name what the data and
+    other machines said)."""
+    click.echo(shown(text), err=True)
+
+
 def warn_of_misnamed_days(lake: "Lake") -> None:
     """A `warning:` line for raw folders that name no day: no day's run reads them."""
     from trajectory_assets.lake.raw import misnamed_day_folders, misnamed_warning
 
     if misnamed := misnamed_day_folders(lake):
-        say(f"warning: {misnamed_warning(misnamed)}")
+        tell(f"warning: {misnamed_warning(misnamed)}")
 
 
 def verbose() -> bool:

@@ -17,6 +17,7 @@ from trajectory_assets.cli.common import (
     runtime_option,
     say,
     some_days,
+    tell,
     warn_of_misnamed_days,
 )
 
@@ -91,7 +92,7 @@ def explain(
         upstream = [o for o in registry.with_upstream(op) if o is not op]
         stale = stale_days(where, registry, upstream, days)
         if stale:
-            say(
+            tell(
                 f"note: {', '.join(o.name for o in upstream)}, which {op.name} reads, "
                 f"{'is' if len(upstream) == 1 else 'are'} stale for {some_days(stale)}: this is "
                 f"the plan of {op.name} alone, from its inputs as they are; a run of every asset "
@@ -104,7 +105,7 @@ def explain(
     except MissingUpstreamError as exc:  # written by another code location
         raise CliError(str(exc)) from None
     names = ", ".join(o.name for o in chain if o is not op)
-    say(
+    tell(
         f"note: {op.name} reads tables not materialized yet for these days: this is the plan of "
         f"a run that computes them first ({names}), as materializing every asset does"
     )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from trajectory_assets.cli.common import DAY, CliError, open_lake, say
+from trajectory_assets.cli.common import DAY, CliError, open_lake, say, tell
 
 if TYPE_CHECKING:
     from trajectory_assets.ingest.run import IngestReport
@@ -137,14 +137,14 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
     if report.rejected:
         path, reason = report.rejected[0]
         files = len({p for p, _ in report.rejected})
-        say(
+        tell(
             f"warning: {len(report.rejected):,} invalid line(s) or event(s) in {files} file(s) "
             f"were not imported; they are kept with the reason under "
             f"{lake.rstrip('/')}/_rejected/ingest/ (first: {path}: {reason})"
         )
     if report.changed:
         path, line = report.changed[0]
-        say(
+        tell(
             f"warning: {len(report.changed):,} of the events already present differ from the "
             f"lake's copy (first: {line}, from {path}); an event id is written once, so the "
             "lake keeps its copy: to replace them, forget their sessions "
@@ -153,13 +153,13 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
         )
     forget = f"trajectory-assets forget --lake {lake} --app-id APP --before 1970-01-02 --yes"
     if "1970-01-01" in days:
-        say(
+        tell(
             "note: events without timestamps in the source were placed on 1970-01-01, outside "
             "the daily partitions; to place them on a day you materialize, remove them "
             f"({forget}) and import again with --synthetic-date YYYY-MM-DD"
         )
     if placed and report.ok and report.events_skipped and not report.events_written:
-        say(
+        tell(
             "note: nothing new was written: these events are already in the lake, where an "
             "earlier import placed them, and --synthetic-date places new events only; if that "
             f"was on 1970-01-01, remove them first ({forget})"
@@ -174,9 +174,9 @@ def _left_out(report: "IngestReport") -> None:
     """What imported files left out that may have held events, a line each (the first few)."""
     notes = [f"{f.path}: {note}" for f in report.ok for note in f.left_out]
     for note in notes[:SHOWN_NOTES]:
-        say(f"note: {note}")
+        tell(f"note: {note}")
     if len(notes) > SHOWN_NOTES:
-        say(f"note: and {len(notes) - SHOWN_NOTES} more such note(s)")
+        tell(f"note: and {len(notes) - SHOWN_NOTES} more such note(s)")
 
 
 def _cover(lake: str, days: list[str]) -> None:

@@ -33,6 +33,7 @@ from trajectory_assets.cli.common import (
     say,
     split_list,
     tables_for,
+    tell,
     usage,
     warn_of_misnamed_days,
 )
@@ -234,7 +235,7 @@ def run_days(
     DAGSTER_HOME instance."""
     import dagster as dg
 
-    from trajectory_assets.cli.pool import PROCESS_TAG, tell, this_process, wait_for_pool
+    from trajectory_assets.cli.pool import PROCESS_TAG, this_process, wait_for_pool
     from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import LAKE_TAG, bind
     from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_tag

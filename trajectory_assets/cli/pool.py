@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-import click
 import dagster as dg
 
-from trajectory_assets.errors import shown
+from trajectory_assets.cli.common import tell
 
 if TYPE_CHECKING:
     from dagster._core.storage.event_log.base import EventLogStorage
@@ -96,12 +95,6 @@ def _limit(storage: "EventLogStorage", pool: str) -> int | None:
     if pool not in {p.name for p in storage.get_pool_limits()}:
         storage.initialize_concurrency_limit_to_default(pool)
     return storage.get_concurrency_info(pool).limit
-
-
-def tell(text: str) -> None:
-    """A line on stderr, with the run's progress lines (control characters as escapes: check
-    details and holders name what the data and other machines said)."""
-    click.echo(shown(text), err=True)
 
 
 def _gone(instance: dg.DagsterInstance, run_id: str) -> bool:

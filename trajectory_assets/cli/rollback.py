@@ -22,9 +22,9 @@ from trajectory_assets.cli.common import (
     operator_named,
     project,
     say,
+    tell,
 )
 from trajectory_assets.cli.outcome import FAILED_CHECK, check_failures
-from trajectory_assets.cli.pool import tell
 
 if TYPE_CHECKING:
     from trajectory_assets.lake.catalog import Catalog
@@ -130,7 +130,7 @@ def _record(
     """Tell the Dagster instance (DAGSTER_HOME), so the UI shows the restored day and marks
     what was computed from it stale; without an instance, `sync` does it later."""
     if not os.environ.get("DAGSTER_HOME"):
-        say("note: DAGSTER_HOME is not set: `trajectory-assets sync` records the rollback later")
+        tell("note: DAGSTER_HOME is not set: `trajectory-assets sync` records the rollback later")
         return
     import dagster as dg
 
@@ -159,6 +159,6 @@ def _failed_checks(catalog: "Catalog", op: "Operator", day: str) -> list[str]:
             checks_for([op]), CheckContext(catalog, DEFAULT_THRESHOLDS), lambda check: [day]
         )
     except Exception as exc:  # the day is restored and recorded: the checks are a bonus
-        say(f"note: the restored day's checks could not run ({exc}); a materialization runs them")
+        tell(f"note: the restored day's checks could not run ({exc}); a materialization runs them")
         return []
     return check_failures(evaluation(c, d, o) for c, days in outcomes for d, o in days.items())
