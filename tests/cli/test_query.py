@@ -70,6 +70,22 @@ def test_csv_and_json_carry_every_row(
     assert isinstance(records[0]["models"], list) and isinstance(records[0]["n_turns"], int)
 
 
+def test_json_is_strict_and_dash_is_stdout(
+    materialized_lake: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A script's `query -o - --format json | node`: `-` made a file of that name, and a NaN
+    or infinite value computed by the query was written bare, which JSON.parse refuses."""
+    monkeypatch.chdir(tmp_path)
+    sql = "SELECT 'nan'::DOUBLE AS a, '-inf'::FLOAT AS b, 1.5 AS c, count(*) AS n FROM sessions"
+    assert query(materialized_lake, sql, "--format", "json", "-o", "-") == 0
+    line = capsys.readouterr().out.strip()
+    assert json.loads(line, parse_constant=pytest.fail) == {"a": None, "b": None, "c": 1.5, "n": 40}
+    assert not (tmp_path / "-").exists()
+
+
 def test_json_timestamps_are_iso_8601(
     materialized_lake: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

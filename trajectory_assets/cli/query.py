@@ -59,7 +59,7 @@ MAX_CELL = 60  # characters of a value in the table format; csv and json keep ev
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="write the result to FILE instead of stdout",
+    help="write the result to FILE instead of stdout (`-`: stdout)",
 )
 @click.option(
     "--as-of",
@@ -72,6 +72,8 @@ def query(
     """Run DuckDB SQL over the current Tier B tables (or as of a version or time)."""
     import duckdb
 
+    if output is not None and str(output) == "-":  # the usual name of stdout
+        output = None
     if fmt == "parquet" and output is None:
         raise CliError("--format parquet writes a file: give --output FILE")
     where = open_lake(lake, must_exist=True)
@@ -266,7 +268,7 @@ def write_json(result: "duckdb.DuckDBPyRelation", out: IO[str]) -> None:
     `Z` when they have a zone), which JSON readers parse; DuckDB's own text
     (`2026-01-01 12:00:00+00`) is not ISO 8601 and JavaScript's Date rejects it."""
     typed = zip(result.columns, result.types, strict=True)
-    columns = ", ".join(_iso_timestamp(name, str(kind)) for name, kind in typed)
+    columns = ", ".join(_json_ready(name, str(kind)) for name, kind in typed)
     rows = result.query(
         RESULT, f"SELECT to_json(r)::VARCHAR FROM (SELECT {columns} FROM {RESULT}) AS r"
     )
@@ -275,9 +277,13 @@ def write_json(result: "duckdb.DuckDBPyRelation", out: IO[str]) -> None:
         out.write(f"{line}\n")
 
 
-def _iso_timestamp(name: str, kind: str) -> str:
-    """A select item for one column: a timestamp as ISO 8601 text, any other column as it is."""
+def _json_ready(name: str, kind: str) -> str:
+    """A select item for one column: a timestamp as ISO 8601 text, a float that is NaN or
+    infinite as null (JSON has neither: JSON.parse refused DuckDB's bare `NaN`, and jq read
+    `Infinity` as 1.79e308), any other column as it is."""
     quoted = '"' + name.replace('"', '""') + '"'
+    if kind in ("DOUBLE", "FLOAT"):
+        return f"CASE WHEN isfinite({quoted}) THEN {quoted} END AS {quoted}"
     if kind == "TIMESTAMP WITH TIME ZONE":
         return f"strftime(timezone('UTC', {quoted}), '{ISO_SECONDS}.%fZ') AS {quoted}"
     if kind in ("TIMESTAMP", "TIMESTAMP_MS", "TIMESTAMP_S"):
