@@ -124,6 +124,10 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
         assert ahead.returncode == 1, command
         assert "2999-01-01 is after the last partition, today (" in ahead.stderr, command
     assert lake_catalog(Lake(str(lake))).days("sessions") == [DAY1]
+    (tmp_path / "unmounted").mkdir()  # a cron job's mount point, empty: not a lake up to date
+    unmounted = on_lake("materialize", tmp_path / "unmounted", home, "--missing")
+    assert unmounted.returncode == 1 and "nothing to do" not in unmounted.stdout
+    assert f"this Dagster instance records the lake {lake}, and this run" in unmounted.stderr
     (lake / "raw_events" / "dt=2026-11-1").mkdir()  # data no day lists: not left out unseen
     misnamed = materialize(lake, home, "--missing", "--dry-run", runtime=None)
     assert misnamed.returncode == 0, misnamed.stderr

@@ -145,6 +145,10 @@ def materialize(
         except MissingUpstreamError as exc:  # --assets leaves out what the tables read
             leave = ", or leave --assets out" if assets is not None else ""
             raise CliError(f"{exc}{leave}") from None
+        if not days and os.environ.get("DAGSTER_HOME"):  # an unmounted folder is no lake
+            refused = other_lake(where, allow_other_lake)  # that is up to date
+            if refused:
+                raise CliError(refused)
         if not days:
             say(
                 f"nothing to do: every day with raw data in {where.display()} is up to date, "
