@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 import yaml
 
-from tests.cli.helpers import CLI, generate, materialize, on_lake, run
+from tests.cli.helpers import CLI, generate, materialize, new_dagster_home, on_lake, run
 from tests.lakes import DAY1, DAY2, write_lake
 from tests.runs import lake_catalog
 from tests.servers import free_port
@@ -433,6 +433,20 @@ SLOW = DUPLICATE_KEYS.replace(
 )
 
 
+@pytest.fixture(scope="module")
+def slow_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A day of 10 sessions with `sessions` materialized, and `slow_defs.py` beside the lake:
+    what each Ctrl+C test copies (making it took each test ~7 s)."""
+    root = tmp_path_factory.mktemp("slow_lake")
+    home = new_dagster_home(root / "home")
+    generate(root / "lake", home, sessions_per_day=10)
+    (root / "slow_defs.py").write_text(SLOW)
+    args = ("--defs", "slow_defs", "--partition", DAY1, "--assets", "sessions")
+    done = materialize(root / "lake", home, *args, process=True, PYTHONPATH=str(root))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root
+
+
 @pytest.mark.parametrize(
     ("runtime", "stop"),
     [
@@ -444,13 +458,12 @@ SLOW = DUPLICATE_KEYS.replace(
     ],
 )
 def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
-    tmp_path: Path, home: Path, runtime: str, stop: signal.Signals
+    slow_lake: Path, tmp_path: Path, home: Path, runtime: str, stop: signal.Signals
 ) -> None:
     """Ctrl+C (SIGINT) or SIGTERM mid-run: at once, one line saying what stays and what is
     reused, status 130, the run canceled, and no process of a private Ray left behind."""
-    lake = tmp_path / "lake"
-    generate(lake, home, sessions_per_day=10)
-    (tmp_path / "slow_defs.py").write_text(SLOW)
+    lake = shutil.copytree(slow_lake / "lake", tmp_path / "lake")
+    shutil.copy(slow_lake / "slow_defs.py", tmp_path / "slow_defs.py")
     ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's sockets live there
     args = ("--defs", "slow_defs", "--partition", DAY1, "--runtime", runtime, "--num-cpus", "1")
     env = {
@@ -459,8 +472,6 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
         "PYTHONPATH": str(tmp_path),
         "RAY_TMPDIR": ray_tmp,
     }
-    first = materialize(lake, home, *args[:4], "--assets", "sessions", process=True, **env)
-    assert first.returncode == 0, first.stderr[-3000:]
     command = [*CLI, "materialize", "--lake", str(lake), *args, "--assets", "per_app"]
     running = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     assert running.stderr is not None
