@@ -35,6 +35,24 @@ def forget(lake: Path, home: Path, *args: str) -> subprocess.CompletedProcess[st
     return on_lake("forget", lake, home, *args, "--yes")
 
 
+def slot_of_a_killed_command(home: Path) -> str:
+    """The pool's slot held by a command whose process is gone, as a killed one leaves it."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    killed = f"command {socket.gethostname()}:{gone.pid}"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(POOL)
+        assert storage.claim_concurrency_slot(POOL, killed, "a command").is_claimed
+    return killed
+
+
+def pool_holders(home: Path) -> list[str]:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        info = instance.event_log_storage.get_concurrency_info(POOL)
+        return [slot.run_id for slot in info.claimed_slots]
+
+
 def sessions_of(lake: Lake, app: str) -> dict[str, list[str]]:
     rows = lake_catalog(lake).read("sessions", app_id=app)
     days: dict[str, list[str]] = {}
@@ -186,25 +204,13 @@ def test_forget_holds_the_pool_while_it_deletes_and_purges(
     lake = tmp_path / "lake"
     generate(lake, home, days=1, sessions_per_day=3)
     victim = list_raw_files(Lake(str(lake)), dt=DAY1)[0]
-    gone = subprocess.Popen(["true"])
-    gone.wait()
-    killed = f"command {socket.gethostname()}:{gone.pid}"
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        storage = instance.event_log_storage
-        storage.initialize_concurrency_limit_to_default(POOL)
-        assert storage.claim_concurrency_slot(POOL, killed, "forget").is_claimed
-
-    def holders() -> list[str]:
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            info = instance.event_log_storage.get_concurrency_info(POOL)
-            return [slot.run_id for slot in info.claimed_slots]
-
+    killed = slot_of_a_killed_command(home)
     seen: list[tuple[str, list[str]]] = []
     for name in ("delete_raw", "purge_history"):
         real = getattr(erase, name)
 
         def watched(*args: Any, real: Any = real, name: str = name) -> Any:
-            seen.append((name, holders()))
+            seen.append((name, pool_holders(home)))
             return real(*args)
 
         monkeypatch.setattr(erase, name, watched)
@@ -213,7 +219,7 @@ def test_forget_holds_the_pool_while_it_deletes_and_purges(
     assert f"freed the {POOL} pool's slot of {killed}, whose process is gone" in done.stderr
     me = [f"command {this_process()}"]
     assert seen == [("delete_raw", me), ("purge_history", me)]
-    assert holders() == []
+    assert pool_holders(home) == []
 
 
 def test_forget_needs_sessions_or_a_day(materialized_lake: Path, home: Path) -> None:
@@ -398,20 +404,12 @@ def test_vacuum_holds_the_pool_as_forget_does(
     commit, and the run failed (or committed some tables of a day and not others)."""
     from trajectory_assets.lake import delta_history
 
-    gone = subprocess.Popen(["true"])
-    gone.wait()
-    killed = f"command {socket.gethostname()}:{gone.pid}"
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        storage = instance.event_log_storage
-        storage.initialize_concurrency_limit_to_default(POOL)
-        assert storage.claim_concurrency_slot(POOL, killed, "a run").is_claimed
+    killed = slot_of_a_killed_command(home)
     seen: list[list[str]] = []
     real = delta_history.vacuum
 
     def watched(*args: Any, **kwargs: Any) -> Any:
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            info = instance.event_log_storage.get_concurrency_info(POOL)
-            seen.append([slot.run_id for slot in info.claimed_slots])
+        seen.append(pool_holders(home))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(delta_history, "vacuum", watched)
