@@ -29,7 +29,7 @@ from trajectory_assets.operators import TABLES
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
 ROOT = Path(__file__).parents[2]
-DAYS = ["2026-11-10", "2026-11-11", "2026-11-12"]
+DAYS = ["2026-11-10", "2026-11-11"]  # a range: the backfill is one run of both days
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
@@ -133,11 +133,20 @@ def _materialized_days(instance: dg.DagsterInstance, table: str) -> set[str]:
     return set(instance.get_materialized_partitions(dg.AssetKey(table)))
 
 
+@dataclass(frozen=True)
+class Backfill:
+    id: str
+    local: Lake
+    """The backfill's raw data with its tables computed here, while the daemon picked it up."""
+
+
 @pytest.fixture(scope="module")
-def backfill(stack: Stack, scheduled_day: str) -> str:
-    """Three days of raw data, and a backfill of every table over them launched through GraphQL
+def backfill(
+    stack: Stack, scheduled_day: str, tmp_path_factory: pytest.TempPathFactory
+) -> Backfill:
+    """Two days of raw data, and a backfill of every table over them launched through GraphQL
     (what the UI's Materialize button sends), after the schedule was switched on: the
-    schedule's first tick overlaps it. Its id."""
+    schedule's first tick overlaps it."""
     generated = stack.cli(
         "generate",
         "--lake",
@@ -147,7 +156,7 @@ def backfill(stack: Stack, scheduled_day: str) -> str:
         "--days",
         str(len(DAYS)),
         "--sessions-per-day",
-        "60",
+        "40",
     )
     assert generated.returncode == 0, generated.stderr
     launched = stack.graphql(
@@ -162,16 +171,83 @@ def backfill(stack: Stack, scheduled_day: str) -> str:
         },
     )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    return str(launched["backfillId"])
+    local = Lake(str(tmp_path_factory.mktemp("local")))
+    stack.lake.fs.get(stack.lake.path("raw_events"), local.path("raw_events"), recursive=True)
+    run_all(local, DAYS)
+    return Backfill(str(launched["backfillId"]), local)
+
+
+def _close_dialogs(page: Any) -> None:
+    """Dagster's UI opens dialogs over the page when it likes (a first visit's newsletter dialog,
+    late, after the page looked settled): whenever one is in the way of an action, skip it, or
+    close it with Escape."""
+    skip = page.get_by_role("button", name="Skip")
+
+    def close() -> None:
+        if skip.count():
+            skip.first.click()
+        else:
+            page.keyboard.press("Escape")
+
+    page.add_locator_handler(page.locator(".bp5-overlay-backdrop"), close)
+
+
+def test_the_ui_shows_the_assets_and_the_materialized_partitions(
+    stack: Stack, backfill: Backfill
+) -> None:
+    """First in the module: the graph and the catalog are looked at while the daemon picks up
+    the backfill (it looks for new ones every 30 s), the partitions once it ran."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        _close_dialogs(page)
+        page.goto(f"{stack.url}/asset-groups", wait_until="networkidle")
+        # expand the group in the graph (its name is also in hidden text-measuring elements)
+        page.get_by_text("tier_b", exact=True).filter(visible=True).last.dblclick()
+        page.screenshot(path=str(ARTIFACTS / "asset-graph-group.png"))
+        # the graph draws only the nodes in view (which ones depends on the layout): one lineage
+        page.goto(f"{stack.url}/assets/turn_features?view=lineage", wait_until="networkidle")
+        page.get_by_text("turns", exact=True).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "asset-graph.png"))
+
+        # the graph draws only the nodes in view: the asset catalog lists every asset
+        page.goto(f"{stack.url}/assets", wait_until="networkidle")
+        page.get_by_text("raw_compacted", exact=True).first.wait_for(timeout=60_000)
+        for table in TABLES:
+            assert page.get_by_text(table, exact=True).count() > 0, table
+        page.screenshot(path=str(ARTIFACTS / "asset-catalog.png"))
+
+        # the backfill's days, once its run is done (the pages above were drawn meanwhile)
+        with stack.instance() as instance:
+            _wait_for(lambda: _materialized_days(instance, "sessions") >= set(DAYS), 600)
+        page.goto(f"{stack.url}/assets/sessions?view=partitions", wait_until="networkidle")
+        page.get_by_text("Materialized (", exact=False).first.wait_for(timeout=60_000)
+        body = page.inner_text("body")
+        materialized = int(body.split("Materialized (", 1)[1].split(")", 1)[0])
+        assert materialized >= len(DAYS), body[:2000]
+        for day in DAYS:
+            assert day in body, day
+        page.screenshot(path=str(ARTIFACTS / "sessions-partitions.png"))
+        browser.close()
 
 
 def test_backfill_launched_through_graphql_runs_on_the_cluster(
-    stack: Stack, backfill: str, tmp_path: Path
+    stack: Stack, backfill: Backfill
 ) -> None:
-    # the same raw data computed locally, while the daemon picks the backfill up
-    local = Lake(str(tmp_path / "local"))
-    stack.lake.fs.get(stack.lake.path("raw_events"), local.path("raw_events"), recursive=True)
-    run_all(local, DAYS)
     with stack.instance() as instance:  # every table's days, before the daemon's next tick
         _wait_for(lambda: all(_materialized_days(instance, t) >= set(DAYS) for t in TABLES), 600)
         for table in TABLES:
@@ -181,7 +257,7 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
     for table in TABLES:
         for day in DAYS:
             remote = lake_catalog(stack.lake).read(table, dt=day)
-            assert remote.equals(lake_catalog(local).read(table, dt=day)), (table, day)
+            assert remote.equals(lake_catalog(backfill.local).read(table, dt=day)), (table, day)
 
     # the runs are in PostgreSQL, and the batches ran on the Ray worker node, not the head
     import psycopg2
@@ -243,7 +319,7 @@ def _wait_for(condition: Callable[[], bool], seconds: float) -> None:
     """Polls until the condition holds or the time is up; the assertions after it say why."""
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
-        time.sleep(3)
+        time.sleep(1)
 
 
 LIST_NODES = """
@@ -310,71 +386,8 @@ def test_the_daemon_ticks_the_daily_schedule(stack: Stack, scheduled_day: str) -
     assert lake_catalog(stack.lake).state("sessions", scheduled_day).rows == 20  # type: ignore[union-attr]
 
 
-def _close_dialogs(page: Any) -> None:
-    """Dagster's UI opens dialogs over the page when it likes (a first visit's newsletter dialog,
-    late, after the page looked settled): whenever one is in the way of an action, skip it, or
-    close it with Escape."""
-    skip = page.get_by_role("button", name="Skip")
-
-    def close() -> None:
-        if skip.count():
-            skip.first.click()
-        else:
-            page.keyboard.press("Escape")
-
-    page.add_locator_handler(page.locator(".bp5-overlay-backdrop"), close)
-
-
-def test_the_ui_shows_the_assets_and_the_materialized_partitions(
-    stack: Stack, backfill: str
-) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with stack.instance() as instance:  # the backfill's days (at once after the backfill test)
-        _wait_for(lambda: _materialized_days(instance, "sessions") >= set(DAYS), 600)
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        _close_dialogs(page)
-        page.goto(f"{stack.url}/asset-groups", wait_until="networkidle")
-        # expand the group in the graph (its name is also in hidden text-measuring elements)
-        page.get_by_text("tier_b", exact=True).filter(visible=True).last.dblclick()
-        page.screenshot(path=str(ARTIFACTS / "asset-graph-group.png"))
-        # the graph draws only the nodes in view (which ones depends on the layout): one lineage
-        page.goto(f"{stack.url}/assets/turn_features?view=lineage", wait_until="networkidle")
-        page.get_by_text("turns", exact=True).first.wait_for(timeout=60_000)
-        page.screenshot(path=str(ARTIFACTS / "asset-graph.png"))
-
-        # the graph draws only the nodes in view: the asset catalog lists every asset
-        page.goto(f"{stack.url}/assets", wait_until="networkidle")
-        page.get_by_text("raw_compacted", exact=True).first.wait_for(timeout=60_000)
-        for table in TABLES:
-            assert page.get_by_text(table, exact=True).count() > 0, table
-        page.screenshot(path=str(ARTIFACTS / "asset-catalog.png"))
-
-        page.goto(f"{stack.url}/assets/sessions?view=partitions", wait_until="networkidle")
-        page.get_by_text("Materialized (", exact=False).first.wait_for(timeout=60_000)
-        body = page.inner_text("body")
-        materialized = int(body.split("Materialized (", 1)[1].split(")", 1)[0])
-        assert materialized >= len(DAYS), body[:2000]
-        for day in DAYS:
-            assert day in body, day
-        page.screenshot(path=str(ARTIFACTS / "sessions-partitions.png"))
-        browser.close()
-
-    # the daemon marks the backfill done on its next tick (every 30 s) after its runs end: by
-    # now, in a whole run of this module, without waiting
-    _wait_for(lambda: _backfill_status(stack, backfill) != "REQUESTED", 120)
-    assert _backfill_status(stack, backfill) == "COMPLETED_SUCCESS"
+def test_the_backfill_is_marked_done(stack: Stack, backfill: Backfill) -> None:
+    """Last in the module: the daemon marks a backfill done on its next tick (every 30 s) after
+    its runs end, by now without waiting."""
+    _wait_for(lambda: _backfill_status(stack, backfill.id) != "REQUESTED", 120)
+    assert _backfill_status(stack, backfill.id) == "COMPLETED_SUCCESS"
