@@ -1,5 +1,6 @@
 """`tables` and `explain`: what a lake holds, and what a run would do, without running it."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -30,6 +31,29 @@ def test_tables_lists_days_and_rows(
         "..",
         DAY2,
     ]
+
+
+def test_tables_as_json_lines_for_scripts(
+    materialized_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["tables", "--lake", str(materialized_lake), "--format", "json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_name = {line["table"]: line for line in lines}
+    assert by_name["sessions"] == {
+        "table": "sessions",
+        "days": 2,
+        "rows": 40,
+        "version": 2,
+        "first_day": DAY1,
+        "last_day": DAY2,
+    }
+    assert "raw_events" not in by_name and "tool_stats" in by_name
+    (tmp_path / "new" / "raw_events").mkdir(parents=True)  # a lake with nothing materialized
+    assert main(["tables", "--lake", str(tmp_path / "new"), "--format", "json"]) == 0
+    never = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert never and all(
+        (n["days"], n["rows"], n["version"], n["first_day"]) == (0, 0, None, None) for n in never
+    )
 
 
 def test_a_table_that_cannot_be_opened_is_named_and_the_others_still_read(

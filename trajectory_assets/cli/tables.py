@@ -1,5 +1,8 @@
 """`trajectory-assets tables`: each Tier B table with its days, rows and table version."""
 
+import json
+from typing import TypedDict
+
 import click
 
 from trajectory_assets.cli.common import (
@@ -12,10 +15,29 @@ from trajectory_assets.cli.common import (
 )
 
 
+class TableLine(TypedDict):
+    """A table in `tables --format json`: one object per line, as `query` writes them."""
+
+    table: str
+    days: int
+    rows: int
+    version: int | None  # None: never committed
+    first_day: str | None
+    last_day: str | None
+
+
 @click.command(short_help="list Tier B tables with their days and rows")
 @lake_option
 @defs_option
-def tables(lake: str, defs: tuple[str, ...]) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: a line per table, for reading; json: one object per line, for scripts",
+)
+def tables(lake: str, defs: tuple[str, ...], fmt: str) -> None:
     """List Tier B tables with their days, rows and current Delta version."""
     from trajectory_assets.errors import BrokenTableError
     from trajectory_assets.lake.catalog import Catalog
@@ -33,9 +55,22 @@ def tables(lake: str, defs: tuple[str, ...]) -> None:
             broken.append(str(exc))
             continue
         days = snapshot.days()
-        rows = sum(f.rows for f in snapshot.files)
-        span = f"{days[0]} .. {days[-1]}" if days else "not materialized"
-        version = f"v{snapshot.version}" if snapshot.version >= 0 else ""
-        say(f"{table:<18} {len(days):>4} day(s)  {rows:>12,} rows  {version:>6}  {span}")
+        line = TableLine(
+            table=table,
+            days=len(days),
+            rows=sum(f.rows for f in snapshot.files),
+            version=snapshot.version if snapshot.version >= 0 else None,
+            first_day=days[0] if days else None,
+            last_day=days[-1] if days else None,
+        )
+        say(json.dumps(line) if fmt == "json" else _readable(line))
     if broken:
         raise CliError("; ".join(broken))
+
+
+def _readable(line: TableLine) -> str:
+    first, last = line["first_day"], line["last_day"]
+    span = f"{first} .. {last}" if first else "not materialized"
+    version = "" if line["version"] is None else f"v{line['version']}"
+    name, days, rows = line["table"], line["days"], line["rows"]
+    return f"{name:<18} {days:>4} day(s)  {rows:>12,} rows  {version:>6}  {span}"
