@@ -72,7 +72,8 @@ def test_forget_sessions_then_everything_before_a_day(
     before = sessions_of(lake, app)
     total = lake_catalog(lake).read("sessions").num_rows
     old_files = {str(p) for p in Path(root, "sessions").rglob("*.parquet")}
-    ran = materialize(root, home, "--partition", DAY1, "--force")  # an older record of DAY1
+    # an older record of DAY1
+    ran = materialize(root, home, "--partition", DAY1, "--assets", "sessions", "--force")
     assert ran.returncode == 0, ran.stderr[-3000:]
     ran = materialize(root, home, "--from", DAY1, "--to", DAY2)  # one run, previews of DAY2
     assert ran.returncode == 0, ran.stderr[-3000:]

@@ -105,7 +105,7 @@ def test_check_invariants_hold_for_random_streams(sessions: list[list[dict[str, 
 
 
 @pytest.mark.ray
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sessions=sessions_strategy)
 def test_ray_agrees_with_inline_on_random_streams(
     sessions: list[list[dict[str, object]]], ray_session: None
