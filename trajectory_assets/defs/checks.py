@@ -23,6 +23,7 @@ from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayChe
 from trajectory_assets.engine.commit import SKIPPED_FILES
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.operator import Operator
+from trajectory_assets.operators.audit import CONFLICTING
 from trajectory_assets.schema import TableSpec
 
 
@@ -114,6 +115,24 @@ def _events_reconcile(ctx: CheckContext, day: str) -> DayCheck:
         n_events == valid,
         f"sum(n_events)={n_events}, valid raw events={valid} "
         f"(raw rows {counted.get('raw_rows', 0)}, rejected {counted.get('rejected_rows', 0)})",
+    )
+
+
+def _re_sent_events_agree(ctx: CheckContext, day: str) -> DayCheck:
+    """A producer that re-sends an event with other content (a retry that re-serialized it, a
+    replay after a fix): the tables keep the first copy in event order, the others vanish."""
+    counted = ctx.audit("sessionize", "sessions", day)
+    if counted is None:
+        return UNAUDITED
+    if "valid_events" in counted and CONFLICTING not in counted:
+        return DayCheck(True, "not counted: the day was written before events were compared")
+    conflicting = counted.get(CONFLICTING, 0)  # none: the day had no batch (an empty day)
+    return DayCheck(
+        conflicting == 0,
+        f"{conflicting} event(s) re-sent with other content under the same event_id: the "
+        "tables keep each one's first copy in event order"
+        if conflicting
+        else "every re-sent copy of an event is the same",
     )
 
 
@@ -279,6 +298,14 @@ BUILT_IN = (
         "sessions",
         "sum(n_events) equals the raw events left after validation and de-duplication.",
         _events_reconcile,
+    ),
+    Check(
+        "re_sent_events_agree",
+        "sessions",
+        "Copies of an event re-sent under the same event_id are the same (the tables keep the "
+        "first in event order).",
+        _re_sent_events_agree,
+        dg.AssetCheckSeverity.WARN,
     ),
     Check(
         "tokens_match_sessions",

@@ -10,6 +10,7 @@ import pyarrow as pa
 from trajectory_assets.engine.results import DayResult, OperatorResult, RunResult
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.mentions import markdown_text
+from trajectory_assets.operators.audit import CONFLICTING
 from trajectory_assets.schema import RAW_EVENTS, TableSpec
 
 PREVIEW_ROWS = 5
@@ -80,6 +81,7 @@ def table_metadata(
         meta["duplicate_rows"] = sum(
             a["raw_rows"] - a["rejected_rows"] - a["valid_events"] for a in counted
         )
+        meta[CONFLICTING] = sum(a.get(CONFLICTING, 0) for a in counted)  # copies that differ
     skipped = [s for d in result.days.values() for s in d.skipped_files]
     if skipped:
         meta["skipped_files"] = dg.MetadataValue.md(

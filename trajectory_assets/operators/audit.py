@@ -14,6 +14,12 @@ RECOUNT = """
 WITH valid AS (
     SELECT e.* FROM events e ANTI JOIN rejected r USING (source_file, source_row)
 ),
+copies AS (
+    SELECT count(*) AS conflicting FROM (
+        SELECT 1 FROM valid GROUP BY app_id, session_id, event_id
+        HAVING count(DISTINCT hash({content})) > 1
+    )
+),
 firsts AS (
     SELECT app_id, session_id, event_id,
         arg_min_null(turn_index, (ts, coalesce(seq, 9223372036854775807), source_file, source_row))
@@ -27,19 +33,31 @@ SELECT (SELECT count(*) FROM events) AS raw_rows,
        count(*) AS valid_events,
        coalesce(sum(tokens.i) FILTER (WHERE turn_index IS NULL), 0) AS i,
        coalesce(sum(tokens.o) FILTER (WHERE turn_index IS NULL), 0) AS o,
-       coalesce(sum(tokens.c) FILTER (WHERE turn_index IS NULL), 0) AS c
+       coalesce(sum(tokens.c) FILTER (WHERE turn_index IS NULL), 0) AS c,
+       (SELECT conflicting FROM copies) AS conflicting
 FROM firsts
 """
 """Valid events: raw rows not listed in rejected_events, one per (session, event_id), the first
-by (ts, seq, file, row) — written independently of operators/events.py on purpose."""
+by (ts, seq, file, row) — written independently of operators/events.py on purpose. Conflicting:
+events whose valid copies (the same event_id re-sent) differ in any column the batch read."""
+
+CONFLICTING = "conflicting_events"
+"""The audit's count of events re-sent with other content: the tables keep the first copy in
+event order, and the `re_sent_events_agree` check says how many."""
+
+NOT_CONTENT = ("dt", "source_file", "source_row")
+"""Where a copy was filed, not what it says: copies of one event differ there by nature."""
 
 
 def recount(events: pa.Table, rejected: pa.Table) -> dict[str, int]:
-    """raw_rows, rejected_rows, valid_events, and the input, output and cache tokens of valid
-    events outside any turn (what turns cannot account for), of one batch."""
+    """raw_rows, rejected_rows, valid_events, the input, output and cache tokens of valid
+    events outside any turn (what turns cannot account for), and the conflicting events, of one
+    batch."""
+    names = [n.replace('"', '""') for n in events.schema.names if n not in NOT_CONTENT]
+    content = ", ".join(f'"{n}"' for n in names)
     batch = Batch({"events": events, "rejected": rejected})
     try:
-        row = batch.sql(RECOUNT).to_pylist()[0]
+        row = batch.sql(RECOUNT.format(content=content)).to_pylist()[0]
     finally:
         batch.close()
     return {
@@ -49,4 +67,5 @@ def recount(events: pa.Table, rejected: pa.Table) -> dict[str, int]:
         "unturned_input_tokens": int(row["i"]),
         "unturned_output_tokens": int(row["o"]),
         "unturned_cache_tokens": int(row["c"]),
+        CONFLICTING: int(row["conflicting"]),
     }

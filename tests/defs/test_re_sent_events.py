@@ -1,0 +1,102 @@
+"""An event re-sent with other content under the same event_id: the tables keep its first copy
+in event order, and the `re_sent_events_agree` warning says how many events that happened to."""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tests.dagster_assets import assets_of
+from tests.lakes import DAY1
+from tests.operators.builders import event, events_table
+from tests.runs import lake_catalog
+from trajectory_assets.definitions import defs
+from trajectory_assets.defs.resources import ComputeResource, LakeResource
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operators.audit import CONFLICTING, recount
+from trajectory_assets.operators.session_tables import REJECTED_EVENTS
+from trajectory_assets.schema import RAW_EVENTS
+
+START = dt.datetime.fromisoformat(f"{DAY1}T10:00:00+00:00")
+
+
+def _write(root: Path, name: str, payloads: dict[str, str]) -> None:
+    """One raw file of session s1: an event per id, with the given payloads."""
+    folder = root / "raw_events" / f"dt={DAY1}" / "app_id=app" / "session_id=s1"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            **dict.fromkeys(RAW_EVENTS.names),
+            "event_id": event_id,
+            "app_id": "app",
+            "session_id": "s1",
+            "ts": START + dt.timedelta(seconds=i),
+            "event_type": "user_message",
+            "payload": payload,
+        }
+        for i, (event_id, payload) in enumerate(payloads.items())
+    ]
+    pq.write_table(pa.Table.from_pylist(rows, schema=RAW_EVENTS), folder / name)
+
+
+def _sessions_run(lake: Lake) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        assets_of(defs),
+        selection=dg.AssetSelection.assets("sessions", "turns").upstream(),
+        partition_key=DAY1,
+        resources={
+            "lake": LakeResource(root=lake.uri),
+            "compute": ComputeResource(runtime="inline"),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+
+def test_an_event_re_sent_with_other_content_is_a_warning_naming_how_many(tmp_path: Path) -> None:
+    _write(tmp_path, "part-0.parquet", {"a": '{"text": "hi"}', "b": '{"text": "first"}'})
+    _write(tmp_path, "part-1.parquet", {"a": '{"text": "hi"}', "b": '{"text": "edited"}'})
+    lake = Lake(str(tmp_path))
+    result = _sessions_run(lake)
+    assert result.success  # a warning
+    (found,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "re_sent_events_agree"
+    ]
+    assert not found.passed and found.severity == dg.AssetCheckSeverity.WARN
+    assert found.metadata["detail"].value == (
+        "1 event(s) re-sent with other content under the same event_id: the tables keep each "
+        "one's first copy in event order"
+    )
+    (metadata,) = [
+        m.metadata
+        for m in result.asset_materializations_for_node("tier_b")
+        if m.asset_key == dg.AssetKey("sessions")
+    ]
+    assert (metadata["duplicate_rows"].value, metadata[CONFLICTING].value) == (2, 1)
+    kept = lake_catalog(lake).read("raw_compacted", dt=DAY1)
+    assert kept.num_rows == 4  # raw_compacted keeps every copy; sessions count each event once
+    assert lake_catalog(lake).read("sessions", dt=DAY1)["n_events"].to_pylist() == [2]
+
+
+def test_identical_re_sent_copies_pass(tmp_path: Path) -> None:
+    for name in ("part-0.parquet", "part-1.parquet"):  # at-least-once delivery: the same twice
+        _write(tmp_path, name, {"a": '{"text": "hi"}', "b": '{"text": "bye"}'})
+    result = _sessions_run(Lake(str(tmp_path)))
+    (found,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "re_sent_events_agree"
+    ]
+    assert found.passed, found.metadata
+    assert found.metadata["detail"].value == "every re-sent copy of an event is the same"
+
+
+def test_the_recount_compares_every_column_but_where_a_copy_was_filed() -> None:
+    first = event("llm_call", 0, event_id="a", input_tokens=5)
+    rows = [
+        first,
+        {**first, "dt": "2026-11-17", "source_file": "elsewhere.parquet"},  # the same event
+        event("llm_call", 1, event_id="b", input_tokens=5),
+        event("llm_call", 1, event_id="b", input_tokens=9),  # re-sent with another count
+    ]
+    counted = recount(events_table(rows), REJECTED_EVENTS.empty_table())
+    assert (counted["raw_rows"], counted["valid_events"], counted[CONFLICTING]) == (4, 2, 1)
