@@ -7,7 +7,6 @@ partitioned like its table: each day of the run has its own outcome (`defs/evalu
 records them).
 """
 
-import datetime as dt
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +19,7 @@ import pyarrow.compute as pc
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck
+from trajectory_assets.defs.time_checks import sessions_on_their_day, times_not_in_the_future
 from trajectory_assets.engine.commit import SKIPPED_FILES
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.operator import Operator
@@ -209,41 +209,6 @@ def _cost_agrees(ctx: CheckContext, day: str) -> DayCheck:
     return DayCheck(close, f"sum(llm_calls.cost_usd)={priced:.6f}, sessions={summed:.6f}")
 
 
-def _sessions_on_their_day(ctx: CheckContext, day: str) -> DayCheck:
-    """A session's events all live under the UTC day of its first event (SPEC): a producer
-    that files by each event's day, or by a local date, splits sessions in rows of two days,
-    each with part of the session's numbers, which nothing else would show."""
-    keys = ["app_id", "session_id"]
-    rows = ctx.column("sessions", day, [*keys, "started_at"])
-    started = pc.cast(rows["started_at"].cast(pa.timestamp("us", "UTC")), pa.date32())
-    on_day = pa.scalar(dt.date.fromisoformat(day), pa.date32())
-    elsewhere = int(pc.sum(pc.not_equal(started, on_day)).as_py() or 0)
-    shared = {
-        other: rows.select(keys)
-        .join(ctx.column("sessions", other, keys), keys, join_type="inner")
-        .num_rows
-        for other in _neighbours(day)
-        if ctx.catalog.state("sessions", other) is not None
-    }
-    split = sum(shared.values())
-    compared = (
-        f"{split} of its sessions have a row on {' or '.join(sorted(shared))} as well (a "
-        "session in two day folders is counted on both days)"
-        if shared
-        else "no day before or after is materialized to compare"
-    )
-    return DayCheck(
-        elsewhere == 0 and split == 0,
-        f"{elsewhere} of {rows.num_rows} sessions start on another day (UTC) than dt={day}; "
-        + compared,
-    )
-
-
-def _neighbours(day: str) -> tuple[str, str]:
-    date = dt.date.fromisoformat(day)
-    return ((date - dt.timedelta(days=1)).isoformat(), (date + dt.timedelta(days=1)).isoformat())
-
-
 @dataclass(frozen=True)
 class Check:
     name: str
@@ -336,7 +301,14 @@ BUILT_IN = (
         "sessions_on_their_day",
         "sessions",
         "Every session starts on its day (UTC) and has no row on the day before or after.",
-        _sessions_on_their_day,
+        sessions_on_their_day,
+        dg.AssetCheckSeverity.WARN,
+    ),
+    Check(
+        "times_not_in_the_future",
+        "sessions",
+        "No session ends more than an hour after the check ran (a producer's clock ahead).",
+        times_not_in_the_future,
         dg.AssetCheckSeverity.WARN,
     ),
 )
