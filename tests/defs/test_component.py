@@ -163,6 +163,9 @@ def test_what_build_definitions_takes_the_yaml_takes(
             "raw_source": True,
             "report": True,
             "in_process_executor": False,
+            "cron": "0 6 * * *",
+            "schedule_running": True,
+            "sensor_running": True,
         }
     )
     lake, compute = defs.resources["lake"], defs.resources["compute"]  # type: ignore[index]
@@ -176,6 +179,18 @@ def test_what_build_definitions_takes_the_yaml_takes(
     assert defs.executor is None
     blocking = {spec.name: spec.blocking for spec in sessions.check_specs}
     assert blocking["rejected_share"] and not blocking["sessions_on_their_day"]  # a warning
+    schedule = defs.resolve_schedule_def("builtin_tables_daily_schedule")
+    assert schedule.cron_schedule == "0 6 * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    sensor = defs.resolve_sensor_def("builtin_tables_daily_raw_changed")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    default = build_definitions(OPERATORS, name="tier_b")  # switched on in the UI, by default
+    assert default.resolve_schedule_def("tier_b_daily_schedule").default_status == (
+        dg.DefaultScheduleStatus.STOPPED
+    )
+    assert default.resolve_sensor_def("tier_b_daily_raw_changed").default_status == (
+        dg.DefaultSensorStatus.STOPPED
+    )
 
 
 def test_the_readmes_defs_yaml_loads(env_lake: Lake, sandbox_defs: Any) -> None:
@@ -264,6 +279,10 @@ def test_scaffolding_writes_a_defs_yaml_that_loads(env_lake: Lake) -> None:
             {"operators": ["team_metrics.operators:SlowTurns"], "group": "team-x"},
             "group 'team-x' names Dagster's asset group and job: letters, digits and _ only",
         ),
+        (
+            {"operators": ["team_metrics.operators:SlowTurns"], "cron": "daily"},
+            "cron 'daily' of bad_daily is not a cron schedule (five fields, UTC",
+        ),
     ],
     ids=[
         "missing-name",
@@ -277,6 +296,7 @@ def test_scaffolding_writes_a_defs_yaml_that_loads(env_lake: Lake) -> None:
         "bad-start-date",
         "no-operators",
         "bad-group",
+        "bad-cron",
     ],
 )
 def test_a_bad_path_fails_the_load_naming_it(

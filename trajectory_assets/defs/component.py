@@ -79,6 +79,9 @@ class OperatorAssetsScaffolder(dg.Scaffolder[OperatorAssetsScaffoldParams]):
             "  # blocking_checks: false      # true: a failed ERROR check fails the run",
             "  # raw_source: false           # true in the component of the built-in operators",
             "  # report: false               # true in the component of the built-in operators",
+            "  # cron: 30 0 * * *            # the daily schedule (UTC)",
+            "  # schedule_running: false     # true: the schedule is on once the location loads",
+            "  # sensor_running: false       # true: so is the sensor of late raw data",
             "  # in_process_executor: true   # false where the code location has its own",
             "",
         ]
@@ -173,6 +176,28 @@ class OperatorAssets(dg.Component, dg.Model, dg.Resolvable):
             "(in the component that holds the built-in operators)."
         ),
     ] = False
+    cron: Annotated[
+        str | None,
+        dg.Resolver.default(
+            description="When the daily schedule ticks, a cron schedule in UTC (default: "
+            "TRAJECTORY_ASSETS_SCHEDULE_CRON, else 00:30).",
+            examples=["30 0 * * *"],
+        ),
+    ] = None
+    schedule_running: Annotated[
+        bool,
+        dg.Resolver.default(
+            description="The daily schedule is on as soon as the code location loads, instead "
+            "of switched on in the UI."
+        ),
+    ] = False
+    sensor_running: Annotated[
+        bool,
+        dg.Resolver.default(
+            description="The sensor of late or changed raw data is on as soon as the code "
+            "location loads, instead of switched on in the UI."
+        ),
+    ] = False
     in_process_executor: Annotated[
         bool,
         dg.Resolver.default(
@@ -212,6 +237,9 @@ class OperatorAssets(dg.Component, dg.Model, dg.Resolvable):
             start_date=self.start_date,
             executor=dg.in_process_executor if self.in_process_executor else None,
             blocking_checks=self.blocking_checks,
+            cron=self.cron,
+            schedule_running=self.schedule_running,
+            sensor_running=self.sensor_running,
         )
 
 

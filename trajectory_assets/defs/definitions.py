@@ -75,6 +75,9 @@ def build_definitions(
     start_date: str | None = None,
     executor: dg.ExecutorDefinition | None = dg.in_process_executor,
     blocking_checks: bool = False,
+    cron: str | None = None,
+    schedule_running: bool = False,
+    sensor_running: bool = False,
 ) -> dg.Definitions:
     """Dagster definitions for `operators`: one subsettable multi-asset (every table its own
     asset, daily partitions, single-run backfills, checks), a daily job and its schedule, and a
@@ -90,6 +93,10 @@ def build_definitions(
     failed check of ERROR severity fails the run (the tables stay committed) and holds back
     assets that depend on its table, in the run and in Dagster's automation
     (`all_deps_blocking_checks_passed`); by default a run with failed checks succeeds.
+    `cron`: when the daily schedule ticks (default: TRAJECTORY_ASSETS_SCHEDULE_CRON, else
+    00:30 UTC). `schedule_running`, `sensor_running`: the schedule, and the
+    sensor of late raw data, are on as soon as the code location loads (a deployment's code
+    says so), instead of switched on in the UI, which is the default.
     """
     registry = Registry.build(operators, upstream)
     resources = resources or default_resources()
@@ -111,7 +118,7 @@ def build_definitions(
         launchpad_config(registry.operators, name),
     )
     reads_raw = any(op.inputs[0] == "raw_events" for op in registry.operators)
-    sensors = [raw_changed_sensor(registry, job, partitions)] if reads_raw else []
+    sensors = [raw_changed_sensor(registry, job, partitions, sensor_running)] if reads_raw else []
     assets: list[dg.AssetsDefinition | dg.SourceAsset] = [tables]
     if raw_source:
         assets.insert(0, raw_events_asset(partitions))
@@ -120,7 +127,7 @@ def build_definitions(
     return dg.Definitions(
         assets=assets,
         jobs=[job],
-        schedules=[daily_schedule(job)],
+        schedules=[daily_schedule(job, cron, schedule_running)],
         sensors=sensors,
         resources=resources,
         executor=executor,

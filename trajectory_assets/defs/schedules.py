@@ -8,10 +8,12 @@ import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # the type define_asset_job returns; not exported
 )
+from dagster._utils.schedules import is_valid_cron_schedule  # the rule schedules use
 
 from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import schedule_cron
+from trajectory_assets.errors import DefinitionError
 from trajectory_assets.lake.raw import list_days
 
 
@@ -27,11 +29,24 @@ def daily_job(
     )
 
 
-def daily_schedule(job: UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def daily_schedule(
+    job: UnresolvedAssetJobDefinition, cron: str | None = None, running: bool = False
+) -> dg.ScheduleDefinition:
+    """`cron`: when it ticks (default: the TRAJECTORY_ASSETS_SCHEDULE_CRON setting). `running`:
+    on from the moment the code location loads, rather than switched on in the UI."""
+    if cron is not None and not is_valid_cron_schedule(cron):
+        raise DefinitionError(
+            f"cron {cron!r} of {job.name} is not a cron schedule (five fields, UTC, e.g. "
+            "'30 0 * * *')"
+        )
+
     @dg.schedule(
         job=job,
-        cron_schedule=schedule_cron(),
+        cron_schedule=cron or schedule_cron(),
         execution_timezone="UTC",
+        default_status=(
+            dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+        ),
         name=f"{job.name}_schedule",
         description=f"Yesterday's partition (UTC) of every asset of {job.name}, once a day "
         "after it ended; the sensor takes days whose raw data arrives or changes later.",

@@ -31,15 +31,22 @@ from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
 
 
 def raw_changed_sensor(
-    registry: Registry, job: UnresolvedAssetJobDefinition, partitions: dg.PartitionsDefinition
+    registry: Registry,
+    job: UnresolvedAssetJobDefinition,
+    partitions: dg.PartitionsDefinition,
+    running: bool = False,
 ) -> dg.SensorDefinition:
+    """`running`: on from the moment the code location loads, rather than switched on in the
+    UI."""
     readers = [op for op in registry.operators if op.inputs[0] == RAW_TABLE]
 
     @dg.sensor(
         job=job,
         name=f"{job.name}_raw_changed",
         minimum_interval_seconds=300,
-        default_status=dg.DefaultSensorStatus.STOPPED,
+        default_status=dg.DefaultSensorStatus.RUNNING
+        if running
+        else dg.DefaultSensorStatus.STOPPED,
         description="Materializes days whose raw_events arrived, or changed after they were "
         "materialized, or whose price overrides changed (one run per day; the days "
         "`materialize --missing` picks, but not today's, which is still filling up).",
