@@ -8,7 +8,7 @@ import os
 import sys
 import sysconfig
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,13 +26,21 @@ from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.schema import TableSpec
 
 
-def run_task(task: BatchTask) -> list[BatchReceipt]:
+class Stopped(Exception):
+    """The run this batch belongs to was stopped while the batch computed: it writes nothing."""
+
+
+def run_task(task: BatchTask, stopped: Callable[[], bool] = lambda: False) -> list[BatchReceipt]:
     """Receipts of the steps this run finished (steps done earlier are computed only when a
-    later step of the batch reads their outputs, and not written again)."""
+    later step of the batch reads their outputs, and not written again). `stopped`: asked
+    before each write; true once the run was interrupted, whose process may outlive it by a
+    batch that could not be stopped mid-computation (a thread), and must not write meanwhile."""
     receipts = []
     for step, outputs, audit, input_rows, read in _steps(task):
         if step.done:
             continue
+        if stopped():
+            raise Stopped(f"batch {task.batch_id}: its run was stopped")
         op = step.operator
         specs: dict[str, TableSpec] = {t.name: t for t in op.outputs}
         raw = read if read is not None and RAW_TABLE in op.inputs else None

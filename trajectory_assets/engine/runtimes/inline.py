@@ -6,7 +6,8 @@ release the GIL, so the in-process runtime keeps every core busy too.
 
 import dataclasses
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
@@ -25,11 +26,18 @@ class InlineRuntime:
 
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
         """Every task runs, even after one finds unreadable raw files, so that the error names
-        every bad file of the run, not only the first batch's."""
+        every bad file of the run, not only the first batch's. Interrupted (Ctrl+C, or Dagster
+        terminating the run): at once, the batches not started never start, and those under
+        way write nothing (a thread cannot be stopped mid-computation, and the process lives on
+        until they end, while Dagster already counts the run canceled and its pool slot free)."""
         pool = ThreadPoolExecutor(max_workers=self._pool_size(tasks))
+        stop = threading.Event()
         try:
-            outcomes = list(pool.map(_outcome, self._with_cores(tasks)))
-        except BaseException:  # interrupted (Ctrl+C): at once; a batch left running commits nothing
+            outcomes = list(
+                pool.map(lambda task: _outcome(task, stop.is_set), self._with_cores(tasks))
+            )
+        except BaseException:
+            stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
@@ -52,8 +60,8 @@ class InlineRuntime:
         pass
 
 
-def _outcome(task: BatchTask) -> Outcome:
+def _outcome(task: BatchTask, stopped: Callable[[], bool]) -> Outcome:
     try:
-        return run_task(task)
+        return run_task(task, stopped)
     except (BadRawFilesError, OperatorError, LostDataFileError) as exc:
         return exc
