@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 
@@ -20,3 +21,21 @@ def test_the_daemon_frees_a_dead_runs_pool_slot_within_45_seconds(config: str) -
     assert monitoring["free_slots_after_run_end_seconds"] == 30
     assert monitoring["poll_interval_seconds"] <= 15
     assert monitoring["cancel_timeout_seconds"] == 60  # Terminate of a run whose process is gone
+
+
+def test_the_production_instance_retries_a_run_whose_process_died_and_no_other() -> None:
+    """README's "When something fails": one retry of a run whose worker died (a drained node, an
+    out-of-memory kill), none of a run whose operator or check failed, which would fail again."""
+    retries = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())["run_retries"]
+    assert retries == {"enabled": True, "max_retries": 1, "retry_on_asset_or_op_failure": False}
+
+
+def test_the_readmes_run_failure_sensor_loads_beside_the_tables() -> None:
+    readme = (ROOT / "README.md").read_text()
+    (block,) = [b.split("```")[0] for b in readme.split("```python\n")[1:] if "run_failure" in b]
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # the README's own code
+    defs = namespace["defs"]
+    assert isinstance(defs, dg.Definitions)
+    assert defs.resolve_sensor_def("tell_on_call").name == "tell_on_call"
+    assert defs.resolve_job_def("tier_b_daily").name == "tier_b_daily"

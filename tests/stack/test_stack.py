@@ -259,20 +259,12 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
             remote = lake_catalog(stack.lake).read(table, dt=day)
             assert remote.equals(lake_catalog(backfill.local).read(table, dt=day)), (table, day)
 
-    # the runs are in PostgreSQL, and the batches ran on the Ray worker node, not the head
-    import psycopg2
+    # the runs are in PostgreSQL: the backfill's is a success once its last step (the daily
+    # report) and its checks are done, a moment after the tables' days are recorded
+    _wait_for(lambda: _successful_runs(stack) >= 1, 120)
+    assert _successful_runs(stack) >= 1
 
-    with (
-        psycopg2.connect(
-            host="127.0.0.1",
-            port=int(stack.env["DAGSTER_PG_PORT"]),
-            user="postgres",
-            dbname="dagster",
-        ) as conn,
-        conn.cursor() as cursor,
-    ):
-        cursor.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'")
-        assert cursor.fetchone()[0] >= 1
+    # the batches ran on the Ray worker node, not the head
     with stack.instance() as instance:
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("sessions"), asset_partitions=DAYS[:1]),
@@ -292,6 +284,22 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
     checks = _checks(stack)
     assert {c["name"] for c in checks} >= {"unique_keys", "n_events_match_raw"}
     assert all(passed in c["partitionStatuses"]["ranges"] for c in checks), checks
+
+
+def _successful_runs(stack: Stack) -> int:
+    import psycopg2
+
+    with (
+        psycopg2.connect(
+            host="127.0.0.1",
+            port=int(stack.env["DAGSTER_PG_PORT"]),
+            user="postgres",
+            dbname="dagster",
+        ) as conn,
+        conn.cursor() as cursor,
+    ):
+        cursor.execute("SELECT count(*) FROM runs WHERE status = 'SUCCESS'")
+        return int(cursor.fetchone()[0])
 
 
 def _checks(stack: Stack) -> list[dict[str, Any]]:
