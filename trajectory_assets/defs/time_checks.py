@@ -47,7 +47,7 @@ clocks of machines that agree within NTP's reach are never an hour apart."""
 
 
 def times_not_in_the_future(ctx: CheckContext, day: str) -> DayCheck:
-    """A producer whose clock runs ahead (or that writes seconds where milliseconds are meant)
+    """A producer whose clock runs ahead (or that gives milliseconds where seconds are meant)
     puts events after the moment they were computed: durations, latencies between events and
     the sessions' end are then wrong, and nothing else would say so."""
     ended = ctx.column("sessions", day, ["ended_at"])["ended_at"].cast(pa.timestamp("us", "UTC"))
