@@ -53,6 +53,30 @@ def write_lake(root: Path, sessions: list[list[dict[str, object]]]) -> Lake:
     return lake
 
 
+def write_session_file(
+    root: Path,
+    day: str,
+    session: str,
+    events: list[dict[str, object]],
+    name: str = "part-0.parquet",
+) -> None:
+    """One raw file of session `session` of app `app` under `day`: each event's given columns
+    (`event_id` and `ts` at least), `user_message` events unless they say otherwise."""
+    folder = root / "raw_events" / f"dt={day}" / "app_id=app" / f"session_id={session}"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            **dict.fromkeys(RAW_EVENTS.names),
+            "app_id": "app",
+            "session_id": session,
+            "event_type": "user_message",
+            **e,
+        }
+        for e in events
+    ]
+    pq.write_table(pa.Table.from_pylist(rows, schema=RAW_EVENTS), folder / name)
+
+
 def break_day(lake: Lake, day: str, tmp_path: Path) -> Path:
     """A session folder of the day that links to a disk no longer there."""
     app = next(Path(lake.root, "raw_events", f"dt={day}").glob("app_id=*"))

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.dagster_assets import assets_of
-from tests.lakes import DAY1, DAY2
+from tests.lakes import DAY1, DAY2, write_session_file
 from tests.operators.builders import event, events_table
 from tests.runs import lake_catalog
 from trajectory_assets.definitions import defs
@@ -375,25 +375,11 @@ def test_sessions_split_over_two_days_or_filed_on_another_day_are_a_warning(
     event's. Both are computed as filed (a warning, not a failure), and said."""
     import datetime as dt
 
-    from trajectory_assets.schema import RAW_EVENTS
-
     late = dt.datetime.fromisoformat(f"{DAY1}T23:50:00+00:00")
 
     def write(day: str, session: str, times: list[dt.datetime]) -> None:
-        folder = tmp_path / "raw_events" / f"dt={day}" / "app_id=app" / f"session_id={session}"
-        folder.mkdir(parents=True)
-        rows = [
-            {
-                **dict.fromkeys(RAW_EVENTS.names),
-                "event_id": f"{session}-{day}-{i}",
-                "app_id": "app",
-                "session_id": session,
-                "ts": ts,
-                "event_type": "user_message",
-            }
-            for i, ts in enumerate(times)
-        ]
-        pq.write_table(pa.Table.from_pylist(rows, schema=RAW_EVENTS), folder / "part-0.parquet")
+        events = [{"event_id": f"{session}-{day}-{i}", "ts": ts} for i, ts in enumerate(times)]
+        write_session_file(tmp_path, day, session, events)
 
     minutes = [dt.timedelta(minutes=m) for m in (0, 5)]
     write(DAY1, "whole", [late - dt.timedelta(hours=2) + m for m in minutes])

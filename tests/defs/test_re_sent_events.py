@@ -5,11 +5,9 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tests.dagster_assets import assets_of
-from tests.lakes import DAY1
+from tests.lakes import DAY1, write_session_file
 from tests.operators.builders import event, events_table
 from tests.runs import lake_catalog
 from trajectory_assets.definitions import defs
@@ -17,28 +15,17 @@ from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators.audit import CONFLICTING, recount
 from trajectory_assets.operators.session_tables import REJECTED_EVENTS
-from trajectory_assets.schema import RAW_EVENTS
 
 START = dt.datetime.fromisoformat(f"{DAY1}T10:00:00+00:00")
 
 
 def _write(root: Path, name: str, payloads: dict[str, str]) -> None:
     """One raw file of session s1: an event per id, with the given payloads."""
-    folder = root / "raw_events" / f"dt={DAY1}" / "app_id=app" / "session_id=s1"
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = [
-        {
-            **dict.fromkeys(RAW_EVENTS.names),
-            "event_id": event_id,
-            "app_id": "app",
-            "session_id": "s1",
-            "ts": START + dt.timedelta(seconds=i),
-            "event_type": "user_message",
-            "payload": payload,
-        }
+    events = [
+        {"event_id": event_id, "ts": START + dt.timedelta(seconds=i), "payload": payload}
         for i, (event_id, payload) in enumerate(payloads.items())
     ]
-    pq.write_table(pa.Table.from_pylist(rows, schema=RAW_EVENTS), folder / name)
+    write_session_file(root, DAY1, "s1", events, name)
 
 
 def _sessions_run(lake: Lake) -> dg.ExecuteInProcessResult:

@@ -4,31 +4,18 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tests.dagster_assets import assets_of
+from tests.lakes import write_session_file
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.schema import RAW_EVENTS
 
 
 def _session(root: Path, day: str, session: str, times: list[dt.datetime]) -> None:
-    folder = root / "raw_events" / f"dt={day}" / "app_id=app" / f"session_id={session}"
-    folder.mkdir(parents=True)
-    rows = [
-        {
-            **dict.fromkeys(RAW_EVENTS.names),
-            "event_id": f"{session}-{i}",
-            "app_id": "app",
-            "session_id": session,
-            "ts": ts,
-            "event_type": "user_message",
-        }
-        for i, ts in enumerate(times)
-    ]
-    pq.write_table(pa.Table.from_pylist(rows, schema=RAW_EVENTS), folder / "part-0.parquet")
+    write_session_file(
+        root, day, session, [{"event_id": f"{session}-{i}", "ts": ts} for i, ts in enumerate(times)]
+    )
 
 
 def _check(root: Path, day: str) -> dg.AssetCheckEvaluation:
