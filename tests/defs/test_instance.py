@@ -39,3 +39,27 @@ def test_the_readmes_run_failure_sensor_loads_beside_the_tables() -> None:
     assert isinstance(defs, dg.Definitions)
     assert defs.resolve_sensor_def("tell_on_call").name == "tell_on_call"
     assert defs.resolve_job_def("tier_b_daily").name == "tier_b_daily"
+
+
+def camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def test_the_helm_values_set_what_the_production_instance_sets() -> None:
+    """The Helm chart writes the instance from its values: a setting deploy/dagster.yaml has and
+    the values lack (the pool's limit of 1 once was) holds on compose and the local stack and
+    silently not on Kubernetes, where `forget` then deletes raw files under a running run."""
+    instance = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    values = yaml.safe_load((ROOT / "deploy" / "k8s" / "dagster-values.yaml").read_text())
+    daemon = values["dagsterDaemon"]
+    assert daemon["runRetries"] == {camel(k): v for k, v in instance["run_retries"].items()}
+    assert daemon["runMonitoring"] == {camel(k): v for k, v in instance["run_monitoring"].items()}
+    concurrency = instance["concurrency"]
+    assert values["concurrency"]["enabled"]
+    assert values["concurrency"]["pools"] == {"defaultLimit": concurrency["pools"]["default_limit"]}
+    runs = values["concurrency"]["runs"]
+    assert runs["maxConcurrentRuns"] == concurrency["runs"]["max_concurrent_runs"]
+    assert runs["tagConcurrencyLimits"] == concurrency["runs"]["tag_concurrency_limits"]
+    # the chart refuses limits set both there and under `concurrency`
+    assert daemon["runCoordinator"]["config"]["queuedRunCoordinator"] == {}
