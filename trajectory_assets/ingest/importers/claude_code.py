@@ -35,15 +35,19 @@ Mapping
   → one `agent_message` per response.
 - agent_id: `main` for the main conversation; a sub-agent's messages (`isSidechain`) have their
   own: `agentId` when the entry has one, else `sidechain-<uuid of the sub-agent's first entry>`.
-- turns: each llm_call opens the next turn (0-based); other events belong to the turn of the
-  call before them, user messages to the turn they prompt.
+- turns (`turns.Turns`): each llm_call opens the session's next turn (0-based); other events
+  belong to their agent's turn (a sub-agent's to the sub-agent's, though the main conversation
+  or another sub-agent called meanwhile), user messages and a `system` error (a request that is
+  retried) to the turn of their agent's next call.
 - `session_start` / `session_end` at the first and last entry. A transcript says nothing about
   success, so the end has a status only when the session's last assistant entry is an API
   error (`failure`); otherwise the sessions table shows `unknown`. A file holding only a
   sub-agent's entries (recent versions write `agent-<id>.jsonl` with the parent's sessionId)
   adds its events to the parent's session and gives no start or end of its own.
 - event ids hash the session id and the source's own ids (message and request ids, tool_use ids,
-  entry uuids), so a transcript imported again, or copied, adds nothing.
+  entry uuids), so a transcript imported again, or copied, adds nothing; one resumed since (the
+  file grew) adds the new events and a new `session_end` (the end's id names the last entry;
+  the session's last end gives its status).
 """
 
 import datetime as dt
@@ -56,6 +60,7 @@ from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import Row, dumps, event, non_negative, stable_id
 from trajectory_assets.ingest.importers.claude_code_entries import Entry, Response, read_entries
 from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms
+from trajectory_assets.ingest.importers.turns import Turns
 
 FORMAT = "claude-code"
 SUFFIXES = (".jsonl",)
@@ -97,7 +102,7 @@ class _Session:
         self.agents: dict[str, str] = {}
         self.rows_: list[Row] = []
         self.seq = 0
-        self.turn = -1
+        self.turns = Turns()
 
     def eid(self, *parts: object) -> str:
         return stable_id(FORMAT, self.id, *parts)
@@ -180,18 +185,21 @@ class _Session:
             elif entry.type == "user":
                 self._user(entry, agent, tools)
             elif entry.type == "system" and str(entry.raw.get("level")) == "error":
-                self.add(
+                retried = self.add(  # the request is sent again: the error is that call's
                     "error",
                     ("entry", entry.uuid),
                     entry.ts,
-                    turn_index=max(self.turn, 0),
                     agent_id=agent,
                     error_type=str(entry.raw.get("subtype") or "system_error"),
                     payload=dumps({"message": _text(entry.raw.get("content"))[:2000] or None}),
                 )
+                self.turns.next_of(agent, retried)
+        self.turns.close()
         if whole:
             end: dict[str, Any] = {"status": "failure"} if failed_last else {}
-            self.add("session_end", ("session_end",), last.ts, agent_id="main", payload=dumps(end))
+            # one end per state of the file: a session resumed and imported again ends anew
+            ends = ("session_end", last.uuid)
+            self.add("session_end", ends, last.ts, agent_id="main", payload=dumps(end))
         yield from self.rows_
 
     def _start(self, first: Entry) -> None:
@@ -222,7 +230,7 @@ class _Session:
             "error",
             ("entry", entry.uuid),
             entry.ts,
-            turn_index=max(self.turn, 0),
+            turn_index=self.turns.current(agent),
             agent_id=agent,
             error_type=str(error) if isinstance(error, str) and error else "api_error",
             error_code=_code(entry.raw.get("apiErrorStatus")),
@@ -245,12 +253,12 @@ class _Session:
         if stop:
             payload["stop_reason"] = stop
         start = self.started(first)
-        self.turn += 1
+        turn = self.turns.open(agent)
         self.add(
             "llm_call",
             ("llm_call", response.key),
             start or first.ts,
-            turn_index=self.turn,
+            turn_index=turn,
             agent_id=agent,
             model=first.message.get("model"),
             request_id=first.raw.get("requestId") or first.message.get("id"),
@@ -266,7 +274,7 @@ class _Session:
                 "agent_message",
                 ("agent_message", response.key),
                 last.ts,
-                turn_index=self.turn,
+                turn_index=turn,
                 agent_id=agent,
                 payload=dumps({"text": text[:2000]}),
             )
@@ -276,7 +284,7 @@ class _Session:
             "tool_call",
             ("tool_call", block.get("id")),
             entry.ts,
-            turn_index=max(self.turn, 0),
+            turn_index=self.turns.current(agent),
             agent_id=agent,
             tool_name=block.get("name"),
             request_id=block.get("id"),
@@ -299,7 +307,7 @@ class _Session:
                     "error",
                     ("tool_result", block.get("tool_use_id"), entry.uuid),
                     entry.ts,
-                    turn_index=max(self.turn, 0),
+                    turn_index=self.turns.current(agent),
                     agent_id=agent,
                     error_type="tool_error",
                     payload=dumps({"message": message, "tool_use_id": block.get("tool_use_id")}),
@@ -311,14 +319,14 @@ class _Session:
             else _text([b for b in entry.blocks if b.get("type") == "text"])
         )
         if text and not entry.raw.get("isMeta"):
-            self.add(
+            prompt = self.add(
                 "user_message",
                 ("user_message", entry.uuid),
                 entry.ts,
-                turn_index=self.turn + 1,
                 agent_id=agent,
                 payload=dumps({"text": text[:2000]}),
             )
+            self.turns.next_of(agent, prompt)
 
 
 def _code(value: Any) -> str | None:

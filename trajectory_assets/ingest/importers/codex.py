@@ -30,11 +30,13 @@ Mapping
 - `event_msg` `error` and `stream_error` → `error` events. User `message`s (but the
   `<environment_context>` and instruction blocks Codex injects) → `user_message`; assistant
   text → `agent_message`.
-- turns: each llm_call opens the next turn (0-based); user messages belong to the turn they
-  prompt. `session_start` / `session_end` at the first and last line; the end has status
-  `failure` when an `error` came after the last response, else none (→ `unknown`).
+- turns (`turns.Turns`): each llm_call opens the next turn (0-based); user messages and a
+  `stream_error` (the request is sent again) belong to the turn of the next call.
+  `session_start` / `session_end` at the first and last line; the end has status `failure` when
+  an `error` came after the last response, else none (→ `unknown`).
 - event ids hash the session id and the source's ids (`call_id`s) or line positions, which an
-  appended rollout keeps: importing it again adds only the new events.
+  appended rollout keeps: importing it again adds only the new events, and a new `session_end`
+  (the end's id names the last line; the session's last end gives its status).
 """
 
 import datetime as dt
@@ -56,6 +58,7 @@ from trajectory_assets.ingest.common import (
     to_int,
 )
 from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms, timed_objects
+from trajectory_assets.ingest.importers.turns import Turns
 
 FORMAT = "codex"
 SUFFIXES = (".jsonl",)
@@ -164,7 +167,7 @@ class _Rollout:
         self.id = session_id
         self.lines = lines
         self.rows_: list[Row] = []
-        self.turn = -1
+        self.turns = Turns()
 
     def add(self, event_type: str, key: tuple[object, ...], ts: dt.datetime, **cols: Any) -> Row:
         row = event(
@@ -257,23 +260,27 @@ class _Rollout:
                 self._message(line)
             elif line.type == "event_msg" and item in ("error", "stream_error"):
                 failed_last = item == "error"
-                self.add(
+                error = self.add(
                     "error",
                     ("line", line.number),
                     line.ts,
-                    turn_index=max(self.turn, 0),
+                    turn_index=self.turns.current(None),
                     error_type=f"codex_{item}",
                     payload=dumps({"message": str(payload.get("message") or "")[:2000]}),
                 )
+                if item == "stream_error":  # the request is sent again: the error is that call's
+                    self.turns.next_of(None, error)
+        self.turns.close()
         end: dict[str, Any] = {"status": "failure"} if failed_last else {}
-        self.add("session_end", ("session_end",), last.ts, payload=dumps(end))
+        # one end per state of the file: a rollout resumed and imported again ends anew
+        self.add("session_end", ("session_end", last.number), last.ts, payload=dumps(end))
         rows = sorted(self.rows_, key=lambda r: r["ts"])
         for seq, row in enumerate(rows):
             row["seq"] = seq
         yield from rows
 
     def _llm_call(self, group: Group) -> None:
-        self.turn += 1
+        turn = self.turns.open(None)
         anchor = group.lines[0] if group.lines else group.count
         assert anchor is not None
         start = group.prompt or anchor.ts
@@ -286,7 +293,7 @@ class _Rollout:
             "llm_call",
             ("llm_call", anchor.number),
             start,
-            turn_index=self.turn,
+            turn_index=turn,
             model=group.model,
             latency_ms=non_negative(elapsed_ms(start, end)),
             input_tokens=tokens.get("input_tokens") if group.tokens else None,
@@ -305,7 +312,7 @@ class _Rollout:
             "tool_call",
             ("tool_call", call_id),
             line.ts,
-            turn_index=max(self.turn, 0),
+            turn_index=self.turns.current(None),
             tool_name=name,
             request_id=call_id,
             payload=dumps({"arguments": arguments}),
@@ -330,19 +337,19 @@ class _Rollout:
         role = line.payload.get("role")
         text = _text(line.payload.get("content"))
         if role == "user" and text and not text.lstrip().startswith(_INJECTED):
-            self.add(
+            prompt = self.add(
                 "user_message",
                 ("line", line.number),
                 line.ts,
-                turn_index=self.turn + 1,
                 payload=dumps({"text": text[:2000]}),
             )
+            self.turns.next_of(None, prompt)
         elif role == "assistant" and text:
             self.add(
                 "agent_message",
                 ("line", line.number),
                 line.ts,
-                turn_index=max(self.turn, 0),
+                turn_index=self.turns.current(None),
                 payload=dumps({"text": text[:2000]}),
             )
 

@@ -35,8 +35,10 @@ Mapping
   error: an llm/tool span carries `error_type` itself (`error.type`, else the exception type, else
   `span_error`); any other span in error becomes an `error` event, except a wrapper whose wrapped
   call already carries the error (the same exception, recorded again on the way up).
-- turns: each llm_call opens the next turn (0-based); tool calls belong to the turn of the LLM call
-  before them. agent_id: `gen_ai.agent.name` of the span or its nearest ancestor.
+- turns (`turns.Turns`): each llm_call opens the next turn (0-based); tool calls and errors belong
+  to the turn of their agent's LLM call before them (agents nested as `invoke_agent` spans run
+  side by side: a sub-agent's tool call is never counted in a sibling's turn). agent_id:
+  `gen_ai.agent.name` of the span or its nearest ancestor.
 - Structural spans (agent, chain, workflow) give no event of their own; token totals that the
   first agent span states go in the session_start payload (`agent_tokens`), to check the calls
   against. Event ids hash (trace id, span id, role), so the same span always maps to the same
@@ -81,6 +83,7 @@ from trajectory_assets.ingest.importers.otel_spans import (
     kind,
     raw_spans,
 )
+from trajectory_assets.ingest.importers.turns import Turns
 
 FORMAT = "otel"
 SUFFIXES = (".json", ".jsonl")
@@ -203,12 +206,17 @@ class _Tree:
         return out
 
     def agent_of(self, span: Span) -> str | None:
+        named = self.agent_span(span)
+        return None if named is None else str(self.by_id[named].attrs["gen_ai.agent.name"])
+
+    def agent_span(self, span: Span) -> str | None:
+        """The span (itself or its nearest ancestor) naming the agent it runs in: one agent's
+        run, told apart from another run of the same agent beside it."""
         seen: set[str] = set()
         current: str | None = span.span_id
         while current is not None and current not in seen:
-            name = self.by_id[current].attrs.get("gen_ai.agent.name")
-            if name:
-                return str(name)
+            if self.by_id[current].attrs.get("gen_ai.agent.name"):
+                return current
             seen.add(current)
             current = self.parent.get(current)
         return None
@@ -246,7 +254,7 @@ def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
         agent_id=tree.agent_of(root) if root else None,
         payload=dumps(start_payload),
     )
-    turn = -1
+    turns = Turns()
     for span in spans:
         span_kind = tree.kinds[span.span_id]
         failed = failure(span)
@@ -263,8 +271,8 @@ def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
         else:
             continue
         seq += 1
-        if role == "llm_call":
-            turn += 1
+        agent = tree.agent_span(span)
+        turn = turns.open(agent) if role == "llm_call" else turns.current(agent)
         common: dict[str, Any] = {
             "event_id": stable_id(FORMAT, trace_id, span.span_id, role),
             "session_id": session_id,
@@ -280,12 +288,12 @@ def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
             yield _llm_call(span, chain, turn, payload, common)
         elif role == "tool_call":
             chain = [span, *tree.wrappers_of(span)]
-            yield _tool_call(span, chain, max(turn, 0), payload, common)
+            yield _tool_call(span, chain, turn, payload, common)
         else:
             yield event(
                 "error",
                 ts=_ts(span.end_ns or span.start_ns),
-                turn_index=turn if turn >= 0 else None,
+                turn_index=turn if turns.last >= 0 else None,
                 payload=dumps(payload),
                 **common,
             )

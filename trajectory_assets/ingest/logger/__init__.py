@@ -34,11 +34,14 @@ Guarantees
   logger is not known to this one, which starts from its own first flush's day.)
 - `capture` chooses what is written: `full`, `sampled` or `metrics_only` (see `capture`).
 
-Modules: `api` (the caller's side: `EventLogger`, `Session`), `capture` (the capture policy),
-`flusher` (the flush thread: batching, writing, retries), `buffer` (what the two sides share).
+Modules: `api` (the caller's side: `EventLogger`), `session` (its per-session helpers,
+`Session`), `turns` (the turn numbers handles of one session share), `capture` (the capture
+policy), `flusher` (the flush thread: batching, writing, retries), `buffer` (what the two sides
+share).
 """
 
-from trajectory_assets.ingest.logger.api import EventLogger, Session
+from trajectory_assets.ingest.logger.api import EventLogger
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture
+from trajectory_assets.ingest.logger.session import Session
 
 __all__ = ["CAPTURE_LEVELS", "Capture", "EventLogger", "Session"]

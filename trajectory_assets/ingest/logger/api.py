@@ -1,4 +1,4 @@
-"""The public API of the event logger: `EventLogger` and its per-session helpers, `Session`.
+"""The public API of the event logger: `EventLogger` (its per-session helpers are `session`'s).
 
 This is the caller's side, the hot path: `log()` builds one `LoggedEvent` and appends it to the
 shared buffer under a lock, and never raises. Storage is the flush thread's (`flusher`); which
@@ -12,13 +12,14 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from types import TracebackType
-from typing import Any, Literal, get_args
+from typing import Any
 
 from trajectory_assets.ingest.common import dumps
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, CapturePolicy
 from trajectory_assets.ingest.logger.flusher import Flusher
+from trajectory_assets.ingest.logger.session import Session
+from trajectory_assets.ingest.logger.turns import SessionTurns
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import folder_name_problem
 
@@ -26,8 +27,6 @@ from trajectory_assets.lake.layout import folder_name_problem
 log = logging.getLogger("trajectory_assets.ingest.logger")
 
 _ROW_OVERHEAD_BYTES = 160
-Outcome = Literal["kept", "eliminated", "scored"]
-DECISION_OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US = dt.timedelta(microseconds=1)
 
@@ -38,155 +37,6 @@ def _ts_us(value: Any) -> int:
     if us < 0:  # a day Dagster's daily partitions cannot name (year 1 became the lake's start)
         raise ValueError(f"ts {value!r} is before 1970-01-01")
     return us
-
-
-class Session:
-    """Helpers that fill the columns of each Tier A event type for one session.
-
-    Methods return the event id (None if the event was dropped). `turn_index` defaults to the
-    session's current turn, which `next_turn()` advances; session-level events carry no turn.
-    """
-
-    def __init__(self, logger: "EventLogger", session_id: str, agent_id: str | None = None):
-        self.logger = logger
-        self.id = session_id
-        self.agent_id = agent_id
-        self.turn = 0
-        self.ended = False
-
-    def next_turn(self) -> int:
-        self.turn += 1
-        return self.turn
-
-    def _log(self, event_type: str, turn: bool, **fields: Any) -> str | None:
-        if turn and fields.get("turn_index") is None:
-            fields["turn_index"] = self.turn
-        if fields.get("agent_id") is None:
-            fields["agent_id"] = self.agent_id
-        return self.logger.log(self.id, event_type, **fields)
-
-    def start(self, payload: Mapping[str, Any] | None = None, **fields: Any) -> str | None:
-        return self._log("session_start", False, payload=payload, **fields)
-
-    def user_message(self, text: str | None = None, **fields: Any) -> str | None:
-        payload = fields.pop("payload", None) or ({"text": text} if text is not None else None)
-        return self._log("user_message", True, payload=payload, **fields)
-
-    def agent_message(self, text: str | None = None, **fields: Any) -> str | None:
-        payload = fields.pop("payload", None) or ({"text": text} if text is not None else None)
-        return self._log("agent_message", True, payload=payload, **fields)
-
-    def llm_call(
-        self,
-        model: str | None,
-        *,
-        input_tokens: int | None = None,
-        output_tokens: int | None = None,
-        cache_tokens: int | None = None,
-        latency_ms: float | None = None,
-        ttft_ms: float | None = None,
-        **fields: Any,
-    ) -> str | None:
-        return self._log(
-            "llm_call",
-            True,
-            model=model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cache_tokens=cache_tokens,
-            latency_ms=latency_ms,
-            ttft_ms=ttft_ms,
-            **fields,
-        )
-
-    def tool_call(
-        self,
-        tool_name: str,
-        *,
-        arguments: Any = None,
-        latency_ms: float | None = None,
-        error_type: str | None = None,
-        **fields: Any,
-    ) -> str | None:
-        """`arguments` (any JSON value) go to the payload's `arguments`, which the loop columns
-        compare: the same tool with the same arguments again is a repeat."""
-        if arguments is not None:
-            payload = fields.pop("payload", None)
-            extra = payload if isinstance(payload, Mapping) else {}
-            fields["payload"] = {**extra, "arguments": arguments}
-        return self._log(
-            "tool_call",
-            True,
-            tool_name=tool_name,
-            tool_latency_ms=latency_ms,
-            error_type=error_type,
-            **fields,
-        )
-
-    def error(self, error_type: str, message: str | None = None, **fields: Any) -> str | None:
-        payload = fields.pop("payload", None) or {"message": message}
-        return self._log("error", True, error_type=error_type, payload=payload, **fields)
-
-    def decision(
-        self,
-        step: str,
-        item_id: str,
-        outcome: Outcome,
-        score: float | None = None,
-        reason: str | None = None,
-        **fields: Any,
-    ) -> str | None:
-        """`outcome` is one of SPEC's three: another would be counted in no column of
-        `decision_steps`, so it is left out as invalid, like any event no table can use."""
-        if outcome not in DECISION_OUTCOMES:
-            self.logger._invalid(f"decision outcome {outcome!r} is not one of {DECISION_OUTCOMES}")
-            return None
-        payload = {"step": step, "item_id": item_id, "outcome": outcome, "score": score}
-        if reason is not None:
-            payload["reason"] = reason
-        return self._log("decision", True, payload=payload, **fields)
-
-    def eval_result(
-        self,
-        benchmark: str,
-        task_id: str,
-        passed: bool,
-        score: float | None = None,
-        run_id: str | None = None,
-        model: str | None = None,
-        **fields: Any,
-    ) -> str | None:
-        payload = {
-            "benchmark": benchmark,
-            "task_id": task_id,
-            "run_id": run_id,
-            "passed": passed,
-            "score": score,
-        }
-        return self._log("eval_result", False, payload=payload, model=model, **fields)
-
-    def end(self, status: str = "success", **fields: Any) -> str | None:
-        self.ended = True
-        extra = fields.pop("payload", None)
-        payload = {**extra, "status": status} if isinstance(extra, Mapping) else {"status": status}
-        return self._log("session_end", False, payload=payload, **fields)
-
-    def __enter__(self) -> "Session":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.ended:
-            return
-        if exc is not None:
-            self.error(type(exc).__name__, str(exc))
-            self.end("failure")
-        else:
-            self.end("success")
 
 
 class EventLogger:
@@ -234,6 +84,7 @@ class EventLogger:
 
         self._counter = itertools.count()
         self._buffer = Buffer()
+        self.turns = SessionTurns()
         self._flusher = Flusher(
             self.lake,
             app_id,
@@ -350,10 +201,17 @@ class EventLogger:
             pass
 
     def session(
-        self, session_id: str | None = None, *, agent_id: str | None = None, start: bool = True
+        self,
+        session_id: str | None = None,
+        *,
+        agent_id: str | None = None,
+        start: bool = True,
+        turn: int | None = None,
     ) -> Session:
-        """A session handle (new id when none is given); logs its session_start."""
-        handle = Session(self, session_id or uuid.uuid4().hex, agent_id)
+        """A session handle (new id when none is given); logs its session_start unless `start`
+        is false (a sub-agent's handle of a session open here, or a session resumed). Its first
+        turn is the session's next, or `turn` (a resumed session's, where the last one ended)."""
+        handle = Session(self, session_id or uuid.uuid4().hex, agent_id, turn)
         if start:
             handle.start()
         return handle

@@ -1,0 +1,170 @@
+"""The caller's per-session helpers, `Session`: one method per Tier A event type, filling its
+columns, each a call of `EventLogger.log`, so they never raise either.
+"""
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from trajectory_assets.ingest.logger.api import EventLogger
+
+Outcome = Literal["kept", "eliminated", "scored"]
+DECISION_OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+
+class Session:
+    """Helpers that fill the columns of each Tier A event type for one session.
+
+    Methods return the event id (None if the event was dropped). `turn_index` defaults to the
+    handle's current turn, which `next_turn()` sets to the session's next (`turns`: handles of
+    one session share its numbers); session-level events carry no turn.
+    """
+
+    def __init__(
+        self,
+        logger: "EventLogger",
+        session_id: str,
+        agent_id: str | None = None,
+        turn: int | None = None,
+    ):
+        self.logger = logger
+        self.id = session_id
+        self.agent_id = agent_id
+        self.turn = logger.turns.take(session_id, turn)
+        self.ended = False
+
+    def next_turn(self) -> int:
+        self.turn = self.logger.turns.take(self.id)
+        return self.turn
+
+    def _log(self, event_type: str, turn: bool, **fields: Any) -> str | None:
+        if turn and fields.get("turn_index") is None:
+            fields["turn_index"] = self.turn
+        if fields.get("agent_id") is None:
+            fields["agent_id"] = self.agent_id
+        return self.logger.log(self.id, event_type, **fields)
+
+    def start(self, payload: Mapping[str, Any] | None = None, **fields: Any) -> str | None:
+        return self._log("session_start", False, payload=payload, **fields)
+
+    def user_message(self, text: str | None = None, **fields: Any) -> str | None:
+        payload = fields.pop("payload", None) or ({"text": text} if text is not None else None)
+        return self._log("user_message", True, payload=payload, **fields)
+
+    def agent_message(self, text: str | None = None, **fields: Any) -> str | None:
+        payload = fields.pop("payload", None) or ({"text": text} if text is not None else None)
+        return self._log("agent_message", True, payload=payload, **fields)
+
+    def llm_call(
+        self,
+        model: str | None,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cache_tokens: int | None = None,
+        latency_ms: float | None = None,
+        ttft_ms: float | None = None,
+        **fields: Any,
+    ) -> str | None:
+        return self._log(
+            "llm_call",
+            True,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_tokens=cache_tokens,
+            latency_ms=latency_ms,
+            ttft_ms=ttft_ms,
+            **fields,
+        )
+
+    def tool_call(
+        self,
+        tool_name: str,
+        *,
+        arguments: Any = None,
+        latency_ms: float | None = None,
+        error_type: str | None = None,
+        **fields: Any,
+    ) -> str | None:
+        """`arguments` (any JSON value) go to the payload's `arguments`, which the loop columns
+        compare: the same tool with the same arguments again is a repeat."""
+        if arguments is not None:
+            payload = fields.pop("payload", None)
+            extra = payload if isinstance(payload, Mapping) else {}
+            fields["payload"] = {**extra, "arguments": arguments}
+        return self._log(
+            "tool_call",
+            True,
+            tool_name=tool_name,
+            tool_latency_ms=latency_ms,
+            error_type=error_type,
+            **fields,
+        )
+
+    def error(self, error_type: str, message: str | None = None, **fields: Any) -> str | None:
+        payload = fields.pop("payload", None) or {"message": message}
+        return self._log("error", True, error_type=error_type, payload=payload, **fields)
+
+    def decision(
+        self,
+        step: str,
+        item_id: str,
+        outcome: Outcome,
+        score: float | None = None,
+        reason: str | None = None,
+        **fields: Any,
+    ) -> str | None:
+        """`outcome` is one of SPEC's three: another would be counted in no column of
+        `decision_steps`, so it is left out as invalid, like any event no table can use."""
+        if outcome not in DECISION_OUTCOMES:
+            self.logger._invalid(f"decision outcome {outcome!r} is not one of {DECISION_OUTCOMES}")
+            return None
+        payload = {"step": step, "item_id": item_id, "outcome": outcome, "score": score}
+        if reason is not None:
+            payload["reason"] = reason
+        return self._log("decision", True, payload=payload, **fields)
+
+    def eval_result(
+        self,
+        benchmark: str,
+        task_id: str,
+        passed: bool,
+        score: float | None = None,
+        run_id: str | None = None,
+        model: str | None = None,
+        **fields: Any,
+    ) -> str | None:
+        payload = {
+            "benchmark": benchmark,
+            "task_id": task_id,
+            "run_id": run_id,
+            "passed": passed,
+            "score": score,
+        }
+        return self._log("eval_result", False, payload=payload, model=model, **fields)
+
+    def end(self, status: str = "success", **fields: Any) -> str | None:
+        self.ended = True
+        self.logger.turns.forget(self.id)
+        extra = fields.pop("payload", None)
+        payload = {**extra, "status": status} if isinstance(extra, Mapping) else {"status": status}
+        return self._log("session_end", False, payload=payload, **fields)
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.ended:
+            return
+        if exc is not None:
+            self.error(type(exc).__name__, str(exc))
+            self.end("failure")
+        else:
+            self.end("success")
