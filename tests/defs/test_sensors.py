@@ -12,6 +12,8 @@ from tests.runs import run_all
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.instance import bind
 from trajectory_assets.defs.resources import LakeResource
+from trajectory_assets.defs.sensors import _from_raw
+from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.fs import Lake
 
 
@@ -158,6 +160,52 @@ def test_days_computed_by_an_earlier_version_of_the_operators_are_requested_agai
     launched = {r.run_key for r in ticked.run_requests or []}
     run_all(lake, [DAY1, DAY2], operators=before)  # the earlier version's runs
     requests = evaluate(lake)  # the current version
+    assert [r.partition_key for r in requests] == [DAY1, DAY2]
+    assert not launched & {r.run_key for r in requests}
+
+
+def test_days_written_before_a_column_was_declared_are_requested_again(lake: Lake) -> None:
+    """A column declared without a new version left the days written before without it: the
+    run keys named the attempt keys alone, which the schema is no part of."""
+    import pyarrow as pa
+
+    import trajectory_assets as ta
+    from trajectory_assets.operators import OPERATORS
+
+    def counts(*extra: str) -> ta.Operator:
+        class TurnCounts(ta.Operator):
+            name, version, inputs, requires = "turn_counts", "1", ("turns",), None
+            columns = [ta.column(c, pa.string(), "") for c in ("dt", "app_id", "session_id")]
+            outputs = (
+                ta.TableSpec(
+                    "turn_counts",
+                    pa.schema([*columns, *(ta.column(c, pa.int64(), "") for c in extra)]),
+                    partition_by=("app_id",),
+                    keys=("app_id", "session_id"),
+                    description="One row per session.",
+                ),
+            )
+
+            def transform(self, ctx: ta.OpContext, batch: ta.Batch) -> pa.Table:
+                more = "".join(f", count(*) AS {c}" for c in extra)
+                return batch.sql(f"SELECT dt, app_id, session_id{more} FROM turns GROUP BY ALL")
+
+        return TurnCounts()
+
+    def tick(*ops: ta.Operator) -> list[dg.RunRequest]:
+        location = ta.build_definitions(ops, name="tier_b", raw_source=True)
+        context = dg.build_sensor_context(resources={"lake": LakeResource(root=lake.uri)})
+        ticked = location.resolve_sensor_def("tier_b_daily_raw_changed")(context)
+        assert isinstance(ticked, dg.SensorResult)
+        return list(ticked.run_requests or [])
+
+    # in a location of one's own, reading another location's tables (maybe not materialized
+    # yet), the operator is that location's runs to keep up to date: no tick error
+    assert _from_raw(Registry.build([counts()], OPERATORS)) == []
+    launched = {r.run_key for r in tick(*OPERATORS, counts())}
+    run_all(lake, [DAY1, DAY2], operators=[*OPERATORS, counts()])
+    assert tick(*OPERATORS, counts()) == []
+    requests = tick(*OPERATORS, counts("n_turns"))
     assert [r.partition_key for r in requests] == [DAY1, DAY2]
     assert not launched & {r.run_key for r in requests}
 

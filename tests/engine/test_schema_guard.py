@@ -14,6 +14,7 @@ import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2
 from tests.runs import run_all, run_operator
 from trajectory_assets.engine.explain import explain
+from trajectory_assets.engine.lineage import stale_days
 from trajectory_assets.engine.materialize import run_operator as run_one
 from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.registry import Registry
@@ -109,26 +110,37 @@ def test_a_dropped_column_commits_only_with_every_day_and_may_come_back_with_ano
     ]
 
 
-def test_a_new_schema_under_the_version_that_wrote_the_days_is_refused(lake: Lake) -> None:
-    """Days up to date under the same version are not written again: the run committed
-    nothing, and the next day's run mixed the types."""
+def test_days_of_another_schema_under_the_same_version_are_stale(lake: Lake) -> None:
+    """A column declared without a new version: `explain` said "up to date", `--missing` did
+    nothing and the column stayed null on every day written before (a new type was refused
+    until the version changed). The days' files name the schema they hold, so they are stale."""
     run_all(lake, [DAY1, DAY2])
     run_operator(turn_counts(pa.int64(), "1"), lake, [DAY1, DAY2])
-    same_version = turn_counts(pa.float64(), "1")
-    registry = Registry.build([same_version], OPERATORS)
-    plan = explain(registry, [same_version], lake, [DAY1, DAY2], "inline")
-    assert "\nrefused: turn_counts: operator turn_counts now declares n_turns: long -> " in plan
-    with pytest.raises(SchemaChangeError) as refused:
+    label = ("label", pa.string(), "'short'")
+    for same_version in (
+        turn_counts(pa.int64(), "1", extra=(label,)),
+        turn_counts(pa.float64(), "1"),
+    ):
+        registry = Registry.build([same_version], OPERATORS)
+        assert stale_days(lake, registry, [same_version], [DAY1, DAY2]) == [DAY1, DAY2]
+        plan = explain(registry, [same_version], lake, [DAY1, DAY2], "inline")
+        assert (
+            "(stale: turn_counts of the day hold other columns than the operator declares now "
+            "(its version, 1, unchanged))" in plan
+        )
         run_operator(same_version, lake, [DAY1, DAY2])
-    assert str(refused.value) == (
-        "turn_counts: operator turn_counts now declares n_turns: long -> double, but its "
-        f"version (1) is the one that wrote 2 day(s) of this run ({DAY1} .. {DAY2}), which are "
-        "up to date and would keep another schema: a new schema is a new version of the "
-        "operator, so change its `version` (or run with --force; in the UI, run config force: "
-        "true)"
-    )
-    run_operator(turn_counts(pa.float64(), "1"), lake, [DAY1, DAY2], force=True)
-    assert pl.read_delta(lake.path("turn_counts")).schema["n_turns"] == pl.Float64
+        assert stale_days(lake, registry, [same_version], [DAY1, DAY2]) == []
+    table = pl.read_delta(lake.path("turn_counts"))
+    assert table.schema["n_turns"] == pl.Float64 and "label" not in table.columns
+
+
+def test_a_column_declared_at_the_same_version_is_filled_on_every_day(lake: Lake) -> None:
+    run_all(lake, [DAY1, DAY2])
+    run_operator(turn_counts(pa.int64(), "1"), lake, [DAY1, DAY2])
+    label = ("label", pa.string(), "'short'")
+    run_operator(turn_counts(pa.int64(), "1", extra=(label,)), lake, [DAY1, DAY2])
+    table = pl.read_delta(lake.path("turn_counts"))
+    assert set(table["label"].to_list()) == {"short"}
 
 
 def test_the_partitioning_of_a_table_cannot_change(lake: Lake) -> None:

@@ -28,6 +28,8 @@ from trajectory_assets.errors import RawLayoutError, first_few
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
+from trajectory_assets.lake.schemas import schema_digest
+from trajectory_assets.operator import Operator
 
 
 def raw_changed_sensor(
@@ -38,7 +40,7 @@ def raw_changed_sensor(
 ) -> dg.SensorDefinition:
     """`running`: on from the moment the code location loads, rather than switched on in the
     UI."""
-    readers = [op for op in registry.operators if op.inputs[0] == RAW_TABLE]
+    computed_here = _from_raw(registry)
 
     @dg.sensor(
         job=job,
@@ -48,8 +50,9 @@ def raw_changed_sensor(
         if running
         else dg.DefaultSensorStatus.STOPPED,
         description="Materializes days whose raw_events arrived, or changed after they were "
-        "materialized, or whose price overrides changed (one run per day; the days "
-        "`materialize --missing` picks, but not today's, which is still filling up).",
+        "materialized, or whose operators changed (a version, parameters, price overrides, "
+        "columns declared since; one run per day; the days `materialize --missing` picks, but "
+        "not today's, which is still filling up).",
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
         the_lake = lake.lake()
@@ -58,7 +61,7 @@ def raw_changed_sensor(
         catalog = Catalog(the_lake, registry.tables)
         today = dt.datetime.now(dt.UTC).date().isoformat()
         valid = {day for day in partitions.get_partition_keys() if day < today}
-        ops = in_lake(the_lake, readers)
+        ops = in_lake(the_lake, computed_here)
         on_bad_file = default_on_bad_file()  # what the runs it requests use (no run config)
         requests = []
         days = list_days(the_lake)
@@ -77,8 +80,11 @@ def raw_changed_sensor(
                 continue
             keys = stale_keys(ops, catalog, day, raw, on_bad_file)
             if keys is not None:
-                context.log.info(f"raw_events dt={day} arrived or changed since materialized")
-                requests.append(dg.RunRequest(run_key=_run_key(day, raw, keys), partition_key=day))
+                context.log.info(
+                    f"dt={day}: its raw files or the operators changed since it was materialized"
+                )
+                run_key = _run_key(day, raw, keys, ops)
+                requests.append(dg.RunRequest(run_key=run_key, partition_key=day))
         if requests:
             return dg.SensorResult(run_requests=requests)
         checked = [d for d in days if d in valid]
@@ -115,9 +121,24 @@ def _outside(days: Sequence[str], partitions: dg.PartitionsDefinition, today: st
     return "; ".join(said)
 
 
-def _run_key(day: str, raw: Sequence[RawFile], keys: Mapping[str, str]) -> str:
-    """The day, its raw files and the attempt keys the run would compute: Dagster never runs a
-    key twice, so a key of the raw files alone left days computed by an earlier version of the
-    operators (or before a price change) to the old code for good."""
-    attempts = hashlib.sha256(json.dumps(sorted(keys.items())).encode()).hexdigest()[:16]
-    return f"{day}:{raw_version(raw)}:{attempts}"
+def _from_raw(registry: Registry) -> list[Operator]:
+    """The operators whose inputs the location computes from raw data: one that reads another
+    location's tables waits for that location's runs, which its own schedule takes."""
+    made, kept = {RAW_TABLE}, []
+    for op in registry.operators:  # in dependency order
+        if all(name in made for name in op.inputs):
+            kept.append(op)
+            made.update(op.output_names)
+    return kept
+
+
+def _run_key(
+    day: str, raw: Sequence[RawFile], keys: Mapping[str, str], ops: Sequence[Operator]
+) -> str:
+    """The day, its raw files, the attempt keys the run would compute and the schemas of the
+    operators' tables: Dagster never runs a key twice, so a key of the raw files alone left days
+    computed by an earlier version of the operators (or before a price change) to the old code
+    for good, and one without the schemas days written before a column was declared."""
+    schemas = sorted(schema_digest(spec) for op in ops for spec in op.outputs)
+    what = json.dumps([sorted(keys.items()), schemas])
+    return f"{day}:{raw_version(raw)}:{hashlib.sha256(what.encode()).hexdigest()[:16]}"

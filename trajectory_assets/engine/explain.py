@@ -3,7 +3,7 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from trajectory_assets.engine.lineage import in_lake
+from trajectory_assets.engine.lineage import in_lake, of_another_schema
 from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, input_bytes
@@ -137,6 +137,11 @@ def _why_run(
                 why[op.name, day] = (
                     f"stale: the day holds version {held}'s tables, the operator is now "
                     f"{op.version}"
+                )
+            elif other := of_another_schema(op, catalog, day):
+                why[op.name, day] = (
+                    f"stale: {', '.join(other)} of the day hold other columns than the operator "
+                    f"declares now (its version, {op.version}, unchanged)"
                 )
             else:
                 why[op.name, day] = (

@@ -20,6 +20,7 @@ from trajectory_assets.lake.delta import PartitionState
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import OnBadFile, RawFile, fingerprint, list_raw_files
+from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.lake.staging import attempt_key
 from trajectory_assets.operator import Operator
 
@@ -101,8 +102,22 @@ def in_lake(lake: Lake, operators: Sequence[Operator]) -> list[Operator]:
 
 
 def is_current(op: Operator, catalog: Catalog, day: str, key: str) -> bool:
-    """Every output's day was committed by this attempt."""
-    return all(_by(catalog.state(t, day), key) for t in op.output_names)
+    """Every output's day was committed by this attempt, with the columns the operator declares
+    now."""
+    by_key = all(_by(catalog.state(t, day), key) for t in op.output_names)
+    return by_key and not of_another_schema(op, catalog, day)
+
+
+def of_another_schema(op: Operator, catalog: Catalog, day: str) -> list[str]:
+    """The outputs whose day holds files of another schema than the operator declares: one with
+    a column declared since (its version unchanged) is null there until the day is written
+    again. A file older than schema digests counts as the declared schema."""
+    stale = []
+    for spec in op.outputs:
+        state, schema = catalog.state(spec.name, day), schema_digest(spec)
+        if state is not None and any(f.schema not in (None, schema) for f in state.files):
+            stale.append(spec.name)
+    return stale
 
 
 def _by(state: PartitionState | None, key: str) -> bool:
