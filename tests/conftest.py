@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import new_dagster_home
-from tests.lakes import make_lake
-from tests.servers import S3Server, s3_server
-from trajectory_assets.lake.fs import Lake
+# helpers' asserts (tests/operators/builders.py, tests/runs.py, ...) show their values too
+pytest.register_assert_rewrite("tests")
+
+from tests.cli.helpers import new_dagster_home  # noqa: E402
+from tests.lakes import make_lake  # noqa: E402
+from tests.servers import S3Server, s3_server  # noqa: E402
+from trajectory_assets.lake.fs import Lake  # noqa: E402
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 

@@ -217,6 +217,7 @@ class Check:
     evaluate: Callable[[CheckContext, str], DayCheck]
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
     blocking: bool = False  # a failure fails the run and holds back what depends on the table
+    compares: tuple[str, ...] = ()  # the other tables it reads: a location writing them all has it
 
     def spec(self, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
         """Partitioned like its table, so the UI shows each day's outcome (a preview API of
@@ -277,6 +278,7 @@ BUILT_IN = (
         "turns",
         "Token totals of turns plus events outside any turn equal those of sessions.",
         _tokens_agree,
+        compares=("sessions",),
     ),
     Check(
         "rejected_share",
@@ -296,6 +298,7 @@ BUILT_IN = (
         "sessions",
         "The sessions' cost_usd adds up to the cost of their priced llm_calls.",
         _cost_agrees,
+        compares=("llm_calls",),
     ),
     Check(
         "sessions_on_their_day",
@@ -312,21 +315,19 @@ BUILT_IN = (
         dg.AssetCheckSeverity.WARN,
     ),
 )
-"""Checks of the built-in tables, declared wherever the operator writing their table is."""
+"""Checks of the built-in tables, all here (docs/rules.md describes each): a location gets those
+of the tables it writes (`checks_for`), whichever location the operators come from."""
 
 
 def checks_for(operators: Sequence[Operator]) -> list[Check]:
-    """Unique keys on every table, plus the built-in checks of the tables these write (all of
-    whose inputs these operators write too)."""
+    """Unique keys on every table, plus the built-in checks of the tables these write (and of
+    every table a check compares its table with)."""
     tables = {t.name: t for op in operators for t in op.outputs}
     found = [
         Check("unique_keys", name, f"Each {', '.join(t.keys)} appears once.", _unique_keys(t))
         for name, t in tables.items()
     ]
-    needs = {"cost_matches_calls": {"llm_calls"}, "tokens_match_sessions": {"sessions"}}
-    return found + [
-        c for c in BUILT_IN if c.table in tables and needs.get(c.name, set()) <= set(tables)
-    ]
+    return found + [c for c in BUILT_IN if {c.table, *c.compares} <= set(tables)]
 
 
 Outcomes = list[tuple[Check, Mapping[str, DayCheck]]]

@@ -2,8 +2,9 @@
 (a day's current files among them) and reading its rows.
 
 Batch tasks put Parquet files into the table folder under names that carry their attempt key
-(`part-<attempt>-<batch>-<unique>.parquet`); the files become part of the table only when the
-driver commits them (`delta_commit`), replacing exactly the day's partition. Every committed day
+and the digest of the schema they hold (`part-<attempt>-<batch>-schema<digest>-<unique>.parquet`,
+see `schemas`); the files become part of the table only when the driver commits them
+(`delta_commit`), replacing exactly the day's partition. Every committed day
 holds at least one file (an empty one when the day has no rows), so the attempt behind a day's
 current state can be read off its file names: that is how a rerun with unchanged inputs knows
 there is nothing to do, and how freshness is judged, without reading the table's history

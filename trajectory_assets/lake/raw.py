@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trajectory_assets.errors import RawLayoutError
+from trajectory_assets.errors import RawLayoutError, first_few
 from trajectory_assets.lake.fs import Lake, modified
 from trajectory_assets.lake.layout import (
     RAW_TABLE,
@@ -89,11 +89,10 @@ def misnamed_day_folders(lake: Lake) -> list[str]:
 
 
 def misnamed_warning(folders: Sequence[str]) -> str:
-    shown = ", ".join(folders[:5]) + (f" and {len(folders) - 5} more" if len(folders) > 5 else "")
     return (
         f"{len(folders)} raw folder(s) or file(s) name no day, so their data is in no table: "
-        f"{shown}; raw data goes in day folders, `dt=` (lower case) and the day as YYYY-MM-DD "
-        "(dt=2026-07-10): move or rename them"
+        f"{first_few(folders)}; raw data goes in day folders, `dt=` (lower case) and the day "
+        "as YYYY-MM-DD (dt=2026-07-10): move or rename them"
     )
 
 
