@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 # helpers' asserts (tests/operators/builders.py, tests/runs.py, ...) show their values too
-pytest.register_assert_rewrite("tests")
+HELPERS = ("cli", "defs", "engine", "examples", "ingest", "lake", "operators", "report", "stack")
+pytest.register_assert_rewrite("tests.lakes", "tests.runs", *(f"tests.{h}" for h in HELPERS))
 
 from tests.cli.helpers import new_dagster_home  # noqa: E402
 from tests.lakes import make_lake  # noqa: E402

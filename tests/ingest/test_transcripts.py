@@ -169,13 +169,15 @@ def test_files_that_are_not_transcripts_are_reported(tmp_path: Path) -> None:
 
 def test_a_sub_agent_file_adds_to_its_parent_session(tmp_path: Path) -> None:
     """Recent Claude Code writes a sub-agent to `agent-<id>.jsonl` with the parent's sessionId:
-    its calls join the parent's session, which keeps one start and one end."""
+    its calls join the parent's session, which keeps one start and one end. Read alone, each
+    file numbered its turns from 0, the sub-agent's into the main conversation's turns: a
+    session's files beside each other are read together, whichever is imported."""
     lines = claude_transcript().splitlines()
     side = [line for line in lines if '"isSidechain": true' in line]
-    main_file, agent_file = tmp_path / "0a7c3d9e-hand-made.jsonl", tmp_path / "agent-a1b2c3.jsonl"
-    main_file.write_text("\n".join(x for x in lines if x not in side) + "\n")
-    agent_file.write_text("\n".join(side) + "\n")
-    rows = list(IMPORTERS["claude-code"].parse(agent_file))
+    alone = tmp_path / "alone" / "agent-a1b2c3.jsonl"  # no parent transcript beside it
+    alone.parent.mkdir()
+    alone.write_text("\n".join(side) + "\n")
+    rows = list(IMPORTERS["claude-code"].parse(alone))
     assert {r["event_type"] for r in rows} == {
         "user_message",
         "llm_call",
@@ -183,6 +185,23 @@ def test_a_sub_agent_file_adds_to_its_parent_session(tmp_path: Path) -> None:
         "agent_message",
     }
     assert {r["agent_id"] for r in rows} == {"a1b2c3"}
+    main_file, agent_file = tmp_path / "0a7c3d9e-hand-made.jsonl", tmp_path / "agent-a1b2c3.jsonl"
+    main_file.write_text("\n".join(x for x in lines if x not in side) + "\n")
+    agent_file.write_text("\n".join(side) + "\n")
+    whole = tmp_path / "whole" / "0a7c3d9e-hand-made.jsonl"
+    whole.parent.mkdir()
+    whole.write_text(claude_transcript())
+    as_one = list(IMPORTERS["claude-code"].parse(whole))
+    for either in (main_file, agent_file):
+        assert list(IMPORTERS["claude-code"].parse(either)) == as_one
+    below = tmp_path / "below" / "0a7c3d9e-hand-made" / "subagents" / "agent-a1b2c3.jsonl"
+    below.parent.mkdir(parents=True)
+    agent_file.rename(below)  # where later versions put it
+    main_file.rename(tmp_path / "below" / main_file.name)
+    for either in (below, tmp_path / "below" / main_file.name):
+        assert list(IMPORTERS["claude-code"].parse(either)) == as_one
+    agent_file.write_text(below.read_text())
+    main_file.write_text((tmp_path / "below" / main_file.name).read_text())
 
     report = ingest_files(str(tmp_path / "lake"), "claude-code", [agent_file, main_file])
     assert not report.failed

@@ -43,7 +43,8 @@ Mapping
   success, so the end has a status only when the session's last assistant entry is an API
   error (`failure`); otherwise the sessions table shows `unknown`. A file holding only a
   sub-agent's entries (recent versions write `agent-<id>.jsonl` with the parent's sessionId)
-  adds its events to the parent's session and gives no start or end of its own.
+  adds its events to the parent's session and gives no start or end of its own; a session's
+  files found beside each other (`claude_code_files`) are read together, whichever is imported.
 - event ids hash the session id and the source's own ids (message and request ids, tool_use ids,
   entry uuids), so a transcript imported again, or copied, adds nothing; one resumed since (the
   file grew) adds the new events and a new `session_end` (the end's id names the last entry;
@@ -59,6 +60,7 @@ from typing import Any
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import Row, dumps, event, non_negative, stable_id
 from trajectory_assets.ingest.importers.claude_code_entries import Entry, Response, read_entries
+from trajectory_assets.ingest.importers.claude_code_files import with_related_files
 from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms
 from trajectory_assets.ingest.importers.turns import Turns
 
@@ -73,6 +75,7 @@ def parse(path: str | Path) -> Iterator[Row]:
             "not a Claude Code transcript: no user or assistant entry with a sessionId, "
             "a timestamp and a message"
         )
+    entries = with_related_files(Path(path), entries)  # a session's sub-agents' own files
     sessions: dict[str, list[Entry]] = {}
     for entry in entries:
         sessions.setdefault(str(entry.raw["sessionId"]), []).append(entry)
