@@ -22,6 +22,7 @@ from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayChe
 from trajectory_assets.defs.time_checks import sessions_on_their_day, times_not_in_the_future
 from trajectory_assets.engine.commit import SKIPPED_FILES
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.layout import COMPACTED_TABLE
 from trajectory_assets.operator import Operator
 from trajectory_assets.operators.audit import CONFLICTING
 from trajectory_assets.schema import TableSpec
@@ -96,9 +97,9 @@ def _unique_keys(spec: TableSpec) -> Callable[[CheckContext, str], DayCheck]:
 
 
 def _compacted_rows(ctx: CheckContext, day: str) -> DayCheck:
-    state = ctx.catalog.state("raw_compacted", day)
+    state = ctx.catalog.state(COMPACTED_TABLE, day)
     rows = state.rows if state is not None else 0
-    counted = ctx.audit("compact", "raw_compacted", day)
+    counted = ctx.audit("compact", COMPACTED_TABLE, day)
     if counted is None:
         return UNAUDITED
     raw_rows = counted.get("raw_rows", 0)  # none: the day had no batch (an empty day)
@@ -240,15 +241,15 @@ class Check:
 BUILT_IN = (
     Check(
         "rows_match_raw",
-        "raw_compacted",
+        COMPACTED_TABLE,
         "Every raw row the run read is in raw_compacted, once.",
         _compacted_rows,
     ),
     Check(
         "raw_files_read",
-        "raw_compacted",
+        COMPACTED_TABLE,
         "Every raw file of the day was read (none skipped as unreadable).",
-        _all_raw_files_read("compact", "raw_compacted"),
+        _all_raw_files_read("compact", COMPACTED_TABLE),
         dg.AssetCheckSeverity.WARN,
     ),
     Check(

@@ -4,7 +4,7 @@ They are written with the same public API as a user's operators (`trajectory_ass
 and the registry of tables is filled from their declarations.
 """
 
-from trajectory_assets.operators.compact import Compact
+from trajectory_assets.operators.compact import RAW_COMPACTED_TABLE, Compact
 from trajectory_assets.operators.decision_steps import DecisionSteps
 from trajectory_assets.operators.eval_runs import EvalRuns
 from trajectory_assets.operators.model_comparisons import ModelComparisons
@@ -27,7 +27,7 @@ OPERATORS = (
 TABLES: dict[str, TableSpec] = {t.name: t for op in OPERATORS for t in op.outputs}
 """Every table the built-in operators write, by name."""
 
-TIER_B: dict[str, TableSpec] = {n: t for n, t in TABLES.items() if n != "raw_compacted"}
+TIER_B: dict[str, TableSpec] = {n: t for n, t in TABLES.items() if n != RAW_COMPACTED_TABLE.name}
 """The Tier B tables of docs/tables.md (every table but the compacted raw events)."""
 
 __all__ = [

@@ -129,8 +129,8 @@ WINDOW turn_order AS (PARTITION BY t.app_id, t.session_id ORDER BY t.turn_index)
 class TurnFeatures(Operator):
     """One row per turn of `turns`; batches are whole sessions so windows see every turn.
 
-    Parameters (run config; their values are in `params`, which the engine must fold into the
-    checkpoint key alongside `version`): the loop thresholds of `loop_detected`.
+    Parameters (run config; their values are in `params`, part of the operator's fingerprint,
+    and so of every attempt key, beside `version`): the loop thresholds of `loop_detected`.
     """
 
     name = "turn_features"
