@@ -351,7 +351,7 @@ COPY turns TO 'peer/turns'
 -- 9. errors
 COPY (
     SELECT dt, app_id, error_type, session_id, turn_index::INTEGER AS turn_index, event_id, ts,
-        error_code, event_type, tool_name, model, message, prev_event_type,
+        agent_id, error_code, event_type, tool_name, model, message, prev_event_type,
         last_call_rn IS NULL OR last_call_rn <= rn AS is_terminal, artifacts
     FROM (
         SELECT *,

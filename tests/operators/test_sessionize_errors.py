@@ -30,6 +30,7 @@ def test_error_row_exact_values():
             20,
             event_id="err1",
             turn_index=0,
+            agent_id="coder",
             tool_name="bash",
             model="m1",
             error_type="ToolError",
@@ -46,6 +47,7 @@ def test_error_row_exact_values():
         "turn_index": 0,
         "event_id": "err1",
         "ts": at(20),
+        "agent_id": "coder",  # which agent of a session of several failed
         "error_code": "E127",
         "event_type": "tool_call",
         "tool_name": "bash",

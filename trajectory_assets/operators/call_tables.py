@@ -4,10 +4,9 @@ re-reading the raw lake."""
 
 import pyarrow as pa
 
-from trajectory_assets.operators.session_tables import EVENT_ID, EVENT_TS, EVENT_TURN
+from trajectory_assets.operators.session_tables import AGENT_ID, EVENT_ID, EVENT_TS, EVENT_TURN
 from trajectory_assets.schema import APP_ID, SESSION_DAY, SESSION_ID, TableSpec, column
 
-AGENT_ID = column("agent_id", pa.string(), "The event's `agent_id`.")
 CALL_ERROR_TYPE = column(
     "error_type", pa.string(), "The call's `error_type`; null when it succeeded."
 )

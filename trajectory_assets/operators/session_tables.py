@@ -22,6 +22,7 @@ EVENT_ID = column(
     "event_id", pa.string(), "The event's id (unique in its session after de-duplication)."
 )
 EVENT_TS = column("ts", TS, "When the event happened.")
+AGENT_ID = column("agent_id", pa.string(), "The event's `agent_id`.")
 
 REJECTED_EVENTS = pa.schema(
     [
@@ -263,6 +264,7 @@ ERRORS = pa.schema(
         EVENT_TURN,
         EVENT_ID,
         EVENT_TS,
+        AGENT_ID,
         column("error_code", pa.string(), "The event's `error_code`."),
         column(
             "event_type",

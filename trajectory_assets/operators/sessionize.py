@@ -183,8 +183,8 @@ FROM agg LEFT JOIN cost USING (app_id, session_id, turn_index)
 """
 
 ERRORS = f"""
-SELECT dt, app_id, error_type, session_id, turn_index, event_id, ts, error_code, event_type,
-    tool_name, model, message, prev_event_type,
+SELECT dt, app_id, error_type, session_id, turn_index, event_id, ts, agent_id, error_code,
+    event_type, tool_name, model, message, prev_event_type,
     last_call_rn IS NULL OR last_call_rn <= rn AS is_terminal, artifacts
 FROM (
     SELECT *, {payload("message")} AS message,
@@ -203,12 +203,13 @@ class Sessionize(Operator):
     errors (per error event), rejected_events (per invalid raw row), llm_calls and tool_calls
     (per valid, de-duplicated call).
 
-    Parameters (run config; their values are in `params`, which the engine must fold into the
-    checkpoint key alongside `version`): the loop thresholds of `sessions.loop_detected`.
+    Parameters (run config; their values are in `params`, part of the operator's fingerprint,
+    and so of every attempt key, beside `version`): the loop thresholds of
+    `sessions.loop_detected`.
     """
 
     name = "sessionize"
-    version = f"5+{PRICING_VERSION}"  # 5: cache writes priced, llm_calls.price_source
+    version = f"6+{PRICING_VERSION}"  # 6: errors.agent_id (which agent of a session failed)
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,
