@@ -3,8 +3,8 @@ at once), retried requests and resumed transcripts, through the importers.
 
 Every importer once numbered turns with one counter per session, giving each event the turn of
 the latest call of any agent: a sub-agent's tool call was counted in its sibling's turn, its
-prompt in another agent's, think times came out negative, and the error of a retried request
-went to the turn before the retry. A resumed transcript imported again kept its first end.
+prompt in another agent's, and the error of a retried request went to the turn before the
+retry. A resumed transcript imported again kept its first end.
 """
 
 import datetime as dt
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
+import pytest
 
 from tests.ingest.lakes import raw_events
 from tests.ingest.test_otel_nesting import Trace
@@ -115,19 +116,24 @@ def test_claude_code_sub_agents_running_at_once_keep_their_own_turns(tmp_path: P
     assert turns[("error", "main")] == 5  # the retried request's, not a sub-agent's turn 4
 
 
-def test_otel_agents_of_one_name_side_by_side_keep_their_own_turns(tmp_path: Path) -> None:
+@pytest.mark.parametrize("named_calls", [False, True])
+def test_otel_agents_of_one_name_side_by_side_keep_their_own_turns(
+    tmp_path: Path, named_calls: bool
+) -> None:
     """Two runs of one agent (`researcher`) as nested `invoke_agent` spans at once: the first's
-    tool span starts after the second's model call."""
+    tool span starts after the second's model call. Instrumentations that name the agent on
+    the call spans too had each span count as an agent of its own."""
     trace = Trace()
     name = "gen_ai.agent.name"
+    own = {name: "researcher"} if named_calls else {}
     root = trace.add("invoke_agent orchestrator", None, "AGENT", 0, 5000, {name: "orchestrator"})
     trace.add("chat", root, "LLM", 10, 100, {"llm.model_name": "gpt-4o"})
     first = trace.add("invoke_agent researcher", root, "AGENT", 200, 3000, {name: "researcher"})
     second = trace.add("invoke_agent researcher", root, "AGENT", 210, 3000, {name: "researcher"})
-    trace.add("chat", first, "LLM", 300, 500, {"llm.model_name": "gpt-4o"})
-    trace.add("chat", second, "LLM", 550, 800, {"llm.model_name": "gpt-4o"})
-    trace.add("web_search", first, "TOOL", 600, 900, {"tool.name": "search_1"})
-    trace.add("web_search", second, "TOOL", 950, 1200, {"tool.name": "search_2"})
+    trace.add("chat", first, "LLM", 300, 500, {"llm.model_name": "gpt-4o", **own})
+    trace.add("chat", second, "LLM", 550, 800, {"llm.model_name": "gpt-4o", **own})
+    trace.add("web_search", first, "TOOL", 600, 900, {"tool.name": "search_1", **own})
+    trace.add("web_search", second, "TOOL", 950, 1200, {"tool.name": "search_2", **own})
     rows = list(IMPORTERS["otel"].parse(trace.write(tmp_path / "trace.json")))
     turns = {r["tool_name"]: r["turn_index"] for r in rows if r["event_type"] == "tool_call"}
     assert turns == {"search_1": 1, "search_2": 2}

@@ -53,12 +53,13 @@ Mapping
 
 import datetime as dt
 import json
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import Row, dumps, event, non_negative, stable_id
+from trajectory_assets.ingest.common import LeftOut, Row, dumps, event, non_negative, stable_id
 from trajectory_assets.ingest.importers.claude_code_entries import Entry, Response, read_entries
 from trajectory_assets.ingest.importers.claude_code_files import with_related_files
 from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms
@@ -81,6 +82,15 @@ def parse(path: str | Path) -> Iterator[Row]:
         sessions.setdefault(str(entry.raw["sessionId"]), []).append(entry)
     for session_id, session in sessions.items():
         session.sort(key=lambda e: (e.ts, e.line))
+        if all(e.raw.get("isSidechain") for e in session):
+            warnings.warn(
+                f"session {session_id}: a sub-agent's entries without the session's transcript "
+                f"({session_id}.jsonl) beside them: their turns are numbered apart from the main "
+                "conversation's and may share its turn numbers; import them from the folder "
+                "that holds both",
+                LeftOut,
+                stacklevel=2,
+            )
         yield from _Session(session_id, session).rows()
 
 

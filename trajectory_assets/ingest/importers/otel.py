@@ -47,7 +47,7 @@ Mapping
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -206,16 +206,21 @@ class _Tree:
         return out
 
     def agent_of(self, span: Span) -> str | None:
-        named = self.agent_span(span)
+        named = self._nearest(span, lambda s: bool(s.attrs.get("gen_ai.agent.name")))
         return None if named is None else str(self.by_id[named].attrs["gen_ai.agent.name"])
 
-    def agent_span(self, span: Span) -> str | None:
-        """The span (itself or its nearest ancestor) naming the agent it runs in: one agent's
-        run, told apart from another run of the same agent beside it."""
+    def agent_run(self, span: Span) -> str | None:
+        """Whose turns the span's event counts in: the agent span (itself or its nearest
+        ancestor, `invoke_agent` or kind AGENT) it runs in, told apart from another run of the
+        same agent beside it; else the agent's name (call spans may carry it themselves)."""
+        run = self._nearest(span, lambda s: self.kinds[s.span_id] == "agent")
+        return run if run is not None else self.agent_of(span)
+
+    def _nearest(self, span: Span, wanted: Callable[[Span], bool]) -> str | None:
         seen: set[str] = set()
         current: str | None = span.span_id
         while current is not None and current not in seen:
-            if self.by_id[current].attrs.get("gen_ai.agent.name"):
+            if wanted(self.by_id[current]):
                 return current
             seen.add(current)
             current = self.parent.get(current)
@@ -271,7 +276,7 @@ def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
         else:
             continue
         seq += 1
-        agent = tree.agent_span(span)
+        agent = tree.agent_run(span)
         turn = turns.open(agent) if role == "llm_call" else turns.current(agent)
         common: dict[str, Any] = {
             "event_id": stable_id(FORMAT, trace_id, span.span_id, role),

@@ -3,7 +3,7 @@ runs at the same time, each making its own calls.
 
 `turns` has one row per (session, turn_index), so a session has one counter; but each event
 goes to its own agent's turn, never to the turn another agent opened meanwhile (a sub-agent's
-tool call counted in its sibling's turn, a negative think time):
+tool call was counted in its sibling's turn):
 
 - an llm_call opens the session's next turn, its agent's turn from then on;
 - a tool call, message or error belongs to its agent's latest turn (the session's latest while
@@ -12,7 +12,9 @@ tool call counted in its sibling's turn, a negative think time):
   agent's next call opens: the row waits for that call, and rows no call follows (the last
   prompt of a session) get a turn of their own.
 
-A session of one agent numbers as "each llm_call opens the next turn" always did.
+A session of one agent numbers as "each llm_call opens the next turn" always did. Turns of
+agents running at once overlap in time, so `think_time_ms` (SPEC: from the end of the turn
+before by turn_index) is negative between them.
 """
 
 from collections.abc import Hashable
