@@ -12,13 +12,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
-from tests.ingest.lakes import raw_events
+from tests.ingest.lakes import raw_events, raw_files
 from tests.ingest.test_otel_nesting import Trace
 from trajectory_assets.ingest import EventLogger
-from trajectory_assets.ingest.common import Row
+from trajectory_assets.ingest.common import Row, stable_id
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.run import ingest_files
 
@@ -215,3 +217,24 @@ def test_logger_handles_of_one_session_share_its_turns(tmp_path: Path) -> None:
         ("llm_call", "main", 3),
         ("session_end", "main", None),
     ]
+
+
+def test_an_end_imported_under_its_earlier_id_is_not_written_again(tmp_path: Path) -> None:
+    """The transcript importers once keyed a session's end by the session alone: after the
+    upgrade, a re-import of unchanged files ended every session a second time (n_events + 1)."""
+    lake, path = tmp_path / "lake", tmp_path / "rollout-2026-02-03T11-00-00-1.jsonl"
+    path.write_text(codex_lines(resumed=False))
+    ingest_files(str(lake), "codex", [path])
+    (stored,) = raw_files(lake)
+    table = pq.read_table(stored)
+    ids = [
+        stable_id("codex", "rollout-1", "session_end") if kind == "session_end" else event_id
+        for kind, event_id in zip(
+            table["event_type"].to_pylist(), table["event_id"].to_pylist(), strict=True
+        )
+    ]
+    pq.write_table(table.set_column(0, "event_id", pa.array(ids)), stored)  # as written before
+    again = ingest_files(str(lake), "codex", [path])
+    assert (again.events_written, again.changed) == (0, [])
+    path.write_text(codex_lines(resumed=True))  # a resumed file still ends anew
+    assert ingest_files(str(lake), "codex", [path]).events_written == 3

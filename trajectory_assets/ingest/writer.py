@@ -90,7 +90,9 @@ def already_stored(lake: Lake, folder: str, table: pa.Table) -> tuple[set[str], 
     if not fs.exists(folder):
         return set(), []
     wanted = set(table["event_id"].to_pylist())
+    ends = table.filter(pc.equal(table["event_type"], "session_end")).to_pylist()
     copies: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    held_ends: set[tuple[object, object]] = set()
     files = [
         p
         for p in sorted(fs.ls(folder, detail=False))
@@ -104,12 +106,32 @@ def already_stored(lake: Lake, folder: str, table: pa.Table) -> tuple[set[str], 
                 path, filesystem=lake.arrow_fs, filters=[("event_id", "in", overlap)]
             )
             copies += [((*_event_order(r), index, i), r) for i, r in enumerate(stored.to_pylist())]
+        if ends:
+            held_ends |= _ends(lake, path)
     first: dict[str, dict[str, object]] = {}
     for _, row in sorted(copies, key=lambda copy: copy[0]):
         first.setdefault(str(row["event_id"]), row)
-    if not first:
-        return set(), []
-    return set(first), _differences(first, _first_by_id(table, set(first)))
+    renamed = {
+        str(end["event_id"])
+        for end in ends
+        if end["event_id"] not in first and (_value(end["ts"]), end["payload"]) in held_ends
+    }
+    differ = _differences(first, _first_by_id(table, set(first))) if first else []
+    return set(first) | renamed, differ
+
+
+def _ends(lake: Lake, path: str) -> set[tuple[object, object]]:
+    """(time, payload) of the session ends a file holds: an end given under another id but
+    equal to one of them is that end, as an earlier version of an importer named it (the
+    transcript importers once keyed a session's end by the session alone; imported again
+    under the new id, every session would have ended twice)."""
+    stored = pq.read_table(
+        path,
+        columns=["ts", "payload"],
+        filesystem=lake.arrow_fs,
+        filters=[("event_type", "=", "session_end")],
+    )
+    return {(_value(r["ts"]), r["payload"]) for r in stored.to_pylist()}
 
 
 def _event_order(row: dict[str, object]) -> tuple[object, ...]:
