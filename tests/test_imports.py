@@ -30,3 +30,18 @@ def test_definitions_have_every_tier_b_asset_and_the_schedule() -> None:
     assert defs.resolve_schedule_def("tier_b_daily_schedule").cron_schedule == "30 0 * * *"
     job = defs.resolve_job_def("tier_b_daily")
     assert job.partitions_def is not None
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    """The layer contracts (`lint-imports`) see packages, not modules inside one: the logger's
+    `api` and `session` once imported each other (one of them for type checking only)."""
+    import grimp
+
+    graph = grimp.build_graph("trajectory_assets")  # imports for type checking included
+    cycles = sorted(
+        f"{module} <-> {imported}"
+        for module in graph.modules
+        for imported in graph.find_modules_directly_imported_by(module)
+        if graph.chain_exists(importer=imported, imported=module)
+    )
+    assert cycles == []

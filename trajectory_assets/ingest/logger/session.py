@@ -2,15 +2,27 @@
 columns, each a call of `EventLogger.log`, so they never raise either.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
-if TYPE_CHECKING:
-    from trajectory_assets.ingest.logger.api import EventLogger
+from trajectory_assets.ingest.logger.turns import SessionTurns
 
 Outcome = Literal["kept", "eliminated", "scored"]
 DECISION_OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+
+
+class Recorder(Protocol):
+    """What the helpers need of the logger that made them (`api.EventLogger`): its module
+    imports this one, never the other way round."""
+
+    @property
+    def turns(self) -> SessionTurns: ...
+
+    @property
+    def log(self) -> Callable[..., str | None]: ...
+
+    def _invalid(self, reason: str) -> None: ...
 
 
 class Session:
@@ -23,7 +35,7 @@ class Session:
 
     def __init__(
         self,
-        logger: "EventLogger",
+        logger: Recorder,
         session_id: str,
         agent_id: str | None = None,
         turn: int | None = None,
