@@ -8,11 +8,10 @@ import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # the type define_asset_job returns; not exported
 )
-from dagster._utils.schedules import is_valid_cron_schedule  # the rule schedules use
 
 from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.defs.settings import schedule_cron
+from trajectory_assets.defs.settings import cron_problem, schedule_cron
 from trajectory_assets.errors import DefinitionError
 from trajectory_assets.lake.raw import list_days
 
@@ -34,11 +33,9 @@ def daily_schedule(
 ) -> dg.ScheduleDefinition:
     """`cron`: when it ticks (default: the TRAJECTORY_ASSETS_SCHEDULE_CRON setting). `running`:
     on from the moment the code location loads, rather than switched on in the UI."""
-    if cron is not None and not is_valid_cron_schedule(cron):
-        raise DefinitionError(
-            f"cron {cron!r} of {job.name} is not a cron schedule (five fields, UTC, e.g. "
-            "'30 0 * * *')"
-        )
+    problem = None if cron is None else cron_problem(cron)
+    if problem:
+        raise DefinitionError(f"cron {cron!r} of {job.name} is {problem}")
 
     @dg.schedule(
         job=job,

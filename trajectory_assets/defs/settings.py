@@ -72,12 +72,17 @@ def start_date() -> str | None:
 
 def schedule_cron() -> str:
     value = os.environ.get(SCHEDULE_CRON) or DEFAULT_SCHEDULE_CRON
-    if not is_valid_cron_schedule(value):
-        raise SettingError(
-            f"{SCHEDULE_CRON}={value!r}: not a cron schedule (five fields, UTC, e.g. "
-            f"{DEFAULT_SCHEDULE_CRON!r})"
-        )
+    problem = cron_problem(value)
+    if problem:
+        raise SettingError(f"{SCHEDULE_CRON}={value!r}: {problem}")
     return value
+
+
+def cron_problem(value: str) -> str | None:
+    """Why Dagster's schedules would refuse `value`; None when they take it."""
+    if is_valid_cron_schedule(value):
+        return None
+    return f"not a cron schedule (five fields, UTC, e.g. {DEFAULT_SCHEDULE_CRON!r})"
 
 
 def check_run_settings() -> None:
