@@ -15,10 +15,18 @@ ACCESS_KEY = "trajectory-test"
 SECRET_KEY = "trajectory-test-secret"
 
 
+RAY_FIXED_PORTS = frozenset({6379, 8265, 10001, 52365})
+"""Ports every Ray node takes by default (GCS, dashboard, client server, dashboard agent): the
+system once handed out 52365 for a test cluster's head, and `ray start` refused it."""
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in RAY_FIXED_PORTS:
+            return port
 
 
 def wait_for_port(port: int, timeout: float = 60.0) -> None:
