@@ -21,17 +21,22 @@ so a batch an exporter sends twice, also across restarts, adds nothing.
 The HTTP endpoint in front of it, and `serve`, are in `otlp_http`.
 """
 
+import datetime as dt
 import logging
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.importers.otel import trace_events
+from trajectory_assets.ingest.common import EPOCH
+from trajectory_assets.ingest.importers.otel import numbered_events, session_of, started
+from trajectory_assets.ingest.importers.otel_sessions import TraceTurns
 from trajectory_assets.ingest.importers.otel_spans import Span
 from trajectory_assets.ingest.logger import EventLogger
+from trajectory_assets.ingest.writer import near_days, sessions_so_far
 from trajectory_assets.lake.fs import lake_from_env
 from trajectory_assets.lake.layout import folder_name_problem
 from trajectory_assets.lake.quarantine import keep_rejected
@@ -127,6 +132,7 @@ class OtlpReceiver:
         self._pending_bytes = 0  # their bytes,
         self._done_bytes = 0  # and those of the mapped traces kept for late spans
         self._loggers: dict[str, EventLogger] = {}
+        self._turns: dict[str, TraceTurns] = {}  # per app: where each conversation's turns are
         self.stats = {"requests": 0, "spans": 0, "rejected_spans": 0, "traces": 0, "events": 0}
         self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
         self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -223,6 +229,8 @@ class OtlpReceiver:
                 self._pending_spans -= trace.waiting  # a trace back for a late span holds more
                 self._pending_bytes -= trace.waiting_bytes
                 trace.waiting = trace.waiting_bytes = 0
+        traces.sort(key=lambda item: started(list(item[1].spans.values())))
+        self._recall(traces)
         for (app, trace_id), trace in traces:
             try:  # one trace that cannot be written must not lose the others
                 self._log(app, trace_id, trace)
@@ -242,8 +250,35 @@ class OtlpReceiver:
             self.stats["traces"] += len(traces)
         return len(traces)
 
+    def _recall(self, traces: list[tuple[tuple[str, str], _Trace]]) -> None:
+        """The sessions of these traces not met before, read from the lake at once per app
+        near the traces' days: a conversation's earlier requests, written before a restart,
+        give the turn its next trace begins at (`importers.otel_sessions`)."""
+        by_app: dict[str, dict[str, str]] = {}
+        for (app, trace_id), trace in traces:
+            spans = list(trace.spans.values())
+            day = (EPOCH + dt.timedelta(microseconds=started(spans)[0] // 1000)).date()
+            by_app.setdefault(app, {})[session_of(trace_id, spans)] = day.isoformat()
+        for app, sessions in by_app.items():
+            days = set().union(*(near_days(day) for day in sessions.values()))
+            turns = self._turns.setdefault(
+                app, TraceTurns(partial(sessions_so_far, self._lake, app))
+            )
+            try:
+                turns.recall(sessions, days)
+            except Exception as exc:  # storage down: the logger retries its writes
+                log.warning(
+                    "OTLP receiver: app %s: cannot read the lake for %d session(s) (%s): a "
+                    "conversation continued from before this receiver started numbers its "
+                    "turns from 0 again",
+                    app,
+                    len(sessions),
+                    exc,
+                )
+                turns.recall(sessions, read=False)
+
     def _log(self, app: str, trace_id: str, trace: _Trace) -> None:
-        rows = list(trace_events(trace_id, list(trace.spans.values())))
+        rows = numbered_events(trace_id, list(trace.spans.values()), self._turns[app])
         for row in rows:  # all or none: a trace is rejected whole
             if unnamed := folder_name_problem("session_id", row["session_id"]):
                 raise UnparseableFileError(unnamed)

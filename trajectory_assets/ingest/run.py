@@ -21,8 +21,9 @@ import datetime as dt
 import os
 import shlex
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,8 +36,9 @@ from trajectory_assets.ingest.common import (
     validate_row,
 )
 from trajectory_assets.ingest.detect import sniff
-from trajectory_assets.ingest.importers import IMPORTERS
-from trajectory_assets.ingest.writer import write_rows
+from trajectory_assets.ingest.importers import IMPORTERS, otel
+from trajectory_assets.ingest.importers.otel_sessions import TraceTurns
+from trajectory_assets.ingest.writer import sessions_so_far, write_rows
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import UNTIMED_DAY
 from trajectory_assets.lake.quarantine import keep_rejected
@@ -246,7 +248,7 @@ def _import(
     lake: Lake, fmt: str, path: str, app_id: str, synthetic_day: dt.date | None
 ) -> FileResult:
     try:
-        rows, left, bad = _parse(fmt, path)
+        rows, left, bad = _parse(lake, fmt, path, app_id)
     except UnparseableFileError as exc:
         return FileResult(path, "failed", str(exc))
     except OSError as exc:
@@ -301,13 +303,22 @@ def _by_app(
     return by_app
 
 
-def _parse(fmt: str, path: str) -> tuple[list[Row], tuple[str, ...], list[Unimportable]]:
+def _rows(lake: Lake, fmt: str, path: str, app_id: str) -> Iterable[Row]:
+    """An OTel conversation's traces in files imported before go on numbering its turns."""
+    if fmt == otel.FORMAT:
+        return otel.parse(path, TraceTurns(partial(sessions_so_far, lake, app_id)))
+    return IMPORTERS[fmt].parse(path)
+
+
+def _parse(
+    lake: Lake, fmt: str, path: str, app_id: str
+) -> tuple[list[Row], tuple[str, ...], list[Unimportable]]:
     """The file's rows, what the importer left out (`common.left_out`), and what it found
     invalid (`common.unimportable`)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LeftOut)
         warnings.simplefilter("always", Unimportable)
-        rows = list(IMPORTERS[fmt].parse(path))
+        rows = list(_rows(lake, fmt, path, app_id))
     left, bad = [], []
     for warning in caught:
         if isinstance(warning.message, Unimportable):

@@ -13,6 +13,7 @@ files, the second starting earlier, still lives in one daily partition.
 
 import datetime as dt
 import hashlib
+import json
 import math
 import posixpath
 from collections.abc import Collection, Iterable, Sequence
@@ -23,11 +24,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trajectory_assets.ingest.common import Row
+from trajectory_assets.ingest.importers.otel_sessions import SessionSoFar
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, is_hidden, partition_value
 from trajectory_assets.schema import RAW_EVENTS
 
 FILE_PREFIX = "ev-"
+LOOKBACK_DAYS = 7  # how far back a re-sent or continued session's folder is looked for
 
 
 @dataclass(frozen=True)
@@ -93,12 +96,7 @@ def already_stored(lake: Lake, folder: str, table: pa.Table) -> tuple[set[str], 
     ends = table.filter(pc.equal(table["event_type"], "session_end")).to_pylist()
     copies: list[tuple[tuple[object, ...], dict[str, object]]] = []
     held_ends: set[tuple[object, object]] = set()
-    files = [
-        p
-        for p in sorted(fs.ls(folder, detail=False))
-        if p.endswith(".parquet") and not is_hidden(posixpath.basename(p))
-    ]
-    for index, path in enumerate(files):
+    for index, path in enumerate(_data_files(lake, folder)):
         ids = pq.read_table(path, columns=["event_id"], filesystem=lake.arrow_fs)["event_id"]
         overlap = sorted(wanted.intersection(ids.to_pylist()))
         if overlap:
@@ -118,6 +116,14 @@ def already_stored(lake: Lake, folder: str, table: pa.Table) -> tuple[set[str], 
     }
     differ = _differences(first, _first_by_id(table, set(first))) if first else []
     return set(first) | renamed, differ
+
+
+def _data_files(lake: Lake, folder: str) -> list[str]:
+    return [
+        p
+        for p in sorted(lake.fs.ls(folder, detail=False))
+        if p.endswith(".parquet") and not is_hidden(posixpath.basename(p))
+    ]
 
 
 def _ends(lake: Lake, path: str) -> set[tuple[object, object]]:
@@ -226,6 +232,43 @@ def known_session_days(
             if name in wanted:
                 found.setdefault(wanted[name], day_folder[3:])
     return found
+
+
+def near_days(day: str) -> set[str]:
+    """Where a session with events on `day` may have its folder: from a week before (it began
+    earlier) to the day after (the events a producer sent first were later ones)."""
+    first = dt.date.fromisoformat(day)
+    return {(first + dt.timedelta(days=n)).isoformat() for n in range(-LOOKBACK_DAYS, 2)}
+
+
+def sessions_so_far(
+    lake: Lake, app_id: str, session_ids: list[str], days: Collection[str] | None = None
+) -> dict[str, SessionSoFar]:
+    """Where the traces of each given session that the lake holds began their turns, and the
+    turn its next trace begins at (`importers.otel_sessions`): the sessions found, each
+    folder's files read for their turn numbers and their traces' `session_start`."""
+    found: dict[str, SessionSoFar] = {}
+    for session_id, day in known_session_days(lake, app_id, session_ids, days).items():
+        so_far = found[session_id] = SessionSoFar()
+        for path in _data_files(lake, session_dir(lake, day, app_id, session_id)):
+            columns = ["event_type", "turn_index", "payload"]
+            stored = pq.read_table(path, columns=columns, filesystem=lake.arrow_fs).to_pylist()
+            for row in stored:
+                if row["turn_index"] is not None:
+                    so_far.next_turn = max(so_far.next_turn, row["turn_index"] + 1)
+                elif row["event_type"] == "session_start":
+                    _trace_began(so_far, row["payload"])
+    return found
+
+
+def _trace_began(so_far: SessionSoFar, payload: str | None) -> None:
+    try:
+        start = json.loads(payload or "{}")
+    except ValueError:
+        return
+    if isinstance(start, dict) and isinstance(start.get("trace_id"), str):
+        first = start.get("first_turn", 0)
+        so_far.first_turns[start["trace_id"]] = first if isinstance(first, int) else 0
 
 
 def write_rows(lake: Lake, rows: Sequence[Row], *, drop_existing: bool = True) -> WriteSummary:

@@ -38,7 +38,11 @@ Mapping
 - turns (`turns.Turns`): each llm_call opens the next turn (0-based); tool calls and errors belong
   to the turn of their agent's LLM call before them (agents nested as `invoke_agent` spans run
   side by side: a sub-agent's tool call is never counted in a sibling's turn). agent_id:
-  `gen_ai.agent.name` of the span or its nearest ancestor.
+  `gen_ai.agent.name` of the span or its nearest ancestor. The traces of one conversation (a
+  chat served over HTTP: a trace per request) number the session's turns on from each other,
+  in the order they started, and on from its traces that the lake holds (`otel_sessions`);
+  each trace gives its own `session_start` and `session_end`, so the session starts at the
+  first and ends with the last.
 - Structural spans (agent, chain, workflow) give no event of their own; token totals that the
   first agent span states go in the session_start payload (`agent_tokens`), to check the calls
   against. Event ids hash (trace id, span id, role), so the same span always maps to the same
@@ -47,7 +51,7 @@ Mapping
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +70,7 @@ from trajectory_assets.ingest.common import (
     to_int,
     unimportable,
 )
+from trajectory_assets.ingest.importers.otel_sessions import TraceTurns
 from trajectory_assets.ingest.importers.otel_spans import (
     CACHE_TOKENS,
     CACHE_WRITE_TOKENS,
@@ -76,19 +81,16 @@ from trajectory_assets.ingest.importers.otel_spans import (
     TOOL_NAME,
     TOTAL_TOKENS,
     TTFT_S,
-    Kind,
     Span,
     failure,
     first,
-    kind,
     raw_spans,
 )
+from trajectory_assets.ingest.importers.otel_tree import CALLS, Tree
 from trajectory_assets.ingest.importers.turns import Turns
 
 FORMAT = "otel"
 SUFFIXES = (".json", ".jsonl")
-
-_CALLS: tuple[Kind, ...] = ("llm_call", "tool_call")
 
 
 def load_spans(path: str | Path) -> tuple[list[Span], int]:
@@ -115,12 +117,37 @@ def load_spans(path: str | Path) -> tuple[list[Span], int]:
     return spans, unread
 
 
-def parse(path: str | Path) -> Iterator[Row]:
+def parse(path: str | Path, turns: TraceTurns | None = None) -> Iterator[Row]:
+    """The file's events; a session's traces number its turns in the order they started, on
+    from the ones `turns` knows (the lake's, when the ingest gives them)."""
     spans, unread = load_spans(path)
     if not spans and not unread:
         raise UnparseableFileError("the file holds no spans")
-    for trace_id, trace in by_trace(spans).items():
-        yield from trace_events(trace_id, trace)
+    turns = turns or TraceTurns()
+    traces = by_trace(spans)
+    turns.recall(session_of(trace_id, trace) for trace_id, trace in traces.items())
+    for trace_id, trace in sorted(traces.items(), key=lambda item: started(item[1])):
+        yield from numbered_events(trace_id, trace, turns)
+
+
+def numbered_events(trace_id: str, trace: list[Span], turns: TraceTurns) -> list[Row]:
+    """The trace's events, its turns numbered on from its session's traces before it."""
+    session_id = session_of(trace_id, trace)
+    first = turns.first_turn(session_id, trace_id)
+    rows = list(trace_events(trace_id, trace, first_turn=first))
+    turns.numbered(session_id, trace_id, first, rows)
+    return rows
+
+
+def session_of(trace_id: str, trace: list[Span]) -> str:
+    """The conversation id a span of the trace carries, else the trace id."""
+    conversation = next((c for s in trace if (c := first(s.attrs, CONVERSATION))), None)
+    return str(conversation) if conversation is not None else trace_id
+
+
+def started(trace: list[Span]) -> tuple[int, str]:
+    """The order of a session's traces: by their first span's start."""
+    return min(s.start_ns for s in trace), trace[0].trace_id
 
 
 def by_trace(spans: list[Span]) -> dict[str, list[Span]]:
@@ -144,99 +171,16 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-class _Tree:
-    """Who is below whom in one trace: the kinds, and the innermost calls under each span."""
-
-    def __init__(self, spans: list[Span]) -> None:
-        self.by_id = {s.span_id: s for s in spans}
-        self.kinds: dict[str, Kind] = {s.span_id: kind(s) for s in spans}
-        self.parent: dict[str, str] = {
-            s.span_id: s.parent_id
-            for s in spans
-            if s.parent_id in self.by_id and s.parent_id != s.span_id
-        }
-        # the innermost calls of each kind below each span, not looking into agent spans
-        self.leaves: dict[str, dict[Kind, list[str]]] = {
-            s.span_id: {k: [] for k in _CALLS} for s in spans
-        }
-        for span_id in self._children_first():
-            own = self.kinds[span_id]
-            parent = self.parent.get(span_id)
-            if parent is None or own == "agent":
-                continue
-            for k in _CALLS:
-                below = self.leaves[span_id][k]
-                if own == k and not below:
-                    self.leaves[parent][k].append(span_id)
-                else:
-                    self.leaves[parent][k].extend(below)
-
-    def _children_first(self) -> list[str]:
-        depth: dict[str, int] = {}
-        for start in self.by_id:
-            path: list[str] = []
-            current: str | None = start
-            while current is not None and current not in depth and current not in path:
-                path.append(current)
-                current = self.parent.get(current)
-            base = depth.get(current, -1) if current is not None else -1
-            if current is not None and current in path:  # a cycle: cut it here
-                base = -1
-            for offset, span_id in enumerate(reversed(path)):
-                depth[span_id] = base + 1 + offset
-        return sorted(depth, key=lambda s: -depth[s])
-
-    def is_wrapper(self, span: Span) -> bool:
-        own = self.kinds[span.span_id]
-        return own in _CALLS and bool(self.leaves[span.span_id][own])
-
-    def wrappers_of(self, span: Span) -> list[Span]:
-        """The wrapper spans directly above a call that wrap nothing else, nearest first."""
-        own = self.kinds[span.span_id]
-        out: list[Span] = []
-        current = self.parent.get(span.span_id)
-        seen = {span.span_id}
-        while current is not None and current not in seen and self.kinds[current] != "agent":
-            seen.add(current)
-            if self.kinds[current] == own:
-                if len(self.leaves[current][own]) != 1:
-                    break
-                out.append(self.by_id[current])
-            current = self.parent.get(current)
-        return out
-
-    def agent_of(self, span: Span) -> str | None:
-        named = self._nearest(span, lambda s: bool(s.attrs.get("gen_ai.agent.name")))
-        return None if named is None else str(self.by_id[named].attrs["gen_ai.agent.name"])
-
-    def agent_run(self, span: Span) -> str | None:
-        """Whose turns the span's event counts in: the agent span (itself or its nearest
-        ancestor, `invoke_agent` or kind AGENT) it runs in, told apart from another run of the
-        same agent beside it; else the agent's name (call spans may carry it themselves)."""
-        run = self._nearest(span, lambda s: self.kinds[s.span_id] == "agent")
-        return run if run is not None else self.agent_of(span)
-
-    def _nearest(self, span: Span, wanted: Callable[[Span], bool]) -> str | None:
-        seen: set[str] = set()
-        current: str | None = span.span_id
-        while current is not None and current not in seen:
-            if wanted(self.by_id[current]):
-                return current
-            seen.add(current)
-            current = self.parent.get(current)
-        return None
-
-
-def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
-    """The events of one trace's spans (app_id left unset: the caller's)."""
+def trace_events(trace_id: str, trace: list[Span], first_turn: int = 0) -> Iterator[Row]:
+    """The events of one trace's spans (app_id left unset: the caller's), its first model
+    call opening turn `first_turn` (`numbered_events` says which)."""
     # one span may be exported twice (a retried export): keep the first copy
     unique: dict[str, Span] = {}
     for span in trace:
         unique.setdefault(span.span_id, span)
     spans = sorted(unique.values(), key=lambda s: (s.start_ns, s.end_ns or 0, s.span_id))
-    tree = _Tree(spans)
-    conversation = next((c for s in spans if (c := first(s.attrs, CONVERSATION))), None)
-    session_id = str(conversation) if conversation is not None else trace_id
+    tree = Tree(spans)
+    session_id = session_of(trace_id, spans)
     root = next((s for s in spans if s.parent_id is None), None)
 
     start_ns = root.start_ns if root else min(s.start_ns for s in spans)
@@ -246,6 +190,8 @@ def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
     start_payload: dict[str, Any] = {"trace_id": trace_id, "source": FORMAT}
     if root is not None:
         start_payload["root_span"] = root.name
+    if first_turn:
+        start_payload["first_turn"] = first_turn
     stated = _stated_totals(spans, tree)
     if stated:
         start_payload["agent_tokens"] = stated
@@ -259,7 +205,7 @@ def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
         agent_id=tree.agent_of(root) if root else None,
         payload=dumps(start_payload),
     )
-    turns = Turns()
+    turns = Turns(first_turn)
     for span in spans:
         span_kind = tree.kinds[span.span_id]
         failed = failure(span)
@@ -269,7 +215,7 @@ def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
             if any(failure(tree.by_id[s]) is not None for s in wrapped):
                 continue  # the wrapped call carries this error already
         role: str
-        if span_kind in _CALLS and not wrapper:
+        if span_kind in CALLS and not wrapper:
             role = span_kind
         elif failed is not None:
             role = "error"
@@ -298,7 +244,7 @@ def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
             yield event(
                 "error",
                 ts=_ts(span.end_ns or span.start_ns),
-                turn_index=turn if turns.last >= 0 else None,
+                turn_index=turn if turns.opened else None,
                 payload=dumps(payload),
                 **common,
             )
@@ -316,7 +262,7 @@ def trace_events(trace_id: str, trace: list[Span]) -> Iterator[Row]:
     )
 
 
-def _stated_totals(spans: list[Span], tree: _Tree) -> dict[str, int]:
+def _stated_totals(spans: list[Span], tree: Tree) -> dict[str, int]:
     """What the outermost agent span states about the run's tokens (smolagents does), so the
     mapped calls can be checked against it: `input`/`output`, as stated."""
     agent = next((s for s in spans if tree.kinds[s.span_id] == "agent"), None)

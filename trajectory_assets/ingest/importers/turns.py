@@ -23,8 +23,9 @@ from trajectory_assets.ingest.common import Row
 
 
 class Turns:
-    def __init__(self) -> None:
-        self.last = -1
+    def __init__(self, first: int = 0) -> None:
+        self.first = first  # a trace continuing its session's turns (`otel_sessions`)
+        self.last = first - 1
         self.latest: dict[Hashable, int] = {}
         self.waiting: dict[Hashable, list[Row]] = {}
 
@@ -36,8 +37,12 @@ class Turns:
             row["turn_index"] = self.last
         return self.last
 
+    @property
+    def opened(self) -> bool:
+        return self.last >= self.first
+
     def current(self, agent: Hashable) -> int:
-        return self.latest.get(agent, max(self.last, 0))
+        return self.latest.get(agent, max(self.last, self.first))
 
     def next_of(self, agent: Hashable, row: Row) -> Row:
         """`row` joins the turn of the agent's next llm_call."""

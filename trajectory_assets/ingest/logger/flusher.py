@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
 from trajectory_assets.ingest.logger.capture import CapturePolicy
-from trajectory_assets.ingest.writer import known_session_days, write_session
+from trajectory_assets.ingest.writer import known_session_days, near_days, write_session
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.schema import RAW_EVENTS
 
@@ -27,7 +27,6 @@ log = logging.getLogger("trajectory_assets.ingest.logger")
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_KNOWN_SESSIONS = 200_000
-_LOOKBACK_DAYS = 7  # how far back a re-sent session's folder is looked for
 
 
 @dataclass
@@ -52,13 +51,6 @@ def to_table(events: list[LoggedEvent], app_id: str) -> pa.Table:
         else:
             arrays.append(pa.array([getattr(e, name) for e in events], field.type))
     return pa.Table.from_arrays(arrays, schema=RAW_EVENTS)
-
-
-def _near(day: str) -> set[str]:
-    """Where a session with events on `day` may have its folder: from a week before (it began
-    earlier) to the day after (its first flush held only later events)."""
-    first = dt.date.fromisoformat(day)
-    return {(first + dt.timedelta(days=n)).isoformat() for n in range(-_LOOKBACK_DAYS, 2)}
 
 
 class Flusher:
@@ -255,7 +247,7 @@ class Flusher:
         producers: a lookup costs a listing per day. Storage down: each write looks again."""
         if not batches:
             return
-        near = set().union(*(_near(b.day) for b in batches))
+        near = set().union(*(near_days(b.day) for b in batches))
         try:
             found = known_session_days(
                 self.lake, self.app_id, [b.session_id for b in batches], near
@@ -263,13 +255,13 @@ class Flusher:
         except Exception:
             return
         for b in batches:
-            if found.get(b.session_id) in _near(b.day):
+            if found.get(b.session_id) in near_days(b.day):
                 b.day = found[b.session_id]
             b.placed = True
 
     def _session_folder_day(self, batch: Batch) -> str:
         """The day of the session's folder near the batch's day, else the batch's day."""
-        found = known_session_days(self.lake, self.app_id, [batch.session_id], _near(batch.day))
+        found = known_session_days(self.lake, self.app_id, [batch.session_id], near_days(batch.day))
         return found.get(batch.session_id, batch.day)
 
     def _note_error(self, message: str) -> None:
