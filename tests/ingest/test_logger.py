@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +18,9 @@ import pyarrow.compute as pc
 import pytest
 
 import trajectory_assets.ingest.logger.flusher as flusher_module
+from tests.ingest.conftest import FAST, NewLogger
 from tests.ingest.lakes import materialize, raw_events, raw_files
 from trajectory_assets.ingest import EventLogger
-
-FAST = {"flush_interval_s": 0.05, "retry_initial_s": 0.02, "retry_max_s": 0.1}
-
-NewLogger = Callable[..., EventLogger]
-
-
-@pytest.fixture()
-def new_logger() -> Iterator[NewLogger]:
-    """EventLogger, closed at teardown even when a test fails half-way: a logger left running
-    would keep retrying in the background and disturb the next test."""
-    made: list[EventLogger] = []
-
-    def make(*args: Any, **kwargs: Any) -> EventLogger:
-        made.append(EventLogger(*args, **kwargs))
-        return made[-1]
-
-    yield make
-    for logger in made:
-        logger.close(timeout=1.0)
 
 
 def _wait(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
@@ -107,6 +89,7 @@ def test_storage_down_during_flushes_loses_nothing_once_it_is_back(
 
     blocker.unlink()
     assert logger.flush(timeout=20)
+    assert logger.stats()["last_error"] is None  # a health check reading it turns green
     logger.close()
     raw = raw_events(lake)
     assert raw.num_rows == 202 == len(set(raw["event_id"].to_pylist()))

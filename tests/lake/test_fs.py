@@ -5,7 +5,7 @@ import pytest
 from trajectory_assets.cli.main import main
 from trajectory_assets.errors import SettingError
 from trajectory_assets.ingest import EventLogger
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import Lake, write_file_atomic
 
 
 @pytest.mark.parametrize("root", ["", "  ", "s3://", "s3:///"])
@@ -41,3 +41,13 @@ def test_a_root_holding_a_percent_sign_is_refused_before_anything_is_written(
     assert not root.exists()
     for fine in ("sp ace#1 é", "q?x"):  # these work as they are
         assert Lake(str(tmp_path / fine)).root.endswith(fine)
+
+
+def test_a_write_that_fails_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """A full disk failed every retry of the logger's writes: each left its temporary file,
+    which kept the space that had run out."""
+    target = tmp_path / "raw_events" / "ev-1.parquet"
+    (target / "in-the-way").mkdir(parents=True)  # the rename cannot replace a folder
+    with pytest.raises(OSError):
+        write_file_atomic(Lake(str(tmp_path)), str(target), b"data")
+    assert [p.name for p in target.parent.iterdir()] == ["ev-1.parquet"]

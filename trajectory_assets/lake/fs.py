@@ -2,6 +2,7 @@
 takes for the same place: local disk or `s3://` (s3fs for files, delta-rs' own S3 client for
 Delta tables, both configured from the same settings)."""
 
+import contextlib
 import io
 import os
 import posixpath
@@ -178,12 +179,17 @@ def write_file_atomic(lake: Lake, path: str, data: bytes, *, durable: bool = Tru
     if lake.is_local:  # a hidden name: listings of raw data pass over a write in progress
         folder, name = posixpath.split(path)
         tmp = posixpath.join(folder, f".{name}.tmp-{uuid.uuid4().hex}")
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:  # a full disk: a retried write must not leave a file each time
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
     else:
         fs.pipe_file(path, data)
 

@@ -18,7 +18,8 @@ Guarantees
   every `flush_interval_s` seconds. A failed write is kept and retried with exponential backoff
   (`retry_initial_s` doubling up to `retry_max_s`); failures are counted in `stats()` and
   reported through `logging`. Nothing is lost while storage is down unless the logger holds more
-  than `max_buffered_events` events (new events are then dropped and counted) or `close()` runs
+  than `max_buffered_events` events (new events are then dropped, counted, and logged once a
+  minute) or `close()` runs
   out of time (the unwritten events are counted as `lost` and logged as an error).
 - With `drop_existing=True`, events whose ids are already in their session's folder are not
   written again (a read of that folder per write): for producers that may send the same event
@@ -33,11 +34,12 @@ Guarantees
   session spans midnight. (Without `drop_existing`, a session continued by another process or
   logger is not known to this one, which starts from its own first flush's day.)
 - `capture` chooses what is written: `full`, `sampled` or `metrics_only` (see `capture`).
+- Forks, multiprocessing workers and SIGTERM: see `process`.
 
 Modules: `api` (the caller's side: `EventLogger`), `session` (its per-session helpers,
 `Session`), `turns` (the turn numbers handles of one session share), `capture` (the capture
 policy), `flusher` (the flush thread: batching, writing, retries), `buffer` (what the two sides
-share).
+share), `process` (forks and the process's end).
 """
 
 from trajectory_assets.ingest.logger.api import EventLogger

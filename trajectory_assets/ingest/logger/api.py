@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from trajectory_assets.ingest.common import dumps
+from trajectory_assets.ingest.logger import process
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, CapturePolicy
 from trajectory_assets.ingest.logger.flusher import Flusher
@@ -59,6 +60,7 @@ class EventLogger:
         close_timeout_s: float = 10.0,
         write_threads: int = 4,
         drop_existing: bool = False,
+        flush_on_sigterm: bool = True,
     ) -> None:
         if capture not in CAPTURE_LEVELS:
             raise ValueError(f"capture must be one of {CAPTURE_LEVELS}, not {capture!r}")
@@ -80,24 +82,44 @@ class EventLogger:
         self.retry_max_s = retry_max_s
         self.close_timeout_s = close_timeout_s
         self.drop_existing = drop_existing
-        self.logger_id = uuid.uuid4().hex[:16]
+        self.write_threads = write_threads
+        self.turns = SessionTurns()
+        self.finalizer: Any = None
+        self._start()
+        atexit.register(self._at_exit)
+        process.watch(self, flush_on_sigterm=flush_on_sigterm)
 
+    def _start(self) -> None:
+        self.logger_id = uuid.uuid4().hex[:16]
         self._counter = itertools.count()
         self._buffer = Buffer()
-        self.turns = SessionTurns()
         self._flusher = Flusher(
             self.lake,
-            app_id,
+            self.app_id,
             self._buffer,
-            CapturePolicy(capture, sample_rate),
-            flush_interval_s=flush_interval_s,
-            retry_initial_s=retry_initial_s,
-            retry_max_s=retry_max_s,
-            write_threads=write_threads,
-            drop_existing=drop_existing,
+            CapturePolicy(self.capture, self.sample_rate),
+            flush_interval_s=self.flush_interval_s,
+            retry_initial_s=self.retry_initial_s,
+            retry_max_s=self.retry_max_s,
+            write_threads=self.write_threads,
+            drop_existing=self.drop_existing,
         )
         self._flusher.start()
-        atexit.register(self._at_exit)
+
+    def restart_after_fork(self) -> None:
+        """In a forked child (`process`): what the parent buffered is the parent's to write;
+        the child logs under an id of its own, through a flush thread of its own."""
+        if not self._buffer.closed:
+            self.turns = self.turns.copy()
+            self._start()
+
+    def closable_now(self, wait_s: float) -> bool:
+        """No thread holds the buffer's lock for long (`process`: a signal handler cannot
+        flush what the thread it interrupted holds locked)."""
+        if not self._buffer.lock.acquire(timeout=wait_s):
+            return False
+        self._buffer.lock.release()
+        return True
 
     # ------------------------------------------------------------------ caller side (hot path)
     def log(
@@ -178,6 +200,7 @@ class EventLogger:
             with buffer.lock:
                 if buffer.closed or len(buffer.events) + buffer.held >= self.max_buffered_events:
                     buffer.stats["dropped"] += 1
+                    self._tell_dropped(buffer)
                     return None
                 buffer.events.append(event)
                 buffer.bytes += size
@@ -189,6 +212,22 @@ class EventLogger:
         except Exception as exc:
             self._invalid(f"event not recorded: {type(exc).__name__}: {exc}")
             return None
+
+    def _tell_dropped(self, buffer: Buffer) -> None:
+        """At most once a minute (under the buffer's lock): a full buffer drops every event,
+        and `stats()` alone is read by no one in an outage."""
+        now = time.monotonic()
+        if buffer.closed or now - buffer.dropped_told < 60.0:
+            return
+        buffer.dropped_told = now
+        log.warning(
+            "event logger %s: %d event(s) held in memory (max_buffered_events): new events are "
+            "dropped until storage takes them (%d dropped so far; last error: %s)",
+            self.app_id,
+            self.max_buffered_events,
+            buffer.stats["dropped"],
+            buffer.stats["last_error"],
+        )
 
     def _invalid(self, reason: str) -> None:
         try:
@@ -242,6 +281,8 @@ class EventLogger:
             self._buffer.closed = True
         self._flusher.stop(self.close_timeout_s if timeout is None else timeout)
         atexit.unregister(self._at_exit)
+        if self.finalizer is not None:
+            self.finalizer.cancel()
 
     def __enter__(self) -> "EventLogger":
         return self

@@ -48,6 +48,7 @@ class Buffer:
         self.held = 0  # events the flush thread holds (retries, sampled tails)
         self.unwritten = 0  # of which flushed but not yet written (failed, awaiting retry)
         self.closed = False
+        self.dropped_told = -60.0  # when a drop was last logged (monotonic)
         self.stats: dict[str, Any] = {
             "logged": 0,
             "dropped": 0,
@@ -65,10 +66,13 @@ class Buffer:
         }
 
     def take(self) -> list[LoggedEvent]:
-        """Everything logged since the last call; the buffer starts again empty."""
+        """Everything logged since the last call; the buffer starts again empty. The events
+        count as held until the flush thread says what it still holds: a flush under way
+        must not make room for as many again (memory went to 1.5x `max_buffered_events`)."""
         with self.lock:
             events, self.events = self.events, []
             self.bytes = 0
+            self.held += len(events)
         return events
 
     def count(self, key: str, value: int = 1) -> None:

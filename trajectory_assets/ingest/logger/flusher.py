@@ -183,6 +183,8 @@ class Flusher:
                 if b.placed and not self._days.get(b.session_id, ("", False))[1]:
                     self._remember_day(b.session_id, (b.day, True))
             self._pending = [b for b in self._pending if id(b) not in done]
+            if not self._pending:
+                self._recovered()
             now = time.monotonic()
             for b in failed:
                 b.attempts += 1
@@ -263,6 +265,14 @@ class Flusher:
         """The day of the session's folder near the batch's day, else the batch's day."""
         found = known_session_days(self.lake, self.app_id, [batch.session_id], near_days(batch.day))
         return found.get(batch.session_id, batch.day)
+
+    def _recovered(self) -> None:
+        """Everything is written: a failure noted before is over (a health check reading
+        `last_error` stayed red after storage came back)."""
+        with self.buffer.lock:
+            last, self.buffer.stats["last_error"] = self.buffer.stats["last_error"], None
+        if last is not None:
+            log.warning("event logger %s: writes succeed again (after: %s)", self.app_id, last)
 
     def _note_error(self, message: str) -> None:
         with self.buffer.lock:

@@ -23,6 +23,13 @@ class SessionTurns:
             self._last[session_id] = turn if last is None else max(turn, last)
             return turn
 
+    def copy(self) -> "SessionTurns":
+        """The numbers so far under a new lock (a forked child's: a lock held at the fork by
+        another thread stays held there)."""
+        copied = SessionTurns()
+        copied._last = dict(self._last)
+        return copied
+
     def forget(self, session_id: str) -> None:
         """The session ended: its numbers are no longer kept."""
         with self._lock:

@@ -1,0 +1,151 @@
+"""The event logger in services of several processes: workers forked from a parent that made the
+logger (gunicorn `--preload`, multiprocessing), workers ended by multiprocessing's `os._exit`,
+and a worker stopped with SIGTERM. Each of these lost every event it logged, without a word."""
+
+import concurrent.futures
+import logging
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.ingest.conftest import FAST, NewLogger
+from tests.ingest.lakes import raw_events, raw_files
+from trajectory_assets.ingest import EventLogger
+
+FORK = multiprocessing.get_context("fork")
+EVENTS = 40
+
+
+def log_session(logger: EventLogger, session_id: str) -> None:
+    with logger.session(session_id) as s:
+        for i in range(EVENTS - 2):
+            s.llm_call("m", input_tokens=i)
+
+
+def test_a_logger_made_before_the_fork_writes_in_each_worker(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    """Workers return without closing it: multiprocessing ends them with os._exit."""
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    log_session(logger, "parent")
+    workers = [FORK.Process(target=log_session, args=(logger, f"w{n}")) for n in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    logger.close()
+    raw = raw_events(tmp_path)
+    assert sorted(set(raw["session_id"].to_pylist())) == ["parent", "w0", "w1", "w2"]
+    assert raw.num_rows == 4 * EVENTS == len(set(raw["event_id"].to_pylist()))  # ids their own
+
+
+def pool_task(lake: str, session_id: str) -> int:
+    """A task that makes its own logger and never closes it."""
+    log_session(EventLogger(lake, "app", **FAST), session_id)  # type: ignore[arg-type]
+    return os.getpid()
+
+
+def test_a_logger_made_in_a_pool_worker_is_written_when_the_pool_ends(tmp_path: Path) -> None:
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=FORK) as pool:
+        list(pool.map(pool_task, [str(tmp_path)] * 4, [f"t{n}" for n in range(4)]))
+    assert raw_events(tmp_path).num_rows == 4 * EVENTS
+
+
+def test_a_lock_held_by_another_thread_at_the_fork_does_not_hang_the_worker(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a thread inside log() when the fork happens
+        with logger._buffer.lock:
+            held.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    worker = FORK.Process(target=log_session, args=(logger, "w"))
+    worker.start()
+    worker.join(60)
+    release.set()
+    holder.join()
+    assert worker.exitcode == 0  # was: its first log() waited for ever on the copied lock
+    assert raw_events(tmp_path).num_rows == EVENTS
+
+
+WORKER = """
+import sys, time
+from trajectory_assets.ingest import EventLogger
+logger = EventLogger(sys.argv[1], "app", flush_interval_s=600)
+with logger.session("s") as s:
+    for i in range(98):
+        s.llm_call("m", input_tokens=i)
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def test_sigterm_writes_the_buffer_and_still_ends_the_process_by_the_signal(
+    tmp_path: Path,
+) -> None:
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    assert worker.stdout is not None and worker.stdout.readline() == "ready\n"
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(60) == -signal.SIGTERM  # as a process without the logger ends
+    assert raw_events(tmp_path).num_rows == 100
+
+
+def test_a_programs_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import signal, sys
+        from trajectory_assets.ingest import EventLogger
+        def own(*_): sys.exit(3)
+        signal.signal(signal.SIGTERM, own)
+        EventLogger(sys.argv[1], "app").close()
+        print(signal.getsignal(signal.SIGTERM) is own)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        timeout=60,
+    )
+    assert done.stdout == "True\n", done.stderr
+
+
+def test_a_full_buffer_says_it_drops_and_keeps_to_its_cap(
+    tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "raw_events").write_text("not a folder")  # storage down
+    logger = new_logger(str(tmp_path), "app", max_buffered_events=50, **FAST)
+    with caplog.at_level(logging.WARNING, logger="trajectory_assets.ingest.logger"):
+        for i in range(30):
+            logger.log("s", "llm_call", input_tokens=i)
+        time.sleep(0.3)  # a flush takes them, and fails
+        for i in range(100):
+            logger.log("s", "llm_call", input_tokens=i)
+    stats = logger.stats()
+    assert stats["buffered"] + stats["pending"] == 50 and stats["dropped"] == 80
+    (told,) = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert "max_buffered_events" in told and "80 dropped so far" not in told  # the first drop
+    (tmp_path / "raw_events").unlink()
+    assert logger.flush(timeout=20)
+    assert len(raw_files(tmp_path)) >= 1 and raw_events(tmp_path).num_rows == 50

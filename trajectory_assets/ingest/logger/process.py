@@ -1,0 +1,110 @@
+"""What the loggers of a process do when it forks or is told to stop.
+
+Agent services run as workers forked from a parent (gunicorn `--preload`, Celery prefork,
+multiprocessing with `fork`, `ProcessPoolExecutor`) and are stopped with SIGTERM (Kubernetes,
+Docker, systemd). Each of these lost every event a worker logged, without a word:
+
+- a forked child has no flush thread (only the forking thread survives `fork`), so a logger made
+  before the fork buffered for ever in the child; and a lock another thread held at the fork
+  stays held there, so its first `log()` could hang. After a fork, each logger starts again in
+  the child: an empty buffer (what the parent buffered is the parent's to write), a new logger
+  id (the event ids of siblings would be the same), new locks, a new flush thread;
+- multiprocessing ends its workers with `os._exit`, which skips `atexit`: a logger closes from
+  multiprocessing's own exit hook (`multiprocessing.util.Finalize`), in workers forked with one
+  made before too;
+- SIGTERM's default action ends a process without `atexit`: while the process has no handler of
+  its own for it (Python installs none), the first logger made in the main thread installs one
+  that closes every logger (each within its `close_timeout_s`) and then ends the process by
+  SIGTERM's default action, as it would have ended (`flush_on_sigterm=False` leaves it alone).
+  A handler the program installs, before or after, is the program's: it should exit through
+  `sys.exit`, which closes the loggers at exit.
+
+SIGKILL, `os._exit` outside multiprocessing, and a crash of the interpreter lose what was not
+yet written: up to `flush_interval_s` of events.
+"""
+
+import logging
+import os
+import signal
+import threading
+import weakref
+from typing import Any, Protocol
+
+log = logging.getLogger("trajectory_assets.ingest.logger")
+
+_SIGNAL_LOCK_WAIT_S = 1.0  # a flush holds the buffer's lock for microseconds
+
+
+class Restartable(Protocol):
+    """What this module needs of an `EventLogger`."""
+
+    def close(self, timeout: float | None = None) -> None: ...
+
+    def restart_after_fork(self) -> None: ...
+
+    def closable_now(self, wait_s: float) -> bool: ...
+
+    finalizer: Any  # multiprocessing's exit hook, canceled by close()
+
+
+_live: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_hooked = False
+_sigterm_installed = False
+
+
+def watch(logger: Restartable, *, flush_on_sigterm: bool) -> None:
+    """Keep `logger` working across forks, and written when the process ends."""
+    global _hooked
+    _live.add(logger)
+    if not _hooked:
+        os.register_at_fork(after_in_child=_after_fork)
+        _hooked = True
+    _close_at_worker_exit(logger)
+    if flush_on_sigterm:
+        _install_sigterm()
+
+
+def _close_at_worker_exit(logger: Restartable) -> None:
+    """multiprocessing clears its exit hooks in a forked worker, then runs its after-fork
+    callbacks: the hook is set again there."""
+    import multiprocessing.util as mp_util
+
+    logger.finalizer = mp_util.Finalize(logger, logger.close, exitpriority=10)
+    mp_util.register_after_fork(logger, _close_at_worker_exit)
+
+
+def _after_fork() -> None:
+    for logger in list(_live):
+        try:
+            logger.restart_after_fork()
+        except Exception:  # pragma: no cover - a fork must not fail because of the logger
+            log.exception("event logger: restarting after fork failed")
+
+
+def _install_sigterm() -> None:
+    global _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return  # the program's own (or a server's) handler decides
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+        return
+    _sigterm_installed = True
+
+
+def _on_sigterm(signum: int, _frame: object) -> None:
+    """Close every logger, then die of SIGTERM as the default action would. A logger whose
+    buffer lock the interrupted thread holds (it was inside `log()`) cannot be flushed from
+    here without deadlock: it is named, not waited for."""
+    for logger in list(_live):
+        try:
+            if logger.closable_now(_SIGNAL_LOCK_WAIT_S):
+                logger.close()
+            else:
+                log.error("event logger: SIGTERM arrived inside log(); its buffer is lost")
+        except Exception:  # pragma: no cover - the process must still end
+            log.exception("event logger: close on SIGTERM failed")
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
