@@ -185,6 +185,27 @@ def test_a_version_a_table_does_not_have_is_named(
     assert "pg_settings" not in error
 
 
+def test_a_column_added_after_the_version_asked_for_is_named(
+    materialized_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not DuckDB's Binder Error and its candidate bindings, for a column that is there now."""
+    import deltalake
+
+    lake = shutil.copytree(materialized_lake, tmp_path / "lake")
+    path = str(lake / "sessions")
+    table = deltalake.DeltaTable(path).to_pyarrow_table()
+    before = deltalake.DeltaTable(path).version() + 1
+    for written in (table.drop_columns(["cost_usd"]), table):  # a version without the column
+        deltalake.write_deltalake(path, written, mode="overwrite", schema_mode="overwrite")
+    sql = "SELECT sum(cost_usd) FROM sessions"
+    assert query(lake, sql, "--as-of", str(before)) == 1
+    error = capsys.readouterr().err
+    assert error == (
+        f"error: sessions as of {before} has no column cost_usd: it was added to the table later\n"
+    )
+    assert query(lake, sql, "--as-of", str(before + 1)) == 0
+
+
 def test_time_travel_names_what_is_no_longer_there(
     materialized_lake: Path, tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from trajectory_assets.lake.fs import Lake
+    from trajectory_assets.schema import TableSpec
 
 FORMATS = ("table", "csv", "json", "parquet")
 RESULT = "_trajectory_assets_result"  # the name the result has in the queries that format it
@@ -77,7 +78,8 @@ def query(
     if fmt == "parquet" and output is None:
         raise CliError("--format parquet writes a file: give --output FILE")
     where = open_lake(lake, must_exist=True)
-    tables = list(project(defs, where).registry.tables)
+    specs = project(defs, where).registry.tables
+    tables = list(specs)
     moment = _as_of(as_of)
     if isinstance(moment, int):
         _one_table_for_a_version(sql, tables, moment)
@@ -104,8 +106,27 @@ def query(
         if named:  # not DuckDB's guess at another table: the version that is not there
             raise CliError(f"{named[0]} {absent[named[0]]}") from None
         raise CliError(_unloaded(str(exc), where) or str(exc).strip()) from None
+    except duckdb.BinderException as exc:
+        later = _column_of_later(str(exc), con, {t: specs[t] for t in named}, as_of)
+        raise CliError(later or str(exc).strip()) from None
     except duckdb.Error as exc:
         raise CliError(_lost_file(str(exc), where, as_of) or str(exc).strip()) from None
+
+
+def _column_of_later(
+    message: str, con: "duckdb.DuckDBPyConnection", specs: "dict[str, TableSpec]", as_of: str | None
+) -> str | None:
+    """A column the query names that a table declares now but did not have at `--as-of` (it
+    was added since): DuckDB says only that no table of the FROM clause has it."""
+    missing = re.search(r'Referenced column "([^"]+)" not found', message)
+    if as_of is None or missing is None:
+        return None
+    column = missing.group(1)
+    for name, spec in specs.items():
+        held = {row[0] for row in con.execute(f'DESCRIBE "{name}"').fetchall()}
+        if column in spec.schema.names and column not in held:
+            return f"{name} as of {as_of} has no column {column}: it was added to the table later"
+    return None
 
 
 def _unloaded(message: str, lake: "Lake") -> str | None:
