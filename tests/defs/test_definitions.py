@@ -151,3 +151,43 @@ def test_dagster_marks_every_window_a_changed_day_is_in_stale(lake: Lake) -> Non
         DAY1: "STALE",
         DAY2: "STALE",
     }
+
+
+def test_a_day_the_sensor_recomputed_stays_fresh_once_raw_events_is_observed(lake: Lake) -> None:
+    """A run records the raw version it read: late data arrived, the day was recomputed, and
+    the next Observe of raw_events marked that up-to-date day stale ("raw_events has a new
+    data version"), since the run had recorded the observation before the data arrived."""
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver
+    from dagster._core.loader import LoadingContextForTest
+
+    from trajectory_assets.defs.sync import observe_raw
+
+    resources = {
+        "lake": ta.LakeResource(root=lake.uri),
+        "compute": ta.ComputeResource(runtime="inline"),
+    }
+    defs = ta.build_definitions(
+        ta.BUILTIN_OPERATORS, name="tier_b", resources=resources, raw_source=True
+    )
+    graph = defs.resolve_asset_graph()
+    partitions = defs.get_assets_def("sessions").partitions_def
+    assert isinstance(partitions, dg.DailyPartitionsDefinition)
+    instance = dg.DagsterInstance.ephemeral()
+    sessions = dg.AssetKey("sessions")
+    observe_raw(instance, lake, partitions)
+    for late in (False, True):
+        if late:  # a late session arrives, and the sensor's run recomputes the day
+            day1 = Path(lake.root, "raw_events", f"dt={DAY1}")
+            session = next(p for p in sorted(day1.rglob("session_id=*")) if p.is_dir())
+            shutil.copytree(session, session.with_name("session_id=late-one"))
+        assert dg.materialize(
+            assets_of(defs),
+            selection=dg.AssetSelection.assets(sessions).upstream(),
+            partition_key=DAY1,
+            resources=resources,
+            instance=instance,
+        ).success
+    assert observe_raw(instance, lake, partitions) == 0  # the run observed what it read
+    stale = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    causes = [(c.dependency, c.reason) for c in stale.get_stale_causes(sessions, DAY1)]
+    assert stale.get_status(sessions, DAY1).value == "FRESH", causes

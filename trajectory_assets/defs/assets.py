@@ -27,6 +27,7 @@ from trajectory_assets.defs.metadata import (
     unknown_columns,
 )
 from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_of_tag, start_date_of
+from trajectory_assets.defs.raw import observe_days_read
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.materialize import run_operators
@@ -186,6 +187,7 @@ def build_assets(
         recorded: set[str] = set()
         try:
             result = _run(context, registry, chosen, the_lake, compute, run_config, done)
+            observe_days_read(context, result.raw_versions)
             _warn_of_unread_raw(context, result)
             if misnamed := misnamed_day_folders(the_lake):
                 context.log.warning(misnamed_warning(misnamed))

@@ -2,14 +2,17 @@
 data that arrives late marks that day's tables stale in the UI."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 import dagster as dg
 
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.errors import RawLayoutError
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw import RawFile, fingerprint, list_days, list_raw_files
+from trajectory_assets.lake.layout import RAW_TABLE
+from trajectory_assets.lake.raw import list_days, list_raw_files, raw_version
+
+DATA_VERSION_TAG = "dagster/data_version"
 
 
 def raw_events_asset(partitions: dg.DailyPartitionsDefinition) -> dg.SourceAsset:
@@ -54,6 +57,15 @@ def raw_versions(
     return versions
 
 
-def raw_version(files: Sequence[RawFile]) -> str:
-    """A day's raw data version: its file count and a fingerprint of names, sizes and times."""
-    return f"{len(files)}-{fingerprint(files)[:16]}"
+def observe_days_read(context: dg.AssetExecutionContext, versions: Mapping[str, str]) -> None:
+    """Record the raw version of each day a run read (`versions`: its listing's) as an
+    observation of raw_events, before its tables are recorded: Dagster takes a
+    materialization's input data version from the latest observation, and one made before
+    late data arrived marked the recomputed day stale at the next Observe ("raw_events has a
+    new data version"). Dagster read its inputs' versions as the step started: they are read
+    again."""
+    for day, version in sorted(versions.items()):
+        tags = {DATA_VERSION_TAG: version}
+        context.log_event(dg.AssetObservation(asset_key=RAW_TABLE, partition=day, tags=tags))
+    if versions:
+        context.get_step_execution_context().wipe_input_asset_version_info(dg.AssetKey(RAW_TABLE))

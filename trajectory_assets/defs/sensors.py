@@ -19,7 +19,6 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from trajectory_assets.defs.instance import tick_refusal
-from trajectory_assets.defs.raw import raw_version
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import default_on_bad_file
 from trajectory_assets.engine.lineage import in_lake, stale_keys
@@ -27,7 +26,7 @@ from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import RawLayoutError, first_few
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.layout import RAW_TABLE
-from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
+from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files, raw_version
 from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.operator import Operator
 

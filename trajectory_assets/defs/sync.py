@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from trajectory_assets.defs.raw import raw_versions
+from trajectory_assets.defs.raw import DATA_VERSION_TAG, raw_versions
 from trajectory_assets.defs.report import REPORT
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake import delta_history
@@ -21,8 +21,6 @@ from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta import Snapshot
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.reports import report_days, report_files
-
-DATA_VERSION_TAG = "dagster/data_version"
 
 
 @dataclass(frozen=True)

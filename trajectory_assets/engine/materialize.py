@@ -24,7 +24,7 @@ from trajectory_assets.errors import MissingUpstreamError, first_few
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
-from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
+from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files, raw_version
 from trajectory_assets.lake.staging import PARTIALS, BatchReceipt, finished_batches
 from trajectory_assets.operator import Operator
 
@@ -110,6 +110,8 @@ def _windows(
     for day in days:
         started = time.perf_counter()
         files = list_raw_files(lake, dt=day) if reads_raw else []
+        if files:
+            result.raw_versions[day] = raw_version(files)
         result.add_phase("list", time.perf_counter() - started)
         window[day] = files
         held += len(files)

@@ -65,6 +65,8 @@ class RunResult:
     operators: dict[str, OperatorResult] = field(default_factory=dict)
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
+    raw_versions: dict[str, str] = field(default_factory=dict)  # day → its raw files' version,
+    # of the listing the run read (`lake.raw.raw_version`)
 
     def of(self, op: Operator) -> OperatorResult:
         return self.operators[op.name]

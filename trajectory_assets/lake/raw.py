@@ -315,6 +315,12 @@ def fingerprint(files: Iterable[RawFile]) -> str:
     return digest.hexdigest()
 
 
+def raw_version(files: Sequence[RawFile]) -> str:
+    """A day's raw data version, as Dagster records it for raw_events: its file count and a
+    fingerprint of names, sizes and times."""
+    return f"{len(files)}-{fingerprint(files)[:16]}"
+
+
 def filter_sessions(table: pa.Table, sessions: Sequence[SessionRange]) -> pa.Table:
     """Rows of a session-keyed table that belong to the given ranges of sessions."""
     mask = pa.repeat(pa.scalar(False), table.num_rows)
