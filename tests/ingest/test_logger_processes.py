@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 
 from tests.ingest.conftest import FAST, NewLogger
@@ -131,6 +132,31 @@ def test_a_programs_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
     assert done.stdout == "True\n", done.stderr
 
 
+def test_a_logger_made_first_outside_the_main_thread_says_sigterm_would_lose_it(
+    tmp_path: Path,
+) -> None:
+    """A threaded server that makes its logger on the first request: no handler can be
+    installed from there, and SIGTERM lost the buffer without a word."""
+    script = textwrap.dedent(
+        """
+        import logging, sys, threading
+        from trajectory_assets.ingest import EventLogger
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        made = threading.Thread(target=lambda: EventLogger(sys.argv[1], "app").close())
+        made.start()
+        made.join()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        timeout=60,
+    )
+    assert done.stderr.startswith("event logger made outside the main thread: SIGTERM"), done.stderr
+
+
 def test_a_full_buffer_says_it_drops_and_keeps_to_its_cap(
     tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -149,3 +175,47 @@ def test_a_full_buffer_says_it_drops_and_keeps_to_its_cap(
     (tmp_path / "raw_events").unlink()
     assert logger.flush(timeout=20)
     assert len(raw_files(tmp_path)) >= 1 and raw_events(tmp_path).num_rows == 50
+
+
+FORK_DURING_FIRST_FLUSH = """
+import multiprocessing, sys, threading, time
+from trajectory_assets.ingest import EventLogger
+logger = EventLogger(sys.argv[1], "app", flush_interval_s=0.05)
+def work(name):
+    with logger.session(name) as s:
+        for i in range(38):
+            s.llm_call("m", input_tokens=i)
+stop = threading.Event()
+def parent_logs():
+    with logger.session("parent") as s:
+        while not stop.is_set():
+            s.llm_call("m")
+            time.sleep(0.001)
+parent = threading.Thread(target=parent_logs)
+parent.start()
+while "pandas" not in sys.modules:  # the first flush imports it, under pyarrow's lock
+    time.sleep(0.001)
+worker = multiprocessing.get_context("fork").Process(target=work, args=("child",))
+worker.start()
+worker.join(60)
+stop.set()
+parent.join()
+print(worker.exitcode, flush=True)
+logger.close()
+"""
+
+
+def test_a_fork_during_the_first_flush_does_not_hang_the_worker(tmp_path: Path) -> None:
+    """pyarrow imports pandas on its first array, holding a lock of its own: a fork then left
+    the lock held in the worker, whose flush thread waited on it for ever (and so did its
+    exit, and the parent's join)."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_DURING_FIRST_FLUSH, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        timeout=240,
+    )
+    assert done.stdout == "0\n", done.stderr[-2000:]
+    raw = raw_events(tmp_path)
+    assert raw.filter(pc.equal(raw["session_id"], "child")).num_rows == EVENTS

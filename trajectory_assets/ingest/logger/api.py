@@ -220,13 +220,14 @@ class EventLogger:
         if buffer.closed or now - buffer.dropped_told < 60.0:
             return
         buffer.dropped_told = now
+        failed = buffer.stats["last_error"]
         log.warning(
             "event logger %s: %d event(s) held in memory (max_buffered_events): new events are "
-            "dropped until storage takes them (%d dropped so far; last error: %s)",
+            "dropped until storage takes them (%d dropped so far; %s)",
             self.app_id,
             self.max_buffered_events,
             buffer.stats["dropped"],
-            buffer.stats["last_error"],
+            f"last error: {failed}" if failed else "no write failed: logged faster than written",
         )
 
     def _invalid(self, reason: str) -> None:

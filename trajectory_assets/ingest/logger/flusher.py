@@ -27,6 +27,7 @@ log = logging.getLogger("trajectory_assets.ingest.logger")
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_KNOWN_SESSIONS = 200_000
+_STUCK_S = 120  # past close's deadline, a flush thread still running is stuck, not writing
 
 
 @dataclass
@@ -123,12 +124,25 @@ class Flusher:
         """A last cycle that writes everything, retrying failed writes for `timeout` seconds.
         The timeout bounds the retries, not a write under way, which is waited for (each of
         the store's requests has its own timeout): closing before it ended returned while the
-        thread still wrote, and a process that then exited lost those events uncounted."""
+        thread still wrote, and a process that then exited lost those events uncounted. A
+        thread still running `_STUCK_S` later is stuck (a lock held for ever): what it holds is
+        counted lost, and the process can end."""
         self._close_deadline = time.monotonic() + timeout
         self._stopping = True
         self.wake.set()
-        self._thread.join()
+        self._thread.join(timeout + _STUCK_S)
         self._pool.shutdown(wait=False)
+        if self._thread.is_alive():  # stuck: a process must still be able to exit
+            with self.buffer.lock:
+                lost = len(self.buffer.events) + self.buffer.held
+                self.buffer.stats["lost"] += lost
+            log.error(
+                "event logger %s: the flush thread did not finish %d s after close's deadline; "
+                "about %d event(s) not written are lost",
+                self.app_id,
+                _STUCK_S,
+                lost,
+            )
 
     # ------------------------------------------------------------------- the thread
     def _run(self) -> None:

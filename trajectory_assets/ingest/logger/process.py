@@ -8,12 +8,14 @@ Docker, systemd). Each of these lost every event a worker logged, without a word
   before the fork buffered for ever in the child; and a lock another thread held at the fork
   stays held there, so its first `log()` could hang. After a fork, each logger starts again in
   the child: an empty buffer (what the parent buffered is the parent's to write), a new logger
-  id (the event ids of siblings would be the same), new locks, a new flush thread;
+  id (the event ids of siblings would be the same), new locks, a new flush thread. A fork waits
+  for the imports of a first write under way (their locks, held at the fork, hung the child);
 - multiprocessing ends its workers with `os._exit`, which skips `atexit`: a logger closes from
   multiprocessing's own exit hook (`multiprocessing.util.Finalize`), in workers forked with one
   made before too;
 - SIGTERM's default action ends a process without `atexit`: while the process has no handler of
   its own for it (Python installs none), the first logger made in the main thread installs one
+  (one made first in another thread cannot, and says so)
   that closes every logger (each within its `close_timeout_s`) and then ends the process by
   SIGTERM's default action, as it would have ended (`flush_on_sigterm=False` leaves it alone).
   A handler the program installs, before or after, is the program's: it should exit through
@@ -29,6 +31,8 @@ import signal
 import threading
 import weakref
 from typing import Any, Protocol
+
+import pyarrow as pa
 
 log = logging.getLogger("trajectory_assets.ingest.logger")
 
@@ -57,7 +61,7 @@ def watch(logger: Restartable, *, flush_on_sigterm: bool) -> None:
     global _hooked
     _live.add(logger)
     if not _hooked:
-        os.register_at_fork(after_in_child=_after_fork)
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork)
         _hooked = True
     _close_at_worker_exit(logger)
     if flush_on_sigterm:
@@ -73,6 +77,22 @@ def _close_at_worker_exit(logger: Restartable) -> None:
     mp_util.register_after_fork(logger, _close_at_worker_exit)
 
 
+def _before_fork() -> None:
+    """Finish the import a first write makes before the fork: pyarrow imports pandas on its
+    first array from Python objects, under a lock of its own, and a fork during that import
+    left its locks held in the child, whose flush thread then waited on them for ever. Asking
+    pyarrow whether it has pandas makes the import here, or waits for the one under way; once
+    made, it costs nothing."""
+    if not _live:
+        return
+    try:
+        shim = getattr(pa.lib, "_pandas_api", None)  # pyarrow's; none in another version
+        if shim is not None:
+            shim.have_pandas  # noqa: B018 - the property imports
+    except Exception:  # pragma: no cover - a fork must not fail because of the logger
+        log.exception("event logger: preparing for a fork failed")
+
+
 def _after_fork() -> None:
     for logger in list(_live):
         try:
@@ -83,7 +103,16 @@ def _after_fork() -> None:
 
 def _install_sigterm() -> None:
     global _sigterm_installed
-    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
+    if _sigterm_installed:
+        return
+    if threading.current_thread() is not threading.main_thread():
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            log.warning(
+                "event logger made outside the main thread: SIGTERM, which ends this process at "
+                "once, cannot be handled from here, and would lose what is buffered; make the "
+                "first logger in the main thread, or install a SIGTERM handler that calls "
+                "sys.exit (flush_on_sigterm=False silences this)"
+            )
         return
     try:
         if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
