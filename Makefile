@@ -47,8 +47,11 @@ format: $(STAMP)
 	$(BIN)/ruff format trajectory_assets tests
 	$(BIN)/ruff check --fix trajectory_assets tests
 
+UI_LAKE ?= $(CURDIR)/demo/lake
+UI_PORT ?= 3000
+
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	TRAJECTORY_ASSETS_LAKE=$(CURDIR)/demo/lake $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	TRAJECTORY_ASSETS_LAKE=$(UI_LAKE) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 BENCH_STAMP := $(VENV)/.installed-bench
 

@@ -14,6 +14,11 @@ def test_the_preview_cuts_long_values_but_never_an_id() -> None:
     assert preview(table.slice(0, 0)) == "_no rows_"
 
 
+def test_the_preview_shows_floats_without_binary_noise() -> None:
+    table = pa.table({"latency_ms": [313.66200000000003], "cost_usd": [8.000175050000003e-05]})
+    assert preview(table).splitlines()[-1] == "| 313.662 | 8.00017505e-05 |"
+
+
 def test_what_tenants_log_shows_as_itself_in_the_preview() -> None:
     """A session id of `s\\r\\r# ...\\r\\r[Re-run here](url)` broke out of the table into a heading
     and a link in the UI; `<img>` and images went through as they were."""

@@ -27,6 +27,12 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
     )
 
 
+def shown_float(value: float) -> float:
+    """A float as people read it: 12 significant digits drop the noise of binary sums
+    (313.66200000000003, 6.6412688499999994 were shown as they are) and keep small costs."""
+    return float(f"{value:.12g}")
+
+
 def preview(table: pa.Table) -> str:
     """A small markdown table of the first rows, cells cut short except ids (`*_id`): an id cut
     short names nothing, and `forget` finds a session in the instance by its whole id."""
@@ -36,6 +42,8 @@ def preview(table: pa.Table) -> str:
     columns = table.column_names
 
     def cell(column: str, value: Any) -> str:
+        if isinstance(value, float):
+            value = shown_float(value)
         text = "" if value is None else str(value)
         if len(text) > 40 and not column.endswith("_id"):
             text = text[:37] + "..."

@@ -9,11 +9,11 @@ from collections.abc import Iterator, Mapping, Sequence
 import dagster as dg
 import pyarrow as pa
 
+from trajectory_assets.defs.metadata import shown_float
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.engine.lineage import not_materialized
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.reports import (
     ReportRecord,
     current_report,
@@ -51,7 +51,8 @@ def report_asset(
         summary: dict[str, str | int | float | None] = {}
         for day in context.partition_keys:
             inputs = _inputs(catalog, day)
-            page = _url(the_lake, the_lake.path(report_files(day).html))
+            page = the_lake.display(report_files(day).html)  # a path to copy: the UI does
+            # not open a file:// link
             current = current_report(the_lake, day, inputs)
             if current is not None:
                 record, png = current
@@ -136,9 +137,5 @@ def _summary(page: str, summary: Mapping[str, object]) -> dict[str, dg.MetadataV
         elif isinstance(value, int):
             numbers[key] = dg.MetadataValue.int(value)
         elif isinstance(value, float):
-            numbers[key] = dg.MetadataValue.float(value)
-    return {"page": dg.MetadataValue.url(page), **numbers}
-
-
-def _url(lake: Lake, path: str) -> str:
-    return f"file://{path}" if lake.is_local else f"{lake.protocol}://{path}"
+            numbers[key] = dg.MetadataValue.float(shown_float(value))
+    return {"page": dg.MetadataValue.path(page), **numbers}
