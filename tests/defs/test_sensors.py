@@ -229,3 +229,33 @@ def test_a_location_whose_lake_the_instance_does_not_record_requests_no_runs(
             skipped = defs.resolve_schedule_def("tier_b_daily_schedule")(tick)
         assert isinstance(skipped, dg.SkipReason)
         assert "records the lake /somewhere/else" in str(skipped.skip_message)
+
+
+def test_a_day_whose_run_for_the_same_inputs_failed_is_said_not_requested_in_silence(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """Dagster runs a run key once: the day the failed run was for was called changed on every
+    tick, and the tick said "0 runs requested" with no reason."""
+    resources = {"lake": LakeResource(root=lake.uri)}
+    sensor = defs.resolve_sensor_def("tier_b_daily_raw_changed")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            first = sensor(context)
+        assert isinstance(first, dg.SensorResult) and first.run_requests
+        failed = first.run_requests[0]
+        tags = {"dagster/sensor_name": sensor.name, "dagster/run_key": str(failed.run_key)}
+        instance.add_run(
+            dg.DagsterRun(job_name="tier_b_daily", tags=tags, status=dg.DagsterRunStatus.FAILURE)
+        )
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            again = sensor(context)
+        assert isinstance(again, dg.SensorResult)
+        assert [r.partition_key for r in again.run_requests or []] == [DAY2]  # still new
+        run_all(lake, [DAY2])
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            said = sensor(context)
+    assert isinstance(said, dg.SensorResult) and not said.run_requests
+    assert said.skip_reason is not None
+    message = said.skip_reason.skip_message or ""
+    assert message.startswith(f"dt={DAY1}: already requested for these raw files and operators")
+    assert "(FAILURE); a run key runs once" in message

@@ -41,9 +41,11 @@ def raw_changed_sensor(
     UI."""
     computed_here = _from_raw(registry)
 
+    name = f"{job.name}_raw_changed"
+
     @dg.sensor(
         job=job,
-        name=f"{job.name}_raw_changed",
+        name=name,
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.RUNNING
         if running
@@ -84,8 +86,13 @@ def raw_changed_sensor(
                 )
                 run_key = _run_key(day, raw, keys, ops)
                 requests.append(dg.RunRequest(run_key=run_key, partition_key=day))
+        requests, before = _not_run_before(context, name, requests)
+        for said in before:
+            context.log.warning(said)
         if requests:
             return dg.SensorResult(run_requests=requests)
+        if before:
+            return dg.SensorResult(skip_reason="; ".join(before))
         checked = [d for d in days if d in valid]
         why = (
             f"the {len(checked)} day(s) with raw data up to yesterday are up to date"
@@ -96,6 +103,33 @@ def raw_changed_sensor(
         return dg.SensorResult(skip_reason="; ".join(filter(None, [why, today_left, outside])))
 
     return _sensor
+
+
+def _not_run_before(
+    context: dg.SensorEvaluationContext, sensor: str, requests: list[dg.RunRequest]
+) -> tuple[list[dg.RunRequest], list[str]]:
+    """The requests whose run key has no run yet, and a line for each of the others: Dagster
+    never runs a key twice and dropped them without a word, so a day whose run failed (a
+    broken file, say) was called changed on every tick, and "0 runs requested"."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # a context built in a test
+        return requests, []
+    new, said = [], []
+    for request in requests:
+        tags = {"dagster/sensor_name": sensor, "dagster/run_key": str(request.run_key)}
+        runs = instance.get_runs(filters=dg.RunsFilter(tags=tags), limit=1)
+        if not runs:
+            new.append(request)
+            continue
+        day = request.partition_key
+        said.append(
+            f"dt={day}: already requested for these raw files and operators, as run "
+            f"{runs[0].run_id[:8]} ({runs[0].status.value}); a run key runs once, so the day "
+            f"is requested again when they change (`trajectory-assets materialize --partition "
+            f"{day}` runs it now)"
+        )
+    return new, said
 
 
 def _outside(days: Sequence[str], partitions: dg.PartitionsDefinition, today: str) -> str:
