@@ -197,7 +197,8 @@ def test_today_materializes_while_it_fills_up_and_the_report_alone_too(
     lake = tmp_path / "lake"
     today = dt.datetime.now(dt.UTC).date().isoformat()
     size = ("--days", "1", "--sessions-per-day", "5")
-    assert on_lake("generate", lake, home, "--start", today, *size).returncode == 0
+    generated = on_lake("generate", lake, home, "--start", today, *size)
+    assert generated.returncode == 0 and "some lie in the future" in generated.stderr
     done = materialize(lake, home, "--partition", today)
     assert done.returncode == 0, done.stderr[-2000:]
     report = lake / "reports" / f"dt={today}" / "report.html"

@@ -15,6 +15,7 @@ from trajectory_assets.cli.common import (
     say,
     some_days,
     split_list,
+    tell,
 )
 
 if TYPE_CHECKING:
@@ -70,6 +71,13 @@ def generate(
     where = open_lake(lake, must_exist=False)
     _refuse_days_with_data(where, config)
     write_sample(where, config)
+    today = dt.datetime.now(dt.UTC).date()
+    if first + dt.timedelta(days=days - 1) >= today:
+        tell(
+            f"warning: sessions of {today} and after are drawn over whole days, so some lie "
+            "in the future (check times_not_in_the_future fails on them); a lake of days "
+            "that have ended ends at yesterday (the default --start)"
+        )
 
 
 def _refuse_days_with_data(lake: "Lake", config: "SynthConfig") -> None:
