@@ -102,6 +102,7 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
         own = observed.asset_observation.metadata  # type: ignore[union-attr]
         assert text(own, "page").endswith(f"reports/dt={day}/report.html")
         assert own["page"].value == f"{lake.root}/reports/dt={day}/report.html"  # not file://
+        assert text(own, "chart").startswith(f"![daily report {day}](data:image/png;base64,")
         numbers = [v.value for v in own.values() if isinstance(v.value, float)]
         assert numbers and all(len(repr(n)) < 16 for n in numbers)  # no binary noise
     sessions = instance.get_latest_materialization_event(dg.AssetKey("sessions"))

@@ -25,6 +25,9 @@ from trajectory_assets.report import REPORT_TABLES, REPORT_VERSION
 REPORT = "daily_report"
 
 
+MAX_CHARTED_DAYS = 31  # a range run up to a month shows each day's chart in the UI
+
+
 def report_asset(
     registry: Registry, partitions: dg.DailyPartitionsDefinition
 ) -> dg.AssetsDefinition:
@@ -75,20 +78,19 @@ def report_asset(
                 write_report(the_lake, day, report.html, png, drawn)
                 context.log.info(f"daily_report dt={day}: {page}")
             pages[day] = page
-            if len(context.partition_keys) > 1:  # the one result below is recorded on every
-                # day of the range: each day's own page and numbers are observed
+            days = len(context.partition_keys)
+            if days > 1:  # the one result below is recorded on every day of the range: each
+                # day's own page, numbers and (up to a month: 150 kB a day in the event log)
+                # chart are observed
+                charted = {"chart": _chart(day, png)} if days <= MAX_CHARTED_DAYS else {}
                 yield dg.AssetObservation(
-                    asset_key=REPORT, partition=day, metadata=_summary(pages[day], summary)
+                    asset_key=REPORT,
+                    partition=day,
+                    metadata={**_summary(pages[day], summary), **charted},
                 )
         if len(pages) == 1:
             ((day, page),) = pages.items()
-            chart = base64.b64encode(png).decode()
-            metadata = {
-                **_summary(page, summary),
-                "chart": dg.MetadataValue.md(
-                    f"![daily report {day}](data:image/png;base64,{chart})"
-                ),
-            }
+            metadata = {**_summary(page, summary), "chart": _chart(day, png)}
         else:  # recorded on every day of the range: no one day's page, numbers or chart
             # (200 kB, copied into the event log for each day), but where every page is
             metadata = {
@@ -126,6 +128,12 @@ def _inputs(catalog: Catalog, day: str) -> str:
         for f in sorted(state.files if state else (), key=lambda f: f.path):
             digest.update(f"{table}/{f.path}\n".encode())
     return digest.hexdigest()
+
+
+def _chart(day: str, png: bytes) -> dg.MetadataValue:
+    return dg.MetadataValue.md(
+        f"![daily report {day}](data:image/png;base64,{base64.b64encode(png).decode()})"
+    )
 
 
 def _summary(page: str, summary: Mapping[str, object]) -> dict[str, dg.MetadataValue]:
