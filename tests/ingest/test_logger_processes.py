@@ -25,6 +25,17 @@ FORK = multiprocessing.get_context("fork")
 EVENTS = 40
 
 
+def python(script: str, lake: Path, timeout: float = 60) -> "subprocess.CompletedProcess[str]":
+    """`script` run by a Python process of its own, the lake as its argument."""
+    return subprocess.run(
+        [sys.executable, "-c", script, str(lake)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        timeout=timeout,
+    )
+
+
 def log_session(logger: EventLogger, session_id: str) -> None:
     with logger.session(session_id) as s:
         for i in range(EVENTS - 2):
@@ -122,13 +133,7 @@ def test_a_programs_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
         print(signal.getsignal(signal.SIGTERM) is own)
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
-        timeout=60,
-    )
+    done = python(script, tmp_path)
     assert done.stdout == "True\n", done.stderr
 
 
@@ -147,13 +152,7 @@ def test_a_logger_made_first_outside_the_main_thread_says_sigterm_would_lose_it(
         made.join()
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
-        timeout=60,
-    )
+    done = python(script, tmp_path)
     assert done.stderr.startswith("event logger made outside the main thread: SIGTERM"), done.stderr
 
 
@@ -209,13 +208,7 @@ def test_a_fork_during_the_first_flush_does_not_hang_the_worker(tmp_path: Path) 
     """pyarrow imports pandas on its first array, holding a lock of its own: a fork then left
     the lock held in the worker, whose flush thread waited on it for ever (and so did its
     exit, and the parent's join)."""
-    done = subprocess.run(
-        [sys.executable, "-c", FORK_DURING_FIRST_FLUSH, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
-        timeout=240,
-    )
+    done = python(FORK_DURING_FIRST_FLUSH, tmp_path, timeout=240)
     assert done.stdout == "0\n", done.stderr[-2000:]
     raw = raw_events(tmp_path)
     assert raw.filter(pc.equal(raw["session_id"], "child")).num_rows == EVENTS
