@@ -15,7 +15,8 @@ Docker, systemd). Each of these lost every event a worker logged, without a word
   made before too;
 - SIGTERM's default action ends a process without `atexit`: while the process has no handler of
   its own for it (Python installs none), the first logger made in the main thread installs one
-  (one made first in another thread cannot, and says so)
+  (one made in another thread before cannot, and says so once; a later one made in the main
+  thread installs it)
   that closes every logger (each within its `close_timeout_s`) and then ends the process by
   SIGTERM's default action, as it would have ended (`flush_on_sigterm=False` leaves it alone).
   A handler the program installs, before or after, is the program's: it should exit through
@@ -54,6 +55,7 @@ class Restartable(Protocol):
 _live: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _hooked = False
 _sigterm_installed = False
+_told_thread = False
 
 
 def watch(logger: Restartable, *, flush_on_sigterm: bool) -> None:
@@ -102,11 +104,12 @@ def _after_fork() -> None:
 
 
 def _install_sigterm() -> None:
-    global _sigterm_installed
+    global _sigterm_installed, _told_thread
     if _sigterm_installed:
         return
     if threading.current_thread() is not threading.main_thread():
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not _told_thread:
+            _told_thread = True  # once: loggers made per request in threads would repeat it
             log.warning(
                 "event logger made outside the main thread: SIGTERM, which ends this process at "
                 "once, cannot be handled from here, and would lose what is buffered; make the "
