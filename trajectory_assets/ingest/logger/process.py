@@ -15,10 +15,9 @@ Docker, systemd). Each of these lost every event a worker logged, without a word
   made before too;
 - SIGTERM's default action ends a process without `atexit`: while the process has no handler of
   its own for it (Python installs none), the first logger made in the main thread installs one
-  (one made in another thread before cannot, and says so once; a later one made in the main
-  thread installs it)
   that closes every logger (each within its `close_timeout_s`) and then ends the process by
   SIGTERM's default action, as it would have ended (`flush_on_sigterm=False` leaves it alone).
+  Only the main thread can install it: a logger made before in another thread says so, once.
   A handler the program installs, before or after, is the program's: it should exit through
   `sys.exit`, which closes the loggers at exit.
 
