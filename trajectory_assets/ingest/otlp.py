@@ -32,7 +32,7 @@ from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import EPOCH
-from trajectory_assets.ingest.importers.otel import numbered_events, session_of, started
+from trajectory_assets.ingest.importers.otel import conversation_of, numbered_events, started
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns
 from trajectory_assets.ingest.importers.otel_spans import Span
 from trajectory_assets.ingest.logger import EventLogger
@@ -255,15 +255,16 @@ class OtlpReceiver:
         near the traces' days: a conversation's earlier requests, written before a restart,
         give the turn its next trace begins at (`importers.otel_sessions`)."""
         by_app: dict[str, dict[str, str]] = {}
-        for (app, trace_id), trace in traces:
+        for (app, _trace_id), trace in traces:
             spans = list(trace.spans.values())
+            conversation = conversation_of(spans)
+            if conversation is None:  # a session of its own trace: nothing to continue
+                continue
             day = (EPOCH + dt.timedelta(microseconds=started(spans)[0] // 1000)).date()
-            by_app.setdefault(app, {})[session_of(trace_id, spans)] = day.isoformat()
+            by_app.setdefault(app, {})[conversation] = day.isoformat()
         for app, sessions in by_app.items():
             days = set().union(*(near_days(day) for day in sessions.values()))
-            turns = self._turns.setdefault(
-                app, TraceTurns(partial(sessions_so_far, self._lake, app))
-            )
+            turns = self._turns.setdefault(app, self._new_turns(app))
             try:
                 turns.recall(sessions, days)
             except Exception as exc:  # storage down: the logger retries its writes
@@ -277,8 +278,12 @@ class OtlpReceiver:
                 )
                 turns.recall(sessions, read=False)
 
+    def _new_turns(self, app: str) -> TraceTurns:
+        return TraceTurns(partial(sessions_so_far, self._lake, app))
+
     def _log(self, app: str, trace_id: str, trace: _Trace) -> None:
-        rows = numbered_events(trace_id, list(trace.spans.values()), self._turns[app])
+        turns = self._turns.setdefault(app, self._new_turns(app))
+        rows = numbered_events(trace_id, list(trace.spans.values()), turns)
         for row in rows:  # all or none: a trace is rejected whole
             if unnamed := folder_name_problem("session_id", row["session_id"]):
                 raise UnparseableFileError(unnamed)

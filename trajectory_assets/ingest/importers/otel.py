@@ -125,24 +125,32 @@ def parse(path: str | Path, turns: TraceTurns | None = None) -> Iterator[Row]:
         raise UnparseableFileError("the file holds no spans")
     turns = turns or TraceTurns()
     traces = by_trace(spans)
-    turns.recall(session_of(trace_id, trace) for trace_id, trace in traces.items())
+    turns.recall(c for trace in traces.values() if (c := conversation_of(trace)) is not None)
     for trace_id, trace in sorted(traces.items(), key=lambda item: started(item[1])):
         yield from numbered_events(trace_id, trace, turns)
 
 
 def numbered_events(trace_id: str, trace: list[Span], turns: TraceTurns) -> list[Row]:
-    """The trace's events, its turns numbered on from its session's traces before it."""
-    session_id = session_of(trace_id, trace)
-    first = turns.first_turn(session_id, trace_id)
+    """The trace's events, its turns numbered on from its conversation's traces before it (a
+    trace without one is a session of its own, numbered from 0)."""
+    conversation = conversation_of(trace)
+    if conversation is None:
+        return list(trace_events(trace_id, trace))
+    first = turns.first_turn(conversation, trace_id)
     rows = list(trace_events(trace_id, trace, first_turn=first))
-    turns.numbered(session_id, trace_id, first, rows)
+    turns.numbered(conversation, trace_id, first, rows)
     return rows
 
 
-def session_of(trace_id: str, trace: list[Span]) -> str:
-    """The conversation id a span of the trace carries, else the trace id."""
+def conversation_of(trace: list[Span]) -> str | None:
+    """The conversation id a span of the trace carries: its session, over several traces."""
     conversation = next((c for s in trace if (c := first(s.attrs, CONVERSATION))), None)
-    return str(conversation) if conversation is not None else trace_id
+    return None if conversation is None else str(conversation)
+
+
+def session_of(trace_id: str, trace: list[Span]) -> str:
+    """The trace's conversation, else the trace itself."""
+    return conversation_of(trace) or trace_id
 
 
 def started(trace: list[Span]) -> tuple[int, str]:
