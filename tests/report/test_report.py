@@ -107,6 +107,21 @@ def test_wilson_interval_is_scipys(attempts: int) -> None:
         assert high == pytest.approx(ci.high, abs=1e-12)
 
 
+def test_runs_that_pass_all_or_none_of_their_tasks_chart() -> None:
+    """The interval of 0 of 10 began at 2.8e-17, and that of 15 of 15 ended at
+    0.9999999999999999: the chart's error bar was negative and the day's report failed."""
+    for attempts in range(1, 1001):
+        assert (
+            wilson_interval(0, attempts)[0] == 0.0 and wilson_interval(attempts, attempts)[1] == 1.0
+        )
+    evals = sessions(
+        [attempt(f"t{i}", False, model="none") for i in range(10)]
+        + [attempt(f"t{i}", True, model="all") for i in range(15)]
+    ).cast(SESSIONS)
+    report = render_daily_report(DAY, {"eval_runs": run_two_phase(EvalRuns(), "sessions", evals)})
+    assert report.summary["eval_runs"] == 2 and _png_size(report.png) == (1300, 900)
+
+
 @pytest.mark.parametrize(
     ("value", "shown"), [(1234.5, "$1,234.5000"), (-0.0107, "-$0.0107"), (0.0, "$0.0000")]
 )

@@ -101,9 +101,9 @@ def render_chart(day: str, data: ReportData) -> bytes:
     if evals:
         ys = list(range(len(evals)))
         rates = [e["pass_rate"] for e in evals]
-        errors = [
-            [r - e["ci_low"] for r, e in zip(rates, evals, strict=True)],
-            [e["ci_high"] - r for r, e in zip(rates, evals, strict=True)],
+        errors = [  # never below 0: matplotlib refuses a negative bar, and the page with it
+            [max(0.0, r - e["ci_low"]) for r, e in zip(rates, evals, strict=True)],
+            [max(0.0, e["ci_high"] - r) for r, e in zip(rates, evals, strict=True)],
         ]
         eval_ax.errorbar(rates, ys, xerr=errors, fmt="o", capsize=3, color="#55a868")
         eval_ax.set_yticks(

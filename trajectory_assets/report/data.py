@@ -135,4 +135,8 @@ def wilson_interval(passed: int, attempts: int, z: float = Z_975) -> tuple[float
     z2n = z * z / attempts
     center = (p + z2n / 2) / (1 + z2n)
     half = z / (1 + z2n) * math.sqrt(p * (1 - p) / attempts + z2n / (4 * attempts))
-    return max(0.0, center - half), min(1.0, center + half)
+    # exact at the ends: rounding left 0 of 10 from 2.8e-17 and 15 of 15 to 0.9999999999999999,
+    # an interval that missed its own rate (the chart's error bar came out negative)
+    low = 0.0 if passed == 0 else min(p, max(0.0, center - half))
+    high = 1.0 if passed == attempts else max(p, min(1.0, center + half))
+    return low, high
