@@ -435,3 +435,24 @@ def test_a_decision_outside_the_three_outcomes_is_left_out_and_named(
         if r["event_type"] == "decision"
     ]
     assert outcomes == ["kept"]
+
+
+def test_an_eval_verdict_other_than_true_false_or_none_is_left_out_and_named(
+    tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ "pass" or 0.5 was stored, read as no verdict and counted as a failed attempt."""
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    with logger.session("s1") as s:
+        assert s.eval_result("bench", "t1", "pass") is None  # type: ignore[arg-type]
+        assert s.eval_result("bench", "t1", 0.5) is None  # type: ignore[arg-type]
+        assert s.eval_result("bench", "t1", None, score=0.8) is not None  # graded: no verdict
+        assert s.eval_result("bench", "t1", True) is not None
+    logger.close()
+    assert logger.stats()["invalid"] == 2
+    assert "eval_result passed 'pass' is not True, False or None" in caplog.text
+    verdicts = [
+        json.loads(r["payload"])["passed"]
+        for r in raw_events(tmp_path).to_pylist()
+        if r["event_type"] == "eval_result"
+    ]
+    assert sorted(verdicts, key=str) == [None, True]

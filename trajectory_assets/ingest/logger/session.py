@@ -142,12 +142,20 @@ class Session:
         self,
         benchmark: str,
         task_id: str,
-        passed: bool,
+        passed: bool | None,
         score: float | None = None,
         run_id: str | None = None,
         model: str | None = None,
         **fields: Any,
     ) -> str | None:
+        """One attempt at an eval task. `passed` is True, False or None (no verdict: a graded
+        task, judged by `score`; `eval_runs.pass_rate` counts it as not passed, `mean_score`
+        averages the scores). Anything else ("pass", 0.5) would be read as no verdict without a
+        word, so it is left out and counted `invalid`. `model` is the model under test
+        (`unknown` without one)."""
+        if passed is not None and not isinstance(passed, bool):
+            self.logger._invalid(f"eval_result passed {passed!r} is not True, False or None")
+            return None
         payload = {
             "benchmark": benchmark,
             "task_id": task_id,
