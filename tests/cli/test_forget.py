@@ -119,6 +119,14 @@ def test_forget_sessions_then_everything_before_a_day(
     assert DAY1 not in sessions_of(lake, app) and sessions_of(lake, app)[DAY2] == after[DAY2]
     assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows > 0  # the other apps stay
 
+    others = lake_catalog(lake).read("sessions").num_rows - len(after[DAY2])
+    done = forget(root, home, "--app-id", app, "--all-sessions", "--runtime", "inline")  # a
+    assert done.returncode == 0, done.stderr[-3000:]  # tenant that leaves
+    assert sessions_of(lake, app) == {} and not list(
+        Path(root, "raw_events").rglob(f"app_id={app}/*/*")
+    )
+    assert lake_catalog(lake).read("sessions").num_rows == others
+
 
 @pytest.mark.slow
 def test_a_forget_whose_rebuild_failed_is_finished_by_running_it_again(
@@ -224,8 +232,10 @@ def test_forget_holds_the_pool_while_it_deletes_and_purges(
 
 
 def test_forget_needs_sessions_or_a_day(materialized_lake: Path, home: Path) -> None:
-    both = forget(materialized_lake, home, "--app-id", "a")
-    assert both.returncode == 1 and "give --session-id" in both.stderr
+    neither = forget(materialized_lake, home, "--app-id", "a")
+    assert neither.returncode == 1 and "give --session-id" in neither.stderr
+    both = forget(materialized_lake, home, "--app-id", "a", "--all-sessions", "--before", DAY2)
+    assert both.returncode == 1 and "or --all-sessions" in both.stderr
     none = forget(materialized_lake, home, "--app-id", "nope", "--session-id", "x")
     assert none.returncode == 1 and "nothing to forget" in none.stderr
     assert "and no table holds them" in none.stderr

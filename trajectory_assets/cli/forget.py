@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from trajectory_assets.schema import TableSpec
 
 
+EVERY_DAY = "9999-12-31"  # after every day a lake can hold: `--all-sessions` as `--before`
+
+
 @click.command(short_help="delete sessions from raw data and every table, verifiably")
 @lake_option
 @defs_option
@@ -53,6 +56,12 @@ if TYPE_CHECKING:
 @click.option("--session-id", "session_ids", multiple=True, help="a session to forget (repeat)")
 @click.option(
     "--before", type=DAY, help="forget every session of the app that started before this day"
+)
+@click.option(
+    "--all-sessions",
+    "every",
+    is_flag=True,
+    help="forget every session of the app, on every day (a tenant that leaves)",
 )
 @runtime_option
 @on_bad_file_option
@@ -63,6 +72,7 @@ def forget(
     app_id: str,
     session_ids: tuple[str, ...],
     before: str | None,
+    every: bool,
     runtime: str,
     on_bad_file: str,
     yes: bool,
@@ -77,8 +87,10 @@ def forget(
     from trajectory_assets.errors import OtherLakeError
     from trajectory_assets.lake import erase
 
-    if bool(session_ids) == (before is not None):
-        raise CliError("give --session-id SESSION (one or more), or --before DAY")
+    if [bool(session_ids), before is not None, every].count(True) != 1:
+        raise CliError("give --session-id SESSION (one or more), --before DAY, or --all-sessions")
+    if every:
+        before = EVERY_DAY  # every session started before it: all of them
     dagster_home("the sessions are forgotten in the Dagster instance's runs too")
     where = open_lake(lake, must_exist=True)
     instance = dg.DagsterInstance.get()
