@@ -112,6 +112,10 @@ def test_rejected_share_over_the_limit_fails_its_check(lake: Lake) -> None:
     assert not check.passed and check.partition == DAY1
     assert "raw rows rejected" in str(check.metadata["detail"].value)
     assert "limit 0.001%)" in str(check.metadata["detail"].value)  # the limit as given
+    rejected = lake_catalog(lake).read("rejected_events", dt=DAY1)["app_id"].to_pylist()
+    top = max(set(rejected), key=rejected.count)  # a day is every app's: whose rows they are
+    detail = str(check.metadata["detail"].value)
+    assert "; most from " in detail and f"{top} ({rejected.count(top)})" in detail
     # the run's log says so too (the run succeeds; the UI's run view shows its log lines)
     (logged,) = [
         e

@@ -9,6 +9,7 @@ records them).
 
 import os
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -177,11 +178,13 @@ def _rejected_share(ctx: CheckContext, day: str) -> DayCheck:
         return UNAUDITED
     raw, rejected = counted.get("raw_rows", 0), counted.get("rejected_rows", 0)
     share = rejected / raw if raw else 0.0
-    return DayCheck(
-        share <= limits.max_rejected_share,
-        f"{rejected} of {raw} raw rows rejected ({share:.2%}, "
-        f"limit {_percent(limits.max_rejected_share)})",
-    )
+    passed = share <= limits.max_rejected_share
+    limit = _percent(limits.max_rejected_share)
+    said = f"{rejected} of {raw} raw rows rejected ({share:.2%}, limit {limit})"
+    if not passed:  # the day is every app's: say whose rows they are
+        apps = Counter(ctx.column("rejected_events", day, ["app_id"])["app_id"].to_pylist())
+        said += "; most from " + ", ".join(f"{app} ({n})" for app, n in apps.most_common(3))
+    return DayCheck(passed, said)
 
 
 def _elimination_ratio(ctx: CheckContext, day: str) -> DayCheck:
