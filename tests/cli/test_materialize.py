@@ -118,6 +118,11 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     assert missing.returncode == 0, missing.stderr
     assert "note: leaving out 2001-01-01, before the lake's first partition" in missing.stderr
     assert "note: leaving out 2999-01-01, after the last partition, today (" in missing.stderr
+    again = materialize(lake, home, "--missing", runtime="inline")  # not "every day ... is up
+    assert again.returncode == 0 and again.stdout.startswith(  # to date": 2001 is in no table
+        "nothing to do from the first partition, 2025-01-01, to today; raw data of 2001-01-01 "
+        "before it is in no table until"
+    ), again.stdout
     for command in ("materialize", "explain"):  # a day of a clock ahead, named: refused
         args = ["sessions"] if command == "explain" else []
         ahead = on_lake(command, lake, home, *args, "--partition", "2999-01-01")

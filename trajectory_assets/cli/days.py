@@ -43,6 +43,26 @@ def missing_days(
     return [d for d in candidates if d not in pages or d in stale]
 
 
+def nothing_to_do(lake: "Lake") -> str:
+    """Up to date within the partitions; raw days before the first one are no run's, and the
+    headline must not call them up to date (a pinned start date hid a backfilled history)."""
+    from trajectory_assets.defs.partitions import start_date_of
+    from trajectory_assets.lake.raw import list_days
+
+    start = start_date_of(lake)
+    early = [d for d in list_days(lake) if d < start]
+    if early:
+        return (
+            f"nothing to do from the first partition, {start}, to today; raw data of "
+            f"{some_days(early)} before it is in no table until the lake's start_date "
+            "(trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE) is moved back"
+        )
+    return (
+        f"nothing to do: every day with raw data in {lake.display()} is up to date, "
+        "from the first partition to today"
+    )
+
+
 def dry_run_refusal(
     lake: "Lake",
     the_project: "Project",

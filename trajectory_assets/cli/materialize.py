@@ -40,6 +40,7 @@ from trajectory_assets.cli.common import (
 from trajectory_assets.cli.days import (
     dry_run_refusal,
     missing_days,
+    nothing_to_do,
     refuse_days_without_raw_data,
     stretches,
 )
@@ -150,10 +151,7 @@ def materialize(
             if refused:
                 raise CliError(refused)
         if not days:
-            say(
-                f"nothing to do: every day with raw data in {where.display()} is up to date, "
-                "from the first partition to today"
-            )
+            say(nothing_to_do(where))
             return
     if dry_run:
         refuse_days_without_raw_data(where, days)
