@@ -65,7 +65,7 @@ def sync(
             recorded[table] += 1
     pages = {d: t for d, t in report_days(lake).items() if d in valid}
     if pages:
-        recorded[REPORT] = _record_reports(instance, lake, pages)
+        recorded[REPORT] = _record_reports(instance, lake, pages, again)
         current[REPORT] = len(pages) - recorded[REPORT]
     return SyncReport(raw_days, recorded, current, outside)
 
@@ -92,10 +92,14 @@ def record_day(
     )
 
 
-def _record_reports(instance: dg.DagsterInstance, lake: Lake, pages: dict[str, float]) -> int:
-    """Record each day's page written after the instance's last record of it; how many."""
+def _record_reports(
+    instance: dg.DagsterInstance, lake: Lake, pages: dict[str, float], again: Collection[str]
+) -> int:
+    """Record each day's page written after the instance's last record of it, and those of
+    `again` (recorded after their tables: the page drawn from them must not show stale in the
+    UI, as it did after every `forget`); how many."""
     known = _latest(instance, REPORT, lake.display())
-    new = [day for day in sorted(pages) if known.get(day, 0.0) < pages[day]]
+    new = [day for day in sorted(pages) if known.get(day, 0.0) < pages[day] or day in again]
     for day in new:
         page = lake.display(report_files(day).html)
         instance.report_runless_asset_event(
