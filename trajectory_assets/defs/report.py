@@ -52,6 +52,7 @@ def report_asset(
         pages: dict[str, str] = {}
         png = b""
         summary: dict[str, str | int | float | None] = {}
+        days = len(context.partition_keys)
         for day in context.partition_keys:
             inputs = _inputs(catalog, day)
             page = the_lake.display(report_files(day).html)  # a path to copy: the UI does
@@ -78,7 +79,6 @@ def report_asset(
                 write_report(the_lake, day, report.html, png, drawn)
                 context.log.info(f"daily_report dt={day}: {page}")
             pages[day] = page
-            days = len(context.partition_keys)
             if days > 1:  # the one result below is recorded on every day of the range: each
                 # day's own page, numbers and (up to a month: 150 kB a day in the event log)
                 # chart are observed

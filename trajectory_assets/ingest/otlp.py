@@ -33,10 +33,10 @@ from typing import Any
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import EPOCH
 from trajectory_assets.ingest.importers.otel import conversation_of, numbered_events, started
-from trajectory_assets.ingest.importers.otel_sessions import TraceTurns
+from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
 from trajectory_assets.ingest.importers.otel_spans import Span
 from trajectory_assets.ingest.logger import EventLogger
-from trajectory_assets.ingest.writer import near_days, sessions_so_far
+from trajectory_assets.ingest.writer import near_days
 from trajectory_assets.lake.fs import lake_from_env
 from trajectory_assets.lake.layout import folder_name_problem
 from trajectory_assets.lake.quarantine import keep_rejected
@@ -264,7 +264,7 @@ class OtlpReceiver:
             by_app.setdefault(app, {})[conversation] = day.isoformat()
         for app, sessions in by_app.items():
             days = set().union(*(near_days(day) for day in sessions.values()))
-            turns = self._turns.setdefault(app, self._new_turns(app))
+            turns = self._turns_of(app)
             try:
                 turns.recall(sessions, days)
             except Exception as exc:  # storage down: the logger retries its writes
@@ -278,12 +278,13 @@ class OtlpReceiver:
                 )
                 turns.recall(sessions, read=False)
 
-    def _new_turns(self, app: str) -> TraceTurns:
-        return TraceTurns(partial(sessions_so_far, self._lake, app))
+    def _turns_of(self, app: str) -> TraceTurns:
+        if app not in self._turns:
+            self._turns[app] = TraceTurns(partial(sessions_so_far, self._lake, app))
+        return self._turns[app]
 
     def _log(self, app: str, trace_id: str, trace: _Trace) -> None:
-        turns = self._turns.setdefault(app, self._new_turns(app))
-        rows = numbered_events(trace_id, list(trace.spans.values()), turns)
+        rows = numbered_events(trace_id, list(trace.spans.values()), self._turns_of(app))
         for row in rows:  # all or none: a trace is rejected whole
             if unnamed := folder_name_problem("session_id", row["session_id"]):
                 raise UnparseableFileError(unnamed)

@@ -37,8 +37,8 @@ from trajectory_assets.ingest.common import (
 )
 from trajectory_assets.ingest.detect import sniff
 from trajectory_assets.ingest.importers import IMPORTERS, otel
-from trajectory_assets.ingest.importers.otel_sessions import TraceTurns
-from trajectory_assets.ingest.writer import sessions_so_far, write_rows
+from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
+from trajectory_assets.ingest.writer import write_rows
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import UNTIMED_DAY
 from trajectory_assets.lake.quarantine import keep_rejected

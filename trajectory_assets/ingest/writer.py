@@ -13,7 +13,6 @@ files, the second starting earlier, still lives in one daily partition.
 
 import datetime as dt
 import hashlib
-import json
 import math
 import posixpath
 from collections.abc import Collection, Iterable, Sequence
@@ -24,7 +23,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trajectory_assets.ingest.common import Row
-from trajectory_assets.ingest.importers.otel_sessions import SessionSoFar
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, is_hidden, partition_value
 from trajectory_assets.schema import RAW_EVENTS
@@ -96,7 +94,7 @@ def already_stored(lake: Lake, folder: str, table: pa.Table) -> tuple[set[str], 
     ends = table.filter(pc.equal(table["event_type"], "session_end")).to_pylist()
     copies: list[tuple[tuple[object, ...], dict[str, object]]] = []
     held_ends: set[tuple[object, object]] = set()
-    for index, path in enumerate(_data_files(lake, folder)):
+    for index, path in enumerate(session_files(lake, folder)):
         ids = pq.read_table(path, columns=["event_id"], filesystem=lake.arrow_fs)["event_id"]
         overlap = sorted(wanted.intersection(ids.to_pylist()))
         if overlap:
@@ -118,7 +116,8 @@ def already_stored(lake: Lake, folder: str, table: pa.Table) -> tuple[set[str], 
     return set(first) | renamed, differ
 
 
-def _data_files(lake: Lake, folder: str) -> list[str]:
+def session_files(lake: Lake, folder: str) -> list[str]:
+    """The data files of a session's folder, in name order."""
     return [
         p
         for p in sorted(lake.fs.ls(folder, detail=False))
@@ -239,36 +238,6 @@ def near_days(day: str) -> set[str]:
     earlier) to the day after (the events a producer sent first were later ones)."""
     first = dt.date.fromisoformat(day)
     return {(first + dt.timedelta(days=n)).isoformat() for n in range(-LOOKBACK_DAYS, 2)}
-
-
-def sessions_so_far(
-    lake: Lake, app_id: str, session_ids: list[str], days: Collection[str] | None = None
-) -> dict[str, SessionSoFar]:
-    """Where the traces of each given session that the lake holds began their turns, and the
-    turn its next trace begins at (`importers.otel_sessions`): the sessions found, each
-    folder's files read for their turn numbers and their traces' `session_start`."""
-    found: dict[str, SessionSoFar] = {}
-    for session_id, day in known_session_days(lake, app_id, session_ids, days).items():
-        so_far = found[session_id] = SessionSoFar()
-        for path in _data_files(lake, session_dir(lake, day, app_id, session_id)):
-            columns = ["event_type", "turn_index", "payload"]
-            stored = pq.read_table(path, columns=columns, filesystem=lake.arrow_fs).to_pylist()
-            for row in stored:
-                if row["turn_index"] is not None:
-                    so_far.next_turn = max(so_far.next_turn, row["turn_index"] + 1)
-                elif row["event_type"] == "session_start":
-                    _trace_began(so_far, row["payload"])
-    return found
-
-
-def _trace_began(so_far: SessionSoFar, payload: str | None) -> None:
-    try:
-        start = json.loads(payload or "{}")
-    except ValueError:
-        return
-    if isinstance(start, dict) and isinstance(start.get("trace_id"), str):
-        first = start.get("first_turn", 0)
-        so_far.first_turns[start["trace_id"]] = first if isinstance(first, int) else 0
 
 
 def write_rows(lake: Lake, rows: Sequence[Row], *, drop_existing: bool = True) -> WriteSummary:

@@ -8,14 +8,19 @@ trace numbering from 0 put every request's first call in turn 0.
 
 A trace keeps the number it began at, and says it (`first_turn` in its `session_start`
 payload, when not 0): spans of it that come late, or the trace sent or imported again, number
-as before, also in another process, which reads what the lake holds (`SessionSoFar`).
+as before, also in another process, which reads what the lake holds (`sessions_so_far`).
 """
 
+import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
+import pyarrow.parquet as pq
+
 from trajectory_assets.ingest.common import Row
+from trajectory_assets.ingest.writer import known_session_days, session_dir, session_files
+from trajectory_assets.lake.fs import Lake
 
 MAX_SESSIONS = 200_000  # remembered by a long-running receiver; older ones are read again
 
@@ -30,7 +35,7 @@ class SessionSoFar:
     def add(self, trace_id: str, first: int, rows: Iterable[Row]) -> None:
         self.first_turns.setdefault(trace_id, first)
         turns = [int(r["turn_index"]) for r in rows if r.get("turn_index") is not None]
-        self.next_turn = max(self.next_turn, first, max(turns, default=first - 1) + 1)
+        self.next_turn = max(self.next_turn, max(turns, default=first - 1) + 1)
 
 
 # sessions as the lake holds them, looked for on the given days (None: every day)
@@ -70,3 +75,33 @@ class TraceTurns:
         self.sessions[session_id] = so_far
         while len(self.sessions) > MAX_SESSIONS:
             self.sessions.popitem(last=False)
+
+
+def sessions_so_far(
+    lake: Lake, app_id: str, session_ids: list[str], days: Collection[str] | None = None
+) -> dict[str, SessionSoFar]:
+    """Where the traces of each given session that the lake holds began their turns, and the
+    turn its next trace begins at (`importers.otel_sessions`): the sessions found, each
+    folder's files read for their turn numbers and their traces' `session_start`."""
+    found: dict[str, SessionSoFar] = {}
+    for session_id, day in known_session_days(lake, app_id, session_ids, days).items():
+        so_far = found[session_id] = SessionSoFar()
+        for path in session_files(lake, session_dir(lake, day, app_id, session_id)):
+            columns = ["event_type", "turn_index", "payload"]
+            stored = pq.read_table(path, columns=columns, filesystem=lake.arrow_fs).to_pylist()
+            for row in stored:
+                if row["turn_index"] is not None:
+                    so_far.next_turn = max(so_far.next_turn, row["turn_index"] + 1)
+                elif row["event_type"] == "session_start":
+                    _trace_began(so_far, row["payload"])
+    return found
+
+
+def _trace_began(so_far: SessionSoFar, payload: str | None) -> None:
+    try:
+        start = json.loads(payload or "{}")
+    except ValueError:
+        return
+    if isinstance(start, dict) and isinstance(start.get("trace_id"), str):
+        first = start.get("first_turn", 0)
+        so_far.first_turns[start["trace_id"]] = first if isinstance(first, int) else 0
