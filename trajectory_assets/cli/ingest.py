@@ -60,7 +60,11 @@ class ImportFormat(click.ParamType):
     show_default=True,
     help="the files' format, or auto to read it from each file",
 )
-@click.option("--app-id", help="app id of the imported sessions (default: each file's format)")
+@click.option(
+    "--app-id",
+    help="app id of the imported sessions (default: each file's format; OTel spans: their "
+    "service.name, as serve files them)",
+)
 @click.option(
     "--synthetic-date",
     type=DAY,

@@ -34,7 +34,7 @@ from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import EPOCH
 from trajectory_assets.ingest.importers.otel import conversation_of, numbered_events, started
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
-from trajectory_assets.ingest.importers.otel_spans import Span
+from trajectory_assets.ingest.importers.otel_spans import DEFAULT_APP, Span
 from trajectory_assets.ingest.logger import EventLogger
 from trajectory_assets.ingest.writer import near_days
 from trajectory_assets.lake.fs import lake_from_env
@@ -43,7 +43,6 @@ from trajectory_assets.lake.quarantine import keep_rejected
 
 log = logging.getLogger(__name__)
 
-DEFAULT_APP = "otel"
 MAX_KNOWN_SESSIONS = 200_000
 _LOGGED_COLUMNS = (
     "ts",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trajectory_assets.errors import BadRequestError
-from trajectory_assets.ingest.importers.otel_spans import attributes, raw_spans
+from trajectory_assets.ingest.importers.otel_spans import attributes, raw_spans, service_app
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -154,8 +154,7 @@ def decode_json(body: bytes) -> list[ResourceSpans]:
 
 
 def _service(resource_attrs: dict[str, Any]) -> str | None:
-    name = resource_attrs.get("service.name")
-    return str(name) if name not in (None, "") else None
+    return service_app(resource_attrs.get("service.name"))
 
 
 def success(kind: str, rejected: int = 0, message: str = "") -> bytes:

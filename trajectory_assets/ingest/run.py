@@ -188,8 +188,9 @@ def ingest_files(
 ) -> IngestReport:
     """Import `paths` (files or folders) of format `fmt`, or of each file's own with `auto`.
 
-    `app_id` defaults to the format's name (each file's, with `auto`); for `jsonl` it only fills
-    rows that have none. Formats without timestamps get times counted from 1970-01-01, or from
+    `app_id` defaults to the format's name (each file's, with `auto`), for OTel spans to their
+    resource's `service.name` (as `serve` names it); for `jsonl` it only fills rows that have
+    none. Formats without timestamps get times counted from 1970-01-01, or from
     `synthetic_day`.
     """
     if fmt != AUTO and fmt not in IMPORTERS:
@@ -240,15 +241,17 @@ def _file(
             status: Status = "failed" if found.broken else "skipped"
             return FileResult(path, status, found.reason, size=size)
         fmt = found.format
-    result = _import(lake, fmt, path, app_id or fmt, synthetic_day)
+    result = _import(lake, fmt, path, app_id, synthetic_day)
     return replace(result, format=fmt, app_id=app_id or fmt, size=size)
 
 
 def _import(
-    lake: Lake, fmt: str, path: str, app_id: str, synthetic_day: dt.date | None
+    lake: Lake, fmt: str, path: str, given: str | None, synthetic_day: dt.date | None
 ) -> FileResult:
+    """`given`: the app id asked for, else None (the format's, or what the file's rows say)."""
+    app_id = given or fmt
     try:
-        rows, left, bad = _parse(lake, fmt, path, app_id)
+        rows, left, bad = _parse(lake, fmt, path, given)
     except UnparseableFileError as exc:
         return FileResult(path, "failed", str(exc))
     except OSError as exc:
@@ -259,7 +262,7 @@ def _import(
         place_synthetic_times(rows, synthetic_day)
     good: list[Row] = []
     for row in rows:
-        if fmt != "jsonl" or not row.get("app_id"):  # a jsonl row's own app_id is kept
+        if not row.get("app_id"):  # a jsonl row's own, an OTel trace's service, is kept
             row["app_id"] = app_id
         reasons = validate_row(row)
         if reasons:
@@ -303,22 +306,26 @@ def _by_app(
     return by_app
 
 
-def _rows(lake: Lake, fmt: str, path: str, app_id: str) -> Iterable[Row]:
+def _rows(lake: Lake, fmt: str, path: str, given: str | None) -> Iterable[Row]:
     """An OTel conversation's traces in files imported before go on numbering its turns."""
     if fmt == otel.FORMAT:
-        return otel.parse(path, TraceTurns(partial(sessions_so_far, lake, app_id)))
+        return otel.parse(path, partial(_lake_turns, lake), app_id=given)
     return IMPORTERS[fmt].parse(path)
 
 
+def _lake_turns(lake: Lake, app_id: str) -> TraceTurns:
+    return TraceTurns(partial(sessions_so_far, lake, app_id))
+
+
 def _parse(
-    lake: Lake, fmt: str, path: str, app_id: str
+    lake: Lake, fmt: str, path: str, given: str | None
 ) -> tuple[list[Row], tuple[str, ...], list[Unimportable]]:
     """The file's rows, what the importer left out (`common.left_out`), and what it found
     invalid (`common.unimportable`)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LeftOut)
         warnings.simplefilter("always", Unimportable)
-        rows = list(_rows(lake, fmt, path, app_id))
+        rows = list(_rows(lake, fmt, path, given))
     left, bad = [], []
     for warning in caught:
         if isinstance(warning.message, Unimportable):

@@ -7,6 +7,8 @@ JSON Lines holding any of these per line. The live receiver (`trajectory_assets.
 maps the spans it receives with `trace_events` below, so both ways give the same events.
 
 Mapping
+- app: the import's `--app-id`, else the `service.name` of the span's resource (as `serve` files
+  it), else `otel`; the SDK's stand-in for an unset name (`unknown_service…`) names none.
 - session: `gen_ai.conversation.id` (or OpenInference `session.id`) when a span of the trace
   carries one, else the trace id as 32 hex digits. `session_start`/`session_end` take the times
   of the trace's root span (the span without a parent in the trace), or the first start and last
@@ -51,7 +53,7 @@ Mapping
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,7 @@ from trajectory_assets.ingest.importers.otel_spans import (
     CACHE_TOKENS,
     CACHE_WRITE_TOKENS,
     CONVERSATION,
+    DEFAULT_APP,
     INPUT_TOKENS,
     MODEL,
     OUTPUT_TOKENS,
@@ -84,7 +87,7 @@ from trajectory_assets.ingest.importers.otel_spans import (
     Span,
     failure,
     first,
-    raw_spans,
+    service_spans,
 )
 from trajectory_assets.ingest.importers.otel_tree import CALLS, Tree
 from trajectory_assets.ingest.importers.turns import Turns
@@ -93,8 +96,9 @@ FORMAT = "otel"
 SUFFIXES = (".json", ".jsonl")
 
 
-def load_spans(path: str | Path) -> tuple[list[Span], int]:
-    """The file's readable spans, and how many it holds that are not (`unimportable`)."""
+def load_spans(path: str | Path) -> tuple[list[tuple[str | None, Span]], int]:
+    """The file's readable spans, each with the app its resource's `service.name` names
+    (`otel_spans.service_app`), and how many it holds that are not (`unimportable`)."""
     text = read_text(path)
     try:
         docs = [json.loads(text)]
@@ -107,9 +111,9 @@ def load_spans(path: str | Path) -> tuple[list[Span], int]:
         if len(docs) < 2:
             raise json_error(whole, text) from None
     spans, unread = [], 0
-    for raw in (raw for doc in docs for raw in raw_spans(doc)):
+    for service, raw in (pair for doc in docs for pair in service_spans(doc)):
         try:
-            spans.append(Span(raw))
+            spans.append((service, Span(raw)))
         except (UnparseableFileError, ValueError, TypeError, AttributeError) as exc:
             unread += 1  # as the receiver rejects a span; a field of the wrong JSON type too
             record = raw if isinstance(raw, dict) else {"span": raw}
@@ -117,17 +121,32 @@ def load_spans(path: str | Path) -> tuple[list[Span], int]:
     return spans, unread
 
 
-def parse(path: str | Path, turns: TraceTurns | None = None) -> Iterator[Row]:
-    """The file's events; a session's traces number its turns in the order they started, on
-    from the ones `turns` knows (the lake's, when the ingest gives them)."""
+def parse(
+    path: str | Path,
+    turns: Callable[[str], TraceTurns] | None = None,
+    app_id: str | None = None,
+) -> Iterator[Row]:
+    """The file's events, each trace's in the app `app_id`, else the one its resource's
+    `service.name` names, else `otel` (as `serve` files them, so a program's traces imported
+    from its exported files and received live are one app's). A session's traces number its
+    turns in the order they started, on from the ones `turns(app)` knows (the lake's, when the
+    ingest gives them)."""
     spans, unread = load_spans(path)
     if not spans and not unread:
         raise UnparseableFileError("the file holds no spans")
-    turns = turns or TraceTurns()
-    traces = by_trace(spans)
-    turns.recall(c for trace in traces.values() if (c := conversation_of(trace)) is not None)
-    for trace_id, trace in sorted(traces.items(), key=lambda item: started(item[1])):
-        yield from numbered_events(trace_id, trace, turns)
+    by_app: dict[str, list[Span]] = {}
+    for service, span in spans:
+        by_app.setdefault(app_id or service or DEFAULT_APP, []).append(span)
+    for app, app_spans in sorted(by_app.items()):
+        app_turns = turns(app) if turns is not None else TraceTurns()
+        traces = by_trace(app_spans)
+        app_turns.recall(
+            c for trace in traces.values() if (c := conversation_of(trace)) is not None
+        )
+        for trace_id, trace in sorted(traces.items(), key=lambda item: started(item[1])):
+            for row in numbered_events(trace_id, trace, app_turns):
+                row["app_id"] = app
+                yield row
 
 
 def numbered_events(trace_id: str, trace: list[Span], turns: TraceTurns) -> list[Row]:

@@ -192,28 +192,60 @@ def first(attrs: dict[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
+DEFAULT_APP = "otel"
+"""The app of spans whose resource names no service (`ingest` and `serve` alike)."""
+
+
+def service_app(name: Any) -> str | None:
+    """The app a resource's `service.name` names; none when it is unset or the SDK's stand-in
+    for unset (`unknown_service`, `unknown_service:<executable>`, which would file every
+    unnamed program under an app of its own executable's name)."""
+    text = "" if name is None else str(name)
+    if not text.strip() or text == "unknown_service" or text.startswith("unknown_service:"):
+        return None
+    return text
+
+
 def raw_spans(doc: Any) -> Iterator[dict[str, Any]]:
     """The span objects of one JSON document in any accepted shape."""
+    return (raw for _, raw in service_spans(doc))
+
+
+def service_spans(doc: Any) -> Iterator[tuple[str | None, dict[str, Any]]]:
+    """(the app its resource's `service.name` names, span object) for each span of one JSON
+    document in any accepted shape: OTLP/JSON states the resource per `resourceSpans`, the
+    SDK's `to_json()` in each span."""
     if isinstance(doc, list):
         for item in doc:
             if isinstance(item, dict) and ("spans" in item or "resourceSpans" in item):
-                yield from raw_spans(item)
+                yield from service_spans(item)
             elif isinstance(item, dict):
-                yield item
+                yield _own_service(item), item
             else:
                 raise UnparseableFileError("a list entry is not a span object")
     elif isinstance(doc, dict) and "resourceSpans" in doc:
         for resource in doc["resourceSpans"] or []:
+            service = _service_of(resource.get("resource"))
             for scope in (
                 resource.get("scopeSpans") or resource.get("instrumentationLibrarySpans") or []
             ):
-                yield from scope.get("spans") or []
+                yield from ((service, raw) for raw in scope.get("spans") or [])
     elif isinstance(doc, dict) and isinstance(doc.get("spans"), list):
-        yield from doc["spans"]
+        yield from ((_own_service(raw), raw) for raw in doc["spans"])
     elif isinstance(doc, dict) and ("context" in doc or "traceId" in doc):
-        yield doc
+        yield _own_service(doc), doc
     else:
         raise UnparseableFileError("no spans: expected {'spans': [...]}, a span list or OTLP JSON")
+
+
+def _own_service(raw: Any) -> str | None:
+    return _service_of(raw.get("resource")) if isinstance(raw, dict) else None
+
+
+def _service_of(resource: Any) -> str | None:
+    if not isinstance(resource, dict):
+        return None
+    return service_app(attributes(resource.get("attributes")).get("service.name"))
 
 
 def kind(span: Span) -> Kind:
