@@ -3,6 +3,7 @@ every day its table has again (a Delta table holds one schema), never another pa
 rollback does not bring back a day of another schema; days and versions of an older schema read
 with their own columns."""
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from trajectory_assets.errors import (
 )
 from trajectory_assets.lake import delta_commit
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.delta import read
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import OPERATORS
 
@@ -206,6 +208,24 @@ def test_a_column_added_upstream_reads_as_null_on_older_days_downstream(lake: La
     by_day = pl.read_delta(lake.path("labels")).group_by("dt").agg(pl.col("labelled").sum())
     totals = dict(by_day.iter_rows())
     assert totals[DAY1] == 0 and totals[DAY2] > 0
+
+
+def test_a_time_without_zone_added_to_a_table_keeps_it_readable(lake: Lake) -> None:
+    """A `pa.timestamp("us")` column added to an existing table committed a schema of Delta's
+    `timestamp_ntz` without the protocol feature it needs: every reader (and every later run,
+    rollback included) failed on the table for good. A new table got the feature."""
+    run_all(lake, [DAY1, DAY2])
+    run_operator(turn_counts(pa.int64(), "1"), lake, [DAY1, DAY2])
+    local = ("first_local", pa.timestamp("us"), "TIMESTAMP '2026-11-30 09:15:00'")
+    run_operator(turn_counts(pa.int64(), "2", extra=(local,)), lake, [DAY2])
+    table = pl.read_delta(lake.path("turn_counts"))
+    assert table.schema["first_local"] == pl.Datetime("us")
+    by_day = dict(table.group_by("dt").agg(pl.col("first_local").max()).iter_rows())
+    assert by_day == {DAY1: None, DAY2: dt.datetime(2026, 11, 30, 9, 15)}
+    with_local = turn_counts(pa.int64(), "2", extra=(local,))
+    assert read(lake, with_local.outputs[0]).num_rows == table.height
+    run_operator(with_local, lake, [DAY1, DAY2])
+    assert pl.read_delta(lake.path("turn_counts"))["first_local"].null_count() == 0
 
 
 def commit_but(day: str) -> Callable[..., int | None]:

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from trajectory_assets.errors import (
     ConcurrentWriterError,
     MissingDataFileError,
@@ -106,9 +108,40 @@ def prepare(lake: Lake, spec: TableSpec, day: str, *, since_version: int | None)
         _create(lake, spec)
         table = open_table(lake, spec.name)
         assert table is not None, f"{spec.name}: created, yet not a Delta table"
+    _enable_features(table, spec)
     if since_version is not None:
         _refuse_other_writers(lake, spec.name, day, since_version, table.version())
     return table
+
+
+def _enable_features(table: "DeltaTable", spec: TableSpec) -> None:
+    """Give the table the Delta features its declared columns need before a commit writes them.
+    A table made without a time-without-zone column and given one later (a new column) needs
+    `timestampNtz`, which deltalake's write does not add: its commit left a table that every
+    reader, and every later run, refused. A table made with one has it from the start."""
+    from deltalake import TableFeatures
+
+    if not any(_naive_time(field.type) for field in spec.schema):
+        return
+    protocol = table.protocol()
+    if "timestampNtz" in (protocol.reader_features or []):
+        return
+    table.alter.add_feature(
+        TableFeatures.TimestampWithoutTimezone, allow_protocol_versions_increase=True
+    )
+
+
+def _naive_time(kind: pa.DataType) -> bool:
+    """Whether the type is, or holds, a timestamp without a time zone."""
+    if pa.types.is_timestamp(kind):
+        return kind.tz is None
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _naive_time(kind.value_type)
+    if pa.types.is_map(kind):
+        return _naive_time(kind.key_type) or _naive_time(kind.item_type)
+    if pa.types.is_struct(kind):
+        return any(_naive_time(kind.field(i).type) for i in range(kind.num_fields))
+    return False
 
 
 def _create(lake: Lake, spec: TableSpec) -> None:
