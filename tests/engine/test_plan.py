@@ -217,3 +217,18 @@ def test_explain_says_why_a_day_runs_again(lake: Lake) -> None:
     shutil.copy(late, late.with_name("late.parquet"))
     changed = explain(registry, [Sessionize()], lake, [DAY1], "inline")
     assert "(stale: the day's tables were computed from other inputs (raw files, " in changed
+
+
+def test_explain_says_a_day_rewritten_by_another_writer_runs_again(lake: Lake) -> None:
+    """A Z-ORDER by a Spark shop's nightly job made every day stale, and explain said the
+    commit that wrote it was no longer in the log."""
+    from deltalake import DeltaTable
+
+    run_all(lake, [DAY1], operators=[Compact(), Sessionize()])
+    DeltaTable(lake.path("sessions")).optimize.z_order(["session_id"])
+    registry = Registry.build([Sessionize()], OPERATORS)
+    plan = explain(registry, [Sessionize()], lake, [DAY1], "inline")
+    assert (
+        "(stale: the day's files were not all committed by one run of the operator (rewritten "
+        "by another writer, an OPTIMIZE, say))" in plan
+    )

@@ -129,8 +129,14 @@ def _why_run(
         commits = day_commits(catalog.lake, table, built, "operator_version")
         for day in days:
             commit = commits.get(day)
-            if day not in built:
+            state = catalog.state(table, day)
+            if state is None:
                 why[op.name, day] = "not materialized yet"
+            elif state.attempt is None:
+                why[op.name, day] = (
+                    "stale: the day's files were not all committed by one run of the operator "
+                    "(rewritten by another writer, an OPTIMIZE, say)"
+                )
             elif commit is None:
                 why[op.name, day] = "stale: the commit that wrote it is no longer in the log"
             elif (held := commit.metadata["operator_version"]) != op.version:
