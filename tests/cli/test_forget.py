@@ -155,6 +155,9 @@ def test_a_forget_whose_rebuild_failed_is_finished_by_running_it_again(
     damaged = next(Path(root, "raw_events", f"dt={DAY1}").rglob(f"session_id={bystander}/*"))
     damaged.write_bytes(damaged.read_bytes()[:100])
     args = ("--app-id", app, "--session-id", victim, "--runtime", "inline")
+    # a team's aggregate of the sessions, of a code location not given: no session ids in it
+    app_daily = pa.table({"dt": [DAY1, DAY2], "app_id": [app, app], "n_sessions": [5, 4]})
+    write_deltalake(str(root / "app_daily"), app_daily, partition_by=["dt"])
 
     failed = forget(root, home, *args)
     assert failed.returncode == 1
@@ -169,6 +172,11 @@ def test_a_forget_whose_rebuild_failed_is_finished_by_running_it_again(
     )
     assert "nothing in the lake or the Dagster instance holds them" in done.stdout
     assert victim not in sessions_of(lake, app)[DAY1]
+    assert (
+        f"note: app_daily was not rebuilt on {DAY1}: no loaded operator writes it, and computed "
+        "from these days' tables it may still count the forgotten sessions; materialize it "
+        "again with its code (--defs MODULE --missing)"
+    ) in done.stderr
 
 
 def test_the_check_finds_what_a_forget_left(materialized_lake: Path, tmp_path: Path) -> None:

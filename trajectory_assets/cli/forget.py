@@ -34,6 +34,7 @@ from trajectory_assets.cli.common import (
     runtime_option,
     say,
     some_days,
+    tell,
 )
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ def forget(
     from trajectory_assets.defs.instance import bind
     from trajectory_assets.errors import OtherLakeError
     from trajectory_assets.lake import erase
+    from trajectory_assets.lake.catalog import Catalog
 
     if [bool(session_ids), before is not None, every].count(True) != 1:
         raise CliError("give --session-id SESSION (one or more), --before DAY, or --all-sessions")
@@ -132,6 +134,13 @@ def forget(
         for line in record.leftovers:
             say(f"  still present: {line}")
         raise CliError(f"the sessions are not fully forgotten (see above; record {shown})")
+    catalog = Catalog(where, the_project.registry.tables)
+    for name, on in erase.unloaded_days(where, catalog, plan.days).items():
+        tell(
+            f"note: {name} was not rebuilt on {some_days(on)}: no loaded operator writes it, "
+            "and computed from these days' tables it may still count the forgotten sessions; "
+            "materialize it again with its code (--defs MODULE --missing)"
+        )
     say(
         f"forgotten: rebuilt {len(built)} day(s), purged the history of "
         f"{len(record.tables_purged)} table(s); nothing in the lake or the Dagster instance "

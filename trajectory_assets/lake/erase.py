@@ -163,6 +163,18 @@ def held_elsewhere(lake: Lake, catalog: Catalog, request: Request) -> dict[str, 
     return held
 
 
+def unloaded_days(lake: Lake, catalog: Catalog, days: Collection[str]) -> dict[str, list[str]]:
+    """Of `days`, those each Delta table that no loaded operator writes has rows on: a table
+    without session ids (an aggregate of the day's sessions, say) is not `held_elsewhere`, yet
+    may still count the forgotten sessions until it is computed again."""
+    wanted = set(days)
+    held = {
+        name: sorted(wanted & set(delta.snapshot(lake, name).days()))
+        for name in unloaded_tables(lake, catalog)
+    }
+    return {name: on for name, on in held.items() if on}
+
+
 def unloaded_tables(lake: Lake, catalog: Catalog) -> list[str]:
     """Delta tables at the lake's root that the catalog does not know."""
     known = set(catalog.list())
