@@ -126,6 +126,38 @@ def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
     assert len(rejected_files(Lake(str(lake)))) == 1  # the source is whole: nothing kept
 
 
+def test_values_no_column_holds_and_json_nested_too_deeply_are_lines_of_their_own(
+    tmp_path: Path,
+) -> None:
+    """A turn_index past int32 (or a seq past int64) failed the write of the whole file after
+    some of its sessions were written ("imported 0", the bad line kept nowhere); a line nested
+    100,000 deep crashed `ingest` with a traceback (RecursionError). Each is now one rejected
+    line, kept with its reason, and the rest imports."""
+    nested = '{"a": ' * 100_000 + "1" + "}" * 100_000
+    source = _write(
+        tmp_path / "hostile.jsonl",
+        [
+            _event("g1", session_id="a-good"),
+            _event("b1", session_id="0-bad", turn_index=2**31),
+            _event("b2", session_id="s2", seq=2**63),
+            '{"event_id": "b3", "payload": ' + nested + "}",
+            _event("g2", session_id="z-good", turn_index=2**31 - 1),
+        ],
+    )
+    lake = tmp_path / "lake"
+    report = ingest_files(str(lake), "auto", [source])
+    assert not report.failed and report.events_written == 2
+    assert sorted(raw_events(lake)["event_id"].to_pylist()) == ["g1", "g2"]
+    assert [r for _, r in report.rejected] == [
+        "line 4: JSON nested too deeply",
+        "event b1: turn_index 2147483648 does not fit its column (int32)",
+        "event b2: seq 9223372036854775808 does not fit its column (int64)",
+    ]
+    (kept_file,) = rejected_files(Lake(str(lake)))
+    kept = [json.loads(line) for line in Path(kept_file).read_text().splitlines()]
+    assert sorted(k["record"].get("event_id", "") for k in kept) == ["", "b1", "b2"]
+
+
 def test_a_session_split_over_files_counts_once_in_the_report(tmp_path: Path) -> None:
     first = _write(tmp_path / "a.jsonl", [_event("e1"), _event("e2")])
     second = _write(tmp_path / "b.jsonl", [_event("e3"), _event("e4", session_id="s2")])

@@ -272,6 +272,8 @@ def load_json(path: str | Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise json_error(exc, text) from None
+    except RecursionError:
+        raise UnparseableFileError("JSON nested too deeply") from None
 
 
 def base_name(path: str | Path) -> str:

@@ -71,10 +71,12 @@ def sniff(path: str | Path) -> Detection:
         return Detection(None, "not JSON")
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as whole:
+    except (json.JSONDecodeError, RecursionError) as whole:
         lines = _json_lines(text)
         if lines:
             return _classify_lines(lines)
+        if isinstance(whole, RecursionError):
+            return _broken(path, text, "JSON nested too deeply")
         return _broken(path, text, f"invalid JSON at line {whole.lineno}: {whole.msg}")
     lines = [doc] if isinstance(doc, dict) else []
     found = _classify_document(doc)
@@ -117,7 +119,7 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             if not out:
                 return []
             continue  # a bad line further down is the importer's to report

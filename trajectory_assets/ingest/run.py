@@ -38,7 +38,7 @@ from trajectory_assets.ingest.common import (
 from trajectory_assets.ingest.detect import sniff
 from trajectory_assets.ingest.importers import IMPORTERS, otel
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
-from trajectory_assets.ingest.writer import write_rows
+from trajectory_assets.ingest.writer import storable, write_rows
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import UNTIMED_DAY
 from trajectory_assets.lake.quarantine import keep_rejected
@@ -269,6 +269,8 @@ def _import(
             bad.append(Unimportable(f"event {row.get('event_id')}: {'; '.join(reasons)}", row))
         else:
             good.append(row)
+    good, unfit = storable(good)
+    bad += [Unimportable(f"event {row.get('event_id')}: {why}", row) for row, why in unfit]
     if bad and not good:  # a file of another shape, or damaged throughout: it fails
         more = f" (and {len(bad) - MAX_REASONS} more)" if len(bad) > MAX_REASONS else ""
         listed = " | ".join(b.reason for b in bad[:MAX_REASONS])

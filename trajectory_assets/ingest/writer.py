@@ -57,6 +57,39 @@ def rows_to_table(rows: Sequence[Row]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=RAW_EVENTS)
 
 
+UNSTORABLE = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
+
+
+def storable(rows: list[Row]) -> tuple[list[Row], list[tuple[Row, str]]]:
+    """The rows whose values their columns can hold, and (row, why) for the others: one value
+    out of its column's range (a turn_index past int32) failed the write of a whole file,
+    after some of its sessions were written. One conversion when every row is fine."""
+    try:
+        rows_to_table(rows)
+        return rows, []
+    except UNSTORABLE:
+        pass
+    good: list[Row] = []
+    bad: list[tuple[Row, str]] = []
+    for row in rows:
+        why = _unstorable(row)
+        if why is None:
+            good.append(row)
+        else:
+            bad.append((row, why))
+    return good, bad
+
+
+def _unstorable(row: Row) -> str | None:
+    for column in RAW_EVENTS:
+        value = row.get(column.name)
+        try:
+            pa.array([value], column.type)
+        except UNSTORABLE:
+            return f"{column.name} {value!r:.40} does not fit its column ({column.type})"
+    return None
+
+
 def day_of(ts: dt.datetime) -> str:
     return ts.astimezone(dt.UTC).date().isoformat()
 

@@ -105,6 +105,9 @@ def parse(path: str | Path) -> Iterator[Row]:
         except json.JSONDecodeError as exc:
             unimportable(f"line {number}: invalid JSON ({exc.msg})", {"line": line})
             continue
+        except RecursionError:  # a hostile line would end the import with a traceback
+            unimportable(f"line {number}: JSON nested too deeply", {"line": line})
+            continue
         if not isinstance(obj, dict):
             unimportable(f"line {number}: not a JSON object", {"line": line})
             continue

@@ -108,13 +108,17 @@ def load_spans(path: str | Path) -> tuple[list[tuple[str | None, Span]], int]:
             docs = [json.loads(line) for line in lines]
         except json.JSONDecodeError:
             raise json_error(whole, text) from None
+        except RecursionError:
+            raise UnparseableFileError("JSON nested too deeply") from None
         if len(docs) < 2:
             raise json_error(whole, text) from None
+    except RecursionError:
+        raise UnparseableFileError("JSON nested too deeply") from None
     spans, unread = [], 0
     for service, raw in (pair for doc in docs for pair in service_spans(doc)):
         try:
             spans.append((service, Span(raw)))
-        except (UnparseableFileError, ValueError, TypeError, AttributeError) as exc:
+        except (UnparseableFileError, ValueError, TypeError, AttributeError, RecursionError) as exc:
             unread += 1  # as the receiver rejects a span; a field of the wrong JSON type too
             record = raw if isinstance(raw, dict) else {"span": raw}
             unimportable(f"span {record.get('spanId')!r:.40}: {exc}", record)
