@@ -52,11 +52,20 @@ def test_spans_sent_to_serve_become_sessions(tmp_path: Path) -> None:
     assert pc.sum(sessions["n_llm_calls"]).as_py() == 6
 
 
-def test_a_port_in_use_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_a_port_in_use_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], host: str
+) -> None:
+    """Listening beyond loopback, without authentication, is said before anything else."""
     with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
+        taken.bind((host, 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        code = main(["serve", "--lake", str(tmp_path / "lake"), "--port", str(port)])
+        code = main(
+            ["serve", "--lake", str(tmp_path / "lake"), "--host", host, "--port", str(port)]
+        )
     assert code == 1
-    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"cannot listen on {host}:{port}" in err
+    warned = f"warning: listening on {host}, beyond this machine, without authentication or TLS"
+    assert (warned in err) == (host == "0.0.0.0")

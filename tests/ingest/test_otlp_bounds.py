@@ -158,3 +158,34 @@ def test_a_span_or_a_trace_that_cannot_be_written_loses_no_other(endpoint: Runni
     assert len(reasons) == 4, reasons
     assert any("outside years 1970 to 9999" in r["reason"] for r in _rejected(endpoint))
     assert any("session_id too long" in r["reason"] for r in _rejected(endpoint))
+
+
+def test_clients_that_stop_sending_their_body_do_not_keep_the_others_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four connections that declared a body and sent one byte of it held every reading slot
+    for ever: every other client timed out, and they were never answered."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from trajectory_assets.ingest import otlp_http
+
+    monkeypatch.setattr(otlp_http, "BODY_READ_S", 1.0)
+    for endpoint in running_receiver(tmp_path):
+        where = urlsplit(endpoint.url)
+        stalled = []
+        for _ in range(otlp_http.READING_AT_ONCE + 1):
+            conn = socket.create_connection((where.hostname, where.port), timeout=30)
+            conn.sendall(
+                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000000\r\n\r\n{"
+            )
+            stalled.append(conn)
+        started = time.monotonic()
+        sent = otlp_json([json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")])
+        assert post(_traces(endpoint), sent, JS)[0] == 200
+        assert time.monotonic() - started < 10
+        for conn in stalled:
+            assert conn.recv(64).startswith(b"HTTP/1.1 408 ")
+            conn.close()

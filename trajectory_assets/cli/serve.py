@@ -2,7 +2,7 @@
 
 import click
 
-from trajectory_assets.cli.common import CliError, open_lake, say
+from trajectory_assets.cli.common import CliError, open_lake, say, tell
 
 
 @click.command(
@@ -11,7 +11,9 @@ from trajectory_assets.cli.common import CliError, open_lake, say
     "Listens for POST /v1/traces (protobuf or JSON) and writes the spans as raw events "
     "(Tier A, docs/tables.md), mapped like `ingest --format otel` does, until Ctrl+C or "
     "SIGTERM; a clean stop writes everything received. Point an instrumented program at it with "
-    "OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT, then materialize the days it received.",
+    "OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT, then materialize the days it received.\n\n"
+    "It has no authentication and no TLS: any client that reaches it writes events under any "
+    "app id it names. Keep it on loopback, or behind what authenticates (README, serve).",
 )
 @click.option("--lake", required=True, help="lake root: a path or s3://bucket/prefix")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
@@ -34,6 +36,11 @@ def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
 
     if app_id is not None and not app_id.strip():
         raise CliError("--app-id is empty: give an app id, or leave the option out")
+    if not _loopback(host):
+        tell(
+            f"warning: listening on {host}, beyond this machine, without authentication or TLS: "
+            "any client that reaches the port writes events under any app id it names"
+        )
     open_lake(lake, must_exist=False)
     receiver = OtlpReceiver(lake, app_id=app_id)
     try:
@@ -61,3 +68,14 @@ def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
     command = materialize_command(lake, sorted(receiver.days))
     if command:
         say(f"materialize with: {command}")
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: where it points is not this command's to know
+        return False

@@ -6,7 +6,8 @@ ExportTraceServiceResponse (partial_success counts spans that could not be read)
 body that cannot be decoded, 413 for one above `max_body_bytes` (as sent, while it streams,
 or once decompressed), 415 for another content type or encoding, 503 (retryable) while more
 than `max_pending_spans` or `max_pending_bytes` wait, 404 for other paths and 405 for other
-methods. `READING_AT_ONCE` requests are read and decoded at a time. A clean shutdown maps every
+methods, 408 for a body not received within `BODY_READ_S`. `READING_AT_ONCE` requests are read
+and decoded at a time. A clean shutdown maps every
 waiting trace and flushes the loggers.
 """
 
@@ -64,13 +65,16 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
             return failure(413, wire.INVALID_ARGUMENT, too_large)
         body = bytearray()
         try:  # read as it comes: a chunked body declares no length to refuse it by
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > max_body_bytes:
-                    return failure(413, wire.INVALID_ARGUMENT, too_large)
+            async with asyncio.timeout(BODY_READ_S):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > max_body_bytes:
+                        return failure(413, wire.INVALID_ARGUMENT, too_large)
         except ClientDisconnect:  # an exporter that gave up (its timeout): it sends again
             log.warning("OTLP receiver: a client left before sending its whole request")
             return PlainTextResponse("request body incomplete", 400)
+        except TimeoutError:  # it held one of the few reading slots: four such stopped all
+            return PlainTextResponse(f"request body not received in {BODY_READ_S:g} s", 408)
         try:
             encoding = request.headers.get("content-encoding")
             decoded = wire.decompress(bytes(body), encoding, max_body_bytes)
@@ -107,6 +111,11 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
 READING_AT_ONCE = 4
 """Requests read and decoded at once; the others wait their turn (an exporter's timeout is ten
 seconds): sixteen bodies of 64 MiB at once held a gigabyte."""
+
+BODY_READ_S = 30.0
+"""A request whose body has not all arrived this long after its turn came is answered 408: a
+client that sends slowly, or stops, held its reading slot for ever, and four of them kept every
+other client out."""
 
 
 def serve(
