@@ -23,6 +23,7 @@ from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.mentions import markdown_text
 from trajectory_assets.operators import TABLES
 from trajectory_assets.schema import RAW_EVENTS
 
@@ -161,7 +162,8 @@ def test_materialize_on_ray(lake: Lake, ray_session: None) -> None:
     record = instance.get_latest_materialization_event(dg.AssetKey("sessions"))
     assert record is not None and record.asset_materialization is not None
     named = text(record.asset_materialization.metadata, "unknown_raw_columns")
-    assert named == f"- `{misspelt}`: input_token (a misspelling of input_tokens?)"
+    said = f"{misspelt}: input_token (a misspelling of input_tokens?)"
+    assert named == f"- {markdown_text(said)}"  # shown as itself: the producer names files
     warnings = [
         e.user_message
         for e in instance.all_logs(result.run_id)

@@ -39,3 +39,23 @@ def test_a_column_other_producers_name_otherwise_is_named_as_raw_events_calls_it
     assert _maybe_meant("timestamp") == "timestamp (raw_events calls it ts)"
     assert "the payload's cache_write_tokens" in _maybe_meant("cache_write_tokens")
     assert _maybe_meant("input_token") == "input_token (a misspelling of input_tokens?)"
+
+
+def test_raw_file_names_and_columns_show_as_themselves() -> None:
+    """A producer writing Parquet names its files and columns: a file named with a backtick
+    closed the code span it was shown in, and its `[Re-run here](url)` became a link; a column
+    named `<img ...>` or with a line break and `# HEADING` went through as it was."""
+    from trajectory_assets.defs.metadata import listed
+    from trajectory_assets.lake.mentions import Sessions
+
+    path = (
+        "raw_events/dt=2026-11-30/app_id=a/session_id=s1/"
+        "x`[Re-run here](https:evil.example)`.parquet"
+    )
+    shown = listed([f"{path}: unreadable", "y.parquet: <img src=x onerror=alert(1)>, \n# HEADING"])
+    assert shown.value == (
+        "- raw\\_events/dt=2026-11-30/app\\_id=a/session\\_id=s1/x\\`\\[Re-run here\\]"
+        "\\(https:evil.example\\)\\`.parquet: unreadable\n"
+        "- y.parquet: \\<img src=x onerror=alert\\(1\\)\\>,  # HEADING"
+    )
+    assert Sessions("a", frozenset({"s1"})).in_paths(shown.value) == {"s1"}  # forget finds it

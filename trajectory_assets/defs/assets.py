@@ -285,7 +285,7 @@ def _warn_of_unread_raw(context: dg.AssetExecutionContext, result: RunResult) ->
         ),
     ):
         if files:
-            shown = "; ".join(files[:SHOWN_FILES]).replace("`", "")
+            shown = "; ".join(files[:SHOWN_FILES])
             more = f"; and {len(files) - SHOWN_FILES} more" if len(files) > SHOWN_FILES else ""
             context.log.warning(f"{len(files)} raw file(s) {what}: {shown}{more}")
 

@@ -1,7 +1,7 @@
 """Materialization metadata: what a user checks in the UI after a run."""
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import dagster as dg
@@ -92,12 +92,10 @@ def table_metadata(
         meta[CONFLICTING] = sum(a.get(CONFLICTING, 0) for a in counted)  # copies that differ
     skipped = [s for d in result.days.values() for s in d.skipped_files]
     if skipped:
-        meta["skipped_files"] = dg.MetadataValue.md(
-            "\n".join(f"- `{path}`: {reason}" for path, reason in skipped)
-        )
+        meta["skipped_files"] = listed(f"{path}: {reason}" for path, reason in skipped)
     unknown = unknown_columns(result)
     if unknown:
-        meta["unknown_raw_columns"] = dg.MetadataValue.md("\n".join(f"- {u}" for u in unknown))
+        meta["unknown_raw_columns"] = listed(unknown)
     if len(days) == 1:
         meta["dagster/row_count"] = rows
     else:
@@ -124,7 +122,14 @@ def unknown_columns(result: OperatorResult) -> list[str]:
     for day in result.days.values():
         for path, column in day.unknown_columns:
             by_file.setdefault(path, []).append(column)
-    return [f"`{path}`: {', '.join(map(_maybe_meant, sorted(c)))}" for path, c in by_file.items()]
+    return [f"{path}: {', '.join(map(_maybe_meant, sorted(c)))}" for path, c in by_file.items()]
+
+
+def listed(lines: Iterable[str]) -> dg.MetadataValue:
+    """A markdown list of lines that show as themselves: raw files' names and columns are the
+    producers' to choose, and a file named with a backtick and `[Re-run here](url)` made a link
+    of the code span it was shown in."""
+    return dg.MetadataValue.md("\n".join(f"- {markdown_text(line)}" for line in lines))
 
 
 OTHER_NAMES = {  # what other producers call a raw column (OpenAI's usage, common logs)
