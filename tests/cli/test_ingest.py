@@ -64,7 +64,8 @@ def test_ids_that_would_drive_the_terminal_are_shown_escaped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An app id of `ESC ] 0 ; pwned BEL ESC [31m` retitled the window and recoloured what
-    followed, printed by ingest and query alike."""
+    followed, printed by ingest and query alike. Ingest now refuses it (no command line names
+    it to forget it); a producer writing Parquet may still write it, and query shows it."""
     import json
 
     app = "\x1b]0;pwned\x07\x1b[31mANSI"
@@ -72,10 +73,10 @@ def test_ids_that_would_drive_the_terminal_are_shown_escaped(
     source = tmp_path / "events.jsonl"
     source.write_text(json.dumps({**line, "event_type": "x"}) + "\n")
     lake = str(tmp_path / "lake")
-    assert main(["ingest", str(source), "--lake", lake]) == 0
+    assert main(["ingest", str(source), "--lake", lake]) == 1
     printed = capsys.readouterr()
     assert "\x1b" not in printed.out + printed.err and "\x07" not in printed.out + printed.err
-    assert "\\x1b]0;pwned\\x07\\x1b[31mANSI" in printed.out
+    assert "line 1: app_id with a control character" in printed.err
     import duckdb
 
     from trajectory_assets.cli.query import write_table

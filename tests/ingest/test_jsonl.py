@@ -91,6 +91,7 @@ def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
             _event("e9", ts="0001-01-01T00:00:00Z"),  # made year 1 the lake's first partition
             _event("e10", ts=10**40),  # failed the whole file (OverflowError), no line named
             _event("e11", ts=1_767_323_045_000),  # Date.now(): epoch milliseconds
+            _event("e12", session_id="s\nt"),  # no command line names it to forget it
         ],
     )
     good = _write(tmp_path / "good.jsonl", [_event("g1")])
@@ -109,6 +110,7 @@ def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
         "line 8: infinite ttft_ms; latency_ms over 10^12; input_tokens over 10^12",
         "line 9: ts before 1970-01-01",
         "line 10: ts is not a timestamp: 1000000000000000000000000000000000000000",  # :.40
+        "line 12: session_id with a control character",
     ]
     assert report.rejected == [(str(source), r) for r in reasons]
     (kept_file,) = rejected_files(Lake(str(lake)))

@@ -365,10 +365,13 @@ def test_an_event_without_a_session_or_type_is_left_out_alone(
             assert logger.log("s1", None, turn_index=0) is None  # type: ignore[arg-type]
             assert logger.log("", "user_message", turn_index=0) is None
             assert logger.log("x" * 250, "user_message") is None  # no folder name holds it
+            # the tables reject a blank id, and no command line names a NUL to forget it
+            assert logger.log("  ", "user_message") is None
+            assert logger.log("nul\x00byte", "user_message") is None
             s.llm_call("m", input_tokens="812")  # type: ignore[arg-type]  # left out when written
         logger.close()
     stats = logger.stats()
-    assert stats["invalid"] == 4 and stats["lost"] == 0 and stats["written_events"] == 3
+    assert stats["invalid"] == 6 and stats["lost"] == 0 and stats["written_events"] == 3
     assert "no session id or event type ('s1', None)" in caplog.text
     with pytest.raises(ValueError, match="app_id __HIVE_DEFAULT_PARTITION__ is the folder name"):
         new_logger(str(tmp_path), "__HIVE_DEFAULT_PARTITION__", **FAST)

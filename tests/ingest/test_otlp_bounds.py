@@ -150,12 +150,19 @@ def test_a_span_or_a_trace_that_cannot_be_written_loses_no_other(endpoint: Runni
         {"key": "gen_ai.conversation.id", "value": {"stringValue": "s" * 300}},
     ]
     assert post(_traces(endpoint), otlp_json([long_session], "other"), JS)[0] == 200
+    blank = {**root, "traceId": "3" * 32}  # the tables reject it: the client heard 200 of it
+    blank["attributes"] = [
+        *root["attributes"],
+        {"key": "gen_ai.conversation.id", "value": {"stringValue": "  "}},
+    ]
+    assert post(_traces(endpoint), otlp_json([blank], "other"), JS)[0] == 200
     endpoint.stop()
     raw = raw_events(endpoint.lake)
     victim = raw.filter(pc.equal(raw["app_id"], "victim"))
     assert victim.num_rows > 0 and set(victim["session_id"].to_pylist()) == {TRACE}
     reasons = sorted(r["reason"].split(":")[0] for r in _rejected(endpoint))
-    assert len(reasons) == 4, reasons
+    assert len(reasons) == 5, reasons
+    assert any("blank session_id" in r["reason"] for r in _rejected(endpoint)), _rejected(endpoint)
     assert any("outside years 1970 to 9999" in r["reason"] for r in _rejected(endpoint))
     assert any("session_id too long" in r["reason"] for r in _rejected(endpoint))
 

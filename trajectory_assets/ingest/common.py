@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError, first_few
-from trajectory_assets.lake.layout import folder_name_problem
+from trajectory_assets.lake.layout import id_problem
 from trajectory_assets.schema import MAX_METRIC, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
 
 FOLDER_KEYS = ("app_id", "session_id")
@@ -296,7 +296,7 @@ def validate_row(row: Row) -> list[str]:
         value = row.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             reasons.append(f"null or empty {name}")
-        elif name in FOLDER_KEYS and (problem := folder_name_problem(name, str(value))):
+        elif name in FOLDER_KEYS and (problem := id_problem(name, str(value))):
             reasons.append(problem)
     ts = row.get("ts")
     if ts is not None and not isinstance(ts, dt.datetime):

@@ -38,7 +38,7 @@ from trajectory_assets.ingest.importers.otel_spans import DEFAULT_APP, Span
 from trajectory_assets.ingest.logger import EventLogger
 from trajectory_assets.ingest.writer import near_days
 from trajectory_assets.lake.fs import lake_from_env
-from trajectory_assets.lake.layout import folder_name_problem
+from trajectory_assets.lake.layout import id_problem
 from trajectory_assets.lake.quarantine import keep_rejected
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class OtlpReceiver:
         now = time.monotonic()
         spans: list[tuple[Span, dict[str, Any]]] = []
         rejected: list[tuple[str, dict[str, Any]]] = []
-        unnamed = folder_name_problem("app_id", app)  # `service.name` is the client's to say
+        unnamed = id_problem("app_id", app)  # `service.name` is the client's to say
         if unnamed:
             keep_rejected(self._lake, "otlp", app, [(unnamed, raw) for raw in raw_spans])
             with self._lock:
@@ -285,7 +285,7 @@ class OtlpReceiver:
     def _log(self, app: str, trace_id: str, trace: _Trace) -> None:
         rows = numbered_events(trace_id, list(trace.spans.values()), self._turns_of(app))
         for row in rows:  # all or none: a trace is rejected whole
-            if unnamed := folder_name_problem("session_id", row["session_id"]):
+            if unnamed := id_problem("session_id", row["session_id"]):
                 raise UnparseableFileError(unnamed)
         logger = self._logger(app)
         for row in rows:

@@ -11,6 +11,7 @@ Folder values are URI-encoded as Hive, Spark and delta-rs write them, nulls by H
 """
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, TypeGuard
@@ -55,6 +56,20 @@ def folder_name_problem(column: str, value: str) -> str | None:
             f"URL-encoded, at most {FOLDER_NAME_BYTES})"
         )
     return None
+
+
+def id_problem(column: str, value: str) -> str | None:
+    """Why an app or session id that a producer sends cannot be taken: `folder_name_problem`,
+    a blank one (the tables reject its events: the producer heard nothing of it), or one with a
+    control character (a line break, NUL: no command line can name it to `forget` it)."""
+    if not value.strip():
+        return f"blank {column}"
+    if CONTROL.search(value):
+        return f"{column} with a control character"
+    return folder_name_problem(column, value)
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def decode_partition_value(text: str) -> str | None:

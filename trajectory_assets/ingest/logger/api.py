@@ -22,7 +22,7 @@ from trajectory_assets.ingest.logger.flusher import Flusher
 from trajectory_assets.ingest.logger.session import Session
 from trajectory_assets.ingest.logger.turns import SessionTurns
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.layout import folder_name_problem
+from trajectory_assets.lake.layout import id_problem
 
 # the name users configure, whichever module of the package logs
 log = logging.getLogger("trajectory_assets.ingest.logger")
@@ -68,7 +68,7 @@ class EventLogger:
             raise ValueError("sample_rate must be within [0, 1]")
         if not app_id:
             raise ValueError("app_id must be a non-empty string")
-        if problem := folder_name_problem("app_id", app_id):
+        if problem := id_problem("app_id", app_id):
             raise ValueError(problem)
         self.lake = Lake(lake, dict(storage_options or {})) if isinstance(lake, str) else lake
         self.app_id = app_id
@@ -164,7 +164,7 @@ class EventLogger:
             # session folder no listing reads
             self._invalid(f"no session id or event type ({session_id!r}, {event_type!r})")
             return None
-        if problem := folder_name_problem("session_id", session_id):
+        if problem := id_problem("session_id", session_id):
             self._invalid(f"{problem}: {session_id[:60]!r}")
             return None
         try:
