@@ -70,7 +70,11 @@ MAX_CELL = 60  # characters of a value in the table format; csv and json keep ev
 def query(
     sql: str, lake: str, defs: tuple[str, ...], fmt: str, output: Path | None, as_of: str | None
 ) -> None:
-    """Run DuckDB SQL over the current Tier B tables (or as of a version or time)."""
+    """Run DuckDB SQL over the current Tier B tables (or as of a version or time).
+
+    The SQL runs in a DuckDB session of this process, with your permissions: it can read and
+    write files as any DuckDB can (COPY, ATTACH, read_text). It is no query service for people
+    you would not give a shell."""
     import duckdb
 
     if output is not None and str(output) == "-":  # the usual name of stdout
