@@ -1,9 +1,13 @@
 """Purging history for `forget`: only tables whose log touched the forgotten days lose it."""
 
+import shutil
+from pathlib import Path
+
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, run_all
 from trajectory_assets.lake import delta, delta_history, erase
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import list_raw_files
 from trajectory_assets.operators import Sessionize
 
 
@@ -36,3 +40,27 @@ def test_rows_left_are_one_line_per_session_and_day_and_say_how_many_more() -> N
     lines = erase._rows_found("turns", hits)
     assert lines[0] == f"turns: 2 row(s) of session s00 (dt={DAY1})"
     assert len(lines) == 21 and lines[-1] == "turns: and 2 more session day(s)"
+
+
+def test_a_raw_file_linked_from_outside_the_lake_goes_with_its_target(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """A raw file may be a link, read as its target: forget deleted the link and left the
+    session's events in the target, and said nothing holds them."""
+    files = list_raw_files(lake, dt=DAY1)
+    victim = files[0]
+    other = next(f for f in files if f.session_id != victim.session_id)
+    link = Path(lake.path(victim.path))
+    outside = tmp_path / "archive" / "kept.parquet"
+    outside.parent.mkdir()
+    shutil.move(link, outside)
+    link.symlink_to(outside)
+    assert erase.delete_raw(lake, [victim]) == [str(outside.resolve())]
+    assert not outside.exists() and not link.parent.exists()
+    # a link to a raw file of the lake is that file's to delete, with its own session
+    inside = Path(lake.path(other.path))
+    second = Path(lake.path(victim.path)).parent.parent / "session_id=linked" / "part-0.parquet"
+    second.parent.mkdir()
+    second.symlink_to(inside)
+    (linked,) = list_raw_files(lake, dt=DAY1, app_id=victim.app_id, session_id="linked")
+    assert erase.delete_raw(lake, [linked]) == [] and inside.exists()

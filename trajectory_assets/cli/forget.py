@@ -116,13 +116,15 @@ def forget(
     record.sessions = sorted(plan.forgotten)
     shown = where.display_path(path)
     with holding_pool(instance, POOL, "forget: delete raw files"):  # no run reads them now
-        erase.delete_raw(where, plan.files)
+        targets = erase.delete_raw(where, plan.files)
         record.raw_rows_deleted += erase.delete_rows(where, plan.misfiled, plan.by_id)
     record.raw_files_deleted += len(plan.files)
     record.days = plan.days
     erase.save(where, path, record)
     done = plan.files or plan.misfiled
     say(f"deleted {plan.what}" if done else f"{plan.what}: their raw files are already gone")
+    for target in targets:
+        say(f"  and {target}, outside the lake, which a raw file of theirs linked to")
     built = _rebuild(lake, where, the_project, plan.days, runtime, on_bad_file, shown)
     # files of a run in flight are no history, and no leftover: none runs until it is checked
     with holding_pool(instance, POOL, "forget: purge and check"):

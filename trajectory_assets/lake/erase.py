@@ -216,11 +216,14 @@ def _sessions_in(rows: pa.Table, request: Request) -> list[tuple[str, str]]:
     return [(day, session) for day, session in pairs if session in wanted]
 
 
-def delete_raw(lake: Lake, files: Sequence[RawFile]) -> None:
+def delete_raw(lake: Lake, files: Sequence[RawFile]) -> list[str]:
     """Delete the files, their session folders and app folders left empty; the day folders
     stay, so a day left without sessions is an existing, empty day (its tables are rebuilt
-    empty, not left stale)."""
+    empty, not left stale). A raw file that is a link to a file outside the lake is read as
+    its target, which holds the session's events: the target goes too (deleting the link alone
+    left them there). Returns the targets deleted."""
     fs = lake.fs
+    targets = _outside_targets(lake, files)
     folders = {posixpath.dirname(lake.path(f.path)) for f in files}
     for folder in sorted(folders):
         if fs.exists(folder):
@@ -230,7 +233,26 @@ def delete_raw(lake: Lake, files: Sequence[RawFile]) -> None:
         for app in sorted({posixpath.dirname(f) for f in folders}):
             with contextlib.suppress(OSError):  # not empty, or gone
                 os.rmdir(app)
+        for target in targets:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(target)
     _keep_days(lake, {f.dt for f in files})
+    return targets
+
+
+def _outside_targets(lake: Lake, files: Sequence[RawFile]) -> list[str]:
+    """The files outside the lake that raw files link to (a link to a raw file of the lake is
+    that file's own to delete, if it is of the sessions)."""
+    if not lake.is_local:
+        return []
+    root = os.path.realpath(lake.path(RAW_TABLE)) + os.sep
+    targets = []
+    for f in files:
+        path = lake.path(f.path)
+        target = os.path.realpath(path)
+        if os.path.islink(path) and not target.startswith(root):
+            targets.append(target)
+    return sorted(set(targets))
 
 
 def _keep_days(lake: Lake, days: Collection[str]) -> None:
