@@ -23,7 +23,7 @@ from tests.runs import lake_catalog
 from trajectory_assets.cli.pool import this_process
 from trajectory_assets.defs.assets import POOL
 from trajectory_assets.defs.forget import runs_mentioning
-from trajectory_assets.lake import erase
+from trajectory_assets.lake import erase, erase_raw
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.mentions import Sessions
 from trajectory_assets.lake.raw import list_raw_files
@@ -236,14 +236,14 @@ def test_forget_holds_the_pool_while_it_deletes_and_purges(
     victim = list_raw_files(Lake(str(lake)), dt=DAY1)[0]
     killed = slot_of_a_killed_command(home)
     seen: list[tuple[str, list[str]]] = []
-    for name in ("delete_raw", "purge_history"):
-        real = getattr(erase, name)
+    for module, name in ((erase_raw, "delete_raw"), (erase, "purge_history")):
+        real = getattr(module, name)
 
         def watched(*args: Any, real: Any = real, name: str = name) -> Any:
             seen.append((name, pool_holders(home)))
             return real(*args)
 
-        monkeypatch.setattr(erase, name, watched)
+        monkeypatch.setattr(module, name, watched)
     done = forget(lake, home, "--app-id", victim.app_id, "--session-id", victim.session_id)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"freed the {POOL} pool's slot of {killed}, whose process is gone" in done.stderr

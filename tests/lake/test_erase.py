@@ -5,7 +5,7 @@ from pathlib import Path
 
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, run_all
-from trajectory_assets.lake import delta, delta_history, erase
+from trajectory_assets.lake import delta, delta_history, erase, erase_raw
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import list_raw_files
 from trajectory_assets.operators import Sessionize
@@ -55,7 +55,7 @@ def test_a_raw_file_linked_from_outside_the_lake_goes_with_its_target(
     outside.parent.mkdir()
     shutil.move(link, outside)
     link.symlink_to(outside)
-    assert erase.delete_raw(lake, [victim]) == [str(outside.resolve())]
+    assert erase_raw.delete_raw(lake, [victim]) == [str(outside.resolve())]
     assert not outside.exists() and not link.parent.exists()
     # a link to a raw file of the lake is that file's to delete, with its own session
     inside = Path(lake.path(other.path))
@@ -63,4 +63,4 @@ def test_a_raw_file_linked_from_outside_the_lake_goes_with_its_target(
     second.parent.mkdir()
     second.symlink_to(inside)
     (linked,) = list_raw_files(lake, dt=DAY1, app_id=victim.app_id, session_id="linked")
-    assert erase.delete_raw(lake, [linked]) == [] and inside.exists()
+    assert erase_raw.delete_raw(lake, [linked]) == [] and inside.exists()

@@ -86,7 +86,7 @@ def forget(
     from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import bind
     from trajectory_assets.errors import OtherLakeError
-    from trajectory_assets.lake import erase
+    from trajectory_assets.lake import erase, erase_raw
     from trajectory_assets.lake.catalog import Catalog
 
     if [bool(session_ids), before is not None, every].count(True) != 1:
@@ -116,8 +116,8 @@ def forget(
     record.sessions = sorted(plan.forgotten)
     shown = where.display_path(path)
     with holding_pool(instance, POOL, "forget: delete raw files"):  # no run reads them now
-        targets = erase.delete_raw(where, plan.files)
-        record.raw_rows_deleted += erase.delete_rows(where, plan.misfiled, plan.by_id)
+        targets = erase_raw.delete_raw(where, plan.files)
+        record.raw_rows_deleted += erase_raw.delete_rows(where, plan.misfiled, plan.by_id)
     record.raw_files_deleted += len(plan.files)
     record.days = plan.days
     erase.save(where, path, record)
