@@ -273,6 +273,47 @@ def test_a_lake_the_file_system_refuses_to_write_is_one_line(
     )
 
 
+def test_a_full_disk_or_too_many_open_files_is_one_line_saying_what_to_do(
+    materialized_lake: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """vacuum on a full disk (Delta Lake writes a commit before it deletes), generate, forget:
+    each printed a traceback ending in `No space left on device`."""
+    import errno
+
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable
+
+    full = OSError(
+        "Generic LocalFileSystem error\n"
+        "          \x1b[31m↳\x1b[0m Unable to copy data to file\n"
+        "           \x1b[31m↳\x1b[0m No space left on device (os error 28)\n"
+    )
+
+    def vacuum(*args: object, **kwargs: object) -> list[str]:
+        raise full
+
+    monkeypatch.setattr(DeltaTable, "vacuum", vacuum)
+    assert main(["vacuum", "--lake", str(materialized_lake), "--retention-hours", "0"]) == 1
+    assert capsys.readouterr().err == (
+        "error: no space left on the device (Generic LocalFileSystem error: Unable to copy data "
+        "to file: No space left on device (os error 28)): free some, then run the same command "
+        "again (it finishes what a run, a rollback or a forget left unfinished; vacuum too "
+        "needs a little space, for the commit it writes before it deletes)\n"
+    )
+
+    def write_table(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EMFILE, "Too many open files", "part-0.parquet")
+
+    monkeypatch.setattr(pq, "write_table", write_table)
+    assert main(["generate", "--lake", str(tmp_path / "lake"), "--days", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: too many open files ([Errno 24] Too many open files: ")
+    assert err.endswith("raise the limit (`ulimit -n`), then run the command again\n")
+
+
 def test_a_read_only_dagster_instance_is_named_as_such(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.lakes import DAY1, SMALL_BATCHES
+from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.defs.checks import duplicate_keys
 from trajectory_assets.engine import commit
@@ -181,6 +181,31 @@ def test_a_run_whose_files_were_deleted_under_it_leaves_nothing_that_fails_the_n
     assert dropped and dropped[0].startswith(f"sessions dt={DAY1}: ")
     assert lake_catalog(lake).read("sessions", dt=DAY1).equals(clean)
     assert not Path(lake.root, "_staging", op.name, f"dt={DAY1}").exists()
+
+
+def test_batches_whose_files_a_vacuum_deleted_are_computed_again(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run stopped before its commit (a full disk), then `vacuum --full --retention-hours 0`
+    to free space: the next run reused the finished batches without their files and failed,
+    and so did each run after it, one table and day at a time."""
+    op = Sessionize()
+    run_operator(op, lake, [DAY1])
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(commit, "write_intent", stop)
+        with pytest.raises(OSError, match="No space left"):
+            run_operator(op, lake, [DAY2], batch_bytes=SMALL_BATCHES)
+    for table in op.output_names:
+        delta_history.vacuum(lake, table, retention_hours=0, full=True)
+    again = run_operator(op, lake, [DAY2], batch_bytes=SMALL_BATCHES)
+    assert again.days[DAY2].reused_batches == 0 and again.days[DAY2].batches >= 3
+    computed = lake_catalog(lake).read("sessions", dt=DAY2)
+    run_operator(op, lake, [DAY2], batch_bytes=SMALL_BATCHES, force=True)
+    assert computed.num_rows > 0 and lake_catalog(lake).read("sessions", dt=DAY2).equals(computed)
 
 
 def orphans(lake: Lake, table: str) -> set[str]:

@@ -7,6 +7,7 @@ a click in the UI would; the other commands work on the lake directly.
 
 import atexit
 import contextlib
+import errno
 import os
 import re
 import sys
@@ -166,8 +167,15 @@ def _storage_problem(exc: BaseException) -> str | None:
             )
         if isinstance(seen, PermissionError):
             return f"permission denied: {seen}"
+        if isinstance(seen, OSError) and (ran_out := _out_of(seen)):
+            return ran_out
         if isinstance(seen, OSError) and REFUSED_BY_THE_FILE_SYSTEM.search(str(seen)):
             return f"the file system refused: {_plain(str(seen))}"  # Delta Lake's, in Rust
+        if isinstance(seen, MemoryError):
+            return (
+                "out of memory: this process may not use more. Give it more, or run with "
+                "--runtime inline --num-cpus 1, which holds one batch at a time"
+            )
         seen = seen.__cause__ or seen.__context__
     return None
 
@@ -175,6 +183,33 @@ def _storage_problem(exc: BaseException) -> str | None:
 REFUSED_BY_THE_FILE_SYSTEM = re.compile(r"\(os error (13|30)\)")
 """Permission denied, a read-only file system: a lake this user may only read (vacuum,
 rollback), as Delta Lake's Rust core reports it in an OSError of its own."""
+
+RUN_OUT = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EMFILE: "too many open files",
+    errno.ENFILE: "too many open files on this machine",
+}
+OS_ERROR_NUMBER = re.compile(r"\(os error (\d+)\)")  # how Delta Lake's Rust core says which
+
+
+def _out_of(exc: OSError) -> str | None:
+    """A machine that ran out of space or file handles is the operator's to fix, not a bug:
+    one line saying what ran out and what to do, instead of a traceback."""
+    number = exc.errno
+    if number is None and (found := OS_ERROR_NUMBER.search(str(exc))):
+        number = int(found.group(1))
+    what = RUN_OUT.get(number or 0)
+    if what is None:
+        return None
+    said = _plain(str(exc))
+    if number in (errno.EMFILE, errno.ENFILE):
+        return f"{what} ({said}): raise the limit (`ulimit -n`), then run the command again"
+    return (
+        f"{what} ({said}): free some, then run the same command again (it finishes what a run, "
+        "a rollback or a forget left unfinished; vacuum too needs a little space, for the "
+        "commit it writes before it deletes)"
+    )
 
 
 def _plain(message: str) -> str:

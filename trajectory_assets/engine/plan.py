@@ -28,7 +28,7 @@ from trajectory_assets.lake.raw import (
     list_days,
     list_raw_files,
 )
-from trajectory_assets.lake.staging import Attempt, finished_batches
+from trajectory_assets.lake.staging import Attempt, intact_batches
 from trajectory_assets.operator import Operator
 
 TABLE_CHUNKS = 64
@@ -147,7 +147,7 @@ def plan_day(
     finished = {
         op.name: set()
         if settings.force
-        else set(finished_batches(Attempt(lake, op.name, day, keys.keys[op.name])))
+        else set(intact_batches(Attempt(lake, op.name, day, keys.keys[op.name])))
         for op in the_run
     }
     tasks = [_with_done(t, finished) for t in tasks]

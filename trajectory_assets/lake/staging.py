@@ -277,6 +277,27 @@ def finished_batches(attempt: Attempt) -> dict[str, BatchReceipt]:
     return receipts
 
 
+def intact_batches(attempt: Attempt) -> dict[str, BatchReceipt]:
+    """`finished_batches` whose table files are all still in the lake: a vacuum without
+    retention deletes the files no version committed, an interrupted run's too, and a batch
+    reused without them failed the next run's commit, one table and day per run."""
+    finished = finished_batches(attempt)
+    tables = {s.table for r in finished.values() for s in r.files if s.table != PARTIALS}
+    present = {t: _day_files(attempt.lake, t, attempt.day) for t in tables}
+    return {
+        batch: r
+        for batch, r in finished.items()
+        if all(s.file.path in present[s.table] for s in r.files if s.table != PARTIALS)
+    }
+
+
+def _day_files(lake: Lake, table: str, day: str) -> set[str]:
+    """Paths of a table's files of the day, relative to the table, from one listing."""
+    fs, folder = lake.fs, lake.path(table, f"dt={day}")
+    prefix = lake.path(table) + "/"
+    return {p.removeprefix(prefix) for p in fs.find(folder)} if fs.exists(folder) else set()
+
+
 class Intent(TypedDict):
     """Written when every batch of an attempt is finished: the tables it commits, in order,
     the batches whose files they are made of, and the metadata every commit carries."""
