@@ -31,7 +31,8 @@ from trajectory_assets.cli.common import (
 @click.option(
     "--full",
     is_flag=True,
-    help="also delete files no version ever committed (left by killed runs); with DAGSTER_HOME "
+    help="also delete files no version ever committed (left by killed or failed runs) once "
+    "they are older than the horizon too (--retention-hours 0: all of them); with DAGSTER_HOME "
     "set, a materialization in flight is waited for",
 )
 def vacuum(

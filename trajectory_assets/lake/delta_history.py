@@ -169,7 +169,8 @@ def keep_log(table: "DeltaTable", hours: int) -> None:
 
 def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False) -> Vacuumed:
     """Delete files no version younger than the horizon needs (and, `full`, files never
-    committed, e.g. of killed runs); time travel before the horizon ends here."""
+    committed, e.g. of killed runs, written before the horizon: Delta goes by their age);
+    time travel before the horizon ends here."""
     hours = whole_hours(retention_hours)
     table = open_table(lake, name)
     if table is None:
