@@ -196,3 +196,40 @@ def test_clients_that_stop_sending_their_body_do_not_keep_the_others_out(
         for conn in stalled:
             assert conn.recv(64).startswith(b"HTTP/1.1 408 ")
             conn.close()
+
+
+def test_spans_are_refused_while_the_lake_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the lake's disk full, every request heard 200 and its spans waited in memory:
+    stopped before the disk had room again, the receiver lost them all. Now the client hears
+    503 while writes fail, keeps its spans, and the lake gets them once it can."""
+    import time
+
+    from trajectory_assets.ingest.logger import flusher
+
+    real = flusher.write_session
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(flusher, "write_session", full)
+    quick = {"flush_interval_s": 0.1, "retry_initial_s": 0.1, "retry_max_s": 0.2}
+    for endpoint in running_receiver(tmp_path, logger_options=quick):
+        root = json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent")
+        assert post(_traces(endpoint), otlp_json([root]), JS)[0] == 200  # before it knew
+        second = {**root, "traceId": "9" * 32}
+        deadline = time.monotonic() + 20
+        while (status := post(_traces(endpoint), otlp_json([second]), JS))[0] == 200:
+            assert time.monotonic() < deadline, "never refused while writes failed"
+            time.sleep(0.2)
+        assert status[0] == 503 and b"No space left on device" in status[1]
+        assert status[2]["Retry-After"] == "30"
+        monkeypatch.setattr(flusher, "write_session", real)
+        deadline = time.monotonic() + 20
+        while post(_traces(endpoint), otlp_json([second]), JS)[0] != 200:
+            assert time.monotonic() < deadline, "still refused once writes succeed"
+            time.sleep(0.2)
+        endpoint.stop()
+        traces = set(raw_events(endpoint.lake)["session_id"].to_pylist())
+        assert traces == {TRACE, "9" * 32}

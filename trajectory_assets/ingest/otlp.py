@@ -339,3 +339,13 @@ class OtlpReceiver:
 
     def logger_stats(self) -> dict[str, dict[str, Any]]:
         return {app: logger.stats() for app, logger in self._loggers.items()}
+
+    def failing_writes(self) -> str | None:
+        """The last error of an app's writes that fail now (the lake's disk full, its store
+        down), else None: spans taken meanwhile could only wait in memory, acknowledged, and
+        were lost if the receiver stopped before the lake came back."""
+        for app, logger in list(self._loggers.items()):
+            error = logger.stats()["last_error"]
+            if error:
+                return f"app {app}: {error}"
+        return None

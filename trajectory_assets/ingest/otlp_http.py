@@ -8,7 +8,8 @@ or once decompressed), 415 for another content type or encoding, 503 (retryable)
 than `max_pending_spans` or `max_pending_bytes` wait, 404 for other paths and 405 for other
 methods, 408 for a body not received within `BODY_READ_S`. `READING_AT_ONCE` requests are read
 and decoded at a time. A clean shutdown maps every
-waiting trace and flushes the loggers.
+waiting trace and flushes the loggers. While writes to the lake fail (a full disk, a store
+down) requests get 503 too, so exporters keep their spans and send them again.
 """
 
 import asyncio
@@ -88,6 +89,9 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
         if receiver.overloaded():
             message = "too much waiting to be written (spans or bytes); retry later"
             return failure(503, wire.UNAVAILABLE, message, **{"Retry-After": "5"})
+        if failing := receiver.failing_writes():  # the client keeps what the lake cannot take
+            message = f"the lake cannot be written now ({failing}); retry later"
+            return failure(503, wire.UNAVAILABLE, message, **{"Retry-After": "30"})
         rejected, reason = 0, ""
         spans = sum(len(r.spans) for r in resources) or 1
         try:
