@@ -160,6 +160,40 @@ def test_values_no_column_holds_and_json_nested_too_deeply_are_lines_of_their_ow
     assert sorted(k["record"].get("event_id", "") for k in kept) == ["", "b1", "b2"]
 
 
+def test_a_write_that_fails_midway_counts_what_it_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that filled up during an import: the report said 0 events and app `-` while
+    sessions were written, and its invalid lines, kept, were not said."""
+    from trajectory_assets.ingest import writer
+
+    real = writer.write_session
+    calls: list[str] = []
+
+    def fills_up(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[3])
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer, "write_session", fills_up)
+    source = _write(
+        tmp_path / "two.jsonl",
+        [_event("e1", session_id="a"), _event("e2", session_id="b"), "{not json"],
+    )
+    lake = tmp_path / "lake"
+    report = ingest_files(str(lake), "jsonl", [source])
+    (failed,) = report.failed
+    assert failed.reason == "write failed: OSError: [Errno 28] No space left on device"
+    assert (report.events_written, report.sessions, report.apps) == (1, 1, ["jsonl"])
+    assert [r for _, r in report.rejected] == [
+        "line 3: invalid JSON (Expecting property name enclosed in double quotes)"
+    ]
+    monkeypatch.setattr(writer, "write_session", real)
+    again = ingest_files(str(lake), "jsonl", [source])
+    assert (again.failed, again.events_written, again.events_skipped) == ([], 1, 1)
+
+
 def test_a_session_split_over_files_counts_once_in_the_report(tmp_path: Path) -> None:
     first = _write(tmp_path / "a.jsonl", [_event("e1"), _event("e2")])
     second = _write(tmp_path / "b.jsonl", [_event("e3"), _event("e4", session_id="s2")])

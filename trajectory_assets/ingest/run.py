@@ -38,7 +38,7 @@ from trajectory_assets.ingest.common import (
 from trajectory_assets.ingest.detect import sniff
 from trajectory_assets.ingest.importers import IMPORTERS, otel
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
-from trajectory_assets.ingest.writer import storable, write_rows
+from trajectory_assets.ingest.writer import WriteSummary, storable, write_rows
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import UNTIMED_DAY
 from trajectory_assets.lake.quarantine import keep_rejected
@@ -100,8 +100,9 @@ class IngestReport:
 
     @property
     def rejected(self) -> list[tuple[str, str]]:
-        """(source file, reason) of each invalid line or event, kept under `_rejected/ingest/`."""
-        return [(f.path, reason) for f in self.ok for reason in f.rejected]
+        """(source file, reason) of each invalid line or event, kept under `_rejected/ingest/`
+        (also of a file whose write failed after they were kept)."""
+        return [(f.path, reason) for f in self.files for reason in f.rejected]
 
     @property
     def changed(self) -> list[tuple[str, str]]:
@@ -115,7 +116,7 @@ class IngestReport:
 
     @property
     def apps(self) -> list[str]:
-        return apps_of(self.ok)
+        return apps_of([f for f in self.files if f.ok or f.sessions])
 
     @property
     def days(self) -> list[str]:
@@ -275,15 +276,21 @@ def _import(
         more = f" (and {len(bad) - MAX_REASONS} more)" if len(bad) > MAX_REASONS else ""
         listed = " | ".join(b.reason for b in bad[:MAX_REASONS])
         return FileResult(path, "failed", f"{len(bad)} invalid line(s) or event(s): {listed}{more}")
+    summary = WriteSummary()
+    kept: list[Unimportable] = []
+    status: Status = "imported"
+    reason = ""
     try:
-        for app, kept in _by_app(path, bad, app_id).items():  # kept before the rest is
-            keep_rejected(lake, REJECTED_SOURCE, app, kept)  # written: none lost unsaid
-        summary = write_rows(lake, good)
-    except Exception as exc:
-        return FileResult(path, "failed", f"write failed: {type(exc).__name__}: {exc}")
+        for app, records in _by_app(path, bad, app_id).items():  # kept before the rest is
+            keep_rejected(lake, REJECTED_SOURCE, app, records)  # written: none lost unsaid
+        kept = bad
+        write_rows(lake, good, summary=summary)
+    except Exception as exc:  # what was written before it still counts (a full disk)
+        status, reason = "failed", f"write failed: {type(exc).__name__}: {exc}"
     return FileResult(
         path,
-        "imported",
+        status,
+        reason,
         events=len(rows),
         sessions=frozenset(summary.sessions),
         written=summary.events_written,
@@ -291,7 +298,7 @@ def _import(
         changed=tuple(summary.changed),
         files=tuple(summary.files),
         left_out=left,
-        rejected=tuple(b.reason for b in bad),
+        rejected=tuple(b.reason for b in kept),
     )
 
 

@@ -273,9 +273,16 @@ def near_days(day: str) -> set[str]:
     return {(first + dt.timedelta(days=n)).isoformat() for n in range(-LOOKBACK_DAYS, 2)}
 
 
-def write_rows(lake: Lake, rows: Sequence[Row], *, drop_existing: bool = True) -> WriteSummary:
-    """Group rows by (app, session) and write each session once, under its first event's day."""
-    summary = WriteSummary()
+def write_rows(
+    lake: Lake,
+    rows: Sequence[Row],
+    *,
+    drop_existing: bool = True,
+    summary: WriteSummary | None = None,
+) -> WriteSummary:
+    """Group rows by (app, session) and write each session once, under its first event's day;
+    into `summary` as it goes, so a write that fails midway leaves what was written counted."""
+    summary = WriteSummary() if summary is None else summary
     by_session: dict[tuple[str, str], list[Row]] = {}
     for row in rows:
         by_session.setdefault((row["app_id"], row["session_id"]), []).append(row)
