@@ -7,6 +7,7 @@ import sys
 import tomllib
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -304,14 +305,32 @@ def test_a_full_disk_or_too_many_open_files_is_one_line_saying_what_to_do(
         "needs a little space, for the commit it writes before it deletes)\n"
     )
 
-    def write_table(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.EMFILE, "Too many open files", "part-0.parquet")
+    real, written = pq.write_table, []
 
-    monkeypatch.setattr(pq, "write_table", write_table)
-    assert main(["generate", "--lake", str(tmp_path / "lake"), "--days", "1"]) == 1
+    def write_table(*args: Any, **kwargs: Any) -> None:
+        written.append(1)
+        if len(written) > 5:  # some sessions written: the day is there, half done
+            raise OSError(errno.EMFILE, "Too many open files", "part-0.parquet")
+        real(*args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pq, "write_table", write_table)
+        assert main(["generate", "--lake", str(tmp_path / "lake"), "--days", "1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: too many open files ([Errno 24] Too many open files: ")
     assert err.endswith("raise the limit (`ulimit -n`), then run the command again\n")
+    assert not list((tmp_path / "lake").rglob("dt=*"))  # half a sample refused the next
+
+    def read_only(*args: object, **kwargs: object) -> None:  # a read-only bind mount
+        raise OSError(errno.EROFS, "Read-only file system", "part-0.parquet")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pq, "write_table", read_only)
+        assert main(["generate", "--lake", str(tmp_path / "other"), "--days", "1"]) == 1
+    assert capsys.readouterr().err.endswith(
+        "error: the file system refused: [Errno 30] Read-only file system: 'part-0.parquet'\n"
+    )
+    assert main(["generate", "--lake", str(tmp_path / "lake"), "--days", "1"]) == 0
 
 
 def test_a_read_only_dagster_instance_is_named_as_such(
