@@ -6,10 +6,10 @@ ExportTraceServiceResponse (partial_success counts spans that could not be read)
 body that cannot be decoded, 413 for one above `max_body_bytes` (as sent, while it streams,
 or once decompressed), 415 for another content type or encoding, 503 (retryable) while more
 than `max_pending_spans` or `max_pending_bytes` wait, 404 for other paths and 405 for other
-methods, 408 for a body not received within `BODY_READ_S`. `READING_AT_ONCE` requests are read
-and decoded at a time. A clean shutdown maps every
-waiting trace and flushes the loggers. While writes to the lake fail (a full disk, a store
-down) requests get 503 too, so exporters keep their spans and send them again.
+methods, 408 for a body not received within `BODY_READ_S`; 503 too while writes to the lake
+fail (a full disk, a store down), so exporters keep their spans and send them again.
+`READING_AT_ONCE` requests are read and decoded at a time. A clean shutdown maps every waiting
+trace and flushes the loggers.
 """
 
 import asyncio
