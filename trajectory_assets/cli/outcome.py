@@ -55,13 +55,14 @@ def summary(
 
 def skipped_files(result: "dg.ExecuteInProcessResult") -> set[str]:
     """The `path: reason` lines of the skipped raw files, from the run's materializations."""
+    from trajectory_assets.lake.mentions import unescaped
+
     found: set[str] = set()
     for event in result.get_asset_materialization_events():
         text = event.materialization.metadata.get("skipped_files")
         if text is not None:
-            found.update(
-                line.removeprefix("- ").replace("`", "") for line in str(text.value).splitlines()
-            )
+            lines = str(text.value).splitlines()
+            found.update(unescaped(line.removeprefix("- ")) for line in lines)
     return found
 
 

@@ -47,6 +47,11 @@ def markdown_text(text: str) -> str:
     return MARKDOWN.sub(r"\\\1", BREAKS.sub(" ", text))
 
 
+def unescaped(text: str) -> str:
+    """`markdown_text`'s text as it was (its line breaks aside)."""
+    return UNESCAPE.sub(r"\1", text)
+
+
 def sessions_named(text: str, session_ids: Collection[str]) -> list[str]:
     """The sessions (of `session_ids`) the text names as words, sorted."""
     forms: dict[str, str] = {}
@@ -84,7 +89,7 @@ class Sessions:
     def in_paths(self, text: str) -> set[str]:
         """Sessions of the app in raw file paths (markdown-escaped ones too)."""
         found = set()
-        for app, sid in RAW_PATH.findall(UNESCAPE.sub(r"\1", text)):
+        for app, sid in RAW_PATH.findall(unescaped(text)):
             if decode_partition_value(app) == self.app_id:
                 session = decode_partition_value(sid)
                 if session in self.ids:
@@ -210,7 +215,7 @@ def _markdown_blocks(text: str) -> Iterator[str | tuple[list[str], list[list[str
         if line.lstrip().startswith("|"):
             cells = CELL_SPLIT.split(line.strip()[1:-1])
             if not all(set(c.strip()) <= set("-: ") for c in cells):  # not the `|---|` line
-                table.append([UNESCAPE.sub(r"\1", _unpadded(c)) for c in cells])
+                table.append([unescaped(_unpadded(c)) for c in cells])
             continue
         if table:
             yield table[0], table[1:]
