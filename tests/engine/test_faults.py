@@ -19,14 +19,16 @@ from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.defs.checks import duplicate_keys
 from trajectory_assets.engine import commit
+from trajectory_assets.engine.explain import explain
 from trajectory_assets.engine.materialize import run_operators
+from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import LostDataFileError, MissingDataFileError
 from trajectory_assets.lake import delta, delta_commit, delta_history
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import BatchReceipt
-from trajectory_assets.operators import TABLES, Sessionize
+from trajectory_assets.operators import OPERATORS, TABLES, Sessionize
 
 
 def _run(lake: Lake, point: str) -> subprocess.CompletedProcess[str]:
@@ -173,6 +175,9 @@ def test_a_run_whose_files_were_deleted_under_it_leaves_nothing_that_fails_the_n
         patched.setattr(delta_commit, "commit_day", killed)
         with pytest.raises(RuntimeError, match="killed after the intent"):
             run_operator(op, lake, [DAY1], force=True)
+    plan = explain(Registry.build([op], OPERATORS), [op], lake, [DAY1], "inline")
+    pending = "  sessionize: first completes the commit an interrupted run decided on (attempt "
+    assert pending in plan
     for table in op.output_names:
         delta_history.vacuum(lake, table, retention_hours=0, full=True)
     lines: list[str] = []

@@ -14,6 +14,7 @@ from trajectory_assets.errors import SchemaChangeError
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta_history import day_commits
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.staging import pending_attempts
 from trajectory_assets.operator import Operator
 
 DEFAULTS = RunSettings()
@@ -100,6 +101,13 @@ def _day_lines(
         if d.tasks
         else f"dt={d.day}: nothing to read now"
     ]
+    for op in (*d.run, *d.current):
+        for attempt in pending_attempts(d.lake, op.name, d.day):
+            lines.append(
+                f"  {op.name}: first completes the commit an interrupted run decided on (attempt "
+                f"{attempt.key}): until then some of its tables of the day may be committed, "
+                "others not"
+            )
     for op in d.current:
         lines.append(f"  {op.name}: up to date (attempt {d.keys.keys[op.name]}): nothing to do")
     shared = [op.name for op in d.run if any(op.name in _names(t) for t in d.tasks if t.sessions)]
