@@ -169,10 +169,10 @@ def _storage_problem(exc: BaseException) -> str | None:
             return f"permission denied: {seen}"
         if isinstance(seen, OSError) and (ran_out := _out_of(seen)):
             return ran_out
-        if isinstance(seen, OSError) and seen.errno == errno.EROFS:
-            return f"the file system refused: {seen}"
-        if isinstance(seen, OSError) and REFUSED_BY_THE_FILE_SYSTEM.search(str(seen)):
-            return f"the file system refused: {_plain(str(seen))}"  # Delta Lake's, in Rust
+        if isinstance(seen, OSError) and (
+            seen.errno == errno.EROFS or REFUSED_BY_THE_FILE_SYSTEM.search(str(seen))
+        ):  # Python's, or Delta Lake's in Rust
+            return f"the file system refused: {_plain(str(seen))}"
         if isinstance(seen, MemoryError):
             return (
                 "out of memory: this process may not use more. Give it more, or run with "

@@ -218,6 +218,14 @@ def type_name(kind: Any) -> str:
     return name if isinstance(name, str) and name not in ("array", "map", "struct") else str(kind)
 
 
+def files_on_disk(lake: Lake, name: str, day: str) -> set[str]:
+    """Paths (relative to the table, as `DataFile.path`) of the files in a table's day folder,
+    committed or not, from one listing."""
+    fs, folder = lake.fs, lake.path(name, f"dt={day}")
+    prefix = lake.path(name) + "/"
+    return {p.removeprefix(prefix) for p in fs.find(folder)} if fs.exists(folder) else set()
+
+
 def day_paths(table: "DeltaTable", day: str) -> set[str]:
     """Paths of the day's files at the table's version: filtered in Arrow, since a commit asks
     this of a table whose other days hold most of its files."""

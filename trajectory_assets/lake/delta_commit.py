@@ -24,6 +24,7 @@ from trajectory_assets.lake.delta import (
     changed_since,
     day_paths,
     delta_schema,
+    files_on_disk,
     load_deltalake,
     open_table,
     partition_columns,
@@ -196,11 +197,8 @@ def _version_of(lake: Lake, name: str, table: "DeltaTable", commit_id: str) -> i
 
 def _missing(lake: Lake, name: str, day: str, files: Sequence[DataFile]) -> list[str]:
     """Files not in the lake, from one listing of the day's folder."""
-    folder = lake.path(name, f"dt={day}")
-    fs = lake.fs
-    present = set(fs.find(folder)) if fs.exists(folder) else set()
-    prefix = lake.path(name) + "/"
-    return [f.path for f in files if prefix + f.path not in present]
+    present = files_on_disk(lake, name, day)
+    return [f.path for f in files if f.path not in present]
 
 
 def _refuse_other_writers(lake: Lake, name: str, day: str, since: int, latest: int) -> None:

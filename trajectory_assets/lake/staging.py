@@ -31,6 +31,7 @@ from trajectory_assets.lake.delta import (
     DataFile,
     DataFileDocument,
     data_schema,
+    files_on_disk,
     partition_columns,
 )
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
@@ -283,19 +284,12 @@ def intact_batches(attempt: Attempt) -> dict[str, BatchReceipt]:
     reused without them failed the next run's commit, one table and day per run."""
     finished = finished_batches(attempt)
     tables = {s.table for r in finished.values() for s in r.files if s.table != PARTIALS}
-    present = {t: _day_files(attempt.lake, t, attempt.day) for t in tables}
+    present = {t: files_on_disk(attempt.lake, t, attempt.day) for t in tables}
     return {
         batch: r
         for batch, r in finished.items()
         if all(s.file.path in present[s.table] for s in r.files if s.table != PARTIALS)
     }
-
-
-def _day_files(lake: Lake, table: str, day: str) -> set[str]:
-    """Paths of a table's files of the day, relative to the table, from one listing."""
-    fs, folder = lake.fs, lake.path(table, f"dt={day}")
-    prefix = lake.path(table) + "/"
-    return {p.removeprefix(prefix) for p in fs.find(folder)} if fs.exists(folder) else set()
 
 
 class Intent(TypedDict):
