@@ -92,6 +92,7 @@ def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
             _event("e10", ts=10**40),  # failed the whole file (OverflowError), no line named
             _event("e11", ts=1_767_323_045_000),  # Date.now(): epoch milliseconds
             _event("e12", session_id="s\nt"),  # no command line names it to forget it
+            _event("e13", turn_index=-1),  # "no turn" as -1 made a turn of its own
         ],
     )
     good = _write(tmp_path / "good.jsonl", [_event("g1")])
@@ -111,6 +112,7 @@ def test_invalid_lines_are_kept_with_their_reasons_and_the_valid_ones_import(
         "line 9: ts before 1970-01-01",
         "line 10: ts is not a timestamp: 1000000000000000000000000000000000000000",  # :.40
         "line 12: session_id with a control character",
+        "line 13: negative turn_index",
     ]
     assert report.rejected == [(str(source), r) for r in reasons]
     (kept_file,) = rejected_files(Lake(str(lake)))

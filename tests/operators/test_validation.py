@@ -59,6 +59,12 @@ def test_negative_metric_is_rejected(column):
     assert reasons([llm(0, **{column: value})]) == [f"negative {column}"]
 
 
+def test_negative_turn_index_is_rejected_not_a_turn_of_its_own():
+    out = sessionize([llm(0, turn_index=0), tool(1, turn_index=-1)])
+    assert [r["reason"] for r in rows(out["rejected_events"])] == ["negative turn_index"]
+    assert [t["turn_index"] for t in rows(out["turns"])] == [0]
+
+
 @pytest.mark.parametrize("column", NON_NEGATIVE)
 def test_zero_metric_is_valid(column):
     out = sessionize([llm(0, **{column: 0})])

@@ -317,6 +317,9 @@ def validate_row(row: Row) -> list[str]:
             reasons.append(f"infinite {name}")
         elif value > MAX_METRIC:
             reasons.append(f"{name} over 10^12")
+    turn = row.get("turn_index")
+    if isinstance(turn, int) and turn < 0:
+        reasons.append("negative turn_index")
     if row.get("event_type") in JSON_PAYLOAD_TYPES:
         payload = row.get("payload")
         try:

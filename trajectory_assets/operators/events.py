@@ -1,7 +1,7 @@
 """Validation, de-duplication and event order of raw events, shared by every raw-based operator.
 
 Rules (rules.md "Validation"): a row with a null or empty key, a key other than its file's
-folder names, a negative, NaN, infinite or absurd (over 10^12) metric, or a
+folder names, a negative, NaN, infinite or absurd (over 10^12) metric, a negative `turn_index`, or a
 `decision`/`eval_result` payload that is not a JSON object is rejected with every reason that
 applies. Among valid rows, duplicate `event_id`s inside a session are one event: the first in
 event order is kept. Event order is `(ts, seq, event_id)`, null `seq` last.
@@ -18,7 +18,7 @@ from trajectory_assets.schema import (
     RAW_REQUIRED,
 )
 
-VALIDATION_COLUMNS = (*RAW_REQUIRED, *NON_NEGATIVE, "seq", "payload")
+VALIDATION_COLUMNS = (*RAW_REQUIRED, *NON_NEGATIVE, "turn_index", "seq", "payload")
 """The raw columns validation, de-duplication and event order read: the least any raw-based
 operator can read."""
 
@@ -50,6 +50,7 @@ _checks = (
         f"CASE WHEN {c} > {MAX_METRIC} AND {c} < 'inf'::DOUBLE THEN '{c} over 10^12' END"
         for c in NON_NEGATIVE
     ]
+    + ["CASE WHEN turn_index < 0 THEN 'negative turn_index' END"]
     + [
         f"CASE WHEN trim({key}) <> '' AND {folder_key(key)} NOT IN ('', {key}) "
         f"THEN '{key} differs from its folder''s' END"

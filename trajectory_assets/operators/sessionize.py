@@ -209,7 +209,7 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"6+{PRICING_VERSION}"  # 6: errors.agent_id (which agent of a session failed)
+    version = f"7+{PRICING_VERSION}"  # 7: a negative turn_index is rejected
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,

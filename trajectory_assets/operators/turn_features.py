@@ -134,11 +134,11 @@ class TurnFeatures(Operator):
     """
 
     name = "turn_features"
-    version = "3"  # 3: validation's new rules (infinite and absurd metrics, keys of the folder)
+    version = "4"  # 4: a negative turn_index is rejected
     outputs = (TURN_FEATURES_TABLE,)
     inputs = ("raw_events", "turns")
     requires = "session"
-    raw_columns = (*VALIDATION_COLUMNS, "turn_index", "tool_name")
+    raw_columns = (*VALIDATION_COLUMNS, "tool_name")
 
     def __init__(self, identical_run_threshold: int = 3, ping_pong_threshold: int = 4) -> None:
         self.loops = LoopThresholds(identical_run_threshold, ping_pong_threshold)
