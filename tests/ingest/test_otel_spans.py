@@ -55,3 +55,31 @@ def test_a_span_that_cannot_be_events_is_refused_with_its_reason(
     with pytest.raises(UnparseableFileError, match="span 'chat' ") as refused:
         Span(span(**changes))
     assert reason in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "reason"),
+    [
+        (
+            [{"key": "gen_ai.usage.input_tokens", "value": {"stringValue": "12abc"}}],
+            "gen_ai.usage.input_tokens is not a finite number: '12abc'",  # was null, silently
+        ),
+        ({"gen_ai.usage.input_cost": "abc"}, "gen_ai.usage.input_cost is not"),  # failed a file
+        ({"gen_ai.server.time_to_first_token": True}, "time_to_first_token is not"),
+        ({"llm.token_count.total": "NaN"}, "llm.token_count.total is not a finite number"),
+    ],
+)
+def test_a_number_attribute_that_is_no_number_refuses_the_span_by_name(
+    attributes: Any, reason: str
+) -> None:
+    with pytest.raises(UnparseableFileError, match="span 'chat': ") as refused:
+        Span(span(attributes=attributes))
+    assert reason in str(refused.value)
+
+
+def test_number_attributes_as_otlp_strings_or_empty_are_read() -> None:
+    attributes = [
+        {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "269"}},  # int64 as a string
+        {"key": "gen_ai.usage.output_cost", "value": {"stringValue": ""}},  # empty: not stated
+    ]
+    assert Span(span(attributes=attributes)).attrs["gen_ai.usage.input_tokens"] in (269, "269")

@@ -193,6 +193,26 @@ def test_otlp_json_and_partial_success(endpoint: Running) -> None:
     assert [(c["input_tokens"], c["output_tokens"]) for c in calls] == [(700, 20)]
 
 
+def test_a_span_with_a_cost_that_is_no_number_is_kept_aside_not_failing_its_file(
+    tmp_path: Path,
+) -> None:
+    """A `gen_ai.usage.input_cost` of "abc" failed the whole file (ValueError at mapping)."""
+    spans = [json_span("b2b2b2b2b2b2b2b2", "", "chat", **{USAGE: 700})]
+    spans.append(json_span("c3c3c3c3c3c3c3c3", "", "chat"))
+    cost = {"key": "gen_ai.usage.input_cost", "value": {"stringValue": "abc"}}
+    spans[1]["attributes"].append(cost)
+    source = tmp_path / "spans.json"
+    source.write_bytes(otlp_json(spans))
+    (imported,) = ingest_files(str(tmp_path / "lake"), "otel", [source]).files
+    assert imported.ok, imported.reason
+    assert imported.rejected == (
+        "span 'c3c3c3c3c3c3c3c3': span 'chat': gen_ai.usage.input_cost is not a finite number: "
+        "'abc'",
+    )
+    calls = [r for r in raw_events(tmp_path / "lake").to_pylist() if r["event_type"] == "llm_call"]
+    assert [c["input_tokens"] for c in calls] == [700]
+
+
 def test_a_file_of_the_same_spans_imports_the_same_and_keeps_the_bad_one(tmp_path: Path) -> None:
     """`ingest` treats an OTLP file as `serve` treats the request: the span without a trace id
     is kept with the reason (under _rejected/ingest/), the others import."""

@@ -77,6 +77,7 @@ from trajectory_assets.ingest.importers.otel_spans import (
     CACHE_TOKENS,
     CACHE_WRITE_TOKENS,
     CONVERSATION,
+    COSTS,
     DEFAULT_APP,
     INPUT_TOKENS,
     MODEL,
@@ -320,7 +321,7 @@ def _llm_call(
 ) -> Row:
     if len(chain) > 1:
         payload["wrapper_spans"] = [s.span_id for s in chain[1:]]
-    cost = [_pick(chain, ("gen_ai.usage.input_cost",)), _pick(chain, ("gen_ai.usage.output_cost",))]
+    cost = [_pick(chain, (name,)) for name in COSTS]
     if any(c is not None for c in cost):
         payload["cost_usd"] = sum(float(c) for c in cost if c is not None)
     output = to_int(_pick(chain, OUTPUT_TOKENS))

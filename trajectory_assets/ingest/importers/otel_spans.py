@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import EPOCH, parse_ts
+from trajectory_assets.ingest.common import EPOCH, parse_ts, to_float
 
 LLM_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "call_llm", "invoke_model", "completion"}
@@ -44,6 +44,18 @@ MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
 TOOL_NAME = ("gen_ai.tool.name", "tool.name")
 CONVERSATION = ("gen_ai.conversation.id", "session.id")
 TTFT_S = ("gen_ai.server.time_to_first_token", "gen_ai.response.time_to_first_token")
+COSTS = ("gen_ai.usage.input_cost", "gen_ai.usage.output_cost")
+NUMBERS = (
+    *INPUT_TOKENS,
+    *OUTPUT_TOKENS,
+    *TOTAL_TOKENS,
+    *CACHE_TOKENS,
+    *CACHE_WRITE_TOKENS,
+    *TTFT_S,
+    *COSTS,
+)
+"""Attributes read as numbers: a span with one that is not (`"12abc"`, `true`, `"NaN"`) is
+refused with its name, not read as a call without tokens, or its whole trace failing."""
 
 Kind = Literal["llm_call", "tool_call", "agent", "other"]
 
@@ -99,6 +111,12 @@ class Span:
         parent_id = raw.get("parentSpanId", raw.get("parent_id", parent.get("span_id")))
         self.parent_id = hex_id(parent_id, 16) if parent_id not in (None, "", 0) else None
         self.attrs = attributes(raw.get("attributes"))
+        for key in NUMBERS:
+            stated = self.attrs.get(key)
+            if stated not in (None, "") and (isinstance(stated, bool) or to_float(stated) is None):
+                raise UnparseableFileError(
+                    f"span {name!r}: {key} is not a finite number: {stated!r:.40}"
+                )
         status = raw.get("status") or {}
         code = status.get("status_code", status.get("code"))
         if isinstance(code, int):
