@@ -34,7 +34,7 @@ from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import EPOCH
 from trajectory_assets.ingest.importers.otel import conversation_of, numbered_events, started
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
-from trajectory_assets.ingest.importers.otel_spans import DEFAULT_APP, Span
+from trajectory_assets.ingest.importers.otel_spans import Span, spans_app
 from trajectory_assets.ingest.logger import EventLogger
 from trajectory_assets.ingest.writer import near_days
 from trajectory_assets.lake.fs import lake_from_env
@@ -158,7 +158,7 @@ class OtlpReceiver:
         A span sent again (an exporter's retry) is the same span and adds nothing; a span whose
         id its trace already holds with other content is rejected (the first one is kept, and
         events already written are never rewritten), rather than dropped without a word."""
-        app = self.app_id or service or DEFAULT_APP
+        app = spans_app(self.app_id, service)
         now = time.monotonic()
         spans: list[tuple[Span, dict[str, Any]]] = []
         rejected: list[tuple[str, dict[str, Any]]] = []

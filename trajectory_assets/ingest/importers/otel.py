@@ -78,7 +78,6 @@ from trajectory_assets.ingest.importers.otel_spans import (
     CACHE_WRITE_TOKENS,
     CONVERSATION,
     COSTS,
-    DEFAULT_APP,
     INPUT_TOKENS,
     MODEL,
     OUTPUT_TOKENS,
@@ -89,6 +88,7 @@ from trajectory_assets.ingest.importers.otel_spans import (
     failure,
     first,
     service_spans,
+    spans_app,
 )
 from trajectory_assets.ingest.importers.otel_tree import CALLS, Tree
 from trajectory_assets.ingest.importers.turns import Turns
@@ -141,7 +141,7 @@ def parse(
         raise UnparseableFileError("the file holds no spans")
     by_app: dict[str, list[Span]] = {}
     for service, span in spans:
-        by_app.setdefault(app_id or service or DEFAULT_APP, []).append(span)
+        by_app.setdefault(spans_app(app_id, service), []).append(span)
     for app, app_spans in sorted(by_app.items()):
         app_turns = turns(app) if turns is not None else TraceTurns()
         traces = by_trace(app_spans)

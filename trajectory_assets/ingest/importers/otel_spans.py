@@ -211,7 +211,14 @@ def first(attrs: dict[str, Any], names: tuple[str, ...]) -> Any:
 
 
 DEFAULT_APP = "otel"
-"""The app of spans whose resource names no service (`ingest` and `serve` alike)."""
+"""The app of spans whose resource names no service."""
+
+
+def spans_app(given: str | None, service: str | None) -> str:
+    """The app spans are filed under, by `ingest` and `serve` alike (a program's exported files
+    and its live traces are one app's): the one asked for (`--app-id`), else the one their
+    resource's `service.name` names (`service_app`), else DEFAULT_APP."""
+    return given or service or DEFAULT_APP
 
 
 def service_app(name: Any) -> str | None:
