@@ -215,7 +215,7 @@ def test_forget_refuses_while_a_table_no_loaded_operator_writes_holds_the_sessio
     assert refused.returncode == 1
     assert f"(slow_turns: {victim})" in refused.stderr and "--defs" in refused.stderr
     assert "nothing was deleted" in refused.stderr
-    assert list_raw_files(lake, dt=DAY1, app_id=app, session_id=victim)
+    assert list_raw_files(lake, dt=DAY1, app_id=app, session_ids=[victim])
     found = erase.leftovers(lake, lake_catalog(lake), erase.Request(app, (victim,)))
     assert any(
         line.startswith("slow_turns (no loaded operator writes it): ")
@@ -315,12 +315,14 @@ def test_forget_before_a_day_takes_a_session_past_midnight_and_no_other_apps_nam
 
 
 @pytest.mark.slow
-def test_forget_deletes_a_sessions_rows_filed_under_another_session(
+def test_forget_deletes_a_sessions_rows_filed_under_another_session_and_folder_spelled_otherwise(
     materialized_lake: Path, tmp_path: Path, home: Path
 ) -> None:
     """A row of the session in another session's file (rejected there) stayed in the raw file,
     `rejected_events` and `raw_compacted`; forget said the raw files were gone and never
-    verified. Now that file is written again without the row, and the rest of it stays."""
+    verified. Now that file is written again without the row, and the rest of it stays. The
+    session's own folder named otherwise than ours (`%73…` for `s…`) was not found: forget
+    exited 1, the session in every table."""
     root = shutil.copytree(materialized_lake, tmp_path / "lake")
     lake = Lake(str(root))
     victim, bystander = sessions_of(lake, "support-bot")[DAY1][:2]
@@ -331,6 +333,8 @@ def test_forget_deletes_a_sessions_rows_filed_under_another_session(
     rows = pq.read_table(stray / f"{DAY1}.parquet").to_pylist()
     rows.append({**rows[0], "event_id": "misfiled", "session_id": victim})
     pq.write_table(pa.Table.from_pylist(rows, schema=RAW_EVENTS), stray / f"{DAY1}.parquet")
+    own = stray.parent / f"session_id={victim}"  # named otherwise, read the same: forget
+    spelled = own.rename(own.parent / f"session_id=%{ord(victim[0]):02X}{victim[1:]}")  # found none
     ran = materialize(root, home, "--partition", DAY1)
     assert ran.returncode == 0, ran.stderr[-3000:]
     rejected = lake_catalog(lake).read("rejected_events", dt=DAY1)["row"].to_pylist()
@@ -340,6 +344,7 @@ def test_forget_deletes_a_sessions_rows_filed_under_another_session(
     done = forget(root, home, *args)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "and rows of them in 1 other session(s)' raw file(s)" in done.stdout
+    assert not spelled.exists()
     assert pq.read_table(stray / f"{DAY1}.parquet")["event_id"].to_pylist() == ["kept"]
     rejected = lake_catalog(lake).read("rejected_events", dt=DAY1)["row"].to_pylist()
     assert not any('"misfiled"' in row for row in rejected)
@@ -406,7 +411,7 @@ def test_without_a_terminal_forget_asks_for_yes_and_says_what_goes(
         "file(s) on 1 day(s), their tables' history before now (every day's) and the Dagster "
         "runs showing them, without a terminal"
     )
-    assert list_raw_files(Lake(str(root)), dt=DAY1, app_id=app, session_id=victim)
+    assert list_raw_files(Lake(str(root)), dt=DAY1, app_id=app, session_ids=[victim])
 
 
 def test_an_interrupted_forget_says_it_is_unfinished(

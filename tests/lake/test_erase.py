@@ -62,5 +62,5 @@ def test_a_raw_file_linked_from_outside_the_lake_goes_with_its_target(
     second = Path(lake.path(victim.path)).parent.parent / "session_id=linked" / "part-0.parquet"
     second.parent.mkdir()
     second.symlink_to(inside)
-    (linked,) = list_raw_files(lake, dt=DAY1, app_id=victim.app_id, session_id="linked")
+    (linked,) = list_raw_files(lake, dt=DAY1, app_id=victim.app_id, session_ids=["linked"])
     assert erase_raw.delete_raw(lake, [linked]) == [] and inside.exists()

@@ -30,7 +30,7 @@ def test_pruning_by_day_range_app_and_session(lake: Lake) -> None:
     one_app = list_raw_files(lake, dt=DAY1, app_id=app)
     assert {f.app_id for f in one_app} == {app}
     sid = one_app[0].session_id
-    one_session = list_raw_files(lake, dt=DAY1, app_id=app, session_id=sid)
+    one_session = list_raw_files(lake, dt=DAY1, app_id=app, session_ids=[sid])
     assert {f.session_id for f in one_session} == {sid}
     assert len(one_session) >= 1
 
@@ -180,7 +180,7 @@ def test_a_pruned_listing_refuses_the_linked_folders_a_full_one_refuses(
     with pytest.raises(RawLayoutError):
         list_raw_files(lake, dt=DAY1, app_id=app_id)
     with pytest.raises(RawLayoutError):
-        list_raw_files(lake, dt=DAY1, app_id=app_id, session_id="any")
+        list_raw_files(lake, dt=DAY1, app_id=app_id, session_ids=["any"])
 
 
 def test_groups_hold_whole_sessions_and_are_deterministic(lake: Lake) -> None:
@@ -257,8 +257,32 @@ def test_an_app_and_session_whose_folder_names_are_encoded_are_found(tmp_path: P
     folder.mkdir(parents=True)
     (folder / "0.parquet").write_bytes(b"")
     assert folder.name == "session_id=agent%3Arun-1"
-    (found,) = list_raw_files(lake, dt=DAY1, app_id="my app", session_id="agent:run-1")
+    (found,) = list_raw_files(lake, dt=DAY1, app_id="my app", session_ids=["agent:run-1"])
     assert (found.app_id, found.session_id) == ("my app", "agent:run-1")
+
+
+@pytest.mark.parametrize(
+    ("app_folder", "session_folder", "session_id"),
+    [
+        ("app_id=my app", "session_id=hive style", "hive style"),  # Spark's raw space
+        ("app_id=my%20app", "session_id=%6Eabc", "nabc"),  # an encoding of what needs none
+    ],
+)
+def test_folders_named_otherwise_than_ours_are_found_by_the_ids_they_read_as(
+    tmp_path: Path, app_folder: str, session_folder: str, session_id: str
+) -> None:
+    """The runs read these folders as app `my app` and the session; a listing pruned by app and
+    session built our own spelling of the names, found nothing, and `forget` exited 1 each
+    time with the session still in every table."""
+    lake = Lake(str(tmp_path / "lake"))
+    folder = tmp_path / "lake" / "raw_events" / f"dt={DAY1}" / app_folder / session_folder
+    folder.mkdir(parents=True)
+    (folder / "0.parquet").write_bytes(b"")
+    (everything,) = list_raw_files(lake, dt=DAY1)
+    assert (everything.app_id, everything.session_id) == ("my app", session_id)
+    (found,) = list_raw_files(lake, dt=DAY1, app_id="my app", session_ids=[session_id, "other"])
+    assert found == everything
+    assert list_raw_files(lake, dt=DAY1, app_id="my app", session_ids=["other"]) == []
 
 
 def test_every_misplaced_file_of_every_day_is_named_at_once(lake: Lake) -> None:

@@ -80,8 +80,9 @@ def raw_files(lake: Lake, request: Request) -> list[RawFile]:
         return [
             f
             for day in days
-            for sid in request.session_ids
-            for f in list_raw_files(lake, dt=day, app_id=request.app_id, session_id=sid)
+            for f in list_raw_files(
+                lake, dt=day, app_id=request.app_id, session_ids=request.session_ids
+            )
         ]
     listed = {day: list_raw_files(lake, dt=day, app_id=request.app_id) for day in days}
     started = {f.session_id for day in days if day < request.before for f in listed[day]}

@@ -8,7 +8,7 @@ are formed from the listing alone: no shuffle is needed.
 import hashlib
 import os
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,7 +22,6 @@ from trajectory_assets.lake.layout import (
     is_day,
     is_hidden,
     parse_hive,
-    partition_value,
 )
 
 OnBadFile = Literal["fail", "skip"]
@@ -124,10 +123,10 @@ def list_raw_files(
     dt_from: str | None = None,
     dt_to: str | None = None,
     app_id: str | None = None,
-    session_id: str | None = None,
+    session_ids: Collection[str] | None = None,
 ) -> list[RawFile]:
-    """Raw Parquet files of the matching partitions; only matching folders are listed."""
-    fs = lake.fs
+    """Raw Parquet files of the matching partitions (`session_ids` of `app_id`); only matching
+    folders are listed."""
     days = [dt] if dt else list_days(lake, dt_from, dt_to)
     root = lake.root
     prefix = root.rstrip("/") + "/"  # listed paths start with it: slicing beats relpath per file
@@ -136,20 +135,14 @@ def list_raw_files(
     unnamed: list[str] = []  # Parquet files no run would read: only *.parquet names are
     _check_broken(lake, lake.path(RAW_TABLE))
     for day in days:
-        folders = [lake.path(RAW_TABLE, f"dt={day}")]
+        bases = [lake.path(RAW_TABLE, f"dt={day}")]
+        _check_broken(lake, bases[0])
         if app_id is not None:
-            folders.append(posixpath.join(folders[-1], f"app_id={partition_value(app_id)}"))
-            if session_id is not None:  # folder names are encoded, as the writers write them
-                folder = f"session_id={partition_value(session_id)}"
-                folders.append(posixpath.join(folders[-1], folder))
-        for folder in folders:
-            _check_broken(lake, folder)
-        for folder in folders[1:]:
-            _check_not_linked_folder(lake, folder)
-        base = folders[-1]
-        if not fs.exists(base):
-            continue
-        for path, info in _find(lake, base):
+            bases = _folders_naming(lake, bases, "app_id", {app_id})
+            if session_ids is not None:
+                bases = _folders_naming(lake, bases, "session_id", set(session_ids))
+        bases = [base for base in bases if lake.fs.exists(base)]
+        for path, info in (found for base in bases for found in _find(lake, base)):
             relative = (
                 path[len(prefix) :] if path.startswith(prefix) else posixpath.relpath(path, root)
             )
@@ -163,7 +156,7 @@ def list_raw_files(
             if not (keys.get("app_id") and keys.get("session_id")):
                 misplaced.append(lake.display_path(path))
                 continue
-            if session_id is not None and keys["session_id"] != session_id:
+            if session_ids is not None and keys["session_id"] not in session_ids:
                 continue
             files.append(
                 RawFile(
@@ -189,6 +182,26 @@ def list_raw_files(
             "give raw Parquet files that ending (Firehose: set its file extension)",
         )
     return files
+
+
+def _folders_naming(
+    lake: Lake, parents: Sequence[str], column: str, values: Collection[str]
+) -> list[str]:
+    """The `column=` folders of the parents whose names decode to one of `values`: the name our
+    writers give it (`layout.partition_value`), and any other that reads back the same (`hive style`
+    with a raw space, as Spark writes it; `%6E…` for `n…`), which the runs read as that value
+    too and so must be found to forget it."""
+    found = []
+    for parent in parents:
+        if not lake.fs.isdir(parent):
+            continue
+        for entry in lake.fs.ls(parent, detail=False):
+            name = posixpath.basename(entry.rstrip("/"))
+            if name.startswith(f"{column}=") and parse_hive(name).get(column) in values:
+                _check_broken(lake, entry)
+                _check_not_linked_folder(lake, entry)
+                found.append(entry)
+    return sorted(found)
 
 
 def _more(paths: Sequence[str]) -> str:
