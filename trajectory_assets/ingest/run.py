@@ -37,6 +37,7 @@ from trajectory_assets.ingest.common import (
 )
 from trajectory_assets.ingest.detect import sniff
 from trajectory_assets.ingest.importers import IMPORTERS, otel
+from trajectory_assets.ingest.importers.otel_files import TraceFiles
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
 from trajectory_assets.ingest.writer import WriteSummary, storable, write_rows
 from trajectory_assets.lake.fs import Lake, lake_from_env
@@ -202,8 +203,10 @@ def ingest_files(
     files = expand_paths(paths, None if fmt == AUTO else IMPORTERS[fmt].suffixes)
     if planned is not None:
         planned([path for path, _ in files])
+    endings = tuple(f"{e}{gz}" for e in otel.SUFFIXES for gz in ("", ".gz"))
+    together = TraceFiles([path for path, _ in files if path.endswith(endings)])
     for path, in_folder in files:
-        result = _file(lake, fmt, path, app_id, synthetic_day, in_folder)
+        result = _file(lake, fmt, path, app_id, synthetic_day, in_folder, together)
         report.files.append(result)
         if progress is not None:
             progress(result)
@@ -224,6 +227,7 @@ def _file(
     app_id: str | None,
     synthetic_day: dt.date | None,
     in_folder: bool,
+    together: TraceFiles,
 ) -> FileResult:
     """A folder's file of another known format than the one asked for is skipped (a folder of
     Claude Code and Codex transcripts, imported as `claude-code`); a file named on its own is
@@ -242,17 +246,22 @@ def _file(
             status: Status = "failed" if found.broken else "skipped"
             return FileResult(path, status, found.reason, size=size)
         fmt = found.format
-    result = _import(lake, fmt, path, app_id, synthetic_day)
+    result = _import(lake, fmt, path, app_id, synthetic_day, together)
     return replace(result, format=fmt, app_id=app_id or fmt, size=size)
 
 
 def _import(
-    lake: Lake, fmt: str, path: str, given: str | None, synthetic_day: dt.date | None
+    lake: Lake,
+    fmt: str,
+    path: str,
+    given: str | None,
+    synthetic_day: dt.date | None,
+    together: TraceFiles,
 ) -> FileResult:
     """`given`: the app id asked for, else None (the format's, or what the file's rows say)."""
     app_id = given or fmt
     try:
-        rows, left, bad = _parse(lake, fmt, path, given)
+        rows, left, bad = _parse(lake, fmt, path, given, together)
     except UnparseableFileError as exc:
         return FileResult(path, "failed", str(exc))
     except OSError as exc:
@@ -315,10 +324,13 @@ def _by_app(
     return by_app
 
 
-def _rows(lake: Lake, fmt: str, path: str, given: str | None) -> Iterable[Row]:
-    """An OTel conversation's traces in files imported before go on numbering its turns."""
+def _rows(
+    lake: Lake, fmt: str, path: str, given: str | None, together: TraceFiles
+) -> Iterable[Row]:
+    """An OTel conversation's traces in files imported before go on numbering its turns, and
+    a trace's spans in the other files imported `together` are its own."""
     if fmt == otel.FORMAT:
-        return otel.parse(path, partial(_lake_turns, lake), app_id=given)
+        return otel.parse(path, partial(_lake_turns, lake), app_id=given, together=together)
     return IMPORTERS[fmt].parse(path)
 
 
@@ -327,14 +339,14 @@ def _lake_turns(lake: Lake, app_id: str) -> TraceTurns:
 
 
 def _parse(
-    lake: Lake, fmt: str, path: str, given: str | None
+    lake: Lake, fmt: str, path: str, given: str | None, together: TraceFiles
 ) -> tuple[list[Row], tuple[str, ...], list[Unimportable]]:
     """The file's rows, what the importer left out (`common.left_out`), and what it found
     invalid (`common.unimportable`)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LeftOut)
         warnings.simplefilter("always", Unimportable)
-        rows = list(_rows(lake, fmt, path, given))
+        rows = list(_rows(lake, fmt, path, given, together))
     left, bad = [], []
     for warning in caught:
         if isinstance(warning.message, Unimportable):

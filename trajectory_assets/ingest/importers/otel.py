@@ -52,7 +52,6 @@ Mapping
 """
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -64,14 +63,11 @@ from trajectory_assets.ingest.common import (
     dumps,
     event,
     input_with_cache,
-    json_error,
-    json_lines,
     non_negative,
-    read_text,
     stable_id,
     to_int,
-    unimportable,
 )
+from trajectory_assets.ingest.importers.otel_files import TraceFiles, load_spans
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns
 from trajectory_assets.ingest.importers.otel_spans import (
     CACHE_TOKENS,
@@ -87,7 +83,6 @@ from trajectory_assets.ingest.importers.otel_spans import (
     Span,
     failure,
     first,
-    service_spans,
     spans_app,
 )
 from trajectory_assets.ingest.importers.otel_tree import CALLS, Tree
@@ -97,48 +92,23 @@ FORMAT = "otel"
 SUFFIXES = (".json", ".jsonl")
 
 
-def load_spans(path: str | Path) -> tuple[list[tuple[str | None, Span]], int]:
-    """The file's readable spans, each with the app its resource's `service.name` names
-    (`otel_spans.service_app`), and how many it holds that are not (`unimportable`)."""
-    text = read_text(path)
-    try:
-        docs = [json.loads(text)]
-    except json.JSONDecodeError as whole:  # JSON Lines, or broken
-        lines = [line for line in json_lines(text) if line.strip()]
-        try:
-            docs = [json.loads(line) for line in lines]
-        except json.JSONDecodeError:
-            raise json_error(whole, text) from None
-        except RecursionError:
-            raise UnparseableFileError("JSON nested too deeply") from None
-        if len(docs) < 2:
-            raise json_error(whole, text) from None
-    except RecursionError:
-        raise UnparseableFileError("JSON nested too deeply") from None
-    spans, unread = [], 0
-    for service, raw in (pair for doc in docs for pair in service_spans(doc)):
-        try:
-            spans.append((service, Span(raw)))
-        except (UnparseableFileError, ValueError, TypeError, AttributeError, RecursionError) as exc:
-            unread += 1  # as the receiver rejects a span; a field of the wrong JSON type too
-            record = raw if isinstance(raw, dict) else {"span": raw}
-            unimportable(f"span {record.get('spanId')!r:.40}: {exc}", record)
-    return spans, unread
-
-
 def parse(
     path: str | Path,
     turns: Callable[[str], TraceTurns] | None = None,
     app_id: str | None = None,
+    together: TraceFiles | None = None,
 ) -> Iterator[Row]:
     """The file's events, each trace's in the app `app_id`, else the one its resource's
     `service.name` names, else `otel` (as `serve` files them, so a program's traces imported
     from its exported files and received live are one app's). A session's traces number its
     turns in the order they started, on from the ones `turns(app)` knows (the lake's, when the
-    ingest gives them)."""
+    ingest gives them). Its traces are taken whole, with their spans in the files imported
+    `together` (`otel_files`)."""
     spans, unread = load_spans(path)
     if not spans and not unread:
         raise UnparseableFileError("the file holds no spans")
+    if together is not None:
+        spans = together.whole_traces(str(path), spans)
     by_app: dict[str, list[Span]] = {}
     for service, span in spans:
         by_app.setdefault(spans_app(app_id, service), []).append(span)

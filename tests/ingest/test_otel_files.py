@@ -1,0 +1,50 @@
+"""A trace whose spans an exporter wrote into several files (its children flushed first, its
+root, ending last, in the next file) is one session whichever file is imported first. Mapped
+file by file, each piece was a session of its own: the first fixed its start, end and status,
+and each numbered its turns from 0 again (a real any-agent export: 3 turns for 4 calls, two
+calls in turn 0, status unknown)."""
+
+from pathlib import Path
+
+from tests.ingest.lakes import raw_events
+from tests.ingest.test_otel_nesting import Trace
+from trajectory_assets.ingest.run import ingest_files
+
+
+def agent_run() -> Trace:
+    """An agent span over four model calls, each followed by a tool call."""
+    trace = Trace()
+    root = trace.add("invoke_agent helper", None, "AGENT", 0, 2000)
+    for call in range(4):
+        at = 10 + call * 400
+        trace.add("chat", root, "LLM", at, at + 300, {"llm.model_name": "gpt-4o"})
+        trace.add("lookup", root, "TOOL", at + 300, at + 350, {"tool.name": f"t{call}"})
+    return trace
+
+
+def piece(trace: Trace, spans: list[dict[str, object]], path: Path) -> Path:
+    part = Trace(trace.trace_id)
+    part.spans = spans
+    return part.write(path)
+
+
+def events(lake: Path) -> list[tuple[object, ...]]:
+    columns = ("event_id", "event_type", "ts", "turn_index", "tool_name", "payload")
+    return sorted(tuple(row[c] for c in columns) for row in raw_events(lake).to_pylist())
+
+
+def test_a_trace_split_over_files_is_one_session_in_any_order(tmp_path: Path) -> None:
+    trace = agent_run()
+    whole = trace.write(tmp_path / "trace.json")
+    assert ingest_files(str(tmp_path / "one"), "otel", [whole]).failed == []
+    expected = events(tmp_path / "one")
+    calls = sorted((e[2], e[3]) for e in expected if e[1] == "llm_call")
+    assert [turn for _, turn in calls] == [0, 1, 2, 3]
+
+    (tmp_path / "export").mkdir()
+    first = piece(trace, trace.spans[1:4], tmp_path / "export" / "1.json")  # flushed first
+    second = piece(trace, [trace.spans[0], *trace.spans[4:]], tmp_path / "export" / "2.json")
+    for lake, paths in (("folder", [tmp_path / "export"]), ("reversed", [second, first])):
+        report = ingest_files(str(tmp_path / lake), "otel", paths)
+        assert report.failed == [] and report.changed == [], report.changed
+        assert events(tmp_path / lake) == expected, lake
