@@ -1,10 +1,13 @@
 """The lake's trajectory_assets.json: written by the commands, edited by hand, so read whole and
 checked: a misspelt key or a value of the wrong kind names the file and the key."""
 
+import multiprocessing
+import time
 from pathlib import Path
 
 import pytest
 
+import trajectory_assets.lake.config as config_module
 from trajectory_assets.errors import SettingError
 from trajectory_assets.lake.config import (
     CONFIG,
@@ -57,3 +60,34 @@ def test_a_file_edited_wrong_is_named_with_its_key(tmp_path: Path, text: str, sa
     with pytest.raises(SettingError) as raised:
         read_config(Lake(str(tmp_path)))
     assert str(raised.value).startswith(str(tmp_path / CONFIG)) and says in str(raised.value)
+
+
+def _cover_slowly(root: str, day: str, pause: float) -> None:
+    """`cover_days` whose write comes `pause` seconds after its read, as on a slow disk."""
+    write = config_module.write_config
+
+    def slow_write(lake: Lake, config: LakeConfig) -> None:
+        time.sleep(pause)
+        write(lake, config)
+
+    config_module.write_config = slow_write  # type: ignore[assignment]
+    cover_days(Lake(root), [day])
+
+
+def test_two_commands_at_once_do_not_move_the_start_forward(tmp_path: Path) -> None:
+    """Both read start 2026-11-20, the first wrote 2026-11-10, then the second its own
+    2026-11-15 over it: 2026-11-10 was before the first partition, in no table."""
+    lake = Lake(str(tmp_path))
+    write_config(lake, LakeConfig(start_date="2026-11-20"))
+    fork = multiprocessing.get_context("fork")
+    writers = [
+        fork.Process(target=_cover_slowly, args=(str(tmp_path), day, pause))
+        for day, pause in (("2026-11-10", 0.1), ("2026-11-15", 0.6))
+    ]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(30)
+        assert writer.exitcode == 0
+    config = read_config(lake)
+    assert config is not None and config.start_date == "2026-11-10"

@@ -6,10 +6,13 @@ partitions, the definitions modules of its own tables, and its identity.
 forward, so a partition Dagster knows never disappears.
 """
 
+import contextlib
+import fcntl
 import json
+import os
 import posixpath
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TypedDict
 
@@ -19,6 +22,7 @@ from trajectory_assets.lake.layout import RAW_TABLE, UNTIMED_DAY, is_day
 from trajectory_assets.lake.raw import list_days
 
 CONFIG = "trajectory_assets.json"
+LOCK = ".trajectory_assets.json.lock"  # hidden: a writer's own, not the lake's data
 DEFAULT_START_DATE = "2025-01-01"
 
 
@@ -82,7 +86,37 @@ def write_config(lake: Lake, config: LakeConfig) -> None:
 def cover_days(lake: Lake, days: list[str]) -> LakeConfig:
     """The config with the partitions starting no later than the earliest of `days`, saved. A
     lake without one starts at its earliest raw day as well (written by the logger, `serve` or
-    another producer, which write no config): a config of `days` alone would hide those days."""
+    another producer, which write no config): a config of `days` alone would hide those days.
+
+    Two commands at once (two teammates' `ingest`) each read the file and wrote their own
+    start: the later write moved the start forward past the other's days. On a local lake the
+    file is read and written under a lock; an object store has none, so there the file is read
+    again after the write, and written again while it does not cover `days` (which narrows the
+    window to a read beside another's write, without closing it)."""
+    with _locked(lake):
+        for _ in range(5):
+            config = _cover(lake, days)
+            again = read_config(lake)
+            if again is not None and (not days or again.start_date <= min(days)):
+                return again
+        return config
+
+
+@contextlib.contextmanager
+def _locked(lake: Lake) -> Iterator[None]:
+    if not lake.is_local:
+        yield
+        return
+    os.makedirs(lake.root, exist_ok=True)
+    with open(os.path.join(lake.root, LOCK), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _cover(lake: Lake, days: list[str]) -> LakeConfig:
     current = read_config(lake)
     if current is None:
         days = [*days, *(d for d in list_days(lake) if d != UNTIMED_DAY)]
