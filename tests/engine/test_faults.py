@@ -24,7 +24,7 @@ from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.tasks import BatchTask
-from trajectory_assets.errors import LostDataFileError, MissingDataFileError
+from trajectory_assets.errors import ConcurrentWriterError, LostDataFileError, MissingDataFileError
 from trajectory_assets.lake import delta, delta_commit, delta_history
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import BatchReceipt
@@ -283,3 +283,39 @@ def test_ray_worker_killed_mid_batch_is_retried(
             .read(table, dt=DAY1)
             .equals(lake_catalog(expected).read(table, dt=DAY1))
         )
+
+
+def test_a_commit_another_process_is_making_now_is_not_completed_as_interrupted(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run of another DAGSTER_HOME paused between its tables' commits: a second run took its
+    intent for an interrupted one, committed the rest of its tables, then its own result, and
+    the first went on over it (a day of sessions and turn_features of different raw data)."""
+    op = Sessionize()
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("paused after the intent")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(delta_commit, "commit_day", killed)
+        with pytest.raises(RuntimeError, match="paused after the intent"):
+            run_operator(op, lake, [DAY1])
+    (intent_file,) = Path(lake.root, "_staging", op.name, f"dt={DAY1}").glob("*/_commit.json")
+    other = subprocess.Popen(["sleep", "60"])  # stands for the run still committing
+    try:
+        intent = json.loads(intent_file.read_text())
+        host, _, _ = intent["writer"].split(":")
+        started = Path(f"/proc/{other.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        intent["writer"] = f"{host}:{other.pid}:{started}"
+        intent_file.write_text(json.dumps(intent))
+        plan = explain(Registry.build([op], OPERATORS), [op], lake, [DAY1], "inline")
+        assert f"  sessionize: a run is committing the day now (process {other.pid}, " in plan
+        with pytest.raises(ConcurrentWriterError, match=f"process {other.pid} of this machine"):
+            run_operator(op, lake, [DAY1])
+        assert intent_file.exists()  # nothing of it completed, nothing of its own committed
+        assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows == 0
+    finally:
+        other.kill()
+        other.wait()
+    assert run_operator(op, lake, [DAY1]).days[DAY1].up_to_date  # the ended run's, completed
+    assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows > 0

@@ -1,6 +1,12 @@
-"""A batch's receipt survives the trip through its JSON file (what a roll-forward reads)."""
+"""A batch's receipt survives the trip through its JSON file (what a roll-forward reads), and
+an intent tells a commit being made now from an interrupted one."""
 
-from trajectory_assets.lake.staging import BatchReceipt
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+from trajectory_assets.lake.staging import BatchReceipt, Intent, committing_now
 
 
 def test_a_receipt_reads_back_as_written_and_older_receipts_still_read() -> None:
@@ -21,3 +27,23 @@ def test_a_receipt_reads_back_as_written_and_older_receipts_still_read() -> None
     )
     assert "unknown_columns" not in older
     assert BatchReceipt.from_json(older).unknown_columns == ()
+
+
+def test_a_commit_is_being_made_now_only_by_a_running_other_process_of_its_start() -> None:
+    """An intent's writer that ended, or whose process id another process took since, or this
+    very process, commits nothing now: its intent is an interrupted one, to complete."""
+    host = socket.gethostname()
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        started = Path(f"/proc/{other.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        intent = Intent(tables=[], batches=[], metadata={}, writer=f"{host}:{other.pid}:{started}")
+        assert committing_now(intent) == other.pid
+        assert committing_now({**intent, "writer": f"{host}:{other.pid}:1"}) is None  # reused
+        assert committing_now({**intent, "writer": f"elsewhere:{other.pid}:{started}"}) is None
+        assert committing_now({**intent, "writer": ""}) is None  # an older intent
+        mine = f"{host}:{os.getpid()}:{Path('/proc/self/stat').read_text().split()[21]}"
+        assert committing_now({**intent, "writer": mine}) is None
+    finally:
+        other.kill()
+        other.wait()
+    assert committing_now(intent) is None

@@ -21,6 +21,7 @@ from trajectory_assets.lake.staging import (
     Attempt,
     BatchReceipt,
     Intent,
+    committing_now,
     discard,
     empty_file,
     finish,
@@ -46,6 +47,14 @@ def roll_forward(
         for attempt in pending_attempts(lake, op.name, day):
             intent = read_intent(attempt)
             assert intent is not None
+            if pid := committing_now(intent):
+                raise ConcurrentWriterError(
+                    f"{op.name} dt={day} is being committed now by run "
+                    f"{intent['metadata'].get('run_id', 'unknown')} (process {pid} of this "
+                    "machine, outside this run's Dagster instance); this run commits nothing "
+                    "of the day. Only one materialization of a table and day may run at a time: "
+                    "run again once it has ended."
+                )
             progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
             finished = finished_batches(attempt)
             receipts = [finished[b] for b in intent["batches"]]

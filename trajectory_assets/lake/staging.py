@@ -294,11 +294,13 @@ def intact_batches(attempt: Attempt) -> dict[str, BatchReceipt]:
 
 class Intent(TypedDict):
     """Written when every batch of an attempt is finished: the tables it commits, in order,
-    the batches whose files they are made of, and the metadata every commit carries."""
+    the batches whose files they are made of, the metadata every commit carries, and the
+    process committing them (`host:pid:start`, empty in an older intent)."""
 
     tables: list[str]
     batches: list[str]
     metadata: dict[str, str]
+    writer: str
 
 
 def write_intent(
@@ -307,7 +309,12 @@ def write_intent(
     batches: Sequence[str],
     metadata: Mapping[str, str],
 ) -> Intent:
-    intent = Intent(tables=list(tables), batches=list(batches), metadata=dict(metadata))
+    intent = Intent(
+        tables=list(tables),
+        batches=list(batches),
+        metadata=dict(metadata),
+        writer=f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid())}",
+    )
     path = posixpath.join(attempt.path, COMMIT_INTENT)
     write_file_atomic(attempt.lake, path, json.dumps(intent, indent=2).encode())
     return intent
@@ -320,8 +327,37 @@ def read_intent(attempt: Attempt) -> Intent | None:
         return None
     data: Intent = json.loads(fs.cat_file(path).decode())
     return Intent(
-        tables=list(data["tables"]), batches=list(data["batches"]), metadata=dict(data["metadata"])
+        tables=list(data["tables"]),
+        batches=list(data["batches"]),
+        metadata=dict(data["metadata"]),
+        writer=str(data.get("writer", "")),
     )
+
+
+def committing_now(intent: Intent) -> int | None:
+    """The process id of the intent's writer when it is another process of this machine that
+    still runs: a run committing the day now (of another DAGSTER_HOME, or outside any), not an
+    interrupted one. None for an ended process, another machine's, or an older intent."""
+    host, _, rest = intent["writer"].partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # another user's: it exists
+        pass
+    return int(pid) if _started(int(pid)) == started else None  # not a reused id
+
+
+def _started(pid: int) -> str:
+    """When the process started, in clock ticks since boot (Linux), else ''."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
 
 
 def withdraw_intent(attempt: Attempt) -> None:
