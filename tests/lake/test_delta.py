@@ -205,6 +205,21 @@ def test_interrupted_commit_is_rolled_forward_by_the_next_run(lake: Lake) -> Non
     assert pending_attempts(lake, op.name, DAY1) == []
 
 
+def test_a_rollback_meanwhile_is_named_as_the_other_writer(lake: Lake) -> None:
+    """It read "run unknown": a rollback's commit carries no run."""
+    run_operator(Sessionize(), lake, [DAY1])
+    spec = lake_catalog(lake).get("sessions")
+    table = delta.open_table(lake, "sessions")
+    assert table is not None
+    planned = table.version()
+    rollback = {"action": "rollback", delta_history.ROLLBACK_ID: "r1"}
+    files = [empty_file(Attempt(lake, "r", DAY1, "a" * 16), spec)]
+    delta_commit.commit_day(lake, spec, DAY1, files, rollback, since_version=None)
+    mine = [empty_file(Attempt(lake, "m", DAY1, "b" * 16), spec)]
+    with pytest.raises(ConcurrentWriterError, match=r"another writer [(]a rollback r1, table "):
+        delta_commit.commit_day(lake, spec, DAY1, mine, {}, since_version=planned)
+
+
 def test_a_second_writer_of_the_same_day_is_refused(lake: Lake) -> None:
     op = Sessionize()
     with pytest.raises(ConcurrentWriterError, match=r"sessions dt=.* [(]run the-other"):

@@ -204,9 +204,14 @@ def _missing(lake: Lake, name: str, day: str, files: Sequence[DataFile]) -> list
 def _refuse_other_writers(lake: Lake, name: str, day: str, since: int, latest: int) -> None:
     for commit in commits(lake, name, newest=latest, oldest=since + 1):
         if day in commit.days:
-            who = commit.metadata.get("run_id") or commit.metadata.get("attempt") or "unknown"
+            meta = commit.metadata
+            who = (
+                f"a {meta['action']} {meta.get(ROLLBACK_ID, '')}".rstrip()
+                if meta.get("action")
+                else f"run {meta.get('run_id') or meta.get('attempt') or 'unknown'}"
+            )
             raise ConcurrentWriterError(
-                f"{name} dt={day} was committed by another writer (run {who}, table version "
+                f"{name} dt={day} was committed by another writer ({who}, table version "
                 f"{commit.version}) while this run was computing it; this run's result was not "
                 "committed. Only one materialization of a table and day may run at a time."
             )
