@@ -62,12 +62,6 @@ def commit_day(
     deltalake = load_deltalake()
     from deltalake.exceptions import CommitFailedError
 
-    missing = _missing(lake, spec.name, day, files)
-    if missing:
-        raise MissingDataFileError(
-            f"{spec.name} dt={day}: {len(missing)} file(s) to commit are gone from the lake "
-            f"(first: {missing[0]}); was the table vacuumed during the run?"
-        )
     record_schema(lake, spec)
     now = int(time.time() * 1000)
     actions = [
@@ -82,6 +76,12 @@ def commit_day(
             return None
         if since_version is not None:
             _refuse_other_writers(lake, spec.name, day, since_version, table.version())
+        missing = _missing(lake, spec.name, day, files)  # as late as can be: a vacuum may run
+        if missing:
+            raise MissingDataFileError(
+                f"{spec.name} dt={day}: {len(missing)} file(s) to commit are gone from the lake "
+                f"(first: {missing[0]}); was the table vacuumed during the run?"
+            )
         try:
             table.create_write_transaction(
                 actions,
