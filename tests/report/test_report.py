@@ -141,6 +141,36 @@ def test_hundreds_of_apps_chart_as_the_top_ones_and_the_rest():
         "app_id": "489 other apps",
         "sessions": sum(range(489)),
         "cost_usd": pytest.approx(489 * 0.5),
+        "llm_calls_unpriced": 0,
     }
     assert top_apps(apps[:12]) == apps[:12]
-    assert label("x" * 120) == "x" * 31 + "…" and label("$5") == r"\$5"
+    assert label("x" * 120) == "x" * 15 + "…" + "x" * 16 and label("$5") == r"\$5"
+    runs = [label(f"humaneval / claude-sonnet-4 / run-2026112{i}") for i in range(3)]
+    assert len(set(runs)) == 3  # cut at the end, the three read the same
+
+
+def test_every_failing_tool_is_counted_and_the_page_says_which_it_shows():
+    """13 tools failed: the headline said 10 (counted after the page's cut to ten), and the
+    page did not say it left three out."""
+    from trajectory_assets.operators import TIER_B
+
+    schema = TIER_B["tool_stats"].schema
+    blank = dict.fromkeys(schema.names)
+    rows = [
+        {**blank, "dt": DAY, "app_id": "a", "tool_name": f"t{i:02d}", "n_calls": 20}
+        | {"n_errors": i + 1, "failure_rate": (i + 1) / 20, "n_sessions": 1}
+        for i in range(13)
+    ]
+    report = render_daily_report(DAY, {"tool_stats": pa.Table.from_pylist(rows, schema=schema)})
+    assert report.summary["failing_tools"] == 13
+    assert "The first 10 of 13 tools with a failed call." in report.html
+    assert "<td>t12</td>" in report.html and "<td>t02</td>" not in report.html  # most first
+
+
+def test_eval_costs_that_leave_calls_out_say_so():
+    """An eval run's cost of its priced calls alone read as its whole cost: a model without a
+    price looked the cheapest per passed task."""
+    report = render_daily_report(DAY, _day())
+    evals = report.html.split("<h2>Eval pass rates")[1].split("<h2>")[0]
+    assert "<th>unpriced llm calls</th>" in evals
+    assert "it cost more than shown" in evals

@@ -8,7 +8,7 @@ package and the Dagster definitions stays cheap.
 import io
 from typing import Any
 
-from trajectory_assets.report.data import TOP_TOOLS, ReportData
+from trajectory_assets.report.data import ReportData
 
 TOP_APPS = 12
 """Bars of the cost panel: hundreds of apps (a tenant each) merge into a smear."""
@@ -17,11 +17,28 @@ LABEL_CHARACTERS = 32
 
 
 def label(text: Any) -> str:
-    """Text for matplotlib, where `$` would start mathtext, cut to LABEL_CHARACTERS."""
+    """Text for matplotlib, where `$` would start mathtext, cut to LABEL_CHARACTERS in the
+    middle: the end tells apart what shares a beginning (`benchmark / model / run`)."""
     shown = str(text)
     if len(shown) > LABEL_CHARACTERS:
-        shown = shown[: LABEL_CHARACTERS - 1] + "…"
+        keep = LABEL_CHARACTERS - 1
+        shown = shown[: keep // 2] + "…" + shown[len(shown) - (keep - keep // 2) :]
     return shown.replace("$", r"\$")
+
+
+def _first(shown: int, total: int) -> str:
+    """` (first 16 of 20)` when a panel shows fewer rows than there are (the page lists them)."""
+    return f" (first {shown} of {total})" if shown < total else ""
+
+
+def _sessions_note(app: dict[str, Any]) -> str:
+    """A cost bar's note: its sessions, and what its cost leaves out (never a silent $0)."""
+    sessions = app["sessions"]
+    note = f"{sessions} session{'s' if sessions != 1 else ''}"
+    unpriced = app.get("llm_calls_unpriced") or 0
+    if app["cost_usd"] is None:
+        return note + ", unpriced"
+    return note + (f", {unpriced} unpriced call{'s' if unpriced != 1 else ''}" if unpriced else "")
 
 
 def top_apps(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -34,6 +51,7 @@ def top_apps(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         "app_id": f"{len(rest)} other apps",
         "sessions": sum(a["sessions"] for a in rest),
         "cost_usd": sum(a["cost_usd"] or 0.0 for a in rest),
+        "llm_calls_unpriced": sum(a.get("llm_calls_unpriced") or 0 for a in rest),
     }
     return [*sorted(top, key=lambda a: str(a["app_id"])), other]
 
@@ -54,7 +72,7 @@ def render_chart(day: str, data: ReportData) -> bytes:
         bars = cost_ax.bar(names, costs, color="#4c72b0")
         for bar, a in zip(bars, apps, strict=True):
             cost_ax.annotate(
-                f"{a['sessions']} sessions",
+                _sessions_note(a),
                 (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                 ha="center",
                 va="bottom",
@@ -65,8 +83,9 @@ def render_chart(day: str, data: ReportData) -> bytes:
     else:
         _empty(cost_ax)
 
-    models = [m for m in data.by_model if m["latency_p50"] is not None][:12]
-    latency_ax.set_title("LLM latency by model (ms)")
+    timed = [m for m in data.by_model if m["latency_p50"] is not None]
+    models = timed[:12]
+    latency_ax.set_title(f"LLM latency by model (ms){_first(len(models), len(timed))}")
     if models:
         positions = list(range(len(models)))
         p50 = [m["latency_p50"] for m in models]
@@ -79,7 +98,8 @@ def render_chart(day: str, data: ReportData) -> bytes:
     else:
         _empty(latency_ax)
 
-    tools_ax.set_title(f"Top failing tools (errors; top {TOP_TOOLS})")
+    failing = int(data.totals["failing_tools"])
+    tools_ax.set_title(f"Failing tools (errors){_first(len(data.tools), failing)}")
     if data.tools:
         labels = [label(f"{t['app_id']} / {t['tool_name']}") for t in data.tools]
         tools_ax.barh(labels, [t["n_errors"] for t in data.tools], color="#c44e52")
@@ -96,8 +116,9 @@ def render_chart(day: str, data: ReportData) -> bytes:
     else:
         _empty(tools_ax)
 
-    evals = [e for e in data.evals if e["ci_low"] is not None][:16]
-    eval_ax.set_title("Eval pass rate with 95% Wilson interval")
+    rated = [e for e in data.evals if e["ci_low"] is not None]
+    evals = rated[:16]
+    eval_ax.set_title(f"Eval pass rate with 95% Wilson interval{_first(len(evals), len(rated))}")
     if evals:
         ys = list(range(len(evals)))
         rates = [e["pass_rate"] for e in evals]

@@ -13,7 +13,7 @@ from trajectory_assets.report.chart import render_chart
 from trajectory_assets.report.data import gather_data
 from trajectory_assets.report.page import render_page
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: unpriced calls of eval runs, every failing tool counted
 """Bump when what the page or the chart shows changes: pages drawn by another version are drawn
 again, even from the same tables."""
 
@@ -37,7 +37,7 @@ def render_daily_report(day: str, tables: Mapping[str, pa.Table]) -> DailyReport
         "llm_calls": int(data.totals["llm_calls"]),
         "llm_calls_unpriced": int(data.totals["llm_calls_unpriced"]),
         "loops_detected": int(data.totals["loops_detected"]),
-        "failing_tools": sum(1 for t in data.tools if t["n_errors"]),
+        "failing_tools": int(data.totals["failing_tools"]),
         "eval_runs": len(data.evals),
     }
     return DailyReport(day, render_page(day, data, png), png, summary)

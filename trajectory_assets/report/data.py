@@ -63,7 +63,8 @@ SELECT (SELECT count(*) FROM sessions) AS sessions,
     (SELECT sum(cost_usd) FROM sessions) AS cost_usd,
     (SELECT count(*) FROM llm_calls) AS llm_calls,
     (SELECT coalesce(sum(n_llm_calls_unpriced), 0) FROM sessions) AS llm_calls_unpriced,
-    (SELECT count(*) FILTER (WHERE loop_detected) FROM sessions) AS loops_detected
+    (SELECT count(*) FILTER (WHERE loop_detected) FROM sessions) AS loops_detected,
+    (SELECT count(*) FROM tool_stats WHERE n_errors > 0) AS failing_tools
 """
 
 BY_APP = """
@@ -98,7 +99,8 @@ LIMIT {TOP_TOOLS}
 
 EVALS = """
 SELECT benchmark, model, run_id, n_attempts, n_tasks, pass_rate, pass_at_1,
-    round(pass_rate * n_attempts)::BIGINT AS n_passed, cost_usd, cost_per_passed_task
+    round(pass_rate * n_attempts)::BIGINT AS n_passed, cost_usd, cost_per_passed_task,
+    n_llm_calls_unpriced AS llm_calls_unpriced
 FROM eval_runs ORDER BY benchmark, model, run_id
 """
 

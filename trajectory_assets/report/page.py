@@ -7,7 +7,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trajectory_assets.report.data import TOP_LOOPS, TOP_TOOLS, ReportData
+from trajectory_assets.report.data import ReportData
 
 
 def _fmt(value: Any, kind: str = "") -> str:
@@ -48,9 +48,22 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
 table { border-collapse: collapse; font-size: 0.9em; }
 th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
-.empty { color: #888; } .kpi { display: inline-block; margin-right: 2.5em; }
+.empty, .note { color: #888; } .kpi { display: inline-block; margin-right: 2.5em; }
 .kpi b { display: block; font-size: 1.4em; } img { max-width: 100%; }
 """
+
+
+_UNPRICED = (
+    '<p class="note">Costs add up the priced llm calls: where a row has unpriced ones (a model '
+    "without a price), it cost more than shown; with none priced, it shows —.</p>"
+)
+
+
+def _shown_of(shown: int, total: int, what: str) -> str:
+    """Says a section shows the first `shown` of `total` rows, when it does not show them all."""
+    if shown >= total:
+        return ""
+    return f'<p class="note">The first {shown} of {total} {html.escape(what)}.</p>'
 
 
 def render_page(day: str, data: ReportData, png: bytes) -> str:
@@ -83,6 +96,7 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
             data.by_app,
             "No sessions this day.",
         ),
+        _UNPRICED,
         "<h2>Latency percentiles by model (ms)</h2>",
         _html_table(
             [
@@ -98,7 +112,8 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
             data.by_model,
             "No llm calls this day.",
         ),
-        f"<h2>Top failing tools (top {TOP_TOOLS} by failed calls)</h2>",
+        "<h2>Top failing tools (by failed calls)</h2>",
+        _shown_of(len(data.tools), int(t["failing_tools"]), "tools with a failed call"),
         _html_table(
             [
                 ("app", "app_id", ""),
@@ -129,10 +144,12 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
                 ("pass@1", "pass_at_1", "pct"),
                 ("cost", "cost_usd", "usd"),
                 ("cost / passed task", "cost_per_passed_task", "usd"),
+                ("unpriced llm calls", "llm_calls_unpriced", ""),
             ],
             data.evals,
             "No eval attempts this day.",
         ),
+        _UNPRICED,
         "<h2>Model A vs model B on shared tasks (paired, task-clustered 95% interval)</h2>",
         _html_table(
             [
@@ -151,7 +168,8 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
             data.comparisons,
             "No two models shared a task this day.",
         ),
-        f"<h2>Loops detected (top {TOP_LOOPS} sessions)</h2>",
+        "<h2>Loops detected (longest runs first)</h2>",
+        _shown_of(len(data.loops), int(t["loops_detected"]), "sessions with a loop"),
         _html_table(
             [
                 ("app", "app_id", ""),
