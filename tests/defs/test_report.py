@@ -115,6 +115,16 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     shown = on_lake("report", Path(lake.root), home, "--partition", DAY1)
     assert shown.returncode == 0, shown.stderr
     assert f"page:  {lake.root}/reports/dt={DAY1}/report.html" in shown.stdout
+    assert "warning" not in shown.stderr
+    record_file = Path(lake.root, "reports", f"dt={DAY1}", "report.json")
+    drawn_from = json.loads(record_file.read_text())
+    record_file.write_text(json.dumps({**drawn_from, "inputs": "tables since rolled back"}))
+    stale = on_lake("report", Path(lake.root), home, "--partition", DAY1)  # it said nothing
+    assert stale.returncode == 0 and f"page:  {lake.root}/reports/dt={DAY1}/" in stale.stdout
+    assert stale.stderr.startswith(
+        f"warning: the page was drawn {drawn_from['drawn_at']} from other tables than the day's"
+    )
+    assert f"--partition {DAY1} --assets daily_report draws it again" in stale.stderr
     shutil.rmtree(Path(lake.root, "reports", f"dt={DAY1}"))
     missing = on_lake("report", Path(lake.root), home, "--partition", DAY1)
     assert missing.returncode == 1 and "--assets daily_report" in missing.stderr

@@ -1,18 +1,32 @@
 """`trajectory-assets report`: where a day's report is."""
 
+import json
+
 import click
 
-from trajectory_assets.cli.common import DAY, CliError, lake_option, open_lake, say
+from trajectory_assets.cli.common import (
+    DAY,
+    CliError,
+    defs_option,
+    lake_option,
+    open_lake,
+    project,
+    say,
+    tell,
+)
 
 
 @click.command(short_help="where a day's daily report is")
 @lake_option
+@defs_option
 @click.option("--partition", type=DAY, required=True, help="the day")
-def report(lake: str, partition: str) -> None:
+def report(lake: str, defs: tuple[str, ...], partition: str) -> None:
     """Print where the day's report page and chart are (materialize daily_report to render
-    them)."""
+    them), and say when the day's tables changed since the page was drawn."""
+    from trajectory_assets.defs.report import report_inputs
+    from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days
-    from trajectory_assets.lake.reports import report_files
+    from trajectory_assets.lake.reports import current_report, report_files
 
     where = open_lake(lake, must_exist=True)
     files = report_files(partition)
@@ -28,3 +42,16 @@ def report(lake: str, partition: str) -> None:
         )
     say(f"page:  {where.display(files.html)}")
     say(f"chart: {where.display(files.png)}")
+    catalog = Catalog(where, project(defs, where).registry.tables)
+    if current_report(where, partition, report_inputs(catalog, partition)) is None:
+        try:
+            drawn = json.loads(where.fs.cat_file(where.path(files.record)))["drawn_at"]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            drawn = "at a time its record no longer says"
+        tell(
+            f"warning: the page was drawn {drawn} from other tables than the day's now (a "
+            "rollback, a forget or a run since, or another version of the report): "
+            "trajectory-assets "
+            f"materialize --lake {lake} --partition {partition} --assets daily_report draws it "
+            "again"
+        )

@@ -54,7 +54,7 @@ def report_asset(
         summary: dict[str, str | int | float | None] = {}
         days = len(context.partition_keys)
         for day in context.partition_keys:
-            inputs = _inputs(catalog, day)
+            inputs = report_inputs(catalog, day)
             page = the_lake.display(report_files(day).html)  # a path to copy: the UI does
             # not open a file:// link
             current = current_report(the_lake, day, inputs)
@@ -119,7 +119,7 @@ def _day_rows(catalog: Catalog, table: str, day: str) -> pa.Table:
     return catalog.day_rows(table, day, catalog.get(table).schema.names)
 
 
-def _inputs(catalog: Catalog, day: str) -> str:
+def report_inputs(catalog: Catalog, day: str) -> str:
     """The report's version and the files of the day's tables (their names are unique to the
     commit that wrote them): what a page was drawn from."""
     digest = hashlib.sha256(f"report v{REPORT_VERSION}\n".encode())
