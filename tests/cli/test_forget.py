@@ -112,6 +112,16 @@ def test_forget_sessions_then_everything_before_a_day(
                 )
 
             assert last("daily_report") > last("sessions")  # the page of them: not stale in the UI
+            (page,) = instance.fetch_materializations(
+                dg.AssetRecordsFilter(
+                    asset_key=dg.AssetKey("daily_report"), asset_partitions=[day]
+                ),
+                limit=1,
+            ).records
+            shown = page.asset_materialization.metadata  # type: ignore[union-attr]
+            day_sessions = lake_catalog(lake).read("sessions", dt=day).num_rows
+            assert shown["sessions"].value == day_sessions  # sync recorded a bare link
+            assert str(shown["chart"].value).startswith(f"![daily report {day}]")
     after = sessions_of(lake, app)
     assert victim not in after[DAY2] and after[DAY1] == before[DAY1]
     assert lake_catalog(lake).read("sessions").num_rows == total - 1

@@ -82,15 +82,15 @@ def report_asset(
             if days > 1:  # the one result below is recorded on every day of the range: each
                 # day's own page, numbers and (up to a month: 150 kB a day in the event log)
                 # chart are observed
-                charted = {"chart": _chart(day, png)} if days <= MAX_CHARTED_DAYS else {}
+                charted = {"chart": chart_metadata(day, png)} if days <= MAX_CHARTED_DAYS else {}
                 yield dg.AssetObservation(
                     asset_key=REPORT,
                     partition=day,
-                    metadata={**_summary(pages[day], summary), **charted},
+                    metadata={**page_metadata(pages[day], summary), **charted},
                 )
         if len(pages) == 1:
             ((day, page),) = pages.items()
-            metadata = {**_summary(page, summary), "chart": _chart(day, png)}
+            metadata = {**page_metadata(page, summary), "chart": chart_metadata(day, png)}
         else:  # recorded on every day of the range: no one day's page, numbers or chart
             # (200 kB, copied into the event log for each day), but where every page is
             metadata = {
@@ -130,13 +130,13 @@ def report_inputs(catalog: Catalog, day: str) -> str:
     return digest.hexdigest()
 
 
-def _chart(day: str, png: bytes) -> dg.MetadataValue:
+def chart_metadata(day: str, png: bytes) -> dg.MetadataValue:
     return dg.MetadataValue.md(
         f"![daily report {day}](data:image/png;base64,{base64.b64encode(png).decode()})"
     )
 
 
-def _summary(page: str, summary: Mapping[str, object]) -> dict[str, dg.MetadataValue]:
+def page_metadata(page: str, summary: Mapping[str, object]) -> dict[str, dg.MetadataValue]:
     """A day's page and headline numbers."""
     numbers: dict[str, dg.MetadataValue] = {}
     for key, value in summary.items():

@@ -14,13 +14,18 @@ from dataclasses import dataclass
 import dagster as dg
 
 from trajectory_assets.defs.raw import DATA_VERSION_TAG, raw_versions
-from trajectory_assets.defs.report import REPORT
+from trajectory_assets.defs.report import (
+    MAX_CHARTED_DAYS,
+    REPORT,
+    chart_metadata,
+    page_metadata,
+)
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta import Snapshot
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.reports import report_days, report_files
+from trajectory_assets.lake.reports import read_report, report_days, report_files
 
 
 @dataclass(frozen=True)
@@ -102,12 +107,16 @@ def _record_reports(
     new = [day for day in sorted(pages) if known.get(day, 0.0) < pages[day] or day in again]
     for day in new:
         page = lake.display(report_files(day).html)
+        found = read_report(lake, day)  # its numbers and chart, as the run that drew it showed
+        shown = page_metadata(page, found[0]["summary"] if found else {})
+        if found and len(new) <= MAX_CHARTED_DAYS:
+            shown["chart"] = chart_metadata(day, found[1])
         instance.report_runless_asset_event(
             dg.AssetMaterialization(
                 asset_key=REPORT,
                 partition=day,
                 metadata={
-                    "page": dg.MetadataValue.path(page),
+                    **shown,
                     "lake": lake.display(),
                     "recorded_by": "sync, from the page in the lake",
                 },

@@ -52,10 +52,16 @@ def write_report(lake: Lake, day: str, html: str, png: bytes, record: ReportReco
 
 def current_report(lake: Lake, day: str, inputs: str) -> tuple[ReportRecord, bytes] | None:
     """The day's record and chart, when its page was drawn from `inputs` and is all there."""
+    found = read_report(lake, day)
+    return found if found is not None and found[0].get("inputs") == inputs else None
+
+
+def read_report(lake: Lake, day: str) -> tuple[ReportRecord, bytes] | None:
+    """The day's record and chart, when its page is all there."""
     files = report_files(day)
     try:
         record: ReportRecord = json.loads(lake.fs.cat_file(lake.path(files.record)))
-        if record.get("inputs") != inputs or not lake.fs.exists(lake.path(files.html)):
+        if not isinstance(record, dict) or not lake.fs.exists(lake.path(files.html)):
             return None
         return record, lake.fs.cat_file(lake.path(files.png))
     except (FileNotFoundError, ValueError, AttributeError):
