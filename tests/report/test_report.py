@@ -85,7 +85,7 @@ def test_report_contents_and_escaping():
     assert report.summary["loops_detected"] == 1  # three identical $grep$ calls
     assert report.summary["failing_tools"] == 1
     assert report.summary["eval_runs"] == 2
-    assert "m1" in page and "+0.500" in page  # m1 - m2 on t1, t2: d = (1, 0)
+    assert "m1" in page and "+50.0 pp" in page  # m1 - m2 on t1, t2: d = (1, 0); pass@1 in %
 
 
 def test_wilson_interval_of_a_run():
@@ -123,7 +123,14 @@ def test_runs_that_pass_all_or_none_of_their_tasks_chart() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"), [(1234.5, "$1,234.5000"), (-0.0107, "-$0.0107"), (0.0, "$0.0000")]
+    ("value", "shown"),
+    [
+        (1234.5, "$1,234.5000"),
+        (-0.0107, "-$0.0107"),
+        (0.0, "$0.0000"),
+        (0.00002, "<$0.0001"),  # read "$0.0000", as free calls do
+        (-0.00002, "-<$0.0001"),
+    ],
 )
 def test_money_is_written_with_its_sign_first(value: float, shown: str) -> None:
     """A cost difference (model comparisons' cost A - B) can be negative."""
@@ -174,3 +181,12 @@ def test_eval_costs_that_leave_calls_out_say_so():
     evals = report.html.split("<h2>Eval pass rates")[1].split("<h2>")[0]
     assert "<th>unpriced llm calls</th>" in evals
     assert "it cost more than shown" in evals
+
+
+def test_token_sums_read_with_separators():
+    """DuckDB sums integers as decimals: 4506729 had no thousands separators."""
+    from decimal import Decimal
+
+    from trajectory_assets.report.page import _fmt
+
+    assert _fmt(Decimal(4506729)) == "4,506,729"

@@ -5,6 +5,7 @@ section, so the page is self-contained and opens from the lake, an object store 
 import base64
 import html
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from trajectory_assets.report.data import ReportData
@@ -13,14 +14,19 @@ from trajectory_assets.report.data import ReportData
 def _fmt(value: Any, kind: str = "") -> str:
     if value is None:
         return "—"
+    if isinstance(value, Decimal):  # DuckDB's sums of integers
+        value = int(value) if value == value.to_integral_value() else float(value)
     if kind == "usd":
-        return f"{'-' if value < 0 else ''}${abs(value):,.4f}"  # -$0.0107, a cost difference
+        sign = "-" if value < 0 else ""  # -$0.0107, a cost difference
+        if 0 < abs(value) < 0.00005:  # a real cost, not a free call
+            return f"{sign}<$0.0001"
+        return f"{sign}${abs(value):,.4f}"
     if kind == "pct":
         return f"{value:.1%}"
     if kind == "ms":
         return f"{value:,.1f}"
-    if kind == "diff":
-        return f"{value:+.3f}"
+    if kind in ("pp", "pp_size"):  # of rates shown in %: in percentage points
+        return f"{value * 100:{'+' if kind == 'pp' else ''}.1f} pp"
     if isinstance(value, float):
         return f"{value:,.3f}"
     if isinstance(value, int):
@@ -159,15 +165,19 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
                 ("shared tasks", "n_tasks", ""),
                 ("pass@1 A", "pass_at_1_a", "pct"),
                 ("pass@1 B", "pass_at_1_b", "pct"),
-                ("A - B", "diff", "diff"),
-                ("SE", "diff_se", ""),
-                ("95% low", "diff_ci_low", "diff"),
-                ("95% high", "diff_ci_high", "diff"),
+                ("A - B", "diff", "pp"),
+                ("SE", "diff_se", "pp_size"),
+                ("95% low", "diff_ci_low", "pp"),
+                ("95% high", "diff_ci_high", "pp"),
                 ("cost A - B / task", "mean_cost_diff", "usd"),
             ],
             data.comparisons,
             "No two models shared a task this day.",
         ),
+        '<p class="note">An interval over a few shared tasks (under 5), or of zero width (the '
+        "models agreed on every task), says little: see docs/rules.md.</p>"
+        if data.comparisons
+        else "",
         "<h2>Loops detected (longest runs first)</h2>",
         _shown_of(len(data.loops), int(t["loops_detected"]), "sessions with a loop"),
         _html_table(
