@@ -14,14 +14,16 @@ TOP_APPS = 12
 """Bars of the cost panel: hundreds of apps (a tenant each) merge into a smear."""
 LABEL_CHARACTERS = 32
 """A longer label (an app id of 120 characters) squeezed every panel of the chart."""
+RUN_LABEL_CHARACTERS = 44
+"""`benchmark / model / run`: each part tells runs apart."""
 
 
-def label(text: Any) -> str:
-    """Text for matplotlib, where `$` would start mathtext, cut to LABEL_CHARACTERS in the
+def label(text: Any, limit: int = LABEL_CHARACTERS) -> str:
+    """Text for matplotlib, where `$` would start mathtext, cut to `limit` characters in the
     middle: the end tells apart what shares a beginning (`benchmark / model / run`)."""
     shown = str(text)
-    if len(shown) > LABEL_CHARACTERS:
-        keep = LABEL_CHARACTERS - 1
+    if len(shown) > limit:
+        keep = limit - 1
         shown = shown[: keep // 2] + "…" + shown[len(shown) - (keep - keep // 2) :]
     return shown.replace("$", r"\$")
 
@@ -37,8 +39,8 @@ def _sessions_note(app: dict[str, Any]) -> str:
     note = f"{sessions} session{'s' if sessions != 1 else ''}"
     unpriced = app.get("llm_calls_unpriced") or 0
     if app["cost_usd"] is None:
-        return note + ", unpriced"
-    return note + (f", {unpriced} unpriced call{'s' if unpriced != 1 else ''}" if unpriced else "")
+        return note + "\nunpriced"
+    return note + (f"\n{unpriced} unpriced call{'s' if unpriced != 1 else ''}" if unpriced else "")
 
 
 def top_apps(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -79,6 +81,7 @@ def render_chart(day: str, data: ReportData) -> bytes:
                 fontsize=8,
             )
         cost_ax.set_ylabel("cost (USD)")
+        cost_ax.margins(y=0.15)  # room for the notes above the bars
         cost_ax.tick_params(axis="x", labelrotation=20)
     else:
         _empty(cost_ax)
@@ -118,7 +121,7 @@ def render_chart(day: str, data: ReportData) -> bytes:
 
     rated = [e for e in data.evals if e["ci_low"] is not None]
     evals = rated[:16]
-    eval_ax.set_title(f"Eval pass rate with 95% Wilson interval{_first(len(evals), len(rated))}")
+    eval_ax.set_title(f"Eval pass rate, 95% Wilson{_first(len(evals), len(rated))}")
     if evals:
         ys = list(range(len(evals)))
         rates = [e["pass_rate"] for e in evals]
@@ -128,7 +131,11 @@ def render_chart(day: str, data: ReportData) -> bytes:
         ]
         eval_ax.errorbar(rates, ys, xerr=errors, fmt="o", capsize=3, color="#55a868")
         eval_ax.set_yticks(
-            ys, [label(f"{e['benchmark']} / {e['model']} / {e['run_id']}") for e in evals]
+            ys,
+            [
+                label(f"{e['benchmark']} / {e['model']} / {e['run_id']}", RUN_LABEL_CHARACTERS)
+                for e in evals
+            ],
         )
         eval_ax.set_xlim(0, 1)
         eval_ax.invert_yaxis()
