@@ -13,6 +13,7 @@ from tests.operators.builders import (
     run_two_phase,
     sessionize,
     sessions,
+    sessions_of,
     tool,
 )
 from trajectory_assets.operators import EvalRuns, ModelComparisons, ToolStats
@@ -190,3 +191,16 @@ def test_token_sums_read_with_separators():
     from trajectory_assets.report.page import _fmt
 
     assert _fmt(Decimal(4506729)) == "4,506,729"
+
+
+def test_cost_per_session_leaves_out_sessions_without_a_call():
+    """A session without llm calls costs 0: counted, it halved an app's cost per session."""
+    day = sessions_of(
+        [
+            event("session_start", 0, session_id="quiet"),
+            llm(10, session_id="busy", model="gpt-4o", input_tokens=1000, output_tokens=100),
+        ]
+    )
+    (app,) = render_daily_report(DAY, {"sessions": day}).html.split("<h2>Sessions and cost")[1:]
+    busy = day.filter(pa.compute.equal(day["session_id"], "busy"))["cost_usd"][0].as_py()
+    assert busy > 0 and f"${busy:,.4f}</td><td>${busy:,.4f}" in app  # cost, cost per session

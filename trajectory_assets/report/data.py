@@ -69,7 +69,8 @@ SELECT (SELECT count(*) FROM sessions) AS sessions,
 
 BY_APP = """
 SELECT app_id, count(*) AS sessions, sum(cost_usd) AS cost_usd,
-    sum(cost_usd) / nullif(count(cost_usd), 0) AS cost_per_session,
+    sum(cost_usd) / nullif(count(cost_usd) FILTER (WHERE n_llm_calls > 0), 0)
+        AS cost_per_session,
     coalesce(sum(n_llm_calls_unpriced), 0) AS llm_calls_unpriced,
     coalesce(sum(input_tokens), 0) AS input_tokens,
     coalesce(sum(output_tokens), 0) AS output_tokens,

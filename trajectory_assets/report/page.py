@@ -83,7 +83,7 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
     ]
     image = base64.b64encode(png).decode("ascii")
     sections = [
-        f"<h1>Daily report — {html.escape(day)}</h1>",
+        f"<h1>Daily report — {html.escape(day)} (UTC)</h1>",
         "".join(f'<span class="kpi"><b>{v}</b>{html.escape(k)}</span>' for k, v in kpis),
         f'<p><img alt="main chart of {html.escape(day)}" src="data:image/png;base64,{image}"></p>',
         "<h2>Sessions and cost by app</h2>",
@@ -92,7 +92,7 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
                 ("app", "app_id", ""),
                 ("sessions", "sessions", ""),
                 ("cost", "cost_usd", "usd"),
-                ("cost / priced session", "cost_per_session", "usd"),
+                ("cost / session with priced calls", "cost_per_session", "usd"),
                 ("unpriced llm calls", "llm_calls_unpriced", ""),
                 ("input tokens", "input_tokens", ""),
                 ("output tokens", "output_tokens", ""),
