@@ -89,6 +89,16 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     assert metadata["sessions"].value == 120  # the numbers it was drawn with
     report_of(DAY1, force=True)  # sessions written again, into new files: drawn again
     assert pages[DAY1].stat().st_ino != drawn[DAY1]
+    pages[DAY1].write_text("<html>a page edited by hand</html>")
+    dg.materialize(  # `materialize --force --assets daily_report`: it said "up to date"
+        assets_of(defs),
+        selection=dg.AssetSelection.assets("daily_report"),
+        partition_key=DAY1,
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"daily_report": {"config": {"force": True}}}},
+    )
+    assert "Daily report" in pages[DAY1].read_text()
     Path(lake.root, "reports", f"dt={DAY2}", "report.png").unlink()
     with pytest.MonkeyPatch.context() as patch:  # a day's files, never a whole table's dataset
         patch.setattr(delta, "dataset", lambda *_: pytest.fail("read every file of a table"))

@@ -49,6 +49,7 @@ def report_asset(
         the_lake = lake.lake()
         catalog = Catalog(the_lake, registry.tables)
         _refuse_missing_tables(catalog, context.partition_keys)
+        forced = bool((context.op_execution_context.op_config or {}).get("force"))  # --force
         pages: dict[str, str] = {}
         png = b""
         summary: dict[str, str | int | float | None] = {}
@@ -57,7 +58,7 @@ def report_asset(
             inputs = report_inputs(catalog, day)
             page = the_lake.display(report_files(day).html)  # a path to copy: the UI does
             # not open a file:// link
-            current = current_report(the_lake, day, inputs)
+            current = None if forced else current_report(the_lake, day, inputs)
             if current is not None:
                 record, png = current
                 summary = dict(record["summary"])
