@@ -12,6 +12,7 @@ A piece imported by a later `ingest` is still a piece: import a trace's files to
 (`serve` merges late spans in memory instead).
 """
 
+import gzip
 import json
 import warnings
 from collections.abc import Sequence
@@ -93,7 +94,7 @@ class TraceFiles:
     def _index(self) -> dict[str, list[str]]:
         if self._holders is None:
             self._holders = {}
-            for path in self._paths:
+            for path in filter(_may_hold_spans, self._paths):
                 for trace in {span.trace_id for _, span in self._spans(path)}:
                     self._holders.setdefault(trace, []).append(path)
         return self._holders
@@ -112,3 +113,19 @@ class TraceFiles:
             while len(self._recent) > 8:
                 del self._recent[next(iter(self._recent))]
         return self._recent[path]
+
+
+HEAD_BYTES = 1 << 20
+SPAN_KEYS = (b'"traceId"', b'"trace_id"', b'"resourceSpans"')
+
+
+def _may_hold_spans(path: str) -> bool:
+    """Whether a file's first MiB names a span's key: an import of every format (`auto`) would
+    otherwise parse each large Inspect log once more to index it."""
+    try:
+        opened = gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")  # noqa: SIM115
+        with opened as f:
+            head = f.read(HEAD_BYTES)
+    except (OSError, EOFError):
+        return False
+    return any(key in head for key in SPAN_KEYS)
