@@ -8,8 +8,6 @@ that run marked failed, as Dagster's daemon would do; a command line without the
 otherwise wait forever.
 """
 
-import os
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from trajectory_assets.cli.common import tell
+from trajectory_assets.lake.processes import gone, this_process
 
 if TYPE_CHECKING:
     from dagster._core.storage.event_log.base import EventLogStorage
@@ -25,10 +24,6 @@ if TYPE_CHECKING:
 PROCESS_TAG = "trajectory_assets/process"  # host:pid of the command that ran the run
 HOLDER_PREFIX = "command "  # the slot's holder is a command itself: "command host:pid"
 POLL_S = 1.0
-
-
-def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def wait_for_pool(instance: dg.DagsterInstance, pool: str) -> None:
@@ -101,14 +96,14 @@ def _gone(instance: dg.DagsterInstance, run_id: str) -> bool:
     """The run has finished, or ran in a process of this machine that no longer exists; the
     run, unfinished, is then marked failed."""
     if run_id.startswith(HOLDER_PREFIX):  # a command holding the slot itself
-        return _killed(run_id.removeprefix(HOLDER_PREFIX))
+        return gone(run_id.removeprefix(HOLDER_PREFIX))
     run = instance.get_run_by_id(run_id)
     if run is None:
         return False  # not a run of this instance's storage: nothing to judge it by
     if run.is_finished:
         return True
     process = run.tags.get(PROCESS_TAG, "")
-    if not _killed(process):
+    if not gone(process):
         return False
     instance.report_run_failed(run, f"its process ({process}) is gone: killed outside Dagster")
     return True
@@ -116,19 +111,3 @@ def _gone(instance: dg.DagsterInstance, run_id: str) -> bool:
 
 def _named(holder: str) -> str:
     return holder if holder.startswith(HOLDER_PREFIX) else f"run {holder}"
-
-
-def _killed(process: str) -> bool:
-    """`host:pid` names a process of this machine that no longer exists."""
-    host, _, pid = process.rpartition(":")
-    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: it exists
-        return True
-    return True

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from trajectory_assets.engine.plan import DayPlan
 from trajectory_assets.errors import SchemaChangeError
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.delta import Snapshot, changed_columns, partition_columns
+from trajectory_assets.lake.delta import Snapshot, partition_columns
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.schemas import readable_as, schema_digest, schema_of
+from trajectory_assets.lake.schemas import changed_columns, readable_as, schema_digest, schema_of
 from trajectory_assets.operator import Operator
 from trajectory_assets.schema import TableSpec
 

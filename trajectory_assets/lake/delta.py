@@ -195,23 +195,6 @@ def snapshot(lake: Lake, name: str, version: int | None = None) -> Snapshot:
     return Snapshot(name, table.version(), tuple(data_files(table)), types, partitions)
 
 
-def changed_columns(held: Snapshot, spec: TableSpec) -> list[str]:
-    """`column: held type -> declared type` for each column the table holds with another type
-    than `spec` declares, or no longer declares. A new column is no change: older files read as
-    null. A dropped one is: Delta readers stop showing it on days not written again, and one
-    declared again later, with another type, would meet the old files' values."""
-    return changed_since(held, {f.name: type_name(f.type) for f in delta_schema(spec).fields})
-
-
-def changed_since(held: Snapshot, types: Mapping[str, str]) -> list[str]:
-    """`column: held type -> type now` for each column of `held` another type now, or gone."""
-    return [
-        f"{name}: {kind} -> {types.get(name, 'dropped')}"
-        for name, kind in held.types
-        if types.get(name) != kind
-    ]
-
-
 def type_name(kind: Any) -> str:
     """`long` for a Delta primitive type; the whole description of a nested one."""
     name = getattr(kind, "type", None)

@@ -21,7 +21,6 @@ from trajectory_assets.errors import (
 )
 from trajectory_assets.lake.delta import (
     DataFile,
-    changed_since,
     day_paths,
     delta_schema,
     files_on_disk,
@@ -32,7 +31,7 @@ from trajectory_assets.lake.delta import (
 )
 from trajectory_assets.lake.delta_history import RESTORED_AS_OF, ROLLBACK_ID, Commit, commits
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.schemas import record_schema
+from trajectory_assets.lake.schemas import changed_since, record_schema
 from trajectory_assets.schema import TableSpec
 
 if TYPE_CHECKING:

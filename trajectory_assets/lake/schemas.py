@@ -9,9 +9,10 @@ Delta log's history or any file.
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import TypedDict
 
-from trajectory_assets.lake.delta import delta_schema, partition_columns, type_name
+from trajectory_assets.lake.delta import Snapshot, delta_schema, partition_columns, type_name
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.layout import SCHEMAS
 from trajectory_assets.schema import TableSpec
@@ -59,3 +60,20 @@ def readable_as(written: WrittenSchema, spec: TableSpec) -> bool:
     declared = {name: kind for name, kind in now["columns"]}
     same_types = all(declared.get(name) == kind for name, kind in written["columns"])
     return same_types and written["partitions"] == now["partitions"]
+
+
+def changed_columns(held: Snapshot, spec: TableSpec) -> list[str]:
+    """`column: held type -> declared type` for each column the table holds with another type
+    than `spec` declares, or no longer declares. A new column is no change: older files read as
+    null. A dropped one is: Delta readers stop showing it on days not written again, and one
+    declared again later, with another type, would meet the old files' values."""
+    return changed_since(held, {f.name: type_name(f.type) for f in delta_schema(spec).fields})
+
+
+def changed_since(held: Snapshot, types: Mapping[str, str]) -> list[str]:
+    """`column: held type -> type now` for each column of `held` another type now, or gone."""
+    return [
+        f"{name}: {kind} -> {types.get(name, 'dropped')}"
+        for name, kind in held.types
+        if types.get(name) != kind
+    ]

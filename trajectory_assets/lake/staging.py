@@ -16,9 +16,7 @@ two of its tables' commits is completed by the next run before anything else.
 
 import hashlib
 import json
-import os
 import posixpath
-import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from trajectory_assets.lake.delta import (
 )
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
 from trajectory_assets.lake.layout import STAGING, partition_folder
+from trajectory_assets.lake.processes import running_elsewhere, this_process, this_process_started
 from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.lake.stats import file_stats
 from trajectory_assets.schema import TableSpec
@@ -249,7 +248,7 @@ def stage_batch(
         tuple((str(p), str(r)) for p, r in skipped_files),
         tuple((str(p), str(c)) for p, c in unknown_columns),
         tuple(sorted((audit or {}).items())),
-        worker=f"{socket.gethostname()}:{os.getpid()}",
+        worker=this_process(),
     )
     receipt_path = posixpath.join(attempt.path, RECEIPTS, f"{batch_id}.json")
     write_file_atomic(lake, receipt_path, receipt.to_json().encode())
@@ -313,7 +312,7 @@ def write_intent(
         tables=list(tables),
         batches=list(batches),
         metadata=dict(metadata),
-        writer=f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid())}",
+        writer=this_process_started(),
     )
     path = posixpath.join(attempt.path, COMMIT_INTENT)
     write_file_atomic(attempt.lake, path, json.dumps(intent, indent=2).encode())
@@ -335,29 +334,9 @@ def read_intent(attempt: Attempt) -> Intent | None:
 
 
 def committing_now(intent: Intent) -> int | None:
-    """The process id of the intent's writer when it is another process of this machine that
-    still runs: a run committing the day now (of another DAGSTER_HOME, or outside any), not an
-    interrupted one. None for an ended process, another machine's, or an older intent."""
-    host, _, rest = intent["writer"].partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # another user's: it exists
-        pass
-    return int(pid) if _started(int(pid)) == started else None  # not a reused id
-
-
-def _started(pid: int) -> str:
-    """When the process started, in clock ticks since boot (Linux), else ''."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
+    """The process id of the intent's writer while it still runs: a run committing the day now
+    (of another DAGSTER_HOME, or outside any), not an interrupted one."""
+    return running_elsewhere(intent["writer"])
 
 
 def withdraw_intent(attempt: Attempt) -> None:
