@@ -536,7 +536,7 @@ COPY (
         p.diff::DOUBLE AS diff, p.diff_se::DOUBLE AS diff_se,
         (p.diff - t.t975 * p.diff_se)::DOUBLE AS diff_ci_low,
         (p.diff + t.t975 * p.diff_se)::DOUBLE AS diff_ci_high,
-        p.mean_cost_diff::DOUBLE AS mean_cost_diff
+        p.mean_cost_diff::DOUBLE AS mean_cost_diff, 1::BIGINT AS window_days
     FROM pairs p LEFT JOIN read_parquet(getvariable('t975_file')) t ON t.df = p.n_tasks - 1
 ) TO 'peer/model_comparisons'
   (FORMAT parquet, PARTITION_BY (dt, benchmark), WRITE_PARTITION_COLUMNS true, OVERWRITE true);

@@ -85,6 +85,7 @@ def test_two_models_sharing_three_tasks_by_hand():
             "diff_ci_low": 1 / 3 - T_975_2 / 6,
             "diff_ci_high": 1 / 3 + T_975_2 / 6,
             "mean_cost_diff": cost_diff,
+            "window_days": 1,
         },
     )
     assert statistics.stdev(d) / math.sqrt(3) == pytest.approx(1 / 6)
@@ -120,6 +121,7 @@ def test_one_shared_task_has_no_standard_error():
             "diff_ci_low": None,
             "diff_ci_high": None,
             "mean_cost_diff": -0.25,
+            "window_days": 1,
         },
     )
 
@@ -191,9 +193,14 @@ def test_rolling_window_pools_the_days_ending_on_the_partition_day():
         attempt("t3", False, model="b", day=DAY),
     ]
     one_day = rows(compare(table, window_days=1))
-    assert [(r["dt"], r["n_tasks"], r["diff"]) for r in one_day] == [(DAY, 1, 0.0)]
+    assert [(r["dt"], r["n_tasks"], r["diff"], r["window_days"]) for r in one_day] == [
+        (DAY, 1, 0.0, 1)
+    ]
     two_days = rows(compare(table, window_days=2))
-    assert [(r["dt"], r["n_tasks"], r["diff"]) for r in two_days] == [(DAY, 2, 0.5)]
+    # a row says what it pools: dt alone read the same for both windows
+    assert [(r["dt"], r["n_tasks"], r["diff"], r["window_days"]) for r in two_days] == [
+        (DAY, 2, 0.5, 2)
+    ]
     three_days = rows(compare(table, 3, window_days=3))
     assert [(r["n_tasks"], r["diff"]) for r in three_days] == [(3, pytest.approx(2 / 3))]
     with pytest.raises(ValueError, match="window_days"):

@@ -89,6 +89,21 @@ def test_report_contents_and_escaping():
     assert "m1" in page and "+50.0 pp" in page  # m1 - m2 on t1, t2: d = (1, 0); pass@1 in %
 
 
+def test_the_comparisons_say_which_days_they_pool() -> None:
+    """A 7-day window's rows read as the day's alone."""
+    evals = sessions([attempt("t1", True, model="m1"), attempt("t1", False, model="m2")])
+    for window, said in [(1, f"pools the eval attempts of {DAY}."), (7, "the 7 days ending")]:
+        compared = run_two_phase(ModelComparisons(window), "sessions", evals.cast(SESSIONS))
+        page = render_daily_report(DAY, {"model_comparisons": compared}).html
+        assert said in page
+    before = compared.set_column(
+        compared.schema.get_field_index("window_days"),
+        "window_days",
+        pa.nulls(compared.num_rows, pa.int64()),
+    )  # a day written before the column
+    assert "pools the eval" not in render_daily_report(DAY, {"model_comparisons": before}).html
+
+
 def test_wilson_interval_of_a_run():
     from scipy import stats
 

@@ -87,6 +87,12 @@ MODEL_COMPARISONS = pa.schema(
             "Mean over T of (mean cost of model_a's priced attempts on t - that of model_b's), "
             "USD; null when either has none on a task of T.",
         ),
+        column(
+            "window_days",
+            pa.int64(),
+            "The days pooled: the attempts of the `window_days` days ending on `dt` (the "
+            "operator's parameter, 1 by default), so a reader knows what a row compares.",
+        ),
     ]
 )
 
@@ -175,7 +181,7 @@ class ModelComparisons(Operator):
     """One row per (benchmark, model_a, model_b) sharing at least one task on the day(s)."""
 
     name = "model_comparisons"
-    version = "1"
+    version = "2"
     outputs = (MODEL_COMPARISONS_TABLE,)
     inputs = ("sessions",)
     requires = None
@@ -208,6 +214,7 @@ class ModelComparisons(Operator):
                     "diff_se": se,
                     "diff_ci_low": low,
                     "diff_ci_high": high,
+                    "window_days": self.window_days,
                 }
             )
         return pa.Table.from_pylist(rows, schema=MODEL_COMPARISONS)

@@ -13,7 +13,7 @@ from trajectory_assets.report.chart import render_chart
 from trajectory_assets.report.data import gather_data
 from trajectory_assets.report.page import render_page
 
-REPORT_VERSION = 2  # 2: unpriced calls of eval runs, every failing tool counted
+REPORT_VERSION = 3  # 2: unpriced calls of eval runs, every failing tool counted; 3: window_days
 """Bump when what the page or the chart shows changes: pages drawn by another version are drawn
 again, even from the same tables."""
 

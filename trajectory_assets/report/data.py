@@ -107,7 +107,7 @@ FROM eval_runs ORDER BY benchmark, model, run_id
 
 COMPARISONS = """
 SELECT benchmark, model_a, model_b, n_tasks, pass_at_1_a, pass_at_1_b, diff, diff_se,
-    diff_ci_low, diff_ci_high, mean_cost_diff
+    diff_ci_low, diff_ci_high, mean_cost_diff, window_days
 FROM model_comparisons ORDER BY benchmark, model_a, model_b
 """
 

@@ -72,6 +72,21 @@ def _shown_of(shown: int, total: int, what: str) -> str:
     return f'<p class="note">The first {shown} of {total} {html.escape(what)}.</p>'
 
 
+def _window(day: str, comparisons: Sequence[Mapping[str, Any]]) -> str:
+    """Which days the comparisons pool (model_comparisons' `window_days`, 1 by default; a
+    row of a day written before the column has none)."""
+    windows = sorted({r["window_days"] for r in comparisons if r.get("window_days")})
+    if not windows:
+        return ""
+    if windows == [1]:
+        return f'<p class="note">Each row pools the eval attempts of {html.escape(day)}.</p>'
+    days = " or ".join(str(w) for w in windows)
+    return (
+        f'<p class="note">Each row pools the eval attempts of the {days} days ending '
+        f"{html.escape(day)} (window_days).</p>"
+    )
+
+
 def render_page(day: str, data: ReportData, png: bytes) -> str:
     t = data.totals
     kpis = [
@@ -157,6 +172,7 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
         ),
         _UNPRICED,
         "<h2>Model A vs model B on shared tasks (paired, task-clustered 95% interval)</h2>",
+        _window(day, data.comparisons),
         _html_table(
             [
                 ("benchmark", "benchmark", ""),
@@ -172,7 +188,7 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
                 ("cost A - B / task", "mean_cost_diff", "usd"),
             ],
             data.comparisons,
-            "No two models shared a task this day.",
+            "No two models shared a task.",
         ),
         '<p class="note">An interval over a few shared tasks (under 5), or of zero width (the '
         "models agreed on every task), says little: see docs/rules.md.</p>"
