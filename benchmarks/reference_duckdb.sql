@@ -83,7 +83,10 @@ FROM (
 );
 -- @@end
 
--- 2. rejected_events: every invalid row, with all its reasons and the row as JSON.
+-- 2. rejected_events: every invalid row, with all its reasons and the row as JSON (strict:
+--    a NaN or infinite float as a text).
+CREATE OR REPLACE MACRO json_float(x) AS CASE WHEN x IS NULL OR isfinite(x) THEN to_json(x)
+    ELSE to_json(CASE WHEN isnan(x) THEN 'NaN' WHEN x > 0 THEN 'Infinity' ELSE '-Infinity' END) END;
 COPY (
     SELECT dt,
         coalesce(nullif(coalesce(try(url_decode(folder_app)), folder_app), ''), app_id) AS app_id,
@@ -91,8 +94,9 @@ COPY (
         to_json({'event_id': event_id, 'app_id': app_id, 'session_id': session_id, 'ts': ts,
                  'seq': seq, 'event_type': event_type, 'turn_index': turn_index,
                  'agent_id': agent_id, 'request_id': request_id, 'model': model,
-                 'tool_name': tool_name, 'ttft_ms': ttft_ms, 'latency_ms': latency_ms,
-                 'tool_latency_ms': tool_latency_ms, 'input_tokens': input_tokens,
+                 'tool_name': tool_name, 'ttft_ms': json_float(ttft_ms),
+                 'latency_ms': json_float(latency_ms),
+                 'tool_latency_ms': json_float(tool_latency_ms), 'input_tokens': input_tokens,
                  'output_tokens': output_tokens, 'cache_tokens': cache_tokens,
                  'error_type': error_type, 'error_code': error_code, 'payload': payload,
                  'artifacts': artifacts})::VARCHAR AS "row"

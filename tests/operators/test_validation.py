@@ -187,6 +187,22 @@ def test_rejected_row_exact_values():
     assert raw["latency_ms"] is None
 
 
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [(float("nan"), "NaN"), (float("inf"), "Infinity"), (2e12, 2e12), (-1.5, -1.5)],
+)
+def test_a_rejected_rows_json_is_strict_json(value: float, kept: object) -> None:
+    """A NaN or infinite metric, the reason the row is there, was written as a bare NaN or
+    Infinity, which jq and JavaScript's JSON.parse refuse."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(constant)
+
+    for column in FLOAT_METRICS:
+        r = one(rejected([llm(0, **{column: value})]))
+        assert json.loads(r["row"], parse_constant=refuse)[column] == kept
+
+
 def test_rejected_row_without_app_id_takes_it_from_the_folder():
     source = f"raw_events/dt={DAY}/app_id=from-folder/session_id=s1/part-3.parquet"
     r = one(rejected([llm(0, app_id=None, source_file=source, source_row=4)]))

@@ -69,7 +69,19 @@ CHECKED = f"""
 SELECT *, concat_ws('; ', {", ".join(_checks)}) AS reject_reason FROM events
 """
 
-_raw_row = ", ".join(f"'{c}': {c}" for c in RAW_EVENTS.names)
+
+def _json_value(field: pa.Field) -> str:
+    """A raw column as a strict JSON value: a NaN or infinite float, often why the row is
+    here, as the text "NaN", "Infinity" or "-Infinity" (a bare NaN is no JSON: `jq` and
+    JavaScript's JSON.parse refused the row that explains it)."""
+    c: str = field.name
+    if not pa.types.is_floating(field.type):
+        return c
+    text = f"CASE WHEN isnan({c}) THEN 'NaN' WHEN {c} > 0 THEN 'Infinity' ELSE '-Infinity' END"
+    return f"CASE WHEN {c} IS NULL OR isfinite({c}) THEN to_json({c}) ELSE to_json({text}) END"
+
+
+_raw_row = ", ".join(f"'{f.name}': {_json_value(f)}" for f in RAW_EVENTS)
 
 REJECTED = f"""
 SELECT dt,

@@ -209,7 +209,7 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"7+{PRICING_VERSION}"  # 7: a negative turn_index is rejected
+    version = f"8+{PRICING_VERSION}"  # 7: a negative turn_index is rejected; 8: strict JSON rows
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,
