@@ -252,3 +252,20 @@ def test_reads_of_what_was_never_materialized_say_so(built: Lake) -> None:
             ctx.read("tool_stats", dt=DAY1)
         )
     assert ctx.read("tool_stats", version=0).num_rows == 0  # a version is read as it was
+
+
+def test_the_packages_docstring_example_runs_as_written(built: Lake) -> None:
+    """help(trajectory_assets) showed an operator without `requires = None`, which every
+    definitions load refused (batches of whole sessions need `raw_events`)."""
+    import dagster as dg
+
+    text = ta.__doc__ or ""
+    block = text[text.index("    import pyarrow") : text.index("Importing the package")]
+    code = "\n".join(line[4:] for line in block.splitlines())
+    assert 'ta.connect("demo/lake")' in code
+    scope: dict = {}
+    exec(code.replace('"demo/lake"', repr(built.root)), scope)  # the doc's own code
+    assert dg.AssetKey("slow_turns") in scope["defs"].resolve_asset_graph().get_all_asset_keys()
+    slow = scope["ctx"].apply(scope["SlowTurns"](), [DAY1])["slow_turns"]
+    turns = scope["ctx"].read("turns", dt=DAY1).to_pylist()
+    assert slow.num_rows == sum(1 for t in turns if (t["latency_ms_total"] or 0) > 10000) > 0

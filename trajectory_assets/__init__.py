@@ -2,12 +2,28 @@
 
 The public API, for your own tables (see examples/ and the README):
 
+    import pyarrow as pa
     import trajectory_assets as ta
+
+    SLOW_TURNS = ta.TableSpec(
+        "slow_turns",
+        pa.schema([ta.column("dt", pa.string(), "the day"),
+                   ta.column("app_id", pa.string(), "the app"),
+                   ta.column("session_id", pa.string(), "the session"),
+                   ta.column("turn_index", pa.int64(), "the turn"),
+                   ta.column("latency_ms_total", pa.float64(), "the turn's model time")]),
+        partition_by=("app_id",), keys=("app_id", "session_id", "turn_index"),
+        description="One row per turn slower than 10 s.",
+    )
 
     class SlowTurns(ta.Operator):          # a pure function of a batch of rows
         name, version, inputs = "slow_turns", "1", ("turns",)
-        outputs = (ta.TableSpec("slow_turns", SCHEMA, ("app_id",), KEYS, "what a row is"),)
-        def transform(self, ctx: ta.OpContext, batch: ta.Batch): ...
+        requires = None                    # any rows of the day, not whole raw sessions
+        outputs = (SLOW_TURNS,)
+
+        def transform(self, ctx: ta.OpContext, batch: ta.Batch) -> pa.Table:
+            return batch.sql("SELECT dt, app_id, session_id, turn_index, latency_ms_total "
+                             "FROM turns WHERE latency_ms_total > 10000")
 
     defs = ta.build_definitions([SlowTurns()], upstream=ta.BUILTIN_OPERATORS)   # a code location
     ctx = ta.connect("demo/lake")                                        # a notebook
