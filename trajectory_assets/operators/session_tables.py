@@ -49,7 +49,12 @@ REJECTED_EVENTS = pa.schema(
             pa.string(),
             "Every validation rule the row breaks (e.g. `negative latency_ms`), separated by `; `.",
         ),
-        column("row", pa.string(), "The whole raw row (every Tier A column) as a JSON object."),
+        column(
+            "row",
+            pa.string(),
+            "The whole raw row (every Tier A column) as a JSON object; a NaN or infinite "
+            'float as the text "NaN", "Infinity" or "-Infinity" (strict JSON).',
+        ),
     ]
 )
 
