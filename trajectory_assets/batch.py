@@ -46,12 +46,14 @@ class Batch:
         return tuple(self._tables)
 
     def arrow(self, name: str = "events") -> pa.Table:
+        """The batch's table `name` (`events`: the raw events of a raw-reading operator)."""
         try:
             return self._tables[name]
         except KeyError:
             raise KeyError(f"batch has no table {name!r}; it has {sorted(self._tables)}") from None
 
     def polars(self, name: str = "events") -> "pl.DataFrame":
+        """The table `name` as a Polars DataFrame, without copying its Arrow buffers."""
         import polars as pl
 
         frame = pl.from_arrow(self.arrow(name))
@@ -59,6 +61,8 @@ class Batch:
         return frame
 
     def duckdb(self) -> "duckdb.DuckDBPyConnection":
+        """A DuckDB cursor with every table of the batch registered under its name (UTC);
+        the batch closes it."""
         if self._cursor is None:
             cursor = _database().cursor()
             for name, table in self._tables.items():

@@ -53,9 +53,11 @@ class Context:
 
     @property
     def catalog(self) -> Catalog:
+        """The lake's tables as the engine reads them (snapshots, days, files, versions)."""
         return Catalog(self.lake, self.registry.tables)
 
     def tables(self) -> list[str]:
+        """The names of the tables this context's operators write (materialized or not)."""
         return sorted(self.registry.tables)
 
     def read(
@@ -90,6 +92,7 @@ class Context:
         )
 
     def read_polars(self, table: str, **filters: Any) -> "pl.DataFrame":
+        """`read` as a Polars DataFrame; `filters` are `read`'s keywords."""
         import polars as pl
 
         frame = pl.from_arrow(self.read(table, **filters))

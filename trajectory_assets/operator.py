@@ -33,7 +33,8 @@ class Operator:
     """Subclass, declare the class attributes, implement `transform` (and `merge` for two-phase).
 
     - `name`: unique among operators; `version`: change it whenever the outputs would change
-      (it is the Dagster code version, and part of every checkpoint key).
+      (it is the Dagster code version, followed by `+` and a digest of `params` and lake files
+      when it has any; part of every checkpoint key).
     - `outputs`: the `TableSpec`s it writes, all committed together for a day.
     - `inputs`: `raw_events` and/or tables; the first is the one batches are planned on. With
       `raw_events` first, `requires="session"` gives batches of whole sessions, and any other

@@ -17,7 +17,12 @@ TOOL_STATS = pa.schema(
     [
         column("dt", pa.string(), "The day of the calls' sessions (YYYY-MM-DD)."),
         APP_ID,
-        column("tool_name", pa.string(), "The tool (`unknown` for calls with a null `tool_name`)."),
+        column(
+            "tool_name",
+            pa.string(),
+            "The tool (`unknown` for calls with a null `tool_name`, pooled with a tool that is "
+            "named `unknown`).",
+        ),
         column("n_calls", pa.int64(), "The tool's calls in the app that day."),
         column("n_errors", pa.int64(), "The tool's calls with a non-null `error_type`."),
         column("failure_rate", pa.float64(), "`n_errors / n_calls`."),
