@@ -117,3 +117,28 @@ def test_each_turn_features_batch_reads_only_the_turns_files_of_its_sessions(
         ((spec, files),) = step.upstream
         assert spec.name == "turns"
         assert 1 <= len(files) <= 3, (task.batch_id, len(files), len(turns_files))
+
+
+def test_explain_says_it_reads_compacted_files_whose_sessions_are_unknown(tmp_path: Path) -> None:
+    """Rows without a session id (rejected, but kept in raw_compacted) leave the range of
+    sessions of their app's file unknown; explain then counted the compacted files as the day's
+    input files and never said they were raw_compacted's."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from trajectory_assets.schema import RAW_EVENTS
+
+    ts = dt.datetime.fromisoformat(f"{DAY1}T10:00:00+00:00")
+    nullable = pa.schema([f.with_nullable(True) for f in RAW_EVENTS])  # as producers write
+    for i, (app, session) in enumerate([("app", "s1"), ("other", None)]):  # other: no ids
+        row = {**dict.fromkeys(nullable.names), "app_id": app, "session_id": session}
+        row.update(event_id=f"e{i}", ts=ts, event_type="user_message")
+        folder = tmp_path / RAW_TABLE / f"dt={DAY1}" / f"app_id={app}" / f"session_id=s{i + 1}"
+        folder.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist([row], schema=nullable), folder / "0.parquet")
+    lake = Lake(str(tmp_path))
+    run_operator(Compact(), lake, [DAY1], InlineRuntime())
+    assert any(f.sessions is None for f in lake_catalog(lake).files(COMPACTED_TABLE, DAY1))
+    text = explain(REGISTRY, [Sessionize()], lake, [DAY1], "inline")
+    assert "reads: raw_compacted " in text, text

@@ -115,7 +115,11 @@ def _day_lines(
             )
     for op in d.current:
         lines.append(f"  {op.name}: up to date (attempt {d.keys.keys[op.name]}): nothing to do")
-    shared = [op.name for op in d.run if any(op.name in _names(t) for t in d.tasks if t.sessions)]
+    shared = [
+        op.name
+        for op in d.run
+        if any(op.name in _names(t) for t in d.tasks if t.raw_files or t.compacted)
+    ]  # batches of whole sessions (a compacted file's range of sessions may be unknown)
     if shared:
         lines.append(f"  reads: {d.source}, once per batch for {', '.join(shared)}")
     for op in d.run:
