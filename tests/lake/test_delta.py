@@ -3,6 +3,7 @@ reruns, resume, roll-forward of an interrupted multi-asset, restore of one day, 
 retention, every engine reading the same rows, and a second writer refused."""
 
 import json
+import logging
 import shutil
 import time
 from collections.abc import Sequence
@@ -14,6 +15,8 @@ import pytest
 from tests.lake.writers import WriterRacingRuntime, commit_at_once
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, plan, run_operator
+from trajectory_assets.engine.explain import explain
+from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import (
@@ -27,11 +30,12 @@ from trajectory_assets.lake.layout import STAGING
 from trajectory_assets.lake.staging import (
     Attempt,
     BatchReceipt,
+    discard,
     empty_file,
     pending_attempts,
     write_intent,
 )
-from trajectory_assets.operators import Sessionize
+from trajectory_assets.operators import OPERATORS, Sessionize
 
 
 def data_files(lake: Lake, table: str) -> set[str]:
@@ -202,6 +206,55 @@ def test_interrupted_commit_is_rolled_forward_by_the_next_run(lake: Lake) -> Non
     for table in op.output_names:
         assert catalog.state(table, DAY1).attempt == attempt.key, table  # type: ignore[union-attr]
     assert result.days[DAY1].up_to_date  # the completed attempt is the current one
+    assert pending_attempts(lake, op.name, DAY1) == []
+
+
+@pytest.mark.parametrize("committed", [True, False])
+def test_an_intent_left_without_its_receipts_does_not_block_the_day(
+    lake: Lake, committed: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run terminated while it cleaned up after its commit left `_commit.json` without the
+    receipts it lists: every later run of the day, `--force` too, failed with a bare KeyError."""
+    op = Sessionize()
+    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
+    if committed:
+        run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
+    attempt = day.attempt(op)
+    assert day.tasks
+    write_intent(attempt, op.output_names, [t.batch_id for t in day.tasks], {"run_id": "gone"})
+    assert pending_attempts(lake, op.name, DAY1) == [attempt]
+    plan_text = explain(Registry.build([op], OPERATORS), [op], lake, [DAY1], "inline")
+    assert "first drops the commit an interrupted run decided on" in plan_text
+    caplog.set_level(logging.INFO)
+    result = run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
+    assert "lacks the receipts of" in caplog.text
+    assert result.days[DAY1].up_to_date is committed  # computed anew where it was not committed
+    assert pending_attempts(lake, op.name, DAY1) == []
+    assert lake_catalog(lake).state("turns", DAY1).attempt == attempt.key  # type: ignore[union-attr]
+
+
+def test_discarding_an_attempt_removes_its_intent_first(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removing a folder is no atomic step: an interrupt after the receipts went and before
+    the intent did left an intent no run could complete."""
+    op = Sessionize()
+    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
+    receipts = InlineRuntime().run(day.tasks)
+    attempt = day.attempt(op)
+    write_intent(attempt, op.output_names, [r.batch_id for r in receipts], {"run_id": "r"})
+
+    rm = type(lake.fs).rm
+
+    def interrupted(fs: object, path: str, recursive: bool = False, **kw: object) -> None:
+        if recursive:
+            raise KeyboardInterrupt  # Terminate, as the folder's removal starts
+        rm(fs, path, recursive, **kw)
+
+    monkeypatch.setattr(type(lake.fs), "rm", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        discard(attempt)
+    monkeypatch.undo()
     assert pending_attempts(lake, op.name, DAY1) == []
 
 

@@ -57,6 +57,15 @@ def roll_forward(
                 )
             progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
             finished = finished_batches(attempt)
+            if lost := [b for b in intent["batches"] if b not in finished]:
+                discard(attempt)  # an older version's clean-up, interrupted, removed them first
+                progress(
+                    f"{op.name} dt={day}: the interrupted commit {attempt.key} lacks the receipts "
+                    f"of {len(lost)} of its {len(intent['batches'])} batches (its clean-up was "
+                    "interrupted): dropped; the day is up to date where its tables were committed "
+                    "by it, and computed anew otherwise"
+                )
+                continue
             receipts = [finished[b] for b in intent["batches"]]
             if _of_another_schema(receipts, specs):
                 discard(attempt)

@@ -14,7 +14,12 @@ from trajectory_assets.errors import SchemaChangeError
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta_history import day_commits
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.staging import committing_now, pending_attempts, read_intent
+from trajectory_assets.lake.staging import (
+    committing_now,
+    finished_batches,
+    pending_attempts,
+    read_intent,
+)
 from trajectory_assets.operator import Operator
 
 DEFAULTS = RunSettings()
@@ -105,6 +110,7 @@ def _day_lines(
         for attempt in pending_attempts(d.lake, op.name, d.day):
             intent = read_intent(attempt)
             pid = committing_now(intent) if intent is not None else None
+            whole = intent is not None and set(intent["batches"]) <= set(finished_batches(attempt))
             lines.append(
                 f"  {op.name}: a run is committing the day now (process {pid}, attempt "
                 f"{attempt.key}): a run started meanwhile outside its Dagster instance fails"
@@ -112,6 +118,9 @@ def _day_lines(
                 else f"  {op.name}: first completes the commit an interrupted run decided on "
                 f"(attempt {attempt.key}): until then some of its tables of the day may be "
                 "committed, others not"
+                if whole
+                else f"  {op.name}: first drops the commit an interrupted run decided on "
+                f"(attempt {attempt.key}), whose batch receipts are gone"
             )
     for op in d.current:
         lines.append(f"  {op.name}: up to date (attempt {d.keys.keys[op.name]}): nothing to do")

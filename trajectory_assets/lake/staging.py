@@ -363,7 +363,10 @@ def finish(attempt: Attempt) -> None:
 
 def discard(attempt: Attempt) -> None:
     """Forget the attempt's batches and intent: a later run computes the day anew (its files
-    were deleted under it, so neither its receipts nor its intent can commit)."""
+    were deleted under it, so neither its receipts nor its intent can commit). The intent goes
+    first: removing a folder is no atomic step, and an intent left without the receipts it
+    lists (a run terminated in between) could never be completed."""
+    withdraw_intent(attempt)
     fs = attempt.lake.fs
     if fs.exists(attempt.path):
         fs.rm(attempt.path, recursive=True)
