@@ -135,6 +135,9 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
         f"warning: the page was drawn {drawn_from['drawn_at']} from other tables than the day's"
     )
     assert f"--partition {DAY1} --assets daily_report draws it again" in stale.stderr
+    redraw = on_lake("materialize", Path(lake.root), home, "--missing", "--dry-run")
+    assert f"{DAY1}" in redraw.stdout and DAY2 not in redraw.stdout, redraw.stdout  # it said
+    # "nothing to do" while `report` warned of the page
     shutil.rmtree(Path(lake.root, "reports", f"dt={DAY1}"))
     missing = on_lake("report", Path(lake.root), home, "--partition", DAY1)
     assert missing.returncode == 1 and "--assets daily_report" in missing.stderr

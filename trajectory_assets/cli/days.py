@@ -29,15 +29,21 @@ def missing_days(
     """Days with raw data, from the lake's first partition on, where an operator of `tables` has
     no day, or a stale one, judged with the bad-file rule the run will use (part of each day's
     key: a day computed skipping a bad file is current for runs that skip it); and, when the
-    daily report is asked for, days without a report page (a report that failed, or a run of
-    some tables only)."""
+    daily report is asked for, days without a current report page (a report that failed, a run
+    of some tables only, or a page drawn from other tables than the day's now: a run canceled
+    after its commits, a rollback)."""
+    from trajectory_assets.defs.report import report_inputs
     from trajectory_assets.engine.lineage import stale_days
+    from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days
-    from trajectory_assets.lake.reports import report_days
+    from trajectory_assets.lake.reports import current_report, report_days
 
     ops = _operators(the_project, tables)
     candidates = in_partitions(lake, list_days(lake), refuse=False)
     pages = set(report_days(lake)) if REPORT in tables else set(candidates)
+    if REPORT in tables:
+        catalog = Catalog(lake, the_project.registry.tables)
+        pages = {d for d in pages if current_report(lake, d, report_inputs(catalog, d))}
     in_pages = [d for d in candidates if d in pages]
     stale = stale_days(lake, the_project.registry, ops, in_pages, _rule(on_bad_file))
     return [d for d in candidates if d not in pages or d in stale]
