@@ -141,6 +141,39 @@ def test_the_daily_schedule_runs_yesterday_and_skips_a_day_without_raw_data(lake
     )
 
 
+def test_a_later_tick_of_the_same_day_does_not_run_yesterday_again(lake: Lake) -> None:
+    """With a cron of several ticks a day, every tick ran yesterday again: Dagster keeps a
+    schedule's run keys apart per tick only."""
+    schedule = defs.resolve_schedule_def("tier_b_daily_schedule")
+    with dg.instance_for_test() as instance:  # one a tick can reach
+        _ticks_of_one_day(schedule, instance, lake)
+
+
+def _ticks_of_one_day(
+    schedule: dg.ScheduleDefinition, instance: dg.DagsterInstance, lake: Lake
+) -> None:
+    noon = dt.datetime.fromisoformat(DAY1) + dt.timedelta(days=1, hours=12)
+
+    def tick(at: dt.datetime) -> object:
+        with dg.build_schedule_context(
+            instance=instance,
+            resources={"lake": LakeResource(root=lake.uri)},
+            scheduled_execution_time=at,
+        ) as context:
+            return schedule(context)
+
+    first = tick(noon)
+    assert isinstance(first, dg.RunRequest) and first.partition_key == DAY1
+    run = instance.create_run_for_job(
+        defs.resolve_job_def("tier_b_daily"),
+        tags={"dagster/schedule_name": schedule.name, "dagster/partition": DAY1},
+    )
+    later = tick(noon + dt.timedelta(minutes=3))
+    assert isinstance(later, dg.SkipReason) and later.skip_message is not None
+    assert later.skip_message.startswith(f"{DAY1} was run by an earlier tick (run {run.run_id})")
+    assert isinstance(tick(noon + dt.timedelta(days=1)), dg.RunRequest)  # the next day's
+
+
 def test_days_computed_by_an_earlier_version_of_the_operators_are_requested_again(
     lake: Lake,
 ) -> None:

@@ -44,18 +44,24 @@ def daily_schedule(
         default_status=(
             dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
         ),
-        name=f"{job.name}_schedule",
+        name=f"{job.name}_schedule",  # as _earlier_run names it
         description=f"Yesterday's partition (UTC) of every asset of {job.name}, once a day "
         "after it ended; the sensor takes days whose raw data arrives or changes later.",
     )
     def _daily(
         context: dg.ScheduleEvaluationContext, lake: LakeResource
     ) -> dg.RunRequest | dg.SkipReason:
-        """The day before the tick; the run key makes extra ticks on the same day no-ops. A day
-        without raw data (no traffic, or a late delivery) is skipped, not a failed run."""
+        """The day before the tick, once: a later tick of the same day (a cron of several
+        ticks a day) skips it, since Dagster keeps a schedule's run keys apart per tick only. A
+        day without raw data (no traffic, or a late delivery) is skipped, not a failed run."""
         day = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
         if refused := tick_refusal(context, lake.lake().display()):
             return dg.SkipReason(refused)  # the run would fail
+        if earlier := _earlier_run(context, f"{job.name}_schedule", day):
+            return dg.SkipReason(
+                f"{day} was run by an earlier tick (run {earlier}); the raw-changes sensor, when "
+                "on, runs it again when its raw data changes"
+            )
         if not list_days(lake.lake(), day, day):
             return dg.SkipReason(
                 f"no raw data for {day} (yet): the raw-changes sensor, when on, runs the day "
@@ -64,3 +70,15 @@ def daily_schedule(
         return dg.RunRequest(run_key=day, partition_key=day)
 
     return _daily
+
+
+def _earlier_run(context: dg.ScheduleEvaluationContext, schedule: str, day: str) -> str | None:
+    """The id of a run an earlier tick of this schedule launched for `day` (None in a test's
+    context without an instance)."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:
+        return None
+    tags = {"dagster/schedule_name": schedule, "dagster/partition": day}
+    runs = instance.get_run_records(dg.RunsFilter(tags=tags), limit=1)
+    return runs[0].dagster_run.run_id if runs else None
