@@ -8,11 +8,12 @@ import pyarrow as pa
 import pytest
 
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
-from tests.runs import lake_catalog, run_all, run_operator
+from tests.runs import lake_catalog, plan, run_all, run_operator
 from trajectory_assets.batch import Batch
 from trajectory_assets.engine.explore import apply
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.results import RunResult
+from trajectory_assets.engine.runtimes.auto import AutoRuntime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.runtimes.ray import RayRuntime
 from trajectory_assets.errors import LostDataFileError, OperatorError
@@ -154,3 +155,13 @@ def test_an_error_in_an_operator_package_installed_as_a_library_is_located(
         run_operator(Boom(), lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     at = site / "boomteam" / "ops.py"
     assert raised.value.error == f"ZeroDivisionError: division by zero (at {at}:6)"
+
+
+def test_auto_says_it_chose_nothing_when_every_batch_was_finished_before(lake: Lake) -> None:
+    """A re-execution that reused every batch was recorded as runtime `auto`, as if unsaid."""
+    (day,) = plan(Sessionize(), lake, [DAY1])
+    InlineRuntime().run(day.tasks)  # a run that died after its batches, before its commit
+    auto = AutoRuntime(lambda: pytest.fail("started Ray for no batch"))
+    result = run_operator(Sessionize(), lake, [DAY1], auto)
+    assert result.days[DAY1].reused_batches == len(day.tasks)
+    assert result.runtime == "auto: no batch to run"

@@ -72,7 +72,9 @@ def run_operators(
         )
     result.add_phase("ray_start", getattr(runtime, "start_seconds", 0.0))
     result.seconds = time.perf_counter() - started
-    result.runtime = runtime.name  # `auto` names its choice once it has made it
+    result.runtime = runtime.name  # `auto` names its choice once it has made it, and
+    if result.runtime == "auto":  # makes none when every batch was finished before
+        result.runtime = "auto: no batch to run"
     for op_result in result.operators.values():
         op_result.seconds, op_result.runtime = result.seconds, result.runtime
     return result
