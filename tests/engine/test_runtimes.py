@@ -165,3 +165,26 @@ def test_auto_says_it_chose_nothing_when_every_batch_was_finished_before(lake: L
     result = run_operator(Sessionize(), lake, [DAY1], auto)
     assert result.days[DAY1].reused_batches == len(day.tasks)
     assert result.runtime == "auto: no batch to run"
+
+
+def test_a_cluster_that_answers_and_refuses_the_driver_names_token_authentication(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cluster with token authentication refused a driver without the token, and the run's
+    error said only "Failed to connect"."""
+    import socket
+
+    import ray
+
+    def refused(**kwargs: object) -> None:
+        raise ConnectionError("Failed to connect to GCS at address")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refused)
+    with socket.create_server(("127.0.0.1", 0)) as head:  # something answers there
+        address = f"127.0.0.1:{head.getsockname()[1]}"
+        with pytest.raises(ConnectionError) as raised:
+            RayRuntime(address=address).start()
+    said = str(raised.value)
+    assert said.startswith(f"cannot reach the Ray cluster at '{address}'")
+    assert "Failed to connect" in said and "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH" in said

@@ -61,7 +61,8 @@ def _stdout_to_devnull() -> None:
     "-v",
     "--verbose",
     is_flag=True,
-    help="show the warnings and log lines of Dagster and Ray (hidden by default)",
+    help="show the warnings and log lines of Dagster and Ray (hidden by default, but for "
+    "lines Ray's C++ core writes to the terminal itself, as a worker pool's max_restarts line)",
 )
 @click.pass_context
 def cli(ctx: click.Context, verbose: bool) -> None:

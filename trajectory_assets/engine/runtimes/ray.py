@@ -159,9 +159,16 @@ class RayRuntime:
         except (ConnectionError, ValueError, TimeoutError) as exc:
             if not self.address:
                 raise
+            auth = (
+                ""
+                if isinstance(exc, ConnectionError) and "nothing answers" in str(exc)
+                else "; a cluster with token authentication (what `ray start` turns on) refuses "
+                "a driver without its token: RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH "
+                "(deploy/README.md)"
+            )
             raise ConnectionError(
                 f"cannot reach the Ray cluster at {self.address!r} (the runtime's address: "
-                f"{SETTINGS}): {exc}"
+                f"{SETTINGS}): {exc}{auth}"
             ) from None
         finally:
             if threading.current_thread() is threading.main_thread() and on_sigterm is not None:
