@@ -282,8 +282,12 @@ def _as_text(result: "duckdb.DuckDBPyRelation") -> Iterator[tuple[str | None, ..
 def write_csv(result: "duckdb.DuckDBPyRelation", out: IO[str]) -> None:
     """A header, then a row per line; NULL is an empty field, as DuckDB writes it."""
     writer = csv.writer(out, lineterminator="\n")
+    rows = _as_text(result)
+    first = next(rows, None)  # a read that fails (a vacuumed file) fails before any output
     writer.writerow(result.columns)
-    for row in _as_text(result):
+    if first is not None:
+        writer.writerow(first)
+    for row in rows:
         writer.writerow(row)
 
 
