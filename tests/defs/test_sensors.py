@@ -164,13 +164,28 @@ def _ticks_of_one_day(
 
     first = tick(noon)
     assert isinstance(first, dg.RunRequest) and first.partition_key == DAY1
-    run = instance.create_run_for_job(
-        defs.resolve_job_def("tier_b_daily"),
-        tags={"dagster/schedule_name": schedule.name, "dagster/partition": DAY1},
-    )
-    later = tick(noon + dt.timedelta(minutes=3))
+
+    def launched(status: dg.DagsterRunStatus, at: dt.datetime) -> dg.DagsterRun:
+        return instance.create_run_for_job(
+            defs.resolve_job_def("tier_b_daily"),
+            status=status,
+            tags={
+                "dagster/schedule_name": schedule.name,
+                "dagster/partition": DAY1,
+                "dagster/scheduled_execution_time": at.isoformat(),
+            },
+        )
+
+    failed = launched(dg.DagsterRunStatus.FAILURE, noon)
+    assert isinstance(tick(noon + dt.timedelta(minutes=3)), dg.RunRequest), failed  # again
+    run = launched(dg.DagsterRunStatus.NOT_STARTED, noon + dt.timedelta(minutes=3))
+    # the same tick evaluated again after a crash: Dagster submits the run it made then
+    assert isinstance(tick(noon + dt.timedelta(minutes=3)), dg.RunRequest)
+    later = tick(noon + dt.timedelta(minutes=6))
     assert isinstance(later, dg.SkipReason) and later.skip_message is not None
-    assert later.skip_message.startswith(f"{DAY1} was run by an earlier tick (run {run.run_id})")
+    assert later.skip_message.startswith(
+        f"{DAY1} was run by an earlier tick (run {run.run_id[:8]}, NOT_STARTED)"
+    )
     assert isinstance(tick(noon + dt.timedelta(days=1)), dg.RunRequest)  # the next day's
 
 

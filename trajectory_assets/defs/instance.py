@@ -11,6 +11,7 @@ import json
 
 import dagster as dg
 
+from trajectory_assets.defs.ticks import TickContext, tick_instance
 from trajectory_assets.errors import OtherLakeError
 
 LAKE_KEY = "trajectory_assets/lake"
@@ -41,17 +42,12 @@ def _refusal(current: str | None, lake: str, allow_other_lake: bool) -> str | No
     )
 
 
-def tick_refusal(
-    context: dg.SensorEvaluationContext | dg.ScheduleEvaluationContext, lake: str
-) -> str | None:
+def tick_refusal(context: TickContext, lake: str) -> str | None:
     """Why a sensor's or schedule's runs against `lake` would be refused: a tick that requested
     them would fail a run a day and show the instance's own lake's days as failed. None when a
     context has no instance (built in a test)."""
-    try:
-        instance = context.instance
-    except dg.DagsterInvariantViolationError:
-        return None
-    return refusal(instance, lake)
+    instance = tick_instance(context)
+    return None if instance is None else refusal(instance, lake)
 
 
 def bind(instance: dg.DagsterInstance, lake: str, *, allow_other_lake: bool = False) -> None:

@@ -12,6 +12,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import cron_problem, schedule_cron
+from trajectory_assets.defs.ticks import runs_tagged
 from trajectory_assets.errors import DefinitionError
 from trajectory_assets.lake.raw import list_days
 
@@ -36,6 +37,7 @@ def daily_schedule(
     problem = None if cron is None else cron_problem(cron)
     if problem:
         raise DefinitionError(f"cron {cron!r} of {job.name} is {problem}")
+    name = f"{job.name}_schedule"
 
     @dg.schedule(
         job=job,
@@ -44,7 +46,7 @@ def daily_schedule(
         default_status=(
             dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
         ),
-        name=f"{job.name}_schedule",  # as _earlier_run names it
+        name=name,
         description=f"Yesterday's partition (UTC) of every asset of {job.name}, once a day "
         "after it ended; the sensor takes days whose raw data arrives or changes later.",
     )
@@ -52,15 +54,18 @@ def daily_schedule(
         context: dg.ScheduleEvaluationContext, lake: LakeResource
     ) -> dg.RunRequest | dg.SkipReason:
         """The day before the tick, once: a later tick of the same day (a cron of several
-        ticks a day) skips it, since Dagster keeps a schedule's run keys apart per tick only. A
-        day without raw data (no traffic, or a late delivery) is skipped, not a failed run."""
+        ticks a day) skips it while an earlier tick's run is on its way or succeeded, since
+        Dagster keeps a schedule's run keys apart per tick only; a failed or canceled one is
+        run again. A day without raw data (no traffic, or a late delivery) is skipped, not a
+        failed run."""
         day = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
         if refused := tick_refusal(context, lake.lake().display()):
             return dg.SkipReason(refused)  # the run would fail
-        if earlier := _earlier_run(context, f"{job.name}_schedule", day):
+        if earlier := _earlier_run(context, name, day):
             return dg.SkipReason(
-                f"{day} was run by an earlier tick (run {earlier}); the raw-changes sensor, when "
-                "on, runs it again when its raw data changes"
+                f"{day} was run by an earlier tick (run {earlier.run_id[:8]}, "
+                f"{earlier.status.value}); the raw-changes sensor, when on, runs it again when "
+                "its raw data changes"
             )
         if not list_days(lake.lake(), day, day):
             return dg.SkipReason(
@@ -72,13 +77,32 @@ def daily_schedule(
     return _daily
 
 
-def _earlier_run(context: dg.ScheduleEvaluationContext, schedule: str, day: str) -> str | None:
-    """The id of a run an earlier tick of this schedule launched for `day` (None in a test's
-    context without an instance)."""
-    try:
-        instance = context.instance
-    except dg.DagsterInvariantViolationError:
-        return None
+ON_ITS_WAY_OR_DONE = (
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.SUCCESS,
+)
+
+
+def _earlier_run(
+    context: dg.ScheduleEvaluationContext, schedule: str, day: str
+) -> dg.DagsterRun | None:
+    """A run an earlier tick of this schedule launched for `day`, on its way or succeeded. A
+    run of this very tick is not one: Dagster evaluates a tick again after a crash between
+    creating its run and submitting it, and submits the run it finds."""
     tags = {"dagster/schedule_name": schedule, "dagster/partition": day}
-    runs = instance.get_run_records(dg.RunsFilter(tags=tags), limit=1)
-    return runs[0].dagster_run.run_id if runs else None
+    this_tick = context.scheduled_execution_time
+    for run in runs_tagged(context, tags, ON_ITS_WAY_OR_DONE, limit=10):
+        tick = run.tags.get("dagster/scheduled_execution_time")
+        if tick is None or this_tick is None or _instant(tick) != this_tick:
+            return run
+    return None
+
+
+def _instant(text: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None

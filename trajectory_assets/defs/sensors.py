@@ -21,6 +21,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import default_on_bad_file
+from trajectory_assets.defs.ticks import runs_tagged
 from trajectory_assets.engine.lineage import in_lake, stale_keys
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import RawLayoutError, first_few
@@ -111,14 +112,10 @@ def _not_run_before(
     """The requests whose run key has no run yet, and a line for each of the others: Dagster
     never runs a key twice and dropped them without a word, so a day whose run failed (a
     broken file, say) was called changed on every tick, and "0 runs requested"."""
-    try:
-        instance = context.instance
-    except dg.DagsterInvariantViolationError:  # a context built in a test
-        return requests, []
     new, said = [], []
     for request in requests:
         tags = {"dagster/sensor_name": sensor, "dagster/run_key": str(request.run_key)}
-        runs = instance.get_runs(filters=dg.RunsFilter(tags=tags), limit=1)
+        runs = runs_tagged(context, tags)
         if not runs:
             new.append(request)
             continue
