@@ -188,3 +188,7 @@ def test_a_cluster_that_answers_and_refuses_the_driver_names_token_authenticatio
     said = str(raised.value)
     assert said.startswith(f"cannot reach the Ray cluster at '{address}'")
     assert "Failed to connect" in said and "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH" in said
+    for unrelated in ("bogus", "auto"):  # not a host:port that answered: no such hint
+        with pytest.raises(ConnectionError) as raised:
+            RayRuntime(address=unrelated).start()
+        assert "RAY_AUTH_MODE" not in str(raised.value)

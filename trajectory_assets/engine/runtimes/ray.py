@@ -80,20 +80,21 @@ def ray_client_refusal(address: str) -> str | None:
     )
 
 
-def check_address(address: str) -> None:
+def check_address(address: str) -> bool:
     """Refuse, in seconds, an existing cluster's address that cannot work or that nothing
     answers at; what Ray refuses quickly itself (`auto` with no cluster, text that is no
-    address) is left to it."""
+    address) is left to it. True when something answered at a `host:port`."""
     refusal = ray_client_refusal(address)
     if refusal is not None:
         raise SettingError(f"{refusal} ({SETTINGS})")
     host, colon, port = address.rpartition(":")
     if not colon or not port.isdigit() or not host:
-        return
+        return False
     try:
         socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
     except OSError as exc:
         raise ConnectionError(f"nothing answers at {address} ({exc})") from None
+    return True
 
 
 class RayRuntime:
@@ -150,21 +151,21 @@ class RayRuntime:
         # failure "15"; the handler it replaces (Dagster's: an interrupt, the run canceled, as
         # without Ray) is put back
         on_sigterm = signal.getsignal(signal.SIGTERM)
+        answered = False
         try:
             if self.address:
-                check_address(self.address)
+                answered = check_address(self.address)
             ray.init(**kwargs)
         except SettingError:
             raise
         except (ConnectionError, ValueError, TimeoutError) as exc:
             if not self.address:
                 raise
-            auth = (
-                ""
-                if isinstance(exc, ConnectionError) and "nothing answers" in str(exc)
-                else "; a cluster with token authentication (what `ray start` turns on) refuses "
-                "a driver without its token: RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH "
-                "(deploy/README.md)"
+            auth = (  # one cause among others (another Ray version, a port not the head's)
+                "; if the cluster uses token authentication (what `ray start` turns on), a "
+                "driver needs RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH (deploy/README.md)"
+                if answered and isinstance(exc, ConnectionError)
+                else ""
             )
             raise ConnectionError(
                 f"cannot reach the Ray cluster at {self.address!r} (the runtime's address: "
