@@ -2,9 +2,10 @@
 table in the operator's declared order; and the roll-forward of intents an interrupted run left.
 
 Once the intent is written, the attempt rolls forward: a later run completes its commits before
-anything else (`roll_forward`). Three cases drop it instead: another writer superseded it (the
-intent is withdrawn), its files were deleted under it, or they hold another schema than the
-operator's now (the attempt is discarded, and the day computed anew).
+anything else (`roll_forward`). Four cases drop it instead: another writer superseded it (the
+intent is withdrawn), its files were deleted under it, they hold another schema than the
+operator's now, or its receipts are gone (a clean-up after its commits, interrupted: the
+attempt is discarded, and the day computed anew where its tables are not this attempt's).
 """
 
 import json
@@ -14,6 +15,7 @@ from trajectory_assets.engine.plan import DayPlan
 from trajectory_assets.engine.results import DayResult, TableDay
 from trajectory_assets.errors import ConcurrentWriterError, MissingDataFileError
 from trajectory_assets.lake import delta_commit
+from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.schemas import schema_digest
@@ -55,17 +57,12 @@ def roll_forward(
                     "of the day. Only one materialization of a table and day may run at a time: "
                     "run again once it has ended."
                 )
-            progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
             finished = finished_batches(attempt)
             if lost := [b for b in intent["batches"] if b not in finished]:
                 discard(attempt)  # an older version's clean-up, interrupted, removed them first
-                progress(
-                    f"{op.name} dt={day}: the interrupted commit {attempt.key} lacks the receipts "
-                    f"of {len(lost)} of its {len(intent['batches'])} batches (its clean-up was "
-                    "interrupted): dropped; the day is up to date where its tables were committed "
-                    "by it, and computed anew otherwise"
-                )
+                progress(_without_receipts(op, lake, day, attempt.key, len(lost), intent))
                 continue
+            progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
             receipts = [finished[b] for b in intent["batches"]]
             if _of_another_schema(receipts, specs):
                 discard(attempt)
@@ -81,6 +78,24 @@ def roll_forward(
                 progress(f"{exc} The interrupted commit is dropped: the day is computed anew")
                 continue
             finish(attempt)
+
+
+def _without_receipts(
+    op: Operator, lake: Lake, day: str, key: str, lost: int, intent: Intent
+) -> str:
+    """What dropping an intent whose receipts are gone leaves: the tables it committed before
+    its clean-up was interrupted are its own; any other is computed anew by this run."""
+    catalog = Catalog(lake, {t.name: t for t in op.outputs})
+    others = [t for t in intent["tables"] if getattr(catalog.state(t, day), "attempt", None) != key]
+    left = (
+        f"{', '.join(others)} not committed by it: computed anew"
+        if others
+        else "every table of the day committed by it"
+    )
+    return (
+        f"{op.name} dt={day}: dropped the interrupted commit {key}, whose receipts of {lost} of "
+        f"its {len(intent['batches'])} batches are gone (its clean-up was interrupted); {left}"
+    )
 
 
 def _of_another_schema(receipts: Sequence[BatchReceipt], specs: Mapping[str, TableSpec]) -> bool:
