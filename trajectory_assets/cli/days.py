@@ -36,17 +36,19 @@ def missing_days(
     from trajectory_assets.engine.lineage import stale_days
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days
-    from trajectory_assets.lake.reports import current_report, report_days
+    from trajectory_assets.lake.reports import drawn_from
 
     ops = _operators(the_project, tables)
     candidates = in_partitions(lake, list_days(lake), refuse=False)
-    pages = set(report_days(lake)) if REPORT in tables else set(candidates)
-    if REPORT in tables:
-        catalog = Catalog(lake, the_project.registry.tables)
-        pages = {d for d in pages if current_report(lake, d, report_inputs(catalog, d))}
+    rule = _rule(on_bad_file)
+    if REPORT not in tables:
+        return stale_days(lake, the_project.registry, ops, candidates, rule)
+    pages = drawn_from(lake)
     in_pages = [d for d in candidates if d in pages]
-    stale = stale_days(lake, the_project.registry, ops, in_pages, _rule(on_bad_file))
-    return [d for d in candidates if d not in pages or d in stale]
+    stale = set(stale_days(lake, the_project.registry, ops, in_pages, rule))
+    catalog = Catalog(lake, the_project.registry.tables)
+    current = {d for d in in_pages if d not in stale and pages[d] == report_inputs(catalog, d)}
+    return [d for d in candidates if d not in current]
 
 
 def nothing_to_do(lake: "Lake") -> str:

@@ -3,7 +3,8 @@
 The runs go through `dg.materialize` with the DAGSTER_HOME instance, so they are recorded like a
 run launched from the UI: same assets, resources, checks and lineage. Consecutive days are one
 run; `--missing` picks the days with raw data whose tables are missing or stale (or whose daily
-report is missing), however scattered, one run per stretch of consecutive days.
+report is missing, or drawn from other tables than the day's now), however scattered, one run
+per stretch of consecutive days.
 """
 
 import os
@@ -72,7 +73,7 @@ JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
     "--missing",
     is_flag=True,
     help="every day with raw data whose tables are missing or stale, or whose daily report is "
-    "missing (instead of days)",
+    "missing or drawn from other tables than the day's now (instead of days)",
 )
 @runtime_option
 @click.option("--assets", help="comma-separated tables (default: all)")

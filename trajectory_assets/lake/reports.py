@@ -68,6 +68,29 @@ def read_report(lake: Lake, day: str) -> tuple[ReportRecord, bytes] | None:
         return None
 
 
+def drawn_from(lake: Lake) -> dict[str, str]:
+    """Each day whose page is all there (html, png, record), and the inputs its record names:
+    one listing and one small read a page, in parallel (a year of pages on an object store)."""
+    listed: dict[str, set[str]] = {}
+    for path in lake.fs.find(lake.path(REPORTS)):
+        folder, name = path.rstrip("/").split("/")[-2:]
+        if folder.startswith("dt="):
+            listed.setdefault(folder[3:], set()).add(name)
+    whole = sorted(d for d, names in listed.items() if {"report.html", "report.png"} <= names)
+    paths = [lake.path(report_files(d).record) for d in whole if "report.json" in listed[d]]
+    found: dict[str, str] = {}
+    if not paths:  # fsspec's cat of no path raises
+        return found
+    for path, data in lake.fs.cat(paths, on_error="omit").items():
+        try:
+            record = json.loads(data)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("inputs"), str):
+            found[path.rstrip("/").split("/")[-2][3:]] = record["inputs"]  # dt=<day>
+    return found
+
+
 def report_days(lake: Lake) -> dict[str, float]:
     """Each day with a page, and when the page was last written."""
     found = {}
