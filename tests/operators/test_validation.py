@@ -189,7 +189,13 @@ def test_rejected_row_exact_values():
 
 @pytest.mark.parametrize(
     ("value", "kept"),
-    [(float("nan"), "NaN"), (float("inf"), "Infinity"), (2e12, 2e12), (-1.5, -1.5)],
+    [
+        (float("nan"), "NaN"),
+        (float("inf"), "Infinity"),
+        (float("-inf"), "-Infinity"),
+        (2e12, 2e12),
+        (-1.5, -1.5),
+    ],
 )
 def test_a_rejected_rows_json_is_strict_json(value: float, kept: object) -> None:
     """A NaN or infinite metric, the reason the row is there, was written as a bare NaN or

@@ -90,8 +90,9 @@ MODEL_COMPARISONS = pa.schema(
         column(
             "window_days",
             pa.int64(),
-            "The days pooled: the attempts of the `window_days` days ending on `dt` (the "
-            "operator's parameter, 1 by default), so a reader knows what a row compares.",
+            "The window asked for: the attempts of the `window_days` days ending on `dt` (the "
+            "operator's parameter, 1 by default), fewer within the lake's first days (none "
+            "before its first partition), so a reader knows what a row compares.",
         ),
     ]
 )
