@@ -72,9 +72,9 @@ def run_operators(
         )
     result.add_phase("ray_start", getattr(runtime, "start_seconds", 0.0))
     result.seconds = time.perf_counter() - started
-    result.runtime = runtime.name  # `auto` names its choice once it has made it, and
-    if result.runtime == "auto":  # makes none when every batch was finished before
-        result.runtime = "auto: no batch to run"
+    result.runtime = runtime.name  # `auto` names its choice once it has made it, and makes
+    if result.runtime == "auto":  # none when no batch was left to run (each finished before,
+        result.runtime = "auto: no batch to run"  # or each day up to date)
     for op_result in result.operators.values():
         op_result.seconds, op_result.runtime = result.seconds, result.runtime
     return result
