@@ -191,3 +191,46 @@ def test_a_day_the_sensor_recomputed_stays_fresh_once_raw_events_is_observed(lak
     stale = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
     causes = [(c.dependency, c.reason) for c in stale.get_stale_causes(sessions, DAY1)]
     assert stale.get_status(sessions, DAY1).value == "FRESH", causes
+
+
+def test_a_day_restored_to_an_older_operators_tables_is_stale_in_dagster(lake: Lake) -> None:
+    """A rollback (or a sync) recorded the restored day without the code version that made
+    it: Dagster showed it fresh while `explain` and `--missing` called it stale."""
+    from dagster._core.definitions.data_version import CachingStaleStatusResolver
+    from dagster._core.loader import LoadingContextForTest
+
+    from trajectory_assets.defs.sync import made_by, record_day
+    from trajectory_assets.lake import delta_commit
+    from trajectory_assets.operators import ModelComparisons
+
+    resources = {
+        "lake": ta.LakeResource(root=lake.uri),
+        "compute": ta.ComputeResource(runtime="inline"),
+    }
+    defs = ta.build_definitions(ta.BUILTIN_OPERATORS, name="tier_b", resources=resources)
+    graph = defs.resolve_asset_graph()
+    key = dg.AssetKey("model_comparisons")
+    instance = dg.DagsterInstance.ephemeral()
+    for window in (2, 1):  # an older run with another parameter, then today's
+        config = {"ops": {"tier_b": {"config": {"model_comparisons": {"window_days": window}}}}}
+        assert dg.materialize(
+            assets_of(defs),
+            selection=dg.AssetSelection.assets(key).upstream(),
+            partition_key=DAY1,
+            resources=resources,
+            instance=instance,
+            run_config=config,
+        ).success
+    catalog = lake_catalog(lake)
+    spec = catalog.get("model_comparisons")
+    before, _ = delta_commit.previous_state(lake, spec, DAY1)
+    delta_commit.restore_day(lake, spec, DAY1, {"action": "rollback"}, as_of=before)
+    op = ModelComparisons()
+    made = made_by(lake, op, "model_comparisons", [DAY1])
+    assert made[DAY1] != graph.get(key).code_version
+    record_day(
+        instance, lake, lake_catalog(lake).snapshot(key.path[0]), DAY1, "rollback", made[DAY1]
+    )
+    stale = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    causes = [c.reason for c in stale.get_stale_causes(key, DAY1)]
+    assert stale.get_status(key, DAY1).value == "STALE" and "has a new code version" in causes

@@ -7,7 +7,6 @@ previous state.
 
 import os
 import uuid
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -96,7 +95,7 @@ def rollback(
             f"({now}, {r.rows:,} rows)"
         )
     catalog = Catalog(where, registry.tables)  # as restored
-    _record(where, catalog, op.output_names, partition, as_of)
+    _record(where, catalog, op, partition, as_of)
     failed = _failed_checks(catalog, op, partition)
     for line in failed:
         tell(line)
@@ -124,9 +123,7 @@ def _bind(lake: "Lake", allow_other_lake: bool) -> None:
             raise CliError(f"{exc}; nothing was restored") from None
 
 
-def _record(
-    lake: "Lake", catalog: "Catalog", tables: Sequence[str], day: str, as_of: int | None
-) -> None:
+def _record(lake: "Lake", catalog: "Catalog", op: "Operator", day: str, as_of: int | None) -> None:
     """Tell the Dagster instance (DAGSTER_HOME), so the UI shows the restored day and marks
     what was computed from it stale; without an instance, `sync` does it later."""
     if not os.environ.get("DAGSTER_HOME"):
@@ -134,13 +131,15 @@ def _record(
         return
     import dagster as dg
 
-    from trajectory_assets.defs.sync import record_day
+    from trajectory_assets.defs.sync import made_by, record_day
 
     with dg.DagsterInstance.get() as instance:  # its lake checked by _bind
         back = f"table version {as_of}" if as_of is not None else "its previous version"
-        for table in tables:
-            record_day(instance, lake, catalog.snapshot(table), day, f"rollback to {back}")
-    say(f"recorded in the Dagster instance: {', '.join(tables)} dt={day}")
+        for table in op.output_names:  # made by an older operator: stale in the UI too
+            made = made_by(lake, op, table, [day]).get(day)
+            snapshot = catalog.snapshot(table)
+            record_day(instance, lake, snapshot, day, f"rollback to {back}", made)
+    say(f"recorded in the Dagster instance: {', '.join(op.output_names)} dt={day}")
 
 
 def _failed_checks(catalog: "Catalog", op: "Operator", day: str) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from trajectory_assets.defs.assets import code_versions
 from trajectory_assets.defs.raw import DATA_VERSION_TAG, raw_versions
 from trajectory_assets.defs.report import (
     MAX_CHARTED_DAYS,
@@ -20,12 +21,17 @@ from trajectory_assets.defs.report import (
     chart_metadata,
     page_metadata,
 )
+from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta import Snapshot
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.reports import read_report, report_days, report_files
+from trajectory_assets.operator import Operator
+
+CODE_VERSION_TAG = "dagster/code_version"  # what Dagster's stale marks compare
+FINGERPRINT = "operator_fingerprint"  # in the metadata of every commit an operator made
 
 
 @dataclass(frozen=True)
@@ -59,15 +65,20 @@ def sync(
         known = _latest(instance, table, lake.display())
         changed = _last_changes(lake, table)
         recorded[table] = current[table] = 0
+        new = []
         for day in snapshot.days():
             if day not in valid:
                 outside += 1
-                continue
-            if day in known and known[day] >= changed.get(day, 0.0) and day not in again:
+            elif day in known and known[day] >= changed.get(day, 0.0) and day not in again:
                 current[table] += 1
-                continue
-            record_day(instance, lake, snapshot, day, "sync, from the lake's Delta log")
-            recorded[table] += 1
+            else:
+                new.append(day)
+        producer = registry.producer(table)
+        made = made_by(lake, producer, table, new) if producer and new else {}
+        for day in new:
+            by = "sync, from the lake's Delta log"
+            record_day(instance, lake, snapshot, day, by, made.get(day))
+        recorded[table] += len(new)
     pages = {d: t for d, t in report_days(lake).items() if d in valid}
     if pages:
         recorded[REPORT] = _record_reports(instance, lake, pages, again)
@@ -76,16 +87,22 @@ def sync(
 
 
 def record_day(
-    instance: dg.DagsterInstance, lake: Lake, snapshot: Snapshot, day: str, recorded_by: str
+    instance: dg.DagsterInstance,
+    lake: Lake,
+    snapshot: Snapshot,
+    day: str,
+    recorded_by: str,
+    code_version: str | None = None,
 ) -> None:
     """Record a table's day as the snapshot has it (a runless materialization: the lake changed
-    outside a run, or the run that recorded it is gone)."""
+    outside a run, or the run that recorded it is gone), made by `code_version` (`made_by`)."""
     state = snapshot.state(day)
     assert state is not None
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
             asset_key=snapshot.name,
             partition=day,
+            tags={CODE_VERSION_TAG: code_version} if code_version else None,
             metadata={
                 "dagster/row_count": state.rows,
                 "table_version": snapshot.version,
@@ -95,6 +112,25 @@ def record_day(
             },
         )
     )
+
+
+def made_by(lake: Lake, op: Operator, table: str, days: Collection[str]) -> dict[str, str]:
+    """The Dagster code version that made each day of `table` what it is (found in the log of
+    the commit that wrote its files, a rollback's restored commit too): the operator's code
+    version now where its fingerprint is the operator's now, else the version and fingerprint
+    it was made with, so the UI marks a day restored to an older operator's tables stale, as
+    `explain` does (a record without one read as fresh)."""
+    (now,) = in_lake(lake, [op])
+    current = code_versions(lake, [op])[op.name]
+    made = {}
+    for day, commit in delta_history.day_commits(lake, table, days, FINGERPRINT).items():
+        fingerprint = commit.metadata[FINGERPRINT]
+        made[day] = (
+            current
+            if fingerprint == now.fingerprint
+            else f"{commit.metadata.get('operator_version', '')}+{fingerprint[:8]}"
+        )
+    return made
 
 
 def _record_reports(
