@@ -234,3 +234,12 @@ def test_a_day_restored_to_an_older_operators_tables_is_stale_in_dagster(lake: L
     stale = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
     causes = [c.reason for c in stale.get_stale_causes(key, DAY1)]
     assert stale.get_status(key, DAY1).value == "STALE" and "has a new code version" in causes
+
+
+def test_the_daily_report_has_a_code_version() -> None:
+    """A new page layout (report v2 to v3) showed no new code version in the UI."""
+    from trajectory_assets.definitions import defs
+    from trajectory_assets.report import REPORT_VERSION
+
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey("daily_report")).code_version == str(REPORT_VERSION)

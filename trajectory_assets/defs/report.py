@@ -38,6 +38,7 @@ def report_asset(
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="reports",
         kinds={"html", "matplotlib"},
+        code_version=str(REPORT_VERSION),  # a new page layout: the UI marks the pages stale
         description="One page per day: sessions and cost by app, latency by model, failing "
         "tools, eval pass rates with intervals, paired model comparisons, loops detected.",
     )
