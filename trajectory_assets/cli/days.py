@@ -2,7 +2,7 @@
 would be accepted: what `--missing`, `--dry-run` and the runs themselves share."""
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from trajectory_assets.cli.common import REPORT, CliError, in_partitions, some_days
@@ -23,15 +23,20 @@ def _rule(on_bad_file: str) -> "OnBadFile":
     return "skip" if on_bad_file == "skip" else "fail"
 
 
+TABLES_DUE = "tables missing or stale"
+PAGE_MISSING = "no report page (never materialized, or a run of some tables only)"
+PAGE_OUT_OF_DATE = "report page drawn from other tables than the day's now"
+
+
 def missing_days(
     lake: "Lake", the_project: "Project", tables: Sequence[str], on_bad_file: str = "fail"
-) -> list[str]:
+) -> dict[str, str]:
     """Days with raw data, from the lake's first partition on, where an operator of `tables` has
     no day, or a stale one, judged with the bad-file rule the run will use (part of each day's
     key: a day computed skipping a bad file is current for runs that skip it); and, when the
     daily report is asked for, days without a current report page (a report that failed, a run
     of some tables only, or a page drawn from other tables than the day's now: a run canceled
-    after its commits, a rollback)."""
+    after its commits, a rollback). Each day with why it is picked (`--dry-run` says it)."""
     from trajectory_assets.defs.report import report_inputs
     from trajectory_assets.engine.lineage import stale_days
     from trajectory_assets.lake.catalog import Catalog
@@ -42,13 +47,31 @@ def missing_days(
     candidates = in_partitions(lake, list_days(lake), refuse=False)
     rule = _rule(on_bad_file)
     if REPORT not in tables:
-        return stale_days(lake, the_project.registry, ops, candidates, rule)
+        due = stale_days(lake, the_project.registry, ops, candidates, rule)
+        return dict.fromkeys(due, TABLES_DUE)
     pages = drawn_from(lake)
     in_pages = [d for d in candidates if d in pages]
     stale = set(stale_days(lake, the_project.registry, ops, in_pages, rule))
     catalog = Catalog(lake, the_project.registry.tables)
-    current = {d for d in in_pages if d not in stale and pages[d] == report_inputs(catalog, d)}
-    return [d for d in candidates if d not in current]
+    why = {}
+    for day in candidates:
+        if day not in pages:
+            why[day] = PAGE_MISSING
+        elif day in stale:
+            why[day] = TABLES_DUE
+        elif pages[day] != report_inputs(catalog, day):
+            why[day] = PAGE_OUT_OF_DATE
+    return why
+
+
+def reasons(picked: Mapping[str, str]) -> str:
+    """Why `--missing` picked its days, a line per stretch of days picked for one reason."""
+    lines = []
+    for reason in dict.fromkeys(picked.values()):
+        for run in stretches([d for d, why in picked.items() if why == reason]):
+            span = run[0] if len(run) == 1 else f"{run[0]} .. {run[-1]}"
+            lines.append(f"  {span}: {reason}")
+    return "\n".join(lines)
 
 
 def nothing_to_do(lake: "Lake") -> str:

@@ -42,6 +42,7 @@ from trajectory_assets.cli.days import (
     dry_run_refusal,
     missing_days,
     nothing_to_do,
+    reasons,
     refuse_days_without_raw_data,
     stretches,
 )
@@ -141,9 +142,11 @@ def materialize(
     tables = tables_for(the_project.registry, asked) if asked or not names else []
     if not names or REPORT in names:  # the daily report of the days, after their tables
         tables.append(REPORT)
+    picked: dict[str, str] = {}  # --missing's days, with why
     if missing:
         try:
-            days = missing_days(where, the_project, tables, on_bad_file)
+            picked = missing_days(where, the_project, tables, on_bad_file)
+            days = list(picked)
         except MissingUpstreamError as exc:  # --assets leaves out what the tables read
             leave = ", or leave --assets out" if assets is not None else ""
             raise CliError(f"{exc}{leave}") from None
@@ -158,8 +161,9 @@ def materialize(
         refuse_days_without_raw_data(where, days)
         runs = stretches(days)
         spans = "; ".join(r[0] if len(r) == 1 else f"{r[0]} .. {r[-1]}" for r in runs)
+        why = f"{reasons(picked)}\n" if picked else ""
         say(
-            f"would materialize {len(days)} day(s) in {len(runs)} run(s): {spans}\n"
+            f"would materialize {len(days)} day(s) in {len(runs)} run(s): {spans}\n{why}"
             f"assets: {', '.join(tables)}\n"
             "nothing run (dry run); `explain TABLE` shows a day's plan"
         )
