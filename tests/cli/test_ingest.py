@@ -79,7 +79,7 @@ def test_ids_that_would_drive_the_terminal_are_shown_escaped(
     assert "line 1: app_id with a control character" in printed.err
     import duckdb
 
-    from trajectory_assets.cli.query import write_table
+    from trajectory_assets.cli.query_output import write_table
 
     table = io.StringIO()
     relation = duckdb.sql("SELECT $app AS app_id", params={"app": app})

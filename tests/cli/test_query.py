@@ -232,6 +232,14 @@ def test_time_travel_names_what_is_no_longer_there(
     for fmt in ("csv", "json", "table"):  # csv wrote its header before the error
         assert query(lake, "SELECT * FROM sessions", "--as-of", str(old), "--format", fmt) == 1
         assert capsys.readouterr().out == "", fmt
+        earlier = tmp_path / f"yesterday.{fmt}"  # an earlier result the failed read emptied
+        earlier.write_text("earlier result\n")
+        failed = ("--as-of", str(old), "--format", fmt, "-o", str(earlier))
+        assert query(lake, "SELECT * FROM sessions", *failed) == 1
+        assert earlier.read_text() == "earlier result\n" and sorted(tmp_path.glob(".*")) == []
+    done = query(lake, count, "--format", "csv", "-o", str(tmp_path / "yesterday.csv"))
+    assert done == 0 and (tmp_path / "yesterday.csv").read_text().startswith("count_star()")
+    capsys.readouterr()
     erase.purge_history(Lake(str(lake)), lake_catalog(Lake(str(lake))), [DAY1])
     assert query(lake, count, "--as-of", "1") == 1
     kept = "(older ones were cleaned up by vacuum or forget)"
