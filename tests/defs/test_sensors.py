@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.storage.tags import SCHEDULED_EXECUTION_TIME_TAG
 
 from tests.lakes import DAY1, DAY2, break_day
 from tests.runs import run_all
@@ -152,7 +153,7 @@ def test_a_later_tick_of_the_same_day_does_not_run_yesterday_again(lake: Lake) -
 def _ticks_of_one_day(
     schedule: dg.ScheduleDefinition, instance: dg.DagsterInstance, lake: Lake
 ) -> None:
-    noon = dt.datetime.fromisoformat(DAY1) + dt.timedelta(days=1, hours=12)
+    noon = dt.datetime.fromisoformat(f"{DAY1}T00:00:00+00:00") + dt.timedelta(days=1, hours=12)
 
     def tick(at: dt.datetime) -> object:
         with dg.build_schedule_context(
@@ -172,7 +173,7 @@ def _ticks_of_one_day(
             tags={
                 "dagster/schedule_name": schedule.name,
                 "dagster/partition": DAY1,
-                "dagster/scheduled_execution_time": at.isoformat(),
+                SCHEDULED_EXECUTION_TIME_TAG: at.isoformat(),  # as Dagster's scheduler tags
             },
         )
 

@@ -8,6 +8,7 @@ import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # the type define_asset_job returns; not exported
 )
+from dagster._core.storage.tags import SCHEDULED_EXECUTION_TIME_TAG  # not exported either
 
 from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.resources import LakeResource
@@ -93,16 +94,13 @@ def _earlier_run(
     run of this very tick is not one: Dagster evaluates a tick again after a crash between
     creating its run and submitting it, and submits the run it finds."""
     tags = {"dagster/schedule_name": schedule, "dagster/partition": day}
-    this_tick = context.scheduled_execution_time
+    this_tick = _utc(context.scheduled_execution_time).isoformat()  # as Dagster tags a run
     for run in runs_tagged(context, tags, ON_ITS_WAY_OR_DONE, limit=10):
-        tick = run.tags.get("dagster/scheduled_execution_time")
-        if tick is None or this_tick is None or _instant(tick) != this_tick:
+        if run.tags.get(SCHEDULED_EXECUTION_TIME_TAG) != this_tick:
             return run
     return None
 
 
-def _instant(text: str) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """A tick's time in UTC (a naive one, as a test's context may give, taken as UTC)."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
