@@ -235,6 +235,14 @@ def test_a_day_restored_to_an_older_operators_tables_is_stale_in_dagster(lake: L
     causes = [c.reason for c in stale.get_stale_causes(key, DAY1)]
     assert stale.get_status(key, DAY1).value == "STALE" and "has a new code version" in causes
 
+    # and back to today's operator's tables: recorded without a code version, fresh (a runless
+    # record with one, lacking a run's input versions, reads as stale whatever it says)
+    delta_commit.restore_day(lake, spec, DAY1, {"action": "rollback"}, as_of=before + 1)
+    assert made_by(lake, op, "model_comparisons", [DAY1]) == {}
+    record_day(instance, lake, lake_catalog(lake).snapshot(key.path[0]), DAY1, "rollback", None)
+    fresh = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    assert fresh.get_status(key, DAY1).value == "FRESH"
+
 
 def test_the_daily_report_has_a_code_version() -> None:
     """A new page layout (report v2 to v3) showed no new code version in the UI."""

@@ -13,6 +13,7 @@ def _record(inputs: str) -> ReportRecord:
 
 
 def test_only_whole_pages_with_a_record_name_their_inputs(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "lake[1]"  # a lake's name is no glob pattern: `cat` read it as one
     lake = Lake(str(tmp_path))
     for day in ("2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"):
         write_report(lake, day, "<html>", b"png", _record(f"inputs of {day}"))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from trajectory_assets.defs.assets import code_versions
 from trajectory_assets.defs.raw import DATA_VERSION_TAG, raw_versions
 from trajectory_assets.defs.report import (
     MAX_CHARTED_DAYS,
@@ -115,21 +114,18 @@ def record_day(
 
 
 def made_by(lake: Lake, op: Operator, table: str, days: Collection[str]) -> dict[str, str]:
-    """The Dagster code version that made each day of `table` what it is (found in the log of
-    the commit that wrote its files, a rollback's restored commit too): the operator's code
-    version now where its fingerprint is the operator's now, else the version and fingerprint
-    it was made with, so the UI marks a day restored to an older operator's tables stale, as
-    `explain` does (a record without one read as fresh)."""
+    """The days of `table` that another operator than `op` as it reads this lake made what they
+    are (found in the log of the commit that wrote their files, a rollback's restored commit
+    too), each with the version and fingerprint it was made with: recorded as their code
+    version, so the UI marks a day restored to an older operator's tables stale, as `explain`
+    does (a record without one read as fresh). A day `op` made gets none: a runless record with
+    any code version, lacking the input versions a run records, reads as stale to Dagster."""
     (now,) = in_lake(lake, [op])
-    current = code_versions(lake, [op])[op.name]
     made = {}
     for day, commit in delta_history.day_commits(lake, table, days, FINGERPRINT).items():
         fingerprint = commit.metadata[FINGERPRINT]
-        made[day] = (
-            current
-            if fingerprint == now.fingerprint
-            else f"{commit.metadata.get('operator_version', '')}+{fingerprint[:8]}"
-        )
+        if fingerprint != now.fingerprint:
+            made[day] = f"{commit.metadata.get('operator_version', '')}+{fingerprint[:8]}"
     return made
 
 

@@ -85,8 +85,13 @@ def _without_receipts(
 ) -> str:
     """What dropping an intent whose receipts are gone leaves: the tables it committed before
     its clean-up was interrupted are its own; any other is computed anew by this run."""
-    catalog = Catalog(lake, {t.name: t for t in op.outputs})
-    others = [t for t in intent["tables"] if getattr(catalog.state(t, day), "attempt", None) != key]
+    specs = {t.name: t for t in op.outputs}  # an older version's intent may name another table
+    catalog = Catalog(lake, specs)
+    others = [
+        t
+        for t in intent["tables"]
+        if t not in specs or getattr(catalog.state(t, day), "attempt", None) != key
+    ]
     left = (
         f"{', '.join(others)} not committed by it: computed anew"
         if others

@@ -77,17 +77,20 @@ def drawn_from(lake: Lake) -> dict[str, str]:
         if folder.startswith("dt="):
             listed.setdefault(folder[3:], set()).add(name)
     whole = sorted(d for d, names in listed.items() if {"report.html", "report.png"} <= names)
-    paths = [lake.path(report_files(d).record) for d in whole if "report.json" in listed[d]]
+    days = [d for d in whole if "report.json" in listed[d]]
+    paths = [lake.path(report_files(d).record) for d in days]
+    # cat_ranges: in parallel on an object store, and no path read as a glob (a lake `lk[1]`)
+    read: list[bytes | BaseException] = lake.fs.cat_ranges(paths, None, None, on_error="return")
     found: dict[str, str] = {}
-    if not paths:  # fsspec's cat of no path raises
-        return found
-    for path, data in lake.fs.cat(paths, on_error="omit").items():
+    for day, data in zip(days, read, strict=True):
+        if isinstance(data, BaseException):
+            continue  # a record that cannot be read: the page is drawn again
         try:
             record = json.loads(data)
         except ValueError:
             continue
         if isinstance(record, dict) and isinstance(record.get("inputs"), str):
-            found[path.rstrip("/").split("/")[-2][3:]] = record["inputs"]  # dt=<day>
+            found[day] = record["inputs"]
     return found
 
 
