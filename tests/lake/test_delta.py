@@ -236,6 +236,22 @@ def test_an_intent_left_without_its_receipts_does_not_block_the_day(
     assert lake_catalog(lake).state("turns", DAY1).attempt == attempt.key  # type: ignore[union-attr]
 
 
+def test_explain_says_an_interrupted_commit_whose_files_are_gone_is_dropped(lake: Lake) -> None:
+    """It said the next run would complete the commit, which drops it and computes the day."""
+    op = Sessionize()
+    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
+    receipts = InlineRuntime().run(day.tasks)
+    attempt = day.attempt(op)
+    write_intent(attempt, op.output_names, [r.batch_id for r in receipts], {"run_id": "dead"})
+    registry = Registry.build([op], OPERATORS)
+    assert "first completes the commit" in explain(registry, [op], lake, [DAY1], "inline")
+    staged = receipts[0].tables("turns")[0]
+    Path(lake.root, "turns", staged.path).unlink()  # a vacuum outside the instance
+    assert "some of whose files are gone (a vacuum)" in explain(
+        registry, [op], lake, [DAY1], "inline"
+    )
+
+
 def test_discarding_an_attempt_removes_its_intent_first(
     lake: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -64,7 +64,7 @@ def roll_forward(
                 continue
             progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
             receipts = [finished[b] for b in intent["batches"]]
-            if _of_another_schema(receipts, specs):
+            if staged_of_another_schema(receipts, specs):
                 discard(attempt)
                 progress(
                     f"{op.name} dt={day}: the interrupted commit {attempt.key} holds files of "
@@ -103,7 +103,9 @@ def _without_receipts(
     )
 
 
-def _of_another_schema(receipts: Sequence[BatchReceipt], specs: Mapping[str, TableSpec]) -> bool:
+def staged_of_another_schema(
+    receipts: Sequence[BatchReceipt], specs: Mapping[str, TableSpec]
+) -> bool:
     """Files written before the operator's schema changed (files older than schema digests
     are taken as they are)."""
     digests = {name: schema_digest(spec) for name, spec in specs.items()}

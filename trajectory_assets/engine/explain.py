@@ -3,6 +3,7 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from trajectory_assets.engine.commit import staged_of_another_schema
 from trajectory_assets.engine.lineage import in_lake, of_another_schema
 from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
@@ -15,8 +16,10 @@ from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta_history import day_commits
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import (
+    Attempt,
     committing_now,
     finished_batches,
+    intact_batches,
     pending_attempts,
     read_intent,
 )
@@ -108,20 +111,7 @@ def _day_lines(
     ]
     for op in (*d.run, *d.current):
         for attempt in pending_attempts(d.lake, op.name, d.day):
-            intent = read_intent(attempt)
-            pid = committing_now(intent) if intent is not None else None
-            whole = intent is not None and set(intent["batches"]) <= set(finished_batches(attempt))
-            lines.append(
-                f"  {op.name}: a run is committing the day now (process {pid}, attempt "
-                f"{attempt.key}): a run started meanwhile outside its Dagster instance fails"
-                if pid
-                else f"  {op.name}: first completes the commit an interrupted run decided on "
-                f"(attempt {attempt.key}): until then some of its tables of the day may be "
-                "committed, others not"
-                if whole
-                else f"  {op.name}: first drops the commit an interrupted run decided on "
-                f"(attempt {attempt.key}), whose batch receipts are gone"
-            )
+            lines.append(f"  {op.name}: {_interrupted(op, attempt)}")
     for op in d.current:
         lines.append(f"  {op.name}: up to date (attempt {d.keys.keys[op.name]}): nothing to do")
     shared = [
@@ -140,6 +130,31 @@ def _day_lines(
     for op in waiting:
         lines.append(f"  {op.name}: waits for its inputs to be committed, then runs")
     return lines
+
+
+def _interrupted(op: Operator, attempt: Attempt) -> str:
+    """What a run does first with an interrupted commit of the day (`commit.roll_forward`)."""
+    intent = read_intent(attempt)
+    assert intent is not None
+    if pid := committing_now(intent):
+        return (
+            f"a run is committing the day now (process {pid}, attempt {attempt.key}): a run "
+            "started meanwhile outside its Dagster instance fails"
+        )
+    drops = f"first drops the commit an interrupted run decided on (attempt {attempt.key}), "
+    batches = set(intent["batches"])
+    finished = finished_batches(attempt)
+    if not batches <= set(finished):
+        return f"{drops}whose batch receipts are gone"
+    if not batches <= set(intact_batches(attempt)):
+        return f"{drops}some of whose files are gone (a vacuum): the day is computed anew"
+    specs = {t.name: t for t in op.outputs}
+    if staged_of_another_schema([finished[b] for b in batches], specs):
+        return f"{drops}whose files hold another schema than the operator's now"
+    return (
+        f"first completes the commit an interrupted run decided on (attempt {attempt.key}): "
+        "until then some of its tables of the day may be committed, others not"
+    )
 
 
 def _why_run(
