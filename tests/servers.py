@@ -1,5 +1,6 @@
 """Real servers the tests start on loopback, from the project's own dependencies."""
 
+import random
 import socket
 import subprocess
 import sys
@@ -15,18 +16,29 @@ ACCESS_KEY = "trajectory-test"
 SECRET_KEY = "trajectory-test-secret"
 
 
-RAY_FIXED_PORTS = frozenset({6379, 8265, 10001, 52365})
-"""Ports every Ray node takes by default (GCS, dashboard, client server, dashboard agent): the
-system once handed out 52365 for a test cluster's head, and `ray start` refused it."""
+QUIET_PORTS = range(20000, 32768)
+"""Where the tests' servers listen: above Ray's worker ports (10002-19999) and below the
+system's ephemeral range (32768-60999 on Linux), where every other port a Ray node opens, and
+every client socket, is handed out. A port taken from the ephemeral range could be handed to
+another process before the test's server bound it: the stack's webserver once found its port
+taken (its log empty) and the tests' requests met another server, which closed them. Ray's
+fixed ports (6379, 8265, 10001, 52365) are outside it too."""
+
+_handed: set[int] = set()  # never the same port twice in one test session
 
 
 def free_port() -> int:
     while True:
+        port = random.choice(QUIET_PORTS)
+        if port in _handed:
+            continue
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in RAY_FIXED_PORTS:
-            return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed.add(port)
+        return port
 
 
 def wait_for_port(port: int, timeout: float = 60.0) -> None:
