@@ -14,11 +14,12 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.runtimes.names import RUNTIME_NAMES, RuntimeName
 from trajectory_assets.errors import NotMaterializedError, first_few
 from trajectory_assets.lake.catalog import (
     Catalog,
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
     from trajectory_assets.engine.runtimes.base import Runtime
     from trajectory_assets.engine.runtimes.ray import Dataset
 
-RuntimeName = Literal["auto", "ray", "inline"]
-RUNTIMES: tuple[RuntimeName, ...] = ("auto", "ray", "inline")
 Days = str | date | Sequence[str | date]
 
 
@@ -200,19 +199,14 @@ class Context:
         return Registry.build([op], others)
 
     def _runtime(self) -> "Runtime":
-        from trajectory_assets.engine.runtimes.auto import AutoRuntime
-        from trajectory_assets.engine.runtimes.inline import InlineRuntime
+        from trajectory_assets.engine.runtimes.auto import named_runtime
 
         def ray() -> "Runtime":
             from trajectory_assets.engine.runtimes.ray import RayRuntime
 
             return RayRuntime()
 
-        if self.runtime_name == "inline":
-            return InlineRuntime()
-        if self.runtime_name == "ray":
-            return ray()
-        return AutoRuntime(ray)
+        return named_runtime(self.runtime_name, ray)
 
 
 def _days(days: Days) -> list[str]:
@@ -230,8 +224,8 @@ def connect(
     of `defs` modules (one or a list, each exposing `operators`), of TRAJECTORY_ASSETS_DEFS and
     of the lake's own config, as the command line has them. FileNotFoundError when nothing is
     there: a mistyped path would otherwise read as a lake without data."""
-    if runtime not in RUNTIMES:
-        raise ValueError(f"runtime={runtime!r}: choose one of {', '.join(RUNTIMES)}")
+    if runtime not in RUNTIME_NAMES:
+        raise ValueError(f"runtime={runtime!r}: choose one of {', '.join(RUNTIME_NAMES)}")
     where = os.fspath(lake)
     found = lake_from_env(where if "://" in where else os.path.expanduser(where))
     if not found.fs.exists(found.root):

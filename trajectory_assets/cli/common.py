@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from trajectory_assets.engine.runtimes.names import RUNTIME_NAMES
 from trajectory_assets.errors import first_few, shown
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-RUNTIMES = ("auto", "ray", "inline")
 DEFAULT_APPS = "support-bot,code-agent,research-agent"
 
 
@@ -182,7 +182,7 @@ ON_BAD_FILE_ENV = "TRAJECTORY_ASSETS_ON_BAD_FILE"
 def runtime_option(f: F) -> F:
     return click.option(
         "--runtime",
-        type=click.Choice(RUNTIMES),
+        type=click.Choice(RUNTIME_NAMES),
         default="auto",
         show_default=True,
         envvar=RUNTIME_ENV,

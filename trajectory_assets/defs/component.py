@@ -26,11 +26,12 @@ lists component types, so the engine and the definitions load only when a compon
 import importlib
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import dagster as dg
 from pydantic import BaseModel
 
+from trajectory_assets.engine.runtimes.names import RuntimeName
 from trajectory_assets.errors import DefinitionError
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class OperatorAssets(dg.Component, dg.Model, dg.Resolvable):
         ),
     ] = None
     runtime: Annotated[
-        Literal["auto", "ray", "inline"] | None,
+        RuntimeName | None,
         dg.Resolver.default(
             description="Where operator batches run (default: TRAJECTORY_ASSETS_RUNTIME, else "
             "`auto`: in-process for small runs, local Ray for large ones)."

@@ -1,14 +1,14 @@
 """Dagster resources: where the lake is, and where the batches run."""
 
 import json
-from typing import Any, Literal
+from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, AutoRuntime
+from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, named_runtime
 from trajectory_assets.engine.runtimes.base import Runtime
-from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.engine.runtimes.names import RuntimeName
 from trajectory_assets.engine.runtimes.ray import WORKERS_START_TIMEOUT_S
 from trajectory_assets.lake.fs import Lake, s3_options
 
@@ -57,7 +57,7 @@ class ComputeResource(dg.ConfigurableResource):
     where a deployment wants its batches, not in the Dagster process).
     """
 
-    runtime: Literal["auto", "ray", "inline"] = Field(
+    runtime: RuntimeName = Field(
         default="auto",
         description="`auto`: in-process below `auto_threshold_bytes` of raw input, else Ray "
         "(always Ray when `address` is set); "
@@ -100,13 +100,8 @@ class ComputeResource(dg.ConfigurableResource):
 
     def get_runtime(self) -> Runtime:
         if self._runtime is None:
-            if self.runtime == "inline":
-                self._runtime = InlineRuntime(self.num_cpus)
-            elif self.runtime == "ray":
-                self._runtime = self._ray()
-            else:
-                threshold = 0 if self.address else self.auto_threshold_bytes
-                self._runtime = AutoRuntime(self._ray, threshold, self.num_cpus)
+            threshold = 0 if self.address else self.auto_threshold_bytes
+            self._runtime = named_runtime(self.runtime, self._ray, self.num_cpus, threshold)
         return self._runtime
 
     def _ray(self) -> Runtime:

@@ -12,11 +12,26 @@ import pyarrow as pa
 
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.engine.runtimes.names import RuntimeName
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.lake.staging import BatchReceipt
 
 DEFAULT_THRESHOLD_BYTES = 256 * 1024 * 1024
 """Raw input below which a run stays in-process (measured: see benchmarks/README.md)."""
+
+
+def named_runtime(
+    name: RuntimeName,
+    make_ray: Callable[[], Runtime],
+    workers: int | None = None,
+    threshold_bytes: int = DEFAULT_THRESHOLD_BYTES,
+) -> Runtime:
+    """The runtime a user named; Ray is started only through `make_ray`, and only when used."""
+    if name == "inline":
+        return InlineRuntime(workers)
+    if name == "ray":
+        return make_ray()
+    return AutoRuntime(make_ray, threshold_bytes, workers)
 
 
 def input_bytes(tasks: Sequence[BatchTask]) -> int:
