@@ -7,9 +7,9 @@ import dagster as dg
 import pytest
 
 import trajectory_assets as ta
+from tests.dagster_assets import inline_resources
 from tests.lakes import DAY1
 from tests.runs import run_all
-from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.errors import DefinitionError
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.config import LakeConfig, write_config
@@ -112,7 +112,7 @@ def test_two_modules_of_one_name_are_a_definition_error(modules: Path) -> None:
 def test_a_module_reads_the_tables_of_another(modules: Path, lake: Lake) -> None:
     run_all(lake, [DAY1])  # the built-in sessions
     project = load(["team.app_count", "team.apps"])  # the reader first: order does not matter
-    resources = {"lake": LakeResource(root=lake.uri), "compute": ComputeResource(runtime="inline")}
+    resources = inline_resources(lake)
     assets = project.assets(resources)  # type: ignore[arg-type]
     result = dg.materialize(
         [a for a in assets if isinstance(a, dg.AssetsDefinition) and a.is_executable],

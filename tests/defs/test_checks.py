@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.dagster_assets import assets_of
+from tests.dagster_assets import assets_of, inline_resources
 from tests.lakes import DAY1, DAY2, write_session_file
 from tests.operators.builders import event, events_table
 from tests.runs import lake_catalog
@@ -26,7 +26,6 @@ from trajectory_assets.defs.checks import (
     evaluate,
     evaluate_all,
 )
-from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake import delta, delta_commit, delta_history, erase
 from trajectory_assets.lake.delta import DataFile
 from trajectory_assets.lake.fs import Lake
@@ -47,10 +46,7 @@ def _materialize(
         assets_of(defs),
         selection=selection,
         partition_key=DAY1,
-        resources={
-            "lake": LakeResource(root=lake.uri),
-            "compute": ComputeResource(runtime="inline"),
-        },
+        resources=inline_resources(lake),
         instance=instance or dg.DagsterInstance.ephemeral(),
         run_config=run_config or {},
     )
@@ -332,7 +328,7 @@ def test_checks_alone_evaluate_the_committed_day(lake: Lake) -> None:
 def _check_sessions(lake: Lake) -> dg.ExecuteInProcessResult:
     """A run of the sessions table's checks alone, as the UI launches it."""
     job = dg.define_asset_job("checks", selection=dg.AssetSelection.checks_for_assets("sessions"))
-    resources = {"lake": LakeResource(root=lake.uri), "compute": ComputeResource(runtime="inline")}
+    resources = inline_resources(lake)
     built = dg.Definitions(assets=assets_of(defs), jobs=[job], resources=resources)
     # unpartitioned, as the UI's "Execute checks" runs them: over every committed day
     return built.resolve_job_def("checks").execute_in_process(
@@ -345,7 +341,7 @@ def test_each_day_of_a_range_run_has_its_own_check_status(lake: Lake) -> None:
     day's materialization: the UI shows a failing day failed, whatever the other days did."""
     instance = dg.DagsterInstance.ephemeral()
     days = {"dagster/asset_partition_range_start": DAY1, "dagster/asset_partition_range_end": DAY2}
-    resources = {"lake": LakeResource(root=lake.uri), "compute": ComputeResource(runtime="inline")}
+    resources = inline_resources(lake)
     built = dg.materialize(
         assets_of(defs), selection=SELECTION, tags=days, resources=resources, instance=instance
     )
@@ -395,10 +391,7 @@ def test_sessions_split_over_two_days_or_filed_on_another_day_are_a_warning(
     result = dg.materialize(
         assets_of(defs),
         selection=dg.AssetSelection.assets("sessions", "turns", "llm_calls").upstream(),
-        resources={
-            "lake": LakeResource(root=lake.uri),
-            "compute": ComputeResource(runtime="inline"),
-        },
+        resources=inline_resources(lake),
         instance=dg.DagsterInstance.ephemeral(),
         tags={
             "dagster/asset_partition_range_start": DAY1,

@@ -16,6 +16,7 @@ import team_metrics.definitions as team  # installed beside the package by `make
 import yaml
 from dagster.components.testing import create_defs_folder_sandbox
 
+from tests.dagster_assets import inline_resources
 from tests.lakes import DAY1
 from tests.runs import run_all
 from trajectory_assets.defs.component import BUILTIN, OperatorAssets
@@ -97,9 +98,7 @@ def test_a_table_materializes_as_through_python(env_lake: Lake, tmp_path: Path) 
     run_all(env_lake, [DAY1])  # the built-in tables slow_turns reads
     other = Lake(str(shutil.copytree(env_lake.root, tmp_path / "other")))
     defs = load_project()
-    python = python_route(
-        {"lake": LakeResource(root=other.uri), "compute": ComputeResource(runtime="inline")}
-    )
+    python = python_route(inline_resources(other))
     for made in (defs, python):
         result = dg.materialize(
             list(made.assets or []),  # type: ignore[arg-type]

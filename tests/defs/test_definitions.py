@@ -8,7 +8,7 @@ import dagster as dg
 import team_metrics.definitions as team  # installed beside the package by `make test`
 
 import trajectory_assets as ta
-from tests.dagster_assets import assets_of
+from tests.dagster_assets import inline_resources, materialize_upstream, stale_status
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
 from trajectory_assets.definitions import defs as builtin
@@ -27,10 +27,7 @@ def test_the_builtin_and_a_teams_definitions_merge_into_one_location() -> None:
 
 
 def test_resources_of_ones_own_serve_both_and_materialize_in_one_run(lake: Lake) -> None:
-    resources = {
-        "lake": ta.LakeResource(root=lake.uri),
-        "compute": ta.ComputeResource(runtime="inline"),
-    }
+    resources = inline_resources(lake)
     tables = ta.build_definitions(ta.BUILTIN_OPERATORS, name="tier_b", resources=resources)
     daily = tables.get_assets_def("sessions").partitions_def
     read: dict[str, int] = {}
@@ -48,15 +45,8 @@ def test_resources_of_ones_own_serve_both_and_materialize_in_one_run(lake: Lake)
         ),
         dg.Definitions(assets=[app_costs]),
     )
-    result = dg.materialize(
-        assets_of(both),
-        selection=dg.AssetSelection.assets(
-            "sessions", "turns", "slow_turns", "app_costs"
-        ).upstream(),
-        partition_key=DAY1,
-        resources=resources,
-        instance=dg.DagsterInstance.ephemeral(),
-    )
+    keys = ["sessions", "turns", "slow_turns", "app_costs"]
+    result = materialize_upstream(both, keys, DAY1, dg.DagsterInstance.ephemeral())
     assert result.success
     assert lake_catalog(lake).state("sessions", DAY1) is not None
     assert read == {DAY1: ta.connect(lake.uri).read("sessions", dt=DAY1).num_rows} != {DAY1: 0}
@@ -76,12 +66,8 @@ def test_a_location_with_an_executor_of_its_own_takes_the_tables() -> None:
 def test_blocking_checks_hold_back_an_asset_of_ones_own(lake: Lake) -> None:
     """A failed ERROR check left the Dagster run green and an asset downstream ran anyway; with
     blocking checks the run fails, its tables committed, and the asset waits."""
-    resources = {
-        "lake": ta.LakeResource(root=lake.uri),
-        "compute": ta.ComputeResource(runtime="inline"),
-    }
     tables = ta.build_definitions(
-        ta.BUILTIN_OPERATORS, name="tier_b", resources=resources, blocking_checks=True
+        ta.BUILTIN_OPERATORS, name="tier_b", resources=inline_resources(lake), blocking_checks=True
     )
     ran: list[str] = []
 
@@ -93,12 +79,11 @@ def test_blocking_checks_hold_back_an_asset_of_ones_own(lake: Lake) -> None:
         ran.append(context.partition_key)
 
     defs = dg.Definitions.merge(tables, dg.Definitions(assets=[after_rejections]))
-    result = dg.materialize(
-        assets_of(defs),
-        selection=dg.AssetSelection.assets("rejected_events", "after_rejections").upstream(),
-        partition_key=DAY1,
-        resources=resources,
-        instance=dg.DagsterInstance.ephemeral(),
+    result = materialize_upstream(
+        defs,
+        ["rejected_events", "after_rejections"],
+        DAY1,
+        dg.DagsterInstance.ephemeral(),
         run_config={"ops": {"tier_b": {"config": {"max_rejected_share": 0.0}}}},
         raise_on_error=False,
     )
@@ -113,19 +98,12 @@ def test_blocking_checks_hold_back_an_asset_of_ones_own(lake: Lake) -> None:
 def test_dagster_marks_every_window_a_changed_day_is_in_stale(lake: Lake) -> None:
     """A rolling window's day D reads D-1 too: after D-1's sessions changed, Dagster showed D
     fresh (its dependency drawn day to day) while the engine's lineage recomputed it."""
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver
-    from dagster._core.loader import LoadingContextForTest
-
     from trajectory_assets.defs.sync import observe_raw
     from trajectory_assets.operators import ModelComparisons
 
-    resources = {
-        "lake": ta.LakeResource(root=lake.uri),
-        "compute": ta.ComputeResource(runtime="inline"),
-    }
     window = ModelComparisons(window_days=2)  # the loaded instance's window: Dagster's too
     operators = [window if op.name == window.name else op for op in ta.BUILTIN_OPERATORS]
-    defs = ta.build_definitions(operators, name="tier_b", resources=resources)
+    defs = ta.build_definitions(operators, name="tier_b", resources=inline_resources(lake))
     graph = defs.resolve_asset_graph()
     key, sessions = dg.AssetKey("model_comparisons"), dg.AssetKey("sessions")
     mapping = graph.get_partition_mapping(key, sessions)
@@ -139,14 +117,8 @@ def test_dagster_marks_every_window_a_changed_day_is_in_stale(lake: Lake) -> Non
             session = next(p for p in sorted(day1.rglob("session_id=*")) if p.is_dir())
             shutil.copytree(session, session.with_name("session_id=late-one"))
             observe_raw(instance, lake, partitions)
-        assert dg.materialize(
-            assets_of(defs),
-            selection=dg.AssetSelection.assets(*selection).upstream(),
-            partition_key=day,
-            resources=resources,
-            instance=instance,
-        ).success
-    stale = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+        assert materialize_upstream(defs, selection, day, instance).success
+    stale = stale_status(instance, defs)
     assert {d: stale.get_status(key, d).value for d in (DAY1, DAY2)} == {
         DAY1: "STALE",
         DAY2: "STALE",
@@ -157,19 +129,11 @@ def test_a_day_the_sensor_recomputed_stays_fresh_once_raw_events_is_observed(lak
     """A run records the raw version it read: late data arrived, the day was recomputed, and
     the next Observe of raw_events marked that up-to-date day stale ("raw_events has a new
     data version"), since the run had recorded the observation before the data arrived."""
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver
-    from dagster._core.loader import LoadingContextForTest
-
     from trajectory_assets.defs.sync import observe_raw
 
-    resources = {
-        "lake": ta.LakeResource(root=lake.uri),
-        "compute": ta.ComputeResource(runtime="inline"),
-    }
     defs = ta.build_definitions(
-        ta.BUILTIN_OPERATORS, name="tier_b", resources=resources, raw_source=True
+        ta.BUILTIN_OPERATORS, name="tier_b", resources=inline_resources(lake), raw_source=True
     )
-    graph = defs.resolve_asset_graph()
     partitions = defs.get_assets_def("sessions").partitions_def
     assert isinstance(partitions, dg.DailyPartitionsDefinition)
     instance = dg.DagsterInstance.ephemeral()
@@ -180,15 +144,9 @@ def test_a_day_the_sensor_recomputed_stays_fresh_once_raw_events_is_observed(lak
             day1 = Path(lake.root, "raw_events", f"dt={DAY1}")
             session = next(p for p in sorted(day1.rglob("session_id=*")) if p.is_dir())
             shutil.copytree(session, session.with_name("session_id=late-one"))
-        assert dg.materialize(
-            assets_of(defs),
-            selection=dg.AssetSelection.assets(sessions).upstream(),
-            partition_key=DAY1,
-            resources=resources,
-            instance=instance,
-        ).success
+        assert materialize_upstream(defs, [sessions], DAY1, instance).success
     assert observe_raw(instance, lake, partitions) == 0  # the run observed what it read
-    stale = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    stale = stale_status(instance, defs)
     causes = [(c.dependency, c.reason) for c in stale.get_stale_causes(sessions, DAY1)]
     assert stale.get_status(sessions, DAY1).value == "FRESH", causes
 
@@ -196,31 +154,19 @@ def test_a_day_the_sensor_recomputed_stays_fresh_once_raw_events_is_observed(lak
 def test_a_day_restored_to_an_older_operators_tables_is_stale_in_dagster(lake: Lake) -> None:
     """A rollback (or a sync) recorded the restored day without the code version that made
     it: Dagster showed it fresh while `explain` and `--missing` called it stale."""
-    from dagster._core.definitions.data_version import CachingStaleStatusResolver
-    from dagster._core.loader import LoadingContextForTest
-
     from trajectory_assets.defs.sync import made_by, record_day
     from trajectory_assets.lake import delta_commit
     from trajectory_assets.operators import ModelComparisons
 
-    resources = {
-        "lake": ta.LakeResource(root=lake.uri),
-        "compute": ta.ComputeResource(runtime="inline"),
-    }
-    defs = ta.build_definitions(ta.BUILTIN_OPERATORS, name="tier_b", resources=resources)
+    defs = ta.build_definitions(
+        ta.BUILTIN_OPERATORS, name="tier_b", resources=inline_resources(lake)
+    )
     graph = defs.resolve_asset_graph()
     key = dg.AssetKey("model_comparisons")
     instance = dg.DagsterInstance.ephemeral()
     for window in (2, 1):  # an older run with another parameter, then today's
         config = {"ops": {"tier_b": {"config": {"model_comparisons": {"window_days": window}}}}}
-        assert dg.materialize(
-            assets_of(defs),
-            selection=dg.AssetSelection.assets(key).upstream(),
-            partition_key=DAY1,
-            resources=resources,
-            instance=instance,
-            run_config=config,
-        ).success
+        assert materialize_upstream(defs, [key], DAY1, instance, run_config=config).success
     catalog = lake_catalog(lake)
     spec = catalog.get("model_comparisons")
     before, _ = delta_commit.previous_state(lake, spec, DAY1)
@@ -231,7 +177,7 @@ def test_a_day_restored_to_an_older_operators_tables_is_stale_in_dagster(lake: L
     record_day(
         instance, lake, lake_catalog(lake).snapshot(key.path[0]), DAY1, "rollback", made[DAY1]
     )
-    stale = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    stale = stale_status(instance, defs)
     causes = [c.reason for c in stale.get_stale_causes(key, DAY1)]
     assert stale.get_status(key, DAY1).value == "STALE" and "has a new code version" in causes
 
@@ -240,7 +186,7 @@ def test_a_day_restored_to_an_older_operators_tables_is_stale_in_dagster(lake: L
     delta_commit.restore_day(lake, spec, DAY1, {"action": "rollback"}, as_of=before + 1)
     assert made_by(lake, op, "model_comparisons", [DAY1]) == {}
     record_day(instance, lake, lake_catalog(lake).snapshot(key.path[0]), DAY1, "rollback", None)
-    fresh = CachingStaleStatusResolver(instance, graph, LoadingContextForTest(instance))
+    fresh = stale_status(instance, defs)
     assert fresh.get_status(key, DAY1).value == "FRESH"
 
 

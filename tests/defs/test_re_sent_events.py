@@ -6,12 +6,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from tests.dagster_assets import assets_of
+from tests.dagster_assets import assets_of, inline_resources
 from tests.lakes import DAY1, write_session_file
 from tests.operators.builders import event, events_table
 from tests.runs import lake_catalog
 from trajectory_assets.definitions import defs
-from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators.audit import CONFLICTING, recount
 from trajectory_assets.operators.session_tables import REJECTED_EVENTS
@@ -33,10 +32,7 @@ def _sessions_run(lake: Lake) -> dg.ExecuteInProcessResult:
         assets_of(defs),
         selection=dg.AssetSelection.assets("sessions", "turns").upstream(),
         partition_key=DAY1,
-        resources={
-            "lake": LakeResource(root=lake.uri),
-            "compute": ComputeResource(runtime="inline"),
-        },
+        resources=inline_resources(lake),
         instance=dg.DagsterInstance.ephemeral(),
     )
 

@@ -11,12 +11,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.dagster_assets import assets_of
+from tests.dagster_assets import assets_of, inline_resources
 from tests.lakes import DAY1
 from tests.operators.builders import event
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.definitions import defs
-from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import BadRawFilesError
 from trajectory_assets.lake import delta_history
@@ -168,10 +167,7 @@ def test_rejected_rows_are_counted_in_materialization_metadata(lake: Lake) -> No
         assets_of(defs),
         selection=dg.AssetSelection.assets(*Sessionize.output_names),
         partition_key=DAY1,
-        resources={
-            "lake": LakeResource(root=lake.uri),
-            "compute": ComputeResource(runtime="inline"),
-        },
+        resources=inline_resources(lake),
         instance=instance,
     )
     assert result.success
