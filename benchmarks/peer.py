@@ -58,12 +58,13 @@ def prepare_inputs(lake: LakeInfo) -> PeerInputs:
     import pyarrow.parquet as pq
     from scipy import stats
 
-    from trajectory_assets.operators.price_overrides import OVERRIDES_FILE, read_overrides
+    from trajectory_assets.operators.price_overrides import OVERRIDES_FILE, parse_overrides
     from trajectory_assets.operators.pricing import price_table
 
     folder = fresh_folder("peer-inputs")
     models = lake_models()
-    overrides = read_overrides(Path(lake["path"]) / OVERRIDES_FILE)
+    file = Path(lake["path"]) / OVERRIDES_FILE
+    overrides = parse_overrides(file.read_text("utf-8"), str(file)) if file.exists() else ()
     prices = folder / "prices.parquet"
     pq.write_table(price_table(models, overrides), prices)
     dfs = list(range(1, MAX_DF + 1))

@@ -113,7 +113,7 @@ def test_a_module_reads_the_tables_of_another(modules: Path, lake: Lake) -> None
     run_all(lake, [DAY1])  # the built-in sessions
     project = load(["team.app_count", "team.apps"])  # the reader first: order does not matter
     resources = inline_resources(lake)
-    assets = project.assets(resources)  # type: ignore[arg-type]
+    assets = project.assets(resources)
     result = dg.materialize(
         [a for a in assets if isinstance(a, dg.AssetsDefinition) and a.is_executable],
         selection=dg.AssetSelection.assets("apps", "app_count"),

@@ -167,7 +167,7 @@ def test_what_build_definitions_takes_the_yaml_takes(
             "sensor_running": True,
         }
     )
-    lake, compute = defs.resources["lake"], defs.resources["compute"]  # type: ignore[index]
+    lake, compute = defs.resources["lake"], defs.resources["compute"]
     assert isinstance(lake, LakeResource) and lake.root == str(tmp_path / "elsewhere")
     assert isinstance(compute, ComputeResource) and compute.runtime == "ray"
     sessions = defs.resolve_assets_def("sessions")
@@ -199,7 +199,7 @@ def test_the_readmes_defs_yaml_loads(env_lake: Lake, sandbox_defs: Any) -> None:
     document = yaml.safe_load(block)
     assert document["type"] == TYPE
     defs = sandbox_defs(document["attributes"])
-    lake = defs.resources["lake"]  # type: ignore[index]
+    lake = defs.resources["lake"]
     assert isinstance(lake, LakeResource) and lake.lake().uri == env_lake.uri
     assert defs.resolve_job_def("tier_b_daily").name == "tier_b_daily"
 

@@ -58,7 +58,7 @@ class Tuned(ta.Operator):
 class Untyped(Tuned):
     name = "untyped"
 
-    def __init__(self, ratio=1, models=("a", "b")):  # type: ignore[no-untyped-def]
+    def __init__(self, ratio=1, models=("a", "b")):
         self.ratio, self.models = ratio, models
 
     @property
@@ -68,7 +68,7 @@ class Untyped(Tuned):
 
 def test_parameters_take_the_types_their_arguments_are_annotated_with() -> None:
     made = config_class([Tuned()], "mine")
-    config = made(tuned={"ratio": 0.5, "cap": 3})  # type: ignore[call-arg]
+    config = made(tuned={"ratio": 0.5, "cap": 3})
     assert operator_params(config, Tuned()) == {"ratio": 0.5, "cap": 3, "note": "x"}
     assert made().model_dump()["tuned"] == {"ratio": 1, "cap": None, "note": "x"}
 

@@ -238,7 +238,7 @@ def test_ray_worker_killed_mid_batch_is_retried(
         """Sessionize whose first batch names itself and its worker's pid, then waits to be
         killed; every other batch, and the retried one, runs at once."""
 
-        def transform(self, ctx, batch):  # type: ignore[no-untyped-def]
+        def transform(self, ctx, batch):
             (markers / f"{ctx.batch_id}-{os.getpid()}").write_text("")
             try:
                 fd = os.open(victim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)

@@ -137,7 +137,7 @@ def test_a_good_output_is_cast_within_kinds_ordered_and_sorted_by_its_keys() -> 
 )
 def test_each_mistake_is_named_with_the_operator_and_output(result: object, message: str) -> None:
     with pytest.raises(OutputError, match=message) as raised:
-        normalise(PerSession(), result, DAY)  # type: ignore[arg-type]
+        normalise(PerSession(), result, DAY)
     assert "operator per_session" in str(raised.value)
 
 
@@ -145,9 +145,9 @@ def test_a_polars_frame_and_a_two_phase_mistake_say_what_to_return() -> None:
     import polars as pl
 
     with pytest.raises(OutputError, match=r"returned DataFrame, not Arrow: .*\.to_arrow\(\)"):
-        normalise(PerSession(), pl.from_arrow(rows()), DAY)  # type: ignore[arg-type]
+        normalise(PerSession(), pl.from_arrow(rows()), DAY)
     with pytest.raises(OutputError, match=r"output 'per_session' is DataFrame, not Arrow"):
-        normalise(PerSession(), {"per_session": pl.from_arrow(rows())}, DAY)  # type: ignore[dict-item]
+        normalise(PerSession(), {"per_session": pl.from_arrow(rows())}, DAY)
 
     class TwoPhase(PerSession):
         partial_schema = pa.schema([("app_id", pa.string()), ("n", pa.int64())])

@@ -149,7 +149,7 @@ def test_an_error_in_an_operator_package_installed_as_a_library_is_located(
     (site / "boomteam" / "ops.py").write_text(code)
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setattr(execute, "LIBRARIES", (*execute.LIBRARIES, str(site)))
-    from boomteam.ops import Boom  # type: ignore[import-not-found]
+    from boomteam.ops import Boom
 
     with pytest.raises(OperatorError) as raised:
         run_operator(Boom(), lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)

@@ -12,7 +12,7 @@ from tests.ingest import real, real_transcripts
 from tests.ingest.folders import LOGS, mixed_folder
 from tests.ingest.lakes import raw_events
 from trajectory_assets.ingest.console import ProgressBar, problems_table, summary_table
-from trajectory_assets.ingest.detect import detect_format, sniff
+from trajectory_assets.ingest.detect import sniff
 from trajectory_assets.ingest.run import FileResult, ingest_files
 
 BY_FOLDER = {
@@ -36,12 +36,12 @@ def test_every_fixture_log_is_detected_as_its_format() -> None:
         ]
         assert paths, folder
         for path in paths:
-            assert detect_format(path) == fmt, (path, sniff(path))
+            assert sniff(path).format == fmt, (path, sniff(path))
 
 
 def test_licences_manifests_and_broken_logs_are_not_logs() -> None:
-    assert detect_format(real.FIXTURES / "README.md") is None
-    assert detect_format(real.FIXTURES / "claude_code" / "LICENSE") is None
+    assert sniff(real.FIXTURES / "README.md").format is None
+    assert sniff(real.FIXTURES / "claude_code" / "LICENSE").format is None
     assert sniff(real.FIXTURES / "inspect_ai" / "MANIFEST.tsv").reason == "not JSON"
     (broken,) = real.OTEL_BROKEN
     found = sniff(broken)

@@ -70,7 +70,7 @@ def _cover_slowly(root: str, day: str, pause: float) -> None:
         time.sleep(pause)
         write(lake, config)
 
-    config_module.write_config = slow_write  # type: ignore[assignment]
+    config_module.write_config = slow_write
     cover_days(Lake(root), [day])
 
 

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.operators.builders import run_two_phase
+from tests.operators.builders import prices_for_events, run_two_phase
 from trajectory_assets.batch import Batch
 from trajectory_assets.engine.outputs import normalise
 from trajectory_assets.lake.fs import Lake
@@ -22,7 +22,6 @@ from trajectory_assets.operators import (
     ToolStats,
     TurnFeatures,
 )
-from trajectory_assets.operators.pricing import prices_for_events
 from trajectory_assets.report import render_daily_report
 from trajectory_assets.schema import EVENTS, RAW_EVENTS
 from trajectory_assets.synth import SynthConfig, generate_lake

@@ -12,6 +12,7 @@ from tests.operators.builders import (
     llm,
     one,
     price_with_sql,
+    prices_for_events,
     run,
 )
 from trajectory_assets.errors import SettingError
@@ -24,7 +25,6 @@ from trajectory_assets.operators.price_overrides import (
 from trajectory_assets.operators.pricing import (
     GENAI_PRICES_VERSION,
     price_table,
-    prices_for_events,
     pricing_metadata,
 )
 

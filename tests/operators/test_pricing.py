@@ -12,7 +12,6 @@ import pytest
 from tests.operators.builders import (
     T0,
     event,
-    events_table,
     llm,
     one,
     price_with_sql,
@@ -28,7 +27,6 @@ from trajectory_assets.operators.pricing import (
     PRICING_VERSION,
     _find,
     price_table,
-    prices_for_events,
 )
 
 genai_prices = pytest.importorskip("genai_prices")
@@ -277,17 +275,6 @@ def test_price_table_is_deterministic_and_skips_unknown_models():
         f"genai-prices {GENAI_PRICES_VERSION}: anthropic/claude-sonnet-4-0",
     }
     assert price_table([]).num_rows == 0
-
-
-def test_prices_for_events_takes_the_models_of_llm_calls():
-    table = events_table(
-        [
-            llm(0, model="gpt-4o"),
-            tool(1, model="claude-sonnet-4"),  # not an llm_call
-            llm(2, model=None),
-        ]
-    )
-    assert prices_for_events(table)["model"].to_pylist() == ["gpt-4o"]
 
 
 def test_cost_of_call_is_the_documented_formula():

@@ -175,7 +175,7 @@ def _plan(
     from trajectory_assets.lake.layout import parse_hive
 
     files = erase.raw_files(where, request)
-    in_tables = erase.held_in_tables(where, Catalog(where, tables), request)  # raw files gone?
+    in_tables = erase.held_in_tables(Catalog(where, tables), request)  # raw files gone?
     forgotten = {f.session_id for f in files} | set(in_tables)
     last = erase.last_record(where, request)
     resumed = last if last is not None and not last[1].verified else None

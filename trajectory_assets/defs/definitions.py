@@ -53,11 +53,11 @@ def _resources(
     return {
         "lake": LakeResource(
             root=lake or env_or(LAKE, DEFAULT_LAKE),  # type: ignore[arg-type]
-            s3_endpoint_url=env_or(S3_ENDPOINT_URL, None),  # type: ignore[arg-type]
+            s3_endpoint_url=env_or(S3_ENDPOINT_URL, None),
         ),
         "compute": ComputeResource(
             runtime=runtime or os.environ.get(RUNTIME, "auto"),  # type: ignore[arg-type]
-            address=env_or(RAY_ADDRESS, None),  # type: ignore[arg-type]
+            address=env_or(RAY_ADDRESS, None),
             num_cpus=env_int_or(RAY_NUM_CPUS, None),  # type: ignore[arg-type]
         ),
     }

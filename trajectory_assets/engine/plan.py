@@ -9,7 +9,7 @@ waits for a later round, after that input is committed.
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from trajectory_assets.engine.lineage import DayKeys, day_keys, fresh_compacted, is_current
 from trajectory_assets.engine.registry import Registry
@@ -57,19 +57,6 @@ class DayPlan:
     def merge_id(self, op: Operator) -> str:
         """The batch id of a two-phase operator's merge over exactly its map batches."""
         return batch_id("merge", self.map_ids(op))
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A round of a window of days: the operators computed in it, and every day's tasks."""
-
-    operators: tuple[Operator, ...]
-    days: tuple[DayPlan, ...]
-    table_versions: dict[str, int] = field(default_factory=dict)  # when planned (-1: no table)
-
-    @property
-    def pending(self) -> list[BatchTask]:
-        return [t for d in self.days for t in d.tasks if t.pending]
 
 
 def plan_day(

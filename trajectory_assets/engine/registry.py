@@ -41,7 +41,7 @@ class Registry:
         problems = taken + _problems(ours, theirs)
         if problems:
             raise DefinitionError("bad operator definitions:\n" + "\n".join(problems))
-        return Registry(tuple(_ordered(ours, theirs)), tuple(theirs))
+        return Registry(tuple(_ordered(ours)), tuple(theirs))
 
     @property
     def everyone(self) -> tuple[Operator, ...]:
@@ -210,7 +210,7 @@ def _cycle(operators: Sequence[Operator]) -> list[str]:
     return []
 
 
-def _ordered(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[Operator]:
+def _ordered(ours: Sequence[Operator]) -> list[Operator]:
     """Producers before consumers, otherwise in the order given."""
     producer = {t: op.name for op in ours for t in op.output_names}
     done: set[str] = set()

@@ -46,11 +46,6 @@ class Detection:
     broken: bool = False  # looks like a log but cannot be read: a failure, not a skip
 
 
-def detect_format(path: str | Path) -> str | None:
-    """The importer that reads `path`, or None when it is no log of a known format."""
-    return sniff(path).format
-
-
 def sniff(path: str | Path) -> Detection:
     try:
         data = read_bytes(path)

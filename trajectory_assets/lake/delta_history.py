@@ -196,17 +196,13 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
     return Vacuumed(due, sum(sizes[posixpath.basename(f)] for f in due), hours)
 
 
-def day_commit(lake: Lake, name: str, day: str, marker: str) -> Commit | None:
-    """The commit that made a table's day what it is, among those whose metadata has `marker`
-    (an operator's commits): the last to write the day, or for a day a restore (rollback) made
-    current again, the last to write it as of the restored version; None when no such commit is
-    left in the log (after `forget`, or Delta's log cleanup)."""
-    return day_commits(lake, name, [day], marker).get(day)
-
-
 def day_commits(lake: Lake, name: str, days: Collection[str], marker: str) -> dict[str, Commit]:
-    """`day_commit` of each of `days` found, from one walk of the log down to where the last
-    is found (a walk per day reads the log again for every day)."""
+    """For each of `days` found, the commit that made a table's day what it is, among those
+    whose metadata has `marker` (an operator's commits): the last to write the day, or for a day
+    a restore (rollback) made current again, the last to write it as of the restored version.
+    A day is missing when no such commit is left in the log (after `forget`, or Delta's log
+    cleanup). One walk of the log, down to where the last is found: a walk per day would read
+    the log again for every day."""
     wanted = set(days)
     found: dict[str, Commit] = {}
     restored: dict[str, int] = {}  # newest first: a restore sends the search to its version

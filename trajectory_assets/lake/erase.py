@@ -106,7 +106,7 @@ def misfiled_files(catalog: Catalog, request: Request, skip: Collection[str] = (
     return sorted(found - set(skip))
 
 
-def held_in_tables(lake: Lake, catalog: Catalog, request: Request) -> dict[str, set[str]]:
+def held_in_tables(catalog: Catalog, request: Request) -> dict[str, set[str]]:
     """The requested sessions some table still holds, with their days, found in the tables
     keyed by session: what a forget must still rebuild when the raw files are already gone (an
     earlier forget whose rebuild failed, or files deleted by hand)."""

@@ -12,7 +12,6 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from trajectory_assets.errors import SettingError
@@ -92,14 +91,6 @@ def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverr
             seen[period] = override.model
             out.append(override)
     return tuple(sorted(out, key=override_order))
-
-
-def read_overrides(path: str | Path) -> tuple[PriceOverride, ...]:
-    """Overrides from a local file; none when it does not exist."""
-    file = Path(path)
-    if not file.exists():
-        return ()
-    return parse_overrides(file.read_text(encoding="utf-8"), str(file))
 
 
 def _unique_keys_loader() -> type:

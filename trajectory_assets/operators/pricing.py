@@ -1,8 +1,9 @@
 """Prices of llm_calls: a price table built from genai-prices (pinned) and the lake's overrides.
 
-Operators are pure functions of a batch, so they never look prices up themselves: the batch
-carries a *price table* under the name `prices` (schema `PRICES`), built once by
-`price_table(models, overrides)`, and the operator joins it in SQL (`operators/call_cost.py`).
+Prices are data, not lookups: `sessionize` builds a *price table* (schema `PRICES`) for the
+models of its batch with `price_table(models, overrides)`, its overrides being the lake's file as
+the engine handed it over, and joins it in SQL (`operators/call_cost.py`); a batch that already
+carries a table named `prices` (a test's) is priced by that one.
 
 The table is a faithful, flat copy of what `genai_prices.calc_price` would do for each model
 string, valid at any time (no days needed):
@@ -19,7 +20,7 @@ string, valid at any time (no days needed):
   they win from their `valid_from` on (from the beginning when they have none) and the database
   still prices the same model before that.
 
-The overrides file itself is read in `operators/price_overrides.py`. Nothing here imports
+The overrides file itself is parsed in `operators/price_overrides.py`. Nothing here imports
 genai-prices or PyYAML at module import; `import trajectory_assets` stays cheap.
 """
 
@@ -129,16 +130,6 @@ def price_table(models: Iterable[str | None], overrides: Sequence[PriceOverride]
                 }
             )
     return pa.Table.from_pylist(rows, schema=PRICES)
-
-
-def prices_for_events(events: pa.Table, overrides: Sequence[PriceOverride] = ()) -> pa.Table:
-    """The price table of a batch of raw events (schema EVENTS): every model of its llm_calls.
-
-    This is what the engine puts in a priced operator's batch under the name `prices`."""
-    import pyarrow.compute as pc
-
-    calls = events.filter(pc.equal(events["event_type"], "llm_call"))
-    return price_table(pc.unique(calls["model"]).to_pylist(), overrides)
 
 
 @functools.cache
