@@ -12,6 +12,7 @@ from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.delta_history import OperatorCommitInfo
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import OnBadFile
 from trajectory_assets.operator import Operator
@@ -78,3 +79,20 @@ def plan(
 
 def lake_catalog(lake: Lake) -> Catalog:
     return Catalog(lake, TABLES)
+
+
+def commit_info(op: Operator, run_id: str) -> OperatorCommitInfo:
+    """What a run of `op` records with its commits, for an intent a test writes by hand."""
+    return {
+        "operator": op.name,
+        "operator_version": op.version,
+        "operator_fingerprint": op.fingerprint,
+        "attempt": "by-hand",
+        "input_fingerprint": "",
+        "operator_params": "{}",
+        "operator_described": "{}",
+        "source": "raw_events",
+        "run_id": run_id,
+        "skipped_files": "[]",
+        "audit": "{}",
+    }

@@ -153,15 +153,13 @@ def test_the_counts_of_many_days_come_from_one_walk_of_each_log(
     a year of days up to date read the log a year of times (a request per commit on S3)."""
     assert _materialize(lake).success
     walks: list[str] = []
-    real = delta_history.day_commits
+    real = delta_history.operator_commits
 
-    def counted(
-        lake: Lake, name: str, days: Collection[str], marker: str
-    ) -> dict[str, delta_history.Commit]:
+    def counted(lake: Lake, name: str, days: Collection[str]) -> dict[str, delta_history.Commit]:
         walks.append(name)
-        return real(lake, name, days, marker)
+        return real(lake, name, days)
 
-    monkeypatch.setattr(delta_history, "day_commits", counted)
+    monkeypatch.setattr(delta_history, "operator_commits", counted)
     context = CheckContext(lake_catalog(lake), Thresholds(0.05, 0.95))
     outcomes = evaluate_all(checks_for([Sessionize()]), context, lambda _: [DAY1, DAY2])
     assert all(day.passed for _, days in outcomes for day in days.values())

@@ -6,7 +6,9 @@ import socket
 import subprocess
 from pathlib import Path
 
+from tests.runs import commit_info
 from trajectory_assets.lake.staging import BatchReceipt, Intent, committing_now
+from trajectory_assets.operators import Sessionize
 
 
 def test_a_receipt_reads_back_as_written_and_older_receipts_still_read() -> None:
@@ -36,7 +38,10 @@ def test_a_commit_is_being_made_now_only_by_a_running_other_process_of_its_start
     other = subprocess.Popen(["sleep", "60"])
     try:
         started = Path(f"/proc/{other.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-        intent = Intent(tables=[], batches=[], metadata={}, writer=f"{host}:{other.pid}:{started}")
+        metadata = commit_info(Sessionize(), "r")
+        intent = Intent(
+            tables=[], batches=[], metadata=metadata, writer=f"{host}:{other.pid}:{started}"
+        )
         assert committing_now(intent) == other.pid
         assert committing_now({**intent, "writer": f"{host}:{other.pid}:1"}) is None  # reused
         assert committing_now({**intent, "writer": f"elsewhere:{other.pid}:{started}"}) is None

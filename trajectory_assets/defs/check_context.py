@@ -3,7 +3,6 @@ operators' audits (the counts each batch took of the raw rows it read), from the
 the commit that made a day current.
 """
 
-import json
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -96,11 +95,8 @@ def committed_audits(
     without batches counted nothing), for the days whose commit is still in the log. A restore
     (rollback) made the state of an earlier version current again: the counts are then those of
     the commit that made the day what it was at that version."""
-    commits = delta_history.day_commits(catalog.lake, table, days, "audit")
-    return {
-        day: {k: int(v) for k, v in json.loads(c.metadata["audit"]).items()}
-        for day, c in commits.items()
-    }
+    commits = delta_history.operator_commits(catalog.lake, table, days)
+    return {day: audit for day, c in commits.items() if (audit := c.audit) is not None}
 
 
 UNAUDITED = DayCheck(

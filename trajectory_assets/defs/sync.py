@@ -30,7 +30,6 @@ from trajectory_assets.lake.reports import read_report, report_days, report_file
 from trajectory_assets.operator import Operator
 
 CODE_VERSION_TAG = "dagster/code_version"  # what Dagster's stale marks compare
-FINGERPRINT = "operator_fingerprint"  # in the metadata of every commit an operator made
 
 
 @dataclass(frozen=True)
@@ -122,10 +121,10 @@ def made_by(lake: Lake, op: Operator, table: str, days: Collection[str]) -> dict
     any code version, lacking the input versions a run records, reads as stale to Dagster."""
     (now,) = in_lake(lake, [op])
     made = {}
-    for day, commit in delta_history.day_commits(lake, table, days, FINGERPRINT).items():
-        fingerprint = commit.metadata[FINGERPRINT]
-        if fingerprint != now.fingerprint:
-            made[day] = f"{commit.metadata.get('operator_version', '')}+{fingerprint[:8]}"
+    for day, commit in delta_history.operator_commits(lake, table, days).items():
+        fingerprint = commit.operator_fingerprint  # None: an earlier release's commit
+        if fingerprint is not None and fingerprint != now.fingerprint:
+            made[day] = f"{commit.operator_version}+{fingerprint[:8]}"
     return made
 
 

@@ -16,6 +16,7 @@ from trajectory_assets.engine.results import DayResult, TableDay
 from trajectory_assets.errors import ConcurrentWriterError, MissingDataFileError
 from trajectory_assets.lake import delta_commit
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.delta_history import OperatorCommitInfo, commit_info
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.schemas import schema_digest
@@ -138,7 +139,7 @@ def commit_day(
     if skipped:  # for the checks: rows of these files are in no table
         audit[SKIPPED_FILES] = len(skipped)
     source = d.source if RAW_TABLE in op.inputs else op.inputs[0]
-    metadata = {
+    metadata: OperatorCommitInfo = {
         "operator": op.name,
         "operator_version": op.version,
         "operator_fingerprint": op.fingerprint,
@@ -211,7 +212,7 @@ def _commit_tables(
                 spec,
                 day,
                 files,
-                intent["metadata"],
+                commit_info(intent["metadata"]),
                 since_version=since.get(table),
                 table=opened[table],
             )

@@ -13,7 +13,7 @@ from trajectory_assets.engine.settings import MAX_BATCH_BYTES, MAX_EXPANSION, Ru
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import SchemaChangeError
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.delta_history import day_commits
+from trajectory_assets.lake.delta_history import operator_commits
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import (
     Attempt,
@@ -167,7 +167,7 @@ def _why_run(
         table = op.output_names[0]
         days = [d.day for d in plans if op in d.run]
         built = [day for day in days if catalog.state(table, day) is not None]
-        commits = day_commits(catalog.lake, table, built, "operator_version")
+        commits = operator_commits(catalog.lake, table, built)
         for day in days:
             commit = commits.get(day)
             state = catalog.state(table, day)
@@ -180,7 +180,7 @@ def _why_run(
                 )
             elif commit is None:
                 why[op.name, day] = "stale: the commit that wrote it is no longer in the log"
-            elif (held := commit.metadata["operator_version"]) != op.version:
+            elif (held := commit.operator_version) != op.version:
                 why[op.name, day] = (
                     f"stale: the day holds version {held}'s tables, the operator is now "
                     f"{op.version}"

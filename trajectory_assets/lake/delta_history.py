@@ -27,6 +27,31 @@ ROLLBACK_ID = "rollback_id"  # shared by the restores of one rollback's tables
 RESTORED_AS_OF = "restored_as_of"  # a restore's metadata: the version whose day it made current
 
 
+class OperatorCommitInfo(TypedDict):
+    """What a commit of an operator's tables says of how they were made, in the table's own log
+    (Delta's commit info: strings only, JSON where structured), so any engine's history shows
+    how a day's numbers were made and `explain`, the checks and `sync` read it from the lake
+    alone. Commits of earlier releases lack the keys added since (`operator_fingerprint`,
+    `audit`, `operator_params`, `operator_described`)."""
+
+    operator: str
+    operator_version: str  # every operator commit has it: what tells them from others
+    operator_fingerprint: str  # version, parameters, lake files and prices, digested
+    attempt: str
+    input_fingerprint: str
+    operator_params: str  # JSON
+    operator_described: str  # JSON: what the fingerprint digests, readable
+    source: str  # the table the batches were drawn from
+    run_id: str
+    skipped_files: str  # JSON: [path, reason] pairs
+    audit: str  # JSON: the batches' independent counts, for the reconciliation checks
+
+
+def commit_info(info: OperatorCommitInfo) -> dict[str, str]:
+    """`info` as the metadata of a commit, which takes any string keys (a restore's too)."""
+    return {key: str(value) for key, value in info.items()}
+
+
 @dataclass(frozen=True)
 class Commit:
     """One entry of a table's log, as far as this project reads it."""
@@ -36,6 +61,21 @@ class Commit:
     operation: str
     metadata: dict[str, str]
     days: frozenset[str]  # days whose files it added or removed
+
+    @property
+    def operator_version(self) -> str | None:
+        """The version of the operator that made it; None for a commit of no operator."""
+        return self.metadata.get("operator_version")
+
+    @property
+    def operator_fingerprint(self) -> str | None:
+        return self.metadata.get("operator_fingerprint")
+
+    @property
+    def audit(self) -> dict[str, int] | None:
+        """The counts the reconciliation checks compare with the tables; None when unrecorded."""
+        text = self.metadata.get("audit")
+        return None if text is None else {k: int(v) for k, v in json.loads(text).items()}
 
 
 def commits(
@@ -196,10 +236,10 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
     return Vacuumed(due, sum(sizes[posixpath.basename(f)] for f in due), hours)
 
 
-def day_commits(lake: Lake, name: str, days: Collection[str], marker: str) -> dict[str, Commit]:
-    """For each of `days` found, the commit that made a table's day what it is, among those
-    whose metadata has `marker` (an operator's commits): the last to write the day, or for a day
-    a restore (rollback) made current again, the last to write it as of the restored version.
+def operator_commits(lake: Lake, name: str, days: Collection[str]) -> dict[str, Commit]:
+    """For each of `days` found, the operator's commit that made a table's day what it is: the
+    last to write the day, or for a day a restore (rollback) made current again, the last to
+    write it as of the restored version.
     A day is missing when no such commit is left in the log (after `forget`, or Delta's log
     cleanup). One walk of the log, down to where the last is found: a walk per day would read
     the log again for every day."""
@@ -214,6 +254,6 @@ def day_commits(lake: Lake, name: str, days: Collection[str], marker: str) -> di
                 continue
             if RESTORED_AS_OF in commit.metadata:
                 restored[day] = int(commit.metadata[RESTORED_AS_OF])
-            elif marker in commit.metadata:
+            elif commit.operator_version is not None:
                 found[day] = commit
     return found

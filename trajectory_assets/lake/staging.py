@@ -32,6 +32,7 @@ from trajectory_assets.lake.delta import (
     files_on_disk,
     partition_columns,
 )
+from trajectory_assets.lake.delta_history import OperatorCommitInfo
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
 from trajectory_assets.lake.layout import STAGING, partition_folder
 from trajectory_assets.lake.processes import running_elsewhere, this_process, this_process_started
@@ -298,7 +299,7 @@ class Intent(TypedDict):
 
     tables: list[str]
     batches: list[str]
-    metadata: dict[str, str]
+    metadata: OperatorCommitInfo
     writer: str
 
 
@@ -306,12 +307,12 @@ def write_intent(
     attempt: Attempt,
     tables: Sequence[str],
     batches: Sequence[str],
-    metadata: Mapping[str, str],
+    metadata: OperatorCommitInfo,
 ) -> Intent:
     intent = Intent(
         tables=list(tables),
         batches=list(batches),
-        metadata=dict(metadata),
+        metadata=metadata,
         writer=this_process_started(),
     )
     path = posixpath.join(attempt.path, COMMIT_INTENT)
@@ -328,7 +329,7 @@ def read_intent(attempt: Attempt) -> Intent | None:
     return Intent(
         tables=list(data["tables"]),
         batches=list(data["batches"]),
-        metadata=dict(data["metadata"]),
+        metadata=data["metadata"],
         writer=str(data.get("writer", "")),
     )
 
