@@ -11,10 +11,10 @@ from trajectory_assets.engine.results import OperatorResult, RunResult
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
+from trajectory_assets.lake.bad_file_rules import OnBadFile
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta_history import OperatorCommitInfo
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw import OnBadFile
 from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS, TABLES
 

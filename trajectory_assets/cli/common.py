@@ -16,6 +16,7 @@ import click
 
 from trajectory_assets.engine.runtimes.names import RUNTIME_NAMES
 from trajectory_assets.errors import first_few, shown
+from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES
 
 if TYPE_CHECKING:
     from trajectory_assets.engine.registry import Registry
@@ -228,7 +229,7 @@ def num_cpus_option(f: F) -> F:
 def on_bad_file_option(f: F) -> F:
     return click.option(
         "--on-bad-file",
-        type=click.Choice(["fail", "skip"]),
+        type=click.Choice(BAD_FILE_RULES),
         default="fail",
         show_default=True,
         envvar=ON_BAD_FILE_ENV,

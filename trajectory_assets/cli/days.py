@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from trajectory_assets.cli.common import REPORT, CliError, in_partitions, some_days
+from trajectory_assets.lake.bad_file_rules import OnBadFile
 
 if TYPE_CHECKING:
     from trajectory_assets.lake.fs import Lake
-    from trajectory_assets.lake.raw import OnBadFile
     from trajectory_assets.operator import Operator
     from trajectory_assets.project import Project
 
@@ -19,17 +19,13 @@ def _operators(the_project: "Project", tables: Sequence[str]) -> list["Operator"
     return list({registry.operator(t) for t in tables if t != REPORT})
 
 
-def _rule(on_bad_file: str) -> "OnBadFile":
-    return "skip" if on_bad_file == "skip" else "fail"
-
-
 TABLES_DUE = "tables missing or stale"
 PAGE_MISSING = "no report page (never materialized, or a run of some tables only)"
 PAGE_OUT_OF_DATE = "report page drawn from other tables than the day's now"
 
 
 def missing_days(
-    lake: "Lake", the_project: "Project", tables: Sequence[str], on_bad_file: str = "fail"
+    lake: "Lake", the_project: "Project", tables: Sequence[str], on_bad_file: OnBadFile = "fail"
 ) -> dict[str, str]:
     """Days with raw data, from the lake's first partition on, where an operator of `tables` has
     no day, or a stale one, judged with the bad-file rule the run will use (part of each day's
@@ -45,13 +41,12 @@ def missing_days(
 
     ops = _operators(the_project, tables)
     candidates = in_partitions(lake, list_days(lake), refuse=False)
-    rule = _rule(on_bad_file)
     if REPORT not in tables:
-        due = stale_days(lake, the_project.registry, ops, candidates, rule)
+        due = stale_days(lake, the_project.registry, ops, candidates, on_bad_file)
         return dict.fromkeys(due, TABLES_DUE)
     pages = drawn_from(lake)
     in_pages = [d for d in candidates if d in pages]
-    stale = set(stale_days(lake, the_project.registry, ops, in_pages, rule))
+    stale = set(stale_days(lake, the_project.registry, ops, in_pages, on_bad_file))
     catalog = Catalog(lake, the_project.registry.tables)
     why = {}
     for day in candidates:
@@ -99,7 +94,7 @@ def dry_run_refusal(
     the_project: "Project",
     tables: Sequence[str],
     days: Sequence[str],
-    on_bad_file: str,
+    on_bad_file: OnBadFile,
     force: bool,
 ) -> str | None:
     """Why the run would be refused for a change of schema (its runs count as one, as the
@@ -111,7 +106,7 @@ def dry_run_refusal(
     from trajectory_assets.errors import MissingUpstreamError
 
     ops = _operators(the_project, tables)
-    settings = RunSettings(batch_bytes=batch_bytes(), on_bad_file=_rule(on_bad_file), force=force)
+    settings = RunSettings(batch_bytes=batch_bytes(), on_bad_file=on_bad_file, force=force)
     try:
         return schema_refusal(the_project.registry, ops, lake, days, settings) if ops else None
     except MissingUpstreamError as exc:  # the run would fail as well

@@ -36,6 +36,7 @@ from trajectory_assets.cli.common import (
     some_days,
     tell,
 )
+from trajectory_assets.lake.bad_file_rules import OnBadFile
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -75,7 +76,7 @@ def forget(
     before: str | None,
     every: bool,
     runtime: str,
-    on_bad_file: str,
+    on_bad_file: OnBadFile,
     yes: bool,
 ) -> None:
     """Delete sessions' raw files, rebuild the tables of their days, purge older versions,
@@ -219,7 +220,7 @@ def _rebuild(
     the_project: "Project",
     days: list[str],
     runtime: str,
-    on_bad_file: str,
+    on_bad_file: OnBadFile,
     shown: str,
 ) -> list[str]:
     """Every table of the days that have any, through Dagster: a recorded run like any other.

@@ -55,6 +55,7 @@ from trajectory_assets.cli.outcome import (
     summary,
 )
 from trajectory_assets.cli.run_config import prepared_run
+from trajectory_assets.lake.bad_file_rules import OnBadFile
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -114,7 +115,7 @@ def materialize(
     assets: str | None,
     ray_address: str | None,
     num_cpus: int | None,
-    on_bad_file: str,
+    on_bad_file: OnBadFile,
     allow_other_lake: bool,
     force: bool,
     dry_run: bool,
@@ -232,7 +233,7 @@ def run_days(
     tables: list[str],
     ray_address: str | None = None,
     num_cpus: int | None = None,
-    on_bad_file: str = "fail",
+    on_bad_file: OnBadFile = "fail",
     allow_other_lake: bool = False,
     force: bool = False,
     config: "Mapping[str, Any] | None" = None,

@@ -3,7 +3,7 @@ operator's parameters, each with its default and meaning, as the launchpad shows
 
 import typing
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import dagster as dg
 from pydantic import ConfigDict, Field, ValidationError, create_model
@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, ValidationError, create_model
 from trajectory_assets.defs.check_context import DEFAULT_THRESHOLDS
 from trajectory_assets.defs.settings import batch_bytes, default_on_bad_file, retention_hours
 from trajectory_assets.errors import DefinitionError, RunConfigError
+from trajectory_assets.lake.bad_file_rules import OnBadFile
 from trajectory_assets.operator import Operator
 
 IN_RUN_CONFIG = "run config: "
@@ -34,7 +35,7 @@ class ComputeConfig(dg.Config):
         description="Target raw bytes per batch of whole sessions; 0 (the default): sized per "
         "day, about one batch per core, 8-16 MiB each.",
     )
-    on_bad_file: Literal["fail", "skip"] = Field(
+    on_bad_file: OnBadFile = Field(
         default=default_on_bad_file(),
         description="`fail`: an unreadable raw file fails the run, naming every bad file. "
         "`skip`: they are left out and listed in the metadata.",

@@ -5,16 +5,15 @@ or a silent default."""
 
 import math
 import os
-from typing import get_args
 
 import dagster as dg
 from dagster._utils.schedules import is_valid_cron_schedule  # the rule schedules use; not exported
 
 from trajectory_assets.engine.settings import AUTO_BATCH_BYTES
 from trajectory_assets.errors import SettingError
+from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES, OnBadFile
 from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
 from trajectory_assets.lake.layout import is_day
-from trajectory_assets.lake.raw import OnBadFile
 
 LAKE = "TRAJECTORY_ASSETS_LAKE"
 RUNTIME = "TRAJECTORY_ASSETS_RUNTIME"
@@ -45,11 +44,10 @@ def env_int_or(name: str, default: int | None) -> int | dg.EnvVar | None:
 def default_on_bad_file() -> OnBadFile:
     """The bad-file rule of a run whose config does not set one."""
     value = os.environ.get(ON_BAD_FILE) or "fail"
-    rules: tuple[OnBadFile, ...] = get_args(OnBadFile)
-    for rule in rules:
+    for rule in BAD_FILE_RULES:
         if value == rule:
             return rule
-    raise SettingError(f"{ON_BAD_FILE}={value!r}: takes {' or '.join(rules)}")
+    raise SettingError(f"{ON_BAD_FILE}={value!r}: takes {' or '.join(BAD_FILE_RULES)}")
 
 
 def retention_hours() -> float:

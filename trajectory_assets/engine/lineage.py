@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import MissingUpstreamError, RawLayoutError
+from trajectory_assets.lake.bad_file_rules import OnBadFile
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.config import read_lake_files
 from trajectory_assets.lake.delta import PartitionState
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
-from trajectory_assets.lake.raw import OnBadFile, RawFile, fingerprint, list_raw_files
+from trajectory_assets.lake.raw import RawFile, fingerprint, list_raw_files
 from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.lake.staging import attempt_key
 from trajectory_assets.operator import Operator

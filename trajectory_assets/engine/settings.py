@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass, field
 
-from trajectory_assets.lake.raw import OnBadFile
+from trajectory_assets.lake.bad_file_rules import OnBadFile
 
 AUTO_BATCH_BYTES = 0
 """`batch_bytes` when the run sizes each day's batches itself (the default)."""

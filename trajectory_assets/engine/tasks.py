@@ -7,9 +7,10 @@ a runtime needs to know of planning.
 from dataclasses import dataclass
 from typing import Literal
 
+from trajectory_assets.lake.bad_file_rules import OnBadFile
 from trajectory_assets.lake.delta import DataFile
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw import OnBadFile, RawFile, SessionRange
+from trajectory_assets.lake.raw import RawFile, SessionRange
 from trajectory_assets.lake.staging import Attempt
 from trajectory_assets.operator import Operator
 from trajectory_assets.schema import TableSpec

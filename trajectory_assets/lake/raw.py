@@ -10,7 +10,7 @@ import os
 import posixpath
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,7 +24,6 @@ from trajectory_assets.lake.layout import (
     parse_hive,
 )
 
-OnBadFile = Literal["fail", "skip"]
 SessionRange = tuple[str, str, str]
 """(app_id, first session_id, last session_id): a run of consecutive sessions of one app."""
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from trajectory_assets.errors import BadRawFileError, BadRawFilesError
+from trajectory_assets.lake.bad_file_rules import OnBadFile
 from trajectory_assets.lake.fs import Lake, read_source
-from trajectory_assets.lake.raw import OnBadFile, RawFile
+from trajectory_assets.lake.raw import RawFile
 from trajectory_assets.schema import EVENTS, RAW_EVENTS
 
 if TYPE_CHECKING:

@@ -1,0 +1,8 @@
+"""What a run does with a raw file it cannot read: a rule picked per run (an option, a setting,
+run config). Apart from the raw lake's reading, so the command line lists the rules without
+importing pyarrow."""
+
+from typing import Literal, get_args
+
+OnBadFile = Literal["fail", "skip"]
+BAD_FILE_RULES: tuple[OnBadFile, ...] = get_args(OnBadFile)
