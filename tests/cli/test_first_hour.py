@@ -159,6 +159,7 @@ def test_a_failed_stretch_of_days_does_not_stop_the_others(tmp_path: Path, home:
     assert lake_catalog(Lake(str(lake))).days("sessions") == [DAY3]
 
 
+@pytest.mark.slow
 def test_every_bad_file_is_named_with_the_setting_that_skips_them(
     tmp_path: Path, home: Path
 ) -> None:

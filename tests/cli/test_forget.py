@@ -395,6 +395,7 @@ def test_a_forget_stopped_after_its_rebuild_is_finished_and_failing_checks_do_no
         assert victim not in str(pq.read_table(log).to_pylist())
 
 
+@pytest.mark.slow
 def test_without_a_terminal_forget_asks_for_yes_and_says_what_goes(
     materialized_lake: Path, tmp_path: Path, home: Path
 ) -> None:

@@ -58,6 +58,7 @@ def test_bad_usage_exits_2_with_click_usage(capsys: pytest.CaptureFixture[str]) 
     assert "0 is not in the range x>=1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_the_script_entry_point(tmp_path: Path) -> None:
     done = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "Usage: trajectory-assets" in done.stdout
@@ -127,6 +128,7 @@ def test_an_explicit_ray_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert os.environ["RAY_DATA_LOG_LEVEL"] == "DEBUG"
 
 
+@pytest.mark.slow
 def test_no_import_circle() -> None:
     """The ingest command is a module of the package: nothing reaches into `__main__`."""
     source = (Path(__file__).parents[2] / "trajectory_assets/cli/ingest.py").read_text()

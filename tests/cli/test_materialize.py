@@ -317,6 +317,7 @@ operators = [PerApp()]
 '''
 
 
+@pytest.mark.slow
 def test_a_failed_check_is_named_and_the_command_fails(tmp_path: Path, home: Path) -> None:
     """The run succeeds and commits, as Dagster records it, but a script must hear of the
     check: each failed check is one line, and the exit status is 1."""
@@ -335,6 +336,7 @@ def test_a_failed_check_is_named_and_the_command_fails(tmp_path: Path, home: Pat
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_a_run_waiting_for_the_pool_stops_on_ctrl_c_and_frees_a_slot_whose_process_is_gone(
     tmp_path: Path, home: Path
 ) -> None:
@@ -411,6 +413,7 @@ def test_a_failed_warning_check_is_listed_and_the_command_succeeds(
     assert f"check failed (WARN): decision_steps elimination_ratio on {DAY1}: " in done.stderr
 
 
+@pytest.mark.slow
 def test_a_data_file_deleted_by_hand_is_named_and_force_repairs_the_day(
     materialized_lake: Path, tmp_path: Path, home: Path
 ) -> None:

@@ -154,6 +154,7 @@ def test_a_missing_lake_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().err == f"error: no lake at {missing}\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
 def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path, fmt: str) -> None:
     """`query … | head`: the rest of the output has nowhere to go, and that is no error."""

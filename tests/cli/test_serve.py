@@ -16,6 +16,7 @@ from tests.ingest.otlp_client import send_agent_runs
 from trajectory_assets.cli import main
 
 
+@pytest.mark.slow
 def test_spans_sent_to_serve_become_sessions(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     command = [sys.executable, "-m", "trajectory_assets.cli", "serve", "--lake", str(lake)]

@@ -285,6 +285,7 @@ def test_ray_worker_killed_mid_batch_is_retried(
         )
 
 
+@pytest.mark.slow
 def test_a_commit_another_process_is_making_now_is_not_completed_as_interrupted(
     lake: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -211,6 +211,7 @@ def test_flushes_by_size_and_by_time_without_close(tmp_path: Path, new_logger: N
     by_time.close()
 
 
+@pytest.mark.slow
 def test_process_exit_flushes_what_is_buffered(tmp_path: Path) -> None:
     script = (
         "from trajectory_assets.ingest import EventLogger\n"

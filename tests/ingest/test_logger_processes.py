@@ -107,6 +107,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.slow
 def test_sigterm_writes_the_buffer_and_still_ends_the_process_by_the_signal(
     tmp_path: Path,
 ) -> None:

@@ -6,6 +6,8 @@ import socket
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.runs import commit_info
 from trajectory_assets.lake.staging import BatchReceipt, Intent, committing_now
 from trajectory_assets.operators import Sessionize
@@ -31,6 +33,7 @@ def test_a_receipt_reads_back_as_written_and_older_receipts_still_read() -> None
     assert BatchReceipt.from_json(older).unknown_columns == ()
 
 
+@pytest.mark.slow
 def test_a_commit_is_being_made_now_only_by_a_running_other_process_of_its_start() -> None:
     """An intent's writer that ended, or whose process id another process took since, or this
     very process, commits nothing now: its intent is an interrupted one, to complete."""
