@@ -177,13 +177,8 @@ def place_synthetic_times(rows: Iterable[dict[str, Any]], day: dt.date) -> int:
 
 def to_int(value: Any) -> int | None:
     """Token counts arrive as ints, floats or strings ("269" in OTel attributes)."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(number) if math.isfinite(number) else None
+    number = to_float(value)
+    return None if number is None else int(number)
 
 
 def to_float(value: Any) -> float | None:
@@ -251,11 +246,16 @@ def json_error(exc: json.JSONDecodeError, text: str) -> UnparseableFileError:
     return UnparseableFileError(reason)
 
 
-def read_text(path: str | Path) -> str:
+def decoded(data: bytes) -> str:
+    """A file's bytes as UTF-8 text, or UnparseableFileError saying where they are not."""
     try:
-        return read_bytes(path).decode()
+        return data.decode()
     except UnicodeDecodeError as exc:
         raise UnparseableFileError(f"not UTF-8 text: {exc}") from None
+
+
+def read_text(path: str | Path) -> str:
+    return decoded(read_bytes(path))
 
 
 def json_lines(text: str) -> list[str]:
@@ -266,8 +266,11 @@ def json_lines(text: str) -> list[str]:
 
 
 def load_json(path: str | Path) -> Any:
+    return parsed_json(read_text(path))
+
+
+def parsed_json(text: str) -> Any:
     """One JSON document, or UnparseableFileError with the position of the first bad character."""
-    text = read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

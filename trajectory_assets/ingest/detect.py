@@ -18,6 +18,16 @@ from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import read_bytes
+from trajectory_assets.ingest.importers import (
+    claude_code,
+    codex,
+    inspect,
+    jsonl,
+    openhands,
+    otel,
+    swe_agent,
+    tau_bench,
+)
 
 JSONL_SAMPLE_LINES = 50
 DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".eval", ".traj")
@@ -97,10 +107,10 @@ def _zip(path: str | Path, data: bytes) -> Detection:
         names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
     except zipfile.BadZipFile as exc:
         if str(path).endswith(".eval"):
-            return Detection("inspect", f"an Inspect log that is not a readable ZIP: {exc}")
+            return Detection(inspect.FORMAT, f"an Inspect log that is not a readable ZIP: {exc}")
         return Detection(None, f"a damaged ZIP archive: {exc}", broken=True)
     if "header.json" in names or "_journal/start.json" in names:
-        return Detection("inspect", "a ZIP with an Inspect log header")
+        return Detection(inspect.FORMAT, "a ZIP with an Inspect log header")
     if str(path).endswith(".eval"):
         return Detection(None, "a .eval ZIP without header.json", broken=True)
     return Detection(None, "a ZIP archive, not a log")
@@ -131,15 +141,15 @@ def _classify_lines(lines: list[dict[str, Any]]) -> Detection:
     for obj in lines:
         kind = obj.get("type")
         if kind in _CODEX_LINES and isinstance(obj.get("payload"), dict):
-            return Detection("codex", "JSON Lines of a Codex rollout")
+            return Detection(codex.FORMAT, "JSON Lines of a Codex rollout")
         if kind in _CLAUDE_LINES and obj.get("sessionId"):
-            return Detection("claude-code", "JSON Lines of a Claude Code transcript")
+            return Detection(claude_code.FORMAT, "JSON Lines of a Claude Code transcript")
         if set(obj) >= _RAW_EVENT_KEYS:
-            return Detection("jsonl", "JSON Lines of Tier A raw events")
+            return Detection(jsonl.FORMAT, "JSON Lines of Tier A raw events")
         if isinstance(obj.get("history"), list):
-            return Detection("openhands", "JSON Lines of OpenHands records")
+            return Detection(openhands.FORMAT, "JSON Lines of OpenHands records")
         if _is_spans(obj):
-            return Detection("otel", "JSON Lines of OpenTelemetry spans")
+            return Detection(otel.FORMAT, "JSON Lines of OpenTelemetry spans")
     keys = sorted({k for obj in lines for k in obj})[:8]
     return Detection(None, f"JSON Lines, but no log of a known format (keys: {', '.join(keys)})")
 
@@ -168,13 +178,13 @@ def _classify_document(doc: Any) -> Detection:
         if not items or len(items) != len(doc):
             return Detection(None, "a JSON list, but not of log records")
         if all("task_id" in d and isinstance(d.get("traj"), list) for d in items):
-            return Detection("tau-bench", "a list of τ-bench runs")
+            return Detection(tau_bench.FORMAT, "a list of τ-bench runs")
         if all(isinstance(d.get("history"), list) for d in items):
-            return Detection("openhands", "a list of OpenHands records")
+            return Detection(openhands.FORMAT, "a list of OpenHands records")
         if all("action" in d or "observation" in d for d in items):
-            return Detection("openhands", "an OpenHands event list")
+            return Detection(openhands.FORMAT, "an OpenHands event list")
         if all(_is_spans(d) for d in items):
-            return Detection("otel", "a list of OpenTelemetry spans")
+            return Detection(otel.FORMAT, "a list of OpenTelemetry spans")
         return Detection(None, "a JSON list, but not of log records of a known format")
     return Detection(None, "JSON, but not an object or a list")
 
@@ -182,16 +192,16 @@ def _classify_document(doc: Any) -> Detection:
 def _classify_object(doc: dict[str, Any]) -> Detection:
     spec = doc.get("eval")
     if isinstance(spec, dict) and ("run_id" in spec or "task" in spec):
-        return Detection("inspect", "an Inspect log")
+        return Detection(inspect.FORMAT, "an Inspect log")
     if _is_spans(doc):
-        return Detection("otel", "OpenTelemetry spans")
+        return Detection(otel.FORMAT, "OpenTelemetry spans")
     history = doc.get("history")
     if isinstance(doc.get("trajectory"), list) or (
         isinstance(history, list) and _chat_messages(history)
     ):
-        return Detection("swe-agent", "a SWE-agent trajectory")
+        return Detection(swe_agent.FORMAT, "a SWE-agent trajectory")
     if isinstance(history, list):
-        return Detection("openhands", "an OpenHands record")
+        return Detection(openhands.FORMAT, "an OpenHands record")
     if doc and all(isinstance(v, dict) and isinstance(v.get("eval"), dict) for v in doc.values()):
         return Detection(None, "an Inspect eval-set listing of log headers (logs.json), not a log")
     if "eval_set_id" in doc:

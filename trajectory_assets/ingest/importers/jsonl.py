@@ -17,14 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     COLUMNS,
     Row,
     dumps,
     json_lines,
     parse_ts,
-    read_bytes,
+    read_text,
     unimportable,
     validate_row,
 )
@@ -92,11 +91,7 @@ def _coerce(obj: dict[str, Any]) -> tuple[Row, list[str]]:
 
 
 def parse(path: str | Path) -> Iterator[Row]:
-    data = read_bytes(path)
-    try:
-        text = data.decode()
-    except UnicodeDecodeError as exc:
-        raise UnparseableFileError(f"not UTF-8 text: {exc}") from None
+    text = read_text(path)
     for number, line in enumerate(json_lines(text), start=1):
         if not line.strip():
             continue

@@ -53,6 +53,7 @@ from trajectory_assets.ingest.common import (
     CUT_LAST_LINE,
     Row,
     content_id,
+    decoded,
     dumps,
     event,
     json_error,
@@ -77,10 +78,7 @@ _ERROR_PREFIX = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:")
 
 def _records(path: str | Path) -> tuple[list[dict[str, Any]], bytes]:
     data = read_bytes(path)
-    try:
-        text = data.decode()
-    except UnicodeDecodeError as exc:
-        raise UnparseableFileError(f"not UTF-8 text: {exc}") from None
+    text = decoded(data)
     try:
         doc: Any = json.loads(text)
     except json.JSONDecodeError as whole:  # JSON Lines, or broken

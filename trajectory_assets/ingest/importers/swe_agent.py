@@ -37,10 +37,11 @@ from trajectory_assets.ingest.common import (
     Row,
     base_name,
     content_id,
+    decoded,
     dumps,
     event,
-    json_error,
     non_negative,
+    parsed_json,
     read_bytes,
     stable_id,
     synthetic_ts,
@@ -91,14 +92,7 @@ def _tool_name(action: str) -> str | None:
 def parse(path: str | Path) -> Iterator[Row]:
     path = Path(path)
     data = read_bytes(path)
-    try:
-        text = data.decode()
-    except UnicodeDecodeError as exc:
-        raise UnparseableFileError(f"not UTF-8 text: {exc}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise json_error(exc, text) from None
+    doc = parsed_json(decoded(data))
     if not isinstance(doc, dict):
         raise UnparseableFileError("not a SWE-agent trajectory: the document is not an object")
     steps = _steps(doc)
