@@ -1,7 +1,5 @@
 """`trajectory-assets report`: where a day's report is."""
 
-import json
-
 import click
 
 from trajectory_assets.cli.common import (
@@ -26,7 +24,7 @@ def report(lake: str, defs: tuple[str, ...], partition: str) -> None:
     from trajectory_assets.defs.report import report_inputs
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days
-    from trajectory_assets.lake.reports import current_report, report_files
+    from trajectory_assets.lake.reports import current_report, read_record, report_files
 
     where = open_lake(lake, must_exist=True)
     files = report_files(partition)
@@ -44,10 +42,9 @@ def report(lake: str, defs: tuple[str, ...], partition: str) -> None:
     say(f"chart: {where.display(files.png)}")
     catalog = Catalog(where, project(defs, where).registry.tables)
     if current_report(where, partition, report_inputs(catalog, partition)) is None:
-        try:
-            drawn = json.loads(where.fs.cat_file(where.path(files.record)))["drawn_at"]
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            drawn = "at a time its record no longer says"
+        record = read_record(where, partition)
+        drawn = record.get("drawn_at") if record is not None else None
+        drawn = drawn or "at a time its record no longer says"
         tell(
             f"warning: the page was drawn {drawn} from other tables than the day's now (a "
             "rollback, a forget or a run since, or another version of the report): "

@@ -59,13 +59,22 @@ def current_report(lake: Lake, day: str, inputs: str) -> tuple[ReportRecord, byt
 def read_report(lake: Lake, day: str) -> tuple[ReportRecord, bytes] | None:
     """The day's record and chart, when its page is all there."""
     files = report_files(day)
+    record = read_record(lake, day)
     try:
-        record: ReportRecord = json.loads(lake.fs.cat_file(lake.path(files.record)))
-        if not isinstance(record, dict) or not lake.fs.exists(lake.path(files.html)):
+        if record is None or not lake.fs.exists(lake.path(files.html)):
             return None
         return record, lake.fs.cat_file(lake.path(files.png))
-    except (FileNotFoundError, ValueError, AttributeError):
+    except FileNotFoundError:
         return None
+
+
+def read_record(lake: Lake, day: str) -> ReportRecord | None:
+    """What the day's page was drawn from; None when no readable record says it."""
+    try:
+        record: ReportRecord = json.loads(lake.fs.cat_file(lake.path(report_files(day).record)))
+    except (FileNotFoundError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def drawn_from(lake: Lake) -> dict[str, str]:
