@@ -108,6 +108,8 @@ def test_missing_materializes_scattered_days_then_nothing(tmp_path: Path, home: 
     lake = tmp_path / "lake"
     generate(lake, home, days=3, sessions_per_day=5)
     shutil.rmtree(lake / "raw_events" / f"dt={DAY2}")  # history with a gap
+    first = materialize(lake, home, "--missing", "--dry-run")  # not "no report page"
+    assert f"  {DAY1}: tables not materialized yet\n  {DAY3}: tables" in first.stdout
     done = materialize(lake, home, "--missing")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("succeeded") == 2  # one run per stretch of consecutive days

@@ -74,9 +74,13 @@ def test_today_is_left_to_fill_up(lake: Lake) -> None:
     assert evaluate(lake) == []
 
 
-def test_raw_days_outside_the_partitions_are_named_on_every_tick(lake: Lake) -> None:
-    """The logger and `serve` write any day, and do not move the first partition back: such a
-    day's events are in no table, which the tick says rather than calling the lake up to date."""
+def test_raw_days_outside_the_partitions_are_named_on_every_tick(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A producer writes any day: one before the loaded partitions is in no table until the
+    code location is reloaded (or the setting's pin moved), which the tick says, with the fix,
+    rather than calling the lake up to date. It asked for the lake's start_date to be moved
+    back, which the lake's partitions do themselves."""
     partitions = defs.resolve_job_def("tier_b_daily").partitions_def
     assert partitions is not None
     first = partitions.get_first_partition_key()
@@ -90,10 +94,17 @@ def test_raw_days_outside_the_partitions_are_named_on_every_tick(lake: Lake) -> 
     said = result.skip_reason.skip_message if result.skip_reason else None
     assert said is not None and said.startswith("the 2 day(s) with raw data up to yesterday")
     assert (
-        f"; raw data of 1999-12-31 is before the first partition, {first}: no run reads it "
-        "until the lake's start_date"
+        f"; raw data of 1999-12-31 is before the first partition, {first}: the lake's "
+        "partitions start at 1999-12-31 now: reload the code location (UI: Deployment, Reload)"
     ) in said
     assert "; raw data of 2999-01-01 is after today (" in said
+    monkeypatch.setenv("TRAJECTORY_ASSETS_START_DATE", DAY1)
+    pinned = evaluated(lake).skip_reason
+    assert pinned is not None and pinned.skip_message is not None
+    assert (
+        f"1999-12-31 is before the first partition, {first}: no run reads it until "
+        f"TRAJECTORY_ASSETS_START_DATE ({DAY1}) is moved back"
+    ) in pinned.skip_message
 
 
 def test_a_broken_day_gets_one_failing_run_and_the_other_days_go_on(

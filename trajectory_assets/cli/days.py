@@ -20,6 +20,7 @@ def _operators(the_project: "Project", tables: Sequence[str]) -> list["Operator"
 
 
 TABLES_DUE = "tables missing or stale"
+TABLES_NEW = "tables not materialized yet"
 PAGE_MISSING = "no report page (never materialized, or a run of some tables only)"
 PAGE_OUT_OF_DATE = "report page drawn from other tables than the day's now"
 
@@ -51,7 +52,8 @@ def missing_days(
     why = {}
     for day in candidates:
         if day not in pages:
-            why[day] = PAGE_MISSING
+            built = any(catalog.state(op.output_names[0], day) is not None for op in ops)
+            why[day] = PAGE_MISSING if built or not ops else TABLES_NEW
         elif day in stale:
             why[day] = TABLES_DUE
         elif pages[day] != report_inputs(catalog, day):
@@ -80,8 +82,8 @@ def nothing_to_do(lake: "Lake") -> str:
     if early:
         return (
             f"nothing to do from the first partition, {start}, to today; raw data of "
-            f"{some_days(early)} before it is in no table until the lake's start_date "
-            "(trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE) is moved back"
+            f"{some_days(early)} before it is in no table until TRAJECTORY_ASSETS_START_DATE "
+            "is moved back"
         )
     return (
         f"nothing to do: every day with raw data in {lake.display()} is up to date, "

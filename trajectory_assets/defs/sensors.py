@@ -19,13 +19,15 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from trajectory_assets.defs.instance import tick_refusal
+from trajectory_assets.defs.partitions import start_date_of
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.defs.settings import default_on_bad_file
+from trajectory_assets.defs.settings import START_DATE, default_on_bad_file
 from trajectory_assets.defs.ticks import runs_tagged
 from trajectory_assets.engine.lineage import in_lake, stale_keys
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import RawLayoutError, first_few
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files, raw_version
 from trajectory_assets.lake.schemas import schema_digest
@@ -67,7 +69,7 @@ def raw_changed_sensor(
         on_bad_file = default_on_bad_file()  # what the runs it requests use (no run config)
         requests = []
         days = list_days(the_lake)
-        outside = _outside(days, partitions, today)
+        outside = _outside(the_lake, days, partitions, today)
         if outside:
             context.log.warning(outside)
         for day in days:
@@ -129,19 +131,27 @@ def _not_run_before(
     return new, said
 
 
-def _outside(days: Sequence[str], partitions: dg.PartitionsDefinition, today: str) -> str:
-    """Raw days no run reads, named on every tick: their events are in no table, and a producer
-    that writes them (the logger, `serve`) does not move the first partition back as `ingest`
-    does."""
+def _outside(
+    lake: Lake, days: Sequence[str], partitions: dg.PartitionsDefinition, today: str
+) -> str:
+    """Raw days no run reads, named on every tick: their events are in no table. The lake's
+    partitions reach back to every raw day, but the loaded ones only to those there when the
+    code location loaded; or the setting pins a later start."""
     keys = partitions.get_partition_keys()
     early = [d for d in days if not keys or d < keys[0]]
     late = [d for d in days if d > today]
     said = []
     if early:
+        now = start_date_of(lake)
+        fix = (
+            f"the lake's partitions start at {now} now: reload the code location (UI: "
+            "Deployment, Reload) for runs to read them"
+            if now <= early[0]
+            else f"no run reads it until {START_DATE} ({now}) is moved back"
+        )
         said.append(
             f"raw data of {first_few(early, 'more day(s)')} is before the first partition, "
-            f"{keys[0] if keys else '(none)'}: no run reads it until the lake's start_date "
-            "(trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE) is moved back"
+            f"{keys[0] if keys else '(none)'}: {fix}"
         )
     if late:
         said.append(
