@@ -222,15 +222,9 @@ def test_the_code_locations_runtime_settings_are_the_command_lines_defaults(
 ) -> None:
     """A shell that sourced a deployment's settings (deploy/local-stack.sh's env) runs where
     the deployment's UI runs; a flag still wins."""
-    from trajectory_assets.cli import common
-    from trajectory_assets.defs import settings
+    from trajectory_assets.engine.runtimes.names import RUNTIME
 
-    assert (common.RUNTIME_ENV, common.RAY_ADDRESS_ENV, common.RAY_NUM_CPUS_ENV) == (
-        settings.RUNTIME,
-        settings.RAY_ADDRESS,
-        settings.RAY_NUM_CPUS,
-    )
-    monkeypatch.setenv(settings.RUNTIME, "inline")
+    monkeypatch.setenv(RUNTIME, "inline")
     explain = ["explain", "sessions", "--lake", str(materialized_lake), "--partition", DAY1]
     assert main(explain) == 0
     assert "\nruntime: inline\n" in capsys.readouterr().out

@@ -22,8 +22,9 @@ from tests.runs import run_all
 from trajectory_assets.defs.component import BUILTIN, OperatorAssets
 from trajectory_assets.defs.definitions import build_definitions
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
-from trajectory_assets.defs.settings import LAKE, RUNTIME
+from trajectory_assets.defs.settings import LAKE
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.runtimes.names import RUNTIME
 from trajectory_assets.errors import DefinitionError
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake

@@ -5,6 +5,7 @@ import pytest
 
 from trajectory_assets.defs import settings
 from trajectory_assets.errors import SettingError
+from trajectory_assets.lake.bad_file_rules import ON_BAD_FILE
 
 
 @pytest.mark.parametrize(
@@ -17,8 +18,8 @@ from trajectory_assets.errors import SettingError
         (settings.START_DATE, "", settings.start_date, None),
         (settings.SCHEDULE_CRON, "0 3 * * *", settings.schedule_cron, "0 3 * * *"),
         (settings.SCHEDULE_CRON, "", settings.schedule_cron, "30 0 * * *"),
-        (settings.ON_BAD_FILE, "skip", settings.default_on_bad_file, "skip"),
-        (settings.ON_BAD_FILE, "", settings.default_on_bad_file, "fail"),
+        (ON_BAD_FILE, "skip", settings.default_on_bad_file, "skip"),
+        (ON_BAD_FILE, "", settings.default_on_bad_file, "fail"),
     ],
 )
 def test_good_values_and_defaults(
@@ -39,7 +40,7 @@ def test_good_values_and_defaults(
         (settings.START_DATE, "2026-13-01", settings.start_date, "not a day (YYYY-MM-DD)"),
         (settings.START_DATE, "20261118", settings.start_date, "not a day (YYYY-MM-DD)"),
         (settings.SCHEDULE_CRON, "bogus", settings.schedule_cron, "not a cron schedule"),
-        (settings.ON_BAD_FILE, "Skip", settings.default_on_bad_file, "takes fail or skip"),
+        (ON_BAD_FILE, "Skip", settings.default_on_bad_file, "takes fail or skip"),
     ],
 )
 def test_a_bad_value_is_named_with_its_variable(

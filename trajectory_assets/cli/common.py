@@ -14,9 +14,14 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from trajectory_assets.engine.runtimes.names import RUNTIME_NAMES
+from trajectory_assets.engine.runtimes.names import (
+    RAY_ADDRESS,
+    RAY_NUM_CPUS,
+    RUNTIME,
+    RUNTIME_NAMES,
+)
 from trajectory_assets.errors import first_few, shown
-from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES
+from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES, ON_BAD_FILE
 
 if TYPE_CHECKING:
     from trajectory_assets.engine.registry import Registry
@@ -172,21 +177,13 @@ def lake_option(f: F) -> F:
     return click.option("--lake", required=True, help="lake root: a path or s3://bucket/prefix")(f)
 
 
-# The code location's settings (defs/settings.py, which imports Dagster) are the command line's
-# defaults too: a shell that sourced a deployment's settings runs where its UI runs.
-RUNTIME_ENV = "TRAJECTORY_ASSETS_RUNTIME"
-RAY_ADDRESS_ENV = "TRAJECTORY_ASSETS_RAY_ADDRESS"
-RAY_NUM_CPUS_ENV = "TRAJECTORY_ASSETS_RAY_NUM_CPUS"
-ON_BAD_FILE_ENV = "TRAJECTORY_ASSETS_ON_BAD_FILE"
-
-
 def runtime_option(f: F) -> F:
     return click.option(
         "--runtime",
         type=click.Choice(RUNTIME_NAMES),
         default="auto",
         show_default=True,
-        envvar=RUNTIME_ENV,
+        envvar=RUNTIME,
         show_envvar=True,
         help="auto: in this process for small runs, Ray for large ones (always Ray when a "
         "cluster's address is given); ray: Ray Data tasks; inline: in this process, on every "
@@ -197,7 +194,7 @@ def runtime_option(f: F) -> F:
 def ray_address_option(f: F) -> F:
     return click.option(
         "--ray-address",
-        envvar=RAY_ADDRESS_ENV,
+        envvar=RAY_ADDRESS,
         show_envvar=True,
         callback=_no_ray_client,
         help="an existing Ray cluster, which then runs the batches: auto (a cluster this "
@@ -219,7 +216,7 @@ def num_cpus_option(f: F) -> F:
     return click.option(
         "--num-cpus",
         type=click.IntRange(min=1),
-        envvar=RAY_NUM_CPUS_ENV,
+        envvar=RAY_NUM_CPUS,
         show_envvar=True,
         help="CPUs the batches use: the embedded local Ray's size, or the in-process threads "
         "(default: every core)",
@@ -232,7 +229,7 @@ def on_bad_file_option(f: F) -> F:
         type=click.Choice(BAD_FILE_RULES),
         default="fail",
         show_default=True,
-        envvar=ON_BAD_FILE_ENV,
+        envvar=ON_BAD_FILE,
         show_envvar=True,
         help="an unreadable raw file fails the run, or is skipped and reported",
     )(f)

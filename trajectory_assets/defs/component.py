@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import dagster as dg
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from trajectory_assets.engine.runtimes.names import RuntimeName
 from trajectory_assets.errors import DefinitionError
@@ -44,7 +44,11 @@ BUILTIN = "trajectory_assets.operators:OPERATORS"
 class OperatorAssetsScaffoldParams(BaseModel):
     """What `dg scaffold defs ... --json-params` may fill in the new defs.yaml."""
 
-    operators: list[str] | None = None
+    operators: list[str] | None = Field(
+        default=None,
+        description="The operators the new defs.yaml names, as `package.module:Name` paths "
+        "(default: a placeholder to replace).",
+    )
 
 
 class OperatorAssetsScaffolder(dg.Scaffolder[OperatorAssetsScaffoldParams]):

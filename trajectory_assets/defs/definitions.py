@@ -22,14 +22,12 @@ from trajectory_assets.defs.sensors import raw_changed_sensor
 from trajectory_assets.defs.settings import (
     DEFAULT_LAKE,
     LAKE,
-    RAY_ADDRESS,
-    RAY_NUM_CPUS,
-    RUNTIME,
     S3_ENDPOINT_URL,
     env_int_or,
     env_or,
 )
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.runtimes.names import RAY_ADDRESS, RAY_NUM_CPUS, RUNTIME
 from trajectory_assets.operator import Operator
 
 

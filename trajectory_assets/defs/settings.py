@@ -11,20 +11,16 @@ from dagster._utils.schedules import is_valid_cron_schedule  # the rule schedule
 
 from trajectory_assets.engine.settings import AUTO_BATCH_BYTES
 from trajectory_assets.errors import SettingError
-from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES, OnBadFile
+from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES, ON_BAD_FILE, OnBadFile
 from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
 from trajectory_assets.lake.layout import is_day
 
 LAKE = "TRAJECTORY_ASSETS_LAKE"
-RUNTIME = "TRAJECTORY_ASSETS_RUNTIME"
-RAY_ADDRESS = "TRAJECTORY_ASSETS_RAY_ADDRESS"
-RAY_NUM_CPUS = "TRAJECTORY_ASSETS_RAY_NUM_CPUS"
 S3_ENDPOINT_URL = S3_ENDPOINT_URL_ENV
 START_DATE = "TRAJECTORY_ASSETS_START_DATE"
 SCHEDULE_CRON = "TRAJECTORY_ASSETS_SCHEDULE_CRON"
 RETENTION_HOURS = "TRAJECTORY_ASSETS_RETENTION_HOURS"
 BATCH_BYTES = "TRAJECTORY_ASSETS_BATCH_BYTES"
-ON_BAD_FILE = "TRAJECTORY_ASSETS_ON_BAD_FILE"
 
 DEFAULT_LAKE = "lake"
 DEFAULT_RETENTION_HOURS = 168.0

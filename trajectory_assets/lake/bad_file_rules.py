@@ -6,3 +6,5 @@ from typing import Literal, get_args
 
 OnBadFile = Literal["fail", "skip"]
 BAD_FILE_RULES: tuple[OnBadFile, ...] = get_args(OnBadFile)
+ON_BAD_FILE = "TRAJECTORY_ASSETS_ON_BAD_FILE"
+"""The rule of runs that set none: the code location's and the command line's default."""
