@@ -1,6 +1,5 @@
 """`trajectory-assets generate`: a deterministic sample raw lake, for demos, tests, benchmarks."""
 
-import contextlib
 import datetime as dt
 import time
 from typing import TYPE_CHECKING
@@ -96,19 +95,10 @@ def _refuse_days_with_data(lake: "Lake", config: "SynthConfig") -> None:
         )
 
 
-def _remove_days(lake: "Lake", config: "SynthConfig") -> None:
-    from trajectory_assets.lake.layout import RAW_TABLE
-
-    for offset in range(config.days):
-        folder = lake.path(RAW_TABLE, f"dt={config.start + dt.timedelta(days=offset)}")
-        with contextlib.suppress(OSError):  # what cannot be removed, the refusal names
-            if lake.fs.exists(folder):
-                lake.fs.rm(folder, recursive=True)
-
-
 def write_sample(lake: "Lake", config: "SynthConfig") -> None:
     """Generate the sample lake, a line per day as it goes (a large one takes minutes)."""
     from trajectory_assets.lake.config import cover_days
+    from trajectory_assets.lake.raw import remove_days
     from trajectory_assets.synth import generate_lake
 
     say(f"generating {config.days} day(s) of raw events into {lake.display('raw_events')}")
@@ -116,7 +106,8 @@ def write_sample(lake: "Lake", config: "SynthConfig") -> None:
     try:
         summary = generate_lake(lake, config, progress=lambda line: say(f"  {line}"))
     except BaseException:  # a full disk, Ctrl+C: the days were new, and half a sample in them
-        _remove_days(lake, config)  # refused every later generate of the same days
+        days = [str(config.start + dt.timedelta(days=n)) for n in range(config.days)]
+        remove_days(lake, days)  # half a sample refused every later generate of the same days
         raise
     cover_days(lake, list(summary.days))
     say(

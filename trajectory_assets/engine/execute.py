@@ -11,7 +11,6 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.engine.outputs import normalise
@@ -21,7 +20,7 @@ from trajectory_assets.lake.delta import read_files
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import filter_sessions
 from trajectory_assets.lake.raw_read import RawRead, events_schema, read_events
-from trajectory_assets.lake.staging import PARTIALS, BatchReceipt, stage_batch
+from trajectory_assets.lake.staging import PARTIALS, BatchReceipt, read_partials, stage_batch
 from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.schema import TableSpec
 
@@ -181,7 +180,7 @@ def _inputs(
     tables: dict[str, pa.Table] = {}
     if task.phase == "merge":
         assert op.partial_schema is not None
-        tables[PARTIALS] = _read_partials(task, op.partial_schema)
+        tables[PARTIALS] = read_partials(task.lake, task.partials, op.partial_schema)
         return tables, tables[PARTIALS].num_rows
     if RAW_TABLE in op.inputs:
         assert events is not None
@@ -203,9 +202,3 @@ def _project(events: pa.Table, op: Operator) -> pa.Table:
     if op.raw_columns is None:
         return events
     return events.select(events_schema(op.raw_columns).names)
-
-
-def _read_partials(task: BatchTask, schema: pa.Schema) -> pa.Table:
-    arrow_fs = task.lake.arrow_fs
-    tables = [pq.read_table(p, filesystem=arrow_fs).cast(schema) for p in task.partials]
-    return pa.concat_tables(tables) if tables else schema.empty_table()

@@ -5,6 +5,7 @@ The raw layout already co-locates every session under one folder, so batches of 
 are formed from the listing alone: no shuffle is needed.
 """
 
+import contextlib
 import hashlib
 import os
 import posixpath
@@ -113,6 +114,16 @@ def list_days(lake: Lake, dt_from: str | None = None, dt_to: str | None = None) 
         for day, _ in day_folders(lake, lake.path(RAW_TABLE))
         if (dt_from is None or day >= dt_from) and (dt_to is None or day <= dt_to)
     ]
+
+
+def remove_days(lake: Lake, days: Iterable[str]) -> None:
+    """Delete the raw folders of `days` a command just wrote and could not finish (a sample
+    cut short), as far as it can: what stays, a later command names."""
+    for day in days:
+        folder = lake.path(RAW_TABLE, f"dt={day}")
+        with contextlib.suppress(OSError):
+            if lake.fs.exists(folder):
+                lake.fs.rm(folder, recursive=True)
 
 
 def list_raw_files(

@@ -24,6 +24,7 @@ from typing import Any, NotRequired, TypedDict, final
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from trajectory_assets.lake.delta import (
     DataFile,
@@ -209,6 +210,12 @@ def write_data_file(
 
 def file_name(attempt: Attempt, batch_id: str, schema: str) -> str:
     return f"part-{attempt.key}-{batch_id}-schema{schema}-{uuid.uuid4().hex[:8]}.parquet"
+
+
+def read_partials(lake: Lake, paths: Sequence[str], schema: pa.Schema) -> pa.Table:
+    """The map batches' partial results a two-phase operator's merge reads, as `schema`."""
+    tables = [pq.read_table(p, filesystem=lake.arrow_fs).cast(schema) for p in paths]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 def stage_batch(
