@@ -6,8 +6,8 @@ calls in turn 0, status unknown)."""
 
 from pathlib import Path
 
+from tests.ingest.importers.test_otel_nesting import Trace
 from tests.ingest.lakes import raw_events
-from tests.ingest.test_otel_nesting import Trace
 from trajectory_assets.ingest.run import ingest_files
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
+from tests.ingest.importers.test_otel_nesting import Trace
 from tests.ingest.lakes import materialize, raw_events
-from tests.ingest.test_otel_nesting import Trace
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.otlp import OtlpReceiver
 from trajectory_assets.ingest.run import ingest_files

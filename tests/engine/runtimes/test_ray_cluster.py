@@ -81,7 +81,7 @@ def _drive(lake: Lake, address: str, *timeout: str) -> dict[str, Any]:
         text=True,
         timeout=300,
         env=CLUSTER_ENV,
-        cwd=Path(__file__).parents[2],
+        cwd=Path(__file__).parents[3],
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])

@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from tests.ingest.importers.test_otel_nesting import Trace
 from tests.ingest.lakes import raw_events, raw_files
-from tests.ingest.test_otel_nesting import Trace
 from trajectory_assets.ingest import EventLogger
 from trajectory_assets.ingest.common import Row, stable_id
 from trajectory_assets.ingest.importers import IMPORTERS

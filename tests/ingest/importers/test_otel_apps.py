@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.ingest.importers.test_otel_sessions import EXPECTED, REQUESTS, tool_turns
 from tests.ingest.lakes import raw_events
-from tests.ingest.test_otel_sessions import EXPECTED, REQUESTS, tool_turns
 from trajectory_assets.ingest.otlp import OtlpReceiver
 from trajectory_assets.ingest.otlp_decode import decode_json
 from trajectory_assets.ingest.run import ingest_files
