@@ -404,13 +404,11 @@ def test_sessions_split_over_two_days_or_filed_on_another_day_are_a_warning(
     }
     assert {d: found[d].passed for d in (DAY1, DAY2)} == {DAY1: False, DAY2: False}
     assert found[DAY2].severity == dg.AssetCheckSeverity.WARN
-    assert found[DAY1].metadata["detail"].value == (  # each session named, to look it up
+    assert found[DAY1].metadata["detail"].value == (
         f"0 of 2 sessions start on another day (UTC) than dt={DAY1}; 1 of its sessions have a "
-        f"row on {DAY2} as well (app/past-midnight; a session in two day folders is counted "
-        "on both days)"
+        f"row on {DAY2} as well (a session in two day folders is counted on both days)"
     )
     assert found[DAY2].metadata["detail"].value == (
-        f"1 of 3 sessions start on another day (UTC) than dt={DAY2} (app/local-date); 1 of its "
-        f"sessions have a row on {DAY1} as well (app/past-midnight; a session in two day "
-        "folders is counted on both days)"
+        f"1 of 3 sessions start on another day (UTC) than dt={DAY2}; 1 of its sessions have a "
+        f"row on {DAY1} as well (a session in two day folders is counted on both days)"
     )
