@@ -6,6 +6,7 @@ column types, and the declaration type itself.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -126,6 +127,9 @@ RAW_EVENTS = pa.schema(
         ),
     ]
 )
+
+Row = dict[str, Any]
+"""A raw event as importers and producers build it: RAW_EVENTS' columns by name."""
 """Tier A as producers write it. `dt` is not a column of the files: it is the folder."""
 
 RAW_REQUIRED = ("event_id", "app_id", "session_id", "ts", "event_type")

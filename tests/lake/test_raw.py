@@ -8,7 +8,6 @@ import pytest
 
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.errors import RawLayoutError
-from trajectory_assets.ingest.writer import session_dir
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import (
     RawFile,
@@ -17,6 +16,7 @@ from trajectory_assets.lake.raw import (
     list_raw_files,
     misnamed_day_folders,
 )
+from trajectory_assets.lake.raw_write import session_dir
 
 
 def test_pruning_by_day_range_app_and_session(lake: Lake) -> None:

@@ -17,12 +17,10 @@ from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError, first_few
 from trajectory_assets.lake.layout import id_problem
-from trajectory_assets.schema import MAX_METRIC, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED
+from trajectory_assets.schema import MAX_METRIC, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED, Row
 
 FOLDER_KEYS = ("app_id", "session_id")
 """The keys that name the raw lake's folders."""
-
-Row = dict[str, Any]
 
 COLUMNS: tuple[str, ...] = tuple(RAW_EVENTS.names)
 _COLUMN_SET = frozenset(COLUMNS)

@@ -36,10 +36,10 @@ from trajectory_assets.ingest.importers.otel import conversation_of, numbered_ev
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
 from trajectory_assets.ingest.importers.otel_spans import Span, spans_app
 from trajectory_assets.ingest.logger import EventLogger
-from trajectory_assets.ingest.writer import near_days
 from trajectory_assets.lake.fs import lake_from_env
 from trajectory_assets.lake.layout import id_problem
 from trajectory_assets.lake.quarantine import keep_rejected
+from trajectory_assets.lake.raw_write import near_days
 
 log = logging.getLogger(__name__)
 

@@ -39,10 +39,10 @@ from trajectory_assets.ingest.detect import sniff
 from trajectory_assets.ingest.importers import IMPORTERS, otel
 from trajectory_assets.ingest.importers.otel_files import TraceFiles
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
-from trajectory_assets.ingest.writer import WriteSummary, storable, write_rows
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import UNTIMED_DAY
 from trajectory_assets.lake.quarantine import keep_rejected
+from trajectory_assets.lake.raw_write import WriteSummary, storable, write_rows
 
 AUTO = "auto"
 MAX_REASONS = 5

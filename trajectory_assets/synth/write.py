@@ -1,6 +1,6 @@
 """Generated days into the lake: how each session is cut into files, and the Parquet writes.
 
-Session folders come from the ingest writer's `session_dir`, so generated and ingested events
+Session folders come from the raw writer's `session_dir`, so generated and ingested events
 share one Tier A layout, partition values escaped alike. All rows of a day are generated
 serially first; only the Parquet writes go to a thread pool.
 """
@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from trajectory_assets.ingest.writer import session_dir
 from trajectory_assets.lake.fs import Lake, write_file_atomic
+from trajectory_assets.lake.raw_write import session_dir
 from trajectory_assets.schema import RAW_EVENTS
 from trajectory_assets.synth.config import SynthConfig, SynthSummary
 from trajectory_assets.synth.corrupt import corrupt

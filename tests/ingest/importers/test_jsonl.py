@@ -167,7 +167,7 @@ def test_a_write_that_fails_midway_counts_what_it_wrote(
 ) -> None:
     """A disk that filled up during an import: the report said 0 events and app `-` while
     sessions were written, and its invalid lines, kept, were not said."""
-    from trajectory_assets.ingest import writer
+    from trajectory_assets.lake import raw_write as writer
 
     real = writer.write_session
     calls: list[str] = []

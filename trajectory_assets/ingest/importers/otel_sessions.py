@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import pyarrow.parquet as pq
 
 from trajectory_assets.ingest.common import Row
-from trajectory_assets.ingest.writer import known_session_days, session_dir, session_files
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw_write import known_session_days, session_dir, session_files
 
 MAX_SESSIONS = 200_000  # remembered by a long-running receiver; older ones are read again
 

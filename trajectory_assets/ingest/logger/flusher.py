@@ -19,8 +19,8 @@ import pyarrow as pa
 
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
 from trajectory_assets.ingest.logger.capture import CapturePolicy
-from trajectory_assets.ingest.writer import known_session_days, near_days, write_session
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw_write import known_session_days, near_days, write_session
 from trajectory_assets.schema import RAW_EVENTS
 
 log = logging.getLogger("trajectory_assets.ingest.logger")

@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 
 from tests.ingest.lakes import raw_events, raw_files
 from trajectory_assets.ingest.common import Row, event, stable_id
-from trajectory_assets.ingest.writer import file_name, rows_to_table, write_rows, write_session
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw_write import file_name, rows_to_table, write_rows, write_session
 
 DAY1 = dt.datetime(2026, 3, 1, 23, 59, 58, tzinfo=dt.UTC)
 

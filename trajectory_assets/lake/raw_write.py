@@ -22,10 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trajectory_assets.ingest.common import Row
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, is_hidden, partition_value
-from trajectory_assets.schema import RAW_EVENTS
+from trajectory_assets.schema import RAW_EVENTS, Row
 
 FILE_PREFIX = "ev-"
 LOOKBACK_DAYS = 7  # how far back a re-sent or continued session's folder is looked for
