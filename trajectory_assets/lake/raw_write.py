@@ -17,6 +17,7 @@ import math
 import posixpath
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -154,6 +155,19 @@ def session_files(lake: Lake, folder: str) -> list[str]:
         p
         for p in sorted(lake.fs.ls(folder, detail=False))
         if p.endswith(".parquet") and not is_hidden(posixpath.basename(p))
+    ]
+
+
+def session_rows(
+    lake: Lake, day: str, app_id: str, session_id: str, columns: Sequence[str]
+) -> list[dict[str, Any]]:
+    """`columns` of a session's stored events, file by file in name order: what a producer
+    continuing the session reads of it (the turn it reached)."""
+    folder = session_dir(lake, day, app_id, session_id)
+    return [
+        row
+        for path in session_files(lake, folder)
+        for row in pq.read_table(path, columns=list(columns), filesystem=lake.arrow_fs).to_pylist()
     ]
 
 

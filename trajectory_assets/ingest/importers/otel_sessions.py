@@ -16,11 +16,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
-import pyarrow.parquet as pq
-
 from trajectory_assets.ingest.common import Row
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw_write import known_session_days, session_dir, session_files
+from trajectory_assets.lake.raw_write import known_session_days, session_rows
 
 MAX_SESSIONS = 200_000  # remembered by a long-running receiver; older ones are read again
 
@@ -86,14 +84,12 @@ def sessions_so_far(
     found: dict[str, SessionSoFar] = {}
     for session_id, day in known_session_days(lake, app_id, session_ids, days).items():
         so_far = found[session_id] = SessionSoFar()
-        for path in session_files(lake, session_dir(lake, day, app_id, session_id)):
-            columns = ["event_type", "turn_index", "payload"]
-            stored = pq.read_table(path, columns=columns, filesystem=lake.arrow_fs).to_pylist()
-            for row in stored:
-                if row["turn_index"] is not None:
-                    so_far.next_turn = max(so_far.next_turn, row["turn_index"] + 1)
-                elif row["event_type"] == "session_start":
-                    _trace_began(so_far, row["payload"])
+        columns = ["event_type", "turn_index", "payload"]
+        for row in session_rows(lake, day, app_id, session_id, columns):
+            if row["turn_index"] is not None:
+                so_far.next_turn = max(so_far.next_turn, row["turn_index"] + 1)
+            elif row["event_type"] == "session_start":
+                _trace_began(so_far, row["payload"])
     return found
 
 
