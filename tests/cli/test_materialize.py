@@ -1,18 +1,10 @@
 """`materialize` (and the `dagster` CLI on the same definitions), as users script them."""
 
 import datetime as dt
-import json
-import os
-import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -20,12 +12,11 @@ import polars as pl
 import pytest
 import yaml
 
-from tests.cli.helpers import CLI, generate, materialize, new_dagster_home, on_lake, run
-from tests.lakes import DAY1, DAY2, write_lake
+from tests.cli.helpers import CLI, generate, materialize, on_lake, run
+from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
 from tests.servers import free_port
 from trajectory_assets.cli.common import INSTANCE_SETTINGS
-from trajectory_assets.cli.pool import PROCESS_TAG
 from trajectory_assets.defs.assets import POOL
 from trajectory_assets.defs.config import launchpad_config
 from trajectory_assets.lake.fs import Lake
@@ -293,131 +284,6 @@ def test_a_ray_client_address_is_refused_before_anything_runs(tmp_path: Path, ho
     assert "host:6379" in client.stderr
 
 
-DUPLICATE_KEYS = '''
-import pyarrow as pa
-import trajectory_assets as ta
-
-
-class PerApp(ta.Operator):
-    """Declares one row per app, but each batch (here one raw file, one session) writes its
-    own: the rows repeat a key only across batches, which the unique_keys check finds after the
-    commit (a repeat within a batch is refused before it)."""
-
-    name, version, inputs, requires = "per_app", "1", ("raw_events",), None
-    outputs = (
-        ta.TableSpec(
-            "per_app",
-            pa.schema([ta.column("dt", pa.string(), "Day."), ta.column("app_id", pa.string(), "")]),
-            partition_by=(),
-            keys=("app_id",),
-            description="One row per app.",
-        ),
-    )
-
-    def transform(self, ctx, batch):
-        return batch.sql("SELECT DISTINCT dt, app_id FROM events")
-
-
-operators = [PerApp()]
-'''
-
-
-@pytest.mark.slow
-def test_a_failed_check_is_named_and_the_command_fails(tmp_path: Path, home: Path) -> None:
-    """The run succeeds and commits, as Dagster records it, but a script must hear of the
-    check: each failed check is one line, and the exit status is 1."""
-    lake = tmp_path / "lake"
-    generate(lake, home, sessions_per_day=10)
-    (tmp_path / "per_app_defs.py").write_text(DUPLICATE_KEYS)
-    env = {"PYTHONPATH": str(tmp_path)}
-    args = ("--defs", "per_app_defs", "--partition", DAY1)
-    (tmp_path / "small_batches.yaml").write_text("batch_bytes: 1\n")
-    small = ("--config", str(tmp_path / "small_batches.yaml"))
-    done = materialize(lake, home, *args, "--assets", "per_app", *small, process=True, **env)
-    assert done.returncode == 1
-    assert "succeeded" in done.stdout  # committed and recorded
-    assert f"check failed (ERROR): per_app unique_keys on {DAY1}: " in done.stderr
-    assert "1 asset check(s) of ERROR severity failed" in done.stderr
-    assert "Traceback" not in done.stderr
-
-
-@pytest.mark.slow
-def test_a_run_waiting_for_the_pool_stops_on_ctrl_c_and_frees_a_slot_whose_process_is_gone(
-    tmp_path: Path, home: Path
-) -> None:
-    """A slot held by a run elsewhere: the command says what it waits for, and Ctrl+C stops it
-    at once (Dagster's own wait ignored it). A slot held by a run of this machine whose process
-    was killed: freed, that run marked failed, and the command goes on."""
-    lake = tmp_path / "lake"
-    generate(lake, home, sessions_per_day=5)
-    shutil.copy(INSTANCE_SETTINGS, home / "dagster.yaml")
-    args = ["materialize", "--lake", str(lake), "--partition", DAY1, "--assets", "sessions"]
-    command = [*CLI, *args, "--runtime", "inline"]
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        storage = instance.event_log_storage
-        storage.initialize_concurrency_limit_to_default(POOL)
-        assert storage.claim_concurrency_slot(POOL, "elsewhere", "tier_b").is_claimed
-        waiting = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
-        assert waiting.stderr is not None
-        deadline = threading.Timer(180, waiting.kill)  # a silent wait fails the test, not CI
-        deadline.daemon = True
-        deadline.start()
-        for line in waiting.stderr:
-            if "waiting for the trajectory_assets pool" in line:
-                break
-        assert "run elsewhere of this instance holds its slot" in line
-        assert "Ctrl+C stops waiting" in line
-        waiting.send_signal(signal.SIGINT)
-        assert waiting.wait(timeout=30) == 130
-        assert "error: interrupted" in waiting.stderr.read()
-        deadline.cancel()
-        storage.free_concurrency_slots_for_run("elsewhere")
-
-        killed = subprocess.Popen(["sleep", "60"])
-        killed.kill()
-        killed.wait()
-        process = f"{socket.gethostname()}:{killed.pid}"
-        run = instance.add_run(
-            dg.DagsterRun(job_name="tier_b_job", run_id="killed", tags={PROCESS_TAG: process})
-        )
-        assert storage.claim_concurrency_slot(POOL, run.run_id, "tier_b").is_claimed
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-        assert done.returncode == 0, done.stderr
-        assert "freed the trajectory_assets pool's slot of run killed, whose process is gone" in (
-            done.stderr
-        )
-        marked = instance.get_run_by_id("killed")
-        assert marked is not None and marked.status == dg.DagsterRunStatus.FAILURE
-    assert lake_catalog(Lake(str(lake))).state("sessions", DAY1) is not None
-
-
-def test_a_failed_warning_check_is_listed_and_the_command_succeeds(
-    tmp_path: Path, home: Path
-) -> None:
-    """elimination_ratio warns (WARN severity): its line is shown, the exit status stays 0."""
-    choice = {"step": "rank", "item_id": "doc-1", "outcome": "eliminated", "score": 0.1}
-    events = [
-        {
-            "event_id": "e1",
-            "ts": dt.datetime.fromisoformat(f"{DAY1}T10:00:00+00:00"),
-            "event_type": "session_start",
-        },
-        {
-            "event_id": "e2",
-            "ts": dt.datetime.fromisoformat(f"{DAY1}T10:00:01+00:00"),
-            "event_type": "decision",
-            "turn_index": 0,
-            "payload": json.dumps(choice),
-        },
-    ]
-    lake = tmp_path / "lake"
-    write_lake(lake, [events])  # one step that eliminates every item it saw
-    done = materialize(lake, home, "--partition", DAY1)
-    assert done.returncode == 0, done.stderr
-    assert f"check failed (WARN): decision_steps elimination_ratio on {DAY1}: " in done.stderr
-
-
 @pytest.mark.slow
 def test_a_data_file_deleted_by_hand_is_named_and_force_repairs_the_day(
     materialized_lake: Path, tmp_path: Path, home: Path
@@ -438,104 +304,6 @@ def test_a_data_file_deleted_by_hand_is_named_and_force_repairs_the_day(
     forced = materialize(lake, home, *args, "--force")
     assert forced.returncode == 0, forced.stderr[-3000:]
     assert lake_catalog(Lake(str(lake))).read("sessions", dt=DAY1).num_rows == rows
-
-
-SLOW = DUPLICATE_KEYS.replace(
-    "        return batch.sql",
-    "        import time\n        from pathlib import Path\n\n"
-    "        Path(__file__).with_name('started').touch()  # a batch is in the operator\n"
-    "        time.sleep(60)\n        return batch.sql",
-)
-
-
-@pytest.fixture(scope="module")
-def slow_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A day of 10 sessions with `sessions` materialized, and `slow_defs.py` beside the lake:
-    what each Ctrl+C test copies (making it took each test ~7 s)."""
-    root = tmp_path_factory.mktemp("slow_lake")
-    home = new_dagster_home(root / "home")
-    generate(root / "lake", home, sessions_per_day=10)
-    (root / "slow_defs.py").write_text(SLOW)
-    args = ("--defs", "slow_defs", "--partition", DAY1, "--assets", "sessions")
-    done = materialize(root / "lake", home, *args, process=True, PYTHONPATH=str(root))
-    assert done.returncode == 0, done.stderr[-3000:]
-    return root
-
-
-@pytest.mark.parametrize(
-    ("runtime", "stop"),
-    [
-        ("inline", signal.SIGINT),
-        ("inline", signal.SIGTERM),
-        pytest.param("ray", signal.SIGINT, marks=pytest.mark.slow),
-        # what a scheduler or `kill` sends; Ray's driver made it a failure "15"
-        pytest.param("ray", signal.SIGTERM, marks=pytest.mark.slow),
-    ],
-)
-def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
-    slow_lake: Path, tmp_path: Path, home: Path, runtime: str, stop: signal.Signals
-) -> None:
-    """Ctrl+C (SIGINT) or SIGTERM mid-run: at once, one line saying what stays and what is
-    reused, status 130, the run canceled, and no process of a private Ray left behind."""
-    lake = shutil.copytree(slow_lake / "lake", tmp_path / "lake")
-    shutil.copy(slow_lake / "slow_defs.py", tmp_path / "slow_defs.py")
-    ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's sockets live there
-    args = ("--defs", "slow_defs", "--partition", DAY1, "--runtime", runtime, "--num-cpus", "1")
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "PYTHONPATH": str(tmp_path),
-        "RAY_TMPDIR": ray_tmp,
-    }
-    command = [*CLI, "materialize", "--lake", str(lake), *args, "--assets", "per_app"]
-    running = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    assert running.stderr is not None
-    for line in running.stderr:  # per_app's batches are under way once this line is out
-        if f" to run) for per_app on {runtime}" in line:
-            break
-    _wait_for(lambda: (tmp_path / "started").exists(), "a batch to enter the operator", step=0.1)
-    running.send_signal(stop)
-    started = time.monotonic()
-    rest = _without_ray_core_lines(running.stderr.read())
-    assert running.wait(timeout=120) == 130, rest[-3000:]
-    assert time.monotonic() - started < 30  # not after the batch's minute of sleep
-    assert rest.startswith("error: interrupted: run ") and "Traceback" not in rest
-    assert "the batches it finished are reused" in rest
-    with dg.DagsterInstance.from_config(str(home)) as instance:  # the UI: Canceled
-        (last,) = instance.get_run_records(limit=1)
-        assert last.dagster_run.status == dg.DagsterRunStatus.CANCELED
-    _wait_for(lambda: _processes_under(ray_tmp) == 0, "Ray's processes to stop")
-    shutil.rmtree(ray_tmp, ignore_errors=True)
-
-
-def _processes_under(folder: str) -> int:
-    """Processes whose command line names `folder` (a private Ray's daemons and workers)."""
-    found = 0
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            found += folder in cmdline.read_bytes().decode(errors="replace")
-        except OSError:  # gone meanwhile
-            continue
-    return found
-
-
-RAY_CORE_LINE = re.compile(r"^\[[\d\- :,]+ [DIWEF] \d+ \d+\] \w+\.cc:\d+: .*\n?", re.MULTILINE)
-
-
-def _without_ray_core_lines(text: str) -> str:
-    """Ray core's C++ writes one line of its own straight to stderr when Ray Data creates its
-    workers (README: `core_worker.cc … max_restarts > 0`, ray#57733), whenever that happens
-    to be: no filter of ours sees it, so the run's own lines are checked without it."""
-    return RAY_CORE_LINE.sub("", text)
-
-
-def _wait_for(
-    condition: Callable[[], bool], what: str, timeout: float = 60, step: float = 0.5
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
-        time.sleep(step)
 
 
 def test_a_config_file_sets_what_the_launchpad_sets(
@@ -662,29 +430,3 @@ def test_a_new_schema_is_written_across_days_without_raw_data(
     assert done.returncode == 0, done.stderr
     table = pl.read_delta(str(lake / "session_counts"))  # one type on every day
     assert table.schema["n"] == pl.Float64 and sorted(set(table["dt"])) == [DAY1, last]
-
-
-def test_a_modules_own_asset_checks_run_with_its_tables(
-    materialized_lake: Path, tmp_path: Path, home: Path
-) -> None:
-    """`--defs` ran a module's tables without the asset checks its code location attaches to
-    them, which a Dagster run of the same asset evaluates."""
-    lake = shutil.copytree(materialized_lake, tmp_path / "lake")
-    own = ("--defs", "tests.cli.own_checks", "--assets", "slow_turns", "--partition", DAY1)
-    done = materialize(lake, home, *own)
-    assert done.returncode == 0, done.stderr
-    said = done.stdout + done.stderr
-    assert "check failed (WARN): slow_turns at_most_five_slow_turns on " + DAY1 in said
-    for check, takes in (
-        ("paged_on_slow_turns", "the resource(s) pager"),
-        ("within_a_configured_limit", "run config"),
-    ):
-        assert (
-            f"note: check {check} takes {takes} of its code location: Dagster runs it, this "
-            "command does not"
-        ) in said
-    assert "sessions_seen_by_the_team" not in said  # a check of a table not run
-    sessions = materialize(lake, home, *own[:2], "--assets", "sessions", *own[4:])
-    assert sessions.returncode == 0, sessions.stderr
-    said = sessions.stdout + sessions.stderr
-    assert f"check failed (WARN): sessions sessions_seen_by_the_team on {DAY1}" in said

@@ -1,0 +1,29 @@
+"""Definitions modules the command-line tests write beside a lake and load with `--defs`."""
+
+DUPLICATE_KEYS = '''
+import pyarrow as pa
+import trajectory_assets as ta
+
+
+class PerApp(ta.Operator):
+    """Declares one row per app, but each batch (here one raw file, one session) writes its
+    own: the rows repeat a key only across batches, which the unique_keys check finds after the
+    commit (a repeat within a batch is refused before it)."""
+
+    name, version, inputs, requires = "per_app", "1", ("raw_events",), None
+    outputs = (
+        ta.TableSpec(
+            "per_app",
+            pa.schema([ta.column("dt", pa.string(), "Day."), ta.column("app_id", pa.string(), "")]),
+            partition_by=(),
+            keys=("app_id",),
+            description="One row per app.",
+        ),
+    )
+
+    def transform(self, ctx, batch):
+        return batch.sql("SELECT DISTINCT dt, app_id FROM events")
+
+
+operators = [PerApp()]
+'''
