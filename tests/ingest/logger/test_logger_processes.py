@@ -213,3 +213,44 @@ def test_a_fork_during_the_first_flush_does_not_hang_the_worker(tmp_path: Path) 
     assert done.stdout == "0\n", done.stderr[-2000:]
     raw = raw_events(tmp_path)
     assert raw.filter(pc.equal(raw["session_id"], "child")).num_rows == EVENTS
+
+
+FORK_DURING_A_WRITE = """
+import os, sys, threading, time
+import trajectory_assets.ingest.logger.flusher as flusher
+from trajectory_assets.ingest import EventLogger
+held = threading.Lock()  # stands for any lock a write takes (an import's, a library's)
+real = flusher.write_session
+def write_session(*args, **kwargs):
+    with held:
+        time.sleep(0.3)
+        return real(*args, **kwargs)
+flusher.write_session = write_session
+logger = EventLogger(sys.argv[1], "app", flush_interval_s=0.05, close_timeout_s=2)
+with logger.session("parent") as s:
+    s.llm_call("m")
+while not held.locked():
+    time.sleep(0.001)
+pid = os.fork()  # while the flush thread writes
+if pid == 0:
+    with logger.session("child") as s:
+        s.llm_call("m")
+    logger.close()
+    os._exit(0)
+os.waitpid(pid, 0)
+logger.close()
+print("done", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_fork_waits_for_a_write_under_way(tmp_path: Path) -> None:
+    """A lock a write held at the fork (an import's, pyarrow's, the store client's) stays held
+    for ever in the child, whose flush thread then waited on it: its events were lost once
+    close gave up, two minutes later (a test's fork during the first flush hung so under load)."""
+    started = time.monotonic()
+    done = python(FORK_DURING_A_WRITE, tmp_path, timeout=240)
+    assert done.stdout == "done\n", done.stderr[-2000:]
+    assert time.monotonic() - started < 60
+    raw = raw_events(tmp_path)
+    assert sorted(set(raw["session_id"].to_pylist())) == ["child", "parent"]

@@ -113,6 +113,15 @@ class EventLogger:
             self.turns = self.turns.copy()
             self._start()
 
+    def hold_for_fork(self, wait_s: float) -> bool:
+        """Wait for a flush under way to end, and start none until `release_after_fork`: a
+        fork then copies no lock a write holds (an import's, pyarrow's, the store client's),
+        which would stay held for ever in the child."""
+        return self._flusher.busy.acquire(timeout=wait_s)
+
+    def release_after_fork(self) -> None:
+        self._flusher.busy.release()
+
     def closable_now(self, wait_s: float) -> bool:
         """No thread holds the buffer's lock for long (`process`: a signal handler cannot
         flush what the thread it interrupted holds locked)."""

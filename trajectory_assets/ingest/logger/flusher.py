@@ -81,6 +81,7 @@ class Flusher:
         self.drop_existing = drop_existing
 
         self.wake = threading.Event()
+        self.busy = threading.Lock()  # held by a flush cycle: a fork waits for it (`process`)
         self._cycle = threading.Condition()
         self._cycles = 0
         self._force = False  # flush(): retry failed writes now
@@ -157,7 +158,8 @@ class Flusher:
             self.wake.clear()
             stopping = self._stopping
             try:
-                self._cycle_once(final=stopping)
+                with self.busy:
+                    self._cycle_once(final=stopping)
             except Exception as exc:  # the thread must survive anything
                 self._note_error(f"flush cycle failed: {type(exc).__name__}: {exc}")
             with self._cycle:

@@ -9,7 +9,9 @@ Docker, systemd). Each of these lost every event a worker logged, without a word
   stays held there, so its first `log()` could hang. After a fork, each logger starts again in
   the child: an empty buffer (what the parent buffered is the parent's to write), a new logger
   id (the event ids of siblings would be the same), new locks, a new flush thread. A fork waits
-  for the imports of a first write under way (their locks, held at the fork, hung the child);
+  for a flush under way to end (up to `_FORK_WAIT_S`): a lock its writes held at the fork (an
+  import's, pyarrow's, the store client's) stayed held in the child, whose flush thread waited
+  on it for ever;
 - multiprocessing ends its workers with `os._exit`, which skips `atexit`: a logger closes from
   multiprocessing's own exit hook (`multiprocessing.util.Finalize`), in workers forked with one
   made before too;
@@ -32,11 +34,10 @@ import threading
 import weakref
 from typing import Any, Protocol
 
-import pyarrow as pa
-
 log = logging.getLogger("trajectory_assets.ingest.logger")
 
 _SIGNAL_LOCK_WAIT_S = 1.0  # a flush holds the buffer's lock for microseconds
+_FORK_WAIT_S = 10.0  # a write is a request or two, each with a timeout of its own
 
 
 class Restartable(Protocol):
@@ -46,12 +47,17 @@ class Restartable(Protocol):
 
     def restart_after_fork(self) -> None: ...
 
+    def hold_for_fork(self, wait_s: float) -> bool: ...
+
+    def release_after_fork(self) -> None: ...
+
     def closable_now(self, wait_s: float) -> bool: ...
 
     finalizer: Any  # multiprocessing's exit hook, canceled by close()
 
 
 _live: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_held: list[Restartable] = []  # the loggers whose flushes the fork under way holds
 _hooked = False
 _sigterm_installed = False
 _told_thread = False
@@ -62,7 +68,9 @@ def watch(logger: Restartable, *, flush_on_sigterm: bool) -> None:
     global _hooked
     _live.add(logger)
     if not _hooked:
-        os.register_at_fork(before=_before_fork, after_in_child=_after_fork)
+        os.register_at_fork(
+            before=_before_fork, after_in_parent=_release_held, after_in_child=_after_fork
+        )
         _hooked = True
     _close_at_worker_exit(logger)
     if flush_on_sigterm:
@@ -79,22 +87,27 @@ def _close_at_worker_exit(logger: Restartable) -> None:
 
 
 def _before_fork() -> None:
-    """Finish the import a first write makes before the fork: pyarrow imports pandas on its
-    first array from Python objects, under a lock of its own, and a fork during that import
-    left its locks held in the child, whose flush thread then waited on them for ever. Asking
-    pyarrow whether it has pandas makes the import here, or waits for the one under way; once
-    made, it costs nothing."""
-    if not _live:
-        return
-    try:
-        shim = getattr(pa.lib, "_pandas_api", None)  # pyarrow's; none in another version
-        if shim is not None:
-            shim.have_pandas  # noqa: B018 - the property imports
-    except Exception:  # pragma: no cover - a fork must not fail because of the logger
-        log.exception("event logger: preparing for a fork failed")
+    for logger in list(_live):
+        try:
+            if logger.hold_for_fork(_FORK_WAIT_S):
+                _held.append(logger)
+            else:
+                log.warning(
+                    "event logger: a flush still under way after %.0f s; forking anyway (the "
+                    "child's logger may hang)",
+                    _FORK_WAIT_S,
+                )
+        except Exception:  # pragma: no cover - a fork must not fail because of the logger
+            log.exception("event logger: preparing for a fork failed")
+
+
+def _release_held() -> None:
+    while _held:
+        _held.pop().release_after_fork()
 
 
 def _after_fork() -> None:
+    _release_held()
     for logger in list(_live):
         try:
             logger.restart_after_fork()
