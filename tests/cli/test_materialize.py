@@ -98,26 +98,23 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     assert "no raw data for 2999-01-01 in " in ahead.stderr
     assert ": 2999-01-01 is still to come (today is " in ahead.stderr
     (lake / "raw_events" / "dt=2001-01-01").mkdir(parents=True)  # an empty day, but ...
-    pin = "2025-01-01"
-    too_early = materialize(
-        lake, home, "--partition", "2001-01-01", runtime=None, TRAJECTORY_ASSETS_START_DATE=pin
-    )
+    (lake / "trajectory_assets.json").write_text('{"start_date": "2025-01-01"}')
+    too_early = materialize(lake, home, "--partition", "2001-01-01", runtime=None)
     assert too_early.returncode == 1
     assert "before the lake's first partition, 2025-01-01" in too_early.stderr
     # --missing leaves such a day out, with a note, instead of failing every day with it
     (lake / "raw_events" / f"dt={DAY1}").mkdir()  # an empty day: it materializes
     (lake / "raw_events" / "dt=2999-01-01").mkdir()  # a clock far ahead: no partition yet
-    missing = materialize(
-        lake, home, "--missing", runtime="inline", TRAJECTORY_ASSETS_START_DATE=pin
-    )
+    missing = materialize(lake, home, "--missing", runtime="inline")
     assert missing.returncode == 0, missing.stderr
     assert "note: leaving out 2001-01-01, before the lake's first partition" in missing.stderr
     assert "note: leaving out 2999-01-01, after the last partition, today (" in missing.stderr
     # not "every day is up to date": 2001 is in no table
-    again = materialize(lake, home, "--missing", runtime="inline", TRAJECTORY_ASSETS_START_DATE=pin)
+    again = materialize(lake, home, "--missing", runtime="inline")
     assert again.returncode == 0 and again.stdout.startswith(
         "nothing to do from the first partition, 2025-01-01, to today; raw data of 2001-01-01 "
-        "before it is in no table until TRAJECTORY_ASSETS_START_DATE is moved back"
+        "before it is in no table until the lake's start_date (trajectory_assets.json, or "
+        "TRAJECTORY_ASSETS_START_DATE) is moved back"
     ), again.stdout
     for command in ("materialize", "explain"):  # a day of a clock ahead, named: refused
         args = ["sessions"] if command == "explain" else []

@@ -1,13 +1,6 @@
 """The days a command of several runs tags each run with, as spans, read back day by day."""
 
-from pathlib import Path
-
-import pytest
-
-from trajectory_assets.defs.partitions import days_of_tag, days_tag, start_date_of
-from trajectory_assets.ingest import EventLogger
-from trajectory_assets.lake.config import LakeConfig, write_config
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.defs.partitions import days_of_tag, days_tag
 
 
 def test_the_days_of_a_command_read_back_from_their_spans() -> None:
@@ -58,22 +51,3 @@ def test_an_eager_asset_of_yours_runs_the_day_the_schedule_writes() -> None:
                 defs=defs, instance=instance, cursor=before.cursor
             )
             assert after.get_requested_partitions(dg.AssetKey("daily_costs")) == expected
-
-
-def test_a_day_another_producer_writes_before_the_configs_start_is_a_partition(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`ingest` keeps the lake's config, the logger does not: a session it logged on a day
-    before the config's start_date was in no table, and the sensor asked for the start to be
-    moved back by hand. Untimed events (1970-01-01) stay out of the partitions, as ingest
-    keeps them."""
-    monkeypatch.delenv("TRAJECTORY_ASSETS_START_DATE", raising=False)
-    lake = Lake(str(tmp_path))
-    write_config(lake, LakeConfig(start_date="2026-11-06"))
-    (tmp_path / "raw_events" / "dt=1970-01-01").mkdir(parents=True)
-    assert start_date_of(lake) == "2026-11-06"
-    with EventLogger(lake, "late-app") as logger:
-        logger.log("s-late", "llm_call", ts=1_761_955_200.0)  # 2025-11-01
-    assert start_date_of(lake) == "2025-11-01"
-    monkeypatch.setenv("TRAJECTORY_ASSETS_START_DATE", "2026-11-06")  # a pin is a pin
-    assert start_date_of(lake) == "2026-11-06"

@@ -15,6 +15,7 @@ from trajectory_assets.defs.instance import bind
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.sensors import _from_raw
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.lake.config import CONFIG, LakeConfig, write_config
 from trajectory_assets.lake.fs import Lake
 
 
@@ -77,34 +78,42 @@ def test_today_is_left_to_fill_up(lake: Lake) -> None:
 def test_raw_days_outside_the_partitions_are_named_on_every_tick(
     lake: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A producer writes any day: one before the loaded partitions is in no table until the
-    code location is reloaded (or the setting's pin moved), which the tick says, with the fix,
-    rather than calling the lake up to date. It asked for the lake's start_date to be moved
-    back, which the lake's partitions do themselves."""
+    """A day before the loaded partitions is in no table, which the tick says with what brings
+    it in: a reload when the lake's partitions reach it now (`ingest` moved the config's start
+    back; the tick asked for the move already made), else the config's start_date or the
+    setting, whichever pins it. Untimed events (1970-01-01) are in no partition by design."""
     partitions = defs.resolve_job_def("tier_b_daily").partitions_def
     assert partitions is not None
     first = partitions.get_first_partition_key()
     run_all(lake, [DAY1, DAY2])
-    for day in ("1999-12-31", "2999-01-01"):
+    for day in ("1970-01-01", "1999-12-31", "2999-01-01"):
         shutil.copytree(
             Path(lake.root, "raw_events", f"dt={DAY1}"), Path(lake.root, "raw_events", f"dt={day}")
         )
-    result = evaluated(lake)
-    assert not result.run_requests
-    said = result.skip_reason.skip_message if result.skip_reason else None
-    assert said is not None and said.startswith("the 2 day(s) with raw data up to yesterday")
+
+    def said() -> str:
+        result = evaluated(lake)
+        assert not result.run_requests and result.skip_reason is not None
+        assert result.skip_reason.skip_message is not None
+        return result.skip_reason.skip_message
+
+    moved = said()  # no config: the lake starts at its first timed raw day
+    assert moved.startswith("the 2 day(s) with raw data up to yesterday")
     assert (
         f"; raw data of 1999-12-31 is before the first partition, {first}: the lake's "
         "partitions start at 1999-12-31 now: reload the code location (UI: Deployment, Reload)"
-    ) in said
-    assert "; raw data of 2999-01-01 is after today (" in said
-    monkeypatch.setenv("TRAJECTORY_ASSETS_START_DATE", DAY1)
-    pinned = evaluated(lake).skip_reason
-    assert pinned is not None and pinned.skip_message is not None
+    ) in moved
+    assert "; raw data of 2999-01-01 is after today (" in moved and "1970-01-01" not in moved
+    write_config(lake, LakeConfig(start_date=DAY1))
+    assert (
+        f"1999-12-31 is before the first partition, {first}: no run reads it until start_date "
+        f"in {lake.display(CONFIG)} ({DAY1}) is moved back"
+    ) in said()
+    monkeypatch.setenv("TRAJECTORY_ASSETS_START_DATE", DAY2)
     assert (
         f"1999-12-31 is before the first partition, {first}: no run reads it until "
-        f"TRAJECTORY_ASSETS_START_DATE ({DAY1}) is moved back"
-    ) in pinned.skip_message
+        f"TRAJECTORY_ASSETS_START_DATE ({DAY2}) is moved back"
+    ) in said()
 
 
 def test_a_broken_day_gets_one_failing_run_and_the_other_days_go_on(

@@ -75,15 +75,16 @@ def nothing_to_do(lake: "Lake") -> str:
     """Up to date within the partitions; raw days before the first one are no run's, and the
     headline must not call them up to date (a pinned start date hid a backfilled history)."""
     from trajectory_assets.defs.partitions import start_date_of
+    from trajectory_assets.lake.layout import UNTIMED_DAY
     from trajectory_assets.lake.raw import list_days
 
     start = start_date_of(lake)
-    early = [d for d in list_days(lake) if d < start]
+    early = [d for d in list_days(lake) if d < start and d != UNTIMED_DAY]  # untimed: no day
     if early:
         return (
             f"nothing to do from the first partition, {start}, to today; raw data of "
-            f"{some_days(early)} before it is in no table until TRAJECTORY_ASSETS_START_DATE "
-            "is moved back"
+            f"{some_days(early)} before it is in no table until the lake's start_date "
+            "(trajectory_assets.json, or TRAJECTORY_ASSETS_START_DATE) is moved back"
         )
     return (
         f"nothing to do: every day with raw data in {lake.display()} is up to date, "

@@ -1,11 +1,9 @@
 """The one daily (UTC) partitioning of a lake, shared by raw_events and every table.
 
 It starts at the lake's own first day, read from the lake when definitions load: the setting
-TRAJECTORY_ASSETS_START_DATE if set, else the earlier of the lake config's `start_date` (which
-`generate` and `ingest` move back to the earliest day they write, and nothing moves forward)
-and the earliest day with raw data: any producer may write raw files (the logger, `serve`, a
-team's own job), and none of their days may be left in no table for a config they do not keep.
-A lake whose history grows further back needs the code location reloaded to show the new days.
+TRAJECTORY_ASSETS_START_DATE if set, else the lake's config (which `generate` and `ingest` move
+back to the earliest day they write), else the earliest day with raw data. A lake whose history
+grows further back needs the code location reloaded to show the new days.
 """
 
 import datetime as dt
@@ -47,16 +45,16 @@ def start_date_of(lake: Lake) -> str:
         return from_environment
     try:
         config = read_config(lake)
+        if config is not None:
+            return config.start_date
         days = list_days(lake)
     except OSError as exc:  # an unreachable lake must not stop the code location from loading
         log.warning(
             "cannot read the lake at %s (%s); partitions start at the default", lake.uri, exc
         )
         return DEFAULT_START_DATE
-    if config is None:
-        return days[0] if days else DEFAULT_START_DATE
-    timed = [d for d in days if d != UNTIMED_DAY]  # kept out of the partitions, as ingest does
-    return min(config.start_date, timed[0]) if timed else config.start_date
+    timed = [d for d in days if d != UNTIMED_DAY]  # events without a time: in no partition
+    return timed[0] if timed else DEFAULT_START_DATE
 
 
 COMMAND_DAYS_TAG = "trajectory_assets/command_days"

@@ -21,14 +21,15 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.partitions import start_date_of
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.defs.settings import START_DATE, default_on_bad_file
+from trajectory_assets.defs.settings import START_DATE, default_on_bad_file, start_date
 from trajectory_assets.defs.ticks import runs_tagged
 from trajectory_assets.engine.lineage import in_lake, stale_keys
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import RawLayoutError, first_few
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.config import CONFIG
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.layout import RAW_TABLE
+from trajectory_assets.lake.layout import RAW_TABLE, UNTIMED_DAY
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files, raw_version
 from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.operator import Operator
@@ -134,20 +135,21 @@ def _not_run_before(
 def _outside(
     lake: Lake, days: Sequence[str], partitions: dg.PartitionsDefinition, today: str
 ) -> str:
-    """Raw days no run reads, named on every tick: their events are in no table. The lake's
-    partitions reach back to every raw day, but the loaded ones only to those there when the
-    code location loaded; or the setting pins a later start."""
+    """Raw days no run reads, named on every tick, with what would bring them in: their events
+    are in no table. The lake's first partition may have moved back since the code location
+    loaded (`ingest` moves it), and the logger and `serve` keep no config to move."""
     keys = partitions.get_partition_keys()
-    early = [d for d in days if not keys or d < keys[0]]
+    early = [d for d in days if (not keys or d < keys[0]) and d != UNTIMED_DAY]
     late = [d for d in days if d > today]
     said = []
     if early:
         now = start_date_of(lake)
+        pin = START_DATE if start_date() else f"start_date in {lake.display(CONFIG)}"
         fix = (
             f"the lake's partitions start at {now} now: reload the code location (UI: "
-            "Deployment, Reload) for runs to read them"
+            "Deployment, Reload), or move the start_date its definitions pin"
             if now <= early[0]
-            else f"no run reads it until {START_DATE} ({now}) is moved back"
+            else f"no run reads it until {pin} ({now}) is moved back"
         )
         said.append(
             f"raw data of {first_few(early, 'more day(s)')} is before the first partition, "

@@ -3,9 +3,7 @@ points a tool at the lake gets them without setting anything: the first day of i
 partitions, the definitions modules of its own tables, and its identity.
 
 `generate` and `ingest` move `start_date` back to the earliest day they wrote; nothing moves it
-forward, so a partition Dagster knows never disappears (a `forget` of the first day's sessions).
-The partitions also reach back to any earlier raw day (`defs/partitions.py`): other producers
-keep no config.
+forward, so a partition Dagster knows never disappears.
 """
 
 import contextlib
