@@ -144,3 +144,12 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     no_raw = on_lake("report", Path(lake.root), home, "--partition", "2020-01-01")
     assert no_raw.returncode == 1  # not a command that would be refused
     assert "error: no report for 2020-01-01: the lake has no raw data for that day" in no_raw.stderr
+
+
+def test_an_unknown_headline_number_is_null_in_the_metadata() -> None:
+    """A day's cost of unpriced calls alone is unknown: left out, it read as no number at all;
+    the UI shows null."""
+    from trajectory_assets.defs.report import page_metadata
+
+    shown = page_metadata("/lake/reports/dt=2026-11-20/report.html", {"cost_usd": None})
+    assert shown["cost_usd"] == dg.MetadataValue.null()

@@ -219,3 +219,18 @@ def test_cost_per_session_leaves_out_sessions_without_a_call():
     (app,) = render_daily_report(DAY, {"sessions": day}).html.split("<h2>Sessions and cost")[1:]
     busy = day.filter(pa.compute.equal(day["session_id"], "busy"))["cost_usd"][0].as_py()
     assert busy > 0 and f"${busy:,.4f}</td><td>${busy:,.4f}" in app  # cost, cost per session
+
+
+def test_a_day_without_a_priced_call_costs_unknown_not_zero():
+    """Every call of the day without a price, and a session without calls (cost 0): the
+    headline, the app's row and the metadata said $0.0000 where the tables sum to null."""
+    day = sessions_of(
+        [
+            event("session_start", 0, session_id="quiet"),
+            llm(10, session_id="busy", model="no-such-model", input_tokens=1000),
+        ]
+    )
+    report = render_daily_report(DAY, {"sessions": day})
+    assert report.summary["cost_usd"] is None
+    headline, app = report.html.split("<h2>Sessions and cost")
+    assert "$0.0000" not in headline and "$0.0000" not in app.split("<h2>")[0]

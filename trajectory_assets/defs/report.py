@@ -148,4 +148,6 @@ def page_metadata(page: str, summary: Mapping[str, object]) -> dict[str, dg.Meta
             numbers[key] = dg.MetadataValue.int(value)
         elif isinstance(value, float):
             numbers[key] = dg.MetadataValue.float(shown_float(value))
+        elif value is None:  # unknown (a day of unpriced calls alone): not a 0
+            numbers[key] = dg.MetadataValue.null()
     return {"page": dg.MetadataValue.path(page), **numbers}

@@ -58,17 +58,22 @@ def _table(name: str, tables: Mapping[str, pa.Table]) -> pa.Table:
     return table.select(schema.names).cast(schema)
 
 
-TOTALS = """
+KNOWN_COST = """CASE WHEN sum(n_llm_calls) > 0 AND sum(n_llm_calls) = sum(n_llm_calls_unpriced)
+    THEN NULL ELSE sum(cost_usd) END"""
+"""Sessions' cost: null when they made calls and none has a price (sessions without calls cost
+0, and their sum read $0 for a day of unpriced calls alone), else what the priced ones cost."""
+
+TOTALS = f"""
 SELECT (SELECT count(*) FROM sessions) AS sessions,
-    (SELECT sum(cost_usd) FROM sessions) AS cost_usd,
+    (SELECT {KNOWN_COST} FROM sessions) AS cost_usd,
     (SELECT count(*) FROM llm_calls) AS llm_calls,
     (SELECT coalesce(sum(n_llm_calls_unpriced), 0) FROM sessions) AS llm_calls_unpriced,
     (SELECT count(*) FILTER (WHERE loop_detected) FROM sessions) AS loops_detected,
     (SELECT count(*) FROM tool_stats WHERE n_errors > 0) AS failing_tools
 """
 
-BY_APP = """
-SELECT app_id, count(*) AS sessions, sum(cost_usd) AS cost_usd,
+BY_APP = f"""
+SELECT app_id, count(*) AS sessions, {KNOWN_COST} AS cost_usd,
     sum(cost_usd) / nullif(count(cost_usd) FILTER (WHERE n_llm_calls > 0), 0)
         AS cost_per_session,
     coalesce(sum(n_llm_calls_unpriced), 0) AS llm_calls_unpriced,
