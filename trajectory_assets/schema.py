@@ -128,9 +128,10 @@ RAW_EVENTS = pa.schema(
     ]
 )
 
+"""Tier A as producers write it. `dt` is not a column of the files: it is the folder."""
+
 Row = dict[str, Any]
 """A raw event as importers and producers build it: RAW_EVENTS' columns by name."""
-"""Tier A as producers write it. `dt` is not a column of the files: it is the folder."""
 
 RAW_REQUIRED = ("event_id", "app_id", "session_id", "ts", "event_type")
 NON_NEGATIVE = (
