@@ -181,7 +181,7 @@ def close_mismatches(a: pa.ChunkedArray, b: pa.ChunkedArray) -> list[int]:
 
 
 def _false_rows(flags: Any) -> list[int]:
-    return pc.indices_nonzero(pc.invert(flags)).to_pylist()  # type: ignore[no-any-return]
+    return pc.indices_nonzero(pc.invert(flags)).to_pylist()
 
 
 def key_differences(ours: pa.Table, peer: pa.Table, keys: list[str]) -> list[str]:

@@ -81,7 +81,7 @@ def lake_catalog(lake: Lake) -> Catalog:
     return Catalog(lake, TABLES)
 
 
-def commit_info(op: Operator, run_id: str) -> OperatorCommitInfo:
+def intent_metadata(op: Operator, run_id: str) -> OperatorCommitInfo:
     """What a run of `op` records with its commits, for an intent a test writes by hand."""
     return {
         "operator": op.name,

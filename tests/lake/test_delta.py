@@ -14,7 +14,7 @@ import pytest
 
 from tests.lake.writers import WriterRacingRuntime, commit_at_once
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
-from tests.runs import commit_info, lake_catalog, plan, run_operator
+from tests.runs import intent_metadata, lake_catalog, plan, run_operator
 from trajectory_assets.engine.explain import explain
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
@@ -194,7 +194,9 @@ def test_interrupted_commit_is_rolled_forward_by_the_next_run(lake: Lake) -> Non
     (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
     receipts = InlineRuntime().run(day.tasks)
     attempt = day.attempt(op)
-    write_intent(attempt, op.output_names, [r.batch_id for r in receipts], commit_info(op, "dead"))
+    write_intent(
+        attempt, op.output_names, [r.batch_id for r in receipts], intent_metadata(op, "dead")
+    )
     files = [f for r in receipts for f in r.tables("sessions")]
     catalog = lake_catalog(lake)
     delta_commit.commit_day(lake, catalog.get("sessions"), DAY1, files, {}, since_version=None)
@@ -221,7 +223,9 @@ def test_an_intent_left_without_its_receipts_does_not_block_the_day(
         run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     attempt = day.attempt(op)
     assert day.tasks
-    write_intent(attempt, op.output_names, [t.batch_id for t in day.tasks], commit_info(op, "gone"))
+    write_intent(
+        attempt, op.output_names, [t.batch_id for t in day.tasks], intent_metadata(op, "gone")
+    )
     assert pending_attempts(lake, op.name, DAY1) == [attempt]
     plan_text = explain(Registry.build([op], OPERATORS), [op], lake, [DAY1], "inline")
     assert "first drops the commit an interrupted run decided on" in plan_text
@@ -242,7 +246,9 @@ def test_explain_says_an_interrupted_commit_whose_files_are_gone_is_dropped(lake
     (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
     receipts = InlineRuntime().run(day.tasks)
     attempt = day.attempt(op)
-    write_intent(attempt, op.output_names, [r.batch_id for r in receipts], commit_info(op, "dead"))
+    write_intent(
+        attempt, op.output_names, [r.batch_id for r in receipts], intent_metadata(op, "dead")
+    )
     registry = Registry.build([op], OPERATORS)
     assert "first completes the commit" in explain(registry, [op], lake, [DAY1], "inline")
     staged = receipts[0].tables("turns")[0]
@@ -261,7 +267,7 @@ def test_discarding_an_attempt_removes_its_intent_first(
     (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
     receipts = InlineRuntime().run(day.tasks)
     attempt = day.attempt(op)
-    write_intent(attempt, op.output_names, [r.batch_id for r in receipts], commit_info(op, "r"))
+    write_intent(attempt, op.output_names, [r.batch_id for r in receipts], intent_metadata(op, "r"))
 
     rm = type(lake.fs).rm
 

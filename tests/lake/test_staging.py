@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runs import commit_info
+from tests.runs import intent_metadata
 from trajectory_assets.lake.staging import BatchReceipt, Intent, committing_now
 from trajectory_assets.operators import Sessionize
 
@@ -41,7 +41,7 @@ def test_a_commit_is_being_made_now_only_by_a_running_other_process_of_its_start
     other = subprocess.Popen(["sleep", "60"])
     try:
         started = Path(f"/proc/{other.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-        metadata = commit_info(Sessionize(), "r")
+        metadata = intent_metadata(Sessionize(), "r")
         intent = Intent(
             tables=[], batches=[], metadata=metadata, writer=f"{host}:{other.pid}:{started}"
         )

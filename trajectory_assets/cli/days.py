@@ -21,7 +21,7 @@ def _operators(the_project: "Project", tables: Sequence[str]) -> list["Operator"
 
 TABLES_DUE = "tables missing or stale"
 TABLES_NEW = "tables not materialized yet"
-PAGE_MISSING = "no report page (never materialized, or a run of some tables only)"
+PAGE_MISSING = "no report page (a run of some tables only, or a report that failed)"
 PAGE_OUT_OF_DATE = "report page drawn from other tables than the day's now"
 
 
