@@ -30,22 +30,22 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/trajectory-assets demo --lake demo/lake --days 3
 
 test: $(STAMP)
-	$(BIN)/ruff check trajectory_assets tests
-	$(BIN)/ruff format --check trajectory_assets tests
-	$(BIN)/mypy trajectory_assets tests
+	$(BIN)/ruff check trajectory_assets tests benchmarks
+	$(BIN)/ruff format --check trajectory_assets tests benchmarks
+	$(BIN)/mypy trajectory_assets tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check trajectory_assets tests
+	$(BIN)/ruff check trajectory_assets tests benchmarks
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy trajectory_assets tests
+	$(BIN)/mypy trajectory_assets tests benchmarks
 
 format: $(STAMP)
-	$(BIN)/ruff format trajectory_assets tests
-	$(BIN)/ruff check --fix trajectory_assets tests
+	$(BIN)/ruff format trajectory_assets tests benchmarks
+	$(BIN)/ruff check --fix trajectory_assets tests benchmarks
 
 UI_LAKE ?= $(CURDIR)/demo/lake
 UI_PORT ?= 3000
