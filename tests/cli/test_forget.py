@@ -85,7 +85,7 @@ def test_forget_sessions_then_everything_before_a_day(
     done = forget(root, home, "--app-id", app, "--session-id", victim, "--runtime", "inline")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "nothing in the lake or the Dagster instance holds them" in done.stdout
-    assert "deleted 1 Dagster run(s) whose events named them" in done.stdout
+    assert "deleted 1 Dagster run(s) whose events named them or showed rows made" in done.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(showing) is None
         assert not runs_mentioning(
@@ -149,6 +149,12 @@ def test_forget_sessions_then_everything_before_a_day(
         Path(root, "raw_events").rglob(f"app_id={app}/*/*")
     )
     assert lake_catalog(lake).read("sessions").num_rows == others
+    # the same sessions asked again, in another order and across two forgets: done, not "none"
+    other = next(s for s in before[DAY2] if s != victim)
+    again = forget(root, home, "--app-id", app, "--session-id", other, "--session-id", victim)
+    assert again.returncode == 0 and "already forgotten, and verified then" in again.stdout
+    unknown = forget(root, home, "--app-id", app, "--session-id", victim, "--session-id", "nope")
+    assert unknown.returncode == 1 and "nothing to forget" in unknown.stderr
 
 
 @pytest.mark.slow
@@ -264,9 +270,10 @@ def test_forget_holds_the_pool_while_it_deletes_and_purges(
 
 def test_forget_needs_sessions_or_a_day(materialized_lake: Path, home: Path) -> None:
     neither = forget(materialized_lake, home, "--app-id", "a")
-    assert neither.returncode == 1 and "give --session-id" in neither.stderr
+    assert neither.returncode == 2 and "give --session-id" in neither.stderr  # usage errors
     both = forget(materialized_lake, home, "--app-id", "a", "--all-sessions", "--before", DAY2)
-    assert both.returncode == 1 and "or --all-sessions" in both.stderr
+    assert both.returncode == 2 and "or --all-sessions: one of them, not several" in both.stderr
+    assert both.stderr.startswith("Usage: trajectory-assets forget")
     none = forget(materialized_lake, home, "--app-id", "nope", "--session-id", "x")
     assert none.returncode == 1 and "nothing to forget" in none.stderr
     assert "and no table holds them" in none.stderr

@@ -30,6 +30,14 @@ def sessions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
+@dg.asset(partitions_def=DAYS)
+def eval_runs() -> dg.MaterializeResult:
+    """A table not kept by session: its preview names no session, though its row may be made
+    from a forgotten one alone."""
+    preview = "| benchmark | model | n |\n|---|---|---|\n| secret-bench | m | 1 |"
+    return dg.MaterializeResult(metadata={"preview": dg.MetadataValue.md(preview)})
+
+
 @pytest.fixture()
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as instance:
@@ -100,3 +108,30 @@ def test_deleted_runs_take_their_records_with_them(instance: dg.DagsterInstance)
     assert instance.get_run_by_id(kept) is not None
     assert instance.get_materialized_partitions(dg.AssetKey("sessions")) == {"2026-11-03"}
     assert runs_mentioning(instance, ["2026-11-02", "2026-11-03"], of_app({"s-12"}), LAKE) == {}
+
+
+def test_runs_that_made_a_table_not_kept_by_session_are_found(
+    instance: dg.DagsterInstance,
+) -> None:
+    """A forget left the `eval_runs` previews of older runs in the instance: a row made from
+    the forgotten session alone (its benchmark, model and run) names no session. Every run of
+    the day that made such a table goes, but the forget's own rebuild (tagged), which read the
+    lake without the sessions."""
+    tags = {LAKE_TAG: LAKE}
+    older = dg.materialize([eval_runs], instance=instance, partition_key="2026-11-02", tags=tags)
+    rebuild = {**tags, "trajectory_assets/process": "host:1"}
+    mine = dg.materialize([eval_runs], instance=instance, partition_key="2026-11-02", tags=rebuild)
+    other_day = dg.materialize(
+        [eval_runs], instance=instance, partition_key="2026-11-03", tags=tags
+    )
+    assert older.success and mine.success and other_day.success
+    assert runs_mentioning(instance, ["2026-11-02"], of_app({"s-12"}), LAKE) == {}  # by name
+    found = runs_mentioning(
+        instance,
+        ["2026-11-02"],
+        of_app({"s-12"}),
+        LAKE,
+        unkeyed=["eval_runs"],
+        rebuilt={"trajectory_assets/process": "host:1"},
+    )
+    assert found == {older.run_id: ["rows of eval_runs"]}

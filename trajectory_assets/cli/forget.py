@@ -22,6 +22,7 @@ import click
 
 from trajectory_assets.cli.common import (
     DAY,
+    REPORT,
     ChecksFailed,
     CliError,
     Interrupted,
@@ -35,6 +36,7 @@ from trajectory_assets.cli.common import (
     say,
     some_days,
     tell,
+    usage,
 )
 from trajectory_assets.lake.bad_file_rules import OnBadFile
 
@@ -90,8 +92,12 @@ def forget(
     from trajectory_assets.lake import erase, erase_raw
     from trajectory_assets.lake.catalog import Catalog
 
-    if [bool(session_ids), before is not None, every].count(True) != 1:
-        raise CliError("give --session-id SESSION (one or more), --before DAY, or --all-sessions")
+    given = [bool(session_ids), before is not None, every].count(True)
+    if given != 1:
+        raise usage(
+            "give --session-id SESSION (one or more), --before DAY, or --all-sessions"
+            + (": one of them, not several" if given > 1 else "")
+        )
     if every:
         before = EVERY_DAY  # every session started before it: all of them
     dagster_home("the sessions are forgotten in the Dagster instance's runs too")
@@ -195,8 +201,9 @@ def _plan(
     what = f"{len(forgotten)} session(s) of {request.app_id} in {len(files)} raw file(s)"
     if misfiled:
         what += f" and rows of them in {len(misfiled)} other session(s)' raw file(s)"
-    if not forgotten and last is not None and last[1].verified:  # the same request again
-        say(f"already forgotten, and verified then (record {where.display_path(last[0])})")
+    if not forgotten and (records := erase.verified_records(where, request)):  # sent again
+        named = ", ".join(where.display_path(path) for path in records)
+        say(f"already forgotten, and verified then (record {named})")
         return None
     if not forgotten:
         raise CliError(
@@ -260,18 +267,28 @@ def _purge_and_check(
 ) -> None:
     """Purge what older versions, rejected lines and Dagster runs kept, record the deleted
     runs' days again from the lake, then search the lake and the instance for anything left."""
+    from trajectory_assets.cli.pool import PROCESS_TAG
     from trajectory_assets.defs import forget as instance_erase
     from trajectory_assets.defs.partitions import daily, start_date_of
     from trajectory_assets.defs.sync import sync
     from trajectory_assets.lake import erase
     from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.processes import this_process
     from trajectory_assets.lake.quarantine import drop_rejected
 
     tables = the_project.registry.tables
     days, sessions = plan.days, request.sessions(plan.forgotten)
     record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
     record.rejected_lines_deleted = drop_rejected(where, sessions)
-    held = instance_erase.runs_mentioning(instance, days, sessions, where.display())
+    unkeyed = [REPORT, *(n for n, spec in tables.items() if "session_id" not in spec.schema.names)]
+    rebuilt = {PROCESS_TAG: this_process()}  # this forget's runs read the lake without them
+
+    def runs_holding() -> dict[str, list[str]]:
+        return instance_erase.runs_mentioning(
+            instance, days, sessions, where.display(), unkeyed=unkeyed, rebuilt=rebuilt
+        )
+
+    held = runs_holding()
     partitions = daily(start_date_of(where))
     again = instance_erase.days_worked_on(instance, held, partitions)
     going = instance_erase.delete_runs(instance, held)
@@ -280,12 +297,11 @@ def _purge_and_check(
     if record.dagster_runs_deleted:
         say(
             f"deleted {len(record.dagster_runs_deleted)} Dagster run(s) whose events named "
-            f"them; recorded {sum(recorded.recorded.values())} table day(s) again from the lake"
+            "them or showed rows made from them; recorded "
+            f"{sum(recorded.recorded.values())} table day(s) again from the lake"
         )
     record.leftovers = erase.leftovers(where, Catalog(where, tables), request, plan.forgotten)
     record.leftovers += [
-        f"Dagster run {run_id} names session {', '.join(named[:5])}"
-        for run_id, named in instance_erase.runs_mentioning(
-            instance, days, sessions, where.display()
-        ).items()
+        f"Dagster run {run_id} shows {', '.join(named[:5])}"
+        for run_id, named in runs_holding().items()
     ]

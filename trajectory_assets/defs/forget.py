@@ -1,12 +1,15 @@
 """Forgetting sessions in the Dagster instance: the instance half of `trajectory-assets forget`.
 
 A run's events can hold a session's values: a materialization's `preview` shows the first rows
-of its table, and skipped files and errors name raw paths. Dagster cannot edit a recorded event,
-so every finished run whose events mention a forgotten session is deleted with its captured
-logs, and `sync` then records again, from the lake's Delta logs, the table days such a run had
-recorded (as runless materializations: the UI keeps showing them materialized). Only runs that
-worked on an affected day are read, as their partition tags say; a run without partition tags
-could have worked on any day, so it is read too.
+of its table, and skipped files and errors name raw paths. A table not kept by session
+(`eval_runs`, `tool_stats`, the daily report's numbers) shows rows made from the sessions
+without naming them: a row of a benchmark only a forgotten session ran. Dagster cannot edit a
+recorded event, so every finished run whose events mention a forgotten session, or that
+materialized such a table on an affected day before the raw files went, is deleted with its
+captured logs, and `sync` then records again, from the lake's Delta logs, the table days such a
+run had recorded (as runless materializations: the UI keeps showing them materialized). Only
+runs that worked on an affected day are read, as their partition tags say; a run without
+partition tags could have worked on any day, so it is read too.
 """
 
 import json
@@ -23,11 +26,19 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def runs_mentioning(
-    instance: dg.DagsterInstance, days: Collection[str], sessions: Sessions, lake: str
+    instance: dg.DagsterInstance,
+    days: Collection[str],
+    sessions: Sessions,
+    lake: str,
+    *,
+    unkeyed: Collection[str] = (),
+    rebuilt: Mapping[str, str] | None = None,
 ) -> dict[str, list[str]]:
     """Each run that worked on one of the days and whose events name one of the sessions (in a
-    preview's row of the app, a raw path, or as a word beside the app's): run id -> the
-    sessions it names. Runs still going are included (they cannot be deleted); runs of another
+    preview's row of the app, a raw path, or as a word beside the app's), or that materialized
+    one of the `unkeyed` assets (rows not kept by session) and is not tagged `rebuilt` (the
+    forget's own rebuild, which read none of their raw files): run id -> the sessions it names,
+    or the assets. Runs still going are included (they cannot be deleted); runs of another
     lake (allowed to write one) are not this lake's to delete, those of where it was before it
     moved are."""
     own = {lake, *earlier_places(instance)}
@@ -36,12 +47,22 @@ def runs_mentioning(
         run = record.dagster_run
         if not _worked_on(run.tags, days) or run.tags.get(LAKE_TAG, lake) not in own:
             continue
-        events = [json.loads(dg.serialize_value(e)) for e in instance.all_logs(run.run_id)]
+        logged = instance.all_logs(run.run_id)
+        events = [json.loads(dg.serialize_value(e)) for e in logged]
         named = {
             sid for e in events for text in json_strings(e) for sid in sessions.in_markdown(text)
         }
-        if named:
-            found[run.run_id] = sorted(named)
+        made: set[str] = set()
+        if not rebuilt or any(run.tags.get(k) != v for k, v in rebuilt.items()):
+            made = {
+                key.to_user_string()
+                for e in logged
+                if e.dagster_event is not None
+                and e.dagster_event.is_step_materialization
+                and (key := e.dagster_event.asset_key) is not None
+            } & set(unkeyed)
+        if named or made:
+            found[run.run_id] = sorted(named) + [f"rows of {name}" for name in sorted(made)]
     return found
 
 

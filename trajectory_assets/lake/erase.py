@@ -196,15 +196,38 @@ def last_record(lake: Lake, request: Request) -> tuple[str, Record] | None:
     """The latest record of the same request: one not verified is finished by running the
     forget again, though the sessions may be in no raw file and, once rebuilt, no table; one
     verified makes a request sent again a success, not an error."""
-    asked = (request.app_id, list(request.session_ids), request.before)
-    known = {f.name for f in fields(Record)}
-    for path in sorted(lake.fs.glob(lake.path(FORGOTTEN, "*.json")), reverse=True):
-        with contextlib.suppress(ValueError, TypeError):  # a record of another version
-            doc = json.loads(lake.fs.cat_file(path))
-            record = Record(**{k: v for k, v in doc.items() if k in known})
-            if (record.app_id, record.session_ids, record.before) == asked:
-                return path, record
+    asked = (request.app_id, sorted(request.session_ids), request.before)
+    for path, record in _records(lake):
+        if (record.app_id, sorted(record.session_ids), record.before) == asked:
+            return path, record
     return None
+
+
+def verified_records(lake: Lake, request: Request) -> list[str]:
+    """The verified forgets that took every session of the request, newest first: the same
+    request sent again, in another order or in part, is done (a `--before` request: only the
+    same one). Empty when some session was never forgotten."""
+    if request.before is not None or not request.session_ids:
+        last = last_record(lake, request)
+        return [last[0]] if last is not None and last[1].verified else []
+    wanted, found = set(request.session_ids), []
+    for path, record in _records(lake):
+        took = wanted & {*record.session_ids, *record.sessions}
+        if record.verified and record.app_id == request.app_id and took:
+            found.append(path)
+            wanted -= took
+    return found if not wanted else []
+
+
+def _records(lake: Lake) -> list[tuple[str, Record]]:
+    """The lake's forget records, newest first (one of another version is left out)."""
+    known = {f.name for f in fields(Record)}
+    found = []
+    for path in sorted(lake.fs.glob(lake.path(FORGOTTEN, "*.json")), reverse=True):
+        with contextlib.suppress(ValueError, TypeError):
+            doc = json.loads(lake.fs.cat_file(path))
+            found.append((path, Record(**{k: v for k, v in doc.items() if k in known})))
+    return found
 
 
 def save(lake: Lake, path: str, record: Record) -> None:
