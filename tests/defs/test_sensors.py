@@ -12,8 +12,9 @@ from tests.lakes import DAY1, DAY2, break_day
 from tests.runs import run_all
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.instance import bind
+from trajectory_assets.defs.partitions import daily
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.defs.sensors import _from_raw
+from trajectory_assets.defs.sensors import _from_raw, _outside
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.config import CONFIG, LakeConfig, write_config
 from trajectory_assets.lake.fs import Lake
@@ -114,6 +115,16 @@ def test_raw_days_outside_the_partitions_are_named_on_every_tick(
         f"1999-12-31 is before the first partition, {first}: no run reads it until "
         f"TRAJECTORY_ASSETS_START_DATE ({DAY2}) is moved back"
     ) in said()
+
+
+def test_a_start_the_definitions_pin_is_named_as_the_pin(lake: Lake) -> None:
+    """`build_definitions(start_date=...)` sets the partitions whatever the lake says: moving
+    the lake's start back, as the tick advised, changed nothing."""
+    said = _outside(lake, ["1999-12-31"], daily("2026-11-01"), "2026-12-06", pinned=True)
+    assert said == (
+        "raw data of 1999-12-31 is before the first partition, 2026-11-01: no run reads it "
+        "until the start_date its definitions give is moved back"
+    )
 
 
 def test_a_broken_day_gets_one_failing_run_and_the_other_days_go_on(

@@ -64,3 +64,28 @@ def test_a_raw_file_linked_from_outside_the_lake_goes_with_its_target(
     second.symlink_to(inside)
     (linked,) = list_raw_files(lake, dt=DAY1, app_id=victim.app_id, session_ids=["linked"])
     assert erase_raw.delete_raw(lake, [linked]) == [] and inside.exists()
+
+
+def test_sessions_forgotten_before_are_known_in_any_order_and_in_part(tmp_path: Path) -> None:
+    """A request of sessions forgotten before, in another order or some of them, was "nothing
+    to forget" (its record was matched as the same list); an unfinished later forget of one of
+    them must be finished, not called done."""
+    lake = Lake(str(tmp_path))
+
+    def forgot(app: str, sessions: list[str], verified: bool, name: str) -> str:
+        path = lake.path(erase.FORGOTTEN, f"{name}.json")
+        record = erase.Record(app, sessions, None, "t", sessions=sessions, verified=verified)
+        erase.save(lake, path, record)
+        return path
+
+    first = forgot("app", ["x", "y"], True, "20261101T000000-a")
+    forgot("other", ["z"], True, "20261102T000000-b")
+    later = forgot("app", ["z"], True, "20261103T000000-c")
+    asked = erase.Request("app", ("z", "y"))
+    assert erase.verified_records(lake, asked) == [later, first]
+    assert erase.verified_records(lake, erase.Request("app", ("y",))) == [first]
+    assert erase.verified_records(lake, erase.Request("app", ("y", "w"))) == []  # w never was
+    unfinished = forgot("app", ["x"], False, "20261104T000000-d")
+    assert erase.verified_records(lake, erase.Request("app", ("y", "x"))) == []
+    assert erase.unfinished_record(lake, erase.Request("app", ("y", "x"))) == unfinished
+    assert erase.unfinished_record(lake, erase.Request("app", ("y",))) is None

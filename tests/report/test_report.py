@@ -167,6 +167,8 @@ def test_hundreds_of_apps_chart_as_the_top_ones_and_the_rest():
         "llm_calls_unpriced": 0,
     }
     assert top_apps(apps[:12]) == apps[:12]
+    unpriced = [{**a, "cost_usd": None} for a in apps]  # a bar of none priced drew $0
+    assert top_apps(unpriced)[-1]["cost_usd"] is None
     assert label("x" * 120) == "x" * 15 + "…" + "x" * 16 and label("$5") == r"\$5"
     runs = [label(f"humaneval / claude-sonnet-4 / run-2026112{i}", 32) for i in range(3)]
     assert len(set(runs)) == 3  # cut at the end, the three read the same

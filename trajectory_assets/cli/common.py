@@ -127,8 +127,8 @@ def in_partitions(lake: "Lake", days: Sequence[str], *, refuse: bool) -> list[st
     early = [d for d in days if d < start]
     late = [d for d in days if d > today]
     where = (
-        f"the lake's first partition, {start} (the lake's trajectory_assets.json, or "
-        "TRAJECTORY_ASSETS_START_DATE, sets it)"
+        f"the lake's first partition, {start} (TRAJECTORY_ASSETS_START_DATE, else the lake's "
+        "trajectory_assets.json, else its first raw day)"
     )
     last = f"the last partition, today ({today}, UTC): a producer's clock ahead?"
     if early and refuse:

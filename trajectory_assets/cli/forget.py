@@ -13,6 +13,7 @@ forgotten meanwhile, or lose its uncommitted files to the purge.
 """
 
 import datetime as dt
+import posixpath
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from trajectory_assets.schema import TableSpec
 
 
+FORGET_TAG = "trajectory_assets/forget"  # on a forget's rebuild runs: its record's name
 EVERY_DAY = "9999-12-31"  # after every day a lake can hold: `--all-sessions` as `--before`
 
 
@@ -132,10 +134,11 @@ def forget(
     say(f"deleted {plan.what}" if done else f"{plan.what}: their raw files are already gone")
     for target in targets:
         say(f"  and {target}, outside the lake, which a raw file of theirs linked to")
-    built = _rebuild(lake, where, the_project, plan.days, runtime, on_bad_file, shown)
+    rebuilt = {FORGET_TAG: posixpath.basename(path)}  # its own runs read none of their files
+    built = _rebuild(lake, where, the_project, plan.days, runtime, on_bad_file, shown, rebuilt)
     # files of a run in flight are no history, and no leftover: none runs until it is checked
     with holding_pool(instance, POOL, "forget: purge and check"):
-        _purge_and_check(instance, where, the_project, request, plan, record)
+        _purge_and_check(instance, where, the_project, request, plan, record, rebuilt, built)
     record.verified = not record.leftovers
     record.finished_at = dt.datetime.now(dt.UTC).isoformat()
     erase.save(where, path, record)
@@ -205,6 +208,11 @@ def _plan(
         named = ", ".join(where.display_path(path) for path in records)
         say(f"already forgotten, and verified then (record {named})")
         return None
+    if not forgotten and (unfinished := erase.unfinished_record(where, request)):
+        raise CliError(
+            f"a forget of these sessions is unfinished (record {where.display_path(unfinished)}):"
+            " send its request again to finish it"
+        )
     if not forgotten:
         raise CliError(
             f"nothing to forget: no raw files of those sessions of {request.app_id}, and no "
@@ -229,6 +237,7 @@ def _rebuild(
     runtime: str,
     on_bad_file: OnBadFile,
     shown: str,
+    tags: dict[str, str],
 ) -> list[str]:
     """Every table of the days that have any, through Dagster: a recorded run like any other.
     The days it rebuilt."""
@@ -247,7 +256,15 @@ def _rebuild(
         "again to finish it"
     )
     try:
-        run_days(lake, built, the_project, runtime=runtime, tables=rebuilt, on_bad_file=on_bad_file)
+        run_days(
+            lake,
+            built,
+            the_project,
+            runtime=runtime,
+            tables=rebuilt,
+            on_bad_file=on_bad_file,
+            tags=tags,
+        )
     except Interrupted as exc:
         raise Interrupted(f"{exc.message}\n{unfinished}") from None
     except ChecksFailed as exc:  # the days are rebuilt: the data's own state, not the forget's
@@ -264,24 +281,28 @@ def _purge_and_check(
     request: "erase.Request",
     plan: _Plan,
     record: "erase.Record",
+    rebuilt: dict[str, str],
+    built: list[str],
 ) -> None:
     """Purge what older versions, rejected lines and Dagster runs kept, record the deleted
     runs' days again from the lake, then search the lake and the instance for anything left."""
-    from trajectory_assets.cli.pool import PROCESS_TAG
     from trajectory_assets.defs import forget as instance_erase
     from trajectory_assets.defs.partitions import daily, start_date_of
     from trajectory_assets.defs.sync import sync
     from trajectory_assets.lake import erase
     from trajectory_assets.lake.catalog import Catalog
-    from trajectory_assets.lake.processes import this_process
     from trajectory_assets.lake.quarantine import drop_rejected
 
     tables = the_project.registry.tables
     days, sessions = plan.days, request.sessions(plan.forgotten)
     record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
     record.rejected_lines_deleted = drop_rejected(where, sessions)
-    unkeyed = [REPORT, *(n for n, spec in tables.items() if "session_id" not in spec.schema.names)]
-    rebuilt = {PROCESS_TAG: this_process()}  # this forget's runs read the lake without them
+    catalog = Catalog(where, tables)
+    unkeyed = [  # a table of another code location: its schema unknown here
+        REPORT,
+        *(n for n, spec in tables.items() if "session_id" not in spec.schema.names),
+        *erase.unloaded_tables(where, catalog),
+    ]
 
     def runs_holding() -> dict[str, list[str]]:
         return instance_erase.runs_mentioning(
@@ -290,7 +311,9 @@ def _purge_and_check(
 
     held = runs_holding()
     partitions = daily(start_date_of(where))
-    again = instance_erase.days_worked_on(instance, held, partitions)
+    # the rebuild's runs recorded its days last, their checks with them: recorded again, the
+    # checks would show unevaluated
+    again = instance_erase.days_worked_on(instance, held, partitions) - set(built)
     going = instance_erase.delete_runs(instance, held)
     record.dagster_runs_deleted = sorted(set(held) - set(going))
     recorded = sync(instance, where, the_project.registry, partitions, again=again)

@@ -238,9 +238,10 @@ def run_days(
     force: bool = False,
     config: "Mapping[str, Any] | None" = None,
     config_file: str = "",
+    tags: "Mapping[str, str] | None" = None,
 ) -> None:
     """Materialize tables for the days, one Dagster run per stretch of consecutive days, in the
-    DAGSTER_HOME instance."""
+    DAGSTER_HOME instance; `tags` go on each run (a forget's, to know its own)."""
     import dagster as dg
 
     from trajectory_assets.cli.pool import PROCESS_TAG, this_process, wait_for_pool
@@ -288,12 +289,12 @@ def run_days(
             + f" on the {runtime} runtime, lake {lake.display()}"
         )
         started = time.perf_counter()
-        tags = {LAKE_TAG: lake.display(), PROCESS_TAG: this_process()}
+        run_tags = {**(tags or {}), LAKE_TAG: lake.display(), PROCESS_TAG: this_process()}
         if len(runs) > 1:
-            tags[COMMAND_DAYS_TAG] = days_tag(runs)
+            run_tags[COMMAND_DAYS_TAG] = days_tag(runs)
         if len(stretch) > 1:
-            tags["dagster/asset_partition_range_start"] = stretch[0]
-            tags["dagster/asset_partition_range_end"] = stretch[-1]
+            run_tags["dagster/asset_partition_range_start"] = stretch[0]
+            run_tags["dagster/asset_partition_range_end"] = stretch[-1]
         wait_for_pool(instance, POOL)
         try:
             result = job.execute_in_process(
@@ -301,7 +302,7 @@ def run_days(
                 instance=instance,
                 partition_key=stretch[0] if len(stretch) == 1 else None,
                 raise_on_error=False,
-                tags=tags,
+                tags=run_tags,
             )
         except dg.DagsterInvalidConfigError as exc:  # a value of the wrong type in --config
             raise CliError(f"--config {config_file}: {exc}") from None

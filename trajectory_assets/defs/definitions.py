@@ -116,7 +116,10 @@ def build_definitions(
         launchpad_config(registry.operators, name),
     )
     reads_raw = any(op.inputs[0] == "raw_events" for op in registry.operators)
-    sensors = [raw_changed_sensor(registry, job, partitions, sensor_running)] if reads_raw else []
+    pinned = start_date is not None
+    sensors = (
+        [raw_changed_sensor(registry, job, partitions, sensor_running, pinned)] if reads_raw else []
+    )
     assets: list[dg.AssetsDefinition | dg.SourceAsset] = [tables]
     if raw_source:
         assets.insert(0, raw_events_asset(partitions))

@@ -40,9 +40,10 @@ def raw_changed_sensor(
     job: UnresolvedAssetJobDefinition,
     partitions: dg.PartitionsDefinition,
     running: bool = False,
+    pinned: bool = False,
 ) -> dg.SensorDefinition:
     """`running`: on from the moment the code location loads, rather than switched on in the
-    UI."""
+    UI; `pinned`: the definitions give the first partition themselves (`start_date`)."""
     computed_here = _from_raw(registry)
 
     name = f"{job.name}_raw_changed"
@@ -70,7 +71,7 @@ def raw_changed_sensor(
         on_bad_file = default_on_bad_file()  # what the runs it requests use (no run config)
         requests = []
         days = list_days(the_lake)
-        outside = _outside(the_lake, days, partitions, today)
+        outside = _outside(the_lake, days, partitions, today, pinned)
         if outside:
             context.log.warning(outside)
         for day in days:
@@ -133,7 +134,7 @@ def _not_run_before(
 
 
 def _outside(
-    lake: Lake, days: Sequence[str], partitions: dg.PartitionsDefinition, today: str
+    lake: Lake, days: Sequence[str], partitions: dg.PartitionsDefinition, today: str, pinned: bool
 ) -> str:
     """Raw days no run reads, named on every tick, with what would bring them in: their events
     are in no table. The lake's first partition may have moved back since the code location
@@ -145,12 +146,15 @@ def _outside(
     if early:
         now = start_date_of(lake)
         pin = START_DATE if start_date() else f"start_date in {lake.display(CONFIG)}"
-        fix = (
-            f"the lake's partitions start at {now} now: reload the code location (UI: "
-            "Deployment, Reload), or move the start_date its definitions pin"
-            if now <= early[0]
-            else f"no run reads it until {pin} ({now}) is moved back"
-        )
+        if pinned:
+            fix = "no run reads it until the start_date its definitions give is moved back"
+        elif now <= early[0]:
+            fix = (
+                f"the lake's partitions start at {now} now: reload the code location (UI: "
+                "Deployment, Reload) for runs to read it"
+            )
+        else:
+            fix = f"no run reads it until {pin} ({now}) is moved back"
         said.append(
             f"raw data of {first_few(early, 'more day(s)')} is before the first partition, "
             f"{keys[0] if keys else '(none)'}: {fix}"

@@ -15,7 +15,7 @@ import os
 import posixpath
 import uuid
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
 import pyarrow as pa
@@ -206,17 +206,36 @@ def last_record(lake: Lake, request: Request) -> tuple[str, Record] | None:
 def verified_records(lake: Lake, request: Request) -> list[str]:
     """The verified forgets that took every session of the request, newest first: the same
     request sent again, in another order or in part, is done (a `--before` request: only the
-    same one). Empty when some session was never forgotten."""
+    same one). Empty when some session was never forgotten, or the latest forget of one is
+    unfinished (`unfinished_record`)."""
     if request.before is not None or not request.session_ids:
         last = last_record(lake, request)
         return [last[0]] if last is not None and last[1].verified else []
     wanted, found = set(request.session_ids), []
+    for path, record, took in _forgets_naming(lake, request):
+        if not record.verified:
+            return []
+        found.append(path)
+        wanted -= took
+    return found if not wanted else []
+
+
+def unfinished_record(lake: Lake, request: Request) -> str | None:
+    """The latest forget of one of the request's sessions, when it is unfinished."""
+    for path, record, _ in _forgets_naming(lake, request):
+        if not record.verified:
+            return path
+    return None
+
+
+def _forgets_naming(lake: Lake, request: Request) -> Iterator[tuple[str, Record, set[str]]]:
+    """The app's forgets, newest first, each with the sessions of the request it took first."""
+    wanted = set(request.session_ids)
     for path, record in _records(lake):
         took = wanted & {*record.session_ids, *record.sessions}
-        if record.verified and record.app_id == request.app_id and took:
-            found.append(path)
+        if record.app_id == request.app_id and took:
+            yield path, record, took
             wanted -= took
-    return found if not wanted else []
 
 
 def _records(lake: Lake) -> list[tuple[str, Record]]:

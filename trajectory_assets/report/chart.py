@@ -52,7 +52,9 @@ def top_apps(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     other = {
         "app_id": f"{len(rest)} other apps",
         "sessions": sum(a["sessions"] for a in rest),
-        "cost_usd": sum(a["cost_usd"] or 0.0 for a in rest),
+        "cost_usd": None  # unknown when none of them has a priced call, as for one app
+        if all(a["cost_usd"] is None for a in rest)
+        else sum(a["cost_usd"] or 0.0 for a in rest),
         "llm_calls_unpriced": sum(a.get("llm_calls_unpriced") or 0 for a in rest),
     }
     return [*sorted(top, key=lambda a: str(a["app_id"])), other]

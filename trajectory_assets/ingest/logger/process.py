@@ -9,7 +9,7 @@ Docker, systemd). Each of these lost every event a worker logged, without a word
   stays held there, so its first `log()` could hang. After a fork, each logger starts again in
   the child: an empty buffer (what the parent buffered is the parent's to write), a new logger
   id (the event ids of siblings would be the same), new locks, a new flush thread. A fork waits
-  for a flush under way to end (up to `_FORK_WAIT_S`): a lock its writes held at the fork (an
+  for a flush cycle under way to end (up to `_FORK_WAIT_S`): a lock its writes held at the fork (an
   import's, pyarrow's, the store client's) stayed held in the child, whose flush thread waited
   on it for ever;
 - multiprocessing ends its workers with `os._exit`, which skips `atexit`: a logger closes from
@@ -37,7 +37,7 @@ from typing import Any, Protocol
 log = logging.getLogger("trajectory_assets.ingest.logger")
 
 _SIGNAL_LOCK_WAIT_S = 1.0  # a flush holds the buffer's lock for microseconds
-_FORK_WAIT_S = 10.0  # a write is a request or two, each with a timeout of its own
+_FORK_WAIT_S = 10.0  # a flush cycle: its sessions' writes, each request with its own timeout
 
 
 class Restartable(Protocol):
@@ -57,7 +57,7 @@ class Restartable(Protocol):
 
 
 _live: "weakref.WeakSet[Any]" = weakref.WeakSet()
-_held: list[Restartable] = []  # the loggers whose flushes the fork under way holds
+_forking = threading.local()  # per forking thread: the loggers whose flushes its fork holds
 _hooked = False
 _sigterm_installed = False
 _told_thread = False
@@ -87,10 +87,12 @@ def _close_at_worker_exit(logger: Restartable) -> None:
 
 
 def _before_fork() -> None:
+    held: list[Restartable] = []
+    _forking.held = held  # two threads forking at once each release their own holds
     for logger in list(_live):
         try:
             if logger.hold_for_fork(_FORK_WAIT_S):
-                _held.append(logger)
+                held.append(logger)
             else:
                 log.warning(
                     "event logger: a flush still under way after %.0f s; forking anyway (the "
@@ -102,8 +104,9 @@ def _before_fork() -> None:
 
 
 def _release_held() -> None:
-    while _held:
-        _held.pop().release_after_fork()
+    held: list[Restartable] = getattr(_forking, "held", [])
+    while held:
+        held.pop().release_after_fork()
 
 
 def _after_fork() -> None:
