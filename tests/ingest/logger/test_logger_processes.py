@@ -254,3 +254,54 @@ def test_a_fork_waits_for_a_write_under_way(tmp_path: Path) -> None:
     assert time.monotonic() - started < 60
     raw = raw_events(tmp_path)
     assert sorted(set(raw["session_id"].to_pylist())) == ["child", "parent"]
+
+
+SIGTERM_DURING_CLOSE = """
+import os, signal, sys, threading, time
+import trajectory_assets.ingest.logger.flusher as flusher
+from trajectory_assets.ingest import EventLogger
+real = flusher.write_session
+def write_session(*args, **kwargs):
+    time.sleep(1.0)  # a slow store
+    return real(*args, **kwargs)
+flusher.write_session = write_session
+logger = EventLogger(sys.argv[1], "app", flush_interval_s=60)
+with logger.session("s") as s:
+    for i in range(38):
+        s.llm_call("m", input_tokens=i)
+threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+logger.close()  # as a multiprocessing worker's exit does, when its pool terminates it
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_close_waits_for_its_flush(tmp_path: Path) -> None:
+    """A pool's `terminate()` (the end of `with Pool() as p:`) sends SIGTERM to workers already
+    closing their loggers at exit: the handler's close returned at once, seeing one under way,
+    and the process died mid-write with every event of every worker lost, without a word."""
+    done = python(SIGTERM_DURING_CLOSE, tmp_path, timeout=120)
+    assert done.returncode == -signal.SIGTERM, done.stderr[-2000:]
+    assert raw_events(tmp_path).num_rows == EVENTS
+
+
+def test_a_flush_that_times_out_during_a_write_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`flush(timeout)` returned True while a write held its events (counted in neither the
+    buffer nor the unwritten ones until the write ends): nothing was in the lake yet."""
+    import trajectory_assets.ingest.logger.flusher as flusher
+
+    real, started = flusher.write_session, threading.Event()
+
+    def slow(*args: object, **kwargs: object) -> object:
+        started.set()
+        time.sleep(2.0)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(flusher, "write_session", slow)
+    logger = EventLogger(str(tmp_path), "app", flush_interval_s=0.05)
+    log_session(logger, "s")
+    assert started.wait(10)
+    assert logger.flush(timeout=0.5) is False
+    logger.close()
+    assert raw_events(tmp_path).num_rows == EVENTS

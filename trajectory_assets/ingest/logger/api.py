@@ -284,12 +284,17 @@ class EventLogger:
         return self._flusher.flush(timeout)
 
     def close(self, timeout: float | None = None) -> None:
-        """Flush everything (retrying failed writes until `timeout`), then stop. Idempotent."""
+        """Flush everything (retrying failed writes until `timeout`), then stop. Idempotent: a
+        close while another is under way waits for its flush (SIGTERM's handler, called inside
+        the close of a multiprocessing worker's exit, ended the process mid-write)."""
+        wait = self.close_timeout_s if timeout is None else timeout
         with self._buffer.lock:
-            if self._buffer.closed:
-                return
+            closing = self._buffer.closed
             self._buffer.closed = True
-        self._flusher.stop(self.close_timeout_s if timeout is None else timeout)
+        if closing:
+            self._flusher.wait_stopped(wait)
+            return
+        self._flusher.stop(wait)
         atexit.unregister(self._at_exit)
         if self.finalizer is not None:
             self.finalizer.cancel()

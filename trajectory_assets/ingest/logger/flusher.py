@@ -112,14 +112,20 @@ class Flusher:
                         break
                     self._cycle.wait(0.05)
                     self.wake.set()
-            with buffer.lock:
-                if not buffer.events and buffer.unwritten == 0:
+                cycled = self._cycles >= target  # else the events a write under way took
+            with buffer.lock:  # are in neither count yet
+                if cycled and not buffer.events and buffer.unwritten == 0:
                     return True
             if not self._thread.is_alive():
                 return False
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(min(self.retry_initial_s, 0.5))
+
+    def wait_stopped(self, timeout: float) -> None:
+        """Wait for a stop under way to end (its last cycle, its retries until `timeout`)."""
+        if self._thread.is_alive():
+            self._thread.join(timeout + _STUCK_S)
 
     def stop(self, timeout: float) -> None:
         """A last cycle that writes everything, retrying failed writes for `timeout` seconds.

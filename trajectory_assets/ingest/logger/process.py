@@ -8,8 +8,10 @@ Docker, systemd). Each of these lost every event a worker logged, without a word
   before the fork buffered for ever in the child; and a lock another thread held at the fork
   stays held there, so its first `log()` could hang. After a fork, each logger starts again in
   the child: an empty buffer (what the parent buffered is the parent's to write), a new logger
-  id (the event ids of siblings would be the same), new locks, a new flush thread. A fork waits
-  for a flush cycle under way to end (up to `_FORK_WAIT_S`): a lock its writes held at the fork (an
+  id (the event ids of siblings would be the same), new locks, a new flush thread. A fork makes
+  the import of a first write first (pandas, a second: every worker's first flush was that
+  second long), then waits for a flush cycle under way to end (up to `_FORK_WAIT_S` for the
+  fork, whatever the number of loggers): a lock its writes held at the fork (an
   import's, pyarrow's, the store client's) stayed held in the child, whose flush thread waited
   on it for ever;
 - multiprocessing ends its workers with `os._exit`, which skips `atexit`: a logger closes from
@@ -31,8 +33,11 @@ import logging
 import os
 import signal
 import threading
+import time
 import weakref
 from typing import Any, Protocol
+
+import pyarrow as pa
 
 log = logging.getLogger("trajectory_assets.ingest.logger")
 
@@ -89,9 +94,12 @@ def _close_at_worker_exit(logger: Restartable) -> None:
 def _before_fork() -> None:
     held: list[Restartable] = []
     _forking.held = held  # two threads forking at once each release their own holds
+    if _live:
+        _import_what_a_first_write_imports()
+    deadline = time.monotonic() + _FORK_WAIT_S  # for the fork, whatever the number of loggers
     for logger in list(_live):
         try:
-            if logger.hold_for_fork(_FORK_WAIT_S):
+            if logger.hold_for_fork(max(0.0, deadline - time.monotonic())):
                 held.append(logger)
             else:
                 log.warning(
@@ -101,6 +109,18 @@ def _before_fork() -> None:
                 )
         except Exception:  # pragma: no cover - a fork must not fail because of the logger
             log.exception("event logger: preparing for a fork failed")
+
+
+def _import_what_a_first_write_imports() -> None:
+    """pyarrow imports pandas on its first array from Python objects (about a second): made
+    here once, before the first fork, every worker's first flush is quick, where it was a second
+    in which a SIGTERM or a kill lost the worker's events."""
+    try:
+        shim = getattr(pa.lib, "_pandas_api", None)  # pyarrow's; none in another version
+        if shim is not None:
+            shim.have_pandas  # noqa: B018 - the property imports
+    except Exception:  # pragma: no cover - a fork must not fail because of the logger
+        log.exception("event logger: preparing for a fork failed")
 
 
 def _release_held() -> None:
@@ -142,9 +162,10 @@ def _install_sigterm() -> None:
 
 
 def _on_sigterm(signum: int, _frame: object) -> None:
-    """Close every logger, then die of SIGTERM as the default action would. A logger whose
-    buffer lock the interrupted thread holds (it was inside `log()`) cannot be flushed from
-    here without deadlock: it is named, not waited for."""
+    """Close every logger, then die of SIGTERM as the default action would; a logger already
+    closing (a multiprocessing worker's exit, which a pool's `terminate()` interrupts so) is
+    waited for. A logger whose buffer lock the interrupted thread holds (it was inside `log()`)
+    cannot be flushed from here without deadlock: it is named, not waited for."""
     for logger in list(_live):
         try:
             if logger.closable_now(_SIGNAL_LOCK_WAIT_S):
