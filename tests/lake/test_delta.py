@@ -187,16 +187,21 @@ def test_resumed_run_reuses_finished_batches_and_matches_a_clean_run(
         )
 
 
+def _decided_to_commit(op: Sessionize, lake: Lake) -> tuple[Attempt, list[BatchReceipt]]:
+    """A run of DAY1 that finished its batches and wrote its commit intent, then died."""
+    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
+    receipts = InlineRuntime().run(day.tasks)
+    attempt = day.attempt(op)
+    batches = [r.batch_id for r in receipts]
+    write_intent(attempt, op.output_names, batches, intent_metadata(op, "dead"))
+    return attempt, receipts
+
+
 def test_interrupted_commit_is_rolled_forward_by_the_next_run(lake: Lake) -> None:
     """A run that died after deciding to commit (intent written) and committing only
     `sessions` is completed by the next run: every sibling ends on that attempt's files."""
     op = Sessionize()
-    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
-    receipts = InlineRuntime().run(day.tasks)
-    attempt = day.attempt(op)
-    write_intent(
-        attempt, op.output_names, [r.batch_id for r in receipts], intent_metadata(op, "dead")
-    )
+    attempt, receipts = _decided_to_commit(op, lake)
     files = [f for r in receipts for f in r.tables("sessions")]
     catalog = lake_catalog(lake)
     delta_commit.commit_day(lake, catalog.get("sessions"), DAY1, files, {}, since_version=None)
@@ -243,12 +248,7 @@ def test_an_intent_left_without_its_receipts_does_not_block_the_day(
 def test_explain_says_an_interrupted_commit_whose_files_are_gone_is_dropped(lake: Lake) -> None:
     """It said the next run would complete the commit, which drops it and computes the day."""
     op = Sessionize()
-    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
-    receipts = InlineRuntime().run(day.tasks)
-    attempt = day.attempt(op)
-    write_intent(
-        attempt, op.output_names, [r.batch_id for r in receipts], intent_metadata(op, "dead")
-    )
+    _, receipts = _decided_to_commit(op, lake)
     registry = Registry.build([op], OPERATORS)
     assert "first completes the commit" in explain(registry, [op], lake, [DAY1], "inline")
     staged = receipts[0].tables("turns")[0]
@@ -264,10 +264,7 @@ def test_discarding_an_attempt_removes_its_intent_first(
     """Removing a folder is no atomic step: an interrupt after the receipts went and before
     the intent did left an intent no run could complete."""
     op = Sessionize()
-    (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
-    receipts = InlineRuntime().run(day.tasks)
-    attempt = day.attempt(op)
-    write_intent(attempt, op.output_names, [r.batch_id for r in receipts], intent_metadata(op, "r"))
+    attempt, _ = _decided_to_commit(op, lake)
 
     rm = type(lake.fs).rm
 
