@@ -134,11 +134,11 @@ def forget(
     say(f"deleted {plan.what}" if done else f"{plan.what}: their raw files are already gone")
     for target in targets:
         say(f"  and {target}, outside the lake, which a raw file of theirs linked to")
-    rebuilt = {FORGET_TAG: posixpath.basename(path)}  # its own runs read none of their files
-    built = _rebuild(lake, where, the_project, plan.days, runtime, on_bad_file, shown, rebuilt)
+    own_runs = {FORGET_TAG: posixpath.basename(path)}  # its rebuild read none of their files
+    built = _rebuild(lake, where, the_project, plan.days, runtime, on_bad_file, shown, own_runs)
     # files of a run in flight are no history, and no leftover: none runs until it is checked
     with holding_pool(instance, POOL, "forget: purge and check"):
-        _purge_and_check(instance, where, the_project, request, plan, record, rebuilt, built)
+        _purge_and_check(instance, where, the_project, request, plan, record, own_runs, built)
     record.verified = not record.leftovers
     record.finished_at = dt.datetime.now(dt.UTC).isoformat()
     erase.save(where, path, record)
@@ -281,7 +281,7 @@ def _purge_and_check(
     request: "erase.Request",
     plan: _Plan,
     record: "erase.Record",
-    rebuilt: dict[str, str],
+    own_runs: dict[str, str],
     built: list[str],
 ) -> None:
     """Purge what older versions, rejected lines and Dagster runs kept, record the deleted
@@ -295,9 +295,9 @@ def _purge_and_check(
 
     tables = the_project.registry.tables
     days, sessions = plan.days, request.sessions(plan.forgotten)
-    record.tables_purged = erase.purge_history(where, Catalog(where, tables), days)
-    record.rejected_lines_deleted = drop_rejected(where, sessions)
     catalog = Catalog(where, tables)
+    record.tables_purged = erase.purge_history(where, catalog, days)
+    record.rejected_lines_deleted = drop_rejected(where, sessions)
     unkeyed = [  # a table of another code location: its schema unknown here
         REPORT,
         *(n for n, spec in tables.items() if "session_id" not in spec.schema.names),
@@ -306,7 +306,7 @@ def _purge_and_check(
 
     def runs_holding() -> dict[str, list[str]]:
         return instance_erase.runs_mentioning(
-            instance, days, sessions, where.display(), unkeyed=unkeyed, rebuilt=rebuilt
+            instance, days, sessions, where.display(), unkeyed=unkeyed, rebuilt=own_runs
         )
 
     held = runs_holding()
