@@ -6,6 +6,8 @@
 # (Ray's choice) with authentication off: run it where the network is trusted.
 # The S3 server keeps the lake in memory: `down` loses it, while PostgreSQL keeps the runs.
 # Usage: deploy/local-stack.sh up|down|status     (settings below, all overridable)
+#        deploy/local-stack.sh down --purge      also deletes PostgreSQL's data: the next `up`
+#                                                starts from a new instance, as the lake does
 # Logs and pids go under $STACK_DIR; `down` stops exactly what `up` started.
 set -euo pipefail
 
@@ -129,7 +131,9 @@ WS
   say "up: UI $STACK_WEB_URL, lake $TRAJECTORY_ASSETS_LAKE, Ray $STACK_RAY_ADDRESS, settings in $STACK_DIR/env"
 }
 
-down() {
+down() { # [--purge]
+  local purge=${1:-}
+  if [ -n "$purge" ] && [ "$purge" != --purge ]; then echo "usage: $0 down [--purge]" >&2; exit 2; fi
   for name in daemon webserver code-location ray-worker ray-head s3; do
     local file="$PIDS/$name"
     [ -f "$file" ] || continue
@@ -151,6 +155,10 @@ down() {
       >/dev/null 2>&1 || true
     rm -f "$PIDS/postgres.data"
   fi
+  if [ "$purge" = --purge ] && [ -f "$PG_DATA/PG_VERSION" ]; then
+    rm -rf "$PG_DATA"
+    say "deleted PostgreSQL's data ($PG_DATA): the next up starts from a new instance"
+  fi
   say "down"
 }
 
@@ -170,7 +178,7 @@ status() {
 
 case "${1:-}" in
   up) up ;;
-  down) down ;;
+  down) down "${2:-}" ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down [--purge]|status" >&2; exit 2 ;;
 esac

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ import pytest
 
 from tests.runs import lake_catalog, run_all
 from tests.servers import free_port
+from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.fs import Lake, s3_options
 from trajectory_assets.operators import TABLES
 
@@ -89,9 +91,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         name: str(free_port())
         for name in ("PG_PORT", "S3_PORT", "RAY_PORT", "GRPC_PORT", "WEB_PORT")
     }
+    # PostgreSQL's data would outlive the stack at /tmp/trajectory-assets-pg-<port>: a later
+    # test run drawing that port met the runs and schedule ticks of the earlier one, took its
+    # materializations for the backfill's and the schedule's, and its schedule skipped the day
+    # it had run. Its own folder, deleted by `down --purge` (outside pytest's folders, which
+    # PostgreSQL's user cannot reach).
+    pg_data = Path(tempfile.mkdtemp(prefix="trajectory-assets-pg-test-"))
     env = {
         **os.environ,
         **ports,
+        "PG_DATA": str(pg_data),
         "STACK_DIR": str(stack_dir),
         "BIN": str(Path(sys.executable).parent),
         "TRAJECTORY_ASSETS_SCHEDULE_CRON": "* * * * *",
@@ -114,6 +123,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         os.environ.update(
             {k: v for k, v in stack_env.items() if k.startswith(("DAGSTER_", "AWS_"))}
         )
+        with Stack(stack_env).instance() as instance:
+            assert instance.get_runs_count() == 0, "the stack's instance holds earlier runs"
         yield Stack(stack_env)
         for key, value in saved.items():
             if value is None:
@@ -122,9 +133,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 os.environ[key] = value
     finally:
         down = subprocess.run(
-            [script, "down"], env=env, capture_output=True, text=True, timeout=300
+            [script, "down", "--purge"], env=env, capture_output=True, text=True, timeout=300
         )
         assert down.returncode == 0, down.stderr
+        assert not pg_data.exists(), down.stdout
         status = subprocess.run([script, "status"], env=env, capture_output=True, text=True)
         assert "running" not in status.stdout, status.stdout
 
@@ -257,7 +269,8 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
     for table in TABLES:
         for day in DAYS:
             remote = lake_catalog(stack.lake).read(table, dt=day)
-            assert remote.equals(lake_catalog(backfill.local).read(table, dt=day)), (table, day)
+            local = lake_catalog(backfill.local).read(table, dt=day)
+            assert remote.equals(local), _story(stack, table, f"{table} dt={day}")
 
     # the runs are in PostgreSQL: the backfill's is a success once its last step (the daily
     # report) and its checks are done, a moment after the tables' days are recorded
@@ -284,6 +297,27 @@ def test_backfill_launched_through_graphql_runs_on_the_cluster(
     checks = _checks(stack)
     assert {c["name"] for c in checks} >= {"unique_keys", "n_events_match_raw"}
     assert all(passed in c["partitionStatuses"]["ranges"] for c in checks), checks
+
+
+RUN_LOG_LINES = ("blocked", "STEP_START", "STEP_SUCCESS", "STEP_FAILURE", "committed", "RUN_")
+
+
+def _story(stack: Stack, table: str, what: str) -> str:
+    """What a failed comparison needs to be explained where only the test's output is kept (CI):
+    the table's commits on S3 and the runs' own account of their steps and commits."""
+    lines = [f"{what}: the commits of {table} on S3, newest first:"]
+    for commit in delta_history.commits(stack.lake, table):
+        meta = commit.metadata
+        lines.append(
+            f"  v{commit.version} {commit.timestamp:%H:%M:%S.%f} {commit.operation} "
+            f"days={sorted(commit.days)} run={meta.get('run_id')} attempt={meta.get('attempt')}"
+        )
+    for log in sorted(Path(stack.env["DAGSTER_HOME"], "storage").glob("*/compute_logs/*.err")):
+        lines.append(f"run {log.parts[-3]}:")
+        for line in log.read_text(errors="replace").splitlines():
+            if any(word in line for word in RUN_LOG_LINES):
+                lines.append("  " + line[:220])
+    return "\n".join(lines)
 
 
 def _successful_runs(stack: Stack) -> int:
@@ -391,7 +425,8 @@ def test_the_daemon_ticks_the_daily_schedule(stack: Stack, scheduled_day: str) -
         )
         missing = [t for t in TABLES if scheduled_day not in _materialized_days(instance, t)]
     assert not missing, f"the schedule did not materialize {scheduled_day} of {missing}"
-    assert lake_catalog(stack.lake).state("sessions", scheduled_day).rows == 20  # type: ignore[union-attr]
+    state = lake_catalog(stack.lake).state("sessions", scheduled_day)
+    assert state is not None and state.rows == 20, _story(stack, "sessions", scheduled_day)
 
 
 def test_the_backfill_is_marked_done(stack: Stack, backfill: Backfill) -> None:
