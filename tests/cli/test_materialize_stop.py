@@ -113,7 +113,8 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
     slow_lake: Path, tmp_path: Path, home: Path, runtime: str, stop: signal.Signals
 ) -> None:
     """Ctrl+C (SIGINT) or SIGTERM mid-run: at once, one line saying what stays and what is
-    reused, status 130, the run canceled, and no process of a private Ray left behind."""
+    reused, status 130, the run canceled, and no process of a private Ray left behind. A
+    terminal's Ctrl+C reaches every process of the command's process group, children too."""
     lake = shutil.copytree(slow_lake / "lake", tmp_path / "lake")
     shutil.copy(slow_lake / "slow_defs.py", tmp_path / "slow_defs.py")
     ray_tmp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's sockets live there
@@ -125,13 +126,18 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
         "RAY_TMPDIR": ray_tmp,
     }
     command = [*CLI, "materialize", "--lake", str(lake), *args, "--assets", "per_app"]
-    running = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    running = subprocess.Popen(
+        command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     assert running.stderr is not None
     for line in running.stderr:  # per_app's batches are under way once this line is out
         if f" to run) for per_app on {runtime}" in line:
             break
     _wait_for(lambda: (tmp_path / "started").exists(), "a batch to enter the operator", step=0.1)
-    running.send_signal(stop)
+    if stop == signal.SIGINT:
+        os.killpg(running.pid, stop)  # the terminal's Ctrl+C: the whole foreground group
+    else:
+        running.send_signal(stop)  # `kill`, a scheduler: the command alone
     started = time.monotonic()
     rest = _without_ray_core_lines(running.stderr.read())
     assert running.wait(timeout=120) == 130, rest[-3000:]

@@ -24,6 +24,8 @@ from trajectory_assets.errors import first_few, shown
 from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES, ON_BAD_FILE
 
 if TYPE_CHECKING:
+    import dagster as dg
+
     from trajectory_assets.engine.registry import Registry
     from trajectory_assets.lake.fs import Lake
     from trajectory_assets.operator import Operator
@@ -114,6 +116,25 @@ def dagster_home(unset: str) -> str:
             err=True,
         )
     return home
+
+
+NOT_CAPTURED = {
+    "module": "dagster._core.storage.noop_compute_log_manager",
+    "class": "NoOpComputeLogManager",
+}
+
+
+def run_instance(home: str) -> "dg.DagsterInstance":
+    """The instance of DAGSTER_HOME for runs in this process, their output left to the terminal.
+    Dagster captures a run's stdout and stderr in files that it mirrors back through a `tail -F`
+    and a Python watcher per stream, children in the command's process group: a terminal's
+    Ctrl+C interrupted them too, and each watcher printed its traceback. The run's events (the
+    UI's run log) are recorded as always; the UI has no raw stdout/stderr of such a run."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef  # overrides: not exported
+
+    ref = InstanceRef.from_dir(home, overrides={"compute_logs": NOT_CAPTURED})
+    return dg.DagsterInstance.from_ref(ref)
 
 
 def in_partitions(lake: "Lake", days: Sequence[str], *, refuse: bool) -> list[str]:

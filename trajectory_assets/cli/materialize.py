@@ -30,6 +30,7 @@ from trajectory_assets.cli.common import (
     project,
     ray_address_option,
     resolve_days,
+    run_instance,
     runtime_option,
     say,
     split_list,
@@ -250,7 +251,7 @@ def run_days(
     from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_tag
     from trajectory_assets.errors import OtherLakeError
 
-    dagster_home(
+    home = dagster_home(
         "runs are recorded in a Dagster instance; "
         "export DAGSTER_HOME=/some/folder (the Makefile uses .dagster_home)"
     )
@@ -267,7 +268,7 @@ def run_days(
         config=config or {},
         config_file=config_file,
     )
-    instance = dg.DagsterInstance.get()
+    instance = run_instance(home)
     try:
         bind(instance, lake.display(), allow_other_lake=allow_other_lake)
     except OtherLakeError as exc:
