@@ -2,11 +2,12 @@
 prove it.
 
 The only command that deletes raw data. In order: record the request in `<lake>/_forgotten/`;
-delete the sessions' raw files; rebuild every table for the affected days through Dagster (a
-recorded run like any other); purge what older versions, failed runs and logs kept; delete the
-Dagster runs whose events name the sessions (table previews, file paths) and record their days
-again from the lake; search the whole lake and the instance's runs for anything left. The
-record ends with what was found: nothing, or the exit status is 1 and each leftover is named.
+delete the sessions' raw files; rebuild every table for the affected days, and the later days
+whose rolling windows read them, through Dagster (a recorded run like any other); purge what
+older versions, failed runs and logs kept; delete the Dagster runs whose events name the
+sessions (table previews, file paths) and record their days again from the lake; search the
+whole lake and the instance's runs for anything left. The record ends with what was found:
+nothing, or the exit status is 1 and each leftover is named.
 The deletion of raw files, and everything from the purge on, hold the instance's pool slot, as
 a run's step does: a run in flight would otherwise read raw files as they go, commit a session
 forgotten meanwhile, or lose its uncommitted files to the purge.
@@ -15,7 +16,6 @@ forgotten meanwhile, or lose its uncommitted files to the purge.
 import datetime as dt
 import posixpath
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,11 +44,12 @@ from trajectory_assets.lake.bad_file_rules import OnBadFile
 if TYPE_CHECKING:
     import dagster as dg
 
+    from trajectory_assets.engine.registry import Registry
+    from trajectory_assets.engine.windows import Pooling
     from trajectory_assets.lake import erase
     from trajectory_assets.lake.fs import Lake
     from trajectory_assets.lake.raw import RawFile
     from trajectory_assets.project import Project
-    from trajectory_assets.schema import TableSpec
 
 
 FORGET_TAG = "trajectory_assets/forget"  # on a forget's rebuild runs: its record's name
@@ -111,11 +112,16 @@ def forget(
         raise CliError(str(exc)) from None
     the_project = project(defs, where)
     request = erase.Request(app_id, tuple(session_ids), before)
-    plan = _plan(where, the_project.registry.tables, request)
+    plan = _plan(where, the_project.registry, request)
     if plan is None:
         return
     purged = "their tables' history before now (every day's) and the Dagster runs showing them"
     question = f"forget {plan.what} on {len(plan.days)} day(s), {purged}"
+    if plan.pooling.days:
+        question += (
+            f", and compute {', '.join(plan.pooling.tables)} again on "
+            f"{len(plan.pooling.days)} later day(s) whose rolling window reads theirs"
+        )
     if not yes and not sys.stdin.isatty():  # a script's: no one to answer, nothing to wait for
         raise CliError(f"nothing was deleted: pass --yes to {question}, without a terminal")
     if not yes and not click.confirm(f"{question}?", err=True):
@@ -128,14 +134,14 @@ def forget(
         targets = erase_raw.delete_raw(where, plan.files)
         record.raw_rows_deleted += erase_raw.delete_rows(where, plan.misfiled, plan.by_id)
     record.raw_files_deleted += len(plan.files)
-    record.days = plan.days
+    record.days = plan.rebuilt
     erase.save(where, path, record)
     done = plan.files or plan.misfiled
     say(f"deleted {plan.what}" if done else f"{plan.what}: their raw files are already gone")
     for target in targets:
         say(f"  and {target}, outside the lake, which a raw file of theirs linked to")
     own_runs = {FORGET_TAG: posixpath.basename(path)}  # its rebuild read none of their files
-    built = _rebuild(lake, where, the_project, plan.days, runtime, on_bad_file, shown, own_runs)
+    built = _rebuild(lake, where, the_project, plan.rebuilt, runtime, on_bad_file, shown, own_runs)
     # files of a run in flight are no history, and no leftover: none runs until it is checked
     with holding_pool(instance, POOL, "forget: purge and check"):
         _purge_and_check(instance, where, the_project, request, plan, record, own_runs, built)
@@ -171,19 +177,24 @@ class _Plan:
     days: list[str]
     resumed: "tuple[str, erase.Record] | None"
     what: str
+    pooling: "Pooling"  # later days whose rolling windows read the days: their rows too
+
+    @property
+    def rebuilt(self) -> list[str]:
+        return sorted({*self.days, *self.pooling.days})
 
 
-def _plan(
-    where: "Lake", tables: "Mapping[str, TableSpec]", request: "erase.Request"
-) -> _Plan | None:
+def _plan(where: "Lake", registry: "Registry", request: "erase.Request") -> _Plan | None:
     """The sessions to forget: those of raw files, those a table holds though their raw files
     are gone, and those of an unfinished forget of the same request (its raw files went,
     perhaps its rows too: this one finishes it). None when the same request was forgotten and
     verified before."""
+    from trajectory_assets.engine.windows import pooling
     from trajectory_assets.lake import erase
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.layout import parse_hive
 
+    tables = registry.tables
     files = erase.raw_files(where, request)
     in_tables = erase.held_in_tables(Catalog(where, tables), request)  # raw files gone?
     forgotten = {f.session_id for f in files} | set(in_tables)
@@ -226,7 +237,8 @@ def _plan(
             "could not rebuild them: give their code with --defs MODULE (or list it under "
             '"defs" in the lake\'s trajectory_assets.json) and run it again; nothing was deleted'
         )
-    return _Plan(files, forgotten, misfiled, by_id, days, resumed, what)
+    pooled = pooling(Catalog(where, tables), registry, days)
+    return _Plan(files, forgotten, misfiled, by_id, days, resumed, what, pooled)
 
 
 def _rebuild(
@@ -305,8 +317,15 @@ def _purge_and_check(
     ]
 
     def runs_holding() -> dict[str, list[str]]:
-        return instance_erase.runs_mentioning(
+        found = instance_erase.runs_mentioning(
             instance, days, sessions, where.display(), unkeyed=unkeyed, rebuilt=own_runs
+        )
+        pooled = plan.pooling  # later days: only their windows' rows are made from the sessions
+        if not pooled.days:
+            return found
+        windows = [REPORT, *pooled.tables]
+        return found | instance_erase.runs_mentioning(
+            instance, pooled.days, sessions, where.display(), unkeyed=windows, rebuilt=own_runs
         )
 
     held = runs_holding()
