@@ -9,6 +9,7 @@ from tests.runs import lake_catalog, plan, run_all, run_operator
 from trajectory_assets.engine.explain import explain
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.errors import MissingUpstreamError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import Operator
@@ -216,7 +217,33 @@ def test_explain_says_why_a_day_runs_again(lake: Lake) -> None:
     late = next(day.glob("app_id=*/session_id=*/*.parquet"))
     shutil.copy(late, late.with_name("late.parquet"))
     changed = explain(registry, [Sessionize()], lake, [DAY1], "inline")
-    assert "(stale: the day's tables were computed from other inputs (raw files, " in changed
+    assert "(stale: its inputs changed since: raw files or input tables of the day)" in changed
+
+
+def test_explain_names_the_parameters_or_lake_files_that_changed(lake: Lake) -> None:
+    """A day computed with other parameters, or before prices.yaml was edited, was stale from
+    "raw files, input tables, parameters or prices", and a user re-pricing 44 days could not
+    tell which."""
+    run_all(lake, [DAY1], operators=[Compact(), Sessionize()])
+    registry = Registry.build([Sessionize()], OPERATORS)
+    stricter = Sessionize().configure(identical_run_threshold=5)
+    plan = explain(Registry.build([stricter], OPERATORS), [stricter], lake, [DAY1], "inline")
+    default = Sessionize().params["identical_run_threshold"]
+    assert (
+        "(stale: its parameters changed since it was computed (identical_run_threshold was "
+        f"{default}, now 5))"
+    ) in plan
+    prices = "models:\n  gpt-4o: {input_per_mtok: 1, output_per_mtok: 2}\n"
+    Path(lake.root, "prices.yaml").write_text(prices)
+    repriced = explain(registry, [Sessionize()], lake, [DAY1], "inline")
+    assert "(stale: prices.yaml of the lake, which it reads, changed since it was computed)" in (
+        repriced
+    )
+    Path(lake.root, "prices.yaml").unlink()
+    skipping = explain(
+        registry, [Sessionize()], lake, [DAY1], "inline", RunSettings(on_bad_file="skip")
+    )
+    assert "(stale: it was computed with another on_bad_file setting (fail or skip))" in skipping
 
 
 def test_explain_says_a_day_rewritten_by_another_writer_runs_again(lake: Lake) -> None:

@@ -1,5 +1,6 @@
 """`explain`: a plan in words, without running anything."""
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -13,7 +14,7 @@ from trajectory_assets.engine.settings import MAX_BATCH_BYTES, MAX_EXPANSION, Ru
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import SchemaChangeError
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.delta_history import operator_commits
+from trajectory_assets.lake.delta_history import Commit, operator_commits
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import (
     Attempt,
@@ -191,11 +192,36 @@ def _why_run(
                     f"declares now (its version, {op.version}, unchanged)"
                 )
             else:
-                why[op.name, day] = (
-                    "stale: the day's tables were computed from other inputs (raw files, "
-                    "input tables, parameters or prices)"
-                )
+                plan = next(d for d in plans if d.day == day)
+                why[op.name, day] = f"stale: {_changed(op, commit, plan.keys.inputs[op.name])}"
     return why
+
+
+def _changed(op: Operator, commit: Commit, inputs: str) -> str:
+    """What changed since a commit of the operator's current version, among what its attempt
+    key digests: the parameters (named), the lake files it reads (price overrides), the day's
+    inputs (a commit keeps their digest, not their list), else the run's bad-file rule."""
+    if (params := commit.metadata.get("operator_params")) is None:  # an older release's commit
+        return (
+            "the day's tables were computed from other inputs (raw files, input tables, "
+            "parameters or prices)"
+        )
+    before = json.loads(params)
+    now = json.loads(json.dumps(dict(op.params), sort_keys=True, default=str))
+    moved = [
+        f"{key} was {before.get(key, 'unset')}, now {now.get(key, 'unset')}"
+        for key in sorted({*before, *now})
+        if before.get(key) != now.get(key)
+    ]
+    if moved:
+        return f"its parameters changed since it was computed ({'; '.join(moved)})"
+    if commit.operator_fingerprint != op.fingerprint:
+        files = ", ".join(op.lake_files) or "lake files"
+        return f"{files} of the lake, which it reads, changed since it was computed"
+    if commit.metadata.get("input_fingerprint") != inputs:
+        window = " (or of the days its window reads)" if op.lookback_days else ""
+        return f"its inputs changed since: raw files or input tables of the day{window}"
+    return "it was computed with another on_bad_file setting (fail or skip)"
 
 
 def _names(task: BatchTask) -> set[str]:
