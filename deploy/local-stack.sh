@@ -150,14 +150,18 @@ down() { # [--purge]
     kill -KILL -- "-$(cat "$file")" 2>/dev/null || true
     rm -f "$file"
   done
+  local data=$PG_DATA # the folder `up` used, as it recorded it; else this shell's setting
   if [ -f "$PIDS/postgres.data" ]; then
-    runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$(cat "$PIDS/postgres.data")" -m fast -w stop \
-      >/dev/null 2>&1 || true
+    data=$(cat "$PIDS/postgres.data")
+    runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
     rm -f "$PIDS/postgres.data"
   fi
-  if [ "$purge" = --purge ] && [ -f "$PG_DATA/PG_VERSION" ]; then
-    rm -rf "$PG_DATA"
-    say "deleted PostgreSQL's data ($PG_DATA): the next up starts from a new instance"
+  if [ "$purge" = --purge ] && [ -f "$data/PG_VERSION" ]; then
+    if runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+      say "PostgreSQL still runs on $data: its data was not deleted"; exit 1
+    fi
+    rm -rf "$data"
+    say "deleted PostgreSQL's data ($data): the next up starts from a new instance"
   fi
   say "down"
 }

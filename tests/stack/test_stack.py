@@ -107,8 +107,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "STACK_BROWSER": "1",  # Chromium for the UI test, installed by `up` when missing
     }
     script = str(ROOT / "deploy" / "local-stack.sh")
-    up = subprocess.run([script, "up"], env=env, capture_output=True, text=True, timeout=900)
     try:
+        up = subprocess.run([script, "up"], env=env, capture_output=True, text=True, timeout=900)
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         # deploy/README's `trajectory-assets ...` after `source .stack/env`, in a bare shell
         found = subprocess.run(
@@ -119,24 +119,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         assert found.stdout.strip() == str(Path(sys.executable).parent / "trajectory-assets")
         stack_env = _read_env(stack_dir / "env")
-        saved = {k: os.environ.get(k) for k in stack_env}
-        os.environ.update(
-            {k: v for k, v in stack_env.items() if k.startswith(("DAGSTER_", "AWS_"))}
-        )
-        with Stack(stack_env).instance() as instance:
-            assert instance.get_runs_count() == 0, "the stack's instance holds earlier runs"
-        yield Stack(stack_env)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            elif key.startswith(("DAGSTER_", "AWS_")):
-                os.environ[key] = value
+        saved = {k: os.environ.get(k) for k in stack_env if k.startswith(("DAGSTER_", "AWS_"))}
+        os.environ.update({k: stack_env[k] for k in saved})
+        try:
+            with Stack(stack_env).instance() as instance:
+                earlier = instance.get_runs_count() or any(
+                    _materialized_days(instance, t) for t in TABLES
+                )
+                assert not earlier, "the stack's instance holds earlier runs or materializations"
+            yield Stack(stack_env)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     finally:
         down = subprocess.run(
             [script, "down", "--purge"], env=env, capture_output=True, text=True, timeout=300
         )
-        assert down.returncode == 0, down.stderr
-        assert not pg_data.exists(), down.stdout
+        purged = not (pg_data / "PG_VERSION").exists()
+        shutil.rmtree(pg_data, ignore_errors=True)  # where `up` stopped before making a database
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert purged, down.stdout
         status = subprocess.run([script, "status"], env=env, capture_output=True, text=True)
         assert "running" not in status.stdout, status.stdout
 
