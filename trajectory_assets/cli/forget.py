@@ -16,8 +16,9 @@ forgotten meanwhile, or lose its uncommitted files to the purge.
 import datetime as dt
 import posixpath
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -112,7 +113,7 @@ def forget(
         raise CliError(str(exc)) from None
     the_project = project(defs, where)
     request = erase.Request(app_id, tuple(session_ids), before)
-    plan = _plan(where, the_project.registry, request)
+    plan = _plan(where, the_project.registry, request, on_bad_file)
     if plan is None:
         return
     purged = "their tables' history before now (every day's) and the Dagster runs showing them"
@@ -134,14 +135,14 @@ def forget(
         targets = erase_raw.delete_raw(where, plan.files)
         record.raw_rows_deleted += erase_raw.delete_rows(where, plan.misfiled, plan.by_id)
     record.raw_files_deleted += len(plan.files)
-    record.days = plan.rebuilt
+    record.days = plan.days  # the forgotten sessions' days, which a resumed forget takes up
     erase.save(where, path, record)
     done = plan.files or plan.misfiled
     say(f"deleted {plan.what}" if done else f"{plan.what}: their raw files are already gone")
     for target in targets:
         say(f"  and {target}, outside the lake, which a raw file of theirs linked to")
     own_runs = {FORGET_TAG: posixpath.basename(path)}  # its rebuild read none of their files
-    built = _rebuild(lake, where, the_project, plan.rebuilt, runtime, on_bad_file, shown, own_runs)
+    built = _rebuild(lake, where, the_project, plan, runtime, on_bad_file, shown, own_runs)
     # files of a run in flight are no history, and no leftover: none runs until it is checked
     with holding_pool(instance, POOL, "forget: purge and check"):
         _purge_and_check(instance, where, the_project, request, plan, record, own_runs, built)
@@ -178,17 +179,21 @@ class _Plan:
     resumed: "tuple[str, erase.Record] | None"
     what: str
     pooling: "Pooling"  # later days whose rolling windows read the days: their rows too
+    parameters: dict[str, dict[str, dict[str, Any]]]  # day -> operator -> as committed
 
     @property
     def rebuilt(self) -> list[str]:
         return sorted({*self.days, *self.pooling.days})
 
 
-def _plan(where: "Lake", registry: "Registry", request: "erase.Request") -> _Plan | None:
+def _plan(
+    where: "Lake", registry: "Registry", request: "erase.Request", on_bad_file: OnBadFile
+) -> _Plan | None:
     """The sessions to forget: those of raw files, those a table holds though their raw files
     are gone, and those of an unfinished forget of the same request (its raw files went,
     perhaps its rows too: this one finishes it). None when the same request was forgotten and
     verified before."""
+    from trajectory_assets.engine.committed import other_parameters
     from trajectory_assets.engine.windows import pooling
     from trajectory_assets.lake import erase
     from trajectory_assets.lake.catalog import Catalog
@@ -237,28 +242,32 @@ def _plan(where: "Lake", registry: "Registry", request: "erase.Request") -> _Pla
             "could not rebuild them: give their code with --defs MODULE (or list it under "
             '"defs" in the lake\'s trajectory_assets.json) and run it again; nothing was deleted'
         )
-    pooled = pooling(Catalog(where, tables), registry, days)
-    return _Plan(files, forgotten, misfiled, by_id, days, resumed, what, pooled)
+    catalog = Catalog(where, tables)
+    pooled = pooling(catalog, registry, days, on_bad_file)
+    parameters = other_parameters(catalog, registry, sorted({*days, *pooled.days}))
+    return _Plan(files, forgotten, misfiled, by_id, days, resumed, what, pooled, parameters)
 
 
 def _rebuild(
     lake: str,
     where: "Lake",
     the_project: "Project",
-    days: list[str],
+    plan: _Plan,
     runtime: str,
     on_bad_file: OnBadFile,
     shown: str,
     tags: dict[str, str],
 ) -> list[str]:
-    """Every table of the days that have any, through Dagster: a recorded run like any other.
-    The days it rebuilt."""
+    """Every table of the days that have any, through Dagster: a recorded run like any other,
+    each day with the parameters it was committed with (a run's config may have set them: a
+    forget changes nothing else), in day order (a window reads the days before it). The days
+    it rebuilt."""
     from trajectory_assets.cli.materialize import run_days
     from trajectory_assets.lake.catalog import Catalog
 
     tables = the_project.registry.tables
     catalog = Catalog(where, tables)
-    built = [d for d in days if any(catalog.state(t, d) for t in tables)]
+    built = [d for d in plan.rebuilt if any(catalog.state(t, d) for t in tables)]
     if not built:
         return built
     rebuilt = [*tables, "daily_report"]  # the report names sessions too
@@ -267,23 +276,50 @@ def _rebuild(
         f"{some_days(built)} may still hold the sessions (record {shown}): run the same forget "
         "again to finish it"
     )
+    failed_checks = []
     try:
-        run_days(
-            lake,
-            built,
-            the_project,
-            runtime=runtime,
-            tables=rebuilt,
-            on_bad_file=on_bad_file,
-            tags=tags,
-        )
+        for days, parameters in _by_parameters(built, plan.parameters):
+            if parameters:
+                shown_params = "; ".join(
+                    f"{op} {', '.join(f'{k}={v}' for k, v in sorted(values.items()))}"
+                    for op, values in sorted(parameters.items())
+                )
+                say(f"{some_days(days)}: with the parameters committed then: {shown_params}")
+            try:
+                run_days(
+                    lake,
+                    days,
+                    the_project,
+                    runtime=runtime,
+                    tables=rebuilt,
+                    on_bad_file=on_bad_file,
+                    config=parameters,
+                    config_file="(the parameters the days were committed with)",
+                    tags=tags,
+                )
+            except ChecksFailed as exc:  # the days are rebuilt: the data's state, not the forget's
+                failed_checks.append(exc.message)
     except Interrupted as exc:
         raise Interrupted(f"{exc.message}\n{unfinished}") from None
-    except ChecksFailed as exc:  # the days are rebuilt: the data's own state, not the forget's
-        say(f"the rebuild committed every day; {exc.message}")
     except CliError as exc:
         raise CliError(f"{exc.message}\n{unfinished}; remove the cause first") from None
+    for message in failed_checks:
+        say(f"the rebuild committed every day; {message}")
     return built
+
+
+def _by_parameters(
+    days: list[str], parameters: Mapping[str, dict[str, dict[str, Any]]]
+) -> list[tuple[list[str], dict[str, dict[str, Any]]]]:
+    """The days in order, cut where the parameters they were committed with change."""
+    groups: list[tuple[list[str], dict[str, dict[str, Any]]]] = []
+    for day in days:
+        these = parameters.get(day, {})
+        if groups and groups[-1][1] == these:
+            groups[-1][0].append(day)
+        else:
+            groups.append(([day], these))
+    return groups
 
 
 def _purge_and_check(
@@ -308,7 +344,7 @@ def _purge_and_check(
     tables = the_project.registry.tables
     days, sessions = plan.days, request.sessions(plan.forgotten)
     catalog = Catalog(where, tables)
-    record.tables_purged = erase.purge_history(where, catalog, days)
+    record.tables_purged = erase.purge_history(where, catalog, plan.rebuilt)
     record.rejected_lines_deleted = drop_rejected(where, sessions)
     unkeyed = [  # a table of another code location: its schema unknown here
         REPORT,
@@ -324,9 +360,10 @@ def _purge_and_check(
         if not pooled.days:
             return found
         windows = [REPORT, *pooled.tables]
-        return found | instance_erase.runs_mentioning(
+        more = instance_erase.runs_mentioning(
             instance, pooled.days, sessions, where.display(), unkeyed=windows, rebuilt=own_runs
         )
+        return {r: sorted({*found.get(r, []), *more.get(r, [])}) for r in {*found, *more}}
 
     held = runs_holding()
     partitions = daily(start_date_of(where))

@@ -5,13 +5,15 @@ of D may be made from a session of an earlier day: a session forgotten there is 
 too, until D is computed again.
 """
 
-import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from trajectory_assets.engine.committed import committed_operators
+from trajectory_assets.engine.lineage import day_keys, in_lake, is_current
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.lake.bad_file_rules import OnBadFile
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.delta_history import commits
+from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.operator import Operator
 
 
@@ -23,58 +25,44 @@ class Pooling:
     tables: list[str]
 
 
-def pooling(catalog: Catalog, registry: Registry, days: Collection[str]) -> Pooling:
+def pooling(
+    catalog: Catalog, registry: Registry, days: Collection[str], on_bad_file: OnBadFile
+) -> Pooling:
     """The days after the first of `days`, not among them, whose committed rows of a rolling
-    window read one of `days`: with the window the day was committed with (its parameters,
-    in the table's log) or the one the loaded operator computes now, whichever reaches; and
-    the windows' tables with those computed from them."""
+    window may read one of `days`, and the windows' tables with those computed from them.
+
+    A day's window is the one it was committed with (its parameters, in the table's log) or
+    the one the loaded operator computes now, whichever reaches. Where the log no longer says
+    (a purge by an earlier forget, log retention, files of several writers), a day the loaded
+    operator would not compute as it stands (`on_bad_file`: the run's rule, part of its key)
+    was computed otherwise, perhaps with a wider window, and counts too."""
     found: set[str] = set()
     windows: set[str] = set()
     first = min(days, default=None)
     for op in registry.operators:
-        if first is None or not (op.lookback_days or op.params):  # no window, or no way to one
-            continue
+        if first is None or op.inputs[0] == RAW_TABLE or not (op.lookback_days or op.params):
+            continue  # no window can read an earlier day (a window's input is a table)
         table = op.output_names[0]
         later = [d for d in catalog.days(table) if d > first and d not in days]
-        committed = _committed_operators(catalog, op, later)
-        pools = [d for d in later if set(days) & _read_days(d, op, committed.get(d))]
+        committed = committed_operators(catalog, op, later)
+        loaded = in_lake(catalog.lake, [op])[0]
+        pools = [
+            day
+            for day in later
+            if set(days) & set(op.input_days(day)[:-1])
+            or (day in committed and set(days) & set(committed[day].input_days(day)[:-1]))
+            or (day not in committed and not _as_loaded(loaded, catalog, day, on_bad_file))
+        ]
         if pools:
             found.update(pools)
             windows.update(op.output_names)
     return Pooling(sorted(found), sorted(_downstream(registry, windows)))
 
 
-def _read_days(day: str, op: Operator, committed: Operator | None) -> set[str]:
-    """The days of the main input day `day` reads, as committed and as loaded now."""
-    reads = set(op.input_days(day)[:-1])
-    if committed is not None:
-        reads |= set(committed.input_days(day)[:-1])
-    return reads
-
-
-def _committed_operators(
-    catalog: Catalog, op: Operator, days: Iterable[str]
-) -> dict[str, Operator]:
-    """`op` configured as it was when each day was committed, read from the table's log (newest
-    first, until every day's attempt is found); a day whose parameters are unknown (an older
-    release's commit) or no longer taken is left out."""
-    table = op.output_names[0]
-    wanted: dict[str, list[str]] = {}
-    for day in days:
-        state = catalog.state(table, day)
-        if state is not None and state.attempt is not None:
-            wanted.setdefault(state.attempt, []).append(day)
-    found: dict[str, Operator] = {}
-    for commit in commits(catalog.lake, table):
-        if not wanted:
-            break
-        for day in wanted.pop(commit.metadata.get("attempt", ""), []):
-            try:
-                params = json.loads(commit.metadata.get("operator_params", "{}"))
-                found[day] = op.configure(**params)
-            except (TypeError, ValueError):
-                continue
-    return found
+def _as_loaded(op: Operator, catalog: Catalog, day: str, on_bad_file: OnBadFile) -> bool:
+    """The day holds what `op`, as loaded, computes from its inputs as they stand."""
+    key = day_keys([op], catalog, day, [], on_bad_file).keys[op.name]
+    return is_current(op, catalog, day, key)
 
 
 def _downstream(registry: Registry, tables: set[str]) -> set[str]:
