@@ -21,8 +21,8 @@ from tests.cli.helpers import CLI, generate, materialize, new_dagster_home
 from tests.lakes import DAY1
 from tests.runs import lake_catalog
 from trajectory_assets.cli.common import INSTANCE_SETTINGS
-from trajectory_assets.cli.pool import PROCESS_TAG
 from trajectory_assets.defs.assets import POOL
+from trajectory_assets.defs.stops import PROCESS_TAG
 from trajectory_assets.lake.fs import Lake
 
 
@@ -147,6 +147,10 @@ def test_ctrl_c_stops_the_run_with_one_line_and_status_130(
     with dg.DagsterInstance.from_config(str(home)) as instance:  # the UI: Canceled
         (last,) = instance.get_run_records(limit=1)
         assert last.dagster_run.status == dg.DagsterRunStatus.CANCELED
+        logged = instance.all_logs(last.dagster_run.run_id)  # not a failure first, then Canceled
+        kinds = [e.dagster_event.event_type for e in logged if e.dagster_event is not None]
+        assert dg.DagsterEventType.RUN_FAILURE not in kinds
+        assert kinds.count(dg.DagsterEventType.RUN_CANCELED) == 1
     _wait_for(lambda: _processes_under(ray_tmp) == 0, "Ray's processes to stop")
     shutil.rmtree(ray_tmp, ignore_errors=True)
 

@@ -245,10 +245,11 @@ def run_days(
     DAGSTER_HOME instance; `tags` go on each run (a forget's, to know its own)."""
     import dagster as dg
 
-    from trajectory_assets.cli.pool import PROCESS_TAG, this_process, wait_for_pool
+    from trajectory_assets.cli.pool import this_process, wait_for_pool
     from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import LAKE_TAG, bind
     from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_tag
+    from trajectory_assets.defs.stops import PROCESS_TAG, STOPPED
     from trajectory_assets.errors import OtherLakeError
 
     home = dagster_home(
@@ -311,9 +312,9 @@ def run_days(
             if interrupted(result):
                 for line in failed_checks:  # of the stretches before, which did commit
                     tell(line)
-                instance.report_run_canceled(  # the UI shows it Canceled, not Failure
-                    result.dagster_run, message="interrupted by Ctrl+C or SIGTERM"
-                )
+                run = instance.get_run_by_id(result.run_id)  # stopped in its step: Canceled
+                if run is not None and run.status != dg.DagsterRunStatus.CANCELED:
+                    instance.report_run_canceled(run, message=STOPPED)  # not Failure, in the UI
                 raise Interrupted(
                     f"interrupted: run {result.run_id} stopped; the days it committed stay "
                     "committed and recorded, and the batches it finished are reused by the "

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from trajectory_assets.cli.common import tell
+from trajectory_assets.defs.stops import PROCESS_TAG
 from trajectory_assets.lake.processes import gone, this_process
 
 if TYPE_CHECKING:
     from dagster._core.storage.event_log.base import EventLogStorage
 
-PROCESS_TAG = "trajectory_assets/process"  # host:pid of the command that ran the run
 HOLDER_PREFIX = "command "  # the slot's holder is a command itself: "command host:pid"
 POLL_S = 1.0
 

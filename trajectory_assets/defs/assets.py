@@ -29,6 +29,7 @@ from trajectory_assets.defs.metadata import (
 from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_of_tag, start_date_of
 from trajectory_assets.defs.raw import observe_days_read
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
+from trajectory_assets.defs.stops import record_stop
 from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.registry import Registry
@@ -217,6 +218,7 @@ def build_assets(
                 raise dg.Failure(description=str(exc), metadata={"traceback": detail}) from None
             if isinstance(exc, EXPECTED):
                 raise dg.Failure(description=str(exc)) from None  # expected: no traceback
+            record_stop(context, exc)
             raise
 
     return _tables
