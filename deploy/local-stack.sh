@@ -37,6 +37,8 @@ wait_port() { # port name [seconds]
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
+pg_runs() { runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$1" status >/dev/null 2>&1; }
+
 ensure_packages() {
   local missing=()
   [ -n "$(pg_bin)" ] || missing+=(postgresql)
@@ -154,12 +156,11 @@ down() { # [--purge]
   if [ -f "$PIDS/postgres.data" ]; then
     data=$(cat "$PIDS/postgres.data")
     runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+    if pg_runs "$data"; then say "PostgreSQL still runs on $data: run down again"; exit 1; fi
     rm -f "$PIDS/postgres.data"
   fi
   if [ "$purge" = --purge ] && [ -f "$data/PG_VERSION" ]; then
-    if runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-      say "PostgreSQL still runs on $data: its data was not deleted"; exit 1
-    fi
+    if pg_runs "$data"; then say "PostgreSQL runs on $data: its data was not deleted"; exit 1; fi
     rm -rf "$data"
     say "deleted PostgreSQL's data ($data): the next up starts from a new instance"
   fi

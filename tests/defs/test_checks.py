@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
 from tests.dagster_assets import assets_of, inline_resources
 from tests.lakes import DAY1, DAY2, write_session_file
@@ -122,15 +123,22 @@ def test_rejected_share_over_the_limit_fails_its_check(lake: Lake) -> None:
 
 
 def test_a_check_whose_counts_left_the_log_records_no_evaluation(lake: Lake) -> None:
-    """After `forget` purged a table's log (or Delta's own cleanup), a run over the unchanged
-    day recorded its failing check as passed ("not checked"): the failure vanished from the UI.
-    Now no evaluation is recorded (not a pass), and the run's log says so."""
+    """After Delta's own log cleanup, a run over the unchanged day recorded its failing check as
+    passed ("not checked"): the failure vanished from the UI. Now no evaluation is recorded (not
+    a pass), and the run's log says so. A purge by `forget` keeps the counts: evaluated."""
     config = {"ops": {"tier_b": {"config": {"max_rejected_share": 0.00001}}}}
     instance = dg.DagsterInstance.ephemeral()
     assert not _evaluations(_materialize(lake, config, instance))[
         "rejected_events:rejected_share"
     ].passed
     erase.purge_history(lake, lake_catalog(lake), [DAY1])
+    kept = _materialize(lake, config, instance)
+    assert not _evaluations(kept)["rejected_events:rejected_share"].passed
+    for table in ("rejected_events", "sessions"):  # Delta's cleanup: nothing kept
+        log = DeltaTable(lake.path(table))
+        log.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"})
+        log.create_checkpoint()
+        log.cleanup_metadata()
     again = _materialize(lake, config, instance)
     assert again.success and "rejected_events:rejected_share" not in _evaluations(again)
     assert any(
@@ -143,7 +151,7 @@ def test_a_check_whose_counts_left_the_log_records_no_evaluation(lake: Lake) -> 
         r.status.value
         for r in instance.event_log_storage.get_asset_check_execution_history(key, limit=5)
     ]
-    assert statuses == ["PLANNED", "FAILED"]  # the run planned it, and recorded no pass
+    assert statuses == ["PLANNED", "FAILED", "FAILED"]  # planned it, and recorded no pass
 
 
 def test_the_counts_of_many_days_come_from_one_walk_of_each_log(

@@ -230,8 +230,8 @@ def test_explain_names_the_parameters_or_lake_files_that_changed(lake: Lake) -> 
     plan = explain(Registry.build([stricter], OPERATORS), [stricter], lake, [DAY1], "inline")
     default = Sessionize().params["identical_run_threshold"]
     assert (
-        "(stale: its parameters changed since it was computed (identical_run_threshold was "
-        f"{default}, now 5))"
+        "(stale: it was computed with other parameters (identical_run_threshold "
+        f"{default} then, 5 now))"
     ) in plan
     prices = "models:\n  gpt-4o: {input_per_mtok: 1, output_per_mtok: 2}\n"
     Path(lake.root, "prices.yaml").write_text(prices)

@@ -4,9 +4,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 from tests.lakes import DAY1, DAY2, make_lake
 from tests.runs import lake_catalog, run_all
+from trajectory_assets.engine.committed import other_parameters
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.windows import Pooling, pooling
 from trajectory_assets.lake import delta_history, erase
@@ -53,18 +55,35 @@ def test_the_days_whose_loaded_window_reads_a_day(lake: Lake) -> None:
     assert pooling(lake_catalog(lake), wider, [DAY1], "fail").days == [DAY2, DAY3]
 
 
-def test_a_day_whose_window_the_log_no_longer_holds(tmp_path: Path) -> None:
-    """An earlier forget purged the log: DAY3, committed with a two-day window, is not what the
-    loaded one-day window computes, so it may read DAY2 and counts; DAY2, computed as loaded
-    since, does not read DAY1."""
+def test_a_forgets_purge_keeps_how_each_day_was_made(tmp_path: Path) -> None:
+    """The purge of a forget removes the log's entries but keeps each current day's commit:
+    DAY3's two-day window is still known (a later forget computes it with its own window)."""
     lake = make_lake(tmp_path, days=3, sessions_per_day=10)
     run_all(lake, [DAY1, DAY2], operators=OPERATORS)
     run_all(lake, [DAY3], operators=_with(2))
-    catalog = lake_catalog(lake)
-    erase.purge_history(lake, catalog, [DAY1])  # every table's log: its current days' commits
-    assert not [c for c in delta_history.commits(lake, "model_comparisons") if c.metadata]
+    erase.purge_history(lake, lake_catalog(lake), [DAY1])
+    catalog, loaded = lake_catalog(lake), Registry.build(OPERATORS)
+    assert other_parameters(catalog, loaded, [DAY1, DAY2, DAY3]) == {
+        DAY3: {"model_comparisons": {"window_days": 2}}
+    }
+    assert pooling(catalog, loaded, [DAY1], "fail") == Pooling([], [])
+    assert pooling(catalog, loaded, [DAY2], "fail").days == [DAY3]
+    audit = delta_history.operator_commits(lake, "sessions", [DAY2])[DAY2].audit
+    assert audit is not None and audit["raw_rows"] > 0  # the checks' counts, for sync and all
+
+
+def test_a_day_whose_window_the_log_no_longer_holds(tmp_path: Path) -> None:
+    """Delta's own log clean-up took DAY3's commit: committed with a two-day window, it is not
+    what the loaded one-day window computes, so it may read any earlier day and counts."""
+    lake = make_lake(tmp_path, days=3, sessions_per_day=10)
+    run_all(lake, [DAY1, DAY2], operators=OPERATORS)
+    run_all(lake, [DAY3], operators=_with(2))
+    table = DeltaTable(lake.path("model_comparisons"))
+    table.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"})
+    table.create_checkpoint()
+    table.cleanup_metadata()
+    assert not delta_history.operator_commits(lake, "model_comparisons", [DAY3])
     loaded = Registry.build(OPERATORS)
-    assert pooling(lake_catalog(lake), loaded, [DAY2], "fail").days == [DAY3]
-    assert pooling(lake_catalog(lake), loaded, [DAY1], "fail").days == [DAY3]  # who knows
+    assert pooling(lake_catalog(lake), loaded, [DAY1], "fail").days == [DAY3]
     run_all(lake, [DAY3], operators=OPERATORS)
     assert pooling(lake_catalog(lake), loaded, [DAY1], "fail") == Pooling([], [])

@@ -9,6 +9,7 @@ from trajectory_assets.cli.common import (
     defs_option,
     in_partitions,
     lake_option,
+    on_bad_file_option,
     open_lake,
     operator_named,
     project,
@@ -20,6 +21,7 @@ from trajectory_assets.cli.common import (
     tell,
     warn_of_misnamed_days,
 )
+from trajectory_assets.lake.bad_file_rules import OnBadFile
 
 
 @click.command(short_help="show the plan of an asset, without running it")
@@ -29,6 +31,7 @@ from trajectory_assets.cli.common import (
 @days_options
 @runtime_option
 @ray_address_option
+@on_bad_file_option
 def explain(
     asset: str,
     lake: str,
@@ -38,6 +41,7 @@ def explain(
     date_to: str | None,
     runtime: str,
     ray_address: str | None,
+    on_bad_file: OnBadFile,
 ) -> None:
     """Show the plan of an asset, without running it: what is read, batched and written.
 
@@ -81,7 +85,9 @@ def explain(
             "nothing to explain: every day with raw data is outside the partitions (see above)"
         )
     # a run's defaults, as materialize takes them
-    settings = RunSettings(batch_bytes=batch_bytes(), first_day=start_date_of(where))
+    settings = RunSettings(
+        batch_bytes=batch_bytes(), first_day=start_date_of(where), on_bad_file=on_bad_file
+    )
     try:
         plan = explain_plan(registry, [op], where, days, runtime, settings, ray_address)
     except MissingUpstreamError as exc:
@@ -90,7 +96,7 @@ def explain(
             raise CliError(str(exc)) from None
     else:
         upstream = [o for o in registry.with_upstream(op) if o is not op]
-        stale = stale_days(where, registry, upstream, days)
+        stale = stale_days(where, registry, upstream, days, on_bad_file)
         if stale:
             tell(
                 f"note: {', '.join(o.name for o in upstream)}, which {op.name} reads, "

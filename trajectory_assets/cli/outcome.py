@@ -88,10 +88,13 @@ def check_failures(evaluations: Iterable["dg.AssetCheckEvaluation"]) -> list[str
     return lines
 
 
+STOPS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")  # as defs/stops.py takes them
+
+
 def interrupted(result: "dg.ExecuteInProcessResult") -> bool:
     return any(
         event.step_failure_data.error is not None
-        and event.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
+        and event.step_failure_data.error.cls_name in STOPS
         for event in result.get_step_failure_events()
     )
 

@@ -5,36 +5,29 @@ day computed again for another reason than a change of them (a forgotten session
 """
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.delta_history import commits
+from trajectory_assets.lake.delta_history import operator_commits
 from trajectory_assets.operator import Operator
 
 
-def committed_operators(catalog: Catalog, op: Operator, days: Iterable[str]) -> dict[str, Operator]:
-    """`op` configured as it was when each day was committed, read from the table's log (newest
-    first, until every day's attempt is found); a day whose parameters are not in the log (any
-    more), or no longer taken, is left out."""
-    table = op.output_names[0]
-    wanted: dict[str, list[str]] = {}
-    for day in days:
-        state = catalog.state(table, day)
-        if state is not None and state.attempt is not None:
-            wanted.setdefault(state.attempt, []).append(day)
+def committed_operators(
+    catalog: Catalog, op: Operator, days: Collection[str]
+) -> dict[str, Operator]:
+    """`op` configured as it was when each day was committed (its parameters, in the commit
+    that made the day what it is); a day whose commit is not in the log, an older release's
+    commit without parameters, or parameters no longer taken, are left out."""
     found: dict[str, Operator] = {}
-    for commit in commits(catalog.lake, table):
-        if not wanted:
-            break
-        params = commit.metadata.get("operator_params")  # None: an older release's commit
-        for day in wanted.pop(commit.metadata.get("attempt", ""), []):
-            try:
-                if params is not None:
-                    found[day] = op.configure(**json.loads(params))
-            except (TypeError, ValueError):
-                continue
+    for day, commit in operator_commits(catalog.lake, op.output_names[0], days).items():
+        params = commit.metadata.get("operator_params")
+        try:
+            if params is not None:
+                found[day] = op.configure(**json.loads(params))
+        except (TypeError, ValueError):
+            continue
     return found
 
 
@@ -48,6 +41,10 @@ def other_parameters(
         if not op.params:
             continue
         for day, then in committed_operators(catalog, op, days).items():
-            if dict(then.params) != dict(op.params):
+            if _text(then.params) != _text(op.params):  # as fingerprints compare them
                 found.setdefault(day, {})[op.name] = dict(then.params)
     return found
+
+
+def _text(params: Mapping[str, Any]) -> str:
+    return json.dumps(dict(params), sort_keys=True, default=str)

@@ -172,9 +172,12 @@ def _why_run(
         for day in days:
             commit = commits.get(day)
             state = catalog.state(table, day)
+            others = [catalog.state(t, day) for t in op.output_names[1:]]
             if state is None:
                 why[op.name, day] = "not materialized yet"
-            elif state.attempt is None:
+            elif state.attempt is None or any(
+                other is not None and other.attempt != state.attempt for other in others
+            ):
                 why[op.name, day] = (
                     "stale: the day's files were not all committed by one run of the operator "
                     "(rewritten by another writer, an OPTIMIZE, say)"
@@ -208,16 +211,19 @@ def _changed(op: Operator, commit: Commit, inputs: str) -> str:
         )
     before = json.loads(params)
     now = json.loads(json.dumps(dict(op.params), sort_keys=True, default=str))
-    moved = [
-        f"{key} was {before.get(key, 'unset')}, now {now.get(key, 'unset')}"
+    moved = [  # as the fingerprint compares them: 1 and 1.0 differ
+        f"{key} {_param(before, key)} then, {_param(now, key)} now"
         for key in sorted({*before, *now})
-        if before.get(key) != now.get(key)
+        if _param(before, key) != _param(now, key)
     ]
     if moved:
-        return f"its parameters changed since it was computed ({'; '.join(moved)})"
+        return f"it was computed with other parameters ({'; '.join(moved)})"
+    if commit.operator_fingerprint != op.fingerprint and op.lake_files:
+        return (
+            f"{', '.join(op.lake_files)} of the lake, which it reads, changed since it was computed"
+        )
     if commit.operator_fingerprint != op.fingerprint:
-        files = ", ".join(op.lake_files) or "lake files"
-        return f"{files} of the lake, which it reads, changed since it was computed"
+        return "it was computed by another definition of the operator (its fingerprint differs)"
     if commit.metadata.get("input_fingerprint") != inputs:
         window = " (or of the days its window reads)" if op.lookback_days else ""
         return f"its inputs changed since: raw files or input tables of the day{window}"
@@ -239,3 +245,7 @@ def _runtime(runtime: str, plans: Sequence[DayPlan], cluster: str | None) -> str
         f"auto: {chosen} ({size:,} bytes of input to read; in-process below "
         f"{DEFAULT_THRESHOLD_BYTES:,})"
     )
+
+
+def _param(params: Mapping[str, object], key: str) -> str:
+    return json.dumps(params[key]) if key in params else "unset"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from trajectory_assets.engine.committed import committed_operators
 from trajectory_assets.engine.lineage import day_keys, in_lake, is_current
 from trajectory_assets.engine.registry import Registry
+from trajectory_assets.errors import MissingUpstreamError
 from trajectory_assets.lake.bad_file_rules import OnBadFile
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.layout import RAW_TABLE
@@ -61,7 +62,10 @@ def pooling(
 
 def _as_loaded(op: Operator, catalog: Catalog, day: str, on_bad_file: OnBadFile) -> bool:
     """The day holds what `op`, as loaded, computes from its inputs as they stand."""
-    key = day_keys([op], catalog, day, [], on_bad_file).keys[op.name]
+    try:
+        key = day_keys([op], catalog, day, [], on_bad_file).keys[op.name]
+    except MissingUpstreamError:  # a day of its window is gone (rolled back): not as it stands
+        return False
     return is_current(op, catalog, day, key)
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import math
 import posixpath
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
@@ -236,18 +236,63 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
     return Vacuumed(due, sum(sizes[posixpath.basename(f)] for f in due), hours)
 
 
+KEPT = "kept_commits"
+"""A purge's last commit carries, under this key, the operator commits of the table's current
+days that it removed from the log (their metadata: how each day was made, its audit counts)."""
+
+
+class KeptCommit(TypedDict):
+    version: int
+    timestamp: str
+    operation: str
+    metadata: dict[str, str]
+
+
+def kept_record(commits: Mapping[str, Commit]) -> str:
+    """`KEPT`'s value: each day's operator commit, as JSON."""
+    record: dict[str, KeptCommit] = {
+        day: {
+            "version": c.version,
+            "timestamp": c.timestamp.isoformat(),
+            "operation": c.operation,
+            "metadata": c.metadata,
+        }
+        for day, c in commits.items()
+    }
+    return json.dumps(record, sort_keys=True)
+
+
+def kept_commits(commit: Commit) -> dict[str, Commit]:
+    """The operator commits a purge kept in `commit`, by day."""
+    record: dict[str, KeptCommit] = json.loads(commit.metadata.get(KEPT, "{}"))
+    return {
+        day: Commit(
+            version=kept["version"],
+            timestamp=dt.datetime.fromisoformat(kept["timestamp"]),
+            operation=kept["operation"],
+            metadata=dict(kept["metadata"]),
+            days=frozenset({day}),
+        )
+        for day, kept in record.items()
+    }
+
+
 def operator_commits(lake: Lake, name: str, days: Collection[str]) -> dict[str, Commit]:
     """For each of `days` found, the operator's commit that made a table's day what it is: the
     last to write the day, or for a day a restore (rollback) made current again, the last to
     write it as of the restored version.
-    A day is missing when no such commit is left in the log (after `forget`, or Delta's log
-    cleanup). One walk of the log, down to where the last is found: a walk per day would read
-    the log again for every day."""
+    A day is missing when no such commit is left in the log (Delta's log cleanup; a purge by
+    `forget` keeps them, `KEPT`). One walk of the log, down to where the last is found: a walk
+    per day would read the log again for every day."""
     wanted = set(days)
     found: dict[str, Commit] = {}
     restored: dict[str, int] = {}  # newest first: a restore sends the search to its version
     for commit in commits(lake, name):
         if len(found) == len(wanted):
+            break
+        if KEPT in commit.metadata:  # the log ends here: a purge kept what it removed
+            kept = {d: c for d, c in kept_commits(commit).items() if d in wanted}
+            found |= {d: c for d, c in kept.items() if d not in found and d not in restored}
             break
         for day in (commit.days & wanted) - found.keys():
             if day in restored and commit.version > restored[day]:

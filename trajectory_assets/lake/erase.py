@@ -259,6 +259,8 @@ def purge_history(lake: Lake, catalog: Catalog, days: Sequence[str]) -> list[str
     committed included), the log entries that described them, and the days' batch receipts.
     Time travel of those tables ends here; a table that never held those days keeps its history.
     """
+    from deltalake.transaction import CommitProperties
+
     purged = []
     for name in catalog.list():
         if name == RAW_TABLE:
@@ -266,6 +268,7 @@ def purge_history(lake: Lake, catalog: Catalog, days: Sequence[str]) -> list[str
         table = delta.open_table(lake, name)
         if table is None or not any(set(days) & c.days for c in delta_history.commits(lake, name)):
             continue
+        current = delta_history.operator_commits(lake, name, catalog.days(name))
         delta_history.vacuum(lake, name, retention_hours=0, full=True)
         now = "interval 0 seconds"  # the checkpoint keeps no tombstone, whose partition values
         table.alter.set_table_properties(  # are the forgotten rows' (`error_type=...`)
@@ -273,11 +276,14 @@ def purge_history(lake: Lake, catalog: Catalog, days: Sequence[str]) -> list[str
         )
         table.create_checkpoint()
         table.cleanup_metadata()
-        table.alter.set_table_properties(
-            {
+        table.alter.set_table_properties(  # with how each current day was made: explain, the
+            {  # checks' counts, sync and a later forget's parameters read it
                 "delta.logRetentionDuration": KEEP_LOG,
                 "delta.deletedFileRetentionDuration": KEEP_FILES,
-            }
+            },
+            commit_properties=CommitProperties(
+                custom_metadata={delta_history.KEPT: delta_history.kept_record(current)}
+            ),
         )
         _drop_empty_folders(lake, name)
         purged.append(name)
