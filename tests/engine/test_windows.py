@@ -1,6 +1,7 @@
 """Which later days pool a day through a rolling window: as committed, or as loaded now."""
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from tests.runs import lake_catalog, run_all
 from trajectory_assets.engine.committed import other_parameters
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.windows import Pooling, pooling
-from trajectory_assets.lake import delta_history, erase
+from trajectory_assets.lake import delta_commit, delta_history, erase
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS, ModelComparisons
@@ -70,6 +71,12 @@ def test_a_forgets_purge_keeps_how_each_day_was_made(tmp_path: Path) -> None:
     assert pooling(catalog, loaded, [DAY2], "fail").days == [DAY3]
     audit = delta_history.operator_commits(lake, "sessions", [DAY2])[DAY2].audit
     assert audit is not None and audit["raw_rows"] > 0  # the checks' counts, for sync and all
+    # DAY3 computed again, then rolled back to before that: the purge's record says how again
+    run_all(lake, [DAY3], operators=_with(3))
+    spec = lake_catalog(lake).get("model_comparisons")
+    delta_commit.restore_day(lake, spec, DAY3, {})
+    (back,) = delta_history.operator_commits(lake, "model_comparisons", [DAY3]).values()
+    assert json.loads(back.metadata["operator_params"]) == {"window_days": 2}
 
 
 def test_a_day_whose_window_the_log_no_longer_holds(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ class CheckContext:
 
     def audit(self, op: str, table: str, day: str) -> dict[str, int] | None:
         """The operator's counts of the day; None when its commit is no longer in the table's
-        log (after `forget`, or Delta's log cleanup): then there is nothing to check against."""
+        log (Delta's log cleanup; a `forget`'s purge keeps them): nothing to check against."""
         if (op, day) not in self.audits:
             found = None
             if self.result is not None and op in self.result.operators:
@@ -105,4 +105,4 @@ UNAUDITED = DayCheck(
     evaluated=False,
 )
 """A day whose evidence is gone: no evaluation is recorded (a "passed" recorded over an earlier
-failure, on unchanged data, after a `forget` or Delta's log cleanup, hid it)."""
+failure, on unchanged data, after Delta's log cleanup, hid it)."""

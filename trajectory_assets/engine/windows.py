@@ -34,7 +34,7 @@ def pooling(
 
     A day's window is the one it was committed with (its parameters, in the table's log) or
     the one the loaded operator computes now, whichever reaches. Where the log no longer says
-    (a purge by an earlier forget, log retention, files of several writers), a day the loaded
+    (Delta's log retention, files of several writers), a day the loaded
     operator would not compute as it stands (`on_bad_file`: the run's rule, part of its key)
     was computed otherwise, perhaps with a wider window, and counts too."""
     found: set[str] = set()

@@ -249,13 +249,14 @@ class KeptCommit(TypedDict):
 
 
 def kept_record(commits: Mapping[str, Commit]) -> str:
-    """`KEPT`'s value: each day's operator commit, as JSON."""
+    """`KEPT`'s value: each day's operator commit, as JSON, but for its list of skipped raw files
+    (their count is in `audit`; a day under `skip` may list thousands)."""
     record: dict[str, KeptCommit] = {
         day: {
             "version": c.version,
             "timestamp": c.timestamp.isoformat(),
             "operation": c.operation,
-            "metadata": c.metadata,
+            "metadata": {k: v for k, v in c.metadata.items() if k != "skipped_files"},
         }
         for day, c in commits.items()
     }
@@ -292,7 +293,7 @@ def operator_commits(lake: Lake, name: str, days: Collection[str]) -> dict[str, 
             break
         if KEPT in commit.metadata:  # the log ends here: a purge kept what it removed
             kept = {d: c for d, c in kept_commits(commit).items() if d in wanted}
-            found |= {d: c for d, c in kept.items() if d not in found and d not in restored}
+            found |= {d: c for d, c in kept.items() if d not in found}  # a restore to the purge
             break
         for day in (commit.days & wanted) - found.keys():
             if day in restored and commit.version > restored[day]:

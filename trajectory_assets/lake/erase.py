@@ -270,20 +270,23 @@ def purge_history(lake: Lake, catalog: Catalog, days: Sequence[str]) -> list[str
             continue
         current = delta_history.operator_commits(lake, name, catalog.days(name))
         delta_history.vacuum(lake, name, retention_hours=0, full=True)
+        # how each current day was made (explain, the checks' counts, sync and a later forget's
+        # parameters read it) goes on the checkpoint's commit, before the log is cut, and the last
+        record = {delta_history.KEPT: delta_history.kept_record(current)}
+        kept = CommitProperties(custom_metadata=record)
         now = "interval 0 seconds"  # the checkpoint keeps no tombstone, whose partition values
         table.alter.set_table_properties(  # are the forgotten rows' (`error_type=...`)
-            {"delta.logRetentionDuration": now, "delta.deletedFileRetentionDuration": now}
+            {"delta.logRetentionDuration": now, "delta.deletedFileRetentionDuration": now},
+            commit_properties=kept,
         )
         table.create_checkpoint()
         table.cleanup_metadata()
-        table.alter.set_table_properties(  # with how each current day was made: explain, the
-            {  # checks' counts, sync and a later forget's parameters read it
+        table.alter.set_table_properties(
+            {
                 "delta.logRetentionDuration": KEEP_LOG,
                 "delta.deletedFileRetentionDuration": KEEP_FILES,
             },
-            commit_properties=CommitProperties(
-                custom_metadata={delta_history.KEPT: delta_history.kept_record(current)}
-            ),
+            commit_properties=kept,
         )
         _drop_empty_folders(lake, name)
         purged.append(name)
