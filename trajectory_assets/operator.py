@@ -108,11 +108,16 @@ class Operator:
         return self
 
     @property
+    def params_text(self) -> str:
+        """The parameters as JSON text: what the fingerprint digests and a commit records (so
+        parameters compare as it compares them: 1 and 1.0 differ)."""
+        return json.dumps(dict(self.params), sort_keys=True, default=str)
+
+    @property
     def fingerprint(self) -> str:
         """Everything besides the inputs that decides the outputs: the version, the parameters
         and whatever `with_lake_files` took in. Part of every attempt key."""
-        params = json.dumps(self.params, sort_keys=True, default=str)
-        text = f"{self.version}\0{params}\0{self.lake_files_digest}"
+        text = f"{self.version}\0{self.params_text}\0{self.lake_files_digest}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property

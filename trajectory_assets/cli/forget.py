@@ -199,16 +199,16 @@ def _plan(
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.layout import parse_hive
 
-    tables = registry.tables
+    catalog = Catalog(where, registry.tables)  # read only until the plan is made
     files = erase.raw_files(where, request)
-    in_tables = erase.held_in_tables(Catalog(where, tables), request)  # raw files gone?
+    in_tables = erase.held_in_tables(catalog, request)  # raw files gone?
     forgotten = {f.session_id for f in files} | set(in_tables)
     last = erase.last_record(where, request)
     resumed = last if last is not None and not last[1].verified else None
     if resumed is not None:
         forgotten |= set(resumed[1].sessions)
     by_id = erase.Request(request.app_id, tuple(sorted(forgotten | set(request.session_ids))))
-    misfiled = erase.misfiled_files(Catalog(where, tables), by_id, skip={f.path for f in files})
+    misfiled = erase.misfiled_files(catalog, by_id, skip={f.path for f in files})
     if misfiled:  # a session filed whole under another session's folder is still forgotten
         forgotten |= set(by_id.session_ids)
     days = sorted(
@@ -234,7 +234,7 @@ def _plan(
             f"nothing to forget: no raw files of those sessions of {request.app_id}, and no "
             "table holds them"
         )
-    elsewhere = erase.held_elsewhere(where, Catalog(where, tables), request)
+    elsewhere = erase.held_elsewhere(where, catalog, request)
     if elsewhere:
         named = "; ".join(f"{t}: {', '.join(s[:3])}" for t, s in elsewhere.items())
         raise CliError(
@@ -242,7 +242,6 @@ def _plan(
             "could not rebuild them: give their code with --defs MODULE (or list it under "
             '"defs" in the lake\'s trajectory_assets.json) and run it again; nothing was deleted'
         )
-    catalog = Catalog(where, tables)
     pooled = pooling(catalog, registry, days, on_bad_file)
     parameters = other_parameters(catalog, registry, sorted({*days, *pooled.days}))
     return _Plan(files, forgotten, misfiled, by_id, days, resumed, what, pooled, parameters)

@@ -88,13 +88,13 @@ def check_failures(evaluations: Iterable["dg.AssetCheckEvaluation"]) -> list[str
     return lines
 
 
-STOPS = ("DagsterExecutionInterruptedError", "KeyboardInterrupt")  # as defs/stops.py takes them
-
-
 def interrupted(result: "dg.ExecuteInProcessResult") -> bool:
+    from trajectory_assets.defs.stops import STOPS
+
+    stops = {kind.__name__ for kind in STOPS}
     return any(
         event.step_failure_data.error is not None
-        and event.step_failure_data.error.cls_name in STOPS
+        and event.step_failure_data.error.cls_name in stops
         for event in result.get_step_failure_events()
     )
 

@@ -4,6 +4,7 @@ import dagster as dg
 
 PROCESS_TAG = "trajectory_assets/process"  # host:pid of the command that ran the run
 STOPPED = "interrupted by Ctrl+C or SIGTERM"
+STOPS = (KeyboardInterrupt, dg.DagsterExecutionInterruptedError)  # how a stop reaches a step
 
 
 def record_stop(context: dg.AssetExecutionContext, exc: BaseException) -> None:
@@ -12,8 +13,7 @@ def record_stop(context: dg.AssetExecutionContext, exc: BaseException) -> None:
     user initiated termination request was found") and the UI showed a failure. A run of the
     daemon whose process is stopped is not a command's (no `PROCESS_TAG`): a failure still,
     which run retries take up."""
-    stopped = isinstance(exc, KeyboardInterrupt | dg.DagsterExecutionInterruptedError)
-    if stopped and PROCESS_TAG in context.run.tags:
+    if isinstance(exc, STOPS) and PROCESS_TAG in context.run.tags:
         run = context.instance.get_run_by_id(context.run.run_id)
         if run is not None and run.status == dg.DagsterRunStatus.STARTED:
             context.instance.report_run_canceling(run, message=STOPPED)

@@ -147,7 +147,7 @@ def commit_day(
         "input_fingerprint": d.keys.inputs[op.name],
         # what the fingerprint digests, readable: how a table's numbers were made, kept by the
         # lake itself (the parameters, and for priced tables the prices and overrides' rates)
-        "operator_params": json.dumps(dict(op.params), sort_keys=True, default=str),
+        "operator_params": op.params_text,
         "operator_described": json.dumps(op.describe(), sort_keys=True),
         "source": source,
         "run_id": run_id,

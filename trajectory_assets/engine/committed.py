@@ -5,7 +5,7 @@ day computed again for another reason than a change of them (a forgotten session
 """
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 from trajectory_assets.engine.registry import Registry
@@ -41,10 +41,6 @@ def other_parameters(
         if not op.params:
             continue
         for day, then in committed_operators(catalog, op, days).items():
-            if _text(then.params) != _text(op.params):  # as fingerprints compare them
+            if then.params_text != op.params_text:
                 found.setdefault(day, {})[op.name] = dict(then.params)
     return found
-
-
-def _text(params: Mapping[str, Any]) -> str:
-    return json.dumps(dict(params), sort_keys=True, default=str)

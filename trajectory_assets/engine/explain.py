@@ -164,6 +164,7 @@ def _why_run(
     """Why each operator runs on each day: what the day holds now (after an upgrade, another
     version's tables), from one walk of each table's log."""
     why = {}
+    keys = {d.day: d.keys for d in plans}
     for op in ops:
         table = op.output_names[0]
         days = [d.day for d in plans if op in d.run]
@@ -195,8 +196,7 @@ def _why_run(
                     f"declares now (its version, {op.version}, unchanged)"
                 )
             else:
-                plan = next(d for d in plans if d.day == day)
-                why[op.name, day] = f"stale: {_changed(op, commit, plan.keys.inputs[op.name])}"
+                why[op.name, day] = f"stale: {_changed(op, commit, keys[day].inputs[op.name])}"
     return why
 
 
@@ -210,7 +210,7 @@ def _changed(op: Operator, commit: Commit, inputs: str) -> str:
             "parameters or prices)"
         )
     before = json.loads(params)
-    now = json.loads(json.dumps(dict(op.params), sort_keys=True, default=str))
+    now = json.loads(op.params_text)
     moved = [  # as the fingerprint compares them: 1 and 1.0 differ
         f"{key} {_param(before, key)} then, {_param(now, key)} now"
         for key in sorted({*before, *now})
