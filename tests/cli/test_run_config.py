@@ -1,10 +1,14 @@
 """`--config` is checked as the run would check it, before any run starts: one line naming the
 setting, whether the file is in our form or the launchpad's."""
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli.helpers import materialize
+from tests.lakes import DAY1, DAY2
 from trajectory_assets.cli.common import CliError
 from trajectory_assets.cli.run_config import check_configs, node_configs
 from trajectory_assets.defs.config import launchpad_config
@@ -61,3 +65,28 @@ def test_valid_settings_pass() -> None:
     check_configs(
         "c.yaml", node_configs("c.yaml", launchpad_config(OPERATORS, "tier_b"), NODES), NODES
     )
+
+
+def test_missing_days_are_judged_by_the_parameters_the_run_will_have(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """`--missing --config` picked days by the code's parameters: days computed with the
+    default threshold were "nothing to do" for a run asking for another, and days computed with
+    that run's threshold were picked again (a dry run listed them, the run found them current)."""
+    lake = shutil.copytree(materialized_lake, tmp_path / "lake")
+    config = tmp_path / "config.yaml"
+    config.write_text("sessionize: {identical_run_threshold: 5}\n")
+    asked = ("--missing", "--assets", "sessions", "--config", str(config))
+    dry = materialize(lake, home, *asked, "--dry-run")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert f"would materialize 2 day(s) in 1 run(s): {DAY1} .. {DAY2}" in dry.stdout
+    assert f"{DAY1} .. {DAY2}: tables missing or stale" in dry.stdout
+    done = materialize(lake, home, *asked)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "succeeded" in done.stdout
+    again = materialize(lake, home, *asked)
+    assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout
+    assert "materializing" not in again.stdout
+    by_code = materialize(lake, home, "--missing", "--assets", "sessions", "--dry-run")
+    assert by_code.returncode == 0, by_code.stderr[-3000:]
+    assert f"would materialize 2 day(s) in 1 run(s): {DAY1} .. {DAY2}" in by_code.stdout

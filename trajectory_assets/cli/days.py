@@ -9,13 +9,12 @@ from trajectory_assets.cli.common import REPORT, CliError, in_partitions, some_d
 from trajectory_assets.lake.bad_file_rules import OnBadFile
 
 if TYPE_CHECKING:
+    from trajectory_assets.engine.registry import Registry
     from trajectory_assets.lake.fs import Lake
     from trajectory_assets.operator import Operator
-    from trajectory_assets.project import Project
 
 
-def _operators(the_project: "Project", tables: Sequence[str]) -> list["Operator"]:
-    registry = the_project.registry
+def _operators(registry: "Registry", tables: Sequence[str]) -> list["Operator"]:
     return list({registry.operator(t) for t in tables if t != REPORT})
 
 
@@ -26,11 +25,12 @@ PAGE_OUT_OF_DATE = "report page drawn from other tables than the day's now"
 
 
 def missing_days(
-    lake: "Lake", the_project: "Project", tables: Sequence[str], on_bad_file: OnBadFile = "fail"
+    lake: "Lake", registry: "Registry", tables: Sequence[str], on_bad_file: OnBadFile = "fail"
 ) -> dict[str, str]:
     """Days with raw data, from the lake's first partition on, where an operator of `tables` has
-    no day, or a stale one, judged with the bad-file rule the run will use (part of each day's
-    key: a day computed skipping a bad file is current for runs that skip it); and, when the
+    no day, or a stale one, judged with the operators' parameters and the bad-file rule the run
+    will use (part of each day's key: a day computed skipping a bad file, or with --config's
+    parameters, is current for runs that do the same); and, when the
     daily report is asked for, days without a current report page (a report that failed, a run
     of some tables only, or a page drawn from other tables than the day's now: a run canceled
     after its commits, a rollback). Each day with why it is picked (`--dry-run` says it)."""
@@ -40,15 +40,15 @@ def missing_days(
     from trajectory_assets.lake.raw import list_days
     from trajectory_assets.lake.reports import drawn_from
 
-    ops = _operators(the_project, tables)
+    ops = _operators(registry, tables)
     candidates = in_partitions(lake, list_days(lake), refuse=False)
     if REPORT not in tables:
-        due = stale_days(lake, the_project.registry, ops, candidates, on_bad_file)
+        due = stale_days(lake, registry, ops, candidates, on_bad_file)
         return dict.fromkeys(due, TABLES_DUE)
     pages = drawn_from(lake)
     in_pages = [d for d in candidates if d in pages]
-    stale = set(stale_days(lake, the_project.registry, ops, in_pages, on_bad_file))
-    catalog = Catalog(lake, the_project.registry.tables)
+    stale = set(stale_days(lake, registry, ops, in_pages, on_bad_file))
+    catalog = Catalog(lake, registry.tables)
     why = {}
     for day in candidates:
         if day not in pages:
@@ -94,24 +94,24 @@ def nothing_to_do(lake: "Lake") -> str:
 
 def dry_run_refusal(
     lake: "Lake",
-    the_project: "Project",
+    registry: "Registry",
     tables: Sequence[str],
     days: Sequence[str],
     on_bad_file: OnBadFile,
     force: bool,
 ) -> str | None:
     """Why the run would be refused for a change of schema (its runs count as one, as the
-    guard counts them), judged by the flags (operator parameters in --config are not read), or
+    guard counts them), judged by the flags and the operators as the run configures them, or
     fail for inputs that no day holds."""
     from trajectory_assets.defs.settings import batch_bytes
     from trajectory_assets.engine.explain import schema_refusal
     from trajectory_assets.engine.settings import RunSettings
     from trajectory_assets.errors import MissingUpstreamError
 
-    ops = _operators(the_project, tables)
+    ops = _operators(registry, tables)
     settings = RunSettings(batch_bytes=batch_bytes(), on_bad_file=on_bad_file, force=force)
     try:
-        return schema_refusal(the_project.registry, ops, lake, days, settings) if ops else None
+        return schema_refusal(registry, ops, lake, days, settings) if ops else None
     except MissingUpstreamError as exc:  # the run would fail as well
         return str(exc)
 

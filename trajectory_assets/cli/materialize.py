@@ -144,10 +144,27 @@ def materialize(
     tables = tables_for(the_project.registry, asked) if asked or not names else []
     if not names or REPORT in names:  # the daily report of the days, after their tables
         tables.append(REPORT)
+    flags = {"on_bad_file": on_bad_file, "allow_other_lake": allow_other_lake, "force": force}
+    registry = the_project.registry  # days are judged by the parameters the run will have
+    if missing or dry_run:
+        try:  # the file is checked before any run starts, as the run would check it
+            registry = prepared_run(
+                lake,
+                the_project,
+                tables,
+                runtime=runtime,
+                ray_address=ray_address,
+                num_cpus=num_cpus,
+                flags=flags,
+                config=config,
+                config_file=config_file or "",
+            ).registry
+        except CliError as exc:
+            raise CliError(f"the run would be refused: {exc}" if dry_run else str(exc)) from None
     picked: dict[str, str] = {}  # --missing's days, with why
     if missing:
         try:
-            picked = missing_days(where, the_project, tables, on_bad_file)
+            picked = missing_days(where, registry, tables, on_bad_file)
             days = list(picked)
         except MissingUpstreamError as exc:  # --assets leaves out what the tables read
             leave = ", or leave --assets out" if assets is not None else ""
@@ -169,26 +186,8 @@ def materialize(
             f"assets: {', '.join(tables)}\n"
             "nothing run (dry run); `explain TABLE` shows a day's plan"
         )
-        try:  # the file is checked as the run would
-            prepared_run(
-                lake,
-                the_project,
-                tables,
-                runtime=runtime,
-                ray_address=ray_address,
-                num_cpus=num_cpus,
-                flags={
-                    "on_bad_file": on_bad_file,
-                    "allow_other_lake": allow_other_lake,
-                    "force": force,
-                },
-                config=config,
-                config_file=config_file or "",
-            )
-        except CliError as exc:
-            raise CliError(f"the run would be refused: {exc}") from None
         refused = other_lake(where, allow_other_lake) or dry_run_refusal(
-            where, the_project, tables, days, on_bad_file, force
+            where, registry, tables, days, on_bad_file, force
         )
         if refused:
             raise CliError(f"the run would be refused: {refused}")
@@ -258,7 +257,7 @@ def run_days(
     )
     lake = open_lake(lake_uri, must_exist=True)
     refuse_days_without_raw_data(lake, days)
-    assets, resources, run_config = prepared_run(
+    assets, resources, run_config, registry = prepared_run(
         lake_uri,
         the_project,
         tables,
@@ -276,7 +275,7 @@ def run_days(
         raise CliError(str(exc)) from None
     runs = stretches(sorted(days))
     # each run counts the others' days as written, so the command is refused unless all are
-    refused = len(runs) > 1 and dry_run_refusal(lake, the_project, tables, days, on_bad_file, force)
+    refused = len(runs) > 1 and dry_run_refusal(lake, registry, tables, days, on_bad_file, force)
     if refused:
         raise CliError(f"refused: {refused}")
     job = _job(assets, _own_checks(the_project, resources, tables), resources, tables)

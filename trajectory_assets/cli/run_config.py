@@ -23,13 +23,14 @@ a failed Dagster run.
 import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from trajectory_assets.cli.common import CliError
 
 if TYPE_CHECKING:
     import dagster as dg
 
+    from trajectory_assets.engine.registry import Registry
     from trajectory_assets.operator import Operator
     from trajectory_assets.project import Project
 
@@ -115,14 +116,16 @@ def check_configs(
     path: str,
     configs: Mapping[str, Mapping[str, Any]],
     operators_of: Mapping[str, Sequence["Operator"]],
-) -> None:
-    """CliError naming the first setting of the file a run would refuse."""
+) -> list["Operator"]:
+    """The operators with the file's parameters; CliError naming the first setting of the file
+    a run would refuse."""
     import dagster as dg
 
     from trajectory_assets.defs.config import IN_RUN_CONFIG, config_class, configured
     from trajectory_assets.errors import RunConfigError
 
     where = f"--config {path}" if path else "run config"
+    operators = []
     for node, ops in operators_of.items():
         config = configs.get(node, {})
         model = config_class(ops, node)
@@ -133,9 +136,10 @@ def check_configs(
             raise CliError(f"{where}: {str(exc.description).removeprefix(IN_RUN_CONFIG)}") from None
         for op in ops:
             try:
-                configured(op, validated)
+                operators.append(configured(op, validated))
             except RunConfigError as exc:
                 raise CliError(f"{where}: {exc}") from None
+    return operators
 
 
 def _no_unknown_keys(
@@ -154,6 +158,15 @@ def _no_unknown_keys(
             )
 
 
+class PreparedRun(NamedTuple):
+    assets: "Assets"
+    resources: "dict[str, dg.ConfigurableResource]"
+    run_config: dict[str, Any]
+    registry: "Registry"
+    """The operators as the run configures them: a day is current for this run, or stale, by
+    the parameters --config gives (what `--missing` and a dry run judge days with)."""
+
+
 def prepared_run(
     lake_uri: str,
     the_project: "Project",
@@ -165,7 +178,7 @@ def prepared_run(
     flags: Mapping[str, Any],
     config: Mapping[str, Any],
     config_file: str,
-) -> "tuple[Assets, dict[str, dg.ConfigurableResource], dict[str, Any]]":
+) -> PreparedRun:
     """The assets, resources and run config of a command line run; a CliError naming the first
     entry of --config the run would refuse (a dry run checks the file the same way)."""
     import dagster as dg
@@ -193,9 +206,9 @@ def prepared_run(
     }
     from_file = node_configs(config_file, config, operators_of)
     configs = {name: {**from_file[name], **flags} for name in operators_of}
-    check_configs(config_file, configs, operators_of)
+    operators = check_configs(config_file, configs, operators_of)
     run_config = {
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
         "ops": {name: {"config": configs[name]} for name in operators_of},
     }
-    return assets, resources, run_config
+    return PreparedRun(assets, resources, run_config, registry.configured(operators))
