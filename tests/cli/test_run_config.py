@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.helpers import materialize
+from tests.cli.helpers import materialize, on_lake
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.cli.common import CliError
 from trajectory_assets.cli.run_config import check_configs, node_configs
@@ -72,7 +72,8 @@ def test_missing_days_are_judged_by_the_parameters_the_run_will_have(
 ) -> None:
     """`--missing --config` picked days by the code's parameters: days computed with the
     default threshold were "nothing to do" for a run asking for another, and days computed with
-    that run's threshold were picked again (a dry run listed them, the run found them current)."""
+    that run's threshold were picked again (a dry run listed them, the run found them current);
+    `explain --config` plans the run given the file."""
     lake = shutil.copytree(materialized_lake, tmp_path / "lake")
     config = tmp_path / "config.yaml"
     config.write_text("sessionize: {identical_run_threshold: 5}\n")
@@ -87,6 +88,16 @@ def test_missing_days_are_judged_by_the_parameters_the_run_will_have(
     again = materialize(lake, home, *asked)
     assert again.returncode == 0 and "nothing to do" in again.stdout, again.stdout
     assert "materializing" not in again.stdout
+    planned = on_lake("explain", lake, home, "sessions", "--config", str(config))
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    assert f"dt={DAY1}: nothing to read now\n  sessionize: up to date" in planned.stdout
+    unconfigured = on_lake("explain", lake, home, "sessions", "--partition", DAY1)
+    assert "sessionize: up to date" not in unconfigured.stdout
+    assert "identical_run_threshold" in unconfigured.stdout, unconfigured.stdout
+    config.write_text("sessionize: {identical_run_threshold: 1}\n")
+    refused = on_lake("explain", lake, home, "sessions", "--config", str(config))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith(f"error: --config {config}: sessionize: ")
     by_code = materialize(lake, home, "--missing", "--assets", "sessions", "--dry-run")
     assert by_code.returncode == 0, by_code.stderr[-3000:]
     assert f"would materialize 2 day(s) in 1 run(s): {DAY1} .. {DAY2}" in by_code.stdout

@@ -1,5 +1,7 @@
 """`trajectory-assets explain ASSET`: the plan of an asset for some days, without running it."""
 
+from typing import TYPE_CHECKING
+
 import click
 
 from trajectory_assets.cli.common import (
@@ -21,7 +23,12 @@ from trajectory_assets.cli.common import (
     tell,
     warn_of_misnamed_days,
 )
+from trajectory_assets.cli.run_config import config_option
 from trajectory_assets.lake.bad_file_rules import OnBadFile
+
+if TYPE_CHECKING:
+    from trajectory_assets.engine.registry import Registry
+    from trajectory_assets.project import Project
 
 
 @click.command(short_help="show the plan of an asset, without running it")
@@ -32,6 +39,7 @@ from trajectory_assets.lake.bad_file_rules import OnBadFile
 @runtime_option
 @ray_address_option
 @on_bad_file_option
+@config_option
 def explain(
     asset: str,
     lake: str,
@@ -42,10 +50,12 @@ def explain(
     runtime: str,
     ray_address: str | None,
     on_bad_file: OnBadFile,
+    config_file: str | None,
 ) -> None:
     """Show the plan of an asset, without running it: what is read, batched and written.
 
-    Without --partition or --from/--to, every day of the lake that has raw data.
+    Without --partition or --from/--to, every day of the lake that has raw data. With --config,
+    the plan of a run given that file (its operator parameters decide which days are current).
     """
     from trajectory_assets.defs.partitions import start_date_of
     from trajectory_assets.defs.settings import batch_bytes
@@ -57,13 +67,17 @@ def explain(
 
     where = open_lake(lake, must_exist=True)
     warn_of_misnamed_days(where)
-    registry = project(defs, where).registry
+    the_project = project(defs, where)
+    registry = the_project.registry
     if asset == REPORT:
         raise CliError(
             f"{REPORT} is a page drawn from the day's tables, with no plan of its own: explain "
             "a table it reads (sessions, turns, eval_runs, ...)"
         )
     op = operator_named(registry, asset)
+    if config_file:
+        registry = _configured(lake, the_project, runtime, ray_address, on_bad_file, config_file)
+        op = registry.operator(op.name)
     days = resolve_days(partition, date_from, date_to)
     with_raw = list_days(where)
     if not days:
@@ -116,3 +130,28 @@ def explain(
         f"a run that computes them first ({names}), as materializing every asset does"
     )
     say(plan)
+
+
+def _configured(
+    lake: str,
+    the_project: "Project",
+    runtime: str,
+    ray_address: str | None,
+    on_bad_file: OnBadFile,
+    config_file: str,
+) -> "Registry":
+    """The operators as a run given the file has them, the file checked as that run checks it;
+    a run of every table, so the file a run of them all takes is taken here too."""
+    from trajectory_assets.cli.run_config import prepared_run, read_config
+
+    return prepared_run(
+        lake,
+        the_project,
+        list(the_project.registry.tables),
+        runtime=runtime,
+        ray_address=ray_address,
+        num_cpus=None,
+        flags={"on_bad_file": on_bad_file},
+        config=read_config(config_file),
+        config_file=config_file,
+    ).registry

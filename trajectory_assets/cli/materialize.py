@@ -55,7 +55,7 @@ from trajectory_assets.cli.outcome import (
     skipped_files,
     summary,
 )
-from trajectory_assets.cli.run_config import prepared_run
+from trajectory_assets.cli.run_config import config_option, prepared_run
 from trajectory_assets.lake.bad_file_rules import OnBadFile
 
 if TYPE_CHECKING:
@@ -98,13 +98,7 @@ JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
     is_flag=True,
     help="say which days and assets it would materialize, in which runs, and run nothing",
 )
-@click.option(
-    "--config",
-    "config_file",
-    metavar="FILE",
-    help="run config as the UI's launchpad has it (YAML): settings, check thresholds and "
-    "operator parameters, e.g. 'sessionize: {identical_run_threshold: 5}'",
-)
+@config_option
 def materialize(
     lake: str,
     defs: tuple[str, ...],

@@ -25,7 +25,9 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from trajectory_assets.cli.common import CliError
+import click
+
+from trajectory_assets.cli.common import CliError, F
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -35,6 +37,17 @@ if TYPE_CHECKING:
     from trajectory_assets.project import Project
 
     Assets = Sequence[dg.AssetsDefinition | dg.SourceAsset]
+
+
+def config_option(f: F) -> F:
+    return click.option(
+        "--config",
+        "config_file",
+        metavar="FILE",
+        help="run config as the UI's launchpad has it (YAML): settings, check thresholds and "
+        "operator parameters, e.g. 'sessionize: {identical_run_threshold: 5}'",
+    )(f)
+
 
 FLAGS = {
     "on_bad_file": "--on-bad-file",
