@@ -10,14 +10,14 @@ never edits this package to list, query or materialize their tables.
 import importlib
 import os
 import traceback
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import DefinitionError
-from trajectory_assets.lake.config import read_config
+from trajectory_assets.lake.config import CONFIG, read_config
 from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS
 
@@ -47,6 +47,8 @@ class Module:
 @dataclass(frozen=True)
 class Project:
     modules: tuple[Module, ...]
+    params: "Mapping[str, Mapping[str, Any]]" = field(default_factory=dict)
+    params_from: str = ""  # where `params` is kept: the lake's config file, for its errors
 
     @property
     def extensions(self) -> list[Operator]:
@@ -54,8 +56,15 @@ class Project:
 
     @property
     def registry(self) -> Registry:
-        """Every operator: the built-in ones and the extensions."""
-        return Registry.build([*OPERATORS, *self.extensions])
+        """Every operator: the built-in ones and the extensions, with the lake's parameters."""
+        operators = [*OPERATORS, *self.extensions]
+        if self.params:
+            from trajectory_assets.defs.lake_params import with_lake_params
+
+            operators = with_lake_params(
+                operators, self.params, self.params_from, every_operator=True
+            )
+        return Registry.build(operators)
 
     def assets(
         self, resources: "dict[str, dg.ConfigurableResource]"
@@ -87,11 +96,19 @@ def for_lake(lake: "Lake | None", modules: Sequence[str] = ()) -> Project:
     """The project of a lake: these modules, TRAJECTORY_ASSETS_DEFS's and the lake's config's
     (what every command and `connect` load)."""
     config = read_config(lake) if lake is not None else None
-    return load(modules, config.defs if config is not None else ())
+    if lake is None or config is None:
+        return load(modules)
+    return load(modules, config.defs, config.params, lake.display(CONFIG))
 
 
-def load(modules: Sequence[str] = (), lake_defs: Sequence[str] = ()) -> Project:
-    """The project with these modules, those of TRAJECTORY_ASSETS_DEFS and the lake's own."""
+def load(
+    modules: Sequence[str] = (),
+    lake_defs: Sequence[str] = (),
+    params: "Mapping[str, Mapping[str, Any]] | None" = None,
+    params_from: str = "",
+) -> Project:
+    """The project with these modules, those of TRAJECTORY_ASSETS_DEFS and the lake's own, and
+    the lake's operator parameters."""
     from_env = [m.strip() for m in os.environ.get(DEFS_ENV, "").split(",") if m.strip()]
     origins = {name: "the lake's trajectory_assets.json" for name in lake_defs}
     origins |= {name: DEFS_ENV for name in from_env} | {name: "--defs or defs=" for name in modules}
@@ -118,7 +135,7 @@ def load(modules: Sequence[str] = (), lake_defs: Sequence[str] = ()) -> Project:
             )
         found.append(Module(name, tuple(ops), _node_name(name, module, ops), _checks(module, ops)))
     _check_node_names(found)
-    project = Project(tuple(found))
+    project = Project(tuple(found), params or {}, params_from)
     project.registry  # noqa: B018 - checks the definitions now, with a clear message
     return project
 

@@ -45,7 +45,7 @@ def test_a_new_config_starts_at_raw_days_other_producers_wrote(tmp_path: Path) -
     ("text", "says"),
     [
         ('{"start_date": "2026-11-18"', "is not valid JSON"),
-        ("[]", "holds list, not an object with start_date, defs, lake_id"),
+        ("[]", "holds list, not an object with start_date, defs, params, lake_id"),
         ('{"start_dat": "2026-11-19"}', "unknown key(s) start_dat; the keys are"),
         ('{"start_date": 20261118}', "start_date 20261118 is not a day (YYYY-MM-DD)"),
         ('{"start_date": "2026-02-30"}', "is not a day"),

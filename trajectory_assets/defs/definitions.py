@@ -13,6 +13,7 @@ import dagster as dg
 
 from trajectory_assets.defs.assets import build_assets, code_versions
 from trajectory_assets.defs.config import launchpad_config
+from trajectory_assets.defs.lake_params import lake_params, with_lake_params
 from trajectory_assets.defs.partitions import daily, start_date_of
 from trajectory_assets.defs.raw import raw_events_asset
 from trajectory_assets.defs.report import REPORT, report_asset
@@ -95,11 +96,17 @@ def build_definitions(
     00:30 UTC). `schedule_running`, `sensor_running`: the schedule, and the
     sensor of late raw data, are on as soon as the code location loads (a deployment's code
     says so), instead of switched on in the UI, which is the default.
+    The lake's `params` (its trajectory_assets.json) set the operators' parameters over the
+    values they are given here, as the command line takes them (see defs/lake_params.py).
     """
-    registry = Registry.build(operators, upstream)
     resources = resources or default_resources()
     lake = resources["lake"]
     assert isinstance(lake, LakeResource)
+    params, where = lake_params(lake.lake())  # the lake's, over the code's
+    registry = Registry.build(
+        with_lake_params(operators, params, where, every_operator=False),
+        with_lake_params(upstream, params, where, every_operator=False),
+    )
     partitions = daily(start_date or start_date_of(lake.lake()))
     tables = build_assets(
         registry,

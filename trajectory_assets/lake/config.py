@@ -1,6 +1,7 @@
 """The lake's own settings, kept in the lake (`<lake>/trajectory_assets.json`), so that whoever
 points a tool at the lake gets them without setting anything: the first day of its daily
-partitions, the definitions modules of its own tables, and its identity.
+partitions, the definitions modules of its own tables, the parameters its operators run with,
+and its identity.
 
 `generate` and `ingest` move `start_date` back to the earliest day they wrote; nothing moves it
 forward, so a partition Dagster knows never disappears.
@@ -14,7 +15,7 @@ import posixpath
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from trajectory_assets.errors import SettingError, first_few
 from trajectory_assets.lake.fs import Lake, write_file_atomic
@@ -31,6 +32,7 @@ class ConfigDocument(TypedDict, total=False):
 
     start_date: str
     defs: list[str]
+    params: dict[str, dict[str, Any]]
     lake_id: str
 
 
@@ -38,6 +40,10 @@ class ConfigDocument(TypedDict, total=False):
 class LakeConfig:
     start_date: str = DEFAULT_START_DATE
     defs: tuple[str, ...] = ()
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Operator name -> its parameters: the values every run of this lake computes with (the
+    command line, the notebook API, each code location), unless a run's config says otherwise;
+    one place, so that a code location and the command line never compute a day two ways."""
     lake_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -70,16 +76,24 @@ def read_config(lake: Lake) -> LakeConfig | None:
         raise SettingError(
             f'{where}: defs {defs!r} is not a list of module names (e.g. ["my_tables.defs"])'
         )
+    params = data.get("params", {})
+    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
+        raise SettingError(
+            f"{where}: params {params!r} is not an object of operators' parameters "
+            '(e.g. {"sessionize": {"identical_run_threshold": 5}})'
+        )
     lake_id = data.get("lake_id") or uuid.uuid4().hex
     if not isinstance(lake_id, str):
         raise SettingError(f"{where}: lake_id {lake_id!r} is not a string")
-    return LakeConfig(start_date=start_date, defs=tuple(defs), lake_id=lake_id)
+    return LakeConfig(start_date=start_date, defs=tuple(defs), params=params, lake_id=lake_id)
 
 
 def write_config(lake: Lake, config: LakeConfig) -> None:
     document = ConfigDocument(
         start_date=config.start_date, defs=list(config.defs), lake_id=config.lake_id
     )
+    if config.params:  # written by hand: kept, and not added where no one asked for it
+        document["params"] = config.params
     write_file_atomic(lake, lake.path(CONFIG), json.dumps(document, indent=2).encode())
 
 

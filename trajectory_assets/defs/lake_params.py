@@ -1,0 +1,79 @@
+"""The lake's operator parameters (`params` in `<lake>/trajectory_assets.json`) applied to the
+operators that every code location, command and notebook of the lake loads.
+
+A parameter set in one code location's Python alone was not the command line's: `materialize
+--missing` computed the days with the code's defaults, then the location's sensor found them
+stale and computed them again with its own, and each undid the other. Kept in the lake, the
+value is everyone's. A run's config still sets a value for that run only.
+
+Values are checked as a run's config is checked (types, an operator's own limits), and a
+mistake is a SettingError naming the file and the key.
+"""
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from trajectory_assets.defs.config import IN_RUN_CONFIG, config_class, configured
+from trajectory_assets.errors import RunConfigError, SettingError
+from trajectory_assets.lake.config import CONFIG, read_config
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operator import Operator
+
+log = logging.getLogger(__name__)
+
+
+def with_lake_params(
+    operators: Sequence[Operator],
+    params: Mapping[str, Mapping[str, Any]],
+    where: str,
+    *,
+    every_operator: bool,
+) -> list[Operator]:
+    """The operators, each with the lake's parameters for it. `every_operator`: these are all
+    the lake's operators, so a section naming none of them is a mistake (a code location holds
+    some of them only, and leaves the others' sections to theirs)."""
+    by_name = {op.name: op for op in operators}
+    unknown = sorted(set(params) - set(by_name))
+    if every_operator and unknown:
+        with_params = ", ".join(sorted(op.name for op in operators if op.params)) or "none"
+        raise SettingError(
+            f"{where}: params names no operator of this lake: {', '.join(unknown)} "
+            f"(the operators with parameters: {with_params})"
+        )
+    return [
+        _configured(op, params[op.name], where) if op.name in params else op for op in operators
+    ]
+
+
+def _configured(op: Operator, section: Mapping[str, Any], where: str) -> Operator:
+    extra = sorted(set(section) - set(op.params))
+    if extra:
+        known = ", ".join(sorted(op.params)) or "none"
+        raise SettingError(
+            f"{where}: params.{op.name} has no parameter(s) {', '.join(extra)} "
+            f"(its parameters: {known})"
+        )
+    try:
+        validated = config_class([op], op.name).model_validate({op.name: dict(section)})
+        return configured(op, validated)
+    except dg.Failure as exc:  # a value of the wrong type (the config class's one line)
+        problem = str(exc.description).removeprefix(IN_RUN_CONFIG)
+        raise SettingError(f"{where}: params.{problem}") from None
+    except RunConfigError as exc:  # out of the operator's own limits
+        raise SettingError(f"{where}: params.{exc}") from None
+
+
+def lake_params(lake: Lake) -> tuple[dict[str, dict[str, Any]], str]:
+    """The lake's parameters and where they are kept, as a code location loads them: a lake
+    it cannot reach gives none, with a warning, as its partitions' start (it must load)."""
+    try:
+        config = read_config(lake)
+    except OSError as exc:
+        log.warning(
+            "cannot read the lake at %s (%s); operators keep their code's parameters", lake.uri, exc
+        )
+        return {}, ""
+    return (config.params if config is not None else {}), lake.display(CONFIG)
