@@ -80,7 +80,8 @@ def build_definitions(
 ) -> dg.Definitions:
     """Dagster definitions for `operators`: one subsettable multi-asset (every table its own
     asset, daily partitions, single-run backfills, checks), a daily job and its schedule, and a
-    sensor for late raw data when any of them reads raw events.
+    sensor of new and changed inputs (raw data, late or not; another location's tables, which
+    its schedule does not wait for).
 
     `upstream`: operators of another code location whose tables these read (their assets stay
     there; lineage crosses locations by asset key). `raw_source`: also define the `raw_events`
@@ -122,11 +123,8 @@ def build_definitions(
         [*keys, *([dg.AssetKey(REPORT)] if report else [])],
         launchpad_config(registry.operators, name),
     )
-    reads_raw = any(op.inputs[0] == "raw_events" for op in registry.operators)
     pinned = start_date is not None
-    sensors = (
-        [raw_changed_sensor(registry, job, partitions, sensor_running, pinned)] if reads_raw else []
-    )
+    sensors = [raw_changed_sensor(registry, job, partitions, sensor_running, pinned)]
     assets: list[dg.AssetsDefinition | dg.SourceAsset] = [tables]
     if raw_source:
         assets.insert(0, raw_events_asset(partitions))
@@ -135,7 +133,7 @@ def build_definitions(
     return dg.Definitions(
         assets=assets,
         jobs=[job],
-        schedules=[daily_schedule(job, cron, schedule_running)],
+        schedules=[daily_schedule(job, registry, cron, schedule_running)],
         sensors=sensors,
         resources=resources,
         executor=executor,

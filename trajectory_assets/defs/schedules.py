@@ -13,8 +13,11 @@ from dagster._core.storage.tags import SCHEDULED_EXECUTION_TIME_TAG  # not expor
 from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import cron_problem, schedule_cron
-from trajectory_assets.defs.ticks import runs_tagged
+from trajectory_assets.defs.ticks import run_request, runs_tagged
+from trajectory_assets.engine.lineage import ready_for
+from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import DefinitionError
+from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.raw import list_days
 
 
@@ -31,7 +34,10 @@ def daily_job(
 
 
 def daily_schedule(
-    job: UnresolvedAssetJobDefinition, cron: str | None = None, running: bool = False
+    job: UnresolvedAssetJobDefinition,
+    registry: Registry,
+    cron: str | None = None,
+    running: bool = False,
 ) -> dg.ScheduleDefinition:
     """`cron`: when it ticks (default: the TRAJECTORY_ASSETS_SCHEDULE_CRON setting). `running`:
     on from the moment the code location loads, rather than switched on in the UI."""
@@ -58,7 +64,8 @@ def daily_schedule(
         ticks a day) skips it while an earlier tick's run is on its way or succeeded, since
         Dagster keeps a schedule's run keys apart per tick only; a failed or canceled one is
         run again. A day without raw data (no traffic, or a late delivery) is skipped, not a
-        failed run."""
+        failed run; so are operators whose tables of another code location are not committed
+        yet (its schedule's run may still be on its way), which the sensor runs once they are."""
         day = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
         if refused := tick_refusal(context, lake.lake().display()):
             return dg.SkipReason(refused)  # the run would fail
@@ -73,7 +80,14 @@ def daily_schedule(
                 f"no raw data for {day} (yet): the raw-changes sensor, when on, runs the day "
                 "once it arrives"
             )
-        return dg.RunRequest(run_key=day, partition_key=day)
+        catalog = Catalog(lake.lake(), registry.tables)
+        ready, waiting = ready_for(registry.operators, catalog, day)
+        if not ready:
+            return dg.SkipReason(
+                f"{', '.join(waiting)} dt={day}, which another code location writes, not "
+                "materialized yet: the raw-changes sensor, when on, runs the day once it is"
+            )
+        return run_request(day, day, ready, registry.operators)
 
     return _daily
 

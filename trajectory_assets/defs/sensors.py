@@ -1,11 +1,13 @@
 """New and late raw data: a sensor that materializes days whose raw files arrived, or changed
-since their tables were computed.
+since their tables were computed, or whose tables of another code location were committed.
 
 Every committed day carries the attempt key of the inputs it was computed from; the sensor
-recomputes the keys of the code location's raw-reading operators from a fresh listing and
-requests a run for each day that is missing or differs. A day whose listing meets a broken
-link gets one run too (keyed by the link, so once per link): it fails with the link's name,
-where failed runs are watched, while the other days go on as usual.
+recomputes the keys of the code location's operators from a fresh listing and requests a run
+for each day that is missing or differs. An operator reading another location's tables waits
+for that location to commit the day (the run it requests holds the operators that are ready).
+A day whose listing meets a broken link gets one run too (keyed by the link, so once per
+link): it fails with the link's name, where failed runs are watched, while the other days go on
+as usual.
 """
 
 import datetime as dt
@@ -22,14 +24,14 @@ from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.partitions import start_date_of
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import START_DATE, default_on_bad_file, start_date
-from trajectory_assets.defs.ticks import runs_tagged
-from trajectory_assets.engine.lineage import in_lake, stale_keys
+from trajectory_assets.defs.ticks import run_request, runs_tagged
+from trajectory_assets.engine.lineage import in_lake, ready_for, stale_keys
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import RawLayoutError, first_few
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.config import CONFIG
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.layout import RAW_TABLE, UNTIMED_DAY
+from trajectory_assets.lake.layout import UNTIMED_DAY
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files, raw_version
 from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.operator import Operator
@@ -44,8 +46,6 @@ def raw_changed_sensor(
 ) -> dg.SensorDefinition:
     """`running`: on from the moment the code location loads, rather than switched on in the
     UI; `pinned`: the definitions give the first partition themselves (`start_date`)."""
-    computed_here = _from_raw(registry)
-
     name = f"{job.name}_raw_changed"
 
     @dg.sensor(
@@ -57,7 +57,8 @@ def raw_changed_sensor(
         else dg.DefaultSensorStatus.STOPPED,
         description="Materializes days whose raw_events arrived, or changed after they were "
         "materialized, or whose operators changed (a version, parameters, price overrides, "
-        "columns declared since; one run per day; the days `materialize --missing` picks, but "
+        "columns declared since), or whose input tables of another code location were "
+        "committed or changed (one run per day; the days `materialize --missing` picks, but "
         "not today's, which is still filling up).",
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
@@ -67,9 +68,10 @@ def raw_changed_sensor(
         catalog = Catalog(the_lake, registry.tables)
         today = dt.datetime.now(dt.UTC).date().isoformat()
         valid = {day for day in partitions.get_partition_keys() if day < today}
-        ops = in_lake(the_lake, computed_here)
+        ops = in_lake(the_lake, registry.operators)
         on_bad_file = default_on_bad_file()  # what the runs it requests use (no run config)
         requests = []
+        waits: dict[str, list[str]] = {}  # a table of another location -> days it is missing
         days = list_days(the_lake)
         outside = _outside(the_lake, days, partitions, today, pinned)
         if outside:
@@ -84,13 +86,18 @@ def raw_changed_sensor(
                 run_key = f"{day}:link:{exc.path}"
                 requests.append(dg.RunRequest(run_key=run_key, partition_key=day))
                 continue
-            keys = stale_keys(ops, catalog, day, raw, on_bad_file)
+            ready, waiting = ready_for(ops, catalog, day)
+            for table in waiting:
+                waits.setdefault(table, []).append(day)
+            keys = stale_keys(ready, catalog, day, raw, on_bad_file) if ready else None
             if keys is not None:
                 context.log.info(
-                    f"dt={day}: its raw files or the operators changed since it was materialized"
+                    f"dt={day}: its inputs or the operators changed since it was materialized"
                 )
-                run_key = _run_key(day, raw, keys, ops)
-                requests.append(dg.RunRequest(run_key=run_key, partition_key=day))
+                requests.append(run_request(day, _run_key(day, raw, keys, ready), ready, ops))
+        waited = _waited(waits)
+        if waited:
+            context.log.info(waited)
         requests, before = _not_run_before(context, name, requests)
         for said in before:
             context.log.warning(said)
@@ -105,7 +112,8 @@ def raw_changed_sensor(
             else "no raw data up to yesterday"
         )
         today_left = "today's partition is left to the schedule's run once the day has ended"
-        return dg.SensorResult(skip_reason="; ".join(filter(None, [why, today_left, outside])))
+        reasons = [why, waited, today_left, outside]
+        return dg.SensorResult(skip_reason="; ".join(filter(None, reasons)))
 
     return _sensor
 
@@ -167,15 +175,15 @@ def _outside(
     return "; ".join(said)
 
 
-def _from_raw(registry: Registry) -> list[Operator]:
-    """The operators whose inputs the location computes from raw data: one that reads another
-    location's tables waits for that location's runs, which its own schedule takes."""
-    made, kept = {RAW_TABLE}, []
-    for op in registry.operators:  # in dependency order
-        if all(name in made for name in op.inputs):
-            kept.append(op)
-            made.update(op.output_names)
-    return kept
+def _waited(waits: Mapping[str, Sequence[str]]) -> str:
+    """One line for every day that waits for another code location's tables, not one a day."""
+    if not waits:
+        return ""
+    tables = "; ".join(f"{t} ({first_few(days, 'more day(s)')})" for t, days in waits.items())
+    return (
+        f"waiting for tables another code location writes, not materialized yet: {tables}; "
+        "their days run here once that location commits them"
+    )
 
 
 def _run_key(

@@ -1,9 +1,12 @@
-"""What a sensor's or schedule's tick asks of its Dagster instance: the runs earlier ticks
-launched. A context built in a test has no instance; a tick then finds none."""
+"""What a sensor's or schedule's tick asks of its Dagster instance (the runs earlier ticks
+launched; a context built in a test has no instance, and a tick then finds none), and the run
+it requests."""
 
 from collections.abc import Mapping, Sequence
 
 import dagster as dg
+
+from trajectory_assets.operator import Operator
 
 TickContext = dg.SensorEvaluationContext | dg.ScheduleEvaluationContext
 
@@ -27,3 +30,14 @@ def runs_tagged(
         return []
     filters = dg.RunsFilter(tags=dict(tags), statuses=list(statuses))
     return list(instance.get_runs(filters=filters, limit=limit))
+
+
+def run_request(
+    day: str, run_key: str, ready: Sequence[Operator], ops: Sequence[Operator]
+) -> dg.RunRequest:
+    """A run of the day; of the ready operators' tables only when others wait for another code
+    location's tables (the whole job would fail on their missing inputs)."""
+    if len(ready) == len(ops):
+        return dg.RunRequest(run_key=run_key, partition_key=day)
+    selection = [dg.AssetKey(t) for op in ready for t in op.output_names]
+    return dg.RunRequest(run_key=run_key, partition_key=day, asset_selection=selection)

@@ -196,3 +196,25 @@ def stale_keys(
     not current (None when all are): what names that run."""
     keys = day_keys(operators, catalog, day, raw, on_bad_file).keys
     return None if all(is_current(op, catalog, day, keys[op.name]) for op in operators) else keys
+
+
+def ready_for(
+    operators: Sequence[Operator], catalog: Catalog, day: str
+) -> tuple[list[Operator], list[str]]:
+    """The operators (in dependency order) whose inputs are there for the day, and the tables
+    of another code location that the others wait for: a location computing from another's
+    tables runs a day once that location committed them (its runs are its own schedule's, at
+    a time of its own), not before, which failed its run. Inputs these operators write come
+    from the same run; a rolling window's earlier days may be missing (a shorter window)."""
+    here = {RAW_TABLE, *(t for op in operators for t in op.output_names)}
+    blocked: set[str] = set()
+    ready: list[Operator] = []
+    waiting: list[str] = []
+    for op in operators:
+        absent = [n for n in op.inputs if n not in here and catalog.state(n, day) is None]
+        if absent or blocked & set(op.inputs):
+            blocked.update(op.output_names)
+            waiting += [n for n in absent if n not in waiting]
+            continue
+        ready.append(op)
+    return ready, waiting
