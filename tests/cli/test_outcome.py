@@ -56,6 +56,24 @@ def test_a_check_failing_on_many_days_is_one_line_naming_the_first_few() -> None
     ]
 
 
+def test_a_check_of_one_s_own_without_a_detail_says_what_it_has() -> None:
+    """A failed check of one's own with other metadata ended its line in an empty `: `."""
+
+    def failed(**given: object) -> str:
+        evaluation = dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey("mine"), check_name="low", passed=False, partition=DAY1, **given
+        )
+        return check_failures([evaluation])[0]
+
+    assert failed(metadata={"failure_rate": 0.4}) == (
+        f"check failed (ERROR): mine low on {DAY1}: failure_rate 0.4"
+    )
+    assert failed(description="too many failures") == (
+        f"check failed (ERROR): mine low on {DAY1}: too many failures"
+    )
+    assert failed() == f"check failed (ERROR): mine low on {DAY1}"
+
+
 def test_the_summary_has_a_column_per_day_while_it_fits() -> None:
     counts: dict[str, list[int | None]] = {"sessions": [20, None], "turns": [63, 59]}
     lines = summary_lines([DAY1, DAY2], counts, width=80)

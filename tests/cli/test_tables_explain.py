@@ -132,6 +132,52 @@ def test_explain_says_when_the_tables_an_asset_reads_are_stale(
     assert "daily_report is a page drawn from the day's tables" in capsys.readouterr().err
 
 
+SLOW_FEATURES = """
+import pyarrow as pa
+import trajectory_assets as ta
+
+
+class Features(ta.Operator):
+    name, version, inputs, requires = "feature_keys", "1", ("turn_features",), None
+    outputs = (
+        ta.TableSpec(
+            "feature_keys",
+            pa.schema(
+                [ta.column(c, pa.string(), "") for c in ("dt", "app_id", "session_id")]
+                + [ta.column("turn_index", pa.int64(), "")]
+            ),
+            partition_by=("app_id",),
+            keys=("app_id", "session_id", "turn_index"),
+            description="One row per turn.",
+        ),
+    )
+
+    def transform(self, ctx, batch):
+        return batch.sql("SELECT dt, app_id, session_id, turn_index FROM turn_features")
+
+
+operators = [Features()]
+"""
+
+
+def test_explain_names_only_the_stale_tables_an_asset_reads(
+    lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """turn_features stale (the lake's parameters changed), sessionize current: the note called
+    both, every operator upstream, stale."""
+    (tmp_path / "feature_keys_defs.py").write_text(SLOW_FEATURES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ops = ta.connect(lake.root, runtime="inline", defs=["feature_keys_defs"]).registry.operators
+    run_all(lake, [DAY1], InlineRuntime(), operators=ops)
+    params = {"turn_features": {"identical_run_threshold": 6}}
+    (Path(lake.root) / "trajectory_assets.json").write_text(json.dumps({"params": params}))
+    explain = ["explain", "feature_keys", "--lake", lake.root, "--partition", DAY1]
+    assert main([*explain, "--defs", "feature_keys_defs"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(f"note: turn_features, which feature_keys reads, is stale for {DAY1}: ")
+    assert "  feature_keys: up to date" in out
+
+
 def test_explain_plans_with_the_settings_a_run_takes(
     lake: Lake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

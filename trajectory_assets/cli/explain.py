@@ -110,13 +110,15 @@ def explain(
             raise CliError(str(exc)) from None
     else:
         upstream = [o for o in registry.with_upstream(op) if o is not op]
-        stale = stale_days(where, registry, upstream, days, on_bad_file)
+        stale = {o.name: stale_days(where, registry, [o], days, on_bad_file) for o in upstream}
+        stale = {name: found for name, found in stale.items() if found}  # named: not all are
         if stale:
+            when = sorted({d for found in stale.values() for d in found})
             tell(
-                f"note: {', '.join(o.name for o in upstream)}, which {op.name} reads, "
-                f"{'is' if len(upstream) == 1 else 'are'} stale for {some_days(stale)}: this is "
+                f"note: {', '.join(stale)}, which {op.name} reads, "
+                f"{'is' if len(stale) == 1 else 'are'} stale for {some_days(when)}: this is "
                 f"the plan of {op.name} alone, from its inputs as they are; a run of every asset "
-                f"(or --missing) computes {'it' if len(upstream) == 1 else 'them'} first"
+                f"(or --missing) computes {'it' if len(stale) == 1 else 'them'} first"
             )
         say(plan)
         return

@@ -76,16 +76,27 @@ def check_failures(evaluations: Iterable["dg.AssetCheckEvaluation"]) -> list[str
     for evaluation in evaluations:
         if not evaluation.passed:
             check = (evaluation.severity.value, evaluation.asset_key.to_user_string())
-            detail = evaluation.metadata.get("detail")
             failed.setdefault((*check, evaluation.check_name), []).append(
-                (evaluation.partition or "the run", str(detail.value) if detail else "")
+                (evaluation.partition or "the run", _detail(evaluation))
             )
     lines = []
     for (severity, table, name), days in failed.items():
         days.sort()
         named = first_few([d for d, _ in days])
-        lines.append(f"{FAILED_CHECK} ({severity}): {table} {name} on {named}: {days[0][1]}")
+        detail = f": {days[0][1]}" if days[0][1] else ""
+        lines.append(f"{FAILED_CHECK} ({severity}): {table} {name} on {named}{detail}")
     return lines
+
+
+def _detail(evaluation: "dg.AssetCheckEvaluation") -> str:
+    """What the check says of its failure: our checks' `detail`; a check of one's own may give
+    a description or other metadata instead (its line ended in an empty `: `)."""
+    detail = evaluation.metadata.get("detail")
+    if detail is not None:
+        return str(detail.value)
+    if evaluation.description:
+        return evaluation.description
+    return ", ".join(f"{k} {v.value}" for k, v in evaluation.metadata.items())
 
 
 def interrupted(result: "dg.ExecuteInProcessResult") -> bool:
