@@ -59,13 +59,18 @@ def test_a_check_failing_on_many_days_is_one_line_naming_the_first_few() -> None
 def test_a_check_of_one_s_own_without_a_detail_says_what_it_has() -> None:
     """A failed check of one's own with other metadata ended its line in an empty `: `."""
 
-    def failed(**given: object) -> str:
+    def failed(metadata: dict[str, float] | None = None, description: str | None = None) -> str:
         evaluation = dg.AssetCheckEvaluation(
-            asset_key=dg.AssetKey("mine"), check_name="low", passed=False, partition=DAY1, **given
+            asset_key=dg.AssetKey("mine"),
+            check_name="low",
+            passed=False,
+            partition=DAY1,
+            metadata=metadata,
+            description=description,
         )
         return check_failures([evaluation])[0]
 
-    assert failed(metadata={"failure_rate": 0.4}) == (
+    assert failed({"failure_rate": 0.4}) == (
         f"check failed (ERROR): mine low on {DAY1}: failure_rate 0.4"
     )
     assert failed(description="too many failures") == (
