@@ -101,7 +101,11 @@ class Operator:
         unknown = sorted(set(params) - set(self.params))
         if unknown:
             raise TypeError(f"operator {self.name} has no parameter(s) {unknown}")
-        return type(self)(**{**self.params, **params})
+        made = type(self)(**{**self.params, **params})
+        if made.lookback_days < 0:  # a window of no days read nothing and committed empty days
+            given = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            raise ValueError(f"{given} makes lookback_days {made.lookback_days}: 0 or more")
+        return made
 
     def with_lake_files(self, files: Mapping[str, str | None]) -> "Operator":
         """A copy that knows the contents of its `lake_files` (None: the file is absent)."""

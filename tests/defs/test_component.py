@@ -19,7 +19,7 @@ from dagster.components.testing import create_defs_folder_sandbox
 from tests.dagster_assets import inline_resources
 from tests.lakes import DAY1
 from tests.runs import run_all
-from trajectory_assets.defs.component import BUILTIN, OperatorAssets
+from trajectory_assets.defs.component import BUILTIN, OperatorAssets, configure
 from trajectory_assets.defs.definitions import build_definitions
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.defs.settings import LAKE
@@ -138,6 +138,16 @@ def test_params_and_group(env_lake: Lake, sandbox_defs: Any) -> None:
         dg.AssetKey("slow_turns"): "team"
     }
     assert defs.resolve_job_def("slow_daily").name == "slow_daily"
+
+
+def test_a_whole_number_for_a_float_parameter_is_the_same_value() -> None:
+    """`ttft_ms: 2000` in defs.yaml kept 2000, which the fingerprint tells from the code's and
+    run config's 2000.0: every day the component computed was stale for the command line."""
+    from team_metrics.operators import SlowTurns
+
+    (given,) = configure([SlowTurns()], {"slow_turns": {"ttft_ms": 2000}})
+    assert given.params["ttft_ms"] == 2000.0 and isinstance(given.params["ttft_ms"], float)
+    assert given.fingerprint == SlowTurns().fingerprint
 
 
 def test_an_instance_or_list_of_operators_is_taken_as_is(env_lake: Lake, sandbox_defs: Any) -> None:
@@ -261,14 +271,14 @@ def test_scaffolding_writes_a_defs_yaml_that_loads(env_lake: Lake) -> None:
                 "operators": ["team_metrics.operators:SlowTurns"],
                 "params": {"slow_turns": {"ttft": 1.0}},
             },
-            "params of operator slow_turns: operator slow_turns has no parameter(s) ['ttft']",
+            "params: slow_turns has no parameter(s) ttft (its parameters: latency_ms, ttft_ms)",
         ),
         (
             {
                 "operators": ["team_metrics.operators:SlowTurns"],
                 "params": {"slow_turns": {"ttft_ms": "fast"}},
             },
-            "parameter 'ttft_ms' is 'fast', not a float (the type its constructor argument",
+            "params: slow_turns.ttft_ms: Input should be a valid number",
         ),
         (
             {"operators": ["team_metrics.operators:SlowTurns"], "start_date": "2026-13-01"},

@@ -164,6 +164,47 @@ def test_session_batches_need_raw_events_first_and_a_partial_schema_needs_a_merg
     assert "has a `partial_schema` but no `merge`" in str(caught.value)
 
 
+class Windowed(ta.Operator):
+    """`params` that name no constructor argument, and an argument left out of them."""
+
+    name, version, inputs, requires = "windowed", "1", ("sessions",), None
+    outputs = (ta.TableSpec("windowed", GOOD, ("app_id",), ("app_id", "session_id"), "test"),)
+
+    def __init__(self, window_days: int = 2, note: str = "") -> None:
+        self.window_days, self.note = window_days, note
+        self.lookback_days = window_days - 1
+
+    @property
+    def params(self) -> dict[str, object]:
+        return {"threshold": self.window_days}
+
+
+def test_params_must_be_the_constructor_s_arguments_and_a_window_not_negative() -> None:
+    """A `params` naming no constructor argument loaded, and every run failed (even one without
+    run config); an argument left out made no day stale when it changed; a window of no days
+    committed empty days."""
+    with pytest.raises(DefinitionError) as caught:
+        Registry.build([Windowed(window_days=0)], OPERATORS)
+    problems = str(caught.value)
+    assert (
+        "- operator 'windowed': `params` names threshold, which its constructor does not take "
+        "(window_days, note): a run with parameters could not build it"
+    ) in problems
+    assert (
+        "- operator 'windowed': constructor argument(s) window_days, note are not in `params`"
+    ) in problems
+    assert "- operator 'windowed': `lookback_days` is -1: 0 or more" in problems
+    assert Registry.build([Fixed()], OPERATORS).operator("windowed").params["window_days"] == 2
+    with pytest.raises(ValueError, match=re.escape("window_days=0 makes lookback_days -1")):
+        Fixed().configure(window_days=0)
+
+
+class Fixed(Windowed):
+    @property
+    def params(self) -> dict[str, object]:
+        return {"window_days": self.window_days, "note": self.note}
+
+
 def test_a_definitions_module_that_fails_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     from trajectory_assets.project import load
 

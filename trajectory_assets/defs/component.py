@@ -32,7 +32,7 @@ import dagster as dg
 from pydantic import BaseModel, Field
 
 from trajectory_assets.engine.runtimes.names import RuntimeName
-from trajectory_assets.errors import DefinitionError
+from trajectory_assets.errors import DefinitionError, RunConfigError
 
 if TYPE_CHECKING:
     from trajectory_assets.operator import Operator
@@ -303,10 +303,12 @@ def configure(
             f"params name operator(s) {unknown} that are not among the operators "
             f"{[op.name for op in operators]}"
         )
+    from trajectory_assets.defs.config import with_params
+
     configured = []
     for op in operators:
         try:
-            configured.append(op.configure(**params.get(op.name, {})))
-        except TypeError as exc:
-            raise DefinitionError(f"params of operator {op.name}: {exc}") from exc
+            configured.append(with_params(op, params.get(op.name, {})))
+        except RunConfigError as exc:
+            raise DefinitionError(f"params: {exc}") from None
     return configured

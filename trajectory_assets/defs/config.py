@@ -2,7 +2,7 @@
 operator's parameters, each with its default and meaning, as the launchpad shows them."""
 
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -88,6 +88,26 @@ def configured(op: Operator, config: ComputeConfig) -> Operator:
         return op.configure(**operator_params(config, op))
     except (TypeError, ValueError) as exc:
         raise RunConfigError(f"{op.name}: {exc}") from None
+
+
+def with_params(op: Operator, params: Mapping[str, Any]) -> Operator:
+    """The operator with these parameters (a lake's, a component's YAML), checked and converted
+    as run config is: 2000 for a float is 2000.0, as a run's config gives it (a fingerprint
+    tells 1 from 1.0, so the day would be stale for every run). RunConfigError names what is
+    refused, from the operator's name on."""
+    if not params:
+        return op
+    extra = sorted(set(params) - set(op.params))
+    if extra:
+        known = ", ".join(sorted(op.params)) or "none"
+        raise RunConfigError(
+            f"{op.name} has no parameter(s) {', '.join(extra)} (its parameters: {known})"
+        )
+    try:
+        validated = config_class([op], op.name).model_validate({op.name: dict(params)})
+    except dg.Failure as exc:  # a value of the wrong type (the config class's one line)
+        raise RunConfigError(str(exc.description).removeprefix(IN_RUN_CONFIG)) from None
+    return configured(op, validated)
 
 
 def config_class(operators: Sequence[Operator], name: str) -> type[ComputeConfig]:

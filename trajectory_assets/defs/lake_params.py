@@ -14,9 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import dagster as dg
-
-from trajectory_assets.defs.config import IN_RUN_CONFIG, config_class, configured
+from trajectory_assets.defs.config import with_params
 from trajectory_assets.errors import RunConfigError, SettingError
 from trajectory_assets.lake.config import CONFIG, read_config
 from trajectory_assets.lake.fs import Lake
@@ -49,20 +47,9 @@ def with_lake_params(
 
 
 def _configured(op: Operator, section: Mapping[str, Any], where: str) -> Operator:
-    extra = sorted(set(section) - set(op.params))
-    if extra:
-        known = ", ".join(sorted(op.params)) or "none"
-        raise SettingError(
-            f"{where}: params.{op.name} has no parameter(s) {', '.join(extra)} "
-            f"(its parameters: {known})"
-        )
     try:
-        validated = config_class([op], op.name).model_validate({op.name: dict(section)})
-        return configured(op, validated)
-    except dg.Failure as exc:  # a value of the wrong type (the config class's one line)
-        problem = str(exc.description).removeprefix(IN_RUN_CONFIG)
-        raise SettingError(f"{where}: params.{problem}") from None
-    except RunConfigError as exc:  # out of the operator's own limits
+        return with_params(op, section)
+    except RunConfigError as exc:
         raise SettingError(f"{where}: params.{exc}") from None
 
 

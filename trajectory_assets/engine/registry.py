@@ -5,6 +5,7 @@ code location loads), so a bad definition fails with a message naming the operat
 problem instead of surfacing in the middle of a run.
 """
 
+import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -118,6 +119,9 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
             problems.append(f"- {where}: batches of whole sessions need `raw_events` first")
         if op.lookback_days and op.inputs[:1] == (RAW_TABLE,):
             problems.append(f"- {where}: a rolling window (`lookback_days`) reads a table")
+        if op.lookback_days < 0:
+            problems.append(f"- {where}: `lookback_days` is {op.lookback_days}: 0 or more")
+        problems += [f"- {where}: {p}" for p in _params_problems(op)]
         if op.partial_schema is not None and type(op).merge is Operator.merge:
             problems.append(f"- {where}: it has a `partial_schema` but no `merge`")
         unknown = sorted(set(op.raw_columns or ()) - set(EVENTS.names))
@@ -138,6 +142,35 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
         while cycle := _cycle(remaining):  # each cycle, not just the first: one load, one fix
             problems.append(f"- operators {' -> '.join(cycle)}: their inputs form a cycle")
             remaining = [op for op in remaining if op.name not in cycle]
+    return problems
+
+
+def _params_problems(op: Operator) -> list[str]:
+    """`params` must name the constructor's arguments, all of them: a run with parameters
+    builds the operator from them (a name it does not take failed every run, though the
+    definitions loaded), and an argument left out is not run config, and a change of it made
+    no day stale."""
+    try:
+        signature = inspect.signature(type(op).__init__)
+    except (TypeError, ValueError):  # a constructor Python cannot describe: nothing to compare
+        return []
+    kinds = {p.kind for p in signature.parameters.values()}
+    if inspect.Parameter.VAR_KEYWORD in kinds:  # takes anything (the default one among them)
+        return []
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    takes = [n for n, p in list(signature.parameters.items())[1:] if p.kind in named]
+    problems = []
+    if extra := sorted(set(op.params) - set(takes)):
+        problems.append(
+            f"`params` names {', '.join(extra)}, which its constructor does not take "
+            f"({', '.join(takes) or 'no arguments'}): a run with parameters could not build it"
+        )
+    if left_out := [n for n in takes if n not in op.params]:
+        problems.append(
+            f"constructor argument(s) {', '.join(left_out)} are not in `params`: run config "
+            "cannot set them and a change of them makes no day stale; return every argument "
+            "from `params`"
+        )
     return problems
 
 
