@@ -8,7 +8,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import pyarrow as pa
 
@@ -16,6 +16,12 @@ from trajectory_assets.engine.execute import Outcome, collect, compute_task, run
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import BadRawFilesError, LostDataFileError, OperatorError
 from trajectory_assets.lake.staging import BatchReceipt
+
+SIGNAL_LATENCY_S = 0.2
+"""How long the waiting thread blocks at a time. Python runs a signal's handler (Ctrl+C, the
+SIGTERM of Dagster's Terminate) in the main thread between bytecodes; a signal the kernel gave
+another thread (one of Polars' or DuckDB's) does not wake a blocked wait, so an interrupt took
+effect only when the batch under way ended, minutes later for a large one."""
 
 
 class InlineRuntime:
@@ -33,9 +39,10 @@ class InlineRuntime:
         pool = ThreadPoolExecutor(max_workers=self._pool_size(tasks))
         stop = threading.Event()
         try:
-            outcomes = list(
-                pool.map(lambda task: _outcome(task, stop.is_set), self._with_cores(tasks))
-            )
+            futures = [pool.submit(_outcome, t, stop.is_set) for t in self._with_cores(tasks)]
+            while wait(futures, timeout=SIGNAL_LATENCY_S).not_done:
+                pass  # a wait without a timeout took Ctrl+C only once a batch ended
+            outcomes = [f.result() for f in futures]
         except BaseException:
             stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
