@@ -141,13 +141,20 @@ def test_each_mistake_is_named_with_the_operator_and_output(result: object, mess
     assert "operator per_session" in str(raised.value)
 
 
-def test_a_polars_frame_and_a_two_phase_mistake_say_what_to_return() -> None:
+def test_a_frame_that_exports_arrow_is_taken_and_a_two_phase_mistake_says_what_to_return() -> None:
+    """A Polars DataFrame (or a DuckDB result, a pandas frame) was refused, to be converted by
+    hand: the table is the same as from its Arrow."""
+    import duckdb
     import polars as pl
 
-    with pytest.raises(OutputError, match=r"returned DataFrame, not Arrow: .*\.to_arrow\(\)"):
-        normalise(PerSession(), pl.from_arrow(rows()), DAY)
-    with pytest.raises(OutputError, match=r"output 'per_session' is DataFrame, not Arrow"):
-        normalise(PerSession(), {"per_session": pl.from_arrow(rows())}, DAY)
+    expected = normalise(PerSession(), rows(), DAY)
+    frame = pl.from_arrow(rows())
+    assert normalise(PerSession(), frame, DAY) == expected
+    assert normalise(PerSession(), {"per_session": frame}, DAY) == expected
+    assert normalise(PerSession(), duckdb.sql("SELECT * FROM frame"), DAY) == expected
+    assert normalise(PerSession(), rows().to_pandas(), DAY) == expected
+    with pytest.raises(OutputError, match=r"returned set, not Arrow: return a pyarrow Table, or"):
+        normalise(PerSession(), {1, 2}, DAY)
 
     class TwoPhase(PerSession):
         partial_schema = pa.schema([("app_id", pa.string()), ("n", pa.int64())])

@@ -15,8 +15,17 @@ from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.operator import Operator
 
 TO_ARROW = (
-    "return pyarrow Tables (a Polars frame's .to_arrow(), a DuckDB result's .to_arrow_table())"
+    "return a pyarrow Table, or a frame that exports one (a Polars DataFrame, a DuckDB result, "
+    "a pandas DataFrame: anything with the Arrow stream interface, __arrow_c_stream__)"
 )
+
+
+def _is_table(value: object) -> bool:
+    """Arrow, or a frame that exports an Arrow stream (Polars, DuckDB, pandas): an operator
+    written with Polars returned its DataFrame and was told to convert it by hand."""
+    return isinstance(value, pa.Table | pa.RecordBatchReader) or hasattr(
+        value, "__arrow_c_stream__"
+    )
 
 
 def normalise(
@@ -27,7 +36,7 @@ def normalise(
     A table's rows must carry the `dt` of the day being computed: the day's commit replaces that
     day only, so a row of another day would be written where no commit of this day looks."""
     expected = (PARTIALS,) if partial else op.output_names
-    if isinstance(result, pa.Table | pa.RecordBatchReader):  # _conform reads a reader whole
+    if _is_table(result):  # _conform reads a reader whole, and converts a frame
         if len(expected) != 1:
             raise OutputError(
                 f"operator {op.name} declares outputs {list(expected)} but returned one table; "
@@ -121,6 +130,8 @@ def _conform(
     what = partials if output == PARTIALS else f"output {output!r}"
     if isinstance(table, pa.RecordBatchReader):  # what DuckDB's .arrow() gives
         table = table.read_all()
+    elif not isinstance(table, pa.Table) and _is_table(table):
+        table = pa.table(table)
     if not isinstance(table, pa.Table):
         raise OutputError(
             f"operator {op_name} {what} is {type(table).__name__}, not Arrow: {TO_ARROW}"
