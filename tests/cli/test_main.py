@@ -231,7 +231,7 @@ def test_a_bad_setting_is_one_line_naming_it(
     assert main(["tables", "--lake", str(lake)]) == 1
     assert capsys.readouterr().err == (
         f"error: {lake / 'trajectory_assets.json'}: unknown key(s) start_dat; the keys are "
-        "start_date, defs, lake_id\n"
+        "start_date, defs, params, lake_id\n"
     )
     monkeypatch.setenv("DAGSTER_HOME", str(lake / "trajectory_assets.json"))
     assert main(["sync", "--lake", str(lake)]) == 1

@@ -320,7 +320,11 @@ def operator_named(registry: "Registry", name: str, *, report: bool = False) -> 
         message = str(exc.args[0])
         if report:
             message += f", {REPORT}"
-        raise CliError(message) from None
+        own = (
+            "; a table of your own is known with its module: --defs MODULE, "
+            'TRAJECTORY_ASSETS_DEFS, or "defs" in the lake\'s trajectory_assets.json'
+        )
+        raise CliError(message + own) from None
 
 
 def tables_for(registry: "Registry", names: Sequence[str]) -> list[str]:

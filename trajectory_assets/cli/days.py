@@ -35,7 +35,7 @@ def missing_days(
     of some tables only, or a page drawn from other tables than the day's now: a run canceled
     after its commits, a rollback). Each day with why it is picked (`--dry-run` says it)."""
     from trajectory_assets.defs.report import report_inputs
-    from trajectory_assets.engine.lineage import stale_days
+    from trajectory_assets.engine.lineage import stale_operators
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days
     from trajectory_assets.lake.reports import drawn_from
@@ -43,11 +43,11 @@ def missing_days(
     ops = _operators(registry, tables)
     candidates = in_partitions(lake, list_days(lake), refuse=False)
     if REPORT not in tables:
-        due = stale_days(lake, registry, ops, candidates, on_bad_file)
-        return dict.fromkeys(due, TABLES_DUE)
+        due = stale_operators(lake, registry, ops, candidates, on_bad_file)
+        return {day: _due(names) for day, names in due.items()}
     pages = drawn_from(lake)
     in_pages = [d for d in candidates if d in pages]
-    stale = set(stale_days(lake, registry, ops, in_pages, on_bad_file))
+    stale = stale_operators(lake, registry, ops, in_pages, on_bad_file)
     catalog = Catalog(lake, registry.tables)
     why = {}
     for day in candidates:
@@ -55,10 +55,14 @@ def missing_days(
             built = any(catalog.state(op.output_names[0], day) is not None for op in ops)
             why[day] = PAGE_MISSING if built or not ops else TABLES_NEW
         elif day in stale:
-            why[day] = TABLES_DUE
+            why[day] = _due(stale[day])
         elif pages[day] != report_inputs(catalog, day):
             why[day] = PAGE_OUT_OF_DATE
     return why
+
+
+def _due(operators: Sequence[str]) -> str:
+    return f"{TABLES_DUE} ({', '.join(operators)})"
 
 
 def reasons(picked: Mapping[str, str]) -> str:

@@ -1,5 +1,7 @@
 """`trajectory-assets sync`: make the Dagster instance show what the lake holds."""
 
+from collections.abc import Mapping
+
 import click
 
 from trajectory_assets.cli.common import (
@@ -50,10 +52,16 @@ def sync(lake: str, defs: tuple[str, ...], allow_other_lake: bool, rebind: bool)
     partitions = daily(start_date_of(where))
     report = sync_instance(instance, where, project(defs, where).registry, partitions)
     say(f"raw_events: {report.raw_days} day(s) observed now (new or changed)")
-    for table in sorted(report.recorded):
-        say(
-            f"{table:<18} {report.recorded[table]:>5} day(s) recorded now, "
-            f"{report.current[table]:>5} already known"
-        )
+    for line in recorded_lines(report.recorded, report.current):
+        say(line)
     if report.outside:
         say(f"{report.outside} table day(s) before the first partition were left out")
+
+
+def recorded_lines(recorded: Mapping[str, int], current: Mapping[str, int]) -> list[str]:
+    """A line per table, in columns however long a name of one's own is."""
+    width = max([18, *(len(t) for t in recorded)])
+    return [
+        f"{t:<{width}} {recorded[t]:>5} day(s) recorded now, {current[t]:>5} already known"
+        for t in sorted(recorded)
+    ]

@@ -152,11 +152,23 @@ def stale_days(
 ) -> list[str]:
     """The days on which one of the operators has no day, or one committed from other inputs
     than it has now: what `materialize --missing` runs and `explain` warns of."""
+    return list(stale_operators(lake, registry, operators, days, on_bad_file))
+
+
+def stale_operators(
+    lake: Lake,
+    registry: Registry,
+    operators: Sequence[Operator],
+    days: Sequence[str],
+    on_bad_file: OnBadFile = "fail",
+) -> dict[str, list[str]]:
+    """`stale_days`, each day with the names of the operators that have no day or a stale one
+    (what `--dry-run` says of a day it picks)."""
     if not operators:
-        return []
+        return {}
     ops = in_lake(lake, registry.ordered(operators))
     catalog = Catalog(lake, registry.tables)
-    stale: list[str] = []
+    stale: dict[str, list[str]] = {}
     problems: list[RawLayoutError] = []  # every day's at once, not one command per day
     for day in days:
         try:
@@ -164,25 +176,15 @@ def stale_days(
         except RawLayoutError as exc:
             problems.append(exc)
             continue
-        if needs_run(ops, catalog, day, raw, on_bad_file):
-            stale.append(day)
+        keys = day_keys(ops, catalog, day, raw, on_bad_file).keys
+        names = [op.name for op in ops if not is_current(op, catalog, day, keys[op.name])]
+        if names:
+            stale[day] = names
     if problems:
         first, others = problems[0], [p.path for p in problems[1:]]
         also = f"; so is raw data of {len(others)} more day(s): {', '.join(others[:3])}"
         raise RawLayoutError(first.path, first.problem + (also if others else ""))
     return stale
-
-
-def needs_run(
-    operators: Sequence[Operator],
-    catalog: Catalog,
-    day: str,
-    raw: Sequence[RawFile],
-    on_bad_file: OnBadFile = "fail",
-) -> bool:
-    """Whether any of the operators (in dependency order) has a day that is missing, or was
-    committed from inputs other than the ones it has now."""
-    return stale_keys(operators, catalog, day, raw, on_bad_file) is not None
 
 
 def stale_keys(
