@@ -195,6 +195,7 @@ def test_params_must_be_the_constructor_s_arguments_and_a_window_not_negative() 
     ) in problems
     assert "- operator 'windowed': `lookback_days` is -1: 0 or more" in problems
     assert Registry.build([Fixed()], OPERATORS).operator("windowed").params["window_days"] == 2
+    assert Registry.build([Structural(note="x")], OPERATORS).operator("windowed").params == {}
     with pytest.raises(ValueError, match=re.escape("window_days=0 makes lookback_days -1")):
         Fixed().configure(window_days=0)
 
@@ -203,6 +204,14 @@ class Fixed(Windowed):
     @property
     def params(self) -> dict[str, object]:
         return {"window_days": self.window_days, "note": self.note}
+
+
+class Structural(Windowed):
+    """No parameters: never rebuilt from them, so its arguments are its own business."""
+
+    @property
+    def params(self) -> dict[str, object]:
+        return {}
 
 
 def test_a_definitions_module_that_fails_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:

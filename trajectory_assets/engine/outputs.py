@@ -20,6 +20,16 @@ TO_ARROW = (
 )
 
 
+def _from_frame(what: str, frame: object) -> pa.Table:
+    """A frame's table, without a pandas index (a column the operator never wrote)."""
+    try:
+        table = pa.table(frame)
+    except (TypeError, ValueError, pa.ArrowException) as exc:  # a Series, an array: no table
+        raise OutputError(f"{what} is {type(frame).__name__}, not a table: {TO_ARROW}") from exc
+    index = [n for n in table.column_names if n.startswith("__index_level_")]
+    return table.drop_columns(index)
+
+
 def _is_table(value: object) -> bool:
     """Arrow, or a frame that exports an Arrow stream (Polars, DuckDB, pandas): an operator
     written with Polars returned its DataFrame and was told to convert it by hand."""
@@ -131,7 +141,7 @@ def _conform(
     if isinstance(table, pa.RecordBatchReader):  # what DuckDB's .arrow() gives
         table = table.read_all()
     elif not isinstance(table, pa.Table) and _is_table(table):
-        table = pa.table(table)
+        table = _from_frame(f"operator {op_name} {what}", table)
     if not isinstance(table, pa.Table):
         raise OutputError(
             f"operator {op_name} {what} is {type(table).__name__}, not Arrow: {TO_ARROW}"

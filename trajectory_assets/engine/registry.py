@@ -146,10 +146,10 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
 
 
 def _params_problems(op: Operator) -> list[str]:
-    """`params` must name the constructor's arguments, all of them: a run with parameters
-    builds the operator from them (a name it does not take failed every run, though the
-    definitions loaded), and an argument left out is not run config, and a change of it made
-    no day stale."""
+    """`params` must name the constructor's arguments, all of them when it names any: a run
+    with parameters builds the operator from them (a name it does not take failed every run,
+    though the definitions loaded), and an argument left out was dropped there, and a change
+    of it made no day stale."""
     try:
         signature = inspect.signature(type(op).__init__)
     except (TypeError, ValueError):  # a constructor Python cannot describe: nothing to compare
@@ -165,7 +165,9 @@ def _params_problems(op: Operator) -> list[str]:
             f"`params` names {', '.join(extra)}, which its constructor does not take "
             f"({', '.join(takes) or 'no arguments'}): a run with parameters could not build it"
         )
-    if left_out := [n for n in takes if n not in op.params]:
+    if op.params and (left_out := [n for n in takes if n not in op.params]):  # configure()
+        # rebuilds it from them alone (one without parameters is never rebuilt: an argument
+        # such as the table it reads is its own business)
         problems.append(
             f"constructor argument(s) {', '.join(left_out)} are not in `params`: run config "
             "cannot set them and a change of them makes no day stale; return every argument "

@@ -15,6 +15,7 @@ import pytest
 from tests.lakes import DAY1, SMALL_BATCHES
 from tests.runs import run_operator
 from trajectory_assets.batch import Batch
+from trajectory_assets.engine import execute
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import OpContext
@@ -28,7 +29,7 @@ def test_batches_under_way_when_the_run_is_interrupted_write_nothing(lake: Lake)
         def transform(self, ctx: OpContext, batch: Batch) -> dict[str, pa.Table]:
             started.set()
             try:
-                time.sleep(1.0)
+                time.sleep(3.0)
                 return super().transform(ctx, batch)
             finally:
                 ended.set()
@@ -45,3 +46,23 @@ def test_batches_under_way_when_the_run_is_interrupted_write_nothing(lake: Lake)
     assert ended.wait(30)
     time.sleep(0.5)  # what the batch would write, it writes now
     assert not list(Path(lake.root, "_staging").rglob("_batches/*.json"))
+
+
+def test_an_unexpected_error_of_a_batch_stops_the_batches_not_started(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while a batch writes: the run fails at once, not after every batch queued."""
+    computed = []
+
+    class Counted(Sessionize):
+        def transform(self, ctx: OpContext, batch: Batch) -> dict[str, pa.Table]:
+            computed.append(batch)
+            return super().transform(ctx, batch)
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(execute, "stage_batch", full)
+    with pytest.raises(OSError, match="No space left"):
+        run_operator(Counted(), lake, [DAY1], InlineRuntime(workers=1), batch_bytes=SMALL_BATCHES)
+    assert len(computed) == 1

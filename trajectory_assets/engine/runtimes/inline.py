@@ -8,7 +8,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 import pyarrow as pa
 
@@ -40,8 +40,11 @@ class InlineRuntime:
         stop = threading.Event()
         try:
             futures = [pool.submit(_outcome, t, stop.is_set) for t in self._with_cores(tasks)]
-            while wait(futures, timeout=SIGNAL_LATENCY_S).not_done:
-                pass  # a wait without a timeout took Ctrl+C only once a batch ended
+            pending = set(futures)
+            while pending:  # a wait without a timeout took Ctrl+C only once a batch ended
+                done, pending = wait(pending, SIGNAL_LATENCY_S, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    future.result()  # an unexpected error (a full disk) stops the rest now
             outcomes = [f.result() for f in futures]
         except BaseException:
             stop.set()
