@@ -158,7 +158,7 @@ def test_a_frame_that_exports_arrow_is_taken_and_a_two_phase_mistake_says_what_t
     halves = [rows().slice(0, 1).to_pandas(), rows().slice(1).to_pandas()]
     assert normalise(PerSession(), pd.concat(halves), DAY) == expected  # its index is no column
     with pytest.raises(OutputError, match=r"output 'per_session' is Series, not a table: "):
-        normalise(PerSession(), frame["n"], DAY)
+        normalise(PerSession(), pl.Series("n", [1]), DAY)
     with pytest.raises(OutputError, match=r"returned set, not Arrow: return a pyarrow Table, or"):
         normalise(PerSession(), {1, 2}, DAY)
 
