@@ -1,6 +1,7 @@
 """`--config` is checked as the run would check it, before any run starts: one line naming the
 setting, whether the file is in our form or the launchpad's."""
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,9 @@ def test_missing_days_are_judged_by_the_parameters_the_run_will_have(
     unconfigured = on_lake("explain", lake, home, "sessions", "--partition", DAY1)
     assert "sessionize: up to date" not in unconfigured.stdout
     assert "identical_run_threshold" in unconfigured.stdout, unconfigured.stdout
+    config.write_text("batch_bytes: 1\n")  # the file's batch size plans the batches too
+    small = on_lake("explain", lake, home, "sessions", "--partition", DAY1, "--config", str(config))
+    assert batches(small.stdout) > batches(unconfigured.stdout), small.stdout
     config.write_text("sessionize: {identical_run_threshold: 1}\n")
     refused = on_lake("explain", lake, home, "sessions", "--config", str(config))
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
@@ -101,3 +105,9 @@ def test_missing_days_are_judged_by_the_parameters_the_run_will_have(
     by_code = materialize(lake, home, "--missing", "--assets", "sessions", "--dry-run")
     assert by_code.returncode == 0, by_code.stderr[-3000:]
     assert f"would materialize 2 day(s) in 1 run(s): {DAY1} .. {DAY2}" in by_code.stdout
+
+
+def batches(plan: str) -> int:
+    found = re.search(r"(\d+) batches \(", plan)
+    assert found is not None, plan
+    return int(found.group(1))

@@ -1,17 +1,20 @@
 """The lake's operator parameters (`params` in trajectory_assets.json): one value for the command
 line and every code location, checked as run config is, each mistake naming the file's key."""
 
+import datetime as dt
 import json
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from tests.cli.helpers import generate, materialize, new_dagster_home, on_lake
 from tests.lakes import DAY1
-from trajectory_assets.defs.definitions import build_definitions
+from trajectory_assets.cli.outcome import failure_message
+from trajectory_assets.defs.definitions import build_definitions, default_resources
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.errors import SettingError
-from trajectory_assets.lake.config import read_config, write_config
+from trajectory_assets.lake.config import LakeConfig, read_config, write_config
 from trajectory_assets.lake.delta_history import operator_commits
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import OPERATORS
@@ -96,3 +99,30 @@ def test_the_command_line_computes_with_the_lake_s_values_and_judges_days_by_the
     write_config(lake, config)  # the value taken out: the day was made with another
     stale = materialize(root, home, "--missing", "--assets", "sessions", "--dry-run")
     assert f"{DAY1}: tables missing or stale" in stale.stdout, stale.stdout
+
+
+def test_a_location_loaded_before_the_params_changed_computes_nothing_until_reloaded(
+    lake: Lake,
+) -> None:
+    """It computed with the values it loaded, the command line with the file's: each computed
+    the other's days again. Its sensor, schedule and runs now say to reload it."""
+    defs = build_definitions(OPERATORS, name="tier_b", resources=default_resources(lake.uri))
+    config = read_config(lake) or LakeConfig()
+    params = {"sessionize": {"identical_run_threshold": 5}}
+    write_config(lake, LakeConfig(config.start_date, config.defs, params, config.lake_id))
+    reload = "changed since this code location loaded ({} then, "
+    context = dg.build_sensor_context(resources={"lake": LakeResource(root=lake.uri)})
+    ticked = defs.resolve_sensor_def("tier_b_daily_raw_changed")(context)
+    assert isinstance(ticked, dg.SensorResult) and not ticked.run_requests
+    assert ticked.skip_reason is not None and reload in str(ticked.skip_reason.skip_message)
+    at = dt.datetime.fromisoformat(DAY1) + dt.timedelta(days=1, minutes=30)
+    schedule = dg.build_schedule_context(
+        resources={"lake": LakeResource(root=lake.uri)}, scheduled_execution_time=at
+    )
+    skipped = defs.resolve_schedule_def("tier_b_daily_schedule")(schedule)
+    assert isinstance(skipped, dg.SkipReason) and reload in str(skipped.skip_message)
+    run = defs.resolve_job_def("tier_b_daily").execute_in_process(
+        partition_key=DAY1, raise_on_error=False
+    )
+    assert not run.success and reload in failure_message(run)
+    assert not Path(lake.root, "sessions").exists()  # nothing computed with the old values

@@ -27,7 +27,7 @@ from trajectory_assets.cli.run_config import config_option
 from trajectory_assets.lake.bad_file_rules import OnBadFile
 
 if TYPE_CHECKING:
-    from trajectory_assets.engine.registry import Registry
+    from trajectory_assets.cli.run_config import PreparedRun
     from trajectory_assets.project import Project
 
 
@@ -60,7 +60,7 @@ def explain(
     from trajectory_assets.defs.partitions import start_date_of
     from trajectory_assets.defs.settings import batch_bytes
     from trajectory_assets.engine.explain import explain as explain_plan
-    from trajectory_assets.engine.lineage import stale_days
+    from trajectory_assets.engine.lineage import stale_operators
     from trajectory_assets.engine.settings import RunSettings
     from trajectory_assets.errors import MissingUpstreamError
     from trajectory_assets.lake.raw import list_days
@@ -75,9 +75,12 @@ def explain(
             "a table it reads (sessions, turns, eval_runs, ...)"
         )
     op = operator_named(registry, asset)
+    size = batch_bytes()
     if config_file:
-        registry = _configured(lake, the_project, runtime, ray_address, on_bad_file, config_file)
-        op = registry.operator(op.name)
+        prepared = _prepared(lake, the_project, runtime, ray_address, on_bad_file, config_file)
+        registry, op = prepared.registry, prepared.registry.operator(op.name)
+        configs = [node["config"] for node in prepared.run_config["ops"].values()]
+        size = next((c["batch_bytes"] for c in configs if "batch_bytes" in c), size)
     days = resolve_days(partition, date_from, date_to)
     with_raw = list_days(where)
     if not days:
@@ -100,7 +103,7 @@ def explain(
         )
     # a run's defaults, as materialize takes them
     settings = RunSettings(
-        batch_bytes=batch_bytes(), first_day=start_date_of(where), on_bad_file=on_bad_file
+        batch_bytes=size, first_day=start_date_of(where), on_bad_file=on_bad_file
     )
     try:
         plan = explain_plan(registry, [op], where, days, runtime, settings, ray_address)
@@ -110,15 +113,17 @@ def explain(
             raise CliError(str(exc)) from None
     else:
         upstream = [o for o in registry.with_upstream(op) if o is not op]
-        stale = {o.name: stale_days(where, registry, [o], days, on_bad_file) for o in upstream}
-        stale = {name: found for name, found in stale.items() if found}  # named: not all are
+        try:  # named: not every operator upstream is stale
+            by_day = stale_operators(where, registry, upstream, days, on_bad_file)
+        except MissingUpstreamError:  # further up, never materialized: the plan says enough
+            by_day = {}
+        stale = [o.name for o in upstream if any(o.name in names for names in by_day.values())]
         if stale:
-            when = sorted({d for found in stale.values() for d in found})
             tell(
                 f"note: {', '.join(stale)}, which {op.name} reads, "
-                f"{'is' if len(stale) == 1 else 'are'} stale for {some_days(when)}: this is "
-                f"the plan of {op.name} alone, from its inputs as they are; a run of every asset "
-                f"(or --missing) computes {'it' if len(stale) == 1 else 'them'} first"
+                f"{'is' if len(stale) == 1 else 'are'} stale for {some_days(list(by_day))}: "
+                f"this is the plan of {op.name} alone, from its inputs as they are; a run of "
+                f"every asset (or --missing) computes {'it' if len(stale) == 1 else 'them'} first"
             )
         say(plan)
         return
@@ -134,16 +139,16 @@ def explain(
     say(plan)
 
 
-def _configured(
+def _prepared(
     lake: str,
     the_project: "Project",
     runtime: str,
     ray_address: str | None,
     on_bad_file: OnBadFile,
     config_file: str,
-) -> "Registry":
-    """The operators as a run given the file has them, the file checked as that run checks it;
-    a run of every table, so the file a run of them all takes is taken here too."""
+) -> "PreparedRun":
+    """The run given the file (its operators' parameters, its batch size), the file checked as
+    that run checks it; a run of every table, so the file a run of them all takes is taken."""
     from trajectory_assets.cli.run_config import prepared_run, read_config
 
     return prepared_run(
@@ -156,4 +161,4 @@ def _configured(
         flags={"on_bad_file": on_bad_file},
         config=read_config(config_file),
         config_file=config_file,
-    ).registry
+    )

@@ -11,6 +11,7 @@ import time
 import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import dagster as dg
 
@@ -19,6 +20,7 @@ from trajectory_assets.defs.checks import Check, Outcomes, blocked, checks_for, 
 from trajectory_assets.defs.config import IN_RUN_CONFIG, ComputeConfig, config_class, configured
 from trajectory_assets.defs.evaluations import evaluations
 from trajectory_assets.defs.instance import LAKE_TAG, bind
+from trajectory_assets.defs.lake_params import params_changed
 from trajectory_assets.defs.metadata import (
     column_schema,
     committed_day,
@@ -111,8 +113,10 @@ def build_assets(
     partitions: dg.DailyPartitionsDefinition,
     versions: Mapping[str, str],
     blocking_checks: bool = False,
+    loaded_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dg.AssetsDefinition:
-    """One multi-asset for every table of the registry's operators."""
+    """One multi-asset for every table of the registry's operators (with the lake's params as
+    `loaded_params`, which a run refuses to compute past once the lake's file changed)."""
     ops = registry.operators
     specs = [
         dg.AssetSpec(
@@ -172,6 +176,8 @@ def build_assets(
                 "always committed together, so they never disagree"
             )
         the_lake = lake.lake()
+        if changed := params_changed(the_lake, loaded_params or {}):
+            raise dg.Failure(description=changed)
         # the lake a run was for, refused or not, shows in the UI's run list
         context.instance.add_run_tags(context.run.run_id, {LAKE_TAG: the_lake.display()})
         try:

@@ -116,6 +116,7 @@ def build_definitions(
         partitions=partitions,
         versions=code_versions(lake.lake(), registry.operators),
         blocking_checks=blocking_checks,
+        loaded_params=params,
     )
     keys = [dg.AssetKey(t) for op in registry.operators for t in op.output_names]
     job = daily_job(
@@ -124,7 +125,7 @@ def build_definitions(
         launchpad_config(registry.operators, name),
     )
     pinned = start_date is not None
-    sensors = [raw_changed_sensor(registry, job, partitions, sensor_running, pinned)]
+    sensors = [raw_changed_sensor(registry, job, partitions, params, sensor_running, pinned)]
     assets: list[dg.AssetsDefinition | dg.SourceAsset] = [tables]
     if raw_source:
         assets.insert(0, raw_events_asset(partitions))
@@ -133,7 +134,7 @@ def build_definitions(
     return dg.Definitions(
         assets=assets,
         jobs=[job],
-        schedules=[daily_schedule(job, registry, cron, schedule_running)],
+        schedules=[daily_schedule(job, registry, params, cron, schedule_running)],
         sensors=sensors,
         resources=resources,
         executor=executor,

@@ -10,6 +10,7 @@ Values are checked as a run's config is checked (types, an operator's own limits
 mistake is a SettingError naming the file and the key.
 """
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -39,7 +40,8 @@ def with_lake_params(
         with_params = ", ".join(sorted(op.name for op in operators if op.params)) or "none"
         raise SettingError(
             f"{where}: params names no operator of this lake: {', '.join(unknown)} "
-            f"(the operators with parameters: {with_params})"
+            f"(the operators with parameters: {with_params}); an operator of your own module "
+            'is known with it: --defs MODULE, TRAJECTORY_ASSETS_DEFS, or "defs" in this file'
         )
     return [
         _configured(op, params[op.name], where) if op.name in params else op for op in operators
@@ -64,3 +66,22 @@ def lake_params(lake: Lake) -> tuple[dict[str, dict[str, Any]], str]:
         )
         return {}, ""
     return (config.params if config is not None else {}), lake.display(CONFIG)
+
+
+def params_changed(lake: Lake, loaded: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Why a code location must be reloaded before it computes: the lake's params are not the
+    ones it loaded (edited since, or unreadable then). A location computes with the values it
+    loaded (its launchpad spells them out, so a run cannot tell them from a user's), while the
+    command line reads them anew: the two computed each other's days again."""
+    try:
+        config = read_config(lake)
+    except OSError:  # unreadable now: the run, or the tick, meets it for itself
+        return None
+    now = config.params if config is not None else {}
+    if now == loaded:
+        return None
+    return (
+        f"the lake's params in {lake.display(CONFIG)} changed since this code location loaded "
+        f"({json.dumps(loaded, sort_keys=True)} then, {json.dumps(now, sort_keys=True)} now): "
+        "reload it (UI: Deployment, Reload) for its runs to compute with them"
+    )

@@ -1,7 +1,7 @@
 """A code location's daily job and schedule: yesterday's partition of every table it writes."""
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -11,6 +11,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from dagster._core.storage.tags import SCHEDULED_EXECUTION_TIME_TAG  # not exported either
 
 from trajectory_assets.defs.instance import tick_refusal
+from trajectory_assets.defs.lake_params import params_changed
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import cron_problem, schedule_cron
 from trajectory_assets.defs.ticks import run_request, runs_tagged
@@ -36,6 +37,7 @@ def daily_job(
 def daily_schedule(
     job: UnresolvedAssetJobDefinition,
     registry: Registry,
+    loaded_params: Mapping[str, Mapping[str, Any]],
     cron: str | None = None,
     running: bool = False,
 ) -> dg.ScheduleDefinition:
@@ -54,8 +56,9 @@ def daily_schedule(
             dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
         ),
         name=name,
-        description=f"Yesterday's partition (UTC) of every asset of {job.name}, once a day "
-        "after it ended; the sensor takes days whose raw data arrives or changes later.",
+        description=f"Yesterday's partition (UTC) of the assets of {job.name} whose inputs are "
+        "there, once a day after it ended; the sensor takes days whose raw data (or another "
+        "location's tables) arrives or changes later.",
     )
     def _daily(
         context: dg.ScheduleEvaluationContext, lake: LakeResource
@@ -67,7 +70,9 @@ def daily_schedule(
         failed run; so are operators whose tables of another code location are not committed
         yet (its schedule's run may still be on its way), which the sensor runs once they are."""
         day = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
-        if refused := tick_refusal(context, lake.lake().display()):
+        if refused := tick_refusal(context, lake.lake().display()) or params_changed(
+            lake.lake(), loaded_params
+        ):
             return dg.SkipReason(refused)  # the run would fail
         if earlier := _earlier_run(context, name, day):
             return dg.SkipReason(

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -21,6 +22,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 )
 
 from trajectory_assets.defs.instance import tick_refusal
+from trajectory_assets.defs.lake_params import params_changed
 from trajectory_assets.defs.partitions import start_date_of
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import START_DATE, default_on_bad_file, start_date
@@ -41,11 +43,13 @@ def raw_changed_sensor(
     registry: Registry,
     job: UnresolvedAssetJobDefinition,
     partitions: dg.PartitionsDefinition,
+    loaded_params: Mapping[str, Mapping[str, Any]],
     running: bool = False,
     pinned: bool = False,
 ) -> dg.SensorDefinition:
-    """`running`: on from the moment the code location loads, rather than switched on in the
-    UI; `pinned`: the definitions give the first partition themselves (`start_date`)."""
+    """`loaded_params`: the lake's operator parameters as the location loaded them; `running`:
+    on from the moment the code location loads, rather than switched on in the UI; `pinned`: the
+    definitions give the first partition themselves (`start_date`)."""
     name = f"{job.name}_raw_changed"
 
     @dg.sensor(
@@ -63,7 +67,9 @@ def raw_changed_sensor(
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
         the_lake = lake.lake()
-        if refused := tick_refusal(context, the_lake.display()):
+        if refused := tick_refusal(context, the_lake.display()) or params_changed(
+            the_lake, loaded_params
+        ):
             return dg.SensorResult(skip_reason=refused)  # each run would fail
         catalog = Catalog(the_lake, registry.tables)
         today = dt.datetime.now(dt.UTC).date().isoformat()
