@@ -110,6 +110,9 @@ def test_missing_materializes_scattered_days_then_nothing(tmp_path: Path, home: 
     shutil.rmtree(lake / "raw_events" / f"dt={DAY2}")  # history with a gap
     first = materialize(lake, home, "--missing", "--dry-run")  # not "no report page"
     assert f"  {DAY1}: tables not materialized yet\n  {DAY3}: tables" in first.stdout
+    assert materialize(lake, home, "--partition", DAY1, "--assets", "sessions").returncode == 0
+    partly = materialize(lake, home, "--missing", "--dry-run")  # named, not "no report page"
+    assert f"  {DAY1}: tables missing or stale (compact, turn_features, " in partly.stdout
     done = materialize(lake, home, "--missing")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("succeeded") == 2  # one run per stretch of consecutive days

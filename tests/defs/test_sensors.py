@@ -8,20 +8,27 @@ import dagster as dg
 import pytest
 from dagster._core.storage.tags import SCHEDULED_EXECUTION_TIME_TAG
 
+import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2, break_day
 from tests.runs import run_all
 from trajectory_assets.definitions import defs
+from trajectory_assets.defs.definitions import default_resources
 from trajectory_assets.defs.instance import bind
 from trajectory_assets.defs.partitions import daily
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.sensors import _outside
 from trajectory_assets.lake.config import CONFIG, LakeConfig, write_config
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operators import OPERATORS
+
+TABLES = ta.build_definitions(OPERATORS, name="tier_b", raw_source=True)
+"""The built-in tables without the daily report, whose pages the engine's runs here do not draw
+(a test of the pages' own requests uses the built-in location)."""
 
 
 def evaluated(lake: Lake) -> dg.SensorResult:
     context = dg.build_sensor_context(resources={"lake": LakeResource(root=lake.uri)})
-    sensor = defs.resolve_sensor_def("tier_b_daily_raw_changed")
+    sensor = TABLES.resolve_sensor_def("tier_b_daily_raw_changed")
     result = sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result
@@ -313,7 +320,7 @@ def test_a_day_whose_run_for_the_same_inputs_failed_is_said_not_requested_in_sil
     """Dagster runs a run key once: the day the failed run was for was called changed on every
     tick, and the tick said "0 runs requested" with no reason."""
     resources = {"lake": LakeResource(root=lake.uri)}
-    sensor = defs.resolve_sensor_def("tier_b_daily_raw_changed")
+    sensor = TABLES.resolve_sensor_def("tier_b_daily_raw_changed")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
             first = sensor(context)
@@ -335,3 +342,29 @@ def test_a_day_whose_run_for_the_same_inputs_failed_is_said_not_requested_in_sil
     message = said.skip_reason.skip_message or ""
     assert message.startswith(f"dt={DAY1}: already requested for these raw files and operators")
     assert "(FAILURE); a run key runs once" in message
+
+
+def test_a_day_whose_report_page_is_missing_or_out_of_date_is_drawn_again(lake: Lake) -> None:
+    """A run that failed or was stopped after its commits left the day's page failed: `--missing`
+    picked it, the sensor called the day up to date for good."""
+    location = ta.build_definitions(
+        OPERATORS,
+        name="tier_b",
+        raw_source=True,
+        report=True,
+        resources=default_resources(lake.uri, "inline"),
+    )
+    sensor = location.resolve_sensor_def("tier_b_daily_raw_changed")
+
+    def requests() -> list[tuple[str | None, object]]:
+        context = dg.build_sensor_context(resources={"lake": LakeResource(root=lake.uri)})
+        ticked = sensor(context)
+        assert isinstance(ticked, dg.SensorResult)
+        return [(r.partition_key, r.asset_selection) for r in ticked.run_requests or []]
+
+    run_all(lake, [DAY1, DAY2])  # the tables, without their pages
+    page = [dg.AssetKey("daily_report")]
+    assert requests() == [(DAY1, page), (DAY2, page)]
+    job = location.resolve_job_def("tier_b_daily")
+    assert job.execute_in_process(partition_key=DAY1, asset_selection=page).success
+    assert requests() == [(DAY2, page)]

@@ -46,16 +46,19 @@ def missing_days(
         due = stale_operators(lake, registry, ops, candidates, on_bad_file)
         return {day: _due(names) for day, names in due.items()}
     pages = drawn_from(lake)
-    in_pages = [d for d in candidates if d in pages]
-    stale = stale_operators(lake, registry, ops, in_pages, on_bad_file)
     catalog = Catalog(lake, registry.tables)
+    built = [
+        d for d in candidates if any(catalog.state(o.output_names[0], d) is not None for o in ops)
+    ]
+    stale = stale_operators(lake, registry, ops, built, on_bad_file)  # named, page or not
     why = {}
     for day in candidates:
-        if day not in pages:
-            built = any(catalog.state(op.output_names[0], day) is not None for op in ops)
-            why[day] = PAGE_MISSING if built or not ops else TABLES_NEW
+        if ops and day not in built:
+            why[day] = TABLES_NEW
         elif day in stale:
             why[day] = _due(stale[day])
+        elif day not in pages:
+            why[day] = PAGE_MISSING
         elif pages[day] != report_inputs(catalog, day):
             why[day] = PAGE_OUT_OF_DATE
     return why

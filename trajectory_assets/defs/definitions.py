@@ -125,7 +125,9 @@ def build_definitions(
         launchpad_config(registry.operators, name),
     )
     pinned = start_date is not None
-    sensors = [raw_changed_sensor(registry, job, partitions, params, sensor_running, pinned)]
+    sensors = [
+        raw_changed_sensor(registry, job, partitions, params, sensor_running, pinned, report)
+    ]
     assets: list[dg.AssetsDefinition | dg.SourceAsset] = [tables]
     if raw_source:
         assets.insert(0, raw_events_asset(partitions))

@@ -78,7 +78,7 @@ def daily_schedule(
             return dg.SkipReason(
                 f"{day} was run by an earlier tick (run {earlier.run_id[:8]}, "
                 f"{earlier.status.value}); the raw-changes sensor, when on, runs it again when "
-                "its raw data changes"
+                "its inputs change, and runs what waited for another code location's tables"
             )
         if not list_days(lake.lake(), day, day):
             return dg.SkipReason(

@@ -24,6 +24,7 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
 from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.lake_params import params_changed
 from trajectory_assets.defs.partitions import start_date_of
+from trajectory_assets.defs.report import REPORT, report_inputs
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import START_DATE, default_on_bad_file, start_date
 from trajectory_assets.defs.ticks import run_request, runs_tagged
@@ -35,6 +36,7 @@ from trajectory_assets.lake.config import CONFIG
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import UNTIMED_DAY
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files, raw_version
+from trajectory_assets.lake.reports import drawn_from
 from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.operator import Operator
 
@@ -46,10 +48,12 @@ def raw_changed_sensor(
     loaded_params: Mapping[str, Mapping[str, Any]],
     running: bool = False,
     pinned: bool = False,
+    report: bool = False,
 ) -> dg.SensorDefinition:
     """`loaded_params`: the lake's operator parameters as the location loaded them; `running`:
     on from the moment the code location loads, rather than switched on in the UI; `pinned`: the
-    definitions give the first partition themselves (`start_date`)."""
+    definitions give the first partition themselves (`start_date`); `report`: the location
+    draws the daily report, whose missing or out-of-date pages it draws again too."""
     name = f"{job.name}_raw_changed"
 
     @dg.sensor(
@@ -62,8 +66,9 @@ def raw_changed_sensor(
         description="Materializes days whose raw_events arrived, or changed after they were "
         "materialized, or whose operators changed (a version, parameters, price overrides, "
         "columns declared since), or whose input tables of another code location were "
-        "committed or changed (one run per day; the days `materialize --missing` picks, but "
-        "not today's, which is still filling up).",
+        "committed or changed, or whose daily report page is missing or drawn from other "
+        "tables (one run per day; the days `materialize --missing` picks, but not today's, "
+        "which is still filling up).",
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
         the_lake = lake.lake()
@@ -79,6 +84,7 @@ def raw_changed_sensor(
         requests = []
         waits: dict[str, list[str]] = {}  # a table of another location -> days it is missing
         days = list_days(the_lake)
+        pages = drawn_from(the_lake) if report else {}
         outside = _outside(the_lake, days, partitions, today, pinned)
         if outside:
             context.log.warning(outside)
@@ -98,9 +104,12 @@ def raw_changed_sensor(
             keys = stale_keys(ready, catalog, day, raw, on_bad_file) if ready else None
             if keys is not None:
                 context.log.info(
-                    f"dt={day}: its inputs or the operators changed since it was materialized"
+                    f"dt={day}: not materialized yet, or its inputs or operators changed since"
                 )
                 requests.append(run_request(day, _run_key(day, raw, keys, ready), ready, ops))
+            elif report and not waiting and (redraw := _page_request(day, catalog, pages)):
+                context.log.info(f"dt={day}: its report page is missing or out of date")
+                requests.append(redraw)
         waited = _waited(waits)
         if waited:
             context.log.info(waited)
@@ -111,7 +120,7 @@ def raw_changed_sensor(
             return dg.SensorResult(run_requests=requests)
         if before:
             return dg.SensorResult(skip_reason="; ".join(before))
-        checked = [d for d in days if d in valid]
+        checked = [d for d in days if d in valid and not any(d in w for w in waits.values())]
         why = (
             f"the {len(checked)} day(s) with raw data up to yesterday are up to date"
             if checked
@@ -179,6 +188,18 @@ def _outside(
             "producer's clock ahead?"
         )
     return "; ".join(said)
+
+
+def _page_request(day: str, catalog: Catalog, pages: Mapping[str, str]) -> dg.RunRequest | None:
+    """A run of the day's report alone when its page is missing or drawn from other tables than
+    the day's now (a report that failed, a run interrupted after its commits, a rollback), as
+    `--missing` picks it: the sensor left such pages failed for good. Keyed by the tables it
+    would be drawn from, so a report that fails again waits for them to change."""
+    drawn = report_inputs(catalog, day)
+    if pages.get(day) == drawn:
+        return None
+    key, page = f"{day}:report:{drawn[:16]}", [dg.AssetKey(REPORT)]
+    return dg.RunRequest(run_key=key, partition_key=day, asset_selection=page)
 
 
 def _waited(waits: Mapping[str, Sequence[str]]) -> str:
