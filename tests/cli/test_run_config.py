@@ -56,6 +56,23 @@ def test_the_launchpad_form_is_checked_the_same_way() -> None:
     assert "unknown setting(s) ['bogus']" in refusal(pasted)
 
 
+def test_the_ui_s_whole_config_is_taken_without_what_the_command_sets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The launchpad's config as the UI shows it holds the resources too: it was refused."""
+    pasted = {
+        **launchpad_config(OPERATORS, "tier_b"),
+        "resources": {"lake": {"config": {"root": "elsewhere"}}},
+    }
+    nodes = node_configs("c.yaml", pasted, NODES)
+    assert nodes["tier_b"]["sessionize"] == {"identical_run_threshold": 3, "ping_pong_threshold": 4}
+    assert "note: --config c.yaml: resources left out: the command sets them" in (
+        capsys.readouterr().err
+    )
+    pasted["bogus"] = {}
+    assert "only `ops` is read from a launchpad config, not ['bogus']" in refusal(pasted)
+
+
 def test_valid_settings_pass() -> None:
     config = {
         "retention_hours": 0,

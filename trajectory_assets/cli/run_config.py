@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
-from trajectory_assets.cli.common import CliError, F
+from trajectory_assets.cli.common import CliError, F, tell
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -101,9 +101,16 @@ def node_configs(
 def _launchpad(
     path: str, config: Mapping[str, Any], operators_of: Mapping[str, Sequence["Operator"]]
 ) -> dict[str, dict[str, Any]]:
-    """The launchpad's form: `ops.<node>.config`, each node's own (other keys are not for
-    this command: it sets the loggers and the resources itself)."""
-    extra = sorted(set(config) - {"ops"})
+    """The launchpad's form: `ops.<node>.config`, each node's own. The UI's whole config may
+    hold `resources`, `loggers` and `execution` too, which this command sets itself (the lake
+    from --lake, the runtime from --runtime): left out, with a note, not refused."""
+    set_here = sorted(set(config) & {"resources", "loggers", "execution"})
+    if set_here:
+        tell(
+            f"note: --config {path}: {', '.join(set_here)} left out: the command sets them "
+            "(--lake, --runtime, --ray-address)"
+        )
+    extra = sorted(set(config) - {"ops", *set_here})
     ops = config["ops"]
     if extra or not isinstance(ops, dict):
         raise CliError(f"--config {path}: only `ops` is read from a launchpad config, not {extra}")
