@@ -28,7 +28,7 @@ from trajectory_assets.defs.metadata import (
     table_metadata,
     unknown_columns,
 )
-from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_of_tag, start_date_of
+from trajectory_assets.defs.partitions import command_days, start_date_of
 from trajectory_assets.defs.raw import observe_days_read
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.defs.stops import record_stop
@@ -252,27 +252,11 @@ def _run(
             run_id=context.run.run_id,
             force=run_config.force,
             first_day=start_date_of(the_lake),
-            also_written=_command_days(context),
+            also_written=command_days(context),
         ),
         progress=context.log.info,
         committed=lambda op, day: done.append((op, day)),
     )
-
-
-def _command_days(context: dg.AssetExecutionContext) -> tuple[str, ...]:
-    """The days of the other runs of this run's command; none for a retry or re-execution
-    (it copies the tags, and runs alone)."""
-    tags = context.run.tags
-    if "dagster/parent_run_id" in tags:
-        return ()
-    try:
-        return days_of_tag(tags.get(COMMAND_DAYS_TAG, ""))
-    except ValueError:  # edited by hand: the guard then counts this run's days alone
-        context.log.warning(
-            f"tag {COMMAND_DAYS_TAG}={tags[COMMAND_DAYS_TAG]!r} names no days (first..last "
-            "spans of YYYY-MM-DD, separated by commas): the schema guard counts this run's days"
-        )
-        return ()
 
 
 def _warn_of_unread_raw(context: dg.AssetExecutionContext, result: RunResult) -> None:

@@ -76,3 +76,19 @@ def days_of_tag(spans: str) -> tuple[str, ...]:
         start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last or first)
         days += [(start + dt.timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
     return tuple(days)
+
+
+def command_days(context: dg.AssetExecutionContext) -> tuple[str, ...]:
+    """The days of the other runs of this run's command; none for a retry or re-execution
+    (it copies the tags, and runs alone)."""
+    tags = context.run.tags
+    if "dagster/parent_run_id" in tags:
+        return ()
+    try:
+        return days_of_tag(tags.get(COMMAND_DAYS_TAG, ""))
+    except ValueError:  # edited by hand: the guard then counts this run's days alone
+        context.log.warning(
+            f"tag {COMMAND_DAYS_TAG}={tags[COMMAND_DAYS_TAG]!r} names no days (first..last "
+            "spans of YYYY-MM-DD, separated by commas): the schema guard counts this run's days"
+        )
+        return ()
