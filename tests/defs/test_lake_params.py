@@ -126,3 +126,15 @@ def test_a_location_loaded_before_the_params_changed_computes_nothing_until_relo
     )
     assert not run.success and reload in failure_message(run)
     assert not Path(lake.root, "sessions").exists()  # nothing computed with the old values
+
+    Path(lake.root, "trajectory_assets.json").write_text("{")  # edited into a mistake since
+    broken = "trajectory_assets.json is not valid JSON"
+    ticked = defs.resolve_sensor_def("tier_b_daily_raw_changed")(context)
+    assert isinstance(ticked, dg.SensorResult) and ticked.skip_reason is not None
+    assert broken in str(ticked.skip_reason.skip_message)
+    run = defs.resolve_job_def("tier_b_daily").execute_in_process(
+        partition_key=DAY1, raise_on_error=False
+    )
+    assert not run.success and broken in failure_message(run)
+    (failed,) = run.get_step_failure_events()  # a Failure: its description, no stack trace
+    assert failed.step_failure_data.user_failure_data is not None

@@ -77,6 +77,8 @@ def params_changed(lake: Lake, loaded: Mapping[str, Mapping[str, Any]]) -> str |
         config = read_config(lake)
     except OSError:  # unreadable now: the run, or the tick, meets it for itself
         return None
+    except SettingError as exc:  # edited into a mistake since: one line, not a traceback
+        return f"{exc}; fix it, then reload this code location (UI: Deployment, Reload)"
     now = config.params if config is not None else {}
     if now == loaded:
         return None
