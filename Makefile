@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export RAY_USAGE_STATS_ENABLED := 0
+# pytest-xdist workers of `make test`: the tests wait on processes and servers much of the
+# time, so two workers fit a 2-core machine (the one local Ray's tests run in one of them)
+TEST_WORKERS ?= 2
 # pip installs without byte-compiling every module of every package (~40 s of a 2-core
 # machine's install, most of them never imported); Python compiles what is imported, once, and
 # keeps it, which an inherited PYTHONDONTWRITEBYTECODE would make it redo in every process.
@@ -34,7 +37,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check trajectory_assets tests benchmarks
 	$(BIN)/mypy trajectory_assets tests benchmarks
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check trajectory_assets tests benchmarks

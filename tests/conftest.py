@@ -73,3 +73,11 @@ def lake(raw_lake_root: Path, tmp_path: Path) -> Lake:
     target = tmp_path / "lake"
     shutil.copytree(raw_lake_root, target)
     return Lake(str(target))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n 2 --dist loadgroup`), the tests of the one local Ray and of Ray
+    clusters (whose heads take fixed ports) run in one worker, one after another."""
+    for item in items:
+        if item.get_closest_marker("ray") or item.get_closest_marker("stack"):
+            item.add_marker(pytest.mark.xdist_group("ray"))

@@ -1,5 +1,6 @@
 """Real servers the tests start on loopback, from the project's own dependencies."""
 
+import os
 import random
 import socket
 import subprocess
@@ -16,13 +17,15 @@ ACCESS_KEY = "trajectory-test"
 SECRET_KEY = "trajectory-test-secret"
 
 
-QUIET_PORTS = range(20000, 32768)
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+QUIET_PORTS = range(20000 + _WORKER, 32768, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 """Where the tests' servers listen: above Ray's worker ports (10002-19999) and below the
 system's ephemeral range (32768-60999 on Linux), where every other port a Ray node opens, and
 every client socket, is handed out. A port taken from the ephemeral range could be handed to
 another process before the test's server bound it: the stack's webserver once found its port
 taken (its log empty) and the tests' requests met another server, which closed them. Ray's
-fixed ports (6379, 8265, 10001, 52365) are outside it too."""
+fixed ports (6379, 8265, 10001, 52365) are outside it too. Each pytest-xdist worker takes its
+own share, so two workers never pick the same port between a check and a bind."""
 
 _handed: set[int] = set()  # never the same port twice in one test session
 
