@@ -76,8 +76,12 @@ def lake(raw_lake_root: Path, tmp_path: Path) -> Lake:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`-n 2 --dist loadgroup`), the tests of the one local Ray and of Ray
-    clusters (whose heads take fixed ports) run in one worker, one after another."""
+    """Under pytest-xdist (`make test`: `-n 2 --dist loadgroup`) each module runs whole in one
+    worker, in order (a module's tests may build on its earlier ones and share its fixtures),
+    and the modules of the one local Ray and of Ray clusters (whose heads take fixed ports) all
+    in one worker, one after another."""
+    on_ray = {item.path for item in items if item.get_closest_marker("ray")}
+    on_ray |= {item.path for item in items if item.get_closest_marker("stack")}
     for item in items:
-        if item.get_closest_marker("ray") or item.get_closest_marker("stack"):
-            item.add_marker(pytest.mark.xdist_group("ray"))
+        group = "ray" if item.path in on_ray else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
