@@ -10,7 +10,7 @@ plain-DuckDB peer and a scan floor. One job per module:
 - `floor`:     every raw column of every raw file read once with DuckDB, nothing else;
 - `opens`:     how often a run opens each raw file (strace, outside the timed repetitions);
 - `verify`:    our committed tables equal the peer's, row by row;
-- `results`, `targets`, `chart`, `report`: the JSON document, the issue's targets, the PNG and
+- `results`, `targets`, `chart`, `report`: the JSON document, the targets, the PNG and
   the console tables;
 - `run`:       the entry point (`python -m benchmarks.run`, `make bench`).
 

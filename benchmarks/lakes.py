@@ -31,7 +31,7 @@ EVENTS_PER_SESSION = 21.07
 LAKE_START = dt.date(2026, 1, 1)
 SEED = 7
 SINGLE_DAY_BELOW = 1_000_000
-"""Lakes smaller than this are one day: the issue's "single day of about 100k events"."""
+"""Lakes smaller than this are one day: the targets' "single day of about 100k events"."""
 
 
 @dataclass(frozen=True)

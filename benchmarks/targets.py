@@ -1,4 +1,5 @@
-"""The targets of issue 10, evaluated from a results document; none is weakened here.
+"""The performance targets of the user path, evaluated from a results document; none is
+weakened here.
 
 On `make bench` (2 cores; medians of the repetitions; the peer timed in the same run), per layout:
 
