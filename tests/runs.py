@@ -3,8 +3,7 @@ the tables an operator may read, and the settings tests vary as keywords."""
 
 from collections.abc import Sequence
 
-from trajectory_assets.engine.materialize import run_operator as run_one
-from trajectory_assets.engine.materialize import run_operators
+from trajectory_assets.engine.materialize import DEFAULTS, run_operators
 from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.results import OperatorResult, RunResult
@@ -25,6 +24,20 @@ def settings(
     if batch_bytes is None:
         return RunSettings(on_bad_file=on_bad_file, force=force)
     return RunSettings(batch_bytes=batch_bytes, on_bad_file=on_bad_file, force=force)
+
+
+def run_one(
+    op: Operator,
+    lake: Lake,
+    days: Sequence[str],
+    runtime: Runtime,
+    *,
+    upstream: Sequence[Operator] = (),
+    settings: RunSettings = DEFAULTS,
+) -> OperatorResult:
+    """One operator's days; `upstream` are the operators whose tables it reads."""
+    registry = Registry.build([op], upstream)
+    return run_operators([op], lake, days, runtime, registry=registry, settings=settings).of(op)
 
 
 def run_operator(

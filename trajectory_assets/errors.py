@@ -139,8 +139,8 @@ class MissingDataFileError(RuntimeError):
 
 class LostDataFileError(FileNotFoundError):
     """A file of a table's current version is not in the lake (deleted outside the lake's own
-    commands): the day cannot be read until it is computed again. A `FileNotFoundError`, as the
-    error it replaces was, so code that catches that goes on working."""
+    commands): the day cannot be read until it is computed again. A `FileNotFoundError`, so code
+    that catches a missing file catches it too."""
 
     @classmethod
     def of(cls, lake: str, table: str, day: str | None, detail: str) -> "LostDataFileError":

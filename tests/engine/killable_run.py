@@ -20,9 +20,9 @@ from typing import Any
 
 import trajectory_assets.engine.commit as commit
 import trajectory_assets.engine.execute as execute
-import trajectory_assets.engine.materialize as job
 import trajectory_assets.lake.delta_commit as delta_commit
 from tests.lakes import SMALL_BATCHES
+from tests.runs import run_one
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.lake import staging
@@ -71,7 +71,7 @@ def main() -> None:
         setattr(commit, "write_intent", after_calls(staging.write_intent, 1))  # noqa: B010
     elif point == "commit":
         setattr(delta_commit, "commit_day", after_calls(delta_commit.commit_day, 1))  # noqa: B010
-    result = job.run_operator(
+    result = run_one(
         Rerun(), Lake(lake_uri), [day], InlineRuntime(1), settings=RunSettings(SMALL_BATCHES)
     )
     summary = result.days[day]

@@ -3,8 +3,7 @@
 import threading
 from collections.abc import Sequence
 
-from tests.runs import lake_catalog
-from trajectory_assets.engine.materialize import run_operator
+from tests.runs import lake_catalog, run_one
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask
@@ -26,7 +25,7 @@ class WriterRacingRuntime(InlineRuntime):
         receipts = super().run(tasks)
         upstream = [op for op in OPERATORS if op.name != "sessionize"]
         the_other = RunSettings(run_id="the-other")
-        run_operator(
+        run_one(
             Sessionize(),
             self.other,
             [self.day],

@@ -4,7 +4,9 @@ turns and sessions from hand-built events (overrides: test_price_overrides.py)."
 import datetime as dt
 import importlib.metadata
 import itertools
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -20,7 +22,6 @@ from tests.operators.builders import (
     tool,
 )
 from trajectory_assets.operators import Sessionize
-from trajectory_assets.operators.call_cost import cost_of_call
 from trajectory_assets.operators.pricing import (
     GENAI_PRICES_VERSION,
     PRICES,
@@ -275,6 +276,25 @@ def test_price_table_is_deterministic_and_skips_unknown_models():
         f"genai-prices {GENAI_PRICES_VERSION}: anthropic/claude-sonnet-4-0",
     }
     assert price_table([]).num_rows == 0
+
+
+def cost_of_call(
+    prices: Mapping[str, Any],
+    input_tokens: int,
+    cache_tokens: int,
+    output_tokens: int,
+    cache_write_tokens: int = 0,
+) -> float:
+    """The cost formula of `priced_calls_sql` for one price row, written out again in Python."""
+    read_rate = prices.get("cache_read_per_mtok")
+    write_rate = prices.get("cache_write_per_mtok")
+    read = cache_tokens if read_rate is not None else 0
+    written = cache_write_tokens if write_rate is not None else 0
+    uncached = max(input_tokens - read - written, 0)
+    total = uncached * (prices.get("input_per_mtok") or 0.0)
+    total += read * (read_rate or 0.0) + written * (write_rate or 0.0)
+    total += output_tokens * (prices.get("output_per_mtok") or 0.0)
+    return total / 1_000_000 + (prices.get("request_usd") or 0.0)
 
 
 def test_cost_of_call_is_the_documented_formula():

@@ -118,12 +118,13 @@ def _delete(sample: "Lake") -> None:
 
     from trajectory_assets.cli.pool import holding_pool
     from trajectory_assets.defs.assets import POOL
+    from trajectory_assets.lake.fs import delete_lake
 
     with (
         dg.DagsterInstance.get() as instance,
         holding_pool(instance, POOL, "demo: regenerate the sample lake"),
     ):
-        sample.fs.rm(sample.root, recursive=True)
+        delete_lake(sample)
 
 
 def _observe_raw(sample: "Lake") -> None:

@@ -29,7 +29,7 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
 
 def shown_float(value: float) -> float:
     """A float as people read it: 12 significant digits drop the noise of binary sums
-    (313.66200000000003, 6.6412688499999994 were shown as they are) and keep small costs."""
+    (313.66200000000003 is shown as 313.662) and keep small costs."""
     return float(f"{value:.12g}")
 
 

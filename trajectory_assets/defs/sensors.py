@@ -137,8 +137,8 @@ def _not_run_before(
     context: dg.SensorEvaluationContext, sensor: str, requests: list[dg.RunRequest]
 ) -> tuple[list[dg.RunRequest], list[str]]:
     """The requests whose run key has no run yet, and a line for each of the others: Dagster
-    never runs a key twice and dropped them without a word, so a day whose run failed (a
-    broken file, say) was called changed on every tick, and "0 runs requested"."""
+    never runs a key twice and drops them without a word, so a day whose run failed (a broken
+    file, say) would otherwise be called changed on every tick, with "0 runs requested"."""
     new, said = [], []
     for request in requests:
         tags = {"dagster/sensor_name": sensor, "dagster/run_key": str(request.run_key)}

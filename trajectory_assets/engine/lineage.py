@@ -143,18 +143,6 @@ def fresh_compacted(
     return state if state.attempt == expected else None
 
 
-def stale_days(
-    lake: Lake,
-    registry: Registry,
-    operators: Sequence[Operator],
-    days: Sequence[str],
-    on_bad_file: OnBadFile = "fail",
-) -> list[str]:
-    """The days on which one of the operators has no day, or one committed from other inputs
-    than it has now: what `materialize --missing` runs and `explain` warns of."""
-    return list(stale_operators(lake, registry, operators, days, on_bad_file))
-
-
 def stale_operators(
     lake: Lake,
     registry: Registry,
@@ -162,8 +150,9 @@ def stale_operators(
     days: Sequence[str],
     on_bad_file: OnBadFile = "fail",
 ) -> dict[str, list[str]]:
-    """`stale_days`, each day with the names of the operators that have no day or a stale one
-    (what `--dry-run` says of a day it picks)."""
+    """The days on which one of the operators has no day, or one committed from other inputs
+    than it has now (what `materialize --missing` runs and `explain` warns of), each with the
+    names of those operators (what `--dry-run` says of a day it picks)."""
     if not operators:
         return {}
     ops = in_lake(lake, registry.ordered(operators))

@@ -258,23 +258,5 @@ def _unchanged_day(op: Operator, d: DayPlan, catalog: Catalog) -> DayResult:
     )
 
 
-def run_operator(
-    op: Operator,
-    lake: Lake,
-    days: Sequence[str],
-    runtime: Runtime,
-    *,
-    upstream: Sequence[Operator] = (),
-    settings: RunSettings = DEFAULTS,
-    progress: Progress = log.info,
-) -> OperatorResult:
-    """One operator's days; `upstream` are the operators whose tables it reads."""
-    registry = Registry.build([op], upstream)
-    result = run_operators(
-        [op], lake, days, runtime, registry=registry, settings=settings, progress=progress
-    )
-    return result.of(op)
-
-
 def _rows(n: int) -> str:
     return "1 row" if n == 1 else f"{n:,} rows"

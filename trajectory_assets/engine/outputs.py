@@ -32,7 +32,7 @@ def _from_frame(what: str, frame: object) -> pa.Table:
 
 def _is_table(value: object) -> bool:
     """Arrow, or a frame that exports an Arrow stream (Polars, DuckDB, pandas): an operator
-    written with Polars returned its DataFrame and was told to convert it by hand."""
+    written with Polars returns its DataFrame as it is, without converting it by hand."""
     return isinstance(value, pa.Table | pa.RecordBatchReader) or hasattr(
         value, "__arrow_c_stream__"
     )
@@ -260,4 +260,4 @@ def _check_day(op_name: str, output: str, table: pa.Table, day: str) -> None:
 
 
 def _sortable(arrow_type: pa.DataType) -> bool:
-    return not (pa.types.is_list(arrow_type) or pa.types.is_struct(arrow_type))
+    return not pa.types.is_nested(arrow_type)  # lists, structs and maps have no order

@@ -147,9 +147,9 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
 
 def _params_problems(op: Operator) -> list[str]:
     """`params` must name the constructor's arguments, all of them when it names any: a run
-    with parameters builds the operator from them (a name it does not take failed every run,
-    though the definitions loaded), and an argument left out was dropped there, and a change
-    of it made no day stale."""
+    with parameters builds the operator from them, so a name it does not take would fail every
+    run though the definitions load, and an argument left out would be dropped there (a change
+    of it making no day stale)."""
     try:
         signature = inspect.signature(type(op).__init__)
     except (TypeError, ValueError):  # a constructor Python cannot describe: nothing to compare

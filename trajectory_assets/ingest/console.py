@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from trajectory_assets.errors import shown
-from trajectory_assets.ingest.run import FileResult, IngestReport, apps_of
+from trajectory_assets.ingest.run import FileResult, IngestReport, apps_of, file_size
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -66,7 +66,7 @@ class ProgressBar:
         self._progress.stop()
 
     def planned(self, paths: list[str]) -> None:
-        total = sum(_size(p) for p in paths)
+        total = sum(file_size(p) for p in paths)
         self._task = self._progress.add_task(
             "ingest", total=max(total, 1), done=0, total_files=len(paths), current=""
         )
@@ -85,13 +85,6 @@ class ProgressBar:
                 done=self._done,
                 current=os.path.basename(result.path)[-28:],
             )
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
 
 
 def summary_table(report: IngestReport) -> "Table":

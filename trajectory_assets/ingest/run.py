@@ -9,9 +9,9 @@ README), a log that cannot be read is `failed` with the reason, the rest are `im
 A file is parsed whole and its rows checked against Tier A validation before anything of it is
 written. Its invalid lines and events are kept with the reasons under `_rejected/ingest/`
 (`lake/quarantine`) and its valid events written; a file without a valid event is `failed`,
-naming the first invalid ones; the other files go on. Writing is idempotent (see `writer`), so
-importing the same file again adds nothing, and re-running an import that stopped half-way
-completes it.
+naming the first invalid ones; the other files go on. Writing is idempotent (see
+`lake/raw_write`), so importing the same file again adds nothing, and re-running an import that
+stopped half-way completes it.
 
 Progress: `planned(paths)` is called once with every file that will be looked at, then
 `progress(result)` after each; a command line drives a progress bar with them (`console`).
@@ -213,7 +213,8 @@ def ingest_files(
     return report
 
 
-def _size(path: str) -> int:
+def file_size(path: str) -> int:
+    """A file's size in bytes, 0 when it cannot be read (its import says why)."""
     try:
         return os.path.getsize(path)
     except OSError:
@@ -232,7 +233,7 @@ def _file(
     """A folder's file of another known format than the one asked for is skipped (a folder of
     Claude Code and Codex transcripts, imported as `claude-code`); a file named on its own is
     read as the format asked for."""
-    size = _size(path)
+    size = file_size(path)
     if not os.path.isfile(path):
         reason = "no such file" if not os.path.exists(path) else "not a regular file"
         return FileResult(path, "failed", reason, size=size)

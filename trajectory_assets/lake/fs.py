@@ -171,6 +171,12 @@ def modified(info: dict[str, Any]) -> float:
     return float(value)
 
 
+def delete_lake(lake: Lake) -> None:
+    """Every file of the lake, raw data and tables alike: only for a lake that can be made
+    again (the sample lake of `demo --regenerate`)."""
+    lake.fs.rm(lake.root, recursive=True)
+
+
 def write_file_atomic(lake: Lake, path: str, data: bytes, *, durable: bool = True) -> None:
     """Readers see the whole file or nothing: a temp name and a rename locally, one PUT on S3.
     `durable`: on disk before the rename (what can be made again, a sample, skips the wait)."""

@@ -290,11 +290,11 @@ def write_rows(
     lake: Lake,
     rows: Sequence[Row],
     *,
-    drop_existing: bool = True,
     summary: WriteSummary | None = None,
 ) -> WriteSummary:
-    """Group rows by (app, session) and write each session once, under its first event's day;
-    into `summary` as it goes, so a write that fails midway leaves what was written counted."""
+    """Group rows by (app, session) and write each session once, under its first event's day,
+    leaving out events already in its folder (an import run again adds nothing); into
+    `summary` as it goes, so a write that fails midway leaves what was written counted."""
     summary = WriteSummary() if summary is None else summary
     by_session: dict[tuple[str, str], list[Row]] = {}
     for row in rows:
@@ -309,7 +309,7 @@ def write_rows(
     for (app_id, session_id), session_rows in sorted(by_session.items()):
         day = known.get((app_id, session_id)) or day_of(min(r["ts"] for r in session_rows))
         result = write_session(
-            lake, day, app_id, session_id, rows_to_table(session_rows), drop_existing=drop_existing
+            lake, day, app_id, session_id, rows_to_table(session_rows), drop_existing=True
         )
         summary.sessions.add((app_id, session_id))
         summary.days.add(day)

@@ -19,9 +19,6 @@ as ordinary input. A model without a price (not in the database, no override, or
 counted with the unpriced calls, which marks its session's cost as a lower bound.
 """
 
-from collections.abc import Mapping
-from typing import Any
-
 _US_PER_DAY = 86_400_000_000
 
 
@@ -65,22 +62,3 @@ def priced_calls_sql(calls: str, prices: str = "prices") -> str:
     LEFT JOIN (SELECT * FROM matches WHERE pick = 1) m
       ON m.app_id = c.app_id AND m.session_id = c.session_id AND m.event_id = c.event_id
     """
-
-
-def cost_of_call(
-    prices: Mapping[str, Any],
-    input_tokens: int,
-    cache_tokens: int,
-    output_tokens: int,
-    cache_write_tokens: int = 0,
-) -> float:
-    """The cost formula of `priced_calls_sql` for one price row, in Python (docs and tests)."""
-    read_rate = prices.get("cache_read_per_mtok")
-    write_rate = prices.get("cache_write_per_mtok")
-    read = cache_tokens if read_rate is not None else 0
-    written = cache_write_tokens if write_rate is not None else 0
-    uncached = max(input_tokens - read - written, 0)
-    total = uncached * (prices.get("input_per_mtok") or 0.0)
-    total += read * (read_rate or 0.0) + written * (write_rate or 0.0)
-    total += output_tokens * (prices.get("output_per_mtok") or 0.0)
-    return total / 1_000_000 + (prices.get("request_usd") or 0.0)
