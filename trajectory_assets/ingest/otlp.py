@@ -35,7 +35,7 @@ from trajectory_assets.ingest.common import EPOCH
 from trajectory_assets.ingest.importers.otel import conversation_of, numbered_events, started
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
 from trajectory_assets.ingest.importers.otel_spans import Span, spans_app
-from trajectory_assets.ingest.logger import EventLogger
+from trajectory_assets.ingest.logger import EventLogger, LoggerStats
 from trajectory_assets.lake.fs import lake_from_env
 from trajectory_assets.lake.layout import id_problem
 from trajectory_assets.lake.quarantine import keep_rejected
@@ -337,7 +337,7 @@ class OtlpReceiver:
         for logger in list(self._loggers.values()):
             logger.close(timeout)
 
-    def logger_stats(self) -> dict[str, dict[str, Any]]:
+    def logger_stats(self) -> dict[str, LoggerStats]:
         return {app: logger.stats() for app, logger in self._loggers.items()}
 
     def failing_writes(self) -> str | None:

@@ -8,7 +8,6 @@ step, one check), so make a new one, or call `refresh`, to see later commits.
 import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -236,7 +235,7 @@ def partition_filter(
     dt_from: str | None = None,
     dt_to: str | None = None,
     app_id: str | Sequence[str] | None = None,
-) -> Any:
+) -> ds.Expression | None:
     """A pyarrow filter on partition columns (None: everything)."""
     terms = []
     if dt is not None:

@@ -31,7 +31,7 @@ from trajectory_assets.lake.stats import FileStats
 from trajectory_assets.schema import TableSpec
 
 if TYPE_CHECKING:
-    from deltalake import DeltaTable
+    from deltalake import DeltaTable, Schema
 
 ATTEMPT_IN_NAME = re.compile(r"^part-([0-9a-f]{16})-")
 SCHEMA_IN_NAME = re.compile(r"-schema([0-9a-f]{12})-")  # `schemas.schema_digest` of its writer
@@ -267,8 +267,9 @@ def _stats_json(row: Mapping[str, Any]) -> str:
     return json.dumps(stats)
 
 
-def delta_schema(spec: TableSpec) -> Any:
-    return load_deltalake().Schema.from_arrow(spec.schema)
+def delta_schema(spec: TableSpec) -> "Schema":
+    schema: Schema = load_deltalake().Schema.from_arrow(spec.schema)
+    return schema
 
 
 def partition_columns(spec: TableSpec) -> list[str]:
@@ -341,7 +342,7 @@ def read(
     lake: Lake,
     spec: TableSpec,
     *,
-    filter: Any = None,
+    filter: ds.Expression | None = None,
     columns: Sequence[str] | None = None,
     version: int | None = None,
 ) -> pa.Table:

@@ -36,6 +36,7 @@ from trajectory_assets.schema import TableSpec
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
+    from deltalake.transaction import CommitProperties
 
 COMMIT_TRIES = 20
 
@@ -169,7 +170,7 @@ def _create(lake: Lake, spec: TableSpec) -> None:
 
 def _properties(
     table: "DeltaTable | None", day: str, metadata: Mapping[str, str], commit_id: str
-) -> Any:
+) -> "CommitProperties":
     """Commit metadata, and the day's application transaction: two transactions that set the
     same one concurrently conflict, so two writers of one day can never both commit, even to
     a day that did not exist yet (Delta alone would let both add their files)."""

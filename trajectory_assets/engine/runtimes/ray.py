@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final, TypedDict, final
 
 if TYPE_CHECKING:
+    import pyarrow.dataset as ds
     from ray.data import Dataset as Dataset  # the notebook's read_ray returns one
 
 import pyarrow as pa
@@ -340,7 +341,9 @@ def dataset_from_arrow(table: pa.Table) -> "Dataset":
     return ray.data.from_arrow(table)
 
 
-def dataset_of(lake: Lake, spec: TableSpec, where: Any, columns: list[str] | None) -> "Dataset":
+def dataset_of(
+    lake: Lake, spec: TableSpec, where: "ds.Expression | None", columns: list[str] | None
+) -> "Dataset":
     """A table's rows as a Ray Dataset: only the files of the partitions `where` selects, read
     by Ray tasks, with the partition columns (kept in the Delta log) filled in."""
     RayRuntime().start()

@@ -42,8 +42,8 @@ policy), `flusher` (the flush thread: batching, writing, retries), `buffer` (wha
 share), `process` (forks and the process's end).
 """
 
-from trajectory_assets.ingest.logger.api import EventLogger
+from trajectory_assets.ingest.logger.api import EventLogger, LoggerStats
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture
 from trajectory_assets.ingest.logger.session import Session
 
-__all__ = ["CAPTURE_LEVELS", "Capture", "EventLogger", "Session"]
+__all__ = ["CAPTURE_LEVELS", "Capture", "EventLogger", "LoggerStats", "Session"]

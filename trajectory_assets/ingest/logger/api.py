@@ -16,7 +16,7 @@ from typing import Any
 
 from trajectory_assets.ingest.common import dumps
 from trajectory_assets.ingest.logger import process
-from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
+from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent, LoggerCounters
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, CapturePolicy
 from trajectory_assets.ingest.logger.flusher import Flusher
 from trajectory_assets.ingest.logger.session import Session
@@ -38,6 +38,15 @@ def _ts_us(value: Any) -> int:
     if us < 0:  # a day Dagster's daily partitions cannot name (year 1 became the lake's start)
         raise ValueError(f"ts {value!r} is before 1970-01-01")
     return us
+
+
+class LoggerStats(LoggerCounters):
+    """`EventLogger.stats()`: its counters, and what it holds in memory now."""
+
+    buffered: int  # logged, not yet flushed
+    pending: int  # flushed, its write failed, awaiting a retry
+    held: int  # sampled sessions' last events, held until the session ends
+    closed: bool
 
 
 class EventLogger:
@@ -265,17 +274,17 @@ class EventLogger:
             handle.start()
         return handle
 
-    def stats(self) -> dict[str, Any]:
-        """Counters since creation, plus what is in memory now: `buffered` (not yet flushed),
-        `pending` (flushed, write failed, awaiting retry), `held` (sampled: last events held)."""
+    def stats(self) -> "LoggerStats":
+        """Counters since creation, plus what is in memory now (see `LoggerStats`)."""
         buffer = self._buffer
         with buffer.lock:
-            out = dict(buffer.stats)
-            out["buffered"] = len(buffer.events)
-            out["pending"] = buffer.unwritten
-            out["held"] = buffer.held - buffer.unwritten
-        out["closed"] = buffer.closed
-        return out
+            return LoggerStats(
+                **buffer.stats,
+                buffered=len(buffer.events),
+                pending=buffer.unwritten,
+                held=buffer.held - buffer.unwritten,
+                closed=buffer.closed,
+            )
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Write what is buffered now, retrying failed writes at once (not after their backoff),

@@ -7,7 +7,7 @@ sampling and writing are the flush thread's (see `flusher`).
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, TypedDict
 
 
 @dataclass(slots=True)
@@ -37,6 +37,40 @@ class LoggedEvent:
     artifacts: list[dict[str, str]] | None
 
 
+class LoggerCounters(TypedDict):
+    """What a logger did since it was made (`EventLogger.stats()` adds what it holds now)."""
+
+    logged: int
+    dropped: int  # logged while `max_buffered_events` were held
+    invalid: int
+    sampled_out: int
+    written_events: int
+    existing_events: int  # already in their session's folder (re-sent)
+    written_files: int
+    existing_files: int
+    flushes: int
+    write_failures: int
+    retried_writes: int
+    lost: int  # not written when the logger closed (storage down past its deadline)
+    last_error: str | None  # of the latest failed write, until a write succeeds
+
+
+Counter = Literal[
+    "logged",
+    "dropped",
+    "invalid",
+    "sampled_out",
+    "written_events",
+    "existing_events",
+    "written_files",
+    "existing_files",
+    "flushes",
+    "write_failures",
+    "retried_writes",
+    "lost",
+]
+
+
 class Buffer:
     """The state both sides touch, always under `lock`: the events logged since the last flush,
     the counters `stats()` reports, and how many events the flush thread still holds."""
@@ -49,21 +83,21 @@ class Buffer:
         self.unwritten = 0  # of which flushed but not yet written (failed, awaiting retry)
         self.closed = False
         self.dropped_told = -60.0  # when a drop was last logged (monotonic)
-        self.stats: dict[str, Any] = {
-            "logged": 0,
-            "dropped": 0,
-            "invalid": 0,
-            "sampled_out": 0,
-            "written_events": 0,
-            "existing_events": 0,
-            "written_files": 0,
-            "existing_files": 0,
-            "flushes": 0,
-            "write_failures": 0,
-            "retried_writes": 0,
-            "lost": 0,
-            "last_error": None,
-        }
+        self.stats = LoggerCounters(
+            logged=0,
+            dropped=0,
+            invalid=0,
+            sampled_out=0,
+            written_events=0,
+            existing_events=0,
+            written_files=0,
+            existing_files=0,
+            flushes=0,
+            write_failures=0,
+            retried_writes=0,
+            lost=0,
+            last_error=None,
+        )
 
     def take(self) -> list[LoggedEvent]:
         """Everything logged since the last call; the buffer starts again empty. The events
@@ -75,6 +109,6 @@ class Buffer:
             self.held += len(events)
         return events
 
-    def count(self, key: str, value: int = 1) -> None:
+    def count(self, key: Counter, value: int = 1) -> None:
         with self.lock:
             self.stats[key] += value
