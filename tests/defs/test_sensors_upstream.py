@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 import dagster as dg
+from dagster._core.storage.tags import SCHEDULED_EXECUTION_TIME_TAG  # as Dagster tags a run
 
 import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2
@@ -34,10 +35,18 @@ def sensor_tick(defs: dg.Definitions, lake: Lake) -> dg.SensorResult:
     return result
 
 
-def schedule_tick(defs: dg.Definitions, lake: Lake, day: str) -> object:
-    at = dt.datetime.fromisoformat(day) + dt.timedelta(days=1, minutes=30)
+def schedule_tick(
+    defs: dg.Definitions,
+    lake: Lake,
+    day: str,
+    instance: dg.DagsterInstance | None = None,
+    hours: int = 0,
+) -> object:
+    at = dt.datetime.fromisoformat(day) + dt.timedelta(days=1, hours=hours, minutes=30)
     context = dg.build_schedule_context(
-        resources={"lake": LakeResource(root=lake.uri)}, scheduled_execution_time=at
+        instance=instance,
+        resources={"lake": LakeResource(root=lake.uri)},
+        scheduled_execution_time=at,
     )
     return defs.resolve_schedule_def("team_daily_schedule")(context)
 
@@ -49,7 +58,8 @@ def test_a_location_of_another_s_tables_waits_for_them_and_its_sensor_runs_them(
     skipped = schedule_tick(own, lake, DAY1)
     assert isinstance(skipped, dg.SkipReason) and skipped.skip_message == (
         f"tool_calls dt={DAY1}, which another code location writes, not materialized yet: the "
-        "raw-changes sensor, when on, runs the day once it is"
+        "raw-changes sensor, when on, runs the day once it is, as does a later tick of a cron of "
+        "several ticks a day"
     )
     waiting = sensor_tick(own, lake)
     assert not waiting.run_requests and waiting.skip_reason is not None
@@ -82,3 +92,44 @@ def test_a_location_runs_what_it_computes_from_raw_data_while_the_rest_waits(lak
     done = job.execute_in_process(partition_key=DAY1, asset_selection=only)
     assert done.success
     assert [m.asset_key for m in done.get_asset_materialization_events()] == only
+
+
+def test_a_later_tick_runs_what_an_earlier_tick_left_waiting(lake: Lake) -> None:
+    """With a cron of several ticks a day, the first tick's run of the ready operators counted
+    as the day's run: the later ticks skipped the day, and what waited for another code
+    location's tables never ran without the sensor."""
+    mixed = location(lake, OWN)
+    job = mixed.resolve_job_def("team_daily")
+    with dg.instance_for_test() as instance:
+
+        def launched(ran: object, hours: int) -> None:
+            assert isinstance(ran, dg.RunRequest) and ran.asset_selection is not None
+            at = dt.datetime.fromisoformat(f"{DAY1}T00:30:00+00:00")
+            instance.create_run_for_job(
+                job,
+                status=dg.DagsterRunStatus.SUCCESS,
+                asset_selection=frozenset(ran.asset_selection),
+                tags={
+                    "dagster/schedule_name": "team_daily_schedule",
+                    "dagster/partition": DAY1,
+                    SCHEDULED_EXECUTION_TIME_TAG: (at + dt.timedelta(days=1, hours=hours))
+                    .astimezone(dt.UTC)
+                    .isoformat(),
+                },
+            )
+
+        first = schedule_tick(mixed, lake, DAY1, instance)
+        assert isinstance(first, dg.RunRequest)
+        assert first.asset_selection == [dg.AssetKey("decision_steps")]
+        launched(first, 0)
+        waiting = schedule_tick(mixed, lake, DAY1, instance, hours=1)
+        assert isinstance(waiting, dg.SkipReason)
+        assert str(waiting.skip_message).startswith(f"tool_calls dt={DAY1}, which another")
+        run_all(lake, [DAY1], operators=BUILTIN)  # the built-in location's run of DAY1
+        second = schedule_tick(mixed, lake, DAY1, instance, hours=2)
+        assert isinstance(second, dg.RunRequest)
+        assert second.asset_selection == [dg.AssetKey("tool_stats")]
+        launched(second, 2)
+        done = schedule_tick(mixed, lake, DAY1, instance, hours=3)
+        assert isinstance(done, dg.SkipReason)
+        assert str(done.skip_message).startswith(f"{DAY1} was run by an earlier tick")

@@ -20,6 +20,7 @@ from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import DefinitionError
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.raw import list_days
+from trajectory_assets.operator import Operator
 
 
 def daily_job(
@@ -64,21 +65,23 @@ def daily_schedule(
         context: dg.ScheduleEvaluationContext, lake: LakeResource
     ) -> dg.RunRequest | dg.SkipReason:
         """The day before the tick, once: a later tick of the same day (a cron of several
-        ticks a day) skips it while an earlier tick's run is on its way or succeeded, since
+        ticks a day) skips what an earlier tick's run, on its way or succeeded, selected, since
         Dagster keeps a schedule's run keys apart per tick only; a failed or canceled one is
         run again. A day without raw data (no traffic, or a late delivery) is skipped, not a
         failed run; so are operators whose tables of another code location are not committed
-        yet (its schedule's run may still be on its way), which the sensor runs once they are."""
+        yet (its schedule's run may still be on its way), which the sensor, or a later tick,
+        runs once they are."""
         day = (context.scheduled_execution_time - dt.timedelta(days=1)).date().isoformat()
         if refused := tick_refusal(context, lake.lake().display()) or params_changed(
             lake.lake(), loaded_params
         ):
             return dg.SkipReason(refused)  # the run would fail
-        if earlier := _earlier_run(context, name, day):
+        earlier = _earlier_runs(context, name, day)
+        if earlier and not _left_by(earlier, registry.operators):
             return dg.SkipReason(
-                f"{day} was run by an earlier tick (run {earlier.run_id[:8]}, "
-                f"{earlier.status.value}); the raw-changes sensor, when on, runs it again when "
-                "its inputs change, and runs what waited for another code location's tables"
+                f"{day} was run by an earlier tick (run {earlier[0].run_id[:8]}, "
+                f"{earlier[0].status.value}); the raw-changes sensor, when on, runs it again when "
+                "its inputs change"
             )
         if not list_days(lake.lake(), day, day):
             return dg.SkipReason(
@@ -86,11 +89,12 @@ def daily_schedule(
                 "once it arrives"
             )
         catalog = Catalog(lake.lake(), registry.tables)
-        ready, waiting = ready_for(registry.operators, catalog, day)
+        ready, waiting = ready_for(_left_by(earlier, registry.operators), catalog, day)
         if not ready:
             return dg.SkipReason(
                 f"{', '.join(waiting)} dt={day}, which another code location writes, not "
-                "materialized yet: the raw-changes sensor, when on, runs the day once it is"
+                "materialized yet: the raw-changes sensor, when on, runs the day once it is, as "
+                "does a later tick of a cron of several ticks a day"
             )
         return run_request(day, day, ready, registry.operators)
 
@@ -106,18 +110,25 @@ ON_ITS_WAY_OR_DONE = (
 )
 
 
-def _earlier_run(
+def _earlier_runs(
     context: dg.ScheduleEvaluationContext, schedule: str, day: str
-) -> dg.DagsterRun | None:
-    """A run an earlier tick of this schedule launched for `day`, on its way or succeeded. A
-    run of this very tick is not one: Dagster evaluates a tick again after a crash between
-    creating its run and submitting it, and submits the run it finds."""
+) -> list[dg.DagsterRun]:
+    """The runs earlier ticks of this schedule launched for `day`, on their way or succeeded,
+    latest first. A run of this very tick is not one: Dagster evaluates a tick again after a
+    crash between creating its run and submitting it, and submits the run it finds."""
     tags = {"dagster/schedule_name": schedule, "dagster/partition": day}
     this_tick = _utc(context.scheduled_execution_time).isoformat()  # as Dagster tags a run
-    for run in runs_tagged(context, tags, ON_ITS_WAY_OR_DONE, limit=10):
-        if run.tags.get(SCHEDULED_EXECUTION_TIME_TAG) != this_tick:
-            return run
-    return None
+    runs = runs_tagged(context, tags, ON_ITS_WAY_OR_DONE, limit=10)
+    return [run for run in runs if run.tags.get(SCHEDULED_EXECUTION_TIME_TAG) != this_tick]
+
+
+def _left_by(runs: Sequence[dg.DagsterRun], operators: Sequence[Operator]) -> list[Operator]:
+    """The operators none of the runs selected: a tick that ran the operators whose inputs
+    were there leaves those waiting for another code location to a later tick."""
+    if any(run.asset_selection is None for run in runs):  # the whole job
+        return []
+    done = {key.to_user_string() for run in runs for key in run.asset_selection or ()}
+    return [op for op in operators if not set(op.output_names) <= done]
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
