@@ -91,10 +91,12 @@ def daily_schedule(
         catalog = Catalog(lake.lake(), registry.tables)
         ready, waiting = ready_for(_left_by(earlier, registry.operators), catalog, day)
         if not ready:
+            ours = {t for op in registry.operators for t in op.output_names} & set(waiting)
+            writer = "an earlier tick's run" if ours else "another code location"
             return dg.SkipReason(
-                f"{', '.join(waiting)} dt={day}, which another code location writes, not "
-                "materialized yet: the raw-changes sensor, when on, runs the day once it is, as "
-                "does a later tick of a cron of several ticks a day"
+                f"{', '.join(waiting)} dt={day}, which {writer} writes, not materialized yet: "
+                "the raw-changes sensor, when on, runs the day once it is, as does a later tick "
+                "of a cron of several ticks a day"
             )
         return run_request(day, day, ready, registry.operators)
 
