@@ -257,3 +257,24 @@ def partition_filter(
     for term in terms[1:]:
         expression = expression & term
     return expression
+
+
+def partitions_of_files(
+    lake: Lake, spec: TableSpec, where: ds.Expression | None
+) -> dict[str, dict[str, str]]:
+    """The current data files of the partitions `where` selects (None: all), each path with
+    its partition values, which the Delta log keeps (not the files): for a reader of the
+    files alone (Ray's Parquet reader) to fill them in."""
+    files = delta.snapshot(lake, spec.name).files
+    values = pa.Table.from_pylist(
+        [{**dict(f.partition), "__path": lake.path(spec.name, f.path)} for f in files],
+        schema=pa.schema(
+            [
+                *(pa.field(c, pa.string()) for c in delta.partition_columns(spec)),
+                pa.field("__path", pa.string()),
+            ]
+        ),
+    )
+    if where is not None:
+        values = values.filter(where)
+    return {row.pop("__path"): row for row in values.to_pylist()}

@@ -32,6 +32,7 @@ from trajectory_assets.errors import (
     SettingError,
 )
 from trajectory_assets.lake import delta
+from trajectory_assets.lake.catalog import partitions_of_files
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import BatchReceipt, ReceiptDocument
 from trajectory_assets.schema import TableSpec
@@ -349,19 +350,7 @@ def dataset_of(
     RayRuntime().start()
     import ray.data
 
-    files = delta.snapshot(lake, spec.name).files
-    values = pa.Table.from_pylist(
-        [{**dict(f.partition), "__path": lake.path(spec.name, f.path)} for f in files],
-        schema=pa.schema(
-            [
-                *(pa.field(c, pa.string()) for c in delta.partition_columns(spec)),
-                pa.field("__path", pa.string()),
-            ]
-        ),
-    )
-    if where is not None:
-        values = values.filter(where)
-    by_path = {row.pop("__path"): row for row in values.to_pylist()}
+    by_path = partitions_of_files(lake, spec, where)
     names = columns or spec.schema.names
     schema = pa.schema([spec.schema.field(c) for c in names])
     if not by_path:
