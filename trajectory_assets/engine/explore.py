@@ -28,7 +28,6 @@ def apply(
     lake: Lake,
     days: Sequence[str],
     runtime: Runtime,
-    settings: RunSettings = DEFAULTS,
 ) -> dict[str, pa.Table]:
     """The operator's outputs for these days, computed on the runtime from its inputs as they
     are committed (or raw), whether or not its own tables are up to date."""
@@ -38,7 +37,7 @@ def apply(
     found: dict[str, list[pa.Table]] = {t: [] for t in op.output_names}
     for day in days:
         raw = list_raw_files(lake, dt=day) if RAW_TABLE in op.inputs else []
-        day_plan, _ = plan_day(registry, [op], catalog, day, raw, replace(settings, force=True))
+        day_plan, _ = plan_day(registry, [op], catalog, day, raw, replace(DEFAULTS, force=True))
         computed = runtime.compute(day_plan.tasks)
         if op.two_phase:
             computed = [_merge(op, day, [c[PARTIALS] for c in computed])]

@@ -150,9 +150,10 @@ def parse_ts(value: Any) -> dt.datetime:
     raise ValueError(f"not a timestamp: {value!r}")
 
 
-def synthetic_ts(index: int, base: dt.datetime = EPOCH) -> dt.datetime:
-    """Deterministic time for formats without timestamps: one second per event after `base`."""
-    return base + dt.timedelta(seconds=index)
+def synthetic_ts(index: int) -> dt.datetime:
+    """Deterministic time for formats without timestamps: one second per event after the
+    epoch (`place_synthetic_times` moves such sessions to a day of the user's choosing)."""
+    return EPOCH + dt.timedelta(seconds=index)
 
 
 SYNTHETIC_UNTIL = EPOCH + dt.timedelta(days=365)

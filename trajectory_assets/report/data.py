@@ -135,11 +135,11 @@ def _with_intervals(evals: list[dict[str, Any]]) -> list[dict[str, Any]]:
 Z_975 = NormalDist().inv_cdf(0.975)
 
 
-def wilson_interval(passed: int, attempts: int, z: float = Z_975) -> tuple[float, float]:
-    """The Wilson score interval of `passed` out of `attempts` (95% by default), the closed
+def wilson_interval(passed: int, attempts: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of `passed` out of `attempts`, the closed
     form scipy's `binomtest(...).proportion_ci(method="wilson")` computes: importing
     scipy.stats for it would cost the daily report most of a second."""
-    p = passed / attempts
+    p, z = passed / attempts, Z_975
     z2n = z * z / attempts
     center = (p + z2n / 2) / (1 + z2n)
     half = z / (1 + z2n) * math.sqrt(p * (1 - p) / attempts + z2n / (4 * attempts))
