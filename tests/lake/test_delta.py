@@ -440,3 +440,19 @@ def test_a_day_its_table_held_empty_is_restored_empty(tmp_path: Path) -> None:
     errors = delta_commit.sibling_version(lake, "sessions", "errors", DAY1, target)
     restored = delta_commit.restore_day(lake, catalog.get("errors"), DAY1, {}, as_of=errors)
     assert (restored.version, restored.rows) == (None, 0)  # as it was: nothing to change
+
+
+def test_a_snapshot_gives_each_day_its_files_in_path_order() -> None:
+    """Asked of every day and operator of a lake a year old, from one index of the files."""
+
+    def file(path: str, day: str) -> delta.DataFile:
+        return delta.DataFile(path, 1, 1, (("dt", day), ("app_id", "a")))
+
+    files = (file("dt=2/b", "2"), file("dt=1/b", "1"), file("dt=2/a", "2"))
+    snapshot = delta.Snapshot("t", 3, files)
+    assert snapshot.days() == ["1", "2"]
+    assert [f.path for f in snapshot.day_files("2")] == ["dt=2/a", "dt=2/b"]
+    assert snapshot.day_files("3") == [] and snapshot.state("3") is None
+    snapshot.day_files("2").clear()  # a caller's list of its own
+    state = snapshot.state("2")
+    assert state is not None and len(state.files) == 2

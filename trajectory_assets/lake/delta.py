@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import unquote
 
@@ -137,11 +138,21 @@ class Snapshot:
     types: tuple[tuple[str, str], ...] = ()  # (column, Delta type) of the table's schema
     partitions: tuple[str, ...] = ()  # the table's partition columns, `dt` first
 
+    @cached_property
+    def _by_day(self) -> dict[str, list[DataFile]]:
+        """The files of each day, sorted by path: one pass over a table's files, which a lake
+        a year old asks of each day and operator (scanning them each time grew with the
+        square of its days)."""
+        by_day: dict[str, list[DataFile]] = {}
+        for f in sorted(self.files, key=lambda f: f.path):
+            by_day.setdefault(f.day, []).append(f)
+        return by_day
+
     def days(self) -> list[str]:
-        return sorted({f.day for f in self.files})
+        return sorted(self._by_day)
 
     def day_files(self, day: str) -> list[DataFile]:
-        return sorted((f for f in self.files if f.day == day), key=lambda f: f.path)
+        return list(self._by_day.get(day, ()))
 
     def state(self, day: str) -> PartitionState | None:
         files = self.day_files(day)

@@ -7,6 +7,7 @@ wrote them (a run cut short after its first days, a run split in windows), witho
 Delta log's history or any file.
 """
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -32,7 +33,9 @@ def written_schema(spec: TableSpec) -> WrittenSchema:
     return WrittenSchema(columns=columns, partitions=partition_columns(spec))
 
 
+@functools.lru_cache(maxsize=256)
 def schema_digest(spec: TableSpec) -> str:
+    """Asked for every day of a table the staleness checks look at: kept per table spec."""
     text = json.dumps(written_schema(spec), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
