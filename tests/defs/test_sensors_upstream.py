@@ -43,12 +43,12 @@ def schedule_tick(
     hours: int = 0,
 ) -> object:
     at = dt.datetime.fromisoformat(day) + dt.timedelta(days=1, hours=hours, minutes=30)
-    context = dg.build_schedule_context(
+    with dg.build_schedule_context(  # left open, it leaves the instance Dagster's current one
         instance=instance,
         resources={"lake": LakeResource(root=lake.uri)},
         scheduled_execution_time=at,
-    )
-    return defs.resolve_schedule_def("team_daily_schedule")(context)
+    ) as context:
+        return defs.resolve_schedule_def("team_daily_schedule")(context)
 
 
 def test_a_location_of_another_s_tables_waits_for_them_and_its_sensor_runs_them(
