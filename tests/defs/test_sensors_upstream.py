@@ -102,8 +102,11 @@ def test_a_later_tick_runs_what_an_earlier_tick_left_waiting(lake: Lake) -> None
     job = mixed.resolve_job_def("team_daily")
     with dg.instance_for_test() as instance:
 
-        def launched(ran: object, hours: int) -> None:
-            assert isinstance(ran, dg.RunRequest) and ran.asset_selection is not None
+        def requested(hours: int, table: str) -> None:
+            """The tick at 00:30 + `hours` asks for `table` alone; its run succeeds."""
+            ran = schedule_tick(mixed, lake, DAY1, instance, hours=hours)
+            assert isinstance(ran, dg.RunRequest)
+            assert ran.asset_selection == [dg.AssetKey(table)]
             at = dt.datetime.fromisoformat(f"{DAY1}T00:30:00+00:00")
             instance.create_run_for_job(
                 job,
@@ -118,18 +121,12 @@ def test_a_later_tick_runs_what_an_earlier_tick_left_waiting(lake: Lake) -> None
                 },
             )
 
-        first = schedule_tick(mixed, lake, DAY1, instance)
-        assert isinstance(first, dg.RunRequest)
-        assert first.asset_selection == [dg.AssetKey("decision_steps")]
-        launched(first, 0)
-        waiting = schedule_tick(mixed, lake, DAY1, instance, hours=1)
-        assert isinstance(waiting, dg.SkipReason)
-        assert str(waiting.skip_message).startswith(f"tool_calls dt={DAY1}, which another")
+        def skipped(hours: int, saying: str) -> None:
+            tick = schedule_tick(mixed, lake, DAY1, instance, hours=hours)
+            assert isinstance(tick, dg.SkipReason) and str(tick.skip_message).startswith(saying)
+
+        requested(0, "decision_steps")
+        skipped(1, f"tool_calls dt={DAY1}, which another code location writes")
         run_all(lake, [DAY1], operators=BUILTIN)  # the built-in location's run of DAY1
-        second = schedule_tick(mixed, lake, DAY1, instance, hours=2)
-        assert isinstance(second, dg.RunRequest)
-        assert second.asset_selection == [dg.AssetKey("tool_stats")]
-        launched(second, 2)
-        done = schedule_tick(mixed, lake, DAY1, instance, hours=3)
-        assert isinstance(done, dg.SkipReason)
-        assert str(done.skip_message).startswith(f"{DAY1} was run by an earlier tick")
+        requested(2, "tool_stats")
+        skipped(3, f"{DAY1} was run by an earlier tick")
