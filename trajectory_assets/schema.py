@@ -33,6 +33,11 @@ NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 value spelled like it cannot name a folder."""
 
 
+def sortable(kind: pa.DataType) -> bool:
+    """Whether a column of this type can order rows: lists, structs and maps have no order."""
+    return not pa.types.is_nested(kind)
+
+
 def column(name: str, type: pa.DataType, meaning: str, *, nullable: bool = True) -> pa.Field:
     """A column and what it means: the meaning travels in the field's metadata, into the Delta
     schema, the Dagster UI's column schema and docs/tables.md."""

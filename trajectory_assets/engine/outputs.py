@@ -13,6 +13,7 @@ from trajectory_assets.errors import OutputError
 from trajectory_assets.lake.layout import folder_name_problem
 from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.operator import Operator
+from trajectory_assets.schema import sortable
 
 TO_ARROW = (
     "return a pyarrow Table, or a frame that exports one (a Polars DataFrame, a DuckDB result, "
@@ -114,7 +115,7 @@ def _check_unique(op_name: str, output: str, table: pa.Table, keys: tuple[str, .
     if (
         table.num_rows < 2
         or not keys
-        or not all(_sortable(table.schema.field(k).type) for k in keys)
+        or not all(sortable(table.schema.field(k).type) for k in keys)
     ):
         return
     same = None
@@ -155,7 +156,7 @@ def _conform(
         raise OutputError(
             f"operator {op_name} {what} does not fit its schema{where}: {exc}"
         ) from None
-    sort_keys = [(k, "ascending", "at_end") for k in keys if _sortable(schema.field(k).type)]
+    sort_keys = [(k, "ascending", "at_end") for k in keys if sortable(schema.field(k).type)]
     if table.num_rows and sort_keys:
         table = table.take(pc.sort_indices(table, sort_keys=sort_keys))
     return table.combine_chunks()
@@ -257,7 +258,3 @@ def _check_day(op_name: str, output: str, table: pa.Table, day: str) -> None:
             f"day being computed, {day} (found {sample}); set dt to the day (ctx.day), not to "
             "the dt of rows read from other days"
         )
-
-
-def _sortable(arrow_type: pa.DataType) -> bool:
-    return not pa.types.is_nested(arrow_type)  # lists, structs and maps have no order

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from trajectory_assets.errors import BrokenTableError, LostDataFileError, NotMaterializedError
 from trajectory_assets.lake.fs import Lake, read_source
 from trajectory_assets.lake.stats import FileStats
-from trajectory_assets.schema import TableSpec
+from trajectory_assets.schema import TableSpec, sortable
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable, Schema
@@ -386,11 +386,11 @@ def read(
         raise LostDataFileError.of(
             lake.display(), spec.name, day.group(1) if day else None, detail
         ) from None
-    order = [(k, "ascending") for k in ("dt", *spec.keys) if k in names and _sortable(schema, k)]
+    order = [
+        (k, "ascending")
+        for k in ("dt", *spec.keys)
+        if k in names and sortable(schema.field(k).type)
+    ]
     if order and rows.num_rows:  # files come in log order: give rows the table's own order
         rows = rows.sort_by(order)
     return rows.select(names).cast(schema)
-
-
-def _sortable(schema: pa.Schema, name: str) -> bool:
-    return not pa.types.is_nested(schema.field(name).type)
