@@ -1,6 +1,6 @@
 """Tier B tables as Delta tables on real files: one transaction per table and day, idempotent
-reruns, resume, roll-forward of an interrupted multi-asset, restore of one day, time travel,
-retention, every engine reading the same rows, and a second writer refused."""
+reruns, resume, roll-forward of an interrupted multi-asset, restore of one day, time travel, every
+engine reading the same rows, and a second writer refused."""
 
 import json
 import logging
@@ -9,7 +9,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from tests.lake.writers import WriterRacingRuntime, commit_at_once
@@ -340,29 +339,6 @@ def test_writers_of_different_days_both_commit(lake: Lake) -> None:
     assert catalog.read("sessions").num_rows == 240
 
 
-def test_vacuum_ends_time_travel_before_the_horizon(lake: Lake) -> None:
-    op = Sessionize()
-    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
-    old = data_files(lake, "sessions")
-    drop_a_session(lake, DAY1)
-    run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
-    assert delta_history.vacuum(lake, "sessions", retention_hours=24).files == []  # too young
-    young = delta_history.vacuum(lake, "sessions", retention_hours=0.5)  # whole hours, rounded up
-    assert (young.files, young.bytes, young.hours) == ([], 0, 1)
-    size = sum(Path(f).stat().st_size for f in old)
-    deleted = delta_history.vacuum(lake, "sessions", retention_hours=0)
-    assert len(deleted.files) == len(old)
-    assert deleted.bytes == size > 0
-    assert not (old & data_files(lake, "sessions"))
-    version = delta.open_table(lake, "sessions").version()  # type: ignore[union-attr]
-    full = delta_history.vacuum(lake, "sessions", retention_hours=0, full=True)
-    assert full.files == []  # all gone
-    assert delta.open_table(lake, "sessions").version() == version  # type: ignore[union-attr]
-    with pytest.raises(NoPreviousVersionError, match="was vacuumed"):
-        delta_commit.restore_day(lake, lake_catalog(lake).get("sessions"), DAY1, {})
-    assert isinstance(lake_catalog(lake).read("sessions"), pa.Table)
-
-
 def test_simultaneous_commits_of_different_days_all_land(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path))
     days = [f"2026-11-{d:02d}" for d in range(1, 7)]
@@ -403,26 +379,6 @@ def test_a_log_file_purged_while_the_table_opens_is_read_again(
     monkeypatch.setattr(deltalake, "DeltaTable", Racing)
     assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows > 0
     assert len(tries) == 3
-
-
-def test_a_horizon_past_deltas_log_retention_keeps_the_log_as_long(lake: Lake) -> None:
-    """TRAJECTORY_ASSETS_RETENTION_HOURS says how far back time travel reaches, but Delta drops
-    log entries older than 30 days at a checkpoint: 2,000 hours kept files no version could
-    name."""
-    run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
-
-    def kept() -> str | None:
-        table = delta.open_table(lake, "sessions")
-        assert table is not None
-        return table.metadata().configuration.get("delta.logRetentionDuration")
-
-    delta_history.vacuum(lake, "sessions", retention_hours=168)
-    assert kept() is None  # Delta's own 30 days are longer
-    delta_history.vacuum(lake, "sessions", retention_hours=2000)
-    assert kept() == "interval 84 days"
-    version = delta.open_table(lake, "sessions").version()  # type: ignore[union-attr]
-    delta_history.vacuum(lake, "sessions", retention_hours=2000)  # set once, not each run
-    assert delta.open_table(lake, "sessions").version() == version  # type: ignore[union-attr]
 
 
 def test_a_day_its_table_held_empty_is_restored_empty(tmp_path: Path) -> None:

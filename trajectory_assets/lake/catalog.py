@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from trajectory_assets.lake import delta, delta_history
+from trajectory_assets.lake import delta, delta_history, snapshots
 from trajectory_assets.lake.delta import DataFile, PartitionState, Snapshot
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE, is_day
@@ -51,7 +51,7 @@ class Catalog:
         if name == RAW_TABLE:
             raise ValueError("raw_events is plain Parquet: list it with lake.raw")
         if name not in self._snapshots:
-            self._snapshots[name] = delta.snapshot(self.lake, name)
+            self._snapshots[name] = snapshots.current(self.lake, name)
         return self._snapshots[name]
 
     def refresh(self) -> None:
@@ -265,7 +265,7 @@ def partitions_of_files(
     """The current data files of the partitions `where` selects (None: all), each path with
     its partition values, which the Delta log keeps (not the files): for a reader of the
     files alone (Ray's Parquet reader) to fill them in."""
-    files = delta.snapshot(lake, spec.name).files
+    files = snapshots.current(lake, spec.name).files
     values = pa.Table.from_pylist(
         [{**dict(f.partition), "__path": lake.path(spec.name, f.path)} for f in files],
         schema=pa.schema(

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -198,12 +198,20 @@ log cleanup) rewrite a table's history while readers open it; the next listing i
 
 
 def snapshot(lake: Lake, name: str, version: int | None = None) -> Snapshot:
+    """The table's files at `version` (default: the latest), loaded from its log; a table's
+    current snapshot, asked for again and again, is `snapshots.current`'s."""
     table = open_table(lake, name, version)
     if table is None:
         return Snapshot(name, -1, ())
+    return snapshot_of(name, table, tuple(data_files(table)))
+
+
+def snapshot_of(name: str, table: "DeltaTable", files: tuple[DataFile, ...]) -> Snapshot:
+    """A snapshot of `table`'s version holding `files` (in path order), with its schema."""
     types = tuple((f.name, type_name(f.type)) for f in table.schema().fields)
     partitions = tuple(table.metadata().partition_columns)
-    return Snapshot(name, table.version(), tuple(data_files(table)), types, partitions)
+    by_path = tuple(sorted(files, key=lambda f: f.path))
+    return Snapshot(name, table.version(), by_path, types, partitions)
 
 
 def type_name(kind: Any) -> str:
@@ -220,16 +228,13 @@ def files_on_disk(lake: Lake, name: str, day: str) -> set[str]:
     return {p.removeprefix(prefix) for p in fs.find(folder)} if fs.exists(folder) else set()
 
 
-def day_paths(table: "DeltaTable", day: str) -> set[str]:
-    """Paths of the day's files at the table's version: filtered in Arrow, since a commit asks
-    this of a table whose other days hold most of its files."""
+def data_files(table: "DeltaTable", days: Collection[str] | None = None) -> Iterator[DataFile]:
+    """The files of the table's version (of `days` only: filtered in Arrow, since a commit asks
+    for a day of a table whose other days hold most of its files)."""
     actions = pa.table(table.get_add_actions(flatten=False))
-    of_day = actions.filter(pc.equal(pc.struct_field(actions["partition"], "dt"), day))
-    return {unquote(p) for p in of_day["path"].to_pylist()}
-
-
-def data_files(table: "DeltaTable") -> Iterator[DataFile]:
-    actions = pa.table(table.get_add_actions(flatten=False))
+    if days is not None:
+        day = pc.struct_field(actions["partition"], "dt")
+        actions = actions.filter(pc.is_in(day, pa.array(sorted(days), pa.string())))
     for row in actions.to_pylist():
         partition = row.get("partition") or {}
         yield DataFile(

@@ -21,7 +21,7 @@ from trajectory_assets.errors import (
 )
 from trajectory_assets.lake.delta import (
     DataFile,
-    day_paths,
+    data_files,
     delta_schema,
     files_on_disk,
     load_deltalake,
@@ -72,7 +72,7 @@ def commit_day(
     table = table or prepare(lake, spec, day, since_version=None)
     for _ in range(COMMIT_TRIES):
         commit_id = uuid.uuid4().hex
-        if day_paths(table, day) == wanted:
+        if {f.path for f in data_files(table, {day})} == wanted:
             return None
         if since_version is not None:
             _refuse_other_writers(lake, spec.name, day, since_version, table.version())

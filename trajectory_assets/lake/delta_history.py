@@ -225,12 +225,16 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
 
     # delta-rs lists a removed file until its tombstone expires, deleted already or not, and
     # commits a VACUUM START/END pair each time: vacuum only when a file is there to delete
-    # (by file name, unique per file, whatever the encoding of its partition folders)
+    # (by file name, unique per file, whatever the encoding of its partition folders). The
+    # table's folder is listed only then: at a year of days, listing it is most of the cost.
+    listed = run(dry_run=True)
+    if not listed:
+        return Vacuumed([], 0, hours)
     sizes = {
         posixpath.basename(path): int(info.get("size") or 0)
         for path, info in lake.fs.find(lake.path(name), detail=True).items()
     }
-    due = [f for f in run(dry_run=True) if posixpath.basename(f) in sizes]
+    due = [f for f in listed if posixpath.basename(f) in sizes]
     if due:
         run(dry_run=False)
     return Vacuumed(due, sum(sizes[posixpath.basename(f)] for f in due), hours)

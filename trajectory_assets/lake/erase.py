@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from trajectory_assets.lake import delta, delta_history
+from trajectory_assets.lake import delta, delta_history, snapshots
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, STAGING
@@ -135,7 +135,7 @@ def unloaded_days(lake: Lake, catalog: Catalog, days: Collection[str]) -> dict[s
     may still count the forgotten sessions until it is computed again."""
     wanted = set(days)
     held = {
-        name: sorted(wanted & set(delta.snapshot(lake, name).days()))
+        name: sorted(wanted & set(snapshots.current(lake, name).days()))
         for name in unloaded_tables(lake, catalog)
     }
     return {name: on for name, on in held.items() if on}
@@ -320,7 +320,7 @@ def leftovers(
     for name in catalog.list():
         if name == RAW_TABLE:
             continue
-        snapshot = delta.snapshot(lake, name)
+        snapshot = snapshots.current(lake, name)
         if snapshot.version < 0:
             continue
         current = {lake.path(name, f.path) for f in snapshot.files}
