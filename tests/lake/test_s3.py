@@ -4,10 +4,12 @@ command all work, and give the tables computed on local disk."""
 
 import datetime as dt
 import shutil
+import time
 import uuid
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 
 from tests.cli.helpers import in_process, new_dagster_home
@@ -20,7 +22,7 @@ from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import BadRawFilesError, ConcurrentWriterError
-from trajectory_assets.lake import delta_commit
+from trajectory_assets.lake import delta, delta_commit, snapshots
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import list_days, list_raw_files
 from trajectory_assets.lake.raw_read import read_events
@@ -203,3 +205,37 @@ def test_forgetting_the_last_session_of_a_day_on_s3_leaves_an_empty_day(
     assert list_days(lake) == [DAY1] and not list_raw_files(lake, dt=DAY1)
     for table in ("raw_compacted", "sessions", "turns"):
         assert lake_catalog(lake).read(table, dt=DAY1).num_rows == 0
+
+
+def test_a_table_made_anew_within_the_same_second_on_s3_is_not_taken_for_the_kept_one(
+    s3: S3Server,
+) -> None:
+    """S3 states a file's time to the second: a table deleted and made anew at once, its log
+    entry as long as before, was taken for the table kept open, and brought forward over it."""
+    from deltalake import write_deltalake
+
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    s3.make_bucket(bucket)
+    lake = Lake(f"s3://{bucket}/prod", s3.storage_options())
+
+    def write(day: str) -> None:
+        rows = pa.table({"dt": [day], "x": [1]})
+        write_deltalake(
+            lake.display("t"),
+            rows,
+            mode="overwrite",
+            partition_by=["dt"],
+            predicate=f"dt = '{day}'",
+            storage_options=lake.delta_options(),
+        )
+
+    for _ in range(3):  # the server is not always quick enough to stay within the second
+        time.sleep(1 - time.time() % 1 + 0.05)  # just after a second begins
+        write(DAY1)
+        kept = snapshots.current(lake, "t")
+        lake.fs.rm(lake.path("t"), recursive=True)
+        write(DAY1)
+        assert snapshots.current(lake, "t") == delta.snapshot(lake, "t") != kept
+        write(DAY2)
+        assert snapshots.current(lake, "t") == delta.snapshot(lake, "t")
+        lake.fs.rm(lake.path("t"), recursive=True)
