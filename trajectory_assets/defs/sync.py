@@ -30,6 +30,7 @@ from trajectory_assets.lake.reports import read_report, report_days, report_file
 from trajectory_assets.operator import Operator
 
 CODE_VERSION_TAG = "dagster/code_version"  # what Dagster's stale marks compare
+PAGE = 1000  # records fetched from the instance at once
 
 
 @dataclass(frozen=True)
@@ -193,22 +194,22 @@ def _latest(instance: dg.DagsterInstance, table: str, lake: str) -> dict[str, fl
     """When the instance last recorded each day of a table, for the days whose last record is
     of `lake`: a day last recorded for another lake (a run allowed to write one, or the lake
     before it moved) is one the instance does not know."""
+    key = dg.AssetKey(table)
+    kind = dg.DagsterEventType.ASSET_MATERIALIZATION
+    # each day's last record only: a table's whole history is many records a day at a year
+    last = sorted(instance.get_latest_storage_id_by_partition(key, kind).values())
     found: dict[str, float] = {}
-    seen: set[str] = set()
-    cursor = None
-    while True:
-        page = instance.fetch_materializations(dg.AssetKey(table), limit=1000, cursor=cursor)
-        for record in page.records:  # newest first
+    for start in range(0, len(last), PAGE):
+        ids = last[start : start + PAGE]
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, storage_ids=ids), limit=len(ids)
+        ).records
+        for record in records:
             day, event = record.partition_key, record.asset_materialization
-            if day is None or day in seen:
-                continue
-            seen.add(day)
             recorded_for = event.metadata.get("lake") if event is not None else None
-            if recorded_for is None or recorded_for.value == lake:
+            if day is not None and (recorded_for is None or recorded_for.value == lake):
                 found[day] = record.timestamp
-        if not page.has_more:
-            return found
-        cursor = page.cursor
+    return found
 
 
 def _last_changes(lake: Lake, table: str) -> dict[str, float]:

@@ -5,11 +5,13 @@ day on every store. A Catalog caches each table's snapshot for its own lifetime 
 step, one check), so make a new one, or call `refresh`, to see later commits.
 """
 
+import bisect
 import difflib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from trajectory_assets.lake import delta, delta_history, snapshots
@@ -143,6 +145,32 @@ class Catalog:
         reads, so reading every day of a table of thousands of small files grows by them
         (7 MB a day for the 153 files a day of `errors` at 10M events)."""
         return delta.read_files(self.lake, self.get(name), self.files(name, day), columns)
+
+    def session_rows(
+        self, name: str, app_id: str, session_ids: Collection[str], columns: Sequence[str]
+    ) -> pa.Table:
+        """`columns` of the rows of an app's given sessions, from the files whose log entry
+        allows them (their app, their range of session ids): a forget of a few sessions reads
+        a few files of a lake a year old, not every row of the app."""
+        wanted = sorted(set(session_ids))
+
+        def may_hold(f: DataFile) -> bool:
+            if f.rows == 0 or f.values.get("app_id", app_id) != app_id:
+                return False
+            if f.sessions is None:  # several apps, or ids too long for the stats
+                return True
+            app, first, last = f.sessions
+            at = bisect.bisect_left(wanted, first)
+            return app == app_id and at < len(wanted) and wanted[at] <= last
+
+        files = [f for f in self.snapshot(name).files if may_hold(f)]
+        keys = ["app_id", "session_id"]
+        rows = delta.read_files(
+            self.lake, self.get(name), files, [*keys, *(c for c in columns if c not in keys)]
+        )
+        of_app = pc.equal(rows["app_id"], app_id)
+        named = pc.is_in(rows["session_id"], pa.array(wanted, pa.string()))
+        return rows.filter(pc.and_(of_app, named)).select(list(columns))
 
     def file_rows(self, name: str, day: str, columns: list[str]) -> Iterator[pa.Table]:
         """A day's rows one file at a time, for a reader whose memory must not grow with the

@@ -159,7 +159,11 @@ def _rows_of(catalog: Catalog, name: str, request: Request) -> list[tuple[str, s
     for tables not keyed by session."""
     if name == RAW_TABLE or not {"app_id", "session_id"} <= set(catalog.get(name).schema.names):
         return []
-    return _sessions_in(catalog.read(name, app_id=request.app_id, columns=SESSION_ROW), request)
+    if request.before is None:
+        rows = catalog.session_rows(name, request.app_id, request.session_ids, SESSION_ROW)
+    else:  # the sessions on earlier days are known once those days are read
+        rows = catalog.read(name, app_id=request.app_id, columns=SESSION_ROW)
+    return _sessions_in(rows, request)
 
 
 def _unloaded_rows_of(lake: Lake, name: str, request: Request) -> list[tuple[str, str]]:

@@ -1,0 +1,56 @@
+"""Reading a table through the catalog: the rows of named sessions come from the files whose log
+entry allows them, and are the rows a whole read finds."""
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from tests.lakes import DAY1, DAY2, SMALL_BATCHES
+from tests.runs import lake_catalog, run_operator
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.lake import delta
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operators import Compact, Sessionize
+from trajectory_assets.schema import TableSpec
+
+COLUMNS = ["dt", "session_id"]
+
+
+def test_the_rows_of_named_sessions_are_read_from_the_files_that_may_hold_them(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forget of one session at a year of days read every row of its app in every table."""
+    for op in (Compact(), Sessionize()):
+        run_operator(op, lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL_BATCHES)
+    catalog = lake_catalog(lake)
+    read: list[str] = []
+    real = delta.read_files
+
+    def counted(
+        lake: Lake, spec: TableSpec, files: Sequence[delta.DataFile], columns: list[str]
+    ) -> pa.Table:
+        read.extend(f.path for f in files)
+        return real(lake, spec, files, columns)
+
+    monkeypatch.setattr(delta, "read_files", counted)
+    for table in ("raw_compacted", "sessions", "turns"):  # app in the rows, or in the folders
+        every = catalog.read(table, columns=["app_id", *COLUMNS])
+        app = every["app_id"][0].as_py()
+        of_app = every.filter(pc.equal(every["app_id"], app))
+        named = sorted({s for s in of_app["session_id"].to_pylist()})[3:5]
+        named_rows = of_app.filter(pc.is_in(of_app["session_id"], pa.array(named)))
+        read.clear()
+        found = catalog.session_rows(table, app, [*named, "no-such-session"], COLUMNS)
+        assert sorted(found.to_pylist(), key=str) == sorted(
+            named_rows.select(COLUMNS).to_pylist(), key=str
+        )
+        assert found.num_rows > 0 and found.column_names == COLUMNS
+        files_of_app = {
+            f.path
+            for f in catalog.snapshot(table).files
+            if f.rows and (f.sessions is None or f.sessions[0] == app)
+        }
+        assert 0 < len(read) < len(files_of_app), table
+        assert catalog.session_rows(table, "no-such-app", named, COLUMNS).num_rows == 0
