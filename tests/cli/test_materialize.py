@@ -34,6 +34,8 @@ def test_generate_then_materialize_a_range_is_recorded_in_the_instance(
     done = materialize(lake, home, "--from", DAY1, "--to", DAY2)
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout
+    for step in ("checking", "recording"):  # what a range does after its commits, minutes at
+        assert f"  {step} 2 day(s) of " in done.stderr  # a year, is said as it starts
     assert "sessions" in done.stdout and "40" in done.stdout
     catalog = lake_catalog(Lake(str(lake)))
     for table in TABLES:

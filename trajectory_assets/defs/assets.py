@@ -303,9 +303,14 @@ def _results(
     catalog = Catalog(lake, registry.tables)
     selected = {key.to_user_string() for key in context.selected_asset_keys}
     siblings = {t for op in chosen for t in op.output_names if t not in selected}
+    days = list(context.partition_keys)
+    of_range = f"{len(days)} day(s) of {len(selected)} table(s)"  # minutes at a year's range
+    if len(days) > 1:
+        context.log.info(f"checking {of_range}")
     outcomes = _check_outcomes(context, catalog, config, checks, result, siblings=siblings)
     result.add_phase("checks", time.perf_counter() - started)
-    days = list(context.partition_keys)
+    if len(days) > 1:
+        context.log.info(f"recording {of_range} in Dagster")
     for op in chosen:
         for table in op.output_names:
             if table not in selected:  # committed with a selected sibling: Dagster must know
