@@ -94,3 +94,17 @@ def test_a_table_deleted_and_made_anew_is_not_taken_for_the_one_kept(
     assert asked(lake, loads) == list(TABLES)
     again = snapshots.current(lake, "sessions")
     assert (again.version, again.days()) == (held.version, [DAY2])
+
+
+def test_tables_beyond_the_file_budget_are_loaded_anew_at_each_ask(
+    lake: Lake, loads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A year of a large lake's files kept in a code location's process would be a gigabyte."""
+    run(lake, DAY1, DAY2)
+    files = sum(len(delta.snapshot(lake, t).files) for t in TABLES)
+    monkeypatch.setattr(snapshots, "KEEP_FILES", files)
+    asked(lake, loads)
+    assert asked(lake, loads) == []  # all within the budget
+    monkeypatch.setattr(snapshots, "KEEP_FILES", files - 1)
+    asked(lake, loads)  # the least recently asked goes, each in turn
+    assert asked(lake, loads) == list(TABLES)
