@@ -73,6 +73,21 @@ def test_the_ui_s_whole_config_is_taken_without_what_the_command_sets(
     assert "only `ops` is read from a launchpad config, not ['bogus']" in refusal(pasted)
 
 
+def test_a_flag_of_another_command_in_the_file_is_left_out_with_a_note(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`explain --config` refused the run's launchpad config with `force: true`: "use --force",
+    which explain has not; materialize still says to use its flag."""
+    pasted = launchpad_config(OPERATORS, "tier_b")
+    pasted["ops"]["tier_b"]["config"]["force"] = True
+    for config in (pasted, {"force": True, "retention_hours": 2}):
+        nodes = node_configs("c.yaml", config, NODES, flags={"on_bad_file"})
+        assert "force" not in nodes["tier_b"]
+        note = "note: --config c.yaml: force left out: this command has no such flag"
+        assert note in capsys.readouterr().err
+        assert "force has a flag of its own: use --force" in refusal(config)
+
+
 def test_valid_settings_pass() -> None:
     config = {
         "retention_hours": 0,

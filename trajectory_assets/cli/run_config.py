@@ -74,19 +74,22 @@ def read_config(path: str) -> dict[str, Any]:
 
 
 def node_configs(
-    path: str, config: Mapping[str, Any], operators_of: Mapping[str, Sequence["Operator"]]
+    path: str,
+    config: Mapping[str, Any],
+    operators_of: Mapping[str, Sequence["Operator"]],
+    flags: Collection[str] = tuple(FLAGS),
 ) -> dict[str, dict[str, Any]]:
-    """Each asset node's share of the file (node name -> its operators in, config out)."""
+    """Each asset node's share of the file (node name -> its operators in, config out); `flags`:
+    the settings the command takes as flags (a setting of the others is left out, said once)."""
     if "ops" in config:
-        return _launchpad(path, config, operators_of)
+        return _launchpad(path, config, operators_of, flags)
     from trajectory_assets.defs.config import ComputeConfig
 
     settings = set(ComputeConfig.model_fields) - set(FLAGS)
     owner = {op.name: node for node, ops in operators_of.items() for op in ops if op.params}
+    _flags_in_file(path, set(config) & set(FLAGS), flags)
     for key in config:
-        if key in FLAGS:
-            raise CliError(f"--config {path}: {key} has a flag of its own: use {FLAGS[key]}")
-        if key not in settings and key not in owner:
+        if key not in settings and key not in owner and key not in FLAGS:
             raise CliError(
                 f"--config {path}: {key!r} is neither a setting ({', '.join(sorted(settings))}) "
                 "nor an operator with parameters in this run "
@@ -99,7 +102,10 @@ def node_configs(
 
 
 def _launchpad(
-    path: str, config: Mapping[str, Any], operators_of: Mapping[str, Sequence["Operator"]]
+    path: str,
+    config: Mapping[str, Any],
+    operators_of: Mapping[str, Sequence["Operator"]],
+    flags: Collection[str],
 ) -> dict[str, dict[str, Any]]:
     """The launchpad's form: `ops.<node>.config`, each node's own. The UI's whole config may
     hold `resources`, `loggers` and `execution` too, which this command sets itself (the lake
@@ -123,13 +129,25 @@ def _launchpad(
     from trajectory_assets.defs.config import ComputeConfig
 
     found = {}
+    given = set()
     for node in operators_of:
         section = dict((ops.get(node) or {}).get("config") or {})
         for key in set(section) & set(FLAGS):  # the launchpad spells out every default
             if section.pop(key) != ComputeConfig.model_fields[key].default:
-                raise CliError(f"--config {path}: {key} has a flag of its own: use {FLAGS[key]}")
+                given.add(key)
         found[node] = section
+    _flags_in_file(path, given, flags)
     return found
+
+
+def _flags_in_file(path: str, given: Collection[str], flags: Collection[str]) -> None:
+    """A setting of the file that the command takes as a flag is refused (the flag says it);
+    one of another command's flags (`force` given to explain) is left out, with a note."""
+    for key in sorted(given):
+        if key in flags:
+            raise CliError(f"--config {path}: {key} has a flag of its own: use {FLAGS[key]}")
+    if other := sorted(set(given) - set(flags)):
+        tell(f"note: --config {path}: {', '.join(other)} left out: this command has no such flag")
 
 
 def check_configs(
@@ -224,7 +242,7 @@ def prepared_run(
         for a in assets
         if isinstance(a, dg.AssetsDefinition) and a.is_executable and set(a.keys) & wanted
     }
-    from_file = node_configs(config_file, config, operators_of)
+    from_file = node_configs(config_file, config, operators_of, set(flags))
     configs = {name: {**from_file[name], **flags} for name in operators_of}
     operators = check_configs(config_file, configs, operators_of)
     run_config = {
