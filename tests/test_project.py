@@ -91,6 +91,18 @@ def modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (package / "twin.py").write_text(APPS.replace('"apps"', '"twin"') + LOCATION)
     (package / "app_count.py").write_text(APP_COUNT)
     (tmp_path / "mods" / "solo.py").write_text(APPS.replace('"apps"', '"solo"'))
+    (package / "both.py").write_text(  # lists the operators it imports as its own
+        "from team.apps import operators as theirs\n"
+        + APP_COUNT.replace("operators = [AppCount()]", "operators = [*theirs, AppCount()]")
+    )
+    (package / "builtin.py").write_text(
+        APP_COUNT.replace(
+            "operators = [AppCount()]", "operators = [AppCount(), Sessionize()]"
+        ).replace(
+            "import trajectory_assets as ta",
+            "import trajectory_assets as ta\nfrom trajectory_assets.operators import Sessionize",
+        )
+    )
     monkeypatch.syspath_prepend(str(tmp_path / "mods"))
     monkeypatch.delenv("TRAJECTORY_ASSETS_DEFS", raising=False)
     return tmp_path / "mods"
@@ -107,6 +119,20 @@ def test_a_modules_tables_are_named_as_its_own_code_location_names_them(modules:
 def test_two_modules_of_one_name_are_a_definition_error(modules: Path) -> None:
     with pytest.raises(DefinitionError, match="give each module's build_definitions a name"):
         load(["team.apps", "team.twin"])
+
+
+def test_an_operator_listed_by_two_modules_is_named_once_with_the_fix(modules: Path) -> None:
+    """It was a "same name: give it a name of its own" error per operator: not the fix."""
+    with pytest.raises(DefinitionError) as listed:
+        load(["team.apps", "team.both"])
+    assert str(listed.value) == (
+        "module 'team.both' lists operator 'apps' (Apps), as module 'team.apps' does: list "
+        "each operator in one module's `operators` (a module reads the tables of the others, "
+        "and the built-in ones, without listing them)"
+    )
+    with pytest.raises(DefinitionError, match=r"'sessionize' \(Sessionize\), as the built-in"):
+        load(["team.builtin"])
+    assert "apps" in load(["team.both"]).registry.tables  # alone, its list is its own
 
 
 def test_a_module_reads_the_tables_of_another(modules: Path, lake: Lake) -> None:

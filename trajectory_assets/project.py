@@ -135,6 +135,7 @@ def load(
             )
         found.append(Module(name, tuple(ops), _node_name(name, module, ops), _checks(module, ops)))
     _check_node_names(found)
+    _check_listed_once(found)
     project = Project(tuple(found), params or {}, params_from)
     project.registry  # noqa: B018 - checks the definitions now, with a clear message
     return project
@@ -169,6 +170,23 @@ def _checks(module: ModuleType, ops: Sequence[Operator]) -> "tuple[dg.AssetCheck
         and not c.keys  # checks alone, not an asset with checks of its own
         and {k.asset_key.to_user_string() for k in c.check_keys} <= tables
     )
+
+
+def _check_listed_once(modules: Sequence[Module]) -> None:
+    """An operator listed by two modules (one imports the other's, or the built-in ones) was a
+    "same name" error per operator, whose fix (rename it) is not the fix: list it once."""
+    lister: dict[tuple[type[Operator], str], str] = {
+        (type(op), op.name): "the built-in tables" for op in OPERATORS
+    }
+    for module in modules:
+        for op in module.operators:
+            other = lister.setdefault((type(op), op.name), f"module {module.name!r}")
+            if other != f"module {module.name!r}":
+                raise DefinitionError(
+                    f"module {module.name!r} lists operator {op.name!r} ({type(op).__name__}), "
+                    f"as {other} does: list each operator in one module's `operators` (a module "
+                    "reads the tables of the others, and the built-in ones, without listing them)"
+                )
 
 
 def _check_node_names(modules: Sequence[Module]) -> None:
