@@ -1,6 +1,8 @@
 """The daily report from hand-built tables: contents, escaping, empty days, a valid PNG."""
 
 import io
+from decimal import Decimal
+from typing import get_args, get_type_hints
 
 import pyarrow as pa
 import pytest
@@ -20,7 +22,7 @@ from trajectory_assets.operators import EvalRuns, ModelComparisons, ToolStats
 from trajectory_assets.operators.session_tables import SESSIONS
 from trajectory_assets.report import render_daily_report
 from trajectory_assets.report.chart import label, top_apps
-from trajectory_assets.report.data import wilson_interval
+from trajectory_assets.report.data import AppRow, wilson_interval
 
 
 def _png_size(png: bytes) -> tuple[int, int]:
@@ -155,9 +157,24 @@ def test_money_is_written_with_its_sign_first(value: float, shown: str) -> None:
     assert _fmt(value, "usd") == shown
 
 
+def _app(i: int, cost_usd: float | None) -> AppRow:
+    none = Decimal(0)
+    return AppRow(
+        app_id=f"tenant-{i:03d}",
+        sessions=i,
+        cost_usd=cost_usd,
+        cost_per_session=cost_usd,
+        llm_calls_unpriced=none,
+        input_tokens=none,
+        output_tokens=none,
+        error_sessions=0,
+        loop_sessions=0,
+    )
+
+
 def test_hundreds_of_apps_chart_as_the_top_ones_and_the_rest():
     """500 tenants' bars merged into a black smear, and long ids squeezed every panel."""
-    apps = [{"app_id": f"tenant-{i:03d}", "sessions": i, "cost_usd": 0.5} for i in range(500)]
+    apps = [_app(i, 0.5) for i in range(500)]
     shown = top_apps(apps)
     assert [a["app_id"] for a in shown[:-1]] == [f"tenant-{i:03d}" for i in range(489, 500)]
     assert shown[-1] == {
@@ -167,7 +184,7 @@ def test_hundreds_of_apps_chart_as_the_top_ones_and_the_rest():
         "llm_calls_unpriced": 0,
     }
     assert top_apps(apps[:12]) == apps[:12]
-    unpriced = [{**a, "cost_usd": None} for a in apps]  # a bar of none priced drew $0
+    unpriced = [_app(i, None) for i in range(500)]  # a bar of none priced drew $0
     assert top_apps(unpriced)[-1]["cost_usd"] is None
     assert label("x" * 120) == "x" * 15 + "…" + "x" * 16 and label("$5") == r"\$5"
     runs = [label(f"humaneval / claude-sonnet-4 / run-2026112{i}", 32) for i in range(3)]
@@ -236,3 +253,32 @@ def test_a_day_without_a_priced_call_costs_unknown_not_zero():
     assert report.summary["cost_usd"] is None
     headline, app = report.html.split("<h2>Sessions and cost")
     assert "$0.0000" not in headline and "$0.0000" not in app.split("<h2>")[0]
+
+
+def test_each_query_returns_its_row_type():
+    """`gather_data` casts each query's rows to its TypedDict: a column renamed or retyped in
+    the SQL would pass mypy and fail only when a page is drawn."""
+    from trajectory_assets.batch import Batch
+    from trajectory_assets.report import data
+
+    python = {pa.int64(): int, pa.float64(): float, pa.string(): str}
+    queries = [
+        (data.TOTALS, data.Totals),
+        (data.BY_APP, data.AppRow),
+        (data.BY_MODEL, data.ModelRow),
+        (data.TOOLS, data.ToolRow),
+        (data.EVALS, data.EvalRunRow),
+        (data.COMPARISONS, data.ComparisonRow),
+        (data.LOOPS, data.LoopRow),
+    ]
+    batch = Batch({name: data._table(name, {}) for name in data.REPORT_TABLES})
+    try:
+        for query, row in queries:
+            schema, hints = batch.sql(query).schema, get_type_hints(row)
+            assert schema.names == list(hints), row.__name__
+            for f in schema:
+                kind = Decimal if pa.types.is_decimal(f.type) else python[f.type]
+                assert hints[f.name] is kind or kind in get_args(hints[f.name]), f.name
+    finally:
+        batch.close()
+    assert list(get_type_hints(data.EvalRow))[-2:] == ["ci_low", "ci_high"]

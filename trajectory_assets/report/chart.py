@@ -6,9 +6,10 @@ package and the Dagster definitions stays cheap.
 """
 
 import io
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypedDict
 
-from trajectory_assets.report.data import ReportData
+from trajectory_assets.report.data import AppRow, ReportData
 
 TOP_APPS = 12
 """Bars of the cost panel: hundreds of apps (a tenant each) merge into a smear."""
@@ -18,10 +19,10 @@ RUN_LABEL_CHARACTERS = 44
 """`benchmark / model / run`: each part tells runs apart."""
 
 
-def label(text: Any, limit: int = LABEL_CHARACTERS) -> str:
+def label(text: str, limit: int = LABEL_CHARACTERS) -> str:
     """Text for matplotlib, where `$` would start mathtext, cut to `limit` characters in the
     middle: the end tells apart what shares a beginning (`benchmark / model / run`)."""
-    shown = str(text)
+    shown = text
     if len(shown) > limit:
         keep = limit - 1
         shown = shown[: keep // 2] + "…" + shown[len(shown) - (keep - keep // 2) :]
@@ -33,31 +34,40 @@ def _first(shown: int, total: int) -> str:
     return f" (first {shown} of {total})" if shown < total else ""
 
 
-def _sessions_note(app: dict[str, Any]) -> str:
+class AppBar(TypedDict):
+    """A bar of the cost panel: an app's row, or the apps beyond the top ones together."""
+
+    app_id: str
+    sessions: int
+    cost_usd: float | None
+    llm_calls_unpriced: Decimal
+
+
+def _sessions_note(app: AppBar) -> str:
     """A cost bar's note: its sessions, and what its cost leaves out (never a silent $0)."""
     sessions = app["sessions"]
     note = f"{sessions} session{'s' if sessions != 1 else ''}"
-    unpriced = app.get("llm_calls_unpriced") or 0
+    unpriced = app["llm_calls_unpriced"]
     if app["cost_usd"] is None:
         return note + "\nunpriced"
     return note + (f"\n{unpriced} unpriced call{'s' if unpriced != 1 else ''}" if unpriced else "")
 
 
-def top_apps(apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def top_apps(apps: list[AppRow]) -> list[AppBar]:
     """The apps of most sessions, by name, and the others as one bar (the page lists them all)."""
     if len(apps) <= TOP_APPS:
-        return apps
-    ranked = sorted(apps, key=lambda a: (-a["sessions"], str(a["app_id"])))
+        return list(apps)
+    ranked = sorted(apps, key=lambda a: (-a["sessions"], a["app_id"]))
     top, rest = ranked[: TOP_APPS - 1], ranked[TOP_APPS - 1 :]
-    other = {
-        "app_id": f"{len(rest)} other apps",
-        "sessions": sum(a["sessions"] for a in rest),
-        "cost_usd": None  # unknown when none of them has a priced call, as for one app
+    other = AppBar(
+        app_id=f"{len(rest)} other apps",
+        sessions=sum(a["sessions"] for a in rest),
+        cost_usd=None  # unknown when none of them has a priced call, as for one app
         if all(a["cost_usd"] is None for a in rest)
         else sum(a["cost_usd"] or 0.0 for a in rest),
-        "llm_calls_unpriced": sum(a.get("llm_calls_unpriced") or 0 for a in rest),
-    }
-    return [*sorted(top, key=lambda a: str(a["app_id"])), other]
+        llm_calls_unpriced=sum((a["llm_calls_unpriced"] for a in rest), Decimal(0)),
+    )
+    return [*sorted(top, key=lambda a: a["app_id"]), other]
 
 
 def render_chart(day: str, data: ReportData) -> bytes:
@@ -121,22 +131,26 @@ def render_chart(day: str, data: ReportData) -> bytes:
     else:
         _empty(tools_ax)
 
-    rated = [e for e in data.evals if e["ci_low"] is not None]
+    rated = [
+        (e, low, high)
+        for e in data.evals
+        if (low := e["ci_low"]) is not None and (high := e["ci_high"]) is not None
+    ]
     evals = rated[:16]
     eval_ax.set_title(f"Eval pass rate, 95% Wilson{_first(len(evals), len(rated))}")
     if evals:
         ys = list(range(len(evals)))
-        rates = [e["pass_rate"] for e in evals]
+        rates = [e["pass_rate"] for e, _, _ in evals]
         errors = [  # never below 0: matplotlib refuses a negative bar, and the page with it
-            [max(0.0, r - e["ci_low"]) for r, e in zip(rates, evals, strict=True)],
-            [max(0.0, e["ci_high"] - r) for r, e in zip(rates, evals, strict=True)],
+            [max(0.0, r - low) for r, (_, low, _) in zip(rates, evals, strict=True)],
+            [max(0.0, high - r) for r, (_, _, high) in zip(rates, evals, strict=True)],
         ]
         eval_ax.errorbar(rates, ys, xerr=errors, fmt="o", capsize=3, color="#55a868")
         eval_ax.set_yticks(
             ys,
             [
                 label(f"{e['benchmark']} / {e['model']} / {e['run_id']}", RUN_LABEL_CHARACTERS)
-                for e in evals
+                for e, _, _ in evals
             ],
         )
         eval_ax.set_xlim(0, 1)

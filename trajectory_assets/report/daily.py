@@ -32,7 +32,7 @@ def render_daily_report(day: str, tables: Mapping[str, pa.Table]) -> DailyReport
     """The report of `day` from its tables (see the package docstring)."""
     data = gather_data(tables)
     png = render_chart(day, data)
-    summary = {
+    summary: dict[str, str | int | float | None] = {
         "sessions": int(data.totals["sessions"]),
         "cost_usd": data.totals["cost_usd"],
         "llm_calls": int(data.totals["llm_calls"]),

@@ -7,8 +7,9 @@ counts as empty, so a day with no evals still gets a report.
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from statistics import NormalDist
-from typing import Any
+from typing import TypedDict, TypeVar, cast
 
 import pyarrow as pa
 
@@ -20,17 +21,115 @@ TOP_TOOLS = 10
 TOP_LOOPS = 10
 
 
+# One row type per query, its keys the query's columns. DuckDB sums BIGINTs as HUGEINT, which
+# Arrow reads as decimal128(38, 0): those sums are `Decimal`s.
+
+
+class Totals(TypedDict):
+    sessions: int
+    cost_usd: float | None
+    llm_calls: int
+    llm_calls_unpriced: Decimal
+    loops_detected: int
+    failing_tools: int
+
+
+class AppRow(TypedDict):
+    app_id: str
+    sessions: int
+    cost_usd: float | None
+    cost_per_session: float | None
+    llm_calls_unpriced: Decimal
+    input_tokens: Decimal
+    output_tokens: Decimal
+    error_sessions: int
+    loop_sessions: int
+
+
+class ModelRow(TypedDict):
+    model: str
+    calls: int
+    latency_p50: float | None
+    latency_p95: float | None
+    latency_p99: float | None
+    ttft_p50: float | None
+    cost_usd: float | None
+    unpriced: int
+
+
+class ToolRow(TypedDict):
+    """A failing tool: `n_errors > 0` gives it a terminal share and a top error type."""
+
+    app_id: str
+    tool_name: str
+    n_calls: int
+    n_errors: int
+    failure_rate: float
+    latency_ms_p50: float | None
+    latency_ms_p95: float | None
+    n_sessions: int
+    terminal_error_share: float
+    top_error_type: str
+
+
+class EvalRunRow(TypedDict):
+    benchmark: str
+    model: str
+    run_id: str
+    n_attempts: int
+    n_tasks: int
+    pass_rate: float
+    pass_at_1: float | None
+    n_passed: int
+    cost_usd: float | None
+    cost_per_passed_task: float | None
+    llm_calls_unpriced: int
+
+
+class EvalRow(EvalRunRow):
+    """A run with its pass rate's interval: none without attempts."""
+
+    ci_low: float | None
+    ci_high: float | None
+
+
+class ComparisonRow(TypedDict):
+    """`window_days` is null in a day written before the column."""
+
+    benchmark: str
+    model_a: str
+    model_b: str
+    n_tasks: int
+    pass_at_1_a: float
+    pass_at_1_b: float
+    diff: float
+    diff_se: float | None
+    diff_ci_low: float | None
+    diff_ci_high: float | None
+    mean_cost_diff: float | None
+    window_days: int | None
+
+
+class LoopRow(TypedDict):
+    app_id: str
+    session_id: str
+    max_identical_tool_run: int
+    max_ping_pong: int
+    n_tool_calls: int
+    status: str
+
+
 @dataclass(frozen=True)
 class ReportData:
     """One list of rows per section; `totals` is the headline row."""
 
-    by_app: list[dict[str, Any]]
-    by_model: list[dict[str, Any]]
-    tools: list[dict[str, Any]]
-    evals: list[dict[str, Any]]
-    comparisons: list[dict[str, Any]]
-    loops: list[dict[str, Any]]
-    totals: dict[str, Any]
+    by_app: list[AppRow]
+    by_model: list[ModelRow]
+    tools: list[ToolRow]
+    evals: list[EvalRow]
+    comparisons: list[ComparisonRow]
+    loops: list[LoopRow]
+    totals: Totals
 
 
 def gather_data(tables: Mapping[str, pa.Table]) -> ReportData:
@@ -38,16 +137,24 @@ def gather_data(tables: Mapping[str, pa.Table]) -> ReportData:
     batch = Batch({name: _table(name, tables) for name in REPORT_TABLES})
     try:
         return ReportData(
-            by_app=batch.sql(BY_APP).to_pylist(),
-            by_model=batch.sql(BY_MODEL).to_pylist(),
-            tools=batch.sql(TOOLS).to_pylist(),
-            evals=_with_intervals(batch.sql(EVALS).to_pylist()),
-            comparisons=batch.sql(COMPARISONS).to_pylist(),
-            loops=batch.sql(LOOPS).to_pylist(),
-            totals=batch.sql(TOTALS).to_pylist()[0],
+            by_app=_rows(batch, BY_APP, AppRow),
+            by_model=_rows(batch, BY_MODEL, ModelRow),
+            tools=_rows(batch, TOOLS, ToolRow),
+            evals=_with_intervals(_rows(batch, EVALS, EvalRunRow)),
+            comparisons=_rows(batch, COMPARISONS, ComparisonRow),
+            loops=_rows(batch, LOOPS, LoopRow),
+            totals=_rows(batch, TOTALS, Totals)[0],
         )
     finally:
         batch.close()
+
+
+Row = TypeVar("Row")
+
+
+def _rows(batch: Batch, query: str, row: type[Row]) -> list[Row]:
+    """Arrow's rows are plain dicts: a test holds each row type to its query's columns."""
+    return cast(list[Row], batch.sql(query).to_pylist())
 
 
 def _table(name: str, tables: Mapping[str, pa.Table]) -> pa.Table:
@@ -124,11 +231,13 @@ LIMIT {TOP_LOOPS}
 """
 
 
-def _with_intervals(evals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_intervals(runs: list[EvalRunRow]) -> list[EvalRow]:
     """95% Wilson score interval of each run's pass rate (see `wilson_interval`)."""
-    for e in evals:
-        n, k = int(e["n_attempts"]), int(e["n_passed"])
-        e["ci_low"], e["ci_high"] = wilson_interval(k, n) if n > 0 else (None, None)
+    evals = []
+    for r in runs:
+        n, k = r["n_attempts"], r["n_passed"]
+        low, high = wilson_interval(k, n) if n > 0 else (None, None)
+        evals.append(EvalRow(**r, ci_low=low, ci_high=high))
     return evals
 
 

@@ -6,16 +6,17 @@ import base64
 import html
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
 
-from trajectory_assets.report.data import ReportData
+from trajectory_assets.report.data import ComparisonRow, ReportData
 
 
-def _fmt(value: Any, kind: str = "") -> str:
+def _fmt(value: object, kind: str = "") -> str:
     if value is None:
         return "—"
     if isinstance(value, Decimal):  # DuckDB's sums of integers
         value = int(value) if value == value.to_integral_value() else float(value)
+    if not isinstance(value, int | float):
+        return html.escape(str(value))
     if kind == "usd":
         sign = "-" if value < 0 else ""  # -$0.0107, a cost difference
         if 0 < abs(value) < 0.00005:  # a real cost, not a free call
@@ -29,13 +30,11 @@ def _fmt(value: Any, kind: str = "") -> str:
         return f"{value * 100:{'+' if kind == 'pp' else ''}.1f} pp"
     if isinstance(value, float):
         return f"{value:,.3f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return html.escape(str(value))
+    return f"{value:,}"
 
 
 def _html_table(
-    columns: Sequence[tuple[str, str, str]], rows: Sequence[Mapping[str, Any]], empty: str
+    columns: Sequence[tuple[str, str, str]], rows: Sequence[Mapping[str, object]], empty: str
 ) -> str:
     """columns: (header, key, format kind)."""
     if not rows:
@@ -72,10 +71,10 @@ def _shown_of(shown: int, total: int, what: str) -> str:
     return f'<p class="note">The first {shown} of {total} {html.escape(what)}.</p>'
 
 
-def _window(day: str, comparisons: Sequence[Mapping[str, Any]]) -> str:
+def _window(day: str, comparisons: Sequence[ComparisonRow]) -> str:
     """Which days the comparisons pool (model_comparisons' `window_days`, 1 by default; a
     row of a day written before the column has none)."""
-    windows = sorted({r["window_days"] for r in comparisons if r.get("window_days")})
+    windows = sorted({w for r in comparisons if (w := r["window_days"])})
     if not windows:
         return ""
     if windows == [1]:
