@@ -199,6 +199,10 @@ def test_write_then_read_an_own_table_with_days_as_a_user_gives_them(
         ctx.apply(SessionsPerApp(), [DAY1])["sessions_per_app"]
     )
     ctx.write(SessionsPerApp(), [day1, DAY2])
+    # the context still knows every operator by name (a write left it only the written one)
+    assert ctx.registry.operator("eval_runs").name == "eval_runs"
+    assert ctx.registry.operator("sessions_per_app").name == "sessions_per_app"
+    assert {"sessions", "eval_runs", "sessions_per_app"} <= set(ctx.tables())
     counts = ctx.read("sessions_per_app", dt=DAY1)
     expected = ctx.read("sessions", dt=DAY1).group_by("app_id").aggregate([("app_id", "count")])
     assert dict(

@@ -187,7 +187,8 @@ class Context:
             )
         finally:
             runtime.stop()
-        self.registry = registry
+        ours = [o for o in self.registry.operators if o.name != op.name]
+        self.registry = Registry.build([*ours, op], self.registry.upstream)
         return result
 
     def _with(self, op: Operator) -> Registry:

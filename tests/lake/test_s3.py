@@ -23,7 +23,7 @@ from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import BadRawFilesError, ConcurrentWriterError
 from trajectory_assets.lake import delta, delta_commit, snapshots
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV, Lake, lake_from_env
 from trajectory_assets.lake.raw import list_days, list_raw_files
 from trajectory_assets.lake.raw_read import read_events
 from trajectory_assets.operators import TABLES, Sessionize
@@ -239,3 +239,27 @@ def test_a_table_made_anew_within_the_same_second_on_s3_is_not_taken_for_the_kep
         write(DAY2)
         assert snapshots.current(lake, "t") == delta.snapshot(lake, "t")
         lake.fs.rm(lake.path("t"), recursive=True)
+
+
+def test_the_event_logger_reaches_the_endpoint_the_command_line_does(
+    s3: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a bare s3:// lake, the logger went to AWS itself, where the command line and
+    `connect` used TRAJECTORY_ASSETS_S3_ENDPOINT_URL: each event failed to be written."""
+    from trajectory_assets.ingest import EventLogger
+
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    s3.make_bucket(bucket)
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        (S3_ENDPOINT_URL_ENV, s3.endpoint_url),
+    ):
+        monkeypatch.setenv(name, value)
+    logger = EventLogger(f"s3://{bucket}/prod", app_id="support-bot")
+    with logger.session("s-1") as session:
+        session.user_message("hello")
+    logger.close()
+    assert logger.stats()["written_events"] >= 2
+    assert list_raw_files(lake_from_env(f"s3://{bucket}/prod"))

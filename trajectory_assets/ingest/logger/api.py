@@ -21,7 +21,7 @@ from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, Cap
 from trajectory_assets.ingest.logger.flusher import Flusher
 from trajectory_assets.ingest.logger.session import Session
 from trajectory_assets.ingest.logger.turns import SessionTurns
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import id_problem
 
 # the name users configure, whichever module of the package logs
@@ -79,7 +79,12 @@ class EventLogger:
             raise ValueError("app_id must be a non-empty string")
         if problem := id_problem("app_id", app_id):
             raise ValueError(problem)
-        self.lake = Lake(lake, dict(storage_options or {})) if isinstance(lake, str) else lake
+        if isinstance(lake, Lake):
+            self.lake = lake
+        elif storage_options is None:  # an s3:// lake: the store the command line reaches
+            self.lake = lake_from_env(lake)
+        else:
+            self.lake = Lake(lake, dict(storage_options))
         self.app_id = app_id
         self.capture = capture
         self.sample_rate = sample_rate
