@@ -3,6 +3,8 @@ the tables an operator may read, and the settings tests vary as keywords."""
 
 from collections.abc import Sequence
 
+import pytest
+
 from trajectory_assets.engine.materialize import DEFAULTS, run_operators
 from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
@@ -10,6 +12,7 @@ from trajectory_assets.engine.results import OperatorResult, RunResult
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
+from trajectory_assets.lake import delta
 from trajectory_assets.lake.bad_file_rules import OnBadFile
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta_history import OperatorCommitInfo
@@ -109,3 +112,16 @@ def intent_metadata(op: Operator, run_id: str) -> OperatorCommitInfo:
         "skipped_files": "[]",
         "audit": "{}",
     }
+
+
+def table_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tables opened from their Delta log from now on, by name, in order."""
+    opened: list[str] = []
+    real = delta.open_table
+
+    def counted(lake: Lake, name: str, version: int | None = None) -> object:
+        opened.append(name)
+        return real(lake, name, version)
+
+    monkeypatch.setattr(delta, "open_table", counted)
+    return opened

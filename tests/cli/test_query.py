@@ -16,7 +16,7 @@ import pytest
 
 from tests.cli.helpers import CLI, materialize
 from tests.lakes import DAY1, DAY2
-from tests.runs import lake_catalog
+from tests.runs import lake_catalog, table_opens
 from trajectory_assets.cli import main
 from trajectory_assets.lake import delta, delta_history, erase
 from trajectory_assets.lake.fs import Lake
@@ -330,14 +330,7 @@ def test_a_query_opens_the_tables_it_names_only(
 ) -> None:
     """Every table was opened (each version's file list read) whatever the SQL named: a count
     of one table of a lake two years old took 5.8 s, 4 of them on the other eleven."""
-    opened: list[str] = []
-    real = delta.open_table
-
-    def counted(lake: Lake, name: str, version: int | None = None) -> object:
-        opened.append(name)
-        return real(lake, name, version)
-
-    monkeypatch.setattr(delta, "open_table", counted)
+    opened = table_opens(monkeypatch)
     assert (
         query(materialized_lake, "SELECT count(*) FROM Sessions JOIN turns USING (session_id)") == 0
     )

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from tests.lakes import DAY1, DAY2
-from tests.runs import lake_catalog, run_operator
+from tests.runs import lake_catalog, run_operator, table_opens
 from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import MissingUpstreamError
-from trajectory_assets.lake import delta, snapshots
+from trajectory_assets.lake import snapshots
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators.sessionize import Sessionize
 
@@ -55,15 +55,8 @@ def test_days_a_run_leaves_as_they_are_cost_no_snapshot_each(
     over a year of days already up to date took the square of its days (0.6 s a day and
     operator at 400 days), computing nothing."""
     run_operators([Sessionize()], lake, [DAY1, DAY2], InlineRuntime())
-    opened: list[str] = []
-    real = delta.open_table
-
-    def counted(lake: Lake, name: str, version: int | None = None) -> object:
-        opened.append(name)
-        return real(lake, name, version)
-
     snapshots.forget_all()  # every table loaded anew by this run
-    monkeypatch.setattr(delta, "open_table", counted)
+    opened = table_opens(monkeypatch)
     result = run_operators([Sessionize()], lake, [DAY1, DAY2], InlineRuntime())
     assert all(day.up_to_date for day in result.operators["sessionize"].days.values())
     assert sorted(set(opened)) == sorted(opened) == sorted(Sessionize.output_names)  # once

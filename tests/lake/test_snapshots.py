@@ -8,7 +8,7 @@ import pytest
 
 from tests.lake.test_delta import drop_a_session
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
-from tests.runs import lake_catalog, run_operator
+from tests.runs import lake_catalog, run_operator, table_opens
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake import delta, delta_commit, delta_history, erase, snapshots
 from trajectory_assets.lake.fs import Lake
@@ -21,15 +21,7 @@ TABLES = ("sessions", "turns", "errors")
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The tables loaded from their log since the test began (every table closed first)."""
     snapshots.forget_all()
-    opened: list[str] = []
-    real = delta.open_table
-
-    def counted(lake: Lake, name: str, version: int | None = None) -> object:
-        opened.append(name)
-        return real(lake, name, version)
-
-    monkeypatch.setattr(delta, "open_table", counted)
-    return opened
+    return table_opens(monkeypatch)
 
 
 def asked(lake: Lake, loads: list[str]) -> list[str]:
