@@ -11,7 +11,7 @@ import pytest
 from tests.cli.helpers import materialize, on_lake
 from tests.lakes import DAY1, DAY2
 from trajectory_assets.cli.common import CliError
-from trajectory_assets.cli.run_config import check_configs, node_configs
+from trajectory_assets.cli.run_config import FLAGS, check_configs, node_configs
 from trajectory_assets.defs.config import launchpad_config
 from trajectory_assets.operators import OPERATORS
 
@@ -20,7 +20,7 @@ NODES = {"tier_b": OPERATORS}
 
 def refusal(config: dict[str, Any]) -> str:
     with pytest.raises(CliError) as refused:
-        check_configs("c.yaml", node_configs("c.yaml", config, NODES), NODES)
+        check_configs("c.yaml", node_configs("c.yaml", config, NODES, FLAGS), NODES)
     return str(refused.value)
 
 
@@ -64,7 +64,7 @@ def test_the_ui_s_whole_config_is_taken_without_what_the_command_sets(
         **launchpad_config(OPERATORS, "tier_b"),
         "resources": {"lake": {"config": {"root": "elsewhere"}}},
     }
-    nodes = node_configs("c.yaml", pasted, NODES)
+    nodes = node_configs("c.yaml", pasted, NODES, FLAGS)
     assert nodes["tier_b"]["sessionize"] == {"identical_run_threshold": 3, "ping_pong_threshold": 4}
     assert "note: --config c.yaml: resources left out: the command sets them" in (
         capsys.readouterr().err
@@ -94,9 +94,9 @@ def test_valid_settings_pass() -> None:
         "max_rejected_share": 1,
         "sessionize": {"ping_pong_threshold": 6},
     }
-    check_configs("c.yaml", node_configs("c.yaml", config, NODES), NODES)
+    check_configs("c.yaml", node_configs("c.yaml", config, NODES, FLAGS), NODES)
     check_configs(
-        "c.yaml", node_configs("c.yaml", launchpad_config(OPERATORS, "tier_b"), NODES), NODES
+        "c.yaml", node_configs("c.yaml", launchpad_config(OPERATORS, "tier_b"), NODES, FLAGS), NODES
     )
 
 

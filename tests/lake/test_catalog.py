@@ -1,7 +1,9 @@
 """Reading a table through the catalog: the rows of named sessions come from the files whose log
 entry allows them, and are the rows a whole read finds."""
 
+import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -10,8 +12,10 @@ import pytest
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta, delta_commit
+from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.staging import write_data_file
 from trajectory_assets.operators import Compact, Sessionize
 from trajectory_assets.schema import TableSpec
 
@@ -54,3 +58,24 @@ def test_the_rows_of_named_sessions_are_read_from_the_files_that_may_hold_them(
         }
         assert 0 < len(read) < len(files_of_app), table
         assert catalog.session_rows(table, "no-such-app", named, COLUMNS).num_rows == 0
+
+
+@pytest.mark.parametrize("partition_by", [(), ("app_id",)])
+def test_a_file_whose_ids_are_not_text_or_whose_rows_are_uncounted_is_read(
+    tmp_path: Path, partition_by: tuple[str, ...]
+) -> None:
+    """Ids 9 and 10 of a table of one's own gave the text range "9".."10", which holds no "10",
+    and a file whose log entry keeps no statistics counted as empty: both were skipped, and a
+    forget would have found none of the session's rows there."""
+    lake = Lake(str(tmp_path / "lake"))
+    numbered, text = pa.array([9, 10]), pa.array(["9", "10"])
+    for name, ids, stats in (("numbered", numbered, True), ("bare", text, False)):
+        schema = pa.schema([("dt", pa.string()), ("app_id", pa.string()), ("session_id", ids.type)])
+        spec = TableSpec(name, schema, partition_by, ("app_id", "session_id"))
+        rows = pa.table({"dt": [DAY1] * 2, "app_id": ["a"] * 2, "session_id": ids}, schema)
+        values = {"dt": DAY1, **({"app_id": "a"} if partition_by else {})}
+        written = write_data_file(lake, spec, values, rows, f"part-{'0' * 16}-b-{name}.parquet")
+        file = written if stats else dataclasses.replace(written, stats=None)
+        delta_commit.commit_day(lake, spec, DAY1, [file], {}, since_version=None)
+        found = Catalog(lake, {name: spec}).session_rows(name, "a", ["10"], COLUMNS)
+        assert found.to_pylist() == [{"dt": DAY1, "session_id": rows["session_id"][1].as_py()}]

@@ -12,7 +12,8 @@ or the launchpad's whole run config as it is (`ops: {tier_b: {config: {...}}}`),
 UI.
 
 Settings with a flag of their own (`on_bad_file`, `force`, `allow_other_lake`) are refused in the
-file, so each has one place. A run of several assets (your own operators' with the built-in
+file, so each has one place; a command without that flag (`explain` has no `--force`) leaves it
+out with a note. A run of several assets (your own operators' with the built-in
 ones) gives the settings to each, and an operator's section to the asset that runs it.
 
 Every value is checked before any run starts, as the run would check it (types, ranges, an
@@ -77,7 +78,7 @@ def node_configs(
     path: str,
     config: Mapping[str, Any],
     operators_of: Mapping[str, Sequence["Operator"]],
-    flags: Collection[str] = tuple(FLAGS),
+    flags: Collection[str],
 ) -> dict[str, dict[str, Any]]:
     """Each asset node's share of the file (node name -> its operators in, config out); `flags`:
     the settings the command takes as flags (a setting of the others is left out, said once)."""

@@ -175,40 +175,48 @@ def observe_raw(
 
 
 def _observed_versions(instance: dg.DagsterInstance) -> dict[str, str]:
-    """The data version of each raw day's latest observation (records come newest first)."""
+    """The data version of each raw day's latest observation."""
     found: dict[str, str] = {}
-    cursor = None
-    while True:
-        page = instance.fetch_observations(dg.AssetKey("raw_events"), limit=1000, cursor=cursor)
-        for record in page.records:
-            observation = record.asset_observation
-            day = record.partition_key
-            if observation is not None and day is not None and day not in found:
-                found[day] = observation.tags.get(DATA_VERSION_TAG, "")
-        if not page.has_more:
-            return found
-        cursor = page.cursor
+    kind = dg.DagsterEventType.ASSET_OBSERVATION
+    for record in _last_records(instance, dg.AssetKey("raw_events"), kind):
+        observation, day = record.asset_observation, record.partition_key
+        if observation is not None and day is not None:
+            found[day] = observation.tags.get(DATA_VERSION_TAG, "")
+    return found
+
+
+def _last_records(
+    instance: dg.DagsterInstance, key: dg.AssetKey, kind: dg.DagsterEventType
+) -> list[dg.EventLogRecord]:
+    """Each day's last materialization (or observation) of an asset: a day has many records at
+    a year (a run a day, reruns, forgets), and reading them all took seconds per table. The
+    latest record ids per partition come from a Dagster method that is not public API; the
+    pinned version's tests cover it."""
+    last = sorted(instance.get_latest_storage_id_by_partition(key, kind).values())
+    fetch = (
+        instance.fetch_materializations
+        if kind == dg.DagsterEventType.ASSET_MATERIALIZATION
+        else instance.fetch_observations
+    )
+    records: list[dg.EventLogRecord] = []
+    for start in range(0, len(last), PAGE):
+        ids = last[start : start + PAGE]
+        filtered = dg.AssetRecordsFilter(asset_key=key, storage_ids=ids)
+        records += fetch(filtered, limit=len(ids)).records
+    return records
 
 
 def _latest(instance: dg.DagsterInstance, table: str, lake: str) -> dict[str, float]:
     """When the instance last recorded each day of a table, for the days whose last record is
     of `lake`: a day last recorded for another lake (a run allowed to write one, or the lake
     before it moved) is one the instance does not know."""
-    key = dg.AssetKey(table)
-    kind = dg.DagsterEventType.ASSET_MATERIALIZATION
-    # each day's last record only: a table's whole history is many records a day at a year
-    last = sorted(instance.get_latest_storage_id_by_partition(key, kind).values())
     found: dict[str, float] = {}
-    for start in range(0, len(last), PAGE):
-        ids = last[start : start + PAGE]
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, storage_ids=ids), limit=len(ids)
-        ).records
-        for record in records:
-            day, event = record.partition_key, record.asset_materialization
-            recorded_for = event.metadata.get("lake") if event is not None else None
-            if day is not None and (recorded_for is None or recorded_for.value == lake):
-                found[day] = record.timestamp
+    kind = dg.DagsterEventType.ASSET_MATERIALIZATION
+    for record in _last_records(instance, dg.AssetKey(table), kind):
+        day, event = record.partition_key, record.asset_materialization
+        recorded_for = event.metadata.get("lake") if event is not None else None
+        if day is not None and (recorded_for is None or recorded_for.value == lake):
+            found[day] = record.timestamp
     return found
 
 

@@ -7,6 +7,7 @@ step, one check), so make a new one, or call `refresh`, to see later commits.
 
 import bisect
 import difflib
+import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 
@@ -23,6 +24,15 @@ from trajectory_assets.lake.raw_read import read_events
 from trajectory_assets.schema import EVENTS, RAW_EVENTS, TableSpec
 
 RAW_SPEC = TableSpec(RAW_TABLE, RAW_EVENTS, ("app_id", "session_id"), ("event_id",))
+
+
+FILES_AT_ONCE = 16
+"""Data files a reader of scattered files fetches at once: on an object store each comes whole."""
+
+
+def _known_empty(f: DataFile) -> bool:
+    """A file its log entry counts no rows in (one without a count may hold any)."""
+    return f.rows == 0 and f.stats is not None and json.loads(f.stats).get("numRecords") == 0
 
 
 class Catalog:
@@ -151,26 +161,32 @@ class Catalog:
     ) -> pa.Table:
         """`columns` of the rows of an app's given sessions, from the files whose log entry
         allows them (their app, their range of session ids): a forget of a few sessions reads
-        a few files of a lake a year old, not every row of the app."""
+        a few files of each day of a lake a year old (one, where ids grow with time), not every
+        row of the app. Files are read a few at a time: on an object store each is fetched
+        whole."""
         wanted = sorted(set(session_ids))
 
         def may_hold(f: DataFile) -> bool:
-            if f.rows == 0 or f.values.get("app_id", app_id) != app_id:
+            if f.values.get("app_id", app_id) != app_id or _known_empty(f):
                 return False
-            if f.sessions is None:  # several apps, or ids too long for the stats
+            if f.sessions is None:  # several apps, ids too long for the stats, or not text
                 return True
             app, first, last = f.sessions
             at = bisect.bisect_left(wanted, first)
             return app == app_id and at < len(wanted) and wanted[at] <= last
 
+        spec = self.get(name)
         files = [f for f in self.snapshot(name).files if may_hold(f)]
         keys = ["app_id", "session_id"]
-        rows = delta.read_files(
-            self.lake, self.get(name), files, [*keys, *(c for c in columns if c not in keys)]
-        )
-        of_app = pc.equal(rows["app_id"], app_id)
-        named = pc.is_in(rows["session_id"], pa.array(wanted, pa.string()))
-        return rows.filter(pc.and_(of_app, named)).select(list(columns))
+        read = [*keys, *(c for c in columns if c not in keys)]
+        named = pa.array(wanted, pa.string())
+        found = [pa.schema([spec.schema.field(c) for c in columns]).empty_table()]
+        for start in range(0, len(files), FILES_AT_ONCE):
+            rows = delta.read_files(self.lake, spec, files[start : start + FILES_AT_ONCE], read)
+            of_app = pc.equal(pc.cast(rows["app_id"], pa.string()), app_id)
+            mask = pc.and_(of_app, pc.is_in(pc.cast(rows["session_id"], pa.string()), named))
+            found.append(rows.filter(mask).select(list(columns)))
+        return pa.concat_tables(found)
 
     def file_rows(self, name: str, day: str, columns: list[str]) -> Iterator[pa.Table]:
         """A day's rows one file at a time, for a reader whose memory must not grow with the

@@ -254,8 +254,8 @@ def _session_range(
     if "app_id" not in partition and app != maxs.get("app_id"):
         return None  # several apps in one file
     first, last = mins.get("session_id"), maxs.get("session_id")
-    if app is None or first is None or last is None:
-        return None
+    if not all(isinstance(v, str) for v in (app, first, last)):
+        return None  # none, or ids of a table of one's own that are not text: no text order
     return str(app), str(first), str(last)
 
 

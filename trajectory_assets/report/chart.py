@@ -22,11 +22,10 @@ RUN_LABEL_CHARACTERS = 44
 def label(text: str, limit: int = LABEL_CHARACTERS) -> str:
     """Text for matplotlib, where `$` would start mathtext, cut to `limit` characters in the
     middle: the end tells apart what shares a beginning (`benchmark / model / run`)."""
-    shown = text
-    if len(shown) > limit:
+    if len(text) > limit:
         keep = limit - 1
-        shown = shown[: keep // 2] + "…" + shown[len(shown) - (keep - keep // 2) :]
-    return shown.replace("$", r"\$")
+        text = text[: keep // 2] + "…" + text[len(text) - (keep - keep // 2) :]
+    return text.replace("$", r"\$")
 
 
 def _first(shown: int, total: int) -> str:
