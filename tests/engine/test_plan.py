@@ -146,6 +146,25 @@ def test_compacted_batches_are_cut_only_where_their_session_ranges_do_not_overla
     assert unknown[1] == ()
 
 
+def test_a_file_whose_log_entry_counts_no_rows_is_read_as_one_that_may_hold_any() -> None:
+    """A file another writer committed without statistics counted as empty: the planner left
+    its rows out of every batch, and forget's search out of its reads."""
+    from trajectory_assets.engine.plan import _compacted_units, overlapping
+    from trajectory_assets.lake.delta import DataFile
+
+    def file(name: str, stats: str | None) -> DataFile:
+        return DataFile(name, 10, 0, (("dt", DAY1),), stats=stats)
+
+    empty, uncounted = file("1", '{"numRecords": 0}'), file("2", None)
+    assert empty.known_empty and not uncounted.known_empty
+    assert not file("3", '{"numRecords": null}').known_empty
+    assert overlapping([empty, uncounted], []) == (uncounted,)
+    assert overlapping([empty, uncounted], [("a", "s", "t")]) == (uncounted,)
+    assert [[f.path for f in unit] for unit, _ in _compacted_units([empty, uncounted], 10)] == [
+        ["2"]
+    ]
+
+
 def test_a_day_of_payloads_that_compress_many_times_over_is_cut_into_more_batches(
     tmp_path: Path,
 ) -> None:

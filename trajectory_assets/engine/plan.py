@@ -221,7 +221,7 @@ def _compacted_units(
             last.clear()
 
     for f in sorted(files, key=lambda f: (f.sessions or ("", "", ""), f.path)):
-        if f.rows == 0:
+        if f.known_empty:
             continue  # the empty file of a day without rows
         full = sum(c.size for c in current) >= batch_bytes
         if full and f.sessions is not None and f.sessions[1] > last.get(f.sessions[0], ""):
@@ -268,7 +268,7 @@ def _table_tasks(op: Operator, keys: DayKeys, catalog: Catalog, day: str) -> lis
     """Chunks of the committed primary input's files (of every day of a rolling window); other
     inputs are read whole."""
     primary = op.inputs[0]
-    files = [f for d in op.input_days(day) for f in catalog.files(primary, d) if f.rows > 0]
+    files = [f for d in op.input_days(day) for f in catalog.files(primary, d) if not f.known_empty]
     others: Inputs = tuple(
         (catalog.get(name), tuple(catalog.files(name, day)))
         for name in op.inputs[1:]
@@ -301,11 +301,11 @@ def overlapping(
     """The files that may hold rows of these sessions: same app, overlapping range (a file
     without a known range may hold any session)."""
     if not sessions:
-        return tuple(f for f in files if f.rows > 0)
+        return tuple(f for f in files if not f.known_empty)
     return tuple(
         f
         for f in files
-        if f.rows > 0
+        if not f.known_empty
         and (
             f.sessions is None
             or any(

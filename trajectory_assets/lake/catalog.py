@@ -7,7 +7,6 @@ step, one check), so make a new one, or call `refresh`, to see later commits.
 
 import bisect
 import difflib
-import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 
@@ -28,11 +27,6 @@ RAW_SPEC = TableSpec(RAW_TABLE, RAW_EVENTS, ("app_id", "session_id"), ("event_id
 
 FILES_AT_ONCE = 16
 """Data files a reader of scattered files fetches at once: on an object store each comes whole."""
-
-
-def _known_empty(f: DataFile) -> bool:
-    """A file its log entry counts no rows in (one without a count may hold any)."""
-    return f.rows == 0 and f.stats is not None and json.loads(f.stats).get("numRecords") == 0
 
 
 class Catalog:
@@ -145,7 +139,7 @@ class Catalog:
     def head(self, name: str, day: str, rows: int) -> pa.Table:
         """The first rows of a table's day, from its first file alone: a preview that costs a
         file, not the day."""
-        files = [f for f in self.files(name, day) if f.rows > 0][:1]
+        files = [f for f in self.files(name, day) if not f.known_empty][:1]
         return delta.read_files(self.lake, self.get(name), files).slice(0, rows)
 
     def day_rows(self, name: str, day: str, columns: list[str]) -> pa.Table:
@@ -167,7 +161,7 @@ class Catalog:
         wanted = sorted(set(session_ids))
 
         def may_hold(f: DataFile) -> bool:
-            if f.values.get("app_id", app_id) != app_id or _known_empty(f):
+            if f.values.get("app_id", app_id) != app_id or f.known_empty:
                 return False
             if f.sessions is None:  # several apps, ids too long for the stats, or not text
                 return True
@@ -193,7 +187,7 @@ class Catalog:
         day."""
         spec = self.get(name)
         for f in self.files(name, day):
-            if f.rows > 0:
+            if not f.known_empty:
                 yield delta.read_files(self.lake, spec, [f], columns)
 
     # Last in the class body: a method named `list` would shadow the builtin in later annotations.

@@ -69,6 +69,11 @@ class DataFile:
         return dict(self.partition)
 
     @property
+    def known_empty(self) -> bool:
+        """Its log entry counts no rows (a writer that kept no count may have written any)."""
+        return self.rows == 0 and json.loads(self.stats or "{}").get("numRecords") == 0
+
+    @property
     def day(self) -> str:
         return str(self.values["dt"])
 
