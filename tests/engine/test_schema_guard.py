@@ -26,7 +26,7 @@ from trajectory_assets.errors import (
 )
 from trajectory_assets.lake import delta_commit
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.delta import read
+from trajectory_assets.lake.delta_read import read
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import OPERATORS
 

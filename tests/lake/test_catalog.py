@@ -12,7 +12,7 @@ import pytest
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.lake import delta, delta_commit
+from trajectory_assets.lake import delta, delta_commit, delta_read
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import write_data_file
@@ -30,7 +30,7 @@ def test_the_rows_of_named_sessions_are_read_from_the_files_that_may_hold_them(
         run_operator(op, lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     catalog = lake_catalog(lake)
     read: list[str] = []
-    real = delta.read_files
+    real = delta_read.read_files
 
     def counted(
         lake: Lake, spec: TableSpec, files: Sequence[delta.DataFile], columns: list[str]
@@ -38,7 +38,7 @@ def test_the_rows_of_named_sessions_are_read_from_the_files_that_may_hold_them(
         read.extend(f.path for f in files)
         return real(lake, spec, files, columns)
 
-    monkeypatch.setattr(delta, "read_files", counted)
+    monkeypatch.setattr(delta_read, "read_files", counted)
     for table in ("raw_compacted", "sessions", "turns"):  # app in the rows, or in the folders
         every = catalog.read(table, columns=["app_id", *COLUMNS])
         app = every["app_id"][0].as_py()

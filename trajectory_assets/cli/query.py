@@ -144,7 +144,7 @@ def _lost_file(message: str, lake: "Lake", as_of: str | None) -> str | None:
     """What to do when DuckDB could not open a data file of a table: of an old version, it was
     vacuumed; of the current one, it was deleted by hand. None for any other error."""
     from trajectory_assets.errors import LostDataFileError
-    from trajectory_assets.lake.delta import DAY_IN_PATH
+    from trajectory_assets.lake.delta_read import DAY_IN_PATH
 
     table = re.search(r"stream registered as '([^']+)' failed", message)
     path = re.search(r"Object at location (\S+) not found", message)

@@ -16,7 +16,7 @@ from trajectory_assets.batch import Batch
 from trajectory_assets.engine.outputs import normalise
 from trajectory_assets.engine.tasks import BatchTask, Step
 from trajectory_assets.errors import BadRawFilesError, LostDataFileError, OperatorError
-from trajectory_assets.lake.delta import read_files
+from trajectory_assets.lake.delta_read import read_files
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import filter_sessions
 from trajectory_assets.lake.raw_read import RawRead, events_schema, read_events

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from trajectory_assets.lake import delta, delta_history, snapshots
+from trajectory_assets.lake import delta, delta_history, delta_read, snapshots
 from trajectory_assets.lake.delta import DataFile, PartitionState, Snapshot
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE, is_day
@@ -108,7 +108,7 @@ class Catalog:
         wanted = checked_as_of(as_of) if as_of is not None else version
         if wanted is not None:
             version = delta_history.version_as_of(self.lake, name, wanted)
-        return delta.read(
+        return delta_read.read(
             self.lake,
             spec,
             filter=partition_filter(spec, dt=dt, dt_from=dt_from, dt_to=dt_to, app_id=app_id),
@@ -140,7 +140,7 @@ class Catalog:
         """The first rows of a table's day, from its first file alone: a preview that costs a
         file, not the day."""
         files = [f for f in self.files(name, day) if not f.known_empty][:1]
-        return delta.read_files(self.lake, self.get(name), files).slice(0, rows)
+        return delta_read.read_files(self.lake, self.get(name), files).slice(0, rows)
 
     def day_rows(self, name: str, day: str, columns: list[str]) -> pa.Table:
         """A day's current rows in file order, read file by file from this catalog's snapshot:
@@ -148,7 +148,7 @@ class Catalog:
         of the table would serve every day too, but it keeps what it learns of each file it
         reads, so reading every day of a table of thousands of small files grows by them
         (7 MB a day for the 153 files a day of `errors` at 10M events)."""
-        return delta.read_files(self.lake, self.get(name), self.files(name, day), columns)
+        return delta_read.read_files(self.lake, self.get(name), self.files(name, day), columns)
 
     def session_rows(
         self, name: str, app_id: str, session_ids: Collection[str], columns: Sequence[str]
@@ -176,7 +176,8 @@ class Catalog:
         named = pa.array(wanted, pa.string())
         found = [pa.schema([spec.schema.field(c) for c in columns]).empty_table()]
         for start in range(0, len(files), FILES_AT_ONCE):
-            rows = delta.read_files(self.lake, spec, files[start : start + FILES_AT_ONCE], read)
+            some = files[start : start + FILES_AT_ONCE]
+            rows = delta_read.read_files(self.lake, spec, some, read)
             of_app = pc.equal(pc.cast(rows["app_id"], pa.string()), app_id)
             mask = pc.and_(of_app, pc.is_in(pc.cast(rows["session_id"], pa.string()), named))
             found.append(rows.filter(mask).select(list(columns)))
@@ -188,7 +189,7 @@ class Catalog:
         spec = self.get(name)
         for f in self.files(name, day):
             if not f.known_empty:
-                yield delta.read_files(self.lake, spec, [f], columns)
+                yield delta_read.read_files(self.lake, spec, [f], columns)
 
     # Last in the class body: a method named `list` would shadow the builtin in later annotations.
     def list(self) -> list[str]:

@@ -1,5 +1,5 @@
-"""Tier B tables as Delta Lake tables (delta-rs): opening a table, its files at a version
-(a day's current files among them) and reading its rows.
+"""Tier B tables as Delta Lake tables (delta-rs): opening a table and its files at a version (a
+day's current files among them); `delta_read` reads their rows.
 
 Batch tasks put Parquet files into the table folder under names that carry their attempt key
 and the digest of the schema they hold (`part-<attempt>-<batch>-schema<digest>-<unique>.parquet`,
@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import re
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -23,20 +23,17 @@ from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
-from trajectory_assets.errors import BrokenTableError, LostDataFileError, NotMaterializedError
-from trajectory_assets.lake.fs import Lake, read_source
+from trajectory_assets.errors import BrokenTableError
+from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.stats import FileStats
-from trajectory_assets.schema import TableSpec, sortable
+from trajectory_assets.schema import TableSpec
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable, Schema
 
 ATTEMPT_IN_NAME = re.compile(r"^part-([0-9a-f]{16})-")
 SCHEMA_IN_NAME = re.compile(r"-schema([0-9a-f]{12})-")  # `schemas.schema_digest` of its writer
-DAY_IN_PATH = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")  # in a data file's absolute path
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # delta-rs colours the lines of its errors
 
 
@@ -301,106 +298,3 @@ def data_schema(spec: TableSpec) -> pa.Schema:
     """The columns inside a data file: Delta keeps partition columns in the log only."""
     keep = set(partition_columns(spec))
     return pa.schema([f for f in spec.schema if f.name not in keep])
-
-
-def read_files(
-    lake: Lake, spec: TableSpec, files: Sequence[DataFile], columns: Sequence[str] | None = None
-) -> pa.Table:
-    """Rows of the given files with the table's schema (or its `columns`), partition columns
-    filled in from the log: what a batch task reads of an upstream table. On an object store
-    the files are fetched whole, all at once (`Lake.sources`)."""
-    schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
-    partitions = set(partition_columns(spec))
-    inside = [n for n in schema.names if n not in partitions]
-    tables = []
-    for f, source in zip(
-        files, lake.sources([lake.path(spec.name, f.path) for f in files]), strict=True
-    ):
-        try:
-            table = _read_columns(source, inside)
-        except FileNotFoundError:
-            raise LostDataFileError.of(
-                lake.display(), spec.name, f.values.get("dt"), f.path
-            ) from None
-        values = f.values
-        for name in schema.names:
-            if name in partitions:
-                table = table.append_column(
-                    name, pa.array([values.get(name)] * table.num_rows, pa.string())
-                )
-        tables.append(table.select(schema.names).cast(schema))
-    return pa.concat_tables(tables) if tables else schema.empty_table()
-
-
-def _read_columns(source: str | bytes | BaseException, columns: list[str]) -> pa.Table:
-    """The columns of a data file; those added to the table after it was written are null, as
-    Delta readers show them."""
-    if isinstance(source, BaseException):  # the fetch failed
-        raise source
-    try:
-        return read_source(source, columns)
-    except pa.ArrowInvalid:
-        held = pq.read_schema(pa.BufferReader(source) if isinstance(source, bytes) else source)
-        missing = [c for c in columns if c not in held.names]
-        if not missing:
-            raise
-        table = read_source(source, [c for c in columns if c in held.names])
-        for name in missing:
-            table = table.append_column(name, pa.nulls(table.num_rows))
-        return table
-
-
-def dataset(lake: Lake, name: str, version: int | None = None) -> ds.Dataset | None:
-    """A table's files at one version as a pyarrow dataset; None when never committed."""
-    table = open_table(lake, name, version)
-    if table is None:
-        return None
-    found: ds.Dataset = table.to_pyarrow_dataset()
-    return found
-
-
-def read(
-    lake: Lake,
-    spec: TableSpec,
-    *,
-    filter: ds.Expression | None = None,
-    columns: Sequence[str] | None = None,
-    version: int | None = None,
-) -> pa.Table:
-    """A table's rows at its current version (or `version`),
-    with only the files of matching partitions opened when `filter` names partition columns,
-    in key order, so that two reads of the same rows are equal."""
-    names = list(columns) if columns is not None else spec.schema.names
-    schema = pa.schema([spec.schema.field(c) for c in names])
-    found = dataset(lake, spec.name, version)
-    if found is None:
-        return schema.empty_table()
-    if version is not None and columns is None:  # as it was: its own columns and types
-        names = found.schema.names
-    missing = [c for c in names if c not in found.schema.names]
-    if missing:
-        when = f"at version {version}" if version is not None else "yet"
-        raise NotMaterializedError(
-            f"{spec.name} holds no column {', '.join(missing)} {when}: its operator declares "
-            "columns its table was not materialized with"
-        )
-    if version is not None:
-        schema = pa.schema([found.schema.field(c) for c in names])
-    try:
-        rows = found.to_table(columns=names, filter=filter)
-    except FileNotFoundError as exc:
-        detail = str(exc).splitlines()[0]
-        if version is not None:
-            raise LostDataFileError.vacuumed(spec.name, f"version {version}", detail) from None
-        day = DAY_IN_PATH.search(detail)
-        raise LostDataFileError.of(
-            lake.display(), spec.name, day.group(1) if day else None, detail
-        ) from None
-    order = [
-        (k, "ascending")
-        for k in ("dt", *spec.keys)
-        if k in names and sortable(schema.field(k).type)
-    ]
-    if order and rows.num_rows:  # files come in log order: give rows the table's own order
-        rows = rows.sort_by(order)
-    return rows.select(names).cast(schema)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from trajectory_assets.lake import delta, delta_history, snapshots
+from trajectory_assets.lake import delta, delta_history, delta_read, snapshots
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, STAGING
@@ -168,7 +168,7 @@ def _rows_of(catalog: Catalog, name: str, request: Request) -> list[tuple[str, s
 
 def _unloaded_rows_of(lake: Lake, name: str, request: Request) -> list[tuple[str, str]]:
     """`_rows_of` for a table known only by its Delta log (any table with the columns)."""
-    data = delta.dataset(lake, name)
+    data = delta_read.dataset(lake, name)
     if data is None or not {"app_id", *SESSION_ROW} <= set(data.schema.names):
         return []
     rows = data.to_table(columns=list(SESSION_ROW), filter=ds.field("app_id") == request.app_id)
