@@ -149,7 +149,8 @@ def test_compacted_batches_are_cut_only_where_their_session_ranges_do_not_overla
 def test_a_file_whose_log_entry_counts_no_rows_is_read_as_one_that_may_hold_any() -> None:
     """A file another writer committed without statistics counted as empty: the planner left
     its rows out of every batch, and forget's search out of its reads."""
-    from trajectory_assets.engine.plan import _compacted_units, overlapping
+    from trajectory_assets.engine.plan import _compacted_units
+    from trajectory_assets.lake.catalog import overlapping
     from trajectory_assets.lake.delta import DataFile
 
     def file(name: str, stats: str | None) -> DataFile:

@@ -16,7 +16,7 @@ from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.engine.tasks import BatchTask, Inputs, Step
 from trajectory_assets.errors import MissingUpstreamError, first_few
-from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.catalog import Catalog, overlapping
 from trajectory_assets.lake.delta import DataFile, PartitionState
 from trajectory_assets.lake.footers import expansion
 from trajectory_assets.lake.fs import Lake
@@ -293,27 +293,6 @@ def _with_done(task: BatchTask, finished: dict[str, set[str]]) -> BatchTask:
     """The task with each step marked done when an earlier run of its attempt finished it."""
     steps = tuple(replace(s, done=task.batch_id in finished[s.operator.name]) for s in task.steps)
     return replace(task, steps=steps)
-
-
-def overlapping(
-    files: Sequence[DataFile], sessions: Sequence[SessionRange]
-) -> tuple[DataFile, ...]:
-    """The files that may hold rows of these sessions: same app, overlapping range (a file
-    without a known range may hold any session)."""
-    if not sessions:
-        return tuple(f for f in files if not f.known_empty)
-    return tuple(
-        f
-        for f in files
-        if not f.known_empty
-        and (
-            f.sessions is None
-            or any(
-                f.sessions[0] == app and f.sessions[1] <= last and first <= f.sessions[2]
-                for app, first, last in sessions
-            )
-        )
-    )
 
 
 def batch_id(name: str, members: Sequence[str]) -> str:

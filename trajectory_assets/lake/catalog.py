@@ -5,7 +5,6 @@ day on every store. A Catalog caches each table's snapshot for its own lifetime 
 step, one check), so make a new one, or call `refresh`, to see later commits.
 """
 
-import bisect
 import difflib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -18,7 +17,7 @@ from trajectory_assets.lake import delta, delta_history, delta_read, snapshots
 from trajectory_assets.lake.delta import DataFile, PartitionState, Snapshot
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE, is_day
-from trajectory_assets.lake.raw import RawFile, list_raw_files
+from trajectory_assets.lake.raw import RawFile, SessionRange, list_raw_files
 from trajectory_assets.lake.raw_read import read_events
 from trajectory_assets.schema import EVENTS, RAW_EVENTS, TableSpec
 
@@ -159,18 +158,9 @@ class Catalog:
         row of the app. Files are read a few at a time: on an object store each is fetched
         whole."""
         wanted = sorted(set(session_ids))
-
-        def may_hold(f: DataFile) -> bool:
-            if f.values.get("app_id", app_id) != app_id or f.known_empty:
-                return False
-            if f.sessions is None:  # several apps, ids too long for the stats, or not text
-                return True
-            app, first, last = f.sessions
-            at = bisect.bisect_left(wanted, first)
-            return app == app_id and at < len(wanted) and wanted[at] <= last
-
         spec = self.get(name)
-        files = [f for f in self.snapshot(name).files if may_hold(f)]
+        of_app = [f for f in self.snapshot(name).files if f.values.get("app_id", app_id) == app_id]
+        files = overlapping(of_app, [(app_id, s, s) for s in wanted]) if wanted else ()
         keys = ["app_id", "session_id"]
         read = [*keys, *(c for c in columns if c not in keys)]
         named = pa.array(wanted, pa.string())
@@ -178,8 +168,8 @@ class Catalog:
         for start in range(0, len(files), FILES_AT_ONCE):
             some = files[start : start + FILES_AT_ONCE]
             rows = delta_read.read_files(self.lake, spec, some, read)
-            of_app = pc.equal(pc.cast(rows["app_id"], pa.string()), app_id)
-            mask = pc.and_(of_app, pc.is_in(pc.cast(rows["session_id"], pa.string()), named))
+            app = pc.equal(pc.cast(rows["app_id"], pa.string()), app_id)
+            mask = pc.and_(app, pc.is_in(pc.cast(rows["session_id"], pa.string()), named))
             found.append(rows.filter(mask).select(list(columns)))
         return pa.concat_tables(found)
 
@@ -317,3 +307,24 @@ def partitions_of_files(
     if where is not None:
         values = values.filter(where)
     return {row.pop("__path"): row for row in values.to_pylist()}
+
+
+def overlapping(
+    files: Sequence[DataFile], sessions: Sequence[SessionRange]
+) -> tuple[DataFile, ...]:
+    """The files that may hold rows of these sessions: same app, overlapping range (a file
+    without a known range may hold any session)."""
+    if not sessions:
+        return tuple(f for f in files if not f.known_empty)
+    return tuple(
+        f
+        for f in files
+        if not f.known_empty
+        and (
+            f.sessions is None
+            or any(
+                f.sessions[0] == app and f.sessions[1] <= last and first <= f.sessions[2]
+                for app, first, last in sessions
+            )
+        )
+    )
