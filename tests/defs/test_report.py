@@ -14,7 +14,7 @@ from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta_read
 from trajectory_assets.lake.fs import Lake
 
 
@@ -101,7 +101,7 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     assert "Daily report" in pages[DAY1].read_text()
     Path(lake.root, "reports", f"dt={DAY2}", "report.png").unlink()
     with pytest.MonkeyPatch.context() as patch:  # a day's files, never a whole table's dataset
-        patch.setattr(delta, "dataset", lambda *_: pytest.fail("read every file of a table"))
+        patch.setattr(delta_read, "dataset", lambda *_: pytest.fail("read every file of a table"))
         report_of(DAY2)  # a page not all there is drawn again
     assert pages[DAY2].stat().st_ino != drawn[DAY2]
     for day in (DAY1, DAY2):  # each day's own page and numbers, not the last day's
