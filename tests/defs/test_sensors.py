@@ -179,6 +179,44 @@ def test_the_daily_schedule_runs_yesterday_and_skips_a_day_without_raw_data(lake
     )
 
 
+def test_the_schedule_skips_a_day_made_before_its_tick(lake: Lake) -> None:
+    """A day the command line or a backfill made before the tick was run again by the
+    schedule, a run that changed nothing; a day whose raw data changed since, or whose report
+    page is missing, is still run."""
+    location = ta.build_definitions(
+        OPERATORS,
+        name="tier_b",
+        raw_source=True,
+        report=True,
+        resources=default_resources(lake.uri, "inline"),
+    )
+    at = dt.datetime.fromisoformat(DAY1) + dt.timedelta(days=1, minutes=30)
+
+    def tick(defs: dg.Definitions) -> object:
+        context = dg.build_schedule_context(
+            resources={"lake": LakeResource(root=lake.uri)}, scheduled_execution_time=at
+        )
+        return defs.resolve_schedule_def("tier_b_daily_schedule")(context)
+
+    run_all(lake, [DAY1])  # the tables, without the day's report page
+    skipped = tick(TABLES)  # a location that draws no page
+    assert isinstance(skipped, dg.SkipReason) and skipped.skip_message == (
+        f"{DAY1} is up to date: its tables were made from its raw data and operators as they "
+        "are now (by `trajectory-assets materialize`, a backfill or the sensor), so a run would "
+        "change nothing"
+    )
+    assert isinstance(tick(location), dg.RunRequest)  # its page is missing
+    job = location.resolve_job_def("tier_b_daily")
+    page = [dg.AssetKey("daily_report")]
+    assert job.execute_in_process(partition_key=DAY1, asset_selection=page).success
+    assert isinstance(tick(location), dg.SkipReason)
+
+    session = next(p for p in Path(lake.root, "raw_events", f"dt={DAY1}").rglob("session_id=*"))
+    shutil.copy(next(session.glob("*.parquet")), session / "late-arrival.parquet")
+    ran = tick(location)
+    assert isinstance(ran, dg.RunRequest) and ran.partition_key == DAY1
+
+
 def test_a_later_tick_of_the_same_day_does_not_run_yesterday_again(lake: Lake) -> None:
     """With a cron of several ticks a day, every tick ran yesterday again: Dagster keeps a
     schedule's run keys apart per tick only."""

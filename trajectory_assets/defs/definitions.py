@@ -136,7 +136,7 @@ def build_definitions(
     return dg.Definitions(
         assets=assets,
         jobs=[job],
-        schedules=[daily_schedule(job, registry, params, cron, schedule_running)],
+        schedules=[daily_schedule(job, registry, params, cron, schedule_running, report)],
         sensors=sensors,
         resources=resources,
         executor=executor,

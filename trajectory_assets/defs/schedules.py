@@ -12,14 +12,17 @@ from dagster._core.storage.tags import SCHEDULED_EXECUTION_TIME_TAG  # not expor
 
 from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.lake_params import params_changed
+from trajectory_assets.defs.report import report_inputs
 from trajectory_assets.defs.resources import LakeResource
-from trajectory_assets.defs.settings import cron_problem, schedule_cron
+from trajectory_assets.defs.settings import cron_problem, default_on_bad_file, schedule_cron
 from trajectory_assets.defs.ticks import run_request, runs_tagged
-from trajectory_assets.engine.lineage import ready_for
+from trajectory_assets.engine.lineage import in_lake, ready_for, stale_keys
 from trajectory_assets.engine.registry import Registry
-from trajectory_assets.errors import DefinitionError
+from trajectory_assets.errors import DefinitionError, RawLayoutError
 from trajectory_assets.lake.catalog import Catalog
-from trajectory_assets.lake.raw import list_days
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.raw import list_days, list_raw_files
+from trajectory_assets.lake.reports import current_report
 from trajectory_assets.operator import Operator
 
 
@@ -41,9 +44,11 @@ def daily_schedule(
     loaded_params: Mapping[str, Mapping[str, Any]],
     cron: str | None = None,
     running: bool = False,
+    report: bool = False,
 ) -> dg.ScheduleDefinition:
     """`cron`: when it ticks (default: the TRAJECTORY_ASSETS_SCHEDULE_CRON setting). `running`:
-    on from the moment the code location loads, rather than switched on in the UI."""
+    on from the moment the code location loads, rather than switched on in the UI. `report`:
+    the job draws the daily report too."""
     problem = None if cron is None else cron_problem(cron)
     if problem:
         raise DefinitionError(f"cron {cron!r} of {job.name} is {problem}")
@@ -98,9 +103,31 @@ def daily_schedule(
                 "the raw-changes sensor, when on, runs the day once it is, as does a later tick "
                 "of a cron of several ticks a day"
             )
+        if _made_already(lake.lake(), catalog, ready, day, report):
+            left = f"; {', '.join(waiting)} dt={day} not materialized yet" if waiting else ""
+            return dg.SkipReason(
+                f"{day} is up to date: its tables were made from its raw data and operators as "
+                "they are now (by `trajectory-assets materialize`, a backfill or the sensor), "
+                f"so a run would change nothing{left}"
+            )
         return run_request(day, day, ready, registry.operators)
 
     return _daily
+
+
+def _made_already(
+    lake: Lake, catalog: Catalog, ready: Sequence[Operator], day: str, report: bool
+) -> bool:
+    """Every table of the ready operators (and the report page) is current for the day: a run
+    made it before the tick, and the schedule's run would be one that does nothing. A day
+    whose listing meets a broken link is not: the run fails naming it."""
+    try:
+        raw = list_raw_files(lake, dt=day)
+    except RawLayoutError:
+        return False
+    if stale_keys(in_lake(lake, ready), catalog, day, raw, default_on_bad_file()) is not None:
+        return False
+    return not report or current_report(lake, day, report_inputs(catalog, day)) is not None
 
 
 ON_ITS_WAY_OR_DONE = (
