@@ -2,6 +2,7 @@
 entry allows them, and are the rows a whole read finds."""
 
 import dataclasses
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake import delta, delta_commit, delta_read
-from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.catalog import Catalog, overlapping
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import write_data_file
 from trajectory_assets.operators import Compact, Sessionize
@@ -79,3 +80,87 @@ def test_a_file_whose_ids_are_not_text_or_whose_rows_are_uncounted_is_read(
         delta_commit.commit_day(lake, spec, DAY1, [file], {}, since_version=None)
         found = Catalog(lake, {name: spec}).session_rows(name, "a", ["10"], COLUMNS)
         assert found.to_pylist() == [{"dt": DAY1, "session_id": rows["session_id"][1].as_py()}]
+
+
+def test_a_forget_before_a_day_reads_the_later_files_that_may_hold_the_earlier_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--before` read every row of the app on every day of every table (51 s at a year): the
+    earlier days are read, and of the later days the files whose range holds a session found
+    there (a replay filed by the day it ran), as for named sessions."""
+    lake = Lake(str(tmp_path / "lake"))
+    schema = pa.schema([("dt", pa.string()), ("app_id", pa.string()), ("session_id", pa.string())])
+    spec = TableSpec("t", schema, (), ("app_id", "session_id"))
+    files = {
+        (DAY1, "early"): ["s1", "s2"],
+        (DAY1, "other-app"): ["s0"],
+        (DAY2, "replay"): ["s1", "s3"],
+        (DAY2, "later"): ["s5", "s6"],
+    }
+    for day in (DAY1, DAY2):
+        written = []
+        for (on, name), ids in files.items():
+            if on == day:
+                app = "b" if name == "other-app" else "a"
+                rows = pa.table(
+                    {"dt": [day] * len(ids), "app_id": [app] * len(ids), "session_id": ids}
+                )
+                written.append(
+                    write_data_file(lake, spec, {"dt": day}, rows, f"part-{name}.parquet")
+                )
+        delta_commit.commit_day(lake, spec, day, written, {}, since_version=None)
+    read: list[str] = []
+    real = delta_read.read_files
+
+    def counted(
+        lake: Lake, spec: TableSpec, files: Sequence[delta.DataFile], columns: list[str]
+    ) -> pa.Table:
+        read.extend(f.path.rsplit("/", 1)[-1] for f in files)
+        return real(lake, spec, files, columns)
+
+    monkeypatch.setattr(delta_read, "read_files", counted)
+    catalog = Catalog(lake, {"t": spec})
+    found = catalog.session_rows("t", "a", ["s6"], COLUMNS, before=DAY2)
+    assert sorted(found.to_pylist(), key=str) == sorted(
+        [
+            {"dt": DAY1, "session_id": "s1"},
+            {"dt": DAY1, "session_id": "s2"},
+            {"dt": DAY2, "session_id": "s1"},  # the replay, on the later day
+            {"dt": DAY2, "session_id": "s6"},  # named
+        ],
+        key=str,
+    )
+    assert sorted(read) == ["part-early.parquet", "part-later.parquet", "part-replay.parquet"]
+    read.clear()
+    alone = catalog.session_rows("t", "a", [], COLUMNS, before=DAY2)
+    assert sorted(alone["session_id"].to_pylist()) == ["s1", "s1", "s2"]
+    assert sorted(read) == ["part-early.parquet", "part-replay.parquet"]
+
+
+def test_the_files_that_may_hold_sessions_are_those_whose_range_meets_one() -> None:
+    """The binary search finds what comparing every file with every range finds."""
+    rng = random.Random(7)
+
+    def some_id() -> str:
+        return f"s{rng.randrange(100):02d}"
+
+    def span() -> tuple[str, str, str]:
+        low, high = sorted((some_id(), some_id()))
+        return rng.choice("ab"), low, high
+
+    files = [
+        delta.DataFile(f"f{i}", 10, 5, (("dt", DAY1),), None, span() if i % 7 else None)
+        for i in range(300)
+    ]
+    for _ in range(50):
+        ranges = [span() for _ in range(rng.randrange(1, 20))]
+        expected = tuple(
+            f
+            for f in files
+            if f.sessions is None
+            or any(
+                f.sessions[0] == app and f.sessions[1] <= last and first <= f.sessions[2]
+                for app, first, last in ranges
+            )
+        )
+        assert overlapping(files, ranges) == expected

@@ -5,6 +5,7 @@ day on every store. A Catalog caches each table's snapshot for its own lifetime 
 step, one check), so make a new one, or call `refresh`, to see later commits.
 """
 
+import bisect
 import difflib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -150,28 +151,62 @@ class Catalog:
         return delta_read.read_files(self.lake, self.get(name), self.files(name, day), columns)
 
     def session_rows(
-        self, name: str, app_id: str, session_ids: Collection[str], columns: Sequence[str]
+        self,
+        name: str,
+        app_id: str,
+        session_ids: Collection[str],
+        columns: Sequence[str],
+        *,
+        before: str | None = None,
     ) -> pa.Table:
         """`columns` of the rows of an app's given sessions, from the files whose log entry
         allows them (their app, their range of session ids): a forget of a few sessions reads
         a few files of each day of a lake a year old (one, where ids grow with time), not every
-        row of the app. Files are read a few at a time: on an object store each is fetched
-        whole."""
-        wanted = sorted(set(session_ids))
+        row of the app. `before`: also every session of the app on the days before it (a
+        forget's `--before`), whose rows on later days (a replay filed by the day it ran) are
+        then picked as the named ones' are: the other days' files are not read whole."""
         spec = self.get(name)
-        of_app = [f for f in self.snapshot(name).files if f.values.get("app_id", app_id) == app_id]
-        files = overlapping(of_app, [(app_id, s, s) for s in wanted]) if wanted else ()
+        of_app = [
+            f
+            for f in self.snapshot(name).files
+            if f.values.get("app_id", app_id) == app_id  # its folder's app, or
+            and (f.sessions is None or f.sessions[0] == app_id)  # its rows' one app
+        ]
         keys = ["app_id", "session_id"]
         read = [*keys, *(c for c in columns if c not in keys)]
-        named = pa.array(wanted, pa.string())
-        found = [pa.schema([spec.schema.field(c) for c in columns]).empty_table()]
+        found = [pa.schema([spec.schema.field(c) for c in read]).empty_table()]
+        wanted = set(session_ids)
+        if before is not None:
+            early = [f for f in of_app if f.day < before and not f.known_empty]
+            found += self._app_rows(spec, early, read, app_id, None)
+            wanted |= {str(s) for t in found for s in t["session_id"].to_pylist() if s is not None}
+            of_app = [f for f in of_app if f.day >= before]
+        named = sorted(wanted)
+        files = overlapping(of_app, [(app_id, s, s) for s in named]) if named else []
+        found += self._app_rows(spec, files, read, app_id, named)
+        return pa.concat_tables(found).select(list(columns))
+
+    def _app_rows(
+        self,
+        spec: TableSpec,
+        files: Sequence[DataFile],
+        columns: Sequence[str],
+        app_id: str,
+        named: Sequence[str] | None,
+    ) -> list[pa.Table]:
+        """The app's rows of the files (of the `named` sessions only, unless None), a few files
+        at a time: on an object store each is fetched whole."""
+        found = []
         for start in range(0, len(files), FILES_AT_ONCE):
-            some = files[start : start + FILES_AT_ONCE]
-            rows = delta_read.read_files(self.lake, spec, some, read)
-            app = pc.equal(pc.cast(rows["app_id"], pa.string()), app_id)
-            mask = pc.and_(app, pc.is_in(pc.cast(rows["session_id"], pa.string()), named))
-            found.append(rows.filter(mask).select(list(columns)))
-        return pa.concat_tables(found)
+            rows = delta_read.read_files(
+                self.lake, spec, files[start : start + FILES_AT_ONCE], columns
+            )
+            mask = pc.equal(pc.cast(rows["app_id"], pa.string()), app_id)
+            if named is not None:
+                sessions = pc.cast(rows["session_id"], pa.string())
+                mask = pc.and_(mask, pc.is_in(sessions, pa.array(named, pa.string())))
+            found.append(rows.filter(mask))
+        return found
 
     def file_rows(self, name: str, day: str, columns: list[str]) -> Iterator[pa.Table]:
         """A day's rows one file at a time, for a reader whose memory must not grow with the
@@ -313,18 +348,22 @@ def overlapping(
     files: Sequence[DataFile], sessions: Sequence[SessionRange]
 ) -> tuple[DataFile, ...]:
     """The files that may hold rows of these sessions: same app, overlapping range (a file
-    without a known range may hold any session)."""
+    without a known range may hold any session). A binary search a file, not a comparison with
+    every range: a forget `--before` looks for a month of sessions in a year of files."""
     if not sessions:
         return tuple(f for f in files if not f.known_empty)
-    return tuple(
-        f
-        for f in files
-        if not f.known_empty
-        and (
-            f.sessions is None
-            or any(
-                f.sessions[0] == app and f.sessions[1] <= last and first <= f.sessions[2]
-                for app, first, last in sessions
-            )
-        )
-    )
+    starts: dict[str, list[str]] = {}  # per app, the ranges' first ids in order
+    reach: dict[str, list[str]] = {}  # and the furthest last id of the ranges up to each
+    for app, first, last in sorted(sessions):
+        starts.setdefault(app, []).append(first)
+        ends = reach.setdefault(app, [])
+        ends.append(max(last, ends[-1]) if ends else last)
+
+    def may_hold(f: DataFile) -> bool:
+        if f.sessions is None:
+            return True
+        app, low, high = f.sessions
+        begun = bisect.bisect_right(starts.get(app, []), high)  # ranges starting by its last
+        return begun > 0 and reach[app][begun - 1] >= low
+
+    return tuple(f for f in files if not f.known_empty and may_hold(f))

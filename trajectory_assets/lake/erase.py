@@ -159,10 +159,9 @@ def _rows_of(catalog: Catalog, name: str, request: Request) -> list[tuple[str, s
     for tables not keyed by session."""
     if name == RAW_TABLE or not {"app_id", "session_id"} <= set(catalog.get(name).schema.names):
         return []
-    if request.before is None:
-        rows = catalog.session_rows(name, request.app_id, request.session_ids, SESSION_ROW)
-    else:  # the sessions on earlier days are known once those days are read
-        rows = catalog.read(name, app_id=request.app_id, columns=SESSION_ROW)
+    rows = catalog.session_rows(
+        name, request.app_id, request.session_ids, SESSION_ROW, before=request.before
+    )
     return _sessions_in(rows, request)
 
 
