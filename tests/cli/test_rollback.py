@@ -34,7 +34,7 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
     rolled = on_lake("rollback", lake, home, "turns", "--partition", DAY1)
     assert rolled.returncode == 0, rolled.stderr
     for table in ("sessions", "turns", "errors", "rejected_events"):
-        assert f"{table} dt={DAY1}: restored the day as of table version" in rolled.stdout
+        assert f"{table} dt={DAY1}: restored the day as it was at {table} version" in rolled.stdout
     assert attempts(lake) == first
     assert "recorded in the Dagster instance: sessions, turns" in rolled.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:  # the UI shows the restored day
@@ -59,7 +59,11 @@ def test_rollback_restores_the_previous_version_of_every_sibling(
     # the drift, still the first state: the siblings go to their versions of the same state
     back = on_lake("rollback", lake, home, "turns", "--partition", DAY1, "--as-of", "2")
     assert back.returncode == 0, back.stderr
-    assert f"sessions dt={DAY1}: restored the day as of table version 3" in back.stdout
+    assert f"turns dt={DAY1}: restored the day as it was at turns version 2 (" in back.stdout
+    assert (
+        f"sessions dt={DAY1}: restored the day as it was at sessions version 3, the state of "
+        "turns version 2 (" in back.stdout
+    )
     assert attempts(lake) == second
 
     # the first run's files are needed by versions only minutes old: Delta's whole hours

@@ -90,9 +90,10 @@ def rollback(
         raise CliError(str(exc)) from None
     for r in restored:
         now = f"now version {r.version}" if r.version is not None else "already current"
+        same = f", the state of {table} version {target}" if r.table != table else ""
         say(
-            f"{r.table} dt={partition}: restored the day as of table version {r.as_of} "
-            f"({now}, {r.rows:,} rows)"
+            f"{r.table} dt={partition}: restored the day as it was at {r.table} version "
+            f"{r.as_of}{same} ({now}, {r.rows:,} rows)"
         )
     catalog = Catalog(where, registry.tables)  # as restored
     _record(where, catalog, op, partition, as_of)
