@@ -11,13 +11,20 @@ import hashlib
 import json
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from trajectory_assets.errors import UnparseableFileError, first_few
 from trajectory_assets.lake.layout import id_problem
-from trajectory_assets.schema import MAX_METRIC, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED, Row
+from trajectory_assets.schema import (
+    CACHE_OVER_INPUT,
+    MAX_METRIC,
+    NON_NEGATIVE,
+    RAW_EVENTS,
+    RAW_REQUIRED,
+    Row,
+)
 
 FOLDER_KEYS = ("app_id", "session_id")
 """The keys that name the raw lake's folders."""
@@ -286,6 +293,38 @@ def base_name(path: str | Path) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
+def metric_problems(row: Mapping[str, Any]) -> list[str]:
+    """Why a row's metrics and turn would be rejected (rules.md "Validation"): what `ingest`,
+    `serve` and the event logger refuse on arrival, as the tables would set the row aside."""
+    reasons: list[str] = []
+    for name in NON_NEGATIVE:
+        value = row.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            reasons.append(f"{name} is not a number")
+        elif isinstance(value, float) and math.isnan(value):
+            reasons.append(f"NaN {name}")
+        elif value < 0:
+            reasons.append(f"negative {name}")
+        elif math.isinf(value):
+            reasons.append(f"infinite {name}")
+        elif value > MAX_METRIC:
+            reasons.append(f"{name} over 10^12")
+    cache, given = row.get("cache_tokens"), row.get("input_tokens")
+    if _count(cache) and _count(given) and cache > given:
+        reasons.append(CACHE_OVER_INPUT)
+    turn = row.get("turn_index")
+    if isinstance(turn, int) and turn < 0:
+        reasons.append("negative turn_index")
+    return reasons
+
+
+def _count(value: Any) -> TypeGuard[int]:
+    """A token count no other rule refuses."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_METRIC
+
+
 def validate_row(row: Row) -> list[str]:
     """Why a row would be rejected by the pipeline (rules.md "Validation"); empty when it is fine.
 
@@ -305,23 +344,7 @@ def validate_row(row: Row) -> list[str]:
         reasons.append("ts is not a datetime")
     elif isinstance(ts, dt.datetime) and ts.replace(tzinfo=ts.tzinfo or dt.UTC) < EPOCH:
         reasons.append("ts before 1970-01-01")  # no day of the lake's partitions names it
-    for name in NON_NEGATIVE:
-        value = row.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            reasons.append(f"{name} is not a number")
-        elif isinstance(value, float) and math.isnan(value):
-            reasons.append(f"NaN {name}")
-        elif value < 0:
-            reasons.append(f"negative {name}")
-        elif math.isinf(value):
-            reasons.append(f"infinite {name}")
-        elif value > MAX_METRIC:
-            reasons.append(f"{name} over 10^12")
-    turn = row.get("turn_index")
-    if isinstance(turn, int) and turn < 0:
-        reasons.append("negative turn_index")
+    reasons += metric_problems(row)
     if row.get("event_type") in JSON_PAYLOAD_TYPES:
         payload = row.get("payload")
         try:

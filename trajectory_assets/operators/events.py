@@ -1,15 +1,17 @@
 """Validation, de-duplication and event order of raw events, shared by every raw-based operator.
 
 Rules (rules.md "Validation"): a row with a null or empty key, a key other than its file's
-folder names, a negative, NaN, infinite or absurd (over 10^12) metric, a negative `turn_index`, or a
-`decision`/`eval_result` payload that is not a JSON object is rejected with every reason that
-applies. Among valid rows, duplicate `event_id`s inside a session are one event: the first in
-event order is kept. Event order is `(ts, seq, event_id)`, null `seq` last.
+folder names, a negative, NaN, infinite or absurd (over 10^12) metric, more cached input tokens
+than input tokens, a negative `turn_index`, or a `decision`/`eval_result` payload that is not a
+JSON object is rejected with every reason that applies. Among valid rows, duplicate `event_id`s
+inside a session are one event: the first in event order is kept. Event order is
+`(ts, seq, event_id)`, null `seq` last.
 """
 
 import pyarrow as pa
 
 from trajectory_assets.schema import (
+    CACHE_OVER_INPUT,
     FLOAT_METRICS,
     MAX_METRIC,
     NON_NEGATIVE,
@@ -49,6 +51,11 @@ _checks = (
     + [
         f"CASE WHEN {c} > {MAX_METRIC} AND {c} < 'inf'::DOUBLE THEN '{c} over 10^12' END"
         for c in NON_NEGATIVE
+    ]
+    + [
+        f"CASE WHEN cache_tokens > input_tokens AND input_tokens <= {MAX_METRIC} "
+        f"AND cache_tokens <= {MAX_METRIC} AND input_tokens >= 0 "
+        f"THEN '{CACHE_OVER_INPUT}' END"
     ]
     + ["CASE WHEN turn_index < 0 THEN 'negative turn_index' END"]
     + [
@@ -98,10 +105,11 @@ at most 255 bytes in a file system)."""
 
 def folder_safe(text: str) -> str:
     """A text that names a partition folder: empty is null (a folder cannot tell them apart),
-    and one longer than FOLDER_BYTES encoded is cut to its first 60 characters (16 unless
-    they are plain ASCII) and `…` and 12 hex digits of its MD5, so distinct values stay distinct:
-    a stringified exception as `error_type` would otherwise fail the whole day's commit, and so
-    would the name of a null folder (`__HIVE_DEFAULT_PARTITION__`), which is cut the same way."""
+    and one longer than FOLDER_BYTES encoded is cut to its first 60 characters (16 when those
+    take over 180 bytes encoded) and `…` and 12 hex digits of its MD5, so distinct values stay
+    distinct: a stringified exception as `error_type` would otherwise fail the whole day's
+    commit, and so would the name of a null folder (`__HIVE_DEFAULT_PARTITION__`), which is cut
+    the same way."""
     cut = (
         f"CASE WHEN strlen(url_encode(left({text}, 60))) <= 180 THEN left({text}, 60) "
         f"ELSE left({text}, 16) END || '…' || left(md5({text}), 12)"

@@ -209,7 +209,8 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"8+{PRICING_VERSION}"  # 7: a negative turn_index is rejected; 8: strict JSON rows
+    # 7: a negative turn_index is rejected; 8: strict JSON rows; 9: more cache than input tokens
+    version = f"9+{PRICING_VERSION}"
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,

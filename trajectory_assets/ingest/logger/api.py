@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from trajectory_assets.ingest.common import dumps
+from trajectory_assets.ingest.common import dumps, metric_problems
 from trajectory_assets.ingest.logger import process
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent, LoggerCounters
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, CapturePolicy
@@ -26,6 +26,17 @@ from trajectory_assets.lake.layout import id_problem
 
 # the name users configure, whichever module of the package logs
 log = logging.getLogger("trajectory_assets.ingest.logger")
+
+METRICS = (
+    "ttft_ms",
+    "latency_ms",
+    "tool_latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "cache_tokens",
+    "turn_index",
+)
+_UNMEASURED = (None, None, None, None, None)
 
 _ROW_OVERHEAD_BYTES = 160
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -171,7 +182,9 @@ class EventLogger:
         **unknown: Any,
     ) -> str | None:
         """Record one event; returns its id, or None when it was dropped. Never raises: an event
-        that cannot be recorded (an unknown field, no session id or event type) is counted as
+        that cannot be recorded (an unknown field, no session id or event type) or that the
+        tables would set aside (a negative, NaN, infinite or over 10^12 metric, more cache
+        tokens than input tokens, a negative turn: rules.md "Validation") is counted as
         `invalid` in `stats()` and reported through logging; so is one with a value Arrow
         cannot store as its column's type, found when its batch is written (it alone is left
         out).
@@ -190,6 +203,12 @@ class EventLogger:
         if problem := id_problem("session_id", session_id):
             self._invalid(f"{problem}: {session_id[:60]!r}")
             return None
+        measured = (ttft_ms, latency_ms, tool_latency_ms, input_tokens, output_tokens)
+        if cache_tokens is not None or turn_index is not None or measured != _UNMEASURED:
+            metrics = dict(zip(METRICS, (*measured, cache_tokens, turn_index), strict=True))
+            if problems := metric_problems(metrics):  # the tables would set it aside
+                self._invalid(f"{event_type} of session {session_id[:60]!r}: {'; '.join(problems)}")
+                return None
         try:
             n = next(self._counter)
             event_id = f"{self.logger_id}-{n}" if event_id is None else event_id
