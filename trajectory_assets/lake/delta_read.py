@@ -2,6 +2,7 @@
 order, and chosen files of it (a batch task's inputs, the catalog's readers of a day or of a
 few sessions), partition columns filled in from the log."""
 
+import contextlib
 import re
 from collections.abc import Sequence
 
@@ -25,6 +26,9 @@ def read_files(
     the files are fetched whole, all at once (`Lake.sources`)."""
     schema = spec.schema if columns is None else pa.schema([spec.schema.field(c) for c in columns])
     partitions = set(partition_columns(spec))
+    if lake.is_local and len(files) >= MANY_FILES:
+        with contextlib.suppress(OSError, pa.ArrowException):  # file by file names the trouble
+            return _scanned(lake, spec, files, schema)
     inside = [n for n in schema.names if n not in partitions]
     tables = []
     for f, source in zip(
@@ -44,6 +48,35 @@ def read_files(
                 )
         tables.append(table.select(schema.names).cast(schema))
     return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+MANY_FILES = 16
+"""Files of a local table read in one scan rather than one by one: a day of a few thousand apps
+has a file per app (checks read 1,856 files of `sessions` in 2.7 s one by one, 1.3 s at once)."""
+
+
+def _scanned(lake: Lake, spec: TableSpec, files: Sequence[DataFile], schema: pa.Schema) -> pa.Table:
+    """The files as one pyarrow dataset, in their order, each file's partition values from the
+    log as its partition expression (which the scan fills the columns with), columns added
+    since a file was written null."""
+    whole = pa.schema([spec.schema.field(n) for n in spec.schema.names])
+    paths = [lake.path(spec.name, f.path) for f in files]
+    known = [_partition_expression(f) for f in files]
+    data = ds.FileSystemDataset.from_paths(
+        paths,
+        schema=whole,
+        format=ds.ParquetFileFormat(),
+        filesystem=lake.arrow_fs,
+        partitions=known,
+    )
+    return data.to_table(columns=schema.names).cast(schema)
+
+
+def _partition_expression(f: DataFile) -> ds.Expression:
+    found = ds.scalar(True)
+    for name, value in f.partition:
+        found = found & (ds.field(name).is_null() if value is None else ds.field(name) == value)
+    return found
 
 
 def _read_columns(source: str | bytes | BaseException, columns: list[str]) -> pa.Table:
