@@ -48,8 +48,8 @@ def _sessions_note(app: AppBar) -> str:
     note = f"{sessions} session{'s' if sessions != 1 else ''}"
     unpriced = app["llm_calls_unpriced"]
     if app["cost_usd"] is None:
-        return note + "\nunpriced"
-    return note + (f"\n{unpriced} unpriced call{'s' if unpriced != 1 else ''}" if unpriced else "")
+        return note + ", unpriced"
+    return note + (f", {unpriced} unpriced call{'s' if unpriced != 1 else ''}" if unpriced else "")
 
 
 def top_apps(apps: list[AppRow]) -> list[AppBar]:
@@ -79,21 +79,15 @@ def render_chart(day: str, data: ReportData) -> bytes:
 
     apps = top_apps(data.by_app)
     cost_ax.set_title("Sessions and cost by app")
-    if apps:
+    if apps:  # bars across, each note beside its bar: notes above a dozen columns overlapped
         names = [label(a["app_id"]) for a in apps]
         costs = [a["cost_usd"] or 0.0 for a in apps]
-        bars = cost_ax.bar(names, costs, color="#4c72b0")
-        for bar, a in zip(bars, apps, strict=True):
-            cost_ax.annotate(
-                _sessions_note(a),
-                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                ha="center",
-                va="bottom",
-                fontsize=8,
-            )
-        cost_ax.set_ylabel("cost (USD)")
-        cost_ax.margins(y=0.15)  # room for the notes above the bars
-        cost_ax.tick_params(axis="x", labelrotation=20)
+        cost_ax.barh(names, costs, color="#4c72b0")
+        for i, (cost, a) in enumerate(zip(costs, apps, strict=True)):
+            cost_ax.annotate(f" {_sessions_note(a)}", (cost, i), va="center", fontsize=8)
+        cost_ax.invert_yaxis()
+        cost_ax.set_xlabel("cost (USD)")
+        cost_ax.margins(x=0.6)  # room for the notes beside the bars
     else:
         _empty(cost_ax)
 
@@ -108,6 +102,7 @@ def render_chart(day: str, data: ReportData) -> bytes:
         latency_ax.barh([p - 0.2 for p in positions], p95, height=0.4, label="p95")
         latency_ax.set_yticks(positions, [label(m["model"]) for m in models])
         latency_ax.invert_yaxis()
+        latency_ax.locator_params(axis="x", nbins=5)  # five-digit ticks ran into each other
         latency_ax.legend(loc="lower right")
     else:
         _empty(latency_ax)
