@@ -1,4 +1,6 @@
-"""The built-in code location: `dagster dev` (workspace.yaml) and `dg` load `defs` from here.
+"""The built-in code location: `dagster dev` (workspace.yaml) and Dagster's command line (`-m
+trajectory_assets.definitions`) load `defs` from here; a `dg` project takes the tables as the
+`OperatorAssets` component instead.
 
 It is made the way a team makes its own: the built-in operators through `build_definitions`.
 """

@@ -30,12 +30,17 @@ def test_the_production_instance_retries_a_run_whose_process_died_and_no_other()
     assert retries == {"enabled": True, "max_retries": 1, "retry_on_asset_or_op_failure": False}
 
 
-def test_the_readmes_run_failure_sensor_loads_beside_the_tables() -> None:
+def test_the_readmes_run_failure_sensor_loads_beside_the_tables(tmp_path: Path) -> None:
+    """As `dagster definitions validate -f` and the daemon load a file: its module found two
+    Definitions at module scope (the tables imported by name) and loaded neither."""
+    from dagster._core.workspace.autodiscovery import loadable_targets_from_python_file
+
     readme = (ROOT / "README.md").read_text()
     (block,) = [b.split("```")[0] for b in readme.split("```python\n")[1:] if "run_failure" in b]
-    namespace: dict[str, object] = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # the README's own code
-    defs = namespace["defs"]
+    module = tmp_path / "failure_defs.py"
+    module.write_text(block)  # the README's own code
+    (target,) = loadable_targets_from_python_file(str(module))
+    defs = target.target_definition
     assert isinstance(defs, dg.Definitions)
     assert defs.resolve_sensor_def("tell_on_call").name == "tell_on_call"
     assert defs.resolve_job_def("tier_b_daily").name == "tier_b_daily"
