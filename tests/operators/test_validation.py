@@ -77,7 +77,7 @@ def test_more_cache_tokens_than_input_tokens_is_rejected_not_a_ratio_over_one():
         ]
     )
     assert [r["reason"] for r in rows(out["rejected_events"])] == [
-        "cache_tokens over input_tokens",
+        "cache_tokens over input_tokens (which count the cached ones too)",
         "negative cache_tokens",  # the one reason that applies
     ]
     assert one(out["sessions"])["n_events"] == 2
