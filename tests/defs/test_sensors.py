@@ -26,6 +26,17 @@ TABLES = ta.build_definitions(OPERATORS, name="tier_b", raw_source=True)
 (a test of the pages' own requests uses the built-in location)."""
 
 
+def reporting(lake: Lake) -> dg.Definitions:
+    """The built-in tables with the daily report, computing in the process."""
+    return ta.build_definitions(
+        OPERATORS,
+        name="tier_b",
+        raw_source=True,
+        report=True,
+        resources=default_resources(lake.uri, "inline"),
+    )
+
+
 def evaluated(lake: Lake) -> dg.SensorResult:
     context = dg.build_sensor_context(resources={"lake": LakeResource(root=lake.uri)})
     sensor = TABLES.resolve_sensor_def("tier_b_daily_raw_changed")
@@ -183,13 +194,7 @@ def test_the_schedule_skips_a_day_made_before_its_tick(lake: Lake) -> None:
     """A day the command line or a backfill made before the tick was run again by the
     schedule, a run that changed nothing; a day whose raw data changed since, or whose report
     page is missing, is still run."""
-    location = ta.build_definitions(
-        OPERATORS,
-        name="tier_b",
-        raw_source=True,
-        report=True,
-        resources=default_resources(lake.uri, "inline"),
-    )
+    location = reporting(lake)
     at = dt.datetime.fromisoformat(DAY1) + dt.timedelta(days=1, minutes=30)
 
     def tick(defs: dg.Definitions) -> object:
@@ -385,13 +390,7 @@ def test_a_day_whose_run_for_the_same_inputs_failed_is_said_not_requested_in_sil
 def test_a_day_whose_report_page_is_missing_or_out_of_date_is_drawn_again(lake: Lake) -> None:
     """A run that failed or was stopped after its commits left the day's page failed: `--missing`
     picked it, the sensor called the day up to date for good."""
-    location = ta.build_definitions(
-        OPERATORS,
-        name="tier_b",
-        raw_source=True,
-        report=True,
-        resources=default_resources(lake.uri, "inline"),
-    )
+    location = reporting(lake)
     sensor = location.resolve_sensor_def("tier_b_daily_raw_changed")
 
     def requests() -> list[tuple[str | None, object]]:

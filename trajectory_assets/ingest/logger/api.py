@@ -23,19 +23,12 @@ from trajectory_assets.ingest.logger.session import Session
 from trajectory_assets.ingest.logger.turns import SessionTurns
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import id_problem
+from trajectory_assets.schema import NON_NEGATIVE
 
 # the name users configure, whichever module of the package logs
 log = logging.getLogger("trajectory_assets.ingest.logger")
 
-METRICS = (
-    "ttft_ms",
-    "latency_ms",
-    "tool_latency_ms",
-    "input_tokens",
-    "output_tokens",
-    "cache_tokens",
-    "turn_index",
-)
+METRICS = (*NON_NEGATIVE, "turn_index")  # in `log`'s order: its measures, cache, turn
 _UNMEASURED = (None, None, None, None, None)
 
 _ROW_OVERHEAD_BYTES = 160
