@@ -6,6 +6,8 @@ waits are bounded polls so a slow machine only makes the tests slower, not flaky
 
 import datetime as dt
 import json
+import math
+import random
 import subprocess
 import sys
 import threading
@@ -479,3 +481,16 @@ def test_an_event_the_tables_would_reject_is_left_out_and_named(
     assert "llm_call of session 's1': input_tokens over 10^12" in caplog.text
     calls = [r for r in raw_events(tmp_path).to_pylist() if r["event_type"] == "llm_call"]
     assert [(c["input_tokens"], c["cache_tokens"]) for c in calls] == [(50, 50)]
+
+
+def test_the_quick_check_of_metrics_passes_only_what_the_rules_pass() -> None:
+    """`log` checks an event's metrics with a quick test first and the rules only when it fails:
+    nothing the rules refuse may get past it."""
+    from trajectory_assets.ingest.logger.api import METRICS, _fine, _problems
+
+    rng = random.Random(3)
+    odd = [None, 0, 1, 7, 10**12, 10**12 + 1, -1, 0.5, -0.5, math.nan, math.inf, True, "7"]
+    for _ in range(20_000):
+        values = tuple(rng.choice(odd) for _ in METRICS)
+        assert not _fine(values) or _problems(values) == [], values
+    assert _fine((1.0, 2.0, None, 10, 3, 10, 0)) and not _fine((None, None, None, 1, 1, 2, 0))

@@ -23,13 +23,30 @@ from trajectory_assets.ingest.logger.session import Session
 from trajectory_assets.ingest.logger.turns import SessionTurns
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import id_problem
-from trajectory_assets.schema import NON_NEGATIVE
+from trajectory_assets.schema import MAX_METRIC, NON_NEGATIVE
 
 # the name users configure, whichever module of the package logs
 log = logging.getLogger("trajectory_assets.ingest.logger")
 
 METRICS = (*NON_NEGATIVE, "turn_index")  # in `log`'s order: its measures, cache, turn
-_UNMEASURED = (None, None, None, None, None)
+_NUMBERS = (int, float)
+
+
+def _fine(values: tuple[Any, ...]) -> bool:
+    """`log`'s metrics (METRICS' order) each absent or a number in range, and no more cache
+    tokens than input tokens, as nearly every event's are: half a microsecond, where the rules
+    themselves (`metric_problems`) take two and a half on a model call's."""
+    for value in values:
+        if value is not None and (type(value) not in _NUMBERS or not 0 <= value <= MAX_METRIC):
+            return False
+    given, cache = values[3], values[5]
+    return cache is None or given is None or cache <= given
+
+
+def _problems(values: tuple[Any, ...]) -> list[str]:
+    """Why the tables would set an event of these metrics aside (rules.md "Validation")."""
+    return metric_problems(dict(zip(METRICS, values, strict=True)))
+
 
 _ROW_OVERHEAD_BYTES = 160
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -196,12 +213,18 @@ class EventLogger:
         if problem := id_problem("session_id", session_id):
             self._invalid(f"{problem}: {session_id[:60]!r}")
             return None
-        measured = (ttft_ms, latency_ms, tool_latency_ms, input_tokens, output_tokens)
-        if cache_tokens is not None or turn_index is not None or measured != _UNMEASURED:
-            metrics = dict(zip(METRICS, (*measured, cache_tokens, turn_index), strict=True))
-            if problems := metric_problems(metrics):  # the tables would set it aside
-                self._invalid(f"{event_type} of session {session_id[:60]!r}: {'; '.join(problems)}")
-                return None
+        values = (
+            ttft_ms,
+            latency_ms,
+            tool_latency_ms,
+            input_tokens,
+            output_tokens,
+            cache_tokens,
+            turn_index,
+        )
+        if not _fine(values) and (problems := _problems(values)):
+            self._invalid(f"{event_type} of session {session_id[:60]!r}: {'; '.join(problems)}")
+            return None
         try:
             n = next(self._counter)
             event_id = f"{self.logger_id}-{n}" if event_id is None else event_id
