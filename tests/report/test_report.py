@@ -21,7 +21,7 @@ from tests.operators.builders import (
 from trajectory_assets.operators import EvalRuns, ModelComparisons, ToolStats
 from trajectory_assets.operators.session_tables import SESSIONS
 from trajectory_assets.report import render_daily_report
-from trajectory_assets.report.chart import label, top_apps
+from trajectory_assets.report.chart import AppBar, cost_panel, label, top_apps
 from trajectory_assets.report.data import AppRow, wilson_interval
 
 
@@ -189,6 +189,25 @@ def test_hundreds_of_apps_chart_as_the_top_ones_and_the_rest():
     assert label("x" * 120) == "x" * 15 + "…" + "x" * 16 and label("$5") == r"\$5"
     runs = [label(f"humaneval / claude-sonnet-4 / run-2026112{i}", 32) for i in range(3)]
     assert len(set(runs)) == 3  # cut at the end, the three read the same
+
+
+def test_each_app_has_its_bar_and_its_note_beside_it_even_when_cut_alike() -> None:
+    """Bars placed by label put two ids cut to the same text on one bar, and every later note
+    one bar down."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    def bar(app_id: str, sessions: int) -> AppBar:
+        return AppBar(app_id=app_id, sessions=sessions, cost_usd=1.0, llm_calls_unpriced=Decimal(0))
+
+    apps = [bar("x" * 20 + "a" + "x" * 20, 2), bar("x" * 20 + "b" + "x" * 20, 3), bar("c", 4)]
+    assert label(apps[0]["app_id"]) == label(apps[1]["app_id"])  # the middle goes
+    ax = Figure().subplots()
+    cost_panel(ax, apps)
+    bars = [b.get_y() + b.get_height() / 2 for b in ax.patches if isinstance(b, Rectangle)]
+    assert len(bars) == len(apps) == len(set(bars))
+    notes = [(text.get_text(), text.get_position()[1]) for text in ax.texts]
+    assert notes == [(f" {a['sessions']} sessions", y) for a, y in zip(apps, bars, strict=True)]
 
 
 def test_every_failing_tool_is_counted_and_the_page_says_which_it_shows():

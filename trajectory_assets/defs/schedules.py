@@ -103,7 +103,7 @@ def daily_schedule(
                 "the raw-changes sensor, when on, runs the day once it is, as does a later tick "
                 "of a cron of several ticks a day"
             )
-        if _made_already(lake.lake(), catalog, ready, day, report):
+        if _made_already(lake.lake(), catalog, ready, day, report and not waiting):
             left = f"; {', '.join(waiting)} dt={day} not materialized yet" if waiting else ""
             return dg.SkipReason(
                 f"{day} is up to date: its tables were made from its raw data and operators as "
@@ -118,9 +118,10 @@ def daily_schedule(
 def _made_already(
     lake: Lake, catalog: Catalog, ready: Sequence[Operator], day: str, report: bool
 ) -> bool:
-    """Every table of the ready operators (and the report page) is current for the day: a run
-    made it before the tick, and the schedule's run would be one that does nothing. A day
-    whose listing meets a broken link is not: the run fails naming it."""
+    """Every table of the ready operators (and the report page, when the run would draw it:
+    not while operators wait) is current for the day: a run made it before the tick, and the
+    schedule's run would be one that does nothing. A day whose listing meets a broken link is
+    not: the run fails naming it."""
     try:
         raw = list_raw_files(lake, dt=day)
     except RawLayoutError:

@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import math
+import numbers
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -219,12 +220,10 @@ def input_with_cache(
     reads, writes = cache_read or 0, cache_write or 0
     if reads + writes == 0:
         return input_tokens, False
-    exclusive = reads + writes > input_tokens
-    if total_tokens is not None and output_tokens is not None:
-        if total_tokens == input_tokens + output_tokens + reads + writes:
-            exclusive = True
-        elif total_tokens == input_tokens + output_tokens:
-            exclusive = False
+    exclusive = reads + writes > input_tokens  # whatever a total says: a total of input and
+    # output alone (an instrumentation that leaves the cache out) made 100 cached of 10 input
+    if not exclusive and total_tokens is not None and output_tokens is not None:
+        exclusive = total_tokens == input_tokens + output_tokens + reads + writes
     return (input_tokens + reads + writes, True) if exclusive else (input_tokens, False)
 
 
@@ -301,9 +300,9 @@ def metric_problems(row: Mapping[str, Any]) -> list[str]:
         value = row.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not _number(value):
             reasons.append(f"{name} is not a number")
-        elif isinstance(value, float) and math.isnan(value):
+        elif math.isnan(value):
             reasons.append(f"NaN {name}")
         elif value < 0:
             reasons.append(f"negative {name}")
@@ -315,14 +314,19 @@ def metric_problems(row: Mapping[str, Any]) -> list[str]:
     if _count(cache) and _count(given) and cache > given:
         reasons.append(CACHE_OVER_INPUT)
     turn = row.get("turn_index")
-    if isinstance(turn, int) and turn < 0:
+    if _number(turn) and turn < 0:
         reasons.append("negative turn_index")
     return reasons
 
 
-def _count(value: Any) -> TypeGuard[int]:
-    """A token count no other rule refuses."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_METRIC
+def _number(value: Any) -> TypeGuard[float]:
+    """An int or a float, numpy's too (a count from pandas), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _count(value: Any) -> TypeGuard[float]:
+    """A token count no other rule refuses (a float such as 10.0 is stored as the count 10)."""
+    return _number(value) and 0 <= value <= MAX_METRIC
 
 
 def validate_row(row: Row) -> list[str]:

@@ -77,19 +77,7 @@ def render_chart(day: str, data: ReportData) -> bytes:
     fig.suptitle(f"trajectory-assets daily report, {day}", fontsize=14)
     cost_ax, latency_ax, tools_ax, eval_ax = fig.subplots(2, 2).flat
 
-    apps = top_apps(data.by_app)
-    cost_ax.set_title("Sessions and cost by app")
-    if apps:  # bars across, each note beside its bar: notes above a dozen columns overlapped
-        names = [label(a["app_id"]) for a in apps]
-        costs = [a["cost_usd"] or 0.0 for a in apps]
-        cost_ax.barh(names, costs, color="#4c72b0")
-        for i, (cost, a) in enumerate(zip(costs, apps, strict=True)):
-            cost_ax.annotate(f" {_sessions_note(a)}", (cost, i), va="center", fontsize=8)
-        cost_ax.invert_yaxis()
-        cost_ax.set_xlabel("cost (USD)")
-        cost_ax.margins(x=0.6)  # room for the notes beside the bars
-    else:
-        _empty(cost_ax)
+    cost_panel(cost_ax, top_apps(data.by_app))
 
     timed = [m for m in data.by_model if m["latency_p50"] is not None]
     models = timed[:12]
@@ -156,6 +144,24 @@ def render_chart(day: str, data: ReportData) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+def cost_panel(ax: Any, apps: list[AppBar]) -> None:
+    """A bar across for each app, its note beside it (notes above a dozen columns ran into each
+    other), placed by position: by label, two ids cut alike shared one bar."""
+    ax.set_title("Sessions and cost by app")
+    if not apps:
+        _empty(ax)
+        return
+    positions = list(range(len(apps)))
+    costs = [a["cost_usd"] or 0.0 for a in apps]
+    ax.barh(positions, costs, color="#4c72b0")
+    for i, (cost, a) in enumerate(zip(costs, apps, strict=True)):
+        ax.annotate(f" {_sessions_note(a)}", (cost, i), va="center", fontsize=8)
+    ax.set_yticks(positions, [label(a["app_id"]) for a in apps])
+    ax.invert_yaxis()
+    ax.set_xlabel("cost (USD)")
+    ax.margins(x=0.6)  # room for the notes beside the bars
 
 
 def _empty(ax: Any) -> None:

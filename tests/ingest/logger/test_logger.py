@@ -494,3 +494,18 @@ def test_the_quick_check_of_metrics_passes_only_what_the_rules_pass() -> None:
         values = tuple(rng.choice(odd) for _ in METRICS)
         assert not _fine(values) or _problems(values) == [], values
     assert _fine((1.0, 2.0, None, 10, 3, 10, 0)) and not _fine((None, None, None, 1, 1, 2, 0))
+
+
+def test_numpy_counts_are_written_not_called_no_number(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    """Counts from pandas (`np.int64`, `np.float32`) were refused as no numbers."""
+    import numpy as np
+
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    with logger.session("s1") as s:
+        assert s.llm_call("m", input_tokens=np.int64(1200), latency_ms=np.float32(812.5))  # type: ignore[arg-type]
+    logger.close()
+    assert logger.stats()["invalid"] == 0
+    (call,) = [r for r in raw_events(tmp_path).to_pylist() if r["event_type"] == "llm_call"]
+    assert (call["input_tokens"], call["latency_ms"]) == (1200, 812.5)
