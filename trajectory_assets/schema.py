@@ -152,11 +152,6 @@ MAX_METRIC = 10**12
 """A token count or a latency (ms) over this is a placeholder or a unit mistake, not a value: a
 trillion tokens in one call, 31 years in one call. Below it, a session's sums cannot overflow."""
 
-CACHE_OVER_INPUT = "cache_tokens over input_tokens (which count the cached ones too)"
-"""The reason a row with more cached input tokens than input tokens is rejected: `input_tokens`
-counts the cached ones (a producer that counts them apart, as Anthropic's usage does, adds them
-in), and a cache hit ratio over 1 or a cost of tokens the call never read is no number to keep."""
-
 FLOAT_METRICS = ("ttft_ms", "latency_ms", "tool_latency_ms")
 """NaN in these is rejected too: a NaN would turn every percentile and ratio it touches into NaN."""
 

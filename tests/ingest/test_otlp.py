@@ -297,26 +297,3 @@ def test_late_spans_and_resent_batches_add_only_new_events(tmp_path: Path) -> No
     restarted.add(None, [root, call, late])  # the same spans, after a restart
     restarted.close()
     assert raw_events(tmp_path / "lake").num_rows == len(kinds)
-
-
-def test_a_trace_with_a_metric_the_tables_would_reject_is_kept_aside_whole(
-    tmp_path: Path,
-) -> None:
-    """A negative token count went through the logger to raw_events, where `rejected_events`
-    set it aside at materialize time, past the client that could have been told."""
-    lake = tmp_path / "lake"
-    bad = json_span("b2b2b2b2b2b2b2b2", "", "chat", **{USAGE: -5})
-    good = json_span("c3c3c3c3c3c3c3c3", "", "chat", **{USAGE: 700})
-    good["traceId"] = "1" * 32
-    receiver = OtlpReceiver(str(lake), app_id="a", settle_s=60, idle_s=60)
-    assert receiver.add(None, [bad, good]) == (0, "")
-    receiver.close()
-    (kept,) = Path(lake, "_rejected", "otlp").glob("dt=*/*.jsonl")
-    (line,) = [json.loads(line) for line in kept.read_text().splitlines()]
-    assert line["reason"].startswith("trace ")
-    assert line["reason"].endswith(
-        "could not be written: UnparseableFileError: llm_call: negative input_tokens"
-    )
-    assert line["record"]["span_id"] == "b2b2b2b2b2b2b2b2"
-    calls = raw_events(lake).filter(pc.equal(raw_events(lake)["event_type"], "llm_call"))
-    assert calls["input_tokens"].to_pylist() == [700]

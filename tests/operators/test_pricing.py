@@ -142,10 +142,10 @@ def test_session_cost_is_the_sum_of_its_calls_and_calls_outside_turns_count():
     assert one(out["turns"])["cost_usd"] == pytest.approx(1.625)
 
 
-def test_cache_tokens_equal_to_input_are_all_priced_as_cached():
-    # Tier A says cache_tokens <= input_tokens (more is rejected: test_validation); all of them
-    # cached is priced at the cached rate with no uncached input.
-    call = llm(0, model="gpt-4o", input_tokens=1_000, cache_tokens=1_000)
+def test_cache_tokens_above_input_are_all_priced_as_cached():
+    # Tier A says cache_tokens <= input_tokens; a producer that breaks it is priced on
+    # cache_tokens at the cached rate and no uncached input (genai-prices would refuse it).
+    call = llm(0, model="gpt-4o", input_tokens=100, cache_tokens=1_000)
     assert one(sessionize([call])["llm_calls"])["cost_usd"] == pytest.approx(1_000 * 1.25 / 1e6)
 
 

@@ -65,24 +65,6 @@ def test_negative_turn_index_is_rejected_not_a_turn_of_its_own():
     assert [t["turn_index"] for t in rows(out["turns"])] == [0]
 
 
-def test_more_cache_tokens_than_input_tokens_is_rejected_not_a_ratio_over_one():
-    """`input_tokens` counts the cached ones: 50 cached of 10 gave a cache hit ratio of 5 and
-    the cost of 50 tokens on a call that read 10."""
-    out = sessionize(
-        [
-            llm(0, input_tokens=10, cache_tokens=50),
-            llm(1, event_id="same", input_tokens=50, cache_tokens=50),
-            llm(2, event_id="no-input", cache_tokens=50),
-            llm(3, event_id="bad", input_tokens=10, cache_tokens=-1),
-        ]
-    )
-    assert [r["reason"] for r in rows(out["rejected_events"])] == [
-        "cache_tokens over input_tokens (which count the cached ones too)",
-        "negative cache_tokens",  # the one reason that applies
-    ]
-    assert one(out["sessions"])["n_events"] == 2
-
-
 @pytest.mark.parametrize("column", NON_NEGATIVE)
 def test_zero_metric_is_valid(column):
     out = sessionize([llm(0, **{column: 0})])

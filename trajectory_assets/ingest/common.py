@@ -19,7 +19,6 @@ from typing import Any, TypeGuard
 from trajectory_assets.errors import UnparseableFileError, first_few
 from trajectory_assets.lake.layout import id_problem
 from trajectory_assets.schema import (
-    CACHE_OVER_INPUT,
     MAX_METRIC,
     NON_NEGATIVE,
     RAW_EVENTS,
@@ -293,8 +292,7 @@ def base_name(path: str | Path) -> str:
 
 
 def metric_problems(row: Mapping[str, Any]) -> list[str]:
-    """Why a row's metrics and turn would be rejected (rules.md "Validation"): what `ingest`,
-    `serve` and the event logger refuse on arrival, as the tables would set the row aside."""
+    """Why a row's metrics and turn would be rejected (rules.md "Validation")."""
     reasons: list[str] = []
     for name in NON_NEGATIVE:
         value = row.get(name)
@@ -310,9 +308,6 @@ def metric_problems(row: Mapping[str, Any]) -> list[str]:
             reasons.append(f"infinite {name}")
         elif value > MAX_METRIC:
             reasons.append(f"{name} over 10^12")
-    cache, given = row.get("cache_tokens"), row.get("input_tokens")
-    if _count(cache) and _count(given) and cache > given:
-        reasons.append(CACHE_OVER_INPUT)
     turn = row.get("turn_index")
     if _number(turn) and turn < 0:
         reasons.append("negative turn_index")
@@ -322,11 +317,6 @@ def metric_problems(row: Mapping[str, Any]) -> list[str]:
 def _number(value: Any) -> TypeGuard[float]:
     """An int or a float, numpy's too (a count from pandas), not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _count(value: Any) -> TypeGuard[float]:
-    """A token count no other rule refuses (a float such as 10.0 is stored as the count 10)."""
-    return _number(value) and 0 <= value <= MAX_METRIC
 
 
 def validate_row(row: Row) -> list[str]:

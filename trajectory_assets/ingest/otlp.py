@@ -31,7 +31,7 @@ from functools import partial
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import EPOCH, metric_problems
+from trajectory_assets.ingest.common import EPOCH
 from trajectory_assets.ingest.importers.otel import conversation_of, numbered_events, started
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
 from trajectory_assets.ingest.importers.otel_spans import Span, spans_app
@@ -287,8 +287,6 @@ class OtlpReceiver:
         for row in rows:  # all or none: a trace is rejected whole
             if unnamed := id_problem("session_id", row["session_id"]):
                 raise UnparseableFileError(unnamed)
-            if problems := metric_problems(row):  # the logger would drop it without a word
-                raise UnparseableFileError(f"{row['event_type']}: {'; '.join(problems)}")
         logger = self._logger(app)
         for row in rows:
             if row["event_id"] in trace.logged:

@@ -66,7 +66,7 @@ FROM decisions GROUP BY dt, app_id, session_id, step
 
 class DecisionSteps(Operator):
     name = "decision_steps"
-    version = "4"  # 3: a negative turn_index is rejected; 4: more cache than input tokens too
+    version = "3"  # 3: a negative turn_index is rejected
     outputs = (DECISION_STEPS_TABLE,)
     inputs = ("raw_events",)
     requires = "session"

@@ -1,17 +1,15 @@
 """Validation, de-duplication and event order of raw events, shared by every raw-based operator.
 
 Rules (rules.md "Validation"): a row with a null or empty key, a key other than its file's
-folder names, a negative, NaN, infinite or absurd (over 10^12) metric, more cached input tokens
-than input tokens, a negative `turn_index`, or a `decision`/`eval_result` payload that is not a
-JSON object is rejected with every reason that applies. Among valid rows, duplicate `event_id`s
-inside a session are one event: the first in event order is kept. Event order is
-`(ts, seq, event_id)`, null `seq` last.
+folder names, a negative, NaN, infinite or absurd (over 10^12) metric, a negative `turn_index`, or a
+`decision`/`eval_result` payload that is not a JSON object is rejected with every reason that
+applies. Among valid rows, duplicate `event_id`s inside a session are one event: the first in
+event order is kept. Event order is `(ts, seq, event_id)`, null `seq` last.
 """
 
 import pyarrow as pa
 
 from trajectory_assets.schema import (
-    CACHE_OVER_INPUT,
     FLOAT_METRICS,
     MAX_METRIC,
     NON_NEGATIVE,
@@ -51,11 +49,6 @@ _checks = (
     + [
         f"CASE WHEN {c} > {MAX_METRIC} AND {c} < 'inf'::DOUBLE THEN '{c} over 10^12' END"
         for c in NON_NEGATIVE
-    ]
-    + [
-        f"CASE WHEN cache_tokens > input_tokens AND input_tokens <= {MAX_METRIC} "
-        f"AND cache_tokens <= {MAX_METRIC} AND input_tokens >= 0 "
-        f"THEN '{CACHE_OVER_INPUT}' END"
     ]
     + ["CASE WHEN turn_index < 0 THEN 'negative turn_index' END"]
     + [

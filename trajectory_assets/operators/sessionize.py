@@ -209,8 +209,7 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    # 7: a negative turn_index is rejected; 8: strict JSON rows; 9: more cache than input tokens
-    version = f"9+{PRICING_VERSION}"
+    version = f"8+{PRICING_VERSION}"  # 7: a negative turn_index is rejected; 8: strict JSON rows
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,

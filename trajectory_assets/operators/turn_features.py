@@ -134,7 +134,7 @@ class TurnFeatures(Operator):
     """
 
     name = "turn_features"
-    version = "5"  # 4: a negative turn_index is rejected; 5: more cache than input tokens too
+    version = "4"  # 4: a negative turn_index is rejected
     outputs = (TURN_FEATURES_TABLE,)
     inputs = ("raw_events", "turns")
     requires = "session"

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from trajectory_assets.ingest.common import dumps, metric_problems
+from trajectory_assets.ingest.common import dumps
 from trajectory_assets.ingest.logger import process
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent, LoggerCounters
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, CapturePolicy
@@ -23,30 +23,9 @@ from trajectory_assets.ingest.logger.session import Session
 from trajectory_assets.ingest.logger.turns import SessionTurns
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import id_problem
-from trajectory_assets.schema import MAX_METRIC, NON_NEGATIVE
 
 # the name users configure, whichever module of the package logs
 log = logging.getLogger("trajectory_assets.ingest.logger")
-
-METRICS = (*NON_NEGATIVE, "turn_index")  # in `log`'s order: its measures, cache, turn
-_NUMBERS = (int, float)
-
-
-def _fine(values: tuple[Any, ...]) -> bool:
-    """`log`'s metrics (METRICS' order) each absent or a number in range, and no more cache
-    tokens than input tokens, as nearly every event's are: half a microsecond, where the rules
-    themselves (`metric_problems`) take two and a half on a model call's."""
-    for value in values:
-        if value is not None and (type(value) not in _NUMBERS or not 0 <= value <= MAX_METRIC):
-            return False
-    given, cache = values[3], values[5]
-    return cache is None or given is None or cache <= given
-
-
-def _problems(values: tuple[Any, ...]) -> list[str]:
-    """Why the tables would set an event of these metrics aside (rules.md "Validation")."""
-    return metric_problems(dict(zip(METRICS, values, strict=True)))
-
 
 _ROW_OVERHEAD_BYTES = 160
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -192,9 +171,7 @@ class EventLogger:
         **unknown: Any,
     ) -> str | None:
         """Record one event; returns its id, or None when it was dropped. Never raises: an event
-        that cannot be recorded (an unknown field, no session id or event type) or that the
-        tables would set aside (a negative, NaN, infinite or over 10^12 metric, more cache
-        tokens than input tokens, a negative turn: rules.md "Validation") is counted as
+        that cannot be recorded (an unknown field, no session id or event type) is counted as
         `invalid` in `stats()` and reported through logging; so is one with a value Arrow
         cannot store as its column's type, found when its batch is written (it alone is left
         out).
@@ -212,18 +189,6 @@ class EventLogger:
             return None
         if problem := id_problem("session_id", session_id):
             self._invalid(f"{problem}: {session_id[:60]!r}")
-            return None
-        values = (
-            ttft_ms,
-            latency_ms,
-            tool_latency_ms,
-            input_tokens,
-            output_tokens,
-            cache_tokens,
-            turn_index,
-        )
-        if not _fine(values) and (problems := _problems(values)):
-            self._invalid(f"{event_type} of session {session_id[:60]!r}: {'; '.join(problems)}")
             return None
         try:
             n = next(self._counter)
