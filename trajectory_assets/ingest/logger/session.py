@@ -79,6 +79,9 @@ class Session:
         ttft_ms: float | None = None,
         **fields: Any,
     ) -> str | None:
+        """`input_tokens`: every input token, the cached ones (`cache_tokens`) and those written
+        to the cache (`payload={"cache_write_tokens": n}`) included: Anthropic's usage counts
+        them apart, so add its cache reads and writes in."""
         return self._log(
             "llm_call",
             True,
