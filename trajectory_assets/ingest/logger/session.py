@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, get_args
 
 from trajectory_assets.ingest.logger.turns import SessionTurns
+from trajectory_assets.ingest.logger.usage import usage_counts
 
 Outcome = Literal["kept", "eliminated", "scored"]
 DECISION_OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
@@ -77,11 +78,28 @@ class Session:
         cache_tokens: int | None = None,
         latency_ms: float | None = None,
         ttft_ms: float | None = None,
+        usage: Any = None,
         **fields: Any,
     ) -> str | None:
         """`input_tokens`: every input token, the cached ones (`cache_tokens`) and those written
         to the cache (`payload={"cache_write_tokens": n}`) included: Anthropic's usage counts
-        them apart, so add its cache reads and writes in."""
+        them apart. `usage`: the provider's usage record as it comes (Anthropic's or OpenAI's
+        SDK object, or its JSON), for the counts not given, added up as Tier A counts them."""
+        if usage is not None:
+            try:
+                counts = usage_counts(usage)
+            except (TypeError, ValueError) as exc:  # never raises: counted, named
+                self.logger._invalid(f"llm_call usage not understood: {exc}")
+                return None
+            input_tokens = counts.input_tokens if input_tokens is None else input_tokens
+            output_tokens = counts.output_tokens if output_tokens is None else output_tokens
+            cache_tokens = counts.cache_tokens if cache_tokens is None else cache_tokens
+            payload = fields.get("payload")
+            if counts.cache_write_tokens is not None and isinstance(payload, Mapping | None):
+                fields["payload"] = {
+                    "cache_write_tokens": counts.cache_write_tokens,
+                    **(payload or {}),
+                }
         return self._log(
             "llm_call",
             True,
