@@ -14,6 +14,9 @@ def test_metrics_are_refused_for_the_reasons_rejected_events_gives() -> None:
     assert metric_problems({"input_tokens": 50, "cache_tokens": 50, "turn_index": 0}) == []
     assert metric_problems({"input_tokens": True}) == ["input_tokens is not a number"]
     assert metric_problems({"turn_index": -1}) == ["negative turn_index"]
+    # a 400-digit count is too large for a float: named, not an OverflowError failing the file
+    assert metric_problems({"input_tokens": 10**400}) == ["input_tokens over 10^12"]
+    assert metric_problems({"latency_ms": float("inf")}) == ["infinite latency_ms"]
 
 
 def test_numpy_numbers_are_numbers() -> None:

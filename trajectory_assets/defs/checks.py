@@ -181,11 +181,11 @@ def _rejected_share(ctx: CheckContext, day: str) -> DayCheck:
     passed = share <= limits.max_rejected_share
     limit = _percent(limits.max_rejected_share)
     said = f"{rejected} of {raw} raw rows rejected ({share:.2%}, limit {limit})"
-    if not passed:  # the day is every app's: say whose rows they are, and why
-        rows = ctx.column("rejected_events", day, ["app_id", "reason"])
+    rows = ctx.column("rejected_events", day, ["app_id", "reason"]) if not passed else None
+    if rows is not None and rows.num_rows:  # the day is every app's: whose rows, and why
         apps = Counter(rows["app_id"].to_pylist())
         said += "; most from " + ", ".join(f"{app} ({n})" for app, n in apps.most_common(3))
-        why = Counter(rows["reason"].to_pylist())
+        why = Counter(r for text in rows["reason"].to_pylist() for r in (text or "").split("; "))
         said += "; most often " + ", ".join(f"{r!r} ({n})" for r, n in why.most_common(2))
     return DayCheck(passed, said)
 

@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from tests.ingest.conftest import FAST, NewLogger
 from tests.ingest.lakes import raw_events
 from trajectory_assets.ingest.logger.usage import UsageCounts, usage_counts
@@ -37,6 +39,19 @@ def test_openais_counts_already_hold_the_cached_tokens() -> None:
         "input_tokens_details": {"cached_tokens": 800},
     }
     assert usage_counts(responses) == UsageCounts(1000, 50, 800, None)
+    # cache writes where OpenAI-shaped records (OpenRouter's, LiteLLM's) put them: not input
+    written = {**chat, "prompt_tokens_details": {"cached_tokens": 800, "cache_write_tokens": 90}}
+    assert usage_counts(written) == UsageCounts(1000, 50, 800, 90)
+    litellm = {"prompt_tokens": 1010, "completion_tokens": 50, "cache_creation_input_tokens": 200}
+    assert usage_counts({**litellm, "prompt_tokens_details": {"cached_tokens": 800}}) == (
+        UsageCounts(1010, 50, 800, 200)
+    )
+
+
+def test_a_record_as_json_text_is_read_and_one_of_no_known_shape_is_refused() -> None:
+    assert usage_counts(json.dumps(ANTHROPIC)) == UsageCounts(1010, 50, 800, 200)
+    with pytest.raises(ValueError, match="none of prompt_tokens, input_tokens, output_tokens"):
+        usage_counts({"promptTokenCount": 10})  # Gemini's
 
 
 def test_the_logger_writes_the_counts_of_a_usage_record(
@@ -47,9 +62,22 @@ def test_the_logger_writes_the_counts_of_a_usage_record(
         assert s.llm_call("claude-sonnet-4", usage=SimpleNamespace(**ANTHROPIC))
         assert s.llm_call("claude-sonnet-4", usage=ANTHROPIC, output_tokens=60)  # given wins
         assert s.llm_call("m", usage={"input_tokens": "x", "cache_read_input_tokens": 1}) is None
+        assert s.llm_call("m", usage={"promptTokenCount": 10}) is None  # no known shape
+        assert s.llm_call("m", usage=ANTHROPIC, payload='{"note": "x"}')  # JSON text: merged
     logger.close()
-    assert logger.stats()["invalid"] == 1
+    assert logger.stats()["invalid"] == 2
     calls = [r for r in raw_events(tmp_path).to_pylist() if r["event_type"] == "llm_call"]
     counts = [(c["input_tokens"], c["cache_tokens"], c["output_tokens"]) for c in calls]
-    assert counts == [(1010, 800, 50), (1010, 800, 60)]
-    assert [json.loads(c["payload"])["cache_write_tokens"] for c in calls] == [200, 200]
+    assert counts == [(1010, 800, 50), (1010, 800, 60), (1010, 800, 50)]
+    assert [json.loads(c["payload"])["cache_write_tokens"] for c in calls] == [200, 200, 200]
+    assert json.loads(calls[2]["payload"])["note"] == "x"
+
+
+def test_metrics_only_keeps_a_calls_cache_writes(tmp_path: Path, new_logger: NewLogger) -> None:
+    """They are priced at the cache-write rate: dropped with the payload, as ordinary input."""
+    logger = new_logger(str(tmp_path), "app", capture="metrics_only", **FAST)
+    with logger.session("s1") as s:
+        assert s.llm_call("claude-sonnet-4", usage=ANTHROPIC, payload={"prompt": "secret"})
+    logger.close()
+    (call,) = [r for r in raw_events(tmp_path).to_pylist() if r["event_type"] == "llm_call"]
+    assert json.loads(call["payload"]) == {"cache_write_tokens": 200}

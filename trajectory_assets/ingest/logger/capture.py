@@ -31,6 +31,7 @@ _METRIC_PAYLOAD_KEYS = {
     "session_end": ("status",),
     "eval_result": ("benchmark", "task_id", "run_id", "passed", "score"),
     "decision": ("step", "item_id", "outcome", "score"),
+    "llm_call": ("cache_write_tokens",),  # priced at the cache-write rate
 }
 
 
@@ -44,7 +45,9 @@ def keep_metrics_only(event: LoggedEvent) -> None:
         try:
             parsed = json.loads(event.payload)
             if isinstance(parsed, dict) and keys:
-                payload = dumps({k: parsed[k] for k in keys if k in parsed})
+                kept = {k: parsed[k] for k in keys if k in parsed}
+                # a decision's or eval's payload must stay an object; a call's may go
+                payload = dumps(kept) if kept or event.event_type != "llm_call" else None
             elif isinstance(parsed, dict) and parsed.get("arguments") is not None:
                 digest = hashlib.md5(dumps(parsed["arguments"]).encode()).hexdigest()
                 payload = dumps({"arguments": digest})

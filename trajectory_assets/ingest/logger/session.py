@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, get_args
 
 from trajectory_assets.ingest.logger.turns import SessionTurns
-from trajectory_assets.ingest.logger.usage import usage_counts
+from trajectory_assets.ingest.logger.usage import usage_counts, with_writes
 
 Outcome = Literal["kept", "eliminated", "scored"]
 DECISION_OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
@@ -94,12 +94,8 @@ class Session:
             input_tokens = counts.input_tokens if input_tokens is None else input_tokens
             output_tokens = counts.output_tokens if output_tokens is None else output_tokens
             cache_tokens = counts.cache_tokens if cache_tokens is None else cache_tokens
-            payload = fields.get("payload")
-            if counts.cache_write_tokens is not None and isinstance(payload, Mapping | None):
-                fields["payload"] = {
-                    "cache_write_tokens": counts.cache_write_tokens,
-                    **(payload or {}),
-                }
+            if counts.cache_write_tokens:
+                fields["payload"] = with_writes(fields.get("payload"), counts.cache_write_tokens)
         return self._log(
             "llm_call",
             True,

@@ -7,6 +7,7 @@ the cached ones. A producer passing Anthropic's numbers as they are has its call
 cached, or undercharged; handing the record over lets the logger add them up.
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,21 +22,38 @@ class UsageCounts:
 
 
 def usage_counts(usage: Any) -> UsageCounts:
-    """The counts of an Anthropic or OpenAI usage record (the SDKs' objects, or their JSON as
-    a mapping); a count the record lacks is None."""
+    """The counts of an Anthropic or OpenAI usage record (the SDKs' objects, their JSON as a
+    mapping or text; LiteLLM's and OpenRouter's OpenAI-shaped ones too); a count the record
+    lacks is None. ValueError for a record of none of those shapes (Gemini's, Bedrock's)."""
+    if isinstance(usage, str | bytes):
+        usage = json.loads(usage)
     if _get(usage, "prompt_tokens") is not None:  # OpenAI chat completions: inclusive
-        cached = _get(_get(usage, "prompt_tokens_details"), "cached_tokens")
+        details = _get(usage, "prompt_tokens_details")
+        writes = _first(details, "cache_write_tokens", "cache_creation_tokens")
         return UsageCounts(
-            _get(usage, "prompt_tokens"), _get(usage, "completion_tokens"), cached, None
+            _get(usage, "prompt_tokens"),
+            _get(usage, "completion_tokens"),
+            _get(details, "cached_tokens"),
+            writes if writes is not None else _get(usage, "cache_creation_input_tokens"),
         )
     given, output = _get(usage, "input_tokens"), _get(usage, "output_tokens")
+    if given is None and output is None:
+        raise ValueError(
+            f"a {type(usage).__name__} with none of prompt_tokens, input_tokens, output_tokens "
+            "(Anthropic's or OpenAI's usage record is taken)"
+        )
     details = _get(usage, "input_tokens_details")
     if details is not None:  # OpenAI's Responses API: inclusive too
-        return UsageCounts(given, output, _get(details, "cached_tokens"), None)
+        writes = _first(details, "cache_write_tokens", "cache_creation_tokens")
+        return UsageCounts(given, output, _get(details, "cached_tokens"), writes)
     reads = _get(usage, "cache_read_input_tokens")  # Anthropic: the cache counted apart
     writes = _get(usage, "cache_creation_input_tokens")
     total = None if given is None else given + (reads or 0) + (writes or 0)
     return UsageCounts(total, output, reads, writes)
+
+
+def _first(record: Any, *names: str) -> Any:
+    return next((v for n in names if (v := _get(record, n)) is not None), None)
 
 
 def _get(record: Any, name: str) -> Any:
@@ -44,3 +62,20 @@ def _get(record: Any, name: str) -> Any:
     if isinstance(record, Mapping):
         return record.get(name)
     return getattr(record, name, None)
+
+
+def with_writes(payload: Any, writes: Any) -> Any:
+    """The call's payload with its cache writes (a whole number) under `cache_write_tokens`,
+    where the sessionizer reads them; a payload given as JSON text of an object is merged too.
+    A payload of another kind is kept as it is (the writes are then priced as input)."""
+    parsed = payload
+    if isinstance(payload, str):
+        try:
+            parsed = json.loads(payload)
+        except ValueError:
+            return payload
+    if parsed is None:
+        parsed = {}
+    if not isinstance(parsed, Mapping):
+        return payload
+    return {"cache_write_tokens": int(writes), **parsed}
