@@ -3,6 +3,7 @@ the tables an operator may read, and the settings tests vary as keywords."""
 
 from collections.abc import Sequence
 
+import pyarrow as pa
 import pytest
 
 from trajectory_assets.engine.materialize import DEFAULTS, run_operators
@@ -12,13 +13,14 @@ from trajectory_assets.engine.results import OperatorResult, RunResult
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.settings import RunSettings
-from trajectory_assets.lake import delta
+from trajectory_assets.lake import delta, delta_read
 from trajectory_assets.lake.bad_file_rules import OnBadFile
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.delta_history import OperatorCommitInfo
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS, TABLES
+from trajectory_assets.schema import TableSpec
 
 
 def settings(
@@ -125,3 +127,18 @@ def table_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(delta, "open_table", counted)
     return opened
+
+
+def files_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The data files read by `delta_read.read_files` from now on, by path, in order."""
+    read: list[str] = []
+    real = delta_read.read_files
+
+    def counted(
+        lake: Lake, spec: TableSpec, files: Sequence[delta.DataFile], columns: list[str]
+    ) -> pa.Table:
+        read.extend(f.path for f in files)
+        return real(lake, spec, files, columns)
+
+    monkeypatch.setattr(delta_read, "read_files", counted)
+    return read

@@ -3,7 +3,6 @@ entry allows them, and are the rows a whole read finds."""
 
 import dataclasses
 import random
-from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,9 +10,9 @@ import pyarrow.compute as pc
 import pytest
 
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
-from tests.runs import lake_catalog, run_operator
+from tests.runs import files_read, lake_catalog, run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.lake import delta, delta_commit, delta_read
+from trajectory_assets.lake import delta, delta_commit
 from trajectory_assets.lake.catalog import Catalog, overlapping
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import write_data_file
@@ -30,16 +29,7 @@ def test_the_rows_of_named_sessions_are_read_from_the_files_that_may_hold_them(
     for op in (Compact(), Sessionize()):
         run_operator(op, lake, [DAY1, DAY2], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     catalog = lake_catalog(lake)
-    read: list[str] = []
-    real = delta_read.read_files
-
-    def counted(
-        lake: Lake, spec: TableSpec, files: Sequence[delta.DataFile], columns: list[str]
-    ) -> pa.Table:
-        read.extend(f.path for f in files)
-        return real(lake, spec, files, columns)
-
-    monkeypatch.setattr(delta_read, "read_files", counted)
+    read = files_read(monkeypatch)
     for table in ("raw_compacted", "sessions", "turns"):  # app in the rows, or in the folders
         every = catalog.read(table, columns=["app_id", *COLUMNS])
         app = every["app_id"][0].as_py()
@@ -109,16 +99,11 @@ def test_a_forget_before_a_day_reads_the_later_files_that_may_hold_the_earlier_s
                     write_data_file(lake, spec, {"dt": day}, rows, f"part-{name}.parquet")
                 )
         delta_commit.commit_day(lake, spec, day, written, {}, since_version=None)
-    read: list[str] = []
-    real = delta_read.read_files
+    paths = files_read(monkeypatch)
 
-    def counted(
-        lake: Lake, spec: TableSpec, files: Sequence[delta.DataFile], columns: list[str]
-    ) -> pa.Table:
-        read.extend(f.path.rsplit("/", 1)[-1] for f in files)
-        return real(lake, spec, files, columns)
+    def read() -> list[str]:  # the files' names
+        return sorted(p.rsplit("/", 1)[-1] for p in paths)
 
-    monkeypatch.setattr(delta_read, "read_files", counted)
     catalog = Catalog(lake, {"t": spec})
     found = catalog.session_rows("t", "a", ["s6"], COLUMNS, before=DAY2)
     assert sorted(found.to_pylist(), key=str) == sorted(
@@ -130,11 +115,11 @@ def test_a_forget_before_a_day_reads_the_later_files_that_may_hold_the_earlier_s
         ],
         key=str,
     )
-    assert sorted(read) == ["part-early.parquet", "part-later.parquet", "part-replay.parquet"]
-    read.clear()
+    assert read() == ["part-early.parquet", "part-later.parquet", "part-replay.parquet"]
+    paths.clear()
     alone = catalog.session_rows("t", "a", [], COLUMNS, before=DAY2)
     assert sorted(alone["session_id"].to_pylist()) == ["s1", "s1", "s2"]
-    assert sorted(read) == ["part-early.parquet", "part-replay.parquet"]
+    assert read() == ["part-early.parquet", "part-replay.parquet"]
 
 
 def test_the_files_that_may_hold_sessions_are_those_whose_range_meets_one() -> None:

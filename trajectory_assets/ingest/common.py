@@ -18,13 +18,7 @@ from typing import Any, TypeGuard
 
 from trajectory_assets.errors import UnparseableFileError, first_few
 from trajectory_assets.lake.layout import id_problem
-from trajectory_assets.schema import (
-    MAX_METRIC,
-    NON_NEGATIVE,
-    RAW_EVENTS,
-    RAW_REQUIRED,
-    Row,
-)
+from trajectory_assets.schema import MAX_METRIC, NON_NEGATIVE, RAW_EVENTS, RAW_REQUIRED, Row
 
 FOLDER_KEYS = ("app_id", "session_id")
 """The keys that name the raw lake's folders."""

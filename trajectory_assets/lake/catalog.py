@@ -178,8 +178,9 @@ class Catalog:
         wanted = set(session_ids)
         if before is not None:
             early = [f for f in of_app if f.day < before and not f.known_empty]
-            found += self._app_rows(spec, early, read, app_id, None)
-            wanted |= {str(s) for t in found for s in t["session_id"].to_pylist() if s is not None}
+            rows = self._app_rows(spec, early, read, app_id, None)
+            wanted |= {str(s) for t in rows for s in t["session_id"].to_pylist() if s is not None}
+            found += rows
             of_app = [f for f in of_app if f.day >= before]
         named = sorted(wanted)
         files = overlapping(of_app, [(app_id, s, s) for s in named]) if named else []
