@@ -59,15 +59,16 @@ def write_session_file(
     session: str,
     events: list[dict[str, object]],
     name: str = "part-0.parquet",
+    app: str = "app",
 ) -> None:
     """One raw file of session `session` of app `app` under `day`: each event's given columns
     (`event_id` and `ts` at least), `user_message` events unless they say otherwise."""
-    folder = root / "raw_events" / f"dt={day}" / "app_id=app" / f"session_id={session}"
+    folder = root / "raw_events" / f"dt={day}" / f"app_id={app}" / f"session_id={session}"
     folder.mkdir(parents=True, exist_ok=True)
     rows = [
         {
             **dict.fromkeys(RAW_EVENTS.names),
-            "app_id": "app",
+            "app_id": app,
             "session_id": session,
             "event_type": "user_message",
             **e,

@@ -69,6 +69,7 @@ def test_every_check_passes_on_a_clean_materialization(lake: Lake) -> None:
         "sessions:n_events_match_raw",
         "turns:tokens_match_sessions",
         "rejected_events:rejected_share",
+        "rejected_events:rejected_share_by_app",
         "decision_steps:elimination_ratio",
         "eval_runs:unique_keys",
         "turn_features:unique_keys",

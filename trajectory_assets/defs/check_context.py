@@ -99,6 +99,11 @@ def committed_audits(
     return {day: audit for day, c in commits.items() if (audit := c.audit) is not None}
 
 
+def limit_text(limit: float) -> str:
+    """A threshold as given, however many digits (99.9% is no 100%)."""
+    return f"{limit * 100:g}%"
+
+
 UNAUDITED = DayCheck(
     True,
     "not checked: the counts its commit recorded are no longer in the table's log",

@@ -9,7 +9,6 @@ records them).
 
 import os
 import warnings
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trajectory_assets.batch import Batch
-from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck
+from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck, limit_text
+from trajectory_assets.defs.rejected_checks import rejected_share, rejected_share_by_app
 from trajectory_assets.defs.time_checks import sessions_on_their_day, times_not_in_the_future
 from trajectory_assets.engine.commit import SKIPPED_FILES
 from trajectory_assets.lake.catalog import Catalog
@@ -171,25 +171,6 @@ def _tokens_agree(ctx: CheckContext, day: str) -> DayCheck:
     )
 
 
-def _rejected_share(ctx: CheckContext, day: str) -> DayCheck:
-    limits = ctx.limits
-    counted = ctx.audit("sessionize", "rejected_events", day)
-    if counted is None:
-        return UNAUDITED
-    raw, rejected = counted.get("raw_rows", 0), counted.get("rejected_rows", 0)
-    share = rejected / raw if raw else 0.0
-    passed = share <= limits.max_rejected_share
-    limit = _percent(limits.max_rejected_share)
-    said = f"{rejected} of {raw} raw rows rejected ({share:.2%}, limit {limit})"
-    rows = ctx.column("rejected_events", day, ["app_id", "reason"]) if not passed else None
-    if rows is not None and rows.num_rows:  # the day is every app's: whose rows, and why
-        apps = Counter(rows["app_id"].to_pylist())
-        said += "; most from " + ", ".join(f"{app} ({n})" for app, n in apps.most_common(3))
-        why = Counter(r for text in rows["reason"].to_pylist() for r in (text or "").split("; "))
-        said += "; most often " + ", ".join(f"{r!r} ({n})" for r, n in why.most_common(2))
-    return DayCheck(passed, said)
-
-
 def _elimination_ratio(ctx: CheckContext, day: str) -> DayCheck:
     limits = ctx.limits
     steps = ctx.column("decision_steps", day, ["elimination_ratio"])
@@ -198,13 +179,8 @@ def _elimination_ratio(ctx: CheckContext, day: str) -> DayCheck:
     return DayCheck(
         above == 0,
         f"{above} of {steps.num_rows} steps eliminate more than "
-        f"{_percent(limits.max_elimination_ratio)} of their items",
+        f"{limit_text(limits.max_elimination_ratio)} of their items",
     )
-
-
-def _percent(limit: float) -> str:
-    """A threshold as given, however many digits (99.9% is no 100%)."""
-    return f"{limit * 100:g}%"
 
 
 def _cost_agrees(ctx: CheckContext, day: str) -> DayCheck:
@@ -291,7 +267,16 @@ BUILT_IN = (
         "rejected_share",
         "rejected_events",
         "The share of raw rows rejected stays under the configured limit.",
-        _rejected_share,
+        rejected_share,
+    ),
+    Check(
+        "rejected_share_by_app",
+        "rejected_events",
+        "Each app's share of rows rejected stays under the same limit (a small app's broken "
+        "producer hides in a day's share).",
+        rejected_share_by_app,
+        dg.AssetCheckSeverity.WARN,
+        compares=("sessions",),
     ),
     Check(
         "elimination_ratio",

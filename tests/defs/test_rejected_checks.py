@@ -1,0 +1,70 @@
+"""The rejected-rows checks: a day's share (an error) and each app's (a warning)."""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+
+from tests.dagster_assets import assets_of, inline_resources
+from tests.lakes import DAY1, write_session_file
+from tests.runs import lake_catalog
+from trajectory_assets.definitions import defs
+from trajectory_assets.lake.fs import Lake
+
+SELECTION = dg.AssetSelection.assets("sessions")  # sessionize: rejected_events with it
+
+
+def _checks(lake: Lake, limit: float = 0.05) -> dict[str, dg.AssetCheckEvaluation]:
+    result = dg.materialize(
+        assets_of(defs),
+        selection=SELECTION,
+        partition_key=DAY1,
+        resources=inline_resources(lake),
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"tier_b": {"config": {"max_rejected_share": limit}}}},
+    )
+    assert result.success
+    return {
+        e.check_name: e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == dg.AssetKey("rejected_events")
+    }
+
+
+def _add_app(lake: Lake, app: str, valid: int, rejected: int) -> None:
+    """A session of `app` on DAY1: `valid` events and `rejected` ones (a negative token count)."""
+    start = dt.datetime.fromisoformat(f"{DAY1}T12:00:00+00:00")
+    events = [
+        {"event_id": f"{app}-{i}", "ts": start + dt.timedelta(seconds=i)} for i in range(valid)
+    ] + [
+        {
+            "event_id": f"{app}-bad-{i}",
+            "ts": start + dt.timedelta(seconds=valid + i),
+            "event_type": "llm_call",
+            "input_tokens": -1,
+        }
+        for i in range(rejected)
+    ]
+    write_session_file(Path(lake.root), DAY1, f"{app}-s1", events, app=app)
+
+
+def test_a_small_app_mostly_rejected_warns_though_the_days_share_is_low(lake: Lake) -> None:
+    _add_app(lake, "tiny", valid=3, rejected=2)
+    checks = _checks(lake)
+    day = checks["rejected_share"]
+    assert day.passed, day.metadata  # the other apps' rows keep the day's share under 5%
+    by_app = checks["rejected_share_by_app"]
+    assert not by_app.passed and by_app.severity == dg.AssetCheckSeverity.WARN
+    detail = str(by_app.metadata["detail"].value)
+    assert detail.startswith("1 of ") and "tiny (2 of 5, 40%)" in detail, detail
+    # the generated apps' own rejected rows are each a small share of their events
+    rows = lake_catalog(lake).read("rejected_events", dt=DAY1)["app_id"].to_pylist()
+    assert {"tiny"} < set(rows)
+
+
+def test_each_app_under_the_limit_passes_and_the_worst_are_named_first(lake: Lake) -> None:
+    assert _checks(lake)["rejected_share_by_app"].passed
+    for app, valid, rejected in (("few", 8, 2), ("half", 2, 2), ("most", 1, 3)):
+        _add_app(lake, app, valid, rejected)
+    detail = str(_checks(lake)["rejected_share_by_app"].metadata["detail"].value)
+    assert "most (3 of 4, 75%), half (2 of 4, 50%), few (2 of 10, 20%)" in detail, detail

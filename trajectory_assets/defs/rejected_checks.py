@@ -1,0 +1,69 @@
+"""The checks of rejected rows: how much of what producers sent the tables left out. A day's
+share can stay low while one tenant's producer sends little but broken events, so it is checked
+for the whole day (an error) and for each app (a warning).
+"""
+
+from collections import Counter
+
+import pyarrow as pa
+
+from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck, limit_text
+
+NO_APP = "(no app_id)"
+"""How rejected rows without an app id (null or blank: one reason rows are rejected) are named."""
+
+
+def rejected_share(ctx: CheckContext, day: str) -> DayCheck:
+    limits = ctx.limits
+    counted = ctx.audit("sessionize", "rejected_events", day)
+    if counted is None:
+        return UNAUDITED
+    raw, rejected = counted.get("raw_rows", 0), counted.get("rejected_rows", 0)
+    share = rejected / raw if raw else 0.0
+    passed = share <= limits.max_rejected_share
+    limit = limit_text(limits.max_rejected_share)
+    said = f"{rejected} of {raw} raw rows rejected ({share:.2%}, limit {limit})"
+    rows = ctx.column("rejected_events", day, ["app_id", "reason"]) if not passed else None
+    if rows is not None and rows.num_rows:  # the day is every app's: whose rows, and why
+        apps = Counter(rows["app_id"].to_pylist())
+        said += "; most from " + ", ".join(f"{app} ({n})" for app, n in apps.most_common(3))
+        why = Counter(r for text in rows["reason"].to_pylist() for r in (text or "").split("; "))
+        said += "; most often " + ", ".join(f"{r!r} ({n})" for r, n in why.most_common(2))
+    return DayCheck(passed, said)
+
+
+def rejected_share_by_app(ctx: CheckContext, day: str) -> DayCheck:
+    """An app's share is of its rejected rows and its valid events (`sessions.n_events`): a
+    re-sent copy of a valid event is in neither, so the share is at most a little higher than
+    that of its raw rows, never lower."""
+    limit = ctx.limits.max_rejected_share
+    if ctx.rows("rejected_events", day) == 0:
+        return DayCheck(True, "no raw rows rejected")
+    rejected = Counter(
+        app if app and app.strip() else NO_APP
+        for app in ctx.column("rejected_events", day, ["app_id"])["app_id"].to_pylist()
+    )
+    sums = ctx.column("sessions", day, ["app_id", "n_events"]).group_by("app_id")
+    valid = dict(_pairs(sums.aggregate([("n_events", "sum")])))
+    shares = {app: (n, n + valid.get(app, 0)) for app, n in rejected.items()}
+    over = sorted(
+        (app for app, (n, total) in shares.items() if n / total > limit),
+        key=lambda app: (-shares[app][0] / shares[app][1], -shares[app][0], app),
+    )
+    apps = len(set(valid) | set(rejected))
+    if not over:
+        return DayCheck(True, f"no app of {apps} has over {limit_text(limit)} of its rows rejected")
+    named = ", ".join(
+        f"{app} ({shares[app][0]} of {shares[app][1]}, {shares[app][0] / shares[app][1]:.0%})"
+        for app in over[:3]
+    )
+    more = f" and {len(over) - 3} more" if len(over) > 3 else ""
+    return DayCheck(
+        False,
+        f"{len(over)} of {apps} apps have over {limit_text(limit)} of their rows (rejected and "
+        f"valid events) rejected: {named}{more}",
+    )
+
+
+def _pairs(sums: pa.Table) -> list[tuple[str, int]]:
+    return list(zip(sums["app_id"].to_pylist(), sums["n_events_sum"].to_pylist(), strict=True))
