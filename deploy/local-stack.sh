@@ -47,8 +47,21 @@ ensure_packages() {
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} from the distribution's packages"
     if [ "$(id -u)" != 0 ]; then say "need root to install ${missing[*]}"; exit 1; fi
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt_get update -qq && DEBIAN_FRONTEND=noninteractive apt_get install -y -qq "${missing[@]}" >/dev/null
   fi
+}
+
+apt_get() { # apt-get, waiting up to 10 minutes for another apt or dpkg to finish (a machine's
+  # first-boot or unattended upgrade holds the lock, and apt-get fails at once when it is held)
+  local try err=$STACK_DIR/apt.err
+  for try in $(seq 1 120); do
+    apt-get -o DPkg::Lock::Timeout=5 "$@" 2>"$err" && return 0
+    if ! grep -q "Could not get lock\|Unable to lock" "$err" || ((try == 120)); then
+      cat "$err" >&2; return 1
+    fi
+    ((try > 1)) || say "waiting for another apt-get or dpkg to let go of its lock"
+    sleep 5
+  done
 }
 
 start() { # name command... : started in its own process group, pid recorded

@@ -75,6 +75,7 @@ def lake(raw_lake_root: Path, tmp_path: Path) -> Lake:
     return Lake(str(target))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which reads the groups into the test ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under pytest-xdist (`make test`: `-n 2 --dist loadgroup`) each module runs whole in one
     worker, in order (a module's tests may build on its earlier ones and share its fixtures),
