@@ -105,21 +105,37 @@ COPY (
   (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
 
 -- 3. Valid events, duplicate ids dropped, with rn = position in the session's event order.
---    A session is (dt, app_id, session_id): all its events are under one day.
+--    A session is (dt, app_id, session_id): all its events are under one day. An llm_call's
+--    cache writes are the payload's whole cache_write_tokens; one with more cache reads and
+--    writes than input tokens counted them apart from its input: they are added to it.
 CREATE OR REPLACE TEMP TABLE clean AS
-SELECT * EXCLUDE (reject_reason, dup_rank, folder_app, folder_session),
+SELECT * EXCLUDE (reject_reason, dup_rank, folder_app, folder_session) REPLACE (
+        CASE WHEN cache_added_to_input
+             THEN input_tokens + coalesce(cache_tokens, 0) + coalesce(cache_write_tokens, 0)
+             ELSE input_tokens END AS input_tokens),
     row_number() OVER (PARTITION BY dt, app_id, session_id
                        ORDER BY ts, seq ASC NULLS LAST, event_id) AS rn
 FROM (
-    SELECT *, row_number() OVER (
-        PARTITION BY dt, app_id, session_id, event_id
-        ORDER BY ts, seq ASC NULLS LAST, event_id, source_file, source_row) AS dup_rank
-    FROM checked WHERE reject_reason = ''
+    SELECT *, coalesce(event_type = 'llm_call' AND input_tokens
+               < coalesce(cache_tokens, 0) + coalesce(cache_write_tokens, 0), false)
+            AS cache_added_to_input,
+        row_number() OVER (
+            PARTITION BY dt, app_id, session_id, event_id
+            ORDER BY ts, seq ASC NULLS LAST, event_id, source_file, source_row) AS dup_rank
+    FROM (
+        SELECT *, CASE WHEN event_type = 'llm_call' AND json_valid(payload)
+                        AND json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
+                        AND try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT)
+                            <= 1000000000000
+                       THEN try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT)
+                  END AS cache_write_tokens
+        FROM checked WHERE reject_reason = ''
+    )
 ) WHERE dup_rank = 1;
 
 DROP TABLE checked;
 
--- 4. llm_calls, priced: the price row of the call's model in force at its ts (the highest
+-- 4. llm_calls, priced (cache_added_to_input last, as the table has it): the price row of the call's model in force at its ts (the highest
 --    priority whose start date and time of day hold, then the highest input-token tier below
 --    the call's input tokens); cost = (uncached input x input rate + cached x cache-read rate +
 --    cache writes (the payload's whole cache_write_tokens) x cache-write rate + output x output
@@ -130,12 +146,8 @@ CREATE OR REPLACE TEMP TABLE prices AS SELECT * FROM read_parquet(getvariable('p
 CREATE OR REPLACE TEMP TABLE llm_calls AS
 WITH calls AS (
     SELECT dt, app_id, session_id, turn_index, event_id, ts, agent_id, request_id, model,
-        ttft_ms, latency_ms, input_tokens, output_tokens, cache_tokens,
-        CASE WHEN json_valid(payload) AND json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
-              AND try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT) <= 1000000000000
-             THEN try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT)
-        END AS cache_write_tokens,
-        error_type, error_code,
+        ttft_ms, latency_ms, input_tokens, output_tokens, cache_tokens, cache_write_tokens,
+        error_type, error_code, cache_added_to_input,
         ((epoch_us(ts) % 86400000000) + 86400000000) % 86400000000 AS us_of_day
     FROM clean WHERE event_type = 'llm_call'
 ),
@@ -153,7 +165,7 @@ rate AS (
     QUALIFY row_number() OVER (PARTITION BY c.dt, c.app_id, c.session_id, c.event_id
                                ORDER BY p.priority DESC, p.above_input_tokens DESC) = 1
 )
-SELECT c.* EXCLUDE (us_of_day),
+SELECT c.* EXCLUDE (us_of_day, cache_added_to_input),
     CASE WHEN r.event_id IS NOT NULL THEN
         (greatest(coalesce(c.input_tokens, 0)
                   - CASE WHEN r.cache_read_per_mtok IS NULL THEN 0 ELSE coalesce(c.cache_tokens, 0) END
@@ -164,7 +176,7 @@ SELECT c.* EXCLUDE (us_of_day),
          + coalesce(c.output_tokens, 0) * coalesce(r.output_per_mtok, 0.0)) / 1000000.0
         + coalesce(r.request_usd, 0.0)
     END AS cost_usd,
-    r.source AS price_source
+    r.source AS price_source, c.cache_added_to_input
 FROM calls c LEFT JOIN rate r USING (dt, app_id, session_id, event_id);
 
 COPY llm_calls TO 'peer/llm_calls'

@@ -180,12 +180,17 @@ def test_the_counts_of_many_days_come_from_one_walk_of_each_log(
     assert sorted(walks) == sorted(set(walks))  # once a table, for both days
 
 
+WRITES_2 = '{"cache_write_tokens": 2}'
+
+
 def test_recount_sets_aside_rejected_rows_and_duplicates() -> None:
     rows = [
         event("llm_call", 0, event_id="a", turn_index=0, input_tokens=5),
         event("llm_call", 1, event_id="a", turn_index=0, input_tokens=5),  # duplicate id
         event("llm_call", 2, event_id="b", input_tokens=7),  # no turn
         event("llm_call", 3, event_id="c", latency_ms=-1.0),  # rejected below
+        # no turn either, its cache counted apart from its input: added to it, as the tables do
+        event("llm_call", 4, event_id="d", input_tokens=1, cache_tokens=8, payload=WRITES_2),
     ]
     events = events_table(rows)
     bad = events.filter(pc.equal(events["event_id"], "c"))
@@ -202,9 +207,9 @@ def test_recount_sets_aside_rejected_rows_and_duplicates() -> None:
         schema=REJECTED_EVENTS,
     )
     counted = recount(events, rejected)
-    assert (counted["raw_rows"], counted["rejected_rows"], counted["valid_events"]) == (4, 1, 2)
+    assert (counted["raw_rows"], counted["rejected_rows"], counted["valid_events"]) == (5, 1, 3)
     unturned = ("unturned_input_tokens", "unturned_output_tokens", "unturned_cache_tokens")
-    assert tuple(counted[k] for k in unturned) == (7, 0, 0)
+    assert tuple(counted[k] for k in unturned) == (7 + 11, 0, 8)
 
 
 def test_duplicate_keys_counts_repeats() -> None:

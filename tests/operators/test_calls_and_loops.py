@@ -62,8 +62,46 @@ def test_llm_call_row_exact_values():
         cache_write_tokens=300,
         cost_usd=cost,
         price_source=f"genai-prices {GENAI_PRICES_VERSION}: openai/gpt-4o",
+        cache_added_to_input=False,
     )
     assert_row(one(out["llm_calls"]), expected)
+
+
+@pytest.mark.parametrize(
+    ("given", "cache", "written", "counted"),
+    [
+        (10, 5_000, 300, 5_310),  # Anthropic's usage as it comes: 10 uncached tokens
+        (0, 5_000, None, 5_000),
+        (5_300, 5_000, 300, 5_300),  # as many: a call of the contract, every token cached
+        (6_000, 5_000, 300, 6_000),
+        (None, 5_000, None, None),  # no input count: unknown, not made up
+    ],
+)
+def test_cache_counted_apart_from_input_is_added_to_it(
+    given: int | None, cache: int, written: int | None, counted: int | None
+) -> None:
+    """`input_tokens` counts cached tokens too; a producer passing Anthropic's usage as it comes
+    gave 10 input tokens and 5,000 cache reads: the call was priced on its cache alone and every
+    token total of its turn and session was 5,300 short."""
+    from genai_prices import Usage, calc_price
+
+    payload = None if written is None else json.dumps({"cache_write_tokens": written})
+    tokens = {"input_tokens": given, "output_tokens": 50, "cache_tokens": cache}
+    model = "claude-sonnet-4-5"
+    call = llm(10, event_id="c1", turn_index=0, model=model, payload=payload, **tokens)
+    message = event("agent_message", 20, turn_index=0, **tokens)
+    out = sessionize([event("session_start", 0), call, message])
+    row = one(out["llm_calls"])
+    assert row["input_tokens"] == counted
+    assert row["cache_added_to_input"] is (counted is not None and counted != given)
+    other = given or 0  # the agent_message's counts are not a call's: taken as they are
+    assert one(out["turns"])["input_tokens"] == (counted or 0) + other
+    assert one(out["sessions"])["input_tokens"] == (counted or 0) + other
+    if counted is not None:
+        usage = Usage(input_tokens=counted, cache_read_tokens=cache, output_tokens=50)
+        usage.cache_write_tokens = written or 0
+        price = calc_price(usage, model, genai_request_timestamp=row["ts"])
+        assert row["cost_usd"] == pytest.approx(float(price.total_price), abs=1e-12)
 
 
 @pytest.mark.parametrize(

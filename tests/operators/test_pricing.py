@@ -142,11 +142,13 @@ def test_session_cost_is_the_sum_of_its_calls_and_calls_outside_turns_count():
     assert one(out["turns"])["cost_usd"] == pytest.approx(1.625)
 
 
-def test_cache_tokens_above_input_are_all_priced_as_cached():
-    # Tier A says cache_tokens <= input_tokens; a producer that breaks it is priced on
-    # cache_tokens at the cached rate and no uncached input (genai-prices would refuse it).
+def test_cache_tokens_above_input_are_added_to_it_and_priced_as_cached():
+    # Tier A says cache_tokens <= input_tokens; a producer that breaks it counted its cache apart
+    # (Anthropic's usage): its 100 input tokens are uncached, its 1,000 cached ones added.
     call = llm(0, model="gpt-4o", input_tokens=100, cache_tokens=1_000)
-    assert one(sessionize([call])["llm_calls"])["cost_usd"] == pytest.approx(1_000 * 1.25 / 1e6)
+    row = one(sessionize([call])["llm_calls"])
+    assert row["input_tokens"] == 1_100 and row["cache_added_to_input"]
+    assert row["cost_usd"] == pytest.approx((100 * 2.5 + 1_000 * 1.25) / 1e6)
 
 
 def test_provider_prefixed_model_names_are_priced_like_the_bare_name():

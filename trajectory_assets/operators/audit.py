@@ -9,22 +9,28 @@ wrong numbers.
 import pyarrow as pa
 
 from trajectory_assets.batch import Batch
+from trajectory_assets.operators.events import CACHE_WRITE_TOKENS
 
-RECOUNT = """
+RECOUNT = f"""
 WITH valid AS (
-    SELECT e.* FROM events e ANTI JOIN rejected r USING (source_file, source_row)
+    SELECT e.*, coalesce(e.cache_tokens, 0) + coalesce(CASE WHEN e.event_type = 'llm_call'
+            THEN {CACHE_WRITE_TOKENS} END, 0) AS cached
+    FROM events e ANTI JOIN rejected r USING (source_file, source_row)
 ),
 copies AS (
     SELECT count(*) AS conflicting FROM (
         SELECT 1 FROM valid GROUP BY app_id, session_id, event_id
-        HAVING count(DISTINCT hash({content})) > 1
+        HAVING count(DISTINCT hash({{content}})) > 1
     )
 ),
 firsts AS (
     SELECT app_id, session_id, event_id,
         arg_min_null(turn_index, (ts, coalesce(seq, 9223372036854775807), source_file, source_row))
             AS turn_index,
-        arg_min_null(struct_pack(i := input_tokens, o := output_tokens, c := cache_tokens),
+        arg_min_null(struct_pack(
+                i := CASE WHEN event_type = 'llm_call' AND cached > input_tokens
+                     THEN input_tokens + cached ELSE input_tokens END,
+                o := output_tokens, c := cache_tokens),
                 (ts, coalesce(seq, 9223372036854775807), source_file, source_row)) AS tokens
     FROM valid GROUP BY app_id, session_id, event_id
 )
@@ -38,7 +44,9 @@ SELECT (SELECT count(*) FROM events) AS raw_rows,
 FROM firsts
 """
 """Valid events: raw rows not listed in rejected_events, one per (session, event_id), the first
-by (ts, seq, file, row) — written independently of operators/events.py on purpose. Conflicting:
+by (ts, seq, file, row) — written independently of operators/events.py on purpose (only how a
+payload's cache writes are read is shared); an llm_call's input counts its cache reads and
+writes, added when it has fewer (rules.md). Conflicting:
 events whose valid copies (the same event_id re-sent) differ in any column the batch read."""
 
 CONFLICTING = "conflicting_events"

@@ -22,7 +22,11 @@ LLM_CALLS = pa.schema(
         column("model", pa.string(), "The model called."),
         column("ttft_ms", pa.float64(), "Time to first token, ms."),
         column("latency_ms", pa.float64(), "Latency of the call, ms."),
-        column("input_tokens", pa.int64(), "Input tokens of the call, cached ones included."),
+        column(
+            "input_tokens",
+            pa.int64(),
+            "Input tokens of the call, cached ones included (see `cache_added_to_input`).",
+        ),
         column("output_tokens", pa.int64(), "Output tokens of the call."),
         column("cache_tokens", pa.int64(), "Input tokens served from cache."),
         column(
@@ -46,6 +50,13 @@ LLM_CALLS = pa.schema(
             pa.string(),
             "The price `cost_usd` took: `genai-prices <version>: <provider>/<model>`, or "
             "`prices.yaml: <model>` (`from <day>` for a later period); null with the cost.",
+        ),
+        column(
+            "cache_added_to_input",
+            pa.bool_(),
+            "The event counted its cache reads and writes apart from `input_tokens` (more of "
+            "them than input tokens: Anthropic's usage as it comes), so they were added to "
+            "`input_tokens` here and in `turns` and `sessions`; the raw event keeps its counts.",
         ),
     ]
 )

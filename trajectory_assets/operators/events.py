@@ -113,17 +113,41 @@ def folder_safe(text: str) -> str:
     )
 
 
+CACHE_WRITE_TOKENS = """
+CASE WHEN contains(payload, 'cache_write_tokens') AND json_valid(payload)
+      AND json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
+      AND try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT) <= 1000000000000
+     THEN try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT) END"""
+"""The payload's `cache_write_tokens` where it is a whole number from 0 to 10^12, as token
+counts are (the importers write it): input tokens written to the cache, which most providers
+charge above the input rate."""
+
+_CACHED = "coalesce(cache_tokens, 0) + coalesce(cache_write_tokens, 0)"
+
 CLEAN = f"""
-SELECT * EXCLUDE (reject_reason, dup_rank),
+SELECT * EXCLUDE (reject_reason, dup_rank) REPLACE (
+        CASE WHEN cache_added_to_input THEN input_tokens + {_CACHED} ELSE input_tokens END
+            AS input_tokens),
        row_number() OVER (PARTITION BY {SESSION} ORDER BY {EVENT_ORDER}) AS rn
 FROM (
-    SELECT *, row_number() OVER (
-        PARTITION BY {SESSION}, event_id ORDER BY {EVENT_ORDER}, source_file, source_row
-    ) AS dup_rank
-    FROM ({CHECKED}) WHERE reject_reason = ''
+    SELECT *, coalesce(event_type = 'llm_call' AND {_CACHED} > input_tokens, false)
+            AS cache_added_to_input,
+        row_number() OVER (
+            PARTITION BY {SESSION}, event_id ORDER BY {EVENT_ORDER}, source_file, source_row
+        ) AS dup_rank
+    FROM (
+        SELECT *, CASE WHEN event_type = 'llm_call' THEN {CACHE_WRITE_TOKENS} END
+            AS cache_write_tokens
+        FROM ({CHECKED}) WHERE reject_reason = ''
+    )
 ) WHERE dup_rank = 1
 """
-"""Valid, de-duplicated events with `rn`, the 1-based position in the session's event order."""
+"""Valid, de-duplicated events with `rn`, the 1-based position in the session's event order,
+and an llm_call's `cache_write_tokens`. `input_tokens` counts cached tokens too (Tier A): an
+llm_call with more cache reads and writes than input tokens can only come from a producer that
+counted them apart (Anthropic's usage, passed on as it is), so they are added to its input
+(`cache_added_to_input`), as the importers and the event logger do on arrival; one with fewer
+cannot be told from a call of the contract and is taken as it is."""
 
 
 def payload(key: str, column: str = "payload") -> str:

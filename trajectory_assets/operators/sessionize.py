@@ -76,18 +76,9 @@ def _last_of(event_type: str) -> str:
 
 CALL_COLUMNS = """dt, app_id, session_id, turn_index, event_id, ts, agent_id, rn"""
 
-CACHE_WRITE_TOKENS = """
-CASE WHEN contains(payload, 'cache_write_tokens') AND json_valid(payload)
-      AND json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
-      AND try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT) <= 1000000000000
-     THEN try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT) END"""
-"""The payload's `cache_write_tokens` where it is a whole number from 0 to 10^12, as token
-counts are (the importers write it): input tokens written to the cache, which most providers
-charge above the input rate."""
-
 LLM_CALLS = f"""
 SELECT {CALL_COLUMNS}, request_id, model, ttft_ms, latency_ms, input_tokens, output_tokens,
-    cache_tokens, {CACHE_WRITE_TOKENS} AS cache_write_tokens, error_type, error_code
+    cache_tokens, cache_write_tokens, error_type, error_code, cache_added_to_input
 FROM clean WHERE {LLM}
 """
 
@@ -209,7 +200,7 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"8+{PRICING_VERSION}"  # 7: a negative turn_index is rejected; 8: strict JSON rows
+    version = f"9+{PRICING_VERSION}"  # 8: strict JSON rows; 9: cache counted apart added to input
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,
@@ -269,6 +260,8 @@ class Sessionize(Operator):
             "turns": batch.sql(TURNS),
             "errors": batch.sql(ERRORS),
             "rejected_events": batch.sql(REJECTED),
-            "llm_calls": batch.sql("SELECT * EXCLUDE (rn) FROM priced"),
+            "llm_calls": batch.sql(
+                "SELECT * EXCLUDE (rn, cache_added_to_input), cache_added_to_input FROM priced"
+            ),
             "tool_calls": batch.sql("SELECT * EXCLUDE (rn) FROM tool_calls_ordered"),
         }
