@@ -2,8 +2,10 @@
 cached ones included), whichever provider's convention it follows."""
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -48,10 +50,56 @@ def test_openais_counts_already_hold_the_cached_tokens() -> None:
     )
 
 
+GEMINI = {
+    "promptTokenCount": 1000,
+    "cachedContentTokenCount": 400,
+    "candidatesTokenCount": 50,
+    "thoughtsTokenCount": 20,
+    "toolUsePromptTokenCount": 7,
+    "totalTokenCount": 1077,
+}
+BEDROCK = {
+    "inputTokens": 10,
+    "outputTokens": 5,
+    "totalTokens": 5015,
+    "cacheReadInputTokens": 4000,
+    "cacheWriteInputTokens": 1000,
+}
+
+
+def _snake(record: dict[str, int]) -> SimpleNamespace:
+    """A record as an SDK object names its fields (google-genai's usage metadata)."""
+    return SimpleNamespace(**{re.sub("([A-Z])", r"_\1", k).lower(): v for k, v in record.items()})
+
+
+@pytest.mark.parametrize(
+    ("provider", "response", "record"),
+    [
+        ("anthropic", {"model": "claude-sonnet-4-5", "usage": ANTHROPIC}, ANTHROPIC),
+        ("google", {"usageMetadata": GEMINI}, GEMINI),
+        ("google", {"usageMetadata": GEMINI}, _snake(GEMINI)),
+        ("google", {"usageMetadata": {"promptTokenCount": 12}}, {"promptTokenCount": 12}),
+        ("aws", {"usage": BEDROCK}, BEDROCK),
+    ],
+)
+def test_the_counts_are_those_genai_prices_reads(provider: str, response: Any, record: Any) -> None:
+    """Gemini's prompt holds its cached tokens, its thinking is output and a tool-use prompt
+    input; Bedrock counts the cache apart, as Anthropic does. genai-prices, which prices the
+    calls, reads each provider's record so: the counts agree with its extractor's."""
+    from genai_prices import extract_usage
+
+    expected = extract_usage(response, provider_id=provider).usage
+    got = usage_counts(record)  # a count the record lacks: None here, 0 in genai-prices
+    assert got.input_tokens == expected.input_tokens
+    assert (got.output_tokens or 0) == expected.output_tokens
+    assert (got.cache_tokens or 0) == expected.cache_read_tokens
+    assert (got.cache_write_tokens or 0) == expected.cache_write_tokens
+
+
 def test_a_record_as_json_text_is_read_and_one_of_no_known_shape_is_refused() -> None:
     assert usage_counts(json.dumps(ANTHROPIC)) == UsageCounts(1010, 50, 800, 200)
     with pytest.raises(ValueError, match="none of prompt_tokens, input_tokens, output_tokens"):
-        usage_counts({"promptTokenCount": 10})  # Gemini's
+        usage_counts({"prompt_token_details": 10})
 
 
 def test_the_logger_writes_the_counts_of_a_usage_record(
@@ -62,7 +110,7 @@ def test_the_logger_writes_the_counts_of_a_usage_record(
         assert s.llm_call("claude-sonnet-4", usage=SimpleNamespace(**ANTHROPIC))
         assert s.llm_call("claude-sonnet-4", usage=ANTHROPIC, output_tokens=60)  # given wins
         assert s.llm_call("m", usage={"input_tokens": "x", "cache_read_input_tokens": 1}) is None
-        assert s.llm_call("m", usage={"promptTokenCount": 10}) is None  # no known shape
+        assert s.llm_call("m", usage={"tokens": 10}) is None  # no known shape
         assert s.llm_call("m", usage=ANTHROPIC, payload='{"note": "x"}')  # JSON text: merged
     logger.close()
     assert logger.stats()["invalid"] == 2

@@ -1,10 +1,12 @@
 """A provider's usage record as Tier A's counts, for `Session.llm_call(usage=...)`.
 
 Tier A's `input_tokens` counts every input token, the cached ones included. Providers disagree:
-Anthropic's usage counts cache reads and writes apart from its `input_tokens`; OpenAI's
-(`prompt_tokens`, or the Responses API's `input_tokens` with `input_tokens_details`) includes
-the cached ones. A producer passing Anthropic's numbers as they are has its calls priced as all
-cached, or undercharged; handing the record over lets the logger add them up.
+Anthropic's usage and Bedrock's Converse usage count cache reads and writes apart from their
+input count; OpenAI's (`prompt_tokens`, or the Responses API's `input_tokens` with
+`input_tokens_details`) and Gemini's (`prompt_token_count`, `promptTokenCount` in its JSON)
+include the cached ones. A producer passing Anthropic's numbers as they are has its calls
+counted short; handing the record over lets the logger add them up. The fields read are those
+genai-prices' own extractors read for each provider (the tests check the counts agree).
 """
 
 import json
@@ -36,20 +38,67 @@ def usage_counts(usage: Any) -> UsageCounts:
             _get(details, "cached_tokens"),
             writes if writes is not None else _get(usage, "cache_creation_input_tokens"),
         )
+    gemini = _gemini(usage)
+    if gemini is not None:
+        return gemini
+    if _first(usage, "inputTokens", "outputTokens") is not None:  # Bedrock: the cache apart
+        return _apart(
+            _get(usage, "inputTokens"),
+            _get(usage, "outputTokens"),
+            _get(usage, "cacheReadInputTokens"),
+            _get(usage, "cacheWriteInputTokens"),
+        )
     given, output = _get(usage, "input_tokens"), _get(usage, "output_tokens")
     if given is None and output is None:
         raise ValueError(
-            f"a {type(usage).__name__} with none of prompt_tokens, input_tokens, output_tokens "
-            "(Anthropic's or OpenAI's usage record is taken)"
+            f"a {type(usage).__name__} with none of prompt_tokens, input_tokens, output_tokens, "
+            "prompt_token_count, inputTokens (the usage records of Anthropic, OpenAI, Gemini "
+            "and Bedrock are taken)"
         )
     details = _get(usage, "input_tokens_details")
     if details is not None:  # OpenAI's Responses API: inclusive too
         writes = _first(details, "cache_write_tokens", "cache_creation_tokens")
         return UsageCounts(given, output, _get(details, "cached_tokens"), writes)
-    reads = _get(usage, "cache_read_input_tokens")  # Anthropic: the cache counted apart
-    writes = _get(usage, "cache_creation_input_tokens")
+    # Anthropic: the cache counted apart
+    reads, writes = (
+        _get(usage, "cache_read_input_tokens"),
+        _get(usage, "cache_creation_input_tokens"),
+    )
+    return _apart(given, output, reads, writes)
+
+
+def _apart(given: Any, output: Any, reads: Any, writes: Any) -> UsageCounts:
+    """Counts whose cache reads and writes are not in the input count: added to it."""
     total = None if given is None else given + (reads or 0) + (writes or 0)
     return UsageCounts(total, output, reads, writes)
+
+
+GEMINI = {
+    "prompt": ("prompt_token_count", "promptTokenCount"),
+    "tool_prompt": ("tool_use_prompt_token_count", "toolUsePromptTokenCount"),
+    "candidates": ("candidates_token_count", "candidatesTokenCount"),
+    "thoughts": ("thoughts_token_count", "thoughtsTokenCount"),
+    "cached": ("cached_content_token_count", "cachedContentTokenCount"),
+}
+"""Gemini's usage metadata, as the google-genai SDK names its fields and as its JSON does."""
+
+
+def _gemini(usage: Any) -> UsageCounts | None:
+    """Gemini's prompt count holds its cached tokens; a tool-use prompt is input too, and
+    thinking is billed as output. None for a record of another shape."""
+    found = {key: _first(usage, *names) for key, names in GEMINI.items()}
+    if found["prompt"] is None and found["candidates"] is None:
+        return None
+    return UsageCounts(
+        _sum(found["prompt"], found["tool_prompt"]),
+        _sum(found["candidates"], found["thoughts"]),
+        found["cached"],
+        None,
+    )
+
+
+def _sum(first: Any, second: Any) -> Any:
+    return first if second is None else (second if first is None else first + second)
 
 
 def _first(record: Any, *names: str) -> Any:
