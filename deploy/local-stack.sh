@@ -54,12 +54,12 @@ ensure_packages() {
 apt_get() { # apt-get, waiting up to 10 minutes for another apt or dpkg to finish (a machine's
   # first-boot or unattended upgrade holds the lock, and apt-get fails at once when it is held)
   local try err=$STACK_DIR/apt.err
-  for try in $(seq 1 120); do
-    apt-get -o DPkg::Lock::Timeout=5 "$@" 2>"$err" && return 0
-    if ! grep -q "Could not get lock\|Unable to lock" "$err" || ((try == 120)); then
+  for try in $(seq 1 60); do
+    LC_ALL=C apt-get -o DPkg::Lock::Timeout=5 "$@" 2>"$err" && return 0
+    if ! grep -q "Could not get lock\|Unable to lock" "$err" || ((try == 60)); then
       cat "$err" >&2; return 1
     fi
-    ((try > 1)) || say "waiting for another apt-get or dpkg to let go of its lock"
+    ((try > 1)) || say "waiting for another apt-get or dpkg to let go of its lock" >&2
     sleep 5
   done
 }

@@ -31,8 +31,9 @@ def _checks(lake: Lake, limit: float = 0.05) -> dict[str, dg.AssetCheckEvaluatio
     }
 
 
-def _add_app(lake: Lake, app: str, valid: int, rejected: int) -> None:
-    """A session of `app` on DAY1: `valid` events and `rejected` ones (a negative token count)."""
+def _add_app(lake: Lake, app: str, valid: int, rejected: int, copies: int = 1) -> None:
+    """A session of `app` on DAY1: `valid` events and `rejected` ones (a negative token count),
+    each written in `copies` files (a producer delivering at least once)."""
     start = dt.datetime.fromisoformat(f"{DAY1}T12:00:00+00:00")
     events = [
         {"event_id": f"{app}-{i}", "ts": start + dt.timedelta(seconds=i)} for i in range(valid)
@@ -45,7 +46,9 @@ def _add_app(lake: Lake, app: str, valid: int, rejected: int) -> None:
         }
         for i in range(rejected)
     ]
-    write_session_file(Path(lake.root), DAY1, f"{app}-s1", events, app=app)
+    for copy in range(copies):
+        name = f"part-{copy}.parquet"
+        write_session_file(Path(lake.root), DAY1, f"{app}-s1", events, name=name, app=app)
 
 
 def test_a_small_app_mostly_rejected_warns_though_the_days_share_is_low(lake: Lake) -> None:
@@ -56,7 +59,7 @@ def test_a_small_app_mostly_rejected_warns_though_the_days_share_is_low(lake: La
     by_app = checks["rejected_share_by_app"]
     assert not by_app.passed and by_app.severity == dg.AssetCheckSeverity.WARN
     detail = str(by_app.metadata["detail"].value)
-    assert detail.startswith("1 of ") and "tiny (2 of 5, 40%)" in detail, detail
+    assert detail.startswith("1 of ") and "tiny (2 of 5, 40.00%)" in detail, detail
     # the generated apps' own rejected rows are each a small share of their events
     rows = lake_catalog(lake).read("rejected_events", dt=DAY1)["app_id"].to_pylist()
     assert {"tiny"} < set(rows)
@@ -67,4 +70,14 @@ def test_each_app_under_the_limit_passes_and_the_worst_are_named_first(lake: Lak
     for app, valid, rejected in (("few", 8, 2), ("half", 2, 2), ("most", 1, 3)):
         _add_app(lake, app, valid, rejected)
     detail = str(_checks(lake)["rejected_share_by_app"].metadata["detail"].value)
-    assert "most (3 of 4, 75%), half (2 of 4, 50%), few (2 of 10, 20%)" in detail, detail
+    assert "most (3 of 4, 75.00%), half (2 of 4, 50.00%), few (2 of 10, 20.00%)" in detail, detail
+
+
+def test_copies_of_a_rejected_event_count_once_as_those_of_a_valid_one_do(lake: Lake) -> None:
+    """1 broken event of 21, each delivered three times: 1 of 21 (4.76%), not 3 of 23 (13%)."""
+    _add_app(lake, "twice", valid=20, rejected=1, copies=3)
+    checks = _checks(lake)
+    assert checks["rejected_share_by_app"].passed, checks["rejected_share_by_app"].metadata
+    _add_app(lake, "broken", valid=18, rejected=1, copies=3)  # 1 of 19 (5.26%)
+    detail = str(_checks(lake)["rejected_share_by_app"].metadata["detail"].value)
+    assert "broken (1 of 19, 5.26%)" in detail and "twice" not in detail, detail

@@ -33,15 +33,16 @@ def rejected_share(ctx: CheckContext, day: str) -> DayCheck:
 
 
 def rejected_share_by_app(ctx: CheckContext, day: str) -> DayCheck:
-    """An app's share is of its rejected rows and its valid events (`sessions.n_events`): a
-    re-sent copy of a valid event is in neither, so the share is at most a little higher than
-    that of its raw rows, never lower."""
+    """An app's share is of its rejected events and its valid events (`sessions.n_events`),
+    each counted once: a producer delivering at least once re-sends some of its events, and
+    every copy of a rejected one is a row of `rejected_events`, whereas a valid one counts once."""
     limit = ctx.limits.max_rejected_share
     if ctx.rows("rejected_events", day) == 0:
         return DayCheck(True, "no raw rows rejected")
+    rows = ctx.column("rejected_events", day, ["app_id", "row"])
     rejected = Counter(
         app if app and app.strip() else NO_APP
-        for app in ctx.column("rejected_events", day, ["app_id"])["app_id"].to_pylist()
+        for app, _row in set(zip(rows["app_id"].to_pylist(), rows["row"].to_pylist(), strict=True))
     )
     sums = ctx.column("sessions", day, ["app_id", "n_events"]).group_by("app_id")
     valid = dict(_pairs(sums.aggregate([("n_events", "sum")])))
@@ -52,16 +53,18 @@ def rejected_share_by_app(ctx: CheckContext, day: str) -> DayCheck:
     )
     apps = len(set(valid) | set(rejected))
     if not over:
-        return DayCheck(True, f"no app of {apps} has over {limit_text(limit)} of its rows rejected")
+        return DayCheck(
+            True, f"no app of {apps} has over {limit_text(limit)} of its events rejected"
+        )
     named = ", ".join(
-        f"{app} ({shares[app][0]} of {shares[app][1]}, {shares[app][0] / shares[app][1]:.0%})"
+        f"{app} ({shares[app][0]} of {shares[app][1]}, {shares[app][0] / shares[app][1]:.2%})"
         for app in over[:3]
     )
     more = f" and {len(over) - 3} more" if len(over) > 3 else ""
     return DayCheck(
         False,
-        f"{len(over)} of {apps} apps have over {limit_text(limit)} of their rows (rejected and "
-        f"valid events) rejected: {named}{more}",
+        f"{len(over)} of {apps} apps have over {limit_text(limit)} of their events (rejected and "
+        f"valid, each counted once) rejected: {named}{more}",
     )
 
 

@@ -88,7 +88,8 @@ SESSIONS = pa.schema(
         column(
             "input_tokens",
             pa.int64(),
-            "Sum of `input_tokens` over the session's events (cached included).",
+            "Sum of `input_tokens` over the session's events (cached included; an llm_call's as "
+            "`llm_calls` has it, see `cache_added_to_input`).",
         ),
         column("output_tokens", pa.int64(), "Sum of `output_tokens` over the session's events."),
         column("cache_tokens", pa.int64(), "Sum of `cache_tokens` over the session's events."),
@@ -221,7 +222,8 @@ TURNS = pa.schema(
         column(
             "input_tokens",
             pa.int64(),
-            "Sum of `input_tokens` over the turn's events (cached included).",
+            "Sum of `input_tokens` over the turn's events (cached included; an llm_call's as "
+            "`llm_calls` has it, see `cache_added_to_input`).",
         ),
         column("output_tokens", pa.int64(), "Sum of `output_tokens` over the turn's events."),
         column("cache_tokens", pa.int64(), "Sum of `cache_tokens` over the turn's events."),

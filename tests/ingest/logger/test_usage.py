@@ -22,7 +22,8 @@ ANTHROPIC = {
 
 
 def test_anthropics_cache_counts_are_added_to_its_input() -> None:
-    """Passed as they are, 800 cached of 10 input tokens priced the call as all cached."""
+    """Passed as they are, 800 cached and 200 written of 10 input tokens counted the call as 10
+    input tokens (the tables now add them up when the cache exceeds the input, not otherwise)."""
     assert usage_counts(ANTHROPIC) == UsageCounts(1010, 50, 800, 200)
     assert usage_counts(SimpleNamespace(**ANTHROPIC)) == UsageCounts(1010, 50, 800, 200)
     assert usage_counts({"input_tokens": 7, "output_tokens": 1}) == UsageCounts(7, 1, None, None)

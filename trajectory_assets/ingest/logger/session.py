@@ -83,8 +83,9 @@ class Session:
     ) -> str | None:
         """`input_tokens`: every input token, the cached ones (`cache_tokens`) and those written
         to the cache (`payload={"cache_write_tokens": n}`) included: Anthropic's usage counts
-        them apart. `usage`: the provider's usage record as it comes (Anthropic's or OpenAI's
-        SDK object, or its JSON), for the counts not given, added up as Tier A counts them."""
+        them apart. `usage`: the provider's usage record as it comes (Anthropic's, OpenAI's,
+        Gemini's or Bedrock's; the SDK's object or its JSON), for the counts not given, added up
+        as Tier A counts them."""
         if usage is not None:
             try:
                 counts = usage_counts(usage)

@@ -24,9 +24,9 @@ class UsageCounts:
 
 
 def usage_counts(usage: Any) -> UsageCounts:
-    """The counts of an Anthropic or OpenAI usage record (the SDKs' objects, their JSON as a
-    mapping or text; LiteLLM's and OpenRouter's OpenAI-shaped ones too); a count the record
-    lacks is None. ValueError for a record of none of those shapes (Gemini's, Bedrock's)."""
+    """The counts of an Anthropic, OpenAI, Gemini or Bedrock (Converse) usage record (the SDKs'
+    objects, their JSON as a mapping or text; LiteLLM's and OpenRouter's OpenAI-shaped ones
+    too); a count the record lacks is None. ValueError for a record of none of those shapes."""
     if isinstance(usage, str | bytes):
         usage = json.loads(usage)
     if _get(usage, "prompt_tokens") is not None:  # OpenAI chat completions: inclusive
@@ -52,8 +52,8 @@ def usage_counts(usage: Any) -> UsageCounts:
     if given is None and output is None:
         raise ValueError(
             f"a {type(usage).__name__} with none of prompt_tokens, input_tokens, output_tokens, "
-            "prompt_token_count, inputTokens (the usage records of Anthropic, OpenAI, Gemini "
-            "and Bedrock are taken)"
+            "prompt_token_count, candidates_token_count, inputTokens, outputTokens (the usage "
+            "records of Anthropic, OpenAI, Gemini and Bedrock are taken)"
         )
     details = _get(usage, "input_tokens_details")
     if details is not None:  # OpenAI's Responses API: inclusive too
