@@ -167,6 +167,29 @@ def test_provider_prefixed_model_names_are_priced_like_the_bare_name():
     }
 
 
+@pytest.mark.parametrize(
+    "model",
+    [
+        "us.anthropic.claude-sonnet-4-20250514-v1:0",  # a cross-region inference profile
+        "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "amazon.nova-pro-v1:0",
+        "meta.llama3-1-70b-instruct-v1:0",
+    ],
+)
+def test_bedrock_model_ids_are_priced_as_bedrock_prices_them(model: str) -> None:
+    """What Bedrock's API names a model, and so what a producer logging a Converse call's
+    usage gives: no provider's name match takes it, and every such call was unpriced."""
+    call = llm(0, model=model, input_tokens=12_000, output_tokens=800, cache_tokens=2_000)
+    row = one(sessionize([call])["llm_calls"])
+    usage = genai_prices.Usage(input_tokens=12_000, output_tokens=800, cache_read_tokens=2_000)
+    price = genai_prices.calc_price(
+        usage, model, provider_id="aws", genai_request_timestamp=row["ts"]
+    )
+    assert row["price_source"].startswith(f"genai-prices {GENAI_PRICES_VERSION}: aws/")
+    assert row["cost_usd"] == pytest.approx(float(price.total_price), abs=1e-12)
+
+
 def test_duplicates_and_invalid_rows_are_not_priced_twice():
     first = llm(0, model="gpt-4o", input_tokens=1_000_000)
     bad = llm(1, model="gpt-4o", input_tokens=-5)

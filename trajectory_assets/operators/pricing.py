@@ -27,6 +27,7 @@ genai-prices or PyYAML at module import; `import trajectory_assets` stays cheap.
 import datetime as dt
 import functools
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from decimal import Decimal
@@ -53,6 +54,12 @@ bumping the pin without bumping this (and with it every priced operator's versio
 PRICE_SOURCE = "genai-prices"
 PRICING_VERSION = f"{PRICE_SOURCE}-{GENAI_PRICES_VERSION}"
 """Part of the version of every operator that prices calls: new prices are a new version."""
+
+BEDROCK_ID = re.compile(r"(?:[a-z]{2,6}(?:-gov)?\.)?[a-z0-9]+\.[a-z0-9]")
+"""A Bedrock model id: a vendor and a dot (`anthropic.claude-3-5-sonnet-20240620-v1:0`), after
+a cross-region inference profile's geography (`us.`, `eu.`, `apac.`, `global.`) if any: what
+Bedrock's API names a model, and the model a producer logging `response["usage"]` of a Converse
+call most likely gives."""
 
 OVERRIDE_PRIORITY = 1_000_000
 """Overrides rank above every period of the database (which has far fewer per model)."""
@@ -145,7 +152,8 @@ def _find(model: str) -> "tuple[Provider, ModelInfo] | None":
     """genai-prices' (provider, model) for a model string, or None.
 
     Tried as given, surrounding spaces aside (the provider is inferred from the name, as
-    `calc_price` does without a provider), then, for `provider/model` or `provider:model`, with
+    `calc_price` does without a provider), then, for a Bedrock model id (which no provider's
+    name match takes), with AWS Bedrock, then, for `provider/model` or `provider:model`, with
     that provider."""
     from genai_prices.data_snapshot import find_provider_by_id
 
@@ -155,6 +163,11 @@ def _find(model: str) -> "tuple[Provider, ModelInfo] | None":
         return snapshot.find_provider_model(model, None, None, None)
     except LookupError:
         pass
+    if BEDROCK_ID.match(model):
+        try:
+            return snapshot.find_provider_model(model, None, "aws", None)
+        except LookupError:
+            pass
     for sep in ("/", ":"):
         prefix, found, rest = model.partition(sep)
         if found and rest and find_provider_by_id(snapshot.providers, prefix) is not None:

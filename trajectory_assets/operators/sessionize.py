@@ -200,7 +200,7 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"9+{PRICING_VERSION}"  # 8: strict JSON rows; 9: cache counted apart added to input
+    version = f"9+{PRICING_VERSION}"  # 9: cache counted apart added to input; Bedrock ids priced
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,

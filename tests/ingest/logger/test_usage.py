@@ -97,6 +97,32 @@ def test_the_counts_are_those_genai_prices_reads(provider: str, response: Any, r
     assert (got.cache_write_tokens or 0) == expected.cache_write_tokens
 
 
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"prompt_tokens": "1200", "completion_tokens": 5},  # a text: the event was lost at write
+        {"prompt_tokens": True, "completion_tokens": 5},
+        {"prompt_tokens": 1200.7, "completion_tokens": 5},  # stored as 1200
+        '{"prompt_tokens": NaN, "completion_tokens": 5}',
+        {"prompt_tokens": 2**63, "completion_tokens": 5},
+        {"promptTokenCount": 1000, "candidatesTokenCount": 500, "thoughtsTokenCount": -300},
+        {**BEDROCK, "cacheWriteInputTokens": -2000},  # made the input 1,000 lower, priced
+    ],
+)
+def test_a_count_that_is_no_whole_number_of_tokens_is_refused_and_named(record: Any) -> None:
+    with pytest.raises(ValueError, match=r"is .*, not a whole number of tokens from 0 to 10"):
+        usage_counts(record)
+    assert usage_counts({"prompt_tokens": 1200.0, "completion_tokens": 5}).input_tokens == 1200
+
+
+def test_a_whole_response_is_taken_for_its_usage_record() -> None:
+    """`usage=response` instead of `response.usage`: the call was refused and lost."""
+    assert usage_counts({"id": "msg_1", "usage": ANTHROPIC}) == UsageCounts(1010, 50, 800, 200)
+    gemini = SimpleNamespace(text="hi", usage_metadata=_snake(GEMINI))
+    assert usage_counts(gemini) == UsageCounts(1007, 70, 400, None)
+    assert usage_counts(json.dumps({"usageMetadata": GEMINI})).input_tokens == 1007
+
+
 def test_a_record_as_json_text_is_read_and_one_of_no_known_shape_is_refused() -> None:
     assert usage_counts(json.dumps(ANTHROPIC)) == UsageCounts(1010, 50, 800, 200)
     with pytest.raises(ValueError, match="none of prompt_tokens, input_tokens, output_tokens"):

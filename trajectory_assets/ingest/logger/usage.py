@@ -26,29 +26,32 @@ class UsageCounts:
 def usage_counts(usage: Any) -> UsageCounts:
     """The counts of an Anthropic, OpenAI, Gemini or Bedrock (Converse) usage record (the SDKs'
     objects, their JSON as a mapping or text; LiteLLM's and OpenRouter's OpenAI-shaped ones
-    too); a count the record lacks is None. ValueError for a record of none of those shapes."""
+    too), or of a whole response holding one; a count the record lacks is None. ValueError for
+    a record of none of those shapes, and for a count that is no whole number from 0 to 10^12
+    (a text, a bool, a fraction: the event would be refused at write, or the row rejected)."""
     if isinstance(usage, str | bytes):
         usage = json.loads(usage)
+    usage = next((inner for key in RESPONSE_KEYS if (inner := _get(usage, key)) is not None), usage)
     if _get(usage, "prompt_tokens") is not None:  # OpenAI chat completions: inclusive
         details = _get(usage, "prompt_tokens_details")
-        writes = _first(details, "cache_write_tokens", "cache_creation_tokens")
+        writes = _count(details, "cache_write_tokens", "cache_creation_tokens")
         return UsageCounts(
-            _get(usage, "prompt_tokens"),
-            _get(usage, "completion_tokens"),
-            _get(details, "cached_tokens"),
-            writes if writes is not None else _get(usage, "cache_creation_input_tokens"),
+            _count(usage, "prompt_tokens"),
+            _count(usage, "completion_tokens"),
+            _count(details, "cached_tokens"),
+            writes if writes is not None else _count(usage, "cache_creation_input_tokens"),
         )
     gemini = _gemini(usage)
     if gemini is not None:
         return gemini
     if _first(usage, "inputTokens", "outputTokens") is not None:  # Bedrock: the cache apart
         return _apart(
-            _get(usage, "inputTokens"),
-            _get(usage, "outputTokens"),
-            _get(usage, "cacheReadInputTokens"),
-            _get(usage, "cacheWriteInputTokens"),
+            _count(usage, "inputTokens"),
+            _count(usage, "outputTokens"),
+            _count(usage, "cacheReadInputTokens"),
+            _count(usage, "cacheWriteInputTokens"),
         )
-    given, output = _get(usage, "input_tokens"), _get(usage, "output_tokens")
+    given, output = _count(usage, "input_tokens"), _count(usage, "output_tokens")
     if given is None and output is None:
         raise ValueError(
             f"a {type(usage).__name__} with none of prompt_tokens, input_tokens, output_tokens, "
@@ -57,14 +60,32 @@ def usage_counts(usage: Any) -> UsageCounts:
         )
     details = _get(usage, "input_tokens_details")
     if details is not None:  # OpenAI's Responses API: inclusive too
-        writes = _first(details, "cache_write_tokens", "cache_creation_tokens")
-        return UsageCounts(given, output, _get(details, "cached_tokens"), writes)
-    # Anthropic: the cache counted apart
-    reads, writes = (
-        _get(usage, "cache_read_input_tokens"),
-        _get(usage, "cache_creation_input_tokens"),
-    )
-    return _apart(given, output, reads, writes)
+        writes = _count(details, "cache_write_tokens", "cache_creation_tokens")
+        return UsageCounts(given, output, _count(details, "cached_tokens"), writes)
+    reads = _count(usage, "cache_read_input_tokens")  # Anthropic: the cache counted apart
+    return _apart(given, output, reads, _count(usage, "cache_creation_input_tokens"))
+
+
+RESPONSE_KEYS = ("usage", "usage_metadata", "usageMetadata")
+"""Where a whole response keeps its usage record (Anthropic, OpenAI and Bedrock; Gemini's SDK
+object and its JSON), for a producer handing over the response itself."""
+
+MAX_COUNT = 10**12
+"""As Tier A's validation: a count above it is a placeholder or a unit mistake."""
+
+
+def _count(record: Any, *names: str) -> int | None:
+    """The first of the fields the record has, as a token count."""
+    for name in names:
+        value = _get(record, name)
+        if value is None:
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON's 1200.0
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+            raise ValueError(f"{name} is {value!r}, not a whole number of tokens from 0 to 10^12")
+        return value
+    return None
 
 
 def _apart(given: Any, output: Any, reads: Any, writes: Any) -> UsageCounts:
@@ -86,7 +107,7 @@ GEMINI = {
 def _gemini(usage: Any) -> UsageCounts | None:
     """Gemini's prompt count holds its cached tokens; a tool-use prompt is input too, and
     thinking is billed as output. None for a record of another shape."""
-    found = {key: _first(usage, *names) for key, names in GEMINI.items()}
+    found = {key: _count(usage, *names) for key, names in GEMINI.items()}
     if found["prompt"] is None and found["candidates"] is None:
         return None
     return UsageCounts(
