@@ -72,7 +72,7 @@ def storable(rows: list[Row]) -> tuple[list[Row], list[tuple[Row, str]]]:
     good: list[Row] = []
     bad: list[tuple[Row, str]] = []
     for row in rows:
-        why = _unstorable(row)
+        why = unstorable(row)
         if why is None:
             good.append(row)
         else:
@@ -80,7 +80,8 @@ def storable(rows: list[Row]) -> tuple[list[Row], list[tuple[Row, str]]]:
     return good, bad
 
 
-def _unstorable(row: Row) -> str | None:
+def unstorable(row: Row) -> str | None:
+    """Which value of the row its column cannot hold, and why; None when every one fits."""
     for column in RAW_EVENTS:
         value = row.get(column.name)
         try:

@@ -20,7 +20,12 @@ import pyarrow as pa
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
 from trajectory_assets.ingest.logger.capture import CapturePolicy
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw_write import known_session_days, near_days, write_session
+from trajectory_assets.lake.raw_write import (
+    known_session_days,
+    near_days,
+    unstorable,
+    write_session,
+)
 from trajectory_assets.schema import RAW_EVENTS
 
 log = logging.getLogger("trajectory_assets.ingest.logger")
@@ -349,12 +354,14 @@ class Flusher:
                     self.buffer.count("invalid")
                     if not self._told_invalid:  # once: a caller bug repeats on every call
                         self._told_invalid = True
+                        row = {f: getattr(event, f, self.app_id) for f in RAW_EVENTS.names}
                         log.warning(
-                            "event logger %s: %s event of session %s left out, a value does "
-                            "not fit its column: %s (further ones only counted)",
+                            "event logger %s: %s event %s of session %s left out: %s "
+                            "(further ones only counted)",
                             self.app_id,
                             event.event_type,
+                            event.event_id,
                             event.session_id,
-                            exc,
+                            unstorable(row) or f"a value does not fit its column: {exc}",
                         )
             return to_table(good, self.app_id) if good else None
