@@ -124,10 +124,11 @@ FROM (
             ORDER BY ts, seq ASC NULLS LAST, event_id, source_file, source_row) AS dup_rank
     FROM (
         SELECT *, CASE WHEN event_type = 'llm_call' AND json_valid(payload)
-                        AND json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
-                        AND try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT)
-                            <= 1000000000000
-                       THEN try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT)
+                        AND json_type(payload, '$.cache_write_tokens') IN ('UBIGINT', 'DOUBLE')
+                        AND (payload->>'$.cache_write_tokens')::DOUBLE BETWEEN 0 AND 1e12
+                        AND (payload->>'$.cache_write_tokens')::DOUBLE
+                            = floor((payload->>'$.cache_write_tokens')::DOUBLE)
+                       THEN (payload->>'$.cache_write_tokens')::DOUBLE::BIGINT
                   END AS cache_write_tokens
         FROM checked WHERE reject_reason = ''
     )

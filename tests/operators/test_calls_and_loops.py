@@ -110,6 +110,9 @@ def test_cache_counted_apart_from_input_is_added_to_it(
         ('{"cache_write_tokens": 20000}', 20_000),
         ('{"cache_write_tokens": -1}', None),  # no count: the tokens are priced as input
         ('{"cache_write_tokens": 1.5}', None),
+        ('{"cache_write_tokens": 20000.0}', 20_000),  # a whole number, as pandas writes it
+        ('{"cache_write_tokens": 2e4}', 20_000),
+        ('{"cache_write_tokens": 1e13}', None),  # over 10^12
         ('{"cache_write_tokens": "20000"}', None),
         ('{"cache_write_tokens": 1000000000001}', None),  # over 10^12, as no count may be
         ("not json", None),

@@ -113,14 +113,18 @@ def folder_safe(text: str) -> str:
     )
 
 
-CACHE_WRITE_TOKENS = """
+_WRITES = "json_extract(payload, '$.cache_write_tokens')"
+
+CACHE_WRITE_TOKENS = f"""
 CASE WHEN contains(payload, 'cache_write_tokens') AND json_valid(payload)
-      AND json_type(payload, '$.cache_write_tokens') = 'UBIGINT'
-      AND try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT) <= 1000000000000
-     THEN try_cast(json_extract(payload, '$.cache_write_tokens') AS BIGINT) END"""
+      AND json_type(payload, '$.cache_write_tokens') IN ('UBIGINT', 'DOUBLE')
+      AND try_cast({_WRITES} AS DOUBLE) BETWEEN 0 AND 1000000000000
+      AND try_cast({_WRITES} AS DOUBLE) = floor(try_cast({_WRITES} AS DOUBLE))
+     THEN CAST(try_cast({_WRITES} AS DOUBLE) AS BIGINT) END"""
 """The payload's `cache_write_tokens` where it is a whole number from 0 to 10^12, as token
-counts are (the importers write it): input tokens written to the cache, which most providers
-charge above the input rate."""
+counts are (the importers write it; `500.0`, as a producer's pandas or float arithmetic writes
+it, is one too): input tokens written to the cache, which most providers charge above the
+input rate."""
 
 _CACHED = "coalesce(cache_tokens, 0) + coalesce(cache_write_tokens, 0)"
 
