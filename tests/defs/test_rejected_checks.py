@@ -59,7 +59,7 @@ def test_a_small_app_mostly_rejected_warns_though_the_days_share_is_low(lake: La
     by_app = checks["rejected_share_by_app"]
     assert not by_app.passed and by_app.severity == dg.AssetCheckSeverity.WARN
     detail = str(by_app.metadata["detail"].value)
-    assert detail.startswith("1 of ") and "tiny (2 of 5, 40.00%)" in detail, detail
+    assert detail.startswith("1 of ") and "tiny (2 of 5, 40.00%, at least 11.76%)" in detail, detail
     # the generated apps' own rejected rows are each a small share of their events
     rows = lake_catalog(lake).read("rejected_events", dt=DAY1)["app_id"].to_pylist()
     assert {"tiny"} < set(rows)
@@ -70,14 +70,27 @@ def test_each_app_under_the_limit_passes_and_the_worst_are_named_first(lake: Lak
     for app, valid, rejected in (("few", 8, 2), ("half", 2, 2), ("most", 1, 3)):
         _add_app(lake, app, valid, rejected)
     detail = str(_checks(lake)["rejected_share_by_app"].metadata["detail"].value)
-    assert "most (3 of 4, 75.00%), half (2 of 4, 50.00%), few (2 of 10, 20.00%)" in detail, detail
+    named = "most (3 of 4, 75.00%, at least 30.06%), half (2 of 4, 50.00%, at least 15.00%), "
+    assert named + "few (2 of 10, 20.00%, at least 5.67%)" in detail, detail
 
 
 def test_copies_of_a_rejected_event_count_once_as_those_of_a_valid_one_do(lake: Lake) -> None:
-    """1 broken event of 21, each delivered three times: 1 of 21 (4.76%), not 3 of 23 (13%)."""
-    _add_app(lake, "twice", valid=20, rejected=1, copies=3)
+    """2 broken events of 22, each delivered three times: 2 of 22, not 6 of 26 (at least 11%)."""
+    _add_app(lake, "thrice", valid=20, rejected=2, copies=3)
     checks = _checks(lake)
     assert checks["rejected_share_by_app"].passed, checks["rejected_share_by_app"].metadata
-    _add_app(lake, "broken", valid=18, rejected=1, copies=3)  # 1 of 19 (5.26%)
+    _add_app(lake, "broken", valid=4, rejected=3, copies=3)
     detail = str(_checks(lake)["rejected_share_by_app"].metadata["detail"].value)
-    assert "broken (1 of 19, 5.26%)" in detail and "twice" not in detail, detail
+    assert "broken (3 of 7, 42.86%, at least" in detail and "thrice" not in detail, detail
+
+
+def test_one_bad_event_of_a_small_app_is_chance_and_a_large_app_warns_at_the_limit(
+    lake: Lake,
+) -> None:
+    _add_app(lake, "small", valid=10, rejected=1)  # 1 of 11: 9%, but at least 1.6%
+    assert _checks(lake)["rejected_share_by_app"].passed
+    _add_app(lake, "large", valid=1_900, rejected=120)  # 5.94%, at least 4.99%: not yet
+    assert _checks(lake)["rejected_share_by_app"].passed
+    _add_app(lake, "larger", valid=1_900, rejected=130)  # 6.40%, at least 5.42%
+    detail = str(_checks(lake)["rejected_share_by_app"].metadata["detail"].value)
+    assert detail.startswith("1 of ") and "larger (130 of 2030" in detail, detail

@@ -3,7 +3,9 @@ share can stay low while one tenant's producer sends little but broken events, s
 for the whole day (an error) and for each app (a warning).
 """
 
+import math
 from collections import Counter
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -35,7 +37,11 @@ def rejected_share(ctx: CheckContext, day: str) -> DayCheck:
 def rejected_share_by_app(ctx: CheckContext, day: str) -> DayCheck:
     """An app's share is of its rejected events and its valid events (`sessions.n_events`),
     each counted once: a producer delivering at least once re-sends some of its events, and
-    every copy of a rejected one is a row of `rejected_events`, whereas a valid one counts once."""
+    every copy of a rejected one is a row of `rejected_events`, whereas a valid one counts once.
+    An app warns when its share is over the limit beyond chance (the low end of its 95% Wilson
+    interval, as the daily report's pass rates): a large app at the limit itself, a small one
+    only at a share clearly over it (2 of 5 events, not 1 of 11), or every small app of a day
+    would warn for one bad event."""
     limit = ctx.limits.max_rejected_share
     if ctx.rows("rejected_events", day) == 0:
         return DayCheck(True, "no raw rows rejected")
@@ -46,26 +52,44 @@ def rejected_share_by_app(ctx: CheckContext, day: str) -> DayCheck:
     )
     sums = ctx.column("sessions", day, ["app_id", "n_events"]).group_by("app_id")
     valid = dict(_pairs(sums.aggregate([("n_events", "sum")])))
-    shares = {app: (n, n + valid.get(app, 0)) for app, n in rejected.items()}
+    shares = {app: Share(n, n + valid.get(app, 0)) for app, n in rejected.items()}
     over = sorted(
-        (app for app, (n, total) in shares.items() if n / total > limit),
-        key=lambda app: (-shares[app][0] / shares[app][1], -shares[app][0], app),
+        (app for app, share in shares.items() if share.at_least > limit),
+        key=lambda app: (-shares[app].at_least, app),
     )
     apps = len(set(valid) | set(rejected))
     if not over:
         return DayCheck(
             True, f"no app of {apps} has over {limit_text(limit)} of its events rejected"
         )
-    named = ", ".join(
-        f"{app} ({shares[app][0]} of {shares[app][1]}, {shares[app][0] / shares[app][1]:.2%})"
-        for app in over[:3]
-    )
+    named = ", ".join(f"{app} ({shares[app]})" for app in over[:3])
     more = f" and {len(over) - 3} more" if len(over) > 3 else ""
     return DayCheck(
         False,
         f"{len(over)} of {apps} apps have over {limit_text(limit)} of their events (rejected and "
-        f"valid, each counted once) rejected: {named}{more}",
+        f"valid, each counted once) rejected, beyond chance: {named}{more}",
     )
+
+
+Z_95 = 1.959963984540054
+"""The two-sided 95% normal quantile."""
+
+
+@dataclass(frozen=True)
+class Share:
+    rejected: int
+    events: int
+
+    @property
+    def at_least(self) -> float:
+        """The low end of the share's 95% Wilson score interval."""
+        n, p, z2 = self.events, self.rejected / self.events, Z_95 * Z_95
+        spread = Z_95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+        return (p + z2 / (2 * n) - spread) / (1 + z2 / n)
+
+    def __str__(self) -> str:
+        share = self.rejected / self.events
+        return f"{self.rejected} of {self.events}, {share:.2%}, at least {self.at_least:.2%}"
 
 
 def _pairs(sums: pa.Table) -> list[tuple[str, int]]:
