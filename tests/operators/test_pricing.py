@@ -175,6 +175,7 @@ def test_provider_prefixed_model_names_are_priced_like_the_bare_name():
         "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
         "amazon.nova-pro-v1:0",
         "meta.llama3-1-70b-instruct-v1:0",
+        "US.anthropic.claude-sonnet-4-20250514-v1:0",  # as genai-prices: case aside
     ],
 )
 def test_bedrock_model_ids_are_priced_as_bedrock_prices_them(model: str) -> None:
@@ -188,6 +189,16 @@ def test_bedrock_model_ids_are_priced_as_bedrock_prices_them(model: str) -> None
     )
     assert row["price_source"].startswith(f"genai-prices {GENAI_PRICES_VERSION}: aws/")
     assert row["cost_usd"] == pytest.approx(float(price.total_price), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "model", ["my.claude-3-5-sonnet-20240620-finetune", "vertex.claude-3-5-sonnet-20240620"]
+)
+def test_a_dotted_name_of_no_bedrock_vendor_is_not_priced_as_bedrock(model: str) -> None:
+    """AWS's Claude entries match by a bare `contains`: any `word.` prefix tried with AWS gave a
+    fine-tune or another cloud's deployment Bedrock's price."""
+    row = one(sessionize([llm(0, model=model, input_tokens=1_000)])["llm_calls"])
+    assert row["cost_usd"] is None and row["price_source"] is None
 
 
 def test_duplicates_and_invalid_rows_are_not_priced_twice():

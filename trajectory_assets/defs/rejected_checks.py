@@ -39,9 +39,9 @@ def rejected_share_by_app(ctx: CheckContext, day: str) -> DayCheck:
     each counted once: a producer delivering at least once re-sends some of its events, and
     every copy of a rejected one is a row of `rejected_events`, whereas a valid one counts once.
     An app warns when its share is over the limit beyond chance (the low end of its 95% Wilson
-    interval, as the daily report's pass rates): a large app at the limit itself, a small one
-    only at a share clearly over it (2 of 5 events, not 1 of 11), or every small app of a day
-    would warn for one bad event."""
+    interval, as the daily report's pass rates), by a margin that shrinks as the app grows (2
+    of 5 events warn, 1 of 11 do not), or every small app of a day would warn for one bad
+    event."""
     limit = ctx.limits.max_rejected_share
     if ctx.rows("rejected_events", day) == 0:
         return DayCheck(True, "no raw rows rejected")

@@ -55,11 +55,17 @@ PRICE_SOURCE = "genai-prices"
 PRICING_VERSION = f"{PRICE_SOURCE}-{GENAI_PRICES_VERSION}"
 """Part of the version of every operator that prices calls: new prices are a new version."""
 
-BEDROCK_ID = re.compile(r"(?:[a-z]{2,6}(?:-gov)?\.)?[a-z0-9]+\.[a-z0-9]")
-"""A Bedrock model id: a vendor and a dot (`anthropic.claude-3-5-sonnet-20240620-v1:0`), after
-a cross-region inference profile's geography (`us.`, `eu.`, `apac.`, `global.`) if any: what
-Bedrock's API names a model, and the model a producer logging `response["usage"]` of a Converse
-call most likely gives."""
+BEDROCK_ID = re.compile(
+    r"(?:(?:us|us-gov|eu|apac|au|jp|in|ca|global)\.)?"
+    r"(?:ai21|amazon|anthropic|cohere|deepseek|google|luma|meta|minimax|mistral|moonshotai|nvidia"
+    r"|openai|qwen|stability|twelvelabs|writer|zai)\.",
+    re.IGNORECASE,
+)
+"""A Bedrock model id: one of Bedrock's vendors and a dot
+(`anthropic.claude-3-5-sonnet-20240620-v1:0`), after a cross-region inference profile's
+geography (`us.`, `eu.`, `apac.`, `global.`) if any: what Bedrock's API names a model, and the
+model a producer logging `response["usage"]` of a Converse call most likely gives. Any other
+`word.` is no vendor (`my.claude-3-5-sonnet-20240620-finetune` stays unpriced)."""
 
 OVERRIDE_PRIORITY = 1_000_000
 """Overrides rank above every period of the database (which has far fewer per model)."""

@@ -200,7 +200,8 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"9+{PRICING_VERSION}"  # 9: cache counted apart added to input; Bedrock ids priced
+    version = f"10+{PRICING_VERSION}"  # 9: cache counted apart added to input; 10: Bedrock ids
+    # priced, a payload's cache writes as a whole-number float counted
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,

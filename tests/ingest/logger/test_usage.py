@@ -115,8 +115,21 @@ def test_a_count_that_is_no_whole_number_of_tokens_is_refused_and_named(record: 
     assert usage_counts({"prompt_tokens": 1200.0, "completion_tokens": 5}).input_tokens == 1200
 
 
+def test_numpy_and_pandas_integers_are_whole_numbers() -> None:
+    """Counts from a DataFrame's row: refusing them lost the call."""
+    import numpy as np
+    import pandas as pd
+
+    row = pd.DataFrame({"prompt_tokens": [100], "completion_tokens": [5]}).iloc[0]
+    assert usage_counts(row) == UsageCounts(100, 5, None, None)
+    record = {"prompt_tokens": np.int32(100), "completion_tokens": np.float64(5.0)}
+    assert usage_counts(record) == UsageCounts(100, 5, None, None)
+
+
 def test_a_whole_response_is_taken_for_its_usage_record() -> None:
-    """`usage=response` instead of `response.usage`: the call was refused and lost."""
+    """`usage=response` instead of `response.usage`: the call was refused and lost. A record's
+    own field named `usage` is not a response's."""
+    assert usage_counts({"usage": 0, "prompt_tokens": 4, "completion_tokens": 1}).input_tokens == 4
     assert usage_counts({"id": "msg_1", "usage": ANTHROPIC}) == UsageCounts(1010, 50, 800, 200)
     gemini = SimpleNamespace(text="hi", usage_metadata=_snake(GEMINI))
     assert usage_counts(gemini) == UsageCounts(1007, 70, 400, None)

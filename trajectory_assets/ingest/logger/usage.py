@@ -10,6 +10,8 @@ genai-prices' own extractors read for each provider (the tests check the counts 
 """
 
 import json
+import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +33,7 @@ def usage_counts(usage: Any) -> UsageCounts:
     (a text, a bool, a fraction: the event would be refused at write, or the row rejected)."""
     if isinstance(usage, str | bytes):
         usage = json.loads(usage)
-    usage = next((inner for key in RESPONSE_KEYS if (inner := _get(usage, key)) is not None), usage)
+    usage = _record(usage)
     if _get(usage, "prompt_tokens") is not None:  # OpenAI chat completions: inclusive
         details = _get(usage, "prompt_tokens_details")
         writes = _count(details, "cache_write_tokens", "cache_creation_tokens")
@@ -80,11 +82,13 @@ def _count(record: Any, *names: str) -> int | None:
         value = _get(record, name)
         if value is None:
             continue
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # JSON's 1200.0
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        whole = not isinstance(value, bool) and (
+            isinstance(value, numbers.Integral)  # numpy's and pandas' integers too
+            or (isinstance(value, numbers.Real) and math.isfinite(value) and value == round(value))
+        )  # JSON's 1200.0
+        if not whole or not 0 <= int(value) <= MAX_COUNT:
             raise ValueError(f"{name} is {value!r}, not a whole number of tokens from 0 to 10^12")
-        return value
+        return int(value)
     return None
 
 
@@ -102,6 +106,31 @@ GEMINI = {
     "cached": ("cached_content_token_count", "cachedContentTokenCount"),
 }
 """Gemini's usage metadata, as the google-genai SDK names its fields and as its JSON does."""
+
+
+COUNT_FIELDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "input_tokens",
+    "output_tokens",
+    *GEMINI["prompt"],
+    *GEMINI["candidates"],
+    "inputTokens",
+    "outputTokens",
+)
+"""The counts that tell a usage record of any shape taken."""
+
+
+def _record(usage: Any) -> Any:
+    """The usage record itself, or the one a whole response holds (and only such a one: a
+    record's own field named `usage` is no response's)."""
+    if any(_get(usage, name) is not None for name in COUNT_FIELDS):
+        return usage
+    for key in RESPONSE_KEYS:
+        inner = _get(usage, key)
+        if any(_get(inner, name) is not None for name in COUNT_FIELDS):
+            return inner
+    return usage
 
 
 def _gemini(usage: Any) -> UsageCounts | None:
