@@ -104,6 +104,13 @@ COPY (
 ) TO 'peer/rejected_events'
   (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);
 
+-- A payload's count: a whole number from 0 to 10^12 (500.0 too), else null.
+CREATE OR REPLACE MACRO payload_count(payload, path) AS
+    CASE WHEN json_valid(payload) AND json_type(payload, path) IN ('UBIGINT', 'DOUBLE')
+          AND (payload->>path)::DOUBLE BETWEEN 0 AND 1e12
+          AND (payload->>path)::DOUBLE = floor((payload->>path)::DOUBLE)
+         THEN (payload->>path)::DOUBLE::BIGINT END;
+
 -- 3. Valid events, duplicate ids dropped, with rn = position in the session's event order.
 --    A session is (dt, app_id, session_id): all its events are under one day. An llm_call's
 --    cache writes are the payload's whole cache_write_tokens; one with more cache reads and
@@ -123,25 +130,23 @@ FROM (
             PARTITION BY dt, app_id, session_id, event_id
             ORDER BY ts, seq ASC NULLS LAST, event_id, source_file, source_row) AS dup_rank
     FROM (
-        SELECT *, CASE WHEN event_type = 'llm_call' AND json_valid(payload)
-                        AND json_type(payload, '$.cache_write_tokens') IN ('UBIGINT', 'DOUBLE')
-                        AND (payload->>'$.cache_write_tokens')::DOUBLE BETWEEN 0 AND 1e12
-                        AND (payload->>'$.cache_write_tokens')::DOUBLE
-                            = floor((payload->>'$.cache_write_tokens')::DOUBLE)
-                       THEN (payload->>'$.cache_write_tokens')::DOUBLE::BIGINT
-                  END AS cache_write_tokens
+        SELECT *, CASE WHEN event_type = 'llm_call'
+                       THEN payload_count(payload, '$.cache_write_tokens') END AS cache_write_tokens
         FROM checked WHERE reject_reason = ''
     )
 ) WHERE dup_rank = 1;
 
 DROP TABLE checked;
 
--- 4. llm_calls, priced (cache_added_to_input last, as the table has it): the price row of the call's model in force at its ts (the highest
---    priority whose start date and time of day hold, then the highest input-token tier below
---    the call's input tokens); cost = (uncached input x input rate + cached x cache-read rate +
---    cache writes (the payload's whole cache_write_tokens) x cache-write rate + output x output
---    rate) / 1e6 + a per-request price. No cache-read (cache-write) rate: those tokens are
---    priced as input. No price row, or no token count at all: null, never 0.
+-- 4. llm_calls, priced (the columns the table gained after its cost last, as it has them): the
+--    price row of the call's model in force at its ts (the highest priority whose start date
+--    and time of day hold, then the highest input-token tier below the call's input tokens);
+--    cost = (uncached input x input rate + cached x cache-read rate + cache writes (the
+--    payload's cache_write_tokens) x cache-write rate, those of them for an hour (its
+--    cache_write_1h_tokens) x the 1-hour rate if any + output x output rate) / 1e6 + a
+--    per-request price + web searches (its web_searches) x a search's price. No cache-read
+--    (cache-write) rate: those tokens are priced as input. No price row, or no token count at
+--    all: null, never 0.
 CREATE OR REPLACE TEMP TABLE prices AS SELECT * FROM read_parquet(getvariable('prices_file'));
 
 CREATE OR REPLACE TEMP TABLE llm_calls AS
@@ -149,12 +154,15 @@ WITH calls AS (
     SELECT dt, app_id, session_id, turn_index, event_id, ts, agent_id, request_id, model,
         ttft_ms, latency_ms, input_tokens, output_tokens, cache_tokens, cache_write_tokens,
         error_type, error_code, cache_added_to_input,
+        payload_count(payload, '$.cache_write_1h_tokens') AS cache_write_1h_tokens,
+        payload_count(payload, '$.web_searches') AS web_searches,
         ((epoch_us(ts) % 86400000000) + 86400000000) % 86400000000 AS us_of_day
     FROM clean WHERE event_type = 'llm_call'
 ),
 rate AS (
     SELECT c.dt, c.app_id, c.session_id, c.event_id, p.input_per_mtok, p.cache_read_per_mtok,
-        p.cache_write_per_mtok, p.output_per_mtok, p.request_usd, p.source
+        p.cache_write_per_mtok, p.output_per_mtok, p.request_usd, p.source,
+        p.cache_write_1h_per_mtok, p.web_search_usd
     FROM calls c JOIN prices p
       ON p.model = c.model
      AND (p.valid_from IS NULL OR c.ts >= p.valid_from)
@@ -166,19 +174,29 @@ rate AS (
     QUALIFY row_number() OVER (PARTITION BY c.dt, c.app_id, c.session_id, c.event_id
                                ORDER BY p.priority DESC, p.above_input_tokens DESC) = 1
 )
-SELECT c.* EXCLUDE (us_of_day, cache_added_to_input),
+SELECT c.* EXCLUDE (us_of_day, cache_added_to_input, cache_write_1h_tokens, web_searches,
+                    hour_long, short),
     CASE WHEN r.event_id IS NOT NULL THEN
         (greatest(coalesce(c.input_tokens, 0)
                   - CASE WHEN r.cache_read_per_mtok IS NULL THEN 0 ELSE coalesce(c.cache_tokens, 0) END
-                  - CASE WHEN r.cache_write_per_mtok IS NULL THEN 0 ELSE coalesce(c.cache_write_tokens, 0) END,
+                  - CASE WHEN coalesce(r.cache_write_1h_per_mtok, r.cache_write_per_mtok) IS NULL
+                         THEN 0 ELSE c.hour_long END
+                  - CASE WHEN r.cache_write_per_mtok IS NULL THEN 0 ELSE c.short END,
                   0) * coalesce(r.input_per_mtok, 0.0)
          + coalesce(c.cache_tokens, 0) * coalesce(r.cache_read_per_mtok, 0.0)
-         + coalesce(c.cache_write_tokens, 0) * coalesce(r.cache_write_per_mtok, 0.0)
+         + c.short * coalesce(r.cache_write_per_mtok, 0.0)
+         + c.hour_long * coalesce(r.cache_write_1h_per_mtok, r.cache_write_per_mtok, 0.0)
          + coalesce(c.output_tokens, 0) * coalesce(r.output_per_mtok, 0.0)) / 1000000.0
         + coalesce(r.request_usd, 0.0)
+        + coalesce(c.web_searches, 0) * coalesce(r.web_search_usd, 0.0)
     END AS cost_usd,
-    r.source AS price_source, c.cache_added_to_input
-FROM calls c LEFT JOIN rate r USING (dt, app_id, session_id, event_id);
+    r.source AS price_source, c.cache_added_to_input, c.cache_write_1h_tokens, c.web_searches
+FROM (SELECT *,
+             least(coalesce(cache_write_1h_tokens, 0), coalesce(cache_write_tokens, 0)) AS hour_long,
+             coalesce(cache_write_tokens, 0)
+                 - least(coalesce(cache_write_1h_tokens, 0), coalesce(cache_write_tokens, 0)) AS short
+      FROM calls) c
+LEFT JOIN rate r USING (dt, app_id, session_id, event_id);
 
 COPY llm_calls TO 'peer/llm_calls'
   (FORMAT parquet, PARTITION_BY (dt, app_id), WRITE_PARTITION_COLUMNS true, OVERWRITE true);

@@ -26,11 +26,14 @@ def _entry(kind: str, uuid: str, parent: str | None, ts: str, message: Any, **ex
     return _line(**{**fields, **extra})
 
 
-USAGE_A = {
+USAGE_A: dict[str, Any] = {
     "input_tokens": 12,
     "cache_creation_input_tokens": 2000,
     "cache_read_input_tokens": 15000,
     "output_tokens": 350,
+    # of the writes, those kept for an hour (priced higher), and a server-side search
+    "cache_creation": {"ephemeral_5m_input_tokens": 1500, "ephemeral_1h_input_tokens": 500},
+    "server_tool_use": {"web_search_requests": 1},
 }
 
 
@@ -39,7 +42,7 @@ def claude_transcript() -> str:
     (its own file in recent versions; here inline with `agentId`), a retried API error and a
     synthetic API-error message, one line written twice and a last line cut short."""
 
-    def assistant(msg_id: str, request: str, blocks: list[Any], usage: dict[str, int]) -> Any:
+    def assistant(msg_id: str, request: str, blocks: list[Any], usage: dict[str, Any]) -> Any:
         return {
             "id": msg_id,
             "type": "message",

@@ -241,6 +241,8 @@ def price_with_sql(calls: list[dict[str, Any]], prices: pa.Table) -> list[float 
                 ("input_tokens", pa.int64()),
                 ("cache_tokens", pa.int64()),
                 ("cache_write_tokens", pa.int64()),
+                ("cache_write_1h_tokens", pa.int64()),
+                ("web_searches", pa.int64()),
                 ("output_tokens", pa.int64()),
             ]
         ),

@@ -63,6 +63,8 @@ def test_llm_call_row_exact_values():
         cost_usd=cost,
         price_source=f"genai-prices {GENAI_PRICES_VERSION}: openai/gpt-4o",
         cache_added_to_input=False,
+        cache_write_1h_tokens=None,
+        web_searches=None,
     )
     assert_row(one(out["llm_calls"]), expected)
 
@@ -132,6 +134,25 @@ def test_cache_writes_are_priced_at_their_rate(payload: str, written: int | None
     assert row["cache_write_tokens"] == written
     assert row["cost_usd"] == pytest.approx(float(price.total_price), abs=1e-12)
     assert row["cost_usd"] == pytest.approx(0.082509 if written else 0.067509, abs=1e-12)
+
+
+def test_hour_long_cache_writes_and_web_searches_are_priced_at_their_rates() -> None:
+    """Anthropic charges a write kept for an hour at 2x the input rate (5 minutes: 1.25x) and
+    $10 a thousand web searches: both were priced as 5-minute writes and nothing (-18% of a
+    FinOps trial's lake heavy in both)."""
+    from genai_prices import Usage, calc_price
+
+    payload = json.dumps({"cache_write_tokens": 20_000, "cache_write_1h_tokens": 8_000.0})
+    payload = payload[:-1] + ', "web_searches": 2}'
+    tokens = {"input_tokens": 20_003, "output_tokens": 500, "cache_tokens": 0}
+    call = llm(10, event_id="c1", model="claude-sonnet-4-5", payload=payload, **tokens)
+    row = one(sessionize([event("session_start", 0), call])["llm_calls"])
+    assert (row["cache_write_1h_tokens"], row["web_searches"]) == (8_000, 2)
+    usage = Usage(input_tokens=20_003, output_tokens=500, cache_write_tokens=20_000)
+    usage.cache_write_1h_tokens, usage.web_searches = 8_000, 2
+    price = calc_price(usage, "claude-sonnet-4-5", genai_request_timestamp=row["ts"])
+    assert row["cost_usd"] == pytest.approx(float(price.total_price), abs=1e-12)
+    assert row["cost_usd"] == pytest.approx(0.082509 + 8_000 * (6 - 3.75) / 1e6 + 0.02, abs=1e-12)
 
 
 def test_llm_calls_are_valid_and_deduplicated():

@@ -223,15 +223,18 @@ TIMES = [
     dt.datetime(2026, 11, 20, 3, 0, tzinfo=UTC),
     dt.datetime(2027, 1, 1, 8, 0, tzinfo=UTC),
 ]
-TOKENS = [  # input (cached included), cache reads, cache writes, output
-    (0, 0, 0, 0),
-    (1_000, 0, 0, 50),
-    (10_000, 4_000, 0, 500),
-    (200_000, 1_000, 0, 10),
-    (250_000, 100_000, 0, 7),
-    (20_003, 0, 20_000, 500),
-    (250_000, 100_000, 50_000, 7),
+TOKENS = [  # input (cached included), cache reads, cache writes (of them for an hour), output
+    (0, 0, 0, 0, 0),
+    (1_000, 0, 0, 0, 50),
+    (10_000, 4_000, 0, 0, 500),
+    (200_000, 1_000, 0, 0, 10),
+    (250_000, 100_000, 0, 0, 7),
+    (20_003, 0, 20_000, 0, 500),
+    (250_000, 100_000, 50_000, 0, 7),
+    (20_003, 0, 20_000, 8_000, 500),
+    (250_000, 100_000, 50_000, 50_000, 7),
 ]
+SEARCHES = (0, 3)  # server-side web searches
 MODELS = [
     "gpt-4o",
     "gpt-4o-mini",
@@ -254,16 +257,22 @@ def test_price_table_matches_genai_prices_calc_price_for_every_case():
     prices = price_table(MODELS)
     assert prices.schema == PRICES
     calls, expected = [], []
-    for model, ts, (i, c, w, o) in itertools.product(MODELS, TIMES, TOKENS):
+    for model, ts, (i, c, w, h, o), s in itertools.product(MODELS, TIMES, TOKENS, SEARCHES):
         found = _find(model)
         assert found is not None, model
         provider, info = found
         usage = genai_prices.Usage(
-            input_tokens=i, cache_read_tokens=c, cache_write_tokens=w, output_tokens=o
+            input_tokens=i,
+            cache_read_tokens=c,
+            cache_write_tokens=w,
+            cache_write_1h_tokens=h,
+            output_tokens=o,
+            web_searches=s,
         )
         reference = info.calc_price(usage, provider, genai_request_timestamp=ts)
         tokens = {"input_tokens": i, "cache_tokens": c, "cache_write_tokens": w, "output_tokens": o}
-        calls.append({"model": model, "ts": ts, **tokens})
+        calls.append({"model": model, "ts": ts, **tokens, "cache_write_1h_tokens": h})
+        calls[-1]["web_searches"] = s
         expected.append(float(reference.total_price))
     got = price_with_sql(calls, prices)
     for call, g, e in zip(calls, got, expected, strict=True):

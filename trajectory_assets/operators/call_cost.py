@@ -4,11 +4,14 @@
 Cost of one call, as genai-prices computes it, in USD (a null token count taken as 0):
 
     read     = cache_tokens        if the row has a cache-read rate, else 0
-    written  = cache_write_tokens  if the row has a cache-write rate, else 0
-    uncached = max(input_tokens - read - written, 0)
-    cost     = (uncached * input + read * cache_read + written * cache_write
-                + output_tokens * output) / 1e6
+    long     = min(cache_write_1h_tokens, cache_write_tokens)   (written for an hour)
+    long_w   = long                     if the row has a 1-hour or a cache-write rate, else 0
+    short_w  = cache_write_tokens - long  if the row has a cache-write rate, else 0
+    uncached = max(input_tokens - read - long_w - short_w, 0)
+    cost     = (uncached * input + read * cache_read + short_w * cache_write
+                + long_w * (cache_write_1h, or cache_write) + output_tokens * output) / 1e6
                + request  (a price per call, for the few models that charge one)
+               + web_searches * web_search  (a server-side search's price)
 
 `input_tokens` counts cached tokens too (Tier A), cache reads and writes both, which is
 genai-prices' convention as well: its `input_tokens` includes `cache_read_tokens` and
@@ -26,23 +29,28 @@ def priced_calls_sql(calls: str, prices: str = "prices") -> str:
     """SQL: every row of the relation `calls` with `cost_usd` added.
 
     `calls` needs `app_id, session_id, event_id` (unique), `model`, `ts`, `input_tokens`,
-    `cache_tokens`, `cache_write_tokens`, `output_tokens`; `prices` is a relation of schema
-    PRICES. `price_source` names the price used (null with the cost)."""
+    `cache_tokens`, `cache_write_tokens`, `cache_write_1h_tokens`, `web_searches`,
+    `output_tokens`; `prices` is a relation of schema PRICES. `price_source` names the price
+    used (null with the cost)."""
     tokens_in = "coalesce(c.input_tokens, 0)"
     read = "(CASE WHEN p.cache_read_per_mtok IS NULL THEN 0 ELSE coalesce(c.cache_tokens, 0) END)"
-    written = (
-        "(CASE WHEN p.cache_write_per_mtok IS NULL THEN 0 "
-        "ELSE coalesce(c.cache_write_tokens, 0) END)"
-    )
+    writes = "coalesce(c.cache_write_tokens, 0)"
+    long = f"least(coalesce(c.cache_write_1h_tokens, 0), {writes})"
+    long_rate = "coalesce(p.cache_write_1h_per_mtok, p.cache_write_per_mtok)"
+    long_w = f"(CASE WHEN {long_rate} IS NULL THEN 0 ELSE {long} END)"
+    short_w = f"(CASE WHEN p.cache_write_per_mtok IS NULL THEN 0 ELSE {writes} - {long} END)"
     time_of_day = f"(((epoch_us(c.ts) % {_US_PER_DAY}) + {_US_PER_DAY}) % {_US_PER_DAY})"
     return f"""
     WITH matches AS (
         SELECT c.app_id, c.session_id, c.event_id, p.source AS price_source,
-            (greatest({tokens_in} - {read} - {written}, 0) * coalesce(p.input_per_mtok, 0.0)
+            (greatest({tokens_in} - {read} - {long_w} - {short_w}, 0)
+                * coalesce(p.input_per_mtok, 0.0)
              + {read} * coalesce(p.cache_read_per_mtok, 0.0)
-             + {written} * coalesce(p.cache_write_per_mtok, 0.0)
+             + {short_w} * coalesce(p.cache_write_per_mtok, 0.0)
+             + {long_w} * coalesce({long_rate}, 0.0)
              + coalesce(c.output_tokens, 0) * coalesce(p.output_per_mtok, 0.0)) / 1000000.0
-            + coalesce(p.request_usd, 0.0) AS cost_usd,
+            + coalesce(p.request_usd, 0.0)
+            + coalesce(c.web_searches, 0) * coalesce(p.web_search_usd, 0.0) AS cost_usd,
             row_number() OVER (
                 PARTITION BY c.app_id, c.session_id, c.event_id
                 ORDER BY p.priority DESC, p.above_input_tokens DESC

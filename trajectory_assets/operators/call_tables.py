@@ -58,6 +58,19 @@ LLM_CALLS = pa.schema(
             "them than input tokens: Anthropic's usage as it comes), so they were added to "
             "`input_tokens` here and in `turns` and `sessions`; the raw event keeps its counts.",
         ),
+        column(
+            "cache_write_1h_tokens",
+            pa.int64(),
+            "Those of `cache_write_tokens` written to the cache for an hour (the payload's "
+            "`cache_write_1h_tokens`: Anthropic's `ephemeral_1h_input_tokens`), priced at the "
+            "model's 1-hour cache-write rate; null when the source did not say.",
+        ),
+        column(
+            "web_searches",
+            pa.int64(),
+            "Server-side web searches the call made (the payload's `web_searches`: Anthropic's "
+            "`server_tool_use.web_search_requests`), priced per search; null when not said.",
+        ),
     ]
 )
 

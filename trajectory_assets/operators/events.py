@@ -113,18 +113,20 @@ def folder_safe(text: str) -> str:
     )
 
 
-_WRITES = "json_extract(payload, '$.cache_write_tokens')"
+def payload_count(key: str) -> str:
+    """SQL: the payload's `key` where it is a whole number from 0 to 10^12, as token counts are
+    (`500.0`, as a producer's pandas or float arithmetic writes it, is one too); else null."""
+    value = f"try_cast(json_extract(payload, '$.{key}') AS DOUBLE)"
+    return f"""
+CASE WHEN contains(payload, '{key}') AND json_valid(payload)
+      AND json_type(payload, '$.{key}') IN ('UBIGINT', 'DOUBLE')
+      AND {value} BETWEEN 0 AND 1000000000000 AND {value} = floor({value})
+     THEN CAST({value} AS BIGINT) END"""
 
-CACHE_WRITE_TOKENS = f"""
-CASE WHEN contains(payload, 'cache_write_tokens') AND json_valid(payload)
-      AND json_type(payload, '$.cache_write_tokens') IN ('UBIGINT', 'DOUBLE')
-      AND try_cast({_WRITES} AS DOUBLE) BETWEEN 0 AND 1000000000000
-      AND try_cast({_WRITES} AS DOUBLE) = floor(try_cast({_WRITES} AS DOUBLE))
-     THEN CAST(try_cast({_WRITES} AS DOUBLE) AS BIGINT) END"""
-"""The payload's `cache_write_tokens` where it is a whole number from 0 to 10^12, as token
-counts are (the importers write it; `500.0`, as a producer's pandas or float arithmetic writes
-it, is one too): input tokens written to the cache, which most providers charge above the
-input rate."""
+
+CACHE_WRITE_TOKENS = payload_count("cache_write_tokens")
+"""Input tokens written to the cache (the importers write it), which most providers charge
+above the input rate; `cache_write_1h_tokens` are those of them written for an hour."""
 
 _CACHED = "coalesce(cache_tokens, 0) + coalesce(cache_write_tokens, 0)"
 

@@ -83,6 +83,8 @@ PRICES = pa.schema(
         pa.field("cache_write_per_mtok", pa.float64()),
         pa.field("output_per_mtok", pa.float64()),
         pa.field("request_usd", pa.float64()),
+        pa.field("cache_write_1h_per_mtok", pa.float64()),  # null: at the cache-write rate
+        pa.field("web_search_usd", pa.float64()),  # a server-side web search's price
         pa.field("provider", pa.string()),
         pa.field("price_model_id", pa.string()),
         pa.field("source", pa.string()),  # what llm_calls' price_source says of the price
@@ -90,7 +92,15 @@ PRICES = pa.schema(
 )
 """The price table an operator receives as the batch table `prices`."""
 
-_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok", "requests_kcount")
+_KEYS = (
+    "input_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "output_mtok",
+    "requests_kcount",
+    "cache_write_1h_mtok",
+    "web_searches_kcount",
+)
 
 
 def pricing_metadata(overrides: Sequence[PriceOverride] = ()) -> dict[str, str]:
@@ -136,6 +146,8 @@ def price_table(models: Iterable[str | None], overrides: Sequence[PriceOverride]
                     "cache_write_per_mtok": o.cache_write_per_mtok,
                     "output_per_mtok": o.output_per_mtok,
                     "request_usd": None,
+                    "cache_write_1h_per_mtok": None,
+                    "web_search_usd": None,
                     "provider": None,
                     "price_model_id": None,
                     "source": f"{OVERRIDES_FILE}: {o.model.strip()}"
@@ -221,7 +233,9 @@ def _database_rows(model: str) -> tuple[tuple[Any, ...], ...]:
                     prices["cache_read_mtok"],
                     prices["cache_write_mtok"],
                     prices["output_mtok"],
-                    None if prices["requests_kcount"] is None else prices["requests_kcount"] / 1000,
+                    _per_one(prices["requests_kcount"]),
+                    prices["cache_write_1h_mtok"],
+                    _per_one(prices["web_searches_kcount"]),
                     provider.id,
                     info.id,
                     source,
@@ -252,6 +266,10 @@ def _tiers(price: "ModelPrice") -> list[tuple[int, dict[str, float | None]]]:
         return float(value)
 
     return [(above, {k: at(v, above) for k, v in values.items()}) for above in (-1, *starts)]
+
+
+def _per_one(per_thousand: float | None) -> float | None:
+    return None if per_thousand is None else per_thousand / 1000
 
 
 def _midnight(day: dt.date | None) -> dt.datetime | None:

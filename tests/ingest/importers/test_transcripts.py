@@ -120,6 +120,7 @@ def test_claude_code_split_response_sub_agent_and_latencies(sources: dict[str, l
     )
     payload = json.loads(first["payload"])
     assert (payload["lines"], payload["cache_write_tokens"]) == (3, 2000)
+    assert (payload["cache_write_1h_tokens"], payload["web_searches"]) == (500, 1)
     assert first["latency_ms"] == 6000.0  # from the prompt (00:00) to the last line (00:06)
     assert [r["agent_id"] for r in calls] == ["main", "main", "a1b2c3", "a1b2c3"]
     assert [r["turn_index"] for r in calls] == [0, 1, 2, 3]

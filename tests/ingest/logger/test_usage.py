@@ -59,6 +59,17 @@ GEMINI = {
     "toolUsePromptTokenCount": 7,
     "totalTokenCount": 1077,
 }
+ANTHROPIC_FULL = {
+    **ANTHROPIC,
+    "cache_creation": {"ephemeral_5m_input_tokens": 150, "ephemeral_1h_input_tokens": 50},
+    "server_tool_use": {"web_search_requests": 2},
+}
+BEDROCK_HOUR = {
+    "inputTokens": 10,
+    "outputTokens": 5,
+    "cacheWriteInputTokens": 1000,
+    "cacheDetails": [{"ttl": "5m", "inputTokens": 600}, {"ttl": "1h", "inputTokens": 400}],
+}
 BEDROCK = {
     "inputTokens": 10,
     "outputTokens": 5,
@@ -81,6 +92,8 @@ def _snake(record: dict[str, int]) -> SimpleNamespace:
         ("google", {"usageMetadata": GEMINI}, _snake(GEMINI)),
         ("google", {"usageMetadata": {"promptTokenCount": 12}}, {"promptTokenCount": 12}),
         ("aws", {"usage": BEDROCK}, BEDROCK),
+        ("anthropic", {"model": "claude-sonnet-4-5", "usage": ANTHROPIC_FULL}, ANTHROPIC_FULL),
+        ("aws", {"usage": BEDROCK_HOUR}, BEDROCK_HOUR),
     ],
 )
 def test_the_counts_are_those_genai_prices_reads(provider: str, response: Any, record: Any) -> None:
@@ -95,6 +108,9 @@ def test_the_counts_are_those_genai_prices_reads(provider: str, response: Any, r
     assert (got.output_tokens or 0) == expected.output_tokens
     assert (got.cache_tokens or 0) == expected.cache_read_tokens
     assert (got.cache_write_tokens or 0) == expected.cache_write_tokens
+    # writes kept for an hour and web searches, which genai-prices prices apart
+    assert (got.cache_write_1h_tokens or 0) == expected.cache_write_1h_tokens
+    assert (got.web_searches or 0) == expected.web_searches
 
 
 @pytest.mark.parametrize(
@@ -166,6 +182,10 @@ def test_metrics_only_keeps_a_calls_cache_writes(tmp_path: Path, new_logger: New
     logger = new_logger(str(tmp_path), "app", capture="metrics_only", **FAST)
     with logger.session("s1") as s:
         assert s.llm_call("claude-sonnet-4", usage=ANTHROPIC, payload={"prompt": "secret"})
+        assert s.llm_call("claude-sonnet-4-5", usage=ANTHROPIC_FULL, payload={"prompt": "x"})
     logger.close()
-    (call,) = [r for r in raw_events(tmp_path).to_pylist() if r["event_type"] == "llm_call"]
-    assert json.loads(call["payload"]) == {"cache_write_tokens": 200}
+    calls = [r for r in raw_events(tmp_path).to_pylist() if r["event_type"] == "llm_call"]
+    assert [json.loads(c["payload"]) for c in calls] == [
+        {"cache_write_tokens": 200},
+        {"cache_write_tokens": 200, "cache_write_1h_tokens": 50, "web_searches": 2},
+    ]

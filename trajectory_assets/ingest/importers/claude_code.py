@@ -260,6 +260,9 @@ class _Session:
         payload: dict[str, Any] = {"response": response.key, "lines": len(response.entries)}
         if writes is not None:
             payload["cache_write_tokens"] = writes
+        for key in ("cache_write_1h_tokens", "web_searches"):  # priced apart when given
+            if usage.get(key):
+                payload[key] = usage[key]
         if stated is not None:
             payload["input_tokens_stated"] = stated
         stop = last.message.get("stop_reason")

@@ -14,6 +14,10 @@ from trajectory_assets.ingest.importers.transcript_lines import timed_objects
 
 ENTRY_TYPES = frozenset({"user", "assistant", "system", "summary"})
 _USAGE = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+_NESTED = {  # Tier A's payload key: where Anthropic's usage has it
+    "cache_write_1h_tokens": ("cache_creation", "ephemeral_1h_input_tokens"),
+    "web_searches": ("server_tool_use", "web_search_requests"),
+}
 
 
 @dataclass
@@ -65,8 +69,12 @@ class Response:
             usage = entry.message.get("usage")
             if not isinstance(usage, dict):
                 continue
-            for name in _USAGE:
-                value = to_int(usage.get(name))
+            found = {name: usage.get(name) for name in _USAGE}
+            for key, (outer, inner) in _NESTED.items():
+                part = usage.get(outer)
+                found[key] = part.get(inner) if isinstance(part, dict) else None
+            for name, raw in found.items():
+                value = to_int(raw)
                 if value is not None:
                     out[name] = max(out.get(name, 0), value)
         return out

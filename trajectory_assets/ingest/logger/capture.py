@@ -31,7 +31,7 @@ _METRIC_PAYLOAD_KEYS = {
     "session_end": ("status",),
     "eval_result": ("benchmark", "task_id", "run_id", "passed", "score"),
     "decision": ("step", "item_id", "outcome", "score"),
-    "llm_call": ("cache_write_tokens",),  # priced at the cache-write rate
+    "llm_call": ("cache_write_tokens", "cache_write_1h_tokens", "web_searches"),  # priced
 }
 
 

@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, get_args
 
 from trajectory_assets.ingest.logger.turns import SessionTurns
-from trajectory_assets.ingest.logger.usage import usage_counts, with_writes
+from trajectory_assets.ingest.logger.usage import usage_counts, with_counts
 
 Outcome = Literal["kept", "eliminated", "scored"]
 DECISION_OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
@@ -95,8 +95,8 @@ class Session:
             input_tokens = counts.input_tokens if input_tokens is None else input_tokens
             output_tokens = counts.output_tokens if output_tokens is None else output_tokens
             cache_tokens = counts.cache_tokens if cache_tokens is None else cache_tokens
-            if counts.cache_write_tokens:
-                fields["payload"] = with_writes(fields.get("payload"), counts.cache_write_tokens)
+            if kept := counts.payload_counts():
+                fields["payload"] = with_counts(fields.get("payload"), kept)
         return self._log(
             "llm_call",
             True,

@@ -13,7 +13,7 @@ import json
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -23,6 +23,17 @@ class UsageCounts:
     output_tokens: int | None
     cache_tokens: int | None
     cache_write_tokens: int | None
+    cache_write_1h_tokens: int | None = None  # of the writes, those kept for an hour
+    web_searches: int | None = None  # server-side web searches, priced per search
+
+    def payload_counts(self) -> dict[str, int]:
+        """The counts Tier A keeps in an llm_call's payload, those the record gave."""
+        kept = {
+            "cache_write_tokens": self.cache_write_tokens,
+            "cache_write_1h_tokens": self.cache_write_1h_tokens,
+            "web_searches": self.web_searches,
+        }
+        return {key: value for key, value in kept.items() if value}
 
 
 def usage_counts(usage: Any) -> UsageCounts:
@@ -47,12 +58,13 @@ def usage_counts(usage: Any) -> UsageCounts:
     if gemini is not None:
         return gemini
     if _first(usage, "inputTokens", "outputTokens") is not None:  # Bedrock: the cache apart
-        return _apart(
+        counts = _apart(
             _count(usage, "inputTokens"),
             _count(usage, "outputTokens"),
             _count(usage, "cacheReadInputTokens"),
             _count(usage, "cacheWriteInputTokens"),
         )
+        return replace(counts, cache_write_1h_tokens=_bedrock_hour(_get(usage, "cacheDetails")))
     given, output = _count(usage, "input_tokens"), _count(usage, "output_tokens")
     if given is None and output is None:
         raise ValueError(
@@ -65,7 +77,20 @@ def usage_counts(usage: Any) -> UsageCounts:
         writes = _count(details, "cache_write_tokens", "cache_creation_tokens")
         return UsageCounts(given, output, _count(details, "cached_tokens"), writes)
     reads = _count(usage, "cache_read_input_tokens")  # Anthropic: the cache counted apart
-    return _apart(given, output, reads, _count(usage, "cache_creation_input_tokens"))
+    counts = _apart(given, output, reads, _count(usage, "cache_creation_input_tokens"))
+    return replace(
+        counts,
+        cache_write_1h_tokens=_count(_get(usage, "cache_creation"), "ephemeral_1h_input_tokens"),
+        web_searches=_count(_get(usage, "server_tool_use"), "web_search_requests"),
+    )
+
+
+def _bedrock_hour(details: Any) -> int | None:
+    """Bedrock's writes kept for an hour: its `cacheDetails` entry of `ttl` 1h."""
+    if not isinstance(details, list | tuple):
+        return None
+    found = [_count(d, "inputTokens") for d in details if _get(d, "ttl") == "1h"]
+    return sum(n for n in found if n is not None) if found else None
 
 
 RESPONSE_KEYS = ("usage", "usage_metadata", "usageMetadata")
@@ -163,10 +188,11 @@ def _get(record: Any, name: str) -> Any:
     return getattr(record, name, None)
 
 
-def with_writes(payload: Any, writes: Any) -> Any:
-    """The call's payload with its cache writes (a whole number) under `cache_write_tokens`,
-    where the sessionizer reads them; a payload given as JSON text of an object is merged too.
-    A payload of another kind is kept as it is (the writes are then priced as input)."""
+def with_counts(payload: Any, counts: Mapping[str, int]) -> Any:
+    """The call's payload with the counts Tier A keeps there (`cache_write_tokens` and the
+    like), where the sessionizer reads them; its own keys win. A payload given as JSON text of
+    an object is merged too; one of another kind is kept as it is (the writes are then priced
+    as input)."""
     parsed = payload
     if isinstance(payload, str):
         try:
@@ -177,4 +203,4 @@ def with_writes(payload: Any, writes: Any) -> Any:
         parsed = {}
     if not isinstance(parsed, Mapping):
         return payload
-    return {"cache_write_tokens": int(writes), **parsed}
+    return {**counts, **parsed}
