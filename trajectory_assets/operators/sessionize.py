@@ -207,7 +207,7 @@ class Sessionize(Operator):
 
     name = "sessionize"
     version = f"10+{PRICING_VERSION}"  # 9: cache counted apart added to input; 10: Bedrock ids
-    # priced, a payload's cache writes as a whole-number float counted
+    # priced, cache writes as a whole-number float counted, 1-hour writes and web searches priced
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,
