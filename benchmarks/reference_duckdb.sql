@@ -170,7 +170,8 @@ rate AS (
           OR (p.tod_start_us <= p.tod_end_us AND c.us_of_day >= p.tod_start_us AND c.us_of_day < p.tod_end_us)
           OR (p.tod_start_us > p.tod_end_us AND (c.us_of_day >= p.tod_start_us OR c.us_of_day < p.tod_end_us)))
      AND coalesce(c.input_tokens, 0) > p.above_input_tokens
-    WHERE c.input_tokens IS NOT NULL OR c.output_tokens IS NOT NULL  -- usage not reported: unknown
+    WHERE c.input_tokens IS NOT NULL OR c.output_tokens IS NOT NULL OR c.web_searches > 0
+                                                                 -- usage not reported: unknown
     QUALIFY row_number() OVER (PARTITION BY c.dt, c.app_id, c.session_id, c.event_id
                                ORDER BY p.priority DESC, p.above_input_tokens DESC) = 1
 )
@@ -191,10 +192,9 @@ SELECT c.* EXCLUDE (us_of_day, cache_added_to_input, cache_write_1h_tokens, web_
         + coalesce(c.web_searches, 0) * coalesce(r.web_search_usd, 0.0)
     END AS cost_usd,
     r.source AS price_source, c.cache_added_to_input, c.cache_write_1h_tokens, c.web_searches
-FROM (SELECT *,
-             least(coalesce(cache_write_1h_tokens, 0), coalesce(cache_write_tokens, 0)) AS hour_long,
-             coalesce(cache_write_tokens, 0)
-                 - least(coalesce(cache_write_1h_tokens, 0), coalesce(cache_write_tokens, 0)) AS short
+FROM (SELECT *, coalesce(cache_write_1h_tokens, 0) AS hour_long,  -- more than the writes: all
+             greatest(coalesce(cache_write_tokens, 0), coalesce(cache_write_1h_tokens, 0))
+                 - coalesce(cache_write_1h_tokens, 0) AS short
       FROM calls) c
 LEFT JOIN rate r USING (dt, app_id, session_id, event_id);
 

@@ -136,6 +136,27 @@ def test_an_override_prices_every_spelling_of_its_model_and_cache_writes() -> No
         )
 
 
+def test_an_override_prices_an_hours_cache_writes_and_web_searches() -> None:
+    """An override of Claude's own token rates halved a call's cost: its hour-long writes went
+    at the 5-minute rate, its searches free, and `web_search_usd` was an unknown key."""
+    text = (
+        "models:\n  claude-sonnet-4-5: {input_per_mtok: 3, output_per_mtok: 15, "
+        "cache_write_per_mtok: 3.75, cache_write_1h_per_mtok: 6, web_search_usd: 0.01}\n"
+    )
+    overrides = parse_overrides(text)
+    call = {"model": "claude-sonnet-4-5", "ts": T0, "input_tokens": 100_000}
+    call |= {"output_tokens": 1_000, "cache_write_tokens": 100_000}
+    call |= {"cache_write_1h_tokens": 100_000, "web_searches": 20}
+    table = price_table(["claude-sonnet-4-5"], overrides)
+    (cost,) = price_with_sql([call], table)
+    assert cost == pytest.approx(100_000 * 6 / 1e6 + 1_000 * 15 / 1e6 + 20 * 0.01)
+    assert (cost,) == tuple(price_with_sql([call], price_table(["claude-sonnet-4-5"])))
+    searches = {"model": "claude-sonnet-4-5", "ts": T0, "web_searches": 3}  # no token count
+    assert price_with_sql([searches], table) == [pytest.approx(0.03)]
+    plain = text.replace(", cache_write_1h_per_mtok: 6, web_search_usd: 0.01", "")
+    assert overrides_digest(overrides) != overrides_digest(parse_overrides(plain))
+
+
 def test_sessionize_uses_the_price_table_of_its_batch():
     overrides = parse_overrides(OVERRIDES_YAML)
     events = events_table([llm(0, model="my-finetune", input_tokens=1_000_000)])

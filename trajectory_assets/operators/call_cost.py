@@ -4,7 +4,8 @@
 Cost of one call, as genai-prices computes it, in USD (a null token count taken as 0):
 
     read     = cache_tokens        if the row has a cache-read rate, else 0
-    long     = min(cache_write_1h_tokens, cache_write_tokens)   (written for an hour)
+    long     = cache_write_1h_tokens   (of cache_write_tokens, those written for an hour;
+               more of them than writes counts them as the writes)
     long_w   = long                     if the row has a 1-hour or a cache-write rate, else 0
     short_w  = cache_write_tokens - long  if the row has a cache-write rate, else 0
     uncached = max(input_tokens - read - long_w - short_w, 0)
@@ -18,8 +19,9 @@ genai-prices' convention as well: its `input_tokens` includes `cache_read_tokens
 `cache_write_tokens`. A model with no cache-read (or cache-write) rate has those tokens priced
 as ordinary input. A model without a price (not in the database, no override, or a null
 `model`) gets a null cost, never 0; so does a call with neither `input_tokens` nor
-`output_tokens` (the source did not report usage): its cost is unknown, not zero, and it is
-counted with the unpriced calls, which marks its session's cost as a lower bound.
+`output_tokens` nor a web search (the source did not report usage): its cost is unknown, not
+zero, and it is counted with the unpriced calls, which marks its session's cost as a lower
+bound.
 """
 
 _US_PER_DAY = 86_400_000_000
@@ -34,8 +36,8 @@ def priced_calls_sql(calls: str, prices: str = "prices") -> str:
     used (null with the cost)."""
     tokens_in = "coalesce(c.input_tokens, 0)"
     read = "(CASE WHEN p.cache_read_per_mtok IS NULL THEN 0 ELSE coalesce(c.cache_tokens, 0) END)"
-    writes = "coalesce(c.cache_write_tokens, 0)"
-    long = f"least(coalesce(c.cache_write_1h_tokens, 0), {writes})"
+    long = "coalesce(c.cache_write_1h_tokens, 0)"
+    writes = f"greatest(coalesce(c.cache_write_tokens, 0), {long})"  # an hour's are writes too
     long_rate = "coalesce(p.cache_write_1h_per_mtok, p.cache_write_per_mtok)"
     long_w = f"(CASE WHEN {long_rate} IS NULL THEN 0 ELSE {long} END)"
     short_w = f"(CASE WHEN p.cache_write_per_mtok IS NULL THEN 0 ELSE {writes} - {long} END)"
@@ -63,7 +65,7 @@ def priced_calls_sql(calls: str, prices: str = "prices") -> str:
                 THEN {time_of_day} >= p.tod_start_us AND {time_of_day} < p.tod_end_us
                 ELSE {time_of_day} >= p.tod_start_us OR {time_of_day} < p.tod_end_us END)
          AND {tokens_in} > p.above_input_tokens
-        WHERE c.input_tokens IS NOT NULL OR c.output_tokens IS NOT NULL
+        WHERE c.input_tokens IS NOT NULL OR c.output_tokens IS NOT NULL OR c.web_searches > 0
     )
     SELECT c.*, m.cost_usd, m.price_source
     FROM {calls} c

@@ -30,9 +30,18 @@ class PriceOverride:
     cache_read_per_mtok: float | None = None
     valid_from: dt.date | None = None
     cache_write_per_mtok: float | None = None
+    cache_write_1h_per_mtok: float | None = None
+    web_search_usd: float | None = None  # USD a server-side web search
 
 
-_PRICE_KEYS = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
+_PRICE_KEYS = (
+    "input_per_mtok",
+    "output_per_mtok",
+    "cache_read_per_mtok",
+    "cache_write_per_mtok",
+    "cache_write_1h_per_mtok",
+    "web_search_usd",
+)
 _ENTRY_KEYS = {*_PRICE_KEYS, "valid_from"}
 
 
@@ -46,6 +55,8 @@ def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverr
         output_per_mtok: 4.0
         cache_read_per_mtok: 0.1      # optional; absent: cached input is priced as input
         cache_write_per_mtok: 1.25    # optional; absent: cache writes are priced as input
+        cache_write_1h_per_mtok: 2.0  # optional; absent: at the cache-write rate
+        web_search_usd: 0.01          # optional; absent: web searches cost nothing
       gpt-4o:                         # a list of periods; each holds from its valid_from
         - valid_from: 2026-12-01
           input_per_mtok: 2.0
@@ -159,6 +170,8 @@ def _override(model: str, entry: object, where: str) -> PriceOverride:
         cache_read_per_mtok=prices["cache_read_per_mtok"],
         valid_from=valid_from,
         cache_write_per_mtok=prices["cache_write_per_mtok"],
+        cache_write_1h_per_mtok=prices["cache_write_1h_per_mtok"],
+        web_search_usd=prices["web_search_usd"],
     )
 
 
@@ -183,6 +196,11 @@ def overrides_digest(overrides: Sequence[PriceOverride] = ()) -> str:
         [
             [o.model, o.input_per_mtok, o.cache_read_per_mtok, o.output_per_mtok, str(o.valid_from)]
             + ([o.cache_write_per_mtok] if o.cache_write_per_mtok is not None else [])
+            + (  # keys added later count only when given: older digests stay as they were
+                [o.cache_write_1h_per_mtok, o.web_search_usd]
+                if o.cache_write_1h_per_mtok is not None or o.web_search_usd is not None
+                else []
+            )
             for o in sorted(overrides, key=override_order)
         ]
     )

@@ -146,8 +146,8 @@ def price_table(models: Iterable[str | None], overrides: Sequence[PriceOverride]
                     "cache_write_per_mtok": o.cache_write_per_mtok,
                     "output_per_mtok": o.output_per_mtok,
                     "request_usd": None,
-                    "cache_write_1h_per_mtok": None,
-                    "web_search_usd": None,
+                    "cache_write_1h_per_mtok": o.cache_write_1h_per_mtok,
+                    "web_search_usd": o.web_search_usd,
                     "provider": None,
                     "price_model_id": None,
                     "source": f"{OVERRIDES_FILE}: {o.model.strip()}"

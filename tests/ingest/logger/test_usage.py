@@ -11,7 +11,7 @@ import pytest
 
 from tests.ingest.conftest import FAST, NewLogger
 from tests.ingest.lakes import raw_events
-from trajectory_assets.ingest.logger.usage import UsageCounts, usage_counts
+from trajectory_assets.ingest.logger.usage import UsageCounts, usage_counts, with_counts
 
 ANTHROPIC = {
     "input_tokens": 10,
@@ -129,6 +129,31 @@ def test_a_count_that_is_no_whole_number_of_tokens_is_refused_and_named(record: 
     with pytest.raises(ValueError, match=r"is .*, not a whole number of tokens from 0 to 10"):
         usage_counts(record)
     assert usage_counts({"prompt_tokens": 1200.0, "completion_tokens": 5}).input_tokens == 1200
+
+
+def test_litellms_records_keep_an_hours_writes_and_web_searches() -> None:
+    litellm = {
+        "prompt_tokens": 12_000,
+        "completion_tokens": 50,
+        "prompt_tokens_details": {
+            "cached_tokens": 800,
+            "cache_creation_tokens": 10_000,
+            "cache_creation_token_details": {"ephemeral_1h_input_tokens": 4_000},
+        },
+        "server_tool_use": {"web_search_requests": 3},
+    }
+    assert usage_counts(litellm) == UsageCounts(12_000, 50, 800, 10_000, 4_000, 3)
+
+
+def test_writes_given_in_the_payload_take_no_hour_from_the_record() -> None:
+    """3,000 writes of one's own and the record's 8,000 written for an hour: more for an hour
+    than written, which no price can take."""
+    counts = usage_counts(ANTHROPIC_FULL).payload_counts()
+    assert with_counts({"cache_write_tokens": 3_000}, counts) == {
+        "cache_write_tokens": 3_000,
+        "web_searches": 2,
+    }
+    assert with_counts('{"note": 1}', counts) == {**counts, "note": 1}
 
 
 def test_numpy_and_pandas_integers_are_whole_numbers() -> None:

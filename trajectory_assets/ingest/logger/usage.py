@@ -48,11 +48,14 @@ def usage_counts(usage: Any) -> UsageCounts:
     if _get(usage, "prompt_tokens") is not None:  # OpenAI chat completions: inclusive
         details = _get(usage, "prompt_tokens_details")
         writes = _count(details, "cache_write_tokens", "cache_creation_tokens")
+        hour = _get(details, "cache_creation_token_details")  # LiteLLM's, of Anthropic's
         return UsageCounts(
             _count(usage, "prompt_tokens"),
             _count(usage, "completion_tokens"),
             _count(details, "cached_tokens"),
             writes if writes is not None else _count(usage, "cache_creation_input_tokens"),
+            _count(hour, "ephemeral_1h_input_tokens"),
+            _count(_get(usage, "server_tool_use"), "web_search_requests"),
         )
     gemini = _gemini(usage)
     if gemini is not None:
@@ -203,4 +206,6 @@ def with_counts(payload: Any, counts: Mapping[str, int]) -> Any:
         parsed = {}
     if not isinstance(parsed, Mapping):
         return payload
+    if "cache_write_tokens" in parsed:  # writes of its own: the record's hour is not of them
+        counts = {k: v for k, v in counts.items() if k != "cache_write_1h_tokens"}
     return {**counts, **parsed}
