@@ -272,8 +272,8 @@ BUILT_IN = (
     Check(
         "rejected_share_by_app",
         "rejected_events",
-        "Each app's share of rows rejected stays under the same limit (a small app's broken "
-        "producer hides in a day's share).",
+        "Each app's share of rows rejected stays under the same limit, beyond chance (a small "
+        "app's broken producer hides in a day's share).",
         rejected_share_by_app,
         dg.AssetCheckSeverity.WARN,
         compares=("sessions",),

@@ -60,7 +60,9 @@ def rejected_share_by_app(ctx: CheckContext, day: str) -> DayCheck:
     apps = len(set(valid) | set(rejected))
     if not over:
         return DayCheck(
-            True, f"no app of {apps} has over {limit_text(limit)} of its events rejected"
+            True,
+            f"no app of {apps} is clearly over {limit_text(limit)} of its events rejected (the "
+            "low end of its 95% interval)",
         )
     named = ", ".join(f"{app} ({shares[app]})" for app in over[:3])
     more = f" and {len(over) - 3} more" if len(over) > 3 else ""

@@ -43,7 +43,7 @@ LLM_CALLS = pa.schema(
             pa.float64(),
             "Price of the call in USD from the pinned genai-prices database or the lake's "
             "`prices.yaml` (which wins), at `ts`; null when the model has no price or the call "
-            "has neither input nor output tokens (never 0 for an unknown cost).",
+            "has neither input nor output tokens nor a web search (never 0 for an unknown cost).",
         ),
         column(
             "price_source",
@@ -63,7 +63,8 @@ LLM_CALLS = pa.schema(
             pa.int64(),
             "Those of `cache_write_tokens` written to the cache for an hour (the payload's "
             "`cache_write_1h_tokens`: Anthropic's `ephemeral_1h_input_tokens`), priced at the "
-            "model's 1-hour cache-write rate; null when the source did not say.",
+            "model's 1-hour cache-write rate, else its cache-write rate, else as input; null "
+            "when the source did not say.",
         ),
         column(
             "web_searches",
