@@ -145,6 +145,22 @@ def test_litellms_records_keep_an_hours_writes_and_web_searches() -> None:
     assert usage_counts(litellm) == UsageCounts(12_000, 50, 800, 10_000, 4_000, 3)
 
 
+def test_a_responses_api_responses_web_searches_are_its_search_call_items() -> None:
+    """OpenAI's Responses API reports them as output items, outside its usage: genai-prices
+    prices them ($0.01 each for gpt-4o), and `usage=response` counted none."""
+    usage = {
+        "input_tokens": 1000,
+        "output_tokens": 50,
+        "input_tokens_details": {"cached_tokens": 0},
+    }
+    items = [{"type": "web_search_call", "status": "completed"}] * 2 + [{"type": "message"}]
+    response = SimpleNamespace(id="resp_1", output=[SimpleNamespace(**i) for i in items])
+    response.usage = usage
+    assert usage_counts(response) == UsageCounts(1000, 50, 0, None, None, 2)
+    assert usage_counts(json.dumps({"output": items, "usage": usage})).web_searches == 2
+    assert usage_counts({"output": [{"type": "message"}], "usage": usage}).web_searches is None
+
+
 def test_writes_given_in_the_payload_take_no_hour_from_the_record() -> None:
     """3,000 writes of one's own and the record's 8,000 written for an hour: more for an hour
     than written, which no price can take."""

@@ -44,7 +44,23 @@ def usage_counts(usage: Any) -> UsageCounts:
     (a text, a bool, a fraction: the event would be refused at write, or the row rejected)."""
     if isinstance(usage, str | bytes):
         usage = json.loads(usage)
-    usage = _record(usage)
+    counts = _counts(_record(usage))
+    searches = _search_calls(usage)
+    if searches is None or counts.web_searches is not None:
+        return counts
+    return replace(counts, web_searches=searches)
+
+
+def _search_calls(response: Any) -> int | None:
+    """OpenAI's Responses API reports the web searches of a whole response as its output items
+    (`web_search_call`), not in its usage."""
+    output = _get(response, "output")
+    if not isinstance(output, list | tuple):
+        return None
+    return sum(1 for item in output if _get(item, "type") == "web_search_call") or None
+
+
+def _counts(usage: Any) -> UsageCounts:
     if _get(usage, "prompt_tokens") is not None:  # OpenAI chat completions: inclusive
         details = _get(usage, "prompt_tokens_details")
         writes = _count(details, "cache_write_tokens", "cache_creation_tokens")
