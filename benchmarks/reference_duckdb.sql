@@ -138,15 +138,15 @@ FROM (
 
 DROP TABLE checked;
 
--- 4. llm_calls, priced (the columns the table gained after its cost last, as it has them): the
---    price row of the call's model in force at its ts (the highest priority whose start date
---    and time of day hold, then the highest input-token tier below the call's input tokens);
+-- 4. llm_calls, priced: the price row of the call's model in force at its ts (the highest
+--    priority whose start date and time of day hold, then the highest input-token tier below
+--    the call's input tokens);
 --    cost = (uncached input x input rate + cached x cache-read rate + cache writes (the
 --    payload's cache_write_tokens) x cache-write rate, those of them for an hour (its
 --    cache_write_1h_tokens) x the 1-hour rate if any + output x output rate) / 1e6 + a
 --    per-request price + web searches (its web_searches) x a search's price. No cache-read
---    (cache-write) rate: those tokens are priced as input. No price row, or no token count at
---    all: null, never 0.
+--    (cache-write) rate: those tokens are priced as input. No price row, or no token count nor
+--    search at all: null, never 0.
 CREATE OR REPLACE TEMP TABLE prices AS SELECT * FROM read_parquet(getvariable('prices_file'));
 
 CREATE OR REPLACE TEMP TABLE llm_calls AS
@@ -175,8 +175,7 @@ rate AS (
     QUALIFY row_number() OVER (PARTITION BY c.dt, c.app_id, c.session_id, c.event_id
                                ORDER BY p.priority DESC, p.above_input_tokens DESC) = 1
 )
-SELECT c.* EXCLUDE (us_of_day, cache_added_to_input, cache_write_1h_tokens, web_searches,
-                    hour_long, short),
+SELECT c.* EXCLUDE (us_of_day, hour_long, short),
     CASE WHEN r.event_id IS NOT NULL THEN
         (greatest(coalesce(c.input_tokens, 0)
                   - CASE WHEN r.cache_read_per_mtok IS NULL THEN 0 ELSE coalesce(c.cache_tokens, 0) END
@@ -191,7 +190,7 @@ SELECT c.* EXCLUDE (us_of_day, cache_added_to_input, cache_write_1h_tokens, web_
         + coalesce(r.request_usd, 0.0)
         + coalesce(c.web_searches, 0) * coalesce(r.web_search_usd, 0.0)
     END AS cost_usd,
-    r.source AS price_source, c.cache_added_to_input, c.cache_write_1h_tokens, c.web_searches
+    r.source AS price_source
 FROM (SELECT *, coalesce(cache_write_1h_tokens, 0) AS hour_long,  -- more than the writes: all
              greatest(coalesce(cache_write_tokens, 0), coalesce(cache_write_1h_tokens, 0))
                  - coalesce(cache_write_1h_tokens, 0) AS short

@@ -148,6 +148,10 @@ NON_NEGATIVE = (
     "cache_tokens",
 )
 
+CALL_PAYLOAD_COUNTS = ("cache_write_tokens", "cache_write_1h_tokens", "web_searches")
+"""The counts an llm_call keeps in its payload, which the tables read and price: cache writes,
+those of them kept for an hour, server-side web searches."""
+
 MAX_METRIC = 10**12
 """A token count or a latency (ms) over this is a placeholder or a unit mistake, not a value: a
 trillion tokens in one call, 31 years in one call. Below it, a session's sums cannot overflow."""

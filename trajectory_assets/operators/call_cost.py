@@ -4,10 +4,10 @@
 Cost of one call, as genai-prices computes it, in USD (a null token count taken as 0):
 
     read     = cache_tokens        if the row has a cache-read rate, else 0
-    long     = cache_write_1h_tokens   (of cache_write_tokens, those written for an hour;
-               more of them than writes counts them as the writes)
+    long     = cache_write_1h_tokens   (of the writes, those kept for an hour)
+    writes   = max(cache_write_tokens, long)   (an hour's beyond the writes are writes too)
     long_w   = long                     if the row has a 1-hour or a cache-write rate, else 0
-    short_w  = cache_write_tokens - long  if the row has a cache-write rate, else 0
+    short_w  = writes - long            if the row has a cache-write rate, else 0
     uncached = max(input_tokens - read - long_w - short_w, 0)
     cost     = (uncached * input + read * cache_read + short_w * cache_write
                 + long_w * (cache_write_1h, or cache_write) + output_tokens * output) / 1e6

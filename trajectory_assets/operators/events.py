@@ -151,11 +151,10 @@ FROM (
 """Valid, de-duplicated events with `rn`, the 1-based position in the session's event order,
 and an llm_call's `cache_write_tokens`. `input_tokens` counts cached tokens too (Tier A): an
 llm_call with more cache reads and writes than input tokens breaks that, and all but certainly
-comes from a producer that counted them apart (Anthropic's usage, passed on as it is; one that
-counted its reads in and its writes apart would have its reads added twice, and cannot be told
-from it), so they are added to its input
-(`cache_added_to_input`), as the importers and the event logger do on arrival; one with fewer
-cannot be told from a call of the contract and is taken as it is."""
+comes from a producer that counted them apart (Anthropic's usage, passed on as it is), so they
+are added to its input (`cache_added_to_input`), as the importers and the event logger do on
+arrival. One with fewer cannot be told from a call of the contract and is taken as it is; one
+that counted its reads in and its writes apart has its reads added twice."""
 
 
 def payload(key: str, column: str = "payload") -> str:

@@ -77,14 +77,11 @@ def _last_of(event_type: str) -> str:
 
 CALL_COLUMNS = """dt, app_id, session_id, turn_index, event_id, ts, agent_id, rn"""
 
-LATE_COLUMNS = f"""cache_added_to_input,
-    {payload_count("cache_write_1h_tokens")} AS cache_write_1h_tokens,
-    {payload_count("web_searches")} AS web_searches"""
-"""llm_calls' columns after its cost, as the table gained them."""
-
 LLM_CALLS = f"""
 SELECT {CALL_COLUMNS}, request_id, model, ttft_ms, latency_ms, input_tokens, output_tokens,
-    cache_tokens, cache_write_tokens, error_type, error_code, {LATE_COLUMNS}
+    cache_tokens, cache_write_tokens, cache_added_to_input,
+    {payload_count("cache_write_1h_tokens")} AS cache_write_1h_tokens,
+    {payload_count("web_searches")} AS web_searches, error_type, error_code
 FROM clean WHERE {LLM}
 """
 
@@ -267,9 +264,6 @@ class Sessionize(Operator):
             "turns": batch.sql(TURNS),
             "errors": batch.sql(ERRORS),
             "rejected_events": batch.sql(REJECTED),
-            "llm_calls": batch.sql(
-                "SELECT * EXCLUDE (rn, cache_added_to_input, cache_write_1h_tokens, web_searches), "
-                "cache_added_to_input, cache_write_1h_tokens, web_searches FROM priced"
-            ),
+            "llm_calls": batch.sql("SELECT * EXCLUDE (rn) FROM priced"),
             "tool_calls": batch.sql("SELECT * EXCLUDE (rn) FROM tool_calls_ordered"),
         }

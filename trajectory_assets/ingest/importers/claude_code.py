@@ -60,7 +60,12 @@ from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import LeftOut, Row, dumps, event, non_negative, stable_id
-from trajectory_assets.ingest.importers.claude_code_entries import Entry, Response, read_entries
+from trajectory_assets.ingest.importers.claude_code_entries import (
+    NESTED_COUNTS,
+    Entry,
+    Response,
+    read_entries,
+)
 from trajectory_assets.ingest.importers.claude_code_files import with_related_files
 from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms
 from trajectory_assets.ingest.importers.turns import Turns
@@ -260,7 +265,7 @@ class _Session:
         payload: dict[str, Any] = {"response": response.key, "lines": len(response.entries)}
         if writes is not None:
             payload["cache_write_tokens"] = writes
-        for key in ("cache_write_1h_tokens", "web_searches"):  # priced apart when given
+        for key in NESTED_COUNTS:  # priced apart when given
             if usage.get(key):
                 payload[key] = usage[key]
         if stated is not None:

@@ -14,7 +14,7 @@ from trajectory_assets.ingest.importers.transcript_lines import timed_objects
 
 ENTRY_TYPES = frozenset({"user", "assistant", "system", "summary"})
 _USAGE = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
-_NESTED = {  # Tier A's payload key: where Anthropic's usage has it
+NESTED_COUNTS = {  # Tier A's payload key: where Anthropic's usage has it
     "cache_write_1h_tokens": ("cache_creation", "ephemeral_1h_input_tokens"),
     "web_searches": ("server_tool_use", "web_search_requests"),
 }
@@ -70,7 +70,7 @@ class Response:
             if not isinstance(usage, dict):
                 continue
             found = {name: usage.get(name) for name in _USAGE}
-            for key, (outer, inner) in _NESTED.items():
+            for key, (outer, inner) in NESTED_COUNTS.items():
                 part = usage.get(outer)
                 found[key] = part.get(inner) if isinstance(part, dict) else None
             for name, raw in found.items():

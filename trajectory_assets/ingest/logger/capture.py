@@ -22,6 +22,7 @@ from typing import Literal
 
 from trajectory_assets.ingest.common import dumps
 from trajectory_assets.ingest.logger.buffer import LoggedEvent
+from trajectory_assets.schema import CALL_PAYLOAD_COUNTS
 
 Capture = Literal["full", "sampled", "metrics_only"]
 CAPTURE_LEVELS: tuple[str, ...] = ("full", "sampled", "metrics_only")
@@ -31,7 +32,7 @@ _METRIC_PAYLOAD_KEYS = {
     "session_end": ("status",),
     "eval_result": ("benchmark", "task_id", "run_id", "passed", "score"),
     "decision": ("step", "item_id", "outcome", "score"),
-    "llm_call": ("cache_write_tokens", "cache_write_1h_tokens", "web_searches"),  # priced
+    "llm_call": CALL_PAYLOAD_COUNTS,  # priced
 }
 
 

@@ -354,7 +354,8 @@ class Flusher:
                     self.buffer.count("invalid")
                     if not self._told_invalid:  # once: a caller bug repeats on every call
                         self._told_invalid = True
-                        row = {f: getattr(event, f, self.app_id) for f in RAW_EVENTS.names}
+                        row = {f: getattr(event, f, None) for f in RAW_EVENTS.names}
+                        row["app_id"] = self.app_id  # the logger's, not the event's
                         log.warning(
                             "event logger %s: %s event %s of session %s left out: %s "
                             "(further ones only counted)",

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from trajectory_assets.schema import CALL_PAYLOAD_COUNTS
+
 
 @dataclass(frozen=True)
 class UsageCounts:
@@ -28,12 +30,7 @@ class UsageCounts:
 
     def payload_counts(self) -> dict[str, int]:
         """The counts Tier A keeps in an llm_call's payload, those the record gave."""
-        kept = {
-            "cache_write_tokens": self.cache_write_tokens,
-            "cache_write_1h_tokens": self.cache_write_1h_tokens,
-            "web_searches": self.web_searches,
-        }
-        return {key: value for key, value in kept.items() if value}
+        return {key: value for key in CALL_PAYLOAD_COUNTS if (value := getattr(self, key))}
 
 
 def usage_counts(usage: Any) -> UsageCounts:
