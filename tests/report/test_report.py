@@ -301,3 +301,37 @@ def test_each_query_returns_its_row_type():
     finally:
         batch.close()
     assert list(get_type_hints(data.EvalRow))[-2:] == ["ci_low", "ci_high"]
+
+
+def test_one_model_spelled_several_ways_is_one_row():
+    """A team's calls named one model three ways (`claude-sonnet-4-5`,
+    `anthropic/claude-sonnet-4-5`, `Claude-Sonnet-4-5 `): the latency table split it in three,
+    each with a third of its calls. Priced alike, they are one row named by the most frequent
+    spelling; unpriced names are joined case and spaces aside, and two providers' prices stay
+    apart."""
+    from trajectory_assets.report.data import gather_data
+
+    names = ["claude-sonnet-4-5"] * 3 + ["anthropic/claude-sonnet-4-5", "Claude-Sonnet-4-5 "]
+    names += ["My-Model", "my-model ", "my-model", "my-model", "azure/gpt-4o", "gpt-4o"]
+    events = [
+        llm(i, session_id="s", model=name, input_tokens=10, latency_ms=100.0 * (i + 1))
+        for i, name in enumerate(names)
+    ]
+    rows = {r["model"]: r for r in gather_data(sessionize(events)).by_model}
+    assert set(rows) == {"claude-sonnet-4-5", "my-model", "azure/gpt-4o", "gpt-4o"}
+    claude = rows["claude-sonnet-4-5"]
+    assert claude["also_named"] == "Claude-Sonnet-4-5 , anthropic/claude-sonnet-4-5"
+    assert claude["calls"] == 5 and claude["unpriced"] == 0
+    assert claude["latency_p50"] == 300.0  # the five calls' median
+    assert rows["my-model"]["calls"] == 4 and rows["my-model"]["unpriced"] == 4
+    assert rows["my-model"]["also_named"] == "My-Model, my-model "
+    assert rows["gpt-4o"]["also_named"] == rows["azure/gpt-4o"]["also_named"] == ""
+
+
+def test_many_spellings_end_in_an_ellipsis():
+    from trajectory_assets.report.data import gather_data
+
+    events = [llm(i, session_id="s", model="x" + " " * i) for i in range(6)]
+    (row,) = gather_data(sessionize(events)).by_model
+    assert row["calls"] == 6 and row["also_named"].endswith(", …")
+    assert row["also_named"].count(",") == 3

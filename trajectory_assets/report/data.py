@@ -18,6 +18,8 @@ from trajectory_assets.operators import TIER_B
 
 REPORT_TABLES = ("sessions", "llm_calls", "tool_stats", "eval_runs", "model_comparisons")
 TOP_TOOLS = 10
+SHOWN_SPELLINGS = 3
+"""Other spellings of a model the report names beside it; more end in an ellipsis."""
 TOP_LOOPS = 10
 
 
@@ -47,7 +49,13 @@ class AppRow(TypedDict):
 
 
 class ModelRow(TypedDict):
+    """One model, however its calls spelled it: calls priced as one genai-prices model (its
+    provider and id) are one row, and unpriced ones are one row per name, case and surrounding
+    spaces aside (`GPT-4o ` is `gpt-4o`, as prices are looked up). `model` is the most frequent
+    spelling, `also_named` the others, so a team's three spellings of one model read as one."""
+
     model: str
+    also_named: str
     calls: int
     latency_p50: float | None
     latency_p95: float | None
@@ -191,15 +199,32 @@ SELECT app_id, count(*) AS sessions, {KNOWN_COST} AS cost_usd,
 FROM sessions GROUP BY app_id ORDER BY app_id
 """
 
-BY_MODEL = """
-SELECT coalesce(model, 'unknown') AS model, count(*) AS calls,
-    quantile_cont(latency_ms, 0.5) AS latency_p50,
-    quantile_cont(latency_ms, 0.95) AS latency_p95,
-    quantile_cont(latency_ms, 0.99) AS latency_p99,
-    quantile_cont(ttft_ms, 0.5) AS ttft_p50,
-    sum(cost_usd) AS cost_usd,
-    count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced
-FROM llm_calls GROUP BY ALL ORDER BY calls DESC, model
+BY_MODEL = f"""
+WITH keyed AS (
+    SELECT *, CASE WHEN starts_with(price_source, 'genai-prices ')
+        THEN regexp_extract(price_source, ': (.*)$', 1)
+        ELSE coalesce(lower(trim(model)), '') END AS model_key
+    FROM llm_calls
+), names AS (
+    SELECT model_key, list(name ORDER BY n DESC, name) AS names FROM (
+        SELECT model_key, coalesce(model, 'unknown') AS name, count(*) AS n
+        FROM keyed GROUP BY ALL
+    ) GROUP BY model_key
+), stats AS (
+    SELECT model_key, count(*) AS calls,
+        quantile_cont(latency_ms, 0.5) AS latency_p50,
+        quantile_cont(latency_ms, 0.95) AS latency_p95,
+        quantile_cont(latency_ms, 0.99) AS latency_p99,
+        quantile_cont(ttft_ms, 0.5) AS ttft_p50,
+        sum(cost_usd) AS cost_usd,
+        count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced
+    FROM keyed GROUP BY model_key
+)
+SELECT names[1] AS model,
+    array_to_string(names[2:{1 + SHOWN_SPELLINGS}], ', ')
+        || CASE WHEN len(names) > {1 + SHOWN_SPELLINGS} THEN ', …' ELSE '' END AS also_named,
+    calls, latency_p50, latency_p95, latency_p99, ttft_p50, cost_usd, unpriced
+FROM stats JOIN names USING (model_key) ORDER BY calls DESC, model
 """
 
 TOOLS = f"""

@@ -121,6 +121,7 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
         _html_table(
             [
                 ("model", "model", ""),
+                ("also named", "also_named", ""),
                 ("calls", "calls", ""),
                 ("p50", "latency_p50", "ms"),
                 ("p95", "latency_p95", "ms"),
