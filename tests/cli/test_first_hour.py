@@ -131,7 +131,8 @@ def test_missing_materializes_scattered_days_then_nothing(tmp_path: Path, home: 
     assert dry.returncode == 0
     assert dry.stdout == (
         f"would materialize 1 day(s) in 1 run(s): {DAY3}\n"
-        f"  {DAY3}: tables missing or stale (sessionize)\n"
+        f"  {DAY3}: tables missing or stale (sessionize: its inputs changed since: raw files or "
+        "input tables of the day)\n"
         "assets: sessions, turns, errors, rejected_events, llm_calls, tool_calls\n"
         "nothing run (dry run); `explain TABLE` shows a day's plan\n"
     )

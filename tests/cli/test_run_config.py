@@ -114,7 +114,10 @@ def test_missing_days_are_judged_by_the_parameters_the_run_will_have(
     dry = materialize(lake, home, *asked, "--dry-run")
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert f"would materialize 2 day(s) in 1 run(s): {DAY1} .. {DAY2}" in dry.stdout
-    assert f"{DAY1} .. {DAY2}: tables missing or stale (sessionize)" in dry.stdout
+    assert (
+        f"{DAY1} .. {DAY2}: tables missing or stale (sessionize: it was computed with other "
+        "parameters (identical_run_threshold 3 then, 5 now))"
+    ) in dry.stdout
     done = materialize(lake, home, *asked)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "succeeded" in done.stdout

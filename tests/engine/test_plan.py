@@ -232,6 +232,15 @@ def test_explain_says_why_a_day_runs_again(lake: Lake) -> None:
         f"(stale: the day holds version 0-earlier's tables, the operator is now "
         f"{Sessionize.version})" in upgraded
     )
+    from trajectory_assets.cli.days import missing_days  # --missing --dry-run says it too
+
+    assert missing_days(lake, registry, ["sessions"], say_why=True)[DAY1] == (
+        "tables missing or stale (sessionize: the day holds version 0-earlier's tables, the "
+        f"operator is now {Sessionize.version})"
+    )
+    assert (
+        missing_days(lake, registry, ["sessions"])[DAY1] == "tables missing or stale (sessionize)"
+    )
     run_all(lake, [DAY1], operators=[Compact(), Sessionize()])
     day = Path(lake.root, "raw_events", f"dt={DAY1}")
     late = next(day.glob("app_id=*/session_id=*/*.parquet"))

@@ -10,6 +10,7 @@ from trajectory_assets.lake.bad_file_rules import OnBadFile
 
 if TYPE_CHECKING:
     from trajectory_assets.engine.registry import Registry
+    from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.fs import Lake
     from trajectory_assets.operator import Operator
 
@@ -25,7 +26,11 @@ PAGE_OUT_OF_DATE = "report page drawn from other tables than the day's now"
 
 
 def missing_days(
-    lake: "Lake", registry: "Registry", tables: Sequence[str], on_bad_file: OnBadFile = "fail"
+    lake: "Lake",
+    registry: "Registry",
+    tables: Sequence[str],
+    on_bad_file: OnBadFile = "fail",
+    say_why: bool = False,
 ) -> dict[str, str]:
     """Days with raw data, from the lake's first partition on, where an operator of `tables` has
     no day, or a stale one, judged with the operators' parameters and the bad-file rule the run
@@ -33,30 +38,29 @@ def missing_days(
     parameters, is current for runs that do the same); and, when the
     daily report is asked for, days without a current report page (a report that failed, a run
     of some tables only, or a page drawn from other tables than the day's now: a run canceled
-    after its commits, a rollback). Each day with why it is picked (`--dry-run` says it)."""
+    after its commits, a rollback). Each day with why it is picked: the stale operators, and
+    with `say_why` (`--dry-run`) what made each stale, read from each table's log."""
     from trajectory_assets.defs.report import report_inputs
-    from trajectory_assets.engine.lineage import stale_operators
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days
     from trajectory_assets.lake.reports import drawn_from
 
     ops = _operators(registry, tables)
     candidates = in_partitions(lake, list_days(lake), refuse=False)
-    if REPORT not in tables:
-        due = stale_operators(lake, registry, ops, candidates, on_bad_file)
-        return {day: _due(names) for day, names in due.items()}
-    pages = drawn_from(lake)
     catalog = Catalog(lake, registry.tables)
+    if REPORT not in tables:
+        return _stale(catalog, registry, ops, candidates, on_bad_file, say_why)
+    pages = drawn_from(lake)
     built = [
         d for d in candidates if any(catalog.state(o.output_names[0], d) is not None for o in ops)
     ]
-    stale = stale_operators(lake, registry, ops, built, on_bad_file)  # named, page or not
+    stale = _stale(catalog, registry, ops, built, on_bad_file, say_why)  # named, page or not
     why = {}
     for day in candidates:
         if ops and day not in built:
             why[day] = TABLES_NEW
         elif day in stale:
-            why[day] = _due(stale[day])
+            why[day] = stale[day]
         elif day not in pages:
             why[day] = PAGE_MISSING
         elif pages[day] != report_inputs(catalog, day):
@@ -64,8 +68,36 @@ def missing_days(
     return why
 
 
-def _due(operators: Sequence[str]) -> str:
-    return f"{TABLES_DUE} ({', '.join(operators)})"
+def _stale(
+    catalog: "Catalog",
+    registry: "Registry",
+    ops: Sequence["Operator"],
+    days: Sequence[str],
+    on_bad_file: OnBadFile,
+    say_why: bool,
+) -> dict[str, str]:
+    """`tables missing or stale (a, b)`, or with `say_why`, each operator's reason: `(a: not
+    materialized yet; b: the day holds version 9's tables, the operator is now 10)`, operators
+    of one reason named together."""
+    from trajectory_assets.engine.explain import why_stale
+    from trajectory_assets.engine.lineage import stale_days
+
+    stale = stale_days(catalog.lake, registry, ops, days, on_bad_file)
+    if not say_why:
+        return {
+            day: f"{TABLES_DUE} ({', '.join(op.name for op in s.operators)})"
+            for day, s in stale.items()
+        }
+    why = why_stale(catalog, {day: (s.operators, s.keys) for day, s in stale.items()})
+    said = {}
+    for day, s in stale.items():
+        by_reason: dict[str, list[str]] = {}
+        for op in s.operators:
+            reason = why[op.name, day].removeprefix("stale: ")
+            by_reason.setdefault(reason, []).append(op.name)
+        parts = [f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()]
+        said[day] = f"{TABLES_DUE} ({'; '.join(parts)})"
+    return said
 
 
 def reasons(picked: Mapping[str, str]) -> str:

@@ -96,7 +96,7 @@ JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
 @click.option(
     "--dry-run",
     is_flag=True,
-    help="say which days and assets it would materialize, in which runs, and run nothing",
+    help="say which days and assets it would materialize, in which runs and why, and run nothing",
 )
 @config_option
 def materialize(
@@ -158,7 +158,7 @@ def materialize(
     picked: dict[str, str] = {}  # --missing's days, with why
     if missing:
         try:
-            picked = missing_days(where, registry, tables, on_bad_file)
+            picked = missing_days(where, registry, tables, on_bad_file, say_why=dry_run)
             days = list(picked)
         except MissingUpstreamError as exc:  # --assets leaves out what the tables read
             leave = ", or leave --assets out" if assets is not None else ""

@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from trajectory_assets.engine.commit import staged_of_another_schema
-from trajectory_assets.engine.lineage import in_lake, of_another_schema
+from trajectory_assets.engine.lineage import DayKeys, in_lake, of_another_schema
 from trajectory_assets.engine.plan import DayPlan, plan_days
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, input_bytes
@@ -51,7 +51,7 @@ def explain(
         lines.append(f"  outputs: {', '.join(op.output_names)}")
     planned = plan_days(registry, ops, catalog, days, settings)
     plans = [day_plan for day_plan, _ in planned]
-    why = _why_run(catalog, ops, plans)
+    why = why_stale(catalog, {d.day: (d.run, d.keys) for d in plans})
     for day_plan, waiting in planned:
         lines += _day_lines(day_plan, waiting, why)
     try:
@@ -158,16 +158,18 @@ def _interrupted(op: Operator, attempt: Attempt) -> str:
     )
 
 
-def _why_run(
-    catalog: Catalog, ops: Sequence[Operator], plans: Sequence[DayPlan]
+def why_stale(
+    catalog: Catalog, runs: Mapping[str, tuple[Sequence[Operator], DayKeys]]
 ) -> dict[tuple[str, str], str]:
-    """Why each operator runs on each day: what the day holds now (after an upgrade, another
+    """Why each operator runs on each day (`runs`: day -> the operators to run, as they compute
+    on the lake, and the day's keys): what the day holds now (after an upgrade, another
     version's tables), from one walk of each table's log."""
     why = {}
-    keys = {d.day: d.keys for d in plans}
+    keys = {day: day_keys for day, (_, day_keys) in runs.items()}
+    ops = {op.name: op for run, _ in runs.values() for op in run}.values()
     for op in ops:
         table = op.output_names[0]
-        days = [d.day for d in plans if op in d.run]
+        days = [day for day, (run, _) in runs.items() if op in run]
         built = [day for day in days if catalog.state(table, day) is not None]
         commits = operator_commits(catalog.lake, table, built)
         for day in days:

@@ -143,6 +143,15 @@ def fresh_compacted(
     return state if state.attempt == expected else None
 
 
+@dataclass(frozen=True)
+class StaleDay:
+    """A day on which some operators are not current: them (as they compute on the lake), and
+    the keys a run of all the operators asked about would compute (`why_stale` reads them)."""
+
+    operators: list[Operator]
+    keys: DayKeys
+
+
 def stale_operators(
     lake: Lake,
     registry: Registry,
@@ -152,12 +161,24 @@ def stale_operators(
 ) -> dict[str, list[str]]:
     """The days on which one of the operators has no day, or one committed from other inputs
     than it has now (what `materialize --missing` runs and `explain` warns of), each with the
-    names of those operators (what `--dry-run` says of a day it picks)."""
+    names of those operators."""
+    stale = stale_days(lake, registry, operators, days, on_bad_file)
+    return {day: [op.name for op in s.operators] for day, s in stale.items()}
+
+
+def stale_days(
+    lake: Lake,
+    registry: Registry,
+    operators: Sequence[Operator],
+    days: Sequence[str],
+    on_bad_file: OnBadFile = "fail",
+) -> dict[str, StaleDay]:
+    """`stale_operators` with the operators and each day's keys."""
     if not operators:
         return {}
     ops = in_lake(lake, registry.ordered(operators))
     catalog = Catalog(lake, registry.tables)
-    stale: dict[str, list[str]] = {}
+    stale: dict[str, StaleDay] = {}
     problems: list[RawLayoutError] = []  # every day's at once, not one command per day
     for day in days:
         try:
@@ -165,10 +186,10 @@ def stale_operators(
         except RawLayoutError as exc:
             problems.append(exc)
             continue
-        keys = day_keys(ops, catalog, day, raw, on_bad_file).keys
-        names = [op.name for op in ops if not is_current(op, catalog, day, keys[op.name])]
-        if names:
-            stale[day] = names
+        keys = day_keys(ops, catalog, day, raw, on_bad_file)
+        due = [op for op in ops if not is_current(op, catalog, day, keys.keys[op.name])]
+        if due:
+            stale[day] = StaleDay(due, keys)
     if problems:
         first, others = problems[0], [p.path for p in problems[1:]]
         also = f"; so is raw data of {len(others)} more day(s): {', '.join(others[:3])}"
