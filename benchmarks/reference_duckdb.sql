@@ -300,7 +300,8 @@ last_end AS (
 last_eval AS (
     SELECT dt, app_id, session_id, payload, model,
         TRY_CAST(CASE WHEN json_valid(payload) THEN json_extract_string(payload, '$.score') END
-                 AS DOUBLE) AS score
+                 AS DOUBLE) AS score,
+        CASE WHEN json_valid(payload) THEN json_extract_string(payload, '$.passed') END AS passed
     FROM clean WHERE event_type = 'eval_result'
     QUALIFY row_number() OVER (PARTITION BY dt, app_id, session_id ORDER BY rn DESC) = 1
 ),
@@ -317,8 +318,8 @@ SELECT a.dt, a.app_id, a.session_id, a.agent_ids, a.models, a.started_at, a.ende
     a.cache_tokens::BIGINT AS cache_tokens, a.ttft_ms_p50::DOUBLE AS ttft_ms_p50,
     a.latency_ms_p50::DOUBLE AS latency_ms_p50, a.latency_ms_p95::DOUBLE AS latency_ms_p95,
     a.tool_latency_ms_total::DOUBLE AS tool_latency_ms_total,
-    coalesce(CASE WHEN json_valid(e.payload) THEN json_extract_string(e.payload, '$.status') END,
-             'unknown') AS status,
+    coalesce(nullif(trim(CASE WHEN json_valid(e.payload)
+        THEN json_extract_string(e.payload, '$.status') END), ''), 'unknown') AS status,
     CASE WHEN json_valid(v.payload) THEN json_extract_string(v.payload, '$.benchmark') END
         AS eval_benchmark,
     CASE WHEN json_valid(v.payload) THEN json_extract_string(v.payload, '$.task_id') END
@@ -327,8 +328,8 @@ SELECT a.dt, a.app_id, a.session_id, a.agent_ids, a.models, a.started_at, a.ende
         CASE WHEN json_valid(v.payload) THEN json_extract_string(v.payload, '$.run_id') END,
         'default') END AS eval_run_id,
     CASE WHEN v.session_id IS NOT NULL THEN coalesce(v.model, 'unknown') END AS eval_model,
-    TRY_CAST(CASE WHEN json_valid(v.payload) THEN json_extract_string(v.payload, '$.passed') END
-             AS BOOLEAN) AS eval_passed,
+    coalesce(TRY_CAST(v.passed AS BOOLEAN), CASE TRY_CAST(v.passed AS DOUBLE)
+        WHEN 1 THEN true WHEN 0 THEN false END) AS eval_passed,
     CASE WHEN isfinite(score) AND abs(score) <= 1e12 THEN score END AS eval_score,
     CASE WHEN a.n_llm_calls = 0 THEN 0.0 ELSE c.cost_usd END::DOUBLE AS cost_usd,
     coalesce(c.n_unpriced, 0)::BIGINT AS n_llm_calls_unpriced,

@@ -281,6 +281,8 @@ def test_duplicates_do_not_create_errors_twice():
         ([(10, '{"status": "success"}'), (20, None)], "unknown"),
         ([(10, "not json")], "unknown"),
         ([(10, '{"status": null}')], "unknown"),
+        ([(10, '{"status": ""}')], "unknown"),  # blank, as blank models and error types are
+        ([(10, '{"status": "  "}')], "unknown"),
     ],
 )
 def test_status_comes_from_the_last_session_end(ends, status):
@@ -330,6 +332,30 @@ def test_eval_defaults_unknown_model_and_default_run():
     assert s["eval_run_id"] == "default"
     assert s["eval_passed"] is False
     assert s["eval_score"] is None
+
+
+@pytest.mark.parametrize(
+    ("passed", "verdict"),
+    [
+        (True, True),
+        (False, False),
+        (1, True),
+        (0, False),
+        (1.0, True),  # pandas or float arithmetic: it read as null, so as not passed
+        (0.0, False),
+        ("1", True),
+        ("1.0", True),
+        ("true", True),
+        ("no", False),
+        (0.5, None),  # a score is no verdict
+        (2, None),
+        ("maybe", None),
+        (None, None),
+    ],
+)
+def test_a_verdict_is_a_bool_or_a_number_one_or_zero(passed: object, verdict: bool | None):
+    s = one(sessions_of([eval_result(5, benchmark="swe", task_id="t1", passed=passed)]))
+    assert s["eval_passed"] is verdict
 
 
 def test_eval_null_run_id_is_default():

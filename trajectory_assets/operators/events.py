@@ -162,6 +162,22 @@ def payload(key: str, column: str = "payload") -> str:
     return f"CASE WHEN json_valid({column}) THEN json_extract_string({column}, '$.{key}') END"
 
 
+def verdict(text: str) -> str:
+    """A grader's `passed` as a bool: true or false (`"yes"`, `"t"` and the like, as DuckDB
+    casts text), or a number that is 1 or 0 however written (`1.0`, `"1"`: pandas and float
+    arithmetic write a bool so); anything else (`0.5`, a score) is no verdict, null."""
+    number = f"TRY_CAST({text} AS DOUBLE)"
+    return (
+        f"coalesce(TRY_CAST({text} AS BOOLEAN), "
+        f"CASE WHEN {number} = 1 THEN true WHEN {number} = 0 THEN false END)"
+    )
+
+
+def not_blank(text: str) -> str:
+    """Null for a blank text (empty or spaces), which no producer means as a value."""
+    return f"CASE WHEN trim({text}) <> '' THEN {text} END"
+
+
 def finite_score(score: str) -> str:
     """A score that sums exactly (`exact_sum`): null when NaN, infinite or beyond ±MAX_METRIC,
     which no scorer means and which would fail the day's decimal sums."""

@@ -118,7 +118,7 @@ SESSIONS = pa.schema(
             "status",
             pa.string(),
             "Payload `status` of the session's last `session_end`; `unknown` when there is none "
-            "or it has no status.",
+            "or its status is absent or blank.",
         ),
         column(
             "eval_benchmark",
@@ -146,8 +146,9 @@ SESSIONS = pa.schema(
         column(
             "eval_passed",
             pa.bool_(),
-            "Payload `passed` of the session's last `eval_result`, cast to boolean; null when "
-            "absent or not castable.",
+            "Payload `passed` of the session's last `eval_result` as a boolean: true or false "
+            "(or text DuckDB casts so: `yes`, `t`), or a number 1 or 0 however written (`1.0`, "
+            '`"1"`); null when absent or anything else (`0.5`).',
         ),
         column(
             "eval_score",

@@ -28,8 +28,10 @@ from trajectory_assets.operators.events import (
     exact_sum,
     finite_score,
     folder_safe,
+    not_blank,
     payload,
     payload_count,
+    verdict,
 )
 from trajectory_assets.operators.loops import ARGUMENTS_HASH, LoopThresholds, loop_runs_sql
 from trajectory_assets.operators.price_overrides import (
@@ -141,14 +143,14 @@ SELECT agg.*, {COST},
     coalesce(loops.max_identical_tool_run, 0) AS max_identical_tool_run,
     coalesce(loops.max_ping_pong, 0) AS max_ping_pong,
     {loops.detected("loops.max_identical_tool_run", "loops.max_ping_pong")} AS loop_detected,
-    coalesce({payload("status", "last_end.payload")}, 'unknown') AS status,
+    coalesce({not_blank(payload("status", "last_end.payload"))}, 'unknown') AS status,
     {folder_safe(payload("benchmark", "last_eval.payload"))} AS eval_benchmark,
     {payload("task_id", "last_eval.payload")} AS eval_task_id,
     CASE WHEN last_eval.event_id IS NOT NULL
          THEN coalesce({payload("run_id", "last_eval.payload")}, 'default') END AS eval_run_id,
     CASE WHEN last_eval.event_id IS NOT NULL
          THEN coalesce({folder_safe("last_eval.model")}, 'unknown') END AS eval_model,
-    TRY_CAST({payload("passed", "last_eval.payload")} AS BOOLEAN) AS eval_passed,
+    {verdict(payload("passed", "last_eval.payload"))} AS eval_passed,
     {finite_score(_SCORE)} AS eval_score
 FROM agg
 LEFT JOIN last_end USING (app_id, session_id)
@@ -203,8 +205,9 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"10+{PRICING_VERSION}"  # 9: cache counted apart added to input; 10: Bedrock ids
-    # priced, cache writes as a whole-number float counted, 1-hour writes and web searches priced
+    version = f"11+{PRICING_VERSION}"  # 9: cache counted apart added to input; 10: Bedrock ids
+    # priced, cache writes as a whole-number float counted, 1-hour writes and web searches priced;
+    # 11: a verdict of 1.0 passes, a blank status is unknown
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,
