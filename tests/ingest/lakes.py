@@ -34,4 +34,5 @@ def materialize(root: Path) -> dict[str, pa.Table]:
     days = list_days(lake)
     run_all(lake, days)
     catalog = lake_catalog(lake)
-    return {name: catalog.read(name) for name in ("sessions", "turns", "errors", "eval_runs")}
+    names = ("sessions", "turns", "errors", "eval_runs", "tool_calls")
+    return {name: catalog.read(name) for name in names}

@@ -9,6 +9,7 @@ totals itself (OpenHands `accumulated_token_usage`, SWE-agent `model_stats`, Ins
 
 import gzip
 import io
+import itertools
 import json
 import struct
 import zipfile
@@ -42,8 +43,10 @@ class Expected:
     input_tokens: int = 0
     output_tokens: int = 0
     cache_tokens: int = 0
+    longest_repeat: int = 0  # of one action (the same tool, the same arguments) in a row
 
     def add(self, other: "Expected") -> None:
+        self.longest_repeat = max(self.longest_repeat, other.longest_repeat)
         for name in (
             "llm_calls",
             "tool_calls",
@@ -281,6 +284,8 @@ def expect_swe_agent(paths: list[Path]) -> Expected:
         stats = (doc.get("info") or {}).get("model_stats")
         one.llm_calls = stats["api_calls"] if stats else len(actions)
         one.tool_calls = sum(1 for a in actions if a.strip())
+        done = [a for a in actions if a.strip()]  # a blank action is no tool call
+        one.longest_repeat = max((len(list(run)) for _, run in itertools.groupby(done)), default=0)
         if stats:
             one.input_tokens = stats["tokens_sent"]
             one.output_tokens = stats["tokens_received"]

@@ -155,6 +155,19 @@ def test_eval_results_carry_the_payload_the_pipeline_needs(imported: Imported) -
         assert isinstance(parsed["passed"], bool)
 
 
+def test_loops_compare_what_each_tool_call_did(imported: Imported) -> None:
+    """SWE-agent's commands and OpenHands' action arguments were not the payload's `arguments`:
+    every hash was null, so eleven `curl`s of eleven URLs read as one call repeated eleven times
+    (8 of 22 SWE-agent sessions flagged as loops)."""
+    calls = imported.tier_b["tool_calls"]
+    for app in ("swe-agent", "openhands"):
+        hashes = _app(calls, app)["arguments_hash"]
+        assert hashes.null_count == 0, app
+    sessions = _app(imported.tier_b["sessions"], "swe-agent")
+    longest = pc.max(sessions["max_identical_tool_run"]).as_py()
+    assert longest == real.expect_swe_agent(real.SWE_AGENT).longest_repeat
+
+
 def test_tau_bench_eval_runs_pass_rate_equals_the_file(imported: Imported) -> None:
     expected = real.expect_tau_bench(real.TAU_BENCH)
     runs = imported.tier_b["eval_runs"]

@@ -26,7 +26,10 @@ Mapping
   observation that follows it, or at the end.
 - actions: user `message` → user_message, agent `message` → agent_message; every other agent
   action (run, edit, read, think, browse, finish, …) → tool_call, named by the tool call's
-  `function_name`, else by the action. System, recall and state-change events are skipped.
+  `function_name`, else by the action; its `args` (the old schema: its own keys) but the thought
+  and the confirmation state are the payload's `arguments`, which the loop columns compare (the
+  same command again, whatever the thought, is a repeat). System, recall and state-change
+  events are skipped.
 - observations answer their action (`cause`, or in the old schema the action just before):
   tool latency = observation ts - action ts; an `error` observation makes the tool_call an
   error (`tool_error`), a `run` observation with a non-zero exit code too (`exit_code`, the code
@@ -132,6 +135,24 @@ def _session_id(record: dict[str, Any], data: bytes) -> str:
     if isinstance(issue, dict) and issue.get("number") is not None:
         return f"{issue.get('owner')}/{issue.get('repo')}#{issue['number']}:{whole}"
     return f"record-{whole}"
+
+
+_NOT_ARGUMENTS = frozenset(
+    {"thought", "confirmation_state", "security_risk", "is_confirmed", "action_risk"}
+)
+"""An action's arguments that say why or whether it ran, not what it does."""
+_ENVELOPE = frozenset(
+    {"id", "timestamp", "source", "message", "action", "cause", "timeout", "tool_call_metadata"}
+    | {"llm_metrics", "args"}
+)
+"""An event's keys around its arguments: the old schema has them beside these, not in `args`."""
+
+
+def _arguments(e: dict[str, Any]) -> dict[str, Any]:
+    args = e.get("args")
+    if not isinstance(args, dict):
+        args = {k: v for k, v in e.items() if k not in _ENVELOPE}
+    return {k: v for k, v in args.items() if k not in _NOT_ARGUMENTS}
 
 
 def _exit_code(e: dict[str, Any]) -> int | None:
@@ -254,7 +275,7 @@ def _record_events(record: dict[str, Any], data: bytes) -> Iterator[Row]:
                 agent_id=agent_id,
                 tool_name=meta.get("function_name") or action,
                 request_id=meta.get("tool_call_id"),
-                payload=dumps({"action": action}),
+                payload=dumps({"action": action, "arguments": _arguments(e)}),
             )
             tools[index] = row
             if e.get("id") is not None:

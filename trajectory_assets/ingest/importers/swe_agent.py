@@ -13,8 +13,9 @@ Mapping
 - each `trajectory[]` step is a turn (0-based): an `llm_call` (when the model made calls, see
   below), an `agent_message` with the thought when there is one, and a `tool_call` for the action
   (tool name = the action's first word: `open`, `edit`, `find_file`, `submit`, `python3`, …;
-  tool latency = `execution_time`). Files without `trajectory` (history only) take their steps
-  from the history's assistant messages that carry an `action`.
+  tool latency = `execution_time`; the whole action is the payload's `arguments`, which the loop
+  columns compare: `curl` of another URL is no repeat). Files without `trajectory` (history
+  only) take their steps from the history's assistant messages that carry an `action`.
 - `info.model_stats.api_calls` is the number of llm_calls: one per step for the first
   `api_calls` steps, any extra calls at the end of the last turn. Human demonstrations state 0
   calls and get none. The file states tokens only per run (`tokens_sent`, `tokens_received`), so
@@ -148,7 +149,7 @@ def parse(path: str | Path) -> Iterator[Row]:
                 turn_index=index,
                 tool_name=_tool_name(action),
                 tool_latency_ms=non_negative(latency * 1000) if latency is not None else None,
-                payload=dumps({"action": action[:2000]}),
+                payload=dumps({"arguments": action}),
             )
             clock += latency or 0.0
     last_turn = max(len(steps) - 1, 0)
