@@ -87,3 +87,38 @@ def test_anthropic_usage_is_added_up_openai_usage_is_kept(tmp_path: Path) -> Non
     notes = json.loads(calls[0]["payload"])
     assert (notes["cache_write_tokens"], notes["input_tokens_stated"]) == (800, 12)
     assert real.expect_inspect([path]).input_tokens == 5812 + 4000
+
+
+def test_a_sample_that_failed_before_it_was_scored_is_an_attempt_without_a_verdict(
+    tmp_path: Path,
+) -> None:
+    """A sample whose sandbox died had no eval_result: it left the run's attempts, so 6 of 8
+    passed read 0.75 where 6 of 10 ran, and the run's error rate read 0."""
+    from tests.operators.builders import run_two_phase, sessions_of
+    from trajectory_assets.operators import EvalRuns
+
+    log = json.loads(LOG.read_text())
+    passing = log["samples"][0]
+    passing["scores"]["match"]["value"] = "C"
+    failed = copy.deepcopy(passing)
+    failed["id"] = 2
+    failed["error"] = {"message": "RuntimeError('sandbox died')", "traceback": ""}
+    del failed["scores"]
+    log["samples"].append(failed)
+    path = tmp_path / "errored.json"
+    path.write_text(json.dumps(log))
+    rows = list(IMPORTERS["inspect"].parse(path))
+    results = [json.loads(r["payload"]) for r in rows if r["event_type"] == "eval_result"]
+    assert [(r["task_id"], r["passed"], r["score"], r.get("unscored")) for r in results] == [
+        ("1", True, 1.0, None),
+        ("2", None, None, "sample_error"),
+    ]
+    assert real.expect_inspect([path]).eval_results == 2
+    sessions = sessions_of([{**r, "app_id": "evals"} for r in rows])  # ingest names the app
+    (run,) = run_two_phase(EvalRuns(), "sessions", sessions).to_pylist()
+    assert (run["n_attempts"], run["pass_rate"], run["error_session_rate"]) == (2, 0.5, 0.5)
+
+    del log["results"]  # an eval that grades nothing: no attempts
+    log["samples"] = [failed]
+    path.write_text(json.dumps(log))
+    assert not [r for r in IMPORTERS["inspect"].parse(path) if r["event_type"] == "eval_result"]

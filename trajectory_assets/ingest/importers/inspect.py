@@ -34,7 +34,11 @@ Mapping
 - scores → one `eval_result` per sample: the first scorer (in the log's scorer order).
   score = Inspect's value_to_float (C=1, P=0.5, I=N=0, yes/true=1, no/false=0, numbers as is);
   passed = score ≥ 1. benchmark = task name, task_id = sample id, run_id = the log's run_id,
-  model = the eval's model. Samples without scores get no eval_result.
+  model = the eval's model. A sample that failed with an error before it was scored, in an
+  eval with scorers, is an attempt all the same: its eval_result has no verdict (`passed` and
+  `score` null, `unscored: "sample_error"`), so pass rates count it as not passed and
+  `error_session_rate` counts it (Inspect's own accuracy leaves it out: it is pass_rate over
+  the scored attempts). Other samples without scores (an eval without scorers) get none.
 - A sample without events (hand-made or trimmed logs) falls back to what the sample states:
   one llm_call per model of `model_usage` with its totals, and one tool_call per `tool`
   message (its `error.type` as error_type), at synthesized times 1 ms apart from the eval's
@@ -296,32 +300,34 @@ def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[R
             payload=dumps({"message": message}),
         )
     scored = first_score(header, sample.get("scores") or {})
+    result: dict[str, Any] = {"benchmark": task, "task_id": str(sample_id), "run_id": run_id}
     if scored is not None:
         scorer, score = scored
         value = value_to_float(score.get("value"))
+        passed = value is not None and value >= 1.0
+        result |= {"passed": passed, "score": value, "scorer": scorer, "value": score.get("value")}
+    elif sample_error and _scored_eval(header):  # an attempt all the same
+        result |= {"passed": None, "score": None, "unscored": "sample_error"}
+    if len(result) > 3:
         add(
             "eval_result",
             ("eval_result",),
             end_ts,
             model=model,
-            payload=dumps(
-                {
-                    "benchmark": task,
-                    "task_id": str(sample_id),
-                    "run_id": run_id,
-                    "passed": value is not None and value >= 1.0,
-                    "score": value,
-                    "scorer": scorer,
-                    "value": score.get("value"),
-                    "epoch": epoch,
-                }
-            ),
+            payload=dumps(result | {"epoch": epoch}),
         )
     end_payload: dict[str, Any] = {"status": "failure" if sample_error else "success"}
     if sample.get("limit"):
         end_payload["limit"] = sample["limit"]
     add("session_end", ("session_end",), end_ts, payload=dumps(end_payload))
     yield from rows
+
+
+def _scored_eval(header: dict[str, Any]) -> bool:
+    """The eval grades its samples: its spec names scorers (2025 on) or its results do."""
+    results = header.get("results")
+    scores = results.get("scores") if isinstance(results, dict) else None
+    return bool(header["eval"].get("scorers") or scores)
 
 
 def _fallback_events(
