@@ -146,8 +146,8 @@ def test_runs_that_pass_all_or_none_of_their_tasks_chart() -> None:
         (1234.5, "$1,234.5000"),
         (-0.0107, "-$0.0107"),
         (0.0, "$0.0000"),
-        (0.00002, "<$0.0001"),  # read "$0.0000", as free calls do
-        (-0.00002, "-<$0.0001"),
+        (0.00002, "&lt;$0.0001"),  # read "$0.0000", as free calls do; HTML, escaped
+        (-0.00002, "-&lt;$0.0001"),
     ],
 )
 def test_money_is_written_with_its_sign_first(value: float, shown: str) -> None:

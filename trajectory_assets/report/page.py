@@ -20,7 +20,7 @@ def _fmt(value: object, kind: str = "") -> str:
     if kind == "usd":
         sign = "-" if value < 0 else ""  # -$0.0107, a cost difference
         if 0 < abs(value) < 0.00005:  # a real cost, not a free call
-            return f"{sign}<$0.0001"
+            return f"{sign}&lt;$0.0001"
         return f"{sign}${abs(value):,.4f}"
     if kind == "pct":
         return f"{value:.1%}"
