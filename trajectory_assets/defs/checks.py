@@ -20,7 +20,11 @@ import pyarrow.compute as pc
 from trajectory_assets.batch import Batch
 from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck, limit_text
 from trajectory_assets.defs.rejected_checks import rejected_share, rejected_share_by_app
-from trajectory_assets.defs.time_checks import sessions_on_their_day, times_not_in_the_future
+from trajectory_assets.defs.time_checks import (
+    runs_within_their_day,
+    sessions_on_their_day,
+    times_not_in_the_future,
+)
 from trajectory_assets.engine.commit import SKIPPED_FILES
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.layout import COMPACTED_TABLE
@@ -304,6 +308,14 @@ BUILT_IN = (
         "sessions",
         "No session ends more than an hour after the check ran (a producer's clock ahead).",
         times_not_in_the_future,
+        dg.AssetCheckSeverity.WARN,
+    ),
+    Check(
+        "runs_within_their_day",
+        "eval_runs",
+        "No eval run has attempts on the day before or after as well (a run past midnight, UTC, "
+        "is a partial row on each day).",
+        runs_within_their_day,
         dg.AssetCheckSeverity.WARN,
     ),
 )

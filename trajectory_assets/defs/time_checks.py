@@ -1,6 +1,6 @@
-"""The checks of when sessions happened: on the day they are filed under, and not after the
-check itself ran. Times are where a producer's mistakes (a local date, a clock ahead) hide: every
-count still adds up, so only the times can show them.
+"""The checks of when sessions happened: on the day they are filed under (and eval runs within
+it), and not after the check itself ran. Times are where a producer's mistakes (a local date, a
+clock ahead) hide: every count still adds up, so only the times can show them.
 """
 
 import datetime as dt
@@ -38,6 +38,42 @@ def sessions_on_their_day(ctx: CheckContext, day: str) -> DayCheck:
         elsewhere == 0 and split == 0,
         f"{elsewhere} of {rows.num_rows} sessions start on another day (UTC) than dt={day}; "
         + compared,
+    )
+
+
+def runs_within_their_day(ctx: CheckContext, day: str) -> DayCheck:
+    """An eval run whose attempts run past midnight (UTC) is a row on each day, each with the
+    day's attempts: every number of the row is the run's own only if no neighbouring day has
+    the run too, and pass@1 of a task whose epochs fall on both days cannot be pooled back."""
+    keys = ["benchmark", "model", "run_id"]
+    runs = ctx.column("eval_runs", day, keys)
+    shared = {
+        other: runs.join(ctx.column("eval_runs", other, keys), keys, join_type="inner")
+        for other in _neighbours(day)
+        if ctx.catalog.state("eval_runs", other) is not None
+    }
+    if not shared:
+        return DayCheck(True, f"{runs.num_rows} eval runs; no day before or after is materialized")
+    split = {other: rows for other, rows in shared.items() if rows.num_rows}
+    if not split:
+        return DayCheck(
+            True,
+            f"none of the {runs.num_rows} eval runs has attempts on "
+            f"{' or '.join(sorted(shared))} too",
+        )
+    named = sorted(
+        {
+            f"{r['benchmark']}/{r['model']}/{r['run_id']}"
+            for t in split.values()
+            for r in t.to_pylist()
+        }
+    )
+    return DayCheck(
+        False,
+        f"{len(named)} of {runs.num_rows} eval runs have attempts on {' and '.join(sorted(split))} "
+        f"as well ({', '.join(named[:3])}{', …' if len(named) > 3 else ''}): each day's row "
+        "counts that day's attempts; pool the run's attempts from `sessions` of those days for "
+        "its whole numbers",
     )
 
 
