@@ -109,9 +109,14 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     # --missing leaves such a day out, with a note, instead of failing every day with it
     (lake / "raw_events" / f"dt={DAY1}").mkdir()  # an empty day: it materializes
     (lake / "raw_events" / "dt=2999-01-01").mkdir()  # a clock far ahead: no partition yet
+    (lake / "raw_events" / "dt=1970-01-01").mkdir()  # untimed events: no start date covers it
     missing = materialize(lake, home, "--missing", runtime="inline")
     assert missing.returncode == 0, missing.stderr
     assert "note: leaving out 2001-01-01, before the lake's first partition" in missing.stderr
+    assert (
+        "note: leaving out 1970-01-01, the day of events without a time (in no partition): "
+        "`ingest --synthetic-date DAY`"
+    ) in missing.stderr
     assert "note: leaving out 2999-01-01, after the last partition, today (" in missing.stderr
     # not "every day is up to date": 2001 is in no table
     again = materialize(lake, home, "--missing", runtime="inline")

@@ -1,13 +1,14 @@
 """Purging history for `forget`: only tables whose log touched the forgotten days lose it."""
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
-from tests.lakes import DAY1, DAY2
+from tests.lakes import DAY1, DAY2, write_session_file
 from tests.runs import lake_catalog, run_all
 from trajectory_assets.lake import delta, delta_history, erase, erase_raw
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw import list_raw_files
+from trajectory_assets.lake.raw import list_days, list_raw_files
 from trajectory_assets.operators import Sessionize
 
 
@@ -89,3 +90,16 @@ def test_sessions_forgotten_before_are_known_in_any_order_and_in_part(tmp_path: 
     assert erase.verified_records(lake, erase.Request("app", ("y", "x"))) == []
     assert erase.unfinished_record(lake, erase.Request("app", ("y", "x"))) == unfinished
     assert erase.unfinished_record(lake, erase.Request("app", ("y",))) is None
+
+
+def test_the_untimed_day_goes_with_its_last_session_and_other_days_stay(tmp_path: Path) -> None:
+    """A day emptied by a forget stays, so its tables are rebuilt empty; the day of untimed
+    events has no tables, and kept empty it was a day before the first partition that every
+    `--missing` named."""
+    at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    write_session_file(tmp_path, "1970-01-01", "untimed", [{"event_id": "e", "ts": at}])
+    write_session_file(tmp_path, DAY1, "timed", [{"event_id": "t", "ts": at}])
+    lake = Lake(str(tmp_path))
+    files = list_raw_files(lake, dt="1970-01-01") + list_raw_files(lake, dt=DAY1)
+    erase_raw.delete_raw(lake, files)
+    assert list_days(lake) == [DAY1]

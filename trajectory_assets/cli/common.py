@@ -143,9 +143,12 @@ def in_partitions(lake: "Lake", days: Sequence[str], *, refuse: bool) -> list[st
     reads them, so they must not go unsaid)."""
     from trajectory_assets.defs.partitions import start_date_of
 
+    from trajectory_assets.lake.layout import UNTIMED_DAY
+
     start = start_date_of(lake)
     today = dt.datetime.now(dt.UTC).date().isoformat()
-    early = [d for d in days if d < start]
+    untimed = UNTIMED_DAY in days and not refuse
+    early = [d for d in days if d < start and not (untimed and d == UNTIMED_DAY)]
     late = [d for d in days if d > today]
     where = (
         f"the lake's first partition, {start} (TRAJECTORY_ASSETS_START_DATE, else the lake's "
@@ -156,6 +159,11 @@ def in_partitions(lake: "Lake", days: Sequence[str], *, refuse: bool) -> list[st
         raise CliError(f"{some_days(early)} is before {where}")
     if late and refuse:
         raise CliError(f"{some_days(late)} is after {last}")
+    if untimed:  # in no partition whatever the start date
+        tell(
+            f"note: leaving out {UNTIMED_DAY}, the day of events without a time (in no "
+            "partition): `ingest --synthetic-date DAY` places a format without times on a day"
+        )
     if early:
         tell(f"note: leaving out {some_days(early)}, before {where}")
     if late:

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from trajectory_assets.lake.erase import Request
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
-from trajectory_assets.lake.layout import RAW_TABLE, parse_hive
+from trajectory_assets.lake.layout import RAW_TABLE, UNTIMED_DAY, parse_hive
 from trajectory_assets.lake.raw import RawFile
 
 EMPTIED = "_emptied_by_forget.json"  # in a day's raw folder whose last session was forgotten
@@ -69,6 +69,8 @@ def delete_raw(lake: Lake, files: Sequence[RawFile]) -> list[str]:
         for app in sorted({posixpath.dirname(f) for f in folders}):
             with contextlib.suppress(OSError):  # not empty, or gone
                 os.rmdir(app)
+        with contextlib.suppress(OSError):  # untimed events have no tables to rebuild empty
+            os.rmdir(lake.path(RAW_TABLE, f"dt={UNTIMED_DAY}"))
         for target in targets:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(target)
@@ -94,9 +96,10 @@ def _outside_targets(lake: Lake, files: Sequence[RawFile]) -> list[str]:
 def _keep_days(lake: Lake, days: Collection[str]) -> None:
     """A day whose last raw file went stays a day without events: on an object store, where a
     folder is there only while something is under it, through a hidden marker (`EMPTIED`, not
-    raw data)."""
+    raw data). Not the day of untimed events, which is in no partition: kept, it was a day
+    before the first partition that every `--missing` named."""
     lake.fs.invalidate_cache()
-    for day in sorted(days):
+    for day in sorted(set(days) - {UNTIMED_DAY}):
         folder = lake.path(RAW_TABLE, f"dt={day}")
         if not lake.fs.exists(folder):
             write_file_atomic(lake, posixpath.join(folder, EMPTIED), EMPTIED_TEXT)
