@@ -142,7 +142,6 @@ def in_partitions(lake: "Lake", days: Sequence[str], *, refuse: bool) -> list[st
     (`refuse`: days the user named), or left out with a note (days found in the lake: no run
     reads them, so they must not go unsaid)."""
     from trajectory_assets.defs.partitions import start_date_of
-
     from trajectory_assets.lake.layout import UNTIMED_DAY
 
     start = start_date_of(lake)
