@@ -317,12 +317,13 @@ def test_one_model_spelled_several_ways_is_one_row():
         llm(i, session_id="s", model=name, input_tokens=10, latency_ms=100.0 * (i + 1))
         for i, name in enumerate(names)
     ]
+    events.append(llm(20, session_id="s", model="claude-sonnet-4-5", error_type="Overloaded"))
     rows = {r["model"]: r for r in gather_data(sessionize(events)).by_model}
     assert set(rows) == {"claude-sonnet-4-5", "my-model", "azure/gpt-4o", "gpt-4o"}
     claude = rows["claude-sonnet-4-5"]
     assert claude["also_named"] == "Claude-Sonnet-4-5 , anthropic/claude-sonnet-4-5"
-    assert claude["calls"] == 5 and claude["unpriced"] == 0
-    assert claude["latency_p50"] == 300.0  # the five calls' median
+    assert claude["calls"] == 6 and claude["unpriced"] == 1  # a failed call, no tokens: its row
+    assert claude["latency_p50"] == 300.0  # the five timed calls' median
     assert rows["my-model"]["calls"] == 4 and rows["my-model"]["unpriced"] == 4
     assert rows["my-model"]["also_named"] == "My-Model, my-model "
     assert rows["gpt-4o"]["also_named"] == rows["azure/gpt-4o"]["also_named"] == ""

@@ -50,8 +50,9 @@ class AppRow(TypedDict):
 
 class ModelRow(TypedDict):
     """One model, however its calls spelled it: calls priced as one genai-prices model (its
-    provider and id) are one row, and unpriced ones are one row per name, case and surrounding
-    spaces aside (`GPT-4o ` is `gpt-4o`, as prices are looked up). `model` is the most frequent
+    provider and id) are one row, with the unpriced calls of their spellings (a failed call
+    without tokens); other unpriced ones are one row per name, case and surrounding spaces
+    aside (`GPT-4o ` is `gpt-4o`, as prices are looked up). `model` is the most frequent
     spelling, `also_named` the others, so a team's three spellings of one model read as one."""
 
     model: str
@@ -200,11 +201,17 @@ FROM sessions GROUP BY app_id ORDER BY app_id
 """
 
 BY_MODEL = f"""
-WITH keyed AS (
-    SELECT *, CASE WHEN starts_with(price_source, 'genai-prices ')
-        THEN regexp_extract(price_source, ': (.*)$', 1)
-        ELSE coalesce(lower(trim(model)), '') END AS model_key
+WITH spelled AS (
+    SELECT *, coalesce(lower(trim(model)), '') AS spelling,
+        CASE WHEN starts_with(price_source, 'genai-prices ')
+            THEN regexp_extract(price_source, ': (.*)$', 1) END AS priced_as
     FROM llm_calls
+), priced AS (  -- a spelling's unpriced calls (a failed call without tokens) join its priced
+    SELECT spelling, min(priced_as) AS priced_as FROM spelled
+    WHERE priced_as IS NOT NULL GROUP BY spelling
+), keyed AS (
+    SELECT spelled.*, coalesce(spelled.priced_as, priced.priced_as, spelling) AS model_key
+    FROM spelled LEFT JOIN priced USING (spelling)
 ), names AS (
     SELECT model_key, list(name ORDER BY n DESC, name) AS names FROM (
         SELECT model_key, coalesce(model, 'unknown') AS name, count(*) AS n
