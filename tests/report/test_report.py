@@ -313,26 +313,31 @@ def test_one_model_spelled_several_ways_is_one_row():
 
     names = ["claude-sonnet-4-5"] * 3 + ["anthropic/claude-sonnet-4-5", "Claude-Sonnet-4-5 "]
     names += ["My-Model", "my-model ", "my-model", "my-model", "azure/gpt-4o", "gpt-4o"]
+    names += ["gpt-4o-2024-08-06", "gpt-4o-2024-11-20", " "]  # snapshots priced alike; none
     events = [
         llm(i, session_id="s", model=name, input_tokens=10, latency_ms=100.0 * (i + 1))
         for i, name in enumerate(names)
     ]
     events.append(llm(20, session_id="s", model="claude-sonnet-4-5", error_type="Overloaded"))
     rows = {r["model"]: r for r in gather_data(sessionize(events)).by_model}
-    assert set(rows) == {"claude-sonnet-4-5", "my-model", "azure/gpt-4o", "gpt-4o"}
+    assert set(rows) == {
+        *("claude-sonnet-4-5", "my-model", "azure/gpt-4o", "gpt-4o", "unknown"),
+        *("gpt-4o-2024-08-06", "gpt-4o-2024-11-20"),
+    }
     claude = rows["claude-sonnet-4-5"]
-    assert claude["also_named"] == "Claude-Sonnet-4-5 , anthropic/claude-sonnet-4-5"
+    assert claude["also_named"] == "Claude-Sonnet-4-5, anthropic/claude-sonnet-4-5"
     assert claude["calls"] == 6 and claude["unpriced"] == 1  # a failed call, no tokens: its row
     assert claude["latency_p50"] == 300.0  # the five timed calls' median
     assert rows["my-model"]["calls"] == 4 and rows["my-model"]["unpriced"] == 4
-    assert rows["my-model"]["also_named"] == "My-Model, my-model "
+    assert rows["my-model"]["also_named"] == "My-Model"  # names shown trimmed
     assert rows["gpt-4o"]["also_named"] == rows["azure/gpt-4o"]["also_named"] == ""
 
 
 def test_many_spellings_end_in_an_ellipsis():
     from trajectory_assets.report.data import gather_data
 
-    events = [llm(i, session_id="s", model="x" + " " * i) for i in range(6)]
+    names = ["abc", "Abc", "aBc", "abC", "ABc", "ABC"]  # unpriced, alike but for case
+    events = [llm(i, session_id="s", model=name) for i, name in enumerate(names)]
     (row,) = gather_data(sessionize(events)).by_model
     assert row["calls"] == 6 and row["also_named"].endswith(", …")
     assert row["also_named"].count(",") == 3

@@ -49,11 +49,13 @@ class AppRow(TypedDict):
 
 
 class ModelRow(TypedDict):
-    """One model, however its calls spelled it: calls priced as one genai-prices model (its
-    provider and id) are one row, with the unpriced calls of their spellings (a failed call
-    without tokens); other unpriced ones are one row per name, case and surrounding spaces
-    aside (`GPT-4o ` is `gpt-4o`, as prices are looked up). `model` is the most frequent
-    spelling, `also_named` the others, so a team's three spellings of one model read as one."""
+    """One model, however its calls spelled it: names alike but for case, surrounding spaces and
+    a provider prefix (`Claude-Sonnet-4-5 `, `anthropic/claude-sonnet-4-5`) priced by one
+    provider are one row, with the unpriced calls of those names (a failed call without
+    tokens); other unpriced names are joined case and spaces aside. Two providers' prices
+    (`azure/gpt-4o`, `gpt-4o`) and two snapshots (`gpt-4o-2024-08-06`, `gpt-4o-2024-11-20`,
+    priced alike) stay apart. `model` is the most frequent spelling (trimmed; none is
+    `unknown`), `also_named` the others, so a team's spellings of one model read as one."""
 
     model: str
     also_named: str
@@ -204,17 +206,19 @@ BY_MODEL = f"""
 WITH spelled AS (
     SELECT *, coalesce(lower(trim(model)), '') AS spelling,
         CASE WHEN starts_with(price_source, 'genai-prices ')
-            THEN regexp_extract(price_source, ': (.*)$', 1) END AS priced_as
+            THEN regexp_extract(price_source, ': ([^/]*)/', 1) END AS provider
     FROM llm_calls
 ), priced AS (  -- a spelling's unpriced calls (a failed call without tokens) join its priced
-    SELECT spelling, min(priced_as) AS priced_as FROM spelled
-    WHERE priced_as IS NOT NULL GROUP BY spelling
+    SELECT spelling, min(provider) AS provider FROM spelled
+    WHERE provider IS NOT NULL GROUP BY spelling
 ), keyed AS (
-    SELECT spelled.*, coalesce(spelled.priced_as, priced.priced_as, spelling) AS model_key
+    SELECT spelled.*, CASE WHEN coalesce(spelled.provider, priced.provider) IS NULL THEN spelling
+        ELSE regexp_replace(spelling, '^[^/]*/', '') || '@'
+            || coalesce(spelled.provider, priced.provider) END AS model_key
     FROM spelled LEFT JOIN priced USING (spelling)
 ), names AS (
     SELECT model_key, list(name ORDER BY n DESC, name) AS names FROM (
-        SELECT model_key, coalesce(model, 'unknown') AS name, count(*) AS n
+        SELECT model_key, coalesce(nullif(trim(model), ''), 'unknown') AS name, count(*) AS n
         FROM keyed GROUP BY ALL
     ) GROUP BY model_key
 ), stats AS (
