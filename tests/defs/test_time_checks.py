@@ -61,7 +61,7 @@ def test_an_eval_run_past_midnight_is_a_warning_on_both_days(tmp_path: Path) -> 
 
     late = dt.datetime.fromisoformat(f"{DAY1}T23:50:00+00:00")
 
-    def attempt(day: str, session: str, run_id: str, at: dt.datetime) -> None:
+    def attempt(day: str, session: str, run_id: str | None, at: dt.datetime) -> None:
         payload = {"benchmark": "b", "task_id": session, "run_id": run_id, "passed": True}
         result = {"event_type": "eval_result", "model": "m", "payload": json.dumps(payload)}
         _session(tmp_path, day, session, [at])
@@ -72,6 +72,8 @@ def test_an_eval_run_past_midnight_is_a_warning_on_both_days(tmp_path: Path) -> 
     attempt(DAY1, "a1", "r1", late)
     attempt(DAY1, "a2", "whole", late)
     attempt(DAY2, "a3", "r1", late + dt.timedelta(minutes=20))
+    attempt(DAY1, "n1", None, late)  # results without a run id: on any day, no run of their own
+    attempt(DAY2, "n2", None, late + dt.timedelta(hours=12))
     result = dg.materialize(
         assets_of(defs),
         selection=dg.AssetSelection.assets("eval_runs").upstream(),

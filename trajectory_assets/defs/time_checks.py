@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trajectory_assets.defs.check_context import CheckContext, DayCheck
+from trajectory_assets.operators.session_tables import DEFAULT_RUN
 
 
 def sessions_on_their_day(ctx: CheckContext, day: str) -> DayCheck:
@@ -44,21 +45,26 @@ def sessions_on_their_day(ctx: CheckContext, day: str) -> DayCheck:
 def runs_within_their_day(ctx: CheckContext, day: str) -> DayCheck:
     """An eval run whose attempts run past midnight (UTC) is a row on each day, each with the
     day's attempts: every number of the row is the run's own only if no neighbouring day has
-    the run too, and pass@1 of a task whose epochs fall on both days cannot be pooled back."""
+    the run too, and pass@1 of a task whose epochs fall on both days cannot be pooled back.
+    Results without a run id (`default`) are no run: a nightly eval without ids is on every
+    day."""
     keys = ["benchmark", "model", "run_id"]
     runs = ctx.column("eval_runs", day, keys)
+    runs = runs.filter(pc.not_equal(runs["run_id"], DEFAULT_RUN))
     shared = {
         other: runs.join(ctx.column("eval_runs", other, keys), keys, join_type="inner")
         for other in _neighbours(day)
         if ctx.catalog.state("eval_runs", other) is not None
     }
     if not shared:
-        return DayCheck(True, f"{runs.num_rows} eval runs; no day before or after is materialized")
+        return DayCheck(
+            True, f"{runs.num_rows} eval run(s); no day before or after is materialized"
+        )
     split = {other: rows for other, rows in shared.items() if rows.num_rows}
     if not split:
         return DayCheck(
             True,
-            f"none of the {runs.num_rows} eval runs has attempts on "
+            f"none of {runs.num_rows} eval run(s) with a run id has attempts on "
             f"{' or '.join(sorted(shared))} too",
         )
     named = sorted(

@@ -58,6 +58,9 @@ REJECTED_EVENTS = pa.schema(
     ]
 )
 
+DEFAULT_RUN = "default"
+"""`eval_run_id` of an eval_result without a run id: results of many runs, no run of its own."""
+
 SESSIONS = pa.schema(
     [
         SESSION_DAY,
