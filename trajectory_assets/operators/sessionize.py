@@ -148,7 +148,8 @@ SELECT agg.*, {COST},
     {folder_safe(payload("benchmark", "last_eval.payload"))} AS eval_benchmark,
     {payload("task_id", "last_eval.payload")} AS eval_task_id,
     CASE WHEN last_eval.event_id IS NOT NULL
-         THEN coalesce({payload("run_id", "last_eval.payload")}, '{DEFAULT_RUN}') END AS eval_run_id,
+         THEN coalesce({payload("run_id", "last_eval.payload")}, '{DEFAULT_RUN}') END
+         AS eval_run_id,
     CASE WHEN last_eval.event_id IS NOT NULL
          THEN coalesce({folder_safe("last_eval.model")}, 'unknown') END AS eval_model,
     {verdict(payload("passed", "last_eval.payload"))} AS eval_passed,
