@@ -294,7 +294,9 @@ WITH agg AS (
     FROM clean GROUP BY dt, app_id, session_id
 ),
 last_end AS (
-    SELECT dt, app_id, session_id, payload FROM clean WHERE event_type = 'session_end'
+    SELECT dt, app_id, session_id,
+        CASE WHEN json_valid(payload) THEN json_extract_string(payload, '$.status') END AS status
+    FROM clean WHERE event_type = 'session_end'
     QUALIFY row_number() OVER (PARTITION BY dt, app_id, session_id ORDER BY rn DESC) = 1
 ),
 last_eval AS (
@@ -318,8 +320,7 @@ SELECT a.dt, a.app_id, a.session_id, a.agent_ids, a.models, a.started_at, a.ende
     a.cache_tokens::BIGINT AS cache_tokens, a.ttft_ms_p50::DOUBLE AS ttft_ms_p50,
     a.latency_ms_p50::DOUBLE AS latency_ms_p50, a.latency_ms_p95::DOUBLE AS latency_ms_p95,
     a.tool_latency_ms_total::DOUBLE AS tool_latency_ms_total,
-    coalesce(nullif(trim(CASE WHEN json_valid(e.payload)
-        THEN json_extract_string(e.payload, '$.status') END), ''), 'unknown') AS status,
+    coalesce(CASE WHEN trim(e.status) <> '' THEN e.status END, 'unknown') AS status,
     CASE WHEN json_valid(v.payload) THEN json_extract_string(v.payload, '$.benchmark') END
         AS eval_benchmark,
     CASE WHEN json_valid(v.payload) THEN json_extract_string(v.payload, '$.task_id') END
