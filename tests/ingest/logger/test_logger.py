@@ -447,22 +447,34 @@ def test_a_decision_outside_the_three_outcomes_is_left_out_and_named(
 def test_an_eval_verdict_other_than_true_false_or_none_is_left_out_and_named(
     tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """ "pass" or 0.5 was stored, read as no verdict and counted as a failed attempt."""
+    """ "pass" or 0.5 was stored, read as no verdict and counted as a failed attempt; a
+    DataFrame's verdict (numpy's bool, 1.0) was left out as no bool."""
+    import numpy as np
+
     logger = new_logger(str(tmp_path), "app", **FAST)
     with logger.session("s1") as s:
         assert s.eval_result("bench", "t1", "pass") is None  # type: ignore[arg-type]
         assert s.eval_result("bench", "t1", 0.5) is None  # type: ignore[arg-type]
         assert s.eval_result("bench", "t1", None, score=0.8) is not None  # graded: no verdict
         assert s.eval_result("bench", "t1", True) is not None
+        assert s.eval_result("bench", "t2", np.bool_(False)) is not None  # type: ignore[arg-type]
+        assert s.eval_result("bench", "t3", 1.0) is not None  # type: ignore[arg-type]
+        assert s.eval_result("bench", "t4", np.int64(0)) is not None  # type: ignore[arg-type]
     logger.close()
     assert logger.stats()["invalid"] == 2
     assert "eval_result passed 'pass' is not True, False or None" in caplog.text
     verdicts = [
-        json.loads(r["payload"])["passed"]
+        (json.loads(r["payload"])["task_id"], json.loads(r["payload"])["passed"])
         for r in raw_events(tmp_path).to_pylist()
         if r["event_type"] == "eval_result"
     ]
-    assert sorted(verdicts, key=str) == [None, True]
+    assert sorted(verdicts, key=str) == [
+        ("t1", None),
+        ("t1", True),
+        ("t2", False),
+        ("t3", True),
+        ("t4", False),
+    ]
 
 
 def test_numpy_counts_are_written_not_called_no_number(

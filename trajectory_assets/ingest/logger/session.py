@@ -2,6 +2,7 @@
 columns, each a call of `EventLogger.log`, so they never raise either.
 """
 
+import numbers
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal, Protocol, get_args
@@ -11,6 +12,20 @@ from trajectory_assets.ingest.logger.usage import usage_counts, with_counts
 
 Outcome = Literal["kept", "eliminated", "scored"]
 DECISION_OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+INVALID = object()
+"""What `_verdict` returns for a `passed` that is no verdict."""
+
+
+def _verdict(passed: Any) -> Any:
+    """True, False or None; numpy's bool (no `bool` subclass) and a number 1 or 0 as a bool;
+    anything else INVALID."""
+    if passed is None or isinstance(passed, bool):
+        return passed
+    if getattr(getattr(passed, "dtype", None), "kind", None) == "b" or (
+        isinstance(passed, numbers.Real) and passed in (0, 1)
+    ):
+        return bool(passed)
+    return INVALID
 
 
 class Recorder(Protocol):
@@ -168,17 +183,19 @@ class Session:
     ) -> str | None:
         """One attempt at an eval task. `passed` is True, False or None (no verdict: a graded
         task, judged by `score`; `eval_runs.pass_rate` counts it as not passed, `mean_score`
-        averages the scores). Anything else ("pass", 0.5) would be read as no verdict without a
-        word, so it is left out and counted `invalid`. `model` is the model under test
-        (`unknown` without one)."""
-        if passed is not None and not isinstance(passed, bool):
+        averages the scores); numpy's bools and a number 1 or 0 (`1.0`, from a DataFrame) are
+        taken as True and False, as the tables read them from files. Anything else ("pass",
+        0.5) would be read as no verdict without a word, so it is left out and counted
+        `invalid`. `model` is the model under test (`unknown` without one)."""
+        verdict = _verdict(passed)
+        if verdict is INVALID:
             self.logger._invalid(f"eval_result passed {passed!r} is not True, False or None")
             return None
         payload = {
             "benchmark": benchmark,
             "task_id": task_id,
             "run_id": run_id,
-            "passed": passed,
+            "passed": verdict,
             "score": score,
         }
         return self._log("eval_result", False, payload=payload, model=model, **fields)
