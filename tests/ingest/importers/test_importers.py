@@ -233,3 +233,25 @@ def test_broken_inspect_logs_are_reported_and_the_others_import(tmp_path: Path) 
     assert "not an Inspect log" in failed[str(not_a_log)]
     assert len(report.ok) == len(good)
     assert report.sessions == len(real.expect_inspect(good).sessions)
+
+
+@pytest.mark.parametrize(
+    ("event", "arguments"),
+    [
+        (  # the event list of today: `args`, without why or whether it ran
+            {"action": "run", "args": {"command": "ls", "thought": "look", "security_risk": 0}},
+            {"command": "ls"},
+        ),
+        (  # the old schema: the arguments beside the event's own keys
+            {"action": "run", "command": "ls", "thought": "look", "is_confirmed": "confirmed"},
+            {"command": "ls"},
+        ),
+        ({"action": "think", "args": {"thought": "a plan"}}, {"thought": "a plan"}),
+    ],
+)
+def test_an_openhands_action_s_arguments_are_what_it_does(
+    event: dict[str, object], arguments: dict[str, object]
+) -> None:
+    from trajectory_assets.ingest.importers.openhands import _arguments
+
+    assert _arguments({"id": 3, "timestamp": "t", "source": "agent", **event}) == arguments

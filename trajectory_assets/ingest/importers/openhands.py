@@ -27,9 +27,9 @@ Mapping
 - actions: user `message` → user_message, agent `message` → agent_message; every other agent
   action (run, edit, read, think, browse, finish, …) → tool_call, named by the tool call's
   `function_name`, else by the action; its `args` (the old schema: its own keys) but the thought
-  and the confirmation state are the payload's `arguments`, which the loop columns compare (the
-  same command again, whatever the thought, is a repeat). System, recall and state-change
-  events are skipped.
+  and the confirmation state (a `think` keeps its thought) are the payload's `arguments`, which
+  the loop columns compare (the same command again, whatever the thought, is a repeat).
+  System, recall and state-change events are skipped.
 - observations answer their action (`cause`, or in the old schema the action just before):
   tool latency = observation ts - action ts; an `error` observation makes the tool_call an
   error (`tool_error`), a `run` observation with a non-zero exit code too (`exit_code`, the code
@@ -149,10 +149,12 @@ _ENVELOPE = frozenset(
 
 
 def _arguments(e: dict[str, Any]) -> dict[str, Any]:
+    """A `think` action's thought is what it does: three thoughts are no repeat."""
     args = e.get("args")
     if not isinstance(args, dict):
         args = {k: v for k, v in e.items() if k not in _ENVELOPE}
-    return {k: v for k, v in args.items() if k not in _NOT_ARGUMENTS}
+    left_out = _NOT_ARGUMENTS - {"thought"} if e.get("action") == "think" else _NOT_ARGUMENTS
+    return {k: v for k, v in args.items() if k not in left_out}
 
 
 def _exit_code(e: dict[str, Any]) -> int | None:
