@@ -200,7 +200,9 @@ def expect_inspect(paths: list[Path]) -> Expected:
                 one.eval_results += 1
                 first = next(iter(scores.values()))
                 one.passed += 1 if first.get("value") in ("C", 1, 1.0, True) else 0
-            elif sample.get("error") and (spec.get("scorers") or header.get("results")):
+            elif sample.get("error") and (
+                spec.get("scorers") or (header.get("results") or {}).get("scores")
+            ):
                 one.eval_results += 1
             per_sample[key] = one
     out = Expected()

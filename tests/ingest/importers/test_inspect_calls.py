@@ -89,17 +89,27 @@ def test_anthropic_usage_is_added_up_openai_usage_is_kept(tmp_path: Path) -> Non
     assert real.expect_inspect([path]).input_tokens == 5812 + 4000
 
 
+LOG_2025 = next(p for p in real.INSPECT if p.name.endswith("_browser.json"))
+
+
+@pytest.mark.parametrize(
+    ("source", "graded_by"),
+    [(LOG, "results"), (LOG_2025, "eval")],
+    ids=["2024: results name the scorers", "2025: the eval's spec names them"],
+)
 def test_a_sample_that_failed_before_it_was_scored_is_an_attempt_without_a_verdict(
-    tmp_path: Path,
+    tmp_path: Path, source: Path, graded_by: str
 ) -> None:
     """A sample whose sandbox died had no eval_result: it left the run's attempts, so 6 of 8
     passed read 0.75 where 6 of 10 ran, and the run's error rate read 0."""
     from tests.operators.builders import run_two_phase, sessions_of
     from trajectory_assets.operators import EvalRuns
 
-    log = json.loads(LOG.read_text())
+    log = json.loads(source.read_text())
+    if graded_by == "eval":  # the 2025 log names its scorers in both: keep the spec's only
+        log.pop("results")
     passing = log["samples"][0]
-    passing["scores"]["match"]["value"] = "C"
+    passing["scores"][next(iter(passing["scores"]))]["value"] = "C"
     failed = copy.deepcopy(passing)
     failed["id"] = 2
     failed["error"] = {"message": "RuntimeError('sandbox died')", "traceback": ""}
@@ -118,7 +128,8 @@ def test_a_sample_that_failed_before_it_was_scored_is_an_attempt_without_a_verdi
     (run,) = run_two_phase(EvalRuns(), "sessions", sessions).to_pylist()
     assert (run["n_attempts"], run["pass_rate"], run["error_session_rate"]) == (2, 0.5, 0.5)
 
-    del log["results"]  # an eval that grades nothing: no attempts
+    log.pop("results", None)  # an eval that grades nothing: no attempts
+    log["eval"].pop("scorers", None)
     log["samples"] = [failed]
     path.write_text(json.dumps(log))
     assert not [r for r in IMPORTERS["inspect"].parse(path) if r["event_type"] == "eval_result"]

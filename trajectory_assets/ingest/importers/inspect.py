@@ -300,15 +300,16 @@ def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[R
             payload=dumps({"message": message}),
         )
     scored = first_score(header, sample.get("scores") or {})
-    result: dict[str, Any] = {"benchmark": task, "task_id": str(sample_id), "run_id": run_id}
+    verdict: dict[str, Any] | None = None
     if scored is not None:
         scorer, score = scored
         value = value_to_float(score.get("value"))
         passed = value is not None and value >= 1.0
-        result |= {"passed": passed, "score": value, "scorer": scorer, "value": score.get("value")}
+        verdict = {"passed": passed, "score": value, "scorer": scorer, "value": score.get("value")}
     elif sample_error and _scored_eval(header):  # an attempt all the same
-        result |= {"passed": None, "score": None, "unscored": "sample_error"}
-    if len(result) > 3:
+        verdict = {"passed": None, "score": None, "unscored": "sample_error"}
+    if verdict is not None:
+        result = {"benchmark": task, "task_id": str(sample_id), "run_id": run_id, **verdict}
         add(
             "eval_result",
             ("eval_result",),
