@@ -82,7 +82,7 @@ def _stale(
     from trajectory_assets.engine.explain import why_stale
     from trajectory_assets.engine.lineage import stale_days
 
-    stale = stale_days(catalog.lake, registry, ops, days, on_bad_file)
+    stale = stale_days(catalog.lake, registry, ops, days, on_bad_file, catalog)
     if not say_why:
         return {
             day: f"{TABLES_DUE} ({', '.join(op.name for op in s.operators)})"

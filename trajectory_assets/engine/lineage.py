@@ -172,12 +172,14 @@ def stale_days(
     operators: Sequence[Operator],
     days: Sequence[str],
     on_bad_file: OnBadFile = "fail",
+    catalog: Catalog | None = None,
 ) -> dict[str, StaleDay]:
-    """`stale_operators` with the operators and each day's keys."""
+    """`stale_operators` with the operators and each day's keys (`catalog`: the caller's, whose
+    snapshots it has loaded already)."""
     if not operators:
         return {}
     ops = in_lake(lake, registry.ordered(operators))
-    catalog = Catalog(lake, registry.tables)
+    catalog = catalog or Catalog(lake, registry.tables)
     stale: dict[str, StaleDay] = {}
     problems: list[RawLayoutError] = []  # every day's at once, not one command per day
     for day in days:
