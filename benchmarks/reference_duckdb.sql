@@ -151,8 +151,8 @@ CREATE OR REPLACE TEMP TABLE prices AS SELECT * FROM read_parquet(getvariable('p
 
 CREATE OR REPLACE TEMP TABLE llm_calls AS
 WITH calls AS (
-    SELECT dt, app_id, session_id, turn_index, event_id, ts, agent_id, request_id, model,
-        ttft_ms, latency_ms, input_tokens, output_tokens, cache_tokens, cache_write_tokens,
+    SELECT dt, app_id, session_id, turn_index, event_id, ts, rn AS event_position, agent_id,
+        request_id, model, ttft_ms, latency_ms, input_tokens, output_tokens, cache_tokens, cache_write_tokens,
         error_type, error_code, cache_added_to_input,
         payload_count(payload, '$.cache_write_1h_tokens') AS cache_write_1h_tokens,
         payload_count(payload, '$.web_searches') AS web_searches,
@@ -204,8 +204,8 @@ COPY llm_calls TO 'peer/llm_calls'
 --    payload is not a JSON object or has no non-null `arguments`); an erroring call is terminal
 --    when no llm_call or tool_call follows it in the session.
 CREATE OR REPLACE TEMP TABLE tool_calls AS
-SELECT dt, app_id, session_id, turn_index, event_id, ts, agent_id, tool_name, tool_latency_ms,
-    error_type, error_code,
+SELECT dt, app_id, session_id, turn_index, event_id, ts, rn AS event_position, agent_id,
+    tool_name, tool_latency_ms, error_type, error_code,
     CASE WHEN json_valid(payload) AND json_type(payload) = 'OBJECT'
               AND json_type(payload, '$.arguments') <> 'NULL'
          THEN md5(CAST(json_extract(payload, '$.arguments') AS VARCHAR)) END AS arguments_hash,
@@ -387,7 +387,7 @@ COPY turns TO 'peer/turns'
 -- 9. errors
 COPY (
     SELECT dt, app_id, error_type, session_id, turn_index::INTEGER AS turn_index, event_id, ts,
-        agent_id, error_code, event_type, tool_name, model, message, prev_event_type,
+        rn AS event_position, agent_id, error_code, event_type, tool_name, model, message, prev_event_type,
         last_call_rn IS NULL OR last_call_rn <= rn AS is_terminal, artifacts
     FROM (
         SELECT *,

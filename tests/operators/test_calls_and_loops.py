@@ -59,6 +59,7 @@ def test_llm_call_row_exact_values():
         "c1",
         10,
         **given,
+        event_position=2,  # after session_start
         cache_write_tokens=300,
         cost_usd=cost,
         price_source=f"genai-prices {GENAI_PRICES_VERSION}: openai/gpt-4o",
@@ -191,6 +192,7 @@ def test_tool_call_row_exact_values():
             "t1",
             10,
             **given,
+            event_position=2,
             arguments_hash=md5('{"cmd":"ls -la"}'),
             is_terminal=True,  # nothing but session_end after it
         ),
@@ -401,3 +403,20 @@ def test_tool_calls_table_has_one_row_per_tool_call_event():
     out = sessionize(events)
     assert out["tool_calls"].num_rows == one(out["sessions"])["n_tool_calls"] == 4
     assert isinstance(out["tool_calls"], pa.Table)
+
+
+def test_event_position_orders_a_session_across_tables_where_times_tie():
+    """A model call and the tool call it made share a `ts` (an importer's action time): sorted
+    by `ts` and `event_id`, the tool call came first."""
+    events = [
+        llm(10, event_id="z-call", seq=1),
+        tool(10, event_id="a-tool", seq=2, error_type="E"),
+        llm(10, event_id="m-call", seq=3),
+    ]
+    out = sessionize(events)
+    rows = [
+        (r["event_position"], r["event_id"])
+        for name in ("llm_calls", "tool_calls", "errors")
+        for r in out[name].to_pylist()
+    ]
+    assert sorted(set(rows)) == [(1, "z-call"), (2, "a-tool"), (3, "m-call")]

@@ -47,6 +47,7 @@ def test_error_row_exact_values():
         "turn_index": 0,
         "event_id": "err1",
         "ts": at(20),
+        "event_position": 3,  # session_start, the call, then it
         "agent_id": "coder",  # which agent of a session of several failed
         "error_code": "E127",
         "event_type": "tool_call",

@@ -22,6 +22,13 @@ EVENT_ID = column(
     "event_id", pa.string(), "The event's id (unique in its session after de-duplication)."
 )
 EVENT_TS = column("ts", TS, "When the event happened.")
+EVENT_POSITION = column(
+    "event_position",
+    pa.int64(),
+    "The event's 1-based position in its session's event order (`ts`, then `seq`, then "
+    "`event_id`; copies of a re-sent event counted once): sort by it to read a session's calls "
+    "and errors in order across tables, where `ts` ties.",
+)
 AGENT_ID = column("agent_id", pa.string(), "The event's `agent_id`.")
 
 REJECTED_EVENTS = pa.schema(
@@ -275,6 +282,7 @@ ERRORS = pa.schema(
         EVENT_TURN,
         EVENT_ID,
         EVENT_TS,
+        EVENT_POSITION,
         AGENT_ID,
         column("error_code", pa.string(), "The event's `error_code`."),
         column(

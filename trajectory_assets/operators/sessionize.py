@@ -78,7 +78,8 @@ def _last_of(event_type: str) -> str:
     """
 
 
-CALL_COLUMNS = """dt, app_id, session_id, turn_index, event_id, ts, agent_id, rn"""
+CALL_COLUMNS = """dt, app_id, session_id, turn_index, event_id, ts, rn AS event_position,
+    agent_id, rn"""
 
 LLM_CALLS = f"""
 SELECT {CALL_COLUMNS}, request_id, model, ttft_ms, latency_ms, input_tokens, output_tokens,
@@ -181,7 +182,8 @@ FROM agg LEFT JOIN cost USING (app_id, session_id, turn_index)
 """
 
 ERRORS = f"""
-SELECT dt, app_id, error_type, session_id, turn_index, event_id, ts, agent_id, error_code,
+SELECT dt, app_id, error_type, session_id, turn_index, event_id, ts, rn AS event_position,
+    agent_id, error_code,
     event_type, tool_name, model, message, prev_event_type,
     last_call_rn IS NULL OR last_call_rn <= rn AS is_terminal, artifacts
 FROM (
@@ -207,9 +209,9 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"11+{PRICING_VERSION}"  # 9: cache counted apart added to input; 10: Bedrock ids
+    version = f"12+{PRICING_VERSION}"  # 9: cache counted apart added to input; 10: Bedrock ids
     # priced, cache writes as a whole-number float counted, 1-hour writes and web searches priced;
-    # 11: a verdict of 1.0 passes, a blank status is unknown
+    # 11: a verdict of 1.0 passes, a blank status is unknown; 12: event_position
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,

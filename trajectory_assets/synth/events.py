@@ -245,7 +245,9 @@ class Session:
     def error_event(self, turn: int) -> None:
         rng = self.rng
         etype, code, template = rng.choice(AGENT_ERRORS)
-        message = template.format(n=self.ctx + rng.randint(1, 5000), m=128_000, k=self.iterations)
+        window = 128_000  # a context window the prompt went past
+        too_long = max(self.ctx, window) + rng.randint(1, 5000)
+        message = template.format(n=too_long, m=window, k=self.iterations)
         r = rng.random()
         if r < 0.06:
             payload: str | None = dumps({"detail": "unhandled exception", "retryable": False})
