@@ -3,7 +3,12 @@ reasons), and how the importers read a source's cache counts."""
 
 import numpy as np
 
-from trajectory_assets.ingest.common import input_with_cache, metric_problems, validate_row
+from trajectory_assets.ingest.common import (
+    clip,
+    input_with_cache,
+    metric_problems,
+    validate_row,
+)
 
 
 def test_metrics_are_refused_for_the_reasons_rejected_events_gives() -> None:
@@ -47,3 +52,14 @@ def test_a_row_gives_every_reason_that_applies() -> None:
         "negative input_tokens",
         "negative turn_index",
     ]
+
+
+def test_a_long_text_keeps_its_start_and_its_end() -> None:
+    """A shell's error is at the end of its output: the first 2,000 characters lost it."""
+    output = "Reading package lists..." + "." * 5_000 + "E: Unable to locate package llvm-dev"
+    kept = clip(output)
+    assert kept.startswith("Reading package lists...")
+    assert kept.endswith("E: Unable to locate package llvm-dev")
+    assert "[… 3,060 characters cut …]" in kept
+    assert len(kept) < 2_100
+    assert clip("short") == "short" and clip("x" * 2_000) == "x" * 2_000

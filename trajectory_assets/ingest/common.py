@@ -220,6 +220,20 @@ def input_with_cache(
     return (input_tokens + reads + writes, True) if exclusive else (input_tokens, False)
 
 
+TEXT_KEPT = 2_000
+"""Characters of a message or text an importer keeps (a tool's whole output can be megabytes)."""
+
+
+def clip(text: str, limit: int = TEXT_KEPT) -> str:
+    """The text, or its first quarter and last three quarters of `limit` around a note of what
+    was cut: a shell's or a compiler's error is at the end of its output, which cutting the tail
+    lost (`E: Unable to locate package`), and the start says what ran."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit // 4, limit - limit // 4
+    return f"{text[:head]}\n[… {len(text) - limit:,} characters cut …]\n{text[-tail:]}"
+
+
 def non_negative(value: float | None) -> float | None:
     """A duration computed from two clocks can come out negative; that is no duration at all."""
     return None if value is None or value < 0 else value

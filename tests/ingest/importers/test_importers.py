@@ -168,6 +168,13 @@ def test_loops_compare_what_each_tool_call_did(imported: Imported) -> None:
     assert longest == real.expect_swe_agent(real.SWE_AGENT).longest_repeat
 
 
+def test_a_long_tool_output_keeps_its_last_lines(imported: Imported) -> None:
+    """An OpenHands observation of 2,053 characters ends with its cause (`E: Unable to locate
+    package llvm-dev`); the importers kept the first 2,000 characters only."""
+    payloads = _app(imported.raw, "openhands")["payload"].to_pylist()
+    assert [p for p in payloads if p and "Unable to locate package llvm-dev" in p]
+
+
 def test_tau_bench_eval_runs_pass_rate_equals_the_file(imported: Imported) -> None:
     expected = real.expect_tau_bench(real.TAU_BENCH)
     runs = imported.tier_b["eval_runs"]

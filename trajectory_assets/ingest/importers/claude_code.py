@@ -59,7 +59,15 @@ from pathlib import Path
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import LeftOut, Row, dumps, event, non_negative, stable_id
+from trajectory_assets.ingest.common import (
+    LeftOut,
+    Row,
+    clip,
+    dumps,
+    event,
+    non_negative,
+    stable_id,
+)
 from trajectory_assets.ingest.importers.claude_code_entries import (
     NESTED_COUNTS,
     Entry,
@@ -209,7 +217,7 @@ class _Session:
                     entry.ts,
                     agent_id=agent,
                     error_type=str(entry.raw.get("subtype") or "system_error"),
-                    payload=dumps({"message": _text(entry.raw.get("content"))[:2000] or None}),
+                    payload=dumps({"message": clip(_text(entry.raw.get("content"))) or None}),
                 )
                 self.turns.next_of(agent, retried)
         self.turns.close()
@@ -252,7 +260,7 @@ class _Session:
             agent_id=agent,
             error_type=str(error) if isinstance(error, str) and error else "api_error",
             error_code=_code(entry.raw.get("apiErrorStatus")),
-            payload=dumps({"message": _text(entry.message.get("content"))[:2000] or None}),
+            payload=dumps({"message": clip(_text(entry.message.get("content"))) or None}),
         )
 
     def _llm_call(self, response: Response, agent: str) -> None:
@@ -297,7 +305,7 @@ class _Session:
                 last.ts,
                 turn_index=turn,
                 agent_id=agent,
-                payload=dumps({"text": text[:2000]}),
+                payload=dumps({"text": clip(text)}),
             )
 
     def _tool_call(self, entry: Entry, block: dict[str, Any], agent: str) -> Row:
@@ -317,7 +325,7 @@ class _Session:
         for block in results:
             call = tools.get(str(block.get("tool_use_id")))
             failed = block.get("is_error") is True
-            message = _text(block.get("content"))[:2000]
+            message = clip(_text(block.get("content")))
             if call is not None:
                 call["tool_latency_ms"] = non_negative(elapsed_ms(call["ts"], entry.ts))
                 if failed:
@@ -345,7 +353,7 @@ class _Session:
                 ("user_message", entry.uuid),
                 entry.ts,
                 agent_id=agent,
-                payload=dumps({"text": text[:2000]}),
+                payload=dumps({"text": clip(text)}),
             )
             self.turns.next_of(agent, prompt)
 

@@ -50,6 +50,7 @@ from typing import Any
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     Row,
+    clip,
     dumps,
     event,
     non_negative,
@@ -266,7 +267,7 @@ class _Rollout:
                     line.ts,
                     turn_index=self.turns.current(None),
                     error_type=f"codex_{item}",
-                    payload=dumps({"message": str(payload.get("message") or "")[:2000]}),
+                    payload=dumps({"message": clip(str(payload.get("message") or ""))}),
                 )
                 if item == "stream_error":  # the request is sent again: the error is that call's
                     self.turns.next_of(None, error)
@@ -330,7 +331,7 @@ class _Rollout:
         if code is not None and code != 0:
             call["error_type"] = "exit_code"
             call["error_code"] = str(code)
-            message = _output_text(output)[:2000]
+            message = clip(_output_text(output))
             call["payload"] = dumps({**json.loads(call["payload"]), "message": message})
 
     def _message(self, line: Line) -> None:
@@ -341,7 +342,7 @@ class _Rollout:
                 "user_message",
                 ("line", line.number),
                 line.ts,
-                payload=dumps({"text": text[:2000]}),
+                payload=dumps({"text": clip(text)}),
             )
             self.turns.next_of(None, prompt)
         elif role == "assistant" and text:
@@ -350,7 +351,7 @@ class _Rollout:
                 ("line", line.number),
                 line.ts,
                 turn_index=self.turns.current(None),
-                payload=dumps({"text": text[:2000]}),
+                payload=dumps({"text": clip(text)}),
             )
 
 

@@ -56,6 +56,7 @@ from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     EPOCH,
     Row,
+    clip,
     dumps,
     event,
     non_negative,
@@ -199,7 +200,7 @@ def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[R
                 agent_id="scorer" if scoring else agent,
                 model=e.get("model") or model,
                 error_type=_error_class(text) or "model_error",
-                payload=dumps({"message": text[:2000], "retry_of": retried[index]}),
+                payload=dumps({"message": clip(text), "retry_of": retried[index]}),
             )
         elif kind == "model":
             output = e.get("output") or {}
@@ -216,7 +217,7 @@ def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[R
             if output.get("model"):
                 payload["response_model"] = output["model"]
             if error:
-                payload["message"] = str(error)[:2000]
+                payload["message"] = clip(str(error))
             retries = sum(1 for final in retried.values() if final == index)
             if retries:
                 payload["retries"] = retries

@@ -55,6 +55,7 @@ from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     CUT_LAST_LINE,
     Row,
+    clip,
     content_id,
     decoded,
     dumps,
@@ -305,9 +306,7 @@ def _record_events(record: dict[str, Any], data: bytes) -> Iterator[Row]:
                         ts,
                         turn_index=max(turn, 0),
                         error_type="tool_error",
-                        payload=dumps(
-                            {"message": str(e.get("content") or e.get("message"))[:2000]}
-                        ),
+                        payload=dumps({"message": clip(str(e.get("content") or e.get("message")))}),
                     )
                 continue
             row = row_or_none
@@ -316,7 +315,7 @@ def _record_events(record: dict[str, Any], data: bytes) -> Iterator[Row]:
             if failed:
                 row["error_type"] = "tool_error" if observation == "error" else "exit_code"
                 row["error_code"] = None if code is None else str(code)
-                message = str(e.get("content") or e.get("message") or "")[:2000]
+                message = clip(str(e.get("content") or e.get("message") or ""))
                 row["payload"] = dumps({**json.loads(row["payload"]), "message": message})
             if target is not None and target == last_tool:
                 last_tool = None
@@ -334,7 +333,7 @@ def _record_events(record: dict[str, Any], data: bytes) -> Iterator[Row]:
             end,
             agent_id=agent_id,
             error_type=match.group(1) if match else "agent_error",
-            payload=dumps({"message": text[:2000]}),
+            payload=dumps({"message": clip(text)}),
         )
     result = _eval(record, session_id)
     if result is not None:

@@ -29,6 +29,7 @@ from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     Row,
     base_name,
+    clip,
     dumps,
     event,
     load_json,
@@ -117,7 +118,7 @@ def _run_events(
             if row_or_none is not None and isinstance(content, str) and content.startswith("Error"):
                 row_or_none["error_type"] = "tool_error"
                 details = json.loads(row_or_none["payload"])
-                row_or_none["payload"] = dumps({**details, "message": content[:2000]})
+                row_or_none["payload"] = dumps({**details, "message": clip(content)})
     reward = to_float(run.get("reward"))
     info = run.get("info") if isinstance(run.get("info"), dict) else {}
     assert isinstance(info, dict)
