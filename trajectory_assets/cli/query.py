@@ -69,6 +69,8 @@ def query(
     you would not give a shell."""
     import duckdb
 
+    if not sql.strip():  # an unset shell variable: DuckDB runs nothing and says nothing
+        raise CliError('the SQL is empty: give a query, e.g. "SELECT * FROM sessions LIMIT 5"')
     if output is not None and str(output) == "-":  # the usual name of stdout
         output = None
     if fmt == "parquet" and output is None:
