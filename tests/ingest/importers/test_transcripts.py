@@ -291,3 +291,26 @@ def test_a_request_sent_on_after_a_response_starts_at_that_responses_end() -> No
     assert latencies["req_004"] == 60000.0  # 10:01:00 (req_003's end) to 10:02:00, not 109 s
     ends = sorted((r["ts"], r["ts"] + dt.timedelta(milliseconds=r["latency_ms"])) for r in calls)
     assert all(end <= start for (_, end), (start, _) in itertools.pairwise(ends))
+
+
+@pytest.mark.parametrize("first", ["edge_cases.jsonl", "todowrite_examples.jsonl"])
+def test_a_session_with_lines_in_another_file_is_read_whole_whichever_comes_first(
+    tmp_path: Path, first: str
+) -> None:
+    """`edge_cases.jsonl` holds one line of `todowrite_session`, a copy of one in
+    `todowrite_examples.jsonl`: imported first, it made a session of that one response, whose
+    events the lake kept (turn 0 with two calls, turn 3 gone, a second start and end)."""
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    fixtures = {p.name: p for p in real_transcripts.CLAUDE_CODE}
+    for name in ("edge_cases.jsonl", "todowrite_examples.jsonl"):
+        (folder / name).write_bytes(fixtures[name].read_bytes())
+    second = next(n for n in ("edge_cases.jsonl", "todowrite_examples.jsonl") if n != first)
+    for name in (first, second):  # two imports, one file each
+        ingest_files(str(tmp_path / "lake"), "claude-code", [folder / name])
+    raw = raw_events(tmp_path / "lake")
+    session = raw.filter(pc.equal(raw["session_id"], "todowrite_session"))
+    calls = session.filter(pc.equal(session["event_type"], "llm_call"))
+    assert sorted(calls["turn_index"].to_pylist()) == [0, 1, 2, 3, 4, 5]  # 6 responses
+    types = session["event_type"].to_pylist()
+    assert (types.count("session_start"), types.count("session_end")) == (1, 1)

@@ -5,11 +5,14 @@ parent's `sessionId`: `agent-<agentId>.jsonl` beside the session's `<sessionId>.
 `<sessionId>/subagents/*.jsonl` below it. A session's turns are numbered across all its agents
 (`turns`), so a file read alone numbered its sub-agent's turns from 0 again, into the turns of
 the main conversation. Whichever of a session's files is imported, the importer reads them all,
-in one order, and so gives the same events.
+in one order, and so gives the same events; so too a transcript of the folder that holds a
+copy of some of a session's lines (read alone first, they made a session of their own, which
+the lake kept).
 """
 
 import functools
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -53,43 +56,35 @@ def session_files(path: Path, sessions: set[str]) -> list[Path]:
     found = {path}
     for home in homes:
         for session in sessions:
-            main = home / f"{session}.jsonl"
-            if main.is_file():
-                found.add(main)
-            found.update(_agent_files(home, "agent-*.jsonl").get(session, ()))
+            found.update(_files_by_session(home).get(session, ()))
             below = home / session / "subagents"
             if below.is_dir():
-                found.update(_agent_files(below, "*.jsonl").get(session, ()))
+                found.update(_files_by_session(below).get(session, ()))
     return sorted(found)
 
 
-def _agent_files(folder: Path, pattern: str) -> dict[str, tuple[Path, ...]]:
-    return _agent_files_of(str(folder), pattern, folder.stat().st_mtime_ns)
+def _files_by_session(folder: Path) -> dict[str, tuple[Path, ...]]:
+    return _files_by_session_of(str(folder), folder.stat().st_mtime_ns)
+
+
+SESSION_ID = re.compile(rb'"sessionId"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 @functools.lru_cache(maxsize=256)
-def _agent_files_of(folder: str, pattern: str, mtime_ns: int) -> dict[str, tuple[Path, ...]]:
-    """Sub-agent files by session, read once per state of the folder (a folder of thousands of
-    transcripts is imported file by file)."""
+def _files_by_session_of(folder: str, mtime_ns: int) -> dict[str, tuple[Path, ...]]:
+    """The folder's transcripts by the sessions they hold entries of, read once per state of the
+    folder (a folder of thousands of transcripts is imported file by file): the session's own
+    file, its sub-agents' (`agent-*.jsonl`), and any other holding some of its entries (a line
+    copied into another file), so the session is read whole whichever file is imported first."""
     found: dict[str, list[Path]] = {}
-    for file in Path(folder).glob(pattern):
-        session = _first_session(file)
-        if session is not None:
-            found.setdefault(session, []).append(file)
+    for file in Path(folder).glob("*.jsonl"):
+        try:
+            data = file.read_bytes()
+        except OSError:
+            continue
+        for session in {m.group(1) for m in SESSION_ID.finditer(data)}:
+            try:  # the id as JSON spells it, unescaped
+                found.setdefault(json.loads(b'"' + session + b'"'), []).append(file)
+            except ValueError:  # no valid JSON string: no entry read_entries would keep
+                continue
     return {session: tuple(files) for session, files in found.items()}
-
-
-def _first_session(path: Path) -> str | None:
-    """The `sessionId` of the file's first lines (a sub-agent's file holds one session)."""
-    try:
-        with path.open(encoding="utf-8", errors="replace") as lines:
-            for _, line in zip(range(20), lines, strict=False):
-                try:
-                    raw = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(raw, dict) and raw.get("sessionId"):
-                    return str(raw["sessionId"])
-    except OSError:
-        return None
-    return None
