@@ -46,6 +46,7 @@ def test_an_empty_day_renders():
         "llm_calls": 0,
         "llm_calls_unpriced": 0,
         "loops_detected": 0,
+        "ended_on_error": 0,
         "failing_tools": 0,
         "eval_runs": 0,
     }
@@ -341,3 +342,24 @@ def test_many_spellings_end_in_an_ellipsis():
     (row,) = gather_data(sessionize(events)).by_model
     assert row["calls"] == 6 and row["also_named"].endswith(", …")
     assert row["also_named"].count(",") == 3
+
+
+def test_sessions_that_ended_on_an_error_are_listed_costliest_first():
+    """A developer had no way from the page to the session that failed: the loops alone were
+    named."""
+    events = [
+        llm(0, session_id="cheap", model="gpt-4o", input_tokens=10, output_tokens=1),
+        event("error", 5, session_id="cheap", error_type="Crash"),
+        llm(0, session_id="dear", model="gpt-4o", input_tokens=100_000, output_tokens=1),
+        tool(5, session_id="dear", tool_name="bash", error_type="ToolError", turn_index=0),
+        event("error", 6, session_id="dear", error_type="GaveUp", turn_index=0),
+        llm(0, session_id="recovered", model="gpt-4o", input_tokens=10),
+        event("error", 5, session_id="recovered", error_type="Transient"),
+        llm(9, session_id="recovered", model="gpt-4o", input_tokens=10),  # went on: not terminal
+    ]
+    report = render_daily_report(DAY, sessionize(events))
+    assert report.summary["ended_on_error"] == 2
+    section = report.html.split("<h2>Sessions that ended on an error")[1]
+    assert section.index("<td>dear</td>") < section.index("<td>cheap</td>")
+    assert "<td>GaveUp</td>" in section and "<td>ToolError</td>" not in section  # its last
+    assert "recovered" not in section

@@ -15,7 +15,7 @@ from trajectory_assets.report.page import render_page
 
 REPORT_VERSION = 6  # 2: unpriced calls of eval runs, every failing tool counted; 3: window_days;
 # 4: the cost of calls none of which has a price is unknown, not $0; 5: cost bars across;
-# 6: one model's spellings are one row
+# 6: one model's spellings are one row, sessions that ended on an error
 """Bump when what the page or the chart shows changes: pages drawn by another version are drawn
 again, even from the same tables."""
 
@@ -39,6 +39,7 @@ def render_daily_report(day: str, tables: Mapping[str, pa.Table]) -> DailyReport
         "llm_calls": int(data.totals["llm_calls"]),
         "llm_calls_unpriced": int(data.totals["llm_calls_unpriced"]),
         "loops_detected": int(data.totals["loops_detected"]),
+        "ended_on_error": int(data.totals["ended_on_error"]),
         "failing_tools": int(data.totals["failing_tools"]),
         "eval_runs": len(data.evals),
     }

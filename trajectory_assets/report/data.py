@@ -16,11 +16,19 @@ import pyarrow as pa
 from trajectory_assets.batch import Batch
 from trajectory_assets.operators import TIER_B
 
-REPORT_TABLES = ("sessions", "llm_calls", "tool_stats", "eval_runs", "model_comparisons")
+REPORT_TABLES = (
+    "sessions",
+    "llm_calls",
+    "tool_stats",
+    "eval_runs",
+    "model_comparisons",
+    "errors",
+)
 TOP_TOOLS = 10
 SHOWN_SPELLINGS = 3
 """Other spellings of a model the report names beside it; more end in an ellipsis."""
 TOP_LOOPS = 10
+TOP_ENDED = 10
 
 
 # One row type per query, its keys the query's columns. DuckDB sums BIGINTs as HUGEINT, which
@@ -33,6 +41,7 @@ class Totals(TypedDict):
     llm_calls: int
     llm_calls_unpriced: Decimal
     loops_detected: int
+    ended_on_error: int
     failing_tools: int
 
 
@@ -121,6 +130,18 @@ class ComparisonRow(TypedDict):
     window_days: int | None
 
 
+class EndedRow(TypedDict):
+    """A session whose last error came after its last call: where a developer starts."""
+
+    app_id: str
+    session_id: str
+    turn_index: int | None
+    error_type: str
+    failed_at: str
+    status: str
+    cost_usd: float | None
+
+
 class LoopRow(TypedDict):
     app_id: str
     session_id: str
@@ -140,6 +161,7 @@ class ReportData:
     evals: list[EvalRow]
     comparisons: list[ComparisonRow]
     loops: list[LoopRow]
+    ended: list[EndedRow]
     totals: Totals
 
 
@@ -154,6 +176,7 @@ def gather_data(tables: Mapping[str, pa.Table]) -> ReportData:
             evals=_with_intervals(_rows(batch, EVALS, EvalRunRow)),
             comparisons=_rows(batch, COMPARISONS, ComparisonRow),
             loops=_rows(batch, LOOPS, LoopRow),
+            ended=_rows(batch, ENDED_ON_ERROR, EndedRow),
             totals=_rows(batch, TOTALS, Totals)[0],
         )
     finally:
@@ -187,6 +210,7 @@ SELECT (SELECT count(*) FROM sessions) AS sessions,
     (SELECT count(*) FROM llm_calls) AS llm_calls,
     (SELECT coalesce(sum(n_llm_calls_unpriced), 0) FROM sessions) AS llm_calls_unpriced,
     (SELECT count(*) FILTER (WHERE loop_detected) FROM sessions) AS loops_detected,
+    (SELECT count(DISTINCT (app_id, session_id)) FROM errors WHERE is_terminal) AS ended_on_error,
     (SELECT count(*) FROM tool_stats WHERE n_errors > 0) AS failing_tools
 """
 
@@ -265,6 +289,18 @@ FROM sessions WHERE loop_detected
 ORDER BY greatest(max_identical_tool_run, max_ping_pong) DESC, app_id, session_id
 LIMIT {TOP_LOOPS}
 """
+
+ENDED_ON_ERROR = f"""
+SELECT e.app_id, e.session_id, e.turn_index, e.error_type,
+    coalesce(e.tool_name, e.event_type) AS failed_at, s.status, s.cost_usd
+FROM errors e JOIN sessions s USING (app_id, session_id)
+WHERE e.is_terminal
+QUALIFY row_number() OVER (PARTITION BY e.app_id, e.session_id ORDER BY e.event_position DESC) = 1
+ORDER BY s.cost_usd DESC NULLS LAST, e.app_id, e.session_id
+LIMIT {TOP_ENDED}
+"""
+"""Each session's last error after which it made no call (`errors.is_terminal`), costliest
+sessions first."""
 
 
 def _with_intervals(runs: list[EvalRunRow]) -> list[EvalRow]:

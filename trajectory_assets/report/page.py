@@ -94,6 +94,7 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
         ("llm calls", _fmt(int(t["llm_calls"]))),
         ("unpriced llm calls", _fmt(int(t["llm_calls_unpriced"]))),
         ("sessions with a loop", _fmt(int(t["loops_detected"]))),
+        ("sessions ended on an error", _fmt(int(t["ended_on_error"]))),
     ]
     image = base64.b64encode(png).decode("ascii")
     sections = [
@@ -207,6 +208,21 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
             ],
             data.loops,
             "No loop detected this day.",
+        ),
+        "<h2>Sessions that ended on an error (costliest first)</h2>",
+        _shown_of(len(data.ended), int(t["ended_on_error"]), "sessions that ended on an error"),
+        _html_table(
+            [
+                ("app", "app_id", ""),
+                ("session", "session_id", ""),
+                ("turn", "turn_index", ""),
+                ("error", "error_type", ""),
+                ("at", "failed_at", ""),
+                ("status", "status", ""),
+                ("cost", "cost_usd", "usd"),
+            ],
+            data.ended,
+            "No session ended on an error this day.",
         ),
     ]
     body = "\n".join(sections)
