@@ -148,12 +148,15 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
         )
     if report.changed:
         path, line = report.changed[0]
+        sessions = report.changed_sessions
+        named = ", ".join(f"{app}/{session}" for app, session in sessions[:3])
+        more = f" and {len(sessions) - 3:,} more" if len(sessions) > 3 else ""
         tell(
             f"warning: {len(report.changed):,} of the events already present differ from the "
-            f"lake's copy (first: {line}, from {path}); an event id is written once, so the "
-            "lake keeps its copy: to replace them, forget their sessions "
-            f"(trajectory-assets forget --lake {lake} --app-id APP --session-id SESSION) and "
-            "ingest again"
+            f"lake's copy, in {len(sessions):,} session(s) ({named}{more}; first: {line}, from "
+            f"{path}); an event id is written once, so the lake keeps its copy: to replace "
+            f"them, forget their sessions (trajectory-assets forget --lake {lake} --app-id APP "
+            "--session-id SESSION ..., or --all-sessions) and ingest again"
         )
     forget = f"trajectory-assets forget --lake {lake} --app-id APP --before 1970-01-02 --yes"
     if "1970-01-01" in days:

@@ -62,6 +62,7 @@ class FileResult:
     written: int = 0  # events newly written (0 on a repeated import)
     skipped: int = 0  # events already in the lake
     changed: tuple[str, ...] = ()  # of those, the ones the lake holds with other content
+    changed_sessions: frozenset[tuple[str, str]] = frozenset()  # (app_id, session_id) of those
     files: tuple[str, ...] = ()  # Parquet files written
     size: int = 0  # bytes of the source file
     left_out: tuple[str, ...] = ()  # lines of the source that may have held events, left out
@@ -109,6 +110,11 @@ class IngestReport:
     def changed(self) -> list[tuple[str, str]]:
         """(source file, event line) of each event the lake already held with other content."""
         return [(f.path, line) for f in self.files for line in f.changed]
+
+    @property
+    def changed_sessions(self) -> list[tuple[str, str]]:
+        """(app_id, session_id) of the sessions holding those events, sorted."""
+        return sorted({s for f in self.files for s in f.changed_sessions})
 
     @property
     def sessions(self) -> int:
@@ -306,6 +312,7 @@ def _import(
         written=summary.events_written,
         skipped=summary.events_skipped,
         changed=tuple(summary.changed),
+        changed_sessions=frozenset(summary.changed_sessions),
         files=tuple(summary.files),
         left_out=left,
         rejected=tuple(b.reason for b in kept),

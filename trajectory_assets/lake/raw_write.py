@@ -50,6 +50,7 @@ class WriteSummary:
     sessions: set[tuple[str, str]] = field(default_factory=set)
     days: set[str] = field(default_factory=set)
     changed: list[str] = field(default_factory=list)
+    changed_sessions: set[tuple[str, str]] = field(default_factory=set)
 
 
 def rows_to_table(rows: Sequence[Row]) -> pa.Table:
@@ -317,6 +318,8 @@ def write_rows(
         summary.events_written += result.written
         summary.events_skipped += result.skipped
         summary.changed += result.changed
+        if result.changed:
+            summary.changed_sessions.add((app_id, session_id))
         if result.path:
             summary.files.append(result.path)
     return summary

@@ -227,8 +227,9 @@ def test_a_reimport_with_edited_events_warns_and_keeps_the_lakes_copy(
     out, err = capsys.readouterr()
     assert "1 new event(s), 2 already present" in out
     assert (
-        "warning: 1 of the events already present differ from the lake's copy (first: app "
-        "jsonl, session s1, event e1: model, output_tokens differ, from " in " ".join(err.split())
+        "warning: 1 of the events already present differ from the lake's copy, in 1 "
+        "session(s) (jsonl/s1; first: app jsonl, session s1, event e1: model, output_tokens "
+        "differ, from " in " ".join(err.split())
     )
     assert {
         r["event_id"]: r["output_tokens"] for r in raw_events(tmp_path / "lake").to_pylist()
@@ -237,3 +238,22 @@ def test_a_reimport_with_edited_events_warns_and_keeps_the_lakes_copy(
         "e2": None,
         "e3": None,
     }
+
+
+def test_a_reimport_names_the_sessions_whose_events_differ(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The warning named the first event's session only: which sessions to forget was a
+    search of the lake."""
+    lake = str(tmp_path / "lake")
+    before = [_event(f"e{i}", session_id=f"s{i}", output_tokens=1) for i in range(5)]
+    source = _write(tmp_path / "events.jsonl", before)
+    assert main(["ingest", str(source), "--lake", lake, "--format", "jsonl"]) == 0
+    _write(source, [_event(f"e{i}", session_id=f"s{i}", output_tokens=2) for i in range(5)])
+    capsys.readouterr()
+    assert main(["ingest", str(source), "--lake", lake, "--format", "jsonl"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "differ from the lake's copy, in 5 session(s) (jsonl/s0, jsonl/s1, jsonl/s2 and 2 more;"
+        in err
+    )
