@@ -63,3 +63,5 @@ def test_a_long_text_keeps_its_start_and_its_end() -> None:
     assert "[… 3,060 characters cut …]" in kept
     assert len(kept) < 2_100
     assert clip("short") == "short" and clip("x" * 2_000) == "x" * 2_000
+    assert clip("x" * 2_010) == "x" * 2_010  # the note would make it longer
+    assert clip("abcdef", 0) == "abcdef"

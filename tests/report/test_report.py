@@ -281,7 +281,7 @@ def test_each_query_returns_its_row_type():
     from trajectory_assets.batch import Batch
     from trajectory_assets.report import data
 
-    python = {pa.int64(): int, pa.float64(): float, pa.string(): str}
+    python = {pa.int64(): int, pa.int32(): int, pa.float64(): float, pa.string(): str}
     queries = [
         (data.TOTALS, data.Totals),
         (data.BY_APP, data.AppRow),
@@ -290,6 +290,7 @@ def test_each_query_returns_its_row_type():
         (data.EVALS, data.EvalRunRow),
         (data.COMPARISONS, data.ComparisonRow),
         (data.LOOPS, data.LoopRow),
+        (data.ENDED_ON_ERROR, data.EndedRow),
     ]
     batch = Batch({name: data._table(name, {}) for name in data.REPORT_TABLES})
     try:
@@ -320,14 +321,18 @@ def test_one_model_spelled_several_ways_is_one_row():
         for i, name in enumerate(names)
     ]
     events.append(llm(20, session_id="s", model="claude-sonnet-4-5", error_type="Overloaded"))
+    failed = "vertex_ai/claude-sonnet-4-5"  # failed, unpriced, spelled as no priced call is
+    events.append(llm(21, session_id="s", model=failed, error_type="Overloaded"))
     rows = {r["model"]: r for r in gather_data(sessionize(events)).by_model}
     assert set(rows) == {
         *("claude-sonnet-4-5", "my-model", "azure/gpt-4o", "gpt-4o", "unknown"),
         *("gpt-4o-2024-08-06", "gpt-4o-2024-11-20"),
     }
     claude = rows["claude-sonnet-4-5"]
-    assert claude["also_named"] == "Claude-Sonnet-4-5, anthropic/claude-sonnet-4-5"
-    assert claude["calls"] == 6 and claude["unpriced"] == 1  # a failed call, no tokens: its row
+    assert claude["also_named"] == (
+        "Claude-Sonnet-4-5, anthropic/claude-sonnet-4-5, vertex_ai/claude-sonnet-4-5"
+    )
+    assert claude["calls"] == 7 and claude["unpriced"] == 2  # failed calls, no tokens: its row
     assert claude["latency_p50"] == 300.0  # the five timed calls' median
     assert rows["my-model"]["calls"] == 4 and rows["my-model"]["unpriced"] == 4
     assert rows["my-model"]["also_named"] == "My-Model"  # names shown trimmed

@@ -20,7 +20,7 @@ from trajectory_assets.lake.reports import (
     report_files,
     write_report,
 )
-from trajectory_assets.report import REPORT_TABLES, REPORT_VERSION
+from trajectory_assets.report import REPORT_TABLES, REPORT_VERSION, columns_read
 
 REPORT = "daily_report"
 
@@ -40,7 +40,8 @@ def report_asset(
         kinds={"html", "matplotlib"},
         code_version=str(REPORT_VERSION),  # a new page layout: the UI marks the pages stale
         description="One page per day: sessions and cost by app, latency by model, failing "
-        "tools, eval pass rates with intervals, paired model comparisons, loops detected.",
+        "tools, eval pass rates with intervals, paired model comparisons, loops detected, "
+        "sessions that ended on an error.",
     )
     def daily_report(
         context: dg.AssetExecutionContext, lake: LakeResource
@@ -118,7 +119,7 @@ def _refuse_missing_tables(catalog: Catalog, days: Sequence[str]) -> None:
 def _day_rows(catalog: Catalog, table: str, day: str) -> pa.Table:
     """The day's rows from its own files (a dataset of the whole table listed every file of
     every day: 3.4 s a report at 400 days)."""
-    return catalog.day_rows(table, day, catalog.get(table).schema.names)
+    return catalog.day_rows(table, day, columns_read(table))
 
 
 def report_inputs(catalog: Catalog, day: str) -> str:

@@ -228,10 +228,11 @@ def clip(text: str, limit: int = TEXT_KEPT) -> str:
     """The text, or its first quarter and last three quarters of `limit` around a note of what
     was cut: a shell's or a compiler's error is at the end of its output, which cutting the tail
     lost (`E: Unable to locate package`), and the start says what ran."""
-    if len(text) <= limit:
-        return text
     head, tail = limit // 4, limit - limit // 4
-    return f"{text[:head]}\n[… {len(text) - limit:,} characters cut …]\n{text[-tail:]}"
+    note = f"\n[… {len(text) - limit:,} characters cut …]\n"
+    if len(text) <= limit + len(note) or tail == 0:  # cut, it would be no shorter
+        return text
+    return f"{text[:head]}{note}{text[-tail:]}"
 
 
 def non_negative(value: float | None) -> float | None:

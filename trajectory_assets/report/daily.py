@@ -13,9 +13,9 @@ from trajectory_assets.report.chart import render_chart
 from trajectory_assets.report.data import gather_data
 from trajectory_assets.report.page import render_page
 
-REPORT_VERSION = 6  # 2: unpriced calls of eval runs, every failing tool counted; 3: window_days;
+REPORT_VERSION = 7  # 2: unpriced calls of eval runs, every failing tool counted; 3: window_days;
 # 4: the cost of calls none of which has a price is unknown, not $0; 5: cost bars across;
-# 6: one model's spellings are one row, sessions that ended on an error
+# 6: one model's spellings are one row; 7: sessions that ended on an error
 """Bump when what the page or the chart shows changes: pages drawn by another version are drawn
 again, even from the same tables."""
 

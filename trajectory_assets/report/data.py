@@ -29,6 +29,16 @@ SHOWN_SPELLINGS = 3
 """Other spellings of a model the report names beside it; more end in an ellipsis."""
 TOP_LOOPS = 10
 TOP_ENDED = 10
+ERROR_COLUMNS = (
+    *("dt", "app_id", "session_id", "turn_index", "event_id", "ts", "event_position"),
+    *("error_type", "event_type", "tool_name", "is_terminal"),
+)
+"""What the report reads of `errors`: not the messages and artifacts, the bulk of the table."""
+
+
+def columns_read(table: str) -> list[str]:
+    """The columns of a table the report's queries read."""
+    return list(ERROR_COLUMNS) if table == "errors" else TIER_B[table].schema.names
 
 
 # One row type per query, its keys the query's columns. DuckDB sums BIGINTs as HUGEINT, which
@@ -192,7 +202,8 @@ def _rows(batch: Batch, query: str, row: type[Row]) -> list[Row]:
 
 
 def _table(name: str, tables: Mapping[str, pa.Table]) -> pa.Table:
-    schema = TIER_B[name].schema
+    full = TIER_B[name].schema
+    schema = pa.schema([full.field(column) for column in columns_read(name)])
     table = tables.get(name)
     if table is None:
         return schema.empty_table()
@@ -210,7 +221,8 @@ SELECT (SELECT count(*) FROM sessions) AS sessions,
     (SELECT count(*) FROM llm_calls) AS llm_calls,
     (SELECT coalesce(sum(n_llm_calls_unpriced), 0) FROM sessions) AS llm_calls_unpriced,
     (SELECT count(*) FILTER (WHERE loop_detected) FROM sessions) AS loops_detected,
-    (SELECT count(DISTINCT (app_id, session_id)) FROM errors WHERE is_terminal) AS ended_on_error,
+    (SELECT count(DISTINCT (app_id, session_id)) FROM errors JOIN sessions
+        USING (app_id, session_id) WHERE is_terminal) AS ended_on_error,
     (SELECT count(*) FROM tool_stats WHERE n_errors > 0) AS failing_tools
 """
 
@@ -235,11 +247,18 @@ WITH spelled AS (
 ), priced AS (  -- a spelling's unpriced calls (a failed call without tokens) join its priced
     SELECT spelling, min(provider) AS provider FROM spelled
     WHERE provider IS NOT NULL GROUP BY spelling
-), keyed AS (
-    SELECT spelled.*, CASE WHEN coalesce(spelled.provider, priced.provider) IS NULL THEN spelling
-        ELSE regexp_replace(spelling, '^[^/]*/', '') || '@'
-            || coalesce(spelled.provider, priced.provider) END AS model_key
+), priced_bare AS (  -- else the priced calls of the name without its provider prefix
+    SELECT regexp_replace(spelling, '^[^/]*/', '') AS bare, min(provider) AS provider
+    FROM spelled WHERE provider IS NOT NULL GROUP BY bare
+), provided AS (
+    SELECT spelled.*, regexp_replace(spelling, '^[^/]*/', '') AS bare,
+        coalesce(spelled.provider, priced.provider, priced_bare.provider) AS priced_by
     FROM spelled LEFT JOIN priced USING (spelling)
+    LEFT JOIN priced_bare ON priced_bare.bare = regexp_replace(spelling, '^[^/]*/', '')
+), keyed AS (
+    SELECT *, CASE WHEN priced_by IS NULL THEN spelling ELSE bare || '@' || priced_by END
+        AS model_key
+    FROM provided
 ), names AS (
     SELECT model_key, list(name ORDER BY n DESC, name) AS names FROM (
         SELECT model_key, coalesce(nullif(trim(model), ''), 'unknown') AS name, count(*) AS n
@@ -295,7 +314,8 @@ SELECT e.app_id, e.session_id, e.turn_index, e.error_type,
     coalesce(e.tool_name, e.event_type) AS failed_at, s.status, s.cost_usd
 FROM errors e JOIN sessions s USING (app_id, session_id)
 WHERE e.is_terminal
-QUALIFY row_number() OVER (PARTITION BY e.app_id, e.session_id ORDER BY e.event_position DESC) = 1
+QUALIFY row_number() OVER (PARTITION BY e.app_id, e.session_id
+    ORDER BY e.event_position DESC NULLS LAST, e.ts DESC, e.event_id DESC) = 1
 ORDER BY s.cost_usd DESC NULLS LAST, e.app_id, e.session_id
 LIMIT {TOP_ENDED}
 """

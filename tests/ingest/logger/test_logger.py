@@ -460,8 +460,10 @@ def test_an_eval_verdict_other_than_true_false_or_none_is_left_out_and_named(
         assert s.eval_result("bench", "t2", np.bool_(False)) is not None  # type: ignore[arg-type]
         assert s.eval_result("bench", "t3", 1.0) is not None  # type: ignore[arg-type]
         assert s.eval_result("bench", "t4", np.int64(0)) is not None  # type: ignore[arg-type]
+        column = np.array([True, False])  # df["passed"] for one row's: raised in the caller
+        assert s.eval_result("bench", "t5", column) is None  # type: ignore[arg-type]
     logger.close()
-    assert logger.stats()["invalid"] == 2
+    assert logger.stats()["invalid"] == 3
     assert "eval_result passed 'pass' is not True, False or None" in caplog.text
     verdicts = [
         (json.loads(r["payload"])["task_id"], json.loads(r["payload"])["passed"])

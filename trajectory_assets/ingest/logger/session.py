@@ -18,13 +18,19 @@ INVALID = object()
 
 def _verdict(passed: Any) -> Any:
     """True, False or None; numpy's bool (no `bool` subclass) and a number 1 or 0 as a bool;
-    anything else INVALID."""
+    anything else INVALID, a whole column (`df["passed"]`, whose truth is ambiguous) too: the
+    logger never raises."""
     if passed is None or isinstance(passed, bool):
         return passed
-    if getattr(getattr(passed, "dtype", None), "kind", None) == "b" or (
-        isinstance(passed, numbers.Real) and passed in (0, 1)
-    ):
-        return bool(passed)
+    if getattr(passed, "ndim", 0) != 0:
+        return INVALID
+    try:
+        if getattr(getattr(passed, "dtype", None), "kind", None) == "b" or (
+            isinstance(passed, numbers.Real) and passed in (0, 1)
+        ):
+            return bool(passed)
+    except (TypeError, ValueError):
+        return INVALID
     return INVALID
 
 
