@@ -241,6 +241,12 @@ def test_explain_says_why_a_day_runs_again(lake: Lake) -> None:
     assert (
         missing_days(lake, registry, ["sessions"])[DAY1] == "tables missing or stale (sessionize)"
     )
+    run_all(lake, [DAY1], operators=[TurnFeatures()])  # read the earlier version's turns
+    both = Registry.build([Sessionize(), TurnFeatures()], OPERATORS)
+    said = missing_days(lake, both, ["sessions", "turn_features"], say_why=True)[DAY1]
+    assert said.endswith(  # not "its inputs changed since": nothing changed but the version
+        "turn_features: its input tables are computed again first (turns))"
+    ), said
     run_all(lake, [DAY1], operators=[Compact(), Sessionize()])
     day = Path(lake.root, "raw_events", f"dt={DAY1}")
     late = next(day.glob("app_id=*/session_id=*/*.parquet"))

@@ -198,11 +198,15 @@ def why_stale(
                     f"declares now (its version, {op.version}, unchanged)"
                 )
             else:
-                why[op.name, day] = f"stale: {_changed(op, commit, keys[day].inputs[op.name])}"
+                run = runs[day][0]
+                again = [t for o in run if o.name != op.name for t in o.output_names]
+                recomputed = [t for t in op.inputs if t in again]
+                changed = _changed(op, commit, keys[day].inputs[op.name], recomputed)
+                why[op.name, day] = f"stale: {changed}"
     return why
 
 
-def _changed(op: Operator, commit: Commit, inputs: str) -> str:
+def _changed(op: Operator, commit: Commit, inputs: str, recomputed: Sequence[str]) -> str:
     """What changed since a commit of the operator's current version, among what its attempt
     key digests: the parameters (named), the lake files it reads (price overrides), the day's
     inputs (a commit keeps their digest, not their list), else the run's bad-file rule."""
@@ -226,6 +230,8 @@ def _changed(op: Operator, commit: Commit, inputs: str) -> str:
         )
     if commit.operator_fingerprint != op.fingerprint:
         return "it was computed by another definition of the operator (its fingerprint differs)"
+    if commit.metadata.get("input_fingerprint") != inputs and recomputed:
+        return f"its input tables are computed again first ({', '.join(recomputed)})"
     if commit.metadata.get("input_fingerprint") != inputs:
         window = " (or of the days its window reads)" if op.lookback_days else ""
         return f"its inputs changed since: raw files or input tables of the day{window}"
