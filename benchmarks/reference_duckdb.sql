@@ -448,8 +448,8 @@ COPY (
             CASE WHEN json_valid(payload) THEN json_extract_string(payload, '$.step') END AS step,
             CASE WHEN json_valid(payload) THEN json_extract_string(payload, '$.item_id') END
                 AS item_id,
-            CASE WHEN json_valid(payload) THEN json_extract_string(payload, '$.outcome') END
-                AS outcome
+            lower(trim(CASE WHEN json_valid(payload)
+                THEN json_extract_string(payload, '$.outcome') END)) AS outcome
         FROM clean WHERE event_type = 'decision'
     )
     SELECT dt, app_id, session_id, step,

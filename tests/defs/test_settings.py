@@ -20,6 +20,10 @@ from trajectory_assets.lake.bad_file_rules import ON_BAD_FILE
         (settings.SCHEDULE_CRON, "", settings.schedule_cron, "30 0 * * *"),
         (ON_BAD_FILE, "skip", settings.default_on_bad_file, "skip"),
         (ON_BAD_FILE, "", settings.default_on_bad_file, "fail"),
+        (settings.MAX_REJECTED_SHARE, "", settings.max_rejected_share, 0.05),
+        (settings.MAX_REJECTED_SHARE, "0.2", settings.max_rejected_share, 0.2),
+        (settings.MAX_ELIMINATION_RATIO, "", settings.max_elimination_ratio, 0.95),
+        (settings.MAX_ELIMINATION_RATIO, "1", settings.max_elimination_ratio, 1.0),
     ],
 )
 def test_good_values_and_defaults(
@@ -41,6 +45,8 @@ def test_good_values_and_defaults(
         (settings.START_DATE, "20261118", settings.start_date, "not a day (YYYY-MM-DD)"),
         (settings.SCHEDULE_CRON, "bogus", settings.schedule_cron, "not a cron schedule"),
         (ON_BAD_FILE, "Skip", settings.default_on_bad_file, "takes fail or skip"),
+        (settings.MAX_REJECTED_SHARE, "5%", settings.max_rejected_share, "not a number"),
+        (settings.MAX_ELIMINATION_RATIO, "1.5", settings.max_elimination_ratio, "from 0 to 1"),
     ],
 )
 def test_a_bad_value_is_named_with_its_variable(
@@ -51,3 +57,26 @@ def test_a_bad_value_is_named_with_its_variable(
         assert callable(reader)
         reader()
     assert str(raised.value).startswith(f"{variable}={value!r}: ") and says in str(raised.value)
+
+
+def test_the_check_thresholds_settings_are_the_run_configs_defaults() -> None:
+    """A lasting threshold for the schedule, the sensor and the command line: run config is one
+    run's, and the lake's `params` hold operators' parameters only."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, settings.MAX_REJECTED_SHARE: "0.3", settings.MAX_ELIMINATION_RATIO: "0.5"}
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from trajectory_assets.defs.config import ComputeConfig as C; "
+            "print(C().max_rejected_share, C().max_elimination_ratio)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.split() == ["0.3", "0.5"]

@@ -88,6 +88,19 @@ def test_no_known_outcomes_gives_null_ratio():
     assert r["elimination_ratio"] is None
 
 
+def test_an_outcome_in_another_case_or_with_spaces_counts():
+    """`Kept` and `eliminated ` counted as no outcome: a step of one kept and two eliminated
+    items read 1 of 1 eliminated, and warned."""
+    events = [
+        decision(0, "s", "a", "Kept"),
+        decision(1, "s", "b", "eliminated "),
+        decision(2, "s", "c", "ELIMINATED"),
+    ]
+    r = one(steps(events))
+    assert (r["kept"], r["eliminated"], r["scored"]) == (1, 2, 0)
+    assert r["elimination_ratio"] == pytest.approx(2 / 3)
+
+
 def test_unknown_outcomes_do_not_enter_the_ratio():
     events = [
         decision(0, "s", "a", "eliminated"),

@@ -150,13 +150,13 @@ def _failed_checks(catalog: "Catalog", op: "Operator", day: str) -> list[str]:
     outside a run there is one run id for all. The UI shows the day's checks as not evaluated
     (an evaluation counts only for the materialization it checked) until they run again
     (the asset's *Execute checks*, or its next materialization)."""
-    from trajectory_assets.defs.check_context import DEFAULT_THRESHOLDS, CheckContext
+    from trajectory_assets.defs.check_context import CheckContext, default_thresholds
     from trajectory_assets.defs.checks import checks_for, evaluate_all
     from trajectory_assets.defs.evaluations import evaluation
 
     try:
         outcomes = evaluate_all(
-            checks_for([op]), CheckContext(catalog, DEFAULT_THRESHOLDS), lambda check: [day]
+            checks_for([op]), CheckContext(catalog, default_thresholds()), lambda check: [day]
         )
     except Exception as exc:  # the day is restored and recorded: the checks are a bonus
         tell(f"note: the restored day's checks could not run ({exc}); a materialization runs them")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from trajectory_assets.defs.settings import max_elimination_ratio, max_rejected_share
 from trajectory_assets.engine.results import RunResult
 from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
@@ -20,8 +21,10 @@ class Thresholds:
     max_elimination_ratio: float
 
 
-DEFAULT_THRESHOLDS = Thresholds(max_rejected_share=0.05, max_elimination_ratio=0.95)
-"""Those of a run whose config does not set them (and of a rollback's check of its day)."""
+def default_thresholds() -> Thresholds:
+    """The checks' limits of a run whose config sets none (the settings, else 5% and 95%), and of
+    a rollback's check of its day."""
+    return Thresholds(max_rejected_share(), max_elimination_ratio())
 
 
 @dataclass(frozen=True)

@@ -176,14 +176,19 @@ def _tokens_agree(ctx: CheckContext, day: str) -> DayCheck:
 
 
 def _elimination_ratio(ctx: CheckContext, day: str) -> DayCheck:
-    limits = ctx.limits
-    steps = ctx.column("decision_steps", day, ["elimination_ratio"])
-    ratios = [v for v in steps["elimination_ratio"].to_pylist() if v is not None]
-    above = sum(1 for v in ratios if v > limits.max_elimination_ratio)
+    """Names the steps (not their sessions: no check names a session), which a team's funnel
+    has a handful of: the count alone left the search to a query."""
+    limit = ctx.limits.max_elimination_ratio
+    steps = ctx.column("decision_steps", day, ["step", "elimination_ratio"]).to_pylist()
+    above = [
+        s for s in steps if s["elimination_ratio"] is not None and s["elimination_ratio"] > limit
+    ]
+    names = sorted({str(s["step"]) for s in above})
+    which = f" (steps: {', '.join(names[:5])}{', …' if len(names) > 5 else ''})" if above else ""
     return DayCheck(
-        above == 0,
-        f"{above} of {steps.num_rows} steps eliminate more than "
-        f"{limit_text(limits.max_elimination_ratio)} of their items",
+        not above,
+        f"{len(above)} of {len(steps)} steps eliminate more than {limit_text(limit)} of their "
+        f"decisions{which}",
     )
 
 

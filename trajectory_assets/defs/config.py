@@ -8,8 +8,13 @@ from typing import Any
 import dagster as dg
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
-from trajectory_assets.defs.check_context import DEFAULT_THRESHOLDS
-from trajectory_assets.defs.settings import batch_bytes, default_on_bad_file, retention_hours
+from trajectory_assets.defs.settings import (
+    batch_bytes,
+    default_on_bad_file,
+    max_elimination_ratio,
+    max_rejected_share,
+    retention_hours,
+)
 from trajectory_assets.errors import DefinitionError, RunConfigError
 from trajectory_assets.lake.bad_file_rules import OnBadFile
 from trajectory_assets.operator import Operator
@@ -47,13 +52,13 @@ class ComputeConfig(dg.Config):
         "are vacuumed: rollback and time travel reach back this far.",
     )
     max_rejected_share: float = Field(
-        default=DEFAULT_THRESHOLDS.max_rejected_share,
+        default=max_rejected_share(),
         ge=0,
         le=1,
         description="The rejected_share check fails above this share of raw rows.",
     )
     max_elimination_ratio: float = Field(
-        default=DEFAULT_THRESHOLDS.max_elimination_ratio,
+        default=max_elimination_ratio(),
         ge=0,
         le=1,
         description="The elimination_ratio check warns about steps above this.",

@@ -21,6 +21,8 @@ START_DATE = "TRAJECTORY_ASSETS_START_DATE"
 SCHEDULE_CRON = "TRAJECTORY_ASSETS_SCHEDULE_CRON"
 RETENTION_HOURS = "TRAJECTORY_ASSETS_RETENTION_HOURS"
 BATCH_BYTES = "TRAJECTORY_ASSETS_BATCH_BYTES"
+MAX_REJECTED_SHARE = "TRAJECTORY_ASSETS_MAX_REJECTED_SHARE"
+MAX_ELIMINATION_RATIO = "TRAJECTORY_ASSETS_MAX_ELIMINATION_RATIO"
 
 DEFAULT_LAKE = "lake"
 DEFAULT_RETENTION_HOURS = 168.0
@@ -44,6 +46,24 @@ def default_on_bad_file() -> OnBadFile:
         if value == rule:
             return rule
     raise SettingError(f"{ON_BAD_FILE}={value!r}: takes {' or '.join(BAD_FILE_RULES)}")
+
+
+def max_rejected_share() -> float:
+    """The rejected_share check's limit of a run whose config does not set one: a lasting
+    value for the schedule, the sensor and the command line (run config is one run's)."""
+    return _share(MAX_REJECTED_SHARE, 0.05)
+
+
+def max_elimination_ratio() -> float:
+    """The elimination_ratio check's limit of a run whose config does not set one."""
+    return _share(MAX_ELIMINATION_RATIO, 0.95)
+
+
+def _share(name: str, default: float) -> float:
+    share = _not_negative(name, float, default)
+    if share > 1:
+        raise SettingError(f"{name}={os.environ[name]!r}: takes a share from 0 to 1")
+    return share
 
 
 def retention_hours() -> float:

@@ -21,7 +21,12 @@ DECISION_STEPS = pa.schema(
             "Payload `step` of the session's `decision` events (null when absent).",
         ),
         column("n_items", pa.int64(), "Distinct non-null payload `item_id`s in the step."),
-        column("kept", pa.int64(), "The step's decisions with outcome `kept`."),
+        column(
+            "kept",
+            pa.int64(),
+            "The step's decisions with outcome `kept` (case and surrounding spaces aside: `Kept` "
+            "too; an outcome of no other name counts in `n_items` only).",
+        ),
         column("eliminated", pa.int64(), "The step's decisions with outcome `eliminated`."),
         column("scored", pa.int64(), "The step's decisions with outcome `scored`."),
         column(
@@ -48,7 +53,7 @@ STEPS_SQL = f"""
 WITH decisions AS (
     SELECT dt, app_id, session_id, ts,
         {payload("step")} AS step, {payload("item_id")} AS item_id,
-        {payload("outcome")} AS outcome
+        lower(trim({payload("outcome")})) AS outcome
     FROM ({CLEAN}) WHERE event_type = 'decision'
 )
 SELECT dt, app_id, session_id, step,
@@ -66,7 +71,7 @@ FROM decisions GROUP BY dt, app_id, session_id, step
 
 class DecisionSteps(Operator):
     name = "decision_steps"
-    version = "3"  # 3: a negative turn_index is rejected
+    version = "4"  # 3: a negative turn_index is rejected; 4: `Kept`, ` kept ` count as kept
     outputs = (DECISION_STEPS_TABLE,)
     inputs = ("raw_events",)
     requires = "session"

@@ -167,12 +167,14 @@ class Session:
         reason: str | None = None,
         **fields: Any,
     ) -> str | None:
-        """`outcome` is one of SPEC's three: another would be counted in no column of
+        """`outcome` is one of SPEC's three, case and surrounding spaces aside (`Kept`, written
+        `kept`, as the tables read it): another would be counted in no column of
         `decision_steps`, so it is left out as invalid, like any event no table can use."""
-        if outcome not in DECISION_OUTCOMES:
+        written = outcome.strip().lower() if isinstance(outcome, str) else outcome
+        if written not in DECISION_OUTCOMES:
             self.logger._invalid(f"decision outcome {outcome!r} is not one of {DECISION_OUTCOMES}")
             return None
-        payload = {"step": step, "item_id": item_id, "outcome": outcome, "score": score}
+        payload = {"step": step, "item_id": item_id, "outcome": written, "score": score}
         if reason is not None:
             payload["reason"] = reason
         return self._log("decision", True, payload=payload, **fields)
