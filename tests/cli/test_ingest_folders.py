@@ -107,7 +107,7 @@ def test_synthetic_date_places_untimed_sessions_on_a_materializable_day(
     assert main(["ingest", "--format", "tau-bench", *tau, "--lake", str(plain)]) == 0
     out, err = capsys.readouterr()
     assert "import again with --synthetic-date" in err
-    assert f"forget --lake {plain} --app-id APP --before 1970-01-02" in err  # how to redo it
+    assert f"forget --lake {plain} --app-id tau-bench --before 1970-01-02" in err  # to redo it
     assert "materialize with" not in out  # 1970-01-01 is no daily partition
     again = ["ingest", "--format", "tau-bench", *tau, "--lake", str(plain)]
     assert main([*again, "--synthetic-date", "2026-11-18"]) == 0  # already there, on 1970

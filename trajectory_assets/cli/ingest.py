@@ -158,7 +158,8 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
             f"them, forget their sessions (trajectory-assets forget --lake {lake} --app-id APP "
             "--session-id SESSION ..., or --all-sessions) and ingest again"
         )
-    forget = f"trajectory-assets forget --lake {lake} --app-id APP --before 1970-01-02 --yes"
+    app = report.apps[0] if len(report.apps) == 1 else "APP"  # the one this import wrote to
+    forget = f"trajectory-assets forget --lake {lake} --app-id {app} --before 1970-01-02 --yes"
     if "1970-01-01" in days:
         tell(
             "note: events without timestamps in the source were placed on 1970-01-01, outside "
