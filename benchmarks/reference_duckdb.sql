@@ -449,7 +449,8 @@ COPY (
             CASE WHEN json_valid(payload) THEN json_extract_string(payload, '$.item_id') END
                 AS item_id,
             lower(trim(CASE WHEN json_valid(payload)
-                THEN json_extract_string(payload, '$.outcome') END)) AS outcome
+                THEN json_extract_string(payload, '$.outcome') END,
+                ' ' || chr(9) || chr(10) || chr(13))) AS outcome
         FROM clean WHERE event_type = 'decision'
     )
     SELECT dt, app_id, session_id, step,

@@ -69,9 +69,10 @@ PAYLOAD_KEYS = {
     "session_end": "`status` (e.g. `success`, `failure`, `abandoned`)",
     "tool_call": "`arguments` (hashed into `tool_calls.arguments_hash`)",
     "error": "`message`",
-    "decision": "`step`, `item_id`, `outcome` (`kept`, `eliminated` or `scored`), `score`, "
-    "`reason`",
-    "eval_result": "`benchmark`, `task_id`, `run_id`, `passed` (bool), `score` (float)",
+    "decision": "`step`, `item_id`, `outcome` (`kept`, `eliminated` or `scored`, case and "
+    "spaces aside), `score`, `reason`",
+    "eval_result": "`benchmark`, `task_id`, `run_id`, `passed` (bool, or a number 1 or 0), "
+    "`score` (float)",
 }
 """The payload keys the tables read, by event type."""
 

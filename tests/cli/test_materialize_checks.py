@@ -56,7 +56,7 @@ def test_a_failed_warning_check_is_listed_and_the_command_succeeds(
     done = materialize(lake, home, "--partition", DAY1)
     assert done.returncode == 0, done.stderr
     assert (
-        f"check failed (WARN): decision_steps elimination_ratio on {DAY1}: 1 of 1 steps "
+        f"check failed (WARN): decision_steps elimination_ratio on {DAY1}: 1 of 1 session steps "
         "eliminate more than 95% of their decisions (steps: rank)"  # which, not a count alone
     ) in " ".join(done.stderr.split())
 

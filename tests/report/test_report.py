@@ -368,3 +368,36 @@ def test_sessions_that_ended_on_an_error_are_listed_costliest_first():
     assert section.index("<td>dear</td>") < section.index("<td>cheap</td>")
     assert "<td>GaveUp</td>" in section and "<td>ToolError</td>" not in section  # its last
     assert "recovered" not in section
+
+
+def test_a_failed_call_joins_no_provider_when_its_name_is_priced_by_two():
+    """An unpriced `openai/gpt-4o` joined Azure's row: `gpt-4o` was priced by both."""
+    from trajectory_assets.report.data import gather_data
+
+    events = [
+        llm(0, session_id="s", model="azure/gpt-4o", input_tokens=10),
+        llm(1, session_id="s", model="gpt-4o", input_tokens=10),
+        llm(2, session_id="s", model="openai/gpt-4o", error_type="Overloaded"),
+    ]
+    rows = {r["model"]: r for r in gather_data(sessionize(events)).by_model}
+    assert rows["azure/gpt-4o"]["unpriced"] == rows["gpt-4o"]["unpriced"] == 0  # both priced
+    assert rows["openai/gpt-4o"]["calls"] == 1
+    assert rows["azure/gpt-4o"]["calls"] == rows["gpt-4o"]["calls"] == 1
+
+
+def test_the_last_error_of_a_session_is_picked_on_days_without_event_positions():
+    """Days written before `event_position` hold nulls there: the row picked was any."""
+    from trajectory_assets.report.data import gather_data
+
+    out = sessionize(
+        [
+            llm(0, session_id="s", model="gpt-4o", input_tokens=10),
+            event("error", 5, session_id="s", error_type="First"),
+            event("error", 6, session_id="s", error_type="Second"),
+        ]
+    )
+    errors = out["errors"]
+    at = errors.schema.get_field_index("event_position")
+    out["errors"] = errors.set_column(at, "event_position", pa.nulls(errors.num_rows, pa.int64()))
+    (row,) = gather_data(out).ended
+    assert row["error_type"] == "Second"

@@ -1,6 +1,7 @@
 """`trajectory-assets ingest PATH... --lake URI [--format auto|FORMAT] [--app-id APP]`."""
 
 import datetime as dt
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -155,11 +156,13 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
             f"warning: {len(report.changed):,} of the events already present differ from the "
             f"lake's copy, in {len(sessions):,} session(s) ({named}{more}; first: {line}, from "
             f"{path}); an event id is written once, so the lake keeps its copy: to replace "
-            f"them, forget their sessions (trajectory-assets forget --lake {lake} --app-id APP "
-            "--session-id SESSION ..., or --all-sessions) and ingest again"
+            f"them, forget their sessions ({_forget_command(lake, sessions)}) and ingest again"
         )
-    app = report.apps[0] if len(report.apps) == 1 else "APP"  # the one this import wrote to
-    forget = f"trajectory-assets forget --lake {lake} --app-id {app} --before 1970-01-02 --yes"
+    app = shlex.quote(report.apps[0]) if len(report.apps) == 1 else "APP"  # the one written to
+    forget = (
+        f"trajectory-assets forget --lake {shlex.quote(lake)} --app-id {app} "
+        "--before 1970-01-02 --yes"
+    )
     if "1970-01-01" in days:
         tell(
             "note: events without timestamps in the source were placed on 1970-01-01, outside "
@@ -176,6 +179,20 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
     command = report.materialize_command(lake)
     if command:
         say(f"materialize with: {command}")
+
+
+def _forget_command(lake: str, sessions: list[tuple[str, str]]) -> str:
+    """The forget of the sessions, ready to run when they are a few of one app; else its form
+    (`--session-id` repeated)."""
+    apps = {app for app, _ in sessions}
+    if len(apps) == 1 and len(sessions) <= 10:
+        ids = " ".join(f"--session-id {shlex.quote(session)}" for _, session in sessions)
+        app = shlex.quote(next(iter(apps)))
+        return f"trajectory-assets forget --lake {shlex.quote(lake)} --app-id {app} {ids}"
+    return (
+        f"trajectory-assets forget --lake {shlex.quote(lake)} --app-id APP --session-id S1 "
+        "--session-id S2 ..., per app"
+    )
 
 
 def _left_out(report: "IngestReport") -> None:

@@ -183,11 +183,12 @@ def _elimination_ratio(ctx: CheckContext, day: str) -> DayCheck:
     above = [
         s for s in steps if s["elimination_ratio"] is not None and s["elimination_ratio"] > limit
     ]
-    names = sorted({str(s["step"]) for s in above})
+    names = sorted({"(no step)" if s["step"] is None else str(s["step"]) for s in above})
     which = f" (steps: {', '.join(names[:5])}{', …' if len(names) > 5 else ''})" if above else ""
     return DayCheck(
         not above,
-        f"{len(above)} of {len(steps)} steps eliminate more than {limit_text(limit)} of their "
+        f"{len(above)} of {len(steps)} session steps eliminate more than {limit_text(limit)} of "
+        "their "
         f"decisions{which}",
     )
 

@@ -106,6 +106,8 @@ def check_run_settings() -> None:
     retention_hours()
     batch_bytes()
     start_date()
+    max_rejected_share()
+    max_elimination_ratio()
 
 
 def _not_negative(name: str, kind: type[int] | type[float], default: float) -> float:

@@ -209,7 +209,9 @@ def why_stale(
 def _changed(op: Operator, commit: Commit, inputs: str, recomputed: Sequence[str]) -> str:
     """What changed since a commit of the operator's current version, among what its attempt
     key digests: the parameters (named), the lake files it reads (price overrides), the day's
-    inputs (a commit keeps their digest, not their list), else the run's bad-file rule."""
+    inputs (a commit keeps their digest, not their list; `recomputed`: its input tables the
+    same run computes again first, which are why, when their keys moved), else the run's
+    bad-file rule."""
     if (params := commit.metadata.get("operator_params")) is None:  # an older release's commit
         return (
             "the day's tables were computed from other inputs (raw files, input tables, "

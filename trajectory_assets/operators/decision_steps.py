@@ -27,8 +27,16 @@ DECISION_STEPS = pa.schema(
             "The step's decisions with outcome `kept` (case and surrounding spaces aside: `Kept` "
             "too; an outcome of no other name counts in `n_items` only).",
         ),
-        column("eliminated", pa.int64(), "The step's decisions with outcome `eliminated`."),
-        column("scored", pa.int64(), "The step's decisions with outcome `scored`."),
+        column(
+            "eliminated",
+            pa.int64(),
+            "The step's decisions with outcome `eliminated` (case and spaces aside, as `kept`).",
+        ),
+        column(
+            "scored",
+            pa.int64(),
+            "The step's decisions with outcome `scored` (case and spaces aside, as `kept`).",
+        ),
         column(
             "elimination_ratio",
             pa.float64(),
@@ -49,11 +57,15 @@ DECISION_STEPS_TABLE = TableSpec(
 )
 
 
+WHITESPACE = "' ' || chr(9) || chr(10) || chr(13)"
+"""What an outcome is trimmed of, as Python's `str.strip` (the logger's) trims it: DuckDB's
+`trim` alone leaves tabs and line ends."""
+
 STEPS_SQL = f"""
 WITH decisions AS (
     SELECT dt, app_id, session_id, ts,
         {payload("step")} AS step, {payload("item_id")} AS item_id,
-        lower(trim({payload("outcome")})) AS outcome
+        lower(trim({payload("outcome")}, {WHITESPACE})) AS outcome
     FROM ({CLEAN}) WHERE event_type = 'decision'
 )
 SELECT dt, app_id, session_id, step,
@@ -71,7 +83,8 @@ FROM decisions GROUP BY dt, app_id, session_id, step
 
 class DecisionSteps(Operator):
     name = "decision_steps"
-    version = "4"  # 3: a negative turn_index is rejected; 4: `Kept`, ` kept ` count as kept
+    version = "5"  # 3: a negative turn_index is rejected; 4: `Kept`, ` kept ` count as kept;
+    # 5: tabs and line ends trimmed too
     outputs = (DECISION_STEPS_TABLE,)
     inputs = ("raw_events",)
     requires = "session"

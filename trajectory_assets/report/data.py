@@ -250,6 +250,7 @@ WITH spelled AS (
 ), priced_bare AS (  -- else the priced calls of the name without its provider prefix
     SELECT regexp_replace(spelling, '^[^/]*/', '') AS bare, min(provider) AS provider
     FROM spelled WHERE provider IS NOT NULL GROUP BY bare
+    HAVING count(DISTINCT provider) = 1  -- priced by two: which one's is unknown
 ), provided AS (
     SELECT spelled.*, regexp_replace(spelling, '^[^/]*/', '') AS bare,
         coalesce(spelled.provider, priced.provider, priced_bare.provider) AS priced_by

@@ -231,6 +231,10 @@ def test_a_reimport_with_edited_events_warns_and_keeps_the_lakes_copy(
         "session(s) (jsonl/s1; first: app jsonl, session s1, event e1: model, output_tokens "
         "differ, from " in " ".join(err.split())
     )
+    assert (  # ready to run
+        f"(trajectory-assets forget --lake {lake} --app-id jsonl --session-id s1) and ingest "
+        "again" in " ".join(err.split())
+    )
     assert {
         r["event_id"]: r["output_tokens"] for r in raw_events(tmp_path / "lake").to_pylist()
     } == {

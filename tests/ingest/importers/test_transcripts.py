@@ -314,3 +314,14 @@ def test_a_session_with_lines_in_another_file_is_read_whole_whichever_comes_firs
     assert sorted(calls["turn_index"].to_pylist()) == [0, 1, 2, 3, 4, 5]  # 6 responses
     types = session["event_type"].to_pylist()
     assert (types.count("session_start"), types.count("session_end")) == (1, 1)
+
+
+def test_a_sessions_own_file_is_found_by_name_whatever_its_id_looks_like(tmp_path: Path) -> None:
+    """A session id that is a JSON number is no string the folder's index reads: its own
+    file, `<sessionId>.jsonl`, is found by its name."""
+    from trajectory_assets.ingest.importers.claude_code_files import session_files
+
+    own, agent = tmp_path / "123.jsonl", tmp_path / "agent-x.jsonl"
+    for file in (own, agent):
+        file.write_text('{"sessionId": 123, "type": "user"}\n')
+    assert session_files(agent, {"123"}) == [own, agent]

@@ -429,13 +429,16 @@ def test_a_decision_outside_the_three_outcomes_is_left_out_and_named(
     tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
 ) -> None:
     """`maybe` would count in none of decision_steps' columns: a caller bug, said once."""
+    import numpy as np
+
     logger = new_logger(str(tmp_path), "app", **FAST)
     with logger.session("s1") as s:
-        assert s.decision("rank", "doc-1", "maybe") is None  # type: ignore[arg-type]
+        assert s.decision("rank", "doc-1", "maybe") is None
         assert s.decision("rank", "doc-2", "kept") is not None
-        assert s.decision("rank", "doc-3", " Eliminated ") is not None  # type: ignore[arg-type]
+        assert s.decision("rank", "doc-3", " Eliminated ") is not None
+        assert s.decision("rank", "doc-4", np.array(["kept", "x"])) is None  # type: ignore[arg-type]
     logger.close()
-    assert logger.stats()["invalid"] == 1
+    assert logger.stats()["invalid"] == 2  # a whole column too, never a raise in the caller
     assert "decision outcome 'maybe' is not one of ('kept', 'eliminated', 'scored')" in caplog.text
     outcomes = [
         json.loads(r["payload"])["outcome"]
@@ -463,6 +466,7 @@ def test_an_eval_verdict_other_than_true_false_or_none_is_left_out_and_named(
         assert s.eval_result("bench", "t4", np.int64(0)) is not None  # type: ignore[arg-type]
         column = np.array([True, False])  # df["passed"] for one row's: raised in the caller
         assert s.eval_result("bench", "t5", column) is None  # type: ignore[arg-type]
+        assert s.eval_result("bench", "t6", float("nan")) is not None  # type: ignore[arg-type]
     logger.close()
     assert logger.stats()["invalid"] == 3
     assert "eval_result passed 'pass' is not True, False or None" in caplog.text
@@ -477,6 +481,7 @@ def test_an_eval_verdict_other_than_true_false_or_none_is_left_out_and_named(
         ("t2", False),
         ("t3", True),
         ("t4", False),
+        ("t6", None),  # a DataFrame's missing verdict: no verdict
     ]
 
 

@@ -2,6 +2,7 @@
 columns, each a call of `EventLogger.log`, so they never raise either.
 """
 
+import math
 import numbers
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -24,6 +25,8 @@ def _verdict(passed: Any) -> Any:
         return passed
     if getattr(passed, "ndim", 0) != 0:
         return INVALID
+    if type(passed).__name__ == "NAType" or (isinstance(passed, float) and math.isnan(passed)):
+        return None  # a DataFrame's missing verdict: no verdict, as None is
     try:
         if getattr(getattr(passed, "dtype", None), "kind", None) == "b" or (
             isinstance(passed, numbers.Real) and passed in (0, 1)
@@ -162,7 +165,7 @@ class Session:
         self,
         step: str,
         item_id: str,
-        outcome: Outcome,
+        outcome: Outcome | str,
         score: float | None = None,
         reason: str | None = None,
         **fields: Any,
@@ -170,7 +173,7 @@ class Session:
         """`outcome` is one of SPEC's three, case and surrounding spaces aside (`Kept`, written
         `kept`, as the tables read it): another would be counted in no column of
         `decision_steps`, so it is left out as invalid, like any event no table can use."""
-        written = outcome.strip().lower() if isinstance(outcome, str) else outcome
+        written = outcome.strip().lower() if isinstance(outcome, str) else None  # a column too
         if written not in DECISION_OUTCOMES:
             self.logger._invalid(f"decision outcome {outcome!r} is not one of {DECISION_OUTCOMES}")
             return None
