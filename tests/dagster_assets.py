@@ -45,6 +45,23 @@ def materialize_upstream(
     )
 
 
+def materialize_range(
+    defs: dg.Definitions, keys: Sequence[str], lake: Lake, first: str, last: str
+) -> dg.ExecuteInProcessResult:
+    """Days `first` to `last` of `keys` and what they read, in one run (a backfill's single run),
+    in the test's process on a throwaway instance."""
+    return dg.materialize(
+        assets_of(defs),
+        selection=dg.AssetSelection.assets(*keys).upstream(),
+        resources=inline_resources(lake),
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        },
+    )
+
+
 def stale_status(
     instance: dg.DagsterInstance, defs: dg.Definitions
 ) -> "CachingStaleStatusResolver":

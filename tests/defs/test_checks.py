@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from tests.dagster_assets import assets_of, inline_resources
+from tests.dagster_assets import assets_of, inline_resources, materialize_range
 from tests.lakes import DAY1, DAY2, write_session_file
 from tests.operators.builders import event, events_table
 from tests.runs import lake_catalog
@@ -406,16 +406,8 @@ def test_sessions_split_over_two_days_or_filed_on_another_day_are_a_warning(
     write(DAY2, "local-date", [late + m for m in minutes])  # started on DAY1, UTC
     write(DAY2, "whole-2", [late + dt.timedelta(hours=3) + m for m in minutes])
     lake = Lake(str(tmp_path))
-    result = dg.materialize(
-        assets_of(defs),
-        selection=dg.AssetSelection.assets("sessions", "turns", "llm_calls").upstream(),
-        resources=inline_resources(lake),
-        instance=dg.DagsterInstance.ephemeral(),
-        tags={
-            "dagster/asset_partition_range_start": DAY1,
-            "dagster/asset_partition_range_end": DAY2,
-        },
-    )
+    keys = ["sessions", "turns", "llm_calls"]
+    result = materialize_range(defs, keys, lake, DAY1, DAY2)
     assert result.success  # a warning
     found = {
         e.partition: e

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from tests.dagster_assets import assets_of
+from tests.dagster_assets import assets_of, materialize_range
 from tests.lakes import write_session_file
 from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
@@ -74,19 +74,7 @@ def test_an_eval_run_past_midnight_is_a_warning_on_both_days(tmp_path: Path) -> 
     attempt(DAY2, "a3", "r1", late + dt.timedelta(minutes=20))
     attempt(DAY1, "n1", None, late)  # results without a run id: on any day, no run of their own
     attempt(DAY2, "n2", None, late + dt.timedelta(hours=12))
-    result = dg.materialize(
-        assets_of(defs),
-        selection=dg.AssetSelection.assets("eval_runs").upstream(),
-        resources={
-            "lake": LakeResource(root=Lake(str(tmp_path)).uri),
-            "compute": ComputeResource(runtime="inline"),
-        },
-        instance=dg.DagsterInstance.ephemeral(),
-        tags={
-            "dagster/asset_partition_range_start": DAY1,
-            "dagster/asset_partition_range_end": DAY2,
-        },
-    )
+    result = materialize_range(defs, ["eval_runs"], Lake(str(tmp_path)), DAY1, DAY2)
     assert result.success  # a warning
     found = {
         e.partition: e
