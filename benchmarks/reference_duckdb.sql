@@ -512,11 +512,12 @@ COPY (
   (FORMAT parquet, PARTITION_BY (dt, benchmark, model), WRITE_PARTITION_COLUMNS true,
    OVERWRITE true);
 
--- 13. tool_stats: per app and tool of the day (null tool_name -> 'unknown')
+-- 13. tool_stats: per app and tool of the day (null or blank tool_name -> 'unknown')
 COPY (
     WITH calls AS (
-        SELECT dt, app_id, coalesce(tool_name, 'unknown') AS tool_name, session_id,
-            tool_latency_ms, error_type, is_terminal
+        SELECT dt, app_id,
+            coalesce(CASE WHEN trim(tool_name) <> '' THEN tool_name END, 'unknown') AS tool_name,
+            session_id, tool_latency_ms, error_type, is_terminal
         FROM tool_calls
     ),
     top_error AS (

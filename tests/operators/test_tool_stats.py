@@ -118,6 +118,14 @@ def test_top_error_type_is_the_most_frequent():
     assert (r["top_error_type"], r["n_errors"], r["n_calls"]) == ("B", 6, 7)
 
 
+def test_a_blank_tool_name_is_unknown_and_a_padded_one_kept():
+    """A tool named "" was a tool of its own, beside `unknown` (a null name)."""
+    events = [tool(0, tool_name=""), tool(1, tool_name="  "), tool(2, tool_name=None)]
+    events.append(tool(3, tool_name=" bash"))
+    got = {r["tool_name"]: r["n_calls"] for r in rows(tool_stats(events))}
+    assert got == {"unknown": 3, " bash": 1}
+
+
 def test_no_latencies_give_null_percentiles():
     (r,) = rows(tool_stats([tool(0, tool_name="t"), tool(1, tool_name="t")]))
     assert (r["latency_ms_p50"], r["latency_ms_p95"]) == (None, None)

@@ -20,8 +20,8 @@ TOOL_STATS = pa.schema(
         column(
             "tool_name",
             pa.string(),
-            "The tool (`unknown` for calls with a null `tool_name`, pooled with a tool that is "
-            "named `unknown`).",
+            "The tool (`unknown` for calls with a null or blank `tool_name`, pooled with a tool "
+            "that is named `unknown`).",
         ),
         column("n_calls", pa.int64(), "The tool's calls in the app that day."),
         column("n_errors", pa.int64(), "The tool's calls with a non-null `error_type`."),
@@ -79,7 +79,8 @@ TOOL_STATS_TABLE = TableSpec(
 
 
 PARTIALS_SQL = """
-SELECT dt, app_id, coalesce(tool_name, 'unknown') AS tool_name, session_id,
+SELECT dt, app_id, coalesce(CASE WHEN trim(tool_name) <> '' THEN tool_name END, 'unknown')
+        AS tool_name, session_id,
     count(*) AS n_calls,
     count(*) FILTER (WHERE error_type IS NOT NULL) AS n_errors,
     count(*) FILTER (WHERE error_type IS NOT NULL AND is_terminal) AS n_terminal_errors,
@@ -87,7 +88,7 @@ SELECT dt, app_id, coalesce(tool_name, 'unknown') AS tool_name, session_id,
         AS latencies_ms,
     coalesce(list(error_type) FILTER (WHERE error_type IS NOT NULL), []) AS error_types
 FROM tool_calls
-GROUP BY dt, app_id, coalesce(tool_name, 'unknown'), session_id
+GROUP BY ALL
 """
 
 MERGE_SQL = """
@@ -130,7 +131,7 @@ class ToolStats(Operator):
     """One row per (app, tool) of a day: calls, failures, latency percentiles, sessions."""
 
     name = "tool_stats"
-    version = "1"
+    version = "2"  # 2: a blank tool name is `unknown` (it was a tool named "")
     outputs = (TOOL_STATS_TABLE,)
     inputs = ("tool_calls",)
     requires = None
