@@ -69,8 +69,9 @@ def test_the_recount_compares_every_column_but_where_a_copy_was_filed() -> None:
     rows = [
         first,
         {**first, "dt": "2026-11-17", "source_file": "elsewhere.parquet"},  # the same event
+        {**first, "seq": 7},  # logged again by a retry, its counter moved on: the same event
         event("llm_call", 1, event_id="b", input_tokens=5),
         event("llm_call", 1, event_id="b", input_tokens=9),  # re-sent with another count
     ]
     counted = recount(events_table(rows), REJECTED_EVENTS.empty_table())
-    assert (counted["raw_rows"], counted["valid_events"], counted[CONFLICTING]) == (4, 2, 1)
+    assert (counted["raw_rows"], counted["valid_events"], counted[CONFLICTING]) == (5, 2, 1)

@@ -53,8 +53,10 @@ CONFLICTING = "conflicting_events"
 """The audit's count of events re-sent with other content: the tables keep the first copy in
 event order, and the `re_sent_events_agree` check says how many."""
 
-NOT_CONTENT = ("dt", "source_file", "source_row")
-"""Where a copy was filed, not what it says: copies of one event differ there by nature."""
+NOT_CONTENT = ("dt", "source_file", "source_row", "seq")
+"""Where a copy was filed, not what it says: copies of one event differ there by nature; and
+`seq`, the producer's counter, which a retry that logs the event again numbers anew (the event
+logger does): the tables keep the first copy's."""
 
 
 def recount(events: pa.Table, rejected: pa.Table) -> dict[str, int]:
