@@ -131,8 +131,9 @@ def test_a_sql_error_is_one_message_without_traceback(
     assert "Traceback" not in err
     assert query(materialized_lake, "SELECT 'a'::INT", "--format", "csv") == 1  # fails at run
     assert capsys.readouterr().err.startswith("error: Conversion Error")
-    assert query(materialized_lake, "  ") == 1  # "$SQL" unset: nothing printed, exit 0
-    assert capsys.readouterr().err.startswith("error: the SQL is empty: give a query")
+    for empty in ("  ", "\n-- SELECT 1", "/* a */ ;"):  # "$SQL" unset: nothing printed, exit 0
+        assert query(materialized_lake, empty) == 1
+        assert capsys.readouterr().err.startswith("error: the SQL is empty: give a query")
 
 
 def test_a_table_of_operators_not_loaded_names_what_to_load(

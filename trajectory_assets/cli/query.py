@@ -35,6 +35,14 @@ if TYPE_CHECKING:
 FORMATS = ("table", "csv", "json", "parquet")
 
 
+def _statements(sql: str) -> str:
+    """The SQL without its comments, semicolons and spaces: empty when it states nothing."""
+    import re
+
+    text = re.sub(r"/\*.*?\*/|--[^\n]*", "", sql, flags=re.DOTALL)
+    return text.replace(";", "").strip()
+
+
 @click.command(short_help="run DuckDB SQL over the current Tier B tables")
 @click.argument("sql")
 @lake_option
@@ -69,7 +77,7 @@ def query(
     you would not give a shell."""
     import duckdb
 
-    if not sql.strip():  # an unset shell variable: DuckDB runs nothing and says nothing
+    if not _statements(sql):  # an unset shell variable: DuckDB runs nothing and says nothing
         raise CliError('the SQL is empty: give a query, e.g. "SELECT * FROM sessions LIMIT 5"')
     if output is not None and str(output) == "-":  # the usual name of stdout
         output = None
