@@ -30,7 +30,7 @@ $(DAGSTER_HOME)/dagster.yaml: trajectory_assets/defs/dagster_local.yaml
 	cp trajectory_assets/defs/dagster_local.yaml $(DAGSTER_HOME)/dagster.yaml
 
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/trajectory-assets demo --lake demo/lake --days 3
+	$(BIN)/trajectory-assets demo --lake demo/lake --days 3 --runtime ray
 
 test: $(STAMP)
 	$(BIN)/ruff check trajectory_assets tests benchmarks

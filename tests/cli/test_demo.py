@@ -19,7 +19,8 @@ from trajectory_assets.operators import TABLES
 def test_demo_command_materializes_every_table_for_every_day(tmp_path: Path, home: Path) -> None:
     lake = tmp_path / "demo_lake"
     size = ("--days", "3", "--sessions-per-day", "30")
-    done = on_lake("demo", lake, home, *size, "--num-cpus", "2", process=True)  # as `make demo`
+    ray = ("--runtime", "ray", "--num-cpus", "2")  # as `make demo`: on a local Ray
+    done = on_lake("demo", lake, home, *size, *ray, process=True)
     assert done.returncode == 0, done.stderr[-3000:]
     ui = f"UI:     TRAJECTORY_ASSETS_LAKE={lake} DAGSTER_HOME={home} dagster dev -w workspace.yaml"
     assert ui in done.stdout  # not `make ui`, which shows the Makefile's lake and instance
