@@ -3,13 +3,13 @@ share can stay low while one tenant's producer sends little but broken events, s
 for the whole day (an error) and for each app (a warning).
 """
 
-import math
 from collections import Counter
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck, limit_text
+from trajectory_assets.report.data import wilson_interval
 
 NO_APP = "(no app_id)"
 """How rejected rows without an app id (null or blank: one reason rows are rejected) are named."""
@@ -73,10 +73,6 @@ def rejected_share_by_app(ctx: CheckContext, day: str) -> DayCheck:
     )
 
 
-Z_95 = 1.959963984540054
-"""The two-sided 95% normal quantile."""
-
-
 @dataclass(frozen=True)
 class Share:
     rejected: int
@@ -84,10 +80,8 @@ class Share:
 
     @property
     def at_least(self) -> float:
-        """The low end of the share's 95% Wilson score interval."""
-        n, p, z2 = self.events, self.rejected / self.events, Z_95 * Z_95
-        spread = Z_95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-        return (p + z2 / (2 * n) - spread) / (1 + z2 / n)
+        """The low end of the share's 95% Wilson score interval (the daily report's)."""
+        return wilson_interval(self.rejected, self.events)[0]
 
     def __str__(self) -> str:
         share = self.rejected / self.events

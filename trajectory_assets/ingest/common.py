@@ -220,6 +220,13 @@ def input_with_cache(
     return (input_tokens + reads + writes, True) if exclusive else (input_tokens, False)
 
 
+ANTHROPIC_NESTED_COUNTS = {  # Tier A's payload key: where Anthropic's usage record has it
+    "cache_write_1h_tokens": ("cache_creation", "ephemeral_1h_input_tokens"),
+    "web_searches": ("server_tool_use", "web_search_requests"),
+}
+"""Counts an llm_call's payload keeps, read from Anthropic's usage (the Claude Code importer's
+transcripts and the event logger's `usage=`)."""
+
 TEXT_KEPT = 2_000
 """Characters of a message or text an importer keeps (a tool's whole output can be megabytes)."""
 

@@ -4,13 +4,7 @@ re-reading the raw lake."""
 
 import pyarrow as pa
 
-from trajectory_assets.operators.session_tables import (
-    AGENT_ID,
-    EVENT_ID,
-    EVENT_POSITION,
-    EVENT_TS,
-    EVENT_TURN,
-)
+from trajectory_assets.operators.session_tables import EVENT_COLUMNS
 from trajectory_assets.schema import APP_ID, SESSION_DAY, SESSION_ID, TableSpec, column
 
 CALL_ERROR_TYPE = column(
@@ -18,16 +12,7 @@ CALL_ERROR_TYPE = column(
 )
 CALL_ERROR_CODE = column("error_code", pa.string(), "The call's `error_code`.")
 
-CALL_KEYS = (
-    SESSION_DAY,
-    APP_ID,
-    SESSION_ID,
-    EVENT_TURN,
-    EVENT_ID,
-    EVENT_TS,
-    EVENT_POSITION,
-    AGENT_ID,
-)
+CALL_KEYS = (SESSION_DAY, APP_ID, SESSION_ID, *EVENT_COLUMNS)
 """The columns every call table starts with: where and when the call happened, and by whom."""
 
 LLM_CALLS = pa.schema(

@@ -30,6 +30,8 @@ EVENT_POSITION = column(
     "and errors in order across tables, where `ts` ties.",
 )
 AGENT_ID = column("agent_id", pa.string(), "The event's `agent_id`.")
+EVENT_COLUMNS = (EVENT_TURN, EVENT_ID, EVENT_TS, EVENT_POSITION, AGENT_ID)
+"""Where in its session an event happened, and by whom."""
 
 REJECTED_EVENTS = pa.schema(
     [
@@ -279,11 +281,7 @@ ERRORS = pa.schema(
             "The event's `error_type` (never null: that is what makes it an error).",
         ),
         SESSION_ID,
-        EVENT_TURN,
-        EVENT_ID,
-        EVENT_TS,
-        EVENT_POSITION,
-        AGENT_ID,
+        *EVENT_COLUMNS,
         column("error_code", pa.string(), "The event's `error_code`."),
         column(
             "event_type",

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.operator import OpContext, Operator
+from trajectory_assets.operators.events import not_blank
 from trajectory_assets.schema import APP_ID, STRINGS, TableSpec, column
 
 TOOL_STATS = pa.schema(
@@ -78,9 +79,8 @@ TOOL_STATS_TABLE = TableSpec(
 )
 
 
-PARTIALS_SQL = """
-SELECT dt, app_id, coalesce(CASE WHEN trim(tool_name) <> '' THEN tool_name END, 'unknown')
-        AS tool_name, session_id,
+PARTIALS_SQL = f"""
+SELECT dt, app_id, coalesce({not_blank("tool_name")}, 'unknown') AS tool_name, session_id,
     count(*) AS n_calls,
     count(*) FILTER (WHERE error_type IS NOT NULL) AS n_errors,
     count(*) FILTER (WHERE error_type IS NOT NULL AND is_terminal) AS n_terminal_errors,

@@ -241,6 +241,7 @@ FROM sessions GROUP BY app_id ORDER BY app_id
 BY_MODEL = f"""
 WITH spelled AS (
     SELECT *, coalesce(lower(trim(model)), '') AS spelling,
+        regexp_replace(coalesce(lower(trim(model)), ''), '^[^/]*/', '') AS bare,
         CASE WHEN starts_with(price_source, 'genai-prices ')
             THEN regexp_extract(price_source, ': ([^/]*)/', 1) END AS provider
     FROM llm_calls
@@ -248,14 +249,12 @@ WITH spelled AS (
     SELECT spelling, min(provider) AS provider FROM spelled
     WHERE provider IS NOT NULL GROUP BY spelling
 ), priced_bare AS (  -- else the priced calls of the name without its provider prefix
-    SELECT regexp_replace(spelling, '^[^/]*/', '') AS bare, min(provider) AS provider
-    FROM spelled WHERE provider IS NOT NULL GROUP BY bare
+    SELECT bare, min(provider) AS provider FROM spelled WHERE provider IS NOT NULL GROUP BY bare
     HAVING count(DISTINCT provider) = 1  -- priced by two: which one's is unknown
 ), provided AS (
-    SELECT spelled.*, regexp_replace(spelling, '^[^/]*/', '') AS bare,
+    SELECT spelled.*,
         coalesce(spelled.provider, priced.provider, priced_bare.provider) AS priced_by
-    FROM spelled LEFT JOIN priced USING (spelling)
-    LEFT JOIN priced_bare ON priced_bare.bare = regexp_replace(spelling, '^[^/]*/', '')
+    FROM spelled LEFT JOIN priced USING (spelling) LEFT JOIN priced_bare USING (bare)
 ), keyed AS (
     SELECT *, CASE WHEN priced_by IS NULL THEN spelling ELSE bare || '@' || priced_by END
         AS model_key

@@ -60,6 +60,7 @@ from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
+    ANTHROPIC_NESTED_COUNTS,
     LeftOut,
     Row,
     clip,
@@ -69,7 +70,6 @@ from trajectory_assets.ingest.common import (
     stable_id,
 )
 from trajectory_assets.ingest.importers.claude_code_entries import (
-    NESTED_COUNTS,
     Entry,
     Response,
     read_entries,
@@ -273,7 +273,7 @@ class _Session:
         payload: dict[str, Any] = {"response": response.key, "lines": len(response.entries)}
         if writes is not None:
             payload["cache_write_tokens"] = writes
-        for key in NESTED_COUNTS:  # priced apart when given
+        for key in ANTHROPIC_NESTED_COUNTS:  # priced apart when given
             if usage.get(key):
                 payload[key] = usage[key]
         if stated is not None:

@@ -9,15 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trajectory_assets.ingest.common import to_int
+from trajectory_assets.ingest.common import ANTHROPIC_NESTED_COUNTS, to_int
 from trajectory_assets.ingest.importers.transcript_lines import timed_objects
 
 ENTRY_TYPES = frozenset({"user", "assistant", "system", "summary"})
 _USAGE = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
-NESTED_COUNTS = {  # Tier A's payload key: where Anthropic's usage has it
-    "cache_write_1h_tokens": ("cache_creation", "ephemeral_1h_input_tokens"),
-    "web_searches": ("server_tool_use", "web_search_requests"),
-}
 
 
 @dataclass
@@ -70,7 +66,7 @@ class Response:
             if not isinstance(usage, dict):
                 continue
             found = {name: usage.get(name) for name in _USAGE}
-            for key, (outer, inner) in NESTED_COUNTS.items():
+            for key, (outer, inner) in ANTHROPIC_NESTED_COUNTS.items():
                 part = usage.get(outer)
                 found[key] = part.get(inner) if isinstance(part, dict) else None
             for name, raw in found.items():

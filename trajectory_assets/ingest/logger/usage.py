@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from trajectory_assets.ingest.common import ANTHROPIC_NESTED_COUNTS
 from trajectory_assets.schema import CALL_PAYLOAD_COUNTS
 
 
@@ -94,10 +95,9 @@ def _counts(usage: Any) -> UsageCounts:
         return UsageCounts(given, output, _count(details, "cached_tokens"), writes)
     reads = _count(usage, "cache_read_input_tokens")  # Anthropic: the cache counted apart
     counts = _apart(given, output, reads, _count(usage, "cache_creation_input_tokens"))
+    nested = ANTHROPIC_NESTED_COUNTS.items()
     return replace(
-        counts,
-        cache_write_1h_tokens=_count(_get(usage, "cache_creation"), "ephemeral_1h_input_tokens"),
-        web_searches=_count(_get(usage, "server_tool_use"), "web_search_requests"),
+        counts, **{key: _count(_get(usage, outer), inner) for key, (outer, inner) in nested}
     )
 
 
