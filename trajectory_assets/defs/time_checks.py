@@ -22,11 +22,8 @@ def sessions_on_their_day(ctx: CheckContext, day: str) -> DayCheck:
     on_day = pa.scalar(dt.date.fromisoformat(day), pa.date32())
     elsewhere = int(pc.sum(pc.not_equal(started, on_day)).as_py() or 0)
     shared = {
-        other: rows.select(keys)
-        .join(ctx.column("sessions", other, keys), keys, join_type="inner")
-        .num_rows
-        for other in _neighbours(day)
-        if ctx.catalog.state("sessions", other) is not None
+        other: found.num_rows
+        for other, found in _also_on_neighbours(ctx, "sessions", day, rows.select(keys)).items()
     }
     split = sum(shared.values())
     compared = (
@@ -51,11 +48,7 @@ def runs_within_their_day(ctx: CheckContext, day: str) -> DayCheck:
     keys = ["benchmark", "model", "run_id"]
     runs = ctx.column("eval_runs", day, keys)
     runs = runs.filter(pc.not_equal(runs["run_id"], DEFAULT_RUN))
-    shared = {
-        other: runs.join(ctx.column("eval_runs", other, keys), keys, join_type="inner")
-        for other in _neighbours(day)
-        if ctx.catalog.state("eval_runs", other) is not None
-    }
+    shared = _also_on_neighbours(ctx, "eval_runs", day, runs)
     if not shared:
         return DayCheck(
             True, f"{runs.num_rows} eval run(s); no day before or after is materialized"
@@ -105,6 +98,18 @@ def times_not_in_the_future(ctx: CheckContext, day: str) -> DayCheck:
         f"({now:%Y-%m-%d %H:%M} UTC), the latest at {latest:%Y-%m-%d %H:%M} UTC: a producer's "
         "clock ahead, or times in the wrong unit",
     )
+
+
+def _also_on_neighbours(
+    ctx: CheckContext, table: str, day: str, keys: pa.Table
+) -> dict[str, pa.Table]:
+    """For each materialized day before and after, the `keys` rows of `day` it holds too."""
+    names = keys.column_names
+    return {
+        other: keys.join(ctx.column(table, other, names), names, join_type="inner")
+        for other in _neighbours(day)
+        if ctx.catalog.state(table, other) is not None
+    }
 
 
 def _neighbours(day: str) -> tuple[str, str]:
