@@ -159,10 +159,7 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
             f"them, forget their sessions ({_forget_command(lake, sessions)}) and ingest again"
         )
     app = shlex.quote(report.apps[0]) if len(report.apps) == 1 else "APP"  # the one written to
-    forget = (
-        f"trajectory-assets forget --lake {shlex.quote(lake)} --app-id {app} "
-        "--before 1970-01-02 --yes"
-    )
+    forget = _forget(lake, app, "--before 1970-01-02 --yes")
     if "1970-01-01" in days:
         tell(
             "note: events without timestamps in the source were placed on 1970-01-01, outside "
@@ -187,12 +184,13 @@ def _forget_command(lake: str, sessions: list[tuple[str, str]]) -> str:
     apps = {app for app, _ in sessions}
     if len(apps) == 1 and len(sessions) <= 10:
         ids = " ".join(f"--session-id {shlex.quote(session)}" for _, session in sessions)
-        app = shlex.quote(next(iter(apps)))
-        return f"trajectory-assets forget --lake {shlex.quote(lake)} --app-id {app} {ids}"
-    return (
-        f"trajectory-assets forget --lake {shlex.quote(lake)} --app-id APP --session-id S1 "
-        "--session-id S2 ..., per app"
-    )
+        return _forget(lake, shlex.quote(next(iter(apps))), ids)
+    return _forget(lake, "APP", "--session-id S1 --session-id S2 ..., per app")
+
+
+def _forget(lake: str, app: str, rest: str) -> str:
+    """A `forget` command to copy (`app` quoted already, or a placeholder)."""
+    return f"trajectory-assets forget --lake {shlex.quote(lake)} --app-id {app} {rest}"
 
 
 def _left_out(report: "IngestReport") -> None:
