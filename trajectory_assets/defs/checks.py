@@ -188,8 +188,7 @@ def _elimination_ratio(ctx: CheckContext, day: str) -> DayCheck:
     return DayCheck(
         not above,
         f"{len(above)} of {len(steps)} session steps eliminate more than {limit_text(limit)} of "
-        "their "
-        f"decisions{which}",
+        f"their decisions{which}",
     )
 
 
