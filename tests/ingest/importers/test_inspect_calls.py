@@ -7,11 +7,13 @@ and `legacy` (no call id; the call's event comes after its failed attempts but s
 
 import copy
 import json
+import warnings
 from pathlib import Path
 
 import pytest
 
 from tests.ingest import real
+from trajectory_assets.ingest.common import LeftOut
 from trajectory_assets.ingest.importers import IMPORTERS
 
 RETRIES = [p for p in real.INSPECT_EDGE if p.name == "retry-2-then-success.eval"]
@@ -133,3 +135,33 @@ def test_a_sample_that_failed_before_it_was_scored_is_an_attempt_without_a_verdi
     log["samples"] = [failed]
     path.write_text(json.dumps(log))
     assert not [r for r in IMPORTERS["inspect"].parse(path) if r["event_type"] == "eval_result"]
+
+
+CANCELLED = real.FIXTURES / (
+    "inspect_ai/logs/tests/analysis/test_logs/2025-05-12T20-28-13-04-00_popularity.json"
+)
+
+
+def test_an_eval_that_did_not_finish_is_named_and_its_results_say_so(tmp_path: Path) -> None:
+    """A cancelled eval's log holds the samples that ran, each looking complete: the import
+    tells how many of the planned ones, and each eval_result carries the eval's status."""
+    with pytest.warns(LeftOut, match=r"status is cancelled: 3 of 3 planned sample\(s\)"):
+        rows = list(IMPORTERS["inspect"].parse(CANCELLED))
+    results = [json.loads(r["payload"]) for r in rows if r["event_type"] == "eval_result"]
+    assert [r["eval_status"] for r in results] == ["cancelled"] * 3
+
+    log = json.loads(CANCELLED.read_text())
+    log["status"] = "error"
+    log["eval"]["dataset"].pop("sample_ids")  # 100 samples, a limit of 3, two epochs
+    log["eval"]["config"]["epochs"] = 2
+    path = tmp_path / "failed.json"
+    path.write_text(json.dumps(log))
+    with pytest.warns(LeftOut, match=r"status is error: 3 of 6 planned sample\(s\)"):
+        list(IMPORTERS["inspect"].parse(path))
+
+
+def test_a_finished_eval_says_nothing_more() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LeftOut)
+        rows = list(IMPORTERS["inspect"].parse(LOG))
+    assert all("eval_status" not in r["payload"] for r in rows if r["event_type"] == "eval_result")

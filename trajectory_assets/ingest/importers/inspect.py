@@ -39,6 +39,8 @@ Mapping
   `score` null, `unscored: "sample_error"`), so pass rates count it as not passed and
   `error_session_rate` counts it (Inspect's own accuracy leaves it out: it is pass_rate over
   the scored attempts). Other samples without scores (an eval without scorers) get none.
+  An eval that did not finish (status cancelled, error or started) holds the samples that ran:
+  the import says so, and their eval_results carry `eval_status`.
 - A sample without events (hand-made or trimmed logs) falls back to what the sample states:
   one llm_call per model of `model_usage` with its totals, and one tool_call per `tool`
   message (its `error.type` as error_type), at synthesized times 1 ms apart from the eval's
@@ -48,6 +50,7 @@ Mapping
 import contextlib
 import datetime as dt
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,7 @@ from typing import Any
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     EPOCH,
+    LeftOut,
     Row,
     clip,
     dumps,
@@ -68,6 +72,7 @@ from trajectory_assets.ingest.importers.inspect_log import (
     first_score,
     load,
     retried_attempts,
+    unfinished,
     usage_tokens,
     value_to_float,
 )
@@ -116,6 +121,9 @@ def parse(path: str | Path) -> Iterator[Row]:
     header, samples = load(path)
     for sample in samples:
         yield from _sample_events(header, sample)
+    note = unfinished(header, len(samples))
+    if note:
+        warnings.warn(note, LeftOut, stacklevel=2)
 
 
 def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[Row]:
@@ -311,6 +319,8 @@ def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[R
         verdict = {"passed": None, "score": None, "unscored": "sample_error"}
     if verdict is not None:
         result = {"benchmark": task, "task_id": str(sample_id), "run_id": run_id, **verdict}
+        if header.get("status") not in (None, "success"):
+            result["eval_status"] = header["status"]
         add(
             "eval_result",
             ("eval_result",),

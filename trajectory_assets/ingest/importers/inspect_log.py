@@ -97,6 +97,27 @@ def load(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return header, samples
 
 
+def unfinished(header: dict[str, Any], in_log: int) -> str | None:
+    """What to tell of an eval that did not finish (cancelled, failed, still running): its log
+    holds the samples that ran, and nothing in its samples says the run is partial."""
+    status = header.get("status")
+    if status in (None, "success"):
+        return None
+    spec = header["eval"]
+    dataset = spec.get("dataset") if isinstance(spec.get("dataset"), dict) else {}
+    config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
+    ids, limit = dataset.get("sample_ids"), config.get("limit")
+    chosen = len(ids) if isinstance(ids, list) else to_int(dataset.get("samples"))
+    if chosen is not None and not isinstance(ids, list) and isinstance(limit, int):
+        chosen = min(chosen, limit)
+    epochs = to_int(config.get("epochs")) or 1
+    planned = f"{chosen * epochs} planned" if chosen is not None else "an unknown number of"
+    return (
+        f"the eval's status is {status}: {in_log} of {planned} sample(s) are in its log, and "
+        "its eval_runs row counts these only (their eval_result payloads say `eval_status`)"
+    )
+
+
 # ------------------------------------------------------------------------------------- scoring
 def value_to_float(value: Any) -> float | None:
     """Inspect's own conversion of a score value to a number (None when it has none)."""
