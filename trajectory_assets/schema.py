@@ -156,6 +156,10 @@ MAX_METRIC = 10**12
 """A token count or a latency (ms) over this is a placeholder or a unit mistake, not a value: a
 trillion tokens in one call, 31 years in one call. Below it, a session's sums cannot overflow."""
 
+LAST_YEAR = 9999
+"""A time past this year is a unit mistake (epoch milliseconds read as seconds), not a time: no
+language's date type nor Delta's statistics hold it."""
+
 FLOAT_METRICS = ("ttft_ms", "latency_ms", "tool_latency_ms")
 """NaN in these is rejected too: a NaN would turn every percentile and ratio it touches into NaN."""
 
@@ -174,6 +178,13 @@ EVENTS = pa.schema(
             "The raw file the row was read from, relative to the lake root.",
         ),
         column("source_row", pa.int64(), "The row's 0-based position in `source_file`."),
+        column(
+            "unreadable",
+            pa.string(),
+            "Why a value of the row could not be read into its raw column (the value and the "
+            "type it should have: `input_tokens 1007.6 cannot be read as int64`), which then "
+            "reads null; the row is rejected with it. Null when every value was read.",
+        ),
     ]
 )
 """Raw events as the operators see them: every file conformed to RAW_EVENTS (nullable, since

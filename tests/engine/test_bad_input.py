@@ -133,6 +133,48 @@ def test_wrong_column_type_fails_naming_file_and_column(tmp_path: Path) -> None:
         run_operator(Sessionize(), lake, [DAY1], InlineRuntime())
 
 
+def test_a_value_its_column_cannot_hold_rejects_its_row_not_its_file(tmp_path: Path) -> None:
+    """Polars writes a missing token count as NaN, a producer's bug writes 1007.6 tokens, a
+    time as "not a time", bytes that are no UTF-8 as text, epoch milliseconds as seconds (the
+    year 58851): each failed its whole file, and by default the day of every app. Each is now
+    its row's reason in rejected_events; the file's other rows count."""
+    lake = Lake(str(tmp_path))
+    write_raw(lake, "s1", [event("session_start", 0, event_id="ok-0")])
+    start = event("session_start", 0, event_id="ok-0")["ts"]
+    table = pa.table(
+        {
+            "event_id": ["ok-1", "frac", "nan", "time", "utf8", "ok-2"],
+            "ts": [str(start)] * 3 + ["not a time", str(start), str(start)],
+            "event_type": ["llm_call"] * 5 + ["session_end"],
+            "input_tokens": [10.0, 1007.6, float("nan"), 1.0, 1.0, None],
+            "payload": pa.array(
+                [b"{}", b"{}", b"{}", b"{}", b'{"text": "\xff\xfe"}', b'{"status": "ok"}'],
+                pa.binary(),
+            ).view(pa.string()),  # as a writer that takes bytes for text leaves it
+        }
+    )
+    folder = Path(lake.root, "raw_events", f"dt={DAY1}", "app_id=app1", "session_id=s1")
+    pq.write_table(table, folder / "polars.parquet")
+    far = pq.read_table(write_raw(lake, "s1", [event("llm_call", 1, event_id="far")], "far"))
+    ts = pa.array([1_795_000_000_000 * 10**6], pa.timestamp("us", tz="UTC"))  # ms as seconds
+    pq.write_table(
+        far.set_column(far.schema.get_field_index("ts"), "ts", ts), folder / "far.parquet"
+    )
+    materialize_all(lake)  # raw_compacted keeps every row: no statistic of a time past 9999
+    catalog = lake_catalog(lake)
+    rejected = {r["event_id"]: r["reason"] for r in catalog.read("rejected_events").to_pylist()}
+    assert rejected == {
+        "frac": "input_tokens 1007.6 cannot be read as int64",
+        "nan": "input_tokens nan cannot be read as int64",
+        "time": "ts 'not a time' cannot be read as timestamp[us, tz=UTC]; null or empty ts",
+        "utf8": 'payload b\'{"text": "\\xff\\xfe"}\' cannot be read as string',
+        "far": "ts past the year 9999",
+    }
+    session = catalog.read("sessions").to_pylist()[0]
+    assert (session["n_events"], session["input_tokens"], session["status"]) == (3, 10, "ok")
+    assert catalog.read("raw_compacted").num_rows == 8
+
+
 def test_truncated_file_fails_or_is_skipped_and_reported(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path))
     write_raw(lake, "s1", [event("llm_call", 0, event_id="a")])

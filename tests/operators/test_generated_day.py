@@ -37,6 +37,7 @@ def _read_raw(root: Path) -> pa.Table:
         table = table.append_column("dt", pa.array([DAY] * table.num_rows, pa.string()))
         table = table.append_column("source_file", pa.array([rel] * table.num_rows, pa.string()))
         table = table.append_column("source_row", pa.array(range(table.num_rows), pa.int64()))
+        table = table.append_column("unreadable", pa.nulls(table.num_rows, pa.string()))
         parts.append(table.select(EVENTS.names).cast(EVENTS))
     return pa.concat_tables(parts)
 

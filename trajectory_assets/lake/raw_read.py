@@ -112,11 +112,15 @@ def events_schema(columns: Sequence[str] | None = None) -> pa.Schema:
     """EVENTS, or the part of it holding `columns` and the columns every reader gets."""
     if columns is None:
         return EVENTS
-    keep = {*columns, "dt", "source_file", "source_row"}
+    keep = {*columns, *EVERY_READER}
     unknown = keep - set(EVENTS.names)
     if unknown:
         raise ValueError(f"unknown raw columns {sorted(unknown)}")
     return pa.schema([f for f in EVENTS if f.name in keep])
+
+
+EVERY_READER = ("dt", "source_file", "source_row", "unreadable")
+"""The columns every read has: where each row came from, and what of it could not be read."""
 
 
 @functools.cache
@@ -209,6 +213,8 @@ def _scan(
             select.append(f"substr(filename, {prefix}) AS source_file")
         elif name == "source_row":
             select.append("file_row_number AS source_row")
+        elif name == "unreadable":  # DuckDB read every value, or the scan failed
+            select.append("NULL::VARCHAR AS unreadable")
         elif name in present:
             select.append(f'"{name}"')
         elif name in ("app_id", "session_id"):
@@ -237,9 +243,16 @@ def _files_with_values(
 
 
 def conform(table: pa.Table, f: RawFile) -> pa.Table:
-    """One raw file in the EVENTS shape, with the folder's keys where the file lacks them."""
+    """One raw file in the EVENTS shape, with the folder's keys where the file lacks them.
+
+    A column whose values cannot all be read into its type is read value by value: those that
+    cannot (1007.6 tokens, a `ts` of "not a time", text that is not UTF-8) read null and their
+    rows say why in `unreadable` (validation rejects them), so the rest of the file counts.
+    A column none of whose values can be read is the writer's type, not a bad value: it fails
+    the file, named."""
     n = table.num_rows
     columns: list[pa.Array] = []
+    problems: dict[int, list[str]] = {}
     for field in EVENTS:
         name = field.name
         if name == "dt":
@@ -248,19 +261,66 @@ def conform(table: pa.Table, f: RawFile) -> pa.Table:
             columns.append(pa.array([f.path] * n, pa.string()))
         elif name == "source_row":
             columns.append(pa.array(range(n), pa.int64()))
+        elif name == "unreadable":
+            columns.append(pa.array([_joined(problems.get(i)) for i in range(n)], pa.string()))
         elif name in table.column_names:
             column = table.column(name)
             try:
-                columns.append(_cast(name, column, field.type))
+                columns.append(_readable(name, column, field.type))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise BadRawFileError(
-                    f.path, f"column {name!r} has type {column.type}, expected {field.type} ({exc})"
-                ) from None
+                values, bad = _each_value(name, column.combine_chunks(), field.type)
+                if len(bad) == len(column) - column.null_count:
+                    raise BadRawFileError(
+                        f.path,
+                        f"column {name!r} has type {column.type}, expected {field.type} ({exc})",
+                    ) from None
+                columns.append(values)
+                for row, problem in bad.items():
+                    problems.setdefault(row, []).append(problem)
         elif name in ("app_id", "session_id"):
             columns.append(pa.array([getattr(f, name)] * n, pa.string()))
         else:
             columns.append(pa.nulls(n, field.type))
     return pa.Table.from_arrays(columns, schema=EVENTS)
+
+
+def _joined(problems: list[str] | None) -> str | None:
+    return "; ".join(problems) if problems else None
+
+
+def _readable(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
+    """`_cast`, and text checked to be UTF-8 (Parquet readers take a writer's word for it)."""
+    cast = _cast(name, column, to)
+    if _is_text(to):
+        cast.validate(full=True)
+    return cast
+
+
+def _each_value(name: str, column: pa.Array, to: pa.DataType) -> tuple[pa.Array, dict[int, str]]:
+    """The column cast value by value: null where a value cannot be, with why (by row)."""
+    pieces: list[pa.Array] = []
+    bad: dict[int, str] = {}
+    for row in range(len(column)):
+        one = column.slice(row, 1)
+        try:
+            pieces.append(_readable(name, pa.chunked_array([one]), to).chunk(0))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pieces.append(pa.nulls(1, to))
+            bad[row] = f"{name} {_shown(one)} cannot be read as {to}"
+    return pa.concat_arrays(pieces), bad
+
+
+def _shown(one: pa.Array) -> str:
+    """A value as a rejected row's reason shows it: its text, or its bytes where the text is no
+    UTF-8, cut to 60 characters."""
+    try:
+        text = repr(one[0].as_py())
+    except (ValueError, OverflowError):  # not UTF-8, or a time Python cannot hold
+        try:
+            text = repr(one.cast(pa.binary())[0].as_py())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            text = f"(a {one.type} value)"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _cast(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:

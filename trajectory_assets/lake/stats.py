@@ -66,7 +66,10 @@ def _bounds(column: pa.ChunkedArray) -> tuple[Bound, Bound] | None:
         or pa.types.is_date(kind)
     ):
         return None
-    found = pc.min_max(column).as_py()
+    try:
+        found = pc.min_max(column).as_py()
+    except (ValueError, OverflowError):  # text that is no UTF-8, a time past Python's year 9999
+        return None  # no statistic: a reader then reads the file
     low, high = found["min"], found["max"]
     if isinstance(low, dt.datetime):
         return _timestamp(low, up=False), _timestamp(high, up=True)

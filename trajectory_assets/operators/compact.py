@@ -30,7 +30,7 @@ sessions of one app, which its statistics state, so readers pick a range of sess
 
 class Compact(Operator):
     name = "compact"
-    version = "1"
+    version = "2"  # 2: the `unreadable` column
     outputs = (RAW_COMPACTED_TABLE,)
     inputs = ("raw_events",)
     requires = "session"

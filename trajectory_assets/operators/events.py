@@ -1,6 +1,7 @@
 """Validation, de-duplication and event order of raw events, shared by every raw-based operator.
 
-Rules (rules.md "Validation"): a row with a null or empty key, a key other than its file's
+Rules (rules.md "Validation"): a row with a value its file held that its column cannot (the
+reader names it in `unreadable`), a null or empty key, a key other than its file's
 folder names, a negative, NaN, infinite or absurd (over 10^12) metric, a negative `turn_index`, or a
 `decision`/`eval_result` payload that is not a JSON object is rejected with every reason that
 applies. Among valid rows, duplicate `event_id`s inside a session are one event: the first in
@@ -11,6 +12,7 @@ import pyarrow as pa
 
 from trajectory_assets.schema import (
     FLOAT_METRICS,
+    LAST_YEAR,
     MAX_METRIC,
     NON_NEGATIVE,
     NULL_PARTITION,
@@ -37,7 +39,8 @@ def folder_key(key: str) -> str:
 
 
 _checks = (
-    [
+    ["unreadable"]
+    + [
         f"CASE WHEN {c} IS NULL OR trim(CAST({c} AS VARCHAR)) = '' THEN 'null or empty {c}' END"
         for c in RAW_REQUIRED
     ]
@@ -49,6 +52,10 @@ _checks = (
     + [
         f"CASE WHEN {c} > {MAX_METRIC} AND {c} < 'inf'::DOUBLE THEN '{c} over 10^12' END"
         for c in NON_NEGATIVE
+    ]
+    + [
+        f"CASE WHEN ts >= '{LAST_YEAR + 1}-01-01 00:00:00+00'::TIMESTAMPTZ "
+        f"THEN 'ts past the year {LAST_YEAR}' END"
     ]
     + ["CASE WHEN turn_index < 0 THEN 'negative turn_index' END"]
     + [

@@ -145,6 +145,20 @@ def test_an_event_before_1970_is_left_out_and_named(tmp_path: Path) -> None:
     assert logger.stats()["invalid"] == 2 and raw_events(tmp_path).num_rows == 1
 
 
+def test_an_epoch_number_is_read_by_its_size_as_ingest_reads_it(tmp_path: Path) -> None:
+    """JavaScript's Date.now() is milliseconds: read as seconds it was the year 58851, a time
+    no day's statistics could hold (the day's run failed for every app)."""
+    when = dt.datetime(2026, 11, 18, 9, 30, tzinfo=dt.UTC)
+    seconds = when.timestamp()
+    with EventLogger(str(tmp_path), "app") as logger:
+        for ts in (seconds, int(seconds * 1000), int(seconds * 10**6), int(seconds * 10**9)):
+            assert logger.log("s1", "user_message", ts=ts) is not None
+        assert logger.log("s1", "user_message", ts="2026-11-18T09:30:00Z") is not None
+        assert logger.log("s1", "user_message", ts=1e30) is None  # past the year 9999
+    times = raw_events(tmp_path)["ts"].to_pylist()
+    assert times == [when] * 5 and logger.stats()["invalid"] == 1
+
+
 def test_a_write_that_fails_after_landing_is_retried_without_duplicates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_logger: NewLogger
 ) -> None:
@@ -179,7 +193,7 @@ def test_the_caller_never_sees_an_exception(tmp_path: Path, new_logger: NewLogge
     s = logger.session("s1")
     assert s.llm_call("m", input_tokens="many") is not None  # type: ignore[arg-type]
     assert s.llm_call("m", input_tokens=5, payload={"obj": object()}) is not None
-    assert logger.log("s1", "llm_call", ts="not a time") is None  # type: ignore[arg-type]
+    assert logger.log("s1", "llm_call", ts="not a time") is None
     assert logger.log("s1", "llm_call", input_tokenz=5) is None  # a typo is counted, not raised
     s.end()
     logger.close()

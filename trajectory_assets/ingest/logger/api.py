@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from trajectory_assets.ingest.common import dumps
+from trajectory_assets.ingest.common import dumps, parse_ts
 from trajectory_assets.ingest.logger import process
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent, LoggerCounters
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, CapturePolicy
@@ -33,8 +33,9 @@ _US = dt.timedelta(microseconds=1)
 
 
 def _ts_us(value: Any) -> int:
-    aware = value.replace(tzinfo=value.tzinfo or dt.UTC) if isinstance(value, dt.datetime) else None
-    us = (aware - _EPOCH) // _US if aware else int(float(value) * 1_000_000)  # or epoch seconds
+    """Microseconds since the epoch of a datetime (naive: UTC) or an epoch number, read as
+    `ingest` reads one: seconds, or ms/us/ns by its size (JavaScript's `Date.now()` is ms)."""
+    us = (parse_ts(value) - _EPOCH) // _US
     if us < 0:  # a day Dagster's daily partitions cannot name (year 1 became the lake's start)
         raise ValueError(f"ts {value!r} is before 1970-01-01")
     return us
@@ -150,7 +151,7 @@ class EventLogger:
         session_id: str,
         event_type: str,
         *,
-        ts: dt.datetime | float | None = None,
+        ts: dt.datetime | float | str | None = None,
         turn_index: int | None = None,
         agent_id: str | None = None,
         request_id: str | None = None,
