@@ -261,3 +261,41 @@ def test_files_of_several_raw_schemas_are_scanned_as_the_careful_path_reads_them
     monkeypatch.undo()
     monkeypatch.setattr(raw_read, "SCHEMAS", 2)
     assert raw_read._scan_local(lake, files, 2) is None  # three schemas: file by file
+
+
+def test_a_struct_payload_reads_as_each_row_wrote_it(tmp_path: object) -> None:
+    """A writer inferring one struct type for a file's payloads gives each row every key any
+    row has, as nulls: a tool call's arguments (and their hash, which finds loops) depended on
+    which other calls shared its file. A struct's null fields are left out of its JSON."""
+    lake = Lake(str(tmp_path))
+    payloads = [{"arguments": {"query": "x"}}, {"arguments": {"order_id": "A-17"}}]
+    table = pa.table(
+        {
+            "event_id": ["e1", "e2"],
+            "ts": pa.array([0, 1], pa.timestamp("us", tz="UTC")),
+            "event_type": ["tool_call", "tool_call"],
+            "payload": pa.array(payloads),  # struct<arguments: struct<query, order_id>>
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/inferred.parquet", table)
+    events = read_events(lake, list_raw_files(lake)).events
+    assert [json.loads(p) for p in events["payload"].to_pylist()] == payloads
+
+
+def test_a_uuid_id_reads_as_its_usual_text(tmp_path: object) -> None:
+    """DuckDB writes a UUID column as Parquet's UUID type: a cast to text refused the file
+    ("Invalid UTF8 payload"), or, when its 16 bytes happened to be UTF-8, garbled the id."""
+    import uuid
+
+    lake = Lake(str(tmp_path))
+    ids = [uuid.UUID(bytes=b"evt-000000000002"), uuid.uuid4()]  # bytes that are UTF-8, and not
+    table = pa.table(
+        {
+            "event_id": pa.array([i.bytes for i in ids], pa.uuid()),
+            "ts": pa.array([0, 1], pa.timestamp("us", tz="UTC")),
+            "event_type": ["llm_call", "llm_call"],
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/duckdb.parquet", table)
+    events = read_events(lake, list_raw_files(lake)).events
+    assert events["event_id"].to_pylist() == [str(i) for i in ids]
