@@ -286,6 +286,24 @@ def test_a_restarted_producer_resending_a_session_over_midnight_adds_nothing(
     assert set(raw["dt"].to_pylist()) == {"2026-05-01"}
 
 
+def test_a_session_resumed_after_its_lookback_keeps_its_day_only_with_a_longer_one(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    """A long-running agent's session resumed ten days after it began (README's recipe:
+    `start=False`, `drop_existing=True`) was filed anew under the tenth day, two sessions."""
+    began = dt.datetime(2026, 5, 1, 9, tzinfo=dt.UTC)
+    for lake, lookback in ((tmp_path / "week", None), (tmp_path / "month", 31)):
+        first = new_logger(str(lake), "app", drop_existing=True, **FAST)
+        first.log("s1", "session_start", ts=began)
+        first.close()
+        options = {} if lookback is None else {"lookback_days": lookback}
+        later = new_logger(str(lake), "app", drop_existing=True, **options, **FAST)
+        later.log("s1", "llm_call", ts=began + dt.timedelta(days=10), input_tokens=1)
+        later.close()
+        days = set(raw_events(lake)["dt"].to_pylist())
+        assert days == ({"2026-05-01", "2026-05-11"} if lookback is None else {"2026-05-01"})
+
+
 def test_sampled_keeps_errors_first_last_and_a_share_of_the_rest(
     tmp_path: Path, new_logger: NewLogger
 ) -> None:
@@ -367,6 +385,23 @@ def test_an_event_id_resent_with_other_content_is_named_in_a_warning(
     assert "1 event(s) were in the lake already with other content" in caplog.text
     assert "session s1, event e1: input_tokens differ" in caplog.text
     assert raw_events(tmp_path)["input_tokens"].to_pylist() == [5]
+
+
+def test_an_event_re_sent_under_a_new_seq_alone_is_no_other_content(
+    tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A retry that logs an event again numbers it anew: the tables' `re_sent_events_agree`
+    leaves `seq` out, and so does the warning (it said "seq differ")."""
+    ts = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    first = new_logger(str(tmp_path), "app", drop_existing=True, **FAST)
+    first.log("s1", "llm_call", ts=ts, event_id="e1", input_tokens=5)
+    first.close()
+    again = new_logger(str(tmp_path), "app", drop_existing=True, **FAST)
+    again.log("s1", "user_message", ts=ts, event_id="e0")
+    again.log("s1", "llm_call", ts=ts, event_id="e1", input_tokens=5)  # seq 1, not 0
+    again.close()
+    assert "other content" not in caplog.text
+    assert again.stats()["existing_events"] == 1
 
 
 def test_an_event_without_a_session_or_type_is_left_out_alone(

@@ -25,9 +25,11 @@ Guarantees
   written again (a read of that folder per write): for producers that may send the same event
   again across restarts, like the OTLP receiver, which also passes its own stable `event_id`s.
   An id the folder holds with other content keeps the stored copy and is logged as a warning.
-  The session's folder is looked for from a week before its first flushed event's day to the
-  day after (a listing per day, once per session), so a restart that re-sends a session over
-  midnight adds nothing under the next day. `stats()` counts `written_events` and
+  The session's folder is looked for from `lookback_days` (7) before its first flushed event's
+  day to the day after (a listing per day, once per session), so a restart that re-sends a
+  session over midnight adds nothing under the next day; a session resumed later than that
+  after its first day starts a folder of its own (two `sessions` rows): raise it for agents
+  whose sessions last longer. `stats()` counts `written_events` and
   `existing_events` (found in the lake already) apart.
 - All events of a session go under one `dt`: that of its folder found in the lake (with
   `drop_existing`), else of the earliest event of the first flush that held it, also when a

@@ -70,6 +70,7 @@ class EventLogger:
         close_timeout_s: float = 10.0,
         write_threads: int = 4,
         drop_existing: bool = False,
+        lookback_days: int = 7,
         flush_on_sigterm: bool = True,
     ) -> None:
         if capture not in CAPTURE_LEVELS:
@@ -78,6 +79,8 @@ class EventLogger:
             raise ValueError("sample_rate must be within [0, 1]")
         if not app_id:
             raise ValueError("app_id must be a non-empty string")
+        if lookback_days < 0:
+            raise ValueError("lookback_days must be 0 or more")
         if problem := id_problem("app_id", app_id):
             raise ValueError(problem)
         if isinstance(lake, Lake):
@@ -97,6 +100,7 @@ class EventLogger:
         self.retry_max_s = retry_max_s
         self.close_timeout_s = close_timeout_s
         self.drop_existing = drop_existing
+        self.lookback_days = lookback_days
         self.write_threads = write_threads
         self.turns = SessionTurns()
         self.finalizer: Any = None
@@ -118,6 +122,7 @@ class EventLogger:
             retry_max_s=self.retry_max_s,
             write_threads=self.write_threads,
             drop_existing=self.drop_existing,
+            lookback_days=self.lookback_days,
         )
         self._flusher.start()
 

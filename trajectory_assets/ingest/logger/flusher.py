@@ -74,6 +74,7 @@ class Flusher:
         retry_max_s: float,
         write_threads: int,
         drop_existing: bool,
+        lookback_days: int,
     ) -> None:
         self.lake = lake
         self.app_id = app_id
@@ -84,6 +85,7 @@ class Flusher:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.drop_existing = drop_existing
+        self.lookback_days = lookback_days
 
         self.wake = threading.Event()
         self.busy = threading.Lock()  # held by a flush cycle: a fork waits for it (`process`)
@@ -276,7 +278,7 @@ class Flusher:
         producers: a lookup costs a listing per day. Storage down: each write looks again."""
         if not batches:
             return
-        near = set().union(*(near_days(b.day) for b in batches))
+        near = set().union(*(self._near(b.day) for b in batches))
         try:
             found = known_session_days(
                 self.lake, self.app_id, [b.session_id for b in batches], near
@@ -284,14 +286,19 @@ class Flusher:
         except Exception:
             return
         for b in batches:
-            if found.get(b.session_id) in near_days(b.day):
+            if found.get(b.session_id) in self._near(b.day):
                 b.day = found[b.session_id]
             b.placed = True
 
     def _session_folder_day(self, batch: Batch) -> str:
         """The day of the session's folder near the batch's day, else the batch's day."""
-        found = known_session_days(self.lake, self.app_id, [batch.session_id], near_days(batch.day))
+        found = known_session_days(
+            self.lake, self.app_id, [batch.session_id], self._near(batch.day)
+        )
         return found.get(batch.session_id, batch.day)
+
+    def _near(self, day: str) -> set[str]:
+        return near_days(day, self.lookback_days)
 
     def _recovered(self) -> None:
         """Everything is written: a failure noted before is over (a health check reading
