@@ -51,7 +51,9 @@ def keep_rejected(
         )
         for reason, record in rejected
     ]
-    write_file_atomic(lake, path, ("\n".join(lines) + "\n").encode())
+    # a lone surrogate (half of a UTF-16 pair: text cut mid-emoji) as JSON's own escape,
+    # `\ud800`, which UTF-8 cannot encode and a JSON reader gives back as it was received
+    write_file_atomic(lake, path, ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace"))
     return path
 
 

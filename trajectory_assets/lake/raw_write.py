@@ -87,6 +87,8 @@ def unstorable(row: Row) -> str | None:
         value = row.get(column.name)
         try:
             pa.array([value], column.type)
+        except UnicodeEncodeError:
+            return f"{column.name} holds a lone surrogate (half of a UTF-16 pair), no Unicode text"
         except UNSTORABLE:
             return f"{column.name} {value!r:.40} does not fit its column ({column.type})"
     return None

@@ -162,6 +162,23 @@ def test_values_no_column_holds_and_json_nested_too_deeply_are_lines_of_their_ow
     assert sorted(k["record"].get("event_id", "") for k in kept) == ["", "b1", "b2"]
 
 
+def test_a_lone_surrogate_is_a_line_of_its_own_kept_as_it_came(tmp_path: Path) -> None:
+    """`\\ud800` is valid JSON but no Unicode text (half of a UTF-16 pair: a JavaScript string
+    cut mid-emoji): keeping the line aside could not encode it, and failed the whole file."""
+    source = tmp_path / "cut.jsonl"
+    lone = json.dumps(_event("b1", "agent_message", payload={"text": "cut \ud800 here"}))
+    source.write_text("\n".join([json.dumps(_event("g1")), lone, json.dumps(_event("g2"))]))
+    lake = tmp_path / "lake"
+    report = ingest_files(str(lake), "auto", [source])
+    assert not report.failed and report.events_written == 2
+    assert [r for _, r in report.rejected] == [
+        "event b1: payload holds a lone surrogate (half of a UTF-16 pair), no Unicode text"
+    ]
+    (kept_file,) = rejected_files(Lake(str(lake)))
+    (kept,) = [json.loads(line) for line in Path(kept_file).read_text().splitlines()]
+    assert json.loads(kept["record"]["payload"]) == {"text": "cut \ud800 here"}
+
+
 def test_a_write_that_fails_midway_counts_what_it_wrote(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
