@@ -57,6 +57,7 @@ def test_values_in_columns_raw_events_lacks_are_named_with_their_file(tmp_path: 
     _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/full.parquet", full)
     misspelt = full.drop_columns(["input_tokens"]).append_column("input_token", pa.array([12]))
     misspelt = misspelt.append_column("unused", pa.nulls(1, pa.int64()))  # no value: not named
+    misspelt = misspelt.append_column("__index_level_0__", pa.array([7]))  # pandas' own: not
     path = f"raw_events/dt={DAY1}/app_id=a/session_id=t/misspelt.parquet"
     _write(lake, path, misspelt)
     files = list_raw_files(lake)

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 KNOWN = frozenset({*RAW_EVENTS.names, "dt"})  # a producer may write the day into its files
 
 
+def _unknown(name: str) -> bool:
+    """A column raw_events lacks, holding what a producer meant to say: not pandas' own
+    `__index_level_0__` (a frame written with its index), which every run named."""
+    return name not in KNOWN and not (name.startswith("__index_level_") and name.endswith("__"))
+
+
 @dataclass(frozen=True)
 class RawRead:
     """Raw files read: their events, the files left out and the columns that were not read.
@@ -105,7 +111,7 @@ def _unknown_with_values(table: pa.Table) -> list[str]:
     return [
         name
         for name in table.column_names
-        if name not in KNOWN and table.column(name).null_count < table.num_rows
+        if _unknown(name) and table.column(name).null_count < table.num_rows
     ]
 
 
@@ -223,7 +229,7 @@ def _scan(
         else:
             select.append(f'NULL::{canonical[name]} AS "{name}"')
     table = relation.select(", ".join(select)).to_arrow_table()
-    extra = [c for c in present if c not in KNOWN and c not in ("filename", "file_row_number")]
+    extra = [c for c in present if _unknown(c) and c not in ("filename", "file_row_number")]
     unknown = _files_with_values(relation, extra, prefix) if extra else []
     return RawRead(table.cast(schema).combine_chunks(), [], unknown)
 
