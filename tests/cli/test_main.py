@@ -250,6 +250,26 @@ def test_a_bad_setting_is_one_line_naming_it(
     )
 
 
+def test_the_production_instance_without_its_driver_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """deploy/dagster.yaml's storage is dagster-postgres, the `postgres` extra: without it
+    every command that opens the instance printed Dagster's 61-line traceback."""
+    import shutil
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(Path(__file__).parents[2] / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setitem(sys.modules, "dagster_postgres", None)  # as if it were not installed
+    (tmp_path / "lake" / "raw_events").mkdir(parents=True)
+    assert main(["sync", "--lake", str(tmp_path / "lake")]) == 1
+    said = capsys.readouterr().err.splitlines()[-1]
+    assert said.startswith(f"error: the Dagster instance's settings (DAGSTER_HOME={home}) store")
+    assert said.endswith(": pip install 'trajectory-assets[postgres]'")
+
+
 def test_a_lake_the_file_system_refuses_to_write_is_one_line(
     materialized_lake: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,6 +3,7 @@
 import sys
 
 import dagster as dg
+import pytest
 from dagster._utils.error import serializable_error_info_from_exc_info
 
 from tests.lakes import DAY1, DAY2
@@ -34,6 +35,19 @@ def test_a_failure_is_said_by_the_innermost_error_that_says_anything() -> None:
         assert error_text(serializable_error_info_from_exc_info(sys.exc_info())) == (
             "a file the run needed is gone (deleted during the run?): /lake/_staging/x.parquet"
         )
+
+
+def test_a_run_without_ray_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Ray runtime's advice was the cause of a ModuleNotFoundError, whose message (the
+    innermost) was all a failed run said: "No module named 'ray'"."""
+    from trajectory_assets.engine.runtimes.ray import _require_ray
+
+    monkeypatch.setitem(sys.modules, "ray.data", None)  # as if it were not installed
+    try:
+        _require_ray()
+    except ImportError:
+        error = serializable_error_info_from_exc_info(sys.exc_info())
+    assert error_text(error).startswith("the Ray runtime needs Ray Data: pip install 'ray[data]")
 
 
 def test_a_check_failing_on_many_days_is_one_line_naming_the_first_few() -> None:

@@ -124,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code if isinstance(code, int) else 0
 
 
+POSTGRES_MODULES = ("dagster_postgres", "psycopg2")
+"""What deploy/dagster.yaml's storage imports: the `postgres` extra."""
+
 DATABASE_DOWN = ("OperationalError", "InterfaceError", "DagsterPostgresException")
 DATABASE_LIBRARIES = ("sqlalchemy.", "sqlite3", "psycopg2", "dagster_postgres.")
 """Their errors of a database that cannot be reached or opened (dagster-postgres': after its
@@ -165,6 +168,12 @@ def _storage_problem(exc: BaseException) -> str | None:
                 f"{os.environ.get('DAGSTER_HOME', '')}): {said}. Once it works again, run the "
                 "command again: a run it cut short is marked failed, and `sync` records the days "
                 "it committed"
+            )
+        if isinstance(seen, ModuleNotFoundError) and seen.name in POSTGRES_MODULES:
+            return (
+                f"the Dagster instance's settings (DAGSTER_HOME="
+                f"{os.environ.get('DAGSTER_HOME', '')}) store runs in PostgreSQL, whose driver "
+                f"is not installed ({seen}): pip install 'trajectory-assets[postgres]'"
             )
         if isinstance(seen, PermissionError):
             return f"permission denied: {seen}"

@@ -53,11 +53,11 @@ def _require_ray() -> None:
     """Ray is imported where it is used; this names the fix when it is missing."""
     try:
         import ray.data  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - ray is a core dependency
-        raise ImportError(
+    except ImportError:  # ray is a core dependency: a broken install
+        raise ImportError(  # alone: a run's failure says an error chain's innermost message
             "the Ray runtime needs Ray Data: pip install 'ray[data]==2.60.0' "
             "(or use the inline runtime)"
-        ) from exc
+        ) from None
 
 
 WORKERS_START_TIMEOUT_S = 600
