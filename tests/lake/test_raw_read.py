@@ -300,3 +300,27 @@ def test_a_uuid_id_reads_as_its_usual_text(tmp_path: object) -> None:
     _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/duckdb.parquet", table)
     events = read_events(lake, list_raw_files(lake)).events
     assert events["event_id"].to_pylist() == [str(i) for i in ids]
+
+
+def test_artifacts_written_as_json_text_read_as_their_list(tmp_path: object) -> None:
+    """A writer without nested types writes `artifacts` as JSON text (as a payload written as
+    a struct is read as its JSON): it failed the whole file; text that is no such list is its
+    row's problem alone."""
+    lake = Lake(str(tmp_path))
+    stdout = [{"kind": "stdout", "uri": "s3://b/o"}]
+    table = pa.table(
+        {
+            "event_id": ["e1", "e2", "e3"],
+            "ts": pa.array([0, 1, 2], pa.timestamp("us", tz="UTC")),
+            "event_type": ["tool_call"] * 3,
+            "artifacts": [json.dumps(stdout), None, "not json"],
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/text.parquet", table)
+    events = read_events(lake, list_raw_files(lake)).events.to_pylist()
+    assert [e["artifacts"] for e in events] == [stdout, None, None]
+    assert [e["unreadable"] for e in events] == [
+        None,
+        None,
+        "artifacts 'not json' cannot be read as list<item: struct<kind: string, uri: string>>",
+    ]

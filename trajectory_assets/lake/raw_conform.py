@@ -9,6 +9,10 @@ from trajectory_assets.errors import BadRawFileError
 from trajectory_assets.lake.raw import RawFile
 from trajectory_assets.schema import EVENTS
 
+CAST_ERRORS = (ValueError, TypeError, pa.ArrowNotImplementedError)
+"""What a value its column cannot hold raises: Arrow's (ArrowInvalid is a ValueError,
+ArrowTypeError a TypeError), JSON's, a UUID's."""
+
 
 def conform(table: pa.Table, f: RawFile) -> pa.Table:
     """One raw file in the EVENTS shape, with the folder's keys where the file lacks them.
@@ -35,7 +39,7 @@ def conform(table: pa.Table, f: RawFile) -> pa.Table:
             column = table.column(name)
             try:
                 columns.append(_readable(name, column, field.type))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            except CAST_ERRORS as exc:
                 values, bad = _each_value(name, column.combine_chunks(), field.type)
                 if len(bad) == len(column) - column.null_count:
                     raise BadRawFileError(
@@ -72,7 +76,7 @@ def _each_value(name: str, column: pa.Array, to: pa.DataType) -> tuple[pa.Array,
         one = column.slice(row, 1)
         try:
             pieces.append(_readable(name, pa.chunked_array([one]), to).chunk(0))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        except CAST_ERRORS:
             pieces.append(pa.nulls(1, to))
             bad[row] = f"{name} {_shown(one)} cannot be read as {to}"
     return pa.concat_arrays(pieces), bad
@@ -95,12 +99,15 @@ def _cast(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArra
     """A raw column in its raw type. Times are UTC (SPEC): a timestamp or text without a zone is
     taken as UTC, not as the machine's time, and nanoseconds (pandas' unit) are truncated to
     the microsecond; a number is no time (epoch milliseconds would read as microseconds); a
-    payload written as a struct or map is its JSON text; a UUID its usual text; any other cast
-    that would change a value fails (1007.6 tokens)."""
+    payload written as a struct or map is its JSON text, artifacts written as JSON text their
+    list; a UUID its usual text; any other cast that would change a value fails (1007.6
+    tokens)."""
     if column.null_count == len(column):  # no value a cast could change, whatever its type
         return pa.chunked_array([pa.nulls(len(column), to)])
     if name == "payload" and pa.types.is_nested(column.type):
         return pa.chunked_array([pa.array(map(_json_text, column.to_pylist()), pa.string())])
+    if name == "artifacts" and _is_text(column.type):  # a writer without nested types
+        return pa.chunked_array([pa.array(map(_json_value, column.to_pylist()), to)])
     if isinstance(column.type, pa.UuidType) and _is_text(to):  # DuckDB's, Java's, Rust's ids
         return pa.chunked_array([pa.array(map(_uuid_text, column.to_pylist()), pa.string())])
     if pa.types.is_timestamp(to) and pa.types.is_integer(column.type):
@@ -135,6 +142,13 @@ def _is_text(kind: pa.DataType) -> bool:
 def _uuid_text(value: object) -> str | None:
     """A UUID's usual text (`xxxxxxxx-xxxx-...`): a cast to text took its 16 bytes for UTF-8."""
     return None if value is None else str(value)
+
+
+def _json_value(text: str | None) -> object:
+    """A column written as JSON text, parsed (ValueError when it is not JSON)."""
+    import json
+
+    return None if text is None else json.loads(text)
 
 
 def _json_text(value: object) -> str | None:
