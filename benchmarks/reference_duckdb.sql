@@ -15,6 +15,10 @@
 --   t975_file    a Parquet table (df BIGINT, t975 DOUBLE): Student's t 0.975 quantiles
 -- Outputs: hive-partitioned Parquet under ./peer/<table>/, partition columns kept in the files.
 --
+-- The raw files it reads have the raw schema's types (as a plain script assumes): a value of
+-- another type that its column cannot hold (1007.6 tokens), which our reader rejects with its
+-- row (`unreadable`), DuckDB's INSERT would cast silently (1008) or fail the statement on.
+--
 -- Why hive_partitioning = false: with it, DuckDB replaces the files' own app_id/session_id
 -- columns by the folder values, so a row with an empty app_id would no longer be rejected;
 -- `dt` is taken from the path instead.
@@ -63,6 +67,9 @@ SELECT *, concat_ws('; ',
         CASE WHEN input_tokens > 1000000000000 THEN 'input_tokens over 10^12' END,
         CASE WHEN output_tokens > 1000000000000 THEN 'output_tokens over 10^12' END,
         CASE WHEN cache_tokens > 1000000000000 THEN 'cache_tokens over 10^12' END,
+        CASE WHEN ts < '0001-01-01 00:00:00+00'::TIMESTAMPTZ
+                 OR ts >= '10000-01-01 00:00:00+00'::TIMESTAMPTZ
+             THEN 'ts outside the years 1 to 9999' END,
         CASE WHEN event_type IN ('decision', 'eval_result') AND payload IS NULL
                  THEN 'missing payload for ' || event_type
              WHEN event_type IN ('decision', 'eval_result') AND NOT coalesce(json_valid(payload), false)

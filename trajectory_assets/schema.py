@@ -156,9 +156,14 @@ MAX_METRIC = 10**12
 """A token count or a latency (ms) over this is a placeholder or a unit mistake, not a value: a
 trillion tokens in one call, 31 years in one call. Below it, a session's sums cannot overflow."""
 
-LAST_YEAR = 9999
-"""A time past this year is a unit mistake (epoch milliseconds read as seconds), not a time: no
-language's date type nor Delta's statistics hold it."""
+COUNTER_COLUMNS = ("seq",)
+"""The producer's counter, which a retry that logs an event again numbers anew (the event
+logger does): copies of one event that differ there alone say the same."""
+
+TIME_YEARS = (1, 9999)
+"""A `ts` outside these years is a unit mistake (epoch milliseconds read as seconds: the year
+58851), not a time: Python's, Java's and JavaScript's date types, and Delta's statistics,
+hold none."""
 
 FLOAT_METRICS = ("ttft_ms", "latency_ms", "tool_latency_ms")
 """NaN in these is rejected too: a NaN would turn every percentile and ratio it touches into NaN."""

@@ -43,10 +43,9 @@ def test_a_run_without_ray_says_what_to_install(monkeypatch: pytest.MonkeyPatch)
     from trajectory_assets.engine.runtimes.ray import _require_ray
 
     monkeypatch.setitem(sys.modules, "ray.data", None)  # as if it were not installed
-    try:
+    with pytest.raises(ImportError) as raised:
         _require_ray()
-    except ImportError:
-        error = serializable_error_info_from_exc_info(sys.exc_info())
+    error = serializable_error_info_from_exc_info((raised.type, raised.value, raised.tb))
     assert error_text(error).startswith("the Ray runtime needs Ray Data: pip install 'ray[data]")
 
 

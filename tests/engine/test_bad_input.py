@@ -126,7 +126,7 @@ def test_wrong_column_type_fails_naming_file_and_column(tmp_path: Path) -> None:
     bad = Path(lake.root, "raw_events", f"dt={DAY1}", "app_id=app1", "session_id=s2")
     bad.mkdir(parents=True)
     pq.write_table(
-        pa.table({"event_id": ["b"], "ts": ["yesterday"], "event_type": ["llm_call"]}),
+        pa.table({"event_id": ["b"], "ts": [1_770_000_000], "event_type": ["llm_call"]}),
         bad / "typed.parquet",
     )
     with pytest.raises(BadRawFilesError, match=r"session_id=s2/typed\.parquet: column 'ts'"):
@@ -155,10 +155,14 @@ def test_a_value_its_column_cannot_hold_rejects_its_row_not_its_file(tmp_path: P
     )
     folder = Path(lake.root, "raw_events", f"dt={DAY1}", "app_id=app1", "session_id=s1")
     pq.write_table(table, folder / "polars.parquet")
-    far = pq.read_table(write_raw(lake, "s1", [event("llm_call", 1, event_id="far")], "far"))
-    ts = pa.array([1_795_000_000_000 * 10**6], pa.timestamp("us", tz="UTC"))  # ms as seconds
+    far = [event("llm_call", 1, event_id="far"), event("llm_call", 2, event_id="early")]
+    far_table = pq.read_table(write_raw(lake, "s1", far, "far"))
+    ts = pa.array(  # epoch ms taken for seconds; a time before the year 1
+        [1_795_000_000_000 * 10**6, -63_000_000_000 * 10**6], pa.timestamp("us", tz="UTC")
+    )
     pq.write_table(
-        far.set_column(far.schema.get_field_index("ts"), "ts", ts), folder / "far.parquet"
+        far_table.set_column(far_table.schema.get_field_index("ts"), "ts", ts),
+        folder / "far.parquet",
     )
     materialize_all(lake)  # raw_compacted keeps every row: no statistic of a time past 9999
     catalog = lake_catalog(lake)
@@ -168,11 +172,12 @@ def test_a_value_its_column_cannot_hold_rejects_its_row_not_its_file(tmp_path: P
         "nan": "input_tokens nan cannot be read as int64",
         "time": "ts 'not a time' cannot be read as timestamp[us, tz=UTC]; null or empty ts",
         "utf8": 'payload b\'{"text": "\\xff\\xfe"}\' cannot be read as string',
-        "far": "ts past the year 9999",
+        "far": "ts outside the years 1 to 9999",
+        "early": "ts outside the years 1 to 9999",
     }
     session = catalog.read("sessions").to_pylist()[0]
     assert (session["n_events"], session["input_tokens"], session["status"]) == (3, 10, "ok")
-    assert catalog.read("raw_compacted").num_rows == 8
+    assert catalog.read("raw_compacted").num_rows == 9
 
 
 def test_truncated_file_fails_or_is_skipped_and_reported(tmp_path: Path) -> None:

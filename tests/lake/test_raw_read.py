@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -103,20 +104,30 @@ def test_a_file_deleted_after_the_listing_is_said_to_be_gone(tmp_path: object) -
 
 
 def test_column_of_wrong_type_names_file_and_column(tmp_path: object) -> None:
+    """A type no value of which a raw column can hold (a struct where a number belongs) is the
+    writer's mistake: the file fails, named. A bad value of a type that can be read ("fast"
+    as a latency) is its row's problem alone, whatever its neighbours."""
     lake = Lake(str(tmp_path))
     table = pa.table(
         {
             "event_id": ["e1"],
             "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
             "event_type": ["llm_call"],
-            "latency_ms": ["fast"],
+            "latency_ms": [{"ms": 5.0}],
         }
     )
     _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/typed.parquet", table)
     with pytest.raises(
-        BadRawFilesError, match=r"typed\.parquet: column 'latency_ms' has type string"
+        BadRawFilesError, match=r"typed\.parquet: column 'latency_ms' has type struct"
     ):
         read_events(lake, list_raw_files(lake))
+    _write(
+        lake,
+        f"raw_events/dt={DAY1}/app_id=a/session_id=s/typed.parquet",
+        table.set_column(3, "latency_ms", pa.array(["fast"])),
+    )
+    (event,) = read_events(lake, list_raw_files(lake)).events.to_pylist()
+    assert event["unreadable"] == "latency_ms 'fast' cannot be read as double"
 
 
 def test_fast_local_scan_equals_the_file_by_file_read(lake: Lake, monkeypatch: object) -> None:
@@ -153,8 +164,11 @@ def test_a_deviant_file_sends_the_scan_down_the_careful_path(tmp_path: object) -
     odd = good.append_column("latency_ms", pa.array(["fast"]))  # text where a number belongs
     _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=t/odd.parquet", odd)
     assert raw_read._scan_local(lake, list_raw_files(lake), 2) is None
-    with pytest.raises(BadRawFilesError, match=r"session_id=t/odd\.parquet: column 'latency_ms'"):
-        read_events(lake, list_raw_files(lake))
+    events = read_events(lake, list_raw_files(lake)).events.sort_by("session_id").to_pylist()
+    assert [e["unreadable"] for e in events] == [
+        None,
+        "latency_ms 'fast' cannot be read as double",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -167,7 +181,7 @@ def test_a_deviant_file_sends_the_scan_down_the_careful_path(tmp_path: object) -
         ("ts", pa.array(["2026-02-02T22:01:00.123457789Z"]), None),  # RFC 3339's nano form
         ("artifacts", pa.nulls(1, pa.string()), None),  # a column of nulls: no value to change
         ("app_id", None, None),
-        ("input_tokens", pa.array([1007.6]), "column 'input_tokens' has type double"),
+        ("input_tokens", pa.array([1007.6]), None),  # its row's problem: `unreadable`
         ("payload", pa.array([{"status": "success", "step": None}]), None),
         ("payload", pa.array([[("status", "success")]], pa.map_(pa.string(), pa.string())), None),
         ("payload", pa.array([{"status": "success", "step": float("nan")}]), None),
@@ -324,3 +338,44 @@ def test_artifacts_written_as_json_text_read_as_their_list(tmp_path: object) -> 
         None,
         "artifacts 'not json' cannot be read as list<item: struct<kind: string, uri: string>>",
     ]
+
+
+def test_bad_values_are_their_rows_problems_whatever_their_neighbours(tmp_path: object) -> None:
+    """A lone bad value (a logger's one-event file) failed its whole file, where the same
+    value beside a good one was its row's problem: the kind of cast decides, not the count.
+    The values found in halves are exactly the bad ones, in every row group."""
+    lake = Lake(str(tmp_path))
+    alone = pa.table(
+        {
+            "event_id": ["e"],
+            "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+            "event_type": ["llm_call"],
+            "input_tokens": [1007.6],
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/alone.parquet", alone)
+    n = 1000
+    tokens = [float(i) for i in range(n)]
+    for row in (0, 511, 999):
+        tokens[row] += 0.5
+    many = pa.table(
+        {
+            "event_id": [f"m{i}" for i in range(n)],
+            "ts": pa.array(range(n), pa.timestamp("us", tz="UTC")),
+            "event_type": ["llm_call"] * n,
+            "input_tokens": tokens,
+        }
+    )
+    path = lake.path(f"raw_events/dt={DAY1}/app_id=a/session_id=t/many.parquet")
+    Path(path).parent.mkdir(parents=True)
+    pq.write_table(many, path, row_group_size=300)  # chunks the halves cross
+    events = read_events(lake, list_raw_files(lake)).events.to_pylist()
+    problems = {e["event_id"]: e["unreadable"] for e in events if e["unreadable"]}
+    assert problems == {
+        "e": "input_tokens 1007.6 cannot be read as int64",
+        "m0": "input_tokens 0.5 cannot be read as int64",
+        "m511": "input_tokens 511.5 cannot be read as int64",
+        "m999": "input_tokens 999.5 cannot be read as int64",
+    }
+    read = {e["event_id"]: e["input_tokens"] for e in events if e["event_id"].startswith("m")}
+    assert read == {f"m{i}": None if i in (0, 511, 999) else i for i in range(n)}

@@ -35,6 +35,25 @@ def test_non_finite_floats_have_no_bounds_and_the_stats_are_strict_json() -> Non
     assert stats["nullCount"] == {"inf": 1, "minus_inf": 0, "nan": 1, "finite": 1}
 
 
+def test_values_python_cannot_hold_have_no_bounds() -> None:
+    """A time past the year 9999 (epoch ms taken for seconds), one whose maximum rounds up past
+    it (`9999-12-31T23:59:59.999999`, an "end of time" placeholder), before the year 1, or
+    text that is no UTF-8: `as_py` raised, and the day's commit failed without a word."""
+    last = dt.datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.UTC)
+    bad = pa.array([b"\xff\xfe"], pa.binary()).view(pa.string())
+    table = pa.table(
+        {
+            "far": pa.array([1_795_000_000_000 * 10**6], pa.timestamp("us", tz="UTC")),
+            "last": pa.array([last], pa.timestamp("us", tz="UTC")),
+            "early": pa.array([-63_000_000_000 * 10**6], pa.timestamp("us", tz="UTC")),
+            "text": bad,
+            "fine": [1],
+        }
+    )
+    stats = json.loads(file_stats(table))
+    assert stats["minValues"] == {"fine": 1} and stats["maxValues"] == {"fine": 1}
+
+
 def test_an_infinite_rate_commits_and_every_reader_reads_it(tmp_path: Path) -> None:
     """A call short enough that output_tokens / (latency / 1000) overflows to infinity."""
     t0 = dt.datetime(2026, 11, 18, 8, tzinfo=dt.UTC)

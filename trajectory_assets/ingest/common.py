@@ -132,6 +132,10 @@ def parse_ts(value: Any) -> dt.datetime:
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
     if isinstance(value, bool):
         raise ValueError(f"not a timestamp: {value!r}")
+    if isinstance(value, numbers.Integral):  # numpy's too (a time from a DataFrame column)
+        value = int(value)
+    elif isinstance(value, numbers.Real):
+        value = float(value)
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"not a timestamp: {value!r}")

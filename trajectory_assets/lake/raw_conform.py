@@ -9,7 +9,14 @@ from trajectory_assets.errors import BadRawFileError
 from trajectory_assets.lake.raw import RawFile
 from trajectory_assets.schema import EVENTS
 
-CAST_ERRORS = (ValueError, TypeError, pa.ArrowNotImplementedError)
+
+class WrongType(Exception):
+    """A column of a type that holds no value of its raw column's (a number where a time
+    belongs: its unit is unknown), whatever its values: the writer's mistake, named by file."""
+
+
+TYPE_ERRORS = (WrongType, pa.ArrowNotImplementedError)  # Arrow has no such cast
+VALUE_ERRORS = (ValueError, TypeError)
 """What a value its column cannot hold raises: Arrow's (ArrowInvalid is a ValueError,
 ArrowTypeError a TypeError), JSON's, a UUID's."""
 
@@ -17,43 +24,70 @@ ArrowTypeError a TypeError), JSON's, a UUID's."""
 def conform(table: pa.Table, f: RawFile) -> pa.Table:
     """One raw file in the EVENTS shape, with the folder's keys where the file lacks them.
 
-    A column whose values cannot all be read into its type is read value by value: those that
-    cannot (1007.6 tokens, a `ts` of "not a time", text that is not UTF-8) read null and their
-    rows say why in `unreadable` (validation rejects them), so the rest of the file counts.
-    A column none of whose values can be read is the writer's type, not a bad value: it fails
-    the file, named."""
+    A value its column cannot hold (1007.6 tokens, a `ts` of "not a time", text that is not
+    UTF-8) reads null and its row says why in `unreadable` (validation rejects it), so the rest
+    of the file counts, whatever its neighbours. A column of a type no value of which its raw
+    column can hold (a struct where text belongs, a number where a time does) is the writer's
+    mistake, not a bad value: it fails the file, named."""
     n = table.num_rows
-    columns: list[pa.Array] = []
+    read: dict[str, pa.Array | pa.ChunkedArray] = {}
     problems: dict[int, list[str]] = {}
     for field in EVENTS:
         name = field.name
         if name == "dt":
-            columns.append(pa.array([f.dt] * n, pa.string()))
+            read[name] = pa.array([f.dt] * n, pa.string())
         elif name == "source_file":
-            columns.append(pa.array([f.path] * n, pa.string()))
+            read[name] = pa.array([f.path] * n, pa.string())
         elif name == "source_row":
-            columns.append(pa.array(range(n), pa.int64()))
-        elif name == "unreadable":
-            columns.append(pa.array([_joined(problems.get(i)) for i in range(n)], pa.string()))
+            read[name] = pa.array(range(n), pa.int64())
         elif name in table.column_names:
             column = table.column(name)
             try:
-                columns.append(_readable(name, column, field.type))
-            except CAST_ERRORS as exc:
-                values, bad = _each_value(name, column.combine_chunks(), field.type)
-                if len(bad) == len(column) - column.null_count:
-                    raise BadRawFileError(
-                        f.path,
-                        f"column {name!r} has type {column.type}, expected {field.type} ({exc})",
-                    ) from None
-                columns.append(values)
-                for row, problem in bad.items():
-                    problems.setdefault(row, []).append(problem)
+                read[name] = _column(name, column, field.type, problems)
+            except TYPE_ERRORS as exc:
+                raise BadRawFileError(
+                    f.path, f"column {name!r} has type {column.type}, expected {field.type} ({exc})"
+                ) from None
         elif name in ("app_id", "session_id"):
-            columns.append(pa.array([getattr(f, name)] * n, pa.string()))
+            read[name] = pa.array([getattr(f, name)] * n, pa.string())
         else:
-            columns.append(pa.nulls(n, field.type))
-    return pa.Table.from_arrays(columns, schema=EVENTS)
+            read[name] = pa.nulls(n, field.type)
+    read["unreadable"] = pa.array([_joined(problems.get(i)) for i in range(n)], pa.string())
+    return pa.Table.from_arrays([read[f.name] for f in EVENTS], schema=EVENTS)
+
+
+def _column(
+    name: str, column: pa.ChunkedArray, to: pa.DataType, problems: dict[int, list[str]]
+) -> pa.Array | pa.ChunkedArray:
+    """The column in its raw type; values it cannot hold null, with why added to `problems`."""
+    try:
+        return _readable(name, column, to)
+    except VALUE_ERRORS:
+        pieces: list[pa.Array] = []
+        _halves(name, column.combine_chunks(), to, 0, pieces, problems)
+        return pa.concat_arrays(pieces)
+
+
+def _halves(
+    name: str,
+    values: pa.Array,
+    to: pa.DataType,
+    start: int,
+    pieces: list[pa.Array],
+    problems: dict[int, list[str]],
+) -> None:
+    """`values` (rows from `start`), which failed their cast, cast in halves down to the values
+    that cannot be: k bad values of n cost about k·log2(n) casts, not n."""
+    if len(values) == 1:
+        pieces.append(pa.nulls(1, to))
+        problems.setdefault(start, []).append(f"{name} {_shown(values)} cannot be read as {to}")
+        return
+    half = len(values) // 2
+    for offset, part in ((0, values.slice(0, half)), (half, values.slice(half))):
+        try:
+            pieces.append(_readable(name, pa.chunked_array([part]), to).combine_chunks())
+        except VALUE_ERRORS:
+            _halves(name, part, to, start + offset, pieces, problems)
 
 
 def _joined(problems: list[str] | None) -> str | None:
@@ -66,20 +100,6 @@ def _readable(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.Chunked
     if _is_text(to):
         cast.validate(full=True)
     return cast
-
-
-def _each_value(name: str, column: pa.Array, to: pa.DataType) -> tuple[pa.Array, dict[int, str]]:
-    """The column cast value by value: null where a value cannot be, with why (by row)."""
-    pieces: list[pa.Array] = []
-    bad: dict[int, str] = {}
-    for row in range(len(column)):
-        one = column.slice(row, 1)
-        try:
-            pieces.append(_readable(name, pa.chunked_array([one]), to).chunk(0))
-        except CAST_ERRORS:
-            pieces.append(pa.nulls(1, to))
-            bad[row] = f"{name} {_shown(one)} cannot be read as {to}"
-    return pa.concat_arrays(pieces), bad
 
 
 def _shown(one: pa.Array) -> str:
@@ -101,7 +121,7 @@ def _cast(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArra
     the microsecond; a number is no time (epoch milliseconds would read as microseconds); a
     payload written as a struct or map is its JSON text, artifacts written as JSON text their
     list; a UUID its usual text; any other cast that would change a value fails (1007.6
-    tokens)."""
+    tokens: ValueError, its row's problem)."""
     if column.null_count == len(column):  # no value a cast could change, whatever its type
         return pa.chunked_array([pa.nulls(len(column), to)])
     if name == "payload" and pa.types.is_nested(column.type):
@@ -111,7 +131,7 @@ def _cast(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArra
     if isinstance(column.type, pa.UuidType) and _is_text(to):  # DuckDB's, Java's, Rust's ids
         return pa.chunked_array([pa.array(map(_uuid_text, column.to_pylist()), pa.string())])
     if pa.types.is_timestamp(to) and pa.types.is_integer(column.type):
-        raise pa.ArrowInvalid("a number names no unit of time: write a timestamp")
+        raise WrongType("a number names no unit of time: write a timestamp")
     if pa.types.is_timestamp(to) and pa.types.is_timestamp(column.type):
         return column.cast(to, safe=column.type.unit != "ns")  # truncates below a microsecond
     if pa.types.is_timestamp(to) and _is_text(column.type):
@@ -162,7 +182,7 @@ def _plain(value: object) -> object:
     """JSON's values for Arrow's: a struct's null fields are absent (a writer inferring one
     struct type for a file gives each row every key any row has, so a call's arguments, and
     their hash, depended on its neighbours), a map (pairs) is an object, NaN and infinities
-    null (JSON has none), times in ISO form; bytes have no JSON form and fail the file."""
+    null (JSON has none), times in ISO form; bytes have no JSON form (their row's problem)."""
     import datetime as dt
     import decimal
     import math

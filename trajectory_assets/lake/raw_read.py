@@ -64,8 +64,9 @@ def read_events(
     that needs a few columns does not pay for decoding the rest, and cannot use them by mistake.
 
     Each file is conformed on its own: missing optional columns become null, unknown columns are
-    dropped (and named in `unknown` where they hold values), and a column whose type cannot be
-    cast without changing a value fails the file with its path and column. On local disk the
+    dropped (and named in `unknown` where they hold values), a value its column cannot hold
+    is its row's `unreadable` problem, and a column of a type no value of which can be read
+    fails the file with its path and column (`raw_conform`). On local disk the
     common case (every file readable, every column of its canonical type) is read by DuckDB
     scans instead, one per file schema, which give the same table much faster; any deviation
     falls back to the file-by-file path, which knows which file is at fault.

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, is_hidden, partition_value
-from trajectory_assets.schema import RAW_EVENTS, Row
+from trajectory_assets.schema import COUNTER_COLUMNS, RAW_EVENTS, Row
 
 FILE_PREFIX = "ev-"
 LOOKBACK_DAYS = 7  # how far back a re-sent or continued session's folder is looked for
@@ -205,11 +205,6 @@ def _first_by_id(table: pa.Table, ids: set[str]) -> dict[str, dict[str, object]]
     return rows
 
 
-_NOT_CONTENT = frozenset({"seq"})
-"""The producer's counter, which a retry that logs an event again numbers anew (the event
-logger does): no other content, as the tables' `re_sent_events_agree` reads it."""
-
-
 def _differences(
     stored: dict[str, dict[str, object]], given: dict[str, dict[str, object]]
 ) -> list[str]:
@@ -219,7 +214,7 @@ def _differences(
         columns = [
             c
             for c in RAW_EVENTS.names
-            if c not in _NOT_CONTENT and not _same(old.get(c), new.get(c))
+            if c not in COUNTER_COLUMNS and not _same(old.get(c), new.get(c))
         ]
         if columns:
             lines.append(f"event {event_id}: {', '.join(columns)} differ")

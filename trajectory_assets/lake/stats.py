@@ -68,11 +68,11 @@ def _bounds(column: pa.ChunkedArray) -> tuple[Bound, Bound] | None:
         return None
     try:
         found = pc.min_max(column).as_py()
-    except (ValueError, OverflowError):  # text that is no UTF-8, a time past Python's year 9999
+        low, high = found["min"], found["max"]
+        if isinstance(low, dt.datetime):  # rounded up past 9999-12-31T23:59:59.999: overflows
+            return _timestamp(low, up=False), _timestamp(high, up=True)
+    except (ValueError, OverflowError):  # text that is no UTF-8, a time Python cannot hold
         return None  # no statistic: a reader then reads the file
-    low, high = found["min"], found["max"]
-    if isinstance(low, dt.datetime):
-        return _timestamp(low, up=False), _timestamp(high, up=True)
     if isinstance(low, dt.date):
         return low.isoformat(), high.isoformat()
     return low, high

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.operators.events import CACHE_WRITE_TOKENS
+from trajectory_assets.schema import COUNTER_COLUMNS
 
 RECOUNT = f"""
 WITH valid AS (
@@ -53,10 +54,9 @@ CONFLICTING = "conflicting_events"
 """The audit's count of events re-sent with other content: the tables keep the first copy in
 event order, and the `re_sent_events_agree` check says how many."""
 
-NOT_CONTENT = ("dt", "source_file", "source_row", "seq")
+NOT_CONTENT = ("dt", "source_file", "source_row", *COUNTER_COLUMNS)
 """Where a copy was filed, not what it says: copies of one event differ there by nature; and
-`seq`, the producer's counter, which a retry that logs the event again numbers anew (the event
-logger does): the tables keep the first copy's."""
+the producer's counter (`schema.COUNTER_COLUMNS`): the tables keep the first copy's."""
 
 
 def recount(events: pa.Table, rejected: pa.Table) -> dict[str, int]:

@@ -12,12 +12,12 @@ import pyarrow as pa
 
 from trajectory_assets.schema import (
     FLOAT_METRICS,
-    LAST_YEAR,
     MAX_METRIC,
     NON_NEGATIVE,
     NULL_PARTITION,
     RAW_EVENTS,
     RAW_REQUIRED,
+    TIME_YEARS,
 )
 
 VALIDATION_COLUMNS = (*RAW_REQUIRED, *NON_NEGATIVE, "turn_index", "seq", "payload")
@@ -54,8 +54,9 @@ _checks = (
         for c in NON_NEGATIVE
     ]
     + [
-        f"CASE WHEN ts >= '{LAST_YEAR + 1}-01-01 00:00:00+00'::TIMESTAMPTZ "
-        f"THEN 'ts past the year {LAST_YEAR}' END"
+        f"CASE WHEN ts < '{TIME_YEARS[0]:04d}-01-01 00:00:00+00'::TIMESTAMPTZ "
+        f"OR ts >= '{TIME_YEARS[1] + 1}-01-01 00:00:00+00'::TIMESTAMPTZ "
+        f"THEN 'ts outside the years {TIME_YEARS[0]} to {TIME_YEARS[1]}' END"
     ]
     + ["CASE WHEN turn_index < 0 THEN 'negative turn_index' END"]
     + [

@@ -158,6 +158,10 @@ def test_an_eval_that_did_not_finish_is_named_and_its_results_say_so(tmp_path: P
     path.write_text(json.dumps(log))
     with pytest.warns(LeftOut, match=r"status is error: 3 of 6 planned sample\(s\)"):
         list(IMPORTERS["inspect"].parse(path))
+    log["eval"]["config"]["limit"] = [10, 15]  # a range of the dataset
+    path.write_text(json.dumps(log))
+    with pytest.warns(LeftOut, match=r"status is error: 3 of 10 planned sample\(s\)"):
+        list(IMPORTERS["inspect"].parse(path))
 
 
 def test_a_finished_eval_says_nothing_more() -> None:

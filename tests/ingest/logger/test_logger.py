@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.compute as pc
 import pytest
 
@@ -154,9 +155,10 @@ def test_an_epoch_number_is_read_by_its_size_as_ingest_reads_it(tmp_path: Path) 
         for ts in (seconds, int(seconds * 1000), int(seconds * 10**6), int(seconds * 10**9)):
             assert logger.log("s1", "user_message", ts=ts) is not None
         assert logger.log("s1", "user_message", ts="2026-11-18T09:30:00Z") is not None
+        assert logger.log("s1", "user_message", ts=np.int64(seconds)) is not None  # a column's
         assert logger.log("s1", "user_message", ts=1e30) is None  # past the year 9999
     times = raw_events(tmp_path)["ts"].to_pylist()
-    assert times == [when] * 5 and logger.stats()["invalid"] == 1
+    assert times == [when] * 6 and logger.stats()["invalid"] == 1
 
 
 def test_a_write_that_fails_after_landing_is_retried_without_duplicates(

@@ -53,7 +53,9 @@ def _require_ray() -> None:
     """Ray is imported where it is used; this names the fix when it is missing."""
     try:
         import ray.data  # noqa: F401
-    except ImportError:  # ray is a core dependency: a broken install
+    except ModuleNotFoundError as exc:  # ray is a core dependency: a broken install
+        if exc.name not in ("ray", "ray.data"):
+            raise  # something Ray imports: its own message says what
         raise ImportError(  # alone: a run's failure says an error chain's innermost message
             "the Ray runtime needs Ray Data: pip install 'ray[data]==2.60.0' "
             "(or use the inline runtime)"

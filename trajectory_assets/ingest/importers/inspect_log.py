@@ -108,6 +108,8 @@ def unfinished(header: dict[str, Any], in_log: int) -> str | None:
     config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
     ids, limit = dataset.get("sample_ids"), config.get("limit")
     chosen = len(ids) if isinstance(ids, list) else to_int(dataset.get("samples"))
+    if isinstance(limit, list) and len(limit) == 2 and all(isinstance(x, int) for x in limit):
+        limit = limit[1] - limit[0]  # a range of the dataset (`--limit 10-20`)
     if chosen is not None and not isinstance(ids, list) and isinstance(limit, int):
         chosen = min(chosen, limit)
     epochs = to_int(config.get("epochs")) or 1

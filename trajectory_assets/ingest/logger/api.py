@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, SupportsFloat
 
 from trajectory_assets.ingest.common import dumps, parse_ts
 from trajectory_assets.ingest.logger import process
@@ -156,7 +156,7 @@ class EventLogger:
         session_id: str,
         event_type: str,
         *,
-        ts: dt.datetime | float | str | None = None,
+        ts: dt.datetime | str | SupportsFloat | None = None,
         turn_index: int | None = None,
         agent_id: str | None = None,
         request_id: str | None = None,
