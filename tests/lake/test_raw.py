@@ -128,6 +128,9 @@ def test_a_raw_file_not_named_parquet_stops_the_listing(lake: Lake) -> None:
     (session / "README").write_text("not data")
     shutil.copy(one, session / f"{one.name}.tmp-0123abcd")  # an older writer's write under way
     assert list_raw_files(lake, dt=DAY1) == before
+    shutil.copy(one, session / "part-0.PARQUET")  # a case-blind file system's writer: raw data
+    assert len(list_raw_files(lake, dt=DAY1)) == len(before) + 1
+    (session / "part-0.PARQUET").unlink()
     shutil.copy(one, session / "firehose-1-2026-11-18-00-00-00-0a1b")
     with pytest.raises(RawLayoutError, match=r"0a1b is a Parquet file not named \*\.parquet"):
         list_raw_files(lake, dt=DAY1)

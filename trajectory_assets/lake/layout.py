@@ -81,6 +81,12 @@ def is_hidden(relative: str) -> bool:
     return any(part.startswith(("_", ".")) for part in relative.split("/"))
 
 
+def is_parquet_name(name: str) -> bool:
+    """A raw data file's name: `*.parquet` in any case (`part-0.PARQUET`, as a case-blind file
+    system's writer leaves it, stopped every command of the lake)."""
+    return name.lower().endswith(".parquet")
+
+
 def parse_hive(path: str) -> dict[str, str]:
     """The `key=value` folders of a path, decoded (null folders left out)."""
     parts: dict[str, str] = {}

@@ -22,6 +22,7 @@ from trajectory_assets.lake.layout import (
     RAW_TABLE,
     is_day,
     is_hidden,
+    is_parquet_name,
     parse_hive,
 )
 
@@ -158,7 +159,7 @@ def list_raw_files(
             )
             if is_hidden(relative):
                 continue
-            if not relative.endswith(".parquet"):
+            if not is_parquet_name(relative):
                 if _parquet_named_otherwise(lake, path):
                     unnamed.append(lake.display_path(path))
                 continue
@@ -245,7 +246,7 @@ def _find(lake: Lake, base: str) -> list[tuple[str, dict[str, Any]]]:
                     continue
                 if entry.is_symlink():
                     _check_not_linked_folder(lake, entry.path)  # listed as a folder would be
-                    if not (entry.name.endswith(".parquet") or "=" in entry.name):
+                    if not (is_parquet_name(entry.name) or "=" in entry.name):
                         continue  # a file, or a link to nothing, that is not raw data
                     _check_broken(lake, entry.path)
                 if entry.is_file():

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
-from trajectory_assets.lake.layout import RAW_TABLE, is_hidden, partition_value
+from trajectory_assets.lake.layout import RAW_TABLE, is_hidden, is_parquet_name, partition_value
 from trajectory_assets.schema import COUNTER_COLUMNS, RAW_EVENTS, Row
 
 FILE_PREFIX = "ev-"
@@ -158,7 +158,7 @@ def session_files(lake: Lake, folder: str) -> list[str]:
     return [
         p
         for p in sorted(lake.fs.ls(folder, detail=False))
-        if p.endswith(".parquet") and not is_hidden(posixpath.basename(p))
+        if is_parquet_name(p) and not is_hidden(posixpath.basename(p))
     ]
 
 
