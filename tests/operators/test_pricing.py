@@ -192,6 +192,24 @@ def test_bedrock_model_ids_are_priced_as_bedrock_prices_them(model: str) -> None
 
 
 @pytest.mark.parametrize(
+    "model", ["ft:gpt-4o-mini-2024-07-18:acme::abc123", "ft:gpt-4o-2024-08-06:acme:custom:abc1"]
+)
+def test_openai_fine_tunes_are_priced_as_openai_prices_them(model: str) -> None:
+    """No name says a fine-tune's provider: genai-prices prices it with OpenAI's fine-tune
+    rates once told, and every such call was unpriced."""
+    row = one(
+        sessionize([llm(0, model=model, input_tokens=10_000, output_tokens=500)])["llm_calls"]
+    )
+    usage = genai_prices.Usage(input_tokens=10_000, output_tokens=500)
+    price = genai_prices.calc_price(
+        usage, model, provider_id="openai", genai_request_timestamp=row["ts"]
+    )
+    assert row["price_source"].startswith(f"genai-prices {GENAI_PRICES_VERSION}: openai/")
+    assert row["cost_usd"] == pytest.approx(float(price.total_price), abs=1e-12)
+    assert row["cost_usd"] > 0
+
+
+@pytest.mark.parametrize(
     "model", ["my.claude-3-5-sonnet-20240620-finetune", "vertex.claude-3-5-sonnet-20240620"]
 )
 def test_a_dotted_name_of_no_bedrock_vendor_is_not_priced_as_bedrock(model: str) -> None:

@@ -171,8 +171,9 @@ def _find(model: str) -> "tuple[Provider, ModelInfo] | None":
 
     Tried as given, surrounding spaces aside (the provider is inferred from the name, as
     `calc_price` does without a provider), then, for a Bedrock model id (which no provider's
-    name match takes), with AWS Bedrock, then, for `provider/model` or `provider:model`, with
-    that provider."""
+    name match takes), with AWS Bedrock, then, for an OpenAI fine-tune (`ft:…`, whose provider
+    no name says), with OpenAI, then, for `provider/model` or `provider:model`, with that
+    provider."""
     from genai_prices.data_snapshot import find_provider_by_id
 
     model = model.strip()
@@ -186,6 +187,11 @@ def _find(model: str) -> "tuple[Provider, ModelInfo] | None":
             return snapshot.find_provider_model(model, None, "aws", None)
         except LookupError:
             pass
+    if model.startswith("ft:"):  # an OpenAI fine-tune, `ft:<base model>:<org>:<name>:<id>`
+        try:
+            return snapshot.find_provider_model(model, None, "openai", None)
+        except LookupError:
+            return None
     for sep in ("/", ":"):
         prefix, found, rest = model.partition(sep)
         if found and rest and find_provider_by_id(snapshot.providers, prefix) is not None:

@@ -71,7 +71,9 @@ class ModelRow(TypedDict):
     """One model, however its calls spelled it: names alike but for case, surrounding spaces and
     a provider prefix (`Claude-Sonnet-4-5 `, `anthropic/claude-sonnet-4-5`) priced by one
     provider are one row, with the unpriced calls of those names (a failed call without
-    tokens); other unpriced names are joined case and spaces aside. Two providers' prices
+    tokens; an unpriced call with tokens only of a priced spelling: `models/gemini-2.5-pro`'s
+    are a name no price knows, which a reader must see); other unpriced names are joined case
+    and spaces aside. Two providers' prices
     (`azure/gpt-4o`, `gpt-4o`) and two snapshots (`gpt-4o-2024-08-06`, `gpt-4o-2024-11-20`,
     priced alike) stay apart. `model` is the most frequent spelling (trimmed; none is
     `unknown`), `also_named` the others, so a team's spellings of one model read as one."""
@@ -252,8 +254,10 @@ WITH spelled AS (
     SELECT bare, min(provider) AS provider FROM spelled WHERE provider IS NOT NULL GROUP BY bare
     HAVING count(DISTINCT provider) = 1  -- priced by two: which one's is unknown
 ), provided AS (
-    SELECT spelled.*,
-        coalesce(spelled.provider, priced.provider, priced_bare.provider) AS priced_by
+    SELECT spelled.*, coalesce(spelled.provider, priced.provider,
+            -- with tokens, an unpriced prefixed name is one no price knows (`models/…`)
+            CASE WHEN input_tokens IS NULL AND output_tokens IS NULL
+                THEN priced_bare.provider END) AS priced_by
     FROM spelled LEFT JOIN priced USING (spelling) LEFT JOIN priced_bare USING (bare)
 ), keyed AS (
     SELECT *, CASE WHEN priced_by IS NULL THEN spelling ELSE bare || '@' || priced_by END
