@@ -289,6 +289,22 @@ def json_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in text.split("\n")]
 
 
+def json_documents(text: str) -> list[Any]:
+    """JSON values one after another, whitespace between (JSON Lines; the indented objects back
+    to back that OpenTelemetry's ConsoleSpanExporter writes to a file); JSONDecodeError where
+    one breaks."""
+    decoder = json.JSONDecoder()
+    docs: list[Any] = []
+    at, end = 0, len(text)
+    while True:
+        while at < end and text[at] in " \t\r\n":
+            at += 1
+        if at == end:
+            return docs
+        doc, at = decoder.raw_decode(text, at)
+        docs.append(doc)
+
+
 def load_json(path: str | Path) -> Any:
     return parsed_json(read_text(path))
 

@@ -125,3 +125,82 @@ def test_otlp_json_with_current_and_legacy_names(tmp_path: Path) -> None:
     ]
     assert ends == ["success", "success"]
     assert rows[0]["ts"].isoformat() == "2026-01-01T00:00:00+00:00"
+
+
+def _file(path: Path, spans: list[dict[str, Any]]) -> Path:
+    path.write_text(
+        json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": spans}]}]})
+    )
+    return path
+
+
+def test_the_conventions_current_ttft_and_cache_write_names(tmp_path: Path) -> None:
+    """`gen_ai.response.time_to_first_chunk` (seconds) is the GenAI conventions' span attribute
+    for a streamed call's first chunk, `gen_ai.usage.cache_write.input_tokens` their cache
+    writes: both were dropped (TTFT null, the writes unpriced), as was a call OpenLLMetry
+    marks by `llm.request.type` alone."""
+    t = "2af7651916cd43dd8448eb211c80319c"
+    current = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "claude-sonnet-4-5",
+        "gen_ai.usage.input_tokens": 3000,
+        "gen_ai.usage.output_tokens": 150,
+        "gen_ai.usage.cache_read.input_tokens": 2500,
+        "gen_ai.usage.cache_write.input_tokens": 300,
+    }
+    older: dict[str, Any] = {"llm.request.type": "chat", "gen_ai.request.model": "gpt-4o"}
+    older |= {"gen_ai.usage.prompt_tokens": 100, "gen_ai.usage.completion_tokens": 20}
+    spans = [
+        _span(t, "00f067aa0ba902c1", "", 0, 1000, current),
+        _span(t, "00f067aa0ba902c2", "", 2000, 2500, older),
+    ]
+    spans[0]["attributes"].append(
+        {"key": "gen_ai.response.time_to_first_chunk", "value": {"doubleValue": 0.25}}
+    )
+    rows = list(IMPORTERS["otel"].parse(_file(tmp_path / "current.json", spans)))
+    first, second = [r for r in rows if r["event_type"] == "llm_call"]
+    assert first["ttft_ms"] == 250.0
+    assert json.loads(first["payload"])["cache_write_tokens"] == 300
+    assert (second["model"], second["input_tokens"], second["output_tokens"]) == ("gpt-4o", 100, 20)
+
+
+def test_a_span_starting_with_the_call_it_is_in_belongs_to_that_call_s_turn(
+    tmp_path: Path,
+) -> None:
+    """At a clock's millisecond a retry's failed HTTP span starts with its model call: sorted
+    by (start, end) it came first, so its error went to the turn before (think time -100)."""
+    t = "3af7651916cd43dd8448eb211c80319c"
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
+    spans = [
+        _span(t, "00f067aa0ba902d1", "", 0, 1000, chat),
+        _span(t, "00f067aa0ba902d2", "", 1100, 1500, chat),
+        _span(t, "00f067aa0ba902d3", "00f067aa0ba902d2", 1100, 1200, {"error.type": "503"}, 2),
+    ]
+    rows = list(IMPORTERS["otel"].parse(_file(tmp_path / "tie.json", spans)))
+    (error,) = [r for r in rows if r["event_type"] == "error"]
+    assert error["turn_index"] == 1
+
+
+def test_the_sdk_console_exporter_s_file_is_read(tmp_path: Path) -> None:
+    """ConsoleSpanExporter, the SDK's only file output, writes each span's `to_json()` (indented)
+    one after another: "invalid JSON ... Extra data"."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+    path = tmp_path / "console.json"
+    with path.open("w") as out:
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=out)))
+        tracer = provider.get_tracer("agent")
+        with tracer.start_as_current_span(
+            "invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}
+        ):
+            for _ in range(2):
+                with tracer.start_as_current_span("chat gpt-4o") as span:
+                    span.set_attribute("gen_ai.operation.name", "chat")
+                    span.set_attribute("gen_ai.request.model", "gpt-4o")
+                    span.set_attribute("gen_ai.usage.input_tokens", 10)
+        provider.shutdown()
+    assert path.read_text().count('"trace_id"') == 3
+    rows = list(IMPORTERS["otel"].parse(path))
+    assert [r["event_type"] for r in rows].count("llm_call") == 2

@@ -15,7 +15,9 @@ Mapping
   end of its spans; the end's status is `failure` when the root span has status error, `success`
   when it has another status, absent (→ `unknown`) when there is no root span in the file.
 - `llm_call`: `gen_ai.operation.name` in chat / text_completion / generate_content / call_llm /
-  invoke_model (or OpenInference span kind LLM). latency = span duration; tokens from
+  invoke_model (or OpenInference span kind LLM, or, without either, OpenLLMetry's
+  `llm.request.type`). latency = span duration; TTFT from `gen_ai.response.time_to_first_chunk`
+  (the conventions' span attribute, seconds) or older names; tokens from
   `gen_ai.usage.input_tokens|output_tokens` (old names `gen_ai.usage.prompt_tokens|
   completion_tokens`, OpenInference `llm.token_count.prompt|completion`); cache from
   `gen_ai.usage.cache_read.input_tokens`, its legacy alias `gen_ai.usage.cache_read_input_tokens`,
@@ -23,7 +25,8 @@ Mapping
   The GenAI conventions count cached tokens in the input, as Tier A does; a span whose numbers
   show they were counted apart (Anthropic style: more cache reads than input, or a total equal to
   input + output + cache reads + writes) gets them added up (`common.input_with_cache`). Cache
-  writes go in the payload. model: response model, else request model, else `llm.model_name`.
+  writes (`gen_ai.usage.cache_write.input_tokens`, or older names) go in the payload. model:
+  response model, else request model, else `llm.model_name`.
 - `tool_call`: operation `execute_tool` (or span kind TOOL); `gen_ai.tool.name` / `tool.name`,
   tool latency = span duration, `gen_ai.tool.call.id` as request_id.
 - one call, one event: instrumentations stack spans for one call (smolagents through LiteLLM
@@ -169,6 +172,11 @@ def _ms(span: Span) -> float | None:
     return non_negative((span.end_ns - span.start_ns) / 1e6)
 
 
+def _ended(span: Span) -> int:
+    """A span's end; one without (never ended) encloses whatever starts with it."""
+    return span.end_ns if span.end_ns is not None else 2**63
+
+
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -180,7 +188,9 @@ def trace_events(trace_id: str, trace: list[Span], first_turn: int = 0) -> Itera
     unique: dict[str, Span] = {}
     for span in trace:
         unique.setdefault(span.span_id, span)
-    spans = sorted(unique.values(), key=lambda s: (s.start_ns, s.end_ns or 0, s.span_id))
+    # a span before those it encloses: at one start, the one that ends later (a call's error
+    # span starting with it, at a clock's millisecond, went to the turn before the call)
+    spans = sorted(unique.values(), key=lambda s: (s.start_ns, -_ended(s), s.span_id))
     tree = Tree(spans)
     session_id = session_of(trace_id, spans)
     root = next((s for s in spans if s.parent_id is None), None)

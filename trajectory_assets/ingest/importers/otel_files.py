@@ -22,8 +22,8 @@ from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     LeftOut,
     Unimportable,
+    json_documents,
     json_error,
-    json_lines,
     read_text,
     unimportable,
 )
@@ -38,10 +38,9 @@ def load_spans(path: str | Path) -> tuple[list[ServiceSpan], int]:
     text = read_text(path)
     try:
         docs = [json.loads(text)]
-    except json.JSONDecodeError as whole:  # JSON Lines, or broken
-        lines = [line for line in json_lines(text) if line.strip()]
+    except json.JSONDecodeError as whole:  # JSON Lines, the SDK's console output, or broken
         try:
-            docs = [json.loads(line) for line in lines]
+            docs = json_documents(text)
         except json.JSONDecodeError:
             raise json_error(whole, text) from None
         except RecursionError:

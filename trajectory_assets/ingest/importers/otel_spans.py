@@ -35,6 +35,7 @@ CACHE_TOKENS = (
     "llm.token_count.prompt_details.cache_read",
 )
 CACHE_WRITE_TOKENS = (
+    "gen_ai.usage.cache_write.input_tokens",  # the GenAI conventions' (client-inference.md)
     "gen_ai.usage.cache_creation.input_tokens",
     "gen_ai.usage.cache_creation_input_tokens",
     "gen_ai.usage.input_tokens.cache_write",
@@ -43,7 +44,11 @@ CACHE_WRITE_TOKENS = (
 MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
 TOOL_NAME = ("gen_ai.tool.name", "tool.name")
 CONVERSATION = ("gen_ai.conversation.id", "session.id")
-TTFT_S = ("gen_ai.server.time_to_first_token", "gen_ai.response.time_to_first_token")
+TTFT_S = (
+    "gen_ai.response.time_to_first_chunk",  # the GenAI conventions' span attribute (seconds)
+    "gen_ai.server.time_to_first_token",
+    "gen_ai.response.time_to_first_token",
+)
 COSTS = ("gen_ai.usage.input_cost", "gen_ai.usage.output_cost")
 NUMBERS = (
     *INPUT_TOKENS,
@@ -277,6 +282,8 @@ def kind(span: Span) -> Kind:
     """What a span stands for: a model call, a tool call, an agent run, or structure."""
     op = str(span.attrs.get("gen_ai.operation.name") or "").lower()
     oi = str(span.attrs.get("openinference.span.kind") or "").upper()
+    if not op and not oi:  # OpenLLMetry's older spans name the request type alone
+        op = str(span.attrs.get("llm.request.type") or "").lower()
     if op in LLM_OPERATIONS or (not op and oi == "LLM"):
         return "llm_call"
     if op in TOOL_OPERATIONS or (not op and oi == "TOOL"):
