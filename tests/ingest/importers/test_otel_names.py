@@ -204,3 +204,18 @@ def test_the_sdk_console_exporter_s_file_is_read(tmp_path: Path) -> None:
     assert path.read_text().count('"trace_id"') == 3
     rows = list(IMPORTERS["otel"].parse(path))
     assert [r["event_type"] for r in rows].count("llm_call") == 2
+
+
+def test_an_openinference_tool_s_input_is_its_arguments(tmp_path: Path) -> None:
+    """The loop columns compare tool calls by their arguments: OpenInference's TOOL spans carry
+    them as `input.value`, and every such call's hash was null."""
+    t = "4af7651916cd43dd8448eb211c80319c"
+    tool = {"openinference.span.kind": "TOOL", "tool.name": "get_time"}
+    tool |= {"input.value": "{'timezone': 'America/New_York'}"}
+    rows = list(
+        IMPORTERS["otel"].parse(
+            _file(tmp_path / "oi.json", [_span(t, "00f067aa0ba902e1", "", 0, 10, tool)])
+        )
+    )
+    (call,) = [r for r in rows if r["event_type"] == "tool_call"]
+    assert json.loads(call["payload"])["arguments"] == "{'timezone': 'America/New_York'}"

@@ -332,12 +332,17 @@ def _llm_call(
     )
 
 
+TOOL_ARGUMENTS = ("gen_ai.tool.args", "gen_ai.tool.call.arguments", "input.value")
+"""A tool call's arguments: the GenAI conventions', an older name, OpenInference's input of a
+TOOL span (the loop columns compare calls by them: without, every hash was null)."""
+
+
 def _tool_call(
     span: Span, chain: list[Span], turn: int, payload: dict[str, Any], common: dict[str, Any]
 ) -> Row:
     if len(chain) > 1:
         payload["wrapper_spans"] = [s.span_id for s in chain[1:]]
-    args = _pick(chain, ("gen_ai.tool.args", "gen_ai.tool.call.arguments"))
+    args = _pick(chain, TOOL_ARGUMENTS)
     if args is not None:
         payload["arguments"] = args
     return event(
