@@ -157,6 +157,80 @@ def test_an_override_prices_an_hours_cache_writes_and_web_searches() -> None:
     assert overrides_digest(overrides) != overrides_digest(parse_overrides(plain))
 
 
+def test_a_discount_keeps_every_rate_tier_and_period_of_the_database() -> None:
+    """A negotiated 20% off written as rates flattened Claude's 200k-token tier (a 250k-token
+    call at half its contracted cost) and dropped its hour-long writes and searches: a
+    `discount` takes the database's rows of the model, each rate lowered, from its day on."""
+    from_day = dt.date(2026, 11, 20)
+    overrides = parse_overrides(
+        f"models:\n  claude-sonnet-4-5: {{valid_from: {from_day}, discount: 0.2}}\n"
+    )
+    before = dt.datetime(2026, 11, 19, 12, tzinfo=dt.UTC)
+    big = {"model": "claude-sonnet-4-5", "input_tokens": 250_000, "output_tokens": 1_000}
+    big |= {"cache_write_tokens": 20_000, "cache_write_1h_tokens": 10_000, "web_searches": 3}
+    small = big | {"input_tokens": 50_000}
+    calls = [big | {"ts": before}, big | {"ts": T0}, small | {"ts": T0}]
+    listed = [c or 0.0 for c in price_with_sql(calls, price_table(["claude-sonnet-4-5"]))]
+    table = price_table(["claude-sonnet-4-5"], overrides)
+    assert price_with_sql(calls, table) == [
+        pytest.approx(listed[0]),  # before its day: the list price
+        pytest.approx(0.8 * listed[1]),  # the tier above 200k, writes and searches, 20% off
+        pytest.approx(0.8 * listed[2]),
+    ]
+    assert listed[1] > 2 * listed[2] > 0  # the tier is there to keep
+    assert any(
+        src.startswith("prices.yaml: claude-sonnet-4-5 20% off genai-prices")
+        and src.endswith(f"from {from_day}")
+        for src in table["source"].to_pylist()
+    )
+
+
+def test_an_override_covers_every_spelling_of_its_database_model() -> None:
+    """genai-prices takes `claude-sonnet-4-5-20250929` for `claude-sonnet-4-5`: an override of
+    one name left the other's calls at the list price, without a word. An override of the
+    spelling's own name ranks above."""
+    models = ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929", "azure/gpt-4o"]
+    calls = [{"model": m, "ts": T0, "input_tokens": 1_000_000} for m in models]
+    named = parse_overrides(
+        "models:\n  claude-sonnet-4-5: {input_per_mtok: 2, output_per_mtok: 10}\n"
+        "  gpt-4o: {input_per_mtok: 1, output_per_mtok: 4}\n"
+    )
+    listed = price_with_sql(calls, price_table(models))
+    assert price_with_sql(calls, price_table(models, named)) == [
+        pytest.approx(2.0),
+        pytest.approx(2.0),
+        pytest.approx(listed[2]),  # Azure's gpt-4o is another provider's model
+    ]
+    own = named + parse_overrides(
+        "models:\n  claude-sonnet-4-5-20250929: {input_per_mtok: 1.5, output_per_mtok: 10}\n"
+    )
+    assert price_with_sql(calls[:2], price_table(models, own)) == [
+        pytest.approx(2.0),
+        pytest.approx(1.5),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("models: {m: {discount: 0.2, input_per_mtok: 1}}", "give no rates beside it"),
+        ("models: {m: {discount: 1.5}}", "from 0 to below 1"),
+        ("models: {m: {discount: '20%'}}", "discount must be a number"),
+        ("models: {m: {valid_from: 2026-01-01}}", "input_per_mtok is required \\(or a discount"),
+    ],
+)
+def test_bad_discounts_are_refused_with_the_entry_named(text: str, message: str) -> None:
+    with pytest.raises(SettingError, match=message):
+        parse_overrides(text)
+
+
+def test_a_discount_of_a_model_no_database_prices_is_refused() -> None:
+    """Nothing to take it off: its calls would stay unpriced without a word."""
+    text = "models:\n  my-finetune: {discount: 0.1}\n"
+    with pytest.raises(SettingError, match=r"models\.my-finetune: a discount needs a model"):
+        Sessionize().with_lake_files({"prices.yaml": text})
+
+
 def test_sessionize_uses_the_price_table_of_its_batch():
     overrides = parse_overrides(OVERRIDES_YAML)
     events = events_table([llm(0, model="my-finetune", input_tokens=1_000_000)])

@@ -22,16 +22,19 @@ OVERRIDES_FILE = "prices.yaml"
 
 @dataclass(frozen=True)
 class PriceOverride:
-    """One price period of a model from the overrides file, in USD per million tokens."""
+    """One price period of a model from the overrides file, in USD per million tokens: its
+    own rates, or a `discount` off every rate the database has for it (tiers by prompt size,
+    cache writes for an hour, web searches and later price changes included)."""
 
     model: str
-    input_per_mtok: float
-    output_per_mtok: float
+    input_per_mtok: float | None
+    output_per_mtok: float | None
     cache_read_per_mtok: float | None = None
     valid_from: dt.date | None = None
     cache_write_per_mtok: float | None = None
     cache_write_1h_per_mtok: float | None = None
     web_search_usd: float | None = None  # USD a server-side web search
+    discount: float | None = None  # a share off the database's rates: 0.2 is 20% off
 
 
 _PRICE_KEYS = (
@@ -42,7 +45,7 @@ _PRICE_KEYS = (
     "cache_write_1h_per_mtok",
     "web_search_usd",
 )
-_ENTRY_KEYS = {*_PRICE_KEYS, "valid_from"}
+_ENTRY_KEYS = {*_PRICE_KEYS, "valid_from", "discount"}
 
 
 def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverride, ...]:
@@ -62,6 +65,9 @@ def parse_overrides(text: str, origin: str = OVERRIDES_FILE) -> tuple[PriceOverr
           input_per_mtok: 2.0
           cache_read_per_mtok: 1.0
           output_per_mtok: 8.0
+      claude-sonnet-4-5:              # a negotiated discount off every database rate
+        valid_from: 2026-03-13
+        discount: 0.2                 # 20% off: its tiers, cache and search prices kept
     ```
 
     Raises SettingError naming the entry for anything else (unknown key, negative, infinite or
@@ -137,9 +143,22 @@ def _override(model: str, entry: object, where: str) -> PriceOverride:
         raise SettingError(
             f"{where}: unknown keys {sorted(unknown)}; allowed {sorted(_ENTRY_KEYS)}"
         )
-    for required in ("input_per_mtok", "output_per_mtok"):
-        if entry.get(required) is None:
-            raise SettingError(f"{where}: {required} is required")
+    discount = entry.get("discount")
+    if discount is not None:
+        given = sorted(k for k in _PRICE_KEYS if entry.get(k) is not None)
+        if given:
+            raise SettingError(
+                f"{where}: a discount applies to the database's rates; give no rates beside it "
+                f"(got {', '.join(given)})"
+            )
+        if isinstance(discount, bool) or not isinstance(discount, int | float):
+            raise SettingError(f"{where}: discount must be a number, got {discount!r}")
+        if not 0 <= discount < 1:
+            raise SettingError(f"{where}: discount must be from 0 to below 1 (0.2 is 20% off)")
+    else:
+        for required in ("input_per_mtok", "output_per_mtok"):
+            if entry.get(required) is None:
+                raise SettingError(f"{where}: {required} is required (or a discount)")
     prices: dict[str, float | None] = {}
     for key in _PRICE_KEYS:
         value = entry.get(key)
@@ -161,17 +180,16 @@ def _override(model: str, entry: object, where: str) -> PriceOverride:
             f"{where}: valid_from must be a day (YYYY-MM-DD; prices change at UTC midnight), "
             f"got {valid_from!r}"
         )
-    input_price, output_price = prices["input_per_mtok"], prices["output_per_mtok"]
-    assert input_price is not None and output_price is not None
     return PriceOverride(
         model,
-        input_price,
-        output_price,
+        prices["input_per_mtok"],
+        prices["output_per_mtok"],
         cache_read_per_mtok=prices["cache_read_per_mtok"],
         valid_from=valid_from,
         cache_write_per_mtok=prices["cache_write_per_mtok"],
         cache_write_1h_per_mtok=prices["cache_write_1h_per_mtok"],
         web_search_usd=prices["web_search_usd"],
+        discount=None if discount is None else float(discount),
     )
 
 
@@ -201,6 +219,7 @@ def overrides_digest(overrides: Sequence[PriceOverride] = ()) -> str:
                 if o.cache_write_1h_per_mtok is not None or o.web_search_usd is not None
                 else []
             )
+            + ([f"discount {o.discount}"] if o.discount is not None else [])
             for o in sorted(overrides, key=override_order)
         ]
     )

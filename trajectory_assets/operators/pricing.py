@@ -18,7 +18,8 @@ string, valid at any time (no days needed):
   its period with the highest threshold strictly below its `input_tokens`;
 - overrides from `<lake>/prices.yaml` are periods of higher priority than any database row, so
   they win from their `valid_from` on (from the beginning when they have none) and the database
-  still prices the same model before that.
+  still prices the same model before that; a `discount` override is the database's rows of the
+  model with every rate lowered, each keeping its period, tier and time of day.
 
 The overrides file itself is parsed in `operators/price_overrides.py`. Nothing here imports
 genai-prices or PyYAML at module import; `import trajectory_assets` stays cheap.
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from trajectory_assets.errors import SettingError
 from trajectory_assets.operators.price_overrides import (
     OVERRIDES_FILE,
     PriceOverride,
@@ -123,38 +125,114 @@ def pricing_metadata(overrides: Sequence[PriceOverride] = ()) -> dict[str, str]:
 def price_table(models: Iterable[str | None], overrides: Sequence[PriceOverride] = ()) -> pa.Table:
     """The price rows (schema PRICES) of these model strings: the database's, then overrides.
 
+    An override applies to a model string of its name (case aside) and to every other spelling
+    genai-prices takes for the same model (`claude-sonnet-4-5-20250929` for `claude-sonnet-4-5`:
+    a negotiated price covered part of a team's calls), those of its own name ranking above.
     Deterministic: the same models and overrides give the same table, whatever their order.
     Models without any price have no row.
     """
-    by_model: dict[str, list[PriceOverride]] = {}
-    for o in overrides:
-        by_model.setdefault(model_key(o.model), []).append(o)
     rows: list[dict[str, Any]] = []
     for model in sorted({m for m in models if m is not None}):
-        rows.extend(dict(zip(PRICES.names, r, strict=True)) for r in _database_rows(model))
-        for rank, o in enumerate(sorted(by_model.get(model_key(model), ()), key=override_order)):
-            rows.append(
-                {
-                    "model": model,
-                    "priority": OVERRIDE_PRIORITY + rank,
-                    "valid_from": _midnight(o.valid_from),
-                    "tod_start_us": None,
-                    "tod_end_us": None,
-                    "above_input_tokens": -1,
-                    "input_per_mtok": o.input_per_mtok,
-                    "cache_read_per_mtok": o.cache_read_per_mtok,
-                    "cache_write_per_mtok": o.cache_write_per_mtok,
-                    "output_per_mtok": o.output_per_mtok,
-                    "request_usd": None,
-                    "cache_write_1h_per_mtok": o.cache_write_1h_per_mtok,
-                    "web_search_usd": o.web_search_usd,
-                    "provider": None,
-                    "price_model_id": None,
-                    "source": f"{OVERRIDES_FILE}: {o.model.strip()}"
-                    + (f" from {o.valid_from}" if o.valid_from else ""),
-                }
-            )
+        database = [dict(zip(PRICES.names, r, strict=True)) for r in _database_rows(model)]
+        rows.extend(database)
+        mine = [o for o in overrides if _same_model(o.model, model)]
+        mine.sort(key=lambda o: _rank(o, model))
+        for rank, o in enumerate(mine):
+            above = OVERRIDE_PRIORITY + rank * PERIODS
+            if o.discount is None:
+                rows.append(_override_row(model, o, above))
+            else:
+                rows.extend(_discounted(row, o, above) for row in database)
     return pa.Table.from_pylist(rows, schema=PRICES)
+
+
+PERIODS = 1_000
+"""Priorities an override's rows take: one per database period of its model (far fewer)."""
+
+RATES = (
+    "input_per_mtok",
+    "cache_read_per_mtok",
+    "cache_write_per_mtok",
+    "output_per_mtok",
+    "request_usd",
+    "cache_write_1h_per_mtok",
+    "web_search_usd",
+)
+
+
+def _rank(o: PriceOverride, model: str) -> tuple[bool, dt.date, str]:
+    """An override's rank among those covering `model`: those of its own name above, then the
+    later `valid_from` above (each wins from its day)."""
+    return (model_key(o.model) == model_key(model), o.valid_from or dt.date.min, o.model)
+
+
+def _override_row(model: str, o: PriceOverride, priority: int) -> dict[str, Any]:
+    return {
+        "model": model,
+        "priority": priority,
+        "valid_from": _midnight(o.valid_from),
+        "tod_start_us": None,
+        "tod_end_us": None,
+        "above_input_tokens": -1,
+        "input_per_mtok": o.input_per_mtok,
+        "cache_read_per_mtok": o.cache_read_per_mtok,
+        "cache_write_per_mtok": o.cache_write_per_mtok,
+        "output_per_mtok": o.output_per_mtok,
+        "request_usd": None,
+        "cache_write_1h_per_mtok": o.cache_write_1h_per_mtok,
+        "web_search_usd": o.web_search_usd,
+        "provider": None,
+        "price_model_id": None,
+        "source": f"{OVERRIDES_FILE}: {o.model.strip()}" + _from(o),
+    }
+
+
+def _discounted(row: dict[str, Any], o: PriceOverride, priority: int) -> dict[str, Any]:
+    """A database row `o.discount` off, in force from the override's day (or the row's, if
+    later): each period, tier and time of day of the database keeps its place above."""
+    assert o.discount is not None
+    starts = [d for d in (row["valid_from"], _midnight(o.valid_from)) if d is not None]
+    share = 1 - o.discount
+    return (
+        row
+        | {rate: None if row[rate] is None else row[rate] * share for rate in RATES}
+        | {
+            "priority": priority + row["priority"],
+            "valid_from": max(starts) if starts else None,
+            "source": f"{OVERRIDES_FILE}: {o.model.strip()} {o.discount * 100:g}% off "
+            f"{row['source']}{_from(o)}",
+        }
+    )
+
+
+def _from(o: PriceOverride) -> str:
+    return f" from {o.valid_from}" if o.valid_from else ""
+
+
+def _same_model(named: str, model: str) -> bool:
+    """An override's name covers this model string: the same name, or the same model of the
+    database (provider and model id)."""
+    if model_key(named) == model_key(model):
+        return True
+    found = _identity(named)
+    return found is not None and found == _identity(model)
+
+
+@functools.lru_cache(maxsize=8192)
+def _identity(model: str) -> tuple[str, str] | None:
+    found = _find(model)
+    return None if found is None else (found[0].id, found[1].id)
+
+
+def check_discounts(overrides: Sequence[PriceOverride]) -> None:
+    """SettingError for a discount of a model the database does not price: nothing to take
+    it off, and its calls would stay unpriced without a word."""
+    for o in overrides:
+        if o.discount is not None and _identity(o.model) is None:
+            raise SettingError(
+                f"{OVERRIDES_FILE}: models.{o.model}: a discount needs a model genai-prices "
+                "prices; give this one its rates (input_per_mtok, output_per_mtok, ...)"
+            )
 
 
 @functools.cache

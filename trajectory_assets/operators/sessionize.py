@@ -40,7 +40,12 @@ from trajectory_assets.operators.price_overrides import (
     overrides_digest,
     parse_overrides,
 )
-from trajectory_assets.operators.pricing import PRICING_VERSION, price_table, pricing_metadata
+from trajectory_assets.operators.pricing import (
+    PRICING_VERSION,
+    check_discounts,
+    price_table,
+    pricing_metadata,
+)
 from trajectory_assets.operators.session_tables import (
     DEFAULT_RUN,
     ERRORS_TABLE,
@@ -240,6 +245,7 @@ class Sessionize(Operator):
         text = files.get(OVERRIDES_FILE)
         copy = type(self)(**self.params)
         copy.overrides = parse_overrides(text) if text else ()
+        check_discounts(copy.overrides)
         return copy
 
     @property
