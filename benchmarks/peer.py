@@ -59,12 +59,13 @@ def prepare_inputs(lake: LakeInfo) -> PeerInputs:
     from scipy import stats
 
     from trajectory_assets.operators.price_overrides import OVERRIDES_FILE, parse_overrides
-    from trajectory_assets.operators.pricing import price_table
+    from trajectory_assets.operators.pricing import check_overrides, price_table
 
     folder = fresh_folder("peer-inputs")
     models = lake_models()
     file = Path(lake["path"]) / OVERRIDES_FILE
     overrides = parse_overrides(file.read_text("utf-8"), str(file)) if file.exists() else ()
+    check_overrides(overrides)  # as a run does: refused here as there
     prices = folder / "prices.parquet"
     pq.write_table(price_table(models, overrides), prices)
     dfs = list(range(1, MAX_DF + 1))

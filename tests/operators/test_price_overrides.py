@@ -210,6 +210,38 @@ def test_an_override_covers_every_spelling_of_its_database_model() -> None:
     ]
 
 
+def test_a_later_period_wins_whichever_spelling_names_it_and_fine_tunes_stay_apart() -> None:
+    """An older entry of one spelling outranked a newer dated one of the model (two prices of
+    one model on one day); an override of one team's fine-tune priced every fine-tune of its
+    base model (the database takes them for one family)."""
+    overrides = parse_overrides(
+        "models:\n  claude-sonnet-4-5-20250929: {input_per_mtok: 3, output_per_mtok: 15}\n"
+        "  claude-sonnet-4-5:\n    - {input_per_mtok: 3, output_per_mtok: 15}\n"
+        "    - {valid_from: 2026-12-01, discount: 0.5}\n"
+        "  ft:gpt-4o-mini-2024-07-18:acme::abc123: {input_per_mtok: 9, output_per_mtok: 9}\n"
+    )
+    later = dt.datetime(2027, 1, 5, tzinfo=dt.UTC)
+    models = ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929"]
+    fine = ["ft:gpt-4o-mini-2024-07-18:acme::abc123", "ft:gpt-4o-mini-2024-07-18:other::zzz999"]
+    calls = [{"model": m, "ts": later, "input_tokens": 100_000} for m in models + fine]
+    listed = price_with_sql(calls[2:], price_table(fine))
+    got = price_with_sql(calls, price_table(models + fine, overrides))
+    assert got[:2] == [pytest.approx(0.15), pytest.approx(0.15)]  # the discount, both names
+    assert got[2:] == [pytest.approx(0.9), pytest.approx(listed[1])]  # the other team's: list
+
+
+def test_two_entries_of_one_model_from_one_day_that_differ_are_refused() -> None:
+    """Which one priced the model was the names' alphabetical order, without a word."""
+    text = (
+        "models:\n  claude-sonnet-4-5: {input_per_mtok: 2, output_per_mtok: 10}\n"
+        "  anthropic/claude-sonnet-4-5: {input_per_mtok: 1, output_per_mtok: 10}\n"
+    )
+    with pytest.raises(SettingError, match=r"name one model .* keep one"):
+        Sessionize().with_lake_files({"prices.yaml": text})
+    same = text.replace("input_per_mtok: 1,", "input_per_mtok: 2,")
+    Sessionize().with_lake_files({"prices.yaml": same})  # alike: one price, whatever its name
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -325,12 +325,13 @@ def test_one_model_spelled_several_ways_is_one_row():
     events.append(llm(21, session_id="s", model=failed, error_type="Overloaded"))
     unknown = "models/claude-sonnet-4-5"  # with tokens, unpriced: a name no price knows
     events.append(llm(22, session_id="s", model=unknown, input_tokens=10))
+    events.append(llm(23, session_id="s", model=unknown, error_type="Overloaded"))  # its too
     rows = {r["model"]: r for r in gather_data(sessionize(events)).by_model}
     assert set(rows) == {
         *("claude-sonnet-4-5", "my-model", "azure/gpt-4o", "gpt-4o", "unknown"),
         *("gpt-4o-2024-08-06", "gpt-4o-2024-11-20", unknown),
     }
-    assert rows[unknown]["unpriced"] == 1  # its own row: a prices.yaml entry must name it
+    assert rows[unknown]["unpriced"] == 2  # its own row: a prices.yaml entry must name it
     claude = rows["claude-sonnet-4-5"]
     assert claude["also_named"] == (
         "Claude-Sonnet-4-5, anthropic/claude-sonnet-4-5, vertex_ai/claude-sonnet-4-5"

@@ -297,7 +297,7 @@ def json_documents(text: str) -> list[Any]:
     docs: list[Any] = []
     at, end = 0, len(text)
     while True:
-        while at < end and text[at] in " \t\r\n":
+        while at < end and text[at].isspace():  # a blank line of any kind, as before
             at += 1
         if at == end:
             return docs

@@ -49,7 +49,8 @@ LLM_CALLS = pa.schema(
             "price_source",
             pa.string(),
             "The price `cost_usd` took: `genai-prices <version>: <provider>/<model>`, or "
-            "`prices.yaml: <model>` (`from <day>` for a later period); null with the cost.",
+            "`prices.yaml: <model>` (`from <day>` for a later period; `<model> 20% off "
+            "genai-prices …` for a discount); null with the cost.",
         ),
         column(
             "cache_added_to_input",

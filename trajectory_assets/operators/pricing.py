@@ -30,7 +30,7 @@ import functools
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -160,10 +160,10 @@ RATES = (
 )
 
 
-def _rank(o: PriceOverride, model: str) -> tuple[bool, dt.date, str]:
-    """An override's rank among those covering `model`: those of its own name above, then the
-    later `valid_from` above (each wins from its day)."""
-    return (model_key(o.model) == model_key(model), o.valid_from or dt.date.min, o.model)
+def _rank(o: PriceOverride, model: str) -> tuple[dt.date, bool, str]:
+    """An override's rank among those covering `model`: the later `valid_from` above (each wins
+    from its day, whichever spelling it names), then, on one day, its own name's."""
+    return (o.valid_from or dt.date.min, model_key(o.model) == model_key(model), o.model)
 
 
 def _override_row(model: str, o: PriceOverride, priority: int) -> dict[str, Any]:
@@ -183,7 +183,7 @@ def _override_row(model: str, o: PriceOverride, priority: int) -> dict[str, Any]
         "web_search_usd": o.web_search_usd,
         "provider": None,
         "price_model_id": None,
-        "source": f"{OVERRIDES_FILE}: {o.model.strip()}" + _from(o),
+        "source": f"{OVERRIDES_FILE}: {o.model.strip()}" + _from(o.valid_from),
     }
 
 
@@ -192,28 +192,32 @@ def _discounted(row: dict[str, Any], o: PriceOverride, priority: int) -> dict[st
     later): each period, tier and time of day of the database keeps its place above."""
     assert o.discount is not None
     starts = [d for d in (row["valid_from"], _midnight(o.valid_from)) if d is not None]
+    start = max(starts) if starts else None
     share = 1 - o.discount
     return (
         row
         | {rate: None if row[rate] is None else row[rate] * share for rate in RATES}
         | {
             "priority": priority + row["priority"],
-            "valid_from": max(starts) if starts else None,
+            "valid_from": start,
             "source": f"{OVERRIDES_FILE}: {o.model.strip()} {o.discount * 100:g}% off "
-            f"{row['source']}{_from(o)}",
+            f"{row['source']}{_from(start.date() if start else None)}",
         }
     )
 
 
-def _from(o: PriceOverride) -> str:
-    return f" from {o.valid_from}" if o.valid_from else ""
+def _from(day: dt.date | None) -> str:
+    return f" from {day}" if day else ""
 
 
 def _same_model(named: str, model: str) -> bool:
     """An override's name covers this model string: the same name, or the same model of the
-    database (provider and model id)."""
+    database (provider and model id), but for fine-tunes, which the database takes for their
+    base model's family (one team's `ft:…:acme::abc123` is not another's)."""
     if model_key(named) == model_key(model):
         return True
+    if named.strip().startswith("ft:") or model.strip().startswith("ft:"):
+        return False
     found = _identity(named)
     return found is not None and found == _identity(model)
 
@@ -224,14 +228,26 @@ def _identity(model: str) -> tuple[str, str] | None:
     return None if found is None else (found[0].id, found[1].id)
 
 
-def check_discounts(overrides: Sequence[PriceOverride]) -> None:
-    """SettingError for a discount of a model the database does not price: nothing to take
-    it off, and its calls would stay unpriced without a word."""
+def check_overrides(overrides: Sequence[PriceOverride]) -> None:
+    """SettingError for what only the database can tell wrong: a discount of a model it does
+    not price (nothing to take it off: its calls would stay unpriced without a word), and two
+    entries of one model from one day that differ (which to take would be a name's order)."""
+    by_day: dict[tuple[tuple[str, str], dt.date | None], PriceOverride] = {}
     for o in overrides:
-        if o.discount is not None and _identity(o.model) is None:
+        identity = _identity(o.model)
+        if o.discount is not None and identity is None:
             raise SettingError(
                 f"{OVERRIDES_FILE}: models.{o.model}: a discount needs a model genai-prices "
                 "prices; give this one its rates (input_per_mtok, output_per_mtok, ...)"
+            )
+        if identity is None or o.model.strip().startswith("ft:"):
+            continue
+        other = by_day.setdefault((identity, o.valid_from), o)
+        if other is not o and replace(other, model=o.model) != o:
+            raise SettingError(
+                f"{OVERRIDES_FILE}: models.{o.model} and models.{other.model} name one model "
+                f"({identity[0]}/{identity[1]}) with other prices from "
+                f"{o.valid_from or 'the beginning'}: keep one"
             )
 
 

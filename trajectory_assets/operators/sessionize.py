@@ -42,7 +42,7 @@ from trajectory_assets.operators.price_overrides import (
 )
 from trajectory_assets.operators.pricing import (
     PRICING_VERSION,
-    check_discounts,
+    check_overrides,
     price_table,
     pricing_metadata,
 )
@@ -214,9 +214,10 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"12+{PRICING_VERSION}"  # 9: cache counted apart added to input; 10: Bedrock ids
+    version = f"13+{PRICING_VERSION}"  # 9: cache counted apart added to input; 10: Bedrock ids
     # priced, cache writes as a whole-number float counted, 1-hour writes and web searches priced;
-    # 11: a verdict of 1.0 passes, a blank status is unknown; 12: event_position
+    # 11: a verdict of 1.0 passes, a blank status is unknown; 12: event_position; 13: fine-tunes
+    # priced, an override covering its model's every spelling
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,
@@ -245,7 +246,7 @@ class Sessionize(Operator):
         text = files.get(OVERRIDES_FILE)
         copy = type(self)(**self.params)
         copy.overrides = parse_overrides(text) if text else ()
-        check_discounts(copy.overrides)
+        check_overrides(copy.overrides)
         return copy
 
     @property

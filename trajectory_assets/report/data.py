@@ -253,12 +253,14 @@ WITH spelled AS (
 ), priced_bare AS (  -- else the priced calls of the name without its provider prefix
     SELECT bare, min(provider) AS provider FROM spelled WHERE provider IS NOT NULL GROUP BY bare
     HAVING count(DISTINCT provider) = 1  -- priced by two: which one's is unknown
+), unknown_names AS (  -- an unpriced call with tokens: a name no price knows (`models/…`)
+    SELECT DISTINCT spelling, true AS unknown FROM spelled
+    WHERE cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)
 ), provided AS (
     SELECT spelled.*, coalesce(spelled.provider, priced.provider,
-            -- with tokens, an unpriced prefixed name is one no price knows (`models/…`)
-            CASE WHEN input_tokens IS NULL AND output_tokens IS NULL
-                THEN priced_bare.provider END) AS priced_by
+            CASE WHEN unknown IS NULL THEN priced_bare.provider END) AS priced_by
     FROM spelled LEFT JOIN priced USING (spelling) LEFT JOIN priced_bare USING (bare)
+        LEFT JOIN unknown_names USING (spelling)
 ), keyed AS (
     SELECT *, CASE WHEN priced_by IS NULL THEN spelling ELSE bare || '@' || priced_by END
         AS model_key

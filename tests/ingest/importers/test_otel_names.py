@@ -179,6 +179,31 @@ def test_a_span_starting_with_the_call_it_is_in_belongs_to_that_call_s_turn(
     rows = list(IMPORTERS["otel"].parse(_file(tmp_path / "tie.json", spans)))
     (error,) = [r for r in rows if r["event_type"] == "error"]
     assert error["turn_index"] == 1
+    # a tool failing at once, as the next call starts: the first call's turn still
+    tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t", "error.type": "E"}
+    agent = {"gen_ai.operation.name": "invoke_agent"}
+    beside = [
+        _span(t, "00f067aa0ba902e0", "", 0, 3000, agent),
+        _span(t, "00f067aa0ba902e1", "00f067aa0ba902e0", 0, 1000, chat),
+        _span(t, "00f067aa0ba902e2", "00f067aa0ba902e0", 1000, 1000, tool, 2),
+        _span(t, "00f067aa0ba902e3", "00f067aa0ba902e0", 1000, 2000, chat),
+    ]
+    rows = list(IMPORTERS["otel"].parse(_file(tmp_path / "beside.json", beside)))
+    (failed,) = [r for r in rows if r["event_type"] == "tool_call"]
+    assert failed["turn_index"] == 0
+    # a wrapper's error (LiteLLM's span around the provider's call): its call's turn
+    wrapper = chat | {"error.type": "RateLimitError"}
+    wrapped = [
+        _span(t, "00f067aa0ba902f1", "", 0, 500, chat),
+        _span(t, "00f067aa0ba902f2", "", 1000, 2000, wrapper, 2),
+        _span(t, "00f067aa0ba902f3", "00f067aa0ba902f2", 1000, 1900, chat),
+    ]
+    rows = list(IMPORTERS["otel"].parse(_file(tmp_path / "wrapped.json", wrapped)))
+    assert [(r["event_type"], r["turn_index"]) for r in rows[1:-1]] == [
+        ("llm_call", 0),
+        ("llm_call", 1),
+        ("error", 1),
+    ]
 
 
 def test_the_sdk_console_exporter_s_file_is_read(tmp_path: Path) -> None:

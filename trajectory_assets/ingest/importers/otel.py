@@ -172,11 +172,6 @@ def _ms(span: Span) -> float | None:
     return non_negative((span.end_ns - span.start_ns) / 1e6)
 
 
-def _ended(span: Span) -> int:
-    """A span's end; one without (never ended) encloses whatever starts with it."""
-    return span.end_ns if span.end_ns is not None else 2**63
-
-
 def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -188,10 +183,8 @@ def trace_events(trace_id: str, trace: list[Span], first_turn: int = 0) -> Itera
     unique: dict[str, Span] = {}
     for span in trace:
         unique.setdefault(span.span_id, span)
-    # a span before those it encloses: at one start, the one that ends later (a call's error
-    # span starting with it, at a clock's millisecond, went to the turn before the call)
-    spans = sorted(unique.values(), key=lambda s: (s.start_ns, -_ended(s), s.span_id))
-    tree = Tree(spans)
+    tree = Tree(list(unique.values()))
+    spans = tree.event_order()
     session_id = session_of(trace_id, spans)
     root = next((s for s in spans if s.parent_id is None), None)
 

@@ -41,8 +41,8 @@ def load_spans(path: str | Path) -> tuple[list[ServiceSpan], int]:
     except json.JSONDecodeError as whole:  # JSON Lines, the SDK's console output, or broken
         try:
             docs = json_documents(text)
-        except json.JSONDecodeError:
-            raise json_error(whole, text) from None
+        except json.JSONDecodeError as where:  # the line that breaks, not the second one
+            raise json_error(where, text) from None
         except RecursionError:
             raise UnparseableFileError("JSON nested too deeply") from None
         if len(docs) < 2:

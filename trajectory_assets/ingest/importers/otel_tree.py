@@ -89,3 +89,33 @@ class Tree:
             seen.add(current)
             current = self.parent.get(current)
         return None
+
+    def event_order(self) -> list[Span]:
+        """The spans in the order their events are numbered: by start, then end (a wrapper's
+        error after the call it wraps), except that a span starting with the call it is in
+        comes right after that call (at a clock's millisecond a retry's failed HTTP span
+        started with its call, and its error went to the turn before)."""
+
+        def key(span: Span) -> tuple[int, int, str, int, int, str]:
+            own = (span.end_ns or 0, span.span_id)
+            call = self._call_starting_with(span)
+            if call is None:
+                return (span.start_ns, *own, 0, *own)
+            return (span.start_ns, call.end_ns or 0, call.span_id, 1, *own)
+
+        return sorted(self.by_id.values(), key=key)
+
+    def _call_starting_with(self, span: Span) -> Span | None:
+        """The nearest call event above the span (a call span wrapping none) that starts when
+        it does, if any."""
+        seen = {span.span_id}
+        current = self.parent.get(span.span_id)
+        while current is not None and current not in seen:
+            above = self.by_id[current]
+            if above.start_ns != span.start_ns:
+                return None
+            if self.kinds[current] in CALLS and not self.is_wrapper(above):
+                return above
+            seen.add(current)
+            current = self.parent.get(current)
+        return None
