@@ -389,6 +389,23 @@ def test_an_event_id_resent_with_other_content_is_named_in_a_warning(
     assert raw_events(tmp_path)["input_tokens"].to_pylist() == [5]
 
 
+def test_a_fractional_count_is_left_out_not_rounded(
+    tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Arrow keeps 1007 of 1007.6 tokens without a word: the call was written rounded down,
+    where README says a value its column cannot hold leaves its event out, counted."""
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    s = logger.session("s1")
+    s.llm_call("gpt-4o", input_tokens=1007.6, output_tokens=5)  # type: ignore[arg-type]
+    s.llm_call("gpt-4o", input_tokens=1007.0, output_tokens=5)  # type: ignore[arg-type]
+    s.end()
+    logger.close()
+    calls = [r for r in raw_events(tmp_path).to_pylist() if r["event_type"] == "llm_call"]
+    assert [c["input_tokens"] for c in calls] == [1007]
+    assert logger.stats()["invalid"] == 1
+    assert "input_tokens 1007.6 does not fit its column (int64)" in caplog.text
+
+
 def test_an_event_re_sent_under_a_new_seq_alone_is_no_other_content(
     tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
 ) -> None:

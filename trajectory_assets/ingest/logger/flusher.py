@@ -21,6 +21,7 @@ from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
 from trajectory_assets.ingest.logger.capture import CapturePolicy
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw_write import (
+    column_array,
     known_session_days,
     near_days,
     unstorable,
@@ -55,7 +56,7 @@ def to_table(events: list[LoggedEvent], app_id: str) -> pa.Table:
         if name == "app_id":
             arrays.append(pa.array([app_id] * len(events), pa.string()))
         else:
-            arrays.append(pa.array([getattr(e, name) for e in events], field.type))
+            arrays.append(column_array([getattr(e, name) for e in events], field.type))
     return pa.Table.from_arrays(arrays, schema=RAW_EVENTS)
 
 
