@@ -35,9 +35,9 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     assert failure.step_failure_data.error is not None
     assert failure.step_failure_data.error.message.startswith(
         f"dagster._core.definitions.events.Failure: daily_report dt={DAY1} reads sessions, "
-        f"llm_calls, tool_stats, eval_runs, model_comparisons, errors dt={DAY1}, which have not "
-        "been materialized; materialize sessions, llm_calls, tool_stats, eval_runs, "
-        "model_comparisons, errors for that day first"
+        f"llm_calls, tool_stats, eval_runs, model_comparisons, errors, rejected_events "
+        f"dt={DAY1}, which have not been materialized; materialize sessions, llm_calls, "
+        "tool_stats, eval_runs, model_comparisons, errors, rejected_events for that day first"
     )
     assert not Path(lake.root, "reports").exists()
     result = dg.materialize(

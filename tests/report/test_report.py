@@ -48,8 +48,10 @@ def test_an_empty_day_renders():
         "loops_detected": 0,
         "ended_on_error": 0,
         "failing_tools": 0,
+        "rejected_rows": 0,
         "eval_runs": 0,
     }
+    assert "No raw row was rejected this day." in report.html
 
 
 def _day() -> dict[str, pa.Table]:
@@ -372,6 +374,30 @@ def test_sessions_that_ended_on_an_error_are_listed_costliest_first():
     assert section.index("<td>dear</td>") < section.index("<td>cheap</td>")
     assert "<td>GaveUp</td>" in section and "<td>ToolError</td>" not in section  # its last
     assert "recovered" not in section
+
+
+def test_rejected_rows_are_counted_by_app_with_their_most_frequent_reason():
+    """An on-call engineer saw a producer's rows rejected only in a check's warning line: the
+    page said nothing of them."""
+    from trajectory_assets.report.data import gather_data
+
+    events = [llm(0, session_id="s", model="gpt-4o", input_tokens=10)]
+    events += [llm(i, session_id="s", event_id=f"neg{i}", latency_ms=-1.0) for i in range(1, 4)]
+    events.append(event("decision", 5, session_id="s", payload="not json"))
+    tables = sessionize(events)
+    rows = gather_data(tables).rejected
+    assert rows == [
+        {
+            "app_id": "app1",
+            "rejected_rows": 4,
+            "reasons": 2,
+            "top_reason": "negative latency_ms",
+            "top_reason_rows": 3,
+        }
+    ]
+    report = render_daily_report(DAY, tables)
+    assert report.summary["rejected_rows"] == 4
+    assert "<td>negative latency_ms</td>" in report.html
 
 
 def test_a_failed_call_joins_no_provider_when_its_name_is_priced_by_two():

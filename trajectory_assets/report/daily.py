@@ -13,9 +13,9 @@ from trajectory_assets.report.chart import render_chart
 from trajectory_assets.report.data import gather_data
 from trajectory_assets.report.page import render_page
 
-REPORT_VERSION = 7  # 2: unpriced calls of eval runs, every failing tool counted; 3: window_days;
+REPORT_VERSION = 8  # 2: unpriced calls of eval runs, every failing tool counted; 3: window_days;
 # 4: the cost of calls none of which has a price is unknown, not $0; 5: cost bars across;
-# 6: one model's spellings are one row; 7: sessions that ended on an error
+# 6: one model's spellings are one row; 7: sessions that ended on an error; 8: rejected rows
 """Bump when what the page or the chart shows changes: pages drawn by another version are drawn
 again, even from the same tables."""
 
@@ -40,6 +40,7 @@ def render_daily_report(day: str, tables: Mapping[str, pa.Table]) -> DailyReport
         "llm_calls_unpriced": int(data.totals["llm_calls_unpriced"]),
         "loops_detected": int(data.totals["loops_detected"]),
         "ended_on_error": int(data.totals["ended_on_error"]),
+        "rejected_rows": int(data.totals["rejected_rows"]),
         "failing_tools": int(data.totals["failing_tools"]),
         "eval_runs": len(data.evals),
     }

@@ -23,6 +23,7 @@ REPORT_TABLES = (
     "eval_runs",
     "model_comparisons",
     "errors",
+    "rejected_events",
 )
 TOP_TOOLS = 10
 SHOWN_SPELLINGS = 3
@@ -34,11 +35,17 @@ ERROR_COLUMNS = (
     *("error_type", "event_type", "tool_name", "is_terminal"),
 )
 """What the report reads of `errors`: not the messages and artifacts, the bulk of the table."""
+REJECTED_COLUMNS = ("dt", "app_id", "reason")
+"""What it reads of `rejected_events`: not the rows themselves."""
 
 
 def columns_read(table: str) -> list[str]:
     """The columns of a table the report's queries read."""
-    return list(ERROR_COLUMNS) if table == "errors" else TIER_B[table].schema.names
+    if table == "errors":
+        return list(ERROR_COLUMNS)
+    if table == "rejected_events":
+        return list(REJECTED_COLUMNS)
+    return TIER_B[table].schema.names
 
 
 # One row type per query, its keys the query's columns. DuckDB sums BIGINTs as HUGEINT, which
@@ -53,6 +60,7 @@ class Totals(TypedDict):
     loops_detected: int
     ended_on_error: int
     failing_tools: int
+    rejected_rows: int
 
 
 class AppRow(TypedDict):
@@ -154,6 +162,16 @@ class EndedRow(TypedDict):
     cost_usd: float | None
 
 
+class RejectedRow(TypedDict):
+    """An app's raw rows set aside, and the reason most of them share."""
+
+    app_id: str
+    rejected_rows: int
+    reasons: int
+    top_reason: str
+    top_reason_rows: int
+
+
 class LoopRow(TypedDict):
     app_id: str
     session_id: str
@@ -174,6 +192,7 @@ class ReportData:
     comparisons: list[ComparisonRow]
     loops: list[LoopRow]
     ended: list[EndedRow]
+    rejected: list[RejectedRow]
     totals: Totals
 
 
@@ -189,6 +208,7 @@ def gather_data(tables: Mapping[str, pa.Table]) -> ReportData:
             comparisons=_rows(batch, COMPARISONS, ComparisonRow),
             loops=_rows(batch, LOOPS, LoopRow),
             ended=_rows(batch, ENDED_ON_ERROR, EndedRow),
+            rejected=_rows(batch, REJECTED, RejectedRow),
             totals=_rows(batch, TOTALS, Totals)[0],
         )
     finally:
@@ -225,7 +245,8 @@ SELECT (SELECT count(*) FROM sessions) AS sessions,
     (SELECT count(*) FILTER (WHERE loop_detected) FROM sessions) AS loops_detected,
     (SELECT count(DISTINCT (app_id, session_id)) FROM errors JOIN sessions
         USING (app_id, session_id) WHERE is_terminal) AS ended_on_error,
-    (SELECT count(*) FROM tool_stats WHERE n_errors > 0) AS failing_tools
+    (SELECT count(*) FROM tool_stats WHERE n_errors > 0) AS failing_tools,
+    (SELECT count(*) FROM rejected_events) AS rejected_rows
 """
 
 BY_APP = f"""
@@ -327,6 +348,15 @@ LIMIT {TOP_ENDED}
 """
 """Each session's last error after which it made no call (`errors.is_terminal`), costliest
 sessions first."""
+
+REJECTED = """
+SELECT app_id, sum(n)::BIGINT AS rejected_rows, count(*) AS reasons,
+    first(reason ORDER BY n DESC, reason) AS top_reason, max(n) AS top_reason_rows
+FROM (SELECT app_id, reason, count(*) AS n FROM rejected_events GROUP BY app_id, reason)
+GROUP BY app_id ORDER BY rejected_rows DESC, app_id
+"""
+"""Each app's raw rows set aside (`rejected_events`), with its most frequent reason: what an
+on-call engineer looks at first when a producer breaks (the rows are in the table)."""
 
 
 def _with_intervals(runs: list[EvalRunRow]) -> list[EvalRow]:

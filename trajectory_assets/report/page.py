@@ -95,6 +95,7 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
         ("unpriced llm calls", _fmt(int(t["llm_calls_unpriced"]))),
         ("sessions with a loop", _fmt(int(t["loops_detected"]))),
         ("sessions ended on an error", _fmt(int(t["ended_on_error"]))),
+        ("raw rows rejected", _fmt(int(t["rejected_rows"]))),
     ]
     image = base64.b64encode(png).decode("ascii")
     sections = [
@@ -224,6 +225,22 @@ def render_page(day: str, data: ReportData, png: bytes) -> str:
             data.ended,
             "No session ended on an error this day.",
         ),
+        "<h2>Raw rows rejected, by app</h2>",
+        _html_table(
+            [
+                ("app", "app_id", ""),
+                ("rows", "rejected_rows", ""),
+                ("reasons", "reasons", ""),
+                ("most frequent reason", "top_reason", ""),
+                ("its rows", "top_reason_rows", ""),
+            ],
+            data.rejected,
+            "No raw row was rejected this day.",
+        ),
+        '<p class="note">Every row, with its file, row number and reasons, is in '
+        "<code>rejected_events</code>.</p>"
+        if data.rejected
+        else "",
     ]
     body = "\n".join(sections)
     return (
