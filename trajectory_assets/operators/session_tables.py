@@ -62,7 +62,8 @@ REJECTED_EVENTS = pa.schema(
             "row",
             pa.string(),
             "The whole raw row (every Tier A column) as a JSON object; a NaN or infinite "
-            'float as the text "NaN", "Infinity" or "-Infinity" (strict JSON).',
+            'float as the text "NaN", "Infinity" or "-Infinity" (strict JSON); a value its '
+            "column could not hold as null (`reason` shows it).",
         ),
     ]
 )
