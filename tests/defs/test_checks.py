@@ -78,6 +78,7 @@ def test_every_check_passes_on_a_clean_materialization(lake: Lake) -> None:
         "raw_compacted:rows_match_raw",
         "sessions:sessions_on_their_day",
         "sessions:re_sent_events_agree",
+        "sessions:event_types_known",
         "sessions:times_not_in_the_future",
         "eval_runs:runs_within_their_day",
     } <= set(evaluations)

@@ -75,3 +75,24 @@ def test_the_recount_compares_every_column_but_where_a_copy_was_filed() -> None:
     ]
     counted = recount(events_table(rows), REJECTED_EVENTS.empty_table())
     assert (counted["raw_rows"], counted["valid_events"], counted[CONFLICTING]) == (5, 2, 1)
+
+
+def test_events_of_a_type_no_table_reads_are_a_warning(tmp_path: Path) -> None:
+    """A producer's `llm_cal` for `llm_call`: kept (SPEC), counted in n_events only, its tokens
+    in the session's but its cost nowhere, and nothing said so."""
+    events = [
+        {"event_id": "a", "ts": START, "event_type": "llm_cal", "input_tokens": 1000},
+        {"event_id": "b", "ts": START, "event_type": "llm_cal", "input_tokens": 1000},
+        {"event_id": "c", "ts": START, "event_type": "user_message"},
+    ]
+    write_session_file(tmp_path, DAY1, "s1", events, "part-0.parquet")
+    result = _sessions_run(Lake(str(tmp_path)))
+    assert result.success  # a warning
+    (found,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "event_types_known"
+    ]
+    assert not found.passed and found.severity == dg.AssetCheckSeverity.WARN
+    assert str(found.metadata["detail"].value).startswith(
+        "2 valid event(s) of a type no table reads carry a call's fields (a model, tokens, a "
+        "latency, a tool): a misspelt llm_call or tool_call?"
+    )

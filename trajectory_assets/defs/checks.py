@@ -19,7 +19,11 @@ import pyarrow.compute as pc
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck, limit_text
-from trajectory_assets.defs.rejected_checks import rejected_share, rejected_share_by_app
+from trajectory_assets.defs.rejected_checks import (
+    event_types_known,
+    rejected_share,
+    rejected_share_by_app,
+)
 from trajectory_assets.defs.time_checks import (
     runs_within_their_day,
     sessions_on_their_day,
@@ -263,6 +267,14 @@ BUILT_IN = (
         "Copies of an event re-sent under the same event_id are the same (the tables keep the "
         "first in event order).",
         _re_sent_events_agree,
+        dg.AssetCheckSeverity.WARN,
+    ),
+    Check(
+        "event_types_known",
+        "sessions",
+        "No valid event of a type the tables do not read carries a call's fields (model, "
+        "tokens, latency, tool): a misspelt llm_call's cost is nowhere.",
+        event_types_known,
         dg.AssetCheckSeverity.WARN,
     ),
     Check(

@@ -1,6 +1,6 @@
-"""The checks of rejected rows: how much of what producers sent the tables left out. A day's
-share can stay low while one tenant's producer sends little but broken events, so it is checked
-for the whole day (an error) and for each app (a warning).
+"""The checks of what producers sent that the tables left out: rejected rows (a day's share can
+stay low while one tenant's producer sends little but broken events, so it is checked for the
+whole day, an error, and for each app, a warning), and events of a type no table reads.
 """
 
 from collections import Counter
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck, limit_text
+from trajectory_assets.operators.audit import UNKNOWN_TYPES
 from trajectory_assets.report.data import wilson_interval
 
 NO_APP = "(no app_id)"
@@ -70,6 +71,27 @@ def rejected_share_by_app(ctx: CheckContext, day: str) -> DayCheck:
         False,
         f"{len(over)} of {apps} apps have over {limit_text(limit)} of their events (rejected and "
         f"valid, each counted once) rejected, beyond chance: {named}{more}",
+    )
+
+
+def event_types_known(ctx: CheckContext, day: str) -> DayCheck:
+    """Events of a type no table reads are kept (SPEC) and count in `n_events` alone: a
+    producer's `llm_cal` for `llm_call` left its calls out of the cost without a word. Those
+    carrying a call's fields are counted (a type of one's own, a `heartbeat`, carries none)."""
+    counted = ctx.audit("sessionize", "sessions", day)
+    if counted is None:
+        return UNAUDITED
+    if "valid_events" in counted and UNKNOWN_TYPES not in counted:
+        return DayCheck(True, "not counted: the day was written before event types were")
+    unknown = counted.get(UNKNOWN_TYPES, 0)  # none: the day had no batch (an empty day)
+    if not unknown:
+        return DayCheck(True, "no event of a type the tables do not read carries a call's fields")
+    return DayCheck(
+        False,
+        f"{unknown} valid event(s) of a type no table reads carry a call's fields (a model, "
+        "tokens, a latency, a tool): a misspelt llm_call or tool_call? "
+        f"`SELECT app_id, event_type, count(*) FROM raw_compacted WHERE dt = '{day}' "
+        "GROUP BY ALL` names them",
     )
 
 

@@ -10,7 +10,20 @@ import pyarrow as pa
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.operators.events import CACHE_WRITE_TOKENS
-from trajectory_assets.schema import COUNTER_COLUMNS
+from trajectory_assets.schema import COUNTER_COLUMNS, EVENT_TYPES
+
+_KNOWN_TYPES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+_CALL_FIELDS = " OR ".join(
+    f"{c} IS NOT NULL"
+    for c in (
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "latency_ms",
+        "tool_name",
+        "tool_latency_ms",
+    )
+)
 
 RECOUNT = f"""
 WITH valid AS (
@@ -41,7 +54,9 @@ SELECT (SELECT count(*) FROM events) AS raw_rows,
        coalesce(sum(tokens.i) FILTER (WHERE turn_index IS NULL), 0) AS i,
        coalesce(sum(tokens.o) FILTER (WHERE turn_index IS NULL), 0) AS o,
        coalesce(sum(tokens.c) FILTER (WHERE turn_index IS NULL), 0) AS c,
-       (SELECT conflicting FROM copies) AS conflicting
+       (SELECT conflicting FROM copies) AS conflicting,
+       (SELECT count(DISTINCT (app_id, session_id, event_id)) FROM valid
+        WHERE event_type NOT IN ({_KNOWN_TYPES}) AND ({_CALL_FIELDS})) AS unknown_types
 FROM firsts
 """
 """Valid events: raw rows not listed in rejected_events, one per (session, event_id), the first
@@ -49,6 +64,11 @@ by (ts, seq, file, row) — written independently of operators/events.py on purp
 payload's cache writes are read is shared); an llm_call's input counts its cache reads and
 writes, added when it has fewer (rules.md). Conflicting:
 events whose valid copies (the same event_id re-sent) differ in any column the batch read."""
+
+UNKNOWN_TYPES = "unknown_type_calls"
+"""The audit's count of valid events of a type no table reads (SPEC keeps them, counted in
+`n_events` only) that carry a call's fields (a model, tokens, a latency, a tool name): `llm_cal`
+for `llm_call` hides a call's cost, and `event_types_known` says so; a `heartbeat` is no call."""
 
 CONFLICTING = "conflicting_events"
 """The audit's count of events re-sent with other content: the tables keep the first copy in
@@ -78,4 +98,5 @@ def recount(events: pa.Table, rejected: pa.Table) -> dict[str, int]:
         "unturned_output_tokens": int(row["o"]),
         "unturned_cache_tokens": int(row["c"]),
         CONFLICTING: int(row["conflicting"]),
+        UNKNOWN_TYPES: int(row["unknown_types"]),
     }
