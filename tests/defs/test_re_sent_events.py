@@ -96,3 +96,21 @@ def test_events_of_a_type_no_table_reads_are_a_warning(tmp_path: Path) -> None:
         "2 valid event(s) of a type no table reads carry a call's fields (a model, tokens, a "
         "latency, a tool): a misspelt llm_call or tool_call?"
     )
+
+
+def test_a_misspelt_call_is_counted_by_the_copy_the_tables_keep() -> None:
+    """Counted over every valid copy, an `llm_call` re-sent misspelt (the first copy, kept,
+    priced) warned of a call no table read; a heartbeat of one's own is no call."""
+    from trajectory_assets.operators.audit import UNKNOWN_TYPES
+
+    kept_right = event("llm_call", 0, event_id="a", input_tokens=5)
+    misspelt = event("llm_cal", 1, event_id="b", cache_tokens=5)  # any call field counts
+    rows = [
+        kept_right,
+        {**kept_right, "event_type": "llm_cal", "ts": kept_right["ts"] + dt.timedelta(1)},
+        misspelt,
+        {**misspelt, "event_type": "llm_call", "ts": misspelt["ts"] + dt.timedelta(1)},
+        event("heartbeat", 2, event_id="c", agent_id="worker"),
+    ]
+    counted = recount(events_table(rows), REJECTED_EVENTS.empty_table())
+    assert counted[UNKNOWN_TYPES] == 1  # b alone: its kept copy is misspelt

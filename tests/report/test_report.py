@@ -383,20 +383,28 @@ def test_rejected_rows_are_counted_by_app_with_their_most_frequent_reason():
 
     events = [llm(0, session_id="s", model="gpt-4o", input_tokens=10)]
     events += [llm(i, session_id="s", event_id=f"neg{i}", latency_ms=-1.0) for i in range(1, 4)]
+    events[-1]["ttft_ms"] = float("nan")  # a row breaking two rules: each counted
     events.append(event("decision", 5, session_id="s", payload="not json"))
     tables = sessionize(events)
+    rejected = tables["rejected_events"].to_pylist()  # two unreadable values, one rule
+    extra = [
+        {**rejected[0], "reason": f"input_tokens {v} cannot be read as int64"} for v in (1.5, 2.5)
+    ]
+    tables["rejected_events"] = pa.Table.from_pylist(
+        rejected + extra, schema=tables["rejected_events"].schema
+    )
     rows = gather_data(tables).rejected
     assert rows == [
         {
             "app_id": "app1",
-            "rejected_rows": 4,
-            "reasons": 2,
+            "rejected_rows": 6,
+            "reasons": 4,  # negative latency_ms, NaN ttft_ms, invalid JSON, unreadable tokens
             "top_reason": "negative latency_ms",
             "top_reason_rows": 3,
         }
     ]
     report = render_daily_report(DAY, tables)
-    assert report.summary["rejected_rows"] == 4
+    assert report.summary["rejected_rows"] == 6
     assert "<td>negative latency_ms</td>" in report.html
 
 

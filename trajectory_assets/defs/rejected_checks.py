@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck, limit_text
-from trajectory_assets.operators.audit import UNKNOWN_TYPES
+from trajectory_assets.operators.audit import KNOWN_TYPES, UNKNOWN_TYPES
 from trajectory_assets.report.data import wilson_interval
 
 NO_APP = "(no app_id)"
@@ -81,8 +81,8 @@ def event_types_known(ctx: CheckContext, day: str) -> DayCheck:
     counted = ctx.audit("sessionize", "sessions", day)
     if counted is None:
         return UNAUDITED
-    if "valid_events" in counted and UNKNOWN_TYPES not in counted:
-        return DayCheck(True, "not counted: the day was written before event types were")
+    if "valid_events" in counted and UNKNOWN_TYPES not in counted:  # no evaluation recorded
+        return DayCheck(True, "not counted: written by a version that did not count them", False)
     unknown = counted.get(UNKNOWN_TYPES, 0)  # none: the day had no batch (an empty day)
     if not unknown:
         return DayCheck(True, "no event of a type the tables do not read carries a call's fields")
@@ -90,8 +90,8 @@ def event_types_known(ctx: CheckContext, day: str) -> DayCheck:
         False,
         f"{unknown} valid event(s) of a type no table reads carry a call's fields (a model, "
         "tokens, a latency, a tool): a misspelt llm_call or tool_call? "
-        f"`SELECT app_id, event_type, count(*) FROM raw_compacted WHERE dt = '{day}' "
-        "GROUP BY ALL` names them",
+        f"`SELECT app_id, event_type, count(*) FROM raw_compacted WHERE dt = '{day}' AND "
+        f"event_type NOT IN ({KNOWN_TYPES}) GROUP BY ALL` names them",
     )
 
 

@@ -41,7 +41,7 @@ def report_asset(
         code_version=str(REPORT_VERSION),  # a new page layout: the UI marks the pages stale
         description="One page per day: sessions and cost by app, latency by model, failing "
         "tools, eval pass rates with intervals, paired model comparisons, loops detected, "
-        "sessions that ended on an error.",
+        "sessions that ended on an error, raw rows rejected by app.",
     )
     def daily_report(
         context: dg.AssetExecutionContext, lake: LakeResource

@@ -9,7 +9,7 @@ attempt is discarded, and the day computed anew where its tables are not this at
 """
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from trajectory_assets.engine.plan import DayPlan
 from trajectory_assets.engine.results import DayResult, TableDay
@@ -118,6 +118,21 @@ def staged_of_another_schema(
     )
 
 
+def day_audit(batches: Sequence[Iterable[tuple[str, int]]]) -> dict[str, int]:
+    """The day's counts, the sum of its batches'. A count some batches lack (receipts written
+    by an older version, an attempt resumed after an upgrade) is no count of the day: left out,
+    so its check says it was not counted rather than passing on part of the day."""
+    audit: dict[str, int] = {}
+    keys: list[set[str]] = []
+    for counts in batches:
+        keys.append(set())
+        for key, value in counts:
+            audit[key] = audit.get(key, 0) + value
+            keys[-1].add(key)
+    every = set.intersection(*keys) if keys else set()
+    return {key: value for key, value in audit.items() if key in every}
+
+
 def commit_day(
     op: Operator,
     d: DayPlan,
@@ -132,10 +147,7 @@ def commit_day(
     final = [receipts[merge_id]] if op.two_phase else map_receipts
     skipped = tuple(sorted({s for r in map_receipts for s in r.skipped_files}))
     unknown = tuple(sorted({u for r in map_receipts for u in r.unknown_columns}))
-    audit: dict[str, int] = {}
-    for r in map_receipts:
-        for key, value in r.audit:
-            audit[key] = audit.get(key, 0) + value
+    audit = day_audit([r.audit for r in map_receipts])
     if skipped:  # for the checks: rows of these files are in no table
         audit[SKIPPED_FILES] = len(skipped)
     source = d.source if RAW_TABLE in op.inputs else op.inputs[0]

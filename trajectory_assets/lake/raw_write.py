@@ -62,12 +62,12 @@ UNSTORABLE = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, Valu
 
 
 def column_array(values: list[Any], kind: pa.DataType) -> pa.Array:
-    """`pa.array`, refusing a fraction for a whole-number column (ValueError): Arrow keeps
-    1007 of 1007.6 tokens without a word."""
+    """`pa.array`, refusing a fraction for a whole-number column (pa.ArrowInvalid): Arrow
+    keeps 1007 of 1007.6 tokens without a word, from a float, numpy's float32 or a Decimal."""
     if pa.types.is_integer(kind):
-        for value in values:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(f"{value!r} is not a whole number")
+        inferred = pa.array(values)
+        if pa.types.is_floating(inferred.type) or pa.types.is_decimal(inferred.type):
+            return inferred.cast(kind)  # a safe cast: a fraction raises
     return pa.array(values, kind)
 
 

@@ -12,13 +12,16 @@ from trajectory_assets.batch import Batch
 from trajectory_assets.operators.events import CACHE_WRITE_TOKENS
 from trajectory_assets.schema import COUNTER_COLUMNS, EVENT_TYPES
 
-_KNOWN_TYPES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+KNOWN_TYPES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+"""The event types some table reads, as a SQL list."""
 _CALL_FIELDS = " OR ".join(
     f"{c} IS NOT NULL"
     for c in (
         "model",
         "input_tokens",
         "output_tokens",
+        "cache_tokens",
+        "ttft_ms",
         "latency_ms",
         "tool_name",
         "tool_latency_ms",
@@ -45,7 +48,9 @@ firsts AS (
                 i := CASE WHEN event_type = 'llm_call' AND cached > input_tokens
                      THEN input_tokens + cached ELSE input_tokens END,
                 o := output_tokens, c := cache_tokens),
-                (ts, coalesce(seq, 9223372036854775807), source_file, source_row)) AS tokens
+                (ts, coalesce(seq, 9223372036854775807), source_file, source_row)) AS tokens,
+        arg_min_null(event_type NOT IN ({KNOWN_TYPES}) AND ({_CALL_FIELDS}),
+                (ts, coalesce(seq, 9223372036854775807), source_file, source_row)) AS unknown_call
     FROM valid GROUP BY app_id, session_id, event_id
 )
 SELECT (SELECT count(*) FROM events) AS raw_rows,
@@ -55,8 +60,7 @@ SELECT (SELECT count(*) FROM events) AS raw_rows,
        coalesce(sum(tokens.o) FILTER (WHERE turn_index IS NULL), 0) AS o,
        coalesce(sum(tokens.c) FILTER (WHERE turn_index IS NULL), 0) AS c,
        (SELECT conflicting FROM copies) AS conflicting,
-       (SELECT count(DISTINCT (app_id, session_id, event_id)) FROM valid
-        WHERE event_type NOT IN ({_KNOWN_TYPES}) AND ({_CALL_FIELDS})) AS unknown_types
+       count(*) FILTER (WHERE unknown_call) AS unknown_types
 FROM firsts
 """
 """Valid events: raw rows not listed in rejected_events, one per (session, event_id), the first
@@ -66,9 +70,10 @@ writes, added when it has fewer (rules.md). Conflicting:
 events whose valid copies (the same event_id re-sent) differ in any column the batch read."""
 
 UNKNOWN_TYPES = "unknown_type_calls"
-"""The audit's count of valid events of a type no table reads (SPEC keeps them, counted in
-`n_events` only) that carry a call's fields (a model, tokens, a latency, a tool name): `llm_cal`
-for `llm_call` hides a call's cost, and `event_types_known` says so; a `heartbeat` is no call."""
+"""The audit's count of events whose kept copy is of a type no table reads (SPEC keeps them,
+counted in `n_events` only) and carries a call's fields (a model, tokens, a latency, a tool):
+`llm_cal` for `llm_call` hides a call's cost, and `event_types_known` says so; a `heartbeat`
+is no call."""
 
 CONFLICTING = "conflicting_events"
 """The audit's count of events re-sent with other content: the tables keep the first copy in

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -398,11 +399,13 @@ def test_a_fractional_count_is_left_out_not_rounded(
     s = logger.session("s1")
     s.llm_call("gpt-4o", input_tokens=1007.6, output_tokens=5)  # type: ignore[arg-type]
     s.llm_call("gpt-4o", input_tokens=1007.0, output_tokens=5)  # type: ignore[arg-type]
+    s.llm_call("gpt-4o", input_tokens=np.float32(1007.6), output_tokens=5)  # type: ignore[arg-type]
+    s.llm_call("gpt-4o", input_tokens=Decimal("1007.6"), output_tokens=5)  # type: ignore[arg-type]
     s.end()
     logger.close()
     calls = [r for r in raw_events(tmp_path).to_pylist() if r["event_type"] == "llm_call"]
     assert [c["input_tokens"] for c in calls] == [1007]
-    assert logger.stats()["invalid"] == 1
+    assert logger.stats()["invalid"] == 3
     assert "input_tokens 1007.6 does not fit its column (int64)" in caplog.text
 
 
