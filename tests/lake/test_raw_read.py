@@ -379,3 +379,49 @@ def test_bad_values_are_their_rows_problems_whatever_their_neighbours(tmp_path: 
     }
     read = {e["event_id"]: e["input_tokens"] for e in events if e["event_id"].startswith("m")}
     assert read == {f"m{i}": None if i in (0, 511, 999) else i for i in range(n)}
+
+
+def test_spark_s_int96_times_read_in_microseconds(tmp_path: object) -> None:
+    """Read in Arrow's default nanoseconds, an INT96 time outside 1677-2262 overflowed into
+    another (2500 read as 1915, the year 58851 as 2175), accepted without a word."""
+    import datetime as dt
+
+    lake = Lake(str(tmp_path))
+    times = [dt.datetime(2500, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 28, tzinfo=dt.UTC)]
+    table = pa.table(
+        {
+            "event_id": ["late", "now"],
+            "ts": pa.array(times, pa.timestamp("us", tz="UTC")),
+            "event_type": ["llm_call", "llm_call"],
+        }
+    )
+    path = lake.path(f"raw_events/dt={DAY1}/app_id=a/session_id=s/spark.parquet")
+    Path(path).parent.mkdir(parents=True)
+    pq.write_table(table, path, use_deprecated_int96_timestamps=True)
+    events = read_events(lake, list_raw_files(lake)).events.to_pylist()
+    assert [e["ts"] for e in events] == times
+
+
+def test_text_that_is_not_utf8_inside_artifacts_is_its_row_s_problem(tmp_path: object) -> None:
+    """Only text columns were checked: an artifact's `uri` of invalid bytes passed, and failed
+    the whole day's run in DuckDB, naming no file."""
+    lake = Lake(str(tmp_path))
+    kind = pa.list_(pa.struct([("kind", pa.string()), ("uri", pa.string())]))
+    uris = pa.array([b"s3://ok", b"s3://bad\xff\xfe"], pa.binary()).view(pa.string())
+    artifacts = pa.ListArray.from_arrays(
+        pa.array([0, 1, 2], pa.int32()),
+        pa.StructArray.from_arrays([pa.array(["stdout", "stdout"]), uris], ["kind", "uri"]),
+    ).cast(kind)
+    table = pa.table(
+        {
+            "event_id": ["good", "bad"],
+            "ts": pa.array([0, 1], pa.timestamp("us", tz="UTC")),
+            "event_type": ["tool_call", "tool_call"],
+            "artifacts": artifacts,
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/nested.parquet", table)
+    events = read_events(lake, list_raw_files(lake)).events.to_pylist()
+    assert events[0]["unreadable"] is None and events[0]["artifacts"][0]["uri"] == "s3://ok"
+    assert events[1]["unreadable"].startswith("artifacts ")
+    assert events[1]["artifacts"] is None

@@ -83,7 +83,10 @@ def _halves(
         problems.setdefault(start, []).append(f"{name} {_shown(values)} cannot be read as {to}")
         return
     half = len(values) // 2
+    # each half its own copy: a slice of a list keeps its parent's whole child data, whose
+    # bad text (another half's) failed every half's check
     for offset, part in ((0, values.slice(0, half)), (half, values.slice(half))):
+        part = pa.concat_arrays([part])
         try:
             pieces.append(_readable(name, pa.chunked_array([part]), to).combine_chunks())
         except VALUE_ERRORS:
@@ -95,9 +98,10 @@ def _joined(problems: list[str] | None) -> str | None:
 
 
 def _readable(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
-    """`_cast`, and text checked to be UTF-8 (Parquet readers take a writer's word for it)."""
+    """`_cast`, and its text checked to be UTF-8, nested text too (an artifact's `uri`):
+    Parquet readers take a writer's word for it."""
     cast = _cast(name, column, to)
-    if _is_text(to):
+    if _is_text(to) or pa.types.is_nested(to):
         cast.validate(full=True)
     return cast
 
