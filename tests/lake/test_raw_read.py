@@ -186,6 +186,7 @@ def test_a_deviant_file_sends_the_scan_down_the_careful_path(tmp_path: object) -
         ("payload", pa.array([[("status", "success")]], pa.map_(pa.string(), pa.string())), None),
         ("payload", pa.array([{"status": "success", "step": float("nan")}]), None),
         ("ts", pa.array([1_770_069_660_123]), "column 'ts' has type int64, expected timestamp"),
+        ("input_tokens", pa.array([True]), "column 'input_tokens' has type bool"),  # not 1
     ],
     ids=[
         "naive",
@@ -200,6 +201,7 @@ def test_a_deviant_file_sends_the_scan_down_the_careful_path(tmp_path: object) -
         "map",
         "struct-with-nan",
         "epoch-milliseconds",
+        "bool-tokens",
     ],
 )
 def test_a_file_is_read_the_same_whatever_its_neighbours(
@@ -425,3 +427,22 @@ def test_text_that_is_not_utf8_inside_artifacts_is_its_row_s_problem(tmp_path: o
     assert events[0]["unreadable"] is None and events[0]["artifacts"][0]["uri"] == "s3://ok"
     assert events[1]["unreadable"].startswith("artifacts ")
     assert events[1]["artifacts"] is None
+
+
+def test_a_nanosecond_time_text_past_2262_is_read(tmp_path: object) -> None:
+    """RFC 3339's nano form was parsed in nanoseconds, whose range ends in 2262: a valid time
+    after it was rejected as no time."""
+    import datetime as dt
+
+    lake = Lake(str(tmp_path))
+    table = pa.table(
+        {
+            "event_id": ["e"],
+            "ts": ["2300-01-01T00:00:00.123456789Z"],
+            "event_type": ["llm_call"],
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/nano.parquet", table)
+    (event,) = read_events(lake, list_raw_files(lake)).events.to_pylist()
+    assert event["ts"] == dt.datetime(2300, 1, 1, 0, 0, 0, 123456, tzinfo=dt.UTC)
+    assert event["unreadable"] is None

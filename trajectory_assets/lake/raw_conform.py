@@ -136,6 +136,8 @@ def _cast(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArra
         return pa.chunked_array([pa.array(map(_uuid_text, column.to_pylist()), pa.string())])
     if pa.types.is_timestamp(to) and pa.types.is_integer(column.type):
         raise WrongType("a number names no unit of time: write a timestamp")
+    if pa.types.is_boolean(column.type) and not pa.types.is_boolean(to):
+        raise WrongType("true or false is no count, time or text")  # Arrow reads true as 1
     if pa.types.is_timestamp(to) and pa.types.is_timestamp(column.type):
         return column.cast(to, safe=column.type.unit != "ns")  # truncates below a microsecond
     if pa.types.is_timestamp(to) and _is_text(column.type):
@@ -144,15 +146,17 @@ def _cast(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArra
 
 
 def _parsed_times(texts: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
-    """ISO times: with a zone, or without one (UTC), to the microsecond or the nanosecond
-    (RFC 3339's nano form, truncated)."""
+    """ISO times: with a zone, or without one (UTC), to the microsecond; RFC 3339's nano form
+    truncated to it first (Arrow's own parse of nanoseconds fails past 2262)."""
+    import pyarrow.compute as pc
+
+    texts = pc.replace_substring_regex(texts, pattern=r"(\.\d{6})\d+", replacement=r"\1")
     error: pa.ArrowInvalid | None = None
-    for unit in ("us", "ns"):
-        for zone in ("UTC", None):
-            try:
-                return texts.cast(pa.timestamp(unit, zone)).cast(to, safe=False)
-            except pa.ArrowInvalid as exc:
-                error = error or exc
+    for zone in ("UTC", None):
+        try:
+            return texts.cast(pa.timestamp("us", zone)).cast(to, safe=False)
+        except pa.ArrowInvalid as exc:
+            error = error or exc
     assert error is not None
     raise error
 
