@@ -82,7 +82,18 @@ def test_forget_sessions_then_everything_before_a_day(
             instance, [DAY2], Sessions(app, frozenset({victim})), str(root)
         )
 
-    done = forget(root, home, "--app-id", app, "--session-id", victim, "--runtime", "inline")
+    done = forget(  # --num-cpus: the runtime's help named it, and forget refused it
+        root,
+        home,
+        "--app-id",
+        app,
+        "--session-id",
+        victim,
+        "--runtime",
+        "inline",
+        "--num-cpus",
+        "1",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "nothing in the lake or the Dagster instance holds them" in done.stdout
     assert "deleted 1 Dagster run(s) whose events named them or showed rows made" in done.stdout

@@ -31,6 +31,7 @@ from trajectory_assets.cli.common import (
     dagster_home,
     defs_option,
     lake_option,
+    num_cpus_option,
     on_bad_file_option,
     open_lake,
     project,
@@ -72,6 +73,7 @@ EVERY_DAY = "9999-12-31"  # after every day a lake can hold: `--all-sessions` as
     help="forget every session of the app, on every day (a tenant that leaves)",
 )
 @runtime_option
+@num_cpus_option
 @on_bad_file_option
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def forget(
@@ -82,6 +84,7 @@ def forget(
     before: str | None,
     every: bool,
     runtime: str,
+    num_cpus: int | None,
     on_bad_file: OnBadFile,
     yes: bool,
 ) -> None:
@@ -142,7 +145,9 @@ def forget(
     for target in targets:
         say(f"  and {target}, outside the lake, which a raw file of theirs linked to")
     own_runs = {FORGET_TAG: posixpath.basename(path)}  # its rebuild read none of their files
-    built = _rebuild(lake, where, the_project, plan, runtime, on_bad_file, shown, own_runs)
+    built = _rebuild(
+        lake, where, the_project, plan, runtime, on_bad_file, shown, own_runs, num_cpus=num_cpus
+    )
     # files of a run in flight are no history, and no leftover: none runs until it is checked
     with holding_pool(instance, POOL, "forget: purge and check"):
         _purge_and_check(instance, where, the_project, request, plan, record, own_runs, built)
@@ -256,6 +261,8 @@ def _rebuild(
     on_bad_file: OnBadFile,
     shown: str,
     tags: dict[str, str],
+    *,
+    num_cpus: int | None,
 ) -> list[str]:
     """Every table of the days that have any, through Dagster: a recorded run like any other,
     each day with the parameters it was committed with (a run's config may have set them: a
@@ -290,6 +297,7 @@ def _rebuild(
                     days,
                     the_project,
                     runtime=runtime,
+                    num_cpus=num_cpus,
                     tables=rebuilt,
                     on_bad_file=on_bad_file,
                     config=parameters,
