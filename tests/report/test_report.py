@@ -345,6 +345,27 @@ def test_one_model_spelled_several_ways_is_one_row():
     assert rows["gpt-4o"]["also_named"] == rows["azure/gpt-4o"]["also_named"] == ""
 
 
+def test_spellings_priced_by_prices_yaml_are_one_row_too():
+    """A negotiated price in prices.yaml covers every spelling of its model, but the report
+    joined spellings by the database's provider alone: three rows for one model."""
+    from trajectory_assets.report.data import gather_data
+
+    names = ["claude-sonnet-4-5"] * 2 + ["Claude-Sonnet-4-5 ", "anthropic/claude-sonnet-4-5"]
+    names += ["claude-sonnet-4-5-20250929"]  # a snapshot stays its own row, as in the database
+    tables = sessionize(
+        [llm(i, session_id="s", model=m, input_tokens=10) for i, m in enumerate(names)]
+    )
+    calls = tables["llm_calls"]
+    for name, value in (("price_source", "prices.yaml: claude-sonnet-4-5"), ("cost_usd", 0.5)):
+        index = calls.schema.get_field_index(name)
+        column = pa.array([value] * calls.num_rows, calls.schema.field(name).type)
+        calls = calls.set_column(index, calls.schema.field(name), column)
+    tables["llm_calls"] = calls
+    rows = {r["model"]: r for r in gather_data(tables).by_model}
+    assert set(rows) == {"claude-sonnet-4-5", "claude-sonnet-4-5-20250929"}
+    assert rows["claude-sonnet-4-5"]["calls"] == 4
+
+
 def test_many_spellings_end_in_an_ellipsis():
     from trajectory_assets.report.data import gather_data
 

@@ -78,10 +78,10 @@ class AppRow(TypedDict):
 class ModelRow(TypedDict):
     """One model, however its calls spelled it: names alike but for case, surrounding spaces and
     a provider prefix (`Claude-Sonnet-4-5 `, `anthropic/claude-sonnet-4-5`) priced by one
-    provider are one row, with the unpriced calls of those names (a failed call without
-    tokens; an unpriced call with tokens only of a priced spelling: `models/gemini-2.5-pro`'s
-    are a name no price knows, which a reader must see); other unpriced names are joined case
-    and spaces aside. Two providers' prices
+    provider (or by `prices.yaml`, whose entry covers every spelling of its model) are one row,
+    with the unpriced calls of those names (a failed call without tokens; not a spelling with an
+    unpriced call with tokens: `models/gemini-2.5-pro` is a name no price knows, which a reader
+    must see); other unpriced names are joined case and spaces aside. Two providers' prices
     (`azure/gpt-4o`, `gpt-4o`) and two snapshots (`gpt-4o-2024-08-06`, `gpt-4o-2024-11-20`,
     priced alike) stay apart. `model` is the most frequent spelling (trimmed; none is
     `unknown`), `also_named` the others, so a team's spellings of one model read as one."""
@@ -266,11 +266,12 @@ WITH spelled AS (
     SELECT *, coalesce(lower(trim(model)), '') AS spelling,
         regexp_replace(coalesce(lower(trim(model)), ''), '^[^/]*/', '') AS bare,
         CASE WHEN starts_with(price_source, 'genai-prices ')
-            THEN regexp_extract(price_source, ': ([^/]*)/', 1) END AS provider
+            THEN regexp_extract(price_source, ': ([^/]*)/', 1) END AS provider,
+        starts_with(coalesce(price_source, ''), 'prices.yaml: ') AS overridden
     FROM llm_calls
-), priced AS (  -- a spelling's unpriced calls (a failed call without tokens) join its priced
-    SELECT spelling, min(provider) AS provider FROM spelled
-    WHERE provider IS NOT NULL GROUP BY spelling
+), priced AS (  -- a spelling's provider: its unpriced calls and those priced by prices.yaml join
+    SELECT spelling, min(provider) AS provider, bool_or(overridden) AS overridden
+    FROM spelled WHERE provider IS NOT NULL OR overridden GROUP BY spelling
 ), priced_bare AS (  -- else the priced calls of the name without its provider prefix
     SELECT bare, min(provider) AS provider FROM spelled WHERE provider IS NOT NULL GROUP BY bare
     HAVING count(DISTINCT provider) = 1  -- priced by two: which one's is unknown
@@ -278,8 +279,9 @@ WITH spelled AS (
     SELECT DISTINCT spelling, true AS unknown FROM spelled
     WHERE cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)
 ), provided AS (
-    SELECT spelled.*, coalesce(spelled.provider, priced.provider,
-            CASE WHEN unknown IS NULL THEN priced_bare.provider END) AS priced_by
+    SELECT spelled.*, coalesce(priced.provider,
+            CASE WHEN unknown IS NULL THEN priced_bare.provider END,
+            CASE WHEN priced.overridden THEN 'prices.yaml' END) AS priced_by
     FROM spelled LEFT JOIN priced USING (spelling) LEFT JOIN priced_bare USING (bare)
         LEFT JOIN unknown_names USING (spelling)
 ), keyed AS (
