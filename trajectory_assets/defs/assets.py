@@ -96,7 +96,11 @@ def code_versions(lake: Lake, operators: Sequence[Operator]) -> dict[str, str]:
     try:
         in_this_lake = in_lake(lake, operators)
     except (OSError, SettingError) as exc:  # an unreachable lake, a lake file with a mistake
-        log.warning("%s: the tables' code versions leave out the lake's files", exc)
+        log.warning(  # the location loads; each run names the mistake
+            "%s (until it is fixed, the tables' code versions in Dagster leave out the lake's "
+            "files, and runs refuse it)",
+            exc,
+        )
         in_this_lake = list(operators)  # must not stop the location: the runs name the mistake
     versions = {}
     for op in in_this_lake:
