@@ -446,3 +446,29 @@ def test_a_nanosecond_time_text_past_2262_is_read(tmp_path: object) -> None:
     (event,) = read_events(lake, list_raw_files(lake)).events.to_pylist()
     assert event["ts"] == dt.datetime(2300, 1, 1, 0, 0, 0, 123456, tzinfo=dt.UTC)
     assert event["unreadable"] is None
+
+
+def test_a_flag_nested_where_text_belongs_fails_its_file(tmp_path: object) -> None:
+    """An artifact's `kind` written as true/false was read as the text "true", while the same
+    value in JSON text was its row's problem; a payload's flags stay its JSON's."""
+    lake = Lake(str(tmp_path))
+    kind = pa.list_(pa.struct([("kind", pa.bool_()), ("uri", pa.string())]))
+    table = pa.table(
+        {
+            "event_id": ["e"],
+            "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+            "event_type": ["tool_call"],
+            "artifacts": pa.array([[{"kind": True, "uri": "s3://b/o"}]], kind),
+            "payload": pa.array([{"passed": True}]),
+        }
+    )
+    _write(lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/flags.parquet", table)
+    with pytest.raises(BadRawFilesError, match=r"flags\.parquet: column 'artifacts' has type"):
+        read_events(lake, list_raw_files(lake))
+    _write(
+        lake,
+        f"raw_events/dt={DAY1}/app_id=a/session_id=s/flags.parquet",
+        table.drop_columns("artifacts"),
+    )
+    (event,) = read_events(lake, list_raw_files(lake)).events.to_pylist()
+    assert json.loads(event["payload"]) == {"passed": True}

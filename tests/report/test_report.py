@@ -365,6 +365,27 @@ def test_spellings_priced_by_prices_yaml_are_one_row_too():
     assert set(rows) == {"claude-sonnet-4-5", "claude-sonnet-4-5-20250929"}
     assert rows["claude-sonnet-4-5"]["calls"] == 4
 
+    # two providers' entries (OpenAI's gpt-4o, Azure's) stay two rows, discounted or not
+    sources = [
+        "prices.yaml: gpt-4o",
+        "prices.yaml: azure/gpt-4o from 2026-11-01",
+        "prices.yaml: gpt-4o 20% off genai-prices 0.2.3: openai/gpt-4o",
+        "prices.yaml: azure/gpt-4o 20% off genai-prices 0.2.3: azure/gpt-4o",
+    ]
+    two = sessionize(
+        [
+            llm(i, session_id="s", model=m, input_tokens=10)
+            for i, m in enumerate(["gpt-4o", "azure/gpt-4o"] * 2)
+        ]
+    )["llm_calls"].sort_by("event_position")
+    for name, values in (("price_source", sources), ("cost_usd", [0.5] * 4)):
+        index = two.schema.get_field_index(name)
+        two = two.set_column(
+            index, two.schema.field(name), pa.array(values, two.schema.field(name).type)
+        )
+    rows = {r["model"]: r for r in gather_data(tables | {"llm_calls": two}).by_model}
+    assert {m: r["calls"] for m, r in rows.items()} == {"gpt-4o": 2, "azure/gpt-4o": 2}
+
 
 def test_many_spellings_end_in_an_ellipsis():
     from trajectory_assets.report.data import gather_data

@@ -97,8 +97,8 @@ def code_versions(lake: Lake, operators: Sequence[Operator]) -> dict[str, str]:
         in_this_lake = in_lake(lake, operators)
     except (OSError, SettingError) as exc:  # an unreachable lake, a lake file with a mistake
         log.warning(  # the location loads; each run names the mistake
-            "%s (until it is fixed, the tables' code versions in Dagster leave out the lake's "
-            "files, and runs refuse it)",
+            "%s (until it is fixed and the code location reloads, the tables' code versions in "
+            "Dagster leave out the lake's files; runs fail on it, naming it)",
             exc,
         )
         in_this_lake = list(operators)  # must not stop the location: the runs name the mistake

@@ -136,8 +136,8 @@ def _cast(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArra
         return pa.chunked_array([pa.array(map(_uuid_text, column.to_pylist()), pa.string())])
     if pa.types.is_timestamp(to) and pa.types.is_integer(column.type):
         raise WrongType("a number names no unit of time: write a timestamp")
-    if pa.types.is_boolean(column.type) and not pa.types.is_boolean(to):
-        raise WrongType("true or false is no count, time or text")  # Arrow reads true as 1
+    if _holds_bool(column.type) and not _holds_bool(to):  # Arrow reads true as 1, or "true"
+        raise WrongType("true or false is no count, time or text")
     if pa.types.is_timestamp(to) and pa.types.is_timestamp(column.type):
         return column.cast(to, safe=column.type.unit != "ns")  # truncates below a microsecond
     if pa.types.is_timestamp(to) and _is_text(column.type):
@@ -159,6 +159,13 @@ def _parsed_times(texts: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
             error = error or exc
     assert error is not None
     raise error
+
+
+def _holds_bool(kind: pa.DataType) -> bool:
+    """A true/false type, or one nesting one (an artifact's `kind` written as a flag)."""
+    if pa.types.is_boolean(kind):
+        return True
+    return any(_holds_bool(kind.field(i).type) for i in range(kind.num_fields))
 
 
 def _is_text(kind: pa.DataType) -> bool:

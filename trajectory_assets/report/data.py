@@ -265,23 +265,24 @@ BY_MODEL = f"""
 WITH spelled AS (
     SELECT *, coalesce(lower(trim(model)), '') AS spelling,
         regexp_replace(coalesce(lower(trim(model)), ''), '^[^/]*/', '') AS bare,
-        CASE WHEN starts_with(price_source, 'genai-prices ')
-            THEN regexp_extract(price_source, ': ([^/]*)/', 1) END AS provider,
-        starts_with(coalesce(price_source, ''), 'prices.yaml: ') AS overridden
+        -- the database's provider (a discount's too), else a prices.yaml entry's own name
+        coalesce(nullif(regexp_extract(price_source, 'genai-prices [^:]*: ([^/]*)/', 1), ''),
+            'prices.yaml:' || lower(nullif(regexp_extract(price_source,
+                '^prices\\.yaml: (.*?)( from \\d{{4}}-\\d\\d-\\d\\d)?$', 1), ''))) AS provider
     FROM llm_calls
-), priced AS (  -- a spelling's provider: its unpriced calls and those priced by prices.yaml join
-    SELECT spelling, min(provider) AS provider, bool_or(overridden) AS overridden
-    FROM spelled WHERE provider IS NOT NULL OR overridden GROUP BY spelling
+), priced AS (  -- a spelling's provider (the database's first): its unpriced calls join it
+    SELECT spelling, coalesce(min(provider) FILTER (WHERE provider NOT LIKE 'prices.yaml:%'),
+        min(provider)) AS provider FROM spelled WHERE provider IS NOT NULL GROUP BY spelling
 ), priced_bare AS (  -- else the priced calls of the name without its provider prefix
-    SELECT bare, min(provider) AS provider FROM spelled WHERE provider IS NOT NULL GROUP BY bare
+    SELECT bare, min(provider) AS provider FROM spelled WHERE provider NOT LIKE 'prices.yaml:%'
+    GROUP BY bare
     HAVING count(DISTINCT provider) = 1  -- priced by two: which one's is unknown
 ), unknown_names AS (  -- an unpriced call with tokens: a name no price knows (`models/…`)
     SELECT DISTINCT spelling, true AS unknown FROM spelled
     WHERE cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)
 ), provided AS (
     SELECT spelled.*, coalesce(priced.provider,
-            CASE WHEN unknown IS NULL THEN priced_bare.provider END,
-            CASE WHEN priced.overridden THEN 'prices.yaml' END) AS priced_by
+            CASE WHEN unknown IS NULL THEN priced_bare.provider END) AS priced_by
     FROM spelled LEFT JOIN priced USING (spelling) LEFT JOIN priced_bare USING (bare)
         LEFT JOIN unknown_names USING (spelling)
 ), keyed AS (
