@@ -230,6 +230,25 @@ def test_a_later_period_wins_whichever_spelling_names_it_and_fine_tunes_stay_apa
     assert got[2:] == [pytest.approx(0.9), pytest.approx(listed[1])]  # the other team's: list
 
 
+def test_every_other_spelling_names_the_same_of_two_agreeing_entries() -> None:
+    """Two entries of one model at one price (the old rules asked for one per spelling): a
+    third spelling named the longer one, and the daily report split the model's row."""
+    overrides = parse_overrides(
+        "models:\n  claude-sonnet-4-5-20250929: {input_per_mtok: 3, output_per_mtok: 15}\n"
+        "  claude-sonnet-4-5: {input_per_mtok: 3, output_per_mtok: 15}\n"
+    )
+    models = ["anthropic/claude-sonnet-4-5", "Claude-Sonnet-4-5", "claude-sonnet-4-5-20250929"]
+    table = price_table(models, overrides).to_pylist()
+    top = {
+        m: max((r for r in table if r["model"] == m), key=lambda r: r["priority"]) for m in models
+    }
+    assert {m: r["source"] for m, r in top.items()} == {
+        "anthropic/claude-sonnet-4-5": "prices.yaml: claude-sonnet-4-5",
+        "Claude-Sonnet-4-5": "prices.yaml: claude-sonnet-4-5",
+        "claude-sonnet-4-5-20250929": "prices.yaml: claude-sonnet-4-5-20250929",  # its own
+    }
+
+
 def test_two_entries_of_one_model_from_one_day_that_differ_are_refused() -> None:
     """Which one priced the model was the names' alphabetical order, without a word."""
     text = (

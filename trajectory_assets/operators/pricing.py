@@ -160,10 +160,13 @@ RATES = (
 )
 
 
-def _rank(o: PriceOverride, model: str) -> tuple[dt.date, bool, str]:
+def _rank(o: PriceOverride, model: str) -> tuple[dt.date, bool, int, str]:
     """An override's rank among those covering `model`: the later `valid_from` above (each wins
-    from its day, whichever spelling it names), then, on one day, its own name's."""
-    return (o.valid_from or dt.date.min, model_key(o.model) == model_key(model), o.model)
+    from its day, whichever spelling it names), then, on one day, its own name's, then the
+    shortest name (entries of one day agree: `check_overrides`), so every other spelling names
+    the same entry in its `price_source` (the daily report's one row of the model)."""
+    own = model_key(o.model) == model_key(model)
+    return (o.valid_from or dt.date.min, own, -len(o.model.strip()), o.model)
 
 
 def _override_row(model: str, o: PriceOverride, priority: int) -> dict[str, Any]:
