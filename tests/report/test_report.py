@@ -22,7 +22,8 @@ from trajectory_assets.operators import EvalRuns, ModelComparisons, ToolStats
 from trajectory_assets.operators.session_tables import SESSIONS
 from trajectory_assets.report import render_daily_report
 from trajectory_assets.report.chart import AppBar, cost_panel, label, top_apps
-from trajectory_assets.report.data import AppRow, wilson_interval
+from trajectory_assets.report.data import AppRow
+from trajectory_assets.report.intervals import wilson_interval
 
 
 def _png_size(png: bytes) -> tuple[int, int]:

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck, limit_text
 from trajectory_assets.operators.audit import KNOWN_TYPES, UNKNOWN_TYPES
-from trajectory_assets.report.data import wilson_interval
+from trajectory_assets.report.intervals import wilson_interval
 
 NO_APP = "(no app_id)"
 """How rejected rows without an app id (null or blank: one reason rows are rejected) are named."""

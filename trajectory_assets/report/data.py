@@ -4,17 +4,16 @@ Each query is one section of the page (and of the chart); a table the caller did
 counts as empty, so a day with no evals still gets a report.
 """
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from statistics import NormalDist
 from typing import TypedDict, TypeVar, cast
 
 import pyarrow as pa
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.operators import TIER_B
+from trajectory_assets.report.intervals import wilson_interval
 
 REPORT_TABLES = (
     "sessions",
@@ -381,21 +380,3 @@ def _with_intervals(runs: list[EvalRunRow]) -> list[EvalRow]:
         low, high = wilson_interval(k, n) if n > 0 else (None, None)
         evals.append(EvalRow(**r, ci_low=low, ci_high=high))
     return evals
-
-
-Z_975 = NormalDist().inv_cdf(0.975)
-
-
-def wilson_interval(passed: int, attempts: int) -> tuple[float, float]:
-    """The 95% Wilson score interval of `passed` out of `attempts`, the closed
-    form scipy's `binomtest(...).proportion_ci(method="wilson")` computes: importing
-    scipy.stats for it would cost the daily report most of a second."""
-    p, z = passed / attempts, Z_975
-    z2n = z * z / attempts
-    center = (p + z2n / 2) / (1 + z2n)
-    half = z / (1 + z2n) * math.sqrt(p * (1 - p) / attempts + z2n / (4 * attempts))
-    # exact at the ends: rounding left 0 of 10 from 2.8e-17 and 15 of 15 to 0.9999999999999999,
-    # an interval that missed its own rate (the chart's error bar came out negative)
-    low = 0.0 if passed == 0 else min(p, max(0.0, center - half))
-    high = 1.0 if passed == attempts else max(p, min(1.0, center + half))
-    return low, high
