@@ -3,8 +3,8 @@
 `render_daily_report(day, tables)` is a pure function: it takes the day's tables as Arrow
 (any of `sessions`, `llm_calls`, `tool_stats`, `eval_runs`, `model_comparisons`, `errors`,
 `rejected_events`; a missing one counts as empty) and returns the page, the chart and a few
-headline numbers for the materialization's metadata. Writing them into the lake, and the Dagster asset and command line
-around it, are the caller's.
+headline numbers for the materialization's metadata. Writing them into the lake, and the
+Dagster asset and command line around it, are the caller's.
 
 The page is self-contained (the chart is embedded as a data URI), so it can be opened from the
 lake, an object store or an e-mail alike. Sections: sessions and cost by app, latency
