@@ -215,14 +215,18 @@ def _from(day: dt.date | None) -> str:
 
 def _same_model(named: str, model: str) -> bool:
     """An override's name covers this model string: the same name, or the same model of the
-    database (provider and model id), but for fine-tunes, which the database takes for their
-    base model's family (one team's `ft:…:acme::abc123` is not another's)."""
+    database (`_spelled_model`)."""
     if model_key(named) == model_key(model):
         return True
-    if named.strip().startswith("ft:") or model.strip().startswith("ft:"):
-        return False
-    found = _identity(named)
-    return found is not None and found == _identity(model)
+    found = _spelled_model(named)
+    return found is not None and found == _spelled_model(model)
+
+
+def _spelled_model(model: str) -> tuple[str, str] | None:
+    """The database's model (provider, model id) whose every spelling an override of this name
+    covers; None for a fine-tune, which the database takes for its base model's family (one
+    team's `ft:…:acme::abc123` is not another's), and for a model it does not price."""
+    return None if model.strip().startswith("ft:") else _identity(model)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -237,13 +241,13 @@ def check_overrides(overrides: Sequence[PriceOverride]) -> None:
     entries of one model from one day that differ (which to take would be a name's order)."""
     by_day: dict[tuple[tuple[str, str], dt.date | None], PriceOverride] = {}
     for o in overrides:
-        identity = _identity(o.model)
-        if o.discount is not None and identity is None:
+        if o.discount is not None and _identity(o.model) is None:
             raise SettingError(
                 f"{OVERRIDES_FILE}: models.{o.model}: a discount needs a model genai-prices "
                 "prices; give this one its rates (input_per_mtok, output_per_mtok, ...)"
             )
-        if identity is None or o.model.strip().startswith("ft:"):
+        identity = _spelled_model(o.model)
+        if identity is None:
             continue
         other = by_day.setdefault((identity, o.valid_from), o)
         if other is not o and replace(other, model=o.model) != o:
