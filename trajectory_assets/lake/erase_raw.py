@@ -9,10 +9,9 @@ from collections.abc import Collection, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from trajectory_assets.lake.erase import Request
-from trajectory_assets.lake.fs import INT96_UNIT, Lake, parquet_bytes, write_file_atomic
+from trajectory_assets.lake.fs import Lake, parquet_bytes, read_raw_parquet, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, UNTIMED_DAY, parse_hive
 from trajectory_assets.lake.raw import RawFile
 
@@ -29,7 +28,7 @@ def delete_rows(lake: Lake, paths: Sequence[str], request: Request) -> int:
     for path in paths:
         try:
             with lake.fs.open(lake.path(path), "rb") as f:
-                table = pq.read_table(f, coerce_int96_timestamp_unit=INT96_UNIT)
+                table = read_raw_parquet(f)
         except FileNotFoundError:
             continue
         if "session_id" not in table.column_names:

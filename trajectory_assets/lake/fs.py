@@ -205,12 +205,14 @@ def read_source(source: str | bytes | BaseException, columns: list[str] | None =
     if isinstance(source, BaseException):
         raise source
     readable = pa.BufferReader(source) if isinstance(source, bytes) else source
-    return pq.read_table(readable, columns=columns, coerce_int96_timestamp_unit=INT96_UNIT)
+    return read_raw_parquet(readable, columns=columns)
 
 
-INT96_UNIT = "us"
-"""The unit to read Spark's INT96 times in (what a raw `ts` is): Arrow's default, nanoseconds,
-overflowed a time outside 1677-2262 into another without a word (2500 read as 1915)."""
+def read_raw_parquet(where: Any, **options: Any) -> pa.Table:
+    """`pq.read_table` of a raw file, its Spark INT96 times read in microseconds (what a raw
+    `ts` is): Arrow's default, nanoseconds, overflowed a time outside 1677-2262 into another
+    without a word (2500 read as 1915)."""
+    return pq.read_table(where, coerce_int96_timestamp_unit="us", **options)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

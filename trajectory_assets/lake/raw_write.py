@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trajectory_assets.lake.fs import INT96_UNIT, Lake, parquet_bytes, write_file_atomic
+from trajectory_assets.lake.fs import Lake, parquet_bytes, read_raw_parquet, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, is_hidden, is_parquet_name, partition_value
 from trajectory_assets.schema import COUNTER_COLUMNS, RAW_EVENTS, Row
 
@@ -145,11 +145,10 @@ def already_stored(lake: Lake, folder: str, table: pa.Table) -> tuple[set[str], 
         ids = pq.read_table(path, columns=["event_id"], filesystem=lake.arrow_fs)["event_id"]
         overlap = sorted(wanted.intersection(ids.to_pylist()))
         if overlap:
-            stored = pq.read_table(
+            stored = read_raw_parquet(
                 path,
                 filesystem=lake.arrow_fs,
                 filters=[("event_id", "in", overlap)],
-                coerce_int96_timestamp_unit=INT96_UNIT,
             )
             copies += [((*_event_order(r), index, i), r) for i, r in enumerate(stored.to_pylist())]
         if ends:
@@ -184,11 +183,10 @@ def session_rows(
     return [
         row
         for path in session_files(lake, folder)
-        for row in pq.read_table(
+        for row in read_raw_parquet(
             path,
             columns=list(columns),
             filesystem=lake.arrow_fs,
-            coerce_int96_timestamp_unit=INT96_UNIT,
         ).to_pylist()
     ]
 
@@ -198,11 +196,10 @@ def _ends(lake: Lake, path: str) -> set[tuple[object, object]]:
     equal to one of them is that end, as an earlier version of an importer named it (the
     transcript importers once keyed a session's end by the session alone; imported again
     under the new id, every session would have ended twice)."""
-    stored = pq.read_table(
+    stored = read_raw_parquet(
         path,
         columns=["ts", "payload"],
         filesystem=lake.arrow_fs,
-        coerce_int96_timestamp_unit=INT96_UNIT,
         filters=[("event_type", "=", "session_end")],
     )
     return {(_value(r["ts"]), r["payload"]) for r in stored.to_pylist()}
