@@ -10,23 +10,14 @@ import pyarrow as pa
 
 from trajectory_assets.batch import Batch
 from trajectory_assets.operators.events import CACHE_WRITE_TOKENS
-from trajectory_assets.schema import COUNTER_COLUMNS, EVENT_TYPES
+from trajectory_assets.schema import COUNTER_COLUMNS, EVENT_TYPES, NON_NEGATIVE
 
 KNOWN_TYPES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
 """The event types some table reads, as a SQL list."""
-_CALL_FIELDS = " OR ".join(
-    f"{c} IS NOT NULL"
-    for c in (
-        "model",
-        "input_tokens",
-        "output_tokens",
-        "cache_tokens",
-        "ttft_ms",
-        "latency_ms",
-        "tool_name",
-        "tool_latency_ms",
-    )
-)
+_CALL_FIELDS = " OR ".join(f"{c} IS NOT NULL" for c in ("model", "tool_name", *NON_NEGATIVE))
+"""What only a call carries: its model or tool, tokens, latencies."""
+_FIRST = "(ts, coalesce(seq, 9223372036854775807), source_file, source_row)"
+"""The order in which a re-sent event's first copy, the one the tables keep, comes first."""
 
 RECOUNT = f"""
 WITH valid AS (
@@ -42,15 +33,14 @@ copies AS (
 ),
 firsts AS (
     SELECT app_id, session_id, event_id,
-        arg_min_null(turn_index, (ts, coalesce(seq, 9223372036854775807), source_file, source_row))
-            AS turn_index,
+        arg_min_null(turn_index, {_FIRST}) AS turn_index,
         arg_min_null(struct_pack(
                 i := CASE WHEN event_type = 'llm_call' AND cached > input_tokens
                      THEN input_tokens + cached ELSE input_tokens END,
                 o := output_tokens, c := cache_tokens),
-                (ts, coalesce(seq, 9223372036854775807), source_file, source_row)) AS tokens,
+                {_FIRST}) AS tokens,
         arg_min_null(event_type NOT IN ({KNOWN_TYPES}) AND ({_CALL_FIELDS}),
-                (ts, coalesce(seq, 9223372036854775807), source_file, source_row)) AS unknown_call
+                {_FIRST}) AS unknown_call
     FROM valid GROUP BY app_id, session_id, event_id
 )
 SELECT (SELECT count(*) FROM events) AS raw_rows,
