@@ -69,6 +69,7 @@ from trajectory_assets.ingest.common import (
     to_float,
 )
 from trajectory_assets.ingest.importers.inspect_log import (
+    finished,
     first_score,
     load,
     retried_attempts,
@@ -319,7 +320,7 @@ def _sample_events(header: dict[str, Any], sample: dict[str, Any]) -> Iterator[R
         verdict = {"passed": None, "score": None, "unscored": "sample_error"}
     if verdict is not None:
         result = {"benchmark": task, "task_id": str(sample_id), "run_id": run_id, **verdict}
-        if header.get("status") not in (None, "success"):
+        if not finished(header):
             result["eval_status"] = header["status"]
         add(
             "eval_result",

@@ -97,13 +97,18 @@ def load(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return header, samples
 
 
+def finished(header: dict[str, Any]) -> bool:
+    """The eval ran every sample it planned (status `success`; a log without a status is
+    taken as it reads)."""
+    return header.get("status") in (None, "success")
+
+
 def unfinished(header: dict[str, Any], in_log: int) -> str | None:
     """What to tell of an eval that did not finish (cancelled, failed, still running): its log
     holds the samples that ran, and nothing in its samples says the run is partial."""
-    status = header.get("status")
-    if status in (None, "success"):
+    if finished(header):
         return None
-    spec = header["eval"]
+    status, spec = header["status"], header["eval"]
     dataset = spec.get("dataset") if isinstance(spec.get("dataset"), dict) else {}
     config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
     ids, limit = dataset.get("sample_ids"), config.get("limit")
