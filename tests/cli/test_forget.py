@@ -123,6 +123,15 @@ def test_forget_sessions_then_everything_before_a_day(
                 )
 
             assert last("daily_report") > last("sessions")  # the page of them: not stale in the UI
+            if day == DAY2:  # rebuilt by a run, on the one thread --num-cpus asked for
+                (rebuilt,) = instance.fetch_materializations(
+                    dg.AssetRecordsFilter(
+                        asset_key=dg.AssetKey("sessions"), asset_partitions=[day]
+                    ),
+                    limit=1,
+                ).records
+                made = rebuilt.asset_materialization.metadata  # type: ignore[union-attr]
+                assert made["parallelism"].value == 1 and made["runtime"].value == "inline"
             (page,) = instance.fetch_materializations(
                 dg.AssetRecordsFilter(
                     asset_key=dg.AssetKey("daily_report"), asset_partitions=[day]

@@ -69,6 +69,7 @@ def table_metadata(
         "bytes": sum(d.tables[table].bytes for d in result.days.values()),
         "days": _span(days, "days"),
         "runtime": run.runtime,
+        "parallelism": run.parallelism,
         "read_from": ", ".join(sorted({d.source for d in result.days.values()})),
         "batches": sum(d.batches for d in result.days.values()),
         "batches_reused": sum(d.reused_batches for d in result.days.values()),

@@ -72,6 +72,7 @@ def run_operators(
         )
     result.add_phase("ray_start", getattr(runtime, "start_seconds", 0.0))
     result.seconds = time.perf_counter() - started
+    result.parallelism = runtime.parallelism
     result.runtime = runtime.name  # `auto` names its choice once it has made it, and makes
     if result.runtime == "auto":  # none when no batch was left to run (each finished before,
         result.runtime = "auto: no batch to run"  # or each day up to date)

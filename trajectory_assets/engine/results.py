@@ -63,6 +63,7 @@ class OperatorResult:
 class RunResult:
     runtime: str
     operators: dict[str, OperatorResult] = field(default_factory=dict)
+    parallelism: int = 0  # batches at once (`Runtime.parallelism`); 0: none ran
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
     raw_versions: dict[str, str] = field(default_factory=dict)  # day → its raw files' version,

@@ -125,3 +125,4 @@ def test_the_command_line_runs_even_a_small_day_on_the_cluster_it_is_given(
         record = instance.fetch_materializations(dg.AssetKey("sessions"), limit=1).records[0]
     metadata = record.asset_materialization.metadata  # type: ignore[union-attr]
     assert metadata["runtime"].value == "auto: ray"
+    assert metadata["parallelism"].value == 2  # the worker node's CPUs (the head gives none)

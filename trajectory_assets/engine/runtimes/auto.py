@@ -57,6 +57,10 @@ class AutoRuntime:
         return f"auto: {self.chosen.name}" if self.chosen is not None else "auto"
 
     @property
+    def parallelism(self) -> int:
+        return self.chosen.parallelism if self.chosen is not None else 0
+
+    @property
     def start_seconds(self) -> float:
         return float(getattr(self.chosen, "start_seconds", 0.0))
 

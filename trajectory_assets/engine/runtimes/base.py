@@ -15,6 +15,12 @@ class Runtime(Protocol):
         """What runs the batches, as the metadata and `explain` report it."""
         ...
 
+    @property
+    def parallelism(self) -> int:
+        """How many batches the last run could run at once (0 before one): a run's metadata says
+        it, since `--num-cpus`, a cluster's size or the machine's cores decide it."""
+        ...
+
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
         """Run every task (in any order); the receipts of every step they finished."""
         ...

@@ -30,6 +30,10 @@ class InlineRuntime:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
 
+    @property
+    def parallelism(self) -> int:
+        return self.workers
+
     def run(self, tasks: Sequence[BatchTask]) -> list[BatchReceipt]:
         """Every task runs, even after one finds unreadable raw files, so that the error names
         every bad file of the run, not only the first batch's. Interrupted (Ctrl+C, or Dagster

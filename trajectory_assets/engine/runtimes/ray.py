@@ -132,6 +132,7 @@ class RayRuntime:
         self.data_object_store_bytes = data_object_store_bytes
         self._started = False
         self.start_seconds = 0.0  # how long starting (or joining) Ray took in this process
+        self.parallelism = 0  # batch workers of the last run: its CPUs, or the cluster's
 
     def start(self) -> None:
         _require_ray()
@@ -202,12 +203,12 @@ class RayRuntime:
         ctx.execution_options.resource_limits = ray.data.ExecutionResources.for_limits(
             cpu=self.data_cpus, object_store_memory=self.data_object_store_bytes
         )
-        parallelism = max(1, int(self.data_cpus or self._cluster_cpus()))
+        self.parallelism = max(1, int(self.data_cpus or self._cluster_cpus()))
         # Each block carries its own pickled task, so a task never deserializes the file lists
         # of every other batch (which grows with the square of the lake's size).
         items = [{"task": ray.cloudpickle.dumps(task)} for task in tasks]
         pool = ray.data.ActorPoolStrategy(
-            size=min(parallelism, len(tasks)), max_tasks_in_flight_per_actor=QUEUED_PER_WORKER
+            size=min(self.parallelism, len(tasks)), max_tasks_in_flight_per_actor=QUEUED_PER_WORKER
         )
         with warnings.catch_warnings():
             # Bounded retries of a dying worker (Ray Data's default is -1: restart it and retry
