@@ -16,6 +16,7 @@ from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.lake import delta_read
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.report import REPORT_VERSION
 
 
 def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
@@ -137,6 +138,13 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     assert f"--partition {DAY1} --assets daily_report draws it again" in stale.stderr
     redraw = on_lake("materialize", Path(lake.root), home, "--missing", "--dry-run")
     assert f"  {DAY1}: report page drawn from other tables than the day's now\n" in redraw.stdout
+    record_file.write_text(json.dumps({**drawn_from, "inputs": "old", "version": 1}))
+    upgraded = on_lake("materialize", Path(lake.root), home, "--missing", "--dry-run")
+    now = f"now {REPORT_VERSION}"
+    assert f"  {DAY1}: report page drawn by the report's version 1, {now}\n" in upgraded.stdout
+    record_file.write_text(json.dumps({"inputs": "old", "drawn_at": "then"}))  # named none
+    unnamed = on_lake("materialize", Path(lake.root), home, "--missing", "--dry-run")
+    assert f"the day's now, or by an earlier version of the report ({now})\n" in unnamed.stdout
     assert DAY2 not in redraw.stdout  # it said "nothing to do" while `report` warned of it
     shutil.rmtree(Path(lake.root, "reports", f"dt={DAY1}"))
     missing = on_lake("report", Path(lake.root), home, "--partition", DAY1)

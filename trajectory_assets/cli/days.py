@@ -25,6 +25,16 @@ PAGE_MISSING = "no report page (a run of some tables only, or a report that fail
 PAGE_OUT_OF_DATE = "report page drawn from other tables than the day's now"
 
 
+def page_of_another_version(version: int | None) -> str:
+    """Why a page drawn by another version of the report is due (older records name none: the
+    reason then names both causes, which their inputs' digest cannot tell apart)."""
+    from trajectory_assets.report import REPORT_VERSION
+
+    if version is None:
+        return f"{PAGE_OUT_OF_DATE}, or by an earlier version of the report (now {REPORT_VERSION})"
+    return f"report page drawn by the report's version {version}, now {REPORT_VERSION}"
+
+
 def missing_days(
     lake: "Lake",
     registry: "Registry",
@@ -44,6 +54,7 @@ def missing_days(
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days
     from trajectory_assets.lake.reports import drawn_from
+    from trajectory_assets.report import REPORT_VERSION
 
     ops = _operators(registry, tables)
     candidates = in_partitions(lake, list_days(lake), refuse=False)
@@ -63,8 +74,10 @@ def missing_days(
             why[day] = stale[day]
         elif day not in pages:
             why[day] = PAGE_MISSING
-        elif pages[day] != report_inputs(catalog, day):
-            why[day] = PAGE_OUT_OF_DATE
+        elif pages[day].inputs != report_inputs(catalog, day):
+            version = pages[day].version
+            same = version == REPORT_VERSION
+            why[day] = PAGE_OUT_OF_DATE if same else page_of_another_version(version)
     return why
 
 

@@ -78,6 +78,7 @@ def report_asset(
                     "tables": {t: catalog.snapshot(t).version for t in REPORT_TABLES},
                     "drawn_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "run_id": context.run.run_id,
+                    "version": REPORT_VERSION,
                 }
                 write_report(the_lake, day, report.html, png, drawn)
                 context.log.info(f"daily_report dt={day}: {page}")

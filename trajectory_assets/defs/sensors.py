@@ -36,7 +36,7 @@ from trajectory_assets.lake.config import CONFIG
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import UNTIMED_DAY
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files, raw_version
-from trajectory_assets.lake.reports import drawn_from
+from trajectory_assets.lake.reports import DrawnPage, drawn_from
 from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.operator import Operator
 
@@ -190,16 +190,19 @@ def _outside(
     return "; ".join(said)
 
 
-def _page_request(day: str, catalog: Catalog, pages: Mapping[str, str]) -> dg.RunRequest | None:
+def _page_request(
+    day: str, catalog: Catalog, pages: Mapping[str, DrawnPage]
+) -> dg.RunRequest | None:
     """A run of the day's report alone when its page is missing or drawn from other tables than
     the day's now (a report that failed, a run interrupted after its commits, a rollback), as
     `--missing` picks it: the sensor left such pages failed for good. Keyed by the tables it
     would be drawn from, so a report that fails again waits for them to change."""
     drawn = report_inputs(catalog, day)
-    if pages.get(day) == drawn:
+    page = pages.get(day)
+    if page is not None and page.inputs == drawn:
         return None
-    key, page = f"{day}:report:{drawn[:16]}", [dg.AssetKey(REPORT)]
-    return dg.RunRequest(run_key=key, partition_key=day, asset_selection=page)
+    key = f"{day}:report:{drawn[:16]}"
+    return dg.RunRequest(run_key=key, partition_key=day, asset_selection=[dg.AssetKey(REPORT)])
 
 
 def _waited(waits: Mapping[str, Sequence[str]]) -> str:

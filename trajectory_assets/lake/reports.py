@@ -6,7 +6,7 @@ versions."""
 
 import json
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import NamedTuple, NotRequired, TypedDict
 
 from trajectory_assets.lake.fs import Lake, modified, write_file_atomic
 
@@ -31,6 +31,14 @@ class ReportRecord(TypedDict):
     tables: dict[str, int]  # each table's Delta version it was drawn from (`query --as-of`)
     drawn_at: str  # UTC, ISO: a page drawn again replaces the one before
     run_id: str  # the Dagster run that drew it
+    version: NotRequired[int]  # the report's version (older records name none)
+
+
+class DrawnPage(NamedTuple):
+    """What a whole page's record says it was drawn from."""
+
+    inputs: str
+    version: int | None  # None: a record older than the field
 
 
 def report_files(day: str) -> ReportFiles:
@@ -77,7 +85,7 @@ def read_record(lake: Lake, day: str) -> ReportRecord | None:
     return record if isinstance(record, dict) else None
 
 
-def drawn_from(lake: Lake) -> dict[str, str]:
+def drawn_from(lake: Lake) -> dict[str, DrawnPage]:
     """Each day whose page is all there (html, png, record), and the inputs its record names:
     one listing and one small read a page, in parallel (a year of pages on an object store)."""
     listed: dict[str, set[str]] = {}
@@ -90,7 +98,7 @@ def drawn_from(lake: Lake) -> dict[str, str]:
     paths = [lake.path(report_files(d).record) for d in days]
     # cat_ranges: in parallel on an object store, and no path read as a glob (a lake `lk[1]`)
     read: list[bytes | BaseException] = lake.fs.cat_ranges(paths, None, None, on_error="return")
-    found: dict[str, str] = {}
+    found: dict[str, DrawnPage] = {}
     for day, data in zip(days, read, strict=True):
         if isinstance(data, BaseException):
             continue  # a record that cannot be read: the page is drawn again
@@ -99,7 +107,8 @@ def drawn_from(lake: Lake) -> dict[str, str]:
         except ValueError:
             continue
         if isinstance(record, dict) and isinstance(record.get("inputs"), str):
-            found[day] = record["inputs"]
+            version = record.get("version")
+            found[day] = DrawnPage(record["inputs"], version if isinstance(version, int) else None)
     return found
 
 
