@@ -108,15 +108,28 @@ def _readable(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.Chunked
 
 def _shown(one: pa.Array) -> str:
     """A value as a rejected row's reason shows it: its text, or its bytes where the text is no
-    UTF-8, cut to 60 characters."""
+    UTF-8 (nested text too: an artifact's `uri`), cut to 60 characters."""
     try:
         text = repr(one[0].as_py())
     except (ValueError, OverflowError):  # not UTF-8, or a time Python cannot hold
         try:
-            text = repr(one.cast(pa.binary())[0].as_py())
+            text = repr(one.cast(_as_bytes(one.type))[0].as_py())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             text = f"(a {one.type} value)"
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_bytes(kind: pa.DataType) -> pa.DataType:
+    """`kind` with its text, nested text too, as bytes."""
+    if _is_text(kind):
+        return pa.binary()
+    if pa.types.is_list(kind):
+        return pa.list_(_as_bytes(kind.value_type))
+    if pa.types.is_large_list(kind):
+        return pa.large_list(_as_bytes(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([field.with_type(_as_bytes(field.type)) for field in kind])
+    return kind
 
 
 def _cast(name: str, column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
