@@ -129,6 +129,22 @@ class BrokenTableError(RuntimeError):
     writer, cut short by a copy): it alone is unreadable, not the lake."""
 
 
+class LinkedFolderError(RuntimeError):
+    """A symbolic link to a folder inside a table's folder: a full vacuum (`vacuum --full`,
+    `forget`'s purge) follows it and deletes what it links to, outside the table."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} is a symbolic link to a folder inside a Delta table's folder: a full vacuum "
+            "(vacuum --full, forget's purge) would delete every file it links to; move the link "
+            "out of the table's folder (or replace it with a copy), then run the command again"
+        )
+        self.path = path
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return (LinkedFolderError, (self.path,))
+
+
 class ConcurrentWriterError(RuntimeError):
     """Another writer committed the same table and day while this run was computing it."""
 

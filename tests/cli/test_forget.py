@@ -260,6 +260,24 @@ def test_forget_refuses_while_a_table_no_loaded_operator_writes_holds_the_sessio
     )
 
 
+def test_forget_refuses_a_link_to_a_file_outside_the_lake_that_holds_no_events_of_theirs(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """A link planted in a session's folder made forget delete its target, any file."""
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    lake = Lake(str(root))
+    app = "support-bot"
+    (victim, *_) = list_raw_files(lake, dt=DAY1, app_id=app)
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not events")
+    link = Path(lake.path(victim.path)).parent / "zz.parquet"
+    link.symlink_to(precious)
+    refused = forget(root, home, "--app-id", app, "--session-id", victim.session_id)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"raw data at {link} links to {precious}, outside the lake" in refused.stderr
+    assert precious.exists() and Path(lake.path(victim.path)).exists()
+
+
 def test_forget_holds_the_pool_while_it_deletes_and_purges(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,7 +11,7 @@ from tests.lake.test_delta import data_files, drop_a_session
 from tests.lakes import DAY1, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.errors import NoPreviousVersionError
+from trajectory_assets.errors import LinkedFolderError, NoPreviousVersionError
 from trajectory_assets.lake import delta, delta_commit, delta_history
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Sessionize
@@ -38,6 +38,30 @@ def test_vacuum_ends_time_travel_before_the_horizon(lake: Lake) -> None:
     with pytest.raises(NoPreviousVersionError, match="was vacuumed"):
         delta_commit.restore_day(lake, lake_catalog(lake).get("sessions"), DAY1, {})
     assert isinstance(lake_catalog(lake).read("sessions"), pa.Table)
+
+
+def test_a_full_vacuum_refuses_a_link_to_a_folder_outside_the_table(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """delta-rs' full vacuum follows a linked folder and deleted every file of its target (a
+    folder outside the lake), while the report of what it deleted named none of them."""
+    op = Sessionize()
+    run_operator(op, lake, [DAY1], InlineRuntime())
+    drop_a_session(lake, DAY1)
+    run_operator(op, lake, [DAY1], InlineRuntime())  # a file due
+    outside = tmp_path / "outside"
+    (outside / "sub").mkdir(parents=True)
+    (outside / "sub" / "data.parquet").write_text("a")
+    (outside / "notes.txt").write_text("b")
+    link = Path(lake.path("sessions", "dt=1999-01-01"))
+    link.symlink_to(outside)
+    with pytest.raises(LinkedFolderError, match=f"{link} is a symbolic link to a folder"):
+        delta_history.vacuum(lake, "sessions", retention_hours=0, full=True)
+    assert (outside / "notes.txt").exists() and (outside / "sub" / "data.parquet").exists()
+    assert delta_history.vacuum(lake, "sessions", retention_hours=0).files  # not full: no walk
+    assert (outside / "notes.txt").exists()
+    link.unlink()
+    assert delta_history.vacuum(lake, "sessions", retention_hours=0, full=True).files == []
 
 
 def test_a_horizon_past_deltas_log_retention_keeps_the_log_as_long(lake: Lake) -> None:

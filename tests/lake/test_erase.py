@@ -4,8 +4,11 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.lakes import DAY1, DAY2, write_session_file
 from tests.runs import lake_catalog, run_all
+from trajectory_assets.errors import RawLayoutError
 from trajectory_assets.lake import delta, delta_history, erase, erase_raw
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import list_days, list_raw_files
@@ -65,6 +68,36 @@ def test_a_raw_file_linked_from_outside_the_lake_goes_with_its_target(
     second.symlink_to(inside)
     (linked,) = list_raw_files(lake, dt=DAY1, app_id=victim.app_id, session_ids=["linked"])
     assert erase_raw.delete_raw(lake, [linked]) == [] and inside.exists()
+
+
+def test_a_link_out_of_the_lake_forget_would_mishandle_is_refused_before_anything_goes(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """A link planted in a session's folder made forget delete whatever it linked to (any file
+    its user may delete); and a link holding other sessions' rows would be written again as a
+    file, leaving the forgotten rows in its target."""
+    files = list_raw_files(lake, dt=DAY1)
+    victim = files[0]
+    other = next(f for f in files if f.session_id != victim.session_id)
+    link = Path(lake.path(victim.path)).parent / "zz.parquet"
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not events")
+    link.symlink_to(precious)
+    (planted,) = [f for f in list_raw_files(lake, dt=DAY1) if f.path.endswith("zz.parquet")]
+    with pytest.raises(RawLayoutError, match=f"{precious}, outside the lake, which is no Parquet"):
+        erase_raw.refuse_outside_targets(lake, [victim, planted], [], [victim.session_id])
+    shared = tmp_path / "shared.parquet"
+    shutil.copy(lake.path(other.path), shared)  # the other session's events
+    link.unlink()
+    link.symlink_to(shared)
+    with pytest.raises(RawLayoutError, match="which holds other sessions' events too"):
+        erase_raw.refuse_outside_targets(lake, [victim, planted], [], [victim.session_id])
+    erase_raw.refuse_outside_targets(  # its events alone: deleted with the link, as above
+        lake, [victim, planted], [], [victim.session_id, other.session_id]
+    )
+    with pytest.raises(RawLayoutError, match="forget would write the link again as a file"):
+        erase_raw.refuse_outside_targets(lake, [victim], [planted.path], [victim.session_id])
+    assert precious.exists() and shared.exists()
 
 
 def test_sessions_forgotten_before_are_known_in_any_order_and_in_part(tmp_path: Path) -> None:

@@ -200,7 +200,7 @@ def _plan(
     verified before."""
     from trajectory_assets.engine.committed import other_parameters
     from trajectory_assets.engine.windows import pooling
-    from trajectory_assets.lake import erase
+    from trajectory_assets.lake import erase, erase_raw
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.layout import parse_hive
 
@@ -247,6 +247,7 @@ def _plan(
             "could not rebuild them: give their code with --defs MODULE (or list it under "
             '"defs" in the lake\'s trajectory_assets.json) and run it again; nothing was deleted'
         )
+    erase_raw.refuse_outside_targets(where, files, misfiled, forgotten)
     pooled = pooling(catalog, registry, days, on_bad_file)
     parameters = other_parameters(catalog, registry, sorted({*days, *pooled.days}))
     return _Plan(files, forgotten, misfiled, by_id, days, resumed, what, pooled, parameters)

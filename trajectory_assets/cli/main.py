@@ -32,7 +32,13 @@ from trajectory_assets.cli.serve import serve
 from trajectory_assets.cli.sync import sync
 from trajectory_assets.cli.tables import tables
 from trajectory_assets.cli.vacuum import vacuum
-from trajectory_assets.errors import BrokenTableError, DefinitionError, RawLayoutError, SettingError
+from trajectory_assets.errors import (
+    BrokenTableError,
+    DefinitionError,
+    LinkedFolderError,
+    RawLayoutError,
+    SettingError,
+)
 
 PROG = "trajectory-assets"
 
@@ -103,7 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except (RawLayoutError, DefinitionError, SettingError, BrokenTableError) as exc:  # anywhere
+    except (  # anywhere
+        RawLayoutError,
+        DefinitionError,
+        SettingError,
+        BrokenTableError,
+        LinkedFolderError,
+    ) as exc:
         CliError(str(exc)).show()
         return 1
     except click.Abort as exc:

@@ -10,12 +10,13 @@ and how the asset checks and the instance sync look back at when and by whom a d
 import datetime as dt
 import json
 import math
+import os
 import posixpath
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from trajectory_assets.errors import NoSuchVersionError
+from trajectory_assets.errors import LinkedFolderError, NoSuchVersionError
 from trajectory_assets.lake.delta import open_table
 from trajectory_assets.lake.fs import Lake
 
@@ -230,6 +231,8 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
     listed = run(dry_run=True)
     if not listed:
         return Vacuumed([], 0, hours)
+    if full:
+        _refuse_linked_folders(lake, name)
     sizes = {
         posixpath.basename(path): int(info.get("size") or 0)
         for path, info in lake.fs.find(lake.path(name), detail=True).items()
@@ -238,6 +241,18 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
     if due:
         run(dry_run=False)
     return Vacuumed(due, sum(sizes[posixpath.basename(f)] for f in due), hours)
+
+
+def _refuse_linked_folders(lake: Lake, name: str) -> None:
+    """LinkedFolderError for a link to a folder in the table's folder (local lakes): delta-rs'
+    full vacuum follows it and deletes its target's files, while the listing of what is due
+    (fsspec's, which does not follow it) said nothing of them."""
+    if not lake.is_local:
+        return
+    for folder, subfolders, _ in os.walk(lake.path(name)):
+        for sub in subfolders:
+            if os.path.islink(os.path.join(folder, sub)):
+                raise LinkedFolderError(lake.display_path(os.path.join(folder, sub)))
 
 
 KEPT = "kept_commits"

@@ -9,7 +9,9 @@ from collections.abc import Collection, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from trajectory_assets.errors import RawLayoutError
 from trajectory_assets.lake.erase import Request
 from trajectory_assets.lake.fs import Lake, parquet_bytes, read_raw_parquet, write_file_atomic
 from trajectory_assets.lake.layout import RAW_TABLE, UNTIMED_DAY, parse_hive
@@ -56,7 +58,8 @@ def delete_raw(lake: Lake, files: Sequence[RawFile]) -> list[str]:
     stay, so a day left without sessions is an existing, empty day (its tables are rebuilt
     empty, not left stale). A raw file that is a link to a file outside the lake is read as
     its target, which holds the session's events: the target goes too (deleting the link alone
-    left them there). Returns the targets deleted."""
+    left them there; `refuse_outside_targets` checked it holds theirs alone). Returns the targets
+    deleted."""
     fs = lake.fs
     targets = _outside_targets(lake, files)
     folders = {posixpath.dirname(lake.path(f.path)) for f in files}
@@ -77,19 +80,63 @@ def delete_raw(lake: Lake, files: Sequence[RawFile]) -> list[str]:
     return targets
 
 
+def refuse_outside_targets(
+    lake: Lake, files: Sequence[RawFile], others: Sequence[str], sessions: Collection[str]
+) -> None:
+    """RawLayoutError, before anything is deleted, for a link out of the lake that a forget
+    would mishandle: one of the sessions' files whose target is no Parquet file of their events
+    alone (the target is deleted: a link planted to any file made forget delete it), or another
+    session's file holding rows of theirs (written again as a file, the link would leave their
+    rows in its target)."""
+    for path, target in _linked_outside(lake, [f.path for f in files]).items():
+        try:
+            read = pq.read_table(target, columns=["session_id"]) if _has_ids(target) else None
+        except (OSError, pa.ArrowException):
+            raise RawLayoutError(path, _outside(target, "is no Parquet file")) from None
+        if read is not None and not set(read["session_id"].drop_null().to_pylist()) <= set(
+            sessions
+        ):
+            raise RawLayoutError(path, _outside(target, "holds other sessions' events too"))
+    for path, target in _linked_outside(lake, others).items():
+        raise RawLayoutError(
+            path,
+            f"links to {target}, outside the lake, and holds rows of the sessions among other "
+            "sessions' rows: forget would write the link again as a file without them and leave "
+            f"them in {target}; replace the link with a copy of it (cp --remove-destination), "
+            "then forget again",
+        )
+
+
+def _has_ids(target: str) -> bool:
+    return "session_id" in pq.read_schema(target).names
+
+
+def _outside(target: str, problem: str) -> str:
+    return (
+        f"links to {target}, outside the lake, which {problem}: forget deletes the target of a "
+        "linked raw file of the sessions (it holds their events), and not this one; remove the "
+        "link (or the target's other data), then forget again"
+    )
+
+
 def _outside_targets(lake: Lake, files: Sequence[RawFile]) -> list[str]:
     """The files outside the lake that raw files link to (a link to a raw file of the lake is
     that file's own to delete, if it is of the sessions)."""
+    return sorted(set(_linked_outside(lake, [f.path for f in files]).values()))
+
+
+def _linked_outside(lake: Lake, paths: Sequence[str]) -> dict[str, str]:
+    """Raw files (paths in the lake) that are links to files outside it, and their targets."""
     if not lake.is_local:
-        return []
+        return {}
     root = os.path.realpath(lake.path(RAW_TABLE)) + os.sep
-    targets = []
-    for f in files:
-        path = lake.path(f.path)
+    linked = {}
+    for relative in paths:
+        path = lake.path(relative)
         target = os.path.realpath(path)
         if os.path.islink(path) and not target.startswith(root):
-            targets.append(target)
-    return sorted(set(targets))
+            linked[lake.display_path(path)] = target
+    return linked
 
 
 def _keep_days(lake: Lake, days: Collection[str]) -> None:
