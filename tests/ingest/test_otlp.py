@@ -140,7 +140,7 @@ def test_a_client_that_leaves_mid_body_is_one_warning(
     one warning line, not the ASGI application's traceback, and the receiver goes on."""
     host, port = endpoint.url.removeprefix("http://").split(":")
     head = (
-        "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         "Content-Length: 100000\r\n\r\n{"
     )
     with caplog.at_level(logging.WARNING), socket.create_connection((host, int(port))) as sock:

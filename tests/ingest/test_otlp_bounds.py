@@ -185,7 +185,7 @@ def test_clients_that_stop_sending_their_body_do_not_keep_the_others_out(
         for _ in range(otlp_http.READING_AT_ONCE + 1):
             conn = socket.create_connection((where.hostname, where.port), timeout=30)
             conn.sendall(
-                b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"POST /v1/traces HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 1000000\r\n\r\n{"
             )
             stalled.append(conn)
@@ -233,3 +233,81 @@ def test_spans_are_refused_while_the_lake_cannot_be_written(
         endpoint.stop()
         traces = set(raw_events(endpoint.lake)["session_id"].to_pylist())
         assert traces == {TRACE, "9" * 32}
+
+
+def _empty_spans(count: int) -> bytes:
+    """An ExportTraceServiceRequest of `count` empty spans: two bytes each."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    for _ in range(count):
+        scope.spans.add()
+    return bytes(request.SerializeToString())
+
+
+def test_a_small_request_of_many_spans_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
+    """434 bytes of gzip held 200,000 empty spans: 64 MB of rejected rows written, and a full
+    body gigabytes of memory, from one request. Spans are counted from the wire first."""
+    from trajectory_assets.ingest import otlp_decode
+
+    for endpoint in running_receiver(tmp_path, max_request_spans=1000):
+        body = gzip.compress(_empty_spans(200_000))
+        assert len(body) < 2000
+        zipped = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
+        status, _body, _headers = post(_traces(endpoint), body, zipped)
+        assert status == 413
+        many = otlp_json([{} for _ in range(1000)])  # with its resource and scope: 1,002
+        status, answer, _headers = post(_traces(endpoint), many, JS)
+        assert status == 413 and json.loads(answer)["message"].startswith(
+            "more than 1,000 spans in one request: send smaller batches"
+        )
+        assert post(_traces(endpoint), otlp_json([{} for _ in range(990)]), JS)[0] == 200
+        assert len(_rejected(endpoint)) == 990  # spans without ids, each kept with why
+    assert otlp_decode._entries(memoryview(_empty_spans(7)), 100) == 9  # resource, scope, 7
+    assert otlp_decode._entries(memoryview(_empty_spans(7)), 3) == 4  # stops past the limit
+    assert otlp_decode._entries(memoryview(_empty_spans(7)[:-3]), 100) < 9  # cut short: the
+    with pytest.raises(otlp_decode.BadRequestError, match="not an ExportTraceServiceRequest"):
+        otlp_decode.decode_protobuf(_empty_spans(7)[:-3])  # parser says why
+
+
+def test_a_receiver_on_loopback_takes_requests_addressed_to_loopback_only(
+    endpoint: Running,
+) -> None:
+    """A web page can rebind its own host name to 127.0.0.1 and post to the receiver as its
+    own origin: the browser then names the page's host in the Host header."""
+    port = endpoint.url.rsplit(":", 1)[1]
+    sent = otlp_json([])
+    for host in ("evil.example.com", f"evil.example.com:{port}", "10.0.0.1"):
+        status, answer, _headers = post(_traces(endpoint), sent, {**JS, "Host": host})
+        assert status == 403 and b"loopback" in answer
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "LOCALHOST", f"[::1]:{port}"):
+        assert post(_traces(endpoint), sent, {**JS, "Host": host})[0] == 200
+
+
+def test_a_logger_per_app_stays_open_for_the_latest_apps_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client naming a new service.name per resource made a logger (a thread) each, never
+    closed: a thousand apps, a thousand threads and 1.8 GB."""
+    from starlette.testclient import TestClient
+
+    from trajectory_assets.ingest import otlp
+    from trajectory_assets.ingest.otlp_http import create_app
+
+    monkeypatch.setattr(otlp, "MAX_OPEN_APPS", 2)
+    receiver = otlp.OtlpReceiver(str(tmp_path / "lake"), settle_s=0.0)
+    client = TestClient(create_app(receiver))
+    apps = [f"tenant-{i}" for i in range(5)]
+    for i, app in enumerate(apps):
+        span = {**json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent"), "traceId": f"{i + 1}" * 32}
+        assert client.post("/v1/traces", content=otlp_json([span], app), headers=JS).is_success
+        receiver.map_ready(everything=True)
+        assert len(receiver._loggers) <= 2
+    receiver.close()
+    events = raw_events(tmp_path / "lake")
+    assert sorted(set(events["app_id"].to_pylist())) == apps
+    written = sum(s["written_events"] for s in receiver.logger_stats())
+    assert written == events.num_rows and len(receiver.logger_stats()) == 3  # 3 closed, summed

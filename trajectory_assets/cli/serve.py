@@ -27,7 +27,7 @@ from trajectory_assets.cli.common import CliError, open_lake, say, tell
 @click.option("--app-id", help="app id of the received sessions (default: each service.name)")
 def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
     from trajectory_assets.ingest.otlp import OtlpReceiver
-    from trajectory_assets.ingest.otlp_http import run
+    from trajectory_assets.ingest.otlp_http import is_loopback, run
     from trajectory_assets.ingest.run import materialize_command
 
     def ready(url: str) -> None:
@@ -36,7 +36,7 @@ def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
 
     if app_id is not None and not app_id.strip():
         raise CliError("--app-id is empty: give an app id, or leave the option out")
-    if not _loopback(host):
+    if not is_loopback(host):
         tell(
             f"warning: listening on {host}, beyond this machine, without authentication or TLS: "
             "any client that reaches the port writes events under any app id it names"
@@ -48,7 +48,7 @@ def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     stats = receiver.stats
-    loggers = receiver.logger_stats().values()
+    loggers = receiver.logger_stats()
     written = sum(s["written_events"] for s in loggers)
     existing = sum(s["existing_events"] for s in loggers)
     there = f" ({existing:,} re-sent, already in the lake)" if existing else ""
@@ -68,14 +68,3 @@ def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
     command = materialize_command(lake, sorted(receiver.days))
     if command:
         say(f"materialize with: {command}")
-
-
-def _loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name: where it points is not this command's to know
-        return False

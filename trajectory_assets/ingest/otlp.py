@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import EPOCH
@@ -44,6 +44,10 @@ from trajectory_assets.lake.raw_write import near_days
 log = logging.getLogger(__name__)
 
 MAX_KNOWN_SESSIONS = 200_000
+MAX_OPEN_APPS = 256
+"""Apps whose logger (a thread and a buffer each) stays open; the least recently written one is
+closed (flushed) for a new app: a client naming a new `service.name` per resource made a thread
+each, never released (a thousand apps, a thousand threads and 1.8 GB)."""
 _LOGGED_COLUMNS = (
     "ts",
     "turn_index",
@@ -64,6 +68,17 @@ _LOGGED_COLUMNS = (
     "event_id",
     "seq",
 )
+
+
+def _totals(stats: list[LoggerStats]) -> LoggerStats:
+    """The sum of closed loggers' stats (the latest error among them)."""
+    summed: dict[str, Any] = dict(stats[0])
+    for one in stats[1:]:
+        for key, value in one.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                summed[key] += value
+        summed["last_error"] = one["last_error"] or summed["last_error"]
+    return cast(LoggerStats, summed)
 
 
 @dataclass
@@ -111,6 +126,7 @@ class OtlpReceiver:
         max_pending_bytes: int = 256 << 20,
         max_done_bytes: int = 64 << 20,
         max_done_traces: int = 100_000,
+        max_request_spans: int = 100_000,
         logger_options: dict[str, Any] | None = None,
     ) -> None:
         self.lake = lake
@@ -123,6 +139,7 @@ class OtlpReceiver:
         self.max_pending_bytes = max_pending_bytes  # as received: memory holds a few times that
         self.max_done_bytes = max_done_bytes  # of mapped traces kept for their late spans
         self.max_done_traces = max_done_traces
+        self.max_request_spans = max_request_spans  # a request of more is refused (413)
         self._logger_options = {"drop_existing": True, **(logger_options or {})}
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], _Trace] = {}
@@ -130,7 +147,8 @@ class OtlpReceiver:
         self._pending_spans = 0  # the spans waiting to be mapped,
         self._pending_bytes = 0  # their bytes,
         self._done_bytes = 0  # and those of the mapped traces kept for late spans
-        self._loggers: dict[str, EventLogger] = {}
+        self._loggers: OrderedDict[str, EventLogger] = OrderedDict()  # least recent first
+        self._closed_stats: list[LoggerStats] = []  # of loggers closed for other apps
         self._turns: dict[str, TraceTurns] = {}  # per app: where each conversation's turns are
         self.stats = {"requests": 0, "spans": 0, "rejected_spans": 0, "traces": 0, "events": 0}
         self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
@@ -324,9 +342,17 @@ class OtlpReceiver:
 
     def _logger(self, app: str) -> EventLogger:
         logger = self._loggers.get(app)
-        if logger is None:
-            logger = EventLogger(self.lake, app, **self._logger_options)
-            self._loggers[app] = logger
+        if logger is not None:
+            self._loggers.move_to_end(app)
+            return logger
+        if len(self._loggers) >= MAX_OPEN_APPS:  # its events written, its turns read again
+            oldest, closing = self._loggers.popitem(last=False)  # from the lake when it returns
+            self._turns.pop(oldest, None)
+            closing.close()
+            self._closed_stats.append(_totals([*self._closed_stats, closing.stats()]))
+            del self._closed_stats[:-1]
+        logger = EventLogger(self.lake, app, **self._logger_options)
+        self._loggers[app] = logger
         return logger
 
     def close(self, timeout: float | None = None) -> None:
@@ -337,8 +363,9 @@ class OtlpReceiver:
         for logger in list(self._loggers.values()):
             logger.close(timeout)
 
-    def logger_stats(self) -> dict[str, LoggerStats]:
-        return {app: logger.stats() for app, logger in self._loggers.items()}
+    def logger_stats(self) -> list[LoggerStats]:
+        """Each open logger's stats, and the sum of those closed for other apps."""
+        return [*self._closed_stats, *(logger.stats() for logger in list(self._loggers.values()))]
 
     def failing_writes(self) -> str | None:
         """The last error of an app's writes that fail now (the lake's disk full, its store

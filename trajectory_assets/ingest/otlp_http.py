@@ -2,14 +2,16 @@
 uvicorn and Starlette, and `serve`, which runs it until SIGINT/SIGTERM.
 
 HTTP: POST /v1/traces with a protobuf or JSON body (gzip or deflate allowed); 200 with an
-ExportTraceServiceResponse (partial_success counts spans that could not be read), 400 for a
-body that cannot be decoded, 413 for one above `max_body_bytes` (as sent, while it streams,
-or once decompressed), 415 for another content type or encoding, 503 (retryable) while more
-than `max_pending_spans` or `max_pending_bytes` wait, 404 for other paths and 405 for other
-methods, 408 for a body not received within `BODY_READ_S`; 503 too while writes to the lake
-fail (a full disk, a store down), so exporters keep their spans and send them again.
-`READING_AT_ONCE` requests are read and decoded at a time. A clean shutdown maps every waiting
-trace and flushes the loggers.
+ExportTraceServiceResponse (partial_success counts spans that could not be read), 400 for a body
+that cannot be decoded, 413 for one above `max_body_bytes` (as sent, while it streams, or once
+decompressed) or of more than the receiver's `max_request_spans` spans, 403 for a request whose
+Host header names no loopback address while the receiver listens on loopback (a web page's DNS
+rebinding: the browser sends the page's own host name), 415 for another content type or
+encoding, 503 (retryable) while more than `max_pending_spans` or `max_pending_bytes` wait, 404
+for other paths and 405 for other methods, 408 for a body not received within `BODY_READ_S`; 503
+too while writes to the lake fail (a full disk, a store down), so exporters keep their spans and
+send them again. `READING_AT_ONCE` requests are read and decoded at a time. A clean shutdown
+maps every waiting trace and flushes the loggers.
 """
 
 import asyncio
@@ -32,8 +34,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "Starlette":
-    """The Starlette application: POST /v1/traces, nothing else."""
+def create_app(
+    receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20, loopback: bool = False
+) -> "Starlette":
+    """The Starlette application: POST /v1/traces, nothing else; `loopback`: listening on a
+    loopback address, so taking only requests addressed to one."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import ClientDisconnect
@@ -44,6 +49,10 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
     reading = asyncio.Semaphore(READING_AT_ONCE)
 
     async def traces(request: "Request") -> "Response":
+        from starlette.responses import PlainTextResponse
+
+        if loopback and not is_loopback(host_name(request.headers.get("host", ""))):
+            return PlainTextResponse("Host must name this machine's loopback address", 403)
         async with reading:  # each holds its body, decompressed and parsed: a few at a time
             return await _traces(request)
 
@@ -79,8 +88,8 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
         try:
             encoding = request.headers.get("content-encoding")
             decoded = wire.decompress(bytes(body), encoding, max_body_bytes)
-            resources = wire.decode(decoded, kind)
-        except wire.BodyTooLargeError as exc:
+            resources = wire.decode(decoded, kind, receiver.max_request_spans)
+        except (wire.BodyTooLargeError, wire.TooManySpansError) as exc:
             return failure(413, wire.INVALID_ARGUMENT, str(exc))
         except BadRequestError as exc:
             return failure(400, wire.INVALID_ARGUMENT, str(exc))
@@ -110,6 +119,25 @@ def create_app(receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20) -> "St
         return Response(wire.success(kind, rejected, reason), 200, media_type=kind)
 
     return Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost` or a loopback address (a host name: where it points is not ours to know)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(header: str) -> str:
+    """The host of a Host header: `[::1]:4318` → `::1`, `localhost:4318` → `localhost`."""
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
 
 
 READING_AT_ONCE = 4
@@ -156,7 +184,7 @@ def run(
 
     try:
         config = uvicorn.Config(
-            create_app(receiver),
+            create_app(receiver, loopback=is_loopback(host)),
             host=host,
             port=port,
             log_level="warning",
