@@ -14,6 +14,8 @@ from typing import Any
 
 import dagster as dg
 
+from trajectory_assets.errors import shown
+
 FORMAT = "%(asctime)s  %(message)s"
 DATE_FORMAT = "%H:%M:%S"
 META = "dagster_meta"  # where Dagster's log handler keeps a record's metadata
@@ -47,8 +49,8 @@ class _ProgressOnly(logging.Filter):
         message = str(meta.get("orig_message", record.getMessage()))
         if record.levelno < logging.INFO or message.startswith(SKIPPED_AFTER_FAILURE):
             return False  # the skipped step's line: the command names the failure itself
-        record.msg, record.args = message, ()
-        return True
+        record.msg, record.args = shown(message), ()  # names of raw files and columns: a
+        return True  # producer's, their control characters as escapes
 
 
 @dg.logger(None, description="The run's progress lines on stderr, without Dagster's event records.")
