@@ -77,11 +77,12 @@ def drop_rejected(lake: Lake, sessions: Sessions) -> int:
 
 
 def rejected_naming(lake: Lake, sessions: Sessions) -> dict[str, list[str]]:
-    """Files of the app's rejected input with lines that name the sessions, and which."""
+    """Files of the app's rejected input with lines that name the sessions, and which; each
+    file read a line at a time (a receiver's rejected input may run to gigabytes)."""
     found = {}
     for path in rejected_files(lake):
-        lines = lake.fs.cat_file(path).decode().splitlines()
-        named = sorted({s for line in lines for s in _names(line, sessions)})
+        with lake.fs.open(path, "rb") as lines:
+            named = sorted({s for line in lines for s in _names(line.decode(), sessions)})
         if named:
             found[path] = named
     return found
