@@ -102,3 +102,36 @@ def test_the_copy_compared_is_the_one_the_tables_keep(tmp_path: Path) -> None:
     nan[0]["latency_ms"] = float("nan")
     write_rows(lake, nan)
     assert not write_rows(lake, nan).changed
+
+
+def test_a_session_another_writer_spelled_otherwise_is_found_and_written_into(
+    tmp_path: Path,
+) -> None:
+    """Spark leaves a space or an `é` as it is in a folder name, and keeps the keys out of the
+    files: an event re-sent to such a session was written again into a folder of this writer's
+    spelling (the runs read both as the session, and a changed copy replaced the lake's), and an
+    identical one was said to differ in app_id and session_id."""
+    from trajectory_assets.lake.raw_write import known_session_days, session_rows
+
+    lake = Lake(str(tmp_path))
+    rows = _rows("s 1 é", DAY1, 3)
+    for row in rows:
+        row["app_id"] = "my app"
+    spark = tmp_path / "raw_events/dt=2026-03-01/app_id=my app/session_id=s 1 é"
+    spark.mkdir(parents=True)
+    keyless = rows_to_table(rows[:2]).drop_columns(["app_id", "session_id"])
+    pq.write_table(keyless, spark / "part-00000-x.c000.snappy.parquet")
+    assert known_session_days(lake, "my app", ["s 1 é", "other"]) == {"s 1 é": "2026-03-01"}
+    assert [r["seq"] for r in session_rows(lake, "2026-03-01", "my app", "s 1 é", ["seq"])] == [
+        0,
+        1,
+    ]
+    changed = [dict(r) for r in rows]
+    changed[1]["input_tokens"] = 99
+    again = write_rows(lake, changed)
+    assert again.events_written == 1 and again.events_skipped == 2
+    assert again.changed == [
+        f"app my app, session s 1 é, event {stable_id('test', 's 1 é', 1)}: input_tokens differ"
+    ]
+    (folder,) = (tmp_path / "raw_events/dt=2026-03-01").glob("*/*")
+    assert folder == spark and len(list(spark.glob("*.parquet"))) == 2  # no second spelling

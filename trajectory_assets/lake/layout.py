@@ -40,6 +40,13 @@ def partition_value(value: Any) -> str:
     return quote(str(value), safe="")
 
 
+def is_plain(value: str) -> bool:
+    """Whether every writer spells `value` alike in a folder name: letters, digits and `_.-~`
+    only, which Hive, Spark, delta-rs and JavaScript leave as they are (a space, an `é` or a
+    `'` each writes its own way)."""
+    return partition_value(value) == value
+
+
 FOLDER_NAME_BYTES = 255
 """The longest folder name of most file systems."""
 

@@ -24,7 +24,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trajectory_assets.lake.fs import Lake, parquet_bytes, read_raw_parquet, write_file_atomic
-from trajectory_assets.lake.layout import RAW_TABLE, is_hidden, is_parquet_name, partition_value
+from trajectory_assets.lake.layout import (
+    RAW_TABLE,
+    is_hidden,
+    is_parquet_name,
+    is_plain,
+    parse_hive,
+    partition_value,
+)
+from trajectory_assets.lake.raw import folders_naming
 from trajectory_assets.schema import COUNTER_COLUMNS, RAW_EVENTS, Row
 
 FILE_PREFIX = "ev-"
@@ -123,25 +131,49 @@ def session_dir(lake: Lake, day: str, app_id: str, session_id: str) -> str:
     )
 
 
+def session_folders(lake: Lake, day: str, app_id: str, session_id: str) -> list[str]:
+    """The session's folders on the day, `session_dir` first: its keys spelled as this writer
+    spells them, or as another writer did (Spark leaves a space or an `é` as it is, JavaScript's
+    encodeURIComponent a `'`). The runs read every spelling as the session, so an event re-sent
+    to a folder spelled otherwise was written again, a second copy, and a changed one replaced
+    the lake's copy in the tables."""
+    ours = session_dir(lake, day, app_id, session_id)
+    found = [ours] if lake.fs.exists(ours) else []
+    if is_plain(app_id) and is_plain(session_id):
+        return found
+    apps = _app_folders(lake, lake.path(RAW_TABLE, f"dt={day}"), app_id)
+    others = folders_naming(lake, apps, "session_id", {session_id})
+    return found + [f for f in others if f.rstrip("/") != ours]
+
+
+def _app_folders(lake: Lake, day_folder: str, app_id: str) -> list[str]:
+    """The day's folders of the app, however spelled (a listing only for an id not plain)."""
+    if is_plain(app_id):
+        folder = posixpath.join(day_folder, f"app_id={app_id}")
+        return [folder] if lake.fs.exists(folder) else []
+    return folders_naming(lake, [day_folder], "app_id", {app_id})
+
+
 def _sorted(table: pa.Table) -> pa.Table:
     order = [("ts", "ascending"), ("seq", "ascending"), ("event_id", "ascending")]
     return table.sort_by(order) if table.num_rows > 1 else table
 
 
-def already_stored(lake: Lake, folder: str, table: pa.Table) -> tuple[set[str], list[str]]:
-    """Ids of the given events a session folder holds, and a line for each of them held with
+def already_stored(
+    lake: Lake, folders: Sequence[str], table: pa.Table
+) -> tuple[set[str], list[str]]:
+    """Ids of the given events a session's folders hold, and a line for each of them held with
     other content. An event id is the idempotency key, so the stored copy stays, but a changed
     copy is named: a re-import after the source or the importer changed would otherwise be
     counted as "already present" and lost without a word. Compared with the stored copy the
     tables use: the first in event order (SPEC.md), should the folder hold an id twice."""
-    fs = lake.fs
-    if not fs.exists(folder):
+    if not folders:
         return set(), []
     wanted = set(table["event_id"].to_pylist())
     ends = table.filter(pc.equal(table["event_type"], "session_end")).to_pylist()
     copies: list[tuple[tuple[object, ...], dict[str, object]]] = []
     held_ends: set[tuple[object, object]] = set()
-    for index, path in enumerate(session_files(lake, folder)):
+    for index, path in enumerate(p for folder in folders for p in session_files(lake, folder)):
         ids = pq.read_table(path, columns=["event_id"], filesystem=lake.arrow_fs)["event_id"]
         overlap = sorted(wanted.intersection(ids.to_pylist()))
         if overlap:
@@ -179,10 +211,11 @@ def session_rows(
 ) -> list[dict[str, Any]]:
     """`columns` of a session's stored events, file by file in name order: what a producer
     continuing the session reads of it (the turn it reached)."""
-    folder = session_dir(lake, day, app_id, session_id)
+    folders = session_folders(lake, day, app_id, session_id)
+    files = sorted((p for f in folders for p in session_files(lake, f)), key=posixpath.basename)
     return [
         row
-        for path in session_files(lake, folder)
+        for path in files
         for row in read_raw_parquet(
             path,
             columns=list(columns),
@@ -230,11 +263,16 @@ def _differences(
         columns = [
             c
             for c in RAW_EVENTS.names
-            if c not in COUNTER_COLUMNS and not _same(old.get(c), new.get(c))
+            if c not in COUNTER_COLUMNS
+            and not (c in _FOLDER_KEYS and old.get(c) is None)  # a writer that left the keys to
+            and not _same(old.get(c), new.get(c))  # the folder names (Spark, DuckDB): the same
         ]
         if columns:
             lines.append(f"event {event_id}: {', '.join(columns)} differ")
     return lines
+
+
+_FOLDER_KEYS = ("app_id", "session_id")
 
 
 def _same(old: object, new: object) -> bool:
@@ -259,12 +297,14 @@ def write_session(
     *,
     drop_existing: bool = False,
 ) -> SessionWrite:
-    """Write one session's events as one file, unless those events are already there."""
-    folder = session_dir(lake, day, app_id, session_id)
+    """Write one session's events as one file, unless those events are already there; into its
+    folder of another writer's spelling when only that one exists."""
+    folders = session_folders(lake, day, app_id, session_id) if drop_existing else []
+    folder = folders[0] if folders else session_dir(lake, day, app_id, session_id)
     total = table.num_rows
     changed: list[str] = []
     if drop_existing:
-        present, differ = already_stored(lake, folder, table)
+        present, differ = already_stored(lake, folders, table)
         changed = [f"app {app_id}, session {session_id}, {line}" for line in differ]
         if present:
             table = table.filter(pc.invert(pc.is_in(table["event_id"], pa.array(list(present)))))
@@ -281,25 +321,22 @@ def known_session_days(
     lake: Lake, app_id: str, session_ids: Iterable[str], days: Collection[str] | None = None
 ) -> dict[str, str]:
     """The `dt` of each given session that is already in the lake (looked for in `days` only,
-    when given): one listing per day."""
-    wanted = {f"session_id={partition_value(s)}": s for s in session_ids}
+    when given), its folders spelled as any writer spells them: one listing per day."""
+    wanted = set(session_ids)
     fs = lake.fs
     root = lake.path(RAW_TABLE)
     if not wanted or not fs.exists(root):
         return {}
     found: dict[str, str] = {}
-    app_folder = f"app_id={partition_value(app_id)}"
     for entry in sorted(fs.ls(root, detail=False)):
         day_folder = posixpath.basename(entry.rstrip("/"))
         if not day_folder.startswith("dt=") or (days is not None and day_folder[3:] not in days):
             continue
-        folder = posixpath.join(root, day_folder, app_folder)
-        if not fs.exists(folder):
-            continue
-        for child in fs.ls(folder, detail=False):
-            name = posixpath.basename(child.rstrip("/"))
-            if name in wanted:
-                found.setdefault(wanted[name], day_folder[3:])
+        for folder in _app_folders(lake, posixpath.join(root, day_folder), app_id):
+            for child in fs.ls(folder, detail=False):
+                session = parse_hive(posixpath.basename(child.rstrip("/"))).get("session_id")
+                if session in wanted:
+                    found.setdefault(session, day_folder[3:])
     return found
 
 
