@@ -161,6 +161,19 @@ def test_a_parquet_file_outside_a_session_folder_stops_the_listing(lake: Lake, f
     assert list_raw_files(lake, dt=DAY2)  # other days still list
 
 
+@pytest.mark.parametrize("folder", ["session_id=s/app_id=a", "app_id=a/part=1/session_id=s"])
+def test_key_folders_in_another_order_stop_the_listing(lake: Lake, folder: str) -> None:
+    """Spark's partitionBy("dt", "session_id", "app_id"): the runs read them, but forget looks
+    for a session's folders inside its app's, found none and left its events."""
+    day = Path(lake.root) / "raw_events" / f"dt={DAY1}"
+    placed = day / folder / "part-0.parquet"
+    placed.parent.mkdir(parents=True)
+    shutil.copy(next(day.glob("app_id=*/session_id=*/*.parquet")), placed)
+    with pytest.raises(RawLayoutError, match="of another order than dt=/app_id=/session_id="):
+        list_raw_files(lake, dt=DAY1)
+    assert list_raw_files(lake, dt=DAY2)
+
+
 def test_a_broken_link_for_the_whole_raw_table_is_named_by_every_listing(
     lake: Lake, tmp_path: Path
 ) -> None:

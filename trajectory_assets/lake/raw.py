@@ -143,6 +143,7 @@ def list_raw_files(
     prefix = root.rstrip("/") + "/"  # listed paths start with it: slicing beats relpath per file
     files: list[RawFile] = []
     misplaced: list[str] = []
+    disordered: list[str] = []  # keys in folders of another order, which forget cannot find
     unnamed: list[str] = []  # Parquet files no run would read: only *.parquet names are
     _check_broken(lake, lake.path(RAW_TABLE))
     for day in days:
@@ -167,6 +168,9 @@ def list_raw_files(
             if not (keys.get("app_id") and keys.get("session_id")):
                 misplaced.append(lake.display_path(path))
                 continue
+            if not _in_order(relative):
+                disordered.append(lake.display_path(path))
+                continue
             if session_ids is not None and keys["session_id"] not in session_ids:
                 continue
             files.append(
@@ -186,6 +190,14 @@ def list_raw_files(
             f"names an empty or null key){_more(misplaced)}, so its events belong to no session: "
             "move each file into its session's folder, or out of raw_events",
         )
+    if disordered:
+        raise RawLayoutError(
+            disordered[0],
+            f"is in key folders of another order than dt=/app_id=/session_id={_more(disordered)} "
+            "(Spark's partitionBy in another order writes them so): forget finds a session by "
+            "that order, and would leave its events; move the folders into it (partitionBy"
+            '("dt", "app_id", "session_id"))',
+        )
     if unnamed:
         raise RawLayoutError(
             unnamed[0],
@@ -193,6 +205,12 @@ def list_raw_files(
             "give raw Parquet files that ending (Firehose: set its file extension)",
         )
     return files
+
+
+def _in_order(relative: str) -> bool:
+    """`raw_events/dt=…/app_id=…/session_id=…/…`: the layout's order of the key folders."""
+    parts = relative.split("/")
+    return len(parts) > 4 and parts[2].startswith("app_id=") and parts[3].startswith("session_id=")
 
 
 def folders_naming(
