@@ -112,32 +112,18 @@ def test_forget_sessions_then_everything_before_a_day(
         assert str(meta["recorded_by"].value).startswith("sync")  # not the older run's record
         for day in (DAY1, DAY2):  # DAY2's page drawn by the rebuild, its tables recorded after
 
-            def last(key: str, day: str = day) -> float:
-                return (
-                    instance.fetch_materializations(
-                        dg.AssetRecordsFilter(asset_key=dg.AssetKey(key), asset_partitions=[day]),
-                        limit=1,
-                    )
-                    .records[0]
-                    .timestamp
-                )
-
-            assert last("daily_report") > last("sessions")  # the page of them: not stale in the UI
-            if day == DAY2:  # rebuilt by a run, on the one thread --num-cpus asked for
-                (rebuilt,) = instance.fetch_materializations(
-                    dg.AssetRecordsFilter(
-                        asset_key=dg.AssetKey("sessions"), asset_partitions=[day]
-                    ),
+            def newest(key: str, day: str = day) -> dg.EventLogRecord:
+                (record,) = instance.fetch_materializations(
+                    dg.AssetRecordsFilter(asset_key=dg.AssetKey(key), asset_partitions=[day]),
                     limit=1,
                 ).records
-                made = rebuilt.asset_materialization.metadata  # type: ignore[union-attr]
+                return record
+
+            page, tables = newest("daily_report"), newest("sessions")
+            assert page.timestamp > tables.timestamp  # the page of them: not stale in the UI
+            if day == DAY2:  # rebuilt by a run, on the one thread --num-cpus asked for
+                made = tables.asset_materialization.metadata  # type: ignore[union-attr]
                 assert made["parallelism"].value == 1 and made["runtime"].value == "inline"
-            (page,) = instance.fetch_materializations(
-                dg.AssetRecordsFilter(
-                    asset_key=dg.AssetKey("daily_report"), asset_partitions=[day]
-                ),
-                limit=1,
-            ).records
             shown = page.asset_materialization.metadata  # type: ignore[union-attr]
             day_sessions = lake_catalog(lake).read("sessions", dt=day).num_rows
             assert shown["sessions"].value == day_sessions  # sync recorded a bare link
