@@ -14,6 +14,7 @@ import pytest
 from tests.ingest.lakes import raw_events
 from tests.ingest.otlp_server import (
     JS,
+    PB,
     TRACE,
     Running,
     json_span,
@@ -251,26 +252,47 @@ def _empty_spans(count: int) -> bytes:
 def test_a_small_request_of_many_spans_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
     """434 bytes of gzip held 200,000 empty spans: 64 MB of rejected rows written, and a full
     body gigabytes of memory, from one request. Spans are counted from the wire first."""
-    from trajectory_assets.ingest import otlp_decode
-
     for endpoint in running_receiver(tmp_path, max_request_spans=1000):
         body = gzip.compress(_empty_spans(200_000))
         assert len(body) < 2000
         zipped = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
         status, _body, _headers = post(_traces(endpoint), body, zipped)
         assert status == 413
-        many = otlp_json([{} for _ in range(1000)])  # with its resource and scope: 1,002
+        many = otlp_json([{} for _ in range(1001)])
         status, answer, _headers = post(_traces(endpoint), many, JS)
         assert status == 413 and json.loads(answer)["message"].startswith(
             "more than 1,000 spans in one request: send smaller batches"
         )
-        assert post(_traces(endpoint), otlp_json([{} for _ in range(990)]), JS)[0] == 200
-        assert len(_rejected(endpoint)) == 990  # spans without ids, each kept with why
-    assert otlp_decode._entries(memoryview(_empty_spans(7)), 100) == 9  # resource, scope, 7
-    assert otlp_decode._entries(memoryview(_empty_spans(7)), 3) == 4  # stops past the limit
-    assert otlp_decode._entries(memoryview(_empty_spans(7)[:-3]), 100) < 9  # cut short: the
-    with pytest.raises(otlp_decode.BadRequestError, match="not an ExportTraceServiceRequest"):
-        otlp_decode.decode_protobuf(_empty_spans(7)[:-3])  # parser says why
+        assert post(_traces(endpoint), otlp_json([{} for _ in range(1000)]), JS)[0] == 200
+        assert len(_rejected(endpoint)) == 1000  # spans without ids, each kept with why
+        assert post(_traces(endpoint), _empty_spans(1000), PB)[0] == 200  # the limit itself
+
+
+def test_a_body_the_span_count_would_misread_or_dwell_on_is_refused_at_once() -> None:
+    """A group in front made the count stop at 0 and the body decoded whole; a run of 0xFF
+    bytes (a varint without end: 657 bytes of gzip) took the event loop for minutes; a body of
+    unknown fields was walked field by field."""
+    import time
+
+    from trajectory_assets.errors import BadRequestError
+    from trajectory_assets.ingest.otlp_count import TooManySpansError, _walk, check_protobuf
+    from trajectory_assets.ingest.otlp_decode import decode_protobuf
+
+    spans = _empty_spans(7)
+    assert _walk(memoryview(spans), 100) == (7, 2)  # 7 spans; a resource and a scope
+    assert _walk(memoryview(spans), 3) == (4, 2)  # stops past the limit
+    assert _walk(memoryview(spans[:-3]), 100)[0] < 7  # cut short: counted as far as it reads,
+    with pytest.raises(BadRequestError, match="not an ExportTraceServiceRequest"):
+        decode_protobuf(spans[:-3])  # and the parser says why
+    with pytest.raises(BadRequestError, match="a group"):
+        check_protobuf(b"\x4b\x4c" + _empty_spans(2000), 1000)  # field 9, an empty group
+    started = time.monotonic()
+    with pytest.raises(BadRequestError, match="a varint longer than ten bytes"):
+        check_protobuf(b"\x0a" + b"\xff" * 640_000, 1000)
+    unknown = b"\x48\x01" * 5000  # field 9, varint 1: legal, and unknown to OTLP
+    with pytest.raises(TooManySpansError, match="resources, scopes and their other"):
+        check_protobuf(unknown, 1000)
+    assert time.monotonic() - started < 1
 
 
 def test_a_receiver_on_loopback_takes_requests_addressed_to_loopback_only(
@@ -295,19 +317,34 @@ def test_a_logger_per_app_stays_open_for_the_latest_apps_only(
     from starlette.testclient import TestClient
 
     from trajectory_assets.ingest import otlp
+    from trajectory_assets.ingest.logger import flusher
     from trajectory_assets.ingest.otlp_http import create_app
 
-    monkeypatch.setattr(otlp, "MAX_OPEN_APPS", 2)
-    receiver = otlp.OtlpReceiver(str(tmp_path / "lake"), settle_s=0.0)
+    real = flusher.write_session
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    quick = {"flush_interval_s": 0.1, "retry_initial_s": 0.1, "retry_max_s": 0.2}
+    receiver = otlp.OtlpReceiver(
+        str(tmp_path / "lake"), settle_s=60.0, max_open_apps=2, logger_options=quick
+    )  # traces mapped by the test alone
     client = TestClient(create_app(receiver))
-    apps = [f"tenant-{i}" for i in range(5)]
+    apps = [f"tenant-{i}" for i in range(7)]
     for i, app in enumerate(apps):
+        if i == 4:  # a logger whose writes fail holds what the client was told was taken
+            assert all(logger.flush() for logger in receiver._loggers.values())
+            monkeypatch.setattr(otlp, "CLOSE_FLUSH_S", 0.5)
+            monkeypatch.setattr(flusher, "write_session", full)
         span = {**json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent"), "traceId": f"{i + 1}" * 32}
         assert client.post("/v1/traces", content=otlp_json([span], app), headers=JS).is_success
         receiver.map_ready(everything=True)
-        assert len(receiver._loggers) <= 2
+        assert list(receiver._loggers)[-1] == app
+        assert len(receiver._loggers) == min(i + 1, 2 if i < 6 else 3)  # none could close: 3
+    monkeypatch.setattr(flusher, "write_session", real)
     receiver.close()
     events = raw_events(tmp_path / "lake")
     assert sorted(set(events["app_id"].to_pylist())) == apps
-    written = sum(s["written_events"] for s in receiver.logger_stats())
-    assert written == events.num_rows and len(receiver.logger_stats()) == 3  # 3 closed, summed
+    stats = receiver.logger_stats()
+    assert sum(s["written_events"] for s in stats) == events.num_rows
+    assert len(stats) == 4  # the closed ones' sum, and the three open

@@ -44,10 +44,13 @@ from trajectory_assets.lake.raw_write import near_days
 log = logging.getLogger(__name__)
 
 MAX_KNOWN_SESSIONS = 200_000
+CLOSE_FLUSH_S = 5.0  # how long closing an app's logger for another may wait for its writes
 MAX_OPEN_APPS = 256
-"""Apps whose logger (a thread and a buffer each) stays open; the least recently written one is
-closed (flushed) for a new app: a client naming a new `service.name` per resource made a thread
-each, never released (a thousand apps, a thousand threads and 1.8 GB)."""
+"""Apps whose logger (a thread and a buffer each) stays open by default; beyond them, the least
+recently written one whose writes succeed is flushed and closed for a new app: a client naming a
+new `service.name` per resource made a thread each, never released (a thousand apps, a thousand
+threads and 1.8 GB). One whose writes fail stays open, so that the receiver keeps answering 503
+and loses nothing it took."""
 _LOGGED_COLUMNS = (
     "ts",
     "turn_index",
@@ -127,6 +130,7 @@ class OtlpReceiver:
         max_done_bytes: int = 64 << 20,
         max_done_traces: int = 100_000,
         max_request_spans: int = 100_000,
+        max_open_apps: int = MAX_OPEN_APPS,
         logger_options: dict[str, Any] | None = None,
     ) -> None:
         self.lake = lake
@@ -140,6 +144,7 @@ class OtlpReceiver:
         self.max_done_bytes = max_done_bytes  # of mapped traces kept for their late spans
         self.max_done_traces = max_done_traces
         self.max_request_spans = max_request_spans  # a request of more is refused (413)
+        self.max_open_apps = max_open_apps
         self._logger_options = {"drop_existing": True, **(logger_options or {})}
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], _Trace] = {}
@@ -148,8 +153,9 @@ class OtlpReceiver:
         self._pending_bytes = 0  # their bytes,
         self._done_bytes = 0  # and those of the mapped traces kept for late spans
         self._loggers: OrderedDict[str, EventLogger] = OrderedDict()  # least recent first
-        self._closed_stats: list[LoggerStats] = []  # of loggers closed for other apps
+        self._closed_stats: LoggerStats | None = None  # the sum of loggers closed for others
         self._turns: dict[str, TraceTurns] = {}  # per app: where each conversation's turns are
+        self._warned_of_apps = False
         self.stats = {"requests": 0, "spans": 0, "rejected_spans": 0, "traces": 0, "events": 0}
         self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
         self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -345,15 +351,30 @@ class OtlpReceiver:
         if logger is not None:
             self._loggers.move_to_end(app)
             return logger
-        if len(self._loggers) >= MAX_OPEN_APPS:  # its events written, its turns read again
-            oldest, closing = self._loggers.popitem(last=False)  # from the lake when it returns
-            self._turns.pop(oldest, None)
-            closing.close()
-            self._closed_stats.append(_totals([*self._closed_stats, closing.stats()]))
-            del self._closed_stats[:-1]
+        if len(self._loggers) >= self.max_open_apps:
+            self._close_one()
         logger = EventLogger(self.lake, app, **self._logger_options)
         self._loggers[app] = logger
         return logger
+
+    def _close_one(self) -> None:
+        """Close the least recently written app's logger that writes what it holds now (its
+        turns are read from the lake again if the app returns)."""
+        for app, logger in list(self._loggers.items()):
+            if logger.stats()["last_error"] is None and logger.flush(CLOSE_FLUSH_S):
+                del self._loggers[app]
+                self._turns.pop(app, None)
+                logger.close()
+                closed = [logger.stats()] + ([self._closed_stats] if self._closed_stats else [])
+                self._closed_stats = _totals(closed)
+                if not self._warned_of_apps:
+                    self._warned_of_apps = True
+                    log.warning(
+                        "OTLP receiver: more than %d apps written to: the least recent one's "
+                        "logger is closed for each new one (max_open_apps)",
+                        self.max_open_apps,
+                    )
+                return
 
     def close(self, timeout: float | None = None) -> None:
         """Map every waiting trace and write everything out; idempotent."""
@@ -365,7 +386,8 @@ class OtlpReceiver:
 
     def logger_stats(self) -> list[LoggerStats]:
         """Each open logger's stats, and the sum of those closed for other apps."""
-        return [*self._closed_stats, *(logger.stats() for logger in list(self._loggers.values()))]
+        closed = [self._closed_stats] if self._closed_stats else []
+        return closed + [logger.stats() for logger in list(self._loggers.values())]
 
     def failing_writes(self) -> str | None:
         """The last error of an app's writes that fail now (the lake's disk full, its store

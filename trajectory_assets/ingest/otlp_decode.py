@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from trajectory_assets.errors import BadRequestError
 from trajectory_assets.ingest.importers.otel_spans import attributes, raw_spans, service_app
+from trajectory_assets.ingest.otlp_count import check_json, check_protobuf
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -74,19 +75,9 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     return bytes(out)
 
 
-class TooManySpansError(BadRequestError):
-    """A request of more spans than the receiver takes at once: a body of empty spans (two bytes
-    each) held a gigabyte of memory and wrote a rejected row per span, from one small request."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"more than {limit:,} spans in one request: send smaller batches (the Collector's "
-            "batch processor: send_batch_max_size)"
-        )
-
-
 def decode(body: bytes, kind: str, max_spans: int = 100_000) -> list[ResourceSpans]:
-    """The request's resources and spans; TooManySpansError past `max_spans` spans."""
+    """The request's resources and spans; TooManySpansError past `max_spans` spans
+    (`otlp_count`)."""
     if kind == PROTOBUF:
         return decode_protobuf(body, max_spans)
     return decode_json(body, max_spans)
@@ -98,8 +89,7 @@ def decode_protobuf(body: bytes, max_spans: int = 100_000) -> list[ResourceSpans
         ExportTraceServiceRequest,
     )
 
-    if _entries(memoryview(body), max_spans) > max_spans:
-        raise TooManySpansError(max_spans)
+    check_protobuf(body, max_spans)
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
@@ -111,48 +101,6 @@ def decode_protobuf(body: bytes, max_spans: int = 100_000) -> list[ResourceSpans
         spans = [_span(span) for scope in resource.scope_spans for span in scope.spans]
         out.append(ResourceSpans(_service(resource_attrs), spans))
     return out
-
-
-def _entries(body: memoryview, limit: int) -> int:
-    """The resource, scope and span entries of an ExportTraceServiceRequest, counted from its
-    wire format (each entry skipped by its length, nothing decoded) up to just past `limit`:
-    parsing took 165 bytes of memory a span before any could be counted. A malformed body is
-    counted as far as it reads; the parser then says what is wrong with it."""
-    count = 0
-    nested = [(0, len(body), 0)]  # (start, end, depth): 0 request, 1 resource, 2 scope
-    try:
-        while nested:
-            pos, end, depth = nested.pop()
-            while pos < end:
-                tag, pos = _read_varint(body, pos)
-                wire = tag & 7
-                if wire == 2:  # a length-delimited field: an entry when it is the level's list
-                    size, pos = _read_varint(body, pos)
-                    if tag >> 3 == (1 if depth == 0 else 2):
-                        count += 1
-                        if count > limit:
-                            return count
-                        if depth < 2:
-                            nested.append((pos, pos + size, depth + 1))
-                    pos += size
-                elif wire in (0, 1, 5):  # a varint, 8 or 4 bytes
-                    pos = _read_varint(body, pos)[1] if wire == 0 else pos + (8 if wire == 1 else 4)
-                else:
-                    return count
-    except IndexError:  # cut short
-        return count
-    return count
-
-
-def _read_varint(body: memoryview, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = body[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
 
 
 def _span(span: "PbSpan") -> dict[str, Any]:
@@ -196,8 +144,7 @@ def decode_json(body: bytes, max_spans: int = 100_000) -> list[ResourceSpans]:
         raise BadRequestError("not an ExportTraceServiceRequest: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans", []), list):
         raise BadRequestError("not an ExportTraceServiceRequest: no resourceSpans list")
-    if _json_entries(doc.get("resourceSpans") or []) > max_spans:
-        raise TooManySpansError(max_spans)
+    check_json(doc.get("resourceSpans") or [], max_spans)
     out = []
     for resource in doc.get("resourceSpans") or []:
         if not isinstance(resource, dict):
@@ -211,22 +158,6 @@ def decode_json(body: bytes, max_spans: int = 100_000) -> list[ResourceSpans]:
             raise BadRequestError("malformed resourceSpans: a span is not an object")
         out.append(ResourceSpans(_service(resource_attrs), [s for s in spans]))
     return out
-
-
-def _json_entries(resources: list[Any]) -> int:
-    """The resource, scope and span entries, as `_entries` counts them (malformed ones count as
-    what they are not: the mapping says what is wrong)."""
-    count = len(resources)
-    for resource in resources:
-        scopes = (
-            resource.get("scopeSpans") or resource.get("instrumentationLibrarySpans")
-            if isinstance(resource, dict)
-            else None
-        )
-        for scope in scopes if isinstance(scopes, list) else ():
-            spans = scope.get("spans") if isinstance(scope, dict) else None
-            count += 1 + (len(spans) if isinstance(spans, list) else 0)
-    return count
 
 
 def _service(resource_attrs: dict[str, Any]) -> str | None:

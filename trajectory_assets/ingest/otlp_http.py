@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from trajectory_assets.errors import BadRequestError
 from trajectory_assets.ingest.otlp import OtlpReceiver
+from trajectory_assets.ingest.otlp_count import TooManySpansError
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -85,11 +86,15 @@ def create_app(
             return PlainTextResponse("request body incomplete", 400)
         except TimeoutError:  # it held one of the few reading slots: four such stopped all
             return PlainTextResponse(f"request body not received in {BODY_READ_S:g} s", 408)
-        try:
+        try:  # off the event loop: the other clients' requests go on meanwhile
             encoding = request.headers.get("content-encoding")
-            decoded = wire.decompress(bytes(body), encoding, max_body_bytes)
-            resources = wire.decode(decoded, kind, receiver.max_request_spans)
-        except (wire.BodyTooLargeError, wire.TooManySpansError) as exc:
+            decoded = await run_in_threadpool(
+                wire.decompress, bytes(body), encoding, max_body_bytes
+            )
+            resources = await run_in_threadpool(
+                wire.decode, decoded, kind, receiver.max_request_spans
+            )
+        except (wire.BodyTooLargeError, TooManySpansError) as exc:
             return failure(413, wire.INVALID_ARGUMENT, str(exc))
         except BadRequestError as exc:
             return failure(400, wire.INVALID_ARGUMENT, str(exc))
