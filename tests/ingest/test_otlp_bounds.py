@@ -309,6 +309,26 @@ def test_a_receiver_on_loopback_takes_requests_addressed_to_loopback_only(
         assert post(_traces(endpoint), sent, {**JS, "Host": host})[0] == 200
 
 
+def test_a_host_allowed_besides_loopback_is_taken(tmp_path: Path) -> None:
+    """A proxy on the machine that passes on its clients' Host was refused, with no way out."""
+    from starlette.testclient import TestClient
+
+    from trajectory_assets.ingest.otlp import OtlpReceiver
+    from trajectory_assets.ingest.otlp_http import create_app
+
+    receiver = OtlpReceiver(str(tmp_path / "lake"))
+    try:  # the test client names the host "testserver"
+        refused = TestClient(create_app(receiver, loopback=True)).post(
+            "/v1/traces", content=otlp_json([]), headers=JS
+        )
+        assert refused.status_code == 403 and "serve --allowed-host" in refused.text
+        allowed = create_app(receiver, loopback=True, allowed_hosts=["TestServer"])
+        taken = TestClient(allowed).post("/v1/traces", content=otlp_json([]), headers=JS)
+        assert taken.status_code == 200
+    finally:
+        receiver.close()
+
+
 def test_a_logger_per_app_stays_open_for_the_latest_apps_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,7 +25,16 @@ from trajectory_assets.cli.common import CliError, open_lake, say, tell
     help="port to listen on (4318 is OTLP/HTTP's; 0 picks a free one)",
 )
 @click.option("--app-id", help="app id of the received sessions (default: each service.name)")
-def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="on loopback, a Host header to take besides loopback addresses (a proxy on this "
+    "machine that passes on its clients' Host); repeatable",
+)
+def serve(
+    lake: str, host: str, port: int, app_id: str | None, allowed_hosts: tuple[str, ...]
+) -> None:
     from trajectory_assets.ingest.otlp import OtlpReceiver
     from trajectory_assets.ingest.otlp_http import is_loopback, run
     from trajectory_assets.ingest.run import materialize_command
@@ -44,7 +53,7 @@ def serve(lake: str, host: str, port: int, app_id: str | None) -> None:
     open_lake(lake, must_exist=False)
     receiver = OtlpReceiver(lake, app_id=app_id)
     try:
-        run(receiver, host=host, port=port, ready=ready)
+        run(receiver, host=host, port=port, ready=ready, allowed_hosts=allowed_hosts)
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     stats = receiver.stats

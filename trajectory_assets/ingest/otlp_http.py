@@ -20,7 +20,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 from trajectory_assets.errors import BadRequestError
@@ -36,10 +36,16 @@ log = logging.getLogger(__name__)
 
 
 def create_app(
-    receiver: OtlpReceiver, *, max_body_bytes: int = 64 << 20, loopback: bool = False
+    receiver: OtlpReceiver,
+    *,
+    max_body_bytes: int = 64 << 20,
+    loopback: bool = False,
+    allowed_hosts: Collection[str] = (),
 ) -> "Starlette":
     """The Starlette application: POST /v1/traces, nothing else; `loopback`: listening on a
-    loopback address, so taking only requests addressed to one."""
+    loopback address, so taking only requests addressed to one, or to `allowed_hosts` (a proxy
+    on the machine that passes on its clients' Host)."""
+    allowed = {host.lower() for host in allowed_hosts}
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import ClientDisconnect
@@ -52,8 +58,14 @@ def create_app(
     async def traces(request: "Request") -> "Response":
         from starlette.responses import PlainTextResponse
 
-        if loopback and not is_loopback(host_name(request.headers.get("host", ""))):
-            return PlainTextResponse("Host must name this machine's loopback address", 403)
+        host = host_name(request.headers.get("host", ""))
+        if loopback and not is_loopback(host) and host.lower() not in allowed:
+            return PlainTextResponse(
+                f"Host {host!r} is no loopback address, and the receiver listens on loopback: "
+                "it takes requests addressed to this machine only (serve --allowed-host names "
+                "another, e.g. a proxy's)",
+                403,
+            )
         async with reading:  # each holds its body, decompressed and parsed: a few at a time
             return await _traces(request)
 
@@ -164,6 +176,7 @@ def serve(
     ready: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
     receiver_options: dict[str, Any] | None = None,
+    allowed_hosts: Collection[str] = (),
 ) -> None:
     """Receive OTLP/HTTP traces into `lake` until SIGINT/SIGTERM (or `stop` is set).
 
@@ -172,7 +185,7 @@ def serve(
     nothing that was acknowledged.
     """
     receiver = OtlpReceiver(lake, app_id=app_id, **(receiver_options or {}))
-    run(receiver, host=host, port=port, ready=ready, stop=stop)
+    run(receiver, host=host, port=port, ready=ready, stop=stop, allowed_hosts=allowed_hosts)
 
 
 def run(
@@ -182,6 +195,7 @@ def run(
     port: int = 4318,
     ready: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
+    allowed_hosts: Collection[str] = (),
 ) -> None:
     """`serve` with a receiver of the caller's (who reads its stats and days afterwards);
     closes it on the way out."""
@@ -189,7 +203,7 @@ def run(
 
     try:
         config = uvicorn.Config(
-            create_app(receiver, loopback=is_loopback(host)),
+            create_app(receiver, loopback=is_loopback(host), allowed_hosts=allowed_hosts),
             host=host,
             port=port,
             log_level="warning",
