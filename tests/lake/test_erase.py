@@ -4,6 +4,8 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.lakes import DAY1, DAY2, write_session_file
@@ -78,26 +80,42 @@ def test_a_link_out_of_the_lake_forget_would_mishandle_is_refused_before_anythin
     file, leaving the forgotten rows in its target."""
     files = list_raw_files(lake, dt=DAY1)
     victim = files[0]
-    other = next(f for f in files if f.session_id != victim.session_id)
+    other = next(
+        f for f in files if f.app_id == victim.app_id and f.session_id != victim.session_id
+    )
+    stranger = next(f for f in files if f.app_id != victim.app_id)
     link = Path(lake.path(victim.path)).parent / "zz.parquet"
     precious = tmp_path / "precious.txt"
     precious.write_text("not events")
-    link.symlink_to(precious)
-    (planted,) = [f for f in list_raw_files(lake, dt=DAY1) if f.path.endswith("zz.parquet")]
-    with pytest.raises(RawLayoutError, match=f"{precious}, outside the lake, which is no Parquet"):
-        erase_raw.refuse_outside_targets(lake, [victim, planted], [], [victim.session_id])
+    finance = tmp_path / "finance.parquet"  # a Parquet file, of no events
+    pq.write_table(pa.table({"account": ["a"], "usd": [1.0]}), finance)
     shared = tmp_path / "shared.parquet"
     shutil.copy(lake.path(other.path), shared)  # the other session's events
+    foreign = tmp_path / "foreign.parquet"
+    shutil.copy(lake.path(stranger.path), foreign)  # another app's
+    asked = erase.Request(victim.app_id, (victim.session_id,))
+
+    def refused(target: Path, request: erase.Request = asked) -> str:
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(target)
+        planted = next(f for f in list_raw_files(lake, dt=DAY1) if f.path.endswith("zz.parquet"))
+        with pytest.raises(RawLayoutError) as raised:
+            erase_raw.refuse_outside_targets(lake, request, [victim, planted], [])
+        return str(raised.value)
+
+    assert f"{precious}, outside the lake, which is no Parquet file" in refused(precious)
+    assert "which is no raw events file (it has no event_id" in refused(finance)
+    assert "which holds other sessions' events too" in refused(shared)
+    both = erase.Request(victim.app_id, (victim.session_id, other.session_id, stranger.session_id))
+    assert "which holds other apps' events too" in refused(foreign, both)
     link.unlink()
     link.symlink_to(shared)
-    with pytest.raises(RawLayoutError, match="which holds other sessions' events too"):
-        erase_raw.refuse_outside_targets(lake, [victim, planted], [], [victim.session_id])
-    erase_raw.refuse_outside_targets(  # its events alone: deleted with the link, as above
-        lake, [victim, planted], [], [victim.session_id, other.session_id]
-    )
+    planted = next(f for f in list_raw_files(lake, dt=DAY1) if f.path.endswith("zz.parquet"))
+    erase_raw.refuse_outside_targets(lake, both, [victim, planted], [])  # theirs alone: it goes
     with pytest.raises(RawLayoutError, match="forget would write the link again as a file"):
-        erase_raw.refuse_outside_targets(lake, [victim], [planted.path], [victim.session_id])
-    assert precious.exists() and shared.exists()
+        erase_raw.refuse_outside_targets(lake, asked, [victim], [planted.path])
+    assert precious.exists() and shared.exists() and finance.exists()
 
 
 def test_sessions_forgotten_before_are_known_in_any_order_and_in_part(tmp_path: Path) -> None:

@@ -247,7 +247,7 @@ def _plan(
             "could not rebuild them: give their code with --defs MODULE (or list it under "
             '"defs" in the lake\'s trajectory_assets.json) and run it again; nothing was deleted'
         )
-    erase_raw.refuse_outside_targets(where, files, misfiled, forgotten)
+    erase_raw.refuse_outside_targets(where, by_id, files, misfiled)
     pooled = pooling(catalog, registry, days, on_bad_file)
     parameters = other_parameters(catalog, registry, sorted({*days, *pooled.days}))
     return _Plan(files, forgotten, misfiled, by_id, days, resumed, what, pooled, parameters)

@@ -81,22 +81,22 @@ def delete_raw(lake: Lake, files: Sequence[RawFile]) -> list[str]:
 
 
 def refuse_outside_targets(
-    lake: Lake, files: Sequence[RawFile], others: Sequence[str], sessions: Collection[str]
+    lake: Lake, request: Request, files: Sequence[RawFile], others: Sequence[str]
 ) -> None:
     """RawLayoutError, before anything is deleted, for a link out of the lake that a forget
-    would mishandle: one of the sessions' files whose target is no Parquet file of their events
+    would mishandle: one of the sessions' files whose target is no raw events file of theirs
     alone (the target is deleted: a link planted to any file made forget delete it), or another
     session's file holding rows of theirs (written again as a file, the link would leave their
     rows in its target)."""
     for path, target in _linked_outside(lake, [f.path for f in files]).items():
-        try:
-            read = pq.read_table(target, columns=["session_id"]) if _has_ids(target) else None
-        except (OSError, pa.ArrowException):
-            raise RawLayoutError(path, _outside(target, "is no Parquet file")) from None
-        if read is not None and not set(read["session_id"].drop_null().to_pylist()) <= set(
-            sessions
-        ):
-            raise RawLayoutError(path, _outside(target, "holds other sessions' events too"))
+        problem = _not_theirs(target, request)
+        if problem:
+            raise RawLayoutError(
+                path,
+                f"links to {target}, outside the lake, which {problem}: forget deletes the "
+                "target of a linked raw file of the sessions (it holds their events), and not "
+                "this one; remove the link (or the target's other data), then forget again",
+            )
     for path, target in _linked_outside(lake, others).items():
         raise RawLayoutError(
             path,
@@ -107,16 +107,19 @@ def refuse_outside_targets(
         )
 
 
-def _has_ids(target: str) -> bool:
-    return "session_id" in pq.read_schema(target).names
-
-
-def _outside(target: str, problem: str) -> str:
-    return (
-        f"links to {target}, outside the lake, which {problem}: forget deletes the target of a "
-        "linked raw file of the sessions (it holds their events), and not this one; remove the "
-        "link (or the target's other data), then forget again"
-    )
+def _not_theirs(target: str, request: Request) -> str | None:
+    """Why a linked file outside the lake is not the requested sessions' raw events alone."""
+    try:
+        names = set(pq.read_schema(target).names)
+        keys = pq.read_table(target, columns=sorted(names & {"app_id", "session_id"}))
+    except (OSError, pa.ArrowException):
+        return "is no Parquet file"
+    if not {"event_id", "ts", "event_type"} <= names:
+        return "is no raw events file (it has no event_id, ts and event_type)"
+    for column, theirs in (("session_id", set(request.session_ids)), ("app_id", {request.app_id})):
+        if column in names and not set(keys[column].drop_null().to_pylist()) <= theirs:
+            return f"holds other {column.removesuffix('_id')}s' events too"
+    return None
 
 
 def _outside_targets(lake: Lake, files: Sequence[RawFile]) -> list[str]:
