@@ -264,6 +264,33 @@ def test_forget_refuses_a_link_to_a_file_outside_the_lake_that_holds_no_events_o
     assert precious.exists() and Path(lake.path(victim.path)).exists()
 
 
+def test_forget_refuses_what_its_rebuild_or_purge_would_before_deleting_anything(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """Raw key folders of another order on the day, or a linked folder inside a table: forget
+    deleted the raw files, then stopped in its rebuild or purge."""
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    lake = Lake(str(root))
+    app = "support-bot"
+    (victim, *_) = list_raw_files(lake, dt=DAY1, app_id=app)
+    day = root / "raw_events" / f"dt={DAY1}"
+    disordered = day / "session_id=x" / f"app_id={app}" / "part-0.parquet"
+    disordered.parent.mkdir(parents=True)
+    shutil.copy(lake.path(victim.path), disordered)
+    refused = forget(root, home, "--app-id", app, "--session-id", victim.session_id)
+    assert (
+        refused.returncode == 1
+        and "of another order than dt=/app_id=/session_id=" in refused.stderr
+    )
+    shutil.rmtree(day / "session_id=x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "sessions" / "dt=1999-01-01").symlink_to(outside)
+    linked = forget(root, home, "--app-id", app, "--session-id", victim.session_id)
+    assert linked.returncode == 1 and "is a symbolic link to a folder inside" in linked.stderr
+    assert Path(lake.path(victim.path)).exists()
+
+
 def test_forget_holds_the_pool_while_it_deletes_and_purges(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

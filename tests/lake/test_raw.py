@@ -161,7 +161,10 @@ def test_a_parquet_file_outside_a_session_folder_stops_the_listing(lake: Lake, f
     assert list_raw_files(lake, dt=DAY2)  # other days still list
 
 
-@pytest.mark.parametrize("folder", ["session_id=s/app_id=a", "app_id=a/part=1/session_id=s"])
+@pytest.mark.parametrize(
+    "folder",
+    ["session_id=s/app_id=a", "app_id=a/part=1/session_id=s", "app_id=a/session_id=s/app_id=b"],
+)
 def test_key_folders_in_another_order_stop_the_listing(lake: Lake, folder: str) -> None:
     """Spark's partitionBy("dt", "session_id", "app_id"): the runs read them, but forget looks
     for a session's folders inside its app's, found none and left its events."""

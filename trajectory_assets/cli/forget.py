@@ -202,7 +202,9 @@ def _plan(
     from trajectory_assets.engine.windows import pooling
     from trajectory_assets.lake import erase, erase_raw
     from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.delta_history import refuse_linked_folders
     from trajectory_assets.lake.layout import parse_hive
+    from trajectory_assets.lake.raw import list_raw_files
 
     catalog = Catalog(where, registry.tables)  # read only until the plan is made
     files = erase.raw_files(where, request)
@@ -249,6 +251,10 @@ def _plan(
         )
     erase_raw.refuse_outside_targets(where, by_id, files, misfiled)
     pooled = pooling(catalog, registry, days, on_bad_file)
+    for day in sorted({*days, *pooled.days}):  # what its rebuild and purge would refuse, named
+        list_raw_files(where, dt=day)  # before anything is deleted
+    for table in registry.tables:
+        refuse_linked_folders(where, table)
     parameters = other_parameters(catalog, registry, sorted({*days, *pooled.days}))
     return _Plan(files, forgotten, misfiled, by_id, days, resumed, what, pooled, parameters)
 

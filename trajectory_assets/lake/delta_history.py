@@ -232,7 +232,7 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
     if not listed:
         return Vacuumed([], 0, hours)
     if full:
-        _refuse_linked_folders(lake, name)
+        refuse_linked_folders(lake, name)
     sizes = {
         posixpath.basename(path): int(info.get("size") or 0)
         for path, info in lake.fs.find(lake.path(name), detail=True).items()
@@ -243,7 +243,7 @@ def vacuum(lake: Lake, name: str, retention_hours: float, *, full: bool = False)
     return Vacuumed(due, sum(sizes[posixpath.basename(f)] for f in due), hours)
 
 
-def _refuse_linked_folders(lake: Lake, name: str) -> None:
+def refuse_linked_folders(lake: Lake, name: str) -> None:
     """LinkedFolderError for a link to a folder in the table's folder (local lakes): delta-rs'
     full vacuum follows it and deletes its target's files, while the listing of what is due
     (fsspec's, which does not follow it) said nothing of them."""

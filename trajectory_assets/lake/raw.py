@@ -208,9 +208,16 @@ def list_raw_files(
 
 
 def _in_order(relative: str) -> bool:
-    """`raw_events/dt=…/app_id=…/session_id=…/…`: the layout's order of the key folders."""
+    """`raw_events/dt=…/app_id=…/session_id=…/…`: the layout's order of the key folders, and
+    none of them again below (the runs take the last one of a key)."""
     parts = relative.split("/")
-    return len(parts) > 4 and parts[2].startswith("app_id=") and parts[3].startswith("session_id=")
+    keys = ("dt=", "app_id=", "session_id=")
+    return (
+        len(parts) > 4
+        and parts[2].startswith("app_id=")
+        and parts[3].startswith("session_id=")
+        and not any(part.startswith(keys) for part in parts[4:-1])
+    )
 
 
 def folders_naming(
