@@ -40,11 +40,16 @@ def partition_value(value: Any) -> str:
     return quote(str(value), safe="")
 
 
-def is_plain(value: str) -> bool:
-    """Whether every writer spells `value` alike in a folder name: letters, digits and `_.-~`
-    only, which Hive, Spark, delta-rs and JavaScript leave as they are (a space, an `é` or a
-    `'` each writes its own way)."""
-    return partition_value(value) == value
+def spellings(value: str) -> list[str]:
+    """How writers spell `value` in a folder name, this project's first: Hive's and Spark's
+    `escapePathName` leave a space, a `+` or an `é` as they are, JavaScript's
+    encodeURIComponent `!'()*`. The runs read any spelling as the value; a writer that looks a
+    session up by name must try these."""
+    hive = "".join(f"%{ord(c):02X}" if c in _HIVE_ESCAPED or ord(c) < 0x20 else c for c in value)
+    return list(dict.fromkeys([partition_value(value), hive, quote(value, safe="!'()*~")]))
+
+
+_HIVE_ESCAPED = frozenset("\"#%'*/:=?\\\x7f{[]^")
 
 
 FOLDER_NAME_BYTES = 255

@@ -150,9 +150,9 @@ def list_raw_files(
         bases = [lake.path(RAW_TABLE, f"dt={day}")]
         _check_broken(lake, bases[0])
         if app_id is not None:
-            bases = folders_naming(lake, bases, "app_id", {app_id})
+            bases = _folders_naming(lake, bases, "app_id", {app_id})
             if session_ids is not None:
-                bases = folders_naming(lake, bases, "session_id", set(session_ids))
+                bases = _folders_naming(lake, bases, "session_id", set(session_ids))
         bases = [base for base in bases if lake.fs.exists(base)]
         for path, info in (found for base in bases for found in _find(lake, base)):
             relative = (
@@ -220,7 +220,7 @@ def _in_order(relative: str) -> bool:
     )
 
 
-def folders_naming(
+def _folders_naming(
     lake: Lake, parents: Sequence[str], column: str, values: Collection[str]
 ) -> list[str]:
     """The `column=` folders of the parents whose names decode to one of `values`: the name our

@@ -28,11 +28,10 @@ from trajectory_assets.lake.layout import (
     RAW_TABLE,
     is_hidden,
     is_parquet_name,
-    is_plain,
     parse_hive,
     partition_value,
+    spellings,
 )
-from trajectory_assets.lake.raw import folders_naming
 from trajectory_assets.schema import COUNTER_COLUMNS, RAW_EVENTS, Row
 
 FILE_PREFIX = "ev-"
@@ -134,24 +133,22 @@ def session_dir(lake: Lake, day: str, app_id: str, session_id: str) -> str:
 def session_folders(lake: Lake, day: str, app_id: str, session_id: str) -> list[str]:
     """The session's folders on the day, `session_dir` first: its keys spelled as this writer
     spells them, or as another writer did (Spark leaves a space or an `é` as it is, JavaScript's
-    encodeURIComponent a `'`). The runs read every spelling as the session, so an event re-sent
-    to a folder spelled otherwise was written again, a second copy, and a changed one replaced
-    the lake's copy in the tables."""
-    ours = session_dir(lake, day, app_id, session_id)
-    found = [ours] if lake.fs.exists(ours) else []
-    if is_plain(app_id) and is_plain(session_id):
-        return found
-    apps = _app_folders(lake, lake.path(RAW_TABLE, f"dt={day}"), app_id)
-    others = folders_naming(lake, apps, "session_id", {session_id})
-    return found + [f for f in others if f.rstrip("/") != ours]
+    encodeURIComponent a `'`: `layout.spellings`). The runs read every spelling as the session,
+    so an event re-sent to a folder spelled otherwise was written again, a second copy, and a
+    changed one replaced the lake's copy in the tables. A few existence checks, no listing."""
+    day_folder = lake.path(RAW_TABLE, f"dt={day}")
+    return [
+        found
+        for app in _app_folders(lake, day_folder, app_id)
+        for spelled in spellings(session_id)
+        if lake.fs.exists(found := posixpath.join(app, f"session_id={spelled}"))
+    ]
 
 
 def _app_folders(lake: Lake, day_folder: str, app_id: str) -> list[str]:
-    """The day's folders of the app, however spelled (a listing only for an id not plain)."""
-    if is_plain(app_id):
-        folder = posixpath.join(day_folder, f"app_id={app_id}")
-        return [folder] if lake.fs.exists(folder) else []
-    return folders_naming(lake, [day_folder], "app_id", {app_id})
+    """The day's folders of the app, as any writer of `layout.spellings` spells it."""
+    candidates = (posixpath.join(day_folder, f"app_id={spelled}") for spelled in spellings(app_id))
+    return [folder for folder in candidates if lake.fs.exists(folder)]
 
 
 def _sorted(table: pa.Table) -> pa.Table:
