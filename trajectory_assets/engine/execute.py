@@ -108,13 +108,29 @@ def _steps(task: BatchTask) -> Iterator[Computed]:
                 audit = op.audit(ctx, batch, outputs)
             except Exception as exc:
                 where = f"operator {op.name} dt={task.day} batch {task.batch_id}"
-                error = f"{type(exc).__name__}: {exc}{_in_own_code(exc, op)}"
+                error = _out_of_memory(exc) or f"{type(exc).__name__}: {exc}{_in_own_code(exc, op)}"
                 raise OperatorError(where, error, traceback.format_exc()) from exc
         finally:
             batch.close()
         if not op.two_phase or task.phase == "merge":
             produced.update(outputs)
         yield step, outputs, audit, input_rows, read
+
+
+OUT_OF_MEMORY = ("MemoryError", "OutOfMemoryException")  # Python's and Arrow's; DuckDB's
+
+
+def _out_of_memory(exc: Exception) -> str | None:
+    """What to do about a batch that ran out of memory: DuckDB's own advice (`SET threads`,
+    `SET memory_limit`) is no setting of a command line."""
+    if not any(kind.__name__ in OUT_OF_MEMORY for kind in type(exc).__mro__):
+        return None
+    said = (str(exc).splitlines() or [""])[0]
+    return (
+        f"out of memory ({type(exc).__name__}: {said}): give the run more memory, or hold fewer "
+        "batches at once (--num-cpus 1) or smaller ones (batch_bytes); a batch holds whole "
+        "sessions, so the largest session of the day is the least it needs (README, --num-cpus)"
+    )
 
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep

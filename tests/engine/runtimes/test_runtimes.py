@@ -116,6 +116,32 @@ def test_an_operators_own_error_is_named_alike_on_both_runtimes(
     assert explored.value.where.startswith(f"operator sessionize dt={DAY1} batch {DAY1}-")
 
 
+def test_a_batch_out_of_memory_says_what_to_do(lake: Lake) -> None:
+    """DuckDB's own advice (SET threads, SET memory_limit) is no setting of a command line, and
+    the hint for Python's MemoryError never matched DuckDB's or Arrow's."""
+    import duckdb
+
+    for error in (
+        duckdb.OutOfMemoryException(
+            "Out of Memory Error: Failed to allocate block of 262144 bytes\n\nPossible "
+            "solutions:\n* Reducing the number of threads (SET threads=X)"
+        ),
+        pa.ArrowMemoryError("malloc of size 4096 failed"),
+    ):
+
+        class Hungry(Sessionize):
+            raised = error
+
+            def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
+                raise self.raised
+
+        with pytest.raises(OperatorError) as raised:
+            run_operator(Hungry(), lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
+        said = raised.value.error
+        assert said.startswith(f"out of memory ({type(error).__name__}: ")
+        assert "--num-cpus 1" in said and "batch_bytes" in said and "SET threads" not in said
+
+
 @pytest.mark.parametrize("runtime", ["inline", pytest.param("ray", marks=pytest.mark.ray)])
 def test_a_lost_input_file_is_named_alike_on_both_runtimes(
     lake: Lake, runtime: str, request: pytest.FixtureRequest
