@@ -129,6 +129,11 @@ class BrokenTableError(RuntimeError):
     writer, cut short by a copy): it alone is unreadable, not the lake."""
 
 
+class WorkersFailedError(RuntimeError):
+    """Ray's batch workers died (killed for memory, crashed) past their retries: the message
+    names the operators and days, which Ray's own error does not."""
+
+
 class LinkedFolderError(RuntimeError):
     """A symbolic link to a folder inside a table's folder: a full vacuum (`vacuum --full`,
     `forget`'s purge) follows it and deletes what it links to, outside the table."""

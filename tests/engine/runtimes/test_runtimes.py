@@ -16,7 +16,7 @@ from trajectory_assets.engine.results import RunResult
 from trajectory_assets.engine.runtimes.auto import AutoRuntime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.engine.runtimes.ray import RayRuntime
-from trajectory_assets.errors import LostDataFileError, OperatorError
+from trajectory_assets.errors import LostDataFileError, OperatorError, WorkersFailedError
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import OpContext
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize, ToolStats
@@ -140,6 +140,26 @@ def test_a_batch_out_of_memory_says_what_to_do(lake: Lake) -> None:
         said = raised.value.error
         assert said.startswith(f"out of memory ({type(error).__name__}: ")
         assert "--num-cpus 1" in said and "batch_bytes" in said and "SET threads" not in said
+
+
+@pytest.mark.ray
+def test_a_ray_worker_that_dies_is_one_line_naming_the_operator_and_day(
+    lake: Lake, ray_session: None
+) -> None:
+    """Killed for memory (Ray's monitor, a container's limit), a worker's death past its
+    retries ended the run with Ray's ActorDiedError, naming neither operator nor day."""
+
+    class Dying(Sessionize):  # defined here, so Ray ships it by value
+        def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
+            import os
+
+            os._exit(1)
+
+    with pytest.raises(WorkersFailedError) as raised:
+        run_operator(Dying(), lake, [DAY1], RayRuntime(max_task_retries=0))
+    said = str(raised.value)
+    assert said.startswith(f"Ray's batch workers running sessionize on {DAY1} failed (")
+    assert "--num-cpus" in said and "\n" not in said
 
 
 @pytest.mark.parametrize("runtime", ["inline", pytest.param("ray", marks=pytest.mark.ray)])
