@@ -280,7 +280,7 @@ def test_forget_refuses_what_its_rebuild_or_purge_would_before_deleting_anything
     refused = forget(root, home, "--app-id", app, "--session-id", victim.session_id)
     assert (
         refused.returncode == 1
-        and "of another order than dt=/app_id=/session_id=" in refused.stderr
+        and "not in the order dt=/app_id=/session_id=, each key once" in refused.stderr
     )
     shutil.rmtree(day / "session_id=x")
     outside = tmp_path / "outside"

@@ -305,7 +305,13 @@ def test_a_receiver_on_loopback_takes_requests_addressed_to_loopback_only(
     for host in ("evil.example.com", f"evil.example.com:{port}", "10.0.0.1"):
         status, answer, _headers = post(_traces(endpoint), sent, {**JS, "Host": host})
         assert status == 403 and b"loopback" in answer
-    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "LOCALHOST", f"[::1]:{port}"):
+    for host in (
+        f"localhost:{port}",
+        f"127.0.0.1:{port}",
+        "LOCALHOST",
+        f"[::1]:{port}",
+        "localhost.",
+    ):
         assert post(_traces(endpoint), sent, {**JS, "Host": host})[0] == 200
 
 
@@ -322,9 +328,10 @@ def test_a_host_allowed_besides_loopback_is_taken(tmp_path: Path) -> None:
             "/v1/traces", content=otlp_json([]), headers=JS
         )
         assert refused.status_code == 403 and "serve --allowed-host" in refused.text
-        allowed = create_app(receiver, loopback=True, allowed_hosts=["TestServer"])
-        taken = TestClient(allowed).post("/v1/traces", content=otlp_json([]), headers=JS)
-        assert taken.status_code == 200
+        for given in ("TestServer", "testserver:8443"):  # the header as a proxy sends it too
+            allowed = create_app(receiver, loopback=True, allowed_hosts=[given])
+            taken = TestClient(allowed).post("/v1/traces", content=otlp_json([]), headers=JS)
+            assert taken.status_code == 200
     finally:
         receiver.close()
 

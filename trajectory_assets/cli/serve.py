@@ -29,8 +29,8 @@ from trajectory_assets.cli.common import CliError, open_lake, say, tell
     "--allowed-host",
     "allowed_hosts",
     multiple=True,
-    help="on loopback, a Host header to take besides loopback addresses (a proxy on this "
-    "machine that passes on its clients' Host); repeatable",
+    help="on loopback, a host name to take in the Host header besides loopback addresses (a "
+    "proxy on this machine that passes on its clients' Host; any port); repeatable",
 )
 def serve(
     lake: str, host: str, port: int, app_id: str | None, allowed_hosts: tuple[str, ...]

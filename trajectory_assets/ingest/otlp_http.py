@@ -45,7 +45,7 @@ def create_app(
     """The Starlette application: POST /v1/traces, nothing else; `loopback`: listening on a
     loopback address, so taking only requests addressed to one, or to `allowed_hosts` (a proxy
     on the machine that passes on its clients' Host)."""
-    allowed = {host.lower() for host in allowed_hosts}
+    allowed = {host_name(host) for host in allowed_hosts}  # `NAME:PORT` as sent, or NAME
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import ClientDisconnect
@@ -59,7 +59,7 @@ def create_app(
         from starlette.responses import PlainTextResponse
 
         host = host_name(request.headers.get("host", ""))
-        if loopback and not is_loopback(host) and host.lower() not in allowed:
+        if loopback and not is_loopback(host) and host not in allowed:
             return PlainTextResponse(
                 f"Host {host!r} is no loopback address, and the receiver listens on loopback: "
                 "it takes requests addressed to this machine only (serve --allowed-host names "
@@ -142,7 +142,7 @@ def is_loopback(host: str) -> bool:
     """`localhost` or a loopback address (a host name: where it points is not ours to know)."""
     import ipaddress
 
-    if host.lower() == "localhost":
+    if host.lower().removesuffix(".") == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -151,10 +151,12 @@ def is_loopback(host: str) -> bool:
 
 
 def host_name(header: str) -> str:
-    """The host of a Host header: `[::1]:4318` → `::1`, `localhost:4318` → `localhost`."""
+    """The host of a Host header, lower case and without a root's dot: `[::1]:4318` → `::1`,
+    `LocalHost.:4318` → `localhost`."""
     if header.startswith("["):
-        return header[1:].partition("]")[0]
-    return header.rpartition(":")[0] if header.count(":") == 1 else header
+        return header[1:].partition("]")[0].lower()
+    host = header.rpartition(":")[0] if header.count(":") == 1 else header
+    return host.lower().removesuffix(".")
 
 
 READING_AT_ONCE = 4

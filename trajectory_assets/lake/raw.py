@@ -193,10 +193,10 @@ def list_raw_files(
     if disordered:
         raise RawLayoutError(
             disordered[0],
-            f"is in key folders of another order than dt=/app_id=/session_id={_more(disordered)} "
-            "(Spark's partitionBy in another order writes them so): forget finds a session by "
-            "that order, and would leave its events; move the folders into it (partitionBy"
-            '("dt", "app_id", "session_id"))',
+            f"is in key folders not in the order dt=/app_id=/session_id=, each key once"
+            f"{_more(disordered)} (Spark's partitionBy in another order writes them so): forget "
+            "finds a session by that order, and would leave its events; move the folders into "
+            'it (partitionBy("dt", "app_id", "session_id"))',
         )
     if unnamed:
         raise RawLayoutError(
