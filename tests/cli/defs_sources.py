@@ -1,5 +1,33 @@
 """Definitions modules the command-line tests write beside a lake and load with `--defs`."""
 
+DYING = '''
+import os
+
+import pyarrow as pa
+import trajectory_assets as ta
+
+
+class Dying(ta.Operator):
+    """Its batch's process exits, as one the kernel killed for memory does."""
+
+    name, version, inputs, requires = "dying", "1", ("raw_events",), None
+    outputs = (
+        ta.TableSpec(
+            "dying",
+            pa.schema([ta.column("dt", pa.string(), "Day."), ta.column("app_id", pa.string(), "")]),
+            partition_by=(),
+            keys=("app_id",),
+            description="Never written.",
+        ),
+    )
+
+    def transform(self, ctx, batch):
+        os._exit(1)
+
+
+operators = [Dying()]
+'''
+
 DUPLICATE_KEYS = '''
 import pyarrow as pa
 import trajectory_assets as ta

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 import yaml
 
+from tests.cli.defs_sources import DYING
 from tests.cli.helpers import CLI, generate, materialize, on_lake, run
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
@@ -254,6 +255,22 @@ def test_a_normal_run_on_ray_prints_no_warnings_nor_ray_logs(tmp_path: Path, hom
     assert "on the ray runtime" in done.stdout  # not `auto`, which picks in-process here
     assert "Started a local Ray instance" not in done.stderr
     assert "streaming_executor" not in done.stderr  # Ray Data's log of each dataset
+
+
+@pytest.mark.slow
+def test_a_ray_worker_killed_is_one_error_line_naming_the_operator(
+    tmp_path: Path, home: Path
+) -> None:
+    """A worker killed for memory printed three of Ray's tracebacks (86 lines), and the error
+    line was Ray's ActorDiedError, naming neither the operator nor the day."""
+    lake = tmp_path / "lake"
+    generate(lake, home, sessions_per_day=10)
+    (tmp_path / "dying_defs.py").write_text(DYING)
+    args = ("--defs", "dying_defs", "--assets", "dying", "--partition", DAY1, "--num-cpus", "1")
+    done = materialize(lake, home, *args, runtime="ray", process=True, PYTHONPATH=str(tmp_path))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"Ray's batch workers running dying on {DAY1} failed (ActorDiedError: " in done.stderr
+    assert len(done.stderr.splitlines()) <= 5, done.stderr
 
 
 @pytest.mark.slow

@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 # Only set where the user has not chosen a value: an explicit RAY_DATA_LOG_LEVEL still wins.
-QUIET_ENV = {
-    "RAY_LOGGER_LEVEL": "error",  # the "ray" logger of the driver, read by ray.init
-    "RAY_DATA_LOG_LEVEL": "ERROR",  # the "ray.data" logger, read when ray.data is imported
+QUIET_ENV = {  # Ray's errors too: a worker's death logged three tracebacks before the command's
+    # own `error:` line, which says it (`ray.WorkersFailedError`)
+    "RAY_LOGGER_LEVEL": "critical",  # the "ray" logger of the driver, read by ray.init
+    "RAY_DATA_LOG_LEVEL": "CRITICAL",  # the "ray.data" logger, read when ray.data is imported
     "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
 }
-QUIET_LOGGERS = ("dagster", "ray", "ray.data")
+QUIET_LOGGERS = {"dagster": logging.ERROR, "ray": logging.CRITICAL, "ray.data": logging.CRITICAL}
 
 
 @contextmanager
@@ -38,8 +39,8 @@ def quiet(verbose: bool) -> Iterator[None]:
     try:
         for name in added:
             os.environ[name] = QUIET_ENV[name]
-        for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.ERROR)
+        for name, level in QUIET_LOGGERS.items():
+            logging.getLogger(name).setLevel(level)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
