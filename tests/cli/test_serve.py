@@ -70,3 +70,13 @@ def test_a_port_in_use_is_an_error(
     assert f"cannot listen on {host}:{port}" in err
     warned = f"warning: listening on {host}, beyond this machine, without authentication or TLS"
     assert (warned in err) == (host == "0.0.0.0")
+
+
+@pytest.mark.parametrize("allowed", ["", ":8443", "http://proxy:8443"])
+def test_an_allowed_host_that_names_no_host_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], allowed: str
+) -> None:
+    """An empty one took a request naming no host; a URL matched nothing, silently."""
+    code = main(["serve", "--lake", str(tmp_path / "lake"), "--allowed-host", allowed])
+    assert code == 1
+    assert f"--allowed-host {allowed!r}: give a host name" in capsys.readouterr().err

@@ -70,3 +70,16 @@ def test_forget_finds_a_sessions_kept_lines_by_the_app_they_name_or_in_unread_li
     assert kept == {"mine", "jsonl"}
     assert drop_rejected(lake, Sessions("mine", frozenset({"s-7"}))) == 2
     assert rejected_files(lake) == []
+
+
+def test_a_line_holding_a_unicode_line_separator_is_one_line(tmp_path: Path) -> None:
+    """JSON keeps U+2028 and U+0085 raw in its texts (LLM text holds them); splitting a file by
+    Python's idea of lines cut such a record in two, and forget's purge failed on it for good."""
+    lake = Lake(str(tmp_path / "lake"))
+    said = {**span("s-1"), "name": "one\u2028two\u0085three"}
+    path = keep_rejected(lake, "otlp", "app", [("bad", said), ("bad", span("s-2"))])
+    assert drop_rejected(lake, Sessions("app", frozenset({"s-2"}))) == 1
+    (kept,) = Path(path).read_bytes().splitlines()  # by b"\n" alone
+    assert json.loads(kept)["record"] == said
+    assert drop_rejected(lake, Sessions("app", frozenset({"s-1"}))) == 1
+    assert rejected_files(lake) == []

@@ -252,7 +252,8 @@ def _plan(
     erase_raw.refuse_outside_targets(where, by_id, files, misfiled)
     pooled = pooling(catalog, registry, days, on_bad_file)
     for day in sorted({*days, *pooled.days}):  # what its rebuild and purge would refuse, named
-        list_raw_files(where, dt=day)  # before anything is deleted
+        if any(catalog.state(t, day) for t in registry.tables):  # before anything is deleted
+            list_raw_files(where, dt=day)  # (the days the rebuild lists)
     for table in registry.tables:
         refuse_linked_folders(where, table)
     parameters = other_parameters(catalog, registry, sorted({*days, *pooled.days}))

@@ -36,7 +36,7 @@ def serve(
     lake: str, host: str, port: int, app_id: str | None, allowed_hosts: tuple[str, ...]
 ) -> None:
     from trajectory_assets.ingest.otlp import OtlpReceiver
-    from trajectory_assets.ingest.otlp_http import is_loopback, run
+    from trajectory_assets.ingest.otlp_http import host_name, is_loopback, run
     from trajectory_assets.ingest.run import materialize_command
 
     def ready(url: str) -> None:
@@ -45,10 +45,14 @@ def serve(
 
     if app_id is not None and not app_id.strip():
         raise CliError("--app-id is empty: give an app id, or leave the option out")
+    for allowed in allowed_hosts:  # a URL, or nothing (which took requests naming no host)
+        if "/" in allowed or not host_name(allowed):
+            raise CliError(f"--allowed-host {allowed!r}: give a host name, e.g. proxy.internal")
     if not is_loopback(host):
         tell(
             f"warning: listening on {host}, beyond this machine, without authentication or TLS: "
             "any client that reaches the port writes events under any app id it names"
+            + ("; --allowed-host applies on loopback only" if allowed_hosts else "")
         )
     open_lake(lake, must_exist=False)
     receiver = OtlpReceiver(lake, app_id=app_id)

@@ -4,6 +4,7 @@ This is the whole body of a Ray task, and of an in-process loop iteration: both 
 the same function, which is why they cannot drift apart.
 """
 
+import contextlib
 import os
 import sys
 import sysconfig
@@ -89,7 +90,8 @@ Computed = tuple[Step, dict[str, pa.Table], dict[str, int], int, RawRead | None]
 
 def _steps(task: BatchTask) -> Iterator[Computed]:
     """Each step's (outputs, audit, input rows, raw read), the batch's inputs read once."""
-    read = _read_raw(task)
+    with _named_if_out_of_memory(f"reading batch {task.batch_id} dt={task.day}"):
+        read = _read_raw(task)
     events = read.events if read is not None else None
     produced: dict[str, pa.Table] = {}
     needed_later = _needed_later(task.steps)
@@ -97,7 +99,10 @@ def _steps(task: BatchTask) -> Iterator[Computed]:
         if step.done and not (set(step.operator.output_names) & needed_later[i]):
             continue
         op = step.operator
-        tables, input_rows = _inputs(task, step, events, produced)
+        with _named_if_out_of_memory(
+            f"reading operator {op.name}'s inputs of batch {task.batch_id}"
+        ):
+            tables, input_rows = _inputs(task, step, events, produced)
         ctx = OpContext(day=task.day, batch_id=task.batch_id)
         batch = Batch(tables, task.batch_id)
         try:
@@ -120,14 +125,28 @@ def _steps(task: BatchTask) -> Iterator[Computed]:
 OUT_OF_MEMORY = ("MemoryError", "OutOfMemoryException")  # Python's and Arrow's; DuckDB's
 
 
+@contextlib.contextmanager
+def _named_if_out_of_memory(where: str) -> Iterator[None]:
+    """An OperatorError naming `where` for a read that ran out of memory (other errors of a
+    read keep their own types: a lost file, a bad one)."""
+    try:
+        yield
+    except Exception as exc:
+        said = _out_of_memory(exc)
+        if said is None:
+            raise
+        raise OperatorError(where, said, traceback.format_exc()) from exc
+
+
 def _out_of_memory(exc: Exception) -> str | None:
     """What to do about a batch that ran out of memory: DuckDB's own advice (`SET threads`,
     `SET memory_limit`) is no setting of a command line."""
     if not any(kind.__name__ in OUT_OF_MEMORY for kind in type(exc).__mro__):
         return None
-    said = (str(exc).splitlines() or [""])[0]
+    said = next((line for line in str(exc).splitlines() if line.strip()), "")
+    kind = f"{type(exc).__name__}: {said}" if said else type(exc).__name__
     return (
-        f"out of memory ({type(exc).__name__}: {said}): give the run more memory, or hold fewer "
+        f"out of memory ({kind}): give the run more memory, or hold fewer "
         "batches at once (--num-cpus 1) or smaller ones (batch_bytes); a batch holds whole "
         "sessions, so the largest session of the day is the least it needs (README, --num-cpus)"
     )

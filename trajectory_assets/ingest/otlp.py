@@ -351,30 +351,33 @@ class OtlpReceiver:
         if logger is not None:
             self._loggers.move_to_end(app)
             return logger
-        if len(self._loggers) >= self.max_open_apps:
-            self._close_one()
+        while len(self._loggers) >= self.max_open_apps and self._close_one():
+            pass  # down to the limit again after writes failed and kept more open
         logger = EventLogger(self.lake, app, **self._logger_options)
         self._loggers[app] = logger
         return logger
 
-    def _close_one(self) -> None:
-        """Close the least recently written app's logger that writes what it holds now (its
-        turns are read from the lake again if the app returns)."""
-        for app, logger in list(self._loggers.items()):
-            if logger.stats()["last_error"] is None and logger.flush(CLOSE_FLUSH_S):
-                del self._loggers[app]
-                self._turns.pop(app, None)
-                logger.close()
-                closed = [logger.stats()] + ([self._closed_stats] if self._closed_stats else [])
-                self._closed_stats = _totals(closed)
-                if not self._warned_of_apps:
-                    self._warned_of_apps = True
-                    log.warning(
-                        "OTLP receiver: more than %d apps written to: the least recent one's "
-                        "logger is closed for each new one (max_open_apps)",
-                        self.max_open_apps,
-                    )
-                return
+    def _close_one(self) -> bool:
+        """Close the least recently written app's logger, once it has written what it holds
+        (its turns are read from the lake again if the app returns); False, closing none, when
+        its writes fail or take longer than CLOSE_FLUSH_S: the lake is failing or slow, and
+        trying the next ones would hold up the mapping of every trace meanwhile."""
+        app, logger = next(iter(self._loggers.items()))
+        if logger.stats()["last_error"] is not None or not logger.flush(CLOSE_FLUSH_S):
+            return False
+        del self._loggers[app]
+        self._turns.pop(app, None)
+        logger.close()
+        closed = [logger.stats()] + ([self._closed_stats] if self._closed_stats else [])
+        self._closed_stats = _totals(closed)
+        if not self._warned_of_apps:
+            self._warned_of_apps = True
+            log.warning(
+                "OTLP receiver: more than %d apps written to: the least recent one's logger is "
+                "closed for each new one (max_open_apps; more stay open while writes fail)",
+                self.max_open_apps,
+            )
+        return True
 
     def close(self, timeout: float | None = None) -> None:
         """Map every waiting trace and write everything out; idempotent."""

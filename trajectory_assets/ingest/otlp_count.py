@@ -5,9 +5,9 @@ bytes of memory each before any could be counted, then a gigabyte and a rejected
 A protobuf body is walked by its wire format down to its spans (each field skipped by its
 length, nothing decoded): `ExportTraceServiceRequest.resource_spans` (1) → `ResourceSpans.
 scope_spans` (2) → `ScopeSpans.spans` (2). Spans are counted, and every other field of those
-three messages apart (resources, scopes, their attributes' messages, unknown fields), so that a
-body of unknown fields costs no longer a walk than one of spans. A JSON body is counted alike
-once parsed.
+three messages apart (resources, scopes, their own fields, unknown fields: up to `OTHERS_PER_SPAN`
+times the limit of spans), so that a body of unknown fields costs no longer a walk than one of
+spans. A JSON body, once parsed, counts its resources and scopes as the others.
 """
 
 from typing import Any
@@ -16,6 +16,10 @@ from trajectory_assets.errors import BadRequestError
 
 _LIST_FIELD = (1, 2, 2)  # the field number of the list each level holds: request, resource, scope
 _MAX_VARINT_BYTES = 10  # of a 64-bit value: protobuf's own limit
+OTHERS_PER_SPAN = 4
+"""Other fields a request may hold per span of its limit: a Collector's batch appends each
+request it took as resources of their own (some six fields each), so 40,000 spans may come in
+20,000 resources of two (120,000 others)."""
 
 
 class TooManySpansError(BadRequestError):
@@ -23,9 +27,10 @@ class TooManySpansError(BadRequestError):
 
 
 def check_protobuf(body: bytes, limit: int) -> None:
-    """TooManySpansError past `limit` spans, or past `limit` other fields; BadRequestError for a
-    group (wire type 3 or 4, which no OTLP producer writes: skipping one means decoding it) or a
-    varint longer than ten bytes. A body cut short is counted as far as it reads: the parser then
+    """TooManySpansError past `limit` spans, or past `OTHERS_PER_SPAN` times as many other
+    fields; BadRequestError for a group (wire type 3 or 4, which no OTLP producer writes:
+    skipping one means decoding it), another wire type no protobuf has, or a varint longer than
+    ten bytes. A body cut short is counted as far as it reads: the parser then
     says what is wrong with it."""
     spans, others = _walk(memoryview(body), limit)
     _check(spans, others, limit)
@@ -52,10 +57,10 @@ def _check(spans: int, others: int, limit: int) -> None:
     batches = "send smaller batches (the Collector's batch processor: send_batch_max_size)"
     if spans > limit:
         raise TooManySpansError(f"more than {limit:,} spans in one request: {batches}")
-    if others > limit:
+    if others > OTHERS_PER_SPAN * limit:
         raise TooManySpansError(
-            f"more than {limit:,} resources, scopes and their other fields in one request: "
-            f"{batches}"
+            f"more than {OTHERS_PER_SPAN * limit:,} resources, scopes and their other fields in "
+            f"one request: {batches}"
         )
 
 
@@ -82,11 +87,11 @@ def _walk(body: memoryview, limit: int) -> tuple[int, int]:
                     pos = _varint(body, pos)[1] if wire == 0 else pos + (8 if wire == 1 else 4)
                     others += 1
                 else:
+                    kind = "a group, which OTLP does not use" if wire in (3, 4) else "no protobuf"
                     raise BadRequestError(
-                        "not an ExportTraceServiceRequest: it holds a group (wire type 3 or 4), "
-                        "which OTLP does not use"
+                        f"not an ExportTraceServiceRequest: it holds wire type {wire} ({kind})"
                     )
-                if spans > limit or others > limit:
+                if spans > limit or others > OTHERS_PER_SPAN * limit:
                     return spans, others
     except IndexError:  # cut short: counted as far as it reads
         pass

@@ -66,11 +66,15 @@ def drop_rejected(lake: Lake, sessions: Sessions) -> int:
     goes too); how many lines."""
     dropped = 0
     for path in rejected_naming(lake, sessions):
-        lines = lake.fs.cat_file(path).decode().splitlines()
-        kept = [line for line in lines if not _names(line, sessions)]
-        dropped += len(lines) - len(kept)
+        kept = bytearray()
+        with lake.fs.open(path, "rb") as lines:  # by `\n` alone: a JSON text holds U+2028 raw
+            for line in lines:
+                if _names(line.decode(), sessions):
+                    dropped += 1
+                elif line.strip():
+                    kept += line if line.endswith(b"\n") else line + b"\n"
         if kept:
-            write_file_atomic(lake, path, ("\n".join(kept) + "\n").encode())
+            write_file_atomic(lake, path, bytes(kept))
         else:
             lake.fs.rm(path)
     return dropped

@@ -135,11 +135,15 @@ def session_folders(lake: Lake, day: str, app_id: str, session_id: str) -> list[
     spells them, or as another writer did (Spark leaves a space or an `é` as it is, JavaScript's
     encodeURIComponent a `'`: `layout.spellings`). The runs read every spelling as the session,
     so an event re-sent to a folder spelled otherwise was written again, a second copy, and a
-    changed one replaced the lake's copy in the tables. A few existence checks, no listing."""
+    changed one replaced the lake's copy in the tables. A few existence checks, no listing: one
+    for ids every writer spells alike."""
     day_folder = lake.path(RAW_TABLE, f"dt={day}")
+    apps = [posixpath.join(day_folder, f"app_id={spelled}") for spelled in spellings(app_id)]
+    if len(apps) > 1:  # the app's spellings found first: fewer checks of the session's
+        apps = [folder for folder in apps if lake.fs.exists(folder)]
     return [
         found
-        for app in _app_folders(lake, day_folder, app_id)
+        for app in apps
         for spelled in spellings(session_id)
         if lake.fs.exists(found := posixpath.join(app, f"session_id={spelled}"))
     ]

@@ -116,10 +116,13 @@ def test_an_operators_own_error_is_named_alike_on_both_runtimes(
     assert explored.value.where.startswith(f"operator sessionize dt={DAY1} batch {DAY1}-")
 
 
-def test_a_batch_out_of_memory_says_what_to_do(lake: Lake) -> None:
+def test_a_batch_out_of_memory_says_what_to_do(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     """DuckDB's own advice (SET threads, SET memory_limit) is no setting of a command line, and
-    the hint for Python's MemoryError never matched DuckDB's or Arrow's."""
+    the hint for Python's MemoryError never matched DuckDB's or Arrow's; reading the batch, too,
+    may run out."""
     import duckdb
+
+    from trajectory_assets.engine import execute
 
     for error in (
         duckdb.OutOfMemoryException(
@@ -140,6 +143,15 @@ def test_a_batch_out_of_memory_says_what_to_do(lake: Lake) -> None:
         said = raised.value.error
         assert said.startswith(f"out of memory ({type(error).__name__}: ")
         assert "--num-cpus 1" in said and "batch_bytes" in said and "SET threads" not in said
+
+    def starved(task: object) -> None:
+        raise MemoryError()
+
+    monkeypatch.setattr(execute, "_read_raw", starved)
+    with pytest.raises(OperatorError) as read:
+        run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
+    assert read.value.where.startswith(f"reading batch {DAY1}-")
+    assert read.value.error.startswith("out of memory (MemoryError): give the run more memory")
 
 
 @pytest.mark.ray

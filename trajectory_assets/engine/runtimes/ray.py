@@ -243,9 +243,15 @@ class RayRuntime:
                 max_restarts=self.max_task_retries,
                 max_task_retries=self.max_task_retries,
             )
-        try:  # an operator's own error comes back as a row: what raises is Ray's
+        died = (  # a worker's process, or its node, gone past its retries
+            ray.exceptions.RayActorError,
+            ray.exceptions.WorkerCrashedError,
+            ray.exceptions.OutOfMemoryError,
+            ray.exceptions.NodeDiedError,
+        )
+        try:  # an operator's own error comes back as a row; another raises as it was
             rows = dataset.take_all()
-        except ray.exceptions.RayError as exc:
+        except died as exc:
             # from None: a run's one line says the innermost error, here Ray's own
             raise WorkersFailedError(_failed(tasks, exc)) from None
         outcomes: list[Outcome] = []
