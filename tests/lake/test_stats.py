@@ -20,19 +20,30 @@ def _no_constants(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
-def test_non_finite_floats_have_no_bounds_and_the_stats_are_strict_json() -> None:
-    table = pa.table(
-        {
-            "inf": [1.0, float("inf"), None],
-            "minus_inf": [-float("inf"), 1.0, 2.0],
-            "nan": [float("nan"), 1.0, None],
-            "finite": [1.5, -2.0, None],
+def test_a_file_with_a_value_no_bound_states_carries_its_row_count_alone() -> None:
+    """JSON has no NaN or Infinity; and a column left without bounds read as `>= null` in
+    deltalake's dataset, which dropped the file from every filter on the column."""
+    finite = pa.table({"finite": [1.5, -2.0, None], "none": pa.nulls(3, pa.int64())})
+    stats = json.loads(file_stats(finite), parse_constant=_no_constants)
+    assert stats["minValues"] == {"finite": -2.0} and stats["maxValues"] == {"finite": 1.5}
+    assert stats["nullCount"] == {"finite": 1, "none": 3}  # all null: no bounds needed
+    for odd in ([1.0, float("inf"), None], [-float("inf"), 1.0], [float("nan"), 1.0]):
+        table = finite.slice(0, len(odd)).append_column("odd", pa.array(odd))
+        assert json.loads(file_stats(table), parse_constant=_no_constants) == {
+            "numRecords": len(odd)
         }
-    )
-    stats = json.loads(file_stats(table), parse_constant=_no_constants)
-    assert stats["minValues"] == {"finite": -2.0}
-    assert stats["maxValues"] == {"finite": 1.5}
-    assert stats["nullCount"] == {"inf": 1, "minus_inf": 0, "nan": 1, "finite": 1}
+
+
+def test_long_text_is_bounded_by_its_first_characters() -> None:
+    """A session id of 65 characters had no bounds: `WHERE session_id = 'short'` through
+    deltalake's dataset found nothing in its file."""
+    long = "x" * 65
+    stats = json.loads(file_stats(pa.table({"id": ["short", long]})))
+    assert stats["minValues"]["id"] == "short" and stats["maxValues"]["id"] == "x" * 63 + "y"
+    stats = json.loads(file_stats(pa.table({"id": [long, "y" * 100 + "z"]})))
+    assert stats["minValues"]["id"] == "x" * 64  # a prefix: no greater than the value
+    assert stats["maxValues"]["id"] == "y" * 63 + "z"  # above every text beginning y * 64
+    assert json.loads(file_stats(pa.table({"top": ["\U0010ffff" * 70]}))) == {"numRecords": 1}
 
 
 def test_values_python_cannot_hold_have_no_bounds() -> None:
@@ -50,8 +61,9 @@ def test_values_python_cannot_hold_have_no_bounds() -> None:
             "fine": [1],
         }
     )
-    stats = json.loads(file_stats(table))
-    assert stats["minValues"] == {"fine": 1} and stats["maxValues"] == {"fine": 1}
+    for name in ("far", "last", "early", "text"):
+        assert json.loads(file_stats(table.select([name, "fine"]))) == {"numRecords": 1}
+    assert json.loads(file_stats(table.select(["fine"])))["minValues"] == {"fine": 1}
 
 
 def test_an_infinite_rate_commits_and_every_reader_reads_it(tmp_path: Path) -> None:

@@ -238,6 +238,7 @@ def connect(
 
     from trajectory_assets.errors import BrokenTableError, NoSuchVersionError
     from trajectory_assets.lake import delta
+    from trajectory_assets.lake.delta_dataset import delta_dataset
     from trajectory_assets.lake.delta_history import version_as_of
 
     con = duckdb.connect()
@@ -256,5 +257,5 @@ def connect(
         if table is None:
             absent[name] = "has never been committed: materialize it first"
             continue
-        con.register(name, table.to_pyarrow_dataset())
+        con.register(name, delta_dataset(table))
     return con, absent

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from trajectory_assets.errors import LostDataFileError, NotMaterializedError
 from trajectory_assets.lake.delta import DataFile, open_table, partition_columns
+from trajectory_assets.lake.delta_dataset import delta_dataset
 from trajectory_assets.lake.fs import Lake, read_source
 from trajectory_assets.schema import TableSpec, sortable
 
@@ -102,8 +103,7 @@ def dataset(lake: Lake, name: str, version: int | None = None) -> ds.Dataset | N
     table = open_table(lake, name, version)
     if table is None:
         return None
-    found: ds.Dataset = table.to_pyarrow_dataset()
-    return found
+    return delta_dataset(table)
 
 
 def read(

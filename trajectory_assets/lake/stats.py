@@ -1,21 +1,25 @@
 """Delta file statistics (`numRecords`, `minValues`, `maxValues`, `nullCount`) of a data file.
 
-Readers skip files on these, so they must never be wrong, only incomplete: a column is left out
-when its bounds cannot be stated exactly in Delta's JSON (nested, binary, NaN or infinite, or
-text too long to be worth carrying in every snapshot). JSON has no NaN or Infinity: a log entry
-holding one is unreadable to every Delta reader. Computed from the Arrow table just written,
-since the writer holds it in memory anyway.
+Readers skip files on these, so they must never be wrong. JSON has no NaN or Infinity: a log
+entry holding one is unreadable to every Delta reader. And a column with values but no bounds
+is no safe omission: deltalake's `to_pyarrow_dataset` (1.6) states it as `column >= null`, which
+drops the file from every filter on the column (a session id of 65 characters hid its whole day
+from `WHERE session_id = ...`). So text is bounded by its first `MAX_TEXT_STAT` characters (the
+maximum's last one raised, as Delta writers truncate), and a file with a value no bound can
+state (NaN, infinity, a time Python cannot hold, text that is no UTF-8) carries its row count
+alone. Computed from the Arrow table just written, since the writer holds it in memory anyway.
 """
 
 import datetime as dt
 import json
+import sys
 from typing import TypedDict
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 MAX_TEXT_STAT = 64
-"""Longer strings (payloads, JSON rows) are left out of the stats: nobody prunes on them."""
+"""Characters of text a bound keeps (payloads and JSON rows would weigh on every snapshot)."""
 
 Bound = str | int | float
 """A column's minimum or maximum as Delta's JSON states it (times and dates as text)."""
@@ -38,25 +42,24 @@ def file_stats(table: pa.Table) -> str:
         column = table.column(name)
         kind = column.type
         if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-            continue
+            continue  # no reader prunes on these, nor builds a bound of them
         nulls[name] = column.null_count
+        if column.null_count == len(column):
+            continue  # all null: `nullCount` says it
         bounds = _bounds(column)
-        if bounds is not None:
-            mins[name], maxs[name] = bounds
+        if bounds is None:
+            return json.dumps({"numRecords": table.num_rows})
+        mins[name], maxs[name] = bounds
     stats = FileStats(numRecords=table.num_rows, minValues=mins, maxValues=maxs, nullCount=nulls)
     return json.dumps(stats, separators=(",", ":"))
 
 
 def _bounds(column: pa.ChunkedArray) -> tuple[Bound, Bound] | None:
+    """A column's exact bounds (text's cut to MAX_TEXT_STAT characters, still bounds); None
+    when none can be stated."""
     kind = column.type
-    if column.null_count == len(column):
-        return None
     if pa.types.is_floating(kind) and not pc.all(pc.is_finite(column)).as_py():
         return None
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        longest = pc.max(pc.utf8_length(column)).as_py()
-        if longest is None or longest > MAX_TEXT_STAT:
-            return None
     if not (
         pa.types.is_string(kind)
         or pa.types.is_large_string(kind)
@@ -72,10 +75,28 @@ def _bounds(column: pa.ChunkedArray) -> tuple[Bound, Bound] | None:
         if isinstance(low, dt.datetime):  # rounded up past 9999-12-31T23:59:59.999: overflows
             return _timestamp(low, up=False), _timestamp(high, up=True)
     except (ValueError, OverflowError):  # text that is no UTF-8, a time Python cannot hold
-        return None  # no statistic: a reader then reads the file
+        return None
     if isinstance(low, dt.date):
         return low.isoformat(), high.isoformat()
+    if isinstance(low, str):
+        above = _above(high)
+        return (low[:MAX_TEXT_STAT], above) if above is not None else None
     return low, high
+
+
+def _above(text: str) -> str | None:
+    """`text` itself when short, else a string of at most MAX_TEXT_STAT characters above every
+    string it begins: its first characters, the last raised by one (None: only the highest
+    characters, which nothing is above)."""
+    if len(text) <= MAX_TEXT_STAT:
+        return text
+    cut = text[:MAX_TEXT_STAT].rstrip(chr(sys.maxunicode))
+    if not cut:
+        return None
+    raised = ord(cut[-1]) + 1
+    if 0xD800 <= raised <= 0xDFFF:  # surrogates are no characters of UTF-8 text
+        raised = 0xE000
+    return cut[:-1] + chr(raised)
 
 
 def _timestamp(value: dt.datetime, *, up: bool) -> str:
