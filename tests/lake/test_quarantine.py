@@ -83,3 +83,19 @@ def test_a_line_holding_a_unicode_line_separator_is_one_line(tmp_path: Path) -> 
     assert json.loads(kept)["record"] == said
     assert drop_rejected(lake, Sessions("app", frozenset({"s-1"}))) == 1
     assert rejected_files(lake) == []
+
+
+def test_forgetting_a_whole_app_drops_its_lines_that_name_no_session(tmp_path: Path) -> None:
+    """A child span carries no conversation id: a tenant's `--all-sessions` left 14 files of
+    its rejected spans, and said nothing held them."""
+    lake = Lake(str(tmp_path / "lake"))
+    child = {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "tool"}
+    theirs = keep_rejected(lake, "otlp", "leaving", [("span id reused", child)])
+    other = keep_rejected(lake, "otlp", "staying", [("span id reused", child)])
+    tenant = Sessions("leaving", frozenset({"s-1"}))
+    assert drop_rejected(lake, tenant) == 0  # names no session of its own
+    assert erase.leftovers(
+        lake, Catalog(lake, {}), erase.Request("leaving", before=erase.EVERY_DAY)
+    ) == [f"{theirs} holds rejected input of session (any of the app's)"]
+    assert drop_rejected(lake, tenant, whole_app=True) == 1
+    assert rejected_files(lake) == [other]

@@ -55,7 +55,6 @@ if TYPE_CHECKING:
 
 
 FORGET_TAG = "trajectory_assets/forget"  # on a forget's rebuild runs: its record's name
-EVERY_DAY = "9999-12-31"  # after every day a lake can hold: `--all-sessions` as `--before`
 
 
 @click.command(short_help="delete sessions from raw data and every table, verifiably")
@@ -106,7 +105,7 @@ def forget(
             + (": one of them, not several" if given > 1 else "")
         )
     if every:
-        before = EVERY_DAY  # every session started before it: all of them
+        before = erase.EVERY_DAY  # every session started before it: all of them
     dagster_home("the sessions are forgotten in the Dagster instance's runs too")
     where = open_lake(lake, must_exist=True)
     instance = dg.DagsterInstance.get()
@@ -360,7 +359,7 @@ def _purge_and_check(
     days, sessions = plan.days, request.sessions(plan.forgotten)
     catalog = Catalog(where, tables)
     record.tables_purged = erase.purge_history(where, catalog, plan.rebuilt)
-    record.rejected_lines_deleted = drop_rejected(where, sessions)
+    record.rejected_lines_deleted = drop_rejected(where, sessions, whole_app=request.whole_app)
     unkeyed = [  # a table of another code location: its schema unknown here
         REPORT,
         *(n for n, spec in tables.items() if "session_id" not in spec.schema.names),

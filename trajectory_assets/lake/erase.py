@@ -38,6 +38,9 @@ SESSION_ROW = ("dt", "session_id")  # what a table's rows tell of the sessions t
 REJECTED_EVENTS = "rejected_events"  # raw rows the tables left out, with their files
 
 
+EVERY_DAY = "9999-12-31"  # after every day a lake can hold: `--all-sessions` as `--before`
+
+
 @dataclass(frozen=True)
 class Request:
     """Sessions of one app: named ones, and every session that started before a day (one that
@@ -46,6 +49,12 @@ class Request:
     app_id: str
     session_ids: tuple[str, ...] = ()
     before: str | None = None
+
+    @property
+    def whole_app(self) -> bool:
+        """`--all-sessions`: the app's rejected input goes whole, sessions named or not (a
+        span without the conversation's id names none)."""
+        return self.before == EVERY_DAY
 
     def sessions(self, found: Collection[str] = ()) -> Sessions:
         """The named sessions and `found` ones, to search text with."""
@@ -346,7 +355,7 @@ def leftovers(
     sessions = request.sessions()
     for path, ids in _mentions(lake, sessions).items():
         found += [f"{lake.display_path(path)} mentions session {sid}" for sid in ids]
-    for path, ids in rejected_naming(lake, sessions).items():
+    for path, ids in rejected_naming(lake, sessions, whole_app=request.whole_app).items():
         shown = lake.display_path(path)
         found += [f"{shown} holds rejected input of session {sid}" for sid in ids]
     return found

@@ -61,15 +61,15 @@ def rejected_files(lake: Lake) -> list[str]:
     return [p for p in lake.fs.glob(lake.path(REJECTED, "**", "*.jsonl")) if lake.fs.isfile(p)]
 
 
-def drop_rejected(lake: Lake, sessions: Sessions) -> int:
-    """Remove the lines of the app's rejected input that name the sessions (a file left empty
-    goes too); how many lines."""
+def drop_rejected(lake: Lake, sessions: Sessions, *, whole_app: bool = False) -> int:
+    """Remove the lines of the app's rejected input that name the sessions, or every line of
+    the app's (`whole_app`; a file left empty goes too); how many lines."""
     dropped = 0
-    for path in rejected_naming(lake, sessions):
+    for path in rejected_naming(lake, sessions, whole_app=whole_app):
         kept = bytearray()
         with lake.fs.open(path, "rb") as lines:  # by `\n` alone: a JSON text holds U+2028 raw
             for line in lines:
-                if _names(line.decode(), sessions):
+                if _names(line.decode(), sessions, whole_app):
                     dropped += 1
                 elif line.strip():
                     kept += line if line.endswith(b"\n") else line + b"\n"
@@ -80,26 +80,36 @@ def drop_rejected(lake: Lake, sessions: Sessions) -> int:
     return dropped
 
 
-def rejected_naming(lake: Lake, sessions: Sessions) -> dict[str, list[str]]:
+def rejected_naming(
+    lake: Lake, sessions: Sessions, *, whole_app: bool = False
+) -> dict[str, list[str]]:
     """Files of the app's rejected input with lines that name the sessions, and which; each
     file read a line at a time (a receiver's rejected input may run to gigabytes)."""
     found = {}
     for path in rejected_files(lake):
         with lake.fs.open(path, "rb") as lines:
-            named = sorted({s for line in lines for s in _names(line.decode(), sessions)})
+            named = sorted(
+                {s for line in lines for s in _names(line.decode(), sessions, whole_app)}
+            )
         if named:
             found[path] = named
     return found
 
 
-def _names(line: str, sessions: Sessions) -> set[str]:
+ANY_SESSION = "(any of the app's)"
+"""What a line of the app's names when the whole app is forgotten, sessions named or not."""
+
+
+def _names(line: str, sessions: Sessions, whole_app: bool = False) -> set[str]:
     """The sessions a line of rejected input names, if it is the app's: a value that is the id,
-    or a raw path; or, in a source line that could not be read (`{"line": text}`), whose app
-    nobody can tell, the id as a word."""
+    or a raw path (with `whole_app`, any line of the app's: ANY_SESSION); or, in a source line
+    that could not be read (`{"line": text}`), whose app nobody can tell, the id as a word."""
     doc = json.loads(line) if line.strip() else {}
     if not isinstance(doc, dict):
         return set()
     record = doc.get("record")
     if isinstance(record, dict) and set(record) == {"line"}:
         return sessions.in_words(str(record["line"]))
-    return sessions.in_values(record) if doc.get("app_id") == sessions.app_id else set()
+    if doc.get("app_id") != sessions.app_id:
+        return set()
+    return sessions.in_values(record) | ({ANY_SESSION} if whole_app else set())
