@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.cli.helpers import in_process, new_dagster_home
@@ -263,3 +264,32 @@ def test_the_event_logger_reaches_the_endpoint_the_command_line_does(
     logger.close()
     assert logger.stats()["written_events"] >= 2
     assert list_raw_files(lake_from_env(f"s3://{bucket}/prod"))
+
+
+def test_events_sent_again_to_an_s3_lake_add_nothing_and_a_changed_one_is_named(
+    s3: S3Server,
+) -> None:
+    """Each stored file is fetched once to compare (three reads of each cost some twenty
+    requests), into a session folder another writer spelled (Spark's raw space)."""
+    from trajectory_assets.ingest.common import event
+    from trajectory_assets.lake.raw_write import rows_to_table, write_rows
+
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    s3.make_bucket(bucket)
+    lake = Lake(f"s3://{bucket}/prod", s3.storage_options())
+    t0 = dt.datetime(2026, 11, 18, 8, tzinfo=dt.UTC)
+    rows = [
+        event("llm_call", event_id=f"e{i}", session_id="s 1", app_id="my app", ts=t0, seq=i)
+        for i in range(3)
+    ]
+    spark = lake.path(
+        "raw_events", f"dt={DAY1}", "app_id=my app", "session_id=s 1", "part-0.parquet"
+    )
+    with lake.fs.open(spark, "wb") as f:
+        pq.write_table(rows_to_table(rows[:2]).drop_columns(["app_id", "session_id"]), f)
+    changed = [dict(r) for r in rows]
+    changed[0]["input_tokens"] = 7
+    again = write_rows(lake, changed)
+    assert again.events_written == 1 and again.events_skipped == 2
+    assert again.changed == ["app my app, session s 1, event e0: input_tokens differ"]
+    assert [p.rsplit("/", 2)[1] for p in again.files] == ["session_id=s 1"]
