@@ -291,6 +291,33 @@ def test_forget_refuses_what_its_rebuild_or_purge_would_before_deleting_anything
     assert Path(lake.path(victim.path)).exists()
 
 
+def test_all_sessions_of_an_app_with_none_left_still_takes_its_rejected_input(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """A forget before 0.5.0 left an app's rejected spans that named no conversation, and one
+    again said "already forgotten"; an app none of whose spans was taken had "nothing to
+    forget"."""
+    from trajectory_assets.lake.quarantine import keep_rejected, rejected_files
+
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    lake = Lake(str(root))
+    child = {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "tool"}
+    kept = keep_rejected(lake, "otlp", "ghost", [("span id reused", child)])
+    gone = forget(root, home, "--app-id", "ghost", "--all-sessions")
+    assert gone.returncode == 0, gone.stderr
+    assert "deleted 1 rejected line(s) of ghost's input; no session of it is left" in gone.stdout
+    assert kept not in rejected_files(lake)
+    path = lake.path(erase.FORGOTTEN, "20261201T000000-left.json")
+    record = erase.Record("left", [], erase.EVERY_DAY, "t", sessions=["s"], verified=True)
+    erase.save(lake, path, record)  # forgotten before, its rejected spans left
+    left = keep_rejected(lake, "otlp", "left", [("span id reused", child)])
+    again = forget(root, home, "--app-id", "left", "--all-sessions")
+    assert again.returncode == 0 and "already forgotten, and verified then" in again.stdout
+    assert left not in rejected_files(lake)
+    nothing = forget(root, home, "--app-id", "left", "--all-sessions")
+    assert nothing.returncode == 0 and "already forgotten" in nothing.stdout
+
+
 def test_forget_holds_the_pool_while_it_deletes_and_purges(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -34,6 +34,27 @@ def test_a_file_with_a_value_no_bound_states_carries_its_row_count_alone() -> No
         }
 
 
+def test_every_column_readers_bound_has_bounds_flags_and_early_years_too() -> None:
+    """A flag column (every call table has one) left the whole file without statistics; a time
+    before the year 1000 was written `999-...`, no time a reader parses."""
+    early = dt.datetime(999, 1, 2, 3, 4, 5, 6000, tzinfo=dt.UTC)
+    table = pa.table(
+        {
+            "ok": [True, False],
+            "ts": pa.array([early, early], pa.timestamp("us", tz="UTC")),
+            "day": pa.array([dt.date(2026, 11, 18)] * 2),
+            "artifacts": pa.array([[1], None], pa.list_(pa.int64())),
+        }
+    )
+    stats = json.loads(file_stats(table))
+    assert stats["minValues"] == {
+        "ok": False,
+        "ts": "0999-01-02T03:04:05.006Z",
+        "day": "2026-11-18",
+    }
+    assert stats["maxValues"]["ok"] is True and "artifacts" not in stats["nullCount"]
+
+
 def test_long_text_is_bounded_by_its_first_characters() -> None:
     """A session id of 65 characters had no bounds: `WHERE session_id = 'short'` through
     deltalake's dataset found nothing in its file."""
@@ -44,6 +65,8 @@ def test_long_text_is_bounded_by_its_first_characters() -> None:
     assert stats["minValues"]["id"] == "x" * 64  # a prefix: no greater than the value
     assert stats["maxValues"]["id"] == "y" * 63 + "z"  # above every text beginning y * 64
     assert json.loads(file_stats(pa.table({"top": ["\U0010ffff" * 70]}))) == {"numRecords": 1}
+    high = json.loads(file_stats(pa.table({"id": ["\U00040000"]})))["maxValues"]["id"]
+    assert high == "\U00040000" and "\\u" not in file_stats(pa.table({"id": ["\U00040000"]}))
 
 
 def test_values_python_cannot_hold_have_no_bounds() -> None:

@@ -17,7 +17,6 @@ import datetime as dt
 import posixpath
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -41,16 +40,15 @@ from trajectory_assets.cli.common import (
     tell,
     usage,
 )
+from trajectory_assets.cli.forget_plan import NothingToForget, Plan
+from trajectory_assets.cli.forget_plan import plan as make_plan
 from trajectory_assets.lake.bad_file_rules import OnBadFile
 
 if TYPE_CHECKING:
     import dagster as dg
 
-    from trajectory_assets.engine.registry import Registry
-    from trajectory_assets.engine.windows import Pooling
     from trajectory_assets.lake import erase
     from trajectory_assets.lake.fs import Lake
-    from trajectory_assets.lake.raw import RawFile
     from trajectory_assets.project import Project
 
 
@@ -115,8 +113,14 @@ def forget(
         raise CliError(str(exc)) from None
     the_project = project(defs, where)
     request = erase.Request(app_id, tuple(session_ids), before)
-    plan = _plan(where, the_project.registry, request, on_bad_file)
+    try:
+        plan = make_plan(where, the_project.registry, request, on_bad_file)
+    except NothingToForget:
+        if not _app_rejected_forgotten(where, request, yes):
+            raise
+        return
     if plan is None:
+        _app_rejected_forgotten(where, request, yes)
         return
     purged = "their tables' history before now (every day's) and the Dagster runs showing them"
     question = f"forget {plan.what} on {len(plan.days)} day(s), {purged}"
@@ -125,10 +129,7 @@ def forget(
             f", and compute {', '.join(plan.pooling.tables)} again on "
             f"{len(plan.pooling.days)} later day(s) whose rolling window reads theirs"
         )
-    if not yes and not sys.stdin.isatty():  # a script's: no one to answer, nothing to wait for
-        raise CliError(f"nothing was deleted: pass --yes to {question}, without a terminal")
-    if not yes and not click.confirm(f"{question}?", err=True):
-        raise CliError("nothing was deleted")
+    _confirm(question, yes)
 
     path, record = plan.resumed if plan.resumed is not None else erase.start(where, request)
     record.sessions = sorted(plan.forgotten)
@@ -171,99 +172,34 @@ def forget(
     )
 
 
-@dataclass
-class _Plan:
-    """What a forget deletes: the sessions, their raw files and the days their rows are on."""
-
-    files: "list[RawFile]"
-    forgotten: set[str]
-    misfiled: list[str]
-    by_id: "erase.Request"
-    days: list[str]
-    resumed: "tuple[str, erase.Record] | None"
-    what: str
-    pooling: "Pooling"  # later days whose rolling windows read the days: their rows too
-    parameters: dict[str, dict[str, dict[str, Any]]]  # day -> operator -> as committed
-
-    @property
-    def rebuilt(self) -> list[str]:
-        return sorted({*self.days, *self.pooling.days})
+def _confirm(question: str, yes: bool) -> None:
+    """CliError unless `--yes` or the terminal's answer says to go on."""
+    if not yes and not sys.stdin.isatty():  # a script's: no one to answer, nothing to wait for
+        raise CliError(f"nothing was deleted: pass --yes to {question}, without a terminal")
+    if not yes and not click.confirm(f"{question}?", err=True):
+        raise CliError("nothing was deleted")
 
 
-def _plan(
-    where: "Lake", registry: "Registry", request: "erase.Request", on_bad_file: OnBadFile
-) -> _Plan | None:
-    """The sessions to forget: those of raw files, those a table holds though their raw files
-    are gone, and those of an unfinished forget of the same request (its raw files went,
-    perhaps its rows too: this one finishes it). None when the same request was forgotten and
-    verified before."""
-    from trajectory_assets.engine.committed import other_parameters
-    from trajectory_assets.engine.windows import pooling
-    from trajectory_assets.lake import erase, erase_raw
-    from trajectory_assets.lake.catalog import Catalog
-    from trajectory_assets.lake.delta_history import refuse_linked_folders
-    from trajectory_assets.lake.layout import parse_hive
-    from trajectory_assets.lake.raw import list_raw_files
+def _app_rejected_forgotten(where: "Lake", request: "erase.Request", yes: bool) -> bool:
+    """`--all-sessions` of an app none of whose sessions is left: its rejected input, which
+    a forget before 0.5.0 left (spans naming no conversation), or all there is of an app none of
+    whose spans was taken. Whether there was any."""
+    from trajectory_assets.lake.quarantine import drop_rejected, rejected_naming
 
-    catalog = Catalog(where, registry.tables)  # read only until the plan is made
-    files = erase.raw_files(where, request)
-    in_tables = erase.held_in_tables(catalog, request)  # raw files gone?
-    forgotten = {f.session_id for f in files} | set(in_tables)
-    last = erase.last_record(where, request)
-    resumed = last if last is not None and not last[1].verified else None
-    if resumed is not None:
-        forgotten |= set(resumed[1].sessions)
-    by_id = erase.Request(request.app_id, tuple(sorted(forgotten | set(request.session_ids))))
-    misfiled = erase.misfiled_files(catalog, by_id, skip={f.path for f in files})
-    if misfiled:  # a session filed whole under another session's folder is still forgotten
-        forgotten |= set(by_id.session_ids)
-    days = sorted(
-        {f.dt for f in files}
-        | {d for ds in in_tables.values() for d in ds}
-        | {parse_hive(path)["dt"] for path in misfiled}
-        | set(resumed[1].days if resumed is not None else ())
-    )
-    what = f"{len(forgotten)} session(s) of {request.app_id} in {len(files)} raw file(s)"
-    if misfiled:
-        what += f" and rows of them in {len(misfiled)} other session(s)' raw file(s)"
-    if not forgotten and (records := erase.verified_records(where, request)):  # sent again
-        named = ", ".join(where.display_path(path) for path in records)
-        say(f"already forgotten, and verified then (record {named})")
-        return None
-    if not forgotten and (unfinished := erase.unfinished_record(where, request)):
-        raise CliError(
-            f"a forget of these sessions is unfinished (record {where.display_path(unfinished)}):"
-            " send its request again to finish it"
-        )
-    if not forgotten:
-        raise CliError(
-            f"nothing to forget: no raw files of those sessions of {request.app_id}, and no "
-            "table holds them"
-        )
-    elsewhere = erase.held_elsewhere(where, catalog, request)
-    if elsewhere:
-        named = "; ".join(f"{t}: {', '.join(s[:3])}" for t, s in elsewhere.items())
-        raise CliError(
-            f"tables that no loaded operator writes hold these sessions ({named}), and forget "
-            "could not rebuild them: give their code with --defs MODULE (or list it under "
-            '"defs" in the lake\'s trajectory_assets.json) and run it again; nothing was deleted'
-        )
-    erase_raw.refuse_outside_targets(where, by_id, files, misfiled)
-    pooled = pooling(catalog, registry, days, on_bad_file)
-    for day in sorted({*days, *pooled.days}):  # what its rebuild and purge would refuse, named
-        if any(catalog.state(t, day) for t in registry.tables):  # before anything is deleted
-            list_raw_files(where, dt=day)  # (the days the rebuild lists)
-    for table in registry.tables:
-        refuse_linked_folders(where, table)
-    parameters = other_parameters(catalog, registry, sorted({*days, *pooled.days}))
-    return _Plan(files, forgotten, misfiled, by_id, days, resumed, what, pooled, parameters)
+    sessions = request.sessions()
+    if not request.whole_app or not (files := rejected_naming(where, sessions, whole_app=True)):
+        return False
+    _confirm(f"forget the rejected input of {request.app_id} in {len(files)} file(s)", yes)
+    dropped = drop_rejected(where, sessions, whole_app=True)
+    say(f"deleted {dropped} rejected line(s) of {request.app_id}'s input; no session of it is left")
+    return True
 
 
 def _rebuild(
     lake: str,
     where: "Lake",
     the_project: "Project",
-    plan: _Plan,
+    plan: Plan,
     runtime: str,
     on_bad_file: OnBadFile,
     shown: str,
@@ -341,7 +277,7 @@ def _purge_and_check(
     where: "Lake",
     the_project: "Project",
     request: "erase.Request",
-    plan: _Plan,
+    plan: Plan,
     record: "erase.Record",
     own_runs: dict[str, str],
     built: list[str],

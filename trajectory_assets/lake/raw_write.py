@@ -175,9 +175,10 @@ def already_stored(
     copies: list[tuple[tuple[object, ...], dict[str, object]]] = []
     held_ends: set[tuple[object, object]] = set()
     paths = [p for folder in folders for p in session_files(lake, folder)]
-    # each file fetched once, all at once on an object store (three reads of each made some
+    # each file fetched once, some at once on an object store (three reads of each made some
     # twenty requests a file: re-sending 500 sessions took 57 s on a loopback S3)
-    for index, source in enumerate(lake.sources(paths)):
+    fetched = (s for at in range(0, len(paths), 32) for s in lake.sources(paths[at : at + 32]))
+    for index, source in enumerate(fetched):
         if isinstance(source, BaseException):
             raise source
         where = pa.py_buffer(source) if isinstance(source, bytes) else source

@@ -13,6 +13,7 @@ alone. Computed from the Arrow table just written, since the writer holds it in 
 import datetime as dt
 import json
 import sys
+from collections.abc import Mapping
 from typing import TypedDict
 
 import pyarrow as pa
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 MAX_TEXT_STAT = 64
 """Characters of text a bound keeps (payloads and JSON rows would weigh on every snapshot)."""
 
-Bound = str | int | float
+Bound = str | int | float | bool
 """A column's minimum or maximum as Delta's JSON states it (times and dates as text)."""
 
 
@@ -41,33 +42,45 @@ def file_stats(table: pa.Table) -> str:
     for name in table.column_names:
         column = table.column(name)
         kind = column.type
-        if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-            continue  # no reader prunes on these, nor builds a bound of them
+        if not _boundable(kind):
+            continue  # nested, binary: no reader prunes on these, nor builds a bound of them
         nulls[name] = column.null_count
         if column.null_count == len(column):
             continue  # all null: `nullCount` says it
         bounds = _bounds(column)
         if bounds is None:
-            return json.dumps({"numRecords": table.num_rows})
+            return _json({"numRecords": table.num_rows})
         mins[name], maxs[name] = bounds
-    stats = FileStats(numRecords=table.num_rows, minValues=mins, maxValues=maxs, nullCount=nulls)
-    return json.dumps(stats, separators=(",", ":"))
+    return _json(
+        FileStats(numRecords=table.num_rows, minValues=mins, maxValues=maxs, nullCount=nulls)
+    )
+
+
+def _json(stats: Mapping[str, object]) -> str:
+    """Text as itself, not escaped: delta-rs reads some escaped characters past U+FFFF as others
+    (U+40000 as U+30000), a maximum lower than it is, and skips the file wrongly."""
+    return json.dumps(stats, separators=(",", ":"), ensure_ascii=False)
+
+
+_BOUNDABLE = (
+    pa.types.is_string,
+    pa.types.is_large_string,
+    pa.types.is_integer,
+    pa.types.is_floating,
+    pa.types.is_boolean,
+    pa.types.is_timestamp,
+    pa.types.is_date,
+)
+
+
+def _boundable(kind: pa.DataType) -> bool:
+    return any(bool(holds(kind)) for holds in _BOUNDABLE)
 
 
 def _bounds(column: pa.ChunkedArray) -> tuple[Bound, Bound] | None:
     """A column's exact bounds (text's cut to MAX_TEXT_STAT characters, still bounds); None
     when none can be stated."""
-    kind = column.type
-    if pa.types.is_floating(kind) and not pc.all(pc.is_finite(column)).as_py():
-        return None
-    if not (
-        pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_timestamp(kind)
-        or pa.types.is_date(kind)
-    ):
+    if pa.types.is_floating(column.type) and not pc.all(pc.is_finite(column)).as_py():
         return None
     try:
         found = pc.min_max(column).as_py()
@@ -107,4 +120,9 @@ def _timestamp(value: dt.datetime, *, up: bool) -> str:
     truncated = value.replace(microsecond=value.microsecond // 1000 * 1000)
     if up and truncated != value:
         truncated += dt.timedelta(milliseconds=1)
-    return truncated.strftime("%Y-%m-%dT%H:%M:%S.") + f"{truncated.microsecond // 1000:03d}Z"
+    # `%Y` does not pad a year below 1000 (glibc's): `999-...` is no time a reader parses
+    return (
+        f"{truncated.year:04d}"
+        + truncated.strftime("-%m-%dT%H:%M:%S.")
+        + (f"{truncated.microsecond // 1000:03d}Z")
+    )
