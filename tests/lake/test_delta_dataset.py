@@ -10,7 +10,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from tests.lakes import DAY1, write_lake
 from tests.runs import run_operator
-from trajectory_assets.lake.delta_dataset import delta_dataset
+from trajectory_assets.lake.delta_dataset import _unbounded, delta_dataset
 from trajectory_assets.operators import Sessionize
 
 ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-v2:0"
@@ -28,6 +28,9 @@ def test_a_model_longer_than_the_bounds_hides_no_file_from_a_filter(tmp_path: Pa
     lake = write_lake(tmp_path, events)
     run_operator(Sessionize(), lake, [DAY1])
     table = DeltaTable(lake.path("llm_calls"))
+    stated = [str(f.partition_expression) for f in table.to_pyarrow_dataset().get_fragments()]
+    assert not any(_unbounded(guarantee) for guarantee in stated)  # nothing to mend
+    assert any("is_null(" in guarantee for guarantee in stated)  # an all-null column: no bound
     gpt = ds.field("model") == "gpt-4o"
     for found in (table.to_pyarrow_dataset(), delta_dataset(table)):
         assert found.to_table(filter=gpt)["model"].to_pylist() == ["gpt-4o"]

@@ -11,6 +11,7 @@ row by row. Every other file keeps deltalake's guarantee, at no cost beyond a lo
 """
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -21,8 +22,10 @@ import pyarrow.dataset as ds
 if TYPE_CHECKING:
     from deltalake import DeltaTable
 
-UNBOUNDED = " >= null["
+UNBOUNDED = re.compile(r"\(([^()\s]+) >= null\[")
 """How deltalake's guarantee states a column its statistics give no bounds for."""
+ALL_NULL = re.compile(r"is_null\(([^(),\s]+),")
+"""...and one all null, which the bounds need not state: no filter but IS NULL keeps a row."""
 
 _DELTA_TIME_PRECISION = dt.timedelta(milliseconds=1)
 """Delta states times in milliseconds, and a writer that truncates (delta-rs does) states a
@@ -34,7 +37,7 @@ def delta_dataset(table: "DeltaTable") -> ds.FileSystemDataset:
     given the guarantee its log entry states."""
     found: ds.FileSystemDataset = table.to_pyarrow_dataset()
     fragments = list(found.get_fragments())
-    broken = {f.path for f in fragments if UNBOUNDED in str(f.partition_expression)}
+    broken = {f.path for f in fragments if _unbounded(str(f.partition_expression))}
     if not broken:
         return found
     actions = pa.table(table.get_add_actions(flatten=True))
@@ -53,6 +56,11 @@ def delta_dataset(table: "DeltaTable") -> ds.FileSystemDataset:
         for f in fragments
     ]
     return ds.FileSystemDataset(mended, schema, found.format, found.filesystem)
+
+
+def _unbounded(guarantee: str) -> bool:
+    """Whether deltalake's guarantee states a column with values as without bounds."""
+    return bool(set(UNBOUNDED.findall(guarantee)) - set(ALL_NULL.findall(guarantee)))
 
 
 def _guarantee(entry: dict[str, Any], schema: pa.Schema) -> pc.Expression:
