@@ -133,6 +133,21 @@ class WorkersFailedError(RuntimeError):
     """Ray's batch workers died (killed for memory, crashed) past their retries: the message
     names the operators and days, which Ray's own error does not."""
 
+    @classmethod
+    def of(
+        cls, operators: Sequence[str], days: Sequence[str], exc: BaseException
+    ) -> "WorkersFailedError":
+        """One line: Ray's own error runs over dozens, its first kept."""
+        said = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        said = said if len(said) <= 200 else said[:197] + "..."
+        return cls(
+            f"Ray's batch workers running {', '.join(operators)} on "
+            f"{first_few(days, 'more day(s)')} failed ({type(exc).__name__}: {said}). A worker "
+            "killed for memory holds too large a batch: give the workers more memory, or run "
+            "fewer batches at once (--num-cpus) or smaller ones (batch_bytes); a batch holds "
+            "whole sessions (README, --num-cpus). -v shows Ray's own lines"
+        )
+
 
 class LinkedFolderError(RuntimeError):
     """A symbolic link to a folder inside a table's folder: a full vacuum (`vacuum --full`,

@@ -23,7 +23,7 @@ from tests.runs import lake_catalog
 from trajectory_assets.cli.pool import this_process
 from trajectory_assets.defs.assets import POOL
 from trajectory_assets.defs.forget import runs_mentioning
-from trajectory_assets.lake import erase, erase_raw
+from trajectory_assets.lake import erase, erase_purge, erase_raw
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.mentions import Sessions
 from trajectory_assets.lake.raw import list_raw_files
@@ -330,7 +330,7 @@ def test_forget_holds_the_pool_while_it_deletes_and_purges(
     victim = list_raw_files(Lake(str(lake)), dt=DAY1)[0]
     killed = slot_of_a_killed_command(home)
     seen: list[tuple[str, list[str]]] = []
-    for module, name in ((erase_raw, "delete_raw"), (erase, "purge_history")):
+    for module, name in ((erase_raw, "delete_raw"), (erase_purge, "purge_history")):
         real = getattr(module, name)
 
         def watched(*args: Any, real: Any = real, name: str = name) -> Any:
@@ -463,13 +463,15 @@ def test_a_forget_stopped_after_its_rebuild_is_finished_and_failing_checks_do_no
     ]
     raw_session(root, DAY1, "support-bot", bystander, bad)
     assert materialize(root, home, "--partition", DAY1).returncode == 1  # the check fails
-    real = erase.purge_history
-    monkeypatch.setattr(erase, "purge_history", lambda *a: (_ for _ in ()).throw(OSError("gone")))
+    real = erase_purge.purge_history
+    monkeypatch.setattr(
+        erase_purge, "purge_history", lambda *a: (_ for _ in ()).throw(OSError("gone"))
+    )
     args = ("--app-id", "support-bot", "--session-id", victim, "--runtime", "inline")
     with pytest.raises(OSError, match="gone"):  # past the failed check, stopped at the purge
         forget(root, home, *args)
     assert victim not in sessions_of(lake, "support-bot")[DAY1]
-    monkeypatch.setattr(erase, "purge_history", real)
+    monkeypatch.setattr(erase_purge, "purge_history", real)
     done = forget(root, home, *args)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "nothing in the lake or the Dagster instance holds them" in done.stdout

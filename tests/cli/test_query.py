@@ -18,7 +18,7 @@ from tests.cli.helpers import CLI, materialize
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog, table_opens
 from trajectory_assets.cli import main
-from trajectory_assets.lake import delta, delta_history, erase
+from trajectory_assets.lake import delta, delta_history, erase_purge
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import TABLES
 
@@ -244,7 +244,7 @@ def test_time_travel_names_what_is_no_longer_there(
     done = query(lake, count, "--format", "csv", "-o", str(tmp_path / "yesterday.csv"))
     assert done == 0 and (tmp_path / "yesterday.csv").read_text().startswith("count_star()")
     capsys.readouterr()
-    erase.purge_history(Lake(str(lake)), lake_catalog(Lake(str(lake))), [DAY1])
+    erase_purge.purge_history(Lake(str(lake)), lake_catalog(Lake(str(lake))), [DAY1])
     assert query(lake, count, "--as-of", "1") == 1
     kept = "(older ones were cleaned up by vacuum or forget)"
     error = capsys.readouterr().err

@@ -27,7 +27,7 @@ from trajectory_assets.defs.checks import (
     evaluate,
     evaluate_all,
 )
-from trajectory_assets.lake import delta, delta_commit, delta_history, erase
+from trajectory_assets.lake import delta, delta_commit, delta_history, erase_purge
 from trajectory_assets.lake.delta import DataFile
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Compact, Sessionize
@@ -139,7 +139,7 @@ def test_a_check_whose_counts_left_the_log_records_no_evaluation(lake: Lake) -> 
     assert not _evaluations(_materialize(lake, config, instance))[
         "rejected_events:rejected_share"
     ].passed
-    erase.purge_history(lake, lake_catalog(lake), [DAY1])
+    erase_purge.purge_history(lake, lake_catalog(lake), [DAY1])
     kept = _materialize(lake, config, instance)
     assert not _evaluations(kept)["rejected_events:rejected_share"].passed
     for table in ("rejected_events", "sessions"):  # Delta's cleanup: nothing kept

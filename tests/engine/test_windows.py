@@ -12,7 +12,7 @@ from tests.runs import lake_catalog, run_all
 from trajectory_assets.engine.committed import other_parameters
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.windows import Pooling, pooling
-from trajectory_assets.lake import delta_commit, delta_history, erase
+from trajectory_assets.lake import delta_commit, delta_history, erase_purge
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS, ModelComparisons
@@ -62,7 +62,7 @@ def test_a_forgets_purge_keeps_how_each_day_was_made(tmp_path: Path) -> None:
     lake = make_lake(tmp_path, days=3, sessions_per_day=10)
     run_all(lake, [DAY1, DAY2], operators=OPERATORS)
     run_all(lake, [DAY3], operators=_with(2))
-    erase.purge_history(lake, lake_catalog(lake), [DAY1])
+    erase_purge.purge_history(lake, lake_catalog(lake), [DAY1])
     catalog, loaded = lake_catalog(lake), Registry.build(OPERATORS)
     assert other_parameters(catalog, loaded, [DAY1, DAY2, DAY3]) == {
         DAY3: {"model_comparisons": {"window_days": 2}}

@@ -11,7 +11,7 @@ import pytest
 from tests.lakes import DAY1, DAY2, write_session_file
 from tests.runs import lake_catalog, run_all
 from trajectory_assets.errors import RawLayoutError
-from trajectory_assets.lake import delta, delta_history, erase, erase_raw
+from trajectory_assets.lake import delta, delta_history, erase, erase_purge, erase_raw
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import list_days, list_raw_files
 from trajectory_assets.operators import Sessionize
@@ -26,14 +26,14 @@ def test_a_day_no_table_holds_purges_nothing(lake: Lake) -> None:
     run_all(lake, [DAY2])
     before = versions_kept(lake, "sessions")
     assert before[0] == 0 and len(before) >= 3
-    assert erase.purge_history(lake, lake_catalog(lake), ["1970-01-01"]) == []
+    assert erase_purge.purge_history(lake, lake_catalog(lake), ["1970-01-01"]) == []
     assert versions_kept(lake, "sessions") == before  # time travel still reaches version 0
 
 
 def test_a_day_a_table_holds_purges_that_table(lake: Lake) -> None:
     run_all(lake, [DAY1])
     run_all(lake, [DAY2], operators=[Sessionize()])  # only sessionize's tables touch DAY2
-    purged = erase.purge_history(lake, lake_catalog(lake), [DAY2])
+    purged = erase_purge.purge_history(lake, lake_catalog(lake), [DAY2])
     assert set(purged) == set(Sessionize().output_names)
     assert versions_kept(lake, "sessions")[0] > 0  # older entries cleaned up
     assert versions_kept(lake, "tool_stats")[0] == 0  # never held DAY2: history kept

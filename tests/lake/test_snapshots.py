@@ -10,7 +10,7 @@ from tests.lake.test_delta import drop_a_session
 from tests.lakes import DAY1, DAY2, SMALL_BATCHES
 from tests.runs import lake_catalog, run_operator, table_opens
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.lake import delta, delta_commit, delta_history, erase, snapshots
+from trajectory_assets.lake import delta, delta_commit, delta_history, erase_purge, snapshots
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.operators import Sessionize
 
@@ -64,7 +64,7 @@ def test_a_log_cut_by_a_purge_or_a_schema_changed_loads_the_table_again(
     drop_a_session(lake, DAY1)
     run(lake, DAY1)
     asked(lake, loads)
-    erase.purge_history(lake, lake_catalog(lake), [DAY1])  # the held version's entry is gone
+    erase_purge.purge_history(lake, lake_catalog(lake), [DAY1])  # the held version's entry is gone
     assert asked(lake, loads) == list(TABLES)
     from deltalake.schema import Field, PrimitiveType
 

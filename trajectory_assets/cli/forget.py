@@ -287,14 +287,14 @@ def _purge_and_check(
     from trajectory_assets.defs import forget as instance_erase
     from trajectory_assets.defs.partitions import daily, start_date_of
     from trajectory_assets.defs.sync import sync
-    from trajectory_assets.lake import erase
+    from trajectory_assets.lake import erase, erase_purge
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.quarantine import drop_rejected
 
     tables = the_project.registry.tables
     days, sessions = plan.days, request.sessions(plan.forgotten)
     catalog = Catalog(where, tables)
-    record.tables_purged = erase.purge_history(where, catalog, plan.rebuilt)
+    record.tables_purged = erase_purge.purge_history(where, catalog, plan.rebuilt)
     record.rejected_lines_deleted = drop_rejected(where, sessions, whole_app=request.whole_app)
     unkeyed = [  # a table of another code location: its schema unknown here
         REPORT,

@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import EPOCH
@@ -36,6 +36,7 @@ from trajectory_assets.ingest.importers.otel import conversation_of, numbered_ev
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
 from trajectory_assets.ingest.importers.otel_spans import Span, spans_app
 from trajectory_assets.ingest.logger import EventLogger, LoggerStats
+from trajectory_assets.ingest.logger.api import added_stats
 from trajectory_assets.lake.fs import lake_from_env
 from trajectory_assets.lake.layout import id_problem
 from trajectory_assets.lake.quarantine import keep_rejected
@@ -71,17 +72,6 @@ _LOGGED_COLUMNS = (
     "event_id",
     "seq",
 )
-
-
-def _totals(stats: list[LoggerStats]) -> LoggerStats:
-    """The sum of closed loggers' stats (the latest error among them)."""
-    summed: dict[str, Any] = dict(stats[0])
-    for one in stats[1:]:
-        for key, value in one.items():
-            if isinstance(value, int) and not isinstance(value, bool):
-                summed[key] += value
-        summed["last_error"] = one["last_error"] or summed["last_error"]
-    return cast(LoggerStats, summed)
 
 
 @dataclass
@@ -368,8 +358,7 @@ class OtlpReceiver:
         del self._loggers[app]
         self._turns.pop(app, None)
         logger.close()
-        closed = [logger.stats()] + ([self._closed_stats] if self._closed_stats else [])
-        self._closed_stats = _totals(closed)
+        self._closed_stats = added_stats(self._closed_stats, logger.stats())
         if not self._warned_of_apps:
             self._warned_of_apps = True
             log.warning(

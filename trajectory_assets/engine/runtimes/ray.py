@@ -31,7 +31,6 @@ from trajectory_assets.errors import (
     OperatorError,
     SettingError,
     WorkersFailedError,
-    first_few,
 )
 from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import partitions_of_files
@@ -49,23 +48,6 @@ as soon as one ends. A pool of tasks (Ray Data's `TaskPoolStrategy`) leaves each
 submits the next): 10 days of 100k events on 2 cores took 33.5-35.1 s of batches that way,
 29.3-31.4 s with this pool. More queued tasks would leave one worker with work at the end
 while another has none."""
-
-
-def _failed(tasks: Sequence[BatchTask], exc: BaseException) -> str:
-    """A batch worker's death (killed for memory by Ray's monitor or a container, or crashed)
-    after its retries, as one line: Ray's own names neither the operator nor the day, and its
-    text runs over dozens of lines."""
-    operators = ", ".join(sorted({step.operator.name for task in tasks for step in task.steps}))
-    days = first_few(sorted({task.day for task in tasks}), "more day(s)")
-    said = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-    said = said if len(said) <= 200 else said[:197] + "..."
-    return (
-        f"Ray's batch workers running {operators} on {days} failed "
-        f"({type(exc).__name__}: {said}). A worker killed for memory holds too large a batch: "
-        "give the workers more memory, or run fewer batches at once (--num-cpus) or smaller "
-        "ones (batch_bytes); a batch holds whole sessions (README, --num-cpus). -v shows Ray's "
-        "own lines"
-    )
 
 
 def _require_ray() -> None:
@@ -253,7 +235,9 @@ class RayRuntime:
             rows = dataset.take_all()
         except died as exc:
             # from None: a run's one line says the innermost error, here Ray's own
-            raise WorkersFailedError(_failed(tasks, exc)) from None
+            operators = {step.operator.name for task in tasks for step in task.steps}
+            days = {task.day for task in tasks}
+            raise WorkersFailedError.of(sorted(operators), sorted(days), exc) from None
         outcomes: list[Outcome] = []
         for row in rows:
             # the documents are @final TypedDicts, so `in` tells them apart

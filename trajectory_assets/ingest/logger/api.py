@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, SupportsFloat
+from typing import Any, SupportsFloat, cast
 
 from trajectory_assets.ingest.common import dumps, parse_ts
 from trajectory_assets.ingest.logger import process
@@ -48,6 +48,19 @@ class LoggerStats(LoggerCounters):
     pending: int  # flushed, its write failed, awaiting a retry
     held: int  # sampled sessions' last events, held until the session ends
     closed: bool
+
+
+def added_stats(total: LoggerStats | None, more: LoggerStats) -> LoggerStats:
+    """`more` counted into `total` (the later error kept): the stats of loggers closed one
+    after another, as one."""
+    if total is None:
+        return more
+    summed: dict[str, Any] = dict(total)
+    for key, value in more.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            summed[key] += value
+    summed["last_error"] = more["last_error"] or total["last_error"]
+    return cast(LoggerStats, summed)
 
 
 class EventLogger:
