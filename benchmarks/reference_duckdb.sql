@@ -43,10 +43,11 @@ SELECT *, concat_ws('; ',
         CASE WHEN session_id IS NULL OR trim(CAST(session_id AS VARCHAR)) = '' THEN 'null or empty session_id' END,
         CASE WHEN ts IS NULL OR trim(CAST(ts AS VARCHAR)) = '' THEN 'null or empty ts' END,
         CASE WHEN event_type IS NULL OR trim(CAST(event_type AS VARCHAR)) = '' THEN 'null or empty event_type' END,
-        CASE WHEN trim(app_id) <> '' AND coalesce(try(url_decode(folder_app)), folder_app)
-                 NOT IN ('', app_id) THEN 'app_id differs from its folder''s' END,
-        CASE WHEN trim(session_id) <> '' AND coalesce(try(url_decode(folder_session)),
-                 folder_session) NOT IN ('', session_id)
+        CASE WHEN trim(app_id) <> '' AND (coalesce(try(url_decode(folder_app)), folder_app)
+                 NOT IN ('', app_id) OR contains(source_file, '/app_id=/'))
+             THEN 'app_id differs from its folder''s' END,
+        CASE WHEN trim(session_id) <> '' AND (coalesce(try(url_decode(folder_session)),
+                 folder_session) NOT IN ('', session_id) OR contains(source_file, '/session_id=/'))
              THEN 'session_id differs from its folder''s' END,
         CASE WHEN ttft_ms < 0 THEN 'negative ttft_ms' END,
         CASE WHEN latency_ms < 0 THEN 'negative latency_ms' END,
@@ -96,7 +97,10 @@ CREATE OR REPLACE MACRO json_float(x) AS CASE WHEN x IS NULL OR isfinite(x) THEN
     ELSE to_json(CASE WHEN isnan(x) THEN 'NaN' WHEN x > 0 THEN 'Infinity' ELSE '-Infinity' END) END;
 COPY (
     SELECT dt,
-        coalesce(nullif(coalesce(try(url_decode(folder_app)), folder_app), ''), app_id) AS app_id,
+        CASE WHEN folder_app IN ('', '__HIVE_DEFAULT_PARTITION__')
+                  AND contains(source_file, '/app_id=') THEN NULL  -- a folder of a null app
+             ELSE coalesce(nullif(coalesce(try(url_decode(folder_app)), folder_app), ''), app_id)
+        END AS app_id,
         source_file, source_row::BIGINT AS source_row, event_id, reject_reason AS reason,
         to_json({'event_id': event_id, 'app_id': app_id, 'session_id': session_id, 'ts': ts,
                  'seq': seq, 'event_type': event_type, 'turn_index': turn_index,

@@ -143,10 +143,23 @@ def test_forget_sessions_then_everything_before_a_day(
     again = forget(root, home, "--app-id", app, "--session-id", victim, "--runtime", "inline")
     assert again.returncode == 0 and "already forgotten, and verified then" in again.stdout
 
+    # a row of a null session, as Spark files it: a rejected row of the app, of no session
+    first = next(f for f in list_raw_files(lake, dt=DAY1) if f.app_id == app)
+    spark = Path(lake.path(first.path)).parent.with_name("session_id=__HIVE_DEFAULT_PARTITION__")
+    spark.mkdir()
+    rows = pq.read_table(lake.path(first.path)).drop_columns(["app_id", "session_id"])
+    pq.write_table(rows, spark / "part-00000.parquet")
+
+    def spark_rows() -> list[dict[str, Any]]:
+        rejected = lake_catalog(lake).read("rejected_events", dt=DAY1).to_pylist()
+        return [r for r in rejected if "__HIVE_DEFAULT_PARTITION__" in r["source_file"]]
+
     done = forget(root, home, "--app-id", app, "--before", DAY2, "--runtime", "inline")
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-3000:]
     assert DAY1 not in sessions_of(lake, app) and sessions_of(lake, app)[DAY2] == after[DAY2]
     assert lake_catalog(lake).read("sessions", dt=DAY1).num_rows > 0  # the other apps stay
+    assert (spark / "part-00000.parquet").exists()  # of no session started before DAY2
+    assert len(spark_rows()) == rows.num_rows and {r["app_id"] for r in spark_rows()} == {app}
 
     others = lake_catalog(lake).read("sessions").num_rows - len(after[DAY2])
     done = forget(root, home, "--app-id", app, "--all-sessions", "--runtime", "inline")  # a
@@ -155,6 +168,7 @@ def test_forget_sessions_then_everything_before_a_day(
         Path(root, "raw_events").rglob(f"app_id={app}/*/*")
     )
     assert lake_catalog(lake).read("sessions").num_rows == others
+    assert not spark.exists() and spark_rows() == []  # the app's rejected rows went with it
     # the same sessions asked again, in another order and across two forgets: done, not "none"
     other = next(s for s in before[DAY2] if s != victim)
     again = forget(root, home, "--app-id", app, "--session-id", other, "--session-id", victim)

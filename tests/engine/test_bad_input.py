@@ -251,3 +251,56 @@ def test_values_spelled_like_a_null_folder_commit_their_day(tmp_path: Path) -> N
     (run,) = catalog.read("eval_runs").to_pylist()
     for value in (error["error_type"], run["benchmark"], run["model"]):
         assert value.startswith(f"{NULL_PARTITION}…") and len(value) == len(NULL_PARTITION) + 13
+
+
+def test_rows_in_folders_of_a_null_key_are_rejected_and_the_day_counts(tmp_path: Path) -> None:
+    """Spark's partitionBy files a row whose key is null under `__HIVE_DEFAULT_PARTITION__`
+    (and the key columns out of the file): the listing stopped, and every table of the day
+    with it; its rows are now rejected rows, and every check of the day passes but the warning
+    of their apps' share."""
+    from tests.lakes import make_lake
+    from trajectory_assets.schema import NULL_PARTITION
+
+    lake = make_lake(tmp_path / "lake", days=1, sessions_per_day=40)
+    day = Path(lake.root, "raw_events", f"dt={DAY1}")
+    source = pq.read_table(next(day.glob("app_id=*/session_id=*/*.parquet")))
+    app = source["app_id"][0].as_py()
+    sessions = {p.name for p in day.glob("app_id=*/session_id=*")}
+    spark = source.drop_columns(["app_id", "session_id"])  # the keys are the folders' alone
+    placed = {
+        f"app_id={app}/session_id={NULL_PARTITION}": spark,
+        f"app_id={NULL_PARTITION}/session_id=s9": spark,
+        f"app_id={app}/session_id=": source,  # a session id in the file, none in the folder
+    }
+    for folder, table in placed.items():
+        (day / folder).mkdir(parents=True)
+        pq.write_table(table, day / folder / "part-00000.parquet")
+    result = dg.materialize(
+        assets_of(defs),
+        selection=dg.AssetSelection.all() - dg.AssetSelection.assets("raw_events", "daily_report"),
+        partition_key=DAY1,
+        resources=inline_resources(lake),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    warned = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert {(e.check_name, e.severity) for e in warned} == {
+        ("rejected_share_by_app", dg.AssetCheckSeverity.WARN)  # the apps whose rows they are
+    }
+    catalog = lake_catalog(lake)
+    rejected = catalog.read("rejected_events").to_pylist()
+    for folder in placed:
+        mine = [
+            r for r in rejected if r["source_file"].startswith(f"raw_events/dt={DAY1}/{folder}/")
+        ]
+        assert len(mine) == source.num_rows, folder
+        assert {r["app_id"] for r in mine} == (
+            {None} if folder.startswith(f"app_id={NULL_PARTITION}") else {app}
+        )
+        reasons = {r["reason"] for r in mine}
+        if folder.endswith("session_id="):
+            assert reasons == {"session_id differs from its folder's"}
+        else:
+            assert all("null or empty " in reason for reason in reasons), reasons
+    listed = {f"session_id={s}" for s in catalog.read("sessions")["session_id"].to_pylist()}
+    assert listed == sessions

@@ -142,9 +142,7 @@ def test_a_raw_file_not_named_parquet_stops_the_listing(lake: Lake) -> None:
     [
         "",  # in the day's folder itself
         "app_id=a",
-        "app_id=a/session_id=__HIVE_DEFAULT_PARTITION__",  # a null session, as Arrow writes it
-        "app_id=a/session_id=",
-        "app_id=__HIVE_DEFAULT_PARTITION__/session_id=s",
+        "app_id=__HIVE_DEFAULT_PARTITION__",
     ],
 )
 def test_a_parquet_file_outside_a_session_folder_stops_the_listing(lake: Lake, folder: str) -> None:
@@ -159,6 +157,39 @@ def test_a_parquet_file_outside_a_session_folder_stops_the_listing(lake: Lake, f
         list_raw_files(lake, dt=DAY1)
     assert str(raised.value).startswith(f"raw data at {placed} is not in an app_id=<app>/")
     assert list_raw_files(lake, dt=DAY2)  # other days still list
+
+
+@pytest.mark.parametrize(
+    ("folder", "app", "session"),
+    [
+        ("app_id=a/session_id=__HIVE_DEFAULT_PARTITION__", "a", ""),  # a null, as Spark writes it
+        ("app_id=a/session_id=", "a", ""),
+        ("app_id=__HIVE_DEFAULT_PARTITION__/session_id=s", "", "s"),
+    ],
+)
+def test_a_folder_of_a_null_key_is_listed_with_an_empty_key(
+    lake: Lake, folder: str, app: str, session: str
+) -> None:
+    """Spark's partitionBy writes a row of a null key there: it stopped every command of the
+    day; its rows are rejected rows (validation), and the day's other sessions count."""
+    day = Path(lake.root) / "raw_events" / f"dt={DAY1}"
+    before = list_raw_files(lake, dt=DAY1)
+    placed = day / folder / "part-0.parquet"
+    placed.parent.mkdir(parents=True)
+    shutil.copy(next(day.glob("app_id=*/session_id=*/*.parquet")), placed)
+    listed = list_raw_files(lake, dt=DAY1)
+    assert [f for f in listed if f not in before] == [
+        RawFile(
+            f"raw_events/dt={DAY1}/{folder}/part-0.parquet",
+            placed.stat().st_size,
+            placed.stat().st_mtime,
+            DAY1,
+            app,
+            session,
+        )
+    ]
+    if app:  # `forget --all-sessions` lists the app's folders: it deletes it with them
+        assert list_raw_files(lake, dt=DAY1, app_id=app) == [f for f in listed if f.app_id == app]
 
 
 @pytest.mark.parametrize(
@@ -307,8 +338,8 @@ def test_folders_named_otherwise_than_ours_are_found_by_the_ids_they_read_as(
 
 
 def test_every_misplaced_file_of_every_day_is_named_at_once(lake: Lake) -> None:
-    """A logger that wrote null sessions on many days: `--missing` named one file per command,
-    so a lake took as many commands as it had days to repair."""
+    """A logger that left out the session's folder on many days: `--missing` named one file per
+    command, so a lake took as many commands as it had days to repair."""
     from trajectory_assets.engine.lineage import stale_operators
     from trajectory_assets.engine.registry import Registry
     from trajectory_assets.operators import OPERATORS
@@ -316,7 +347,7 @@ def test_every_misplaced_file_of_every_day_is_named_at_once(lake: Lake) -> None:
     placed = []
     for day, n in ((DAY1, 5), (DAY2, 1)):
         raw = Path(lake.root) / "raw_events" / f"dt={day}"
-        folder = raw / "app_id=a" / "session_id=__HIVE_DEFAULT_PARTITION__"
+        folder = raw / "app_id=a"  # a logger that left out the session's folder
         folder.mkdir(parents=True)
         source = next(raw.glob("app_id=*/session_id=*/*.parquet"))
         for i in range(n):
@@ -326,8 +357,8 @@ def test_every_misplaced_file_of_every_day_is_named_at_once(lake: Lake) -> None:
         list_raw_files(lake, dt=DAY1)
     assert str(raised.value).startswith(
         f"raw data at {placed[0]} is not in an app_id=<app>/session_id=<session> folder of its "
-        f"day (or the folder names an empty or null key) (and 4 more: {placed[1]}, {placed[2]}, "
-        f"{placed[3]} ...), so its events belong to no session"
+        f"day (and 4 more: {placed[1]}, {placed[2]}, {placed[3]} ...), so its events belong to "
+        "no session"
     )
     with pytest.raises(RawLayoutError) as stale:
         stale_operators(lake, Registry.build(OPERATORS), OPERATORS, [DAY1, DAY2])

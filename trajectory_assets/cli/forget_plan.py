@@ -58,7 +58,7 @@ def plan(
     catalog = Catalog(where, registry.tables)  # read only until the plan is made
     files = erase.raw_files(where, request)
     in_tables = erase.held_in_tables(catalog, request)  # raw files gone?
-    forgotten = {f.session_id for f in files} | set(in_tables)
+    forgotten = {f.session_id for f in files if f.session_id} | set(in_tables)
     last = erase.last_record(where, request)
     resumed = last if last is not None and not last[1].verified else None
     if resumed is not None:

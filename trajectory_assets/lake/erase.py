@@ -91,7 +91,13 @@ def raw_files(lake: Lake, request: Request) -> list[RawFile]:
             )
         ]
     listed = {day: list_raw_files(lake, dt=day, app_id=request.app_id) for day in days}
-    started = {f.session_id for day in days if day < request.before for f in listed[day]}
+    started = {
+        f.session_id
+        for day in days
+        if day < request.before
+        for f in listed[day]
+        if f.session_id or request.whole_app  # "": a folder of a null session, of no session
+    }
     wanted = started | set(request.session_ids)
     return [f for day in days for f in listed[day] if f.session_id in wanted]
 
@@ -181,9 +187,12 @@ def _unloaded_rows_of(lake: Lake, name: str, request: Request) -> list[tuple[str
 
 
 def _sessions_in(rows: pa.Table, request: Request) -> list[tuple[str, str]]:
+    """(day, session) of the rows of the requested sessions; a row of a null or empty session
+    id (a rejected row, kept in raw_compacted) is of none."""
     pairs = [
         (str(day), str(session))
         for day, session in zip(rows["dt"].to_pylist(), rows["session_id"].to_pylist(), strict=True)
+        if session
     ]
     wanted = set(request.session_ids)
     if request.before is not None:

@@ -164,14 +164,14 @@ def list_raw_files(
                 if _parquet_named_otherwise(lake, path):
                     unnamed.append(lake.display_path(path))
                 continue
-            keys = parse_hive(relative)
-            if not (keys.get("app_id") and keys.get("session_id")):
+            if not _key_names(relative) >= _KEY_FOLDERS:
                 misplaced.append(lake.display_path(path))
                 continue
             if not _in_order(relative):
                 disordered.append(lake.display_path(path))
                 continue
-            if session_ids is not None and keys["session_id"] not in session_ids:
+            keys = parse_hive(relative)  # a null or empty key reads "": its rows are rejected
+            if session_ids is not None and keys.get("session_id") not in session_ids:
                 continue
             files.append(
                 RawFile(
@@ -179,16 +179,16 @@ def list_raw_files(
                     size=int(info.get("size") or 0),
                     mtime=modified(info),
                     dt=day,
-                    app_id=keys["app_id"],
-                    session_id=keys["session_id"],
+                    app_id=keys.get("app_id", ""),
+                    session_id=keys.get("session_id", ""),
                 )
             )
     if misplaced:  # every one at once: fixing them one command at a time is slow
         raise RawLayoutError(
             misplaced[0],
-            "is not in an app_id=<app>/session_id=<session> folder of its day (or the folder "
-            f"names an empty or null key){_more(misplaced)}, so its events belong to no session: "
-            "move each file into its session's folder, or out of raw_events",
+            "is not in an app_id=<app>/session_id=<session> folder of its day"
+            f"{_more(misplaced)}, so its events belong to no session: move each file into its "
+            "session's folder, or out of raw_events",
         )
     if disordered:
         raise RawLayoutError(
@@ -205,6 +205,16 @@ def list_raw_files(
             "give raw Parquet files that ending (Firehose: set its file extension)",
         )
     return files
+
+
+_KEY_FOLDERS = frozenset({"app_id", "session_id"})
+
+
+def _key_names(relative: str) -> set[str]:
+    """The keys the folders of a path name, whatever their values: a folder of a null or empty
+    key (`session_id=__HIVE_DEFAULT_PARTITION__`, as Spark and Arrow write a null) is listed,
+    and validation rejects its rows, since they belong to no session."""
+    return {part.partition("=")[0] for part in relative.split("/")[:-1] if "=" in part}
 
 
 def _in_order(relative: str) -> bool:

@@ -1,11 +1,12 @@
 """Validation, de-duplication and event order of raw events, shared by every raw-based operator.
 
 Rules (rules.md "Validation"): a row with a value its file held that its column cannot (the
-reader names it in `unreadable`), a null or empty key, a key other than its file's
-folder names, a negative, NaN, infinite or absurd (over 10^12) metric, a negative `turn_index`, or a
-`decision`/`eval_result` payload that is not a JSON object is rejected with every reason that
-applies. Among valid rows, duplicate `event_id`s inside a session are one event: the first in
-event order is kept. Event order is `(ts, seq, event_id)`, null `seq` last.
+reader names it in `unreadable`), a null or empty key, a key other than its file's folder names
+(a folder of a null key names none), a negative, NaN, infinite or absurd (over 10^12) metric, a
+negative `turn_index`, or a `decision`/`eval_result` payload that is not a JSON object is
+rejected with every reason that applies. Among valid rows, duplicate `event_id`s inside a
+session are one event: the first in event order is kept. Event order is `(ts, seq, event_id)`,
+null `seq` last.
 """
 
 import pyarrow as pa
@@ -38,6 +39,13 @@ def folder_key(key: str) -> str:
     return f"coalesce(try(url_decode({named})), {named})"
 
 
+def _null_folder(key: str) -> str:
+    """SQL: the row's file is in a folder of a null or empty `key`, which names no session."""
+    return (
+        f"(contains(source_file, '/{key}={NULL_PARTITION}/') OR contains(source_file, '/{key}=/'))"
+    )
+
+
 _checks = (
     ["unreadable"]
     + [
@@ -60,8 +68,8 @@ _checks = (
     ]
     + ["CASE WHEN turn_index < 0 THEN 'negative turn_index' END"]
     + [
-        f"CASE WHEN trim({key}) <> '' AND {folder_key(key)} NOT IN ('', {key}) "
-        f"THEN '{key} differs from its folder''s' END"
+        f"CASE WHEN trim({key}) <> '' AND ({folder_key(key)} NOT IN ('', {key}) "
+        f"OR {_null_folder(key)}) THEN '{key} differs from its folder''s' END"
         for key in ("app_id", "session_id")
     ]
     + [
@@ -93,7 +101,8 @@ _raw_row = ", ".join(f"'{f.name}': {_json_value(f)}" for f in RAW_EVENTS)
 
 REJECTED = f"""
 SELECT dt,
-       coalesce(nullif({folder_key("app_id")}, ''), app_id) AS app_id,
+       CASE WHEN {_null_folder("app_id")} THEN NULL
+            ELSE coalesce(nullif({folder_key("app_id")}, ''), app_id) END AS app_id,
        source_file, source_row, event_id, reject_reason AS reason,
        to_json({{{_raw_row}}}) AS "row"
 FROM ({CHECKED}) WHERE reject_reason <> ''
