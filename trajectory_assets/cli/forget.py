@@ -61,7 +61,10 @@ FORGET_TAG = "trajectory_assets/forget"  # on a forget's rebuild runs: its recor
 @click.option("--app-id", required=True, help="the app whose sessions are forgotten")
 @click.option("--session-id", "session_ids", multiple=True, help="a session to forget (repeat)")
 @click.option(
-    "--before", type=DAY, help="forget every session of the app that started before this day"
+    "--before",
+    type=DAY,
+    help="forget every session of the app filed under a day before this one (a session's day "
+    "is its first event's, UTC)",
 )
 @click.option(
     "--all-sessions",

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import numbers
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -121,7 +122,8 @@ EPOCH_UNITS = ((1e17, 1_000_000_000), (1e14, 1_000_000), (1e11, 1_000), (0, 1))
 
 
 def parse_ts(value: Any) -> dt.datetime:
-    """A timestamp in UTC from ISO-8601 text (naive text is taken as UTC) or epoch seconds.
+    """A timestamp in UTC from ISO-8601 text (naive text is taken as UTC; RFC 9557's zone
+    suffix, `…-08:00[America/Los_Angeles]`, is read), a datetime (naive: UTC) or epoch seconds.
 
     Numbers above 1e17 are taken as epoch nanoseconds, above 1e14 as microseconds and above
     1e11 (the year 5138 in seconds) as milliseconds, which covers every exporter we read (OTel
@@ -130,6 +132,8 @@ def parse_ts(value: Any) -> dt.datetime:
     """
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    if type(value).__name__ == "datetime64":  # numpy's, as `df["ts"].to_numpy()` gives it
+        return _datetime64(value)
     if isinstance(value, bool):
         raise ValueError(f"not a timestamp: {value!r}")
     if isinstance(value, numbers.Integral):  # numpy's too (a time from a DataFrame column)
@@ -147,12 +151,48 @@ def parse_ts(value: Any) -> dt.datetime:
         except OverflowError:
             raise ValueError(f"not a time (past the year 9999): {value!r}") from None
     if isinstance(value, str):
-        text = value.strip()
+        text, zone = _zone_suffix(value.strip())
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         parsed = dt.datetime.fromisoformat(text)
-        return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC if zone is None else _zone(zone))
+        return parsed.astimezone(dt.UTC)
     raise ValueError(f"not a timestamp: {value!r}")
+
+
+def _datetime64(value: Any) -> dt.datetime:
+    """A numpy datetime64 (naive: UTC, as numpy has it), to the microsecond."""
+    if value != value:  # NaT
+        raise ValueError(f"not a timestamp: {value!r}")
+    microseconds = int(value.astype("datetime64[us]").astype("int64"))
+    try:
+        return EPOCH + dt.timedelta(microseconds=microseconds)
+    except OverflowError:
+        raise ValueError(f"not a time (past the year 9999): {value!r}") from None
+
+
+_SUFFIX = re.compile(r"^(.*?)((?:\[[^\]]*\])+)$")
+
+
+def _zone_suffix(text: str) -> tuple[str, str | None]:
+    """RFC 9557's bracketed suffixes off an ISO time (Java's `ZonedDateTime.toString()`:
+    `2026-12-01T23:58-08:00[America/Los_Angeles]`), and the time zone they name: the offset,
+    where the text has one, gives the instant."""
+    found = _SUFFIX.match(text)
+    if found is None:
+        return text, None
+    zones = [t.lstrip("!") for t in re.findall(r"\[([^\]]*)\]", found.group(2)) if "=" not in t]
+    return found.group(1), zones[0] if zones else None
+
+
+def _zone(name: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"not a time zone: {name!r}") from None
 
 
 def synthetic_ts(index: int) -> dt.datetime:

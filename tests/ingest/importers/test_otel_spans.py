@@ -83,3 +83,24 @@ def test_number_attributes_as_otlp_strings_or_empty_are_read() -> None:
         {"key": "gen_ai.usage.output_cost", "value": {"stringValue": ""}},  # empty: not stated
     ]
     assert Span(span(attributes=attributes)).attrs["gen_ai.usage.input_tokens"] in (269, "269")
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        START // 1_000_000_000,  # seconds
+        START // 1_000_000,  # milliseconds, as JavaScript's Date.now()
+        str(START // 1_000),  # microseconds, as text
+        START / 1e9,  # fractional seconds, as Python's time.time()
+        START,  # nanoseconds, kept exact
+        "2025-11-24T16:00:00Z",
+    ],
+)
+def test_a_span_lists_epoch_times_are_read_by_their_size(start: int | float | str) -> None:
+    """A span list (`start_time`/`end_time`, the SDK's `to_json` shape) written by hand with
+    epoch seconds was read as nanoseconds: its spans landed on 1970-01-01, named as having no
+    time. OTLP's `…UnixNano` stay nanoseconds, whatever their size."""
+    listed = {k: v for k, v in span().items() if not k.endswith("UnixNano")}
+    read = Span({**listed, "start_time": start, "end_time": None})
+    assert read.start_ns == START
+    assert Span(span(startTimeUnixNano=str(START // 1_000_000_000))).start_ns == 1_764_000_000

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import EPOCH, parse_ts, to_float
+from trajectory_assets.ingest.common import EPOCH, EPOCH_UNITS, parse_ts, to_float
 
 LLM_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "call_llm", "invoke_model", "completion"}
@@ -96,8 +96,8 @@ class Span:
                     f"span {name!r} has an invalid {what} {value!r}: OTLP ids are {width} hex "
                     "digits, not all zero"
                 )
-        start_ns = _time(name, "start", raw.get("startTimeUnixNano", raw.get("start_time")))
-        end_ns = _time(name, "end", raw.get("endTimeUnixNano", raw.get("end_time")))
+        start_ns = _time(name, "start", raw, "startTimeUnixNano")
+        end_ns = _time(name, "end", raw, "endTimeUnixNano")
         if not start_ns:  # OTLP's zero is an unset time
             raise UnparseableFileError(f"span {name!r} has no start time")
         for which, ns in (("start", start_ns), ("end", end_ns or 0)):
@@ -158,22 +158,31 @@ def _a(which: str) -> str:
     return f"{'an' if which == 'end' else 'a'} {which}"
 
 
-def _time(name: str, which: str, value: Any) -> int | None:
+def _time(name: str, which: str, raw: dict[str, Any], nano_key: str) -> int | None:
+    """A span's start or end in epoch nanoseconds. OTLP's `…UnixNano` are nanoseconds; a span
+    list's `start_time`/`end_time` (the SDK's `to_json` writes ISO text) may be any epoch number,
+    read by its size as `ingest` reads a `ts`: seconds there were taken as nanoseconds, and the
+    spans landed on 1970-01-01 as if they had no time."""
+    value = raw.get(nano_key, raw.get(f"{which}_time"))
     try:
-        return nanos(value)
+        return nanos(value, by_size=nano_key not in raw)
     except (ValueError, TypeError):
         raise UnparseableFileError(
             f"span {name!r} has {_a(which)} time that is no time: {value!r}"
         ) from None
 
 
-def nanos(value: Any) -> int | None:
+def nanos(value: Any, *, by_size: bool = False) -> int | None:
+    """Epoch nanoseconds of ISO text, or of a number: nanoseconds, or (`by_size`) seconds,
+    milliseconds or microseconds by its size (`parse_ts`); nanoseconds are kept exact."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
-        delta = parse_ts(value) - EPOCH
-        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-    return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, str) and (not by_size or abs(value) >= EPOCH_UNITS[0][0]):
+        return int(value)
+    delta = parse_ts(value) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
 def any_value(value: Any) -> Any:
