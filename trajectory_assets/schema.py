@@ -31,6 +31,9 @@ DESCRIPTION = "description"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 """The folder name of a null partition value (Hive's rule, which Spark and delta-rs follow): a
 value spelled like it cannot name a folder."""
+NO_APP = "(no app_id)"
+"""How the checks and the report name the app of rejected rows whose folder names none (a
+folder of a null or empty `app_id`)."""
 
 
 def sortable(kind: pa.DataType) -> bool:

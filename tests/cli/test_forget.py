@@ -331,6 +331,30 @@ def test_all_sessions_of_an_app_with_none_left_still_takes_its_rejected_input(
     nothing = forget(root, home, "--app-id", "left", "--all-sessions")
     assert nothing.returncode == 0 and "already forgotten" in nothing.stdout
 
+    # an app whose only raw data is rows of no session (Spark's folder of a null key)
+    source = next(f for f in list_raw_files(lake, dt=DAY1))
+    spark = (
+        root
+        / "raw_events"
+        / f"dt={DAY1}"
+        / "app_id=ghost"
+        / "session_id=__HIVE_DEFAULT_PARTITION__"
+    )
+    spark.mkdir(parents=True)
+    rows = pq.read_table(lake.path(source.path)).drop_columns(["app_id", "session_id"])
+    pq.write_table(rows, spark / "part-00000.parquet")
+    ran = materialize(root, home, "--partition", DAY1, "--runtime", "inline")
+    assert "rejected_events" in ran.stdout
+    ghosts = lake_catalog(lake).read("rejected_events", dt=DAY1, app_id="ghost")
+    assert ghosts.num_rows == rows.num_rows
+    blank = forget(root, home, "--app-id", "ghost", "--session-id", " ")
+    assert blank.returncode == 2 and "a blank --app-id or --session-id names no" in blank.stderr
+    gone = forget(root, home, "--app-id", "ghost", "--all-sessions", "--runtime", "inline")
+    assert gone.returncode == 0, gone.stdout[-3000:]
+    assert "0 session(s) of ghost in 0 raw file(s), and 1 raw file(s) of its rows" in gone.stdout
+    assert not spark.exists()
+    assert lake_catalog(lake).read("rejected_events", dt=DAY1, app_id="ghost").num_rows == 0
+
 
 def test_forget_holds_the_pool_while_it_deletes_and_purges(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch

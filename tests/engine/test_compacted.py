@@ -142,3 +142,40 @@ def test_explain_says_it_reads_compacted_files_whose_sessions_are_unknown(tmp_pa
     assert any(f.sessions is None for f in lake_catalog(lake).files(COMPACTED_TABLE, DAY1))
     text = explain(REGISTRY, [Sessionize()], lake, [DAY1], "inline")
     assert "reads: raw_compacted " in text, text
+
+
+@pytest.mark.parametrize("bad", ["nan", "no_app"])
+def test_turn_features_alone_reads_each_turn_once_whatever_the_compacted_statistics(
+    lake: Lake, bad: str
+) -> None:
+    """A compacted file whose log bounds no column (one holding a NaN latency carries its row
+    count alone; one of rows without an app id bounds none) made its batch read the turns of
+    every session of the day: `turn_features` on its own (a new version, the UI's Materialize
+    on it) committed the day's turns twice over."""
+    import pyarrow as pa
+
+    day = Path(lake.root, RAW_TABLE, f"dt={DAY1}")
+    path = sorted(day.glob("app_id=*/session_id=*/*.parquet"))[5]
+    table = pq.read_table(path)
+    column = "latency_ms" if bad == "nan" else "app_id"
+    values = table[column].to_pylist()
+    values[0] = float("nan") if bad == "nan" else None
+    if bad == "no_app":  # a copy of the row in a folder of its own, its app id null
+        path = day / "app_id=__HIVE_DEFAULT_PARTITION__" / "session_id=s" / "0.parquet"
+        path.parent.mkdir(parents=True)
+        table = table.slice(0, 1)
+        values = values[:1]
+    index = table.schema.get_field_index(column)
+    field = table.schema.field(index).with_nullable(True)
+    table = table.set_column(index, field, pa.array(values, field.type))
+    pq.write_table(table.cast(table.schema.set(index, field)), path)
+    run_operator(Compact(), lake, [DAY1], InlineRuntime(), batch_bytes=TINY_BATCHES)
+    run_operator(Sessionize(), lake, [DAY1], InlineRuntime(), batch_bytes=TINY_BATCHES)
+    compacted = Lake(lake.root)  # another process: the files as the log states them
+    assert any(f.sessions is None for f in lake_catalog(compacted).files(COMPACTED_TABLE, DAY1))
+    run_operator(TurnFeatures(), compacted, [DAY1], InlineRuntime(), batch_bytes=TINY_BATCHES)
+    features = lake_catalog(compacted).read("turn_features", dt=DAY1)
+    columns = (features[c].to_pylist() for c in ("app_id", "session_id", "turn_index"))
+    keys = set(zip(*columns, strict=True))
+    turns = lake_catalog(compacted).read("turns", dt=DAY1).num_rows
+    assert features.num_rows == len(keys) == turns

@@ -433,6 +433,8 @@ def test_rejected_rows_are_counted_by_app_with_their_most_frequent_reason():
     extra = [
         {**rejected[0], "reason": f"input_tokens {v} cannot be read as int64"} for v in (1.5, 2.5)
     ]
+    unread = "output_tokens 1.5 cannot be read as int64"  # rows of a folder of a null app
+    extra += [{**rejected[0], "app_id": None, "reason": unread} for _ in range(2)]
     tables["rejected_events"] = pa.Table.from_pylist(
         rejected + extra, schema=tables["rejected_events"].schema
     )
@@ -444,10 +446,17 @@ def test_rejected_rows_are_counted_by_app_with_their_most_frequent_reason():
             "reasons": 4,  # negative latency_ms, NaN ttft_ms, invalid JSON, unreadable tokens
             "top_reason": "negative latency_ms",
             "top_reason_rows": 3,
-        }
+        },
+        {
+            "app_id": "(no app_id)",  # a null never joined: its rows were missing
+            "rejected_rows": 2,
+            "reasons": 1,
+            "top_reason": "output_tokens cannot be read as int64",  # its column named
+            "top_reason_rows": 2,
+        },
     ]
     report = render_daily_report(DAY, tables)
-    assert report.summary["rejected_rows"] == 6
+    assert report.summary["rejected_rows"] == 8
     assert "<td>negative latency_ms</td>" in report.html
 
 

@@ -105,6 +105,11 @@ def forget(
             "give --session-id SESSION (one or more), --before DAY, or --all-sessions"
             + (": one of them, not several" if given > 1 else "")
         )
+    if any(not s.strip() for s in (app_id, *session_ids)):  # no key folder names a blank id
+        raise usage(
+            "a blank --app-id or --session-id names no session: rows of no session go "
+            "with --all-sessions"
+        )
     if every:
         before = erase.EVERY_DAY  # every session started before it: all of them
     dagster_home("the sessions are forgotten in the Dagster instance's runs too")

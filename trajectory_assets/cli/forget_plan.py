@@ -73,19 +73,23 @@ def plan(
         | {parse_hive(path)["dt"] for path in misfiled}
         | set(resumed[1].days if resumed is not None else ())
     )
-    what = f"{len(forgotten)} session(s) of {request.app_id} in {len(files)} raw file(s)"
+    nameless = sum(1 for f in files if not f.session_id)  # a folder of a null session's
+    what = f"{len(forgotten)} session(s) of {request.app_id} in {len(files) - nameless} raw file(s)"
     if misfiled:
         what += f" and rows of them in {len(misfiled)} other session(s)' raw file(s)"
-    if not forgotten and (records := erase.verified_records(where, request)):  # sent again
+    if nameless:
+        what += f", and {nameless} raw file(s) of its rows of no session"
+    nothing = not forgotten and not nameless
+    if nothing and (records := erase.verified_records(where, request)):  # sent again
         named = ", ".join(where.display_path(path) for path in records)
         say(f"already forgotten, and verified then (record {named})")
         return None
-    if not forgotten and (unfinished := erase.unfinished_record(where, request)):
+    if nothing and (unfinished := erase.unfinished_record(where, request)):
         raise CliError(
             f"a forget of these sessions is unfinished (record {where.display_path(unfinished)}):"
             " send its request again to finish it"
         )
-    if not forgotten:
+    if nothing:
         raise NothingToForget(
             f"nothing to forget: no raw files of those sessions of {request.app_id}, and no "
             "table holds them"

@@ -11,9 +11,13 @@ import pyarrow as pa
 from trajectory_assets.defs.check_context import UNAUDITED, CheckContext, DayCheck, limit_text
 from trajectory_assets.operators.audit import KNOWN_TYPES, UNKNOWN_TYPES
 from trajectory_assets.report.intervals import wilson_interval
+from trajectory_assets.schema import NO_APP
 
-NO_APP = "(no app_id)"
-"""How rejected rows without an app id (null or blank: one reason rows are rejected) are named."""
+
+def _named(app: str | None) -> str:
+    """A rejected row's app, NO_APP when it has none (null or blank: one reason rows are
+    rejected; a folder of a null app)."""
+    return app if app and app.strip() else NO_APP
 
 
 def rejected_share(ctx: CheckContext, day: str) -> DayCheck:
@@ -28,7 +32,7 @@ def rejected_share(ctx: CheckContext, day: str) -> DayCheck:
     said = f"{rejected} of {raw} raw rows rejected ({share:.2%}, limit {limit})"
     rows = ctx.column("rejected_events", day, ["app_id", "reason"]) if not passed else None
     if rows is not None and rows.num_rows:  # the day is every app's: whose rows, and why
-        apps = Counter(rows["app_id"].to_pylist())
+        apps = Counter(_named(app) for app in rows["app_id"].to_pylist())
         said += "; most from " + ", ".join(f"{app} ({n})" for app, n in apps.most_common(3))
         why = Counter(r for text in rows["reason"].to_pylist() for r in (text or "").split("; "))
         said += "; most often " + ", ".join(f"{r!r} ({n})" for r, n in why.most_common(2))
@@ -48,7 +52,7 @@ def rejected_share_by_app(ctx: CheckContext, day: str) -> DayCheck:
         return DayCheck(True, "no raw rows rejected")
     rows = ctx.column("rejected_events", day, ["app_id", "row"])
     rejected = Counter(
-        app if app and app.strip() else NO_APP
+        _named(app)
         for app, _row in set(zip(rows["app_id"].to_pylist(), rows["row"].to_pylist(), strict=True))
     )
     sums = ctx.column("sessions", day, ["app_id", "n_events"]).group_by("app_id")

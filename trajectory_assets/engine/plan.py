@@ -18,7 +18,7 @@ from trajectory_assets.engine.tasks import BatchTask, Inputs, Step
 from trajectory_assets.errors import MissingUpstreamError, first_few
 from trajectory_assets.lake.catalog import Catalog, overlapping
 from trajectory_assets.lake.delta import DataFile, PartitionState
-from trajectory_assets.lake.footers import expansion
+from trajectory_assets.lake.footers import expansion, with_session_ranges
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
 from trajectory_assets.lake.raw import (
@@ -100,6 +100,9 @@ def plan_day(
     compacted = None
     if session and registry.producer(COMPACTED_TABLE) not in session:
         compacted = fresh_compacted(registry, catalog, day, raw, settings.on_bad_file)
+        if compacted is not None:  # a batch's range picks the other inputs' rows it reads
+            ranged = with_session_ranges(lake, COMPACTED_TABLE, compacted.files)
+            compacted = replace(compacted, files=tuple(ranged))
     tasks: list[BatchTask] = []
     decodes_to = 1.0
     source, n_files, size = RAW_TABLE, len(raw), sum(f.size for f in raw)

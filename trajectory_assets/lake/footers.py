@@ -1,4 +1,5 @@
-"""How much a day's Parquet files grow once decoded, read from a few of their footers.
+"""What a table's Parquet footers tell where its log says nothing: how much a day's files grow
+once decoded, and which sessions a file holds.
 
 Batches are sized by bytes on disk, which the listing gives for free, but a batch's memory
 follows its decoded size. Agents that log the whole conversation so far with every model call
@@ -6,12 +7,14 @@ write payloads that compress a hundred times over or more: sized by disk bytes a
 such a day made one batch that peaked at 6.8 GB.
 """
 
+import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from trajectory_assets.lake.delta import DataFile
 from trajectory_assets.lake.fs import Lake
 
 SAMPLES = 8
@@ -63,3 +66,62 @@ def _decoded_bytes(fs: pafs.FileSystem, path: str) -> int | None:
     except (FileNotFoundError, PermissionError, ValueError):  # ArrowInvalid is a ValueError
         return None
     return sum(int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups))
+
+
+NO_SESSION = ("", "", "")
+"""The range of a file whose every row lacks an app or a session id: rows validation rejects,
+which hold no session any other table has a row of (no valid row has an empty key)."""
+
+
+def with_session_ranges(lake: Lake, table: str, files: Sequence[DataFile]) -> list[DataFile]:
+    """`files`, those whose log entry states no session range given their footers' one.
+
+    A file's log statistics may bound no column (one holding a NaN carries its row count
+    alone, and a file of rows without an app id bounds none), and a batch holding a file of
+    unknown range read the other inputs of every session of the day: `turn_features` run on
+    its own committed each turn of the day's other batches twice. Footers bound the key
+    columns whatever else a file holds; a file whose footers bound none keeps no range."""
+    unknown = [f for f in files if f.sessions is None and not f.known_empty]
+    if not unknown:
+        return list(files)
+    fs = lake.arrow_fs
+    with ThreadPoolExecutor(min(8, len(unknown))) as pool:
+        found = dict(
+            zip(
+                (f.path for f in unknown),
+                pool.map(lambda f: _session_range(fs, lake.path(table, f.path)), unknown),
+                strict=True,
+            )
+        )
+    return [
+        dataclasses.replace(f, sessions=found[f.path]) if found.get(f.path) else f for f in files
+    ]
+
+
+def _session_range(fs: pafs.FileSystem, path: str) -> tuple[str, str, str] | None:
+    """(app_id, first, last session_id) of a file of one app by its row groups' statistics,
+    NO_SESSION when no row has both keys, None when they do not say."""
+    try:
+        meta = pq.read_metadata(path, filesystem=fs)
+    except (FileNotFoundError, PermissionError, ValueError):  # reading it reports it
+        return None
+    names = meta.schema.names
+    if "app_id" not in names or "session_id" not in names:
+        return None
+    bounds: dict[str, list[str]] = {"app_id": [], "session_id": []}
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        for key, values in bounds.items():
+            stats = group.column(names.index(key)).statistics
+            if stats is None:
+                return None
+            if stats.null_count == group.num_rows:
+                continue  # no row of this group has the key
+            if not stats.has_min_max:
+                return None
+            values += [str(stats.min), str(stats.max)]
+    if not bounds["app_id"] or not bounds["session_id"]:
+        return NO_SESSION
+    if min(bounds["app_id"]) != max(bounds["app_id"]):
+        return None  # several apps: no one range
+    return bounds["app_id"][0], min(bounds["session_id"]), max(bounds["session_id"])

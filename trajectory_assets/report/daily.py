@@ -13,9 +13,10 @@ from trajectory_assets.report.chart import render_chart
 from trajectory_assets.report.data import gather_data
 from trajectory_assets.report.page import render_page
 
-REPORT_VERSION = 8  # 2: unpriced calls of eval runs, every failing tool counted; 3: window_days;
+REPORT_VERSION = 9  # 2: unpriced calls of eval runs, every failing tool counted; 3: window_days;
 # 4: the cost of calls none of which has a price is unknown, not $0; 5: cost bars across;
-# 6: one model's spellings are one row; 7: sessions that ended on an error; 8: rejected rows
+# 6: one model's spellings are one row; 7: sessions that ended on an error; 8: rejected rows;
+# 9: rejected rows of no app, an unreadable value's rule named by its column
 """Bump when what the page or the chart shows changes: pages drawn by another version are drawn
 again, even from the same tables."""
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 from trajectory_assets.batch import Batch
 from trajectory_assets.operators import TIER_B
 from trajectory_assets.report.intervals import wilson_interval
+from trajectory_assets.schema import NO_APP
 
 REPORT_TABLES = (
     "sessions",
@@ -348,15 +349,17 @@ LIMIT {TOP_ENDED}
 """Each session's last error after which it made no call (`errors.is_terminal`), costliest
 sessions first."""
 
-REJECTED = r"""
-WITH rules AS (  -- one rule each, a value an unreadable row quotes left out
+REJECTED = rf"""
+WITH named AS (  -- a folder of a null app names none: its rows are shown, under a name
+    SELECT coalesce(app_id, '{NO_APP}') AS app_id, reason FROM rejected_events
+), rules AS (  -- one rule each, a value an unreadable row quotes left out
     SELECT app_id,
-        regexp_replace(rule, '^(\S+) .* cannot be read as ', ' cannot be read as ') AS rule
-    FROM (SELECT app_id, unnest(string_split(reason, '; ')) AS rule FROM rejected_events)
+        regexp_replace(rule, '^(\S+) .* cannot be read as ', '\1 cannot be read as ') AS rule
+    FROM (SELECT app_id, unnest(string_split(reason, '; ')) AS rule FROM named)
 ), per_rule AS (
     SELECT app_id, rule, count(*) AS n FROM rules GROUP BY app_id, rule
 ), per_app AS (
-    SELECT app_id, count(*) AS rejected_rows FROM rejected_events GROUP BY app_id
+    SELECT app_id, count(*) AS rejected_rows FROM named GROUP BY app_id
 )
 SELECT app_id, rejected_rows, count(*) AS reasons,
     first(rule ORDER BY n DESC, rule) AS top_reason, max(n) AS top_reason_rows
