@@ -144,14 +144,15 @@ def test_explain_says_it_reads_compacted_files_whose_sessions_are_unknown(tmp_pa
     assert "reads: raw_compacted " in text, text
 
 
-@pytest.mark.parametrize("bad", ["nan", "no_app"])
+@pytest.mark.parametrize("bad", ["nan", "no_app", "long_app"])
 def test_turn_features_alone_reads_each_turn_once_whatever_the_compacted_statistics(
     lake: Lake, bad: str
 ) -> None:
     """A compacted file whose log bounds no column (one holding a NaN latency carries its row
     count alone; one of rows without an app id bounds none) made its batch read the turns of
     every session of the day: `turn_features` on its own (a new version, the UI's Materialize
-    on it) committed the day's turns twice over."""
+    on it) committed the day's turns twice over. A file's footers bound no text over 4 KB: a
+    5,000-character app id (its log's bounds, cut at 64 characters, differ) left it unknown."""
     import pyarrow as pa
 
     day = Path(lake.root, RAW_TABLE, f"dt={DAY1}")
@@ -159,7 +160,7 @@ def test_turn_features_alone_reads_each_turn_once_whatever_the_compacted_statist
     table = pq.read_table(path)
     column = "latency_ms" if bad == "nan" else "app_id"
     values = table[column].to_pylist()
-    values[0] = float("nan") if bad == "nan" else None
+    values[0] = {"nan": float("nan"), "no_app": None, "long_app": "a" * 5000}[bad]
     if bad == "no_app":  # a copy of the row in a folder of its own, its app id null
         path = day / "app_id=__HIVE_DEFAULT_PARTITION__" / "session_id=s" / "0.parquet"
         path.parent.mkdir(parents=True)

@@ -103,3 +103,29 @@ def test_a_window_over_days_its_input_lacks_is_refused_not_computed_in_part(
     assert lake_catalog(lake).state("model_comparisons", DAY2) is None
     run(settings=RunSettings(first_day=DAY2))  # day 1 is before the lake's partitions
     assert lake_catalog(lake).state("model_comparisons", DAY2) is not None
+
+
+def test_late_data_on_an_earlier_day_makes_the_windows_that_read_it_stale_at_once(
+    tmp_path: Path,
+) -> None:
+    """One `--missing` after late data on day 1 computed day 1 again and left day 2's two-day
+    window computed from day 1's old sessions: only a second `--missing` found it."""
+    import shutil
+
+    from trajectory_assets.engine.explain import why_stale
+    from trajectory_assets.engine.lineage import stale_days
+
+    lake = make_lake(tmp_path / "lake", days=2, sessions_per_day=30)
+    operators = _with(ModelComparisons(window_days=2))
+    run_all(lake, [DAY1, DAY2], operators=operators)
+    day1 = Path(lake.root, "raw_events", f"dt={DAY1}")
+    session = next(day1.glob("app_id=*/session_id=*"))
+    shutil.copytree(session, session.with_name("session_id=late-1"))  # late data on day 1
+    registry = Registry.build(operators)
+    stale = stale_days(lake, registry, registry.operators, [DAY2, DAY1])
+    assert [op.name for op in stale[DAY2].operators] == ["model_comparisons"]
+    runs = {day: (s.operators, s.keys) for day, s in stale.items()}
+    why = why_stale(lake_catalog(lake), runs)[("model_comparisons", DAY2)]
+    assert why == f"stale: its input tables are computed again first (sessions of {DAY1})"
+    run_all(lake, [DAY1, DAY2], operators=operators)  # the keys a run computes: now current
+    assert stale_days(lake, registry, registry.operators, [DAY1, DAY2]) == {}

@@ -201,6 +201,12 @@ def why_stale(
                 run = runs[day][0]
                 again = [t for o in run if o.name != op.name for t in o.output_names]
                 recomputed = [t for t in op.inputs if t in again]
+                recomputed += [  # a window's earlier days the same run computes first
+                    f"{op.inputs[0]} of {earlier}"
+                    for earlier in op.input_days(day)[:-1]
+                    if earlier in runs
+                    and any(op.inputs[0] in o.output_names for o in runs[earlier][0])
+                ]
                 changed = _changed(op, commit, keys[day].inputs[op.name], recomputed)
                 why[op.name, day] = f"stale: {changed}"
     return why

@@ -9,7 +9,7 @@ before any of them runs (an input computed in the same run is identified by its 
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from trajectory_assets.engine.registry import Registry
@@ -53,9 +53,11 @@ def day_keys(
     day: str,
     raw: Sequence[RawFile],
     on_bad_file: OnBadFile,
+    planned: Mapping[tuple[str, str], str] | None = None,
 ) -> DayKeys:
     """Keys of `operators` (in dependency order) for a day: inputs written by an earlier one of
-    them are identified by its key, the others by their committed state."""
+    them are identified by its key, the others by their committed state; a rolling window's
+    earlier day that `planned` ((table, day) → key) says is computed again first, by that key."""
     produced: dict[str, str] = {}
     keys: dict[str, str] = {}
     inputs: dict[str, str] = {}
@@ -75,7 +77,10 @@ def day_keys(
             identities.append((name, identity(state)))
         for earlier in op.input_days(day)[:-1]:  # a rolling window's earlier days, if any
             state = catalog.state(op.inputs[0], earlier)
-            identities.append((f"{op.inputs[0]} {earlier}", identity(state) if state else ""))
+            known = (planned or {}).get((op.inputs[0], earlier))
+            identities.append(
+                (f"{op.inputs[0]} {earlier}", known or (identity(state) if state else ""))
+            )
         text = (raw_print if RAW_TABLE in op.inputs else "") + repr(identities)
         inputs[op.name] = hashlib.sha256(text.encode()).hexdigest()
         keys[op.name] = attempt_key(
@@ -175,23 +180,27 @@ def stale_days(
     catalog: Catalog | None = None,
 ) -> dict[str, StaleDay]:
     """`stale_operators` with the operators and each day's keys (`catalog`: the caller's, whose
-    snapshots it has loaded already)."""
+    snapshots it has loaded already). Days are taken in order: a day whose rolling window reads
+    an earlier day computed again first is stale too (late data on day 1 changes day 2's
+    two-day window; one `--missing` left day 2 for the next)."""
     if not operators:
         return {}
     ops = in_lake(lake, registry.ordered(operators))
     catalog = catalog or Catalog(lake, registry.tables)
     stale: dict[str, StaleDay] = {}
+    planned: dict[tuple[str, str], str] = {}  # (table, day) -> the key a run commits it by
     problems: list[RawLayoutError] = []  # every day's at once, not one command per day
-    for day in days:
+    for day in sorted(days):
         try:
             raw = list_raw_files(lake, dt=day)
         except RawLayoutError as exc:
             problems.append(exc)
             continue
-        keys = day_keys(ops, catalog, day, raw, on_bad_file)
+        keys = day_keys(ops, catalog, day, raw, on_bad_file, planned)
         due = [op for op in ops if not is_current(op, catalog, day, keys.keys[op.name])]
         if due:
             stale[day] = StaleDay(due, keys)
+            planned.update({(t, day): keys.keys[op.name] for op in due for t in op.output_names})
     if problems:
         first, others = problems[0], [p.path for p in problems[1:]]
         also = f"; so is raw data of {len(others)} more day(s): {', '.join(others[:3])}"

@@ -1,5 +1,5 @@
-"""What a table's Parquet footers tell where its log says nothing: how much a day's files grow
-once decoded, and which sessions a file holds.
+"""What a table's Parquet files tell where its log says nothing: how much a day's files grow
+once decoded (from a few footers), and which sessions a file holds.
 
 Batches are sized by bytes on disk, which the listing gives for free, but a batch's memory
 follows its decoded size. Agents that log the whole conversation so far with every model call
@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -74,13 +75,13 @@ which hold no session any other table has a row of (no valid row has an empty ke
 
 
 def with_session_ranges(lake: Lake, table: str, files: Sequence[DataFile]) -> list[DataFile]:
-    """`files`, those whose log entry states no session range given their footers' one.
+    """`files`, those whose log entry states no session range given the range their rows hold.
 
     A file's log statistics may bound no column (one holding a NaN carries its row count
-    alone, and a file of rows without an app id bounds none), and a batch holding a file of
-    unknown range read the other inputs of every session of the day: `turn_features` run on
-    its own committed each turn of the day's other batches twice. Footers bound the key
-    columns whatever else a file holds; a file whose footers bound none keeps no range."""
+    alone, and a file of rows without an app id bounds none; a long app id's bounds, cut at 64
+    characters, differ), and a batch holding a file of unknown range read the other inputs of
+    every session of the day: `turn_features` run on its own committed each turn of the day's
+    other batches twice. Such files are rare, and their two key columns small to read."""
     unknown = [f for f in files if f.sessions is None and not f.known_empty]
     if not unknown:
         return list(files)
@@ -99,29 +100,18 @@ def with_session_ranges(lake: Lake, table: str, files: Sequence[DataFile]) -> li
 
 
 def _session_range(fs: pafs.FileSystem, path: str) -> tuple[str, str, str] | None:
-    """(app_id, first, last session_id) of a file of one app by its row groups' statistics,
-    NO_SESSION when no row has both keys, None when they do not say."""
+    """(app_id, first, last session_id) of a file of one app, from its key columns (footers
+    bound no text over 4 KB, and a 5,000-character app id is a producer's to send): NO_SESSION
+    when no row has both keys, None when the file holds several apps or cannot be read."""
     try:
-        meta = pq.read_metadata(path, filesystem=fs)
-    except (FileNotFoundError, PermissionError, ValueError):  # reading it reports it
+        keys = pq.read_table(path, columns=["app_id", "session_id"], filesystem=fs)
+    except (FileNotFoundError, PermissionError, KeyError, ValueError):  # reading it reports it
         return None
-    names = meta.schema.names
-    if "app_id" not in names or "session_id" not in names:
-        return None
-    bounds: dict[str, list[str]] = {"app_id": [], "session_id": []}
-    for i in range(meta.num_row_groups):
-        group = meta.row_group(i)
-        for key, values in bounds.items():
-            stats = group.column(names.index(key)).statistics
-            if stats is None:
-                return None
-            if stats.null_count == group.num_rows:
-                continue  # no row of this group has the key
-            if not stats.has_min_max:
-                return None
-            values += [str(stats.min), str(stats.max)]
-    if not bounds["app_id"] or not bounds["session_id"]:
+    keys = keys.filter(pc.and_(pc.is_valid(keys["app_id"]), pc.is_valid(keys["session_id"])))
+    if keys.num_rows == 0:
         return NO_SESSION
-    if min(bounds["app_id"]) != max(bounds["app_id"]):
+    apps = pc.unique(keys["app_id"])
+    if len(apps) != 1:
         return None  # several apps: no one range
-    return bounds["app_id"][0], min(bounds["session_id"]), max(bounds["session_id"])
+    bounds = pc.min_max(keys["session_id"]).as_py()
+    return str(apps[0].as_py()), str(bounds["min"]), str(bounds["max"])
