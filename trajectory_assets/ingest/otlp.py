@@ -31,12 +31,12 @@ from functools import partial
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import EPOCH
 from trajectory_assets.ingest.importers.otel import conversation_of, numbered_events, started
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
 from trajectory_assets.ingest.importers.otel_spans import Span, spans_app
 from trajectory_assets.ingest.logger import EventLogger, LoggerStats
 from trajectory_assets.ingest.logger.api import added_stats
+from trajectory_assets.ingest.times import EPOCH
 from trajectory_assets.lake.fs import lake_from_env
 from trajectory_assets.lake.layout import id_problem
 from trajectory_assets.lake.quarantine import keep_rejected

@@ -28,17 +28,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import (
-    LeftOut,
-    Row,
-    Unimportable,
-    place_synthetic_times,
-    validate_row,
-)
+from trajectory_assets.ingest.common import LeftOut, Row, Unimportable, validate_row
 from trajectory_assets.ingest.detect import sniff
 from trajectory_assets.ingest.importers import IMPORTERS, otel
 from trajectory_assets.ingest.importers.otel_files import TraceFiles
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
+from trajectory_assets.ingest.times import place_synthetic_times
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import UNTIMED_DAY
 from trajectory_assets.lake.quarantine import keep_rejected

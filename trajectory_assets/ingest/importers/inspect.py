@@ -57,14 +57,12 @@ from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
-    EPOCH,
     LeftOut,
     Row,
     clip,
     dumps,
     event,
     non_negative,
-    parse_ts,
     stable_id,
     to_float,
 )
@@ -77,6 +75,7 @@ from trajectory_assets.ingest.importers.inspect_log import (
     usage_tokens,
     value_to_float,
 )
+from trajectory_assets.ingest.times import EPOCH, parse_ts
 
 FORMAT = "inspect"
 SUFFIXES = (".eval", ".json")

@@ -19,11 +19,11 @@ from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
     input_with_cache,
     load_json,
-    parse_ts,
     read_bytes,
     to_float,
     to_int,
 )
+from trajectory_assets.ingest.times import parse_ts
 
 _ZSTD = 93
 

@@ -22,11 +22,11 @@ from trajectory_assets.ingest.common import (
     Row,
     dumps,
     json_lines,
-    parse_ts,
     read_text,
     unimportable,
     validate_row,
 )
+from trajectory_assets.ingest.times import parse_ts
 from trajectory_assets.schema import FLOAT_METRICS, NON_NEGATIVE
 
 FORMAT = "jsonl"

@@ -64,13 +64,12 @@ from trajectory_assets.ingest.common import (
     json_lines,
     left_out,
     non_negative,
-    parse_ts,
     read_bytes,
     stable_id,
-    synthetic_ts,
     to_int,
 )
 from trajectory_assets.ingest.importers.openhands_calls import Call, calls_of, response_id
+from trajectory_assets.ingest.times import parse_ts, synthetic_ts
 
 FORMAT = "openhands"
 SUFFIXES = (".json", ".jsonl")

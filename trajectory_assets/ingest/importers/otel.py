@@ -61,7 +61,6 @@ from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.common import (
-    EPOCH,
     Row,
     dumps,
     event,
@@ -90,6 +89,7 @@ from trajectory_assets.ingest.importers.otel_spans import (
 )
 from trajectory_assets.ingest.importers.otel_tree import CALLS, Tree
 from trajectory_assets.ingest.importers.turns import Turns
+from trajectory_assets.ingest.times import EPOCH
 
 FORMAT = "otel"
 SUFFIXES = (".json", ".jsonl")

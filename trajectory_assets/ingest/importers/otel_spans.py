@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import EPOCH, EPOCH_UNITS, parse_ts, to_float
+from trajectory_assets.ingest.common import to_float
+from trajectory_assets.ingest.times import EPOCH, EPOCH_UNITS, parse_ts
 
 LLM_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "call_llm", "invoke_model", "completion"}

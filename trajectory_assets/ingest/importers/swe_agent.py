@@ -45,10 +45,10 @@ from trajectory_assets.ingest.common import (
     parsed_json,
     read_bytes,
     stable_id,
-    synthetic_ts,
     to_float,
     to_int,
 )
+from trajectory_assets.ingest.times import synthetic_ts
 
 FORMAT = "swe-agent"
 SUFFIXES = (".traj",)

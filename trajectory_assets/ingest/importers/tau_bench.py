@@ -34,9 +34,9 @@ from trajectory_assets.ingest.common import (
     event,
     load_json,
     stable_id,
-    synthetic_ts,
     to_float,
 )
+from trajectory_assets.ingest.times import synthetic_ts
 
 FORMAT = "tau-bench"
 SUFFIXES = (".json",)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import CUT_LAST_LINE, json_lines, left_out, parse_ts, read_text
+from trajectory_assets.ingest.common import CUT_LAST_LINE, json_lines, left_out, read_text
+from trajectory_assets.ingest.times import parse_ts
 
 
 def timed_objects(

@@ -16,13 +16,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, SupportsFloat, cast
 
-from trajectory_assets.ingest.common import dumps, parse_ts
+from trajectory_assets.ingest.common import dumps
 from trajectory_assets.ingest.logger import process
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent, LoggerCounters
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, CapturePolicy
 from trajectory_assets.ingest.logger.flusher import Flusher
 from trajectory_assets.ingest.logger.session import Session
 from trajectory_assets.ingest.logger.turns import SessionTurns
+from trajectory_assets.ingest.times import parse_ts
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import id_problem
 
