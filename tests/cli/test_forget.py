@@ -348,7 +348,9 @@ def test_all_sessions_of_an_app_with_none_left_still_takes_its_rejected_input(
     ghosts = lake_catalog(lake).read("rejected_events", dt=DAY1, app_id="ghost")
     assert ghosts.num_rows == rows.num_rows
     blank = forget(root, home, "--app-id", "ghost", "--session-id", " ")
-    assert blank.returncode == 2 and "a blank --app-id or --session-id names no" in blank.stderr
+    assert blank.returncode == 2 and "a blank --session-id names no session: rows" in blank.stderr
+    null = forget(root, home, "--app-id", "ghost", "--session-id", "__HIVE_DEFAULT_PARTITION__")
+    assert null.returncode == 2 and "go with --all-sessions of their app" in null.stderr
     gone = forget(root, home, "--app-id", "ghost", "--all-sessions", "--runtime", "inline")
     assert gone.returncode == 0, gone.stdout[-3000:]
     assert "0 session(s) of ghost in 0 raw file(s), and 1 raw file(s) of its rows" in gone.stdout

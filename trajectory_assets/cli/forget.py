@@ -43,6 +43,7 @@ from trajectory_assets.cli.common import (
 from trajectory_assets.cli.forget_plan import NothingToForget, Plan
 from trajectory_assets.cli.forget_plan import plan as make_plan
 from trajectory_assets.lake.bad_file_rules import OnBadFile
+from trajectory_assets.schema import NULL_PARTITION
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -105,11 +106,9 @@ def forget(
             "give --session-id SESSION (one or more), --before DAY, or --all-sessions"
             + (": one of them, not several" if given > 1 else "")
         )
-    if any(not s.strip() for s in (app_id, *session_ids)):  # no key folder names a blank id
-        raise usage(
-            "a blank --app-id or --session-id names no session: rows of no session go "
-            "with --all-sessions"
-        )
+    named = [("app_id", app_id), *(("session_id", s) for s in session_ids)]
+    if problem := next((p for c, v in named if (p := _null_key(c, v))), None):
+        raise usage(f"{problem}: rows of no session go with --all-sessions of their app")
     if every:
         before = erase.EVERY_DAY  # every session started before it: all of them
     dagster_home("the sessions are forgotten in the Dagster instance's runs too")
@@ -201,6 +200,14 @@ def _app_rejected_forgotten(where: "Lake", request: "erase.Request", yes: bool) 
     dropped = drop_rejected(where, sessions, whole_app=True)
     say(f"deleted {dropped} rejected line(s) of {request.app_id}'s input; no session of it is left")
     return True
+
+
+def _null_key(column: str, value: str) -> str | None:
+    """Why an id names no session of the lake: a blank one, or the folder name of a null
+    (every such folder's rows matched it, and a forget started that could never verify)."""
+    if not value.strip():
+        return f"a blank --{column.replace('_', '-')} names no session"
+    return f"{column} {NULL_PARTITION} names no session" if value == NULL_PARTITION else None
 
 
 def _rebuild(
