@@ -300,7 +300,9 @@ def test_rows_in_folders_of_a_null_key_are_rejected_and_the_day_counts(tmp_path:
         reasons = {r["reason"] for r in mine}
         if folder.endswith("session_id="):
             assert reasons == {"session_id differs from its folder's"}
-        else:
+        else:  # the key a null folder names is null, as an operator's `IS NULL` expects
             assert all("null or empty " in reason for reason in reasons), reasons
+            null = "app_id" if folder.startswith(f"app_id={NULL_PARTITION}") else "session_id"
+            assert {json.loads(r["row"])[null] for r in mine} == {None}
     listed = {f"session_id={s}" for s in catalog.read("sessions")["session_id"].to_pylist()}
     assert listed == sessions

@@ -48,8 +48,8 @@ def conform(table: pa.Table, f: RawFile) -> pa.Table:
                 raise BadRawFileError(
                     f.path, f"column {name!r} has type {column.type}, expected {field.type} ({exc})"
                 ) from None
-        elif name in ("app_id", "session_id"):
-            read[name] = pa.array([getattr(f, name)] * n, pa.string())
+        elif name in ("app_id", "session_id"):  # a folder of a null key names none: null
+            read[name] = pa.array([getattr(f, name) or None] * n, pa.string())
         else:
             read[name] = pa.nulls(n, field.type)
     read["unreadable"] = pa.array([_joined(problems.get(i)) for i in range(n)], pa.string())
