@@ -128,6 +128,30 @@ def test_explain_says_when_the_tables_an_asset_reads_are_stale(
         "computes it first\n"
     )
     assert "  tool_stats: up to date" in out
+
+
+def test_materializing_an_asset_whose_inputs_are_stale_says_so(
+    lake: Lake, home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After late raw data, `--assets my_table` computed it from the old sessions without a
+    word: a session counted 9 events in one table and 10 raw rows in the other."""
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    run = ["materialize", "--lake", lake.root, "--partition", DAY1, "--runtime", "inline"]
+    assert main(run) == 0
+    capsys.readouterr()
+    day = Path(lake.root) / "raw_events" / f"dt={DAY1}"
+    late = day / "app_id=late" / "session_id=s-late" / "part-0.parquet"
+    late.parent.mkdir(parents=True)
+    shutil.copy(next(day.rglob("*.parquet")), late)
+    assert main([*run, "--assets", "tool_stats,eval_runs"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"note: sessionize, which eval_runs, tool_stats read, is stale for {DAY1}; the run "
+        "computes its assets from what is committed now: leave --assets out (or use --missing) "
+        "to compute it first\n"
+    ), err
+    assert main([*run, "--assets", "sessions,tool_calls,tool_stats"]) == 0  # none left out
+    assert "note:" not in capsys.readouterr().err
     assert main(["explain", "daily_report", "--lake", lake.root]) == 1
     assert "daily_report is a page drawn from the day's tables" in capsys.readouterr().err
 

@@ -23,6 +23,7 @@ from trajectory_assets.cli.common import (
     tell,
     warn_of_misnamed_days,
 )
+from trajectory_assets.cli.days import stale_upstream
 from trajectory_assets.cli.run_config import config_option
 from trajectory_assets.lake.bad_file_rules import OnBadFile
 
@@ -60,7 +61,6 @@ def explain(
     from trajectory_assets.defs.partitions import start_date_of
     from trajectory_assets.defs.settings import batch_bytes
     from trajectory_assets.engine.explain import explain as explain_plan
-    from trajectory_assets.engine.lineage import stale_operators
     from trajectory_assets.engine.settings import RunSettings
     from trajectory_assets.errors import MissingUpstreamError
     from trajectory_assets.lake.raw import list_days
@@ -112,18 +112,11 @@ def explain(
         if len(chain) == 1:
             raise CliError(str(exc)) from None
     else:
-        upstream = [o for o in registry.with_upstream(op) if o is not op]
-        try:  # named: not every operator upstream is stale
-            by_day = stale_operators(where, registry, upstream, days, on_bad_file)
-        except MissingUpstreamError:  # further up, never materialized: the plan says enough
-            by_day = {}
-        stale = [o.name for o in upstream if any(o.name in names for names in by_day.values())]
+        stale = stale_upstream(where, registry, [op], days, on_bad_file)
         if stale:
             tell(
-                f"note: {', '.join(stale)}, which {op.name} reads, "
-                f"{'is' if len(stale) == 1 else 'are'} stale for {some_days(list(by_day))}: "
-                f"this is the plan of {op.name} alone, from its inputs as they are; a run of "
-                f"every asset (or --missing) computes {'it' if len(stale) == 1 else 'them'} first"
+                f"note: {stale[0]}: this is the plan of {op.name} alone, from its inputs as "
+                f"they are; a run of every asset (or --missing) computes {stale[1]} first"
             )
         say(plan)
         return

@@ -45,6 +45,7 @@ from trajectory_assets.cli.days import (
     nothing_to_do,
     reasons,
     refuse_days_without_raw_data,
+    stale_upstream,
     stretches,
 )
 from trajectory_assets.cli.outcome import (
@@ -186,6 +187,12 @@ def materialize(
         if refused:
             raise CliError(f"the run would be refused: {refused}")
         return
+    chosen = [op for op in registry.operators if set(op.output_names) & set(tables)]
+    if assets is not None and (stale := stale_upstream(where, registry, chosen, days, on_bad_file)):
+        tell(
+            f"note: {stale[0]}; the run computes its assets from what is committed now: leave "
+            f"--assets out (or use --missing) to compute {stale[1]} first"
+        )
     run_days(
         lake,
         days,
