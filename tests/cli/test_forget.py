@@ -351,6 +351,8 @@ def test_all_sessions_of_an_app_with_none_left_still_takes_its_rejected_input(
     assert blank.returncode == 2 and "a blank --session-id names no session: rows" in blank.stderr
     null = forget(root, home, "--app-id", "ghost", "--session-id", "__HIVE_DEFAULT_PARTITION__")
     assert null.returncode == 2 and "go with --all-sessions of their app" in null.stderr
+    app = forget(root, home, "--app-id", "__HIVE_DEFAULT_PARTITION__", "--all-sessions")
+    assert app.returncode == 2 and "names no app: a folder of a null app" in app.stderr
     gone = forget(root, home, "--app-id", "ghost", "--all-sessions", "--runtime", "inline")
     assert gone.returncode == 0, gone.stdout[-3000:]
     assert "0 session(s) of ghost in 0 raw file(s), and 1 raw file(s) of its rows" in gone.stdout

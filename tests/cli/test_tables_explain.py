@@ -123,7 +123,7 @@ def test_explain_says_when_the_tables_an_asset_reads_are_stale(
     assert main(explain) == 0
     out, err = capsys.readouterr()
     assert err.startswith(
-        f"note: sessionize, which tool_stats reads, is stale for {DAY1}: this is the plan of "
+        f"note: tool_calls, which tool_stats reads, is stale for {DAY1}: this is the plan of "
         "tool_stats alone, from its inputs as they are; a run of every asset (or --missing) "
         "computes it first\n"
     )
@@ -131,27 +131,39 @@ def test_explain_says_when_the_tables_an_asset_reads_are_stale(
 
 
 def test_materializing_an_asset_whose_inputs_are_stale_says_so(
-    lake: Lake, home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    lake: Lake,
+    home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """After late raw data, `--assets my_table` computed it from the old sessions without a
     word: a session counted 9 events in one table and 10 raw rows in the other."""
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    run = ["materialize", "--lake", lake.root, "--partition", DAY1, "--runtime", "inline"]
-    assert main(run) == 0
+    window = tmp_path / "window.yaml"
+    window.write_text("model_comparisons: {window_days: 2}\n")
+    run = ["materialize", "--lake", lake.root, "--runtime", "inline", "--config", str(window)]
+    first = [*run, "--partition", DAY1, "--assets", "tool_stats"]
+    assert main(first) == 1  # never materialized: the run names it, no note guesses
+    assert "note:" not in capsys.readouterr().err
+    assert main([*run, "--from", DAY1, "--to", DAY2]) == 0
     capsys.readouterr()
     day = Path(lake.root) / "raw_events" / f"dt={DAY1}"
     late = day / "app_id=late" / "session_id=s-late" / "part-0.parquet"
     late.parent.mkdir(parents=True)
     shutil.copy(next(day.rglob("*.parquet")), late)
-    assert main([*run, "--assets", "tool_stats,eval_runs"]) == 0
-    err = capsys.readouterr().err
-    assert err.startswith(
-        f"note: sessionize, which eval_runs, tool_stats read, is stale for {DAY1}; the run "
-        "computes its assets from what is committed now: leave --assets out (or use --missing) "
-        "to compute it first\n"
-    ), err
-    assert main([*run, "--assets", "sessions,tool_calls,tool_stats"]) == 0  # none left out
-    assert "note:" not in capsys.readouterr().err
+    assert main([*run, "--partition", DAY1, "--assets", "tool_stats,eval_runs"]) == 0
+    assert capsys.readouterr().err.startswith(
+        f"note: sessions, tool_calls, which eval_runs, tool_stats read, are stale for {DAY1}; "
+        "the run computes its assets from what is committed now: leave --assets out to "
+        "compute them first\n"
+    )
+    assert main([*run, "--partition", DAY2, "--assets", "model_comparisons", "--dry-run"]) == 0
+    assert capsys.readouterr().err.startswith(  # its window's earlier day
+        f"note: sessions, which model_comparisons reads, is stale for {DAY1}; "
+    )
+    assert main([*run, "--partition", DAY1, "--assets", "sessions,tool_calls,tool_stats"]) == 0
+    assert "note:" not in capsys.readouterr().err  # none left out
     assert main(["explain", "daily_report", "--lake", lake.root]) == 1
     assert "daily_report is a page drawn from the day's tables" in capsys.readouterr().err
 

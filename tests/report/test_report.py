@@ -434,7 +434,7 @@ def test_rejected_rows_are_counted_by_app_with_their_most_frequent_reason():
         {**rejected[0], "reason": f"input_tokens {v} cannot be read as int64"} for v in (1.5, 2.5)
     ]
     unread = "output_tokens 1.5 cannot be read as int64"  # rows of a folder of a null app
-    extra += [{**rejected[0], "app_id": None, "reason": unread} for _ in range(2)]
+    extra += [{**rejected[0], "app_id": app, "reason": unread} for app in (None, " ")]
     tables["rejected_events"] = pa.Table.from_pylist(
         rejected + extra, schema=tables["rejected_events"].schema
     )

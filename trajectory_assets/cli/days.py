@@ -26,28 +26,43 @@ def stale_upstream(
     days: Sequence[str],
     on_bad_file: OnBadFile,
 ) -> tuple[str, str] | None:
-    """(`X, which Y reads, is stale for DAYS`, `it` or `them`) when operators that the chosen
-    ones read, and leave out, are stale on the days: the chosen are then computed from inputs
-    the raw data (or code) no longer gives, without a word (n_events 9 of a session's 10 rows)."""
-    from trajectory_assets.engine.lineage import stale_operators
+    """(`T, which X reads, is stale for DAYS`, `it` or `them`) when tables the chosen operators
+    read, written by operators they leave out, are stale on the days or on the earlier days of
+    their rolling windows: the chosen are then computed from inputs the raw data (or code) no
+    longer gives, without a word (n_events 9 of a session's 10 rows). A table never
+    materialized is the run's to name."""
+    from trajectory_assets.engine.lineage import stale_days
     from trajectory_assets.errors import MissingUpstreamError
+    from trajectory_assets.lake.catalog import Catalog
+    from trajectory_assets.lake.raw import list_days
 
     names = {op.name for op in chosen}
     upstream = {
         o.name: o for op in chosen for o in registry.with_upstream(op) if o.name not in names
     }
-    if not upstream:
+    read = {d for day in days for op in chosen for d in op.input_days(day)}
+    wanted = sorted(read & set(list_days(lake)))
+    if not upstream or not wanted:
         return None
+    catalog = Catalog(lake, registry.tables)
     try:
-        by_day = stale_operators(lake, registry, list(upstream.values()), days, on_bad_file)
+        stale = stale_days(lake, registry, list(upstream.values()), wanted, on_bad_file, catalog)
     except MissingUpstreamError:  # further up, never materialized: the run says so itself
         return None
-    stale = [name for name in upstream if any(name in names for names in by_day.values())]
-    if not stale:
+    tables: dict[str, None] = {}
+    when: dict[str, None] = {}
+    for day, due in stale.items():
+        for op in due.operators:
+            if all(catalog.state(t, day) is None for t in op.output_names):
+                continue  # never materialized: the run names it
+            direct = [t for t in op.output_names if any(t in c.inputs for c in chosen)]
+            tables.update(dict.fromkeys(direct or op.output_names[:1]))
+            when[day] = None
+    if not tables:
         return None
     readers = ", ".join(op.name for op in chosen) + (" reads" if len(chosen) == 1 else " read")
-    verb, them = ("is", "it") if len(stale) == 1 else ("are", "them")
-    return f"{', '.join(stale)}, which {readers}, {verb} stale for {some_days(list(by_day))}", them
+    verb, them = ("is", "it") if len(tables) == 1 else ("are", "them")
+    return f"{', '.join(tables)}, which {readers}, {verb} stale for {some_days(list(when))}", them
 
 
 TABLES_DUE = "tables missing or stale"

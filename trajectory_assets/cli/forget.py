@@ -108,7 +108,7 @@ def forget(
         )
     named = [("app_id", app_id), *(("session_id", s) for s in session_ids)]
     if problem := next((p for c, v in named if (p := _null_key(c, v))), None):
-        raise usage(f"{problem}: rows of no session go with --all-sessions of their app")
+        raise usage(problem)
     if every:
         before = erase.EVERY_DAY  # every session started before it: all of them
     dagster_home("the sessions are forgotten in the Dagster instance's runs too")
@@ -203,11 +203,18 @@ def _app_rejected_forgotten(where: "Lake", request: "erase.Request", yes: bool) 
 
 
 def _null_key(column: str, value: str) -> str | None:
-    """Why an id names no session of the lake: a blank one, or the folder name of a null
+    """Why an id names nothing forget can take: a blank one, or the folder name of a null
     (every such folder's rows matched it, and a forget started that could never verify)."""
-    if not value.strip():
-        return f"a blank --{column.replace('_', '-')} names no session"
-    return f"{column} {NULL_PARTITION} names no session" if value == NULL_PARTITION else None
+    option = f"--{column.replace('_', '-')}"
+    if value.strip() and value != NULL_PARTITION:
+        return None
+    named = f"a blank {option}" if not value.strip() else f"{option} {NULL_PARTITION}"
+    if column == "session_id":
+        return f"{named} names no session: rows of no session go with --all-sessions of their app"
+    return (
+        f"{named} names no app: a folder of a null app belongs to none, and goes by hand "
+        "(README, Undo, retention, deletion)"
+    )
 
 
 def _rebuild(

@@ -171,6 +171,12 @@ def materialize(
         if not days:
             say(nothing_to_do(where))
             return
+    chosen = [op for op in registry.operators if set(op.output_names) & set(tables)]
+    if assets is not None and (stale := stale_upstream(where, registry, chosen, days, on_bad_file)):
+        tell(
+            f"note: {stale[0]}; the run computes its assets from what is committed now: leave "
+            f"--assets out to compute {stale[1]} first"
+        )
     if dry_run:
         refuse_days_without_raw_data(where, days)
         runs = stretches(days)
@@ -187,12 +193,6 @@ def materialize(
         if refused:
             raise CliError(f"the run would be refused: {refused}")
         return
-    chosen = [op for op in registry.operators if set(op.output_names) & set(tables)]
-    if assets is not None and (stale := stale_upstream(where, registry, chosen, days, on_bad_file)):
-        tell(
-            f"note: {stale[0]}; the run computes its assets from what is committed now: leave "
-            f"--assets out (or use --missing) to compute {stale[1]} first"
-        )
     run_days(
         lake,
         days,

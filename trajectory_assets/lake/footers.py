@@ -1,5 +1,6 @@
-"""What a table's Parquet files tell where its log says nothing: how much a day's files grow
-once decoded (from a few footers), and which sessions a file holds.
+"""What a table's Parquet files tell where the listing or the log says nothing: how much a
+day's files grow once decoded (`expansion`, from a few footers), and which sessions a file
+holds (`with_session_ranges`, from its key columns).
 
 Batches are sized by bytes on disk, which the listing gives for free, but a batch's memory
 follows its decoded size. Agents that log the whole conversation so far with every model call

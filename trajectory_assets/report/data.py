@@ -351,7 +351,9 @@ sessions first."""
 
 REJECTED = rf"""
 WITH named AS (  -- a folder of a null app names none: its rows are shown, under a name
-    SELECT coalesce(app_id, '{NO_APP}') AS app_id, reason FROM rejected_events
+    SELECT CASE WHEN trim(coalesce(app_id, '')) = '' THEN '{NO_APP}' ELSE app_id END AS app_id,
+        reason
+    FROM rejected_events
 ), rules AS (  -- one rule each, a value an unreadable row quotes left out
     SELECT app_id,
         regexp_replace(rule, '^(\S+) .* cannot be read as ', '\1 cannot be read as ') AS rule
