@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import click
 
+from trajectory_assets import __version__
 from trajectory_assets.cli.common import INTERRUPTED, CliError
 from trajectory_assets.cli.demo import demo
 from trajectory_assets.cli.explain import explain
@@ -62,7 +63,9 @@ def _stdout_to_devnull() -> None:
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="trajectory-assets")  # what an upgrade notes start from
+# what an upgrade notes start from: the running code's (an older checkout on PYTHONPATH named
+# the installed package's, read from its metadata)
+@click.version_option(version=__version__, prog_name="trajectory-assets")
 @click.option(
     "-v",
     "--verbose",
