@@ -293,3 +293,28 @@ def test_events_sent_again_to_an_s3_lake_add_nothing_and_a_changed_one_is_named(
     assert again.events_written == 1 and again.events_skipped == 2
     assert again.changed == ["app my app, session s 1, event e0: input_tokens differ"]
     assert [p.rsplit("/", 2)[1] for p in again.files] == ["session_id=s 1"]
+
+
+def test_a_compacted_file_without_a_stated_range_is_ranged_from_s3(
+    s3_raw_root: Path, s3: S3Server, tmp_path: Path
+) -> None:
+    """The key columns of a compacted file whose log states no session range (a NaN row's)
+    are read through the store's filesystem: turn_features alone commits each turn once."""
+    from trajectory_assets.lake.layout import COMPACTED_TABLE, RAW_TABLE
+    from trajectory_assets.operators import Compact, TurnFeatures
+
+    local = Path(shutil.copytree(s3_raw_root, tmp_path / "local"))
+    path = sorted((local / RAW_TABLE / f"dt={DAY1}").glob("app_id=*/session_id=*/*.parquet"))[3]
+    table = pq.read_table(path)
+    index = table.schema.get_field_index("latency_ms")
+    values = table["latency_ms"].to_pylist()
+    values[0] = float("nan")
+    pq.write_table(table.set_column(index, "latency_ms", pa.array(values, pa.float64())), path)
+    lake = upload(local, s3)
+    for op in (Compact(), Sessionize()):
+        run_operator(op, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES // 4)
+    fresh = Lake(lake.uri, s3.storage_options())  # another process: the log's ranges alone
+    assert any(f.sessions is None for f in lake_catalog(fresh).files(COMPACTED_TABLE, DAY1))
+    run_operator(TurnFeatures(), fresh, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES // 4)
+    features = lake_catalog(fresh).read("turn_features", dt=DAY1)
+    assert features.num_rows == lake_catalog(fresh).read("turns", dt=DAY1).num_rows > 0
