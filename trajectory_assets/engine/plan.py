@@ -102,7 +102,7 @@ def plan_day(
         compacted = fresh_compacted(registry, catalog, day, raw, settings.on_bad_file)
         if compacted is not None:  # a batch's range picks the other inputs' rows it reads
             ranged = with_session_ranges(lake, COMPACTED_TABLE, compacted.files)
-            compacted = replace(compacted, files=tuple(ranged))
+            compacted = replace(compacted, files=ranged)
     tasks: list[BatchTask] = []
     decodes_to = 1.0
     source, n_files, size = RAW_TABLE, len(raw), sum(f.size for f in raw)

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from trajectory_assets.lake.delta import DataFile
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.staging import session_range
 
 SAMPLES = 8
 """Footers read per day: a few milliseconds on local disk, one round of requests on a store."""
@@ -75,7 +76,7 @@ NO_SESSION = ("", "", "")
 which hold no session any other table has a row of (no valid row has an empty key)."""
 
 
-def with_session_ranges(lake: Lake, table: str, files: Sequence[DataFile]) -> list[DataFile]:
+def with_session_ranges(lake: Lake, table: str, files: Sequence[DataFile]) -> tuple[DataFile, ...]:
     """`files`, those whose log entry states no session range given the range their rows hold.
 
     A file's log statistics may bound no column (one holding a NaN carries its row count
@@ -85,7 +86,7 @@ def with_session_ranges(lake: Lake, table: str, files: Sequence[DataFile]) -> li
     other batches twice. Such files are rare, and their two key columns small to read."""
     unknown = [f for f in files if f.sessions is None and not f.known_empty]
     if not unknown:
-        return list(files)
+        return tuple(files)
     fs = lake.arrow_fs
     with ThreadPoolExecutor(min(8, len(unknown))) as pool:
         found = dict(
@@ -95,9 +96,9 @@ def with_session_ranges(lake: Lake, table: str, files: Sequence[DataFile]) -> li
                 strict=True,
             )
         )
-    return [
+    return tuple(
         dataclasses.replace(f, sessions=found[f.path]) if found.get(f.path) else f for f in files
-    ]
+    )
 
 
 def _session_range(fs: pafs.FileSystem, path: str) -> tuple[str, str, str] | None:
@@ -109,10 +110,4 @@ def _session_range(fs: pafs.FileSystem, path: str) -> tuple[str, str, str] | Non
     except (FileNotFoundError, PermissionError, KeyError, ValueError):  # reading it reports it
         return None
     keys = keys.filter(pc.and_(pc.is_valid(keys["app_id"]), pc.is_valid(keys["session_id"])))
-    if keys.num_rows == 0:
-        return NO_SESSION
-    apps = pc.unique(keys["app_id"])
-    if len(apps) != 1:
-        return None  # several apps: no one range
-    bounds = pc.min_max(keys["session_id"]).as_py()
-    return str(apps[0].as_py()), str(bounds["min"]), str(bounds["max"])
+    return session_range(keys) if keys.num_rows else NO_SESSION  # None: several apps
