@@ -222,3 +222,19 @@ class UnparseableFileError(ValueError):
 
 class BadRequestError(ValueError):
     """A body that is not an ExportTraceServiceRequest in the declared encoding."""
+
+
+EXPECTED = (
+    SettingError,
+    DefinitionError,
+    RawLayoutError,
+    BadRawFilesError,
+    MissingUpstreamError,
+    SchemaChangeError,
+    BrokenTableError,
+    LinkedFolderError,
+    ConcurrentWriterError,
+)
+"""Errors of settings, definitions, raw data or the lake's state that a user sets right: their
+message is the whole story, shown as one line, never with a traceback (the command line's
+`error:` line, a Dagster run's failure in the UI, the schedule's or a backfill's run alike)."""

@@ -4,6 +4,7 @@ variable and the value, never a traceback from deep inside or a silent default."
 import pytest
 
 from trajectory_assets.defs import settings
+from trajectory_assets.engine.runtimes.names import RAY_NUM_CPUS, RUNTIME
 from trajectory_assets.errors import SettingError
 from trajectory_assets.lake.bad_file_rules import ON_BAD_FILE
 
@@ -24,6 +25,9 @@ from trajectory_assets.lake.bad_file_rules import ON_BAD_FILE
         (settings.MAX_REJECTED_SHARE, "0.2", settings.max_rejected_share, 0.2),
         (settings.MAX_ELIMINATION_RATIO, "", settings.max_elimination_ratio, 0.95),
         (settings.MAX_ELIMINATION_RATIO, "1", settings.max_elimination_ratio, 1.0),
+        (RUNTIME, "", settings.runtime, "auto"),
+        (RUNTIME, "inline", settings.runtime, "inline"),
+        (RAY_NUM_CPUS, "", settings.ray_num_cpus, None),
     ],
 )
 def test_good_values_and_defaults(
@@ -47,6 +51,9 @@ def test_good_values_and_defaults(
         (ON_BAD_FILE, "Skip", settings.default_on_bad_file, "takes fail or skip"),
         (settings.MAX_REJECTED_SHARE, "5%", settings.max_rejected_share, "not a number"),
         (settings.MAX_ELIMINATION_RATIO, "1.5", settings.max_elimination_ratio, "from 0 to 1"),
+        (RUNTIME, "Ray", settings.runtime, "takes auto or ray or inline"),
+        (RAY_NUM_CPUS, "two", settings.ray_num_cpus, "a whole number of 1 or more"),
+        (RAY_NUM_CPUS, "0", settings.ray_num_cpus, "a whole number of 1 or more"),
     ],
 )
 def test_a_bad_value_is_named_with_its_variable(
@@ -80,3 +87,19 @@ def test_the_check_thresholds_settings_are_the_run_configs_defaults() -> None:
         check=True,
     )
     assert shown.stdout.split() == ["0.3", "0.5"]
+
+
+def test_the_code_location_loads_with_its_runtime_settings_or_names_the_bad_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What `dagster dev` shows of a deployment's mistyped setting: the variable, not pydantic's
+    report of a resource field; a good CPU count stays an EnvVar (the UI names its source)."""
+    from trajectory_assets.defs.definitions import default_resources
+
+    monkeypatch.setenv(RUNTIME, "inline")
+    monkeypatch.setenv(RAY_NUM_CPUS, "3")
+    with default_resources()["compute"].process_config_and_initialize_cm() as compute:
+        assert compute.runtime == "inline" and compute.num_cpus == 3
+    monkeypatch.setenv(RUNTIME, "rya")
+    with pytest.raises(SettingError, match="TRAJECTORY_ASSETS_RUNTIME='rya': takes auto"):
+        default_resources()

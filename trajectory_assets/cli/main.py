@@ -33,13 +33,7 @@ from trajectory_assets.cli.serve import serve
 from trajectory_assets.cli.sync import sync
 from trajectory_assets.cli.tables import tables
 from trajectory_assets.cli.vacuum import vacuum
-from trajectory_assets.errors import (
-    BrokenTableError,
-    DefinitionError,
-    LinkedFolderError,
-    RawLayoutError,
-    SettingError,
-)
+from trajectory_assets.errors import EXPECTED
 
 PROG = "trajectory-assets"
 
@@ -112,13 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except (  # anywhere
-        RawLayoutError,
-        DefinitionError,
-        SettingError,
-        BrokenTableError,
-        LinkedFolderError,
-    ) as exc:
+    except EXPECTED as exc:  # anywhere
         CliError(str(exc)).show()
         return 1
     except click.Abort as exc:

@@ -38,13 +38,10 @@ from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.results import DayResult, RunResult
 from trajectory_assets.engine.settings import RunSettings
 from trajectory_assets.errors import (
-    BadRawFilesError,
-    ConcurrentWriterError,
-    MissingUpstreamError,
+    EXPECTED,
     OperatorError,
     OtherLakeError,
     RunConfigError,
-    SchemaChangeError,
     SettingError,
 )
 from trajectory_assets.lake import delta_history
@@ -58,13 +55,6 @@ log = logging.getLogger(__name__)
 
 POOL = "trajectory_assets"
 SHOWN_FILES = 5  # files named in the run's log line about unknown raw columns
-EXPECTED = (
-    BadRawFilesError,
-    ConcurrentWriterError,
-    MissingUpstreamError,
-    SchemaChangeError,
-    SettingError,
-)
 FAILED_AFTER = "a run that failed after committing this day"
 WITH_SIBLING = "a run of another table of its operator, which commits its tables together"
 

@@ -24,9 +24,10 @@ from trajectory_assets.defs.settings import (
     DEFAULT_LAKE,
     LAKE,
     S3_ENDPOINT_URL,
-    env_int_or,
     env_or,
+    ray_num_cpus,
 )
+from trajectory_assets.defs.settings import runtime as runtime_setting
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.names import RAY_ADDRESS, RAY_NUM_CPUS, RUNTIME
 from trajectory_assets.operator import Operator
@@ -55,9 +56,9 @@ def _resources(
             s3_endpoint_url=env_or(S3_ENDPOINT_URL, None),
         ),
         "compute": ComputeResource(
-            runtime=runtime or os.environ.get(RUNTIME, "auto"),  # type: ignore[arg-type]
+            runtime=runtime or runtime_setting(),  # type: ignore[arg-type]
             address=env_or(RAY_ADDRESS, None),
-            num_cpus=env_int_or(RAY_NUM_CPUS, None),  # type: ignore[arg-type]
+            num_cpus=ray_num_cpus(),  # type: ignore[arg-type]
         ),
     }
 

@@ -9,6 +9,12 @@ import os
 import dagster as dg
 from dagster._utils.schedules import is_valid_cron_schedule  # the rule schedules use; not exported
 
+from trajectory_assets.engine.runtimes.names import (
+    RAY_NUM_CPUS,
+    RUNTIME,
+    RUNTIME_NAMES,
+    RuntimeName,
+)
 from trajectory_assets.engine.settings import AUTO_BATCH_BYTES
 from trajectory_assets.errors import SettingError
 from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES, ON_BAD_FILE, OnBadFile
@@ -35,8 +41,23 @@ def env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
     return dg.EnvVar(name) if os.environ.get(name) else default
 
 
-def env_int_or(name: str, default: int | None) -> int | dg.EnvVar | None:
-    return dg.EnvVar.int(name) if os.environ.get(name) else default
+def runtime() -> RuntimeName:
+    """Where the code location's runs compute; a click choice checks the command line's."""
+    value = os.environ.get(RUNTIME) or "auto"
+    for name in RUNTIME_NAMES:
+        if value == name:
+            return name
+    raise SettingError(f"{RUNTIME}={value!r}: takes {' or '.join(RUNTIME_NAMES)}")
+
+
+def ray_num_cpus() -> int | dg.EnvVar | None:
+    """CPUs of the code location's runs (an EnvVar, which the UI shows the source of)."""
+    value = os.environ.get(RAY_NUM_CPUS)
+    if not value:
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise SettingError(f"{RAY_NUM_CPUS}={value!r}: takes a whole number of 1 or more")
+    return dg.EnvVar.int(RAY_NUM_CPUS)
 
 
 def default_on_bad_file() -> OnBadFile:
