@@ -49,6 +49,11 @@ def test_openais_counts_already_hold_the_cached_tokens() -> None:
     assert usage_counts({**litellm, "prompt_tokens_details": {"cached_tokens": 800}}) == (
         UsageCounts(1010, 50, 800, 200)
     )
+    # LiteLLM's reads of an Anthropic model at the top alone (no details), as OpenHands keeps
+    # them: its importer reads them there too, so a call counts alike however it came in
+    assert usage_counts({**litellm, "cache_read_input_tokens": 800}) == (
+        UsageCounts(1010, 50, 800, 200)
+    )
 
 
 GEMINI = {

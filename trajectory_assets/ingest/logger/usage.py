@@ -62,11 +62,12 @@ def _counts(usage: Any) -> UsageCounts:
     if _get(usage, "prompt_tokens") is not None:  # OpenAI chat completions: inclusive
         details = _get(usage, "prompt_tokens_details")
         writes = _count(details, "cache_write_tokens", "cache_creation_tokens")
+        reads = _count(details, "cached_tokens")
         hour = _get(details, "cache_creation_token_details")  # LiteLLM's, of Anthropic's
-        return UsageCounts(
+        return UsageCounts(  # LiteLLM's Anthropic fields where the details lack them
             _count(usage, "prompt_tokens"),
             _count(usage, "completion_tokens"),
-            _count(details, "cached_tokens"),
+            reads if reads is not None else _count(usage, "cache_read_input_tokens"),
             writes if writes is not None else _count(usage, "cache_creation_input_tokens"),
             _count(hour, "ephemeral_1h_input_tokens"),
             _count(_get(usage, "server_tool_use"), "web_search_requests"),
