@@ -7,9 +7,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from tests.lakes import DAY1
 from trajectory_assets.errors import BadRawFilesError
+from trajectory_assets.lake import raw_read
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw import list_raw_files
 from trajectory_assets.lake.raw_read import read_events
@@ -101,6 +103,38 @@ def test_a_file_deleted_after_the_listing_is_said_to_be_gone(tmp_path: object) -
     with pytest.raises(BadRawFilesError, match=re.escape(f"{gone}: {reason}")):
         read_events(lake, files)
     assert read_events(lake, files, on_bad_file="skip").skipped == [(gone, reason)]
+
+
+@pytest.mark.parametrize(
+    ("target", "failure"),
+    [
+        ("sources", EndpointConnectionError(endpoint_url="http://127.0.0.1:9")),
+        ("read_source", pa.ArrowMemoryError("malloc of size 4294967296 failed")),
+        ("conform", KeyError("source_row")),
+    ],
+)
+def test_what_is_not_the_file_s_fault_fails_the_read_rather_than_skip_the_file(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, target: str, failure: BaseException
+) -> None:
+    """`on_bad_file: skip` is for bad files: an object store that does not answer, memory
+    running out or a bug read as "cannot be read as Parquet", and skip left good rows out of
+    the tables with a warning alone."""
+    lake = Lake(str(tmp_path))
+    _write(
+        lake, f"raw_events/dt={DAY1}/app_id=a/session_id=s/good.parquet", RAW_EVENTS.empty_table()
+    )
+    files = list_raw_files(lake)
+    monkeypatch.setattr(raw_read, "_scan_local", lambda *_: None)  # the path of an object store
+
+    def fail(*_: object) -> object:
+        raise failure
+
+    if target == "sources":
+        monkeypatch.setattr(Lake, "sources", lambda self, paths: [failure])
+    else:
+        monkeypatch.setattr(raw_read, target, fail)
+    with pytest.raises(type(failure)):
+        read_events(lake, files, on_bad_file="skip")
 
 
 def test_column_of_wrong_type_names_file_and_column(tmp_path: object) -> None:

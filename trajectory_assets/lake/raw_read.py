@@ -80,18 +80,29 @@ def read_events(
     unknown: list[tuple[str, str]] = []
 
     def read_one(f: RawFile, source: str | bytes | BaseException) -> pa.Table | BadRawFileError:
+        """The file's events, or why the file is bad. What is not the file's fault (memory, an
+        object store failing to answer, a bug) fails the batch rather than skip a good file."""
+        if isinstance(source, BaseException) and not isinstance(source, OSError):
+            raise source  # the store, not the file (its missing or forbidden file is an OSError)
         try:
             table = read_source(source)
-            unknown.extend((f.path, c) for c in _unknown_with_values(table))
-            return conform(table, f)
-        except BadRawFileError as exc:
-            return exc
+        except MemoryError:  # Arrow's too: the batch is too big, not the file bad
+            raise
         except FileNotFoundError:  # listed, then deleted: not a corrupt file
             return BadRawFileError(
                 f.path, "is gone: deleted after the run listed it (by forget, or by hand)"
             )
-        except Exception as exc:  # any unreadable file: truncated, not Parquet, permissions
+        except (OSError, pa.ArrowException, ValueError) as exc:  # truncated, not Parquet, denied
             return BadRawFileError(f.path, f"cannot be read as Parquet ({exc})")
+        unknown.extend((f.path, c) for c in _unknown_with_values(table))
+        try:
+            return conform(table, f)
+        except BadRawFileError as exc:
+            return exc
+        except MemoryError:
+            raise
+        except (pa.ArrowException, ValueError, TypeError) as exc:  # a shape conform cannot take
+            return BadRawFileError(f.path, f"cannot be read as raw events ({exc})")
 
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(files)))) as pool:
         results = list(pool.map(read_one, files, sources))
