@@ -55,7 +55,7 @@ def test_days_a_run_leaves_as_they_are_cost_no_snapshot_each(
     over a year of days already up to date took the square of its days (0.6 s a day and
     operator at 400 days), computing nothing."""
     run_operators([Sessionize()], lake, [DAY1, DAY2], InlineRuntime())
-    snapshots.forget_all()  # every table loaded anew by this run
+    snapshots.clear()  # every table loaded anew by this run
     opened = table_opens(monkeypatch)
     result = run_operators([Sessionize()], lake, [DAY1, DAY2], InlineRuntime())
     assert all(day.up_to_date for day in result.operators["sessionize"].days.values())

@@ -15,7 +15,7 @@ import trajectory_assets as ta
 from tests.lakes import DAY1, DAY2
 from tests.runs import run_all, run_one, run_operator
 from trajectory_assets.engine.explain import explain
-from trajectory_assets.engine.lineage import stale_operators
+from trajectory_assets.engine.lineage import stale_days
 from trajectory_assets.engine.materialize import run_operators
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
@@ -123,14 +123,14 @@ def test_days_of_another_schema_under_the_same_version_are_stale(lake: Lake) -> 
         turn_counts(pa.float64(), "1"),
     ):
         registry = Registry.build([same_version], OPERATORS)
-        assert list(stale_operators(lake, registry, [same_version], [DAY1, DAY2])) == [DAY1, DAY2]
+        assert list(stale_days(lake, registry, [same_version], [DAY1, DAY2])) == [DAY1, DAY2]
         plan = explain(registry, [same_version], lake, [DAY1, DAY2], "inline")
         assert (
             "(stale: turn_counts of the day hold other columns than the operator declares now "
             "(its version, 1, unchanged))" in plan
         )
         run_operator(same_version, lake, [DAY1, DAY2])
-        assert not stale_operators(lake, registry, [same_version], [DAY1, DAY2])
+        assert not stale_days(lake, registry, [same_version], [DAY1, DAY2])
     table = pl.read_delta(lake.path("turn_counts"))
     assert table.schema["n_turns"] == pl.Float64 and "label" not in table.columns
 

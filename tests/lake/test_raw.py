@@ -340,7 +340,7 @@ def test_folders_named_otherwise_than_ours_are_found_by_the_ids_they_read_as(
 def test_every_misplaced_file_of_every_day_is_named_at_once(lake: Lake) -> None:
     """A logger that left out the session's folder on many days: `--missing` named one file per
     command, so a lake took as many commands as it had days to repair."""
-    from trajectory_assets.engine.lineage import stale_operators
+    from trajectory_assets.engine.lineage import stale_days
     from trajectory_assets.engine.registry import Registry
     from trajectory_assets.operators import OPERATORS
 
@@ -361,5 +361,5 @@ def test_every_misplaced_file_of_every_day_is_named_at_once(lake: Lake) -> None:
         "no session"
     )
     with pytest.raises(RawLayoutError) as stale:
-        stale_operators(lake, Registry.build(OPERATORS), OPERATORS, [DAY1, DAY2])
+        stale_days(lake, Registry.build(OPERATORS), OPERATORS, [DAY1, DAY2])
     assert str(stale.value).endswith(f"; so is raw data of 1 more day(s): {placed[5]}")

@@ -20,7 +20,7 @@ TABLES = ("sessions", "turns", "errors")
 @pytest.fixture
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The tables loaded from their log since the test began (every table closed first)."""
-    snapshots.forget_all()
+    snapshots.clear()
     return table_opens(monkeypatch)
 
 

@@ -138,8 +138,10 @@ def _column_of_later(
 def _unloaded(message: str, lake: "Lake") -> str | None:
     """A table the lake has but no loaded module declares (its module not named, or an output
     its operator dropped), rather than DuckDB's guess at a table of its own catalog."""
+    from trajectory_assets.lake.delta_history import LOG
+
     missing = re.search(r"Table with name (\w+) does not exist", message)
-    if missing is None or not lake.fs.exists(lake.path(missing.group(1), "_delta_log")):
+    if missing is None or not lake.fs.exists(lake.path(missing.group(1), LOG)):
         return None
     table = missing.group(1)
     return (

@@ -157,20 +157,6 @@ class StaleDay:
     keys: DayKeys
 
 
-def stale_operators(
-    lake: Lake,
-    registry: Registry,
-    operators: Sequence[Operator],
-    days: Sequence[str],
-    on_bad_file: OnBadFile = "fail",
-) -> dict[str, list[str]]:
-    """The days on which one of the operators has no day, or one committed from other inputs
-    than it has now (what `materialize --missing` runs and `explain` warns of), each with the
-    names of those operators."""
-    stale = stale_days(lake, registry, operators, days, on_bad_file)
-    return {day: [op.name for op in s.operators] for day, s in stale.items()}
-
-
 def stale_days(
     lake: Lake,
     registry: Registry,
@@ -179,7 +165,9 @@ def stale_days(
     on_bad_file: OnBadFile = "fail",
     catalog: Catalog | None = None,
 ) -> dict[str, StaleDay]:
-    """`stale_operators` with the operators and each day's keys (`catalog`: the caller's, whose
+    """The days on which one of the operators has no day, or one committed from other inputs
+    than it has now (what `materialize --missing` runs, `explain` warns of and the `--assets`
+    note names), each with those operators and the day's keys (`catalog`: the caller's, whose
     snapshots it has loaded already). Days are taken in order: a day whose rolling window reads
     an earlier day computed again first is stale too (late data on day 1 changes day 2's
     two-day window; one `--missing` left day 2 for the next)."""

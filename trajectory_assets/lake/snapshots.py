@@ -84,7 +84,7 @@ def current(lake: Lake, name: str) -> Snapshot:
         return found.snapshot
 
 
-def forget_all() -> None:
+def clear() -> None:
     """Close every kept table (the next ask of each loads it anew)."""
     with _lock:
         _held.clear()

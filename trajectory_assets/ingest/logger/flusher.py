@@ -284,7 +284,8 @@ class Flusher:
             found = known_session_days(
                 self.lake, self.app_id, [b.session_id for b in batches], near
             )
-        except Exception:
+        except Exception:  # storage down, as the write will say; shown at debug level
+            log.debug("the sessions' folder days could not be looked up", exc_info=True)
             return
         for b in batches:
             if found.get(b.session_id) in self._near(b.day):
