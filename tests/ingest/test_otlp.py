@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 import pytest
@@ -249,7 +250,7 @@ def test_rejected_spans_the_lake_cannot_keep_are_asked_for_again(endpoint: Runni
     (endpoint.lake / "_rejected").write_text("")  # a file where the folder goes: unwritable
     bad = [{**json_span("c3c3c3c3c3c3c3c3", "", "chat"), "traceId": ""}]
     status, body, headers = post(f"{endpoint.url}/v1/traces", otlp_json(bad), JS)
-    assert status == 503 and headers["Retry-After"] == "5"
+    assert status == 503 and headers["Retry-After"] == "2"
     assert "cannot keep rejected spans in the lake" in json.loads(body)["message"]
     (endpoint.lake / "_rejected").unlink()
     status, body, _ = post(f"{endpoint.url}/v1/traces", otlp_json(bad), JS)
@@ -297,3 +298,52 @@ def test_late_spans_and_resent_batches_add_only_new_events(tmp_path: Path) -> No
     restarted.add(None, [root, call, late])  # the same spans, after a restart
     restarted.close()
     assert raw_events(tmp_path / "lake").num_rows == len(kinds)
+
+
+def _conversation_span(
+    span_id: str, parent: str, op: str, start_s: int, end_s: int
+) -> dict[str, Any]:
+    span = json_span(span_id, parent, op)
+    span["attributes"].append({"key": "gen_ai.conversation.id", "value": {"stringValue": "c-1"}})
+    span["startTimeUnixNano"] = str((1767225600 + start_s) * 10**9)
+    span["endTimeUnixNano"] = str((1767225600 + end_s) * 10**9)
+    return span
+
+
+def test_a_trace_mapped_before_its_root_came_takes_its_session_bounds_from_the_root(
+    tmp_path: Path,
+) -> None:
+    """An agent running a tool longer than idle_s: the spans that ended before it were mapped
+    without the root, which ends last. The session's end was written then, at the last span's
+    end and with no status, and the root's own (its true end and status) dropped as written."""
+    lake = str(tmp_path / "lake")
+    receiver = OtlpReceiver(lake, app_id="a", settle_s=0.01, idle_s=0.01)
+    receiver.add(None, [_conversation_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2)])
+    time.sleep(0.02)
+    receiver.map_ready()  # no root yet: the call is logged, the bounds wait
+    root = _conversation_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)
+    receiver.add(None, [_conversation_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat", 95, 99)])
+    receiver.add(None, [root])
+    time.sleep(0.02)
+    receiver.map_ready()
+    receiver.close()
+    events = raw_events(tmp_path / "lake").sort_by("ts").to_pylist()
+    assert [(e["session_id"], e["event_type"]) for e in events] == [
+        ("c-1", "session_start"),
+        ("c-1", "llm_call"),
+        ("c-1", "llm_call"),
+        ("c-1", "session_end"),
+    ]
+    end = events[-1]
+    assert end["ts"].timestamp() == 1767225700 and json.loads(end["payload"])["status"] == "success"
+
+
+def test_a_trace_whose_root_never_comes_has_its_bounds_written_at_shutdown(tmp_path: Path) -> None:
+    lake = str(tmp_path / "lake")
+    receiver = OtlpReceiver(lake, app_id="a", settle_s=0.01, idle_s=0.01)
+    receiver.add(None, [_conversation_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2)])
+    time.sleep(0.02)
+    receiver.map_ready()
+    receiver.close()
+    kinds = sorted(raw_events(tmp_path / "lake")["event_type"].to_pylist())
+    assert kinds == ["llm_call", "session_end", "session_start"]

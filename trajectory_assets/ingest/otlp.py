@@ -12,9 +12,12 @@ session id may sit on the root span, a wrapper LLM span is only known as one fro
 below it, turns count the model calls of the trace in time order), and exporters send spans
 in batches as they end, children before parents. So spans wait in memory per trace and a trace
 is mapped once its root span has arrived and nothing came for `settle_s`, or after `idle_s`
-of silence without a root (a trace whose root is exported elsewhere), or at shutdown. Spans
-that arrive after their trace was mapped are mapped with it again and only the events that are
-new get logged (events already written are not rewritten: the lake is append-only). Event ids
+of silence without a root (a trace whose root is exported elsewhere, or an agent still running
+a long tool: its root ends last), or at shutdown. Spans that arrive after their trace was mapped
+are mapped with it again and only the events that are new get logged (events already written
+are not rewritten: the lake is append-only). So a trace mapped without its root logs its
+session's start and end only once the root has come (it holds the session's true bounds and
+status), or once nothing more can come: when the trace is let go of, or at shutdown. Event ids
 are the file importer's (trace, span, role), and the loggers drop events already in the lake,
 so a batch an exporter sends twice, also across restarts, adds nothing.
 
@@ -43,6 +46,9 @@ from trajectory_assets.lake.quarantine import keep_rejected
 from trajectory_assets.lake.raw_write import near_days
 
 log = logging.getLogger(__name__)
+
+BOUNDS = ("session_start", "session_end")
+"""The events a trace's root gives the true values of (its start, its end and status)."""
 
 MAX_KNOWN_SESSIONS = 200_000
 CLOSE_FLUSH_S = 5.0  # how long closing an app's logger for another may wait for its writes
@@ -83,6 +89,7 @@ class _Trace:
     waiting_bytes: int = 0  # and their bytes
     has_root: bool = False
     logged: set[str] = field(default_factory=set)  # event ids already given to the logger
+    unbounded: bool = False  # mapped without its root: its session's start and end not logged
 
 
 def _wire_ids(raw: dict[str, Any]) -> None:
@@ -113,7 +120,7 @@ class OtlpReceiver:
         *,
         app_id: str | None = None,
         settle_s: float = 2.0,
-        idle_s: float = 30.0,
+        idle_s: float = 300.0,
         linger_s: float = 600.0,
         max_pending_spans: int = 1_000_000,
         max_pending_bytes: int = 256 << 20,
@@ -221,7 +228,7 @@ class OtlpReceiver:
 
     # ------------------------------------------------------------------ mapping (own thread)
     def _run(self) -> None:
-        while not self._stop.wait(min(0.5, self.settle_s / 2)):
+        while not self._stop.wait(min(0.5, max(0.05, self.settle_s / 2))):  # no busy loop
             try:
                 self.map_ready()
             except Exception:  # the thread must survive anything
@@ -244,11 +251,8 @@ class OtlpReceiver:
                 trace.waiting = trace.waiting_bytes = 0
         traces.sort(key=lambda item: started(list(item[1].spans.values())))
         self._recall(traces)
-        for (app, trace_id), trace in traces:
-            try:  # one trace that cannot be written must not lose the others
-                self._log(app, trace_id, trace)
-            except Exception as exc:
-                self._reject(app, trace_id, trace, exc)
+        self._log_all(traces, bounded=everything)
+        let_go: list[tuple[tuple[str, str], _Trace]] = []
         with self._lock:
             for key, trace in traces:
                 self._done[key] = trace
@@ -259,9 +263,21 @@ class OtlpReceiver:
                 or self._done_bytes > self.max_done_bytes
                 or next(iter(self._done.values())).last_seen < cutoff
             ):
-                self._done_bytes -= self._done.popitem(last=False)[1].bytes
+                key, trace = self._done.popitem(last=False)
+                self._done_bytes -= trace.bytes
+                let_go.append((key, trace))
+            if everything:  # shutdown: no root will come for those still without one
+                let_go += list(self._done.items())
             self.stats["traces"] += len(traces)
+        self._log_all([(key, trace) for key, trace in let_go if trace.unbounded], bounded=True)
         return len(traces)
+
+    def _log_all(self, traces: list[tuple[tuple[str, str], _Trace]], *, bounded: bool) -> None:
+        for (app, trace_id), trace in traces:
+            try:  # one trace that cannot be written must not lose the others
+                self._log(app, trace_id, trace, bounded=bounded)
+            except Exception as exc:
+                self._reject(app, trace_id, trace, exc)
 
     def _recall(self, traces: list[tuple[tuple[str, str], _Trace]]) -> None:
         """The sessions of these traces not met before, read from the lake at once per app
@@ -296,14 +312,19 @@ class OtlpReceiver:
             self._turns[app] = TraceTurns(partial(sessions_so_far, self._lake, app))
         return self._turns[app]
 
-    def _log(self, app: str, trace_id: str, trace: _Trace) -> None:
+    def _log(self, app: str, trace_id: str, trace: _Trace, *, bounded: bool) -> None:
+        """Logs the trace's events not logged before; its session's start and end only once
+        its root has come or, `bounded`, nothing more will come for it."""
         rows = numbered_events(trace_id, list(trace.spans.values()), self._turns_of(app))
         for row in rows:  # all or none: a trace is rejected whole
             if unnamed := id_problem("session_id", row["session_id"]):
                 raise UnparseableFileError(unnamed)
         logger = self._logger(app)
+        trace.unbounded = not (trace.has_root or bounded)
         for row in rows:
             if row["event_id"] in trace.logged:
+                continue
+            if trace.unbounded and row["event_type"] in BOUNDS:
                 continue
             self._note_day(app, row)
             fields = {name: row[name] for name in _LOGGED_COLUMNS}

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RETRY = {"Retry-After": "2"}
+"""A 503's wait: the OpenTelemetry SDKs' exporters retry only within their export timeout (10 s
+by default) and drop a batch at once whose Retry-After would pass it (30 s lost every batch of a
+disk outage); a Collector's retry queue waits as long as the outage lasts."""
+
 
 def create_app(
     receiver: OtlpReceiver,
@@ -114,10 +119,10 @@ def create_app(
             return PlainTextResponse(str(exc), 415)
         if receiver.overloaded():
             message = "too much waiting to be written (spans or bytes); retry later"
-            return failure(503, wire.UNAVAILABLE, message, **{"Retry-After": "5"})
+            return failure(503, wire.UNAVAILABLE, message, **RETRY)
         if failing := receiver.failing_writes():  # the client keeps what the lake cannot take
             message = f"the lake cannot be written now ({failing}); retry later"
-            return failure(503, wire.UNAVAILABLE, message, **{"Retry-After": "30"})
+            return failure(503, wire.UNAVAILABLE, message, **RETRY)
         rejected, reason = 0, ""
         spans = sum(len(r.spans) for r in resources) or 1
         try:
@@ -131,7 +136,7 @@ def create_app(
         except OSError as exc:  # the spans it cannot keep must come again (the rest are known)
             log.error(f"OTLP receiver: cannot keep rejected spans in the lake: {exc}")
             message = f"cannot keep rejected spans in the lake ({exc}); retry later"
-            return failure(503, wire.UNAVAILABLE, message, **{"Retry-After": "5"})
+            return failure(503, wire.UNAVAILABLE, message, **RETRY)
         receiver.stats["requests"] += 1
         return Response(wire.success(kind, rejected, reason), 200, media_type=kind)
 
