@@ -7,12 +7,15 @@ for each day that is missing or differs. An operator reading another location's 
 for that location to commit the day (the run it requests holds the operators that are ready).
 A day whose listing meets a broken link gets one run too (keyed by the link, so once per
 link): it fails with the link's name, where failed runs are watched, while the other days go on
-as usual.
+as usual. A tick checks the latest days, where late data lands, and then older ones newest
+first for as long as its budget lasts; the next ticks go on from where it stopped (the
+sensor's cursor), so a lake of many large days never runs a tick past Dagster's 60 s.
 """
 
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -39,6 +42,20 @@ from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files, raw_v
 from trajectory_assets.lake.reports import DrawnPage, drawn_from
 from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.operator import Operator
+
+RECENT_DAYS = 7
+"""The latest days with raw data, where late data lands: every tick checks them."""
+TICK_BUDGET_S = 30.0
+"""How long a tick goes on checking older days (each at least one): Dagster ends a sensor's
+evaluation at 60 s, and a day of 100,000 sessions takes ~2 s to list and check."""
+
+
+def tick_days(days: Sequence[str], cursor: str | None) -> tuple[list[str], list[str]]:
+    """(the latest days, the older ones newest first): those before `cursor`, the day an
+    earlier tick stopped after, while there are such days; else from the newest again."""
+    newest = sorted(days, reverse=True)
+    recent, older = newest[:RECENT_DAYS], newest[RECENT_DAYS:]
+    return recent, [d for d in older if cursor and d < cursor] or older
 
 
 def raw_changed_sensor(
@@ -88,9 +105,13 @@ def raw_changed_sensor(
         outside = _outside(the_lake, days, partitions, today, pinned)
         if outside:
             context.log.warning(outside)
-        for day in days:
-            if day not in valid:
-                continue  # outside the partitions, or today's, which is still filling
+        recent, older = tick_days([d for d in days if d in valid], context.cursor)
+        deadline = time.monotonic() + TICK_BUDGET_S
+        seen: list[str] = []  # outside the partitions, and today's, still filling, are not
+        for day in recent + older:
+            if day in older and older[0] in seen and time.monotonic() > deadline:
+                break  # the next tick goes on from here
+            seen.append(day)
             try:
                 raw = list_raw_files(the_lake, dt=day)
             except RawLayoutError as exc:
@@ -110,25 +131,34 @@ def raw_changed_sensor(
             elif report and not waiting and (redraw := _page_request(day, catalog, pages)):
                 context.log.info(f"dt={day}: its report page is missing or out of date")
                 requests.append(redraw)
+        left = len(recent) + len(older) - len(seen)
+        cursor = seen[-1] if left else ""  # "": the next tick starts from the newest again
         waited = _waited(waits)
         if waited:
             context.log.info(waited)
+        requests.sort(key=lambda request: str(request.partition_key))  # a window's days in order
         requests, before = _not_run_before(context, name, requests)
         for said in before:
             context.log.warning(said)
         if requests:
-            return dg.SensorResult(run_requests=requests)
+            return dg.SensorResult(run_requests=requests, cursor=cursor)
         if before:
-            return dg.SensorResult(skip_reason="; ".join(before))
-        checked = [d for d in days if d in valid and not any(d in w for w in waits.values())]
+            return dg.SensorResult(skip_reason="; ".join(before), cursor=cursor)
+        checked = [d for d in seen if not any(d in w for w in waits.values())]
         why = (
             f"the {len(checked)} day(s) with raw data up to yesterday are up to date"
             if checked
             else "no raw data up to yesterday"
         )
+        if left:
+            why = (
+                f"the {len(checked)} day(s) checked are up to date ({left} older day(s) are "
+                f"checked at the next ticks: a tick checks the latest {RECENT_DAYS} days, then "
+                f"older ones for {TICK_BUDGET_S:.0f} s)"
+            )
         today_left = "today's partition is left to the schedule's run once the day has ended"
         reasons = [why, waited, today_left, outside]
-        return dg.SensorResult(skip_reason="; ".join(filter(None, reasons)))
+        return dg.SensorResult(skip_reason="; ".join(filter(None, reasons)), cursor=cursor)
 
     return _sensor
 
@@ -209,7 +239,7 @@ def _waited(waits: Mapping[str, Sequence[str]]) -> str:
     """One line for every day that waits for another code location's tables, not one a day."""
     if not waits:
         return ""
-    tables = "; ".join(f"{t} ({first_few(days, 'more day(s)')})" for t, days in waits.items())
+    tables = "; ".join(f"{t} ({first_few(sorted(d), 'more day(s)')})" for t, d in waits.items())
     return (
         f"waiting for tables another code location writes, not materialized yet: {tables}; "
         "their days run here once that location commits them"
