@@ -6,10 +6,11 @@ import socket
 import subprocess
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from tests.runs import intent_metadata
-from trajectory_assets.lake.staging import BatchReceipt, Intent, committing_now
+from trajectory_assets.lake.staging import BatchReceipt, Intent, committing_now, split_partitions
 from trajectory_assets.operators import Sessionize
 
 
@@ -55,3 +56,20 @@ def test_a_commit_is_being_made_now_only_by_a_running_other_process_of_its_start
         other.kill()
         other.wait()
     assert committing_now(intent) is None
+
+
+def test_rows_split_by_partition_keep_their_order_and_nulls_their_own_partition() -> None:
+    """One pass over the rows, not one filter of the whole table per partition: a batch of
+    10,000 free-text error types took minutes in the split."""
+    apps = ["b", "a", None, "a", "b", "a", None]
+    kinds = ["x", "y", "x", "y", "x", "x", "x"]
+    table = pa.table({"app_id": apps, "error_type": kinds, "n": list(range(7))})
+    parts = split_partitions(table, ["app_id", "error_type"])
+    assert [(key, part["n"].to_pylist()) for key, part in parts] == [  # by folder name
+        ({"app_id": None, "error_type": "x"}, [2, 6]),  # app_id=__HIVE_DEFAULT_PARTITION__
+        ({"app_id": "a", "error_type": "x"}, [5]),
+        ({"app_id": "a", "error_type": "y"}, [1, 3]),
+        ({"app_id": "b", "error_type": "x"}, [0, 4]),
+    ]
+    assert split_partitions(table, []) == [({}, table)]
+    assert split_partitions(table.slice(0, 0), ["app_id"]) == []

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict, final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -159,16 +160,17 @@ def split_partitions(
         return []
     if not columns:
         return [({}, table)]
-    keys = table.select(list(columns)).group_by(list(columns)).aggregate([])
-    parts = []
-    for row in keys.to_pylist():
-        mask = None
-        for column in columns:
-            value = row[column]
-            cond = pc.is_null(table[column]) if value is None else pc.equal(table[column], value)
-            mask = cond if mask is None else pc.and_(mask, cond)
-        parts.append((row, table.filter(mask)))
+    # each partition's row numbers in one pass (in their order: one thread), not a filter of
+    # the whole table per partition (10,000 error types took a batch minutes)
+    numbered = table.select(list(columns)).append_column(ROW, pa.array(np.arange(table.num_rows)))
+    groups = numbered.group_by(list(columns), use_threads=False).aggregate([(ROW, "list")])
+    rows = groups.column(f"{ROW}_list").combine_chunks()
+    keys = groups.select(list(columns)).to_pylist()
+    parts = [(key, table.take(rows[i].values)) for i, key in enumerate(keys)]
     return sorted(parts, key=lambda p: partition_folder(p[0], columns))
+
+
+ROW = "__row"
 
 
 def _by_app(rows: pa.Table) -> list[pa.Table]:
