@@ -99,6 +99,45 @@ def test_storage_down_during_flushes_loses_nothing_once_it_is_back(
     assert logger.stats()["lost"] == 0 and logger.stats()["retried_writes"] >= 1
 
 
+def test_a_flush_longer_than_the_interval_says_the_logger_falls_behind(
+    tmp_path: Path,
+    new_logger: NewLogger,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Thousands of sessions a flush, a file each: the writes fell behind the interval, the
+    backlog grew and a process killed lost 8 s of events, without a word."""
+    real = flusher_module.write_session
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flusher_module, "write_session", slow)
+    logger = new_logger(str(tmp_path / "lake"), "app", flush_interval_s=0.1)
+    with caplog.at_level("WARNING", logger="trajectory_assets.ingest.logger"):
+        with logger.session("s1") as s:
+            s.llm_call("m", input_tokens=1)
+        assert _wait(lambda: "longer than flush_interval_s (0.1 s)" in caplog.text)
+    logger.close()
+    assert "a flush of 1 session file(s) took" in caplog.text
+    assert raw_events(tmp_path / "lake").num_rows == 3
+
+
+def test_events_logged_after_close_are_said_to_be_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Other threads logging while SIGTERM closes the logger: 24,936 events counted in the
+    closed logger's stats alone."""
+    logger = EventLogger(str(tmp_path / "lake"), "app")
+    logger.close()
+    with caplog.at_level("WARNING", logger="trajectory_assets.ingest.logger"):
+        logger.log("s1", "llm_call", model="m")
+        logger.log("s1", "llm_call", model="m")
+    assert logger.stats()["dropped"] == 2
+    assert caplog.text.count("event logger app is closed: events logged after close()") == 1
+
+
 def test_what_close_cannot_write_is_counted_lost_even_during_a_long_backoff(
     tmp_path: Path, new_logger: NewLogger
 ) -> None:

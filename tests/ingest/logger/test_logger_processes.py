@@ -123,19 +123,25 @@ def test_sigterm_writes_the_buffer_and_still_ends_the_process_by_the_signal(
     assert raw_events(tmp_path).num_rows == 100
 
 
-def test_a_programs_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
+def test_a_programs_own_sigterm_handler_is_left_alone_and_said_to_be(tmp_path: Path) -> None:
+    """Said once: uvicorn's handler, set before a FastAPI lifespan makes the logger, ends the
+    process by SIGTERM again after its shutdown, and the buffer was lost without a word."""
     script = textwrap.dedent(
         """
-        import signal, sys
+        import logging, signal, sys
         from trajectory_assets.ingest import EventLogger
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
         def own(*_): sys.exit(3)
         signal.signal(signal.SIGTERM, own)
         EventLogger(sys.argv[1], "app").close()
+        EventLogger(sys.argv[1], "other").close()
         print(signal.getsignal(signal.SIGTERM) is own)
         """
     )
     done = python(script, tmp_path)
     assert done.stdout == "True\n", done.stderr
+    assert done.stderr.count("SIGTERM has a handler already (own)") == 1, done.stderr
+    assert "after its yield" in done.stderr
 
 
 def test_a_logger_made_first_outside_the_main_thread_says_sigterm_would_lose_it(

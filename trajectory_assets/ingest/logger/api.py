@@ -286,9 +286,16 @@ class EventLogger:
         """At most once a minute (under the buffer's lock): a full buffer drops every event,
         and `stats()` alone is read by no one in an outage."""
         now = time.monotonic()
-        if buffer.closed or now - buffer.dropped_told < 60.0:
+        if now - buffer.dropped_told < 60.0:
             return
         buffer.dropped_told = now
+        if buffer.closed:  # threads still logging while SIGTERM or the program closes it
+            log.warning(
+                "event logger %s is closed: events logged after close() are dropped (%d so far)",
+                self.app_id,
+                buffer.stats["dropped"],
+            )
+            return
         failed = buffer.stats["last_error"]
         log.warning(
             "event logger %s: %d event(s) held in memory (max_buffered_events): new events are "

