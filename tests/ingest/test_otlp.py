@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from tests.ingest.otlp_server import (
     FAST,
     JS,
     PB,
+    TRACE,
     USAGE,
     Running,
     json_span,
@@ -300,50 +302,81 @@ def test_late_spans_and_resent_batches_add_only_new_events(tmp_path: Path) -> No
     assert raw_events(tmp_path / "lake").num_rows == len(kinds)
 
 
-def _conversation_span(
-    span_id: str, parent: str, op: str, start_s: int, end_s: int
+def _span(
+    span_id: str, parent: str, op: str, start_s: int, end_s: int, conversation: bool = True
 ) -> dict[str, Any]:
     span = json_span(span_id, parent, op)
-    span["attributes"].append({"key": "gen_ai.conversation.id", "value": {"stringValue": "c-1"}})
+    if conversation:
+        attribute = {"key": "gen_ai.conversation.id", "value": {"stringValue": "c-1"}}
+        span["attributes"].append(attribute)
     span["startTimeUnixNano"] = str((1767225600 + start_s) * 10**9)
     span["endTimeUnixNano"] = str((1767225600 + end_s) * 10**9)
     return span
 
 
-def test_a_trace_mapped_before_its_root_came_takes_its_session_bounds_from_the_root(
+CALL = _span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2)  # ends first: mapped alone
+
+
+def _map(receiver: OtlpReceiver, *spans: dict[str, Any]) -> None:
+    receiver.add(None, list(spans))
+    time.sleep(0.02)  # past idle_s: a trace without its root is mapped too
+    receiver.map_ready()
+
+
+def _events(tmp_path: Path) -> Counter[tuple[str, str]]:
+    raw = raw_events(tmp_path / "lake")
+    return Counter(zip(raw["session_id"].to_pylist(), raw["event_type"].to_pylist(), strict=True))
+
+
+def test_a_trace_mapped_before_its_root_came_takes_its_session_end_from_the_root(
     tmp_path: Path,
 ) -> None:
     """An agent running a tool longer than idle_s: the spans that ended before it were mapped
     without the root, which ends last. The session's end was written then, at the last span's
     end and with no status, and the root's own (its true end and status) dropped as written."""
-    lake = str(tmp_path / "lake")
-    receiver = OtlpReceiver(lake, app_id="a", settle_s=0.01, idle_s=0.01)
-    receiver.add(None, [_conversation_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2)])
-    time.sleep(0.02)
-    receiver.map_ready()  # no root yet: the call is logged, the bounds wait
-    root = _conversation_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)
-    receiver.add(None, [_conversation_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat", 95, 99)])
-    receiver.add(None, [root])
-    time.sleep(0.02)
-    receiver.map_ready()
+    receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01)
+    _map(receiver, CALL)
+    _map(receiver, _span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat", 95, 99))
+    _map(receiver, _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
     receiver.close()
-    events = raw_events(tmp_path / "lake").sort_by("ts").to_pylist()
-    assert [(e["session_id"], e["event_type"]) for e in events] == [
-        ("c-1", "session_start"),
-        ("c-1", "llm_call"),
-        ("c-1", "llm_call"),
-        ("c-1", "session_end"),
-    ]
-    end = events[-1]
+    assert _events(tmp_path) == {
+        ("c-1", "session_start"): 1,
+        ("c-1", "llm_call"): 2,
+        ("c-1", "session_end"): 1,
+    }
+    (end,) = (
+        raw_events(tmp_path / "lake").filter(pc.field("event_type") == "session_end").to_pylist()
+    )
     assert end["ts"].timestamp() == 1767225700 and json.loads(end["payload"])["status"] == "success"
 
 
-def test_a_trace_whose_root_never_comes_has_its_bounds_written_at_shutdown(tmp_path: Path) -> None:
-    lake = str(tmp_path / "lake")
-    receiver = OtlpReceiver(lake, app_id="a", settle_s=0.01, idle_s=0.01)
-    receiver.add(None, [_conversation_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2)])
-    time.sleep(0.02)
-    receiver.map_ready()
+def test_a_trace_whose_root_never_comes_has_its_end_written_when_let_go_of(
+    tmp_path: Path,
+) -> None:
+    """Let go of (linger_s after its last span, or the receiver's memory full) or at the stop;
+    its root, come later, writes no second start or end."""
+    receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01)
+    _map(receiver, CALL)
     receiver.close()
-    kinds = sorted(raw_events(tmp_path / "lake")["event_type"].to_pylist())
-    assert kinds == ["llm_call", "session_end", "session_start"]
+    ended = {("c-1", "session_start"): 1, ("c-1", "llm_call"): 1, ("c-1", "session_end"): 1}
+    assert _events(tmp_path) == ended
+    lake = tmp_path / "other"
+    receiver = OtlpReceiver(str(lake / "lake"), app_id="a", settle_s=0.01, idle_s=0.01, linger_s=0)
+    _map(receiver, CALL)  # let go of at once
+    _map(receiver, _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
+    receiver.close()
+    assert _events(lake) == ended
+
+
+def test_a_trace_s_spans_stay_in_the_session_its_first_ones_went_to(tmp_path: Path) -> None:
+    """Its conversation id on the root alone, which came after idle_s: the call went to a
+    session of the trace's id, the root's bounds to the conversation's, each session half."""
+    receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01)
+    _map(receiver, _span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2, conversation=False))
+    _map(receiver, _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
+    receiver.close()
+    assert _events(tmp_path) == {
+        (TRACE, "session_start"): 1,
+        (TRACE, "llm_call"): 1,
+        (TRACE, "session_end"): 1,
+    }

@@ -15,8 +15,9 @@ is mapped once its root span has arrived and nothing came for `settle_s`, or aft
 of silence without a root (a trace whose root is exported elsewhere, or an agent still running
 a long tool: its root ends last), or at shutdown. Spans that arrive after their trace was mapped
 are mapped with it again and only the events that are new get logged (events already written
-are not rewritten: the lake is append-only). So a trace mapped without its root logs its
-session's start and end only once the root has come (it holds the session's true bounds and
+are not rewritten: the lake is append-only), all under the session its first events went to
+(a conversation id on the root alone, come later, would split it). So a trace mapped without
+its root logs its session's end only once the root has come (it holds the true end and
 status), or once nothing more can come: when the trace is let go of, or at shutdown. Event ids
 are the file importer's (trace, span, role), and the loggers drop events already in the lake,
 so a batch an exporter sends twice, also across restarts, adds nothing.
@@ -47,8 +48,9 @@ from trajectory_assets.lake.raw_write import near_days
 
 log = logging.getLogger(__name__)
 
-BOUNDS = ("session_start", "session_end")
-"""The events a trace's root gives the true values of (its start, its end and status)."""
+START, END = "session_start", "session_end"
+"""The event a trace's root gives the true values of (its end and status); its start is
+written at once, since it carries the turn a trace begins at, which later requests read."""
 
 MAX_KNOWN_SESSIONS = 200_000
 CLOSE_FLUSH_S = 5.0  # how long closing an app's logger for another may wait for its writes
@@ -89,7 +91,10 @@ class _Trace:
     waiting_bytes: int = 0  # and their bytes
     has_root: bool = False
     logged: set[str] = field(default_factory=set)  # event ids already given to the logger
-    unbounded: bool = False  # mapped without its root: its session's start and end not logged
+    unended: bool = False  # mapped without its root: its session's end not logged yet
+    session: str | None = None  # the session its events were logged under
+    start_written: bool = False
+    end_written: bool = False
 
 
 def _wire_ids(raw: dict[str, Any]) -> None:
@@ -156,6 +161,7 @@ class OtlpReceiver:
         self.stats = {"requests": 0, "spans": 0, "rejected_spans": 0, "traces": 0, "events": 0}
         self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
         self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._ended: OrderedDict[tuple[str, str], str] = OrderedDict()  # let go, end written
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ta-otlp-traces", daemon=True)
         self._thread.start()
@@ -204,7 +210,7 @@ class OtlpReceiver:
                 key = (app, span.trace_id)
                 trace = self._pending.get(key)
                 if trace is None:
-                    trace = self._done.pop(key, None) or _Trace()
+                    trace = self._done.pop(key, None) or self._back(key)
                     self._done_bytes -= trace.bytes
                     self._pending[key] = trace
                 known = trace.spans.get(span.span_id)
@@ -251,7 +257,7 @@ class OtlpReceiver:
                 trace.waiting = trace.waiting_bytes = 0
         traces.sort(key=lambda item: started(list(item[1].spans.values())))
         self._recall(traces)
-        self._log_all(traces, bounded=everything)
+        self._log_all(traces, ended=everything)
         let_go: list[tuple[tuple[str, str], _Trace]] = []
         with self._lock:
             for key, trace in traces:
@@ -269,13 +275,28 @@ class OtlpReceiver:
             if everything:  # shutdown: no root will come for those still without one
                 let_go += list(self._done.items())
             self.stats["traces"] += len(traces)
-        self._log_all([(key, trace) for key, trace in let_go if trace.unbounded], bounded=True)
+        unended = [(key, trace) for key, trace in let_go if trace.unended]
+        self._recall(unended)
+        self._log_all(unended, ended=True)
+        with self._lock:
+            for key, trace in let_go:  # its root, come later, writes no second end
+                if trace.end_written and trace.session is not None:
+                    self._ended[key] = trace.session
+            while len(self._ended) > MAX_KNOWN_SESSIONS:
+                self._ended.popitem(last=False)
         return len(traces)
 
-    def _log_all(self, traces: list[tuple[tuple[str, str], _Trace]], *, bounded: bool) -> None:
+    def _back(self, key: tuple[str, str]) -> _Trace:
+        """A trace met for the first time, or back after it was let go of: then under its
+        session, its start and end written (under the lock)."""
+        session = self._ended.pop(key, None)
+        back = session is not None
+        return _Trace(session=session, start_written=back, end_written=back)
+
+    def _log_all(self, traces: list[tuple[tuple[str, str], _Trace]], *, ended: bool) -> None:
         for (app, trace_id), trace in traces:
             try:  # one trace that cannot be written must not lose the others
-                self._log(app, trace_id, trace, bounded=bounded)
+                self._log(app, trace_id, trace, ended=ended)
             except Exception as exc:
                 self._reject(app, trace_id, trace, exc)
 
@@ -312,20 +333,30 @@ class OtlpReceiver:
             self._turns[app] = TraceTurns(partial(sessions_so_far, self._lake, app))
         return self._turns[app]
 
-    def _log(self, app: str, trace_id: str, trace: _Trace, *, bounded: bool) -> None:
-        """Logs the trace's events not logged before; its session's start and end only once
-        its root has come or, `bounded`, nothing more will come for it."""
+    def _log(self, app: str, trace_id: str, trace: _Trace, *, ended: bool) -> None:
+        """Logs the trace's events not logged before, under the session its first ones went
+        to; its session's end only once its root has come or, `ended`, nothing more will come
+        (a trace back after it was let go of with its end written writes none again)."""
         rows = numbered_events(trace_id, list(trace.spans.values()), self._turns_of(app))
+        for row in rows:
+            row["session_id"] = trace.session or row["session_id"]
         for row in rows:  # all or none: a trace is rejected whole
             if unnamed := id_problem("session_id", row["session_id"]):
                 raise UnparseableFileError(unnamed)
         logger = self._logger(app)
-        trace.unbounded = not (trace.has_root or bounded)
+        trace.unended = not (trace.has_root or ended)
         for row in rows:
             if row["event_id"] in trace.logged:
                 continue
-            if trace.unbounded and row["event_type"] in BOUNDS:
-                continue
+            if row["event_type"] == START:
+                if trace.start_written:
+                    continue
+                trace.start_written = True
+            if row["event_type"] == END:
+                if trace.unended or trace.end_written:
+                    continue
+                trace.end_written = True
+            trace.session = row["session_id"]
             self._note_day(app, row)
             fields = {name: row[name] for name in _LOGGED_COLUMNS}
             logger.log(row["session_id"], row["event_type"], **fields)
@@ -335,6 +366,8 @@ class OtlpReceiver:
     def _reject(self, app: str, trace_id: str, trace: _Trace, exc: Exception) -> None:
         """Keep a trace that could not be written in the lake's rejected input, its spans as
         the receiver read them: the client was told they were taken."""
+        trace.unended = False  # rejected whole: not again when it is let go of
+        trace.end_written = True
         reason = f"trace {trace_id} could not be written: {type(exc).__name__}: {exc}"
         if trace.logged:
             reason += f" (its {len(trace.logged)} events written before stay)"
