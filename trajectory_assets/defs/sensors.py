@@ -37,7 +37,7 @@ from trajectory_assets.errors import RawLayoutError, first_few
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.config import CONFIG
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.layout import UNTIMED_DAY
+from trajectory_assets.lake.layout import UNTIMED_DAY, is_day
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files, raw_version
 from trajectory_assets.lake.reports import DrawnPage, drawn_from
 from trajectory_assets.lake.schemas import schema_digest
@@ -46,16 +46,24 @@ from trajectory_assets.operator import Operator
 RECENT_DAYS = 7
 """The latest days with raw data, where late data lands: every tick checks them."""
 TICK_BUDGET_S = 30.0
-"""How long a tick goes on checking older days (each at least one): Dagster ends a sensor's
-evaluation at 60 s, and a day of 100,000 sessions takes ~2 s to list and check."""
+"""How long after it began a tick goes on to a next older day (each checks at least one):
+Dagster ends a sensor's evaluation at 60 s, and a day of 100,000 sessions takes ~2 s to list
+and check."""
 
 
-def tick_days(days: Sequence[str], cursor: str | None) -> tuple[list[str], list[str]]:
-    """(the latest days, the older ones newest first): those before `cursor`, the day an
-    earlier tick stopped after, while there are such days; else from the newest again."""
+NEWEST = "newest"
+"""The cursor of a tick that checked every day (Dagster keeps the last cursor over an empty
+one): the next tick starts from the newest."""
+
+
+def tick_days(days: Sequence[str], cursor: str | None) -> tuple[list[str], list[str], bool]:
+    """(the latest days, the older ones newest first, whether they go on from an earlier
+    tick): those before `cursor`, the day an earlier tick stopped after, while there are
+    such days; else from the newest again."""
     newest = sorted(days, reverse=True)
     recent, older = newest[:RECENT_DAYS], newest[RECENT_DAYS:]
-    return recent, [d for d in older if cursor and d < cursor] or older
+    after = [d for d in older if cursor and is_day(cursor) and d < cursor]
+    return recent, after or older, bool(after) and after != older
 
 
 def raw_changed_sensor(
@@ -105,7 +113,7 @@ def raw_changed_sensor(
         outside = _outside(the_lake, days, partitions, today, pinned)
         if outside:
             context.log.warning(outside)
-        recent, older = tick_days([d for d in days if d in valid], context.cursor)
+        recent, older, resumed = tick_days([d for d in days if d in valid], context.cursor)
         deadline = time.monotonic() + TICK_BUDGET_S
         seen: list[str] = []  # outside the partitions, and today's, still filling, are not
         for day in recent + older:
@@ -132,7 +140,7 @@ def raw_changed_sensor(
                 context.log.info(f"dt={day}: its report page is missing or out of date")
                 requests.append(redraw)
         left = len(recent) + len(older) - len(seen)
-        cursor = seen[-1] if left else ""  # "": the next tick starts from the newest again
+        cursor = seen[-1] if left else NEWEST
         waited = _waited(waits)
         if waited:
             context.log.info(waited)
@@ -150,11 +158,15 @@ def raw_changed_sensor(
             if checked
             else "no raw data up to yesterday"
         )
-        if left:
+        if left or resumed:
+            rest = (
+                f"{left} older day(s) are checked at the next ticks"
+                if left
+                else "the next tick starts from the newest again"
+            )
             why = (
-                f"the {len(checked)} day(s) checked are up to date ({left} older day(s) are "
-                f"checked at the next ticks: a tick checks the latest {RECENT_DAYS} days, then "
-                f"older ones for {TICK_BUDGET_S:.0f} s)"
+                f"the {len(checked)} day(s) checked are up to date ({rest}: a tick checks the "
+                f"latest {RECENT_DAYS} days, then older ones for {TICK_BUDGET_S:.0f} s)"
             )
         today_left = "today's partition is left to the schedule's run once the day has ended"
         reasons = [why, waited, today_left, outside]
