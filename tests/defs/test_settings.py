@@ -54,6 +54,7 @@ def test_good_values_and_defaults(
         (RUNTIME, "Ray", settings.runtime, "takes auto or ray or inline"),
         (RAY_NUM_CPUS, "two", settings.ray_num_cpus, "a whole number of 1 or more"),
         (RAY_NUM_CPUS, "0", settings.ray_num_cpus, "a whole number of 1 or more"),
+        (RAY_NUM_CPUS, "²", settings.ray_num_cpus, "a whole number of 1 or more"),
     ],
 )
 def test_a_bad_value_is_named_with_its_variable(

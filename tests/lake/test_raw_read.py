@@ -109,6 +109,8 @@ def test_a_file_deleted_after_the_listing_is_said_to_be_gone(tmp_path: object) -
     ("target", "failure"),
     [
         ("sources", EndpointConnectionError(endpoint_url="http://127.0.0.1:9")),
+        ("sources", OSError(5, "SlowDown: please reduce your request rate")),  # s3fs's 503
+        ("sources", TimeoutError("read timed out")),
         ("read_source", pa.ArrowMemoryError("malloc of size 4294967296 failed")),
         ("conform", KeyError("source_row")),
     ],

@@ -55,7 +55,11 @@ def ray_num_cpus() -> int | dg.EnvVar | None:
     value = os.environ.get(RAY_NUM_CPUS)
     if not value:
         return None
-    if not value.strip().isdigit() or int(value) < 1:
+    try:
+        number = int(value)
+    except ValueError:  # "two", "1.5", a superscript digit
+        number = 0
+    if number < 1:
         raise SettingError(f"{RAY_NUM_CPUS}={value!r}: takes a whole number of 1 or more")
     return dg.EnvVar.int(RAY_NUM_CPUS)
 

@@ -82,8 +82,10 @@ def read_events(
     def read_one(f: RawFile, source: str | bytes | BaseException) -> pa.Table | BadRawFileError:
         """The file's events, or why the file is bad. What is not the file's fault (memory, an
         object store failing to answer, a bug) fails the batch rather than skip a good file."""
-        if isinstance(source, BaseException) and not isinstance(source, OSError):
-            raise source  # the store, not the file (its missing or forbidden file is an OSError)
+        if isinstance(source, BaseException) and not isinstance(
+            source, FileNotFoundError | PermissionError
+        ):  # the store failed (s3fs's 503 and time-outs are OSErrors), not the file
+            raise source
         try:
             table = read_source(source)
         except MemoryError:  # Arrow's too: the batch is too big, not the file bad

@@ -180,7 +180,8 @@ class Flusher:
                 sessions = 0
                 self._note_error(f"flush cycle failed: {type(exc).__name__}: {exc}")
             took = time.monotonic() - started
-            if took > self.flush_interval_s and not stopping:
+            failing = self.buffer.stats["last_error"] is not None  # said already, otherwise
+            if took > self.flush_interval_s and not stopping and not failing:
                 self._behind(took, sessions)
             with self._cycle:
                 self._cycles += 1
