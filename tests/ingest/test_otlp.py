@@ -380,3 +380,29 @@ def test_a_trace_s_spans_stay_in_the_session_its_first_ones_went_to(tmp_path: Pa
         (TRACE, "llm_call"): 1,
         (TRACE, "session_end"): 1,
     }
+
+
+def test_a_trace_neither_written_nor_kept_aside_loses_no_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The lake refusing the rejected trace too (its disk full): the error left the mapping,
+    so the other traces it had taken were lost, and the stop closed no logger."""
+    from trajectory_assets.ingest import otlp
+
+    def refused(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(otlp, "keep_rejected", refused)
+    receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=60, idle_s=60)
+    blank = _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)
+    blank["attributes"][-1]["value"]["stringValue"] = "  "  # no session can be named so
+    receiver.add(
+        None, [{**blank, "traceId": "1" * 32}, _span("a1a1a1a1a1a1a1a1", "", "chat", 0, 9)]
+    )
+    receiver.close()
+    assert _events(tmp_path) == {
+        ("c-1", "session_start"): 1,
+        ("c-1", "llm_call"): 1,
+        ("c-1", "session_end"): 1,
+    }
+    assert f"trace {'1' * 32} (1 spans) could not be written" in caplog.text

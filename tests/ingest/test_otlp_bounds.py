@@ -362,7 +362,7 @@ def test_a_logger_per_app_stays_open_for_the_latest_apps_only(
     closed: a thousand apps, a thousand threads and 1.8 GB."""
     from starlette.testclient import TestClient
 
-    from trajectory_assets.ingest import otlp
+    from trajectory_assets.ingest import otlp, otlp_loggers
     from trajectory_assets.ingest.logger import flusher
     from trajectory_assets.ingest.otlp_http import create_app
 
@@ -379,8 +379,8 @@ def test_a_logger_per_app_stays_open_for_the_latest_apps_only(
     apps = [f"tenant-{i}" for i in range(8)]
     for i, app in enumerate(apps):
         if i == 4:  # a logger whose writes fail holds what the client was told was taken
-            assert all(logger.flush() for logger in receiver._loggers.values())
-            monkeypatch.setattr(otlp, "CLOSE_FLUSH_S", 0.5)
+            assert all(logger.flush() for logger in receiver._loggers.open.values())
+            monkeypatch.setattr(otlp_loggers, "CLOSE_FLUSH_S", 0.5)
             monkeypatch.setattr(flusher, "write_session", full)
         if i == 7:  # the lake back: down to the limit again
             monkeypatch.setattr(flusher, "write_session", real)
@@ -391,8 +391,8 @@ def test_a_logger_per_app_stays_open_for_the_latest_apps_only(
         span = {**json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent"), "traceId": f"{i + 1}" * 32}
         assert client.post("/v1/traces", content=otlp_json([span], app), headers=JS).is_success
         receiver.map_ready(everything=True)
-        assert list(receiver._loggers)[-1] == app
-        assert len(receiver._loggers) == min(i + 1, 3 if i == 6 else 2)  # 6: none could close
+        assert list(receiver._loggers.open)[-1] == app
+        assert len(receiver._loggers.open) == min(i + 1, 3 if i == 6 else 2)  # 6: none could close
     receiver.close()
     events = raw_events(tmp_path / "lake")
     assert sorted(set(events["app_id"].to_pylist())) == apps

@@ -38,8 +38,8 @@ from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers.otel import conversation_of, numbered_events, started
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
 from trajectory_assets.ingest.importers.otel_spans import Span, spans_app
-from trajectory_assets.ingest.logger import EventLogger, LoggerStats
-from trajectory_assets.ingest.logger.api import added_stats
+from trajectory_assets.ingest.logger import LoggerStats
+from trajectory_assets.ingest.otlp_loggers import MAX_OPEN_APPS, AppLoggers
 from trajectory_assets.ingest.times import EPOCH
 from trajectory_assets.lake.fs import lake_from_env
 from trajectory_assets.lake.layout import id_problem
@@ -53,13 +53,6 @@ START, END = "session_start", "session_end"
 written at once, since it carries the turn a trace begins at, which later requests read."""
 
 MAX_KNOWN_SESSIONS = 200_000
-CLOSE_FLUSH_S = 5.0  # how long closing an app's logger for another may wait for its writes
-MAX_OPEN_APPS = 256
-"""Apps whose logger (a thread and a buffer each) stays open by default; beyond them, the least
-recently written one whose writes succeed is flushed and closed for a new app: a client naming a
-new `service.name` per resource made a thread each, never released (a thousand apps, a thousand
-threads and 1.8 GB). One whose writes fail stays open, so that the receiver keeps answering 503
-and loses nothing it took."""
 _LOGGED_COLUMNS = (
     "ts",
     "turn_index",
@@ -146,18 +139,15 @@ class OtlpReceiver:
         self.max_done_bytes = max_done_bytes  # of mapped traces kept for their late spans
         self.max_done_traces = max_done_traces
         self.max_request_spans = max_request_spans  # a request of more is refused (413)
-        self.max_open_apps = max_open_apps
-        self._logger_options = {"drop_existing": True, **(logger_options or {})}
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], _Trace] = {}
         self._done: OrderedDict[tuple[str, str], _Trace] = OrderedDict()
         self._pending_spans = 0  # the spans waiting to be mapped,
         self._pending_bytes = 0  # their bytes,
         self._done_bytes = 0  # and those of the mapped traces kept for late spans
-        self._loggers: OrderedDict[str, EventLogger] = OrderedDict()  # least recent first
-        self._closed_stats: LoggerStats | None = None  # the sum of loggers closed for others
+        options = {"drop_existing": True, **(logger_options or {})}
+        self._loggers = AppLoggers(lake, options, max_open_apps, self._forget_turns)
         self._turns: dict[str, TraceTurns] = {}  # per app: where each conversation's turns are
-        self._warned_of_apps = False
         self.stats = {"requests": 0, "spans": 0, "rejected_spans": 0, "traces": 0, "events": 0}
         self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
         self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -298,7 +288,18 @@ class OtlpReceiver:
             try:  # one trace that cannot be written must not lose the others
                 self._log(app, trace_id, trace, ended=ended)
             except Exception as exc:
-                self._reject(app, trace_id, trace, exc)
+                try:
+                    self._reject(app, trace_id, trace, exc)
+                except OSError as kept:  # the lake takes nothing: the others still go on
+                    log.error(
+                        "OTLP receiver: app %s: trace %s (%d spans) could not be written (%s) "
+                        "nor kept aside (%s): it is lost",
+                        app,
+                        trace_id,
+                        len(trace.spans),
+                        exc,
+                        kept,
+                    )
 
     def _recall(self, traces: list[tuple[tuple[str, str], _Trace]]) -> None:
         """The sessions of these traces not met before, read from the lake at once per app
@@ -343,7 +344,7 @@ class OtlpReceiver:
         for row in rows:  # all or none: a trace is rejected whole
             if unnamed := id_problem("session_id", row["session_id"]):
                 raise UnparseableFileError(unnamed)
-        logger = self._logger(app)
+        logger = self._loggers.get(app)
         trace.unended = not (trace.has_root or ended)
         for row in rows:
             if row["event_id"] in trace.logged:
@@ -390,57 +391,25 @@ class OtlpReceiver:
             self._sessions.popitem(last=False)
         self.days.add(row["ts"].date().isoformat())
 
-    def _logger(self, app: str) -> EventLogger:
-        logger = self._loggers.get(app)
-        if logger is not None:
-            self._loggers.move_to_end(app)
-            return logger
-        while len(self._loggers) >= self.max_open_apps and self._close_one():
-            pass  # down to the limit again after writes failed and kept more open
-        logger = EventLogger(self.lake, app, **self._logger_options)
-        self._loggers[app] = logger
-        return logger
-
-    def _close_one(self) -> bool:
-        """Close the least recently written app's logger, once it has written what it holds
-        (its turns are read from the lake again if the app returns); False, closing none, when
-        its writes fail or take longer than CLOSE_FLUSH_S: the lake is failing or slow, and
-        trying the next ones would hold up the mapping of every trace meanwhile."""
-        app, logger = next(iter(self._loggers.items()))
-        if logger.stats()["last_error"] is not None or not logger.flush(CLOSE_FLUSH_S):
-            return False
-        del self._loggers[app]
+    def _forget_turns(self, app: str) -> None:
+        """An app whose logger was closed for another: its turns are read again if it returns."""
         self._turns.pop(app, None)
-        logger.close()
-        self._closed_stats = added_stats(self._closed_stats, logger.stats())
-        if not self._warned_of_apps:
-            self._warned_of_apps = True
-            log.warning(
-                "OTLP receiver: more than %d apps written to: the least recent one's logger is "
-                "closed for each new one (max_open_apps; more stay open while writes fail)",
-                self.max_open_apps,
-            )
-        return True
 
     def close(self, timeout: float | None = None) -> None:
         """Map every waiting trace and write everything out; idempotent."""
         self._stop.set()
         self._thread.join()
-        self.map_ready(everything=True)
-        for logger in list(self._loggers.values()):
-            logger.close(timeout)
+        try:
+            self.map_ready(everything=True)
+        finally:  # what the loggers hold is written whatever the mapping met
+            self._loggers.close(timeout)
 
     def logger_stats(self) -> list[LoggerStats]:
         """Each open logger's stats, and the sum of those closed for other apps."""
-        closed = [self._closed_stats] if self._closed_stats else []
-        return closed + [logger.stats() for logger in list(self._loggers.values())]
+        return self._loggers.stats()
 
     def failing_writes(self) -> str | None:
         """The last error of an app's writes that fail now (the lake's disk full, its store
         down), else None: spans taken meanwhile could only wait in memory, acknowledged, and
         were lost if the receiver stopped before the lake came back."""
-        for app, logger in list(self._loggers.items()):
-            error = logger.stats()["last_error"]
-            if error:
-                return f"app {app}: {error}"
-        return None
+        return self._loggers.failing()
