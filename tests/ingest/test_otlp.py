@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -385,12 +386,12 @@ def test_a_trace_s_spans_stay_in_the_session_its_first_ones_went_to(tmp_path: Pa
 def test_a_trace_neither_written_nor_kept_aside_loses_no_other(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The lake refusing the rejected trace too (its disk full): the error left the mapping,
+    """The lake refusing the rejected trace too (its store down): the error left the mapping,
     so the other traces it had taken were lost, and the stop closed no logger."""
     from trajectory_assets.ingest import otlp
 
-    def refused(*_: object) -> None:
-        raise OSError(28, "No space left on device")
+    def refused(*_: object) -> None:  # s3fs passes botocore's on: no OSError
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
 
     monkeypatch.setattr(otlp, "keep_rejected", refused)
     receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=60, idle_s=60)
@@ -406,3 +407,28 @@ def test_a_trace_neither_written_nor_kept_aside_loses_no_other(
         ("c-1", "session_end"): 1,
     }
     assert f"trace {'1' * 32} (1 spans) could not be written" in caplog.text
+
+
+def test_a_span_that_comes_while_its_trace_is_mapped_joins_that_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taken out of the waiting traces and not yet among the mapped ones, the trace was found
+    nowhere: the span began a trace of its own, which wrote the session's start again."""
+    receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01)
+    mapping = receiver._log_all
+    late = [_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat", 5, 6)]
+
+    def meanwhile(traces: Any, *, ended: bool) -> None:
+        mapping(traces, ended=ended)
+        if late:
+            receiver.add(None, [late.pop()])  # another thread's request, at this moment
+
+    monkeypatch.setattr(receiver, "_log_all", meanwhile)
+    _map(receiver, CALL)
+    _map(receiver, _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
+    receiver.close()
+    assert _events(tmp_path) == {
+        ("c-1", "session_start"): 1,
+        ("c-1", "llm_call"): 2,
+        ("c-1", "session_end"): 1,
+    }

@@ -32,7 +32,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers.otel import conversation_of, numbered_events, started
@@ -90,6 +90,16 @@ class _Trace:
     end_written: bool = False
 
 
+class _Snapshot(NamedTuple):
+    """A trace's spans when it was taken to be mapped (more may come meanwhile)."""
+
+    spans: list[Span]
+    has_root: bool
+
+
+_Mapped = tuple[tuple[str, str], _Snapshot, _Trace]
+
+
 def _wire_ids(raw: dict[str, Any]) -> None:
     """OTLP sends ids of 16 and 8 bytes (32 and 16 hex digits); a file's may lack leading zeros,
     a request's may not (a 3-byte id is no trace's)."""
@@ -140,6 +150,7 @@ class OtlpReceiver:
         self.max_done_traces = max_done_traces
         self.max_request_spans = max_request_spans  # a request of more is refused (413)
         self._lock = threading.Lock()
+        self._map_lock = threading.Lock()  # one mapping at a time (the thread's, close's, a test's)
         self._pending: dict[tuple[str, str], _Trace] = {}
         self._done: OrderedDict[tuple[str, str], _Trace] = OrderedDict()
         self._pending_spans = 0  # the spans waiting to be mapped,
@@ -152,6 +163,7 @@ class OtlpReceiver:
         self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
         self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._ended: OrderedDict[tuple[str, str], str] = OrderedDict()  # let go, end written
+        self._mapping: dict[tuple[str, str], _Trace] = {}  # being mapped or let go of now
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ta-otlp-traces", daemon=True)
         self._thread.start()
@@ -199,9 +211,11 @@ class OtlpReceiver:
             for span, raw in spans:
                 key = (app, span.trace_id)
                 trace = self._pending.get(key)
-                if trace is None:
-                    trace = self._done.pop(key, None) or self._back(key)
-                    self._done_bytes -= trace.bytes
+                if trace is None:  # being mapped or let go of: its new spans are mapped next
+                    trace = self._mapping.get(key)
+                    if trace is None:
+                        trace = self._done.pop(key, None) or self._back(key)
+                        self._done_bytes -= trace.bytes
                     self._pending[key] = trace
                 known = trace.spans.get(span.span_id)
                 if known is None:
@@ -232,6 +246,10 @@ class OtlpReceiver:
 
     def map_ready(self, *, everything: bool = False) -> int:
         """Map the traces that are complete (all of them with `everything`); returns how many."""
+        with self._map_lock:
+            return self._map_ready(everything)
+
+    def _map_ready(self, everything: bool) -> int:
         now = time.monotonic()
         with self._lock:
             ready = [
@@ -245,12 +263,16 @@ class OtlpReceiver:
                 self._pending_spans -= trace.waiting  # a trace back for a late span holds more
                 self._pending_bytes -= trace.waiting_bytes
                 trace.waiting = trace.waiting_bytes = 0
-        traces.sort(key=lambda item: started(list(item[1].spans.values())))
-        self._recall(traces)
-        self._log_all(traces, ended=everything)
+            mapped = self._take(traces)
+        mapped.sort(key=lambda item: started(item[1].spans))
+        self._recall(mapped)
+        self._log_all(mapped, ended=everything)
         let_go: list[tuple[tuple[str, str], _Trace]] = []
         with self._lock:
             for key, trace in traces:
+                del self._mapping[key]
+                if key in self._pending:  # spans came meanwhile: mapped again, all of them
+                    continue
                 self._done[key] = trace
                 self._done_bytes += trace.bytes
             cutoff = now - self.linger_s
@@ -265,16 +287,23 @@ class OtlpReceiver:
             if everything:  # shutdown: no root will come for those still without one
                 let_go += list(self._done.items())
             self.stats["traces"] += len(traces)
-        unended = [(key, trace) for key, trace in let_go if trace.unended]
+            unended = self._take([(key, trace) for key, trace in let_go if trace.unended])
         self._recall(unended)
         self._log_all(unended, ended=True)
         with self._lock:
             for key, trace in let_go:  # its root, come later, writes no second end
-                if trace.end_written and trace.session is not None:
+                self._mapping.pop(key, None)
+                if key not in self._pending and trace.end_written and trace.session is not None:
                     self._ended[key] = trace.session
             while len(self._ended) > MAX_KNOWN_SESSIONS:
                 self._ended.popitem(last=False)
         return len(traces)
+
+    def _take(self, traces: list[tuple[tuple[str, str], _Trace]]) -> list[_Mapped]:
+        """The traces' spans as they are now, to map while `add()` may add to them (under the
+        lock): a span that comes meanwhile finds its trace in `_mapping`, not a new one."""
+        self._mapping.update(traces)
+        return [(key, _Snapshot(list(t.spans.values()), t.has_root), t) for key, t in traces]
 
     def _back(self, key: tuple[str, str]) -> _Trace:
         """A trace met for the first time, or back after it was let go of: then under its
@@ -283,40 +312,39 @@ class OtlpReceiver:
         back = session is not None
         return _Trace(session=session, start_written=back, end_written=back)
 
-    def _log_all(self, traces: list[tuple[tuple[str, str], _Trace]], *, ended: bool) -> None:
-        for (app, trace_id), trace in traces:
+    def _log_all(self, traces: list[_Mapped], *, ended: bool) -> None:
+        for (app, trace_id), snapshot, trace in traces:
             try:  # one trace that cannot be written must not lose the others
-                self._log(app, trace_id, trace, ended=ended)
+                self._log(app, trace_id, trace, snapshot, ended=ended)
             except Exception as exc:
                 try:
-                    self._reject(app, trace_id, trace, exc)
-                except OSError as kept:  # the lake takes nothing: the others still go on
+                    self._reject(app, trace_id, trace, snapshot.spans, exc)
+                except Exception as kept:  # the lake takes nothing: the others still go on
                     log.error(
                         "OTLP receiver: app %s: trace %s (%d spans) could not be written (%s) "
                         "nor kept aside (%s): it is lost",
                         app,
                         trace_id,
-                        len(trace.spans),
+                        len(snapshot.spans),
                         exc,
                         kept,
                     )
 
-    def _recall(self, traces: list[tuple[tuple[str, str], _Trace]]) -> None:
+    def _recall(self, traces: list[_Mapped]) -> None:
         """The sessions of these traces not met before, read from the lake at once per app
         near the traces' days: a conversation's earlier requests, written before a restart,
         give the turn its next trace begins at (`importers.otel_sessions`)."""
         by_app: dict[str, dict[str, str]] = {}
-        for (app, _trace_id), trace in traces:
-            spans = list(trace.spans.values())
+        for (app, _trace_id), (spans, _root), _trace in traces:
             conversation = conversation_of(spans)
             if conversation is None:  # a session of its own trace: nothing to continue
                 continue
             day = (EPOCH + dt.timedelta(microseconds=started(spans)[0] // 1000)).date()
             by_app.setdefault(app, {})[conversation] = day.isoformat()
         for app, sessions in by_app.items():
-            days = set().union(*(near_days(day) for day in sessions.values()))
             turns = self._turns_of(app)
-            try:
+            try:  # (a day of the year 9999 has no next one)
+                days = set().union(*(near_days(day) for day in sessions.values()))
                 turns.recall(sessions, days)
             except Exception as exc:  # storage down: the logger retries its writes
                 log.warning(
@@ -334,18 +362,20 @@ class OtlpReceiver:
             self._turns[app] = TraceTurns(partial(sessions_so_far, self._lake, app))
         return self._turns[app]
 
-    def _log(self, app: str, trace_id: str, trace: _Trace, *, ended: bool) -> None:
+    def _log(
+        self, app: str, trace_id: str, trace: _Trace, snapshot: _Snapshot, *, ended: bool
+    ) -> None:
         """Logs the trace's events not logged before, under the session its first ones went
         to; its session's end only once its root has come or, `ended`, nothing more will come
         (a trace back after it was let go of with its end written writes none again)."""
-        rows = numbered_events(trace_id, list(trace.spans.values()), self._turns_of(app))
+        rows = numbered_events(trace_id, snapshot.spans, self._turns_of(app))
         for row in rows:
             row["session_id"] = trace.session or row["session_id"]
         for row in rows:  # all or none: a trace is rejected whole
             if unnamed := id_problem("session_id", row["session_id"]):
                 raise UnparseableFileError(unnamed)
         logger = self._loggers.get(app)
-        trace.unended = not (trace.has_root or ended)
+        trace.unended = not (snapshot.has_root or ended)
         for row in rows:
             if row["event_id"] in trace.logged:
                 continue
@@ -364,15 +394,16 @@ class OtlpReceiver:
             trace.logged.add(row["event_id"])
             self.stats["events"] += 1
 
-    def _reject(self, app: str, trace_id: str, trace: _Trace, exc: Exception) -> None:
+    def _reject(
+        self, app: str, trace_id: str, trace: _Trace, spans: list[Span], exc: Exception
+    ) -> None:
         """Keep a trace that could not be written in the lake's rejected input, its spans as
         the receiver read them: the client was told they were taken."""
         trace.unended = False  # rejected whole: not again when it is let go of
-        trace.end_written = True
         reason = f"trace {trace_id} could not be written: {type(exc).__name__}: {exc}"
         if trace.logged:
             reason += f" (its {len(trace.logged)} events written before stay)"
-        records = [{s: getattr(span, s) for s in Span.__slots__} for span in trace.spans.values()]
+        records = [{s: getattr(span, s) for s in Span.__slots__} for span in spans]
         keep_rejected(self._lake, "otlp", app, [(reason, r) for r in records])
         with self._lock:
             self.stats["rejected_spans"] += len(records)

@@ -11,6 +11,7 @@ already in the lake is written under the `dt` it already has, so a session that 
 files, the second starting earlier, still lives in one daily partition.
 """
 
+import contextlib
 import datetime as dt
 import hashlib
 import math
@@ -345,7 +346,11 @@ def near_days(day: str, lookback: int = LOOKBACK_DAYS) -> set[str]:
     """Where a session with events on `day` may have its folder: from `lookback` days before
     (it began earlier) to the day after (the events a producer sent first were later ones)."""
     first = dt.date.fromisoformat(day)
-    return {(first + dt.timedelta(days=n)).isoformat() for n in range(-lookback, 2)}
+    near = set()
+    for n in range(-lookback, 2):
+        with contextlib.suppress(OverflowError):  # no day before 0001-01-01 nor after 9999-12-31
+            near.add((first + dt.timedelta(days=n)).isoformat())
+    return near
 
 
 def write_rows(

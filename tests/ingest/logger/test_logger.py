@@ -186,6 +186,16 @@ def test_an_event_before_1970_is_left_out_and_named(tmp_path: Path) -> None:
     assert logger.stats()["invalid"] == 2 and raw_events(tmp_path).num_rows == 1
 
 
+def test_a_session_on_the_last_day_there_is_is_written_with_the_others(tmp_path: Path) -> None:
+    """A client's span of 9999-12-31 (a time the raw schema holds): looking for its session's
+    folder on the day after failed every flush of the app, and close lost all its events."""
+    logger = EventLogger(str(tmp_path / "lake"), "app", drop_existing=True)  # as serve's
+    logger.log("late", "llm_call", ts=dt.datetime(9999, 12, 31, 1, tzinfo=dt.UTC))
+    logger.log("s1", "llm_call", ts=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    logger.close()
+    assert sorted(raw_events(tmp_path / "lake")["session_id"].to_pylist()) == ["late", "s1"]
+
+
 def test_an_epoch_number_is_read_by_its_size_as_ingest_reads_it(tmp_path: Path) -> None:
     """JavaScript's Date.now() is milliseconds: read as seconds it was the year 58851, a time
     no day's statistics could hold (the day's run failed for every app)."""
