@@ -432,3 +432,39 @@ def test_a_span_that_comes_while_its_trace_is_mapped_joins_that_trace(
         ("c-1", "llm_call"): 2,
         ("c-1", "session_end"): 1,
     }
+
+
+def test_a_span_that_comes_while_its_written_trace_is_let_go_of_joins_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Let go of beside a trace whose end was still to write (which reads and writes the lake
+    first), a whole trace was found nowhere by its late span: its start and end twice."""
+    receiver = OtlpReceiver(
+        str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01, max_done_traces=2
+    )
+    rootless, whole = "5" * 32, TRACE
+    mapping = receiver._log_all
+    late = [json_span("d1d1d1d1d1d1d1d1", "a1a1a1a1a1a1a1a1", "chat")]
+
+    def meanwhile(traces: Any, *, ended: bool) -> None:
+        if ended and late and any(key == ("a", rootless) for key, *_ in traces):
+            receiver.add(None, [late.pop()])  # another thread's request, at this moment
+        mapping(traces, ended=ended)
+
+    monkeypatch.setattr(receiver, "_log_all", meanwhile)
+    _map(
+        receiver,
+        {**_span("b5b5b5b5b5b5b5b5", "a5a5a5a5a5a5a5a5", "chat", 1, 2), "traceId": rootless},
+    )
+    _map(
+        receiver,
+        json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent"),
+        json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat"),
+    )
+    _map(
+        receiver, *({**json_span("a7a7a7a7a7a7a7a7", "", "chat"), "traceId": t * 32} for t in "78")
+    )
+    receiver.close()
+    events = raw_events(tmp_path / "lake")
+    assert events.num_rows == len(set(events["event_id"].to_pylist()))
+    assert _events(tmp_path)[(whole, "session_start")] == 1

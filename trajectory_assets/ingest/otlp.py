@@ -162,7 +162,7 @@ class OtlpReceiver:
         self.stats = {"requests": 0, "spans": 0, "rejected_spans": 0, "traces": 0, "events": 0}
         self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
         self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self._ended: OrderedDict[tuple[str, str], str] = OrderedDict()  # let go, end written
+        self._ended: OrderedDict[tuple[str, str], tuple[str, bool]] = OrderedDict()  # let go
         self._mapping: dict[tuple[str, str], _Trace] = {}  # being mapped or let go of now
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ta-otlp-traces", daemon=True)
@@ -213,9 +213,11 @@ class OtlpReceiver:
                 trace = self._pending.get(key)
                 if trace is None:  # being mapped or let go of: its new spans are mapped next
                     trace = self._mapping.get(key)
+                    done = self._done.pop(key, None)  # (close's let-go leaves its traces there)
+                    if done is not None:
+                        self._done_bytes -= done.bytes
                     if trace is None:
-                        trace = self._done.pop(key, None) or self._back(key)
-                        self._done_bytes -= trace.bytes
+                        trace = done or self._back(key)
                     self._pending[key] = trace
                 known = trace.spans.get(span.span_id)
                 if known is None:
@@ -287,14 +289,15 @@ class OtlpReceiver:
             if everything:  # shutdown: no root will come for those still without one
                 let_go += list(self._done.items())
             self.stats["traces"] += len(traces)
+            self._mapping.update(let_go)  # all: a late span joins its trace, not a fresh one
             unended = self._take([(key, trace) for key, trace in let_go if trace.unended])
         self._recall(unended)
         self._log_all(unended, ended=True)
         with self._lock:
             for key, trace in let_go:  # its root, come later, writes no second end
                 self._mapping.pop(key, None)
-                if key not in self._pending and trace.end_written and trace.session is not None:
-                    self._ended[key] = trace.session
+                if key not in self._pending and trace.start_written and trace.session:
+                    self._ended[key] = (trace.session, trace.end_written)
             while len(self._ended) > MAX_KNOWN_SESSIONS:
                 self._ended.popitem(last=False)
         return len(traces)
@@ -307,10 +310,9 @@ class OtlpReceiver:
 
     def _back(self, key: tuple[str, str]) -> _Trace:
         """A trace met for the first time, or back after it was let go of: then under its
-        session, its start and end written (under the lock)."""
-        session = self._ended.pop(key, None)
-        back = session is not None
-        return _Trace(session=session, start_written=back, end_written=back)
+        session, its start (and end, if it was) written (under the lock)."""
+        session, ended = self._ended.pop(key, (None, False))
+        return _Trace(session=session, start_written=session is not None, end_written=ended)
 
     def _log_all(self, traces: list[_Mapped], *, ended: bool) -> None:
         for (app, trace_id), snapshot, trace in traces:
