@@ -30,9 +30,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers.otel import conversation_of, numbered_events, started
@@ -40,6 +39,16 @@ from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, session
 from trajectory_assets.ingest.importers.otel_spans import Span, spans_app
 from trajectory_assets.ingest.logger import LoggerStats
 from trajectory_assets.ingest.otlp_loggers import MAX_OPEN_APPS, AppLoggers
+from trajectory_assets.ingest.otlp_traces import (
+    END,
+    LOGGED_COLUMNS,
+    START,
+    Mapped,
+    Snapshot,
+    Trace,
+    reused_reason,
+    wire_ids,
+)
 from trajectory_assets.ingest.times import EPOCH
 from trajectory_assets.lake.fs import lake_from_env
 from trajectory_assets.lake.layout import id_problem
@@ -48,75 +57,7 @@ from trajectory_assets.lake.raw_write import near_days
 
 log = logging.getLogger(__name__)
 
-START, END = "session_start", "session_end"
-"""The event a trace's root gives the true values of (its end and status); its start is
-written at once, since it carries the turn a trace begins at, which later requests read."""
-
 MAX_KNOWN_SESSIONS = 200_000
-_LOGGED_COLUMNS = (
-    "ts",
-    "turn_index",
-    "agent_id",
-    "request_id",
-    "model",
-    "tool_name",
-    "ttft_ms",
-    "latency_ms",
-    "tool_latency_ms",
-    "input_tokens",
-    "output_tokens",
-    "cache_tokens",
-    "error_type",
-    "error_code",
-    "payload",
-    "artifacts",
-    "event_id",
-    "seq",
-)
-
-
-@dataclass
-class _Trace:
-    spans: dict[str, Span] = field(default_factory=dict)
-    last_seen: float = 0.0
-    bytes: int = 0  # of the requests its spans came in, all it holds
-    waiting: int = 0  # spans added since it was last mapped
-    waiting_bytes: int = 0  # and their bytes
-    has_root: bool = False
-    logged: set[str] = field(default_factory=set)  # event ids already given to the logger
-    unended: bool = False  # mapped without its root: its session's end not logged yet
-    session: str | None = None  # the session its events were logged under
-    start_written: bool = False
-    end_written: bool = False
-
-
-class _Snapshot(NamedTuple):
-    """A trace's spans when it was taken to be mapped (more may come meanwhile)."""
-
-    spans: list[Span]
-    has_root: bool
-
-
-_Mapped = tuple[tuple[str, str], _Snapshot, _Trace]
-
-
-def _wire_ids(raw: dict[str, Any]) -> None:
-    """OTLP sends ids of 16 and 8 bytes (32 and 16 hex digits); a file's may lack leading zeros,
-    a request's may not (a 3-byte id is no trace's)."""
-    for key, width in (("traceId", 32), ("spanId", 16)):
-        value = raw.get(key)
-        if isinstance(value, str) and value and len(value) != width:
-            raise UnparseableFileError(
-                f"span {raw.get('name')!r} has a {key} of {len(value)} hex digits; OTLP's are "
-                f"{width}"
-            )
-
-
-def _reused(span: Span, differences: list[str]) -> str:
-    return (
-        f"span id {span.span_id} of trace {span.trace_id} was received before with another "
-        f"{', '.join(differences)}: span ids are unique in a trace, so the first one is kept"
-    )
 
 
 class OtlpReceiver:
@@ -151,8 +92,8 @@ class OtlpReceiver:
         self.max_request_spans = max_request_spans  # a request of more is refused (413)
         self._lock = threading.Lock()
         self._map_lock = threading.Lock()  # one mapping at a time (the thread's, close's, a test's)
-        self._pending: dict[tuple[str, str], _Trace] = {}
-        self._done: OrderedDict[tuple[str, str], _Trace] = OrderedDict()
+        self._pending: dict[tuple[str, str], Trace] = {}
+        self._done: OrderedDict[tuple[str, str], Trace] = OrderedDict()
         self._pending_spans = 0  # the spans waiting to be mapped,
         self._pending_bytes = 0  # their bytes,
         self._done_bytes = 0  # and those of the mapped traces kept for late spans
@@ -163,7 +104,7 @@ class OtlpReceiver:
         self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
         self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._ended: OrderedDict[tuple[str, str], tuple[str, bool]] = OrderedDict()  # let go
-        self._mapping: dict[tuple[str, str], _Trace] = {}  # being mapped or let go of now
+        self._mapping: dict[tuple[str, str], Trace] = {}  # being mapped or let go of now
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ta-otlp-traces", daemon=True)
         self._thread.start()
@@ -199,7 +140,7 @@ class OtlpReceiver:
             return len(raw_spans), unnamed
         for raw in raw_spans:
             try:
-                _wire_ids(raw)
+                wire_ids(raw)
                 spans.append((Span(raw), raw))
             except (UnparseableFileError, ValueError, TypeError, RecursionError) as exc:
                 rejected.append((str(exc), raw))
@@ -228,7 +169,7 @@ class OtlpReceiver:
                     self._pending_spans += 1
                     self._pending_bytes += weight
                 elif differ := known.differences(span):
-                    reused.append((_reused(span, differ), raw))
+                    reused.append((reused_reason(span, differ), raw))
                 trace.last_seen = now
                 trace.has_root = trace.has_root or span.parent_id is None
             self.stats["spans"] += len(spans) - len(reused)
@@ -269,7 +210,7 @@ class OtlpReceiver:
         mapped.sort(key=lambda item: started(item[1].spans))
         self._recall(mapped)
         self._log_all(mapped, ended=everything)
-        let_go: list[tuple[tuple[str, str], _Trace]] = []
+        let_go: list[tuple[tuple[str, str], Trace]] = []
         with self._lock:
             for key, trace in traces:
                 del self._mapping[key]
@@ -302,19 +243,19 @@ class OtlpReceiver:
                 self._ended.popitem(last=False)
         return len(traces)
 
-    def _take(self, traces: list[tuple[tuple[str, str], _Trace]]) -> list[_Mapped]:
+    def _take(self, traces: list[tuple[tuple[str, str], Trace]]) -> list[Mapped]:
         """The traces' spans as they are now, to map while `add()` may add to them (under the
         lock): a span that comes meanwhile finds its trace in `_mapping`, not a new one."""
         self._mapping.update(traces)
-        return [(key, _Snapshot(list(t.spans.values()), t.has_root), t) for key, t in traces]
+        return [(key, Snapshot(list(t.spans.values()), t.has_root), t) for key, t in traces]
 
-    def _back(self, key: tuple[str, str]) -> _Trace:
+    def _back(self, key: tuple[str, str]) -> Trace:
         """A trace met for the first time, or back after it was let go of: then under its
         session, its start (and end, if it was) written (under the lock)."""
         session, ended = self._ended.pop(key, (None, False))
-        return _Trace(session=session, start_written=session is not None, end_written=ended)
+        return Trace(session=session, start_written=session is not None, end_written=ended)
 
-    def _log_all(self, traces: list[_Mapped], *, ended: bool) -> None:
+    def _log_all(self, traces: list[Mapped], *, ended: bool) -> None:
         for (app, trace_id), snapshot, trace in traces:
             try:  # one trace that cannot be written must not lose the others
                 self._log(app, trace_id, trace, snapshot, ended=ended)
@@ -332,7 +273,7 @@ class OtlpReceiver:
                         kept,
                     )
 
-    def _recall(self, traces: list[_Mapped]) -> None:
+    def _recall(self, traces: list[Mapped]) -> None:
         """The sessions of these traces not met before, read from the lake at once per app
         near the traces' days: a conversation's earlier requests, written before a restart,
         give the turn its next trace begins at (`importers.otel_sessions`)."""
@@ -365,7 +306,7 @@ class OtlpReceiver:
         return self._turns[app]
 
     def _log(
-        self, app: str, trace_id: str, trace: _Trace, snapshot: _Snapshot, *, ended: bool
+        self, app: str, trace_id: str, trace: Trace, snapshot: Snapshot, *, ended: bool
     ) -> None:
         """Logs the trace's events not logged before, under the session its first ones went
         to; its session's end only once its root has come or, `ended`, nothing more will come
@@ -391,13 +332,13 @@ class OtlpReceiver:
                 trace.end_written = True
             trace.session = row["session_id"]
             self._note_day(app, row)
-            fields = {name: row[name] for name in _LOGGED_COLUMNS}
+            fields = {name: row[name] for name in LOGGED_COLUMNS}
             logger.log(row["session_id"], row["event_type"], **fields)
             trace.logged.add(row["event_id"])
             self.stats["events"] += 1
 
     def _reject(
-        self, app: str, trace_id: str, trace: _Trace, spans: list[Span], exc: Exception
+        self, app: str, trace_id: str, trace: Trace, spans: list[Span], exc: Exception
     ) -> None:
         """Keep a trace that could not be written in the lake's rejected input, its spans as
         the receiver read them: the client was told they were taken."""

@@ -1,0 +1,81 @@
+"""What the OTLP receiver holds of a trace while it waits, is mapped and lingers for late spans.
+
+Kept apart from the receiver: the state of one trace, and the checks of a span as it comes in,
+are what a reader of the receiver's bookkeeping (`otlp.OtlpReceiver`) needs to see first.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from trajectory_assets.errors import UnparseableFileError
+from trajectory_assets.ingest.importers.otel_spans import Span
+
+START, END = "session_start", "session_end"
+"""The event a trace's root gives the true values of (its end and status); its start is
+written at once, since it carries the turn a trace begins at, which later requests read."""
+
+LOGGED_COLUMNS = (
+    "ts",
+    "turn_index",
+    "agent_id",
+    "request_id",
+    "model",
+    "tool_name",
+    "ttft_ms",
+    "latency_ms",
+    "tool_latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "cache_tokens",
+    "error_type",
+    "error_code",
+    "payload",
+    "artifacts",
+    "event_id",
+    "seq",
+)
+
+
+@dataclass
+class Trace:
+    spans: dict[str, Span] = field(default_factory=dict)
+    last_seen: float = 0.0
+    bytes: int = 0  # of the requests its spans came in, all it holds
+    waiting: int = 0  # spans added since it was last mapped
+    waiting_bytes: int = 0  # and their bytes
+    has_root: bool = False
+    logged: set[str] = field(default_factory=set)  # event ids already given to the logger
+    unended: bool = False  # mapped without its root: its session's end not logged yet
+    session: str | None = None  # the session its events were logged under
+    start_written: bool = False
+    end_written: bool = False
+
+
+class Snapshot(NamedTuple):
+    """A trace's spans when it was taken to be mapped (more may come meanwhile)."""
+
+    spans: list[Span]
+    has_root: bool
+
+
+Mapped = tuple[tuple[str, str], Snapshot, Trace]
+"""A trace taken to be mapped: its key (app, trace id), its spans then, and its state."""
+
+
+def wire_ids(raw: dict[str, Any]) -> None:
+    """OTLP sends ids of 16 and 8 bytes (32 and 16 hex digits); a file's may lack leading zeros,
+    a request's may not (a 3-byte id is no trace's)."""
+    for key, width in (("traceId", 32), ("spanId", 16)):
+        value = raw.get(key)
+        if isinstance(value, str) and value and len(value) != width:
+            raise UnparseableFileError(
+                f"span {raw.get('name')!r} has a {key} of {len(value)} hex digits; OTLP's are "
+                f"{width}"
+            )
+
+
+def reused_reason(span: Span, differences: list[str]) -> str:
+    return (
+        f"span id {span.span_id} of trace {span.trace_id} was received before with another "
+        f"{', '.join(differences)}: span ids are unique in a trace, so the first one is kept"
+    )
