@@ -315,6 +315,8 @@ def _span(
     return span
 
 
+WHOLE = {("c-1", "session_start"): 1, ("c-1", "llm_call"): 1, ("c-1", "session_end"): 1}
+"""The events of a trace of one call, under its conversation's session."""
 CALL = _span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2)  # ends first: mapped alone
 
 
@@ -340,11 +342,7 @@ def test_a_trace_mapped_before_its_root_came_takes_its_session_end_from_the_root
     _map(receiver, _span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat", 95, 99))
     _map(receiver, _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
     receiver.close()
-    assert _events(tmp_path) == {
-        ("c-1", "session_start"): 1,
-        ("c-1", "llm_call"): 2,
-        ("c-1", "session_end"): 1,
-    }
+    assert _events(tmp_path) == {**WHOLE, ("c-1", "llm_call"): 2}
     (end,) = (
         raw_events(tmp_path / "lake").filter(pc.field("event_type") == "session_end").to_pylist()
     )
@@ -359,14 +357,13 @@ def test_a_trace_whose_root_never_comes_has_its_end_written_when_let_go_of(
     receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01)
     _map(receiver, CALL)
     receiver.close()
-    ended = {("c-1", "session_start"): 1, ("c-1", "llm_call"): 1, ("c-1", "session_end"): 1}
-    assert _events(tmp_path) == ended
+    assert _events(tmp_path) == WHOLE
     lake = tmp_path / "other"
     receiver = OtlpReceiver(str(lake / "lake"), app_id="a", settle_s=0.01, idle_s=0.01, linger_s=0)
     _map(receiver, CALL)  # let go of at once
     _map(receiver, _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
     receiver.close()
-    assert _events(lake) == ended
+    assert _events(lake) == WHOLE
 
 
 def test_a_trace_s_spans_stay_in_the_session_its_first_ones_went_to(tmp_path: Path) -> None:
@@ -401,11 +398,7 @@ def test_a_trace_neither_written_nor_kept_aside_loses_no_other(
         None, [{**blank, "traceId": "1" * 32}, _span("a1a1a1a1a1a1a1a1", "", "chat", 0, 9)]
     )
     receiver.close()
-    assert _events(tmp_path) == {
-        ("c-1", "session_start"): 1,
-        ("c-1", "llm_call"): 1,
-        ("c-1", "session_end"): 1,
-    }
+    assert _events(tmp_path) == WHOLE
     assert f"trace {'1' * 32} (1 spans) could not be written" in caplog.text
 
 
@@ -427,11 +420,7 @@ def test_a_span_that_comes_while_its_trace_is_mapped_joins_that_trace(
     _map(receiver, CALL)
     _map(receiver, _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
     receiver.close()
-    assert _events(tmp_path) == {
-        ("c-1", "session_start"): 1,
-        ("c-1", "llm_call"): 2,
-        ("c-1", "session_end"): 1,
-    }
+    assert _events(tmp_path) == {**WHOLE, ("c-1", "llm_call"): 2}
 
 
 def test_a_span_that_comes_while_its_written_trace_is_let_go_of_joins_it(

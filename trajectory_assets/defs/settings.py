@@ -5,6 +5,7 @@ or a silent default."""
 
 import math
 import os
+from typing import TypeVar
 
 import dagster as dg
 from dagster._utils.schedules import is_valid_cron_schedule  # the rule schedules use; not exported
@@ -30,6 +31,8 @@ BATCH_BYTES = "TRAJECTORY_ASSETS_BATCH_BYTES"
 MAX_REJECTED_SHARE = "TRAJECTORY_ASSETS_MAX_REJECTED_SHARE"
 MAX_ELIMINATION_RATIO = "TRAJECTORY_ASSETS_MAX_ELIMINATION_RATIO"
 
+Choice = TypeVar("Choice", bound=str)
+
 DEFAULT_LAKE = "lake"
 DEFAULT_RETENTION_HOURS = 168.0
 DEFAULT_SCHEDULE_CRON = "30 0 * * *"
@@ -43,11 +46,7 @@ def env_or(name: str, default: str | None) -> str | dg.EnvVar | None:
 
 def runtime() -> RuntimeName:
     """Where the code location's runs compute; a click choice checks the command line's."""
-    value = os.environ.get(RUNTIME) or "auto"
-    for name in RUNTIME_NAMES:
-        if value == name:
-            return name
-    raise SettingError(f"{RUNTIME}={value!r}: takes {' or '.join(RUNTIME_NAMES)}")
+    return _one_of(RUNTIME, RUNTIME_NAMES, "auto")
 
 
 def ray_num_cpus() -> int | dg.EnvVar | None:
@@ -66,11 +65,15 @@ def ray_num_cpus() -> int | dg.EnvVar | None:
 
 def default_on_bad_file() -> OnBadFile:
     """The bad-file rule of a run whose config does not set one."""
-    value = os.environ.get(ON_BAD_FILE) or "fail"
-    for rule in BAD_FILE_RULES:
-        if value == rule:
-            return rule
-    raise SettingError(f"{ON_BAD_FILE}={value!r}: takes {' or '.join(BAD_FILE_RULES)}")
+    return _one_of(ON_BAD_FILE, BAD_FILE_RULES, "fail")
+
+
+def _one_of(name: str, choices: tuple[Choice, ...], default: Choice) -> Choice:
+    value = os.environ.get(name) or default
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise SettingError(f"{name}={value!r}: takes {' or '.join(choices)}")
 
 
 def max_rejected_share() -> float:

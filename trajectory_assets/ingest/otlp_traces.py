@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers.otel_spans import Span
+from trajectory_assets.schema import NON_NEGATIVE
 
 START, END = "session_start", "session_end"
 """The event a trace's root gives the true values of (its end and status); its start is
@@ -21,12 +22,7 @@ LOGGED_COLUMNS = (
     "request_id",
     "model",
     "tool_name",
-    "ttft_ms",
-    "latency_ms",
-    "tool_latency_ms",
-    "input_tokens",
-    "output_tokens",
-    "cache_tokens",
+    *NON_NEGATIVE,
     "error_type",
     "error_code",
     "payload",
