@@ -399,3 +399,30 @@ def test_a_logger_per_app_stays_open_for_the_latest_apps_only(
     stats = receiver.logger_stats()
     assert sum(s["written_events"] for s in stats) == events.num_rows
     assert len(stats) == 3  # the closed ones' sum, and the two open
+
+
+def test_an_app_s_turns_stay_known_while_its_traces_are_mapped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One app's logger closed for another's in the middle of a batch dropped the first app's
+    turns, so its next trace of the batch listed every day of the lake, and a failing listing
+    then rejected that trace whole."""
+    from trajectory_assets.ingest.importers import otel_sessions
+    from trajectory_assets.ingest.otlp import OtlpReceiver
+
+    listed: list[Any] = []
+
+    def failing(*args: Any) -> Any:
+        listed.append(args[-1])  # the days searched; None: every day
+        raise OSError(5, "listing failed (503)")
+
+    monkeypatch.setattr(otel_sessions, "known_session_days", failing)
+    receiver = OtlpReceiver(str(tmp_path / "lake"), settle_s=60, idle_s=60, max_open_apps=1)
+    for n, app in enumerate(["app-a", "app-b", "app-a"]):
+        root = json_span(f"a{n}a{n}a{n}a{n}a{n}a{n}a{n}a{n}", "", "chat")
+        conversation = {"key": "gen_ai.conversation.id", "value": {"stringValue": f"c-{n}"}}
+        root["attributes"].append(conversation)
+        receiver.add(app, [{**root, "traceId": f"{n + 1}" * 32}])
+    receiver.close()
+    assert receiver.stats["rejected_spans"] == 0
+    assert None not in listed

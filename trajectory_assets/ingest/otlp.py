@@ -366,8 +366,12 @@ class OtlpReceiver:
         self.days.add(row["ts"].date().isoformat())
 
     def _forget_turns(self, app: str) -> None:
-        """An app whose logger was closed for another: its turns are read again if it returns."""
-        self._turns.pop(app, None)
+        """An app whose logger was closed for another: its turns are read again if it returns,
+        but kept while traces of it are being mapped (`_recall` read them for those)."""
+        with self._lock:
+            mapping = any(key[0] == app for key in self._mapping)
+        if not mapping:
+            self._turns.pop(app, None)
 
     def close(self, timeout: float | None = None) -> None:
         """Map every waiting trace and write everything out; idempotent."""
