@@ -116,8 +116,8 @@ def raw_changed_sensor(
         recent, older, resumed = tick_days([d for d in days if d in valid], context.cursor)
         deadline = time.monotonic() + TICK_BUDGET_S
         seen: list[str] = []  # outside the partitions, and today's, still filling, are not
-        for day in recent + older:
-            if day in older and older[0] in seen and time.monotonic() > deadline:
+        for n, day in enumerate(recent + older):
+            if n > len(recent) and time.monotonic() > deadline:  # one older day at least
                 break  # the next tick goes on from here
             seen.append(day)
             try:

@@ -232,6 +232,12 @@ class OtlpReceiver:
             self.stats["traces"] += len(traces)
             self._mapping.update(let_go)  # all: a late span joins its trace, not a fresh one
             unended = self._take([(key, trace) for key, trace in let_go if trace.unended])
+        self._let_go(let_go, unended)
+        return len(traces)
+
+    def _let_go(self, let_go: list[tuple[tuple[str, str], Trace]], unended: list[Mapped]) -> None:
+        """Writes the end of those let go of still without one and remembers the sessions of
+        all (in flight meanwhile, taken so under the lock that let them go)."""
         self._recall(unended)
         self._log_all(unended, ended=True)
         with self._lock:
@@ -241,7 +247,6 @@ class OtlpReceiver:
                     self._ended[key] = (trace.session, trace.end_written)
             while len(self._ended) > MAX_KNOWN_SESSIONS:
                 self._ended.popitem(last=False)
-        return len(traces)
 
     def _take(self, traces: list[tuple[tuple[str, str], Trace]]) -> list[Mapped]:
         """The traces' spans as they are now, to map while `add()` may add to them (under the
@@ -312,9 +317,8 @@ class OtlpReceiver:
         to; its session's end only once its root has come or, `ended`, nothing more will come
         (a trace back after it was let go of with its end written writes none again)."""
         rows = numbered_events(trace_id, snapshot.spans, self._turns_of(app))
-        for row in rows:
-            row["session_id"] = trace.session or row["session_id"]
         for row in rows:  # all or none: a trace is rejected whole
+            row["session_id"] = trace.session or row["session_id"]
             if unnamed := id_problem("session_id", row["session_id"]):
                 raise UnparseableFileError(unnamed)
         logger = self._loggers.get(app)

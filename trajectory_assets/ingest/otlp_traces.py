@@ -9,27 +9,17 @@ from typing import Any, NamedTuple
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers.otel_spans import Span
-from trajectory_assets.schema import NON_NEGATIVE
+from trajectory_assets.schema import RAW_EVENTS
 
 START, END = "session_start", "session_end"
 """The event a trace's root gives the true values of (its end and status); its start is
 written at once, since it carries the turn a trace begins at, which later requests read."""
 
-LOGGED_COLUMNS = (
-    "ts",
-    "turn_index",
-    "agent_id",
-    "request_id",
-    "model",
-    "tool_name",
-    *NON_NEGATIVE,
-    "error_type",
-    "error_code",
-    "payload",
-    "artifacts",
-    "event_id",
-    "seq",
+LOGGED_COLUMNS = tuple(
+    c for c in RAW_EVENTS.names if c not in ("app_id", "session_id", "event_type")
 )
+"""What a row gives `EventLogger.log` by keyword: every raw column but the logger's app and
+the session and type it takes apart."""
 
 
 @dataclass
