@@ -5,6 +5,7 @@ something is."""
 import datetime as dt
 import json
 import os
+import posixpath
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from trajectory_assets.lake import erase, erase_purge, erase_raw
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.mentions import Sessions
 from trajectory_assets.lake.raw import list_raw_files
+from trajectory_assets.lake.wal import WriteAheadLog
 from trajectory_assets.schema import RAW_EVENTS
 
 
@@ -233,6 +235,12 @@ def test_the_check_finds_what_a_forget_left(materialized_lake: Path, tmp_path: P
         "is in no current version" in line
         for line in erase.leftovers(lake, lake_catalog(lake), request)
     )
+    taken = WriteAheadLog(lake)  # spans of the session `serve` took during the forget
+    number = taken.append(app, [{"attributes": {"gen_ai.conversation.id": victim}}])
+    entry = lake.display_path(posixpath.join(taken.folder, f"{number:012d}.json.gz"))
+    found = erase.leftovers(lake, lake_catalog(lake), request)
+    assert f"{entry} holds spans `serve` took of session {victim}" in found
+    taken.close(written=True)
 
 
 def test_forget_refuses_while_a_table_no_loaded_operator_writes_holds_the_sessions(
@@ -303,6 +311,32 @@ def test_forget_refuses_what_its_rebuild_or_purge_would_before_deleting_anything
     linked = forget(root, home, "--app-id", app, "--session-id", victim.session_id)
     assert linked.returncode == 1 and "is a symbolic link to a folder inside" in linked.stderr
     assert Path(lake.path(victim.path)).exists()
+
+
+@pytest.mark.slow
+def test_forget_refuses_sessions_a_receiver_took_and_has_not_written(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """`serve` keeps what it answered 200 for in its write-ahead log until it is written: a
+    forget meanwhile deleted the session, and the receiver then wrote it again."""
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    lake = Lake(str(root))
+    app = "support-bot"
+    (victim, *_) = list_raw_files(lake, dt=DAY1, app_id=app)
+    receiving = WriteAheadLog(lake)
+    conversation = {"gen_ai.conversation.id": victim.session_id}
+    receiving.append(app, [{"traceId": "1" * 32, "attributes": conversation}])
+    receiving.append(app, [{"traceId": "2" * 32, "attributes": {}}])
+    refused = forget(root, home, "--app-id", app, "--session-id", victim.session_id)
+    assert refused.returncode == 1, refused.stderr
+    assert (
+        f"nothing was deleted: 1 request(s) that `serve` took, in {receiving.folder}, hold spans "
+        f"of {app}'s session(s) {victim.session_id}, not yet written" in refused.stderr
+    )
+    whole = forget(root, home, "--app-id", app, "--all-sessions")
+    assert whole.returncode == 1 and "2 request(s) that `serve` took" in whole.stderr
+    assert Path(lake.path(victim.path)).exists()
+    receiving.close(written=True)
 
 
 def test_all_sessions_of_an_app_with_none_left_still_takes_its_rejected_input(

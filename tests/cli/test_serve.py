@@ -53,6 +53,84 @@ def test_spans_sent_to_serve_become_sessions(tmp_path: Path) -> None:
     assert pc.sum(sessions["n_llm_calls"]).as_py() == 6
 
 
+def _serve(lake: Path, port: int) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "trajectory_assets.cli", "serve", "--lake", str(lake)]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    assert server.stdout is not None
+    assert server.stdout.readline().startswith("receiving OTLP/HTTP traces on"), server.stderr
+    server.stdout.readline()
+    return server
+
+
+@pytest.mark.slow
+def test_a_killed_serve_loses_nothing_it_acknowledged(tmp_path: Path) -> None:
+    """An agent's calls and tool, exported as they ended, wait in the receiver for the root
+    span, which ends last; the receiver is killed (SIGKILL: out of memory, a lost machine) and
+    started again before the run ends. The spans answered 200 were lost: no exporter sends them
+    again. Its conversation id is on the root alone, so the whole run is one session only if
+    the restarted receiver holds the earlier spans when the root comes."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.trace import Status, StatusCode, set_span_in_context
+
+    lake = tmp_path / "lake"
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    provider = TracerProvider(resource=Resource.create({"service.name": "support-bot"}))
+    exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces")
+    provider.add_span_processor(SimpleSpanProcessor(exporter))  # each span sent as it ends
+    tracer = provider.get_tracer("tests.cli.test_serve")
+    agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": "run-1"}
+    first = _serve(lake, port)
+    try:
+        root = tracer.start_span("invoke_agent support", attributes=agent)
+        inside = set_span_in_context(root)
+        chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
+        for _ in range(2):
+            tracer.start_span("chat gpt-4o", context=inside, attributes=chat).end()
+        tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
+        tracer.start_span("execute_tool search", context=inside, attributes=tool).end()
+        first.kill()
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert not Path(lake, "raw_events").exists()  # nothing was written before the kill
+
+    second = _serve(lake, port)
+    try:
+        root.set_status(Status(StatusCode.OK))
+        root.end()
+        second.send_signal(signal.SIGINT)
+        out, err = second.communicate(timeout=60)
+    finally:
+        if second.poll() is None:
+            second.kill()
+        provider.shutdown()
+    assert second.returncode == 0, err
+    assert "took in 3 span(s) of 3 request(s)" in err
+    assert "(3 taken in from a receiver stopped before writing them)" in out
+    raw = raw_events(lake)
+    kinds = zip(raw["session_id"].to_pylist(), raw["event_type"].to_pylist(), strict=True)
+    assert sorted(kinds) == [
+        ("run-1", "llm_call"),
+        ("run-1", "llm_call"),
+        ("run-1", "session_end"),
+        ("run-1", "session_start"),
+        ("run-1", "tool_call"),
+    ]
+    assert not Path(lake, "_serve").exists()
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
 def test_a_port_in_use_is_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], host: str

@@ -2,13 +2,17 @@
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.ingest.lakes import raw_events
+from trajectory_assets.ingest.otlp import OtlpReceiver
 from trajectory_assets.ingest.otlp_http import serve
 
 FAST = {"settle_s": 0.2, "idle_s": 1.0}
@@ -91,3 +95,31 @@ def json_span(span_id: str, parent: str, op: str, **attrs: Any) -> dict[str, Any
         "attributes": values,
         "status": {"code": 1},
     }
+
+
+def c1_span(
+    span_id: str, parent: str, op: str, start_s: int, end_s: int, conversation: bool = True
+) -> dict[str, Any]:
+    span = json_span(span_id, parent, op)
+    if conversation:
+        attribute = {"key": "gen_ai.conversation.id", "value": {"stringValue": "c-1"}}
+        span["attributes"].append(attribute)
+    span["startTimeUnixNano"] = str((1767225600 + start_s) * 10**9)
+    span["endTimeUnixNano"] = str((1767225600 + end_s) * 10**9)
+    return span
+
+
+WHOLE = {("c-1", "session_start"): 1, ("c-1", "llm_call"): 1, ("c-1", "session_end"): 1}
+"""The events of a trace of one call, under its conversation's session."""
+CALL = c1_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2)  # ends first: mapped alone
+
+
+def map_now(receiver: OtlpReceiver, *spans: dict[str, Any]) -> None:
+    receiver.add(None, list(spans))
+    time.sleep(0.02)  # past idle_s: a trace without its root is mapped too
+    receiver.map_ready()
+
+
+def session_events(tmp_path: Path) -> Counter[tuple[str, str]]:
+    raw = raw_events(tmp_path / "lake")
+    return Counter(zip(raw["session_id"].to_pylist(), raw["event_type"].to_pylist(), strict=True))

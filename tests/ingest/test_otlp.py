@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,16 +26,21 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from tests.ingest.lakes import materialize, raw_events
 from tests.ingest.otlp_client import send_agent_runs
 from tests.ingest.otlp_server import (
+    CALL,
     FAST,
     JS,
     PB,
     TRACE,
     USAGE,
+    WHOLE,
     Running,
+    c1_span,
     json_span,
+    map_now,
     otlp_json,
     post,
     running_receiver,
+    session_events,
 )
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.otlp import OtlpReceiver
@@ -303,34 +307,6 @@ def test_late_spans_and_resent_batches_add_only_new_events(tmp_path: Path) -> No
     assert raw_events(tmp_path / "lake").num_rows == len(kinds)
 
 
-def _span(
-    span_id: str, parent: str, op: str, start_s: int, end_s: int, conversation: bool = True
-) -> dict[str, Any]:
-    span = json_span(span_id, parent, op)
-    if conversation:
-        attribute = {"key": "gen_ai.conversation.id", "value": {"stringValue": "c-1"}}
-        span["attributes"].append(attribute)
-    span["startTimeUnixNano"] = str((1767225600 + start_s) * 10**9)
-    span["endTimeUnixNano"] = str((1767225600 + end_s) * 10**9)
-    return span
-
-
-WHOLE = {("c-1", "session_start"): 1, ("c-1", "llm_call"): 1, ("c-1", "session_end"): 1}
-"""The events of a trace of one call, under its conversation's session."""
-CALL = _span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2)  # ends first: mapped alone
-
-
-def _map(receiver: OtlpReceiver, *spans: dict[str, Any]) -> None:
-    receiver.add(None, list(spans))
-    time.sleep(0.02)  # past idle_s: a trace without its root is mapped too
-    receiver.map_ready()
-
-
-def _events(tmp_path: Path) -> Counter[tuple[str, str]]:
-    raw = raw_events(tmp_path / "lake")
-    return Counter(zip(raw["session_id"].to_pylist(), raw["event_type"].to_pylist(), strict=True))
-
-
 def test_a_trace_mapped_before_its_root_came_takes_its_session_end_from_the_root(
     tmp_path: Path,
 ) -> None:
@@ -338,11 +314,11 @@ def test_a_trace_mapped_before_its_root_came_takes_its_session_end_from_the_root
     without the root, which ends last. The session's end was written then, at the last span's
     end and with no status, and the root's own (its true end and status) dropped as written."""
     receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01)
-    _map(receiver, CALL)
-    _map(receiver, _span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat", 95, 99))
-    _map(receiver, _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
+    map_now(receiver, CALL)
+    map_now(receiver, c1_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat", 95, 99))
+    map_now(receiver, c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
     receiver.close()
-    assert _events(tmp_path) == {**WHOLE, ("c-1", "llm_call"): 2}
+    assert session_events(tmp_path) == {**WHOLE, ("c-1", "llm_call"): 2}
     (end,) = (
         raw_events(tmp_path / "lake").filter(pc.field("event_type") == "session_end").to_pylist()
     )
@@ -355,25 +331,28 @@ def test_a_trace_whose_root_never_comes_has_its_end_written_when_let_go_of(
     """Let go of (linger_s after its last span, or the receiver's memory full) or at the stop;
     its root, come later, writes no second start or end."""
     receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01)
-    _map(receiver, CALL)
+    map_now(receiver, CALL)
     receiver.close()
-    assert _events(tmp_path) == WHOLE
+    assert session_events(tmp_path) == WHOLE
     lake = tmp_path / "other"
     receiver = OtlpReceiver(str(lake / "lake"), app_id="a", settle_s=0.01, idle_s=0.01, linger_s=0)
-    _map(receiver, CALL)  # let go of at once
-    _map(receiver, _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
+    map_now(receiver, CALL)  # let go of at once
+    map_now(receiver, c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
     receiver.close()
-    assert _events(lake) == WHOLE
+    assert session_events(lake) == WHOLE
 
 
 def test_a_trace_s_spans_stay_in_the_session_its_first_ones_went_to(tmp_path: Path) -> None:
     """Its conversation id on the root alone, which came after idle_s: the call went to a
     session of the trace's id, the root's bounds to the conversation's, each session half."""
     receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01)
-    _map(receiver, _span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2, conversation=False))
-    _map(receiver, _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
+    map_now(
+        receiver,
+        c1_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2, conversation=False),
+    )
+    map_now(receiver, c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
     receiver.close()
-    assert _events(tmp_path) == {
+    assert session_events(tmp_path) == {
         (TRACE, "session_start"): 1,
         (TRACE, "llm_call"): 1,
         (TRACE, "session_end"): 1,
@@ -392,13 +371,14 @@ def test_a_trace_neither_written_nor_kept_aside_loses_no_other(
 
     monkeypatch.setattr(otlp, "keep_rejected", refused)
     receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=60, idle_s=60)
-    blank = _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)
+    blank = c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)
     blank["attributes"][-1]["value"]["stringValue"] = "  "  # no session can be named so
     receiver.add(
-        None, [{**blank, "traceId": "1" * 32}, _span("a1a1a1a1a1a1a1a1", "", "chat", 0, 9)]
+        None,
+        [{**blank, "traceId": "1" * 32}, c1_span("a1a1a1a1a1a1a1a1", "", "chat", 0, 9)],
     )
     receiver.close()
-    assert _events(tmp_path) == WHOLE
+    assert session_events(tmp_path) == WHOLE
     assert f"trace {'1' * 32} (1 spans) could not be written" in caplog.text
 
 
@@ -409,7 +389,7 @@ def test_a_span_that_comes_while_its_trace_is_mapped_joins_that_trace(
     nowhere: the span began a trace of its own, which wrote the session's start again."""
     receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01)
     mapping = receiver._log_all
-    late = [_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat", 5, 6)]
+    late = [c1_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat", 5, 6)]
 
     def meanwhile(traces: Any, *, ended: bool) -> None:
         mapping(traces, ended=ended)
@@ -417,10 +397,10 @@ def test_a_span_that_comes_while_its_trace_is_mapped_joins_that_trace(
             receiver.add(None, [late.pop()])  # another thread's request, at this moment
 
     monkeypatch.setattr(receiver, "_log_all", meanwhile)
-    _map(receiver, CALL)
-    _map(receiver, _span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
+    map_now(receiver, CALL)
+    map_now(receiver, c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100))
     receiver.close()
-    assert _events(tmp_path) == {**WHOLE, ("c-1", "llm_call"): 2}
+    assert session_events(tmp_path) == {**WHOLE, ("c-1", "llm_call"): 2}
 
 
 def test_a_span_that_comes_while_its_written_trace_is_let_go_of_joins_it(
@@ -441,19 +421,22 @@ def test_a_span_that_comes_while_its_written_trace_is_let_go_of_joins_it(
         mapping(traces, ended=ended)
 
     monkeypatch.setattr(receiver, "_log_all", meanwhile)
-    _map(
+    map_now(
         receiver,
-        {**_span("b5b5b5b5b5b5b5b5", "a5a5a5a5a5a5a5a5", "chat", 1, 2), "traceId": rootless},
+        {
+            **c1_span("b5b5b5b5b5b5b5b5", "a5a5a5a5a5a5a5a5", "chat", 1, 2),
+            "traceId": rootless,
+        },
     )
-    _map(
+    map_now(
         receiver,
         json_span("a1a1a1a1a1a1a1a1", "", "invoke_agent"),
         json_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat"),
     )
-    _map(
+    map_now(
         receiver, *({**json_span("a7a7a7a7a7a7a7a7", "", "chat"), "traceId": t * 32} for t in "78")
     )
     receiver.close()
     events = raw_events(tmp_path / "lake")
     assert events.num_rows == len(set(events["event_id"].to_pylist()))
-    assert _events(tmp_path)[(whole, "session_start")] == 1
+    assert session_events(tmp_path)[(whole, "session_start")] == 1

@@ -318,3 +318,43 @@ def test_a_compacted_file_without_a_stated_range_is_ranged_from_s3(
     run_operator(TurnFeatures(), fresh, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES // 4)
     features = lake_catalog(fresh).read("turn_features", dt=DAY1)
     assert features.num_rows == lake_catalog(fresh).read("turns", dt=DAY1).num_rows > 0
+
+
+def test_a_receiver_s_write_ahead_log_on_s3_is_taken_in_by_the_next_receiver(
+    s3: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 lake has no folders: the log's are prefixes, listed and deleted as such."""
+    from tests.ingest.otlp_server import CALL, c1_span
+    from trajectory_assets.ingest.otlp import OtlpReceiver
+    from trajectory_assets.lake.wal import WriteAheadLog, entries
+
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    s3.make_bucket(bucket)
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        (S3_ENDPOINT_URL_ENV, s3.endpoint_url),
+    ):
+        monkeypatch.setenv(name, value)
+    uri = f"s3://{bucket}/prod"
+    lake = lake_from_env(uri)
+    stopped = WriteAheadLog(lake)  # a receiver stopped before it wrote its spans
+    stopped.append("a", [{"spanId": "gone"}])
+    stopped.append("a", [CALL, c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)])
+    stopped.release([0])
+    assert [e["records"][0]["spanId"] for _p, e, _s in entries(lake, stopped.folder)] == [
+        CALL["spanId"]
+    ]
+    stopped.close(written=False)
+
+    receiver = OtlpReceiver(uri, app_id="a", settle_s=0.01, idle_s=0.01)
+    receiver.close()
+    assert receiver.stats["taken_in"] == 2
+    raw = read_events(lake, list_raw_files(lake))
+    assert sorted(raw.events["event_type"].to_pylist()) == [
+        "llm_call",
+        "session_end",
+        "session_start",
+    ]
+    assert not lake.fs.exists(lake.path("_serve"))

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from trajectory_assets.lake import erase
     from trajectory_assets.lake.fs import Lake
+    from trajectory_assets.lake.mentions import Sessions
     from trajectory_assets.project import Project
 
 
@@ -120,6 +121,7 @@ def forget(
         raise CliError(str(exc)) from None
     the_project = project(defs, where)
     request = erase.Request(app_id, tuple(session_ids), before)
+    _not_on_their_way(where, request.sessions(), request.whole_app)
     try:
         plan = make_plan(where, the_project.registry, request, on_bad_file)
     except NothingToForget:
@@ -129,6 +131,7 @@ def forget(
     if plan is None:
         _app_rejected_forgotten(where, request, yes)
         return
+    _not_on_their_way(where, request.sessions(plan.forgotten), whole_app=False)
     purged = "their tables' history before now (every day's) and the Dagster runs showing them"
     question = f"forget {plan.what} on {len(plan.days)} day(s), {purged}"
     if plan.pooling.days:
@@ -185,6 +188,24 @@ def _confirm(question: str, yes: bool) -> None:
         raise CliError(f"nothing was deleted: pass --yes to {question}, without a terminal")
     if not yes and not click.confirm(f"{question}?", err=True):
         raise CliError("nothing was deleted")
+
+
+def _not_on_their_way(where: "Lake", sessions: "Sessions", whole_app: bool) -> None:
+    """CliError, before anything is deleted, when a receiver's write-ahead log holds spans of
+    the sessions: `serve` took them and will write them, after the forget."""
+    from trajectory_assets.lake.wal import entries_naming
+
+    held = entries_naming(where, sessions, whole_app=whole_app)
+    if held:
+        ids = sorted({sid for named in held.values() for sid in named})
+        raise CliError(
+            f"nothing was deleted: {len(held)} request(s) that `serve` took, in "
+            f"{where.display_path(posixpath.dirname(next(iter(held))))}, hold spans of "
+            f"{sessions.app_id}'s session(s) {', '.join(ids[:5])}"
+            + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            + ", not yet written to the raw lake; forget once the receiver has written them "
+            "(when their traces end, or at its stop) and no more of them come"
+        )
 
 
 def _app_rejected_forgotten(where: "Lake", request: "erase.Request", yes: bool) -> bool:

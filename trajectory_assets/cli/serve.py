@@ -10,8 +10,10 @@ from trajectory_assets.cli.common import CliError, open_lake, say, tell
     help="Receive OpenTelemetry traces over OTLP/HTTP into the raw lake.\n\n"
     "Listens for POST /v1/traces (protobuf or JSON) and writes the spans as raw events "
     "(Tier A, docs/tables.md), mapped like `ingest --format otel` does, until Ctrl+C or "
-    "SIGTERM; a clean stop writes everything received. Point an instrumented program at it with "
-    "OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT, then materialize the days it received.\n\n"
+    "SIGTERM; a clean stop writes everything received, and what a killed receiver acknowledged "
+    "waits in the lake (_serve/) for the next one to write. Point an instrumented program at "
+    "it with OTEL_EXPORTER_OTLP_ENDPOINT=http://HOST:PORT, then materialize the days it "
+    "received.\n\n"
     "It has no authentication and no TLS: any client that reaches it writes events under any "
     "app id it names. Keep it on loopback, or behind what authenticates (README, serve).",
 )
@@ -65,8 +67,10 @@ def serve(
     written = sum(s["written_events"] for s in loggers)
     existing = sum(s["existing_events"] for s in loggers)
     there = f" ({existing:,} re-sent, already in the lake)" if existing else ""
+    taken = stats["taken_in"]
+    taken_in = f" ({taken:,} taken in from a receiver stopped before writing them)" if taken else ""
     say(
-        f"stopped: {stats['spans']:,} span(s) in {stats['traces']:,} trace(s) received, "
+        f"stopped: {stats['spans']:,} span(s) in {stats['traces']:,} trace(s) received{taken_in}, "
         f"{written:,} event(s) written{there}, {stats['rejected_spans']:,} span(s) rejected"
         + (
             f" (kept with the reason under {lake}/_rejected/otlp/)"

@@ -25,19 +25,17 @@ so a batch an exporter sends twice, also across restarts, adds nothing.
 The HTTP endpoint in front of it, and `serve`, are in `otlp_http`.
 """
 
-import datetime as dt
 import logging
 import threading
 import time
 from collections import OrderedDict
-from functools import partial
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.importers.otel import conversation_of, numbered_events, started
-from trajectory_assets.ingest.importers.otel_sessions import TraceTurns, sessions_so_far
+from trajectory_assets.ingest.importers.otel import numbered_events, started
 from trajectory_assets.ingest.importers.otel_spans import Span, spans_app
 from trajectory_assets.ingest.logger import LoggerStats
+from trajectory_assets.ingest.otlp_acks import Acknowledged
 from trajectory_assets.ingest.otlp_loggers import MAX_OPEN_APPS, AppLoggers
 from trajectory_assets.ingest.otlp_traces import (
     END,
@@ -49,11 +47,10 @@ from trajectory_assets.ingest.otlp_traces import (
     reused_reason,
     wire_ids,
 )
-from trajectory_assets.ingest.times import EPOCH
+from trajectory_assets.ingest.otlp_turns import AppTurns
 from trajectory_assets.lake.fs import lake_from_env
 from trajectory_assets.lake.layout import id_problem
 from trajectory_assets.lake.quarantine import keep_rejected
-from trajectory_assets.lake.raw_write import near_days
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +75,7 @@ class OtlpReceiver:
         max_request_spans: int = 100_000,
         max_open_apps: int = MAX_OPEN_APPS,
         logger_options: dict[str, Any] | None = None,
+        write_ahead: bool = True,
     ) -> None:
         self.lake = lake
         self._lake = lake_from_env(lake)
@@ -99,12 +97,15 @@ class OtlpReceiver:
         self._done_bytes = 0  # and those of the mapped traces kept for late spans
         options = {"drop_existing": True, **(logger_options or {})}
         self._loggers = AppLoggers(lake, options, max_open_apps, self._forget_turns)
-        self._turns: dict[str, TraceTurns] = {}  # per app: where each conversation's turns are
+        self._turns = AppTurns(self._lake)
         self.stats = {"requests": 0, "spans": 0, "rejected_spans": 0, "traces": 0, "events": 0}
+        self.stats["taken_in"] = 0  # spans a receiver stopped before writing them acknowledged
         self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
         self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._ended: OrderedDict[tuple[str, str], tuple[str, bool]] = OrderedDict()  # let go
         self._mapping: dict[tuple[str, str], Trace] = {}  # being mapped or let go of now
+        self._acks = Acknowledged(self._lake) if write_ahead else None
+        self._keep_up(time.monotonic(), take_over=True)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ta-otlp-traces", daemon=True)
         self._thread.start()
@@ -128,7 +129,9 @@ class OtlpReceiver:
         A span sent again (an exporter's retry) is the same span and adds nothing; a span whose
         id its trace already holds with other content is rejected (the first one is kept, and
         events already written are never rewritten), rather than dropped without a word."""
-        app = spans_app(self.app_id, service)
+        return self._add(spans_app(self.app_id, service), raw_spans, nbytes)
+
+    def _add(self, app: str, raw_spans: list[dict[str, Any]], nbytes: int) -> tuple[int, str]:
         now = time.monotonic()
         spans: list[tuple[Span, dict[str, Any]]] = []
         rejected: list[tuple[str, dict[str, Any]]] = []
@@ -146,6 +149,9 @@ class OtlpReceiver:
                 rejected.append((str(exc), raw))
         if rejected:  # kept before the client hears of them: it will not send them again
             keep_rejected(self._lake, "otlp", app, rejected)
+        entry = None  # the taken ones too, until they are written
+        if self._acks is not None and spans:
+            entry = self._acks.write(app, [raw for _span, raw in spans])
         reused: list[tuple[str, dict[str, Any]]] = []
         weight = nbytes // max(1, len(raw_spans))
         with self._lock:
@@ -172,6 +178,8 @@ class OtlpReceiver:
                     reused.append((reused_reason(span, differ), raw))
                 trace.last_seen = now
                 trace.has_root = trace.has_root or span.parent_id is None
+                if entry is not None and self._acks is not None:
+                    self._acks.hold(trace, entry)
             self.stats["spans"] += len(spans) - len(reused)
             self.stats["rejected_spans"] += len(rejected) + len(reused)
         if reused:
@@ -186,6 +194,19 @@ class OtlpReceiver:
                 self.map_ready()
             except Exception:  # the thread must survive anything
                 log.exception("OTLP receiver: mapping traces failed")
+            self._keep_up(time.monotonic())
+
+    def _keep_up(self, now: float, *, take_over: bool = False) -> None:
+        """Release the write-ahead log's written entries; now and then, take in another
+        receiver's left behind (at the start at once)."""
+        if self._acks is None:
+            return
+        try:
+            self._acks.release()
+            if take_over or self._acks.take_over_due(now):
+                self.stats["taken_in"] += self._acks.take_over(self._add)
+        except Exception as exc:  # the lake down: tried again at the next round
+            log.warning("OTLP receiver: the write-ahead log: %s: %s", type(exc).__name__, exc)
 
     def map_ready(self, *, everything: bool = False) -> int:
         """Map the traces that are complete (all of them with `everything`); returns how many."""
@@ -208,7 +229,7 @@ class OtlpReceiver:
                 trace.waiting = trace.waiting_bytes = 0
             mapped = self._take(traces)
         mapped.sort(key=lambda item: started(item[1].spans))
-        self._recall(mapped)
+        self._turns.recall(mapped)
         self._log_all(mapped, ended=everything)
         let_go: list[tuple[tuple[str, str], Trace]] = []
         with self._lock:
@@ -238,7 +259,7 @@ class OtlpReceiver:
     def _let_go(self, let_go: list[tuple[tuple[str, str], Trace]], unended: list[Mapped]) -> None:
         """Writes the end of those let go of still without one and remembers the sessions of
         all (in flight meanwhile, taken so under the lock that let them go)."""
-        self._recall(unended)
+        self._turns.recall(unended)
         self._log_all(unended, ended=True)
         with self._lock:
             for key, trace in let_go:  # its root, come later, writes no second end
@@ -252,7 +273,10 @@ class OtlpReceiver:
         """The traces' spans as they are now, to map while `add()` may add to them (under the
         lock): a span that comes meanwhile finds its trace in `_mapping`, not a new one."""
         self._mapping.update(traces)
-        return [(key, Snapshot(list(t.spans.values()), t.has_root), t) for key, t in traces]
+        return [
+            (key, Snapshot(list(t.spans.values()), t.has_root, frozenset(t.entries)), t)
+            for key, t in traces
+        ]
 
     def _back(self, key: tuple[str, str]) -> Trace:
         """A trace met for the first time, or back after it was let go of: then under its
@@ -270,45 +294,24 @@ class OtlpReceiver:
                 except Exception as kept:  # the lake takes nothing: the others still go on
                     log.error(
                         "OTLP receiver: app %s: trace %s (%d spans) could not be written (%s) "
-                        "nor kept aside (%s): it is lost",
+                        "nor kept aside (%s): its spans stay in the write-ahead log",
                         app,
                         trace_id,
                         len(snapshot.spans),
                         exc,
                         kept,
                     )
+                    continue
+            self._written(app, trace, snapshot)
 
-    def _recall(self, traces: list[Mapped]) -> None:
-        """The sessions of these traces not met before, read from the lake at once per app
-        near the traces' days: a conversation's earlier requests, written before a restart,
-        give the turn its next trace begins at (`importers.otel_sessions`)."""
-        by_app: dict[str, dict[str, str]] = {}
-        for (app, _trace_id), (spans, _root), _trace in traces:
-            conversation = conversation_of(spans)
-            if conversation is None:  # a session of its own trace: nothing to continue
-                continue
-            day = (EPOCH + dt.timedelta(microseconds=started(spans)[0] // 1000)).date()
-            by_app.setdefault(app, {})[conversation] = day.isoformat()
-        for app, sessions in by_app.items():
-            turns = self._turns_of(app)
-            try:  # (a day of the year 9999 has no next one)
-                days = set().union(*(near_days(day) for day in sessions.values()))
-                turns.recall(sessions, days)
-            except Exception as exc:  # storage down: the logger retries its writes
-                log.warning(
-                    "OTLP receiver: app %s: cannot read the lake for %d session(s) (%s): a "
-                    "conversation continued from before this receiver started numbers its "
-                    "turns from 0 again",
-                    app,
-                    len(sessions),
-                    exc,
-                )
-                turns.recall(sessions, read=False)
-
-    def _turns_of(self, app: str) -> TraceTurns:
-        if app not in self._turns:
-            self._turns[app] = TraceTurns(partial(sessions_so_far, self._lake, app))
-        return self._turns[app]
+    def _written(self, app: str, trace: Trace, snapshot: Snapshot) -> None:
+        """The trace's events are with its app's logger (or its spans kept as rejected): the
+        entries they came in wait for that logger's write, except a trace's whose end waits."""
+        if self._acks is None or trace.unended:
+            return
+        with self._lock:
+            trace.entries -= snapshot.entries
+        self._acks.handed(snapshot.entries, self._loggers.open.get(app))
 
     def _log(
         self, app: str, trace_id: str, trace: Trace, snapshot: Snapshot, *, ended: bool
@@ -316,7 +319,7 @@ class OtlpReceiver:
         """Logs the trace's events not logged before, under the session its first ones went
         to; its session's end only once its root has come or, `ended`, nothing more will come
         (a trace back after it was let go of with its end written writes none again)."""
-        rows = numbered_events(trace_id, snapshot.spans, self._turns_of(app))
+        rows = numbered_events(trace_id, snapshot.spans, self._turns.of(app))
         for row in rows:  # all or none: a trace is rejected whole
             row["session_id"] = trace.session or row["session_id"]
             if unnamed := id_problem("session_id", row["session_id"]):
@@ -371,11 +374,11 @@ class OtlpReceiver:
 
     def _forget_turns(self, app: str) -> None:
         """An app whose logger was closed for another: its turns are read again if it returns,
-        but kept while traces of it are being mapped (`_recall` read them for those)."""
+        but kept while traces of it are being mapped (`recall` read them for those)."""
         with self._lock:
             mapping = any(key[0] == app for key in self._mapping)
         if not mapping:
-            self._turns.pop(app, None)
+            self._turns.forget(app)
 
     def close(self, timeout: float | None = None) -> None:
         """Map every waiting trace and write everything out; idempotent."""
@@ -385,6 +388,13 @@ class OtlpReceiver:
             self.map_ready(everything=True)
         finally:  # what the loggers hold is written whatever the mapping met
             self._loggers.close(timeout)
+            if self._acks is not None and (kept := self._acks.close()):
+                log.warning(
+                    "OTLP receiver: %d request(s) acknowledged are not all written; they stay in "
+                    "%s for the next receiver on the lake to write",
+                    kept,
+                    self._acks.wal.folder,
+                )
 
     def logger_stats(self) -> list[LoggerStats]:
         """Each open logger's stats, and the sum of those closed for other apps."""

@@ -35,13 +35,16 @@ class Trace:
     session: str | None = None  # the session its events were logged under
     start_written: bool = False
     end_written: bool = False
+    entries: set[int] = field(default_factory=set)  # of the write-ahead log, not yet released
 
 
 class Snapshot(NamedTuple):
-    """A trace's spans when it was taken to be mapped (more may come meanwhile)."""
+    """A trace's spans when it was taken to be mapped (more may come meanwhile), and the
+    write-ahead log's entries they came in."""
 
     spans: list[Span]
     has_root: bool
+    entries: frozenset[int]
 
 
 Mapped = tuple[tuple[str, str], Snapshot, Trace]

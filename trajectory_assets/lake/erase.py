@@ -29,6 +29,7 @@ from trajectory_assets.lake.mentions import Sessions
 from trajectory_assets.lake.quarantine import rejected_naming
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
 from trajectory_assets.lake.reports import REPORTS
+from trajectory_assets.lake.wal import entries_naming
 
 FORGOTTEN = "_forgotten"
 SESSION_ROW = ("dt", "session_id")  # what a table's rows tell of the sessions they hold
@@ -310,6 +311,9 @@ def leftovers(
     for path, ids in rejected_naming(lake, sessions, whole_app=request.whole_app).items():
         shown = lake.display_path(path)
         found += [f"{shown} holds rejected input of session {sid}" for sid in ids]
+    for path, ids in entries_naming(lake, sessions, whole_app=request.whole_app).items():
+        shown = lake.display_path(path)
+        found += [f"{shown} holds spans `serve` took of session {sid}" for sid in ids]
     return found
 
 

@@ -5,6 +5,7 @@ folder names.
     <lake>/<table>/_delta_log/ + dt=YYYY-MM-DD/<partition folders>/*.parquet  Tier B, Delta tables
     <lake>/_staging/<operator>/dt=YYYY-MM-DD/<attempt>/                       batch receipts
     <lake>/_rejected/<source>/dt=YYYY-MM-DD/*.jsonl            input rejected on arrival
+    <lake>/_serve/<receiver>/*.json.gz                         input taken, not yet written
     <lake>/_schemas/<table>/<digest>.json                      schemas of data files' names
 
 Folder values are URI-encoded as Hive, Spark and delta-rs write them, nulls by Hive's rule.

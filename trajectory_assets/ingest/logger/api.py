@@ -18,7 +18,7 @@ from typing import Any, SupportsFloat, cast
 
 from trajectory_assets.ingest.common import dumps
 from trajectory_assets.ingest.logger import process
-from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent, LoggerCounters
+from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent, LoggerCounters, WrittenMark
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, CapturePolicy
 from trajectory_assets.ingest.logger.flusher import Flusher
 from trajectory_assets.ingest.logger.session import Session
@@ -349,6 +349,14 @@ class EventLogger:
         until everything is written or `timeout` passes. True when nothing is left unwritten.
         Blocks the calling thread (unlike `log()`); never raises."""
         return self._flusher.flush(timeout)
+
+    def written_mark(self) -> WrittenMark:
+        """Where the writes stand now: `written_since(mark)` says when all that was logged
+        before it is written (a receiver that keeps what it took until then; never blocks)."""
+        return self._flusher.mark()
+
+    def written_since(self, mark: WrittenMark) -> bool:
+        return self._flusher.written_since(mark)
 
     def close(self, timeout: float | None = None) -> None:
         """Flush everything (retrying failed writes until `timeout`), then stop. Idempotent: a

@@ -112,3 +112,16 @@ class Buffer:
     def count(self, key: Counter, value: int = 1) -> None:
         with self.lock:
             self.stats[key] += value
+
+    def losses(self) -> int:
+        """Events dropped, invalid or lost so far (under the lock)."""
+        return self.stats["dropped"] + self.stats["invalid"] + self.stats["lost"]
+
+
+@dataclass(frozen=True)
+class WrittenMark:
+    """A point in a logger's writes: the flush cycle that writes what was logged before it,
+    and the events dropped, invalid or lost until then."""
+
+    cycle: int
+    losses: int

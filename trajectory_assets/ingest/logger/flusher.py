@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent
+from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent, WrittenMark
 from trajectory_assets.ingest.logger.capture import CapturePolicy
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.raw_write import (
@@ -129,6 +129,22 @@ class Flusher:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(min(self.retry_initial_s, 0.5))
+
+    def mark(self) -> WrittenMark:
+        """Where the writes stand now (see `written_since`)."""
+        with self._cycle:
+            target = self._cycles + 2  # a whole cycle that starts after this point
+        with self.buffer.lock:
+            return WrittenMark(target, self.buffer.losses())
+
+    def written_since(self, mark: WrittenMark) -> bool:
+        """Everything logged before `mark` is written: a whole cycle has taken it since, no
+        write waits for a retry, and nothing was dropped or lost meanwhile (whose events those
+        were is not known, so any counts; a stopped logger's last cycle took everything)."""
+        with self._cycle:
+            cycled = self._cycles >= mark.cycle or not self._thread.is_alive()
+        with self.buffer.lock:
+            return cycled and self.buffer.unwritten == 0 and self.buffer.losses() == mark.losses
 
     def wait_stopped(self, timeout: float) -> None:
         """Wait for a stop under way to end (its last cycle, its retries until `timeout`)."""
