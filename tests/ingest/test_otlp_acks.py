@@ -2,7 +2,12 @@
 written: spans wait in memory for their trace's root and for the logger's write, and no exporter
 sends again what was acknowledged. (A receiver killed with SIGKILL: `tests/cli/test_serve.py`.)"""
 
+import gzip
+import json
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.ingest.lakes import raw_events
-from tests.ingest.otlp_server import CALL, WHOLE, c1_span, session_events
+from tests.ingest.otlp_server import CALL, TRACE, USAGE, WHOLE, c1_span, session_events
 from trajectory_assets.ingest.otlp import OtlpReceiver
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.wal import WriteAheadLog
 
 ROOT = c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)
 LOGGER = {"flush_interval_s": 0.05, "retry_initial_s": 0.01, "retry_max_s": 0.05}
@@ -40,7 +47,9 @@ def test_an_entry_goes_once_its_events_are_written_and_not_before_its_trace_ends
         assert len(_entries(lake)) == 1  # on disk before the client hears 200
         _until(lambda: raw_events(lake).num_rows == 2)  # its start and call are written
         time.sleep(0.3)  # several rounds of the receiver's thread
-        assert len(_entries(lake)) == 1, "released before the trace's end was written"
+        spans, note = _entries(lake)  # and the session it was written under, noted
+        assert json.loads(gzip.decompress(note.read_bytes()))["sessions"] == {TRACE: "c-1"}
+        assert spans.name == "000000000000.json.gz", "released before the trace's end"
         receiver.add(None, [ROOT])
         _until(lambda: not _entries(lake))
         assert session_events(tmp_path) == WHOLE
@@ -62,9 +71,9 @@ def test_an_entry_of_several_traces_stays_until_each_is_written(tmp_path: Path) 
         receiver.add(None, [*whole, CALL])  # two traces, one entry; the second without root
         receiver.add(None, whole)  # the same spans again: a second entry, of the first alone
         _until(lambda: raw_events(lake).num_rows == 5)  # the first whole, the second begun
-        _until(lambda: len(_entries(lake)) == 1)
+        _until(lambda: len(_entries(lake)) == 2)
         time.sleep(0.3)
-        (kept,) = _entries(lake)
+        kept, _note = _entries(lake)
         assert kept.name == "000000000000.json.gz", "released before the second trace's end"
         receiver.add(None, [ROOT])
         _until(lambda: not _entries(lake))
@@ -112,3 +121,87 @@ def test_a_receiver_without_its_log_writes_none(tmp_path: Path) -> None:
     assert not (lake / "_serve").exists()
     receiver.close()
     assert session_events(tmp_path) == WHOLE
+
+
+def test_events_a_full_logger_dropped_are_written_by_the_next_receiver(tmp_path: Path) -> None:
+    """The logger's buffer full (the lake slow or down): `log()` dropped an event, and the
+    entry of its spans was released once the others were written."""
+    lake = tmp_path / "lake"
+    small = {**LOGGER, "max_buffered_events": 2}
+    receiver = OtlpReceiver(str(lake), app_id="a", logger_options=small, settle_s=0.01, idle_s=0.01)
+    receiver.add(None, [CALL, ROOT])
+    receiver.close()
+    assert receiver.logger_stats()[0]["dropped"] == 1
+    assert len(_entries(lake)) == 1
+    OtlpReceiver(str(lake), app_id="a", settle_s=0.01, idle_s=0.01).close()
+    assert session_events(tmp_path) == WHOLE
+    assert not (lake / "_serve").exists()
+
+
+def test_a_trace_with_a_value_no_raw_column_holds_is_rejected_whole_and_released(
+    tmp_path: Path,
+) -> None:
+    """Its logger left the event out at its write: counted lost, the entries of every trace
+    it had written were kept for ever, and taken in again by each next receiver."""
+    lake = tmp_path / "lake"
+    huge = c1_span("d4d4d4d4d4d4d4d4", "a1a1a1a1a1a1a1a1", "chat", 1, 2)
+    huge["attributes"].append({"key": USAGE, "value": {"intValue": "99999999999999999999"}})
+    receiver = OtlpReceiver(str(lake), app_id="a", settle_s=0.01, idle_s=0.01)
+    receiver.add(None, [huge, ROOT])
+    receiver.close()
+    assert receiver.stats["rejected_spans"] == 2
+    (kept,) = lake.glob("_rejected/otlp/dt=*/*.jsonl")
+    assert "does not fit its column (int64)" in kept.read_text()
+    assert not (lake / "_serve").exists()
+
+
+def test_an_unreadable_entry_is_set_aside_and_the_rest_taken_in(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    stopped = WriteAheadLog(Lake(str(lake)))
+    stopped.append("a", [CALL])
+    stopped.append("a", [ROOT])
+    bad = Path(stopped.folder, "000000000000.json.gz")
+    bad.write_bytes(b"\x1f\x8b cut short")
+    stopped.close(written=False)
+    receiver = OtlpReceiver(str(lake), app_id="a", settle_s=0.01, idle_s=0.01)
+    receiver.close()
+    assert receiver.stats["taken_in"] == 1
+    (aside,) = lake.glob("_rejected/serve/*")
+    assert aside.read_bytes() == b"\x1f\x8b cut short"
+    assert not (lake / "_serve").exists()
+
+
+KILLED = """
+import os, sys, time
+from tests.ingest.otlp_server import c1_span
+from trajectory_assets.ingest.otlp import OtlpReceiver
+
+child = c1_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2, conversation=False)
+receiver = OtlpReceiver(sys.argv[1], app_id="a", settle_s=0.01, idle_s=0.01,
+                        logger_options={"flush_interval_s": 0.05})
+receiver.add(None, [child])
+while not receiver.logger_stats() or receiver.logger_stats()[-1]["written_events"] < 2:
+    time.sleep(0.02)
+time.sleep(0.2)
+os._exit(0)  # as if killed: nothing closed
+"""
+
+
+def test_a_trace_written_before_its_root_keeps_its_session_after_a_kill(tmp_path: Path) -> None:
+    """Its conversation id on the root alone: its call was written under the trace's id, then
+    the receiver was killed, and the next one, taking its spans in with the root, wrote the
+    whole trace again under the conversation: its start and call in two sessions."""
+    lake = tmp_path / "lake"
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    subprocess.run([sys.executable, "-c", KILLED, str(lake)], check=True, env=env, timeout=120)
+    assert session_events(tmp_path) == {(TRACE, "session_start"): 1, (TRACE, "llm_call"): 1}
+    receiver = OtlpReceiver(str(lake), app_id="a", settle_s=0.01, idle_s=0.01)
+    receiver.add(None, [ROOT])
+    receiver.close()
+    assert receiver.stats["taken_in"] == 1
+    assert session_events(tmp_path) == {
+        (TRACE, "session_start"): 1,
+        (TRACE, "llm_call"): 1,
+        (TRACE, "session_end"): 1,
+    }
+    assert not (lake / "_serve").exists()

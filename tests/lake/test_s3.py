@@ -343,7 +343,7 @@ def test_a_receiver_s_write_ahead_log_on_s3_is_taken_in_by_the_next_receiver(
     stopped.append("a", [{"spanId": "gone"}])
     stopped.append("a", [CALL, c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)])
     stopped.release([0])
-    assert [e["records"][0]["spanId"] for _p, e, _s in entries(lake, stopped.folder)] == [
+    assert [e and e["records"][0]["spanId"] for _p, e, _s in entries(lake, stopped.folder)] == [
         CALL["spanId"]
     ]
     stopped.close(written=False)

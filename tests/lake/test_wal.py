@@ -1,6 +1,8 @@
-"""Whose write-ahead log a receiver takes in: an owner that has ended, never a live one."""
+"""Whose write-ahead log a receiver takes in: an owner that has ended, never a live one; and
+the entries come back in order, one unreadable set aside."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -8,15 +10,19 @@ import time
 from pathlib import Path
 
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.wal import STALE_S, WriteAheadLog, entries
+from trajectory_assets.lake.processes import this_process_started
+from trajectory_assets.lake.wal import WriteAheadLog, entries, remove_taken
+from trajectory_assets.lake.wal_owners import HEARTBEAT_S
 
 
-def _folder(lake: Path, name: str, owner: str, at: float, entry: bool = True) -> str:
+def _folder(lake: Path, name: str, alive: dict[str, object] | bytes | None) -> str:
     folder = lake / "_serve" / name
     folder.mkdir(parents=True)
-    (folder / "_alive").write_text(json.dumps({"owner": owner, "at": at}))
-    if entry:
-        (folder / "000000000000.json.gz").write_bytes(b"")
+    if isinstance(alive, dict):
+        (folder / "_alive").write_text(json.dumps(alive))
+    elif alive is not None:
+        (folder / "_alive").write_bytes(alive)
+    (folder / "000000000000.json.gz").write_bytes(b"")
     return str(folder)
 
 
@@ -32,32 +38,58 @@ def _ended_pid() -> int:
 
 def test_an_owner_that_ended_or_went_silent_left_an_orphan(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path))
-    host, now = socket.gethostname(), time.time()
-    ended = _folder(tmp_path, "ended", f"{host}:{_ended_pid()}:1", now)
-    silent = _folder(tmp_path, "silent", "elsewhere:1:1", now - STALE_S - 1)
-    _folder(tmp_path, "another-machine", "elsewhere:1:1", now - 5)
-    _folder(tmp_path, "running-here", f"{host}:1:{_start_of(1)}", now - STALE_S - 1)
-    unnamed = tmp_path / "_serve" / "stopped-before-its-alive"
-    unnamed.mkdir()
-    (unnamed / "000000000000.json.gz").write_bytes(b"")
+    host, namespace = socket.gethostname(), os.readlink("/proc/self/ns/pid")
+    here = {"pid_namespace": namespace, "at": time.time()}
+    ended = _folder(tmp_path, "ended", {**here, "owner": f"{host}:{_ended_pid()}:1"})
+    live = f"{host}:{os.getppid()}:{_start_of(os.getppid())}"
+    _folder(tmp_path, "running-here", {**here, "owner": live})
+    elsewhere = _folder(tmp_path, "elsewhere", {**here, "owner": "elsewhere:1:1"})
+    # a host name shared by containers whose process ids are not: its pid means nothing here
+    other_ns = _folder(tmp_path, "other-ns", {**here, "owner": live, "pid_namespace": "x"})
+    unreadable = _folder(tmp_path, "unreadable", b"")
+    unnamed = _folder(tmp_path, "stopped-before-its-alive", None)
     (tmp_path / "_serve" / "starting").mkdir()  # no `_alive` yet, and no entry
     mine = WriteAheadLog(lake)
+    mine.owners.stale_s = 0.2
     other = WriteAheadLog(lake)  # another receiver of this process, running
-    assert sorted(mine.orphans()) == sorted([ended, silent, str(unnamed)])
+    assert mine.orphans() == [ended]  # the others first seen now
+    Path(elsewhere, "_alive").write_text(json.dumps({**here, "owner": "elsewhere:1:1", "at": 1}))
+    time.sleep(0.3)
+    silent = sorted([other_ns, unreadable, unnamed])
+    assert sorted(mine.orphans()) == sorted([ended, *silent])  # elsewhere said it is alive
+    time.sleep(0.3)
+    assert sorted(mine.orphans()) == sorted([ended, elsewhere, *silent])
     other.close(written=False)  # stopped, its entries kept: the next receiver takes them in
     assert other.folder in mine.orphans()
     mine.close(written=True)
     assert not Path(mine.folder).exists()
 
 
-def test_entries_come_back_in_the_order_they_were_written(tmp_path: Path) -> None:
+def test_a_live_receiver_says_so_and_brings_its_alive_back(tmp_path: Path) -> None:
+    log = WriteAheadLog(Lake(str(tmp_path)))
+    alive = Path(log.folder, "_alive")
+    assert json.loads(alive.read_text())["owner"] == this_process_started()
+    alive.unlink()  # (a receiver wrongly taking it for gone)
+    log.beat()  # what its thread does every HEARTBEAT_S
+    assert alive.exists() and HEARTBEAT_S <= 30
+    log.close(written=True)
+
+
+def test_entries_come_back_in_order_and_an_unreadable_one_as_such(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path))
     log = WriteAheadLog(lake)
     numbers = [log.append("a", [{"spanId": str(i), "name": "\ud800 cut"}]) for i in range(12)]
     log.release(numbers[:2])
-    read = [entry["records"][0]["spanId"] for _path, entry, _size in entries(lake, log.folder)]
-    assert read == [str(i) for i in range(2, 12)]
-    log.close(written=True)
+    log.release(numbers[:3])  # one already gone is no error
+    Path(log.folder, f"{numbers[5]:012d}.json.gz").write_bytes(b"\x1f\x8b cut short")
+    read = [e["records"][0] if e else None for _p, e, _s in entries(lake, log.folder)]
+    assert [r and r["spanId"] for r in read] == ["3", "4", None, *(str(i) for i in range(6, 12))]
+    assert read[0] == {"spanId": "3", "name": "\ud800 cut"}
+    log.close(written=False)
+    taken = Path(log.folder)
+    for path in taken.glob("*.json.gz"):
+        path.unlink()
+    remove_taken(lake, str(taken))  # its entries each deleted as they were taken in
     assert not Path(tmp_path, "_serve").exists()
 
 

@@ -44,13 +44,14 @@ from trajectory_assets.ingest.otlp_traces import (
     Mapped,
     Snapshot,
     Trace,
+    read_spans,
     reused_reason,
-    wire_ids,
 )
 from trajectory_assets.ingest.otlp_turns import AppTurns
 from trajectory_assets.lake.fs import lake_from_env
 from trajectory_assets.lake.layout import id_problem
 from trajectory_assets.lake.quarantine import keep_rejected
+from trajectory_assets.lake.raw_write import storable
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class OtlpReceiver:
         self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._ended: OrderedDict[tuple[str, str], tuple[str, bool]] = OrderedDict()  # let go
         self._mapping: dict[tuple[str, str], Trace] = {}  # being mapped or let go of now
-        self._acks = Acknowledged(self._lake) if write_ahead else None
+        self._acks = Acknowledged(self._lake, self._lock) if write_ahead else None
         self._keep_up(time.monotonic(), take_over=True)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ta-otlp-traces", daemon=True)
@@ -133,20 +134,13 @@ class OtlpReceiver:
 
     def _add(self, app: str, raw_spans: list[dict[str, Any]], nbytes: int) -> tuple[int, str]:
         now = time.monotonic()
-        spans: list[tuple[Span, dict[str, Any]]] = []
-        rejected: list[tuple[str, dict[str, Any]]] = []
         unnamed = id_problem("app_id", app)  # `service.name` is the client's to say
         if unnamed:
             keep_rejected(self._lake, "otlp", app, [(unnamed, raw) for raw in raw_spans])
             with self._lock:
                 self.stats["rejected_spans"] += len(raw_spans)
             return len(raw_spans), unnamed
-        for raw in raw_spans:
-            try:
-                wire_ids(raw)
-                spans.append((Span(raw), raw))
-            except (UnparseableFileError, ValueError, TypeError, RecursionError) as exc:
-                rejected.append((str(exc), raw))
+        spans, rejected = read_spans(raw_spans)
         if rejected:  # kept before the client hears of them: it will not send them again
             keep_rejected(self._lake, "otlp", app, rejected)
         entry = None  # the taken ones too, until they are written
@@ -204,7 +198,7 @@ class OtlpReceiver:
         try:
             self._acks.release()
             if take_over or self._acks.take_over_due(now):
-                self.stats["taken_in"] += self._acks.take_over(self._add)
+                self.stats["taken_in"] += self._acks.take_over(self._add, self._restore)
         except Exception as exc:  # the lake down: tried again at the next round
             log.warning("OTLP receiver: the write-ahead log: %s: %s", type(exc).__name__, exc)
 
@@ -302,16 +296,8 @@ class OtlpReceiver:
                         kept,
                     )
                     continue
-            self._written(app, trace, snapshot)
-
-    def _written(self, app: str, trace: Trace, snapshot: Snapshot) -> None:
-        """The trace's events are with its app's logger (or its spans kept as rejected): the
-        entries they came in wait for that logger's write, except a trace's whose end waits."""
-        if self._acks is None or trace.unended:
-            return
-        with self._lock:
-            trace.entries -= snapshot.entries
-        self._acks.handed(snapshot.entries, self._loggers.open.get(app))
+            if self._acks is not None:
+                self._acks.written(trace, snapshot, self._loggers.open.get(app))
 
     def _log(
         self, app: str, trace_id: str, trace: Trace, snapshot: Snapshot, *, ended: bool
@@ -324,25 +310,40 @@ class OtlpReceiver:
             row["session_id"] = trace.session or row["session_id"]
             if unnamed := id_problem("session_id", row["session_id"]):
                 raise UnparseableFileError(unnamed)
+        if unfit := storable(rows)[1]:  # its logger would leave the event out of its write
+            raise UnparseableFileError(unfit[0][1])
         logger = self._loggers.get(app)
         trace.unended = not (snapshot.has_root or ended)
+        first, trace.unlogged = trace.session is None, False
         for row in rows:
-            if row["event_id"] in trace.logged:
+            kind = row["event_type"]
+            if row["event_id"] in trace.logged or (kind == START and trace.start_written):
                 continue
-            if row["event_type"] == START:
-                if trace.start_written:
-                    continue
-                trace.start_written = True
-            if row["event_type"] == END:
-                if trace.unended or trace.end_written:
-                    continue
-                trace.end_written = True
+            if kind == END and (trace.unended or trace.end_written):
+                continue
+            fields = {name: row[name] for name in LOGGED_COLUMNS}
+            if logger.log(row["session_id"], kind, **fields) is None:  # its buffer is full
+                trace.unlogged = True  # tried again when the trace is mapped again
+                continue
+            trace.start_written |= kind == START
+            trace.end_written |= kind == END
             trace.session = row["session_id"]
             self._note_day(app, row)
-            fields = {name: row[name] for name in LOGGED_COLUMNS}
-            logger.log(row["session_id"], row["event_type"], **fields)
             trace.logged.add(row["event_id"])
             self.stats["events"] += 1
+        if first and trace.session is not None and trace.unended and self._acks is not None:
+            self._acks.note_session(app, trace_id, trace)
+
+    def _restore(self, app: str, sessions: dict[str, str]) -> None:
+        """The sessions a receiver stopped before their traces ended wrote them under (their
+        spans taken in before the note, which follows them in its log)."""
+        for trace_id, session in sessions.items():
+            with self._lock:
+                trace = self._pending.get((app, trace_id))
+                if trace is not None and trace.session is None:
+                    trace.session = session
+            if trace is not None and self._acks is not None:
+                self._acks.note_session(app, trace_id, trace)
 
     def _reject(
         self, app: str, trace_id: str, trace: Trace, spans: list[Span], exc: Exception

@@ -36,6 +36,7 @@ class Trace:
     start_written: bool = False
     end_written: bool = False
     entries: set[int] = field(default_factory=set)  # of the write-ahead log, not yet released
+    unlogged: bool = False  # an event its logger dropped at the last mapping (a full buffer)
 
 
 class Snapshot(NamedTuple):
@@ -49,6 +50,22 @@ class Snapshot(NamedTuple):
 
 Mapped = tuple[tuple[str, str], Snapshot, Trace]
 """A trace taken to be mapped: its key (app, trace id), its spans then, and its state."""
+
+
+def read_spans(
+    raw_spans: list[dict[str, Any]],
+) -> tuple[list[tuple[Span, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+    """(span, as received) of the spans that can be read, and (why, as received) of the
+    others."""
+    spans: list[tuple[Span, dict[str, Any]]] = []
+    rejected: list[tuple[str, dict[str, Any]]] = []
+    for raw in raw_spans:
+        try:
+            wire_ids(raw)
+            spans.append((Span(raw), raw))
+        except (UnparseableFileError, ValueError, TypeError, RecursionError) as exc:
+            rejected.append((str(exc), raw))
+    return spans, rejected
 
 
 def wire_ids(raw: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """A receiver's write-ahead log: what `serve` acknowledged and has not yet written as raw events.
 
-    <lake>/_serve/<owner>/_alive                 who writes here, and when it last said so
+    <lake>/_serve/<owner>/_alive                 who writes here, rewritten while it runs
     <lake>/_serve/<owner>/<entry>.json.gz        one request's accepted records (`Entry`)
 
 The receiver answers 200 only once a request's entry is written (and on disk), and deletes the
@@ -8,65 +8,68 @@ entry once everything in it is written to the raw lake. Spans wait in memory for
 root (minutes, for an agent running a long tool) and for the logger's next write, and no
 exporter sends again what was answered 200: a receiver killed meanwhile (SIGKILL, out of
 memory, its machine lost) would lose them. Its entries are taken in again by the next receiver
-on the lake, in order: an owner whose process ended on this machine, or whose `_alive` was not
-rewritten for `STALE_S` (another machine's), has left an orphan. What was written already is
+on the lake, in order (`wal_owners` says whose owner has ended). What was written already is
 written again with the same event ids, which the receiver's loggers drop.
 
 Hidden from every table and listing (the name starts with `_`).
 """
 
+import contextlib
 import datetime as dt
 import gzip
 import json
+import logging
+import os
 import posixpath
-import socket
 import threading
-import time
+import zlib
 from collections.abc import Iterator, Sequence
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.mentions import Sessions
-from trajectory_assets.lake.processes import running_elsewhere, this_process_started
+from trajectory_assets.lake.quarantine import REJECTED
+from trajectory_assets.lake.wal_owners import ALIVE, HEARTBEAT_S, Owners, alive_document
+
+log = logging.getLogger(__name__)
 
 WAL = "_serve"
-ALIVE = "_alive"
-HEARTBEAT_S = 30.0
-STALE_S = 180.0
-"""An owner on another machine that has not said it is alive for this long is taken for gone
-(a live one rewrites `_alive` every `HEARTBEAT_S`; the margin is for clocks that differ)."""
-_OPEN: set[str] = set()  # this process's folders whose receiver has not stopped
 
 
 class Entry(TypedDict):
-    """One request's records as JSON: the app they were received for, when, and the records."""
+    """One request's records as JSON: the app they were received for, when, and the records;
+    or a note of the sessions traces were written under (`sessions`: trace id to session)."""
 
     app_id: str
-    received_at: str  # ISO time, UTC
+    received_at: str  # ISO time, UTC: for whoever reads the folder
     records: list[dict[str, Any]]
-
-
-class Alive(TypedDict):
-    owner: str  # host:pid:start (`processes.this_process_started`)
-    at: float  # seconds since the epoch
+    sessions: NotRequired[dict[str, str]]
 
 
 class WriteAheadLog:
-    """This process's folder of the lake's write-ahead log."""
+    """This receiver's folder of the lake's write-ahead log; says it is alive from a thread of
+    its own (a long mapping round must not make it look gone)."""
 
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
-        self.owner = this_process_started()
-        name = self.owner.replace(":", "-").replace("/", "-")
-        self.folder = lake.path(WAL, f"{name}-{time.time_ns()}")  # two receivers per process
+        self.owners = Owners(lake)
+        self.folder = lake.path(WAL, self.owners.folder_name())
         self._next = 0
         self._lock = threading.Lock()
-        self._beat = 0.0
+        self._stop = threading.Event()
         self.beat()
-        _OPEN.add(self.folder)
+        self.owners.started(self.folder)
+        self._beats = threading.Thread(target=self._beat_on, name="ta-otlp-alive", daemon=True)
+        self._beats.start()
 
-    def append(self, app_id: str, records: Sequence[dict[str, Any]]) -> int:
-        """Write one request's records; the entry's number (entries are numbered in order)."""
+    def append(
+        self,
+        app_id: str,
+        records: Sequence[dict[str, Any]],
+        sessions: dict[str, str] | None = None,
+    ) -> int:
+        """Write one request's records (or a note of `sessions`); the entry's number (entries
+        are numbered in order)."""
         with self._lock:
             number = self._next
             self._next += 1
@@ -75,6 +78,8 @@ class WriteAheadLog:
             received_at=dt.datetime.now(dt.UTC).isoformat(),
             records=list(records),
         )
+        if sessions:
+            entry["sessions"] = sessions
         # a lone surrogate as JSON's own escape, as `quarantine.keep_rejected` keeps it
         text = json.dumps(entry, default=str, ensure_ascii=False)
         data = gzip.compress(text.encode("utf-8", "backslashreplace"), compresslevel=1)
@@ -82,58 +87,76 @@ class WriteAheadLog:
         return number
 
     def release(self, numbers: Sequence[int]) -> None:
-        """Delete entries whose records are all written."""
-        paths = [self._path(n) for n in numbers]
-        if paths:
-            self.lake.fs.rm(paths)
+        """Delete entries whose records are all written (one already gone is no error)."""
+        remove_files(self.lake, [self._path(n) for n in numbers])
 
-    def beat(self, *, now: float | None = None) -> None:
-        """Say this owner is alive, at most every HEARTBEAT_S."""
-        now = time.time() if now is None else now
-        if now - self._beat >= HEARTBEAT_S:
-            alive = Alive(owner=self.owner, at=now)
-            path = posixpath.join(self.folder, ALIVE)
-            write_file_atomic(self.lake, path, json.dumps(alive).encode(), durable=False)
-            self._beat = now
+    def beat(self) -> None:
+        """Say this owner is alive (and its folder's `_alive` is back if it went)."""
+        path = posixpath.join(self.folder, ALIVE)
+        write_file_atomic(self.lake, path, alive_document(), durable=False)
+
+    def _beat_on(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self.beat()
+            except Exception as exc:  # the lake down: said again at the next beat
+                log.warning("OTLP receiver: cannot say it is alive in %s: %s", self.folder, exc)
 
     def close(self, *, written: bool) -> None:
         """The receiver stops: its folder goes when everything it received is `written`, else
         it stays for the next receiver on the lake (of this process too) to take in."""
-        _OPEN.discard(self.folder)
+        self._stop.set()
+        self._beats.join()
+        self.owners.stopped(self.folder)
         if written:
-            remove_folder(self.lake, self.folder)
+            fs = self.lake.fs
+            if fs.exists(self.folder):
+                fs.rm(self.folder, recursive=True)
+            remove_empty(self.lake, self.lake.path(WAL))
 
     def orphans(self) -> list[str]:
-        """Other owners' folders whose owner is gone, oldest entries first within each."""
+        """Other owners' folders whose owner has ended."""
         fs = self.lake.fs
         root = self.lake.path(WAL)
         if not fs.exists(root):
             return []
         folders = sorted(p.rstrip("/") for p in fs.ls(root, detail=False))
-        return [f for f in folders if f != self.folder and _gone(self.lake, f)]
+        self.owners.forget_others(folders)
+        return [f for f in folders if f != self.folder and self.owners.gone(f)]
 
     def _path(self, number: int) -> str:
         return posixpath.join(self.folder, f"{number:012d}.json.gz")
 
 
-def entries(lake: Lake, folder: str) -> Iterator[tuple[str, Entry, int]]:
-    """An owner's entries, in the order it wrote them, with their size as JSON."""
-    paths = sorted(p for p in lake.fs.ls(folder, detail=False) if p.endswith(".json.gz"))
-    for path in paths:
-        text = gzip.decompress(lake.fs.cat_file(path))
-        entry: Entry = json.loads(text.decode())
+def entries(lake: Lake, folder: str) -> Iterator[tuple[str, Entry | None, int]]:
+    """An owner's entries, in the order it wrote them, with their size as JSON; an entry that
+    cannot be read as None (one deleted meanwhile is left out: it was written)."""
+    try:
+        listed = lake.fs.ls(folder, detail=False)
+    except FileNotFoundError:
+        return
+    for path in sorted(p for p in listed if p.endswith(".json.gz")):
+        try:
+            text = gzip.decompress(lake.fs.cat_file(path))
+            entry: Entry = json.loads(text.decode())
+        except FileNotFoundError:
+            continue
+        except (OSError, EOFError, zlib.error, ValueError):
+            yield path, None, 0
+            continue
         yield path, entry, len(text)
 
 
 def all_entries(lake: Lake) -> Iterator[tuple[str, Entry, int]]:
-    """Every owner's entries, running or gone (what `forget` must not leave behind)."""
+    """Every owner's readable entries, running or gone (what `forget` must not leave behind)."""
     fs = lake.fs
     root = lake.path(WAL)
     if not fs.exists(root):
         return
     for folder in sorted(p.rstrip("/") for p in fs.ls(root, detail=False)):
-        if fs.isdir(folder):
-            yield from entries(lake, folder)
+        for path, entry, size in entries(lake, folder):
+            if entry is not None:
+                yield path, entry, size
 
 
 def entries_naming(lake: Lake, sessions: Sessions, *, whole_app: bool) -> dict[str, list[str]]:
@@ -144,37 +167,45 @@ def entries_naming(lake: Lake, sessions: Sessions, *, whole_app: bool) -> dict[s
         if entry["app_id"] != sessions.app_id:
             continue
         named = set().union(*(sessions.in_values(r) for r in entry["records"]))
+        named |= sessions.in_values(entry.get("sessions", {}))
         if named or whole_app:
             found[path] = sorted(named) or ["(any of the app's)"]
     return found
 
 
-def remove_folder(lake: Lake, folder: str) -> None:
-    fs = lake.fs
-    if fs.exists(folder):
-        fs.rm(folder, recursive=True)
-    root = posixpath.dirname(folder)
-    if lake.is_local and fs.exists(root) and not fs.ls(root):
-        fs.rm(root, recursive=True)
+def set_aside(lake: Lake, path: str) -> str:
+    """An entry that cannot be read, moved where rejected input is kept (its bytes as they
+    are); where it went."""
+    name = posixpath.basename(posixpath.dirname(path)) + "-" + posixpath.basename(path)
+    target = lake.path(REJECTED, "serve", name)
+    lake.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+    lake.fs.mv(path, target)
+    return target
 
 
-def _gone(lake: Lake, folder: str) -> bool:
-    """The folder's owner has ended: a process of this machine that no longer runs (a receiver
-    of this one that stopped), or one that has not said it is alive for STALE_S; a folder
-    without `_alive` holding entries was left by a receiver stopped before it wrote one (its
-    `_alive` comes first)."""
-    fs = lake.fs
-    if not fs.isdir(folder):
-        return False
+def remove_taken(lake: Lake, folder: str) -> None:
+    """An orphan's entries are all taken in (each deleted as it was): its `_alive` goes, and
+    its folder once empty (never a recursive delete: a live owner wrongly taken for gone keeps
+    what it wrote since)."""
+    remove_files(lake, [posixpath.join(folder, ALIVE)])
+    remove_empty(lake, folder)
+    remove_empty(lake, posixpath.dirname(folder))
+
+
+def remove_files(lake: Lake, paths: Sequence[str]) -> None:
+    if not paths:
+        return
     try:
-        alive: Alive = json.loads(fs.cat_file(posixpath.join(folder, ALIVE)))
-    except FileNotFoundError:
-        return any(p.endswith(".json.gz") for p in fs.ls(folder, detail=False))
-    except (ValueError, OSError):  # unreadable: only its age can tell
-        return False
-    owner = str(alive.get("owner", ""))
-    if owner == this_process_started():
-        return folder not in _OPEN
-    if owner.split(":", 1)[0] == socket.gethostname():
-        return running_elsewhere(owner) is None
-    return time.time() - float(alive.get("at", 0.0)) > STALE_S
+        lake.fs.rm(list(paths))
+    except FileNotFoundError:  # one of them already gone (locally the first stops the rest)
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                lake.fs.rm(path)
+
+
+def remove_empty(lake: Lake, folder: str) -> None:
+    """A local folder goes once empty, and only then (another receiver may be starting in it);
+    an object store has no folders."""
+    if lake.is_local:
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)

@@ -82,6 +82,7 @@ class Buffer:
         self.held = 0  # events the flush thread holds (retries, sampled tails)
         self.unwritten = 0  # of which flushed but not yet written (failed, awaiting retry)
         self.closed = False
+        self.unwritable = 0  # events the flush thread took and left unwritten (`WrittenMark`)
         self.dropped_told = -60.0  # when a drop was last logged (monotonic)
         self.stats = LoggerCounters(
             logged=0,
@@ -110,18 +111,19 @@ class Buffer:
         return events
 
     def count(self, key: Counter, value: int = 1) -> None:
+        """(The flush thread's counts: of them, `invalid` and `lost` are events it took and
+        did not write.)"""
         with self.lock:
             self.stats[key] += value
-
-    def losses(self) -> int:
-        """Events dropped, invalid or lost so far (under the lock)."""
-        return self.stats["dropped"] + self.stats["invalid"] + self.stats["lost"]
+            if key in ("invalid", "lost"):
+                self.unwritable += value
 
 
 @dataclass(frozen=True)
 class WrittenMark:
     """A point in a logger's writes: the flush cycle that writes what was logged before it,
-    and the events dropped, invalid or lost until then."""
+    and the events its flush thread had left unwritten until then (an event `log()` dropped
+    is no one's to count here: `log()` returned None for it)."""
 
     cycle: int
-    losses: int
+    unwritable: int

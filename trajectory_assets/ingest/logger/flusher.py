@@ -135,16 +135,17 @@ class Flusher:
         with self._cycle:
             target = self._cycles + 2  # a whole cycle that starts after this point
         with self.buffer.lock:
-            return WrittenMark(target, self.buffer.losses())
+            return WrittenMark(target, self.buffer.unwritable)
 
     def written_since(self, mark: WrittenMark) -> bool:
         """Everything logged before `mark` is written: a whole cycle has taken it since, no
-        write waits for a retry, and nothing was dropped or lost meanwhile (whose events those
-        were is not known, so any counts; a stopped logger's last cycle took everything)."""
+        write waits for a retry, and the flush thread left no event unwritten meanwhile (whose
+        those were is not known, so any counts; a stopped logger's last cycle took all)."""
         with self._cycle:
             cycled = self._cycles >= mark.cycle or not self._thread.is_alive()
-        with self.buffer.lock:
-            return cycled and self.buffer.unwritten == 0 and self.buffer.losses() == mark.losses
+        buffer = self.buffer
+        with buffer.lock:
+            return cycled and buffer.unwritten == 0 and buffer.unwritable == mark.unwritable
 
     def wait_stopped(self, timeout: float) -> None:
         """Wait for a stop under way to end (its last cycle, its retries until `timeout`)."""
@@ -167,6 +168,7 @@ class Flusher:
             with self.buffer.lock:
                 lost = len(self.buffer.events) + self.buffer.held
                 self.buffer.stats["lost"] += lost
+                self.buffer.unwritable += lost
             log.error(
                 "event logger %s: the flush thread did not finish %d s after close's deadline; "
                 "about %d event(s) not written are lost",
