@@ -3,7 +3,13 @@ reasons), and how the importers read a source's cache counts."""
 
 import numpy as np
 
-from trajectory_assets.ingest.common import clip, input_with_cache, metric_problems, validate_row
+from trajectory_assets.ingest.common import (
+    clip,
+    input_with_cache,
+    metric_problems,
+    to_int,
+    validate_row,
+)
 
 
 def test_metrics_are_refused_for_the_reasons_rejected_events_gives() -> None:
@@ -60,3 +66,18 @@ def test_a_long_text_keeps_its_start_and_its_end() -> None:
     assert clip("short") == "short" and clip("x" * 2_000) == "x" * 2_000
     assert clip("x" * 2_010) == "x" * 2_010  # the note would make it longer
     assert clip("abcdef", 0) == "abcdef"
+
+
+def test_whole_counts_are_read_exactly() -> None:
+    """Read through a float, 99999999999999999999 tokens became 10**20 (and the row's error
+    named a number nobody sent)."""
+    assert to_int("99999999999999999999") == 99999999999999999999
+    assert to_int(2**63 + 1) == 2**63 + 1
+    assert [to_int(v) for v in (" 269 ", "1e3", 12.0, "x", None, True)] == [
+        269,
+        1000,
+        12,
+        None,
+        None,
+        None,
+    ]

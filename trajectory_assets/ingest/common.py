@@ -6,6 +6,7 @@ None). `ts` is a timezone-aware `datetime` in UTC. Importers build rows with `ev
 typo in a column name fails loudly instead of silently dropping a field.
 """
 
+import contextlib
 import datetime as dt
 import gzip
 import hashlib
@@ -115,7 +116,13 @@ def _finite(obj: Any) -> Any:
 
 
 def to_int(value: Any) -> int | None:
-    """Token counts arrive as ints, floats or strings ("269" in OTel attributes)."""
+    """Token counts arrive as ints, floats or strings ("269" in OTel attributes); an int or a
+    whole number's text as it is (through a float, 99999999999999999999 became 10**20)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return int(value)
     number = to_float(value)
     return None if number is None else int(number)
 
