@@ -205,3 +205,44 @@ def test_a_trace_written_before_its_root_keeps_its_session_after_a_kill(tmp_path
         (TRACE, "session_end"): 1,
     }
     assert not (lake / "_serve").exists()
+
+
+SHARED = """
+import os, sys, time
+from pathlib import Path
+from tests.ingest.otlp_server import c1_span
+from trajectory_assets.ingest.otlp import OtlpReceiver
+
+def child(trace):
+    span = c1_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2, conversation=False)
+    return {**span, "traceId": trace}
+
+receiver = OtlpReceiver(sys.argv[1], app_id="a", settle_s=0.01, idle_s=600,
+                        logger_options={"flush_interval_s": 0.05})
+receiver.add(None, [child("1" * 32), child("2" * 32)])  # one request, two agent runs
+root = c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)
+receiver.add(None, [{**root, "traceId": "1" * 32}])
+while "1" * 32 not in "".join(p.read_text() for p in Path(sys.argv[1]).glob("_serve/*/_rel*")):
+    time.sleep(0.02)
+os._exit(0)  # as if killed: the second run still waits for its root
+"""
+
+
+def test_a_written_trace_of_an_entry_kept_for_another_is_not_taken_in_again(
+    tmp_path: Path,
+) -> None:
+    """A batch of two agent runs: the first written whole once its root came, the entry kept
+    for the second; the next receiver took the first one's call in without its root, and wrote
+    it again, under the trace's id (the conversation id was on the root alone)."""
+    lake = tmp_path / "lake"
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    subprocess.run([sys.executable, "-c", SHARED, str(lake)], check=True, env=env, timeout=120)
+    receiver = OtlpReceiver(str(lake), app_id="a", settle_s=0.01, idle_s=0.01)
+    receiver.close()
+    assert receiver.stats["taken_in"] == 1
+    assert session_events(tmp_path) == {
+        **WHOLE,
+        ("2" * 32, "session_start"): 1,
+        ("2" * 32, "llm_call"): 1,
+        ("2" * 32, "session_end"): 1,
+    }

@@ -173,7 +173,7 @@ class OtlpReceiver:
                 trace.last_seen = now
                 trace.has_root = trace.has_root or span.parent_id is None
                 if entry is not None and self._acks is not None:
-                    self._acks.hold(trace, entry)
+                    self._acks.hold(trace, span.trace_id, entry)
             self.stats["spans"] += len(spans) - len(reused)
             self.stats["rejected_spans"] += len(rejected) + len(reused)
         if reused:
@@ -297,7 +297,7 @@ class OtlpReceiver:
                     )
                     continue
             if self._acks is not None:
-                self._acks.written(trace, snapshot, self._loggers.open.get(app))
+                self._acks.written(trace, trace_id, snapshot, self._loggers.open.get(app))
 
     def _log(
         self, app: str, trace_id: str, trace: Trace, snapshot: Snapshot, *, ended: bool

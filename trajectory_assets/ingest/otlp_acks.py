@@ -14,10 +14,10 @@ receiver.
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from trajectory_assets.ingest.importers.otel_spans import Span
 from trajectory_assets.ingest.logger import EventLogger
 from trajectory_assets.ingest.logger.buffer import WrittenMark
 from trajectory_assets.ingest.otlp_traces import Snapshot, Trace
@@ -25,6 +25,8 @@ from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.wal import (
     WriteAheadLog,
     entries,
+    entry_number,
+    released_traces,
     remove_files,
     remove_taken,
     set_aside,
@@ -33,20 +35,26 @@ from trajectory_assets.lake.wal_owners import HEARTBEAT_S
 
 log = logging.getLogger(__name__)
 
-Handed = tuple[list[int], EventLogger | None, WrittenMark | None]
-"""Entries whose traces' events a logger holds (an entry once per trace), and its mark when it
-was given them."""
+Handed = tuple[list[tuple[int, str]], EventLogger | None, WrittenMark | None]
+"""(entry, trace id) pairs whose events a logger holds, and its mark when it was given them."""
 
 
 class Acknowledged:
-    """The receiver's write-ahead log and what holds each of its entries."""
+    """The receiver's write-ahead log and which traces of each entry are not yet written.
+
+    An entry of traces some of which are written stays for the others; the written ones are
+    listed in the log (`WriteAheadLog.write_released`), so that a receiver taking the entry in
+    leaves their spans out: taken in without their root, long written, they were written again
+    under another session."""
 
     def __init__(self, lake: Lake, traces_lock: threading.Lock) -> None:
         self.wal = WriteAheadLog(lake)
         self._traces_lock = traces_lock  # the receiver's, under which a trace's entries change
         self._lock = threading.Lock()
-        self._holders: Counter[int] = Counter()  # entry -> traces and handed records holding it
+        self._unwritten: dict[int, set[str]] = {}  # entry: traces of it not yet written
+        self._written: dict[int, set[str]] = {}  # and those written, while it stays
         self._handed: list[Handed] = []
+        self._released: dict[int, list[str]] = {}  # as the log says it now
         self._checked = 0.0  # when orphans were last looked for
 
     def write(
@@ -56,12 +64,12 @@ class Acknowledged:
         of the sessions traces were written under)."""
         return self.wal.append(app, records, sessions)
 
-    def hold(self, trace: Trace, entry: int) -> None:
+    def hold(self, trace: Trace, trace_id: str, entry: int) -> None:
         """The trace has spans of the entry (under the receiver's lock)."""
         if entry not in trace.entries:
             trace.entries.add(entry)
             with self._lock:
-                self._holders[entry] += 1
+                self._unwritten.setdefault(entry, set()).add(trace_id)
 
     def note_session(self, app: str, trace_id: str, trace: Trace) -> None:
         """A trace written before its root came: its session goes in the log, so that a
@@ -75,50 +83,56 @@ class Acknowledged:
             log.warning("OTLP receiver: trace %s: its session is not noted: %s", trace_id, exc)
             return
         with self._traces_lock:
-            self.hold(trace, entry)
+            self.hold(trace, trace_id, entry)
 
-    def written(self, trace: Trace, snapshot: Snapshot, logger: EventLogger | None) -> None:
+    def written(
+        self, trace: Trace, trace_id: str, snapshot: Snapshot, logger: EventLogger | None
+    ) -> None:
         """The trace's events are with its app's logger (or its spans kept as rejected): the
         entries they came in wait for that logger's write; kept while its end is not written,
         or while an event its logger dropped is not."""
-        if trace.unended or trace.unlogged:
+        if trace.unended or trace.unlogged or not snapshot.entries:
             return
         with self._traces_lock:
             trace.entries -= snapshot.entries
-        self._hand(snapshot.entries, logger)
-
-    def _hand(self, held: frozenset[int], logger: EventLogger | None) -> None:
-        """A trace's events from these entries are with `logger` now (None: nothing to write,
-        its spans were kept as rejected input); they count until it has written them."""
-        if held:
-            mark = logger.written_mark() if logger is not None else None
-            with self._lock:  # a mapping round hands many traces over at the same mark
-                last = self._handed[-1] if self._handed else None
-                if last is not None and last[1] is logger and last[2] == mark:
-                    last[0].extend(held)
-                else:
-                    self._handed.append((list(held), logger, mark))
+        pairs = [(entry, trace_id) for entry in snapshot.entries]
+        mark = logger.written_mark() if logger is not None else None
+        with self._lock:  # a mapping round hands many traces over at the same mark
+            last = self._handed[-1] if self._handed else None
+            if last is not None and last[1] is logger and last[2] == mark:
+                last[0].extend(pairs)
+            else:
+                self._handed.append((pairs, logger, mark))
 
     def release(self) -> None:
-        """Delete the entries everything of which is written."""
+        """Delete the entries all of whose traces are written; list the written traces of
+        those that stay (first: a receiver killed in between takes in no written one)."""
         with self._lock:
             handed, self._handed = self._handed, []
             still = []
-            for held, logger, mark in handed:
+            for pairs, logger, mark in handed:
                 if logger is not None and mark is not None and not logger.written_since(mark):
-                    still.append((held, logger, mark))
+                    still.append((pairs, logger, mark))
                     continue
-                self._holders.subtract(held)
+                for entry, trace_id in pairs:
+                    self._unwritten.get(entry, set()).discard(trace_id)
+                    self._written.setdefault(entry, set()).add(trace_id)
             self._handed = still + self._handed
-            done = sorted(e for e, n in self._holders.items() if n <= 0)
+            done = sorted(e for e, traces in self._unwritten.items() if not traces)
             for entry in done:
-                del self._holders[entry]
+                del self._unwritten[entry]
+                self._written.pop(entry, None)
+            released = {e: sorted(t) for e, t in self._written.items() if e in self._unwritten}
+            changed = released != self._released
+        if changed:
+            self.wal.write_released(released)
+            self._released = released
         self.wal.release(done)
 
     def waiting(self) -> int:
         """Entries not yet released."""
         with self._lock:
-            return len(self._holders)
+            return len(self._unwritten)
 
     def take_over(
         self,
@@ -144,18 +158,20 @@ class Acknowledged:
     ) -> int:
         lake = self.wal.lake
         taken = requests = 0
+        released = released_traces(lake, folder)
         for path, entry, size in entries(lake, folder):
             if entry is None:
                 kept = set_aside(lake, path)
-                log.error(
-                    "OTLP receiver: an entry of %s cannot be read; it is kept at %s", folder, kept
-                )
+                log.error("OTLP receiver: an entry of %s cannot be read; kept at %s", folder, kept)
                 continue
-            if entry["records"]:
-                add(entry["app_id"], entry["records"], size)  # into this receiver's own log
-                taken += len(entry["records"])
+            written = released.get(entry_number(path), set())  # written long since
+            records = [r for r in entry["records"] if Span(r).trace_id not in written]
+            if records:
+                add(entry["app_id"], records, size)  # into this receiver's own log
+                taken += len(records)
                 requests += 1
-            restore(entry["app_id"], entry.get("sessions", {}))
+            sessions = entry.get("sessions", {})
+            restore(entry["app_id"], {t: s for t, s in sessions.items() if t not in written})
             remove_files(lake, [path])
         remove_taken(lake, folder)
         log.warning(

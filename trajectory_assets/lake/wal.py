@@ -2,6 +2,7 @@
 
     <lake>/_serve/<owner>/_alive                 who writes here, rewritten while it runs
     <lake>/_serve/<owner>/<entry>.json.gz        one request's accepted records (`Entry`)
+    <lake>/_serve/<owner>/_released.json         traces written of the entries still kept
 
 The receiver answers 200 only once a request's entry is written (and on disk), and deletes the
 entry once everything in it is written to the raw lake. Spans wait in memory for their trace's
@@ -34,6 +35,7 @@ from trajectory_assets.lake.wal_owners import ALIVE, HEARTBEAT_S, Owners, alive_
 log = logging.getLogger(__name__)
 
 WAL = "_serve"
+RELEASED = "_released.json"
 
 
 class Entry(TypedDict):
@@ -89,6 +91,12 @@ class WriteAheadLog:
     def release(self, numbers: Sequence[int]) -> None:
         """Delete entries whose records are all written (one already gone is no error)."""
         remove_files(self.lake, [self._path(n) for n in numbers])
+
+    def write_released(self, released: dict[int, list[str]]) -> None:
+        """The traces of entries still kept that are written (entry number to trace ids)."""
+        document = {str(number): traces for number, traces in released.items()}
+        path = posixpath.join(self.folder, RELEASED)
+        write_file_atomic(self.lake, path, json.dumps(document).encode())
 
     def beat(self) -> None:
         """Say this owner is alive (and its folder's `_alive` is back if it went)."""
@@ -147,6 +155,19 @@ def entries(lake: Lake, folder: str) -> Iterator[tuple[str, Entry | None, int]]:
         yield path, entry, len(text)
 
 
+def entry_number(path: str) -> int:
+    return int(posixpath.basename(path).split(".", 1)[0])
+
+
+def released_traces(lake: Lake, folder: str) -> dict[int, set[str]]:
+    """The traces an owner wrote of the entries it kept for others (`write_released`)."""
+    try:
+        document = json.loads(lake.fs.cat_file(posixpath.join(folder, RELEASED)))
+    except FileNotFoundError:
+        return {}
+    return {int(number): set(traces) for number, traces in document.items()}
+
+
 def all_entries(lake: Lake) -> Iterator[tuple[str, Entry, int]]:
     """Every owner's readable entries, running or gone (what `forget` must not leave behind)."""
     fs = lake.fs
@@ -187,7 +208,7 @@ def remove_taken(lake: Lake, folder: str) -> None:
     """An orphan's entries are all taken in (each deleted as it was): its `_alive` goes, and
     its folder once empty (never a recursive delete: a live owner wrongly taken for gone keeps
     what it wrote since)."""
-    remove_files(lake, [posixpath.join(folder, ALIVE)])
+    remove_files(lake, [posixpath.join(folder, RELEASED), posixpath.join(folder, ALIVE)])
     remove_empty(lake, folder)
     remove_empty(lake, posixpath.dirname(folder))
 
