@@ -241,6 +241,11 @@ def test_the_check_finds_what_a_forget_left(materialized_lake: Path, tmp_path: P
     found = erase.leftovers(lake, lake_catalog(lake), request)
     assert f"{entry} holds spans `serve` took of session {victim}" in found
     taken.close(written=True)
+    aside = root / "_rejected" / "serve" / "receiver-000000000000.json.gz"
+    aside.parent.mkdir(parents=True)
+    aside.write_bytes(b"\x1f\x8b cut short")  # who can tell whose spans it holds?
+    found = erase.leftovers(lake, lake_catalog(lake), request)
+    assert f"{aside}, an entry `serve` could not read, may hold spans of them" in found
 
 
 def test_forget_refuses_while_a_table_no_loaded_operator_writes_holds_the_sessions(

@@ -12,7 +12,7 @@ from pathlib import Path
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.processes import this_process_started
 from trajectory_assets.lake.wal import WriteAheadLog, entries, remove_taken
-from trajectory_assets.lake.wal_owners import HEARTBEAT_S
+from trajectory_assets.lake.wal_owners import HEARTBEAT_S, this_machine
 
 
 def _folder(lake: Path, name: str, alive: dict[str, object] | bytes | None) -> str:
@@ -38,14 +38,15 @@ def _ended_pid() -> int:
 
 def test_an_owner_that_ended_or_went_silent_left_an_orphan(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path))
-    host, namespace = socket.gethostname(), os.readlink("/proc/self/ns/pid")
-    here = {"pid_namespace": namespace, "at": time.time()}
+    here = {"machine": this_machine(), "at": time.time()}
+    host = socket.gethostname()
     ended = _folder(tmp_path, "ended", {**here, "owner": f"{host}:{_ended_pid()}:1"})
     live = f"{host}:{os.getppid()}:{_start_of(os.getppid())}"
     _folder(tmp_path, "running-here", {**here, "owner": live})
     elsewhere = _folder(tmp_path, "elsewhere", {**here, "owner": "elsewhere:1:1"})
-    # a host name shared by containers whose process ids are not: its pid means nothing here
-    other_ns = _folder(tmp_path, "other-ns", {**here, "owner": live, "pid_namespace": "x"})
+    # a host name shared by another machine, or containers whose process ids are not: its pid
+    # means nothing here
+    other_ns = _folder(tmp_path, "other-ns", {**here, "owner": live, "machine": "x"})
     unreadable = _folder(tmp_path, "unreadable", b"")
     unnamed = _folder(tmp_path, "stopped-before-its-alive", None)
     (tmp_path / "_serve" / "starting").mkdir()  # no `_alive` yet, and no entry
@@ -95,3 +96,39 @@ def test_entries_come_back_in_order_and_an_unreadable_one_as_such(tmp_path: Path
 
 def _start_of(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+
+
+def test_one_receiver_at_a_time_takes_an_orphan_in(tmp_path: Path) -> None:
+    """Two starting together took the same orphan in twice (its traces split between them)."""
+    lake = Lake(str(tmp_path))
+    orphan = WriteAheadLog(lake)
+    orphan.append("a", [{"spanId": "1"}])
+    orphan.close(written=False)
+    first, second = WriteAheadLog(lake), WriteAheadLog(lake)
+    assert first.owners.claim(orphan.folder)
+    assert first.owners.claim(orphan.folder)  # still its own
+    assert not second.owners.claim(orphan.folder)
+    first.close(written=True)  # stopped while taking it in: the claim is free again
+    assert second.owners.claim(orphan.folder)
+    second.close(written=True)
+
+
+def test_an_alive_that_cannot_be_read_now_tells_nothing(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    odd = Path(_folder(tmp_path, "odd", None))
+    (odd / "_alive").mkdir()  # reading it fails, as a store failing its GETs does
+    mine = WriteAheadLog(lake)
+    mine.owners.stale_s = 0.0
+    assert mine.orphans() == [] and mine.orphans() == []
+    mine.close(written=True)
+
+
+def test_a_taken_orphan_goes_with_the_temporary_file_its_killed_owner_left(
+    tmp_path: Path,
+) -> None:
+    folder = Path(_folder(tmp_path, "killed", {"owner": "x:1:1", "machine": "", "at": 0}))
+    (folder / "000000000000.json.gz").unlink()
+    (folder / ".000000000001.json.gz.tmp-0123").write_bytes(b"half")
+    (folder / "_claim").write_text("{}")
+    remove_taken(Lake(str(tmp_path)), str(folder))
+    assert not Path(tmp_path, "_serve").exists()

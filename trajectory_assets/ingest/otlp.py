@@ -20,7 +20,9 @@ are not rewritten: the lake is append-only), all under the session its first eve
 its root logs its session's end only once the root has come (it holds the true end and
 status), or once nothing more can come: when the trace is let go of, or at shutdown. Event ids
 are the file importer's (trace, span, role), and the loggers drop events already in the lake,
-so a batch an exporter sends twice, also across restarts, adds nothing.
+so a batch an exporter sends twice, also across restarts, adds nothing. What waits in memory
+is in the lake's write-ahead log too, until written (`otlp_acks`): a receiver killed leaves it
+to the next one.
 
 The HTTP endpoint in front of it, and `serve`, are in `otlp_http`.
 """
@@ -231,6 +233,10 @@ class OtlpReceiver:
                 del self._mapping[key]
                 if key in self._pending:  # spans came meanwhile: mapped again, all of them
                     continue
+                if trace.unlogged and not everything:  # its logger's buffer was full
+                    trace.last_seen = now
+                    self._pending[key] = trace
+                    continue
                 self._done[key] = trace
                 self._done_bytes += trace.bytes
             cutoff = now - self.linger_s
@@ -246,7 +252,7 @@ class OtlpReceiver:
                 let_go += list(self._done.items())
             self.stats["traces"] += len(traces)
             self._mapping.update(let_go)  # all: a late span joins its trace, not a fresh one
-            unended = self._take([(key, trace) for key, trace in let_go if trace.unended])
+            unended = self._take([(k, t) for k, t in let_go if t.unended or t.unlogged])
         self._let_go(let_go, unended)
         return len(traces)
 
@@ -314,7 +320,7 @@ class OtlpReceiver:
             raise UnparseableFileError(unfit[0][1])
         logger = self._loggers.get(app)
         trace.unended = not (snapshot.has_root or ended)
-        first, trace.unlogged = trace.session is None, False
+        trace.unlogged = False
         for row in rows:
             kind = row["event_type"]
             if row["event_id"] in trace.logged or (kind == START and trace.start_written):
@@ -331,7 +337,7 @@ class OtlpReceiver:
             self._note_day(app, row)
             trace.logged.add(row["event_id"])
             self.stats["events"] += 1
-        if first and trace.session is not None and trace.unended and self._acks is not None:
+        if trace.unended and not trace.noted and self._acks is not None:
             self._acks.note_session(app, trace_id, trace)
 
     def _restore(self, app: str, sessions: dict[str, str]) -> None:
@@ -342,6 +348,12 @@ class OtlpReceiver:
                 trace = self._pending.get((app, trace_id))
                 if trace is not None and trace.session is None:
                     trace.session = session
+            if trace is not None and trace.session != session:  # its root came here first
+                log.warning(
+                    "OTLP receiver: trace %s is in sessions %s and %s: it was written under "
+                    "the first before a receiver stopped",
+                    *(trace_id, session, trace.session),
+                )
             if trace is not None and self._acks is not None:
                 self._acks.note_session(app, trace_id, trace)
 
@@ -350,7 +362,7 @@ class OtlpReceiver:
     ) -> None:
         """Keep a trace that could not be written in the lake's rejected input, its spans as
         the receiver read them: the client was told they were taken."""
-        trace.unended = False  # rejected whole: not again when it is let go of
+        trace.unended = trace.unlogged = False  # rejected whole: not again when let go of
         reason = f"trace {trace_id} could not be written: {type(exc).__name__}: {exc}"
         if trace.logged:
             reason += f" (its {len(trace.logged)} events written before stay)"

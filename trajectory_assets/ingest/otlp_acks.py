@@ -54,6 +54,7 @@ class Acknowledged:
         self._unwritten: dict[int, set[str]] = {}  # entry: traces of it not yet written
         self._written: dict[int, set[str]] = {}  # and those written, while it stays
         self._handed: list[Handed] = []
+        self._done: set[int] = set()  # entries all of whose traces are written, to delete
         self._released: dict[int, list[str]] = {}  # as the log says it now
         self._checked = 0.0  # when orphans were last looked for
 
@@ -84,6 +85,7 @@ class Acknowledged:
             return
         with self._traces_lock:
             self.hold(trace, trace_id, entry)
+            trace.noted = True
 
     def written(
         self, trace: Trace, trace_id: str, snapshot: Snapshot, logger: EventLogger | None
@@ -118,21 +120,23 @@ class Acknowledged:
                     self._unwritten.get(entry, set()).discard(trace_id)
                     self._written.setdefault(entry, set()).add(trace_id)
             self._handed = still + self._handed
-            done = sorted(e for e, traces in self._unwritten.items() if not traces)
-            for entry in done:
+            for entry in [e for e, traces in self._unwritten.items() if not traces]:
                 del self._unwritten[entry]
                 self._written.pop(entry, None)
+                self._done.add(entry)
             released = {e: sorted(t) for e, t in self._written.items() if e in self._unwritten}
-            changed = released != self._released
-        if changed:
+            done = sorted(self._done)
+        if released != self._released:
             self.wal.write_released(released)
             self._released = released
-        self.wal.release(done)
+        self.wal.release(done)  # (a failure leaves them for the next round)
+        with self._lock:
+            self._done.difference_update(done)
 
     def waiting(self) -> int:
         """Entries not yet released."""
         with self._lock:
-            return len(self._unwritten)
+            return len(self._unwritten) + len(self._done)
 
     def take_over(
         self,
@@ -145,7 +149,8 @@ class Acknowledged:
         spans = 0
         for folder in self.wal.orphans():
             try:
-                spans += self._take(folder, add, restore)
+                if self.wal.owners.claim(folder):  # not another receiver's taking it in now
+                    spans += self._take(folder, add, restore)
             except Exception as exc:  # the lake down: tried again at the next round
                 log.warning("OTLP receiver: cannot take in %s now: %s", folder, exc)
         return spans

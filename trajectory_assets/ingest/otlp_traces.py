@@ -37,6 +37,7 @@ class Trace:
     end_written: bool = False
     entries: set[int] = field(default_factory=set)  # of the write-ahead log, not yet released
     unlogged: bool = False  # an event its logger dropped at the last mapping (a full buffer)
+    noted: bool = False  # its session is in the write-ahead log (`Acknowledged.note_session`)
 
 
 class Snapshot(NamedTuple):

@@ -29,7 +29,7 @@ from trajectory_assets.lake.mentions import Sessions
 from trajectory_assets.lake.quarantine import rejected_naming
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
 from trajectory_assets.lake.reports import REPORTS
-from trajectory_assets.lake.wal import entries_naming
+from trajectory_assets.lake.wal import entries_naming, set_aside_files
 
 FORGOTTEN = "_forgotten"
 SESSION_ROW = ("dt", "session_id")  # what a table's rows tell of the sessions they hold
@@ -314,6 +314,9 @@ def leftovers(
     for path, ids in entries_naming(lake, sessions, whole_app=request.whole_app).items():
         shown = lake.display_path(path)
         found += [f"{shown} holds spans `serve` took of session {sid}" for sid in ids]
+    for path in set_aside_files(lake):
+        shown = lake.display_path(path)
+        found.append(f"{shown}, an entry `serve` could not read, may hold spans of them")
     return found
 
 

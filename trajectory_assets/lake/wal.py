@@ -30,7 +30,14 @@ from typing import Any, NotRequired, TypedDict
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.mentions import Sessions
 from trajectory_assets.lake.quarantine import REJECTED
-from trajectory_assets.lake.wal_owners import ALIVE, HEARTBEAT_S, Owners, alive_document
+from trajectory_assets.lake.wal_owners import (
+    ALIVE,
+    CLAIM,
+    HEARTBEAT_S,
+    Owners,
+    alive_document,
+    folder_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +61,13 @@ class WriteAheadLog:
 
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
-        self.owners = Owners(lake)
-        self.folder = lake.path(WAL, self.owners.folder_name())
+        self.folder = lake.path(WAL, folder_name())
+        self.owners = Owners(lake, self.folder)
         self._next = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.beat()
-        self.owners.started(self.folder)
+        self.owners.started()
         self._beats = threading.Thread(target=self._beat_on, name="ta-otlp-alive", daemon=True)
         self._beats.start()
 
@@ -115,7 +122,7 @@ class WriteAheadLog:
         it stays for the next receiver on the lake (of this process too) to take in."""
         self._stop.set()
         self._beats.join()
-        self.owners.stopped(self.folder)
+        self.owners.stopped()
         if written:
             fs = self.lake.fs
             if fs.exists(self.folder):
@@ -124,11 +131,7 @@ class WriteAheadLog:
 
     def orphans(self) -> list[str]:
         """Other owners' folders whose owner has ended."""
-        fs = self.lake.fs
-        root = self.lake.path(WAL)
-        if not fs.exists(root):
-            return []
-        folders = sorted(p.rstrip("/") for p in fs.ls(root, detail=False))
+        folders = _folders(self.lake)
         self.owners.forget_others(folders)
         return [f for f in folders if f != self.folder and self.owners.gone(f)]
 
@@ -145,11 +148,13 @@ def entries(lake: Lake, folder: str) -> Iterator[tuple[str, Entry | None, int]]:
         return
     for path in sorted(p for p in listed if p.endswith(".json.gz")):
         try:
-            text = gzip.decompress(lake.fs.cat_file(path))
-            entry: Entry = json.loads(text.decode())
+            data = lake.fs.cat_file(path)  # a store that fails now fails the taking in
         except FileNotFoundError:
             continue
-        except (OSError, EOFError, zlib.error, ValueError):
+        try:
+            text = gzip.decompress(data)
+            entry: Entry = json.loads(text.decode())
+        except (gzip.BadGzipFile, EOFError, zlib.error, ValueError):
             yield path, None, 0
             continue
         yield path, entry, len(text)
@@ -163,18 +168,17 @@ def released_traces(lake: Lake, folder: str) -> dict[int, set[str]]:
     """The traces an owner wrote of the entries it kept for others (`write_released`)."""
     try:
         document = json.loads(lake.fs.cat_file(posixpath.join(folder, RELEASED)))
+        return {int(number): set(traces) for number, traces in document.items()}
     except FileNotFoundError:
         return {}
-    return {int(number): set(traces) for number, traces in document.items()}
+    except (ValueError, AttributeError, TypeError):  # cut short: every trace is taken in
+        log.warning("OTLP receiver: %s cannot be read; its entries are taken in whole", folder)
+        return {}
 
 
 def all_entries(lake: Lake) -> Iterator[tuple[str, Entry, int]]:
     """Every owner's readable entries, running or gone (what `forget` must not leave behind)."""
-    fs = lake.fs
-    root = lake.path(WAL)
-    if not fs.exists(root):
-        return
-    for folder in sorted(p.rstrip("/") for p in fs.ls(root, detail=False)):
+    for folder in _folders(lake):
         for path, entry, size in entries(lake, folder):
             if entry is not None:
                 yield path, entry, size
@@ -204,11 +208,22 @@ def set_aside(lake: Lake, path: str) -> str:
     return target
 
 
+def set_aside_files(lake: Lake) -> list[str]:
+    """Entries set aside as unreadable: who can tell which sessions they hold?"""
+    return sorted(lake.fs.glob(lake.path(REJECTED, "serve", "*")))
+
+
 def remove_taken(lake: Lake, folder: str) -> None:
     """An orphan's entries are all taken in (each deleted as it was): its `_alive` goes, and
     its folder once empty (never a recursive delete: a live owner wrongly taken for gone keeps
     what it wrote since)."""
-    remove_files(lake, [posixpath.join(folder, RELEASED), posixpath.join(folder, ALIVE)])
+    bookkeeping = [RELEASED, CLAIM, ALIVE]
+    remove_files(lake, [posixpath.join(folder, name) for name in bookkeeping])
+    if lake.is_local:  # a write its owner was killed in left its temporary file
+        with contextlib.suppress(FileNotFoundError):
+            for name in os.listdir(folder):
+                if name.startswith(".") and ".tmp-" in name:
+                    os.remove(os.path.join(folder, name))
     remove_empty(lake, folder)
     remove_empty(lake, posixpath.dirname(folder))
 
@@ -230,3 +245,11 @@ def remove_empty(lake: Lake, folder: str) -> None:
     if lake.is_local:
         with contextlib.suppress(OSError):
             os.rmdir(folder)
+
+
+def _folders(lake: Lake) -> list[str]:
+    """The owners' folders (none when the log's folder is gone, also meanwhile)."""
+    try:
+        return sorted(p.rstrip("/") for p in lake.fs.ls(lake.path(WAL), detail=False))
+    except FileNotFoundError:
+        return []

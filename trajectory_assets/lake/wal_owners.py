@@ -1,13 +1,18 @@
 """Whose write-ahead log (`wal`) a receiver may take in: an owner that has ended, never a live one.
 
-A live owner rewrites its folder's `_alive` every HEARTBEAT_S. An owner whose process ran here
-(the same host name and process-id namespace: containers sharing a host name do not share
-process ids) has ended when that process no longer runs, or, for this very process, once its
-receiver stopped. Any other owner has ended once its `_alive` has not changed for STALE_S, as
-this receiver's own clock measures it from when it first saw that content: no two machines'
-clocks are compared, and an `_alive` missing or unreadable is watched the same way.
+A live owner rewrites its folder's `_alive` every HEARTBEAT_S. An owner whose process ran on
+this very machine (the same boot and process-id namespace: host names are shared by containers
+and by machines alike) has ended when that process no longer runs, or, for this process, once
+its receiver stopped. Any other owner has ended once its folder (`_alive` and the names of its
+entries) has not changed for STALE_S, as this receiver's own clock measures it from when it
+first saw it that way: no two machines' clocks are compared.
+
+A receiver takes an orphan in only once it holds the orphan's `_claim` (the next receivers
+starting at the same moment took the same orphan in twice): locally an exclusive create; on an
+object store, its claim still there CLAIM_SETTLE_S after it wrote it (the last writer wins).
 """
 
+import contextlib
 import json
 import os
 import posixpath
@@ -15,47 +20,51 @@ import socket
 import time
 from typing import TypedDict
 
-from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.processes import running_elsewhere, this_process_started
 
 ALIVE = "_alive"
+CLAIM = "_claim"
 HEARTBEAT_S = 30.0
 STALE_S = 180.0
-"""An owner elsewhere whose `_alive` has not changed for this long is taken for gone (a live one
-rewrites it every HEARTBEAT_S: the margin is for a store slow to take it)."""
+"""An owner elsewhere whose folder has not changed for this long is taken for gone (a live one
+rewrites `_alive` every HEARTBEAT_S: the margin is for a store slow to take it)."""
+CLAIM_SETTLE_S = 1.0
 
 _OPEN: set[str] = set()  # this process's folders whose receiver has not stopped
 
 
 class Alive(TypedDict):
     owner: str  # host:pid:start (`processes.this_process_started`)
-    pid_namespace: str  # `/proc/self/ns/pid`'s link ('' where there is none)
+    machine: str  # boot id and process-id namespace ('' where there are none)
     at: float  # seconds since the epoch, for whoever reads the folder
 
 
+def folder_name() -> str:
+    """A new folder of this process's (it may run several receivers, one after another)."""
+    name = this_process_started().replace(":", "-").replace("/", "-")
+    return f"{name}-{time.time_ns()}"
+
+
 def alive_document() -> bytes:
-    alive = Alive(owner=this_process_started(), pid_namespace=_pid_namespace(), at=time.time())
+    alive = Alive(owner=this_process_started(), machine=this_machine(), at=time.time())
     return json.dumps(alive).encode()
 
 
 class Owners:
-    """What one receiver has seen of the other owners' `_alive`, to tell which have ended."""
+    """What one receiver has seen of the other owners' folders, to tell which have ended."""
 
-    def __init__(self, lake: Lake, stale_s: float = STALE_S) -> None:
+    def __init__(self, lake: Lake, folder: str, stale_s: float = STALE_S) -> None:
         self.lake = lake
+        self.folder = folder  # this receiver's own
         self.stale_s = stale_s
-        self._seen: dict[str, tuple[bytes | None, float]] = {}  # folder: (content, since)
+        self._seen: dict[str, tuple[bytes, float]] = {}  # folder: (what it showed, since)
 
-    def folder_name(self) -> str:
-        """A new folder of this process's (it may run several receivers, one after another)."""
-        name = this_process_started().replace(":", "-").replace("/", "-")
-        return f"{name}-{time.time_ns()}"
+    def started(self) -> None:
+        _OPEN.add(self.folder)
 
-    def started(self, folder: str) -> None:
-        _OPEN.add(folder)
-
-    def stopped(self, folder: str) -> None:
-        _OPEN.discard(folder)
+    def stopped(self) -> None:
+        _OPEN.discard(self.folder)
 
     def forget_others(self, folders: list[str]) -> None:
         """Folders no longer there (taken in, or removed by their owner) are not watched."""
@@ -64,52 +73,85 @@ class Owners:
 
     def gone(self, folder: str) -> bool:
         fs = self.lake.fs
+        alive: bytes | None = None
         try:
-            names = [posixpath.basename(p) for p in fs.ls(folder, detail=False)]
-        except FileNotFoundError:  # taken in meanwhile
-            return False
-        content: bytes | None = None
-        try:
-            content = fs.cat_file(posixpath.join(folder, ALIVE))
-        except FileNotFoundError:
-            if not any(name.endswith(".json.gz") for name in names):
+            names = sorted(posixpath.basename(p) for p in fs.ls(folder, detail=False))
+            if ALIVE in names:
+                alive = fs.cat_file(posixpath.join(folder, ALIVE))
+            elif not any(name.endswith(".json.gz") for name in names):
                 return False  # nothing to take in (or a receiver starting in it)
-        except OSError:
-            pass
-        here = _here(content)
+        except OSError:  # taken in meanwhile, or cannot be read now: nothing can be told
+            return False
+        here = _here(alive)
         if here == this_process_started():
             return folder not in _OPEN
         if here is not None:
             return here != ""
-        return self._silent(folder, content)
+        return self._silent(folder, (alive or b"") + "\n".join(names).encode())
 
-    def _silent(self, folder: str, content: bytes | None) -> bool:
+    def claim(self, folder: str) -> bool:
+        """Whether this receiver may take the orphan in: it holds its claim now, or the one who
+        held it has ended as an owner would."""
+        fs = self.lake.fs
+        path = posixpath.join(folder, CLAIM)
+        with contextlib.suppress(FileNotFoundError):
+            held = fs.cat_file(path)
+            if held == self._claim:
+                return True
+            here = _here(held)
+            if here == this_process_started():
+                here = "" if json.loads(held).get("folder") in _OPEN else here
+            if here == "" or (here is None and not self._silent(path, held)):
+                return False  # another receiver takes it in now
+            fs.rm(path)  # its receiver ended while taking it in
+        if self.lake.is_local:
+            try:
+                with open(path, "xb") as claim:
+                    claim.write(self._claim)
+                return True
+            except FileExistsError:
+                return False
+        write_file_atomic(self.lake, path, self._claim)
+        time.sleep(CLAIM_SETTLE_S)
+        return bool(fs.cat_file(path) == self._claim)
+
+    @property
+    def _claim(self) -> bytes:
+        claimer = {
+            "owner": this_process_started(),
+            "machine": this_machine(),
+            "folder": self.folder,
+        }
+        return json.dumps(claimer).encode()
+
+    def _silent(self, folder: str, shown: bytes) -> bool:
         now = time.monotonic()
         seen = self._seen.get(folder)
-        if seen is None or seen[0] != content:
-            self._seen[folder] = (content, now)
+        if seen is None or seen[0] != shown:
+            self._seen[folder] = (shown, now)
             return False
         return now - seen[1] >= self.stale_s
 
 
 def _here(content: bytes | None) -> str | None:
-    """For an owner that ran in this host and process-id namespace: '' when its process still
-    runs, its name when it has ended, or this process's own name; None for any other."""
+    """For an owner that ran on this machine: '' when its process still runs, its name when
+    it has ended, or this process's own name; None for any other (or none that can be read)."""
     try:
-        alive: Alive = json.loads(content or b"")
-        owner = str(alive["owner"])
-        namespace = str(alive["pid_namespace"])
+        alive = json.loads(content or b"")
+        owner, machine = str(alive["owner"]), str(alive["machine"])
     except (ValueError, KeyError, TypeError):
         return None
-    if owner.split(":", 1)[0] != socket.gethostname() or namespace != _pid_namespace():
+    if owner.split(":", 1)[0] != socket.gethostname() or machine != this_machine() or not machine:
         return None
     if owner == this_process_started():
         return owner
     return "" if running_elsewhere(owner) is not None else owner
 
 
-def _pid_namespace() -> str:
+def this_machine() -> str:
+    """This boot of this machine and this process-id namespace, where Linux tells them."""
     try:
-        return os.readlink("/proc/self/ns/pid")
+        with open("/proc/sys/kernel/random/boot_id") as boot:
+            return f"{boot.read().strip()} {os.readlink('/proc/self/ns/pid')}"
     except OSError:
         return ""
