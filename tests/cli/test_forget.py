@@ -236,7 +236,7 @@ def test_the_check_finds_what_a_forget_left(materialized_lake: Path, tmp_path: P
         for line in erase.leftovers(lake, lake_catalog(lake), request)
     )
     taken = WriteAheadLog(lake)  # spans of the session `serve` took during the forget
-    number = taken.append(app, [{"attributes": {"gen_ai.conversation.id": victim}}])
+    number = taken.append({app: [{"attributes": {"gen_ai.conversation.id": victim}}]})
     entry = lake.display_path(posixpath.join(taken.folder, f"{number:012d}.json.gz"))
     found = erase.leftovers(lake, lake_catalog(lake), request)
     assert f"{entry} holds spans `serve` took of session {victim}" in found
@@ -330,8 +330,8 @@ def test_forget_refuses_sessions_a_receiver_took_and_has_not_written(
     (victim, *_) = list_raw_files(lake, dt=DAY1, app_id=app)
     receiving = WriteAheadLog(lake)
     conversation = {"gen_ai.conversation.id": victim.session_id}
-    receiving.append(app, [{"traceId": "1" * 32, "attributes": conversation}])
-    receiving.append(app, [{"traceId": "2" * 32, "attributes": {}}])
+    receiving.append({app: [{"traceId": "1" * 32, "attributes": conversation}]})
+    receiving.append({app: [{"traceId": "2" * 32, "attributes": {}}]})
     refused = forget(root, home, "--app-id", app, "--session-id", victim.session_id)
     assert refused.returncode == 1, refused.stderr
     assert (

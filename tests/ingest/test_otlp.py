@@ -258,7 +258,7 @@ def test_rejected_spans_the_lake_cannot_keep_are_asked_for_again(endpoint: Runni
     bad = [{**json_span("c3c3c3c3c3c3c3c3", "", "chat"), "traceId": ""}]
     status, body, headers = post(f"{endpoint.url}/v1/traces", otlp_json(bad), JS)
     assert status == 503 and headers["Retry-After"] == "2"
-    assert "cannot keep rejected spans in the lake" in json.loads(body)["message"]
+    assert "cannot keep the spans in the lake" in json.loads(body)["message"]
     (endpoint.lake / "_rejected").unlink()
     status, body, _ = post(f"{endpoint.url}/v1/traces", otlp_json(bad), JS)
     assert status == 200 and json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"

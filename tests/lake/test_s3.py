@@ -340,12 +340,12 @@ def test_a_receiver_s_write_ahead_log_on_s3_is_taken_in_by_the_next_receiver(
     uri = f"s3://{bucket}/prod"
     lake = lake_from_env(uri)
     stopped = WriteAheadLog(lake)  # a receiver stopped before it wrote its spans
-    stopped.append("a", [{"spanId": "gone"}])
-    stopped.append("a", [CALL, c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)])
+    stopped.append({"a": [{"spanId": "gone"}]})
+    stopped.append({"a": [CALL, c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)]})
     stopped.release([0])
-    assert [e and e["records"][0]["spanId"] for _p, e, _s in entries(lake, stopped.folder)] == [
-        CALL["spanId"]
-    ]
+    assert [
+        e and e["records"]["a"][0]["spanId"] for _p, e, _s in entries(lake, stopped.folder)
+    ] == [CALL["spanId"]]
     stopped.close(written=False)
 
     receiver = OtlpReceiver(uri, app_id="a", settle_s=0.01, idle_s=0.01)

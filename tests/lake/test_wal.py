@@ -79,11 +79,11 @@ def test_a_live_receiver_says_so_and_brings_its_alive_back(tmp_path: Path) -> No
 def test_entries_come_back_in_order_and_an_unreadable_one_as_such(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path))
     log = WriteAheadLog(lake)
-    numbers = [log.append("a", [{"spanId": str(i), "name": "\ud800 cut"}]) for i in range(12)]
+    numbers = [log.append({"a": [{"spanId": str(i), "name": "\ud800 cut"}]}) for i in range(12)]
     log.release(numbers[:2])
     log.release(numbers[:3])  # one already gone is no error
     Path(log.folder, f"{numbers[5]:012d}.json.gz").write_bytes(b"\x1f\x8b cut short")
-    read = [e["records"][0] if e else None for _p, e, _s in entries(lake, log.folder)]
+    read = [e["records"]["a"][0] if e else None for _p, e, _s in entries(lake, log.folder)]
     assert [r and r["spanId"] for r in read] == ["3", "4", None, *(str(i) for i in range(6, 12))]
     assert read[0] == {"spanId": "3", "name": "\ud800 cut"}
     log.close(written=False)
@@ -102,7 +102,7 @@ def test_one_receiver_at_a_time_takes_an_orphan_in(tmp_path: Path) -> None:
     """Two starting together took the same orphan in twice (its traces split between them)."""
     lake = Lake(str(tmp_path))
     orphan = WriteAheadLog(lake)
-    orphan.append("a", [{"spanId": "1"}])
+    orphan.append({"a": [{"spanId": "1"}]})
     orphan.close(written=False)
     first, second = WriteAheadLog(lake), WriteAheadLog(lake)
     assert first.owners.claim(orphan.folder)

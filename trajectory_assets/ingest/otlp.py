@@ -31,6 +31,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
@@ -46,7 +47,8 @@ from trajectory_assets.ingest.otlp_traces import (
     Mapped,
     Snapshot,
     Trace,
-    read_spans,
+    read_request,
+    rejection,
     reused_reason,
 )
 from trajectory_assets.ingest.otlp_turns import AppTurns
@@ -125,63 +127,73 @@ class OtlpReceiver:
     def add(
         self, service: str | None, raw_spans: list[dict[str, Any]], nbytes: int = 0
     ) -> tuple[int, str]:
-        """Take the spans of one resource (`nbytes` of the request), keeping those it cannot
-        read in the lake's rejected input (`lake/quarantine.py`); returns (rejected spans, the
-        first reason).
+        """`add_request` of one resource's spans."""
+        return self.add_request([(service, raw_spans, nbytes)])
+
+    def add_request(
+        self, resources: Sequence[tuple[str | None, list[dict[str, Any]], int]]
+    ) -> tuple[int, str]:
+        """Take a request's spans, resource by resource (its `service.name`, its spans, the
+        bytes they weigh of the request), keeping those it cannot read in the lake's rejected
+        input (`lake/quarantine.py`) and the others in one entry of its write-ahead log (one
+        a resource took a write each: a collector's request of 100 services, 100); returns
+        (rejected spans, the first reason).
 
         A span sent again (an exporter's retry) is the same span and adds nothing; a span whose
         id its trace already holds with other content is rejected (the first one is kept, and
         events already written are never rewritten), rather than dropped without a word."""
-        return self._add(spans_app(self.app_id, service), raw_spans, nbytes)
+        return self._add([(spans_app(self.app_id, s), raw, n) for s, raw, n in resources])
 
-    def _add(self, app: str, raw_spans: list[dict[str, Any]], nbytes: int) -> tuple[int, str]:
+    def _add(self, parts: Sequence[tuple[str, list[dict[str, Any]], int]]) -> tuple[int, str]:
         now = time.monotonic()
-        unnamed = id_problem("app_id", app)  # `service.name` is the client's to say
-        if unnamed:
-            keep_rejected(self._lake, "otlp", app, [(unnamed, raw) for raw in raw_spans])
-            with self._lock:
-                self.stats["rejected_spans"] += len(raw_spans)
-            return len(raw_spans), unnamed
-        spans, rejected = read_spans(raw_spans)
-        if rejected:  # kept before the client hears of them: it will not send them again
-            keep_rejected(self._lake, "otlp", app, rejected)
-        entry = None  # the taken ones too, until they are written
-        if self._acks is not None and spans:
-            entry = self._acks.write(app, [raw for _span, raw in spans])
-        reused: list[tuple[str, dict[str, Any]]] = []
-        weight = nbytes // max(1, len(raw_spans))
+        taken, rejected = read_request(parts)
+        self._keep_rejected(rejected)  # before the client hears: it will not send them again
+        records = {app: [raw for _span, raw in spans] for app, spans, _weight in taken if spans}
+        entry = self._acks.write(records) if self._acks is not None and records else None
+        reused: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         with self._lock:
-            for span, raw in spans:
-                key = (app, span.trace_id)
-                trace = self._pending.get(key)
-                if trace is None:  # being mapped or let go of: its new spans are mapped next
-                    trace = self._mapping.get(key)
-                    done = self._done.pop(key, None)  # (close's let-go leaves its traces there)
-                    if done is not None:
-                        self._done_bytes -= done.bytes
-                    if trace is None:
-                        trace = done or self._back(key)
-                    self._pending[key] = trace
-                known = trace.spans.get(span.span_id)
-                if known is None:
-                    trace.spans[span.span_id] = span
-                    trace.bytes += weight
-                    trace.waiting += 1
-                    trace.waiting_bytes += weight
-                    self._pending_spans += 1
-                    self._pending_bytes += weight
-                elif differ := known.differences(span):
-                    reused.append((reused_reason(span, differ), raw))
-                trace.last_seen = now
-                trace.has_root = trace.has_root or span.parent_id is None
-                if entry is not None and self._acks is not None:
-                    self._acks.hold(trace, span.trace_id, entry)
-            self.stats["spans"] += len(spans) - len(reused)
-            self.stats["rejected_spans"] += len(rejected) + len(reused)
-        if reused:
-            keep_rejected(self._lake, "otlp", app, reused)
-        rejected += reused
-        return len(rejected), rejected[0][0] if rejected else ""
+            for app, spans, weight in taken:
+                for span, raw in spans:
+                    trace = self._joined((app, span.trace_id))
+                    known = trace.spans.get(span.span_id)
+                    if known is None:
+                        trace.spans[span.span_id] = span
+                        trace.bytes += weight
+                        trace.waiting += 1
+                        trace.waiting_bytes += weight
+                        self._pending_spans += 1
+                        self._pending_bytes += weight
+                    elif differ := known.differences(span):
+                        reused.setdefault(app, []).append((reused_reason(span, differ), raw))
+                    trace.last_seen = now
+                    trace.has_root = trace.has_root or span.parent_id is None
+                    if entry is not None and self._acks is not None:
+                        self._acks.hold(trace, (app, span.trace_id), entry)
+            bad = [b for kept in (rejected, reused) for by_app in kept.values() for b in by_app]
+            self.stats["spans"] += sum(len(spans) for _a, spans, _w in taken)
+            self.stats["spans"] -= sum(len(by_app) for by_app in reused.values())
+            self.stats["rejected_spans"] += len(bad)
+        self._keep_rejected(reused)
+        return len(bad), bad[0][0] if bad else ""
+
+    def _joined(self, key: tuple[str, str]) -> Trace:
+        """The trace a span joins (under the lock): one waiting, or being mapped or let go of
+        (its new spans are mapped next), or mapped and kept for late spans, or a new one."""
+        trace = self._pending.get(key)
+        if trace is None:
+            trace = self._mapping.get(key)
+            done = self._done.pop(key, None)  # (close's let-go leaves its traces there)
+            if done is not None:
+                self._done_bytes -= done.bytes
+            if trace is None:
+                trace = done or self._back(key)
+            self._pending[key] = trace
+        return trace
+
+    def _keep_rejected(self, by_app: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
+        for app, rejected in by_app.items():
+            if rejected:
+                keep_rejected(self._lake, "otlp", app, rejected)
 
     # ------------------------------------------------------------------ mapping (own thread)
     def _run(self) -> None:
@@ -193,16 +205,9 @@ class OtlpReceiver:
             self._keep_up(time.monotonic())
 
     def _keep_up(self, now: float, *, take_over: bool = False) -> None:
-        """Release the write-ahead log's written entries; now and then, take in another
-        receiver's left behind (at the start at once)."""
-        if self._acks is None:
-            return
-        try:
-            self._acks.release()
-            if take_over or self._acks.take_over_due(now):
-                self.stats["taken_in"] += self._acks.take_over(self._add, self._restore)
-        except Exception as exc:  # the lake down: tried again at the next round
-            log.warning("OTLP receiver: the write-ahead log: %s: %s", type(exc).__name__, exc)
+        if self._acks is not None:
+            taken = self._acks.keep_up(now, self._add, self._restore, take_over=take_over)
+            self.stats["taken_in"] += taken
 
     def map_ready(self, *, everything: bool = False) -> int:
         """Map the traces that are complete (all of them with `everything`); returns how many."""
@@ -303,7 +308,7 @@ class OtlpReceiver:
                     )
                     continue
             if self._acks is not None:
-                self._acks.written(trace, trace_id, snapshot, self._loggers.open.get(app))
+                self._acks.written(trace, (app, trace_id), snapshot, self._loggers.open.get(app))
 
     def _log(
         self, app: str, trace_id: str, trace: Trace, snapshot: Snapshot, *, ended: bool
@@ -363,10 +368,7 @@ class OtlpReceiver:
         """Keep a trace that could not be written in the lake's rejected input, its spans as
         the receiver read them: the client was told they were taken."""
         trace.unended = trace.unlogged = False  # rejected whole: not again when let go of
-        reason = f"trace {trace_id} could not be written: {type(exc).__name__}: {exc}"
-        if trace.logged:
-            reason += f" (its {len(trace.logged)} events written before stay)"
-        records = [{s: getattr(span, s) for s in Span.__slots__} for span in spans]
+        reason, records = rejection(trace_id, trace, spans, exc)
         keep_rejected(self._lake, "otlp", app, [(reason, r) for r in records])
         with self._lock:
             self.stats["rejected_spans"] += len(records)
@@ -401,13 +403,8 @@ class OtlpReceiver:
             self.map_ready(everything=True)
         finally:  # what the loggers hold is written whatever the mapping met
             self._loggers.close(timeout)
-            if self._acks is not None and (kept := self._acks.close()):
-                log.warning(
-                    "OTLP receiver: %d request(s) acknowledged are not all written; they stay in "
-                    "%s for the next receiver on the lake to write",
-                    kept,
-                    self._acks.wal.folder,
-                )
+            if self._acks is not None:
+                self._acks.close()
 
     def logger_stats(self) -> list[LoggerStats]:
         """Each open logger's stats, and the sum of those closed for other apps."""

@@ -14,7 +14,7 @@ receiver.
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from trajectory_assets.ingest.importers.otel_spans import Span
@@ -35,8 +35,9 @@ from trajectory_assets.lake.wal_owners import HEARTBEAT_S
 
 log = logging.getLogger(__name__)
 
-Handed = tuple[list[tuple[int, str]], EventLogger | None, WrittenMark | None]
-"""(entry, trace id) pairs whose events a logger holds, and its mark when it was given them."""
+TraceKey = tuple[str, str]  # (app, trace id)
+Handed = tuple[list[tuple[int, TraceKey]], EventLogger | None, WrittenMark | None]
+"""(entry, trace) pairs whose events a logger holds, and its mark when it was given them."""
 
 
 class Acknowledged:
@@ -51,26 +52,23 @@ class Acknowledged:
         self.wal = WriteAheadLog(lake)
         self._traces_lock = traces_lock  # the receiver's, under which a trace's entries change
         self._lock = threading.Lock()
-        self._unwritten: dict[int, set[str]] = {}  # entry: traces of it not yet written
-        self._written: dict[int, set[str]] = {}  # and those written, while it stays
+        self._unwritten: dict[int, set[TraceKey]] = {}  # entry: its traces not yet written
+        self._written: dict[int, set[TraceKey]] = {}  # and those written, while it stays
         self._handed: list[Handed] = []
         self._done: set[int] = set()  # entries all of whose traces are written, to delete
-        self._released: dict[int, list[str]] = {}  # as the log says it now
+        self._released: dict[int, list[TraceKey]] = {}  # as the log says it now
         self._checked = 0.0  # when orphans were last looked for
 
-    def write(
-        self, app: str, records: list[dict[str, Any]], sessions: dict[str, str] | None = None
-    ) -> int:
-        """Keep a request's accepted spans before the client hears they were taken (or a note
-        of the sessions traces were written under)."""
-        return self.wal.append(app, records, sessions)
+    def write(self, records: dict[str, list[dict[str, Any]]]) -> int:
+        """Keep a request's accepted spans (by app) before the client hears they were taken."""
+        return self.wal.append(records)
 
-    def hold(self, trace: Trace, trace_id: str, entry: int) -> None:
+    def hold(self, trace: Trace, key: TraceKey, entry: int) -> None:
         """The trace has spans of the entry (under the receiver's lock)."""
         if entry not in trace.entries:
             trace.entries.add(entry)
             with self._lock:
-                self._unwritten.setdefault(entry, set()).add(trace_id)
+                self._unwritten.setdefault(entry, set()).add(key)
 
     def note_session(self, app: str, trace_id: str, trace: Trace) -> None:
         """A trace written before its root came: its session goes in the log, so that a
@@ -79,16 +77,16 @@ class Acknowledged:
         if trace.session is None:
             return
         try:
-            entry = self.write(app, [], {trace_id: trace.session})
+            entry = self.wal.append({}, {app: {trace_id: trace.session}})
         except Exception as exc:
             log.warning("OTLP receiver: trace %s: its session is not noted: %s", trace_id, exc)
             return
         with self._traces_lock:
-            self.hold(trace, trace_id, entry)
+            self.hold(trace, (app, trace_id), entry)
             trace.noted = True
 
     def written(
-        self, trace: Trace, trace_id: str, snapshot: Snapshot, logger: EventLogger | None
+        self, trace: Trace, key: TraceKey, snapshot: Snapshot, logger: EventLogger | None
     ) -> None:
         """The trace's events are with its app's logger (or its spans kept as rejected): the
         entries they came in wait for that logger's write; kept while its end is not written,
@@ -97,7 +95,7 @@ class Acknowledged:
             return
         with self._traces_lock:
             trace.entries -= snapshot.entries
-        pairs = [(entry, trace_id) for entry in snapshot.entries]
+        pairs = [(entry, key) for entry in snapshot.entries]
         mark = logger.written_mark() if logger is not None else None
         with self._lock:  # a mapping round hands many traces over at the same mark
             last = self._handed[-1] if self._handed else None
@@ -116,9 +114,9 @@ class Acknowledged:
                 if logger is not None and mark is not None and not logger.written_since(mark):
                     still.append((pairs, logger, mark))
                     continue
-                for entry, trace_id in pairs:
-                    self._unwritten.get(entry, set()).discard(trace_id)
-                    self._written.setdefault(entry, set()).add(trace_id)
+                for entry, key in pairs:
+                    self._unwritten.get(entry, set()).discard(key)
+                    self._written.setdefault(entry, set()).add(key)
             self._handed = still + self._handed
             for entry in [e for e, traces in self._unwritten.items() if not traces]:
                 del self._unwritten[entry]
@@ -133,6 +131,24 @@ class Acknowledged:
         with self._lock:
             self._done.difference_update(done)
 
+    def keep_up(
+        self,
+        now: float,
+        add: Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object],
+        restore: Callable[[str, dict[str, str]], None],
+        *,
+        take_over: bool = False,
+    ) -> int:
+        """Release the written entries; now and then (at the start at once), take in other
+        receivers' left behind; the spans taken in."""
+        try:
+            self.release()
+            if take_over or self.take_over_due(now):
+                return self.take_over(add, restore)
+        except Exception as exc:  # the lake down: tried again at the next round
+            log.warning("OTLP receiver: the write-ahead log: %s: %s", type(exc).__name__, exc)
+        return 0
+
     def waiting(self) -> int:
         """Entries not yet released."""
         with self._lock:
@@ -140,7 +156,7 @@ class Acknowledged:
 
     def take_over(
         self,
-        add: Callable[[str, list[dict[str, Any]], int], object],
+        add: Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object],
         restore: Callable[[str, dict[str, str]], None],
     ) -> int:
         """Take in the entries of receivers on the lake that stopped before writing them; the
@@ -158,7 +174,7 @@ class Acknowledged:
     def _take(
         self,
         folder: str,
-        add: Callable[[str, list[dict[str, Any]], int], object],
+        add: Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object],
         restore: Callable[[str, dict[str, str]], None],
     ) -> int:
         lake = self.wal.lake
@@ -170,13 +186,16 @@ class Acknowledged:
                 log.error("OTLP receiver: an entry of %s cannot be read; kept at %s", folder, kept)
                 continue
             written = released.get(entry_number(path), set())  # written long since
-            records = [r for r in entry["records"] if Span(r).trace_id not in written]
-            if records:
-                add(entry["app_id"], records, size)  # into this receiver's own log
-                taken += len(records)
+            parts = [
+                (app, [r for r in records if (app, Span(r).trace_id) not in written], size)
+                for app, records in entry["records"].items()
+            ]
+            if any(records for _app, records, _size in parts):
+                add(parts)  # into this receiver's own log
+                taken += sum(len(records) for _app, records, _size in parts)
                 requests += 1
-            sessions = entry.get("sessions", {})
-            restore(entry["app_id"], {t: s for t, s in sessions.items() if t not in written})
+            for app, sessions in entry.get("sessions", {}).items():
+                restore(app, {t: s for t, s in sessions.items() if (app, t) not in written})
             remove_files(lake, [path])
         remove_taken(lake, folder)
         log.warning(
@@ -194,10 +213,16 @@ class Acknowledged:
         self._checked = now
         return True
 
-    def close(self) -> int:
+    def close(self) -> None:
         """The receiver stopped: its log goes if everything is written, else it stays for the
-        next receiver on the lake; the entries kept."""
+        next receiver on the lake."""
         self.release()
         kept = self.waiting()
         self.wal.close(written=kept == 0)
-        return kept
+        if kept:
+            log.warning(
+                "OTLP receiver: %d request(s) acknowledged are not all written; they stay in %s "
+                "for the next receiver on the lake to write",
+                kept,
+                self.wal.folder,
+            )

@@ -123,19 +123,13 @@ def create_app(
         if failing := receiver.failing_writes():  # the client keeps what the lake cannot take
             message = f"the lake cannot be written now ({failing}); retry later"
             return failure(503, wire.UNAVAILABLE, message, **RETRY)
-        rejected, reason = 0, ""
         spans = sum(len(r.spans) for r in resources) or 1
-        try:
-            for resource in resources:  # off the event loop: it may write rejected spans
-                share = len(decoded) * len(resource.spans) // spans  # what its spans weigh
-                bad, why = await run_in_threadpool(
-                    receiver.add, resource.service, resource.spans, share
-                )
-                rejected += bad
-                reason = reason or why
+        parts = [(r.service, r.spans, len(decoded) * len(r.spans) // spans) for r in resources]
+        try:  # off the event loop: it writes to the lake
+            rejected, reason = await run_in_threadpool(receiver.add_request, parts)
         except OSError as exc:  # the spans it cannot keep must come again (the rest are known)
-            log.error(f"OTLP receiver: cannot keep rejected spans in the lake: {exc}")
-            message = f"cannot keep rejected spans in the lake ({exc}); retry later"
+            log.error(f"OTLP receiver: cannot keep the spans in the lake: {exc}")
+            message = f"cannot keep the spans in the lake ({exc}); retry later"
             return failure(503, wire.UNAVAILABLE, message, **RETRY)
         receiver.stats["requests"] += 1
         return Response(wire.success(kind, rejected, reason), 200, media_type=kind)

@@ -4,11 +4,13 @@ Kept apart from the receiver: the state of one trace, and the checks of a span a
 are what a reader of the receiver's bookkeeping (`otlp.OtlpReceiver`) needs to see first.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers.otel_spans import Span
+from trajectory_assets.lake.layout import id_problem
 from trajectory_assets.schema import RAW_EVENTS
 
 START, END = "session_start", "session_end"
@@ -51,6 +53,38 @@ class Snapshot(NamedTuple):
 
 Mapped = tuple[tuple[str, str], Snapshot, Trace]
 """A trace taken to be mapped: its key (app, trace id), its spans then, and its state."""
+
+
+Taken = list[tuple[str, list[tuple[Span, dict[str, Any]]], int]]
+"""A request's spans that can be read, by resource: (app, [(span, as received)], the bytes each
+span weighs)."""
+Refused = dict[str, list[tuple[str, dict[str, Any]]]]
+"""A request's spans that cannot be taken, by app: [(why, as received)]."""
+
+
+def read_request(parts: Sequence[tuple[str, list[dict[str, Any]], int]]) -> tuple[Taken, Refused]:
+    """A request's (app, spans as received, the bytes they weigh) split into what can be taken
+    and what cannot (an app id no folder can hold: `service.name` is the client's to say)."""
+    taken: Taken = []
+    refused: Refused = {}
+    for app, raw_spans, nbytes in parts:
+        if unnamed := id_problem("app_id", app):
+            refused.setdefault(app, []).extend((unnamed, raw) for raw in raw_spans)
+            continue
+        spans, bad = read_spans(raw_spans)
+        refused.setdefault(app, []).extend(bad)
+        taken.append((app, spans, nbytes // max(1, len(raw_spans))))
+    return taken, refused
+
+
+def rejection(
+    trace_id: str, trace: Trace, spans: list[Span], exc: Exception
+) -> tuple[str, list[dict[str, Any]]]:
+    """Why a trace could not be written, and its spans as the receiver read them."""
+    reason = f"trace {trace_id} could not be written: {type(exc).__name__}: {exc}"
+    if trace.logged:
+        reason += f" (its {len(trace.logged)} events written before stay)"
+    return reason, [{s: getattr(span, s) for s in Span.__slots__} for span in spans]
 
 
 def read_spans(

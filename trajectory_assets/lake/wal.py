@@ -46,13 +46,12 @@ RELEASED = "_released.json"
 
 
 class Entry(TypedDict):
-    """One request's records as JSON: the app they were received for, when, and the records;
-    or a note of the sessions traces were written under (`sessions`: trace id to session)."""
+    """One request's records as JSON, by the app they were received for; or a note of the
+    sessions traces were written under (`sessions`: app to trace id to session)."""
 
-    app_id: str
     received_at: str  # ISO time, UTC: for whoever reads the folder
-    records: list[dict[str, Any]]
-    sessions: NotRequired[dict[str, str]]
+    records: dict[str, list[dict[str, Any]]]
+    sessions: NotRequired[dict[str, dict[str, str]]]
 
 
 class WriteAheadLog:
@@ -73,20 +72,15 @@ class WriteAheadLog:
 
     def append(
         self,
-        app_id: str,
-        records: Sequence[dict[str, Any]],
-        sessions: dict[str, str] | None = None,
+        records: dict[str, list[dict[str, Any]]],
+        sessions: dict[str, dict[str, str]] | None = None,
     ) -> int:
         """Write one request's records (or a note of `sessions`); the entry's number (entries
         are numbered in order)."""
         with self._lock:
             number = self._next
             self._next += 1
-        entry = Entry(
-            app_id=app_id,
-            received_at=dt.datetime.now(dt.UTC).isoformat(),
-            records=list(records),
-        )
+        entry = Entry(received_at=dt.datetime.now(dt.UTC).isoformat(), records=records)
         if sessions:
             entry["sessions"] = sessions
         # a lone surrogate as JSON's own escape, as `quarantine.keep_rejected` keeps it
@@ -99,9 +93,10 @@ class WriteAheadLog:
         """Delete entries whose records are all written (one already gone is no error)."""
         remove_files(self.lake, [self._path(n) for n in numbers])
 
-    def write_released(self, released: dict[int, list[str]]) -> None:
-        """The traces of entries still kept that are written (entry number to trace ids)."""
-        document = {str(number): traces for number, traces in released.items()}
+    def write_released(self, released: dict[int, list[tuple[str, str]]]) -> None:
+        """The traces of entries still kept that are written (entry number to (app, trace
+        id) pairs)."""
+        document = {str(number): [list(t) for t in traces] for number, traces in released.items()}
         path = posixpath.join(self.folder, RELEASED)
         write_file_atomic(self.lake, path, json.dumps(document).encode())
 
@@ -164,11 +159,14 @@ def entry_number(path: str) -> int:
     return int(posixpath.basename(path).split(".", 1)[0])
 
 
-def released_traces(lake: Lake, folder: str) -> dict[int, set[str]]:
+def released_traces(lake: Lake, folder: str) -> dict[int, set[tuple[str, str]]]:
     """The traces an owner wrote of the entries it kept for others (`write_released`)."""
     try:
         document = json.loads(lake.fs.cat_file(posixpath.join(folder, RELEASED)))
-        return {int(number): set(traces) for number, traces in document.items()}
+        return {
+            int(number): {(str(app), str(trace)) for app, trace in traces}
+            for number, traces in document.items()
+        }
     except FileNotFoundError:
         return {}
     except (ValueError, AttributeError, TypeError):  # cut short: every trace is taken in
@@ -189,10 +187,12 @@ def entries_naming(lake: Lake, sessions: Sessions, *, whole_app: bool) -> dict[s
     and which: spans a receiver acknowledged and will write."""
     found = {}
     for path, entry, _size in all_entries(lake):
-        if entry["app_id"] != sessions.app_id:
+        records = entry["records"].get(sessions.app_id)
+        noted = entry.get("sessions", {}).get(sessions.app_id)
+        if records is None and noted is None:
             continue
-        named = set().union(*(sessions.in_values(r) for r in entry["records"]))
-        named |= sessions.in_values(entry.get("sessions", {}))
+        named = set().union(*(sessions.in_values(r) for r in records or []))
+        named |= sessions.in_values(noted or {})
         if named or whole_app:
             found[path] = sorted(named) or ["(any of the app's)"]
     return found
