@@ -242,13 +242,8 @@ def test_a_table_made_anew_within_the_same_second_on_s3_is_not_taken_for_the_kep
         lake.fs.rm(lake.path("t"), recursive=True)
 
 
-def test_the_event_logger_reaches_the_endpoint_the_command_line_does(
-    s3: S3Server, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Given a bare s3:// lake, the logger went to AWS itself, where the command line and
-    `connect` used TRAJECTORY_ASSETS_S3_ENDPOINT_URL: each event failed to be written."""
-    from trajectory_assets.ingest import EventLogger
-
+def bucket_from_env(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new bucket, reached as a bare s3:// lake through the environment (a deployment's)."""
     bucket = f"lake-{uuid.uuid4().hex[:8]}"
     s3.make_bucket(bucket)
     for name, value in (
@@ -258,6 +253,17 @@ def test_the_event_logger_reaches_the_endpoint_the_command_line_does(
         (S3_ENDPOINT_URL_ENV, s3.endpoint_url),
     ):
         monkeypatch.setenv(name, value)
+    return bucket
+
+
+def test_the_event_logger_reaches_the_endpoint_the_command_line_does(
+    s3: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a bare s3:// lake, the logger went to AWS itself, where the command line and
+    `connect` used TRAJECTORY_ASSETS_S3_ENDPOINT_URL: each event failed to be written."""
+    from trajectory_assets.ingest import EventLogger
+
+    bucket = bucket_from_env(s3, monkeypatch)
     logger = EventLogger(f"s3://{bucket}/prod", app_id="support-bot")
     with logger.session("s-1") as session:
         session.user_message("hello")
@@ -328,15 +334,7 @@ def test_a_receiver_s_write_ahead_log_on_s3_is_taken_in_by_the_next_receiver(
     from trajectory_assets.ingest.otlp import OtlpReceiver
     from trajectory_assets.lake.wal import WriteAheadLog, entries
 
-    bucket = f"lake-{uuid.uuid4().hex[:8]}"
-    s3.make_bucket(bucket)
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        (S3_ENDPOINT_URL_ENV, s3.endpoint_url),
-    ):
-        monkeypatch.setenv(name, value)
+    bucket = bucket_from_env(s3, monkeypatch)
     uri = f"s3://{bucket}/prod"
     lake = lake_from_env(uri)
     stopped = WriteAheadLog(lake)  # a receiver stopped before it wrote its spans
