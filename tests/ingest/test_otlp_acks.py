@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -334,3 +335,37 @@ def test_a_request_of_many_services_is_one_entry(tmp_path: Path) -> None:
     finally:
         receiver.close()
     assert len({p.parts[-2] for p in (lake / "raw_events").glob("dt=*/app_id=*/*")}) == 50
+
+
+def test_an_end_dropped_when_its_trace_was_let_go_of_is_written_once_there_is_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trace without its root, let go of while its logger's buffer was full: its end was
+    dropped, the trace forgotten and its entries kept for the process's life; meanwhile, a full
+    logger's traces waiting to be mapped again weighed on nothing that answers 503."""
+    from trajectory_assets.ingest.logger import EventLogger
+
+    full = [3]  # the logger's buffer is full for the first ends logged
+    log = EventLogger.log
+
+    def dropping(self: EventLogger, session_id: str, event_type: str, **fields: Any) -> Any:
+        if event_type == "session_end" and full[0]:
+            full[0] -= 1
+            return None
+        return log(self, session_id, event_type, **fields)
+
+    monkeypatch.setattr(EventLogger, "log", dropping)
+    lake = tmp_path / "lake"
+    receiver = OtlpReceiver(
+        str(lake), app_id="a", logger_options=LOGGER, settle_s=0.01, idle_s=0.01, linger_s=0
+    )
+    receiver.max_pending_spans = 1
+    try:
+        receiver.add(None, [CALL])
+        _until(lambda: full[0] < 3)
+        assert receiver.overloaded()  # the trace waits to be mapped again: it counts
+        _until(lambda: not _entries(lake))
+        assert session_events(tmp_path) == WHOLE
+    finally:
+        receiver.close()
+    assert not (lake / "_serve").exists()

@@ -3,6 +3,7 @@ commits with conditional PUTs, idempotent reruns, restore, concurrent writers an
 command all work, and give the tables computed on local disk."""
 
 import datetime as dt
+import json
 import shutil
 import time
 import uuid
@@ -356,3 +357,31 @@ def test_a_receiver_s_write_ahead_log_on_s3_is_taken_in_by_the_next_receiver(
         "session_start",
     ]
     assert not lake.fs.exists(lake.path("_serve"))
+
+
+def test_a_claim_on_s3_held_by_a_receiver_that_ended_elsewhere_is_taken_once_silent(
+    s3: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An object store has no locks: a claim is an object its taker rewrites while it works.
+    One left by a taker that ended on another machine blocked the orphan for good (its watch
+    was forgotten at every round)."""
+    from trajectory_assets.lake.wal import WriteAheadLog
+
+    lake = lake_from_env(f"s3://{bucket_from_env(s3, monkeypatch)}/prod")
+    orphan = WriteAheadLog(lake)
+    orphan.append({"a": [{"spanId": "1"}]})
+    orphan.close(written=False)
+    left = {"owner": "elsewhere:1:1", "machine": "m", "folder": "x", "at": 0}
+    lake.fs.pipe_file(f"{orphan.folder}/_claim", json.dumps(left).encode())
+    taker, other = WriteAheadLog(lake), WriteAheadLog(lake)
+    taker.owners.stale_s = 0.3
+    assert taker.orphans() == [orphan.folder]  # this process's, stopped
+    assert taker.owners.claim(orphan.folder) is None  # its claim first seen now
+    time.sleep(0.4)
+    assert taker.orphans() == [orphan.folder]
+    claim = taker.owners.claim(orphan.folder)
+    assert claim is not None
+    assert other.owners.claim(orphan.folder) is None  # the taker's claim, first seen now
+    claim.release()
+    for log in (taker, other):
+        log.close(written=True)

@@ -49,14 +49,15 @@ def test_an_owner_that_ended_or_went_silent_left_an_orphan(tmp_path: Path) -> No
     other_ns = _folder(tmp_path, "other-ns", {**here, "owner": live, "machine": "x"})
     unreadable = _folder(tmp_path, "unreadable", b"")
     unnamed = _folder(tmp_path, "stopped-before-its-alive", None)
-    (tmp_path / "_serve" / "starting").mkdir()  # no `_alive` yet, and no entry
+    (tmp_path / "_serve" / "starting").mkdir()  # no `_alive` yet, and no entry: watched
     mine = WriteAheadLog(lake)
     mine.owners.stale_s = 0.2
     other = WriteAheadLog(lake)  # another receiver of this process, running
     assert mine.orphans() == [ended]  # the others first seen now
     Path(elsewhere, "_alive").write_text(json.dumps({**here, "owner": "elsewhere:1:1", "at": 1}))
     time.sleep(0.3)
-    silent = sorted([other_ns, unreadable, unnamed])
+    starting = str(tmp_path / "_serve" / "starting")  # nothing came in it: left by a kill
+    silent = sorted([other_ns, unreadable, unnamed, starting])
     assert sorted(mine.orphans()) == sorted([ended, *silent])  # elsewhere said it is alive
     time.sleep(0.3)
     assert sorted(mine.orphans()) == sorted([ended, elsewhere, *silent])
@@ -99,18 +100,38 @@ def _start_of(pid: int) -> str:
 
 
 def test_one_receiver_at_a_time_takes_an_orphan_in(tmp_path: Path) -> None:
-    """Two starting together took the same orphan in twice (its traces split between them)."""
+    """Two starting together took the same orphan in twice (its traces split between them);
+    a taker killed while at it holds it no more."""
     lake = Lake(str(tmp_path))
     orphan = WriteAheadLog(lake)
     orphan.append({"a": [{"spanId": "1"}]})
     orphan.close(written=False)
     first, second = WriteAheadLog(lake), WriteAheadLog(lake)
-    assert first.owners.claim(orphan.folder)
-    assert first.owners.claim(orphan.folder)  # still its own
-    assert not second.owners.claim(orphan.folder)
-    first.close(written=True)  # stopped while taking it in: the claim is free again
-    assert second.owners.claim(orphan.folder)
+    held = first.owners.claim(orphan.folder)
+    assert held is not None and second.owners.claim(orphan.folder) is None
+    held.release()  # done with it (or stopped)
+    again = second.owners.claim(orphan.folder)
+    assert again is not None
+    again.release()
+    holding = subprocess.Popen([sys.executable, "-c", HOLD, orphan.folder], stdout=subprocess.PIPE)
+    assert holding.stdout is not None and holding.stdout.readline() == b"held\n"
+    assert first.owners.claim(orphan.folder) is None
+    holding.kill()
+    holding.wait()
+    taken = first.owners.claim(orphan.folder)
+    assert taken is not None
+    taken.release()
+    first.close(written=True)
     second.close(written=True)
+
+
+HOLD = """
+import fcntl, os, sys, time
+handle = open(os.path.join(sys.argv[1], "_claim"), "ab")
+fcntl.flock(handle, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
 
 
 def test_an_alive_that_cannot_be_read_now_tells_nothing(tmp_path: Path) -> None:

@@ -50,16 +50,16 @@ from trajectory_assets.ingest.otlp_traces import (
     read_request,
     rejection,
     reused_reason,
+    trace_rows,
 )
 from trajectory_assets.ingest.otlp_turns import AppTurns
 from trajectory_assets.lake.fs import lake_from_env
-from trajectory_assets.lake.layout import id_problem
 from trajectory_assets.lake.quarantine import keep_rejected
-from trajectory_assets.lake.raw_write import storable
 
 log = logging.getLogger(__name__)
 
 MAX_KNOWN_SESSIONS = 200_000
+RETRY_S = 1.0  # before a trace with an event its logger dropped is mapped again
 
 
 class OtlpReceiver:
@@ -220,8 +220,7 @@ class OtlpReceiver:
             ready = [
                 key
                 for key, trace in self._pending.items()
-                if everything
-                or now - trace.last_seen >= (self.settle_s if trace.has_root else self.idle_s)
+                if everything or now - trace.last_seen >= self._quiet_s(trace)
             ]
             traces = [(key, self._pending.pop(key)) for key in ready]
             for _key, trace in traces:
@@ -239,8 +238,7 @@ class OtlpReceiver:
                 if key in self._pending:  # spans came meanwhile: mapped again, all of them
                     continue
                 if trace.unlogged and not everything:  # its logger's buffer was full
-                    trace.last_seen = now
-                    self._pending[key] = trace
+                    self._retry(key, trace, now)
                     continue
                 self._done[key] = trace
                 self._done_bytes += trace.bytes
@@ -269,10 +267,27 @@ class OtlpReceiver:
         with self._lock:
             for key, trace in let_go:  # its root, come later, writes no second end
                 self._mapping.pop(key, None)
-                if key not in self._pending and trace.start_written and trace.session:
+                if key not in self._pending and trace.unlogged:  # its logger's buffer was full
+                    trace.letting_go = True
+                    self._retry(key, trace, time.monotonic())
+                elif key not in self._pending and trace.start_written and trace.session:
                     self._ended[key] = (trace.session, trace.end_written)
             while len(self._ended) > MAX_KNOWN_SESSIONS:
                 self._ended.popitem(last=False)
+
+    def _quiet_s(self, trace: Trace) -> float:
+        """How long a trace waits after its last span before it is mapped: its root come, or
+        being mapped again (an event its logger dropped), `settle_s`; else `idle_s`."""
+        return self.settle_s if trace.has_root or trace.unlogged else self.idle_s
+
+    def _retry(self, key: tuple[str, str], trace: Trace, now: float) -> None:
+        """Map the trace again after RETRY_S, its spans counted as waiting (under the lock):
+        a full logger's traces must weigh on `overloaded()` (the 503s), not pile up unseen."""
+        trace.last_seen = now + RETRY_S
+        trace.waiting, trace.waiting_bytes = len(trace.spans), trace.bytes
+        self._pending_spans += trace.waiting
+        self._pending_bytes += trace.waiting_bytes
+        self._pending[key] = trace
 
     def _take(self, traces: list[tuple[tuple[str, str], Trace]]) -> list[Mapped]:
         """The traces' spans as they are now, to map while `add()` may add to them (under the
@@ -316,15 +331,9 @@ class OtlpReceiver:
         """Logs the trace's events not logged before, under the session its first ones went
         to; its session's end only once its root has come or, `ended`, nothing more will come
         (a trace back after it was let go of with its end written writes none again)."""
-        rows = numbered_events(trace_id, snapshot.spans, self._turns.of(app))
-        for row in rows:  # all or none: a trace is rejected whole
-            row["session_id"] = trace.session or row["session_id"]
-            if unnamed := id_problem("session_id", row["session_id"]):
-                raise UnparseableFileError(unnamed)
-        if unfit := storable(rows)[1]:  # its logger would leave the event out of its write
-            raise UnparseableFileError(unfit[0][1])
+        rows = trace_rows(numbered_events(trace_id, snapshot.spans, self._turns.of(app)), trace)
         logger = self._loggers.get(app)
-        trace.unended = not (snapshot.has_root or ended)
+        trace.unended = not (snapshot.has_root or ended or trace.letting_go)
         trace.unlogged = False
         for row in rows:
             kind = row["event_type"]

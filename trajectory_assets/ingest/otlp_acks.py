@@ -31,7 +31,7 @@ from trajectory_assets.lake.wal import (
     remove_taken,
     set_aside,
 )
-from trajectory_assets.lake.wal_owners import HEARTBEAT_S
+from trajectory_assets.lake.wal_owners import HEARTBEAT_S, Claim
 
 log = logging.getLogger(__name__)
 
@@ -164,16 +164,22 @@ class Acknowledged:
         log holds its spans, so that a failure takes in none twice and stops no other orphan."""
         spans = 0
         for folder in self.wal.orphans():
+            claim = None
             try:
-                if self.wal.owners.claim(folder):  # not another receiver's taking it in now
-                    spans += self._take(folder, add, restore)
+                claim = self.wal.owners.claim(folder)  # none: another receiver takes it in
+                if claim is not None:
+                    spans += self._take(folder, claim, add, restore)
             except Exception as exc:  # the lake down: tried again at the next round
                 log.warning("OTLP receiver: cannot take in %s now: %s", folder, exc)
+            finally:
+                if claim is not None:
+                    claim.release()
         return spans
 
     def _take(
         self,
         folder: str,
+        claim: Claim,
         add: Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object],
         restore: Callable[[str, dict[str, str]], None],
     ) -> int:
@@ -181,6 +187,7 @@ class Acknowledged:
         taken = requests = 0
         released = released_traces(lake, folder)
         for path, entry, size in entries(lake, folder):
+            claim.refresh()
             if entry is None:
                 kept = set_aside(lake, path)
                 log.error("OTLP receiver: an entry of %s cannot be read; kept at %s", folder, kept)

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers.otel_spans import Span
 from trajectory_assets.lake.layout import id_problem
+from trajectory_assets.lake.raw_write import storable
 from trajectory_assets.schema import RAW_EVENTS
 
 START, END = "session_start", "session_end"
@@ -40,6 +41,7 @@ class Trace:
     entries: set[int] = field(default_factory=set)  # of the write-ahead log, not yet released
     unlogged: bool = False  # an event its logger dropped at the last mapping (a full buffer)
     noted: bool = False  # its session is in the write-ahead log (`Acknowledged.note_session`)
+    letting_go: bool = False  # let go of: its end is written without its root
 
 
 class Snapshot(NamedTuple):
@@ -75,6 +77,19 @@ def read_request(parts: Sequence[tuple[str, list[dict[str, Any]], int]]) -> tupl
         refused.setdefault(app, []).extend(bad)
         taken.append((app, spans, nbytes // max(1, len(raw_spans))))
     return taken, refused
+
+
+def trace_rows(rows: list[dict[str, Any]], trace: Trace) -> list[dict[str, Any]]:
+    """A trace's rows under the session its first events went to, checked all or none (a trace
+    is rejected whole): a session id no folder holds, or a value no raw column holds, which its
+    logger would leave out of its write (and its entries would wait for ever)."""
+    for row in rows:
+        row["session_id"] = trace.session or row["session_id"]
+        if unnamed := id_problem("session_id", row["session_id"]):
+            raise UnparseableFileError(unnamed)
+    if unfit := storable(rows)[1]:
+        raise UnparseableFileError(unfit[0][1])
+    return rows
 
 
 def rejection(

@@ -7,18 +7,20 @@ its receiver stopped. Any other owner has ended once its folder (`_alive` and th
 entries) has not changed for STALE_S, as this receiver's own clock measures it from when it
 first saw it that way: no two machines' clocks are compared.
 
-A receiver takes an orphan in only once it holds the orphan's `_claim` (the next receivers
-starting at the same moment took the same orphan in twice): locally an exclusive create; on an
-object store, its claim still there CLAIM_SETTLE_S after it wrote it (the last writer wins).
+A receiver takes an orphan in only while it holds the orphan's `_claim` (receivers starting at
+the same moment took the same orphan in twice): locally a lock on the file, which ends with its
+process; on an object store, its claim still there CLAIM_SETTLE_S after it wrote it (the last
+writer wins), rewritten while it works, and taken for its taker's end as an owner's would be.
 """
 
 import contextlib
+import fcntl
 import json
 import os
 import posixpath
 import socket
 import time
-from typing import TypedDict
+from typing import IO, TypedDict
 
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.processes import running_elsewhere, this_process_started
@@ -67,9 +69,14 @@ class Owners:
         _OPEN.discard(self.folder)
 
     def forget_others(self, folders: list[str]) -> None:
-        """Folders no longer there (taken in, or removed by their owner) are not watched."""
+        """Folders no longer there (taken in, or removed by their owner) are not watched, nor
+        their claims."""
         present = set(folders)
-        self._seen = {f: seen for f, seen in self._seen.items() if f in present}
+        self._seen = {
+            f: seen
+            for f, seen in self._seen.items()
+            if f in present or posixpath.dirname(f) in present
+        }
 
     def gone(self, folder: str) -> bool:
         fs = self.lake.fs
@@ -78,8 +85,6 @@ class Owners:
             names = sorted(posixpath.basename(p) for p in fs.ls(folder, detail=False))
             if ALIVE in names:
                 alive = fs.cat_file(posixpath.join(folder, ALIVE))
-            elif not any(name.endswith(".json.gz") for name in names):
-                return False  # nothing to take in (or a receiver starting in it)
         except OSError:  # taken in meanwhile, or cannot be read now: nothing can be told
             return False
         here = _here(alive)
@@ -87,42 +92,44 @@ class Owners:
             return folder not in _OPEN
         if here is not None:
             return here != ""
+        # (a folder without `_alive` or entries: a receiver starting in it writes one at once;
+        # one killed in its first write, or a taker in its last, left it)
         return self._silent(folder, (alive or b"") + "\n".join(names).encode())
 
-    def claim(self, folder: str) -> bool:
-        """Whether this receiver may take the orphan in: it holds its claim now, or the one who
-        held it has ended as an owner would."""
-        fs = self.lake.fs
+    def claim(self, folder: str) -> "Claim | None":
+        """The orphan's claim, when this receiver may take it in now: no other receiver holds
+        it, or the one that did has ended as an owner would."""
         path = posixpath.join(folder, CLAIM)
+        if self.lake.is_local:  # held as long as this process holds the file open
+            try:
+                handle = open(path, "ab")  # noqa: SIM115 - closed by Claim.release
+            except FileNotFoundError:  # taken in meanwhile
+                return None
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                return None
+            return Claim(self.lake, path, handle, b"")
+        fs = self.lake.fs
         with contextlib.suppress(FileNotFoundError):
             held = fs.cat_file(path)
-            if held == self._claim:
-                return True
             here = _here(held)
             if here == this_process_started():
                 here = "" if json.loads(held).get("folder") in _OPEN else here
             if here == "" or (here is None and not self._silent(path, held)):
-                return False  # another receiver takes it in now
+                return None  # another receiver takes it in now
+            if fs.cat_file(path) != held:
+                return None  # claimed again meanwhile
             fs.rm(path)  # its receiver ended while taking it in
-        if self.lake.is_local:
-            try:
-                with open(path, "xb") as claim:
-                    claim.write(self._claim)
-                return True
-            except FileExistsError:
-                return False
-        write_file_atomic(self.lake, path, self._claim)
-        time.sleep(CLAIM_SETTLE_S)
-        return bool(fs.cat_file(path) == self._claim)
+        claim = Claim(self.lake, path, None, self._claim_document())
+        claim.refresh(force=True)
+        time.sleep(CLAIM_SETTLE_S)  # the last writer wins
+        return claim if fs.cat_file(path) == claim.document else None
 
-    @property
-    def _claim(self) -> bytes:
-        claimer = {
-            "owner": this_process_started(),
-            "machine": this_machine(),
-            "folder": self.folder,
-        }
-        return json.dumps(claimer).encode()
+    def _claim_document(self) -> bytes:
+        claimer = {"owner": this_process_started(), "machine": this_machine()}
+        return json.dumps({**claimer, "folder": self.folder, "at": time.time()}).encode()
 
     def _silent(self, folder: str, shown: bytes) -> bool:
         now = time.monotonic()
@@ -131,6 +138,30 @@ class Owners:
             self._seen[folder] = (shown, now)
             return False
         return now - seen[1] >= self.stale_s
+
+
+class Claim:
+    """A receiver's hold on an orphan while it takes it in: locally a lock on the claim file
+    (gone with the process), on an object store the claim object, rewritten every HEARTBEAT_S
+    so that other receivers see its taker alive."""
+
+    def __init__(self, lake: Lake, path: str, handle: IO[bytes] | None, document: bytes) -> None:
+        self.lake = lake
+        self.path = path
+        self.handle = handle
+        self.document = document
+        self._written = 0.0
+
+    def refresh(self, *, force: bool = False) -> None:
+        if self.handle is None and (force or time.monotonic() - self._written >= HEARTBEAT_S):
+            claim = json.loads(self.document)
+            self.document = json.dumps({**claim, "at": time.time()}).encode()
+            write_file_atomic(self.lake, self.path, self.document)
+            self._written = time.monotonic()
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
 
 
 def _here(content: bytes | None) -> str | None:
