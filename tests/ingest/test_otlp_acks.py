@@ -345,7 +345,7 @@ def test_an_end_dropped_when_its_trace_was_let_go_of_is_written_once_there_is_ro
     logger's traces waiting to be mapped again weighed on nothing that answers 503."""
     from trajectory_assets.ingest.logger import EventLogger
 
-    full = [3]  # the logger's buffer is full for the first ends logged
+    full = [2]  # the logger's buffer is full for the first ends logged
     log = EventLogger.log
 
     def dropping(self: EventLogger, session_id: str, event_type: str, **fields: Any) -> Any:
@@ -362,10 +362,35 @@ def test_an_end_dropped_when_its_trace_was_let_go_of_is_written_once_there_is_ro
     receiver.max_pending_spans = 1
     try:
         receiver.add(None, [CALL])
-        _until(lambda: full[0] < 3)
+        _until(lambda: full[0] < 2)
         assert receiver.overloaded()  # the trace waits to be mapped again: it counts
         _until(lambda: not _entries(lake))
         assert session_events(tmp_path) == WHOLE
     finally:
         receiver.close()
     assert not (lake / "_serve").exists()
+
+
+def test_a_late_span_s_entry_names_the_session_its_trace_was_written_under(
+    tmp_path: Path,
+) -> None:
+    """A span come after its trace was written with its root (an exporter's retry, a late
+    one), then a kill: the next receiver took it in without the root and wrote the trace's
+    events again under the trace's id."""
+    lake = tmp_path / "lake"
+    receiver = OtlpReceiver(
+        str(lake), app_id="a", logger_options=LOGGER, settle_s=0.01, idle_s=0.01
+    )
+    try:
+        child = c1_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2, conversation=False)
+        receiver.add(None, [child, ROOT])
+        _until(lambda: not _entries(lake) and raw_events(lake).num_rows == 3)
+        receiver.settle_s = 60  # the late span waits now
+        late = c1_span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "chat", 3, 4, conversation=False)
+        receiver.add(None, [late])
+        (entry,) = _entries(lake)
+        assert json.loads(gzip.decompress(entry.read_bytes()))["sessions"] == {"a": {TRACE: "c-1"}}
+        receiver.add(None, [child])  # sent again: its entry is held by nothing and goes
+        assert _entries(lake) == [entry]
+    finally:
+        receiver.close()

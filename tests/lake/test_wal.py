@@ -153,3 +153,20 @@ def test_a_taken_orphan_goes_with_the_temporary_file_its_killed_owner_left(
     (folder / "_claim").write_text("{}")
     remove_taken(Lake(str(tmp_path)), str(folder))
     assert not Path(tmp_path, "_serve").exists()
+
+
+def test_forget_is_not_refused_a_session_an_entry_kept_for_another_has_written(
+    tmp_path: Path,
+) -> None:
+    from trajectory_assets.lake.mentions import Sessions
+    from trajectory_assets.lake.wal import entries_naming
+
+    lake = Lake(str(tmp_path))
+    log = WriteAheadLog(lake)
+    done = {"traceId": "1" * 32, "attributes": {"gen_ai.conversation.id": "done-1"}}
+    waiting = {"traceId": "2" * 32, "attributes": {"gen_ai.conversation.id": "waits-2"}}
+    number = log.append({"a": [done, waiting]})
+    log.write_released({number: [("a", "1" * 32)]})
+    named = entries_naming(lake, Sessions("a", frozenset({"done-1", "waits-2"})), whole_app=False)
+    assert list(named.values()) == [["waits-2"]]
+    log.close(written=True)

@@ -149,8 +149,11 @@ class OtlpReceiver:
         taken, rejected = read_request(parts)
         self._keep_rejected(rejected)  # before the client hears: it will not send them again
         records = {app: [raw for _span, raw in spans] for app, spans, _weight in taken if spans}
-        entry = self._acks.write(records) if self._acks is not None and records else None
+        entry = None
+        if self._acks is not None and records:
+            entry = self._acks.write(records, self._written_under, taken)
         reused: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        held = False
         with self._lock:
             for app, spans, weight in taken:
                 for span, raw in spans:
@@ -167,14 +170,22 @@ class OtlpReceiver:
                         reused.setdefault(app, []).append((reused_reason(span, differ), raw))
                     trace.last_seen = now
                     trace.has_root = trace.has_root or span.parent_id is None
-                    if entry is not None and self._acks is not None:
+                    if entry is not None and self._acks is not None and known is None:
                         self._acks.hold(trace, (app, span.trace_id), entry)
+                        held = True
             bad = [b for kept in (rejected, reused) for by_app in kept.values() for b in by_app]
             self.stats["spans"] += sum(len(spans) for _a, spans, _w in taken)
             self.stats["spans"] -= sum(len(by_app) for by_app in reused.values())
             self.stats["rejected_spans"] += len(bad)
         self._keep_rejected(reused)
+        if entry is not None and self._acks is not None and not held:  # all sent before
+            self._acks.wal.release([entry])
         return len(bad), bad[0][0] if bad else ""
+
+    def _written_under(self, key: tuple[str, str]) -> str | None:
+        """The session a trace's events were written under, if any were (under the lock)."""
+        trace = self._pending.get(key) or self._mapping.get(key) or self._done.get(key)
+        return trace.session if trace else self._ended.get(key, (None, False))[0]
 
     def _joined(self, key: tuple[str, str]) -> Trace:
         """The trace a span joins (under the lock): one waiting, or being mapped or let go of
@@ -206,7 +217,7 @@ class OtlpReceiver:
 
     def _keep_up(self, now: float, *, take_over: bool = False) -> None:
         if self._acks is not None:
-            taken = self._acks.keep_up(now, self._add, self._restore, take_over=take_over)
+            taken = self._acks.keep_up(now, self._add, self._pending.get, take_over=take_over)
             self.stats["taken_in"] += taken
 
     def map_ready(self, *, everything: bool = False) -> int:
@@ -281,9 +292,11 @@ class OtlpReceiver:
         return self.settle_s if trace.has_root or trace.unlogged else self.idle_s
 
     def _retry(self, key: tuple[str, str], trace: Trace, now: float) -> None:
-        """Map the trace again after RETRY_S, its spans counted as waiting (under the lock):
-        a full logger's traces must weigh on `overloaded()` (the 503s), not pile up unseen."""
-        trace.last_seen = now + RETRY_S
+        """Map the trace again after RETRY_S, doubling at each try up to a minute, its spans
+        counted as waiting (under the lock): a full logger's traces must weigh on
+        `overloaded()` (the 503s), not pile up unseen, nor be mapped every round."""
+        trace.retries += 1
+        trace.last_seen = now + min(60.0, RETRY_S * 2 ** (trace.retries - 1))
         trace.waiting, trace.waiting_bytes = len(trace.spans), trace.bytes
         self._pending_spans += trace.waiting
         self._pending_bytes += trace.waiting_bytes
@@ -353,23 +366,6 @@ class OtlpReceiver:
             self.stats["events"] += 1
         if trace.unended and not trace.noted and self._acks is not None:
             self._acks.note_session(app, trace_id, trace)
-
-    def _restore(self, app: str, sessions: dict[str, str]) -> None:
-        """The sessions a receiver stopped before their traces ended wrote them under (their
-        spans taken in before the note, which follows them in its log)."""
-        for trace_id, session in sessions.items():
-            with self._lock:
-                trace = self._pending.get((app, trace_id))
-                if trace is not None and trace.session is None:
-                    trace.session = session
-            if trace is not None and trace.session != session:  # its root came here first
-                log.warning(
-                    "OTLP receiver: trace %s is in sessions %s and %s: it was written under "
-                    "the first before a receiver stopped",
-                    *(trace_id, session, trace.session),
-                )
-            if trace is not None and self._acks is not None:
-                self._acks.note_session(app, trace_id, trace)
 
     def _reject(
         self, app: str, trace_id: str, trace: Trace, spans: list[Span], exc: Exception

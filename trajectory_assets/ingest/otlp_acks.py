@@ -20,7 +20,7 @@ from typing import Any
 from trajectory_assets.ingest.importers.otel_spans import Span
 from trajectory_assets.ingest.logger import EventLogger
 from trajectory_assets.ingest.logger.buffer import WrittenMark
-from trajectory_assets.ingest.otlp_traces import Snapshot, Trace
+from trajectory_assets.ingest.otlp_traces import Snapshot, Taken, Trace
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.wal import (
     WriteAheadLog,
@@ -59,9 +59,42 @@ class Acknowledged:
         self._released: dict[int, list[TraceKey]] = {}  # as the log says it now
         self._checked = 0.0  # when orphans were last looked for
 
-    def write(self, records: dict[str, list[dict[str, Any]]]) -> int:
-        """Keep a request's accepted spans (by app) before the client hears they were taken."""
-        return self.wal.append(records)
+    def write(
+        self,
+        records: dict[str, list[dict[str, Any]]],
+        written_under: Callable[[TraceKey], str | None],
+        taken: Taken,
+    ) -> int:
+        """Keep a request's accepted spans (by app) before the client hears they were taken,
+        with the sessions those of its traces already written went to (a late span, taken in
+        without its root, goes to its trace's session)."""
+        sessions: dict[str, dict[str, str]] = {}
+        with self._traces_lock:
+            for app, spans, _weight in taken:
+                for span, _raw in spans:
+                    if (session := written_under((app, span.trace_id))) is not None:
+                        sessions.setdefault(app, {})[span.trace_id] = session
+        return self.wal.append(records, sessions)
+
+    def restore(
+        self, app: str, sessions: dict[str, str], waiting: Callable[[TraceKey], Trace | None]
+    ) -> None:
+        """The sessions a receiver stopped before their traces ended wrote them under (their
+        spans taken in before the note, which follows them in its log)."""
+        for trace_id, session in sessions.items():
+            with self._traces_lock:
+                trace = waiting((app, trace_id))
+                if trace is not None and trace.session is None:
+                    trace.session = session
+            if trace is None:
+                continue
+            if trace.session != session:  # its root came here first
+                log.warning(
+                    "OTLP receiver: trace %s is in sessions %s and %s: it was written under "
+                    "the first before a receiver stopped",
+                    *(trace_id, session, trace.session),
+                )
+            self.note_session(app, trace_id, trace)
 
     def hold(self, trace: Trace, key: TraceKey, entry: int) -> None:
         """The trace has spans of the entry (under the receiver's lock)."""
@@ -120,9 +153,10 @@ class Acknowledged:
             self._handed = still + self._handed
             for entry in [e for e, traces in self._unwritten.items() if not traces]:
                 del self._unwritten[entry]
-                self._written.pop(entry, None)
                 self._done.add(entry)
-            released = {e: sorted(t) for e, t in self._written.items() if e in self._unwritten}
+            # an entry to delete stays listed until it is gone: a kill in between must not
+            # take its written traces in
+            released = {e: sorted(t) for e, t in self._written.items()}
             done = sorted(self._done)
         if released != self._released:
             self.wal.write_released(released)
@@ -130,12 +164,14 @@ class Acknowledged:
         self.wal.release(done)  # (a failure leaves them for the next round)
         with self._lock:
             self._done.difference_update(done)
+            for entry in done:
+                self._written.pop(entry, None)
 
     def keep_up(
         self,
         now: float,
         add: Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object],
-        restore: Callable[[str, dict[str, str]], None],
+        waiting: Callable[[TraceKey], Trace | None],
         *,
         take_over: bool = False,
     ) -> int:
@@ -144,7 +180,7 @@ class Acknowledged:
         try:
             self.release()
             if take_over or self.take_over_due(now):
-                return self.take_over(add, restore)
+                return self.take_over(add, waiting)
         except Exception as exc:  # the lake down: tried again at the next round
             log.warning("OTLP receiver: the write-ahead log: %s: %s", type(exc).__name__, exc)
         return 0
@@ -157,7 +193,7 @@ class Acknowledged:
     def take_over(
         self,
         add: Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object],
-        restore: Callable[[str, dict[str, str]], None],
+        waiting: Callable[[TraceKey], Trace | None],
     ) -> int:
         """Take in the entries of receivers on the lake that stopped before writing them; the
         spans taken in. Each orphan's entries in order, each deleted once this receiver's own
@@ -168,7 +204,7 @@ class Acknowledged:
             try:
                 claim = self.wal.owners.claim(folder)  # none: another receiver takes it in
                 if claim is not None:
-                    spans += self._take(folder, claim, add, restore)
+                    spans += self._take(folder, claim, add, waiting)
             except Exception as exc:  # the lake down: tried again at the next round
                 log.warning("OTLP receiver: cannot take in %s now: %s", folder, exc)
             finally:
@@ -181,7 +217,7 @@ class Acknowledged:
         folder: str,
         claim: Claim,
         add: Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object],
-        restore: Callable[[str, dict[str, str]], None],
+        waiting: Callable[[TraceKey], Trace | None],
     ) -> int:
         lake = self.wal.lake
         taken = requests = 0
@@ -193,8 +229,13 @@ class Acknowledged:
                 log.error("OTLP receiver: an entry of %s cannot be read; kept at %s", folder, kept)
                 continue
             written = released.get(entry_number(path), set())  # written long since
-            parts = [
-                (app, [r for r in records if (app, Span(r).trace_id) not in written], size)
+            count = sum(len(records) for records in entry["records"].values()) or 1
+            parts = [  # each app's records with their share of the entry's bytes
+                (
+                    app,
+                    [r for r in records if (app, Span(r).trace_id) not in written],
+                    size * len(records) // count,
+                )
                 for app, records in entry["records"].items()
             ]
             if any(records for _app, records, _size in parts):
@@ -202,7 +243,8 @@ class Acknowledged:
                 taken += sum(len(records) for _app, records, _size in parts)
                 requests += 1
             for app, sessions in entry.get("sessions", {}).items():
-                restore(app, {t: s for t, s in sessions.items() if (app, t) not in written})
+                noted = {t: s for t, s in sessions.items() if (app, t) not in written}
+                self.restore(app, noted, waiting)
             remove_files(lake, [path])
         remove_taken(lake, folder)
         log.warning(

@@ -42,6 +42,7 @@ class Trace:
     unlogged: bool = False  # an event its logger dropped at the last mapping (a full buffer)
     noted: bool = False  # its session is in the write-ahead log (`Acknowledged.note_session`)
     letting_go: bool = False  # let go of: its end is written without its root
+    retries: int = 0  # mappings again for events its logger dropped
 
 
 class Snapshot(NamedTuple):

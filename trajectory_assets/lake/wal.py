@@ -186,13 +186,25 @@ def entries_naming(lake: Lake, sessions: Sessions, *, whole_app: bool) -> dict[s
     """Entries of the app with records that name the sessions (any of the app's, `whole_app`),
     and which: spans a receiver acknowledged and will write."""
     found = {}
+    released: dict[str, dict[int, set[tuple[str, str]]]] = {}
     for path, entry, _size in all_entries(lake):
-        records = entry["records"].get(sessions.app_id)
-        noted = entry.get("sessions", {}).get(sessions.app_id)
-        if records is None and noted is None:
+        folder = posixpath.dirname(path)
+        if folder not in released:
+            released[folder] = released_traces(lake, folder)
+        written = {
+            t for a, t in released[folder].get(entry_number(path), set()) if a == sessions.app_id
+        }
+        records = [
+            r
+            for r in entry["records"].get(sessions.app_id, [])
+            if str(r.get("traceId", "")).lower() not in written  # those are in the raw lake
+        ]
+        noted = entry.get("sessions", {}).get(sessions.app_id, {})
+        noted = {t: s for t, s in noted.items() if t not in written}
+        if not records and not noted:
             continue
-        named = set().union(*(sessions.in_values(r) for r in records or []))
-        named |= sessions.in_values(noted or {})
+        named = set().union(*(sessions.in_values(r) for r in records))
+        named |= sessions.in_values(noted)
         if named or whole_app:
             found[path] = sorted(named) or ["(any of the app's)"]
     return found

@@ -115,8 +115,9 @@ class Owners:
         with contextlib.suppress(FileNotFoundError):
             held = fs.cat_file(path)
             here = _here(held)
-            if here == this_process_started():
-                here = "" if json.loads(held).get("folder") in _OPEN else here
+            if here == this_process_started():  # its own, left by a failed take: claimed again
+                taker = json.loads(held).get("folder")
+                here = "" if taker in _OPEN and taker != self.folder else here
             if here == "" or (here is None and not self._silent(path, held)):
                 return None  # another receiver takes it in now
             if fs.cat_file(path) != held:
