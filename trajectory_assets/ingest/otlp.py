@@ -149,11 +149,12 @@ class OtlpReceiver:
         taken, rejected = read_request(parts)
         self._keep_rejected(rejected)  # before the client hears: it will not send them again
         records = {app: [raw for _span, raw in spans] for app, spans, _weight in taken if spans}
-        entry = None
+        entry: int | None = None
+        noted: dict[str, dict[str, str]] = {}
         if self._acks is not None and records:
-            entry = self._acks.write(records, self._written_under, taken)
+            entry, noted = self._acks.write(records, self._written_under, taken)
         reused: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        held = False
+        unnoted: dict[tuple[str, str], Trace] = {}  # written meanwhile: noted below
         with self._lock:
             for app, spans, weight in taken:
                 for span, raw in spans:
@@ -170,16 +171,18 @@ class OtlpReceiver:
                         reused.setdefault(app, []).append((reused_reason(span, differ), raw))
                     trace.last_seen = now
                     trace.has_root = trace.has_root or span.parent_id is None
-                    if entry is not None and self._acks is not None and known is None:
+                    if entry is not None and self._acks is not None:
                         self._acks.hold(trace, (app, span.trace_id), entry)
-                        held = True
+                        if trace.session not in (None, noted.get(app, {}).get(span.trace_id)):
+                            unnoted[app, span.trace_id] = trace
             bad = [b for kept in (rejected, reused) for by_app in kept.values() for b in by_app]
             self.stats["spans"] += sum(len(spans) for _a, spans, _w in taken)
             self.stats["spans"] -= sum(len(by_app) for by_app in reused.values())
             self.stats["rejected_spans"] += len(bad)
         self._keep_rejected(reused)
-        if entry is not None and self._acks is not None and not held:  # all sent before
-            self._acks.wal.release([entry])
+        for (app, trace_id), trace in unnoted.items():
+            if self._acks is not None:
+                self._acks.note_session(app, trace_id, trace, again=True)
         return len(bad), bad[0][0] if bad else ""
 
     def _written_under(self, key: tuple[str, str]) -> str | None:
@@ -296,7 +299,7 @@ class OtlpReceiver:
         counted as waiting (under the lock): a full logger's traces must weigh on
         `overloaded()` (the 503s), not pile up unseen, nor be mapped every round."""
         trace.retries += 1
-        trace.last_seen = now + min(60.0, RETRY_S * 2 ** (trace.retries - 1))
+        trace.last_seen = now + min(60.0, RETRY_S * 2 ** min(trace.retries - 1, 6))
         trace.waiting, trace.waiting_bytes = len(trace.spans), trace.bytes
         self._pending_spans += trace.waiting
         self._pending_bytes += trace.waiting_bytes
@@ -364,6 +367,7 @@ class OtlpReceiver:
             self._note_day(app, row)
             trace.logged.add(row["event_id"])
             self.stats["events"] += 1
+        trace.retries = trace.retries if trace.unlogged else 0
         if trace.unended and not trace.noted and self._acks is not None:
             self._acks.note_session(app, trace_id, trace)
 
@@ -373,6 +377,7 @@ class OtlpReceiver:
         """Keep a trace that could not be written in the lake's rejected input, its spans as
         the receiver read them: the client was told they were taken."""
         trace.unended = trace.unlogged = False  # rejected whole: not again when let go of
+        trace.retries = 0
         reason, records = rejection(trace_id, trace, spans, exc)
         keep_rejected(self._lake, "otlp", app, [(reason, r) for r in records])
         with self._lock:

@@ -64,17 +64,17 @@ class Acknowledged:
         records: dict[str, list[dict[str, Any]]],
         written_under: Callable[[TraceKey], str | None],
         taken: Taken,
-    ) -> int:
+    ) -> tuple[int, dict[str, dict[str, str]]]:
         """Keep a request's accepted spans (by app) before the client hears they were taken,
         with the sessions those of its traces already written went to (a late span, taken in
-        without its root, goes to its trace's session)."""
+        without its root, goes to its trace's session); the entry and those sessions."""
         sessions: dict[str, dict[str, str]] = {}
         with self._traces_lock:
             for app, spans, _weight in taken:
                 for span, _raw in spans:
                     if (session := written_under((app, span.trace_id))) is not None:
                         sessions.setdefault(app, {})[span.trace_id] = session
-        return self.wal.append(records, sessions)
+        return self.wal.append(records, sessions), sessions
 
     def restore(
         self, app: str, sessions: dict[str, str], waiting: Callable[[TraceKey], Trace | None]
@@ -103,11 +103,11 @@ class Acknowledged:
             with self._lock:
                 self._unwritten.setdefault(entry, set()).add(key)
 
-    def note_session(self, app: str, trace_id: str, trace: Trace) -> None:
+    def note_session(self, app: str, trace_id: str, trace: Trace, *, again: bool = False) -> None:
         """A trace written before its root came: its session goes in the log, so that a
         receiver taking its spans in writes the rest under it too (the root may name another,
         its conversation)."""
-        if trace.session is None:
+        if trace.session is None or (trace.noted and not again):
             return
         try:
             entry = self.wal.append({}, {app: {trace_id: trace.session}})
@@ -229,14 +229,13 @@ class Acknowledged:
                 log.error("OTLP receiver: an entry of %s cannot be read; kept at %s", folder, kept)
                 continue
             written = released.get(entry_number(path), set())  # written long since
+            remaining = {
+                app: [r for r in records if (app, Span(r).trace_id) not in written]
+                for app, records in entry["records"].items()
+            }
             count = sum(len(records) for records in entry["records"].values()) or 1
             parts = [  # each app's records with their share of the entry's bytes
-                (
-                    app,
-                    [r for r in records if (app, Span(r).trace_id) not in written],
-                    size * len(records) // count,
-                )
-                for app, records in entry["records"].items()
+                (app, records, size * len(records) // count) for app, records in remaining.items()
             ]
             if any(records for _app, records, _size in parts):
                 add(parts)  # into this receiver's own log
