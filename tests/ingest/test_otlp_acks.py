@@ -422,3 +422,17 @@ def test_a_trace_written_while_a_late_span_s_entry_is_written_is_noted(
     finally:
         monkeypatch.undo()
         receiver.close()
+
+
+def test_an_entry_holds_a_trace_id_as_the_receiver_reads_it(tmp_path: Path) -> None:
+    """`forget` compares the trace ids of `_released.json` with the entry's: a `0x` id (taken
+    as the 32 hex digits it stands for) kept a written session named, and refused."""
+    lake = tmp_path / "lake"
+    receiver = OtlpReceiver(str(lake), app_id="a", settle_s=60, idle_s=60)
+    try:
+        receiver.add(None, [{**CALL, "traceId": "0x" + "1" * 30}])
+        (entry,) = _entries(lake)
+        (record,) = json.loads(gzip.decompress(entry.read_bytes()))["records"]["a"]
+        assert record["traceId"] == "00" + "1" * 30
+    finally:
+        receiver.close()

@@ -148,7 +148,11 @@ class OtlpReceiver:
         now = time.monotonic()
         taken, rejected = read_request(parts)
         self._keep_rejected(rejected)  # before the client hears: it will not send them again
-        records = {app: [raw for _span, raw in spans] for app, spans, _weight in taken if spans}
+        records = {  # the trace id as read: what `_released.json` and `forget` compare it to
+            app: [{**raw, "traceId": span.trace_id} for span, raw in spans]
+            for app, spans, _weight in taken
+            if spans
+        }
         entry: int | None = None
         noted: dict[str, dict[str, str]] = {}
         if self._acks is not None and records:
