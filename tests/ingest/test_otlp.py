@@ -364,12 +364,12 @@ def test_a_trace_neither_written_nor_kept_aside_loses_no_other(
 ) -> None:
     """The lake refusing the rejected trace too (its store down): the error left the mapping,
     so the other traces it had taken were lost, and the stop closed no logger."""
-    from trajectory_assets.ingest import otlp
+    from trajectory_assets.ingest import otlp_traces
 
     def refused(*_: object) -> None:  # s3fs passes botocore's on: no OSError
         raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
 
-    monkeypatch.setattr(otlp, "keep_rejected", refused)
+    monkeypatch.setattr(otlp_traces, "keep_rejected", refused)
     receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=60, idle_s=60)
     blank = c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)
     blank["attributes"][-1]["value"]["stringValue"] = "  "  # no session can be named so

@@ -2,6 +2,7 @@
 written: spans wait in memory for their trace's root and for the logger's write, and no exporter
 sends again what was acknowledged. (A receiver killed with SIGKILL: `tests/cli/test_serve.py`.)"""
 
+import contextlib
 import gzip
 import json
 import logging
@@ -9,7 +10,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,17 @@ def _entries(lake: Path) -> list[Path]:
     return sorted(lake.glob("_serve/*/*.json.gz"))
 
 
+@contextlib.contextmanager
+def _receiving(lake: Path, **options: Any) -> Iterator[OtlpReceiver]:
+    """A receiver of app `a` on the lake, stopped at the end: its write-ahead log goes then."""
+    receiver = OtlpReceiver(str(lake), app_id="a", **options)
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+    assert not (lake / "_serve").exists()
+
+
 def _until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -40,10 +52,7 @@ def test_an_entry_goes_once_its_events_are_written_and_not_before_its_trace_ends
     tmp_path: Path,
 ) -> None:
     lake = tmp_path / "lake"
-    receiver = OtlpReceiver(
-        str(lake), app_id="a", logger_options=LOGGER, settle_s=0.01, idle_s=0.01
-    )
-    try:
+    with _receiving(lake, logger_options=LOGGER, settle_s=0.01, idle_s=0.01) as receiver:
         receiver.add(None, [CALL])  # no root yet: mapped after idle_s, its end waits for it
         assert len(_entries(lake)) == 1  # on disk before the client hears 200
         _until(lambda: raw_events(lake).num_rows == 2)  # its start and call are written
@@ -54,9 +63,6 @@ def test_an_entry_goes_once_its_events_are_written_and_not_before_its_trace_ends
         receiver.add(None, [ROOT])
         _until(lambda: not _entries(lake))
         assert session_events(tmp_path) == WHOLE
-    finally:
-        receiver.close()
-    assert not (lake / "_serve").exists()
 
 
 def test_an_entry_of_several_traces_stays_until_each_is_written(tmp_path: Path) -> None:
@@ -130,15 +136,11 @@ def test_events_a_full_logger_dropped_are_written_once_it_has_room(tmp_path: Pat
     not mapped again, so the event waited for the next receiver."""
     lake = tmp_path / "lake"
     small = {**LOGGER, "max_buffered_events": 2}
-    receiver = OtlpReceiver(str(lake), app_id="a", logger_options=small, settle_s=0.01, idle_s=0.01)
-    try:
+    with _receiving(lake, logger_options=small, settle_s=0.01, idle_s=0.01) as receiver:
         receiver.add(None, [CALL, ROOT])
         _until(lambda: not _entries(lake))  # mapped again once the logger had room
         assert receiver.logger_stats()[0]["dropped"] >= 1
         assert session_events(tmp_path) == WHOLE
-    finally:
-        receiver.close()
-    assert not (lake / "_serve").exists()
 
 
 def test_a_trace_with_a_value_no_raw_column_holds_is_rejected_whole_and_released(
@@ -309,16 +311,10 @@ def test_entries_whose_deletion_failed_are_deleted_at_the_next_round(
         release(self, numbers)
 
     monkeypatch.setattr(WriteAheadLog, "release", once)
-    receiver = OtlpReceiver(
-        str(lake), app_id="a", logger_options=LOGGER, settle_s=0.01, idle_s=0.01
-    )
-    try:
+    with _receiving(lake, logger_options=LOGGER, settle_s=0.01, idle_s=0.01) as receiver:
         receiver.add(None, [CALL, ROOT])
         _until(lambda: not failing)  # the first deletion failed
         _until(lambda: not _entries(lake))
-    finally:
-        receiver.close()
-    assert not (lake / "_serve").exists()
 
 
 def test_a_request_of_many_services_is_one_entry(tmp_path: Path) -> None:
@@ -356,19 +352,15 @@ def test_an_end_dropped_when_its_trace_was_let_go_of_is_written_once_there_is_ro
 
     monkeypatch.setattr(EventLogger, "log", dropping)
     lake = tmp_path / "lake"
-    receiver = OtlpReceiver(
-        str(lake), app_id="a", logger_options=LOGGER, settle_s=0.01, idle_s=0.01, linger_s=0
-    )
-    receiver.max_pending_spans = 1
-    try:
+    with _receiving(
+        lake, logger_options=LOGGER, settle_s=0.01, idle_s=0.01, linger_s=0
+    ) as receiver:
+        receiver.max_pending_spans = 1
         receiver.add(None, [CALL])
         _until(lambda: full[0] < 2)
         assert receiver.overloaded()  # the trace waits to be mapped again: it counts
         _until(lambda: not _entries(lake))
         assert session_events(tmp_path) == WHOLE
-    finally:
-        receiver.close()
-    assert not (lake / "_serve").exists()
 
 
 def test_a_late_span_s_entry_names_the_session_its_trace_was_written_under(

@@ -34,7 +34,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers.otel import numbered_events, started
 from trajectory_assets.ingest.importers.otel_spans import Span, spans_app
 from trajectory_assets.ingest.logger import LoggerStats
@@ -43,22 +42,23 @@ from trajectory_assets.ingest.otlp_loggers import MAX_OPEN_APPS, AppLoggers
 from trajectory_assets.ingest.otlp_traces import (
     END,
     LOGGED_COLUMNS,
+    MAX_KNOWN_SESSIONS,
     START,
     Mapped,
+    SessionDays,
     Snapshot,
     Trace,
+    keep_all_rejected,
+    keep_trace_rejected,
     read_request,
-    rejection,
     reused_reason,
     trace_rows,
 )
 from trajectory_assets.ingest.otlp_turns import AppTurns
 from trajectory_assets.lake.fs import lake_from_env
-from trajectory_assets.lake.quarantine import keep_rejected
 
 log = logging.getLogger(__name__)
 
-MAX_KNOWN_SESSIONS = 200_000
 RETRY_S = 1.0  # before a trace with an event its logger dropped is mapped again
 
 
@@ -105,8 +105,8 @@ class OtlpReceiver:
         self._turns = AppTurns(self._lake)
         self.stats = {"requests": 0, "spans": 0, "rejected_spans": 0, "traces": 0, "events": 0}
         self.stats["taken_in"] = 0  # spans a receiver stopped before writing them acknowledged
-        self.days: set[str] = set()  # the days (dt) of the sessions logged, to materialize
-        self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._session_days = SessionDays()
+        self.days = self._session_days.days  # of the sessions logged, to materialize
         self._ended: OrderedDict[tuple[str, str], tuple[str, bool]] = OrderedDict()  # let go
         self._mapping: dict[tuple[str, str], Trace] = {}  # being mapped or let go of now
         self._acks = Acknowledged(self._lake, self._lock) if write_ahead else None
@@ -147,7 +147,7 @@ class OtlpReceiver:
     def _add(self, parts: Sequence[tuple[str, list[dict[str, Any]], int]]) -> tuple[int, str]:
         now = time.monotonic()
         taken, rejected = read_request(parts)
-        self._keep_rejected(rejected)  # before the client hears: it will not send them again
+        keep_all_rejected(self._lake, rejected)  # before the client hears: none comes again
         records = {  # the trace id as read: what `_released.json` and `forget` compare it to
             app: [{**raw, "traceId": span.trace_id} for span, raw in spans]
             for app, spans, _weight in taken
@@ -163,18 +163,12 @@ class OtlpReceiver:
             for app, spans, weight in taken:
                 for span, raw in spans:
                     trace = self._joined((app, span.trace_id))
-                    known = trace.spans.get(span.span_id)
-                    if known is None:
-                        trace.spans[span.span_id] = span
-                        trace.bytes += weight
-                        trace.waiting += 1
-                        trace.waiting_bytes += weight
+                    differ = trace.add_span(span, weight, now)
+                    if differ is None:
                         self._pending_spans += 1
                         self._pending_bytes += weight
-                    elif differ := known.differences(span):
+                    elif differ:
                         reused.setdefault(app, []).append((reused_reason(span, differ), raw))
-                    trace.last_seen = now
-                    trace.has_root = trace.has_root or span.parent_id is None
                     if entry is not None and self._acks is not None:
                         self._acks.hold(trace, (app, span.trace_id), entry)
                         if trace.session not in (None, noted.get(app, {}).get(span.trace_id)):
@@ -183,7 +177,7 @@ class OtlpReceiver:
             self.stats["spans"] += sum(len(spans) for _a, spans, _w in taken)
             self.stats["spans"] -= sum(len(by_app) for by_app in reused.values())
             self.stats["rejected_spans"] += len(bad)
-        self._keep_rejected(reused)
+        keep_all_rejected(self._lake, reused)
         for (app, trace_id), trace in unnoted.items():
             if self._acks is not None:
                 self._acks.note_session(app, trace_id, trace, again=True)
@@ -207,11 +201,6 @@ class OtlpReceiver:
                 trace = done or self._back(key)
             self._pending[key] = trace
         return trace
-
-    def _keep_rejected(self, by_app: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
-        for app, rejected in by_app.items():
-            if rejected:
-                keep_rejected(self._lake, "otlp", app, rejected)
 
     # ------------------------------------------------------------------ mapping (own thread)
     def _run(self) -> None:
@@ -335,11 +324,7 @@ class OtlpReceiver:
                     log.error(
                         "OTLP receiver: app %s: trace %s (%d spans) could not be written (%s) "
                         "nor kept aside (%s): its spans stay in the write-ahead log",
-                        app,
-                        trace_id,
-                        len(snapshot.spans),
-                        exc,
-                        kept,
+                        *(app, trace_id, len(snapshot.spans), exc, kept),
                     )
                     continue
             if self._acks is not None:
@@ -368,7 +353,7 @@ class OtlpReceiver:
             trace.start_written |= kind == START
             trace.end_written |= kind == END
             trace.session = row["session_id"]
-            self._note_day(app, row)
+            self._session_days.note(app, row)
             trace.logged.add(row["event_id"])
             self.stats["events"] += 1
         trace.retries = trace.retries if trace.unlogged else 0
@@ -382,24 +367,9 @@ class OtlpReceiver:
         the receiver read them: the client was told they were taken."""
         trace.unended = trace.unlogged = False  # rejected whole: not again when let go of
         trace.retries = 0
-        reason, records = rejection(trace_id, trace, spans, exc)
-        keep_rejected(self._lake, "otlp", app, [(reason, r) for r in records])
+        kept = keep_trace_rejected(self._lake, app, trace_id, trace, spans, exc)
         with self._lock:
-            self.stats["rejected_spans"] += len(records)
-        if isinstance(exc, UnparseableFileError | ValueError):
-            log.error("OTLP receiver: app %s: %s", app, reason)
-        else:
-            log.exception("OTLP receiver: app %s: %s", app, reason)
-
-    def _note_day(self, app: str, row: dict[str, Any]) -> None:
-        """A session lands under the day of the first event its logger sees (see `logger`)."""
-        key = (app, row["session_id"])
-        if key in self._sessions:
-            return
-        self._sessions[key] = None
-        if len(self._sessions) > MAX_KNOWN_SESSIONS:
-            self._sessions.popitem(last=False)
-        self.days.add(row["ts"].date().isoformat())
+            self.stats["rejected_spans"] += kept
 
     def _forget_turns(self, app: str) -> None:
         """An app whose logger was closed for another: its turns are read again if it returns,

@@ -179,7 +179,7 @@ class Acknowledged:
         receivers' left behind; the spans taken in."""
         try:
             self.release()
-            if take_over or self.take_over_due(now):
+            if take_over or self._take_over_due(now):
                 return self.take_over(add, waiting)
         except Exception as exc:  # the lake down: tried again at the next round
             log.warning("OTLP receiver: the write-ahead log: %s: %s", type(exc).__name__, exc)
@@ -255,7 +255,7 @@ class Acknowledged:
         )
         return taken
 
-    def take_over_due(self, now: float) -> bool:
+    def _take_over_due(self, now: float) -> bool:
         if now - self._checked < HEARTBEAT_S:
             return False
         self._checked = now

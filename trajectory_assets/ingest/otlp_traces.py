@@ -4,15 +4,23 @@ Kept apart from the receiver: the state of one trace, and the checks of a span a
 are what a reader of the receiver's bookkeeping (`otlp.OtlpReceiver`) needs to see first.
 """
 
+import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from trajectory_assets.errors import UnparseableFileError
 from trajectory_assets.ingest.importers.otel_spans import Span
+from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import id_problem
+from trajectory_assets.lake.quarantine import keep_rejected
 from trajectory_assets.lake.raw_write import storable
 from trajectory_assets.schema import RAW_EVENTS
+
+log = logging.getLogger("trajectory_assets.ingest.otlp")
+
+MAX_KNOWN_SESSIONS = 200_000  # a long-running receiver's memory of sessions, each kind
 
 START, END = "session_start", "session_end"
 """The event a trace's root gives the true values of (its end and status); its start is
@@ -43,6 +51,21 @@ class Trace:
     noted: bool = False  # its session is in the write-ahead log (`Acknowledged.note_session`)
     letting_go: bool = False  # let go of: its end is written without its root
     retries: int = 0  # mappings again for events its logger dropped
+
+    def add_span(self, span: Span, weight: int, now: float) -> list[str] | None:
+        """Take a span come in (`weight`: the bytes it came in); None when it is new, else how
+        it differs from the one of its id the trace holds (nothing: the same span, sent
+        again)."""
+        self.last_seen = now
+        self.has_root = self.has_root or span.parent_id is None
+        known = self.spans.get(span.span_id)
+        if known is not None:
+            return known.differences(span)
+        self.spans[span.span_id] = span
+        self.bytes += weight
+        self.waiting += 1
+        self.waiting_bytes += weight
+        return None
 
 
 class Snapshot(NamedTuple):
@@ -93,14 +116,21 @@ def trace_rows(rows: list[dict[str, Any]], trace: Trace) -> list[dict[str, Any]]
     return rows
 
 
-def rejection(
-    trace_id: str, trace: Trace, spans: list[Span], exc: Exception
-) -> tuple[str, list[dict[str, Any]]]:
-    """Why a trace could not be written, and its spans as the receiver read them."""
+def keep_trace_rejected(
+    lake: Lake, app: str, trace_id: str, trace: Trace, spans: list[Span], exc: Exception
+) -> int:
+    """Keep a trace that could not be written in the lake's rejected input, its spans as the
+    receiver read them (the client was told they were taken), and say why; how many."""
     reason = f"trace {trace_id} could not be written: {type(exc).__name__}: {exc}"
     if trace.logged:
         reason += f" (its {len(trace.logged)} events written before stay)"
-    return reason, [{s: getattr(span, s) for s in Span.__slots__} for span in spans]
+    records = [{s: getattr(span, s) for s in Span.__slots__} for span in spans]
+    keep_rejected(lake, "otlp", app, [(reason, r) for r in records])
+    if isinstance(exc, UnparseableFileError | ValueError):
+        log.error("OTLP receiver: app %s: %s", app, reason)
+    else:  # a bug: its traceback
+        log.exception("OTLP receiver: app %s: %s", app, reason)
+    return len(records)
 
 
 def read_spans(
@@ -136,3 +166,29 @@ def reused_reason(span: Span, differences: list[str]) -> str:
         f"span id {span.span_id} of trace {span.trace_id} was received before with another "
         f"{', '.join(differences)}: span ids are unique in a trace, so the first one is kept"
     )
+
+
+class SessionDays:
+    """The days the receiver's sessions landed on, to say what to materialize: a session lands
+    under the day of the first event its logger sees (see `logger`)."""
+
+    def __init__(self) -> None:
+        self.days: set[str] = set()
+        self._sessions: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def note(self, app: str, row: dict[str, Any]) -> None:
+        key = (app, row["session_id"])
+        if key in self._sessions:
+            return
+        self._sessions[key] = None
+        if len(self._sessions) > MAX_KNOWN_SESSIONS:
+            self._sessions.popitem(last=False)
+        self.days.add(row["ts"].date().isoformat())
+
+
+def keep_all_rejected(lake: Lake, by_app: Refused) -> None:
+    """Spans that cannot be taken, kept in the lake's rejected input with the reason, a file
+    an app."""
+    for app, rejected in by_app.items():
+        if rejected:
+            keep_rejected(lake, "otlp", app, rejected)

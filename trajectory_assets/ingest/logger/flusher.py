@@ -13,51 +13,20 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pyarrow as pa
 
 from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent, WrittenMark
 from trajectory_assets.ingest.logger.capture import CapturePolicy
+from trajectory_assets.ingest.logger.tables import Batch, storable_table
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.raw_write import (
-    column_array,
-    known_session_days,
-    near_days,
-    unstorable,
-    write_session,
-)
-from trajectory_assets.schema import RAW_EVENTS
+from trajectory_assets.lake.raw_write import known_session_days, near_days, write_session
 
 log = logging.getLogger("trajectory_assets.ingest.logger")
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_KNOWN_SESSIONS = 200_000
 _STUCK_S = 120  # past close's deadline, a flush thread still running is stuck, not writing
-
-
-@dataclass
-class Batch:
-    """One session's events of one flush: written as one file, retried as a unit."""
-
-    day: str
-    session_id: str
-    table: pa.Table
-    placed: bool  # the day is the session's folder in the lake, or drop_existing is off
-    attempts: int = 0
-    next_try: float = 0.0
-
-
-def to_table(events: list[LoggedEvent], app_id: str) -> pa.Table:
-    """The events in the RAW_EVENTS shape; raises on a value Arrow cannot store in its column."""
-    arrays = []
-    for field in RAW_EVENTS:
-        name = field.name  # once per column: a pyarrow property, slow in the inner loop
-        if name == "app_id":
-            arrays.append(pa.array([app_id] * len(events), pa.string()))
-        else:
-            arrays.append(column_array([getattr(e, name) for e in events], field.type))
-    return pa.Table.from_arrays(arrays, schema=RAW_EVENTS)
 
 
 class Flusher:
@@ -390,27 +359,15 @@ class Flusher:
         self._days[session_id] = day
 
     def _table(self, events: list[LoggedEvent]) -> pa.Table | None:
-        try:
-            return to_table(events, self.app_id)
-        except Exception:
-            good = []
-            for event in events:  # find the events that cannot be stored; keep the rest
-                try:
-                    to_table([event], self.app_id)
-                    good.append(event)
-                except Exception as exc:
-                    self.buffer.count("invalid")
-                    if not self._told_invalid:  # once: a caller bug repeats on every call
-                        self._told_invalid = True
-                        row = {f: getattr(event, f, None) for f in RAW_EVENTS.names}
-                        row["app_id"] = self.app_id  # the logger's, not the event's
-                        log.warning(
-                            "event logger %s: %s event %s of session %s left out: %s "
-                            "(further ones only counted)",
-                            self.app_id,
-                            event.event_type,
-                            event.event_id,
-                            event.session_id,
-                            unstorable(row) or f"a value does not fit its column: {exc}",
-                        )
-            return to_table(good, self.app_id) if good else None
+        table, unfit = storable_table(events, self.app_id)
+        if unfit:
+            self.buffer.count("invalid", len(unfit))
+        if unfit and not self._told_invalid:  # once: a caller bug repeats on every call
+            self._told_invalid = True
+            event, reason = unfit[0]
+            log.warning(
+                "event logger %s: %s event %s of session %s left out: %s "
+                "(further ones only counted)",
+                *(self.app_id, event.event_type, event.event_id, event.session_id, reason),
+            )
+        return table
