@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,29 @@ def test_a_write_that_fails_leaves_no_temporary_file(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         write_file_atomic(Lake(str(tmp_path)), str(target), b"data")
     assert [p.name for p in target.parent.iterdir()] == ["ev-1.parquet"]
+
+
+def test_a_durable_write_syncs_the_folders_that_name_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write-ahead log entry was fsynced and answered 200, but its folder was not: a power
+    loss after the 200 could lose the rename, and a new session's folders with it."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(handle: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{handle}"))
+        real_fsync(handle)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    (tmp_path / "dt=2026-01-01").mkdir()
+    target = tmp_path / "dt=2026-01-01" / "app_id=a" / "session_id=s" / "ev.parquet"
+    write_file_atomic(Lake(str(tmp_path)), str(target), b"data")
+    assert target.read_bytes() == b"data"
+    assert synced[0].startswith(str(target.parent / ".ev.parquet.tmp-"))  # the data first
+    assert sorted(synced[1:]) == sorted(  # then each folder gaining a name
+        [str(target.parent), str(target.parent.parent), str(tmp_path / "dt=2026-01-01")]
+    )
+    synced.clear()
+    write_file_atomic(Lake(str(tmp_path)), str(target), b"again", durable=False)
+    assert synced == []

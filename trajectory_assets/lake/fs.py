@@ -180,24 +180,46 @@ def delete_lake(lake: Lake) -> None:
 def write_file_atomic(lake: Lake, path: str, data: bytes, *, durable: bool = True) -> None:
     """Readers see the whole file or nothing: a temp name and a rename locally, one PUT on S3.
     `durable`: on disk before the rename (what can be made again, a sample, skips the wait)."""
-    fs = lake.fs
-    fs.makedirs(posixpath.dirname(path), exist_ok=True)
-    if lake.is_local:  # a hidden name: listings of raw data pass over a write in progress
-        folder, name = posixpath.split(path)
-        tmp = posixpath.join(folder, f".{name}.tmp-{uuid.uuid4().hex}")
-        try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                if durable:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:  # a full disk: a retried write must not leave a file each time
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-            raise
-    else:
-        fs.pipe_file(path, data)
+    if not lake.is_local:
+        lake.fs.pipe_file(path, data)
+        return
+    folder, name = posixpath.split(path)
+    created = _make_folders(folder)
+    tmp = posixpath.join(folder, f".{name}.tmp-{uuid.uuid4().hex}")  # listings pass over it
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: a retried write must not leave a file each time
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+    if durable:  # the rename and any new folder are entries of their parents, on disk only
+        for changed in [folder, *(posixpath.dirname(made) for made in created)]:
+            _sync_folder(changed)
+
+
+def _make_folders(folder: str) -> list[str]:
+    """The folders made for `folder`, outermost first."""
+    missing: list[str] = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        folder = posixpath.dirname(folder)
+    if missing:
+        os.makedirs(missing[0], exist_ok=True)
+    return missing[::-1]
+
+
+def _sync_folder(folder: str) -> None:
+    """Once a folder is synced, a power loss keeps the names written in it."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def read_source(source: str | bytes | BaseException, columns: list[str] | None = None) -> pa.Table:
