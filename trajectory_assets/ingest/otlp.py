@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trajectory_assets.ingest.importers.otel import numbered_events, started
-from trajectory_assets.ingest.importers.otel_spans import Span, spans_app
+from trajectory_assets.ingest.importers.otel_spans import Span, reused_reason, spans_app
 from trajectory_assets.ingest.logger import LoggerStats
 from trajectory_assets.ingest.otlp_acks import Acknowledged
 from trajectory_assets.ingest.otlp_loggers import MAX_OPEN_APPS, AppLoggers
@@ -51,7 +51,6 @@ from trajectory_assets.ingest.otlp_traces import (
     keep_all_rejected,
     keep_trace_rejected,
     read_request,
-    reused_reason,
     trace_rows,
 )
 from trajectory_assets.ingest.otlp_turns import AppTurns

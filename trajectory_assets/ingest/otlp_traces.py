@@ -161,13 +161,6 @@ def wire_ids(raw: dict[str, Any]) -> None:
             )
 
 
-def reused_reason(span: Span, differences: list[str]) -> str:
-    return (
-        f"span id {span.span_id} of trace {span.trace_id} was received before with another "
-        f"{', '.join(differences)}: span ids are unique in a trace, so the first one is kept"
-    )
-
-
 class SessionDays:
     """The days the receiver's sessions landed on, to say what to materialize: a session lands
     under the day of the first event its logger sees (see `logger`)."""

@@ -69,7 +69,7 @@ from trajectory_assets.ingest.common import (
     stable_id,
     to_int,
 )
-from trajectory_assets.ingest.importers.otel_files import TraceFiles, load_spans
+from trajectory_assets.ingest.importers.otel_files import TraceFiles, first_copies, load_spans
 from trajectory_assets.ingest.importers.otel_sessions import TraceTurns
 from trajectory_assets.ingest.importers.otel_spans import (
     CACHE_TOKENS,
@@ -112,6 +112,8 @@ def parse(
         raise UnparseableFileError("the file holds no spans")
     if together is not None:
         spans = together.whole_traces(str(path), spans)
+    else:
+        spans = first_copies(str(path), {str(path): spans})
     by_app: dict[str, list[Span]] = {}
     for service, span in spans:
         by_app.setdefault(spans_app(app_id, service), []).append(span)

@@ -27,7 +27,7 @@ from trajectory_assets.ingest.common import (
     read_text,
     unimportable,
 )
-from trajectory_assets.ingest.importers.otel_spans import Span, service_spans
+from trajectory_assets.ingest.importers.otel_spans import Span, reused_reason, service_spans
 
 ServiceSpan = tuple[str | None, Span]
 """A span and the app its resource's `service.name` names (`otel_spans.service_app`)."""
@@ -52,7 +52,9 @@ def load_spans(path: str | Path) -> tuple[list[ServiceSpan], int]:
     spans, unread = [], 0
     for service, raw in (pair for doc in docs for pair in service_spans(doc)):
         try:
-            spans.append((service, Span(raw)))
+            span = Span(raw)
+            span.raw = raw
+            spans.append((service, span))
         except (UnparseableFileError, ValueError, TypeError, AttributeError, RecursionError) as exc:
             unread += 1  # as the receiver rejects a span; a field of the wrong JSON type too
             record = raw if isinstance(raw, dict) else {"span": raw}
@@ -71,24 +73,14 @@ class TraceFiles:
 
     def whole_traces(self, path: str, own: list[ServiceSpan]) -> list[ServiceSpan]:
         """`own`, the spans read from `path`, with the spans the other files hold of the same
-        traces; a span in several files is taken once, from the first file in path order (the
-        same result whichever of them is imported)."""
+        traces (`first_copies`)."""
         traces = {span.trace_id for _, span in own}
         holders = self._index()
         others = sorted({p for t in traces for p in holders.get(t, ()) if p != path})
-        if not others:
-            return own
         by_file = {path: own}
         for other in others:
             by_file[other] = [(s, sp) for s, sp in self._spans(other) if sp.trace_id in traces]
-        seen: set[tuple[str, str]] = set()
-        merged: list[ServiceSpan] = []
-        for file in sorted(by_file):
-            for service, span in by_file[file]:
-                if (span.trace_id, span.span_id) not in seen:
-                    seen.add((span.trace_id, span.span_id))
-                    merged.append((service, span))
-        return merged
+        return first_copies(path, by_file)
 
     def _index(self) -> dict[str, list[str]]:
         if self._holders is None:
@@ -112,6 +104,25 @@ class TraceFiles:
             while len(self._recent) > 8:
                 del self._recent[next(iter(self._recent))]
         return self._recent[path]
+
+
+def first_copies(path: str, by_file: dict[str, list[ServiceSpan]]) -> list[ServiceSpan]:
+    """Each span once, from the first file in path order that holds it (the same result
+    whichever of the files is imported): a copy sent again is the same span, but a span of
+    `path` that differs from the copy kept, in the file or an earlier one, is another span
+    under a reused id, left out (`unimportable`, kept with the reason) as `serve` rejects it.
+    Taking it silently billed a trace's calls to whichever model the file sorting first named."""
+    kept: dict[tuple[str, str], tuple[str, Span]] = {}
+    merged: list[ServiceSpan] = []
+    for file in sorted(by_file):
+        for service, span in by_file[file]:
+            first = kept.setdefault((span.trace_id, span.span_id), (file, span))
+            if first[1] is span:
+                merged.append((service, span))
+            elif file == path and (differences := first[1].differences(span)):
+                before = "comes earlier" if first[0] == path else f"comes earlier, in {first[0]},"
+                unimportable(reused_reason(span, differences, before), span.raw or {})
+    return merged
 
 
 HEAD_BYTES = 1 << 20

@@ -77,6 +77,7 @@ class Span:
         "events",
         "name",
         "parent_id",
+        "raw",
         "span_id",
         "start_ns",
         "status",
@@ -130,11 +131,19 @@ class Span:
         self.status = str(code or "unset").lower().removeprefix("status_code_")
         self.status_message = status.get("description") or status.get("message")
         self.events = raw.get("events") or []
+        self.raw: dict[str, Any] | None = None  # the record as read, kept by whoever needs it
 
     def differences(self, other: "Span") -> list[str]:
         """What two spans of one id disagree on: nothing for the same span sent twice."""
         fields = ("name", "parent_id", "start_ns", "end_ns", "attrs", "status")
         return [f for f in fields if getattr(self, f) != getattr(other, f)]
+
+
+def reused_reason(span: Span, differences: list[str], before: str = "was received before") -> str:
+    return (
+        f"span id {span.span_id} of trace {span.trace_id} {before} with another "
+        f"{', '.join(differences)}: span ids are unique in a trace, so the first one is kept"
+    )
 
 
 MIN_NS = 0  # 1970-01-01 (no day of the lake's partitions names one before it), and 9999-12-31
