@@ -64,6 +64,26 @@ def test_an_output_that_collides_with_another_table() -> None:
         Registry.build([mine], OPERATORS)
 
 
+@pytest.mark.parametrize(
+    ("name", "taken"),
+    [
+        ("raw_events", "the raw events' name"),
+        ("events", "the raw events' name in a batch"),
+        ("reports", "the lake's folder of the daily report pages"),
+        ("daily_report", "the daily report's asset"),
+        ("_staging", "a name of the lake's own (they start with `_`"),
+        ("_partials", "a name of the lake's own"),
+    ],
+)
+def test_an_output_named_as_something_of_the_lake_is_refused(name: str, taken: str) -> None:
+    """A table named `reports` lived in the report pages' folder (`vacuum --full` deleted the
+    pages), `_staging` in the receipts', `events` was read in place of the raw events in a
+    batch, and `daily_report` loaded, then every run failed on Dagster's duplicate key."""
+    mine = operator("mine", (table(name),), ("turns",))
+    with pytest.raises(DefinitionError, match=re.escape(f"output {name!r} is {taken}")):
+        Registry.build([mine], OPERATORS)
+
+
 def test_a_schema_without_a_key_or_partition_column() -> None:
     bad = ta.TableSpec("bad", GOOD, ("model",), ("app_id", "turn_index"), "test")
     mine = operator("mine", (bad,), ("turns",))

@@ -22,6 +22,7 @@ from trajectory_assets.engine.runtimes.names import (
 )
 from trajectory_assets.errors import first_few, shown
 from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES, ON_BAD_FILE
+from trajectory_assets.lake.layout import REPORT
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -77,7 +78,6 @@ class Day(click.ParamType):
 
 
 DAY = Day()
-REPORT = "daily_report"  # an asset of its own, not a table (defs/report.py)
 
 
 INSTANCE_SETTINGS = Path(__file__).parents[1] / "defs" / "dagster_local.yaml"

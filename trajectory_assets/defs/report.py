@@ -14,6 +14,7 @@ from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.engine.lineage import not_materialized
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.layout import REPORT
 from trajectory_assets.lake.reports import (
     ReportRecord,
     current_report,
@@ -21,9 +22,6 @@ from trajectory_assets.lake.reports import (
     write_report,
 )
 from trajectory_assets.report import REPORT_TABLES, REPORT_VERSION, columns_read
-
-REPORT = "daily_report"
-
 
 MAX_CHARTED_DAYS = 31  # a range run up to a month shows each day's chart in the UI
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from trajectory_assets.errors import DefinitionError
-from trajectory_assets.lake.layout import RAW_TABLE
+from trajectory_assets.lake.layout import RAW_TABLE, REPORT, REPORTS
 from trajectory_assets.operator import Operator
 from trajectory_assets.schema import EVENTS, TableSpec
 
@@ -108,8 +108,8 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
             )
         seen_ops.setdefault(op.name, op)
         for spec in op.outputs:
-            if spec.name == RAW_TABLE:
-                problems.append(f"- {where}: output {spec.name!r} is the raw events' name")
+            if taken := RESERVED.get(spec.name) or _lakes_own(spec.name):
+                problems.append(f"- {where}: output {spec.name!r} is {taken}: give another name")
             elif spec.name in writers:
                 other = writers[spec.name]
                 problems.append(f"- {where}: output {spec.name!r} is already written by {other!r}")
@@ -143,6 +143,23 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
             problems.append(f"- operators {' -> '.join(cycle)}: their inputs form a cycle")
             remaining = [op for op in remaining if op.name not in cycle]
     return problems
+
+
+RESERVED = {
+    RAW_TABLE: "the raw events' name",
+    "events": "the raw events' name in a batch",
+    REPORTS: "the lake's folder of the daily report pages",
+    REPORT: "the daily report's asset",
+}
+"""Names a table would share with something else: its folder would be another's (`vacuum
+--full` deleted the report pages of a table named `reports`), or a batch would give one for
+the other (a table named `events` read in place of the raw events)."""
+
+
+def _lakes_own(name: str) -> str | None:
+    if name.startswith("_"):
+        return "a name of the lake's own (they start with `_`: `_staging`, `_rejected`, ...)"
+    return None
 
 
 def _params_problems(op: Operator) -> list[str]:

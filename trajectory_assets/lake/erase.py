@@ -24,11 +24,10 @@ import pyarrow.parquet as pq
 from trajectory_assets.lake import delta_history, delta_read, snapshots
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake, write_file_atomic
-from trajectory_assets.lake.layout import RAW_TABLE, STAGING
+from trajectory_assets.lake.layout import RAW_TABLE, REPORTS, STAGING
 from trajectory_assets.lake.mentions import Sessions
 from trajectory_assets.lake.quarantine import rejected_naming
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
-from trajectory_assets.lake.reports import REPORTS
 from trajectory_assets.lake.wal import entries_naming, set_aside_files
 
 FORGOTTEN = "_forgotten"

@@ -24,6 +24,8 @@ RAW_TABLE = "raw_events"
 COMPACTED_TABLE = "raw_compacted"
 STAGING = "_staging"
 SCHEMAS = "_schemas"
+REPORTS = "reports"  # the daily report pages
+REPORT = "daily_report"  # the Dagster asset that draws them: not a table
 
 
 def is_day(value: object) -> TypeGuard[str]:

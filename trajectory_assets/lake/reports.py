@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, NotRequired, TypedDict
 
 from trajectory_assets.lake.fs import Lake, modified, write_file_atomic
-
-REPORTS = "reports"
+from trajectory_assets.lake.layout import REPORTS
 
 
 @dataclass(frozen=True)
