@@ -9,8 +9,10 @@ runtime writes byte-identical tables and a wrong output is caught where it is pr
 """
 
 import datetime as dt
+import functools
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -128,6 +130,14 @@ class Operator:
     def lake_files_digest(self) -> str:
         return ""
 
+    @property
+    def code_digest(self) -> str:
+        """A digest of the source files defining the operator's classes: a batch an earlier run
+        finished is reused only by a run of the same code. Fail, fix, run again (the version
+        kept) otherwise committed a day of batches computed by both."""
+        classes = [c for c in type(self).__mro__ if c not in (Operator, object)]
+        return _source_digest(tuple((c.__module__, c.__qualname__) for c in classes))
+
     def describe(self) -> dict[str, str]:
         """What a materialization records about how this operator computed (e.g. the source
         and version of a price database); nothing by default."""
@@ -143,3 +153,18 @@ class Operator:
 
     def spec(self, table: str) -> TableSpec:
         return next(t for t in self.outputs if t.name == table)
+
+
+@functools.cache
+def _source_digest(classes: tuple[tuple[str, str], ...]) -> str:
+    """Of the file of each (module, class): a module without one (a notebook's) gives the
+    class's name alone."""
+    digest = hashlib.sha256()
+    for module, name in classes:
+        path = getattr(sys.modules.get(module), "__file__", None)
+        try:
+            with open(path or "", "rb") as source:
+                digest.update(source.read())
+        except OSError:
+            digest.update(name.encode())
+    return digest.hexdigest()[:16]

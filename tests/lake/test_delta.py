@@ -2,12 +2,15 @@
 reruns, resume, roll-forward of an interrupted multi-asset, restore of one day, time travel, every
 engine reading the same rows, and a second writer refused."""
 
+import importlib.util
 import json
 import logging
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -184,6 +187,31 @@ def test_resumed_run_reuses_finished_batches_and_matches_a_clean_run(
         assert (
             lake_catalog(lake).read(table, dt=DAY1).equals(lake_catalog(clean).read(table, dt=DAY1))
         )
+
+
+def _module(name: str, source: str, folder: Path) -> ModuleType:
+    path = folder / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_run_of_changed_code_computes_every_batch_again(lake: Lake, tmp_path: Path) -> None:
+    """Fail, fix, run again with the version kept: the fixed run reused the batches the failed
+    one had finished, and committed a day computed partly by each code, without a word."""
+    source = "from trajectory_assets.operators import Sessionize\n\nclass Fixed(Sessionize):\n"
+    before = _module("ops_before_the_fix", source + "    pass\n", tmp_path).Fixed()
+    after = _module("ops_after_the_fix", source + "    pass  # fixed\n", tmp_path).Fixed()
+    assert before.fingerprint == after.fingerprint and before.code_digest != after.code_digest
+    (day,) = plan(before, lake, [DAY1], batch_bytes=SMALL_BATCHES)
+    finished = InlineRuntime().run(day.tasks[:2])  # the run that failed after two batches
+    assert {r.code for r in finished} == {before.code_digest}
+    assert plan(after, lake, [DAY1], batch_bytes=SMALL_BATCHES)[0].tasks[1].pending
+    result = run_operator(after, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
+    assert result.days[DAY1].reused_batches == 0
 
 
 def _decided_to_commit(op: Sessionize, lake: Lake) -> tuple[Attempt, list[BatchReceipt]]:

@@ -28,7 +28,7 @@ from trajectory_assets.lake.raw import (
     list_days,
     list_raw_files,
 )
-from trajectory_assets.lake.staging import Attempt, intact_batches
+from trajectory_assets.lake.staging import Attempt, intact_batches, of_its_code
 from trajectory_assets.operator import Operator
 
 TABLE_CHUNKS = 64
@@ -49,7 +49,7 @@ class DayPlan:
     expansion: float = 1.0  # decoded bytes per byte on disk of what session batches read
 
     def attempt(self, op: Operator) -> Attempt:
-        return Attempt(self.lake, op.name, self.day, self.keys.keys[op.name])
+        return attempt_of(op, self.lake, self.day, self.keys)
 
     def map_ids(self, op: Operator) -> list[str]:
         return [t.batch_id for t in self.tasks if any(s.operator.name == op.name for s in t.steps)]
@@ -57,6 +57,10 @@ class DayPlan:
     def merge_id(self, op: Operator) -> str:
         """The batch id of a two-phase operator's merge over exactly its map batches."""
         return batch_id("merge", self.map_ids(op))
+
+
+def attempt_of(op: Operator, lake: Lake, day: str, keys: DayKeys) -> Attempt:
+    return Attempt(lake, op.name, day, keys.keys[op.name], op.code_digest)
 
 
 def plan_day(
@@ -137,7 +141,7 @@ def plan_day(
     finished = {
         op.name: set()
         if settings.force
-        else set(intact_batches(Attempt(lake, op.name, day, keys.keys[op.name])))
+        else set(of_its_code(attempt := attempt_of(op, lake, day, keys), intact_batches(attempt)))
         for op in the_run
     }
     tasks = [_with_done(t, finished) for t in tasks]
@@ -264,7 +268,7 @@ def _step(
         for name in op.inputs
         if name != RAW_TABLE and name not in in_batch
     )
-    return Step(op, Attempt(catalog.lake, op.name, day, keys.keys[op.name]), upstream)
+    return Step(op, attempt_of(op, catalog.lake, day, keys), upstream)
 
 
 def _table_tasks(op: Operator, keys: DayKeys, catalog: Catalog, day: str) -> list[BatchTask]:
@@ -277,7 +281,7 @@ def _table_tasks(op: Operator, keys: DayKeys, catalog: Catalog, day: str) -> lis
         for name in op.inputs[1:]
         if name != RAW_TABLE
     )
-    step = Step(op, Attempt(catalog.lake, op.name, day, keys.keys[op.name]), others)
+    step = Step(op, attempt_of(op, catalog.lake, day, keys), others)
     size = max(1, len(files) // TABLE_CHUNKS + 1)
     chunks = [files[i : i + size] for i in range(0, len(files), size)] or [[]]
     return [

@@ -19,7 +19,7 @@ import json
 import posixpath
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict, final
 
 import numpy as np
@@ -75,6 +75,7 @@ class ReceiptDocument(TypedDict):
     audit: dict[str, int]
     worker: str
     node: str
+    code: NotRequired[str]
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class BatchReceipt:
     audit: tuple[tuple[str, int], ...] = ()  # the operator's own counts for its checks
     worker: str = ""  # host:pid that ran the batch, so where work ran can be verified
     node: str = ""  # the Ray node id, when a Ray task ran it
+    code: str = ""  # the operator's `code_digest` (none in an older release's receipt)
 
     def tables(self, table: str) -> list[DataFile]:
         return [s.file for s in self.files if s.table == table]
@@ -107,6 +109,7 @@ class BatchReceipt:
             audit=dict(self.audit),
             worker=self.worker,
             node=self.node,
+            code=self.code,
         )
         return json.dumps(document)
 
@@ -124,6 +127,7 @@ class BatchReceipt:
             audit=tuple((str(k), int(v)) for k, v in data.get("audit", {}).items()),
             worker=data.get("worker", ""),
             node=data.get("node", ""),
+            code=data.get("code", ""),
         )
 
 
@@ -135,6 +139,7 @@ class Attempt:
     group: str
     day: str
     key: str
+    code: str = field(default="", compare=False)  # the operator's, stamped on each receipt
 
     @property
     def path(self) -> str:
@@ -259,6 +264,7 @@ def stage_batch(
         tuple((str(p), str(c)) for p, c in unknown_columns),
         tuple(sorted((audit or {}).items())),
         worker=this_process(),
+        code=attempt.code,
     )
     receipt_path = posixpath.join(attempt.path, RECEIPTS, f"{batch_id}.json")
     write_file_atomic(lake, receipt_path, receipt.to_json().encode())
@@ -271,6 +277,11 @@ def empty_file(attempt: Attempt, spec: TableSpec) -> DataFile:
     # the same every time for the attempt and schema: a roll-forward reuses it
     name = f"part-{attempt.key}-schema{schema_digest(spec)}-empty.parquet"
     return write_data_file(attempt.lake, spec, {"dt": attempt.day}, spec.schema.empty_table(), name)
+
+
+def of_its_code(attempt: Attempt, receipts: dict[str, BatchReceipt]) -> dict[str, BatchReceipt]:
+    """The receipts a run of the attempt's operator code may reuse (`Operator.code_digest`)."""
+    return {b: r for b, r in receipts.items() if r.code == attempt.code}
 
 
 def finished_batches(attempt: Attempt) -> dict[str, BatchReceipt]:
