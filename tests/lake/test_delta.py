@@ -37,7 +37,7 @@ from trajectory_assets.lake.staging import (
     pending_attempts,
     write_intent,
 )
-from trajectory_assets.operators import OPERATORS, Sessionize
+from trajectory_assets.operators import OPERATORS, Sessionize, ToolStats
 
 
 def data_files(lake: Lake, table: str) -> set[str]:
@@ -212,6 +212,29 @@ def test_a_run_of_changed_code_computes_every_batch_again(lake: Lake, tmp_path: 
     assert plan(after, lake, [DAY1], batch_bytes=SMALL_BATCHES)[0].tasks[1].pending
     result = run_operator(after, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
     assert result.days[DAY1].reused_batches == 0
+
+
+def test_a_forced_run_computes_a_merge_an_interrupted_one_finished(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `--force` run killed after its merges, then a vacuum (or a forget's purge) deleting the
+    files no version names: every later `--force` run reused the merge's receipt and failed
+    with "files to commit are gone", one two-phase operator after another."""
+    run_operator(Sessionize(), lake, [DAY1])  # tool_stats reads tool_calls
+    run_operator(ToolStats(), lake, [DAY1])
+    expected = lake_catalog(lake).read("tool_stats", dt=DAY1)
+
+    def killed(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr("trajectory_assets.engine.materialize.commit_day", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_operator(ToolStats(), lake, [DAY1], force=True)
+    assert delta_history.vacuum(lake, "tool_stats", retention_hours=0, full=True).files
+    result = run_operator(ToolStats(), lake, [DAY1], force=True)
+    assert result.days[DAY1].reused_batches == 0
+    assert lake_catalog(lake).read("tool_stats", dt=DAY1).equals(expected)
 
 
 def _decided_to_commit(op: Sessionize, lake: Lake) -> tuple[Attempt, list[BatchReceipt]]:

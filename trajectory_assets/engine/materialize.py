@@ -25,7 +25,7 @@ from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files, raw_version
-from trajectory_assets.lake.staging import PARTIALS, BatchReceipt, finished_batches, of_its_code
+from trajectory_assets.lake.staging import PARTIALS, BatchReceipt, finished_batches
 from trajectory_assets.operator import Operator
 
 log = logging.getLogger(__name__)
@@ -218,9 +218,8 @@ def _receipts(d: DayPlan, new: Sequence[BatchReceipt]) -> dict[str, dict[str, Ba
     attempt may also hold receipts of another batching, which never count)."""
     by_op: dict[str, dict[str, BatchReceipt]] = {}
     for op in d.run:
-        planned = {*d.map_ids(op), d.merge_id(op)}
-        attempt = d.attempt(op)
-        finished = of_its_code(attempt, finished_batches(attempt))
+        planned = {*d.map_ids(op), d.merge_id(op)} & d.reusable.get(op.name, frozenset())
+        finished = finished_batches(d.attempt(op))
         by_op[op.name] = {b: r for b, r in finished.items() if b in planned}
     for r in new:
         if r.day == d.day and r.operator in by_op:

@@ -8,8 +8,8 @@ waits for a later round, after that input is committed.
 """
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from trajectory_assets.engine.lineage import DayKeys, day_keys, fresh_compacted, is_current
 from trajectory_assets.engine.registry import Registry
@@ -47,6 +47,9 @@ class DayPlan:
     input_files: int
     input_bytes: int
     expansion: float = 1.0  # decoded bytes per byte on disk of what session batches read
+    reusable: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Per operator, the batches (a merge too) an earlier run finished that this one reuses:
+    none under `force`, only those whose files are all there, only of the operator's code."""
 
     def attempt(self, op: Operator) -> Attempt:
         return attempt_of(op, self.lake, self.day, self.keys)
@@ -139,9 +142,11 @@ def plan_day(
         n_files, size = len(read), sum(read.values())
     the_run = tuple(op for op in operators if op in session or op in tabled)
     finished = {
-        op.name: set()
+        op.name: frozenset()
         if settings.force
-        else set(of_its_code(attempt := attempt_of(op, lake, day, keys), intact_batches(attempt)))
+        else frozenset(
+            of_its_code(attempt := attempt_of(op, lake, day, keys), intact_batches(attempt))
+        )
         for op in the_run
     }
     tasks = [_with_done(t, finished) for t in tasks]
@@ -156,6 +161,7 @@ def plan_day(
         n_files,
         size,
         decodes_to,
+        finished,
     )
     return day_plan, waiting
 
@@ -296,7 +302,7 @@ def _table_tasks(op: Operator, keys: DayKeys, catalog: Catalog, day: str) -> lis
     ]
 
 
-def _with_done(task: BatchTask, finished: dict[str, set[str]]) -> BatchTask:
+def _with_done(task: BatchTask, finished: Mapping[str, frozenset[str]]) -> BatchTask:
     """The task with each step marked done when an earlier run of its attempt finished it."""
     steps = tuple(replace(s, done=task.batch_id in finished[s.operator.name]) for s in task.steps)
     return replace(task, steps=steps)
