@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import posixpath
+import re
 import shutil
 import socket
 import subprocess
@@ -633,3 +634,26 @@ def test_vacuum_holds_the_pool_as_forget_does(
     assert done.returncode == 0, done.stderr
     assert f"freed the {POOL} pool's slot of {killed}, whose process is gone" in done.stderr
     assert seen == [[f"command {this_process()}"]]
+
+
+def test_ctrl_c_between_the_raw_files_and_the_rebuild_says_the_forget_is_unfinished(
+    materialized_lake: Path, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+C just after the raw files went, before the rebuild's run began: `error:
+    interrupted` alone, the tables holding the sessions, nothing saying to run it again."""
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    victim = sessions_of(Lake(str(root)), "support-bot")[DAY1][0]
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("trajectory_assets.cli.materialize.run_days", interrupted)
+    cut = forget(root, home, "--app-id", "support-bot", "--session-id", victim)
+    assert cut.returncode == 130
+    assert re.fullmatch(
+        r"error: interrupted: the forget is unfinished \(record \S+\): run the same forget "
+        r"again to finish it\n",
+        cut.stderr,
+    )
+    monkeypatch.undo()
+    assert forget(root, home, "--app-id", "support-bot", "--session-id", victim).returncode == 0

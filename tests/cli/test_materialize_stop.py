@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -183,3 +184,28 @@ def _wait_for(
     while not condition():
         assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
         time.sleep(step)
+
+
+def test_ctrl_c_while_dagster_creates_the_run_records_it_canceled(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+C about 4 s into a command, as Dagster created the run: the run stayed Not started
+    for good (the day shown in progress in the UI), and the output was a traceback of closing a
+    SQLite connection before `error: interrupted`."""
+    lake = tmp_path / "lake"
+    generate(lake, home, sessions_per_day=2)
+    create = dg.DagsterInstance.create_run_for_job
+
+    def created_then_interrupted(self: dg.DagsterInstance, *args: object, **kwargs: object) -> Any:
+        create(self, *args, **kwargs)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dg.DagsterInstance, "create_run_for_job", created_then_interrupted)
+    stopped = materialize(lake, home, "--partition", DAY1, "--assets", "sessions")
+    assert stopped.returncode == 130
+    assert re.fullmatch(r"error: interrupted: run \S+ stopped; the days .*\n", stopped.stderr)
+    monkeypatch.undo()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (run,) = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.CANCELED
+        assert run.run_id in stopped.stderr

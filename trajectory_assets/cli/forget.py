@@ -13,10 +13,11 @@ a run's step does: a run in flight would otherwise read raw files as they go, co
 forgotten meanwhile, or lose its uncommitted files to the purge.
 """
 
+import contextlib
 import datetime as dt
 import posixpath
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -144,30 +145,31 @@ def forget(
     path, record = plan.resumed if plan.resumed is not None else erase.start(where, request)
     record.sessions = sorted(plan.forgotten)
     shown = where.display_path(path)
-    with holding_pool(instance, POOL, "forget: delete raw files"):  # no run reads them now
-        targets = erase_raw.delete_raw(where, plan.files)
-        record.raw_rows_deleted += erase_raw.delete_rows(where, plan.misfiled, plan.by_id)
-    record.raw_files_deleted += len(plan.files)
-    record.days = plan.days  # the forgotten sessions' days, which a resumed forget takes up
-    erase.save(where, path, record)
-    done = plan.files or plan.misfiled
-    say(f"deleted {plan.what}" if done else f"{plan.what}: their raw files are already gone")
-    for target in targets:
-        say(f"  and {target}, outside the lake, which a raw file of theirs linked to")
-    own_runs = {FORGET_TAG: posixpath.basename(path)}  # its rebuild read none of their files
-    built = _rebuild(
-        lake, where, the_project, plan, runtime, on_bad_file, shown, own_runs, num_cpus=num_cpus
-    )
-    # files of a run in flight are no history, and no leftover: none runs until it is checked
-    with holding_pool(instance, POOL, "forget: purge and check"):
-        _purge_and_check(instance, where, the_project, request, plan, record, own_runs, built)
-    record.verified = not record.leftovers
-    record.finished_at = dt.datetime.now(dt.UTC).isoformat()
-    erase.save(where, path, record)
-    if record.leftovers:
-        for line in record.leftovers:
-            say(f"  still present: {line}")
-        raise CliError(f"the sessions are not fully forgotten (see above; record {shown})")
+    with _unfinished_if_interrupted(shown):
+        with holding_pool(instance, POOL, "forget: delete raw files"):  # no run reads them now
+            targets = erase_raw.delete_raw(where, plan.files)
+            record.raw_rows_deleted += erase_raw.delete_rows(where, plan.misfiled, plan.by_id)
+        record.raw_files_deleted += len(plan.files)
+        record.days = plan.days  # the forgotten sessions' days, which a resumed forget takes up
+        erase.save(where, path, record)
+        done = plan.files or plan.misfiled
+        say(f"deleted {plan.what}" if done else f"{plan.what}: their raw files are already gone")
+        for target in targets:
+            say(f"  and {target}, outside the lake, which a raw file of theirs linked to")
+        own_runs = {FORGET_TAG: posixpath.basename(path)}  # its rebuild read none of their files
+        built = _rebuild(
+            lake, where, the_project, plan, runtime, on_bad_file, shown, own_runs, num_cpus=num_cpus
+        )
+        # files of a run in flight are no history, and no leftover: none runs until it is checked
+        with holding_pool(instance, POOL, "forget: purge and check"):
+            _purge_and_check(instance, where, the_project, request, plan, record, own_runs, built)
+        record.verified = not record.leftovers
+        record.finished_at = dt.datetime.now(dt.UTC).isoformat()
+        erase.save(where, path, record)
+        if record.leftovers:
+            for line in record.leftovers:
+                say(f"  still present: {line}")
+            raise CliError(f"the sessions are not fully forgotten (see above; record {shown})")
     catalog = Catalog(where, the_project.registry.tables)
     for name, on in erase.unloaded_days(where, catalog, plan.days).items():
         tell(
@@ -180,6 +182,20 @@ def forget(
         f"{len(record.tables_purged)} table(s); nothing in the lake or the Dagster instance "
         f"holds them (record {shown})"
     )
+
+
+@contextlib.contextmanager
+def _unfinished_if_interrupted(shown: str) -> Iterator[None]:
+    """Ctrl+C once the forget is recorded: it is unfinished, and the same forget finishes it
+    (caught between the raw files' deletion and the rebuild's run, it said "interrupted" alone,
+    and the tables kept the sessions with nothing telling to run it again)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted: the forget is unfinished (record {shown}): run the same forget again "
+            "to finish it"
+        ) from None
 
 
 def _confirm(question: str, yes: bool) -> None:

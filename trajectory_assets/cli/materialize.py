@@ -9,6 +9,7 @@ per stretch of consecutive days.
 
 import os
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -249,7 +250,7 @@ def run_days(
     from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import LAKE_TAG, bind
     from trajectory_assets.defs.partitions import COMMAND_DAYS_TAG, days_tag
-    from trajectory_assets.defs.stops import PROCESS_TAG, STOPPED
+    from trajectory_assets.defs.stops import PROCESS_TAG
     from trajectory_assets.errors import OtherLakeError
 
     home = dagster_home(
@@ -298,6 +299,7 @@ def run_days(
             run_tags["dagster/asset_partition_range_start"] = stretch[0]
             run_tags["dagster/asset_partition_range_end"] = stretch[-1]
         wait_for_pool(instance, POOL)
+        run_id = str(uuid.uuid4())  # known before Dagster creates the run, for a Ctrl+C then
         try:
             result = job.execute_in_process(
                 run_config=run_config,
@@ -305,21 +307,15 @@ def run_days(
                 partition_key=stretch[0] if len(stretch) == 1 else None,
                 raise_on_error=False,
                 tags=run_tags,
+                run_id=run_id,
             )
         except dg.DagsterInvalidConfigError as exc:  # a value of the wrong type in --config
             raise CliError(f"--config {config_file}: {exc}") from None
+        except KeyboardInterrupt:  # while Dagster created the run or stored its end
+            raise _stopped(instance, run_id, failed_checks) from None
         if not result.success:
             if interrupted(result):
-                for line in failed_checks:  # of the stretches before, which did commit
-                    tell(line)
-                run = instance.get_run_by_id(result.run_id)  # stopped in its step: Canceled
-                if run is not None and run.status != dg.DagsterRunStatus.CANCELED:
-                    instance.report_run_canceled(run, message=STOPPED)  # not Failure, in the UI
-                raise Interrupted(
-                    f"interrupted: run {result.run_id} stopped; the days it committed stay "
-                    "committed and recorded, and the batches it finished are reused by the "
-                    "next run of the same days (without --force)"
-                )
+                raise _stopped(instance, run_id, failed_checks)
             failures.append(f"run {result.run_id} failed: {failure_message(result)}")
             if stretch is not runs[-1]:
                 say(f"run {result.run_id} failed (its error is shown at the end); going on")
@@ -342,6 +338,25 @@ def run_days(
             f"{len(errors)} asset check(s) of ERROR severity failed, listed above; the tables "
             "are committed and recorded: see the checks in the Dagster UI"
         )
+
+
+def _stopped(instance: "dg.DagsterInstance", run_id: str, failed_checks: list[str]) -> Interrupted:
+    """Ctrl+C: the run recorded Canceled, not Failure (stopped in its step), nor left Not
+    started for good (stopped while Dagster created it), and what stays."""
+    import dagster as dg
+
+    from trajectory_assets.defs.stops import STOPPED
+
+    for line in failed_checks:  # of the stretches before, which did commit
+        tell(line)
+    run = instance.get_run_by_id(run_id)
+    if run is not None and run.status != dg.DagsterRunStatus.CANCELED:
+        instance.report_run_canceled(run, message=STOPPED)
+    return Interrupted(
+        f"interrupted: run {run_id} stopped; the days it committed stay committed and recorded, "
+        "and the batches it finished are reused by the next run of the same days (without "
+        "--force)"
+    )
 
 
 def _own_checks(

@@ -21,7 +21,14 @@ QUIET_ENV = {  # Ray's errors too: a worker's death logged three tracebacks befo
     "RAY_DATA_LOG_LEVEL": "CRITICAL",  # the "ray.data" logger, read when ray.data is imported
     "RAY_DATA_DISABLE_PROGRESS_BARS": "1",
 }
-QUIET_LOGGERS = {"dagster": logging.ERROR, "ray": logging.CRITICAL, "ray.data": logging.CRITICAL}
+QUIET_LOGGERS = {
+    "dagster": logging.ERROR,
+    "ray": logging.CRITICAL,
+    "ray.data": logging.CRITICAL,
+    # a Ctrl+C while Dagster's storage closes a connection logged "Exception closing connection"
+    # with a traceback before the command's one `error: interrupted` line
+    "sqlalchemy.pool": logging.CRITICAL,
+}
 
 
 @contextmanager
