@@ -1,17 +1,21 @@
 """`rollback`: the previous version of a day, for every table committed with it."""
 
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from tests.cli.helpers import generate, materialize, on_lake
+from tests.cli.helpers import CLI, generate, materialize, on_lake
 from tests.lakes import DAY1
 from tests.runs import lake_catalog
-from trajectory_assets.lake import delta
+from trajectory_assets.defs.assets import POOL
+from trajectory_assets.lake import delta, delta_commit
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.staging import Attempt, empty_file
 
 
 @pytest.mark.slow
@@ -128,3 +132,36 @@ def test_an_instance_of_another_lake_is_refused_before_anything_is_restored(
     allowed = on_lake("rollback", lake, home, "turns", "--partition", DAY1, "--allow-other-lake")
     assert "records the lake" not in allowed.stderr
     assert "has no previous version" in allowed.stderr  # materialized once: nothing to restore
+
+
+def test_a_rollback_waits_for_the_run_holding_the_pool(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """A rollback during a run: the run then lost its commit to it, or overwrote the restored
+    day; it waits for the pool's slot, as vacuum and forget do."""
+    lake = shutil.copytree(materialized_lake, tmp_path / "lake")
+    where = Lake(str(lake))
+    spec = lake_catalog(where).get("sessions")
+    emptied = [empty_file(Attempt(where, "by-hand", DAY1, "e" * 16), spec)]
+    delta_commit.commit_day(where, spec, DAY1, emptied, {}, since_version=None)  # to roll back
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(POOL)
+        assert storage.claim_concurrency_slot(POOL, "a-run", "tier_b").is_claimed
+        waiting = subprocess.Popen(
+            [*CLI, "rollback", "sessions", "--lake", str(lake), "--partition", DAY1],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "DAGSTER_HOME": str(home)},
+        )
+        assert waiting.stderr is not None
+        for line in waiting.stderr:
+            if "waiting for the trajectory_assets pool" in line:
+                break
+        assert "a-run" in line
+        storage.free_concurrency_slots_for_run("a-run")
+        out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, err
+    assert f"sessions dt={DAY1}: restored the day as it was at sessions version" in out
+    assert lake_catalog(where).read("sessions", dt=DAY1).num_rows > 0

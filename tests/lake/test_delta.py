@@ -331,7 +331,8 @@ def test_discarding_an_attempt_removes_its_intent_first(
 
 
 def test_a_rollback_meanwhile_is_named_as_the_other_writer(lake: Lake) -> None:
-    """It read "run unknown": a rollback's commit carries no run."""
+    """It read "run unknown": a rollback's commit carries no run; and "only one
+    materialization may run at a time", where running again would undo the rollback."""
     run_operator(Sessionize(), lake, [DAY1])
     spec = lake_catalog(lake).get("sessions")
     table = delta.open_table(lake, "sessions")
@@ -341,8 +342,12 @@ def test_a_rollback_meanwhile_is_named_as_the_other_writer(lake: Lake) -> None:
     files = [empty_file(Attempt(lake, "r", DAY1, "a" * 16), spec)]
     delta_commit.commit_day(lake, spec, DAY1, files, rollback, since_version=None)
     mine = [empty_file(Attempt(lake, "m", DAY1, "b" * 16), spec)]
-    with pytest.raises(ConcurrentWriterError, match=r"another writer [(]a rollback r1, table "):
+    with pytest.raises(ConcurrentWriterError, match=r"writer [(]a rollback r1, table ") as e:
         delta_commit.commit_day(lake, spec, DAY1, mine, {}, since_version=planned)
+    assert str(e.value).endswith(
+        "this run's result was not committed. The restored day stands; materializing it again "
+        "(with --force) would undo the rollback."
+    )
 
 
 def test_a_second_writer_of_the_same_day_is_refused(lake: Lake) -> None:

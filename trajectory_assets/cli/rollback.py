@@ -24,6 +24,7 @@ from trajectory_assets.cli.common import (
     tell,
 )
 from trajectory_assets.cli.outcome import FAILED_CHECK, check_failures
+from trajectory_assets.cli.pool_held import pool_held
 
 if TYPE_CHECKING:
     from trajectory_assets.lake.catalog import Catalog
@@ -80,12 +81,13 @@ def rollback(
         }
         for name in set(op.output_names) - {table}:  # check every sibling before changing any
             delta_commit.previous_state(where, catalog.get(name), partition, as_of=versions[name])
-        restored = [
-            delta_commit.restore_day(
-                where, catalog.get(name), partition, metadata, as_of=versions[name]
-            )
-            for name in op.output_names
-        ]
+        with pool_held("rollback"):  # a run in flight ends first: it would overwrite the day
+            restored = [
+                delta_commit.restore_day(
+                    where, catalog.get(name), partition, metadata, as_of=versions[name]
+                )
+                for name in op.output_names
+            ]
     except (NoPreviousVersionError, ConcurrentWriterError) as exc:
         raise CliError(str(exc)) from None
     for r in restored:

@@ -1,21 +1,17 @@
 """`trajectory-assets vacuum`: delete table files older versions no longer need."""
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import click
 from rich.filesize import decimal
 
 from trajectory_assets.cli.common import (
     CliError,
-    dagster_home,
     defs_option,
     lake_option,
     open_lake,
     project,
     say,
 )
+from trajectory_assets.cli.pool_held import pool_held
 
 
 @click.command(short_help="delete files of table versions older than a horizon")
@@ -59,28 +55,10 @@ def vacuum(
     whole = delta_history.whole_hours(hours)
     if hours != whole:
         say(f"Delta keeps whole hours: the horizon {hours:g} h is rounded up to {whole} h")
-    with _pool_held():  # a run in flight ends first: its files to commit are no leftovers
+    with pool_held("vacuum"):  # a run in flight ends first: its files to commit are no leftovers
         for name in names or tables:
             done = delta_history.vacuum(where, name, hours, full=full)
             say(
                 f"{name}: deleted {len(done.files)} file(s), {decimal(done.bytes)}, that only "
                 f"versions older than {done.hours} h need"
             )
-
-
-@contextmanager
-def _pool_held() -> Iterator[None]:
-    """The Dagster instance's pool slot, as a run's step and `forget` hold it, where DAGSTER_HOME
-    names an instance (overlapping cron jobs: a vacuum deleted a running materialization's
-    files); without one there is nothing to wait on."""
-    if not os.environ.get("DAGSTER_HOME"):
-        yield
-        return
-    import dagster as dg
-
-    from trajectory_assets.cli.pool import holding_pool
-    from trajectory_assets.defs.assets import POOL
-
-    dagster_home("a run in flight is waited for through the instance's pool")
-    with dg.DagsterInstance.get() as instance, holding_pool(instance, POOL, "vacuum"):
-        yield

@@ -210,10 +210,16 @@ def _refuse_other_writers(lake: Lake, name: str, day: str, since: int, latest: i
                 if meta.get("action")
                 else f"run {meta.get('run_id') or meta.get('attempt') or 'unknown'}"
             )
+            then = (
+                "The restored day stands; materializing it again (with --force) would undo the "
+                "rollback."
+                if meta.get("action") == "rollback"
+                else "Only one materialization of a table and day may run at a time."
+            )
             raise ConcurrentWriterError(
                 f"{name} dt={day} was committed by another writer ({who}, table version "
                 f"{commit.version}) while this run was computing it; this run's result was not "
-                "committed. Only one materialization of a table and day may run at a time."
+                f"committed. {then}"
             )
 
 
