@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from trajectory_assets.engine.registry import Registry
-from trajectory_assets.errors import DefinitionError
+from trajectory_assets.errors import DefinitionError, SettingError
 from trajectory_assets.lake.config import CONFIG, read_config
 from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS
@@ -123,12 +123,22 @@ def load(
             ) from exc
         except DefinitionError as exc:  # its code location's: no frame of ours is of use
             raise DefinitionError(f"the definitions module {name!r}: {exc}") from exc
+        except SettingError as exc:  # the lake's, read by its code location: named, not its code
+            raise SettingError(f"the definitions module {name!r}: {exc}") from exc
         except Exception as exc:  # its own code failed: a syntax error, or raised at import
             raise DefinitionError(
                 f"the definitions module {name!r} failed while importing: {_where(exc)}"
                 f"{type(exc).__name__}: {exc}"
             ) from exc
         ops = getattr(module, "operators", None)
+        classes = [
+            f"{i} is the class {op.__name__}" for i, op in enumerate(ops or ()) if _op_class(op)
+        ]
+        if classes:
+            raise DefinitionError(
+                f"module {name!r}: in its `operators` list, item {', item '.join(classes)}: "
+                "list instances, as `MyOperator()`"
+            )
         if not ops or not all(isinstance(op, Operator) for op in ops):
             raise DefinitionError(
                 f"module {name!r} has no `operators` list of trajectory_assets.Operator"
@@ -139,6 +149,10 @@ def load(
     project = Project(tuple(found), params or {}, params_from)
     project.registry  # noqa: B018 - checks the definitions now, with a clear message
     return project
+
+
+def _op_class(item: object) -> bool:
+    return isinstance(item, type) and issubclass(item, Operator)
 
 
 def _node_name(name: str, module: ModuleType, ops: Sequence[Operator]) -> str:

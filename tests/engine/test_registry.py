@@ -293,6 +293,38 @@ def test_a_definitions_module_whose_code_fails_says_where(
     )
 
 
+def test_a_definitions_module_listing_classes_or_failing_on_a_setting_is_told_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`operators = [ToolUse]` said the module had no `operators` list; a typo in the lake's
+    params, read as the module built its definitions, blamed the module's code, with a frame of
+    the project's own."""
+    from trajectory_assets.errors import SettingError
+    from trajectory_assets.project import load
+
+    (tmp_path / "lists_classes.py").write_text(
+        "from trajectory_assets.operators import Sessionize, ToolStats\n\n"
+        "operators = [Sessionize(), ToolStats]\n"
+    )
+    (tmp_path / "bad_setting.py").write_text(
+        "from trajectory_assets.errors import SettingError\n\n"
+        "raise SettingError(\"the lake's params: sessionize has no parameter 'thresold'\")\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(DefinitionError) as classes:
+        load(["lists_classes"])
+    assert str(classes.value) == (
+        "module 'lists_classes': in its `operators` list, item 1 is the class ToolStats: list "
+        "instances, as `MyOperator()`"
+    )
+    with pytest.raises(SettingError) as setting:
+        load(["bad_setting"])
+    assert str(setting.value) == (
+        "the definitions module 'bad_setting': the lake's params: sessionize has no parameter "
+        "'thresold'"
+    )
+
+
 def test_reconfigured_operators_replace_their_defaults() -> None:
     registry = Registry.build(OPERATORS)
     strict = Sessionize().configure(identical_run_threshold=2)
