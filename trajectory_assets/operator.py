@@ -9,10 +9,10 @@ runtime writes byte-identical tables and a wrong output is caught where it is pr
 """
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import sys
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -132,11 +132,18 @@ class Operator:
 
     @property
     def code_digest(self) -> str:
-        """A digest of the source files defining the operator's classes: a batch an earlier run
-        finished is reused only by a run of the same code. Fail, fix, run again (the version
-        kept) otherwise committed a day of batches computed by both."""
-        classes = [c for c in type(self).__mro__ if c not in (Operator, object)]
-        return _source_digest(tuple((c.__module__, c.__qualname__) for c in classes))
+        """A digest of the operator's code: of each of its classes, the code of its methods as
+        loaded (a notebook's class, a reloaded module) and the file of its module (helpers and
+        constants beside it). A batch an earlier run finished is reused only by a run of the
+        same code: fail, fix, run again (the version kept) committed a day of both."""
+        kind = type(self)
+        if kind not in _DIGESTS:
+            digest = hashlib.sha256()
+            for cls in kind.__mro__[: kind.__mro__.index(Operator)]:
+                digest.update(_module_source(cls))
+                digest.update(_class_code(cls).encode())
+            _DIGESTS[kind] = digest.hexdigest()[:16]
+        return _DIGESTS[kind]
 
     def describe(self) -> dict[str, str]:
         """What a materialization records about how this operator computed (e.g. the source
@@ -155,16 +162,49 @@ class Operator:
         return next(t for t in self.outputs if t.name == table)
 
 
-@functools.cache
-def _source_digest(classes: tuple[tuple[str, str], ...]) -> str:
-    """Of the file of each (module, class): a module without one (a notebook's) gives the
-    class's name alone."""
-    digest = hashlib.sha256()
-    for module, name in classes:
-        path = getattr(sys.modules.get(module), "__file__", None)
-        try:
-            with open(path or "", "rb") as source:
-                digest.update(source.read())
-        except OSError:
-            digest.update(name.encode())
-    return digest.hexdigest()[:16]
+_DIGESTS: dict[type, str] = {}  # by class: a reloaded module's are new classes
+
+
+def _module_source(cls: type) -> bytes:
+    path = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    try:
+        with open(path or "", "rb") as source:
+            return source.read()
+    except OSError:  # a notebook's, or code run from text: its methods' code says it
+        return b""
+
+
+def _class_code(cls: type) -> str:
+    """The class's methods' code and its literal attributes, the same in every process (no
+    object's repr, which may hold its address; no set's order, which hashing varies)."""
+    parts = [cls.__qualname__]
+    for name, value in sorted(vars(cls).items()):
+        if name.startswith("__") and name not in ("__init__", "__call__"):  # `__module__`...
+            continue
+        if isinstance(value, staticmethod | classmethod):
+            value = value.__func__
+        if isinstance(value, property):
+            value = value.fget
+        code = getattr(value, "__code__", None)
+        if isinstance(code, types.CodeType):
+            parts.append(f"{name}={_code_text(code)}")
+        elif isinstance(value, str | bytes | int | float | bool | tuple | type(None)):
+            parts.append(f"{name}={_literal(value)}")
+    return "\n".join(parts)
+
+
+def _code_text(code: types.CodeType) -> str:
+    consts = [
+        _code_text(c) if isinstance(c, types.CodeType) else _literal(c) for c in code.co_consts
+    ]
+    return f"{code.co_code.hex()}:{code.co_names}:{code.co_varnames}:{consts}"
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, frozenset):
+        return repr(sorted(_literal(v) for v in value))
+    if isinstance(value, tuple):
+        return repr([_literal(v) for v in value])
+    if isinstance(value, str | bytes | int | float | complex | bool | type(None)):
+        return repr(value)
+    return type(value).__name__

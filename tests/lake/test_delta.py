@@ -2,15 +2,12 @@
 reruns, resume, roll-forward of an interrupted multi-asset, restore of one day, time travel, every
 engine reading the same rows, and a second writer refused."""
 
-import importlib.util
 import json
 import logging
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -37,7 +34,7 @@ from trajectory_assets.lake.staging import (
     pending_attempts,
     write_intent,
 )
-from trajectory_assets.operators import OPERATORS, Sessionize, ToolStats
+from trajectory_assets.operators import OPERATORS, Sessionize
 
 
 def data_files(lake: Lake, table: str) -> set[str]:
@@ -189,54 +186,6 @@ def test_resumed_run_reuses_finished_batches_and_matches_a_clean_run(
         )
 
 
-def _module(name: str, source: str, folder: Path) -> ModuleType:
-    path = folder / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules[name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_run_of_changed_code_computes_every_batch_again(lake: Lake, tmp_path: Path) -> None:
-    """Fail, fix, run again with the version kept: the fixed run reused the batches the failed
-    one had finished, and committed a day computed partly by each code, without a word."""
-    source = "from trajectory_assets.operators import Sessionize\n\nclass Fixed(Sessionize):\n"
-    before = _module("ops_before_the_fix", source + "    pass\n", tmp_path).Fixed()
-    after = _module("ops_after_the_fix", source + "    pass  # fixed\n", tmp_path).Fixed()
-    assert before.fingerprint == after.fingerprint and before.code_digest != after.code_digest
-    (day,) = plan(before, lake, [DAY1], batch_bytes=SMALL_BATCHES)
-    finished = InlineRuntime().run(day.tasks[:2])  # the run that failed after two batches
-    assert {r.code for r in finished} == {before.code_digest}
-    assert plan(after, lake, [DAY1], batch_bytes=SMALL_BATCHES)[0].tasks[1].pending
-    result = run_operator(after, lake, [DAY1], InlineRuntime(), batch_bytes=SMALL_BATCHES)
-    assert result.days[DAY1].reused_batches == 0
-
-
-def test_a_forced_run_computes_a_merge_an_interrupted_one_finished(
-    lake: Lake, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A `--force` run killed after its merges, then a vacuum (or a forget's purge) deleting the
-    files no version names: every later `--force` run reused the merge's receipt and failed
-    with "files to commit are gone", one two-phase operator after another."""
-    run_operator(Sessionize(), lake, [DAY1])  # tool_stats reads tool_calls
-    run_operator(ToolStats(), lake, [DAY1])
-    expected = lake_catalog(lake).read("tool_stats", dt=DAY1)
-
-    def killed(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patched:
-        patched.setattr("trajectory_assets.engine.materialize.commit_day", killed)
-        with pytest.raises(KeyboardInterrupt):
-            run_operator(ToolStats(), lake, [DAY1], force=True)
-    assert delta_history.vacuum(lake, "tool_stats", retention_hours=0, full=True).files
-    result = run_operator(ToolStats(), lake, [DAY1], force=True)
-    assert result.days[DAY1].reused_batches == 0
-    assert lake_catalog(lake).read("tool_stats", dt=DAY1).equals(expected)
-
-
 def _decided_to_commit(op: Sessionize, lake: Lake) -> tuple[Attempt, list[BatchReceipt]]:
     """A run of DAY1 that finished its batches and wrote its commit intent, then died."""
     (day,) = plan(op, lake, [DAY1], batch_bytes=SMALL_BATCHES)
@@ -346,7 +295,7 @@ def test_a_rollback_meanwhile_is_named_as_the_other_writer(lake: Lake) -> None:
         delta_commit.commit_day(lake, spec, DAY1, mine, {}, since_version=planned)
     assert str(e.value).endswith(
         "this run's result was not committed. The restored day stands; materializing it again "
-        "(with --force) would undo the rollback."
+        "(a run of a new version or changed inputs, --force, the sensor) would undo the rollback."
     )
 
 

@@ -216,9 +216,11 @@ def _run_round(
 def _receipts(d: DayPlan, new: Sequence[BatchReceipt]) -> dict[str, dict[str, BatchReceipt]]:
     """Each operator's receipts of the day's planned batches: finished earlier, or just now (an
     attempt may also hold receipts of another batching, which never count)."""
+    ran = {s.operator.name for t in d.tasks for s in t.steps if not s.done}
     by_op: dict[str, dict[str, BatchReceipt]] = {}
     for op in d.run:
-        planned = {*d.map_ids(op), d.merge_id(op)} & d.reusable.get(op.name, frozenset())
+        merge = set() if op.name in ran else {d.merge_id(op)}  # of the map batches it merged
+        planned = {*d.map_ids(op), *merge} & d.reusable.get(op.name, frozenset())
         finished = finished_batches(d.attempt(op))
         by_op[op.name] = {b: r for b, r in finished.items() if b in planned}
     for r in new:

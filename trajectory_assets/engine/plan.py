@@ -303,9 +303,19 @@ def _table_tasks(op: Operator, keys: DayKeys, catalog: Catalog, day: str) -> lis
 
 
 def _with_done(task: BatchTask, finished: Mapping[str, frozenset[str]]) -> BatchTask:
-    """The task with each step marked done when an earlier run of its attempt finished it."""
-    steps = tuple(replace(s, done=task.batch_id in finished[s.operator.name]) for s in task.steps)
-    return replace(task, steps=steps)
+    """The task with each step marked done when an earlier run of its attempt finished it and
+    no step before it that it reads in the batch runs again: `turn_features` of an earlier run
+    was computed from that run's `turns`, of another code once `sessionize` was fixed."""
+    steps: list[Step] = []
+    again: set[str] = set()  # tables computed again in the batch
+    for step in task.steps:
+        done = task.batch_id in finished[step.operator.name] and again.isdisjoint(
+            step.operator.inputs
+        )
+        if not done:
+            again.update(step.operator.output_names)
+        steps.append(replace(step, done=done))
+    return replace(task, steps=tuple(steps))
 
 
 def batch_id(name: str, members: Sequence[str]) -> str:

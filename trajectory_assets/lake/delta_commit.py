@@ -211,8 +211,8 @@ def _refuse_other_writers(lake: Lake, name: str, day: str, since: int, latest: i
                 else f"run {meta.get('run_id') or meta.get('attempt') or 'unknown'}"
             )
             then = (
-                "The restored day stands; materializing it again (with --force) would undo the "
-                "rollback."
+                "The restored day stands; materializing it again (a run of a new version or "
+                "changed inputs, --force, the sensor) would undo the rollback."
                 if meta.get("action") == "rollback"
                 else "Only one materialization of a table and day may run at a time."
             )

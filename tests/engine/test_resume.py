@@ -1,0 +1,132 @@
+"""A run after a failed or interrupted one reuses the batches that run finished only where they
+are what this run would compute: the same code, their files still there, and no step before
+them in the batch computed again."""
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.lakes import DAY1, SMALL_BATCHES
+from tests.runs import lake_catalog, plan, run_operator, settings
+from trajectory_assets.engine.materialize import run_operators
+from trajectory_assets.engine.plan import plan_days
+from trajectory_assets.engine.registry import Registry
+from trajectory_assets.engine.runtimes.inline import InlineRuntime
+from trajectory_assets.lake import delta_history
+from trajectory_assets.lake.catalog import Catalog
+from trajectory_assets.lake.fs import Lake
+from trajectory_assets.operator import Operator
+from trajectory_assets.operators import OPERATORS, Sessionize, ToolStats, TurnFeatures
+
+FIXED = """
+from trajectory_assets.operators import Sessionize
+
+class Fixed(Sessionize):
+    def transform(self, ctx, batch):
+        out = super().transform(ctx, batch)
+        if BUGGY:  # the bug: a batch's turns lose their last half
+            out["turns"] = out["turns"].slice(0, out["turns"].num_rows // 2)
+        return out
+"""
+
+
+def _module(name: str, source: str, folder: Path) -> ModuleType:
+    path = folder / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _registry(ops: list[Operator]) -> Registry:
+    names = {op.name for op in ops}
+    return Registry.build(ops, [op for op in OPERATORS if op.name not in names])
+
+
+def test_a_fix_with_the_version_kept_computes_every_batch_again_downstream_too(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """Fail, fix, run again with the version kept: the fixed run reused the batches the failed
+    one had finished, `sessionize`'s and then, in the same batches, `turn_features`' computed
+    from the buggy `turns`, and committed a day of both codes without a word."""
+    clean = Lake(str(shutil.copytree(lake.root, tmp_path / "clean")))
+    good = _module("ops_good", FIXED + "BUGGY = False\n", tmp_path).Fixed()
+    run_operators(
+        [good, TurnFeatures()],
+        clean,
+        [DAY1],
+        InlineRuntime(),
+        registry=_registry([good, TurnFeatures()]),
+        settings=settings(SMALL_BATCHES),
+    )
+
+    before = _module("ops_buggy", FIXED + "BUGGY = True\n", tmp_path).Fixed()
+    after = _module("ops_fixed", FIXED + "BUGGY = False\n", tmp_path).Fixed()
+    assert before.fingerprint == after.fingerprint and before.code_digest != after.code_digest
+    assert after.code_digest == good.code_digest  # the same code, wherever it is loaded from
+    ops: list[Operator] = [before, TurnFeatures()]
+    catalog = Catalog(lake, _registry(ops).tables)
+    ((day, _),) = plan_days(_registry(ops), ops, catalog, [DAY1], settings(SMALL_BATCHES))
+    assert len(day.tasks) > 2
+    finished = InlineRuntime().run(day.tasks[:2])  # the run that failed after two batches
+    assert {r.code for r in finished if r.operator == "sessionize"} == {before.code_digest}
+
+    ops = [after, TurnFeatures()]
+    result = run_operators(
+        ops,
+        lake,
+        [DAY1],
+        InlineRuntime(),
+        registry=_registry(ops),
+        settings=settings(SMALL_BATCHES),
+    )
+    assert result.operators["sessionize"].days[DAY1].reused_batches == 0
+    assert result.operators["turn_features"].days[DAY1].reused_batches == 0
+    for table in ("turns", "turn_features"):
+        assert (
+            lake_catalog(lake).read(table, dt=DAY1).equals(lake_catalog(clean).read(table, dt=DAY1))
+        ), table
+
+
+def test_a_class_redefined_without_a_file_has_another_digest() -> None:
+    """A notebook's operator (its module has no file) counted by its name alone, and a module
+    reloaded after a fix by the digest of the class first seen."""
+    source = "class Mine(Sessionize):\n    def transform(self, ctx, batch):\n        return {}\n"
+    first: dict[str, object] = {"Sessionize": Sessionize, "__name__": "__main__"}
+    again = dict(first)
+    fixed = dict(first)
+    exec(source, first)
+    exec(source, again)
+    exec(source.replace("{}", "super().transform(ctx, batch)"), fixed)
+    mine = [ns["Mine"]() for ns in (first, again, fixed)]  # type: ignore[operator]
+    assert mine[0].code_digest == mine[1].code_digest != mine[2].code_digest
+
+
+def test_a_forced_run_computes_a_merge_an_interrupted_one_finished(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `--force` run killed after its merges, then a vacuum (or a forget's purge) deleting the
+    files no version names: every later `--force` run reused the merge's receipt and failed
+    with "files to commit are gone", one two-phase operator after another."""
+    run_operator(Sessionize(), lake, [DAY1])  # tool_stats reads tool_calls
+    run_operator(ToolStats(), lake, [DAY1])
+    expected = lake_catalog(lake).read("tool_stats", dt=DAY1)
+
+    def killed(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr("trajectory_assets.engine.materialize.commit_day", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_operator(ToolStats(), lake, [DAY1], force=True)
+    assert delta_history.vacuum(lake, "tool_stats", retention_hours=0, full=True).files
+    result = run_operator(ToolStats(), lake, [DAY1], force=True)
+    assert result.days[DAY1].reused_batches == 0
+    assert lake_catalog(lake).read("tool_stats", dt=DAY1).equals(expected)
+    assert plan(ToolStats(), lake, [DAY1])[0].current  # and the day is current again
