@@ -138,30 +138,44 @@ def test_a_rollback_waits_for_the_run_holding_the_pool(
     materialized_lake: Path, tmp_path: Path, home: Path
 ) -> None:
     """A rollback during a run: the run then lost its commit to it, or overwrote the restored
-    day; it waits for the pool's slot, as vacuum and forget do."""
+    day; it waits for the pool's slot, as vacuum and forget do, and restores nothing where the
+    run committed the day meanwhile (it would have discarded that commit without a word)."""
     lake = shutil.copytree(materialized_lake, tmp_path / "lake")
     where = Lake(str(lake))
     spec = lake_catalog(where).get("sessions")
-    emptied = [empty_file(Attempt(where, "by-hand", DAY1, "e" * 16), spec)]
-    delta_commit.commit_day(where, spec, DAY1, emptied, {}, since_version=None)  # to roll back
+
+    def commit_by_hand(key: str) -> None:
+        emptied = [empty_file(Attempt(where, "by-hand", DAY1, key * 16), spec)]
+        delta_commit.commit_day(where, spec, DAY1, emptied, {}, since_version=None)
+
+    commit_by_hand("e")  # to roll back
     with dg.DagsterInstance.from_config(str(home)) as instance:
         storage = instance.event_log_storage
         storage.initialize_concurrency_limit_to_default(POOL)
-        assert storage.claim_concurrency_slot(POOL, "a-run", "tier_b").is_claimed
-        waiting = subprocess.Popen(
-            [*CLI, "rollback", "sessions", "--lake", str(lake), "--partition", DAY1],
-            stderr=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "DAGSTER_HOME": str(home)},
-        )
-        assert waiting.stderr is not None
-        for line in waiting.stderr:
-            if "waiting for the trajectory_assets pool" in line:
-                break
-        assert "a-run" in line
-        storage.free_concurrency_slots_for_run("a-run")
-        out, err = waiting.communicate(timeout=120)
-    assert waiting.returncode == 0, err
-    assert f"sessions dt={DAY1}: restored the day as it was at sessions version" in out
-    assert lake_catalog(where).read("sessions", dt=DAY1).num_rows > 0
+        for meanwhile in (False, True):
+            assert storage.claim_concurrency_slot(POOL, "a-run", "tier_b").is_claimed
+            waiting = subprocess.Popen(
+                [*CLI, "rollback", "sessions", "--lake", str(lake), "--partition", DAY1],
+                stderr=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "DAGSTER_HOME": str(home)},
+            )
+            assert waiting.stderr is not None
+            for line in waiting.stderr:
+                if "waiting for the trajectory_assets pool" in line:
+                    break
+            assert "a-run" in line
+            if meanwhile:
+                commit_by_hand("f")  # the run's commit
+            storage.free_concurrency_slots_for_run("a-run")
+            out, err = waiting.communicate(timeout=120)
+            if not meanwhile:
+                assert waiting.returncode == 0, err
+                assert f"sessions dt={DAY1}: restored the day as it was at sessions version" in out
+                restored = lake_catalog(where).read("sessions", dt=DAY1).num_rows
+                assert restored > 0
+    assert waiting.returncode == 1
+    assert "was committed again while the rollback waited" in err
+    assert "nothing was restored" in err and out == ""
+    assert lake_catalog(where).read("sessions", dt=DAY1).num_rows == 0  # the run's commit stays

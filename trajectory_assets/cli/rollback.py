@@ -69,27 +69,38 @@ def rollback(
 
     catalog = Catalog(where, registry.tables)
     metadata = {"action": "rollback", delta_history.ROLLBACK_ID: uuid.uuid4().hex}
-    try:
-        # the table named first, so that a version it lacks is said of it
-        target, _ = delta_commit.previous_state(where, catalog.get(table), partition, as_of=as_of)
-        versions = {  # a sibling's own version of that state: version numbers drift apart,
-            # and a sibling's own last change may be older (a day without errors, unchanged)
-            name: delta_commit.sibling_version(where, table, name, partition, target)
-            if name != table
-            else target
-            for name in op.output_names
-        }
-        for name in set(op.output_names) - {table}:  # check every sibling before changing any
-            delta_commit.previous_state(where, catalog.get(name), partition, as_of=versions[name])
-        with pool_held("rollback"):  # a run in flight ends first: it would overwrite the day
+    seen = _last_change(where, table, partition)
+    with pool_held("rollback"):  # a run in flight ends first: it would overwrite the day
+        if (changed := _last_change(where, table, partition)) != seen:
+            raise CliError(
+                f"{table} dt={partition} was committed again while the rollback waited for the "
+                f"run holding the pool (table version {changed}): nothing was restored; look at "
+                "the day, and roll back again to undo that commit"
+            )
+        try:
+            # the table named first, so that a version it lacks is said of it
+            target, _ = delta_commit.previous_state(
+                where, catalog.get(table), partition, as_of=as_of
+            )
+            versions = {  # a sibling's own version of that state: version numbers drift apart,
+                # and a sibling's own last change may be older (a day without errors, unchanged)
+                name: delta_commit.sibling_version(where, table, name, partition, target)
+                if name != table
+                else target
+                for name in op.output_names
+            }
+            for name in set(op.output_names) - {table}:  # every sibling before changing any
+                delta_commit.previous_state(
+                    where, catalog.get(name), partition, as_of=versions[name]
+                )
             restored = [
                 delta_commit.restore_day(
                     where, catalog.get(name), partition, metadata, as_of=versions[name]
                 )
                 for name in op.output_names
             ]
-    except (NoPreviousVersionError, ConcurrentWriterError) as exc:
-        raise CliError(str(exc)) from None
+        except (NoPreviousVersionError, ConcurrentWriterError) as exc:
+            raise CliError(str(exc)) from None
     for r in restored:
         now = f"now version {r.version}" if r.version is not None else "already current"
         same = f", the state of {table} version {target}" if r.table != table else ""
@@ -107,6 +118,12 @@ def rollback(
             "the restored day fails asset check(s) of ERROR severity, listed above (with the "
             "default thresholds); it stays restored"
         )
+
+
+def _last_change(lake: "Lake", table: str, day: str) -> int | None:
+    from trajectory_assets.lake.delta_history import commits
+
+    return next((c.version for c in commits(lake, table) if day in c.days), None)
 
 
 def _bind(lake: "Lake", allow_other_lake: bool) -> None:
