@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import DefinitionError, SettingError
@@ -131,8 +131,18 @@ def load(
                 f"{type(exc).__name__}: {exc}"
             ) from exc
         ops = getattr(module, "operators", None)
+        if _op_class(ops):
+            raise DefinitionError(
+                f"module {name!r}: `operators` is the class {ops.__name__}: make it a list of "
+                f"instances, as `operators = [{ops.__name__}()]`"
+            )
+        if ops is not None and not isinstance(ops, list | tuple):
+            raise DefinitionError(
+                f"module {name!r}: `operators` is a {type(ops).__name__}, not a list of "
+                "trajectory_assets.Operator"
+            )
         classes = [
-            f"{i} is the class {op.__name__}" for i, op in enumerate(ops or ()) if _op_class(op)
+            f"{i} is the class {op.__name__}" for i, op in enumerate(ops or (), 1) if _op_class(op)
         ]
         if classes:
             raise DefinitionError(
@@ -151,7 +161,7 @@ def load(
     return project
 
 
-def _op_class(item: object) -> bool:
+def _op_class(item: object) -> TypeGuard[type[Operator]]:
     return isinstance(item, type) and issubclass(item, Operator)
 
 

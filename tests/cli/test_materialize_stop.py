@@ -186,8 +186,9 @@ def _wait_for(
         time.sleep(step)
 
 
+@pytest.mark.parametrize("created", [True, False])
 def test_ctrl_c_while_dagster_creates_the_run_records_it_canceled(
-    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, created: bool
 ) -> None:
     """Ctrl+C about 4 s into a command, as Dagster created the run: the run stayed Not started
     for good (the day shown in progress in the UI), and the output was a traceback of closing a
@@ -196,16 +197,25 @@ def test_ctrl_c_while_dagster_creates_the_run_records_it_canceled(
     generate(lake, home, sessions_per_day=2)
     create = dg.DagsterInstance.create_run_for_job
 
-    def created_then_interrupted(self: dg.DagsterInstance, *args: object, **kwargs: object) -> Any:
-        create(self, *args, **kwargs)  # type: ignore[arg-type]
+    def interrupted(self: dg.DagsterInstance, *args: object, **kwargs: object) -> Any:
+        if created:
+            create(self, *args, **kwargs)  # type: ignore[arg-type]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dg.DagsterInstance, "create_run_for_job", created_then_interrupted)
+    monkeypatch.setattr(dg.DagsterInstance, "create_run_for_job", interrupted)
     stopped = materialize(lake, home, "--partition", DAY1, "--assets", "sessions")
     assert stopped.returncode == 130
-    assert re.fullmatch(r"error: interrupted: run \S+ stopped; the days .*\n", stopped.stderr)
     monkeypatch.undo()
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        (run,) = instance.get_runs()
-        assert run.status == dg.DagsterRunStatus.CANCELED
-        assert run.run_id in stopped.stderr
+        runs = instance.get_runs()
+    if not created:
+        assert (
+            stopped.stderr
+            == "error: interrupted before Dagster created the run: nothing of it ran\n"
+        )
+        assert runs == []
+        return
+    assert re.fullmatch(r"error: interrupted: run \S+ stopped; the days .*\n", stopped.stderr)
+    (run,) = runs
+    assert run.status == dg.DagsterRunStatus.CANCELED
+    assert run.run_id in stopped.stderr

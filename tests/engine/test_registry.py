@@ -73,6 +73,9 @@ def test_an_output_that_collides_with_another_table() -> None:
         ("daily_report", "the daily report's asset"),
         ("_staging", "a name of the lake's own (they start with `_`"),
         ("_partials", "a name of the lake's own"),
+        ("Reports", "the lake's folder of the daily report pages"),
+        ("EVENTS", "the raw events' name in a batch"),
+        ("Sessions", "differs from the table 'sessions' only in case"),
     ],
 )
 def test_an_output_named_as_something_of_the_lake_is_refused(name: str, taken: str) -> None:
@@ -80,7 +83,8 @@ def test_an_output_named_as_something_of_the_lake_is_refused(name: str, taken: s
     pages), `_staging` in the receipts', `events` was read in place of the raw events in a
     batch, and `daily_report` loaded, then every run failed on Dagster's duplicate key."""
     mine = operator("mine", (table(name),), ("turns",))
-    with pytest.raises(DefinitionError, match=re.escape(f"output {name!r} is {taken}")):
+    said = taken if taken.startswith("differs") else f"is {taken}"
+    with pytest.raises(DefinitionError, match=re.escape(f"output {name!r} {said}")):
         Registry.build([mine], OPERATORS)
 
 
@@ -314,8 +318,17 @@ def test_a_definitions_module_listing_classes_or_failing_on_a_setting_is_told_so
     with pytest.raises(DefinitionError) as classes:
         load(["lists_classes"])
     assert str(classes.value) == (
-        "module 'lists_classes': in its `operators` list, item 1 is the class ToolStats: list "
+        "module 'lists_classes': in its `operators` list, item 2 is the class ToolStats: list "
         "instances, as `MyOperator()`"
+    )
+    (tmp_path / "names_a_class.py").write_text(
+        "from trajectory_assets.operators import ToolStats\n\noperators = ToolStats\n"
+    )
+    with pytest.raises(DefinitionError) as one_class:
+        load(["names_a_class"])
+    assert str(one_class.value) == (
+        "module 'names_a_class': `operators` is the class ToolStats: make it a list of "
+        "instances, as `operators = [ToolStats()]`"
     )
     with pytest.raises(SettingError) as setting:
         load(["bad_setting"])

@@ -350,7 +350,9 @@ def _stopped(instance: "dg.DagsterInstance", run_id: str, failed_checks: list[st
     for line in failed_checks:  # of the stretches before, which did commit
         tell(line)
     run = instance.get_run_by_id(run_id)
-    if run is not None and run.status != dg.DagsterRunStatus.CANCELED:
+    if run is None:
+        return Interrupted("interrupted before Dagster created the run: nothing of it ran")
+    if run.status != dg.DagsterRunStatus.CANCELED:
         instance.report_run_canceled(run, message=STOPPED)
     return Interrupted(
         f"interrupted: run {run_id} stopped; the days it committed stay committed and recorded, "

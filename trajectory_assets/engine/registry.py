@@ -108,8 +108,14 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
             )
         seen_ops.setdefault(op.name, op)
         for spec in op.outputs:
-            if taken := RESERVED.get(spec.name) or _lakes_own(spec.name):
+            spelled = {t.lower(): t for t in writers if t != spec.name}.get(spec.name.lower())
+            if taken := RESERVED.get(spec.name.lower()) or _lakes_own(spec.name):
                 problems.append(f"- {where}: output {spec.name!r} is {taken}: give another name")
+            elif spelled is not None:  # one view in a batch's SQL, one folder on macOS
+                problems.append(
+                    f"- {where}: output {spec.name!r} differs from the table {spelled!r} only in "
+                    "case: give another name"
+                )
             elif spec.name in writers:
                 other = writers[spec.name]
                 problems.append(f"- {where}: output {spec.name!r} is already written by {other!r}")
