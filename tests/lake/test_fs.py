@@ -1,4 +1,5 @@
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from trajectory_assets.cli.main import main
 from trajectory_assets.errors import SettingError
 from trajectory_assets.ingest import EventLogger
-from trajectory_assets.lake.fs import Lake, write_file_atomic
+from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV, Lake, write_file_atomic
 
 
 @pytest.mark.parametrize("root", ["", "  ", "s3://", "s3:///"])
@@ -78,3 +79,38 @@ def test_a_durable_write_syncs_the_folders_that_name_it(
     synced.clear()
     write_file_atomic(Lake(str(tmp_path)), str(target), b"again", durable=False)
     assert synced == []
+
+
+@pytest.mark.parametrize(
+    ("root", "said"),
+    [
+        ("s3://lake/tmp/../prod", "holds an empty, '.' or '..' part"),
+        ("s3://lake//prod", "holds an empty, '.' or '..' part"),
+        ("s3://lake/./prod", "holds an empty, '.' or '..' part"),
+        ("s3://my lake/prod", "names the bucket 'my lake', which no S3 store holds"),
+        ("s3://lake?x=1/prod", "names the bucket 'lake?x=1', which no S3 store holds"),
+    ],
+)
+def test_an_object_store_root_delta_lake_would_read_elsewhere_is_refused(
+    root: str, said: str
+) -> None:
+    """s3fs wrote `bucket/tmp/../prod/...` as it was, delta-rs read and committed to
+    `bucket/prod`: a run's commit landed in another lake's table, and broke it. `//` stranded
+    the raw files `generate` had written (every command failed on them with a traceback)."""
+    with pytest.raises(SettingError, match=re.escape(f"the lake root {root!r} {said}")):
+        Lake(root)
+    assert Lake("s3://lake.v2_x-y/a/b/").root == "lake.v2_x-y/a/b"
+
+
+@pytest.mark.parametrize("endpoint", ["127.0.0.1:9000", "http://127.0.0.1:9000/bucket", "ftp://h"])
+def test_an_endpoint_that_is_no_store_address_is_named(
+    endpoint: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without its scheme: aiobotocore's traceback, and the logger retried until it closed;
+    with the bucket in its path: "no lake at s3://..." for a lake that was there."""
+    monkeypatch.setenv(S3_ENDPOINT_URL_ENV, endpoint)
+    assert main(["tables", "--lake", "s3://bucket/lake"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {S3_ENDPOINT_URL_ENV}={endpoint!r} is not a store's address: give its scheme, "
+        "host and port alone, as http://127.0.0.1:9000 (the bucket goes in the lake's s3:// URI)\n"
+    )

@@ -34,7 +34,13 @@ class LakeResource(dg.ConfigurableResource):
         root, endpoint_url = _value(self.root), _value(self.s3_endpoint_url)
         options: dict[str, Any] = json.loads(_value(self.storage_options_json) or "{}")
         if root is not None and root.startswith("s3://"):
-            endpoint = s3_options(endpoint_url, _value(self.s3_region)).get("client_kwargs", {})
+            setting = (
+                self.s3_endpoint_url.env_var_name
+                if isinstance(self.s3_endpoint_url, dg.EnvVar)
+                else "the lake resource's s3_endpoint_url"
+            )
+            given = s3_options(endpoint_url, _value(self.s3_region), setting)
+            endpoint = given.get("client_kwargs", {})
             options["client_kwargs"] = {**options.get("client_kwargs", {}), **endpoint}
         return Lake(root or "lake", options)
 

@@ -7,6 +7,8 @@ import errno
 import io
 import os
 import posixpath
+import re
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +51,8 @@ class Lake:
                 f"the lake root {self.uri!r} holds a '%', which Delta Lake's reader takes for an "
                 "escape (%20 as a space): its tables could not be opened; choose a path without %"
             )
+        if not self.is_local and (problem := _object_store_problem(self.root)):
+            raise SettingError(f"the lake root {self.uri!r} {problem}")
 
     @property
     def protocol(self) -> str:
@@ -143,13 +147,39 @@ class Lake:
         return path if self.is_local else f"{self.protocol}://{path}"
 
 
+BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]")
+
+
+def _object_store_problem(root: str) -> str | None:
+    """A root an object store would take differently from Delta Lake: the files' client keeps
+    `a/../b` and `a//b` as they are, delta-rs makes them `b` and `a/b` (a run's commits landed
+    in another lake's tables); or a bucket no store names."""
+    bucket, *parts = root.split("/")
+    if not BUCKET.fullmatch(bucket):
+        return (
+            f"names the bucket {bucket!r}, which no S3 store holds: 3 to 255 letters, digits, "
+            "dots, hyphens and underscores"
+        )
+    if any(part in ("", ".", "..") for part in parts):
+        return "holds an empty, '.' or '..' part: give the prefix as s3://bucket/a/b"
+    return None
+
+
 S3_ENDPOINT_URL_ENV = "TRAJECTORY_ASSETS_S3_ENDPOINT_URL"
 
 
-def s3_options(endpoint_url: str | None, region: str | None = None) -> dict[str, Any]:
+def s3_options(
+    endpoint_url: str | None, region: str | None = None, setting: str = S3_ENDPOINT_URL_ENV
+) -> dict[str, Any]:
     """fsspec options for an S3-compatible endpoint; credentials stay with the AWS variables."""
     client_kwargs: dict[str, Any] = {}
     if endpoint_url:
+        parts = urllib.parse.urlsplit(endpoint_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+            raise SettingError(
+                f"{setting}={endpoint_url!r} is not a store's address: give its scheme, host and "
+                "port alone, as http://127.0.0.1:9000 (the bucket goes in the lake's s3:// URI)"
+            )
         client_kwargs["endpoint_url"] = endpoint_url
     if region:
         client_kwargs["region_name"] = region
