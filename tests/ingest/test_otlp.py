@@ -440,3 +440,25 @@ def test_a_span_that_comes_while_its_written_trace_is_let_go_of_joins_it(
     events = raw_events(tmp_path / "lake")
     assert events.num_rows == len(set(events["event_id"].to_pylist()))
     assert session_events(tmp_path)[(whole, "session_start")] == 1
+
+
+def test_an_object_store_down_asks_for_the_spans_again(
+    endpoint: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 lake's store unreachable for a few seconds: botocore's EndpointConnectionError is
+    no OSError, so the request got a 500, which no exporter sends again: its spans were lost."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from trajectory_assets.lake.wal import WriteAheadLog
+
+    def down(*args: object, **kwargs: object) -> int:
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9/lake")
+
+    spans = [json_span("a1a1a1a1a1a1a1a1", "", "chat", **{USAGE: 7})]
+    with monkeypatch.context() as patched:
+        patched.setattr(WriteAheadLog, "append", down)
+        status, body, headers = post(f"{endpoint.url}/v1/traces", otlp_json(spans), JS)
+    assert status == 503 and headers["Retry-After"] == "2"
+    assert "Could not connect to the endpoint URL" in json.loads(body)["message"]
+    status, _, _ = post(f"{endpoint.url}/v1/traces", otlp_json(spans), JS)  # sent again
+    assert status == 200

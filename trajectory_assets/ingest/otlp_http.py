@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from trajectory_assets.errors import BadRequestError
 from trajectory_assets.ingest.otlp import OtlpReceiver
 from trajectory_assets.ingest.otlp_count import TooManySpansError
+from trajectory_assets.lake.fs import storage_failure
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -127,7 +128,9 @@ def create_app(
         parts = [(r.service, r.spans, len(decoded) * len(r.spans) // spans) for r in resources]
         try:  # off the event loop: it writes to the lake
             rejected, reason = await run_in_threadpool(receiver.add_request, parts)
-        except OSError as exc:  # the spans it cannot keep must come again (the rest are known)
+        except Exception as exc:  # the spans it cannot keep must come again (a 500 is not)
+            if not storage_failure(exc):
+                raise
             log.error(f"OTLP receiver: cannot keep the spans in the lake: {exc}")
             message = f"cannot keep the spans in the lake ({exc}); retry later"
             return failure(503, wire.UNAVAILABLE, message, **RETRY)

@@ -193,6 +193,22 @@ def lake_from_env(uri: str) -> Lake:
     return Lake(uri)
 
 
+STORE_CLIENTS = ("botocore.", "aiobotocore.", "aiohttp.", "s3fs.", "fsspec.")
+
+
+def storage_failure(exc: BaseException) -> bool:
+    """A write the lake's storage did not take: a file system's OSError, or an object store
+    client's own error (botocore's EndpointConnectionError is no OSError), also as the cause."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) or type(seen).__module__.startswith(STORE_CLIENTS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def modified(info: dict[str, Any]) -> float:
     """When a file last changed, from its fsspec info, whose keys and value types differ by
     filesystem."""
