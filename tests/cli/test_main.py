@@ -382,3 +382,30 @@ def test_a_read_only_dagster_instance_is_named_as_such(
         "(sqlite3.OperationalError) attempt to write a readonly database. A command that runs "
         "or records needs write access to it; query, tables, explain and report need no instance"
     )
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        ("InvalidAccessKeyId", "the lake's storage refused this access: "),
+        ("403", "the lake's storage refused this access: "),
+        ("NoSuchBucket", "the lake's bucket does not exist: "),
+    ],
+)
+def test_a_store_refusing_the_credentials_or_missing_the_bucket_says_which(
+    code: str, said: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong key said `permission denied: Forbidden` (s3fs' PermissionError, before the
+    botocore error it was raised from), a missing bucket that the credentials were wrong."""
+    from botocore.exceptions import ClientError
+    from s3fs.errors import translate_boto_error
+
+    def refused(*args: object, **kwargs: object) -> None:
+        error = ClientError({"Error": {"Code": code, "Message": "Forbidden"}}, "HeadObject")
+        raise translate_boto_error(error)
+
+    monkeypatch.setattr("trajectory_assets.cli.tables.open_lake", refused)
+    assert main(["tables", "--lake", "s3://bucket/lake"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {said}An error occurred ({code}) when calling the HeadObject")
+    assert err.count("\n") == 1

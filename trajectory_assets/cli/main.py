@@ -147,6 +147,17 @@ def _storage_problem(exc: BaseException) -> str | None:
         if seen is None:
             return None
         if type(seen).__module__.startswith(("botocore.", "aiobotocore.")):
+            code = str(getattr(seen, "response", {}).get("Error", {}).get("Code", ""))
+            if code == "NoSuchBucket":
+                return (
+                    f"the lake's bucket does not exist: {seen} (create it, or correct the "
+                    f"bucket in the lake's s3:// URI; {S3_ENDPOINT_URL_ENV} names the store)"
+                )
+            if code in REFUSED_CREDENTIALS:
+                return (
+                    f"the lake's storage refused this access: {seen} (check AWS_ACCESS_KEY_ID "
+                    "and AWS_SECRET_ACCESS_KEY, and that they may read and write the bucket)"
+                )
             if _no_answer(seen):
                 return (
                     f"the lake's storage does not answer: {seen} (is the store up, and is "
@@ -178,6 +189,10 @@ def _storage_problem(exc: BaseException) -> str | None:
                 f"{os.environ.get('DAGSTER_HOME', '')}) store runs in PostgreSQL, whose driver "
                 f"is not installed ({seen}): pip install 'trajectory-assets[postgres]'"
             )
+        if isinstance(seen, PermissionError | FileNotFoundError) and (
+            store := _storage_problem(seen.__cause__ or seen.__context__ or OSError())
+        ):  # s3fs' of botocore's refusal, or of a missing bucket: botocore's says which
+            return store
         if isinstance(seen, PermissionError):
             return f"permission denied: {seen}"
         if isinstance(seen, OSError) and (ran_out := _out_of(seen)):
@@ -194,6 +209,16 @@ def _storage_problem(exc: BaseException) -> str | None:
         seen = seen.__cause__ or seen.__context__
     return None
 
+
+REFUSED_CREDENTIALS = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidToken",
+    "ExpiredToken",
+    "403",
+}
+"""Codes of S3's refusals of a request's credentials or their permissions."""
 
 REFUSED_BY_THE_FILE_SYSTEM = re.compile(r"\(os error (13|30)\)")
 """Permission denied, a read-only file system: a lake this user may only read (vacuum,
