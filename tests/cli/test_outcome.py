@@ -37,6 +37,25 @@ def test_a_failure_is_said_by_the_innermost_error_that_says_anything() -> None:
         )
 
 
+def test_a_store_that_failed_a_commit_is_said_in_one_line_with_what_to_do() -> None:
+    """A hung S3 store: seven lines of Delta Lake's error chain, its terminal colours printed
+    as `\\x1b[31m`, naming neither the store nor what to do."""
+    chain = (
+        "Generic S3 error\n          \x1b[31m↳\x1b[0m Error performing list request on "
+        "lake/sessions/_delta_log in 90.27s, after 2 retries\n          \x1b[31m↳\x1b[0m "
+        "operation timed out"
+    )
+    try:
+        raise OSError(chain)
+    except OSError:
+        said = error_text(serializable_error_info_from_exc_info(sys.exc_info()))
+    assert said == (
+        "Generic S3 error: Error performing list request on lake/sessions/_delta_log in 90.27s, "
+        "after 2 retries: operation timed out (the lake's store failed or did not answer: once "
+        "it works, run the same command again; it finishes what this run left)"
+    )
+
+
 def test_a_run_without_ray_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Ray runtime's advice was the cause of a ModuleNotFoundError, whose message (the
     innermost) was all a failed run said: "No module named 'ray'"."""

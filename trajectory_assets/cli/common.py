@@ -7,6 +7,7 @@ breaks when what it calls does.
 
 import datetime as dt
 import os
+import re
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -178,6 +179,12 @@ def some_days(days: Sequence[str]) -> str:
 def say(text: str = "") -> None:
     """One line on stdout, flushed, so it interleaves with Dagster's log lines on stderr."""
     click.echo(shown(text))
+
+
+def plain_chain(message: str) -> str:
+    """A Rust error chain (`outer` then `↳ cause` lines, in terminal colours) as one line."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", message)
+    return ": ".join(line.strip().lstrip("↳").strip() for line in text.splitlines() if line.strip())
 
 
 def tell(text: str) -> None:

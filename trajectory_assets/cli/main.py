@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from trajectory_assets import __version__
-from trajectory_assets.cli.common import INTERRUPTED, CliError
+from trajectory_assets.cli.common import INTERRUPTED, CliError, plain_chain
 from trajectory_assets.cli.demo import demo
 from trajectory_assets.cli.explain import explain
 from trajectory_assets.cli.forget import forget
@@ -147,7 +147,8 @@ def _storage_problem(exc: BaseException) -> str | None:
         if seen is None:
             return None
         if type(seen).__module__.startswith(("botocore.", "aiobotocore.")):
-            code = str(getattr(seen, "response", {}).get("Error", {}).get("Code", ""))
+            response = getattr(seen, "response", None) or {}
+            code = str(response.get("Error", {}).get("Code", ""))
             if code == "NoSuchBucket":
                 return (
                     f"the lake's bucket does not exist: {seen} (create it, or correct the "
@@ -200,7 +201,7 @@ def _storage_problem(exc: BaseException) -> str | None:
         if isinstance(seen, OSError) and (
             seen.errno == errno.EROFS or REFUSED_BY_THE_FILE_SYSTEM.search(str(seen))
         ):  # Python's, or Delta Lake's in Rust
-            return f"the file system refused: {_plain(str(seen))}"
+            return f"the file system refused: {plain_chain(str(seen))}"
         if isinstance(seen, MemoryError):
             return (
                 "out of memory: this process may not use more. Give it more, or run with "
@@ -242,7 +243,7 @@ def _out_of(exc: OSError) -> str | None:
     what = RUN_OUT.get(number or 0)
     if what is None:
         return None
-    said = _plain(str(exc))
+    said = plain_chain(str(exc))
     if number in (errno.EMFILE, errno.ENFILE):
         return f"{what} ({said}): raise the limit (`ulimit -n`), then run the command again"
     return (
@@ -250,12 +251,6 @@ def _out_of(exc: OSError) -> str | None:
         "a rollback or a forget left unfinished; vacuum too needs a little space, for the "
         "commit it writes before it deletes)"
     )
-
-
-def _plain(message: str) -> str:
-    """A Rust error chain (`outer` then `↳ cause` lines, in terminal colours) as one line."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", message)
-    return ": ".join(line.strip().lstrip("↳").strip() for line in text.splitlines() if line.strip())
 
 
 def _no_answer(exc: BaseException) -> bool:

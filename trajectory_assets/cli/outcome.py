@@ -1,11 +1,12 @@
 """What a finished `materialize` run tells the person who ran it: rows per table and day, the
 raw files it skipped, its failed checks, and why it failed, each in a line or a short table."""
 
+import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from trajectory_assets.cli.common import REPORT, say
+from trajectory_assets.cli.common import REPORT, plain_chain, say
 from trajectory_assets.errors import first_few
 
 if TYPE_CHECKING:
@@ -135,7 +136,17 @@ def error_text(error: "SerializableErrorInfo") -> str:
         cause = cause.cause
     if kind == "FileNotFoundError" and " " not in said:  # pyarrow's: the path alone
         return f"a file the run needed is gone (deleted during the run?): {said}"
+    said = plain_chain(said)  # Delta Lake's Rust chain, in terminal colours, over lines
+    if STORE_FAILED.search(said):
+        return (
+            f"{said} (the lake's store failed or did not answer: once it works, run the same "
+            "command again; it finishes what this run left)"
+        )
     return said or name or "an error"
+
+
+STORE_FAILED = re.compile(r"Generic S3 error|Error performing \w+ request|error sending request")
+"""How Delta Lake's object store client says a request failed, after its retries."""
 
 
 def summary_lines(
