@@ -24,6 +24,7 @@ from trajectory_assets.definitions import defs
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.errors import BadRawFilesError, ConcurrentWriterError
+from trajectory_assets.ingest.run import ingest_files
 from trajectory_assets.lake import delta, delta_commit, snapshots
 from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV, Lake, lake_from_env
 from trajectory_assets.lake.raw import list_days, list_raw_files
@@ -387,3 +388,18 @@ def test_a_claim_on_s3_held_by_a_receiver_that_ended_elsewhere_is_taken_once_sil
     again.release()
     for log in (taker, other):
         log.close(written=True)
+
+
+def test_an_ingest_into_a_missing_bucket_names_it(
+    s3: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Each file said "write failed: FileNotFoundError: The specified bucket does not exist",
+    naming no bucket."""
+    bucket_from_env(s3, monkeypatch)
+    source = tmp_path / "one.jsonl"
+    row = {"event_id": "e1", "session_id": "s", "event_type": "user_message", "ts": 1767323045}
+    source.write_text(json.dumps(row) + "\n")
+    report = ingest_files("s3://no-such-bucket-here/lake", "jsonl", [source])
+    (failed,) = report.failed
+    assert failed.reason.startswith("write failed to s3://no-such-bucket-here/lake: ")
+    assert "bucket does not exist" in failed.reason

@@ -297,7 +297,8 @@ def _import(
         kept = bad
         write_rows(lake, good, summary=summary)
     except Exception as exc:  # what was written before it still counts (a full disk)
-        status, reason = "failed", f"write failed: {type(exc).__name__}: {exc}"
+        where = "" if lake.is_local else f" to {lake.display()}"  # a bucket gone: which
+        status, reason = "failed", f"write failed{where}: {type(exc).__name__}: {exc}"
     return FileResult(
         path,
         status,
