@@ -11,8 +11,6 @@ runtime writes byte-identical tables and a wrong output is caught where it is pr
 import datetime as dt
 import hashlib
 import json
-import sys
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -20,6 +18,7 @@ from typing import Any, ClassVar, Literal
 import pyarrow as pa
 
 from trajectory_assets.batch import Batch
+from trajectory_assets.operator_code import code_digest
 from trajectory_assets.schema import TableSpec
 
 
@@ -132,18 +131,9 @@ class Operator:
 
     @property
     def code_digest(self) -> str:
-        """A digest of the operator's code: of each of its classes, the code of its methods as
-        loaded (a notebook's class, a reloaded module) and the file of its module (helpers and
-        constants beside it). A batch an earlier run finished is reused only by a run of the
-        same code: fail, fix, run again (the version kept) committed a day of both."""
-        kind = type(self)
-        if kind not in _DIGESTS:
-            digest = hashlib.sha256()
-            for cls in kind.__mro__[: kind.__mro__.index(Operator)]:
-                digest.update(_module_source(cls))
-                digest.update(_class_code(cls).encode())
-            _DIGESTS[kind] = digest.hexdigest()[:16]
-        return _DIGESTS[kind]
+        """A digest of the operator's code (`operator_code`): a batch an earlier run finished is
+        reused only by a run of the same code."""
+        return code_digest(type(self), Operator)
 
     def describe(self) -> dict[str, str]:
         """What a materialization records about how this operator computed (e.g. the source
@@ -160,51 +150,3 @@ class Operator:
 
     def spec(self, table: str) -> TableSpec:
         return next(t for t in self.outputs if t.name == table)
-
-
-_DIGESTS: dict[type, str] = {}  # by class: a reloaded module's are new classes
-
-
-def _module_source(cls: type) -> bytes:
-    path = getattr(sys.modules.get(cls.__module__), "__file__", None)
-    try:
-        with open(path or "", "rb") as source:
-            return source.read()
-    except OSError:  # a notebook's, or code run from text: its methods' code says it
-        return b""
-
-
-def _class_code(cls: type) -> str:
-    """The class's methods' code and its literal attributes, the same in every process (no
-    object's repr, which may hold its address; no set's order, which hashing varies)."""
-    parts = [cls.__qualname__]
-    for name, value in sorted(vars(cls).items()):
-        if name.startswith("__") and name not in ("__init__", "__call__"):  # `__module__`...
-            continue
-        if isinstance(value, staticmethod | classmethod):
-            value = value.__func__
-        if isinstance(value, property):
-            value = value.fget
-        code = getattr(value, "__code__", None)
-        if isinstance(code, types.CodeType):
-            parts.append(f"{name}={_code_text(code)}")
-        elif isinstance(value, str | bytes | int | float | bool | tuple | type(None)):
-            parts.append(f"{name}={_literal(value)}")
-    return "\n".join(parts)
-
-
-def _code_text(code: types.CodeType) -> str:
-    consts = [
-        _code_text(c) if isinstance(c, types.CodeType) else _literal(c) for c in code.co_consts
-    ]
-    return f"{code.co_code.hex()}:{code.co_names}:{code.co_varnames}:{consts}"
-
-
-def _literal(value: object) -> str:
-    if isinstance(value, frozenset):
-        return repr(sorted(_literal(v) for v in value))
-    if isinstance(value, tuple):
-        return repr([_literal(v) for v in value])
-    if isinstance(value, str | bytes | int | float | complex | bool | type(None)):
-        return repr(value)
-    return type(value).__name__

@@ -19,6 +19,7 @@ from trajectory_assets.engine.runtimes.inline import InlineRuntime
 from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.catalog import Catalog
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.staging import RECEIPTS, finished_batches
 from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS, Sessionize, ToolStats, TurnFeatures
 
@@ -94,18 +95,57 @@ def test_a_fix_with_the_version_kept_computes_every_batch_again_downstream_too(
         ), table
 
 
-def test_a_class_redefined_without_a_file_has_another_digest() -> None:
-    """A notebook's operator (its module has no file) counted by its name alone, and a module
-    reloaded after a fix by the digest of the class first seen."""
-    source = "class Mine(Sessionize):\n    def transform(self, ctx, batch):\n        return {}\n"
-    first: dict[str, object] = {"Sessionize": Sessionize, "__name__": "__main__"}
-    again = dict(first)
-    fixed = dict(first)
-    exec(source, first)
-    exec(source, again)
-    exec(source.replace("{}", "super().transform(ctx, batch)"), fixed)
-    mine = [ns["Mine"]() for ns in (first, again, fixed)]  # type: ignore[operator]
-    assert mine[0].code_digest == mine[1].code_digest != mine[2].code_digest
+NOTEBOOK = """
+import functools
+
+class Mixin:
+    def scale(self):
+        return 1
+
+def logged(method):
+    @functools.wraps(method)
+    def wrapper(self, ctx, batch):
+        return method(self, ctx, batch)
+    return wrapper
+
+class Mine(Sessionize, Mixin):
+    kinds = {"a", "b"}
+
+    @logged
+    def transform(self, ctx, batch, limit=10):
+        return super().transform(ctx, batch)
+
+    class Helper:
+        factor = 2
+"""
+
+
+@pytest.mark.parametrize(
+    "fix",
+    [
+        ("return 1", "return 2"),  # a base class after Operator's place in the order
+        ("limit=10", "limit=20"),  # a default argument
+        ("return super().transform(ctx, batch)", "return {}"),  # under a decorator
+        ('{"a", "b"}', '{"a", "c"}'),  # a set
+        ("factor = 2", "factor = 3"),  # a nested class
+    ],
+)
+def test_a_class_without_a_file_is_digested_by_its_code(fix: tuple[str, str]) -> None:
+    """A notebook's operator (its module has no file) counted by its class name alone; then
+    default arguments, decorated methods, sets, nested classes and bases placed after
+    Operator went unseen."""
+
+    def defined(source: str) -> Operator:
+        namespace: dict[str, object] = {"Sessionize": Sessionize, "__name__": "notebook_cell"}
+        exec(source, namespace)
+        mine = namespace["Mine"]
+        assert isinstance(mine, type) and issubclass(mine, Operator)
+        return mine()
+
+    assert "notebook_cell" not in sys.modules
+    first, again = defined(NOTEBOOK), defined(NOTEBOOK)
+    assert first.code_digest == again.code_digest  # another class object, the same code
+    assert defined(NOTEBOOK.replace(*fix)).code_digest != first.code_digest
 
 
 def test_a_forced_run_computes_a_merge_an_interrupted_one_finished(
@@ -130,3 +170,29 @@ def test_a_forced_run_computes_a_merge_an_interrupted_one_finished(
     assert result.days[DAY1].reused_batches == 0
     assert lake_catalog(lake).read("tool_stats", dt=DAY1).equals(expected)
     assert plan(ToolStats(), lake, [DAY1])[0].current  # and the day is current again
+
+
+def test_a_merge_is_computed_again_when_one_of_its_map_batches_is(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merge of an interrupted run was reused whatever its map batches: merged from
+    partials that a map batch computed again no longer matches."""
+    run_operator(Sessionize(), lake, [DAY1])  # tool_stats reads tool_calls
+
+    def killed(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr("trajectory_assets.engine.materialize.commit_day", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_operator(ToolStats(), lake, [DAY1])
+    (day,) = plan(ToolStats(), lake, [DAY1])
+    attempt = day.attempt(ToolStats())
+    receipts = finished_batches(attempt)
+    merged = {f.path for f in receipts[day.merge_id(ToolStats())].tables("tool_stats")}
+    a_map = next(b for b in receipts if b != day.merge_id(ToolStats()))
+    lake.fs.rm(f"{attempt.path}/{RECEIPTS}/{a_map}.json")  # its batch runs again
+    result = run_operator(ToolStats(), lake, [DAY1])
+    assert result.days[DAY1].reused_batches == len(day.map_ids(ToolStats())) - 1
+    committed = {f.path for f in lake_catalog(lake).snapshot("tool_stats").day_files(DAY1)}
+    assert committed and not committed & merged  # the merge's own files, made again
