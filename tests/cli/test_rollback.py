@@ -139,16 +139,17 @@ def test_a_rollback_waits_for_the_run_holding_the_pool(
 ) -> None:
     """A rollback during a run: the run then lost its commit to it, or overwrote the restored
     day; it waits for the pool's slot, as vacuum and forget do, and restores nothing where the
-    run committed the day meanwhile (it would have discarded that commit without a word)."""
+    run committed the day meanwhile, in any of the operator's tables (it would have discarded
+    that commit without a word)."""
     lake = shutil.copytree(materialized_lake, tmp_path / "lake")
     where = Lake(str(lake))
-    spec = lake_catalog(where).get("sessions")
 
-    def commit_by_hand(key: str) -> None:
+    def commit_by_hand(table: str, key: str) -> None:
+        spec = lake_catalog(where).get(table)
         emptied = [empty_file(Attempt(where, "by-hand", DAY1, key * 16), spec)]
         delta_commit.commit_day(where, spec, DAY1, emptied, {}, since_version=None)
 
-    commit_by_hand("e")  # to roll back
+    commit_by_hand("sessions", "e")  # to roll back
     with dg.DagsterInstance.from_config(str(home)) as instance:
         storage = instance.event_log_storage
         storage.initialize_concurrency_limit_to_default(POOL)
@@ -167,7 +168,7 @@ def test_a_rollback_waits_for_the_run_holding_the_pool(
                     break
             assert "a-run" in line
             if meanwhile:
-                commit_by_hand("f")  # the run's commit
+                commit_by_hand("errors", "f")  # the run's commit, of a sibling
             storage.free_concurrency_slots_for_run("a-run")
             out, err = waiting.communicate(timeout=120)
             if not meanwhile:
@@ -176,6 +177,7 @@ def test_a_rollback_waits_for_the_run_holding_the_pool(
                 restored = lake_catalog(where).read("sessions", dt=DAY1).num_rows
                 assert restored > 0
     assert waiting.returncode == 1
-    assert "was committed again while the rollback waited" in err
+    assert f") dt={DAY1} committed again while the rollback waited" in err
+    assert err.startswith("error: errors (version ")
     assert "nothing was restored" in err and out == ""
-    assert lake_catalog(where).read("sessions", dt=DAY1).num_rows == 0  # the run's commit stays
+    assert lake_catalog(where).read("errors", dt=DAY1).num_rows == 0  # the run's commit stays

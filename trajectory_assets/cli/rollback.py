@@ -7,6 +7,7 @@ previous state.
 
 import os
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -69,38 +70,27 @@ def rollback(
 
     catalog = Catalog(where, registry.tables)
     metadata = {"action": "rollback", delta_history.ROLLBACK_ID: uuid.uuid4().hex}
-    seen = _last_change(where, table, partition)
-    with pool_held("rollback"):  # a run in flight ends first: it would overwrite the day
-        if (changed := _last_change(where, table, partition)) != seen:
-            raise CliError(
-                f"{table} dt={partition} was committed again while the rollback waited for the "
-                f"run holding the pool (table version {changed}): nothing was restored; look at "
-                "the day, and roll back again to undo that commit"
-            )
-        try:
-            # the table named first, so that a version it lacks is said of it
-            target, _ = delta_commit.previous_state(
-                where, catalog.get(table), partition, as_of=as_of
-            )
-            versions = {  # a sibling's own version of that state: version numbers drift apart,
-                # and a sibling's own last change may be older (a day without errors, unchanged)
-                name: delta_commit.sibling_version(where, table, name, partition, target)
-                if name != table
-                else target
-                for name in op.output_names
-            }
-            for name in set(op.output_names) - {table}:  # every sibling before changing any
-                delta_commit.previous_state(
-                    where, catalog.get(name), partition, as_of=versions[name]
+    try:
+        _targets(where, catalog, op.output_names, table, partition, as_of)  # fails before waiting
+        seen = _last_changes(where, op.output_names, partition)
+        with pool_held("rollback"):  # a run in flight ends first: it would overwrite the day
+            if changed := sorted(
+                _last_changes(where, op.output_names, partition).items() - seen.items()
+            ):
+                raise CliError(
+                    f"{', '.join(f'{t} (version {v})' for t, v in changed)} dt={partition} "
+                    "committed again while the rollback waited for the run holding the pool: "
+                    "nothing was restored; look at the day, and roll back again to undo that"
                 )
+            target, versions = _targets(where, catalog, op.output_names, table, partition, as_of)
             restored = [
                 delta_commit.restore_day(
                     where, catalog.get(name), partition, metadata, as_of=versions[name]
                 )
                 for name in op.output_names
             ]
-        except (NoPreviousVersionError, ConcurrentWriterError) as exc:
-            raise CliError(str(exc)) from None
+    except (NoPreviousVersionError, ConcurrentWriterError) as exc:
+        raise CliError(str(exc)) from None
     for r in restored:
         now = f"now version {r.version}" if r.version is not None else "already current"
         same = f", the state of {table} version {target}" if r.table != table else ""
@@ -120,10 +110,38 @@ def rollback(
         )
 
 
-def _last_change(lake: "Lake", table: str, day: str) -> int | None:
+def _targets(
+    lake: "Lake",
+    catalog: "Catalog",
+    tables: Sequence[str],
+    table: str,
+    day: str,
+    as_of: int | None,
+) -> tuple[int, dict[str, int]]:
+    """The named table's version to restore and each sibling's own version of that state:
+    version numbers drift apart, and a sibling's own last change may be older (a day without
+    errors, unchanged). Raises NoPreviousVersionError, of the named table first, before any
+    change."""
+    from trajectory_assets.lake import delta_commit
+
+    target, _ = delta_commit.previous_state(lake, catalog.get(table), day, as_of=as_of)
+    versions = {
+        name: target
+        if name == table
+        else delta_commit.sibling_version(lake, table, name, day, target)
+        for name in tables
+    }
+    for name in set(tables) - {table}:
+        delta_commit.previous_state(lake, catalog.get(name), day, as_of=versions[name])
+    return target, versions
+
+
+def _last_changes(lake: "Lake", tables: Sequence[str], day: str) -> dict[str, int | None]:
+    """Each table's last commit of the day: a run's commit may change some of an operator's
+    tables and not others (a day without errors stays as it was)."""
     from trajectory_assets.lake.delta_history import commits
 
-    return next((c.version for c in commits(lake, table) if day in c.days), None)
+    return {t: next((c.version for c in commits(lake, t) if day in c.days), None) for t in tables}
 
 
 def _bind(lake: "Lake", allow_other_lake: bool) -> None:
