@@ -56,6 +56,38 @@ def test_a_store_that_failed_a_commit_is_said_in_one_line_with_what_to_do() -> N
     )
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "advice"),
+    [
+        ("404 Not Found", "NoSuchBucket", "the lake's bucket does not exist: create it"),
+        ("403 Forbidden", "InvalidAccessKeyId", "the lake's store refused this access: check"),
+        ("400 Bad Request", "InvalidArgument", "the lake's store refused the request)"),
+        ("503 Service Unavailable", "SlowDown", "the lake's store failed or did not answer"),
+    ],
+)
+def test_a_store_refusing_a_run_is_not_said_to_pass(status: str, code: str, advice: str) -> None:
+    """A missing bucket and a refused key were said to be an outage: run again once it works."""
+    message = (
+        "Kernel error -> Generic S3 error: Error performing list request: Error performing GET "
+        "http://127.0.0.1:9/bucket?list-type=2 in 426µs - Server returned non-2xx status code: "
+        f'{status}: <?xml version="1.0"?><Error><Code>{code}</Code></Error>'
+    )
+    try:
+        raise OSError(message)
+    except OSError:
+        said = error_text(serializable_error_info_from_exc_info(sys.exc_info()))
+    assert said.startswith(f"{message} ({advice}")
+
+
+def test_a_message_over_lines_keeps_them() -> None:
+    """Only a Rust chain is joined into one line: a schema difference kept its lines."""
+    try:
+        raise ValueError("Schemas are different:\na: int64\nvs\na: string")
+    except ValueError:
+        said = error_text(serializable_error_info_from_exc_info(sys.exc_info()))
+    assert said == "Schemas are different:\na: int64\nvs\na: string"
+
+
 def test_a_run_without_ray_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Ray runtime's advice was the cause of a ModuleNotFoundError, whose message (the
     innermost) was all a failed run said: "No module named 'ray'"."""

@@ -7,7 +7,7 @@ import pytest
 from trajectory_assets.cli.main import main
 from trajectory_assets.errors import SettingError
 from trajectory_assets.ingest import EventLogger
-from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV, Lake, write_file_atomic
+from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV, Lake, storage_failure, write_file_atomic
 
 
 @pytest.mark.parametrize("root", ["", "  ", "s3://", "s3:///"])
@@ -114,3 +114,27 @@ def test_an_endpoint_that_is_no_store_address_is_named(
         f"error: {S3_ENDPOINT_URL_ENV}={endpoint!r} is not a store's address: give its scheme, "
         "host and port alone, as http://127.0.0.1:9000 (the bucket goes in the lake's s3:// URI)\n"
     )
+
+
+def test_only_the_storage_failing_is_a_storage_failure() -> None:
+    """`serve` answers 503 (send again) for a storage failure: a mistake raised while one was
+    handled was one too, and every retry of its request met it again, forever."""
+    from botocore.exceptions import EndpointConnectionError, ParamValidationError
+
+    assert storage_failure(EndpointConnectionError(endpoint_url="http://127.0.0.1:9"))
+    assert not storage_failure(ParamValidationError(report="Invalid bucket name"))
+    try:
+        try:
+            raise FileNotFoundError("lake/_serve/1.json.gz")
+        except FileNotFoundError:
+            entries: dict[str, int] = {}
+            _ = entries["missing"]  # a mistake in the handler
+    except KeyError as mistake:
+        assert not storage_failure(mistake)
+    try:
+        try:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+        except EndpointConnectionError as exc:
+            raise RuntimeError("the entry was not written") from exc
+    except RuntimeError as raised_from:
+        assert storage_failure(raised_from)

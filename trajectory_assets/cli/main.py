@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from trajectory_assets import __version__
-from trajectory_assets.cli.common import INTERRUPTED, CliError, plain_chain
+from trajectory_assets.cli.common import INTERRUPTED, REFUSED_CREDENTIALS, CliError, plain_chain
 from trajectory_assets.cli.demo import demo
 from trajectory_assets.cli.explain import explain
 from trajectory_assets.cli.forget import forget
@@ -210,16 +210,6 @@ def _storage_problem(exc: BaseException) -> str | None:
         seen = seen.__cause__ or seen.__context__
     return None
 
-
-REFUSED_CREDENTIALS = {
-    "AccessDenied",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "InvalidToken",
-    "ExpiredToken",
-    "403",
-}
-"""Codes of S3's refusals of a request's credentials or their permissions."""
 
 REFUSED_BY_THE_FILE_SYSTEM = re.compile(r"\(os error (13|30)\)")
 """Permission denied, a read-only file system: a lake this user may only read (vacuum,

@@ -51,7 +51,7 @@ class Lake:
                 f"the lake root {self.uri!r} holds a '%', which Delta Lake's reader takes for an "
                 "escape (%20 as a space): its tables could not be opened; choose a path without %"
             )
-        if not self.is_local and (problem := _object_store_problem(self.root)):
+        if self.protocol in ("s3", "s3a") and (problem := _object_store_problem(self.root)):
             raise SettingError(f"the lake root {self.uri!r} {problem}")
 
     @property
@@ -198,14 +198,15 @@ STORE_CLIENTS = ("botocore.", "aiobotocore.", "aiohttp.", "s3fs.", "fsspec.")
 
 def storage_failure(exc: BaseException) -> bool:
     """A write the lake's storage did not take: a file system's OSError, or an object store
-    client's own error (botocore's EndpointConnectionError is no OSError), also as the cause."""
+    client's own error (botocore's EndpointConnectionError is no OSError), or one raised from
+    either; not a mistake raised while handling one, nor a request the client refuses to send."""
     seen: BaseException | None = exc
     for _ in range(10):
-        if seen is None:
+        if seen is None or type(seen).__name__ == "ParamValidationError":
             return False
         if isinstance(seen, OSError) or type(seen).__module__.startswith(STORE_CLIENTS):
             return True
-        seen = seen.__cause__ or seen.__context__
+        seen = seen.__cause__
     return False
 
 
