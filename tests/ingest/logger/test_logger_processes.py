@@ -123,6 +123,35 @@ def test_sigterm_writes_the_buffer_and_still_ends_the_process_by_the_signal(
     assert raw_events(tmp_path).num_rows == 100
 
 
+def test_sigterm_during_a_close_of_its_own_thread_ends_the_process_once_it_is_done(
+    tmp_path: Path,
+) -> None:
+    """A pool's `terminate()` sends SIGTERM while a worker's exit hook closes its logger: the
+    handler waited for that close from inside it, on locks the interrupted close held (an
+    event's, a thread's join), for over two minutes, and one worker wrote nothing."""
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        from trajectory_assets.ingest import EventLogger
+        from trajectory_assets.ingest.logger.flusher import Flusher
+        stop = Flusher.stop
+        def interrupted(self, *args):
+            os.kill(os.getpid(), signal.SIGTERM)  # handled before the stop's first line
+            stop(self, *args)
+        Flusher.stop = interrupted
+        logger = EventLogger(sys.argv[1], "app", flush_interval_s=60)
+        with logger.session("s1") as s:
+            s.user_message("hello")
+        logger.close()
+        print("went on after SIGTERM")
+        """
+    )
+    done = python(script, tmp_path, timeout=40)
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    assert done.stdout == ""  # ended by the signal, once the close was done
+    assert raw_events(tmp_path).num_rows == 3  # start, message, end
+
+
 def test_a_programs_own_sigterm_handler_is_left_alone_and_said_to_be(tmp_path: Path) -> None:
     """Said once: uvicorn's handler, set before a FastAPI lifespan makes the logger, ends the
     process by SIGTERM again after its shutdown, and the buffer was lost without a word."""

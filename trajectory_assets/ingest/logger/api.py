@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import itertools
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -66,6 +67,11 @@ def _offset(delta: dt.timedelta) -> str:
     minutes = int(delta.total_seconds()) // 60
     sign = "+" if minutes >= 0 else "-"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+VALUES = re.compile(r"'[^']*'|\"[^\"]*\"|\d+")
+"""What differs between two problems of one kind: a value, an id, a number."""
+MAX_KINDS_TOLD = 100
 
 
 class LoggerStats(LoggerCounters):
@@ -152,6 +158,7 @@ class EventLogger:
         self.logger_id = uuid.uuid4().hex[:16]
         self._counter = itertools.count()
         self._buffer = Buffer()
+        self._told_invalid: set[str] = set()
         self._flusher = Flusher(
             self.lake,
             self.app_id,
@@ -307,12 +314,20 @@ class EventLogger:
         )
 
     def _invalid(self, reason: str) -> None:
+        """Counted, and named once per kind (a caller's bug repeats on every call): named once
+        in all, a session refused for its id passed unsaid after a decision's typo."""
+        kind = VALUES.sub("…", reason)
         try:
             with self._buffer.lock:
                 self._buffer.stats["invalid"] += 1
-                first = self._buffer.stats["invalid"] == 1
-            if first:  # once: a caller bug repeats on every call
-                log.warning("event logger %s: %s (further ones only counted)", self.app_id, reason)
+                new = kind not in self._told_invalid and len(self._told_invalid) < MAX_KINDS_TOLD
+                self._told_invalid.add(kind)
+            if new:
+                log.warning(
+                    "event logger %s: %s (further ones of this kind only counted)",
+                    self.app_id,
+                    reason,
+                )
         except Exception:  # pragma: no cover - never raise into the caller
             pass
 
@@ -360,19 +375,20 @@ class EventLogger:
 
     def close(self, timeout: float | None = None) -> None:
         """Flush everything (retrying failed writes until `timeout`), then stop. Idempotent: a
-        close while another is under way waits for its flush (SIGTERM's handler, called inside
-        the close of a multiprocessing worker's exit, ended the process mid-write)."""
+        close while another thread's is under way waits for its flush (SIGTERM's handler
+        defers to a close of its own thread: `process.closing`)."""
         wait = self.close_timeout_s if timeout is None else timeout
-        with self._buffer.lock:
-            closing = self._buffer.closed
-            self._buffer.closed = True
-        if closing:
-            self._flusher.wait_stopped(wait)
-            return
-        self._flusher.stop(wait)
-        atexit.unregister(self._at_exit)
-        if self.finalizer is not None:
-            self.finalizer.cancel()
+        with process.closing():
+            with self._buffer.lock:
+                closing = self._buffer.closed
+                self._buffer.closed = True
+            if closing:
+                self._flusher.wait_stopped(wait)
+                return
+            self._flusher.stop(wait)
+            atexit.unregister(self._at_exit)
+            if self.finalizer is not None:
+                self.finalizer.cancel()
 
     def __enter__(self) -> "EventLogger":
         return self

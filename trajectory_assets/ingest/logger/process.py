@@ -35,6 +35,8 @@ import signal
 import threading
 import time
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -182,11 +184,36 @@ def _tell_handler(handler: object) -> None:
     )
 
 
+_closes: dict[int, int] = {}  # thread id: closes under way in it
+_deferred: list[int] = []  # a SIGTERM that came while the main thread was closing a logger
+
+
+@contextmanager
+def closing() -> Iterator[None]:
+    """A logger's close under way in this thread; a SIGTERM that interrupted it ends the
+    process once it is done."""
+    me = threading.get_ident()
+    _closes[me] = _closes.get(me, 0) + 1
+    try:
+        yield
+    finally:
+        _closes[me] -= 1
+        if not _closes[me]:
+            del _closes[me]
+            if _deferred and me == threading.main_thread().ident:
+                _on_sigterm(_deferred.pop(), None)
+
+
 def _on_sigterm(signum: int, _frame: object) -> None:
-    """Close every logger, then die of SIGTERM as the default action would; a logger already
-    closing (a multiprocessing worker's exit, which a pool's `terminate()` interrupts so) is
-    waited for. A logger whose buffer lock the interrupted thread holds (it was inside `log()`)
-    cannot be flushed from here without deadlock: it is named, not waited for."""
+    """Close every logger, then die of SIGTERM as the default action would. A close under way
+    in the interrupted thread (a multiprocessing worker's exit, which a pool's `terminate()`
+    interrupts so) ends first: waited for from here, the handler waited on locks that thread
+    held (a thread's join, an event's), for minutes, and one worker wrote nothing. A close in
+    another thread is waited for. A logger whose buffer lock the interrupted thread holds (it
+    was inside `log()`) cannot be flushed from here without deadlock: named, not waited for."""
+    if threading.get_ident() in _closes:
+        _deferred[:] = [signum]
+        return
     for logger in list(_live):
         try:
             if logger.closable_now(_SIGNAL_LOCK_WAIT_S):

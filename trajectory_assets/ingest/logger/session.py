@@ -2,8 +2,10 @@
 columns, each a call of `EventLogger.log`, so they never raise either.
 """
 
+import asyncio
 import math
 import numbers
+import sys
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal, Protocol, get_args
@@ -50,6 +52,12 @@ class Recorder(Protocol):
     def _invalid(self, reason: str) -> None: ...
 
 
+STOPPED_FROM_OUTSIDE = (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit)
+"""What ends a session's block without the agent failing: a task cancelled (the client went
+away, an `asyncio.wait_for` timed out), Ctrl+C, a generator closed. The session is `abandoned`,
+with no error: counted as failures, they raised error rates with what no agent did."""
+
+
 class Session:
     """Helpers that fill the columns of each Tier A event type for one session.
 
@@ -70,6 +78,7 @@ class Session:
         self.agent_id = agent_id
         self.turn = logger.turns.take(session_id, turn)
         self.ended = False
+        self._logged_error: BaseException | None = None  # the exception an `error()` was in
 
     def next_turn(self) -> int:
         self.turn = self.logger.turns.take(self.id)
@@ -159,6 +168,7 @@ class Session:
 
     def error(self, error_type: str, message: str | None = None, **fields: Any) -> str | None:
         payload = fields.pop("payload", None) or {"message": message}
+        self._logged_error = sys.exc_info()[1]  # in its handler: the block's exit logs it not again
         return self._log("error", True, error_type=error_type, payload=payload, **fields)
 
     def decision(
@@ -229,8 +239,11 @@ class Session:
     ) -> None:
         if self.ended:
             return
-        if exc is not None:
-            self.error(type(exc).__name__, str(exc))
-            self.end("failure")
+        if exc is None or (isinstance(exc, SystemExit) and exc.code in (0, None)):
+            self.end("success")  # sys.exit(0) ends a program that did what it should
+        elif isinstance(exc, STOPPED_FROM_OUTSIDE):
+            self.end("abandoned", payload={"stopped_by": type(exc).__name__})
         else:
-            self.end("success")
+            if exc is not self._logged_error:
+                self.error(type(exc).__name__, str(exc))
+            self.end("failure")

@@ -1,0 +1,26 @@
+"""An event the logger refuses is counted, and each kind of problem named once in its log."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.ingest.conftest import FAST, NewLogger
+
+
+def test_each_kind_of_invalid_event_is_named_once(
+    tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a decision's typo was named, every session refused for its id passed unsaid:
+    the first problem of all was the only one named."""
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    for item in ("a", "b"):
+        with logger.session("s1") as s:
+            s.decision("rank", item, "maybe")
+    for long_id in ("x" * 300, "y" * 301):
+        with logger.session(long_id) as s:
+            s.user_message("hello")
+    logger.close()
+    named = [r.getMessage() for r in caplog.records if "further ones of this kind" in r.message]
+    assert len(named) == 2, named
+    assert "decision outcome 'maybe'" in named[0]
+    assert "session_id too long" in named[1] and logger.stats()["invalid"] >= 4
