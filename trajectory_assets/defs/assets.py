@@ -305,18 +305,26 @@ def _results(
     result.add_phase("checks", time.perf_counter() - started)
     if len(days) > 1:
         context.log.info(f"recording {of_range} in Dagster")
-    for op in chosen:
-        for table in op.output_names:
-            if table not in selected:  # committed with a selected sibling: Dagster must know
-                days_done = result.of(op).days.values()
-                changed = [d for d in days_done if d.tables[table].version is not None]
-                yield from (committed_day(d, table, WITH_SIBLING) for d in changed)
-                continue
-            if len(days) > 1:
-                yield from day_observations(result.of(op), table)
-            yield dg.MaterializeResult(
-                asset_key=table, metadata=table_metadata(result, result.of(op), table, catalog)
-            )
+    try:
+        for op in chosen:
+            for table in op.output_names:
+                if table not in selected:  # committed with a selected sibling: Dagster must know
+                    days_done = result.of(op).days.values()
+                    changed = [d for d in days_done if d.tables[table].version is not None]
+                    yield from (committed_day(d, table, WITH_SIBLING) for d in changed)
+                    continue
+                if len(days) > 1:
+                    yield from day_observations(result.of(op), table)
+                yield dg.MaterializeResult(
+                    asset_key=table, metadata=table_metadata(result, result.of(op), table, catalog)
+                )
+    except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt, GeneratorExit):
+        context.log.error(  # a Terminate now: the UI shows the days as they were before
+            f"stopped while recording {of_range}: every one is committed in the lake, and the "
+            "ones not recorded yet show their earlier state in Dagster: run `trajectory-assets "
+            f"sync --lake {lake.display()}` to record what the lake holds"
+        )
+        raise
     yield from evaluations(context, outcomes)
     _hold_back(outcomes)
 
