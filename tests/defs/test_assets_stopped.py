@@ -1,5 +1,5 @@
-"""A run terminated after its commits, while Dagster records them: the run's log says what to
-run for Dagster to show what the lake holds."""
+"""A run terminated after its commits, while Dagster records them: what it committed is
+recorded before it ends, and where the Terminate stops that too, its log says to `sync`."""
 
 import dagster as dg
 import pytest
@@ -10,16 +10,19 @@ from trajectory_assets.definitions import defs
 from trajectory_assets.lake.fs import Lake
 
 
-def test_a_run_terminated_while_recording_says_to_sync(
-    lake: Lake, monkeypatch: pytest.MonkeyPatch
+def terminated(*args: object, **kwargs: object) -> None:
+    raise dg.DagsterExecutionInterruptedError()
+
+
+@pytest.mark.parametrize("recording_stopped_too", [False, True])
+def test_a_run_terminated_while_recording_records_its_days_or_says_to_sync(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch, recording_stopped_too: bool
 ) -> None:
     """A Terminate in the UI as the run recorded its days: the tables were committed, the UI
     showed the earlier days, and the log ended in a bare DagsterExecutionInterruptedError."""
-
-    def terminated(*args: object, **kwargs: object) -> None:
-        raise dg.DagsterExecutionInterruptedError()
-
     monkeypatch.setattr("trajectory_assets.defs.assets.table_metadata", terminated)
+    if recording_stopped_too:
+        monkeypatch.setattr("trajectory_assets.defs.assets.committed_day", terminated)
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         assets_of(defs),
@@ -31,8 +34,13 @@ def test_a_run_terminated_while_recording_says_to_sync(
     )
     assert not result.success
     said = [e.user_message for e in instance.all_logs(result.run_id) if "sync" in e.user_message]
+    shown = instance.get_latest_materialization_event(dg.AssetKey("sessions"))
+    if not recording_stopped_too:
+        assert said == [] and shown is not None  # recorded as a failed run's commit
+        return
     assert said == [
-        "stopped while recording 1 day(s) of 1 table(s): every one is committed in the lake, "
-        "and the ones not recorded yet show their earlier state in Dagster: run "
-        f"`trajectory-assets sync --lake {lake.display()}` to record what the lake holds"
+        "stopped while recording what the run committed: 6 table day(s) are committed in the "
+        "lake but not recorded in Dagster, which shows them as they were: run "
+        f"`trajectory-assets sync --lake {lake.display()}`"
     ]
+    assert shown is None

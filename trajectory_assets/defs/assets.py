@@ -6,6 +6,7 @@ Thin glue: the engine plans, runs and commits; this module turns the selection a
 into operators and settings, and the result into metadata and check results.
 """
 
+import contextlib
 import logging
 import time
 import warnings
@@ -205,10 +206,7 @@ def build_assets(
         except GeneratorExit:  # Dagster stopped reading: nothing failed here
             raise
         except BaseException as exc:  # what was committed is recorded before the run fails
-            for op, day in done:
-                for table in op.output_names:
-                    if table not in recorded:
-                        context.log_event(committed_day(day, table, FAILED_AFTER))
+            _record_committed(context, the_lake, done, recorded)
             if done and not recorded and isinstance(exc, Exception):
                 yield from _checks_of_committed(
                     context, the_lake, registry, run_config, checks, done
@@ -222,6 +220,29 @@ def build_assets(
             raise
 
     return _tables
+
+
+def _record_committed(
+    context: dg.AssetExecutionContext,
+    lake: Lake,
+    done: Sequence[tuple[Operator, DayResult]],
+    recorded: set[str],
+) -> None:
+    """What a failing or terminated run committed and did not record yet; a Terminate that
+    stops this too (the UI then shows those days as they were) leaves them to `sync`, said in
+    the run's log: it ended in a bare DagsterExecutionInterruptedError."""
+    left = [(day, t) for op, day in done for t in op.output_names if t not in recorded]
+    for i, (day, table) in enumerate(left):
+        try:
+            context.log_event(committed_day(day, table, FAILED_AFTER))
+        except BaseException:  # the run's own error is raised by the caller
+            with contextlib.suppress(BaseException):
+                context.log.error(
+                    f"stopped while recording what the run committed: {len(left) - i} table "
+                    "day(s) are committed in the lake but not recorded in Dagster, which shows "
+                    f"them as they were: run `trajectory-assets sync --lake {lake.display()}`"
+                )
+            return
 
 
 def _run(
@@ -305,26 +326,18 @@ def _results(
     result.add_phase("checks", time.perf_counter() - started)
     if len(days) > 1:
         context.log.info(f"recording {of_range} in Dagster")
-    try:
-        for op in chosen:
-            for table in op.output_names:
-                if table not in selected:  # committed with a selected sibling: Dagster must know
-                    days_done = result.of(op).days.values()
-                    changed = [d for d in days_done if d.tables[table].version is not None]
-                    yield from (committed_day(d, table, WITH_SIBLING) for d in changed)
-                    continue
-                if len(days) > 1:
-                    yield from day_observations(result.of(op), table)
-                yield dg.MaterializeResult(
-                    asset_key=table, metadata=table_metadata(result, result.of(op), table, catalog)
-                )
-    except (dg.DagsterExecutionInterruptedError, KeyboardInterrupt, GeneratorExit):
-        context.log.error(  # a Terminate now: the UI shows the days as they were before
-            f"stopped while recording {of_range}: every one is committed in the lake, and the "
-            "ones not recorded yet show their earlier state in Dagster: run `trajectory-assets "
-            f"sync --lake {lake.display()}` to record what the lake holds"
-        )
-        raise
+    for op in chosen:
+        for table in op.output_names:
+            if table not in selected:  # committed with a selected sibling: Dagster must know
+                days_done = result.of(op).days.values()
+                changed = [d for d in days_done if d.tables[table].version is not None]
+                yield from (committed_day(d, table, WITH_SIBLING) for d in changed)
+                continue
+            if len(days) > 1:
+                yield from day_observations(result.of(op), table)
+            yield dg.MaterializeResult(
+                asset_key=table, metadata=table_metadata(result, result.of(op), table, catalog)
+            )
     yield from evaluations(context, outcomes)
     _hold_back(outcomes)
 

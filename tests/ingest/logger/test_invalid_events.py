@@ -19,8 +19,12 @@ def test_each_kind_of_invalid_event_is_named_once(
     for long_id in ("x" * 300, "y" * 301):
         with logger.session(long_id) as s:
             s.user_message("hello")
+    with logger.session("s2") as s:
+        for _ in range(300):  # objects of one kind, each its own address
+            s.eval_result("suite", "task", object())  # type: ignore[arg-type]
     logger.close()
     named = [r.getMessage() for r in caplog.records if "further ones of this kind" in r.message]
-    assert len(named) == 2, named
+    assert len(named) == 3, named
     assert "decision outcome 'maybe'" in named[0]
-    assert "session_id too long" in named[1] and logger.stats()["invalid"] >= 4
+    assert "session_id too long" in named[1] and logger.stats()["invalid"] >= 304
+    assert "eval_result passed <object object at 0x" in named[2]

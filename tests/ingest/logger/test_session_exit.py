@@ -43,6 +43,13 @@ def test_how_a_block_ends_is_the_sessions_status(tmp_path: Path, new_logger: New
             s.error("TimeoutError", "the tool took too long")
             raise
 
+    with pytest.raises(ExceptionGroup), logger.session("group-logged-then-raised") as s:
+        try:
+            raise ExceptionGroup("tools", [ValueError("bad argument")])
+        except* ValueError:
+            s.error("ValueError", "bad argument")
+            raise
+
     async def request(session: str) -> None:
         with logger.session(session):
             await asyncio.sleep(10)
@@ -63,6 +70,7 @@ def test_how_a_block_ends_is_the_sessions_status(tmp_path: Path, new_logger: New
         "exit-2": ("failure", ["SystemExit"]),
         "ctrl-c": ("abandoned", []),
         "logged-then-raised": ("failure", ["TimeoutError"]),
+        "group-logged-then-raised": ("failure", ["ValueError"]),
         "client-went-away": ("abandoned", []),
         "timed-out": ("abandoned", []),
     }

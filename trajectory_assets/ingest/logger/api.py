@@ -69,8 +69,8 @@ def _offset(delta: dt.timedelta) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-VALUES = re.compile(r"'[^']*'|\"[^\"]*\"|\d+")
-"""What differs between two problems of one kind: a value, an id, a number."""
+VALUES = re.compile(r"'[^']*'|\"[^\"]*\"|<[^>]*>|0x[0-9a-fA-F]+|\d+")
+"""What differs between two problems of one kind: a value, an id, an object, a number."""
 MAX_KINDS_TOLD = 100
 
 
@@ -321,7 +321,8 @@ class EventLogger:
             with self._buffer.lock:
                 self._buffer.stats["invalid"] += 1
                 new = kind not in self._told_invalid and len(self._told_invalid) < MAX_KINDS_TOLD
-                self._told_invalid.add(kind)
+                if new:
+                    self._told_invalid.add(kind)
             if new:
                 log.warning(
                     "event logger %s: %s (further ones of this kind only counted)",

@@ -133,6 +133,8 @@ def _release_held() -> None:
 
 
 def _after_fork() -> None:
+    _closes.clear()  # the closes under way were the parent's threads'
+    _deferred.clear()
     _release_held()
     for logger in list(_live):
         try:

@@ -244,6 +244,23 @@ class Session:
         elif isinstance(exc, STOPPED_FROM_OUTSIDE):
             self.end("abandoned", payload={"stopped_by": type(exc).__name__})
         else:
-            if exc is not self._logged_error:
+            if not _same(exc, self._logged_error):
                 self.error(type(exc).__name__, str(exc))
             self.end("failure")
+
+
+def _same(leaving: BaseException, logged: BaseException | None) -> bool:
+    """The exception leaving the block is the one `error()` was logged in: itself, or (an
+    `except*` handler sees a group of its own) a group of the same exceptions."""
+    if logged is None or leaving is logged:
+        return leaving is logged
+    if isinstance(leaving, BaseExceptionGroup) and isinstance(logged, BaseExceptionGroup):
+        return {id(e) for e in _leaves(logged)} <= {id(e) for e in _leaves(leaving)}
+    return False
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for inner in group.exceptions:
+        found += _leaves(inner) if isinstance(inner, BaseExceptionGroup) else [inner]
+    return found
