@@ -10,11 +10,12 @@ per stretch of consecutive days.
 import os
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from trajectory_assets.cli.command_job import command_job
 from trajectory_assets.cli.common import (
     REPORT,
     ChecksFailed,
@@ -63,11 +64,8 @@ from trajectory_assets.lake.bad_file_rules import OnBadFile
 if TYPE_CHECKING:
     import dagster as dg
 
-    from trajectory_assets.cli.run_config import Assets
     from trajectory_assets.lake.fs import Lake
     from trajectory_assets.project import Project
-
-JOB = "materialize"  # the job of a command line run, as Dagster's UI lists it
 
 
 @click.command(short_help="materialize Tier B assets through Dagster")
@@ -280,7 +278,7 @@ def run_days(
     refused = len(runs) > 1 and dry_run_refusal(lake, registry, tables, days, on_bad_file, force)
     if refused:
         raise CliError(f"refused: {refused}")
-    job = _job(assets, _own_checks(the_project, resources, tables), resources, tables)
+    job = command_job(the_project, assets, resources, tables)
     skipped: set[str] = set()
     failed_checks: list[str] = []
     failures: list[str] = []  # a failed stretch does not stop the others, as in a backfill
@@ -359,52 +357,3 @@ def _stopped(instance: "dg.DagsterInstance", run_id: str, failed_checks: list[st
         "and the batches it finished are reused by the next run of the same days (without "
         "--force)"
     )
-
-
-def _own_checks(
-    the_project: "Project",
-    resources: "Mapping[str, dg.ConfigurableResource]",
-    tables: Sequence[str],
-) -> "list[dg.AssetChecksDefinition]":
-    """The modules' own asset checks on the tables run, as a Dagster run of them evaluates;
-    one that needs a resource of its code location's other than the lake and compute, or run
-    config of its own (which `--config` does not carry), is left to Dagster, and said so."""
-    found = []
-    for check in the_project.asset_checks():
-        if not {k.asset_key.to_user_string() for k in check.check_keys} & set(tables):
-            continue
-        needs = sorted(check.required_resource_keys - {*resources, "io_manager"})
-        schema = check.op.config_schema
-        configured = schema is not None and getattr(schema.as_field().config_type, "fields", None)
-        if needs or configured:
-            why = f"the resource(s) {', '.join(needs)}" if needs else "run config"
-            say(
-                f"note: check {', '.join(k.name for k in check.check_keys)} takes {why} of its "
-                "code location: Dagster runs it, this command does not"
-            )
-            continue
-        found.append(check)
-    return found
-
-
-def _job(
-    assets: "Assets",
-    checks: "Sequence[dg.AssetChecksDefinition]",
-    resources: "Mapping[str, dg.ConfigurableResource]",
-    tables: Sequence[str],
-) -> "dg.JobDefinition":
-    """What `dg.materialize` runs (a job of the selected assets and their checks), with the
-    command line's logger unless -v asks for Dagster's own."""
-    import dagster as dg
-
-    from trajectory_assets.cli.common import verbose
-    from trajectory_assets.cli.runlog import progress_logger
-
-    defs = dg.Definitions(
-        assets=assets,
-        asset_checks=checks,
-        resources=resources,
-        jobs=[dg.define_asset_job(JOB, selection=dg.AssetSelection.assets(*tables))],
-        loggers=None if verbose() else {"console": progress_logger},
-    )
-    return defs.resolve_job_def(JOB)

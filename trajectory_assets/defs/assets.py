@@ -10,14 +10,13 @@ import contextlib
 import logging
 import time
 import warnings
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import dagster as dg
 
-from trajectory_assets.defs.check_context import CheckContext, Thresholds
-from trajectory_assets.defs.checks import Check, Outcomes, blocked, checks_for, evaluate_all
+from trajectory_assets.defs.checks import Check, checks_for
 from trajectory_assets.defs.config import IN_RUN_CONFIG, ComputeConfig, config_class, configured
 from trajectory_assets.defs.evaluations import evaluations
 from trajectory_assets.defs.instance import LAKE_TAG, bind
@@ -32,6 +31,7 @@ from trajectory_assets.defs.metadata import (
 from trajectory_assets.defs.partitions import command_days, start_date_of
 from trajectory_assets.defs.raw import observe_days_read
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
+from trajectory_assets.defs.run_checks import check_outcomes, checks_of_committed, hold_back
 from trajectory_assets.defs.stops import record_stop
 from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.materialize import run_operators
@@ -181,9 +181,9 @@ def build_assets(
             raise dg.Failure(description=str(exc)) from None
         if not chosen:  # checks alone (the UI's "Execute checks"): of the committed days
             catalog = Catalog(the_lake, registry.tables)
-            outcomes = _check_outcomes(context, catalog, run_config, checks, None)
+            outcomes = check_outcomes(context, catalog, run_config, checks, None)
             yield from evaluations(context, outcomes)
-            _hold_back(outcomes)
+            hold_back(outcomes)
             return
         done: list[tuple[Operator, DayResult]] = []
         recorded: set[str] = set()
@@ -208,7 +208,7 @@ def build_assets(
         except BaseException as exc:  # what was committed is recorded before the run fails
             _record_committed(context, the_lake, done, recorded)
             if done and not recorded and isinstance(exc, Exception):
-                yield from _checks_of_committed(
+                yield from checks_of_committed(
                     context, the_lake, registry, run_config, checks, done
                 )
             if isinstance(exc, OperatorError):  # its traceback is where it ran, not here
@@ -322,7 +322,7 @@ def _results(
     of_range = f"{len(days)} day(s) of {len(selected)} table(s)"  # minutes at a year's range
     if len(days) > 1:
         context.log.info(f"checking {of_range}")
-    outcomes = _check_outcomes(context, catalog, config, checks, result, siblings=siblings)
+    outcomes = check_outcomes(context, catalog, config, checks, result, siblings=siblings)
     result.add_phase("checks", time.perf_counter() - started)
     if len(days) > 1:
         context.log.info(f"recording {of_range} in Dagster")
@@ -339,69 +339,4 @@ def _results(
                 asset_key=table, metadata=table_metadata(result, result.of(op), table, catalog)
             )
     yield from evaluations(context, outcomes)
-    _hold_back(outcomes)
-
-
-def _hold_back(outcomes: Outcomes) -> None:
-    """Fail the step once its checks are recorded when a blocking check failed: what depends on
-    the table waits (the tables stay committed and recorded)."""
-    if failed := blocked(outcomes):
-        raise dg.Failure(
-            description=f"blocking check(s) failed: {', '.join(failed)}; the tables are "
-            "committed and recorded, and what depends on them is held back"
-        )
-
-
-def _checks_of_committed(
-    context: dg.AssetExecutionContext,
-    lake: Lake,
-    registry: Registry,
-    config: ComputeConfig,
-    checks: list[Check],
-    done: Sequence[tuple[Operator, DayResult]],
-) -> Iterator[dg.AssetCheckEvaluation]:
-    """The selected checks of the days a failing run committed, with the counts each commit
-    recorded: those days show as materialized, and would show no check result. A check that
-    fails to evaluate here is a warning: the run's own error is what it fails with."""
-    days_of: dict[str, set[str]] = {}
-    for op, day in done:
-        for table in op.output_names:
-            days_of.setdefault(table, set()).add(day.day)
-    catalog = Catalog(lake, registry.tables)
-    try:
-        outcomes = _check_outcomes(
-            context, catalog, config, checks, None, lambda c: sorted(days_of.get(c.table, ()))
-        )
-        found = [
-            e for e in evaluations(context, outcomes) if isinstance(e, dg.AssetCheckEvaluation)
-        ]
-    except Exception as exc:  # the run's own error comes next
-        context.log.warning(f"the checks of the days committed before the failure: {exc}")
-        return
-    yield from found
-
-
-def _check_outcomes(
-    context: dg.AssetExecutionContext,
-    catalog: Catalog,
-    config: ComputeConfig,
-    checks: list[Check],
-    result: RunResult | None,
-    days_of: Callable[[Check], Sequence[str]] | None = None,
-    siblings: Collection[str] = (),
-) -> Outcomes:
-    """The selected checks, and those of `siblings` (tables not selected that the run commits
-    with a selected one: Dagster leaves their checks out of the run), over the run's days (or
-    `days_of`) with this run's counts; checks alone (no run) use the counts each day's commit
-    recorded, over every committed day when the run has no partition (Dagster launches checks
-    alone unpartitioned)."""
-    limits = Thresholds(config.max_rejected_share, config.max_elimination_ratio)
-    selected = context.selected_asset_check_keys
-    chosen = [c for c in checks if c.key in selected or c.table in siblings]
-    checking = CheckContext(catalog, limits, result)
-    if days_of is not None:
-        return evaluate_all(chosen, checking, days_of)
-    if context.has_partition_key or context.has_partition_key_range:
-        days = list(context.partition_keys)
-        return evaluate_all(chosen, checking, lambda _: days)
-    return evaluate_all(chosen, checking, lambda c: catalog.days(c.table))
+    hold_back(outcomes)

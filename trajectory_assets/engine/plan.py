@@ -28,7 +28,7 @@ from trajectory_assets.lake.raw import (
     list_days,
     list_raw_files,
 )
-from trajectory_assets.lake.staging import Attempt, intact_batches, of_its_code
+from trajectory_assets.lake.staging import Attempt, intact_batches
 from trajectory_assets.operator import Operator
 
 TABLE_CHUNKS = 64
@@ -142,11 +142,7 @@ def plan_day(
         n_files, size = len(read), sum(read.values())
     the_run = tuple(op for op in operators if op in session or op in tabled)
     finished = {
-        op.name: frozenset()
-        if settings.force
-        else frozenset(
-            of_its_code(attempt := attempt_of(op, lake, day, keys), intact_batches(attempt))
-        )
+        op.name: frozenset() if settings.force else _reusable(attempt_of(op, lake, day, keys))
         for op in the_run
     }
     tasks = [_with_done(t, finished) for t in tasks]
@@ -300,6 +296,13 @@ def _table_tasks(op: Operator, keys: DayKeys, catalog: Catalog, day: str) -> lis
         )
         for i, chunk in enumerate(chunks)
     ]
+
+
+def _reusable(attempt: Attempt) -> frozenset[str]:
+    """The batches an earlier run of the attempt finished, by the same operator code, whose
+    files are all still there."""
+    intact = intact_batches(attempt)
+    return frozenset(b for b, r in intact.items() if r.code == attempt.code)
 
 
 def _with_done(task: BatchTask, finished: Mapping[str, frozenset[str]]) -> BatchTask:

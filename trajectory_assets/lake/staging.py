@@ -279,11 +279,6 @@ def empty_file(attempt: Attempt, spec: TableSpec) -> DataFile:
     return write_data_file(attempt.lake, spec, {"dt": attempt.day}, spec.schema.empty_table(), name)
 
 
-def of_its_code(attempt: Attempt, receipts: dict[str, BatchReceipt]) -> dict[str, BatchReceipt]:
-    """The receipts a run of the attempt's operator code may reuse (`Operator.code_digest`)."""
-    return {b: r for b, r in receipts.items() if r.code == attempt.code}
-
-
 def finished_batches(attempt: Attempt) -> dict[str, BatchReceipt]:
     """Receipts of the batches an earlier run of this attempt already finished."""
     fs = attempt.lake.fs

@@ -12,7 +12,7 @@ import pytest
 
 from tests.ingest.lakes import raw_events
 from trajectory_assets.ingest import EventLogger
-from trajectory_assets.ingest.logger import api
+from trajectory_assets.ingest.logger import timestamps
 
 LOGGER = "trajectory_assets.ingest.logger"
 
@@ -22,11 +22,11 @@ def zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """This process in Los Angeles' time zone (UTC-8 in December), UTC again afterwards."""
     monkeypatch.setenv("TZ", "America/Los_Angeles")
     time.tzset()
-    api._naive_warning.cache_clear()
+    timestamps._naive_warning.cache_clear()
     yield
     monkeypatch.undo()
     time.tzset()
-    api._naive_warning.cache_clear()
+    timestamps._naive_warning.cache_clear()
 
 
 def test_a_naive_datetime_off_utc_is_taken_as_utc_and_said_once(
@@ -61,7 +61,7 @@ def test_a_naive_datetime_on_a_utc_machine_says_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A server on UTC (the usual case) passes `datetime.utcnow()`-style times: right."""
-    api._naive_warning.cache_clear()
+    timestamps._naive_warning.cache_clear()
     with caplog.at_level(logging.WARNING, LOGGER), EventLogger(str(tmp_path), "app") as logger:
         logger.log("s1", "user_message", ts=dt.datetime(2026, 12, 1, 23, 30))
     assert not [r for r in caplog.records if "without a time zone" in r.getMessage()]

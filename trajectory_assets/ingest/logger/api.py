@@ -6,9 +6,7 @@ events are kept is the capture policy's (`capture`). The guarantees are in the p
 """
 
 import atexit
-import contextlib
 import datetime as dt
-import functools
 import itertools
 import logging
 import re
@@ -23,8 +21,8 @@ from trajectory_assets.ingest.logger.buffer import Buffer, LoggedEvent, LoggerCo
 from trajectory_assets.ingest.logger.capture import CAPTURE_LEVELS, Capture, CapturePolicy
 from trajectory_assets.ingest.logger.flusher import Flusher
 from trajectory_assets.ingest.logger.session import Session
+from trajectory_assets.ingest.logger.timestamps import ts_us
 from trajectory_assets.ingest.logger.turns import SessionTurns
-from trajectory_assets.ingest.times import parse_ts
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import id_problem
 
@@ -32,43 +30,6 @@ from trajectory_assets.lake.layout import id_problem
 log = logging.getLogger("trajectory_assets.ingest.logger")
 
 _ROW_OVERHEAD_BYTES = 160
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_US = dt.timedelta(microseconds=1)
-
-
-def _ts_us(value: Any) -> int:
-    """Microseconds since the epoch of a datetime (naive: UTC) or an epoch number, read as
-    `ingest` reads one: seconds, or ms/us/ns by its size (JavaScript's `Date.now()` is ms)."""
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        # a time the platform's clock cannot hold is no local time either
-        with contextlib.suppress(OverflowError, OSError, ValueError):
-            _naive_warning(value.astimezone().utcoffset())
-    us = (parse_ts(value) - _EPOCH) // _US
-    if us < 0:  # a day Dagster's daily partitions cannot name (year 1 became the lake's start)
-        raise ValueError(f"ts {value!r} is before 1970-01-01")
-    return us
-
-
-@functools.cache  # once a process for each offset: a producer passes every ts alike
-def _naive_warning(local: dt.timedelta | None) -> None:
-    """A naive datetime is UTC here, as a naive time is everywhere in the lake; on a machine
-    whose zone is not UTC it is often local time (`datetime.now()`), filed hours off, and on
-    another day near midnight, without a word."""
-    if local:
-        log.warning(
-            "event logger: a ts given as a datetime without a time zone is taken as UTC, and "
-            "this machine's time zone is UTC%s: if it is local time (datetime.now()), pass an "
-            "aware one (datetime.now(datetime.UTC), or datetime.now().astimezone())",
-            _offset(local),
-        )
-
-
-def _offset(delta: dt.timedelta) -> str:
-    minutes = int(delta.total_seconds()) // 60
-    sign = "+" if minutes >= 0 else "-"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
 VALUES = re.compile(r"'[^']*'|\"[^\"]*\"|<[^>]*>|0x[0-9a-fA-F]+|\d+")
 """What differs between two problems of one kind: a value, an id, an object, a number."""
 MAX_KINDS_TOLD = 100
@@ -252,7 +213,7 @@ class EventLogger:
             event = LoggedEvent(
                 event_id,
                 session_id,
-                time.time_ns() // 1000 if ts is None else _ts_us(ts),
+                time.time_ns() // 1000 if ts is None else ts_us(ts),
                 n if seq is None else seq,
                 event_type,
                 turn_index,
