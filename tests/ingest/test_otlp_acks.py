@@ -319,15 +319,18 @@ def test_entries_whose_deletion_failed_are_deleted_at_the_next_round(
 
 def test_a_request_of_many_services_is_one_entry(tmp_path: Path) -> None:
     """A collector's request holds a resource per service: an entry each made a write each
-    (100 services: 8x the request's time on a local disk, a PUT each on S3)."""
+    (100 services: 8x the request's time on a local disk, a PUT each on S3). Two resources of
+    one service: the second's spans replaced the first's in the entry."""
     lake = tmp_path / "lake"
     receiver = OtlpReceiver(str(lake), settle_s=60, idle_s=60)
     try:
         resources = [(f"svc-{i}", [{**CALL, "traceId": f"{i:032x}"}], 100) for i in range(1, 51)]
+        resources.append(("svc-1", [{**CALL, "traceId": f"{99:032x}"}], 100))
         assert receiver.add_request(resources) == (0, "")
         (entry,) = _entries(lake)
         records = json.loads(gzip.decompress(entry.read_bytes()))["records"]
         assert sorted(records) == sorted(f"svc-{i}" for i in range(1, 51))
+        assert [r["traceId"] for r in records["svc-1"]] == [f"{1:032x}", f"{99:032x}"]
     finally:
         receiver.close()
     assert len({p.parts[-2] for p in (lake / "raw_events").glob("dt=*/app_id=*/*")}) == 50

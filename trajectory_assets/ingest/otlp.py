@@ -147,11 +147,10 @@ class OtlpReceiver:
         now = time.monotonic()
         taken, rejected = read_request(parts)
         keep_all_rejected(self._lake, rejected)  # before the client hears: none comes again
-        records = {  # the trace id as read: what `_released.json` and `forget` compare it to
-            app: [{**raw, "traceId": span.trace_id} for span, raw in spans]
-            for app, spans, _weight in taken
-            if spans
-        }
+        records: dict[str, list[dict[str, Any]]] = {}  # two resources may name one app
+        for app, spans, _weight in taken:  # the trace id as read, as `forget` compares it
+            for span, raw in spans:
+                records.setdefault(app, []).append({**raw, "traceId": span.trace_id})
         entry: int | None = None
         noted: dict[str, dict[str, str]] = {}
         if self._acks is not None and records:
@@ -356,7 +355,7 @@ class OtlpReceiver:
             trace.logged.add(row["event_id"])
             self.stats["events"] += 1
         trace.retries = trace.retries if trace.unlogged else 0
-        if trace.unended and not trace.noted and self._acks is not None:
+        if trace.unended and self._acks is not None:  # (note_session notes a trace once)
             self._acks.note_session(app, trace_id, trace)
 
     def _reject(
