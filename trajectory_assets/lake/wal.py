@@ -29,7 +29,7 @@ from typing import Any, NotRequired, TypedDict
 
 from trajectory_assets.lake.fs import Lake, write_file_atomic
 from trajectory_assets.lake.mentions import Sessions
-from trajectory_assets.lake.quarantine import REJECTED
+from trajectory_assets.lake.quarantine import ANY_SESSION, REJECTED
 from trajectory_assets.lake.wal_owners import (
     ALIVE,
     CLAIM,
@@ -206,7 +206,7 @@ def entries_naming(lake: Lake, sessions: Sessions, *, whole_app: bool) -> dict[s
         named = set().union(*(sessions.in_values(r) for r in records))
         named |= sessions.in_values(noted)
         if named or whole_app:
-            found[path] = sorted(named) or ["(any of the app's)"]
+            found[path] = sorted(named) or [ANY_SESSION]
     return found
 
 
