@@ -60,7 +60,9 @@ def table_metadata(
     """One table's metadata. Dagster records a range run's metadata on every day of the range,
     so nothing here grows with the days (each day's own counts are observations of the day,
     `day_observations`), and the column schema is the asset's definition metadata: with per-day
-    keys and the schema in each event the instance grew with the square of a range's days."""
+    keys and the schema in each event the instance grew with the square of a range's days.
+    Row counts are what the run's days hold, up-to-date days included; `input_rows`,
+    `duplicate_rows` and `conflicting_events` what the run read, of the days it computed."""
     rows = result.rows(table)
     days = sorted(result.days)
     meta: dict[str, Any] = {
