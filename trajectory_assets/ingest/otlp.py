@@ -50,8 +50,10 @@ from trajectory_assets.ingest.otlp_traces import (
     Trace,
     keep_all_rejected,
     keep_trace_rejected,
+    logged_records,
     read_request,
     trace_rows,
+    written_sessions,
 )
 from trajectory_assets.ingest.otlp_turns import AppTurns
 from trajectory_assets.lake.fs import lake_from_env
@@ -108,7 +110,9 @@ class OtlpReceiver:
         self.days = self._session_days.days  # of the sessions logged, to materialize
         self._ended: OrderedDict[tuple[str, str], tuple[str, bool]] = OrderedDict()  # let go
         self._mapping: dict[tuple[str, str], Trace] = {}  # being mapped or let go of now
-        self._acks = Acknowledged(self._lake, self._lock) if write_ahead else None
+        self._acks: Acknowledged | None = None
+        if write_ahead:
+            self._acks = Acknowledged(self._lake, self._lock, self._add, self._pending.get)
         self._keep_up(time.monotonic(), take_over=True)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ta-otlp-traces", daemon=True)
@@ -147,14 +151,12 @@ class OtlpReceiver:
         now = time.monotonic()
         taken, rejected = read_request(parts)
         keep_all_rejected(self._lake, rejected)  # before the client hears: none comes again
-        records: dict[str, list[dict[str, Any]]] = {}  # two resources may name one app
-        for app, spans, _weight in taken:  # the trace id as read, as `forget` compares it
-            for span, raw in spans:
-                records.setdefault(app, []).append({**raw, "traceId": span.trace_id})
         entry: int | None = None
         noted: dict[str, dict[str, str]] = {}
-        if self._acks is not None and records:
-            entry, noted = self._acks.write(records, self._written_under, taken)
+        if self._acks is not None and (records := logged_records(taken)):
+            with self._lock:
+                noted = written_sessions(taken, self._written_under)
+            entry = self._acks.write(records, noted)
         reused: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         unnoted: dict[tuple[str, str], Trace] = {}  # written meanwhile: noted below
         with self._lock:
@@ -211,8 +213,7 @@ class OtlpReceiver:
 
     def _keep_up(self, now: float, *, take_over: bool = False) -> None:
         if self._acks is not None:
-            taken = self._acks.keep_up(now, self._add, self._pending.get, take_over=take_over)
-            self.stats["taken_in"] += taken
+            self.stats["taken_in"] += self._acks.keep_up(now, take_over=take_over)
 
     def map_ready(self, *, everything: bool = False) -> int:
         """Map the traces that are complete (all of them with `everything`); returns how many."""

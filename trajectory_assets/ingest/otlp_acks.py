@@ -17,25 +17,24 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from trajectory_assets.ingest.importers.otel_spans import Span
 from trajectory_assets.ingest.logger import EventLogger
 from trajectory_assets.ingest.logger.buffer import WrittenMark
-from trajectory_assets.ingest.otlp_traces import Snapshot, Taken, Trace
+from trajectory_assets.ingest.otlp_traces import Snapshot, Trace
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.wal import (
     WriteAheadLog,
-    entries,
-    entry_number,
-    released_traces,
     remove_files,
     remove_taken,
     set_aside,
+    unwritten_entries,
 )
 from trajectory_assets.lake.wal_owners import HEARTBEAT_S, Claim
 
 log = logging.getLogger(__name__)
 
 TraceKey = tuple[str, str]  # (app, trace id)
+Add = Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object]
+Waiting = Callable[[TraceKey], Trace | None]
 Handed = tuple[list[tuple[int, TraceKey]], EventLogger | None, WrittenMark | None]
 """(entry, trace) pairs whose events a logger holds, and its mark when it was given them."""
 
@@ -48,9 +47,11 @@ class Acknowledged:
     leaves their spans out: taken in without their root, long written, they were written again
     under another session."""
 
-    def __init__(self, lake: Lake, traces_lock: threading.Lock) -> None:
+    def __init__(self, lake: Lake, traces_lock: threading.Lock, add: Add, waiting: Waiting) -> None:
         self.wal = WriteAheadLog(lake)
         self._traces_lock = traces_lock  # the receiver's, under which a trace's entries change
+        self._add = add  # the receiver's, taking in spans left behind by another one
+        self._waiting = waiting  # the receiver's trace of a key, if one waits to be mapped
         self._lock = threading.Lock()
         self._unwritten: dict[int, set[TraceKey]] = {}  # entry: its traces not yet written
         self._written: dict[int, set[TraceKey]] = {}  # and those written, while it stays
@@ -60,30 +61,19 @@ class Acknowledged:
         self._checked = 0.0  # when orphans were last looked for
 
     def write(
-        self,
-        records: dict[str, list[dict[str, Any]]],
-        written_under: Callable[[TraceKey], str | None],
-        taken: Taken,
-    ) -> tuple[int, dict[str, dict[str, str]]]:
+        self, records: dict[str, list[dict[str, Any]]], sessions: dict[str, dict[str, str]]
+    ) -> int:
         """Keep a request's accepted spans (by app) before the client hears they were taken,
         with the sessions those of its traces already written went to (a late span, taken in
-        without its root, goes to its trace's session); the entry and those sessions."""
-        sessions: dict[str, dict[str, str]] = {}
-        with self._traces_lock:
-            for app, spans, _weight in taken:
-                for span, _raw in spans:
-                    if (session := written_under((app, span.trace_id))) is not None:
-                        sessions.setdefault(app, {})[span.trace_id] = session
-        return self.wal.append(records, sessions), sessions
+        without its root, goes to its trace's session); the entry."""
+        return self.wal.append(records, sessions)
 
-    def restore(
-        self, app: str, sessions: dict[str, str], waiting: Callable[[TraceKey], Trace | None]
-    ) -> None:
+    def restore(self, app: str, sessions: dict[str, str]) -> None:
         """The sessions a receiver stopped before their traces ended wrote them under (their
         spans taken in before the note, which follows them in its log)."""
         for trace_id, session in sessions.items():
             with self._traces_lock:
-                trace = waiting((app, trace_id))
+                trace = self._waiting((app, trace_id))
                 if trace is not None and trace.session is None:
                     trace.session = session
             if trace is None:
@@ -167,20 +157,13 @@ class Acknowledged:
             for entry in done:
                 self._written.pop(entry, None)
 
-    def keep_up(
-        self,
-        now: float,
-        add: Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object],
-        waiting: Callable[[TraceKey], Trace | None],
-        *,
-        take_over: bool = False,
-    ) -> int:
+    def keep_up(self, now: float, *, take_over: bool = False) -> int:
         """Release the written entries; now and then (at the start at once), take in other
         receivers' left behind; the spans taken in."""
         try:
             self.release()
             if take_over or self._take_over_due(now):
-                return self.take_over(add, waiting)
+                return self.take_over()
         except Exception as exc:  # the lake down: tried again at the next round
             log.warning("OTLP receiver: the write-ahead log: %s: %s", type(exc).__name__, exc)
         return 0
@@ -190,11 +173,7 @@ class Acknowledged:
         with self._lock:
             return len(self._unwritten) + len(self._done)
 
-    def take_over(
-        self,
-        add: Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object],
-        waiting: Callable[[TraceKey], Trace | None],
-    ) -> int:
+    def take_over(self) -> int:
         """Take in the entries of receivers on the lake that stopped before writing them; the
         spans taken in. Each orphan's entries in order, each deleted once this receiver's own
         log holds its spans, so that a failure takes in none twice and stops no other orphan."""
@@ -204,7 +183,7 @@ class Acknowledged:
             try:
                 claim = self.wal.owners.claim(folder)  # none: another receiver takes it in
                 if claim is not None:
-                    spans += self._take(folder, claim, add, waiting)
+                    spans += self._take(folder, claim)
             except Exception as exc:  # the lake down: tried again at the next round
                 log.warning("OTLP receiver: cannot take in %s now: %s", folder, exc)
             finally:
@@ -212,38 +191,26 @@ class Acknowledged:
                     claim.release()
         return spans
 
-    def _take(
-        self,
-        folder: str,
-        claim: Claim,
-        add: Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object],
-        waiting: Callable[[TraceKey], Trace | None],
-    ) -> int:
+    def _take(self, folder: str, claim: Claim) -> int:
         lake = self.wal.lake
         taken = requests = 0
-        released = released_traces(lake, folder)
-        for path, entry, size in entries(lake, folder):
+        for path, entry, size in unwritten_entries(lake, folder):
             claim.refresh()
             if entry is None:
                 kept = set_aside(lake, path)
                 log.error("OTLP receiver: an entry of %s cannot be read; kept at %s", folder, kept)
                 continue
-            written = released.get(entry_number(path), set())  # written long since
-            remaining = {
-                app: [r for r in records if (app, Span(r).trace_id) not in written]
-                for app, records in entry["records"].items()
-            }
-            count = sum(len(records) for records in entry["records"].values()) or 1
+            count = sum(len(records) for records in entry.records.values()) or 1
             parts = [  # each app's records with their share of the entry's bytes
-                (app, records, size * len(records) // count) for app, records in remaining.items()
+                (app, records, size * len(records) // count)
+                for app, records in entry.records.items()
             ]
             if any(records for _app, records, _size in parts):
-                add(parts)  # into this receiver's own log
+                self._add(parts)  # into this receiver's own log
                 taken += sum(len(records) for _app, records, _size in parts)
                 requests += 1
-            for app, sessions in entry.get("sessions", {}).items():
-                noted = {t: s for t, s in sessions.items() if (app, t) not in written}
-                self.restore(app, noted, waiting)
+            for app, noted in entry.sessions.items():
+                self.restore(app, noted)
             remove_files(lake, [path])
         remove_taken(lake, folder)
         log.warning(

@@ -6,7 +6,7 @@ are what a reader of the receiver's bookkeeping (`otlp.OtlpReceiver`) needs to s
 
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -101,6 +101,29 @@ def read_request(parts: Sequence[tuple[str, list[dict[str, Any]], int]]) -> tupl
         refused.setdefault(app, []).extend(bad)
         taken.append((app, spans, nbytes // max(1, len(raw_spans))))
     return taken, refused
+
+
+def logged_records(taken: Taken) -> dict[str, list[dict[str, Any]]]:
+    """A request's spans as its write-ahead log entry keeps them, by app (two resources may
+    name one), the trace id as read, as `forget` compares it."""
+    records: dict[str, list[dict[str, Any]]] = {}
+    for app, spans, _weight in taken:
+        for span, raw in spans:
+            records.setdefault(app, []).append({**raw, "traceId": span.trace_id})
+    return records
+
+
+def written_sessions(
+    taken: Taken, written_under: Callable[[tuple[str, str]], str | None]
+) -> dict[str, dict[str, str]]:
+    """By app, the sessions the request's traces already written went to (a late span, taken
+    in again without its root, goes to its trace's session)."""
+    sessions: dict[str, dict[str, str]] = {}
+    for app, spans, _weight in taken:
+        for span, _raw in spans:
+            if (session := written_under((app, span.trace_id))) is not None:
+                sessions.setdefault(app, {})[span.trace_id] = session
+    return sessions
 
 
 def trace_rows(rows: list[dict[str, Any]], trace: Trace) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ import posixpath
 import threading
 import zlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
 from trajectory_assets.lake.fs import Lake, write_file_atomic
@@ -174,39 +175,52 @@ def released_traces(lake: Lake, folder: str) -> dict[int, set[tuple[str, str]]]:
         return {}
 
 
-def all_entries(lake: Lake) -> Iterator[tuple[str, Entry, int]]:
-    """Every owner's readable entries, running or gone (what `forget` must not leave behind)."""
-    for folder in _folders(lake):
-        for path, entry, size in entries(lake, folder):
-            if entry is not None:
-                yield path, entry, size
+@dataclass(frozen=True)
+class Unwritten:
+    """What an entry holds of the traces its owner has not written (those written are in the
+    raw lake: taken in again, late spans without their root, they went under another session):
+    records and noted sessions by app."""
+
+    records: dict[str, list[dict[str, Any]]]
+    sessions: dict[str, dict[str, str]]
+
+
+def unwritten_entries(lake: Lake, folder: str) -> Iterator[tuple[str, Unwritten | None, int]]:
+    """An owner's entries in order (`entries`), each as what it holds not yet written, with
+    that part's share of its size."""
+    released = released_traces(lake, folder)
+    for path, entry, size in entries(lake, folder):
+        if entry is None:
+            yield path, None, size
+            continue
+        written = released.get(entry_number(path), set())
+        records = {
+            app: [r for r in found if (app, str(r.get("traceId", ""))) not in written]
+            for app, found in entry["records"].items()
+        }
+        sessions = {
+            app: {t: s for t, s in noted.items() if (app, t) not in written}
+            for app, noted in entry.get("sessions", {}).items()
+        }
+        total = sum(len(found) for found in entry["records"].values()) or 1
+        kept = sum(len(found) for found in records.values())
+        yield path, Unwritten(records, sessions), size * kept // total
 
 
 def entries_naming(lake: Lake, sessions: Sessions, *, whole_app: bool) -> dict[str, list[str]]:
-    """Entries of the app with records that name the sessions (any of the app's, `whole_app`),
-    and which: spans a receiver acknowledged and will write."""
+    """Entries, of any owner, running or gone, with records of the app that name the sessions
+    (any of the app's, `whole_app`), and which: spans a receiver acknowledged and will write."""
     found = {}
-    released: dict[str, dict[int, set[tuple[str, str]]]] = {}
-    for path, entry, _size in all_entries(lake):
-        folder = posixpath.dirname(path)
-        if folder not in released:
-            released[folder] = released_traces(lake, folder)
-        written = {
-            t for a, t in released[folder].get(entry_number(path), set()) if a == sessions.app_id
-        }
-        records = [
-            r
-            for r in entry["records"].get(sessions.app_id, [])
-            if str(r.get("traceId", "")).lower() not in written  # those are in the raw lake
-        ]
-        noted = entry.get("sessions", {}).get(sessions.app_id, {})
-        noted = {t: s for t, s in noted.items() if t not in written}
-        if not records and not noted:
-            continue
-        named = set().union(*(sessions.in_values(r) for r in records))
-        named |= sessions.in_values(noted)
-        if named or whole_app:
-            found[path] = sorted(named) or [ANY_SESSION]
+    for folder in _folders(lake):
+        for path, entry, _size in unwritten_entries(lake, folder):
+            records = entry.records.get(sessions.app_id, []) if entry else []
+            noted = entry.sessions.get(sessions.app_id, {}) if entry else {}
+            if not records and not noted:
+                continue
+            named = set().union(*(sessions.in_values(r) for r in records))
+            named |= sessions.in_values(noted)
+            if named or whole_app:
+                found[path] = sorted(named) or [ANY_SESSION]
     return found
 
 

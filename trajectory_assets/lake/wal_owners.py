@@ -130,7 +130,7 @@ class Owners:
 
     def _claim_document(self) -> bytes:
         claimer = {"owner": this_process_started(), "machine": this_machine()}
-        return json.dumps({**claimer, "folder": self.folder, "at": time.time()}).encode()
+        return json.dumps({**claimer, "folder": self.folder}).encode()  # `at` by refresh
 
     def _silent(self, folder: str, shown: bytes) -> bool:
         now = time.monotonic()
