@@ -319,6 +319,34 @@ def test_sigterm_during_a_close_waits_for_its_flush(tmp_path: Path) -> None:
     assert raw_events(tmp_path).num_rows == EVENTS
 
 
+SIGTERM_DURING_A_LONG_CLOSE = """
+import os, signal, sys, threading
+import trajectory_assets.ingest.logger.flusher as flusher
+from trajectory_assets.ingest import EventLogger
+def write_session(*args, **kwargs):
+    raise OSError("the store is down")
+flusher.write_session = write_session
+logger = EventLogger(sys.argv[1], "app", close_timeout_s=1, retry_initial_s=0.1)
+with logger.session("s") as s:
+    s.llm_call("m", input_tokens=1)
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+logger.close(timeout=300)  # the program's own, longer than close_timeout_s
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_long_close_ends_the_process_within_close_timeout_s(
+    tmp_path: Path,
+) -> None:
+    """A close given five minutes to retry a store that is down held a SIGTERM off for as
+    long: a container's stop (its grace period) escalated to SIGKILL meanwhile."""
+    started = time.monotonic()
+    done = python(SIGTERM_DURING_A_LONG_CLOSE, tmp_path, timeout=90)
+    assert done.returncode == -signal.SIGTERM, done.stderr[-2000:]
+    assert time.monotonic() - started < 30, done.stderr[-2000:]
+    assert "could not be written before close" in done.stderr
+
+
 def test_a_flush_that_times_out_during_a_write_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

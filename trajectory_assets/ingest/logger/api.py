@@ -352,6 +352,10 @@ class EventLogger:
             if self.finalizer is not None:
                 self.finalizer.cancel()
 
+    def hurry(self) -> None:
+        """A close under way retries failed writes for `close_timeout_s` at most from now."""
+        self._flusher.hurry(self.close_timeout_s)
+
     def __enter__(self) -> "EventLogger":
         return self
 

@@ -146,6 +146,13 @@ class Flusher:
                 lost,
             )
 
+    def hurry(self, timeout: float) -> None:
+        """A stop under way ends its retries within `timeout` (a SIGTERM during a close given
+        longer than the logger's `close_timeout_s`)."""
+        if self._stopping:
+            self._close_deadline = min(self._close_deadline, time.monotonic() + timeout)
+            self.wake.set()
+
     # ------------------------------------------------------------------- the thread
     def _run(self) -> None:
         took = 0.0  # the last cycle's writing: a flush starts every interval, not after it

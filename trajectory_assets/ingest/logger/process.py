@@ -215,6 +215,8 @@ def _on_sigterm(signum: int, _frame: object) -> None:
     was inside `log()`) cannot be flushed from here without deadlock: named, not waited for."""
     if threading.get_ident() in _closes:
         _deferred[:] = [signum]
+        for logger in list(_live):  # a close given a longer timeout ends within the logger's
+            logger.hurry()
         return
     for logger in list(_live):
         try:
