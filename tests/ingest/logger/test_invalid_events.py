@@ -28,3 +28,17 @@ def test_each_kind_of_invalid_event_is_named_once(
     assert "decision outcome 'maybe'" in named[0]
     assert "session_id too long" in named[1] and logger.stats()["invalid"] >= 304
     assert "eval_result passed <object object at 0x" in named[2]
+
+
+def test_each_unknown_field_is_named(
+    tmp_path: Path, new_logger: NewLogger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A field's name is the caller's code, not a value: after `modle` was named, a second
+    typo (`tokns`) was counted unsaid, and its values went missing from every event."""
+    logger = new_logger(str(tmp_path), "app", **FAST)
+    for fields in ({"modle": "a"}, {"modle": "b"}, {"tokns": 3}):
+        logger.log("s1", "llm_call", **fields)
+    logger.close()
+    named = [r.getMessage() for r in caplog.records if "further ones of this kind" in r.message]
+    assert len(named) == 2, named
+    assert "unknown event field(s) modle " in named[0] and "field(s) tokns " in named[1]

@@ -194,7 +194,7 @@ class EventLogger:
         identities (the OTLP receiver: trace, span and role) passes them, so an event sent
         twice is one event."""
         if unknown:
-            self._invalid(f"unknown event field(s) {sorted(unknown)}")
+            self._invalid(f"unknown event field(s) {', '.join(sorted(unknown))}")  # a kind each
             return None
         if not (session_id and isinstance(session_id, str) and event_type is not None):
             # a key no raw file can hold: it would fail its whole batch's write, or land in a
