@@ -347,6 +347,8 @@ def test_eval_defaults_unknown_model_and_default_run():
         ("1.0", True),
         ("true", True),
         ("no", False),
+        ("True ", True),  # spaces aside, as " 1 " was read as 1
+        (" false", False),
         (0.5, None),  # a score is no verdict
         (2, None),
         ("maybe", None),

@@ -116,6 +116,43 @@ def test_invalid_json_payload_of_decision_and_eval_result(event_type, payload):
 
 
 @pytest.mark.parametrize("event_type", ["decision", "eval_result"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"benchmark": "b", "task_id": "t", "passed": true,}',
+        '{"items": [1, 2,]}',
+        '{"score": nan}',
+        '{"score": -inf}',
+        '{"score": Inf}',
+        '{"score": infinity}',
+        '{"score": NAN}',
+    ],
+)
+def test_json_only_duckdb_takes_is_invalid(event_type, payload):
+    """DuckDB's `json_valid` takes a trailing comma and `nan`/`inf` in any spelling, which
+    Python, JavaScript and `jq` refuse: such an eval counted as passed in every table."""
+    with pytest.raises(ValueError):
+        json.loads(payload)
+    assert reasons([event(event_type, 0, payload=payload)]) == [
+        f"invalid JSON payload for {event_type}"
+    ]
+
+
+@pytest.mark.parametrize("event_type", ["decision", "eval_result"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"score": NaN, "high": Infinity, "low": -Infinity}',  # as Python's json.dumps writes
+        '{"text": "nan, inf,] and a \\"quote\\",}", "n": [1e5, -2.5E-3, true, false, null]}',
+        ' { "a" : [ ] , "b" : { } } ',
+    ],
+)
+def test_json_that_parsers_read_is_valid(event_type, payload):
+    json.loads(payload)
+    assert reasons([event(event_type, 0, payload=payload)]) == []
+
+
+@pytest.mark.parametrize("event_type", ["decision", "eval_result"])
 def test_missing_payload_of_decision_and_eval_result(event_type):
     assert reasons([event(event_type, 0, payload=None)]) == [f"missing payload for {event_type}"]
 

@@ -30,6 +30,17 @@ SESSION = "app_id, session_id"
 
 _JSON_EVENT = "event_type IN ('decision', 'eval_result')"
 
+_STRINGS = r"""'"(?:[^"\\]|\\.)*"'"""
+_VALUES = r"""'true|false|null|NaN|Infinity|\d[\d.eE+-]*'"""
+_STRICT_JSON = (
+    "(json_valid(payload) AND NOT regexp_matches(regexp_replace(regexp_replace("
+    f"payload, {_STRINGS}, '0', 'g'), {_VALUES}, '0', 'g'), '[A-Za-z]|,\\s*[\\]}}]'))"
+)
+"""SQL: the payload is JSON as a JSON parser reads it, and as Python's `json.dumps` writes it
+(`NaN`, `Infinity`): DuckDB's `json_valid` also takes trailing commas and `nan`, `inf` in any
+case, which `jq`, JavaScript and Python refuse. What is left once strings and the values JSON
+spells are gone shows them."""
+
 
 def folder_key(key: str) -> str:
     """The key (`app_id`, `session_id`) a raw row's file's folder names, decoded as the listing
@@ -74,7 +85,7 @@ _checks = (
     ]
     + [
         f"CASE WHEN {_JSON_EVENT} AND payload IS NULL THEN 'missing payload for ' || event_type "
-        f"WHEN {_JSON_EVENT} AND NOT coalesce(json_valid(payload), false) "
+        f"WHEN {_JSON_EVENT} AND NOT coalesce({_STRICT_JSON}, false) "
         "THEN 'invalid JSON payload for ' || event_type "
         f"WHEN {_JSON_EVENT} AND json_type(payload) <> 'OBJECT' "
         "THEN 'payload of ' || event_type || ' is not a JSON object' END"
@@ -181,11 +192,12 @@ def payload(key: str, column: str = "payload") -> str:
 
 def verdict(text: str) -> str:
     """A grader's `passed` as a bool: true or false (`"yes"`, `"t"` and the like, as DuckDB
-    casts text), or a number that is 1 or 0 however written (`1.0`, `"1"`: pandas and float
-    arithmetic write a bool so); anything else (`0.5`, a score) is no verdict, null."""
+    casts text, spaces aside as a number's are), or a number that is 1 or 0 however written
+    (`1.0`, `"1"`: pandas and float arithmetic write a bool so); anything else (`0.5`, a score)
+    is no verdict, null."""
     number = f"TRY_CAST({text} AS DOUBLE)"
     return (
-        f"coalesce(TRY_CAST({text} AS BOOLEAN), "
+        f"coalesce(TRY_CAST(trim({text}) AS BOOLEAN), "
         f"CASE WHEN {number} = 1 THEN true WHEN {number} = 0 THEN false END)"
     )
 

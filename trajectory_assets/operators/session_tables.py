@@ -160,7 +160,8 @@ SESSIONS = pa.schema(
             "eval_passed",
             pa.bool_(),
             "Payload `passed` of the session's last `eval_result` as a boolean: true or false "
-            "(or text DuckDB casts so: `yes`, `t`), or a number 1 or 0 however written (`1.0`, "
+            "(or text DuckDB casts so, spaces aside: `yes`, `t`), or a number 1 or 0 however "
+            "written (`1.0`, "
             '`"1"`); null when absent or anything else (`0.5`).',
         ),
         column(
