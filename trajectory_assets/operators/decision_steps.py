@@ -83,8 +83,8 @@ FROM decisions GROUP BY dt, app_id, session_id, step
 
 class DecisionSteps(Operator):
     name = "decision_steps"
-    version = "5"  # 3: a negative turn_index is rejected; 4: `Kept`, ` kept ` count as kept;
-    # 5: tabs and line ends trimmed too
+    version = "6"  # 3: a negative turn_index is rejected; 4: `Kept`, ` kept ` count as kept;
+    # 5: tabs and line ends trimmed too; 6: strict JSON payloads
     outputs = (DECISION_STEPS_TABLE,)
     inputs = ("raw_events",)
     requires = "session"

@@ -214,10 +214,11 @@ class Sessionize(Operator):
     """
 
     name = "sessionize"
-    version = f"13+{PRICING_VERSION}"  # 9: cache counted apart added to input; 10: Bedrock ids
+    version = f"14+{PRICING_VERSION}"  # 9: cache counted apart added to input; 10: Bedrock ids
     # priced, cache writes as a whole-number float counted, 1-hour writes and web searches priced;
     # 11: a verdict of 1.0 passes, a blank status is unknown; 12: event_position; 13: fine-tunes
-    # priced, an override covering its model's every spelling
+    # priced, an override covering its model's every spelling; 14: strict JSON payloads, a
+    # verdict's text read spaces aside
     outputs = (
         SESSIONS_TABLE,
         TURNS_TABLE,

@@ -134,7 +134,7 @@ class TurnFeatures(Operator):
     """
 
     name = "turn_features"
-    version = "4"  # 4: a negative turn_index is rejected
+    version = "5"  # 4: a negative turn_index is rejected; 5: strict JSON payloads
     outputs = (TURN_FEATURES_TABLE,)
     inputs = ("raw_events", "turns")
     requires = "session"
