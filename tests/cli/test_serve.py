@@ -1,11 +1,13 @@
 """`trajectory-assets serve`: an instrumented program sends its spans, Ctrl+C stops the receiver,
 and the program's sessions are in the tables."""
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -129,6 +131,51 @@ def test_a_killed_serve_loses_nothing_it_acknowledged(tmp_path: Path) -> None:
         ("run-1", "tool_call"),
     ]
     assert not Path(lake, "_serve").exists()
+
+
+@pytest.mark.slow
+def test_spans_sent_again_ask_for_no_materialization(tmp_path: Path) -> None:
+    """A client that sent its spans again to a new receiver (its retry after a restart): nothing
+    was written, yet `serve` said to materialize the day."""
+    lake = tmp_path / "lake"
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "chat gpt-4o",
+        "startTimeUnixNano": "1764590400000000000",
+        "endTimeUnixNano": "1764590401000000000",
+        "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}}],
+    }
+    service = {"key": "service.name", "value": {"stringValue": "bot"}}
+    body = {
+        "resourceSpans": [
+            {"resource": {"attributes": [service]}, "scopeSpans": [{"spans": [span]}]}
+        ]
+    }
+    outs = []
+    for _ in range(2):
+        server = _serve(lake, port)
+        try:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/traces",
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                assert answer.status == 200
+            server.send_signal(signal.SIGINT)
+            out, err = server.communicate(timeout=60)
+        finally:
+            if server.poll() is None:
+                server.kill()
+        assert server.returncode == 0, err
+        outs.append(out)
+    assert "3 event(s) written" in outs[0] and "materialize with: " in outs[0]
+    assert "0 event(s) written (3 re-sent, already in the lake)" in outs[1]
+    assert "materialize with" not in outs[1]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])

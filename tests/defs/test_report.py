@@ -142,6 +142,8 @@ def test_the_report_renders_per_day_and_the_metadata_links_and_embeds_it(
     upgraded = on_lake("materialize", Path(lake.root), home, "--missing", "--dry-run")
     now = f"now {REPORT_VERSION}"
     assert f"  {DAY1}: report page drawn by the report's version 1, {now}\n" in upgraded.stdout
+    told = on_lake("report", Path(lake.root), home, "--partition", DAY1)  # not a rollback
+    assert f"{drawn_from['drawn_at']} by the report's version 1, {now}: " in told.stderr
     record_file.write_text(json.dumps({"inputs": "old", "drawn_at": "then"}))  # named none
     unnamed = on_lake("materialize", Path(lake.root), home, "--missing", "--dry-run")
     assert f"the day's now, or by an earlier version of the report ({now})\n" in unnamed.stdout

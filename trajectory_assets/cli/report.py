@@ -25,6 +25,7 @@ def report(lake: str, defs: tuple[str, ...], partition: str) -> None:
     from trajectory_assets.lake.catalog import Catalog
     from trajectory_assets.lake.raw import list_days
     from trajectory_assets.lake.reports import current_report, read_record, report_files
+    from trajectory_assets.report import REPORT_VERSION
 
     where = open_lake(lake, must_exist=True)
     files = report_files(partition)
@@ -45,10 +46,16 @@ def report(lake: str, defs: tuple[str, ...], partition: str) -> None:
         record = read_record(where, partition)
         drawn = record.get("drawn_at") if record is not None else None
         drawn = drawn or "at a time its record no longer says"
+        version = record.get("version") if record is not None else None
+        why = (
+            "from other tables than the day's now (a rollback, a forget or a run since)"
+            if version == REPORT_VERSION
+            else f"by the report's version {version}, now {REPORT_VERSION}"
+            if version is not None
+            else "from other tables than the day's now, or by an earlier version of the report"
+        )
         tell(
-            f"warning: the page was drawn {drawn} from other tables than the day's now (a "
-            "rollback, a forget or a run since, or another version of the report): "
-            "trajectory-assets "
+            f"warning: the page was drawn {drawn} {why}: trajectory-assets "
             f"materialize --lake {lake} --partition {partition} --assets daily_report draws it "
             "again"
         )

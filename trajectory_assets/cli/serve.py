@@ -83,5 +83,5 @@ def serve(
     if lost:
         raise CliError(f"{lost:,} event(s) could not be written (see the log above)")
     command = materialize_command(lake, sorted(receiver.days))
-    if command:
+    if command and written:  # (re-sent events alone bring nothing new)
         say(f"materialize with: {command}")
