@@ -196,3 +196,33 @@ def test_a_merge_is_computed_again_when_one_of_its_map_batches_is(
     assert result.days[DAY1].reused_batches == len(day.map_ids(ToolStats())) - 1
     committed = {f.path for f in lake_catalog(lake).snapshot("tool_stats").day_files(DAY1)}
     assert committed and not committed & merged  # the merge's own files, made again
+
+
+def test_an_interrupted_commit_of_other_code_is_computed_anew(
+    lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed as it committed, then the code fixed with the version kept (or the release
+    upgraded): the next run completed the commit the old code had computed, and the day was
+    current with the bug in it."""
+    from trajectory_assets.lake.staging import pending_attempts
+
+    def killed(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    clean = Lake(str(shutil.copytree(lake.root, tmp_path / "clean")))
+    good = _module("ops_good_commit", FIXED + "BUGGY = False\n", tmp_path).Fixed()
+    run_operators([good], clean, [DAY1], InlineRuntime(), registry=_registry([good]))
+    buggy = _module("ops_buggy_commit", FIXED + "BUGGY = True\n", tmp_path).Fixed()
+    with monkeypatch.context() as patched:  # killed before its first table's commit
+        patched.setattr("trajectory_assets.lake.delta_commit.commit_day", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_operators([buggy], lake, [DAY1], InlineRuntime(), registry=_registry([buggy]))
+    assert pending_attempts(lake, "sessionize", DAY1)  # it had decided to commit
+    fixed = _module("ops_fixed_commit", FIXED + "BUGGY = False\n", tmp_path).Fixed()
+    lines: list[str] = []
+    run_operators(
+        [fixed], lake, [DAY1], InlineRuntime(), registry=_registry([fixed]), progress=lines.append
+    )
+    assert any("was computed by other code than the operator's now: dropped" in x for x in lines)
+    turns = lake_catalog(lake).read("turns", dt=DAY1)
+    assert turns.equals(lake_catalog(clean).read("turns", dt=DAY1))

@@ -2,10 +2,12 @@
 table in the operator's declared order; and the roll-forward of intents an interrupted run left.
 
 Once the intent is written, the attempt rolls forward: a later run completes its commits before
-anything else (`roll_forward`). Four cases drop it instead: another writer superseded it (the
+anything else (`roll_forward`). Five cases drop it instead: another writer superseded it (the
 intent is withdrawn), its files were deleted under it, they hold another schema than the
-operator's now, or its receipts are gone (a clean-up after its commits, interrupted: the
-attempt is discarded, and the day computed anew where its tables are not this attempt's).
+operator's now, other code than the operator's now computed them and none of its tables is
+committed yet (a fix, or an upgrade, with the version kept), or its receipts are gone (a
+clean-up after its commits, interrupted: the attempt is discarded, and the day computed anew
+where its tables are not this attempt's).
 """
 
 import json
@@ -63,7 +65,6 @@ def roll_forward(
                 discard(attempt)  # an older version's clean-up, interrupted, removed them first
                 progress(_without_receipts(op, lake, day, attempt.key, len(lost), intent))
                 continue
-            progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
             receipts = [finished[b] for b in intent["batches"]]
             if staged_of_another_schema(receipts, specs):
                 discard(attempt)
@@ -72,6 +73,16 @@ def roll_forward(
                     "another schema than the operator's now: dropped, the day is computed anew"
                 )
                 continue
+            if any(r.code != op.code_digest for r in receipts) and not _begun(
+                lake, specs, intent, day, attempt.key
+            ):  # (an older release's receipts name no code)
+                discard(attempt)
+                progress(
+                    f"{op.name} dt={day}: the interrupted commit {attempt.key} was computed by "
+                    "other code than the operator's now: dropped, the day is computed anew"
+                )
+                continue
+            progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
             try:
                 _commit_tables(attempt, specs, receipts, intent, since={})
             except MissingDataFileError as exc:
@@ -79,6 +90,16 @@ def roll_forward(
                 progress(f"{exc} The interrupted commit is dropped: the day is computed anew")
                 continue
             finish(attempt)
+
+
+def _begun(lake: Lake, specs: Mapping[str, TableSpec], intent: Intent, day: str, key: str) -> bool:
+    """Whether the interrupted commit committed any of its tables: then it is completed
+    whatever computed it, so that the operator's tables never disagree."""
+    catalog = Catalog(lake, specs)
+    return any(
+        t in specs and getattr(catalog.state(t, day), "attempt", None) == key
+        for t in intent["tables"]
+    )
 
 
 def _without_receipts(
