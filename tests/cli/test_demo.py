@@ -91,3 +91,31 @@ def test_regenerate_waits_for_a_run_writing_into_the_lake(
     assert done.returncode == 0, done.stderr[-2000:]
     assert said[0].startswith(f"waiting for the {POOL} pool: {running} of this instance holds")
     assert list(lake.rglob("*.parquet"))  # regenerated once the run ended
+
+
+def test_regenerate_refuses_a_lake_holding_data_of_its_own(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lake of the user's imported transcripts, given to `demo`, was refused for its days
+    with "run with --regenerate", which then deleted every imported file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    lake = tmp_path / "lake"
+    monkeypatch.setattr("trajectory_assets.cli.demo.run_days", lambda *args, **kwargs: None)
+    monkeypatch.setattr("trajectory_assets.cli.demo._observe_raw", lambda *args: None)
+    small = ("--days", "1", "--sessions-per-day", "2")
+    assert on_lake("demo", lake, home, *small).returncode == 0
+    assert on_lake("demo", lake, home, *small, "--regenerate").returncode == 0  # a sample's own
+    mine = lake / "raw_events" / "dt=2025-01-01" / "app_id=claude-code" / "session_id=s1"
+    mine.mkdir(parents=True)
+    mine = mine / "ev-0123456789abcdef.parquet"  # as `ingest` names its files
+    pq.write_table(pa.table({"event_id": ["e1"]}), mine)
+    done = on_lake("demo", lake, home, *small, "--regenerate")
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"error: {lake} holds data the sample did not write ({mine}): --regenerate deletes the "
+        "whole lake, so it makes a sample in a lake of its own only; give the demo another "
+        "--lake\n"
+    )
+    assert Path(mine).exists()

@@ -293,6 +293,20 @@ def test_a_folder_of_other_things_is_no_lake_and_an_empty_one_is_a_new_lake(
         assert main(writes) == 1, writes
         assert capsys.readouterr().err.endswith("; a new lake needs a new or empty folder\n")
     assert sorted(p.name for p in project.iterdir()) == ["lake", "notes.txt"]
+    table = project / "lake" / "sessions"  # a lake's table, taken for the lake
+    (table / "_delta_log").mkdir(parents=True)
+    (table / "dt=2026-11-30").mkdir()
+    for command in (
+        ["tables", "--lake", str(table)],
+        ["generate", "--lake", str(table), "--days", "1"],
+        ["ingest", notes, "--lake", str(table)],
+    ):  # it listed every table as not materialized; raw data went inside the table
+        assert main(command) == 1, command
+        assert capsys.readouterr().err.startswith(
+            f"error: {table} is a Delta table (it holds _delta_log/), not a lake: give the "
+            "folder of the lake that holds it"
+        ), command
+    assert sorted(p.name for p in table.iterdir()) == ["_delta_log", "dt=2026-11-30"]
     (tmp_path / "new").mkdir()
     (tmp_path / "new" / ".DS_Store").write_text("")
     assert main(["tables", "--lake", str(tmp_path / "new")]) == 0

@@ -2,6 +2,8 @@
 
 import datetime as dt
 import os
+import posixpath
+import re
 import shlex
 from typing import TYPE_CHECKING
 
@@ -64,6 +66,12 @@ def demo(
             )
     else:
         if fs.exists(sample.root):
+            if kept := _not_sample_data(sample):
+                raise CliError(
+                    f"{sample.display()} holds data the sample did not write ({kept}): "
+                    "--regenerate deletes the whole lake, so it makes a sample in a lake of "
+                    "its own only; give the demo another --lake"
+                )
             _delete(sample)
         config = SynthConfig(
             start=dt.date.fromisoformat(wanted[0]),
@@ -109,6 +117,27 @@ def _ui_command(sample: "Lake") -> str:
         f"TRAJECTORY_ASSETS_LAKE={lake} DAGSTER_HOME={instance} dagster dev {code} "
         "-h 127.0.0.1 -p 3000"
     )
+
+
+SAMPLE_FILE = re.compile(r"part-(retry-)?\d+\.parquet")
+"""The names of the raw files `generate` writes (`synth.write`); an import's, a logger's and
+`serve`'s are `ev-<digest>.parquet`, a team's own writer's anything."""
+
+
+def _not_sample_data(sample: "Lake") -> str | None:
+    """A raw file, or input kept aside, that the sample generator did not write, if any: a
+    user's imported or logged data in the lake `demo --regenerate` would delete."""
+    from trajectory_assets.lake.quarantine import REJECTED
+
+    fs = sample.fs
+    for kept in ("_serve", f"{REJECTED}/ingest", f"{REJECTED}/otlp", f"{REJECTED}/serve"):
+        if fs.exists(sample.path(kept)):
+            return sample.display(kept)
+    if fs.exists(sample.path("raw_events")):
+        for path in fs.find(sample.path("raw_events")):
+            if not SAMPLE_FILE.fullmatch(posixpath.basename(path)):
+                return sample.display_path(path)
+    return None
 
 
 def _delete(sample: "Lake") -> None:

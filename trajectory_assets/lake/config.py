@@ -167,6 +167,11 @@ def not_a_lake(lake: Lake) -> str | None:
         return f"{lake.display()} is a file, not a lake folder"
     names = sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(lake.root, detail=False))
     names = [n for n in names if not n.startswith(".")]
+    if "_delta_log" in names:  # a table of a lake: its raw data and tables went inside it
+        return (
+            f"{lake.display()} is a Delta table (it holds _delta_log/), not a lake: give the "
+            "folder of the lake that holds it"
+        )
     if not names or RAW_TABLE in names or CONFIG in names or any(n.startswith("_") for n in names):
         return None
     if any(fs.exists(lake.path(n, "_delta_log")) for n in names):
