@@ -1,5 +1,13 @@
 """The compute resource: which runtime a run gets from its settings."""
 
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+import trajectory_assets as ta
+from tests.dagster_assets import assets_of
+from tests.lakes import DAY1
 from trajectory_assets.defs.resources import ComputeResource
 from trajectory_assets.engine.runtimes.auto import AutoRuntime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
@@ -12,3 +20,30 @@ def test_num_cpus_sizes_the_in_process_runtime_too() -> None:
     auto = ComputeResource(num_cpus=1).get_runtime()
     assert isinstance(auto, AutoRuntime) and auto.workers == 1  # when it keeps a run in-process
     assert AutoRuntime(auto.make_ray, workers=None).workers is None  # every core
+
+
+def test_a_run_without_a_lake_names_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A UI started without TRAJECTORY_ASSETS_LAKE read `lake` of its working folder, and its
+    runs failed with "no raw data ... ingest it first", saying nothing of the setting."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRAJECTORY_ASSETS_LAKE", raising=False)
+    defs = ta.build_definitions(ta.BUILTIN_OPERATORS, name="tier_b")
+    result = dg.materialize(
+        assets_of(defs),
+        selection=dg.AssetSelection.assets("sessions"),
+        partition_key=DAY1,
+        resources=defs.resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert error is not None and error.cls_name == "Failure"
+    assert error.message.endswith(
+        f"no lake at {tmp_path}/lake (TRAJECTORY_ASSETS_LAKE is unset, so the lake is `lake` in "
+        "the folder the code location runs in): set TRAJECTORY_ASSETS_LAKE to the lake's folder "
+        "or URL\n"
+    )
+    assert not (tmp_path / "lake").exists()

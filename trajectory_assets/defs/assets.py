@@ -171,6 +171,8 @@ def build_assets(
                 "always committed together, so they never disagree"
             )
         the_lake = lake.lake()
+        if absent := lake.absent(the_lake):
+            raise dg.Failure(description=absent)
         if changed := params_changed(the_lake, loaded_params or {}):
             raise dg.Failure(description=changed)
         # the lake a run was for, refused or not, shows in the UI's run list

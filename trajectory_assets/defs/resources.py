@@ -1,11 +1,13 @@
 """Dagster resources: where the lake is, and where the batches run."""
 
 import json
+import os
 from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from trajectory_assets.defs.settings import DEFAULT_LAKE, LAKE
 from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, named_runtime
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.names import RuntimeName
@@ -43,6 +45,20 @@ class LakeResource(dg.ConfigurableResource):
             endpoint = given.get("client_kwargs", {})
             options["client_kwargs"] = {**options.get("client_kwargs", {}), **endpoint}
         return Lake(root or "lake", options)
+
+    def absent(self, lake: Lake) -> str | None:
+        """Why a run has no lake to read, if it has none: a local root that is not there (the
+        working folder's `lake` where TRAJECTORY_ASSETS_LAKE is unset: a run of a UI started
+        without it read no raw data, saying nothing of the setting)."""
+        if not lake.is_local or os.path.isdir(lake.root):
+            return None
+        unset = (
+            f" ({LAKE} is unset, so the lake is `{DEFAULT_LAKE}` in the folder the code location "
+            "runs in)"
+            if not os.environ.get(LAKE)
+            else ""
+        )
+        return f"no lake at {lake.display()}{unset}: set {LAKE} to the lake's folder or URL"
 
 
 def _value(setting: str | None) -> str | None:
