@@ -233,6 +233,9 @@ def test_write_then_read_an_own_table_with_days_as_a_user_gives_them(
     unloaded = f"sessions_per_app is a table of {built.display()} that no loaded operator writes"
     with pytest.raises(KeyError, match=re.escape(unloaded)):  # its module not named
         ta.connect(built.root, runtime="inline").read("sessions_per_app", dt=DAY1)
+    with pytest.raises(ValueError) as misspelt:  # as other refused reads; shown unquoted
+        ta.connect(built.root, runtime="inline").read("sesions")
+    assert str(misspelt.value).startswith("unknown table 'sesions'; the catalog has: ")
     one = ta.connect(built.root, runtime="inline", defs="team_metrics.definitions")
     assert "slow_turns" in one.tables()  # one module as a string, not one per letter
 

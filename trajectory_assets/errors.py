@@ -108,6 +108,14 @@ class MissingUpstreamError(RuntimeError):
     """An operator's table input has no committed day, and no operator of the run computes it."""
 
 
+class UnknownTableError(KeyError, ValueError):
+    """A table name no loaded operator writes: its message shown as itself (a KeyError's is
+    quoted), and a ValueError as the notebook's other refused reads are."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class NotMaterializedError(LookupError):
     """A read of a table, or of one day of it, that was never materialized: its 0 rows would
     read as a day without events."""

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from trajectory_assets.errors import UnknownTableError
 from trajectory_assets.lake import delta, delta_history, delta_read, snapshots
 from trajectory_assets.lake.delta import DataFile, PartitionState, Snapshot
 from trajectory_assets.lake.fs import Lake
@@ -43,14 +44,14 @@ class Catalog:
             return self._tables[name]
         except KeyError:
             if self.lake.fs.exists(self.lake.path(name, delta_history.LOG)):
-                raise KeyError(
+                raise UnknownTableError(
                     f"{name} is a table of {self.lake.display()} that no loaded operator writes: "
                     "load its operator's module (connect(..., defs=MODULE), or --defs MODULE); "
                     f"a table its operator no longer writes reads with any Delta reader, at "
                     f"{self.lake.display(name)}"
                 ) from None
             known = ", ".join(sorted(self._tables))
-            raise KeyError(f"unknown table {name!r}; the catalog has: {known}") from None
+            raise UnknownTableError(f"unknown table {name!r}; the catalog has: {known}") from None
 
     def snapshot(self, name: str) -> Snapshot:
         self.get(name)

@@ -244,9 +244,12 @@ def previous_state(
         ) from None
     target = then.day_files(day) if then is not None else []
     if then is None or not (target or _held(lake, spec.name, day, as_of)):
+        never = not explicit and last is None and not snapshot(lake, spec.name).day_files(day)
         raise NoPreviousVersionError(
             f"{spec.name} dt={day} held nothing at version {as_of}"
             if explicit
+            else f"{spec.name} dt={day} was never materialized: there is nothing to roll back"
+            if never
             else f"{spec.name} dt={day} has no previous version in the table's log (the first "
             "write of the day, or history cleaned up: by a `forget`, or Delta's log retention)"
         )
