@@ -250,3 +250,32 @@ def test_a_cluster_that_answers_and_refuses_the_driver_names_token_authenticatio
         with pytest.raises(ConnectionError) as raised:
             RayRuntime(address=unrelated).start()
         assert "RAY_AUTH_MODE" not in str(raised.value)
+
+
+def test_a_sigterm_while_ray_starts_interrupts_as_the_runs_own_handler_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`ray.init` sets a SIGTERM handler of its own, a bare `sys.exit(15)`: a SIGTERM in the
+    seconds Ray starts failed the run as "step tier_b: 15", not canceled (status 130)."""
+    import signal
+
+    import ray
+
+    class Interrupted(BaseException):
+        pass
+
+    def dagsters(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    def init_killed(**_: object) -> None:
+        raise SystemExit(signal.SIGTERM)  # Ray's handler, on the signal mid-start
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init_killed)
+    before = signal.signal(signal.SIGTERM, dagsters)
+    try:
+        with pytest.raises(Interrupted):
+            RayRuntime().start()
+        assert signal.getsignal(signal.SIGTERM) is dagsters
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -157,11 +157,15 @@ class RayRuntime:
         # failure "15"; the handler it replaces (Dagster's: an interrupt, the run canceled, as
         # without Ray) is put back
         on_sigterm = signal.getsignal(signal.SIGTERM)
-        answered = False
+        answered = terminated = False
         try:
             if self.address:
                 answered = check_address(self.address)
             ray.init(**kwargs)
+        except SystemExit as exc:  # a SIGTERM while Ray starts, through the handler it set
+            if exc.code != signal.SIGTERM or not callable(on_sigterm):
+                raise
+            terminated = True
         except SettingError:
             raise
         except (ConnectionError, ValueError, TimeoutError) as exc:
@@ -180,6 +184,8 @@ class RayRuntime:
         finally:
             if threading.current_thread() is threading.main_thread() and on_sigterm is not None:
                 signal.signal(signal.SIGTERM, on_sigterm)
+        if terminated and callable(on_sigterm):
+            on_sigterm(signal.SIGTERM, None)  # as the handler Ray replaced would have
         self.start_seconds = time.perf_counter() - started
         self._started = True
 
