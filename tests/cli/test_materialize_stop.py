@@ -219,3 +219,38 @@ def test_ctrl_c_while_dagster_creates_the_run_records_it_canceled(
     (run,) = runs
     assert run.status == dg.DagsterRunStatus.CANCELED
     assert run.run_id in stopped.stderr
+
+
+TERMINATED_AS_THE_RUN_IS_CREATED = """
+import os, signal
+import dagster as dg
+
+create = dg.DagsterInstance.create_run_for_job
+
+def terminated(self, *args, **kwargs):
+    run = create(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)  # `kill`, a scheduler's stop, as Dagster makes it
+    return run
+
+dg.DagsterInstance.create_run_for_job = terminated
+"""
+
+
+def test_sigterm_while_dagster_creates_the_run_records_it_canceled(
+    tmp_path: Path, home: Path
+) -> None:
+    """SIGTERM before Dagster set its handlers (the first seconds of a command) killed the
+    process at once: status 143, no word, and the run it created Not started for good."""
+    lake = tmp_path / "lake"
+    generate(lake, home, sessions_per_day=2)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(TERMINATED_AS_THE_RUN_IS_CREATED)
+    path = os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", os.getcwd())])
+    args = ("--partition", DAY1, "--assets", "sessions")
+    stopped = materialize(lake, home, *args, process=True, PYTHONPATH=path)
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    assert re.fullmatch(r"error: interrupted: run \S+ stopped; the days .*\n", stopped.stderr)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (run,) = instance.get_runs()
+    assert run.status == dg.DagsterRunStatus.CANCELED

@@ -8,6 +8,8 @@ per stretch of consecutive days.
 """
 
 import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -251,6 +253,9 @@ def run_days(
     from trajectory_assets.defs.stops import PROCESS_TAG
     from trajectory_assets.errors import OtherLakeError
 
+    if threading.current_thread() is threading.main_thread():  # as Dagster's run maps it:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # before, it killed the
+        # process at once, leaving the run it was creating Not started for good
     home = dagster_home(
         "runs are recorded in a Dagster instance; "
         "export DAGSTER_HOME=/some/folder (the Makefile uses .dagster_home)"
