@@ -78,7 +78,9 @@ def test_a_mistake_in_the_price_overrides_is_one_line(tmp_path: Path, home: Path
     done = materialize(lake, home, "--partition", DAY1)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     said = "prices.yaml: not valid YAML (line 3): the key 'gpt-4o' is given twice\n"
-    assert done.stderr.endswith(said), done.stderr
+    assert done.stderr == f"error: {said}", done.stderr  # said once, and no run created to fail
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_runs() == []
     (lake / "prices.yaml").write_bytes(b"models:\n  caf\xe9: {input_per_mtok: 1}\n")  # Latin-1
     latin = materialize(lake, home, "--partition", DAY1, "--dry-run")
     assert latin.returncode == 1 and "Traceback" not in latin.stderr

@@ -121,6 +121,7 @@ def materialize(
     """Materialize tables through Dagster, recorded in the DAGSTER_HOME instance."""
     from trajectory_assets.cli.run_config import read_config
     from trajectory_assets.defs.settings import check_run_settings
+    from trajectory_assets.engine.lineage import in_lake
     from trajectory_assets.errors import MissingUpstreamError
 
     check_run_settings()
@@ -133,6 +134,8 @@ def materialize(
     where = open_lake(lake, must_exist=True)
     warn_of_misnamed_days(where)
     the_project = project(defs, where)
+    in_lake(where, the_project.registry.operators)  # a mistake in prices.yaml, said once
+    # before a run is created to fail on it
     names = split_list(assets)
     if assets is not None and not names:
         raise usage("--assets names no asset: give a comma-separated list, or leave it out")
