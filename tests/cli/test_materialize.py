@@ -85,6 +85,12 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
     assert ", turns, daily_report; a table of your own is known with its module: --defs " in (
         unknown.stderr  # every asset it takes, and how to name one's own
     )
+    raw = materialize(lake, home, "--partition", DAY1, "--assets", "raw_events", runtime=None)
+    assert raw.returncode == 1  # an asset of the UI, "unknown" here
+    assert raw.stderr.startswith(
+        "error: raw_events is the raw data, which ingest, serve and the event logger write and "
+        "no run computes; assets are: "
+    )
     empty = materialize(lake, home, "--partition", DAY1, "--assets", " , ", runtime=None)
     assert empty.returncode == 2 and "--assets names no asset" in empty.stderr
     no_home = materialize(lake, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="")

@@ -63,6 +63,11 @@ class Registry:
         )
         if found is None:
             known = ", ".join(sorted({t for op in self.operators for t in op.output_names}))
+            if name == RAW_TABLE:  # an asset of the UI, which records it and never computes it
+                raise KeyError(
+                    f"{RAW_TABLE} is the raw data, which ingest, serve and the event logger "
+                    f"write and no run computes; assets are: {known}"
+                )
             raise KeyError(f"unknown asset {name!r}; assets are: {known}")
         return found
 
