@@ -75,8 +75,9 @@ SELECT *, concat_ws('; ',
                  THEN 'missing payload for ' || event_type
              WHEN event_type IN ('decision', 'eval_result') AND NOT coalesce(json_valid(payload)
                  -- json_valid takes trailing commas and nan/inf; Python's NaN/Infinity are JSON here
-                 AND NOT regexp_matches(regexp_replace(regexp_replace(payload,
-                     '"(?:[^"\\]|\\.)*"', '0', 'g'), 'true|false|null|NaN|Infinity|\d[\d.eE+-]*', '0', 'g'),
+                 AND NOT regexp_matches(regexp_replace(regexp_replace(regexp_replace(payload,
+                     '"(?:[^"\\]|\\.)*"', '0', 'g'), '-\s*NaN', 'x', 'g'),
+                     'true|false|null|NaN|Infinity|\d[\d.eE+-]*', '0', 'g'),
                      '[A-Za-z]|,\s*[\]}]'), false)
                  THEN 'invalid JSON payload for ' || event_type
              WHEN event_type IN ('decision', 'eval_result') AND json_type(payload) <> 'OBJECT'
@@ -344,7 +345,7 @@ SELECT a.dt, a.app_id, a.session_id, a.agent_ids, a.models, a.started_at, a.ende
         CASE WHEN json_valid(v.payload) THEN json_extract_string(v.payload, '$.run_id') END,
         'default') END AS eval_run_id,
     CASE WHEN v.session_id IS NOT NULL THEN coalesce(v.model, 'unknown') END AS eval_model,
-    coalesce(TRY_CAST(trim(v.passed) AS BOOLEAN), CASE TRY_CAST(v.passed AS DOUBLE)
+    coalesce(TRY_CAST(trim(v.passed, E' \t\n\r') AS BOOLEAN), CASE TRY_CAST(v.passed AS DOUBLE)
         WHEN 1 THEN true WHEN 0 THEN false END) AS eval_passed,
     CASE WHEN isfinite(score) AND abs(score) <= 1e12 THEN score END AS eval_score,
     CASE WHEN a.n_llm_calls = 0 THEN 0.0 ELSE c.cost_usd END::DOUBLE AS cost_usd,

@@ -349,6 +349,8 @@ def test_eval_defaults_unknown_model_and_default_run():
         ("no", False),
         ("True ", True),  # spaces aside, as " 1 " was read as 1
         (" false", False),
+        ("true\n", True),  # white space of any kind, as "1\n" was read as 1
+        ("\tfalse", False),
         (0.5, None),  # a score is no verdict
         (2, None),
         ("maybe", None),

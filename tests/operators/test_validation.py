@@ -126,6 +126,7 @@ def test_invalid_json_payload_of_decision_and_eval_result(event_type, payload):
         '{"score": Inf}',
         '{"score": infinity}',
         '{"score": NAN}',
+        '{"score": -NaN}',  # Python writes none and reads none
     ],
 )
 def test_json_only_duckdb_takes_is_invalid(event_type, payload):

@@ -33,13 +33,15 @@ _JSON_EVENT = "event_type IN ('decision', 'eval_result')"
 _STRINGS = r"""'"(?:[^"\\]|\\.)*"'"""
 _VALUES = r"""'true|false|null|NaN|Infinity|\d[\d.eE+-]*'"""
 _STRICT_JSON = (
-    "(json_valid(payload) AND NOT regexp_matches(regexp_replace(regexp_replace("
-    f"payload, {_STRINGS}, '0', 'g'), {_VALUES}, '0', 'g'), '[A-Za-z]|,\\s*[\\]}}]'))"
+    "(json_valid(payload) AND NOT regexp_matches(regexp_replace(regexp_replace(regexp_replace("
+    f"payload, {_STRINGS}, '0', 'g'), '-\\s*NaN', 'x', 'g'), {_VALUES}, '0', 'g'), "
+    "'[A-Za-z]|,\\s*[\\]}]'))"
 )
 """SQL: the payload is JSON as a JSON parser reads it, and as Python's `json.dumps` writes it
-(`NaN`, `Infinity`): DuckDB's `json_valid` also takes trailing commas and `nan`, `inf` in any
-case, which `jq`, JavaScript and Python refuse. What is left once strings and the values JSON
-spells are gone shows them."""
+(`NaN`, `Infinity`, `-Infinity`): DuckDB's `json_valid` also takes trailing commas, `-NaN`, and
+`nan`, `inf` in any case, which `jq`, JavaScript and Python refuse. What is left once strings
+and the values JSON spells are gone shows them. (A lone surrogate escape, `"\\ud83d"`, which
+Python reads, is no JSON to DuckDB, nor to `jq`.)"""
 
 
 def folder_key(key: str) -> str:
@@ -192,12 +194,12 @@ def payload(key: str, column: str = "payload") -> str:
 
 def verdict(text: str) -> str:
     """A grader's `passed` as a bool: true or false (`"yes"`, `"t"` and the like, as DuckDB
-    casts text, spaces aside as a number's are), or a number that is 1 or 0 however written
+    casts text, white space aside as a number's is), or a number that is 1 or 0 however written
     (`1.0`, `"1"`: pandas and float arithmetic write a bool so); anything else (`0.5`, a score)
     is no verdict, null."""
     number = f"TRY_CAST({text} AS DOUBLE)"
     return (
-        f"coalesce(TRY_CAST(trim({text}) AS BOOLEAN), "
+        f"coalesce(TRY_CAST(trim({text}, ' \t\n\r') AS BOOLEAN), "
         f"CASE WHEN {number} = 1 THEN true WHEN {number} = 0 THEN false END)"
     )
 
