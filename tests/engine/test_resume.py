@@ -226,3 +226,39 @@ def test_an_interrupted_commit_of_other_code_is_computed_anew(
     assert any("was computed by other code than the operator's now: dropped" in x for x in lines)
     turns = lake_catalog(lake).read("turns", dt=DAY1)
     assert turns.equals(lake_catalog(clean).read("turns", dt=DAY1))
+
+
+def test_an_interrupted_commit_of_other_code_begun_is_completed_and_says_so(
+    lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after its first table's commit: the rest must agree with it, so the commit is
+    completed whatever computed it, and the run says so, where `--force` computes it anew."""
+    from trajectory_assets.lake import delta_commit
+
+    real = delta_commit.commit_day
+    calls: list[str] = []
+
+    def killed_after_one(*args: object, **kwargs: object) -> object:
+        calls.append("commit")
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    buggy = _module("ops_buggy_begun", FIXED + "BUGGY = True\n", tmp_path).Fixed()
+    with monkeypatch.context() as patched:
+        patched.setattr("trajectory_assets.lake.delta_commit.commit_day", killed_after_one)
+        with pytest.raises(KeyboardInterrupt):
+            run_operators([buggy], lake, [DAY1], InlineRuntime(), registry=_registry([buggy]))
+    fixed = _module("ops_fixed_begun", FIXED + "BUGGY = False\n", tmp_path).Fixed()
+    lines: list[str] = []
+    run_operators(
+        [fixed], lake, [DAY1], InlineRuntime(), registry=_registry([fixed]), progress=lines.append
+    )
+    assert any(
+        "completing the interrupted commit" in x and "computed by other code" in x for x in lines
+    ), lines
+    halved = lake_catalog(lake).read("turns", dt=DAY1).num_rows  # the buggy run's, completed
+    forced = settings(force=True)
+    registry = _registry([fixed])
+    run_operators([fixed], lake, [DAY1], InlineRuntime(), registry=registry, settings=forced)
+    assert lake_catalog(lake).read("turns", dt=DAY1).num_rows > halved

@@ -73,16 +73,24 @@ def roll_forward(
                     "another schema than the operator's now: dropped, the day is computed anew"
                 )
                 continue
-            if any(r.code != op.code_digest for r in receipts) and not _begun(
-                lake, specs, intent, day, attempt.key
-            ):  # (an older release's receipts name no code)
+            other_code = any(r.code != op.code_digest for r in receipts)  # (an older
+            # release's receipts name none)
+            if other_code and not _begun(lake, specs, intent, day, attempt.key):
                 discard(attempt)
                 progress(
                     f"{op.name} dt={day}: the interrupted commit {attempt.key} was computed by "
                     "other code than the operator's now: dropped, the day is computed anew"
                 )
                 continue
-            progress(f"{op.name} dt={day}: completing the interrupted commit {attempt.key}")
+            progress(
+                f"{op.name} dt={day}: completing the interrupted commit {attempt.key}"
+                + (
+                    ", computed by other code than the operator's now (some of its tables are "
+                    "committed: the others must agree with them); --force computes it anew"
+                    if other_code
+                    else ""
+                )
+            )
             try:
                 _commit_tables(attempt, specs, receipts, intent, since={})
             except MissingDataFileError as exc:
