@@ -106,7 +106,14 @@ def test_regenerate_refuses_a_lake_holding_data_of_its_own(
     monkeypatch.setattr("trajectory_assets.cli.demo._observe_raw", lambda *args: None)
     small = ("--days", "1", "--sessions-per-day", "2")
     assert on_lake("demo", lake, home, *small).returncode == 0
+    day = next((lake / "raw_events").glob("dt=*"))
+    (day / ".DS_Store").write_text("")  # no data: nor a write killed midway's temporary file
+    (day / ".part-0.parquet.tmp-0123abcd").write_text("")
     assert on_lake("demo", lake, home, *small, "--regenerate").returncode == 0  # a sample's own
+    (lake / "prices.yaml").write_text("models: {}\n")  # the user's own file
+    priced = on_lake("demo", lake, home, *small, "--regenerate")
+    assert priced.returncode == 1 and f"({lake / 'prices.yaml'})" in priced.stderr
+    (lake / "prices.yaml").unlink()
     mine = lake / "raw_events" / "dt=2025-01-01" / "app_id=claude-code" / "session_id=s1"
     mine.mkdir(parents=True)
     mine = mine / "ev-0123456789abcdef.parquet"  # as `ingest` names its files

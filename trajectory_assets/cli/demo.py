@@ -125,17 +125,29 @@ SAMPLE_FILE = re.compile(r"part-(retry-)?\d+\.parquet")
 
 
 def _not_sample_data(sample: "Lake") -> str | None:
-    """A raw file, or input kept aside, that the sample generator did not write, if any: a
-    user's imported or logged data in the lake `demo --regenerate` would delete."""
+    """What of the lake `demo --regenerate` would delete that neither the sample generator nor
+    a run wrote, if anything: a user's imported or logged data, input kept aside, a file or
+    setting of their own (`prices.yaml`, operator parameters). A hidden file (a write killed
+    midway left its temporary file; `.DS_Store`) is no data."""
+    from trajectory_assets.lake.config import CONFIG, read_config
     from trajectory_assets.lake.quarantine import REJECTED
 
     fs = sample.fs
     for kept in ("_serve", f"{REJECTED}/ingest", f"{REJECTED}/otlp", f"{REJECTED}/serve"):
         if fs.exists(sample.path(kept)):
             return sample.display(kept)
+    for entry in fs.ls(sample.root, detail=True):
+        name = posixpath.basename(entry["name"].rstrip("/"))
+        derived = entry["type"] == "directory" or name == CONFIG  # tables, their reports
+        if not derived and not name.startswith((".", "_")):
+            return sample.display(name)
+    config = read_config(sample)
+    if config is not None and (config.params or config.defs):
+        return f"{sample.display(CONFIG)}'s params or defs"
     if fs.exists(sample.path("raw_events")):
         for path in fs.find(sample.path("raw_events")):
-            if not SAMPLE_FILE.fullmatch(posixpath.basename(path)):
+            name = posixpath.basename(path)
+            if not name.startswith(".") and not SAMPLE_FILE.fullmatch(name):
                 return sample.display_path(path)
     return None
 
