@@ -8,7 +8,7 @@ import pytest
 import trajectory_assets as ta
 from tests.dagster_assets import assets_of
 from tests.lakes import DAY1
-from trajectory_assets.defs.resources import ComputeResource
+from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.engine.runtimes.auto import AutoRuntime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
 
@@ -29,21 +29,30 @@ def test_a_run_without_a_lake_names_the_setting(
     runs failed with "no raw data ... ingest it first", saying nothing of the setting."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TRAJECTORY_ASSETS_LAKE", raising=False)
-    defs = ta.build_definitions(ta.BUILTIN_OPERATORS, name="tier_b")
-    result = dg.materialize(
-        assets_of(defs),
-        selection=dg.AssetSelection.assets("sessions"),
-        partition_key=DAY1,
-        resources=defs.resources,
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
-    (failure,) = result.get_step_failure_events()
-    error = failure.step_failure_data.error
-    assert error is not None and error.cls_name == "Failure"
-    assert error.message.endswith(
+    defs = ta.build_definitions(ta.BUILTIN_OPERATORS, name="tier_b", report=True)
+    unset = (
         f"no lake at {tmp_path}/lake (TRAJECTORY_ASSETS_LAKE is unset, so the lake is `lake` in "
         "the folder the code location runs in): set TRAJECTORY_ASSETS_LAKE to the lake's folder "
         "or URL\n"
     )
+    given = LakeResource(root=str(tmp_path / "prod"))  # a project's own resource, as README's
+    elsewhere = f"no lake at {tmp_path}/prod: the lake resource's folder is not there (its root)\n"
+    for asset, lake, said in (
+        ("sessions", None, unset),
+        ("daily_report", None, unset),  # the report alone too
+        ("sessions", given, elsewhere),
+    ):
+        resources = {**(defs.resources or {}), **({"lake": lake} if lake else {})}
+        result = dg.materialize(
+            assets_of(defs),
+            selection=dg.AssetSelection.assets(asset),
+            partition_key=DAY1,
+            resources=resources,
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+        (failure,) = result.get_step_failure_events()
+        error = failure.step_failure_data.error
+        assert error is not None and error.cls_name == "Failure"
+        assert error.message.endswith(said), (asset, error.message)
     assert not (tmp_path / "lake").exists()

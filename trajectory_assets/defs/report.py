@@ -47,6 +47,8 @@ def report_asset(
         from trajectory_assets.report import render_daily_report
 
         the_lake = lake.lake()
+        if absent := lake.absent(the_lake):
+            raise dg.Failure(description=absent)
         catalog = Catalog(the_lake, registry.tables)
         _refuse_missing_tables(catalog, context.partition_keys)
         forced = bool((context.op_execution_context.op_config or {}).get("force"))  # --force

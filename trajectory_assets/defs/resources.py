@@ -52,13 +52,13 @@ class LakeResource(dg.ConfigurableResource):
         without it read no raw data, saying nothing of the setting)."""
         if not lake.is_local or os.path.isdir(lake.root):
             return None
-        unset = (
-            f" ({LAKE} is unset, so the lake is `{DEFAULT_LAKE}` in the folder the code location "
-            "runs in)"
-            if not os.environ.get(LAKE)
-            else ""
-        )
-        return f"no lake at {lake.display()}{unset}: set {LAKE} to the lake's folder or URL"
+        if _value(self.root) == DEFAULT_LAKE and not os.environ.get(LAKE):
+            return (
+                f"no lake at {lake.display()} ({LAKE} is unset, so the lake is `{DEFAULT_LAKE}` "
+                f"in the folder the code location runs in): set {LAKE} to the lake's folder or URL"
+            )
+        named = f"{LAKE} names it" if os.environ.get(LAKE) == _value(self.root) else "its root"
+        return f"no lake at {lake.display()}: the lake resource's folder is not there ({named})"
 
 
 def _value(setting: str | None) -> str | None:
