@@ -81,6 +81,8 @@ def test_a_mistake_in_the_price_overrides_is_one_line(tmp_path: Path, home: Path
     assert done.stderr == f"error: {said}", done.stderr  # said once, and no run created to fail
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_runs() == []
+    unpriced = materialize(lake, home, "--partition", DAY1, "--assets", "decision_steps")
+    assert unpriced.returncode == 0, unpriced.stderr  # its operator reads no prices
     (lake / "prices.yaml").write_bytes(b"models:\n  caf\xe9: {input_per_mtok: 1}\n")  # Latin-1
     latin = materialize(lake, home, "--partition", DAY1, "--dry-run")
     assert latin.returncode == 1 and "Traceback" not in latin.stderr

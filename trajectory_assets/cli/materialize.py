@@ -122,7 +122,7 @@ def materialize(
     from trajectory_assets.cli.run_config import read_config
     from trajectory_assets.defs.settings import check_run_settings
     from trajectory_assets.engine.lineage import in_lake
-    from trajectory_assets.errors import MissingUpstreamError
+    from trajectory_assets.errors import MissingUpstreamError, SettingError
 
     check_run_settings()
     days = resolve_days(partition, date_from, date_to)
@@ -134,8 +134,6 @@ def materialize(
     where = open_lake(lake, must_exist=True)
     warn_of_misnamed_days(where)
     the_project = project(defs, where)
-    in_lake(where, the_project.registry.operators)  # a mistake in prices.yaml, said once
-    # before a run is created to fail on it
     names = split_list(assets)
     if assets is not None and not names:
         raise usage("--assets names no asset: give a comma-separated list, or leave it out")
@@ -143,6 +141,11 @@ def materialize(
     tables = tables_for(the_project.registry, asked) if asked or not names else []
     if not names or REPORT in names:  # the daily report of the days, after their tables
         tables.append(REPORT)
+    running = [op for op in the_project.registry.operators if set(op.output_names) & set(tables)]
+    try:  # a mistake in a lake file the run's operators read (prices.yaml): said once, before
+        in_lake(where, running)  # a run is created to fail on it
+    except SettingError as exc:
+        raise CliError(f"the run would be refused: {exc}" if dry_run else str(exc)) from None
     flags = {"on_bad_file": on_bad_file, "allow_other_lake": allow_other_lake, "force": force}
     registry = the_project.registry  # days are judged by the parameters the run will have
     if missing or dry_run:
