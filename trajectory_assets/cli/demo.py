@@ -23,7 +23,7 @@ from trajectory_assets.cli.common import (
     tables_for,
 )
 from trajectory_assets.cli.generate import write_sample
-from trajectory_assets.cli.materialize import run_days
+from trajectory_assets.cli.materialize import run_days, sigterm_as_ctrl_c
 
 if TYPE_CHECKING:
     from trajectory_assets.lake.fs import Lake
@@ -45,6 +45,7 @@ def demo(
     regenerate: bool,
 ) -> None:
     """Sample lake + every Tier B asset for several days (the days before today)."""
+    click.get_current_context().with_resource(sigterm_as_ctrl_c())
     from trajectory_assets.lake.reports import report_files
     from trajectory_assets.synth import SynthConfig
 

@@ -95,6 +95,7 @@ def forget(
     logs and the Dagster runs that show them, and verify that nothing still holds them."""
     import dagster as dg
 
+    from trajectory_assets.cli.materialize import sigterm_as_ctrl_c
     from trajectory_assets.cli.pool import holding_pool
     from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import bind
@@ -102,6 +103,7 @@ def forget(
     from trajectory_assets.lake import erase, erase_raw
     from trajectory_assets.lake.catalog import Catalog
 
+    click.get_current_context().with_resource(sigterm_as_ctrl_c())  # said unfinished, as Ctrl+C
     given = [bool(session_ids), before is not None, every].count(True)
     if given != 1:
         raise usage(

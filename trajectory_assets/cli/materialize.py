@@ -12,7 +12,8 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -119,6 +120,7 @@ def materialize(
     config_file: str | None,
 ) -> None:
     """Materialize tables through Dagster, recorded in the DAGSTER_HOME instance."""
+    click.get_current_context().with_resource(sigterm_as_ctrl_c())
     from trajectory_assets.cli.run_config import read_config
     from trajectory_assets.defs.settings import check_run_settings
     from trajectory_assets.engine.lineage import in_lake
@@ -259,9 +261,6 @@ def run_days(
     from trajectory_assets.defs.stops import PROCESS_TAG
     from trajectory_assets.errors import OtherLakeError
 
-    if threading.current_thread() is threading.main_thread():  # as Dagster's run maps it:
-        signal.signal(signal.SIGTERM, signal.default_int_handler)  # before, it killed the
-        # process at once, leaving the run it was creating Not started for good
     home = dagster_home(
         "runs are recorded in a Dagster instance; "
         "export DAGSTER_HOME=/some/folder (the Makefile uses .dagster_home)"
@@ -349,10 +348,24 @@ def run_days(
         )
 
 
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (`kill`, a scheduler's stop) stops a command that runs Dagster runs as Ctrl+C
+    does, from its start, as Dagster's run maps it: before the run set its handlers, it killed
+    the process at once, without a word, leaving the run it was creating Not started for good."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def _stopped(instance: "dg.DagsterInstance", run_id: str, failed_checks: list[str]) -> Interrupted:
     """Ctrl+C: the run recorded Canceled, not Failure (stopped in its step), nor left Not
     started for good (stopped while Dagster created it), and what stays."""
-    import dagster as dg
 
     from trajectory_assets.defs.stops import STOPPED
 
@@ -361,7 +374,7 @@ def _stopped(instance: "dg.DagsterInstance", run_id: str, failed_checks: list[st
     run = instance.get_run_by_id(run_id)
     if run is None:
         return Interrupted("interrupted before Dagster created the run: nothing of it ran")
-    if run.status != dg.DagsterRunStatus.CANCELED:
+    if not run.is_finished:  # (one that ended as Dagster stored it keeps its end)
         instance.report_run_canceled(run, message=STOPPED)
     return Interrupted(
         f"interrupted: run {run_id} stopped; the days it committed stay committed and recorded, "

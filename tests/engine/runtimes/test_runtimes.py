@@ -277,5 +277,12 @@ def test_a_sigterm_while_ray_starts_interrupts_as_the_runs_own_handler_does(
         with pytest.raises(Interrupted):
             RayRuntime().start()
         assert signal.getsignal(signal.SIGTERM) is dagsters
+        noted: list[int] = []
+        signal.signal(signal.SIGTERM, lambda signum, _: noted.append(signum))  # a program's own
+        monkeypatch.setattr(ray, "shutdown", lambda: noted.append(0))
+        runtime = RayRuntime()
+        with pytest.raises(KeyboardInterrupt):  # not a runtime that goes on as if started
+            runtime.start()
+        assert noted == [signal.SIGTERM, 0] and not runtime._started
     finally:
         signal.signal(signal.SIGTERM, before)

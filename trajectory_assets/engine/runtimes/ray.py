@@ -186,6 +186,8 @@ class RayRuntime:
                 signal.signal(signal.SIGTERM, on_sigterm)
         if terminated and callable(on_sigterm):
             on_sigterm(signal.SIGTERM, None)  # as the handler Ray replaced would have
+            ray.shutdown()  # a handler that only noted it: Ray half started is no runtime
+            raise KeyboardInterrupt
         self.start_seconds = time.perf_counter() - started
         self._started = True
 
