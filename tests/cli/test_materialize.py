@@ -91,6 +91,7 @@ def test_clear_errors_for_bad_arguments(tmp_path: Path, home: Path) -> None:
         "error: raw_events is the raw data, which ingest, serve and the event logger write and "
         "no run computes; assets are: "
     )
+    assert "a table of your own is known with its module" not in raw.stderr
     empty = materialize(lake, home, "--partition", DAY1, "--assets", " , ", runtime=None)
     assert empty.returncode == 2 and "--assets names no asset" in empty.stderr
     no_home = materialize(lake, home, "--partition", DAY1, runtime=None, DAGSTER_HOME="")

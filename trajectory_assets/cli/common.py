@@ -23,7 +23,7 @@ from trajectory_assets.engine.runtimes.names import (
 )
 from trajectory_assets.errors import first_few, shown
 from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES, ON_BAD_FILE
-from trajectory_assets.lake.layout import REPORT
+from trajectory_assets.lake.layout import RAW_TABLE, REPORT
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -348,6 +348,8 @@ def operator_named(registry: "Registry", name: str, *, report: bool = False) -> 
         own = (
             "; a table of your own is known with its module: --defs MODULE, "
             'TRAJECTORY_ASSETS_DEFS, or "defs" in the lake\'s trajectory_assets.json'
+            if name != RAW_TABLE
+            else ""
         )
         raise CliError(message + own) from None
 

@@ -36,9 +36,10 @@ def test_each_unknown_field_is_named(
     """A field's name is the caller's code, not a value: after `modle` was named, a second
     typo (`tokns`) was counted unsaid, and its values went missing from every event."""
     logger = new_logger(str(tmp_path), "app", **FAST)
-    for fields in ({"modle": "a"}, {"modle": "b"}, {"tokns": 3}):
+    for fields in ({"modle": "a"}, {"modle": "b"}, {"tokns": 3}, {"score_v1": 1}, {"score_v2": 2}):
         logger.log("s1", "llm_call", **fields)
     logger.close()
     named = [r.getMessage() for r in caplog.records if "further ones of this kind" in r.message]
-    assert len(named) == 2, named
+    assert len(named) == 4, named
     assert "unknown event field(s) modle " in named[0] and "field(s) tokns " in named[1]
+    assert "field(s) score_v1 " in named[2] and "field(s) score_v2 " in named[3]

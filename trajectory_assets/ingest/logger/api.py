@@ -194,7 +194,8 @@ class EventLogger:
         identities (the OTLP receiver: trace, span and role) passes them, so an event sent
         twice is one event."""
         if unknown:
-            self._invalid(f"unknown event field(s) {', '.join(sorted(unknown))}")  # a kind each
+            names = f"unknown event field(s) {', '.join(sorted(unknown))}"
+            self._invalid(names, kind=names)  # a kind each: names, not values (`score_v2`)
             return None
         if not (session_id and isinstance(session_id, str) and event_type is not None):
             # a key no raw file can hold: it would fail its whole batch's write, or land in a
@@ -274,10 +275,10 @@ class EventLogger:
             f"last error: {failed}" if failed else "no write failed: logged faster than written",
         )
 
-    def _invalid(self, reason: str) -> None:
+    def _invalid(self, reason: str, kind: str | None = None) -> None:
         """Counted, and named once per kind (a caller's bug repeats on every call): named once
         in all, a session refused for its id passed unsaid after a decision's typo."""
-        kind = VALUES.sub("…", reason)
+        kind = kind or VALUES.sub("…", reason)
         try:
             with self._buffer.lock:
                 self._buffer.stats["invalid"] += 1
