@@ -368,3 +368,25 @@ def test_a_flush_that_times_out_during_a_write_says_so(
     assert logger.flush(timeout=0.5) is False
     logger.close()
     assert raw_events(tmp_path).num_rows == EVENTS
+
+
+def test_a_close_begun_after_a_deferred_sigterm_retries_for_close_timeout_s_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGTERM that came as a close began (before its stop) left the close the whole
+    timeout it was given: minutes of retries of a store that is down, past a container's grace
+    period. (In a thread of its own: a close in the main thread would end this process.)"""
+    import trajectory_assets.ingest.logger.flusher as flusher
+    from trajectory_assets.ingest.logger import process
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise OSError("the store is down")
+
+    monkeypatch.setattr(flusher, "write_session", down)
+    logger = EventLogger(str(tmp_path), "app", close_timeout_s=1, retry_initial_s=0.1)
+    logger.log("s", "llm_call", model="m")
+    monkeypatch.setattr(process, "_deferred", [signal.SIGTERM])  # deferred, as in `closing`
+    closing = threading.Thread(target=logger.close, kwargs={"timeout": 300})
+    closing.start()
+    closing.join(30)
+    assert not closing.is_alive()

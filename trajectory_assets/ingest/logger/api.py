@@ -348,6 +348,8 @@ class EventLogger:
             if closing:
                 self._flusher.wait_stopped(wait)
                 return
+            if process.terminating():  # came before the stop: it too hurries
+                wait = min(wait, self.close_timeout_s)
             self._flusher.stop(wait)
             atexit.unregister(self._at_exit)
             if self.finalizer is not None:

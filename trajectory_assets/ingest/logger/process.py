@@ -206,6 +206,11 @@ def closing() -> Iterator[None]:
                 _on_sigterm(_deferred.pop(), None)
 
 
+def terminating() -> bool:
+    """A SIGTERM waits for a close under way in this process (`closing`)."""
+    return bool(_deferred)
+
+
 def _on_sigterm(signum: int, _frame: object) -> None:
     """Close every logger, then die of SIGTERM as the default action would. A close under way
     in the interrupted thread (a multiprocessing worker's exit, which a pool's `terminate()`
