@@ -2,6 +2,7 @@
 
 import datetime as dt
 import shutil
+import socket
 from pathlib import Path
 
 import dagster as dg
@@ -405,3 +406,37 @@ def test_a_day_whose_report_page_is_missing_or_out_of_date_is_drawn_again(lake: 
     job = location.resolve_job_def("tier_b_daily")
     assert job.execute_in_process(partition_key=DAY1, asset_selection=page).success
     assert requests() == [(DAY2, page)]
+
+
+def test_a_tick_fails_a_dead_run_and_requests_no_second_run_of_a_day_in_flight(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """A run killed with its daemon stayed STARTED for good, holding the pool (every later run
+    queued behind it), and each tick queued one more run of a day whose data kept arriving."""
+    import subprocess
+
+    from trajectory_assets.defs.dead_runs import WORKER_TAG
+
+    killed = subprocess.Popen(["sleep", "60"])
+    killed.kill()
+    killed.wait()
+    host = socket.gethostname()
+    sensor = "tier_b_daily_raw_changed"
+    runs = {
+        "dead": (DAY1, dg.DagsterRunStatus.STARTED, {WORKER_TAG: f"{host}:{killed.pid}:1"}),
+        "waiting": (DAY2, dg.DagsterRunStatus.NOT_STARTED, {}),  # as a queued one
+    }
+    resources = {"lake": LakeResource(root=lake.uri)}
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        bind(instance, lake.display())
+        for run_id, (day, status, tags) in runs.items():
+            labels = {"dagster/sensor_name": sensor, "dagster/partition": day, **tags}
+            instance.add_run(
+                dg.DagsterRun(job_name="tier_b_daily", run_id=run_id, status=status, tags=labels)
+            )
+        with dg.build_sensor_context(instance=instance, resources=resources) as context:
+            result = TABLES.resolve_sensor_def(sensor)(context)
+        dead = instance.get_run_by_id("dead")
+        assert dead is not None and dead.status == dg.DagsterRunStatus.FAILURE
+    assert isinstance(result, dg.SensorResult)
+    assert [r.partition_key for r in result.run_requests or []] == [DAY1]  # its run ended

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from trajectory_assets.cli.common import tell
+from trajectory_assets.defs.dead_runs import WORKER_TAG, worker_ended
 from trajectory_assets.defs.stops import PROCESS_TAG
 from trajectory_assets.lake.processes import gone, this_process
 
@@ -103,8 +104,9 @@ def _gone(instance: dg.DagsterInstance, run_id: str) -> bool:
     if run.is_finished:
         return True
     process = run.tags.get(PROCESS_TAG, "")
-    if not gone(process):
+    if not gone(process) and not worker_ended(run):  # a command's run, or the daemon's
         return False
+    process = process or run.tags[WORKER_TAG].rsplit(":", 1)[0]
     instance.report_run_failed(run, f"its process ({process}) is gone: killed outside Dagster")
     return True
 

@@ -18,6 +18,7 @@ import dagster as dg
 
 from trajectory_assets.defs.checks import Check, checks_for
 from trajectory_assets.defs.config import IN_RUN_CONFIG, ComputeConfig, config_class, configured
+from trajectory_assets.defs.dead_runs import worker_tags
 from trajectory_assets.defs.evaluations import evaluations
 from trajectory_assets.defs.instance import LAKE_TAG, bind
 from trajectory_assets.defs.lake_params import params_changed
@@ -176,7 +177,8 @@ def build_assets(
         if changed := params_changed(the_lake, loaded_params or {}):
             raise dg.Failure(description=changed)
         # the lake a run was for, refused or not, shows in the UI's run list
-        context.instance.add_run_tags(context.run.run_id, {LAKE_TAG: the_lake.display()})
+        tags = {LAKE_TAG: the_lake.display(), **worker_tags()}  # and its process, watched
+        context.instance.add_run_tags(context.run.run_id, tags)
         try:
             bind(context.instance, the_lake.display(), allow_other_lake=run_config.allow_other_lake)
         except OtherLakeError as exc:

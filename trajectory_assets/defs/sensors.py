@@ -24,13 +24,14 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # the type define_asset_job returns; not exported
 )
 
+from trajectory_assets.defs.dead_runs import IN_FLIGHT, fail_dead_runs
 from trajectory_assets.defs.instance import tick_refusal
 from trajectory_assets.defs.lake_params import params_changed
 from trajectory_assets.defs.partitions import start_date_of
 from trajectory_assets.defs.report import REPORT, report_inputs
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.defs.settings import START_DATE, default_on_bad_file, start_date
-from trajectory_assets.defs.ticks import run_request, runs_tagged
+from trajectory_assets.defs.ticks import run_request, runs_tagged, tick_instance
 from trajectory_assets.engine.lineage import in_lake, ready_for, stale_keys
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import RawLayoutError, first_few
@@ -50,6 +51,9 @@ TICK_BUDGET_S = 30.0
 Dagster ends a sensor's evaluation at 60 s, and a day of 100,000 sessions takes ~2 s to list
 and check."""
 
+
+UNENDED = [*IN_FLIGHT, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+"""A run of the day in one of these has not ended: the sensor requests no other."""
 
 NEWEST = "newest"
 """The cursor of a tick that checked every day (Dagster keeps the last cursor over an empty
@@ -96,6 +100,9 @@ def raw_changed_sensor(
         "which is still filling up).",
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
+        if (instance := tick_instance(context)) is not None:
+            for said in fail_dead_runs(instance):  # a dead run holds the pool for good
+                context.log.warning(said)
         the_lake = lake.lake()
         if refused := tick_refusal(context, the_lake.display()) or params_changed(
             the_lake, loaded_params
@@ -178,17 +185,26 @@ def raw_changed_sensor(
 def _not_run_before(
     context: dg.SensorEvaluationContext, sensor: str, requests: list[dg.RunRequest]
 ) -> tuple[list[dg.RunRequest], list[str]]:
-    """The requests whose run key has no run yet, and a line for each of the others: Dagster
-    never runs a key twice and drops them without a word, so a day whose run failed (a broken
-    file, say) would otherwise be called changed on every tick, with "0 runs requested"."""
+    """The requests of days without a run of the sensor in progress whose run key has no run
+    yet, and a line for each of the others: Dagster never runs a key twice and drops them
+    without a word, so a day whose run failed (a broken file, say) would otherwise be called
+    changed on every tick, with "0 runs requested"; and a day whose data keeps arriving got one
+    more run at every tick while the first waited for the pool."""
     new, said = [], []
     for request in requests:
+        day = request.partition_key
+        of_day = {"dagster/sensor_name": sensor, "dagster/partition": str(day)}
+        if busy := runs_tagged(context, of_day, UNENDED):  # data still coming in: one run a
+            said.append(  # day, not one more at every tick while the first waits its turn
+                f"dt={day}: its run {busy[0].run_id[:8]} ({busy[0].status.value}) has not "
+                "ended; the day is looked at again once it has"
+            )
+            continue
         tags = {"dagster/sensor_name": sensor, "dagster/run_key": str(request.run_key)}
         runs = runs_tagged(context, tags)
         if not runs:
             new.append(request)
             continue
-        day = request.partition_key
         said.append(
             f"dt={day}: already requested for these raw files and operators, as run "
             f"{runs[0].run_id[:8]} ({runs[0].status.value}); a run key runs once, so the day "

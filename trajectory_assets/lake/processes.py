@@ -33,6 +33,16 @@ def running_elsewhere(process: str) -> int | None:
     return int(pid) if alive(int(pid)) and _started(int(pid)) == started else None
 
 
+def ended(process: str) -> bool:
+    """`host:pid:start` names a process of this machine that has ended: its id is free, or
+    given to a later process (a restarted container reuses ids)."""
+    host, _, rest = process.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit() or not started:
+        return False
+    return not alive(int(pid)) or _started(int(pid)) != started
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -1,0 +1,70 @@
+"""A run whose process died outside Dagster (its container restarted, SIGKILL) stayed STARTED
+for good with the default run launcher, holding the pool's slot: every later run queued."""
+
+import socket
+import subprocess
+from pathlib import Path
+
+import dagster as dg
+
+from tests.cli.helpers import new_dagster_home
+from tests.lakes import DAY1
+from trajectory_assets.defs.assets import POOL
+from trajectory_assets.defs.dead_runs import WORKER_TAG, fail_dead_runs
+from trajectory_assets.lake.processes import this_process_started
+
+
+def _ended_process() -> str:
+    killed = subprocess.Popen(["sleep", "60"])
+    killed.kill()
+    killed.wait()
+    return f"{socket.gethostname()}:{killed.pid}:123"
+
+
+def _started(instance: dg.DagsterInstance, run_id: str, worker: str) -> None:
+    run = dg.DagsterRun(
+        job_name="tier_b_job",
+        run_id=run_id,
+        status=dg.DagsterRunStatus.STARTED,
+        tags={WORKER_TAG: worker, "dagster/partition": DAY1},
+    )
+    instance.add_run(run)
+    storage = instance.event_log_storage
+    storage.initialize_concurrency_limit_to_default(POOL)
+    storage.claim_concurrency_slot(POOL, run_id, "tier_b")
+
+
+def test_a_run_whose_process_ended_fails_and_frees_the_pool(tmp_path: Path) -> None:
+    home = new_dagster_home(tmp_path / "home")
+    me = this_process_started()
+    host, pid, _start = me.split(":")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        dead = _ended_process()
+        _started(instance, "dead", dead)
+        gone = dead.rsplit(":", 1)[0]
+        assert fail_dead_runs(instance) == [
+            f"run dead failed: its process ({gone}) ended outside Dagster"
+        ]
+        failed = instance.get_run_by_id("dead")
+        assert failed is not None and failed.status == dg.DagsterRunStatus.FAILURE
+        assert not instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
+        _started(instance, "reused", f"{host}:{pid}:not-its-start")  # a later process's id
+        _started(instance, "live", me)  # this very process: running
+        _started(instance, "elsewhere", "another-host:1:2")  # another machine's: not judged
+        said = fail_dead_runs(instance)
+        assert said == [f"run reused failed: its process ({host}:{pid}) ended outside Dagster"]
+        statuses = {r.run_id: r.status for r in instance.get_runs()}
+        assert statuses["live"] == statuses["elsewhere"] == dg.DagsterRunStatus.STARTED
+
+
+def test_a_command_waiting_for_the_pool_frees_a_dead_daemon_run(tmp_path: Path) -> None:
+    """`materialize` waited for a dead daemon run's slot ("a run killed on another machine
+    holds it until it is terminated"): only a command's own runs named their process."""
+    from trajectory_assets.cli.pool import wait_for_pool
+
+    home = new_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        _started(instance, "dead", _ended_process())
+        wait_for_pool(instance, POOL)  # at once
+        failed = instance.get_run_by_id("dead")
+        assert failed is not None and failed.status == dg.DagsterRunStatus.FAILURE

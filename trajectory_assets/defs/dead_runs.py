@@ -1,0 +1,43 @@
+"""Runs whose process died outside Dagster (its container restarted, SIGKILL, out of memory):
+Dagster's run monitoring cannot tell with the default run launcher, which reports no worker
+health, so such a run stayed STARTED for good, holding the pool's one slot, and every later
+run queued behind it until someone terminated it by hand. Each run's step names its process
+(`WORKER_TAG`); the raw-changes sensor and the command line fail a run whose process of their
+machine has ended (run retries then launch it again) and free its slot."""
+
+import dagster as dg
+
+from trajectory_assets.lake.processes import ended, this_process_started
+
+WORKER_TAG = "trajectory_assets/worker"  # host:pid:start of the process running the run's step
+IN_FLIGHT = [
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def worker_tags() -> dict[str, str]:
+    """The tag a step adds to its run, naming the process that runs it."""
+    return {WORKER_TAG: this_process_started()}
+
+
+def worker_ended(run: dg.DagsterRun) -> bool:
+    """The run's step ran in a process of this machine that has ended."""
+    return ended(run.tags.get(WORKER_TAG, ""))
+
+
+def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail the runs in flight whose step's process of this machine has ended, freeing their
+    pool slots; a line for each."""
+    said = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
+        if not worker_ended(run):
+            continue
+        worker = run.tags[WORKER_TAG].rsplit(":", 1)[0]
+        instance.report_run_failed(
+            run, f"its process ({worker}) ended outside Dagster: a restart, a kill, out of memory"
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        said.append(f"run {run.run_id} failed: its process ({worker}) ended outside Dagster")
+    return said
