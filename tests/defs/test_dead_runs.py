@@ -7,10 +7,13 @@ from pathlib import Path
 
 import dagster as dg
 
+import trajectory_assets as ta
 from tests.cli.helpers import new_dagster_home
+from tests.dagster_assets import assets_of, inline_resources
 from tests.lakes import DAY1
 from trajectory_assets.defs.assets import POOL
 from trajectory_assets.defs.dead_runs import WORKER_TAG, fail_dead_runs
+from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.processes import this_process_started
 
 
@@ -26,7 +29,7 @@ def _started(instance: dg.DagsterInstance, run_id: str, worker: str) -> None:
         job_name="tier_b_job",
         run_id=run_id,
         status=dg.DagsterRunStatus.STARTED,
-        tags={WORKER_TAG: worker, "dagster/partition": DAY1},
+        tags={WORKER_TAG: f"{run_id} {worker}", "dagster/partition": DAY1},
     )
     instance.add_run(run)
     storage = instance.event_log_storage
@@ -51,10 +54,18 @@ def test_a_run_whose_process_ended_fails_and_frees_the_pool(tmp_path: Path) -> N
         _started(instance, "reused", f"{host}:{pid}:not-its-start")  # a later process's id
         _started(instance, "live", me)  # this very process: running
         _started(instance, "elsewhere", "another-host:1:2")  # another machine's: not judged
+        retried = dg.DagsterRun(  # a retry of a dead run copies its tags, the process too
+            job_name="tier_b_job",
+            run_id="retry",
+            status=dg.DagsterRunStatus.STARTING,
+            tags={WORKER_TAG: f"dead {dead}"},
+        )
+        instance.add_run(retried)
         said = fail_dead_runs(instance)
         assert said == [f"run reused failed: its process ({host}:{pid}) ended outside Dagster"]
         statuses = {r.run_id: r.status for r in instance.get_runs()}
         assert statuses["live"] == statuses["elsewhere"] == dg.DagsterRunStatus.STARTED
+        assert statuses["retry"] == dg.DagsterRunStatus.STARTING
 
 
 def test_a_command_waiting_for_the_pool_frees_a_dead_daemon_run(tmp_path: Path) -> None:
@@ -68,3 +79,20 @@ def test_a_command_waiting_for_the_pool_frees_a_dead_daemon_run(tmp_path: Path) 
         wait_for_pool(instance, POOL)  # at once
         failed = instance.get_run_by_id("dead")
         assert failed is not None and failed.status == dg.DagsterRunStatus.FAILURE
+
+
+def test_a_run_names_the_process_its_steps_run_in(lake: Lake) -> None:
+    """The in-process executor's run is its steps' process: what the sensor watches."""
+    defs = ta.build_definitions(ta.BUILTIN_OPERATORS, name="tier_b", report=True)
+    instance = dg.DagsterInstance.ephemeral()
+    keys = ["sessions", "daily_report"]
+    result = dg.materialize(
+        assets_of(defs),
+        selection=dg.AssetSelection.assets(*keys).upstream(),
+        partition_key=DAY1,
+        resources=inline_resources(lake),
+        instance=instance,
+    )
+    assert result.success
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None and run.tags[WORKER_TAG] == f"{run.run_id} {this_process_started()}"

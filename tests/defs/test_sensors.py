@@ -423,7 +423,7 @@ def test_a_tick_fails_a_dead_run_and_requests_no_second_run_of_a_day_in_flight(
     host = socket.gethostname()
     sensor = "tier_b_daily_raw_changed"
     runs = {
-        "dead": (DAY1, dg.DagsterRunStatus.STARTED, {WORKER_TAG: f"{host}:{killed.pid}:1"}),
+        "dead": (DAY1, dg.DagsterRunStatus.STARTED, {WORKER_TAG: f"dead {host}:{killed.pid}:1"}),
         "waiting": (DAY2, dg.DagsterRunStatus.NOT_STARTED, {}),  # as a queued one
     }
     resources = {"lake": LakeResource(root=lake.uri)}

@@ -177,7 +177,10 @@ def build_assets(
         if changed := params_changed(the_lake, loaded_params or {}):
             raise dg.Failure(description=changed)
         # the lake a run was for, refused or not, shows in the UI's run list
-        tags = {LAKE_TAG: the_lake.display(), **worker_tags()}  # and its process, watched
+        tags = {
+            LAKE_TAG: the_lake.display(),
+            **worker_tags(context.run.run_id),
+        }  # its process, watched
         context.instance.add_run_tags(context.run.run_id, tags)
         try:
             bind(context.instance, the_lake.display(), allow_other_lake=run_config.allow_other_lake)

@@ -5,11 +5,14 @@ run queued behind it until someone terminated it by hand. Each run's step names 
 (`WORKER_TAG`); the raw-changes sensor and the command line fail a run whose process of their
 machine has ended (run retries then launch it again) and free its slot."""
 
+import multiprocessing
+
 import dagster as dg
 
 from trajectory_assets.lake.processes import ended, this_process_started
 
-WORKER_TAG = "trajectory_assets/worker"  # host:pid:start of the process running the run's step
+WORKER_TAG = "trajectory_assets/worker"  # "<run id> host:pid:start" of the process running
+# the run's step: a retry of the run, which copies its tags, is not taken for the dead one
 IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
@@ -17,14 +20,24 @@ IN_FLIGHT = [
 ]
 
 
-def worker_tags() -> dict[str, str]:
-    """The tag a step adds to its run, naming the process that runs it."""
-    return {WORKER_TAG: this_process_started()}
+def worker_tags(run_id: str) -> dict[str, str]:
+    """The tag a step adds to its run, naming the process that runs it when that is the run's
+    own (the in-process executor, the project's); none for a step in a child process of the run
+    (the multiprocess executor's), which ends while the run goes on."""
+    if multiprocessing.parent_process() is not None:
+        return {}
+    return {WORKER_TAG: f"{run_id} {this_process_started()}"}
+
+
+def worker(run: dg.DagsterRun) -> str:
+    """`host:pid:start` of the process the run's own step named; '' when it named none."""
+    named_by, _, process = run.tags.get(WORKER_TAG, "").partition(" ")
+    return process if named_by == run.run_id else ""
 
 
 def worker_ended(run: dg.DagsterRun) -> bool:
     """The run's step ran in a process of this machine that has ended."""
-    return ended(run.tags.get(WORKER_TAG, ""))
+    return ended(worker(run))
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -34,10 +47,10 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
         if not worker_ended(run):
             continue
-        worker = run.tags[WORKER_TAG].rsplit(":", 1)[0]
+        process = worker(run).rsplit(":", 1)[0]
         instance.report_run_failed(
-            run, f"its process ({worker}) ended outside Dagster: a restart, a kill, out of memory"
+            run, f"its process ({process}) ended outside Dagster: a restart, a kill, out of memory"
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        said.append(f"run {run.run_id} failed: its process ({worker}) ended outside Dagster")
+        said.append(f"run {run.run_id} failed: its process ({process}) ended outside Dagster")
     return said

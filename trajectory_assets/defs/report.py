@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import dagster as dg
 import pyarrow as pa
 
+from trajectory_assets.defs.dead_runs import worker_tags
 from trajectory_assets.defs.metadata import shown_float
 from trajectory_assets.defs.resources import LakeResource
 from trajectory_assets.engine.lineage import not_materialized
@@ -49,6 +50,8 @@ def report_asset(
         the_lake = lake.lake()
         if absent := lake.absent(the_lake):
             raise dg.Failure(description=absent)
+        if tags := worker_tags(context.run.run_id):  # a run of the report alone is watched too
+            context.instance.add_run_tags(context.run.run_id, tags)
         catalog = Catalog(the_lake, registry.tables)
         _refuse_missing_tables(catalog, context.partition_keys)
         forced = bool((context.op_execution_context.op_config or {}).get("force"))  # --force
