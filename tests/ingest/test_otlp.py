@@ -328,12 +328,28 @@ def test_a_trace_mapped_before_its_root_came_takes_its_session_end_from_the_root
 def test_a_trace_whose_root_never_comes_has_its_end_written_when_let_go_of(
     tmp_path: Path,
 ) -> None:
-    """Let go of (linger_s after its last span, or the receiver's memory full) or at the stop;
-    its root, come later, writes no second start or end."""
+    """Let go of (linger_s after its last span, or the receiver's memory full); its root, come
+    later, writes no second start or end. At a stop it waits in the write-ahead log instead,
+    for the next receiver and its root: an end written then, its status unknown, kept the
+    root's status out (a rolling restart of `serve`), since an event is written once."""
     receiver = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01)
     map_now(receiver, CALL)
     receiver.close()
+    assert session_events(tmp_path) == {k: n for k, n in WHOLE.items() if k[1] != "session_end"}
+    restarted = OtlpReceiver(str(tmp_path / "lake"), app_id="a", settle_s=0.01, idle_s=0.01)
+    restarted.add(None, [c1_span("a1a1a1a1a1a1a1a1", "", "invoke_agent", 0, 100)])
+    restarted.close()
     assert session_events(tmp_path) == WHOLE
+    (end,) = (
+        raw_events(tmp_path / "lake").filter(pc.field("event_type") == "session_end").to_pylist()
+    )
+    assert json.loads(end["payload"])["status"] == "success"  # the root's
+    assert not (tmp_path / "lake" / "_serve").exists()
+    alone = tmp_path / "alone"  # without a log, the stop writes the end: nothing else would
+    receiver = OtlpReceiver(str(alone / "lake"), app_id="a", write_ahead=False, idle_s=0.01)
+    map_now(receiver, CALL)
+    receiver.close()
+    assert session_events(alone) == WHOLE
     lake = tmp_path / "other"
     receiver = OtlpReceiver(str(lake / "lake"), app_id="a", settle_s=0.01, idle_s=0.01, linger_s=0)
     map_now(receiver, CALL)  # let go of at once

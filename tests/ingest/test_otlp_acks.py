@@ -245,12 +245,12 @@ def test_a_written_trace_of_an_entry_kept_for_another_is_not_taken_in_again(
     receiver = OtlpReceiver(str(lake), app_id="a", settle_s=0.01, idle_s=0.01)
     receiver.close()
     assert receiver.stats["taken_in"] == 1
-    assert session_events(tmp_path) == {
+    assert session_events(tmp_path) == {  # the second's end waits for its root, in the log
         **WHOLE,
         ("2" * 32, "session_start"): 1,
         ("2" * 32, "llm_call"): 1,
-        ("2" * 32, "session_end"): 1,
     }
+    assert (lake / "_serve").exists()
 
 
 def test_an_entry_that_cannot_be_read_now_waits_for_the_next_round(tmp_path: Path) -> None:

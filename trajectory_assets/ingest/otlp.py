@@ -18,13 +18,11 @@ are mapped with it again and only the events that are new get logged (events alr
 are not rewritten: the lake is append-only), all under the session its first events went to
 (a conversation id on the root alone, come later, would split it). So a trace mapped without
 its root logs its session's end only once the root has come (it holds the true end and
-status), or once nothing more can come: when the trace is let go of, or at shutdown. Event ids
+status), or when the trace is let go of; at a stop it waits in the write-ahead log. Event ids
 are the file importer's (trace, span, role), and the loggers drop events already in the lake,
 so a batch an exporter sends twice, also across restarts, adds nothing. What waits in memory
 is in the lake's write-ahead log too, until written (`otlp_acks`): a receiver killed leaves it
-to the next one.
-
-The HTTP endpoint in front of it, and `serve`, are in `otlp_http`.
+to the next one. The HTTP endpoint in front of it, and `serve`, are in `otlp_http`.
 """
 
 import logging
@@ -236,7 +234,8 @@ class OtlpReceiver:
             mapped = self._take(traces)
         mapped.sort(key=lambda item: started(item[1].spans))
         self._turns.recall(mapped)
-        self._log_all(mapped, ended=everything)
+        ending = everything and self._acks is None  # (a stop with a log: rootless ones wait)
+        self._log_all(mapped, ended=ending)
         let_go: list[tuple[tuple[str, str], Trace]] = []
         with self._lock:
             for key, trace in traces:
@@ -257,7 +256,7 @@ class OtlpReceiver:
                 key, trace = self._done.popitem(last=False)
                 self._done_bytes -= trace.bytes
                 let_go.append((key, trace))
-            if everything:  # shutdown: no root will come for those still without one
+            if ending:  # shutdown: no root will come for those still without one
                 let_go += list(self._done.items())
             self.stats["traces"] += len(traces)
             self._mapping.update(let_go)  # all: a late span joins its trace, not a fresh one

@@ -236,8 +236,9 @@ class Acknowledged:
         self.wal.close(written=kept == 0)
         if kept:
             log.warning(
-                "OTLP receiver: %d request(s) acknowledged are not all written; they stay in %s "
-                "for the next receiver on the lake to write",
+                "OTLP receiver: %d request(s) acknowledged are not all written (a trace waiting "
+                "for its root span, or a write that failed); they stay in %s for the next "
+                "receiver on the lake to write",
                 kept,
                 self.wal.folder,
             )
