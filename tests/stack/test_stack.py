@@ -24,6 +24,7 @@ import pytest
 
 from tests.runs import lake_catalog, run_all
 from tests.servers import free_port
+from trajectory_assets.defs.dead_runs import worker
 from trajectory_assets.lake import delta_history
 from trajectory_assets.lake.fs import Lake, s3_options
 from trajectory_assets.operators import TABLES
@@ -432,6 +433,13 @@ def test_the_daemon_ticks_the_daily_schedule(stack: Stack, scheduled_day: str) -
     assert not missing, f"the schedule did not materialize {scheduled_day} of {missing}"
     state = lake_catalog(stack.lake).state("sessions", scheduled_day)
     assert state is not None and state.rows == 20, _story(stack, "sessions", scheduled_day)
+    with stack.instance() as instance:  # a run the daemon launched names its process, which
+        # the sensor watches: it is a multiprocessing child of the code server, and the
+        # in-process executor runs its steps there
+        of_day = dg.RunsFilter(tags={"dagster/partition": scheduled_day})
+        (run,) = instance.get_runs(filters=of_day, limit=1)
+    named = worker(run)
+    assert named and named.split(":")[1] != str(os.getpid()), run.tags
 
 
 def test_the_backfill_is_marked_done(stack: Stack, backfill: Backfill) -> None:

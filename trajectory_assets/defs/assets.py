@@ -179,7 +179,7 @@ def build_assets(
         # the lake a run was for, refused or not, shows in the UI's run list
         tags = {
             LAKE_TAG: the_lake.display(),
-            **worker_tags(context.run.run_id),
+            **worker_tags(context),
         }  # its process, watched
         context.instance.add_run_tags(context.run.run_id, tags)
         try:

@@ -20,13 +20,16 @@ IN_FLIGHT = [
 ]
 
 
-def worker_tags(run_id: str) -> dict[str, str]:
+def worker_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
     """The tag a step adds to its run, naming the process that runs it when that is the run's
-    own (the in-process executor, the project's); none for a step in a child process of the run
-    (the multiprocess executor's), which ends while the run goes on."""
-    if multiprocessing.parent_process() is not None:
+    own: under the in-process executor (the project's; the run worker the default launcher
+    starts is a multiprocessing child of the code server), or in a process no multiprocessing
+    started (a command's or a notebook's `execute_in_process`); none for a step in a child of
+    the run (the multiprocess executor's), which ends while the run goes on."""
+    in_process = context.job_def.executor_def.name == dg.in_process_executor.name
+    if not in_process and multiprocessing.parent_process() is not None:
         return {}
-    return {WORKER_TAG: f"{run_id} {this_process_started()}"}
+    return {WORKER_TAG: f"{context.run.run_id} {this_process_started()}"}
 
 
 def worker(run: dg.DagsterRun) -> str:

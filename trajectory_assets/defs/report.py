@@ -50,7 +50,7 @@ def report_asset(
         the_lake = lake.lake()
         if absent := lake.absent(the_lake):
             raise dg.Failure(description=absent)
-        if tags := worker_tags(context.run.run_id):  # a run of the report alone is watched too
+        if tags := worker_tags(context):  # a run of the report alone is watched too
             context.instance.add_run_tags(context.run.run_id, tags)
         catalog = Catalog(the_lake, registry.tables)
         _refuse_missing_tables(catalog, context.partition_keys)
