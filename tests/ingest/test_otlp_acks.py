@@ -398,11 +398,13 @@ def test_a_trace_written_while_a_late_span_s_entry_is_written_is_noted(
     receiver = OtlpReceiver(str(lake), app_id="a", settle_s=60, idle_s=60)
     append = WriteAheadLog.append
 
-    def mapping_meanwhile(self: WriteAheadLog, records: Any, sessions: Any = None) -> int:
+    def mapping_meanwhile(
+        self: WriteAheadLog, records: Any, sessions: Any = None, received_at: Any = None
+    ) -> int:
         if records and sessions == {}:  # the late span's entry: its trace is written now
             receiver.settle_s = 0
             receiver.map_ready()
-        return append(self, records, sessions)
+        return append(self, records, sessions, received_at)
 
     try:
         child = c1_span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat", 1, 2, conversation=False)
@@ -431,3 +433,21 @@ def test_an_entry_holds_a_trace_id_as_the_receiver_reads_it(tmp_path: Path) -> N
         assert record["traceId"] == "00" + "1" * 30
     finally:
         receiver.close()
+
+
+def test_a_trace_taken_in_keeps_its_age(tmp_path: Path) -> None:
+    """Short runs of `serve`, each stopped before its traces without a root were let go of:
+    each took them in as new, so they were carried from one to the next, their sessions
+    without an end (and `forget` refused them) for as long as no run lasted 10 minutes."""
+    import datetime as dt
+
+    lake = tmp_path / "lake"
+    stopped = WriteAheadLog(Lake(str(lake)))
+    an_hour_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+    stopped.append({"a": [CALL]}, received_at=an_hour_ago)  # its root never came
+    stopped.close(written=False)
+    receiver = OtlpReceiver(str(lake), app_id="a", logger_options=LOGGER)  # 5 and 10 minutes
+    receiver.map_ready()  # its first round: mapped, and let go of (linger_s passed long ago)
+    receiver.close()
+    assert session_events(tmp_path) == WHOLE
+    assert not (lake / "_serve").exists()

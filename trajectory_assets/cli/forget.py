@@ -221,8 +221,9 @@ def _not_on_their_way(where: "Lake", sessions: "Sessions", whole_app: bool) -> N
             f"{where.display_path(posixpath.dirname(next(iter(held))))}, hold spans of "
             f"{sessions.app_id}'s session(s) {', '.join(ids[:5])}"
             + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-            + ", not yet written to the raw lake; forget once the receiver has written them "
-            "(when their traces end, or at its stop) and no more of them come"
+            + ", not yet written to the raw lake; forget once a receiver has written them (a "
+            "trace's end when its root span comes, or 10 minutes after its last span; what a "
+            "stopped receiver left, the next `serve` on the lake) and no more of them come"
         )
 
 

@@ -1,4 +1,4 @@
-"""A live OTLP/HTTP trace receiver that writes spans into the raw lake.
+"""A live OTLP/HTTP trace receiver that writes spans into the raw lake (`serve`, `otlp_http`).
 
     otlp_http.serve("s3://bucket/lake")  # http://127.0.0.1:4318/v1/traces until SIGINT/SIGTERM
     OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python my_agent.py
@@ -21,8 +21,7 @@ its root logs its session's end only once the root has come (it holds the true e
 status), or when the trace is let go of; at a stop it waits in the write-ahead log. Event ids
 are the file importer's (trace, span, role), and the loggers drop events already in the lake,
 so a batch an exporter sends twice, also across restarts, adds nothing. What waits in memory
-is in the lake's write-ahead log too, until written (`otlp_acks`): a receiver killed leaves it
-to the next one. The HTTP endpoint in front of it, and `serve`, are in `otlp_http`.
+is in the lake's write-ahead log too, until written (`otlp_acks`), for the next receiver.
 """
 
 import logging
@@ -43,6 +42,7 @@ from trajectory_assets.ingest.otlp_traces import (
     MAX_KNOWN_SESSIONS,
     START,
     Mapped,
+    Parts,
     SessionDays,
     Snapshot,
     Trace,
@@ -50,6 +50,7 @@ from trajectory_assets.ingest.otlp_traces import (
     keep_trace_rejected,
     logged_records,
     read_request,
+    received_monotonic,
     trace_rows,
     written_sessions,
 )
@@ -145,8 +146,8 @@ class OtlpReceiver:
         events already written are never rewritten), rather than dropped without a word."""
         return self._add([(spans_app(self.app_id, s), raw, n) for s, raw, n in resources])
 
-    def _add(self, parts: Sequence[tuple[str, list[dict[str, Any]], int]]) -> tuple[int, str]:
-        now = time.monotonic()
+    def _add(self, parts: Parts, received_at: str | None = None) -> tuple[int, str]:
+        now = received_monotonic(received_at)  # (taken in from a stopped receiver: then)
         taken, rejected = read_request(parts)
         keep_all_rejected(self._lake, rejected)  # before the client hears: none comes again
         entry: int | None = None
@@ -154,7 +155,7 @@ class OtlpReceiver:
         if self._acks is not None and (records := logged_records(taken)):
             with self._lock:
                 noted = written_sessions(taken, self._written_under)
-            entry = self._acks.write(records, noted)
+            entry = self._acks.write(records, noted, received_at)
         reused: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         unnoted: dict[tuple[str, str], Trace] = {}  # written meanwhile: noted below
         with self._lock:

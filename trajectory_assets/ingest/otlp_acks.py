@@ -14,12 +14,12 @@ receiver.
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from trajectory_assets.ingest.logger import EventLogger
 from trajectory_assets.ingest.logger.buffer import WrittenMark
-from trajectory_assets.ingest.otlp_traces import Snapshot, Trace
+from trajectory_assets.ingest.otlp_traces import Parts, Snapshot, Trace
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.wal import (
     WriteAheadLog,
@@ -33,7 +33,7 @@ from trajectory_assets.lake.wal_owners import HEARTBEAT_S, Claim
 log = logging.getLogger(__name__)
 
 TraceKey = tuple[str, str]  # (app, trace id)
-Add = Callable[[Sequence[tuple[str, list[dict[str, Any]], int]]], object]
+Add = Callable[[Parts, str], object]
 Waiting = Callable[[TraceKey], Trace | None]
 Handed = tuple[list[tuple[int, TraceKey]], EventLogger | None, WrittenMark | None]
 """(entry, trace) pairs whose events a logger holds, and its mark when it was given them."""
@@ -61,12 +61,16 @@ class Acknowledged:
         self._checked = 0.0  # when orphans were last looked for
 
     def write(
-        self, records: dict[str, list[dict[str, Any]]], sessions: dict[str, dict[str, str]]
+        self,
+        records: dict[str, list[dict[str, Any]]],
+        sessions: dict[str, dict[str, str]],
+        received_at: str | None = None,
     ) -> int:
         """Keep a request's accepted spans (by app) before the client hears they were taken,
         with the sessions those of its traces already written went to (a late span, taken in
-        without its root, goes to its trace's session); the entry."""
-        return self.wal.append(records, sessions)
+        without its root, goes to its trace's session), and when a receiver took them first
+        (taken in from another's log); the entry."""
+        return self.wal.append(records, sessions, received_at)
 
     def restore(self, app: str, sessions: dict[str, str]) -> None:
         """The sessions a receiver stopped before their traces ended wrote them under (their
@@ -206,7 +210,7 @@ class Acknowledged:
                 for app, records in entry.records.items()
             ]
             if any(records for _app, records, _size in parts):
-                self._add(parts)  # into this receiver's own log
+                self._add(parts, entry.received_at)  # into this receiver's own log
                 taken += sum(len(records) for _app, records, _size in parts)
                 requests += 1
             for app, noted in entry.sessions.items():

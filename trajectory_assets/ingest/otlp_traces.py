@@ -4,7 +4,9 @@ Kept apart from the receiver: the state of one trace, and the checks of a span a
 are what a reader of the receiver's bookkeeping (`otlp.OtlpReceiver`) needs to see first.
 """
 
+import datetime as dt
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +83,8 @@ Mapped = tuple[tuple[str, str], Snapshot, Trace]
 """A trace taken to be mapped: its key (app, trace id), its spans then, and its state."""
 
 
+Parts = Sequence[tuple[str, list[dict[str, Any]], int]]
+"""A request's spans by resource: (app, spans as received, the bytes they weigh)."""
 Taken = list[tuple[str, list[tuple[Span, dict[str, Any]]], int]]
 """A request's spans that can be read, by resource: (app, [(span, as received)], the bytes each
 span weighs)."""
@@ -88,7 +92,20 @@ Refused = dict[str, list[tuple[str, dict[str, Any]]]]
 """A request's spans that cannot be taken, by app: [(why, as received)]."""
 
 
-def read_request(parts: Sequence[tuple[str, list[dict[str, Any]], int]]) -> tuple[Taken, Refused]:
+def received_monotonic(received_at: str | None) -> float:
+    """When spans came, on this process's monotonic clock: now, or when an earlier receiver
+    took them (`received_at`, ISO): spans taken in from a stopped receiver's log keep their age,
+    so a trace whose root never came is let go of after `linger_s` from then, not from each
+    restart (short runs of `serve` carried it from one to the next)."""
+    now = time.monotonic()
+    try:
+        then = dt.datetime.fromisoformat(received_at).timestamp() if received_at else None
+    except ValueError:  # a log written by hand: taken as now
+        then = None
+    return now if then is None else now - max(0.0, time.time() - then)
+
+
+def read_request(parts: Parts) -> tuple[Taken, Refused]:
     """A request's (app, spans as received, the bytes they weigh) split into what can be taken
     and what cannot (an app id no folder can hold: `service.name` is the client's to say)."""
     taken: Taken = []

@@ -75,13 +75,15 @@ class WriteAheadLog:
         self,
         records: dict[str, list[dict[str, Any]]],
         sessions: dict[str, dict[str, str]] | None = None,
+        received_at: str | None = None,
     ) -> int:
         """Write one request's records (or a note of `sessions`); the entry's number (entries
-        are numbered in order)."""
+        are numbered in order). `received_at`: when an earlier receiver took them, if one did."""
         with self._lock:
             number = self._next
             self._next += 1
-        entry = Entry(received_at=dt.datetime.now(dt.UTC).isoformat(), records=records)
+        received_at = received_at or dt.datetime.now(dt.UTC).isoformat()
+        entry = Entry(received_at=received_at, records=records)
         if sessions:
             entry["sessions"] = sessions
         # a lone surrogate as JSON's own escape, as `quarantine.keep_rejected` keeps it
@@ -183,6 +185,7 @@ class Unwritten:
 
     records: dict[str, list[dict[str, Any]]]
     sessions: dict[str, dict[str, str]]
+    received_at: str  # ISO time, UTC, of the first receiver's 200
 
 
 def unwritten_entries(lake: Lake, folder: str) -> Iterator[tuple[str, Unwritten | None, int]]:
@@ -204,7 +207,8 @@ def unwritten_entries(lake: Lake, folder: str) -> Iterator[tuple[str, Unwritten 
         }
         total = sum(len(found) for found in entry["records"].values()) or 1
         kept = sum(len(found) for found in records.values())
-        yield path, Unwritten(records, sessions), size * kept // total
+        received = str(entry.get("received_at", ""))
+        yield path, Unwritten(records, sessions, received), size * kept // total
 
 
 def entries_naming(lake: Lake, sessions: Sessions, *, whole_app: bool) -> dict[str, list[str]]:
