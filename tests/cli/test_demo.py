@@ -114,6 +114,10 @@ def test_regenerate_refuses_a_lake_holding_data_of_its_own(
     priced = on_lake("demo", lake, home, *small, "--regenerate")
     assert priced.returncode == 1 and f"({lake / 'prices.yaml'})" in priced.stderr
     (lake / "prices.yaml").unlink()
+    (lake / "notes").mkdir()  # a folder of the user's own, beside the tables
+    noted = on_lake("demo", lake, home, *small, "--regenerate")
+    assert noted.returncode == 1 and f"({lake / 'notes'})" in noted.stderr
+    (lake / "notes").rmdir()
     mine = lake / "raw_events" / "dt=2025-01-01" / "app_id=claude-code" / "session_id=s1"
     mine.mkdir(parents=True)
     mine = mine / "ev-0123456789abcdef.parquet"  # as `ingest` names its files

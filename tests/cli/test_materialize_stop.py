@@ -254,3 +254,13 @@ def test_sigterm_while_dagster_creates_the_run_records_it_canceled(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         (run,) = instance.get_runs()
     assert run.status == dg.DagsterRunStatus.CANCELED
+
+
+def test_the_sigterm_handler_is_given_back_when_the_command_ends(tmp_path: Path) -> None:
+    """`main` called from a program of its own (a notebook, a test) left SIGTERM as Ctrl+C for
+    the rest of that program."""
+    from trajectory_assets.cli import main
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["materialize", "--lake", str(tmp_path / "none"), "--partition", DAY1]) == 1
+    assert signal.getsignal(signal.SIGTERM) is before

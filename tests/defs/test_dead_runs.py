@@ -6,15 +6,17 @@ import subprocess
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 import trajectory_assets as ta
 from tests.cli.helpers import new_dagster_home
 from tests.dagster_assets import assets_of, inline_resources
 from tests.lakes import DAY1
 from trajectory_assets.defs.assets import POOL
-from trajectory_assets.defs.dead_runs import WORKER_TAG, fail_dead_runs
+from trajectory_assets.defs.dead_runs import WORKER_TAG, fail_dead_runs, worker
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.processes import this_process_started
+from trajectory_assets.lake.processes import ended, this_process_started
+from trajectory_assets.lake.wal_owners import this_machine
 
 
 def _ended_process() -> str:
@@ -24,12 +26,14 @@ def _ended_process() -> str:
     return f"{socket.gethostname()}:{killed.pid}:123"
 
 
-def _started(instance: dg.DagsterInstance, run_id: str, worker: str) -> None:
+def _started(
+    instance: dg.DagsterInstance, run_id: str, worker: str, machine: str = this_machine()
+) -> None:
     run = dg.DagsterRun(
         job_name="tier_b_job",
         run_id=run_id,
         status=dg.DagsterRunStatus.STARTED,
-        tags={WORKER_TAG: f"{run_id} {worker}", "dagster/partition": DAY1},
+        tags={WORKER_TAG: f"{run_id} {worker} {machine}", "dagster/partition": DAY1},
     )
     instance.add_run(run)
     storage = instance.event_log_storage
@@ -54,17 +58,19 @@ def test_a_run_whose_process_ended_fails_and_frees_the_pool(tmp_path: Path) -> N
         _started(instance, "reused", f"{host}:{pid}:not-its-start")  # a later process's id
         _started(instance, "live", me)  # this very process: running
         _started(instance, "elsewhere", "another-host:1:2")  # another machine's: not judged
+        _started(instance, "twin", _ended_process(), machine="other-boot ns")  # its host name
         retried = dg.DagsterRun(  # a retry of a dead run copies its tags, the process too
             job_name="tier_b_job",
             run_id="retry",
             status=dg.DagsterRunStatus.STARTING,
-            tags={WORKER_TAG: f"dead {dead}"},
+            tags={WORKER_TAG: f"dead {dead} {this_machine()}"},
         )
         instance.add_run(retried)
         said = fail_dead_runs(instance)
         assert said == [f"run reused failed: its process ({host}:{pid}) ended outside Dagster"]
         statuses = {r.run_id: r.status for r in instance.get_runs()}
         assert statuses["live"] == statuses["elsewhere"] == dg.DagsterRunStatus.STARTED
+        assert statuses["twin"] == dg.DagsterRunStatus.STARTED
         assert statuses["retry"] == dg.DagsterRunStatus.STARTING
 
 
@@ -95,4 +101,15 @@ def test_a_run_names_the_process_its_steps_run_in(lake: Lake) -> None:
     )
     assert result.success
     run = instance.get_run_by_id(result.run_id)
-    assert run is not None and run.tags[WORKER_TAG] == f"{run.run_id} {this_process_started()}"
+    assert run is not None and worker(run) == this_process_started()
+
+
+def test_a_process_whose_start_cannot_be_read_is_not_taken_for_ended(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """/proc mounted with hidepid: a live process's start unreadable read as another process
+    given its id, and a healthy run was failed."""
+    me = this_process_started()
+    assert not ended(me)
+    monkeypatch.setattr("trajectory_assets.lake.processes._started", lambda pid: "")
+    assert not ended(me)

@@ -416,14 +416,15 @@ def test_a_tick_fails_a_dead_run_and_requests_no_second_run_of_a_day_in_flight(
     import subprocess
 
     from trajectory_assets.defs.dead_runs import WORKER_TAG
+    from trajectory_assets.lake.wal_owners import this_machine
 
     killed = subprocess.Popen(["sleep", "60"])
     killed.kill()
     killed.wait()
-    host = socket.gethostname()
+    dead = f"{socket.gethostname()}:{killed.pid}:1"
     sensor = "tier_b_daily_raw_changed"
     runs = {
-        "dead": (DAY1, dg.DagsterRunStatus.STARTED, {WORKER_TAG: f"dead {host}:{killed.pid}:1"}),
+        "dead": (DAY1, dg.DagsterRunStatus.STARTED, {WORKER_TAG: f"dead {dead} {this_machine()}"}),
         "waiting": (DAY2, dg.DagsterRunStatus.NOT_STARTED, {}),  # as a queued one
     }
     resources = {"lake": LakeResource(root=lake.uri)}
@@ -436,7 +437,7 @@ def test_a_tick_fails_a_dead_run_and_requests_no_second_run_of_a_day_in_flight(
             )
         with dg.build_sensor_context(instance=instance, resources=resources) as context:
             result = TABLES.resolve_sensor_def(sensor)(context)
-        dead = instance.get_run_by_id("dead")
-        assert dead is not None and dead.status == dg.DagsterRunStatus.FAILURE
+        failed = instance.get_run_by_id("dead")
+        assert failed is not None and failed.status == dg.DagsterRunStatus.FAILURE
     assert isinstance(result, dg.SensorResult)
     assert [r.partition_key for r in result.run_requests or []] == [DAY1]  # its run ended

@@ -131,6 +131,7 @@ def _not_sample_data(sample: "Lake") -> str | None:
     setting of their own (`prices.yaml`, operator parameters). A hidden file (a write killed
     midway left its temporary file; `.DS_Store`) is no data."""
     from trajectory_assets.lake.config import CONFIG, read_config
+    from trajectory_assets.lake.layout import RAW_TABLE, REPORTS
     from trajectory_assets.lake.quarantine import REJECTED
 
     fs = sample.fs
@@ -139,7 +140,8 @@ def _not_sample_data(sample: "Lake") -> str | None:
             return sample.display(kept)
     for entry in fs.ls(sample.root, detail=True):
         name = posixpath.basename(entry["name"].rstrip("/"))
-        derived = entry["type"] == "directory" or name == CONFIG  # tables, their reports
+        table = entry["type"] == "directory" and fs.exists(sample.path(name, "_delta_log"))
+        derived = table or name in (CONFIG, RAW_TABLE, REPORTS)  # what generate and runs write
         if not derived and not name.startswith((".", "_")):
             return sample.display(name)
     config = read_config(sample)

@@ -10,14 +10,13 @@ import multiprocessing
 import dagster as dg
 
 from trajectory_assets.lake.processes import ended, this_process_started
+from trajectory_assets.lake.wal_owners import this_machine
 
-WORKER_TAG = "trajectory_assets/worker"  # "<run id> host:pid:start" of the process running
-# the run's step: a retry of the run, which copies its tags, is not taken for the dead one
-IN_FLIGHT = [
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
+WORKER_TAG = "trajectory_assets/worker"  # "<run id> host:pid:start <machine>" of the process
+# running the run's step: a retry of the run, which copies its tags, is not taken for the dead
+# one, nor a process of another machine of the same host name (another pid namespace)
+IN_FLIGHT = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+"""A run CANCELING is Dagster's: its monitoring ends it after `cancel_timeout_seconds`."""
 
 
 def worker_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
@@ -29,13 +28,16 @@ def worker_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
     in_process = context.job_def.executor_def.name == dg.in_process_executor.name
     if not in_process and multiprocessing.parent_process() is not None:
         return {}
-    return {WORKER_TAG: f"{context.run.run_id} {this_process_started()}"}
+    return {WORKER_TAG: f"{context.run.run_id} {this_process_started()} {this_machine()}"}
 
 
 def worker(run: dg.DagsterRun) -> str:
-    """`host:pid:start` of the process the run's own step named; '' when it named none."""
-    named_by, _, process = run.tags.get(WORKER_TAG, "").partition(" ")
-    return process if named_by == run.run_id else ""
+    """`host:pid:start` of the process the run's own step named on this machine; '' when it
+    named none, or one of another machine."""
+    named_by, _, rest = run.tags.get(WORKER_TAG, "").partition(" ")
+    process, _, machine = rest.partition(" ")
+    same = named_by == run.run_id and machine == this_machine() != ""
+    return process if same else ""
 
 
 def worker_ended(run: dg.DagsterRun) -> bool:
@@ -47,8 +49,11 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Fail the runs in flight whose step's process of this machine has ended, freeing their
     pool slots; a line for each."""
     said = []
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
-        if not worker_ended(run):
+    for listed in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
+        if not worker_ended(listed):
+            continue
+        run = instance.get_run_by_id(listed.run_id)  # its process gone, its end is stored:
+        if run is None or run.is_finished:  # a run that ended meanwhile keeps its status
             continue
         process = worker(run).rsplit(":", 1)[0]
         instance.report_run_failed(

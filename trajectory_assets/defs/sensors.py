@@ -52,7 +52,12 @@ Dagster ends a sensor's evaluation at 60 s, and a day of 100,000 sessions takes 
 and check."""
 
 
-UNENDED = [*IN_FLIGHT, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+UNENDED = [
+    *IN_FLIGHT,
+    dg.DagsterRunStatus.CANCELING,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+]
 """A run of the day in one of these has not ended: the sensor requests no other."""
 
 NEWEST = "newest"

@@ -40,7 +40,10 @@ def ended(process: str) -> bool:
     pid, _, started = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit() or not started:
         return False
-    return not alive(int(pid)) or _started(int(pid)) != started
+    if not alive(int(pid)):
+        return True
+    now = _started(int(pid))  # '' where /proc hides it (hidepid): not known to differ
+    return now != "" and now != started
 
 
 def alive(pid: int) -> bool:

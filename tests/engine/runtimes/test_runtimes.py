@@ -274,12 +274,13 @@ def test_a_sigterm_while_ray_starts_interrupts_as_the_runs_own_handler_does(
     monkeypatch.setattr(ray, "init", init_killed)
     before = signal.signal(signal.SIGTERM, dagsters)
     try:
+        noted: list[int] = []
+        monkeypatch.setattr(ray, "shutdown", lambda: noted.append(0))
         with pytest.raises(Interrupted):
             RayRuntime().start()
-        assert signal.getsignal(signal.SIGTERM) is dagsters
-        noted: list[int] = []
+        assert signal.getsignal(signal.SIGTERM) is dagsters and noted == [0]
+        noted.clear()
         signal.signal(signal.SIGTERM, lambda signum, _: noted.append(signum))  # a program's own
-        monkeypatch.setattr(ray, "shutdown", lambda: noted.append(0))
         runtime = RayRuntime()
         with pytest.raises(KeyboardInterrupt):  # not a runtime that goes on as if started
             runtime.start()

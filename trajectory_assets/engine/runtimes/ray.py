@@ -185,9 +185,11 @@ class RayRuntime:
             if threading.current_thread() is threading.main_thread() and on_sigterm is not None:
                 signal.signal(signal.SIGTERM, on_sigterm)
         if terminated and callable(on_sigterm):
-            on_sigterm(signal.SIGTERM, None)  # as the handler Ray replaced would have
-            ray.shutdown()  # a handler that only noted it: Ray half started is no runtime
-            raise KeyboardInterrupt
+            try:
+                on_sigterm(signal.SIGTERM, None)  # as the handler Ray replaced would have
+            finally:
+                ray.shutdown()  # Ray half started is no runtime
+            raise KeyboardInterrupt  # (a handler that only noted it)
         self.start_seconds = time.perf_counter() - started
         self._started = True
 
