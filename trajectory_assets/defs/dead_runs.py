@@ -56,9 +56,13 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         if run is None or run.is_finished:  # a run that ended meanwhile keeps its status
             continue
         process = worker(run).rsplit(":", 1)[0]
-        instance.report_run_failed(
-            run, f"its process ({process}) ended outside Dagster: a restart, a kill, out of memory"
-        )
+        fail_dead_run(instance, run, process)
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         said.append(f"run {run.run_id} failed: its process ({process}) ended outside Dagster")
     return said
+
+
+def fail_dead_run(instance: dg.DagsterInstance, run: dg.DagsterRun, process: str) -> None:
+    """Record the run failed, its process (`host:pid`) gone: run retries launch it again."""
+    ended_how = "a restart, a kill, out of memory"
+    instance.report_run_failed(run, f"its process ({process}) ended outside Dagster: {ended_how}")
