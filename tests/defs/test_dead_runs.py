@@ -113,3 +113,28 @@ def test_a_process_whose_start_cannot_be_read_is_not_taken_for_ended(
     assert not ended(me)
     monkeypatch.setattr("trajectory_assets.lake.processes._started", lambda pid: "")
     assert not ended(me)
+
+
+def test_each_location_fails_its_own_runs(tmp_path: Path) -> None:
+    """The sensors of two code locations failed one dead run at the same tick, twice."""
+    from dagster._core.remote_origin import (
+        GrpcServerCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
+
+    location = GrpcServerCodeLocationOrigin(host="localhost", port=4000, location_name="team")
+    repository = RemoteRepositoryOrigin(location, "__repository__")
+    home = new_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        dead = _ended_process()
+        run = dg.DagsterRun(
+            job_name="team_daily",
+            run_id="teams",
+            status=dg.DagsterRunStatus.STARTED,
+            tags={WORKER_TAG: f"teams {dead} {this_machine()}"},
+            remote_job_origin=RemoteJobOrigin(repository, "team_daily"),
+        )
+        instance.add_run(run)
+        assert fail_dead_runs(instance, "tier_b_location") == []  # another location's
+        assert len(fail_dead_runs(instance, "team")) == 1

@@ -45,11 +45,15 @@ def worker_ended(run: dg.DagsterRun) -> bool:
     return ended(worker(run))
 
 
-def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+def fail_dead_runs(instance: dg.DagsterInstance, location: str | None = None) -> list[str]:
     """Fail the runs in flight whose step's process of this machine has ended, freeing their
-    pool slots; a line for each."""
+    pool slots; a line for each. `location`: the code location judging, which leaves another
+    location's runs to that one's sensor (two sensors failed one run, at the same tick, twice)."""
     said = []
     for listed in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
+        origin = listed.remote_job_origin
+        if location and origin is not None and origin.location_name != location:
+            continue
         if not worker_ended(listed):
             continue
         run = instance.get_run_by_id(listed.run_id)  # its process gone, its end is stored:

@@ -106,7 +106,9 @@ def raw_changed_sensor(
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
         if (instance := tick_instance(context)) is not None:
-            for said in fail_dead_runs(instance):  # a dead run holds the pool for good
+            origin = context.code_location_origin
+            location = origin.location_name if origin is not None else None
+            for said in fail_dead_runs(instance, location):  # a dead run holds the pool
                 context.log.warning(said)
         the_lake = lake.lake()
         if refused := tick_refusal(context, the_lake.display()) or params_changed(
