@@ -133,9 +133,10 @@ def _not_sample_data(sample: "Lake") -> str | None:
     from trajectory_assets.lake.config import CONFIG, read_config
     from trajectory_assets.lake.layout import RAW_TABLE, REPORTS
     from trajectory_assets.lake.quarantine import REJECTED
+    from trajectory_assets.lake.wal import WAL
 
     fs = sample.fs
-    for kept in ("_serve", f"{REJECTED}/ingest", f"{REJECTED}/otlp", f"{REJECTED}/serve"):
+    for kept in (WAL, f"{REJECTED}/ingest", f"{REJECTED}/otlp", f"{REJECTED}/serve"):
         if fs.exists(sample.path(kept)):
             return sample.display(kept)
     for entry in fs.ls(sample.root, detail=True):
@@ -147,8 +148,8 @@ def _not_sample_data(sample: "Lake") -> str | None:
     config = read_config(sample)
     if config is not None and (config.params or config.defs):
         return f"{sample.display(CONFIG)}'s params or defs"
-    if fs.exists(sample.path("raw_events")):
-        for path in fs.find(sample.path("raw_events")):
+    if fs.exists(sample.path(RAW_TABLE)):
+        for path in fs.find(sample.path(RAW_TABLE)):
             name = posixpath.basename(path)
             if not name.startswith(".") and not SAMPLE_FILE.fullmatch(name):
                 return sample.display_path(path)

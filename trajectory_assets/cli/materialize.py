@@ -366,7 +366,6 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
 def _stopped(instance: "dg.DagsterInstance", run_id: str, failed_checks: list[str]) -> Interrupted:
     """Ctrl+C: the run recorded Canceled, not Failure (stopped in its step), nor left Not
     started for good (stopped while Dagster created it), and what stays."""
-
     from trajectory_assets.defs.stops import STOPPED
 
     for line in failed_checks:  # of the stretches before, which did commit

@@ -75,7 +75,7 @@ def roll_forward(
                 continue
             other_code = any(r.code != op.code_digest for r in receipts)  # (an older
             # release's receipts name none)
-            if other_code and not _begun(lake, specs, intent, day, attempt.key):
+            if other_code and not _committed_by(lake, specs, intent, day, attempt.key):
                 discard(attempt)
                 progress(
                     f"{op.name} dt={day}: the interrupted commit {attempt.key} was computed by "
@@ -100,14 +100,18 @@ def roll_forward(
             finish(attempt)
 
 
-def _begun(lake: Lake, specs: Mapping[str, TableSpec], intent: Intent, day: str, key: str) -> bool:
-    """Whether the interrupted commit committed any of its tables: then it is completed
-    whatever computed it, so that the operator's tables never disagree."""
+def _committed_by(
+    lake: Lake, specs: Mapping[str, TableSpec], intent: Intent, day: str, key: str
+) -> list[str]:
+    """The intent's tables whose day the interrupted commit `key` committed (an older version's
+    intent may name a table the operator no longer writes). One committed, the commit is
+    completed whatever computed it, so that the operator's tables never disagree."""
     catalog = Catalog(lake, specs)
-    return any(
-        t in specs and getattr(catalog.state(t, day), "attempt", None) == key
+    return [
+        t
         for t in intent["tables"]
-    )
+        if t in specs and getattr(catalog.state(t, day), "attempt", None) == key
+    ]
 
 
 def _without_receipts(
@@ -115,13 +119,8 @@ def _without_receipts(
 ) -> str:
     """What dropping an intent whose receipts are gone leaves: the tables it committed before
     its clean-up was interrupted are its own; any other is computed anew by this run."""
-    specs = {t.name: t for t in op.outputs}  # an older version's intent may name another table
-    catalog = Catalog(lake, specs)
-    others = [
-        t
-        for t in intent["tables"]
-        if t not in specs or getattr(catalog.state(t, day), "attempt", None) != key
-    ]
+    committed = _committed_by(lake, {t.name: t for t in op.outputs}, intent, day, key)
+    others = [t for t in intent["tables"] if t not in committed]
     left = (
         f"{', '.join(others)} not committed by it: computed anew"
         if others

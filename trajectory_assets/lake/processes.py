@@ -26,24 +26,29 @@ def running_elsewhere(process: str) -> int | None:
     """The process id `host:pid:start` names when it is another process of this machine that
     still runs, the very one that wrote it (not a later one given its id); None for an ended
     process, another machine's, or an empty name."""
-    host, _, rest = process.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+    pid, started = _of_this_machine(process)
+    if pid is None or pid == os.getpid():
         return None
-    return int(pid) if alive(int(pid)) and _started(int(pid)) == started else None
+    return pid if alive(pid) and _started(pid) == started else None
 
 
 def ended(process: str) -> bool:
     """`host:pid:start` names a process of this machine that has ended: its id is free, or
     given to a later process (a restarted container reuses ids)."""
+    pid, started = _of_this_machine(process)
+    if pid is None or not started:
+        return False
+    if not alive(pid):
+        return True
+    now = _started(pid)  # '' where /proc hides it (hidepid): not known to differ
+    return now != "" and now != started
+
+
+def _of_this_machine(process: str) -> tuple[int | None, str]:
+    """The pid and start `host:pid:start` names, the pid None for another host's or none."""
     host, _, rest = process.partition(":")
     pid, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid.isdigit() or not started:
-        return False
-    if not alive(int(pid)):
-        return True
-    now = _started(int(pid))  # '' where /proc hides it (hidepid): not known to differ
-    return now != "" and now != started
+    return (int(pid) if host == socket.gethostname() and pid.isdigit() else None), started
 
 
 def alive(pid: int) -> bool:
