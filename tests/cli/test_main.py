@@ -166,9 +166,10 @@ def test_storage_that_refuses_the_lake_is_one_line_naming_the_settings(
     assert main(["tables", "--lake", "s3://bucket/lake"]) == 1
     err = capsys.readouterr().err
     assert err == (
-        "error: the lake's storage cannot be reached: Partial credentials found in env, missing: "
-        "AWS_SECRET_ACCESS_KEY (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for an "
-        "S3-compatible store, TRAJECTORY_ASSETS_S3_ENDPOINT_URL)\n"
+        "error: the lake's store cannot be used with these settings: Partial credentials found "
+        "in env, missing: AWS_SECRET_ACCESS_KEY (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+        "the lake's s3:// URI and, for an S3-compatible store, "
+        "TRAJECTORY_ASSETS_S3_ENDPOINT_URL)\n"
     )
 
 
@@ -189,9 +190,12 @@ def test_a_store_that_stops_answering_fails_after_a_few_attempts_in_one_line(
         assert main(["tables", "--lake", "s3://bucket/lake"]) == 1
     assert server.connections == 6  # 3 of botocore's standard retries, twice
     err = capsys.readouterr().err
-    assert err.startswith("error: the lake's storage does not answer: Read timeout on endpoint")
+    assert err.startswith(
+        "error: the lake's store failed or does not answer: Read timeout on endpoint"
+    )
     assert err.endswith(
-        "(is the store up, and is TRAJECTORY_ASSETS_S3_ENDPOINT_URL its address?)\n"
+        "(is the store up, and is TRAJECTORY_ASSETS_S3_ENDPOINT_URL its address? Once it works, "
+        "run the same command again: it finishes what this run left)\n"
     )
 
 
@@ -385,23 +389,33 @@ def test_a_read_only_dagster_instance_is_named_as_such(
 
 
 @pytest.mark.parametrize(
-    ("code", "said"),
+    ("code", "status", "said"),
     [
-        ("InvalidAccessKeyId", "the lake's storage refused this access: "),
-        ("403", "the lake's storage refused this access: "),
-        ("NoSuchBucket", "the lake's bucket does not exist: "),
+        ("InvalidAccessKeyId", 403, "the lake's store refused this access: "),
+        ("403", 403, "the lake's store refused this access: "),
+        ("NoSuchBucket", 404, "the lake's bucket does not exist: "),
+        ("InvalidArgument", 400, "the lake's store cannot be used with these settings: "),
+        ("SlowDown", 503, "the lake's store failed or does not answer: "),
+        ("InternalError", 500, "the lake's store failed or does not answer: "),
     ],
 )
 def test_a_store_refusing_the_credentials_or_missing_the_bucket_says_which(
-    code: str, said: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    code: str,
+    status: int,
+    said: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A wrong key said `permission denied: Forbidden` (s3fs' PermissionError, before the
-    botocore error it was raised from), a missing bucket that the credentials were wrong."""
+    botocore error it was raised from), a missing bucket that the credentials were wrong, and a
+    store's own failure (5xx) that the credentials were to check."""
     from botocore.exceptions import ClientError
     from s3fs.errors import translate_boto_error
 
     def refused(*args: object, **kwargs: object) -> None:
-        error = ClientError({"Error": {"Code": code, "Message": "Forbidden"}}, "HeadObject")
+        metadata = {"HTTPStatusCode": status}
+        response = {"Error": {"Code": code, "Message": "Forbidden"}, "ResponseMetadata": metadata}
+        error = ClientError(response, "HeadObject")
         raise translate_boto_error(error)
 
     monkeypatch.setattr("trajectory_assets.cli.tables.open_lake", refused)

@@ -50,19 +50,24 @@ def test_a_store_that_failed_a_commit_is_said_in_one_line_with_what_to_do() -> N
     except OSError:
         said = error_text(serializable_error_info_from_exc_info(sys.exc_info()))
     assert said == (
-        "Generic S3 error: Error performing list request on lake/sessions/_delta_log in 90.27s, "
-        "after 2 retries: operation timed out (the lake's store failed or did not answer: once "
-        "it works, run the same command again; it finishes what this run left)"
+        "the lake's store failed or does not answer: Generic S3 error: Error performing list "
+        "request on lake/sessions/_delta_log in 90.27s, after 2 retries: operation timed out (is "
+        "the store up, and is TRAJECTORY_ASSETS_S3_ENDPOINT_URL its address? Once it works, run "
+        "the same command again: it finishes what this run left)"
     )
 
 
 @pytest.mark.parametrize(
     ("status", "code", "advice"),
     [
-        ("404 Not Found", "NoSuchBucket", "the lake's bucket does not exist: create it"),
-        ("403 Forbidden", "InvalidAccessKeyId", "the lake's store refused this access: check"),
-        ("400 Bad Request", "InvalidArgument", "the lake's store refused the request)"),
-        ("503 Service Unavailable", "SlowDown", "the lake's store failed or did not answer"),
+        ("404 Not Found", "NoSuchBucket", "the lake's bucket does not exist"),
+        ("403 Forbidden", "InvalidAccessKeyId", "the lake's store refused this access"),
+        (
+            "400 Bad Request",
+            "InvalidArgument",
+            "the lake's store cannot be used with these settings",
+        ),
+        ("503 Service Unavailable", "SlowDown", "the lake's store failed or does not answer"),
     ],
 )
 def test_a_store_refusing_a_run_is_not_said_to_pass(status: str, code: str, advice: str) -> None:
@@ -76,7 +81,7 @@ def test_a_store_refusing_a_run_is_not_said_to_pass(status: str, code: str, advi
         raise OSError(message)
     except OSError:
         said = error_text(serializable_error_info_from_exc_info(sys.exc_info()))
-    assert said.startswith(f"{message} ({advice}")
+    assert said.startswith(f"{advice}: {message} (")
 
 
 def test_a_message_over_lines_keeps_them() -> None:

@@ -181,17 +181,6 @@ def say(text: str = "") -> None:
     click.echo(shown(text))
 
 
-REFUSED_CREDENTIALS = {
-    "AccessDenied",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "InvalidToken",
-    "ExpiredToken",
-    "403",
-}
-"""Codes of S3's refusals of a request's credentials or their permissions."""
-
-
 def plain_chain(message: str) -> str:
     """A Rust error chain (`outer` then `↳ cause` lines, in terminal colours) as one line."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", message)

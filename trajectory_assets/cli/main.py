@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from trajectory_assets import __version__
-from trajectory_assets.cli.common import INTERRUPTED, REFUSED_CREDENTIALS, CliError, plain_chain
+from trajectory_assets.cli.common import INTERRUPTED, CliError, plain_chain
 from trajectory_assets.cli.demo import demo
 from trajectory_assets.cli.explain import explain
 from trajectory_assets.cli.forget import forget
@@ -140,7 +140,7 @@ def _storage_problem(exc: BaseException) -> str | None:
     """A lake its storage refuses (credentials, endpoint, permissions), or a Dagster instance
     whose database fails (PostgreSQL stopped, SQLite unreadable), is a setting or an outage to
     fix, not a bug: one line saying which, instead of botocore's or SQLAlchemy's traceback."""
-    from trajectory_assets.lake.fs import S3_ENDPOINT_URL_ENV
+    from trajectory_assets.cli.store_advice import store_message
 
     seen: BaseException | None = exc
     for _ in range(10):  # the exception and what it was raised from
@@ -149,25 +149,9 @@ def _storage_problem(exc: BaseException) -> str | None:
         if type(seen).__module__.startswith(("botocore.", "aiobotocore.")):
             response = getattr(seen, "response", None) or {}
             code = str(response.get("Error", {}).get("Code", ""))
-            if code == "NoSuchBucket":
-                return (
-                    f"the lake's bucket does not exist: {seen} (create it, or correct the "
-                    f"bucket in the lake's s3:// URI; {S3_ENDPOINT_URL_ENV} names the store)"
-                )
-            if code in REFUSED_CREDENTIALS:
-                return (
-                    f"the lake's storage refused this access: {seen} (check AWS_ACCESS_KEY_ID "
-                    "and AWS_SECRET_ACCESS_KEY, and that they may read and write the bucket)"
-                )
-            if _no_answer(seen):
-                return (
-                    f"the lake's storage does not answer: {seen} (is the store up, and is "
-                    f"{S3_ENDPOINT_URL_ENV} its address?)"
-                )
-            return (
-                f"the lake's storage cannot be reached: {seen} (check AWS_ACCESS_KEY_ID, "
-                f"AWS_SECRET_ACCESS_KEY and, for an S3-compatible store, {S3_ENDPOINT_URL_ENV})"
-            )
+            status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            outage = _no_answer(seen) or status >= 500 or status in (408, 429)
+            return store_message(str(seen), code=code, refused=not outage)
         kind = type(seen)
         if kind.__name__ in DATABASE_DOWN and kind.__module__.startswith(DATABASE_LIBRARIES):
             said = str(seen).splitlines()[0] if str(seen) else type(seen).__name__

@@ -6,7 +6,8 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from trajectory_assets.cli.common import REFUSED_CREDENTIALS, REPORT, plain_chain, say
+from trajectory_assets.cli.common import REPORT, plain_chain, say
+from trajectory_assets.cli.store_advice import store_message
 from trajectory_assets.errors import first_few
 
 if TYPE_CHECKING:
@@ -139,32 +140,19 @@ def error_text(error: "SerializableErrorInfo") -> str:
     if "↳" in said or "\x1b[" in said:  # Delta Lake's Rust chain, in terminal colours
         said = plain_chain(said)
     if STORE_FAILED.search(said):
-        return f"{said} ({_store_advice(said)})"
+        code = re.search(r"<Code>(\w+)</Code>", said)
+        status = re.search(r"status code: (\d{3})", said) or re.search(
+            r"\b(4\d\d) [A-Z][a-z]", said
+        )
+        refused = bool(
+            status and status.group(1).startswith("4") and status.group(1) not in ("408", "429")
+        )
+        return store_message(said, code=code.group(1) if code else "", refused=refused)
     return said or name or "an error"
 
 
 STORE_FAILED = re.compile(r"Generic S3 error|Error performing \w+ request|error sending request")
 """How Delta Lake's object store client says a request failed, after its retries."""
-
-
-def _store_advice(said: str) -> str:
-    """What to do about a request the lake's store failed: a refusal is the settings', and
-    running again changes nothing; an outage passes."""
-    code = re.search(r"<Code>(\w+)</Code>", said)
-    status = re.search(r"status code: (\d{3})", said) or re.search(r"\b(4\d\d) [A-Z][a-z]", said)
-    if code and code.group(1) == "NoSuchBucket":
-        return "the lake's bucket does not exist: create it, or correct the lake's s3:// URI"
-    if code and code.group(1) in REFUSED_CREDENTIALS:
-        return (
-            "the lake's store refused this access: check AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY, and that they may read and write the bucket"
-        )
-    if status and status.group(1).startswith("4") and status.group(1) not in ("408", "429"):
-        return "the lake's store refused the request"
-    return (
-        "the lake's store failed or did not answer: once it works, run the same command "
-        "again; it finishes what this run left"
-    )
 
 
 def summary_lines(
