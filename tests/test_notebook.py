@@ -36,7 +36,6 @@ class SessionsPerApp(ta.Operator):
 
     name, version = "sessions_per_app", "1"
     inputs = ("sessions",)
-    requires = None
     outputs = (PER_APP,)
     scale = 1
 
@@ -262,8 +261,8 @@ def test_reads_of_what_was_never_materialized_say_so(built: Lake) -> None:
 
 
 def test_the_packages_docstring_example_runs_as_written(built: Lake) -> None:
-    """help(trajectory_assets) showed an operator without `requires = None`, which every
-    definitions load refused (batches of whole sessions need `raw_events`)."""
+    """help(trajectory_assets) once showed an operator that every definitions load refused: its
+    example is run as written."""
     import dagster as dg
 
     text = ta.__doc__ or ""

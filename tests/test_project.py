@@ -24,7 +24,7 @@ import trajectory_assets as ta
 class Apps(ta.Operator):
     """One row per app of the day, from the built-in sessions."""
 
-    name, version, inputs, requires = "apps", "1", ("sessions",), None
+    name, version, inputs = "apps", "1", ("sessions",)
     outputs = (
         ta.TableSpec(
             "apps",
@@ -50,7 +50,7 @@ import trajectory_assets as ta
 class AppCount(ta.Operator):
     """A table of a table of another module: each app's name, counted in characters."""
 
-    name, version, inputs, requires = "app_count", "1", ("apps",), None
+    name, version, inputs = "app_count", "1", ("apps",)
     outputs = (
         ta.TableSpec(
             "app_count",

@@ -18,7 +18,6 @@ The public API, for your own tables (see examples/ and the README):
 
     class SlowTurns(ta.Operator):          # a pure function of a batch of rows
         name, version, inputs = "slow_turns", "1", ("turns",)
-        requires = None                    # any rows of the day, not whole raw sessions
         outputs = (SLOW_TURNS,)
 
         def transform(self, ctx: ta.OpContext, batch: ta.Batch) -> pa.Table:
@@ -33,7 +32,7 @@ Importing the package is cheap: Arrow, Ray, Dagster and DuckDB load only where t
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.5.5"
+__version__ = "0.5.6"
 
 __all__ = [
     "BUILTIN_OPERATORS",

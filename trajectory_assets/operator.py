@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
@@ -38,8 +38,8 @@ class Operator:
       when it has any; part of every checkpoint key).
     - `outputs`: the `TableSpec`s it writes, all committed together for a day.
     - `inputs`: `raw_events` and/or tables; the first is the one batches are planned on. With
-      `raw_events` first, `requires="session"` gives batches of whole sessions, and any other
-      input table arrives filtered to the batch's sessions.
+      `raw_events` first, batches are whole sessions, and any other input table arrives
+      filtered to the batch's sessions; with a table first, batches are its day's files.
     - Two-phase operators set `partial_schema`: `transform` returns partial aggregates per
       batch, and `merge` turns all partials of a day into the outputs.
     - `raw_columns`: the raw columns it reads (None: all); the rest are never decoded.
@@ -61,7 +61,6 @@ class Operator:
     outputs: ClassVar[tuple[TableSpec, ...]]
     output_names: ClassVar[tuple[str, ...]]
     inputs: ClassVar[tuple[str, ...]] = ("raw_events",)
-    requires: ClassVar[Literal["session"] | None] = "session"
     partial_schema: ClassVar[pa.Schema | None] = None
     raw_columns: ClassVar[tuple[str, ...] | None] = None  # None: every raw column
     lake_files: ClassVar[tuple[str, ...]] = ()

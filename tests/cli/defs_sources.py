@@ -10,7 +10,7 @@ import trajectory_assets as ta
 class Dying(ta.Operator):
     """Its batch's process exits, as one the kernel killed for memory does."""
 
-    name, version, inputs, requires = "dying", "1", ("raw_events",), None
+    name, version, inputs = "dying", "1", ("raw_events",)
     outputs = (
         ta.TableSpec(
             "dying",
@@ -38,7 +38,7 @@ class PerApp(ta.Operator):
     own: the rows repeat a key only across batches, which the unique_keys check finds after the
     commit (a repeat within a batch is refused before it)."""
 
-    name, version, inputs, requires = "per_app", "1", ("raw_events",), None
+    name, version, inputs = "per_app", "1", ("raw_events",)
     outputs = (
         ta.TableSpec(
             "per_app",

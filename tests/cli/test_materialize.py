@@ -392,7 +392,7 @@ import trajectory_assets as ta
 class SessionCounts(ta.Operator):
     """Events per session, counted as {kind}."""
 
-    name, version, inputs, requires = "session_counts", "{version}", ("sessions",), None
+    name, version, inputs = "session_counts", "{version}", ("sessions",)
     outputs = (
         ta.TableSpec(
             "session_counts",

@@ -174,7 +174,7 @@ import trajectory_assets as ta
 
 
 class Features(ta.Operator):
-    name, version, inputs, requires = "feature_keys", "1", ("turn_features",), None
+    name, version, inputs = "feature_keys", "1", ("turn_features",)
     outputs = (
         ta.TableSpec(
             "feature_keys",

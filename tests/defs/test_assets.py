@@ -222,7 +222,7 @@ def test_parameters_and_price_overrides_are_part_of_the_code_version(lake: Lake)
 class SessionCount(ta.Operator):
     """Sessions per app: committed in the run's first round."""
 
-    name, version, inputs, requires = "session_count", "1", ("sessions",), None
+    name, version, inputs = "session_count", "1", ("sessions",)
     outputs = (
         ta.TableSpec(
             "session_count",

@@ -36,7 +36,7 @@ def test_the_launchpad_opens_with_every_default_spelled_out() -> None:
 class Tuned(ta.Operator):
     """Parameters as a user writes them: annotated, with defaults of another type or None."""
 
-    name, version, inputs, requires = "tuned", "1", ("turns",), None
+    name, version, inputs = "tuned", "1", ("turns",)
     outputs = (
         ta.TableSpec(
             "tuned",

@@ -304,7 +304,7 @@ def test_days_written_before_a_column_was_declared_are_requested_again(lake: Lak
 
     def counts(*extra: str) -> ta.Operator:
         class TurnCounts(ta.Operator):
-            name, version, inputs, requires = "turn_counts", "1", ("turns",), None
+            name, version, inputs = "turn_counts", "1", ("turns",)
             columns = [ta.column(c, pa.string(), "") for c in ("dt", "app_id", "session_id")]
             outputs = (
                 ta.TableSpec(

@@ -32,7 +32,6 @@ class PerSession(ta.Operator):
     name = "per_session"
     version = "1"
     inputs = ("sessions",)
-    requires = None
     outputs = (SPEC,)
 
     def transform(self, ctx: ta.OpContext, batch: ta.Batch) -> pa.Table:

@@ -19,7 +19,7 @@ def operator(name: str, outputs: tuple[ta.TableSpec, ...], inputs: tuple[str, ..
     class Made(ta.Operator):
         pass
 
-    Made.name, Made.version, Made.inputs, Made.requires = name, "1", inputs, None
+    Made.name, Made.version, Made.inputs = name, "1", inputs
     Made.outputs = outputs
     Made.output_names = tuple(t.name for t in outputs)
     return Made()
@@ -178,20 +178,18 @@ def test_every_cycle_is_named() -> None:
     assert "- operators c -> c: their inputs form a cycle" in str(raised.value)
 
 
-def test_session_batches_need_raw_events_first_and_a_partial_schema_needs_a_merge() -> None:
+def test_a_partial_schema_needs_a_merge() -> None:
     mine = operator("mine", (table("mine"),), ("turns",))
-    type(mine).requires = "session"
     type(mine).partial_schema = GOOD
     with pytest.raises(DefinitionError) as caught:
         Registry.build([mine], OPERATORS)
-    assert "whole sessions need `raw_events` first" in str(caught.value)
     assert "has a `partial_schema` but no `merge`" in str(caught.value)
 
 
 class Windowed(ta.Operator):
     """`params` that name no constructor argument, and an argument left out of them."""
 
-    name, version, inputs, requires = "windowed", "1", ("sessions",), None
+    name, version, inputs = "windowed", "1", ("sessions",)
     outputs = (ta.TableSpec("windowed", GOOD, ("app_id",), ("app_id", "session_id"), "test"),)
 
     def __init__(self, window_days: int = 2, note: str = "") -> None:

@@ -68,7 +68,6 @@ def test_a_window_over_raw_events_is_refused() -> None:
     class RawWindow(ModelComparisons):
         name = "raw_window"
         inputs = ("raw_events",)
-        requires = None
         outputs = (replace(MODEL_COMPARISONS_TABLE, name="raw_window"),)
 
     op = RawWindow(window_days=3)

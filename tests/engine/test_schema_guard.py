@@ -43,7 +43,7 @@ def turn_counts(
     select = "".join(f", {sql} AS {name}" for name, _, sql in extra)
 
     class TurnCounts(ta.Operator):
-        name, inputs, requires = "turn_counts", ("turns",), None
+        name, inputs = "turn_counts", ("turns",)
         outputs = (
             ta.TableSpec(
                 "turn_counts",
@@ -173,7 +173,7 @@ def test_a_column_added_upstream_reads_as_null_on_older_days_downstream(lake: La
     run_operator(turn_counts(pa.int64(), "2", extra=(("label", pa.string(), "'x'"),)), lake, [DAY2])
 
     class Labels(ta.Operator):
-        name, version, inputs, requires = "labels", "1", ("turn_counts",), None
+        name, version, inputs = "labels", "1", ("turn_counts",)
         outputs = (
             ta.TableSpec(
                 "labels",

@@ -126,8 +126,6 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
                 problems.append(f"- {where}: output {spec.name!r} is already written by {other!r}")
             writers.setdefault(spec.name, op.name)
             problems += [f"- {where}: output {spec.name!r}: {p}" for p in table_problems(spec)]
-        if op.requires == "session" and op.inputs[:1] != (RAW_TABLE,):
-            problems.append(f"- {where}: batches of whole sessions need `raw_events` first")
         if op.lookback_days and op.inputs[:1] == (RAW_TABLE,):
             problems.append(f"- {where}: a rolling window (`lookback_days`) reads a table")
         if op.lookback_days < 0:

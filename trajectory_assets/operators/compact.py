@@ -33,7 +33,6 @@ class Compact(Operator):
     version = "2"  # 2: the `unreadable` column
     outputs = (RAW_COMPACTED_TABLE,)
     inputs = ("raw_events",)
-    requires = "session"
 
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:
         return batch.arrow()

@@ -87,7 +87,6 @@ class DecisionSteps(Operator):
     # 5: tabs and line ends trimmed too; 6: strict JSON payloads
     outputs = (DECISION_STEPS_TABLE,)
     inputs = ("raw_events",)
-    requires = "session"
     raw_columns = VALIDATION_COLUMNS
 
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:

@@ -172,7 +172,6 @@ class EvalRuns(Operator):
     version = "2"
     outputs = (EVAL_RUNS_TABLE,)
     inputs = ("sessions",)
-    requires = None
     partial_schema = EVAL_PARTIALS
 
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:

@@ -185,7 +185,6 @@ class ModelComparisons(Operator):
     version = "2"
     outputs = (MODEL_COMPARISONS_TABLE,)
     inputs = ("sessions",)
-    requires = None
     partial_schema = MODEL_COMPARISON_PARTIALS
 
     def __init__(self, window_days: int = 1) -> None:

@@ -228,7 +228,6 @@ class Sessionize(Operator):
         TOOL_CALLS_TABLE,
     )
     inputs = ("raw_events",)
-    requires = "session"
     lake_files = (OVERRIDES_FILE,)
 
     def __init__(self, identical_run_threshold: int = 3, ping_pong_threshold: int = 4) -> None:

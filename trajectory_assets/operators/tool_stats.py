@@ -134,7 +134,6 @@ class ToolStats(Operator):
     version = "2"  # 2: a blank tool name is `unknown` (it was a tool named "")
     outputs = (TOOL_STATS_TABLE,)
     inputs = ("tool_calls",)
-    requires = None
     partial_schema = TOOL_STATS_PARTIALS
 
     def transform(self, ctx: OpContext, batch: Batch) -> pa.Table:

@@ -137,7 +137,6 @@ class TurnFeatures(Operator):
     version = "5"  # 4: a negative turn_index is rejected; 5: strict JSON payloads
     outputs = (TURN_FEATURES_TABLE,)
     inputs = ("raw_events", "turns")
-    requires = "session"
     raw_columns = (*VALIDATION_COLUMNS, "tool_name")
 
     def __init__(self, identical_run_threshold: int = 3, ping_pong_threshold: int = 4) -> None:

@@ -76,7 +76,6 @@ class SlowTurns(ta.Operator):
     name = "slow_turns"
     version = "1"
     inputs = ("turns", "sessions")
-    requires = None
     outputs = (SLOW_TURNS,)
 
     def __init__(self, ttft_ms: float = 2000.0, latency_ms: float = 20000.0) -> None:
@@ -129,7 +128,6 @@ class ModelUsage(ta.Operator):
     name = "model_usage"
     version = "1"
     inputs = ("llm_calls",)
-    requires = None
     outputs = (MODEL_USAGE, MODEL_SWITCHES)
     partial_schema = PARTIALS
 
