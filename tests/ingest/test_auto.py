@@ -63,10 +63,11 @@ def test_a_mixed_folder_imports_its_logs_and_reports_the_rest(
         str(tmp_path / "lake"), "auto", [root], planned=planned.append, progress=seen.append
     )
     assert sorted(map(str, logs)) == sorted(f.path for f in report.ok)
-    assert sorted(map(str, sidecars)) == sorted(f.path for f in report.not_logs)
+    not_logs = [f for f in report.files if f.status == "skipped"]
+    assert sorted(map(str, sidecars)) == sorted(f.path for f in not_logs)
     assert [f.path for f in report.failed] == list(map(str, broken))
     assert "merge-conflict" in report.failed[0].reason
-    reasons = {Path(f.path).name: f.reason for f in report.not_logs}
+    reasons = {Path(f.path).name: f.reason for f in not_logs}
     assert "logs.json" in reasons["logs.json"] and "eval-set" in reasons["eval-set.json"]
     assert reasons[".eval-set-id"] == reasons["README.md"] == "not JSON"
     assert ".git" not in str(planned)  # hidden folders are not searched

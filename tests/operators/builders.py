@@ -3,7 +3,7 @@
 import datetime as dt
 import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -16,8 +16,6 @@ from trajectory_assets.lake.staging import PARTIALS
 from trajectory_assets.operator import OpContext, Operator
 from trajectory_assets.operators import EvalRuns, Sessionize, TurnFeatures
 from trajectory_assets.operators.call_cost import priced_calls_sql
-from trajectory_assets.operators.price_overrides import PriceOverride
-from trajectory_assets.operators.pricing import price_table
 from trajectory_assets.operators.session_tables import SESSIONS
 from trajectory_assets.schema import EVENTS
 
@@ -254,11 +252,3 @@ def price_with_sql(calls: list[dict[str, Any]], prices: pa.Table) -> list[float 
         batch.close()
     by_id = dict(zip(got["event_id"].to_pylist(), got["cost_usd"].to_pylist(), strict=True))
     return [by_id[f"e{i}"] for i in range(len(calls))]
-
-
-def prices_for_events(events: pa.Table, overrides: Sequence[PriceOverride] = ()) -> pa.Table:
-    """The price table of a batch of raw events (schema EVENTS), as `sessionize` builds it."""
-    import pyarrow.compute as pc
-
-    calls = events.filter(pc.equal(events["event_type"], "llm_call"))
-    return price_table(pc.unique(calls["model"]).to_pylist(), overrides)

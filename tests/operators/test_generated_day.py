@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.operators.builders import prices_for_events, run_two_phase
+from tests.operators.builders import run_two_phase
 from trajectory_assets.batch import Batch
 from trajectory_assets.engine.outputs import normalise
 from trajectory_assets.lake.fs import Lake
@@ -72,7 +72,7 @@ def _sessionize(events: pa.Table, n_batches: int) -> dict[str, pa.Table]:
             )
         ]
         part = events.filter(pa.array(mask))
-        batch = Batch({"events": part, "prices": prices_for_events(part)})
+        batch = Batch({"events": part})
         try:
             for name, table in normalise(
                 op, op.transform(OpContext(DAY, f"b{b}"), batch), DAY

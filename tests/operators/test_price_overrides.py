@@ -12,7 +12,6 @@ from tests.operators.builders import (
     llm,
     one,
     price_with_sql,
-    prices_for_events,
     run,
 )
 from trajectory_assets.errors import SettingError
@@ -282,12 +281,12 @@ def test_a_discount_of_a_model_no_database_prices_is_refused() -> None:
         Sessionize().with_lake_files({"prices.yaml": text})
 
 
-def test_sessionize_uses_the_price_table_of_its_batch():
-    overrides = parse_overrides(OVERRIDES_YAML)
+def test_sessionize_prices_with_the_lakes_overrides():
     events = events_table([llm(0, model="my-finetune", input_tokens=1_000_000)])
     without = one(run(Sessionize(), events=events)["llm_calls"])
     assert without["cost_usd"] is None
-    with_prices = run(Sessionize(), events=events, prices=prices_for_events(events, overrides))
+    priced = Sessionize().with_lake_files({"prices.yaml": OVERRIDES_YAML})
+    with_prices = run(priced, events=events)
     assert one(with_prices["llm_calls"])["cost_usd"] == pytest.approx(1.0)
     assert one(with_prices["sessions"])["n_llm_calls_unpriced"] == 0
 

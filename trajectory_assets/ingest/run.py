@@ -83,11 +83,6 @@ class IngestReport:
         return [f for f in self.files if f.status == "failed"]
 
     @property
-    def not_logs(self) -> list[FileResult]:
-        """Files skipped because they are no log of a known format."""
-        return [f for f in self.files if f.status == "skipped"]
-
-    @property
     def events_written(self) -> int:
         return sum(f.written for f in self.files)
 

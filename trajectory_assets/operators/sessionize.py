@@ -8,8 +8,7 @@ and `turns.cost_usd` and `sessions.cost_usd` are sums of exactly those rows.
 
 Prices: the pinned genai-prices database, overridden by the lake's `prices.yaml` when it has one
 (the engine reads the file once per run and hands it over through `with_lake_files`, so the
-transform stays pure). A batch may also carry its own `prices` table (schema `pricing.PRICES`),
-which tests use to pin exact rates.
+transform stays pure).
 """
 
 from collections.abc import Mapping
@@ -94,14 +93,17 @@ SELECT {CALL_COLUMNS}, request_id, model, ttft_ms, latency_ms, input_tokens, out
 FROM clean WHERE {LLM}
 """
 
+LAST_CALL_RN = f"""max(rn) FILTER (WHERE event_type IN ('llm_call', 'tool_call'))
+    OVER (PARTITION BY {SESSION}) AS last_call_rn"""
+"""The session's last call, after which an error is terminal: one definition, so `tool_calls`
+and `errors` agree on `is_terminal`."""
+
 TOOL_CALLS = f"""
 SELECT {CALL_COLUMNS}, tool_name, tool_latency_ms, error_type, error_code,
     {ARGUMENTS_HASH} AS arguments_hash,
     error_type IS NOT NULL AND last_call_rn <= rn AS is_terminal
 FROM (
-    SELECT *, max(rn) FILTER (WHERE event_type IN ('llm_call', 'tool_call'))
-        OVER (PARTITION BY {SESSION}) AS last_call_rn
-    FROM clean
+    SELECT *, {LAST_CALL_RN} FROM clean
 ) WHERE {TOOL}
 """
 """`is_terminal` as in `errors`: an erroring call after which no llm_call or tool_call comes."""
@@ -194,8 +196,7 @@ SELECT dt, app_id, error_type, session_id, turn_index, event_id, ts, rn AS event
 FROM (
     SELECT *, {payload("message")} AS message,
         lag(event_type) OVER (PARTITION BY {SESSION} ORDER BY rn) AS prev_event_type,
-        max(rn) FILTER (WHERE event_type IN ('llm_call', 'tool_call'))
-            OVER (PARTITION BY {SESSION}) AS last_call_rn
+        {LAST_CALL_RN}
     FROM clean
 ) WHERE error_type IS NOT NULL
 """
@@ -266,9 +267,8 @@ class Sessionize(Operator):
     def transform(self, ctx: OpContext, batch: Batch) -> dict[str, pa.Table]:
         con = batch.duckdb()
         con.execute(f"CREATE OR REPLACE TEMP TABLE clean AS {CLEAN_ERRORS}")
-        if "prices" not in batch.names:
-            models = con.sql(f"SELECT DISTINCT model FROM clean WHERE {LLM}").fetchall()
-            con.register("prices", price_table((m for (m,) in models), self.overrides))
+        models = con.sql(f"SELECT DISTINCT model FROM clean WHERE {LLM}").fetchall()
+        con.register("prices", price_table((m for (m,) in models), self.overrides))
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE priced AS {priced_calls_sql(f'({LLM_CALLS})', 'prices')}"
         )

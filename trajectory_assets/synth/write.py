@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
-from trajectory_assets.lake.fs import Lake, write_file_atomic
+from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
 from trajectory_assets.lake.raw_write import session_dir
 from trajectory_assets.schema import RAW_EVENTS
 from trajectory_assets.synth.config import SynthConfig, SynthSummary
@@ -117,9 +116,7 @@ def _write_day(lake: Lake, day: _Day) -> tuple[int, int]:
 
     def write_session(session: _SessionFiles) -> None:
         for f in session.files:  # whole or not at all: a run may list the day meanwhile
-            sink = pa.BufferOutputStream()
-            pq.write_table(slices[f.path], sink)
-            write_file_atomic(lake, f.path, sink.getvalue().to_pybytes(), durable=False)
+            write_file_atomic(lake, f.path, parquet_bytes(slices[f.path]), durable=False)
 
     workers = min(32, 4 * (os.cpu_count() or 4))
     with ThreadPoolExecutor(max_workers=workers) as pool:
