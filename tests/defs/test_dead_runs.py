@@ -15,8 +15,8 @@ from tests.lakes import DAY1
 from trajectory_assets.defs.assets import POOL
 from trajectory_assets.defs.dead_runs import WORKER_TAG, fail_dead_runs, worker
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.processes import ended, this_process_started
 from trajectory_assets.lake.wal_owners import this_machine
+from trajectory_assets.processes import ended, this_process_started
 
 
 def _ended_process() -> str:
@@ -111,7 +111,7 @@ def test_a_process_whose_start_cannot_be_read_is_not_taken_for_ended(
     given its id, and a healthy run was failed."""
     me = this_process_started()
     assert not ended(me)
-    monkeypatch.setattr("trajectory_assets.lake.processes._started", lambda pid: "")
+    monkeypatch.setattr("trajectory_assets.processes._started", lambda pid: "")
     assert not ended(me)
 
 

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from trajectory_assets.lake.fs import Lake
-from trajectory_assets.lake.processes import this_process_started
 from trajectory_assets.lake.wal import WriteAheadLog, entries, remove_taken
 from trajectory_assets.lake.wal_owners import HEARTBEAT_S, this_machine
+from trajectory_assets.processes import this_process_started
 
 
 def _folder(lake: Path, name: str, alive: dict[str, object] | bytes | None) -> str:

@@ -18,7 +18,7 @@ import dagster as dg
 from trajectory_assets.cli.common import tell
 from trajectory_assets.defs.dead_runs import fail_dead_run, worker, worker_ended
 from trajectory_assets.defs.stops import PROCESS_TAG
-from trajectory_assets.lake.processes import gone, this_process
+from trajectory_assets.processes import gone, this_process
 
 if TYPE_CHECKING:
     from dagster._core.storage.event_log.base import EventLogStorage

@@ -9,8 +9,8 @@ import multiprocessing
 
 import dagster as dg
 
-from trajectory_assets.lake.processes import ended, this_process_started
 from trajectory_assets.lake.wal_owners import this_machine
+from trajectory_assets.processes import ended, this_process_started
 
 WORKER_TAG = "trajectory_assets/worker"  # "<run id> host:pid:start <machine>" of the process
 # running the run's step: a retry of the run, which copies its tags, is not taken for the dead

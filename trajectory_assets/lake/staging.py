@@ -37,9 +37,9 @@ from trajectory_assets.lake.delta import (
 from trajectory_assets.lake.delta_history import OperatorCommitInfo
 from trajectory_assets.lake.fs import Lake, parquet_bytes, write_file_atomic
 from trajectory_assets.lake.layout import STAGING, partition_folder
-from trajectory_assets.lake.processes import running_elsewhere, this_process, this_process_started
 from trajectory_assets.lake.schemas import schema_digest
 from trajectory_assets.lake.stats import file_stats
+from trajectory_assets.processes import running_elsewhere, this_process, this_process_started
 from trajectory_assets.schema import TableSpec
 
 RECEIPTS = "_batches"

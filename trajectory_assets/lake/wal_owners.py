@@ -23,7 +23,7 @@ import time
 from typing import IO, TypedDict
 
 from trajectory_assets.lake.fs import Lake, write_file_atomic
-from trajectory_assets.lake.processes import running_elsewhere, this_process_started
+from trajectory_assets.processes import running_elsewhere, this_process_started
 
 ALIVE = "_alive"
 CLAIM = "_claim"
