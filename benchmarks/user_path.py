@@ -29,7 +29,7 @@ from benchmarks.lakes import LakeInfo, fresh_folder, fresh_work
 from benchmarks.procs import Measured, log_tail, run_measured
 from benchmarks.runlog import RunPhases, read_run
 from benchmarks.settings import ROOT
-from trajectory_assets.cli.common import INSTANCE_SETTINGS
+from trajectory_assets.cli.instance import INSTANCE_SETTINGS
 from trajectory_assets.operators import TABLES
 
 

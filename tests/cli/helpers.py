@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.lakes import DAY1
 from trajectory_assets.cli import main
-from trajectory_assets.cli.common import INSTANCE_SETTINGS
+from trajectory_assets.cli.instance import INSTANCE_SETTINGS
 
 CLI = [sys.executable, "-m", "trajectory_assets.cli"]
 

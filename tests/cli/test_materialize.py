@@ -17,7 +17,7 @@ from tests.cli.helpers import CLI, generate, materialize, on_lake, run
 from tests.lakes import DAY1, DAY2
 from tests.runs import lake_catalog
 from tests.servers import free_port
-from trajectory_assets.cli.common import INSTANCE_SETTINGS
+from trajectory_assets.cli.instance import INSTANCE_SETTINGS
 from trajectory_assets.defs.assets import POOL
 from trajectory_assets.defs.config import launchpad_config
 from trajectory_assets.lake.fs import Lake

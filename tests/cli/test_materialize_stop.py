@@ -21,7 +21,7 @@ from tests.cli.defs_sources import DUPLICATE_KEYS
 from tests.cli.helpers import CLI, generate, materialize, new_dagster_home
 from tests.lakes import DAY1
 from tests.runs import lake_catalog
-from trajectory_assets.cli.common import INSTANCE_SETTINGS
+from trajectory_assets.cli.instance import INSTANCE_SETTINGS
 from trajectory_assets.defs.assets import POOL
 from trajectory_assets.defs.stops import PROCESS_TAG
 from trajectory_assets.lake.fs import Lake

@@ -1,4 +1,6 @@
-"""What the commands share: the error they raise, the day and lake options, asset names.
+"""What the commands share: the error they raise and how they print, the day, lake and runtime
+options, days within the partitions, the project's operators by name, and opening a lake. The
+Dagster instance a command runs in is `cli/instance.py`'s.
 
 Library imports stay inside functions where they are heavy or still moving (Dagster, Ray,
 DuckDB, the ingest library), so `--help` and the quick commands start fast and a command only
@@ -6,11 +8,8 @@ breaks when what it calls does.
 """
 
 import datetime as dt
-import os
 import re
-import shutil
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -26,8 +25,6 @@ from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES, ON_BAD_FILE
 from trajectory_assets.lake.layout import RAW_TABLE, REPORT
 
 if TYPE_CHECKING:
-    import dagster as dg
-
     from trajectory_assets.engine.registry import Registry
     from trajectory_assets.lake.fs import Lake
     from trajectory_assets.operator import Operator
@@ -79,63 +76,6 @@ class Day(click.ParamType):
 
 
 DAY = Day()
-
-
-INSTANCE_SETTINGS = Path(__file__).parents[1] / "defs" / "dagster_local.yaml"
-"""The instance settings `make demo` uses, written into a DAGSTER_HOME that has none: without
-them a run has no pool limit (two runs of one instance would compute the same days at once)
-and Dagster prints its telemetry notice into the command's output."""
-
-
-def dagster_home_setting(unset: str) -> str:
-    """DAGSTER_HOME as set, or a CliError for a value a run cannot use (Dagster itself refuses a
-    relative path, with a traceback); nothing is made."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise CliError(f"DAGSTER_HOME is not set: {unset}")
-    if not os.path.isabs(home):
-        raise CliError(
-            f"DAGSTER_HOME must be an absolute path, not {home!r}: "
-            f'export DAGSTER_HOME="{os.path.abspath(home)}"'
-        )
-    if os.path.exists(home) and not os.path.isdir(home):
-        raise CliError(f"DAGSTER_HOME={home} is a file, not a folder for the Dagster instance")
-    return home
-
-
-def dagster_home(unset: str) -> str:
-    """The DAGSTER_HOME folder the instance lives in, created if missing, with the project's
-    instance settings where it has none; `unset` says why the command needs one."""
-    home = dagster_home_setting(unset)
-    os.makedirs(home, exist_ok=True)
-    settings = os.path.join(home, "dagster.yaml")
-    if not os.path.exists(settings):
-        shutil.copyfile(INSTANCE_SETTINGS, settings)
-        click.echo(
-            f"note: {home} had no dagster.yaml: wrote the project's instance settings there "
-            "(SQLite storage, one Tier B step at a time, telemetry off); edit it as you wish",
-            err=True,
-        )
-    return home
-
-
-NOT_CAPTURED = {
-    "module": "dagster._core.storage.noop_compute_log_manager",
-    "class": "NoOpComputeLogManager",
-}
-
-
-def run_instance(home: str) -> "dg.DagsterInstance":
-    """The instance of DAGSTER_HOME for runs in this process, their output left to the terminal.
-    Dagster captures a run's stdout and stderr in files that it mirrors back through a `tail -F`
-    and a Python watcher per stream, children in the command's process group: a terminal's
-    Ctrl+C interrupted them too, and each watcher printed its traceback. The run's events (the
-    UI's run log) are recorded as always; the UI has no raw stdout/stderr of such a run."""
-    import dagster as dg
-    from dagster._core.instance.ref import InstanceRef  # overrides: not exported
-
-    ref = InstanceRef.from_dir(home, overrides={"compute_logs": NOT_CAPTURED})
-    return dg.DagsterInstance.from_ref(ref)
 
 
 def in_partitions(lake: "Lake", days: Sequence[str], *, refuse: bool) -> list[str]:

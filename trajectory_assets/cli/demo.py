@@ -13,7 +13,6 @@ from trajectory_assets.cli.common import (
     DEFAULT_APPS,
     REPORT,
     CliError,
-    dagster_home,
     num_cpus_option,
     open_lake,
     project,
@@ -23,6 +22,7 @@ from trajectory_assets.cli.common import (
     tables_for,
 )
 from trajectory_assets.cli.generate import write_sample
+from trajectory_assets.cli.instance import dagster_home
 from trajectory_assets.cli.materialize import run_days, sigterm_as_ctrl_c
 
 if TYPE_CHECKING:

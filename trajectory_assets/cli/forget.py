@@ -28,7 +28,6 @@ from trajectory_assets.cli.common import (
     ChecksFailed,
     CliError,
     Interrupted,
-    dagster_home,
     defs_option,
     lake_option,
     num_cpus_option,
@@ -43,6 +42,7 @@ from trajectory_assets.cli.common import (
 )
 from trajectory_assets.cli.forget_plan import NothingToForget, Plan
 from trajectory_assets.cli.forget_plan import plan as make_plan
+from trajectory_assets.cli.instance import dagster_home
 from trajectory_assets.lake.bad_file_rules import OnBadFile
 from trajectory_assets.schema import NULL_PARTITION
 

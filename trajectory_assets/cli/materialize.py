@@ -24,8 +24,6 @@ from trajectory_assets.cli.common import (
     ChecksFailed,
     CliError,
     Interrupted,
-    dagster_home,
-    dagster_home_setting,
     days_options,
     defs_option,
     lake_option,
@@ -35,7 +33,6 @@ from trajectory_assets.cli.common import (
     project,
     ray_address_option,
     resolve_days,
-    run_instance,
     runtime_option,
     say,
     split_list,
@@ -53,6 +50,7 @@ from trajectory_assets.cli.days import (
     stale_upstream,
     stretches,
 )
+from trajectory_assets.cli.instance import dagster_home, dagster_home_setting, run_instance
 from trajectory_assets.cli.outcome import (
     FAILED_CHECK,
     check_failures,

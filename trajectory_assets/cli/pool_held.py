@@ -5,7 +5,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from trajectory_assets.cli.common import dagster_home
+from trajectory_assets.cli.instance import dagster_home
 
 
 @contextmanager

@@ -15,7 +15,6 @@ import click
 from trajectory_assets.cli.common import (
     DAY,
     CliError,
-    dagster_home,
     defs_option,
     lake_option,
     open_lake,
@@ -24,6 +23,7 @@ from trajectory_assets.cli.common import (
     say,
     tell,
 )
+from trajectory_assets.cli.instance import dagster_home
 from trajectory_assets.cli.outcome import FAILED_CHECK, check_failures
 from trajectory_assets.cli.pool_held import pool_held
 

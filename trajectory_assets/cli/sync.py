@@ -4,15 +4,8 @@ from collections.abc import Mapping
 
 import click
 
-from trajectory_assets.cli.common import (
-    CliError,
-    dagster_home,
-    defs_option,
-    lake_option,
-    open_lake,
-    project,
-    say,
-)
+from trajectory_assets.cli.common import CliError, defs_option, lake_option, open_lake, project, say
+from trajectory_assets.cli.instance import dagster_home
 
 
 @click.command(short_help="record in the Dagster instance what the lake holds")
