@@ -22,7 +22,7 @@ from trajectory_assets.engine.runtimes.names import (
 )
 from trajectory_assets.errors import first_few, shown
 from trajectory_assets.lake.bad_file_rules import BAD_FILE_RULES, ON_BAD_FILE
-from trajectory_assets.lake.layout import RAW_TABLE, REPORT
+from trajectory_assets.lake.layout import RAW_TABLE, REPORT, is_day
 
 if TYPE_CHECKING:
     from trajectory_assets.engine.registry import Registry
@@ -64,15 +64,16 @@ class Interrupted(CliError):
 
 
 class Day(click.ParamType):
-    """A day as YYYY-MM-DD, kept as that text: partition keys and lake folders are text."""
+    """A day as YYYY-MM-DD, kept as that text: partition keys and lake folders are text, so a
+    day is spelled one way everywhere (Python also reads 20261201 and 2026-W48-1 as dates; the
+    UI, the settings and the folders do not)."""
 
     name = "YYYY-MM-DD"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        try:
-            return dt.date.fromisoformat(str(value)).isoformat()
-        except ValueError:
+        if not is_day(value):
             self.fail(f"not a date (YYYY-MM-DD): {value!r}", param, ctx)
+        return value
 
 
 DAY = Day()

@@ -158,6 +158,13 @@ def read_lake_files(lake: Lake, names: Iterable[str]) -> dict[str, str | None]:
     return found
 
 
+def a_table_not_a_lake(lake: Lake) -> str:
+    return (
+        f"{lake.display()} is a Delta table (it holds _delta_log/), not a lake: give the "
+        "folder of the lake that holds it"
+    )
+
+
 def not_a_lake(lake: Lake) -> str | None:
     """Why the folder at the lake's root is no lake, or None when it may be one. An empty folder
     is a new lake; a folder of other things (a home folder, a project holding the lake one
@@ -168,10 +175,7 @@ def not_a_lake(lake: Lake) -> str | None:
     names = sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(lake.root, detail=False))
     names = [n for n in names if not n.startswith(".")]
     if "_delta_log" in names:  # a table of a lake: its raw data and tables went inside it
-        return (
-            f"{lake.display()} is a Delta table (it holds _delta_log/), not a lake: give the "
-            "folder of the lake that holds it"
-        )
+        return a_table_not_a_lake(lake)
     if not names or RAW_TABLE in names or CONFIG in names or any(n.startswith("_") for n in names):
         return None
     if any(fs.exists(lake.path(n, "_delta_log")) for n in names):

@@ -618,3 +618,15 @@ def test_numpy_counts_are_written_not_called_no_number(
     assert logger.stats()["invalid"] == 0
     (call,) = [r for r in raw_events(tmp_path).to_pylist() if r["event_type"] == "llm_call"]
     assert (call["input_tokens"], call["latency_ms"]) == (1200, 812.5)
+
+
+def test_a_table_folder_given_as_the_lake_is_refused_at_the_start(
+    tmp_path: Path, new_logger: NewLogger
+) -> None:
+    """The logger wrote its raw data inside a table given for its lake (`lake/sessions`), where
+    no run reads it and `vacuum --full` deletes it; a new or empty folder is a lake to be."""
+    (tmp_path / "sessions" / "_delta_log").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"sessions is a Delta table \(it holds _delta_log/\)"):
+        new_logger(str(tmp_path / "sessions"), "app", **FAST)
+    assert not (tmp_path / "sessions" / "raw_events").exists()
+    new_logger(str(tmp_path / "new"), "app", **FAST).close()

@@ -23,6 +23,7 @@ from trajectory_assets.ingest.logger.flusher import Flusher
 from trajectory_assets.ingest.logger.session import Session
 from trajectory_assets.ingest.logger.timestamps import ts_us
 from trajectory_assets.ingest.logger.turns import SessionTurns
+from trajectory_assets.lake.config import a_table_not_a_lake
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import id_problem
 
@@ -96,6 +97,8 @@ class EventLogger:
             self.lake = lake_from_env(lake)
         else:
             self.lake = Lake(lake, dict(storage_options))
+        if _a_table(self.lake):  # its raw data would go inside the table, then be vacuumed
+            raise ValueError(a_table_not_a_lake(self.lake))
         self.app_id = app_id
         self.capture = capture
         self.sample_rate = sample_rate
@@ -370,3 +373,12 @@ class EventLogger:
             self.close()
         except Exception:  # pragma: no cover - never let exit fail because of the logger
             log.exception("event logger: close at exit failed")
+
+
+def _a_table(lake: Lake) -> bool:
+    """The root is a Delta table's folder (a table given for its lake). A store that fails the
+    look now is no reason to fail the program's start: the writes retry and say why."""
+    try:
+        return bool(lake.fs.exists(lake.path("_delta_log")))
+    except Exception:  # s3fs and botocore raise beyond OSError
+        return False
