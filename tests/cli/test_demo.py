@@ -130,3 +130,9 @@ def test_regenerate_refuses_a_lake_holding_data_of_its_own(
         "--lake\n"
     )
     assert Path(mine).exists()
+    Path(mine).unlink()
+    theirs = mine.with_name("part-0.parquet")  # pyarrow's write_dataset names its files so
+    pq.write_table(pa.table({"event_id": ["e1"]}), theirs)
+    written = on_lake("demo", lake, home, *small, "--regenerate")
+    assert written.returncode == 1 and f"({theirs})" in written.stderr
+    assert theirs.exists()

@@ -97,7 +97,7 @@ def test_layout_and_schema(lakes: dict[str, Generated]) -> None:
     for f, table in files.items():
         dt, app, sid, name = f.split(os.sep)
         assert dt.startswith("dt=") and app.startswith("app_id=") and sid.startswith("session_id=")
-        assert name.startswith("part-")
+        assert name.startswith("sample-")
         assert table.schema.equals(RAW_EVENTS), f
         rows = table.to_pylist()
         assert {r["app_id"] for r in rows} == {app.removeprefix("app_id=")}
@@ -120,7 +120,7 @@ def test_dirt_present_only_when_asked(lakes: dict[str, Generated]) -> None:
         invalid = [r for r in rows if _is_invalid(r)]
         ids = [r["event_id"] for r in rows if not _is_invalid(r)]
         duplicates = len(ids) - len(set(ids))
-        retry_files = [f for f in lakes[name].tables if "part-retry-" in f]
+        retry_files = [f for f in lakes[name].tables if "sample-retry-" in f]
         assert len(invalid) == summary.invalid_rows
         assert duplicates == summary.duplicate_rows
         if name == "clean":

@@ -120,9 +120,10 @@ def _ui_command(sample: "Lake") -> str:
     )
 
 
-SAMPLE_FILE = re.compile(r"part-(retry-)?\d+\.parquet")
+SAMPLE_FILE = re.compile(r"sample-(retry-)?\d+\.parquet")
 """The names of the raw files `generate` writes (`synth.write`); an import's, a logger's and
-`serve`'s are `ev-<digest>.parquet`, a team's own writer's anything."""
+`serve`'s are `ev-<digest>.parquet`, a team's own writer's anything (`part-0.parquet`, as
+pyarrow's `write_dataset` and `generate` before 0.5.6 named theirs)."""
 
 
 def _not_sample_data(sample: "Lake") -> str | None:

@@ -55,7 +55,8 @@ def _layout(
     duplicates: list[Row],
 ) -> list[_SessionFiles]:
     """Splits each session into `files_per_session` contiguous flushes (random cut points) and
-    puts each re-emitted event in `part-retry-<n>.parquet` next to the part it came from."""
+        puts each re-emitted event in `sample-retry-<n>.parquet` next to the part it came from
+    (names no other writer gives: `demo --regenerate` deletes a lake of such files alone)."""
     rng = random.Random(f"trajectory-synth:{config.seed}:{day.isoformat()}:layout")
     dup_ids = {id(r) for r in duplicates}
     dt = day.isoformat()
@@ -67,7 +68,7 @@ def _layout(
         cuts = sorted(rng.sample(range(1, len(rows)), k - 1)) if k > 1 else []
         bounds = [0, *cuts, len(rows)]
         files = [
-            _File(f"{folder}/part-{n}.parquet", rows[bounds[n] : bounds[n + 1]]) for n in range(k)
+            _File(f"{folder}/sample-{n}.parquet", rows[bounds[n] : bounds[n + 1]]) for n in range(k)
         ]
         retries: dict[int, list[Row]] = {}
         for i, row in enumerate(rows):
@@ -75,7 +76,7 @@ def _layout(
                 part = bisect.bisect_right(bounds, i) - 1
                 retries.setdefault(part, []).append(dict(row))
         files.extend(
-            _File(f"{folder}/part-retry-{n}.parquet", rs) for n, rs in sorted(retries.items())
+            _File(f"{folder}/sample-retry-{n}.parquet", rs) for n, rs in sorted(retries.items())
         )
         out.append(_SessionFiles(files))
     return out
