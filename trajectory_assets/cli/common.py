@@ -9,7 +9,10 @@ breaks when what it calls does.
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -55,6 +58,21 @@ def usage(message: str) -> click.UsageError:
     """Options that cannot go together: click's usage text and exit status 2, as a bad value
     of one option gets, rather than an `error:` of the run itself."""
     return click.UsageError(message, ctx=click.get_current_context(silent=True))
+
+
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (`kill`, a scheduler's stop) stops a command that runs Dagster runs as Ctrl+C
+    does, from its start, as Dagster's run maps it: before the run set its handlers, it killed
+    the process at once, without a word, leaving the run it was creating Not started for good."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 class Interrupted(CliError):

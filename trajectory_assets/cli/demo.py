@@ -18,12 +18,13 @@ from trajectory_assets.cli.common import (
     project,
     runtime_option,
     say,
+    sigterm_as_ctrl_c,
     split_list,
     tables_for,
 )
 from trajectory_assets.cli.generate import write_sample
 from trajectory_assets.cli.instance import dagster_home
-from trajectory_assets.cli.materialize import run_days, sigterm_as_ctrl_c
+from trajectory_assets.cli.materialize import run_days
 
 if TYPE_CHECKING:
     from trajectory_assets.lake.fs import Lake

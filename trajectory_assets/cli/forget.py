@@ -36,6 +36,7 @@ from trajectory_assets.cli.common import (
     project,
     runtime_option,
     say,
+    sigterm_as_ctrl_c,
     some_days,
     tell,
     usage,
@@ -95,7 +96,6 @@ def forget(
     logs and the Dagster runs that show them, and verify that nothing still holds them."""
     import dagster as dg
 
-    from trajectory_assets.cli.materialize import sigterm_as_ctrl_c
     from trajectory_assets.cli.pool import holding_pool
     from trajectory_assets.defs.assets import POOL
     from trajectory_assets.defs.instance import bind

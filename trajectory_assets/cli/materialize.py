@@ -8,12 +8,9 @@ per stretch of consecutive days.
 """
 
 import os
-import signal
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -35,6 +32,7 @@ from trajectory_assets.cli.common import (
     resolve_days,
     runtime_option,
     say,
+    sigterm_as_ctrl_c,
     split_list,
     tables_for,
     tell,
@@ -344,21 +342,6 @@ def run_days(
             f"{len(errors)} asset check(s) of ERROR severity failed, listed above; the tables "
             "are committed and recorded: see the checks in the Dagster UI"
         )
-
-
-@contextmanager
-def sigterm_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM (`kill`, a scheduler's stop) stops a command that runs Dagster runs as Ctrl+C
-    does, from its start, as Dagster's run maps it: before the run set its handlers, it killed
-    the process at once, without a word, leaving the run it was creating Not started for good."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, before)
 
 
 def _stopped(instance: "dg.DagsterInstance", run_id: str, failed_checks: list[str]) -> Interrupted:
