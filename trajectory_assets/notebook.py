@@ -217,18 +217,23 @@ def _days(days: Days) -> list[str]:
 
 
 def connect(
-    lake: str | os.PathLike[str],
+    lake: str | os.PathLike[str] | Lake,
     runtime: RuntimeName = "auto",
     defs: str | Sequence[str] = (),
 ) -> Context:
-    """A lake (a path, `~` expanded, or s3://bucket/prefix), with the built-in tables and those
-    of `defs` modules (one or a list, each exposing `operators`), of TRAJECTORY_ASSETS_DEFS and
-    of the lake's own config, as the command line has them. FileNotFoundError when nothing is
-    there: a mistyped path would otherwise read as a lake without data."""
+    """A lake (a path, `~` expanded, or s3://bucket/prefix; or the `Lake` of an asset's
+    `LakeResource`, `lake.lake()`, with its store's settings), with the built-in tables and
+    those of `defs` modules (one or a list, each exposing `operators`), of
+    TRAJECTORY_ASSETS_DEFS and of the lake's own config, as the command line has them.
+    FileNotFoundError when nothing is there: a mistyped path would otherwise read as a lake
+    without data."""
     if runtime not in RUNTIME_NAMES:
         raise ValueError(f"runtime={runtime!r}: choose one of {', '.join(RUNTIME_NAMES)}")
-    where = os.fspath(lake)
-    found = lake_from_env(where if "://" in where else os.path.expanduser(where))
+    if isinstance(lake, Lake):  # a resource's: its endpoint and options, not the environment's
+        found = lake
+    else:
+        where = os.fspath(lake)
+        found = lake_from_env(where if "://" in where else os.path.expanduser(where))
     if not found.fs.exists(found.root):
         raise FileNotFoundError(f"no lake at {found.display()}")
     if reason := not_a_lake(found):

@@ -231,6 +231,7 @@ def test_a_normal_run_prints_no_warnings(tmp_path: Path, home: Path) -> None:
     first = run([*CLI, *command], home)
     _assert_quiet_success(first)
     assert f"note: {home} had no dagster.yaml: wrote the project's instance" in first.stderr
+    assert "one step at a time in every pool without a limit of its own" in first.stderr
     assert "Telemetry" not in first.stderr  # Dagster's notice, off with those settings
     assert (home / "dagster.yaml").read_text() == INSTANCE_SETTINGS.read_text()
     # and -v shows what was hidden: Dagster's own warnings (a dry run loads the same code)

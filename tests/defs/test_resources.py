@@ -56,3 +56,19 @@ def test_a_run_without_a_lake_names_the_setting(
         assert error is not None and error.cls_name == "Failure"
         assert error.message.endswith(said), (asset, error.message)
     assert not (tmp_path / "lake").exists()
+
+
+def test_a_lake_configured_at_launch_or_from_an_unset_variable_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`configure_at_launch()` failed the load with a bare AssertionError; an unset EnvVar root
+    read the working folder's `lake` silently."""
+    from trajectory_assets.errors import DefinitionError, SettingError
+
+    resources = {"lake": LakeResource.configure_at_launch(), "compute": ComputeResource()}
+    with pytest.raises(DefinitionError, match=r"not a LakeResource with its root: .* at launch"):
+        ta.build_definitions(ta.BUILTIN_OPERATORS, resources=resources)  # type: ignore[arg-type]
+    monkeypatch.delenv("MY_LAKE", raising=False)
+    unset = LakeResource(root=dg.EnvVar("MY_LAKE"))
+    with pytest.raises(SettingError, match="environment variable MY_LAKE, which is not set"):
+        unset.lake()

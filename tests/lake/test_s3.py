@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import trajectory_assets as ta
 from tests.cli.helpers import in_process, new_dagster_home
 from tests.dagster_assets import assets_of
 from tests.lake.writers import WriterRacingRuntime, commit_at_once
@@ -146,6 +147,11 @@ def test_dagster_materializes_into_an_s3_lake_configured_by_settings(
     )
     assert result.success
     assert lake_catalog(resource.lake()).state("sessions", DAY1).rows == SESSIONS  # type: ignore[union-attr]
+    # an asset downstream reads the day through its resource's store, not the environment's
+    # (which named none: the notebook API went to AWS for the bucket)
+    monkeypatch.delenv(S3_ENDPOINT_URL_ENV, raising=False)
+    read = ta.connect(resource.lake(), runtime="inline").read("sessions", dt=DAY1)
+    assert read.num_rows == SESSIONS
 
 
 @pytest.mark.ray

@@ -46,7 +46,8 @@ def dagster_home(unset: str) -> str:
         shutil.copyfile(INSTANCE_SETTINGS, settings)
         click.echo(
             f"note: {home} had no dagster.yaml: wrote the project's instance settings there "
-            "(SQLite storage, one Tier B step at a time, telemetry off); edit it as you wish",
+            "(SQLite storage, at most 4 runs at once, one step at a time in every pool without "
+            "a limit of its own, a team's pools too; telemetry off); edit it as you wish",
             err=True,
         )
     return home

@@ -33,6 +33,7 @@ from trajectory_assets.defs.partitions import command_days, start_date_of
 from trajectory_assets.defs.raw import observe_days_read
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
 from trajectory_assets.defs.run_checks import check_outcomes, checks_of_committed, hold_back
+from trajectory_assets.defs.selection import selection_problem
 from trajectory_assets.defs.stops import record_stop
 from trajectory_assets.engine.lineage import in_lake
 from trajectory_assets.engine.materialize import run_operators
@@ -114,6 +115,7 @@ def build_assets(
     """One multi-asset for every table of the registry's operators (with the lake's params as
     `loaded_params`, which a run refuses to compute past once the lake's file changed)."""
     ops = registry.operators
+    names = {t for op in ops for t in op.output_names}
     specs = [
         dg.AssetSpec(
             key=table.name,
@@ -161,11 +163,14 @@ def build_assets(
         run_config: ComputeConfig = config
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         chosen = [op for op in ops if set(op.output_names) & selected]
+        committed = {t for op in chosen for t in op.output_names}
+        if problem := selection_problem(context, names, committed):
+            raise dg.Failure(description=problem)
         try:
             chosen = [configured(op, run_config) for op in chosen]
         except RunConfigError as exc:
             raise dg.Failure(description=f"{IN_RUN_CONFIG}{exc}") from None
-        extra = sorted({t for op in chosen for t in op.output_names} - selected)
+        extra = sorted(committed - selected)
         if extra:
             context.log.warning(
                 f"{', '.join(extra)} are committed (and recorded) too: an operator's tables are "

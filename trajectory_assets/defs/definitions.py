@@ -30,6 +30,7 @@ from trajectory_assets.defs.settings import (
 from trajectory_assets.defs.settings import runtime as runtime_setting
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.runtimes.names import RAY_ADDRESS, RAY_NUM_CPUS, RUNTIME
+from trajectory_assets.errors import DefinitionError
 from trajectory_assets.operator import Operator
 
 
@@ -92,8 +93,9 @@ def build_definitions(
     has one; Dagster refuses to merge two): in-process by default, since one step at a time
     holds the pool anyway; None leaves it to definitions of one's own. `blocking_checks`: a
     failed check of ERROR severity fails the run (the tables stay committed) and holds back
-    assets that depend on its table, in the run and in Dagster's automation
-    (`all_deps_blocking_checks_passed`); by default a run with failed checks succeeds.
+    assets that depend on its table in Dagster's automation (`all_deps_blocking_checks_passed`)
+    and, in the run, every asset downstream of the location's tables (one step, which fails);
+    by default a run with failed checks succeeds.
     `cron`: when the daily schedule ticks (default: TRAJECTORY_ASSETS_SCHEDULE_CRON, else
     00:30 UTC). `schedule_running`, `sensor_running`: the schedule, and the
     sensor of late raw data, are on as soon as the code location loads (a deployment's code
@@ -103,7 +105,13 @@ def build_definitions(
     """
     resources = resources or default_resources()
     lake = resources["lake"]
-    assert isinstance(lake, LakeResource)
+    if not isinstance(lake, LakeResource):  # a resource configured at launch, or none
+        raise DefinitionError(
+            f"resources['lake'] is a {type(lake).__name__}, not a LakeResource with its root: "
+            "the definitions read the lake as they load (its first day starts the partitions, "
+            "its trajectory_assets.json sets the operators' parameters), so it cannot be "
+            "configured at launch"
+        )
     params, where = lake_params(lake.lake())  # the lake's, over the code's
     registry = Registry.build(
         with_lake_params(operators, params, where, every_operator=False),

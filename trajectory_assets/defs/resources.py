@@ -12,6 +12,7 @@ from trajectory_assets.engine.runtimes.auto import DEFAULT_THRESHOLD_BYTES, name
 from trajectory_assets.engine.runtimes.base import Runtime
 from trajectory_assets.engine.runtimes.names import RuntimeName
 from trajectory_assets.engine.runtimes.ray import WORKERS_START_TIMEOUT_S
+from trajectory_assets.errors import SettingError
 from trajectory_assets.lake.fs import Lake, s3_options
 
 
@@ -34,6 +35,11 @@ class LakeResource(dg.ConfigurableResource):
 
     def lake(self) -> Lake:
         root, endpoint_url = _value(self.root), _value(self.s3_endpoint_url)
+        if root is None and isinstance(self.root, dg.EnvVar):  # not the working folder's lake
+            raise SettingError(
+                f"the lake resource's root is the environment variable {self.root.env_var_name}, "
+                "which is not set"
+            )
         options: dict[str, Any] = json.loads(_value(self.storage_options_json) or "{}")
         if root is not None and root.startswith("s3://"):
             setting = (
