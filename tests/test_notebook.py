@@ -275,3 +275,19 @@ def test_the_packages_docstring_example_runs_as_written(built: Lake) -> None:
     slow = scope["ctx"].apply(scope["SlowTurns"](), [DAY1])["slow_turns"]
     turns = scope["ctx"].read("turns", dt=DAY1).to_pylist()
     assert slow.num_rows == sum(1 for t in turns if (t["latency_ms_total"] or 0) > 10000) > 0
+
+
+def test_a_module_of_the_lakes_config_not_installed_here_leaves_the_other_tables_readable(
+    built: Lake,
+) -> None:
+    """Another team's module in the lake's config stopped every read of a consumer without it,
+    built-in tables included; a module of one's own that fails stays an error."""
+    (Path(built.root) / "trajectory_assets.json").write_text(
+        '{"start_date": "2025-01-01", "defs": ["platform_team.tables"], '
+        '"params": {"platform_rollup": {"days": 3}}}'
+    )
+    with pytest.warns(UserWarning, match=r"not installed here: platform_team\.tables; their"):
+        ctx = ta.connect(built.root, runtime="inline")
+    assert ctx.read("sessions", dt=DAY1).num_rows > 0
+    with pytest.raises(ta.DefinitionError, match="cannot import the definitions module"):
+        ta.connect(built.root, runtime="inline", defs="platform_team.tables")

@@ -28,7 +28,7 @@ from trajectory_assets.lake.catalog import (
     checked_days,
     partition_filter,
 )
-from trajectory_assets.lake.config import not_a_lake
+from trajectory_assets.lake.config import CONFIG, not_a_lake
 from trajectory_assets.lake.fs import Lake, lake_from_env
 from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.operator import Operator
@@ -239,4 +239,12 @@ def connect(
     if reason := not_a_lake(found):
         raise FileNotFoundError(reason)
     modules = [defs] if isinstance(defs, str) else list(defs)
-    return Context(found, for_lake(found, modules).registry, runtime)
+    project = for_lake(found, modules, reader=True)
+    if project.unloaded:
+        warnings.warn(
+            f"{found.display(CONFIG)} names definitions module(s) not installed here: "
+            f"{', '.join(project.unloaded)}; their tables cannot be read through this context "
+            "(install them to read those); the others can",
+            stacklevel=2,
+        )
+    return Context(found, project.registry, runtime)

@@ -49,6 +49,7 @@ class Project:
     modules: tuple[Module, ...]
     params: "Mapping[str, Mapping[str, Any]]" = field(default_factory=dict)
     params_from: str = ""  # where `params` is kept: the lake's config file, for its errors
+    unloaded: tuple[str, ...] = ()  # the lake config's modules a reader could not import
 
     @property
     def extensions(self) -> list[Operator]:
@@ -61,8 +62,8 @@ class Project:
         if self.params:
             from trajectory_assets.defs.lake_params import with_lake_params
 
-            operators = with_lake_params(
-                operators, self.params, self.params_from, every_operator=True
+            operators = with_lake_params(  # params of an unloaded module's are its own
+                operators, self.params, self.params_from, every_operator=not self.unloaded
             )
         return Registry.build(operators)
 
@@ -92,13 +93,15 @@ class Project:
         return [c for m in self.modules for c in m.checks]
 
 
-def for_lake(lake: "Lake | None", modules: Sequence[str] = ()) -> Project:
+def for_lake(lake: "Lake | None", modules: Sequence[str] = (), *, reader: bool = False) -> Project:
     """The project of a lake: these modules, TRAJECTORY_ASSETS_DEFS's and the lake's config's
-    (what every command and `connect` load)."""
+    (what every command and `connect` load). `reader`: a module the lake's config names that
+    is not installed here is left out (`unloaded`): another team's, whose tables a reader of
+    the built-in ones does not need."""
     config = read_config(lake) if lake is not None else None
     if lake is None or config is None:
         return load(modules)
-    return load(modules, config.defs, config.params, lake.display(CONFIG))
+    return load(modules, config.defs, config.params, lake.display(CONFIG), reader=reader)
 
 
 def load(
@@ -106,6 +109,8 @@ def load(
     lake_defs: Sequence[str] = (),
     params: "Mapping[str, Mapping[str, Any]] | None" = None,
     params_from: str = "",
+    *,
+    reader: bool = False,
 ) -> Project:
     """The project with these modules, those of TRAJECTORY_ASSETS_DEFS and the lake's own, and
     the lake's operator parameters."""
@@ -113,10 +118,14 @@ def load(
     origins = {name: "the lake's trajectory_assets.json" for name in lake_defs}
     origins |= {name: DEFS_ENV for name in from_env} | {name: "--defs or defs=" for name in modules}
     found: list[Module] = []
+    unloaded: list[str] = []
     for name in dict.fromkeys([*modules, *from_env, *lake_defs]):
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
+            if reader and name not in (*modules, *from_env) and _not_installed(name, exc):
+                unloaded.append(name)
+                continue
             raise DefinitionError(
                 f"cannot import the definitions module {name!r} (named by {origins[name]}): "
                 f"{exc}{_how_to_import(name, exc)}"
@@ -156,9 +165,16 @@ def load(
         found.append(Module(name, tuple(ops), _node_name(name, module, ops), _checks(module, ops)))
     _check_node_names(found)
     _check_listed_once(found)
-    project = Project(tuple(found), params or {}, params_from)
+    project = Project(tuple(found), params or {}, params_from, tuple(unloaded))
     project.registry  # noqa: B018 - checks the definitions now, with a clear message
     return project
+
+
+def _not_installed(name: str, exc: ImportError) -> bool:
+    """The module, or a package above it, is not there (not an import inside it that fails)."""
+    return isinstance(exc, ModuleNotFoundError) and (
+        exc.name == name or name.startswith(f"{exc.name}.")
+    )
 
 
 def _op_class(item: object) -> TypeGuard[type[Operator]]:
