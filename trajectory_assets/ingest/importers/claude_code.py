@@ -29,10 +29,11 @@ Mapping
 - an assistant entry with `isApiErrorMessage` (Claude Code writes the failure of a request as
   a synthetic message, model `<synthetic>`) → `error` event: error_type = its `error` (else
   `api_error`), error_code = `apiErrorStatus`; a `system` entry with `level` error (a request
-  that will be retried, `subtype` api_error) → `error` event too. Other `<synthetic>` messages
-  are no call and give no event.
-- user entries with text (not only tool results, not `isMeta`) → `user_message`; assistant text
-  → one `agent_message` per response.
+  that will be retried, `subtype` api_error; status and message in `error` or `content`) →
+  `error` event too. Other `<synthetic>` messages are no call and give no event.
+- user entries with text (not only tool results, not Claude Code's own: `isMeta`, a
+  compaction's summary, an interruption's marker) → `user_message`; assistant text → one
+  `agent_message` per response.
 - agent_id: `main` for the main conversation; a sub-agent's messages (`isSidechain`) have their
   own: `agentId` when the entry has one, else `sidechain-<uuid of the sub-agent's first entry>`.
 - turns (`turns.Turns`): each llm_call opens the session's next turn (0-based); other events
@@ -48,7 +49,9 @@ Mapping
 - event ids hash the session id and the source's own ids (message and request ids, tool_use ids,
   entry uuids), so a transcript imported again, or copied, adds nothing; one resumed since (the
   file grew) adds the new events and a new `session_end` (the end's id names the last entry;
-  the session's last end gives its status).
+  the session's last end gives its status). A live file's unfinished events (a tool call
+  without its result, a response still being written) wait for a later import
+  (`transcript_lines.held_back`).
 """
 
 import datetime as dt
@@ -75,7 +78,7 @@ from trajectory_assets.ingest.importers.claude_code_entries import (
     read_entries,
 )
 from trajectory_assets.ingest.importers.claude_code_files import with_related_files
-from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms
+from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms, held_back
 from trajectory_assets.ingest.importers.turns import Turns
 
 FORMAT = "claude-code"
@@ -211,13 +214,15 @@ class _Session:
             elif entry.type == "user":
                 self._user(entry, agent, tools)
             elif entry.type == "system" and str(entry.raw.get("level")) == "error":
+                status, message = entry.system_error()
                 retried = self.add(  # the request is sent again: the error is that call's
                     "error",
                     ("entry", entry.uuid),
                     entry.ts,
                     agent_id=agent,
                     error_type=str(entry.raw.get("subtype") or "system_error"),
-                    payload=dumps({"message": clip(_text(entry.raw.get("content"))) or None}),
+                    error_code=status,
+                    payload=dumps({"message": clip(message or "") or None}),
                 )
                 self.turns.next_of(agent, retried)
         self.turns.close()
@@ -226,7 +231,30 @@ class _Session:
             # one end per state of the file: a session resumed and imported again ends anew
             ends = ("session_end", last.uuid)
             self.add("session_end", ends, last.ts, agent_id="main", payload=dumps(end))
-        yield from self.rows_
+        held = held_back(self.id, last.ts, self._unfinished(tools))
+        yield from (row for row in self.rows_ if row["event_id"] not in held)
+
+    def _unfinished(self, tools: dict[str, Row]) -> list[Row]:
+        """Tool calls without their result, and a response still being written (the last
+        entry, no stop reason yet)."""
+        answered = {
+            str(block.get("tool_use_id"))
+            for entry in self.entries
+            if entry.type == "user"
+            for block in entry.blocks
+            if block.get("type") == "tool_result"
+        }
+        rows = [row for tool_id, row in tools.items() if tool_id not in answered]
+        last = self.entries[-1]
+        if (
+            last.type == "assistant"
+            and not self._synthetic(last)
+            and not last.message.get("stop_reason")
+        ):
+            key = last.response_key
+            streaming = {self.eid("llm_call", key), self.eid("agent_message", key)}
+            rows += [row for row in self.rows_ if row["event_id"] in streaming]
+        return rows
 
     def _start(self, first: Entry) -> None:
         self.add(
@@ -347,7 +375,7 @@ class _Session:
             if isinstance(content, str)
             else _text([b for b in entry.blocks if b.get("type") == "text"])
         )
-        if text and not entry.raw.get("isMeta"):
+        if text and entry.prompt:
             prompt = self.add(
                 "user_message",
                 ("user_message", entry.uuid),

@@ -13,6 +13,7 @@ from trajectory_assets.ingest.common import ANTHROPIC_NESTED_COUNTS, to_int
 from trajectory_assets.ingest.importers.transcript_lines import timed_objects
 
 ENTRY_TYPES = frozenset({"user", "assistant", "system", "summary"})
+INTERRUPTED = "[Request interrupted by user"
 _USAGE = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
@@ -41,6 +42,31 @@ class Entry:
     def blocks(self) -> list[dict[str, Any]]:
         content = self.message.get("content")
         return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+    @property
+    def prompt(self) -> bool:
+        """A user entry the user wrote: not Claude Code's own (`isMeta`, a compaction's summary
+        of the conversation so far, the marker of an interrupted request)."""
+        return not (
+            self.raw.get("isMeta")
+            or self.raw.get("isCompactSummary")
+            or any(str(b.get("text", "")).startswith(INTERRUPTED) for b in self.blocks)
+            or str(self.message.get("content", "")).startswith(INTERRUPTED)
+        )
+
+    def system_error(self) -> tuple[str | None, str | None]:
+        """A `system` error entry's status and message: in its `content` in older versions, in
+        `error` (`{"status": 529, "error": {"error": {"message": ...}}}`) in recent ones."""
+        error = self.raw.get("error")
+        status = error.get("status") if isinstance(error, dict) else None
+        message, inner = None, error
+        while isinstance(inner, dict) and message is None:
+            said = inner.get("message")
+            message = said if isinstance(said, str) and said else None
+            inner = inner.get("error")
+        content = self.raw.get("content")
+        text = content if isinstance(content, str) and content else message
+        return (None if status in (None, "") else str(status)), text
 
     @property
     def response_key(self) -> str:

@@ -17,7 +17,8 @@ Mapping
 - tokens: `event_msg` `token_count` reports `info.total_token_usage` (running totals) and
   `last_token_usage` after each response. A count whose totals did not move repeats the last
   one and is dropped; otherwise the increase of the totals (else `last_token_usage`) is the
-  usage of the response that just completed (the latest one without a count). OpenAI's
+  usage of the response that just completed (the latest, unless `turn_aborted` stopped it,
+  then a call of its own, as a compaction's request). OpenAI's
   `input_tokens` already includes `cached_input_tokens`, Tier A's convention; reasoning tokens
   are part of `output_tokens` and are also in the payload. A count with no response left to
   attach to is a call of its own (items the rollout did not keep), so session token sums equal
@@ -26,7 +27,8 @@ Mapping
   request_id, arguments), completed by the output with the same `call_id`: tool latency =
   `exec_command_end` duration when there is one, else output time minus call time. A non-zero
   exit code (`exec_command_end.exit_code`, or the output's `metadata.exit_code`, `Exit code: N`
-  or `Process exited with code N`) makes it an error (`exit_code`, the code as error_code).
+  or `Process exited with code N`) makes it an error (`exit_code`, the code as error_code);
+  an output `aborted` (its turn stopped) is the error `aborted`.
 - `event_msg` `error` and `stream_error` → `error` events. User `message`s (but the
   `<environment_context>` and instruction blocks Codex injects) → `user_message`; assistant
   text → `agent_message`.
@@ -36,7 +38,8 @@ Mapping
   an `error` came after the last response, else none (→ `unknown`).
 - event ids hash the session id and the source's ids (`call_id`s) or line positions, which an
   appended rollout keeps: importing it again adds only the new events, and a new `session_end`
-  (the end's id names the last line; the session's last end gives its status).
+  (the end's id names the last line; the session's last end gives its status). A live file's
+  unfinished events wait for a later import (`transcript_lines.held_back`).
 """
 
 import datetime as dt
@@ -58,7 +61,7 @@ from trajectory_assets.ingest.common import (
     to_float,
     to_int,
 )
-from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms, timed_objects
+from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms, held_back, timed_objects
 from trajectory_assets.ingest.importers.turns import Turns
 
 FORMAT = "codex"
@@ -92,6 +95,7 @@ class Group:
     model: str | None = None
     tokens: dict[str, int] | None = None
     count: Line | None = None  # the token_count line that gave its usage
+    aborted: bool = False  # its turn was stopped (`turn_aborted`): no count will come
 
 
 def read_lines(path: str | Path) -> list[Line]:
@@ -195,6 +199,10 @@ class _Rollout:
                 current.lines.append(line)
             elif line.type == "response_item" and (item in RESULT_ITEMS or item == "message"):
                 current, prompt = None, line.ts
+            elif line.type == "event_msg" and item == "turn_aborted":
+                for group in groups:
+                    group.aborted = group.aborted or group.tokens is None
+                current = None
             elif line.type == "event_msg" and item == "token_count":
                 info = line.payload.get("info")
                 if not isinstance(info, dict):
@@ -205,12 +213,13 @@ class _Rollout:
                     totals = {k: to_int(total.get(k)) or 0 for k in _TOKENS}
                 if usage is None:
                     continue
-                # the response just completed: the latest one without a count (a request is
-                # only sent once the previous response completed, so no newer one exists)
-                target = next((g for g in reversed(groups) if g.tokens is None), None)
-                if target is None:  # usage of a response whose items the rollout lacks
-                    target = Group(prompt=prompt, model=model)
-                    groups.append(target)
+                # the response just completed: the latest one, if it has no count yet (a
+                # request is only sent once the previous response completed); an older one
+                # without a count was stopped (`turn_aborted`), and its usage never came
+                target = groups[-1] if groups else None
+                if target is None or target.tokens is not None or target.aborted:
+                    target = Group(prompt=prompt, model=model)  # items the rollout lacks (a
+                    groups.append(target)  # compaction's request)
                 target.tokens, target.count = usage, line
                 current = None
         return groups
@@ -275,10 +284,24 @@ class _Rollout:
         end: dict[str, Any] = {"status": "failure"} if failed_last else {}
         # one end per state of the file: a rollout resumed and imported again ends anew
         self.add("session_end", ("session_end", last.number), last.ts, payload=dumps(end))
-        rows = sorted(self.rows_, key=lambda r: r["ts"])
+        held = held_back(self.id, last.ts, self._unfinished(calls, groups))
+        rows = sorted((r for r in self.rows_ if r["event_id"] not in held), key=lambda r: r["ts"])
         for seq, row in enumerate(rows):
             row["seq"] = seq
         yield from rows
+
+    def _unfinished(self, calls: dict[str, Row], groups: list[Group]) -> list[Row]:
+        """Tool calls without their output, and the last response before its token count."""
+        answered = {
+            str(x.payload.get("call_id"))
+            for x in self.lines
+            if x.type == "response_item" and x.payload.get("type") in RESULT_ITEMS
+        }
+        rows = [row for call_id, row in calls.items() if call_id not in answered]
+        if groups and groups[-1].tokens is None and not groups[-1].aborted and groups[-1].lines:
+            waiting = stable_id(FORMAT, self.id, "llm_call", groups[-1].lines[0].number)
+            rows += [row for row in self.rows_ if row["event_id"] == waiting]
+        return rows
 
     def _llm_call(self, group: Group) -> None:
         turn = self.turns.open(None)
@@ -328,7 +351,9 @@ class _Rollout:
         code = to_int(end.get("exit_code")) if end else None
         if code is None:
             code = exit_code(output)
-        if code is not None and code != 0:
+        if _output_text(output).strip() == "aborted":  # its turn was stopped (Ctrl+C, Esc)
+            call["error_type"] = "aborted"
+        elif code is not None and code != 0:
             call["error_type"] = "exit_code"
             call["error_code"] = str(code)
             message = clip(_output_text(output))

@@ -10,12 +10,20 @@ may end in one). A line that is not JSON elsewhere fails the file, naming the li
 
 import datetime as dt
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from trajectory_assets.errors import UnparseableFileError
-from trajectory_assets.ingest.common import CUT_LAST_LINE, json_lines, left_out, read_text
+from trajectory_assets.ingest.common import (
+    CUT_LAST_LINE,
+    LeftOut,
+    Row,
+    json_lines,
+    left_out,
+    read_text,
+)
 from trajectory_assets.ingest.times import parse_ts
 
 
@@ -72,3 +80,26 @@ def line_time(raw: dict[str, Any]) -> dt.datetime | None:
 
 def elapsed_ms(start: dt.datetime, end: dt.datetime) -> float:
     return (end - start).total_seconds() * 1000
+
+
+LIVE_S = 3600.0
+"""A transcript written to within this long is live: its agent may still be answering or
+running a tool. The lake keeps the first copy of an event, so an event imported unfinished (a
+tool call before its result, a response still streaming or before its token count) would stay
+so; those are left for a later import, which finds them whole. A session that ended unfinished
+(the agent killed) gives them once it has been quiet this long."""
+
+
+def held_back(session: str, last: dt.datetime, unfinished: list[Row]) -> set[str]:
+    """The event ids of `unfinished` to leave for a later import: all of them while the
+    transcript is live (`LIVE_S`), with a note, else none."""
+    if not unfinished or (dt.datetime.now(dt.UTC) - last).total_seconds() >= LIVE_S:
+        return set()
+    warnings.warn(
+        f"session {session}: {len(unfinished)} unfinished event(s) of a session written to "
+        "within the hour (a tool call without its result, a response still being written), "
+        "left for a later import, which takes them whole",
+        LeftOut,
+        stacklevel=2,
+    )
+    return {str(row["event_id"]) for row in unfinished}
