@@ -121,6 +121,31 @@ def test_claude_codes_own_user_entries_are_no_prompts_and_a_retry_error_keeps_it
 INTERRUPTED = "[Request interrupted by user for tool use]"
 
 
+def test_the_errors_of_retries_that_all_failed_stay_in_the_failed_requests_turn(
+    tmp_path: Path,
+) -> None:
+    """They went to the turn of the next call, which answered the user's next prompt."""
+    error = {"status": 529, "error": {"message": "Overloaded"}}
+    failed = {"role": "assistant", "model": "<synthetic>", "content": "API Error: 529"}
+    lines = [
+        claude("user", "u1", None, at(90), {"role": "user", "content": "go"}),
+        claude("assistant", "a1", "u1", at(89), answer([{"type": "text", "text": "ok"}], "x", 5)),
+        claude("user", "u2", "a1", at(88), {"role": "user", "content": "and tests"}),
+        json.dumps(
+            {"type": "system", "level": "error", "error": error, "subtype": "api_error"}
+            | {"uuid": "y1", "timestamp": at(87), "sessionId": "s-live"}
+        ),
+        claude("assistant", "a2", "u2", at(86), failed, isApiErrorMessage=True),
+        claude("user", "u3", "a2", at(85), {"role": "user", "content": "continue"}),
+        claude("assistant", "a3", "u3", at(84), answer([], "end_turn", 5) | {"id": "msg_3"}),
+    ]
+    source = tmp_path / "s-live.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    found = kinds(source, "claude-code")
+    assert [(e["error_code"], e["turn_index"]) for e in found["error"]] == [("529", 0), (None, 0)]
+    assert [c["turn_index"] for c in found["llm_call"]] == [0, 1]
+
+
 def codex(when: str, kind: str, **payload: Any) -> str:
     return json.dumps({"timestamp": when, "type": kind, "payload": payload})
 

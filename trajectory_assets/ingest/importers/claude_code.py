@@ -39,7 +39,8 @@ Mapping
 - turns (`turns.Turns`): each llm_call opens the session's next turn (0-based); other events
   belong to their agent's turn (a sub-agent's to the sub-agent's, though the main conversation
   or another sub-agent called meanwhile), user messages and a `system` error (a request that is
-  retried) to the turn of their agent's next call.
+  retried) to the turn of their agent's next call (a retry's error to the turn before when
+  every retry failed: the next call answers another prompt).
 - `session_start` / `session_end` at the first and last entry. A transcript says nothing about
   success, so the end has a status only when the session's last assistant entry is an API
   error (`failure`); otherwise the sessions table shows `unknown`. A file holding only a
@@ -76,6 +77,7 @@ from trajectory_assets.ingest.importers.claude_code_entries import (
     Entry,
     Response,
     read_entries,
+    retries_given_up,
 )
 from trajectory_assets.ingest.importers.claude_code_files import with_related_files
 from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms, held_back
@@ -194,6 +196,7 @@ class _Session:
                 key = entry.response_key
                 responses.setdefault(key, Response(key)).entries.append(entry)
         tools: dict[str, Row] = {}
+        given_up = retries_given_up(self.entries, self.agent_of)
         done: set[str] = set()
         failed_last = False
         for entry in self.entries:
@@ -224,7 +227,10 @@ class _Session:
                     error_code=status,
                     payload=dumps({"message": clip(message or "") or None}),
                 )
-                self.turns.next_of(agent, retried)
+                if entry.uuid in given_up:  # no call follows: the failed request's turn
+                    retried["turn_index"] = self.turns.current(agent)
+                else:
+                    self.turns.next_of(agent, retried)
         self.turns.close()
         if whole:
             end: dict[str, Any] = {"status": "failure"} if failed_last else {}

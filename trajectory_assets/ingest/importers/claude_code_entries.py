@@ -5,6 +5,7 @@ make one response with what usage, is what must be right before any event is mad
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,20 @@ def read_entries(path: str | Path) -> list[Entry]:
         seen.add(entry.uuid)
         entries.append(entry)
     return entries
+
+
+def retries_given_up(entries: list[Entry], agent_of: Callable[[Entry], str]) -> set[str]:
+    """The uuids of `system` errors of retries that all failed: the agent's next assistant
+    entry is the synthetic API-error message, not a response (its next call answers another
+    prompt, so the errors are the failed request's turn's, not that call's)."""
+    given_up: set[str] = set()
+    waiting: dict[str, list[str]] = {}
+    for entry in entries:
+        agent = agent_of(entry)
+        if entry.type == "system" and str(entry.raw.get("level")) == "error":
+            waiting.setdefault(agent, []).append(entry.uuid)
+        elif entry.type == "assistant":
+            if entry.raw.get("isApiErrorMessage"):
+                given_up.update(waiting.get(agent, []))
+            waiting.pop(agent, None)
+    return given_up
