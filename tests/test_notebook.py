@@ -291,3 +291,24 @@ def test_a_module_of_the_lakes_config_not_installed_here_leaves_the_other_tables
     assert ctx.read("sessions", dt=DAY1).num_rows > 0
     with pytest.raises(ta.DefinitionError, match="cannot import the definitions module"):
         ta.connect(built.root, runtime="inline", defs="platform_team.tables")
+
+
+def test_an_installed_module_reading_an_uninstalled_ones_table_is_left_out_too(
+    built: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "team_b_reader.py").write_text(
+        "import pyarrow as pa\nimport trajectory_assets as ta\n\n"
+        "class Derived(ta.Operator):\n"
+        "    name, version, inputs = 'b_derived', '1', ('a_table',)\n"
+        "    outputs = (ta.TableSpec('b_derived', pa.schema([ta.column('dt', pa.string(), 'd'),"
+        " ta.column('app_id', pa.string(), 'a')]), partition_by=('app_id',),"
+        " keys=('app_id',), description='b'),)\n\n"
+        "operators = [Derived()]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (Path(built.root) / "trajectory_assets.json").write_text(
+        '{"start_date": "2025-01-01", "defs": ["platform_team.tables", "team_b_reader"]}'
+    )
+    with pytest.warns(UserWarning, match=r"platform_team\.tables, team_b_reader; their"):
+        ctx = ta.connect(built.root, runtime="inline")
+    assert ctx.read("sessions", dt=DAY1).num_rows > 0

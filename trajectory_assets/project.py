@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from trajectory_assets.engine.registry import Registry
 from trajectory_assets.errors import DefinitionError, SettingError
 from trajectory_assets.lake.config import CONFIG, read_config
+from trajectory_assets.lake.layout import RAW_TABLE
 from trajectory_assets.operator import Operator
 from trajectory_assets.operators import OPERATORS
 
@@ -119,11 +120,12 @@ def load(
     origins |= {name: DEFS_ENV for name in from_env} | {name: "--defs or defs=" for name in modules}
     found: list[Module] = []
     unloaded: list[str] = []
+    origins_given = {*modules, *from_env}  # a reader's own modules must load
     for name in dict.fromkeys([*modules, *from_env, *lake_defs]):
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
-            if reader and name not in (*modules, *from_env) and _not_installed(name, exc):
+            if reader and name not in origins_given and _not_installed(name, exc):
                 unloaded.append(name)
                 continue
             raise DefinitionError(
@@ -163,11 +165,36 @@ def load(
                 f"module {name!r} has no `operators` list of trajectory_assets.Operator"
             )
         found.append(Module(name, tuple(ops), _node_name(name, module, ops), _checks(module, ops)))
+    if unloaded:  # a reader: the lake's modules that read a left-out module's tables go too
+        found, unreadable = _readable(found, [n for n in lake_defs if n not in origins_given])
+        unloaded += unreadable
     _check_node_names(found)
     _check_listed_once(found)
     project = Project(tuple(found), params or {}, params_from, tuple(unloaded))
     project.registry  # noqa: B018 - checks the definitions now, with a clear message
     return project
+
+
+def _readable(found: list[Module], optional: Sequence[str]) -> tuple[list[Module], list[str]]:
+    """`found` less the `optional` modules whose operators read a table no other loaded
+    operator writes (a module left out wrote it), and their names."""
+    left_out: list[str] = []
+    while True:
+        written = {
+            t
+            for op in [*OPERATORS, *(o for m in found for o in m.operators)]
+            for t in (op.output_names)
+        }
+        lacking = [
+            m.name
+            for m in found
+            if m.name in optional
+            and any(i not in written and i != RAW_TABLE for op in m.operators for i in op.inputs)
+        ]
+        if not lacking:
+            return found, left_out
+        left_out += lacking
+        found = [m for m in found if m.name not in lacking]
 
 
 def _not_installed(name: str, exc: ImportError) -> bool:

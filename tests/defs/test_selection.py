@@ -1,5 +1,7 @@
 """A run's selection that cannot be run as asked fails before anything is computed, loudly."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from tests.dagster_assets import assets_of, inline_resources
@@ -78,3 +80,31 @@ def test_renamed_table_keys_are_refused_rather_than_computing_nothing(lake: Lake
     )
     assert "the tables' asset keys were renamed (traj/sessions)" in failure(result)
     assert Catalog(lake, dict(TABLES)).days("sessions") == []
+
+
+def test_a_multi_asset_of_ones_own_waits_as_one_step_for_every_table_it_reads(
+    lake: Lake,
+) -> None:
+    """Dagster orders a multi-asset as one step: `turn_stats` reads only `turns`, but its
+    sibling reads the selected `sessions`, so the step runs after the tables; it was refused."""
+    read: list[list[str]] = []
+    daily = TABLE_ASSETS[0].partitions_def
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec("by_session", deps=["sessions"], partitions_def=daily),
+            dg.AssetSpec("turn_stats", deps=["turns"], partitions_def=daily),
+        ]
+    )
+    def team_step() -> Iterator[dg.MaterializeResult]:
+        read.append(Catalog(lake, dict(TABLES)).days("turns"))
+        yield dg.MaterializeResult(asset_key="by_session")
+        yield dg.MaterializeResult(asset_key="turn_stats")
+
+    result = dg.materialize(
+        [*TABLE_ASSETS, team_step],
+        selection=["sessions", "by_session", "turn_stats"],
+        partition_key=DAY1,
+        resources=inline_resources(lake),
+    )
+    assert result.success and read == [[DAY1]]

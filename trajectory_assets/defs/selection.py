@@ -59,14 +59,25 @@ def _ordered_after(
     run_selection: Collection[dg.AssetKey],
     selected: Collection[dg.AssetKey],
 ) -> bool:
-    """`key` reads, through assets of the run, a table this step materializes: Dagster then
-    runs it after this step, which commits every table it reads."""
-    seen, todo = set(), [key]
+    """`key`'s step reads, through steps of the run, a table this step materializes: Dagster
+    then runs it after this step, which commits every table it reads. A step is every key of
+    the run of one multi-asset: it waits for the parents of all of them."""
+    seen: set[dg.AssetKey] = set()
+    todo = [key]
     while todo:
-        for parent in graph.get(todo.pop()).parent_keys:
+        step = _step_of(graph, todo.pop(), run_selection) - seen
+        seen |= step
+        for parent in {p for k in step for p in graph.get(k).parent_keys}:
             if parent in selected:
                 return True
             if parent in run_selection and parent not in seen and graph.has(parent):
-                seen.add(parent)
                 todo.append(parent)
     return False
+
+
+def _step_of(
+    graph: "AssetGraph", key: dg.AssetKey, run_selection: Collection[dg.AssetKey]
+) -> set[dg.AssetKey]:
+    """The keys of the run that `key`'s multi-asset materializes with it, `key` among them."""
+    node = graph.get(key).assets_def
+    return {key} | {k for k in node.keys if k in run_selection and graph.has(k)}

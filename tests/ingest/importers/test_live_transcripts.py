@@ -193,3 +193,37 @@ def test_a_live_rollouts_running_tool_waits(tmp_path: Path) -> None:
     source.write_text("\n".join(rollout(minutes_ago=-20)[:8]) + "\n")  # its call still running
     with pytest.warns(LeftOut, match="1 unfinished"):
         assert "tool_call" not in kinds(source, "codex")
+
+
+def test_a_sub_agents_response_still_streaming_waits_while_another_writes_on(
+    tmp_path: Path,
+) -> None:
+    """Only the session's last entry was looked at: a sub-agent's response still streaming,
+    another's written after it, was imported with its first output count for good."""
+    tasks = [
+        {"type": "tool_use", "id": f"toolu_{x}", "name": "Task", "input": {"prompt": x}}
+        for x in "AB"
+    ]
+
+    def side(agent: str) -> dict[str, Any]:
+        return {"isSidechain": True, "agentId": agent}
+
+    def reply(msg: str, stop: str | None, tokens: int) -> dict[str, Any]:
+        return answer([{"type": "text", "text": "..."}], stop, tokens) | {"id": msg}
+
+    lines = [
+        claude("user", "u1", None, at(5), {"role": "user", "content": "look"}),
+        claude("assistant", "a1", "u1", at(4), answer(tasks, "tool_use", 30)),
+        claude("user", "ua", "a1", at(3.5), {"role": "user", "content": "A"}, **side("A")),
+        claude("user", "ub", "a1", at(3.4), {"role": "user", "content": "B"}, **side("B")),
+        claude("assistant", "aa", "ua", at(3), reply("msg_a", None, 3), **side("A")),
+        claude("assistant", "ab", "ub", at(2), reply("msg_b", "end_turn", 90), **side("B")),
+    ]
+    source = tmp_path / "s-live.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    with pytest.warns(LeftOut, match="4 unfinished"):  # two tasks, A's call and its text
+        found = kinds(source, "claude-code")
+    assert [(c["agent_id"], c["output_tokens"]) for c in found["llm_call"]] == [
+        ("main", 30),
+        ("B", 90),
+    ]

@@ -241,8 +241,8 @@ class _Session:
         yield from (row for row in self.rows_ if row["event_id"] not in held)
 
     def _unfinished(self, tools: dict[str, Row]) -> list[Row]:
-        """Tool calls without their result, and a response still being written (the last
-        entry, no stop reason yet)."""
+        """Tool calls without their result, and each agent's response still being written (its
+        agent's last entry, no stop reason yet: sub-agents run at once)."""
         answered = {
             str(block.get("tool_use_id"))
             for entry in self.entries
@@ -251,16 +251,16 @@ class _Session:
             if block.get("type") == "tool_result"
         }
         rows = [row for tool_id, row in tools.items() if tool_id not in answered]
-        last = self.entries[-1]
-        if (
-            last.type == "assistant"
+        lasts = {self.agent_of(entry): entry for entry in self.entries}
+        streaming = {
+            self.eid(kind, last.response_key)
+            for last in lasts.values()
+            if last.type == "assistant"
             and not self._synthetic(last)
             and not last.message.get("stop_reason")
-        ):
-            key = last.response_key
-            streaming = {self.eid("llm_call", key), self.eid("agent_message", key)}
-            rows += [row for row in self.rows_ if row["event_id"] in streaming]
-        return rows
+            for kind in ("llm_call", "agent_message")
+        }
+        return rows + [row for row in self.rows_ if row["event_id"] in streaming]
 
     def _start(self, first: Entry) -> None:
         self.add(
