@@ -135,4 +135,5 @@ def test_regenerate_refuses_a_lake_holding_data_of_its_own(
     pq.write_table(pa.table({"event_id": ["e1"]}), theirs)
     written = on_lake("demo", lake, home, *small, "--regenerate")
     assert written.returncode == 1 and f"({theirs})" in written.stderr
+    assert "a sample lake of a release before 0.5.6 named its files so" in written.stderr
     assert theirs.exists()

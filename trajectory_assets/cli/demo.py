@@ -69,10 +69,17 @@ def demo(
     else:
         if fs.exists(sample.root):
             if kept := _not_sample_data(sample):
+                old = OLD_SAMPLE.fullmatch(posixpath.basename(kept))
                 raise CliError(
                     f"{sample.display()} holds data the sample did not write ({kept}): "
                     "--regenerate deletes the whole lake, so it makes a sample in a lake of "
                     "its own only; give the demo another --lake"
+                    + (
+                        " (a sample lake of a release before 0.5.6 named its files so, as "
+                        "other writers do: if this is one, delete the folder yourself)"
+                        if old
+                        else ""
+                    )
                 )
             _delete(sample)
         config = SynthConfig(
@@ -122,6 +129,7 @@ def _ui_command(sample: "Lake") -> str:
 
 
 SAMPLE_FILE = re.compile(r"sample-(retry-)?\d+\.parquet")
+OLD_SAMPLE = re.compile(r"part-(retry-)?\d+\.parquet")  # also other writers' names: not deleted
 """The names of the raw files `generate` writes (`synth.write`); an import's, a logger's and
 `serve`'s are `ev-<digest>.parquet`, a team's own writer's anything (`part-0.parquet`, as
 pyarrow's `write_dataset` and `generate` before 0.5.6 named theirs)."""
