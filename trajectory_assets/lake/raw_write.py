@@ -14,7 +14,6 @@ files, the second starting earlier, still lives in one daily partition.
 import contextlib
 import datetime as dt
 import hashlib
-import math
 import posixpath
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,8 @@ from trajectory_assets.lake.layout import (
     partition_value,
     spellings,
 )
-from trajectory_assets.schema import COUNTER_COLUMNS, RAW_EVENTS, Row
+from trajectory_assets.lake.raw_compare import as_stored, differences
+from trajectory_assets.schema import RAW_EVENTS, Row
 
 FILE_PREFIX = "ev-"
 LOOKBACK_DAYS = 7  # how far back a re-sent or continued session's folder is looked for
@@ -162,13 +162,15 @@ def _sorted(table: pa.Table) -> pa.Table:
 
 
 def already_stored(
-    lake: Lake, folders: Sequence[str], table: pa.Table
+    lake: Lake, folders: Sequence[str], table: pa.Table, *, whole: bool = False
 ) -> tuple[set[str], list[str]]:
     """Ids of the given events a session's folders hold, and a line for each of them held with
     other content. An event id is the idempotency key, so the stored copy stays, but a changed
     copy is named: a re-import after the source or the importer changed would otherwise be
     counted as "already present" and lost without a word. Compared with the stored copy the
-    tables use: the first in event order (SPEC.md), should the folder hold an id twice."""
+    tables use: the first in event order (SPEC.md), should the folder hold an id twice.
+    `whole`: `table` is the session's every event, so one the folders hold beyond them (but an
+    earlier state's `session_end`) was read by another release's importer, and is named too."""
     if not folders:
         return set(), []
     wanted = set(table["event_id"].to_pylist())
@@ -176,6 +178,7 @@ def already_stored(
     copies: list[tuple[tuple[object, ...], dict[str, object]]] = []
     held_ends: set[tuple[object, object]] = set()
     paths = [p for folder in folders for p in session_files(lake, folder)]
+    beyond: set[str] = set()
     # each file fetched once, some at once on an object store (three reads of each made some
     # twenty requests a file: re-sending 500 sessions took 57 s on a loopback S3)
     fetched = (s for at in range(0, len(paths), 32) for s in lake.sources(paths[at : at + 32]))
@@ -183,8 +186,12 @@ def already_stored(
         if isinstance(source, BaseException):
             raise source
         where = pa.py_buffer(source) if isinstance(source, bytes) else source
-        ids = pq.read_table(where, columns=["event_id"])["event_id"]
+        held = pq.read_table(where, columns=["event_id", "event_type"] if whole else ["event_id"])
+        ids = held["event_id"]
         overlap = sorted(wanted.intersection(ids.to_pylist()))
+        if whole:
+            kept = held.filter(pc.not_equal(held["event_type"], "session_end"))
+            beyond |= set(kept["event_id"].to_pylist()) - wanted
         if overlap:
             stored = read_raw_parquet(where, filters=[("event_id", "in", overlap)])
             copies += [((*_event_order(r), index, i), r) for i, r in enumerate(stored.to_pylist())]
@@ -196,9 +203,10 @@ def already_stored(
     renamed = {
         str(end["event_id"])
         for end in ends
-        if end["event_id"] not in first and (_value(end["ts"]), end["payload"]) in held_ends
+        if end["event_id"] not in first and (as_stored(end["ts"]), end["payload"]) in held_ends
     }
-    differ = _differences(first, _first_by_id(table, set(first))) if first else []
+    differ = differences(first, _first_by_id(table, set(first))) if first else []
+    differ += [f"event {e}: held, but no longer read from the source" for e in sorted(beyond)]
     return set(first) | renamed, differ
 
 
@@ -237,12 +245,12 @@ def _ends(where: str | pa.Buffer) -> set[tuple[object, object]]:
     stored = read_raw_parquet(
         where, columns=["ts", "payload"], filters=[("event_type", "=", "session_end")]
     )
-    return {(_value(r["ts"]), r["payload"]) for r in stored.to_pylist()}
+    return {(as_stored(r["ts"]), r["payload"]) for r in stored.to_pylist()}
 
 
 def _event_order(row: dict[str, object]) -> tuple[object, ...]:
     """ts, then seq with nulls last: the order the tables keep the first copy of an id by."""
-    ts, seq = _value(row.get("ts")), row.get("seq")
+    ts, seq = as_stored(row.get("ts")), row.get("seq")
     return (ts is None, ts or _EPOCH, seq is None, seq or 0)
 
 
@@ -256,40 +264,6 @@ def _first_by_id(table: pa.Table, ids: set[str]) -> dict[str, dict[str, object]]
     return rows
 
 
-def _differences(
-    stored: dict[str, dict[str, object]], given: dict[str, dict[str, object]]
-) -> list[str]:
-    lines = []
-    for event_id in sorted(given):
-        old, new = stored[event_id], given[event_id]
-        columns = [
-            c
-            for c in RAW_EVENTS.names
-            if c not in COUNTER_COLUMNS
-            and not (c in _FOLDER_KEYS and old.get(c) is None)  # a writer that left the keys to
-            and not _same(old.get(c), new.get(c))  # the folder names (Spark, DuckDB): the same
-        ]
-        if columns:
-            lines.append(f"event {event_id}: {', '.join(columns)} differ")
-    return lines
-
-
-_FOLDER_KEYS = ("app_id", "session_id")
-
-
-def _same(old: object, new: object) -> bool:
-    if isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new):
-        return True  # a re-sent NaN latency is the same value
-    return _value(old) == _value(new)
-
-
-def _value(value: object) -> object:
-    """A timestamp stored without a zone is UTC, as the raw read takes it."""
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 def write_session(
     lake: Lake,
     day: str,
@@ -298,6 +272,7 @@ def write_session(
     table: pa.Table,
     *,
     drop_existing: bool = False,
+    whole: bool = False,
 ) -> SessionWrite:
     """Write one session's events as one file, unless those events are already there; into its
     folder of another writer's spelling when only that one exists."""
@@ -306,7 +281,7 @@ def write_session(
     total = table.num_rows
     changed: list[str] = []
     if drop_existing:
-        present, differ = already_stored(lake, folders, table)
+        present, differ = already_stored(lake, folders, table, whole=whole)
         changed = [f"app {app_id}, session {session_id}, {line}" for line in differ]
         if present:
             table = table.filter(pc.invert(pc.is_in(table["event_id"], pa.array(list(present)))))
@@ -358,10 +333,12 @@ def write_rows(
     rows: Sequence[Row],
     *,
     summary: WriteSummary | None = None,
+    whole: bool = False,
 ) -> WriteSummary:
     """Group rows by (app, session) and write each session once, under its first event's day,
     leaving out events already in its folder (an import run again adds nothing); into
-    `summary` as it goes, so a write that fails midway leaves what was written counted."""
+    `summary` as it goes, so a write that fails midway leaves what was written counted.
+    `whole`: the rows are their sessions' every event (see `already_stored`)."""
     summary = WriteSummary() if summary is None else summary
     by_session: dict[tuple[str, str], list[Row]] = {}
     for row in rows:
@@ -376,7 +353,13 @@ def write_rows(
     for (app_id, session_id), session_rows in sorted(by_session.items()):
         day = known.get((app_id, session_id)) or day_of(min(r["ts"] for r in session_rows))
         result = write_session(
-            lake, day, app_id, session_id, rows_to_table(session_rows), drop_existing=True
+            lake,
+            day,
+            app_id,
+            session_id,
+            rows_to_table(session_rows),
+            drop_existing=True,
+            whole=whole,
         )
         summary.sessions.add((app_id, session_id))
         summary.days.add(day)

@@ -227,3 +227,20 @@ def test_a_sub_agents_response_still_streaming_waits_while_another_writes_on(
         ("main", 30),
         ("B", 90),
     ]
+
+
+def test_an_event_the_lake_holds_that_the_transcript_no_longer_gives_is_named(
+    tmp_path: Path,
+) -> None:
+    """A compaction's summary imported as a prompt by 0.5.5 stayed one after the upgrade, and a
+    new import said nothing (it compared only the events it gave)."""
+    prompt = claude("user", "u1", None, at(90), {"role": "user", "content": "go"})
+    summary = claude("user", "u2", "u1", at(80), {"role": "user", "content": "So far: ..."})
+    source, lake = tmp_path / "s-live.jsonl", tmp_path / "lake"
+    source.write_text(f"{prompt}\n{summary}\n")
+    ingest_files(str(lake), "claude-code", [source])  # as a release that took it for a prompt
+    source.write_text(f'{prompt}\n{summary[:-1]}, "isCompactSummary": true}}\n')
+    (again,) = ingest_files(str(lake), "claude-code", [source]).files
+    assert [line.split(": ", 1)[1] for line in again.changed] == [
+        "held, but no longer read from the source"
+    ]

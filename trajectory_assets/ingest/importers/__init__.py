@@ -31,11 +31,14 @@ class Importer:
     parse: Callable[[str | Path], Iterable[Row]]
     suffixes: tuple[str, ...]
     """File endings picked when a folder is given (`.gz` versions of these too)."""
+    whole_sessions: bool = False
+    """A file gives its sessions whole (a session's files are read together), so an event the
+    lake holds for it that the file no longer gives was read by another release's importer."""
 
 
 IMPORTERS: dict[str, Importer] = {
     m.FORMAT: Importer(m.FORMAT, m.parse, m.SUFFIXES)
-    for m in (otel, inspect, openhands, swe_agent, tau_bench, jsonl, claude_code, codex)
-}
+    for m in (otel, inspect, openhands, swe_agent, tau_bench, jsonl)
+} | {m.FORMAT: Importer(m.FORMAT, m.parse, m.SUFFIXES, True) for m in (claude_code, codex)}
 
 __all__ = ["IMPORTERS", "Importer"]
