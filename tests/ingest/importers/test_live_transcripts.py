@@ -3,6 +3,7 @@ finished yet waits for a later import, and the current shapes of their entries r
 
 import datetime as dt
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,22 @@ def test_an_event_the_lake_holds_that_the_transcript_no_longer_gives_is_named(
     assert [line.split(": ", 1)[1] for line in again.changed] == [
         "held, but no longer read from the source"
     ]
+
+
+def test_a_call_abandoned_before_a_later_response_is_taken_at_once(tmp_path: Path) -> None:
+    """Every call without a result was held while the session was live, one a user interrupted
+    (the agent answered on) too: resumed within the hour, the session's earlier import of it
+    was then named as an event no longer read."""
+    again = answer([{"type": "text", "text": "ok"}], "end_turn", 9) | {"id": "msg_2"}
+    lines = [
+        *claude_lines(minutes_ago=3),
+        claude("user", "u2", "a1", at(2), {"content": [{"type": "text", "text": INTERRUPTED}]}),
+        claude("user", "u3", "u2", at(1.5), {"role": "user", "content": "try again"}),
+        claude("assistant", "a2", "u3", at(1), again),
+    ]
+    source = tmp_path / "s-live.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LeftOut)  # nothing is left for later
+        calls = kinds(source, "claude-code")["tool_call"]
+    assert [(c["tool_name"], c["tool_latency_ms"]) for c in calls] == [("Bash", None)]

@@ -76,6 +76,7 @@ from trajectory_assets.ingest.common import (
 from trajectory_assets.ingest.importers.claude_code_entries import (
     Entry,
     Response,
+    content_text,
     read_entries,
     retries_given_up,
 )
@@ -110,18 +111,6 @@ def parse(path: str | Path) -> Iterator[Row]:
                 stacklevel=2,
             )
         yield from _Session(session_id, session).rows()
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [
-            str(b.get("text") or b.get("content") or "") if isinstance(b, dict) else str(b)
-            for b in content
-        ]
-        return "\n".join(p for p in parts if p)
-    return "" if content is None else str(content)
 
 
 class _Session:
@@ -241,8 +230,9 @@ class _Session:
         yield from (row for row in self.rows_ if row["event_id"] not in held)
 
     def _unfinished(self, tools: dict[str, Row]) -> list[Row]:
-        """Tool calls without their result, and each agent's response still being written (its
-        agent's last entry, no stop reason yet: sub-agents run at once)."""
+        """Tool calls of each agent's last response without their result (an agent answers
+        only once every call of its response has one: an older one was abandoned), and each
+        agent's response still being written (its last entry, no stop reason yet)."""
         answered = {
             str(block.get("tool_use_id"))
             for entry in self.entries
@@ -250,7 +240,15 @@ class _Session:
             for block in entry.blocks
             if block.get("type") == "tool_result"
         }
-        rows = [row for tool_id, row in tools.items() if tool_id not in answered]
+        latest = {self.agent_of(e): e.response_key for e in self.entries if e.type == "assistant"}
+        running = {
+            str(block.get("id"))
+            for e in self.entries
+            if e.type == "assistant" and latest[self.agent_of(e)] == e.response_key
+            for block in e.blocks
+            if block.get("type") == "tool_use"
+        }
+        rows = [row for id_, row in tools.items() if id_ in running and id_ not in answered]
         lasts = {self.agent_of(entry): entry for entry in self.entries}
         streaming = {
             self.eid(kind, last.response_key)
@@ -294,7 +292,7 @@ class _Session:
             agent_id=agent,
             error_type=str(error) if isinstance(error, str) and error else "api_error",
             error_code=_code(entry.raw.get("apiErrorStatus")),
-            payload=dumps({"message": clip(_text(entry.message.get("content"))) or None}),
+            payload=dumps({"message": clip(content_text(entry.message.get("content"))) or None}),
         )
 
     def _llm_call(self, response: Response, agent: str) -> None:
@@ -331,7 +329,7 @@ class _Session:
             cache_tokens=reads,
             payload=dumps(payload),
         )
-        text = _text([b for b in response.blocks if b.get("type") == "text"])
+        text = content_text([b for b in response.blocks if b.get("type") == "text"])
         if text:
             self.add(
                 "agent_message",
@@ -359,7 +357,7 @@ class _Session:
         for block in results:
             call = tools.get(str(block.get("tool_use_id")))
             failed = block.get("is_error") is True
-            message = clip(_text(block.get("content")))
+            message = clip(content_text(block.get("content")))
             if call is not None:
                 call["tool_latency_ms"] = non_negative(elapsed_ms(call["ts"], entry.ts))
                 if failed:
@@ -379,7 +377,7 @@ class _Session:
         text = (
             content
             if isinstance(content, str)
-            else _text([b for b in entry.blocks if b.get("type") == "text"])
+            else content_text([b for b in entry.blocks if b.get("type") == "text"])
         )
         if text and entry.prompt:
             prompt = self.add(

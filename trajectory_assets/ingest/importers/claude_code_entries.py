@@ -137,3 +137,16 @@ def retries_given_up(entries: list[Entry], agent_of: Callable[[Entry], str]) -> 
                 given_up.update(waiting.get(agent, []))
             waiting.pop(agent, None)
     return given_up
+
+
+def content_text(content: Any) -> str:
+    """A message's or result's text: a string, or the text of its blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            str(b.get("text") or b.get("content") or "") if isinstance(b, dict) else str(b)
+            for b in content
+        ]
+        return "\n".join(p for p in parts if p)
+    return "" if content is None else str(content)

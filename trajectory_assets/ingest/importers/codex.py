@@ -44,7 +44,6 @@ Mapping
 
 import datetime as dt
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +60,7 @@ from trajectory_assets.ingest.common import (
     to_float,
     to_int,
 )
+from trajectory_assets.ingest.importers.codex_text import exit_code, item_text, output_text
 from trajectory_assets.ingest.importers.transcript_lines import elapsed_ms, held_back, timed_objects
 from trajectory_assets.ingest.importers.turns import Turns
 
@@ -73,8 +73,6 @@ OUTPUT_ITEMS_ALSO = frozenset({"web_search_call"})
 CALL_ITEMS = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
 RESULT_ITEMS = frozenset({"function_call_output", "custom_tool_call_output"})
 _INJECTED = ("<environment_context>", "<user_instructions>", "<INSTRUCTIONS>", "# AGENTS.md")
-_EXIT = re.compile(r"(?:^Exit code:\s*|Process exited with code\s+)(-?\d+)", re.MULTILINE)
-_TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
 _TOKENS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
 
 
@@ -113,40 +111,6 @@ def parse(path: str | Path) -> Iterator[Row]:
     if meta is None:
         raise UnparseableFileError("not a Codex rollout: no session_meta line with an id")
     yield from _Rollout(str(meta.payload["id"]), lines).rows()
-
-
-def _text(content: Any) -> str:
-    """The text parts of a message (not its reasoning)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(c["text"])
-            for c in content
-            if isinstance(c, dict) and c.get("text") and c.get("type", "text") in _TEXT_PARTS
-        )
-    return ""
-
-
-def _output_text(output: Any) -> str:
-    if isinstance(output, dict):
-        return _text(output.get("content")) or str(output.get("content") or "")
-    return _text(output)
-
-
-def exit_code(output: Any) -> int | None:
-    """The exit code a shell tool's output states, in any of the forms Codex has written."""
-    if isinstance(output, dict) and output.get("success") is False:
-        return to_int((output.get("metadata") or {}).get("exit_code")) or 1
-    text = _output_text(output)
-    try:
-        parsed = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("metadata"), dict):
-        return to_int(parsed["metadata"].get("exit_code"))
-    match = _EXIT.search(text)
-    return int(match.group(1)) if match else None
 
 
 def _tokens(info: dict[str, Any], previous: dict[str, int] | None) -> dict[str, int] | None:
@@ -260,7 +224,7 @@ class _Rollout:
                 self._llm_call(group)
                 failed_last = False
             if line.type == "response_item" and item in CALL_ITEMS:
-                call_id = str(payload.get("call_id") or payload.get("id") or f"line-{line.number}")
+                call_id = _call_key(line)
                 calls[call_id] = self._tool_call(line, call_id)
             elif line.type == "response_item" and item in RESULT_ITEMS:
                 call = calls.get(str(payload.get("call_id")))
@@ -291,13 +255,16 @@ class _Rollout:
         yield from rows
 
     def _unfinished(self, calls: dict[str, Row], groups: list[Group]) -> list[Row]:
-        """Tool calls without their output, and the last response before its token count."""
+        """Tool calls of the last response without their output (an older one was abandoned:
+        the model answers once every call has one), and the last response before its count."""
         answered = {
             str(x.payload.get("call_id"))
             for x in self.lines
             if x.type == "response_item" and x.payload.get("type") in RESULT_ITEMS
         }
-        rows = [row for call_id, row in calls.items() if call_id not in answered]
+        last = groups[-1].lines if groups else []
+        running = {_call_key(x) for x in last if x.payload.get("type") in CALL_ITEMS}
+        rows = [row for id_, row in calls.items() if id_ in running and id_ not in answered]
         if groups and groups[-1].tokens is None and not groups[-1].aborted and groups[-1].lines:
             waiting = stable_id(FORMAT, self.id, "llm_call", groups[-1].lines[0].number)
             rows += [row for row in self.rows_ if row["event_id"] == waiting]
@@ -351,17 +318,17 @@ class _Rollout:
         code = to_int(end.get("exit_code")) if end else None
         if code is None:
             code = exit_code(output)
-        if _output_text(output).strip() == "aborted":  # its turn was stopped (Ctrl+C, Esc)
+        if output_text(output).strip() == "aborted":  # its turn was stopped (Ctrl+C, Esc)
             call["error_type"] = "aborted"
         elif code is not None and code != 0:
             call["error_type"] = "exit_code"
             call["error_code"] = str(code)
-            message = clip(_output_text(output))
+            message = clip(output_text(output))
             call["payload"] = dumps({**json.loads(call["payload"]), "message": message})
 
     def _message(self, line: Line) -> None:
         role = line.payload.get("role")
-        text = _text(line.payload.get("content"))
+        text = item_text(line.payload.get("content"))
         if role == "user" and text and not text.lstrip().startswith(_INJECTED):
             prompt = self.add(
                 "user_message",
@@ -378,6 +345,11 @@ class _Rollout:
                 turn_index=self.turns.current(None),
                 payload=dumps({"text": clip(text)}),
             )
+
+
+def _call_key(line: Line) -> str:
+    payload = line.payload
+    return str(payload.get("call_id") or payload.get("id") or f"line-{line.number}")
 
 
 def _is_output(payload: dict[str, Any]) -> bool:
