@@ -32,13 +32,14 @@ class Importer:
     suffixes: tuple[str, ...]
     """File endings picked when a folder is given (`.gz` versions of these too)."""
     whole_sessions: bool = False
-    """A file gives its sessions whole (a session's files are read together), so an event the
-    lake holds for it that the file no longer gives was read by another release's importer."""
+    """A file gives its sessions whole, so an event the lake holds for one that the file no
+    longer gives was read by another release's importer: Claude Code's (a session's files are
+    read together), not Codex's (a resumed thread's new rollout keeps the thread's id)."""
 
 
 IMPORTERS: dict[str, Importer] = {
-    m.FORMAT: Importer(m.FORMAT, m.parse, m.SUFFIXES)
-    for m in (otel, inspect, openhands, swe_agent, tau_bench, jsonl)
-} | {m.FORMAT: Importer(m.FORMAT, m.parse, m.SUFFIXES, True) for m in (claude_code, codex)}
+    m.FORMAT: Importer(m.FORMAT, m.parse, m.SUFFIXES, whole_sessions=m is claude_code)
+    for m in (otel, inspect, openhands, swe_agent, tau_bench, jsonl, claude_code, codex)
+}
 
 __all__ = ["IMPORTERS", "Importer"]
