@@ -290,7 +290,8 @@ def _import(
         for app, records in _by_app(path, bad, app_id).items():  # kept before the rest is
             keep_rejected(lake, REJECTED_SOURCE, app, records)  # written: none lost unsaid
         kept = bad
-        write_rows(lake, good, summary=summary, whole=IMPORTERS[fmt].whole_sessions)
+        prompts_whole = IMPORTERS[fmt].prompts_whole  # a user message gone is named
+        write_rows(lake, good, summary=summary, prompts_of=fmt if prompts_whole else None)
     except Exception as exc:  # what was written before it still counts (a full disk)
         where = "" if lake.is_local else f" to {lake.display()}"  # a bucket gone: which
         status, reason = "failed", f"write failed{where}: {type(exc).__name__}: {exc}"

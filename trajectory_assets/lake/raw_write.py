@@ -162,15 +162,18 @@ def _sorted(table: pa.Table) -> pa.Table:
 
 
 def already_stored(
-    lake: Lake, folders: Sequence[str], table: pa.Table, *, whole: bool = False
+    lake: Lake, folders: Sequence[str], table: pa.Table, *, prompts_of: str | None = None
 ) -> tuple[set[str], list[str]]:
     """Ids of the given events a session's folders hold, and a line for each of them held with
     other content. An event id is the idempotency key, so the stored copy stays, but a changed
     copy is named: a re-import after the source or the importer changed would otherwise be
     counted as "already present" and lost without a word. Compared with the stored copy the
     tables use: the first in event order (SPEC.md), should the folder hold an id twice.
-    `whole`: `table` is the session's every event, so one the folders hold beyond them (but an
-    earlier state's `session_end`) was read by another release's importer, and is named too."""
+    `prompts_of`: the format of an importer that gives every user message of the agents it
+    reads (`ingest.importers.Importer.prompts_whole`): one of its user messages of those agents
+    the folders hold beyond `table` was read by another release's importer (a compaction's
+    summary taken for a prompt), and is named too. Other writers' events, other agents' and
+    other kinds (a call an importer holds back while its transcript is live) are not."""
     if not folders:
         return set(), []
     wanted = set(table["event_id"].to_pylist())
@@ -179,6 +182,7 @@ def already_stored(
     held_ends: set[tuple[object, object]] = set()
     paths = [p for folder in folders for p in session_files(lake, folder)]
     beyond: set[str] = set()
+    agents = set(table["agent_id"].to_pylist())
     # each file fetched once, some at once on an object store (three reads of each made some
     # twenty requests a file: re-sending 500 sessions took 57 s on a loopback S3)
     fetched = (s for at in range(0, len(paths), 32) for s in lake.sources(paths[at : at + 32]))
@@ -186,12 +190,18 @@ def already_stored(
         if isinstance(source, BaseException):
             raise source
         where = pa.py_buffer(source) if isinstance(source, bytes) else source
-        held = pq.read_table(where, columns=["event_id", "event_type"] if whole else ["event_id"])
+        read = ["event_id", "event_type", "agent_id"] if prompts_of else ["event_id"]
+        held = pq.read_table(where, columns=read)
         ids = held["event_id"]
         overlap = sorted(wanted.intersection(ids.to_pylist()))
-        if whole:
-            kept = held.filter(pc.not_equal(held["event_type"], "session_end"))
-            beyond |= set(kept["event_id"].to_pylist()) - wanted
+        if prompts_of:
+            beyond |= {
+                row["event_id"]
+                for row in held.filter(pc.equal(held["event_type"], "user_message")).to_pylist()
+                if str(row["event_id"]).startswith(f"{prompts_of}-")
+                and row["agent_id"] in agents
+                and row["event_id"] not in wanted
+            }
         if overlap:
             stored = read_raw_parquet(where, filters=[("event_id", "in", overlap)])
             copies += [((*_event_order(r), index, i), r) for i, r in enumerate(stored.to_pylist())]
@@ -206,7 +216,9 @@ def already_stored(
         if end["event_id"] not in first and (as_stored(end["ts"]), end["payload"]) in held_ends
     }
     differ = differences(first, _first_by_id(table, set(first))) if first else []
-    differ += [f"event {e}: held, but no longer read from the source" for e in sorted(beyond)]
+    differ += [
+        f"event {e}: a user message held, no longer read from the source" for e in sorted(beyond)
+    ]
     return set(first) | renamed, differ
 
 
@@ -272,7 +284,7 @@ def write_session(
     table: pa.Table,
     *,
     drop_existing: bool = False,
-    whole: bool = False,
+    prompts_of: str | None = None,
 ) -> SessionWrite:
     """Write one session's events as one file, unless those events are already there; into its
     folder of another writer's spelling when only that one exists."""
@@ -281,7 +293,7 @@ def write_session(
     total = table.num_rows
     changed: list[str] = []
     if drop_existing:
-        present, differ = already_stored(lake, folders, table, whole=whole)
+        present, differ = already_stored(lake, folders, table, prompts_of=prompts_of)
         changed = [f"app {app_id}, session {session_id}, {line}" for line in differ]
         if present:
             table = table.filter(pc.invert(pc.is_in(table["event_id"], pa.array(list(present)))))
@@ -333,12 +345,12 @@ def write_rows(
     rows: Sequence[Row],
     *,
     summary: WriteSummary | None = None,
-    whole: bool = False,
+    prompts_of: str | None = None,
 ) -> WriteSummary:
     """Group rows by (app, session) and write each session once, under its first event's day,
     leaving out events already in its folder (an import run again adds nothing); into
     `summary` as it goes, so a write that fails midway leaves what was written counted.
-    `whole`: the rows are their sessions' every event (see `already_stored`)."""
+    `prompts_of`: see `already_stored`."""
     summary = WriteSummary() if summary is None else summary
     by_session: dict[tuple[str, str], list[Row]] = {}
     for row in rows:
@@ -359,7 +371,7 @@ def write_rows(
             session_id,
             rows_to_table(session_rows),
             drop_existing=True,
-            whole=whole,
+            prompts_of=prompts_of,
         )
         summary.sessions.add((app_id, session_id))
         summary.days.add(day)

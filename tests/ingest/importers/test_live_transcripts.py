@@ -243,7 +243,18 @@ def test_an_event_the_lake_holds_that_the_transcript_no_longer_gives_is_named(
     source.write_text(f'{prompt}\n{summary[:-1]}, "isCompactSummary": true}}\n')
     (again,) = ingest_files(str(lake), "claude-code", [source]).files
     assert [line.split(": ", 1)[1] for line in again.changed] == [
-        "held, but no longer read from the source"
+        "a user message held, no longer read from the source"
+    ]
+    # another writer's user message of the session (the event logger's, an export's) is none of
+    # the transcript's: following the advice to forget the session would have lost it
+    logged = {"event_id": "logged-1", "app_id": "claude-code", "session_id": "s-live"}
+    logged |= {"event_type": "user_message", "ts": at(85), "agent_id": "main"}
+    (tmp_path / "logged.jsonl").write_text(json.dumps(logged) + "\n")
+    ingest_files(str(lake), "jsonl", [tmp_path / "logged.jsonl"])
+    source.write_text(f"{prompt}\n")  # the summary's line gone too: nothing else to name
+    (third,) = ingest_files(str(lake), "claude-code", [source]).files
+    assert [line.split(": ", 1)[1] for line in third.changed] == [
+        "a user message held, no longer read from the source"
     ]
 
 
