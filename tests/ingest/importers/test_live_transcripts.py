@@ -275,3 +275,16 @@ def test_a_call_abandoned_before_a_later_response_is_taken_at_once(tmp_path: Pat
         warnings.simplefilter("error", LeftOut)  # nothing is left for later
         calls = kinds(source, "claude-code")["tool_call"]
     assert [(c["tool_name"], c["tool_latency_ms"]) for c in calls] == [("Bash", None)]
+
+
+def test_a_call_interrupted_before_any_answer_is_taken_at_once(tmp_path: Path) -> None:
+    """Held until the agent answered on: imported in between, the call was held again after
+    a quiet import had written it."""
+    marker = {"content": [{"type": "text", "text": INTERRUPTED}]}
+    lines = [*claude_lines(minutes_ago=3), claude("user", "u2", "a1", at(2), marker)]
+    source = tmp_path / "s-live.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LeftOut)
+        calls = kinds(source, "claude-code")["tool_call"]
+    assert [c["tool_name"] for c in calls] == ["Bash"]

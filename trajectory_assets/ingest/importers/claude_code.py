@@ -240,7 +240,12 @@ class _Session:
             for block in entry.blocks
             if block.get("type") == "tool_result"
         }
-        latest = {self.agent_of(e): e.response_key for e in self.entries if e.type == "assistant"}
+        latest: dict[str, str | None] = {}  # an agent's last response, while it may run calls
+        for e in self.entries:
+            if e.type == "assistant":
+                latest[self.agent_of(e)] = e.response_key
+            elif e.type == "user" and not e.results_only:  # a prompt, an interruption:
+                latest[self.agent_of(e)] = None  # the agent's calls before it ended
         running = {
             str(block.get("id"))
             for e in self.entries

@@ -45,6 +45,11 @@ class Entry:
         return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
 
     @property
+    def results_only(self) -> bool:
+        """A user entry of tool results alone, no prompt."""
+        return bool(self.blocks) and all(b.get("type") == "tool_result" for b in self.blocks)
+
+    @property
     def prompt(self) -> bool:
         """A user entry the user wrote: not Claude Code's own (`isMeta`, a compaction's summary
         of the conversation so far, the marker of an interrupted request)."""
