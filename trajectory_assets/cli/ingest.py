@@ -153,10 +153,11 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
         named = ", ".join(f"{app}/{session}" for app, session in sessions[:3])
         more = f" and {len(sessions) - 3:,} more" if len(sessions) > 3 else ""
         tell(
-            f"warning: {len(report.changed):,} of the events already present differ from the "
-            f"lake's copy, in {len(sessions):,} session(s) ({named}{more}; first: {line}, from "
-            f"{path}); an event id is written once, so the lake keeps its copy: to replace "
-            f"them, forget their sessions ({_forget_command(lake, sessions)}) and ingest again"
+            f"warning: {len(report.changed):,} event(s) of the lake's copy differ from the "
+            f"files' (or are no longer read from them), in {len(sessions):,} session(s) "
+            f"({named}{more}; first: {line}, from {path}); an event id is written once, so the "
+            f"lake keeps its copy: to replace them, forget their sessions "
+            f"({_forget_command(lake, sessions)}) and ingest again"
         )
     app = shlex.quote(report.apps[0]) if len(report.apps) == 1 else "APP"  # the one written to
     forget = _forget(lake, app, "--before 1970-01-02 --yes")

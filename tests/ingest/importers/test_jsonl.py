@@ -244,9 +244,9 @@ def test_a_reimport_with_edited_events_warns_and_keeps_the_lakes_copy(
     out, err = capsys.readouterr()
     assert "1 new event(s), 2 already present" in out
     assert (
-        "warning: 1 of the events already present differ from the lake's copy, in 1 "
-        "session(s) (jsonl/s1; first: app jsonl, session s1, event e1: model, output_tokens "
-        "differ, from " in " ".join(err.split())
+        "warning: 1 event(s) of the lake's copy differ from the files' (or are no longer read "
+        "from them), in 1 session(s) (jsonl/s1; first: app jsonl, session s1, event e1: model, "
+        "output_tokens differ, from " in " ".join(err.split())
     )
     assert (  # ready to run
         f"(trajectory-assets forget --lake {lake} --app-id jsonl --session-id s1) and ingest "
@@ -275,6 +275,6 @@ def test_a_reimport_names_the_sessions_whose_events_differ(
     assert main(["ingest", str(source), "--lake", lake, "--format", "jsonl"]) == 0
     err = " ".join(capsys.readouterr().err.split())
     assert (
-        "differ from the lake's copy, in 5 session(s) (jsonl/s0, jsonl/s1, jsonl/s2 and 2 more;"
-        in err
+        "(or are no longer read from them), in 5 session(s) (jsonl/s0, jsonl/s1, jsonl/s2 and 2 "
+        "more;" in err
     )
