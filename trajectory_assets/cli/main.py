@@ -140,18 +140,14 @@ def _storage_problem(exc: BaseException) -> str | None:
     """A lake its storage refuses (credentials, endpoint, permissions), or a Dagster instance
     whose database fails (PostgreSQL stopped, SQLite unreadable), is a setting or an outage to
     fix, not a bug: one line saying which, instead of botocore's or SQLAlchemy's traceback."""
-    from trajectory_assets.cli.store_advice import store_message
+    from trajectory_assets.cli.store_advice import botocore_message
 
     seen: BaseException | None = exc
     for _ in range(10):  # the exception and what it was raised from
         if seen is None:
             return None
         if type(seen).__module__.startswith(("botocore.", "aiobotocore.")):
-            response = getattr(seen, "response", None) or {}
-            code = str(response.get("Error", {}).get("Code", ""))
-            status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            outage = _no_answer(seen) or status >= 500 or status in (408, 429)
-            return store_message(str(seen), code=code, refused=not outage)
+            return botocore_message(seen)
         kind = type(seen)
         if kind.__name__ in DATABASE_DOWN and kind.__module__.startswith(DATABASE_LIBRARIES):
             said = str(seen).splitlines()[0] if str(seen) else type(seen).__name__
@@ -225,14 +221,6 @@ def _out_of(exc: OSError) -> str | None:
         "a rollback or a forget left unfinished; vacuum too needs a little space, for the "
         "commit it writes before it deletes)"
     )
-
-
-def _no_answer(exc: BaseException) -> bool:
-    """A store that refuses connections or stops answering, where checking credentials would
-    send the user the wrong way."""
-    from botocore import exceptions
-
-    return isinstance(exc, exceptions.ConnectionError | exceptions.HTTPClientError)
 
 
 def run() -> NoReturn:

@@ -1,13 +1,12 @@
 """What a finished `materialize` run tells the person who ran it: rows per table and day, the
 raw files it skipped, its failed checks, and why it failed, each in a line or a short table."""
 
-import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from trajectory_assets.cli.common import REPORT, plain_chain, say
-from trajectory_assets.cli.store_advice import store_message
+from trajectory_assets.cli.store_advice import delta_store_message
 from trajectory_assets.errors import first_few
 
 if TYPE_CHECKING:
@@ -139,20 +138,7 @@ def error_text(error: "SerializableErrorInfo") -> str:
         return f"a file the run needed is gone (deleted during the run?): {said}"
     if "↳" in said or "\x1b[" in said:  # Delta Lake's Rust chain, in terminal colours
         said = plain_chain(said)
-    if STORE_FAILED.search(said):
-        code = re.search(r"<Code>(\w+)</Code>", said)
-        status = re.search(r"status code: (\d{3})", said) or re.search(
-            r"\b(4\d\d) [A-Z][a-z]", said
-        )
-        refused = bool(
-            status and status.group(1).startswith("4") and status.group(1) not in ("408", "429")
-        )
-        return store_message(said, code=code.group(1) if code else "", refused=refused)
-    return said or name or "an error"
-
-
-STORE_FAILED = re.compile(r"Generic S3 error|Error performing \w+ request|error sending request")
-"""How Delta Lake's object store client says a request failed, after its retries."""
+    return delta_store_message(said) or said or name or "an error"
 
 
 def summary_lines(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from trajectory_assets.cli.common import tell
-from trajectory_assets.defs.dead_runs import fail_dead_run, worker, worker_ended
+from trajectory_assets.defs.dead_runs import fail_dead_run, worker_ended
 from trajectory_assets.defs.stops import PROCESS_TAG
 from trajectory_assets.processes import gone, this_process
 
@@ -106,7 +106,7 @@ def _gone(instance: dg.DagsterInstance, run_id: str) -> bool:
     process = run.tags.get(PROCESS_TAG, "")
     if not gone(process) and not worker_ended(run):  # a command's run, or the daemon's
         return False
-    fail_dead_run(instance, run, process or worker(run).rsplit(":", 1)[0])
+    fail_dead_run(instance, run)
     return True
 
 

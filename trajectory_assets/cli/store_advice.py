@@ -3,6 +3,8 @@ botocore's exceptions in the command's own process (`cli/main.py`) or Delta Lake
 run's failure (`cli/outcome.py`). One wording per cause, so a refusal reads the same whichever
 client met it, and a refusal is never said to pass with time."""
 
+import re
+
 REFUSED_CREDENTIALS = {
     "AccessDenied",
     "InvalidAccessKeyId",
@@ -12,6 +14,37 @@ REFUSED_CREDENTIALS = {
     "403",
 }
 """Codes of S3's refusals of a request's credentials or their permissions."""
+
+
+STORE_FAILED = re.compile(r"Generic S3 error|Error performing \w+ request|error sending request")
+"""How Delta Lake's object store client says a request failed, after its retries."""
+
+
+def delta_store_message(said: str) -> str | None:
+    """Delta Lake's words of a request its object store client failed (None: no such words):
+    the store's code and HTTP status are in the text."""
+    if not STORE_FAILED.search(said):
+        return None
+    code = re.search(r"<Code>(\w+)</Code>", said)
+    status = re.search(r"status code: (\d{3})", said) or re.search(r"\b(4\d\d) [A-Z][a-z]", said)
+    refused = bool(
+        status and status.group(1).startswith("4") and status.group(1) not in ("408", "429")
+    )
+    return store_message(said, code=code.group(1) if code else "", refused=refused)
+
+
+def botocore_message(exc: BaseException) -> str:
+    """botocore's exception of a request: a connection refused or unanswered, a timeout and a
+    store's 5xx pass with time; anything else is the settings' (checking the credentials of a
+    store that does not answer would send the user the wrong way)."""
+    from botocore import exceptions
+
+    response = getattr(exc, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    no_answer = isinstance(exc, exceptions.ConnectionError | exceptions.HTTPClientError)
+    outage = no_answer or status >= 500 or status in (408, 429)
+    return store_message(str(exc), code=code, refused=not outage)
 
 
 def store_message(said: str, *, code: str, refused: bool) -> str:

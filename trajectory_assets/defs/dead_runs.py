@@ -9,6 +9,7 @@ import multiprocessing
 
 import dagster as dg
 
+from trajectory_assets.defs.stops import PROCESS_TAG
 from trajectory_assets.lake.wal_owners import this_machine
 from trajectory_assets.processes import ended, this_process_started
 
@@ -59,14 +60,17 @@ def fail_dead_runs(instance: dg.DagsterInstance, location: str | None = None) ->
         run = instance.get_run_by_id(listed.run_id)  # its process gone, its end is stored:
         if run is None or run.is_finished:  # a run that ended meanwhile keeps its status
             continue
-        process = worker(run).rsplit(":", 1)[0]
-        fail_dead_run(instance, run, process)
+        process = fail_dead_run(instance, run)
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         said.append(f"run {run.run_id} failed: its process ({process}) ended outside Dagster")
     return said
 
 
-def fail_dead_run(instance: dg.DagsterInstance, run: dg.DagsterRun, process: str) -> None:
-    """Record the run failed, its process (`host:pid`) gone: run retries launch it again."""
+def fail_dead_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
+    """Record the run failed, its process gone (run retries launch it again); that process,
+    `host:pid`, as the command that ran it (`PROCESS_TAG`) or its step named it."""
+    named = run.tags.get(PROCESS_TAG) or worker(run)
+    process = ":".join(named.split(":")[:2])
     ended_how = "a restart, a kill, out of memory"
     instance.report_run_failed(run, f"its process ({process}) ended outside Dagster: {ended_how}")
+    return process

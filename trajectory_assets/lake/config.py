@@ -158,11 +158,18 @@ def read_lake_files(lake: Lake, names: Iterable[str]) -> dict[str, str | None]:
     return found
 
 
-def a_table_not_a_lake(lake: Lake) -> str:
-    return (
-        f"{lake.display()} is a Delta table (it holds _delta_log/), not a lake: give the "
-        "folder of the lake that holds it"
-    )
+def a_table_not_a_lake(lake: Lake) -> str | None:
+    """Why the lake's root is no lake when it is a Delta table's folder (a table given for its
+    lake: raw data written inside it, later deleted by its vacuum), else None."""
+    if not lake.fs.exists(lake.path("_delta_log")):
+        return None
+    return _A_TABLE.format(lake.display())
+
+
+_A_TABLE = (
+    "{} is a Delta table (it holds _delta_log/), not a lake: give the folder of the lake that "
+    "holds it"
+)
 
 
 def not_a_lake(lake: Lake) -> str | None:
@@ -175,7 +182,7 @@ def not_a_lake(lake: Lake) -> str | None:
     names = sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(lake.root, detail=False))
     names = [n for n in names if not n.startswith(".")]
     if "_delta_log" in names:  # a table of a lake: its raw data and tables went inside it
-        return a_table_not_a_lake(lake)
+        return _A_TABLE.format(lake.display())
     if not names or RAW_TABLE in names or CONFIG in names or any(n.startswith("_") for n in names):
         return None
     if any(fs.exists(lake.path(n, "_delta_log")) for n in names):

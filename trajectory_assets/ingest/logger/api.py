@@ -97,8 +97,8 @@ class EventLogger:
             self.lake = lake_from_env(lake)
         else:
             self.lake = Lake(lake, dict(storage_options))
-        if _a_table(self.lake):  # its raw data would go inside the table, then be vacuumed
-            raise ValueError(a_table_not_a_lake(self.lake))
+        if reason := _a_table(self.lake):
+            raise ValueError(reason)
         self.app_id = app_id
         self.capture = capture
         self.sample_rate = sample_rate
@@ -375,10 +375,10 @@ class EventLogger:
             log.exception("event logger: close at exit failed")
 
 
-def _a_table(lake: Lake) -> bool:
-    """The root is a Delta table's folder (a table given for its lake). A store that fails the
-    look now is no reason to fail the program's start: the writes retry and say why."""
+def _a_table(lake: Lake) -> str | None:
+    """Why the lake is no lake when it is a Delta table's folder. A store that fails the look
+    now is no reason to fail the program's start: the writes retry and say why."""
     try:
-        return bool(lake.fs.exists(lake.path("_delta_log")))
+        return a_table_not_a_lake(lake)
     except Exception:  # s3fs and botocore raise beyond OSError
-        return False
+        return None
