@@ -43,6 +43,9 @@ AUTO = "auto"
 MAX_REASONS = 5
 REJECTED_SOURCE = "ingest"  # invalid input is kept under <lake>/_rejected/ingest/
 Status = Literal["imported", "skipped", "failed"]
+Before = tuple[TraceFiles, set[tuple[str, str]]]
+"""What a file's import takes from the files imported before it: the OTel files imported
+together, and the sessions imported whole."""
 
 
 @dataclass(frozen=True)
@@ -201,8 +204,9 @@ def ingest_files(
         planned([path for path, _ in files])
     endings = tuple(f"{e}{gz}" for e in otel.SUFFIXES for gz in ("", ".gz"))
     together = TraceFiles([path for path, _ in files if path.endswith(endings)])
+    read: set[tuple[str, str]] = set()  # sessions imported whole (`Importer.sessions_whole`)
     for path, in_folder in files:
-        result = _file(lake, fmt, path, app_id, synthetic_day, in_folder, together)
+        result = _file(lake, fmt, path, app_id, synthetic_day, in_folder, (together, read))
         report.files.append(result)
         if progress is not None:
             progress(result)
@@ -224,7 +228,7 @@ def _file(
     app_id: str | None,
     synthetic_day: dt.date | None,
     in_folder: bool,
-    together: TraceFiles,
+    before: Before,
 ) -> FileResult:
     """A folder's file of another known format than the one asked for is skipped (a folder of
     Claude Code and Codex transcripts, imported as `claude-code`); a file named on its own is
@@ -243,7 +247,7 @@ def _file(
             status: Status = "failed" if found.broken else "skipped"
             return FileResult(path, status, found.reason, size=size)
         fmt = found.format
-    result = _import(lake, fmt, path, app_id, synthetic_day, together)
+    result = _import(lake, fmt, path, app_id, synthetic_day, before)
     return replace(result, format=fmt, app_id=app_id or fmt, size=size)
 
 
@@ -253,10 +257,14 @@ def _import(
     path: str,
     given: str | None,
     synthetic_day: dt.date | None,
-    together: TraceFiles,
+    before: Before,
 ) -> FileResult:
-    """`given`: the app id asked for, else None (the format's, or what the file's rows say)."""
+    """`given`: the app id asked for, else None (the format's, or what the file's rows say).
+    Of an importer giving sessions whole, a session an earlier file of the import gave is not
+    written again (its events were counted "already present" on a first import)."""
     app_id = given or fmt
+    together, read = before
+    whole = IMPORTERS[fmt].sessions_whole
     try:
         rows, left, bad = _parse(lake, fmt, path, given, together)
     except UnparseableFileError as exc:
@@ -271,6 +279,8 @@ def _import(
     for row in rows:
         if not row.get("app_id"):  # a jsonl row's own, an OTel trace's service, is kept
             row["app_id"] = app_id
+        if whole and (row["app_id"], row.get("session_id")) in read:
+            continue
         reasons = validate_row(row)
         if reasons:
             bad.append(Unimportable(f"event {row.get('event_id')}: {'; '.join(reasons)}", row))
@@ -290,8 +300,9 @@ def _import(
         for app, records in _by_app(path, bad, app_id).items():  # kept before the rest is
             keep_rejected(lake, REJECTED_SOURCE, app, records)  # written: none lost unsaid
         kept = bad
-        prompts_whole = IMPORTERS[fmt].prompts_whole  # a user message gone is named
-        write_rows(lake, good, summary=summary, prompts_of=fmt if prompts_whole else None)
+        write_rows(lake, good, summary=summary, prompts_of=fmt if whole else None)
+        if whole:
+            read.update(summary.sessions)
     except Exception as exc:  # what was written before it still counts (a full disk)
         where = "" if lake.is_local else f" to {lake.display()}"  # a bucket gone: which
         status, reason = "failed", f"write failed{where}: {type(exc).__name__}: {exc}"

@@ -173,7 +173,8 @@ def test_a_sub_agent_file_adds_to_its_parent_session(tmp_path: Path) -> None:
     """Recent Claude Code writes a sub-agent to `agent-<id>.jsonl` with the parent's sessionId:
     its calls join the parent's session, which keeps one start and one end. Read alone, each
     file numbered its turns from 0, the sub-agent's into the main conversation's turns: a
-    session's files beside each other are read together, whichever is imported."""
+    session's files beside each other are read together, whichever is imported, and an import
+    of both reads the session once."""
     lines = claude_transcript().splitlines()
     side = [line for line in lines if '"isSidechain": true' in line]
     alone = tmp_path / "alone" / "agent-a1b2c3.jsonl"  # no parent transcript beside it
@@ -217,6 +218,11 @@ def test_a_sub_agent_file_adds_to_its_parent_session(tmp_path: Path) -> None:
         expected.tool_calls,
     )
     assert set(raw["session_id"].to_pylist()) == expected.sessions
+    # read once: the second file's events were not "already present" on a first import
+    assert (report.events_written, report.events_skipped) == (raw.num_rows, 0)
+    assert [f.status for f in report.files] == ["imported", "imported"]
+    again = ingest_files(str(tmp_path / "lake"), "claude-code", [main_file, agent_file])
+    assert (again.events_written, again.events_skipped) == (0, raw.num_rows)
 
 
 def test_a_codex_response_without_its_token_count_shifts_nothing(tmp_path: Path) -> None:

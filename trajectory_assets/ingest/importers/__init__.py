@@ -31,15 +31,16 @@ class Importer:
     parse: Callable[[str | Path], Iterable[Row]]
     suffixes: tuple[str, ...]
     """File endings picked when a folder is given (`.gz` versions of these too)."""
-    prompts_whole: bool = False
-    """A file gives every user message of the agents it reads (never held back for a later
-    import), so one the lake holds that the file no longer gives was read by another release's
-    importer: Claude Code's (a session's files are read together), not Codex's (a resumed
-    thread's new rollout keeps the thread's id)."""
+    sessions_whole: bool = False
+    """A file gives each session it reads whole, whichever of the session's files it is:
+    Claude Code's (a session's files are read together), not Codex's (a resumed thread's new
+    rollout keeps the thread's id). So an import given several files of a session reads it
+    once, and a user message the lake holds that the file no longer gives (user messages are
+    never held back for a later import) was read by another release's importer."""
 
 
 IMPORTERS: dict[str, Importer] = {
-    m.FORMAT: Importer(m.FORMAT, m.parse, m.SUFFIXES, prompts_whole=m is claude_code)
+    m.FORMAT: Importer(m.FORMAT, m.parse, m.SUFFIXES, sessions_whole=m is claude_code)
     for m in (otel, inspect, openhands, swe_agent, tau_bench, jsonl, claude_code, codex)
 }
 
