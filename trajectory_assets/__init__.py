@@ -32,7 +32,7 @@ Importing the package is cheap: Arrow, Ray, Dagster and DuckDB load only where t
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.5.6"
+__version__ = "0.5.7"
 
 __all__ = [
     "BUILTIN_OPERATORS",

@@ -5,40 +5,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.ingest.otel_json import otlp_file, otlp_span
 from trajectory_assets.ingest.importers import IMPORTERS
-
-T0 = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z in ns
-
-
-def _span(
-    trace: str,
-    span: str,
-    parent: str,
-    start_ms: int,
-    end_ms: int,
-    attrs: dict[str, Any],
-    status: int = 1,
-) -> dict[str, Any]:
-    def value(v: Any) -> dict[str, Any]:
-        return {"intValue": str(v)} if isinstance(v, int) else {"stringValue": str(v)}
-
-    return {
-        "traceId": trace,
-        "spanId": span,
-        "parentSpanId": parent,
-        "name": attrs.get("gen_ai.operation.name", "chain"),
-        "startTimeUnixNano": str(T0 + start_ms * 1_000_000),
-        "endTimeUnixNano": str(T0 + end_ms * 1_000_000),
-        "attributes": [{"key": k, "value": value(v)} for k, v in attrs.items()],
-        "status": {"code": status, "message": "boom" if status == 2 else ""},
-    }
 
 
 def test_otlp_json_with_current_and_legacy_names(tmp_path: Path) -> None:
     a, b = "0af7651916cd43dd8448eb211c80319c", "1bf7651916cd43dd8448eb211c80319c"
     conversation = {"gen_ai.conversation.id": "conv-1"}
     spans = [
-        _span(
+        otlp_span(
             a,
             "00f067aa0ba902b7",
             "",
@@ -50,7 +25,7 @@ def test_otlp_json_with_current_and_legacy_names(tmp_path: Path) -> None:
                 **conversation,
             },
         ),
-        _span(
+        otlp_span(
             a,
             "00f067aa0ba902b8",
             "00f067aa0ba902b7",
@@ -65,7 +40,7 @@ def test_otlp_json_with_current_and_legacy_names(tmp_path: Path) -> None:
                 "gen_ai.usage.cache_read.input_tokens": 768,
             },
         ),
-        _span(
+        otlp_span(
             a,
             "00f067aa0ba902b9",
             "00f067aa0ba902b7",
@@ -79,8 +54,10 @@ def test_otlp_json_with_current_and_legacy_names(tmp_path: Path) -> None:
             },
             status=2,
         ),
-        _span(a, "00f067aa0ba902ba", "00f067aa0ba902b7", 2000, 2100, {"workflow": "x"}, status=2),
-        _span(
+        otlp_span(
+            a, "00f067aa0ba902ba", "00f067aa0ba902b7", 2000, 2100, {"workflow": "x"}, status=2
+        ),
+        otlp_span(
             b,
             "00f067aa0ba902bb",
             "",
@@ -127,13 +104,6 @@ def test_otlp_json_with_current_and_legacy_names(tmp_path: Path) -> None:
     assert rows[0]["ts"].isoformat() == "2026-01-01T00:00:00+00:00"
 
 
-def _file(path: Path, spans: list[dict[str, Any]]) -> Path:
-    path.write_text(
-        json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": spans}]}]})
-    )
-    return path
-
-
 def test_the_conventions_current_ttft_and_cache_write_names(tmp_path: Path) -> None:
     """`gen_ai.response.time_to_first_chunk` (seconds) is the GenAI conventions' span attribute
     for a streamed call's first chunk, `gen_ai.usage.cache_write.input_tokens` their cache
@@ -151,13 +121,13 @@ def test_the_conventions_current_ttft_and_cache_write_names(tmp_path: Path) -> N
     older: dict[str, Any] = {"llm.request.type": "chat", "gen_ai.request.model": "gpt-4o"}
     older |= {"gen_ai.usage.prompt_tokens": 100, "gen_ai.usage.completion_tokens": 20}
     spans = [
-        _span(t, "00f067aa0ba902c1", "", 0, 1000, current),
-        _span(t, "00f067aa0ba902c2", "", 2000, 2500, older),
+        otlp_span(t, "00f067aa0ba902c1", "", 0, 1000, current),
+        otlp_span(t, "00f067aa0ba902c2", "", 2000, 2500, older),
     ]
     spans[0]["attributes"].append(
         {"key": "gen_ai.response.time_to_first_chunk", "value": {"doubleValue": 0.25}}
     )
-    rows = list(IMPORTERS["otel"].parse(_file(tmp_path / "current.json", spans)))
+    rows = list(IMPORTERS["otel"].parse(otlp_file(tmp_path / "current.json", spans)))
     first, second = [r for r in rows if r["event_type"] == "llm_call"]
     assert first["ttft_ms"] == 250.0
     assert json.loads(first["payload"])["cache_write_tokens"] == 300
@@ -172,33 +142,33 @@ def test_a_span_starting_with_the_call_it_is_in_belongs_to_that_call_s_turn(
     t = "3af7651916cd43dd8448eb211c80319c"
     chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
     spans = [
-        _span(t, "00f067aa0ba902d1", "", 0, 1000, chat),
-        _span(t, "00f067aa0ba902d2", "", 1100, 1500, chat),
-        _span(t, "00f067aa0ba902d3", "00f067aa0ba902d2", 1100, 1200, {"error.type": "503"}, 2),
+        otlp_span(t, "00f067aa0ba902d1", "", 0, 1000, chat),
+        otlp_span(t, "00f067aa0ba902d2", "", 1100, 1500, chat),
+        otlp_span(t, "00f067aa0ba902d3", "00f067aa0ba902d2", 1100, 1200, {"error.type": "503"}, 2),
     ]
-    rows = list(IMPORTERS["otel"].parse(_file(tmp_path / "tie.json", spans)))
+    rows = list(IMPORTERS["otel"].parse(otlp_file(tmp_path / "tie.json", spans)))
     (error,) = [r for r in rows if r["event_type"] == "error"]
     assert error["turn_index"] == 1
     # a tool failing at once, as the next call starts: the first call's turn still
     tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t", "error.type": "E"}
     agent = {"gen_ai.operation.name": "invoke_agent"}
     beside = [
-        _span(t, "00f067aa0ba902e0", "", 0, 3000, agent),
-        _span(t, "00f067aa0ba902e1", "00f067aa0ba902e0", 0, 1000, chat),
-        _span(t, "00f067aa0ba902e2", "00f067aa0ba902e0", 1000, 1000, tool, 2),
-        _span(t, "00f067aa0ba902e3", "00f067aa0ba902e0", 1000, 2000, chat),
+        otlp_span(t, "00f067aa0ba902e0", "", 0, 3000, agent),
+        otlp_span(t, "00f067aa0ba902e1", "00f067aa0ba902e0", 0, 1000, chat),
+        otlp_span(t, "00f067aa0ba902e2", "00f067aa0ba902e0", 1000, 1000, tool, 2),
+        otlp_span(t, "00f067aa0ba902e3", "00f067aa0ba902e0", 1000, 2000, chat),
     ]
-    rows = list(IMPORTERS["otel"].parse(_file(tmp_path / "beside.json", beside)))
+    rows = list(IMPORTERS["otel"].parse(otlp_file(tmp_path / "beside.json", beside)))
     (failed,) = [r for r in rows if r["event_type"] == "tool_call"]
     assert failed["turn_index"] == 0
     # a wrapper's error (LiteLLM's span around the provider's call): its call's turn
     wrapper = chat | {"error.type": "RateLimitError"}
     wrapped = [
-        _span(t, "00f067aa0ba902f1", "", 0, 500, chat),
-        _span(t, "00f067aa0ba902f2", "", 1000, 2000, wrapper, 2),
-        _span(t, "00f067aa0ba902f3", "00f067aa0ba902f2", 1000, 1900, chat),
+        otlp_span(t, "00f067aa0ba902f1", "", 0, 500, chat),
+        otlp_span(t, "00f067aa0ba902f2", "", 1000, 2000, wrapper, 2),
+        otlp_span(t, "00f067aa0ba902f3", "00f067aa0ba902f2", 1000, 1900, chat),
     ]
-    rows = list(IMPORTERS["otel"].parse(_file(tmp_path / "wrapped.json", wrapped)))
+    rows = list(IMPORTERS["otel"].parse(otlp_file(tmp_path / "wrapped.json", wrapped)))
     assert [(r["event_type"], r["turn_index"]) for r in rows[1:-1]] == [
         ("llm_call", 0),
         ("llm_call", 1),
@@ -239,7 +209,7 @@ def test_an_openinference_tool_s_input_is_its_arguments(tmp_path: Path) -> None:
     tool |= {"input.value": "{'timezone': 'America/New_York'}"}
     rows = list(
         IMPORTERS["otel"].parse(
-            _file(tmp_path / "oi.json", [_span(t, "00f067aa0ba902e1", "", 0, 10, tool)])
+            otlp_file(tmp_path / "oi.json", [otlp_span(t, "00f067aa0ba902e1", "", 0, 10, tool)])
         )
     )
     (call,) = [r for r in rows if r["event_type"] == "tool_call"]

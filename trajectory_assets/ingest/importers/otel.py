@@ -79,8 +79,10 @@ from trajectory_assets.ingest.importers.otel_spans import (
     INPUT_TOKENS,
     MODEL,
     OUTPUT_TOKENS,
+    TOOL_CALL_ID,
     TOOL_NAME,
     TOTAL_TOKENS,
+    TTFT_MS,
     TTFT_S,
     Span,
     failure,
@@ -311,6 +313,8 @@ def _llm_call(
     if added:
         payload["input_tokens_stated"] = stated
     ttft_s = _pick(chain, TTFT_S)
+    if ttft_s is None and (ttft_ms := _pick(chain, TTFT_MS)) is not None:
+        ttft_s = float(ttft_ms) / 1000
     return event(
         "llm_call",
         ts=_ts(span.start_ns),
@@ -327,9 +331,16 @@ def _llm_call(
     )
 
 
-TOOL_ARGUMENTS = ("gen_ai.tool.args", "gen_ai.tool.call.arguments", "input.value")
+TOOL_ARGUMENTS = (
+    "gen_ai.tool.args",
+    "gen_ai.tool.call.arguments",
+    "input.value",
+    "ai.toolCall.args",
+    "traceloop.entity.input",
+)
 """A tool call's arguments: the GenAI conventions', an older name, OpenInference's input of a
-TOOL span (the loop columns compare calls by them: without, every hash was null)."""
+TOOL span, the Vercel AI SDK's, OpenLLMetry's decorated tool's input (the loop columns compare
+calls by them: without, every hash was null)."""
 
 
 def _tool_call(
@@ -345,7 +356,7 @@ def _tool_call(
         ts=_ts(span.start_ns),
         turn_index=turn,
         tool_name=_str(_pick(chain, TOOL_NAME)) or span.name,
-        request_id=_str(_pick(chain, ("gen_ai.tool.call.id",))),
+        request_id=_str(_pick(chain, TOOL_CALL_ID)),
         tool_latency_ms=_ms(span),
         payload=dumps(payload),
         **common,

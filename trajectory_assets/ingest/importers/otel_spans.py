@@ -33,23 +33,34 @@ CACHE_TOKENS = (
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_read_input_tokens",
     "gen_ai.usage.input_tokens.cached",
+    "gen_ai.usage.details.cache_read_tokens",  # pydantic-ai's
+    "ai.usage.cachedInputTokens",  # the Vercel AI SDK's
     "llm.token_count.prompt_details.cache_read",
 )
 CACHE_WRITE_TOKENS = (
     "gen_ai.usage.cache_write.input_tokens",  # the GenAI conventions' (client-inference.md)
-    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens",  # their registry's, and most emitters
     "gen_ai.usage.cache_creation_input_tokens",
     "gen_ai.usage.input_tokens.cache_write",
+    "gen_ai.usage.details.cache_write_tokens",  # pydantic-ai's
     "llm.token_count.prompt_details.cache_write",
 )
 MODEL = ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name")
-TOOL_NAME = ("gen_ai.tool.name", "tool.name")
-CONVERSATION = ("gen_ai.conversation.id", "session.id")
+TOOL_NAME = ("gen_ai.tool.name", "tool.name", "ai.toolCall.name", "traceloop.entity.name")
+TOOL_CALL_ID = ("gen_ai.tool.call.id", "ai.toolCall.id")
+CONVERSATION = (
+    "gen_ai.conversation.id",
+    "session.id",  # OpenInference's
+    "traceloop.association.properties.session_id",  # OpenLLMetry's association property
+    "ai.telemetry.metadata.sessionId",  # the Vercel AI SDK's metadata, as its docs name it
+)
 TTFT_S = (
     "gen_ai.response.time_to_first_chunk",  # the GenAI conventions' span attribute (seconds)
     "gen_ai.server.time_to_first_token",
     "gen_ai.response.time_to_first_token",
+    "gen_ai.client.operation.time_to_first_chunk",  # pydantic-ai's
 )
+TTFT_MS = ("ai.response.msToFirstChunk",)  # the Vercel AI SDK's stream spans
 COSTS = ("gen_ai.usage.input_cost", "gen_ai.usage.output_cost")
 NUMBERS = (
     *INPUT_TOKENS,
@@ -58,6 +69,7 @@ NUMBERS = (
     *CACHE_TOKENS,
     *CACHE_WRITE_TOKENS,
     *TTFT_S,
+    *TTFT_MS,
     *COSTS,
 )
 """Attributes read as numbers: a span with one that is not (`"12abc"`, `true`, `"NaN"`) is
@@ -301,8 +313,8 @@ def kind(span: Span) -> Kind:
     """What a span stands for: a model call, a tool call, an agent run, or structure."""
     op = str(span.attrs.get("gen_ai.operation.name") or "").lower()
     oi = str(span.attrs.get("openinference.span.kind") or "").upper()
-    if not op and not oi:  # OpenLLMetry's older spans name the request type alone
-        op = str(span.attrs.get("llm.request.type") or "").lower()
+    if not op and not oi:
+        op = _library_operation(span.attrs)
     if op in LLM_OPERATIONS or (not op and oi == "LLM"):
         return "llm_call"
     if op in TOOL_OPERATIONS or (not op and oi == "TOOL"):
@@ -310,6 +322,29 @@ def kind(span: Span) -> Kind:
     if op in AGENT_OPERATIONS or (not op and oi == "AGENT"):
         return "agent"
     return "other"
+
+
+LIBRARY_KINDS = {"tool": "execute_tool", "agent": "invoke_agent"}
+
+
+def _library_operation(attrs: dict[str, Any]) -> str:
+    """The GenAI conventions' operation of a span of a library that names it otherwise (its
+    calls and tools were structure, so every model call, token and tool of its traces was
+    lost): OpenLLMetry's calls by their request type and its decorators' tools and agents, the
+    Vercel AI SDK's provider calls and tool calls before it took the conventions' names, and
+    pydantic-ai's tool spans before it named their operation."""
+    request = str(attrs.get("llm.request.type") or "").lower()
+    if request:
+        return request
+    traceloop = str(attrs.get("traceloop.span.kind") or "").lower()
+    if traceloop in LIBRARY_KINDS:
+        return LIBRARY_KINDS[traceloop]
+    vercel = str(attrs.get("ai.operationId") or "")
+    if vercel.endswith((".doGenerate", ".doStream")):  # not the doEmbed of embeddings
+        return "chat"
+    if vercel == "ai.toolCall" or (attrs.get("gen_ai.tool.name") and TOOL_CALL_ID[0] in attrs):
+        return "execute_tool"
+    return ""
 
 
 def failure(span: Span) -> tuple[str, str | None] | None:

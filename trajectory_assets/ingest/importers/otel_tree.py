@@ -8,6 +8,11 @@ from trajectory_assets.ingest.importers.otel_spans import Kind, Span, kind
 CALLS: tuple[Kind, ...] = ("llm_call", "tool_call")
 
 
+def _openinference_agent(span: Span) -> bool:
+    own = str(span.attrs.get("openinference.span.kind") or "").upper() == "AGENT"
+    return bool(span.attrs.get("agent.name") or (own and span.name))
+
+
 class Tree:
     """Who is below whom in one trace: the kinds, and the innermost calls under each span."""
 
@@ -70,8 +75,17 @@ class Tree:
         return out
 
     def agent_of(self, span: Span) -> str | None:
+        """The agent's name of the nearest span naming one: `gen_ai.agent.name`, else
+        OpenInference's `agent.name` or its AGENT span's own name (OpenAI Agents SDK traces
+        through OpenInference name an agent so alone)."""
         named = self._nearest(span, lambda s: bool(s.attrs.get("gen_ai.agent.name")))
-        return None if named is None else str(self.by_id[named].attrs["gen_ai.agent.name"])
+        if named is not None:
+            return str(self.by_id[named].attrs["gen_ai.agent.name"])
+        named = self._nearest(span, _openinference_agent)
+        if named is None:
+            return None
+        agent = self.by_id[named]
+        return str(agent.attrs.get("agent.name") or agent.name)
 
     def agent_run(self, span: Span) -> str | None:
         """Whose turns the span's event counts in: the agent span (itself or its nearest
