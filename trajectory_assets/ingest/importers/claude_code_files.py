@@ -8,12 +8,21 @@ the main conversation. Whichever of a session's files is imported, the importer 
 in one order, and so gives the same events; so too a transcript of the folder that holds a
 copy of some of a session's lines (read alone first, they made a session of their own, which
 the lake kept).
+
+A session resumed (`claude --resume`, `--continue`) is written to a new file under a new
+`sessionId`, and several versions copy the conversation so far into it first: the same entries
+(`uuid`, `message.id`, `requestId`, time) under the new id. Read as they are, the resumed
+session counted every earlier call and its tokens again. An entry held by several sessions of a
+folder is the one's that ended first (it was written there, and copied on); the copies of a
+session's file no longer beside it (pruned, moved) stay the resumed session's.
 """
 
+import datetime as dt
 import functools
 import json
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from trajectory_assets.errors import UnparseableFileError
@@ -23,29 +32,62 @@ from trajectory_assets.ingest.importers.claude_code_entries import Entry, read_e
 
 def with_related_files(path: Path, entries: list[Entry]) -> list[Entry]:
     """`entries` (read from `path`) and those of the other files of their sessions, each uuid
-    once, files in path order; what the other files hold of other sessions is left out. Lines
+    once, files in path order, less a resumed session's copies (`_less_copies`); what the other
+    files hold of other sessions is left out. Lines
     the other files leave out are theirs to report when they are imported."""
     sessions = {str(e.raw["sessionId"]) for e in entries}
     files = session_files(path, sessions)
     if files == [path]:
-        return entries
+        return _less_copies(path, entries, sessions, files)
     merged: list[Entry] = []
     seen: set[str] = set()
     for file in files:
-        if file == path:
-            found = entries
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", LeftOut)
-                try:
-                    found = read_entries(file)
-                except (OSError, UnparseableFileError):  # its own import says so
-                    continue
-        for entry in found:
+        for entry in entries if file == path else _quietly_read(file):
             if str(entry.raw["sessionId"]) in sessions and entry.uuid not in seen:
                 seen.add(entry.uuid)
                 merged.append(entry)
-    return merged
+    return _less_copies(path, merged, sessions, files)
+
+
+def _quietly_read(file: Path) -> list[Entry]:
+    """Another file's entries: what it leaves out, or why it cannot be read, its own import
+    says."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LeftOut)
+        try:
+            return read_entries(file)
+        except (OSError, UnparseableFileError):
+            return []
+
+
+def _less_copies(
+    path: Path, entries: list[Entry], sessions: set[str], files: list[Path]
+) -> list[Entry]:
+    """`entries` less those another session of the folder holds too and ended first (a
+    resumed session's copies of the conversation it goes on)."""
+    shared = _index(path.parent).shared
+    others = sorted({f for e in entries for f in shared.get(e.uuid, ()) if f not in files})
+    holders: dict[str, set[str]] = {}  # uuid → the other sessions holding it
+    ends: dict[str, list[dt.datetime]] = {}  # session → the times of its entries read
+    for file in others:
+        for entry in _quietly_read(file):
+            session = str(entry.raw["sessionId"])
+            if session not in sessions:
+                holders.setdefault(entry.uuid, set()).add(session)
+                ends.setdefault(session, []).append(entry.ts)
+    if not holders:
+        return entries
+    for entry in entries:
+        ends.setdefault(str(entry.raw["sessionId"]), []).append(entry.ts)
+
+    def rank(session: str) -> tuple[dt.datetime, dt.datetime, str]:
+        return max(ends[session]), min(ends[session]), session
+
+    return [
+        e
+        for e in entries
+        if not any(rank(o) < rank(str(e.raw["sessionId"])) for o in holders.get(e.uuid, ()))
+    ]
 
 
 def session_files(path: Path, sessions: set[str]) -> list[Path]:
@@ -59,38 +101,61 @@ def session_files(path: Path, sessions: set[str]) -> list[Path]:
             main = home / f"{session}.jsonl"  # its own file, as it is now (a number id too)
             if main.is_file():
                 found.add(main)
-            found.update(_files_by_session(home).get(session, ()))
+            found.update(_index(home).by_session.get(session, ()))
             below = home / session / "subagents"
             if below.is_dir():
-                found.update(_files_by_session(below).get(session, ()))
+                found.update(_index(below).by_session.get(session, ()))
     return sorted(found)
 
 
-def _files_by_session(folder: Path) -> dict[str, tuple[Path, ...]]:
-    return _files_by_session_of(str(folder), folder.stat().st_mtime_ns)
+@dataclass(frozen=True)
+class FolderIndex:
+    by_session: dict[str, tuple[Path, ...]]
+    """The files holding entries of each session."""
+    shared: dict[str, tuple[Path, ...]]
+    """The files holding each entry uuid that is in more than one file."""
 
 
-SESSION_ID = re.compile(rb'"sessionId"\s*:\s*"((?:[^"\\]|\\.)*)"')
+def _index(folder: Path) -> FolderIndex:
+    return _index_of(str(folder), folder.stat().st_mtime_ns)
+
+
+SESSION_ID = re.compile(rb'"sessionId"\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)"')  # escapes too
+UUID = re.compile(rb'"uuid"\s*:\s*"([^"\\]+)"')
 
 
 @functools.lru_cache(maxsize=256)
-def _files_by_session_of(folder: str, mtime_ns: int) -> dict[str, tuple[Path, ...]]:
+def _index_of(folder: str, mtime_ns: int) -> FolderIndex:
     """The folder's transcripts by the sessions they hold entries of, read once per state of the
     folder (a folder of thousands of transcripts is imported file by file): the session's own
     file, its sub-agents' (`agent-*.jsonl`), and any other holding some of its entries (a line
-    copied into another file), so the session is read whole whichever file is imported first.
-    Lines appended to a file leave the folder's time as it was: a process importing while
-    another file gains a session's lines reads that file's older sessions (its own file is
-    found by name). 2,000 transcripts of 421 MB: 0.3 s, once per process and folder state."""
+    copied into another file), so the session is read whole whichever file is imported first;
+    and the entries in several files (a resumed session's copies). Lines appended to a file
+    leave the folder's time as it was: a process importing while another file gains a session's
+    lines reads that file's older sessions (its own file is found by name). 2,000 transcripts
+    of 421 MB: 0.3 s, once per process and folder state."""
     found: dict[str, list[Path]] = {}
+    uuids: dict[Path, set[bytes]] = {}
+    seen: set[bytes] = set()
+    twice: set[bytes] = set()
     for file in Path(folder).glob("*.jsonl"):
         try:
             data = file.read_bytes()
         except OSError:
             continue
-        for session in {m.group(1) for m in SESSION_ID.finditer(data)}:
+        for session in set(SESSION_ID.findall(data)):
             try:  # the id as JSON spells it, unescaped
                 found.setdefault(json.loads(b'"' + session + b'"'), []).append(file)
             except ValueError:  # no valid JSON string: no entry read_entries would keep
                 continue
-    return {session: tuple(files) for session, files in found.items()}
+        uuids[file] = set(UUID.findall(data))
+        twice |= uuids[file] & seen  # set operations: a uuid at a time took seconds
+        seen |= uuids[file]
+    shared: dict[bytes, list[Path]] = {}
+    for file, held in uuids.items():
+        for uuid in held & twice:
+            shared.setdefault(uuid, []).append(file)
+    return FolderIndex(
+        {session: tuple(files) for session, files in found.items()},
+        {uuid.decode(errors="replace"): tuple(files) for uuid, files in shared.items()},
+    )

@@ -1,0 +1,84 @@
+"""A Claude Code session resumed into a new file under a new `sessionId`, the conversation so
+far copied in first (same `uuid`, `message.id`, `requestId` and time; claude-code-log's notes on
+resumed sessions, ccusage's de-duplication): the resumed session counted every earlier call and
+its tokens again."""
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ingest import real_transcripts
+from tests.ingest.lakes import raw_events
+from trajectory_assets.ingest.importers import IMPORTERS
+from trajectory_assets.ingest.run import ingest_files
+
+ORIGINAL = real_transcripts.FIXTURES / "claude_code" / "representative_messages.jsonl"
+RESUMED = "9f1c2d3e-4b5a-4c6d-8e7f-000000000002"
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _resumed(folder: Path) -> tuple[Path, Path]:
+    """The original transcript and its resumed session's file: a summary line, the copies,
+    then one new exchange a week later."""
+    old = _lines(ORIGINAL)
+    original = folder / ORIGINAL.name
+    original.write_text(ORIGINAL.read_text())
+    kept = [e for e in old if e.get("type") in ("user", "assistant")]
+    rows: list[dict[str, Any]] = [{"type": "summary", "summary": "s", "leafUuid": kept[-1]["uuid"]}]
+    rows += [dict(copy.deepcopy(e), sessionId=RESUMED) for e in kept]
+    prompt = dict(copy.deepcopy(kept[0]), uuid="new-u", parentUuid=kept[-1]["uuid"])
+    prompt |= {"sessionId": RESUMED, "timestamp": "2025-07-01T12:00:00.000Z"}
+    prompt["message"] = {"role": "user", "content": "Now add a test."}
+    answer = copy.deepcopy(next(e for e in kept if e["type"] == "assistant"))
+    answer |= {"uuid": "new-a", "parentUuid": "new-u", "sessionId": RESUMED}
+    answer |= {"timestamp": "2025-07-01T12:00:05.000Z", "requestId": "req_new"}
+    answer["message"] = dict(answer["message"], id="msg_new", content=[{"type": "text"}])
+    answer["message"]["usage"] = {"input_tokens": 100, "output_tokens": 10}
+    rows += [prompt, answer]
+    resumed = folder / f"{RESUMED}.jsonl"
+    resumed.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return original, resumed
+
+
+def _calls(rows: Any) -> dict[str, list[str | None]]:
+    found: dict[str, list[str | None]] = {}
+    for row in rows:
+        if row["event_type"] == "llm_call":
+            found.setdefault(row["session_id"], []).append(row["request_id"])
+    return found
+
+
+@pytest.mark.parametrize("first", ["original", "resumed"])
+def test_a_resumed_session_s_copies_count_in_the_session_they_were_written_in(
+    tmp_path: Path, first: str
+) -> None:
+    folder = tmp_path / "-home-user-proj"
+    folder.mkdir()
+    original, resumed = _resumed(folder)
+    before = _calls(IMPORTERS["claude-code"].parse(ORIGINAL))
+    (session,) = before
+    by_file = {"original": original, "resumed": resumed}
+    for name in (first, *(n for n in by_file if n != first)):  # either file imported first
+        report = ingest_files(str(tmp_path / "lake"), "claude-code", [by_file[name]])
+        assert not report.failed and not report.changed
+    raw = raw_events(tmp_path / "lake").to_pylist()
+    assert _calls(raw) == {session: before[session], RESUMED: ["req_new"]}
+    (call,) = [r for r in raw if r["session_id"] == RESUMED and r["event_type"] == "llm_call"]
+    assert call["turn_index"] == 0  # its turns are its own, from 0
+    starts = [r["ts"] for r in raw if r["session_id"] == RESUMED and "session" in r["event_type"]]
+    assert min(starts).isoformat().startswith("2025-07-01T12:00")
+
+
+def test_the_copies_stay_the_resumed_session_s_when_the_original_is_gone(tmp_path: Path) -> None:
+    """Claude Code prunes old transcripts: the copies are then the only record of those calls."""
+    original, resumed = _resumed(tmp_path)
+    original.unlink()
+    (session,) = _calls(IMPORTERS["claude-code"].parse(ORIGINAL)).values()
+    calls = _calls(IMPORTERS["claude-code"].parse(resumed))
+    assert calls == {RESUMED: [*session, "req_new"]}
