@@ -33,8 +33,8 @@ from trajectory_assets.ingest.importers.claude_code_entries import Entry, read_e
 def with_related_files(path: Path, entries: list[Entry]) -> list[Entry]:
     """`entries` (read from `path`) and those of the other files of their sessions, each uuid
     once, files in path order, less a resumed session's copies (`_less_copies`); what the other
-    files hold of other sessions is left out. Lines
-    the other files leave out are theirs to report when they are imported."""
+    files hold of other sessions is left out. Lines the other files leave out are theirs to
+    report when they are imported."""
     sessions = {str(e.raw["sessionId"]) for e in entries}
     files = session_files(path, sessions)
     if files == [path]:
@@ -132,8 +132,8 @@ def _index_of(folder: str, mtime_ns: int) -> FolderIndex:
     copied into another file), so the session is read whole whichever file is imported first;
     and the entries in several files (a resumed session's copies). Lines appended to a file
     leave the folder's time as it was: a process importing while another file gains a session's
-    lines reads that file's older sessions (its own file is found by name). 2,000 transcripts
-    of 421 MB: 0.3 s, once per process and folder state."""
+    lines reads that file's older sessions (its own file is found by name). 240 MB of 500,000
+    entries: 2.3 s, once per process and folder state (mostly the two expressions' search)."""
     found: dict[str, list[Path]] = {}
     uuids: dict[Path, set[bytes]] = {}
     seen: set[bytes] = set()
