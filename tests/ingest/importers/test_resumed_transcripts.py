@@ -23,15 +23,16 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _resumed(folder: Path) -> tuple[Path, Path]:
-    """The original transcript and its resumed session's file: a summary line, the copies,
-    then one new exchange a week later."""
+def _resumed(folder: Path, since: int = 0) -> tuple[Path, Path]:
+    """The original transcript and its resumed session's file: a summary line, the copies
+    (from entry `since`: some versions copy from the last compaction), then one new exchange a
+    week later."""
     old = _lines(ORIGINAL)
     original = folder / ORIGINAL.name
     original.write_text(ORIGINAL.read_text())
     kept = [e for e in old if e.get("type") in ("user", "assistant")]
     rows: list[dict[str, Any]] = [{"type": "summary", "summary": "s", "leafUuid": kept[-1]["uuid"]}]
-    rows += [dict(copy.deepcopy(e), sessionId=RESUMED) for e in kept]
+    rows += [dict(copy.deepcopy(e), sessionId=RESUMED) for e in kept[since:]]
     prompt = dict(copy.deepcopy(kept[0]), uuid="new-u", parentUuid=kept[-1]["uuid"])
     prompt |= {"sessionId": RESUMED, "timestamp": "2025-07-01T12:00:00.000Z"}
     prompt["message"] = {"role": "user", "content": "Now add a test."}
@@ -82,3 +83,18 @@ def test_the_copies_stay_the_resumed_session_s_when_the_original_is_gone(tmp_pat
     (session,) = _calls(IMPORTERS["claude-code"].parse(ORIGINAL)).values()
     calls = _calls(IMPORTERS["claude-code"].parse(resumed))
     assert calls == {RESUMED: [*session, "req_new"]}
+
+
+def test_an_original_written_to_after_its_resumption_keeps_its_entries(tmp_path: Path) -> None:
+    """The older session is the one that started first: the original, though the user went on
+    in it after resuming it elsewhere (its last entry is then the later one). (Where the copy
+    starts with the first entry, the first times are equal and the one that ended first is
+    taken for the original, here wrongly: nothing in the files tells them apart.)"""
+    original, resumed = _resumed(tmp_path, since=2)
+    prompt = [e for e in _lines(original) if e.get("type") == "user"][-1]
+    later = prompt | {"uuid": "later", "timestamp": "2025-08-01T00:00:00.000Z"}
+    with original.open("a") as out:
+        out.write("\n" + json.dumps(later) + "\n")
+    (session,) = _calls(IMPORTERS["claude-code"].parse(ORIGINAL))
+    assert session in _calls(IMPORTERS["claude-code"].parse(original))
+    assert _calls(IMPORTERS["claude-code"].parse(resumed)) == {RESUMED: ["req_new"]}

@@ -13,8 +13,9 @@ A session resumed (`claude --resume`, `--continue`) is written to a new file und
 `sessionId`, and several versions copy the conversation so far into it first: the same entries
 (`uuid`, `message.id`, `requestId`, time) under the new id. Read as they are, the resumed
 session counted every earlier call and its tokens again. An entry held by several sessions of a
-folder is the one's that ended first (it was written there, and copied on); the copies of a
-session's file no longer beside it (pruned, moved) stay the resumed session's.
+folder is the oldest one's: by its first entry's time, then its last's (a copy of the whole
+conversation starts with it), then its id; the copies of a session's file no longer beside it
+(pruned, moved) stay the resumed session's.
 """
 
 import datetime as dt
@@ -63,25 +64,25 @@ def _quietly_read(file: Path) -> list[Entry]:
 def _less_copies(
     path: Path, entries: list[Entry], sessions: set[str], files: list[Path]
 ) -> list[Entry]:
-    """`entries` less those another session of the folder holds too and ended first (a
-    resumed session's copies of the conversation it goes on)."""
+    """`entries` less those an older session of the folder holds too (a resumed session's
+    copies of the conversation it goes on)."""
     shared = _index(path.parent).shared
     others = sorted({f for e in entries for f in shared.get(e.uuid, ()) if f not in files})
     holders: dict[str, set[str]] = {}  # uuid → the other sessions holding it
-    ends: dict[str, list[dt.datetime]] = {}  # session → the times of its entries read
+    times: dict[str, list[dt.datetime]] = {}  # session → the times of its entries read
     for file in others:
         for entry in _quietly_read(file):
             session = str(entry.raw["sessionId"])
             if session not in sessions:
                 holders.setdefault(entry.uuid, set()).add(session)
-                ends.setdefault(session, []).append(entry.ts)
+                times.setdefault(session, []).append(entry.ts)
     if not holders:
         return entries
     for entry in entries:
-        ends.setdefault(str(entry.raw["sessionId"]), []).append(entry.ts)
+        times.setdefault(str(entry.raw["sessionId"]), []).append(entry.ts)
 
     def rank(session: str) -> tuple[dt.datetime, dt.datetime, str]:
-        return max(ends[session]), min(ends[session]), session
+        return min(times[session]), max(times[session]), session
 
     return [
         e
