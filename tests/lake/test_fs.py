@@ -1,4 +1,5 @@
 import os
+import pickle
 import re
 from pathlib import Path
 
@@ -22,6 +23,17 @@ def test_a_root_that_names_no_folder_is_refused(root: str) -> None:
 def test_roots_that_name_a_folder_are_taken() -> None:
     assert Lake("s3://bucket/").root == "bucket"
     assert Lake("/").root == "/"
+
+
+def test_a_relative_root_is_the_same_folder_wherever_the_lake_is_unpickled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray's workers of a cluster started in another folder read a relative root from theirs:
+    a run said a data file of the current version was gone, and advised computing it again."""
+    monkeypatch.chdir(tmp_path)
+    sent = pickle.dumps(Lake("team/lake"))
+    monkeypatch.chdir("/")
+    assert pickle.loads(sent).root == str(tmp_path / "team" / "lake")
 
 
 def test_the_command_line_names_an_empty_lake_option(capsys: pytest.CaptureFixture[str]) -> None:

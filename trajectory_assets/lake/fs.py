@@ -40,6 +40,10 @@ class Lake:
     storage_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.is_local and self.uri.strip():  # Ray's workers on another folder (a cluster's
+            # started elsewhere) read a relative root from there: "a data file ... is gone"
+            scheme = self.uri.split("://", 1)[0] + "://" if "://" in self.uri else ""
+            object.__setattr__(self, "uri", scheme + self.root)
         # An empty root would be the current folder: raw files and tables written wherever the
         # process happens to run.
         if not self.uri.strip() or not (self.is_local or self.root.strip("/")):
