@@ -51,6 +51,7 @@ class Project:
     params: "Mapping[str, Mapping[str, Any]]" = field(default_factory=dict)
     params_from: str = ""  # where `params` is kept: the lake's config file, for its errors
     unloaded: tuple[str, ...] = ()  # the lake config's modules a reader could not import
+    reader: bool = False  # computes nothing: parameters of operators it does not know are others'
 
     @property
     def extensions(self) -> list[Operator]:
@@ -64,7 +65,10 @@ class Project:
             from trajectory_assets.defs.lake_params import with_lake_params
 
             operators = with_lake_params(  # params of an unloaded module's are its own
-                operators, self.params, self.params_from, every_operator=not self.unloaded
+                operators,
+                self.params,
+                self.params_from,
+                every_operator=not (self.unloaded or self.reader),
             )
         return Registry.build(operators)
 
@@ -98,7 +102,8 @@ def for_lake(lake: "Lake | None", modules: Sequence[str] = (), *, reader: bool =
     """The project of a lake: these modules, TRAJECTORY_ASSETS_DEFS's and the lake's config's
     (what every command and `connect` load). `reader`: a module the lake's config names that
     is not installed here is left out (`unloaded`): another team's, whose tables a reader of
-    the built-in ones does not need."""
+    the built-in ones does not need; and so are the lake's parameters of operators not loaded
+    (a team's module named by its own `--defs` alone: every reader of the lake was refused)."""
     config = read_config(lake) if lake is not None else None
     if lake is None or config is None:
         return load(modules)
@@ -170,7 +175,7 @@ def load(
         unloaded += unreadable
     _check_node_names(found)
     _check_listed_once(found)
-    project = Project(tuple(found), params or {}, params_from, tuple(unloaded))
+    project = Project(tuple(found), params or {}, params_from, tuple(unloaded), reader)
     project.registry  # noqa: B018 - checks the definitions now, with a clear message
     return project
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+import trajectory_assets as ta
 from tests.cli.helpers import generate, materialize, new_dagster_home, on_lake
 from tests.lakes import DAY1
+from trajectory_assets.cli.main import main
 from trajectory_assets.cli.outcome import failure_message
 from trajectory_assets.defs.definitions import build_definitions, default_resources
 from trajectory_assets.defs.resources import ComputeResource, LakeResource
@@ -49,6 +51,21 @@ def test_a_mistake_names_the_file_and_the_key(tmp_path: Path, params: object, me
         for_lake(lake).registry  # noqa: B018 - what every command loads
     assert str(refused.value).startswith(f"{lake.display('trajectory_assets.json')}: ")
     assert message in str(refused.value)
+
+
+def test_a_reader_leaves_the_sections_of_operators_it_does_not_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A team's section for its module given by `--defs` alone (not in the lake's "defs")
+    refused every reader of the lake: `query`, `tables`, a notebook's `connect`. A command that
+    computes still refuses it: a misspelt section would compute with the code's values."""
+    lake = with_params(tmp_path / "lake", {"team_metric": {"cutoff": 2}})
+    with pytest.raises(SettingError, match="params names no operator of this lake: team_metric"):
+        for_lake(lake).registry  # noqa: B018 - what materialize loads
+    assert "sessions" in for_lake(lake, reader=True).registry.tables
+    for command in (["tables"], ["query", "SELECT 1 AS one"]):
+        assert main([command[0], "--lake", lake.root, *command[1:]]) == 0, capsys.readouterr()
+    assert "sessions" in ta.connect(lake).tables()
 
 
 def test_a_code_location_takes_the_lake_s_values_and_leaves_other_operators_sections(

@@ -272,14 +272,16 @@ def defs_option(f: F) -> F:
     )(f)
 
 
-def project(defs: Sequence[str] = (), lake: "Lake | None" = None) -> "Project":
+def project(
+    defs: Sequence[str] = (), lake: "Lake | None" = None, *, reader: bool = False
+) -> "Project":
     """The built-in operators and those of `defs` modules (and of the lake's config); a bad
-    module is a clear error."""
+    module is a clear error. `reader`: a command that computes nothing (`project.for_lake`)."""
     from trajectory_assets.errors import DefinitionError
     from trajectory_assets.project import for_lake
 
     try:
-        return for_lake(lake, defs)
+        return for_lake(lake, defs, reader=reader)
     except DefinitionError as exc:
         raise CliError(str(exc)) from None
 

@@ -84,7 +84,7 @@ def query(
     if fmt == "parquet" and output is None:
         raise CliError("--format parquet writes a file: give --output FILE")
     where = open_lake(lake, must_exist=True)
-    specs = project(defs, where).registry.tables
+    specs = project(defs, where, reader=True).registry.tables
     tables = list(specs)
     moment = _as_of(as_of)
     if isinstance(moment, int):

@@ -44,7 +44,7 @@ def tables(lake: str, defs: tuple[str, ...], fmt: str) -> None:
     from trajectory_assets.lake.layout import RAW_TABLE
 
     where = open_lake(lake, must_exist=True)
-    catalog = Catalog(where, project(defs, where).registry.tables)
+    catalog = Catalog(where, project(defs, where, reader=True).registry.tables)
     broken = []
     for table in catalog.list():
         if table == RAW_TABLE:
