@@ -46,11 +46,13 @@ __all__ = [
     "build_definitions",
     "column",
     "connect",
+    "day_checks",
     "eager_downstream",
 ]
 
 if TYPE_CHECKING:
     from trajectory_assets.batch import Batch
+    from trajectory_assets.defs.day_checks import day_checks
     from trajectory_assets.defs.definitions import build_definitions
     from trajectory_assets.defs.partitions import eager_downstream
     from trajectory_assets.defs.resources import ComputeResource, LakeResource
@@ -71,6 +73,7 @@ _WHERE = {
     "TableSpec": ("trajectory_assets.schema", "TableSpec"),
     "column": ("trajectory_assets.schema", "column"),
     "connect": ("trajectory_assets.notebook", "connect"),
+    "day_checks": ("trajectory_assets.defs.day_checks", "day_checks"),
     "build_definitions": ("trajectory_assets.defs.definitions", "build_definitions"),
     "eager_downstream": ("trajectory_assets.defs.partitions", "eager_downstream"),
 }

@@ -6,11 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from tests.cli.defs_sources import DUPLICATE_KEYS
 from tests.cli.helpers import generate, materialize
-from tests.lakes import DAY1, write_lake
+from tests.lakes import DAY1, DAY2, write_lake
 
 
 @pytest.mark.slow
@@ -81,6 +82,23 @@ def test_a_modules_own_asset_checks_run_with_its_tables(
             "command does not"
         ) in said
     assert "sessions_seen_by_the_team" not in said  # a check of a table not run
+    both = materialize(lake, home, *own[:4], "--from", DAY1, "--to", DAY2, "--force")
+    assert both.returncode == 0, both.stderr
+    said = " ".join((both.stdout + both.stderr).split())
+    # `ta.day_checks`: an outcome a day; one for the run hid the second day's pass
+    assert f"check failed (WARN): slow_turns at_most_five_slow_turns on {DAY1}: 6 slow" in said
+    assert f"at_most_five_slow_turns on {DAY2}" not in said
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (last,) = instance.get_run_records(limit=1)
+        kind = dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        logged = instance.all_logs(last.dagster_run.run_id, of_type=kind)
+    data = [e.dagster_event.event_specific_data for e in logged if e.dagster_event is not None]
+    found = {
+        (d.partition, d.passed)
+        for d in data
+        if isinstance(d, dg.AssetCheckEvaluation) and d.check_name == "at_most_five_slow_turns"
+    }
+    assert found == {(DAY1, False), (DAY2, True)}
     sessions = materialize(lake, home, *own[:2], "--assets", "sessions", *own[4:])
     assert sessions.returncode == 0, sessions.stderr
     said = sessions.stdout + sessions.stderr
