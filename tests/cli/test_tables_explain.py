@@ -326,3 +326,15 @@ def test_the_code_locations_runtime_settings_are_the_command_lines_defaults(
     assert "\nruntime: inline\n" in capsys.readouterr().out
     assert main([*explain, "--runtime", "auto"]) == 0
     assert "\nruntime: auto: " in capsys.readouterr().out
+
+
+def test_a_long_table_name_keeps_the_columns_in_line() -> None:
+    """A team's names past 18 characters pushed their line's columns out of line."""
+    from trajectory_assets.cli.tables import TableLine, _readable
+
+    names = ("sessions", "team_tool_session_stats_by_app")
+    lines = [
+        _readable(TableLine(table=n, days=2, rows=5, version=1, first_day=DAY1, last_day=DAY2), 30)
+        for n in names
+    ]
+    assert len({line.index("day(s)") for line in lines}) == 1

@@ -85,8 +85,15 @@ def test_a_good_output_is_cast_within_kinds_ordered_and_sorted_by_its_keys() -> 
             ),
             r"has columns \['n'\] more than once",
         ),
-        (rows(n=["2", "1"]), "column 'n' is string, declared int64: convert it in the operator"),
-        (rows(session_id=[2, 1]), "column 'session_id' is int64, declared string"),
+        (
+            rows(n=["2", "1"]),
+            r"column 'n' is text \(string\), declared int64: convert it in the operator",
+        ),
+        (rows(session_id=[2, 1]), r"column 'session_id' is int64, declared text \(string\)"),
+        (  # Polars' text, by the name of its kind
+            rows(n=pa.array(["2", "1"], pa.string_view())),
+            r"column 'n' is text \(string_view\), declared int64",
+        ),
         (rows(n=[True, False]), "column 'n' is bool, declared int64"),
         (rows(n=[1.5, 2.0]), r"does not fit its schema \(column 'n'\): .*truncated"),
         (rows(n=[None, 1]), r"does not fit its schema \(column 'n'\): .*non-nullable"),
@@ -121,6 +128,7 @@ def test_a_good_output_is_cast_within_kinds_ordered_and_sorted_by_its_keys() -> 
         "twice",
         "text-for-number",
         "number-for-text",
+        "polars-text-for-number",
         "bool-for-number",
         "fraction",
         "null",
@@ -210,13 +218,13 @@ def test_nested_columns_are_checked_to_their_fields() -> None:
         "'artifacts[]' is struct<type: string, url: string>, declared struct<kind": nested(
             artifacts=pa.array([[{"type": "stdout", "url": "s3://x"}]])
         ),
-        "'artifacts[].uri' is int64, declared string": nested(
+        "'artifacts[].uri' is int64, declared text (string)": nested(
             artifacts=pa.array([[{"kind": "stdout", "uri": 7}]])
         ),
         "'day' is timestamp[us], declared date32": nested(
             day=pa.array([dt.datetime(2026, 11, 18, 13)], pa.timestamp("us"))
         ),
-        "'sizes.value' is string, declared int64": nested(
+        "'sizes.value' is text (string), declared int64": nested(
             sizes=pa.array([[("a", "1")]], pa.map_(pa.string(), pa.string()))
         ),
     }

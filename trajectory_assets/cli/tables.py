@@ -45,7 +45,7 @@ def tables(lake: str, defs: tuple[str, ...], fmt: str) -> None:
 
     where = open_lake(lake, must_exist=True)
     catalog = Catalog(where, project(defs, where, reader=True).registry.tables)
-    broken = []
+    broken, lines = [], []
     for table in catalog.list():
         if table == RAW_TABLE:
             continue
@@ -63,14 +63,17 @@ def tables(lake: str, defs: tuple[str, ...], fmt: str) -> None:
             first_day=days[0] if days else None,
             last_day=days[-1] if days else None,
         )
-        say(json.dumps(line) if fmt == "json" else _readable(line))
+        lines.append(line)
+    width = max([18, *(len(line["table"]) for line in lines)])  # a team's long names line up too
+    for line in lines:
+        say(json.dumps(line) if fmt == "json" else _readable(line, width))
     if broken:
         raise CliError("; ".join(broken))
 
 
-def _readable(line: TableLine) -> str:
+def _readable(line: TableLine, width: int) -> str:
     first, last = line["first_day"], line["last_day"]
     span = f"{first} .. {last}" if first else "not materialized"
     version = "" if line["version"] is None else f"v{line['version']}"
     name, days, rows = line["table"], line["days"], line["rows"]
-    return f"{name:<18} {days:>4} day(s)  {rows:>12,} rows  {version:>6}  {span}"
+    return f"{name:<{width}} {days:>4} day(s)  {rows:>12,} rows  {version:>6}  {span}"

@@ -192,7 +192,8 @@ def _check_columns(who: str, returned: pa.Schema, declared: pa.Schema) -> None:
         if wrong is not None:
             path, got, want = wrong
             raise OutputError(
-                f"{who} column {path!r} is {got}, declared {want}: convert it in the operator "
+                f"{who} column {path!r} is {_named(got)}, declared {_named(want)}: convert it "
+                "in the operator "
                 "(a cast is made only within a kind: numbers, text, bytes, dates, timestamps, "
                 "durations; a struct needs the declared fields)"
             )
@@ -227,6 +228,11 @@ def _mismatch(path: str, got: pa.DataType, declared: pa.DataType) -> Mismatch | 
     return None if kind is not None and kind == _kind(declared) else (path, got, declared)
 
 
+def _named(arrow_type: pa.DataType) -> str:
+    """Arrow's name of a type, and the kind of a text one: Polars' text is `string_view`."""
+    return f"text ({arrow_type})" if _kind(arrow_type) == TEXT else str(arrow_type)
+
+
 def _is_list(arrow_type: pa.DataType) -> bool:
     return any(test(arrow_type) for test in _LISTS)
 
@@ -244,6 +250,7 @@ _KINDS = (
     (pa.types.is_timestamp,),
     (pa.types.is_duration,),
 )
+TEXT = 1  # the kind of text, in _KINDS
 
 
 def _check_day(op_name: str, output: str, table: pa.Table, day: str) -> None:

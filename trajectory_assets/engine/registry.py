@@ -127,7 +127,10 @@ def _problems(ours: Sequence[Operator], theirs: Sequence[Operator]) -> list[str]
             writers.setdefault(spec.name, op.name)
             problems += [f"- {where}: output {spec.name!r}: {p}" for p in table_problems(spec)]
         if op.lookback_days and op.inputs[:1] == (RAW_TABLE,):
-            problems.append(f"- {where}: a rolling window (`lookback_days`) reads a table")
+            problems.append(
+                f"- {where}: a rolling window (`lookback_days`) reads a table, and its first "
+                "input is raw_events: make a table its first input"
+            )
         if op.lookback_days < 0:
             problems.append(f"- {where}: `lookback_days` is {op.lookback_days}: 0 or more")
         problems += [f"- {where}: {p}" for p in _params_problems(op)]
