@@ -138,3 +138,30 @@ def test_each_location_fails_its_own_runs(tmp_path: Path) -> None:
         instance.add_run(run)
         assert fail_dead_runs(instance, "tier_b_location") == []  # another location's
         assert len(fail_dead_runs(instance, "team")) == 1
+
+
+def test_a_run_killed_while_it_waited_for_the_pool_leaves_no_place_in_its_queue(
+    tmp_path: Path,
+) -> None:
+    """A run killed while its step waited for the slot kept its place in Dagster's queue: the
+    slot, given back, went to that step, which no process would take, and every later
+    `materialize` waited behind it for good (a core spinning, SIGTERM unheeded)."""
+    from trajectory_assets.cli.pool import wait_for_pool
+
+    home = new_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        _started(instance, "holder", this_process_started())  # this process: alive
+        _started(instance, "waiter", _ended_process())  # queued behind it, then killed
+        storage = instance.event_log_storage
+        queue = storage.get_concurrency_info(POOL).pending_steps
+        assert [(s.run_id, bool(s.assigned_timestamp)) for s in queue] == [
+            ("holder", True),
+            ("waiter", False),
+        ]
+        storage.free_concurrency_slots_for_run("holder")  # the holder ends: the slot goes on
+        wait_for_pool(instance, POOL)  # at once, the dead waiter's place given back
+        info = storage.get_concurrency_info(POOL)
+        assert not info.pending_steps and not info.claimed_slots
+        failed = instance.get_run_by_id("waiter")
+        assert failed is not None and failed.status == dg.DagsterRunStatus.FAILURE
+        assert storage.claim_concurrency_slot(POOL, "next", "tier_b").is_claimed

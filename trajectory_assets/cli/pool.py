@@ -5,7 +5,9 @@ the run, where Ctrl+C and SIGTERM are deferred until the step starts (and its wa
 so the command waits here first, where Ctrl+C stops it at once. A slot held by a run of this
 machine whose process is gone (killed outside Dagster, it never gave the slot back) is freed and
 that run marked failed, as Dagster's daemon would do; a command line without the daemon would
-otherwise wait forever.
+otherwise wait forever. So is the place in Dagster's queue of a run killed while it waited: the
+slot, once given back, went to that run's step, which no process would ever take, and every
+later run waited behind it for good.
 """
 
 import time
@@ -43,15 +45,20 @@ def wait_for_pool(instance: dg.DagsterInstance, pool: str) -> None:
     waiting_for: set[str] = set()
     while True:
         info = storage.get_concurrency_info(pool)
-        if info.limit is None or len(info.claimed_slots) < info.limit:
+        if info.limit is None:
             return
-        holders = sorted({slot.run_id for slot in info.claimed_slots})
-        gone = [run_id for run_id in holders if _gone(instance, run_id)]
-        for run_id in gone:
+        claimed = {slot.run_id for slot in info.claimed_slots}
+        queued = {step.run_id for step in info.pending_steps}  # the holders' steps too
+        dead = [run_id for run_id in sorted(claimed | queued) if _gone(instance, run_id)]
+        for run_id in dead:  # its slot, or its place in the queue (given the slot next)
             storage.free_concurrency_slots_for_run(run_id)
-            tell(f"freed the {pool} pool's slot of {_named(run_id)}, whose process is gone")
-        if gone:
+            what = "slot" if run_id in claimed else "place in the queue"
+            tell(f"freed the {pool} pool's {what} of {_named(run_id)}, whose process is gone")
+        if dead:
             continue
+        if len(info.claimed_slots) < info.limit:
+            return
+        holders = sorted(claimed)
         if set(holders) != waiting_for:
             waiting_for = set(holders)
             named = ", ".join(map(_named, holders))
