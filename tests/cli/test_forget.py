@@ -657,3 +657,30 @@ def test_ctrl_c_between_the_raw_files_and_the_rebuild_says_the_forget_is_unfinis
     )
     monkeypatch.undo()
     assert forget(root, home, "--app-id", "support-bot", "--session-id", victim).returncode == 0
+
+
+def test_a_forget_killed_on_its_way_is_named_by_the_commands_that_go_on(
+    materialized_lake: Path, tmp_path: Path, home: Path
+) -> None:
+    """A forget killed (SIGKILL, out of memory) after deleting raw files left nothing saying
+    so: `materialize` and `tables` went on, the sessions still in older table versions and in
+    the Dagster instance, and the user took them for forgotten."""
+    root = shutil.copytree(materialized_lake, tmp_path / "lake")
+    lake = Lake(str(root))
+    request = erase.Request("support-bot", ("s-1", "s two"))
+    path, record = erase.start(lake, request)  # what a killed forget leaves
+    command = (
+        f"trajectory-assets forget --lake {root} --app-id support-bot --session-id s-1 "
+        "--session-id 's two'"
+    )
+    for said in (
+        on_lake("tables", root, home).stderr,
+        materialize(root, home, "--partition", DAY1, "--runtime", "inline").stderr,
+    ):
+        assert f"warning: a forget of app support-bot's sessions is unfinished (record {path})" in (
+            " ".join(said.split())
+        )
+        assert f"run it again to finish it: {command}" in " ".join(said.split())
+    record.verified = True  # as the forget run again leaves it
+    erase.save(lake, path, record)
+    assert "unfinished" not in on_lake("tables", root, home).stderr

@@ -161,6 +161,29 @@ def warn_of_misnamed_days(lake: "Lake") -> None:
         tell(f"warning: {misnamed_warning(misnamed)}")
 
 
+def warn_of_unfinished_forgets(lake: "Lake") -> None:
+    """A `warning:` line for each forget begun and not finished (killed, out of memory): its
+    sessions may still be in older table versions and the Dagster instance, and nothing else
+    said so."""
+    import shlex
+
+    from trajectory_assets.lake.erase import EVERY_DAY, unfinished
+
+    for path, record in unfinished(lake):
+        command = f"trajectory-assets forget --lake {shlex.quote(lake.display())} --app-id "
+        command += shlex.quote(record.app_id)
+        if record.before == EVERY_DAY:
+            command += " --all-sessions"
+        elif record.before is not None:
+            command += f" --before {record.before}"
+        command += "".join(f" --session-id {shlex.quote(s)}" for s in record.session_ids)
+        tell(
+            f"warning: a forget of app {record.app_id}'s sessions is unfinished (record "
+            f"{lake.display_path(path)}): they may still be in older table versions and the "
+            f"Dagster instance; run it again to finish it: {command}"
+        )
+
+
 def verbose() -> bool:
     """Whether the command runs with -v (Dagster's and Ray's own output shown)."""
     ctx = click.get_current_context(silent=True)

@@ -38,6 +38,7 @@ from trajectory_assets.cli.common import (
     tell,
     usage,
     warn_of_misnamed_days,
+    warn_of_unfinished_forgets,
 )
 from trajectory_assets.cli.days import (
     dry_run_refusal,
@@ -131,6 +132,7 @@ def materialize(
         raise usage("give --partition DAY, or --from DAY and --to DAY, or --missing")
     where = open_lake(lake, must_exist=True)
     warn_of_misnamed_days(where)
+    warn_of_unfinished_forgets(where)
     the_project = project(defs, where)
     names = split_list(assets)
     if assets is not None and not names:

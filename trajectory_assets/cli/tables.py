@@ -12,6 +12,7 @@ from trajectory_assets.cli.common import (
     open_lake,
     project,
     say,
+    warn_of_unfinished_forgets,
 )
 
 
@@ -44,6 +45,7 @@ def tables(lake: str, defs: tuple[str, ...], fmt: str) -> None:
     from trajectory_assets.lake.layout import RAW_TABLE
 
     where = open_lake(lake, must_exist=True)
+    warn_of_unfinished_forgets(where)
     catalog = Catalog(where, project(defs, where, reader=True).registry.tables)
     broken, lines = [], []
     for table in catalog.list():

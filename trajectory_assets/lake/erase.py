@@ -31,6 +31,7 @@ from trajectory_assets.lake.raw import RawFile, list_days, list_raw_files
 from trajectory_assets.lake.wal import entries_naming, set_aside_files
 
 FORGOTTEN = "_forgotten"
+UNFINISHED = "unfinished"  # <lake>/_forgotten/unfinished/<record's name>: a forget to finish
 SESSION_ROW = ("dt", "session_id")  # what a table's rows tell of the sessions they hold
 REJECTED_EVENTS = "rejected_events"  # raw rows the tables left out, with their files
 
@@ -258,17 +259,39 @@ def _forgets_naming(lake: Lake, request: Request) -> Iterator[tuple[str, Record,
 
 def _records(lake: Lake) -> list[tuple[str, Record]]:
     """The lake's forget records, newest first (one of another version is left out)."""
+    paths = sorted(lake.fs.glob(lake.path(FORGOTTEN, "*.json")), reverse=True)
+    return [(path, record) for path in paths if (record := _record(lake, path)) is not None]
+
+
+def _record(lake: Lake, path: str) -> Record | None:
+    """A forget's record; None for one of another version, or gone."""
     known = {f.name for f in fields(Record)}
-    found = []
-    for path in sorted(lake.fs.glob(lake.path(FORGOTTEN, "*.json")), reverse=True):
-        with contextlib.suppress(ValueError, TypeError):
-            doc = json.loads(lake.fs.cat_file(path))
-            found.append((path, Record(**{k: v for k, v in doc.items() if k in known})))
-    return found
+    try:
+        doc = json.loads(lake.fs.cat_file(path))
+        return Record(**{k: v for k, v in doc.items() if k in known})
+    except (FileNotFoundError, ValueError, TypeError):
+        return None
 
 
 def save(lake: Lake, path: str, record: Record) -> None:
+    """The record, and the mark of an unfinished forget until it is verified: a forget killed
+    (SIGKILL, out of memory) left nothing saying so, and the sessions in older table versions
+    and in the Dagster instance, while `materialize` went on as if they were forgotten."""
     write_file_atomic(lake, path, json.dumps(asdict(record), indent=2).encode())
+    mark = lake.path(FORGOTTEN, UNFINISHED, posixpath.basename(path))
+    marked = lake.fs.exists(mark)
+    if record.verified and marked:
+        lake.fs.rm(mark)
+    elif not record.verified and not marked:
+        write_file_atomic(lake, mark, b"")
+
+
+def unfinished(lake: Lake) -> list[tuple[str, Record]]:
+    """The forgets begun and not verified (their records' paths), oldest first: cheap where
+    thousands are finished (one listing)."""
+    marks = lake.fs.glob(lake.path(FORGOTTEN, UNFINISHED, "*.json"))
+    paths = [lake.path(FORGOTTEN, posixpath.basename(mark)) for mark in sorted(marks)]
+    return [(path, record) for path in paths if (record := _record(lake, path)) is not None]
 
 
 def leftovers(
