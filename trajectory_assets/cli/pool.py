@@ -43,14 +43,16 @@ def wait_for_pool(instance: dg.DagsterInstance, pool: str) -> None:
         )
         return
     waiting_for: set[str] = set()
+    freed: set[str] = set()  # once each: a place the storage kept would be freed for good
     while True:
         info = storage.get_concurrency_info(pool)
         if info.limit is None:
             return
         claimed = {slot.run_id for slot in info.claimed_slots}
         queued = {step.run_id for step in info.pending_steps}  # the holders' steps too
-        dead = [run_id for run_id in sorted(claimed | queued) if _gone(instance, run_id)]
+        dead = [r for r in sorted((claimed | queued) - freed) if _gone(instance, r)]
         for run_id in dead:  # its slot, or its place in the queue (given the slot next)
+            freed.add(run_id)
             storage.free_concurrency_slots_for_run(run_id)
             what = "slot" if run_id in claimed else "place in the queue"
             tell(f"freed the {pool} pool's {what} of {_named(run_id)}, whose process is gone")
