@@ -684,3 +684,18 @@ def test_a_forget_killed_on_its_way_is_named_by_the_commands_that_go_on(
     record.verified = True  # as the forget run again leaves it
     erase.save(lake, path, record)
     assert "unfinished" not in on_lake("tables", root, home).stderr
+
+
+def test_a_killed_forget_whose_sessions_later_forgets_took_is_no_longer_named(
+    tmp_path: Path,
+) -> None:
+    """Asked again in parts, the sessions are forgotten: the first forget's mark would have
+    been named for good."""
+    lake = Lake(str(tmp_path / "lake"))
+    erase.start(lake, erase.Request("app", ("a", "b")))  # killed
+    for session in ("a", "b"):
+        path, record = erase.start(lake, erase.Request("app", (session,)))
+        record.sessions, record.verified = [session], True
+        erase.save(lake, path, record)
+    assert erase.unfinished(lake) == []
+    assert not list((tmp_path / "lake" / "_forgotten" / "unfinished").iterdir())

@@ -288,10 +288,19 @@ def save(lake: Lake, path: str, record: Record) -> None:
 
 def unfinished(lake: Lake) -> list[tuple[str, Record]]:
     """The forgets begun and not verified (their records' paths), oldest first: cheap where
-    thousands are finished (one listing)."""
-    marks = lake.fs.glob(lake.path(FORGOTTEN, UNFINISHED, "*.json"))
-    paths = [lake.path(FORGOTTEN, posixpath.basename(mark)) for mark in sorted(marks)]
-    return [(path, record) for path in paths if (record := _record(lake, path)) is not None]
+    thousands are finished (one listing). The mark of one whose sessions later forgets took and
+    verified (asked again in parts) is removed."""
+    found = []
+    for mark in sorted(lake.fs.glob(lake.path(FORGOTTEN, UNFINISHED, "*.json"))):
+        path = lake.path(FORGOTTEN, posixpath.basename(mark))
+        record = _record(lake, path)
+        if record is None:
+            continue
+        if verified_records(lake, Request(record.app_id, tuple(record.session_ids), record.before)):
+            lake.fs.rm(mark)
+            continue
+        found.append((path, record))
+    return found
 
 
 def leftovers(
