@@ -1,7 +1,10 @@
 """Zero semantic drift: the in-process and Ray runtimes write identical tables."""
 
 import os
+import pickle
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,11 +18,13 @@ from trajectory_assets.engine.registry import Registry
 from trajectory_assets.engine.results import RunResult
 from trajectory_assets.engine.runtimes.auto import AutoRuntime
 from trajectory_assets.engine.runtimes.inline import InlineRuntime
-from trajectory_assets.engine.runtimes.ray import RayRuntime
+from trajectory_assets.engine.runtimes.ray import BatchWorker, RayRuntime
 from trajectory_assets.errors import LostDataFileError, OperatorError, WorkersFailedError
 from trajectory_assets.lake.fs import Lake
+from trajectory_assets.lake.layout import STAGING
 from trajectory_assets.operator import OpContext
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize, ToolStats
+from trajectory_assets.processes import this_process_started
 
 SESSIONIZE = Sessionize()
 
@@ -287,3 +292,18 @@ def test_a_sigterm_while_ray_starts_interrupts_as_the_runs_own_handler_does(
         assert noted == [signal.SIGTERM, 0] and not runtime._started
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_worker_whose_run_was_killed_writes_nothing_more(lake: Lake, ray_session: None) -> None:
+    """Ray's workers are no children of the run's process group: killed (SIGKILL), a run's
+    workers went on for seconds writing receipts and data files into the lake, where a rerun or
+    a `forget` may already have been at work."""
+    (day,) = plan(SESSIONIZE, lake, [DAY1])
+    batch = pa.table({"task": [pickle.dumps(day.tasks[0])]})
+    killed = subprocess.Popen(["true"])
+    killed.wait()
+    staging = Path(lake.root, STAGING)
+    assert BatchWorker(f"{socket.gethostname()}:{killed.pid}:1")(batch).num_rows == 0
+    assert not [p for p in staging.rglob("*") if p.is_file()]
+    assert BatchWorker(this_process_started())(batch).num_rows == 1  # its run alive: written
+    assert [p for p in staging.rglob("*") if p.is_file()]

@@ -1,8 +1,6 @@
 """Ray Data runtime: a pool of Ray workers, one per CPU, runs the batch tasks, each of which
-reads, computes and writes to staging.
-
-Only receipts (a few hundred bytes each) travel back to the driver; the data never does.
-This is the only module of the engine that imports Ray, and only when a runtime is started.
+reads, computes and writes to staging. Only receipts (a few hundred bytes each) travel back to
+the driver; the data never does. The engine's one module importing Ray, when a runtime starts.
 """
 
 import json
@@ -13,7 +11,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final, TypedDict, final
 
@@ -23,7 +21,7 @@ if TYPE_CHECKING:
 
 import pyarrow as pa
 
-from trajectory_assets.engine.execute import Outcome, collect, compute_task, run_task
+from trajectory_assets.engine.execute import Outcome, Stopped, collect, compute_task, run_task
 from trajectory_assets.engine.tasks import BatchTask
 from trajectory_assets.errors import (
     BadRawFilesError,
@@ -36,6 +34,7 @@ from trajectory_assets.lake import delta
 from trajectory_assets.lake.catalog import partitions_of_files
 from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.staging import BatchReceipt, ReceiptDocument
+from trajectory_assets.processes import ended, this_process_started
 from trajectory_assets.schema import TableSpec
 
 log = logging.getLogger(__name__)
@@ -46,8 +45,7 @@ QUEUED_PER_WORKER = 2
 as soon as one ends. A pool of tasks (Ray Data's `TaskPoolStrategy`) leaves each worker idle
 0.1-0.3 s between tasks (Ray Data's executor polls finished tasks every 0.1 s and only then
 submits the next): 10 days of 100k events on 2 cores took 33.5-35.1 s of batches that way,
-29.3-31.4 s with this pool. More queued tasks would leave one worker with work at the end
-while another has none."""
+29.3-31.4 s with this pool. More would leave one worker with work at the end, another none."""
 
 
 def _require_ray() -> None:
@@ -228,6 +226,7 @@ class RayRuntime:
             warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
             dataset = ray.data.from_items(items, override_num_blocks=len(tasks)).map_batches(
                 BatchWorker,
+                fn_constructor_kwargs={"driver": this_process_started()},
                 batch_size=1,
                 batch_format="pyarrow",
                 compute=pool,
@@ -306,25 +305,30 @@ def _compute(blob: bytes) -> dict[str, pa.Table]:
 
 
 class BatchWorker:
-    """One worker of the job's pool (a Ray actor, one CPU): runs the batch tasks it is handed,
-    one after another, in a process that imports the operators once."""
+    """A worker of the job's pool (a Ray actor, one CPU) running its batch tasks in turn. Once
+    the `driver` (`host:pid:start`) has ended (killed, its workers ran on for seconds), one of
+    its machine writes nothing more into a lake where a rerun or a `forget` may be at work."""
+
+    def __init__(self, driver: str) -> None:
+        self.driver = driver
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return _run_batch_tasks(batch)
+        return _run_batch_tasks(batch, lambda: ended(self.driver))
 
 
-def _run_batch_tasks(batch: pa.Table) -> pa.Table:
-    """A task's receipts as rows; unreadable raw files, an operator's error, or an input
-    table's lost file, as a row of their own, so the job runs every batch, the driver can name
-    every bad file of the run, and an operator's mistake is one error for the driver to raise,
-    not a Ray task failure with Ray's tracebacks in the terminal."""
+def _run_batch_tasks(batch: pa.Table, stopped: Callable[[], bool]) -> pa.Table:
+    """A task's receipts as rows, and unreadable raw files, an operator's error or a lost input
+    file as a row each: the job runs every batch, the driver names every bad file, and raises an
+    operator's mistake as one error, not Ray's tracebacks. Nothing once `stopped`."""
     import ray
 
     node = ray.get_runtime_context().get_node_id()
     rows: list[str] = []
     for blob in batch.column("task").to_pylist():
         try:
-            rows += [replace(r, node=node).to_json() for r in run_task(pickle.loads(blob))]
+            rows += [replace(r, node=node).to_json() for r in run_task(pickle.loads(blob), stopped)]
+        except Stopped:  # no driver reads the rows
+            break
         except BadRawFilesError as exc:
             rows.append(json.dumps(BadFilesRow(bad_raw_files=[list(b) for b in exc.bad])))
         except OperatorError as exc:
