@@ -309,11 +309,11 @@ class BatchWorker:
     the `driver` (`host:pid:start`) has ended (killed, its workers ran on for seconds), one of
     its machine writes nothing more into a lake where a rerun or a `forget` may be at work."""
 
-    def __init__(self, driver: str) -> None:
-        self.driver = driver
+    def __init__(self, driver: str) -> None:  # not seen now (a container's own processes): None
+        self.driver = None if ended(driver) else driver
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return _run_batch_tasks(batch, lambda: ended(self.driver))
+        return _run_batch_tasks(batch, lambda: self.driver is not None and ended(self.driver))
 
 
 def _run_batch_tasks(batch: pa.Table, stopped: Callable[[], bool]) -> pa.Table:
