@@ -13,7 +13,12 @@ def this_process() -> str:
 
 def this_process_started() -> str:
     """`host:pid:start`: the start tells this process from a later one given the same id."""
-    return f"{this_process()}:{_started(os.getpid())}"
+    return started_name(os.getpid())
+
+
+def started_name(pid: int) -> str:
+    """`host:pid:start` of a process of this machine."""
+    return f"{socket.gethostname()}:{pid}:{_started(pid)}"
 
 
 def gone(process: str) -> bool:

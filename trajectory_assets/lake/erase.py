@@ -277,13 +277,13 @@ def save(lake: Lake, path: str, record: Record) -> None:
     """The record, and the mark of an unfinished forget until it is verified: a forget killed
     (SIGKILL, out of memory) left nothing saying so, and the sessions in older table versions
     and in the Dagster instance, while `materialize` went on as if they were forgotten."""
-    write_file_atomic(lake, path, json.dumps(asdict(record), indent=2).encode())
     mark = lake.path(FORGOTTEN, UNFINISHED, posixpath.basename(path))
     marked = lake.fs.exists(mark)
+    if not record.verified and not marked:  # first: killed between the two, still named
+        write_file_atomic(lake, mark, b"")
+    write_file_atomic(lake, path, json.dumps(asdict(record), indent=2).encode())
     if record.verified and marked:
         lake.fs.rm(mark)
-    elif not record.verified and not marked:
-        write_file_atomic(lake, mark, b"")
 
 
 def unfinished(lake: Lake) -> list[tuple[str, Record]]:

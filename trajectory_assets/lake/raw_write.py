@@ -173,7 +173,10 @@ def already_stored(
     reads (`ingest.importers.Importer.sessions_whole`): one of its user messages of those agents
     the folders hold beyond `table` was read by another release's importer (a compaction's
     summary taken for a prompt), and is named too. Other writers' events, other agents' and
-    other kinds (a call an importer holds back while its transcript is live) are not."""
+    other kinds (a call an importer holds back while its transcript is live) are not. Its
+    events before the session's first stored one are held: a transcript gains none there, they
+    are a resumed session's copies the first import left to the original (since pruned), and
+    no difference is named then (the file's turns and start count them)."""
     if not folders:
         return set(), []
     wanted = set(table["event_id"].to_pylist())
@@ -182,19 +185,20 @@ def already_stored(
     held_ends: set[tuple[object, object]] = set()
     paths = [p for folder in folders for p in session_files(lake, folder)]
     beyond: set[str] = set()
+    starts: list[pa.Scalar] = []  # each file's first event's time
     agents = set(table["agent_id"].to_pylist())
-    # each file fetched once, some at once on an object store (three reads of each made some
-    # twenty requests a file: re-sending 500 sessions took 57 s on a loopback S3)
+    # each file fetched once, some at once (three reads made 500 sessions take 57 s on S3)
     fetched = (s for at in range(0, len(paths), 32) for s in lake.sources(paths[at : at + 32]))
     for index, source in enumerate(fetched):
         if isinstance(source, BaseException):
             raise source
         where = pa.py_buffer(source) if isinstance(source, bytes) else source
-        read = ["event_id", "event_type", "agent_id"] if prompts_of else ["event_id"]
+        read = ["event_id", "event_type", "agent_id", "ts"] if prompts_of else ["event_id"]
         held = pq.read_table(where, columns=read)
         ids = held["event_id"]
         overlap = sorted(wanted.intersection(ids.to_pylist()))
         if prompts_of:
+            starts.append(pc.min(held.filter(pc.equal(held["event_type"], "session_start"))["ts"]))
             beyond |= {
                 row["event_id"]
                 for row in held.filter(pc.equal(held["event_type"], "user_message")).to_pylist()
@@ -219,7 +223,18 @@ def already_stored(
     differ += [
         f"event {e}: a user message held, no longer read from the source" for e in sorted(beyond)
     ]
-    return set(first) | renamed, differ
+    copied = _before(table, starts)  # the file's view, counting them, differs throughout
+    return set(first) | renamed | copied, [] if copied else differ
+
+
+def _before(table: pa.Table, starts: list[pa.Scalar]) -> set[str]:
+    """`table`'s events before the earliest stored session start (a sub-agent's file read alone
+    gave none: its conversation's events come after)."""
+    if not (known := [s.as_py() for s in starts if s.is_valid]):
+        return set()
+    utc = pa.timestamp("us", tz="UTC")
+    early = table.filter(pc.less(table["ts"].cast(utc), pa.scalar(min(known), utc)))
+    return set(early["event_id"].to_pylist())
 
 
 def session_files(lake: Lake, folder: str) -> list[str]:

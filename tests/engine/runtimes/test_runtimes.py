@@ -24,7 +24,7 @@ from trajectory_assets.lake.fs import Lake
 from trajectory_assets.lake.layout import STAGING
 from trajectory_assets.operator import OpContext
 from trajectory_assets.operators import OPERATORS, TABLES, Sessionize, ToolStats
-from trajectory_assets.processes import _started
+from trajectory_assets.processes import started_name
 
 SESSIONIZE = Sessionize()
 
@@ -301,7 +301,7 @@ def test_a_worker_whose_run_was_killed_writes_nothing_more(lake: Lake, ray_sessi
     (day,) = plan(SESSIONIZE, lake, [DAY1])
     batch = pa.table({"task": [pickle.dumps(day.tasks[0])]})
     running = subprocess.Popen(["sleep", "60"])
-    worker = BatchWorker(f"{socket.gethostname()}:{running.pid}:{_started(running.pid)}")
+    worker = BatchWorker(started_name(running.pid))
     running.kill()
     running.wait()
     staging = Path(lake.root, STAGING)

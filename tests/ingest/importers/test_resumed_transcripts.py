@@ -12,6 +12,7 @@ import pytest
 
 from tests.ingest import real_transcripts
 from tests.ingest.lakes import raw_events
+from tests.ingest.transcripts import claude_transcript
 from trajectory_assets.ingest.importers import IMPORTERS
 from trajectory_assets.ingest.run import ingest_files
 
@@ -98,3 +99,40 @@ def test_an_original_written_to_after_its_resumption_keeps_its_entries(tmp_path:
     (session,) = _calls(IMPORTERS["claude-code"].parse(ORIGINAL))
     assert session in _calls(IMPORTERS["claude-code"].parse(original))
     assert _calls(IMPORTERS["claude-code"].parse(resumed)) == {RESUMED: ["req_new"]}
+
+
+def test_the_copies_stay_out_once_the_original_is_pruned(tmp_path: Path) -> None:
+    """Claude Code deletes old transcripts (`cleanupPeriodDays`): imported again after the
+    original was gone, the resumed session's copies went in as its own events, every call
+    counted twice, a month after the first import had left them to the original."""
+    folder = tmp_path / "-home-user-proj"
+    folder.mkdir()
+    original, _ = _resumed(folder)
+    lake = str(tmp_path / "lake")
+    assert not ingest_files(lake, "claude-code", [folder]).failed
+    before = raw_events(tmp_path / "lake").num_rows
+    original.unlink()
+    again = ingest_files(lake, "claude-code", [folder])
+    assert (again.events_written, again.failed, again.changed) == (0, [], [])
+    raw = raw_events(tmp_path / "lake").to_pylist()
+    assert len(raw) == before
+    (session,) = _calls(IMPORTERS["claude-code"].parse(ORIGINAL))
+    assert _calls(raw) == {session: _calls(raw)[session], RESUMED: ["req_new"]}
+
+
+def test_a_session_whose_sub_agent_file_came_first_takes_its_conversation(tmp_path: Path) -> None:
+    """Events before a session's stored ones are copies only where its start is stored: a
+    sub-agent's file imported alone gives none, and its conversation comes later."""
+    lines = claude_transcript().splitlines()
+    side = [line for line in lines if '"isSidechain": true' in line]
+    alone = tmp_path / "alone" / "agent-a1b2c3.jsonl"
+    alone.parent.mkdir()
+    alone.write_text("\n".join(side) + "\n")
+    lake = str(tmp_path / "lake")
+    assert ingest_files(lake, "claude-code", [alone]).ok  # with a note of the transcript missing
+    whole = tmp_path / "whole" / "0a7c3d9e-hand-made.jsonl"
+    whole.parent.mkdir()
+    whole.write_text(claude_transcript())
+    assert ingest_files(lake, "claude-code", [whole]).events_written > 0
+    kinds = [r["event_type"] for r in raw_events(tmp_path / "lake").to_pylist()]
+    assert kinds.count("session_start") == 1 and "user_message" in kinds
