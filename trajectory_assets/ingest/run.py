@@ -43,9 +43,9 @@ AUTO = "auto"
 MAX_REASONS = 5
 REJECTED_SOURCE = "ingest"  # invalid input is kept under <lake>/_rejected/ingest/
 Status = Literal["imported", "skipped", "failed"]
-Before = tuple[TraceFiles, set[tuple[str, str]]]
+Before = tuple[TraceFiles, set[tuple[str, str, str]]]
 """What a file's import takes from the files imported before it: the OTel files imported
-together, and the sessions imported whole."""
+together, and the sessions read whole (app, session, the folder they were read whole within)."""
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def ingest_files(
         planned([path for path, _ in files])
     endings = tuple(f"{e}{gz}" for e in otel.SUFFIXES for gz in ("", ".gz"))
     together = TraceFiles([path for path, _ in files if path.endswith(endings)])
-    read: set[tuple[str, str]] = set()  # sessions imported whole (`Importer.sessions_whole`)
+    read: set[tuple[str, str, str]] = set()  # sessions read whole (`Importer.whole_within`)
     for path, in_folder in files:
         result = _file(lake, fmt, path, app_id, synthetic_day, in_folder, (together, read))
         report.files.append(result)
@@ -260,11 +260,12 @@ def _import(
     before: Before,
 ) -> FileResult:
     """`given`: the app id asked for, else None (the format's, or what the file's rows say).
-    Of an importer giving sessions whole, a session an earlier file of the import gave is not
+    Of an importer giving sessions whole, a session an earlier file of its folder gave is not
     written again (its events were counted "already present" on a first import)."""
     app_id = given or fmt
     together, read = before
-    whole = IMPORTERS[fmt].sessions_whole
+    within = IMPORTERS[fmt].whole_within
+    home = within(path) if within is not None else None
     try:
         rows, left, bad = _parse(lake, fmt, path, given, together)
     except UnparseableFileError as exc:
@@ -279,7 +280,7 @@ def _import(
     for row in rows:
         if not row.get("app_id"):  # a jsonl row's own, an OTel trace's service, is kept
             row["app_id"] = app_id
-        if whole and (row["app_id"], row.get("session_id")) in read:
+        if home is not None and (row["app_id"], row.get("session_id"), home) in read:
             continue
         reasons = validate_row(row)
         if reasons:
@@ -300,9 +301,9 @@ def _import(
         for app, records in _by_app(path, bad, app_id).items():  # kept before the rest is
             keep_rejected(lake, REJECTED_SOURCE, app, records)  # written: none lost unsaid
         kept = bad
-        write_rows(lake, good, summary=summary, prompts_of=fmt if whole else None)
-        if whole:
-            read.update(summary.sessions)
+        write_rows(lake, good, summary=summary, prompts_of=fmt if home is not None else None)
+        if home is not None:
+            read.update((app, session, home) for app, session in summary.sessions)
     except Exception as exc:  # what was written before it still counts (a full disk)
         where = "" if lake.is_local else f" to {lake.display()}"  # a bucket gone: which
         status, reason = "failed", f"write failed{where}: {type(exc).__name__}: {exc}"

@@ -170,7 +170,7 @@ def already_stored(
     counted as "already present" and lost without a word. Compared with the stored copy the
     tables use: the first in event order (SPEC.md), should the folder hold an id twice.
     `prompts_of`: the format of an importer that gives every user message of the agents it
-    reads (`ingest.importers.Importer.sessions_whole`): one of its user messages of those agents
+    reads (`ingest.importers.Importer.whole_within`): one of its user messages of those agents
     the folders hold beyond `table` was read by another release's importer (a compaction's
     summary taken for a prompt), and is named too. Other writers' events, other agents' and
     other kinds (a call an importer holds back while its transcript is live) are not. Its

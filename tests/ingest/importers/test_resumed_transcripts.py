@@ -136,3 +136,35 @@ def test_a_session_whose_sub_agent_file_came_first_takes_its_conversation(tmp_pa
     assert ingest_files(lake, "claude-code", [whole]).events_written > 0
     kinds = [r["event_type"] for r in raw_events(tmp_path / "lake").to_pylist()]
     assert kinds.count("session_start") == 1 and "user_message" in kinds
+
+
+def test_a_sub_agent_file_below_a_resumed_session_leaves_the_copies_too(tmp_path: Path) -> None:
+    """Read from `<session>/subagents/`, the resumed session's copies were looked for in the
+    sub-agents' folder, and came back: a watcher importing changed files counted them twice."""
+    folder = tmp_path / "-home-user-proj"
+    folder.mkdir()
+    _, resumed = _resumed(folder)
+    below = folder / RESUMED / "subagents" / "agent-x1.jsonl"
+    below.parent.mkdir(parents=True)
+    side = _lines(resumed)[-2] | {"uuid": "side-u", "isSidechain": True, "agentId": "x1"}
+    below.write_text(json.dumps(side) + "\n")
+    for path in (resumed, below):
+        assert _calls(IMPORTERS["claude-code"].parse(path))[RESUMED] == ["req_new"]
+
+
+def test_a_session_s_copy_in_another_folder_is_read_too(tmp_path: Path) -> None:
+    """A session's files are read together within a folder: a copy of its transcript in
+    another (a backup, another machine's), holding an exchange more, was skipped whole."""
+    one, other = tmp_path / "one", tmp_path / "other"
+    one.mkdir()
+    other.mkdir()
+    lines = ORIGINAL.read_text().splitlines()
+    (one / ORIGINAL.name).write_text("\n".join(lines) + "\n")
+    kept = [e for e in _lines(ORIGINAL) if e.get("type") == "assistant"][-1]
+    more = kept | {"uuid": "more-a", "requestId": "req_more", "timestamp": "2025-06-14T11:00:00Z"}
+    more["message"] = dict(more["message"], id="msg_more")
+    (other / ORIGINAL.name).write_text("\n".join(lines) + "\n" + json.dumps(more) + "\n")
+    report = ingest_files(str(tmp_path / "lake"), "claude-code", [one, other])
+    assert report.events_written > 0 and not report.failed
+    (calls,) = _calls(raw_events(tmp_path / "lake").to_pylist()).values()
+    assert "req_more" in calls

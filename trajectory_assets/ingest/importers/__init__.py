@@ -15,6 +15,7 @@ from pathlib import Path
 from trajectory_assets.ingest.common import Row
 from trajectory_assets.ingest.importers import (
     claude_code,
+    claude_code_files,
     codex,
     inspect,
     jsonl,
@@ -31,16 +32,22 @@ class Importer:
     parse: Callable[[str | Path], Iterable[Row]]
     suffixes: tuple[str, ...]
     """File endings picked when a folder is given (`.gz` versions of these too)."""
-    sessions_whole: bool = False
-    """A file gives each session it reads whole, whichever of the session's files it is:
-    Claude Code's (a session's files are read together), not Codex's (a resumed thread's new
-    rollout keeps the thread's id). So an import given several files of a session reads it
-    once, and a user message the lake holds that the file no longer gives (user messages are
-    never held back for a later import) was read by another release's importer."""
+    whole_within: Callable[[str], str] | None = None
+    """Where a file's sessions are read whole, whichever of their files it is (the folder it
+    returns for the file): Claude Code's (a session's files of a folder are read together),
+    not Codex's (a resumed thread's new rollout keeps the thread's id). So an import given
+    several files of a session in that folder reads it once, and a user message the lake
+    holds that the file no longer gives (user messages are never held back for a later
+    import) was read by another release's importer."""
 
 
 IMPORTERS: dict[str, Importer] = {
-    m.FORMAT: Importer(m.FORMAT, m.parse, m.SUFFIXES, sessions_whole=m is claude_code)
+    m.FORMAT: Importer(
+        m.FORMAT,
+        m.parse,
+        m.SUFFIXES,
+        whole_within=claude_code_files.home if m is claude_code else None,
+    )
     for m in (otel, inspect, openhands, swe_agent, tau_bench, jsonl, claude_code, codex)
 }
 

@@ -66,7 +66,7 @@ def _less_copies(
 ) -> list[Entry]:
     """`entries` less those an older session of the folder holds too (a resumed session's
     copies of the conversation it goes on)."""
-    shared = _index(path.parent).shared
+    shared = _index(Path(home(path))).shared  # a sub-agent's file's session: its home's
     others = sorted({f for e in entries for f in shared.get(e.uuid, ()) if f not in files})
     holders: dict[str, set[str]] = {}  # uuid → the other sessions holding it
     times: dict[str, list[dt.datetime]] = {}  # session → the times of its entries read
@@ -89,6 +89,13 @@ def _less_copies(
         for e in entries
         if not any(rank(o) < rank(str(e.raw["sessionId"])) for o in holders.get(e.uuid, ()))
     ]
+
+
+def home(path: str | Path) -> str:
+    """The folder a transcript's session files are found in: its own, or the one of the
+    session's folder for a sub-agent's file in `<session>/subagents/`."""
+    folder = Path(path).parent
+    return str(folder.parent.parent if folder.name == "subagents" else folder)
 
 
 def session_files(path: Path, sessions: set[str]) -> list[Path]:
