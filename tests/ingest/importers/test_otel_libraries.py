@@ -119,3 +119,23 @@ def test_an_openinference_agent_span_names_its_calls_agent(tmp_path: Path) -> No
     spans[0]["name"] = "Triage Agent"
     (call,) = _kinds(_rows(tmp_path, spans), "llm_call")
     assert (call["agent_id"], call["input_tokens"]) == ("Triage Agent", 900)
+
+
+def test_an_openinference_agent_node_beside_the_conventions_names_names_no_agent(
+    tmp_path: Path,
+) -> None:
+    """LangGraph's node called `agent`, marked AGENT, in a trace that names its agent by the
+    conventions elsewhere: its calls were given to `agent`, the tools to the named agent."""
+    trace, root = TRACES[0], "10f067aa0ba902e0"
+    node = {"openinference.span.kind": "AGENT"}
+    llm: dict[str, Any] = {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4.1"}
+    tool = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}
+    tool |= {"gen_ai.agent.name": "any_agent"}
+    spans = [
+        otlp_span(trace, root, "", 0, 3000, node),
+        otlp_span(trace, "20f067aa0ba902e0", root, 10, 800, llm),
+        otlp_span(trace, "30f067aa0ba902e0", root, 900, 1000, tool),
+    ]
+    spans[0]["name"] = "agent"
+    (call,) = _kinds(_rows(tmp_path, spans), "llm_call")
+    assert call["agent_id"] is None  # as before: not `agent`

@@ -18,6 +18,7 @@ class Tree:
 
     def __init__(self, spans: list[Span]) -> None:
         self.by_id = {s.span_id: s for s in spans}
+        self.named_agents = any(s.attrs.get("gen_ai.agent.name") for s in spans)
         self.kinds: dict[str, Kind] = {s.span_id: kind(s) for s in spans}
         self.parent: dict[str, str] = {
             s.span_id: s.parent_id
@@ -75,12 +76,15 @@ class Tree:
         return out
 
     def agent_of(self, span: Span) -> str | None:
-        """The agent's name of the nearest span naming one: `gen_ai.agent.name`, else
-        OpenInference's `agent.name` or its AGENT span's own name (OpenAI Agents SDK traces
-        through OpenInference name an agent so alone)."""
+        """The agent's name of the nearest span naming one: `gen_ai.agent.name`; in a trace
+        naming none so, OpenInference's `agent.name` or its AGENT span's own name (OpenAI Agents
+        SDK traces through OpenInference name an agent so alone; a LangGraph node marked AGENT
+        beside the conventions' names would split one agent in two)."""
         named = self._nearest(span, lambda s: bool(s.attrs.get("gen_ai.agent.name")))
         if named is not None:
             return str(self.by_id[named].attrs["gen_ai.agent.name"])
+        if self.named_agents:
+            return None
         named = self._nearest(span, _openinference_agent)
         if named is None:
             return None
