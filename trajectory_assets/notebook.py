@@ -247,4 +247,12 @@ def connect(
             "(install them to read those); the others can",
             stacklevel=2,
         )
-    return Context(found, project.registry, runtime)
+    registry = project.registry
+    if unknown := sorted(set(project.params) - {op.name for op in registry.operators}):
+        warnings.warn(  # a misspelt section would compute with the code's values unsaid
+            f"{project.params_from}: params names no operator loaded here: "
+            f"{', '.join(unknown)}; left out (`write` and `apply` compute with each operator's "
+            "own values): load its module (defs=) or correct the name",
+            stacklevel=2,
+        )
+    return Context(found, registry, runtime)
