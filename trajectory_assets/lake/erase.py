@@ -204,7 +204,8 @@ def _sessions_in(rows: pa.Table, request: Request) -> list[tuple[str, str]]:
 def start(lake: Lake, request: Request) -> tuple[str, Record]:
     """Record the forget before anything is deleted, so an interrupted one is visible."""
     now = dt.datetime.now(dt.UTC)
-    name = f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.json"
+    # microseconds: records are ordered by name, and two of one second were in random order
+    name = f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.json"
     record = Record(request.app_id, list(request.session_ids), request.before, now.isoformat())
     path = lake.path(FORGOTTEN, name)
     save(lake, path, record)
