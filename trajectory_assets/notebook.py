@@ -247,8 +247,10 @@ def connect(
             "(install them to read those); the others can",
             stacklevel=2,
         )
+    from trajectory_assets.defs.lake_params import unknown_sections  # Dagster's, when loaded
+
     registry = project.registry
-    if unknown := sorted(set(project.params) - {op.name for op in registry.operators}):
+    if unknown := unknown_sections(registry.operators, project.params):
         warnings.warn(  # a misspelt section would compute with the code's values unsaid
             f"{project.params_from}: params names no operator loaded here: "
             f"{', '.join(unknown)}; left out (`write` and `apply` compute with each operator's "

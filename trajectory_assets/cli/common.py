@@ -170,18 +170,22 @@ def warn_of_unfinished_forgets(lake: "Lake") -> None:
     from trajectory_assets.lake.erase import EVERY_DAY, unfinished
 
     for path, record in unfinished(lake):
-        command = f"trajectory-assets forget --lake {shlex.quote(lake.display())} --app-id "
-        command += shlex.quote(record.app_id)
-        if record.before == EVERY_DAY:
-            command += " --all-sessions"
-        elif record.before is not None:
-            command += f" --before {record.before}"
-        command += "".join(f" --session-id {shlex.quote(s)}" for s in record.session_ids)
+        days = "--all-sessions" if record.before == EVERY_DAY else f"--before {record.before}"
+        rest = [days] if record.before is not None else []
+        rest += [f"--session-id {shlex.quote(s)}" for s in record.session_ids]
+        command = forget_command(lake.display(), shlex.quote(record.app_id), " ".join(rest))
         tell(
             f"warning: a forget of app {record.app_id}'s sessions is unfinished (record "
             f"{lake.display_path(path)}): they may still be in older table versions and the "
             f"Dagster instance; run it again to finish it: {command}"
         )
+
+
+def forget_command(lake: str, app: str, rest: str) -> str:
+    """A `forget` command to copy (`app` quoted already, or a placeholder)."""
+    import shlex
+
+    return f"trajectory-assets forget --lake {shlex.quote(lake)} --app-id {app} {rest}"
 
 
 def verbose() -> bool:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from trajectory_assets.cli.common import DAY, CliError, open_lake, say, tell
+from trajectory_assets.cli.common import DAY, CliError, forget_command, open_lake, say, tell
 
 if TYPE_CHECKING:
     from trajectory_assets.ingest.run import IngestReport
@@ -160,7 +160,7 @@ def _summary(report: "IngestReport", lake: str, *, placed: bool) -> None:
             f"({_forget_command(lake, sessions)}) and ingest again"
         )
     app = shlex.quote(report.apps[0]) if len(report.apps) == 1 else "APP"  # the one written to
-    forget = _forget(lake, app, "--before 1970-01-02 --yes")
+    forget = forget_command(lake, app, "--before 1970-01-02 --yes")
     if "1970-01-01" in days:
         tell(
             "note: events without timestamps in the source were placed on 1970-01-01, outside "
@@ -185,13 +185,8 @@ def _forget_command(lake: str, sessions: list[tuple[str, str]]) -> str:
     apps = {app for app, _ in sessions}
     if len(apps) == 1 and len(sessions) <= 10:
         ids = " ".join(f"--session-id {shlex.quote(session)}" for _, session in sessions)
-        return _forget(lake, shlex.quote(next(iter(apps))), ids)
-    return _forget(lake, "APP", "--session-id S1 --session-id S2 ..., per app")
-
-
-def _forget(lake: str, app: str, rest: str) -> str:
-    """A `forget` command to copy (`app` quoted already, or a placeholder)."""
-    return f"trajectory-assets forget --lake {shlex.quote(lake)} --app-id {app} {rest}"
+        return forget_command(lake, shlex.quote(next(iter(apps))), ids)
+    return forget_command(lake, "APP", "--session-id S1 --session-id S2 ..., per app")
 
 
 def _left_out(report: "IngestReport") -> None:

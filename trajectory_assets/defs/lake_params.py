@@ -34,8 +34,7 @@ def with_lake_params(
     """The operators, each with the lake's parameters for it. `every_operator`: these are all
     the lake's operators, so a section naming none of them is a mistake (a code location holds
     some of them only, and leaves the others' sections to theirs)."""
-    by_name = {op.name: op for op in operators}
-    unknown = sorted(set(params) - set(by_name))
+    unknown = unknown_sections(operators, params)
     if every_operator and unknown:
         with_params = ", ".join(sorted(op.name for op in operators if op.params)) or "none"
         raise SettingError(
@@ -46,6 +45,11 @@ def with_lake_params(
     return [
         _configured(op, params[op.name], where) if op.name in params else op for op in operators
     ]
+
+
+def unknown_sections(operators: Sequence[Operator], params: Mapping[str, Any]) -> list[str]:
+    """The sections of the lake's params that name none of the operators."""
+    return sorted(set(params) - {op.name for op in operators})
 
 
 def _configured(op: Operator, section: Mapping[str, Any], where: str) -> Operator:

@@ -301,7 +301,7 @@ def _import(
         for app, records in _by_app(path, bad, app_id).items():  # kept before the rest is
             keep_rejected(lake, REJECTED_SOURCE, app, records)  # written: none lost unsaid
         kept = bad
-        write_rows(lake, good, summary=summary, prompts_of=fmt if home is not None else None)
+        write_rows(lake, good, summary=summary, whole_of=fmt if home is not None else None)
         if home is not None:
             read.update((app, session, home) for app, session in summary.sessions)
     except Exception as exc:  # what was written before it still counts (a full disk)

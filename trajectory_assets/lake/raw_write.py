@@ -162,16 +162,16 @@ def _sorted(table: pa.Table) -> pa.Table:
 
 
 def already_stored(
-    lake: Lake, folders: Sequence[str], table: pa.Table, *, prompts_of: str | None = None
+    lake: Lake, folders: Sequence[str], table: pa.Table, *, whole_of: str | None = None
 ) -> tuple[set[str], list[str]]:
     """Ids of the given events a session's folders hold, and a line for each of them held with
     other content. An event id is the idempotency key, so the stored copy stays, but a changed
     copy is named: a re-import after the source or the importer changed would otherwise be
     counted as "already present" and lost without a word. Compared with the stored copy the
     tables use: the first in event order (SPEC.md), should the folder hold an id twice.
-    `prompts_of`: the format of an importer that gives every user message of the agents it
-    reads (`ingest.importers.Importer.whole_within`): one of its user messages of those agents
-    the folders hold beyond `table` was read by another release's importer (a compaction's
+    `whole_of`: the format of an importer reading its sessions whole, every user message of
+    their agents (`ingest.importers.Importer.whole_within`): one of its user messages of those
+    agents the folders hold beyond `table` was read by another release's importer (a compaction's
     summary taken for a prompt), and is named too. Other writers' events, other agents' and
     other kinds (a call an importer holds back while its transcript is live) are not. Its
     events before the session's first stored one are held: a transcript gains none there, they
@@ -185,7 +185,7 @@ def already_stored(
     held_ends: set[tuple[object, object]] = set()
     paths = [p for folder in folders for p in session_files(lake, folder)]
     beyond: set[str] = set()
-    starts: list[pa.Scalar] = []  # each file's first event's time
+    starts: list[pa.Scalar] = []  # each file's session start (null: it holds none)
     agents = set(table["agent_id"].to_pylist())
     # each file fetched once, some at once (three reads made 500 sessions take 57 s on S3)
     fetched = (s for at in range(0, len(paths), 32) for s in lake.sources(paths[at : at + 32]))
@@ -193,16 +193,16 @@ def already_stored(
         if isinstance(source, BaseException):
             raise source
         where = pa.py_buffer(source) if isinstance(source, bytes) else source
-        read = ["event_id", "event_type", "agent_id", "ts"] if prompts_of else ["event_id"]
+        read = ["event_id", "event_type", "agent_id", "ts"] if whole_of else ["event_id"]
         held = pq.read_table(where, columns=read)
         ids = held["event_id"]
         overlap = sorted(wanted.intersection(ids.to_pylist()))
-        if prompts_of:
+        if whole_of:
             starts.append(pc.min(held.filter(pc.equal(held["event_type"], "session_start"))["ts"]))
             beyond |= {
                 row["event_id"]
                 for row in held.filter(pc.equal(held["event_type"], "user_message")).to_pylist()
-                if str(row["event_id"]).startswith(f"{prompts_of}-")
+                if str(row["event_id"]).startswith(f"{whole_of}-")
                 and row["agent_id"] in agents
                 and row["event_id"] not in wanted
             }
@@ -299,7 +299,7 @@ def write_session(
     table: pa.Table,
     *,
     drop_existing: bool = False,
-    prompts_of: str | None = None,
+    whole_of: str | None = None,
 ) -> SessionWrite:
     """Write one session's events as one file, unless those events are already there; into its
     folder of another writer's spelling when only that one exists."""
@@ -308,7 +308,7 @@ def write_session(
     total = table.num_rows
     changed: list[str] = []
     if drop_existing:
-        present, differ = already_stored(lake, folders, table, prompts_of=prompts_of)
+        present, differ = already_stored(lake, folders, table, whole_of=whole_of)
         changed = [f"app {app_id}, session {session_id}, {line}" for line in differ]
         if present:
             table = table.filter(pc.invert(pc.is_in(table["event_id"], pa.array(list(present)))))
@@ -360,12 +360,12 @@ def write_rows(
     rows: Sequence[Row],
     *,
     summary: WriteSummary | None = None,
-    prompts_of: str | None = None,
+    whole_of: str | None = None,
 ) -> WriteSummary:
     """Group rows by (app, session) and write each session once, under its first event's day,
     leaving out events already in its folder (an import run again adds nothing); into
     `summary` as it goes, so a write that fails midway leaves what was written counted.
-    `prompts_of`: see `already_stored`."""
+    `whole_of`: see `already_stored`."""
     summary = WriteSummary() if summary is None else summary
     by_session: dict[tuple[str, str], list[Row]] = {}
     for row in rows:
@@ -386,7 +386,7 @@ def write_rows(
             session_id,
             rows_to_table(session_rows),
             drop_existing=True,
-            prompts_of=prompts_of,
+            whole_of=whole_of,
         )
         summary.sessions.add((app_id, session_id))
         summary.days.add(day)

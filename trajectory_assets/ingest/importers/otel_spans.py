@@ -342,7 +342,9 @@ def _library_operation(attrs: dict[str, Any]) -> str:
     vercel = str(attrs.get("ai.operationId") or "")
     if vercel.endswith((".doGenerate", ".doStream")):  # not the doEmbed of embeddings
         return "chat"
-    if vercel == "ai.toolCall" or (attrs.get("gen_ai.tool.name") and TOOL_CALL_ID[0] in attrs):
+    if vercel == "ai.toolCall" or (
+        attrs.get("gen_ai.tool.name") and "gen_ai.tool.call.id" in attrs
+    ):
         return "execute_tool"
     return ""
 
